@@ -1,0 +1,3 @@
+"""What computes it: hardware descriptions, presets, Amaranth components and Verilog."""
+
+__all__: list[str] = []

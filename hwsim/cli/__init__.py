@@ -1,0 +1,65 @@
+"""The `hwsim` command line: parse, call library functions, print.
+
+Each command group lives in its own module and keeps heavy imports inside its functions, so
+`hwsim --help` stays fast. Register a new group or command in `_register` below.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from hwsim import __version__
+from hwsim.errors import HwsimError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="hwsim",
+    help="Co-design low-bit LLM accelerators: number formats, RTL, cycle-level simulation, "
+    "roofline and cost reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+_stderr = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hwsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-vv: debug)."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    # Only the CLI configures logging; the library just logs.
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from hwsim.cli import dtypes_cmd
+
+    app.add_typer(dtypes_cmd.app, name="dtypes")
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of the `hwsim` console script: bad input -> one line on stderr, exit 2."""
+    try:
+        app()
+    except HwsimError as exc:
+        _stderr.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(2)

@@ -1,0 +1,15 @@
+"""The one exception type for bad user input.
+
+A leaf module with no imports of its own, so every layer may raise it without depending on a
+higher one. The CLI turns it into a one-line message and exit code 2; anything else escaping
+the library is a bug and keeps its traceback.
+"""
+
+__all__ = ["HwsimError"]
+
+
+class HwsimError(ValueError):
+    """Invalid input from the user: a file, a YAML path, a parameter or a value.
+
+    The message must name what was wrong and, where they are finite, the allowed values.
+    """

@@ -1,0 +1,3 @@
+"""What it costs: per-tile cycle models, the tile pipeline, energy and area."""
+
+__all__: list[str] = []

@@ -1,0 +1,98 @@
+"""The operator record that flows from `workloads/` to `mapping/`, `sim/` and `reports/`.
+
+One `Op` is one operator of one stage, repeated `count` identical times per step, with its
+shape given per step as arrays: a decode stage of T steps is one `Op` whose `m`, `n`, `k`
+arrays have length T (the KV length grows each step), never T Python objects.
+
+GEMM convention: ``out[m, n] = sum_k a[m, k] * b[k, n]``
+
+- linear layer: m = tokens in the step (batch x tokens), k = in_features, n = out_features,
+  b = the weight (``b_kind == "weight"``, stored in ``b_format`` at ``b_bits`` per element
+  including scales and metadata);
+- attention scores (QK^T), per (batch, kv head): m = query rows (tokens x q heads sharing the
+  kv head), k = head_dim, n = kv length, b = the K cache (``b_kind == "kv"``);
+- attention context (S.V): m = query rows, k = kv length, n = head_dim, b = the V cache.
+
+Vector operators (norms, softmax, activations, residual adds, embedding lookup) have
+``kind == "vector"``, ``k == 1`` and ``m x n`` elements per instance; `flops_per_element` says
+how much arithmetic each element costs.
+
+Accelerator arrays map n (output channels) to rows, m (tokens) to columns and k to lanes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["Op", "OpKind", "OperandKind", "Stage"]
+
+Stage = Literal["prefill", "decode"]
+OpKind = Literal["gemm", "vector"]
+OperandKind = Literal["weight", "kv", "activation"]
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """One operator of a stage; shapes are int64 arrays with one entry per step.
+
+    Attributes:
+        name: operator name as users know it, e.g. ``"q_proj"``, ``"attn_qk"``, ``"lm_head"``.
+        op_class: breakdown group, e.g. ``"attention"``, ``"ffn"``, ``"lm_head"``, ``"norm"``.
+        stage: ``"prefill"`` or ``"decode"``.
+        layer: ``"decoder"`` for an op repeated in every decoder layer (the repetition is
+            folded into `count`), otherwise where it sits (``"embed"``, ``"head"``, ``"gemm"``).
+        kind: ``"gemm"`` or ``"vector"``.
+        m, n, k: per-step shapes (see the module docstring), int64 arrays of equal length.
+        count: identical instances per step (layers x batch x kv heads, experts, ...).
+        a_bits: bits per element of the ``a`` operand (activations).
+        b_bits: bits per element of ``b`` as stored, including scales, zero points and type
+            selectors for quantized weights (a float: 4.0625 for int4 with FP8 scales per 128).
+        out_bits: bits per output element written.
+        b_kind: what ``b`` is: a static ``"weight"``, the ``"kv"`` cache, or an ``"activation"``.
+        b_format: `hwsim.dtypes` format name of ``b`` when known (``None``: only a width given).
+        group_size: quantization group of ``b`` along k, if any.
+        step: per-step index, 0-based (prefill: ``[0]``).
+        kv_len: per-step KV length the step attends to (0 for ops without attention).
+        flops_per_element: arithmetic per output element of a vector op (0 for GEMMs).
+    """
+
+    name: str
+    op_class: str
+    stage: Stage
+    layer: str
+    kind: OpKind
+    m: np.ndarray
+    n: np.ndarray
+    k: np.ndarray
+    count: int
+    a_bits: float
+    b_bits: float
+    out_bits: float
+    b_kind: OperandKind = "weight"
+    b_format: str | None = None
+    group_size: int | None = None
+    step: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    kv_len: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    flops_per_element: float = 0.0
+
+    @property
+    def steps(self) -> int:
+        """Number of steps (entries of the shape arrays)."""
+        return int(self.m.shape[0])
+
+    @property
+    def macs(self) -> np.ndarray:
+        """Multiply-accumulates per step, all `count` instances (0 for vector ops)."""
+        if self.kind != "gemm":
+            return np.zeros(self.steps, dtype=np.int64)
+        return self.m * self.n * self.k * self.count
+
+    @property
+    def flops(self) -> np.ndarray:
+        """Floating-point operations per step: 2 per MAC, or elements x flops_per_element."""
+        if self.kind == "gemm":
+            return 2.0 * self.macs
+        return self.m * self.n * self.count * self.flops_per_element
