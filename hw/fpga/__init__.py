@@ -1,0 +1,1 @@
+"""Open FPGA flow: Yosys synthesis, nextpnr place and route, and their reports."""

@@ -1,0 +1,1 @@
+"""Amaranth HDL components: bit-serial PEs, dequantization units, MACs and PE arrays."""

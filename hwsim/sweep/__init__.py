@@ -1,0 +1,1 @@
+"""Design-space exploration: sweep specifications, executors, result store and Pareto fronts."""
