@@ -57,6 +57,8 @@ class Op:
         step: per-step index, 0-based (prefill: ``[0]``).
         kv_len: per-step KV length the step attends to (0 for ops without attention).
         flops_per_element: arithmetic per output element of a vector op (0 for GEMMs).
+        a_operands: ``m x n`` input tensors a vector op reads (2 for a residual add or a gated
+            activation, 0 for none); GEMMs read one ``a``.
     """
 
     name: str
@@ -77,6 +79,7 @@ class Op:
     step: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     kv_len: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     flops_per_element: float = 0.0
+    a_operands: int = 1
 
     @property
     def steps(self) -> int:

@@ -1,0 +1,157 @@
+"""Import a `ModelConfig` from a local Hugging Face ``config.json`` (no network, no transformers).
+
+Supported ``model_type`` values: llama, mistral, mixtral, qwen2, opt, phi. The keys read and
+their defaults follow the families' public configuration classes; anything that would change
+the operators and that this module does not model (e.g. OPT's ``word_embed_proj_dim`` differing
+from ``hidden_size``) is rejected rather than ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hwsim.workloads.models import ModelConfig
+
+from hwsim.errors import HwsimError
+
+__all__ = ["SUPPORTED_MODEL_TYPES", "model_from_hf_config", "model_from_hf_dict"]
+
+SUPPORTED_MODEL_TYPES = ("llama", "mistral", "mixtral", "qwen2", "opt", "phi")
+
+_ACTIVATIONS = {"silu": "silu", "swish": "silu", "relu": "relu", "gelu": "gelu",
+                "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu"}
+
+
+def model_from_hf_config(path: str | Path) -> ModelConfig:
+    """Read a Hugging Face ``config.json`` (or a folder holding one) into a `ModelConfig`.
+
+    Raises:
+        HwsimError: missing or unreadable file, invalid JSON, unsupported ``model_type`` or a
+            missing / invalid key (the message names the file and the key).
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "config.json"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HwsimError(f"{p}: cannot read model config ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HwsimError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise HwsimError(f"{p}: expected a JSON object, got {type(data).__name__}")
+    return model_from_hf_dict(data, source=str(p), name=p.parent.name or p.stem)
+
+
+def model_from_hf_dict(data: dict[str, Any], source: str = "config.json",
+                       name: str | None = None) -> ModelConfig:
+    """Build a `ModelConfig` from the parsed contents of a ``config.json``.
+
+    Args:
+        data: the JSON object.
+        source: file name used in error messages.
+        name: model name; defaults to ``_name_or_path`` or the model type.
+    """
+    mtype = data.get("model_type")
+    if mtype not in SUPPORTED_MODEL_TYPES:
+        raise HwsimError(
+            f"{source}: model_type: unsupported architecture {mtype!r} "
+            f"(supported: {', '.join(SUPPORTED_MODEL_TYPES)})"
+        )
+
+    def get(key: str, default: Any = None, *, required: bool = True) -> Any:
+        value = data.get(key, default)
+        if value is None and required:
+            raise HwsimError(f"{source}: {key}: missing (needed for model_type {mtype!r})")
+        return value
+
+    def pos_int(key: str, default: Any = None) -> int:
+        value = get(key, default)
+        # NOTE: bool is an int subclass, so reject it explicitly.
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise HwsimError(f"{source}: {key}: expected a positive integer, got {value!r}")
+        return value
+
+    label = (name or str(data.get("_name_or_path") or mtype)).lower()
+    hidden = pos_int("hidden_size")
+    heads = pos_int("num_attention_heads")
+    layers = pos_int("num_hidden_layers")
+    vocab = pos_int("vocab_size")
+    kv_heads = data.get("num_key_value_heads") or heads
+    kv_heads = pos_int("num_key_value_heads", kv_heads)
+    if heads % kv_heads:
+        raise HwsimError(f"{source}: num_key_value_heads: {kv_heads} does not divide "
+                         f"num_attention_heads {heads}")
+    head_dim = data.get("head_dim")
+    if head_dim is not None:
+        head_dim = pos_int("head_dim")
+    elif hidden % heads:
+        raise HwsimError(f"{source}: hidden_size {hidden} is not a multiple of "
+                         f"num_attention_heads {heads}")
+    max_context = pos_int("max_position_embeddings", 2048)
+
+    act_key = "activation_function" if mtype == "opt" else "hidden_act"
+    act_name = str(get(act_key, "relu" if mtype == "opt" else "silu"))
+    if act_name not in _ACTIVATIONS:
+        raise HwsimError(f"{source}: {act_key}: unsupported activation {act_name!r} "
+                         f"(supported: {', '.join(sorted(_ACTIVATIONS))})")
+    activation = _ACTIVATIONS[act_name]
+
+    if mtype == "opt":
+        proj = data.get("word_embed_proj_dim", hidden)
+        if proj != hidden:
+            raise HwsimError(f"{source}: word_embed_proj_dim: {proj} != hidden_size {hidden} "
+                             "(OPT's embedding projections are not modelled)")
+        if data.get("do_layer_norm_before", True) is not True:
+            raise HwsimError(f"{source}: do_layer_norm_before: post-LN OPT is not modelled")
+        return ModelConfig(
+            name=label, hidden=hidden, layers=layers, heads=heads, kv_heads=heads,
+            ffn=pos_int("ffn_dim"), vocab=vocab, head_dim=head_dim, ffn_kind="plain",
+            activation=activation, norm="layernorm",
+            linear_bias=bool(data.get("enable_bias", True)),
+            tie_embeddings=bool(data.get("tie_word_embeddings", True)),
+            learned_positions=max_context + 2,  # OPT offsets positions by 2 rows
+            rotary_fraction=0.0, max_context=max_context,
+        )
+    if mtype == "phi":
+        frac = data.get("partial_rotary_factor", 0.5)
+        if not isinstance(frac, int | float) or not 0 < frac <= 1:
+            raise HwsimError(f"{source}: partial_rotary_factor: expected a number in (0, 1], "
+                             f"got {frac!r}")
+        return ModelConfig(
+            name=label, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads,
+            ffn=pos_int("intermediate_size"), vocab=vocab, head_dim=head_dim, ffn_kind="plain",
+            activation=activation, norm="layernorm", parallel_block=True, linear_bias=True,
+            lm_head_bias=True, tie_embeddings=bool(data.get("tie_word_embeddings", False)),
+            rotary_fraction=float(frac), max_context=max_context,
+        )
+
+    # llama, mistral, mixtral, qwen2: RMSNorm, gated FFN, RoPE.
+    for key in ("attention_bias", "mlp_bias"):
+        if mtype != "qwen2" and data.get(key):
+            raise HwsimError(f"{source}: {key}: biases in {mtype} layers are not modelled")
+    window = data.get("sliding_window")
+    if mtype == "qwen2" and not data.get("use_sliding_window", False):
+        window = None
+    if window is not None:
+        window = pos_int("sliding_window")
+    experts, top_k = 1, 1
+    if mtype == "mixtral":
+        experts = pos_int("num_local_experts", 8)
+        top_k = pos_int("num_experts_per_tok", 2)
+        if top_k > experts:
+            raise HwsimError(f"{source}: num_experts_per_tok: {top_k} > num_local_experts "
+                             f"{experts}")
+    return ModelConfig(
+        name=label, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads,
+        ffn=pos_int("intermediate_size"), vocab=vocab, head_dim=head_dim, ffn_kind="gated",
+        activation=activation, norm="rmsnorm",
+        qkv_bias=mtype == "qwen2",
+        tie_embeddings=bool(data.get("tie_word_embeddings", False)),
+        experts=experts, experts_per_token=top_k, sliding_window=window,
+        max_context=max_context,
+    )

@@ -1,0 +1,197 @@
+"""`operators(workload) -> list[Op]`: every operator of the prefill and of each decode step.
+
+Ops come in execution order, prefill first. The decode stage is one `Op` per operator whose
+shape arrays hold one entry per step (see `hwsim.workloads.spec` for the step convention):
+step ``s`` (``Op.step == s - 1``) has ``kv_len == prompt_tokens + s``.
+
+Modelling choices (each op reads its inputs and writes its output once, no fusion assumed):
+
+- Decoder ops fold the layers into ``count`` (and batch x kv heads for attention matmuls).
+- Prefill attention is dense: scores are computed for the whole ``P x P`` block (causal masking
+  does not skip work), as plain GEMM kernels do. A sliding window caps the key length.
+- k_proj / v_proj write their output straight into the KV cache, so their ``out_bits`` is the
+  KV width; attn_qk / attn_sv read the cache as their ``b`` operand.
+- Biases are added in the GEMM epilogue (no op of their own); they count as parameters.
+- Vector ops: ``a_operands`` tensors of ``m x n`` in, one out; ``b`` is a per-channel
+  parameter row (norm scale, plus shift for LayerNorm: 2 x 16 bits) or absent (``b_bits=0``).
+  The embedding lookup reads the gathered table rows as its ``a`` operand at the table's width.
+- Mixture of experts: token-to-expert assignments (tokens x top-k) are spread as evenly as
+  possible over ``min(experts, assignments)`` distinct experts, so the MAC count is exact and
+  each active expert's weights are read once; uneven splits give two ops of the same name.
+- FLOPs per element of vector ops (documented estimates): RMSNorm 4 (square, sum, scale,
+  gain), LayerNorm 7, RoPE 3, softmax 5 (scale, max-subtract, exp, sum, divide), SiLU-gate 5,
+  GELU 8 (tanh form), ReLU 1, residual add 1 per extra operand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hwsim.workloads.inventory import LinearLayer, linear_layers
+from hwsim.workloads.ops import Op, Stage
+from hwsim.workloads.spec import FP16_BITS, Workload
+
+__all__ = ["VECTOR_FLOPS_PER_ELEMENT", "operators"]
+
+VECTOR_FLOPS_PER_ELEMENT = {
+    "rmsnorm": 4.0,
+    "layernorm": 7.0,
+    "rope": 3.0,
+    "softmax": 5.0,
+    "silu": 5.0,  # silu(gate) * up: negate, exp, add, divide, multiply
+    "gelu": 8.0,
+    "relu": 1.0,
+}
+
+
+class _Stage:
+    """Per-stage constants: tokens per sequence per step, step and KV arrays."""
+
+    def __init__(self, w: Workload, stage: Stage) -> None:
+        self.name: Stage = stage
+        self.window = w.model.sliding_window if w.model else None
+        if stage == "prefill":
+            self.tokens = w.prompt_tokens
+            self.step = np.zeros(1, dtype=np.int64)
+            self.kv_len = np.full(1, w.prompt_tokens, dtype=np.int64)
+        else:
+            self.tokens = 1
+            self.step = np.arange(w.decode_steps, dtype=np.int64)
+            self.kv_len = w.prompt_tokens + 1 + self.step
+        self.rows = w.batch * self.tokens  # m of the linear layers
+        keys = self.kv_len if self.window is None else np.minimum(self.kv_len, self.window)
+        self.keys = keys.astype(np.int64)
+
+
+def _arr(x: int | np.ndarray, like: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(np.asarray(x, dtype=np.int64), like.shape).copy()
+
+
+def operators(w: Workload) -> list[Op]:
+    """The operators of `w`: prefill ops, then decode ops (if ``generate_tokens > 1``).
+
+    A ``gemms:`` workload maps each GEMM to one prefill op (layer ``"gemm"``).
+    """
+    if w.model is None:
+        return [_gemm_op(w, g.name, g.m, g.n, g.k, g.count) for g in w.gemms]
+    ops = _stage_ops(w, _Stage(w, "prefill"))
+    if w.decode_steps > 0:
+        ops += _stage_ops(w, _Stage(w, "decode"))
+    return ops
+
+
+def _gemm_op(w: Workload, name: str, m: int, n: int, k: int, count: int) -> Op:
+    prec = w.weights.for_layer(name, "gemm")
+    one = np.zeros(1, dtype=np.int64)
+    return Op(name=name, op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
+              m=one + m, n=one + n, k=one + k, count=count, a_bits=w.activations.bits,
+              b_bits=prec.bits, out_bits=w.activations.bits, b_kind="weight",
+              b_format=prec.format, group_size=prec.group_size)
+
+
+def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
+    model = w.model
+    assert model is not None
+    act = w.activations.bits
+    kv = w.kv_cache
+    L, h = model.layers, model.hidden
+    lin = {x.name: x for x in linear_layers(model)}
+    like = st.step
+    zero = np.zeros_like(like)
+
+    def vec(name: str, op_class: str, m: int | np.ndarray, n: int | np.ndarray, count: int,
+            flops: float, *, layer: str = "decoder", a_operands: int = 1,
+            a_bits: float = act, b_bits: float = 0.0, kv_len: np.ndarray = zero) -> Op:
+        return Op(name=name, op_class=op_class, stage=st.name, layer=layer, kind="vector",
+                  m=_arr(m, like), n=_arr(n, like), k=_arr(1, like), count=count,
+                  a_bits=a_bits, b_bits=b_bits, out_bits=act,
+                  b_kind="weight" if b_bits else "activation", step=like.copy(),
+                  kv_len=kv_len.copy(), flops_per_element=flops, a_operands=a_operands)
+
+    def linear(layer: LinearLayer, m: int, count: int, out_bits: float = act) -> Op:
+        prec = w.weights.for_layer(layer.name, layer.op_class)
+        return Op(name=layer.name, op_class=layer.op_class, stage=st.name, layer=layer.layer,
+                  kind="gemm", m=_arr(m, like), n=_arr(layer.n, like), k=_arr(layer.k, like),
+                  count=count, a_bits=act, b_bits=prec.bits, out_bits=out_bits,
+                  b_kind="weight", b_format=prec.format, group_size=prec.group_size,
+                  step=like.copy(), kv_len=zero.copy())
+
+    def attn(name: str, m: int, n: np.ndarray, k: np.ndarray | int) -> Op:
+        return Op(name=name, op_class="attention", stage=st.name, layer="decoder",
+                  kind="gemm", m=_arr(m, like), n=_arr(n, like), k=_arr(k, like),
+                  count=L * w.batch * model.kv_heads, a_bits=act, b_bits=kv.bits,
+                  out_bits=act, b_kind="kv", b_format=kv.format, group_size=kv.group_size,
+                  step=like.copy(), kv_len=st.kv_len.copy())
+
+    norm_flops = VECTOR_FLOPS_PER_ELEMENT[model.norm]
+    norm_bits = FP16_BITS * (2 if model.norm == "layernorm" else 1)
+    T = st.rows
+    ops: list[Op] = []
+
+    # Embedding: gather T rows of the table (plus, for OPT, T rows of the position table).
+    # A tied table is one tensor, stored at lm_head's precision (spec forbids an embed override).
+    embed_prec = (w.weights.for_layer("lm_head", "lm_head") if model.tie_embeddings
+                  else w.weights.for_layer("embed", "embed"))
+    if model.learned_positions:
+        ops.append(vec("embed", "embed", T, h, 1, 1.0, layer="embed", a_operands=2,
+                       a_bits=embed_prec.bits))
+    else:
+        ops.append(vec("embed", "embed", T, h, 1, 0.0, layer="embed", a_bits=embed_prec.bits))
+
+    # Attention block.
+    ops.append(vec("input_norm", "norm", T, h, L, norm_flops, b_bits=norm_bits))
+    ops.append(linear(lin["q_proj"], T, L))
+    ops.append(linear(lin["k_proj"], T, L, out_bits=kv.bits))
+    ops.append(linear(lin["v_proj"], T, L, out_bits=kv.bits))
+    if model.rotary_dim:
+        ops.append(vec("rope", "attention", T, (model.heads + model.kv_heads) * model.rotary_dim,
+                       L, VECTOR_FLOPS_PER_ELEMENT["rope"]))
+    q_rows = st.tokens * model.query_group  # query rows per (sequence, kv head)
+    kv_count = L * w.batch * model.kv_heads
+    ops.append(attn("attn_qk", q_rows, st.keys, model.dim_head))
+    ops.append(vec("softmax", "attention", q_rows, st.keys, kv_count,
+                   VECTOR_FLOPS_PER_ELEMENT["softmax"], kv_len=st.kv_len))
+    ops.append(attn("attn_sv", q_rows, _arr(model.dim_head, like), st.keys))
+    ops.append(linear(lin["o_proj"], T, L))
+    if not model.parallel_block:
+        ops.append(vec("attn_residual", "residual", T, h, L, 1.0, a_operands=2))
+        ops.append(vec("post_attn_norm", "norm", T, h, L, norm_flops, b_bits=norm_bits))
+
+    # FFN block.
+    act_flops = VECTOR_FLOPS_PER_ELEMENT[model.activation]
+    if model.is_moe:
+        E, top_k = model.experts, model.experts_per_token
+        ops.append(linear(lin["router"], T, L))
+        ops.append(vec("router_softmax", "ffn", T, E, L, VECTOR_FLOPS_PER_ELEMENT["softmax"]))
+        assignments = T * top_k
+        active = min(E, assignments)
+        rows, extra = divmod(assignments, active)
+        # (rows per expert, experts with that many rows): exact MACs, distinct experts' weights.
+        groups = [(rows + 1, extra), (rows, active - extra)]
+        for name in ("expert_gate_proj", "expert_up_proj"):
+            ops += [linear(lin[name], r, L * e) for r, e in groups if e]
+        ops += [vec("expert_act", "ffn", r, model.ffn, L * e, act_flops, a_operands=2)
+                for r, e in groups if e]
+        ops += [linear(lin["expert_down_proj"], r, L * e) for r, e in groups if e]
+        # Weighted sum of the top-k expert outputs: k multiplies and k - 1 adds per element.
+        ops.append(vec("expert_combine", "ffn", T, h, L, 2.0 * top_k - 1, a_operands=top_k))
+    elif model.ffn_kind == "gated":
+        ops.append(linear(lin["gate_proj"], T, L))
+        ops.append(linear(lin["up_proj"], T, L))
+        ops.append(vec("act", "ffn", T, model.ffn, L, act_flops, a_operands=2))
+        ops.append(linear(lin["down_proj"], T, L))
+    else:
+        ops.append(linear(lin["fc1"], T, L))
+        ops.append(vec("act", "ffn", T, model.ffn, L, act_flops))
+        ops.append(linear(lin["fc2"], T, L))
+    if model.parallel_block:
+        # x + attention(x) + ffn(x): one add of three operands.
+        ops.append(vec("residual", "residual", T, h, L, 2.0, a_operands=3))
+    else:
+        ops.append(vec("ffn_residual", "residual", T, h, L, 1.0, a_operands=2))
+
+    # Head: final norm and logits (prefill: all prompt tokens or only the last one).
+    logit_rows = w.batch if (st.name == "prefill" and w.logits == "last") else T
+    ops.append(vec("final_norm", "norm", T, h, 1, norm_flops, layer="head",
+                   b_bits=norm_bits))
+    ops.append(linear(lin["lm_head"], logit_rows, 1))
+    return ops

@@ -1,0 +1,383 @@
+"""The workload YAML: pydantic validation at the edge, then a frozen `Workload`.
+
+Schema (unknown keys are rejected everywhere)::
+
+    name: llama-2-7b-generative       # optional; defaults to the file's stem
+    description: ...                  # optional free text
+    model: llama-2-7b                 # built-in name, or path to a HF config.json
+    batch: 1                          # >= 1
+    prompt_tokens: 256                # >= 1
+    generate_tokens: 21               # >= 1: tokens output (see below)
+    logits: all                       # prefill lm_head over "all" prompt tokens or the "last"
+    weights: {format: bitmod3, group_size: 128, overrides: {lm_head: {format: int8}}}
+    activations: {bits: 16}           # or {format: fp8_e4m3}
+    kv_cache: {bits: 16}              # or {format: int8, group_size: 64}
+    hardware: bitmod                  # preset name or path, for the simulator / roofline
+
+or, for kernel studies, raw GEMMs instead of a model::
+
+    gemms: [{name: g1, m: 1024, n: 1024, k: 1024, count: 1}]
+    weights: {format: int4}
+
+Each precision is either ``{format, group_size}`` (effective bits from
+`hwsim.dtypes.bits_per_weight`, so scales and type selectors are included) or an effective
+width ``{bits: 5.5}`` for cost studies. ``weights.overrides`` sets the precision of one layer
+class (``attn_proj``, ``ffn``, ``router``, ``lm_head``, ``embed``) or one linear layer by name
+(``q_proj``, ``down_proj``, ...); a name beats a class. Without an ``embed`` override the
+embedding table is stored in 16 bits; a tied table is stored once, at lm_head's precision.
+
+Decode-step convention (used everywhere in hwsim): the prefill processes the prompt, writes
+its K/V and produces the logits of the first output token. Decode step ``s = 1 ..
+generate_tokens - 1`` feeds output token ``s``, appends its K/V and attends to KV length
+``prompt_tokens + s``. So ``generate_tokens: 1`` is a prefill alone, and the KV cache at the
+end holds ``prompt_tokens + generate_tokens - 1`` entries per sequence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from hwsim.workloads.hf_config import model_from_hf_config
+from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
+from hwsim.workloads.models import ModelConfig, get_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "Gemm",
+    "Precision",
+    "WeightPrecision",
+    "Workload",
+    "load_workload",
+    "workload_from_dict",
+]
+
+# Width of tensors a workload does not quantize (norm scales, biases, default embedding).
+FP16_BITS = 16.0
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How one operand is stored.
+
+    Attributes:
+        bits: effective bits per element, including scales, zero points and type selectors.
+        format: `hwsim.dtypes` canonical format name, ``None`` when only a width was given.
+        group_size: quantization group along the reduction dimension, if any.
+    """
+
+    bits: float
+    format: str | None = None
+    group_size: int | None = None
+
+
+@dataclass(frozen=True)
+class WeightPrecision:
+    """Weight precision: a default plus per-class / per-layer overrides."""
+
+    default: Precision
+    overrides: tuple[tuple[str, Precision], ...] = ()
+
+    @property
+    def bits(self) -> float:
+        """Effective bits per weight of the default precision."""
+        return self.default.bits
+
+    @property
+    def format(self) -> str | None:
+        """Format name of the default precision."""
+        return self.default.format
+
+    @property
+    def group_size(self) -> int | None:
+        """Group size of the default precision."""
+        return self.default.group_size
+
+    def for_layer(self, name: str, op_class: str) -> Precision:
+        """Precision of linear layer `name` of class `op_class` (name beats class)."""
+        table = dict(self.overrides)
+        if name in table:
+            return table[name]
+        if op_class in table:
+            return table[op_class]
+        if op_class == "embed":
+            return Precision(FP16_BITS, "fp16")
+        return self.default
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """One raw GEMM of a kernel study: ``out[m, n] = a[m, k] @ w[k, n]``, `count` times."""
+
+    name: str
+    m: int
+    n: int
+    k: int
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A validated workload; the rest of hwsim trusts it.
+
+    ``model`` is ``None`` (and the token counts 0) for a ``gemms:`` workload.
+    """
+
+    name: str
+    model: ModelConfig | None
+    batch: int
+    prompt_tokens: int
+    generate_tokens: int
+    weights: WeightPrecision
+    activations: Precision
+    kv_cache: Precision
+    hardware: str | None
+    source: str
+    logits: Literal["all", "last"] = "all"
+    gemms: tuple[Gemm, ...] = ()
+    description: str = ""
+
+    @property
+    def decode_steps(self) -> int:
+        """Decode steps: ``generate_tokens - 1`` (the prefill emits the first token)."""
+        return max(self.generate_tokens - 1, 0) if self.model is not None else 0
+
+    @property
+    def final_kv_len(self) -> int:
+        """KV entries per sequence at the end of generation (before any sliding window)."""
+        return self.prompt_tokens + self.decode_steps if self.model is not None else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# pydantic schema (private): types and single-field rules; cross-field sense is checked below.
+
+PosInt = Annotated[int, Field(strict=True, gt=0)]
+Bits = Annotated[float, Field(gt=0, le=64)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _PrecisionIn(_Strict):
+    format: str | None = None
+    group_size: PosInt | None = None
+    bits: Bits | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> _PrecisionIn:
+        if (self.format is None) == (self.bits is None):
+            raise ValueError("give exactly one of 'format' (with optional 'group_size') "
+                             "or 'bits'")
+        if self.bits is not None and self.group_size is not None:
+            raise ValueError("'group_size' needs 'format' ('bits' is already effective)")
+        return self
+
+
+class _WeightsIn(_PrecisionIn):
+    overrides: dict[str, _PrecisionIn] = Field(default_factory=dict)
+
+
+class _GemmIn(_Strict):
+    name: str
+    m: PosInt
+    n: PosInt
+    k: PosInt
+    count: PosInt = 1
+
+
+class _WorkloadIn(_Strict):
+    name: str | None = None
+    description: str = ""
+    model: str | None = None
+    batch: PosInt = 1
+    prompt_tokens: PosInt | None = None
+    generate_tokens: PosInt | None = None
+    logits: Literal["all", "last"] = "all"
+    weights: _WeightsIn = Field(default_factory=lambda: _WeightsIn(format="fp16"))
+    activations: _PrecisionIn = Field(default_factory=lambda: _PrecisionIn(bits=16))
+    kv_cache: _PrecisionIn = Field(default_factory=lambda: _PrecisionIn(bits=16))
+    hardware: str | None = None
+    gemms: list[_GemmIn] | None = None
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _format_validation(exc: ValidationError) -> str:
+    msgs = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        msgs.append(f"{_loc(err['loc'])}: {msg}")
+    return "; ".join(msgs)
+
+
+def _resolve_precision(p: _PrecisionIn, where: str, errors: list[str]) -> Precision | None:
+    if p.bits is not None:
+        return Precision(float(p.bits))
+    # Lazy: dtypes is a lower layer, imported only when a format has to be resolved.
+    from hwsim.dtypes import bits_per_weight, get_format
+
+    try:
+        fmt = get_format(p.format)  # type: ignore[arg-type]
+        bits = float(bits_per_weight(fmt.name, group_size=p.group_size))
+    except HwsimError as exc:
+        errors.append(f"{where}.format: {exc}")
+        return None
+    return Precision(bits, fmt.name, p.group_size)
+
+
+def _resolve_model(ref: str, base_dir: Path | None) -> ModelConfig:
+    looks_like_path = ref.endswith(".json") or "/" in ref or "\\" in ref
+    if looks_like_path:
+        path = Path(ref).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        return model_from_hf_config(path)
+    return get_model(ref)
+
+
+def workload_from_dict(data: Any, source: str = "<dict>",
+                       base_dir: str | Path | None = None) -> Workload:
+    """Validate a workload given as a mapping (e.g. one point of a sweep).
+
+    Args:
+        data: the parsed YAML mapping.
+        source: what to call it in error messages (a file name, ``"sweep point 3"``).
+        base_dir: folder against which a relative ``model:`` config path is resolved
+            (default: the current directory).
+
+    Raises:
+        HwsimError: ``"<source>: <yaml.path>: <problem>"``, all problems found, one line.
+    """
+    if not isinstance(data, dict):
+        raise HwsimError(f"{source}: expected a mapping of workload keys, got "
+                         f"{type(data).__name__}")
+    try:
+        spec = _WorkloadIn.model_validate(data)
+    except ValidationError as exc:
+        raise HwsimError(f"{source}: {_format_validation(exc)}") from None
+
+    errors: list[str] = []
+    base = Path(base_dir) if base_dir is not None else None
+    model: ModelConfig | None = None
+    gemms: tuple[Gemm, ...] = ()
+    if spec.gemms is not None:
+        for key in ("model", "batch", "prompt_tokens", "generate_tokens", "logits"):
+            if key in data:
+                errors.append(f"{key}: not allowed together with 'gemms'")
+        if not spec.gemms:
+            errors.append("gemms: empty list")
+        gemms = tuple(Gemm(g.name, g.m, g.n, g.k, g.count) for g in spec.gemms)
+        seen: set[str] = set()
+        for i, g in enumerate(gemms):
+            if g.name in seen:
+                errors.append(f"gemms[{i}].name: duplicate name {g.name!r}")
+            seen.add(g.name)
+    else:
+        if spec.model is None:
+            errors.append("model: missing (a built-in model name, a config.json path, or "
+                          "give 'gemms' instead)")
+        else:
+            try:
+                model = _resolve_model(spec.model, base)
+            except HwsimError as exc:
+                errors.append(f"model: {exc}")
+        for key in ("prompt_tokens", "generate_tokens"):
+            if getattr(spec, key) is None:
+                errors.append(f"{key}: missing (a positive integer)")
+
+    default = _resolve_precision(spec.weights, "weights", errors)
+    overrides: list[tuple[str, Precision]] = []
+    allowed = WEIGHT_CLASSES + linear_names()
+    for key, p in spec.weights.overrides.items():
+        if key not in allowed:
+            errors.append(f"weights.overrides.{key}: unknown layer class or name (allowed: "
+                          f"{', '.join(allowed)})")
+            continue
+        if key == "embed" and model is not None and model.tie_embeddings:
+            errors.append(f"weights.overrides.embed: {model.name} ties its embedding to "
+                          "lm_head; set the precision of lm_head instead")
+            continue
+        resolved = _resolve_precision(p, f"weights.overrides.{key}", errors)
+        if resolved is not None:
+            overrides.append((key, resolved))
+    acts = _resolve_precision(spec.activations, "activations", errors)
+    kv = _resolve_precision(spec.kv_cache, "kv_cache", errors)
+
+    if default is not None and not errors:
+        weights = WeightPrecision(default, tuple(overrides))
+        _check_groups(weights, spec.weights.overrides, model, gemms, errors)
+        if kv is not None and kv.group_size and model is not None \
+                and kv.group_size > model.dim_head:
+            errors.append(f"kv_cache.group_size: {kv.group_size} is larger than head_dim "
+                          f"{model.dim_head}, the reduction dimension of attention scores")
+    if errors:
+        raise HwsimError(f"{source}: " + "; ".join(errors))
+    assert default is not None and acts is not None and kv is not None
+
+    name = spec.name or (Path(source).stem if source.endswith((".yaml", ".yml")) else source)
+    return Workload(
+        name=name,
+        model=model,
+        batch=spec.batch,
+        prompt_tokens=spec.prompt_tokens or 0,
+        generate_tokens=spec.generate_tokens or 0,
+        weights=WeightPrecision(default, tuple(overrides)),
+        activations=acts,
+        kv_cache=kv,
+        hardware=spec.hardware,
+        source=source,
+        logits=spec.logits,
+        gemms=gemms,
+        description=spec.description,
+    )
+
+
+def _check_groups(weights: WeightPrecision, given: dict[str, _PrecisionIn],
+                  model: ModelConfig | None, gemms: tuple[Gemm, ...], errors: list[str]) -> None:
+    """A quantization group must fit in the reduction dimension of every GEMM it covers."""
+    if model is None:
+        layers = [(g.name, "gemm", g.k) for g in gemms]
+    else:
+        layers = [(lin.name, lin.op_class, lin.k) for lin in linear_layers(model)]
+    for name, op_class, k in layers:
+        prec = weights.for_layer(name, op_class)
+        if prec.group_size is not None and prec.group_size > k:
+            key = name if name in given else (op_class if op_class in given else None)
+            where = f"weights.overrides.{key}" if key else "weights"
+            errors.append(f"{where}.group_size: {prec.group_size} is larger than the reduction "
+                          f"dimension k={k} of {name}")
+            return
+
+
+def load_workload(path: str | Path) -> Workload:
+    """Read and validate a workload YAML file.
+
+    Raises:
+        HwsimError: unreadable file, malformed YAML or invalid content; the message names the
+            file and the YAML path, e.g. ``"w.yaml: weights.format: unknown format 'fp5x' ..."``.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HwsimError(f"{p}: cannot read workload ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise HwsimError(f"{p}: malformed YAML{where}: {problem}") from None
+    return workload_from_dict(data, source=str(p), base_dir=p.parent)
