@@ -1,3 +1,36 @@
-"""What computes it: hardware descriptions, presets, Amaranth components and Verilog."""
+"""What computes it: hardware descriptions, presets, Amaranth components and Verilog.
 
-__all__: list[str] = []
+Public entry points of the descriptions (used by the simulator, the CLI and sweeps):
+
+- `load_hardware` (preset name or YAML path) and `hardware_from_dict` -> `HardwareSpec`;
+- `with_overrides` (dotted paths such as ``array.rows``), `hardware_fields` (the valid paths);
+- `area_mm2` / `area_breakdown_mm2`, `list_presets`.
+"""
+
+from hwsim.hw.area import area_breakdown_mm2, area_mm2
+from hwsim.hw.presets import list_presets, load_hardware
+from hwsim.hw.spec import (
+    ArraySpec,
+    BufferSpec,
+    DramSpec,
+    HardwareSpec,
+    hardware_fields,
+    hardware_from_dict,
+    hardware_to_dict,
+    with_overrides,
+)
+
+__all__ = [
+    "ArraySpec",
+    "BufferSpec",
+    "DramSpec",
+    "HardwareSpec",
+    "area_breakdown_mm2",
+    "area_mm2",
+    "hardware_fields",
+    "hardware_from_dict",
+    "hardware_to_dict",
+    "list_presets",
+    "load_hardware",
+    "with_overrides",
+]

@@ -1,0 +1,470 @@
+"""Hardware descriptions: YAML -> validated, frozen `HardwareSpec`.
+
+The frozen dataclasses below are both the schema (pydantic validates them directly, unknown
+keys rejected) and the domain objects the mapper and simulator trust. Schema::
+
+    name: bitmod
+    description: ...
+    clock_mhz: 1000
+    pe:                        # one of the PE kinds below, chosen by `kind`
+      kind: bitmod             # mac | bitmod | bit_serial | bipolar | dint | systolic
+      lanes: 4                 # reduction elements a PE consumes per step
+      energy_pj_per_cycle: 0.56
+      area_um2: 1507.7
+      scale_bits: 8            # bitmod only: integer group scale, one bit per dequant cycle
+    array: {rows: 32, cols: 32}          # rows: output channels (n), cols: tokens (m)
+    decode_array: {rows: 64, cols: 16}   # optional: another shape for decode (iso-area)
+    buffers:                   # a: activations, b: weights / KV cache, out: partial sums
+      weight:     {kib: 512, banks: 8, port_bits: 256, read_pj: 26.7, write_pj: 37.8}
+      activation: {kib: 512, banks: 8, port_bits: 256, read_pj: 26.7, write_pj: 37.8}
+      output:     {kib: 256, banks: 4, port_bits: 256, read_pj: 26.7, write_pj: 37.8}
+    dram: {bytes_per_cycle: 32, energy_pj_per_bit: 18.75, latency_cycles: 0}  # or gb_per_s
+    energy_overhead: 1.5       # wiring/clock factor on PE and dequantization energy
+    leakage_mw: 0
+    other_area_mm2: 0          # control, NoC, ... not in the per-component table
+    acc_bits: 32               # width of a partial sum kept in the output buffer
+
+Buffer energies are per access of ``port_bits`` (``read_pj``/``write_pj``) or per bit
+(``read_pj_per_bit``/``write_pj_per_bit``), not both. A buffer's area defaults to
+``kib x sram_mm2_per_kib`` (CACTI 28 nm: one 64 KiB bank is 0.238 mm^2).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "ArraySpec",
+    "BipolarPE",
+    "BitSerialPE",
+    "BitmodPE",
+    "BufferSpec",
+    "BuffersSpec",
+    "DintPE",
+    "DramSpec",
+    "HardwareSpec",
+    "MacPE",
+    "PESpec",
+    "SystolicPE",
+    "hardware_fields",
+    "hardware_from_dict",
+    "hardware_to_dict",
+    "load_hardware_file",
+    "with_overrides",
+]
+
+_CFG = ConfigDict(extra="forbid", strict=False)
+PosInt = Annotated[int, Field(strict=True, gt=0)]
+NonNegInt = Annotated[int, Field(strict=True, ge=0)]
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Bits = Annotated[int, Field(strict=True, gt=0, le=32)]
+
+# CACTI at 28 nm (reference/accelerators.md): a 64 KiB bank with a 256-bit port is 0.238 mm^2.
+SRAM_MM2_PER_KIB = 0.238 / 64
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """PE array shape: rows map output channels (n), columns map tokens (m)."""
+
+    __pydantic_config__ = _CFG
+    rows: PosInt
+    cols: PosInt
+
+
+@dataclass(frozen=True)
+class _PEBase:
+    __pydantic_config__ = _CFG
+    energy_pj_per_cycle: NonNegFloat
+    area_um2: NonNegFloat
+
+
+@dataclass(frozen=True)
+class MacPE(_PEBase):
+    """Bit-parallel multiply-accumulate (FP16, FP16 x INTk, INT8).
+
+    ``weight_bits``: widest weight element the multiplier takes (narrower formats are
+    widened on the way in, at no extra cycle); ``act_bits``: activation width.
+    """
+
+    kind: Literal["mac"] = "mac"
+    lanes: PosInt = 1
+    weight_bits: Bits = 16
+    act_bits: Bits = 16
+
+
+@dataclass(frozen=True)
+class BitmodPE(_PEBase):
+    """Bit-serial BitMoD PE: FP16 activations x FP3/FP4 (ER/EA) or INT (Booth) weights.
+
+    ``dequant_pj_per_cycle``: energy of the per-group dequantizer per busy cycle.
+    """
+
+    kind: Literal["bitmod"] = "bitmod"
+    lanes: PosInt = 4
+    scale_bits: Bits = 8
+    act_bits: Bits = 16
+    dequant_pj_per_cycle: NonNegFloat = 0.0
+
+
+@dataclass(frozen=True)
+class BitSerialPE(_PEBase):
+    """Stripes-like PE: one weight bit per cycle; weights up to ``max_weight_bits``."""
+
+    kind: Literal["bit_serial"] = "bit_serial"
+    lanes: PosInt = 16
+    max_weight_bits: Bits = 16
+    act_bits: Bits = 16
+
+
+@dataclass(frozen=True)
+class BipolarPE(_PEBase):
+    """Bit-plane PE for bipolar-INT: one (activation plane, weight plane) pair per cycle."""
+
+    kind: Literal["bipolar"] = "bipolar"
+    lanes: PosInt = 64
+    act_bits: Bits = 8
+    max_weight_bits: Bits = 8
+
+
+@dataclass(frozen=True)
+class DintPE(_PEBase):
+    """INT8 activations x dINT4 (or INT4) weights MAC."""
+
+    kind: Literal["dint"] = "dint"
+    lanes: PosInt = 1
+    act_bits: Bits = 8
+
+
+@dataclass(frozen=True)
+class SystolicPE(_PEBase):
+    """One MAC per PE per cycle in a SCALE-Sim-style systolic array (``ws``, ``os``, ``is``)."""
+
+    kind: Literal["systolic"] = "systolic"
+    dataflow: Literal["ws", "os", "is"] = "ws"
+    weight_bits: Bits = 16
+    act_bits: Bits = 16
+
+    @property
+    def lanes(self) -> int:
+        """A systolic PE reduces one element per cycle."""
+        return 1
+
+
+PESpec = Annotated[
+    MacPE | BitmodPE | BitSerialPE | BipolarPE | DintPE | SystolicPE, Field(discriminator="kind")
+]
+PE_KINDS = ("mac", "bitmod", "bit_serial", "bipolar", "dint", "systolic")
+
+
+@dataclass(frozen=True)
+class BufferSpec:
+    """One on-chip SRAM buffer."""
+
+    __pydantic_config__ = _CFG
+    kib: PosFloat
+    banks: PosInt = 1
+    port_bits: PosInt = 256
+    read_pj: NonNegFloat | None = None
+    write_pj: NonNegFloat | None = None
+    read_pj_per_bit: NonNegFloat | None = None
+    write_pj_per_bit: NonNegFloat | None = None
+    area_mm2: NonNegFloat | None = None
+
+    @property
+    def capacity_bytes(self) -> float:
+        """Capacity in bytes."""
+        return self.kib * 1024.0
+
+    @property
+    def read_energy_pj_per_bit(self) -> float:
+        """Read energy per bit (per-access energy spread over the port width)."""
+        if self.read_pj_per_bit is not None:
+            return self.read_pj_per_bit
+        return (self.read_pj or 0.0) / self.port_bits
+
+    @property
+    def write_energy_pj_per_bit(self) -> float:
+        """Write energy per bit (per-access energy spread over the port width)."""
+        if self.write_pj_per_bit is not None:
+            return self.write_pj_per_bit
+        return (self.write_pj or 0.0) / self.port_bits
+
+
+@dataclass(frozen=True)
+class BuffersSpec:
+    """Weight (b operand: weights or KV cache), activation (a operand) and output buffers."""
+
+    __pydantic_config__ = _CFG
+    weight: BufferSpec
+    activation: BufferSpec
+    output: BufferSpec
+
+
+@dataclass(frozen=True)
+class DramSpec:
+    """Off-chip memory: bandwidth as ``bytes_per_cycle`` or ``gb_per_s`` (exactly one)."""
+
+    __pydantic_config__ = _CFG
+    bytes_per_cycle: PosFloat | None = None
+    gb_per_s: PosFloat | None = None
+    energy_pj_per_bit: NonNegFloat = 0.0
+    latency_cycles: NonNegInt = 0
+
+
+@dataclass(frozen=True)
+class HardwareSpec:
+    """A validated accelerator description; see the module docstring for the YAML schema."""
+
+    __pydantic_config__ = _CFG
+    name: str
+    clock_mhz: PosFloat
+    pe: PESpec
+    array: ArraySpec
+    buffers: BuffersSpec
+    dram: DramSpec
+    decode_array: ArraySpec | None = None
+    energy_overhead: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = 1.0
+    leakage_mw: NonNegFloat = 0.0
+    other_area_mm2: NonNegFloat = 0.0
+    sram_mm2_per_kib: NonNegFloat = SRAM_MM2_PER_KIB
+    acc_bits: Bits = 32
+    description: str = ""
+    source: str = field(default="<dict>", compare=False)
+
+    def array_for(self, stage: str) -> ArraySpec:
+        """Array shape used for a stage (``decode_array`` in decode when given)."""
+        if stage == "decode" and self.decode_array is not None:
+            return self.decode_array
+        return self.array
+
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        """DRAM bandwidth in bytes per clock cycle."""
+        if self.dram.bytes_per_cycle is not None:
+            return self.dram.bytes_per_cycle
+        assert self.dram.gb_per_s is not None
+        return self.dram.gb_per_s * 1e3 / self.clock_mhz
+
+
+_ADAPTER = TypeAdapter(HardwareSpec)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        # A discriminated union adds the tag (the PE kind) as a path element: drop it.
+        if i > 0 and loc[i - 1] == "pe" and part in PE_KINDS:
+            continue
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    return "".join(parts).lstrip(".") or "(top level)"
+
+
+def _format_validation(exc: ValidationError) -> str:
+    msgs = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            parent = err["loc"][:-1]
+            allowed = ", ".join(_fields_at(err.get("input_parent"), parent))
+            msg = f"unknown key (allowed: {allowed})" if allowed else "unknown key"
+        elif err["type"] == "union_tag_invalid":
+            msg = f"unknown PE kind (allowed: {', '.join(PE_KINDS)})"
+        elif err["type"] == "union_tag_not_found":
+            msg = f"missing 'kind' (allowed: {', '.join(PE_KINDS)})"
+        msgs.append(f"{_loc(err['loc'])}: {msg}")
+    return "; ".join(msgs)
+
+
+def _fields_at(_: Any, loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the schema node at a validation error's parent location."""
+    node: Any = HardwareSpec
+    for part in loc:
+        if node is None:
+            return []
+        if part in PE_KINDS and node is _PE_UNION_MARK:
+            node = _PE_BY_KIND[part]
+            continue
+        node = _field_type(node, part)
+    if node is _PE_UNION_MARK or node is None:
+        return []
+    return [f.name for f in dataclasses.fields(node) if f.name != "source"]
+
+
+_PE_UNION_MARK = object()
+_PE_BY_KIND: dict[str, type] = {
+    "mac": MacPE, "bitmod": BitmodPE, "bit_serial": BitSerialPE, "bipolar": BipolarPE,
+    "dint": DintPE, "systolic": SystolicPE,
+}
+_NESTED: dict[tuple[type, str], Any] = {
+    (HardwareSpec, "pe"): _PE_UNION_MARK,
+    (HardwareSpec, "array"): ArraySpec,
+    (HardwareSpec, "decode_array"): ArraySpec,
+    (HardwareSpec, "buffers"): BuffersSpec,
+    (HardwareSpec, "dram"): DramSpec,
+    (BuffersSpec, "weight"): BufferSpec,
+    (BuffersSpec, "activation"): BufferSpec,
+    (BuffersSpec, "output"): BufferSpec,
+}
+
+
+def _field_type(node: Any, name: Any) -> Any:
+    if not isinstance(node, type):
+        return None
+    return _NESTED.get((node, name))
+
+
+def _cross_checks(hw: HardwareSpec) -> list[str]:
+    errors = []
+    if (hw.dram.bytes_per_cycle is None) == (hw.dram.gb_per_s is None):
+        errors.append("dram: give exactly one of 'bytes_per_cycle' or 'gb_per_s'")
+    for name in ("weight", "activation", "output"):
+        buf: BufferSpec = getattr(hw.buffers, name)
+        for op in ("read", "write"):
+            both = (getattr(buf, f"{op}_pj"), getattr(buf, f"{op}_pj_per_bit"))
+            if None not in both:
+                errors.append(f"buffers.{name}: give '{op}_pj' (per access) or "
+                              f"'{op}_pj_per_bit', not both")
+    return errors
+
+
+def hardware_from_dict(data: Any, source: str = "<dict>") -> HardwareSpec:
+    """Validate a hardware description given as a mapping (e.g. one point of a sweep).
+
+    Args:
+        data: the parsed YAML mapping (see the module docstring).
+        source: what to call it in error messages (a file name, ``"preset bitmod"``).
+
+    Raises:
+        HwsimError: ``"<source>: <yaml.path>: <problem>"``, all problems found, one line.
+    """
+    if not isinstance(data, dict):
+        raise HwsimError(f"{source}: expected a mapping of hardware keys, got "
+                         f"{type(data).__name__}")
+    if "source" in data:
+        raise HwsimError(f"{source}: source: unknown key")
+    try:
+        hw = _ADAPTER.validate_python({**data, "source": source})
+    except ValidationError as exc:
+        raise HwsimError(f"{source}: {_format_validation(exc)}") from None
+    errors = _cross_checks(hw)
+    if errors:
+        raise HwsimError(f"{source}: " + "; ".join(errors))
+    return hw
+
+
+def hardware_to_dict(hw: HardwareSpec) -> dict[str, Any]:
+    """The YAML mapping of a spec (``None`` fields left out); round-trips through
+    `hardware_from_dict`."""
+
+    def strip(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if v is not None}
+        return x
+
+    out = strip(dataclasses.asdict(hw))
+    out.pop("source", None)
+    return out
+
+
+def load_hardware_file(path: str | Path) -> HardwareSpec:
+    """Read and validate a hardware YAML file.
+
+    Raises:
+        HwsimError: unreadable file, malformed YAML or invalid content, naming file and path.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HwsimError(f"{p}: cannot read hardware description ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise HwsimError(f"{p}: malformed YAML{where}") from None
+    return hardware_from_dict(data, source=str(p))
+
+
+def hardware_fields(hw: HardwareSpec) -> list[str]:
+    """Every dotted field path that `with_overrides` accepts for this spec, sorted.
+
+    PE fields are those of the spec's PE kind; ``decode_array.*`` is listed even when unset.
+    """
+    paths: list[str] = []
+
+    def walk(node: type, prefix: str) -> None:
+        for f in dataclasses.fields(node):
+            if f.name == "source":
+                continue
+            sub = _PE_BY_KIND[hw.pe.kind] if (node is HardwareSpec and f.name == "pe") \
+                else _field_type(node, f.name)
+            if sub is None:
+                paths.append(prefix + f.name)
+            else:
+                walk(sub, prefix + f.name + ".")
+
+    walk(HardwareSpec, "")
+    return sorted(paths)
+
+
+# Fields of which exactly one may be set: overriding one clears the other.
+_EXCLUSIVE = {
+    "dram.bytes_per_cycle": "dram.gb_per_s",
+    "dram.gb_per_s": "dram.bytes_per_cycle",
+}
+for _buf in ("weight", "activation", "output"):
+    for _op in ("read", "write"):
+        _EXCLUSIVE[f"buffers.{_buf}.{_op}_pj"] = f"buffers.{_buf}.{_op}_pj_per_bit"
+        _EXCLUSIVE[f"buffers.{_buf}.{_op}_pj_per_bit"] = f"buffers.{_buf}.{_op}_pj"
+
+
+def with_overrides(hw: HardwareSpec, overrides: dict[str, Any]) -> HardwareSpec:
+    """A copy of ``hw`` with fields replaced by dotted path, validated again.
+
+    ``{"array.rows": 64, "pe.lanes": 8, "buffers.weight.kib": 256, "dram.bytes_per_cycle": 64}``.
+    Setting ``pe.kind`` switches the PE kind (its other fields must then suit the new kind).
+    Setting ``decode_array.rows`` on a spec without a decode array starts it from ``array``.
+
+    Raises:
+        HwsimError: an unknown path (the message lists the valid ones) or an invalid value.
+    """
+    data = hardware_to_dict(hw)
+    valid = hardware_fields(hw)
+    for path, value in overrides.items():
+        if path not in valid and path != "pe.kind":
+            raise HwsimError(f"{hw.source}: unknown hardware field {path!r} (valid fields: "
+                             f"{', '.join(valid)})")
+        other = _EXCLUSIVE.get(path)
+        if other is not None:
+            _pop_path(data, other)
+        if path.startswith("decode_array.") and "decode_array" not in data:
+            data["decode_array"] = copy.deepcopy(data["array"])
+        node = data
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    label = ", ".join(f"{k}={v}" for k, v in overrides.items())
+    return hardware_from_dict(data, source=f"{hw.source} with {label}" if label else hw.source)
+
+
+def _pop_path(data: dict[str, Any], path: str) -> None:
+    node: Any = data
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.get(part)
+        if not isinstance(node, dict):
+            return
+    node.pop(parts[-1], None)
