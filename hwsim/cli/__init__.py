@@ -11,6 +11,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from hwsim import __version__
 from hwsim.errors import HwsimError
@@ -37,7 +38,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-vv: debug)."),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More log output (-vv: debug)."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
@@ -61,5 +64,6 @@ def main() -> None:
     try:
         app()
     except HwsimError as exc:
-        _stderr.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        # The message is plain text: it may hold brackets that are not rich markup.
+        _stderr.print("[bold red]error:[/]", Text(str(exc)), highlight=False)
         sys.exit(2)

@@ -1,0 +1,67 @@
+"""Nearest-value search on a finite grid with an explicit tie rule.
+
+Every element format with a code table rounds through here, so the tie rules of the
+different references live in one place. Comparisons are done against the exact midpoints
+between neighbouring grid values; a value exactly on a midpoint is a tie.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["TIE_RULES", "TieRule", "nearest_index"]
+
+TieRule = Literal["even", "lower", "upper", "away"]
+
+#: What each tie rule means, for error messages and docs.
+TIE_RULES: dict[str, str] = {
+    "even": "round half to even (IEEE/ml_dtypes; torch.round for integers)",
+    "lower": "a tie goes to the lower grid value (BitMoD quantizer, bitsandbytes NF4)",
+    "upper": "a tie goes to the larger grid value (ANT / OliVe kernels)",
+    "away": "a tie goes to the grid value of larger magnitude (half away from zero)",
+}
+
+
+def nearest_index(
+    x: np.ndarray,
+    grid: np.ndarray,
+    midpoints: np.ndarray,
+    tie: TieRule,
+    even: np.ndarray | None = None,
+) -> np.ndarray:
+    """Index into `grid` of the value nearest to each element of `x`.
+
+    Args:
+        x: values to round (any float dtype; not NaN).
+        grid: sorted, unique grid values (float64).
+        midpoints: ``(grid[1:] + grid[:-1]) / 2`` in a dtype that compares exactly with `x`.
+        tie: what a value exactly on a midpoint rounds to.
+        even: for ``tie == "even"``, a bool per grid value saying it is the "even" choice
+            (an even integer, or a minifloat code with a zero mantissa LSB).
+
+    Values beyond the ends of the grid round to the end values (saturation).
+    """
+    # Number of midpoints strictly below x: a tie lands on the lower neighbour.
+    idx = np.searchsorted(midpoints, x, side="left")
+    if tie == "lower" or len(midpoints) == 0:
+        return idx
+    if tie == "upper":
+        return np.searchsorted(midpoints, x, side="right")
+    at_tie = np.zeros(x.shape, dtype=bool)
+    inside = idx < len(midpoints)
+    at_tie[inside] = x[inside] == midpoints[idx[inside]]
+    if not at_tie.any():
+        return idx
+    lower = idx[at_tie]
+    if tie == "away":
+        take_upper = np.abs(grid[lower + 1]) > np.abs(grid[lower])
+    elif tie == "even":
+        if even is None:
+            raise ValueError("tie rule 'even' needs the grid's evenness")
+        take_upper = ~even[lower]
+    else:  # pragma: no cover - the Literal type lists every rule
+        raise ValueError(f"unknown tie rule {tie!r}; allowed: {sorted(TIE_RULES)}")
+    idx[at_tie] = lower + take_upper
+    return idx

@@ -1,0 +1,456 @@
+"""The golden quantizer: vectorized NumPy over whole tensors.
+
+``quantize(w, fmt, group_size)`` groups the last axis (the reduction / input-feature axis
+of a weight ``(out_features, in_features)``) into groups of `group_size`, computes the
+scales of the format's scheme, rounds them to their storage format, and encodes every
+element against its stored scale with the format's tie rule.
+
+Arithmetic: float64 input is processed in float64, every other float type in float32 (as
+the reference implementations do); stored scales are exact in float32, so ``w / scale`` is
+the same division a float32 reference performs. Metrics are accumulated in float64.
+
+Padding: when the last axis is not a multiple of the group size, the last group of each
+row is padded with zeros. Zeros never raise a group's absmax and every type with a zero
+represents them exactly, so padding changes no scale and no choice; it is excluded from the
+output and the metrics, but the padded group's scale is counted in `bits_per_weight`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hwsim.dtypes._element import ElementFormat
+from hwsim.dtypes._format import FloatFormat, Format, check_group_size
+from hwsim.dtypes._metrics import error_metrics
+from hwsim.dtypes._registry import get_element, get_format
+from hwsim.dtypes._scale import INT8_ROW_FACTOR_BITS, SCALE_BITS, store_scales
+from hwsim.dtypes._search import best_scale_per_row
+
+from hwsim.errors import HwsimError
+
+__all__ = ["QuantResult", "quantize"]
+
+
+@dataclass(frozen=True, eq=False)
+class QuantResult:
+    """What `quantize` returns.
+
+    Attributes:
+        format: canonical format name.
+        group_size: elements per scale along the last axis (``None``: one per tensor).
+        dequantized: ``decode(codes) * scale`` in the input's shape and dtype.
+        codes: stored element codes, input shape (for ``olive4`` victims carry the
+            identifier code; for other mixtures the code within the chosen type).
+        scales: stored scale per (row, group) as float64; the dequantization multiplier.
+        zero_points: per (row, group) zero points of asymmetric formats, else ``None``.
+        types: per (row, group) index into `type_names` for mixtures, else ``None``.
+        type_names: names of the candidate element types.
+        bits_per_weight: storage bits per weight including scales, zero points, selectors.
+        mse, sqnr_db, max_abs_error: error of `dequantized` against the input.
+        outlier_pairs: OliVe pairs holding an outlier (``None`` for other formats).
+        tensor_scale: second-level per-tensor scale (NVFP4), else ``None``.
+    """
+
+    format: str
+    group_size: int | None
+    dequantized: np.ndarray
+    codes: np.ndarray
+    scales: np.ndarray
+    zero_points: np.ndarray | None
+    types: np.ndarray | None
+    type_names: tuple[str, ...]
+    bits_per_weight: float
+    mse: float
+    sqnr_db: float
+    max_abs_error: float
+    outlier_pairs: int | None = None
+    tensor_scale: float | None = None
+
+    def type_histogram(self) -> dict[str, int]:
+        """How many groups chose each type (mixtures), in `type_names` order."""
+        if self.types is None:
+            return {}
+        counts = np.bincount(self.types.ravel(), minlength=len(self.type_names))
+        return {n: int(c) for n, c in zip(self.type_names, counts, strict=True)}
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+
+
+def _check_input(w: object, name: str) -> np.ndarray:
+    x = np.asarray(w)
+    if x.dtype.kind != "f" and x.dtype.name != "bfloat16":
+        raise HwsimError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    if x.ndim == 0:
+        raise HwsimError(f"{name}: expected at least one axis (the reduction axis), got a scalar")
+    bad = ~np.isfinite(x.astype(np.float32, copy=False) if x.dtype.name == "bfloat16" else x)
+    if bad.any():
+        pos = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(x[pos]) else "Inf"
+        raise HwsimError(f"{name}: {kind} at index {pos}; quantized formats cannot hold it")
+    return x
+
+
+def _work_dtype(x: np.ndarray) -> type:
+    return np.float64 if x.dtype == np.float64 else np.float32
+
+
+def _code_dtype(bits: int) -> type:
+    return np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.uint32
+
+
+# --------------------------------------------------------------------------------------------
+# element encoding against stored scales
+
+
+def _divide(xg: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``xg / scale`` per group (scales broadcast over the last axis); zero scale -> 0."""
+    s = scales.astype(xg.dtype)[..., None]
+    zero = s == 0
+    y = np.divide(xg, np.where(zero, 1, s))
+    if zero.any():
+        y = np.where(zero, 0, y)
+    return y, s
+
+
+def _encode_scaled(xg: np.ndarray, scales: np.ndarray, elem: ElementFormat,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and dequantized values (work dtype) of groups `xg` at their stored scales."""
+    y, s = _divide(xg, scales)
+    idx = elem.nearest_index(y)
+    del y
+    codes = elem._finite[1].astype(_code_dtype(elem.bits))[idx]
+    deq = elem.values.astype(xg.dtype)[idx]
+    deq *= s
+    return codes, deq
+
+
+def _encode_int(xg: np.ndarray, scales: np.ndarray, qmax: int, bits: int,
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Fast path of symmetric integers: rint (half to even) and clip."""
+    q, s = _divide(xg, scales)
+    np.rint(q, out=q)
+    np.clip(q, -qmax, qmax, out=q)
+    codes = (q.astype(np.int32) & ((1 << bits) - 1)).astype(_code_dtype(bits))
+    q *= s
+    return codes, q
+
+
+def _group_sse(xg: np.ndarray, deq: np.ndarray) -> np.ndarray:
+    d = (deq - xg).astype(np.float64)
+    return np.einsum("...i,...i->...", d, d)
+
+
+# --------------------------------------------------------------------------------------------
+# schemes: each takes groups (rows, groups, g) and returns a partial result
+
+
+@dataclass
+class _Out:
+    codes: np.ndarray
+    deq: np.ndarray
+    scales: np.ndarray
+    zero_points: np.ndarray | None = None
+    types: np.ndarray | None = None
+    outlier_pairs: int | None = None
+    tensor_scale: float | None = None
+    extra_bits: float = 0.0  # per-tensor bits beyond per-group ones
+
+
+def _scheme_absmax(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+    elem = f.types[0]
+    amax = np.abs(xg).max(axis=-1).astype(np.float64)
+    scales = store_scales(amax / elem.max_abs, scale_format, f"{f.name} scale")
+    if elem.family == "int" and elem.tie == "even":
+        qmax = (1 << (elem.bits - 1)) - 1
+        codes, deq = _encode_int(xg, scales, qmax, elem.bits)
+    else:
+        codes, deq = _encode_scaled(xg, scales, elem)
+    return _Out(codes, deq, scales, extra_bits=_row_factor_bits(scale_format, xg.shape[0]))
+
+
+def _row_factor_bits(scale_format: str, rows: int) -> float:
+    return INT8_ROW_FACTOR_BITS * rows if scale_format == "int8" else 0.0
+
+
+def _scheme_asym(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+    bits = f.bits
+    levels = (1 << bits) - 1
+    # The range always includes 0, so the zero point never needs clamping and a constant
+    # group stays exact (AWQ clamps the zero point instead).
+    lo = np.minimum(xg.min(axis=-1), 0).astype(np.float64)
+    hi = np.maximum(xg.max(axis=-1), 0).astype(np.float64)
+    scales = store_scales((hi - lo) / levels, scale_format, f"{f.name} scale")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zero = np.where(scales > 0, np.clip(np.rint(-lo / scales), 0, levels), 0.0)
+    q, s = _divide(xg, scales)
+    np.rint(q, out=q)
+    q += zero.astype(q.dtype)[..., None]
+    np.clip(q, 0, levels, out=q)
+    codes = q.astype(_code_dtype(bits))
+    q -= zero.astype(q.dtype)[..., None]
+    q *= s
+    return _Out(codes, q, scales, zero_points=zero.astype(np.int64),
+                extra_bits=_row_factor_bits(scale_format, xg.shape[0]))
+
+
+def _scheme_mixture(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+    amax = np.abs(xg).max(axis=-1).astype(np.float64)
+    ideal = np.concatenate([amax / t.max_abs for t in f.types], axis=-1)
+    # One storage pass over all candidate scales: the two-level INT8 row factor is shared.
+    all_scales = np.split(store_scales(ideal, scale_format, f"{f.name} scale"), len(f.types),
+                          axis=-1)
+    best = None
+    for i, (t, scales) in enumerate(zip(f.types, all_scales, strict=True)):
+        codes, deq = _encode_scaled(xg, scales, t)
+        sse = _group_sse(xg, deq)
+        if best is None:
+            best = [codes, deq, scales.copy(), sse, np.zeros(sse.shape, dtype=np.int8)]
+            continue
+        better = sse < best[3]  # strict: the earlier type wins a tie
+        b3 = better[..., None]
+        best[0] = np.where(b3, codes, best[0])
+        best[1] = np.where(b3, deq, best[1])
+        best[2] = np.where(better, scales, best[2])
+        best[3] = np.where(better, sse, best[3])
+        best[4][better] = i
+    assert best is not None
+    return _Out(best[0], best[1], best[2], types=best[4],
+                extra_bits=_row_factor_bits(scale_format, xg.shape[0]))
+
+
+def _scheme_ant(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+    rows = xg.reshape(-1, xg.shape[-1])
+    fractions = np.arange(1, 101) / 100.0
+    amax = np.abs(rows).max(axis=-1).astype(np.float64)
+    best_sse, best_ideal = [], []
+    for t in f.types:
+        # alpha = fraction * absmax is mapped to the type's largest positive value.
+        cand = amax[:, None] * fractions[None, :] / t.values.max()
+        sse, pick = best_scale_per_row(rows, cand, t)
+        best_sse.append(sse)
+        best_ideal.append(cand[np.arange(len(rows)), pick])
+    choice = int(np.argmin([s.sum() for s in best_sse]))  # per tensor; first wins a tie
+    t = f.types[choice]
+    scales = store_scales(best_ideal[choice].reshape(xg.shape[:-1]), scale_format,
+                          f"{f.name} scale")
+    codes, deq = _encode_scaled(xg, scales, t)
+    types = np.full(scales.shape, choice, dtype=np.int8) if f.is_mixture else None
+    return _Out(codes, deq, scales, types=types, extra_bits=2.0 if f.is_mixture else 0.0)
+
+
+_OLIVE_SEARCH = np.arange(75, 251, 2) / 100.0  # 75% .. 249% of the base, 2% steps
+_OLIVE_SEARCH_PAIRS = 256  # pairs per row evaluated in the scale search
+
+
+def _olive_encode(xg: np.ndarray, scales: np.ndarray, f: Format,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OliVe codes, dequantized values and per-pair outlier flags at given scales."""
+    outlier = f.types[1]
+    y, s = _divide(xg, scales)
+    # Normal values: int4 -7..7, ties to the larger value (OliVe's kernels).
+    q = np.clip(np.floor(y + 0.5), -7, 7)
+    # An outlier is an element whose nearest value of the union lies on the outlier grid:
+    # |y| above the midpoint between 7 and 12 (a tie goes to the larger value: outlier).
+    is_out = np.abs(y) >= (7 + outlier.values[outlier.values > 0].min()) / 2
+    pairs = is_out.reshape(*is_out.shape[:-1], -1, 2)
+    even_out, odd_out = pairs[..., 0], pairs[..., 1]
+    # The even element keeps its outlier when both are; its neighbour becomes the victim.
+    keep = np.stack([even_out, odd_out & ~even_out], axis=-1).reshape(is_out.shape)
+    victim = np.stack([odd_out & ~even_out, even_out], axis=-1).reshape(is_out.shape)
+    codes = (q.astype(np.int8) & 0xF).astype(np.uint8)
+    out_codes = outlier.encode(y[keep])  # outliers are few: encode only them
+    codes[keep] = out_codes
+    codes[victim] = 0b1000
+    q[keep] = outlier.code_values[out_codes]
+    q[victim] = 0
+    q *= s
+    return codes, q, even_out | odd_out
+
+
+def _scheme_olive(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+    if xg.shape[-1] % 2:
+        raise HwsimError(f"{f.name}: the group size must be even (elements are paired)")
+    r, g, n = xg.shape
+    x64 = xg.astype(np.float64)
+    mu = x64.mean(axis=-1)
+    sigma = x64.std(axis=-1)
+    base = np.maximum(np.abs(mu + 3 * sigma), np.abs(mu - 3 * sigma))
+    # Search on an evenly strided subset of pairs for long groups (all pairs when short).
+    n_pairs = n // 2
+    step = max(1, n_pairs // _OLIVE_SEARCH_PAIRS)
+    sub = xg.reshape(r, g, n_pairs, 2)[:, :, ::step, :].reshape(r, g, -1)
+    best_sse = np.full((r, g), np.inf)
+    best_ideal = base / 7.0
+    for c in _OLIVE_SEARCH:
+        ideal = c * base / 7.0
+        _, deq, _ = _olive_encode(sub, ideal, f)
+        sse = _group_sse(sub, deq)
+        better = sse < best_sse
+        best_sse = np.where(better, sse, best_sse)
+        best_ideal = np.where(better, ideal, best_ideal)
+    scales = store_scales(best_ideal, scale_format, f"{f.name} scale")
+    codes, deq, has_outlier = _olive_encode(xg, scales, f)
+    return _Out(codes, deq, scales, outlier_pairs=int(has_outlier.sum()))
+
+
+def _scheme_mx(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+    elem = f.types[0]
+    amax = np.abs(xg).max(axis=-1).astype(np.float64)
+    _, exp = np.frexp(amax)  # amax = m * 2**exp, m in [0.5, 1): floor(log2 amax) = exp - 1
+    shared = np.clip(exp - 1 - int(f.params["emax"]), -127, 127)
+    scales = np.where(amax > 0, np.ldexp(1.0, shared), 2.0**-127)
+    codes, deq = _encode_scaled(xg, scales, elem)
+    return _Out(codes, deq, scales)
+
+
+def _scheme_nvfp4(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+    elem = f.types[0]
+    e4m3 = get_element("fp8_e4m3")
+    amax = np.abs(xg).max(axis=-1).astype(np.float64)
+    t_amax = float(amax.max()) if amax.size else 0.0
+    tensor_scale = float(np.float32(t_amax / (e4m3.max_abs * elem.max_abs)))
+    if tensor_scale == 0.0:
+        block = np.zeros_like(amax)
+    else:
+        block = e4m3.round(np.float32(amax / elem.max_abs / tensor_scale))
+    scales = (block.astype(np.float32) * np.float32(tensor_scale)).astype(np.float64)
+    codes, deq = _encode_scaled(xg, scales, elem)
+    return _Out(codes, deq, scales, tensor_scale=tensor_scale, extra_bits=32.0)
+
+
+def _scheme_tensor_mean(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+    # BitNet b1.58: q = clamp(round(w / mean|w|), -1, 1); the stored scale is mean|w|.
+    mean = np.abs(xg).astype(np.float64).mean(axis=-1)
+    scales = store_scales(mean, scale_format, f"{f.name} scale")
+    codes, deq = _encode_int(xg, scales, 1, 2)
+    return _Out(codes, deq, scales)
+
+
+def _scheme_row_mean(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+    alpha = store_scales(np.abs(xg).astype(np.float64).mean(axis=-1), scale_format,
+                         f"{f.name} scale")
+    positive = xg >= 0  # sign(0) -> +1
+    codes = positive.astype(np.uint8)
+    deq = np.where(positive, 1, -1).astype(xg.dtype) * alpha.astype(xg.dtype)[..., None]
+    return _Out(codes, deq, alpha)
+
+
+_SCHEMES = {
+    "absmax": _scheme_absmax, "asym": _scheme_asym, "mixture": _scheme_mixture,
+    "ant": _scheme_ant, "olive": _scheme_olive, "mx": _scheme_mx, "nvfp4": _scheme_nvfp4,
+    "tensor_mean": _scheme_tensor_mean, "row_mean": _scheme_row_mean,
+}
+
+# Schemes whose scale format is part of their definition.
+_FIXED_SCALE = {"mx": "e8m0", "nvfp4": "e4m3"}
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | None = None, *,
+             scale_format: str | None = None, name: str = "w") -> QuantResult:
+    """Quantize `w` group-wise along its last axis and measure the error.
+
+    Args:
+        w: float tensor (float16, bfloat16, float32, float64), at least 1-D; a weight is
+            ``(out_features, in_features)``.
+        fmt: format name or object (see `list_formats`).
+        group_size: elements per scale along the last axis; default: the format's own (128
+            for most, 32 for MX, 16 for NVFP4, 64 for NF4, a whole row for ANT/OliVe/binary,
+            the whole tensor for ternary).
+        scale_format: storage of the scales (``fp32``, ``fp16``, ``bf16``, ``e4m3``,
+            ``int8`` two-level); default: the format's own. Fixed for MX and NVFP4.
+        name: what to call the tensor in error messages.
+
+    Returns:
+        A `QuantResult`.
+
+    Raises:
+        HwsimError: unknown format, impossible group size, non-float input, NaN/Inf input.
+    """
+    f = get_format(fmt) if isinstance(fmt, str) else fmt
+    x = _check_input(w, name)
+    if isinstance(f, FloatFormat):
+        return _cast(f, x, group_size)
+    if group_size is not None:
+        check_group_size(group_size)
+    if scale_format is not None:
+        if scale_format not in SCALE_BITS or scale_format == "e8m0":
+            allowed = sorted(set(SCALE_BITS) - {"e8m0"})
+            raise HwsimError(f"scale_format must be one of {allowed}, not {scale_format!r}")
+        if f.scheme in _FIXED_SCALE and scale_format != _FIXED_SCALE[f.scheme]:
+            raise HwsimError(f"{f.name} stores its scales in {_FIXED_SCALE[f.scheme]}; "
+                             f"scale_format={scale_format!r} is not allowed")
+    sfmt = scale_format or f.scale_format
+    shape = x.shape
+    k = shape[-1]
+    work = _work_dtype(x)
+    rows = x.reshape(-1, k).astype(work, copy=False)
+    if group_size is None and f.group_size is None:
+        g = k * rows.shape[0] if f.scheme == "tensor_mean" else k
+    else:
+        g = group_size if group_size is not None else f.group_size
+    per_tensor = f.scheme == "tensor_mean" and group_size is None
+    if rows.size == 0:
+        return _empty(f, x, g)
+    if per_tensor:
+        xg = rows.reshape(1, 1, -1)
+    else:
+        pad = (-k) % g
+        if pad:
+            rows = np.concatenate([rows, np.zeros((rows.shape[0], pad), dtype=work)], axis=1)
+        xg = rows.reshape(rows.shape[0], -1, g)
+    out = _SCHEMES[f.scheme](f, xg, sfmt)
+    deq = out.deq.reshape(xg.shape[0], -1)[:, :k] if not per_tensor else out.deq
+    codes = out.codes.reshape(xg.shape[0], -1)[:, :k] if not per_tensor else out.codes
+    deq = deq.reshape(shape)
+    codes = codes.reshape(shape)
+    mse, sqnr, max_err = error_metrics(x, deq)
+    n_groups = out.scales.size
+    per_group = (SCALE_BITS[sfmt] if sfmt else 0) + f.selector_bits
+    if f.scheme == "asym":
+        per_group += f.bits
+    total_bits = x.size * f.bits + n_groups * per_group + out.extra_bits
+    return QuantResult(
+        format=f.name, group_size=None if per_tensor else g,
+        dequantized=deq.astype(x.dtype, copy=False), codes=codes, scales=out.scales,
+        zero_points=out.zero_points, types=out.types,
+        type_names=tuple(t.name for t in f.types), bits_per_weight=total_bits / x.size,
+        mse=mse, sqnr_db=sqnr, max_abs_error=max_err, outlier_pairs=out.outlier_pairs,
+        tensor_scale=out.tensor_scale,
+    )
+
+
+def _cast(f: FloatFormat, x: np.ndarray, group_size: int | None) -> QuantResult:
+    if group_size is not None:
+        raise HwsimError(f"{f.name} is an unquantized reference: it takes no group_size")
+    deq = f.cast(x)
+    mse, sqnr, max_err = error_metrics(x, deq)
+    return QuantResult(
+        format=f.name, group_size=None, dequantized=deq.astype(x.dtype, copy=False),
+        codes=f.encode(x), scales=np.ones((1, 1)), zero_points=None, types=None,
+        type_names=(f.name,), bits_per_weight=float(f.bits), mse=mse, sqnr_db=sqnr,
+        max_abs_error=max_err,
+    )
+
+
+def _empty(f: Format, x: np.ndarray, g: int) -> QuantResult:
+    return QuantResult(
+        format=f.name, group_size=g, dequantized=x.copy(),
+        codes=np.zeros(x.shape, dtype=_code_dtype(f.bits)),
+        scales=np.zeros((0, 0)), zero_points=None, types=None,
+        type_names=tuple(t.name for t in f.types), bits_per_weight=float(f.bits),
+        mse=0.0, sqnr_db=float("inf"), max_abs_error=0.0,
+    )
+
+
+# Re-exported for `hwsim.dtypes.bits_per_weight`.
+def bits_per_weight(fmt: str | Format | FloatFormat, group_size: int | None = None,
+                    in_features: int | None = None) -> float:
+    """Effective storage bits per weight of a format at a group size (see `Format`)."""
+    f = get_format(fmt) if isinstance(fmt, str) else fmt
+    return f.bits_per_weight(group_size, in_features)

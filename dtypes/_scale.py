@@ -1,0 +1,81 @@
+"""How group scales are stored: the scale's own number format.
+
+A quantizer first computes an ideal scale per group, then rounds it to the storage format;
+codes are always computed against the *stored* scale, so ``decode(code) * stored_scale`` is
+exactly what the hardware multiplies.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from hwsim.errors import HwsimError
+
+__all__ = ["SCALE_BITS", "ScaleFormat", "store_scales"]
+
+ScaleFormat = Literal["fp32", "fp16", "bf16", "e4m3", "e8m0", "int8"]
+
+#: Storage bits per group of each scale format. ``int8`` is BitMoD's two-level scheme: an
+#: unsigned 8-bit integer per group times a per-row FP16 factor (counted per row).
+SCALE_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "e4m3": 8, "e8m0": 8,
+                              "int8": 8}
+
+#: Bits of the per-row factor of the two-level ``int8`` scheme.
+INT8_ROW_FACTOR_BITS = 16
+
+
+def _round_bf16(x: np.ndarray) -> np.ndarray:
+    """Round float32 to bfloat16 (round half to even) and return it as float64."""
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounding = 0x7FFF + ((bits >> 16) & 1)
+    out = ((bits + rounding) >> 16) << 16
+    return out.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
+def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np.ndarray:
+    """Round non-negative ideal scales of shape (rows, groups) to their storage format.
+
+    Returns the stored scales as float64 (0 where a group is all zero). ``int8`` is the
+    two-level scheme: per row ``s_row = max_g(s_g) / 255`` (itself rounded to FP16), per
+    group ``round(s_g / s_row)`` in 0..255.
+    """
+    ideal = np.asarray(ideal, dtype=np.float64)
+    if fmt == "fp32":
+        stored = ideal.astype(np.float32).astype(np.float64)
+    elif fmt == "fp16":
+        with np.errstate(over="ignore"):
+            stored = ideal.astype(np.float16).astype(np.float64)
+    elif fmt == "bf16":
+        stored = _round_bf16(ideal.astype(np.float32))
+    elif fmt == "e4m3":
+        from hwsim.dtypes._registry import get_element
+
+        e4m3 = get_element("fp8_e4m3")
+        if np.any(ideal > e4m3.max_abs):
+            raise HwsimError(f"{what} above 448 cannot be stored in E4M3; use a tensor scale")
+        stored = e4m3.round(ideal)
+    elif fmt == "e8m0":
+        # Only power-of-two scales are stored; callers compute the exponent themselves.
+        mant, _ = np.frexp(ideal)
+        if np.any((ideal > 0) & (mant != 0.5)):
+            raise HwsimError(f"{what}: E8M0 stores powers of two only")
+        stored = ideal
+    elif fmt == "int8":
+        exact = ideal.max(axis=-1, keepdims=True) / 255.0
+        row = exact.astype(np.float16)
+        # Round the row factor up, so the largest group scale still fits in 255.
+        row = np.where(row.astype(np.float64) < exact, np.nextafter(row, np.float16(np.inf)), row)
+        row = row.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.where(row > 0, np.rint(ideal / row), 0.0)
+        stored = np.clip(q, 0, 255) * row
+    else:
+        raise HwsimError(f"unknown scale format {fmt!r}; allowed: {sorted(SCALE_BITS)}")
+    if not np.all(np.isfinite(stored)):
+        raise HwsimError(
+            f"{what} overflows its storage format {fmt}; choose a wider scale_format "
+            f"(allowed: {sorted(SCALE_BITS)})"
+        )
+    return stored
