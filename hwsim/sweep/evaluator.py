@@ -1,0 +1,55 @@
+"""What a sweep evaluates: a pure function of one point's full configuration, and how the base
+configuration is read from the sweep file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hwsim.errors import HwsimError
+from hwsim.sweep.spec import Goal
+
+__all__ = ["Evaluator", "Resolve"]
+
+Resolve = Callable[[str, Any, Path, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """The model a sweep runs.
+
+    Attributes:
+        name: a stable identifier; it is part of every point's key, so results of different
+            models never mix in one store. Change it when the model's numbers change.
+        evaluate: ``evaluate(config) -> {metric: value}``, a top-level function (worker
+            processes import it by name), deterministic and without global state. Raise
+            `HwsimError` for an invalid combination: the point is recorded with the message.
+        sections: the top-level keys of the sweep file that make up the base configuration.
+        resolve: ``resolve(section, entry, folder, where) -> mapping`` turns an entry as
+            written (a preset name, a file relative to `folder`, an inline mapping) into the
+            full configuration of that section, every field present, so that axes can be
+            checked against it and keys cover every value. ``None``: entries must be mappings.
+        metrics: the metrics `evaluate` returns, with their natural goals (``None``: unknown
+            until the first point runs).
+    """
+
+    name: str
+    evaluate: Callable[[dict[str, Any]], Mapping[str, float]]
+    sections: tuple[str, ...] = ("workload", "hardware")
+    resolve: Resolve | None = None
+    metrics: Mapping[str, Goal] | None = None
+
+    def base(self, sections: Mapping[str, Any], folder: Path, source: str) -> dict[str, Any]:
+        """The full base configuration, one mapping per section."""
+        out = {}
+        for name in self.sections:
+            entry, where = sections[name], f"{source}: {name}"
+            if self.resolve is not None:
+                out[name] = self.resolve(name, entry, folder, where)
+            elif isinstance(entry, Mapping):
+                out[name] = dict(entry)
+            else:
+                raise HwsimError(f"{where}: expected a mapping, got {type(entry).__name__}")
+        return out

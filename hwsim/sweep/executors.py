@@ -1,0 +1,215 @@
+"""Where points are evaluated: in this process, in a local process pool, or on Dask distributed.
+
+Every executor has the same contract: `run(evaluate, configs)` yields ``(position, outcome)``
+as points finish, in completion order, so the caller can store each result at once. Only a
+bounded window of points is in flight, which keeps memory flat for large sweeps and means an
+interruption loses at most the points that were running.
+
+Dask distributed is the cluster engine: it installs from PyPI as pure Python, its
+`LocalCluster` runs the same code on one machine (tests, laptops), and the same `Client`
+connects to a scheduler on a cluster (``--address tcp://host:8786``; ``dask-scheduler`` and
+``dask-worker`` start one, as do dask-jobqueue and dask-kubernetes).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "Outcome",
+    "SweepInterrupted",
+    "default_workers",
+    "evaluate_point",
+    "open_executor",
+]
+
+EXECUTORS = ("local", "dask")
+Evaluate = Callable[[dict[str, Any]], Mapping[str, float]]
+
+
+class Outcome(NamedTuple):
+    """Result of one point: its metrics, or the error that stopped it."""
+
+    metrics: dict[str, float] | None
+    error: str | None
+
+
+class SweepInterrupted(RuntimeError):
+    """Evaluation stopped early (a worker died); finished points are stored, rerun to resume."""
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def evaluate_point(evaluate: Evaluate, config: dict[str, Any]) -> Outcome:
+    """Call `evaluate` on one point and turn failures into a recorded error.
+
+    An invalid combination raises `HwsimError`, whose message is recorded as it is; any other
+    exception is recorded with its type so a bug in one point does not end a long sweep.
+    """
+    try:
+        raw = evaluate(config)
+    except HwsimError as exc:
+        return Outcome(None, str(exc))
+    except Exception as exc:  # recorded with its type: the sweep goes on
+        return Outcome(None, f"{type(exc).__name__}: {exc}")
+    metrics: dict[str, float] = {}
+    for name, value in raw.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return Outcome(None, f"metric {name!r} is not a number: {value!r}")
+        if not math.isfinite(number):
+            return Outcome(None, f"metric {name!r} is not finite: {number}")
+        metrics[str(name)] = number
+    return Outcome(metrics, None)
+
+
+class Executor:
+    """Base: evaluates in this process, one point after the other."""
+
+    workers = 1
+
+    def run(self, evaluate: Evaluate, configs: Iterable[dict[str, Any]]
+            ) -> Iterator[tuple[int, Outcome]]:
+        for position, config in enumerate(configs):
+            yield position, evaluate_point(evaluate, config)
+
+
+class _PoolExecutor(Executor):
+    """A local process pool; `spawn` so workers share nothing with the parent's state."""
+
+    def __init__(self, pool: ProcessPoolExecutor, workers: int) -> None:
+        self.pool = pool
+        self.workers = workers
+
+    def run(self, evaluate: Evaluate, configs: Iterable[dict[str, Any]]
+            ) -> Iterator[tuple[int, Outcome]]:
+        window = 4 * self.workers
+        todo = iter(enumerate(configs))
+        running: dict[Future, int] = {}
+
+        def refill() -> None:
+            while len(running) < window:
+                item = next(todo, None)
+                if item is None:
+                    return
+                running[self.pool.submit(evaluate_point, evaluate, item[1])] = item[0]
+
+        refill()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=running.__getitem__):
+                position = running.pop(future)
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool:
+                    raise SweepInterrupted(
+                        "a worker process died (killed, or out of memory); the points that "
+                        "finished are stored: rerun the same command to evaluate the rest"
+                    ) from None
+                yield position, outcome
+            refill()
+
+
+class _DaskExecutor(Executor):
+    """Dask distributed: tasks go to the cluster's workers, results come back to be stored."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.workers = max(1, sum(client.nthreads().values()))
+
+    def run(self, evaluate: Evaluate, configs: Iterable[dict[str, Any]]
+            ) -> Iterator[tuple[int, Outcome]]:
+        from distributed import as_completed
+
+        window = 4 * self.workers
+        todo = iter(enumerate(configs))
+        position_of: dict[str, int] = {}
+
+        def submit(item: tuple[int, dict[str, Any]]) -> Any:
+            # pure=False: a point is evaluated once per request, never served from a cache
+            # of another sweep that happened to share the cluster.
+            future = self.client.submit(evaluate_point, evaluate, item[1], pure=False)
+            position_of[future.key] = item[0]
+            return future
+
+        first = [submit(item) for _, item in zip(range(window), todo, strict=False)]
+        pending = as_completed(first, with_results=True)
+        for future, outcome in pending:
+            yield position_of.pop(future.key), outcome
+            item = next(todo, None)
+            if item is not None:
+                pending.add(submit(item))
+
+
+@contextmanager
+def open_executor(kind: str = "local", workers: int | None = None,
+                  address: str | None = None) -> Iterator[Executor]:
+    """An executor for the duration of a ``with`` block; clusters it started are shut down.
+
+    Args:
+        kind: ``"local"`` (a process pool; in this process when `workers` is 1) or ``"dask"``.
+        workers: processes to use (default: the cores available). For Dask without an address
+            a `LocalCluster` with this many single-threaded worker processes is started.
+        address: a running Dask scheduler, e.g. ``"tcp://10.0.0.5:8786"`` (Dask only).
+
+    Raises:
+        HwsimError: an unknown executor, a bad worker count, or an address where none applies.
+    """
+    if kind not in EXECUTORS:
+        hint = (" (hwsim runs sweeps on clusters with Dask distributed: use --executor dask)"
+                if kind == "ray" else "")
+        raise HwsimError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}{hint}")
+    if workers is not None and workers < 1:
+        raise HwsimError(f"--workers must be >= 1, got {workers}")
+    if kind == "local":
+        if address is not None:
+            raise HwsimError("--address names a Dask scheduler: use it with --executor dask")
+        n = workers or default_workers()
+        if n == 1:
+            yield Executor()
+            return
+        import multiprocessing
+
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+            try:
+                yield _PoolExecutor(pool, n)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        return
+
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise HwsimError("the dask executor needs the [sweep] extra: "
+                         "pip install 'hwsim[sweep]'") from None
+    if address is not None:
+        if workers is not None:
+            raise HwsimError("--workers starts a local cluster; a cluster at --address has "
+                             "its own workers (leave --workers out)")
+        try:
+            client = Client(address, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise HwsimError(
+                f"--address {address}: cannot reach a Dask scheduler ({exc})") from None
+        with client:
+            yield _DaskExecutor(client)
+        return
+    n = workers or default_workers()
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield _DaskExecutor(client)

@@ -1,0 +1,222 @@
+"""Tables and plots of a sweep, drawn from the stored results alone (no simulation).
+
+Files written into the sweep's folder:
+
+- ``results.csv`` / ``results.parquet``: one row per finished point, in flat-index order:
+  ``point``, every axis field, every metric (objectives first), ``error``, ``feasible``,
+  ``pareto``, ``key``.
+- ``pareto.csv``: the rows on the Pareto front of the objectives (feasible points only).
+- ``pareto_<a>__<b>.png``: a scatter per pair of objectives with its front drawn.
+- ``heatmap_<metric>__<y>__<x>.png``: a metric over two axes (the heatmaps named in the sweep
+  file, or one per objective when exactly two axes vary).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hwsim.errors import HwsimError
+from hwsim.sweep.pareto import pareto_mask, violation
+from hwsim.sweep.spec import Constraint, Heatmap, Objective
+from hwsim.sweep.store import ResultStore
+
+__all__ = ["SweepReport", "load_results", "write_report"]
+
+_ANNOTATE_MAX_CELLS = 15 * 15  # write values into heatmap cells up to this size
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """The rendered report: the table (all finished points), its front, the files written,
+    and counts of planned points without a result yet and of failed points."""
+
+    table: pd.DataFrame
+    front: pd.DataFrame
+    files: tuple[Path, ...]
+    planned: int
+    missing: int
+    failed: int
+
+
+def _read_plan(out: Path) -> dict[str, Any]:
+    try:
+        return json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HwsimError(f"{out}: no sweep results here (plan.json missing); run "
+                         f"`hwsim sweep SWEEP.yaml --out {out}` first") from None
+
+
+def load_results(out_dir: str | Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The plan and the table of finished points (see the module docstring for columns)."""
+    out = Path(out_dir)
+    plan = _read_plan(out)
+    store = ResultStore(out)
+    fields = [a["field"] for a in plan["axes"]]
+    objectives = [Objective(**o) for o in plan["objectives"]]
+    constraints = [Constraint(**c) for c in plan["constraints"]]
+
+    rows, metric_names = [], []
+    for index, key in plan["points"]:
+        record = store.get(key)
+        if record is None:
+            continue
+        metrics = record["metrics"] or {}
+        for name in metrics:
+            if name not in metric_names:
+                metric_names.append(name)
+        rows.append({"point": index, **record["values"], **metrics,
+                     "error": record["error"], "key": key})
+    first = [o.metric for o in objectives]
+    metrics_order = first + sorted(m for m in metric_names if m not in first)
+    columns = ["point", *fields, *metrics_order, "error", "key"]
+    table = pd.DataFrame(rows, columns=columns)
+    for name in metrics_order:
+        table[name] = table[name].astype(np.float64)
+    table["error"] = table["error"].astype(object)
+
+    ok = table["error"].isna().to_numpy().copy()  # pandas may hand out a read-only view
+    for o in objectives:
+        ok &= table[o.metric].notna().to_numpy()
+    feasible = ok.copy()
+    for c in constraints:
+        column = table[c.name] if c.name in table else pd.Series(np.nan, index=table.index)
+        feasible &= violation(c, column.to_numpy(dtype=np.float64)) == 0
+    pareto = np.zeros(len(table), dtype=bool)
+    if feasible.any():
+        values = table.loc[feasible, first].to_numpy(dtype=np.float64)
+        pareto[feasible] = pareto_mask(values, [o.goal for o in objectives])
+    table.insert(len(columns) - 1, "feasible", feasible)
+    table.insert(len(columns), "pareto", pareto)
+    return plan, table.sort_values("point", kind="stable").reset_index(drop=True)
+
+
+def _no_feasible_message(table: pd.DataFrame, plan: dict[str, Any]) -> str:
+    n = len(table)
+    failed = table["error"].notna()
+    if failed.all():
+        errors = table["error"].value_counts()
+        common = "; ".join(f"{count} x {msg}" for msg, count in errors.head(3).items())
+        return f"all {n} points failed: {common}"
+    parts = []
+    for c in (Constraint(**c) for c in plan["constraints"]):
+        values = table.loc[~failed, c.name].to_numpy(dtype=np.float64)
+        ok = int((violation(c, values) == 0).sum())
+        nearest = values[np.argmin(violation(c, values))]
+        parts.append(f"{c.describe()}: {ok} of {len(values)} points (nearest {nearest:g})")
+    return ("no point satisfies the constraints together: " + "; ".join(parts)
+            + "; relax a constraint or widen the axes")
+
+
+def _pareto_plot(table: pd.DataFrame, a: Objective, b: Objective, path: Path) -> None:
+    from matplotlib.figure import Figure  # no pyplot: no global figure state
+
+    fig = Figure(figsize=(6.4, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    ok = table["error"].isna() & table[a.metric].notna() & table[b.metric].notna()
+    infeasible = table[ok & ~table["feasible"]]
+    feasible = table[table["feasible"]]
+    ax.scatter(infeasible[a.metric], infeasible[b.metric], s=12, marker="x", color="0.7",
+               label=f"violates a constraint ({len(infeasible)})")
+    ax.scatter(feasible[a.metric], feasible[b.metric], s=14, color="tab:blue", alpha=0.6,
+               label=f"feasible ({len(feasible)})")
+    # The front of this pair of objectives, drawn as the staircase it bounds.
+    pair = feasible[pareto_mask(feasible[[a.metric, b.metric]].to_numpy(), [a.goal, b.goal])]
+    pair = pair.sort_values([a.metric, b.metric], ascending=[a.goal == "min", b.goal == "min"])
+    ax.step(pair[a.metric], pair[b.metric], where="post", color="tab:red", lw=1.5)
+    ax.scatter(pair[a.metric], pair[b.metric], s=30, color="tab:red",
+               label=f"Pareto front of these two ({len(pair)})")
+    ax.set_xlabel(f"{a.metric} ({a.goal})")
+    ax.set_ylabel(f"{b.metric} ({b.goal})")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=100)
+
+
+def _heatmap(table: pd.DataFrame, hm: Heatmap, goal: str, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    feasible = table[table["feasible"]]
+    xs = sorted(table[hm.x].unique(), key=_sort_key)
+    ys = sorted(table[hm.y].unique(), key=_sort_key)
+    # Best value over the other axes, per (y, x) cell; cells without a feasible point stay NaN.
+    best = feasible.groupby([hm.y, hm.x])[hm.metric].agg(goal)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for (y, x), value in best.items():
+        grid[ys.index(y), xs.index(x)] = value
+    fig = Figure(figsize=(1.2 + 0.7 * max(len(xs), 4), 1.2 + 0.5 * max(len(ys), 4)),
+                 layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis_r"
+                      if goal == "min" else "viridis")
+    ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=45, ha="right")
+    ax.set_yticks(range(len(ys)), [str(y) for y in ys])
+    ax.set_xlabel(hm.x)
+    ax.set_ylabel(hm.y)
+    fig.colorbar(image, ax=ax, label=f"{hm.metric} ({goal} over other axes)")
+    if grid.size <= _ANNOTATE_MAX_CELLS:
+        for (i, j), value in np.ndenumerate(grid):
+            if np.isfinite(value):
+                ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color="w")
+    fig.savefig(path, dpi=100)
+
+
+def _sort_key(value: Any) -> tuple:
+    return (0, value, "") if isinstance(value, int | float) else (1, 0, str(value))
+
+
+def _auto_heatmaps(plan: dict[str, Any]) -> list[Heatmap]:
+    """One heatmap per objective when exactly two single-field axes vary."""
+    zipped = {f for group in plan["zip"] for f in group}
+    varying = [a["field"] for a in plan["axes"] if len(a["values"]) > 1]
+    if len(varying) != 2 or zipped & set(varying):
+        return []
+    y, x = varying
+    return [Heatmap(x, y, o["metric"]) for o in plan["objectives"]]
+
+
+def write_report(out_dir: str | Path) -> SweepReport:
+    """Write the tables and plots of a sweep folder from its stored results.
+
+    Raises:
+        HwsimError: no results yet, or no point is feasible (the tables are still written;
+            the message says which constraint no point meets and how close the points come).
+    """
+    out = Path(out_dir)
+    plan, table = load_results(out)
+    files = [out / "results.csv", out / "results.parquet", out / "pareto.csv"]
+    table.to_csv(files[0], index=False)
+    try:
+        table.to_parquet(files[1], index=False)
+    except ImportError:
+        raise HwsimError("Parquet output needs pyarrow: pip install 'hwsim[sweep]'") from None
+    objectives = [Objective(**o) for o in plan["objectives"]]
+    front = table[table["pareto"]].sort_values([o.metric for o in objectives],
+                                                ascending=[o.goal == "min" for o in objectives])
+    front.to_csv(files[2], index=False)
+    planned = len(plan["points"])
+    missing = planned - len(table)
+    failed = int(table["error"].notna().sum())
+    if len(table) == 0:
+        raise HwsimError(f"{out}: none of the {planned} points has finished; rerun the sweep")
+    if not table["feasible"].any():
+        raise HwsimError(f"{out}: {_no_feasible_message(table, plan)}")
+
+    for a, b in itertools.combinations(objectives, 2):
+        path = out / f"pareto_{a.metric}__{b.metric}.png"
+        _pareto_plot(table, a, b, path)
+        files.append(path)
+    goals = {**plan.get("metrics", {}), **{o.metric: o.goal for o in objectives}}
+    heatmaps = [Heatmap(**h) for h in plan["heatmaps"]] or _auto_heatmaps(plan)
+    for hm in heatmaps:
+        path = out / f"heatmap_{hm.metric}__{hm.y}__{hm.x}.png"
+        _heatmap(table, hm, goals.get(hm.metric, "min"), path)
+        files.append(path)
+    return SweepReport(table, front.reset_index(drop=True), tuple(files), planned, missing,
+                       failed)

@@ -1,0 +1,293 @@
+"""Running a sweep: resolve the base, pick points by strategy, evaluate what is not stored yet.
+
+The output folder holds ``sweep.yaml`` (the file as given), ``plan.json`` (the validated spec
+and the ordered list of the sweep's points with their keys) and ``points/`` (the store). The
+plan is written before any point runs, so a report can be drawn from a partial sweep too.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from hwsim.errors import HwsimError
+from hwsim.sweep.evaluator import Evaluator
+from hwsim.sweep.executors import Outcome, open_executor
+from hwsim.sweep.fields import resolve_field, with_overrides
+from hwsim.sweep.pareto import violation
+from hwsim.sweep.space import DesignSpace
+from hwsim.sweep.spec import SweepSpec
+from hwsim.sweep.store import ResultStore, point_key, write_atomic
+
+__all__ = ["Point", "SweepRun", "plan_points", "run_sweep"]
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a sweep: flat index in the design space, axis values, full config, key."""
+
+    index: int
+    values: dict[str, Any]
+    config: dict[str, Any]
+    key: str
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What a run did. `points` counts the sweep's distinct points; `evaluated` those simulated
+    in this run; `reused` those found in the store; `failed` points recorded with an error."""
+
+    out_dir: Path
+    points: int
+    evaluated: int
+    reused: int
+    failed: int
+
+
+class _Planner:
+    """Builds points from option choices: base + overrides -> config -> key."""
+
+    def __init__(self, spec: SweepSpec, evaluator: Evaluator) -> None:
+        self.spec = spec
+        self.evaluator = evaluator
+        self.base = evaluator.base(spec.sections, spec.folder, spec.source)
+        self.paths = {
+            axis.field: resolve_field(axis.field, self.base, f"{spec.source}: axes[{i}].field")
+            for i, axis in enumerate(spec.axes)
+        }
+        self.space = DesignSpace.from_spec(spec)
+
+    def point(self, choice: tuple[int, ...]) -> Point:
+        values = self.space.values(choice)
+        config = with_overrides(self.base, {self.paths[f]: v for f, v in values.items()})
+        key = point_key(self.evaluator.name, config)
+        return Point(self.space.flat_index(choice), values, config, key)
+
+
+def plan_points(spec: SweepSpec, evaluator: Evaluator) -> list[Point]:
+    """The points of a grid or random sweep, in flat-index order (validates the axes)."""
+    planner = _Planner(spec, evaluator)
+    if spec.strategy.kind == "grid":
+        choices = planner.space.grid()
+    elif spec.strategy.kind == "random":
+        choices = planner.space.sample(spec.strategy.samples, spec.strategy.seed)
+    else:
+        raise ValueError("optuna points are chosen while the search runs")
+    return [planner.point(c) for c in choices]
+
+
+def _record(point: Point, evaluator: Evaluator, outcome: Outcome) -> dict[str, Any]:
+    return {
+        "key": point.key,
+        "evaluator": evaluator.name,
+        "values": point.values,
+        "config": point.config,
+        "metrics": outcome.metrics,
+        "error": outcome.error,
+    }
+
+
+def _write_plan(out: Path, spec: SweepSpec, evaluator: Evaluator, points: list[Point],
+                complete: bool) -> None:
+    plan = {
+        "name": spec.name,
+        "evaluator": evaluator.name,
+        "metrics": dict(evaluator.metrics or {}),
+        "axes": [{"field": a.field, "values": list(a.values)} for a in spec.axes],
+        "zip": [list(g) for g in spec.zip],
+        "objectives": [asdict(o) for o in spec.objectives],
+        "constraints": [asdict(c) for c in spec.constraints],
+        "heatmaps": [asdict(h) for h in spec.heatmaps],
+        "strategy": asdict(spec.strategy),
+        "complete": complete,
+        "points": [[p.index, p.key] for p in points],
+    }
+    write_atomic(out / "plan.json", json.dumps(plan, indent=1, sort_keys=False) + "\n")
+
+
+def _evaluate_missing(points: list[Point], store: ResultStore, evaluator: Evaluator,
+                      executor: Any, tick: Callable[[], None]) -> tuple[int, int]:
+    """Evaluate the points without a stored record; store each as it finishes.
+
+    Returns (evaluated, failed among the evaluated)."""
+    todo, seen = [], set()
+    for p in points:
+        if p.key not in seen and not store.has(p.key):
+            todo.append(p)
+            seen.add(p.key)
+    evaluated = failed = 0
+    for position, outcome in executor.run(evaluator.evaluate, (p.config for p in todo)):
+        store.put(_record(todo[position], evaluator, outcome))
+        evaluated += 1
+        failed += outcome.error is not None
+        tick()
+    return evaluated, failed
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out_dir: str | Path,
+    *,
+    evaluator: Evaluator | None = None,
+    workers: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    progress: Progress | None = None,
+    sweep_text: str | None = None,
+) -> SweepRun:
+    """Run a sweep into `out_dir`, skipping points already stored there.
+
+    Args:
+        spec: the validated sweep (`load_sweep`).
+        out_dir: output folder; created if needed.
+        evaluator: the model (default: hwsim's simulator, `hwsim.sweep.hwsim_evaluator`).
+        workers, executor, address: see `open_executor`.
+        progress: called as ``progress(done, total)`` after each point (stored ones included).
+        sweep_text: the sweep file's text, copied to ``out_dir/sweep.yaml``.
+
+    Returns:
+        Counts of what was done. Render tables and plots with `write_report`.
+
+    Raises:
+        HwsimError: bad axes, executor or address. `SweepInterrupted` when a worker died.
+    """
+    if evaluator is None:
+        from hwsim.sweep.hwsim_eval import hwsim_evaluator
+
+        evaluator = hwsim_evaluator()
+    out = Path(out_dir)
+    planner = _Planner(spec, evaluator)  # validates the axes before anything is written
+    if out.exists() and not out.is_dir():
+        raise HwsimError(f"--out {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if sweep_text is not None:
+        write_atomic(out / "sweep.yaml", sweep_text)
+    store = ResultStore(out)
+
+    if spec.strategy.kind == "optuna":
+        return _run_optuna(spec, planner, store, out, workers, executor, address, progress)
+
+    points = plan_points(spec, evaluator)
+    _write_plan(out, spec, evaluator, points, complete=False)
+    total, done = len(points), 0
+    reused = sum(store.has(p.key) for p in points)
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    done = reused
+    if progress is not None:
+        progress(done, total)
+    with open_executor(executor, workers, address) as ex:
+        evaluated, _ = _evaluate_missing(points, store, evaluator, ex, tick)
+    _write_plan(out, spec, evaluator, points, complete=True)
+    failed = sum((store.get(p.key) or {}).get("error") is not None for p in points)
+    return SweepRun(out, total, evaluated, reused, failed)
+
+
+# ---------------------------------------------------------------- optuna
+
+
+def _sampler(spec: SweepSpec, constraints_func: Callable) -> Any:
+    import optuna
+
+    st = spec.strategy
+    kwargs: dict[str, Any] = {"seed": st.seed}
+    if spec.constraints and st.sampler != "random":
+        kwargs["constraints_func"] = constraints_func
+    if st.sampler == "tpe":
+        return optuna.samplers.TPESampler(**kwargs)
+    if st.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(**kwargs)
+    if st.sampler == "nsga3":
+        return optuna.samplers.NSGAIIISampler(**kwargs)
+    return optuna.samplers.RandomSampler(seed=st.seed)
+
+
+def _constraint_values(spec: SweepSpec, record: dict[str, Any]) -> list[float]:
+    """Per constraint: <= 0 when satisfied (optuna's convention)."""
+    out = []
+    for c in spec.constraints:
+        source = record["metrics"] if c.kind == "metric" else record["values"]
+        value = source.get(c.name, float("nan")) if source else float("nan")
+        out.append(float(violation(c, value)))
+    return out
+
+
+def _run_optuna(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Path,
+                workers: int | None, executor: str, address: str | None,
+                progress: Progress | None) -> SweepRun:
+    """Ask a batch, evaluate what is not stored, tell in trial order; repeat.
+
+    Telling in trial order (not completion order) keeps the search identical whatever the
+    executor or worker count, and a rerun replays it from the store without simulating.
+    """
+    import optuna
+
+    st = spec.strategy
+    directions = ["minimize" if o.goal == "min" else "maximize" for o in spec.objectives]
+
+    def constraints_func(trial: optuna.trial.FrozenTrial) -> list[float]:
+        return trial.user_attrs.get("constraints", [0.0] * len(spec.constraints))
+
+    with warnings.catch_warnings():
+        # constraints_func is marked experimental in optuna; we use it knowingly.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = _sampler(spec, constraints_func)
+        study = optuna.create_study(directions=directions, sampler=sampler)
+
+    dims = planner.space.dims
+    points: list[Point] = []
+    seen: set[str] = set()
+    evaluated = reused = asked = 0
+    with open_executor(executor, workers, address) as ex:
+        while asked < st.trials:
+            batch = []
+            for _ in range(min(st.batch_size, st.trials - asked)):
+                trial = study.ask()
+                choice = []
+                for dim in dims:
+                    name = "+".join(dim.fields)
+                    if dim.ordinal:
+                        choice.append(trial.suggest_int(name, 0, dim.size - 1))
+                    else:
+                        labels = [str(o[0]) if len(o) == 1 else str(o) for o in dim.options]
+                        choice.append(labels.index(trial.suggest_categorical(name, labels)))
+                batch.append((trial, planner.point(tuple(choice))))
+            asked += len(batch)
+            new = []  # points not seen in earlier batches (optuna may suggest one again)
+            for _, p in batch:
+                if p.key not in seen:
+                    seen.add(p.key)
+                    new.append(p)
+            points.extend(new)
+            n_eval, _ = _evaluate_missing(new, store, planner.evaluator, ex, lambda: None)
+            evaluated += n_eval
+            reused += len(new) - n_eval
+            for trial, p in batch:
+                record = store.get(p.key)
+                if record["error"] is not None:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    continue
+                missing = [o.metric for o in spec.objectives if o.metric not in record["metrics"]]
+                if missing:
+                    raise HwsimError(
+                        f"{spec.source}: objectives: metric(s) {', '.join(missing)} not returned "
+                        f"by the model; it returns: {', '.join(record['metrics'])}")
+                trial.set_user_attr("constraints", _constraint_values(spec, record))
+                study.tell(trial, [record["metrics"][o.metric] for o in spec.objectives])
+            _write_plan(out, spec, planner.evaluator, points, complete=False)
+            if progress is not None:
+                progress(asked, st.trials)
+    _write_plan(out, spec, planner.evaluator, points, complete=True)
+    failed = sum(store.get(p.key)["error"] is not None for p in points)
+    return SweepRun(out, len(points), evaluated, reused, failed)

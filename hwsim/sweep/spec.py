@@ -1,0 +1,428 @@
+"""The sweep file: YAML -> pydantic validation (errors carry the YAML path) -> frozen `SweepSpec`.
+
+A sweep file names a base configuration (one entry per section of the evaluator, for hwsim a
+``workload`` and a ``hardware``), the axes to vary, how the axes combine (product, with
+``zip`` groups that move together), the objectives, the constraints and the search strategy::
+
+    name: shape-vs-format
+    workload: {model: llama-2-7b, stage: decode}
+    hardware: bitmod
+    axes:
+      - {field: array.rows, values: [16, 32, 64]}
+      - {field: pe.lanes, range: {start: 1, stop: 8}}         # inclusive: 1, 2, ..., 8
+      - {field: dram.bytes_per_cycle, range: {start: 16, stop: 256, factor: 2}}
+    zip: []                                                    # e.g. [[array.rows, array.cols]]
+    objectives: [latency_s, {metric: energy_pj, goal: min}]
+    constraints: [{metric: area_mm2, max: 4.0}]
+    strategy: {kind: grid}                                     # or random / optuna
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model_validator
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "Axis",
+    "Constraint",
+    "Goal",
+    "Heatmap",
+    "Objective",
+    "Strategy",
+    "SweepSpec",
+    "load_sweep",
+    "sweep_from_dict",
+]
+
+Goal = Literal["min", "max"]
+Scalar = bool | int | float | str
+SAMPLERS = ("tpe", "nsga2", "nsga3", "random")
+
+
+# ---------------------------------------------------------------- frozen domain objects
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One varied field and the values it takes, in order."""
+
+    field: str
+    values: tuple[Scalar, ...]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A metric to minimize or maximize."""
+
+    metric: str
+    goal: Goal
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A bound on a metric (``kind == "metric"``) or on an axis field (``kind == "field"``).
+
+    A point is feasible when ``min <= value <= max`` for every constraint (a bound of ``None``
+    is open).
+    """
+
+    name: str
+    kind: Literal["metric", "field"]
+    min: float | None = None
+    max: float | None = None
+
+    def describe(self) -> str:
+        """The constraint as a person writes it, e.g. ``"area_mm2 <= 4"``."""
+        parts = []
+        if self.min is not None:
+            parts.append(f"{self.name} >= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"{self.name} <= {self.max:g}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How points are chosen: the whole grid, a seeded random sample, or an optuna search.
+
+    Attributes:
+        kind: ``"grid"``, ``"random"`` or ``"optuna"``.
+        samples: points drawn without replacement (random).
+        trials: trials asked of the sampler (optuna); repeated suggestions are not re-simulated.
+        sampler: optuna sampler: ``"tpe"`` (multi-objective capable), ``"nsga2"``, ``"nsga3"``,
+            ``"random"``.
+        seed: seed of the sample or of the sampler.
+        batch_size: optuna trials asked and told together. Results are told in trial order, so
+            the search is the same whatever the number of workers or the executor.
+    """
+
+    kind: Literal["grid", "random", "optuna"] = "grid"
+    samples: int | None = None
+    trials: int | None = None
+    sampler: str = "tpe"
+    seed: int = 0
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """A heatmap of `metric` over two axis fields (other axes: best value over them)."""
+
+    x: str
+    y: str
+    metric: str
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep file. `sections` keeps the base entries as written (names, paths or
+    mappings); the evaluator resolves them into full configurations when the sweep runs."""
+
+    name: str
+    sections: Mapping[str, Any]
+    axes: tuple[Axis, ...]
+    zip: tuple[tuple[str, ...], ...]
+    objectives: tuple[Objective, ...]
+    constraints: tuple[Constraint, ...]
+    strategy: Strategy
+    heatmaps: tuple[Heatmap, ...] = ()
+    source: str = "<sweep>"
+    folder: Path = field(default_factory=Path.cwd)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The axis fields as written, in file order."""
+        return tuple(axis.field for axis in self.axes)
+
+
+# ---------------------------------------------------------------- pydantic edge models
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Range(_Strict):
+    start: int | float
+    stop: int | float
+    step: int | float | None = None
+    factor: int | float | None = None
+    num: int | None = None
+
+    @model_validator(mode="after")
+    def _one_spacing(self) -> _Range:
+        given = [name for name in ("step", "factor", "num") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of step, factor, num (got {', '.join(given)})")
+        return self
+
+
+class _Axis(_Strict):
+    field: str
+    values: list[Scalar] | None = None
+    range: _Range | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _Axis:
+        if (self.values is None) == (self.range is None):
+            raise ValueError("give exactly one of `values` (a list) or `range` (start, stop, ...)")
+        return self
+
+
+class _Objective(_Strict):
+    metric: str
+    goal: Goal | None = None
+
+
+class _Constraint(_Strict):
+    metric: str | None = None
+    field: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> _Constraint:
+        if (self.metric is None) == (self.field is None):
+            raise ValueError("give exactly one of `metric` or `field`")
+        if self.min is None and self.max is None:
+            raise ValueError("give `min`, `max` or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} > max {self.max:g}: no value can satisfy it")
+        return self
+
+
+class _Strategy(_Strict):
+    kind: Literal["grid", "random", "optuna"] = "grid"
+    samples: int | None = None
+    trials: int | None = None
+    sampler: Literal["tpe", "nsga2", "nsga3", "random"] = "tpe"
+    seed: int = 0
+    batch_size: int = 8
+
+    @model_validator(mode="after")
+    def _counts(self) -> _Strategy:
+        if self.kind == "random" and (self.samples is None or self.samples < 1):
+            raise ValueError("random sampling needs `samples` >= 1")
+        if self.kind == "optuna" and (self.trials is None or self.trials < 1):
+            raise ValueError("an optuna search needs `trials` >= 1")
+        if self.kind != "random" and self.samples is not None:
+            raise ValueError(f"`samples` is for kind random, not {self.kind}")
+        if self.kind != "optuna" and self.trials is not None:
+            raise ValueError(f"`trials` is for kind optuna, not {self.kind}")
+        if self.batch_size < 1:
+            raise ValueError("`batch_size` must be >= 1")
+        return self
+
+
+class _Heatmap(_Strict):
+    x: str
+    y: str
+    metric: str
+
+
+class _Report(_Strict):
+    heatmaps: list[_Heatmap] = []
+
+
+class _SweepBase(_Strict):
+    name: str | None = None
+    axes: list[_Axis]
+    zip: list[list[str]] = []
+    objectives: list[_Objective | str]
+    constraints: list[_Constraint] = []
+    strategy: _Strategy = _Strategy()
+    report: _Report = _Report()
+
+
+# ---------------------------------------------------------------- building
+
+
+def _error_message(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in err["loc"])
+        loc = loc.replace(".[", "[")
+        lines.append(f"{source}: {loc or '<top>'}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def _range_values(r: _Range, where: str) -> tuple[Scalar, ...]:
+    """Inclusive ranges: arithmetic (`step`, default 1), geometric (`factor`) or `num` points."""
+    start, stop = r.start, r.stop
+    if start > stop:
+        raise HwsimError(f"{where}: empty range: start {start:g} > stop {stop:g}")
+    integral = all(isinstance(v, int) for v in (start, stop, r.step or 1, r.factor or 2))
+    if r.num is not None:
+        if r.num < 1:
+            raise HwsimError(f"{where}: empty range: num must be >= 1, got {r.num}")
+        values = np.linspace(start, stop, r.num)
+        integral = integral and bool(np.all(values == np.round(values)))
+    elif r.factor is not None:
+        if r.factor <= 1 or start <= 0:
+            raise HwsimError(f"{where}: a geometric range needs factor > 1 and start > 0 "
+                             f"(got factor {r.factor:g}, start {start:g})")
+        # Tolerance: 16 * 2**4 must reach a stop of 256 despite float rounding in log().
+        count = math.floor(math.log(stop / start) / math.log(r.factor) + 1e-9) + 1
+        values = start * np.power(float(r.factor), np.arange(count))
+    else:
+        step = 1 if r.step is None else r.step
+        if step <= 0:
+            raise HwsimError(f"{where}: range step must be > 0, got {step:g}")
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        values = start + step * np.arange(count)
+    if integral:
+        return tuple(round(float(v)) for v in values)
+    return tuple(float(v) for v in values)
+
+
+def sweep_from_dict(
+    data: Any,
+    *,
+    sections: Sequence[str] = ("workload", "hardware"),
+    metrics: Mapping[str, Goal] | None = None,
+    source: str = "<sweep>",
+    folder: Path | None = None,
+) -> SweepSpec:
+    """Validate a parsed sweep file and freeze it.
+
+    Args:
+        data: the parsed YAML mapping.
+        sections: top-level keys that hold the base configuration (all required).
+        metrics: the metrics the evaluator returns with their natural goals; when given,
+            objectives and metric constraints must name one of them, and an objective may omit
+            its goal.
+        source: the file name used in error messages.
+        folder: where relative paths inside the sections are resolved (default: cwd).
+
+    Raises:
+        HwsimError: with the YAML path of every problem and the allowed values.
+    """
+    if not isinstance(data, Mapping):
+        raise HwsimError(f"{source}: a sweep file must be a mapping, got {type(data).__name__}")
+    model_cls = create_model(  # the sections depend on the evaluator
+        "SweepFile", __base__=_SweepBase, **dict.fromkeys(sections, (Any, ...))
+    )
+    try:
+        model = model_cls.model_validate(dict(data))
+    except ValidationError as exc:
+        raise HwsimError(_error_message(exc, source)) from None
+
+    if not model.axes:
+        raise HwsimError(f"{source}: axes: give at least one axis")
+    axes = []
+    for i, ax in enumerate(model.axes):
+        where = f"{source}: axes[{i}] ({ax.field})"
+        values = tuple(ax.values) if ax.values is not None else _range_values(ax.range, where)
+        if not values:
+            raise HwsimError(f"{where}: empty list of values")
+        if len(set(map(repr, values))) != len(values):
+            raise HwsimError(f"{where}: repeated values in {list(values)}")
+        axes.append(Axis(ax.field, values))
+    names = [a.field for a in axes]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise HwsimError(f"{source}: axes: field(s) given twice: {', '.join(dup)}")
+
+    zipped: set[str] = set()
+    for g, group in enumerate(model.zip):
+        where = f"{source}: zip[{g}]"
+        unknown = [f for f in group if f not in names]
+        if unknown:
+            raise HwsimError(f"{where}: {', '.join(unknown)} is not an axis; axes: "
+                             f"{', '.join(names)}")
+        if len(group) < 2:
+            raise HwsimError(f"{where}: a zip group needs at least two axes")
+        again = [f for f in group if f in zipped]
+        if again:
+            raise HwsimError(f"{where}: {', '.join(again)} already in another zip group")
+        zipped.update(group)
+        lengths = {f: len(axes[names.index(f)].values) for f in group}
+        if len(set(lengths.values())) != 1:
+            raise HwsimError(f"{where}: zipped axes need the same number of values, got "
+                             + ", ".join(f"{f}: {n}" for f, n in lengths.items()))
+
+    def check_metric(name: str, where: str) -> None:
+        if metrics is not None and name not in metrics:
+            raise HwsimError(f"{where}: unknown metric {name!r}; metrics: {', '.join(metrics)}")
+
+    objectives = []
+    for i, obj in enumerate(model.objectives):
+        where = f"{source}: objectives[{i}]"
+        metric, goal = (obj, None) if isinstance(obj, str) else (obj.metric, obj.goal)
+        check_metric(metric, where)
+        if goal is None:
+            if metrics is None:
+                raise HwsimError(f"{where}: give a goal for {metric!r}: min or max")
+            goal = metrics[metric]
+        objectives.append(Objective(metric, goal))
+    if not objectives:
+        raise HwsimError(f"{source}: objectives: give at least one objective")
+    if len({o.metric for o in objectives}) != len(objectives):
+        raise HwsimError(f"{source}: objectives: a metric is listed twice")
+
+    constraints = []
+    for i, con in enumerate(model.constraints):
+        where = f"{source}: constraints[{i}]"
+        if con.metric is not None:
+            check_metric(con.metric, where)
+            constraints.append(Constraint(con.metric, "metric", con.min, con.max))
+        else:
+            if con.field not in names:
+                raise HwsimError(f"{where}: field {con.field!r} is not an axis; axes: "
+                                 f"{', '.join(names)}")
+            constraints.append(Constraint(con.field, "field", con.min, con.max))
+
+    heatmaps = []
+    for i, hm in enumerate(model.report.heatmaps):
+        where = f"{source}: report.heatmaps[{i}]"
+        for axis_name in (hm.x, hm.y):
+            if axis_name not in names:
+                raise HwsimError(f"{where}: {axis_name!r} is not an axis; axes: {', '.join(names)}")
+        if hm.x == hm.y:
+            raise HwsimError(f"{where}: x and y must be different axes")
+        check_metric(hm.metric, where)
+        heatmaps.append(Heatmap(hm.x, hm.y, hm.metric))
+
+    st = model.strategy
+    strategy = Strategy(st.kind, st.samples, st.trials, st.sampler, st.seed, st.batch_size)
+    return SweepSpec(
+        name=model.name or Path(source).stem,
+        sections={name: getattr(model, name) for name in sections},
+        axes=tuple(axes),
+        zip=tuple(tuple(g) for g in model.zip),
+        objectives=tuple(objectives),
+        constraints=tuple(constraints),
+        strategy=strategy,
+        heatmaps=tuple(heatmaps),
+        source=source,
+        folder=folder if folder is not None else Path.cwd(),
+    )
+
+
+def load_sweep(
+    path: str | Path,
+    *,
+    sections: Sequence[str] = ("workload", "hardware"),
+    metrics: Mapping[str, Goal] | None = None,
+) -> SweepSpec:
+    """Read and validate a sweep file (see `sweep_from_dict`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HwsimError(f"{path}: cannot read the sweep file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise HwsimError(f"{path}: not valid YAML: {exc}") from None
+    return sweep_from_dict(data, sections=sections, metrics=metrics, source=str(path),
+                           folder=path.resolve().parent)

@@ -1,0 +1,70 @@
+"""The resumable result store: one JSON file per point, named by the hash of its configuration.
+
+``OUT/points/<key>.json`` is written to a temporary name, flushed to disk and renamed, so a
+killed process leaves either the whole record or none (a rename within one folder is atomic
+on POSIX). A rerun asks `has` before evaluating and skips what is stored. Records hold no
+time stamps: the same point gives the same bytes on every run and executor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ResultStore", "canonical_json", "point_key", "write_atomic"]
+
+
+def canonical_json(data: Any) -> str:
+    """JSON with sorted keys and no spacing choices left open: equal data, equal text."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def point_key(evaluator: str, config: Mapping[str, Any]) -> str:
+    """SHA-256 of the evaluator's name and the point's full configuration (hex, 64 chars)."""
+    text = canonical_json({"evaluator": evaluator, "config": config})
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers never see a partial file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+class ResultStore:
+    """Point records under ``root/points``; a record is a mapping with at least ``key``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.folder = Path(root) / "points"
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored record, or ``None`` if the point has not finished."""
+        try:
+            return json.loads(self._path(key).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def put(self, record: Mapping[str, Any]) -> None:
+        """Store one finished point (replacing an earlier record of the same key)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(self._path(record["key"]), canonical_json(record) + "\n")
+
+    def keys(self) -> list[str]:
+        """Keys of every stored record, sorted."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.stem for p in self.folder.glob("*.json"))
