@@ -1,0 +1,147 @@
+"""Roofline analysis: where each operator of a workload is bound on a machine, and how long.
+
+Per operator and step (vectorized over the decode steps of an `Op`):
+
+- FLOPs: 2 per MAC for GEMMs, elements x FLOPs per element for vector ops.
+- Bytes moved, each operand once at its real width (the roofline's minimum traffic):
+  GEMM ``count x (m k a_bits + k n b_bits + m n out_bits) / 8``; vector op
+  ``count x (a_operands m n a_bits + n b_bits + m n out_bits) / 8``.
+- Peak: the machine's fastest compute path taking both operand widths (weights at their code
+  width, e.g. 3 for bitmod3, not the effective width with scales); vector ops use the vector peak.
+- Time: ``max(flops / peak, bytes / bandwidth)``; bound: whichever term is larger.
+
+The table has one row per operator and stage; a decode row sums its steps (``bound`` is
+``"mixed"`` when steps differ). Stage totals give time to first token (the prefill), time per
+output token (decode time / decode steps) and tokens per second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hwsim.reports.roofline_machine import Machine
+from hwsim.workloads.ops import Op
+
+__all__ = ["COLUMNS", "analyze", "op_step_costs", "summarize"]
+
+COLUMNS = [
+    "stage", "layer", "op", "op_class", "kind", "count", "steps", "m", "n", "k",
+    "kv_len_first", "kv_len_last", "a_bits", "b_bits", "flops", "bytes", "intensity",
+    "peak_flops_per_s", "attainable_flops_per_s", "bound", "time_s", "compute_time_s",
+    "memory_time_s",
+]
+
+
+def _b_code_bits(op: Op) -> float:
+    """Width of one ``b`` element on the datapath (without scales / metadata)."""
+    if op.b_format is not None:
+        from hwsim.dtypes import get_format  # lazy: only quantized operands need it
+
+        return float(get_format(op.b_format).bits)
+    # A width-only spec ({bits: 5.5}) counts its fraction as metadata.
+    return float(math.floor(op.b_bits + 1e-9)) if op.b_bits >= 1 else op.b_bits
+
+
+def op_step_costs(op: Op, machine: Machine) -> dict[str, np.ndarray | float]:
+    """Roofline costs of `op` per step: flops, bytes, peak, compute/memory/total time.
+
+    Returns:
+        dict with float64 arrays ``flops``, ``bytes``, ``compute_time_s``,
+        ``memory_time_s``, ``time_s`` (one entry per step) and the scalar ``peak_flops_per_s``.
+    """
+    m = op.m.astype(np.float64)
+    n = op.n.astype(np.float64)
+    k = op.k.astype(np.float64)
+    if op.kind == "gemm":
+        flops = 2.0 * m * n * k * op.count
+        bits = m * k * op.a_bits + k * n * op.b_bits + m * n * op.out_bits
+        peak = machine.gemm_peak_flops(op.a_bits, _b_code_bits(op))
+    else:
+        flops = m * n * op.count * op.flops_per_element
+        bits = op.a_operands * m * n * op.a_bits + n * op.b_bits + m * n * op.out_bits
+        peak = machine.vector_flops_per_s
+    nbytes = bits * op.count / 8.0
+    compute = flops / peak
+    memory = nbytes / machine.memory_bw_bytes_per_s
+    return {"flops": flops, "bytes": nbytes, "peak_flops_per_s": float(peak),
+            "compute_time_s": compute, "memory_time_s": memory,
+            "time_s": np.maximum(compute, memory)}
+
+
+def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
+    """One row per operator (decode steps summed), columns `COLUMNS`, in the order of `ops`."""
+    rows: list[dict[str, Any]] = []
+    for op in ops:
+        c = op_step_costs(op, machine)
+        compute_bound = c["compute_time_s"] >= c["memory_time_s"]  # type: ignore[operator]
+        if compute_bound.all():
+            bound = "compute"
+        elif not compute_bound.any():
+            bound = "memory"
+        else:
+            bound = "mixed"
+        flops = float(np.sum(c["flops"]))
+        nbytes = float(np.sum(c["bytes"]))
+        time_s = float(np.sum(c["time_s"]))
+        rows.append({
+            "stage": op.stage, "layer": op.layer, "op": op.name, "op_class": op.op_class,
+            "kind": op.kind, "count": op.count, "steps": op.steps,
+            "m": int(op.m[0]), "n": int(op.n[0]), "k": int(op.k[0]),
+            "kv_len_first": int(op.kv_len[0]), "kv_len_last": int(op.kv_len[-1]),
+            "a_bits": float(op.a_bits), "b_bits": float(op.b_bits),
+            "flops": flops, "bytes": nbytes,
+            "intensity": flops / nbytes if nbytes else math.inf,
+            "peak_flops_per_s": c["peak_flops_per_s"],
+            "attainable_flops_per_s": flops / time_s if time_s else 0.0,
+            "bound": bound, "time_s": time_s,
+            "compute_time_s": float(np.sum(c["compute_time_s"])),
+            "memory_time_s": float(np.sum(c["memory_time_s"])),
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_tokens: int,
+              decode_steps: int) -> dict[str, Any]:
+    """Per-stage and total figures of an `analyze` table.
+
+    Stage ``tokens`` are the tokens processed (prefill: batch x prompt; decode: batch x
+    steps). Totals: ``ttft_s`` = prefill time, ``tpot_s`` = decode time / decode steps (None
+    without decode), ``tokens_per_s`` = output tokens (batch x generate_tokens) / total time.
+    """
+    stages: dict[str, Any] = {}
+    tokens = {"prefill": batch * prompt_tokens, "decode": batch * decode_steps}
+    for stage in ("prefill", "decode"):
+        t = table[table["stage"] == stage]
+        if t.empty:
+            continue
+        time_s = float(t["time_s"].sum())
+        stages[stage] = {
+            "ops": len(t),
+            "flops": float(t["flops"].sum()),
+            "bytes": float(t["bytes"].sum()),
+            "time_s": time_s,
+            "memory_bound_time_s": float(t.loc[t["bound"] == "memory", "time_s"].sum()),
+            "compute_bound_time_s": float(t.loc[t["bound"] == "compute", "time_s"].sum()),
+            "tokens": tokens[stage],
+            "tokens_per_s": tokens[stage] / time_s if time_s else None,
+        }
+    total_time = float(table["time_s"].sum())
+    ttft = stages.get("prefill", {}).get("time_s", 0.0)
+    decode_time = stages.get("decode", {}).get("time_s", 0.0)
+    out_tokens = batch * generate_tokens
+    return {
+        "stages": stages,
+        "total": {
+            "flops": float(table["flops"].sum()),
+            "bytes": float(table["bytes"].sum()),
+            "time_s": total_time,
+            "ttft_s": ttft,
+            "tpot_s": decode_time / decode_steps if decode_steps else None,
+            "output_tokens": out_tokens,
+            "tokens_per_s": out_tokens / total_time if total_time and out_tokens else None,
+        },
+    }

@@ -1,0 +1,158 @@
+"""Roofline machines: memory bandwidth, compute peaks per operand width, on-chip capacity.
+
+A machine is the few numbers a roofline needs, read from YAML (bundled presets live in
+``reports/machines/``; any other machine is a user file of the same schema)::
+
+    name: a100-40g
+    description: NVIDIA A100 SXM4 40 GB
+    memory_bandwidth_gb_per_s: 1555     # 1 GB = 1e9 bytes
+    memory_capacity_gib: 40
+    onchip_mib: 40
+    vector_tflops: 19.5                 # peak for vector operators (norms, softmax, ...)
+    compute:                            # widest operands a compute path takes -> its peak
+      - {a_bits: 16, b_bits: 16, tflops: 312}
+      - {a_bits: 4, b_bits: 4, tflops: 1248}
+
+A GEMM runs on the fastest path that takes both of its operands (`Machine.gemm_peak_flops`);
+if none does, that is an error, not a guess.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hwsim.errors import HwsimError
+
+__all__ = ["ComputePeak", "Machine", "list_machines", "load_machine", "machine_from_dict"]
+
+_PRESETS = Path(__file__).resolve().parent / "machines"
+
+
+@dataclass(frozen=True)
+class ComputePeak:
+    """A compute path: the widest operands it takes and its dense peak."""
+
+    a_bits: float
+    b_bits: float
+    flops_per_s: float
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What a roofline knows about a machine (all rates per second, sizes in bytes)."""
+
+    name: str
+    description: str
+    memory_bw_bytes_per_s: float
+    memory_capacity_bytes: float
+    onchip_bytes: float
+    vector_flops_per_s: float
+    peaks: tuple[ComputePeak, ...]
+    source: str = ""
+
+    def gemm_peak_flops(self, a_bits: float, b_bits: float) -> float:
+        """Peak FLOP/s of the fastest path taking `a_bits` x `b_bits` operands.
+
+        Raises:
+            HwsimError: no compute path of the machine takes operands that wide.
+        """
+        fits = [p.flops_per_s for p in self.peaks if a_bits <= p.a_bits and b_bits <= p.b_bits]
+        if not fits:
+            paths = ", ".join(f"{p.a_bits:g}x{p.b_bits:g}" for p in self.peaks)
+            raise HwsimError(f"machine {self.name!r} has no compute path for {a_bits:g}-bit x "
+                             f"{b_bits:g}-bit operands (its paths: {paths})")
+        return max(fits)
+
+
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class _PeakIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    a_bits: PosFloat
+    b_bits: PosFloat
+    tflops: PosFloat
+
+
+class _MachineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    description: str = ""
+    memory_bandwidth_gb_per_s: PosFloat
+    memory_capacity_gib: PosFloat
+    onchip_mib: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    vector_tflops: PosFloat
+    compute: Annotated[list[_PeakIn], Field(min_length=1)]
+
+
+def machine_from_dict(data: object, source: str = "<dict>") -> Machine:
+    """Validate a machine given as a mapping.
+
+    Raises:
+        HwsimError: ``"<source>: <yaml.path>: <problem>"`` for every problem found.
+    """
+    if not isinstance(data, dict):
+        raise HwsimError(f"{source}: expected a mapping of machine keys, got "
+                         f"{type(data).__name__}")
+    try:
+        m = _MachineIn.model_validate(data)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"])
+            loc = loc.replace(".[", "[")
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            msgs.append(f"{loc or '(top level)'}: {msg}")
+        raise HwsimError(f"{source}: " + "; ".join(msgs)) from None
+    return Machine(
+        name=m.name,
+        description=m.description,
+        memory_bw_bytes_per_s=m.memory_bandwidth_gb_per_s * 1e9,
+        memory_capacity_bytes=m.memory_capacity_gib * 2**30,
+        onchip_bytes=m.onchip_mib * 2**20,
+        vector_flops_per_s=m.vector_tflops * 1e12,
+        peaks=tuple(ComputePeak(p.a_bits, p.b_bits, p.tflops * 1e12) for p in m.compute),
+        source=source,
+    )
+
+
+def list_machines() -> list[str]:
+    """Names of the bundled machine presets, sorted."""
+    return sorted(p.stem for p in _PRESETS.glob("*.yaml"))
+
+
+def load_machine(name_or_path: str | Path) -> Machine:
+    """A bundled preset by name (case-insensitive), or a machine YAML file by path.
+
+    Raises:
+        HwsimError: unknown preset (closest names listed), unreadable or invalid file.
+    """
+    ref = str(name_or_path)
+    preset = _PRESETS / f"{ref.strip().lower()}.yaml"
+    if preset.is_file() and "/" not in ref:
+        path = preset
+    elif ref.endswith((".yaml", ".yml")) or "/" in ref:
+        path = Path(ref).expanduser()
+    else:
+        names = list_machines()
+        close = difflib.get_close_matches(ref.lower(), names, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise HwsimError(f"unknown machine {ref!r}{hint} (presets: {', '.join(names)}; or "
+                         "give a path to a machine YAML)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HwsimError(f"{path}: cannot read machine ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise HwsimError(f"{path}: malformed YAML{where}") from None
+    return machine_from_dict(data, source=str(path))

@@ -1,0 +1,122 @@
+"""A workload's roofline report: table, summary and figures, written to one folder.
+
+Files (all under ``out_dir``; same inputs give byte-identical files):
+``roofline.csv`` (the `hwsim.reports.roofline_analysis.analyze` table), ``roofline.md`` (the same,
+rounded), ``summary.json`` (per-stage totals, TTFT/TPOT, memory footprint, conventions),
+``roofline.png`` and ``latency_breakdown.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from hwsim.reports.roofline_analysis import analyze, summarize
+from hwsim.reports.roofline_machine import Machine
+from hwsim.workloads import Workload, footprint, operators
+
+from hwsim.errors import HwsimError
+
+__all__ = ["DECODE_CONVENTION", "RooflineReport", "markdown_table", "roofline_report"]
+
+DECODE_CONVENTION = ("prefill processes the prompt and emits output token 1; decode step s "
+                     "(1 .. generate_tokens-1) feeds token s and attends to prompt_tokens + s "
+                     "KV entries")
+
+
+@dataclass(frozen=True)
+class RooflineReport:
+    """Result of `roofline_report`: the table, the summary and the files written."""
+
+    table: pd.DataFrame
+    summary: dict[str, Any]
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def markdown_table(table: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub Markdown table; floats rounded to `digits` significant digits."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return "inf" if math.isinf(v) else f"{v:.{digits}g}"
+        return str(v)
+
+    cols = list(table.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def roofline_report(workload: Workload, machine: Machine,
+                    out_dir: str | Path | None = None, *, plots: bool = True) -> RooflineReport:
+    """Analyze `workload` on `machine`; with `out_dir`, write the files listed above.
+
+    Raises:
+        HwsimError: the machine cannot run an operand width of the workload, or `out_dir`
+            cannot be created.
+    """
+    table = analyze(operators(workload), machine)
+    summary: dict[str, Any] = {
+        "workload": workload.name,
+        "source": workload.source,
+        "model": workload.model.name if workload.model else None,
+        "machine": machine.name,
+        "batch": workload.batch,
+        "prompt_tokens": workload.prompt_tokens,
+        "generate_tokens": workload.generate_tokens,
+        "decode_steps": workload.decode_steps,
+        "weight_bits": workload.weights.bits,
+        "weight_format": workload.weights.format,
+        "activation_bits": workload.activations.bits,
+        "kv_cache_bits": workload.kv_cache.bits,
+    }
+    summary.update(summarize(table, batch=workload.batch,
+                             prompt_tokens=workload.prompt_tokens,
+                             generate_tokens=workload.generate_tokens,
+                             decode_steps=workload.decode_steps))
+    fp = footprint(workload)
+    summary["memory"] = {
+        "weights_bytes": fp.weights_bytes,
+        "kv_cache_bytes": fp.kv_cache_bytes,
+        "peak_activation_bytes": fp.peak_activation_bytes,
+        "total_bytes": fp.total_bytes,
+        "machine_capacity_bytes": machine.memory_capacity_bytes,
+        "fits": fp.total_bytes <= machine.memory_capacity_bytes,
+    }
+    summary["conventions"] = {
+        "decode": DECODE_CONVENTION,
+        "bytes": "each operand moved once at its stored width (no fusion, no re-reads)",
+        "time": "per op and step: max(flops / peak, bytes / bandwidth)",
+    }
+    report = RooflineReport(table, summary)
+    if out_dir is None:
+        return report
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HwsimError(f"--out {out}: cannot create folder ({exc.strerror or exc})") from None
+    files = {
+        "csv": out / "roofline.csv",
+        "markdown": out / "roofline.md",
+        "summary": out / "summary.json",
+    }
+    table.to_csv(files["csv"], index=False, lineterminator="\n")
+    title = f"{workload.name} on {machine.name}"
+    files["markdown"].write_text(f"# Roofline: {title}\n\n" + markdown_table(table),
+                                 encoding="utf-8")
+    files["summary"].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
+                                encoding="utf-8")
+    if plots:
+        from hwsim.reports.roofline_plot import plot_latency_breakdown, plot_roofline
+
+        files["roofline_png"] = plot_roofline(table, machine, out / "roofline.png", title)
+        files["breakdown_png"] = plot_latency_breakdown(table, out / "latency_breakdown.png",
+                                                        f"latency breakdown: {title}")
+    return RooflineReport(table, summary, files)
