@@ -55,6 +55,10 @@ def _register() -> None:
 
     app.add_typer(dtypes_cmd.app, name="dtypes")
 
+    from hwsim.cli import roofline_cmd
+
+    app.command("roofline")(roofline_cmd.roofline)
+
 
 _register()
 
