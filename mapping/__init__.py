@@ -1,3 +1,10 @@
-"""How an operator is laid onto a hardware description: tiles, loop order, dataflow."""
+"""How an operator is laid onto a hardware description: tiles, loop order, dataflow.
 
-__all__: list[str] = []
+`map_gemm` chooses buffer blocks and the loop order with the least DRAM traffic (the chosen
+`Mapping` is reported per operator); `block_schedule` lists the blocks in execution order with
+the bytes each one moves, which `hwsim.sim` turns into cycles and energy.
+"""
+
+from hwsim.mapping.tiling import BlockSchedule, Mapping, block_schedule, map_gemm, tile_quanta
+
+__all__ = ["BlockSchedule", "Mapping", "block_schedule", "map_gemm", "tile_quanta"]

@@ -40,6 +40,9 @@ __all__ = [
     "bit_serial_pe_cycles",
     "bitmod_pe_cycles",
     "bitmod_pe_group_cycles",
+    "bitmod_pe_terms_cycles",
+    "bitmod_pe_ungrouped_cycles",
+    "bitmod_terms_for_width",
     "bitmod_terms_per_weight",
     "dequant_cycles",
     "dint_mac_cycles",
@@ -104,6 +107,25 @@ def bitmod_terms_per_weight(weight_format: str) -> int:
     )
 
 
+def bitmod_terms_for_width(bits: int) -> int:
+    """Terms per element of an operand given only as a width (e.g. a 16-bit KV cache).
+
+    Assumption: the bit-serial path Booth-encodes it as a ``bits``-wide integer (an FP16
+    operand as its 16-bit pattern), ceil(bits / 2) radix-4 digits.
+    """
+    return -(-int(bits) // 2)
+
+
+def bitmod_pe_ungrouped_cycles(
+    k: int | np.ndarray, lanes: int | np.ndarray, terms: int | np.ndarray
+) -> np.ndarray:
+    """BitMoD PE over an operand without group scales (KV cache, FP16): no dequantization.
+
+    cycles = ceil(k / lanes) x terms.
+    """
+    return lane_steps(k, lanes) * _i64(terms)
+
+
 def dequant_cycles(scale_bits: int | np.ndarray) -> np.ndarray:
     """Cycles to dequantize one group's partial sum: bit-serial by the integer scale, MSB first.
 
@@ -155,24 +177,38 @@ def bitmod_pe_cycles(
         scale_bits: bits of the integer group scale.
     """
     terms = bitmod_terms_per_weight(weight_format)
+    return bitmod_pe_terms_cycles(k, lanes, terms, group_size, scale_bits)
+
+
+def bitmod_pe_terms_cycles(
+    k: int | np.ndarray,
+    lanes: int | np.ndarray,
+    terms: int | np.ndarray,
+    group_size: int | np.ndarray,
+    scale_bits: int | np.ndarray = 8,
+) -> np.ndarray:
+    """`bitmod_pe_cycles` with the terms per weight given directly (same model)."""
     k = _i64(k)
     group_size = _i64(group_size)
     d = dequant_cycles(scale_bits)
     groups = _ceil_div(k, group_size)
     last = k - (groups - 1) * group_size
-    a_full = lane_steps(group_size, lanes) * terms
-    a_last = lane_steps(last, lanes) * terms
+    a_full = lane_steps(group_size, lanes) * _i64(terms)
+    a_last = lane_steps(last, lanes) * _i64(terms)
     # G == 1: A_last + D.  G >= 2: A_full + (G - 2) max(A_full, D) + max(A_last, D) + D.
     many = a_full + (groups - 2) * np.maximum(a_full, d) + np.maximum(a_last, d) + d
     return np.where(groups == 1, a_last + d, many).astype(np.int64)
 
 
-def mac_pe_cycles(k: int | np.ndarray, lanes: int | np.ndarray) -> np.ndarray:
+def mac_pe_cycles(
+    k: int | np.ndarray, lanes: int | np.ndarray, passes: int | np.ndarray = 1
+) -> np.ndarray:
     """Bit-parallel MAC PE (FP16, FP16 x INTk, INT8): one ``lanes``-wide MAC step per cycle.
 
-    cycles = ceil(k / lanes).
+    cycles = ceil(k / lanes) x passes, where ``passes`` > 1 when a weight operand wider than
+    the multiplier is processed in multiplier-wide slices.
     """
-    return lane_steps(k, lanes)
+    return lane_steps(k, lanes) * _i64(passes)
 
 
 def dint_mac_cycles(k: int | np.ndarray, lanes: int | np.ndarray) -> np.ndarray:

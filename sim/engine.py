@@ -1,0 +1,240 @@
+"""Cost of one GEMM operator: the tile pipeline, traffic and energy, vectorized over blocks.
+
+Pipeline model (cycle-exact for what it states). The blocks of one GEMM instance
+(`hwsim.mapping.block_schedule`) run through three lockstep stages, double-buffered:
+DRAM -> buffers (load of block t+1), compute of block t on the array, write-back of block t-1's
+outputs to DRAM. Loads and write-backs share the DRAM port, so in slot s
+
+    slot_s = max(compute_{s-1}, dram(load_s) + dram(writeback_{s-2}))
+
+with ``dram(bytes) = ceil(bytes / dram_bytes_per_cycle) + dram.latency_cycles`` for a non-empty
+transfer. Slot 0 is the fill (first load), the last two slots drain (last compute, last
+write-back). Total = sum of slots; stall = total - sum of compute. Every one of ``count``
+identical instances runs this pipeline in turn.
+
+Compute of a block (`hwsim.sim.pe_cycles`): non-systolic arrays process
+ceil(bn / rows) x ceil(bm / cols) array tiles back to back, each `array_tile_cycles` of the PE
+kind's cycles over bk; systolic arrays take SCALE-Sim's folds (`systolic_fold_cycles` per fold,
+with SCALE-Sim's -1 applied once per instance).
+
+Energy (pJ): PE = active PE-cycles x pe.energy_pj_per_cycle x energy_overhead (active = the
+PEs holding an output, for the cycles they compute; systolic: one per MAC); dequantization
+= group dequantizations x dequant cycles x pe.dequant_pj_per_cycle x energy_overhead; SRAM
+= bits read and written per buffer x its energy per bit; DRAM = bits moved x
+dram.energy_pj_per_bit. Leakage is added per run from the latency (`hwsim.sim.run`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hwsim.hw.spec import HardwareSpec
+from hwsim.mapping import Mapping, block_schedule, map_gemm
+from hwsim.mapping.tiling import BlockSchedule
+from hwsim.sim import pe_cycles as pc
+from hwsim.sim.precision import OperandWidths, operand_widths
+from hwsim.workloads.ops import Op
+
+__all__ = ["ENERGY_COMPONENTS", "GemmCost", "pipeline_cycles", "simulate_gemm", "simulate_op"]
+
+ENERGY_COMPONENTS = ("pe", "dequant", "sram_weight", "sram_activation", "sram_output", "dram")
+
+
+@dataclass(frozen=True)
+class GemmCost:
+    """Cost of one GEMM instance (multiply by the op's ``count`` for all of them).
+
+    Attributes:
+        mapping: the chosen mapping.
+        cycles: total cycles of the instance (pipeline fill and drain included).
+        compute_cycles: cycles the array computes (sum over blocks).
+        stall_cycles: cycles - compute_cycles (waiting for DRAM, fill, drain).
+        dram_cycles: cycles the DRAM port is busy (the memory-bound limit).
+        active_pe_cycles: PE-cycles doing useful work.
+        macs: multiply-accumulates.
+        dram_read_bytes, dram_write_bytes: DRAM traffic.
+        sram_read_bytes, sram_write_bytes: on-chip buffer traffic (all three buffers).
+        energy_pj: energy per component (`ENERGY_COMPONENTS`), leakage excluded.
+    """
+
+    mapping: Mapping
+    cycles: int
+    compute_cycles: int
+    stall_cycles: int
+    dram_cycles: int
+    active_pe_cycles: float
+    macs: int
+    dram_read_bytes: float
+    dram_write_bytes: float
+    sram_read_bytes: float
+    sram_write_bytes: float
+    energy_pj: dict[str, float]
+
+    @property
+    def utilization(self) -> float:
+        """Active PE-cycles / (cycles x PEs of the array used)."""
+        pes = self.mapping.rows * self.mapping.cols
+        return self.active_pe_cycles / (self.cycles * pes) if self.cycles else 0.0
+
+
+def _dram_cycles(nbytes: np.ndarray, hw: HardwareSpec) -> np.ndarray:
+    # A tiny epsilon keeps exact multiples from rounding up through float error.
+    raw = np.ceil(nbytes / hw.dram_bytes_per_cycle - 1e-9).astype(np.int64)
+    return np.where(nbytes > 0, raw + hw.dram.latency_cycles, 0)
+
+
+def pipeline_cycles(compute: np.ndarray, load: np.ndarray,
+                    writeback: np.ndarray) -> np.ndarray:
+    """Slot durations of the three-stage lockstep pipeline (see the module docstring).
+
+    Args:
+        compute, load, writeback: per-block cycles, in execution order (int arrays of length B).
+
+    Returns:
+        The B + 2 slot durations; their sum is the instance's cycles.
+    """
+    nblocks = compute.shape[0]
+    comp = np.zeros(nblocks + 2, dtype=np.int64)
+    dram = np.zeros(nblocks + 2, dtype=np.int64)
+    comp[1:nblocks + 1] = compute
+    dram[:nblocks] += load
+    dram[2:] += writeback
+    return np.maximum(comp, dram)
+
+
+def _block_compute(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, w: OperandWidths,
+                   group_size: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(compute cycles, active PE-cycles, dequantization cycles) per block."""
+    pe = hw.pe
+    rows, cols = mp.rows, mp.cols
+    if pe.kind == "systolic":
+        folds_r, folds_c = pc.systolic_folds(s.bm, s.bn, s.bk, rows, cols, pe.dataflow)
+        compute = folds_r * folds_c * pc.systolic_fold_cycles(s.bm, s.bn, s.bk, rows, cols,
+                                                                pe.dataflow)
+        compute[-1] += pc.SCALESIM_TOTAL_OFFSET
+        return compute, (s.bm * s.bn * s.bk).astype(np.float64), np.zeros_like(compute)
+    dequant = np.zeros(s.bk.shape, dtype=np.int64)
+    if pe.kind == "bitmod":
+        if w.grouped:
+            assert group_size is not None
+            per_pe = pc.bitmod_pe_terms_cycles(s.bk, pe.lanes, w.terms, group_size,
+                                               pe.scale_bits)
+            groups = -(-s.bk // group_size)
+            dequant = s.bm * s.bn * groups * pc.dequant_cycles(pe.scale_bits)
+        else:
+            per_pe = pc.bitmod_pe_ungrouped_cycles(s.bk, pe.lanes, w.terms)
+    elif pe.kind == "mac":
+        per_pe = pc.mac_pe_cycles(s.bk, pe.lanes, w.passes)
+    elif pe.kind == "dint":
+        per_pe = pc.dint_mac_cycles(s.bk, pe.lanes)
+    elif pe.kind == "bit_serial":
+        per_pe = pc.bit_serial_pe_cycles(s.bk, pe.lanes, w.b_bits)
+    else:  # bipolar
+        per_pe = pc.bipolar_pe_cycles(s.bk, pe.lanes, w.b_bits, w.a_bits)
+    tiles = (-(-s.bn // rows)) * (-(-s.bm // cols))
+    compute = tiles * pc.array_tile_cycles(per_pe)
+    return compute, (s.bm * s.bn * per_pe).astype(np.float64), dequant
+
+
+def _sram_bits(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, a_bits: float, b_bits: float,
+               ) -> dict[str, tuple[float, float]]:
+    """(read bits, write bits) per buffer for all blocks."""
+    rows, cols = mp.rows, mp.cols
+    acc = hw.acc_bits
+    out_tiles = s.bm * s.bn
+    if hw.pe.kind == "systolic":
+        df = hw.pe.dataflow
+        # The stationary operand is read once per fold; streamed ones once per fold along the
+        # other spatial dimension; partial sums leave the array once per reduction fold.
+        if df == "ws":
+            b_reads = s.bk * s.bn
+            a_reads = s.bm * s.bk * (-(-s.bn // cols))
+            psum_writes = out_tiles * (-(-s.bk // rows))
+        elif df == "os":
+            a_reads = s.bm * s.bk * (-(-s.bn // cols))
+            b_reads = s.bk * s.bn * (-(-s.bm // rows))
+            psum_writes = out_tiles
+        else:  # is
+            a_reads = s.bk * s.bm
+            b_reads = s.bk * s.bn * (-(-s.bm // cols))
+            psum_writes = out_tiles * (-(-s.bk // rows))
+    else:
+        # Each array tile pass reads its weights (broadcast along a row) and activations
+        # (broadcast down a column) once; every tile writes its partial sums.
+        b_reads = (-(-s.bm // cols)) * s.bn * s.bk
+        a_reads = (-(-s.bn // rows)) * s.bm * s.bk
+        psum_writes = out_tiles
+    psum_reads = psum_writes - out_tiles * s.first_k
+    out_read = psum_reads * acc + s.writeback_bytes * 8
+    return {
+        "weight": (float(np.sum(b_reads)) * b_bits, float(np.sum(s.load_b_bytes)) * 8),
+        "activation": (float(np.sum(a_reads)) * a_bits, float(np.sum(s.load_a_bytes)) * 8),
+        "output": (float(np.sum(out_read)), float(np.sum(psum_writes)) * acc),
+    }
+
+
+def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidths,
+                  a_bits: float, b_bits: float, out_bits: float, stage: str = "prefill",
+                  group_size: int | None = None, name: str = "gemm") -> GemmCost:
+    """Map and cost one GEMM instance ``out[m, n] = a[m, k] b[k, n]``.
+
+    Args:
+        m, n, k: GEMM shape.
+        hw: the hardware.
+        widths: element widths the PE runs (`hwsim.sim.precision.operand_widths`).
+        a_bits, b_bits, out_bits: stored bits per element (with scale overhead) for traffic.
+        stage: ``"prefill"`` or ``"decode"`` (selects the array shape).
+        group_size: quantization group of ``b`` along k (BitMoD dequantization), if any.
+        name: op name for error messages.
+    """
+    mp = map_gemm(m, n, k, a_bits, b_bits, out_bits, hw, stage, group_size, name)
+    s = block_schedule(mp, a_bits, b_bits, out_bits)
+    compute, active, dequant = _block_compute(s, mp, hw, widths, group_size)
+    load = _dram_cycles(s.load_bytes, hw)
+    wb = _dram_cycles(s.writeback_bytes, hw)
+    cycles = int(pipeline_cycles(compute, load, wb).sum())
+    compute_total = int(compute.sum())
+    sram = _sram_bits(s, mp, hw, a_bits, b_bits)
+    buf = hw.buffers
+    pe = hw.pe
+    dram_r, dram_w = float(s.load_bytes.sum()), float(s.writeback_bytes.sum())
+    energy = {
+        "pe": float(active.sum()) * pe.energy_pj_per_cycle * hw.energy_overhead,
+        "dequant": float(dequant.sum()) * getattr(pe, "dequant_pj_per_cycle", 0.0)
+        * hw.energy_overhead,
+        "sram_weight": sram["weight"][0] * buf.weight.read_energy_pj_per_bit
+        + sram["weight"][1] * buf.weight.write_energy_pj_per_bit,
+        "sram_activation": sram["activation"][0] * buf.activation.read_energy_pj_per_bit
+        + sram["activation"][1] * buf.activation.write_energy_pj_per_bit,
+        "sram_output": sram["output"][0] * buf.output.read_energy_pj_per_bit
+        + sram["output"][1] * buf.output.write_energy_pj_per_bit,
+        "dram": (dram_r + dram_w) * 8 * hw.dram.energy_pj_per_bit,
+    }
+    return GemmCost(
+        mapping=mp, cycles=cycles, compute_cycles=compute_total,
+        stall_cycles=cycles - compute_total, dram_cycles=int(load.sum() + wb.sum()),
+        active_pe_cycles=float(active.sum()), macs=m * n * k,
+        dram_read_bytes=dram_r, dram_write_bytes=dram_w,
+        sram_read_bytes=sum(v[0] for v in sram.values()) / 8,
+        sram_write_bytes=sum(v[1] for v in sram.values()) / 8,
+        energy_pj=energy,
+    )
+
+
+def simulate_op(op: Op, hw: HardwareSpec) -> list[GemmCost]:
+    """Cost of one instance of a GEMM op at every step (steps with equal shapes share work).
+
+    Returns:
+        One `GemmCost` per step, in step order (the same object for equal shapes).
+
+    Raises:
+        HwsimError: the PE cannot run the op's precision, or no tile fits a buffer.
+    """
+    widths = operand_widths(op, hw)
+    shapes = np.stack([op.m, op.n, op.k], axis=1)
+    uniq, inverse = np.unique(shapes, axis=0, return_inverse=True)
+    costs = [simulate_gemm(int(m), int(n), int(k), hw, widths, op.a_bits, op.b_bits,
+                           op.out_bits, op.stage, op.group_size, op.name)
+             for m, n, k in uniq]
+    return [costs[i] for i in np.ravel(inverse)]
