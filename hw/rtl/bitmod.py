@@ -1,0 +1,418 @@
+"""BitMoD bit-serial PE and PE array (Amaranth), with per-PE group accumulation and dequantization.
+
+Arithmetic of one PE (one output = a dot product over ``k`` weights):
+
+1. Each cycle every lane runs one *term* of its weight (``terms.weight_terms``: at most two
+   powers of two for fp3/fp4 incl. ER/EA, one radix-4 Booth digit for int): the lane's product
+   is ``±mant * 2**(exp_eff + t)`` with the FP16 activation's 11-bit significand ``mant``.
+2. Exponent alignment across lanes: ``emax`` = the largest product exponent among the lanes with
+   a non-zero product; each lane's ``mant << align_bits`` is shifted right by ``emax - pe``
+   (truncating toward zero) and the signed lanes are summed (``partial_width`` bits).
+3. Group accumulation in fixed point: ``acc += partial << emax`` (LSB = 2**-(25 + align_bits)
+   hardware units). ``acc_width`` is derived from the worst case (full group of largest FP16
+   magnitudes and largest weights), so it cannot overflow.
+4. Dequantization at the end of each group (bit-serial, one scale bit per cycle, MSB first, as
+   `hwsim.hw.rtl.dequant`): ``±|acc| * scale``, sign = acc sign xor ``scale_neg``; the results of
+   the ``groups`` groups of the output are summed into the output register.
+
+Timing (see `hwsim.sim.pe_cycles.bitmod_pe_cycles`): a beat (``lanes`` weights per row and
+activations per column) is held for ``terms`` cycles; a group's hand-off to the dequantizer
+waits until it is free; the next output is accepted only in the dequantizer's last cycle of the
+previous output. The array adds one input register stage (`ARRAY_IO_LATENCY`).
+
+FP16 special inputs: see `hwsim.hw.rtl.terms` (zero/subnormal exact, Inf/NaN -> 0 and sticky
+``nonfinite``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from hwsim.hw.rtl._common import check_int, lanes_of, signed_bits, tree_max
+from hwsim.hw.rtl.terms import FP16_MANT_BITS, SPECIALS, WeightFamily, get_family
+
+__all__ = ["BitModArray", "BitModConfig", "BitModPE"]
+
+_MAX_FP16_MANT = (1 << FP16_MANT_BITS) - 1  # 2047
+_MAX_EXP_EFF = 30  # largest finite FP16 exponent field
+
+
+@dataclass(frozen=True)
+class BitModConfig:
+    """Parameters of a BitMoD PE array (a single PE is rows = cols = 1).
+
+    Attributes:
+        rows: PE rows (output channels; weights and scales broadcast along a row).
+        cols: PE columns (tokens; activations broadcast down a column).
+        lanes: weights and FP16 activations per beat and PE.
+        weights: weight family (`hwsim.hw.rtl.terms.WEIGHT_FAMILIES`).
+        group_size: weights per quantization group (one scale each).
+        k: weights per output (reduction length); the last group holds the remainder.
+        scale_bits: bits of the unsigned group scale magnitude (its sign is ``scale_neg``).
+        align_bits: guard bits kept below the activation significand at alignment.
+    """
+
+    rows: int = 1
+    cols: int = 1
+    lanes: int = 4
+    weights: str = "fp4"
+    group_size: int = 128
+    k: int = 256
+    scale_bits: int = 8
+    align_bits: int = 3
+
+    def __post_init__(self) -> None:
+        check_int("rows", self.rows, 1, 16)
+        check_int("cols", self.cols, 1, 16)
+        check_int("lanes", self.lanes, 1, 16)
+        check_int("group_size", self.group_size, 1, 4096)
+        check_int("k", self.k, 1, 1 << 16)
+        check_int("scale_bits", self.scale_bits, 1, 16)
+        check_int("align_bits", self.align_bits, 0, 8)
+        get_family(self.weights)  # raises on an unknown family
+
+    @cached_property
+    def family(self) -> WeightFamily:
+        return get_family(self.weights)
+
+    @property
+    def terms(self) -> int:
+        return self.family.terms
+
+    @property
+    def groups(self) -> int:
+        return math.ceil(self.k / self.group_size)
+
+    @property
+    def beats_full(self) -> int:
+        return math.ceil(self.group_size / self.lanes)
+
+    @property
+    def beats_last(self) -> int:
+        return math.ceil((self.k - (self.groups - 1) * self.group_size) / self.lanes)
+
+    @property
+    def beats(self) -> int:
+        """Input beats per output."""
+        return (self.groups - 1) * self.beats_full + self.beats_last
+
+    @property
+    def partial_width(self) -> int:
+        """Width of the aligned lane sum of one cycle."""
+        return signed_bits(self.lanes * (_MAX_FP16_MANT << self.align_bits))
+
+    @property
+    def weight_bound(self) -> int:
+        """Largest |a * w| in accumulator LSBs: mant 2047 at exponent 30, largest term sum."""
+        return _MAX_FP16_MANT * self.family.max_term_sum << (_MAX_EXP_EFF + self.align_bits)
+
+    @property
+    def acc_width(self) -> int:
+        """Group accumulator width: a full group of worst-case products cannot overflow it."""
+        return signed_bits(self.beats_full * self.lanes * self.weight_bound)
+
+    @property
+    def out_width(self) -> int:
+        """Output width: all groups of an output at the largest scale cannot overflow it."""
+        per_group = self.beats_full * self.lanes * self.weight_bound
+        return signed_bits(self.groups * per_group * ((1 << self.scale_bits) - 1))
+
+    @property
+    def lsb_exp(self) -> int:
+        """Accumulator and output LSB = 2**lsb_exp hardware weight units x activation units."""
+        return -(25 + self.align_bits)
+
+
+class BitModArray(wiring.Component):
+    """rows x cols BitMoD PEs behind one valid/ready stream.
+
+    Ports (packed vectors, element 0 in the LSBs; one beat = one transfer):
+        in_valid, in_ready: input handshake.
+        w: ``rows * lanes`` weight codes of ``family.bits`` (row-major: row r lane l at
+            ``(r * lanes + l) * bits``).
+        a: ``cols * lanes`` FP16 activations (column c lane l at ``(c * lanes + l) * 16``).
+        wtype: ``rows`` 3-bit special-value selectors (fp families only, `terms.SPECIALS`).
+        scale, scale_neg: per row group scale magnitude (``scale_bits``) and sign; the values of
+            a group's last beat are used.
+        out_valid, out_ready: output handshake.
+        out: ``rows * cols`` signed results of ``out_width`` bits (PE (r, c) at index
+            ``r * cols + c``), LSB = 2**`BitModConfig.lsb_exp`.
+        nonfinite: ``rows * cols`` sticky flags: an Inf/NaN activation reached that PE.
+    """
+
+    def __init__(self, config: BitModConfig, *, input_stage: bool = True) -> None:
+        self.config = config
+        self.input_stage = input_stage
+        c = config
+        ports = {
+            "in_valid": In(1),
+            "in_ready": Out(1),
+            "w": In(c.rows * c.lanes * c.family.bits),
+            "a": In(c.cols * c.lanes * 16),
+            "scale": In(c.rows * c.scale_bits),
+            "scale_neg": In(c.rows),
+            "out_valid": Out(1),
+            "out_ready": In(1),
+            "out": Out(c.rows * c.cols * c.out_width),
+            "nonfinite": Out(c.rows * c.cols),
+        }
+        if c.family.is_fp:
+            ports["wtype"] = In(3 * c.rows)
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        fam = c.family
+
+        # Optional input register stage (the array's operand broadcast register).
+        in_names = ["w", "a", "scale", "scale_neg"] + (["wtype"] if fam.is_fp else [])
+        if self.input_stage:
+            stage = {n: Signal(len(getattr(self, n)), name=f"stage_{n}") for n in in_names}
+            stage_full = Signal()
+            core_valid, core_ready = stage_full, Signal()
+            m.d.comb += self.in_ready.eq(~stage_full | core_ready)
+            with m.If(self.in_valid & self.in_ready):
+                m.d.sync += [stage[n].eq(getattr(self, n)) for n in in_names]
+                m.d.sync += stage_full.eq(1)
+            with m.Elif(core_ready):
+                m.d.sync += stage_full.eq(0)
+            src = stage
+        else:
+            core_valid, core_ready = self.in_valid, self.in_ready
+            src = {n: getattr(self, n) for n in in_names}
+
+        # Beat register and counters.
+        beat = {n: Signal(len(src[n]), name=f"beat_{n}") for n in in_names}
+        full = Signal()
+        j = Signal(range(max(c.terms, 2)))
+        beat_idx = Signal(range(max(c.beats_full, 2)))
+        grp = Signal(range(max(c.groups, 2)))
+        draining = Signal()
+        last_term = j == c.terms - 1
+        beats_here = Mux(grp == c.groups - 1, c.beats_last - 1, c.beats_full - 1)
+        group_end = beat_idx == beats_here
+        out_end = group_end & (grp == c.groups - 1)
+
+        # Dequantizer control, shared by all PEs (they run in lockstep).
+        d_busy = Signal()
+        d_cnt = Signal(range(max(c.scale_bits, 2)))
+        d_final = Signal()
+        d_last = d_busy & (d_cnt == c.scale_bits - 1)
+        d_stall = d_last & d_final & self.out_valid & ~self.out_ready
+        d_free = ~d_busy | (d_last & ~d_stall)
+        retire = full & last_term & (~group_end | d_free)
+        handoff = retire & group_end
+        step = full & (~last_term | retire)  # the current term is added this cycle
+        m.d.comb += core_ready.eq(
+            Mux(draining, d_last & ~d_stall, ~full | (retire & ~out_end))
+        )
+        accept = core_valid & core_ready
+
+        with m.If(accept):
+            m.d.sync += [beat[n].eq(src[n]) for n in in_names]
+        m.d.sync += full.eq(accept | (full & ~retire))
+        with m.If(retire):
+            m.d.sync += j.eq(0)
+            with m.If(group_end):
+                m.d.sync += beat_idx.eq(0)
+                m.d.sync += grp.eq(Mux(out_end, 0, grp + 1))
+            with m.Else():
+                m.d.sync += beat_idx.eq(beat_idx + 1)
+        with m.Elif(full & ~last_term):
+            m.d.sync += j.eq(j + 1)
+        with m.If(retire & out_end):
+            m.d.sync += draining.eq(1)
+        with m.Elif(d_last & ~d_stall & d_final):
+            m.d.sync += draining.eq(0)
+
+        with m.If(handoff):
+            m.d.sync += [d_busy.eq(1), d_cnt.eq(0), d_final.eq(out_end)]
+        with m.Elif(d_busy & ~d_stall):
+            m.d.sync += d_cnt.eq(d_cnt + 1)
+            with m.If(d_last):
+                m.d.sync += d_busy.eq(0)
+        with m.If(d_last & ~d_stall & d_final):
+            m.d.sync += self.out_valid.eq(1)
+        with m.Elif(self.out_ready):
+            m.d.sync += self.out_valid.eq(0)
+
+        # Per-row weight term decode and per-column FP16 decode, shared along the broadcast.
+        row_terms = [
+            [
+                _decode_term(m, fam, code, beat["wtype"][3 * r:3 * r + 3] if fam.is_fp else None, j)
+                for code in lanes_of(beat["w"][r * c.lanes * fam.bits:], c.lanes, fam.bits)
+            ]
+            for r in range(c.rows)
+        ]
+        col_acts = [
+            [_decode_fp16(x) for x in lanes_of(beat["a"][col * c.lanes * 16:], c.lanes, 16)]
+            for col in range(c.cols)
+        ]
+        scales = lanes_of(beat["scale"], c.rows, c.scale_bits)
+
+        outs, flags = [], []
+        for r in range(c.rows):
+            for col in range(c.cols):
+                partial, emax = _align_and_sum(m, c, row_terms[r], col_acts[col])
+                contrib = partial << emax
+                nf_now = Cat(*[act[3] for act in col_acts[col]]).any()
+                out_reg, nf_out = _pe_state(
+                    m, c, r, col, contrib, nf_now, scales[r], beat["scale_neg"][r],
+                    step=step, handoff=handoff, out_end=out_end, d_busy=d_busy,
+                    d_stall=d_stall, d_last=d_last, d_final=d_final,
+                )
+                outs.append(out_reg)
+                flags.append(nf_out)
+        m.d.comb += self.out.eq(Cat(*outs))
+        m.d.comb += self.nonfinite.eq(Cat(*flags))
+        return m
+
+
+class BitModPE(BitModArray):
+    """One BitMoD PE: a `BitModArray` with rows = cols = 1 and no input register stage.
+
+    Ports are those of `BitModArray` with one row and one column.
+    """
+
+    def __init__(self, config: BitModConfig) -> None:
+        if config.rows != 1 or config.cols != 1:
+            raise ValueError("BitModPE has one row and one column; use BitModArray")
+        super().__init__(config, input_stage=False)
+
+
+def _decode_fp16(x):
+    """(sign, exp_eff, mant, nonfinite) of an FP16 bit pattern, as in `terms.fp16_fields`."""
+    e, frac, sign = x[10:15], x[0:10], x[15]
+    nonfinite = e == 31
+    exp_eff = Mux(e == 0, 1, e)
+    mant = Mux(nonfinite, 0, Cat(frac, e != 0))
+    return sign, exp_eff, mant, nonfinite
+
+
+def _decode_term(m: Module, fam: WeightFamily, code, wtype, j):
+    """(neg, exp, nz) of term ``j`` of one weight code, as in `terms.weight_terms`."""
+    if not fam.is_fp:
+        # Radix-4 Booth digit j from bits (b[2j+1], b[2j], b[2j-1]) of the sign-extended code.
+        width = 2 * fam.terms
+        ext = Cat(code, code[-1].replicate(width - fam.bits)) if width > fam.bits else code
+        trip = Cat(C(0, 1), ext).bit_select(Cat(C(0, 1), j), 3)
+        nz = (trip != 0b000) & (trip != 0b111)
+        neg = trip[2] & ~(trip[1] & trip[0])
+        two = (trip == 0b011) | (trip == 0b100)
+        return neg, Cat(two, j), nz
+    from hwsim.hw.rtl.terms import _FP_MAGS, _FP_SPECIAL
+
+    mag_bits = fam.bits - 1
+    table = _FP_MAGS[fam.name]
+    er, ea = _FP_SPECIAL[fam.name]
+    mag = Signal(5)
+    neg = Signal()
+    mcode, sign = code[:mag_bits], code[mag_bits]
+    with m.If(sign & (mcode == 0)), m.Switch(wtype):
+        for sel, name in enumerate(SPECIALS):
+            if name == "none":
+                continue
+            with m.Case(sel):
+                m.d.comb += mag.eq(er if name.startswith("er") else ea)
+                m.d.comb += neg.eq(name.endswith("neg"))
+        with m.Default():  # "none" and the reserved selectors: the code is -0 = 0
+            m.d.comb += mag.eq(0)
+    with m.Else():
+        with m.Switch(mcode):
+            for i, v in enumerate(table):
+                with m.Case(i):
+                    m.d.comb += mag.eq(v)
+        m.d.comb += neg.eq(sign)
+    lead = _msb_index(mag)
+    rest = mag & ~(C(1, 5) << lead)[:5]
+    second = _msb_index(rest)
+    exp = Mux(j == 0, lead, second)
+    nz = Mux(j == 0, mag != 0, rest != 0)
+    return neg & nz, exp, nz
+
+
+def _msb_index(v):
+    """Index of the highest set bit of ``v`` (0 when v == 0)."""
+    idx = C(0, 3)
+    for i in range(len(v)):
+        idx = Mux(v[i], i, idx)
+    return idx
+
+
+def _align_and_sum(m: Module, c: BitModConfig, terms, acts):
+    """Aligned, signed sum of one cycle's lane products and the exponent it is scaled by."""
+    pes, valids = [], []
+    for (_, t, nz), (_, exp_eff, mant, _) in zip(terms, acts, strict=True):
+        pe = Signal(6)
+        m.d.comb += pe.eq(exp_eff + t)
+        pes.append(pe)
+        valids.append(nz & (mant != 0))
+    emax = Signal(6)
+    m.d.comb += emax.eq(tree_max([Mux(v, pe, 0) for pe, v in zip(pes, valids, strict=True)]))
+    lanes = []
+    for (tneg, _, _), (asign, _, mant, _), pe, valid in zip(terms, acts, pes, valids, strict=True):
+        shift = (emax - pe)[:6]
+        mag = Cat(C(0, c.align_bits), mant) >> shift if c.align_bits else mant >> shift
+        lane = Signal(signed(c.partial_width))
+        m.d.comb += lane.eq(Mux(valid, Mux(tneg ^ asign, -mag, mag), 0))
+        lanes.append(lane)
+    partial = Signal(signed(c.partial_width))
+    m.d.comb += partial.eq(sum(lanes[1:], lanes[0]))
+    return partial, emax
+
+
+def _pe_state(m, c, r, col, contrib, nf_now, scale, scale_neg, *, step, handoff, out_end,
+              d_busy, d_stall, d_last, d_final):
+    """Registers of one PE: group accumulator, dequantizer datapath, output accumulator."""
+    sfx = f"_{r}_{col}"
+    acc = Signal(signed(c.acc_width), name="acc" + sfx)
+    nf = Signal(name="nf" + sfx)
+    psum = Signal(signed(c.acc_width), name="psum" + sfx)
+    m.d.comb += psum.eq(acc + contrib)
+    with m.If(handoff):
+        m.d.sync += acc.eq(0)
+    with m.Elif(step):
+        m.d.sync += acc.eq(psum)
+
+    # Bit-serial dequantizer: |psum| x scale, MSB first, sign applied at the end.
+    d_mag = Signal(c.acc_width, name="dmag" + sfx)
+    d_scale = Signal(c.scale_bits, name="dscale" + sfx)
+    d_neg = Signal(name="dneg" + sfx)
+    d_nf = Signal(name="dnf" + sfx)
+    d_r = Signal(c.acc_width + c.scale_bits, name="dr" + sfx)
+    d_next = Signal(c.acc_width + c.scale_bits, name="dnext" + sfx)
+    m.d.comb += d_next.eq((d_r << 1) + Mux(d_scale[-1], d_mag, 0))
+    d_value = Signal(signed(c.acc_width + c.scale_bits + 1), name="dvalue" + sfx)
+    m.d.comb += d_value.eq(Mux(d_neg, -d_next, d_next))
+
+    oacc = Signal(signed(c.out_width), name="oacc" + sfx)
+    out = Signal(signed(c.out_width), name="out" + sfx)
+    out_nf = Signal(name="outnf" + sfx)
+    with m.If(handoff):
+        m.d.sync += [
+            d_mag.eq(Mux(psum < 0, -psum, psum)),
+            d_neg.eq((psum < 0) ^ scale_neg),
+            d_scale.eq(scale),
+            d_r.eq(0),
+        ]
+    with m.Elif(d_busy & ~d_stall):
+        m.d.sync += [d_r.eq(d_next), d_scale.eq(d_scale << 1)]
+
+    # Sticky Inf/NaN flag of the output, handed over with the output's last group.
+    with m.If(handoff & out_end):
+        m.d.sync += [d_nf.eq(nf | nf_now), nf.eq(0)]
+    with m.Elif(step):
+        m.d.sync += nf.eq(nf | nf_now)
+
+    with m.If(d_last & ~d_stall):
+        with m.If(d_final):
+            m.d.sync += [out.eq(oacc + d_value), oacc.eq(0), out_nf.eq(d_nf)]
+        with m.Else():
+            m.d.sync += oacc.eq(oacc + d_value)
+    return out, out_nf

@@ -1,0 +1,102 @@
+"""Bit-parallel MACs: INT8 x dINT4 (denormal value carried exactly) and a plain INT x INT MAC.
+
+Both take ``lanes`` operand pairs per beat and accumulate ``k`` products per output (one beat per
+cycle, see `hwsim.sim.pe_cycles.dint_mac_cycles` / `mac_pe_cycles`).
+
+dINT4 (an assumption, documented in the shared formats reference): two's-complement codes
+-7..7, and the freed code 0b1000 decodes to a sub-LSB special value, ``special_half_lsb`` half
+LSBs (default +1 = +0.5). The MAC computes in half-LSB units: each weight becomes a 5-bit signed
+``2q`` (or the special), so the accumulator carries one extra fraction bit and the denormal is
+exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+from amaranth.hdl import C, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from hwsim.hw.rtl._common import SerialControl, check_int, lanes_of, signed_bits
+
+__all__ = ["DIntMAC", "IntMAC"]
+
+
+class _MACBase(wiring.Component):
+    """Shared ports: ``a`` (lanes x act_bits signed), ``w`` (lanes x weight_bits), ``out``."""
+
+    def __init__(self, *, lanes: int, k: int, act_bits: int, weight_bits: int, bound: int):
+        self.lanes = check_int("lanes", lanes, 1, 64)
+        self.k = check_int("k", k, 1, 1 << 16)
+        self.act_bits, self.weight_bits = act_bits, weight_bits
+        self.beats = math.ceil(k / lanes)
+        # Worst case: every product of every lane of every beat at its largest magnitude.
+        self.out_width = signed_bits(self.beats * lanes * bound)
+        super().__init__({
+            "in_valid": In(1),
+            "in_ready": Out(1),
+            "a": In(lanes * act_bits),
+            "w": In(lanes * weight_bits),
+            "out_valid": Out(1),
+            "out_ready": In(1),
+            "out": Out(signed(self.out_width)),
+        })
+
+    def _weight(self, code):
+        raise NotImplementedError
+
+    def elaborate(self, platform):
+        m = Module()
+        ctl = SerialControl(m, self, steps=1, beats=self.beats)
+        a_r = Signal(len(self.a))
+        w_r = Signal(len(self.w))
+        with m.If(ctl.accept):
+            m.d.sync += [a_r.eq(self.a), w_r.eq(self.w)]
+        products = [
+            a.as_signed() * self._weight(w)
+            for a, w in zip(lanes_of(a_r, self.lanes, self.act_bits),
+                            lanes_of(w_r, self.lanes, self.weight_bits), strict=True)
+        ]
+        acc = Signal(signed(self.out_width))
+        total = Signal(signed(self.out_width))
+        m.d.comb += total.eq(acc + sum(products[1:], products[0]))
+        with m.If(ctl.finish):
+            m.d.sync += [self.out.eq(total), acc.eq(0)]
+        with m.Elif(ctl.step):
+            m.d.sync += acc.eq(total)
+        return m
+
+
+class IntMAC(_MACBase):
+    """Signed INT x INT MAC (INT8 x INT8 by default), ``lanes`` products per cycle.
+
+    Ports: in_valid/in_ready, ``a`` and ``w`` (lanes two's-complement fields each, lane 0 in the
+    LSBs), out_valid/out_ready, ``out`` = sum of the ``k`` products (``out_width`` bits).
+    """
+
+    def __init__(self, lanes: int = 1, k: int = 128, act_bits: int = 8, weight_bits: int = 8):
+        check_int("act_bits", act_bits, 2, 16)
+        check_int("weight_bits", weight_bits, 2, 16)
+        bound = (1 << (act_bits - 1)) * (1 << (weight_bits - 1))
+        super().__init__(lanes=lanes, k=k, act_bits=act_bits, weight_bits=weight_bits,
+                         bound=bound)
+
+    def _weight(self, code):
+        return code.as_signed()
+
+
+class DIntMAC(_MACBase):
+    """INT8 activation x dINT4 weight MAC; ``out`` is in half-LSB units (one fraction bit).
+
+    Ports: as `IntMAC` with 4-bit weight codes.
+    """
+
+    def __init__(self, lanes: int = 1, k: int = 128, special_half_lsb: int = 1):
+        self.special_half_lsb = check_int("special_half_lsb", special_half_lsb, -15, 15)
+        bound = 128 * max(14, abs(special_half_lsb))
+        super().__init__(lanes=lanes, k=k, act_bits=8, weight_bits=4, bound=bound)
+
+    def _weight(self, code):
+        # 0b1000 is dINT's special code; every other code is 2q half LSBs (q = code, signed).
+        special = C(self.special_half_lsb, signed(5))
+        return Mux(code == 0b1000, special, code.as_signed() * 2)

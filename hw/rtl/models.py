@@ -1,0 +1,151 @@
+"""Transaction-level NumPy golden models of the RTL blocks, bit-exact to their arithmetic.
+
+Each model takes whole transactions as arrays (a leading axis ``n`` = outputs) and returns
+exactly the integers the hardware's output ports carry: the same alignment truncation, the same
+fixed-point LSBs, the same widths (results are Python ints in object arrays where they may
+exceed 64 bits). Vectorized over outputs, beats, lanes and terms: no Python loop per element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hwsim.hw.rtl.bitmod import BitModConfig
+from hwsim.hw.rtl.terms import fp16_fields, weight_terms
+
+__all__ = [
+    "BitModResult",
+    "bipolar_model",
+    "bitmod_model",
+    "dequant_model",
+    "dint_mac_model",
+    "int_mac_model",
+]
+
+
+@dataclass(frozen=True)
+class BitModResult:
+    """What a `BitModArray` produces for ``n`` outputs.
+
+    Attributes:
+        out: ``(n, rows, cols)`` object array of ints, LSB = 2**config.lsb_exp.
+        nonfinite: ``(n, rows, cols)`` bool, an Inf/NaN activation reached the PE.
+        psum: ``(n, groups, rows, cols)`` int64 group partial sums before dequantization.
+        emax: ``(n, beats, rows, cols, terms)`` alignment exponent of every cycle.
+    """
+
+    out: np.ndarray
+    nonfinite: np.ndarray
+    psum: np.ndarray
+    emax: np.ndarray
+
+
+def _group_index(config: BitModConfig) -> np.ndarray:
+    """Group of every beat of an output, and the index of each group's last beat."""
+    idx = np.minimum(np.arange(config.beats) // config.beats_full, config.groups - 1)
+    return idx
+
+
+def bitmod_model(
+    config: BitModConfig,
+    w: np.ndarray,
+    a: np.ndarray,
+    scale: np.ndarray,
+    scale_neg: np.ndarray,
+    wtype: np.ndarray | int = 0,
+) -> BitModResult:
+    """Golden model of `BitModArray` / `BitModPE` for ``n`` outputs.
+
+    Args:
+        config: the hardware's parameters.
+        w: ``(n, beats, rows, lanes)`` weight codes.
+        a: ``(n, beats, cols, lanes)`` FP16 bit patterns (uint16).
+        scale: ``(n, beats, rows)`` unsigned group scales (a group uses its last beat's).
+        scale_neg: ``(n, beats, rows)`` scale signs (same rule).
+        wtype: ``(n, beats, rows)`` special-value selectors (fp families), or one int.
+    """
+    c = config
+    w = np.asarray(w, np.int64)
+    n = w.shape[0]
+    wt = wtype
+    if np.ndim(wtype):  # one selector per row and beat, shared by the row's lanes
+        wt = np.broadcast_to(np.asarray(wtype, np.int64)[..., None], w.shape)
+    tneg, texp, tnz = weight_terms(c.family, w, wt)  # (n, beats, rows, lanes, T)
+    asign, aexp, amant, anf = fp16_fields(a)  # (n, beats, cols, lanes)
+
+    # Broadcast to (n, beats, rows, cols, lanes, T).
+    tneg, texp, tnz = (x[:, :, :, None] for x in (tneg, texp, tnz))
+    asign, aexp, amant = (x[:, :, None, :, :, None] for x in (asign, aexp, amant))
+    pe = aexp + texp
+    valid = tnz & (amant != 0)
+    emax = np.where(valid, pe, 0).max(axis=4)  # (n, beats, rows, cols, T)
+    shift = np.minimum(emax[:, :, :, :, None] - pe, 63)
+    mag = (amant << c.align_bits) >> np.where(valid, shift, 0)
+    lane = np.where(valid, np.where(tneg ^ asign, -mag, mag), 0)
+    partial = lane.sum(axis=4)
+    contrib = (partial << emax).sum(axis=-1)  # (n, beats, rows, cols)
+
+    gidx = _group_index(c)
+    psum = np.zeros((n, c.groups, c.rows, c.cols), np.int64)
+    np.add.at(psum, (slice(None), gidx), contrib)
+    last_beat = np.array([np.flatnonzero(gidx == g)[-1] for g in range(c.groups)])
+    g_scale = np.asarray(scale, np.int64)[:, last_beat].astype(object)  # (n, G, rows)
+    g_neg = np.asarray(scale_neg, bool)[:, last_beat]
+    # Sign-magnitude dequantization: |psum| * scale, negated when the signs differ.
+    mag_p = np.abs(psum).astype(object)
+    neg = (psum < 0) ^ g_neg[..., None]
+    deq = np.where(neg, -1, 1).astype(object) * mag_p * g_scale[..., None]
+    out = deq.sum(axis=1)
+    nonfinite = np.broadcast_to(anf.any(axis=(1, 3))[:, None, :], (n, c.rows, c.cols))
+    return BitModResult(out, nonfinite.copy(), psum, emax)
+
+
+def dequant_model(psum: np.ndarray, scale: np.ndarray, scale_neg: np.ndarray) -> np.ndarray:
+    """Golden model of `BitSerialDequant`: sign-magnitude product, object ints."""
+    psum = np.asarray(psum, dtype=object)
+    neg = (np.asarray(psum) < 0) ^ np.asarray(scale_neg, bool)
+    return np.where(neg, -1, 1).astype(object) * np.abs(psum) * np.asarray(scale, dtype=object)
+
+
+def dint_mac_model(a: np.ndarray, w: np.ndarray, special_half_lsb: int = 1) -> np.ndarray:
+    """Golden model of `DIntMAC`: sum of INT8 x dINT4 over axes (beats, lanes), half-LSB units.
+
+    Args:
+        a: ``(n, beats, lanes)`` signed INT8 activations.
+        w: ``(n, beats, lanes)`` 4-bit dINT codes (two's complement; 0b1000 is the special).
+        special_half_lsb: the special code's value in half LSBs (1 = +0.5).
+    """
+    w = np.asarray(w, np.int64)
+    half = np.where(w == 8, special_half_lsb, 2 * np.where(w >= 8, w - 16, w))
+    return (np.asarray(a, np.int64) * half).sum(axis=(1, 2))
+
+
+def int_mac_model(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Golden model of `IntMAC`: sum of signed a x signed w over axes (beats, lanes)."""
+    return (np.asarray(a, np.int64) * np.asarray(w, np.int64)).sum(axis=(1, 2))
+
+
+def bipolar_model(a: np.ndarray, u: np.ndarray, weight_bits: int, act_bits: int) -> np.ndarray:
+    """Golden model of `BipolarPE` by bit planes, as the hardware computes it.
+
+    Args:
+        a: ``(n, beats, lanes)`` signed activations (two's complement, ``act_bits``).
+        u: ``(n, beats, lanes)`` unsigned bipolar codes, value ``2u - (2**weight_bits - 1)``.
+
+    Returns:
+        ``(n,)`` int64 dot products. For each activation plane i (two's complement: plane
+        ``act_bits - 1`` weighs ``-2**i``) and weight plane j the hardware adds
+        ``±2**(i + j) * (2 * popcount(a_i & u_j) - popcount(a_i))``.
+    """
+    a = np.asarray(a, np.int64) & ((1 << act_bits) - 1)
+    u = np.asarray(u, np.int64)
+    i = np.arange(act_bits)[:, None]
+    j = np.arange(weight_bits)[None, :]
+    a_pl = (a[..., None, None] >> i) & 1  # (n, beats, lanes, I, 1)
+    u_pl = (u[..., None, None] >> j) & 1  # (n, beats, lanes, 1, J)
+    both = (a_pl & u_pl).sum(axis=2)  # (n, beats, I, J)
+    ones = a_pl.sum(axis=2)  # (n, beats, I, 1)
+    sign = np.where(i == act_bits - 1, -1, 1)
+    terms = sign * (2 * both - ones) << (i + j)
+    return terms.sum(axis=(1, 2, 3))

@@ -1,0 +1,218 @@
+"""Every RTL block by name, with its documented parameters: one place for `hwsim verilog`,
+`hwsim synth` and the FPGA flow to build any block.
+
+    from hwsim.hw.rtl.registry import build, list_blocks, parse_params
+    pe = build("bitmod_pe", weights="int4", group_size=64)
+    build("pe_array", **parse_params("pe_array", ["rows=4", "cols=4"]))
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from amaranth.lib import wiring
+from hwsim.hw.rtl.terms import WEIGHT_FAMILIES
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "BLOCKS",
+    "Block",
+    "Param",
+    "build",
+    "get_block",
+    "list_blocks",
+    "parse_params",
+    "resolve_params",
+]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One constructor parameter of a block.
+
+    Attributes:
+        name: keyword name.
+        default: value used when not given.
+        doc: one line: what it sets, with units.
+        choices: the allowed values when they are a short list (else None).
+        lo, hi: inclusive bounds of an integer parameter (when ``choices`` is None).
+    """
+
+    name: str
+    default: int | str
+    doc: str
+    choices: tuple[int | str, ...] | None = None
+    lo: int | None = None
+    hi: int | None = None
+
+    @property
+    def allowed(self) -> str:
+        """The allowed values as text."""
+        if self.choices is not None:
+            return ", ".join(str(c) for c in self.choices)
+        return f"integers {self.lo}..{self.hi}"
+
+    def parse(self, text: str) -> int | str:
+        """Convert a command-line string to this parameter's type and check it."""
+        value: int | str = text
+        if isinstance(self.default, int):
+            try:
+                value = int(text, 0)
+            except ValueError:
+                raise HwsimError(
+                    f"parameter {self.name} must be an integer ({self.allowed}), not {text!r}"
+                ) from None
+        return self.check(value)
+
+    def check(self, value: int | str) -> int | str:
+        """``value`` if allowed, else HwsimError naming the parameter and the allowed values."""
+        if isinstance(self.default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, str)
+        if ok and self.choices is not None:
+            if isinstance(value, str):
+                value = value.lower()
+            ok = value in self.choices
+        elif ok:
+            ok = self.lo <= value <= self.hi
+        if not ok:
+            raise HwsimError(f"parameter {self.name} = {value!r} is not allowed; "
+                             f"allowed: {self.allowed}")
+        return value
+
+
+@dataclass(frozen=True)
+class Block:
+    """A named RTL block: a factory from keyword parameters to a `wiring.Component`."""
+
+    name: str
+    doc: str
+    factory: Callable[..., wiring.Component]
+    params: tuple[Param, ...]
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        known = ", ".join(p.name for p in self.params)
+        raise HwsimError(f"block {self.name} has no parameter {name!r}; its parameters: {known}")
+
+    def defaults(self) -> dict[str, int | str]:
+        return {p.name: p.default for p in self.params}
+
+
+def _bitmod_factory(array: bool):
+    def make(**kw):
+        from hwsim.hw.rtl.bitmod import BitModArray, BitModConfig, BitModPE
+
+        config = BitModConfig(**kw)
+        return BitModArray(config) if array else BitModPE(config)
+
+    return make
+
+
+def _lazy(module: str, cls: str):
+    def make(**kw):
+        import importlib
+
+        return getattr(importlib.import_module(f"hwsim.hw.rtl.{module}"), cls)(**kw)
+
+    return make
+
+
+_BITMOD_PARAMS = (
+    Param("lanes", 4, "weights and FP16 activations per beat", lo=1, hi=16),
+    Param("weights", "fp4", "weight family (fp3/fp4 take ER/EA through the wtype port)",
+          choices=WEIGHT_FAMILIES),
+    Param("group_size", 128, "weights per quantization group (one scale each)", lo=1, hi=4096),
+    Param("k", 256, "weights per output (reduction length)", lo=1, hi=65536),
+    Param("scale_bits", 8, "bits of the group scale magnitude (cycles of dequantization)",
+          lo=1, hi=16),
+    Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
+)
+
+BLOCKS: dict[str, Block] = {
+    b.name: b
+    for b in [
+        Block("bitmod_pe", "BitMoD bit-serial PE: FP16 x fp3/fp4(ER/EA)/INT dot product, "
+              "group accumulation, bit-serial dequantization", _bitmod_factory(False),
+              _BITMOD_PARAMS),
+        Block("pe_array", "rows x cols BitMoD PEs, weights along rows, activations along "
+              "columns, valid/ready stream", _bitmod_factory(True),
+              (Param("rows", 2, "PE rows (output channels)", lo=1, hi=16),
+               Param("cols", 2, "PE columns (tokens)", lo=1, hi=16), *_BITMOD_PARAMS)),
+        Block("dequant", "bit-serial dequantization: partial sum x signed integer group scale",
+              _lazy("dequant", "BitSerialDequant"),
+              (Param("in_width", 56, "bits of the signed partial sum", lo=2, hi=128),
+               Param("scale_bits", 8, "bits of the scale magnitude (cycles)", lo=1, hi=16))),
+        Block("dint_mac", "INT8 x dINT4 MAC with the sub-LSB special value carried exactly",
+              _lazy("mac", "DIntMAC"),
+              (Param("lanes", 1, "products per cycle", lo=1, hi=64),
+               Param("k", 128, "products per output", lo=1, hi=65536),
+               Param("special_half_lsb", 1, "value of code 0b1000 in half LSBs", lo=-15, hi=15))),
+        Block("int_mac", "signed INT x INT MAC (INT8 x INT8 by default), for comparison",
+              _lazy("mac", "IntMAC"),
+              (Param("lanes", 1, "products per cycle", lo=1, hi=64),
+               Param("k", 128, "products per output", lo=1, hi=65536),
+               Param("act_bits", 8, "activation bits", lo=2, hi=16),
+               Param("weight_bits", 8, "weight bits", lo=2, hi=16))),
+        Block("bipolar_pe", "bipolar-INT PE: bit-plane AND-popcount, serial over plane pairs",
+              _lazy("bipolar", "BipolarPE"),
+              (Param("lanes", 8, "elements per beat", lo=1, hi=64),
+               Param("weight_bits", 4, "bipolar weight bits", lo=1, hi=8),
+               Param("act_bits", 8, "signed activation bits", lo=2, hi=16),
+               Param("k", 64, "elements per output", lo=1, hi=65536))),
+    ]
+}
+
+
+def list_blocks() -> list[Block]:
+    """All blocks, in registry order."""
+    return list(BLOCKS.values())
+
+
+def get_block(name: str) -> Block:
+    """The block called ``name`` (case-insensitive); HwsimError lists the closest names."""
+    key = str(name).lower()
+    if key in BLOCKS:
+        return BLOCKS[key]
+    close = difflib.get_close_matches(key, BLOCKS, n=3, cutoff=0.4)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise HwsimError(f"unknown RTL block {name!r}{hint}; blocks: {', '.join(BLOCKS)}")
+
+
+def resolve_params(name: str, params: dict[str, object] | None = None) -> dict[str, int | str]:
+    """Defaults of block ``name`` overridden by ``params``, each checked."""
+    block = get_block(name)
+    values = block.defaults()
+    for key, value in (params or {}).items():
+        values[key] = block.param(key).check(value)
+    return values
+
+
+def parse_params(name: str, items: Iterable[str]) -> dict[str, int | str]:
+    """Parse ``key=value`` strings for block ``name`` (duplicates are an error)."""
+    block = get_block(name)
+    out: dict[str, int | str] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise HwsimError(f"--param expects key=value, not {item!r}")
+        if key in out:
+            raise HwsimError(f"--param {key} given twice")
+        out[key] = block.param(key).parse(text.strip())
+    return out
+
+
+def build(name: str, **params: object) -> wiring.Component:
+    """Construct block ``name`` with its defaults overridden by ``params``.
+
+    Raises:
+        HwsimError: unknown block, unknown parameter or a value outside its allowed range.
+    """
+    return get_block(name).factory(**resolve_params(name, params))

@@ -1,0 +1,76 @@
+"""Verilog generation: a block's Verilog text and a JSON description of its ports.
+
+The Verilog is written with ``emit_src=False`` so reruns are byte-identical (no absolute source
+paths). Ports keep their signature names; Amaranth adds ``clk`` and ``rst`` (synchronous,
+active high) for the ``sync`` domain.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.hdl import Shape
+from amaranth.lib import wiring
+from hwsim.hw.rtl.registry import build, get_block, resolve_params
+
+from hwsim.errors import HwsimError
+
+__all__ = ["describe", "to_verilog", "write_block"]
+
+
+def to_verilog(component: wiring.Component, name: str) -> str:
+    """Verilog text of ``component`` as module ``name`` (deterministic)."""
+    return verilog.convert(component, name=name, emit_src=False)
+
+
+def describe(name: str, component: wiring.Component, params: dict) -> dict:
+    """JSON-ready description: block, parameters, ports (direction, width, signedness)."""
+    ports = [
+        {"name": "clk", "direction": "in", "width": 1, "signed": False},
+        {"name": "rst", "direction": "in", "width": 1, "signed": False},
+    ]
+    for pname, member in component.signature.members.items():
+        shape = Shape.cast(member.shape)
+        ports.append({
+            "name": pname,
+            "direction": "in" if member.flow == wiring.In else "out",
+            "width": shape.width,
+            "signed": shape.signed,
+        })
+    extra = {k: getattr(component, k) for k in ("out_width",) if hasattr(component, k)}
+    config = getattr(component, "config", None)
+    if config is not None:
+        extra.update({"acc_width": config.acc_width, "out_width": config.out_width,
+                      "lsb_exp": config.lsb_exp, "terms": config.terms})
+    return {
+        "block": name,
+        "module": name,
+        "doc": get_block(name).doc,
+        "params": params,
+        "derived": extra,
+        "ports": ports,
+    }
+
+
+def write_block(name: str, params: dict | None, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``<name>.v`` and ``<name>.json`` for block ``name`` into ``out_dir``.
+
+    Returns:
+        The two paths written.
+
+    Raises:
+        HwsimError: unknown block or parameter, or ``out_dir`` exists as a file.
+    """
+    values = resolve_params(name, params)
+    block = get_block(name).name
+    component = build(block, **values)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise HwsimError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    v_path, j_path = out / f"{block}.v", out / f"{block}.json"
+    v_path.write_text(to_verilog(component, block))
+    j_path.write_text(json.dumps(describe(block, component, values), indent=2) + "\n")
+    return v_path, j_path
