@@ -43,18 +43,16 @@ def nearest_index(
 
     Values beyond the ends of the grid round to the end values (saturation).
     """
-    # Number of midpoints strictly below x: a tie lands on the lower neighbour.
-    idx = np.searchsorted(midpoints, x, side="left")
-    if tie == "lower" or len(midpoints) == 0:
+    # Index of the lower neighbour: the number of midpoints strictly below x, so a tie
+    # lands on the lower neighbour. "upper" counts midpoints <= x instead.
+    idx = _count_below(x, midpoints, strict=tie != "upper")
+    if tie in ("lower", "upper") or len(midpoints) == 0:
         return idx
-    if tie == "upper":
-        return np.searchsorted(midpoints, x, side="right")
-    at_tie = np.zeros(x.shape, dtype=bool)
-    inside = idx < len(midpoints)
-    at_tie[inside] = x[inside] == midpoints[idx[inside]]
+    padded = np.append(midpoints, np.inf).astype(midpoints.dtype)
+    at_tie = x == padded[idx]
     if not at_tie.any():
         return idx
-    lower = idx[at_tie]
+    lower = idx[at_tie].astype(np.intp)
     if tie == "away":
         take_upper = np.abs(grid[lower + 1]) > np.abs(grid[lower])
     elif tie == "even":
@@ -65,3 +63,28 @@ def nearest_index(
         raise ValueError(f"unknown tie rule {tie!r}; allowed: {sorted(TIE_RULES)}")
     idx[at_tie] = lower + take_upper
     return idx
+
+
+# Up to this many midpoints, counting comparisons over cache-sized chunks beats a binary
+# search (searchsorted is ~10x slower on 4-bit grids: random access per element).
+_LINEAR_MAX_MIDPOINTS = 40
+_CHUNK = 1 << 16
+
+
+def _count_below(x: np.ndarray, midpoints: np.ndarray, strict: bool) -> np.ndarray:
+    """Per element: how many midpoints are < x (strict) or <= x."""
+    if len(midpoints) > _LINEAR_MAX_MIDPOINTS:
+        return np.searchsorted(midpoints, x, side="left" if strict else "right")
+    flat = x.reshape(-1)
+    out = np.empty(flat.shape, dtype=np.uint8)
+    tmp = np.empty(min(_CHUNK, flat.size), dtype=bool)
+    compare = np.greater if strict else np.greater_equal
+    for start in range(0, flat.size, _CHUNK):
+        chunk = flat[start:start + _CHUNK]
+        acc = out[start:start + _CHUNK]
+        acc[:] = 0
+        t = tmp[:chunk.size]
+        for m in midpoints:
+            compare(chunk, m, out=t)
+            acc += t
+    return out.reshape(x.shape)

@@ -8,7 +8,7 @@ import numpy as np
 
 __all__ = ["error_metrics", "sqnr_db"]
 
-_CHUNK = 1 << 20  # elements per float64 temporary, to bound peak memory
+_CHUNK = 1 << 15  # elements per float64 temporary: cache-sized, and bounds peak memory
 
 
 def sqnr_db(signal_energy: float, noise_energy: float) -> float:

@@ -133,7 +133,9 @@ def _encode_int(xg: np.ndarray, scales: np.ndarray, qmax: int, bits: int,
     q, s = _divide(xg, scales)
     np.rint(q, out=q)
     np.clip(q, -qmax, qmax, out=q)
-    codes = (q.astype(np.int32) & ((1 << bits) - 1)).astype(_code_dtype(bits))
+    # Two's complement of q in `bits` bits: the low byte(s) of the signed integer.
+    codes = q.astype(np.int8 if bits <= 8 else np.int16).view(_code_dtype(bits))
+    codes &= (1 << bits) - 1
     q *= s
     return codes, q
 

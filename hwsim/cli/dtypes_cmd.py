@@ -2,7 +2,160 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from hwsim.errors import HwsimError
 
 app = typer.Typer(help="Number formats: list them, show code tables, compare quantization error.",
                   no_args_is_help=True)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """A table of every format: bits, range, scheme, default group, scale storage, source."""
+    from rich.table import Table
+
+    from hwsim.dtypes import get_format, list_formats
+
+    table = Table(title="hwsim number formats")
+    for col in ("name", "bits", "range", "scheme", "group", "scale", "tie", "source"):
+        table.add_column(col, no_wrap=col in ("name", "range"))
+    for name in list_formats():
+        f = get_format(name)
+        vals = f.values if f.bits <= 16 else None
+        rng = f"±{f.max_abs:.4g}" if vals is None else f"{vals[0]:g} .. {vals[-1]:g}"
+        group = "row" if f.group_size is None and f.scheme in ("ant", "olive", "row_mean") \
+            else "tensor" if f.scheme == "tensor_mean" else str(f.group_size or "-")
+        table.add_row(name, str(f.bits), rng, f.scheme, group, f.scale_format or "-", f.tie,
+                      f.source)
+    _console().print(table)
+
+
+@app.command("show")
+def show_cmd(name: str = typer.Argument(..., help="Format name, e.g. fp4_ea_pos.")) -> None:
+    """The code table of a format: every code, its bit pattern and its value."""
+    from rich.table import Table
+
+    from hwsim.dtypes import FloatFormat, get_format
+
+    f = get_format(name)
+    console = _console()
+    console.print(f"[bold]{f.name}[/]: {f.description if hasattr(f, 'description') else ''}")
+    console.print(f"bits {f.bits}; layout {f.layout}; tie rule: {f.tie}; scheme: {f.scheme}")
+    if isinstance(f, FloatFormat):
+        if f.bits > 16:
+            raise HwsimError(f"{f.name} has 2^{f.bits} codes; `show` lists formats up to 16 bits")
+        console.print(f"{len(f.values)} finite values, max {f.max_abs:g}")
+        return
+    for i, t in enumerate(f.types):
+        table = Table(title=t.name + (f" (type {i})" if f.is_mixture else ""))
+        table.add_column("code", justify="right")
+        table.add_column("bits", justify="right")
+        table.add_column("value", justify="right")
+        for code in range(1 << t.bits):
+            value = t.code_values[code]
+            shown = f"{value:g}" if t.valid[code] else "(unused)"
+            table.add_row(str(code), format(code, f"0{t.bits}b"), shown)
+        if t.bits <= 8:
+            console.print(table)
+        else:
+            console.print(f"{t.name}: {1 << t.bits} codes, range {t.describe_range()}")
+
+
+def _synthetic(shape: tuple[int, int], seed: int):
+    """Gaussian weights with a few large outliers, the usual shape of LLM weights."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(shape).astype(np.float32) * 0.02
+    n_out = max(1, w.size // 2000)
+    idx = rng.choice(w.size, size=n_out, replace=False)
+    w.reshape(-1)[idx] *= rng.uniform(10, 30, size=n_out).astype(np.float32)
+    return w
+
+
+def _load_npy(path: Path):
+    import numpy as np
+
+    try:
+        w = np.load(path, allow_pickle=False)  # never unpickle user files
+    except FileNotFoundError:
+        raise HwsimError(f"--tensor: no such file {str(path)!r}") from None
+    except ValueError as exc:
+        raise HwsimError(f"--tensor {str(path)!r}: not a plain .npy array ({exc})") from None
+    if w.ndim == 1:
+        w = w[None, :]
+    return w
+
+
+@app.command("compare")
+def compare_cmd(
+    formats: str = typer.Option(
+        "int4,int4_asym,fp4_e2m1,bitmod4,ant4,olive4,mxfp4,nvfp4,nf4,int8,bitmod3,int3",
+        "--formats", "-f", help="Comma-separated format names."),
+    tensor: Path | None = typer.Option(
+        None, "--tensor", help="A .npy weight (out_features, in_features); default: synthetic "
+        "Gaussian with outliers."),
+    shape: str = typer.Option("1024x1024", help="Shape of the synthetic tensor, ROWSxCOLS."),
+    seed: int = typer.Option(0, help="Seed of the synthetic tensor."),
+    group_size: int | None = typer.Option(None, help="Group size (default: each format's)."),
+    csv: Path | None = typer.Option(None, help="Also write the table as CSV here."),
+) -> None:
+    """Quantize one tensor in several formats and compare their error and storage cost."""
+    import time
+
+    import pandas as pd
+    from rich.table import Table
+
+    from hwsim.dtypes import get_format, quantize
+
+    names = [n.strip() for n in formats.split(",") if n.strip()]
+    if not names:
+        raise HwsimError("--formats: give at least one format name")
+    fmts = [get_format(n) for n in names]  # fail on a bad name before any work
+    if tensor is not None:
+        w, what = _load_npy(tensor), str(tensor)
+    else:
+        try:
+            rows, cols = (int(v) for v in shape.lower().split("x"))
+        except ValueError:
+            raise HwsimError(f"--shape: expected ROWSxCOLS like 1024x1024, not {shape!r}") from None
+        if rows <= 0 or cols <= 0:
+            raise HwsimError(f"--shape: both sizes must be positive, not {shape!r}")
+        w, what = _synthetic((rows, cols), seed), f"synthetic {rows}x{cols} (seed {seed})"
+    records = []
+    for f in fmts:
+        start = time.perf_counter()
+        r = quantize(w, f, group_size, name=what)
+        seconds = time.perf_counter() - start
+        records.append({
+            "format": f.name, "group_size": r.group_size, "bits_per_weight": r.bits_per_weight,
+            "mse": r.mse, "sqnr_db": r.sqnr_db, "max_abs_error": r.max_abs_error,
+            "types": " ".join(f"{k}:{v}" for k, v in r.type_histogram().items() if v),
+            "outlier_pairs": r.outlier_pairs, "mweights_per_s": w.size / seconds / 1e6,
+        })
+    df = pd.DataFrame.from_records(records)
+    table = Table(title=f"quantization error on {what}")
+    for col in ("format", "group", "bits/w", "MSE", "SQNR dB", "max err", "types / outliers",
+                "Mw/s"):
+        table.add_column(col, justify="left" if col in ("format", "types / outliers")
+                         else "right")
+    for rec in records:
+        extra = rec["types"] or (f"{rec['outlier_pairs']} outlier pairs"
+                                 if rec["outlier_pairs"] is not None else "")
+        table.add_row(rec["format"], str(rec["group_size"] or "tensor"),
+                      f"{rec['bits_per_weight']:.3f}", f"{rec['mse']:.3e}",
+                      f"{rec['sqnr_db']:.2f}", f"{rec['max_abs_error']:.3e}", extra,
+                      f"{rec['mweights_per_s']:.1f}")
+    _console().print(table)
+    if csv is not None:
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        df.drop(columns=["mweights_per_s"]).to_csv(csv, index=False)
