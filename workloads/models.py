@@ -122,7 +122,7 @@ def _opt(name: str, hidden: int, layers: int, heads: int, ffn: int) -> ModelConf
     return ModelConfig(name=name, hidden=hidden, layers=layers, heads=heads, kv_heads=heads,
                        ffn=ffn, vocab=50272, ffn_kind="plain", activation="relu",
                        norm="layernorm", linear_bias=True, tie_embeddings=True,
-                       learned_positions=2050, max_context=2048)
+                       learned_positions=2050, rotary_fraction=0.0, max_context=2048)
 
 
 _BUILTIN: dict[str, ModelConfig] = {

@@ -1,0 +1,106 @@
+"""config.json import: the same operators as the built-in entries; clear errors otherwise."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hwsim.workloads import get_model, model_from_hf_config, operators, workload_from_dict
+
+from hwsim.errors import HwsimError
+
+# Excerpts of the public config.json files (keys the importer reads, values as published).
+CONFIGS = {
+    "llama-2-7b": {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008,
+                   "num_attention_heads": 32, "num_hidden_layers": 32,
+                   "num_key_value_heads": 32, "vocab_size": 32000, "hidden_act": "silu",
+                   "max_position_embeddings": 4096, "tie_word_embeddings": False},
+    "llama-3-8b": {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336,
+                   "num_attention_heads": 32, "num_hidden_layers": 32,
+                   "num_key_value_heads": 8, "vocab_size": 128256, "hidden_act": "silu",
+                   "max_position_embeddings": 8192, "tie_word_embeddings": False},
+    "mistral-7b": {"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336,
+                   "num_attention_heads": 32, "num_hidden_layers": 32,
+                   "num_key_value_heads": 8, "vocab_size": 32000, "hidden_act": "silu",
+                   "max_position_embeddings": 32768, "sliding_window": 4096,
+                   "tie_word_embeddings": False},
+    "mixtral-8x7b": {"model_type": "mixtral", "hidden_size": 4096, "intermediate_size": 14336,
+                     "num_attention_heads": 32, "num_hidden_layers": 32,
+                     "num_key_value_heads": 8, "vocab_size": 32000, "hidden_act": "silu",
+                     "max_position_embeddings": 32768, "num_local_experts": 8,
+                     "num_experts_per_tok": 2, "sliding_window": None,
+                     "tie_word_embeddings": False},
+    "opt-1.3b": {"model_type": "opt", "hidden_size": 2048, "ffn_dim": 8192,
+                 "num_attention_heads": 32, "num_hidden_layers": 24, "vocab_size": 50272,
+                 "max_position_embeddings": 2048, "activation_function": "relu",
+                 "do_layer_norm_before": True, "word_embed_proj_dim": 2048,
+                 "enable_bias": True},
+    "phi-2": {"model_type": "phi", "hidden_size": 2560, "intermediate_size": 10240,
+              "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32,
+              "vocab_size": 51200, "hidden_act": "gelu_new", "partial_rotary_factor": 0.4,
+              "max_position_embeddings": 2048, "tie_word_embeddings": False},
+}
+
+
+def _write(tmp_path: Path, name: str, data: dict) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(data))
+    return folder / "config.json"
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_imported_config_gives_the_builtin_operators(tmp_path: Path, name: str) -> None:
+    imported = model_from_hf_config(_write(tmp_path, name, CONFIGS[name]))
+    builtin = get_model(name)
+    assert imported.name == name
+    assert dataclasses.replace(imported, max_context=0) == dataclasses.replace(builtin,
+                                                                               max_context=0)
+    kw = {"prompt_tokens": 12, "generate_tokens": 3}
+    a = operators(workload_from_dict({"model": str(tmp_path / name / "config.json"), **kw}))
+    b = operators(workload_from_dict({"model": name, **kw}))
+    assert [(o.name, o.stage, o.count) for o in a] == [(o.name, o.stage, o.count) for o in b]
+    for x, y in zip(a, b, strict=True):
+        for arr in ("m", "n", "k", "kv_len"):
+            np.testing.assert_array_equal(getattr(x, arr), getattr(y, arr))
+
+
+def test_qwen2_has_qkv_bias_and_gqa(tmp_path: Path) -> None:
+    cfg = {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864,
+           "num_attention_heads": 14, "num_hidden_layers": 24, "num_key_value_heads": 2,
+           "vocab_size": 151936, "hidden_act": "silu", "tie_word_embeddings": True,
+           "sliding_window": 32768, "use_sliding_window": False}
+    m = model_from_hf_config(_write(tmp_path, "qwen2-0.5b", cfg))
+    assert m.qkv_bias and m.tie_embeddings and m.sliding_window is None
+    assert (m.dim_head, m.query_group) == (64, 7)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"model_type": "bert", "hidden_size": 384}, "model_type: unsupported architecture 'bert'"
+         " (supported: llama, mistral, mixtral, qwen2, opt, phi)"),
+        ({"model_type": "llama", "hidden_size": 64}, "num_attention_heads: missing"),
+        ({**CONFIGS["llama-2-7b"], "num_key_value_heads": 5}, "does not divide"),
+        ({**CONFIGS["llama-2-7b"], "hidden_size": -4}, "hidden_size: expected a positive integer"),
+        ({**CONFIGS["llama-2-7b"], "hidden_act": "swiglu2"}, "unsupported activation"),
+        ({**CONFIGS["opt-1.3b"], "word_embed_proj_dim": 512}, "word_embed_proj_dim"),
+        ({**CONFIGS["llama-2-7b"], "attention_bias": True}, "not modelled"),
+    ],
+)
+def test_bad_configs_fail_clearly(tmp_path: Path, data: dict, expected: str) -> None:
+    path = _write(tmp_path, "m", data)
+    with pytest.raises(HwsimError) as info:
+        model_from_hf_config(path)
+    assert str(info.value).startswith(str(path)) and expected in str(info.value)
+
+
+def test_unreadable_and_invalid_json(tmp_path: Path) -> None:
+    with pytest.raises(HwsimError, match="cannot read model config"):
+        model_from_hf_config(tmp_path / "nope.json")
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(HwsimError, match="invalid JSON at line 1"):
+        model_from_hf_config(tmp_path)  # a folder holding a config.json

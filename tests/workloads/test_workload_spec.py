@@ -1,0 +1,123 @@
+"""Workload YAML validation: good files load, bad ones fail with the file and YAML path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hwsim.dtypes import bits_per_weight
+from hwsim.workloads import (
+    DEFAULT_WORKLOAD,
+    example_path,
+    example_workloads,
+    load_workload,
+    operators,
+    workload_from_dict,
+)
+
+from hwsim.errors import HwsimError
+
+BASE = {"model": "llama-2-7b", "prompt_tokens": 16, "generate_tokens": 4}
+
+
+def _err(data: object) -> str:
+    with pytest.raises(HwsimError) as info:
+        workload_from_dict(data, source="w.yaml")
+    msg = str(info.value)
+    assert msg.startswith("w.yaml: ") and "\n" not in msg
+    return msg
+
+
+def test_format_weights_use_effective_bits_from_dtypes() -> None:
+    w = workload_from_dict({**BASE, "weights": {"format": "BitMoD3", "group_size": 128}})
+    assert w.weights.format == "bitmod3" and w.weights.group_size == 128
+    assert w.weights.bits == bits_per_weight("bitmod3", group_size=128)
+    assert w.weights.bits > 3  # scales and type selectors are paid for
+
+
+def test_width_only_weights() -> None:
+    w = workload_from_dict({**BASE, "weights": {"bits": 5.5}})
+    assert (w.weights.bits, w.weights.format, w.weights.group_size) == (5.5, None, None)
+
+
+def test_unknown_format_names_the_yaml_path_and_suggests() -> None:
+    msg = _err({**BASE, "weights": {"format": "fp5x"}})
+    assert "weights.format: unknown format 'fp5x'" in msg and "did you mean" in msg
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        ({"prompt_tokens": 0}, "prompt_tokens: Input should be greater than 0"),
+        ({"generate_tokens": -3}, "generate_tokens: Input should be greater than 0"),
+        ({"batch": 0}, "batch: Input should be greater than 0"),
+        ({"batch": 1.5}, "batch: Input should be a valid integer"),
+        ({"prompt_tokens": True}, "prompt_tokens: Input should be a valid integer"),
+        ({"promt_tokens": 5}, "promt_tokens: unknown key"),
+        ({"weights": {"format": "int4", "gruop_size": 64}}, "weights.gruop_size: unknown key"),
+        ({"weights": {"format": "int4", "bits": 4}}, "weights: give exactly one of"),
+        ({"weights": {"bits": 4, "group_size": 64}}, "'group_size' needs 'format'"),
+        ({"weights": {"bits": -1}}, "weights.bits: Input should be greater than 0"),
+        ({"weights": {"format": "int4", "overrides": {"mlp": {"bits": 8}}}},
+         "weights.overrides.mlp: unknown layer class or name (allowed: attn_proj, ffn"),
+        ({"weights": {"format": "int4", "group_size": 8192}},
+         "weights.group_size: 8192 is larger than the reduction dimension k=4096 of q_proj"),
+        ({"kv_cache": {"format": "int8", "group_size": 256}},
+         "kv_cache.group_size: 256 is larger than head_dim 128"),
+        ({"model": "llama-9b"}, "model: unknown model 'llama-9b'"),
+        ({"logits": "first"}, "logits: Input should be 'all' or 'last'"),
+    ],
+)
+def test_bad_values_are_reported_with_their_path(patch: dict, expected: str) -> None:
+    assert expected in _err({**BASE, **patch})
+
+
+def test_missing_keys_and_tied_embedding_override() -> None:
+    msg = _err({"model": "llama-2-7b"})
+    assert "prompt_tokens: missing" in msg and "generate_tokens: missing" in msg
+    assert "lm_head instead" in _err({**BASE, "model": "opt-1.3b",
+                                      "weights": {"bits": 4, "overrides": {"embed": {"bits": 8}}}})
+    assert "expected a mapping" in _err([1, 2])
+
+
+def test_gemms_exclude_model_keys_and_check_group_size() -> None:
+    g = [{"name": "g", "m": 4, "n": 64, "k": 64}]
+    assert "model: not allowed together with 'gemms'" in _err({**BASE, "gemms": g})
+    assert "group_size: 128 is larger than the reduction dimension k=64 of g" in _err(
+        {"gemms": g, "weights": {"format": "int4", "group_size": 128}})
+    assert "duplicate name 'g'" in _err({"gemms": g + g})
+
+
+def test_load_workload_file_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: llama-2-7b\nbatch: [1,\n")
+    with pytest.raises(HwsimError, match=r"bad\.yaml: malformed YAML at line 3"):
+        load_workload(bad)
+    with pytest.raises(HwsimError, match="cannot read workload"):
+        load_workload(tmp_path / "missing.yaml")
+
+
+def test_relative_config_path_is_resolved_next_to_the_yaml(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text(
+        '{"model_type": "llama", "hidden_size": 256, "num_attention_heads": 4, '
+        '"num_hidden_layers": 2, "intermediate_size": 512, "vocab_size": 1000}')
+    (tmp_path / "w.yaml").write_text("model: m/config.json\nprompt_tokens: 8\n"
+                                     "generate_tokens: 2\n")
+    w = load_workload(tmp_path / "w.yaml")
+    assert w.model is not None and w.model.hidden == 256 and w.name == "w"
+
+
+def test_every_bundled_example_loads_and_has_operators() -> None:
+    examples = example_workloads()
+    assert DEFAULT_WORKLOAD in examples
+    for model in ("opt-1.3b", "phi-2", "yi-6b", "llama-2-7b", "llama-2-13b", "llama-3-8b"):
+        assert f"{model}-generative" in examples  # the six models of the BitMoD comparison
+    for name, path in examples.items():
+        w = load_workload(path)
+        assert w.name == name and w.hardware and operators(w)
+    default = load_workload(example_path())
+    assert (default.prompt_tokens, default.decode_steps, default.weights.format) == (
+        256, 20, "bitmod3")
+    with pytest.raises(HwsimError, match="did you mean llama-2-7b-generative"):
+        example_path("llama-2-7b-generativ")
