@@ -1,3 +1,38 @@
-"""What it costs: per-tile cycle models, the tile pipeline, energy and area."""
+"""What it costs: per-tile cycle models, the tile pipeline, energy and area.
 
-__all__: list[str] = []
+Public entry points:
+
+- `simulate_workload(workload, hw) -> RunResult` and `simulate_ops(ops, hw)`: a whole run;
+  `RunResult` gives ``total_cycles``, ``latency_ms``, ``energy_uj``, ``energy_breakdown_uj``,
+  ``area_mm2``, ``tokens_per_s``, ``stage_totals()``, ``summary()`` and the per-op ``layers``
+  DataFrame; `compare_results` normalizes several designs to one.
+- `simulate_gemm` / `simulate_op`: one operator (`GemmCost`).
+- `hwsim.sim.pe_cycles`: the per-tile cycle model of every PE kind (shared with the RTL tests).
+"""
+
+from hwsim.sim import pe_cycles
+from hwsim.sim.engine import (
+    ENERGY_COMPONENTS,
+    GemmCost,
+    pipeline_cycles,
+    simulate_gemm,
+    simulate_op,
+)
+from hwsim.sim.precision import OperandWidths, operand_widths
+from hwsim.sim.run import ENERGY_KEYS, RunResult, compare_results, simulate_ops, simulate_workload
+
+__all__ = [
+    "ENERGY_COMPONENTS",
+    "ENERGY_KEYS",
+    "GemmCost",
+    "OperandWidths",
+    "RunResult",
+    "compare_results",
+    "operand_widths",
+    "pe_cycles",
+    "pipeline_cycles",
+    "simulate_gemm",
+    "simulate_op",
+    "simulate_ops",
+    "simulate_workload",
+]
