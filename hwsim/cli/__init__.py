@@ -59,6 +59,10 @@ def _register() -> None:
 
     app.command("roofline")(roofline_cmd.roofline)
 
+    from hwsim.cli import run_cmd
+
+    app.command("run")(run_cmd.run)
+
 
 _register()
 
