@@ -13,7 +13,7 @@ SETUP_STAMP := $(VENV)/.hwsim-setup
 .PHONY: run test setup system-packages lint bench clean
 
 run: $(SETUP_STAMP)
-	$(BIN)/hwsim dtypes compare
+	$(BIN)/hwsim run --out out/quickstart
 
 test: $(SETUP_STAMP)
 	$(BIN)/ruff check .
