@@ -166,15 +166,17 @@ class ElementFormat:
         codes = np.asarray(codes)
         if codes.dtype.kind not in "iu":
             raise HwsimError(f"{self.name}.decode: codes must be integers, got {codes.dtype}")
-        bad = (codes < 0) | (codes >= (1 << self.bits))
-        bad[~bad] = ~self.valid[codes[~bad]]
+        flat = codes.reshape(-1)
+        in_range = (flat >= 0) & (flat < (1 << self.bits))
+        bad = ~in_range
+        bad[in_range] = ~self.valid[flat[in_range]]
         if bad.any():
-            first = codes[bad].flat[0]
+            first = flat[bad][0]
             raise HwsimError(
                 f"{self.name}.decode: {int(first)} is not a code of this format "
                 f"({len(self.codes)} valid codes in 0..{(1 << self.bits) - 1})"
             )
-        return self.code_values[codes]
+        return self.code_values[flat.astype(np.intp)].reshape(codes.shape)
 
     def describe_range(self) -> str:
         """Human summary of the finite range, e.g. ``"-6 .. 6"``."""

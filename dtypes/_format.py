@@ -251,11 +251,11 @@ class FloatFormat:
         codes = np.asarray(codes)
         if codes.dtype.kind not in "iu" or np.any((codes < 0) | (codes >= 1 << self.bits)):
             raise HwsimError(f"{self.name}.decode: codes must be integers in 0..2^{self.bits}-1")
-        if self.name == "fp32":
-            return codes.astype(np.uint32).view(np.float32).astype(np.float64)
         if self.name == "fp16":
             return codes.astype(np.uint16).view(np.float16).astype(np.float64)
-        return (codes.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+        bits32 = codes.astype(np.uint32) if self.name == "fp32" else codes.astype(np.uint32) << 16
+        with np.errstate(invalid="ignore"):  # signalling NaN patterns stay NaN
+            return bits32.view(np.float32).astype(np.float64)
 
     def bits_per_weight(self, group_size: int | None = None,
                         in_features: int | None = None) -> float:

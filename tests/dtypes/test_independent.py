@@ -1,0 +1,99 @@
+"""The golden model against independent implementations: ml_dtypes, gfloat, bitsandbytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwsim.dtypes import get_format, quantize
+
+ml_dtypes = pytest.importorskip("ml_dtypes", reason="ml_dtypes is a test dependency ([dev])")
+
+ML = {
+    "fp4_e2m1": ml_dtypes.float4_e2m1fn,
+    "fp6_e2m3": ml_dtypes.float6_e2m3fn,
+    "fp6_e3m2": ml_dtypes.float6_e3m2fn,
+    "fp8_e4m3": ml_dtypes.float8_e4m3fn,
+    "fp8_e5m2": ml_dtypes.float8_e5m2,
+    "bf16": ml_dtypes.bfloat16,
+    "fp16": np.float16,
+}
+
+
+def _ml_values(dtype, bits: int) -> np.ndarray:
+    """Value of every code, read by ml_dtypes from the bit pattern."""
+    codes = np.arange(1 << bits)
+    with np.errstate(invalid="ignore"):  # NaN bit patterns cast to NaN
+        return _view(codes, dtype, bits)
+
+
+def _view(codes: np.ndarray, dtype, bits: int) -> np.ndarray:
+    if bits <= 8:
+        return codes.astype(np.uint8).view(dtype).astype(np.float64)
+    return codes.astype(np.uint16).view(dtype).astype(np.float64)
+
+
+@pytest.mark.parametrize("name", list(ML))
+def test_every_code_value_matches_ml_dtypes(name: str) -> None:
+    f = get_format(name)
+    ours = f.decode(f.codes)
+    theirs = _ml_values(ML[name], f.bits)[f.codes]
+    np.testing.assert_array_equal(ours, theirs)  # NaN == NaN here
+
+
+@pytest.mark.parametrize("name", list(ML))
+def test_round_to_nearest_even_matches_ml_dtypes_casts(name: str) -> None:
+    """Random values, every grid value, every midpoint (the ties) and points beside them."""
+    f = get_format(name)
+    # float32 inputs: ml_dtypes casts float64 through float32 (a double rounding), so a
+    # float64 a hair off a midpoint would become a tie there.
+    v = f.values.astype(np.float32)
+    mids = ((f.values[1:] + f.values[:-1]) / 2).astype(np.float32)
+    rng = np.random.default_rng(7)
+    x = np.concatenate([
+        v, mids, np.nextafter(mids, np.float32(np.inf)), np.nextafter(mids, np.float32(-np.inf)),
+        rng.uniform(v[0], v[-1], 5000).astype(np.float32),
+    ])
+    x = x[np.abs(x) <= f.max_abs]  # ours saturates beyond the range; ml_dtypes does not
+    if name in ("fp16", "bf16"):
+        x = x[::7]
+    ours = f.decode(f.encode(x))
+    theirs = x.astype(ML[name]).astype(np.float64)
+    np.testing.assert_array_equal(ours, theirs + 0.0)
+
+
+gfloat = pytest.importorskip("gfloat", reason="gfloat is a test dependency ([dev])")
+from gfloat import formats as gf  # noqa: E402
+
+GFLOAT_MX = {
+    "mxfp4": gf.format_info_mxfp4_e2m1,
+    "mxfp6_e2m3": gf.format_info_mxfp6_e2m3,
+    "mxfp6_e3m2": gf.format_info_mxfp6_e3m2,
+    "mxfp8_e4m3": gf.format_info_mxfp8_e4m3,
+    "mxfp8_e5m2": gf.format_info_mxfp8_e5m2,
+    "mxint8": gf.format_info_mxint8,
+}
+
+
+@pytest.mark.parametrize("name", list(GFLOAT_MX))
+def test_mx_blocks_match_gfloat(name: str) -> None:
+    rng = np.random.default_rng(3)
+    # Blocks of 32 at very different magnitudes, with exact ties and an all-zero block.
+    w = rng.standard_normal((6, 32)) * np.array([1e-3, 0.1, 1, 7, 300, 1])[:, None]
+    w[5] = 0.0
+    w[2, :4] = [0.75, 1.25, -2.5, 3.5]
+    w = w.astype(np.float32)
+    ours = quantize(w, name).dequantized.astype(np.float64)
+    fi = GFLOAT_MX[name]
+    theirs = np.stack([
+        gfloat.quantize_block(fi, row.astype(np.float64), gfloat.compute_scale_amax)
+        for row in w
+    ])
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_nf4_table_matches_bitsandbytes() -> None:
+    bnbf = pytest.importorskip("bitsandbytes.functional",
+                               reason="bitsandbytes is installed by the [llm] extra")
+    table = bnbf.get_4bit_type("nf4", device="cpu").numpy().astype(np.float64)
+    np.testing.assert_allclose(get_format("nf4").values, np.sort(table), rtol=0, atol=1e-7)

@@ -1,0 +1,76 @@
+"""Names: canonical, aliases, generic names, and the errors for bad ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwsim.dtypes import bits_per_weight, get_format, list_formats
+from hwsim.errors import HwsimError
+
+ISSUE_NAMES = (
+    "fp32 fp16 bf16 int2 int3 int4 int5 int6 int7 int8 int2_asym int8_asym fp4_e2m1 fp6_e2m3 "
+    "fp6_e3m2 fp8_e4m3 fp8_e5m2 fp3 fp3_er_pos fp3_er_neg fp3_ea_pos fp3_ea_neg fp4_er_pos "
+    "fp4_er_neg fp4_ea_pos fp4_ea_neg bitmod3 bitmod4 flint4 pot4 ant4 olive4 dint4 bipolar2 "
+    "bipolar8 mxfp4 mxfp6_e2m3 mxfp6_e3m2 mxfp8_e4m3 mxfp8_e5m2 mxint8 nvfp4 nf4 ternary binary"
+).split()
+
+
+@pytest.mark.parametrize("name", ISSUE_NAMES)
+def test_every_issue_name_is_registered(name: str) -> None:
+    assert get_format(name).name == name
+    assert name in list_formats()
+
+
+def test_case_insensitive_and_aliases() -> None:
+    assert get_format("BitMoD4").name == "bitmod4"
+    assert get_format("E4M3").name == "fp8_e4m3"
+    assert get_format(" fp8-e5m2 ").name == "fp8_e5m2"
+
+
+def test_generic_names() -> None:
+    f = get_format("fp5_e2m2")
+    assert f.bits == 5 and f.values.max() == 7.0  # (1 + 3/4) * 2**(3 - 1)
+    assert get_format("int12").bits == 12
+    assert get_format("int3_asym").values.max() == 7
+    assert get_format("bipolar1").values.tolist() == [-1.0, 1.0]
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("fp5x", r"unknown format 'fp5x'; did you mean"),
+    ("fp6_e2m2", r"6 bits cannot hold 1 sign \+ 2 exponent \+ 2 mantissa bits \(need 5\)"),
+    ("int0", "integer bits must be 2..16"),
+    ("int1", "integer bits must be 2..16"),
+    ("bipolar9", "bipolar bits must be 1..8"),
+    ("qqqqqq", "see `hwsim dtypes list`"),
+])
+def test_bad_names(name: str, message: str) -> None:
+    with pytest.raises(HwsimError, match=message):
+        get_format(name)
+
+
+def test_unknown_name_lists_close_names() -> None:
+    with pytest.raises(HwsimError) as err:
+        get_format("bitmod5")
+    assert "bitmod4" in str(err.value) and "bitmod3" in str(err.value)
+
+
+@pytest.mark.parametrize(("name", "group", "expected"), [
+    ("int4", 128, 4 + 16 / 128),            # FP16 scale per group
+    ("int4_asym", 128, 4 + (16 + 4) / 128),  # plus a 4-bit zero point
+    ("bitmod3", 128, 3 + (8 + 2) / 128),     # INT8 scale and 2-bit type selector
+    ("mxfp4", None, 4 + 8 / 32),             # E8M0 per 32
+    ("nvfp4", None, 4 + 8 / 16),             # E4M3 per 16
+    ("nf4", None, 4 + 32 / 64),              # FP32 absmax per 64
+    ("fp16", None, 16),
+    ("ternary", None, 2),
+])
+def test_bits_per_weight_formula(name: str, group, expected: float) -> None:
+    assert bits_per_weight(name, group) == pytest.approx(expected)
+
+
+def test_bits_per_weight_needs_a_group_for_row_scaled_formats() -> None:
+    with pytest.raises(HwsimError, match="pass group_size or in_features"):
+        bits_per_weight("ant4")
+    assert bits_per_weight("ant4", in_features=4096) == pytest.approx(4 + 16 / 4096)
+    with pytest.raises(HwsimError, match="group_size must be a positive integer, not 0"):
+        bits_per_weight("int4", 0)
