@@ -3,12 +3,13 @@ configuration is read from the sweep file."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hwsim.errors import HwsimError
+from hwsim.sweep.fields import leaf_paths, with_overrides
 from hwsim.sweep.spec import Goal
 
 __all__ = ["Evaluator", "Resolve"]
@@ -33,6 +34,12 @@ class Evaluator:
             checked against it and keys cover every value. ``None``: entries must be mappings.
         metrics: the metrics `evaluate` returns, with their natural goals (``None``: unknown
             until the first point runs).
+        fields: ``fields(section, base) -> dotted fields`` an axis may set in a section
+            (default: every leaf of the resolved base mapping).
+        combine: ``combine(base, overrides) -> config`` builds a point's configuration from
+            the base and ``{"section.dotted.path": value}`` (default: set the values into a
+            copy of the base). The configuration is what `evaluate` receives and what the
+            point's key hashes.
     """
 
     name: str
@@ -40,6 +47,8 @@ class Evaluator:
     sections: tuple[str, ...] = ("workload", "hardware")
     resolve: Resolve | None = None
     metrics: Mapping[str, Goal] | None = None
+    fields: Callable[[str, Mapping[str, Any]], Sequence[str]] | None = None
+    combine: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
 
     def base(self, sections: Mapping[str, Any], folder: Path, source: str) -> dict[str, Any]:
         """The full base configuration, one mapping per section."""
@@ -53,3 +62,15 @@ class Evaluator:
             else:
                 raise HwsimError(f"{where}: expected a mapping, got {type(entry).__name__}")
         return out
+
+    def valid_fields(self, base: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+        """Per section, the dotted fields an axis may set."""
+        if self.fields is None:
+            return {name: leaf_paths(data) for name, data in base.items()}
+        return {name: list(self.fields(name, data)) for name, data in base.items()}
+
+    def config(self, base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+        """One point's configuration (see `combine`)."""
+        if self.combine is None:
+            return with_overrides(base, overrides)
+        return self.combine(base, overrides)

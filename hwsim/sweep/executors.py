@@ -97,6 +97,16 @@ class _PoolExecutor(Executor):
 
     def run(self, evaluate: Evaluate, configs: Iterable[dict[str, Any]]
             ) -> Iterator[tuple[int, Outcome]]:
+        try:
+            yield from self._run(evaluate, configs)
+        except BrokenProcessPool:  # raised by submit() as well as by result()
+            raise SweepInterrupted(
+                "a worker process died (killed, or out of memory); the points that finished "
+                "are stored: rerun the same command to evaluate the rest"
+            ) from None
+
+    def _run(self, evaluate: Evaluate, configs: Iterable[dict[str, Any]]
+             ) -> Iterator[tuple[int, Outcome]]:
         window = 4 * self.workers
         todo = iter(enumerate(configs))
         running: dict[Future, int] = {}
@@ -113,14 +123,7 @@ class _PoolExecutor(Executor):
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=running.__getitem__):
                 position = running.pop(future)
-                try:
-                    outcome = future.result()
-                except BrokenProcessPool:
-                    raise SweepInterrupted(
-                        "a worker process died (killed, or out of memory); the points that "
-                        "finished are stored: rerun the same command to evaluate the rest"
-                    ) from None
-                yield position, outcome
+                yield position, future.result()
             refill()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hwsim.errors import HwsimError
@@ -42,49 +42,48 @@ def get_field(data: Mapping[str, Any], path: str) -> Any:
 def with_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of `base` with each dotted path in `overrides` set to its value.
 
-    The paths must already be resolved (see `resolve_field`); `base` is left untouched.
+    The paths must already be resolved (see `resolve_field`); missing parents are created;
+    `base` is left untouched.
     """
     out = copy.deepcopy(dict(base))
     for path, value in overrides.items():
         *parents, last = path.split(".")
         node = out
         for part in parents:
-            node = node[part]
+            node = node.setdefault(part, {})  # a field the base leaves at its default
         node[last] = value
     return out
 
 
-def resolve_field(name: str, base: Mapping[str, Mapping[str, Any]], where: str) -> str:
-    """The full dotted path (section first) of the leaf field a user named.
+def resolve_field(name: str, valid: Mapping[str, Sequence[str]], where: str) -> str:
+    """The full dotted path (section first) of the field a user named.
 
     Args:
         name: the field as written in the sweep file, with or without its section.
-        base: the resolved base configuration, one mapping per section.
+        valid: per section, the dotted fields an axis may set (without the section).
         where: the YAML location for error messages, e.g. ``"sweep.yaml: axes[0].field"``.
 
     Raises:
         HwsimError: the field does not exist (the message lists the valid fields and the
             closest names), names a group rather than a field, or is ambiguous.
     """
-    candidates = [name] if name.split(".", 1)[0] in base else []
-    candidates += [f"{section}.{name}" for section in base]
-    found = []
-    for path in candidates:
-        try:
-            value = get_field(base, path)
-        except KeyError:
-            continue
-        if isinstance(value, Mapping) and value:
-            inner = ", ".join(leaf_paths(value, f"{name}."))
-            raise HwsimError(f"{where}: {name!r} is a group of fields, not a field; "
-                             f"its fields are: {inner}")
-        found.append(path)
+    head, _, rest = name.partition(".")
+    if head in valid and rest:
+        options = [(head, rest)]
+    else:
+        options = [(section, name) for section in valid]
+    found = [f"{section}.{path}" for section, path in options if path in valid[section]]
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
         raise HwsimError(f"{where}: {name!r} is ambiguous; write one of: {', '.join(found)}")
-    valid = [p for section, data in base.items() for p in leaf_paths(data, f"{section}.")]
-    short = [p.split(".", 1)[1] for p in valid]
-    close = difflib.get_close_matches(name, valid + short, n=3, cutoff=0.6)
-    hint = f" (closest: {', '.join(close)})" if close else ""
-    raise HwsimError(f"{where}: no field {name!r}{hint}; valid fields: {', '.join(valid)}")
+    inner = [f"{section}.{p}" for section, path in options
+             for p in valid[section] if p.startswith(path + ".")]
+    if inner:
+        raise HwsimError(f"{where}: {name!r} is a group of fields, not a field; its fields: "
+                         f"{', '.join(inner)}")
+    every = [f"{section}.{p}" for section, paths in valid.items() for p in paths]
+    short = [p.split(".", 1)[1] for p in every]
+    close = difflib.get_close_matches(name, short + every, n=3, cutoff=0.6)
+    hint = f" (closest: {', '.join(dict.fromkeys(close))})" if close else ""
+    raise HwsimError(f"{where}: no field {name!r}{hint}; valid fields: {', '.join(every)}")

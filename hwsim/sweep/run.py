@@ -17,7 +17,7 @@ from typing import Any
 from hwsim.errors import HwsimError
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.executors import Outcome, open_executor
-from hwsim.sweep.fields import resolve_field, with_overrides
+from hwsim.sweep.fields import resolve_field
 from hwsim.sweep.pareto import violation
 from hwsim.sweep.space import DesignSpace
 from hwsim.sweep.spec import SweepSpec
@@ -57,15 +57,16 @@ class _Planner:
         self.spec = spec
         self.evaluator = evaluator
         self.base = evaluator.base(spec.sections, spec.folder, spec.source)
+        valid = evaluator.valid_fields(self.base)
         self.paths = {
-            axis.field: resolve_field(axis.field, self.base, f"{spec.source}: axes[{i}].field")
+            axis.field: resolve_field(axis.field, valid, f"{spec.source}: axes[{i}].field")
             for i, axis in enumerate(spec.axes)
         }
         self.space = DesignSpace.from_spec(spec)
 
     def point(self, choice: tuple[int, ...]) -> Point:
         values = self.space.values(choice)
-        config = with_overrides(self.base, {self.paths[f]: v for f, v in values.items()})
+        config = self.evaluator.config(self.base, {self.paths[f]: v for f, v in values.items()})
         key = point_key(self.evaluator.name, config)
         return Point(self.space.flat_index(choice), values, config, key)
 
@@ -197,12 +198,12 @@ def run_sweep(
 # ---------------------------------------------------------------- optuna
 
 
-def _sampler(spec: SweepSpec, constraints_func: Callable) -> Any:
+def _sampler(spec: SweepSpec, constraints_func: Callable | None) -> Any:
     import optuna
 
     st = spec.strategy
     kwargs: dict[str, Any] = {"seed": st.seed}
-    if spec.constraints and st.sampler != "random":
+    if constraints_func is not None and st.sampler != "random":
         kwargs["constraints_func"] = constraints_func
     if st.sampler == "tpe":
         return optuna.samplers.TPESampler(**kwargs)
@@ -236,13 +237,18 @@ def _run_optuna(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Pat
     st = spec.strategy
     directions = ["minimize" if o.goal == "min" else "maximize" for o in spec.objectives]
 
+    # optuna >= 5 takes constraints per trial (`set_constraint`); older ones through a
+    # sampler callback reading what we stored on the trial.
+    per_trial = hasattr(optuna.trial.Trial, "set_constraint")
+
     def constraints_func(trial: optuna.trial.FrozenTrial) -> list[float]:
         return trial.user_attrs.get("constraints", [0.0] * len(spec.constraints))
 
     with warnings.catch_warnings():
-        # constraints_func is marked experimental in optuna; we use it knowingly.
+        # constraints_func is experimental in optuna 3-4; we use it knowingly there.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = _sampler(spec, constraints_func)
+        use_func = bool(spec.constraints) and not per_trial
+        sampler = _sampler(spec, constraints_func if use_func else None)
         study = optuna.create_study(directions=directions, sampler=sampler)
 
     dims = planner.space.dims
@@ -283,7 +289,12 @@ def _run_optuna(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Pat
                     raise HwsimError(
                         f"{spec.source}: objectives: metric(s) {', '.join(missing)} not returned "
                         f"by the model; it returns: {', '.join(record['metrics'])}")
-                trial.set_user_attr("constraints", _constraint_values(spec, record))
+                values = _constraint_values(spec, record)
+                if per_trial:
+                    for c, value in zip(spec.constraints, values, strict=True):
+                        trial.set_constraint(c.name, value)
+                else:
+                    trial.set_user_attr("constraints", values)
                 study.tell(trial, [record["metrics"][o.metric] for o in spec.objectives])
             _write_plan(out, spec, planner.evaluator, points, complete=False)
             if progress is not None:

@@ -1,0 +1,48 @@
+"""Crash safety: a worker killed mid-sweep loses only what was running; a rerun finishes the
+sweep with every point exactly once."""
+
+from __future__ import annotations
+
+import pytest
+from sweep_toymodel import METRICS, TOY
+
+from hwsim.sweep import ResultStore, SweepInterrupted, load_results, run_sweep, sweep_from_dict
+
+
+def test_rerun_after_a_killed_worker_has_no_duplicate_or_missing_point(tmp_path):
+    log = tmp_path / "calls.log"
+    spec = sweep_from_dict(
+        {
+            "params": {"x": 0, "y": 0, "kind": "a", "log": str(log), "crash_at": 6,
+                       "marker": str(tmp_path / "crashed")},
+            "axes": [{"field": "x", "range": {"start": 0, "stop": 9}},
+                     {"field": "y", "values": [1, 2, 3]}],
+            "objectives": ["latency_s", "energy_pj"],
+        },
+        sections=("params",), metrics=METRICS, source="crash.yaml",
+    )
+    out = tmp_path / "out"
+    with pytest.raises(SweepInterrupted, match="rerun the same command"):
+        run_sweep(spec, out, evaluator=TOY, workers=2)
+    assert (tmp_path / "crashed").exists()  # the worker really was killed
+    stored_after_crash = set(ResultStore(out).keys())
+    assert len(stored_after_crash) < 30
+    calls_before = len(log.read_text().splitlines())
+
+    run = run_sweep(spec, out, evaluator=TOY, workers=2)
+    assert run.points == 30
+    assert run.reused == len(stored_after_crash)
+    assert run.evaluated == 30 - len(stored_after_crash)
+
+    _, table = load_results(out)
+    assert len(table) == 30
+    assert table.key.is_unique and table.point.tolist() == list(range(30))
+    assert table.error.isna().all()
+    assert len(ResultStore(out).keys()) == 30
+    assert not list((out / "points").glob(".*.tmp"))  # no half-written record left behind
+    # The rerun evaluated exactly the points the crash left without a record.
+    rerun_calls = log.read_text().splitlines()[calls_before:]
+    assert len(rerun_calls) == run.evaluated
+    rows = table.set_index(["x", "y"]).key
+    rerun_keys = {rows[tuple(int(v) for v in line.split(",")[:2])] for line in rerun_calls}
+    assert rerun_keys.isdisjoint(stored_after_crash)

@@ -1,0 +1,106 @@
+"""Reports from stored results: tables, fronts, plots, and clear messages instead of empty plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sweep_toymodel import METRICS, TOY
+from test_pareto import brute_force
+
+from hwsim.errors import HwsimError
+from hwsim.sweep import run_sweep, sweep_from_dict, write_report
+
+
+def grid(tmp_path, **changes):
+    data = {
+        "params": {"x": 0, "y": 0, "kind": "a"},
+        "axes": [{"field": "x", "range": {"start": 0, "stop": 6}},
+                 {"field": "y", "values": [0, 1, 2]}],
+        "objectives": ["latency_s", "energy_pj", "score"],
+        "constraints": [{"metric": "area_mm2", "max": 9}],
+    }
+    data.update(changes)
+    spec = sweep_from_dict(data, sections=("params",), metrics=METRICS, source="r.yaml")
+    run_sweep(spec, tmp_path, evaluator=TOY, workers=1)
+    return tmp_path
+
+
+def test_tables_front_and_plots(tmp_path):
+    out = grid(tmp_path)
+    report = write_report(out)
+    table = report.table
+    assert list(table.columns) == ["point", "x", "y", "latency_s", "energy_pj", "score",
+                                   "area_mm2", "error", "feasible", "pareto", "key"]
+    assert (report.planned, report.missing, report.failed) == (21, 0, 1)
+    # Feasible: no error and area_mm2 = x + 2y <= 9.
+    expected_feasible = table.error.isna() & (table.x + 2 * table.y <= 9)
+    assert table.feasible.tolist() == expected_feasible.tolist()
+    ok = table[table.feasible]
+    front = brute_force(ok[["latency_s", "energy_pj", "score"]].to_numpy(), ("min", "min", "max"))
+    assert table.loc[table.feasible, "pareto"].tolist() == front.tolist()
+    assert not table.loc[~table.feasible, "pareto"].any()
+    names = sorted(p.name for p in report.files)
+    assert names == sorted([
+        "results.csv", "results.parquet", "pareto.csv",
+        "pareto_latency_s__energy_pj.png", "pareto_latency_s__score.png",
+        "pareto_energy_pj__score.png",
+        # exactly two axes vary: one heatmap per objective
+        "heatmap_latency_s__x__y.png", "heatmap_energy_pj__x__y.png", "heatmap_score__x__y.png",
+    ])
+    for path in report.files:
+        assert path.stat().st_size > 0
+    csv = pd.read_csv(out / "results.csv")
+    parquet = pd.read_parquet(out / "results.parquet")
+    assert len(csv) == len(parquet) == 21
+    np.testing.assert_allclose(csv.latency_s, parquet.latency_s, equal_nan=True)
+    assert pd.read_csv(out / "pareto.csv").key.tolist() == report.front.key.tolist()
+    assert set(report.front.key) == set(table.key[table.pareto])
+
+
+def test_report_re_renders_identically_from_the_store(tmp_path):
+    out = grid(tmp_path)
+    first = write_report(out)
+    before = {p.name: p.read_bytes() for p in first.files}
+    for path in first.files:
+        path.unlink()
+    second = write_report(out)  # no evaluator, no simulation: plan + points only
+    assert {p.name: p.read_bytes() for p in second.files} == before
+
+
+def test_named_heatmap_takes_the_best_over_other_axes(tmp_path):
+    out = grid(tmp_path, axes=[{"field": "x", "values": [1, 3]}, {"field": "y", "values": [1, 2]},
+                               {"field": "kind", "values": ["a", "b"]}],
+               report={"heatmaps": [{"x": "y", "y": "x", "metric": "latency_s"}]},
+               constraints=[])
+    report = write_report(out)
+    assert "heatmap_latency_s__x__y.png" in {p.name for p in report.files}
+
+
+def test_missing_points_are_counted(tmp_path):
+    out = grid(tmp_path)
+    next((out / "points").glob("*.json")).unlink()
+    report = write_report(out)
+    assert (report.planned, report.missing, len(report.table)) == (21, 1, 20)
+
+
+def test_unsatisfiable_constraint_is_a_clear_error_not_an_empty_plot(tmp_path):
+    out = grid(tmp_path, constraints=[{"metric": "area_mm2", "max": 0.5},
+                                      {"metric": "energy_pj", "max": 100}])
+    with pytest.raises(HwsimError) as info:
+        write_report(out)
+    # Smallest area of a valid point: x + 2y with (x, y) != (0, 0) is 1 at x=1, y=0.
+    assert str(info.value) == (
+        f"{out}: no point satisfies the constraints together: area_mm2 <= 0.5: 0 of 20 points "
+        "(nearest 1); energy_pj <= 100: 20 of 20 points (nearest 1); relax a constraint or "
+        "widen the axes")
+    assert (out / "results.csv").exists()
+    assert not list(out.glob("*.png"))
+
+
+def test_all_failed_and_no_results(tmp_path):
+    out = grid(tmp_path / "a", axes=[{"field": "x", "values": [0]}, {"field": "y", "values": [0]}])
+    with pytest.raises(HwsimError, match="all 1 points failed: 1 x params: x=0 together"):
+        write_report(out)
+    with pytest.raises(HwsimError, match="no sweep results here"):
+        write_report(tmp_path / "empty")
