@@ -1,0 +1,177 @@
+"""Roofline analyzer: hand-derived numbers, invariants as properties, presets, files, plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hwsim.reports.roofline import (
+    COLUMNS,
+    Machine,
+    analyze,
+    list_machines,
+    load_machine,
+    machine_from_dict,
+    op_step_costs,
+    roofline_report,
+)
+from hwsim.workloads import Op, workload_from_dict
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwsim.errors import HwsimError
+
+A100 = load_machine("a100-40g")
+
+
+def _gemm(m: int | list[int], n: int, k: int, *, a_bits: float = 16, b_bits: float = 16,
+          count: int = 1, stage: str = "prefill") -> Op:
+    arr = np.atleast_1d(np.asarray(m, dtype=np.int64))
+    return Op(name="g", op_class="gemm", stage=stage, layer="gemm", kind="gemm", m=arr,
+              n=np.full_like(arr, n), k=np.full_like(arr, k), count=count, a_bits=a_bits,
+              b_bits=b_bits, out_bits=a_bits, step=np.arange(arr.size),
+              kv_len=np.zeros_like(arr))
+
+
+def test_square_fp16_gemm_on_a100_is_compute_bound() -> None:
+    row = analyze([_gemm(1024, 1024, 1024)], A100).iloc[0]
+    # 2 x 1024^3 FLOPs; three 1024^2 fp16 matrices = 6 MiB; intensity 341 > ridge 312/1.555.
+    assert row["flops"] == 2 * 1024**3
+    assert row["bytes"] == 3 * 1024**2 * 2
+    assert row["intensity"] == pytest.approx(2 * 1024**3 / (6 * 1024**2))
+    assert row["bound"] == "compute"
+    assert row["time_s"] == pytest.approx(2 * 1024**3 / 312e12)
+
+
+def test_int4_gemv_is_memory_bound_at_effective_bits() -> None:
+    # 4096 x 4096 weights at 4.125 bits (INT4 + FP16 scale per 128) dominate the traffic.
+    row = analyze([_gemm(1, 4096, 4096, b_bits=4.125)], A100).iloc[0]
+    nbytes = (4096 * 16 + 4096 * 4096 * 4.125 + 4096 * 16) / 8
+    assert row["bytes"] == pytest.approx(nbytes)
+    assert row["bound"] == "memory"
+    assert row["time_s"] == pytest.approx(nbytes / 1555e9)
+
+
+def test_peak_follows_operand_widths() -> None:
+    # W4A4 takes A100's INT4 path, W4A16 stays on FP16; H100 has no INT4 path -> INT8.
+    assert A100.gemm_peak_flops(4, 4) == 1248e12
+    assert A100.gemm_peak_flops(16, 4) == 312e12
+    assert load_machine("h100-sxm").gemm_peak_flops(4, 4) == pytest.approx(1978.9e12)
+    with pytest.raises(HwsimError, match="no compute path for 32-bit x 16-bit"):
+        load_machine("bitmod").gemm_peak_flops(32, 16)
+
+
+def test_accelerator_peaks_follow_pes_lanes_and_clock() -> None:
+    # BitMoD: 1024 PEs x 4 lanes, 2 cycles per 3/4-bit weight, 2 FLOP per MAC, 1 GHz.
+    assert load_machine("bitmod").gemm_peak_flops(16, 3) == pytest.approx(1024 * 4 / 2 * 2e9)
+    assert load_machine("fp16-baseline").gemm_peak_flops(16, 16) == pytest.approx(32 * 24 * 2e9)
+    assert load_machine("olive").gemm_peak_flops(16, 4) == pytest.approx(36 * 32 * 2e9)
+    # DRAM of the design points: 256 bits per cycle at 1 GHz.
+    assert load_machine("ant").memory_bw_bytes_per_s == 256 / 8 * 1e9
+
+
+def test_every_preset_loads() -> None:
+    names = list_machines()
+    for required in ("a100-40g", "a100-80g", "h100-sxm", "rtx4090", "a6000", "bitmod", "ant",
+                     "olive", "fp16-baseline"):
+        assert required in names
+    for name in names:
+        m = load_machine(name)
+        assert m.name == name and m.peaks and m.memory_bw_bytes_per_s > 0
+
+
+def test_machine_errors_name_the_key() -> None:
+    with pytest.raises(HwsimError, match="unknown machine 'a100'; did you mean"):
+        load_machine("a100")
+    with pytest.raises(HwsimError, match=r"m.yaml: compute\[0\].tflops: Input should be greater"):
+        machine_from_dict({"name": "x", "memory_bandwidth_gb_per_s": 1,
+                           "memory_capacity_gib": 1, "vector_tflops": 1,
+                           "compute": [{"a_bits": 16, "b_bits": 16, "tflops": 0}]}, "m.yaml")
+    with pytest.raises(HwsimError, match="bandwidth: unknown key"):
+        machine_from_dict({"name": "x", "bandwidth": 1}, "m.yaml")
+
+
+def _machine(bw_gb_per_s: float, tflops: float) -> Machine:
+    return machine_from_dict({"name": "t", "memory_bandwidth_gb_per_s": bw_gb_per_s,
+                              "memory_capacity_gib": 1, "vector_tflops": tflops,
+                              "compute": [{"a_bits": 16, "b_bits": 16, "tflops": tflops}]})
+
+
+shapes = st.tuples(st.lists(st.integers(1, 4096), min_size=1, max_size=8),
+                   st.integers(1, 8192), st.integers(1, 8192), st.integers(1, 64),
+                   st.sampled_from([2.0, 3.078125, 4.125, 8.0, 16.0]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes, st.floats(1.0, 5000.0), st.floats(0.1, 2000.0))
+def test_doubling_bandwidth_never_slows_an_operator(shape, bw: float, tflops: float) -> None:
+    m, n, k, count, b_bits = shape
+    op = _gemm(m, n, k, b_bits=b_bits, count=count)
+    slow = op_step_costs(op, _machine(bw, tflops))
+    fast = op_step_costs(op, _machine(2 * bw, tflops))
+    assert (fast["time_s"] <= slow["time_s"]).all()
+    memory_bound = slow["memory_time_s"] > slow["compute_time_s"]
+    # A memory-bound step gets strictly faster (down to at most half, or the compute roof).
+    assert (fast["time_s"][memory_bound] < slow["time_s"][memory_bound]).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes, st.floats(1.0, 5000.0), st.floats(0.1, 2000.0))
+def test_time_is_at_least_both_roofs(shape, bw: float, tflops: float) -> None:
+    m, n, k, count, b_bits = shape
+    machine = _machine(bw, tflops)
+    row = analyze([_gemm(m, n, k, b_bits=b_bits, count=count)], machine).iloc[0]
+    floor = max(row["flops"] / machine.gemm_peak_flops(16, 16),
+                row["bytes"] / machine.memory_bw_bytes_per_s)
+    assert row["time_s"] >= floor * (1 - 1e-12)
+
+
+def test_decode_rows_sum_their_steps_and_can_be_mixed() -> None:
+    # m grows 1 -> 1024: the first steps are memory bound, the last compute bound.
+    op = _gemm([1, 1024], 4096, 4096, stage="decode")
+    row = analyze([op], A100).iloc[0]
+    per_step = op_step_costs(op, A100)
+    assert row["bound"] == "mixed" and row["steps"] == 2
+    assert row["time_s"] == pytest.approx(per_step["time_s"].sum())
+
+
+def _small_workload():
+    return workload_from_dict({"model": "opt-1.3b", "prompt_tokens": 32, "generate_tokens": 9,
+                               "weights": {"format": "int4", "group_size": 128}},
+                              source="small")
+
+
+def test_report_files_summary_and_byte_identical_plots(tmp_path: Path) -> None:
+    w = _small_workload()
+    rep = roofline_report(w, A100, tmp_path / "a")
+    for f in ("roofline.csv", "roofline.md", "summary.json", "roofline.png",
+              "latency_breakdown.png"):
+        assert (tmp_path / "a" / f).stat().st_size > 0
+    assert (tmp_path / "a" / "roofline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    header = (tmp_path / "a" / "roofline.csv").read_text().splitlines()[0].split(",")
+    assert header == COLUMNS
+    for col in ("stage", "layer", "op", "flops", "bytes", "intensity", "bound", "time_s"):
+        assert col in header
+
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    pre, dec = s["stages"]["prefill"], s["stages"]["decode"]
+    table = rep.table
+    assert pre["time_s"] == pytest.approx(table.loc[table.stage == "prefill", "time_s"].sum())
+    assert s["total"]["ttft_s"] == pre["time_s"]
+    assert s["total"]["tpot_s"] == pytest.approx(dec["time_s"] / 8)  # 9 tokens: 8 steps
+    assert pre["tokens_per_s"] == pytest.approx(32 / pre["time_s"])
+    assert s["total"]["tokens_per_s"] == pytest.approx(9 / (pre["time_s"] + dec["time_s"]))
+    assert s["memory"]["fits"] is True
+
+    roofline_report(w, A100, tmp_path / "b")
+    for f in ("roofline.csv", "summary.json", "roofline.png", "latency_breakdown.png"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_prefill_only_and_gemm_workloads_report(tmp_path: Path) -> None:
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 64, "n": 64, "k": 64}]})
+    rep = roofline_report(w, A100, tmp_path, plots=False)
+    assert rep.summary["total"]["tpot_s"] is None and "decode" not in rep.summary["stages"]
+    assert len(rep.table) == 1 and not (tmp_path / "roofline.png").exists()
