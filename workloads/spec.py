@@ -35,6 +35,7 @@ end holds ``prompt_tokens + generate_tokens - 1`` entries per sequence.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -55,6 +56,8 @@ __all__ = [
     "load_workload",
     "workload_from_dict",
 ]
+
+_log = logging.getLogger(__name__)
 
 # Width of tensors a workload does not quantize (norm scales, biases, default embedding).
 FP16_BITS = 16.0
@@ -273,7 +276,7 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     model: ModelConfig | None = None
     gemms: tuple[Gemm, ...] = ()
     if spec.gemms is not None:
-        for key in ("model", "batch", "prompt_tokens", "generate_tokens", "logits"):
+        for key in ("model", "batch", "prompt_tokens", "generate_tokens", "logits", "kv_cache"):
             if key in data:
                 errors.append(f"{key}: not allowed together with 'gemms'")
         if not spec.gemms:
@@ -325,6 +328,14 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     if errors:
         raise HwsimError(f"{source}: " + "; ".join(errors))
     assert default is not None and acts is not None and kv is not None
+
+    if model is not None and spec.prompt_tokens is not None and spec.generate_tokens is not None:
+        reach = spec.prompt_tokens + spec.generate_tokens - 1
+        if reach > model.max_context:
+            # Not an error: long-context variants and studies go past the trained length.
+            _log.warning("%s: %s reaches %d tokens, beyond %s's trained context of %d", source,
+                         "prompt_tokens + generate_tokens - 1", reach, model.name,
+                         model.max_context)
 
     name = spec.name or (Path(source).stem if source.endswith((".yaml", ".yml")) else source)
     return Workload(
