@@ -127,7 +127,7 @@ def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_t
             "memory_bound_time_s": float(t.loc[t["bound"] == "memory", "time_s"].sum()),
             "compute_bound_time_s": float(t.loc[t["bound"] == "compute", "time_s"].sum()),
             "tokens": tokens[stage],
-            "tokens_per_s": tokens[stage] / time_s if time_s else None,
+            "tokens_per_s": tokens[stage] / time_s if time_s and tokens[stage] else None,
         }
     total_time = float(table["time_s"].sum())
     ttft = stages.get("prefill", {}).get("time_s", 0.0)

@@ -37,7 +37,7 @@ class Footprint:
 def footprint(w: Workload) -> Footprint:
     """Memory footprint of `w` (see the module docstring for what is counted)."""
     if w.model is None:
-        weights = sum(g.k * g.n * g.count * w.weights.for_layer(g.name, "gemm").bits
+        weights = sum(g.k * g.n * g.count * w.weights.for_layer(g.name, "gemm").bits_at(g.k)
                       for g in w.gemms) / 8
         acts = max(g.m * (g.k + g.n) * g.count for g in w.gemms) * w.activations.bits / 8
         return Footprint(weights, 0.0, acts)
@@ -47,13 +47,14 @@ def footprint(w: Workload) -> Footprint:
     for lin in linear_layers(model):
         prec = w.weights.for_layer(lin.name, lin.op_class)
         if lin.name == "lm_head" and model.tie_embeddings:
-            bits += prec.bits * other_parameters(model)["embed"]  # the shared table
+            bits += prec.bits_at(lin.k) * other_parameters(model)["embed"]  # the shared table
         else:
-            bits += prec.bits * lin.copies * lin.k * lin.n
+            bits += prec.bits_at(lin.k) * lin.copies * lin.k * lin.n
         if lin.bias:
             bits += FP16_BITS * lin.copies * lin.n
     if not model.tie_embeddings:
-        bits += w.weights.for_layer("embed", "embed").bits * other_parameters(model)["embed"]
+        embed = w.weights.for_layer("embed", "embed").bits_at(model.hidden)
+        bits += embed * other_parameters(model)["embed"]
     bits += FP16_BITS * other_parameters(model)["norm"]
 
     kv_tokens = w.final_kv_len

@@ -84,7 +84,7 @@ def _gemm_op(w: Workload, name: str, m: int, n: int, k: int, count: int) -> Op:
     one = np.zeros(1, dtype=np.int64)
     return Op(name=name, op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
               m=one + m, n=one + n, k=one + k, count=count, a_bits=w.activations.bits,
-              b_bits=prec.bits, out_bits=w.activations.bits, b_kind="weight",
+              b_bits=prec.bits_at(k), out_bits=w.activations.bits, b_kind="weight",
               b_format=prec.format, group_size=prec.group_size)
 
 
@@ -111,7 +111,7 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
         prec = w.weights.for_layer(layer.name, layer.op_class)
         return Op(name=layer.name, op_class=layer.op_class, stage=st.name, layer=layer.layer,
                   kind="gemm", m=_arr(m, like), n=_arr(layer.n, like), k=_arr(layer.k, like),
-                  count=count, a_bits=act, b_bits=prec.bits, out_bits=out_bits,
+                  count=count, a_bits=act, b_bits=prec.bits_at(layer.k), out_bits=out_bits,
                   b_kind="weight", b_format=prec.format, group_size=prec.group_size,
                   step=like.copy(), kv_len=zero.copy())
 
@@ -133,9 +133,10 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
                   else w.weights.for_layer("embed", "embed"))
     if model.learned_positions:
         ops.append(vec("embed", "embed", T, h, 1, 1.0, layer="embed", a_operands=2,
-                       a_bits=embed_prec.bits))
+                       a_bits=embed_prec.bits_at(h)))
     else:
-        ops.append(vec("embed", "embed", T, h, 1, 0.0, layer="embed", a_bits=embed_prec.bits))
+        ops.append(vec("embed", "embed", T, h, 1, 0.0, layer="embed",
+                       a_bits=embed_prec.bits_at(h)))
 
     # Attention block.
     ops.append(vec("input_norm", "norm", T, h, L, norm_flops, b_bits=norm_bits))

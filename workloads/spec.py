@@ -35,6 +35,7 @@ end holds ``prompt_tokens + generate_tokens - 1`` entries per sequence.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,14 +69,33 @@ class Precision:
     """How one operand is stored.
 
     Attributes:
-        bits: effective bits per element, including scales, zero points and type selectors.
+        bits: effective bits per element, including scales, zero points and type selectors,
+            at the reference reduction size `in_features` (the model's hidden size; per-row
+            scales and two-level scales depend on it, see `bits_at`).
         format: `hwsim.dtypes` canonical format name, ``None`` when only a width was given.
-        group_size: quantization group along the reduction dimension, if any.
+        group_size: quantization group along the reduction dimension (the format's default
+            when the workload gives none; ``None`` for per-row or per-tensor scaling).
+        in_features: reduction size `bits` was computed at (``None`` for a width).
     """
 
     bits: float
     format: str | None = None
     group_size: int | None = None
+    in_features: int | None = None
+
+    def bits_at(self, in_features: int) -> float:
+        """Effective bits per element for a tensor whose reduction dimension is `in_features`."""
+        if self.format is None or in_features == self.in_features:
+            return self.bits
+        return _bits_per_weight(self.format, self.group_size, in_features)
+
+
+@functools.lru_cache(maxsize=512)
+def _bits_per_weight(fmt: str, group_size: int | None, in_features: int) -> float:
+    # Lazy: dtypes is a lower layer, imported only when a format has to be resolved.
+    from hwsim.dtypes import bits_per_weight
+
+    return float(bits_per_weight(fmt, group_size=group_size, in_features=in_features))
 
 
 @dataclass(frozen=True)
@@ -108,7 +128,7 @@ class WeightPrecision:
         if op_class in table:
             return table[op_class]
         if op_class == "embed":
-            return Precision(FP16_BITS, "fp16")
+            return Precision(FP16_BITS, "fp16", None, None)
         return self.default
 
 
@@ -225,19 +245,24 @@ def _format_validation(exc: ValidationError) -> str:
     return "; ".join(msgs)
 
 
-def _resolve_precision(p: _PrecisionIn, where: str, errors: list[str]) -> Precision | None:
+def _resolve_precision(p: _PrecisionIn, where: str, errors: list[str],
+                       in_features: int) -> Precision | None:
     if p.bits is not None:
         return Precision(float(p.bits))
-    # Lazy: dtypes is a lower layer, imported only when a format has to be resolved.
-    from hwsim.dtypes import bits_per_weight, get_format
+    from hwsim.dtypes import get_format
 
     try:
         fmt = get_format(p.format)  # type: ignore[arg-type]
-        bits = float(bits_per_weight(fmt.name, group_size=p.group_size))
     except HwsimError as exc:
         errors.append(f"{where}.format: {exc}")
         return None
-    return Precision(bits, fmt.name, p.group_size)
+    group = p.group_size if p.group_size is not None else fmt.group_size
+    try:
+        bits = _bits_per_weight(fmt.name, group, in_features)
+    except HwsimError as exc:
+        errors.append(f"{where}: {exc}")
+        return None
+    return Precision(bits, fmt.name, group, in_features)
 
 
 def _resolve_model(ref: str, base_dir: Path | None) -> ModelConfig:
@@ -300,7 +325,10 @@ def workload_from_dict(data: Any, source: str = "<dict>",
             if getattr(spec, key) is None:
                 errors.append(f"{key}: missing (a positive integer)")
 
-    default = _resolve_precision(spec.weights, "weights", errors)
+    # Reference reduction size of the per-row / two-level scale bits (exact per layer in ops).
+    ref_k = model.hidden if model is not None else (gemms[0].k if gemms else 1)
+    head_k = model.dim_head if model is not None else ref_k
+    default = _resolve_precision(spec.weights, "weights", errors, ref_k)
     overrides: list[tuple[str, Precision]] = []
     allowed = WEIGHT_CLASSES + linear_names()
     for key, p in spec.weights.overrides.items():
@@ -312,11 +340,11 @@ def workload_from_dict(data: Any, source: str = "<dict>",
             errors.append(f"weights.overrides.embed: {model.name} ties its embedding to "
                           "lm_head; set the precision of lm_head instead")
             continue
-        resolved = _resolve_precision(p, f"weights.overrides.{key}", errors)
+        resolved = _resolve_precision(p, f"weights.overrides.{key}", errors, ref_k)
         if resolved is not None:
             overrides.append((key, resolved))
-    acts = _resolve_precision(spec.activations, "activations", errors)
-    kv = _resolve_precision(spec.kv_cache, "kv_cache", errors)
+    acts = _resolve_precision(spec.activations, "activations", errors, ref_k)
+    kv = _resolve_precision(spec.kv_cache, "kv_cache", errors, head_k)
 
     if default is not None and not errors:
         weights = WeightPrecision(default, tuple(overrides))

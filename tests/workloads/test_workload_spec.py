@@ -31,8 +31,23 @@ def _err(data: object) -> str:
 def test_format_weights_use_effective_bits_from_dtypes() -> None:
     w = workload_from_dict({**BASE, "weights": {"format": "BitMoD3", "group_size": 128}})
     assert w.weights.format == "bitmod3" and w.weights.group_size == 128
-    assert w.weights.bits == bits_per_weight("bitmod3", group_size=128)
+    # Two-level scales add a per-row factor: the reference size is the hidden width 4096.
+    assert w.weights.bits == bits_per_weight("bitmod3", group_size=128, in_features=4096)
     assert w.weights.bits > 3  # scales and type selectors are paid for
+
+
+def test_per_row_formats_get_exact_bits_per_layer() -> None:
+    # ANT scales each output row with one FP16 scale: 4 + 16 / in_features bits per weight.
+    w = workload_from_dict({**BASE, "weights": {"format": "ant4"}})
+    assert w.weights.group_size is None
+    ops = {o.name: o for o in operators(w) if o.stage == "prefill"}
+    assert ops["q_proj"].b_bits == pytest.approx(4 + 16 / 4096)
+    assert ops["down_proj"].b_bits == pytest.approx(4 + 16 / 11008)
+
+
+def test_default_group_size_is_the_formats() -> None:
+    w = workload_from_dict({**BASE, "weights": {"format": "mxfp4"}})
+    assert w.weights.group_size == 32  # OCP MX block
 
 
 def test_width_only_weights() -> None:
