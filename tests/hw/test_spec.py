@@ -1,0 +1,118 @@
+"""Hardware descriptions: presets, validation errors with YAML paths, overrides, area."""
+
+import pytest
+from hwsim.hw import (
+    area_breakdown_mm2,
+    area_mm2,
+    hardware_fields,
+    hardware_from_dict,
+    hardware_to_dict,
+    list_presets,
+    load_hardware,
+    with_overrides,
+)
+
+from hwsim.errors import HwsimError
+
+REQUIRED_PRESETS = {"fp16", "ant", "olive", "bitmod", "int8-systolic", "scalesim-ws",
+                    "scalesim-os", "scalesim-is"}
+
+
+def base():
+    return {
+        "name": "t", "clock_mhz": 500,
+        "pe": {"kind": "bitmod", "lanes": 4, "energy_pj_per_cycle": 0.5, "area_um2": 1000},
+        "array": {"rows": 4, "cols": 2},
+        "buffers": {b: {"kib": 64} for b in ("weight", "activation", "output")},
+        "dram": {"gb_per_s": 16},
+    }
+
+
+def test_presets_load_and_round_trip():
+    assert set(list_presets()) >= REQUIRED_PRESETS
+    for name in list_presets():
+        hw = load_hardware(name)
+        assert hw.name == name
+        again = hardware_from_dict(hardware_to_dict(hw), source="again")
+        assert again == hw
+
+
+def test_bitmod_preset_is_the_published_point():
+    hw = load_hardware("BitMoD")  # case-insensitive
+    assert (hw.array.rows, hw.array.cols) == (32, 32)
+    assert (hw.array_for("decode").rows, hw.array_for("decode").cols) == (64, 16)
+    assert hw.pe.lanes == 4 and hw.energy_overhead == 1.5
+    assert hw.dram_bytes_per_cycle == 32  # 256 bits per cycle
+
+
+def test_bandwidth_in_gb_per_s_becomes_bytes_per_cycle():
+    # 16 GB/s at 500 MHz = 16e9 / 500e6 = 32 bytes per cycle.
+    assert hardware_from_dict(base()).dram_bytes_per_cycle == pytest.approx(32.0)
+
+
+def test_area_by_hand():
+    # 8 PEs x 1000 um^2 = 0.008 mm^2; three 64 KiB buffers at 0.238 mm^2 each (CACTI bank).
+    hw = hardware_from_dict(base())
+    parts = area_breakdown_mm2(hw)
+    assert parts["pe_array"] == pytest.approx(0.008)
+    assert parts["weight_buffer"] == pytest.approx(0.238)
+    assert area_mm2(hw) == pytest.approx(0.008 + 3 * 0.238)
+    # The larger of prefill and decode shapes counts (iso-area points are equal).
+    bigger = with_overrides(hw, {"decode_array.rows": 8})
+    assert area_breakdown_mm2(bigger)["pe_array"] == pytest.approx(0.016)
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"array": {"rows": 0, "cols": 2}}, r"t: array.rows: Input should be greater than 0"),
+        ({"dram": {"bytes_per_cycle": 0}}, r"dram.bytes_per_cycle: Input should be greater"),
+        ({"dram": {}}, r"dram: give exactly one of 'bytes_per_cycle' or 'gb_per_s'"),
+        ({"pe": {"kind": "tpu"}}, r"pe: unknown PE kind \(allowed: mac, bitmod, bit_serial"),
+        ({"pe": {"lanes": 4}}, r"pe: missing 'kind'"),
+        ({"pe": {"kind": "mac", "lanez": 1, "energy_pj_per_cycle": 1, "area_um2": 1}},
+         r"pe.lanez: unknown key \(allowed: energy_pj_per_cycle, area_um2, kind, lanes"),
+        ({"pe": {"kind": "systolic", "dataflow": "rs", "energy_pj_per_cycle": 1,
+                 "area_um2": 1}}, r"pe.dataflow: Input should be 'ws', 'os' or 'is'"),
+        ({"clock": 1}, r"clock: unknown key \(allowed: name, clock_mhz"),
+        ({"buffers": {"weight": {"kib": 1}}}, r"buffers.activation: Field required"),
+    ],
+)
+def test_bad_hardware_names_the_yaml_path(patch, message):
+    data = base() | patch
+    with pytest.raises(HwsimError, match=message):
+        hardware_from_dict(data, source="t")
+
+
+def test_unknown_preset_lists_presets_and_closest():
+    with pytest.raises(HwsimError, match=r"unknown hardware preset 'bitmd' \(did you mean "
+                                         r"bitmod\?\); presets: ant, bitmod"):
+        load_hardware("bitmd")
+
+
+def test_overrides_by_dotted_path():
+    hw = load_hardware("bitmod")
+    new = with_overrides(hw, {"array.rows": 64, "pe.lanes": 8, "buffers.weight.kib": 256,
+                              "dram.bytes_per_cycle": 64})
+    assert (new.array.rows, new.pe.lanes, new.buffers.weight.kib) == (64, 8, 256)
+    assert new.dram_bytes_per_cycle == 64
+    assert hw.array.rows == 32  # the original is untouched (frozen)
+    # Setting one bandwidth field clears the other one.
+    assert with_overrides(new, {"dram.gb_per_s": 16}).dram_bytes_per_cycle == 16
+    with pytest.raises(HwsimError, match=r"unknown hardware field 'pe.lanez' \(valid fields: "
+                                         r"acc_bits, array.cols, array.rows"):
+        with_overrides(hw, {"pe.lanez": 8})
+    with pytest.raises(HwsimError, match=r"array.rows: Input should be greater than 0"):
+        with_overrides(hw, {"array.rows": 0})
+    assert "pe.scale_bits" in hardware_fields(hw)
+    assert "pe.dataflow" in hardware_fields(load_hardware("scalesim-os"))
+
+
+def test_fpga_style_point_clock_and_bandwidth():
+    # An FPGA design point: 145 MHz fmax, 4x4 array, board DRAM given in GB/s.
+    data = base() | {"clock_mhz": 145, "array": {"rows": 4, "cols": 4},
+                     "pe": {"kind": "dint", "lanes": 4, "energy_pj_per_cycle": 0,
+                            "area_um2": 0},
+                     "dram": {"gb_per_s": 2.9}}
+    hw = hardware_from_dict(data)
+    assert hw.dram_bytes_per_cycle == pytest.approx(2.9e9 / 145e6)

@@ -1,0 +1,106 @@
+"""`hwsim run` end to end: outputs, determinism, and one-line errors with exit code 2."""
+
+import json
+import sys
+
+import pandas as pd
+import pytest
+
+from hwsim.cli import main
+
+GEMMS = """\
+gemms:
+  - {name: g1, m: 64, n: 96, k: 256}
+  - {name: g2, m: 8, n: 512, k: 128, count: 3}
+weights: {format: int4, group_size: 128}
+hardware: bitmod
+"""
+
+
+def run_cli(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    return code, capsys.readouterr()
+
+
+@pytest.fixture
+def gemm_file(tmp_path):
+    path = tmp_path / "kernels.yaml"
+    path.write_text(GEMMS, encoding="utf-8")
+    return path
+
+
+def test_outputs_and_byte_identical_reruns(monkeypatch, capsys, tmp_path, gemm_file):
+    outs, printed = [], []
+    for name in ("a", "b"):
+        code, cap = run_cli(monkeypatch, capsys, "run", str(gemm_file), "--compare", "fp16,ant",
+                            "--out", str(tmp_path / name))
+        assert code == 0, cap.err
+        outs.append(tmp_path / name)
+        printed.append(cap.out)
+    files = sorted(p.name for p in outs[0].iterdir())
+    assert files == ["comparison.png", "energy_breakdown.png", "latency_breakdown.png",
+                     "layers.csv", "summary.json"]
+    for f in files:
+        assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
+    summary = json.loads((outs[0] / "summary.json").read_text())
+    for key in ("total_cycles", "latency_ms", "energy_uj", "energy_breakdown_uj", "area_mm2",
+                "stages", "designs", "comparison"):
+        assert key in summary
+    assert [d["hardware"]["name"] for d in summary["designs"]] == ["bitmod", "fp16", "ant"]
+    assert summary["comparison"]["baseline"] == "fp16"
+    layers = pd.read_csv(outs[0] / "layers.csv")
+    assert len(layers) == 3 * 2  # 3 designs x 2 GEMMs (one stage)
+    assert {"cycles", "stall_cycles", "utilization", "dram_read_bytes", "energy_uj",
+            "mapping"} <= set(layers.columns)
+    assert "normalized to fp16" in printed[0]
+
+
+def test_set_overrides_the_main_hardware(monkeypatch, capsys, tmp_path, gemm_file):
+    code, cap = run_cli(monkeypatch, capsys, "run", str(gemm_file), "--set", "array.rows=64",
+                        "--set", "dram.bytes_per_cycle=8", "--out", str(tmp_path))
+    assert code == 0, cap.err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["hardware"]["array"]["prefill"] == [64, 32]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--hardware", "nosuch"], "unknown hardware preset 'nosuch'"),
+        (["--set", "array.rows=0"], "array.rows: Input should be greater than 0"),
+        (["--set", "pe.nope=1"], "unknown hardware field 'pe.nope' (valid fields:"),
+        (["--set", "rows"], "expected FIELD=VALUE"),
+        (["--set", "buffers.weight.kib=0.001"], "buffers.weight.kib: 0.001 KiB cannot hold"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, gemm_file, args,
+                                          message):
+    code, cap = run_cli(monkeypatch, capsys, "run", str(gemm_file), *args,
+                        "--out", str(tmp_path))
+    assert code == 2
+    err = " ".join(cap.err.split())  # rich wraps long lines
+    assert message in err
+    assert "Traceback" not in cap.err
+
+
+def test_precision_the_pe_cannot_run(monkeypatch, capsys, tmp_path):
+    path = tmp_path / "nf4.yaml"
+    path.write_text(GEMMS.replace("int4", "nf4"), encoding="utf-8")
+    code, cap = run_cli(monkeypatch, capsys, "run", str(path), "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert "cannot run weights format 'nf4'" in " ".join(cap.err.split())
+
+
+def test_default_run_needs_no_arguments(monkeypatch, capsys, tmp_path):
+    # The README's main command: bundled Llama-2-7B workload on the embedded bitmod preset.
+    code, cap = run_cli(monkeypatch, capsys, "run", "--out", str(tmp_path))
+    assert code == 0, cap.err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["hardware"]["name"] == "bitmod"
+    assert summary["workload"] == "llama-2-7b-generative"
+    assert summary["stages"]["decode"]["steps"] == 20

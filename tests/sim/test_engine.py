@@ -1,0 +1,152 @@
+"""The tile pipeline and energy of one GEMM: a hand-computed case, then invariants."""
+
+import math
+
+import numpy as np
+import pytest
+from hwsim.hw import hardware_from_dict, load_hardware, with_overrides
+from hwsim.sim import ENERGY_COMPONENTS, pipeline_cycles, simulate_gemm, simulate_op
+from hwsim.sim import pe_cycles as pc
+from hwsim.sim.precision import OperandWidths
+from hwsim.workloads import Op
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwsim.errors import HwsimError
+
+
+def tiny_hw(pe=None, **over):
+    data = {
+        "name": "tiny", "clock_mhz": 1000,
+        "pe": pe or {"kind": "mac", "lanes": 1, "energy_pj_per_cycle": 1.0, "area_um2": 100},
+        "array": {"rows": 8, "cols": 4},
+        "buffers": {b: {"kib": 64, "port_bits": 64, "read_pj": 2.0, "write_pj": 4.0}
+                    for b in ("weight", "activation", "output")},
+        "dram": {"bytes_per_cycle": 32, "energy_pj_per_bit": 0.5},
+    }
+    data.update(over)
+    return hardware_from_dict(data, source="tiny")
+
+
+def test_pipeline_slots_by_hand():
+    # slot 0: load 5; slot 1: max(C0=10, L1=20); slot 2: max(C1=10, W0=3); slot 3: W1=3.
+    slots = pipeline_cycles(np.array([10, 10]), np.array([5, 20]), np.array([3, 3]))
+    assert slots.tolist() == [5, 20, 10, 3]
+
+
+def test_one_block_mac_gemm_by_hand():
+    # m=4, n=8, k=16 fits one block and one 8x4 array tile.
+    cost = simulate_gemm(4, 8, 16, tiny_hw(), OperandWidths(16, 16), 16, 16, 16)
+    assert cost.mapping.blocks == (1, 1, 1)
+    # compute: 16 MAC steps + 1 IO cycle; load (4x16 + 16x8) x 2 B = 384 B / 32 = 12 cycles;
+    # write-back 4x8x2 B = 64 B / 32 = 2 cycles. Slots: 12, 17, 2.
+    assert cost.compute_cycles == 16 + pc.ARRAY_IO_LATENCY == 17
+    assert cost.cycles == 12 + 17 + 2
+    assert cost.stall_cycles == 14
+    assert cost.dram_read_bytes == 384 and cost.dram_write_bytes == 64
+    # 32 outputs x 16 cycles active at 1 pJ.
+    assert cost.energy_pj["pe"] == pytest.approx(512.0)
+    # weights: the one tile pass reads 8 x 16 weights x 16 bits = 2048 bits at 2/64 pJ per
+    # bit, and 2048 bits were written from DRAM at 4/64 pJ per bit: 64 + 128.
+    assert cost.energy_pj["sram_weight"] == pytest.approx(192.0)
+    # activations: 4 x 16 x 16 = 1024 bits read and written: 32 + 64.
+    assert cost.energy_pj["sram_activation"] == pytest.approx(96.0)
+    # outputs: 32 partial sums x 32 bits written (64), 64 B read back for write-back (16).
+    assert cost.energy_pj["sram_output"] == pytest.approx(80.0)
+    assert cost.energy_pj["dram"] == pytest.approx((384 + 64) * 8 * 0.5)
+    assert cost.utilization == pytest.approx(512 / (31 * 32))
+
+
+def test_bitmod_block_counts_dequantization():
+    pe = {"kind": "bitmod", "lanes": 4, "energy_pj_per_cycle": 1.0, "area_um2": 1,
+          "scale_bits": 8, "dequant_pj_per_cycle": 0.5}
+    hw = tiny_hw(pe=pe, array={"rows": 2, "cols": 2})
+    w = OperandWidths(16, 3, terms=2, grouped=True)
+    cost = simulate_gemm(2, 2, 16, hw, w, 16, 3.25, 16, group_size=8)
+    # Two groups of 8: A = 2 steps x 2 terms = 4 < D = 8: 4 + max(4, 8) + 8 = 20, +1 IO.
+    assert cost.compute_cycles == 21
+    # 4 outputs x 2 groups x 8 dequant cycles x 0.5 pJ.
+    assert cost.energy_pj["dequant"] == pytest.approx(4 * 2 * 8 * 0.5)
+    assert cost.energy_pj["pe"] == pytest.approx(4 * 20 * 1.0)
+
+
+def _op(m, n, k, b_format="int4", group=128, stage="prefill", b_kind="weight", count=1):
+    arr = lambda x: np.asarray(x, dtype=np.int64).reshape(-1)  # noqa: E731
+    m, n, k = np.broadcast_arrays(arr(m), arr(n), arr(k))
+    return Op(name="g", op_class="gemm", stage=stage, layer="gemm", kind="gemm", m=m, n=n,
+              k=k, count=count, a_bits=16.0, b_bits=4.0625 if b_format else 16.0,
+              out_bits=16.0, b_kind=b_kind, b_format=b_format,
+              group_size=group if b_format else None, step=np.arange(len(m)))
+
+
+def test_decode_steps_follow_their_kv_length():
+    hw = load_hardware("bitmod")
+    kv = np.array([300, 301, 900])
+    costs = simulate_op(_op(1, kv, 128, None, stage="decode", b_kind="kv"), hw)
+    assert len(costs) == 3
+    assert costs[0].cycles <= costs[1].cycles < costs[2].cycles
+    assert costs[0].mapping.rows == 64  # the decode array shape
+
+
+@pytest.mark.parametrize(
+    ("preset", "over", "match"),
+    [
+        ("bitmod", {}, r"bitmod PE \(pe.kind\) cannot run weights format 'nf4': it runs"),
+        ("dint", {}, r"activations are 16-bit but pe.act_bits is 8"),
+    ],
+)
+def test_precision_the_pe_cannot_run(preset, over, match):
+    hw = with_overrides(load_hardware(preset), over)
+    with pytest.raises(HwsimError, match=match):
+        simulate_op(_op(16, 64, 128, "nf4"), hw)
+
+
+def test_buffer_smaller_than_one_tile_names_the_field():
+    hw = with_overrides(load_hardware("bitmod"), {"buffers.activation.kib": 1})
+    with pytest.raises(HwsimError, match=r"buffers.activation.kib: 1 KiB cannot hold one"):
+        simulate_op(_op(64, 64, 256), hw)
+
+
+HW_KINDS = [
+    {"kind": "mac", "lanes": 2, "energy_pj_per_cycle": 0.7, "area_um2": 1},
+    {"kind": "bitmod", "lanes": 4, "energy_pj_per_cycle": 0.5, "area_um2": 1,
+     "dequant_pj_per_cycle": 0.1},
+    {"kind": "systolic", "dataflow": "ws", "energy_pj_per_cycle": 0.5, "area_um2": 1},
+    {"kind": "systolic", "dataflow": "os", "energy_pj_per_cycle": 0.5, "area_um2": 1},
+    {"kind": "systolic", "dataflow": "is", "energy_pj_per_cycle": 0.5, "area_um2": 1},
+    {"kind": "bipolar", "lanes": 16, "act_bits": 16, "energy_pj_per_cycle": 0.2,
+     "area_um2": 1},
+]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    pe=st.sampled_from(HW_KINDS),
+    m=st.integers(1, 200), n=st.integers(1, 200), k=st.integers(1, 600),
+    rows=st.integers(1, 16), cols=st.integers(1, 16),
+    bw=st.floats(0.25, 64), latency=st.integers(0, 50), kib=st.sampled_from([4, 16, 256]),
+)
+def test_invariants(pe, m, n, k, rows, cols, bw, latency, kib):
+    hw = tiny_hw(pe=pe, array={"rows": rows, "cols": cols},
+                 dram={"bytes_per_cycle": bw, "energy_pj_per_bit": 1.0,
+                       "latency_cycles": latency},
+                 buffers={b: {"kib": kib, "read_pj": 1.0, "write_pj": 2.0}
+                          for b in ("weight", "activation", "output")})
+    grouped = pe["kind"] == "bitmod"
+    w = OperandWidths(16, 4, terms=2 if grouped else 0, grouped=grouped)
+    try:
+        cost = simulate_gemm(m, n, k, hw, w, 16, 4.25, 16, group_size=8 if grouped else None)
+    except HwsimError:
+        return  # a tile does not fit these buffers: reported, nothing to check
+    # Never faster than the compute-bound or the memory-bound limit.
+    assert cost.cycles >= cost.compute_cycles
+    assert cost.cycles >= cost.dram_cycles
+    assert cost.cycles >= math.ceil((cost.dram_read_bytes + cost.dram_write_bytes) / bw - 1e-9)
+    assert all(v >= 0 for v in cost.energy_pj.values())
+    assert set(cost.energy_pj) == set(ENERGY_COMPONENTS)
+    assert 0 < cost.utilization <= 1
+    # More bandwidth never slows the layer down (the mapping does not depend on bandwidth).
+    faster = simulate_gemm(m, n, k, with_overrides(hw, {"dram.bytes_per_cycle": bw * 2}), w,
+                           16, 4.25, 16, group_size=8 if grouped else None)
+    assert faster.cycles <= cost.cycles
+    assert faster.compute_cycles == cost.compute_cycles

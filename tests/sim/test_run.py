@@ -1,0 +1,70 @@
+"""A whole workload: totals are the sums of their parts, decode steps follow KV lengths."""
+
+import numpy as np
+import pytest
+from hwsim.hw import load_hardware, with_overrides
+from hwsim.sim import ENERGY_KEYS, compare_results, simulate_workload
+from hwsim.workloads import workload_from_dict
+
+
+@pytest.fixture(scope="module")
+def workload():
+    # A small model keeps this fast: OPT-1.3B, 64-token prompt, 4 decode steps.
+    return workload_from_dict({"model": "opt-1.3b", "prompt_tokens": 64, "generate_tokens": 5,
+                               "weights": {"format": "bitmod4", "group_size": 128}})
+
+
+@pytest.fixture(scope="module")
+def result(workload):
+    hw = with_overrides(load_hardware("bitmod"), {"leakage_mw": 50.0})
+    return simulate_workload(workload, hw)
+
+
+def test_totals_are_sums(result):
+    layers = result.layers
+    assert result.total_cycles == layers["cycles"].sum()
+    assert (layers["cycles"] == layers["compute_cycles"] + layers["stall_cycles"]).all()
+    breakdown = result.energy_breakdown_uj
+    assert set(breakdown) == set(ENERGY_KEYS)
+    assert all(v >= 0 for v in breakdown.values())
+    assert sum(breakdown.values()) == pytest.approx(result.energy_uj)
+    stages = result.stage_totals()
+    assert sum(s["cycles"] for s in stages.values()) == result.total_cycles
+    assert sum(s["energy_uj"] for s in stages.values()) == pytest.approx(result.energy_uj)
+    # leakage = 50 mW x latency: 50e-3 W x latency_ms x 1e-3 s = J; x 1e6 -> uJ.
+    assert breakdown["leakage"] == pytest.approx(50e-3 * result.latency_ms * 1e-3 * 1e6)
+    assert ((layers["utilization"] > 0) & (layers["utilization"] <= 1)).all()
+
+
+def test_tokens_and_latency(result):
+    # 1 GHz: cycles / 1e6 = ms. Tokens processed: 64 prompt + 4 decode inputs.
+    assert result.latency_ms == pytest.approx(result.total_cycles / 1e6)
+    assert result.tokens == {"prefill": 64, "decode": 4}
+    assert result.tokens_per_s == pytest.approx(68 / (result.latency_ms * 1e-3))
+    assert result.energy_per_token_uj == pytest.approx(result.energy_uj / 68)
+
+
+def test_every_decode_step_is_simulated(result):
+    steps = result.step_cycles["decode"]
+    assert len(steps) == 4
+    # The KV cache grows every step, so no step is cheaper than the one before.
+    assert np.all(np.diff(steps) >= 0)
+    assert steps.sum() == result.stage_totals()["decode"]["cycles"]
+    # Vector ops are listed, not silently dropped.
+    assert "prefill/softmax" in result.not_simulated
+
+
+def test_summary_keys(result):
+    s = result.summary()
+    for key in ("total_cycles", "latency_ms", "energy_uj", "energy_breakdown_uj", "area_mm2",
+                "stages", "tokens_per_s", "not_simulated"):
+        assert key in s
+    assert set(s["stages"]) == {"prefill", "decode"}
+
+
+def test_compare_normalizes_to_baseline(workload, result):
+    fp16 = simulate_workload(workload, load_hardware("fp16"))
+    table = compare_results([result, fp16], baseline=1)
+    assert table.loc[1, "speedup"] == pytest.approx(1.0)
+    assert table.loc[0, "speedup"] == pytest.approx(fp16.latency_ms / result.latency_ms)
+    assert table.loc[0, "energy_efficiency"] == pytest.approx(fp16.energy_uj / result.energy_uj)
