@@ -1,0 +1,175 @@
+"""A measured FPGA build as a hardware description the simulator runs (`hwsim run --hardware`).
+
+What comes from the build and what is assumed:
+
+- ``clock_mhz``: the measured fmax (the slowest clock, median over placer seeds), rounded down
+  to 0.1 MHz;
+- ``pe`` kind, lanes and operand widths, and ``array``: from the block and its parameters;
+- ``buffers``: the device's block RAM (which the measured build leaves unused), split half for
+  weights and a quarter each for activations and outputs, one bank per RAM block with its
+  16-bit port (ECP5 DP16KD: 2 KiB of data each; iCE40: 0.5 KiB RAM40, plus the UP5K's four
+  32 KiB SPRAMs);
+- ``dram``: a board memory by name (`BOARD_MEMORIES`) or a bandwidth in GB/s;
+- energies and areas are 0: an FPGA build's power is not modelled, so energy columns of the
+  simulator's report say nothing for these presets (latency does).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from hwsim.hw.fpga.devices import get_device
+from hwsim.hw.fpga.flow import Implementation
+from hwsim.hw.spec import HardwareSpec, hardware_from_dict
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "BOARD_MEMORIES",
+    "BoardMemory",
+    "device_buffers",
+    "fpga_hardware",
+    "pe_for_block",
+    "write_hardware_yaml",
+]
+
+
+@dataclass(frozen=True)
+class BoardMemory:
+    """A board's external memory interface: peak bandwidth of its data bus."""
+
+    name: str
+    description: str
+    gb_per_s: float
+
+
+# Peak bandwidth = bus bytes x transfers per second (no refresh or turnaround losses).
+BOARD_MEMORIES = {
+    m.name: m
+    for m in (
+        # 16-bit SDR SDRAM at 100 MHz (e.g. ULX3S, iCEBreaker-class add-ons): 2 B x 100 MT/s.
+        BoardMemory("sdram16", "16-bit SDR SDRAM at 100 MHz", 0.2),
+        # 16-bit DDR3-800 (e.g. ECP5 Versa, OrangeCrab at 400 MHz): 2 B x 800 MT/s.
+        BoardMemory("ddr3-16", "16-bit DDR3-800", 1.6),
+        # 32-bit DDR3-800: 4 B x 800 MT/s.
+        BoardMemory("ddr3-32", "32-bit DDR3-800", 3.2),
+        # Quad-SPI PSRAM at 66 MHz, 4 bits per clock: 0.5 B x 66 MT/s.
+        BoardMemory("qspi-psram", "quad-SPI PSRAM at 66 MHz", 0.033),
+    )
+}
+
+# Block RAM per device family: (KiB of data per block, port bits used per bank).
+_BRAM_KIB = {"ecp5": 2.0, "ice40": 0.5}
+_SPRAM_KIB = {"ice40-up5k": (4, 32.0)}  # four 256 kbit single-port RAMs
+
+
+def device_buffers(device: str) -> dict:
+    """The ``buffers`` mapping of a design point: the device's block RAM split 1/2, 1/4, 1/4."""
+    dev = get_device(device)
+    blocks = dev.available["bram"]
+    kib = blocks * _BRAM_KIB[dev.family]
+    spram_blocks, spram_kib = _SPRAM_KIB.get(dev.name, (0, 0.0))
+    blocks, kib = blocks + spram_blocks, kib + spram_blocks * spram_kib
+    out = {}
+    for name, share in (("weight", 0.5), ("activation", 0.25), ("output", 0.25)):
+        banks = max(1, math.floor(blocks * share))
+        out[name] = {"kib": kib * share, "banks": banks, "port_bits": 16 * banks}
+    return out
+
+
+def pe_for_block(block: str, params: dict) -> tuple[dict, int, int]:
+    """The simulator's ``pe`` mapping and the array shape (rows, cols) of an RTL block.
+
+    ``params`` are the block's full parameter values (as `Implementation.params` holds them),
+    plus ``rows``/``cols`` for a grid of single PEs.
+
+    Raises:
+        HwsimError: the block is not a PE the simulator models (e.g. ``dequant``).
+    """
+    energy = {"energy_pj_per_cycle": 0.0, "area_um2": 0.0}
+    rows, cols = int(params.get("rows", 1)), int(params.get("cols", 1))
+    if block in ("bitmod_pe", "pe_array"):
+        pe = {"kind": "bitmod", "lanes": params["lanes"], "scale_bits": params["scale_bits"]}
+    elif block == "int_mac":
+        pe = {"kind": "mac", "lanes": params["lanes"], "weight_bits": params["weight_bits"],
+              "act_bits": params["act_bits"]}
+    elif block == "dint_mac":
+        pe = {"kind": "dint", "lanes": params["lanes"], "act_bits": 8}
+    elif block == "bipolar_pe":
+        pe = {"kind": "bipolar", "lanes": params["lanes"], "act_bits": params["act_bits"],
+              "max_weight_bits": params["weight_bits"]}
+    else:
+        raise HwsimError(f"block {block!r} is not a PE the simulator models; "
+                         "allowed: bitmod_pe, pe_array, int_mac, dint_mac, bipolar_pe")
+    return {**pe, **energy}, rows, cols
+
+
+def _memory_gb_per_s(memory: str | float) -> tuple[float, str]:
+    if isinstance(memory, str):
+        key = memory.strip().lower()
+        if key in BOARD_MEMORIES:
+            return BOARD_MEMORIES[key].gb_per_s, BOARD_MEMORIES[key].description
+        try:
+            memory = float(key)
+        except ValueError:
+            raise HwsimError(
+                f"unknown board memory {memory!r}; allowed: {', '.join(BOARD_MEMORIES)} "
+                "or a bandwidth in GB/s"
+            ) from None
+    if not (isinstance(memory, int | float) and 0 < memory < float("inf")):
+        raise HwsimError(f"board memory bandwidth must be above 0 GB/s, not {memory!r}")
+    return float(memory), f"{memory:g} GB/s"
+
+
+def fpga_hardware(
+    impl: Implementation,
+    memory: str | float = "sdram16",
+    *,
+    name: str | None = None,
+    rows: int | None = None,
+    cols: int | None = None,
+) -> tuple[HardwareSpec, dict]:
+    """The hardware description of a measured build, validated, and its YAML mapping.
+
+    Args:
+        impl: the placed and routed build (`flow.implement` / `blocks.fpga_block`).
+        memory: a board memory name (`BOARD_MEMORIES`) or a DRAM bandwidth in GB/s.
+        name: the description's name (default ``<block>-<device>``).
+        rows, cols: the array shape when ``impl.params`` does not hold it (a `PeGrid` build).
+
+    Raises:
+        HwsimError: unknown memory, or a block the simulator does not model.
+    """
+    params = dict(impl.params)
+    if rows is not None:
+        params["rows"] = rows
+    if cols is not None:
+        params["cols"] = cols
+    pe, r, c = pe_for_block(impl.block, params)
+    gb_per_s, mem_text = _memory_gb_per_s(memory)
+    # Round down: the clock must be one the build meets.
+    clock_mhz = math.floor(impl.min_fmax_mhz * 10) / 10
+    data = {
+        "name": name or f"{impl.block}-{impl.device}",
+        "description": (
+            f"{impl.block} {r}x{c} on {impl.device} at the measured fmax "
+            f"{impl.min_fmax_mhz:g} MHz (median of seeds {list(impl.seeds)}), {mem_text}"
+        ),
+        "clock_mhz": clock_mhz,
+        "pe": pe,
+        "array": {"rows": r, "cols": c},
+        "buffers": device_buffers(impl.device),
+        "dram": {"gb_per_s": gb_per_s},
+    }
+    return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
+
+
+def write_hardware_yaml(data: dict, path: Path | str, header: str = "") -> Path:
+    """Write a hardware mapping as YAML (key order kept) with ``header`` as leading comments."""
+    path = Path(path)
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    path.write_text(comment + yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
+    return path

@@ -1,0 +1,442 @@
+"""The FPGA flow: Amaranth component -> Verilog -> Yosys -> nextpnr -> parsed results.
+
+Two entry points share every step: `synthesize` (Yosys only, the bare block: its cell counts)
+and `implement` (the block inside `IoHarness`, synthesized for a device and placed and routed:
+utilization, fmax, critical path). Each writes its inputs, the tools' logs and a JSON result
+into the output folder; the JSON is byte-identical for identical inputs (nextpnr runs with a
+fixed seed; tool run times go to a separate ``tool_times.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+from hwsim.hw.fpga.devices import RESOURCES, Device, get_device
+from hwsim.hw.fpga.reports import (
+    CriticalPath,
+    Shortfall,
+    classify_cells,
+    find_shortfalls,
+    parse_nextpnr_log,
+    parse_nextpnr_report,
+    parse_yosys_stat,
+)
+from hwsim.hw.fpga.tools import ToolRun, run_tool
+from hwsim.hw.fpga.wrapper import IoHarness, WrapperCost
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "SYNTH_TARGETS",
+    "DoesNotFit",
+    "Implementation",
+    "ResourceUse",
+    "SynthResult",
+    "check_fit",
+    "check_freq",
+    "implement",
+    "synthesize",
+]
+
+SynthTarget = Literal["ice40", "ecp5", "generic"]
+SYNTH_TARGETS = ("ice40", "ecp5", "generic")
+
+# Yosys cell type -> nextpnr bel type, to say how many of a missing bel a design needs.
+_CELL_TO_BEL = {
+    "MULT18X18D": "MULT18X18D",
+    "DP16KD": "DP16KD",
+    "SB_MAC16": "ICESTORM_DSP",
+    "SB_RAM40_4K": "ICESTORM_RAM",
+    "SB_SPRAM256KA": "ICESTORM_SPRAM",
+}
+
+
+class DoesNotFit(HwsimError):
+    """The design needs more of some resource than the device has.
+
+    Attributes:
+        device: the device name.
+        shortfalls: each resource short, with what is needed and what exists.
+    """
+
+    def __init__(self, device: str, shortfalls: list[Shortfall]) -> None:
+        self.device = device
+        self.shortfalls = tuple(shortfalls)
+        super().__init__(
+            f"the design does not fit {device}: " + "; ".join(str(s) for s in shortfalls)
+        )
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """Yosys synthesis of one bare block.
+
+    Attributes:
+        block: the block's name; params: the parameters it was built with.
+        target: ``"ice40"``, ``"ecp5"`` or ``"generic"`` (``synth -lut 4``).
+        dsp: whether hard multipliers were allowed.
+        cells: Yosys cell counts by type.
+        resources: the counts summed into generic resources (`classify_cells`).
+        seconds: Yosys wall time (not part of the JSON).
+    """
+
+    block: str
+    params: dict
+    target: str
+    dsp: bool
+    cells: dict[str, int]
+    resources: dict[str, int]
+    seconds: float = field(default=0.0, compare=False)
+
+    def to_dict(self) -> dict:
+        """JSON-ready description (everything but the run time)."""
+        out = asdict(self)
+        del out["seconds"]
+        return out
+
+
+@dataclass(frozen=True)
+class ResourceUse:
+    """One resource on the device: units used, units available."""
+
+    resource: str
+    primitive: str
+    used: int
+    available: int
+
+    @property
+    def percent(self) -> float:
+        """Used as a percentage of available (0 when the device has none)."""
+        return 100.0 * self.used / self.available if self.available else 0.0
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One block placed and routed on one device (inside `IoHarness`).
+
+    Attributes:
+        block, params: what was built.
+        device: the device name; freq_mhz: the requested clock; dsp: hard multipliers allowed.
+        seeds: the nextpnr placer seeds run.
+        resources: utilization by generic resource (`devices.RESOURCES` order), harness
+            included (see `wrapper`).
+        fmax_mhz: achieved fmax per clock, the median over the seeds.
+        fmax_by_seed_mhz: per clock, the fmax of each seed.
+        critical_path: the median seed's register-to-register critical path.
+        cells: Yosys cell counts by type of the whole top (harness included).
+        wrapper: what the harness adds.
+        tool_seconds: wall time of each tool run (not part of the JSON).
+    """
+
+    block: str
+    params: dict
+    device: str
+    freq_mhz: float
+    dsp: bool
+    seeds: tuple[int, ...]
+    resources: tuple[ResourceUse, ...]
+    fmax_mhz: dict[str, float]
+    fmax_by_seed_mhz: dict[str, tuple[float, ...]]
+    critical_path: CriticalPath | None
+    cells: dict[str, int]
+    wrapper: WrapperCost
+    tool_seconds: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def min_fmax_mhz(self) -> float:
+        """The slowest clock's fmax: the clock the whole design can run at."""
+        return min(self.fmax_mhz.values())
+
+    def resource(self, name: str) -> ResourceUse:
+        """The `ResourceUse` of one generic resource (``"logic"``, ``"dsp"``, ...)."""
+        return next(r for r in self.resources if r.resource == name)
+
+    def to_dict(self) -> dict:
+        """JSON-ready description (everything but the run times)."""
+        out = asdict(self)
+        del out["tool_seconds"]
+        for r, row in zip(self.resources, out["resources"], strict=True):
+            row["percent"] = round(r.percent, 2)
+        out["fmax_pass"] = {c: f >= self.freq_mhz for c, f in self.fmax_mhz.items()}
+        return out
+
+
+def check_freq(freq_mhz: float) -> float:
+    """``freq_mhz`` if it is a finite frequency above 0 MHz, else HwsimError."""
+    # NOTE: NaN fails every comparison, so test the allowed range, not the forbidden one.
+    if isinstance(freq_mhz, bool) or not isinstance(freq_mhz, int | float) or not (
+        0 < freq_mhz < float("inf")
+    ):
+        raise HwsimError(f"--freq must be a frequency above 0 MHz, not {freq_mhz!r}")
+    return float(freq_mhz)
+
+
+def _write_verilog(top: wiring.Component, path: Path) -> None:
+    # Amaranth must use its bundled Yosys (a system Yosys may be too old); emit_src=False keeps
+    # absolute source paths out, so the Verilog is byte-identical run to run.
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    path.write_text(verilog.convert(top, name="top", emit_src=False))
+
+
+def _synth_command(target: str, dsp: bool) -> str:
+    if target == "ecp5":
+        # -nowidelut: count plain LUT4s (wide-LUT muxes inflate and blur area numbers).
+        return "synth_ecp5 -nowidelut" + ("" if dsp else " -nodsp")
+    if target == "ice40":
+        return "synth_ice40" + (" -dsp" if dsp else "")
+    return "synth -lut 4"
+
+
+def _run_yosys(out_dir: Path, target: str, dsp: bool, timeout_s: float) -> tuple[dict, ToolRun]:
+    script = (
+        "read_verilog top.v\n"
+        f"{_synth_command(target, dsp)} -top top\n"
+        "write_json netlist.json\n"
+        "tee -q -o stat.json stat -json\n"
+    )
+    (out_dir / "synth.ys").write_text(script)
+    run = run_tool("yosys", ["-q", "-l", "yosys.log", "-s", "synth.ys"], out_dir,
+                   timeout_s=timeout_s)
+    if run.returncode != 0:
+        errors = [ln for ln in run.output.splitlines() if "ERROR" in ln] or run.output.splitlines()
+        raise HwsimError(
+            f"Yosys failed on {out_dir / 'top.v'}: {' '.join(errors[-3:])} "
+            f"(log: {out_dir / 'yosys.log'})"
+        )
+    return parse_yosys_stat((out_dir / "stat.json").read_text()), run
+
+
+def _prepare(out_dir: Path | str) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise HwsimError(f"output folder {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def synthesize(
+    block: wiring.Component,
+    target: str,
+    out_dir: Path | str,
+    *,
+    name: str = "block",
+    params: dict | None = None,
+    dsp: bool = False,
+    timeout_s: float = 3600.0,
+) -> SynthResult:
+    """Synthesize ``block`` alone with Yosys and count its cells.
+
+    Writes ``top.v``, ``synth.ys``, ``yosys.log``, ``stat.json``, ``netlist.json`` and
+    ``synth.json`` (the result) into ``out_dir``.
+
+    Args:
+        block: the Amaranth component; its ports become the top's ports.
+        target: ``"ice40"`` (``synth_ice40``), ``"ecp5"`` (``synth_ecp5 -nowidelut``) or
+            ``"generic"`` (``synth -lut 4``: 4-input LUTs and flip-flops, no carry cells).
+        out_dir: output folder (created).
+        name, params: recorded in the result.
+        dsp: allow hard multipliers (iCE40 UP5K SB_MAC16, ECP5 MULT18X18D); off by default so
+            blocks compare by fabric cost.
+        timeout_s: limit for the Yosys run.
+
+    Raises:
+        HwsimError: unknown target, or Yosys failed (the message names the log).
+    """
+    if target not in SYNTH_TARGETS:
+        raise HwsimError(
+            f"unknown synthesis target {target!r}; allowed: {', '.join(SYNTH_TARGETS)}"
+        )
+    out = _prepare(out_dir)
+    _write_verilog(block, out / "top.v")
+    cells, run = _run_yosys(out, target, dsp and target != "generic", timeout_s)
+    result = SynthResult(
+        block=name,
+        params=dict(params or {}),
+        target=target,
+        dsp=dsp and target != "generic",
+        cells=cells,
+        resources=classify_cells(cells, target),
+        seconds=run.seconds,
+    )
+    _dump(out / "synth.json", result.to_dict())
+    _dump(out / "tool_times.json", {"yosys": round(run.seconds, 2)})
+    return result
+
+
+def _dump(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _nextpnr_args(device: Device, freq_mhz: float, seed: int) -> list[str]:
+    return [
+        *device.nextpnr_args,
+        "--json", "netlist.json",
+        "--freq", f"{freq_mhz:g}",
+        # Report fmax below the request instead of failing: the number is the result.
+        "--timing-allow-fail",
+        "--seed", str(seed),
+        "--report", f"report_seed{seed}.json",
+        "-l", f"nextpnr_seed{seed}.log",
+    ]
+
+
+def _resources(device: Device, util: dict[str, tuple[int, int]], synth: dict[str, int]) -> tuple:
+    rows = []
+    for res in RESOURCES:
+        bel = device.bels.get(res)
+        if bel is not None and bel in util:
+            used, available = util[bel]
+            if res == "io":
+                available = min(available, device.available["io"])  # see devices docstring
+        else:
+            # Not a bel of its own (carry; iCE40 FFs live in logic cells) or absent from the
+            # device (no DSP on iCE40 HX): count Yosys' cells.
+            bel = {"carry": "CCU2C" if device.family == "ecp5" else "SB_CARRY",
+                   "ff": "SB_DFF*"}.get(res, bel or "-")
+            used, available = synth.get(res, 0), device.available[res]
+        rows.append(ResourceUse(res, bel, used, available))
+    return tuple(rows)
+
+
+def _needed_bels(cells: dict[str, int]) -> dict[str, int]:
+    needed: dict[str, int] = {}
+    for cell, count in cells.items():
+        if cell in _CELL_TO_BEL:
+            needed[_CELL_TO_BEL[cell]] = needed.get(_CELL_TO_BEL[cell], 0) + count
+    return needed
+
+
+def _synth_for_device(
+    block: wiring.Component, dev: Device, out: Path, dsp: bool, io_width: int, timeout_s: float
+) -> tuple[IoHarness, dict[str, int], dict[str, float]]:
+    top = IoHarness(block, io_width=io_width)
+    _write_verilog(top, out / "top.v")
+    cells, run = _run_yosys(out, dev.family, dsp and dev.has_dsp, timeout_s)
+    return top, cells, {"yosys": round(run.seconds, 2)}
+
+
+def check_fit(
+    block: wiring.Component,
+    device: str,
+    out_dir: Path | str,
+    *,
+    dsp: bool = True,
+    io_width: int = 1,
+    timeout_s: float = 3600.0,
+) -> list[Shortfall]:
+    """Whether ``block`` (inside `IoHarness`) fits ``device``, without placing it.
+
+    Synthesizes and runs nextpnr's packer only (``--pack-only``, seconds even for designs
+    whose placement takes minutes), then compares its utilization with the device.
+
+    Returns:
+        The resources short (empty: it fits, as far as packing can tell; placement and
+        routing can still fail on congestion, rarely below 100% use).
+    """
+    dev = get_device(device)
+    out = _prepare(out_dir)
+    _top, cells, _times = _synth_for_device(block, dev, out, dsp, io_width, timeout_s)
+    args = [*dev.nextpnr_args, "--json", "netlist.json", "--pack-only", "-l", "pack.log"]
+    run = run_tool(f"nextpnr-{dev.family}", args, out, timeout_s=timeout_s)
+    log = parse_nextpnr_log(run.output)
+    shortfalls = find_shortfalls(log, _needed_bels(cells))
+    if run.returncode != 0 and not shortfalls:
+        raise HwsimError(f"nextpnr failed on {dev.name}: {' '.join(log.errors[-2:])} "
+                         f"(log: {out / 'pack.log'})")
+    return shortfalls
+
+
+def implement(
+    block: wiring.Component,
+    device: str,
+    out_dir: Path | str,
+    *,
+    name: str = "block",
+    params: dict | None = None,
+    freq_mhz: float = 100.0,
+    dsp: bool = True,
+    seeds: tuple[int, ...] = (1,),
+    io_width: int = 1,
+    timeout_s: float = 3600.0,
+) -> Implementation:
+    """Synthesize ``block`` inside `IoHarness` for ``device`` and place and route it.
+
+    Writes ``top.v``, ``synth.ys``, ``yosys.log``, ``stat.json``, ``netlist.json``, per seed
+    ``nextpnr_seed<S>.log`` and ``report_seed<S>.json``, and ``fpga.json`` (the result) into
+    ``out_dir``.
+
+    Args:
+        block: the Amaranth component (its ``sync`` domain is the clock).
+        device: a name from `devices.list_devices`.
+        out_dir: output folder (created).
+        name, params: recorded in the result.
+        freq_mhz: requested clock; nextpnr optimizes towards it and the result says whether
+            each clock reached it (fmax below it is a result, not an error).
+        dsp: allow hard multipliers (ignored on devices without them).
+        seeds: placer seeds; fmax varies about ±5-7% between seeds, the result is the median.
+        io_width: bits per cycle of the harness' serial ports.
+        timeout_s: limit for each tool run.
+
+    Raises:
+        DoesNotFit: the design needs more of a resource than the device has.
+        HwsimError: bad arguments, or a tool failed for another reason (names its log).
+    """
+    dev = get_device(device)
+    check_freq(freq_mhz)
+    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
+        raise HwsimError(f"seeds must be non-negative integers, not {seeds!r}")
+    out = _prepare(out_dir)
+    top, cells, times = _synth_for_device(block, dev, out, dsp, io_width, timeout_s)
+    synth = classify_cells(cells, dev.family)
+    use_dsp = dsp and dev.has_dsp
+
+    reports = []
+    for seed in seeds:
+        run = run_tool(f"nextpnr-{dev.family}", _nextpnr_args(dev, freq_mhz, seed), out,
+                       timeout_s=timeout_s)
+        times[f"nextpnr_seed{seed}"] = round(run.seconds, 2)
+        log = parse_nextpnr_log(run.output)
+        if run.returncode != 0:
+            shortfalls = find_shortfalls(log, _needed_bels(cells))
+            if shortfalls:
+                raise DoesNotFit(dev.name, shortfalls)
+            raise HwsimError(
+                f"nextpnr failed on {dev.name}: {' '.join(log.errors[-2:]) or 'no error line'} "
+                f"(log: {out / f'nextpnr_seed{seed}.log'})"
+            )
+        reports.append(parse_nextpnr_report((out / f"report_seed{seed}.json").read_text()))
+
+    by_seed = {
+        clock: tuple(round(r.fmax_mhz[clock][0], 2) for r in reports)
+        for clock in reports[0].fmax_mhz
+    }
+    fmax = {clock: round(statistics.median(v), 2) for clock, v in by_seed.items()}
+    # The critical path of the seed whose slowest clock is the median one.
+    order = sorted(range(len(reports)),
+                   key=lambda i: min(f for f, _ in reports[i].fmax_mhz.values()))
+    median_report = reports[order[len(order) // 2]]
+    result = Implementation(
+        block=name,
+        params=dict(params or {}),
+        device=dev.name,
+        freq_mhz=float(freq_mhz),
+        dsp=use_dsp,
+        seeds=tuple(seeds),
+        resources=_resources(dev, median_report.utilization, synth),
+        fmax_mhz=fmax,
+        fmax_by_seed_mhz=by_seed,
+        critical_path=max(median_report.critical_paths, key=lambda p: p.delay_ns, default=None),
+        cells=cells,
+        wrapper=top.cost,
+        tool_seconds=times,
+    )
+    _dump(out / "fpga.json", result.to_dict())
+    _dump(out / "tool_times.json", times)
+    return result

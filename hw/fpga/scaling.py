@@ -1,0 +1,241 @@
+"""Scaling study: for each PE kind, the largest array that fits a device, and its fmax.
+
+The search grows the array by doubling one side at a time (1x1, 2x1, 2x2, 4x2, ...), checking
+each shape with Yosys and nextpnr's packer only (`flow.check_fit`: seconds even for arrays
+whose placement takes minutes), then bisects the side that grew last between the last shape
+that fit and the first that did not. Only the winner is placed and routed (`flow.implement`)
+for its fmax; if it fails placement after all, the next smaller shape is tried.
+
+Peak throughput needs the cycles a PE spends per weight, which the simulator's per-PE cycle
+model owns (`hwsim.sim.pe_cycles`, a higher layer): `peak_macs_per_s` takes them as an
+argument, and the CLI and the benchmark pass them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from amaranth.lib import wiring
+from hwsim.hw.fpga.flow import DoesNotFit, Implementation, check_fit, implement
+from hwsim.hw.fpga.grid import PeGrid
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "MISSING_KINDS",
+    "SCALING_KINDS",
+    "PeKind",
+    "ScalingPoint",
+    "largest_array",
+    "peak_macs_per_s",
+]
+
+
+@dataclass(frozen=True)
+class PeKind:
+    """One PE kind of the study.
+
+    Attributes:
+        name: the study's name for it.
+        label: what a person calls it.
+        block: the RTL registry block of one PE.
+        params: its parameters (over the registry defaults).
+        array_block: a registry block that is already an array with ``rows``/``cols``
+            parameters (else single PEs are laid out by `PeGrid`).
+        weight_formats: the `hwsim.dtypes` weight formats it runs, for the throughput table.
+    """
+
+    name: str
+    label: str
+    block: str
+    params: MappingProxyType
+    array_block: str | None = None
+    weight_formats: tuple[str, ...] = ()
+    max_side: int = 64
+
+    def build(self, rows: int, cols: int) -> wiring.Component:
+        """The rows x cols array of this PE kind."""
+        from hwsim.hw.rtl.registry import build
+
+        if self.array_block is not None:
+            return build(self.array_block, rows=rows, cols=cols, **self.params)
+        return PeGrid(lambda: build(self.block, **self.params), rows, cols)
+
+
+# Every PE with 4 lanes and a 256-long reduction, so they compare per lane; the BitMoD PE in
+# its own array block (it broadcasts weights, scales and activations itself, up to 16 x 16).
+SCALING_KINDS = MappingProxyType(
+    {
+        k.name: k
+        for k in (
+            PeKind("bitmod", "BitMoD bit-serial PE (FP16 x fp3/fp4/INT)", "bitmod_pe",
+                   MappingProxyType({"lanes": 4, "weights": "fp4", "k": 256,
+                                     "group_size": 128}),
+                   array_block="pe_array", max_side=16,
+                   weight_formats=("bitmod3", "bitmod4", "int4", "int8")),
+            PeKind("int8_mac", "INT8 x INT8 MAC", "int_mac",
+                   MappingProxyType({"lanes": 4, "k": 256}), weight_formats=("int8", "int4")),
+            PeKind("dint_mac", "INT8 x dINT4 MAC", "dint_mac",
+                   MappingProxyType({"lanes": 4, "k": 256}), weight_formats=("dint4",)),
+            PeKind("bipolar", "bipolar-INT PE (INT8 x 4-bit bipolar)", "bipolar_pe",
+                   MappingProxyType({"lanes": 4, "k": 256, "weight_bits": 4, "act_bits": 8}),
+                   weight_formats=("bipolar4",)),
+        )
+    }
+)
+
+# Kinds the study asks for that the RTL library does not have (yet).
+MISSING_KINDS = MappingProxyType(
+    {"fp16_int_mac": "bit-parallel FP16 x INT MAC: no such block in hw/rtl"}
+)
+
+
+@dataclass(frozen=True)
+class ScalingPoint:
+    """The largest array of one PE kind that fits one device.
+
+    Attributes:
+        kind: `PeKind.name`; device: the device name.
+        rows, cols: the array shape; pes: rows x cols; lanes: per PE.
+        implementation: the placed and routed build (fmax, utilization).
+        tried: every shape checked, ``(rows, cols, fits, binding shortfall or "")``.
+    """
+
+    kind: str
+    device: str
+    rows: int
+    cols: int
+    lanes: int
+    implementation: Implementation
+    tried: tuple[tuple[int, int, bool, str], ...] = field(default=())
+
+    @property
+    def pes(self) -> int:
+        """PEs in the array."""
+        return self.rows * self.cols
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary."""
+        impl = self.implementation
+        return {
+            "kind": self.kind,
+            "device": self.device,
+            "rows": self.rows,
+            "cols": self.cols,
+            "pes": self.pes,
+            "lanes": self.lanes,
+            "fmax_mhz": impl.min_fmax_mhz,
+            "resources": {r.resource: {"used": r.used, "available": r.available}
+                          for r in impl.resources},
+            "tried": [list(t) for t in self.tried],
+        }
+
+
+def _shapes(max_side: int):
+    rows, cols = 1, 1
+    while True:
+        yield rows, cols
+        if rows == cols:
+            rows *= 2
+        else:
+            cols *= 2
+        if rows > max_side or cols > max_side:
+            return
+
+
+def largest_array(
+    kind: str,
+    device: str,
+    out_dir: Path | str,
+    *,
+    freq_mhz: float = 100.0,
+    seeds: tuple[int, ...] = (1,),
+    dsp: bool = True,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> ScalingPoint:
+    """Find the largest rows x cols array of PE ``kind`` that fits ``device``, then place and
+    route it. Each shape's files go to ``out_dir/<kind>_<rows>x<cols>``.
+
+    Args:
+        kind: a key of `SCALING_KINDS`.
+        device: a device name.
+        out_dir: output folder.
+        freq_mhz, seeds, dsp: as for `flow.implement`.
+        log: called with one line per step (the CLI prints them).
+
+    Raises:
+        HwsimError: unknown kind, or not even one PE fits.
+    """
+    if kind not in SCALING_KINDS:
+        missing = f" ({MISSING_KINDS[kind]})" if kind in MISSING_KINDS else ""
+        raise HwsimError(f"unknown PE kind {kind!r}{missing}; allowed: {', '.join(SCALING_KINDS)}")
+    pk = SCALING_KINDS[kind]
+    out = Path(out_dir)
+    tried: list[tuple[int, int, bool, str]] = []
+
+    def fits(rows: int, cols: int) -> bool:
+        short = check_fit(pk.build(rows, cols), device, out / f"{kind}_{rows}x{cols}", dsp=dsp)
+        worst = max(short, key=lambda s: s.needed / max(s.available, 1), default=None)
+        tried.append((rows, cols, not short, str(worst) if worst else ""))
+        log(f"{kind} {rows}x{cols} on {device}: " + (f"does not fit ({worst})" if short
+                                                     else "fits"))
+        return not short
+
+    best = None
+    fail = None
+    for rows, cols in _shapes(pk.max_side):
+        if fits(rows, cols):
+            best = (rows, cols)
+        else:
+            fail = (rows, cols)
+            break
+    if best is None:
+        raise HwsimError(f"not even one {kind} PE fits {device}: {tried[0][3]}")
+    if fail is not None:
+        # Bisect the side that doubled last: best and fail differ in that one side.
+        side = 0 if fail[0] != best[0] else 1
+        lo, hi = best[side], fail[side]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            shape = (mid, best[1]) if side == 0 else (best[0], mid)
+            if fits(*shape):
+                lo, best = mid, shape
+            else:
+                hi = mid
+    from hwsim.hw.rtl.registry import resolve_params
+
+    # Record every parameter of the PE (registry defaults included) for the design point.
+    params = {**resolve_params(pk.block, dict(pk.params)), **pk.params}
+    candidates = [(r, c) for r, c, ok, _ in sorted(tried, key=lambda t: -t[0] * t[1]) if ok]
+    for rows, cols in candidates:
+        try:
+            impl = implement(pk.build(rows, cols), device, out / f"{kind}_{rows}x{cols}",
+                             name=pk.array_block or pk.block,
+                             params={**params, "rows": rows, "cols": cols},
+                             freq_mhz=freq_mhz, dsp=dsp, seeds=seeds)
+        except DoesNotFit as exc:
+            log(f"{kind} {rows}x{cols}: placement failed after packing fit ({exc})")
+            continue
+        log(f"{kind} {rows}x{cols} on {device}: fmax {impl.min_fmax_mhz:g} MHz")
+        return ScalingPoint(kind, device, rows, cols, int(pk.params["lanes"]), impl, tuple(tried))
+    raise HwsimError(f"no {kind} array could be placed on {device}")
+
+
+def peak_macs_per_s(point: ScalingPoint, cycles_per_lane_mac: float) -> float:
+    """Peak multiply-accumulates per second of a scaling point.
+
+    Args:
+        point: the array and its fmax.
+        cycles_per_lane_mac: cycles one lane of one PE spends per weight in steady state for
+            the weight format at hand (e.g. 2 for BitMoD fp4, 1 for an INT8 MAC; from
+            `hwsim.sim.pe_cycles`).
+
+    Returns:
+        PEs x lanes x fmax / cycles per MAC.
+    """
+    if not cycles_per_lane_mac > 0:
+        raise HwsimError(f"cycles per MAC must be above 0, not {cycles_per_lane_mac!r}")
+    return point.pes * point.lanes * point.implementation.min_fmax_mhz * 1e6 / cycles_per_lane_mac

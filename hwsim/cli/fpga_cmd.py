@@ -1,0 +1,307 @@
+"""`hwsim synth`, `hwsim fpga`, `hwsim fpga-scale`: the open FPGA flow on the RTL blocks.
+
+Thin: parse, call `hwsim.hw.fpga`, print. The first run of Yosys on a machine compiles its
+WebAssembly (about 1.5 minutes, cached afterwards under $YOWASP_CACHE_DIR or ~/.cache/YoWASP).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from hwsim.errors import HwsimError
+
+if TYPE_CHECKING:
+    import pandas
+
+_FIRST_RUN = ("The first Yosys run on a machine compiles it (about 1.5 minutes, 1.7 GB; cached "
+              "under $YOWASP_CACHE_DIR or ~/.cache/YoWASP); later runs take seconds.")
+
+
+def _split_params(names: list[str], items: list[str]) -> dict[str, dict]:
+    """``key=value`` for a single block; ``block.key=value`` to aim at one of several."""
+    from hwsim.hw.rtl.registry import get_block, parse_params
+
+    canonical = [get_block(n).name for n in names]
+    raw: dict[str, list[str]] = {n: [] for n in canonical}
+    for item in items:
+        key = item.partition("=")[0]
+        if "." in key:
+            block, _, rest = item.partition(".")
+            block = get_block(block).name
+            if block not in raw:
+                raise HwsimError(f"--param {item!r} names block {block!r}, which is not "
+                                 f"among the blocks given ({', '.join(canonical)})")
+            raw[block].append(rest)
+        elif len(canonical) == 1:
+            raw[canonical[0]].append(item)
+        else:
+            raise HwsimError(f"--param {item!r}: with several blocks write block.key=value "
+                             f"(blocks: {', '.join(canonical)})")
+    return {n: parse_params(n, v) for n, v in raw.items()}
+
+
+def synth(
+    names: list[str] = typer.Argument(
+        ..., help="RTL block(s) to compare side by side (see `hwsim verilog --list`)."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="key=value (block.key=value with several blocks)."),
+    target: str = typer.Option("ice40", "--target", "-t",
+                               help="ice40 (synth_ice40), ecp5 (synth_ecp5) or generic "
+                               "(synth -lut 4: LUT4s and flip-flops)."),
+    dsp: bool = typer.Option(False, "--dsp/--no-dsp",
+                             help="Map multiplies to hard DSPs (off: compare fabric cost)."),
+    out: Path = typer.Option(Path("out/synth"), "--out", "-o",
+                             help="Folder: one subfolder per block (Verilog, Yosys log, "
+                             "stat) and synth.json."),
+) -> None:
+    """Synthesize RTL blocks with Yosys: LUTs, flip-flops, carry cells side by side.
+
+    The first Yosys run on a machine compiles it (about 1.5 minutes, cached).
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from hwsim.hw.fpga import SYNTH_TARGETS, synth_block
+
+    if target not in SYNTH_TARGETS:
+        raise HwsimError(f"unknown --target {target!r}; allowed: {', '.join(SYNTH_TARGETS)}")
+    params = _split_params(names, param)
+    console = Console()
+    results = []
+    with console.status(_FIRST_RUN):
+        for name, values in params.items():
+            results.append(synth_block(name, values, target, out / name, dsp=dsp))
+    kinds = ["logic", "ff", "carry", "dsp", "bram", "other"]
+    kinds = [k for k in kinds if any(k in r.resources for r in results)]
+    table = Table(title=f"Yosys synthesis, target {target}" + (" (DSPs on)" if dsp else ""))
+    table.add_column("block")
+    for k in kinds:
+        table.add_column({"logic": "LUT4", "ff": "FF"}.get(k, k), justify="right")
+    table.add_column("Yosys s", justify="right")
+    for r in results:
+        table.add_row(r.block, *(str(r.resources.get(k, 0)) for k in kinds), f"{r.seconds:.1f}")
+    console.print(table)
+    summary = {"target": target, "dsp": dsp, "blocks": [r.to_dict() for r in results]}
+    (out / "synth.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    console.print(f"written: {out / 'synth.json'}")
+
+
+def fpga(
+    name: str = typer.Argument(..., help="RTL block (see `hwsim verilog --list`)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable."),
+    device: str = typer.Option(
+        ..., "--device", "-d",
+        help="ecp5-25k, ecp5-45k, ecp5-85k, ice40-up5k or ice40-hx8k."),
+    freq: float = typer.Option(100.0, "--freq", help="Requested clock in MHz (> 0)."),
+    no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
+    seeds: int = typer.Option(1, "--seeds", min=1, max=9,
+                              help="Placer seeds 1..N; fmax is the median (it varies ±5-7%)."),
+    memory: str = typer.Option(
+        "sdram16", "--memory",
+        help="Board DRAM for hardware.yaml: sdram16, ddr3-16, ddr3-32, qspi-psram or GB/s."),
+    out: Path = typer.Option(Path("out/fpga"), "--out", "-o",
+                             help="Folder for fpga.json, hardware.yaml and the tool logs."),
+) -> None:
+    """Place and route an RTL block on an FPGA: utilization, fmax, critical path.
+
+    The block sits in an I/O harness: its ports are registered and shifted serially.
+
+    So the design needs 5 pins whatever its size; the harness' flip-flops are counted.
+
+    The first Yosys run on a machine compiles it (about 1.5 minutes, cached).
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from hwsim.hw.fpga import fpga_block, fpga_hardware, get_device, write_hardware_yaml
+    from hwsim.hw.fpga.design_point import pe_for_block
+    from hwsim.hw.fpga.flow import check_freq
+
+    get_device(device)
+    check_freq(freq)
+    values = _split_params([name], param)
+    (block, block_params), = values.items()
+    console = Console()
+    with console.status(f"{block} on {device}: Yosys, then nextpnr. {_FIRST_RUN}"):
+        impl = fpga_block(block, block_params, device, out, freq_mhz=freq, dsp=not no_dsp,
+                          seeds=tuple(range(1, seeds + 1)))
+
+    table = Table(title=f"{block} on {device} (inside the I/O harness)")
+    for col in ("resource", "primitive", "used", "available", "%"):
+        table.add_column(col, justify="left" if col in ("resource", "primitive") else "right")
+    for r in impl.resources:
+        table.add_row(r.resource, r.primitive, str(r.used), str(r.available), f"{r.percent:.1f}")
+    console.print(table)
+    for clock, mhz in impl.fmax_mhz.items():
+        verdict = "meets" if mhz >= impl.freq_mhz else "misses"
+        per_seed = ", ".join(f"{f:g}" for f in impl.fmax_by_seed_mhz[clock])
+        console.print(f"clock {clock}: fmax {mhz:g} MHz ({verdict} {impl.freq_mhz:g} MHz; "
+                      f"seeds: {per_seed})")
+    cp = impl.critical_path
+    if cp is not None:
+        console.print(f"critical path ({cp.delay_ns:g} ns, {cp.logic_levels} logic levels): "
+                      f"{cp.start} -> {cp.end}")
+    w = impl.wrapper
+    console.print(f"harness: {w.ff} FF, ~{w.lut_approx} LUT, {w.pins} pins "
+                  f"({w.in_bits} input bits, {w.out_bits} output bits serialized)")
+    try:
+        pe_for_block(impl.block, impl.params)
+    except HwsimError:
+        console.print(f"({impl.block} is not a PE the simulator models: no hardware.yaml)")
+    else:
+        _spec, data = fpga_hardware(impl, memory)
+        path = write_hardware_yaml(data, out / "hardware.yaml",
+                                   header=f"Measured FPGA build: {data['description']}.\n"
+                                   "Energies and areas are 0: FPGA power is not modelled.")
+        console.print(f"design point: {path} (hwsim run --hardware {path})")
+    console.print(f"written: {out / 'fpga.json'} and the tool logs beside it")
+
+
+def fpga_scale(
+    device: str = typer.Option("ecp5-25k", "--device", "-d", help="Device to fill."),
+    kinds: list[str] = typer.Option(
+        [], "--kind", "-k",
+        help="PE kind(s): bitmod, int8_mac, dint_mac, bipolar (default: all)."),
+    freq: float = typer.Option(100.0, "--freq", help="Requested clock in MHz (> 0)."),
+    seeds: int = typer.Option(1, "--seeds", min=1, max=9, help="Placer seeds per winner."),
+    no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
+    memory: str = typer.Option("sdram16", "--memory",
+                               help="Board DRAM of the design points written."),
+    out: Path = typer.Option(Path("out/fpga-scale"), "--out", "-o",
+                             help="Folder: scaling.json/.md, scaling.png, one hardware YAML "
+                             "per kind, and every build's files."),
+) -> None:
+    """Largest array of each PE kind that fits a device, its fmax and peak MAC/s per format.
+
+    Slow: several shapes are synthesized per kind and the largest is placed (minutes).
+    """
+    from rich.console import Console
+
+    from hwsim.hw.fpga import SCALING_KINDS, get_device, largest_array
+    from hwsim.hw.fpga.flow import check_freq
+    from hwsim.hw.fpga.scaling import MISSING_KINDS
+
+    get_device(device)
+    check_freq(freq)
+    for k in kinds:
+        if k not in SCALING_KINDS:
+            extra = f" ({MISSING_KINDS[k]})" if k in MISSING_KINDS else ""
+            raise HwsimError(f"unknown --kind {k!r}{extra}; allowed: {', '.join(SCALING_KINDS)}")
+    console = Console()
+    points = [
+        largest_array(k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),
+                      dsp=not no_dsp, log=console.print)
+        for k in (kinds or list(SCALING_KINDS))
+    ]
+    table = scaling_table(points)
+    console.print(table.to_string(index=False))
+    for k, why in MISSING_KINDS.items():
+        console.print(f"not in the study: {k} ({why})")
+    for path in write_scaling_outputs(points, table, out, memory=memory):
+        console.print(f"written: {path}")
+
+
+def cycles_per_lane_mac(kind: str, weight_format: str, params: dict) -> float:
+    """Steady-state cycles one PE lane spends per weight, from the simulator's cycle model.
+
+    Evaluated on a long reduction (64 groups of ``group_size``, or 8192 weights) so start-up
+    and drain cycles vanish: ``pe_cycles(k) x lanes / k``.
+    """
+    from hwsim.sim import pe_cycles as pc
+
+    lanes = int(params["lanes"])
+    if kind == "bitmod":
+        k = 64 * int(params["group_size"])
+        cycles = pc.bitmod_pe_cycles(k, lanes, weight_format, params["group_size"],
+                                     params["scale_bits"])
+    elif kind == "int8_mac":
+        k = 8192
+        cycles = pc.mac_pe_cycles(k, lanes)
+    elif kind == "dint_mac":
+        k = 8192
+        cycles = pc.dint_mac_cycles(k, lanes)
+    elif kind == "bipolar":
+        k = 8192
+        cycles = pc.bipolar_pe_cycles(k, lanes, params["weight_bits"], params["act_bits"])
+    else:
+        raise HwsimError(f"no cycle model for PE kind {kind!r}")
+    return float(cycles) * lanes / k
+
+
+def scaling_table(points: list) -> pandas.DataFrame:
+    """One row per (scaling point, weight format): the array, its use of the device, fmax and
+    peak GMAC/s (`hwsim.hw.fpga.peak_macs_per_s` with `cycles_per_lane_mac`)."""
+    import pandas as pd
+
+    from hwsim.hw.fpga import SCALING_KINDS, peak_macs_per_s
+
+    rows = []
+    for p in points:
+        impl = p.implementation
+        logic, dsp = impl.resource("logic"), impl.resource("dsp")
+        for fmt in SCALING_KINDS[p.kind].weight_formats:
+            cpm = cycles_per_lane_mac(p.kind, fmt, impl.params)
+            rows.append({
+                "kind": p.kind,
+                "device": p.device,
+                "dsp": impl.dsp,
+                "array": f"{p.rows}x{p.cols}",
+                "pes": p.pes,
+                "lanes": p.lanes,
+                "logic": logic.used,
+                "logic_pct": round(logic.percent, 1),
+                "dsp_used": dsp.used,
+                "dsp_available": dsp.available,
+                "fmax_mhz": impl.min_fmax_mhz,
+                "weight_format": fmt,
+                "cycles_per_mac": round(cpm, 4),
+                "peak_gmac_s": round(peak_macs_per_s(p, cpm) / 1e9, 3),
+            })
+    return pd.DataFrame(rows)
+
+
+def write_scaling_outputs(points: list, table, out: Path, *, memory: str = "sdram16") -> list:
+    """Write scaling.json, scaling.md, scaling.png and one hardware YAML per point into
+    ``out``; returns the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hwsim.hw.fpga import fpga_hardware, write_hardware_yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "scaling.json", out / "scaling.md", out / "scaling.png"]
+    paths[0].write_text(json.dumps({"points": [p.to_dict() for p in points],
+                                    "table": table.to_dict(orient="records")},
+                                   indent=2, sort_keys=True) + "\n")
+    paths[1].write_text(table.to_markdown(index=False) + "\n" if _has_tabulate()
+                        else table.to_string(index=False) + "\n")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    labels = [f"{r.kind}\n{r.weight_format}" for r in table.itertuples()]
+    ax.bar(range(len(table)), table["peak_gmac_s"], color="tab:blue")
+    ax.set_xticks(range(len(table)), labels, fontsize=7)
+    ax.set_ylabel("peak GMAC/s")
+    devices = ", ".join(sorted(set(table["device"]))) if len(table) else ""
+    ax.set_title(f"Largest array per PE kind on {devices}: peak MAC rate per weight format")
+    fig.tight_layout()
+    fig.savefig(paths[2], dpi=120, metadata={"Software": None})
+    plt.close(fig)
+    for p in points:
+        _spec, data = fpga_hardware(p.implementation, memory,
+                                    name=f"fpga-{p.kind}-{p.device}")
+        paths.append(write_hardware_yaml(
+            data, out / f"fpga-{p.kind}-{p.device}.yaml",
+            header=f"Measured FPGA build: {data['description']}.\n"
+            "Energies and areas are 0: FPGA power is not modelled."))
+    return paths
+
+
+def _has_tabulate() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tabulate") is not None
