@@ -63,6 +63,12 @@ def _register() -> None:
 
     app.command("run")(run_cmd.run)
 
+    from hwsim.cli import fpga_cmd
+
+    app.command("synth")(fpga_cmd.synth)
+    app.command("fpga")(fpga_cmd.fpga)
+    app.command("fpga-scale")(fpga_cmd.fpga_scale)
+
 
 _register()
 
