@@ -175,3 +175,14 @@ def test_prefill_only_and_gemm_workloads_report(tmp_path: Path) -> None:
     rep = roofline_report(w, A100, tmp_path, plots=False)
     assert rep.summary["total"]["tpot_s"] is None and "decode" not in rep.summary["stages"]
     assert len(rep.table) == 1 and not (tmp_path / "roofline.png").exists()
+
+
+def test_user_machine_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "my-npu.yaml"
+    path.write_text("name: my-npu\nmemory_bandwidth_gb_per_s: 100\nmemory_capacity_gib: 16\n"
+                    "vector_tflops: 1\ncompute: [{a_bits: 8, b_bits: 4, tflops: 50}]\n")
+    m = load_machine(path)
+    assert (m.memory_bw_bytes_per_s, m.gemm_peak_flops(8, 4)) == (100e9, 50e12)
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(HwsimError, match=r"my-npu\.yaml: malformed YAML"):
+        load_machine(path)

@@ -82,3 +82,10 @@ def test_unknown_model_suggests_close_names() -> None:
         get_model("llama-2-8b")
     assert "mixtral-8x7b" in list_models()
     assert get_model("LLaMA-2-7B") is get_model("llama-2-7b")
+
+
+def test_peak_activations_of_a_prefill() -> None:
+    # Llama-2-7B, 256 tokens, 16-bit: residual 256 x 4096 plus the largest other tensor, here
+    # the logits 256 x 32000 (> SwiGLU 2 x 256 x 11008 > scores 32 x 256 x 256).
+    w = workload_from_dict({"model": "llama-2-7b", "prompt_tokens": 256, "generate_tokens": 2})
+    assert footprint(w).peak_activation_bytes == (256 * 4096 + 256 * 32000) * 2
