@@ -20,6 +20,8 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
       output:     {kib: 256, banks: 4, port_bits: 256, read_pj: 26.7, write_pj: 37.8}
     dram: {bytes_per_cycle: 32, energy_pj_per_bit: 18.75, latency_cycles: 0}  # or gb_per_s
     energy_overhead: 1.5       # wiring/clock factor on PE and dequantization energy
+    weights: {format: fp16}    # optional: the design stores weights so, whatever the workload
+                               # says (a baseline's native format); {format, group_size} or {bits}
     leakage_mw: 0
     other_area_mm2: 0          # control, NoC, ... not in the per-component table
     acc_bits: 32               # width of a partial sum kept in the output buffer
@@ -55,6 +57,7 @@ __all__ = [
     "MacPE",
     "PESpec",
     "SystolicPE",
+    "WeightStorage",
     "hardware_fields",
     "hardware_from_dict",
     "hardware_to_dict",
@@ -223,6 +226,19 @@ class DramSpec:
 
 
 @dataclass(frozen=True)
+class WeightStorage:
+    """Weights a design stores whatever the workload says (e.g. an FP16 baseline).
+
+    Give ``format`` (with an optional ``group_size``) or an effective width ``bits``.
+    """
+
+    __pydantic_config__ = _CFG
+    format: str | None = None
+    group_size: PosInt | None = None
+    bits: Annotated[float, Field(gt=0, le=64, allow_inf_nan=False)] | None = None
+
+
+@dataclass(frozen=True)
 class HardwareSpec:
     """A validated accelerator description; see the module docstring for the YAML schema."""
 
@@ -234,6 +250,7 @@ class HardwareSpec:
     buffers: BuffersSpec
     dram: DramSpec
     decode_array: ArraySpec | None = None
+    weights: WeightStorage | None = None
     energy_overhead: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = 1.0
     leakage_mw: NonNegFloat = 0.0
     other_area_mm2: NonNegFloat = 0.0
@@ -312,6 +329,7 @@ _NESTED: dict[tuple[type, str], Any] = {
     (HardwareSpec, "decode_array"): ArraySpec,
     (HardwareSpec, "buffers"): BuffersSpec,
     (HardwareSpec, "dram"): DramSpec,
+    (HardwareSpec, "weights"): WeightStorage,
     (BuffersSpec, "weight"): BufferSpec,
     (BuffersSpec, "activation"): BufferSpec,
     (BuffersSpec, "output"): BufferSpec,
@@ -326,6 +344,21 @@ def _field_type(node: Any, name: Any) -> Any:
 
 def _cross_checks(hw: HardwareSpec) -> list[str]:
     errors = []
+    if hw.weights is not None:
+        w = hw.weights
+        if (w.format is None) == (w.bits is None):
+            errors.append("weights: give exactly one of 'format' (with optional 'group_size') "
+                          "or 'bits'")
+        elif w.format is not None:
+            # Lazy: the format registry is a lower layer, needed only when a format is named.
+            from hwsim.dtypes import get_format
+
+            try:
+                get_format(w.format)
+            except HwsimError as exc:
+                errors.append(f"weights.format: {exc}")
+        elif w.group_size is not None:
+            errors.append("weights.group_size: needs 'format' ('bits' is already effective)")
     if (hw.dram.bytes_per_cycle is None) == (hw.dram.gb_per_s is None):
         errors.append("dram: give exactly one of 'bytes_per_cycle' or 'gb_per_s'")
     for name in ("weight", "activation", "output"):
@@ -423,6 +456,8 @@ def hardware_fields(hw: HardwareSpec) -> list[str]:
 _EXCLUSIVE = {
     "dram.bytes_per_cycle": "dram.gb_per_s",
     "dram.gb_per_s": "dram.bytes_per_cycle",
+    "weights.format": "weights.bits",
+    "weights.bits": "weights.format",
 }
 for _buf in ("weight", "activation", "output"):
     for _op in ("read", "write"):
@@ -435,7 +470,8 @@ def with_overrides(hw: HardwareSpec, overrides: dict[str, Any]) -> HardwareSpec:
 
     ``{"array.rows": 64, "pe.lanes": 8, "buffers.weight.kib": 256, "dram.bytes_per_cycle": 64}``.
     Setting ``pe.kind`` switches the PE kind (its other fields must then suit the new kind).
-    Setting ``decode_array.rows`` on a spec without a decode array starts it from ``array``.
+    Setting ``decode_array.rows`` on a spec without a decode array starts it from ``array``;
+    ``weights.format`` etc. likewise start an empty ``weights`` entry.
 
     Raises:
         HwsimError: an unknown path (the message lists the valid ones) or an invalid value.

@@ -7,6 +7,7 @@ in `RunResult.not_simulated` and in the summary, never silently dropped.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from hwsim.workloads.ops import Op
 __all__ = [
     "ENERGY_KEYS",
     "RunResult",
+    "apply_weight_storage",
     "compare_results",
     "simulate_ops",
     "simulate_workload",
@@ -128,10 +130,17 @@ class RunResult:
         arrays = {"prefill": [hw.array.rows, hw.array.cols]}
         if hw.decode_array is not None:
             arrays["decode"] = [hw.decode_array.rows, hw.decode_array.cols]
+        if hw.weights is None:
+            weights = "as the workload"
+        elif hw.weights.format is not None:
+            group = f", group {hw.weights.group_size}" if hw.weights.group_size else ""
+            weights = f"{hw.weights.format}{group} (the design's own)"
+        else:
+            weights = f"{hw.weights.bits:g} bits (the design's own)"
         return {
             "workload": self.workload,
             "hardware": {"name": hw.name, "source": hw.source, "pe_kind": hw.pe.kind,
-                         "clock_mhz": hw.clock_mhz, "array": arrays},
+                         "clock_mhz": hw.clock_mhz, "array": arrays, "weights": weights},
             "total_cycles": self.total_cycles,
             "latency_ms": self.latency_ms,
             "tokens_per_s": self.tokens_per_s,
@@ -176,6 +185,30 @@ def _op_row(op: Op, costs: list, hw: HardwareSpec) -> tuple[dict[str, Any], np.n
     return row, cyc
 
 
+def apply_weight_storage(ops: Sequence[Op], hw: HardwareSpec) -> list[Op]:
+    """The ops with their weights stored as ``hw.weights`` says (unchanged if it is unset).
+
+    Only ``b_kind == "weight"`` operands change (format, effective bits, group size); the KV
+    cache and activations keep the workload's precision.
+    """
+    ws = hw.weights
+    if ws is None:
+        return list(ops)
+    if ws.format is not None:
+        # Lazy: the format registry is needed only when a design names its weight format.
+        from hwsim.dtypes import bits_per_weight, get_format
+
+        found = get_format(ws.format)
+        fmt = found.name
+        # No group given: the format's default group, the one its bits per weight assume.
+        group = ws.group_size if ws.group_size is not None else found.group_size
+        bits = float(bits_per_weight(fmt, group_size=group))
+    else:
+        fmt, group, bits = None, None, float(ws.bits)  # type: ignore[arg-type]
+    return [dataclasses.replace(op, b_format=fmt, b_bits=bits, group_size=group)
+            if op.kind == "gemm" and op.b_kind == "weight" else op for op in ops]
+
+
 def simulate_ops(ops: Sequence[Op], hw: HardwareSpec, workload: str = "ops",
                  tokens: dict[str, int] | None = None,
                  progress: Progress | None = None) -> RunResult:
@@ -188,9 +221,13 @@ def simulate_ops(ops: Sequence[Op], hw: HardwareSpec, workload: str = "ops",
         tokens: tokens processed per stage, for tokens/s and energy per token.
         progress: called as ``progress(done, total, op_label)`` after each GEMM op.
 
+    A design with its own weight storage (``hw.weights``, e.g. the FP16 baseline) runs the
+    weight operands in that precision (`apply_weight_storage`).
+
     Raises:
         HwsimError: an op the PE cannot run, or a buffer too small for one tile.
     """
+    ops = apply_weight_storage(ops, hw)
     gemms = [op for op in ops if op.kind == "gemm"]
     skipped = tuple(f"{op.stage}/{op.name}" for op in ops if op.kind != "gemm")
     rows: list[dict[str, Any]] = []

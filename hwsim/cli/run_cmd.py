@@ -116,6 +116,10 @@ def run(
             ctable.add_row(row["design"], f"{row['speedup']:.3g}x",
                            f"{row['energy_efficiency']:.3g}x")
         console.print(ctable)
+    for r in results:
+        if r.hardware.weights is not None:
+            console.print(f"{r.hardware.name} stores weights as "
+                          f"{r.summary()['hardware']['weights']}", highlight=False)
     if results[0].not_simulated:
         console.print(f"not on the PE array (vector ops): {len(results[0].not_simulated)} "
                       "operators, listed in summary.json", highlight=False)

@@ -76,6 +76,10 @@ def test_area_by_hand():
                  "area_um2": 1}}, r"pe.dataflow: Input should be 'ws', 'os' or 'is'"),
         ({"clock": 1}, r"clock: unknown key \(allowed: name, clock_mhz"),
         ({"buffers": {"weight": {"kib": 1}}}, r"buffers.activation: Field required"),
+        ({"weights": {}}, r"weights: give exactly one of 'format'"),
+        ({"weights": {"format": "int4", "bits": 4}}, r"weights: give exactly one of 'format'"),
+        ({"weights": {"format": "fp5x"}}, r"weights.format: .*fp5x"),
+        ({"weights": {"bits": 4, "group_size": 8}}, r"weights.group_size: needs 'format'"),
     ],
 )
 def test_bad_hardware_names_the_yaml_path(patch, message):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from hwsim.hw import load_hardware, with_overrides
 from hwsim.sim import ENERGY_KEYS, compare_results, simulate_workload
-from hwsim.workloads import workload_from_dict
+from hwsim.sim.run import apply_weight_storage
+from hwsim.workloads import operators, workload_from_dict
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +69,26 @@ def test_compare_normalizes_to_baseline(workload, result):
     assert table.loc[1, "speedup"] == pytest.approx(1.0)
     assert table.loc[0, "speedup"] == pytest.approx(fp16.latency_ms / result.latency_ms)
     assert table.loc[0, "energy_efficiency"] == pytest.approx(fp16.energy_uj / result.energy_uj)
+
+
+def test_a_design_with_its_own_weight_storage(workload):
+    # The fp16 preset stores FP16 weights: weight operands become 16 bits, the KV cache and
+    # the other designs keep the workload's precision.
+    ops = operators(workload)
+    stored = apply_weight_storage(ops, load_hardware("fp16"))
+    weight_ops = [o for o in stored if o.kind == "gemm" and o.b_kind == "weight"]
+    assert weight_ops and all(o.b_format == "fp16" and o.b_bits == 16.0 for o in weight_ops)
+    assert all(o.b_bits == 16.0 and o.b_format is None
+               for o in stored if o.kind == "gemm" and o.b_kind == "kv")
+    assert apply_weight_storage(ops, load_hardware("bitmod")) == ops
+    # 8-bit storage via an override: q_proj reads half the weight bytes of the fp16 preset.
+    int8 = with_overrides(load_hardware("fp16"), {"weights.format": "int8"})
+    q16 = simulate_workload(workload, load_hardware("fp16")).layers.set_index(["stage", "op"])
+    q8 = simulate_workload(workload, int8).layers.set_index(["stage", "op"])
+    # Decode q_proj (24 layers x 4 steps) reads its 2048 x 2048 weights and the 2048 FP16
+    # activations once per step: 16 bits per weight, or int8 with its default FP16 scale per
+    # group of 128: 8 + 16 / 128 bits.
+    assert q16.loc[("decode", "q_proj"), "dram_read_bytes"] == pytest.approx(
+        24 * 4 * (2048 * 2048 * 2 + 2048 * 2))
+    assert q8.loc[("decode", "q_proj"), "dram_read_bytes"] == pytest.approx(
+        24 * 4 * (2048 * 2048 * (8 + 16 / 128) / 8 + 2048 * 2))
