@@ -15,7 +15,7 @@ def roofline(
         "llama-2-7b-generative)."),
     hardware: str = typer.Option(
         None, "--hardware", "-H", help="Machine preset (a100-40g, a100-80g, h100-sxm, rtx4090, "
-        "a6000, bitmod, ant, olive, fp16-baseline) or a machine YAML; default: the "
+        "a6000, bitmod, ant, olive, fp16, dint, int8-systolic) or a machine YAML; default: the "
         "workload's 'hardware'."),
     out: Path = typer.Option(Path("out/roofline"), "--out", "-o",
                              help="Folder for roofline.csv/.md, summary.json and the plots."),

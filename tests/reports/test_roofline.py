@@ -66,7 +66,7 @@ def test_peak_follows_operand_widths() -> None:
 def test_accelerator_peaks_follow_pes_lanes_and_clock() -> None:
     # BitMoD: 1024 PEs x 4 lanes, 2 cycles per 3/4-bit weight, 2 FLOP per MAC, 1 GHz.
     assert load_machine("bitmod").gemm_peak_flops(16, 3) == pytest.approx(1024 * 4 / 2 * 2e9)
-    assert load_machine("fp16-baseline").gemm_peak_flops(16, 16) == pytest.approx(32 * 24 * 2e9)
+    assert load_machine("fp16").gemm_peak_flops(16, 16) == pytest.approx(32 * 24 * 2e9)
     assert load_machine("olive").gemm_peak_flops(16, 4) == pytest.approx(36 * 32 * 2e9)
     # DRAM of the design points: 256 bits per cycle at 1 GHz.
     assert load_machine("ant").memory_bw_bytes_per_s == 256 / 8 * 1e9
@@ -75,7 +75,7 @@ def test_accelerator_peaks_follow_pes_lanes_and_clock() -> None:
 def test_every_preset_loads() -> None:
     names = list_machines()
     for required in ("a100-40g", "a100-80g", "h100-sxm", "rtx4090", "a6000", "bitmod", "ant",
-                     "olive", "fp16-baseline"):
+                     "olive", "fp16", "dint", "int8-systolic"):
         assert required in names
     for name in names:
         m = load_machine(name)
