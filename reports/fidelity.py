@@ -1,0 +1,186 @@
+"""Layer-level quantization fidelity of a real checkpoint, one layer at a time.
+
+`layer_fidelity` reads each linear weight of a checkpoint once, quantizes it with every
+requested format of the golden model (`hwsim.dtypes.quantize`) and records the error: MSE,
+SQNR, max error, effective bits per weight, the mixture's type histogram (BitMoD, ANT) and
+OliVe's outlier-pair rate. `format_summary` folds the table into one row per format,
+including the size of the quantized model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+from hwsim.workloads.checkpoints import Checkpoint, LinearWeight
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "LAYER_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "format_summary",
+    "layer_fidelity",
+    "resolve_formats",
+]
+
+LAYER_COLUMNS = ("layer", "role", "block", "out_features", "in_features", "params", "format",
+                 "bits_per_weight", "size_bytes", "mse", "sqnr_db", "max_abs_error",
+                 "type_histogram", "outlier_pair_rate")
+
+SUMMARY_COLUMNS = ("format", "layers", "linear_params", "bits_per_weight", "linear_bytes",
+                   "model_bytes", "compression", "mse", "sqnr_db_mean", "sqnr_db_min",
+                   "worst_layer", "max_abs_error", "type_histogram", "outlier_pair_rate")
+
+
+def resolve_formats(formats: Sequence[str] | str) -> list[str]:
+    """Canonical format names, duplicates dropped, order kept.
+
+    Args:
+        formats: names, or one comma-separated string (``"int4,bitmod4"``).
+
+    Raises:
+        HwsimError: an unknown name (the golden model lists the closest names) or none given.
+    """
+    from hwsim.dtypes import get_format
+
+    if isinstance(formats, str):
+        formats = [f for f in (s.strip() for s in formats.split(",")) if f]
+    names = list(dict.fromkeys(get_format(f).name for f in formats))
+    if not names:
+        raise HwsimError("formats: give at least one format name (see `hwsim dtypes list`)")
+    return names
+
+
+def _type_histogram(result: Any) -> str:
+    """``"name:count ..."`` of the per-group type choice of a mixture, else ``""``."""
+    return " ".join(f"{n}:{c}" for n, c in result.type_histogram().items())
+
+
+def _outlier_pair_rate(result: Any, params: int) -> float:
+    """Fraction of the (2t, 2t+1) element pairs holding an outlier (OliVe), else NaN."""
+    if result.outlier_pairs is None:
+        return float("nan")
+    return result.outlier_pairs / (params // 2)
+
+
+def layer_fidelity(
+    checkpoint: Checkpoint,
+    formats: Sequence[str] | str,
+    *,
+    group_size: int | None = None,
+    layers: Sequence[str] | None = None,
+    on_layer: Callable[[int, int, LinearWeight], None] | None = None,
+) -> pd.DataFrame:
+    """Quantize every linear layer of a checkpoint in every format and measure the error.
+
+    Only one layer's weight (and one quantized copy) is in memory at a time.
+
+    Args:
+        checkpoint: an opened checkpoint (`hwsim.workloads.checkpoints.open_checkpoint`).
+        formats: format names (or one comma-separated string).
+        group_size: group along in_features for the group-quantized formats; None: each
+            format's default. The unquantized references (fp32, fp16, bf16) take none.
+        layers: restrict to these layer names (default: all linear layers).
+        on_layer: progress callback ``(index, total, layer)`` called before each layer.
+
+    Returns:
+        One row per (layer, format) with `LAYER_COLUMNS`, layers in model order.
+
+    Raises:
+        HwsimError: unknown format or layer name.
+    """
+    from hwsim.dtypes import get_format, quantize
+
+    names = resolve_formats(formats)
+    # fp32/fp16/bf16 are plain casts without groups: the group size is for the others.
+    casts = {n for n in names if get_format(n).scheme == "cast"}
+    todo = list(checkpoint.linear_layers())
+    if layers is not None:
+        known = {lin.name for lin in todo}
+        unknown = [n for n in layers if n not in known]
+        if unknown:
+            raise HwsimError(f"layers: {', '.join(unknown)} not among the linear layers of "
+                             f"{checkpoint.path} (e.g. {todo[0].name})")
+        wanted = set(layers)
+        todo = [lin for lin in todo if lin.name in wanted]
+    rows: list[dict[str, Any]] = []
+    for i, lin in enumerate(todo):
+        if on_layer is not None:
+            on_layer(i, len(todo), lin)
+        w = checkpoint.read(lin.tensor)
+        for fmt in names:
+            r = quantize(w, fmt, group_size=None if fmt in casts else group_size)
+            bpw = float(r.bits_per_weight)
+            rows.append({
+                "layer": lin.name, "role": lin.role, "block": lin.block,
+                "out_features": lin.out_features, "in_features": lin.in_features,
+                "params": lin.params, "format": fmt, "bits_per_weight": bpw,
+                "size_bytes": lin.params * bpw / 8.0, "mse": float(r.mse),
+                "sqnr_db": float(r.sqnr_db), "max_abs_error": float(r.max_abs_error),
+                "type_histogram": _type_histogram(r),
+                "outlier_pair_rate": _outlier_pair_rate(r, lin.params),
+            })
+            del r
+    df = pd.DataFrame(rows, columns=list(LAYER_COLUMNS))
+    return df.astype({"block": "Int64"})
+
+
+def _sum_histograms(hists: pd.Series) -> str:
+    total: dict[str, int] = {}
+    for h in hists:
+        for item in str(h).split():
+            name, count = item.rsplit(":", 1)
+            total[name] = total.get(name, 0) + int(count)
+    return " ".join(f"{n}:{c}" for n, c in total.items())
+
+
+def format_summary(layers: pd.DataFrame, checkpoint: Checkpoint | None = None) -> pd.DataFrame:
+    """One row per format: effective bits, sizes and the error over all layers.
+
+    Args:
+        layers: the table from `layer_fidelity`.
+        checkpoint: when given, ``model_bytes`` adds every tensor that is not a quantized
+            linear weight (embeddings, norms, biases) at its stored size; otherwise it equals
+            ``linear_bytes``.
+
+    Returns:
+        `SUMMARY_COLUMNS`: ``bits_per_weight`` is parameter-weighted over the layers, ``mse``
+        is the total squared error per weight, ``compression`` is the stored size of the
+        linear weights over their quantized size, ``sqnr_db_mean`` the plain mean over layers.
+    """
+    other_bytes = 0
+    if checkpoint is not None:
+        quantized = {lin.tensor for lin in checkpoint.linear_layers()
+                     if lin.name in set(layers["layer"])}
+        other_bytes = sum(t.nbytes for name, t in checkpoint.tensors.items()
+                          if name not in quantized)
+    stored = None
+    if checkpoint is not None:
+        by_name = {lin.name: lin for lin in checkpoint.linear_layers()}
+        stored = {n: checkpoint.tensors[by_name[n].tensor].nbytes for n in by_name}
+    rows = []
+    for fmt, g in layers.groupby("format", sort=False):
+        params = int(g["params"].sum())
+        linear_bytes = float(g["size_bytes"].sum())
+        worst = g.loc[g["sqnr_db"].idxmin()]
+        if stored is not None:
+            compression = sum(stored[n] for n in g["layer"]) / linear_bytes
+        else:  # relative to 16-bit weights
+            compression = params * 2.0 / linear_bytes
+        pairs = g["params"] // 2
+        rate = g["outlier_pair_rate"]
+        rows.append({
+            "format": fmt, "layers": len(g), "linear_params": params,
+            "bits_per_weight": float((g["bits_per_weight"] * g["params"]).sum() / params),
+            "linear_bytes": linear_bytes, "model_bytes": linear_bytes + other_bytes,
+            "compression": compression,
+            "mse": float((g["mse"] * g["params"]).sum() / params),
+            "sqnr_db_mean": float(g["sqnr_db"].mean()), "sqnr_db_min": float(worst["sqnr_db"]),
+            "worst_layer": worst["layer"], "max_abs_error": float(g["max_abs_error"].max()),
+            "type_histogram": _sum_histograms(g["type_histogram"]),
+            "outlier_pair_rate": (float((rate * pairs).sum() / pairs.sum())
+                                  if rate.notna().all() else float("nan")),
+        })
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))

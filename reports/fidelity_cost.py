@@ -1,0 +1,207 @@
+"""Accuracy against cost: one row per format joining fidelity with simulated latency and energy.
+
+Fidelity comes from a checkpoint (`hwsim.reports.fidelity.format_summary`, optionally
+`hwsim.reports.fidelity_e2e.end_to_end_fidelity`); cost comes from simulating a workload
+(`hwsim.sim.simulate_workload`) with its default weight format replaced by each format in
+turn, on one hardware description. The fidelity model and the workload model need not be the
+same network: the point is "what this format does to a real model" next to "what it costs on
+the workload I care about".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "COST_COLUMNS",
+    "fidelity_axis",
+    "format_costs",
+    "read_fidelity_dir",
+    "tradeoff_table",
+]
+
+COST_COLUMNS = ("format", "workload", "hardware", "weight_bits", "latency_ms", "energy_uj",
+                "cost_note")
+
+# Row-scaled formats: their scale bits per weight depend on the row length, which the
+# workload's precision needs as a group size.
+_ROW_SCHEMES = ("ant", "olive", "row_mean")
+
+
+def _workload_source(workload: str | Path) -> Path:
+    from hwsim.workloads import example_path, example_workloads
+
+    p = Path(workload)
+    if not p.exists() and str(workload) in example_workloads():
+        return example_path(str(workload))
+    if not p.is_file():
+        raise HwsimError(f"--workload {str(workload)!r}: no such file and no bundled example "
+                         f"of that name (examples: {', '.join(sorted(example_workloads()))})")
+    return p
+
+
+def _hardware_refs(hardware: str | Sequence[str] | None, declared: str | None,
+                   base: Path) -> list[str]:
+    if hardware is not None:
+        refs = hardware.split(",") if isinstance(hardware, str) else list(hardware)
+        refs = [str(r).strip() for r in refs if str(r).strip()]
+        if refs:
+            return refs
+    if declared is None:
+        raise HwsimError(f"{base}: the workload names no 'hardware'; give one (a preset such "
+                         "as bitmod, or a hardware YAML)")
+    # A path written inside a workload is relative to the workload's folder.
+    if "/" in declared or declared.endswith((".yaml", ".yml")):
+        p = Path(declared).expanduser()
+        return [str(p if p.is_absolute() else base / p)]
+    return [declared]
+
+
+def format_costs(workload: str | Path, formats: Sequence[str], *,
+                 hardware: str | Sequence[str] | None = None,
+                 group_size: int | None = None) -> pd.DataFrame:
+    """Simulate a workload once per weight format.
+
+    Args:
+        workload: workload YAML, or the name of a bundled example.
+        formats: canonical format names.
+        hardware: preset name or hardware YAML, or several (a list or a comma-separated
+            string): each format is costed on the first of them whose PE runs it (e.g.
+            ``"bitmod,ant,olive,fp16"``). Default: the workload's ``hardware``.
+        group_size: weight group size (default: each format's own; row-scaled formats such as
+            ant4/olive4 get the model's hidden size, one scale per row of that length).
+
+    Returns:
+        `COST_COLUMNS`, one row per format. A format no given hardware can run (or that the
+        workload rejects) keeps NaN costs and says why in ``cost_note``.
+
+    Raises:
+        HwsimError: missing workload, unreadable YAML, unknown hardware.
+    """
+    import yaml
+    from hwsim.dtypes import get_format
+    from hwsim.hw import load_hardware
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import load_workload, workload_from_dict
+
+    path = _workload_source(workload)
+    base = load_workload(path)  # validates the file as written and gives the model
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    designs = [load_hardware(r) for r in _hardware_refs(hardware, base.hardware, path.parent)]
+    given = data.get("weights") or {}
+    rows = []
+    for name in formats:
+        fmt = get_format(name)
+        weights: dict[str, Any] = {"format": name}
+        if "overrides" in given:
+            weights["overrides"] = given["overrides"]
+        note = ""
+        if fmt.scheme == "cast":
+            pass  # fp16/bf16/fp32: no groups
+        elif group_size is not None:
+            weights["group_size"] = group_size
+        elif fmt.scheme in _ROW_SCHEMES and fmt.group_size is None and base.model is not None:
+            weights["group_size"] = base.model.hidden
+            note = f"scale bits counted per {base.model.hidden} weights (one row of hidden)"
+        row: dict[str, Any] = {"format": name, "workload": base.name, "hardware": "",
+                               "weight_bits": np.nan, "latency_ms": np.nan,
+                               "energy_uj": np.nan, "cost_note": note}
+        try:
+            w = workload_from_dict({**data, "weights": weights}, source=str(path),
+                                   base_dir=path.parent)
+        except HwsimError as exc:  # this format only: the others still get their costs
+            row["cost_note"] = f"not simulated: {exc}"
+            rows.append(row)
+            continue
+        row["weight_bits"] = w.weights.bits
+        refused = []
+        for hw in designs:
+            try:
+                result = simulate_workload(w, hw)
+            except HwsimError as exc:  # e.g. this PE cannot run the format: try the next
+                refused.append(f"{hw.name}: {str(exc).split(': ', 1)[-1]}")
+                continue
+            row.update(hardware=hw.name, latency_ms=result.latency_ms,
+                       energy_uj=result.energy_uj)
+            break
+        else:
+            row["cost_note"] = "not simulated: " + "; ".join(refused)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(COST_COLUMNS))
+
+
+def _read_csv(path: Path, needed: Sequence[str]) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise HwsimError(f"{path}: no such file (run `hwsim quantize ... --out "
+                         f"{path.parent}` first)") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise HwsimError(f"{path}: not a readable CSV table ({exc})") from None
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise HwsimError(f"{path}: missing column(s) {', '.join(missing)}; expected a table "
+                         "written by hwsim quantize / hwsim fidelity")
+    if df.empty:
+        raise HwsimError(f"{path}: the table has no rows")
+    return df
+
+
+def read_fidelity_dir(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Read ``summary.csv`` (from ``hwsim quantize``) and, if present, ``fidelity.csv`` (from
+    ``hwsim fidelity``) of an output folder.
+
+    Raises:
+        HwsimError: no summary, or a table without the expected columns.
+    """
+    from hwsim.reports.fidelity import SUMMARY_COLUMNS
+    from hwsim.reports.fidelity_e2e import E2E_COLUMNS
+
+    d = Path(folder)
+    summary = _read_csv(d / "summary.csv", SUMMARY_COLUMNS)
+    e2e_path = d / "fidelity.csv"
+    e2e = _read_csv(e2e_path, E2E_COLUMNS) if e2e_path.exists() else None
+    return summary, e2e
+
+
+def tradeoff_table(summary: pd.DataFrame, e2e: pd.DataFrame | None = None,
+                   costs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Join per-format fidelity and cost into one table (formats in the summary's order).
+
+    Args:
+        summary: `hwsim.reports.fidelity.format_summary` output.
+        e2e: `end_to_end_fidelity` output (formats missing there get NaN).
+        costs: `format_costs` output (formats missing there get NaN).
+    """
+    keep = ["format", "bits_per_weight", "model_bytes", "compression", "sqnr_db_mean",
+            "sqnr_db_min", "mse"]
+    table = summary[keep].copy()
+    if e2e is not None:
+        metrics = ["task", "cos_mean", "cos_min", "nn_top1_agreement", "nn_top5_overlap", "ppl",
+                   "ppl_ratio"]
+        table = table.merge(e2e[["format", *metrics]], on="format", how="left")
+    if costs is not None:
+        table = table.merge(costs[["format", "workload", "hardware", "weight_bits",
+                                   "latency_ms", "energy_uj", "cost_note"]],
+                            on="format", how="left")
+    return table
+
+
+def fidelity_axis(table: pd.DataFrame) -> tuple[str, str, bool]:
+    """The fidelity measure to plot: ``(column, label, higher_is_better)``.
+
+    End-to-end fidelity where measured (embedding cosine similarity, or perplexity), else
+    the mean layer SQNR.
+    """
+    if "cos_mean" in table and table["cos_mean"].notna().any():
+        return "cos_mean", "embedding cosine similarity", True
+    if "ppl" in table and table["ppl"].notna().any():
+        return "ppl", "perplexity", False
+    return "sqnr_db_mean", "mean layer SQNR (dB)", True

@@ -1,0 +1,311 @@
+"""End-to-end fidelity: run a transformers model with every linear weight quantized.
+
+Each ``nn.Linear`` weight of a model loaded from a local folder is replaced by its
+dequantized version from the golden model (`hwsim.dtypes.quantize`), and the model is compared
+with its unquantized self on what users care about:
+
+- encoders / sentence-embedding models (BERT-style, e.g. the shipped all-MiniLM-L6-v2):
+  cosine similarity of text embeddings to the reference embeddings, and agreement of
+  nearest-neighbour retrieval over a text set (the project's own set by default);
+- causal LMs: perplexity on a user-supplied text file.
+
+torch and transformers (the ``llm`` extra) are imported inside the functions; no network
+access is ever attempted (``local_files_only``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hwsim.workloads.checkpoints import Checkpoint, open_checkpoint
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "E2E_COLUMNS",
+    "ENCODER_MODEL_TYPES",
+    "default_texts_path",
+    "embedding_agreement",
+    "end_to_end_fidelity",
+    "read_texts",
+]
+
+# Model types evaluated as sentence encoders (mean-pooled last hidden state).
+ENCODER_MODEL_TYPES = ("bert", "distilbert", "roberta")
+
+E2E_COLUMNS = ("format", "task", "group_size", "texts", "tokens", "cos_mean", "cos_min",
+               "nn_top1_agreement", "nn_top5_overlap", "ppl_reference", "ppl", "ppl_ratio")
+
+_TOP_K = 5
+
+
+def default_texts_path() -> Path:
+    """The retrieval text set shipped with hwsim (``reports/data/retrieval_texts.txt``)."""
+    return Path(str(resources.files("hwsim.reports") / "data" / "retrieval_texts.txt"))
+
+
+def read_texts(path: str | Path, *, lines: bool) -> list[str]:
+    """Read a user text file.
+
+    Args:
+        path: a UTF-8 text file.
+        lines: True: one text per line, blank lines and ``#`` comments dropped (retrieval
+            sets); False: the whole file as one text (perplexity).
+
+    Raises:
+        HwsimError: missing, unreadable, not UTF-8, or nothing left to evaluate.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HwsimError(f"text file {p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HwsimError(f"text file {p}: not readable UTF-8 text ({exc})") from None
+    if lines:
+        texts = [s.strip() for s in raw.splitlines()]
+        texts = [s for s in texts if s and not s.startswith("#")]
+        if len(texts) < 2:
+            raise HwsimError(f"text file {p}: needs at least 2 texts (one per line, '#' lines "
+                             f"ignored), found {len(texts)}")
+        return texts
+    if not raw.strip():
+        raise HwsimError(f"text file {p}: empty (perplexity needs text)")
+    return [raw]
+
+
+def embedding_agreement(ref: np.ndarray, quant: np.ndarray, top_k: int = _TOP_K) -> dict:
+    """Compare two sets of embeddings of the same texts.
+
+    Args:
+        ref, quant: (texts, dim) embeddings from the reference and the quantized model.
+        top_k: neighbours compared for the overlap score.
+
+    Returns:
+        ``cos_mean``, ``cos_min``: cosine similarity of each text's two embeddings;
+        ``nn_top1_agreement``: fraction of texts whose nearest other text is the same under
+        both models; ``nn_top5_overlap``: mean shared fraction of the ``top_k`` neighbours.
+    """
+    r = ref / np.linalg.norm(ref, axis=1, keepdims=True)
+    q = quant / np.linalg.norm(quant, axis=1, keepdims=True)
+    cos = np.sum(r * q, axis=1)
+    n = r.shape[0]
+    k = min(top_k, n - 1)
+    sim_r, sim_q = r @ r.T, q @ q.T
+    # A text is not its own neighbour.
+    np.fill_diagonal(sim_r, -np.inf)
+    np.fill_diagonal(sim_q, -np.inf)
+    # Stable sort so equal similarities rank by index on both sides.
+    top_r = np.argsort(-sim_r, axis=1, kind="stable")[:, :k]
+    top_q = np.argsort(-sim_q, axis=1, kind="stable")[:, :k]
+    shared = (top_r[:, :, None] == top_q[:, None, :]).any(axis=2).sum(axis=1)
+    return {"cos_mean": float(cos.mean()), "cos_min": float(cos.min()),
+            "nn_top1_agreement": float(np.mean(top_r[:, 0] == top_q[:, 0])),
+            "nn_top5_overlap": float(np.mean(shared / k))}
+
+
+@dataclass
+class _Model:
+    """A loaded model with its tokenizer and the original weights of its linear layers."""
+
+    task: str  # "embedding" or "perplexity"
+    model: Any
+    tokenizer: Any
+    linears: dict[str, Any]  # module name -> nn.Linear
+    originals: dict[str, Any]  # module name -> original weight Parameter
+    pooling: str
+    max_length: int
+
+
+def _task(ckpt: Checkpoint) -> str:
+    if ckpt.is_causal_lm:
+        return "perplexity"
+    if ckpt.model_type in ENCODER_MODEL_TYPES:
+        return "embedding"
+    raise HwsimError(f"{ckpt.path}: end-to-end fidelity covers causal LMs (config.json "
+                     "'architectures' ending in ForCausalLM) and encoders of model_type "
+                     f"{', '.join(ENCODER_MODEL_TYPES)}; got model_type={ckpt.model_type!r}")
+
+
+def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
+    try:
+        import torch
+        import transformers
+    except ImportError:
+        raise HwsimError("end-to-end fidelity needs torch and transformers: "
+                         "pip install 'hwsim[llm]'") from None
+    folder = ckpt.path
+    if not folder.is_dir() or not (folder / "config.json").is_file():
+        raise HwsimError(f"{folder}: end-to-end fidelity needs a model folder with "
+                         "config.json, weights and tokenizer files")
+    task = _task(ckpt)
+    auto = transformers.AutoModelForCausalLM if task == "perplexity" else transformers.AutoModel
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise HwsimError(f"{folder}: no usable tokenizer files "
+                         f"({str(exc).splitlines()[0]})") from None
+    try:
+        model = auto.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        raise HwsimError(f"{folder}: transformers cannot load the model "
+                         f"({str(exc).splitlines()[0]})") from None
+    model.eval()
+    linears = {name: mod for name, mod in model.named_modules()
+               if isinstance(mod, torch.nn.Linear)}
+    originals = {name: mod.weight for name, mod in linears.items()}
+    pooling = "mean"
+    pool_cfg = folder / "1_Pooling" / "config.json"  # sentence-transformers layout
+    if pool_cfg.is_file():
+        import json
+
+        if json.loads(pool_cfg.read_text()).get("pooling_mode_cls_token"):
+            pooling = "cls"
+    limit = int(getattr(model.config, "max_position_embeddings", 512) or 512)
+    return _Model(task, model, tokenizer, linears, originals, pooling,
+                  min(limit, max_length or 512))
+
+
+def _set_weights(m: _Model, fmt: str | None, group_size: int | None) -> None:
+    """Put each linear layer's dequantized weight in place (``fmt=None``: the originals).
+
+    Assigning a new Parameter also unties an lm_head from the input embedding, so only the
+    linear layers are quantized, as in the layer-level table.
+    """
+    import torch
+    from hwsim.dtypes import get_format, quantize
+
+    if fmt is not None and get_format(fmt).scheme == "cast":
+        group_size = None  # fp32/fp16/bf16 are plain casts without groups
+    for name, mod in m.linears.items():
+        original = m.originals[name]
+        if fmt is None:
+            mod.weight = original
+            continue
+        w = original.detach().numpy()
+        deq = np.asarray(quantize(w, fmt, group_size=group_size).dequantized, np.float32)
+        mod.weight = torch.nn.Parameter(torch.from_numpy(deq), requires_grad=False)
+
+
+def _embed(m: _Model, texts: Sequence[str], batch: int = 32) -> np.ndarray:
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(texts), batch):
+            enc = m.tokenizer(list(texts[i:i + batch]), padding=True, truncation=True,
+                              max_length=m.max_length, return_tensors="pt")
+            hidden = m.model(**enc).last_hidden_state
+            if m.pooling == "cls":
+                pooled = hidden[:, 0]
+            else:  # mean over real tokens only
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            out.append(pooled.numpy().astype(np.float64))
+    return np.concatenate(out)
+
+
+def _token_windows(m: _Model, text: str) -> list[Any]:
+    import torch
+
+    ids = m.tokenizer(text, add_special_tokens=False)["input_ids"]
+    bos = m.tokenizer.bos_token_id
+    if bos is not None:
+        ids = [bos, *ids]
+    if len(ids) < 2:
+        raise HwsimError("perplexity text: fewer than 2 tokens after tokenization")
+    # Non-overlapping windows of the model's context; each window predicts its own tokens.
+    w = m.max_length
+    return [torch.tensor([ids[i:i + w]]) for i in range(0, len(ids) - 1, w)
+            if len(ids[i:i + w]) >= 2]
+
+
+def _perplexity(m: _Model, windows: Sequence[Any]) -> tuple[float, int]:
+    import torch
+
+    nll, count = 0.0, 0
+    with torch.inference_mode():
+        for ids in windows:
+            logits = m.model(input_ids=ids).logits[0, :-1].double()
+            target = ids[0, 1:]
+            nll += float(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))
+            count += int(target.numel())
+    return math.exp(nll / count), count
+
+
+def end_to_end_fidelity(
+    checkpoint: str | Path | Checkpoint,
+    formats: Sequence[str],
+    *,
+    group_size: int | None = None,
+    texts: str | Path | None = None,
+    max_length: int | None = None,
+    on_format: Callable[[int, int, str], None] | None = None,
+) -> pd.DataFrame:
+    """Quantize every linear weight of a local transformers model and measure the damage.
+
+    Args:
+        checkpoint: model folder (config.json, weights, tokenizer) or an opened `Checkpoint`.
+        formats: `hwsim.dtypes` format names.
+        group_size: quantization group along in_features (None: each format's default).
+        texts: encoders: one text per line (default: the shipped retrieval set); causal LMs:
+            the text to compute perplexity on (required).
+        max_length: token limit per text / perplexity window (default: the model's, at most
+            512).
+        on_format: progress callback ``(index, total, format_name)`` before each format.
+
+    Returns:
+        One row per format with the columns `E2E_COLUMNS` (metrics of the other task NaN).
+
+    Raises:
+        HwsimError: unknown format, unsupported model, missing or empty text file, or the
+            llm extra not installed.
+    """
+    from hwsim.dtypes import get_format
+
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else open_checkpoint(checkpoint)
+    names = list(dict.fromkeys(get_format(f).name for f in formats))
+    if not names:
+        raise HwsimError("formats: give at least one format name")
+    task = _task(ckpt)
+    if task == "perplexity":
+        if texts is None:
+            raise HwsimError("--texts: a causal LM needs a text file to compute perplexity on")
+        text_list = read_texts(texts, lines=False)
+        texts_label = Path(texts).name
+    else:
+        path = default_texts_path() if texts is None else Path(texts)
+        text_list = read_texts(path, lines=True)
+        texts_label = path.name
+    m = _load(ckpt, max_length)
+    rows = []
+    try:
+        if task == "perplexity":
+            windows = _token_windows(m, text_list[0])
+            ppl_ref, tokens = _perplexity(m, windows)
+        else:
+            ref = _embed(m, text_list)
+            tokens = len(text_list)
+        for i, name in enumerate(names):
+            if on_format is not None:
+                on_format(i, len(names), name)
+            _set_weights(m, name, group_size)
+            row: dict[str, Any] = dict.fromkeys(E2E_COLUMNS, np.nan)
+            row.update(format=name, task=task, group_size=group_size, texts=texts_label,
+                       tokens=tokens)
+            if task == "perplexity":
+                ppl, _ = _perplexity(m, windows)
+                row.update(ppl_reference=ppl_ref, ppl=ppl, ppl_ratio=ppl / ppl_ref)
+            else:
+                row.update(embedding_agreement(ref, _embed(m, text_list)))
+            rows.append(row)
+    finally:
+        _set_weights(m, None, None)
+    return pd.DataFrame(rows, columns=list(E2E_COLUMNS))

@@ -1,0 +1,167 @@
+"""Figures of the fidelity reports: SQNR per layer, weight histograms under a format's grid,
+and the accuracy-vs-cost Pareto plot.
+
+Figures are built on `matplotlib.figure.Figure` with the Agg canvas (no pyplot global state)
+and returned as PNG bytes, so the caller decides when and where they are written. PNGs carry
+no timestamp, so identical inputs give identical files.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["histogram_png", "pareto_front", "pareto_png", "per_element_scale", "short_label",
+           "sqnr_png"]
+
+_DPI = 110
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    # No "Software" entry: the PNG then depends on the data only, not the library version.
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def short_label(layer: str, role: str, block: Any) -> str:
+    """``3.ffn_down`` for ``model.layers.3.mlp.down_proj``: block and role, the same across
+    naming schemes (BERT's many ``dense`` modules stay distinct); ``lm_head``/others by name."""
+    if block is None or pd.isna(block):
+        return "lm_head" if role == "lm_head" else ".".join(layer.split(".")[-2:])
+    return f"{int(block)}.{role if role != 'other' else layer.split('.')[-1]}"
+
+
+def sqnr_png(layers: pd.DataFrame, title: str = "") -> bytes:
+    """SQNR (dB) of every layer, one line per format, layers in model order.
+
+    Args:
+        layers: the table of `hwsim.reports.fidelity.layer_fidelity`.
+        title: figure title (e.g. the checkpoint's name).
+    """
+    first = layers.drop_duplicates("layer")
+    order = list(first["layer"])
+    labels = [short_label(n, r, b) for n, r, b in
+              zip(first["layer"], first["role"], first["block"], strict=True)]
+    x = np.arange(len(order))
+    fig = _figure(max(6.0, 0.22 * len(order) + 2.0), 4.2)
+    ax = fig.add_subplot()
+    for fmt, g in layers.groupby("format", sort=False):
+        y = g.set_index("layer").loc[order, "sqnr_db"].to_numpy()
+        ax.plot(x, y, marker="o", markersize=3, linewidth=1.2, label=str(fmt))
+    step = max(1, len(order) // 60)  # keep tick labels readable on deep models
+    ax.set_xticks(x[::step], labels[::step], rotation=90, fontsize=7)
+    ax.set_ylabel("SQNR (dB)")
+    ax.set_xlabel("layer (block.role)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, ncol=min(4, layers["format"].nunique()))
+    ax.set_title(title or "Weight SQNR per layer")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def per_element_scale(scales: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Broadcast per-(row, group) scales of a quantize result to every element.
+
+    A scale array of one value covers the tensor; otherwise it has one column per group of
+    ``ceil(in_features / groups)`` elements (the last group may be short).
+    """
+    rows, k = shape
+    s = np.asarray(scales, dtype=np.float64)
+    if s.size == 1:
+        return np.full(shape, float(s.ravel()[0]))
+    s = s.reshape(rows, -1)
+    g = -(-k // s.shape[1])
+    return np.repeat(s, g, axis=1)[:, :k]
+
+
+def histogram_png(w: np.ndarray, layer: str, formats: Sequence[str],
+                  group_size: int | None = None) -> bytes:
+    """Histogram of one layer's weights in each format's units, with its value grid on top.
+
+    Each weight is divided by its group's scale (and shifted by the zero point of an
+    asymmetric format), so the grid values of the format are where weights land exactly;
+    mass between lines is rounding error, mass beyond the outer lines is clipped. Mixtures
+    draw the union of their types' values. Unscaled formats (fp16, ...) show raw weights.
+    """
+    from hwsim.dtypes import get_format, quantize
+
+    cols = min(4, len(formats))
+    rows = -(-len(formats) // cols)
+    fig = _figure(3.4 * cols, 2.7 * rows)
+    for i, name in enumerate(formats):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        fmt = get_format(name)
+        scaled = fmt.scheme != "cast"  # fp32/fp16/bf16 are plain casts without a grid
+        if scaled:
+            r = quantize(w, name, group_size=group_size)
+            u = w / np.where(s := per_element_scale(r.scales, w.shape), s, 1.0)
+            if r.zero_points is not None:
+                u = u + per_element_scale(r.zero_points, w.shape)
+            grid = np.asarray(fmt.values, dtype=np.float64)
+            lo, hi = grid.min(), grid.max()
+            span = hi - lo
+            u = u[(u >= lo - 0.1 * span) & (u <= hi + 0.1 * span)]
+        else:
+            u = w.ravel()
+        ax.hist(u.ravel(), bins=200, color="tab:blue", alpha=0.75)
+        if scaled:
+            for v in grid:
+                ax.axvline(v, color="tab:red", linewidth=0.6, alpha=0.7)
+        ax.set_yscale("log")
+        ax.set_title(f"{name}" + (" (units of group scale)" if scaled else ""), fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"{layer}: weights and format grids", fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def pareto_front(x: np.ndarray, y: np.ndarray, *, y_higher_is_better: bool = True) -> np.ndarray:
+    """Mask of the points no other point beats: lower or equal `x` and better or equal `y`,
+    strictly better in one.
+
+    Vectorized over all pairs (a handful of formats, so the O(n^2) table is tiny).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    yy = y if y_higher_is_better else -y
+    no_worse = (x[None, :] <= x[:, None]) & (yy[None, :] >= yy[:, None])
+    better = (x[None, :] < x[:, None]) | (yy[None, :] > yy[:, None])
+    dominated = (no_worse & better).any(axis=1)
+    return ~dominated & np.isfinite(x) & np.isfinite(y)
+
+
+def pareto_png(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label: str,
+               y_higher_is_better: bool = True, title: str = "") -> bytes:
+    """Scatter of fidelity `y` against cost `x`, one labelled point per format, the Pareto
+    front joined by a line."""
+    t = table[np.isfinite(table[x].astype(float)) & np.isfinite(table[y].astype(float))]
+    front = pareto_front(t[x].to_numpy(), t[y].to_numpy(), y_higher_is_better=y_higher_is_better)
+    fig = _figure(6.4, 4.6)
+    ax = fig.add_subplot()
+    ax.scatter(t[x], t[y], color=np.where(front, "tab:red", "tab:gray"), zorder=3)
+    for _, row in t.iterrows():
+        ax.annotate(str(row["format"]), (row[x], row[y]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=8)
+    f = t[front].sort_values(x)
+    ax.plot(f[x], f[y], color="tab:red", linewidth=1.0, label="Pareto front")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label + ("" if y_higher_is_better else " (lower is better)"))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or f"{y_label} vs {x_label}")
+    fig.tight_layout()
+    return _png(fig)
