@@ -149,7 +149,7 @@ class Format:
         """Effective storage bits per weight: element code plus scales, zero points, selectors.
 
         Per-tensor quantities (a tensor scale, a per-tensor type) are left out: they vanish
-        for real layer sizes. The two-level ``int8`` scale adds its per-row FP16 factor only
+        for real layer sizes. The two-level ``int8`` scale adds its per-row FP32 factor only
         when `in_features` is known.
         """
         g = self.group_size if group_size is None else group_size

@@ -390,15 +390,17 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
     sfmt = scale_format or f.scale_format
     shape = x.shape
     k = shape[-1]
-    work = _work_dtype(x)
-    rows = x.reshape(-1, k).astype(work, copy=False)
+    per_tensor = f.scheme == "tensor_mean" and group_size is None
     if group_size is None and f.group_size is None:
-        g = k * rows.shape[0] if f.scheme == "tensor_mean" else k
+        g = x.size if per_tensor else k
     else:
         g = group_size if group_size is not None else f.group_size
-    per_tensor = f.scheme == "tensor_mean" and group_size is None
-    if rows.size == 0:
+    if f.scheme == "olive" and group_size is None and g % 2:
+        g += 1  # a row of odd length gets one zero of padding to complete its last pair
+    if x.size == 0:
         return _empty(f, x, g)
+    work = _work_dtype(x)
+    rows = x.reshape(-1, k).astype(work, copy=False)
     if per_tensor:
         xg = rows.reshape(1, 1, -1)
     else:

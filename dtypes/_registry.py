@@ -103,7 +103,7 @@ def _formats() -> dict[str, AnyFormat]:
     ]
     fmts += [_int(b) for b in range(2, 9)] + [_int_asym(b) for b in range(2, 9)]
     for name, (_e, _m, _s, aliases, _emax) in _MINIFLOATS.items():
-        fmts.append(_absmax(el[name], aliases=aliases))
+        fmts.append(_absmax(el[name], aliases=aliases, scale=_minifloat_scale(el[name])))
     for name in ("fp3", "fp3_er_pos", "fp3_er_neg", "fp3_ea_pos", "fp3_ea_neg",
                  "fp4_er_pos", "fp4_er_neg", "fp4_ea_pos", "fp4_ea_neg"):
         fmts.append(_absmax(el[name], scale="int8"))
@@ -161,6 +161,12 @@ def _formats() -> dict[str, AnyFormat]:
     return {f.name: f for f in fmts}
 
 
+def _minifloat_scale(elem: ElementFormat) -> str:
+    """FP16 scales, except for wide element types (E5M2: absmax / 57344 would be an FP16
+    subnormal for any absmax below 3.5, losing the scale's precision): FP32 there."""
+    return "fp32" if elem.max_abs > 1024 else "fp16"
+
+
 def _int(bits: int) -> Format:
     return _absmax(T.int_symmetric(bits), aliases=(f"int{bits}_sym",))
 
@@ -197,7 +203,8 @@ def _generic(name: str) -> AnyFormat | None:
         if not 1 <= e <= 8 or n > 16:
             raise HwsimError(f"format {name!r}: exponent bits must be 1..8 and total bits "
                              "at most 16")
-        return _absmax(T.minifloat(e, mb, "finite", source="generic OCP-style minifloat"))
+        elem = T.minifloat(e, mb, "finite", source="generic OCP-style minifloat")
+        return _absmax(elem, scale=_minifloat_scale(elem))
     if m := _GENERIC_INT.fullmatch(name):
         bits = int(m.group(1))
         if not 2 <= bits <= 16:

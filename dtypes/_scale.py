@@ -18,12 +18,13 @@ __all__ = ["SCALE_BITS", "ScaleFormat", "store_scales"]
 ScaleFormat = Literal["fp32", "fp16", "bf16", "e4m3", "e8m0", "int8"]
 
 #: Storage bits per group of each scale format. ``int8`` is BitMoD's two-level scheme: an
-#: unsigned 8-bit integer per group times a per-row FP16 factor (counted per row).
+#: unsigned 8-bit integer per group times a per-row FP32 factor (counted per row; FP16
+#: would be subnormal for typical LLM rows: absmax ~0.05 / 6 / 255 = 3e-5).
 SCALE_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "e4m3": 8, "e8m0": 8,
                               "int8": 8}
 
 #: Bits of the per-row factor of the two-level ``int8`` scheme.
-INT8_ROW_FACTOR_BITS = 16
+INT8_ROW_FACTOR_BITS = 32
 
 
 def _round_bf16(x: np.ndarray) -> np.ndarray:
@@ -38,7 +39,7 @@ def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np
     """Round non-negative ideal scales of shape (rows, groups) to their storage format.
 
     Returns the stored scales as float64 (0 where a group is all zero). ``int8`` is the
-    two-level scheme: per row ``s_row = max_g(s_g) / 255`` (itself rounded to FP16), per
+    two-level scheme: per row ``s_row = max_g(s_g) / 255`` (rounded up to FP32), per
     group ``round(s_g / s_row)`` in 0..255.
     """
     ideal = np.asarray(ideal, dtype=np.float64)
@@ -64,13 +65,14 @@ def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np
         stored = ideal
     elif fmt == "int8":
         exact = ideal.max(axis=-1, keepdims=True) / 255.0
-        row = exact.astype(np.float16)
+        row = exact.astype(np.float32)
         # Round the row factor up, so the largest group scale still fits in 255.
-        row = np.where(row.astype(np.float64) < exact, np.nextafter(row, np.float16(np.inf)), row)
+        row = np.where(row.astype(np.float64) < exact, np.nextafter(row, np.float32(np.inf)), row)
         row = row.astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             q = np.where(row > 0, np.rint(ideal / row), 0.0)
-        stored = np.clip(q, 0, 255) * row
+        # The effective multiplier k * s_row, held in float32 like the arithmetic using it.
+        stored = (np.clip(q, 0, 255) * row).astype(np.float32).astype(np.float64)
     else:
         raise HwsimError(f"unknown scale format {fmt!r}; allowed: {sorted(SCALE_BITS)}")
     if not np.all(np.isfinite(stored)):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import pytest
-
 from hwsim.dtypes import bits_per_weight, get_format, list_formats
+
 from hwsim.errors import HwsimError
 
-ISSUE_NAMES = (
-    "fp32 fp16 bf16 int2 int3 int4 int5 int6 int7 int8 int2_asym int8_asym fp4_e2m1 fp6_e2m3 "
-    "fp6_e3m2 fp8_e4m3 fp8_e5m2 fp3 fp3_er_pos fp3_er_neg fp3_ea_pos fp3_ea_neg fp4_er_pos "
-    "fp4_er_neg fp4_ea_pos fp4_ea_neg bitmod3 bitmod4 flint4 pot4 ant4 olive4 dint4 bipolar2 "
-    "bipolar8 mxfp4 mxfp6_e2m3 mxfp6_e3m2 mxfp8_e4m3 mxfp8_e5m2 mxint8 nvfp4 nf4 ternary binary"
-).split()
+ISSUE_NAMES = [
+    "fp32", "fp16", "bf16", "int2", "int3", "int4", "int5", "int6", "int7", "int8", "int2_asym",
+    "int8_asym", "fp4_e2m1", "fp6_e2m3", "fp6_e3m2", "fp8_e4m3", "fp8_e5m2", "fp3",
+    "fp3_er_pos", "fp3_er_neg", "fp3_ea_pos", "fp3_ea_neg", "fp4_er_pos", "fp4_er_neg",
+    "fp4_ea_pos", "fp4_ea_neg", "bitmod3", "bitmod4", "flint4", "pot4", "ant4", "olive4",
+    "dint4", "bipolar2", "bipolar8", "mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp8_e4m3",
+    "mxfp8_e5m2", "mxint8", "nvfp4", "nf4", "ternary", "binary",
+]
 
 
 @pytest.mark.parametrize("name", ISSUE_NAMES)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from hwsim.dtypes import FloatFormat, get_element, get_format, list_formats
+
 from hwsim.errors import HwsimError
 
 SMALL = [n for n in list_formats() if get_format(n).bits <= 8]
@@ -143,7 +143,7 @@ def test_nan_and_inf_encoding() -> None:
     e5m2 = get_format("fp8_e5m2")
     assert np.isnan(e5m2.decode(e5m2.encode(np.nan)))
     assert np.isneginf(e5m2.decode(e5m2.encode(-np.inf)))
-    with pytest.raises(HwsimError, match=r"fp4_e2m1 cannot represent nan \(first at index \(1,\)\)"):
+    with pytest.raises(HwsimError, match=r"cannot represent nan \(first at index \(1,\)\)"):
         get_format("fp4_e2m1").encode(np.array([1.0, np.nan]))
 
 

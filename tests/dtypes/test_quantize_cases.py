@@ -1,0 +1,168 @@
+"""Hand-derived quantization cases, one per scheme (the arithmetic is in the comments)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hwsim.dtypes import get_element, quantize
+from hwsim.dtypes._quantize import _olive_encode
+from hwsim.dtypes._registry import get_format
+
+
+def test_int4_ties_to_even() -> None:
+    # absmax 7 -> scale 7/7 = 1 exactly; -3.5 -> -4 (even), 2.5 -> 2 (even)
+    r = quantize(np.array([[7.0, -3.5, 2.5, 0.0]], np.float32), "int4", group_size=4)
+    np.testing.assert_array_equal(r.dequantized, [[7, -4, 2, 0]])
+    np.testing.assert_array_equal(r.codes, [[7, 0b1100, 2, 0]])  # -4 in 4-bit two's complement
+    np.testing.assert_array_equal(r.scales, [[1.0]])
+
+
+def test_int4_asym_zero_point() -> None:
+    # lo -5, hi 10 -> scale 15/15 = 1, zero point 5; 2.5 -> rint 2 (even) + 5 = 7
+    r = quantize(np.array([[-5.0, 10.0, 0.0, 2.5]], np.float32), "int4_asym", group_size=4)
+    np.testing.assert_array_equal(r.codes, [[0, 15, 5, 7]])
+    np.testing.assert_array_equal(r.zero_points, [[5]])
+    np.testing.assert_array_equal(r.dequantized, [[-5, 10, 0, 2]])
+
+
+def test_asym_constant_group_is_exact() -> None:
+    # range [0, 0.5] -> scale 0.5/15; 0.5 -> code 15 -> 15 * 0.5/15 (fp16 scale)
+    r = quantize(np.full((1, 8), 0.5, np.float32), "int4_asym", group_size=8)
+    s = np.float64(np.float16(0.5 / 15))
+    np.testing.assert_allclose(r.dequantized, 15 * s, rtol=0)
+
+
+def test_bitmod_ties_go_to_the_lower_value() -> None:
+    # fp32 scale 8/8 = 1 for EA_POS: 2.5 lies between 2 and 3 -> 2; 8 is the special value
+    w = np.array([[8.0, 2.5, -0.25, 5.0]], np.float32)
+    r = quantize(w, "fp4_ea_pos", group_size=4, scale_format="fp32")
+    np.testing.assert_array_equal(r.dequantized, [[8, 2, -0.5, 4]])  # -0.25 -> -0.5 (lower)
+
+
+def test_bitmod_mixture_picks_the_exact_type() -> None:
+    # EA_POS at scale 1 holds 8, 4, 3, -2 exactly (SSE 0); ER types need scale 8/6 and
+    # miss 3 and 4; EA_NEG cannot hold +8.
+    w = np.array([[8.0, 4.0, 3.0, -2.0], [-8.0, -4.0, 3.0, 2.0]], np.float32)
+    r = quantize(w, "bitmod4", group_size=4, scale_format="fp32")
+    assert r.type_names[2] == "fp4_ea_pos" and r.type_names[3] == "fp4_ea_neg"
+    np.testing.assert_array_equal(r.types, [[2], [3]])
+    np.testing.assert_array_equal(r.dequantized, w)
+    assert r.type_histogram() == {"fp4_er_pos": 0, "fp4_er_neg": 0, "fp4_ea_pos": 1,
+                                  "fp4_ea_neg": 1}
+
+
+def test_bitmod_two_level_int8_scales() -> None:
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((3, 512)) * np.array([[1.0], [0.01], [30.0]])).astype(np.float32)
+    r = quantize(w, "bitmod4")
+    # Every stored group scale is an integer 0..255 times the row's FP32 factor.
+    amax_ideal = np.abs(w.reshape(3, 4, 128)).max(-1)
+    row = np.array([np.float32(x) for x in (amax_ideal / 6).max(-1) / 255], np.float64)
+    ratio = r.scales / np.maximum(row[:, None], 1e-300)
+    k = np.rint(ratio)
+    assert np.all((k >= 0) & (k <= 255))
+    np.testing.assert_allclose(ratio, k, rtol=0, atol=0.5)  # the factor may be rounded up
+    # Codes and scales reproduce the dequantized tensor exactly.
+    types = np.repeat(r.types, 128, axis=1)
+    vals = np.empty(w.shape)
+    for i, name in enumerate(r.type_names):
+        sel = types == i
+        vals[sel] = get_element(name).decode(r.codes[sel])
+    np.testing.assert_array_equal((vals * np.repeat(r.scales, 128, axis=1)).astype(np.float32),
+                                  r.dequantized)
+    assert r.bits_per_weight == pytest.approx(4 + 10 / 128 + 32 / 512)  # FP32 row factor
+
+
+def test_mx_shared_exponent_and_saturation() -> None:
+    # amax 7: floor(log2 7) = 2 = emax of E2M1 -> scale 2^0; 7 saturates to 6;
+    # 0.25 is a tie between 0 and 0.5 -> even mantissa -> 0.
+    w = np.zeros((1, 32), np.float32)
+    w[0, :4] = [7.0, 3.0, 0.25, -1.75]
+    r = quantize(w, "mxfp4")
+    np.testing.assert_array_equal(r.scales, [[1.0]])
+    np.testing.assert_array_equal(r.dequantized[0, :4], [6.0, 3.0, 0.0, -2.0])
+
+
+def test_nvfp4_two_level_scales() -> None:
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((4, 64)).astype(np.float32)
+    r = quantize(w, "nvfp4")
+    amax = float(np.abs(w).max())
+    assert r.tensor_scale == pytest.approx(amax / (448 * 6), rel=1e-7)
+    block = r.scales / np.float32(r.tensor_scale)
+    # Block scales are E4M3 values (up to float32 rounding of the product).
+    nearest = get_element("fp8_e4m3").round(block)
+    np.testing.assert_allclose(block, nearest, rtol=1e-6)
+    assert r.bits_per_weight == pytest.approx(4 + 8 / 16 + 32 / w.size)
+
+
+def test_ternary_bitnet() -> None:
+    # mean|w| = (0.5 + 1.5 + 0.1 + 2.0) / 4 = 1.025; round(w / 1.025) clamped to +-1
+    r = quantize(np.array([[0.5, -1.5, 0.1, 2.0]], np.float32), "ternary")
+    s = np.float64(np.float32(1.025))
+    np.testing.assert_allclose(r.dequantized, [[0, -s, 0, s]], rtol=1e-7)
+    assert r.group_size is None
+
+
+def test_binary_mean_scale() -> None:
+    # alpha = mean(1, 3, 0, 2) = 1.5; sign(0) -> +1
+    r = quantize(np.array([[1.0, -3.0, 0.0, 2.0]], np.float32), "binary")
+    np.testing.assert_array_equal(r.dequantized, [[1.5, -1.5, 1.5, 1.5]])
+    np.testing.assert_array_equal(r.codes, [[1, 0, 1, 1]])
+
+
+def test_dint4_denormal_value() -> None:
+    # absmax 7 -> scale 1: 0.5 is the special code 0b1000; 0.2 is closer to 0 than to 0.5
+    r = quantize(np.array([[7.0, 0.5, 0.2, -7.0]], np.float32), "dint4", group_size=4)
+    np.testing.assert_array_equal(r.dequantized, [[7, 0.5, 0, -7]])
+    assert r.codes[0, 1] == 0b1000
+
+
+def test_bipolar_has_no_zero() -> None:
+    # scale 3/3 = 1: -0.5 -> -1; 0 is a tie between -1 (u=1) and +1 (u=2) -> even code u=2
+    r = quantize(np.array([[3.0, 1.0, -0.5, 0.0]], np.float32), "bipolar2", group_size=4)
+    np.testing.assert_array_equal(r.dequantized, [[3, 1, -1, 1]])
+    np.testing.assert_array_equal(r.codes, [[3, 2, 1, 2]])
+
+
+def test_olive_pairs() -> None:
+    f = get_format("olive4")
+    y = np.array([[[20, 1, 3, -30, 20, 25, 1, 2.5]]], np.float32)
+    codes, deq, has_outlier = _olive_encode(y, np.ones((1, 1)), f)
+    # (20, 1): 20 is the midpoint of 16 and 24 -> 24 (ties up); 1 is the victim.
+    # (3, -30): -30 -> -32; 3 is the victim. (20, 25): both outliers, the even one stays.
+    # (1, 2.5): normal; 2.5 ties up to 3.
+    np.testing.assert_array_equal(deq, [[[24, 0, 0, -32, 24, 0, 1, 3]]])
+    np.testing.assert_array_equal(codes, [[[3, 8, 8, 8 | 4, 3, 8, 1, 3]]])
+    assert has_outlier.sum() == 3
+
+
+def test_olive_counts_outlier_pairs_and_beats_int4_on_outliers() -> None:
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((8, 256)).astype(np.float32)
+    w[:, ::37] *= 25  # a few outliers per row
+    r = quantize(w, "olive4")
+    assert r.outlier_pairs > 0
+    assert r.sqnr_db > quantize(w, "int4", group_size=256, scale_format="fp16").sqnr_db
+
+
+def test_ant_picks_the_type_that_fits() -> None:
+    pot = np.array([64, 32, -16, 1, 0, -64, 8, 4], np.float32)
+    w = np.stack([pot, pot[::-1] * 2, pot * 0.5])
+    r = quantize(w, "ant4")
+    assert set(r.type_histogram()) == {"ant_int4", "flint4", "pot4"}
+    assert r.type_histogram()["pot4"] == 3
+    np.testing.assert_array_equal(r.dequantized, w)
+    ints = np.array([[7, -8, 3, 1, 0, 5, -2, 6]], np.float32)
+    assert quantize(ints, "ant4").type_histogram()["ant_int4"] == 1
+
+
+def test_nf4_blocks_of_64() -> None:
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((2, 128)).astype(np.float32)
+    r = quantize(w, "nf4")
+    assert r.scales.shape == (2, 2)
+    np.testing.assert_array_equal(r.scales, np.abs(w.reshape(2, 2, 64)).max(-1))
+    np.testing.assert_array_equal(
+        r.dequantized, (get_format("nf4").decode(r.codes) * np.repeat(r.scales, 64, 1))
+        .astype(np.float32))

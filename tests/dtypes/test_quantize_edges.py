@@ -1,0 +1,132 @@
+"""Edge cases and bad input of the quantizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hwsim.dtypes import list_formats, quantize
+
+from hwsim.errors import HwsimError
+
+ALL = list_formats()
+QUANTIZED = [n for n in ALL if n not in ("fp32", "fp16", "bf16")]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_all_zero_tensor(name: str) -> None:
+    r = quantize(np.zeros((2, 256), np.float32), name)
+    assert not np.any(r.dequantized) or name.startswith("bipolar")
+    assert r.dequantized.shape == (2, 256)
+
+
+def test_bipolar_zero_groups_dequantize_to_zero_through_the_zero_scale() -> None:
+    r = quantize(np.zeros((1, 128), np.float32), "bipolar3")
+    np.testing.assert_array_equal(r.scales, [[0.0]])
+    np.testing.assert_array_equal(r.dequantized, 0)
+
+
+@pytest.mark.parametrize("name", QUANTIZED)
+def test_single_huge_outlier(name: str) -> None:
+    rng = np.random.default_rng(6)
+    w = (rng.standard_normal((2, 256)) * 0.01).astype(np.float32)
+    w[1, 77] = 1e3
+    r = quantize(w, name)
+    assert np.all(np.isfinite(r.dequantized))
+    if name not in ("ternary", "binary", "olive4"):  # mean-scaled and outlier-pair schemes
+        # The outlier sets its group's scale, so it is reproduced to within half a step
+        # of the coarsest part of the grid.
+        assert abs(float(r.dequantized[1, 77]) - 1e3) <= 0.34 * 1e3
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_inf_named_with_position(bad: float) -> None:
+    w = np.ones((3, 4), np.float32)
+    w[1, 2] = bad
+    kind = "NaN" if np.isnan(bad) else "Inf"
+    with pytest.raises(HwsimError, match=rf"layer0: {kind} at index \(1, 2\)"):
+        quantize(w, "int4", name="layer0")
+
+
+def test_fp_reference_keeps_nothing_special_either() -> None:
+    with pytest.raises(HwsimError, match="NaN at index"):
+        quantize(np.array([[np.nan]], np.float32), "fp16")
+
+
+@pytest.mark.parametrize("name", ["int4", "bitmod3", "mxfp4", "nvfp4", "nf4", "int4_asym"])
+def test_padding_of_a_partial_last_group(name: str) -> None:
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((3, 130)).astype(np.float32)
+    r = quantize(w, name, group_size=64)
+    padded = np.concatenate([w, np.zeros((3, 62), np.float32)], axis=1)
+    rp = quantize(padded, name, group_size=64)
+    np.testing.assert_array_equal(r.dequantized, rp.dequantized[:, :130])
+    np.testing.assert_array_equal(r.codes, rp.codes[:, :130])
+    assert r.scales.shape == (3, 3)
+    assert r.dequantized.shape == (3, 130)
+
+
+@pytest.mark.parametrize("shape", [(0, 128), (4, 0), (0,)])
+@pytest.mark.parametrize("name", ["int4", "bitmod4", "fp16", "ternary"])
+def test_empty_tensors(shape: tuple, name: str) -> None:
+    r = quantize(np.zeros(shape, np.float32), name)
+    assert r.dequantized.shape == shape and r.mse == 0.0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("name", ["int4", "bitmod4", "mxfp4", "fp16", "nf4"])
+def test_input_dtypes_are_kept(dtype: str, name: str) -> None:
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    np_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    rng = np.random.default_rng(8)
+    w32 = rng.standard_normal((2, 128)).astype(np.float32)
+    w = w32.astype(np_dtype)
+    r = quantize(w, name)
+    assert r.dequantized.dtype == w.dtype
+    if dtype in ("float16", "bfloat16"):
+        # Half-precision input is processed in float32: same codes as its float32 copy.
+        np.testing.assert_array_equal(r.codes, quantize(w.astype(np.float32), name).codes)
+
+
+def test_one_dimensional_and_3d_inputs_group_the_last_axis() -> None:
+    w = np.arange(-8, 8, dtype=np.float32)
+    assert quantize(w, "int4", group_size=8).scales.shape == (1, 2)
+    w3 = np.ones((2, 3, 16), np.float32)
+    r = quantize(w3, "int4", group_size=8)
+    assert r.scales.shape == (6, 2) and r.dequantized.shape == (2, 3, 16)
+
+
+@pytest.mark.parametrize("group", [0, -4, True, 2.5, "8"])
+def test_bad_group_size(group) -> None:
+    with pytest.raises(HwsimError, match="group_size must be a positive integer"):
+        quantize(np.ones((1, 8), np.float32), "int4", group)
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(HwsimError, match="expected a floating-point tensor"):
+        quantize(np.ones((2, 2), np.int32), "int4")
+    with pytest.raises(HwsimError, match="got a scalar"):
+        quantize(np.float32(1.0), "int4")
+    with pytest.raises(HwsimError, match="unknown format 'int4x'"):
+        quantize(np.ones((1, 8), np.float32), "int4x")
+    with pytest.raises(HwsimError, match="scale_format must be one of"):
+        quantize(np.ones((1, 8), np.float32), "int4", scale_format="fp12")
+    with pytest.raises(HwsimError, match="mxfp4 stores its scales in e8m0"):
+        quantize(np.ones((1, 32), np.float32), "mxfp4", scale_format="fp16")
+    with pytest.raises(HwsimError, match="takes no group_size"):
+        quantize(np.ones((1, 8), np.float32), "fp16", 4)
+
+
+def test_scale_overflow_is_an_error_not_inf() -> None:
+    # absmax 1e6 / 7 = 142857 > 65504, the largest FP16
+    with pytest.raises(HwsimError, match="overflows its storage format fp16"):
+        quantize(np.full((1, 8), 1e6, np.float32), "int4")
+    r = quantize(np.full((1, 8), 1e6, np.float32), "int4", scale_format="fp32")
+    np.testing.assert_allclose(r.dequantized, 1e6, rtol=1e-6)
+
+
+def test_olive_needs_an_even_group() -> None:
+    with pytest.raises(HwsimError, match="must be even"):
+        quantize(np.ones((1, 18), np.float32), "olive4", group_size=9)
+    # A row of odd length is padded by one zero, which pairs like any normal value.
+    r = quantize(np.ones((1, 9), np.float32), "olive4")
+    assert r.dequantized.shape == (1, 9) and r.group_size == 10
