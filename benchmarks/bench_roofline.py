@@ -15,6 +15,7 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
+import logging  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -54,6 +55,9 @@ def run_once() -> tuple[float, float, dict]:
 
 def main() -> None:
     """Warm up once, time five runs, measure peak memory and the figures."""
+    # 4096 + 1024 tokens is past Llama-2's trained 4096 on purpose (the issue's benchmark):
+    # keep the context warning out of the timed loop's output.
+    logging.getLogger("hwsim").setLevel(logging.ERROR)
     run_once()  # warm-up: imports, dtypes tables
     runs = [run_once() for _ in range(5)]
     ops_s = statistics.median(r[0] for r in runs)
