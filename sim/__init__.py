@@ -15,6 +15,7 @@ from hwsim.sim.engine import (
     ENERGY_COMPONENTS,
     GemmCost,
     pipeline_cycles,
+    repeated_pipeline_cycles,
     simulate_gemm,
     simulate_op,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "operand_widths",
     "pe_cycles",
     "pipeline_cycles",
+    "repeated_pipeline_cycles",
     "simulate_gemm",
     "simulate_op",
     "simulate_ops",

@@ -9,8 +9,10 @@ outputs to DRAM. Loads and write-backs share the DRAM port, so in slot s
 
 with ``dram(bytes) = ceil(bytes / dram_bytes_per_cycle) + dram.latency_cycles`` for a non-empty
 transfer. Slot 0 is the fill (first load), the last two slots drain (last compute, last
-write-back). Total = sum of slots; stall = total - sum of compute. Every one of ``count``
-identical instances runs this pipeline in turn.
+write-back). Total = sum of slots; stall = total - sum of compute. The ``count`` identical
+instances of an op (layers, heads) run back to back through the same pipeline: their block
+sequences are concatenated, so only the first load and the last write-back are exposed
+(`repeated_pipeline_cycles` sums it in closed form).
 
 Compute of a block (`hwsim.sim.pe_cycles`): non-systolic arrays process
 ceil(bn / rows) x ceil(bm / cols) array tiles back to back, each `array_tile_cycles` of the PE
@@ -36,18 +38,26 @@ from hwsim.sim import pe_cycles as pc
 from hwsim.sim.precision import OperandWidths, operand_widths
 from hwsim.workloads.ops import Op
 
-__all__ = ["ENERGY_COMPONENTS", "GemmCost", "pipeline_cycles", "simulate_gemm", "simulate_op"]
+__all__ = [
+    "ENERGY_COMPONENTS",
+    "GemmCost",
+    "pipeline_cycles",
+    "repeated_pipeline_cycles",
+    "simulate_gemm",
+    "simulate_op",
+]
 
 ENERGY_COMPONENTS = ("pe", "dequant", "sram_weight", "sram_activation", "sram_output", "dram")
 
 
 @dataclass(frozen=True)
 class GemmCost:
-    """Cost of one GEMM instance (multiply by the op's ``count`` for all of them).
+    """Cost of ``count`` identical GEMM instances run back to back.
 
     Attributes:
-        mapping: the chosen mapping.
-        cycles: total cycles of the instance (pipeline fill and drain included).
+        mapping: the chosen mapping (of one instance).
+        count: instances.
+        cycles: total cycles (pipeline fill and drain included).
         compute_cycles: cycles the array computes (sum over blocks).
         stall_cycles: cycles - compute_cycles (waiting for DRAM, fill, drain).
         dram_cycles: cycles the DRAM port is busy (the memory-bound limit).
@@ -59,6 +69,7 @@ class GemmCost:
     """
 
     mapping: Mapping
+    count: int
     cycles: int
     compute_cycles: int
     stall_cycles: int
@@ -101,6 +112,27 @@ def pipeline_cycles(compute: np.ndarray, load: np.ndarray,
     dram[:nblocks] += load
     dram[2:] += writeback
     return np.maximum(comp, dram)
+
+
+def repeated_pipeline_cycles(compute: np.ndarray, load: np.ndarray, writeback: np.ndarray,
+                             count: int) -> int:
+    """Total cycles of ``count`` copies of a block sequence run back to back.
+
+    Equal to ``pipeline_cycles(np.tile(compute, count), ...).sum()`` without building the
+    tiles: every copy's slot i is max(C_i, L_{i+1} + W_{i-1}) with the neighbours taken
+    from the adjacent copies (the first copy has no W before it, the last no L after it),
+    plus the first load and the last write-back.
+    """
+    if compute.shape[0] * count == 1:
+        return int(load[0] + compute[0] + writeback[0])
+    nxt = np.roll(load, -1)        # L_{i+1}; for the last block, the next copy's L_0
+    prev = np.roll(writeback, 1)   # W_{i-1}; for the first block, the previous copy's last W
+    middle = np.maximum(compute, nxt + prev)
+    body = count * int(middle.sum())
+    # The very first block has no write-back before it, the very last no load after it.
+    body += int(max(compute[0], nxt[0]) - middle[0])
+    body += int(max(compute[-1], prev[-1]) - middle[-1])
+    return int(load[0]) + body + int(writeback[-1])
 
 
 def _block_compute(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, w: OperandWidths,
@@ -176,8 +208,9 @@ def _sram_bits(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, a_bits: float, b
 
 def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidths,
                   a_bits: float, b_bits: float, out_bits: float, stage: str = "prefill",
-                  group_size: int | None = None, name: str = "gemm") -> GemmCost:
-    """Map and cost one GEMM instance ``out[m, n] = a[m, k] b[k, n]``.
+                  group_size: int | None = None, name: str = "gemm",
+                  count: int = 1) -> GemmCost:
+    """Map and cost ``count`` back-to-back instances of ``out[m, n] = a[m, k] b[k, n]``.
 
     Args:
         m, n, k: GEMM shape.
@@ -187,46 +220,47 @@ def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidth
         stage: ``"prefill"`` or ``"decode"`` (selects the array shape).
         group_size: quantization group of ``b`` along k (BitMoD dequantization), if any.
         name: op name for error messages.
+        count: identical instances run back to back.
     """
     mp = map_gemm(m, n, k, a_bits, b_bits, out_bits, hw, stage, group_size, name)
     s = block_schedule(mp, a_bits, b_bits, out_bits)
     compute, active, dequant = _block_compute(s, mp, hw, widths, group_size)
     load = _dram_cycles(s.load_bytes, hw)
     wb = _dram_cycles(s.writeback_bytes, hw)
-    cycles = int(pipeline_cycles(compute, load, wb).sum())
-    compute_total = int(compute.sum())
+    cycles = repeated_pipeline_cycles(compute, load, wb, count)
+    compute_total = count * int(compute.sum())
     sram = _sram_bits(s, mp, hw, a_bits, b_bits)
     buf = hw.buffers
     pe = hw.pe
-    dram_r, dram_w = float(s.load_bytes.sum()), float(s.writeback_bytes.sum())
+    dram_r, dram_w = count * float(s.load_bytes.sum()), count * float(s.writeback_bytes.sum())
     energy = {
-        "pe": float(active.sum()) * pe.energy_pj_per_cycle * hw.energy_overhead,
-        "dequant": float(dequant.sum()) * getattr(pe, "dequant_pj_per_cycle", 0.0)
+        "pe": count * float(active.sum()) * pe.energy_pj_per_cycle * hw.energy_overhead,
+        "dequant": count * float(dequant.sum()) * getattr(pe, "dequant_pj_per_cycle", 0.0)
         * hw.energy_overhead,
-        "sram_weight": sram["weight"][0] * buf.weight.read_energy_pj_per_bit
-        + sram["weight"][1] * buf.weight.write_energy_pj_per_bit,
-        "sram_activation": sram["activation"][0] * buf.activation.read_energy_pj_per_bit
-        + sram["activation"][1] * buf.activation.write_energy_pj_per_bit,
-        "sram_output": sram["output"][0] * buf.output.read_energy_pj_per_bit
-        + sram["output"][1] * buf.output.write_energy_pj_per_bit,
+        "sram_weight": count * sram["weight"][0] * buf.weight.read_energy_pj_per_bit
+        + count * sram["weight"][1] * buf.weight.write_energy_pj_per_bit,
+        "sram_activation": count * sram["activation"][0] * buf.activation.read_energy_pj_per_bit
+        + count * sram["activation"][1] * buf.activation.write_energy_pj_per_bit,
+        "sram_output": count * sram["output"][0] * buf.output.read_energy_pj_per_bit
+        + count * sram["output"][1] * buf.output.write_energy_pj_per_bit,
         "dram": (dram_r + dram_w) * 8 * hw.dram.energy_pj_per_bit,
     }
     return GemmCost(
-        mapping=mp, cycles=cycles, compute_cycles=compute_total,
-        stall_cycles=cycles - compute_total, dram_cycles=int(load.sum() + wb.sum()),
-        active_pe_cycles=float(active.sum()), macs=m * n * k,
+        mapping=mp, count=count, cycles=cycles, compute_cycles=compute_total,
+        stall_cycles=cycles - compute_total, dram_cycles=count * int(load.sum() + wb.sum()),
+        active_pe_cycles=count * float(active.sum()), macs=count * m * n * k,
         dram_read_bytes=dram_r, dram_write_bytes=dram_w,
-        sram_read_bytes=sum(v[0] for v in sram.values()) / 8,
-        sram_write_bytes=sum(v[1] for v in sram.values()) / 8,
+        sram_read_bytes=count * sum(v[0] for v in sram.values()) / 8,
+        sram_write_bytes=count * sum(v[1] for v in sram.values()) / 8,
         energy_pj=energy,
     )
 
 
 def simulate_op(op: Op, hw: HardwareSpec) -> list[GemmCost]:
-    """Cost of one instance of a GEMM op at every step (steps with equal shapes share work).
+    """Cost of a GEMM op (all ``op.count`` instances) at every step.
 
     Returns:
-        One `GemmCost` per step, in step order (the same object for equal shapes).
+        One `GemmCost` per step, in step order (steps of equal shape share one object).
 
     Raises:
         HwsimError: the PE cannot run the op's precision, or no tile fits a buffer.
@@ -235,6 +269,6 @@ def simulate_op(op: Op, hw: HardwareSpec) -> list[GemmCost]:
     shapes = np.stack([op.m, op.n, op.k], axis=1)
     uniq, inverse = np.unique(shapes, axis=0, return_inverse=True)
     costs = [simulate_gemm(int(m), int(n), int(k), hw, widths, op.a_bits, op.b_bits,
-                           op.out_bits, op.stage, op.group_size, op.name)
+                           op.out_bits, op.stage, op.group_size, op.name, op.count)
              for m, n, k in uniq]
     return [costs[i] for i in np.ravel(inverse)]

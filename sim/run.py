@@ -156,28 +156,29 @@ class RunResult:
 
 def _op_row(op: Op, costs: list, hw: HardwareSpec) -> tuple[dict[str, Any], np.ndarray]:
     """Layer-table row of one op (all steps, all instances) and its per-step cycles."""
+    # `costs` already cover all `count` instances of each step.
     count = op.count
-    cyc = np.array([c.cycles for c in costs], dtype=np.int64) * count
+    cyc = np.array([c.cycles for c in costs], dtype=np.int64)
     first = costs[0]
     pes = first.mapping.rows * first.mapping.cols
     total_cycles = int(cyc.sum())
-    active = sum(c.active_pe_cycles for c in costs) * count
+    active = sum(c.active_pe_cycles for c in costs)
     # Leakage is charged for the time the op occupies the accelerator.
     leak_pj = hw.leakage_mw * total_cycles / hw.clock_mhz * 1e3
-    energy = {comp: sum(c.energy_pj[comp] for c in costs) * count * 1e-6
+    energy = {comp: sum(c.energy_pj[comp] for c in costs) * 1e-6
               for comp in ENERGY_COMPONENTS}
     energy["leakage"] = leak_pj * 1e-6
     row: dict[str, Any] = {
         "stage": op.stage, "op": op.name, "op_class": op.op_class, "layer": op.layer,
         "count": count, "steps": op.steps, "m": int(op.m[0]), "n": int(op.n[0]),
         "k": int(op.k[0]), "macs": int(op.macs.sum()), "cycles": total_cycles,
-        "compute_cycles": sum(c.compute_cycles for c in costs) * count,
-        "stall_cycles": sum(c.stall_cycles for c in costs) * count,
+        "compute_cycles": sum(c.compute_cycles for c in costs),
+        "stall_cycles": sum(c.stall_cycles for c in costs),
         "utilization": active / (total_cycles * pes) if total_cycles else 0.0,
-        "dram_read_bytes": sum(c.dram_read_bytes for c in costs) * count,
-        "dram_write_bytes": sum(c.dram_write_bytes for c in costs) * count,
-        "sram_read_bytes": sum(c.sram_read_bytes for c in costs) * count,
-        "sram_write_bytes": sum(c.sram_write_bytes for c in costs) * count,
+        "dram_read_bytes": sum(c.dram_read_bytes for c in costs),
+        "dram_write_bytes": sum(c.dram_write_bytes for c in costs),
+        "sram_read_bytes": sum(c.sram_read_bytes for c in costs),
+        "sram_write_bytes": sum(c.sram_write_bytes for c in costs),
         **{f"energy_{c}_uj": v for c, v in energy.items()},
         "energy_uj": sum(energy.values()),
         "mapping": first.mapping.describe(),

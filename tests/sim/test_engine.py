@@ -5,7 +5,13 @@ import math
 import numpy as np
 import pytest
 from hwsim.hw import hardware_from_dict, load_hardware, with_overrides
-from hwsim.sim import ENERGY_COMPONENTS, pipeline_cycles, simulate_gemm, simulate_op
+from hwsim.sim import (
+    ENERGY_COMPONENTS,
+    pipeline_cycles,
+    repeated_pipeline_cycles,
+    simulate_gemm,
+    simulate_op,
+)
 from hwsim.sim import pe_cycles as pc
 from hwsim.sim.precision import OperandWidths
 from hwsim.workloads import Op
@@ -55,6 +61,25 @@ def test_one_block_mac_gemm_by_hand():
     assert cost.energy_pj["sram_output"] == pytest.approx(80.0)
     assert cost.energy_pj["dram"] == pytest.approx((384 + 64) * 8 * 0.5)
     assert cost.utilization == pytest.approx(512 / (31 * 32))
+
+
+def test_instances_run_back_to_back():
+    # Two instances of the case above: slots 12 | max(17, next L 12) | max(17, W 2) | 2 = 48,
+    # not 2 x 31: the second load hides under the first compute.
+    cost = simulate_gemm(4, 8, 16, tiny_hw(), OperandWidths(16, 16), 16, 16, 16, count=2)
+    assert cost.cycles == 12 + 17 + 17 + 2
+    assert cost.compute_cycles == 34 and cost.macs == 2 * 4 * 8 * 16
+    assert cost.energy_pj["pe"] == pytest.approx(2 * 512.0)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(blocks=st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50), st.integers(0, 50)),
+                       min_size=1, max_size=6),
+       count=st.integers(1, 5))
+def test_repeated_pipeline_equals_concatenated_sequence(blocks, count):
+    c, load, w = (np.array(x, dtype=np.int64) for x in zip(*blocks, strict=True))
+    explicit = pipeline_cycles(np.tile(c, count), np.tile(load, count), np.tile(w, count))
+    assert repeated_pipeline_cycles(c, load, w, count) == explicit.sum()
 
 
 def test_bitmod_block_counts_dequantization():
