@@ -13,6 +13,7 @@ by default it runs hwsim's simulator (`hwsim_evaluator`). See README.md in this 
 
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.executors import EXECUTORS, SweepInterrupted, open_executor
+from hwsim.sweep.hwsim_eval import METRICS, hwsim_evaluator
 from hwsim.sweep.pareto import pareto_mask
 from hwsim.sweep.report import SweepReport, load_results, write_report
 from hwsim.sweep.run import Point, SweepRun, plan_points, run_sweep
@@ -31,6 +32,7 @@ from hwsim.sweep.store import ResultStore, point_key
 
 __all__ = [
     "EXECUTORS",
+    "METRICS",
     "Axis",
     "Constraint",
     "DesignSpace",
@@ -45,6 +47,7 @@ __all__ = [
     "SweepReport",
     "SweepRun",
     "SweepSpec",
+    "hwsim_evaluator",
     "load_results",
     "load_sweep",
     "open_executor",

@@ -28,6 +28,7 @@ __all__ = [
     "Executor",
     "Outcome",
     "SweepInterrupted",
+    "check_executor",
     "default_workers",
     "evaluate_point",
     "open_executor",
@@ -158,6 +159,21 @@ class _DaskExecutor(Executor):
                 pending.add(submit(item))
 
 
+def check_executor(kind: str, workers: int | None, address: str | None) -> None:
+    """Raise `HwsimError` for executor arguments that do not fit together."""
+    if kind not in EXECUTORS:
+        hint = (" (hwsim runs sweeps on clusters with Dask distributed: use --executor dask)"
+                if kind == "ray" else "")
+        raise HwsimError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}{hint}")
+    if workers is not None and workers < 1:
+        raise HwsimError(f"--workers must be >= 1, got {workers}")
+    if kind == "local" and address is not None:
+        raise HwsimError("--address names a Dask scheduler: use it with --executor dask")
+    if address is not None and workers is not None:
+        raise HwsimError("--workers starts a local cluster; a cluster at --address has its "
+                         "own workers (leave --workers out)")
+
+
 @contextmanager
 def open_executor(kind: str = "local", workers: int | None = None,
                   address: str | None = None) -> Iterator[Executor]:
@@ -172,15 +188,8 @@ def open_executor(kind: str = "local", workers: int | None = None,
     Raises:
         HwsimError: an unknown executor, a bad worker count, or an address where none applies.
     """
-    if kind not in EXECUTORS:
-        hint = (" (hwsim runs sweeps on clusters with Dask distributed: use --executor dask)"
-                if kind == "ray" else "")
-        raise HwsimError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}{hint}")
-    if workers is not None and workers < 1:
-        raise HwsimError(f"--workers must be >= 1, got {workers}")
+    check_executor(kind, workers, address)
     if kind == "local":
-        if address is not None:
-            raise HwsimError("--address names a Dask scheduler: use it with --executor dask")
         n = workers or default_workers()
         if n == 1:
             yield Executor()
@@ -201,9 +210,6 @@ def open_executor(kind: str = "local", workers: int | None = None,
         raise HwsimError("the dask executor needs the [sweep] extra: "
                          "pip install 'hwsim[sweep]'") from None
     if address is not None:
-        if workers is not None:
-            raise HwsimError("--workers starts a local cluster; a cluster at --address has "
-                             "its own workers (leave --workers out)")
         try:
             client = Client(address, timeout="10s")
         except (OSError, TimeoutError) as exc:

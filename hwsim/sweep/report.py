@@ -43,6 +43,8 @@ class SweepReport:
     planned: int
     missing: int
     failed: int
+    fields: tuple[str, ...] = ()
+    objectives: tuple[Objective, ...] = ()
 
 
 def _read_plan(out: Path) -> dict[str, Any]:
@@ -219,4 +221,4 @@ def write_report(out_dir: str | Path) -> SweepReport:
         _heatmap(table, hm, goals.get(hm.metric, "min"), path)
         files.append(path)
     return SweepReport(table, front.reset_index(drop=True), tuple(files), planned, missing,
-                       failed)
+                       failed, tuple(a["field"] for a in plan["axes"]), tuple(objectives))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from hwsim.errors import HwsimError
 from hwsim.sweep.evaluator import Evaluator
-from hwsim.sweep.executors import Outcome, open_executor
+from hwsim.sweep.executors import Executor, Outcome, check_executor, open_executor
 from hwsim.sweep.fields import resolve_field
 from hwsim.sweep.pareto import violation
 from hwsim.sweep.space import DesignSpace
@@ -59,7 +60,8 @@ class _Planner:
         self.base = evaluator.base(spec.sections, spec.folder, spec.source)
         valid = evaluator.valid_fields(self.base)
         self.paths = {
-            axis.field: resolve_field(axis.field, valid, f"{spec.source}: axes[{i}].field")
+            axis.field: resolve_field(axis.field, valid, f"{spec.source}: axes[{i}].field",
+                                      self.base)
             for i, axis in enumerate(spec.axes)
         }
         self.space = DesignSpace.from_spec(spec)
@@ -112,6 +114,21 @@ def _write_plan(out: Path, spec: SweepSpec, evaluator: Evaluator, points: list[P
     write_atomic(out / "plan.json", json.dumps(plan, indent=1, sort_keys=False) + "\n")
 
 
+class _LazyExecutor(Executor):
+    """Opens the real executor on first use: a resumed sweep with nothing left to evaluate
+    starts no process pool and no cluster."""
+
+    def __init__(self, stack: ExitStack, kind: str, workers: int | None,
+                 address: str | None) -> None:
+        check_executor(kind, workers, address)
+        self.stack, self.args, self.inner = stack, (kind, workers, address), None
+
+    def run(self, evaluate: Any, configs: Any) -> Any:  # as Executor.run
+        if self.inner is None:
+            self.inner = self.stack.enter_context(open_executor(*self.args))
+        return self.inner.run(evaluate, configs)
+
+
 def _evaluate_missing(points: list[Point], store: ResultStore, evaluator: Evaluator,
                       executor: Any, tick: Callable[[], None]) -> tuple[int, int]:
     """Evaluate the points without a stored record; store each as it finishes.
@@ -123,6 +140,8 @@ def _evaluate_missing(points: list[Point], store: ResultStore, evaluator: Evalua
             todo.append(p)
             seen.add(p.key)
     evaluated = failed = 0
+    if not todo:
+        return 0, 0
     for position, outcome in executor.run(evaluator.evaluate, (p.config for p in todo)):
         store.put(_record(todo[position], evaluator, outcome))
         evaluated += 1
@@ -163,6 +182,7 @@ def run_sweep(
 
         evaluator = hwsim_evaluator()
     out = Path(out_dir)
+    check_executor(executor, workers, address)
     planner = _Planner(spec, evaluator)  # validates the axes before anything is written
     if out.exists() and not out.is_dir():
         raise HwsimError(f"--out {out}: exists and is not a folder")
@@ -188,7 +208,8 @@ def run_sweep(
     done = reused
     if progress is not None:
         progress(done, total)
-    with open_executor(executor, workers, address) as ex:
+    with ExitStack() as stack:
+        ex = _LazyExecutor(stack, executor, workers, address)
         evaluated, _ = _evaluate_missing(points, store, evaluator, ex, tick)
     _write_plan(out, spec, evaluator, points, complete=True)
     failed = sum((store.get(p.key) or {}).get("error") is not None for p in points)
@@ -255,7 +276,8 @@ def _run_optuna(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Pat
     points: list[Point] = []
     seen: set[str] = set()
     evaluated = reused = asked = 0
-    with open_executor(executor, workers, address) as ex:
+    with ExitStack() as stack:
+        ex = _LazyExecutor(stack, executor, workers, address)
         while asked < st.trials:
             batch = []
             for _ in range(min(st.batch_size, st.trials - asked)):

@@ -102,6 +102,14 @@ def test_group_and_ambiguous_fields_are_refused():
     with pytest.raises(HwsimError) as info:
         resolve_field("name", valid, "w")
     assert str(info.value) == "w: 'name' is ambiguous; write one of: hardware.name, workload.name"
+    # With the base at hand, the section holding more of the path wins; a tie stays ambiguous.
+    base = {"hardware": {"array": {"rows": 1, "cols": 1}}, "workload": {"name": "w"}}
+    assert resolve_field("name", valid, "w", base) == "workload.name"
+    valid = {"hardware": ["weights.bits"], "workload": ["weights.bits", "weights.format"]}
+    base = {"hardware": {}, "workload": {"weights": {"format": "int4"}}}
+    assert resolve_field("weights.bits", valid, "w", base) == "workload.weights.bits"
+    with pytest.raises(HwsimError, match="ambiguous"):
+        resolve_field("weights.bits", valid, "w", {"hardware": {}, "workload": {}})
 
 
 def test_load_sweep_reports_file_problems(tmp_path):

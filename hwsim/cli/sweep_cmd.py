@@ -1,0 +1,115 @@
+"""`hwsim sweep`: run a design-space sweep (resumable), or re-render its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hwsim.errors import HwsimError
+
+_EXAMPLES = Path(__file__).resolve().parent.parent / "sweep" / "examples"
+
+
+def _sweep_path(ref: str) -> Path:
+    """A sweep file path, or the name of a bundled example."""
+    path = Path(ref).expanduser()
+    if path.is_file():
+        return path
+    example = _EXAMPLES / f"{ref}.yaml"
+    if example.is_file():
+        return example
+    names = ", ".join(sorted(p.stem for p in _EXAMPLES.glob("*.yaml")))
+    raise HwsimError(f"{ref}: no such sweep file, nor a bundled example ({names})")
+
+
+def sweep(
+    sweep_file: str = typer.Argument(
+        None, metavar="SWEEP.yaml",
+        help="Sweep file, or a bundled example: decode-shape-format, buffer-bandwidth, "
+        "llama2-decode-1000, optuna-nsga2."),
+    out: Path = typer.Option(None, "--out", "-o",
+                             help="Output folder: results, plots and the resumable store."),
+    workers: int = typer.Option(None, "--workers", "-j",
+                                help="Worker processes (default: the cores available)."),
+    executor: str = typer.Option("local", "--executor", "-e",
+                                 help="local (process pool) or dask (Dask distributed)."),
+    address: str = typer.Option(None, "--address",
+                                help="A running Dask scheduler, e.g. tcp://10.0.0.5:8786."),
+    report: Path = typer.Option(None, "--report",
+                                help="Re-render the tables and plots of a sweep folder "
+                                "from its stored results, without simulating."),
+) -> None:
+    """Sweep hardware and workload fields; store every point; tables, Pareto fronts, plots.
+
+    Rerunning the same command skips the points already stored in --out.
+    """
+    from rich.console import Console
+
+    from hwsim.sweep import SweepInterrupted, write_report
+
+    console = Console()
+    if report is not None:
+        if sweep_file is not None or out is not None:
+            raise HwsimError("--report DIR re-renders a finished sweep: give no SWEEP.yaml "
+                             "or --out with it")
+        if workers is not None or address is not None or executor != "local":
+            raise HwsimError("--report simulates nothing: --workers, --executor and "
+                             "--address do not apply")
+        _print_report(console, write_report(report))
+        return
+    if sweep_file is None or out is None:
+        raise HwsimError("give a SWEEP.yaml and --out DIR (or --report DIR)")
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from hwsim.sweep import load_sweep, run_sweep
+    from hwsim.sweep.hwsim_eval import METRICS
+
+    path = _sweep_path(sweep_file)
+    spec = load_sweep(path, metrics=METRICS)
+    _quiet_optuna()
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"sweep {spec.name}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            run = run_sweep(spec, out, workers=workers, executor=executor, address=address,
+                            progress=progress, sweep_text=path.read_text(encoding="utf-8"))
+        except SweepInterrupted as exc:
+            console.print(f"[bold red]interrupted:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    console.print(f"{run.points} points: {run.evaluated} simulated, {run.reused} already "
+                  f"stored, {run.failed} failed (see the error column)", highlight=False)
+    _print_report(console, write_report(out))
+
+
+def _quiet_optuna() -> None:
+    """optuna logs every trial at INFO; the progress bar says enough."""
+    import logging
+
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+
+
+def _print_report(console, report) -> None:
+    from rich.table import Table
+
+    if report.missing:
+        console.print(f"[yellow]{report.missing} of {report.planned} points have no result "
+                      "yet: rerun the sweep to finish them[/]")
+    front = report.front
+    shown = [*report.fields, *(o.metric for o in report.objectives)]
+    table = Table(title=f"Pareto front: {len(front)} of {len(report.table)} points")
+    for column in shown:
+        table.add_column(column, justify="right")
+    for _, row in front.head(15).iterrows():
+        table.add_row(*(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
+                        for c in shown))
+    console.print(table)
+    folder = report.files[0].parent
+    console.print(f"wrote {len(report.files)} files to {folder}: "
+                  + ", ".join(p.name for p in report.files), highlight=False)

@@ -1,0 +1,202 @@
+"""The sweep engine bound to hwsim's simulator: a workload and a hardware description per point.
+
+A point's configuration is ``{"workload": <workload mapping>, "hardware": <full hardware
+mapping>, "hardware_overrides": {dotted path: value}}``. Workload axes are written into the
+workload mapping; hardware axes go through `hwsim.hw.with_overrides`, which knows the fields
+that exclude each other (``dram.gb_per_s`` vs ``dram.bytes_per_cycle``) and starts a
+``decode_array`` from ``array`` when a sweep sets it on a design without one.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hwsim import __version__
+from hwsim.errors import HwsimError
+from hwsim.sweep.evaluator import Evaluator
+from hwsim.sweep.fields import leaf_paths, with_overrides
+
+__all__ = ["METRICS", "evaluate", "hwsim_evaluator", "model_fingerprint"]
+
+# Metric -> natural goal. Stage metrics are absent for a workload without that stage.
+METRICS = {
+    "latency_ms": "min",
+    "energy_uj": "min",
+    "edp_uj_ms": "min",             # energy-delay product: energy_uj x latency_ms
+    "area_mm2": "min",
+    "tokens_per_s": "max",
+    "energy_per_token_uj": "min",
+    "cycles": "min",
+    "prefill_latency_ms": "min",
+    "prefill_tokens_per_s": "max",
+    "decode_latency_ms": "min",
+    "decode_tokens_per_s": "max",
+    "decode_ms_per_token": "min",
+    "utilization": "max",           # MAC-weighted PE utilization over all GEMMs
+    "sram_kib": "min",              # weight + activation + output buffers
+    "weight_bits": "min",           # effective bits per weight (scales included)
+}
+
+# Workload precision keys: setting one of a group clears the others it excludes.
+_PRECISIONS = ("weights", "activations", "kv_cache")
+_WORKLOAD_FIELDS = ("name", "description", "model", "batch", "prompt_tokens",
+                    "generate_tokens", "logits",
+                    *(f"{p}.{k}" for p in _PRECISIONS for k in ("format", "group_size", "bits")))
+
+
+def evaluate(config: dict[str, Any]) -> dict[str, float]:
+    """Simulate one point (a top-level function: worker processes import it by name).
+
+    Raises:
+        HwsimError: an invalid combination (a PE that cannot run the format, a buffer too
+            small for a tile, a bad value); the sweep records the message and goes on.
+    """
+    from hwsim.hw import hardware_from_dict
+    from hwsim.hw import with_overrides as hw_overrides
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import workload_from_dict
+
+    hw = hardware_from_dict(config["hardware"], source="hardware")
+    if config["hardware_overrides"]:
+        hw = hw_overrides(hw, config["hardware_overrides"])
+    workload = workload_from_dict(config["workload"], source="workload")
+    result = simulate_workload(workload, hw)
+
+    metrics = {
+        "latency_ms": result.latency_ms,
+        "energy_uj": result.energy_uj,
+        "edp_uj_ms": result.energy_uj * result.latency_ms,
+        "area_mm2": result.area_mm2,
+        "cycles": float(result.total_cycles),
+        "sram_kib": hw.buffers.weight.kib + hw.buffers.activation.kib + hw.buffers.output.kib,
+        "weight_bits": workload.weights.bits,
+    }
+    if result.tokens_per_s is not None:
+        metrics["tokens_per_s"] = result.tokens_per_s
+        metrics["energy_per_token_uj"] = result.energy_per_token_uj
+    layers = result.layers
+    if len(layers) and layers["macs"].sum():
+        # utilization per row is active / (cycles x PEs); weight rows by their MACs.
+        metrics["utilization"] = float((layers["utilization"] * layers["macs"]).sum()
+                                       / layers["macs"].sum())
+    for stage, totals in result.stage_totals().items():
+        metrics[f"{stage}_latency_ms"] = totals["latency_ms"]
+        if totals.get("tokens_per_s") is not None:
+            metrics[f"{stage}_tokens_per_s"] = totals["tokens_per_s"]
+        if stage == "decode" and totals.get("tokens"):
+            metrics["decode_ms_per_token"] = totals["latency_ms"] / totals["tokens"]
+    return metrics
+
+
+def _resolve_hardware(entry: Any, folder: Path, where: str) -> dict[str, Any]:
+    from hwsim.hw import hardware_from_dict, hardware_to_dict, load_hardware
+
+    if isinstance(entry, Mapping):
+        return hardware_to_dict(hardware_from_dict(dict(entry), source=where))
+    if not isinstance(entry, str):
+        raise HwsimError(f"{where}: give a preset name, a YAML path or a mapping")
+    local = folder / entry
+    hw = load_hardware(local if local.is_file() else entry)
+    return hardware_to_dict(hw)
+
+
+def _resolve_workload(entry: Any, folder: Path, where: str) -> dict[str, Any]:
+    from hwsim.workloads import example_workloads, workload_from_dict
+
+    if isinstance(entry, Mapping):
+        data, base_dir, source = dict(entry), folder, where
+    elif isinstance(entry, str):
+        examples = example_workloads()
+        path = examples.get(entry, folder / entry)
+        if not path.is_file():
+            raise HwsimError(f"{where}: {entry!r} is neither a bundled example workload "
+                             f"({', '.join(examples)}) nor a file in {folder}")
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        base_dir, source = path.parent, str(path)
+    else:
+        raise HwsimError(f"{where}: give an example name, a YAML path or a mapping")
+    workload_from_dict(data, source=source, base_dir=base_dir)  # report problems up front
+    data = copy.deepcopy(data)
+    # The sweep's hardware section decides; the workload's own hint would be a dead field.
+    data.pop("hardware", None)
+    model = data.get("model")
+    if isinstance(model, str) and (model.endswith(".json") or "/" in model):
+        data["model"] = str((base_dir / model).resolve())  # points may run in another folder
+    return data
+
+
+def _resolve(section: str, entry: Any, folder: Path, where: str) -> dict[str, Any]:
+    if section == "hardware":
+        return _resolve_hardware(entry, folder, where)
+    return _resolve_workload(entry, folder, where)
+
+
+def _fields(section: str, base: Mapping[str, Any]) -> list[str]:
+    if section == "hardware":
+        from hwsim.hw import hardware_fields, hardware_from_dict
+
+        return hardware_fields(hardware_from_dict(dict(base)))
+    present = [p for p in leaf_paths(base) if not p.startswith("gemms")]
+    if "gemms" in base:  # raw-GEMM workloads have no model, tokens or batch
+        return present
+    return list(dict.fromkeys([*present, *_WORKLOAD_FIELDS]))
+
+
+def _combine(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    workload = copy.deepcopy(base["workload"])
+    hardware: dict[str, Any] = {}
+    for path, value in overrides.items():
+        section, field = path.split(".", 1)
+        if section == "hardware":
+            hardware[field] = value
+            continue
+        head, _, key = field.rpartition(".")
+        group = workload.get(head) if head in _PRECISIONS else None
+        if isinstance(group, dict):
+            # A precision is a format (with a group) or a width: the new one replaces the old.
+            if key == "format":
+                group.pop("bits", None)
+            elif key == "bits":
+                group.pop("format", None)
+                group.pop("group_size", None)
+        workload = with_overrides({"w": workload}, {f"w.{field}": value})["w"]
+    return {"workload": workload, "hardware": base["hardware"], "hardware_overrides": hardware}
+
+
+# The code a point's numbers come from. Its hash is part of every key, so a changed cost model
+# never serves stale stored results (presets and workloads are in the configuration itself).
+_MODEL_PACKAGES = ("hwsim.dtypes", "hwsim.workloads", "hwsim.hw", "hwsim.mapping", "hwsim.sim")
+
+
+@functools.cache  # the code a process runs does not change under it
+def model_fingerprint() -> str:
+    """SHA-256 (first 16 hex digits) of the source of the packages that compute a point."""
+    import hashlib
+    import importlib
+
+    digest = hashlib.sha256()
+    for name in _MODEL_PACKAGES:
+        folder = Path(importlib.import_module(name).__file__).parent
+        for path in sorted(folder.glob("*.py")):  # not hw/rtl or hw/fpga: no numbers there
+            digest.update(f"{name}/{path.name}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def hwsim_evaluator() -> Evaluator:
+    """The evaluator `run_sweep` and ``hwsim sweep`` use: hwsim's simulator."""
+    return Evaluator(
+        name=f"hwsim-sim {__version__} {model_fingerprint()}",
+        evaluate=evaluate,
+        sections=("workload", "hardware"),
+        resolve=_resolve,
+        metrics=METRICS,
+        fields=_fields,
+        combine=_combine,
+    )

@@ -1,0 +1,139 @@
+"""The sweep bound to hwsim's simulator: fields, overrides, metrics, failures, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hwsim.hw import area_mm2, load_hardware, with_overrides
+from hwsim.sim import simulate_workload
+from hwsim.workloads import workload_from_dict
+from typer.testing import CliRunner
+
+from hwsim.cli import app
+from hwsim.errors import HwsimError
+from hwsim.sweep import (
+    METRICS,
+    hwsim_evaluator,
+    load_results,
+    plan_points,
+    run_sweep,
+    sweep_from_dict,
+    write_report,
+)
+
+# A short generation keeps each simulation to a few milliseconds.
+WORKLOAD = {"model": "llama-2-7b", "prompt_tokens": 8, "generate_tokens": 3,
+            "weights": {"format": "bitmod3", "group_size": 128}}
+
+
+def spec(axes, **changes):
+    data = {"workload": WORKLOAD, "hardware": "bitmod", "axes": axes,
+            "objectives": ["latency_ms", "energy_uj"]}
+    data.update(changes)
+    return sweep_from_dict(data, metrics=METRICS, source="hw.yaml")
+
+
+def test_metrics_match_a_direct_simulation(tmp_path):
+    axes = [{"field": "array.rows", "values": [16, 32]},
+            {"field": "dram.gb_per_s", "values": [16.0, 64.0]},
+            {"field": "weights.format", "values": ["int4", "bitmod4"]},
+            {"field": "prompt_tokens", "values": [8, 16]}]
+    run_sweep(spec(axes), tmp_path, workers=1)
+    _, table = load_results(tmp_path)
+    assert len(table) == 16 and table.error.isna().all()
+    row = table[(table["array.rows"] == 16) & (table["dram.gb_per_s"] == 64.0)
+                & (table["weights.format"] == "int4") & (table["prompt_tokens"] == 16)].iloc[0]
+    # The same design built by hand through the hw and workloads APIs.
+    hw = with_overrides(load_hardware("bitmod"), {"array.rows": 16, "dram.gb_per_s": 64.0})
+    wl = workload_from_dict({**WORKLOAD, "prompt_tokens": 16,
+                             "weights": {"format": "int4", "group_size": 128}})
+    direct = simulate_workload(wl, hw)
+    assert row.latency_ms == pytest.approx(direct.latency_ms, rel=1e-12)
+    assert row.energy_uj == pytest.approx(direct.energy_uj, rel=1e-12)
+    assert row.area_mm2 == pytest.approx(area_mm2(hw), rel=1e-12)
+    assert row.edp_uj_ms == pytest.approx(direct.energy_uj * direct.latency_ms, rel=1e-12)
+    assert row.tokens_per_s == pytest.approx(direct.tokens_per_s, rel=1e-12)
+    # 512 + 512 + 128 KiB of buffers in the bitmod preset.
+    assert row.sram_kib == 1152
+    # More bandwidth never makes the same design slower.
+    slow = table[(table["array.rows"] == 16) & (table["dram.gb_per_s"] == 16.0)
+                 & (table["weights.format"] == "int4") & (table["prompt_tokens"] == 16)].iloc[0]
+    assert slow.latency_ms >= row.latency_ms
+
+
+def test_invalid_combination_is_recorded_and_the_sweep_goes_on(tmp_path):
+    axes = [{"field": "weights.format", "values": ["int4", "fp6_e2m3"]}]
+    run = run_sweep(spec(axes), tmp_path, workers=1)
+    assert (run.points, run.failed) == (2, 1)
+    _, table = load_results(tmp_path)
+    bad = table[table["weights.format"] == "fp6_e2m3"].iloc[0]
+    assert "cannot run weights" in bad.error
+    assert table[table["weights.format"] == "int4"].error.isna().all()
+
+
+def test_unknown_field_lists_the_valid_fields():
+    with pytest.raises(HwsimError) as info:
+        plan_points(spec([{"field": "array.row", "values": [8]}]), hwsim_evaluator())
+    msg = str(info.value)
+    assert msg.startswith("hw.yaml: axes[0].field: no field 'array.row' (closest: array.rows")
+    for valid in ("hardware.array.rows", "hardware.pe.lanes", "hardware.buffers.weight.kib",
+                  "hardware.dram.bytes_per_cycle", "workload.weights.format",
+                  "workload.prompt_tokens"):
+        assert valid in msg
+
+
+def test_precision_width_replaces_the_format():
+    evaluator = hwsim_evaluator()
+    points = plan_points(spec([{"field": "weights.bits", "values": [4.5]}]), evaluator)
+    assert points[0].config["workload"]["weights"] == {"bits": 4.5}
+    assert points[0].config["hardware_overrides"] == {}
+
+
+def test_cli_runs_resumes_and_re_renders(tmp_path):
+    sweep_file = tmp_path / "s.yaml"
+    sweep_file.write_text(
+        "workload: {model: llama-2-7b, prompt_tokens: 8, generate_tokens: 3}\n"
+        "hardware: bitmod\n"
+        "axes:\n"
+        "  - {field: buffers.weight.kib, values: [256, 512]}\n"
+        "  - {field: dram.bytes_per_cycle, values: [16, 32]}\n"
+        "objectives: [latency_ms, area_mm2]\n")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    first = runner.invoke(app, ["sweep", str(sweep_file), "--out", str(out), "-j", "1"])
+    assert first.exit_code == 0, first.output
+    assert "4 points: 4 simulated, 0 already stored, 0 failed" in first.output
+    assert (out / "sweep.yaml").read_text() == sweep_file.read_text()
+    assert (out / "heatmap_latency_ms__buffers.weight.kib__dram.bytes_per_cycle.png").exists()
+    again = runner.invoke(app, ["sweep", str(sweep_file), "--out", str(out), "-j", "1"])
+    assert "4 points: 0 simulated, 4 already stored" in again.output
+    before = (out / "results.csv").read_bytes()
+    (out / "results.csv").unlink()
+    rendered = runner.invoke(app, ["sweep", "--report", str(out)])
+    assert rendered.exit_code == 0, rendered.output
+    assert (out / "results.csv").read_bytes() == before
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
+    sweep_file = tmp_path / "s.yaml"
+    sweep_file.write_text(
+        "workload: {model: llama-2-7b, prompt_tokens: 8, generate_tokens: 3}\n"
+        "hardware: bitmod\n"
+        "axes: [{field: array.rows, range: {start: 64, stop: 16}}]\n"
+        "objectives: [latency_ms]\n")
+    done = subprocess.run([sys.executable, "-m", "hwsim", "sweep", str(sweep_file), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "axes[0] (array.rows): empty range: start 64 > stop 16" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unsatisfiable_area_budget(tmp_path):
+    axes = [{"field": "array.rows", "values": [16, 32]}]
+    run_sweep(spec(axes, constraints=[{"metric": "area_mm2", "max": 0.1}]), tmp_path,
+              workers=1)
+    with pytest.raises(HwsimError, match=r"no point satisfies the constraints together: "
+                                         r"area_mm2 <= 0\.1: 0 of 2 points \(nearest "):
+        write_report(tmp_path)
