@@ -69,6 +69,10 @@ def _register() -> None:
     app.command("fpga")(fpga_cmd.fpga)
     app.command("fpga-scale")(fpga_cmd.fpga_scale)
 
+    from hwsim.cli import sweep_cmd
+
+    app.command("sweep")(sweep_cmd.sweep)
+
     from hwsim.cli import fidelity_cmd
 
     app.command("quantize")(fidelity_cmd.quantize)
