@@ -104,3 +104,22 @@ def test_default_run_needs_no_arguments(monkeypatch, capsys, tmp_path):
     assert summary["hardware"]["name"] == "bitmod"
     assert summary["workload"] == "llama-2-7b-generative"
     assert summary["stages"]["decode"]["steps"] == 20
+
+
+def test_hardware_file_relative_to_the_workload(monkeypatch, capsys, tmp_path):
+    # A user's own design as a file, named by the workload relative to its folder.
+    from hwsim.hw import hardware_to_dict, load_hardware
+
+    data = hardware_to_dict(load_hardware("fp16")) | {"name": "mine"}
+    data["array"] = {"rows": 16, "cols": 16}
+    (tmp_path / "hw").mkdir()
+    import yaml
+
+    (tmp_path / "hw" / "mine.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    wl = tmp_path / "w.yaml"
+    wl.write_text(GEMMS.replace("hardware: bitmod", "hardware: hw/mine.yaml"), encoding="utf-8")
+    code, cap = run_cli(monkeypatch, capsys, "run", str(wl), "--out", str(tmp_path / "o"))
+    assert code == 0, cap.err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["hardware"]["name"] == "mine"
+    assert summary["hardware"]["array"]["prefill"] == [16, 16]
