@@ -5,6 +5,8 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
+from hwsim.hw import hardware_to_dict, load_hardware
 
 from hwsim.cli import main
 
@@ -108,13 +110,9 @@ def test_default_run_needs_no_arguments(monkeypatch, capsys, tmp_path):
 
 def test_hardware_file_relative_to_the_workload(monkeypatch, capsys, tmp_path):
     # A user's own design as a file, named by the workload relative to its folder.
-    from hwsim.hw import hardware_to_dict, load_hardware
-
     data = hardware_to_dict(load_hardware("fp16")) | {"name": "mine"}
     data["array"] = {"rows": 16, "cols": 16}
     (tmp_path / "hw").mkdir()
-    import yaml
-
     (tmp_path / "hw" / "mine.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     wl = tmp_path / "w.yaml"
     wl.write_text(GEMMS.replace("hardware: bitmod", "hardware: hw/mine.yaml"), encoding="utf-8")
