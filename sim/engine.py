@@ -16,8 +16,9 @@ sequences are concatenated, so only the first load and the last write-back are e
 
 Compute of a block (`hwsim.sim.pe_cycles`): non-systolic arrays process
 ceil(bn / rows) x ceil(bm / cols) array tiles back to back, each `array_tile_cycles` of the PE
-kind's cycles over bk; systolic arrays take SCALE-Sim's folds (`systolic_fold_cycles` per fold,
-with SCALE-Sim's -1 applied once per instance).
+kind's cycles over bk, and no faster than the weight and activation buffers deliver the bits
+the tiles read (banks x port_bits per cycle each); systolic arrays take SCALE-Sim's folds
+(`systolic_fold_cycles` per fold, with SCALE-Sim's -1 applied once per instance).
 
 Energy (pJ): PE = active PE-cycles x pe.energy_pj_per_cycle x energy_overhead (active = the
 PEs holding an output, for the cycles they compute; systolic: one per MAC); dequantization
@@ -31,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from hwsim.hw.spec import HardwareSpec
+from hwsim.hw.spec import BufferSpec, HardwareSpec
 from hwsim.mapping import Mapping, block_schedule, map_gemm
 from hwsim.mapping.tiling import BlockSchedule
 from hwsim.sim import pe_cycles as pc
@@ -170,8 +171,8 @@ def _block_compute(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, w: OperandWi
 
 
 def _sram_bits(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, a_bits: float, b_bits: float,
-               ) -> dict[str, tuple[float, float]]:
-    """(read bits, write bits) per buffer for all blocks."""
+               ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(read bits, write bits) per buffer, per block."""
     rows, cols = mp.rows, mp.cols
     acc = hw.acc_bits
     out_tiles = s.bm * s.bn
@@ -200,10 +201,15 @@ def _sram_bits(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, a_bits: float, b
     psum_reads = psum_writes - out_tiles * s.first_k
     out_read = psum_reads * acc + s.writeback_bytes * 8
     return {
-        "weight": (float(np.sum(b_reads)) * b_bits, float(np.sum(s.load_b_bytes)) * 8),
-        "activation": (float(np.sum(a_reads)) * a_bits, float(np.sum(s.load_a_bytes)) * 8),
-        "output": (float(np.sum(out_read)), float(np.sum(psum_writes)) * acc),
+        "weight": (b_reads * b_bits, s.load_b_bytes * 8),
+        "activation": (a_reads * a_bits, s.load_a_bytes * 8),
+        "output": (out_read.astype(np.float64), (psum_writes * acc).astype(np.float64)),
     }
+
+
+def _feed_cycles(bits: np.ndarray, buf: BufferSpec) -> np.ndarray:
+    """Cycles a buffer needs to deliver ``bits`` through all its banks' ports."""
+    return np.ceil(bits / (buf.banks * buf.port_bits) - 1e-9).astype(np.int64)
 
 
 def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidths,
@@ -225,11 +231,18 @@ def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidth
     mp = map_gemm(m, n, k, a_bits, b_bits, out_bits, hw, stage, group_size, name)
     s = block_schedule(mp, a_bits, b_bits, out_bits)
     compute, active, dequant = _block_compute(s, mp, hw, widths, group_size)
+    sram = _sram_bits(s, mp, hw, a_bits, b_bits)
+    if hw.pe.kind != "systolic":
+        # The array cannot run faster than its buffers deliver the operands (all banks'
+        # ports each cycle). Systolic arrays keep SCALE-Sim's stall-free compute model.
+        compute = np.maximum.reduce([
+            compute, _feed_cycles(sram["weight"][0], hw.buffers.weight),
+            _feed_cycles(sram["activation"][0], hw.buffers.activation)])
     load = _dram_cycles(s.load_bytes, hw)
     wb = _dram_cycles(s.writeback_bytes, hw)
     cycles = repeated_pipeline_cycles(compute, load, wb, count)
     compute_total = count * int(compute.sum())
-    sram = _sram_bits(s, mp, hw, a_bits, b_bits)
+    sram = {name: (float(r.sum()), float(w.sum())) for name, (r, w) in sram.items()}
     buf = hw.buffers
     pe = hw.pe
     dram_r, dram_w = count * float(s.load_bytes.sum()), count * float(s.writeback_bytes.sum())

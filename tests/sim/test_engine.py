@@ -26,8 +26,8 @@ def tiny_hw(pe=None, **over):
         "name": "tiny", "clock_mhz": 1000,
         "pe": pe or {"kind": "mac", "lanes": 1, "energy_pj_per_cycle": 1.0, "area_um2": 100},
         "array": {"rows": 8, "cols": 4},
-        "buffers": {b: {"kib": 64, "port_bits": 64, "read_pj": 2.0, "write_pj": 4.0}
-                    for b in ("weight", "activation", "output")},
+        "buffers": {b: {"kib": 64, "banks": 8, "port_bits": 64, "read_pj": 2.0,
+                        "write_pj": 4.0} for b in ("weight", "activation", "output")},
         "dram": {"bytes_per_cycle": 32, "energy_pj_per_bit": 0.5},
     }
     data.update(over)
@@ -61,6 +61,16 @@ def test_one_block_mac_gemm_by_hand():
     assert cost.energy_pj["sram_output"] == pytest.approx(80.0)
     assert cost.energy_pj["dram"] == pytest.approx((384 + 64) * 8 * 0.5)
     assert cost.utilization == pytest.approx(512 / (31 * 32))
+
+
+def test_narrow_buffer_ports_slow_the_array():
+    # One bank of 64 bits: the tile's 8 x 16 weights x 16 bits = 2048 bits need 32 cycles,
+    # more than the 17 the PEs take; activations (4 x 16 x 16 = 1024 bits) need 16.
+    narrow = {b: {"kib": 64, "banks": 1, "port_bits": 64} for b in
+              ("weight", "activation", "output")}
+    cost = simulate_gemm(4, 8, 16, tiny_hw(buffers=narrow), OperandWidths(16, 16), 16, 16, 16)
+    assert cost.compute_cycles == 32
+    assert cost.cycles == 12 + 32 + 2
 
 
 def test_instances_run_back_to_back():
