@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 from hwsim.hw import hardware_to_dict, load_hardware
+from hwsim.workloads import DEFAULT_WORKLOAD, example_path, load_workload
 
 from hwsim.cli import main
 
@@ -103,9 +104,11 @@ def test_default_run_needs_no_arguments(monkeypatch, capsys, tmp_path):
     code, cap = run_cli(monkeypatch, capsys, "run", "--out", str(tmp_path))
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["hardware"]["name"] == "bitmod"
-    assert summary["workload"] == "llama-2-7b-generative"
-    assert summary["stages"]["decode"]["steps"] == 20
+    default = load_workload(example_path(DEFAULT_WORKLOAD))
+    assert summary["hardware"]["name"] == (default.hardware or "bitmod")
+    assert summary["workload"] == default.name
+    # Every decode step is simulated.
+    assert summary["stages"]["decode"]["steps"] == default.decode_steps
 
 
 def test_hardware_file_relative_to_the_workload(monkeypatch, capsys, tmp_path):
