@@ -165,3 +165,25 @@ def test_unsupported_model_for_end_to_end(tiny_lm, tmp_path):
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(HwsimError, match="covers causal LMs"):
         end_to_end_fidelity(folder, ["int8"], texts=folder / "text.txt")
+
+
+def test_fidelity_cli_writes_the_table_or_nothing(tiny_lm, tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from hwsim.cli import app
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["fidelity", str(tiny_lm), "--formats", "int8,int4", "--texts",
+                                 str(tiny_lm / "text.txt"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    t = pd.read_csv(out / "fidelity.csv")
+    assert list(t["format"]) == ["int8", "int4"] and (t["task"] == "perplexity").all()
+    assert "perplexity" in r.output
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    bad_out = tmp_path / "bad"
+    r = CliRunner().invoke(app, ["fidelity", str(tiny_lm), "--texts", str(empty), "--out",
+                                 str(bad_out)])
+    assert isinstance(r.exception, HwsimError) and "empty" in str(r.exception)
+    assert not bad_out.exists()

@@ -1,0 +1,128 @@
+"""`hwsim quantize` and `hwsim tradeoff` end to end on a synthetic checkpoint; bad input gives
+one line, exit code 2 and no output folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from hwsim.cli import app
+from hwsim.errors import HwsimError
+
+st_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors ([llm] extra) missing")
+
+H, F = 128, 256
+
+
+@pytest.fixture(scope="module")
+def ckpt_dir(tmp_path_factory):
+    rng = np.random.default_rng(3)
+    d = tmp_path_factory.mktemp("opt-tiny")
+    t = {"model.decoder.embed_tokens.weight": rng.standard_normal((50, H)).astype(np.float32)}
+    for name, shape in [("self_attn.q_proj", (H, H)), ("self_attn.k_proj", (H, H)),
+                        ("self_attn.v_proj", (H, H)), ("self_attn.out_proj", (H, H)),
+                        ("fc1", (F, H)), ("fc2", (H, F))]:
+        t[f"model.decoder.layers.0.{name}.weight"] = (
+            rng.standard_normal(shape) * 0.02).astype(np.float32)
+    (d / "config.json").write_text(json.dumps({"model_type": "opt",
+                                               "architectures": ["OPTForCausalLM"]}))
+    st_numpy.save_file(t, str(d / "model.safetensors"))
+    return d
+
+
+@pytest.fixture(scope="module")
+def quantized(ckpt_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("q") / "out"
+    result = CliRunner().invoke(app, ["quantize", str(ckpt_dir), "--formats", "int4,bitmod4",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_quantize_writes_tables_and_plots(quantized):
+    out, output = quantized
+    layers = pd.read_csv(out / "layers.csv")
+    # six decoder linears + the tied lm_head, two formats each
+    assert len(layers) == 7 * 2
+    # The histogram defaults to the worst layer (lowest SQNR) of the first format.
+    int4 = layers[layers["format"] == "int4"]
+    worst = int4.loc[int4["sqnr_db"].idxmin(), "layer"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"histogram_{worst}.png", "layers.csv", "sqnr_per_layer.png", "summary.csv"]
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["format"]) == ["int4", "bitmod4"]
+    assert "bitmod4 groups per type: fp4_er_pos:" in output
+    assert "opt-tiny" in output
+
+
+def test_quantize_is_deterministic(ckpt_dir, quantized, tmp_path):
+    out, _ = quantized
+    again = tmp_path / "again"
+    r = CliRunner().invoke(app, ["quantize", str(ckpt_dir), "--formats", "int4,bitmod4",
+                                 "--out", str(again)])
+    assert r.exit_code == 0
+    for p in out.iterdir():
+        assert (again / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+def _bad(args: list[str], match: str, out) -> None:
+    r = CliRunner().invoke(app, args)
+    assert isinstance(r.exception, HwsimError), r.output
+    assert match in str(r.exception)
+    assert not out.exists()
+
+
+def test_bad_input_writes_nothing(ckpt_dir, tmp_path):
+    out = tmp_path / "out"
+    (tmp_path / "empty").mkdir()
+    _bad(["quantize", str(tmp_path / "empty"), "--out", str(out)], "no weights", out)
+    _bad(["quantize", str(ckpt_dir), "--formats", "int4,fp5x", "--out", str(out)], "fp5x", out)
+    _bad(["quantize", str(ckpt_dir), "--histogram-layer", "nope", "--out", str(out)],
+         "--histogram-layer 'nope'", out)
+    _bad(["tradeoff", str(tmp_path / "empty"), "--out", str(out)], "summary.csv: no such file",
+         out)
+
+
+def test_corrupt_checkpoint_one_line_exit_2(ckpt_dir, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text((ckpt_dir / "config.json").read_text())
+    data = (ckpt_dir / "model.safetensors").read_bytes()
+    (bad / "model.safetensors").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "hwsim", "quantize", str(bad), "--out",
+                           str(out)], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "corrupt or truncated" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_tradeoff_with_and_without_a_workload(quantized, tmp_path):
+    out, _ = quantized
+    r = CliRunner().invoke(app, ["tradeoff", str(out), "--out", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["pareto_bits.png",
+                                                                  "tradeoff.csv"]
+    wl = tmp_path / "w.yaml"
+    wl.write_text(yaml.safe_dump({"model": "opt-1.3b", "prompt_tokens": 8, "generate_tokens": 2,
+                                  "weights": {"format": "int4"}, "hardware": "bitmod"}))
+    r = CliRunner().invoke(app, ["tradeoff", str(out), "--workload", str(wl), "--x", "latency",
+                                 "--out", str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    t = pd.read_csv(tmp_path / "b" / "tradeoff.csv")
+    assert list(t["format"]) == ["int4", "bitmod4"]
+    assert (t["hardware"] == "bitmod").all() and (t["latency_ms"] > 0).all()
+    assert (tmp_path / "b" / "pareto_latency.png").exists()
+    _bad(["tradeoff", str(out), "--x", "area", "--out", str(tmp_path / "c")], "--x 'area'",
+         tmp_path / "c")
+    _bad(["tradeoff", str(out), "--hardware", "bitmod", "--out", str(tmp_path / "c")],
+         "--hardware needs --workload", tmp_path / "c")
