@@ -165,7 +165,10 @@ def _heatmap(table: pd.DataFrame, hm: Heatmap, goal: str, path: Path) -> None:
     if grid.size <= _ANNOTATE_MAX_CELLS:
         for (i, j), value in np.ndenumerate(grid):
             if np.isfinite(value):
-                ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color="w")
+                r, g, b, _ = image.cmap(image.norm(value))
+                light = 0.299 * r + 0.587 * g + 0.114 * b > 0.5  # dark text on light cells
+                ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7,
+                        color="black" if light else "white")
     fig.savefig(path, dpi=100)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hwsim.hw import area_mm2, load_hardware, with_overrides
@@ -137,3 +138,21 @@ def test_unsatisfiable_area_budget(tmp_path):
     with pytest.raises(HwsimError, match=r"no point satisfies the constraints together: "
                                          r"area_mm2 <= 0\.1: 0 of 2 points \(nearest "):
         write_report(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["decode-shape-format", "buffer-bandwidth",
+                                  "llama2-decode-1000", "optuna-nsga2"])
+def test_bundled_examples_are_valid(name):
+    from hwsim.sweep import DesignSpace, load_sweep
+    from hwsim.sweep.run import _Planner
+
+    path = Path(__file__).resolve().parents[2] / "hwsim/sweep/examples" / f"{name}.yaml"
+    example = load_sweep(path, metrics=METRICS)
+    planner = _Planner(example, hwsim_evaluator())  # resolves the base and every axis field
+    size = DesignSpace.from_spec(example).size
+    # Products of the axis lengths written in the files.
+    expected = {"decode-shape-format": 4 * 4 * 4, "buffer-bandwidth": 5 * 5,
+                "llama2-decode-1000": 5 * 5 * 4 * 10,
+                "optuna-nsga2": 6 * 6 * 5 * 5 * 5 * 6 * 6 * 3 * 5 * 5}
+    assert size == expected[name]
+    assert planner.point(tuple(0 for _ in planner.space.dims)).key
