@@ -10,8 +10,9 @@ What comes from the build and what is assumed:
   16-bit port (ECP5 DP16KD: 2 KiB of data each; iCE40: 0.5 KiB RAM40, plus the UP5K's four
   32 KiB SPRAMs);
 - ``dram``: a board memory by name (`BOARD_MEMORIES`) or a bandwidth in GB/s;
-- energies and areas are 0: an FPGA build's power is not modelled, so energy columns of the
-  simulator's report say nothing for these presets (latency does).
+- energies and areas are 0 (also the buffers' SRAM area): an FPGA build's power is not
+  modelled, so energy and area columns of the simulator's report say nothing for these
+  presets (latency does).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from hwsim.errors import HwsimError
 __all__ = [
     "BOARD_MEMORIES",
     "BoardMemory",
+    "board_memory",
     "device_buffers",
     "fpga_hardware",
     "pe_for_block",
@@ -107,7 +109,12 @@ def pe_for_block(block: str, params: dict) -> tuple[dict, int, int]:
     return {**pe, **energy}, rows, cols
 
 
-def _memory_gb_per_s(memory: str | float) -> tuple[float, str]:
+def board_memory(memory: str | float) -> tuple[float, str]:
+    """``(GB/s, description)`` of a board memory name or a bandwidth in GB/s.
+
+    Raises:
+        HwsimError: unknown name (lists them) or a bandwidth not above 0.
+    """
     if isinstance(memory, str):
         key = memory.strip().lower()
         if key in BOARD_MEMORIES:
@@ -149,7 +156,7 @@ def fpga_hardware(
     if cols is not None:
         params["cols"] = cols
     pe, r, c = pe_for_block(impl.block, params)
-    gb_per_s, mem_text = _memory_gb_per_s(memory)
+    gb_per_s, mem_text = board_memory(memory)
     # Round down: the clock must be one the build meets.
     clock_mhz = math.floor(impl.min_fmax_mhz * 10) / 10
     data = {
@@ -163,6 +170,8 @@ def fpga_hardware(
         "array": {"rows": r, "cols": c},
         "buffers": device_buffers(impl.device),
         "dram": {"gb_per_s": gb_per_s},
+        # Block RAM is already on the die: no SRAM area to add.
+        "sram_mm2_per_kib": 0.0,
     }
     return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
 

@@ -36,6 +36,7 @@ from hwsim.errors import HwsimError
 __all__ = [
     "SYNTH_TARGETS",
     "DoesNotFit",
+    "FitCheck",
     "Implementation",
     "ResourceUse",
     "SynthResult",
@@ -322,6 +323,25 @@ def _synth_for_device(
     return top, cells, {"yosys": round(run.seconds, 2)}
 
 
+@dataclass(frozen=True)
+class FitCheck:
+    """What nextpnr's packer says about a design on a device.
+
+    Attributes:
+        shortfalls: resources short (empty: it fits as far as packing can tell; placement
+            and routing can still fail on congestion, rarely below 100% use).
+        utilization: bel type -> (used, available) after packing.
+    """
+
+    shortfalls: tuple[Shortfall, ...]
+    utilization: dict[str, tuple[int, int]]
+
+    @property
+    def fits(self) -> bool:
+        """No resource is short."""
+        return not self.shortfalls
+
+
 def check_fit(
     block: wiring.Component,
     device: str,
@@ -330,15 +350,11 @@ def check_fit(
     dsp: bool = True,
     io_width: int = 1,
     timeout_s: float = 3600.0,
-) -> list[Shortfall]:
+) -> FitCheck:
     """Whether ``block`` (inside `IoHarness`) fits ``device``, without placing it.
 
-    Synthesizes and runs nextpnr's packer only (``--pack-only``, seconds even for designs
+    Synthesizes and runs nextpnr's packer only (``--pack-only``: seconds even for designs
     whose placement takes minutes), then compares its utilization with the device.
-
-    Returns:
-        The resources short (empty: it fits, as far as packing can tell; placement and
-        routing can still fail on congestion, rarely below 100% use).
     """
     dev = get_device(device)
     out = _prepare(out_dir)
@@ -350,7 +366,7 @@ def check_fit(
     if run.returncode != 0 and not shortfalls:
         raise HwsimError(f"nextpnr failed on {dev.name}: {' '.join(log.errors[-2:])} "
                          f"(log: {out / 'pack.log'})")
-    return shortfalls
+    return FitCheck(tuple(shortfalls), dict(log.utilization))
 
 
 def implement(

@@ -1,10 +1,11 @@
 """Scaling study: for each PE kind, the largest array that fits a device, and its fmax.
 
-The search grows the array by doubling one side at a time (1x1, 2x1, 2x2, 4x2, ...), checking
-each shape with Yosys and nextpnr's packer only (`flow.check_fit`: seconds even for arrays
-whose placement takes minutes), then bisects the side that grew last between the last shape
-that fit and the first that did not. Only the winner is placed and routed (`flow.implement`)
-for its fmax; if it fails placement after all, the next smaller shape is tried.
+Resource use grows linearly with the array, so the search packs a 1x1 and a 2x2 array (Yosys
+and nextpnr's packer only, `flow.check_fit`: no placement), extrapolates the largest PE count
+every resource allows, and checks that shape, stepping down until it packs. Only the winner is
+placed and routed (`flow.implement`) for its fmax; if that fails after all (congestion), the
+next smaller shape is tried. "Largest" is therefore the largest the extrapolation finds that
+packs, not an exhaustive search: one PE more is predicted not to fit.
 
 Peak throughput needs the cycles a PE spends per weight, which the simulator's per-PE cycle
 model owns (`hwsim.sim.pe_cycles`, a higher layer): `peak_macs_per_s` takes them as an
@@ -19,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from amaranth.lib import wiring
-from hwsim.hw.fpga.flow import DoesNotFit, Implementation, check_fit, implement
+from hwsim.hw.fpga.flow import Implementation, check_fit, implement
 from hwsim.hw.fpga.grid import PeGrid
 
 from hwsim.errors import HwsimError
@@ -29,8 +30,10 @@ __all__ = [
     "SCALING_KINDS",
     "PeKind",
     "ScalingPoint",
+    "balanced_shape",
     "largest_array",
     "peak_macs_per_s",
+    "predict_max_pes",
 ]
 
 
@@ -134,16 +137,40 @@ class ScalingPoint:
         }
 
 
-def _shapes(max_side: int):
-    rows, cols = 1, 1
-    while True:
-        yield rows, cols
-        if rows == cols:
-            rows *= 2
-        else:
-            cols *= 2
-        if rows > max_side or cols > max_side:
-            return
+def balanced_shape(pes: int, max_side: int) -> tuple[int, int]:
+    """A rows x cols shape of at most ``pes`` PEs: cols the largest power of two with
+    cols <= rows, rows as many as fit (both at most ``max_side``)."""
+    cols = 1
+    while (2 * cols) ** 2 <= pes and 2 * cols <= max_side:
+        cols *= 2
+    return min(pes // cols, max_side), cols
+
+
+def predict_max_pes(
+    small: dict[str, tuple[int, int]], n_small: int, big: dict[str, tuple[int, int]], n_big: int
+) -> tuple[int, str]:
+    """Largest PE count that fits, extrapolating utilization linearly from two array sizes.
+
+    Resource use grows linearly with the array (measured: docs of the toolchain), so each
+    bel type's use is ``base + per_pe x n`` with ``per_pe = (big - small) / (n_big - n_small)``;
+    the bound is the smallest ``floor((available - base) / per_pe)`` over the bel types that
+    grow.
+
+    Returns:
+        ``(pes, the bel type that limits it)``.
+    """
+    best, limit = None, ""
+    for bel, (used_big, available) in big.items():
+        per_pe = (used_big - small.get(bel, (0, available))[0]) / (n_big - n_small)
+        if per_pe <= 0:
+            continue
+        base = used_big - per_pe * n_big
+        n = int((available - base) // per_pe)
+        if best is None or n < best:
+            best, limit = n, bel
+    if best is None:
+        raise HwsimError("no resource grows with the array: cannot extrapolate")
+    return best, limit
 
 
 def largest_array(
@@ -156,8 +183,12 @@ def largest_array(
     dsp: bool = True,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> ScalingPoint:
-    """Find the largest rows x cols array of PE ``kind`` that fits ``device``, then place and
-    route it. Each shape's files go to ``out_dir/<kind>_<rows>x<cols>``.
+    """Find the largest array of PE ``kind`` that fits ``device``, then place and route it.
+
+    Packs a 1x1 and a 2x2 array (`flow.check_fit`), extrapolates each resource linearly
+    (`predict_max_pes`), checks the predicted largest shape (`balanced_shape`) and steps down
+    by about 5% until it packs, then places and routes it, stepping down again if placement
+    fails (congestion near 100%). Each shape's files go to ``out_dir/<kind>_<rows>x<cols>``.
 
     Args:
         kind: a key of `SCALING_KINDS`.
@@ -176,52 +207,54 @@ def largest_array(
     out = Path(out_dir)
     tried: list[tuple[int, int, bool, str]] = []
 
-    def fits(rows: int, cols: int) -> bool:
-        short = check_fit(pk.build(rows, cols), device, out / f"{kind}_{rows}x{cols}", dsp=dsp)
-        worst = max(short, key=lambda s: s.needed / max(s.available, 1), default=None)
-        tried.append((rows, cols, not short, str(worst) if worst else ""))
-        log(f"{kind} {rows}x{cols} on {device}: " + (f"does not fit ({worst})" if short
+    def check(rows: int, cols: int):
+        fit = check_fit(pk.build(rows, cols), device, out / f"{kind}_{rows}x{cols}", dsp=dsp)
+        worst = max(fit.shortfalls, key=lambda s: s.needed / max(s.available, 1), default=None)
+        tried.append((rows, cols, fit.fits, str(worst) if worst else ""))
+        log(f"{kind} {rows}x{cols} on {device}: " + (f"does not fit ({worst})" if worst
                                                      else "fits"))
-        return not short
+        return fit
 
-    best = None
-    fail = None
-    for rows, cols in _shapes(pk.max_side):
-        if fits(rows, cols):
-            best = (rows, cols)
-        else:
-            fail = (rows, cols)
-            break
-    if best is None:
+    one = check(1, 1)
+    if not one.fits:
         raise HwsimError(f"not even one {kind} PE fits {device}: {tried[0][3]}")
-    if fail is not None:
-        # Bisect the side that doubled last: best and fail differ in that one side.
-        side = 0 if fail[0] != best[0] else 1
-        lo, hi = best[side], fail[side]
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            shape = (mid, best[1]) if side == 0 else (best[0], mid)
-            if fits(*shape):
-                lo, best = mid, shape
-            else:
-                hi = mid
+    four = check(2, 2)
+    if four.fits:
+        predicted, limit = predict_max_pes(one.utilization, 1, four.utilization, 4)
+        log(f"{kind}: linear extrapolation predicts {predicted} PEs ({limit} runs out)")
+    else:
+        predicted = 3
+    n = min(predicted, pk.max_side ** 2)
+    known = {(r, c): ok for r, c, ok, _ in tried}
+    best = (1, 1)
+    while n > 1:
+        shape = balanced_shape(n, pk.max_side)
+        fits = known[shape] if shape in known else check(*shape).fits
+        if fits:
+            best = shape
+            break
+        n = min(int(n * 0.95), shape[0] * shape[1] - 1)
+
     from hwsim.hw.rtl.registry import resolve_params
 
     # Record every parameter of the PE (registry defaults included) for the design point.
     params = {**resolve_params(pk.block, dict(pk.params)), **pk.params}
-    candidates = [(r, c) for r, c, ok, _ in sorted(tried, key=lambda t: -t[0] * t[1]) if ok]
-    for rows, cols in candidates:
+    rows, cols = best
+    while True:
         try:
             impl = implement(pk.build(rows, cols), device, out / f"{kind}_{rows}x{cols}",
                              name=pk.array_block or pk.block,
                              params={**params, "rows": rows, "cols": cols},
                              freq_mhz=freq_mhz, dsp=dsp, seeds=seeds)
-        except DoesNotFit as exc:
-            log(f"{kind} {rows}x{cols}: placement failed after packing fit ({exc})")
+        except HwsimError as exc:  # DoesNotFit, or a placement / routing failure
+            if rows * cols == 1:
+                raise
+            log(f"{kind} {rows}x{cols}: place and route failed ({exc}); one size down")
+            rows, cols = balanced_shape(min(rows * cols - 1, int(rows * cols * 0.95)),
+                                        pk.max_side)
             continue
         log(f"{kind} {rows}x{cols} on {device}: fmax {impl.min_fmax_mhz:g} MHz")
         return ScalingPoint(kind, device, rows, cols, int(pk.params["lanes"]), impl, tuple(tried))
-    raise HwsimError(f"no {kind} array could be placed on {device}")
 
 
 def peak_macs_per_s(point: ScalingPoint, cycles_per_lane_mac: float) -> float:

@@ -118,11 +118,12 @@ def fpga(
     from rich.table import Table
 
     from hwsim.hw.fpga import fpga_block, fpga_hardware, get_device, write_hardware_yaml
-    from hwsim.hw.fpga.design_point import pe_for_block
+    from hwsim.hw.fpga.design_point import board_memory, pe_for_block
     from hwsim.hw.fpga.flow import check_freq
 
     get_device(device)
     check_freq(freq)
+    board_memory(memory)
     values = _split_params([name], param)
     (block, block_params), = values.items()
     console = Console()
@@ -182,11 +183,13 @@ def fpga_scale(
     from rich.console import Console
 
     from hwsim.hw.fpga import SCALING_KINDS, get_device, largest_array
+    from hwsim.hw.fpga.design_point import board_memory
     from hwsim.hw.fpga.flow import check_freq
     from hwsim.hw.fpga.scaling import MISSING_KINDS
 
     get_device(device)
     check_freq(freq)
+    board_memory(memory)
     for k in kinds:
         if k not in SCALING_KINDS:
             extra = f" ({MISSING_KINDS[k]})" if k in MISSING_KINDS else ""
@@ -208,24 +211,23 @@ def fpga_scale(
 def cycles_per_lane_mac(kind: str, weight_format: str, params: dict) -> float:
     """Steady-state cycles one PE lane spends per weight, from the simulator's cycle model.
 
-    Evaluated on a long reduction (64 groups of ``group_size``, or 8192 weights) so start-up
-    and drain cycles vanish: ``pe_cycles(k) x lanes / k``.
+    BitMoD: cycles per quantization group (`bitmod_pe_group_cycles`, accumulation overlapped
+    with the previous group's dequantization) x lanes / group size. The others: a reduction
+    of 8192 (a multiple of every lane count) x lanes / 8192.
     """
     from hwsim.sim import pe_cycles as pc
 
     lanes = int(params["lanes"])
     if kind == "bitmod":
-        k = 64 * int(params["group_size"])
-        cycles = pc.bitmod_pe_cycles(k, lanes, weight_format, params["group_size"],
-                                     params["scale_bits"])
-    elif kind == "int8_mac":
-        k = 8192
+        group = int(params["group_size"])
+        cycles = pc.bitmod_pe_group_cycles(group, lanes, weight_format, params["scale_bits"])
+        return float(cycles) * lanes / group
+    k = 8192
+    if kind == "int8_mac":
         cycles = pc.mac_pe_cycles(k, lanes)
     elif kind == "dint_mac":
-        k = 8192
         cycles = pc.dint_mac_cycles(k, lanes)
     elif kind == "bipolar":
-        k = 8192
         cycles = pc.bipolar_pe_cycles(k, lanes, params["weight_bits"], params["act_bits"])
     else:
         raise HwsimError(f"no cycle model for PE kind {kind!r}")

@@ -1,0 +1,110 @@
+"""FPGA scaling study, by hand (slow: tens of minutes per device on 2 cores).
+
+For each PE kind and device: the largest array that fits (hard multipliers on; the MACs again
+with multiplies in LUTs), its utilization and fmax, and the peak MAC rate per weight format;
+then every design point runs the BitMoD generative setting of Llama-2-7B (256-token prefill,
+20 decode steps) in the simulator with each board memory, in the weight format the PE runs.
+
+    .venv/bin/python benchmarks/bench_fpga_scale.py [DEVICE ...] [--out DIR]
+
+Defaults: ecp5-25k and ice40-up5k, out/bench_fpga_scale. Prints the tables; the files (JSON,
+Markdown, plot, one hardware YAML per point, every build's logs) go under the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import yaml
+from hwsim.hw.fpga import SCALING_KINDS, fpga_hardware, largest_array
+from hwsim.hw.fpga.design_point import BOARD_MEMORIES
+
+from hwsim.cli.fpga_cmd import scaling_table, write_scaling_outputs
+
+# The workload each PE kind runs: its weight format and activation / KV width.
+_WORKLOAD_FOR_KIND = {
+    "bitmod": {"weights": {"format": "bitmod3", "group_size": 128}, "act_bits": 16},
+    "int8_mac": {"weights": {"format": "int8"}, "act_bits": 8},
+    "dint_mac": {"weights": {"format": "dint4", "group_size": 128}, "act_bits": 8},
+    "bipolar": {"weights": {"format": "bipolar4", "group_size": 128}, "act_bits": 8},
+}
+
+
+def _workload(kind: str, folder: Path) -> Path:
+    spec = _WORKLOAD_FOR_KIND[kind]
+    data = {
+        "description": f"llama-2-7b, 256-token prefill + 20 decode steps, for {kind}",
+        "model": "llama-2-7b",
+        "batch": 1,
+        "prompt_tokens": 256,
+        "generate_tokens": 21,
+        "weights": spec["weights"],
+        "activations": {"bits": spec["act_bits"]},
+        "kv_cache": {"bits": spec["act_bits"]},
+    }
+    path = folder / f"workload-{kind}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("devices", nargs="*", default=["ecp5-25k", "ice40-up5k"])
+    parser.add_argument("--out", type=Path, default=Path("out/bench_fpga_scale"))
+    parser.add_argument("--freq", type=float, default=50.0)
+    parser.add_argument("--kinds", default=",".join(SCALING_KINDS))
+    parser.add_argument("--seeds", type=int, default=1)
+    args = parser.parse_args()
+    kinds = args.kinds.split(",")
+    seeds = tuple(range(1, args.seeds + 1))
+
+    points = []
+    start = time.perf_counter()
+    for device in args.devices:
+        for kind in kinds:
+            for dsp in (True, False) if kind in ("int8_mac", "dint_mac") else (True,):
+                folder = args.out / device / ("dsp" if dsp else "lut")
+                t0 = time.perf_counter()
+                p = largest_array(kind, device, folder, freq_mhz=args.freq, seeds=seeds,
+                                  dsp=dsp, log=lambda msg: print("  " + msg, flush=True))
+                print(f"{kind} on {device} ({'DSP' if dsp else 'LUT'}): {p.rows}x{p.cols}, "
+                      f"{time.perf_counter() - t0:.0f} s", flush=True)
+                points.append(p)
+    print(f"\nstudy wall time: {time.perf_counter() - start:.0f} s\n")
+    table = scaling_table(points)
+    print(table.to_string(index=False))
+    for path in write_scaling_outputs(points, table, args.out):
+        print("written:", path)
+
+    # Simulated LLM latency of every design point with each board memory.
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import load_workload
+
+    print("\nLlama-2-7B, 256-token prefill + 20 decode steps, simulated:")
+    print(f"{'kind':10} {'device':11} {'dsp':5} {'array':6} {'MHz':>6} {'memory':11} "
+          f"{'weights':9} {'latency s':>10} {'tokens/s':>9}")
+    for p in points:
+        wl = load_workload(_workload(p.kind, args.out))
+        for memory in ("sdram16", "ddr3-16"):
+            hw, _data = fpga_hardware(p.implementation, memory)
+            res = simulate_workload(wl, hw)
+            latency_s, tps = _latency(res)
+            print(f"{p.kind:10} {p.device:11} {p.implementation.dsp!s:5} "
+                  f"{p.rows}x{p.cols:<4} {p.implementation.min_fmax_mhz:6.1f} {memory:11} "
+                  f"{_WORKLOAD_FOR_KIND[p.kind]['weights']['format']:9} {latency_s:10.2f} "
+                  f"{tps:9.3f}")
+    print("memories:", ", ".join(f"{m.name} = {m.gb_per_s} GB/s" for m in
+                                  BOARD_MEMORIES.values()))
+
+
+def _latency(result) -> tuple[float, float]:
+    from hwsim.reports.run_report import summary_table
+
+    row = summary_table([result]).to_dict(orient="records")[0]
+    return row["latency_ms"] / 1e3, row.get("tokens_per_s") or 0.0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""`hwsim synth`, `hwsim fpga`, `hwsim fpga-scale`: bad input is one line and exit 2, checked
+before any tool runs (these tests take well under a second each)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from hwsim.cli import main
+
+
+def run_cli(monkeypatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["fpga", "int_mac", "--device", "ecp5-12k"], "unknown device 'ecp5-12k'"),
+    (["fpga", "int_mac", "--device", "ecp5-25k", "--freq", "0"], "above 0 MHz, not 0.0"),
+    (["fpga", "int_mac", "--device", "ecp5-25k", "--freq", "-5"], "above 0 MHz"),
+    (["fpga", "int_mac", "--device", "ecp5-25k", "--freq", "nan"], "above 0 MHz"),
+    (["fpga", "no_such_pe", "--device", "ecp5-25k"], "unknown RTL block 'no_such_pe'"),
+    (["fpga", "int_mac", "-p", "lanez=2", "--device", "ice40-up5k"],
+     "block int_mac has no parameter 'lanez'; its parameters: lanes"),
+    (["fpga", "int_mac", "-p", "lanes=0", "--device", "ice40-up5k"],
+     "parameter lanes = 0 is not allowed; allowed: integers 1..64"),
+    (["fpga", "int_mac", "-p", "lanes", "--device", "ice40-up5k"], "key=value"),
+    (["fpga", "int_mac", "--device", "ice40-up5k", "--memory", "hbm9"],
+     "unknown board memory 'hbm9'"),
+    (["synth", "int_mac", "--target", "xilinx"], "unknown --target 'xilinx'; allowed: ice40"),
+    (["synth", "int_mac", "dint_mac", "-p", "lanes=2"], "with several blocks write block.key"),
+    (["synth", "int_mac", "-p", "bipolar_pe.lanes=2"], "names block 'bipolar_pe', which is not"),
+    (["fpga-scale", "--kind", "fp16_int_mac"], "no such block in hw/rtl"),
+    (["fpga-scale", "--device", "ice40-lp1k"], "unknown device 'ice40-lp1k'"),
+])
+def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, args, message):
+    assert run_cli(monkeypatch, *args, "--out", str(tmp_path / "out")) == 2
+    err = " ".join(capsys.readouterr().err.split())  # the console may wrap long lines
+    assert err.startswith("error:") and message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing ran, nothing written
+
+
+def test_commands_are_listed(monkeypatch, capsys):
+    assert run_cli(monkeypatch, "--help") == 0
+    out = capsys.readouterr().out
+    for name in ("synth", "fpga", "fpga-scale"):
+        assert f" {name} " in out

@@ -1,0 +1,101 @@
+"""A measured build as a simulator hardware description (no FPGA tools: the build is given)."""
+
+from __future__ import annotations
+
+import pytest
+from hwsim.hw import load_hardware
+from hwsim.hw.fpga.design_point import (
+    BOARD_MEMORIES,
+    device_buffers,
+    fpga_hardware,
+    pe_for_block,
+    write_hardware_yaml,
+)
+from hwsim.hw.fpga.flow import Implementation, ResourceUse
+from hwsim.hw.fpga.wrapper import WrapperCost
+
+from hwsim.errors import HwsimError
+
+
+def _build(block="int_mac", device="ecp5-25k", fmax=(75.17, 72.71), params=None):
+    return Implementation(
+        block=block,
+        params=params or {"lanes": 4, "k": 256, "act_bits": 8, "weight_bits": 8},
+        device=device,
+        freq_mhz=100.0,
+        dsp=True,
+        seeds=(1,),
+        resources=(ResourceUse("logic", "TRELLIS_COMB", 194, 24288),),
+        fmax_mhz={"clk": fmax[0], "other": fmax[1]},
+        fmax_by_seed_mhz={"clk": (fmax[0],), "other": (fmax[1],)},
+        critical_path=None,
+        cells={},
+        wrapper=WrapperCost(66, 25, 1, 91, 25, 5),
+    )
+
+
+def test_clock_is_the_slowest_measured_fmax_rounded_down():
+    spec, data = fpga_hardware(_build(fmax=(75.17, 72.71)), "ddr3-16")
+    assert spec.clock_mhz == 72.7  # min(75.17, 72.71), floored to 0.1 MHz
+    assert data["dram"] == {"gb_per_s": 1.6}  # 2 bytes x 800 MT/s
+    assert spec.pe.kind == "mac" and spec.pe.lanes == 4 and spec.pe.act_bits == 8
+    assert (spec.array.rows, spec.array.cols) == (1, 1)
+
+
+def test_array_shape_of_a_grid_build():
+    spec, _ = fpga_hardware(_build(), 0.5, rows=4, cols=2)
+    assert (spec.array.rows, spec.array.cols) == (4, 2)
+    assert spec.dram.gb_per_s == 0.5
+
+
+def test_buffers_are_the_device_block_ram():
+    # ECP5-25k: 56 DP16KD of 2 KiB data each = 112 KiB, split 1/2, 1/4, 1/4.
+    buf = device_buffers("ecp5-25k")
+    assert buf["weight"] == {"kib": 56.0, "banks": 28, "port_bits": 28 * 16}
+    assert buf["activation"]["kib"] == buf["output"]["kib"] == 28.0
+    # UP5K: 30 RAM40 of 0.5 KiB + 4 SPRAM of 32 KiB = 143 KiB.
+    up5k = device_buffers("ice40-up5k")
+    assert sum(b["kib"] for b in up5k.values()) == pytest.approx(30 * 0.5 + 4 * 32)
+
+
+@pytest.mark.parametrize(("block", "params", "kind"), [
+    ("pe_array", {"lanes": 4, "scale_bits": 8, "rows": 2, "cols": 3}, "bitmod"),
+    ("dint_mac", {"lanes": 4}, "dint"),
+    ("bipolar_pe", {"lanes": 8, "act_bits": 8, "weight_bits": 4}, "bipolar"),
+])
+def test_each_pe_block_maps_to_a_simulator_pe(block, params, kind):
+    pe, rows, cols = pe_for_block(block, params)
+    assert pe["kind"] == kind and pe["lanes"] == params["lanes"]
+    assert (rows, cols) == (params.get("rows", 1), params.get("cols", 1))
+
+
+def test_a_block_that_is_no_pe_is_refused():
+    with pytest.raises(HwsimError, match="'dequant' is not a PE the simulator models"):
+        pe_for_block("dequant", {"in_width": 56, "scale_bits": 8})
+
+
+@pytest.mark.parametrize(("memory", "match"), [
+    ("hbm3", r"unknown board memory 'hbm3'; allowed: sdram16, ddr3-16"),
+    (0.0, "above 0 GB/s"),
+    ("-1", "above 0 GB/s"),
+])
+def test_bad_memory(memory, match):
+    with pytest.raises(HwsimError, match=match):
+        fpga_hardware(_build(), memory)
+
+
+def test_every_board_memory_is_bus_bytes_times_rate():
+    # (bus bits / 8) x mega-transfers per second / 1000 = GB/s
+    expected = {"sdram16": 2 * 100, "ddr3-16": 2 * 800, "ddr3-32": 4 * 800, "qspi-psram": 0.5 * 66}
+    assert {k: m.gb_per_s for k, m in BOARD_MEMORIES.items()} == {
+        k: v / 1000 for k, v in expected.items()}
+
+
+def test_yaml_round_trips_through_the_simulator_loader(tmp_path):
+    spec, data = fpga_hardware(_build(), "sdram16", name="my-fpga")
+    path = write_hardware_yaml(data, tmp_path / "hw.yaml", header="measured\nby hand")
+    text = path.read_text()
+    assert text.startswith("# measured\n# by hand\nname: my-fpga\n")
+    loaded = load_hardware(path)
+    assert loaded.clock_mhz == spec.clock_mhz and loaded.pe == spec.pe
+    assert loaded.buffers == spec.buffers and loaded.dram == spec.dram

@@ -1,0 +1,95 @@
+"""The real tools: synthesis, place and route of one PE on one ECP5 and one iCE40, a failed fit.
+
+The first Yosys run on a fresh machine compiles its WebAssembly (about 1.5 minutes, cached in
+the repo's .yowasp-cache/ by conftest); after that the module takes about 30 s.
+
+The PE is the registry's `int_mac` with its defaults (1 lane, INT8 x INT8, k = 128), whose
+ports give the harness' size: inputs in_valid (1) + a (8) + w (8) + out_ready (1) = 18 bits;
+outputs in_ready (1) + out_valid (1) + out (23: the worst case 128 x 128 x 128 = 2**21 needs
+22 magnitude bits and a sign) = 25 bits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from hwsim.hw import load_hardware
+from hwsim.hw.fpga import fpga_block, synth_block
+
+from hwsim.cli import main
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fpga")]
+
+IN_BITS, OUT_BITS = 18, 25
+
+
+def run_cli(monkeypatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(monkeypatch, tmp_path):
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        assert run_cli(monkeypatch, "fpga", "int_mac", "--device", "ecp5-25k",
+                       "--out", str(out)) == 0
+    result = json.loads((outs[0] / "fpga.json").read_text())
+    use = {r["resource"]: r for r in result["resources"]}
+    assert use["dsp"]["used"] == 1  # one 8 x 8 product: one MULT18X18D
+    assert use["dsp"]["available"] == 28
+    assert use["io"]["used"] == 5  # din, dout, load, clk, rst
+    assert result["wrapper"]["ff"] == IN_BITS + OUT_BITS
+    assert use["ff"]["used"] >= IN_BITS + OUT_BITS + 8 + 8 + 23  # + operand and result regs
+    fmax = result["fmax_mhz"]["clk"]
+    assert fmax > 0 and result["fmax_pass"]["clk"] == (fmax >= 100.0)
+    path = result["critical_path"]
+    assert 1000.0 / path["delay_ns"] == pytest.approx(fmax, rel=0.01)
+    for name in ("top.v", "yosys.log", "nextpnr_seed1.log", "report_seed1.json"):
+        assert (outs[0] / name).is_file()
+    # Same inputs, same seed: the same bytes.
+    for name in ("fpga.json", "hardware.yaml", "top.v"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    hw = load_hardware(outs[0] / "hardware.yaml")
+    assert hw.clock_mhz <= fmax < hw.clock_mhz + 0.1
+    assert hw.pe.kind == "mac" and hw.pe.act_bits == 8 and hw.pe.weight_bits == 8
+
+
+def test_place_and_route_on_ice40_with_its_dsp(tmp_path):
+    impl = fpga_block("int_mac", {}, "ice40-up5k", tmp_path, freq_mhz=30)
+    assert impl.resource("dsp").used == 1  # one SB_MAC16 of the UP5K's 8
+    assert impl.resource("dsp").available == 8
+    assert impl.resource("io").available == 39  # SG48
+    assert impl.critical_path is not None and impl.min_fmax_mhz > 0
+
+
+def test_a_design_that_does_not_fit_says_what_is_short(tmp_path, monkeypatch, capsys):
+    # 9 lanes are 9 products, one SB_MAC16 each; the UP5K has 8.
+    assert run_cli(monkeypatch, "fpga", "int_mac", "-p", "lanes=9", "--device", "ice40-up5k",
+                   "--out", str(tmp_path / "cli")) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "does not fit ice40-up5k: ICESTORM_DSP: needs 9, device has 8" in err
+
+
+def test_synth_compares_blocks_side_by_side(monkeypatch, tmp_path):
+    assert run_cli(monkeypatch, "synth", "int_mac", "dint_mac", "-p", "int_mac.lanes=2",
+                   "--target", "ice40", "--out", str(tmp_path)) == 0
+    summary = json.loads((tmp_path / "synth.json").read_text())
+    assert [b["block"] for b in summary["blocks"]] == ["int_mac", "dint_mac"]
+    assert [b["params"]["lanes"] for b in summary["blocks"]] == [2, 1]
+    for b in summary["blocks"]:
+        # DSPs off by default: multiplies become LUTs and carry chains.
+        assert b["resources"]["carry"] > 0 and "dsp" not in b["resources"]
+    # The bare block, no harness: the block's ports are the top's ports.
+    assert "input [15:0] a;" in (tmp_path / "int_mac" / "top.v").read_text()
+
+
+def test_synth_result_matches_its_yosys_stat(tmp_path):
+    res = synth_block("dint_mac", {}, "generic", tmp_path)
+    stat = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+    assert res.resources["logic"] == stat["$lut"]

@@ -1,0 +1,147 @@
+"""Parsers on real Yosys and nextpnr outputs (data/README.md says how each was made).
+
+Expected numbers are derived from the test design (data/README.md): 4 lanes of 8 x 8 -> 16-bit
+products and a 24-bit accumulator are 4 x 16 + 24 = 88 flip-flops and 4 multipliers; the
+harness adds 65 + 24 = 89 flip-flops; device capacities are the vendors' data-sheet figures.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hwsim.hw.fpga.devices import DEVICES
+from hwsim.hw.fpga.reports import (
+    Shortfall,
+    classify_cells,
+    clock_name,
+    find_shortfalls,
+    parse_nextpnr_log,
+    parse_nextpnr_report,
+    parse_yosys_stat,
+)
+
+from hwsim.errors import HwsimError
+
+BLOCK_FF = 4 * 16 + 24
+HARNESS_FF = 65 + 24
+
+
+def test_yosys_stat_generic_counts_luts_and_flip_flops(data):
+    cells = parse_yosys_stat((data / "generic_mac4_stat.json").read_text())
+    res = classify_cells(cells, "generic")
+    assert res["ff"] == BLOCK_FF
+    assert set(res) == {"logic", "ff"}  # synth -lut 4 leaves LUTs and flip-flops only
+    assert "$scopeinfo" not in cells
+
+
+def test_yosys_stat_ice40_without_dsp_has_carry_chains(data):
+    res = classify_cells(parse_yosys_stat((data / "ice40_mac4_stat.json").read_text()), "ice40")
+    assert res["ff"] == BLOCK_FF
+    assert res["carry"] > 0 and "dsp" not in res
+
+
+def test_yosys_stat_of_harnessed_tops_counts_harness_and_multipliers(data):
+    ecp5 = classify_cells(parse_yosys_stat((data / "ecp5_mac4_stat.json").read_text()), "ecp5")
+    ice40 = classify_cells(parse_yosys_stat((data / "ice40_dsp_mac4_stat.json").read_text()),
+                           "ice40")
+    for res in (ecp5, ice40):
+        assert res["ff"] == BLOCK_FF + HARNESS_FF
+        assert res["dsp"] == 4  # one hard multiplier per 8 x 8 product
+
+
+def test_yosys_stat_rejects_other_text():
+    with pytest.raises(HwsimError, match="stat -json"):
+        parse_yosys_stat("=== top ===\n 12 cells\n")
+
+
+def test_unknown_cells_are_other():
+    assert classify_cells({"LUT4": 3, "EHXPLLL": 1}, "ecp5") == {"logic": 3, "other": 1}
+
+
+@pytest.mark.parametrize(("net", "name"), [
+    ("$glbnet$clk$TRELLIS_IO_IN", "clk"),
+    ("clk$SB_IO_IN_$glb_clk", "clk"),
+    ("sys_clk", "sys_clk"),
+])
+def test_clock_names(net, name):
+    assert clock_name(net) == name
+
+
+@pytest.mark.parametrize("stem", ["ecp5_25k_mac4", "ice40_up5k_mac4"])
+def test_log_and_report_agree_on_fmax_and_path(data, stem):
+    log = parse_nextpnr_log((data / f"{stem}_nextpnr.log").read_text())
+    rep = parse_nextpnr_report((data / f"{stem}_report.json").read_text())
+    assert not log.errors and not log.missing_bel_types
+    achieved, requested = rep.fmax_mhz["clk"]
+    assert requested == 100.0  # --freq 100
+    # The log prints fmax twice (placement estimate, then after routing) with 2 decimals;
+    # the last one is the routed result that the report holds.
+    assert log.max_freq_mhz["clk"] == pytest.approx(achieved, abs=0.005)
+    (path,) = rep.critical_paths  # the clock's own path; pin paths are left out
+    assert path.clock == "clk"
+    # The critical path's delay is the clock period the fmax stands for.
+    assert 1000.0 / path.delay_ns == pytest.approx(achieved, rel=1e-3)
+    assert path.start.startswith("block.") and path.logic_levels > 0
+    assert rep.utilization == log.utilization
+
+
+def test_ecp5_log_takes_the_routed_fmax_not_the_estimate(data):
+    text = (data / "ecp5_25k_mac4_nextpnr.log").read_text()
+    lines = [ln for ln in text.splitlines() if "Max frequency" in ln]
+    assert len(lines) == 2
+    last = float(lines[-1].split(": ")[-1].split()[0])
+    assert parse_nextpnr_log(text).max_freq_mhz["clk"] == last
+
+
+def test_utilization_of_placed_designs(data):
+    util = parse_nextpnr_log((data / "ecp5_25k_mac4_nextpnr.log").read_text()).utilization
+    assert util["TRELLIS_FF"][0] == BLOCK_FF + HARNESS_FF
+    assert util["MULT18X18D"][0] == 4
+    assert util["TRELLIS_IO"][0] == 5  # din, dout, load, clk, rst
+
+
+@pytest.mark.parametrize(("log", "device"), [
+    ("ecp5_25k_mac4_nextpnr.log", "ecp5-25k"),
+    ("ecp5_45k_mac4_nextpnr.log", "ecp5-45k"),
+    ("ecp5_85k_mac4_nextpnr.log", "ecp5-85k"),
+    ("ice40_up5k_mac4_nextpnr.log", "ice40-up5k"),
+    ("ice40_hx8k_mac4_nextpnr.log", "ice40-hx8k"),
+])
+def test_device_table_matches_what_nextpnr_offers(data, log, device):
+    util = parse_nextpnr_log((data / log).read_text()).utilization
+    dev = DEVICES[device]
+    for res in ("logic", "dsp", "bram"):
+        bel = dev.bels[res]
+        available = util[bel][1] if bel in util else 0  # HX8K lists no DSP at all
+        assert available == dev.available[res], res
+    # nextpnr counts the die's I/O sites; the package bonds at most that many.
+    assert dev.available["io"] <= util[dev.bels["io"]][1]
+
+
+def test_failed_fit_names_resource_and_amounts(data):
+    log = parse_nextpnr_log((data / "ecp5_25k_mac32_nofit_nextpnr.log").read_text())
+    assert log.errors and log.missing_bel_types == ("MULT18X18D",)
+    # 32 lanes -> 32 multipliers; an LFE5U-25F has 28.
+    assert find_shortfalls(log, {"MULT18X18D": 32}) == [Shortfall("MULT18X18D", 32, 28)]
+    assert str(find_shortfalls(log, {})[0]) == "MULT18X18D: needs 32, device has 28"
+
+
+def test_failed_fit_on_a_device_without_the_resource(data):
+    log = parse_nextpnr_log((data / "ice40_hx8k_dsp_nofit_nextpnr.log").read_text())
+    assert log.missing_bel_types == ("ICESTORM_DSP",)
+    assert "ICESTORM_DSP" not in log.utilization  # the HX8K has none to list
+    # The needed count comes from Yosys: 4 SB_MAC16 cells in the netlist.
+    assert [str(s) for s in find_shortfalls(log, {"ICESTORM_DSP": 4})] == [
+        "ICESTORM_DSP: needs 4, device has 0"
+    ]
+
+
+def test_a_fitting_design_has_no_shortfall(data):
+    log = parse_nextpnr_log((data / "ecp5_25k_mac4_nextpnr.log").read_text())
+    assert find_shortfalls(log, {"MULT18X18D": 4}) == []
+
+
+def test_report_rejects_other_json():
+    with pytest.raises(HwsimError, match="report"):
+        parse_nextpnr_report(json.dumps({"fmax": {}}))

@@ -1,0 +1,79 @@
+"""Pieces of the scaling study that need no FPGA tools: extrapolation, shapes, MAC rates."""
+
+from __future__ import annotations
+
+import pytest
+from hwsim.hw.fpga.flow import Implementation, ResourceUse
+from hwsim.hw.fpga.scaling import (
+    SCALING_KINDS,
+    ScalingPoint,
+    balanced_shape,
+    peak_macs_per_s,
+    predict_max_pes,
+)
+from hwsim.hw.fpga.wrapper import WrapperCost
+
+from hwsim.cli.fpga_cmd import cycles_per_lane_mac
+from hwsim.errors import HwsimError
+
+
+def test_extrapolation_finds_the_binding_resource():
+    # LUTs: 100 at 1 PE, 370 at 4 -> 90 per PE on a base of 10: (1000 - 10) // 90 = 11.
+    # DSPs: 1 per PE, no base: 28. IO does not grow and is ignored.
+    one = {"LUT": (100, 1000), "DSP": (1, 28), "IO": (5, 197)}
+    four = {"LUT": (370, 1000), "DSP": (4, 28), "IO": (5, 197)}
+    assert predict_max_pes(one, 1, four, 4) == (11, "LUT")
+    # With 5 DSPs per PE instead: 28 // 5 = 5 PEs, the DSPs bind.
+    assert predict_max_pes({**one, "DSP": (5, 28)}, 1, {**four, "DSP": (20, 28)}, 4) == (5, "DSP")
+
+
+def test_extrapolation_needs_a_growing_resource():
+    with pytest.raises(HwsimError, match="no resource grows"):
+        predict_max_pes({"IO": (5, 197)}, 1, {"IO": (5, 197)}, 4)
+
+
+@pytest.mark.parametrize(("pes", "shape"), [
+    (1, (1, 1)), (3, (3, 1)), (4, (2, 2)), (14, (7, 2)), (16, (4, 4)), (63, (15, 4)),
+    (64, (8, 8)), (1000, (16, 16)),
+])
+def test_balanced_shape_never_exceeds_the_count_or_the_side(pes, shape):
+    assert balanced_shape(pes, 16) == shape
+    rows, cols = shape
+    assert rows * cols <= pes and cols <= rows <= 16
+
+
+@pytest.mark.parametrize(("kind", "fmt", "cycles"), [
+    # BitMoD: fp3/fp4 weights are 2 terms each; a group of 128 over 4 lanes accumulates in
+    # 32 x 2 = 64 cycles, longer than the 8-cycle dequantization it overlaps: 64 x 4 / 128.
+    ("bitmod", "bitmod4", 2.0),
+    ("bitmod", "bitmod3", 2.0),
+    # INT8 by radix-4 Booth: 4 digits per weight -> 32 x 4 = 128 cycles per group: 4.
+    ("bitmod", "int8", 4.0),
+    ("int8_mac", "int8", 1.0),
+    ("dint_mac", "dint4", 1.0),
+    # Bipolar: every (activation plane, weight plane) pair is a cycle: 8 x 4.
+    ("bipolar", "bipolar4", 32.0),
+])
+def test_cycles_per_lane_mac(kind, fmt, cycles):
+    params = {"lanes": 4, "group_size": 128, "scale_bits": 8, "weight_bits": 4, "act_bits": 8}
+    assert cycles_per_lane_mac(kind, fmt, params) == cycles
+
+
+def test_every_study_format_has_a_cycle_count():
+    params = {"lanes": 4, "group_size": 128, "scale_bits": 8, "weight_bits": 4, "act_bits": 8}
+    for kind, pk in SCALING_KINDS.items():
+        for fmt in pk.weight_formats:
+            assert cycles_per_lane_mac(kind, fmt, params) >= 1
+
+
+def test_peak_rate_is_pes_lanes_clock_over_cycles():
+    impl = Implementation(
+        block="int_mac", params={}, device="ecp5-25k", freq_mhz=50.0, dsp=True, seeds=(1,),
+        resources=(ResourceUse("logic", "TRELLIS_COMB", 1, 2),), fmax_mhz={"clk": 80.0},
+        fmax_by_seed_mhz={"clk": (80.0,)}, critical_path=None, cells={},
+        wrapper=WrapperCost(1, 1, 1, 2, 1, 5))
+    point = ScalingPoint("int8_mac", "ecp5-25k", rows=3, cols=2, lanes=4, implementation=impl)
+    # 6 PEs x 4 lanes x 80 MHz / 2 cycles per MAC
+    assert peak_macs_per_s(point, 2.0) == 6 * 4 * 80e6 / 2
+    with pytest.raises(HwsimError, match="above 0"):
+        peak_macs_per_s(point, 0.0)
