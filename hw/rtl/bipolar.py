@@ -20,7 +20,18 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from hwsim.hw.rtl._common import SerialControl, check_int, lanes_of, signed_bits
 
-__all__ = ["BipolarPE"]
+__all__ = ["BipolarPE", "bipolar_out_width"]
+
+
+def bipolar_out_width(lanes: int, weight_bits: int, act_bits: int, k: int) -> int:
+    """Accumulator/output width of `BipolarPE`.
+
+    Every step adds ``|2 popcount(a_i & u_j) - popcount(a_i)| <= lanes`` at weight 2**(i + j),
+    so any partial sum (not only the final dot product) is at most
+    ``beats * lanes * (2**act_bits - 1) * (2**weight_bits - 1)`` in magnitude.
+    """
+    beats = math.ceil(k / lanes)
+    return signed_bits(beats * lanes * ((1 << act_bits) - 1) * ((1 << weight_bits) - 1))
 
 
 class BipolarPE(wiring.Component):
@@ -38,10 +49,7 @@ class BipolarPE(wiring.Component):
         self.k = check_int("k", k, 1, 1 << 16)
         self.beats = math.ceil(k / lanes)
         self.steps = weight_bits * act_bits
-        # Partial sums add |2 pc(a_i & u_j) - pc(a_i)| <= lanes at weight 2**(i+j) per step:
-        # bound every intermediate value, not only the final dot product.
-        bound = self.beats * lanes * ((1 << act_bits) - 1) * ((1 << weight_bits) - 1)
-        self.out_width = signed_bits(bound)
+        self.out_width = bipolar_out_width(lanes, weight_bits, act_bits, k)
         super().__init__({
             "in_valid": In(1),
             "in_ready": Out(1),

@@ -19,7 +19,25 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from hwsim.hw.rtl._common import SerialControl, check_int, lanes_of, signed_bits
 
-__all__ = ["DIntMAC", "IntMAC"]
+__all__ = ["DIntMAC", "IntMAC", "dint_mac_bound", "int_mac_bound", "mac_out_width"]
+
+
+def mac_out_width(lanes: int, k: int, bound: int) -> int:
+    """Accumulator/output width of a MAC whose every product has magnitude <= ``bound``.
+
+    Worst case: all ``ceil(k / lanes) * lanes`` products (idle lanes included) at ``bound``.
+    """
+    return signed_bits(math.ceil(k / lanes) * lanes * bound)
+
+
+def int_mac_bound(act_bits: int, weight_bits: int) -> int:
+    """Largest |a * w|: both operands at their most negative code."""
+    return (1 << (act_bits - 1)) * (1 << (weight_bits - 1))
+
+
+def dint_mac_bound(special_half_lsb: int) -> int:
+    """Largest |a * w| in half LSBs: a = -128 times 2 * 7 (or the special, if larger)."""
+    return 128 * max(14, abs(special_half_lsb))
 
 
 class _MACBase(wiring.Component):
@@ -30,8 +48,7 @@ class _MACBase(wiring.Component):
         self.k = check_int("k", k, 1, 1 << 16)
         self.act_bits, self.weight_bits = act_bits, weight_bits
         self.beats = math.ceil(k / lanes)
-        # Worst case: every product of every lane of every beat at its largest magnitude.
-        self.out_width = signed_bits(self.beats * lanes * bound)
+        self.out_width = mac_out_width(lanes, k, bound)
         super().__init__({
             "in_valid": In(1),
             "in_ready": Out(1),
@@ -77,9 +94,8 @@ class IntMAC(_MACBase):
     def __init__(self, lanes: int = 1, k: int = 128, act_bits: int = 8, weight_bits: int = 8):
         check_int("act_bits", act_bits, 2, 16)
         check_int("weight_bits", weight_bits, 2, 16)
-        bound = (1 << (act_bits - 1)) * (1 << (weight_bits - 1))
         super().__init__(lanes=lanes, k=k, act_bits=act_bits, weight_bits=weight_bits,
-                         bound=bound)
+                         bound=int_mac_bound(act_bits, weight_bits))
 
     def _weight(self, code):
         return code.as_signed()
@@ -93,8 +109,8 @@ class DIntMAC(_MACBase):
 
     def __init__(self, lanes: int = 1, k: int = 128, special_half_lsb: int = 1):
         self.special_half_lsb = check_int("special_half_lsb", special_half_lsb, -15, 15)
-        bound = 128 * max(14, abs(special_half_lsb))
-        super().__init__(lanes=lanes, k=k, act_bits=8, weight_bits=4, bound=bound)
+        super().__init__(lanes=lanes, k=k, act_bits=8, weight_bits=4,
+                         bound=dint_mac_bound(special_half_lsb))
 
     def _weight(self, code):
         # 0b1000 is dINT's special code; every other code is 2q half LSBs (q = code, signed).

@@ -56,7 +56,9 @@ def run_stream(dut, beats, n_out, out_ports, *, seed=None, max_cycles=200_000) -
                 res.load_edges.append(edge - 1)
             fresh = not valid or bool(ready)
             if valid and ready:
-                res.outputs.append(dict(zip(out_ports, vals, strict=True)))
+                # As unsigned port bits, like the packed expectations and cocotb's reads.
+                res.outputs.append({p: int(v) & ((1 << len(port)) - 1)
+                                    for p, v, port in zip(out_ports, vals, ports, strict=True)})
                 if len(res.outputs) == n_out:
                     return
             if edge > max_cycles:

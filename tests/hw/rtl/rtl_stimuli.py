@@ -1,0 +1,284 @@
+"""Transactions for every RTL block: stimulus beats, golden-model outputs and model cycles.
+
+Shared by the Amaranth tests and the cocotb testbenches (which get them as JSON). Expected
+outputs come from `hwsim.hw.rtl.models`; expected cycles from `hwsim.sim.pe_cycles`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from hwsim.hw.rtl.bitmod import BitModConfig
+from hwsim.hw.rtl.models import (
+    bipolar_model,
+    bitmod_model,
+    dequant_model,
+    dint_mac_model,
+    int_mac_model,
+)
+from hwsim.hw.rtl.streams import bitmod_beats, pack
+from hwsim.hw.rtl.terms import SPECIALS, dtypes_name
+from hwsim.sim import pe_cycles
+
+# FP16 bit patterns with special meaning: ±0, subnormals (smallest, largest), smallest normal,
+# largest finite, ±Inf, quiet NaN, signalling NaN, NaN with sign.
+FP16_SPECIALS = (0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x83FF, 0x0400, 0x7BFF, 0xFBFF,
+                 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFFFF)
+FP16_MAX = 0x7BFF  # (2 - 2**-10) * 2**15 = 65504
+
+
+@dataclass
+class Case:
+    """One test transaction set for a block."""
+
+    name: str
+    beats: list[dict[str, int]]
+    expected: list[dict[str, int]]
+    out_ports: list[str]
+    cycles: int  # model cycles from accepting the first beat to loading the first result
+    period: int  # model cycles between results at full rate
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def random_fp16(rng: np.random.Generator, shape, *, spread: int = 6) -> np.ndarray:
+    """FP16 bit patterns of finite values: random sign, fraction and an exponent field within
+    ``spread`` of the bias (so lanes often need alignment shifts), some zeros and subnormals."""
+    sign = rng.integers(0, 2, shape) << 15
+    exp = np.clip(15 + rng.integers(-spread, spread + 1, shape), 0, 30)
+    frac = rng.integers(0, 1 << 10, shape)
+    bits = sign | (exp << 10) | frac
+    pick = rng.random(shape)
+    bits = np.where(pick < 0.03, 0, bits)
+    bits = np.where((pick >= 0.03) & (pick < 0.06), rng.integers(1, 1 << 10, shape), bits)
+    return bits.astype(np.uint16)
+
+
+def raw_fp16(rng: np.random.Generator, shape) -> np.ndarray:
+    """Any finite FP16 bit pattern, exponents drawn uniformly (hits every alignment shift)."""
+    bits = rng.integers(0, 1 << 16, shape)
+    finite = ((bits >> 10) & 0x1F) != 31
+    return np.where(finite, bits, bits & 0xBFFF).astype(np.uint16)
+
+
+# ---------------------------------------------------------------- BitMoD PE / array
+
+def _bitmod_case(name, c: BitModConfig, w, a, scale, sneg, wtype) -> Case:
+    ref = bitmod_model(c, w, a, scale, sneg, wtype)
+    n = w.shape[0]
+    out = pack(ref.out.reshape(n, -1), c.out_width)
+    nf = pack(ref.nonfinite.reshape(n, -1).astype(np.int64), 1)
+    expected = [{"out": int(out[i]), "nonfinite": int(nf[i])} for i in range(n)]
+    fmt = dtypes_name(c.family, 3)  # any member of the family has the same term count
+    pe = int(pe_cycles.bitmod_pe_cycles(c.k, c.lanes, fmt, c.group_size, c.scale_bits))
+    # An array tile adds the operand register stage; back to back, that stage overlaps the
+    # previous tile, so results follow every `pe` cycles.
+    first = int(pe_cycles.array_tile_cycles(pe)) if c.rows * c.cols > 1 else pe
+    return Case(name, bitmod_beats(c, w, a, scale, sneg, wtype), expected, ["out", "nonfinite"],
+                first, pe)
+
+
+def _scales(rng, c, n):
+    shape = (n, c.beats, c.rows)
+    return rng.integers(0, 1 << c.scale_bits, shape), rng.integers(0, 2, shape)
+
+
+def _zero_idle_lanes(c: BitModConfig, w, a):
+    """Feed zeros to the lanes of a partial last beat of each group, as the driver must."""
+    pos = np.zeros(c.beats, np.int64)
+    for g in range(c.groups):
+        first = g * c.beats_full
+        size = c.group_size if g < c.groups - 1 else c.k - g * c.group_size
+        beats_g = c.beats_full if g < c.groups - 1 else c.beats_last
+        pos[first:first + beats_g] = size - np.arange(beats_g) * c.lanes
+    idle = np.arange(c.lanes)[None, :] >= pos[:, None]  # (beats, lanes)
+    a = np.where(idle[None, :, None, :], 0, a)
+    return w, a.astype(np.uint16)
+
+
+def bitmod_exhaustive(c: BitModConfig, seed: int = 1) -> Case:
+    """Every weight code with every special-value selector (fp) at least once per row."""
+    rng = np.random.default_rng(seed)
+    bits = c.family.bits
+    wtypes = range(len(SPECIALS)) if c.family.is_fp else [0]
+    per_sel = math.ceil((1 << bits) / c.lanes)
+    codes, sels = [], []
+    for wt in wtypes:
+        cs = np.resize(np.arange(1 << bits), per_sel * c.lanes).reshape(per_sel, c.lanes)
+        codes.append(cs)
+        sels += [wt] * per_sel
+    codes, sels = np.concatenate(codes), np.array(sels)
+    n = math.ceil(len(codes) / c.beats)
+    total = n * c.beats
+    w = rng.integers(0, 1 << bits, (total, c.rows, c.lanes))
+    wt = rng.integers(0, len(wtypes), (total, c.rows))
+    for r in range(c.rows):  # every row sees every code, rotated so rows differ
+        order = np.roll(np.arange(len(codes)), r)
+        w[:len(codes), r] = codes[order]
+        wt[:len(codes), r] = sels[order]
+    w = w.reshape(n, c.beats, c.rows, c.lanes)
+    wt = wt.reshape(n, c.beats, c.rows)
+    a = random_fp16(rng, (n, c.beats, c.cols, c.lanes))
+    scale, sneg = _scales(rng, c, n)
+    w, a = _zero_idle_lanes(c, w, a)
+    return _bitmod_case("exhaustive_codes", c, w, a, scale, sneg, wt)
+
+
+def bitmod_random(c: BitModConfig, n: int = 3, seed: int = 2, raw: bool = False) -> Case:
+    """Random full groups: random codes, selectors, scales and activations."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(0, 1 << c.family.bits, (n, c.beats, c.rows, c.lanes))
+    wt = rng.integers(0, 5, (n, c.beats, c.rows))
+    a = (raw_fp16 if raw else random_fp16)(rng, (n, c.beats, c.cols, c.lanes))
+    scale, sneg = _scales(rng, c, n)
+    w, a = _zero_idle_lanes(c, w, a)
+    return _bitmod_case("random_raw" if raw else "random", c, w, a, scale, sneg, wt)
+
+
+def bitmod_specials(c: BitModConfig, seed: int = 3) -> Case:
+    """FP16 zero, subnormal, largest, Inf and NaN inputs scattered among random values; the
+    second output holds no Inf/NaN (its flag must clear)."""
+    rng = np.random.default_rng(seed)
+    n = 3
+    w = rng.integers(0, 1 << c.family.bits, (n, c.beats, c.rows, c.lanes))
+    wt = rng.integers(0, 5, (n, c.beats, c.rows))
+    a = random_fp16(rng, (n, c.beats, c.cols, c.lanes))
+    pool = np.array(FP16_SPECIALS, np.uint16)
+    pick = rng.random(a.shape) < 0.3
+    a = np.where(pick, pool[rng.integers(0, len(pool), a.shape)], a)
+    finite_only = np.where((a[1] >> 10 & 0x1F) == 31, 0x3C00, a[1])
+    a[1] = finite_only
+    scale, sneg = _scales(rng, c, n)
+    w, a = _zero_idle_lanes(c, w, a)
+    return _bitmod_case("fp16_specials", c, w, a, scale, sneg, wt)
+
+
+def bitmod_worst(c: BitModConfig) -> Case:
+    """Largest magnitudes: every lane 65504 x the code with the largest term sum, signs aligned
+    so nothing cancels, the largest scale; one positive and one negative output."""
+    from hwsim.hw.rtl.terms import weight_terms
+
+    codes = np.arange(1 << c.family.bits)
+    best = (0, 0, 0)
+    for wt in range(len(SPECIALS)):
+        neg, t, nz = weight_terms(c.family, codes, wt)
+        sums = np.where(nz, 1 << t, 0).sum(-1)
+        # Only a weight whose terms share one sign reaches its term sum in the product.
+        same = np.all(~nz | (neg == neg[:, :1]), axis=-1)
+        sums = np.where(same, sums, 0)
+        i = int(sums.argmax())
+        if sums[i] > best[0]:
+            best = (int(sums[i]), i, wt)
+    _, code, wt = best
+    neg = bool(weight_terms(c.family, np.array([code]), wt)[0][0, 0])
+    n = 2
+    w = np.full((n, c.beats, c.rows, c.lanes), code)
+    wtv = np.full((n, c.beats, c.rows), wt)
+    a = np.full((n, c.beats, c.cols, c.lanes), FP16_MAX | (0x8000 if neg else 0), np.uint16)
+    a[1] ^= 0x8000  # second output: opposite sign
+    scale = np.full((n, c.beats, c.rows), (1 << c.scale_bits) - 1)
+    sneg = np.zeros((n, c.beats, c.rows), np.int64)
+    return _bitmod_case("worst_case", c, w, a, scale, sneg, wtv)
+
+
+def bitmod_cases(c: BitModConfig) -> list[Case]:
+    return [bitmod_exhaustive(c), bitmod_random(c), bitmod_random(c, raw=True, seed=5),
+            bitmod_specials(c), bitmod_worst(c)]
+
+
+# ---------------------------------------------------------------- other blocks
+
+def dequant_cases(in_width: int = 56, scale_bits: int = 8, n: int = 40, seed: int = 4
+                  ) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    lo, hi = -(1 << (in_width - 1)), (1 << (in_width - 1)) - 1
+    psum = np.array([lo, hi, 0, -1, 1] + [int(x) for x in rng.integers(-(1 << 62), 1 << 62, n)],
+                    dtype=object) >> max(0, 63 - in_width)
+    psum[0], psum[1] = lo, hi  # extremes after the shift
+    m = len(psum)
+    scale = rng.integers(0, 1 << scale_bits, m)
+    scale[:2] = (1 << scale_bits) - 1
+    scale[2] = 0
+    sneg = rng.integers(0, 2, m)
+    ref = dequant_model(psum, scale, sneg)
+    mask = (1 << in_width) - 1
+    beats = [{"psum": int(p) & mask, "scale": int(s), "scale_neg": int(g)}
+             for p, s, g in zip(psum, scale, sneg, strict=True)]
+    omask = (1 << (in_width + scale_bits)) - 1
+    expected = [{"out": int(v) & omask} for v in ref]
+    cyc = int(pe_cycles.dequant_cycles(scale_bits))
+    return [Case("dequant", beats, expected, ["out"], cyc, cyc)]
+
+
+def _mac_case(name, a, w, ref, out_width, cyc, lanes, act_bits, weight_bits) -> Case:
+    n, beats = a.shape[:2]
+    pa, pw = pack(a, act_bits), pack(w, weight_bits)
+    beats_l = [{"a": int(pa[i, b]), "w": int(pw[i, b])} for i in range(n) for b in range(beats)]
+    mask = (1 << out_width) - 1
+    return Case(name, beats_l, [{"out": int(v) & mask} for v in ref], ["out"], cyc, cyc)
+
+
+def dint_mac_cases(lanes=1, k=128, special_half_lsb=1, seed=6) -> list[Case]:
+    from hwsim.hw.rtl.mac import dint_mac_bound, mac_out_width
+
+    out_width = mac_out_width(lanes, k, dint_mac_bound(special_half_lsb))
+    rng = np.random.default_rng(seed)
+    beats = math.ceil(k / lanes)
+    # Every (activation, code) pair of a few activations and all 16 codes, then random ones.
+    codes = np.resize(np.arange(16), (2, beats, lanes))
+    a_ex = rng.integers(-128, 128, (2, beats, lanes))
+    a_r = rng.integers(-128, 128, (3, beats, lanes))
+    w_r = rng.integers(0, 16, (3, beats, lanes))
+    a_w = np.full((2, beats, lanes), -128)
+    w_w = np.stack([np.full((beats, lanes), 0b1001), np.full((beats, lanes), 0b0111)])
+    a = np.concatenate([a_ex, a_r, a_w])
+    w = np.concatenate([codes, w_r, w_w])
+    a, w = _pad_lanes(a, w, k, lanes)
+    ref = dint_mac_model(a, w, special_half_lsb)
+    cyc = int(pe_cycles.dint_mac_cycles(k, lanes))
+    return [_mac_case("dint_mac", a, w, ref, out_width, cyc, lanes, 8, 4)]
+
+
+def int_mac_cases(lanes=1, k=128, act_bits=8, weight_bits=8, seed=7) -> list[Case]:
+    from hwsim.hw.rtl.mac import int_mac_bound, mac_out_width
+
+    out_width = mac_out_width(lanes, k, int_mac_bound(act_bits, weight_bits))
+    rng = np.random.default_rng(seed)
+    beats = math.ceil(k / lanes)
+    alo, ahi = -(1 << (act_bits - 1)), 1 << (act_bits - 1)
+    wlo, whi = -(1 << (weight_bits - 1)), 1 << (weight_bits - 1)
+    a = np.concatenate([rng.integers(alo, ahi, (3, beats, lanes)), np.full((2, beats, lanes), alo)])
+    w = np.concatenate([rng.integers(wlo, whi, (3, beats, lanes)),
+                        np.stack([np.full((beats, lanes), wlo), np.full((beats, lanes), whi - 1)])])
+    a, w = _pad_lanes(a, w, k, lanes)
+    ref = int_mac_model(a, w)
+    cyc = int(pe_cycles.mac_pe_cycles(k, lanes))
+    return [_mac_case("int_mac", a, w, ref, out_width, cyc, lanes, act_bits, weight_bits)]
+
+
+def bipolar_cases(lanes=8, weight_bits=4, act_bits=8, k=64, seed=8) -> list[Case]:
+    from hwsim.hw.rtl.bipolar import bipolar_out_width
+
+    out_width = bipolar_out_width(lanes, weight_bits, act_bits, k)
+    rng = np.random.default_rng(seed)
+    beats = math.ceil(k / lanes)
+    alo, ahi = -(1 << (act_bits - 1)), 1 << (act_bits - 1)
+    u_all = np.resize(np.arange(1 << weight_bits), (2, beats, lanes))  # every code
+    a = np.concatenate([rng.integers(alo, ahi, (4, beats, lanes)), np.full((2, beats, lanes), alo)])
+    u = np.concatenate([u_all, rng.integers(0, 1 << weight_bits, (2, beats, lanes)),
+                        np.zeros((1, beats, lanes), np.int64),
+                        np.full((1, beats, lanes), (1 << weight_bits) - 1)])
+    a, u = _pad_lanes(a, u, k, lanes)
+    ref = bipolar_model(a, u, weight_bits, act_bits)
+    cyc = int(pe_cycles.bipolar_pe_cycles(k, lanes, weight_bits, act_bits))
+    return [_mac_case("bipolar_pe", a, u, ref, out_width, cyc, lanes, act_bits, weight_bits)]
+
+
+def _pad_lanes(a, w, k, lanes):
+    """Zero the activations of the idle lanes of a partial last beat (k not a multiple)."""
+    beats = a.shape[1]
+    idx = np.arange(beats)[:, None] * lanes + np.arange(lanes)[None, :]
+    return np.where(idx[None] < k, a, 0), w

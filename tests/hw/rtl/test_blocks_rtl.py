@@ -1,0 +1,67 @@
+# amaranth: UnusedElaboratable=no
+"""Dequantizer, dINT/INT MACs and the bipolar PE in Amaranth's simulator against their models.
+
+The linter comment above: some tests build components only to read widths or to see a
+constructor reject a parameter; Amaranth would warn that they are never elaborated.
+"""
+
+from __future__ import annotations
+
+import pytest
+import rtl_stimuli as st
+from hwsim.hw.rtl.bipolar import BipolarPE
+from hwsim.hw.rtl.dequant import BitSerialDequant
+from hwsim.hw.rtl.mac import DIntMAC, IntMAC
+from rtl_stream import run_stream
+
+from hwsim.errors import HwsimError
+
+
+def _check(dut, cases, seed=None):
+    for case in cases:
+        run = run_stream(dut, case.beats, len(case.expected), case.out_ports, seed=seed)
+        assert run.outputs == case.expected, case.name
+
+
+@pytest.mark.parametrize(("in_width", "scale_bits"), [(56, 8), (20, 3)])
+def test_dequant(in_width, scale_bits):
+    dut = BitSerialDequant(in_width, scale_bits)
+    _check(dut, st.dequant_cases(in_width, scale_bits, n=12))
+    _check(dut, st.dequant_cases(in_width, scale_bits, n=12, seed=9), seed=3)
+
+
+@pytest.mark.parametrize(("lanes", "k", "special"), [(1, 20, 1), (4, 30, -3)])
+def test_dint_mac(lanes, k, special):
+    dut = DIntMAC(lanes, k, special)
+    _check(dut, st.dint_mac_cases(lanes, k, special))
+    _check(dut, st.dint_mac_cases(lanes, k, special, seed=1), seed=4)
+
+
+@pytest.mark.parametrize(("lanes", "k", "abits", "wbits"), [(1, 16, 8, 8), (3, 10, 6, 4)])
+def test_int_mac(lanes, k, abits, wbits):
+    dut = IntMAC(lanes, k, abits, wbits)
+    _check(dut, st.int_mac_cases(lanes, k, abits, wbits))
+    _check(dut, st.int_mac_cases(lanes, k, abits, wbits, seed=2), seed=5)
+
+
+@pytest.mark.parametrize(("lanes", "wbits", "abits", "k"), [(8, 2, 4, 16), (5, 3, 3, 12)])
+def test_bipolar_pe(lanes, wbits, abits, k):
+    dut = BipolarPE(lanes, wbits, abits, k)
+    _check(dut, st.bipolar_cases(lanes, wbits, abits, k))
+    _check(dut, st.bipolar_cases(lanes, wbits, abits, k, seed=3), seed=6)
+
+
+def test_mac_widths_hold_the_worst_case():
+    # INT8 x INT8: (-128)(-128) = 16384 per product, 128 products = 2**21 -> 22 bits + sign.
+    assert IntMAC(k=128).out_width == 23
+    # dINT: |a| <= 128, |w| <= 7 -> 14 half LSBs; 128 * 14 * 128 = 229376 < 2**18 -> 19 bits.
+    assert DIntMAC(k=128).out_width == 19
+    # Bipolar 4-bit x INT8, 64 elements: partial sums <= 64 * 255 * 15 = 244800 < 2**18.
+    assert BipolarPE(8, 4, 8, 64).out_width == 19
+
+
+def test_constructors_name_the_bad_parameter():
+    with pytest.raises(HwsimError, match=r"special_half_lsb must be an integer in \[-15, 15\]"):
+        DIntMAC(special_half_lsb=16)
+    with pytest.raises(HwsimError, match="parameter weight_bits"):
+        BipolarPE(weight_bits=9)

@@ -1,0 +1,165 @@
+"""The golden models against exact float64 / integer math and `hwsim.dtypes` decoding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hwsim.dtypes import get_format
+from hwsim.hw.rtl.bitmod import BitModConfig
+from hwsim.hw.rtl.models import (
+    bipolar_model,
+    bitmod_model,
+    dequant_model,
+    dint_mac_model,
+    int_mac_model,
+)
+from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, dtypes_name, weight_terms
+from rtl_stimuli import bitmod_random, bitmod_worst, random_fp16
+
+
+def _exact_and_bound(c: BitModConfig, w, a, scale, sneg, wtype):
+    """Exact float64 result from dtypes' decoding, and the model's documented error bound.
+
+    Bound: per cycle only lanes shifted right by the alignment lose bits, each less than one
+    unit of 2**(emax - 25 - align_bits) <= 2**-align_bits * |a| * 2**t of its own product, so
+    |model - exact| <= (lanes - 1) * 2**-align_bits * sum_g |s_g| sum_i |a_i| sum_t 2**t_i.
+    """
+    fam = c.family
+    a_val = a.view(np.float16).astype(np.float64)
+    wt = np.broadcast_to(np.asarray(wtype)[..., None], w.shape)
+    w_val = np.zeros(w.shape)
+    for sel in range(5):  # decode every code with the dtypes format its selector names
+        fmt = get_format(dtypes_name(fam, sel))
+        w_val = np.where(wt == sel, fmt.decode(w), w_val)
+    _, t, nz = weight_terms(fam, w, wt)
+    term_mag = np.where(nz, 1 << t, 0).sum(-1) / fam.units_per_value
+    gidx = np.minimum(np.arange(c.beats) // c.beats_full, c.groups - 1)
+    last = np.array([np.flatnonzero(gidx == g)[-1] for g in range(c.groups)])
+    s = np.where(sneg[:, last], -1.0, 1.0) * scale[:, last]  # (n, G, rows)
+    prod = np.einsum("nbrl,nbcl->nbrc", w_val, a_val)
+    absum = np.einsum("nbrl,nbcl->nbrc", term_mag, np.abs(a_val))
+    exact = np.zeros((w.shape[0], c.groups, c.rows, c.cols))
+    bound = np.zeros_like(exact)
+    np.add.at(exact, (slice(None), gidx), prod)
+    np.add.at(bound, (slice(None), gidx), absum)
+    exact = (exact * s[..., None]).sum(1)
+    bound = (bound * np.abs(s)[..., None]).sum(1) * (c.lanes - 1) * 2.0 ** -c.align_bits
+    return exact, bound
+
+
+def _stimulus(c, seed):
+    rng = np.random.default_rng(seed)
+    n = 4
+    # dtypes decodes only the format's valid codes (int: not -2**(B-1)).
+    codes = np.asarray(get_format(dtypes_name(c.family, 0)).codes)
+    w = rng.choice(codes, (n, c.beats, c.rows, c.lanes))
+    wt = rng.integers(0, 5, (n, c.beats, c.rows))
+    a = random_fp16(rng, (n, c.beats, c.cols, c.lanes), spread=4)
+    scale = rng.integers(0, 256, (n, c.beats, c.rows))
+    sneg = rng.integers(0, 2, (n, c.beats, c.rows))
+    return w, a, scale, sneg, wt
+
+
+@pytest.mark.parametrize("weights", WEIGHT_FAMILIES)
+def test_bitmod_model_within_its_error_bound_of_exact_math(weights):
+    c = BitModConfig(weights=weights, rows=2, cols=2, group_size=32, k=96)
+    w, a, scale, sneg, wt = _stimulus(c, 1)
+    ref = bitmod_model(c, w, a, scale, sneg, wt)
+    value = ref.out.astype(np.float64) * 2.0 ** c.lsb_exp / c.family.units_per_value
+    exact, bound = _exact_and_bound(c, w, a, scale, sneg, wt)
+    err = np.abs(value - exact)
+    assert np.all(err <= bound * (1 + 1e-12) + 1e-300)
+    # The alignment really truncates here (the bound is not vacuous) ...
+    assert err.max() > 0
+    # ... and it is small: far below the bound's worst case on random data.
+    assert err.max() < bound.max()
+
+
+def test_bitmod_model_is_exact_without_alignment_loss():
+    # All activations with one exponent and weights with one term exponent per cycle: no lane
+    # is shifted, so the model must equal exact math (guards against a wrong LSB or scale).
+    c = BitModConfig(weights="int2", group_size=8, k=16, lanes=4)  # int2 codes: 0, ±1 -> t = 0
+    rng = np.random.default_rng(3)
+    w = rng.choice([0, 1, 3], (2, c.beats, 1, c.lanes))
+    a = (0x3C00 | rng.integers(0, 1024, (2, c.beats, 1, c.lanes))).astype(np.uint16)
+    scale = rng.integers(1, 256, (2, c.beats, 1))
+    sneg = rng.integers(0, 2, (2, c.beats, 1))
+    ref = bitmod_model(c, w, a, scale, sneg)
+    exact, _ = _exact_and_bound(c, w, a, scale, sneg, np.zeros((2, c.beats, 1), np.int64))
+    np.testing.assert_array_equal(ref.out.astype(np.float64) * 2.0 ** c.lsb_exp, exact)
+
+
+@pytest.mark.parametrize("weights", WEIGHT_FAMILIES)
+def test_accumulator_widths_make_overflow_impossible(weights):
+    """Proof by worst case: |every lane contribution| <= mant << (align_bits + pe) (alignment
+    only truncates toward zero), pe <= 30 + t, so a group is bounded by group_size * 2047 *
+    2**(30 + align_bits) * max term sum, which is what acc_width holds; the outputs add at most
+    `groups` such groups times the largest scale. The worst-case stimulus reaches the bound."""
+    c = BitModConfig(weights=weights, group_size=128, k=256)
+    group_bound = c.beats_full * c.lanes * 2047 * c.family.max_term_sum << (30 + c.align_bits)
+    assert group_bound < 1 << (c.acc_width - 1)
+    assert c.groups * group_bound * 255 < 1 << (c.out_width - 1)
+    case = bitmod_worst(c)
+    w = np.array([b["w"] for b in case.beats])  # packed; recompute from the model instead
+    assert len(w) == 2 * c.beats
+    ref_out = [e["out"] for e in case.expected]
+    # Unsigned packed -> signed: the largest output magnitude the model produces.
+    half = 1 << (c.out_width - 1)
+    peak = max(abs((v ^ half) - half) for v in ref_out)
+    assert 0 < peak < half
+    if c.family.is_fp:
+        # fp weights have single-signed terms: the worst case meets the bound exactly.
+        assert peak == c.groups * group_bound * 255
+
+
+def test_dequant_model_is_the_exact_signed_product():
+    rng = np.random.default_rng(5)
+    psum = rng.integers(-(1 << 55), 1 << 55, 50)
+    scale = rng.integers(0, 256, 50)
+    sneg = rng.integers(0, 2, 50)
+    got = dequant_model(psum, scale, sneg)
+    want = [int(p) * int(s) * (-1 if g else 1) for p, s, g in zip(psum, scale, sneg, strict=True)]
+    assert list(got) == want
+
+
+@pytest.mark.parametrize("special_half_lsb", [1, -1, 3])
+def test_dint_mac_model_matches_dtypes_decoding(special_half_lsb):
+    rng = np.random.default_rng(6)
+    a = rng.integers(-128, 128, (5, 16, 2))
+    w = rng.integers(0, 16, (5, 16, 2))
+    got = dint_mac_model(a, w, special_half_lsb)
+    fmt = get_format("dint4")
+    # dtypes' dint4 decodes code 0b1000 to +0.5; other specials are this test's own table.
+    values = fmt.decode(np.arange(16)).astype(np.float64)
+    if special_half_lsb != 1:
+        values[8] = special_half_lsb / 2
+    assert values[8] * 2 == special_half_lsb
+    np.testing.assert_array_equal(got, (a * values[w]).sum((1, 2)) * 2)
+
+
+def test_int_mac_model_is_the_integer_dot_product():
+    rng = np.random.default_rng(7)
+    a = rng.integers(-128, 128, (3, 8, 4))
+    w = rng.integers(-128, 128, (3, 8, 4))
+    np.testing.assert_array_equal(int_mac_model(a, w), np.einsum("nbl,nbl->n", a, w))
+
+
+@pytest.mark.parametrize(("wbits", "abits"), [(2, 4), (4, 8), (3, 5)])
+def test_bipolar_model_matches_dtypes_decoding(wbits, abits):
+    rng = np.random.default_rng(wbits * 10 + abits)
+    a = rng.integers(-(1 << (abits - 1)), 1 << (abits - 1), (4, 6, 8))
+    u = rng.integers(0, 1 << wbits, (4, 6, 8))
+    values = get_format(f"bipolar{wbits}").decode(np.arange(1 << wbits))
+    np.testing.assert_array_equal(values, 2 * np.arange(1 << wbits) - (2**wbits - 1))
+    np.testing.assert_array_equal(bipolar_model(a, u, wbits, abits), (a * values[u]).sum((1, 2)))
+
+
+def test_model_nonfinite_flag_follows_inf_and_nan():
+    c = BitModConfig(weights="fp4", group_size=8, k=8, lanes=4)
+    case = bitmod_random(c, n=1)
+    assert case.expected[0]["nonfinite"] == 0
+    w = np.zeros((1, c.beats, 1, 4), np.int64)
+    a = np.full((1, c.beats, 1, 4), 0x3C00, np.uint16)
+    a[0, 1, 0, 2] = 0x7E00  # NaN with a zero weight still raises the flag
+    ref = bitmod_model(c, w, a, np.ones((1, c.beats, 1)), np.zeros((1, c.beats, 1)))
+    assert ref.nonfinite[0, 0, 0] and ref.out[0, 0, 0] == 0
