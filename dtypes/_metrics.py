@@ -1,4 +1,8 @@
-"""Error metrics of a quantized tensor against its original, accumulated in float64."""
+"""Error metrics of a quantized tensor against its original.
+
+Differences are taken in the working precision of the quantizer (float32, or float64 for
+float64 input); their squares are summed in float64 (NumPy's pairwise summation).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,6 @@ import math
 import numpy as np
 
 __all__ = ["error_metrics", "sqnr_db"]
-
-_CHUNK = 1 << 15  # elements per float64 temporary: cache-sized, and bounds peak memory
 
 
 def sqnr_db(signal_energy: float, noise_energy: float) -> float:
@@ -22,17 +24,15 @@ def sqnr_db(signal_energy: float, noise_energy: float) -> float:
 
 def error_metrics(x: np.ndarray, approx: np.ndarray) -> tuple[float, float, float]:
     """(MSE, SQNR in dB, max absolute error) of `approx` against `x` (same shape)."""
-    flat_x = x.reshape(-1)
-    flat_a = approx.reshape(-1)
-    n = flat_x.size
-    if n == 0:
+    if x.size == 0:
         return 0.0, math.inf, 0.0
-    signal = noise = 0.0
-    max_err = 0.0
-    for start in range(0, n, _CHUNK):
-        xs = flat_x[start:start + _CHUNK].astype(np.float64)
-        err = flat_a[start:start + _CHUNK].astype(np.float64) - xs
-        signal += float(np.dot(xs, xs))
-        noise += float(np.dot(err, err))
-        max_err = max(max_err, float(np.abs(err).max()))
-    return noise / n, sqnr_db(signal, noise), max_err
+    work = np.float64 if x.dtype == np.float64 else np.float32
+    xs = x.astype(work, copy=False)
+    err = approx.astype(work, copy=False) - xs
+    np.abs(err, out=err)
+    max_err = float(err.max())
+    np.square(err, out=err)
+    noise = float(np.sum(err, dtype=np.float64))
+    del err
+    signal = float(np.sum(np.square(xs), dtype=np.float64))
+    return noise / x.size, sqnr_db(signal, noise), max_err

@@ -115,16 +115,22 @@ def _divide(xg: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return y, s
 
 
-def _encode_scaled(xg: np.ndarray, scales: np.ndarray, elem: ElementFormat,
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and dequantized values (work dtype) of groups `xg` at their stored scales."""
+def _nearest_scaled(xg: np.ndarray, scales: np.ndarray, elem: ElementFormat,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Index into ``elem.values`` and dequantized values (work dtype) at stored scales."""
     y, s = _divide(xg, scales)
     idx = elem.nearest_index(y)
     del y
-    codes = elem._finite[1].astype(_code_dtype(elem.bits))[idx]
     deq = elem.values.astype(xg.dtype)[idx]
     deq *= s
-    return codes, deq
+    return idx, deq
+
+
+def _encode_scaled(xg: np.ndarray, scales: np.ndarray, elem: ElementFormat,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and dequantized values (work dtype) of groups `xg` at their stored scales."""
+    idx, deq = _nearest_scaled(xg, scales, elem)
+    return elem._finite[1].astype(_code_dtype(elem.bits))[idx], deq
 
 
 def _encode_int(xg: np.ndarray, scales: np.ndarray, qmax: int, bits: int,
@@ -141,8 +147,13 @@ def _encode_int(xg: np.ndarray, scales: np.ndarray, qmax: int, bits: int,
 
 
 def _group_sse(xg: np.ndarray, deq: np.ndarray) -> np.ndarray:
-    d = (deq - xg).astype(np.float64)
-    return np.einsum("...i,...i->...", d, d)
+    """Squared error per group (float64 result; summed in the working precision).
+
+    Identical dequantized groups give identical sums, so a tie between candidate types
+    is a real tie, and the earlier type wins it.
+    """
+    d = deq - xg
+    return np.einsum("...i,...i->...", d, d).astype(np.float64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,20 +217,26 @@ def _scheme_mixture(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
                           axis=-1)
     best = None
     for i, (t, scales) in enumerate(zip(f.types, all_scales, strict=True)):
-        codes, deq = _encode_scaled(xg, scales, t)
+        idx, deq = _nearest_scaled(xg, scales, t)
         sse = _group_sse(xg, deq)
         if best is None:
-            best = [codes, deq, scales.copy(), sse, np.zeros(sse.shape, dtype=np.int8)]
+            best = [idx, deq, scales.copy(), sse, np.zeros(sse.shape, dtype=np.int8)]
             continue
         better = sse < best[3]  # strict: the earlier type wins a tie
-        b3 = better[..., None]
-        best[0] = np.where(b3, codes, best[0])
-        best[1] = np.where(b3, deq, best[1])
-        best[2] = np.where(better, scales, best[2])
-        best[3] = np.where(better, sse, best[3])
+        b3 = np.broadcast_to(better[..., None], idx.shape)
+        np.copyto(best[0], idx, where=b3)
+        np.copyto(best[1], deq, where=b3)
+        np.copyto(best[2], scales, where=better)
+        np.copyto(best[3], sse, where=better)
         best[4][better] = i
     assert best is not None
-    return _Out(best[0], best[1], best[2], types=best[4],
+    # Codes once, for the chosen types only: a (type, value index) -> code table.
+    width = max(len(t.values) for t in f.types)
+    table = np.zeros((len(f.types), width), dtype=_code_dtype(f.bits))
+    for i, t in enumerate(f.types):
+        table[i, :len(t.values)] = t._finite[1]
+    flat = best[4].astype(np.intp)[..., None] * width + best[0]
+    return _Out(table.reshape(-1)[flat], best[1], best[2], types=best[4],
                 extra_bits=_row_factor_bits(scale_format, xg.shape[0]))
 
 

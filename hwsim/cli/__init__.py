@@ -79,6 +79,10 @@ def _register() -> None:
     app.command("fidelity")(fidelity_cmd.fidelity)
     app.command("tradeoff")(fidelity_cmd.tradeoff)
 
+    from hwsim.cli import verilog_cmd
+
+    app.command("verilog")(verilog_cmd.verilog)
+
 
 _register()
 
@@ -89,5 +93,5 @@ def main() -> None:
         app()
     except HwsimError as exc:
         # The message is plain text: it may hold brackets that are not rich markup.
-        _stderr.print("[bold red]error:[/]", Text(str(exc)), highlight=False)
+        _stderr.print("[bold red]error:[/]", Text(str(exc)), highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -93,6 +93,6 @@ def test_mx_blocks_match_gfloat(name: str) -> None:
 
 def test_nf4_table_matches_bitsandbytes() -> None:
     bnbf = pytest.importorskip("bitsandbytes.functional",
-                               reason="bitsandbytes is installed by the [llm] extra")
+                               reason="bitsandbytes (a [dev] dependency) is not installed")
     table = bnbf.get_4bit_type("nf4", device="cpu").numpy().astype(np.float64)
     np.testing.assert_allclose(get_format("nf4").values, np.sort(table), rtol=0, atol=1e-7)

@@ -1,0 +1,63 @@
+"""`hwsim dtypes` through the real console entry point (bad input: one line, exit 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def hwsim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hwsim", *args], capture_output=True,
+                          text=True, cwd=cwd, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+                          timeout=120)
+
+
+def test_list_shows_every_format() -> None:
+    from hwsim.dtypes import list_formats
+
+    out = hwsim("dtypes", "list")
+    assert out.returncode == 0, out.stderr
+    for name in list_formats():
+        assert name in out.stdout
+
+
+def test_show_prints_the_code_table() -> None:
+    out = hwsim("dtypes", "show", "FP4_EA_POS")
+    assert out.returncode == 0, out.stderr
+    assert "1000" in out.stdout and "8" in out.stdout and "tie rule: lower" in out.stdout
+
+
+def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "w.npy", rng.standard_normal((16, 256)).astype(np.float32))
+    out = hwsim("dtypes", "compare", "--formats", "int4,bitmod4,nf4", "--tensor",
+                str(tmp_path / "w.npy"), "--csv", str(tmp_path / "cmp.csv"))
+    assert out.returncode == 0, out.stderr
+    df = pd.read_csv(tmp_path / "cmp.csv")
+    assert df["format"].tolist() == ["int4", "bitmod4", "nf4"]
+    assert df.loc[df.format == "int4", "bits_per_weight"].item() == pytest.approx(4.125)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("dtypes", "show", "fp5x"), "unknown format 'fp5x'; did you mean"),
+    (("dtypes", "compare", "--formats", "int4,nope"), "unknown format 'nope'"),
+    (("dtypes", "compare", "--shape", "10by10"), "--shape: expected ROWSxCOLS"),
+    (("dtypes", "compare", "--group-size", "0"), "group_size must be a positive integer"),
+    (("dtypes", "compare", "--tensor", "/nonexistent.npy"), "no such file"),
+])
+def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
+    out = hwsim(*args)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_pickled_npy_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    out = hwsim("dtypes", "compare", "--tensor", str(tmp_path / "obj.npy"))
+    assert out.returncode == 2 and "not a plain .npy array" in out.stderr
