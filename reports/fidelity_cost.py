@@ -173,11 +173,11 @@ def read_fidelity_dir(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | 
 
 def tradeoff_table(summary: pd.DataFrame, e2e: pd.DataFrame | None = None,
                    costs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Join per-format fidelity and cost into one table (formats in the summary's order).
+    """Join per-format fidelity and cost into one table (the summary's formats first).
 
     Args:
         summary: `hwsim.reports.fidelity.format_summary` output.
-        e2e: `end_to_end_fidelity` output (formats missing there get NaN).
+        e2e: `end_to_end_fidelity` output (formats missing on either side get NaN).
         costs: `format_costs` output (formats missing there get NaN).
     """
     keep = ["format", "bits_per_weight", "model_bytes", "compression", "sqnr_db_mean",
@@ -186,7 +186,11 @@ def tradeoff_table(summary: pd.DataFrame, e2e: pd.DataFrame | None = None,
     if e2e is not None:
         metrics = ["task", "cos_mean", "cos_min", "nn_top1_agreement", "nn_top5_overlap", "ppl",
                    "ppl_ratio"]
-        table = table.merge(e2e[["format", *metrics]], on="format", how="left")
+        # Outer join: a format measured end to end only still gets its row (layer columns NaN).
+        order = list(dict.fromkeys([*table["format"], *e2e["format"]]))
+        table = table.merge(e2e[["format", *metrics]], on="format", how="outer")
+        rank = table["format"].map({f: i for i, f in enumerate(order)})
+        table = table.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
     if costs is not None:
         table = table.merge(costs[["format", "workload", "hardware", "weight_bits",
                                    "latency_ms", "energy_uj", "cost_note"]],

@@ -152,6 +152,12 @@ def fidelity(
 
     ckpt = _checkpoint(checkpoint)
     names = resolve_formats(formats)
+    try:  # transformers draws a bar per model load; our status line says what is going on
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass  # end_to_end_fidelity says the extra is missing
     if max_length is not None and max_length < 2:
         from hwsim.errors import HwsimError
 
@@ -221,10 +227,11 @@ def tradeoff(
             raise HwsimError("--hardware needs --workload: the cost is that of a workload")
         x_axis = "bits"  # no cost model asked for: fidelity against storage
     summary, e2e = read_fidelity_dir(folder)
+    formats = list(dict.fromkeys([*summary["format"], *(e2e["format"] if e2e is not None
+                                                        else [])]))
     costs = None
     if workload is not None:
-        costs = format_costs(workload, list(summary["format"]), hardware=hardware,
-                             group_size=group_size)
+        costs = format_costs(workload, formats, hardware=hardware, group_size=group_size)
     table = tradeoff_table(summary, e2e, costs)
     y, y_label, higher = fidelity_axis(table)
     x, x_label = axes[x_axis]

@@ -278,6 +278,11 @@ def test_tradeoff_table_and_axis(table, ckpt, tmp_path):
     assert t.set_index("format").loc["bitmod4", "cos_mean"] == 0.95
     assert math.isnan(t.set_index("format").loc["olive4", "cos_mean"])
     assert fidelity_axis(t) == ("cos_mean", "embedding cosine similarity", True)
+    # A format measured end to end only keeps its row, after the summary's formats.
+    extra = pd.concat([e2e, e2e.iloc[:1].assign(format="nf4", cos_mean=0.97)])
+    t2 = tradeoff_table(summary, extra)
+    assert list(t2["format"]) == [*FORMATS, "nf4"]
+    assert math.isnan(t2.iloc[-1]["bits_per_weight"]) and t2.iloc[-1]["cos_mean"] == 0.97
     assert fidelity_axis(tradeoff_table(summary))[0] == "sqnr_db_mean"
     png = pareto_png(t, "bits_per_weight", "cos_mean", x_label="bits", y_label="cos")
     assert png[:4] == b"\x89PNG"
