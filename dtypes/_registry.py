@@ -1,8 +1,9 @@
 """The registry: every format by canonical name, aliases, and generic names.
 
 Names are case-insensitive. Generic names are parsed on demand: ``intN`` / ``intN_asym``
-(N = 2..16), ``bipolarN`` (N = 1..8) and ``fpN_eXmY`` (finite OCP-style minifloat,
-N = 1 + X + Y, at most 16 bits).
+(N = 2..16), ``bipolarN`` (N = 1..8), ``fpN_eXmY`` (finite OCP-style minifloat,
+N = 1 + X + Y, at most 16 bits) and ``dint4_sXpY`` (dINT with special value +X.Y LSB;
+``dint4_smXpY`` for a negative one).
 """
 
 from __future__ import annotations
@@ -191,6 +192,8 @@ def _aliases() -> dict[str, str]:
 _GENERIC_FP = re.compile(r"fp(\d+)_e(\d+)m(\d+)")
 _GENERIC_INT = re.compile(r"int(\d+)(_asym)?")
 _GENERIC_BIPOLAR = re.compile(r"bipolar(\d+)")
+# dINT's unpinned special value as a parameter: dint4_s0p25 -> +0.25, dint4_sm0p5 -> -0.5.
+_GENERIC_DINT = re.compile(r"dint4_s(m?)(\d+)p(\d+)")
 
 
 @cache
@@ -210,6 +213,12 @@ def _generic(name: str) -> AnyFormat | None:
         if not 2 <= bits <= 16:
             raise HwsimError(f"format {name!r}: integer bits must be 2..16, not {bits}")
         return _int_asym(bits) if m.group(2) else _int(bits)
+    if m := _GENERIC_DINT.fullmatch(name):
+        special = float(f"{m.group(2)}.{m.group(3)}") * (-1 if m.group(1) else 1)
+        if not 0 < abs(special) < 1:
+            raise HwsimError(f"format {name!r}: the dINT special value must be a sub-LSB "
+                             f"magnitude (0 < |s| < 1), not {special:g}")
+        return _absmax(T.dint4(special))
     if m := _GENERIC_BIPOLAR.fullmatch(name):
         bits = int(m.group(1))
         if not 1 <= bits <= 8:

@@ -35,6 +35,10 @@ def test_generic_names() -> None:
     assert get_format("int12").bits == 12
     assert get_format("int3_asym").values.max() == 7
     assert get_format("bipolar1").values.tolist() == [-1.0, 1.0]
+    # dINT's special value is a documented parameter (the paper does not pin it).
+    assert get_format("dint4_s0p25").decode(0b1000) == 0.25
+    assert get_format("dint4_sm0p5").decode(0b1000) == -0.5
+    assert get_format("dint4").decode(0b1000) == 0.5
 
 
 @pytest.mark.parametrize(("name", "message"), [
@@ -43,6 +47,7 @@ def test_generic_names() -> None:
     ("int0", "integer bits must be 2..16"),
     ("int1", "integer bits must be 2..16"),
     ("bipolar9", "bipolar bits must be 1..8"),
+    ("dint4_s1p5", "must be a sub-LSB magnitude"),
     ("qqqqqq", "see `hwsim dtypes list`"),
 ])
 def test_bad_names(name: str, message: str) -> None:
