@@ -28,6 +28,7 @@ class Evaluator:
             processes import it by name), deterministic and without global state. Raise
             `HwsimError` for an invalid combination: the point is recorded with the message.
         sections: the top-level keys of the sweep file that make up the base configuration.
+        optional_sections: more such keys that a sweep file may leave out.
         resolve: ``resolve(section, entry, folder, where) -> mapping`` turns an entry as
             written (a preset name, a file relative to `folder`, an inline mapping) into the
             full configuration of that section, every field present, so that axes can be
@@ -45,6 +46,7 @@ class Evaluator:
     name: str
     evaluate: Callable[[dict[str, Any]], Mapping[str, float]]
     sections: tuple[str, ...] = ("workload", "hardware")
+    optional_sections: tuple[str, ...] = ()
     resolve: Resolve | None = None
     metrics: Mapping[str, Goal] | None = None
     fields: Callable[[str, Mapping[str, Any]], Sequence[str]] | None = None
@@ -52,8 +54,14 @@ class Evaluator:
 
     def base(self, sections: Mapping[str, Any], folder: Path, source: str) -> dict[str, Any]:
         """The full base configuration, one mapping per section."""
+        known = (*self.sections, *self.optional_sections)
+        unused = [n for n, entry in sections.items() if entry is not None and n not in known]
+        if unused:
+            raise HwsimError(f"{source}: {', '.join(unused)}: not used by the model "
+                             f"{self.name!r} (its sections: {', '.join(known)})")
         out = {}
-        for name in self.sections:
+        given = [n for n in self.optional_sections if sections.get(n) is not None]
+        for name in (*self.sections, *given):
             entry, where = sections[name], f"{source}: {name}"
             if self.resolve is not None:
                 out[name] = self.resolve(name, entry, folder, where)

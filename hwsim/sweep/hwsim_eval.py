@@ -42,7 +42,23 @@ METRICS = {
     "utilization": "max",           # MAC-weighted PE utilization over all GEMMs
     "sram_kib": "min",              # weight + activation + output buffers
     "weight_bits": "min",           # effective bits per weight (scales included)
+    # Fidelity of the point's weight format on a real checkpoint, when the sweep file names a
+    # `fidelity:` folder written by `hwsim quantize` (and `hwsim fidelity`).
+    "sqnr_db_mean": "max",
+    "sqnr_db_min": "max",
+    "quant_mse": "min",
+    "cos_mean": "max",
+    "cos_min": "max",
+    "nn_top1_agreement": "max",
+    "nn_top5_overlap": "max",
+    "ppl": "min",
+    "ppl_ratio": "min",
 }
+# Columns of `hwsim quantize`'s summary.csv and `hwsim fidelity`'s fidelity.csv -> metric.
+_FIDELITY_COLUMNS = {"sqnr_db_mean": "sqnr_db_mean", "sqnr_db_min": "sqnr_db_min",
+                     "mse": "quant_mse", "cos_mean": "cos_mean", "cos_min": "cos_min",
+                     "nn_top1_agreement": "nn_top1_agreement",
+                     "nn_top5_overlap": "nn_top5_overlap", "ppl": "ppl", "ppl_ratio": "ppl_ratio"}
 
 # Workload precision keys: setting one of a group clears the others it excludes.
 _PRECISIONS = ("weights", "activations", "kv_cache")
@@ -78,6 +94,11 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
         "sram_kib": hw.buffers.weight.kib + hw.buffers.activation.kib + hw.buffers.output.kib,
         "weight_bits": workload.weights.bits,
     }
+    fidelity = config.get("fidelity")
+    if fidelity is not None:
+        if "error" in fidelity:
+            raise HwsimError(fidelity["error"])
+        metrics.update(fidelity["metrics"])
     if result.tokens_per_s is not None:
         metrics["tokens_per_s"] = result.tokens_per_s
         metrics["energy_per_token_uj"] = result.energy_per_token_uj
@@ -136,13 +157,40 @@ def _resolve_workload(entry: Any, folder: Path, where: str) -> dict[str, Any]:
     return data
 
 
+def _resolve_fidelity(entry: Any, folder: Path, where: str) -> dict[str, Any]:
+    """Per canonical format name, the fidelity metrics of a `hwsim quantize` folder."""
+    import math
+
+    from hwsim.reports.fidelity_cost import read_fidelity_dir
+
+    if not isinstance(entry, str):
+        raise HwsimError(f"{where}: give the folder written by `hwsim quantize` (and "
+                         "`hwsim fidelity`)")
+    path = folder / entry
+    summary, e2e = read_fidelity_dir(path)
+    table = summary if e2e is None else summary.merge(e2e, on="format", how="left",
+                                                      suffixes=("", "_e2e"))
+    rows: dict[str, Any] = {}
+    for record in table.to_dict("records"):
+        rows[str(record["format"])] = {
+            metric: float(record[column]) for column, metric in _FIDELITY_COLUMNS.items()
+            if column in record and record[column] is not None
+            and isinstance(record[column], int | float) and math.isfinite(record[column])
+        }
+    return {"folder": str(path.resolve()), "formats": rows}
+
+
 def _resolve(section: str, entry: Any, folder: Path, where: str) -> dict[str, Any]:
     if section == "hardware":
         return _resolve_hardware(entry, folder, where)
+    if section == "fidelity":
+        return _resolve_fidelity(entry, folder, where)
     return _resolve_workload(entry, folder, where)
 
 
 def _fields(section: str, base: Mapping[str, Any]) -> list[str]:
+    if section == "fidelity":  # measured data joined per weight format, not a design knob
+        return []
     if section == "hardware":
         from hwsim.hw import hardware_fields, hardware_from_dict
 
@@ -171,7 +219,28 @@ def _combine(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
                 group.pop("format", None)
                 group.pop("group_size", None)
         workload = with_overrides({"w": workload}, {f"w.{field}": value})["w"]
-    return {"workload": workload, "hardware": base["hardware"], "hardware_overrides": hardware}
+    config = {"workload": workload, "hardware": base["hardware"], "hardware_overrides": hardware}
+    if "fidelity" in base:
+        config["fidelity"] = _fidelity_row(base["fidelity"], workload)
+    return config
+
+
+def _fidelity_row(table: dict[str, Any], workload: dict[str, Any]) -> dict[str, Any]:
+    """The fidelity metrics of the point's default weight format (part of its key: new
+    measurements make new points)."""
+    from hwsim.dtypes import get_format
+
+    name = (workload.get("weights") or {}).get("format")
+    if name is None:
+        return {"error": "fidelity: the workload's weights give a width, not a format"}
+    try:
+        name = get_format(name).name
+    except HwsimError:
+        return {"metrics": {}}  # an unknown format fails in the simulation with its own message
+    if name not in table["formats"]:
+        return {"error": f"fidelity: no row for weight format {name} in {table['folder']} "
+                         f"(formats: {', '.join(table['formats'])})"}
+    return {"metrics": table["formats"][name]}
 
 
 # The code a point's numbers come from. Its hash is part of every key, so a changed cost model
@@ -200,6 +269,7 @@ def hwsim_evaluator() -> Evaluator:
         name=f"hwsim-sim {__version__} {model_fingerprint()}",
         evaluate=evaluate,
         sections=("workload", "hardware"),
+        optional_sections=("fidelity",),
         resolve=_resolve,
         metrics=METRICS,
         fields=_fields,

@@ -288,6 +288,7 @@ def sweep_from_dict(
     data: Any,
     *,
     sections: Sequence[str] = ("workload", "hardware"),
+    optional_sections: Sequence[str] = (),
     metrics: Mapping[str, Goal] | None = None,
     source: str = "<sweep>",
     folder: Path | None = None,
@@ -297,6 +298,7 @@ def sweep_from_dict(
     Args:
         data: the parsed YAML mapping.
         sections: top-level keys that hold the base configuration (all required).
+        optional_sections: more such keys that may be left out (kept as ``None``).
         metrics: the metrics the evaluator returns with their natural goals; when given,
             objectives and metric constraints must name one of them, and an objective may omit
             its goal.
@@ -309,7 +311,8 @@ def sweep_from_dict(
     if not isinstance(data, Mapping):
         raise HwsimError(f"{source}: a sweep file must be a mapping, got {type(data).__name__}")
     model_cls = create_model(  # the sections depend on the evaluator
-        "SweepFile", __base__=_SweepBase, **dict.fromkeys(sections, (Any, ...))
+        "SweepFile", __base__=_SweepBase, **dict.fromkeys(sections, (Any, ...)),
+        **dict.fromkeys(optional_sections, (Any, None)),
     )
     try:
         model = model_cls.model_validate(dict(data))
@@ -396,7 +399,7 @@ def sweep_from_dict(
     strategy = Strategy(st.kind, st.samples, st.trials, st.sampler, st.seed, st.batch_size)
     return SweepSpec(
         name=model.name or Path(source).stem,
-        sections={name: getattr(model, name) for name in sections},
+        sections={name: getattr(model, name) for name in (*sections, *optional_sections)},
         axes=tuple(axes),
         zip=tuple(tuple(g) for g in model.zip),
         objectives=tuple(objectives),
@@ -412,9 +415,10 @@ def load_sweep(
     path: str | Path,
     *,
     sections: Sequence[str] = ("workload", "hardware"),
+    optional_sections: Sequence[str] = ("fidelity",),
     metrics: Mapping[str, Goal] | None = None,
 ) -> SweepSpec:
-    """Read and validate a sweep file (see `sweep_from_dict`)."""
+    """Read and validate a sweep file (see `sweep_from_dict`; the defaults are hwsim's)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -424,5 +428,6 @@ def load_sweep(
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise HwsimError(f"{path}: not valid YAML: {exc}") from None
-    return sweep_from_dict(data, sections=sections, metrics=metrics, source=str(path),
+    return sweep_from_dict(data, sections=sections, optional_sections=optional_sections,
+                           metrics=metrics, source=str(path),
                            folder=path.resolve().parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,8 @@ def spec(axes, **changes):
     data = {"workload": WORKLOAD, "hardware": "bitmod", "axes": axes,
             "objectives": ["latency_ms", "energy_uj"]}
     data.update(changes)
-    return sweep_from_dict(data, metrics=METRICS, source="hw.yaml")
+    return sweep_from_dict(data, metrics=METRICS, source="hw.yaml",
+                           optional_sections=("fidelity",))
 
 
 def test_metrics_match_a_direct_simulation(tmp_path):
@@ -156,3 +158,37 @@ def test_bundled_examples_are_valid(name):
                 "optuna-nsga2": 6 * 6 * 5 * 5 * 5 * 6 * 6 * 3 * 5 * 5}
     assert size == expected[name]
     assert planner.point(tuple(0 for _ in planner.space.dims)).key
+
+
+def test_fidelity_numbers_join_by_weight_format(tmp_path):
+    from hwsim.reports.fidelity import SUMMARY_COLUMNS
+
+    folder = tmp_path / "quantized"
+    folder.mkdir()
+    # A summary as `hwsim quantize` writes it; the test picks the numbers.
+    rows = {"int4": {"sqnr_db_mean": 20.5, "sqnr_db_min": 12.0, "mse": 3e-4},
+            "bitmod4": {"sqnr_db_mean": 23.0, "sqnr_db_min": 15.5, "mse": 1e-4}}
+    lines = [",".join(SUMMARY_COLUMNS)]
+    for fmt, values in rows.items():
+        cells = dict.fromkeys(SUMMARY_COLUMNS, "1") | {"format": fmt, "worst_layer": "q",
+                                                   "type_histogram": "x"}
+        cells |= {k: repr(v) for k, v in values.items()}
+        lines.append(",".join(cells[c] for c in SUMMARY_COLUMNS))
+    (folder / "summary.csv").write_text("\n".join(lines) + "\n")
+    sweep = spec([{"field": "weights.format", "values": ["INT4", "bitmod4", "bitmod3"]}],
+                 objectives=["decode_ms_per_token", "sqnr_db_mean"], fidelity="quantized")
+    sweep = dataclasses.replace(sweep, folder=tmp_path)
+    run_sweep(sweep, tmp_path / "out", workers=1)
+    _, table = load_results(tmp_path / "out")
+    by_format = table.set_index("weights.format")
+    assert by_format.loc["INT4", "sqnr_db_mean"] == 20.5  # names are matched canonically
+    assert by_format.loc["bitmod4", "quant_mse"] == 1e-4
+    assert by_format.loc["bitmod4", "sqnr_db_min"] == 15.5
+    assert by_format.loc["bitmod3", "error"] == (
+        f"fidelity: no row for weight format bitmod3 in {folder.resolve()} "
+        "(formats: int4, bitmod4)")
+
+
+def test_a_section_the_model_does_not_use_is_refused():
+    with pytest.raises(HwsimError, match="extra: not used by the model"):
+        hwsim_evaluator().base({"workload": {}, "hardware": {}, "extra": 1}, Path(), "s.yaml")
