@@ -155,15 +155,16 @@ def pareto_png(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label: st
     fig = _figure(6.4, 4.6)
     ax = fig.add_subplot()
     ax.scatter(t[x], t[y], color=np.where(front, "tab:red", "tab:gray"), zorder=3)
-    for _, row in t.iterrows():
+    # Labels alternate above and below along x, so neighbouring formats stay readable.
+    for rank, (_, row) in enumerate(t.sort_values([x, y]).iterrows()):
         ax.annotate(str(row["format"]), (row[x], row[y]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=8)
+                    xytext=(4, 5 if rank % 2 == 0 else -11), fontsize=8)
     f = t[front].sort_values(x)
     ax.plot(f[x], f[y], color="tab:red", linewidth=1.0, label="Pareto front")
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label + ("" if y_higher_is_better else " (lower is better)"))
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right" if y_higher_is_better else "upper right")
     ax.set_title(title or f"{y_label} vs {x_label}")
     fig.tight_layout()
     return _png(fig)
