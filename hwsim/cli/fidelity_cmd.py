@@ -198,8 +198,9 @@ def tradeoff(
     group_size: int | None = typer.Option(None, "--group-size", "-g",
                                           help="Weight group size for the cost model "
                                           "(default: each format's own)."),
-    x_axis: str = typer.Option("energy", "--x", help="Cost axis of the Pareto plot: energy, "
-                               "latency or bits (bits needs no workload)."),
+    x_axis: str | None = typer.Option(None, "--x", help="Cost axis of the Pareto plot: "
+                                      "energy, latency (both need --workload) or bits "
+                                      "(default: energy with a workload, else bits)."),
     out: Path | None = typer.Option(None, "--out", "-o",
                                     help="Output folder (default: FOLDER)."),
 ) -> None:
@@ -220,12 +221,13 @@ def tradeoff(
     axes = {"energy": ("energy_uj", "energy per workload (uJ)"),
             "latency": ("latency_ms", "latency (ms)"),
             "bits": ("bits_per_weight", "bits per weight")}
+    if x_axis is None:
+        x_axis = "energy" if workload is not None else "bits"
     if x_axis not in axes:
         raise HwsimError(f"--x {x_axis!r}: expected one of {', '.join(axes)}")
-    if x_axis != "bits" and workload is None:
-        if hardware is not None:
-            raise HwsimError("--hardware needs --workload: the cost is that of a workload")
-        x_axis = "bits"  # no cost model asked for: fidelity against storage
+    if workload is None and (hardware is not None or x_axis != "bits"):
+        raise HwsimError(f"{'--hardware' if hardware is not None else '--x ' + x_axis} needs "
+                         "--workload: the cost is that of a workload")
     summary, e2e = read_fidelity_dir(folder)
     formats = list(dict.fromkeys([*summary["format"], *(e2e["format"] if e2e is not None
                                                         else [])]))

@@ -126,3 +126,5 @@ def test_tradeoff_with_and_without_a_workload(quantized, tmp_path):
          tmp_path / "c")
     _bad(["tradeoff", str(out), "--hardware", "bitmod", "--out", str(tmp_path / "c")],
          "--hardware needs --workload", tmp_path / "c")
+    _bad(["tradeoff", str(out), "--x", "energy", "--out", str(tmp_path / "c")],
+         "--x energy needs --workload", tmp_path / "c")
