@@ -125,6 +125,9 @@ class _Model:
 
 
 def _task(ckpt: Checkpoint) -> str:
+    if not ckpt.path.is_dir() or not (ckpt.path / "config.json").is_file():
+        raise HwsimError(f"{ckpt.path}: end-to-end fidelity needs a model folder with "
+                         "config.json, weights and tokenizer files")
     if ckpt.is_causal_lm:
         return "perplexity"
     if ckpt.model_type in ENCODER_MODEL_TYPES:
@@ -142,9 +145,6 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
         raise HwsimError("end-to-end fidelity needs torch and transformers: "
                          "pip install 'hwsim[llm]'") from None
     folder = ckpt.path
-    if not folder.is_dir() or not (folder / "config.json").is_file():
-        raise HwsimError(f"{folder}: end-to-end fidelity needs a model folder with "
-                         "config.json, weights and tokenizer files")
     task = _task(ckpt)
     auto = transformers.AutoModelForCausalLM if task == "perplexity" else transformers.AutoModel
     try:

@@ -165,6 +165,8 @@ def test_unsupported_model_for_end_to_end(tiny_lm, tmp_path):
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(HwsimError, match="covers causal LMs"):
         end_to_end_fidelity(folder, ["int8"], texts=folder / "text.txt")
+    with pytest.raises(HwsimError, match="needs a model folder"):
+        end_to_end_fidelity(folder / "model.safetensors", ["int8"], texts=folder / "text.txt")
 
 
 def test_fidelity_cli_writes_the_table_or_nothing(tiny_lm, tmp_path):
