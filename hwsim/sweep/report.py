@@ -106,6 +106,11 @@ def _no_feasible_message(table: pd.DataFrame, plan: dict[str, Any]) -> str:
         errors = table["error"].value_counts()
         common = "; ".join(f"{count} x {msg}" for msg, count in errors.head(3).items())
         return f"all {n} points failed: {common}"
+    absent = [o["metric"] for o in plan["objectives"]
+              if o["metric"] not in table or table.loc[~failed, o["metric"]].isna().all()]
+    if absent:
+        return (f"no point has a value for the objective(s) {', '.join(absent)}: the model "
+                "did not produce them (a fidelity metric needs a `fidelity:` folder)")
     parts = []
     for c in (Constraint(**c) for c in plan["constraints"]):
         values = table.loc[~failed, c.name].to_numpy(dtype=np.float64)
@@ -134,6 +139,10 @@ def _pareto_plot(table: pd.DataFrame, a: Objective, b: Objective, path: Path) ->
     ax.step(pair[a.metric], pair[b.metric], where="post", color="tab:red", lw=1.5)
     ax.scatter(pair[a.metric], pair[b.metric], s=30, color="tab:red",
                label=f"Pareto front of these two ({len(pair)})")
+    for metric, set_scale in ((a.metric, ax.set_xscale), (b.metric, ax.set_yscale)):
+        values = table.loc[ok, metric].to_numpy(dtype=np.float64)
+        if len(values) and values.min() > 0 and values.max() > 100 * values.min():
+            set_scale("log")  # spans of orders of magnitude crowd a linear axis
     ax.set_xlabel(f"{a.metric} ({a.goal})")
     ax.set_ylabel(f"{b.metric} ({b.goal})")
     ax.grid(True, alpha=0.3)
@@ -141,17 +150,17 @@ def _pareto_plot(table: pd.DataFrame, a: Objective, b: Objective, path: Path) ->
     fig.savefig(path, dpi=100)
 
 
-def _heatmap(table: pd.DataFrame, hm: Heatmap, goal: str, path: Path) -> None:
+def _heatmap(table: pd.DataFrame, hm: Heatmap, goal: str, axes: dict[str, list[Any]],
+             path: Path) -> None:
     from matplotlib.figure import Figure
 
     feasible = table[table["feasible"]]
-    xs = sorted(table[hm.x].unique(), key=_sort_key)
-    ys = sorted(table[hm.y].unique(), key=_sort_key)
+    xs, ys = axes[hm.x], axes[hm.y]  # in the order the sweep file lists them
     # Best value over the other axes, per (y, x) cell; cells without a feasible point stay NaN.
     best = feasible.groupby([hm.y, hm.x])[hm.metric].agg(goal)
     grid = np.full((len(ys), len(xs)), np.nan)
     for (y, x), value in best.items():
-        grid[ys.index(y), xs.index(x)] = value
+        grid[ys.index(y), xs.index(x)] = value  # numpy scalars compare equal to the YAML values
     fig = Figure(figsize=(1.2 + 0.7 * max(len(xs), 4), 1.2 + 0.5 * max(len(ys), 4)),
                  layout="constrained")
     ax = fig.add_subplot()
@@ -161,6 +170,8 @@ def _heatmap(table: pd.DataFrame, hm: Heatmap, goal: str, path: Path) -> None:
     ax.set_yticks(range(len(ys)), [str(y) for y in ys])
     ax.set_xlabel(hm.x)
     ax.set_ylabel(hm.y)
+    if np.isnan(grid).any():
+        ax.set_title("blank: no feasible point", fontsize=8)
     fig.colorbar(image, ax=ax, label=f"{hm.metric} ({goal} over other axes)")
     if grid.size <= _ANNOTATE_MAX_CELLS:
         for (i, j), value in np.ndenumerate(grid):
@@ -170,10 +181,6 @@ def _heatmap(table: pd.DataFrame, hm: Heatmap, goal: str, path: Path) -> None:
                 ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7,
                         color="black" if light else "white")
     fig.savefig(path, dpi=100)
-
-
-def _sort_key(value: Any) -> tuple:
-    return (0, value, "") if isinstance(value, int | float) else (1, 0, str(value))
 
 
 def _auto_heatmaps(plan: dict[str, Any]) -> list[Heatmap]:
@@ -195,6 +202,8 @@ def write_report(out_dir: str | Path) -> SweepReport:
     """
     out = Path(out_dir)
     plan, table = load_results(out)
+    for stale in [*out.glob("pareto_*__*.png"), *out.glob("heatmap_*__*__*.png")]:
+        stale.unlink()  # plots of an earlier render whose objectives or axes have changed
     files = [out / "results.csv", out / "results.parquet", out / "pareto.csv"]
     table.to_csv(files[0], index=False)
     try:
@@ -219,9 +228,10 @@ def write_report(out_dir: str | Path) -> SweepReport:
         files.append(path)
     goals = {**plan.get("metrics", {}), **{o.metric: o.goal for o in objectives}}
     heatmaps = [Heatmap(**h) for h in plan["heatmaps"]] or _auto_heatmaps(plan)
+    axis_values = {a["field"]: a["values"] for a in plan["axes"]}
     for hm in heatmaps:
         path = out / f"heatmap_{hm.metric}__{hm.y}__{hm.x}.png"
-        _heatmap(table, hm, goals.get(hm.metric, "min"), path)
+        _heatmap(table, hm, goals.get(hm.metric, "min"), axis_values, path)
         files.append(path)
     return SweepReport(table, front.reset_index(drop=True), tuple(files), planned, missing,
                        failed, tuple(a["field"] for a in plan["axes"]), tuple(objectives))

@@ -1,5 +1,5 @@
-"""Make the toy model importable by name, in this process and in spawned workers (they
-inherit sys.path), so the process pool and Dask can unpickle its function."""
+"""Make `sweep_support` (the toy model) importable by name, in this process and in spawned
+workers (they inherit sys.path), so the process pool and Dask can unpickle its function."""
 
 import sys
 from pathlib import Path

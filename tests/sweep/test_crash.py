@@ -4,7 +4,7 @@ sweep with every point exactly once."""
 from __future__ import annotations
 
 import pytest
-from sweep_toymodel import METRICS, TOY
+from sweep_support import METRICS, TOY
 
 from hwsim.sweep import ResultStore, SweepInterrupted, load_results, run_sweep, sweep_from_dict
 

@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sweep_support import brute_force
 
 from hwsim.sweep import Constraint, pareto_mask
 from hwsim.sweep.pareto import violation
-
-
-def brute_force(values, goals):
-    """Row i is on the front unless some row j is no worse everywhere and better somewhere."""
-    sign = [1 if g == "min" else -1 for g in goals]
-    cost = [[v * s for v, s in zip(row, sign, strict=True)] for row in values.tolist()]
-    front = []
-    for i, a in enumerate(cost):
-        dominated = any(
-            all(b_k <= a_k for a_k, b_k in zip(a, b, strict=True))
-            and any(b_k < a_k for a_k, b_k in zip(a, b, strict=True))
-            for j, b in enumerate(cost) if j != i
-        )
-        front.append(not dominated)
-    return np.array(front)
 
 
 @pytest.mark.parametrize("goals", [("min", "min"), ("min", "max"), ("max", "min", "min"),

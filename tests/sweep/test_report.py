@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
-from sweep_toymodel import METRICS, TOY
-from test_pareto import brute_force
+from sweep_support import METRICS, TOY, brute_force
 
 from hwsim.errors import HwsimError
 from hwsim.sweep import run_sweep, sweep_from_dict, write_report
@@ -104,3 +105,16 @@ def test_all_failed_and_no_results(tmp_path):
         write_report(out)
     with pytest.raises(HwsimError, match="no sweep results here"):
         write_report(tmp_path / "empty")
+
+
+def test_an_objective_no_point_produces_is_named(tmp_path):
+    out = grid(tmp_path, constraints=[])
+    plan_path = out / "plan.json"
+    plan = json.loads(plan_path.read_text())
+    plan["objectives"].append({"metric": "sqnr_db_mean", "goal": "max"})
+    plan_path.write_text(json.dumps(plan))
+    (out / "pareto_latency_s__energy_pj.png").write_bytes(b"stale")
+    with pytest.raises(HwsimError, match="no point has a value for the objective"
+                                         r"\(s\) sqnr_db_mean"):
+        write_report(out)
+    assert not (out / "pareto_latency_s__energy_pj.png").exists()  # no stale plot left

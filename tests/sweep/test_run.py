@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sweep_toymodel import METRICS, OFFSET, TOY
+from sweep_support import METRICS, OFFSET, TOY
 
 from hwsim.errors import HwsimError
 from hwsim.sweep import ResultStore, load_results, open_executor, run_sweep, sweep_from_dict

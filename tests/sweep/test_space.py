@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from sweep_toymodel import METRICS
+from sweep_support import METRICS
 
 from hwsim.sweep import DesignSpace, sweep_from_dict
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sweep_toymodel import METRICS, TOY
+from sweep_support import METRICS, TOY
 
 from hwsim.errors import HwsimError
 from hwsim.sweep import load_sweep, plan_points, sweep_from_dict

@@ -1,4 +1,5 @@
-"""A tiny deterministic model for the sweep engine's tests (importable by worker processes).
+"""Shared by the sweep tests: a tiny deterministic model (importable by worker processes) and
+a brute-force Pareto front.
 
 Metrics are closed-form in the point's parameters so tests can derive expected values by hand:
     latency_s = (x - 3)**2 + y + offset[kind]     offset = {"a": 0, "b": 0.5}
@@ -15,6 +16,8 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+
+import numpy as np
 
 from hwsim.errors import HwsimError
 from hwsim.sweep import Evaluator
@@ -43,3 +46,18 @@ def evaluate(config: dict) -> dict[str, float]:
 
 
 TOY = Evaluator(name="toy-v1", evaluate=evaluate, sections=("params",), metrics=METRICS)
+
+
+def brute_force(values, goals):
+    """Row i is on the front unless some row j is no worse everywhere and better somewhere."""
+    sign = [1 if g == "min" else -1 for g in goals]
+    cost = [[v * s for v, s in zip(row, sign, strict=True)] for row in values.tolist()]
+    front = []
+    for i, a in enumerate(cost):
+        dominated = any(
+            all(b_k <= a_k for a_k, b_k in zip(a, b, strict=True))
+            and any(b_k < a_k for a_k, b_k in zip(a, b, strict=True))
+            for j, b in enumerate(cost) if j != i
+        )
+        front.append(not dominated)
+    return np.array(front)
