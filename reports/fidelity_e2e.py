@@ -40,7 +40,7 @@ __all__ = [
 # Model types evaluated as sentence encoders (mean-pooled last hidden state).
 ENCODER_MODEL_TYPES = ("bert", "distilbert", "roberta")
 
-E2E_COLUMNS = ("format", "task", "group_size", "texts", "tokens", "cos_mean", "cos_min",
+E2E_COLUMNS = ("format", "task", "group_size", "texts", "n_texts", "tokens", "cos_mean", "cos_min",
                "nn_top1_agreement", "nn_top5_overlap", "ppl_reference", "ppl", "ppl_ratio")
 
 _TOP_K = 5
@@ -267,7 +267,9 @@ def end_to_end_fidelity(
         on_format: progress callback ``(index, total, format_name)`` before each format.
 
     Returns:
-        One row per format with the columns `E2E_COLUMNS` (metrics of the other task NaN).
+        One row per format with the columns `E2E_COLUMNS`: ``texts`` names the text file,
+        ``n_texts`` counts the texts embedded, ``tokens`` the tokens predicted (perplexity);
+        metrics of the other task are NaN.
 
     Raises:
         HwsimError: unknown format, unsupported model, missing or empty text file, or the
@@ -295,16 +297,17 @@ def end_to_end_fidelity(
         if task == "perplexity":
             windows = _token_windows(m, text_list[0])
             ppl_ref, tokens = _perplexity(m, windows)
+            counts = {"n_texts": 1, "tokens": tokens}
         else:
             ref = _embed(m, text_list)
-            tokens = len(text_list)
+            counts = {"n_texts": len(text_list)}
         for i, name in enumerate(names):
             if on_format is not None:
                 on_format(i, len(names), name)
             _set_weights(m, name, group_size)
             row: dict[str, Any] = dict.fromkeys(E2E_COLUMNS, np.nan)
             row.update(format=name, task=task, group_size=group_size, texts=texts_label,
-                       tokens=tokens)
+                       **counts)
             if task == "perplexity":
                 ppl, _ = _perplexity(m, windows)
                 row.update(ppl_reference=ppl_ref, ppl=ppl, ppl_ratio=ppl / ppl_ref)

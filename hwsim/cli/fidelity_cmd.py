@@ -172,7 +172,8 @@ def fidelity(
     written = write_outputs(out, {"fidelity.csv": table})
     task = str(table.iloc[0]["task"])
     t = Table(title=f"{_label(ckpt)}: end-to-end fidelity ({task}, "
-              f"{int(table.iloc[0]['tokens'])} {'texts' if task == 'embedding' else 'tokens'})")
+              + (f"{int(table.iloc[0]['n_texts'])} texts)" if task == "embedding"
+                 else f"{int(table.iloc[0]['tokens'])} tokens)"))
     cols = (("cos mean", "cos_mean"), ("cos min", "cos_min"), ("NN@1 agree", "nn_top1_agreement"),
             ("NN@5 overlap", "nn_top5_overlap")) if task == "embedding" else (
             ("perplexity", "ppl"), ("reference", "ppl_reference"), ("ratio", "ppl_ratio"))
