@@ -279,3 +279,29 @@ def test_demo_checkpoint_is_found_and_complete():
         ("q", hidden, hidden), ("k", hidden, hidden), ("v", hidden, hidden),
         ("o", hidden, hidden), ("ffn_up", ffn, hidden), ("ffn_down", hidden, ffn),
         ("other", hidden, hidden)}
+
+
+def test_mixtral_experts_and_router(tmp_path):
+    p = "model.layers.0.block_sparse_moe."
+    t = {p + "gate.weight": _w(4, H, 0)}  # the router: a linear layer, but no FFN role
+    for e in range(2):
+        t[p + f"experts.{e}.w1.weight"] = _w(F, H, 1)
+        t[p + f"experts.{e}.w3.weight"] = _w(F, H, 2)
+        t[p + f"experts.{e}.w2.weight"] = _w(H, F, 3)
+    cfg = {"model_type": "mixtral", "architectures": ["MixtralForCausalLM"],
+           "tie_word_embeddings": False}
+    ckpt = open_checkpoint(_folder(tmp_path, t, cfg))
+    got = {lin.name.removeprefix(p): lin.role for lin in ckpt.linear_layers()}
+    # Mixtral experts: w1 = gate, w3 = up, w2 = down (as in the original Mistral code).
+    assert got == {"gate": "other",
+                   "experts.0.w1": "ffn_gate", "experts.0.w3": "ffn_up", "experts.0.w2": "ffn_down",
+                   "experts.1.w1": "ffn_gate", "experts.1.w3": "ffn_up", "experts.1.w2": "ffn_down"}
+    assert {lin.block for lin in ckpt.linear_layers()} == {0}
+
+
+def test_gemma_ties_its_head_by_default(tmp_path):
+    t = _llama_tensors(layers=1, head=False)
+    ckpt = open_checkpoint(_folder(tmp_path, t, {"model_type": "gemma",
+                                                 "architectures": ["GemmaForCausalLM"]}))
+    head = ckpt.linear_layers()[-1]
+    assert (head.name, head.tied, head.tensor) == ("lm_head", True, "model.embed_tokens.weight")
