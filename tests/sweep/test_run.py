@@ -32,16 +32,34 @@ def snapshot(out):
 
 
 def test_same_results_in_process_on_the_pool_and_on_dask(tmp_path):
+    from distributed import LocalCluster
+
     spec = make_spec()
     runs = {}
-    for name, executor, workers in [("one", "local", 1), ("pool", "local", 2),
-                                    ("dask", "dask", 2)]:
-        run = run_sweep(spec, tmp_path / name, evaluator=TOY, workers=workers,
-                        executor=executor)
+    for name, workers in [("one", 1), ("pool", 2)]:
+        run = run_sweep(spec, tmp_path / name, evaluator=TOY, workers=workers)
         assert (run.points, run.evaluated, run.reused) == (20, 20, 0)
         assert run.failed == 2  # x == y == 0, once per kind
         runs[name] = snapshot(tmp_path / name)
+    # A cluster of our own, reached by its address as a remote one would be; closed on exit.
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        run = run_sweep(spec, tmp_path / "dask", evaluator=TOY, executor="dask",
+                        address=cluster.scheduler_address)
+        assert (run.points, run.evaluated, run.failed) == (20, 20, 2)
+    assert cluster.status.name == "closed"
+    runs["dask"] = snapshot(tmp_path / "dask")
     assert runs["one"] == runs["pool"] == runs["dask"]
+
+
+def test_dask_starts_and_stops_its_own_local_cluster(tmp_path):
+    spec = make_spec(axes=[{"field": "x", "values": [1, 2]}, {"field": "y", "values": [1]},
+                           {"field": "kind", "values": ["a"]}])
+    run = run_sweep(spec, tmp_path, evaluator=TOY, executor="dask", workers=1)
+    assert (run.points, run.evaluated, run.failed) == (2, 2, 0)
+    _, table = load_results(tmp_path)
+    # (x - 3)**2 + y for x = 1, 2 and y = 1.
+    assert table.latency_s.tolist() == [5.0, 2.0]
 
 
 def test_metrics_and_failures_are_recorded(tmp_path):
