@@ -148,18 +148,19 @@ def format_summary(layers: pd.DataFrame, checkpoint: Checkpoint | None = None) -
     Returns:
         `SUMMARY_COLUMNS`: ``bits_per_weight`` is parameter-weighted over the layers, ``mse``
         is the total squared error per weight, ``compression`` is the stored size of the
-        linear weights over their quantized size, ``sqnr_db_mean`` the plain mean over layers.
+        linear weights over their quantized size (16-bit weights assumed without a
+        checkpoint), ``sqnr_db_mean`` the plain mean over layers.
     """
     other_bytes = 0
+    stored: dict[str, int] | None = None
     if checkpoint is not None:
-        quantized = {lin.tensor for lin in checkpoint.linear_layers()
-                     if lin.name in set(layers["layer"])}
+        in_table = set(layers["layer"])
+        by_name = {lin.name: lin for lin in checkpoint.linear_layers()}
+        stored = {n: checkpoint.tensors[lin.tensor].nbytes for n, lin in by_name.items()}
+        # A tied lm_head's tensor is the embedding table: stored once, at lm_head's format.
+        quantized = {lin.tensor for n, lin in by_name.items() if n in in_table}
         other_bytes = sum(t.nbytes for name, t in checkpoint.tensors.items()
                           if name not in quantized)
-    stored = None
-    if checkpoint is not None:
-        by_name = {lin.name: lin for lin in checkpoint.linear_layers()}
-        stored = {n: checkpoint.tensors[by_name[n].tensor].nbytes for n in by_name}
     rows = []
     for fmt, g in layers.groupby("format", sort=False):
         params = int(g["params"].sum())
