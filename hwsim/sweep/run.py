@@ -75,11 +75,15 @@ class _Planner:
 
 def plan_points(spec: SweepSpec, evaluator: Evaluator) -> list[Point]:
     """The points of a grid or random sweep, in flat-index order (validates the axes)."""
-    planner = _Planner(spec, evaluator)
-    if spec.strategy.kind == "grid":
+    return _grid_or_sample(_Planner(spec, evaluator))
+
+
+def _grid_or_sample(planner: _Planner) -> list[Point]:
+    strategy = planner.spec.strategy
+    if strategy.kind == "grid":
         choices = planner.space.grid()
-    elif spec.strategy.kind == "random":
-        choices = planner.space.sample(spec.strategy.samples, spec.strategy.seed)
+    elif strategy.kind == "random":
+        choices = planner.space.sample(strategy.samples, strategy.seed)
     else:
         raise ValueError("optuna points are chosen while the search runs")
     return [planner.point(c) for c in choices]
@@ -194,10 +198,10 @@ def run_sweep(
     if spec.strategy.kind == "optuna":
         return _run_optuna(spec, planner, store, out, workers, executor, address, progress)
 
-    points = plan_points(spec, evaluator)
+    points = _grid_or_sample(planner)
     _write_plan(out, spec, evaluator, points, complete=False)
-    total, done = len(points), 0
-    reused = sum(store.has(p.key) for p in points)
+    total = len(points)
+    reused = done = sum(store.has(p.key) for p in points)
 
     def tick() -> None:
         nonlocal done
@@ -205,7 +209,6 @@ def run_sweep(
         if progress is not None:
             progress(done, total)
 
-    done = reused
     if progress is not None:
         progress(done, total)
     with ExitStack() as stack:
@@ -287,9 +290,8 @@ def _run_optuna(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Pat
                     name = "+".join(dim.fields)
                     if dim.ordinal:
                         choice.append(trial.suggest_int(name, 0, dim.size - 1))
-                    else:
-                        labels = [str(o[0]) if len(o) == 1 else str(o) for o in dim.options]
-                        choice.append(labels.index(trial.suggest_categorical(name, labels)))
+                    else:  # categories by option index: values like 1 and "1" stay apart
+                        choice.append(trial.suggest_categorical(name, list(range(dim.size))))
                 batch.append((trial, planner.point(tuple(choice))))
             asked += len(batch)
             new = []  # points not seen in earlier batches (optuna may suggest one again)
