@@ -102,8 +102,21 @@ def _print_report(console, report) -> None:
         console.print(f"[yellow]{report.missing} of {report.planned} points have no result "
                       "yet: rerun the sweep to finish them[/]")
     front = report.front
-    shown = [*report.fields, *(o.metric for o in report.objectives)]
-    table = Table(title=f"Pareto front: {len(front)} of {len(report.table)} points")
+    # Objectives first; then as many axes as fit a terminal (all of them in pareto.csv).
+    columns = [*(o.metric for o in report.objectives), *report.fields]
+    width = max(console.width, 80)
+    shown, used = [], 4
+    for column in columns:
+        need = max(len(column), 8) + 3
+        if shown and used + need > width:
+            break
+        shown.append(column)
+        used += need
+    hidden = len(columns) - len(shown)
+    title = f"Pareto front: {len(front)} of {len(report.table)} points"
+    if hidden:
+        title += f" ({hidden} more columns in pareto.csv)"
+    table = Table(title=title)
     for column in shown:
         table.add_column(column, justify="right")
     for _, row in front.head(15).iterrows():
