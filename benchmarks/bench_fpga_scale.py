@@ -6,9 +6,12 @@ then every design point runs the BitMoD generative setting of Llama-2-7B (256-to
 20 decode steps) in the simulator with each board memory, in the weight format the PE runs.
 
     .venv/bin/python benchmarks/bench_fpga_scale.py [DEVICE ...] [--out DIR]
+    .venv/bin/python benchmarks/bench_fpga_scale.py --collect DIR [DIR ...] --out DIR
 
 Defaults: ecp5-25k and ice40-up5k, out/bench_fpga_scale. Prints the tables; the files (JSON,
 Markdown, plot, one hardware YAML per point, every build's logs) go under the folder.
+``--collect`` rebuilds the tables from the ``fpga.json`` of earlier (e.g. parallel) runs:
+each placed and routed winner wrote one.
 """
 
 from __future__ import annotations
@@ -56,13 +59,14 @@ def main() -> None:
     parser.add_argument("--freq", type=float, default=50.0)
     parser.add_argument("--kinds", default=",".join(SCALING_KINDS))
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--collect", type=Path, nargs="+", default=None)
     args = parser.parse_args()
     kinds = args.kinds.split(",")
     seeds = tuple(range(1, args.seeds + 1))
 
-    points = []
+    points = [] if args.collect is None else _collect(args.collect)
     start = time.perf_counter()
-    for device in args.devices:
+    for device in [] if args.collect is not None else args.devices:
         for kind in kinds:
             for dsp in (True, False) if kind in ("int8_mac", "dint_mac") else (True,):
                 folder = args.out / device / ("dsp" if dsp else "lut")
@@ -97,6 +101,24 @@ def main() -> None:
                   f"{tps:9.3f}")
     print("memories:", ", ".join(f"{m.name} = {m.gb_per_s} GB/s" for m in
                                   BOARD_MEMORIES.values()))
+
+
+_KIND_OF_BLOCK = {"pe_array": "bitmod", "int_mac": "int8_mac", "dint_mac": "dint_mac",
+                  "bipolar_pe": "bipolar"}
+
+
+def _collect(folders: list[Path]) -> list:
+    from hwsim.hw.fpga.flow import load_implementation
+    from hwsim.hw.fpga.scaling import ScalingPoint
+
+    points = []
+    for folder in folders:
+        for path in sorted(folder.rglob("fpga.json")):
+            impl = load_implementation(path)
+            p = impl.params
+            points.append(ScalingPoint(_KIND_OF_BLOCK[impl.block], impl.device, p["rows"],
+                                       p["cols"], p["lanes"], impl))
+    return points
 
 
 def _latency(result) -> tuple[float, float]:

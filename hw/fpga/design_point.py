@@ -30,13 +30,38 @@ from hwsim.errors import HwsimError
 
 __all__ = [
     "BOARD_MEMORIES",
+    "PRESET_DIR",
     "BoardMemory",
     "board_memory",
     "device_buffers",
     "fpga_hardware",
+    "fpga_preset_path",
+    "list_fpga_presets",
     "pe_for_block",
     "write_hardware_yaml",
 ]
+
+
+# Measured design points kept as data (`hwsim run --hardware <this folder>/<name>.yaml`).
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+
+
+def list_fpga_presets() -> list[str]:
+    """Names of the stored FPGA design points, sorted."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def fpga_preset_path(name: str) -> Path:
+    """The YAML file of a stored FPGA design point (give it to `hwsim.hw.load_hardware`).
+
+    Raises:
+        HwsimError: unknown name; the message lists the stored ones.
+    """
+    path = PRESET_DIR / f"{str(name).strip().lower()}.yaml"
+    if not path.is_file():
+        raise HwsimError(f"unknown FPGA design point {name!r}; stored: "
+                         f"{', '.join(list_fpga_presets()) or 'none'}")
+    return path
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ __all__ = [
     "check_fit",
     "check_freq",
     "implement",
+    "load_implementation",
     "synthesize",
 ]
 
@@ -456,3 +457,35 @@ def implement(
     _dump(out / "fpga.json", result.to_dict())
     _dump(out / "tool_times.json", times)
     return result
+
+
+def load_implementation(path: Path | str) -> Implementation:
+    """Read back the ``fpga.json`` that `implement` wrote (e.g. to make another design point
+    from a build without running the tools again).
+
+    Raises:
+        HwsimError: unreadable file or not an ``fpga.json``.
+    """
+    p = Path(path)
+    try:
+        d = json.loads(p.read_text())
+        cp = d["critical_path"]
+        return Implementation(
+            block=d["block"],
+            params=d["params"],
+            device=d["device"],
+            freq_mhz=float(d["freq_mhz"]),
+            dsp=bool(d["dsp"]),
+            seeds=tuple(d["seeds"]),
+            resources=tuple(
+                ResourceUse(r["resource"], r["primitive"], r["used"], r["available"])
+                for r in d["resources"]
+            ),
+            fmax_mhz={k: float(v) for k, v in d["fmax_mhz"].items()},
+            fmax_by_seed_mhz={k: tuple(v) for k, v in d["fmax_by_seed_mhz"].items()},
+            critical_path=None if cp is None else CriticalPath(**cp),
+            cells=d["cells"],
+            wrapper=WrapperCost(**d["wrapper"]),
+        )
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise HwsimError(f"{p}: not an fpga.json written by hwsim fpga ({exc})") from None

@@ -99,3 +99,27 @@ def test_yaml_round_trips_through_the_simulator_loader(tmp_path):
     loaded = load_hardware(path)
     assert loaded.clock_mhz == spec.clock_mhz and loaded.pe == spec.pe
     assert loaded.buffers == spec.buffers and loaded.dram == spec.dram
+
+
+def test_a_saved_build_reads_back_equal(tmp_path):
+    import json
+
+    from hwsim.hw.fpga.flow import load_implementation
+
+    build = _build()
+    path = tmp_path / "fpga.json"
+    path.write_text(json.dumps(build.to_dict()))
+    assert load_implementation(path) == build
+    path.write_text("{}")
+    with pytest.raises(HwsimError, match=r"not an fpga\.json"):
+        load_implementation(path)
+
+
+def test_stored_presets_are_valid_hardware():
+    from hwsim.hw.fpga.design_point import fpga_preset_path, list_fpga_presets
+
+    for name in list_fpga_presets():
+        hw = load_hardware(fpga_preset_path(name))
+        assert hw.clock_mhz > 0 and hw.dram.gb_per_s > 0
+    with pytest.raises(HwsimError, match="unknown FPGA design point 'nope'"):
+        fpga_preset_path("nope")

@@ -1,0 +1,61 @@
+"""One PE of each kind through the FPGA flow, by hand: synthesis and P&R times, area, fmax.
+
+    .venv/bin/python benchmarks/bench_fpga_pe.py [--device ecp5-25k] [--seeds 3]
+
+Part 1 (`hwsim synth`): the bare blocks side by side, Yosys ``synth_ice40`` without DSPs.
+Part 2 (`hwsim fpga`): each PE inside the I/O harness placed and routed on the device, fmax
+the median of the seeds; the issue asks for one PE on ECP5-25k in under 3 minutes.
+Files go under out/bench_fpga_pe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from hwsim.hw.fpga import fpga_block, synth_block
+
+BLOCKS = [
+    ("bitmod_pe", {}),
+    ("dint_mac", {"lanes": 4}),
+    ("int_mac", {"lanes": 4}),
+    ("bipolar_pe", {"lanes": 4}),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="ecp5-25k")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--freq", type=float, default=50.0)
+    parser.add_argument("--out", type=Path, default=Path("out/bench_fpga_pe"))
+    args = parser.parse_args()
+
+    print("synth_ice40, no DSP (bare block):")
+    print(f"{'block':11} {'params':12} {'LUT4':>6} {'FF':>5} {'carry':>6} {'Yosys s':>8}")
+    for name, params in BLOCKS:
+        r = synth_block(name, params, "ice40", args.out / "synth" / name)
+        text = ",".join(f"{k}={v}" for k, v in params.items()) or "defaults"
+        print(f"{name:11} {text:12} {r.resources.get('logic', 0):6} {r.resources.get('ff', 0):5} "
+              f"{r.resources.get('carry', 0):6} {r.seconds:8.1f}", flush=True)
+
+    print(f"\nplaced and routed on {args.device} (inside the harness), {args.seeds} seeds, "
+          f"requested {args.freq:g} MHz:")
+    print(f"{'block':11} {'logic':>6} {'FF':>5} {'DSP':>4} {'harness FF':>10} {'fmax MHz':>9} "
+          f"{'seeds':>20} {'Yosys s':>8} {'P&R s/seed':>11} {'total s':>8}")
+    for name, params in BLOCKS:
+        t0 = time.perf_counter()
+        impl = fpga_block(name, params, args.device, args.out / args.device / name,
+                          freq_mhz=args.freq, seeds=tuple(range(1, args.seeds + 1)))
+        total = time.perf_counter() - t0
+        pnr = [v for k, v in impl.tool_seconds.items() if k.startswith("nextpnr")]
+        seeds = "/".join(f"{f:g}" for f in next(iter(impl.fmax_by_seed_mhz.values())))
+        print(f"{name:11} {impl.resource('logic').used:6} {impl.resource('ff').used:5} "
+              f"{impl.resource('dsp').used:4} {impl.wrapper.ff:10} {impl.min_fmax_mhz:9.1f} "
+              f"{seeds:>20} {impl.tool_seconds['yosys']:8.1f} {sum(pnr) / len(pnr):11.1f} "
+              f"{total:8.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
