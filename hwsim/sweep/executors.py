@@ -151,12 +151,24 @@ class _DaskExecutor(Executor):
             return future
 
         first = [submit(item) for _, item in zip(range(window), todo, strict=False)]
-        pending = as_completed(first, with_results=True)
-        for future, outcome in pending:
-            yield position_of.pop(future.key), outcome
+        pending = as_completed(first, with_results=True, raise_errors=False)
+        lost: list[str] = []
+        for future, result in pending:
+            position = position_of.pop(future.key)
+            if future.status == "error":
+                # evaluate_point catches what a point raises, so this is the worker itself
+                # dying (KilledWorker after Dask's retries): skip it, keep the sweep going.
+                lost.append(type(result[1]).__name__)
+            else:
+                yield position, result
             item = next(todo, None)
             if item is not None:
                 pending.add(submit(item))
+        if lost:
+            raise SweepInterrupted(
+                f"{len(lost)} point(s) were lost with their Dask workers ({lost[0]}: a worker "
+                "died, out of memory?); every other point is stored: rerun the same command "
+                "to retry them")
 
 
 def check_executor(kind: str, workers: int | None, address: str | None) -> None:

@@ -46,3 +46,29 @@ def test_rerun_after_a_killed_worker_has_no_duplicate_or_missing_point(tmp_path)
     rows = table.set_index(["x", "y"]).key
     rerun_keys = {rows[tuple(int(v) for v in line.split(",")[:2])] for line in rerun_calls}
     assert rerun_keys.isdisjoint(stored_after_crash)
+
+
+def test_a_point_that_kills_its_dask_worker_is_retried_on_rerun(tmp_path):
+    import dask
+
+    spec = sweep_from_dict(
+        {"params": {"x": 0, "y": 1, "kind": "a", "crash_at": 2,
+                    "marker": str(tmp_path / "crashed")},
+         "axes": [{"field": "x", "range": {"start": 0, "stop": 5}}],
+         "objectives": ["latency_s"]},
+        sections=("params",), metrics=METRICS, source="crash.yaml",
+    )
+    out = tmp_path / "out"
+    # No retries: the first worker death fails the task (Dask's default retries it 3 times).
+    # A task queued on the same worker may be lost with it, so only x == 2 is sure to be.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            pytest.raises(SweepInterrupted, match=r"point\(s\) were lost with their Dask "
+                                                  "workers"):
+        run_sweep(spec, out, evaluator=TOY, executor="dask", workers=2)
+    _, table = load_results(out)
+    stored = set(table.x)
+    assert 2 not in stored and len(stored) >= 3
+    run = run_sweep(spec, out, evaluator=TOY, workers=1)
+    assert (run.points, run.evaluated, run.reused) == (6, 6 - len(stored), len(stored))
+    _, table = load_results(out)
+    assert table.x.tolist() == [0, 1, 2, 3, 4, 5] and table.error.isna().all()
