@@ -24,10 +24,9 @@ TARGET_MB = 1024.0
 
 
 def main() -> int:
+    from hwsim.errors import HwsimError
     from hwsim.reports.fidelity import format_summary, layer_fidelity
     from hwsim.workloads.checkpoints import demo_checkpoint_path, open_checkpoint
-
-    from hwsim.errors import HwsimError
 
     try:
         ckpt = open_checkpoint(demo_checkpoint_path())

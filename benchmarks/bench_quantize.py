@@ -19,6 +19,7 @@ import tracemalloc
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the target says
 
 import numpy as np
+
 from hwsim.dtypes import list_formats, quantize
 
 

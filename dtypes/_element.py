@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from hwsim.dtypes._grid import TieRule, nearest_index
 
+from hwsim.dtypes._grid import TieRule, nearest_index
 from hwsim.errors import HwsimError
 
 __all__ = ["ElementFormat"]

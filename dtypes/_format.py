@@ -19,10 +19,10 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
+
 from hwsim.dtypes._element import ElementFormat
 from hwsim.dtypes._scale import INT8_ROW_FACTOR_BITS, SCALE_BITS, ScaleFormat
 from hwsim.dtypes._tables import minifloat
-
 from hwsim.errors import HwsimError
 
 __all__ = ["FloatFormat", "Format", "Scheme"]

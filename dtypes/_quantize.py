@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from hwsim.dtypes._element import ElementFormat
 from hwsim.dtypes._format import FloatFormat, Format, check_group_size
 from hwsim.dtypes._metrics import error_metrics
 from hwsim.dtypes._registry import get_element, get_format
 from hwsim.dtypes._scale import INT8_ROW_FACTOR_BITS, SCALE_BITS, store_scales
 from hwsim.dtypes._search import best_scale_per_row
-
 from hwsim.errors import HwsimError
 
 __all__ = ["QuantResult", "quantize"]
@@ -247,10 +247,10 @@ def _scheme_ant(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
     best_sse, best_ideal = [], []
     for t in f.types:
         # alpha = fraction * absmax is mapped to the type's largest positive value.
-        cand = amax[:, None] * fractions[None, :] / t.values.max()
-        sse, pick = best_scale_per_row(rows, cand, t)
+        base = amax / t.values.max()
+        sse, pick = best_scale_per_row(rows, base, fractions, t)
         best_sse.append(sse)
-        best_ideal.append(cand[np.arange(len(rows)), pick])
+        best_ideal.append(base * fractions[pick])
     choice = int(np.argmin([s.sum() for s in best_sse]))  # per tensor; first wins a tie
     t = f.types[choice]
     scales = store_scales(best_ideal[choice].reshape(xg.shape[:-1]), scale_format,
@@ -289,6 +289,28 @@ def _olive_encode(xg: np.ndarray, scales: np.ndarray, f: Format,
     return codes, q, even_out | odd_out
 
 
+def _olive_sse(xg: np.ndarray, scales: np.ndarray, f: Format) -> np.ndarray:
+    """Squared error per group of `_olive_encode` at given scales, without building codes.
+
+    Same decisions as `_olive_encode`; used by the scale search, where only the error counts.
+    """
+    outlier = f.types[1]
+    y, s = _divide(xg, scales)
+    err = np.clip(np.floor(y + 0.5), -7, 7)
+    err -= y
+    np.square(err, out=err)  # normal error, in units of the scale
+    is_out = np.abs(y) >= (7 + outlier.values[outlier.values > 0].min()) / 2
+    if is_out.any():
+        pairs = is_out.reshape(*is_out.shape[:-1], -1, 2)
+        even_out, odd_out = pairs[..., 0], pairs[..., 1]
+        keep = np.stack([even_out, odd_out & ~even_out], axis=-1).reshape(is_out.shape)
+        victim = np.stack([odd_out & ~even_out, even_out], axis=-1).reshape(is_out.shape)
+        y_out = y[keep]
+        err[keep] = (outlier.round(y_out) - y_out) ** 2
+        err[victim] = y[victim] ** 2
+    return np.einsum("...i->...", err).astype(np.float64) * (s[..., 0].astype(np.float64) ** 2)
+
+
 def _scheme_olive(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
     if xg.shape[-1] % 2:
         raise HwsimError(f"{f.name}: the group size must be even (elements are paired)")
@@ -305,8 +327,7 @@ def _scheme_olive(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
     best_ideal = base / 7.0
     for c in _OLIVE_SEARCH:
         ideal = c * base / 7.0
-        _, deq, _ = _olive_encode(sub, ideal, f)
-        sse = _group_sse(sub, deq)
+        sse = _olive_sse(sub, ideal, f)
         better = sse < best_sse
         best_sse = np.where(better, sse, best_sse)
         best_ideal = np.where(better, ideal, best_ideal)

@@ -13,10 +13,10 @@ import re
 from functools import cache
 
 import numpy as np
+
 from hwsim.dtypes import _tables as T
 from hwsim.dtypes._element import ElementFormat
 from hwsim.dtypes._format import FloatFormat, Format
-
 from hwsim.errors import HwsimError
 
 __all__ = ["get_element", "get_format", "list_formats"]

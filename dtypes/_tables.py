@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+
 from hwsim.dtypes._element import ElementFormat
 
 __all__ = [

@@ -5,9 +5,8 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from hwsim.hw.spec import HardwareSpec, load_hardware_file
-
 from hwsim.errors import HwsimError
+from hwsim.hw.spec import HardwareSpec, load_hardware_file
 
 __all__ = ["PRESET_DIR", "list_presets", "load_hardware"]
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from hwsim.hw.spec import HardwareSpec
 
 from hwsim.errors import HwsimError
+from hwsim.hw.spec import HardwareSpec
 
 __all__ = ["BlockSchedule", "Mapping", "block_schedule", "map_gemm", "tile_quanta"]
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
-from hwsim.workloads.checkpoints import Checkpoint, LinearWeight
 
 from hwsim.errors import HwsimError
+from hwsim.workloads.checkpoints import Checkpoint, LinearWeight
 
 __all__ = [
     "LAYER_COLUMNS",

@@ -86,6 +86,7 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
         HwsimError: missing workload, unreadable YAML, unknown hardware.
     """
     import yaml
+
     from hwsim.dtypes import get_format
     from hwsim.hw import load_hardware
     from hwsim.sim import simulate_workload

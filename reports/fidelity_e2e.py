@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hwsim.workloads.checkpoints import Checkpoint, open_checkpoint
 
 from hwsim.errors import HwsimError
+from hwsim.workloads.checkpoints import Checkpoint, open_checkpoint
 
 __all__ = [
     "E2E_COLUMNS",
@@ -180,6 +180,7 @@ def _set_weights(m: _Model, fmt: str | None, group_size: int | None) -> None:
     linear layers are quantized, as in the layer-level table.
     """
     import torch
+
     from hwsim.dtypes import get_format, quantize
 
     if fmt is not None and get_format(fmt).scheme == "cast":

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from hwsim.reports.roofline_machine import Machine
 from hwsim.workloads.ops import Op
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pandas as pd
-from hwsim.reports.roofline_machine import Machine
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from hwsim.reports.roofline_machine import Machine
 
 __all__ = ["plot_latency_breakdown", "plot_roofline"]
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from hwsim.errors import HwsimError
 from hwsim.reports.roofline_analysis import analyze, summarize
 from hwsim.reports.roofline_machine import Machine
 from hwsim.workloads import Workload, footprint, operators
-
-from hwsim.errors import HwsimError
 
 __all__ = ["DECODE_CONVENTION", "RooflineReport", "markdown_table", "roofline_report"]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from hwsim.sim.run import ENERGY_KEYS, RunResult, compare_results
 
 __all__ = ["comparison_table", "run_summary", "summary_table", "write_run_outputs"]

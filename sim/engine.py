@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from hwsim.hw.spec import BufferSpec, HardwareSpec
 from hwsim.mapping import Mapping, block_schedule, map_gemm
 from hwsim.mapping.tiling import BlockSchedule

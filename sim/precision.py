@@ -6,11 +6,10 @@ import math
 import re
 from dataclasses import dataclass
 
+from hwsim.errors import HwsimError
 from hwsim.hw.spec import HardwareSpec
 from hwsim.sim import pe_cycles
 from hwsim.workloads.ops import Op
-
-from hwsim.errors import HwsimError
 
 __all__ = ["OperandWidths", "operand_widths"]
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from hwsim.hw.area import area_breakdown_mm2
 from hwsim.hw.spec import HardwareSpec
 from hwsim.sim.engine import ENERGY_COMPONENTS, simulate_op

@@ -12,9 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hwsim.workloads.models import ModelConfig
-
 from hwsim.errors import HwsimError
+from hwsim.workloads.models import ModelConfig
 
 __all__ = ["SUPPORTED_MODEL_TYPES", "model_from_hf_config", "model_from_hf_dict"]
 

@@ -26,6 +26,7 @@ Modelling choices (each op reads its inputs and writes its output once, no fusio
 from __future__ import annotations
 
 import numpy as np
+
 from hwsim.workloads.inventory import LinearLayer, linear_layers
 from hwsim.workloads.ops import Op, Stage
 from hwsim.workloads.spec import FP16_BITS, Workload

@@ -42,12 +42,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from hwsim.workloads.hf_config import model_from_hf_config
-from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
-from hwsim.workloads.models import ModelConfig, get_model
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hwsim.errors import HwsimError
+from hwsim.workloads.hf_config import model_from_hf_config
+from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
+from hwsim.workloads.models import ModelConfig, get_model
 
 __all__ = [
     "Gemm",

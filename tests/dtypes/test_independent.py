@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from hwsim.dtypes import get_format, quantize
 
 ml_dtypes = pytest.importorskip("ml_dtypes", reason="ml_dtypes is a test dependency ([dev])")

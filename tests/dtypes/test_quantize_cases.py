@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from hwsim.dtypes import get_element, quantize
 from hwsim.dtypes._quantize import _olive_encode
 from hwsim.dtypes._registry import get_format

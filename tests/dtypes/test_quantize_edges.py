@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hwsim.dtypes import list_formats, quantize
 
+from hwsim.dtypes import list_formats, quantize
 from hwsim.errors import HwsimError
 
 ALL = list_formats()

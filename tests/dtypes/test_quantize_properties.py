@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hwsim.dtypes import get_element, get_format, list_formats, quantize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
+from hwsim.dtypes import get_element, get_format, list_formats, quantize
 
 QUANTIZED = [n for n in list_formats() if n not in ("fp32", "fp16", "bf16")]
 # Formats whose every element is the nearest grid value at its group's stored scale

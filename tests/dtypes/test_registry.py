@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hwsim.dtypes import bits_per_weight, get_format, list_formats
 
+from hwsim.dtypes import bits_per_weight, get_format, list_formats
 from hwsim.errors import HwsimError
 
 ISSUE_NAMES = [

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hwsim.dtypes import FloatFormat, get_element, get_format, list_formats
 
+from hwsim.dtypes import FloatFormat, get_element, get_format, list_formats
 from hwsim.errors import HwsimError
 
 SMALL = [n for n in list_formats() if get_format(n).bits <= 8]

@@ -1,6 +1,8 @@
 """Hardware descriptions: presets, validation errors with YAML paths, overrides, area."""
 
 import pytest
+
+from hwsim.errors import HwsimError
 from hwsim.hw import (
     area_breakdown_mm2,
     area_mm2,
@@ -11,8 +13,6 @@ from hwsim.hw import (
     load_hardware,
     with_overrides,
 )
-
-from hwsim.errors import HwsimError
 
 REQUIRED_PRESETS = {"fp16", "ant", "olive", "bitmod", "int8-systolic", "scalesim-ws",
                     "scalesim-os", "scalesim-is"}

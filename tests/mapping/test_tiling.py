@@ -4,12 +4,12 @@ import itertools
 
 import numpy as np
 import pytest
-from hwsim.hw import hardware_from_dict
-from hwsim.mapping import block_schedule, map_gemm, tile_quanta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwsim.errors import HwsimError
+from hwsim.hw import hardware_from_dict
+from hwsim.mapping import block_schedule, map_gemm, tile_quanta
 
 
 def small_hw(out_kib=64.0, w_kib=64.0, a_kib=64.0, pe=None, rows=8, cols=4):

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from hwsim.errors import HwsimError
 from hwsim.reports.fidelity import format_summary, layer_fidelity, resolve_formats
 from hwsim.reports.fidelity_cost import (
     fidelity_axis,
@@ -29,8 +31,6 @@ from hwsim.reports.fidelity_plots import (
     sqnr_png,
 )
 from hwsim.workloads.checkpoints import open_checkpoint
-
-from hwsim.errors import HwsimError
 
 st_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors ([llm] extra) missing")
 
@@ -229,6 +229,7 @@ def workload_file(tmp_path_factory):
 
 def test_costs_match_a_direct_simulation(workload_file, tmp_path):
     import yaml
+
     from hwsim.hw import load_hardware
     from hwsim.sim import simulate_workload
     from hwsim.workloads import load_workload

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwsim.errors import HwsimError
 from hwsim.reports.roofline import (
     COLUMNS,
     Machine,
@@ -18,10 +22,6 @@ from hwsim.reports.roofline import (
     roofline_report,
 )
 from hwsim.workloads import Op, workload_from_dict
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from hwsim.errors import HwsimError
 
 A100 = load_machine("a100-40g")
 

@@ -6,10 +6,10 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-from hwsim.hw import hardware_to_dict, load_hardware
-from hwsim.workloads import DEFAULT_WORKLOAD, example_path, load_workload
 
 from hwsim.cli import main
+from hwsim.hw import hardware_to_dict, load_hardware
+from hwsim.workloads import DEFAULT_WORKLOAD, example_path, load_workload
 
 GEMMS = """\
 gemms:

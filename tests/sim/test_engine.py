@@ -4,6 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwsim.errors import HwsimError
 from hwsim.hw import hardware_from_dict, load_hardware, with_overrides
 from hwsim.sim import (
     ENERGY_COMPONENTS,
@@ -15,10 +19,6 @@ from hwsim.sim import (
 from hwsim.sim import pe_cycles as pc
 from hwsim.sim.precision import OperandWidths
 from hwsim.workloads import Op
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from hwsim.errors import HwsimError
 
 
 def tiny_hw(pe=None, **over):

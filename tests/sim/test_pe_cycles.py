@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from hwsim.sim import pe_cycles as pc
 
 from hwsim.errors import HwsimError
+from hwsim.sim import pe_cycles as pc
 
 
 @pytest.mark.parametrize(

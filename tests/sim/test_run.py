@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from hwsim.hw import load_hardware, with_overrides
 from hwsim.sim import ENERGY_KEYS, compare_results, simulate_workload
 from hwsim.sim.run import apply_weight_storage

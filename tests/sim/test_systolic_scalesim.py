@@ -13,6 +13,7 @@ the "Total Cycles" column of COMPUTE_REPORT.csv (its "Stall Cycles" was 0 in eve
 """
 
 import pytest
+
 from hwsim.hw import load_hardware, with_overrides
 from hwsim.sim import pe_cycles as pc
 from hwsim.sim import simulate_gemm

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from hwsim.errors import HwsimError
 from hwsim.workloads.checkpoints import (
     SUPPORTED_MODEL_TYPES,
     demo_checkpoint_path,
     open_checkpoint,
 )
-
-from hwsim.errors import HwsimError
 
 st_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors ([llm] extra) missing")
 

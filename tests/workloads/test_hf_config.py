@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hwsim.workloads import get_model, model_from_hf_config, operators, workload_from_dict
 
 from hwsim.errors import HwsimError
+from hwsim.workloads import get_model, model_from_hf_config, operators, workload_from_dict
 
 # Excerpts of the public config.json files (keys the importer reads, values as published).
 CONFIGS = {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from hwsim.errors import HwsimError
 from hwsim.workloads import (
     footprint,
     get_model,
@@ -10,8 +12,6 @@ from hwsim.workloads import (
     parameter_count,
     workload_from_dict,
 )
-
-from hwsim.errors import HwsimError
 
 
 def test_llama2_7b_parameters_within_0p1_percent_of_6p74b() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from hwsim.workloads import Op, operators, workload_from_dict
 
 

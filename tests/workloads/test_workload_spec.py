@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from hwsim.dtypes import bits_per_weight
+from hwsim.errors import HwsimError
 from hwsim.workloads import (
     DEFAULT_WORKLOAD,
     example_path,
@@ -14,8 +16,6 @@ from hwsim.workloads import (
     operators,
     workload_from_dict,
 )
-
-from hwsim.errors import HwsimError
 
 BASE = {"model": "llama-2-7b", "prompt_tokens": 16, "generate_tokens": 4}
 
