@@ -50,6 +50,8 @@ def test_rerun_after_a_killed_worker_has_no_duplicate_or_missing_point(tmp_path)
 
 def test_a_point_that_kills_its_dask_worker_is_retried_on_rerun(tmp_path):
     import dask
+    import distributed  # noqa: F401 - loads its config defaults before we override one:
+    # dask.config.set would otherwise drop the whole "distributed" section on exit.
 
     spec = sweep_from_dict(
         {"params": {"x": 0, "y": 1, "kind": "a", "crash_at": 2,

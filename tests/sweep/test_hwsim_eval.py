@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hwsim.hw import area_mm2, load_hardware, with_overrides
-from hwsim.sim import simulate_workload
-from hwsim.workloads import workload_from_dict
 from typer.testing import CliRunner
 
 from hwsim.cli import app
 from hwsim.errors import HwsimError
+from hwsim.hw import area_mm2, load_hardware, with_overrides
+from hwsim.sim import simulate_workload
 from hwsim.sweep import (
     METRICS,
     hwsim_evaluator,
@@ -24,6 +23,7 @@ from hwsim.sweep import (
     sweep_from_dict,
     write_report,
 )
+from hwsim.workloads import workload_from_dict
 
 # A short generation keeps each simulation to a few milliseconds.
 WORKLOAD = {"model": "llama-2-7b", "prompt_tokens": 8, "generate_tokens": 3,
