@@ -20,10 +20,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from amaranth.lib import wiring
-from hwsim.hw.fpga.flow import Implementation, check_fit, implement
-from hwsim.hw.fpga.grid import PeGrid
 
 from hwsim.errors import HwsimError
+from hwsim.hw.fpga.flow import Implementation, check_fit, implement
+from hwsim.hw.fpga.grid import PeGrid
 
 __all__ = [
     "MISSING_KINDS",
@@ -138,12 +138,16 @@ class ScalingPoint:
 
 
 def balanced_shape(pes: int, max_side: int) -> tuple[int, int]:
-    """A rows x cols shape of at most ``pes`` PEs: cols the largest power of two with
-    cols <= rows, rows as many as fit (both at most ``max_side``)."""
-    cols = 1
-    while (2 * cols) ** 2 <= pes and 2 * cols <= max_side:
+    """The rows x cols shape with the most PEs, at most ``pes``, both sides at most
+    ``max_side``: cols a power of two with cols <= rows; among equal counts the squarest."""
+    best = (min(pes, max_side), 1)
+    cols = 2
+    while cols * cols <= pes and cols <= max_side:
+        shape = (min(pes // cols, max_side), cols)
+        if shape[0] * shape[1] >= best[0] * best[1]:
+            best = shape
         cols *= 2
-    return min(pes // cols, max_side), cols
+    return best
 
 
 def predict_max_pes(

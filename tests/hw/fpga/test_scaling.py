@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
+from hwsim.cli.fpga_cmd import cycles_per_lane_mac
+from hwsim.errors import HwsimError
 from hwsim.hw.fpga.flow import Implementation, ResourceUse
 from hwsim.hw.fpga.scaling import (
     SCALING_KINDS,
@@ -12,9 +15,6 @@ from hwsim.hw.fpga.scaling import (
     predict_max_pes,
 )
 from hwsim.hw.fpga.wrapper import WrapperCost
-
-from hwsim.cli.fpga_cmd import cycles_per_lane_mac
-from hwsim.errors import HwsimError
 
 
 def test_extrapolation_finds_the_binding_resource():
@@ -33,8 +33,9 @@ def test_extrapolation_needs_a_growing_resource():
 
 
 @pytest.mark.parametrize(("pes", "shape"), [
-    (1, (1, 1)), (3, (3, 1)), (4, (2, 2)), (14, (7, 2)), (16, (4, 4)), (63, (15, 4)),
-    (64, (8, 8)), (1000, (16, 16)),
+    # The most PEs first (7 = 7x1 beats 3x2), then the squarest (14 = 7x2, 16 = 4x4).
+    (1, (1, 1)), (3, (3, 1)), (4, (2, 2)), (7, (7, 1)), (14, (7, 2)), (16, (4, 4)),
+    (60, (15, 4)), (64, (8, 8)), (1000, (16, 16)),
 ])
 def test_balanced_shape_never_exceeds_the_count_or_the_side(pes, shape):
     assert balanced_shape(pes, 16) == shape
