@@ -39,6 +39,9 @@ def sweep(
     report: Path = typer.Option(None, "--report",
                                 help="Re-render the tables and plots of a sweep folder "
                                 "from its stored results, without simulating."),
+    objectives: str = typer.Option(
+        None, "--objectives", help="With --report: other objectives for the front and plots, "
+        "comma-separated, e.g. latency_ms,area_mm2 or tokens_per_s:max,energy_uj."),
 ) -> None:
     """Sweep hardware and workload fields; store every point; tables, Pareto fronts, plots.
 
@@ -56,8 +59,12 @@ def sweep(
         if workers is not None or address is not None or executor != "local":
             raise HwsimError("--report simulates nothing: --workers, --executor and "
                              "--address do not apply")
-        _print_report(console, write_report(report))
+        chosen = objectives.split(",") if objectives is not None else None
+        _print_report(console, write_report(report, chosen))
         return
+    if objectives is not None:
+        raise HwsimError("--objectives re-renders a finished sweep: use it with --report DIR "
+                         "(the sweep file sets the objectives of a run)")
     if sweep_file is None or out is None:
         raise HwsimError("give a SWEEP.yaml and --out DIR (or --report DIR)")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,36 @@ def _read_plan(out: Path) -> dict[str, Any]:
                          f"`hwsim sweep SWEEP.yaml --out {out}` first") from None
 
 
-def load_results(out_dir: str | Path) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The plan and the table of finished points (see the module docstring for columns)."""
+def _objectives_override(items: Sequence[str], plan: dict[str, Any]) -> list[dict[str, str]]:
+    """``["latency_ms", "tokens_per_s:max"]`` -> objective mappings (goal from the model's
+    metric table when not written)."""
+    known = plan.get("metrics", {})
+    out = []
+    for item in items:
+        metric, _, goal = item.strip().partition(":")
+        goal = goal or known.get(metric, "")
+        if goal not in ("min", "max"):
+            raise HwsimError(f"--objectives {item!r}: write {metric}:min or {metric}:max")
+        out.append({"metric": metric, "goal": goal})
+    if not out or len({o["metric"] for o in out}) != len(out):
+        raise HwsimError("--objectives: give one or more different metrics")
+    return out
+
+
+def load_results(out_dir: str | Path, objectives: Sequence[str] | None = None
+                 ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The plan and the table of finished points (see the module docstring for columns).
+
+    Args:
+        out_dir: a sweep's output folder.
+        objectives: other objectives for the ``pareto`` column than the sweep file's, as
+            ``"metric"`` or ``"metric:min|max"``.
+    """
     out = Path(out_dir)
     plan = _read_plan(out)
+    override = objectives is not None
+    if override:
+        plan["objectives"] = _objectives_override(objectives, plan)
     store = ResultStore(out)
     fields = [a["field"] for a in plan["axes"]]
     objectives = [Objective(**o) for o in plan["objectives"]]
@@ -76,6 +103,10 @@ def load_results(out_dir: str | Path) -> tuple[dict[str, Any], pd.DataFrame]:
         rows.append({"point": index, **record["values"], **metrics,
                      "error": record["error"], "key": key})
     first = [o.metric for o in objectives]
+    unknown = [m for m in first if m not in metric_names and m not in plan.get("metrics", {})]
+    if override and rows and unknown:
+        raise HwsimError(f"--objectives: no metric {', '.join(unknown)} in the results; "
+                         f"metrics: {', '.join(metric_names)}")
     metrics_order = first + sorted(m for m in metric_names if m not in first)
     columns = ["point", *fields, *metrics_order, "error", "key"]
     table = pd.DataFrame(rows, columns=columns)
@@ -193,15 +224,18 @@ def _auto_heatmaps(plan: dict[str, Any]) -> list[Heatmap]:
     return [Heatmap(x, y, o["metric"]) for o in plan["objectives"]]
 
 
-def write_report(out_dir: str | Path) -> SweepReport:
+def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None) -> SweepReport:
     """Write the tables and plots of a sweep folder from its stored results.
+
+    `objectives` (``"metric"`` or ``"metric:min|max"``) replaces the sweep file's for the
+    front and the plots.
 
     Raises:
         HwsimError: no results yet, or no point is feasible (the tables are still written;
             the message says which constraint no point meets and how close the points come).
     """
     out = Path(out_dir)
-    plan, table = load_results(out)
+    plan, table = load_results(out, objectives)
     for stale in [*out.glob("pareto_*__*.png"), *out.glob("heatmap_*__*__*.png")]:
         stale.unlink()  # plots of an earlier render whose objectives or axes have changed
     files = [out / "results.csv", out / "results.parquet", out / "pareto.csv"]

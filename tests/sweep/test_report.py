@@ -118,3 +118,24 @@ def test_an_objective_no_point_produces_is_named(tmp_path):
                                          r"\(s\) sqnr_db_mean"):
         write_report(out)
     assert not (out / "pareto_latency_s__energy_pj.png").exists()  # no stale plot left
+
+
+def test_other_objectives_at_report_time(tmp_path):
+    out = grid(tmp_path)
+    report = write_report(out, ["energy_pj", "score"])  # goals from the model: min, max
+    table = report.table
+    assert list(table.columns[3:5]) == ["energy_pj", "score"]
+    ok = table[table.feasible]
+    front = brute_force(ok[["energy_pj", "score"]].to_numpy(), ("min", "max"))
+    assert table.loc[table.feasible, "pareto"].tolist() == front.tolist()
+    assert {p.name for p in report.files if p.suffix == ".png"} == {
+        "pareto_energy_pj__score.png", "heatmap_energy_pj__x__y.png", "heatmap_score__x__y.png"}
+    flipped = write_report(out, ["energy_pj:max", "score:min"]).table
+    ok = flipped[flipped.feasible]
+    front = brute_force(ok[["energy_pj", "score"]].to_numpy(), ("max", "min"))
+    assert flipped.loc[flipped.feasible, "pareto"].tolist() == front.tolist()
+    with pytest.raises(HwsimError, match="no metric speed in the results; metrics: "
+                                         "area_mm2, energy_pj, latency_s, score"):
+        write_report(out, ["speed:min"])
+    with pytest.raises(HwsimError, match="write speed:min or speed:max"):
+        write_report(out, ["speed"])
