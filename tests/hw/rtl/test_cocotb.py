@@ -12,19 +12,22 @@ from pathlib import Path
 
 import pytest
 import rtl_stimuli as st
+
 from hwsim.hw.rtl.bitmod import BitModConfig
 
 _HERE = Path(__file__).resolve().parent
 
-# Each design: (block, parameters, cases factory). Kept small so both simulators run fast,
+# Each design: (block, parameters, cases factory). The fp4 PE has the default (published)
+# parameters: full groups of 128, k = 256. The others are small so both simulators run fast,
 # yet complete: several groups per output, a partial last group, every code of the family.
 _PE = {"lanes": 4, "group_size": 16, "k": 40}
 DESIGNS = {
-    "bitmod_pe_fp4": ("bitmod_pe", {"weights": "fp4", **_PE},
-                      lambda p: st.bitmod_cases(BitModConfig(**p))),
+    "bitmod_pe_default": ("bitmod_pe", {}, lambda p: st.bitmod_cases(BitModConfig(**p))),
     "bitmod_pe_fp3": ("bitmod_pe", {"weights": "fp3", **_PE},
                       lambda p: st.bitmod_cases(BitModConfig(**p))),
     "bitmod_pe_int4": ("bitmod_pe", {"weights": "int4", **_PE},
+                       lambda p: st.bitmod_cases(BitModConfig(**p))),
+    "bitmod_pe_int3": ("bitmod_pe", {"weights": "int3", **_PE},
                        lambda p: st.bitmod_cases(BitModConfig(**p))),
     "pe_array_2x2": ("pe_array", {"rows": 2, "cols": 2, "weights": "fp4", "lanes": 2,
                                   "group_size": 8, "k": 20},
