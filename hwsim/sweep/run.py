@@ -31,12 +31,14 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Point:
-    """One point of a sweep: flat index in the design space, axis values, full config, key."""
+    """One point of a sweep: flat index in the design space, axis values, key, and its full
+    configuration (``None`` while a run plans: rebuilt when the point is evaluated, so a
+    sweep of a million points does not hold a million configurations)."""
 
     index: int
     values: dict[str, Any]
-    config: dict[str, Any]
     key: str
+    config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,19 +68,25 @@ class _Planner:
         }
         self.space = DesignSpace.from_spec(spec)
 
-    def point(self, choice: tuple[int, ...]) -> Point:
+    def config(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The full configuration of the point with these axis values."""
+        return self.evaluator.config(self.base, {self.paths[f]: v for f, v in values.items()})
+
+    def point(self, choice: tuple[int, ...], keep_config: bool = False) -> Point:
         values = self.space.values(choice)
-        config = self.evaluator.config(self.base, {self.paths[f]: v for f, v in values.items()})
+        config = self.config(values)
         key = point_key(self.evaluator.name, config)
-        return Point(self.space.flat_index(choice), values, config, key)
+        return Point(self.space.flat_index(choice), values, key,
+                     config if keep_config else None)
 
 
 def plan_points(spec: SweepSpec, evaluator: Evaluator) -> list[Point]:
-    """The points of a grid or random sweep, in flat-index order (validates the axes)."""
-    return _grid_or_sample(_Planner(spec, evaluator))
+    """The points of a grid or random sweep with their configurations, in flat-index order
+    (validates the axes)."""
+    return _grid_or_sample(_Planner(spec, evaluator), keep_config=True)
 
 
-def _grid_or_sample(planner: _Planner) -> list[Point]:
+def _grid_or_sample(planner: _Planner, keep_config: bool = False) -> list[Point]:
     strategy = planner.spec.strategy
     if strategy.kind == "grid":
         choices = planner.space.grid()
@@ -86,15 +94,15 @@ def _grid_or_sample(planner: _Planner) -> list[Point]:
         choices = planner.space.sample(strategy.samples, strategy.seed)
     else:
         raise ValueError("optuna points are chosen while the search runs")
-    return [planner.point(c) for c in choices]
+    return [planner.point(c, keep_config) for c in choices]
 
 
-def _record(point: Point, evaluator: Evaluator, outcome: Outcome) -> dict[str, Any]:
+def _record(point: Point, planner: _Planner, outcome: Outcome) -> dict[str, Any]:
     return {
         "key": point.key,
-        "evaluator": evaluator.name,
+        "evaluator": planner.evaluator.name,
         "values": point.values,
-        "config": point.config,
+        "config": planner.config(point.values),
         "metrics": outcome.metrics,
         "error": outcome.error,
     }
@@ -133,7 +141,7 @@ class _LazyExecutor(Executor):
         return self.inner.run(evaluate, configs)
 
 
-def _evaluate_missing(points: list[Point], store: ResultStore, evaluator: Evaluator,
+def _evaluate_missing(points: list[Point], store: ResultStore, planner: _Planner,
                       executor: Any, tick: Callable[[], None]) -> tuple[int, int]:
     """Evaluate the points without a stored record; store each as it finishes.
 
@@ -146,8 +154,9 @@ def _evaluate_missing(points: list[Point], store: ResultStore, evaluator: Evalua
     evaluated = failed = 0
     if not todo:
         return 0, 0
-    for position, outcome in executor.run(evaluator.evaluate, (p.config for p in todo)):
-        store.put(_record(todo[position], evaluator, outcome))
+    configs = (planner.config(p.values) for p in todo)  # built as the window refills
+    for position, outcome in executor.run(planner.evaluator.evaluate, configs):
+        store.put(_record(todo[position], planner, outcome))
         evaluated += 1
         failed += outcome.error is not None
         tick()
@@ -213,7 +222,7 @@ def run_sweep(
         progress(done, total)
     with ExitStack() as stack:
         ex = _LazyExecutor(stack, executor, workers, address)
-        evaluated, _ = _evaluate_missing(points, store, evaluator, ex, tick)
+        evaluated, _ = _evaluate_missing(points, store, planner, ex, tick)
     _write_plan(out, spec, evaluator, points, complete=True)
     failed = sum((store.get(p.key) or {}).get("error") is not None for p in points)
     return SweepRun(out, total, evaluated, reused, failed)
@@ -300,7 +309,7 @@ def _run_optuna(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Pat
                     seen.add(p.key)
                     new.append(p)
             points.extend(new)
-            n_eval, _ = _evaluate_missing(new, store, planner.evaluator, ex, lambda: None)
+            n_eval, _ = _evaluate_missing(new, store, planner, ex, lambda: None)
             evaluated += n_eval
             reused += len(new) - n_eval
             for trial, p in batch:
