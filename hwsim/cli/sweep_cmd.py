@@ -90,6 +90,10 @@ def sweep(
         except SweepInterrupted as exc:
             console.print(f"[bold red]interrupted:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            console.print("[bold red]interrupted:[/] the points that finished are stored in "
+                          f"{out}: rerun the same command to go on", highlight=False)
+            raise typer.Exit(130) from None
     console.print(f"{run.points} points: {run.evaluated} simulated, {run.reused} already "
                   f"stored, {run.failed} failed (see the error column)", highlight=False)
     _print_report(console, write_report(out))
