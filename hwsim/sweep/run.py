@@ -66,6 +66,12 @@ class _Planner:
                                       self.base)
             for i, axis in enumerate(spec.axes)
         }
+        seen: dict[str, str] = {}
+        for name, path in self.paths.items():
+            if path in seen:  # e.g. `array.rows` and `hardware.array.rows`
+                raise HwsimError(f"{spec.source}: axes: {seen[path]!r} and {name!r} both set "
+                                 f"{path}")
+            seen[path] = name
         self.space = DesignSpace.from_spec(spec)
 
     def config(self, values: dict[str, Any]) -> dict[str, Any]:

@@ -87,6 +87,15 @@ def test_unknown_field_lists_the_valid_fields():
         assert valid in msg
 
 
+def test_two_names_of_one_field_are_refused():
+    axes = [{"field": "array.rows", "values": [8]},
+            {"field": "hardware.array.rows", "values": [16]}]
+    with pytest.raises(HwsimError) as info:
+        plan_points(spec(axes), hwsim_evaluator())
+    assert str(info.value) == ("hw.yaml: axes: 'array.rows' and 'hardware.array.rows' both set "
+                               "hardware.array.rows")
+
+
 def test_precision_width_replaces_the_format():
     evaluator = hwsim_evaluator()
     points = plan_points(spec([{"field": "weights.bits", "values": [4.5]}]), evaluator)
