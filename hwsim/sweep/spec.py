@@ -220,6 +220,12 @@ class _Strategy(_Strict):
             raise ValueError(f"`trials` is for kind optuna, not {self.kind}")
         if self.batch_size < 1:
             raise ValueError("`batch_size` must be >= 1")
+        given = self.model_fields_set
+        unused = {"grid": ("seed", "sampler", "batch_size"), "random": ("sampler", "batch_size"),
+                  "optuna": ()}[self.kind]
+        wasted = [name for name in unused if name in given]
+        if wasted:  # written but without effect: say so rather than ignore it
+            raise ValueError(f"{', '.join(wasted)} has no effect with kind {self.kind}")
         return self
 
 
