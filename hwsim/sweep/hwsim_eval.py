@@ -79,6 +79,9 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     from hwsim.sim import simulate_workload
     from hwsim.workloads import workload_from_dict
 
+    fidelity = config.get("fidelity")
+    if fidelity is not None and "error" in fidelity:
+        raise HwsimError(fidelity["error"])  # before simulating: the point cannot be complete
     hw = hardware_from_dict(config["hardware"], source="hardware")
     if config["hardware_overrides"]:
         hw = hw_overrides(hw, config["hardware_overrides"])
@@ -94,10 +97,7 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
         "sram_kib": hw.buffers.weight.kib + hw.buffers.activation.kib + hw.buffers.output.kib,
         "weight_bits": workload.weights.bits,
     }
-    fidelity = config.get("fidelity")
     if fidelity is not None:
-        if "error" in fidelity:
-            raise HwsimError(fidelity["error"])
         metrics.update(fidelity["metrics"])
     if result.tokens_per_s is not None:
         metrics["tokens_per_s"] = result.tokens_per_s

@@ -58,6 +58,13 @@ def test_metrics_match_a_direct_simulation(tmp_path):
     assert row.area_mm2 == pytest.approx(area_mm2(hw), rel=1e-12)
     assert row.edp_uj_ms == pytest.approx(direct.energy_uj * direct.latency_ms, rel=1e-12)
     assert row.tokens_per_s == pytest.approx(direct.tokens_per_s, rel=1e-12)
+    stages = direct.stage_totals()  # the simulator's own per-stage sums
+    assert row.prefill_latency_ms == pytest.approx(stages["prefill"]["latency_ms"], rel=1e-12)
+    assert row.decode_latency_ms == pytest.approx(stages["decode"]["latency_ms"], rel=1e-12)
+    assert row.decode_tokens_per_s == pytest.approx(stages["decode"]["tokens_per_s"], rel=1e-12)
+    # generate_tokens 3 -> 2 decode steps of one token each (batch 1).
+    assert row.decode_ms_per_token == pytest.approx(stages["decode"]["latency_ms"] / 2,
+                                                    rel=1e-12)
     # 512 + 512 + 128 KiB of buffers in the bitmod preset.
     assert row.sram_kib == 1152
     # More bandwidth never makes the same design slower.
