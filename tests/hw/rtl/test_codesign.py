@@ -9,12 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rtl_stimuli as st
+from rtl_stream import run_stream
+
 from hwsim.hw.rtl.bipolar import BipolarPE
 from hwsim.hw.rtl.bitmod import BitModArray, BitModConfig, BitModPE
 from hwsim.hw.rtl.dequant import BitSerialDequant
 from hwsim.hw.rtl.mac import DIntMAC, IntMAC
 from hwsim.sim import pe_cycles
-from rtl_stream import run_stream
 
 
 def _measure(dut, case):

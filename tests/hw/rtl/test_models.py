@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from rtl_stimuli import bitmod_random, bitmod_worst, random_fp16
+
 from hwsim.dtypes import get_format
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.models import (
@@ -14,7 +16,6 @@ from hwsim.hw.rtl.models import (
     int_mac_model,
 )
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, dtypes_name, weight_terms
-from rtl_stimuli import bitmod_random, bitmod_worst, random_fp16
 
 
 def _exact_and_bound(c: BitModConfig, w, a, scale, sneg, wtype):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from hwsim.dtypes import get_format
 from hwsim.hw.rtl.terms import (
     SPECIALS,

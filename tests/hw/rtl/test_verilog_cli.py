@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from hwsim.hw.rtl.registry import list_blocks
 
 
@@ -67,7 +68,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
 
 @pytest.mark.rtl
 def test_every_block_passes_verilator_lint(tmp_path, sim_env):
-    from conftest import require_simulator
+    from rtl_env import require_simulator
+
     from hwsim.hw.rtl.verilog import write_block
 
     require_simulator("verilator")
