@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from hwsim.hw.rtl.bitmod import BitModConfig, BitModPE
 from hwsim.hw.rtl.models import bitmod_model
 from hwsim.hw.rtl.registry import build, list_blocks

@@ -18,6 +18,7 @@ import math
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
 from hwsim.hw.rtl._common import SerialControl, check_int, lanes_of, signed_bits
 
 __all__ = ["BipolarPE", "bipolar_out_width"]

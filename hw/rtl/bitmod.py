@@ -33,6 +33,7 @@ from functools import cached_property
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
 from hwsim.hw.rtl._common import check_int, lanes_of, signed_bits, tree_max
 from hwsim.hw.rtl.terms import FP16_MANT_BITS, SPECIALS, WeightFamily, get_family
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
 from hwsim.hw.rtl._common import SerialControl, check_int
 
 __all__ = ["BitSerialDequant"]

@@ -17,6 +17,7 @@ import math
 from amaranth.hdl import C, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
 from hwsim.hw.rtl._common import SerialControl, check_int, lanes_of, signed_bits
 
 __all__ = ["DIntMAC", "IntMAC", "dint_mac_bound", "int_mac_bound", "mac_out_width"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.terms import fp16_fields, weight_terms
 

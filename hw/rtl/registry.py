@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from amaranth.lib import wiring
-from hwsim.hw.rtl.terms import WEIGHT_FAMILIES
 
 from hwsim.errors import HwsimError
+from hwsim.hw.rtl.terms import WEIGHT_FAMILIES
 
 __all__ = [
     "BLOCKS",

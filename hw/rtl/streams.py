@@ -8,6 +8,7 @@ users driving the generated Verilog all use these.
 from __future__ import annotations
 
 import numpy as np
+
 from hwsim.hw.rtl.bitmod import BitModConfig
 
 __all__ = ["bitmod_beats", "pack", "unpack", "unpack_signed"]

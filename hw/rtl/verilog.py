@@ -13,9 +13,9 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
-from hwsim.hw.rtl.registry import build, get_block, resolve_params
 
 from hwsim.errors import HwsimError
+from hwsim.hw.rtl.registry import build, get_block, resolve_params
 
 __all__ = ["describe", "to_verilog", "write_block"]
 
