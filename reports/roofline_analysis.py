@@ -6,8 +6,9 @@ Per operator and step (vectorized over the decode steps of an `Op`):
 - Bytes moved, each operand once at its real width (the roofline's minimum traffic):
   GEMM ``count x (m k a_bits + k n b_bits + m n out_bits) / 8``; vector op
   ``count x (a_operands m n a_bits + n b_bits + m n out_bits) / 8``.
-- Peak: the machine's fastest compute path taking both operand widths (weights at their code
-  width, e.g. 3 for bitmod3, not the effective width with scales); vector ops use the vector peak.
+- Peak: the machine's fastest compute path taking both operand widths, each at its format's
+  code width (3 for bitmod3 weights, 8 for int8 activations), not the effective width with
+  scales, which counts only in the bytes moved; vector ops use the vector peak.
 - Time: ``max(flops / peak, bytes / bandwidth)``; bound: whichever term is larger.
 
 The table has one row per operator and stage; a decode row sums its steps (``bound`` is
@@ -37,12 +38,21 @@ COLUMNS = [
 ]
 
 
+def _format_code_bits(name: str) -> float:
+    from hwsim.dtypes import get_format  # lazy: only quantized operands need it
+
+    return float(get_format(name).bits)
+
+
+def _a_code_bits(op: Op) -> float:
+    """Width of one ``a`` element on the datapath (without scales)."""
+    return _format_code_bits(op.a_format) if op.a_format is not None else op.a_bits
+
+
 def _b_code_bits(op: Op) -> float:
     """Width of one ``b`` element on the datapath (without scales / metadata)."""
     if op.b_format is not None:
-        from hwsim.dtypes import get_format  # lazy: only quantized operands need it
-
-        return float(get_format(op.b_format).bits)
+        return _format_code_bits(op.b_format)
     # A width-only spec ({bits: 5.5}) counts its fraction as metadata.
     return float(math.floor(op.b_bits + 1e-9)) if op.b_bits >= 1 else op.b_bits
 
@@ -60,7 +70,7 @@ def op_step_costs(op: Op, machine: Machine) -> dict[str, np.ndarray | float]:
     if op.kind == "gemm":
         flops = 2.0 * m * n * k * op.count
         bits = m * k * op.a_bits + k * n * op.b_bits + m * n * op.out_bits
-        peak = machine.gemm_peak_flops(op.a_bits, _b_code_bits(op))
+        peak = machine.gemm_peak_flops(_a_code_bits(op), _b_code_bits(op))
     else:
         flops = m * n * op.count * op.flops_per_element
         bits = op.a_operands * m * n * op.a_bits + n * op.b_bits + m * n * op.out_bits

@@ -24,7 +24,8 @@ class OperandWidths:
     """Element widths of one GEMM as the PE sees them.
 
     Attributes:
-        a_bits: activation element width (integer bits).
+        a_bits: activation element width: the format's code width, or the given width
+            rounded up.
         b_bits: ``b`` element width: the format's code width, or the given width rounded up.
         terms: BitMoD terms per ``b`` element (0 for other PE kinds).
         grouped: the ``b`` operand carries per-group scales the PE dequantizes (BitMoD).
@@ -55,7 +56,8 @@ def operand_widths(op: Op, hw: HardwareSpec) -> OperandWidths:
             field (``weights``, ``kv_cache``, ``activations``), the op and the PE field.
     """
     pe = hw.pe
-    a_bits = math.ceil(op.a_bits)
+    # The format's code width (8 for int8), not the effective width with scales (8.125).
+    a_bits = _format_bits(op.a_format) if op.a_format else math.ceil(op.a_bits)
     fmt = op.b_format.lower() if op.b_format else None
     b_bits = _format_bits(fmt) if fmt else math.ceil(op.b_bits)
     b_field = _B_FIELD[op.b_kind]
@@ -67,7 +69,8 @@ def operand_widths(op: Op, hw: HardwareSpec) -> OperandWidths:
                           f"{b_desc}: {why}")
 
     if a_bits > pe.act_bits:
-        raise HwsimError(f"{where}: activations are {a_bits}-bit but pe.act_bits is "
+        a_desc = f"format {op.a_format!r}, " if op.a_format else ""
+        raise HwsimError(f"{where}: activations are {a_desc}{a_bits}-bit but pe.act_bits is "
                          f"{pe.act_bits} (set activations.bits <= {pe.act_bits})")
     if pe.kind == "mac":
         return OperandWidths(a_bits, b_bits, passes=-(-b_bits // pe.weight_bits))

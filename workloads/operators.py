@@ -86,13 +86,14 @@ def _gemm_op(w: Workload, name: str, m: int, n: int, k: int, count: int) -> Op:
     return Op(name=name, op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
               m=one + m, n=one + n, k=one + k, count=count, a_bits=w.activations.bits,
               b_bits=prec.bits_at(k), out_bits=w.activations.bits, b_kind="weight",
-              b_format=prec.format, group_size=prec.group_size)
+              a_format=w.activations.format, b_format=prec.format, group_size=prec.group_size)
 
 
 def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
     model = w.model
     assert model is not None
     act = w.activations.bits
+    act_format = w.activations.format
     kv = w.kv_cache
     L, h = model.layers, model.hidden
     lin = {x.name: x for x in linear_layers(model)}
@@ -101,10 +102,11 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
 
     def vec(name: str, op_class: str, m: int | np.ndarray, n: int | np.ndarray, count: int,
             flops: float, *, layer: str = "decoder", a_operands: int = 1,
-            a_bits: float = act, b_bits: float = 0.0, kv_len: np.ndarray = zero) -> Op:
+            a_bits: float = act, a_format: str | None = act_format, b_bits: float = 0.0,
+            kv_len: np.ndarray = zero) -> Op:
         return Op(name=name, op_class=op_class, stage=st.name, layer=layer, kind="vector",
                   m=_arr(m, like), n=_arr(n, like), k=_arr(1, like), count=count,
-                  a_bits=a_bits, b_bits=b_bits, out_bits=act,
+                  a_bits=a_bits, a_format=a_format, b_bits=b_bits, out_bits=act,
                   b_kind="weight" if b_bits else "activation", step=like.copy(),
                   kv_len=kv_len.copy(), flops_per_element=flops, a_operands=a_operands)
 
@@ -113,14 +115,16 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
         return Op(name=layer.name, op_class=layer.op_class, stage=st.name, layer=layer.layer,
                   kind="gemm", m=_arr(m, like), n=_arr(layer.n, like), k=_arr(layer.k, like),
                   count=count, a_bits=act, b_bits=prec.bits_at(layer.k), out_bits=out_bits,
-                  b_kind="weight", b_format=prec.format, group_size=prec.group_size,
+                  b_kind="weight", a_format=act_format, b_format=prec.format,
+                  group_size=prec.group_size,
                   step=like.copy(), kv_len=zero.copy())
 
     def attn(name: str, m: int, n: np.ndarray, k: np.ndarray | int) -> Op:
         return Op(name=name, op_class="attention", stage=st.name, layer="decoder",
                   kind="gemm", m=_arr(m, like), n=_arr(n, like), k=_arr(k, like),
                   count=L * w.batch * model.kv_heads, a_bits=act, b_bits=kv.bits,
-                  out_bits=act, b_kind="kv", b_format=kv.format, group_size=kv.group_size,
+                  out_bits=act, b_kind="kv", a_format=act_format, b_format=kv.format,
+                  group_size=kv.group_size,
                   step=like.copy(), kv_len=st.kv_len.copy())
 
     norm_flops = VECTOR_FLOPS_PER_ELEMENT[model.norm]
@@ -134,10 +138,10 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
                   else w.weights.for_layer("embed", "embed"))
     if model.learned_positions:
         ops.append(vec("embed", "embed", T, h, 1, 1.0, layer="embed", a_operands=2,
-                       a_bits=embed_prec.bits_at(h)))
+                       a_bits=embed_prec.bits_at(h), a_format=embed_prec.format))
     else:
         ops.append(vec("embed", "embed", T, h, 1, 0.0, layer="embed",
-                       a_bits=embed_prec.bits_at(h)))
+                       a_bits=embed_prec.bits_at(h), a_format=embed_prec.format))
 
     # Attention block.
     ops.append(vec("input_norm", "norm", T, h, L, norm_flops, b_bits=norm_bits))

@@ -47,11 +47,14 @@ class Op:
         kind: ``"gemm"`` or ``"vector"``.
         m, n, k: per-step shapes (see the module docstring), int64 arrays of equal length.
         count: identical instances per step (layers x batch x kv heads, experts, ...).
-        a_bits: bits per element of the ``a`` operand (activations).
+        a_bits: bits per element of the ``a`` operand as stored, including scales (8.125
+            for int8 activations with FP16 scales per 128); used for traffic.
         b_bits: bits per element of ``b`` as stored, including scales, zero points and type
             selectors for quantized weights (a float: 4.0625 for int4 with FP8 scales per 128).
         out_bits: bits per output element written.
         b_kind: what ``b`` is: a static ``"weight"``, the ``"kv"`` cache, or an ``"activation"``.
+        a_format: `hwsim.dtypes` format name of ``a`` when known (``None``: only a width
+            given); its code width (8 for int8), not `a_bits`, picks the compute path.
         b_format: `hwsim.dtypes` format name of ``b`` when known (``None``: only a width given).
         group_size: quantization group of ``b`` along k, if any.
         step: per-step index, 0-based (prefill: ``[0]``).
@@ -74,6 +77,7 @@ class Op:
     b_bits: float
     out_bits: float
     b_kind: OperandKind = "weight"
+    a_format: str | None = None
     b_format: str | None = None
     group_size: int | None = None
     step: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))

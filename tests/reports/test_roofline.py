@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -186,3 +187,15 @@ def test_user_machine_yaml(tmp_path: Path) -> None:
     path.write_text("name: [unclosed\n")
     with pytest.raises(HwsimError, match=r"my-npu\.yaml: malformed YAML"):
         load_machine(path)
+
+
+def test_w4a8_with_an_activation_format_takes_the_8_bit_path() -> None:
+    # int8 activations carry an FP16 scale per 128: 8 + 16/128 = 8.125 bits moved, but the
+    # datapath sees 8-bit codes. A100's paths: 16x16 312, 8x8 624, 4x4 1248 TFLOP/s; a 8 x 4
+    # GEMM fits 8x8 and 16x16, so 624e12 (8.125 fits only 16x16: 312e12 was the bug).
+    op = dataclasses.replace(_gemm(1024, 1024, 1024, a_bits=8.125, b_bits=4.125),
+                             a_format="int8", b_format="int4", group_size=128)
+    c = op_step_costs(op, A100)
+    assert c["peak_flops_per_s"] == 624e12
+    # Traffic still counts the scales: a 1024^2 x 8.125, b 1024^2 x 4.125, out at 8.125 bits.
+    assert c["bytes"][0] == pytest.approx(1024**2 * (8.125 + 4.125 + 8.125) / 8)

@@ -1,5 +1,6 @@
 """The tile pipeline and energy of one GEMM: a hand-computed case, then invariants."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -17,7 +18,7 @@ from hwsim.sim import (
     simulate_op,
 )
 from hwsim.sim import pe_cycles as pc
-from hwsim.sim.precision import OperandWidths
+from hwsim.sim.precision import OperandWidths, operand_widths
 from hwsim.workloads import Op
 
 
@@ -185,3 +186,13 @@ def test_invariants(pe, m, n, k, rows, cols, bw, latency, kib):
                            16, 4.25, 16, group_size=8 if grouped else None)
     assert faster.cycles <= cost.cycles
     assert faster.compute_cycles == cost.compute_cycles
+
+
+def test_int8_activation_format_runs_on_8_bit_pes():
+    # W4A8 with activations {format: int8}: 8.125 effective bits (FP16 scale per 128), 8-bit
+    # codes. The dint preset's PE takes 8-bit activations, so the op runs at widths 8 x 4.
+    op = dataclasses.replace(_op(16, 64, 128, "int4"), a_bits=8.125, a_format="int8")
+    assert operand_widths(op, load_hardware("dint")) == OperandWidths(8, 4)
+    # A width-only 8.125 is still rounded up and refused.
+    with pytest.raises(HwsimError, match=r"activations are 9-bit but pe.act_bits is 8"):
+        operand_widths(dataclasses.replace(op, a_format=None), load_hardware("dint"))

@@ -93,3 +93,12 @@ def test_a_design_with_its_own_weight_storage(workload):
         24 * 4 * (2048 * 2048 * 2 + 2048 * 2))
     assert q8.loc[("decode", "q_proj"), "dram_read_bytes"] == pytest.approx(
         24 * 4 * (2048 * 2048 * (8 + 16 / 128) / 8 + 2048 * 2))
+
+
+def test_w4a8_with_an_int8_activation_format_runs_on_the_dint_preset():
+    # activations {format: int8} are 8.125 effective bits (FP16 scale per 128) of 8-bit codes;
+    # the dint PE takes 8-bit activations, so the run is not refused as "9-bit".
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 16, "n": 64, "k": 128}],
+                            "weights": {"format": "int4"}, "activations": {"format": "int8"}})
+    res = simulate_workload(w, load_hardware("dint"))
+    assert res.layers["cycles"].sum() > 0

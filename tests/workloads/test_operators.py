@@ -128,6 +128,20 @@ def test_precisions_reach_the_operands() -> None:
     assert pre["k_proj"].out_bits == 4  # written straight into the KV cache
     assert pre["attn_sv"].b_bits == 4 and pre["attn_sv"].b_kind == "kv"
     assert pre["embed"].a_bits == 16  # the table stays 16-bit unless overridden
+    assert pre["q_proj"].a_format is None  # a width only: no format to take code bits from
+
+
+def test_activation_format_reaches_the_operands() -> None:
+    # W4A8: int8 activations carry an FP16 scale per 128 -> 8 + 16/128 = 8.125 bits moved;
+    # the format name travels with them so peaks and PE checks can use its 8-bit codes.
+    ops = operators(_w("llama-2-7b", gen=2, weights={"format": "int4"},
+                       activations={"format": "int8"}))
+    for stage in ("prefill", "decode"):
+        by = _by(ops, stage)
+        for name in ("q_proj", "down_proj", "attn_qk", "attn_sv", "lm_head"):
+            assert (by[name].a_bits, by[name].a_format) == (8.125, "int8")
+    # The embedding gathers rows of the weight table (16-bit by default), not activations.
+    assert _by(ops, "prefill")["embed"].a_format == "fp16"
 
 
 def test_gemm_workload_maps_each_gemm_to_one_prefill_op() -> None:
