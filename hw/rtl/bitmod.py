@@ -35,7 +35,14 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hwsim.hw.rtl._common import check_int, lanes_of, signed_bits, tree_max
-from hwsim.hw.rtl.terms import FP16_MANT_BITS, SPECIALS, WeightFamily, get_family
+from hwsim.hw.rtl.terms import (
+    FP16_MANT_BITS,
+    FP_MAGNITUDES,
+    FP_SPECIAL_MAGNITUDES,
+    SPECIALS,
+    WeightFamily,
+    get_family,
+)
 
 __all__ = ["BitModArray", "BitModConfig", "BitModPE"]
 
@@ -307,11 +314,9 @@ def _decode_term(m: Module, fam: WeightFamily, code, wtype, j):
         neg = trip[2] & ~(trip[1] & trip[0])
         two = (trip == 0b011) | (trip == 0b100)
         return neg, Cat(two, j), nz
-    from hwsim.hw.rtl.terms import _FP_MAGS, _FP_SPECIAL
-
     mag_bits = fam.bits - 1
-    table = _FP_MAGS[fam.name]
-    er, ea = _FP_SPECIAL[fam.name]
+    table = FP_MAGNITUDES[fam.name]
+    er, ea = FP_SPECIAL_MAGNITUDES[fam.name]
     mag = Signal(5)
     neg = Signal()
     mcode, sign = code[:mag_bits], code[mag_bits]

@@ -43,9 +43,8 @@ class BitModResult:
 
 
 def _group_index(config: BitModConfig) -> np.ndarray:
-    """Group of every beat of an output, and the index of each group's last beat."""
-    idx = np.minimum(np.arange(config.beats) // config.beats_full, config.groups - 1)
-    return idx
+    """Quantization group of every beat of an output."""
+    return np.minimum(np.arange(config.beats) // config.beats_full, config.groups - 1)
 
 
 def bitmod_model(

@@ -147,7 +147,8 @@ BLOCKS: dict[str, Block] = {
                Param("cols", 2, "PE columns (tokens)", lo=1, hi=16), *_BITMOD_PARAMS)),
         Block("dequant", "bit-serial dequantization: partial sum x signed integer group scale",
               _lazy("dequant", "BitSerialDequant"),
-              (Param("in_width", 56, "bits of the signed partial sum", lo=2, hi=128),
+              (Param("in_width", 56, "bits of the signed partial sum (56: the default "
+                     "bitmod_pe's group accumulator)", lo=2, hi=128),
                Param("scale_bits", 8, "bits of the scale magnitude (cycles)", lo=1, hi=16))),
         Block("dint_mac", "INT8 x dINT4 MAC with the sub-LSB special value carried exactly",
               _lazy("mac", "DIntMAC"),

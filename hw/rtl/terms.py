@@ -28,6 +28,8 @@ from hwsim.errors import HwsimError
 
 __all__ = [
     "FP16_MANT_BITS",
+    "FP_MAGNITUDES",
+    "FP_SPECIAL_MAGNITUDES",
     "SPECIALS",
     "WEIGHT_FAMILIES",
     "WeightFamily",
@@ -45,12 +47,10 @@ FP16_EXP_OFFSET = 25  # 15 (bias) + 10 (fraction bits)
 # wtype port value -> special value of the negative-zero code (None: plain format, -0 = 0).
 SPECIALS = ("none", "er_pos", "er_neg", "ea_pos", "ea_neg")
 
-# Hardware-unit magnitude tables (index = magnitude bits of the code) and special values.
-_FP_MAGS = {"fp3": (0, 1, 2, 4), "fp4": (0, 1, 2, 3, 4, 6, 8, 12)}
-_FP_SPECIAL = {  # (er magnitude, ea magnitude) in hardware units
-    "fp3": (3, 6),
-    "fp4": (10, 16),
-}
+# Hardware-unit magnitude of each magnitude field (the code without its sign bit).
+FP_MAGNITUDES = {"fp3": (0, 1, 2, 4), "fp4": (0, 1, 2, 3, 4, 6, 8, 12)}
+# (ER, EA) special-value magnitudes in hardware units: fp3 3 and 6; fp4 5 and 8 E2M1 = 10, 16.
+FP_SPECIAL_MAGNITUDES = {"fp3": (3, 6), "fp4": (10, 16)}
 _INT_RE = re.compile(r"^int([2-8])$")
 
 
@@ -71,13 +71,6 @@ class WeightFamily:
     terms: int
     is_fp: bool
     units_per_value: int
-
-    @property
-    def max_term_exp(self) -> int:
-        """Largest term exponent t (a term is ±2**t hardware units)."""
-        if self.is_fp:
-            return int(max(max(_FP_MAGS[self.name]), *_FP_SPECIAL[self.name])).bit_length() - 1
-        return 2 * self.terms - 1
 
     @property
     def max_term_sum(self) -> int:
@@ -101,7 +94,7 @@ def get_family(name: str) -> WeightFamily:
         HwsimError: unknown name (the message lists `WEIGHT_FAMILIES`).
     """
     key = str(name).lower()
-    if key in _FP_MAGS:
+    if key in FP_MAGNITUDES:
         bits = 3 if key == "fp3" else 4
         return WeightFamily(key, bits, 2, True, 2 if key == "fp4" else 1)
     match = _INT_RE.match(key)
@@ -147,8 +140,8 @@ def _fp_terms(family, codes, wtype):
     mag_bits = family.bits - 1
     sign = (codes >> mag_bits) & 1
     mcode = codes & ((1 << mag_bits) - 1)
-    mag = np.asarray(_FP_MAGS[family.name], np.int64)[mcode]
-    er, ea = _FP_SPECIAL[family.name]
+    mag = np.asarray(FP_MAGNITUDES[family.name], np.int64)[mcode]
+    er, ea = FP_SPECIAL_MAGNITUDES[family.name]
     special_mag = np.select([(wtype == 1) | (wtype == 2), (wtype == 3) | (wtype == 4)], [er, ea], 0)
     special_neg = (wtype == 2) | (wtype == 4)
     is_special = (sign == 1) & (mcode == 0)
