@@ -196,19 +196,33 @@ def apply_weight_storage(ops: Sequence[Op], hw: HardwareSpec) -> list[Op]:
     ws = hw.weights
     if ws is None:
         return list(ops)
-    if ws.format is not None:
-        # Lazy: the format registry is needed only when a design names its weight format.
-        from hwsim.dtypes import bits_per_weight, get_format
+    if ws.format is None:
+        bits = float(ws.bits)  # type: ignore[arg-type]
+        return [dataclasses.replace(op, b_format=None, b_bits=bits, group_size=None)
+                if _stores_weights(op) else op for op in ops]
+    # Lazy: the format registry is needed only when a design names its weight format.
+    from hwsim.dtypes import bits_per_weight, get_format
 
-        found = get_format(ws.format)
-        fmt = found.name
-        # No group given: the format's default group, the one its bits per weight assume.
-        group = ws.group_size if ws.group_size is not None else found.group_size
-        bits = float(bits_per_weight(fmt, group_size=group))
-    else:
-        fmt, group, bits = None, None, float(ws.bits)  # type: ignore[arg-type]
-    return [dataclasses.replace(op, b_format=fmt, b_bits=bits, group_size=group)
-            if op.kind == "gemm" and op.b_kind == "weight" else op for op in ops]
+    found = get_format(ws.format)
+    fmt = found.name
+    # No group given: the format's default group (None: one scale per row of k weights).
+    group = ws.group_size if ws.group_size is not None else found.group_size
+    # Per op, at its own reduction size k, like the workload's `Precision.bits_at`: per-row
+    # scales and two-level per-row factors depend on it.
+    bits_at: dict[int, float] = {}
+    out = []
+    for op in ops:
+        if _stores_weights(op):
+            k = int(op.k[0])
+            if k not in bits_at:
+                bits_at[k] = float(bits_per_weight(fmt, group_size=group, in_features=k))
+            op = dataclasses.replace(op, b_format=fmt, b_bits=bits_at[k], group_size=group)
+        out.append(op)
+    return out
+
+
+def _stores_weights(op: Op) -> bool:
+    return op.kind == "gemm" and op.b_kind == "weight"
 
 
 def simulate_ops(ops: Sequence[Op], hw: HardwareSpec, workload: str = "ops",

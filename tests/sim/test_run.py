@@ -102,3 +102,22 @@ def test_w4a8_with_an_int8_activation_format_runs_on_the_dint_preset():
                             "weights": {"format": "int4"}, "activations": {"format": "int8"}})
     res = simulate_workload(w, load_hardware("dint"))
     assert res.layers["cycles"].sum() > 0
+
+
+def test_design_weight_storage_counts_scales_at_each_ops_k(workload):
+    # OPT-1.3B: q_proj k = 2048, fc2 k = 8192.
+    ops = operators(workload)
+    by = {o.name: o for o in apply_weight_storage(
+        ops, with_overrides(load_hardware("fp16"), {"weights.format": "bitmod4"}))
+        if o.stage == "prefill"}
+    # bitmod4: 4-bit codes + (INT8 scale 8 + 2 selector bits) per 128 + a per-row FP32
+    # factor: 4 + 10/128 + 32/k (the per-row term was dropped: 4.078125).
+    assert by["q_proj"].b_bits == pytest.approx(4 + 10 / 128 + 32 / 2048)
+    assert by["fc2"].b_bits == pytest.approx(4 + 10 / 128 + 32 / 8192)
+    # ant4 has one FP16 scale per row: 4 + 16/k (this raised "ant4 scales each row").
+    ant = with_overrides(load_hardware("fp16"), {"weights.format": "ant4"})
+    by = {o.name: o for o in apply_weight_storage(ops, ant) if o.stage == "prefill"}
+    assert (by["q_proj"].b_format, by["q_proj"].group_size) == ("ant4", None)
+    assert by["q_proj"].b_bits == pytest.approx(4 + 16 / 2048)
+    assert by["fc2"].b_bits == pytest.approx(4 + 16 / 8192)
+    assert simulate_workload(workload, ant).total_cycles > 0
