@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["TIE_RULES", "TieRule", "nearest_index"]
+__all__ = ["TIE_RULES", "TieRule", "count_below_per_row", "nearest_index"]
 
 TieRule = Literal["even", "lower", "upper", "away"]
 
@@ -88,3 +88,26 @@ def _count_below(x: np.ndarray, midpoints: np.ndarray, strict: bool) -> np.ndarr
             compare(chunk, m, out=t)
             acc += t
     return out.reshape(x.shape)
+
+
+def count_below_per_row(y: np.ndarray, midpoints: np.ndarray, strict: bool = True,
+                        ) -> np.ndarray:
+    """Per element of row r of `y` (N, g): how many of ``midpoints[r]`` (N, M) are below it.
+
+    The grouped form of the nearest search: each row (a quantization group) has its own
+    sorted midpoints, e.g. the grid of the type a mixture chose for that group. Ties go to
+    the lower neighbour (`strict`) or the upper one.
+    """
+    n_rows, g = y.shape
+    out = np.empty(y.shape, dtype=np.uint8)
+    compare = np.greater if strict else np.greater_equal
+    rows_per_chunk = max(1, _CHUNK // max(g, 1))
+    for start in range(0, n_rows, rows_per_chunk):
+        stop = min(start + rows_per_chunk, n_rows)
+        chunk, acc = y[start:stop], out[start:stop]
+        acc[:] = 0
+        tmp = np.empty(chunk.shape, dtype=bool)
+        for j in range(midpoints.shape[1]):
+            compare(chunk, midpoints[start:stop, j:j + 1], out=tmp)
+            acc += tmp
+    return out

@@ -31,8 +31,9 @@ def error_metrics(x: np.ndarray, approx: np.ndarray) -> tuple[float, float, floa
     err = approx.astype(work, copy=False) - xs
     np.abs(err, out=err)
     max_err = float(err.max())
-    np.square(err, out=err)
-    noise = float(np.sum(err, dtype=np.float64))
+    # Squares are taken in float64 (einsum casts in buffered chunks, no float64 copy).
+    noise = float(np.einsum("i,i->", err.reshape(-1), err.reshape(-1), dtype=np.float64))
     del err
-    signal = float(np.sum(np.square(xs), dtype=np.float64))
+    flat = xs.reshape(-1)
+    signal = float(np.einsum("i,i->", flat, flat, dtype=np.float64))
     return noise / x.size, sqnr_db(signal, noise), max_err

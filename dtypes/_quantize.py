@@ -10,8 +10,9 @@ the reference implementations do); stored scales are exact in float32, so ``w / 
 the same division a float32 reference performs. Metrics are accumulated in float64.
 
 Padding: when the last axis is not a multiple of the group size, the last group of each
-row is padded with zeros. Zeros never raise a group's absmax and every type with a zero
-represents them exactly, so padding changes no scale and no choice; it is excluded from the
+row is padded with zeros. Zeros never raise a group's absmax, every type with a zero
+represents them exactly, and mean- or moment-based scales (ternary, binary, OliVe) divide by
+the real element count, so padding changes no scale and no choice; it is excluded from the
 output and the metrics, but the padded group's scale is counted in `bits_per_weight`.
 """
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from hwsim.dtypes._element import ElementFormat
 from hwsim.dtypes._format import FloatFormat, Format, check_group_size
+from hwsim.dtypes._grid import count_below_per_row
 from hwsim.dtypes._metrics import error_metrics
 from hwsim.dtypes._registry import get_element, get_format
 from hwsim.dtypes._scale import INT8_ROW_FACTOR_BITS, SCALE_BITS, store_scales
@@ -126,6 +128,36 @@ def _nearest_scaled(xg: np.ndarray, scales: np.ndarray, elem: ElementFormat,
     return idx, deq
 
 
+def _nearest_scaled_per_group(xg: np.ndarray, scales: np.ndarray, types: np.ndarray,
+                              f: Format) -> tuple[np.ndarray, np.ndarray]:
+    """`_nearest_scaled` where every group has its own type among ``f.types``.
+
+    One pass for all groups: each group compares against its own type's midpoints. The
+    types must share a tie rule that needs no fix-up ("lower" or "upper") and a grid size.
+    """
+    tie = f.types[0].tie
+    width = len(f.types[0].values)
+    if tie not in ("lower", "upper") or any(
+            t.tie != tie or len(t.values) != width for t in f.types):
+        idx = np.empty(xg.shape, dtype=np.uint8)
+        deq = np.empty_like(xg)
+        for i, t in enumerate(f.types):
+            sel = types == i
+            if sel.any():
+                idx[sel], deq[sel] = _nearest_scaled(xg[sel], scales[sel], t)
+        return idx, deq
+    y, s = _divide(xg, scales)
+    mids = np.stack([(t.values[1:] + t.values[:-1]) / 2 for t in f.types]).astype(y.dtype)
+    group_types = types.reshape(-1)
+    idx = count_below_per_row(y.reshape(-1, xg.shape[-1]), mids[group_types],
+                              strict=tie == "lower").reshape(xg.shape)
+    del y
+    values = np.stack([t.values for t in f.types]).astype(xg.dtype)
+    deq = values.reshape(-1)[types.astype(np.intp)[..., None] * width + idx]
+    deq *= s
+    return idx, deq
+
+
 def _encode_scaled(xg: np.ndarray, scales: np.ndarray, elem: ElementFormat,
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Codes and dequantized values (work dtype) of groups `xg` at their stored scales."""
@@ -172,7 +204,7 @@ class _Out:
     extra_bits: float = 0.0  # per-tensor bits beyond per-group ones
 
 
-def _scheme_absmax(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+def _scheme_absmax(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
     elem = f.types[0]
     amax = np.abs(xg).max(axis=-1).astype(np.float64)
     scales = store_scales(amax / elem.max_abs, scale_format, f"{f.name} scale")
@@ -188,7 +220,7 @@ def _row_factor_bits(scale_format: str, rows: int) -> float:
     return INT8_ROW_FACTOR_BITS * rows if scale_format == "int8" else 0.0
 
 
-def _scheme_asym(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+def _scheme_asym(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
     bits = f.bits
     levels = (1 << bits) - 1
     # The range always includes 0, so the zero point never needs clamping and a constant
@@ -209,38 +241,55 @@ def _scheme_asym(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
                 extra_bits=_row_factor_bits(scale_format, xg.shape[0]))
 
 
-def _scheme_mixture(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+def _scheme_mixture(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
     amax = np.abs(xg).max(axis=-1).astype(np.float64)
-    ideal = np.concatenate([amax / t.max_abs for t in f.types], axis=-1)
-    # One storage pass over all candidate scales: the two-level INT8 row factor is shared.
-    all_scales = np.split(store_scales(ideal, scale_format, f"{f.name} scale"), len(f.types),
-                          axis=-1)
-    best = None
-    for i, (t, scales) in enumerate(zip(f.types, all_scales, strict=True)):
-        idx, deq = _nearest_scaled(xg, scales, t)
+    two_level = scale_format == "int8"
+    # The type is chosen per group at its own scale: the stored one for per-group scale
+    # formats; for BitMoD's two-level INT8 the group's float scale (FP32), since the row
+    # factor is only known once every group has chosen (s_row = max_g s_g / 255).
+    best_sse = types = best_scales = best_idx = best_deq = None
+    divided: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # types sharing a scale
+    for i, t in enumerate(f.types):
+        scales = store_scales(amax / t.max_abs, "fp32" if two_level else scale_format,
+                              f"{f.name} scale")
+        if t.max_abs not in divided:
+            divided = {t.max_abs: _divide(xg, scales)}
+        y, s = divided[t.max_abs]
+        idx = t.nearest_index(y)
+        deq = t.values.astype(xg.dtype)[idx]
+        deq *= s
         sse = _group_sse(xg, deq)
-        if best is None:
-            best = [idx, deq, scales.copy(), sse, np.zeros(sse.shape, dtype=np.int8)]
+        if best_sse is None:
+            best_sse, best_scales = sse, scales
+            types = np.zeros(sse.shape, dtype=np.int8)
+            if not two_level:
+                best_idx, best_deq = idx, deq
             continue
-        better = sse < best[3]  # strict: the earlier type wins a tie
-        b3 = np.broadcast_to(better[..., None], idx.shape)
-        np.copyto(best[0], idx, where=b3)
-        np.copyto(best[1], deq, where=b3)
-        np.copyto(best[2], scales, where=better)
-        np.copyto(best[3], sse, where=better)
-        best[4][better] = i
-    assert best is not None
+        better = sse < best_sse  # strict: the earlier type wins a tie
+        np.copyto(best_sse, sse, where=better)
+        np.copyto(best_scales, scales, where=better)
+        types[better] = i
+        if not two_level:
+            b3 = np.broadcast_to(better[..., None], idx.shape)
+            np.copyto(best_idx, idx, where=b3)
+            np.copyto(best_deq, deq, where=b3)
+    del divided
+    if two_level:
+        # Store the chosen scales in two levels, then encode each group at its stored scale
+        # with its chosen type (one pass for all groups).
+        best_scales = store_scales(best_scales, "int8", f"{f.name} scale")
+        best_idx, best_deq = _nearest_scaled_per_group(xg, best_scales, types, f)
     # Codes once, for the chosen types only: a (type, value index) -> code table.
     width = max(len(t.values) for t in f.types)
     table = np.zeros((len(f.types), width), dtype=_code_dtype(f.bits))
     for i, t in enumerate(f.types):
         table[i, :len(t.values)] = t._finite[1]
-    flat = best[4].astype(np.intp)[..., None] * width + best[0]
-    return _Out(table.reshape(-1)[flat], best[1], best[2], types=best[4],
+    flat = types.astype(np.intp)[..., None] * width + best_idx
+    return _Out(table.reshape(-1)[flat], best_deq, best_scales, types=types,
                 extra_bits=_row_factor_bits(scale_format, xg.shape[0]))
 
 
-def _scheme_ant(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+def _scheme_ant(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
     rows = xg.reshape(-1, xg.shape[-1])
     fractions = np.arange(1, 101) / 100.0
     amax = np.abs(rows).max(axis=-1).astype(np.float64)
@@ -269,11 +318,12 @@ def _olive_encode(xg: np.ndarray, scales: np.ndarray, f: Format,
     """OliVe codes, dequantized values and per-pair outlier flags at given scales."""
     outlier = f.types[1]
     y, s = _divide(xg, scales)
-    # Normal values: int4 -7..7, ties to the larger value (OliVe's kernels).
-    q = np.clip(np.floor(y + 0.5), -7, 7)
-    # An outlier is an element whose nearest value of the union lies on the outlier grid:
-    # |y| above the midpoint between 7 and 12 (a tie goes to the larger value: outlier).
-    is_out = np.abs(y) >= (7 + outlier.values[outlier.values > 0].min()) / 2
+    # Normal values: int4 -7..7, ties to the larger value (OliVe's kernels). An element
+    # whose rounded value leaves that range (|q| > 7) is an outlier, coded on the abfloat
+    # grid (8 -> 12: the outlier grid starts above the normal one).
+    q = np.floor(y + 0.5)
+    is_out = np.abs(q) > 7
+    np.clip(q, -7, 7, out=q)
     pairs = is_out.reshape(*is_out.shape[:-1], -1, 2)
     even_out, odd_out = pairs[..., 0], pairs[..., 1]
     # The even element keeps its outlier when both are; its neighbour becomes the victim.
@@ -296,10 +346,11 @@ def _olive_sse(xg: np.ndarray, scales: np.ndarray, f: Format) -> np.ndarray:
     """
     outlier = f.types[1]
     y, s = _divide(xg, scales)
-    err = np.clip(np.floor(y + 0.5), -7, 7)
+    err = np.floor(y + 0.5)
+    is_out = np.abs(err) > 7
+    np.clip(err, -7, 7, out=err)
     err -= y
     np.square(err, out=err)  # normal error, in units of the scale
-    is_out = np.abs(y) >= (7 + outlier.values[outlier.values > 0].min()) / 2
     if is_out.any():
         pairs = is_out.reshape(*is_out.shape[:-1], -1, 2)
         even_out, odd_out = pairs[..., 0], pairs[..., 1]
@@ -311,13 +362,14 @@ def _olive_sse(xg: np.ndarray, scales: np.ndarray, f: Format) -> np.ndarray:
     return np.einsum("...i->...", err).astype(np.float64) * (s[..., 0].astype(np.float64) ** 2)
 
 
-def _scheme_olive(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+def _scheme_olive(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
     if xg.shape[-1] % 2:
         raise HwsimError(f"{f.name}: the group size must be even (elements are paired)")
     r, g, n = xg.shape
+    # Moments over the real elements of each group (padding zeros excluded).
     x64 = xg.astype(np.float64)
-    mu = x64.mean(axis=-1)
-    sigma = x64.std(axis=-1)
+    mu = x64.sum(axis=-1) / counts
+    sigma = np.sqrt(np.maximum((x64 * x64).sum(axis=-1) / counts - mu * mu, 0.0))
     base = np.maximum(np.abs(mu + 3 * sigma), np.abs(mu - 3 * sigma))
     # Search on an evenly strided subset of pairs for long groups (all pairs when short).
     n_pairs = n // 2
@@ -336,7 +388,7 @@ def _scheme_olive(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
     return _Out(codes, deq, scales, outlier_pairs=int(has_outlier.sum()))
 
 
-def _scheme_mx(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+def _scheme_mx(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
     elem = f.types[0]
     amax = np.abs(xg).max(axis=-1).astype(np.float64)
     _, exp = np.frexp(amax)  # amax = m * 2**exp, m in [0.5, 1): floor(log2 amax) = exp - 1
@@ -346,12 +398,15 @@ def _scheme_mx(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
     return _Out(codes, deq, scales)
 
 
-def _scheme_nvfp4(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+def _scheme_nvfp4(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
     elem = f.types[0]
     e4m3 = get_element("fp8_e4m3")
     amax = np.abs(xg).max(axis=-1).astype(np.float64)
     t_amax = float(amax.max()) if amax.size else 0.0
-    tensor_scale = float(np.float32(t_amax / (e4m3.max_abs * elem.max_abs)))
+    with np.errstate(over="ignore"):
+        tensor_scale = float(np.float32(t_amax / (e4m3.max_abs * elem.max_abs)))
+    if not np.isfinite(tensor_scale):
+        raise HwsimError(f"{f.name}: the FP32 tensor scale overflows (absmax {t_amax:g})")
     if tensor_scale == 0.0:
         block = np.zeros_like(amax)
     else:
@@ -361,17 +416,17 @@ def _scheme_nvfp4(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
     return _Out(codes, deq, scales, tensor_scale=tensor_scale, extra_bits=32.0)
 
 
-def _scheme_tensor_mean(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
+def _scheme_tensor_mean(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
     # BitNet b1.58: q = clamp(round(w / mean|w|), -1, 1); the stored scale is mean|w|.
-    mean = np.abs(xg).astype(np.float64).mean(axis=-1)
+    mean = np.abs(xg).astype(np.float64).sum(axis=-1) / counts  # padding excluded
     scales = store_scales(mean, scale_format, f"{f.name} scale")
     codes, deq = _encode_int(xg, scales, 1, 2)
     return _Out(codes, deq, scales)
 
 
-def _scheme_row_mean(f: Format, xg: np.ndarray, scale_format: str) -> _Out:
-    alpha = store_scales(np.abs(xg).astype(np.float64).mean(axis=-1), scale_format,
-                         f"{f.name} scale")
+def _scheme_row_mean(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
+    alpha = store_scales(np.abs(xg).astype(np.float64).sum(axis=-1) / counts, scale_format,
+                         f"{f.name} scale")  # padding excluded
     positive = xg >= 0  # sign(0) -> +1
     codes = positive.astype(np.uint8)
     deq = np.where(positive, 1, -1).astype(xg.dtype) * alpha.astype(xg.dtype)[..., None]
@@ -446,10 +501,14 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
         if pad:
             rows = np.concatenate([rows, np.zeros((rows.shape[0], pad), dtype=work)], axis=1)
         xg = rows.reshape(rows.shape[0], -1, g)
-    out = _SCHEMES[f.scheme](f, xg, sfmt)
+    # Real (unpadded) elements per group; the mean- and moment-based scales divide by it.
+    counts = np.full(xg.shape[:-1], float(xg.shape[-1]))
+    if not per_tensor and k % g:
+        counts[:, -1] = k % g
+    out = _SCHEMES[f.scheme](f, xg, sfmt, counts)
     deq = out.deq.reshape(xg.shape[0], -1)[:, :k] if not per_tensor else out.deq
     codes = out.codes.reshape(xg.shape[0], -1)[:, :k] if not per_tensor else out.codes
-    deq = deq.reshape(shape)
+    deq = deq.reshape(shape).astype(x.dtype, copy=False)  # metrics describe what is returned
     codes = codes.reshape(shape)
     mse, sqnr, max_err = error_metrics(x, deq)
     n_groups = out.scales.size
@@ -459,7 +518,7 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
     total_bits = x.size * f.bits + n_groups * per_group + out.extra_bits
     return QuantResult(
         format=f.name, group_size=None if per_tensor else g,
-        dequantized=deq.astype(x.dtype, copy=False), codes=codes, scales=out.scales,
+        dequantized=deq, codes=codes, scales=out.scales,
         zero_points=out.zero_points, types=out.types,
         type_names=tuple(t.name for t in f.types), bits_per_weight=total_bits / x.size,
         mse=mse, sqnr_db=sqnr, max_abs_error=max_err, outlier_pairs=out.outlier_pairs,
@@ -470,10 +529,10 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
 def _cast(f: FloatFormat, x: np.ndarray, group_size: int | None) -> QuantResult:
     if group_size is not None:
         raise HwsimError(f"{f.name} is an unquantized reference: it takes no group_size")
-    deq = f.cast(x)
+    deq = f.cast(x).astype(x.dtype, copy=False)
     mse, sqnr, max_err = error_metrics(x, deq)
     return QuantResult(
-        format=f.name, group_size=None, dequantized=deq.astype(x.dtype, copy=False),
+        format=f.name, group_size=None, dequantized=deq,
         codes=f.encode(x), scales=np.ones((1, 1)), zero_points=None, types=None,
         type_names=(f.name,), bits_per_weight=float(f.bits), mse=mse, sqnr_db=sqnr,
         max_abs_error=max_err,

@@ -76,8 +76,5 @@ def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np
     else:
         raise HwsimError(f"unknown scale format {fmt!r}; allowed: {sorted(SCALE_BITS)}")
     if not np.all(np.isfinite(stored)):
-        raise HwsimError(
-            f"{what} overflows its storage format {fmt}; choose a wider scale_format "
-            f"(allowed: {sorted(SCALE_BITS)})"
-        )
+        raise HwsimError(f"{what} overflows its storage format {fmt}; use scale_format='fp32'")
     return stored

@@ -157,5 +157,8 @@ def compare_cmd(
                       f"{rec['mweights_per_s']:.1f}")
     _console().print(table)
     if csv is not None:
-        csv.parent.mkdir(parents=True, exist_ok=True)
-        df.drop(columns=["mweights_per_s"]).to_csv(csv, index=False)
+        try:
+            csv.parent.mkdir(parents=True, exist_ok=True)
+            df.drop(columns=["mweights_per_s"]).to_csv(csv, index=False)
+        except OSError as exc:
+            raise HwsimError(f"--csv {str(csv)!r}: cannot write ({exc.strerror or exc})") from None

@@ -49,6 +49,7 @@ def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
     (("dtypes", "compare", "--shape", "10by10"), "--shape: expected ROWSxCOLS"),
     (("dtypes", "compare", "--group-size", "0"), "group_size must be a positive integer"),
     (("dtypes", "compare", "--tensor", "/nonexistent.npy"), "no such file"),
+    (("dtypes", "compare", "--shape", "4x4", "--csv", "/dev/null/x.csv"), "cannot write"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
     out = hwsim(*args)

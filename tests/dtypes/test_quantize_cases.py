@@ -56,13 +56,17 @@ def test_bitmod_two_level_int8_scales() -> None:
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((3, 512)) * np.array([[1.0], [0.01], [30.0]])).astype(np.float32)
     r = quantize(w, "bitmod4")
-    # Every stored group scale is an integer 0..255 times the row's FP32 factor.
-    amax_ideal = np.abs(w.reshape(3, 4, 128)).max(-1)
-    row = np.array([np.float32(x) for x in (amax_ideal / 6).max(-1) / 255], np.float64)
-    ratio = r.scales / np.maximum(row[:, None], 1e-300)
-    k = np.rint(ratio)
-    assert np.all((k >= 0) & (k <= 255))
-    np.testing.assert_allclose(ratio, k, rtol=0, atol=0.5)  # the factor may be rounded up
+    # formats.md: s_row = max_g(s_g) / 255 over the chosen group scales s_g = absmax_g /
+    # max|type|; each group stores round(s_g / s_row). The factor is rounded up to FP32.
+    max_abs = np.array([get_element(n).max_abs for n in r.type_names])  # 6, 6, 8, 8
+    chosen = np.abs(w.reshape(3, 4, 128)).max(-1) / max_abs[r.types]
+    exact = chosen.max(-1) / 255
+    row = np.float32(exact).astype(np.float64)
+    row = np.where(row < exact, np.nextafter(np.float32(row), np.float32(np.inf)), row)
+    k = r.scales / row[:, None]
+    np.testing.assert_allclose(k, np.rint(k), rtol=0, atol=1e-4)  # integers, up to FP32
+    np.testing.assert_array_equal(np.rint(k), np.rint(chosen / row[:, None]))
+    assert np.rint(k).max(-1).tolist() == [255, 255, 255]  # the largest group uses 255
     # Codes and scales reproduce the dequantized tensor exactly.
     types = np.repeat(r.types, 128, axis=1)
     vals = np.empty(w.shape)
@@ -136,6 +140,11 @@ def test_olive_pairs() -> None:
     np.testing.assert_array_equal(deq, [[[24, 0, 0, -32, 24, 0, 1, 3]]])
     np.testing.assert_array_equal(codes, [[[3, 8, 8, 8 | 4, 3, 8, 1, 3]]])
     assert has_outlier.sum() == 3
+    # formats.md: an outlier is |q| > 7 after rounding (ties up): 7.5 -> 8 is an outlier
+    # and goes to the abfloat grid (12); 7.4 and -7.5 (-> -7) stay normal.
+    y = np.array([[[7.5, 1, 7.4, 2, -7.5, 3, 8, 9]]], np.float32)
+    _, deq, has_outlier = _olive_encode(y, np.ones((1, 1)), f)
+    np.testing.assert_array_equal(deq, [[[12, 0, 7, 2, -7, 3, 12, 0]]])
 
 
 def test_olive_counts_outlier_pairs_and_beats_int4_on_outliers() -> None:

@@ -130,3 +130,32 @@ def test_olive_needs_an_even_group() -> None:
     # A row of odd length is padded by one zero, which pairs like any normal value.
     r = quantize(np.ones((1, 9), np.float32), "olive4")
     assert r.dequantized.shape == (1, 9) and r.group_size == 10
+
+
+@pytest.mark.parametrize("name", ["binary", "ternary", "olive4"])
+def test_padding_does_not_change_mean_or_moment_scales(name: str) -> None:
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal((2, 100)).astype(np.float32)
+    padded = quantize(w, name, group_size=128)  # 28 zeros of padding per row
+    exact = quantize(w, name, group_size=100)
+    np.testing.assert_array_equal(padded.scales, exact.scales)
+    np.testing.assert_array_equal(padded.dequantized, exact.dequantized)
+
+
+def test_nvfp4_tensor_scale_overflow_is_an_error() -> None:
+    with pytest.raises(HwsimError, match="tensor scale overflows"):
+        quantize(np.array([[1e300, -2.0] + [0.5] * 14]), "nvfp4")
+
+
+def test_metrics_describe_the_returned_half_precision_tensor() -> None:
+    rng = np.random.default_rng(10)
+    w = rng.standard_normal((64, 256)).astype(np.float16)
+    r = quantize(w, "int8")
+    err = r.dequantized.astype(np.float64) - w.astype(np.float64)
+    assert r.mse == pytest.approx(np.mean(err**2), rel=1e-6)
+
+
+def test_metrics_do_not_overflow_near_the_float32_limit() -> None:
+    w = np.array([[3e38, 1.0] * 8], np.float32)
+    r = quantize(w, "nvfp4")
+    assert np.isfinite(r.mse) and np.isfinite(r.sqnr_db)
