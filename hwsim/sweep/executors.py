@@ -231,6 +231,8 @@ def open_executor(kind: str = "local", workers: int | None = None,
             yield _DaskExecutor(client)
         return
     n = workers or default_workers()
+    # ":0": any free port for the HTTP endpoints (None would mean the fixed 8787, which a
+    # second cluster on the machine finds taken).
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         yield _DaskExecutor(client)

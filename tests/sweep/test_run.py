@@ -43,7 +43,7 @@ def test_same_results_in_process_on_the_pool_and_on_dask(tmp_path):
         runs[name] = snapshot(tmp_path / name)
     # A cluster of our own, reached by its address as a remote one would be; closed on exit.
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         run = run_sweep(spec, tmp_path / "dask", evaluator=TOY, executor="dask",
                         address=cluster.scheduler_address)
         assert (run.points, run.evaluated, run.failed) == (20, 20, 2)
