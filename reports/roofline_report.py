@@ -98,10 +98,18 @@ def roofline_report(workload: Workload, machine: Machine,
         return report
 
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise HwsimError(f"--out {out}: exists and is not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
+        files = _write(table, summary, workload, machine, out, plots)
     except OSError as exc:
-        raise HwsimError(f"--out {out}: cannot create folder ({exc.strerror or exc})") from None
+        raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+    return RooflineReport(table, summary, files)
+
+
+def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, machine: Machine,
+           out: Path, plots: bool) -> dict[str, Path]:
     files = {
         "csv": out / "roofline.csv",
         "markdown": out / "roofline.md",
@@ -119,4 +127,4 @@ def roofline_report(workload: Workload, machine: Machine,
         files["roofline_png"] = plot_roofline(table, machine, out / "roofline.png", title)
         files["breakdown_png"] = plot_latency_breakdown(table, out / "latency_breakdown.png",
                                                         f"latency breakdown: {title}")
-    return RooflineReport(table, summary, files)
+    return files

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from hwsim.errors import HwsimError
 from hwsim.sim.run import ENERGY_KEYS, RunResult, compare_results
 
 __all__ = ["comparison_table", "run_summary", "summary_table", "write_run_outputs"]
@@ -159,10 +160,21 @@ def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
 
     Returns:
         The paths written, in order.
+
+    Raises:
+        HwsimError: ``out_dir`` is a file, or cannot be created or written (names ``--out``).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    base = 0 if baseline is None else baseline
+    if out.exists() and not out.is_dir():
+        raise HwsimError(f"--out {out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _write(results, out, 0 if baseline is None else baseline)
+    except OSError as exc:
+        raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+
+
+def _write(results: Sequence[RunResult], out: Path, base: int) -> list[Path]:
     written = []
     summary = out / "summary.json"
     summary.write_text(json.dumps(run_summary(results, base), indent=2, sort_keys=True) + "\n",

@@ -67,3 +67,22 @@ def test_bad_input_is_one_message_and_exit_2(tmp_path: Path, yaml_text: str,
     text = " ".join(err.split())
     assert text.startswith("error: ") and text.count("error:") == 1, err
     assert expected in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize(("out", "message"), [
+    ("file", "exists and is not a folder"),
+    ("file/sub", "cannot write (Not a directory)"),
+])
+def test_an_unwritable_out_is_one_line_and_exit_2(tmp_path: Path, out: str, message: str,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    (tmp_path / "w.yaml").write_text("model: phi-2\nprompt_tokens: 8\ngenerate_tokens: 2\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["hwsim", "roofline", "w.yaml", "--hardware", "rtx4090",
+                                      "--out", out, "--no-plots"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 2
+    text = " ".join(capsys.readouterr().err.split())
+    assert f"--out {out}: {message}" in text and "Traceback" not in text

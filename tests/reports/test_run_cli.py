@@ -124,3 +124,18 @@ def test_hardware_file_relative_to_the_workload(monkeypatch, capsys, tmp_path):
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["hardware"]["name"] == "mine"
     assert summary["hardware"]["array"]["prefill"] == [16, 16]
+
+
+@pytest.mark.parametrize(("out", "message"), [
+    ("file", "exists and is not a folder"),
+    ("file/sub", "cannot write (Not a directory)"),
+])
+def test_an_unwritable_out_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, gemm_file,
+                                                  out, message):
+    (tmp_path / "file").write_text("not a folder", encoding="utf-8")
+    code, cap = run_cli(monkeypatch, capsys, "run", str(gemm_file),
+                        "--out", str(tmp_path / out))
+    assert code == 2
+    err = " ".join(cap.err.split())
+    assert f"--out {tmp_path / out}: {message}" in err
+    assert "Traceback" not in cap.err
