@@ -33,6 +33,14 @@ def _checkpoint(ref: str) -> Any:
     return open_checkpoint(path)
 
 
+def _check_group_size(group_size: int | None) -> None:
+    """Refuse a non-positive ``--group-size`` before any work (exit 2, names the option)."""
+    if group_size is not None:
+        from hwsim.dtypes._format import check_group_size
+
+        check_group_size(group_size, "--group-size")
+
+
 def _label(ckpt: Any) -> str:
     """A name for titles: the folder's, or its parent's for a generic ``model`` folder."""
     p = ckpt.path
@@ -73,6 +81,7 @@ def quantize(
     from hwsim.reports.fidelity_output import write_outputs
     from hwsim.reports.fidelity_plots import histogram_png, short_label, sqnr_png
 
+    _check_group_size(group_size)
     ckpt = _checkpoint(checkpoint)
     names = resolve_formats(formats)
     wanted = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
@@ -150,6 +159,7 @@ def fidelity(
     from hwsim.reports.fidelity_e2e import end_to_end_fidelity
     from hwsim.reports.fidelity_output import write_outputs
 
+    _check_group_size(group_size)
     ckpt = _checkpoint(checkpoint)
     names = resolve_formats(formats)
     try:  # transformers draws a bar per model load; our status line says what is going on
@@ -222,6 +232,7 @@ def tradeoff(
     axes = {"energy": ("energy_uj", "energy per workload (uJ)"),
             "latency": ("latency_ms", "latency (ms)"),
             "bits": ("bits_per_weight", "bits per weight")}
+    _check_group_size(group_size)
     if x_axis is None:
         x_axis = "energy" if workload is not None else "bits"
     if x_axis not in axes:

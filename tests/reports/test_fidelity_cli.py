@@ -128,3 +128,15 @@ def test_tradeoff_with_and_without_a_workload(quantized, tmp_path):
          "--hardware needs --workload", tmp_path / "c")
     _bad(["tradeoff", str(out), "--x", "energy", "--out", str(tmp_path / "c")],
          "--x energy needs --workload", tmp_path / "c")
+
+
+@pytest.mark.parametrize("command", ["quantize", "tradeoff"])
+def test_a_non_positive_group_size_is_refused_at_the_cli(ckpt_dir, quantized, tmp_path,
+                                                         command):
+    # tradeoff used to exit 0 with a CSV of "not simulated ... group_size" rows.
+    out = tmp_path / "out"
+    source = str(ckpt_dir) if command == "quantize" else str(quantized[0])
+    extra = ["--workload", "llama-2-7b-generative"] if command == "tradeoff" else []
+    for g in ("0", "-8"):
+        _bad([command, source, *extra, "-g", g, "--out", str(out)],
+             f"--group-size must be a positive integer, not {g}", out)
