@@ -352,11 +352,17 @@ def _cross_checks(hw: HardwareSpec) -> list[str]:
         elif w.format is not None:
             # Lazy: the format registry is a lower layer, needed only when a format is named.
             from hwsim.dtypes import get_format
+            from hwsim.workloads.spec import format_group_problem
 
             try:
-                get_format(w.format)
+                fmt = get_format(w.format)
             except HwsimError as exc:
                 errors.append(f"weights.format: {exc}")
+            else:
+                # The same rules as a workload's weights (the run stores weights this way).
+                problem = format_group_problem(fmt, w.group_size)
+                if problem is not None:
+                    errors.append(f"weights.group_size: {problem}")
         elif w.group_size is not None:
             errors.append("weights.group_size: needs 'format' ('bits' is already effective)")
     if (hw.dram.bytes_per_cycle is None) == (hw.dram.gb_per_s is None):

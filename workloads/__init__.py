@@ -21,6 +21,7 @@ from hwsim.workloads.spec import (
     Precision,
     WeightPrecision,
     Workload,
+    format_group_problem,
     load_workload,
     workload_from_dict,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "example_path",
     "example_workloads",
     "footprint",
+    "format_group_problem",
     "get_model",
     "linear_layers",
     "list_models",

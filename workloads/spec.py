@@ -39,7 +39,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -49,11 +49,15 @@ from hwsim.workloads.hf_config import model_from_hf_config
 from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
 from hwsim.workloads.models import ModelConfig, get_model
 
+if TYPE_CHECKING:
+    from hwsim.dtypes import FloatFormat, Format
+
 __all__ = [
     "Gemm",
     "Precision",
     "WeightPrecision",
     "Workload",
+    "format_group_problem",
     "load_workload",
     "workload_from_dict",
 ]
@@ -245,6 +249,22 @@ def _format_validation(exc: ValidationError) -> str:
     return "; ".join(msgs)
 
 
+def format_group_problem(fmt: Format | FloatFormat, group_size: int | None) -> str | None:
+    """Why `group_size` cannot go with format `fmt` (a `hwsim.dtypes` format), or ``None``.
+
+    A plain cast (fp16, bf16, fp32) has no scales, so a group size would be silently ignored;
+    OliVe pairs neighbouring elements, so its groups must be even.
+    """
+    if group_size is None:
+        return None
+    if fmt.scheme == "cast":
+        return (f"{fmt.name} is a plain cast without scales or groups; remove 'group_size' "
+                "or pick a quantized format")
+    if fmt.scheme == "olive" and group_size % 2:
+        return f"{group_size} is odd; {fmt.name} pairs neighbouring weights, so give an even size"
+    return None
+
+
 def _resolve_precision(p: _PrecisionIn, where: str, errors: list[str],
                        in_features: int) -> Precision | None:
     if p.bits is not None:
@@ -255,6 +275,10 @@ def _resolve_precision(p: _PrecisionIn, where: str, errors: list[str],
         fmt = get_format(p.format)  # type: ignore[arg-type]
     except HwsimError as exc:
         errors.append(f"{where}.format: {exc}")
+        return None
+    problem = format_group_problem(fmt, p.group_size)
+    if problem is not None:
+        errors.append(f"{where}.group_size: {problem}")
         return None
     group = p.group_size if p.group_size is not None else fmt.group_size
     try:

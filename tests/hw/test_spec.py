@@ -80,6 +80,11 @@ def test_area_by_hand():
         ({"weights": {"format": "int4", "bits": 4}}, r"weights: give exactly one of 'format'"),
         ({"weights": {"format": "fp5x"}}, r"weights.format: .*fp5x"),
         ({"weights": {"bits": 4, "group_size": 8}}, r"weights.group_size: needs 'format'"),
+        # The workload's rules: a cast has no groups, OliVe's pair up (was silently ignored).
+        ({"weights": {"format": "fp16", "group_size": 128}},
+         r"weights.group_size: fp16 is a plain cast without scales or groups"),
+        ({"weights": {"format": "olive4", "group_size": 63}},
+         r"weights.group_size: 63 is odd; olive4 pairs"),
     ],
 )
 def test_bad_hardware_names_the_yaml_path(patch, message):

@@ -79,6 +79,17 @@ def test_unknown_format_names_the_yaml_path_and_suggests() -> None:
          "weights.group_size: 8192 is larger than the reduction dimension k=4096 of q_proj"),
         ({"kv_cache": {"format": "int8", "group_size": 256}},
          "kv_cache.group_size: 256 is larger than head_dim 128"),
+        # fp16 has no scales: the group size used to be ignored without a word.
+        ({"weights": {"format": "fp16", "group_size": 128}},
+         "weights.group_size: fp16 is a plain cast without scales or groups"),
+        ({"weights": {"format": "int4", "overrides": {"lm_head": {"format": "bf16",
+                                                                  "group_size": 64}}}},
+         "weights.overrides.lm_head.group_size: bf16 is a plain cast"),
+        ({"kv_cache": {"format": "fp16", "group_size": 64}},
+         "kv_cache.group_size: fp16 is a plain cast"),
+        # OliVe pairs neighbours: 127 leaves one alone (quantize refused it only later).
+        ({"weights": {"format": "olive4", "group_size": 127}},
+         "weights.group_size: 127 is odd; olive4 pairs neighbouring weights"),
         ({"model": "llama-9b"}, "model: unknown model 'llama-9b'"),
         ({"logits": "first"}, "logits: Input should be 'all' or 'last'"),
     ],
@@ -136,3 +147,11 @@ def test_every_bundled_example_loads_and_has_operators() -> None:
         256, 20, "bitmod3")
     with pytest.raises(HwsimError, match="did you mean llama-2-7b-generative"):
         example_path("llama-2-7b-generativ")
+
+
+def test_even_olive_groups_and_per_row_olive_are_accepted() -> None:
+    # olive4 keeps one FP16 scale per group: 4 + 16/128 at group 128.
+    w = workload_from_dict({**BASE, "weights": {"format": "olive4", "group_size": 128}})
+    assert w.weights.bits == pytest.approx(4 + 16 / 128)
+    assert workload_from_dict({**BASE, "weights": {"format": "olive4"}}).weights.group_size \
+        is None
