@@ -48,14 +48,20 @@ def run_summary(results: Sequence[RunResult], baseline: int | None = None) -> di
 
 
 def summary_table(results: Sequence[RunResult]) -> pd.DataFrame:
-    """One row per design: latency, tokens/s, energy per token, energy breakdown, area."""
+    """One row per design: latency, token rates, energy per token, energy breakdown, area.
+
+    ``throughput_tokens_per_s`` is all tokens processed / total latency, ``decode_tokens_per_s``
+    generated tokens / decode latency; ``tokens_per_s`` is the old name of the first.
+    """
     rows = []
     for r in results:
         row: dict[str, Any] = {
             "design": r.hardware.name,
             "cycles": r.total_cycles,
             "latency_ms": r.latency_ms,
-            "tokens_per_s": r.tokens_per_s,
+            "throughput_tokens_per_s": r.throughput_tokens_per_s,
+            "decode_tokens_per_s": r.decode_tokens_per_s,
+            "tokens_per_s": r.throughput_tokens_per_s,
             "energy_uj": r.energy_uj,
             "energy_per_token_uj": r.energy_per_token_uj,
         }

@@ -4,8 +4,9 @@ Public entry points:
 
 - `simulate_workload(workload, hw) -> RunResult` and `simulate_ops(ops, hw)`: a whole run;
   `RunResult` gives ``total_cycles``, ``latency_ms``, ``energy_uj``, ``energy_breakdown_uj``,
-  ``area_mm2``, ``tokens_per_s``, ``stage_totals()``, ``summary()`` and the per-op ``layers``
-  DataFrame; `compare_results` normalizes several designs to one.
+  ``area_mm2``, ``throughput_tokens_per_s`` (all tokens / total time),
+  ``decode_tokens_per_s`` (generated tokens / decode time), ``stage_totals()``, ``summary()``
+  and the per-op ``layers`` DataFrame; `compare_results` normalizes several designs to one.
 - `simulate_gemm` / `simulate_op`: one operator (`GemmCost`).
 - `hwsim.sim.pe_cycles`: the per-tile cycle model of every PE kind (shared with the RTL tests).
 """

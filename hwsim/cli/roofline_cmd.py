@@ -61,8 +61,11 @@ def roofline(
     tot = s["total"]
     tpot = _fmt_s(tot["tpot_s"]) if tot["tpot_s"] is not None else "-"
     mem = s["memory"]
+    rates = [f"{tot[k]:.4g}" if tot[k] else "-"
+             for k in ("throughput_tokens_per_s", "decode_tokens_per_s")]
     console.print(
         f"total {_fmt_s(tot['time_s'])}  TTFT {_fmt_s(tot['ttft_s'])}  TPOT {tpot}  "
+        f"tok/s all {rates[0]}  tok/s decode {rates[1]}  "
         f"memory {mem['total_bytes'] / 2**30:.3g} GiB "
         f"({'fits' if mem['fits'] else 'does NOT fit'} in {machine.name}'s "
         f"{mem['machine_capacity_bytes'] / 2**30:.3g} GiB)", highlight=False)

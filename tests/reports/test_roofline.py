@@ -163,7 +163,13 @@ def test_report_files_summary_and_byte_identical_plots(tmp_path: Path) -> None:
     assert s["total"]["ttft_s"] == pre["time_s"]
     assert s["total"]["tpot_s"] == pytest.approx(dec["time_s"] / 8)  # 9 tokens: 8 steps
     assert pre["tokens_per_s"] == pytest.approx(32 / pre["time_s"])
-    assert s["total"]["tokens_per_s"] == pytest.approx(9 / (pre["time_s"] + dec["time_s"]))
+    # Token rates named as in `hwsim run`: all 32 prompt + 8 decode-step tokens over the total
+    # time; the 8 tokens the decode steps generate over the decode time (1 / TPOT at batch 1).
+    assert s["total"]["throughput_tokens_per_s"] == pytest.approx(
+        (32 + 8) / (pre["time_s"] + dec["time_s"]))
+    assert s["total"]["decode_tokens_per_s"] == pytest.approx(8 / dec["time_s"])
+    assert s["total"]["decode_tokens_per_s"] == pytest.approx(1 / s["total"]["tpot_s"])
+    assert "tokens_per_s" not in s["total"]  # the old, output-tokens-only figure is gone
     assert s["memory"]["fits"] is True
 
     roofline_report(w, A100, tmp_path / "b")

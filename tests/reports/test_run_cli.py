@@ -109,6 +109,17 @@ def test_default_run_needs_no_arguments(monkeypatch, capsys, tmp_path):
     assert summary["workload"] == default.name
     # Every decode step is simulated.
     assert summary["stages"]["decode"]["steps"] == default.decode_steps
+    # Two token rates, named for what they count (prompt + decode tokens over the whole run;
+    # generated tokens over the decode time), both in summary.json and the printed table.
+    b = default.batch
+    stages = summary["stages"]
+    total_s = summary["latency_ms"] / 1e3
+    assert summary["throughput_tokens_per_s"] == pytest.approx(
+        b * (default.prompt_tokens + default.decode_steps) / total_s)
+    assert summary["decode_tokens_per_s"] == pytest.approx(
+        b * default.decode_steps / (stages["decode"]["latency_ms"] / 1e3))
+    out = " ".join(cap.out.split())
+    assert "tok/s all" in out and "tok/s decode" in out
 
 
 def test_hardware_file_relative_to_the_workload(monkeypatch, capsys, tmp_path):

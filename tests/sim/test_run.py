@@ -42,7 +42,11 @@ def test_tokens_and_latency(result):
     # 1 GHz: cycles / 1e6 = ms. Tokens processed: 64 prompt + 4 decode inputs.
     assert result.latency_ms == pytest.approx(result.total_cycles / 1e6)
     assert result.tokens == {"prefill": 64, "decode": 4}
-    assert result.tokens_per_s == pytest.approx(68 / (result.latency_ms * 1e-3))
+    assert result.throughput_tokens_per_s == pytest.approx(68 / (result.latency_ms * 1e-3))
+    assert result.tokens_per_s == result.throughput_tokens_per_s  # the sweep's old name
+    # Decode: 4 generated tokens over the decode cycles at 1 GHz (cycles / 1e9 s).
+    decode_s = result.step_cycles["decode"].sum() / 1e9
+    assert result.decode_tokens_per_s == pytest.approx(4 / decode_s)
     assert result.energy_per_token_uj == pytest.approx(result.energy_uj / 68)
 
 
@@ -59,8 +63,10 @@ def test_every_decode_step_is_simulated(result):
 def test_summary_keys(result):
     s = result.summary()
     for key in ("total_cycles", "latency_ms", "energy_uj", "energy_breakdown_uj", "area_mm2",
-                "stages", "tokens_per_s", "not_simulated"):
+                "stages", "throughput_tokens_per_s", "decode_tokens_per_s", "tokens_per_s",
+                "not_simulated"):
         assert key in s
+    assert s["tokens_per_s"] == s["throughput_tokens_per_s"]  # alias kept for hwsim.sweep
     assert set(s["stages"]) == {"prefill", "decode"}
 
 
