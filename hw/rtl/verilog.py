@@ -69,8 +69,11 @@ def write_block(name: str, params: dict | None, out_dir: str | Path) -> tuple[Pa
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise HwsimError(f"--out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     v_path, j_path = out / f"{block}.v", out / f"{block}.json"
-    v_path.write_text(to_verilog(component, block))
-    j_path.write_text(json.dumps(describe(block, component, values), indent=2) + "\n")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        v_path.write_text(to_verilog(component, block))
+        j_path.write_text(json.dumps(describe(block, component, values), indent=2) + "\n")
+    except OSError as exc:
+        raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     return v_path, j_path

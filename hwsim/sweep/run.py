@@ -205,7 +205,10 @@ def run_sweep(
     planner = _Planner(spec, evaluator)  # validates the axes before anything is written
     if out.exists() and not out.is_dir():
         raise HwsimError(f"--out {out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     if sweep_text is not None:
         write_atomic(out / "sweep.yaml", sweep_text)
     store = ResultStore(out)

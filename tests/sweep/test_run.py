@@ -144,3 +144,8 @@ def test_executor_arguments_are_checked(tmp_path):
             pass
         assert message in str(info.value)
     assert ResultStore(tmp_path).keys() == []
+
+
+def test_an_unwritable_out_is_a_clear_error():
+    with pytest.raises(HwsimError, match="--out /dev/null/x: cannot write"):
+        run_sweep(make_spec(), "/dev/null/x", evaluator=TOY, workers=1)

@@ -79,3 +79,9 @@ def test_every_block_passes_verilator_lint(tmp_path, sim_env):
                               block.name, str(v_path)], capture_output=True, text=True,
                              check=False)
         assert res.returncode == 0 and "%Error" not in res.stderr, res.stderr[-2000:]
+
+
+def test_an_unwritable_out_is_one_line_and_exit_2(tmp_path):
+    res = _hwsim("verilog", "int_mac", "--out", "/dev/null/x")
+    assert res.returncode == 2 and "cannot write" in res.stderr
+    assert "Traceback" not in res.stderr
