@@ -21,17 +21,22 @@ import time
 from pathlib import Path
 
 import yaml
+
+from hwsim.cli.fpga_cmd import scaling_table, write_scaling_outputs
 from hwsim.hw.fpga import SCALING_KINDS, fpga_hardware, largest_array
 from hwsim.hw.fpga.design_point import BOARD_MEMORIES
 
-from hwsim.cli.fpga_cmd import scaling_table, write_scaling_outputs
-
-# The workload each PE kind runs: its weight format and activation / KV width.
+# The workload each PE kind runs: its weight format, activation and KV-cache widths (the KV
+# cache is the b operand of attention, so it must fit the PE's weight input: 4 bits for the
+# dINT4 and 4-bit bipolar PEs).
 _WORKLOAD_FOR_KIND = {
-    "bitmod": {"weights": {"format": "bitmod3", "group_size": 128}, "act_bits": 16},
-    "int8_mac": {"weights": {"format": "int8"}, "act_bits": 8},
-    "dint_mac": {"weights": {"format": "dint4", "group_size": 128}, "act_bits": 8},
-    "bipolar": {"weights": {"format": "bipolar4", "group_size": 128}, "act_bits": 8},
+    "bitmod": {"weights": {"format": "bitmod3", "group_size": 128}, "act_bits": 16,
+               "kv_bits": 16},
+    "int8_mac": {"weights": {"format": "int8"}, "act_bits": 8, "kv_bits": 8},
+    "dint_mac": {"weights": {"format": "dint4", "group_size": 128}, "act_bits": 8,
+                 "kv_bits": 4},
+    "bipolar": {"weights": {"format": "bipolar4", "group_size": 128}, "act_bits": 8,
+                "kv_bits": 4},
 }
 
 
@@ -45,7 +50,7 @@ def _workload(kind: str, folder: Path) -> Path:
         "generate_tokens": 21,
         "weights": spec["weights"],
         "activations": {"bits": spec["act_bits"]},
-        "kv_cache": {"bits": spec["act_bits"]},
+        "kv_cache": {"bits": spec["kv_bits"]},
     }
     path = folder / f"workload-{kind}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

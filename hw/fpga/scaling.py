@@ -22,6 +22,7 @@ from types import MappingProxyType
 from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
+from hwsim.hw.fpga.devices import get_device
 from hwsim.hw.fpga.flow import Implementation, check_fit, implement
 from hwsim.hw.fpga.grid import PeGrid
 
@@ -151,20 +152,28 @@ def balanced_shape(pes: int, max_side: int) -> tuple[int, int]:
 
 
 def predict_max_pes(
-    small: dict[str, tuple[int, int]], n_small: int, big: dict[str, tuple[int, int]], n_big: int
+    small: dict[str, tuple[int, int]],
+    n_small: int,
+    big: dict[str, tuple[int, int]],
+    n_big: int,
+    bels: set[str] | None = None,
 ) -> tuple[int, str]:
     """Largest PE count that fits, extrapolating utilization linearly from two array sizes.
 
     Resource use grows linearly with the array (measured: docs of the toolchain), so each
     bel type's use is ``base + per_pe x n`` with ``per_pe = (big - small) / (n_big - n_small)``;
     the bound is the smallest ``floor((available - base) / per_pe)`` over the bel types that
-    grow.
+    grow. Only ``bels`` count when given: global buffers (iCE40 SB_GB, ECP5 DCCA) also grow,
+    because nextpnr promotes each PE's clock enable to one while any is free, but running out
+    of them only leaves the rest on local routing.
 
     Returns:
         ``(pes, the bel type that limits it)``.
     """
     best, limit = None, ""
     for bel, (used_big, available) in big.items():
+        if bels is not None and bel not in bels:
+            continue
         per_pe = (used_big - small.get(bel, (0, available))[0]) / (n_big - n_small)
         if per_pe <= 0:
             continue
@@ -224,7 +233,8 @@ def largest_array(
         raise HwsimError(f"not even one {kind} PE fits {device}: {tried[0][3]}")
     four = check(2, 2)
     if four.fits:
-        predicted, limit = predict_max_pes(one.utilization, 1, four.utilization, 4)
+        bels = set(get_device(device).bels.values())
+        predicted, limit = predict_max_pes(one.utilization, 1, four.utilization, 4, bels)
         log(f"{kind}: linear extrapolation predicts {predicted} PEs ({limit} runs out)")
     else:
         predicted = 3

@@ -294,10 +294,10 @@ def write_scaling_outputs(points: list, table, out: Path, *, memory: str = "sdra
     fig.savefig(paths[2], dpi=120, metadata={"Software": None})
     plt.close(fig)
     for p in points:
-        _spec, data = fpga_hardware(p.implementation, memory,
-                                    name=f"fpga-{p.kind}-{p.device}")
+        name = f"fpga-{p.kind}-{p.device}" + ("" if p.implementation.dsp else "-lut")
+        _spec, data = fpga_hardware(p.implementation, memory, name=name)
         paths.append(write_hardware_yaml(
-            data, out / f"fpga-{p.kind}-{p.device}.yaml",
+            data, out / f"{name}.yaml",
             header=f"Measured FPGA build: {data['description']}.\n"
             "Energies and areas are 0: FPGA power is not modelled."))
     return paths

@@ -27,6 +27,16 @@ def test_extrapolation_finds_the_binding_resource():
     assert predict_max_pes({**one, "DSP": (5, 28)}, 1, {**four, "DSP": (20, 28)}, 4) == (5, "DSP")
 
 
+def test_extrapolation_ignores_bels_outside_the_resource_list():
+    # Global buffers grow by one per PE (8 on a UP5K) but are no limit: nextpnr only promotes
+    # nets to them while any is free.
+    one = {"ICESTORM_LC": (323, 5280), "SB_GB": (3, 8)}
+    four = {"ICESTORM_LC": (1184, 5280), "SB_GB": (6, 8)}
+    assert predict_max_pes(one, 1, four, 4)[1] == "SB_GB"
+    # LCs: 287 per PE on a base of 36: (5280 - 36) // 287 = 18.
+    assert predict_max_pes(one, 1, four, 4, {"ICESTORM_LC"}) == (18, "ICESTORM_LC")
+
+
 def test_extrapolation_needs_a_growing_resource():
     with pytest.raises(HwsimError, match="no resource grows"):
         predict_max_pes({"IO": (5, 197)}, 1, {"IO": (5, 197)}, 4)
