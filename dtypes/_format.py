@@ -228,7 +228,10 @@ class FloatFormat:
         return float(2.0 ** (2 ** (self.exp_bits - 1) - 1) * (2 - 2.0 ** -self.man_bits))
 
     def cast(self, x: np.ndarray) -> np.ndarray:
-        """Round to this format (half to even), returned as float32 (float64 for fp32 input)."""
+        """Round to this format (half to even), returned as float32.
+
+        float64 input reaches bf16 through float32 (a double rounding, as ml_dtypes casts).
+        """
         x = np.asarray(x)
         if self.name == "fp32":
             return x.astype(np.float32)
@@ -237,16 +240,19 @@ class FloatFormat:
                 return x.astype(np.float16).astype(np.float32)
         from hwsim.dtypes._scale import _round_bf16
 
-        return _round_bf16(x.astype(np.float32)).astype(np.float32)
+        return _round_bf16(x)
 
     def encode(self, x: np.ndarray | float) -> np.ndarray:
-        """IEEE bit pattern of the nearest value (NaN and Inf kept)."""
-        y = self.cast(np.asarray(x, dtype=np.float64))
+        """IEEE bit pattern (uint16/uint32) of the nearest value (NaN and Inf kept)."""
+        x = np.asarray(x)
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
         if self.name == "fp32":
-            return y.view(np.uint32).astype(np.int64)
+            return x.astype(np.float32).view(np.uint32)
         if self.name == "fp16":
-            return y.astype(np.float16).view(np.uint16).astype(np.int64)
-        return (y.view(np.uint32) >> 16).astype(np.int64)
+            with np.errstate(over="ignore"):
+                return x.astype(np.float16).view(np.uint16)
+        return (self.cast(x).view(np.uint32) >> 16).astype(np.uint16)
 
     def decode(self, codes: np.ndarray | int) -> np.ndarray:
         codes = np.asarray(codes)

@@ -28,11 +28,23 @@ INT8_ROW_FACTOR_BITS = 32
 
 
 def _round_bf16(x: np.ndarray) -> np.ndarray:
-    """Round float32 to bfloat16 (round half to even) and return it as float64."""
-    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    rounding = 0x7FFF + ((bits >> 16) & 1)
-    out = ((bits + rounding) >> 16) << 16
-    return out.astype(np.uint32).view(np.float32).astype(np.float64)
+    """Round to bfloat16 (round half to even), returned as float32.
+
+    uint32 arithmetic in place: adding 0x7FFF plus the kept LSB to the bit pattern and
+    clearing the low half rounds the mantissa; only NaN payloads could carry out of the top,
+    so NaNs are restored afterwards.
+    """
+    x32 = np.array(x, dtype=np.float32, copy=True, order="C")
+    bits = x32.view(np.uint32)
+    nan = np.isnan(x32)
+    lsb = (bits >> 16) & 1
+    bits += lsb
+    del lsb
+    bits += 0x7FFF
+    bits &= 0xFFFF0000
+    if nan.any():
+        x32[nan] = np.nan
+    return x32
 
 
 def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np.ndarray:
@@ -49,7 +61,7 @@ def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np
         with np.errstate(over="ignore"):
             stored = ideal.astype(np.float16).astype(np.float64)
     elif fmt == "bf16":
-        stored = _round_bf16(ideal.astype(np.float32))
+        stored = _round_bf16(ideal).astype(np.float64)
     elif fmt == "e4m3":
         from hwsim.dtypes._registry import get_element
 
