@@ -153,9 +153,18 @@ def _nearest_scaled_per_group(xg: np.ndarray, scales: np.ndarray, types: np.ndar
                               strict=tie == "lower").reshape(xg.shape)
     del y
     values = np.stack([t.values for t in f.types]).astype(xg.dtype)
-    deq = values.reshape(-1)[types.astype(np.intp)[..., None] * width + idx]
+    deq = values.reshape(-1)[_type_value_index(types, idx, width)]
     deq *= s
     return idx, deq
+
+
+def _type_value_index(types: np.ndarray, idx: np.ndarray, width: int) -> np.ndarray:
+    """Flat index ``type * width + idx`` into a (types, width) table, in the narrowest dtype
+    (uint8 for 4-bit mixtures: a quarter of the memory traffic of intp)."""
+    dtype = np.uint8 if (int(types.max(initial=0)) + 1) * width <= 256 else np.intp
+    flat = idx.astype(dtype, copy=True)
+    flat += (types.astype(dtype) * dtype(width))[..., None]
+    return flat
 
 
 def _encode_scaled(xg: np.ndarray, scales: np.ndarray, elem: ElementFormat,
@@ -284,7 +293,7 @@ def _scheme_mixture(f: Format, xg: np.ndarray, scale_format: str, counts: np.nda
     table = np.zeros((len(f.types), width), dtype=_code_dtype(f.bits))
     for i, t in enumerate(f.types):
         table[i, :len(t.values)] = t._finite[1]
-    flat = types.astype(np.intp)[..., None] * width + best_idx
+    flat = _type_value_index(types, best_idx, width)
     return _Out(table.reshape(-1)[flat], best_deq, best_scales, types=types,
                 extra_bits=_row_factor_bits(scale_format, xg.shape[0]))
 
