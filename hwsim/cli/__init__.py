@@ -51,37 +51,29 @@ def _root(
 
 
 def _register() -> None:
-    from hwsim.cli import dtypes_cmd
+    # In the order of the data flow: formats, workloads on machines, RTL and FPGA, real
+    # checkpoints, sweeps. Each module keeps its heavy imports inside its commands.
+    from hwsim.cli import (
+        dtypes_cmd,
+        fidelity_cmd,
+        fpga_cmd,
+        roofline_cmd,
+        run_cmd,
+        sweep_cmd,
+        verilog_cmd,
+    )
 
     app.add_typer(dtypes_cmd.app, name="dtypes")
-
-    from hwsim.cli import roofline_cmd
-
     app.command("roofline")(roofline_cmd.roofline)
-
-    from hwsim.cli import run_cmd
-
     app.command("run")(run_cmd.run)
-
-    from hwsim.cli import fpga_cmd
-
+    app.command("verilog")(verilog_cmd.verilog)
     app.command("synth")(fpga_cmd.synth)
     app.command("fpga")(fpga_cmd.fpga)
     app.command("fpga-scale")(fpga_cmd.fpga_scale)
-
-    from hwsim.cli import sweep_cmd
-
-    app.command("sweep")(sweep_cmd.sweep)
-
-    from hwsim.cli import fidelity_cmd
-
     app.command("quantize")(fidelity_cmd.quantize)
     app.command("fidelity")(fidelity_cmd.fidelity)
     app.command("tradeoff")(fidelity_cmd.tradeoff)
-
-    from hwsim.cli import verilog_cmd
-
-    app.command("verilog")(verilog_cmd.verilog)
+    app.command("sweep")(sweep_cmd.sweep)
 
 
 _register()
