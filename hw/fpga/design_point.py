@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from hwsim.errors import HwsimError
 from hwsim.hw.fpga.devices import get_device
 from hwsim.hw.fpga.flow import Implementation
 from hwsim.hw.spec import HardwareSpec, hardware_from_dict
-
-from hwsim.errors import HwsimError
 
 __all__ = [
     "BOARD_MEMORIES",
@@ -187,7 +187,8 @@ def fpga_hardware(
     data = {
         "name": name or f"{impl.block}-{impl.device}",
         "description": (
-            f"{impl.block} {r}x{c} on {impl.device} at the measured fmax "
+            f"{impl.block} {r}x{c}{'' if impl.dsp else ' (multiplies in LUTs)'} on "
+            f"{impl.device} at the measured fmax "
             f"{impl.min_fmax_mhz:g} MHz (median of seeds {list(impl.seeds)}), {mem_text}"
         ),
         "clock_mhz": clock_mhz,

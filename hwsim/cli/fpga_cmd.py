@@ -283,13 +283,17 @@ def write_scaling_outputs(points: list, table, out: Path, *, memory: str = "sdra
                                    indent=2, sort_keys=True) + "\n")
     paths[1].write_text(table.to_markdown(index=False) + "\n" if _has_tabulate()
                         else table.to_string(index=False) + "\n")
-    fig, ax = plt.subplots(figsize=(8, 4))
-    labels = [f"{r.kind}\n{r.weight_format}" for r in table.itertuples()]
-    ax.bar(range(len(table)), table["peak_gmac_s"], color="tab:blue")
-    ax.set_xticks(range(len(table)), labels, fontsize=7)
-    ax.set_ylabel("peak GMAC/s")
-    devices = ", ".join(sorted(set(table["device"]))) if len(table) else ""
-    ax.set_title(f"Largest array per PE kind on {devices}: peak MAC rate per weight format")
+    # One horizontal bar per (array, format); a log axis, since rates span 1000x.
+    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.28 * max(len(table), 1)))
+    labels = [f"{r.kind} {r.array} {'DSP' if r.dsp_used else 'LUT'} on {r.device}: "
+              f"{r.weight_format}" for r in table.itertuples()]
+    colors = ["tab:orange" if r.dsp_used else "tab:blue" for r in table.itertuples()]
+    ax.barh(range(len(table)), table["peak_gmac_s"], color=colors)
+    ax.set_yticks(range(len(table)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("peak GMAC/s (PEs x lanes x fmax / cycles per MAC)")
+    ax.set_title("Largest array per PE kind that fits: peak MAC rate per weight format")
     fig.tight_layout()
     fig.savefig(paths[2], dpi=120, metadata={"Software": None})
     plt.close(fig)
