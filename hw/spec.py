@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from hwsim.errors import HwsimError
+from hwsim.files import read_yaml
 
 __all__ = [
     "ArraySpec",
@@ -423,17 +423,7 @@ def load_hardware_file(path: str | Path) -> HardwareSpec:
         HwsimError: unreadable file, malformed YAML or invalid content, naming file and path.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HwsimError(f"{p}: cannot read hardware description ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise HwsimError(f"{p}: malformed YAML{where}") from None
-    return hardware_from_dict(data, source=str(p))
+    return hardware_from_dict(read_yaml(p, "hardware description"), source=str(p))
 
 
 def hardware_fields(hw: HardwareSpec) -> list[str]:

@@ -36,15 +36,9 @@ _ROW_SCHEMES = ("ant", "olive", "row_mean")
 
 
 def _workload_source(workload: str | Path) -> Path:
-    from hwsim.workloads import example_path, example_workloads
+    from hwsim.workloads import resolve_workload_path
 
-    p = Path(workload)
-    if not p.exists() and str(workload) in example_workloads():
-        return example_path(str(workload))
-    if not p.is_file():
-        raise HwsimError(f"--workload {str(workload)!r}: no such file and no bundled example "
-                         f"of that name (examples: {', '.join(sorted(example_workloads()))})")
-    return p
+    return resolve_workload_path(workload)
 
 
 def _hardware_refs(hardware: str | Sequence[str] | None, declared: str | None,

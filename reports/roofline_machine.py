@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwsim.errors import HwsimError
+from hwsim.files import read_yaml
 
 __all__ = ["ComputePeak", "Machine", "list_machines", "load_machine", "machine_from_dict"]
 
@@ -145,14 +145,4 @@ def load_machine(name_or_path: str | Path) -> Machine:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise HwsimError(f"unknown machine {ref!r}{hint} (presets: {', '.join(names)}; or "
                          "give a path to a machine YAML)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HwsimError(f"{path}: cannot read machine ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise HwsimError(f"{path}: malformed YAML{where}") from None
-    return machine_from_dict(data, source=str(path))
+    return machine_from_dict(read_yaml(path, "machine"), source=str(path))

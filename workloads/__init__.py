@@ -5,7 +5,12 @@
 >>> ops = operators(w)          # prefill ops, then decode ops (one array entry per step)
 """
 
-from hwsim.workloads.examples import DEFAULT_WORKLOAD, example_path, example_workloads
+from hwsim.workloads.examples import (
+    DEFAULT_WORKLOAD,
+    example_path,
+    example_workloads,
+    resolve_workload_path,
+)
 from hwsim.workloads.footprint import Footprint, footprint
 from hwsim.workloads.hf_config import (
     SUPPORTED_MODEL_TYPES,
@@ -52,5 +57,6 @@ __all__ = [
     "model_from_hf_dict",
     "operators",
     "parameter_count",
+    "resolve_workload_path",
     "workload_from_dict",
 ]

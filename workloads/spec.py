@@ -41,10 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hwsim.errors import HwsimError
+from hwsim.files import read_yaml
+from hwsim.workloads.examples import resolve_workload_path
 from hwsim.workloads.hf_config import model_from_hf_config
 from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
 from hwsim.workloads.models import ModelConfig, get_model
@@ -425,22 +426,12 @@ def _check_groups(weights: WeightPrecision, given: dict[str, _PrecisionIn],
 
 
 def load_workload(path: str | Path) -> Workload:
-    """Read and validate a workload YAML file.
+    """Read and validate a workload YAML file, or the bundled example of that name.
 
     Raises:
         HwsimError: unreadable file, malformed YAML or invalid content; the message names the
             file and the YAML path, e.g. ``"w.yaml: weights.format: unknown format 'fp5x' ..."``.
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HwsimError(f"{p}: cannot read workload ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise HwsimError(f"{p}: malformed YAML{where}: {problem}") from None
+    p = resolve_workload_path(path)
+    data = read_yaml(p, "workload")
     return workload_from_dict(data, source=str(p), base_dir=p.parent)

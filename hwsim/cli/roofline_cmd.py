@@ -26,12 +26,9 @@ def roofline(
     from rich.table import Table
 
     from hwsim.reports.roofline import load_machine, roofline_report
-    from hwsim.workloads import DEFAULT_WORKLOAD, example_path, example_workloads, load_workload
+    from hwsim.workloads import DEFAULT_WORKLOAD, load_workload, resolve_workload_path
 
-    ref = workload or DEFAULT_WORKLOAD
-    path = Path(ref)
-    if not path.exists() and ref in example_workloads():
-        path = example_path(ref)
+    path = resolve_workload_path(workload or DEFAULT_WORKLOAD)
     w = load_workload(path)
     if hardware is not None:
         machine_ref = hardware

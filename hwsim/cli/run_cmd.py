@@ -62,12 +62,9 @@ def run(
     from hwsim.hw import load_hardware, with_overrides
     from hwsim.reports.run_report import comparison_table, summary_table, write_run_outputs
     from hwsim.sim import simulate_workload
-    from hwsim.workloads import DEFAULT_WORKLOAD, example_path, example_workloads, load_workload
+    from hwsim.workloads import DEFAULT_WORKLOAD, load_workload, resolve_workload_path
 
-    ref = workload or DEFAULT_WORKLOAD
-    path = Path(ref)
-    if not path.exists() and ref in example_workloads():
-        path = example_path(ref)
+    path = resolve_workload_path(workload or DEFAULT_WORKLOAD)
     w = load_workload(path)
     main_ref = hardware or _hardware_ref(w.hardware or DEFAULT_HARDWARE, path.parent)
     designs = [load_hardware(main_ref)]

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from hwsim import __version__
 from hwsim.errors import HwsimError
+from hwsim.files import read_yaml
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.fields import leaf_paths, with_overrides
 
@@ -143,7 +143,7 @@ def _resolve_workload(entry: Any, folder: Path, where: str) -> dict[str, Any]:
         if not path.is_file():
             raise HwsimError(f"{where}: {entry!r} is neither a bundled example workload "
                              f"({', '.join(examples)}) nor a file in {folder}")
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path, "workload")
         base_dir, source = path.parent, str(path)
     else:
         raise HwsimError(f"{where}: give an example name, a YAML path or a mapping")

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model_validator
 
 from hwsim.errors import HwsimError
+from hwsim.files import read_yaml
 
 __all__ = [
     "Axis",
@@ -426,14 +426,7 @@ def load_sweep(
 ) -> SweepSpec:
     """Read and validate a sweep file (see `sweep_from_dict`; the defaults are hwsim's)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HwsimError(f"{path}: cannot read the sweep file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise HwsimError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path, "the sweep file")
     return sweep_from_dict(data, sections=sections, optional_sections=optional_sections,
                            metrics=metrics, source=str(path),
                            folder=path.resolve().parent)

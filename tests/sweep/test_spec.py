@@ -120,7 +120,7 @@ def test_load_sweep_reports_file_problems(tmp_path):
         load_sweep(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("axes: [\n")
-    with pytest.raises(HwsimError, match=r"bad\.yaml: not valid YAML"):
+    with pytest.raises(HwsimError, match=r"bad\.yaml: malformed YAML at line 2"):
         load_sweep(bad)
     listed = tmp_path / "list.yaml"
     listed.write_text("- 1\n")
