@@ -10,6 +10,7 @@ fixed seed; tool run times go to a separate ``tool_times.json``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import statistics
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,8 @@ from typing import Literal
 
 from amaranth.back import verilog
 from amaranth.lib import wiring
+
+from hwsim.errors import HwsimError
 from hwsim.hw.fpga.devices import RESOURCES, Device, get_device
 from hwsim.hw.fpga.reports import (
     CriticalPath,
@@ -30,8 +33,6 @@ from hwsim.hw.fpga.reports import (
 )
 from hwsim.hw.fpga.tools import ToolRun, run_tool
 from hwsim.hw.fpga.wrapper import IoHarness, WrapperCost
-
-from hwsim.errors import HwsimError
 
 __all__ = [
     "SYNTH_TARGETS",
@@ -58,6 +59,9 @@ _CELL_TO_BEL = {
     "SB_RAM40_4K": "ICESTORM_RAM",
     "SB_SPRAM256KA": "ICESTORM_SPRAM",
 }
+
+
+_log = logging.getLogger(__name__)
 
 
 class DoesNotFit(HwsimError):
@@ -180,11 +184,16 @@ def check_freq(freq_mhz: float) -> float:
     return float(freq_mhz)
 
 
-def _write_verilog(top: wiring.Component, path: Path) -> None:
+def _write_verilog(top: wiring.Component, path: Path) -> bool:
+    """Write the Verilog; True when the file already held exactly this text."""
     # Amaranth must use its bundled Yosys (a system Yosys may be too old); emit_src=False keeps
     # absolute source paths out, so the Verilog is byte-identical run to run.
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
-    path.write_text(verilog.convert(top, name="top", emit_src=False))
+    text = verilog.convert(top, name="top", emit_src=False)
+    if path.is_file() and path.read_text() == text:
+        return True
+    path.write_text(text)
+    return False
 
 
 def _synth_command(target: str, dsp: bool) -> str:
@@ -196,14 +205,25 @@ def _synth_command(target: str, dsp: bool) -> str:
     return "synth -lut 4"
 
 
-def _run_yosys(out_dir: Path, target: str, dsp: bool, timeout_s: float) -> tuple[dict, ToolRun]:
+def _run_yosys(
+    out_dir: Path, target: str, dsp: bool, timeout_s: float, same_verilog: bool = False
+) -> tuple[dict, ToolRun]:
     script = (
         "read_verilog top.v\n"
         f"{_synth_command(target, dsp)} -top top\n"
         "write_json netlist.json\n"
         "tee -q -o stat.json stat -json\n"
     )
-    (out_dir / "synth.ys").write_text(script)
+    ys, netlist, stat = out_dir / "synth.ys", out_dir / "netlist.json", out_dir / "stat.json"
+    # Yosys is deterministic: the same Verilog and script give the same netlist, so a folder
+    # that already holds them (e.g. `check_fit` before `implement`, minutes for a big array)
+    # is reused. stat.json is written after the netlist, so a newer one proves it complete.
+    if (same_verilog and ys.is_file() and ys.read_text() == script and netlist.is_file()
+            and stat.is_file() and stat.stat().st_mtime_ns >= netlist.stat().st_mtime_ns):
+        _log.info("reusing the Yosys netlist in %s (same Verilog and script)", out_dir)
+        return parse_yosys_stat(stat.read_text()), ToolRun("yosys", (), 0, 0.0, "reused")
+    stat.unlink(missing_ok=True)
+    ys.write_text(script)
     run = run_tool("yosys", ["-q", "-l", "yosys.log", "-s", "synth.ys"], out_dir,
                    timeout_s=timeout_s)
     if run.returncode != 0:
@@ -256,8 +276,8 @@ def synthesize(
             f"unknown synthesis target {target!r}; allowed: {', '.join(SYNTH_TARGETS)}"
         )
     out = _prepare(out_dir)
-    _write_verilog(block, out / "top.v")
-    cells, run = _run_yosys(out, target, dsp and target != "generic", timeout_s)
+    same = _write_verilog(block, out / "top.v")
+    cells, run = _run_yosys(out, target, dsp and target != "generic", timeout_s, same)
     result = SynthResult(
         block=name,
         params=dict(params or {}),
@@ -319,8 +339,8 @@ def _synth_for_device(
     block: wiring.Component, dev: Device, out: Path, dsp: bool, io_width: int, timeout_s: float
 ) -> tuple[IoHarness, dict[str, int], dict[str, float]]:
     top = IoHarness(block, io_width=io_width)
-    _write_verilog(top, out / "top.v")
-    cells, run = _run_yosys(out, dev.family, dsp and dev.has_dsp, timeout_s)
+    same = _write_verilog(top, out / "top.v")
+    cells, run = _run_yosys(out, dev.family, dsp and dev.has_dsp, timeout_s, same)
     return top, cells, {"yosys": round(run.seconds, 2)}
 
 

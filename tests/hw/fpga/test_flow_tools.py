@@ -15,10 +15,10 @@ import json
 import sys
 
 import pytest
-from hwsim.hw import load_hardware
-from hwsim.hw.fpga import fpga_block, synth_block
 
 from hwsim.cli import main
+from hwsim.hw import load_hardware
+from hwsim.hw.fpga import fpga_block, synth_block
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fpga")]
 
@@ -55,6 +55,12 @@ def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(monkeypatc
     # Same inputs, same seed: the same bytes.
     for name in ("fpga.json", "hardware.yaml", "top.v"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    # Rerun in a folder that holds the same Verilog: Yosys is not run again.
+    first = (outs[0] / "fpga.json").read_bytes()
+    assert run_cli(monkeypatch, "fpga", "int_mac", "--device", "ecp5-25k",
+                   "--out", str(outs[0])) == 0
+    assert json.loads((outs[0] / "tool_times.json").read_text())["yosys"] == 0.0
+    assert (outs[0] / "fpga.json").read_bytes() == first
     hw = load_hardware(outs[0] / "hardware.yaml")
     assert hw.clock_mhz <= fmax < hw.clock_mhz + 0.1
     assert hw.pe.kind == "mac" and hw.pe.act_bits == 8 and hw.pe.weight_bits == 8
