@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from amaranth.lib import wiring
+
+from hwsim.errors import HwsimError
 from hwsim.hw.fpga.devices import get_device
 from hwsim.hw.fpga.flow import (
     SYNTH_TARGETS,
@@ -18,8 +20,6 @@ from hwsim.hw.fpga.flow import (
     implement,
     synthesize,
 )
-
-from hwsim.errors import HwsimError
 
 __all__ = ["build_block", "fpga_block", "synth_block"]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from hwsim.errors import HwsimError
 from hwsim.hw import load_hardware
 from hwsim.hw.fpga.design_point import (
     BOARD_MEMORIES,
@@ -13,8 +15,6 @@ from hwsim.hw.fpga.design_point import (
 )
 from hwsim.hw.fpga.flow import Implementation, ResourceUse
 from hwsim.hw.fpga.wrapper import WrapperCost
-
-from hwsim.errors import HwsimError
 
 
 def _build(block="int_mac", device="ecp5-25k", fmax=(75.17, 72.71), params=None):

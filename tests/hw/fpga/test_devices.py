@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hwsim.hw.fpga.devices import RESOURCES, get_device, list_devices
 
 from hwsim.errors import HwsimError
+from hwsim.hw.fpga.devices import RESOURCES, get_device, list_devices
 
 
 def test_the_issue_devices_are_all_there():

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from hwsim.errors import HwsimError
 from hwsim.hw.fpga.devices import DEVICES
 from hwsim.hw.fpga.reports import (
     Shortfall,
@@ -20,8 +22,6 @@ from hwsim.hw.fpga.reports import (
     parse_nextpnr_report,
     parse_yosys_stat,
 )
-
-from hwsim.errors import HwsimError
 
 BLOCK_FF = 4 * 16 + 24
 HARNESS_FF = 65 + 24

@@ -11,6 +11,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
+
 from hwsim.hw.fpga.grid import PeGrid
 from hwsim.hw.fpga.wrapper import IoHarness, port_bits
 
