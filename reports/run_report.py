@@ -98,13 +98,19 @@ def _save(fig: Any, path: Path) -> None:
 
 def _stacked(ax: Any, labels: list[str], parts: dict[str, list[float]], ylabel: str) -> None:
     bottom = [0.0] * len(labels)
+    drawn = 0
     for name, values in parts.items():
         if not any(values):
             continue
         ax.bar(labels, values, bottom=bottom, label=name)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        drawn += 1
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if drawn:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    else:  # e.g. FPGA design points, whose energy is not modelled
+        ax.set_xticks(range(len(labels)), labels)
+        ax.text(0.5, 0.5, "all zero (not modelled)", transform=ax.transAxes, ha="center")
 
 
 def plot_latency_breakdown(results: Sequence[RunResult], path: Path) -> None:
