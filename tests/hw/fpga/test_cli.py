@@ -51,3 +51,15 @@ def test_commands_are_listed(monkeypatch, capsys):
     out = capsys.readouterr().out
     for name in ("synth", "fpga", "fpga-scale"):
         assert f" {name} " in out
+
+
+@pytest.mark.parametrize("command", [["synth", "int_mac", "--target", "ice40"],
+                                     ["fpga", "int_mac", "--device", "ecp5-25k"],
+                                     ["fpga-scale", "--device", "ecp5-25k"]])
+def test_an_unwritable_out_fails_before_any_tool_runs(monkeypatch, capsys, tmp_path, command):
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    for out, message in (("/dev/null/x", "cannot write"), (str(afile), "is not a folder")):
+        assert run_cli(monkeypatch, *command, "--out", out) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert err.startswith(f"error: --out {out}") and message in err
