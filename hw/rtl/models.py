@@ -84,17 +84,24 @@ def bitmod_model(
     mag = (amant << c.align_bits) >> np.where(valid, shift, 0)
     lane = np.where(valid, np.where(tneg ^ asign, -mag, mag), 0)
     partial = lane.sum(axis=4)
-    contrib = (partial << emax).sum(axis=-1)  # (n, beats, rows, cols)
+    # Groups wider than int64 (large groups, many lanes, 8 guard bits) use Python integers,
+    # so the model stays exact wherever the RTL's accumulator is.
+    wide = c.acc_width > 62
+    if wide:
+        partial, emax_i = partial.astype(object), emax.astype(object)
+        contrib = (partial << emax_i).sum(axis=-1)
+    else:
+        contrib = (partial << emax).sum(axis=-1)  # (n, beats, rows, cols)
 
     gidx = _group_index(c)
-    psum = np.zeros((n, c.groups, c.rows, c.cols), np.int64)
+    psum = np.zeros((n, c.groups, c.rows, c.cols), object if wide else np.int64)
     np.add.at(psum, (slice(None), gidx), contrib)
     last_beat = np.array([np.flatnonzero(gidx == g)[-1] for g in range(c.groups)])
     g_scale = np.asarray(scale, np.int64)[:, last_beat].astype(object)  # (n, G, rows)
     g_neg = np.asarray(scale_neg, bool)[:, last_beat]
     # Sign-magnitude dequantization: |psum| * scale, negated when the signs differ.
     mag_p = np.abs(psum).astype(object)
-    neg = (psum < 0) ^ g_neg[..., None]
+    neg = np.asarray(psum < 0, bool) ^ g_neg[..., None]
     deq = np.where(neg, -1, 1).astype(object) * mag_p * g_scale[..., None]
     out = deq.sum(axis=1)
     nonfinite = np.broadcast_to(anf.any(axis=(1, 3))[:, None, :], (n, c.rows, c.cols))

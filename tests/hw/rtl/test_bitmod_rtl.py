@@ -119,3 +119,14 @@ def test_array_runs_a_bitmod4_quantized_gemm():
     np.testing.assert_array_less(np.abs(per_group.sum(0) - deq_gemm), bound + 1e-12)
     # And quantization, not the PE, dominates the error against the unquantized GEMM.
     assert np.abs(per_group.sum(0) - deq_gemm).max() < np.abs(deq_gemm - gemm).max()
+
+
+@pytest.mark.parametrize("weights", ["int8", "fp4"])
+def test_pe_matches_model_past_int64(weights):
+    # The largest groups the registry accepts (1024 weights, 16 lanes, 8 guard bits) need an
+    # accumulator wider than int64: the golden model must stay exact there too.
+    from rtl_stimuli import bitmod_worst
+
+    c = BitModConfig(weights=weights, group_size=1024, k=1024, lanes=16, align_bits=8)
+    assert c.acc_width > 62
+    _check(BitModPE(c), bitmod_worst(c))
