@@ -54,6 +54,9 @@ def _read_plan(out: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise HwsimError(f"{out}: no sweep results here (plan.json missing); run "
                          f"`hwsim sweep SWEEP.yaml --out {out}` first") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HwsimError(f"{out / 'plan.json'}: not a sweep plan ({exc}); rerun "
+                         f"`hwsim sweep SWEEP.yaml --out {out}`") from None
 
 
 def _objectives_override(items: Sequence[str], plan: dict[str, Any]) -> list[dict[str, str]]:

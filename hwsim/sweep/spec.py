@@ -333,6 +333,14 @@ def sweep_from_dict(
         values = tuple(ax.values) if ax.values is not None else _range_values(ax.range, where)
         if not values:
             raise HwsimError(f"{where}: empty list of values")
+        bad = [v for v in values if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise HwsimError(f"{where}: values must be finite, got {bad[0]}")
+        kinds = {"number" if isinstance(v, int | float) and not isinstance(v, bool)
+                 else type(v).__name__ for v in values}
+        if len(kinds) > 1:  # one column type per axis (a stray string breaks the tables)
+            raise HwsimError(f"{where}: values of one axis must be of one kind, got "
+                             f"{' and '.join(sorted(kinds))} in {list(values)}")
         if len(set(map(repr, values))) != len(values):
             raise HwsimError(f"{where}: repeated values in {list(values)}")
         axes.append(Axis(ax.field, values))

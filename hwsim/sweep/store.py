@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hwsim.errors import HwsimError
+
 __all__ = ["ResultStore", "canonical_json", "point_key", "write_atomic"]
 
 
@@ -53,10 +55,17 @@ class ResultStore:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored record, or ``None`` if the point has not finished."""
+        path = self._path(key)
         try:
-            return json.loads(self._path(key).read_text(encoding="utf-8"))
+            record = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise HwsimError(f"{path}: not a sweep record ({exc}); delete it and rerun the "
+                             "sweep to evaluate that point again") from None
+        if not isinstance(record, dict):
+            raise HwsimError(f"{path}: not a sweep record; delete it and rerun the sweep")
+        return record
 
     def put(self, record: Mapping[str, Any]) -> None:
         """Store one finished point (replacing an earlier record of the same key)."""

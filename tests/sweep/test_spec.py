@@ -126,3 +126,16 @@ def test_load_sweep_reports_file_problems(tmp_path):
     listed.write_text("- 1\n")
     with pytest.raises(HwsimError, match="a sweep file must be a mapping"):
         load_sweep(listed)
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ([64, float("nan")], "values must be finite, got nan"),
+    ([64, float("inf")], "values must be finite, got inf"),
+    ([64, "abc"], "values of one axis must be of one kind, got number and str"),
+])
+def test_axis_values_must_be_finite_and_of_one_kind(values, message):
+    data = {"params": {"x": 0}, "axes": [{"field": "x", "values": values}],
+            "objectives": ["latency_s"]}
+    with pytest.raises(HwsimError, match=message):
+        sweep_from_dict(data, sections=("params",), metrics={"latency_s": "min"},
+                        source="s.yaml")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from hwsim.errors import HwsimError
 from hwsim.sweep import ResultStore, point_key
 from hwsim.sweep.store import canonical_json
 
@@ -34,3 +37,12 @@ def test_put_get_and_no_temporary_files(tmp_path):
     text = (tmp_path / "points" / "abc.json").read_text()
     assert text == canonical_json(record) + "\n"
     assert json.loads(text) == record
+
+
+def test_a_corrupt_record_is_a_clear_error(tmp_path):
+    store = ResultStore(tmp_path)
+    store.put({"key": "abc", "metrics": {}})
+    path = next((tmp_path / "points").glob("*.json"))
+    path.write_text("garbage", encoding="utf-8")
+    with pytest.raises(HwsimError, match="not a sweep record"):
+        store.get(path.stem)
