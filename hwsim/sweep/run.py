@@ -92,9 +92,18 @@ def plan_points(spec: SweepSpec, evaluator: Evaluator) -> list[Point]:
     return _grid_or_sample(_Planner(spec, evaluator), keep_config=True)
 
 
+# A grid is planned point by point (a configuration and a key each): past this size that
+# alone takes hours, so such spaces are for the sampling strategies.
+MAX_GRID_POINTS = 10_000_000
+
+
 def _grid_or_sample(planner: _Planner, keep_config: bool = False) -> list[Point]:
     strategy = planner.spec.strategy
     if strategy.kind == "grid":
+        if planner.space.size > MAX_GRID_POINTS:
+            raise HwsimError(
+                f"the grid has {planner.space.size:,} points (more than {MAX_GRID_POINTS:,}); "
+                "use strategy: {kind: random, samples: N} or {kind: optuna, trials: N}")
         choices = planner.space.grid()
     elif strategy.kind == "random":
         choices = planner.space.sample(strategy.samples, strategy.seed)

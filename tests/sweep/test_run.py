@@ -149,3 +149,12 @@ def test_executor_arguments_are_checked(tmp_path):
 def test_an_unwritable_out_is_a_clear_error():
     with pytest.raises(HwsimError, match="--out /dev/null/x: cannot write"):
         run_sweep(make_spec(), "/dev/null/x", evaluator=TOY, workers=1)
+
+
+def test_a_grid_too_large_to_plan_is_refused(tmp_path):
+    # 4 axes of 1,000 values: 10**12 points, far past what a grid can plan point by point.
+    axes = [{"field": f, "range": {"start": 1, "stop": 1000}} for f in ("x", "y")]
+    spec = make_spec(axes=[*axes, {"field": "kind", "values": [f"k{i}" for i in range(1000)]},
+                           {"field": "log", "range": {"start": 1, "stop": 1000}}])
+    with pytest.raises(HwsimError, match=r"the grid has 1,000,000,000,000 points"):
+        run_sweep(spec, tmp_path / "out", evaluator=TOY, workers=1)
