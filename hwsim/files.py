@@ -1,4 +1,4 @@
-"""Reading the user's YAML files: one place for the safe loader and its error messages.
+"""The user's files: the safe YAML loader and the output folder, with their error messages.
 
 A leaf module (like `hwsim.errors`): every layer may use it without depending on a higher one.
 """
@@ -11,7 +11,7 @@ import yaml
 
 from hwsim.errors import HwsimError
 
-__all__ = ["read_yaml"]
+__all__ = ["output_folder", "read_yaml"]
 
 
 def read_yaml(path: str | Path, what: str) -> object:
@@ -36,3 +36,19 @@ def read_yaml(path: str | Path, what: str) -> object:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "syntax error"
         raise HwsimError(f"{p}: malformed YAML{where}: {problem}") from None
+
+
+def output_folder(path: str | Path, option: str = "--out") -> Path:
+    """Create the output folder `path` (and its parents) or say in one line why not.
+
+    Raises:
+        HwsimError: `path` is a file, or cannot be created (names `option`).
+    """
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise HwsimError(f"{option} {out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HwsimError(f"{option} {out}: cannot write ({exc.strerror or exc})") from None
+    return out

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from hwsim.errors import HwsimError
+from hwsim.files import output_folder
 from hwsim.reports.roofline_analysis import analyze, summarize
 from hwsim.reports.roofline_machine import Machine
 from hwsim.workloads import Workload, footprint, operators
@@ -97,11 +98,8 @@ def roofline_report(workload: Workload, machine: Machine,
     if out_dir is None:
         return report
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise HwsimError(f"--out {out}: exists and is not a folder")
+    out = output_folder(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
         files = _write(table, summary, workload, machine, out, plots)
     except OSError as exc:
         raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None

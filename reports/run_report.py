@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from hwsim.errors import HwsimError
+from hwsim.files import output_folder
 from hwsim.sim.run import ENERGY_KEYS, RunResult, compare_results
 
 __all__ = ["comparison_table", "run_summary", "summary_table", "write_run_outputs"]
@@ -176,11 +177,8 @@ def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
     Raises:
         HwsimError: ``out_dir`` is a file, or cannot be created or written (names ``--out``).
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise HwsimError(f"--out {out}: exists and is not a folder")
+    out = output_folder(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
         return _write(results, out, 0 if baseline is None else baseline)
     except OSError as exc:
         raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None

@@ -21,6 +21,7 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
+from hwsim.files import output_folder
 from hwsim.hw.fpga.devices import RESOURCES, Device, get_device
 from hwsim.hw.fpga.reports import (
     CriticalPath,
@@ -236,11 +237,7 @@ def _run_yosys(
 
 
 def _prepare(out_dir: Path | str) -> Path:
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise HwsimError(f"output folder {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return output_folder(out_dir, "output folder")
 
 
 def synthesize(

@@ -15,6 +15,7 @@ from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
+from hwsim.files import output_folder
 from hwsim.hw.rtl.registry import build, get_block, resolve_params
 
 __all__ = ["describe", "to_verilog", "write_block"]
@@ -67,11 +68,9 @@ def write_block(name: str, params: dict | None, out_dir: str | Path) -> tuple[Pa
     block = get_block(name).name
     component = build(block, **values)
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise HwsimError(f"--out {out} exists and is not a folder")
+    output_folder(out)
     v_path, j_path = out / f"{block}.v", out / f"{block}.json"
     try:
-        out.mkdir(parents=True, exist_ok=True)
         v_path.write_text(to_verilog(component, block))
         j_path.write_text(json.dumps(describe(block, component, values), indent=2) + "\n")
     except OSError as exc:

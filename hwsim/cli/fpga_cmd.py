@@ -13,22 +13,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from hwsim.errors import HwsimError
+from hwsim.files import output_folder
 
 if TYPE_CHECKING:
     import pandas
 
 _FIRST_RUN = ("The first Yosys run on a machine compiles it (about 1.5 minutes, 1.7 GB; cached "
               "under $YOWASP_CACHE_DIR or ~/.cache/YoWASP); later runs take seconds.")
-
-
-def _writable_out(out: Path) -> None:
-    """Create the output folder up front: a bad --out fails before any tool runs."""
-    if out.exists() and not out.is_dir():
-        raise HwsimError(f"--out {out}: exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
 
 def _split_params(names: list[str], items: list[str]) -> dict[str, dict]:
@@ -80,7 +71,7 @@ def synth(
     if target not in SYNTH_TARGETS:
         raise HwsimError(f"unknown --target {target!r}; allowed: {', '.join(SYNTH_TARGETS)}")
     params = _split_params(names, param)
-    _writable_out(out)
+    output_folder(out)  # a bad --out fails before any tool runs
     console = Console()
     results = []
     with console.status(_FIRST_RUN):
@@ -137,7 +128,7 @@ def fpga(
     board_memory(memory)
     values = _split_params([name], param)
     (block, block_params), = values.items()
-    _writable_out(out)
+    output_folder(out)  # a bad --out fails before any tool runs
     console = Console()
     with console.status(f"{block} on {device}: Yosys, then nextpnr. {_FIRST_RUN}"):
         impl = fpga_block(block, block_params, device, out, freq_mhz=freq, dsp=not no_dsp,
@@ -206,7 +197,7 @@ def fpga_scale(
         if k not in SCALING_KINDS:
             extra = f" ({MISSING_KINDS[k]})" if k in MISSING_KINDS else ""
             raise HwsimError(f"unknown --kind {k!r}{extra}; allowed: {', '.join(SCALING_KINDS)}")
-    _writable_out(out)
+    output_folder(out)  # a bad --out fails before any tool runs
     console = Console()
     points = [
         largest_array(k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.errors import HwsimError
+from hwsim.files import output_folder
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.executors import Executor, Outcome, check_executor, open_executor
 from hwsim.sweep.fields import resolve_field
@@ -212,12 +213,7 @@ def run_sweep(
     out = Path(out_dir)
     check_executor(executor, workers, address)
     planner = _Planner(spec, evaluator)  # validates the axes before anything is written
-    if out.exists() and not out.is_dir():
-        raise HwsimError(f"--out {out}: exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+    output_folder(out)
     if sweep_text is not None:
         write_atomic(out / "sweep.yaml", sweep_text)
     store = ResultStore(out)
