@@ -20,6 +20,7 @@ BLOCKS = [
     ("bitmod_pe", {}),
     ("dint_mac", {"lanes": 4}),
     ("int_mac", {"lanes": 4}),
+    ("fp16_int_mac", {"lanes": 4}),
     ("bipolar_pe", {"lanes": 4}),
 ]
 

@@ -33,11 +33,19 @@ _WORKLOAD_FOR_KIND = {
     "bitmod": {"weights": {"format": "bitmod3", "group_size": 128}, "act_bits": 16,
                "kv_bits": 16},
     "int8_mac": {"weights": {"format": "int8"}, "act_bits": 8, "kv_bits": 8},
+    # W4A16 (the usual weight-only LLM quantization) on the FP16 x INT8 multipliers; the KV
+    # cache in INT8 because the PE's weight input is 8 bits wide.
+    "fp16_int_mac": {"weights": {"format": "int4", "group_size": 128}, "act_bits": 16,
+                     "kv_bits": 8},
     "dint_mac": {"weights": {"format": "dint4", "group_size": 128}, "act_bits": 8,
                  "kv_bits": 4},
     "bipolar": {"weights": {"format": "bipolar4", "group_size": 128}, "act_bits": 8,
                 "kv_bits": 4},
 }
+
+
+# Kinds built twice: with the hard multipliers and with multiplies in LUTs.
+_MAC_KINDS = ("int8_mac", "fp16_int_mac", "dint_mac")
 
 
 def _workload(kind: str, folder: Path) -> Path:
@@ -73,7 +81,7 @@ def main() -> None:
     start = time.perf_counter()
     for device in [] if args.collect is not None else args.devices:
         for kind in kinds:
-            for dsp in (True, False) if kind in ("int8_mac", "dint_mac") else (True,):
+            for dsp in (True, False) if kind in _MAC_KINDS else (True,):
                 folder = args.out / device / ("dsp" if dsp else "lut")
                 t0 = time.perf_counter()
                 p = largest_array(kind, device, folder, freq_mhz=args.freq, seeds=seeds,
@@ -108,8 +116,8 @@ def main() -> None:
                                   BOARD_MEMORIES.values()))
 
 
-_KIND_OF_BLOCK = {"pe_array": "bitmod", "int_mac": "int8_mac", "dint_mac": "dint_mac",
-                  "bipolar_pe": "bipolar"}
+_KIND_OF_BLOCK = {"pe_array": "bitmod", "int_mac": "int8_mac", "fp16_int_mac": "fp16_int_mac",
+                  "dint_mac": "dint_mac", "bipolar_pe": "bipolar"}
 
 
 def _collect(folders: list[Path]) -> list:

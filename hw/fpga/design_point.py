@@ -123,6 +123,9 @@ def pe_for_block(block: str, params: dict) -> tuple[dict, int, int]:
     elif block == "int_mac":
         pe = {"kind": "mac", "lanes": params["lanes"], "weight_bits": params["weight_bits"],
               "act_bits": params["act_bits"]}
+    elif block == "fp16_int_mac":
+        pe = {"kind": "mac", "lanes": params["lanes"], "weight_bits": params["weight_bits"],
+              "act_bits": 16}
     elif block == "dint_mac":
         pe = {"kind": "dint", "lanes": params["lanes"], "act_bits": 8}
     elif block == "bipolar_pe":
@@ -130,7 +133,8 @@ def pe_for_block(block: str, params: dict) -> tuple[dict, int, int]:
               "max_weight_bits": params["weight_bits"]}
     else:
         raise HwsimError(f"block {block!r} is not a PE the simulator models; "
-                         "allowed: bitmod_pe, pe_array, int_mac, dint_mac, bipolar_pe")
+                         "allowed: bitmod_pe, pe_array, int_mac, fp16_int_mac, dint_mac, "
+                         "bipolar_pe")
     return {**pe, **energy}, rows, cols
 
 

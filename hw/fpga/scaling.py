@@ -27,7 +27,6 @@ from hwsim.hw.fpga.flow import Implementation, check_fit, implement
 from hwsim.hw.fpga.grid import PeGrid
 
 __all__ = [
-    "MISSING_KINDS",
     "SCALING_KINDS",
     "PeKind",
     "ScalingPoint",
@@ -82,6 +81,9 @@ SCALING_KINDS = MappingProxyType(
                    weight_formats=("bitmod3", "bitmod4", "int4", "int8")),
             PeKind("int8_mac", "INT8 x INT8 MAC", "int_mac",
                    MappingProxyType({"lanes": 4, "k": 256}), weight_formats=("int8", "int4")),
+            PeKind("fp16_int_mac", "FP16 x INT8 MAC (bit-parallel)", "fp16_int_mac",
+                   MappingProxyType({"lanes": 4, "k": 256, "weight_bits": 8}),
+                   weight_formats=("int8", "int4")),
             PeKind("dint_mac", "INT8 x dINT4 MAC", "dint_mac",
                    MappingProxyType({"lanes": 4, "k": 256}), weight_formats=("dint4",)),
             PeKind("bipolar", "bipolar-INT PE (INT8 x 4-bit bipolar)", "bipolar_pe",
@@ -90,12 +92,6 @@ SCALING_KINDS = MappingProxyType(
         )
     }
 )
-
-# Kinds the study asks for that the RTL library does not have (yet).
-MISSING_KINDS = MappingProxyType(
-    {"fp16_int_mac": "bit-parallel FP16 x INT MAC: no such block in hw/rtl"}
-)
-
 
 @dataclass(frozen=True)
 class ScalingPoint:
@@ -214,8 +210,7 @@ def largest_array(
         HwsimError: unknown kind, or not even one PE fits.
     """
     if kind not in SCALING_KINDS:
-        missing = f" ({MISSING_KINDS[kind]})" if kind in MISSING_KINDS else ""
-        raise HwsimError(f"unknown PE kind {kind!r}{missing}; allowed: {', '.join(SCALING_KINDS)}")
+        raise HwsimError(f"unknown PE kind {kind!r}; allowed: {', '.join(SCALING_KINDS)}")
     pk = SCALING_KINDS[kind]
     out = Path(out_dir)
     tried: list[tuple[int, int, bool, str]] = []

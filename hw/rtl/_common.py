@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Mux, Signal, Value
+from amaranth.hdl import C, Cat, Mux, Signal, Value
 
 from hwsim.errors import HwsimError
 
-__all__ = ["SerialControl", "check_int", "lanes_of", "signed_bits", "tree_max"]
+__all__ = ["SerialControl", "check_int", "decode_fp16", "lanes_of", "signed_bits", "tree_max"]
 
 
 def check_int(name: str, value: object, lo: int, hi: int) -> int:
@@ -25,6 +25,16 @@ def signed_bits(bound: int) -> int:
 def lanes_of(value: Value, count: int, width: int) -> list[Value]:
     """Split a packed port into ``count`` fields of ``width`` bits, field 0 in the LSBs."""
     return [value[i * width:(i + 1) * width] for i in range(count)]
+
+
+def decode_fp16(x: Value) -> tuple[Value, Value, Value, Value]:
+    """(sign, exp_eff, mant, nonfinite) of an FP16 bit pattern, as `terms.fp16_fields` decodes it:
+    value = (-1)**sign * mant * 2**(exp_eff - 25); Inf/NaN give mant = 0."""
+    e, frac, sign = x[10:15], x[0:10], x[15]
+    nonfinite = e == 31
+    exp_eff = Mux(e == 0, 1, e)
+    mant = Mux(nonfinite, 0, Cat(frac, e != 0))
+    return sign, exp_eff, mant, nonfinite
 
 
 def tree_max(values: list[Value]) -> Value:

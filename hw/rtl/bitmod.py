@@ -34,7 +34,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hwsim.hw.rtl._common import check_int, lanes_of, signed_bits, tree_max
+from hwsim.hw.rtl._common import check_int, decode_fp16, lanes_of, signed_bits, tree_max
 from hwsim.hw.rtl.terms import (
     FP16_MANT_BITS,
     FP_MAGNITUDES,
@@ -259,7 +259,7 @@ class BitModArray(wiring.Component):
             for r in range(c.rows)
         ]
         col_acts = [
-            [_decode_fp16(x) for x in lanes_of(beat["a"][col * c.lanes * 16:], c.lanes, 16)]
+            [decode_fp16(x) for x in lanes_of(beat["a"][col * c.lanes * 16:], c.lanes, 16)]
             for col in range(c.cols)
         ]
         scales = lanes_of(beat["scale"], c.rows, c.scale_bits)
@@ -292,15 +292,6 @@ class BitModPE(BitModArray):
         if config.rows != 1 or config.cols != 1:
             raise ValueError("BitModPE has one row and one column; use BitModArray")
         super().__init__(config, input_stage=False)
-
-
-def _decode_fp16(x):
-    """(sign, exp_eff, mant, nonfinite) of an FP16 bit pattern, as in `terms.fp16_fields`."""
-    e, frac, sign = x[10:15], x[0:10], x[15]
-    nonfinite = e == 31
-    exp_eff = Mux(e == 0, 1, e)
-    mant = Mux(nonfinite, 0, Cat(frac, e != 0))
-    return sign, exp_eff, mant, nonfinite
 
 
 def _decode_term(m: Module, fam: WeightFamily, code, wtype, j):

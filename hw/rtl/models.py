@@ -21,6 +21,7 @@ __all__ = [
     "bitmod_model",
     "dequant_model",
     "dint_mac_model",
+    "fp16_int_mac_model",
     "int_mac_model",
 ]
 
@@ -126,6 +127,32 @@ def dint_mac_model(a: np.ndarray, w: np.ndarray, special_half_lsb: int = 1) -> n
     w = np.asarray(w, np.int64)
     half = np.where(w == 8, special_half_lsb, 2 * np.where(w >= 8, w - 16, w))
     return (np.asarray(a, np.int64) * half).sum(axis=(1, 2))
+
+
+def fp16_int_mac_model(
+    a: np.ndarray, w: np.ndarray, align_bits: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """Golden model of `FP16IntMAC`: exponent-aligned sum of FP16 x INT over (beats, lanes).
+
+    Args:
+        a: ``(n, beats, lanes)`` FP16 bit patterns (uint16).
+        w: ``(n, beats, lanes)`` signed integer weights.
+        align_bits: guard bits kept at alignment.
+
+    Returns:
+        ``(out, nonfinite)``: ``(n,)`` object array of ints, LSB = 2**-(25 + align_bits), and
+        ``(n,)`` bool (an Inf/NaN activation reached the output).
+    """
+    asign, aexp, amant, anf = fp16_fields(a)
+    w = np.asarray(w, np.int64)
+    prod = amant * np.abs(w)
+    valid = prod != 0
+    emax = np.where(valid, aexp, 0).max(axis=2, keepdims=True)  # (n, beats, 1)
+    mag = (prod << align_bits) >> np.where(valid, emax - aexp, 0)
+    lane = np.where(valid, np.where(asign ^ (w < 0), -mag, mag), 0)
+    # One cycle's partial sum fits int64; shifted by emax (up to 30) it may not: Python ints.
+    contrib = lane.sum(axis=2).astype(object) << emax[..., 0].astype(object)
+    return contrib.sum(axis=1), anf.any(axis=(1, 2))
 
 
 def int_mac_model(a: np.ndarray, w: np.ndarray) -> np.ndarray:

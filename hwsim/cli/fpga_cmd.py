@@ -169,7 +169,8 @@ def fpga_scale(
     device: str = typer.Option("ecp5-25k", "--device", "-d", help="Device to fill."),
     kinds: list[str] = typer.Option(
         [], "--kind", "-k",
-        help="PE kind(s): bitmod, int8_mac, dint_mac, bipolar (default: all)."),
+        help="PE kind(s): bitmod, int8_mac, fp16_int_mac, dint_mac, bipolar "
+        "(default: all)."),
     freq: float = typer.Option(100.0, "--freq", help="Requested clock in MHz (> 0)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=9, help="Placer seeds per winner."),
     no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
@@ -188,15 +189,13 @@ def fpga_scale(
     from hwsim.hw.fpga import SCALING_KINDS, get_device, largest_array
     from hwsim.hw.fpga.design_point import board_memory
     from hwsim.hw.fpga.flow import check_freq
-    from hwsim.hw.fpga.scaling import MISSING_KINDS
 
     get_device(device)
     check_freq(freq)
     board_memory(memory)
     for k in kinds:
         if k not in SCALING_KINDS:
-            extra = f" ({MISSING_KINDS[k]})" if k in MISSING_KINDS else ""
-            raise HwsimError(f"unknown --kind {k!r}{extra}; allowed: {', '.join(SCALING_KINDS)}")
+            raise HwsimError(f"unknown --kind {k!r}; allowed: {', '.join(SCALING_KINDS)}")
     output_folder(out)  # a bad --out fails before any tool runs
     console = Console()
     points = [
@@ -206,8 +205,6 @@ def fpga_scale(
     ]
     table = scaling_table(points)
     console.print(table.to_string(index=False))
-    for k, why in MISSING_KINDS.items():
-        console.print(f"not in the study: {k} ({why})")
     for path in write_scaling_outputs(points, table, out, memory=memory):
         console.print(f"written: {path}")
 
@@ -227,7 +224,7 @@ def cycles_per_lane_mac(kind: str, weight_format: str, params: dict) -> float:
         cycles = pc.bitmod_pe_group_cycles(group, lanes, weight_format, params["scale_bits"])
         return float(cycles) * lanes / group
     k = 8192
-    if kind == "int8_mac":
+    if kind in ("int8_mac", "fp16_int_mac"):
         cycles = pc.mac_pe_cycles(k, lanes)
     elif kind == "dint_mac":
         cycles = pc.dint_mac_cycles(k, lanes)

@@ -35,7 +35,7 @@ def run_cli(monkeypatch, *args: str) -> int:
     (["synth", "int_mac", "--target", "xilinx"], "unknown --target 'xilinx'; allowed: ice40"),
     (["synth", "int_mac", "dint_mac", "-p", "lanes=2"], "with several blocks write block.key"),
     (["synth", "int_mac", "-p", "bipolar_pe.lanes=2"], "names block 'bipolar_pe', which is not"),
-    (["fpga-scale", "--kind", "fp16_int_mac"], "no such block in hw/rtl"),
+    (["fpga-scale", "--kind", "fp16_mac"], "unknown --kind 'fp16_mac'; allowed: bitmod, int8"),
     (["fpga-scale", "--device", "ice40-lp1k"], "unknown device 'ice40-lp1k'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, args, message):

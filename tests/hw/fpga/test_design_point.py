@@ -61,11 +61,14 @@ def test_buffers_are_the_device_block_ram():
 @pytest.mark.parametrize(("block", "params", "kind"), [
     ("pe_array", {"lanes": 4, "scale_bits": 8, "rows": 2, "cols": 3}, "bitmod"),
     ("dint_mac", {"lanes": 4}, "dint"),
+    ("fp16_int_mac", {"lanes": 4, "weight_bits": 8}, "mac"),
     ("bipolar_pe", {"lanes": 8, "act_bits": 8, "weight_bits": 4}, "bipolar"),
 ])
 def test_each_pe_block_maps_to_a_simulator_pe(block, params, kind):
     pe, rows, cols = pe_for_block(block, params)
     assert pe["kind"] == kind and pe["lanes"] == params["lanes"]
+    if block == "fp16_int_mac":  # FP16 activations, the multiplier's weight width
+        assert (pe["act_bits"], pe["weight_bits"]) == (16, 8)
     assert (rows, cols) == (params.get("rows", 1), params.get("cols", 1))
 
 

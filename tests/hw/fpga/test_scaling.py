@@ -61,6 +61,8 @@ def test_balanced_shape_never_exceeds_the_count_or_the_side(pes, shape):
     # INT8 by radix-4 Booth: 4 digits per weight -> 32 x 4 = 128 cycles per group: 4.
     ("bitmod", "int8", 4.0),
     ("int8_mac", "int8", 1.0),
+    # The FP16 x INT8 MAC multiplies a whole weight per lane and cycle, INT4 as INT8.
+    ("fp16_int_mac", "int4", 1.0),
     ("dint_mac", "dint4", 1.0),
     # Bipolar: every (activation plane, weight plane) pair is a cycle: 8 x 4.
     ("bipolar", "bipolar4", 32.0),

@@ -17,6 +17,7 @@ from hwsim.hw.rtl.models import (
     bitmod_model,
     dequant_model,
     dint_mac_model,
+    fp16_int_mac_model,
     int_mac_model,
 )
 from hwsim.hw.rtl.streams import bitmod_beats, pack
@@ -258,6 +259,40 @@ def int_mac_cases(lanes=1, k=128, act_bits=8, weight_bits=8, seed=7) -> list[Cas
     ref = int_mac_model(a, w)
     cyc = int(pe_cycles.mac_pe_cycles(k, lanes))
     return [_mac_case("int_mac", a, w, ref, out_width, cyc, lanes, act_bits, weight_bits)]
+
+
+def fp16_int_mac_cases(lanes=1, k=128, weight_bits=8, align_bits=3, seed=9) -> list[Case]:
+    """Every weight code against FP16 specials and random values, random and raw-exponent
+    outputs, one output with no Inf/NaN after one with them, and the worst case of each sign."""
+    from hwsim.hw.rtl.fp16_mac import fp16_int_mac_bound
+    from hwsim.hw.rtl.mac import mac_out_width
+
+    out_width = mac_out_width(lanes, k, fp16_int_mac_bound(weight_bits, align_bits))
+    rng = np.random.default_rng(seed)
+    beats = math.ceil(k / lanes)
+    shape = (beats, lanes)
+    lo, hi = -(1 << (weight_bits - 1)), 1 << (weight_bits - 1)
+    n_codes = 1 << weight_bits
+    reps = math.ceil(n_codes / (beats * lanes))
+    codes = np.resize(np.arange(lo, hi), (reps, *shape))  # every code at least once
+    pool = np.array(FP16_SPECIALS, np.uint16)
+    specials = np.where(rng.random((reps, *shape)) < 0.4,
+                        pool[rng.integers(0, len(pool), (reps, *shape))],
+                        random_fp16(rng, (reps, *shape)))
+    w = np.concatenate([codes, rng.integers(lo, hi, (3, *shape)),
+                        np.full((2, *shape), lo)])
+    a = np.concatenate([specials, random_fp16(rng, (2, *shape)), raw_fp16(rng, (1, *shape)),
+                        np.full((1, *shape), FP16_MAX | 0x8000, np.uint16),
+                        np.full((1, *shape), FP16_MAX, np.uint16)]).astype(np.uint16)
+    a, w = _pad_lanes(a, w, k, lanes)
+    out, nf = fp16_int_mac_model(a.astype(np.uint16), w, align_bits)
+    pa, pw = pack(a, 16), pack(w, weight_bits)
+    n = a.shape[0]
+    beats_l = [{"a": int(pa[i, b]), "w": int(pw[i, b])} for i in range(n) for b in range(beats)]
+    mask = (1 << out_width) - 1
+    expected = [{"out": int(v) & mask, "nonfinite": int(f)} for v, f in zip(out, nf, strict=True)]
+    cyc = int(pe_cycles.mac_pe_cycles(k, lanes))
+    return [Case("fp16_int_mac", beats_l, expected, ["out", "nonfinite"], cyc, cyc)]
 
 
 def bipolar_cases(lanes=8, weight_bits=4, act_bits=8, k=64, seed=8) -> list[Case]:

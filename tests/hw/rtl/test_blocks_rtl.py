@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""Dequantizer, dINT/INT MACs and the bipolar PE in Amaranth's simulator against their models.
+"""Dequantizer, the dINT, INT and FP16 x INT MACs and the bipolar PE in Amaranth against models.
 
 The linter comment above: some tests build components only to read widths or to see a
 constructor reject a parameter; Amaranth would warn that they are never elaborated.
@@ -14,6 +14,7 @@ from rtl_stream import run_stream
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl.bipolar import BipolarPE
 from hwsim.hw.rtl.dequant import BitSerialDequant
+from hwsim.hw.rtl.fp16_mac import FP16IntMAC
 from hwsim.hw.rtl.mac import DIntMAC, IntMAC
 
 
@@ -44,6 +45,14 @@ def test_int_mac(lanes, k, abits, wbits):
     _check(dut, st.int_mac_cases(lanes, k, abits, wbits, seed=2), seed=5)
 
 
+@pytest.mark.parametrize(("lanes", "k", "wbits", "align"),
+                         [(1, 12, 8, 3), (4, 30, 4, 0), (3, 17, 2, 8)])
+def test_fp16_int_mac(lanes, k, wbits, align):
+    dut = FP16IntMAC(lanes, k, wbits, align)
+    _check(dut, st.fp16_int_mac_cases(lanes, k, wbits, align))
+    _check(dut, st.fp16_int_mac_cases(lanes, k, wbits, align, seed=2), seed=7)
+
+
 @pytest.mark.parametrize(("lanes", "wbits", "abits", "k"), [(8, 2, 4, 16), (5, 3, 3, 12)])
 def test_bipolar_pe(lanes, wbits, abits, k):
     dut = BipolarPE(lanes, wbits, abits, k)
@@ -58,6 +67,9 @@ def test_mac_widths_hold_the_worst_case():
     assert DIntMAC(k=128).out_width == 19
     # Bipolar 4-bit x INT8, 64 elements: partial sums <= 64 * 255 * 15 = 244800 < 2**18.
     assert BipolarPE(8, 4, 8, 64).out_width == 19
+    # FP16 x INT8, 128 products: 2047 * 128 << (30 + 3) per product, 128 of them: 2**58 > bound
+    # >= 2**57 -> 58 bits + sign.
+    assert FP16IntMAC(k=128).out_width == 59
 
 
 def test_constructors_name_the_bad_parameter():
@@ -65,3 +77,5 @@ def test_constructors_name_the_bad_parameter():
         DIntMAC(special_half_lsb=16)
     with pytest.raises(HwsimError, match="parameter weight_bits"):
         BipolarPE(weight_bits=9)
+    with pytest.raises(HwsimError, match=r"parameter weight_bits must be an integer in \[2, 8\]"):
+        FP16IntMAC(weight_bits=9)

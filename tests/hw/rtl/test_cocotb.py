@@ -35,6 +35,8 @@ DESIGNS = {
     "dequant": ("dequant", {}, lambda p: st.dequant_cases(**p)),
     "dint_mac": ("dint_mac", {"lanes": 2, "k": 32}, lambda p: st.dint_mac_cases(**p)),
     "int_mac": ("int_mac", {"lanes": 2, "k": 32}, lambda p: st.int_mac_cases(**p)),
+    "fp16_int_mac": ("fp16_int_mac", {"lanes": 2, "k": 32, "weight_bits": 4},
+                     lambda p: st.fp16_int_mac_cases(**p)),
     "bipolar_pe": ("bipolar_pe", {"lanes": 8, "weight_bits": 3, "act_bits": 4, "k": 20},
                    lambda p: st.bipolar_cases(**p)),
 }

@@ -14,6 +14,7 @@ from rtl_stream import run_stream
 from hwsim.hw.rtl.bipolar import BipolarPE
 from hwsim.hw.rtl.bitmod import BitModArray, BitModConfig, BitModPE
 from hwsim.hw.rtl.dequant import BitSerialDequant
+from hwsim.hw.rtl.fp16_mac import FP16IntMAC
 from hwsim.hw.rtl.mac import DIntMAC, IntMAC
 from hwsim.sim import pe_cycles
 
@@ -80,6 +81,8 @@ def test_mac_cycles(lanes, k):
     latency, periods = _measure(DIntMAC(lanes, k), st.dint_mac_cases(lanes, k)[0])
     assert latency == pe_cycles.dint_mac_cycles(k, lanes) and periods == {latency}
     latency, periods = _measure(IntMAC(lanes, k), st.int_mac_cases(lanes, k)[0])
+    assert latency == pe_cycles.mac_pe_cycles(k, lanes) and periods == {latency}
+    latency, periods = _measure(FP16IntMAC(lanes, k), st.fp16_int_mac_cases(lanes, k)[0])
     assert latency == pe_cycles.mac_pe_cycles(k, lanes) and periods == {latency}
 
 

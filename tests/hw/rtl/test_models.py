@@ -13,6 +13,7 @@ from hwsim.hw.rtl.models import (
     bitmod_model,
     dequant_model,
     dint_mac_model,
+    fp16_int_mac_model,
     int_mac_model,
 )
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, dtypes_name, weight_terms
@@ -143,6 +144,40 @@ def test_int_mac_model_is_the_integer_dot_product():
     a = rng.integers(-128, 128, (3, 8, 4))
     w = rng.integers(-128, 128, (3, 8, 4))
     np.testing.assert_array_equal(int_mac_model(a, w), np.einsum("nbl,nbl->n", a, w))
+
+
+@pytest.mark.parametrize(("lanes", "wbits", "align"), [(4, 8, 3), (8, 4, 0), (2, 2, 8)])
+def test_fp16_int_mac_model_within_its_error_bound_of_exact_math(lanes, wbits, align):
+    """Only lanes shifted right by the alignment lose bits, each less than 2**-align_bits of
+    its own |a w| (the lane at emax is never shifted), so
+    |model - exact| <= (lanes - 1) 2**-align_bits sum |a| |w|; with one exponent per cycle
+    nothing is shifted and the model is exact."""
+    rng = np.random.default_rng(lanes + wbits)
+    a = random_fp16(rng, (4, 16, lanes), spread=5)
+    w = rng.integers(-(1 << (wbits - 1)), 1 << (wbits - 1), (4, 16, lanes))
+    out, nf = fp16_int_mac_model(a, w, align)
+    value = out.astype(np.float64) * 2.0 ** -(25 + align)
+    a64 = a.view(np.float16).astype(np.float64)
+    exact = (a64 * w).sum((1, 2))
+    bound = (lanes - 1) * 2.0 ** -align * (np.abs(a64) * np.abs(w)).sum((1, 2))
+    err = np.abs(value - exact)
+    assert not nf.any()
+    assert np.all(err <= bound * (1 + 1e-12)) and 0 < err.max() < bound.max()
+    # One exponent field for every activation: no alignment shift, exact to the last bit.
+    same = (0x3C00 | (a & 0x83FF)).astype(np.uint16)
+    out, _ = fp16_int_mac_model(same, w, align)
+    exact = (same.view(np.float16).astype(np.float64) * w).sum((1, 2))
+    np.testing.assert_array_equal(out.astype(np.float64) * 2.0 ** -(25 + align), exact)
+
+
+def test_fp16_int_mac_model_flags_inf_and_nan_even_with_zero_weights():
+    a = np.full((2, 3, 2), 0x3C00, np.uint16)
+    a[0, 1, 1] = 0xFC00  # -Inf times a zero weight: contributes 0, raises the flag
+    w = np.ones((2, 3, 2), np.int64)
+    w[0, 1, 1] = 0
+    out, nf = fp16_int_mac_model(a, w, 3)
+    assert list(nf) == [True, False]
+    assert list(out) == [5 << 28, 6 << 28]
 
 
 @pytest.mark.parametrize(("wbits", "abits"), [(2, 4), (4, 8), (3, 5)])

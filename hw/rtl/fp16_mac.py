@@ -1,0 +1,156 @@
+"""Bit-parallel FP16 x INT MAC: the multiplier-per-lane PE that a bit-serial PE is weighed against.
+
+It is the PE of ANT's and OliVe's FP16 x INT8 arrays (the simulator's ``mac`` kind with 16-bit
+activations), built on the BitMoD PE's arithmetic so that the two differ only in how they
+multiply: here every lane multiplies the FP16 activation's 11-bit significand by the whole
+``|weight|`` in one cycle (one ``11 x (weight_bits - 1)``-bit multiplier per lane, a DSP block
+on an FPGA), where the BitMoD PE spends one cycle per weight term on a shift.
+
+Per cycle (one beat of ``lanes`` pairs, see `hwsim.sim.pe_cycles.mac_pe_cycles`):
+
+1. lane product ``±mant * |w|`` at exponent ``exp_eff`` (the weight is an integer);
+2. ``emax`` = the largest exponent among lanes with a non-zero product; each product, with
+   ``align_bits`` guard bits, is shifted right by ``emax - exp_eff`` (truncating its magnitude
+   toward zero) and the signed lanes are summed;
+3. ``acc += partial << emax``, a fixed-point accumulator with LSB 2**-(25 + align_bits)
+   activation units x integer weight units, wide enough for the worst case (every product at
+   65504 x the most negative weight), so it cannot overflow.
+
+The output is the raw dot product of ``k`` weights; the group scale is applied outside the PE
+(as for `hwsim.hw.rtl.mac.IntMAC`). FP16 zero and subnormals are exact; Inf and NaN contribute 0
+and set the sticky ``nonfinite`` flag of the output (as in the BitMoD PE).
+"""
+
+from __future__ import annotations
+
+import math
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hwsim.hw.rtl._common import (
+    SerialControl,
+    check_int,
+    decode_fp16,
+    lanes_of,
+    signed_bits,
+    tree_max,
+)
+from hwsim.hw.rtl.mac import mac_out_width
+
+__all__ = ["FP16IntMAC", "fp16_int_mac_bound"]
+
+_MAX_FP16_MANT = 2047
+_MAX_EXP_EFF = 30  # largest finite FP16 exponent field
+
+
+def fp16_int_mac_bound(weight_bits: int, align_bits: int) -> int:
+    """Largest |a x w| in accumulator LSBs: significand 2047 at exponent 30 times the most
+    negative weight, with the guard bits."""
+    return _MAX_FP16_MANT << (weight_bits - 1 + _MAX_EXP_EFF + align_bits)
+
+
+class FP16IntMAC(wiring.Component):
+    """FP16 activation x signed INT weight MAC, ``lanes`` products per cycle.
+
+    Ports (packed vectors, lane 0 in the LSBs):
+        in_valid, in_ready: input handshake, one beat per cycle.
+        a: ``lanes`` FP16 bit patterns.
+        w: ``lanes`` two's-complement weights of ``weight_bits``.
+        out_valid, out_ready: output handshake.
+        out: the sum of the ``k`` products, ``out_width`` bits, LSB = 2**`lsb_exp`.
+        nonfinite: an Inf/NaN activation reached this output.
+
+    Args:
+        lanes: products per cycle.
+        k: products per output (reduction length; idle lanes of a last beat must carry 0).
+        weight_bits: bits of a weight (INT2..INT8).
+        align_bits: guard bits kept below the significand at exponent alignment.
+    """
+
+    def __init__(self, lanes: int = 1, k: int = 128, weight_bits: int = 8, align_bits: int = 3):
+        self.lanes = check_int("lanes", lanes, 1, 64)
+        self.k = check_int("k", k, 1, 1 << 16)
+        self.weight_bits = check_int("weight_bits", weight_bits, 2, 8)
+        self.align_bits = check_int("align_bits", align_bits, 0, 8)
+        self.beats = math.ceil(k / lanes)
+        super().__init__({
+            "in_valid": In(1),
+            "in_ready": Out(1),
+            "a": In(lanes * 16),
+            "w": In(lanes * weight_bits),
+            "out_valid": Out(1),
+            "out_ready": In(1),
+            "out": Out(signed(self.out_width)),
+            "nonfinite": Out(1),
+        })
+
+    @property
+    def product_bound(self) -> int:
+        """Largest |mant x w|: significand 2047 times the most negative weight."""
+        return _MAX_FP16_MANT << (self.weight_bits - 1)
+
+    @property
+    def partial_width(self) -> int:
+        """Width of the aligned lane sum of one cycle."""
+        return signed_bits(self.lanes * (self.product_bound << self.align_bits))
+
+    @property
+    def out_width(self) -> int:
+        """Accumulator and output width: every product of every beat at its largest, at the
+        largest exponent, cannot overflow it."""
+        return mac_out_width(self.lanes, self.k, fp16_int_mac_bound(self.weight_bits,
+                                                                   self.align_bits))
+
+    @property
+    def lsb_exp(self) -> int:
+        """Output LSB = 2**lsb_exp activation units x weight units."""
+        return -(25 + self.align_bits)
+
+    def elaborate(self, platform):
+        m = Module()
+        ctl = SerialControl(m, self, steps=1, beats=self.beats)
+        a_r = Signal(len(self.a))
+        w_r = Signal(len(self.w))
+        with m.If(ctl.accept):
+            m.d.sync += [a_r.eq(self.a), w_r.eq(self.w)]
+
+        products, exps, negs, valids, nonfinite = [], [], [], [], []
+        for i, (a, w) in enumerate(zip(lanes_of(a_r, self.lanes, 16),
+                                       lanes_of(w_r, self.lanes, self.weight_bits), strict=True)):
+            sign, exp_eff, mant, nf = decode_fp16(a)
+            w_neg = w[-1]
+            w_mag = Signal(self.weight_bits, name=f"wmag_{i}")  # |-2**(b-1)| fits unsigned
+            m.d.comb += w_mag.eq(Mux(w_neg, -w.as_signed(), w))
+            prod = Signal(range(self.product_bound + 1), name=f"prod_{i}")
+            m.d.comb += prod.eq(mant * w_mag)
+            products.append(prod)
+            exps.append(exp_eff)
+            negs.append(sign ^ w_neg)
+            valids.append(prod != 0)
+            nonfinite.append(nf)
+
+        emax = Signal(5)
+        m.d.comb += emax.eq(tree_max([Mux(v, e, 0) for e, v in zip(exps, valids, strict=True)]))
+        lanes = []
+        for i, (prod, e, neg, valid) in enumerate(zip(products, exps, negs, valids, strict=True)):
+            guarded = Cat(C(0, self.align_bits), prod) if self.align_bits else prod
+            mag = guarded >> (emax - e)[:5]
+            lane = Signal(signed(self.partial_width), name=f"lane_{i}")
+            m.d.comb += lane.eq(Mux(valid, Mux(neg, -mag, mag), 0))
+            lanes.append(lane)
+        partial = Signal(signed(self.partial_width))
+        m.d.comb += partial.eq(sum(lanes[1:], lanes[0]))
+
+        acc = Signal(signed(self.out_width))
+        total = Signal(signed(self.out_width))
+        m.d.comb += total.eq(acc + (partial << emax))
+        nf_acc = Signal()
+        nf_now = Cat(*nonfinite).any()
+        with m.If(ctl.finish):
+            m.d.sync += [self.out.eq(total), acc.eq(0),
+                         self.nonfinite.eq(nf_acc | nf_now), nf_acc.eq(0)]
+        with m.Elif(ctl.step):
+            m.d.sync += [acc.eq(total), nf_acc.eq(nf_acc | nf_now)]
+        return m
