@@ -113,6 +113,10 @@ def pe_for_block(block: str, params: dict) -> tuple[dict, int, int]:
     ``params`` are the block's full parameter values (as `Implementation.params` holds them),
     plus ``rows``/``cols`` for a grid of single PEs.
 
+    The simulator's ``mac`` kind describes operand widths, not number types: the INT and
+    FP16 x INT MACs take integer weights and KV caches only, which the workload must respect
+    (the simulator would run FP16 weights on them in two passes, as on an FP16 MAC).
+
     Raises:
         HwsimError: the block is not a PE the simulator models (e.g. ``dequant``).
     """

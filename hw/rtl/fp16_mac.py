@@ -1,10 +1,13 @@
 """Bit-parallel FP16 x INT MAC: the multiplier-per-lane PE that a bit-serial PE is weighed against.
 
 It is the PE of ANT's and OliVe's FP16 x INT8 arrays (the simulator's ``mac`` kind with 16-bit
-activations), built on the BitMoD PE's arithmetic so that the two differ only in how they
-multiply: here every lane multiplies the FP16 activation's 11-bit significand by the whole
-``|weight|`` in one cycle (one ``11 x (weight_bits - 1)``-bit multiplier per lane, a DSP block
-on an FPGA), where the BitMoD PE spends one cycle per weight term on a shift.
+activations). Every lane multiplies the FP16 activation's 11-bit significand by the whole
+``|weight|`` in one cycle (one ``11 x weight_bits`` unsigned multiplier per lane, since
+``|-2**(b-1)|`` needs b bits: a DSP block on an FPGA), where the BitMoD PE spends one cycle per
+weight term on a shift. Accumulation follows the BitMoD PE's scheme (same LSB, alignment with
+guard bits, worst-case accumulator), but alignment is on the activation's exponent alone, so
+each lane is ``weight_bits - 1`` bits wider than a BitMoD lane (21 against 14 bits for INT8 with
+3 guard bits): wider shifters and adders are part of the bit-parallel cost.
 
 Per cycle (one beat of ``lanes`` pairs, see `hwsim.sim.pe_cycles.mac_pe_cycles`):
 

@@ -161,8 +161,9 @@ BLOCKS: dict[str, Block] = {
                Param("k", 128, "products per output", lo=1, hi=65536),
                Param("act_bits", 8, "activation bits", lo=2, hi=16),
                Param("weight_bits", 8, "weight bits", lo=2, hi=16))),
-        Block("fp16_int_mac", "bit-parallel FP16 x INT MAC (the ANT/OliVe baseline PE), with the "
-              "BitMoD PE's aligned fixed-point accumulation", _lazy("fp16_mac", "FP16IntMAC"),
+        Block("fp16_int_mac", "bit-parallel FP16 x INT MAC (the ANT/OliVe baseline PE), one "
+              "multiplier per lane, fixed-point accumulation as the BitMoD PE",
+              _lazy("fp16_mac", "FP16IntMAC"),
               (Param("lanes", 1, "products per cycle (one multiplier each)", lo=1, hi=64),
                Param("k", 128, "products per output", lo=1, hi=65536),
                Param("weight_bits", 8, "signed integer weight bits", lo=2, hi=8),

@@ -70,6 +70,7 @@ def raw_fp16(rng: np.random.Generator, shape) -> np.ndarray:
 
 def _bitmod_case(name, c: BitModConfig, w, a, scale, sneg, wtype) -> Case:
     ref = bitmod_model(c, w, a, scale, sneg, wtype)
+    _check_fits(name, ref.out.ravel(), c.out_width)
     n = w.shape[0]
     out = pack(ref.out.reshape(n, -1), c.out_width)
     nf = pack(ref.nonfinite.reshape(n, -1).astype(np.int64), 1)
@@ -215,7 +216,16 @@ def dequant_cases(in_width: int = 56, scale_bits: int = 8, n: int = 40, seed: in
     return [Case("dequant", beats, expected, ["out"], cyc, cyc)]
 
 
+def _check_fits(name: str, values, width: int) -> None:
+    """The model's outputs must fit the RTL's signed width: the expected values are masked to
+    it, so a width computed too small would otherwise wrap the RTL and the model alike."""
+    lo, hi = -(1 << (width - 1)), 1 << (width - 1)
+    bad = [int(v) for v in values if not lo <= int(v) < hi]
+    assert not bad, f"{name}: model outputs {bad[:3]} do not fit {width} bits"
+
+
 def _mac_case(name, a, w, ref, out_width, cyc, lanes, act_bits, weight_bits) -> Case:
+    _check_fits(name, ref, out_width)
     n, beats = a.shape[:2]
     pa, pw = pack(a, act_bits), pack(w, weight_bits)
     beats_l = [{"a": int(pa[i, b]), "w": int(pw[i, b])} for i in range(n) for b in range(beats)]
@@ -286,6 +296,7 @@ def fp16_int_mac_cases(lanes=1, k=128, weight_bits=8, align_bits=3, seed=9) -> l
                         np.full((1, *shape), FP16_MAX, np.uint16)]).astype(np.uint16)
     a, w = _pad_lanes(a, w, k, lanes)
     out, nf = fp16_int_mac_model(a.astype(np.uint16), w, align_bits)
+    _check_fits("fp16_int_mac", out, out_width)
     pa, pw = pack(a, 16), pack(w, weight_bits)
     n = a.shape[0]
     beats_l = [{"a": int(pa[i, b]), "w": int(pw[i, b])} for i in range(n) for b in range(beats)]

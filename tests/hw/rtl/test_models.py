@@ -148,10 +148,11 @@ def test_int_mac_model_is_the_integer_dot_product():
 
 @pytest.mark.parametrize(("lanes", "wbits", "align"), [(4, 8, 3), (8, 4, 0), (2, 2, 8)])
 def test_fp16_int_mac_model_within_its_error_bound_of_exact_math(lanes, wbits, align):
-    """Only lanes shifted right by the alignment lose bits, each less than 2**-align_bits of
-    its own |a w| (the lane at emax is never shifted), so
-    |model - exact| <= (lanes - 1) 2**-align_bits sum |a| |w|; with one exponent per cycle
-    nothing is shifted and the model is exact."""
+    """A lane shifted right by the alignment loses less than one unit of 2**(emax - 25 -
+    align_bits), which is at most 2**-align_bits of the |a w| of the lane at emax (that lane is
+    never shifted), so |model - exact| <= (lanes - 1) 2**-align_bits max |a w| per cycle <=
+    (lanes - 1) 2**-align_bits sum |a| |w|. With one exponent per cycle nothing is shifted
+    and the model is exact."""
     rng = np.random.default_rng(lanes + wbits)
     a = random_fp16(rng, (4, 16, lanes), spread=5)
     w = rng.integers(-(1 << (wbits - 1)), 1 << (wbits - 1), (4, 16, lanes))
