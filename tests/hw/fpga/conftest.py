@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from hwsim.cli import main
 
 DATA = Path(__file__).resolve().parent / "data"
 _REPO = Path(__file__).resolve().parents[3]
@@ -29,3 +33,18 @@ def yowasp_cache():
 def data() -> Path:
     """Folder of the stored real Yosys / nextpnr outputs (see data/README.md)."""
     return DATA
+
+
+@pytest.fixture
+def run_cli(monkeypatch) -> Callable[..., int]:
+    """Run ``hwsim ARGS`` in this process; returns the exit code."""
+
+    def run(*args: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["hwsim", *args])
+        try:
+            main()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    return run

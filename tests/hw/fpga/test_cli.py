@@ -3,20 +3,7 @@ before any tool runs (these tests take well under a second each)."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-
-from hwsim.cli import main
-
-
-def run_cli(monkeypatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -38,16 +25,16 @@ def run_cli(monkeypatch, *args: str) -> int:
     (["fpga-scale", "--kind", "fp16_mac"], "unknown --kind 'fp16_mac'; allowed: bitmod, int8"),
     (["fpga-scale", "--device", "ice40-lp1k"], "unknown device 'ice40-lp1k'"),
 ])
-def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, args, message):
-    assert run_cli(monkeypatch, *args, "--out", str(tmp_path / "out")) == 2
+def test_bad_input_is_one_line_and_exit_2(run_cli, capsys, tmp_path, args, message):
+    assert run_cli(*args, "--out", str(tmp_path / "out")) == 2
     err = " ".join(capsys.readouterr().err.split())  # the console may wrap long lines
     assert err.startswith("error:") and message in err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()  # nothing ran, nothing written
 
 
-def test_commands_are_listed(monkeypatch, capsys):
-    assert run_cli(monkeypatch, "--help") == 0
+def test_commands_are_listed(run_cli, capsys):
+    assert run_cli("--help") == 0
     out = capsys.readouterr().out
     for name in ("synth", "fpga", "fpga-scale"):
         assert f" {name} " in out
@@ -56,10 +43,10 @@ def test_commands_are_listed(monkeypatch, capsys):
 @pytest.mark.parametrize("command", [["synth", "int_mac", "--target", "ice40"],
                                      ["fpga", "int_mac", "--device", "ecp5-25k"],
                                      ["fpga-scale", "--device", "ecp5-25k"]])
-def test_an_unwritable_out_fails_before_any_tool_runs(monkeypatch, capsys, tmp_path, command):
+def test_an_unwritable_out_fails_before_any_tool_runs(run_cli, capsys, tmp_path, command):
     afile = tmp_path / "afile"
     afile.write_text("", encoding="utf-8")
     for out, message in (("/dev/null/x", "cannot write"), (str(afile), "is not a folder")):
-        assert run_cli(monkeypatch, *command, "--out", out) == 2
+        assert run_cli(*command, "--out", out) == 2
         err = " ".join(capsys.readouterr().err.split())
         assert err.startswith(f"error: --out {out}") and message in err

@@ -12,11 +12,9 @@ outputs in_ready (1) + out_valid (1) + out (23: the worst case 128 x 128 x 128 =
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from hwsim.cli import main
 from hwsim.hw import load_hardware
 from hwsim.hw.fpga import fpga_block, synth_block
 
@@ -25,19 +23,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fpga")]
 IN_BITS, OUT_BITS = 18, 25
 
 
-def run_cli(monkeypatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
-def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(monkeypatch, tmp_path):
+def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(run_cli, tmp_path):
     outs = [tmp_path / "a", tmp_path / "b"]
     for out in outs:
-        assert run_cli(monkeypatch, "fpga", "int_mac", "--device", "ecp5-25k",
+        assert run_cli("fpga", "int_mac", "--device", "ecp5-25k",
                        "--out", str(out)) == 0
     result = json.loads((outs[0] / "fpga.json").read_text())
     use = {r["resource"]: r for r in result["resources"]}
@@ -57,7 +46,7 @@ def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(monkeypatc
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     # Rerun in a folder that holds the same Verilog: Yosys is not run again.
     first = (outs[0] / "fpga.json").read_bytes()
-    assert run_cli(monkeypatch, "fpga", "int_mac", "--device", "ecp5-25k",
+    assert run_cli("fpga", "int_mac", "--device", "ecp5-25k",
                    "--out", str(outs[0])) == 0
     assert json.loads((outs[0] / "tool_times.json").read_text())["yosys"] == 0.0
     assert (outs[0] / "fpga.json").read_bytes() == first
@@ -74,16 +63,16 @@ def test_place_and_route_on_ice40_with_its_dsp(tmp_path):
     assert impl.critical_path is not None and impl.min_fmax_mhz > 0
 
 
-def test_a_design_that_does_not_fit_says_what_is_short(tmp_path, monkeypatch, capsys):
+def test_a_design_that_does_not_fit_says_what_is_short(tmp_path, run_cli, capsys):
     # 9 lanes are 9 products, one SB_MAC16 each; the UP5K has 8.
-    assert run_cli(monkeypatch, "fpga", "int_mac", "-p", "lanes=9", "--device", "ice40-up5k",
+    assert run_cli("fpga", "int_mac", "-p", "lanes=9", "--device", "ice40-up5k",
                    "--out", str(tmp_path / "cli")) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "does not fit ice40-up5k: ICESTORM_DSP: needs 9, device has 8" in err
 
 
-def test_synth_compares_blocks_side_by_side(monkeypatch, tmp_path):
-    assert run_cli(monkeypatch, "synth", "int_mac", "dint_mac", "-p", "int_mac.lanes=2",
+def test_synth_compares_blocks_side_by_side(run_cli, tmp_path):
+    assert run_cli("synth", "int_mac", "dint_mac", "-p", "int_mac.lanes=2",
                    "--target", "ice40", "--out", str(tmp_path)) == 0
     summary = json.loads((tmp_path / "synth.json").read_text())
     assert [b["block"] for b in summary["blocks"]] == ["int_mac", "dint_mac"]
