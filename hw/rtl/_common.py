@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Mux, Signal, Value
+from amaranth.hdl import C, Cat, Mux, Shape, Signal, Value
+from amaranth.lib.wiring import In, Out
 
 from hwsim.errors import HwsimError
 
-__all__ = ["SerialControl", "check_int", "decode_fp16", "lanes_of", "signed_bits", "tree_max"]
+__all__ = [
+    "SerialControl",
+    "check_int",
+    "decode_fp16",
+    "lanes_of",
+    "signed_bits",
+    "stream_signature",
+    "tree_max",
+]
 
 
 def check_int(name: str, value: object, lo: int, hi: int) -> int:
@@ -25,6 +34,19 @@ def signed_bits(bound: int) -> int:
 def lanes_of(value: Value, count: int, width: int) -> list[Value]:
     """Split a packed port into ``count`` fields of ``width`` bits, field 0 in the LSBs."""
     return [value[i * width:(i + 1) * width] for i in range(count)]
+
+
+def stream_signature(inputs: dict[str, int | Shape], outputs: dict[str, int | Shape]) -> dict:
+    """Members of a block with one valid/ready stream in and one out (the library's convention):
+    ``in_valid``, ``in_ready``, the input data ports, ``out_valid``, ``out_ready``, the outputs."""
+    return {
+        "in_valid": In(1),
+        "in_ready": Out(1),
+        **{name: In(shape) for name, shape in inputs.items()},
+        "out_valid": Out(1),
+        "out_ready": In(1),
+        **{name: Out(shape) for name, shape in outputs.items()},
+    }
 
 
 def decode_fp16(x: Value) -> tuple[Value, Value, Value, Value]:

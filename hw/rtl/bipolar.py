@@ -17,9 +17,8 @@ import math
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from hwsim.hw.rtl._common import SerialControl, check_int, lanes_of, signed_bits
+from hwsim.hw.rtl._common import SerialControl, check_int, lanes_of, signed_bits, stream_signature
 
 __all__ = ["BipolarPE", "bipolar_out_width"]
 
@@ -51,15 +50,8 @@ class BipolarPE(wiring.Component):
         self.beats = math.ceil(k / lanes)
         self.steps = weight_bits * act_bits
         self.out_width = bipolar_out_width(lanes, weight_bits, act_bits, k)
-        super().__init__({
-            "in_valid": In(1),
-            "in_ready": Out(1),
-            "a": In(lanes * act_bits),
-            "w": In(lanes * weight_bits),
-            "out_valid": Out(1),
-            "out_ready": In(1),
-            "out": Out(signed(self.out_width)),
-        })
+        super().__init__(stream_signature({"a": lanes * act_bits, "w": lanes * weight_bits},
+                                          {"out": signed(self.out_width)}))
 
     def elaborate(self, platform):
         m = Module()

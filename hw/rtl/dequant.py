@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from hwsim.hw.rtl._common import SerialControl, check_int
+from hwsim.hw.rtl._common import SerialControl, check_int, stream_signature
 
 __all__ = ["BitSerialDequant"]
 
@@ -29,16 +28,9 @@ class BitSerialDequant(wiring.Component):
         self.in_width = check_int("in_width", in_width, 2, 128)
         self.scale_bits = check_int("scale_bits", scale_bits, 1, 16)
         self.out_width = in_width + scale_bits
-        super().__init__({
-            "in_valid": In(1),
-            "in_ready": Out(1),
-            "psum": In(signed(in_width)),
-            "scale": In(scale_bits),
-            "scale_neg": In(1),
-            "out_valid": Out(1),
-            "out_ready": In(1),
-            "out": Out(signed(self.out_width)),
-        })
+        super().__init__(stream_signature(
+            {"psum": signed(in_width), "scale": scale_bits, "scale_neg": 1},
+            {"out": signed(self.out_width)}))
 
     def elaborate(self, platform):
         m = Module()

@@ -30,7 +30,6 @@ import math
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from hwsim.hw.rtl._common import (
     SerialControl,
@@ -38,6 +37,7 @@ from hwsim.hw.rtl._common import (
     decode_fp16,
     lanes_of,
     signed_bits,
+    stream_signature,
     tree_max,
 )
 from hwsim.hw.rtl.mac import mac_out_width
@@ -78,16 +78,8 @@ class FP16IntMAC(wiring.Component):
         self.weight_bits = check_int("weight_bits", weight_bits, 2, 8)
         self.align_bits = check_int("align_bits", align_bits, 0, 8)
         self.beats = math.ceil(k / lanes)
-        super().__init__({
-            "in_valid": In(1),
-            "in_ready": Out(1),
-            "a": In(lanes * 16),
-            "w": In(lanes * weight_bits),
-            "out_valid": Out(1),
-            "out_ready": In(1),
-            "out": Out(signed(self.out_width)),
-            "nonfinite": Out(1),
-        })
+        super().__init__(stream_signature({"a": lanes * 16, "w": lanes * weight_bits},
+                                          {"out": signed(self.out_width), "nonfinite": 1}))
 
     @property
     def product_bound(self) -> int:

@@ -16,9 +16,14 @@ import math
 
 from amaranth.hdl import C, Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from hwsim.hw.rtl._common import SerialControl, check_int, lanes_of, signed_bits
+from hwsim.hw.rtl._common import (
+    SerialControl,
+    check_int,
+    lanes_of,
+    signed_bits,
+    stream_signature,
+)
 
 __all__ = ["DIntMAC", "IntMAC", "dint_mac_bound", "int_mac_bound", "mac_out_width"]
 
@@ -50,15 +55,8 @@ class _MACBase(wiring.Component):
         self.act_bits, self.weight_bits = act_bits, weight_bits
         self.beats = math.ceil(k / lanes)
         self.out_width = mac_out_width(lanes, k, bound)
-        super().__init__({
-            "in_valid": In(1),
-            "in_ready": Out(1),
-            "a": In(lanes * act_bits),
-            "w": In(lanes * weight_bits),
-            "out_valid": Out(1),
-            "out_ready": In(1),
-            "out": Out(signed(self.out_width)),
-        })
+        super().__init__(stream_signature({"a": lanes * act_bits, "w": lanes * weight_bits},
+                                          {"out": signed(self.out_width)}))
 
     def _weight(self, code):
         raise NotImplementedError
