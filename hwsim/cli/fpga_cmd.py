@@ -237,11 +237,17 @@ def cycles_per_lane_mac(kind: str, weight_format: str, params: dict) -> float:
 
 def scaling_table(points: list) -> pandas.DataFrame:
     """One row per (scaling point, weight format): the array, its use of the device, fmax and
-    peak GMAC/s (`hwsim.hw.fpga.peak_macs_per_s` with `cycles_per_lane_mac`)."""
+    peak GMAC/s (`hwsim.hw.fpga.peak_macs_per_s` with `cycles_per_lane_mac`).
+
+    Rows are grouped by device, then PE kind (study order), hard multipliers before LUT-only
+    builds, whatever order the points come in."""
     import pandas as pd
 
-    from hwsim.hw.fpga import SCALING_KINDS, peak_macs_per_s
+    from hwsim.hw.fpga import SCALING_KINDS, list_devices, peak_macs_per_s
 
+    devices, kinds = list_devices(), list(SCALING_KINDS)
+    points = sorted(points, key=lambda p: (devices.index(p.device), kinds.index(p.kind),
+                                           not p.implementation.dsp))
     rows = []
     for p in points:
         impl = p.implementation
@@ -274,6 +280,7 @@ def write_scaling_outputs(points: list, table, out: Path, *, memory: str = "sdra
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     from hwsim.hw.fpga import fpga_hardware, write_hardware_yaml
 
@@ -294,6 +301,9 @@ def write_scaling_outputs(points: list, table, out: Path, *, memory: str = "sdra
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.set_xlabel("peak GMAC/s (PEs x lanes x fmax / cycles per MAC)")
+    ax.legend(handles=[Patch(color="tab:orange", label="hard multipliers (DSP)"),
+                       Patch(color="tab:blue", label="LUTs only")], loc="lower right",
+              fontsize=7)
     ax.set_title("Largest array per PE kind that fits: peak MAC rate per weight format")
     fig.tight_layout()
     fig.savefig(paths[2], dpi=120, metadata={"Software": None})

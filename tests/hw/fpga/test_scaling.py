@@ -90,3 +90,32 @@ def test_peak_rate_is_pes_lanes_clock_over_cycles():
     assert peak_macs_per_s(point, 2.0) == 6 * 4 * 80e6 / 2
     with pytest.raises(HwsimError, match="above 0"):
         peak_macs_per_s(point, 0.0)
+
+
+def _point(kind, device, dsp, fmax=50.0):
+    params = {"lanes": 4, "k": 256, "weight_bits": 8, "act_bits": 8, "group_size": 128,
+              "scale_bits": 8}
+    impl = Implementation(
+        block="int_mac", params=params, device=device, freq_mhz=50.0, dsp=dsp, seeds=(1,),
+        resources=(ResourceUse("logic", "LUT", 10, 100), ResourceUse("dsp", "DSP", 4 * dsp, 8)),
+        fmax_mhz={"clk": fmax}, fmax_by_seed_mhz={"clk": (fmax,)}, critical_path=None,
+        cells={}, wrapper=WrapperCost(1, 1, 1, 2, 1, 5))
+    return ScalingPoint(kind, device, rows=2, cols=1, lanes=4, implementation=impl)
+
+
+def test_scaling_table_groups_by_device_then_kind_whatever_the_point_order():
+    from hwsim.cli.fpga_cmd import scaling_table
+
+    points = [_point("bitmod", "ice40-up5k", True), _point("int8_mac", "ecp5-25k", False),
+              _point("fp16_int_mac", "ecp5-25k", True), _point("int8_mac", "ecp5-25k", True)]
+    table = scaling_table(points)
+    order = table.drop_duplicates(["device", "kind", "dsp"])[["device", "kind", "dsp"]]
+    assert order.values.tolist() == [["ecp5-25k", "int8_mac", True],
+                                     ["ecp5-25k", "int8_mac", False],
+                                     ["ecp5-25k", "fp16_int_mac", True],
+                                     ["ice40-up5k", "bitmod", True]]
+    assert table.equals(scaling_table(points[::-1]))
+    # 2 PEs x 4 lanes x 50 MHz at 1 cycle per MAC (both FP16 MAC formats take one pass).
+    fp16 = table[table.kind == "fp16_int_mac"]
+    assert fp16.weight_format.tolist() == ["int8", "int4"]
+    assert fp16.peak_gmac_s.tolist() == [0.4, 0.4]
