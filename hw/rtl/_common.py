@@ -86,6 +86,7 @@ class SerialControl:
     """
 
     def __init__(self, m, port, *, steps: int, beats: int) -> None:
+        self._m = m
         full = Signal()
         self.index = Signal(range(max(steps, 2)))
         beat = Signal(range(max(beats, 2)))
@@ -106,3 +107,11 @@ class SerialControl:
             m.d.sync += port.out_valid.eq(1)
         with m.Elif(port.out_ready):
             m.d.sync += port.out_valid.eq(0)
+
+    def hold(self, *ports: Signal) -> list[Signal]:
+        """Beat registers: a copy of each input port, loaded when a beat is accepted and held
+        while the PE works on it (named ``<port>_r``)."""
+        regs = [Signal(len(p), name=f"{p.name}_r") for p in ports]
+        with self._m.If(self.accept):
+            self._m.d.sync += [r.eq(p) for r, p in zip(regs, ports, strict=True)]
+        return regs

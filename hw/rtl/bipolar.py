@@ -56,10 +56,7 @@ class BipolarPE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         ctl = SerialControl(m, self, steps=self.steps, beats=self.beats)
-        a_r = Signal(len(self.a))
-        w_r = Signal(len(self.w))
-        with m.If(ctl.accept):
-            m.d.sync += [a_r.eq(self.a), w_r.eq(self.w)]
+        a_r, w_r = ctl.hold(self.a, self.w)
         # Step s -> activation plane i (inner) and weight plane j.
         i = Signal(range(max(self.act_bits, 2)))
         j = Signal(range(max(self.weight_bits, 2)))

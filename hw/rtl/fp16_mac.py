@@ -106,10 +106,7 @@ class FP16IntMAC(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         ctl = SerialControl(m, self, steps=1, beats=self.beats)
-        a_r = Signal(len(self.a))
-        w_r = Signal(len(self.w))
-        with m.If(ctl.accept):
-            m.d.sync += [a_r.eq(self.a), w_r.eq(self.w)]
+        a_r, w_r = ctl.hold(self.a, self.w)
 
         products, exps, negs, valids, nonfinite = [], [], [], [], []
         for i, (a, w) in enumerate(zip(lanes_of(a_r, self.lanes, 16),

@@ -64,10 +64,7 @@ class _MACBase(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         ctl = SerialControl(m, self, steps=1, beats=self.beats)
-        a_r = Signal(len(self.a))
-        w_r = Signal(len(self.w))
-        with m.If(ctl.accept):
-            m.d.sync += [a_r.eq(self.a), w_r.eq(self.w)]
+        a_r, w_r = ctl.hold(self.a, self.w)
         products = [
             a.as_signed() * self._weight(w)
             for a, w in zip(lanes_of(a_r, self.lanes, self.act_bits),
