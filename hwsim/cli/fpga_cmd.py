@@ -283,14 +283,14 @@ def write_scaling_outputs(points: list, table, out: Path, *, memory: str = "sdra
     from matplotlib.patches import Patch
 
     from hwsim.hw.fpga import fpga_hardware, write_hardware_yaml
+    from hwsim.reports.roofline_report import markdown_table
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "scaling.json", out / "scaling.md", out / "scaling.png"]
     paths[0].write_text(json.dumps({"points": [p.to_dict() for p in points],
                                     "table": table.to_dict(orient="records")},
                                    indent=2, sort_keys=True) + "\n")
-    paths[1].write_text(table.to_markdown(index=False) + "\n" if _has_tabulate()
-                        else table.to_string(index=False) + "\n")
+    paths[1].write_text(markdown_table(table))
     # One horizontal bar per (array, format); a log axis, since rates span 1000x.
     fig, ax = plt.subplots(figsize=(8, 0.8 + 0.28 * max(len(table), 1)))
     labels = [f"{r.kind} {r.array} {'DSP' if r.dsp_used else 'LUT'} on {r.device}: "
@@ -316,9 +316,3 @@ def write_scaling_outputs(points: list, table, out: Path, *, memory: str = "sdra
             header=f"Measured FPGA build: {data['description']}.\n"
             "Energies and areas are 0: FPGA power is not modelled."))
     return paths
-
-
-def _has_tabulate() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tabulate") is not None

@@ -119,3 +119,18 @@ def test_scaling_table_groups_by_device_then_kind_whatever_the_point_order():
     fp16 = table[table.kind == "fp16_int_mac"]
     assert fp16.weight_format.tolist() == ["int8", "int4"]
     assert fp16.peak_gmac_s.tolist() == [0.4, 0.4]
+
+
+def test_scaling_outputs_are_a_markdown_table_a_plot_and_one_design_point_per_build(tmp_path):
+    from hwsim.cli.fpga_cmd import scaling_table, write_scaling_outputs
+    from hwsim.hw import load_hardware
+
+    points = [_point("int8_mac", "ecp5-25k", True), _point("int8_mac", "ecp5-25k", False)]
+    paths = write_scaling_outputs(points, scaling_table(points), tmp_path)
+    md = (tmp_path / "scaling.md").read_text().splitlines()
+    assert md[0].startswith("| kind | device | dsp | array |") and md[1].startswith("|---|")
+    assert len(md) == 2 + 4  # two builds x (int8, int4)
+    assert (tmp_path / "scaling.png").read_bytes().startswith(b"\x89PNG")
+    names = sorted(p.name for p in paths if p.suffix == ".yaml")
+    assert names == ["fpga-int8_mac-ecp5-25k-lut.yaml", "fpga-int8_mac-ecp5-25k.yaml"]
+    assert load_hardware(str(tmp_path / names[0])).clock_mhz == 50.0
