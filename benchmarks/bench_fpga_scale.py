@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--freq", type=float, default=50.0)
     parser.add_argument("--kinds", default=",".join(SCALING_KINDS))
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="minutes each tool run may take")
     parser.add_argument("--collect", type=Path, nargs="+", default=None)
     args = parser.parse_args()
     kinds = args.kinds.split(",")
@@ -85,7 +87,8 @@ def main() -> None:
                 folder = args.out / device / ("dsp" if dsp else "lut")
                 t0 = time.perf_counter()
                 p = largest_array(kind, device, folder, freq_mhz=args.freq, seeds=seeds,
-                                  dsp=dsp, log=lambda msg: print("  " + msg, flush=True))
+                                  dsp=dsp, timeout_s=60.0 * args.timeout,
+                                  log=lambda msg: print("  " + msg, flush=True))
                 print(f"{kind} on {device} ({'DSP' if dsp else 'LUT'}): {p.rows}x{p.cols}, "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)
                 points.append(p)

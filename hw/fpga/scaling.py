@@ -2,10 +2,12 @@
 
 Resource use grows linearly with the array, so the search packs a 1x1 and a 2x2 array (Yosys
 and nextpnr's packer only, `flow.check_fit`: no placement), extrapolates the largest PE count
-every resource allows, and checks that shape, stepping down until it packs. Only the winner is
-placed and routed (`flow.implement`) for its fmax; if that fails after all (congestion), the
-next smaller shape is tried. "Largest" is therefore the largest the extrapolation finds that
-packs, not an exhaustive search: one PE more is predicted not to fit.
+every resource allows, and checks that shape, stepping down by about 5% until it packs. Only the
+winner is placed and routed (`flow.implement`) for its fmax. If that fails after all, it is
+congestion near full use (measured: a bipolar array at 94% of the ECP5-25k's LUTs was still
+routing after an hour, at 88% it routed in 10 minutes), so the next try is about 10% smaller.
+"Largest" is therefore the largest the extrapolation finds that packs and routes, not an
+exhaustive search: one PE more is predicted not to fit.
 
 Peak throughput needs the cycles a PE spends per weight, which the simulator's per-PE cycle
 model owns (`hwsim.sim.pe_cycles`, a higher layer): `peak_macs_per_s` takes them as an
@@ -190,20 +192,22 @@ def largest_array(
     freq_mhz: float = 100.0,
     seeds: tuple[int, ...] = (1,),
     dsp: bool = True,
+    timeout_s: float = 3600.0,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> ScalingPoint:
     """Find the largest array of PE ``kind`` that fits ``device``, then place and route it.
 
     Packs a 1x1 and a 2x2 array (`flow.check_fit`), extrapolates each resource linearly
     (`predict_max_pes`), checks the predicted largest shape (`balanced_shape`) and steps down
-    by about 5% until it packs, then places and routes it, stepping down again if placement
-    fails (congestion near 100%). Each shape's files go to ``out_dir/<kind>_<rows>x<cols>``.
+    by about 5% until it packs, then places and routes it, stepping down by about 10% if place
+    and route fails (congestion near full use, or ``timeout_s``). Each shape's files go to
+    ``out_dir/<kind>_<rows>x<cols>``.
 
     Args:
         kind: a key of `SCALING_KINDS`.
         device: a device name.
         out_dir: output folder.
-        freq_mhz, seeds, dsp: as for `flow.implement`.
+        freq_mhz, seeds, dsp, timeout_s: as for `flow.implement` (the limit of each tool run).
         log: called with one line per step (the CLI prints them).
 
     Raises:
@@ -216,7 +220,8 @@ def largest_array(
     tried: list[tuple[int, int, bool, str]] = []
 
     def check(rows: int, cols: int):
-        fit = check_fit(pk.build(rows, cols), device, out / f"{kind}_{rows}x{cols}", dsp=dsp)
+        fit = check_fit(pk.build(rows, cols), device, out / f"{kind}_{rows}x{cols}", dsp=dsp,
+                        timeout_s=timeout_s)
         worst = max(fit.shortfalls, key=lambda s: s.needed / max(s.available, 1), default=None)
         tried.append((rows, cols, fit.fits, str(worst) if worst else ""))
         log(f"{kind} {rows}x{cols} on {device}: " + (f"does not fit ({worst})" if worst
@@ -254,12 +259,12 @@ def largest_array(
             impl = implement(pk.build(rows, cols), device, out / f"{kind}_{rows}x{cols}",
                              name=pk.array_block or pk.block,
                              params={**params, "rows": rows, "cols": cols},
-                             freq_mhz=freq_mhz, dsp=dsp, seeds=seeds)
+                             freq_mhz=freq_mhz, dsp=dsp, seeds=seeds, timeout_s=timeout_s)
         except HwsimError as exc:  # DoesNotFit, or a placement / routing failure
             if rows * cols == 1:
                 raise
-            log(f"{kind} {rows}x{cols}: place and route failed ({exc}); one size down")
-            rows, cols = balanced_shape(min(rows * cols - 1, int(rows * cols * 0.95)),
+            log(f"{kind} {rows}x{cols}: place and route failed ({exc}); about 10% smaller")
+            rows, cols = balanced_shape(min(rows * cols - 1, int(rows * cols * 0.9)),
                                         pk.max_side)
             continue
         log(f"{kind} {rows}x{cols} on {device}: fmax {impl.min_fmax_mhz:g} MHz")

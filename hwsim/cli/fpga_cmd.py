@@ -174,6 +174,10 @@ def fpga_scale(
     freq: float = typer.Option(100.0, "--freq", help="Requested clock in MHz (> 0)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=9, help="Placer seeds per winner."),
     no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
+    timeout: int = typer.Option(
+        60, "--timeout", min=1, max=24 * 60,
+        help="Minutes each Yosys or nextpnr run may take; a routing that runs out tries a "
+        "smaller array."),
     memory: str = typer.Option("sdram16", "--memory",
                                help="Board DRAM of the design points written."),
     out: Path = typer.Option(Path("out/fpga-scale"), "--out", "-o",
@@ -200,7 +204,7 @@ def fpga_scale(
     console = Console()
     points = [
         largest_array(k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),
-                      dsp=not no_dsp, log=console.print)
+                      dsp=not no_dsp, timeout_s=60.0 * timeout, log=console.print)
         for k in (kinds or list(SCALING_KINDS))
     ]
     table = scaling_table(points)

@@ -134,3 +134,42 @@ def test_scaling_outputs_are_a_markdown_table_a_plot_and_one_design_point_per_bu
     names = sorted(p.name for p in paths if p.suffix == ".yaml")
     assert names == ["fpga-int8_mac-ecp5-25k-lut.yaml", "fpga-int8_mac-ecp5-25k.yaml"]
     assert load_hardware(str(tmp_path / names[0])).clock_mhz == 50.0
+
+
+def test_search_packs_extrapolates_and_after_a_failed_route_tries_10_percent_smaller(
+    monkeypatch, tmp_path
+):
+    """The search with the tools replaced by a linear model: 100 LUTs per PE on a base of 50
+    (99 PEs fit 10000 LUTs) and routing that fails above 90 PEs. The 99-PE prediction is
+    shaped 49x2 (98 PEs), packs, fails to route; the next try is 98 x 0.9 = 88 PEs, which
+    routes. (A 5% step would have spent a failed routing each on 93 and 88.)"""
+    from hwsim.hw.fpga import scaling
+    from hwsim.hw.fpga.flow import FitCheck
+    from hwsim.hw.fpga.reports import Shortfall
+
+    lut, per_pe, base, route_limit = 10_000, 100, 50, 90
+    routed = []
+
+    def check_fit(block, device, out_dir, *, dsp, timeout_s):
+        rows, cols = block
+        used = base + per_pe * rows * cols
+        short = (Shortfall("TRELLIS_COMB", used, lut),) if used > lut else ()
+        return FitCheck(short, {"TRELLIS_COMB": (used, lut), "MULT18X18D": (0, 28)})
+
+    def implement(block, device, out_dir, *, name, params, freq_mhz, dsp, seeds, timeout_s):
+        rows, cols = block
+        routed.append((rows, cols, timeout_s))
+        if rows * cols > route_limit:
+            raise HwsimError("nextpnr-ecp5 ran longer than 60 s")
+        return _point("bipolar", device, dsp).implementation
+
+    monkeypatch.setattr(scaling.PeKind, "build", lambda self, rows, cols: (rows, cols))
+    monkeypatch.setattr(scaling, "check_fit", check_fit)
+    monkeypatch.setattr(scaling, "implement", implement)
+    lines = []
+    point = scaling.largest_array("bipolar", "ecp5-25k", tmp_path, timeout_s=60.0,
+                                  log=lines.append)
+    assert (point.rows, point.cols) == (11, 8)
+    assert routed == [(49, 2, 60.0), (11, 8, 60.0)]
+    assert [t[:3] for t in point.tried] == [(1, 1, True), (2, 2, True), (49, 2, True)]
+    assert "linear extrapolation predicts 99 PEs (TRELLIS_COMB runs out)" in " ".join(lines)
