@@ -224,13 +224,21 @@ def _check_fits(name: str, values, width: int) -> None:
     assert not bad, f"{name}: model outputs {bad[:3]} do not fit {width} bits"
 
 
-def _mac_case(name, a, w, ref, out_width, cyc, lanes, act_bits, weight_bits) -> Case:
+def _mac_case(name, a, w, ref, out_width, cyc, lanes, act_bits, weight_bits,
+              nonfinite=None) -> Case:
+    """A MAC's beats (``a``, ``w``) and expected ``out`` (and ``nonfinite`` flags if given)."""
     _check_fits(name, ref, out_width)
     n, beats = a.shape[:2]
     pa, pw = pack(a, act_bits), pack(w, weight_bits)
     beats_l = [{"a": int(pa[i, b]), "w": int(pw[i, b])} for i in range(n) for b in range(beats)]
     mask = (1 << out_width) - 1
-    return Case(name, beats_l, [{"out": int(v) & mask} for v in ref], ["out"], cyc, cyc)
+    expected = [{"out": int(v) & mask} for v in ref]
+    ports = ["out"]
+    if nonfinite is not None:
+        for e, f in zip(expected, nonfinite, strict=True):
+            e["nonfinite"] = int(f)
+        ports.append("nonfinite")
+    return Case(name, beats_l, expected, ports, cyc, cyc)
 
 
 def dint_mac_cases(lanes=1, k=128, special_half_lsb=1, seed=6) -> list[Case]:
@@ -296,14 +304,8 @@ def fp16_int_mac_cases(lanes=1, k=128, weight_bits=8, align_bits=3, seed=9) -> l
                         np.full((1, *shape), FP16_MAX, np.uint16)]).astype(np.uint16)
     a, w = _pad_lanes(a, w, k, lanes)
     out, nf = fp16_int_mac_model(a.astype(np.uint16), w, align_bits)
-    _check_fits("fp16_int_mac", out, out_width)
-    pa, pw = pack(a, 16), pack(w, weight_bits)
-    n = a.shape[0]
-    beats_l = [{"a": int(pa[i, b]), "w": int(pw[i, b])} for i in range(n) for b in range(beats)]
-    mask = (1 << out_width) - 1
-    expected = [{"out": int(v) & mask, "nonfinite": int(f)} for v, f in zip(out, nf, strict=True)]
     cyc = int(pe_cycles.mac_pe_cycles(k, lanes))
-    return [Case("fp16_int_mac", beats_l, expected, ["out", "nonfinite"], cyc, cyc)]
+    return [_mac_case("fp16_int_mac", a, w, out, out_width, cyc, lanes, 16, weight_bits, nf)]
 
 
 def bipolar_cases(lanes=8, weight_bits=4, act_bits=8, k=64, seed=8) -> list[Case]:
