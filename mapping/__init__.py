@@ -5,6 +5,24 @@
 the bytes each one moves, which `hwsim.sim` turns into cycles and energy.
 """
 
-from hwsim.mapping.tiling import BlockSchedule, Mapping, block_schedule, map_gemm, tile_quanta
+from hwsim.mapping.tiling import (
+    BlockSchedule,
+    Mapping,
+    Mappings,
+    block_schedule,
+    block_schedules,
+    map_gemm,
+    map_gemms,
+    tile_quanta,
+)
 
-__all__ = ["BlockSchedule", "Mapping", "block_schedule", "map_gemm", "tile_quanta"]
+__all__ = [
+    "BlockSchedule",
+    "Mapping",
+    "Mappings",
+    "block_schedule",
+    "block_schedules",
+    "map_gemm",
+    "map_gemms",
+    "tile_quanta",
+]

@@ -31,7 +31,16 @@ import numpy as np
 from hwsim.errors import HwsimError
 from hwsim.hw.spec import HardwareSpec
 
-__all__ = ["BlockSchedule", "Mapping", "block_schedule", "map_gemm", "tile_quanta"]
+__all__ = [
+    "BlockSchedule",
+    "Mapping",
+    "Mappings",
+    "block_schedule",
+    "block_schedules",
+    "map_gemm",
+    "map_gemms",
+    "tile_quanta",
+]
 
 LoopOrder = Literal["n_outer", "m_outer"]
 
@@ -86,6 +95,7 @@ class BlockSchedule:
             compute (0 when that operand's block is already on chip).
         writeback_bytes: DRAM bytes written after the block (its outputs, on the last k block).
         first_k: True on the first k block of an output block (no partial sum to read back).
+        last_block: True on the last block of a GEMM instance.
     """
 
     bm: np.ndarray
@@ -95,6 +105,7 @@ class BlockSchedule:
     load_b_bytes: np.ndarray
     writeback_bytes: np.ndarray
     first_k: np.ndarray
+    last_block: np.ndarray
 
     @property
     def load_bytes(self) -> np.ndarray:
@@ -121,14 +132,18 @@ def tile_quanta(hw: HardwareSpec, stage: str, group_size: int | None) -> tuple[i
     return arr.cols, arr.rows, k_q
 
 
-def _candidates(extent: int, quantum: int) -> np.ndarray:
-    """Block sizes quantum x 2^i below extent, plus the full extent."""
-    q = min(quantum, extent)
-    sizes = [q]
-    while sizes[-1] * 2 < extent:
+def _candidate_grid(extent: np.ndarray, quantum: int) -> np.ndarray:
+    """Block sizes per shape (rows): quantum x 2^i below the extent, then the extent itself.
+
+    Returns an (S, C) int64 array, ascending per row; 0 marks a padding entry.
+    """
+    top = int(extent.max())
+    sizes = [quantum]
+    while sizes[-1] * 2 < top:
         sizes.append(sizes[-1] * 2)
-    sizes.append(extent)
-    return np.unique(np.asarray(sizes, dtype=np.int64))
+    pow2 = np.asarray(sizes, dtype=np.int64)[None, :]
+    grid = np.where(pow2 < extent[:, None], pow2, 0)
+    return np.concatenate([grid, extent[:, None]], axis=1)
 
 
 def _fetches(order: np.ndarray, nb_m: np.ndarray, nb_n: np.ndarray,
@@ -142,6 +157,118 @@ def _fetches(order: np.ndarray, nb_m: np.ndarray, nb_n: np.ndarray,
     a_m = np.where(k_whole, 1, nb_n)
     b_m = np.where(k_whole & (nb_n == 1), 1, nb_m)
     return np.where(order, a_n, a_m), np.where(order, b_n, b_m)
+
+
+@dataclass(frozen=True)
+class Mappings:
+    """The mappings of S GEMM shapes of one operator (one array entry per shape).
+
+    Same fields as `Mapping`, as int64 / float64 arrays; ``n_outer`` is True for the
+    ``"n_outer"`` loop order. ``mapping(i)`` gives shape i as a `Mapping`.
+    """
+
+    m: np.ndarray
+    n: np.ndarray
+    k: np.ndarray
+    rows: int
+    cols: int
+    n_outer: np.ndarray
+    block_m: np.ndarray
+    block_n: np.ndarray
+    block_k: np.ndarray
+    a_fetches: np.ndarray
+    b_fetches: np.ndarray
+    dram_read_bytes: np.ndarray
+    dram_write_bytes: np.ndarray
+
+    def mapping(self, i: int) -> Mapping:
+        """Shape ``i`` as a `Mapping`."""
+        return Mapping(
+            m=int(self.m[i]), n=int(self.n[i]), k=int(self.k[i]), rows=self.rows,
+            cols=self.cols, loop_order="n_outer" if self.n_outer[i] else "m_outer",
+            block_m=int(self.block_m[i]), block_n=int(self.block_n[i]),
+            block_k=int(self.block_k[i]), a_fetches=int(self.a_fetches[i]),
+            b_fetches=int(self.b_fetches[i]), dram_read_bytes=float(self.dram_read_bytes[i]),
+            dram_write_bytes=float(self.dram_write_bytes[i]))
+
+
+def map_gemms(
+    m: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    a_bits: float,
+    b_bits: float,
+    out_bits: float,
+    hw: HardwareSpec,
+    stage: str = "prefill",
+    group_size: int | None = None,
+    op_name: str = "gemm",
+) -> Mappings:
+    """`map_gemm` for many shapes of one operator at once (int64 arrays of equal length).
+
+    Every shape gets exactly the mapping `map_gemm` gives it: the candidates of all shapes are
+    laid out in one padded grid and the same ranking picks one per row.
+
+    Raises:
+        HwsimError: no block of some shape fits a buffer (as `map_gemm`).
+    """
+    m, n, k = (np.asarray(x, dtype=np.int64).reshape(-1) for x in (m, n, k))
+    arr = hw.array_for(stage)
+    q_m, q_n, q_k = tile_quanta(hw, stage, group_size)
+    cap_b = hw.buffers.weight.capacity_bytes
+    cap_a = hw.buffers.activation.capacity_bytes
+    cap_o = hw.buffers.output.capacity_bytes
+
+    # The smallest blocks must fit, or the hardware cannot run this op at all.
+    s_m, s_n, s_k = np.minimum(q_m, m), np.minimum(q_n, n), np.minimum(q_k, k)
+    needs = {
+        "buffers.weight.kib": (2 * s_n * s_k * b_bits / 8, cap_b),
+        "buffers.activation.kib": (2 * s_m * s_k * a_bits / 8, cap_a),
+        "buffers.output.kib": (2 * s_m * s_n * hw.acc_bits / 8, cap_o),
+    }
+    for field_name, (need, cap) in needs.items():
+        bad = np.flatnonzero(need > cap)
+        if bad.size:
+            i = bad[0]
+            raise HwsimError(
+                f"{hw.source}: {field_name}: {cap / 1024:g} KiB cannot hold one "
+                f"double-buffered tile of {op_name} ({s_m[i]}x{s_n[i]}x{s_k[i]} of m x n x k "
+                f"needs {need[i] / 1024:g} KiB)")
+
+    # Candidate grid (S, Cm, Cn, Ck, 2): every block size per dimension, both loop orders.
+    cm, cn, ck = _candidate_grid(m, q_m), _candidate_grid(n, q_n), _candidate_grid(k, q_k)
+    bm = cm[:, :, None, None, None]
+    bn = cn[:, None, :, None, None]
+    bk = ck[:, None, None, :, None]
+    order = np.array([True, False])[None, None, None, None, :]
+    shape = np.broadcast_shapes(bm.shape, bn.shape, bk.shape, order.shape)
+    bm, bn, bk, order = (np.broadcast_to(x, shape).reshape(len(m), -1)
+                         for x in (bm, bn, bk, order))
+    fits = ((bm > 0) & (bn > 0) & (bk > 0)
+            & (2 * bn * bk * b_bits / 8 <= cap_b) & (2 * bm * bk * a_bits / 8 <= cap_a)
+            & (2 * bm * bn * hw.acc_bits / 8 <= cap_o))
+    safe = np.maximum
+    nb_m = -(-m[:, None] // safe(bm, 1))
+    nb_n = -(-n[:, None] // safe(bn, 1))
+    nb_k = -(-k[:, None] // safe(bk, 1))
+    a_f, b_f = _fetches(order, nb_m, nb_n, nb_k)
+    a_bytes = m[:, None] * k[:, None] * a_bits / 8
+    b_bytes = k[:, None] * n[:, None] * b_bits / 8
+    reads = a_f * a_bytes + b_f * b_bytes
+    # Least traffic, then fewer blocks, n_outer first, then larger k, n, m blocks; a block that
+    # does not fit sorts last.
+    best = np.lexsort((-bm, -bn, -bk, ~order, nb_m * nb_n * nb_k, reads, ~fits), axis=-1)[:, 0]
+    rows = np.arange(len(m))
+
+    def pick(x: np.ndarray) -> np.ndarray:
+        return x[rows, best]
+
+    return Mappings(
+        m=m, n=n, k=k, rows=arr.rows, cols=arr.cols, n_outer=pick(order),
+        block_m=pick(bm), block_n=pick(bn), block_k=pick(bk),
+        a_fetches=pick(a_f).astype(np.int64), b_fetches=pick(b_f).astype(np.int64),
+        dram_read_bytes=pick(reads).astype(np.float64),
+        dram_write_bytes=m * n * out_bits / 8)
 
 
 def map_gemm(
@@ -162,77 +289,72 @@ def map_gemm(
         HwsimError: no block fits a buffer; the message names the buffer field
             (``buffers.weight.kib`` ...) and the capacity one tile needs.
     """
-    arr = hw.array_for(stage)
-    q_m, q_n, q_k = tile_quanta(hw, stage, group_size)
-    cap_b = hw.buffers.weight.capacity_bytes
-    cap_a = hw.buffers.activation.capacity_bytes
-    cap_o = hw.buffers.output.capacity_bytes
-
-    # The smallest blocks must fit, or the hardware cannot run this op at all.
-    s_m, s_n, s_k = min(q_m, m), min(q_n, n), min(q_k, k)
-    needs = {
-        "buffers.weight.kib": 2 * s_n * s_k * b_bits / 8,
-        "buffers.activation.kib": 2 * s_m * s_k * a_bits / 8,
-        "buffers.output.kib": 2 * s_m * s_n * hw.acc_bits / 8,
-    }
-    caps = {"buffers.weight.kib": cap_b, "buffers.activation.kib": cap_a,
-            "buffers.output.kib": cap_o}
-    for field_name, need in needs.items():
-        if need > caps[field_name]:
-            raise HwsimError(
-                f"{hw.source}: {field_name}: {caps[field_name] / 1024:g} KiB cannot hold one "
-                f"double-buffered tile of {op_name} ({s_m}x{s_n}x{s_k} of m x n x k needs "
-                f"{need / 1024:g} KiB)")
-
-    cm, cn, ck = _candidates(m, q_m), _candidates(n, q_n), _candidates(k, q_k)
-    bm, bn, bk, order = (x.ravel() for x in np.meshgrid(cm, cn, ck, np.array([True, False]),
-                                                        indexing="ij"))
-    fits = ((2 * bn * bk * b_bits / 8 <= cap_b) & (2 * bm * bk * a_bits / 8 <= cap_a)
-            & (2 * bm * bn * hw.acc_bits / 8 <= cap_o))
-    bm, bn, bk, order = bm[fits], bn[fits], bk[fits], order[fits]
-    nb_m, nb_n, nb_k = -(-m // bm), -(-n // bn), -(-k // bk)
-    a_f, b_f = _fetches(order, nb_m, nb_n, nb_k)
-    a_bytes = m * k * a_bits / 8
-    b_bytes = k * n * b_bits / 8
-    reads = a_f * a_bytes + b_f * b_bytes
-    # Least traffic, then fewer blocks, n_outer first, then larger k, n, m blocks.
-    best = np.lexsort((-bm, -bn, -bk, ~order, nb_m * nb_n * nb_k, reads))[0]
-    return Mapping(
-        m=m, n=n, k=k, rows=arr.rows, cols=arr.cols,
-        loop_order="n_outer" if order[best] else "m_outer",
-        block_m=int(bm[best]), block_n=int(bn[best]), block_k=int(bk[best]),
-        a_fetches=int(a_f[best]), b_fetches=int(b_f[best]),
-        dram_read_bytes=float(reads[best]), dram_write_bytes=m * n * out_bits / 8,
-    )
+    one = np.ones(1, dtype=np.int64)
+    return map_gemms(one * m, one * n, one * k, a_bits, b_bits, out_bits, hw, stage,
+                     group_size, op_name).mapping(0)
 
 
-def _extents(total: int, block: int, count: int) -> np.ndarray:
-    ext = np.full(count, block, dtype=np.int64)
-    ext[-1] = total - block * (count - 1)
-    return ext
+def block_schedules(mps: Mappings, a_bits: float, b_bits: float,
+                    out_bits: float) -> tuple[BlockSchedule, np.ndarray]:
+    """The blocks of every shape of `mps`, concatenated shape after shape.
+
+    Returns:
+        The schedule and ``offsets`` (length S + 1): shape i's blocks are
+        ``offsets[i]:offsets[i + 1]``, in execution order.
+    """
+    nb_m = -(-mps.m // mps.block_m)
+    nb_n = -(-mps.n // mps.block_n)
+    nb_k = -(-mps.k // mps.block_k)
+    counts = nb_m * nb_n * nb_k
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    seg = np.repeat(np.arange(len(counts)), counts)
+    j = np.arange(offsets[-1], dtype=np.int64) - offsets[seg]
+    # Block j of a shape walks (outer, middle, k) with k innermost.
+    middle = np.where(mps.n_outer, nb_m, nb_n)[seg]
+    i_k = j % nb_k[seg]
+    rest = j // nb_k[seg]
+    i_mid, i_o = rest % middle, rest // middle
+    n_outer = mps.n_outer[seg]
+    i_n = np.where(n_outer, i_o, i_mid)
+    i_m = np.where(n_outer, i_mid, i_o)
+
+    def extent(i: np.ndarray, total: np.ndarray, block: np.ndarray,
+               nblocks: np.ndarray) -> np.ndarray:
+        # Every block is full except the last one along its dimension.
+        return np.where(i == nblocks[seg] - 1, total[seg] - block[seg] * (nblocks[seg] - 1),
+                        block[seg])
+
+    bm = extent(i_m, mps.m, mps.block_m, nb_m)
+    bn = extent(i_n, mps.n, mps.block_n, nb_n)
+    bk = extent(i_k, mps.k, mps.block_k, nb_k)
+    # A block of an operand is fetched when its index differs from the previous block's
+    # (the first block of every shape fetches both).
+    first = np.zeros(len(j), dtype=bool)
+    first[offsets[:-1]] = True
+    moved_m = np.ones(len(j), dtype=bool)
+    moved_n = np.ones(len(j), dtype=bool)
+    moved_k = np.ones(len(j), dtype=bool)
+    moved_m[1:] = i_m[1:] != i_m[:-1]
+    moved_n[1:] = i_n[1:] != i_n[:-1]
+    moved_k[1:] = i_k[1:] != i_k[:-1]
+    load_a = (first | moved_m | moved_k) * (bm * bk * a_bits / 8)
+    load_b = (first | moved_n | moved_k) * (bk * bn * b_bits / 8)
+    writeback = (i_k == nb_k[seg] - 1) * (bm * bn * out_bits / 8)
+    schedule = BlockSchedule(bm=bm, bn=bn, bk=bk, load_a_bytes=load_a.astype(np.float64),
+                             load_b_bytes=load_b.astype(np.float64),
+                             writeback_bytes=writeback.astype(np.float64), first_k=i_k == 0,
+                             last_block=np.roll(first, -1))
+    return schedule, offsets
 
 
 def block_schedule(mp: Mapping, a_bits: float, b_bits: float, out_bits: float) -> BlockSchedule:
     """The blocks of `mp` in execution order with the DRAM bytes each one moves."""
-    nb_m, nb_n, nb_k = mp.blocks
-    outer, middle = (nb_n, nb_m) if mp.loop_order == "n_outer" else (nb_m, nb_n)
-    i_o, i_mid, i_k = (x.ravel() for x in np.indices((outer, middle, nb_k)))
-    i_n, i_m = (i_o, i_mid) if mp.loop_order == "n_outer" else (i_mid, i_o)
-    bm = _extents(mp.m, mp.block_m, nb_m)[i_m]
-    bn = _extents(mp.n, mp.block_n, nb_n)[i_n]
-    bk = _extents(mp.k, mp.block_k, nb_k)[i_k]
-
-    def changed(*idx: np.ndarray) -> np.ndarray:
-        # A block of an operand is fetched when its index differs from the previous block's.
-        out = np.ones(idx[0].shape, dtype=bool)
-        if idx[0].size > 1:
-            out[1:] = np.any(np.stack([x[1:] != x[:-1] for x in idx]), axis=0)
-        return out
-
-    load_a = changed(i_m, i_k) * (bm * bk * a_bits / 8)
-    load_b = changed(i_n, i_k) * (bk * bn * b_bits / 8)
-    last_k = i_k == nb_k - 1
-    writeback = last_k * (bm * bn * out_bits / 8)
-    return BlockSchedule(bm=bm, bn=bn, bk=bk, load_a_bytes=load_a.astype(np.float64),
-                         load_b_bytes=load_b.astype(np.float64),
-                         writeback_bytes=writeback.astype(np.float64), first_k=i_k == 0)
+    one = np.ones(1, dtype=np.int64)
+    mps = Mappings(m=one * mp.m, n=one * mp.n, k=one * mp.k, rows=mp.rows, cols=mp.cols,
+                   n_outer=np.array([mp.loop_order == "n_outer"]), block_m=one * mp.block_m,
+                   block_n=one * mp.block_n, block_k=one * mp.block_k,
+                   a_fetches=one * mp.a_fetches, b_fetches=one * mp.b_fetches,
+                   dram_read_bytes=one * mp.dram_read_bytes,
+                   dram_write_bytes=one * mp.dram_write_bytes)
+    return block_schedules(mps, a_bits, b_bits, out_bits)[0]

@@ -7,7 +7,8 @@ Public entry points:
   ``area_mm2``, ``throughput_tokens_per_s`` (all tokens / total time),
   ``decode_tokens_per_s`` (generated tokens / decode time), ``stage_totals()``, ``summary()``
   and the per-op ``layers`` DataFrame; `compare_results` normalizes several designs to one.
-- `simulate_gemm` / `simulate_op`: one operator (`GemmCost`).
+- `simulate_gemm` / `simulate_op`: one operator (`GemmCost`); `simulate_gemms`: many shapes
+  of one operator at once (`GemmCosts`).
 - `hwsim.sim.pe_cycles`: the per-tile cycle model of every PE kind (shared with the RTL tests).
 """
 
@@ -15,9 +16,11 @@ from hwsim.sim import pe_cycles
 from hwsim.sim.engine import (
     ENERGY_COMPONENTS,
     GemmCost,
+    GemmCosts,
     pipeline_cycles,
     repeated_pipeline_cycles,
     simulate_gemm,
+    simulate_gemms,
     simulate_op,
 )
 from hwsim.sim.precision import OperandWidths, operand_widths
@@ -27,6 +30,7 @@ __all__ = [
     "ENERGY_COMPONENTS",
     "ENERGY_KEYS",
     "GemmCost",
+    "GemmCosts",
     "OperandWidths",
     "RunResult",
     "compare_results",
@@ -35,6 +39,7 @@ __all__ = [
     "pipeline_cycles",
     "repeated_pipeline_cycles",
     "simulate_gemm",
+    "simulate_gemms",
     "simulate_op",
     "simulate_ops",
     "simulate_workload",

@@ -14,6 +14,10 @@ instances of an op (layers, heads) run back to back through the same pipeline: t
 sequences are concatenated, so only the first load and the last write-back are exposed
 (`repeated_pipeline_cycles` sums it in closed form).
 
+Vectorized over shapes: the distinct step shapes of one op (a decode stage's KV lengths) are
+mapped (`hwsim.mapping.map_gemms`) and costed (`simulate_gemms`) in one pass over their
+concatenated block schedules; each shape gets exactly the figures it gets alone.
+
 Compute of a block (`hwsim.sim.pe_cycles`): non-systolic arrays process
 ceil(bn / rows) x ceil(bm / cols) array tiles back to back, each `array_tile_cycles` of the PE
 kind's cycles over bk, and no faster than the weight and activation buffers deliver the bits
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.hw.spec import BufferSpec, HardwareSpec
-from hwsim.mapping import Mapping, block_schedule, map_gemm
+from hwsim.mapping import Mapping, Mappings, block_schedules, map_gemms
 from hwsim.mapping.tiling import BlockSchedule
 from hwsim.sim import pe_cycles as pc
 from hwsim.sim.precision import OperandWidths, operand_widths
@@ -43,10 +47,13 @@ from hwsim.workloads.ops import Op
 __all__ = [
     "ENERGY_COMPONENTS",
     "GemmCost",
+    "GemmCosts",
     "pipeline_cycles",
     "repeated_pipeline_cycles",
     "simulate_gemm",
+    "simulate_gemms",
     "simulate_op",
+    "simulate_op_shapes",
 ]
 
 ENERGY_COMPONENTS = ("pe", "dequant", "sram_weight", "sram_activation", "sram_output", "dram")
@@ -125,19 +132,37 @@ def repeated_pipeline_cycles(compute: np.ndarray, load: np.ndarray, writeback: n
     from the adjacent copies (the first copy has no W before it, the last no L after it),
     plus the first load and the last write-back.
     """
-    if compute.shape[0] * count == 1:
-        return int(load[0] + compute[0] + writeback[0])
-    nxt = np.roll(load, -1)        # L_{i+1}; for the last block, the next copy's L_0
-    prev = np.roll(writeback, 1)   # W_{i-1}; for the first block, the previous copy's last W
+    offsets = np.array([0, compute.shape[0]], dtype=np.int64)
+    return int(_segment_pipeline_cycles(compute, load, writeback, offsets, count)[0])
+
+
+def _segment_pipeline_cycles(compute: np.ndarray, load: np.ndarray, writeback: np.ndarray,
+                             offsets: np.ndarray, count: int) -> np.ndarray:
+    """`repeated_pipeline_cycles` of several block sequences at once.
+
+    Sequence i is ``offsets[i]:offsets[i + 1]`` of the concatenated per-block arrays.
+    """
+    starts, ends = offsets[:-1], offsets[1:] - 1
+    nblocks = offsets[1:] - offsets[:-1]
+    idx = np.arange(compute.shape[0])
+    # Neighbours wrap around within a sequence: L_{i+1} of the last block is the next copy's
+    # first load, W_{i-1} of the first block the previous copy's last write-back.
+    nxt_idx = idx + 1
+    nxt_idx[ends] = starts
+    prev_idx = idx - 1
+    prev_idx[starts] = ends
+    nxt, prev = load[nxt_idx], writeback[prev_idx]
     middle = np.maximum(compute, nxt + prev)
-    body = count * int(middle.sum())
+    body = count * np.add.reduceat(middle, starts)
     # The very first block has no write-back before it, the very last no load after it.
-    body += int(max(compute[0], nxt[0]) - middle[0])
-    body += int(max(compute[-1], prev[-1]) - middle[-1])
-    return int(load[0]) + body + int(writeback[-1])
+    body += np.maximum(compute[starts], nxt[starts]) - middle[starts]
+    body += np.maximum(compute[ends], prev[ends]) - middle[ends]
+    total = load[starts] + body + writeback[ends]
+    single = load[starts] + compute[starts] + writeback[starts]
+    return np.where(nblocks * count == 1, single, total)
 
 
-def _block_compute(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, w: OperandWidths,
+def _block_compute(s: BlockSchedule, mp: Mapping | Mappings, hw: HardwareSpec, w: OperandWidths,
                    group_size: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(compute cycles, active PE-cycles, dequantization cycles) per block."""
     pe = hw.pe
@@ -146,7 +171,7 @@ def _block_compute(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, w: OperandWi
         folds_r, folds_c = pc.systolic_folds(s.bm, s.bn, s.bk, rows, cols, pe.dataflow)
         compute = folds_r * folds_c * pc.systolic_fold_cycles(s.bm, s.bn, s.bk, rows, cols,
                                                                 pe.dataflow)
-        compute[-1] += pc.SCALESIM_TOTAL_OFFSET
+        compute[s.last_block] += pc.SCALESIM_TOTAL_OFFSET
         return compute, (s.bm * s.bn * s.bk).astype(np.float64), np.zeros_like(compute)
     dequant = np.zeros(s.bk.shape, dtype=np.int64)
     if pe.kind == "bitmod":
@@ -171,8 +196,8 @@ def _block_compute(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, w: OperandWi
     return compute, (s.bm * s.bn * per_pe).astype(np.float64), dequant
 
 
-def _sram_bits(s: BlockSchedule, mp: Mapping, hw: HardwareSpec, a_bits: float, b_bits: float,
-               ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _sram_bits(s: BlockSchedule, mp: Mapping | Mappings, hw: HardwareSpec, a_bits: float,
+               b_bits: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(read bits, write bits) per buffer, per block."""
     rows, cols = mp.rows, mp.cols
     acc = hw.acc_bits
@@ -213,6 +238,97 @@ def _feed_cycles(bits: np.ndarray, buf: BufferSpec) -> np.ndarray:
     return np.ceil(bits / (buf.banks * buf.port_bits) - 1e-9).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class GemmCosts:
+    """`GemmCost` of S shapes of one operator, as arrays (one entry per shape)."""
+
+    mappings: Mappings
+    count: int
+    cycles: np.ndarray
+    compute_cycles: np.ndarray
+    stall_cycles: np.ndarray
+    dram_cycles: np.ndarray
+    active_pe_cycles: np.ndarray
+    macs: np.ndarray
+    dram_read_bytes: np.ndarray
+    dram_write_bytes: np.ndarray
+    sram_read_bytes: np.ndarray
+    sram_write_bytes: np.ndarray
+    energy_pj: dict[str, np.ndarray]
+
+    def cost(self, i: int) -> GemmCost:
+        """Shape ``i`` as a `GemmCost`."""
+        return GemmCost(
+            mapping=self.mappings.mapping(i), count=self.count, cycles=int(self.cycles[i]),
+            compute_cycles=int(self.compute_cycles[i]),
+            stall_cycles=int(self.stall_cycles[i]), dram_cycles=int(self.dram_cycles[i]),
+            active_pe_cycles=float(self.active_pe_cycles[i]), macs=int(self.macs[i]),
+            dram_read_bytes=float(self.dram_read_bytes[i]),
+            dram_write_bytes=float(self.dram_write_bytes[i]),
+            sram_read_bytes=float(self.sram_read_bytes[i]),
+            sram_write_bytes=float(self.sram_write_bytes[i]),
+            energy_pj={c: float(v[i]) for c, v in self.energy_pj.items()})
+
+
+def simulate_gemms(m: np.ndarray, n: np.ndarray, k: np.ndarray, hw: HardwareSpec,
+                   widths: OperandWidths, a_bits: float, b_bits: float, out_bits: float,
+                   stage: str = "prefill", group_size: int | None = None, name: str = "gemm",
+                   count: int = 1) -> GemmCosts:
+    """`simulate_gemm` for many shapes of one operator at once (int64 arrays).
+
+    The blocks of all shapes are costed in one pass over their concatenated schedules; each
+    shape's figures equal those `simulate_gemm` gives it alone.
+    """
+    mps = map_gemms(m, n, k, a_bits, b_bits, out_bits, hw, stage, group_size, name)
+    s, offsets = block_schedules(mps, a_bits, b_bits, out_bits)
+    starts = offsets[:-1]
+    compute, active, dequant = _block_compute(s, mps, hw, widths, group_size)
+    sram = _sram_bits(s, mps, hw, a_bits, b_bits)
+    if hw.pe.kind != "systolic":
+        # The array cannot run faster than its buffers deliver the operands (all banks'
+        # ports each cycle). Systolic arrays keep SCALE-Sim's stall-free compute model.
+        compute = np.maximum.reduce([
+            compute, _feed_cycles(sram["weight"][0], hw.buffers.weight),
+            _feed_cycles(sram["activation"][0], hw.buffers.activation)])
+    load = _dram_cycles(s.load_bytes, hw)
+    wb = _dram_cycles(s.writeback_bytes, hw)
+
+    def per_shape(x: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(x, starts)
+
+    cycles = _segment_pipeline_cycles(compute, load, wb, offsets, count)
+    compute_total = count * per_shape(compute)
+    sums = {buf: (per_shape(r).astype(np.float64), per_shape(w).astype(np.float64))
+            for buf, (r, w) in sram.items()}
+    buf = hw.buffers
+    pe = hw.pe
+    dram_r = count * per_shape(s.load_bytes)
+    dram_w = count * per_shape(s.writeback_bytes)
+    active_total = count * per_shape(active).astype(np.float64)
+    energy = {
+        "pe": active_total * pe.energy_pj_per_cycle * hw.energy_overhead,
+        "dequant": count * per_shape(dequant).astype(np.float64)
+        * getattr(pe, "dequant_pj_per_cycle", 0.0) * hw.energy_overhead,
+        "sram_weight": count * sums["weight"][0] * buf.weight.read_energy_pj_per_bit
+        + count * sums["weight"][1] * buf.weight.write_energy_pj_per_bit,
+        "sram_activation": count * sums["activation"][0] * buf.activation.read_energy_pj_per_bit
+        + count * sums["activation"][1] * buf.activation.write_energy_pj_per_bit,
+        "sram_output": count * sums["output"][0] * buf.output.read_energy_pj_per_bit
+        + count * sums["output"][1] * buf.output.write_energy_pj_per_bit,
+        "dram": (dram_r + dram_w) * 8 * hw.dram.energy_pj_per_bit,
+    }
+    return GemmCosts(
+        mappings=mps, count=count, cycles=cycles, compute_cycles=compute_total,
+        stall_cycles=cycles - compute_total,
+        dram_cycles=count * per_shape(load + wb),
+        active_pe_cycles=active_total, macs=count * mps.m * mps.n * mps.k,
+        dram_read_bytes=dram_r, dram_write_bytes=dram_w,
+        sram_read_bytes=count * sum(v[0] for v in sums.values()) / 8,
+        sram_write_bytes=count * sum(v[1] for v in sums.values()) / 8,
+        energy_pj=energy,
+    )
+
+
 def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidths,
                   a_bits: float, b_bits: float, out_bits: float, stage: str = "prefill",
                   group_size: int | None = None, name: str = "gemm",
@@ -229,45 +345,23 @@ def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidth
         name: op name for error messages.
         count: identical instances run back to back.
     """
-    mp = map_gemm(m, n, k, a_bits, b_bits, out_bits, hw, stage, group_size, name)
-    s = block_schedule(mp, a_bits, b_bits, out_bits)
-    compute, active, dequant = _block_compute(s, mp, hw, widths, group_size)
-    sram = _sram_bits(s, mp, hw, a_bits, b_bits)
-    if hw.pe.kind != "systolic":
-        # The array cannot run faster than its buffers deliver the operands (all banks'
-        # ports each cycle). Systolic arrays keep SCALE-Sim's stall-free compute model.
-        compute = np.maximum.reduce([
-            compute, _feed_cycles(sram["weight"][0], hw.buffers.weight),
-            _feed_cycles(sram["activation"][0], hw.buffers.activation)])
-    load = _dram_cycles(s.load_bytes, hw)
-    wb = _dram_cycles(s.writeback_bytes, hw)
-    cycles = repeated_pipeline_cycles(compute, load, wb, count)
-    compute_total = count * int(compute.sum())
-    sram = {name: (float(r.sum()), float(w.sum())) for name, (r, w) in sram.items()}
-    buf = hw.buffers
-    pe = hw.pe
-    dram_r, dram_w = count * float(s.load_bytes.sum()), count * float(s.writeback_bytes.sum())
-    energy = {
-        "pe": count * float(active.sum()) * pe.energy_pj_per_cycle * hw.energy_overhead,
-        "dequant": count * float(dequant.sum()) * getattr(pe, "dequant_pj_per_cycle", 0.0)
-        * hw.energy_overhead,
-        "sram_weight": count * sram["weight"][0] * buf.weight.read_energy_pj_per_bit
-        + count * sram["weight"][1] * buf.weight.write_energy_pj_per_bit,
-        "sram_activation": count * sram["activation"][0] * buf.activation.read_energy_pj_per_bit
-        + count * sram["activation"][1] * buf.activation.write_energy_pj_per_bit,
-        "sram_output": count * sram["output"][0] * buf.output.read_energy_pj_per_bit
-        + count * sram["output"][1] * buf.output.write_energy_pj_per_bit,
-        "dram": (dram_r + dram_w) * 8 * hw.dram.energy_pj_per_bit,
-    }
-    return GemmCost(
-        mapping=mp, count=count, cycles=cycles, compute_cycles=compute_total,
-        stall_cycles=cycles - compute_total, dram_cycles=count * int(load.sum() + wb.sum()),
-        active_pe_cycles=count * float(active.sum()), macs=count * m * n * k,
-        dram_read_bytes=dram_r, dram_write_bytes=dram_w,
-        sram_read_bytes=count * sum(v[0] for v in sram.values()) / 8,
-        sram_write_bytes=count * sum(v[1] for v in sram.values()) / 8,
-        energy_pj=energy,
-    )
+    one = np.ones(1, dtype=np.int64)
+    return simulate_gemms(one * m, one * n, one * k, hw, widths, a_bits, b_bits, out_bits,
+                          stage, group_size, name, count).cost(0)
+
+
+def simulate_op_shapes(op: Op, hw: HardwareSpec) -> tuple[GemmCosts, np.ndarray]:
+    """Costs of a GEMM op's distinct step shapes, and each step's index into them.
+
+    Raises:
+        HwsimError: the PE cannot run the op's precision, or no tile fits a buffer.
+    """
+    widths = operand_widths(op, hw)
+    shapes = np.stack([op.m, op.n, op.k], axis=1)
+    uniq, inverse = np.unique(shapes, axis=0, return_inverse=True)
+    costs = simulate_gemms(uniq[:, 0], uniq[:, 1], uniq[:, 2], hw, widths, op.a_bits,
+                           op.b_bits, op.out_bits, op.stage, op.group_size, op.name, op.count)
+    return costs, np.ravel(inverse)
 
 
 def simulate_op(op: Op, hw: HardwareSpec) -> list[GemmCost]:
@@ -279,10 +373,6 @@ def simulate_op(op: Op, hw: HardwareSpec) -> list[GemmCost]:
     Raises:
         HwsimError: the PE cannot run the op's precision, or no tile fits a buffer.
     """
-    widths = operand_widths(op, hw)
-    shapes = np.stack([op.m, op.n, op.k], axis=1)
-    uniq, inverse = np.unique(shapes, axis=0, return_inverse=True)
-    costs = [simulate_gemm(int(m), int(n), int(k), hw, widths, op.a_bits, op.b_bits,
-                           op.out_bits, op.stage, op.group_size, op.name, op.count)
-             for m, n, k in uniq]
-    return [costs[i] for i in np.ravel(inverse)]
+    costs, inverse = simulate_op_shapes(op, hw)
+    each = [costs.cost(i) for i in range(costs.cycles.shape[0])]
+    return [each[i] for i in inverse]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from hwsim.hw.area import area_breakdown_mm2
 from hwsim.hw.spec import HardwareSpec
-from hwsim.sim.engine import ENERGY_COMPONENTS, simulate_op
+from hwsim.sim.engine import ENERGY_COMPONENTS, GemmCosts, simulate_op_shapes
 from hwsim.workloads.ops import Op
 
 __all__ = [
@@ -175,34 +175,42 @@ class RunResult:
         }
 
 
-def _op_row(op: Op, costs: list, hw: HardwareSpec) -> tuple[dict[str, Any], np.ndarray]:
-    """Layer-table row of one op (all steps, all instances) and its per-step cycles."""
-    # `costs` already cover all `count` instances of each step.
-    count = op.count
-    cyc = np.array([c.cycles for c in costs], dtype=np.int64)
-    first = costs[0]
-    pes = first.mapping.rows * first.mapping.cols
-    total_cycles = int(cyc.sum())
-    active = sum(c.active_pe_cycles for c in costs)
+def _op_row(op: Op, costs: GemmCosts, inverse: np.ndarray,
+            hw: HardwareSpec) -> tuple[dict[str, Any], np.ndarray]:
+    """Layer-table row of one op (all steps, all instances) and its per-step cycles.
+
+    `costs` holds the op's distinct step shapes (all `count` instances each); step i has
+    shape ``inverse[i]``.
+    """
+    # How many steps have each distinct shape: a step sum is a weighted sum over shapes.
+    weight = np.bincount(inverse, minlength=costs.cycles.shape[0])
+
+    def total(x: np.ndarray) -> Any:
+        return (x * weight).sum().item()
+
+    cyc = costs.cycles[inverse]
+    first = costs.mappings.mapping(int(inverse[0]))
+    pes = first.rows * first.cols
+    total_cycles = int(total(costs.cycles))
+    active = total(costs.active_pe_cycles)
     # Leakage is charged for the time the op occupies the accelerator.
     leak_pj = hw.leakage_mw * total_cycles / hw.clock_mhz * 1e3
-    energy = {comp: sum(c.energy_pj[comp] for c in costs) * 1e-6
-              for comp in ENERGY_COMPONENTS}
+    energy = {comp: total(costs.energy_pj[comp]) * 1e-6 for comp in ENERGY_COMPONENTS}
     energy["leakage"] = leak_pj * 1e-6
     row: dict[str, Any] = {
         "stage": op.stage, "op": op.name, "op_class": op.op_class, "layer": op.layer,
-        "count": count, "steps": op.steps, "m": int(op.m[0]), "n": int(op.n[0]),
+        "count": op.count, "steps": op.steps, "m": int(op.m[0]), "n": int(op.n[0]),
         "k": int(op.k[0]), "macs": int(op.macs.sum()), "cycles": total_cycles,
-        "compute_cycles": sum(c.compute_cycles for c in costs),
-        "stall_cycles": sum(c.stall_cycles for c in costs),
+        "compute_cycles": int(total(costs.compute_cycles)),
+        "stall_cycles": int(total(costs.stall_cycles)),
         "utilization": active / (total_cycles * pes) if total_cycles else 0.0,
-        "dram_read_bytes": sum(c.dram_read_bytes for c in costs),
-        "dram_write_bytes": sum(c.dram_write_bytes for c in costs),
-        "sram_read_bytes": sum(c.sram_read_bytes for c in costs),
-        "sram_write_bytes": sum(c.sram_write_bytes for c in costs),
+        "dram_read_bytes": total(costs.dram_read_bytes),
+        "dram_write_bytes": total(costs.dram_write_bytes),
+        "sram_read_bytes": total(costs.sram_read_bytes),
+        "sram_write_bytes": total(costs.sram_write_bytes),
         **{f"energy_{c}_uj": v for c, v in energy.items()},
         "energy_uj": sum(energy.values()),
-        "mapping": first.mapping.describe(),
+        "mapping": first.describe(),
     }
     return row, cyc
 
@@ -269,7 +277,7 @@ def simulate_ops(ops: Sequence[Op], hw: HardwareSpec, workload: str = "ops",
     rows: list[dict[str, Any]] = []
     step_cycles: dict[str, np.ndarray] = {}
     for i, op in enumerate(gemms):
-        row, cyc = _op_row(op, simulate_op(op, hw), hw)
+        row, cyc = _op_row(op, *simulate_op_shapes(op, hw), hw)
         rows.append(row)
         prev = step_cycles.get(op.stage)
         step_cycles[op.stage] = cyc if prev is None else prev + cyc

@@ -15,6 +15,7 @@ from hwsim.sim import (
     pipeline_cycles,
     repeated_pipeline_cycles,
     simulate_gemm,
+    simulate_gemms,
     simulate_op,
 )
 from hwsim.sim import pe_cycles as pc
@@ -196,3 +197,28 @@ def test_int8_activation_format_runs_on_8_bit_pes():
     # A width-only 8.125 is still rounded up and refused.
     with pytest.raises(HwsimError, match=r"activations are 9-bit but pe.act_bits is 8"):
         operand_widths(dataclasses.replace(op, a_format=None), load_hardware("dint"))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    pe=st.sampled_from(HW_KINDS),
+    shapes=st.lists(st.tuples(st.integers(1, 90), st.integers(1, 90), st.integers(1, 300)),
+                    min_size=1, max_size=6),
+    count=st.integers(1, 3), kib=st.sampled_from([1, 4, 64]),
+)
+def test_many_shapes_at_once_equal_each_alone(pe, shapes, count, kib):
+    # The decode steps of an op are costed in one vectorized pass over their concatenated
+    # block schedules; every shape must get exactly what it gets alone.
+    hw = tiny_hw(pe=pe, buffers={b: {"kib": kib, "read_pj": 1.0, "write_pj": 2.0}
+                                 for b in ("weight", "activation", "output")})
+    grouped = pe["kind"] == "bitmod"
+    w = OperandWidths(16, 4, terms=2 if grouped else 0, grouped=grouped)
+    group = 8 if grouped else None
+    m, n, k = (np.array(x, dtype=np.int64) for x in zip(*shapes, strict=True))
+    try:
+        together = simulate_gemms(m, n, k, hw, w, 16, 4.25, 16, group_size=group, count=count)
+    except HwsimError:
+        return  # a tile does not fit these buffers: reported, nothing to check
+    for i, (mi, ni, ki) in enumerate(shapes):
+        alone = simulate_gemm(mi, ni, ki, hw, w, 16, 4.25, 16, group_size=group, count=count)
+        assert together.cost(i) == alone
