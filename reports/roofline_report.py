@@ -20,9 +20,12 @@ from hwsim.errors import HwsimError
 from hwsim.files import output_folder
 from hwsim.reports.roofline_analysis import analyze, summarize
 from hwsim.reports.roofline_machine import Machine
+from hwsim.reports.text_table import Column, TextTable
+from hwsim.reports.units import format_number, format_quantity, pick_unit
 from hwsim.workloads import Workload, footprint, operators
 
-__all__ = ["DECODE_CONVENTION", "RooflineReport", "markdown_table", "roofline_report"]
+__all__ = ["DECODE_CONVENTION", "RooflineReport", "markdown_table", "roofline_report",
+           "summary_text_table", "totals_line"]
 
 DECODE_CONVENTION = ("prefill processes the prompt and emits output token 1; decode step s "
                      "(1 .. generate_tokens-1) feeds token s and attends to prompt_tokens + s "
@@ -51,6 +54,39 @@ def markdown_table(table: pd.DataFrame, digits: int = 4) -> str:
     for row in table.itertuples(index=False):
         lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def summary_text_table(summary: dict[str, Any], title: str) -> TextTable:
+    """Per-stage totals of a roofline summary for the terminal (times in a shared unit)."""
+    stages = summary["stages"]
+    unit = pick_unit([st["time_s"] for st in stages.values()], "time")
+    columns = [Column("stage", align="left"), Column("ops", priority=3),
+               Column("compute", "GFLOP", priority=2), Column("moved", "GB", priority=2),
+               Column("time", unit[0]), Column("tokens/s", priority=1),
+               Column("memory-bound", "% of time", priority=1)]
+    rows = []
+    for stage, st in stages.items():
+        mem_share = st["memory_bound_time_s"] / st["time_s"] if st["time_s"] else 0.0
+        rows.append([stage, str(st["ops"]), format_number(st["flops"] / 1e9),
+                     format_number(st["bytes"] / 1e9), format_number(st["time_s"] / unit[1]),
+                     format_number(st["tokens_per_s"]) if st["tokens_per_s"] else "-",
+                     f"{100 * mem_share:.0f}"])
+    return TextTable.build(title, columns, rows, more="summary.json")
+
+
+def totals_line(summary: dict[str, Any], machine_name: str) -> str:
+    """One line: total time, TTFT, TPOT, token rates and whether the memory fits."""
+    tot = summary["total"]
+    mem = summary["memory"]
+    rates = [format_number(tot[k]) if tot[k] else "-"
+             for k in ("throughput_tokens_per_s", "decode_tokens_per_s")]
+    tpot = format_quantity(tot["tpot_s"], "time") if tot["tpot_s"] is not None else "-"
+    fits = "fits" if mem["fits"] else "does NOT fit"
+    return (f"total {format_quantity(tot['time_s'], 'time')}  TTFT "
+            f"{format_quantity(tot['ttft_s'], 'time')}  TPOT {tpot}  tok/s all {rates[0]}  "
+            f"tok/s decode {rates[1]}  memory {format_number(mem['total_bytes'] / 2**30, 3)} GiB "
+            f"({fits} in {machine_name}'s "
+            f"{format_number(mem['machine_capacity_bytes'] / 2**30, 3)} GiB)")
 
 
 def roofline_report(workload: Workload, machine: Machine,

@@ -16,9 +16,20 @@ import pandas as pd
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
+from hwsim.reports.text_table import Column, TextTable
+from hwsim.reports.units import format_number, pick_unit
 from hwsim.sim.run import ENERGY_KEYS, RunResult, compare_results
 
-__all__ = ["comparison_table", "run_summary", "summary_table", "write_run_outputs"]
+__all__ = [
+    "comparison_table",
+    "comparison_text_table",
+    "design_metrics",
+    "run_summary",
+    "summary_table",
+    "summary_text_table",
+    "weights_run",
+    "write_run_outputs",
+]
 
 _DPI = 110
 
@@ -34,13 +45,91 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def run_summary(results: Sequence[RunResult], baseline: int | None = None) -> dict[str, Any]:
+def weights_run(workload: Any, hw: Any) -> dict[str, Any]:
+    """The weight storage a design really runs for `workload`: the format holding most
+    weights, the mean bits per weight over all weights (scales included), and the other
+    formats with their share (e.g. an 8-bit ``lm_head``).
+
+    A design with its own storage (the FP16 baseline, ``weights:`` in its YAML) overrides the
+    workload's precision; otherwise the workload's weights run as written.
+    """
+    from hwsim.sim.run import apply_weight_storage
+    from hwsim.workloads import operators
+
+    ops = [op for op in apply_weight_storage(operators(workload), hw)
+           if op.kind == "gemm" and op.b_kind == "weight"]
+    first_stage = ops[0].stage if ops else None
+    count: dict[str, float] = {}
+    bits = 0.0
+    for op in ops:
+        if op.stage != first_stage:
+            continue  # decode runs the same weights again
+        n = float(op.n[0]) * float(op.k[0]) * op.count
+        name = op.b_format or f"{op.b_bits:g}-bit"
+        count[name] = count.get(name, 0.0) + n
+        bits += n * op.b_bits
+    total = sum(count.values())
+    if not total:
+        return {"format": None, "bits_per_weight": None, "others": {},
+                "source": "no weight operands"}
+    ranked = sorted(count.items(), key=lambda kv: -kv[1])
+    return {
+        "format": ranked[0][0],
+        "bits_per_weight": bits / total,
+        "others": {name: n / total for name, n in ranked[1:]},
+        "source": "the design's own" if hw.weights is not None else "the workload's",
+    }
+
+
+def design_metrics(result: RunResult) -> dict[str, Any]:
+    """What a reader of one run asks first, derived from `result`: TTFT (prefill latency: the
+    prompt is processed and the first token emitted), TPOT (decode latency / decode steps),
+    PE-array utilization (cycle-weighted active PE-cycles over all PE-cycles, per stage and
+    overall) and each energy component's share of the total."""
+    stages = result.stage_totals()
+    layers = result.layers
+    util: dict[str, float | None] = {}
+    for stage, rows in layers.groupby("stage", sort=False):
+        cycles = float(rows["cycles"].sum())
+        util[str(stage)] = (float((rows["utilization"] * rows["cycles"]).sum()) / cycles
+                            if cycles else None)
+    cycles = float(layers["cycles"].sum())
+    overall = float((layers["utilization"] * layers["cycles"]).sum()) / cycles if cycles else None
+    prefill = stages.get("prefill")
+    decode = stages.get("decode")
+    total = result.energy_uj
+    breakdown = result.energy_breakdown_uj
+    return {
+        "ttft_s": prefill["latency_ms"] * 1e-3 if prefill and result.tokens else None,
+        "tpot_s": (decode["latency_ms"] * 1e-3 / decode["steps"]
+                   if decode and decode["steps"] and result.tokens else None),
+        "utilization": overall,
+        "utilization_by_stage": util,
+        "energy_shares": {k: (v / total if total else 0.0) for k, v in breakdown.items()},
+    }
+
+
+def _design_summary(result: RunResult, weights: dict[str, Any] | None) -> dict[str, Any]:
+    out = result.summary()
+    out.update(design_metrics(result))
+    if weights is not None:
+        out["weights_run"] = weights
+    return out
+
+
+def run_summary(results: Sequence[RunResult], baseline: int | None = None,
+                weights: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The ``summary.json`` body: the first design's summary at the top level, and with more
-    than one design a ``designs`` list and a ``comparison`` normalized to ``baseline``."""
-    out = results[0].summary()
+    than one design a ``designs`` list and a ``comparison`` normalized to ``baseline``.
+
+    Each design's summary adds `design_metrics` and, given `weights` (`weights_run` per
+    design), the weight storage it ran as ``weights_run``.
+    """
+    ws = list(weights) if weights is not None else [None] * len(results)
+    out = _design_summary(results[0], ws[0])
     if len(results) > 1:
         base = 0 if baseline is None else baseline
-        out["designs"] = [r.summary() for r in results]
+        out["designs"] = [_design_summary(r, w) for r, w in zip(results, ws, strict=True)]
         out["comparison"] = {
             "baseline": results[base].hardware.name,
             "rows": comparison_table(results, base).to_dict(orient="records"),
@@ -75,6 +164,76 @@ def summary_table(results: Sequence[RunResult]) -> pd.DataFrame:
 def comparison_table(results: Sequence[RunResult], baseline: int = 0) -> pd.DataFrame:
     """Speedup and energy efficiency of each design over ``results[baseline]``."""
     return compare_results(results, baseline)
+
+
+def _weights_cell(weights: dict[str, Any] | None) -> str:
+    if not weights or weights["format"] is None:
+        return "-"
+    cell = f"{weights['format']} {format_number(weights['bits_per_weight'], 3)}b"
+    if weights["others"]:
+        cell += " +" + ",".join(weights["others"])
+    return cell
+
+
+def summary_text_table(results: Sequence[RunResult], title: str,
+                       weights: Sequence[dict[str, Any] | None] | None = None) -> TextTable:
+    """The terminal summary of `hwsim run`: one row per design, every time and energy in a
+    unit scaled to the column's largest value; narrow terminals drop the later columns."""
+    ws = list(weights) if weights is not None else [None] * len(results)
+    metrics = [design_metrics(r) for r in results]
+    t_unit = pick_unit([r.latency_ms * 1e-3 for r in results], "time")
+    ttft_unit = pick_unit([m["ttft_s"] for m in metrics], "time")
+    tpot_unit = pick_unit([m["tpot_s"] for m in metrics], "time")
+    e_unit = pick_unit([(r.energy_per_token_uj or r.energy_uj) * 1e-6 for r in results],
+                       "energy")
+    per_token = any(r.energy_per_token_uj for r in results)
+    columns = [
+        Column("design", align="left"),
+        Column("weights (format bits/w)", align="left", priority=2, wrap=True),
+        Column("latency", t_unit[0]),
+        Column("TTFT", ttft_unit[0], priority=3),
+        Column("TPOT", tpot_unit[0], priority=3),
+        Column("tok/s decode", priority=4),
+        Column("tok/s all", priority=6),
+        Column("energy per token" if per_token else "energy", e_unit[0], priority=1),
+        Column("array util.", "%", priority=5),
+        Column("energy share PE/SRAM/DRAM/other", "%", priority=5),
+        Column("area", "mm²", priority=7),
+    ]
+    rows = []
+    for r, m, w in zip(results, metrics, ws, strict=True):
+        share = m["energy_shares"]
+        sram = sum(share[k] for k in ("sram_weight", "sram_activation", "sram_output"))
+        other = share["dequant"] + share["leakage"]
+        parts = [share["pe"], sram, share["dram"], other]
+        energy = (r.energy_per_token_uj if per_token else r.energy_uj)
+        rows.append([
+            r.hardware.name, _weights_cell(w),
+            format_number(r.latency_ms * 1e-3 / t_unit[1]),
+            *(format_number(m[k] / unit[1]) if m[k] is not None else "-"
+              for k, unit in (("ttft_s", ttft_unit), ("tpot_s", tpot_unit))),
+            *(format_number(r.decode_tokens_per_s), format_number(r.throughput_tokens_per_s)),
+            format_number(energy * 1e-6 / e_unit[1]) if energy is not None else "-",
+            format_number(100 * m["utilization"], 3) if m["utilization"] is not None else "-",
+            "/".join(f"{100 * v:.0f}" for v in parts),
+            format_number(r.area_mm2, 3),
+        ])
+    notes = ["TTFT: prefill latency (prompt in, first token out); TPOT: decode latency per "
+             "step; tok/s all: prompt + decode tokens / total latency; tok/s decode: tokens "
+             "generated by the decode steps / decode latency"]
+    return TextTable.build(title, columns, rows, notes, more="summary.json")
+
+
+def comparison_text_table(results: Sequence[RunResult], baseline: int) -> TextTable:
+    """Speedup and energy efficiency of each design over the baseline design."""
+    comp = comparison_table(results, baseline)
+    columns = [Column("design", align="left"), Column("speedup", "x"),
+               Column("energy efficiency", "x")]
+    rows = [[row["design"], format_number(row["speedup"], 3),
+             format_number(row["energy_efficiency"], 3)]
+            for row in comp.to_dict(orient="records")]
+    return TextTable.build(f"normalized to {results[baseline].hardware.name}", columns, rows,
+                           more="summary.json")
 
 
 def _layers_csv(results: Sequence[RunResult]) -> pd.DataFrame:
@@ -163,13 +322,15 @@ def plot_comparison(results: Sequence[RunResult], baseline: int, path: Path) -> 
 
 
 def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
-                      baseline: int | None = None) -> list[Path]:
+                      baseline: int | None = None,
+                      weights: Sequence[dict[str, Any]] | None = None) -> list[Path]:
     """Write ``summary.json``, ``layers.csv`` and the figures into ``out_dir``.
 
     Args:
         results: the primary design first, then the compared designs.
         out_dir: output folder (created if missing); nothing is written elsewhere.
         baseline: index of the design the comparison is normalized to (default: 0).
+        weights: `weights_run` of each design, recorded in ``summary.json``.
 
     Returns:
         The paths written, in order.
@@ -179,15 +340,17 @@ def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
     """
     out = output_folder(out_dir)
     try:
-        return _write(results, out, 0 if baseline is None else baseline)
+        return _write(results, out, 0 if baseline is None else baseline, weights)
     except OSError as exc:
         raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
 
-def _write(results: Sequence[RunResult], out: Path, base: int) -> list[Path]:
+def _write(results: Sequence[RunResult], out: Path, base: int,
+           weights: Sequence[dict[str, Any]] | None) -> list[Path]:
     written = []
     summary = out / "summary.json"
-    summary.write_text(json.dumps(run_summary(results, base), indent=2, sort_keys=True) + "\n",
+    body = run_summary(results, base, weights)
+    summary.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n",
                        encoding="utf-8")
     written.append(summary)
     layers = out / "layers.csv"

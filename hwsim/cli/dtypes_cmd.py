@@ -21,22 +21,26 @@ def _console():
 @app.command("list")
 def list_cmd() -> None:
     """A table of every format: bits, range, scheme, default group, scale storage, source."""
-    from rich.table import Table
-
     from hwsim.dtypes import get_format, list_formats
+    from hwsim.reports.text_table import Column, TextTable, print_table
 
-    table = Table(title="hwsim number formats")
-    for col in ("name", "bits", "range", "scheme", "group", "scale", "tie", "source"):
-        table.add_column(col, no_wrap=col in ("name", "range"))
+    columns = [Column("name", align="left"), Column("bits"),
+               Column("range", align="left", priority=1),
+               Column("scheme", align="left", priority=3),
+               Column("group", align="left", priority=2),
+               Column("scale", align="left", priority=4), Column("tie", align="left", priority=5),
+               Column("source", align="left", priority=6, wrap=True)]
+    rows = []
     for name in list_formats():
         f = get_format(name)
         vals = f.values if f.bits <= 16 else None
         rng = f"±{f.max_abs:.4g}" if vals is None else f"{vals[0]:g} .. {vals[-1]:g}"
         group = "row" if f.group_size is None and f.scheme in ("ant", "olive", "row_mean") \
             else "tensor" if f.scheme == "tensor_mean" else str(f.group_size or "-")
-        table.add_row(name, str(f.bits), rng, f.scheme, group, f.scale_format or "-", f.tie,
-                      f.source)
-    _console().print(table)
+        rows.append([name, str(f.bits), rng, f.scheme, group, f.scale_format or "-", f.tie,
+                     f.source])
+    print_table(_console(), TextTable.build("hwsim number formats", columns, rows,
+                                            more="`hwsim dtypes show NAME`"))
 
 
 @app.command("show")
@@ -113,9 +117,9 @@ def compare_cmd(
     import time
 
     import pandas as pd
-    from rich.table import Table
 
     from hwsim.dtypes import get_format, quantize
+    from hwsim.reports.text_table import Column, TextTable, print_table
 
     names = [n.strip() for n in formats.split(",") if n.strip()]
     if not names:
@@ -143,19 +147,21 @@ def compare_cmd(
             "outlier_pairs": r.outlier_pairs, "mweights_per_s": w.size / seconds / 1e6,
         })
     df = pd.DataFrame.from_records(records)
-    table = Table(title=f"quantization error on {what}")
-    for col in ("format", "group", "bits/w", "MSE", "SQNR dB", "max err", "types / outliers",
-                "Mw/s"):
-        table.add_column(col, justify="left" if col in ("format", "types / outliers")
-                         else "right")
+    columns = [Column("format", align="left"), Column("group", priority=3),
+               Column("bits/w"), Column("MSE", priority=2), Column("SQNR", "dB"),
+               Column("max err", priority=4),
+               Column("types / outliers", align="left", priority=5, wrap=True),
+               Column("speed", "Mweights/s", priority=6)]
+    rows = []
     for rec in records:
         extra = rec["types"] or (f"{rec['outlier_pairs']} outlier pairs"
                                  if rec["outlier_pairs"] is not None else "")
-        table.add_row(rec["format"], str(rec["group_size"] or "tensor"),
-                      f"{rec['bits_per_weight']:.3f}", f"{rec['mse']:.3e}",
-                      f"{rec['sqnr_db']:.2f}", f"{rec['max_abs_error']:.3e}", extra,
-                      f"{rec['mweights_per_s']:.1f}")
-    _console().print(table)
+        rows.append([rec["format"], str(rec["group_size"] or "tensor"),
+                     f"{rec['bits_per_weight']:.3f}", f"{rec['mse']:.3e}",
+                     f"{rec['sqnr_db']:.2f}", f"{rec['max_abs_error']:.3e}", extra,
+                     f"{rec['mweights_per_s']:.1f}"])
+    print_table(_console(), TextTable.build(f"quantization error on {what}", columns, rows,
+                                            more="--csv"))
     if csv is not None:
         try:
             csv.parent.mkdir(parents=True, exist_ok=True)

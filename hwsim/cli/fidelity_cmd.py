@@ -75,11 +75,12 @@ def quantize(
     """Quantize every linear layer in every format: error per layer, model size per format."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from hwsim.reports.fidelity import format_summary, layer_fidelity, resolve_formats
     from hwsim.reports.fidelity_output import write_outputs
     from hwsim.reports.fidelity_plots import histogram_png, short_label, sqnr_png
+    from hwsim.reports.text_table import Column, TextTable, print_table
+    from hwsim.reports.units import format_number
 
     _check_group_size(group_size)
     ckpt = _checkpoint(checkpoint)
@@ -112,25 +113,28 @@ def quantize(
     written = write_outputs(out, files)
 
     by_name = {lin.name: lin for lin in ckpt.linear_layers()}
-    t = Table(title=f"{_label(ckpt)}: {table['layer'].nunique()} linear layers, "
-              f"{int(summary.iloc[0]['linear_params']):,} weights")
-    for col in ("format", "bits/w", "model MB", "x smaller", "SQNR mean", "SQNR min",
-                "worst"):
-        t.add_column(col, justify="left" if col in ("format", "worst") else "right")
+    columns = [Column("format", align="left"), Column("bits/w"),
+               Column("model size", "MB", priority=2), Column("smaller", "x", priority=3),
+               Column("SQNR mean", "dB"), Column("SQNR min", "dB", priority=1),
+               Column("worst layer", align="left", priority=4)]
+    rows = []
     notes = []
     for row in summary.to_dict(orient="records"):
         worst = by_name[row["worst_layer"]]
-        t.add_row(row["format"], f"{row['bits_per_weight']:.4g}",
-                  f"{row['model_bytes'] / 1e6:.4g}", f"{row['compression']:.3g}",
-                  f"{row['sqnr_db_mean']:.2f}", f"{row['sqnr_db_min']:.2f}",
-                  short_label(worst.name, worst.role, worst.block))
+        rows.append([row["format"], format_number(row["bits_per_weight"]),
+                     format_number(row["model_bytes"] / 1e6),
+                     format_number(row["compression"], 3), f"{row['sqnr_db_mean']:.2f}",
+                     f"{row['sqnr_db_min']:.2f}", short_label(worst.name, worst.role, worst.block)])
         if isinstance(row["type_histogram"], str) and row["type_histogram"]:
             notes.append(f"{row['format']} groups per type: {row['type_histogram']}")
         if not math.isnan(row["outlier_pair_rate"]):
             notes.append(f"{row['format']} pairs with an outlier: "
                          f"{100 * row['outlier_pair_rate']:.3g}%")
+    t = TextTable.build(f"{_label(ckpt)}: {table['layer'].nunique()} linear layers, "
+                        f"{int(summary.iloc[0]['linear_params']):,} weights", columns, rows,
+                        more="summary.csv")
     out_console = Console()
-    out_console.print(t)
+    print_table(out_console, t)
     for note in notes:
         out_console.print(note, highlight=False)
     out_console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
@@ -153,11 +157,11 @@ def fidelity(
 ) -> None:
     """Quantize every linear weight of a transformers model and measure it end to end."""
     from rich.console import Console
-    from rich.table import Table
 
     from hwsim.reports.fidelity import resolve_formats
     from hwsim.reports.fidelity_e2e import end_to_end_fidelity
     from hwsim.reports.fidelity_output import write_outputs
+    from hwsim.reports.text_table import Column, TextTable, print_table
 
     _check_group_size(group_size)
     ckpt = _checkpoint(checkpoint)
@@ -181,19 +185,18 @@ def fidelity(
                                     max_length=max_length, on_format=tick)
     written = write_outputs(out, {"fidelity.csv": table})
     task = str(table.iloc[0]["task"])
-    t = Table(title=f"{_label(ckpt)}: end-to-end fidelity ({task}, "
-              + (f"{int(table.iloc[0]['n_texts'])} texts)" if task == "embedding"
-                 else f"{int(table.iloc[0]['tokens'])} tokens)"))
+    title = (f"{_label(ckpt)}: end-to-end fidelity ({task}, "
+             + (f"{int(table.iloc[0]['n_texts'])} texts)" if task == "embedding"
+                else f"{int(table.iloc[0]['tokens'])} tokens)"))
     cols = (("cos mean", "cos_mean"), ("cos min", "cos_min"), ("NN@1 agree", "nn_top1_agreement"),
             ("NN@5 overlap", "nn_top5_overlap")) if task == "embedding" else (
             ("perplexity", "ppl"), ("reference", "ppl_reference"), ("ratio", "ppl_ratio"))
-    t.add_column("format")
-    for label, _ in cols:
-        t.add_column(label, justify="right")
-    for row in table.to_dict(orient="records"):
-        t.add_row(row["format"], *(_fmt(row[c], ".5g") for _, c in cols))
+    columns = [Column("format", align="left"),
+               *(Column(label, priority=i) for i, (label, _) in enumerate(cols))]
+    rows = [[row["format"], *(_fmt(row[c], ".5g") for _, c in cols)]
+            for row in table.to_dict(orient="records")]
     out_console = Console()
-    out_console.print(t)
+    print_table(out_console, TextTable.build(title, columns, rows, more="fidelity.csv"))
     out_console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
 
 
