@@ -5,6 +5,7 @@
 the bytes each one moves, which `hwsim.sim` turns into cycles and energy.
 """
 
+from hwsim.mapping.attention import fused_attention_schedule, fused_buffer_needs
 from hwsim.mapping.tiling import (
     BlockSchedule,
     Mapping,
@@ -22,6 +23,8 @@ __all__ = [
     "Mappings",
     "block_schedule",
     "block_schedules",
+    "fused_attention_schedule",
+    "fused_buffer_needs",
     "map_gemm",
     "map_gemms",
     "tile_quanta",

@@ -71,6 +71,7 @@ class Mapping:
     b_fetches: int
     dram_read_bytes: float
     dram_write_bytes: float
+    fused: bool = False
 
     @property
     def blocks(self) -> tuple[int, int, int]:
@@ -80,6 +81,9 @@ class Mapping:
 
     def describe(self) -> str:
         """One-line summary, e.g. ``"n>m>k 256x64x4096 on 32x32, a x4 b x1"``."""
+        if self.fused:
+            return (f"fused attention {self.block_m}x{self.block_n}x{self.block_k} tiles on "
+                    f"{self.rows}x{self.cols}, K/V x{self.b_fetches}")
         order = "n>m>k" if self.loop_order == "n_outer" else "m>n>k"
         return (f"{order} {self.block_m}x{self.block_n}x{self.block_k} on "
                 f"{self.rows}x{self.cols}, a x{self.a_fetches} b x{self.b_fetches}")
@@ -164,7 +168,9 @@ class Mappings:
     """The mappings of S GEMM shapes of one operator (one array entry per shape).
 
     Same fields as `Mapping`, as int64 / float64 arrays; ``n_outer`` is True for the
-    ``"n_outer"`` loop order. ``mapping(i)`` gives shape i as a `Mapping`.
+    ``"n_outer"`` loop order; ``fused``: the tiles of a fused attention kernel
+    (`hwsim.mapping.attention`, first tile's blocks). ``mapping(i)`` gives shape i as a
+    `Mapping`.
     """
 
     m: np.ndarray
@@ -180,6 +186,7 @@ class Mappings:
     b_fetches: np.ndarray
     dram_read_bytes: np.ndarray
     dram_write_bytes: np.ndarray
+    fused: bool = False
 
     def mapping(self, i: int) -> Mapping:
         """Shape ``i`` as a `Mapping`."""
@@ -189,7 +196,7 @@ class Mappings:
             block_m=int(self.block_m[i]), block_n=int(self.block_n[i]),
             block_k=int(self.block_k[i]), a_fetches=int(self.a_fetches[i]),
             b_fetches=int(self.b_fetches[i]), dram_read_bytes=float(self.dram_read_bytes[i]),
-            dram_write_bytes=float(self.dram_write_bytes[i]))
+            dram_write_bytes=float(self.dram_write_bytes[i]), fused=self.fused)
 
 
 def map_gemms(

@@ -9,6 +9,9 @@ Per operator and step (vectorized over the decode steps of an `Op`):
 - Peak: the machine's fastest compute path taking both operand widths, each at its format's
   code width (3 for bitmod3 weights, 8 for int8 activations), not the effective width with
   scales, which counts only in the bytes moved; vector ops use the vector peak.
+- Fused attention (`hwsim.workloads.attention`): FLOPs of the tiles computed (causal
+  skipping), bytes of the kernel's tiling (Q and O once, K and V once per tile, no score
+  matrix); the fused softmax moves no bytes.
 - Time: ``max(flops / peak, bytes / bandwidth)``; bound: whichever term is larger.
 
 The table has one row per operator and stage; a decode row sums its steps (``bound`` is
@@ -76,6 +79,10 @@ def op_step_costs(op: Op, machine: Machine) -> dict[str, np.ndarray | float]:
         flops = m * n * op.count * op.flops_per_element
         bits = op.a_operands * m * n * op.a_bits + n * op.b_bits + m * n * op.out_bits
         peak = machine.vector_flops_per_s
+    if op.fused is not None:
+        # A fused attention kernel: the tiles it computes, the traffic of its tiling.
+        flops = op.flops.astype(np.float64)
+        bits = op.fused.memory_bits(op.a_bits, op.b_bits, op.out_bits)
     nbytes = bits * op.count / 8.0
     compute = flops / peak
     memory = nbytes / machine.memory_bw_bytes_per_s

@@ -39,6 +39,7 @@ import numpy as np
 
 from hwsim.hw.spec import BufferSpec, HardwareSpec
 from hwsim.mapping import Mapping, Mappings, block_schedules, map_gemms
+from hwsim.mapping.attention import fused_attention_schedule
 from hwsim.mapping.tiling import BlockSchedule
 from hwsim.sim import pe_cycles as pc
 from hwsim.sim.precision import OperandWidths, operand_widths
@@ -281,6 +282,13 @@ def simulate_gemms(m: np.ndarray, n: np.ndarray, k: np.ndarray, hw: HardwareSpec
     """
     mps = map_gemms(m, n, k, a_bits, b_bits, out_bits, hw, stage, group_size, name)
     s, offsets = block_schedules(mps, a_bits, b_bits, out_bits)
+    return _cost_blocks(mps, s, offsets, hw, widths, a_bits, b_bits, group_size, count)
+
+
+def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: HardwareSpec,
+                 widths: OperandWidths, a_bits: float, b_bits: float,
+                 group_size: int | None, count: int) -> GemmCosts:
+    """Cycles, traffic and energy of block sequences (sequence i: ``offsets[i]:[i + 1]``)."""
     starts = offsets[:-1]
     compute, active, dequant = _block_compute(s, mps, hw, widths, group_size)
     sram = _sram_bits(s, mps, hw, a_bits, b_bits)
@@ -321,7 +329,7 @@ def simulate_gemms(m: np.ndarray, n: np.ndarray, k: np.ndarray, hw: HardwareSpec
         mappings=mps, count=count, cycles=cycles, compute_cycles=compute_total,
         stall_cycles=cycles - compute_total,
         dram_cycles=count * per_shape(load + wb),
-        active_pe_cycles=active_total, macs=count * mps.m * mps.n * mps.k,
+        active_pe_cycles=active_total, macs=count * per_shape(s.bm * s.bn * s.bk),
         dram_read_bytes=dram_r, dram_write_bytes=dram_w,
         sram_read_bytes=count * sum(v[0] for v in sums.values()) / 8,
         sram_write_bytes=count * sum(v[1] for v in sums.values()) / 8,
@@ -357,6 +365,12 @@ def simulate_op_shapes(op: Op, hw: HardwareSpec) -> tuple[GemmCosts, np.ndarray]
         HwsimError: the PE cannot run the op's precision, or no tile fits a buffer.
     """
     widths = operand_widths(op, hw)
+    if op.fused is not None:
+        # A fused attention kernel: its own tiles, one block sequence per step.
+        mps, s, offsets = fused_attention_schedule(op, hw)
+        costs = _cost_blocks(mps, s, offsets, hw, widths, op.a_bits, op.b_bits,
+                             op.group_size, op.count)
+        return costs, np.arange(op.steps)
     shapes = np.stack([op.m, op.n, op.k], axis=1)
     uniq, inverse = np.unique(shapes, axis=0, return_inverse=True)
     costs = simulate_gemms(uniq[:, 0], uniq[:, 1], uniq[:, 2], hw, widths, op.a_bits,

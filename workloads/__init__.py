@@ -5,6 +5,7 @@
 >>> ops = operators(w)          # prefill ops, then decode ops (one array entry per step)
 """
 
+from hwsim.workloads.attention import AttentionKernel
 from hwsim.workloads.examples import (
     DEFAULT_WORKLOAD,
     example_path,
@@ -34,6 +35,7 @@ from hwsim.workloads.spec import (
 __all__ = [
     "DEFAULT_WORKLOAD",
     "SUPPORTED_MODEL_TYPES",
+    "AttentionKernel",
     "Footprint",
     "Gemm",
     "LinearLayer",

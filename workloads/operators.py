@@ -7,8 +7,10 @@ step ``s`` (``Op.step == s - 1``) has ``kv_len == prompt_tokens + s``.
 Modelling choices (each op reads its inputs and writes its output once, no fusion assumed):
 
 - Decoder ops fold the layers into ``count`` (and batch x kv heads for attention matmuls).
-- Prefill attention is dense: scores are computed for the whole ``P x P`` block (causal masking
-  does not skip work), as plain GEMM kernels do. A sliding window caps the key length.
+- Attention runs as the workload's ``attention`` kernel says (`hwsim.workloads.attention`).
+  The default naive kernel is dense: scores are computed for the whole ``P x P`` block (causal
+  masking does not skip work), as plain GEMM kernels do. A sliding window caps the key length.
+  A fused kernel keeps the three operators' names and shapes and attaches its tiles to them.
 - k_proj / v_proj write their output straight into the KV cache, so their ``out_bits`` is the
   KV width; attn_qk / attn_sv read the cache as their ``b`` operand.
 - Biases are added in the GEMM epilogue (no op of their own); they count as parameters.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwsim.workloads.attention import FusedAttention, fused_blocks
 from hwsim.workloads.inventory import LinearLayer, linear_layers
 from hwsim.workloads.ops import Op, Stage
 from hwsim.workloads.spec import FP16_BITS, Workload
@@ -89,6 +92,25 @@ def _gemm_op(w: Workload, name: str, m: int, n: int, k: int, count: int) -> Op:
               a_format=w.activations.format, b_format=prec.format, group_size=prec.group_size)
 
 
+def _fused_parts(w: Workload, st: _Stage) -> dict[str, FusedAttention]:
+    """The fused kernel's view of each attention operator (empty for the naive kernel)."""
+    kernel = w.attention
+    model = w.model
+    if not kernel.fused or model is None:
+        return {}
+    blocks = fused_blocks(_arr(st.tokens, st.kv_len), st.kv_len, kernel, st.window,
+                          model.query_group)
+    steps = st.kv_len.shape[0]
+    if st.name == "decode":
+        # Split-K: never more parts than key blocks.
+        splits = np.minimum(kernel.splits, np.bincount(blocks.step, minlength=steps))
+    else:
+        splits = np.ones(steps, dtype=np.int64)
+    return {part: FusedAttention(kernel, part, blocks, model.query_group, model.dim_head,
+                                 splits)
+            for part in ("scores", "softmax", "context")}
+
+
 def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
     model = w.model
     assert model is not None
@@ -100,15 +122,18 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
     like = st.step
     zero = np.zeros_like(like)
 
+    fused = _fused_parts(w, st)
+
     def vec(name: str, op_class: str, m: int | np.ndarray, n: int | np.ndarray, count: int,
             flops: float, *, layer: str = "decoder", a_operands: int = 1,
             a_bits: float = act, a_format: str | None = act_format, b_bits: float = 0.0,
-            kv_len: np.ndarray = zero) -> Op:
+            kv_len: np.ndarray = zero, fused_part: FusedAttention | None = None) -> Op:
         return Op(name=name, op_class=op_class, stage=st.name, layer=layer, kind="vector",
                   m=_arr(m, like), n=_arr(n, like), k=_arr(1, like), count=count,
                   a_bits=a_bits, a_format=a_format, b_bits=b_bits, out_bits=act,
                   b_kind="weight" if b_bits else "activation", step=like.copy(),
-                  kv_len=kv_len.copy(), flops_per_element=flops, a_operands=a_operands)
+                  kv_len=kv_len.copy(), flops_per_element=flops, a_operands=a_operands,
+                  fused=fused_part)
 
     def linear(layer: LinearLayer, m: int, count: int, out_bits: float = act) -> Op:
         prec = w.weights.for_layer(layer.name, layer.op_class)
@@ -125,7 +150,8 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
                   count=L * w.batch * model.kv_heads, a_bits=act, b_bits=kv.bits,
                   out_bits=act, b_kind="kv", a_format=act_format, b_format=kv.format,
                   group_size=kv.group_size,
-                  step=like.copy(), kv_len=st.kv_len.copy())
+                  step=like.copy(), kv_len=st.kv_len.copy(),
+                  fused=fused.get("scores" if name == "attn_qk" else "context"))
 
     norm_flops = VECTOR_FLOPS_PER_ELEMENT[model.norm]
     norm_bits = FP16_BITS * (2 if model.norm == "layernorm" else 1)
@@ -155,7 +181,8 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
     kv_count = L * w.batch * model.kv_heads
     ops.append(attn("attn_qk", q_rows, st.keys, model.dim_head))
     ops.append(vec("softmax", "attention", q_rows, st.keys, kv_count,
-                   VECTOR_FLOPS_PER_ELEMENT["softmax"], kv_len=st.kv_len))
+                   VECTOR_FLOPS_PER_ELEMENT["softmax"], kv_len=st.kv_len,
+                   fused_part=fused.get("softmax")))
     ops.append(attn("attn_sv", q_rows, _arr(model.dim_head, like), st.keys))
     ops.append(linear(lin["o_proj"], T, L))
     if not model.parallel_block:

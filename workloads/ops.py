@@ -27,6 +27,8 @@ from typing import Literal
 
 import numpy as np
 
+from hwsim.workloads.attention import FusedAttention
+
 __all__ = ["Op", "OpKind", "OperandKind", "Stage"]
 
 Stage = Literal["prefill", "decode"]
@@ -62,6 +64,9 @@ class Op:
         flops_per_element: arithmetic per output element of a vector op (0 for GEMMs).
         a_operands: ``m x n`` input tensors a vector op reads (2 for a residual add or a gated
             activation, 0 for none); GEMMs read one ``a``.
+        fused: for the attention operators of a fused kernel, its tiles: the work is that of
+            the tiles computed (causal skipping), not the dense ``m x n x k``, and the
+            traffic that of the kernel (`hwsim.workloads.attention`); ``None`` otherwise.
     """
 
     name: str
@@ -84,6 +89,7 @@ class Op:
     kv_len: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     flops_per_element: float = 0.0
     a_operands: int = 1
+    fused: FusedAttention | None = None
 
     @property
     def steps(self) -> int:
@@ -95,6 +101,9 @@ class Op:
         """Multiply-accumulates per step, all `count` instances (0 for vector ops)."""
         if self.kind != "gemm":
             return np.zeros(self.steps, dtype=np.int64)
+        if self.fused is not None:
+            pairs = np.rint(self.fused.pairs()).astype(np.int64)
+            return pairs * self.fused.head_dim * self.count
         return self.m * self.n * self.k * self.count
 
     @property
@@ -102,4 +111,6 @@ class Op:
         """Floating-point operations per step: 2 per MAC, or elements x flops_per_element."""
         if self.kind == "gemm":
             return 2.0 * self.macs
+        if self.fused is not None:
+            return self.fused.pairs() * self.count * self.flops_per_element
         return self.m * self.n * self.count * self.flops_per_element

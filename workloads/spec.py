@@ -12,6 +12,8 @@ Schema (unknown keys are rejected everywhere)::
     weights: {format: bitmod3, group_size: 128, overrides: {lm_head: {format: int8}}}
     activations: {bits: 16}           # or {format: fp8_e4m3}
     kv_cache: {bits: 16}              # or {format: int8, group_size: 64}
+    attention: {kernel: naive}        # or {kernel: fused, causal: true, block_q: 128,
+                                      #     block_kv: 64, splits: 1} (`hwsim.workloads.attention`)
     hardware: bitmod                  # preset name or path, for the simulator / roofline
 
 or, for kernel studies, raw GEMMs instead of a model::
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -45,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
+from hwsim.workloads.attention import AttentionKernel
 from hwsim.workloads.examples import resolve_workload_path
 from hwsim.workloads.hf_config import model_from_hf_config
 from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
@@ -168,6 +171,7 @@ class Workload:
     logits: Literal["all", "last"] = "all"
     gemms: tuple[Gemm, ...] = ()
     description: str = ""
+    attention: AttentionKernel = field(default_factory=AttentionKernel)
 
     @property
     def decode_steps(self) -> int:
@@ -218,6 +222,34 @@ class _GemmIn(_Strict):
     count: PosInt = 1
 
 
+class _AttentionIn(_Strict):
+    kernel: Literal["naive", "fused"] = "naive"
+    causal: bool | None = None
+    block_q: PosInt | None = None
+    block_kv: PosInt | None = None
+    splits: PosInt | None = None
+
+    @model_validator(mode="after")
+    def _fused_only(self) -> _AttentionIn:
+        if self.kernel == "naive":
+            given = [k for k in ("block_q", "block_kv", "splits") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} only apply to kernel: fused")
+            if self.causal:
+                raise ValueError("causal block skipping needs kernel: fused (the naive kernel "
+                                 "computes the dense score matrix)")
+        return self
+
+    def resolve(self) -> AttentionKernel:
+        if self.kernel == "naive":
+            return AttentionKernel()
+        d = AttentionKernel(kernel="fused", causal=True)
+        return AttentionKernel(
+            kernel="fused", causal=d.causal if self.causal is None else self.causal,
+            block_q=self.block_q or d.block_q, block_kv=self.block_kv or d.block_kv,
+            splits=self.splits or d.splits)
+
+
 class _WorkloadIn(_Strict):
     name: str | None = None
     description: str = ""
@@ -231,6 +263,7 @@ class _WorkloadIn(_Strict):
     kv_cache: _PrecisionIn = Field(default_factory=lambda: _PrecisionIn(bits=16))
     hardware: str | None = None
     gemms: list[_GemmIn] | None = None
+    attention: _AttentionIn = Field(default_factory=_AttentionIn)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -326,7 +359,8 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     model: ModelConfig | None = None
     gemms: tuple[Gemm, ...] = ()
     if spec.gemms is not None:
-        for key in ("model", "batch", "prompt_tokens", "generate_tokens", "logits", "kv_cache"):
+        for key in ("model", "batch", "prompt_tokens", "generate_tokens", "logits", "kv_cache",
+                    "attention"):
             if key in data:
                 errors.append(f"{key}: not allowed together with 'gemms'")
         if not spec.gemms:
@@ -405,6 +439,7 @@ def workload_from_dict(data: Any, source: str = "<dict>",
         logits=spec.logits,
         gemms=gemms,
         description=spec.description,
+        attention=spec.attention.resolve(),
     )
 
 
