@@ -264,7 +264,12 @@ def map_gemms(
     reads = a_f * a_bytes + b_f * b_bytes
     # Least traffic, then fewer blocks, n_outer first, then larger k, n, m blocks; a block that
     # does not fit sorts last.
-    best = np.lexsort((-bm, -bn, -bk, ~order, nb_m * nb_n * nb_k, reads, ~fits), axis=-1)[:, 0]
+    keep = fits
+    for key in (reads, nb_m * nb_n * nb_k, ~order, -bk, -bn, -bm):
+        # Narrow each row to its candidates with the least key (priority order).
+        least = np.where(keep, key, np.inf).min(axis=1, keepdims=True)
+        keep = keep & (key == least)
+    best = np.argmax(keep, axis=1)
     rows = np.arange(len(m))
 
     def pick(x: np.ndarray) -> np.ndarray:
