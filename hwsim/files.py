@@ -1,21 +1,176 @@
-"""The user's files: the safe YAML loader and the output folder, with their error messages.
+"""The user's files: the one reader of YAML and JSON documents, and the output folder.
 
 A leaf module (like `hwsim.errors`): every layer may use it without depending on a higher one.
+
+Every workload, hardware description, sweep file, ``--set`` value and ``config.json`` goes
+through the same decoding rules, so a hostile or broken file gets one line, never a traceback:
+
+- the text is UTF-8 (an optional byte-order mark is dropped); other bytes are refused with
+  their offset;
+- at most `MAX_CONFIG_BYTES` of text, `MAX_NESTING` levels of lists and mappings, and
+  `MAX_CONFIG_NODES` values (YAML aliases counted where they are used);
+- a key given twice in one mapping is an error (YAML and JSON would silently keep the last);
+- integers must fit in int64 (NumPy's integers), and are refused on their digit count before
+  Python converts them;
+- NaN and infinities are not numbers any input of hwsim accepts.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from hwsim.errors import HwsimError
+from hwsim.limits import INT64_MAX, MAX_CONFIG_BYTES, MAX_CONFIG_NODES, MAX_NESTING
 
-__all__ = ["output_folder", "read_yaml"]
+__all__ = ["output_folder", "parse_json", "parse_yaml", "read_json", "read_text", "read_yaml"]
+
+# An int64 has at most 19 decimal digits; longer literals are refused without converting them
+# (Python refuses to convert more than 4300 digits, and the conversion is quadratic).
+_MAX_INT_CHARS = 24
+
+
+class _Problem(Exception):
+    """A decoding rule broken inside the parser; `parse_*` adds the source to the message."""
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The UTF-8 text of the file at `path`, at most `MAX_CONFIG_BYTES`.
+
+    Raises:
+        HwsimError: missing, unreadable, a folder, too large, or not UTF-8.
+    """
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise HwsimError(f"{p}: is a folder, not a {what} file")
+        with p.open("rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise HwsimError(f"{p}: cannot read {what} ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise HwsimError(f"{p}: larger than the limit of {MAX_CONFIG_BYTES // 2**20} MiB for "
+                         f"a {what} file")
+    return _decode(data, str(p))
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise HwsimError(f"{source}: not UTF-8 text: byte 0x{data[exc.start]:02x} at line "
+                         f"{line} (offset {exc.start}); save the file as UTF-8") from None
+
+
+# ---------------------------------------------------------------------------- YAML
+
+
+def _at(node: yaml.Node) -> str:
+    mark = node.start_mark
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader with hwsim's rules: depth, size, duplicate keys, int64, finite floats."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # id(node) -> values under it, aliases expanded
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self._depth >= MAX_NESTING:
+            mark = self.peek_event().start_mark
+            raise _Problem(f"line {mark.line + 1}: nested deeper than the limit of "
+                           f"{MAX_NESTING} levels")
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if id(node) not in self._sizes:
+            children: list[Any] = []
+            if isinstance(node, yaml.SequenceNode):
+                children = node.value
+            elif isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            size = 1 + sum(self._sizes.get(id(c), 1) for c in children)
+            if size > MAX_CONFIG_NODES:
+                raise _Problem(f"{_at(node)}: more than the limit of {MAX_CONFIG_NODES:,} "
+                               "values (aliases counted where they are used)")
+            self._sizes[id(node)] = size
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:
+                    continue  # an unhashable key: the base class says so
+                if first is not key_node:
+                    raise _Problem(f"{_at(key_node)}: duplicate key {key!r} (first given at "
+                                   f"{_at(first)}); give each key once")
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: Any) -> int:
+        text = str(node.value).replace("_", "")
+        if len(text.lstrip("+-")) > _MAX_INT_CHARS:
+            raise _Problem(f"{_at(node)}: integer of {len(text)} digits is outside the "
+                           f"64-bit range (at most {INT64_MAX:,} in size)")
+        value = super().construct_yaml_int(node)
+        if not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise _Problem(f"{_at(node)}: integer {value:.3g} is outside the 64-bit range (at "
+                           f"most {INT64_MAX:,} in size)")
+        return value
+
+    def construct_yaml_float(self, node: Any) -> float:
+        value = super().construct_yaml_float(node)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _Problem(f"{_at(node)}: {node.value} is not a finite number (NaN and "
+                           "infinities are not accepted)")
+        return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
+
+
+def parse_yaml(text: str, source: str) -> object:
+    """Parse YAML `text` (a file's contents, a ``--set`` value) under hwsim's rules.
+
+    Raises:
+        HwsimError: ``"<source>: <problem>"``, with the line and column where known.
+    """
+    if len(text) > MAX_CONFIG_BYTES:
+        raise HwsimError(f"{source}: longer than the limit of {MAX_CONFIG_BYTES // 2**20} "
+                         "MiB of text")
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    except _Problem as exc:
+        raise HwsimError(f"{source}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise HwsimError(f"{source}: malformed YAML{where}: {problem}") from None
+    except RecursionError:  # a guard: the depth limit stops nesting long before this
+        raise HwsimError(f"{source}: nested too deeply (limit {MAX_NESTING} levels)") from None
+    finally:
+        loader.dispose()
 
 
 def read_yaml(path: str | Path, what: str) -> object:
-    """Parse the YAML file at `path` with the safe loader.
+    """Read and parse the YAML file at `path` (see the module's rules).
 
     Args:
         path: the file.
@@ -24,18 +179,92 @@ def read_yaml(path: str | Path, what: str) -> object:
     Raises:
         HwsimError: unreadable file or malformed YAML, naming the file, line and column.
     """
-    p = Path(path)
+    return parse_yaml(read_text(path, what), str(path))
+
+
+# ---------------------------------------------------------------------------- JSON
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_CHARS:
+        raise _Problem(f"integer of {len(text)} digits is outside the 64-bit range")
+    value = int(text)
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise _Problem(f"integer {value:.3g} is outside the 64-bit range (at most "
+                       f"{INT64_MAX:,} in size)")
+    return value
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _Problem(f"{text} is not a finite number")
+    return value
+
+
+def _json_constant(name: str) -> float:
+    raise _Problem(f"{name} is not a finite number (NaN and infinities are not accepted)")
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Problem(f"duplicate key {key!r}; give each key once")
+        out[key] = value
+    return out
+
+
+def _check_shape(data: object, source: str) -> None:
+    """Depth and size of a parsed document, without recursion."""
+    stack, count = [(data, 1)], 0
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_NODES:
+            raise HwsimError(f"{source}: more than the limit of {MAX_CONFIG_NODES:,} values")
+        children = (item.values() if isinstance(item, dict)
+                    else item if isinstance(item, list) else ())
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= MAX_NESTING:
+                    raise HwsimError(f"{source}: nested deeper than the limit of "
+                                     f"{MAX_NESTING} levels")
+                stack.append((child, depth + 1))
+            else:
+                count += 1
+
+
+def parse_json(text: str, source: str) -> object:
+    """Parse JSON `text` under the same rules as YAML.
+
+    Raises:
+        HwsimError: ``"<source>: <problem>"``, with the line where known.
+    """
+    if len(text) > MAX_CONFIG_BYTES:
+        raise HwsimError(f"{source}: longer than the limit of {MAX_CONFIG_BYTES // 2**20} "
+                         "MiB of text")
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HwsimError(f"{p}: cannot read {what} ({exc.strerror or exc})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise HwsimError(f"{p}: malformed YAML{where}: {problem}") from None
+        data = json.loads(text, parse_int=_json_int, parse_float=_json_float,
+                          parse_constant=_json_constant, object_pairs_hook=_json_object)
+    except _Problem as exc:
+        raise HwsimError(f"{source}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise HwsimError(f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
+                         f"{exc.msg}") from None
+    except RecursionError:
+        raise HwsimError(f"{source}: nested deeper than the limit of {MAX_NESTING} "
+                         "levels") from None
+    _check_shape(data, source)
+    return data
+
+
+def read_json(path: str | Path, what: str) -> object:
+    """Read and parse the JSON file at `path` (see the module's rules)."""
+    return parse_json(read_text(path, what), str(path))
+
+
+# ---------------------------------------------------------------------------- outputs
 
 
 def output_folder(path: str | Path, option: str = "--out") -> Path:

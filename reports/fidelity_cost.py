@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.errors import HwsimError
+from hwsim.files import read_yaml
 
 __all__ = [
     "COST_COLUMNS",
@@ -79,8 +80,6 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
     Raises:
         HwsimError: missing workload, unreadable YAML, unknown hardware.
     """
-    import yaml
-
     from hwsim.dtypes import get_format
     from hwsim.hw import load_hardware
     from hwsim.sim import simulate_workload
@@ -88,7 +87,7 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
 
     path = _workload_source(workload)
     base = load_workload(path)  # validates the file as written and gives the model
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path, "workload")
     designs = [load_hardware(r) for r in _hardware_refs(hardware, base.hardware, path.parent)]
     given = data.get("weights") or {}
     rows = []

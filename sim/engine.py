@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.hw.spec import BufferSpec, HardwareSpec
+from hwsim.limits import MAX_BLOCKS, check_count, check_counter
 from hwsim.mapping import Mapping, Mappings, block_schedules, map_gemms
 from hwsim.mapping.attention import fused_attention_schedule
 from hwsim.mapping.tiling import BlockSchedule
@@ -101,7 +102,9 @@ class GemmCost:
 
 def _dram_cycles(nbytes: np.ndarray, hw: HardwareSpec) -> np.ndarray:
     # A tiny epsilon keeps exact multiples from rounding up through float error.
-    raw = np.ceil(nbytes / hw.dram_bytes_per_cycle - 1e-9).astype(np.int64)
+    raw = np.ceil(nbytes / hw.dram_bytes_per_cycle - 1e-9)
+    check_counter(float(raw.max(initial=0.0)) * raw.size, "DRAM cycles of one GEMM")
+    raw = raw.astype(np.int64)
     return np.where(nbytes > 0, raw + hw.dram.latency_cycles, 0)
 
 
@@ -280,7 +283,14 @@ def simulate_gemms(m: np.ndarray, n: np.ndarray, k: np.ndarray, hw: HardwareSpec
     The blocks of all shapes are costed in one pass over their concatenated schedules; each
     shape's figures equal those `simulate_gemm` gives it alone.
     """
+    # Exact or refused: the counters below are int64, so their sizes are checked first (in
+    # float64, which does not wrap).
+    check_counter(count * float((m.astype(np.float64) * n * k).max()),
+                  f"{name}: MACs (count x m x n x k)")
     mps = map_gemms(m, n, k, a_bits, b_bits, out_bits, hw, stage, group_size, name)
+    blocks = (-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n)) * (-(-mps.k // mps.block_k))
+    check_count(int(blocks.sum()), MAX_BLOCKS, f"{name}: blocks of all its step shapes",
+                "each block is simulated: make the GEMM smaller or the buffers larger")
     s, offsets = block_schedules(mps, a_bits, b_bits, out_bits)
     return _cost_blocks(mps, s, offsets, hw, widths, a_bits, b_bits, group_size, count)
 
@@ -300,6 +310,8 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
             _feed_cycles(sram["activation"][0], hw.buffers.activation)])
     load = _dram_cycles(s.load_bytes, hw)
     wb = _dram_cycles(s.writeback_bytes, hw)
+    check_counter(count * float(compute.sum(dtype=np.float64) + load.sum(dtype=np.float64)
+                                + wb.sum(dtype=np.float64)), f"{name}: cycles")
 
     def per_shape(x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x, starts)

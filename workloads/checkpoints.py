@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import HwsimError
+from hwsim.files import read_json
 
 __all__ = [
     "ROLES",
@@ -269,10 +270,7 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HwsimError(f"{path}: not readable JSON ({exc})") from None
+    data = read_json(path, "JSON")
     if not isinstance(data, dict):
         raise HwsimError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data

@@ -41,6 +41,9 @@ def resolve_workload_path(ref: str | Path) -> Path:
     Raises:
         HwsimError: neither a file nor an example; the message lists the examples.
     """
+    if not str(ref).strip():
+        raise HwsimError(f"workload {str(ref)!r}: empty; give a workload YAML or the name of "
+                         f"an example ({', '.join(example_workloads())})")
     path = Path(ref)
     if path.is_file() or path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
         return path  # a path: reading it reports what is wrong with it

@@ -8,11 +8,11 @@ from ``hidden_size``) is rejected rather than ignored.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from hwsim.errors import HwsimError
+from hwsim.files import read_json
 from hwsim.workloads.models import ModelConfig
 
 __all__ = ["SUPPORTED_MODEL_TYPES", "model_from_hf_config", "model_from_hf_dict"]
@@ -33,14 +33,7 @@ def model_from_hf_config(path: str | Path) -> ModelConfig:
     p = Path(path)
     if p.is_dir():
         p = p / "config.json"
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HwsimError(f"{p}: cannot read model config ({exc.strerror or exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HwsimError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    data = read_json(p, "model config")
     if not isinstance(data, dict):
         raise HwsimError(f"{p}: expected a JSON object, got {type(data).__name__}")
     return model_from_hf_dict(data, source=str(p), name=p.parent.name or p.stem)

@@ -47,6 +47,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
+from hwsim.limits import (
+    MAX_BATCH_TOKENS,
+    MAX_DECODE_STEPS,
+    MAX_TOKENS,
+    SAFE_COUNT,
+    check_count,
+)
 from hwsim.workloads.attention import AttentionKernel
 from hwsim.workloads.examples import resolve_workload_path
 from hwsim.workloads.hf_config import model_from_hf_config
@@ -188,7 +195,9 @@ class Workload:
 # pydantic schema (private): types and single-field rules; cross-field sense is checked below.
 
 PosInt = Annotated[int, Field(strict=True, gt=0)]
-Bits = Annotated[float, Field(gt=0, le=64)]
+# An element takes at least one bit: below that hwsim would need an entropy coder it does not
+# model. NaN and infinities are refused (allow_inf_nan) for mappings built in Python too.
+Bits = Annotated[float, Field(ge=1, le=64, allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -412,6 +421,7 @@ def workload_from_dict(data: Any, source: str = "<dict>",
                 and kv.group_size > model.dim_head:
             errors.append(f"kv_cache.group_size: {kv.group_size} is larger than head_dim "
                           f"{model.dim_head}, the reduction dimension of attention scores")
+    errors += _size_problems(spec)
     if errors:
         raise HwsimError(f"{source}: " + "; ".join(errors))
     assert default is not None and acts is not None and kv is not None
@@ -441,6 +451,27 @@ def workload_from_dict(data: Any, source: str = "<dict>",
         description=spec.description,
         attention=spec.attention.resolve(),
     )
+
+
+def _size_problems(spec: _WorkloadIn) -> list[str]:
+    """Sizes beyond `hwsim.limits`, checked before any array is sized by them (first only)."""
+    prompt, generate = spec.prompt_tokens or 0, spec.generate_tokens or 0
+    checks = [
+        ("prompt_tokens + generate_tokens - 1", prompt + generate - 1, MAX_TOKENS,
+         "tokens of one sequence"),
+        ("generate_tokens", generate, MAX_DECODE_STEPS + 1,
+         "each decode step is simulated, at about 0.65 ms a step"),
+        ("batch x (prompt_tokens + generate_tokens - 1)", spec.batch * (prompt + generate - 1),
+         MAX_BATCH_TOKENS, "token rows of a whole batch"),
+    ]
+    checks += [(f"gemms[{i}]: count x m x n x k", g.count * g.m * g.n * g.k, SAFE_COUNT,
+                "MACs, counted in 64-bit integers") for i, g in enumerate(spec.gemms or ())]
+    for key, value, limit, why in checks:
+        try:
+            check_count(value, limit, key, why)
+        except HwsimError as exc:
+            return [str(exc)]
+    return []
 
 
 def _check_groups(weights: WeightPrecision, given: dict[str, _PrecisionIn],

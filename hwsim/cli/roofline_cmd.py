@@ -29,7 +29,7 @@ def roofline(
     from hwsim.reports.text_table import print_table
     from hwsim.workloads import DEFAULT_WORKLOAD, load_workload, resolve_workload_path
 
-    path = resolve_workload_path(workload or DEFAULT_WORKLOAD)
+    path = resolve_workload_path(DEFAULT_WORKLOAD if workload is None else workload)
     w = load_workload(path)
     if hardware is not None:
         machine_ref = hardware

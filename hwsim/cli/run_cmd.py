@@ -22,18 +22,15 @@ def _hardware_ref(ref: str, workload_dir: Path | None) -> str:
 
 
 def _parse_sets(sets: list[str]) -> dict[str, Any]:
-    import yaml
+    from hwsim.files import parse_yaml
 
     out: dict[str, Any] = {}
     for item in sets:
         path, sep, raw = item.partition("=")
         if not sep or not path.strip():
             raise HwsimError(f"--set {item!r}: expected FIELD=VALUE, e.g. array.rows=64")
-        try:
-            # YAML scalars: 64 -> int, 1.5 -> float, ws -> str.
-            out[path.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise HwsimError(f"--set {item!r}: cannot read the value {raw!r}") from None
+        # YAML scalars: 64 -> int, 1.5 -> float, ws -> str (under the files' rules).
+        out[path.strip()] = parse_yaml(raw, f"--set {path.strip()}")
     return out
 
 
@@ -83,7 +80,7 @@ def run(
     from hwsim.sim import simulate_workload
     from hwsim.workloads import DEFAULT_WORKLOAD, load_workload, resolve_workload_path
 
-    path = resolve_workload_path(workload or DEFAULT_WORKLOAD)
+    path = resolve_workload_path(DEFAULT_WORKLOAD if workload is None else workload)
     w = load_workload(path)
     main_ref = hardware or _hardware_ref(w.hardware or DEFAULT_HARDWARE, path.parent)
     designs = [load_hardware(main_ref)]

@@ -228,7 +228,7 @@ def test_unsupported_architecture_lists_supported(tmp_path):
 def test_bad_config_json(tmp_path):
     folder = _folder(tmp_path, _llama_tensors(layers=1), None)
     (folder / "config.json").write_text("{not json")
-    with pytest.raises(HwsimError, match=r"config\.json: not readable JSON"):
+    with pytest.raises(HwsimError, match=r"config\.json: invalid JSON at line 1"):
         open_checkpoint(folder)
 
 

@@ -72,7 +72,7 @@ def test_unknown_format_names_the_yaml_path_and_suggests() -> None:
         ({"weights": {"format": "int4", "gruop_size": 64}}, "weights.gruop_size: unknown key"),
         ({"weights": {"format": "int4", "bits": 4}}, "weights: give exactly one of"),
         ({"weights": {"bits": 4, "group_size": 64}}, "'group_size' needs 'format'"),
-        ({"weights": {"bits": -1}}, "weights.bits: Input should be greater than 0"),
+        ({"weights": {"bits": -1}}, "weights.bits: Input should be greater than or equal to 1"),
         ({"weights": {"format": "int4", "overrides": {"mlp": {"bits": 8}}}},
          "weights.overrides.mlp: unknown layer class or name (allowed: attn_proj, ffn"),
         ({"weights": {"format": "int4", "group_size": 8192}},

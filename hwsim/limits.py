@@ -1,0 +1,97 @@
+"""The limits a user can hit, in one place, and the checks that enforce them.
+
+A leaf module (like `hwsim.errors` and `hwsim.files`): every layer may import it. Each limit is
+checked before the work or the allocation it protects, and a value beyond it is refused with
+one line (`HwsimError`, exit 2) that names the input, the limit and the reason. New input
+fields that size an allocation or a loop take their bound from here, so the README's table of
+limits stays the whole story.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hwsim.errors import HwsimError
+
+__all__ = [
+    "INT64_MAX",
+    "MAX_ARRAY_BYTES",
+    "MAX_AXIS_VALUES",
+    "MAX_BATCH_TOKENS",
+    "MAX_BLOCKS",
+    "MAX_CONFIG_BYTES",
+    "MAX_CONFIG_NODES",
+    "MAX_DECODE_STEPS",
+    "MAX_GRID_POINTS",
+    "MAX_NESTING",
+    "MAX_TOKENS",
+    "SAFE_COUNT",
+    "check_array",
+    "check_count",
+    "check_counter",
+]
+
+# Files: a workload, hardware description, sweep file or config.json is a few KiB. These
+# bound what a parser builds before any validation can look at it.
+MAX_CONFIG_BYTES = 16 * 2**20          # 16 MiB of text
+MAX_NESTING = 64                       # levels of lists and mappings inside each other
+MAX_CONFIG_NODES = 1_000_000           # values in one document, YAML aliases expanded
+
+# Integers are 64-bit in NumPy, so a number read from a file must fit in an int64.
+INT64_MAX = 2**63 - 1
+# Counters the simulator accumulates (cycles, MACs, bytes) stay below this, so that every
+# sum of them is exact in int64 and their ratios lose nothing in float64.
+SAFE_COUNT = 2**62
+
+# Workloads. One sequence of more than a million tokens is beyond every model hwsim knows;
+# each decode step is simulated (a distinct KV length per step), about 0.5 ms and 10 KiB of
+# arrays per step, so 131,072 steps take about a minute under a progress bar.
+MAX_TOKENS = 2**20                     # prompt_tokens + generate_tokens - 1
+MAX_DECODE_STEPS = 2**17               # generate_tokens - 1
+MAX_BATCH_TOKENS = 2**26               # batch x tokens: the rows of the largest GEMM
+# A GEMM is mapped as blocks that each get a row of several int64/float64 arrays: 2**22
+# blocks are about 0.5 GB, which a laptop holds.
+MAX_BLOCKS = 2**22
+
+# Tensors a command creates or reads (synthetic weights, a .npy, a checkpoint tensor and the
+# quantizer's working copies of it): one tensor at most 2 GiB.
+MAX_ARRAY_BYTES = 2**31
+
+# Sweeps: values of one axis, and points of a grid (each gets a configuration and a key;
+# planning 10 million of them takes minutes). Random samples and optuna trials have the same
+# bound.
+MAX_AXIS_VALUES = 1_000_000
+MAX_GRID_POINTS = 10_000_000
+
+
+def check_count(value: int, limit: int, what: str, why: str) -> None:
+    """Refuse a count above `limit`.
+
+    Args:
+        value: the count (a Python int: exact whatever its size).
+        limit: the largest allowed value.
+        what: the input that gave it, e.g. ``"w.yaml: generate_tokens"``.
+        why: the reason for the limit, finishing the sentence "the limit is N (...)".
+    """
+    if value > limit:
+        raise HwsimError(f"{what}: {value:,} is above the limit of {limit:,} ({why})")
+
+
+def check_array(shape: tuple[int, ...], itemsize: int, what: str) -> None:
+    """Refuse to allocate an array of `shape` beyond `MAX_ARRAY_BYTES` (before allocating)."""
+    size = math.prod(int(n) for n in shape) * itemsize
+    if size > MAX_ARRAY_BYTES:
+        dims = "x".join(str(int(n)) for n in shape)
+        raise HwsimError(f"{what}: a {dims} tensor needs {size / 2**30:,.1f} GiB, above the "
+                         f"limit of {MAX_ARRAY_BYTES / 2**30:g} GiB per tensor")
+
+
+def check_counter(value: float, what: str) -> None:
+    """Refuse a cycle, MAC or byte count that int64 arithmetic could not hold exactly.
+
+    `value` is an estimate computed in float64 (or a Python int), taken before the int64
+    arithmetic it guards, so the refusal comes before any wrap-around.
+    """
+    if not value < SAFE_COUNT:  # also catches NaN
+        raise HwsimError(f"{what}: about {float(value):.3g}, beyond the 2**62 the simulator's "
+                         "64-bit counters hold; make the workload smaller")
