@@ -311,7 +311,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     load = _dram_cycles(s.load_bytes, hw)
     wb = _dram_cycles(s.writeback_bytes, hw)
     check_counter(count * float(compute.sum(dtype=np.float64) + load.sum(dtype=np.float64)
-                                + wb.sum(dtype=np.float64)), f"{name}: cycles")
+                                + wb.sum(dtype=np.float64)), "cycles of one operator")
 
     def per_shape(x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x, starts)
