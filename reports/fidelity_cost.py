@@ -1,11 +1,12 @@
-"""Accuracy against cost: one row per format joining fidelity with simulated latency and energy.
+"""Accuracy against cost: one row per (format, design) pairing, joining fidelity with simulated
+latency and energy.
 
 Fidelity comes from a checkpoint (`hwsim.reports.fidelity.format_summary`, optionally
 `hwsim.reports.fidelity_e2e.end_to_end_fidelity`); cost comes from simulating a workload
 (`hwsim.sim.simulate_workload`) with its default weight format replaced by each format in
-turn, on one hardware description. The fidelity model and the workload model need not be the
-same network: the point is "what this format does to a real model" next to "what it costs on
-the workload I care about".
+turn, on every listed design whose PE runs that format. The fidelity model and the workload
+model need not be the same network: the point is "what this format does to a real model" next
+to "what it costs on the workload I care about", and both are named on the plot's axes.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ __all__ = [
     "tradeoff_table",
 ]
 
-COST_COLUMNS = ("format", "workload", "hardware", "weight_bits", "latency_ms", "energy_uj",
-                "cost_note")
+COST_COLUMNS = ("format", "workload", "model", "hardware", "weight_bits", "latency_ms",
+                "energy_uj", "cost_note")
 
 # Row-scaled formats: their scale bits per weight depend on the row length, which the
 # workload's precision needs as a group size.
@@ -59,23 +60,39 @@ def _hardware_refs(hardware: str | Sequence[str] | None, declared: str | None,
     return [declared]
 
 
+def _runs(w: Any, hw: Any) -> str | None:
+    """None if `hw`'s PE runs every weight operand of `w`, else the short reason it does not."""
+    from hwsim.sim.precision import operand_widths
+    from hwsim.workloads import operators
+
+    for op in operators(w):
+        if op.kind == "gemm" and op.b_kind == "weight":
+            try:
+                operand_widths(op, hw)
+            except HwsimError:
+                return f"{hw.name} ({hw.pe.kind} PE) cannot run it"
+    return None
+
+
 def format_costs(workload: str | Path, formats: Sequence[str], *,
                  hardware: str | Sequence[str] | None = None,
                  group_size: int | None = None) -> pd.DataFrame:
-    """Simulate a workload once per weight format.
+    """Simulate a workload once per weight format and design that runs it.
 
     Args:
         workload: workload YAML, or the name of a bundled example.
         formats: canonical format names.
         hardware: preset name or hardware YAML, or several (a list or a comma-separated
-            string): each format is costed on the first of them whose PE runs it (e.g.
-            ``"bitmod,ant,olive,fp16"``). Default: the workload's ``hardware``.
+            string): each format is costed on every one of them whose PE runs it (e.g.
+            ``"bitmod,ant,olive,dint"``). Default: the workload's ``hardware``. A design that
+            stores weights in a format of its own (the FP16 baseline) costs no other format.
         group_size: weight group size (default: each format's own; row-scaled formats such as
             ant4/olive4 get the model's hidden size, one scale per row of that length).
 
     Returns:
-        `COST_COLUMNS`, one row per format. A format no given hardware can run (or that the
-        workload rejects) keeps NaN costs and says why in ``cost_note``.
+        `COST_COLUMNS`, one row per (format, design) pair that ran, in format order then design
+        order. A format no given design runs (or that the workload rejects) gets one row with
+        NaN costs and a one-line ``cost_note`` saying why.
 
     Raises:
         HwsimError: missing workload, unreadable YAML, unknown hardware.
@@ -89,6 +106,7 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
     base = load_workload(path)  # validates the file as written and gives the model
     data = read_yaml(path, "workload")
     designs = [load_hardware(r) for r in _hardware_refs(hardware, base.hardware, path.parent)]
+    model = base.model.name if base.model is not None else ""
     given = data.get("weights") or {}
     rows = []
     for name in formats:
@@ -104,30 +122,32 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
         elif fmt.scheme in _ROW_SCHEMES and fmt.group_size is None and base.model is not None:
             weights["group_size"] = base.model.hidden
             note = f"scale bits counted per {base.model.hidden} weights (one row of hidden)"
-        row: dict[str, Any] = {"format": name, "workload": base.name, "hardware": "",
-                               "weight_bits": np.nan, "latency_ms": np.nan,
-                               "energy_uj": np.nan, "cost_note": note}
+        empty: dict[str, Any] = {"format": name, "workload": base.name, "model": model,
+                                 "hardware": "", "weight_bits": np.nan, "latency_ms": np.nan,
+                                 "energy_uj": np.nan, "cost_note": note}
         try:
             w = workload_from_dict({**data, "weights": weights}, source=str(path),
                                    base_dir=path.parent)
         except HwsimError as exc:  # this format only: the others still get their costs
-            row["cost_note"] = f"not simulated: {exc}"
-            rows.append(row)
+            rows.append({**empty, "cost_note": f"not costed: {str(exc).split(': ')[-1]}"})
             continue
-        row["weight_bits"] = w.weights.bits
         refused = []
+        costed = 0
         for hw in designs:
-            try:
-                result = simulate_workload(w, hw)
-            except HwsimError as exc:  # e.g. this PE cannot run the format: try the next
-                refused.append(f"{hw.name}: {str(exc).split(': ', 1)[-1]}")
+            if hw.weights is not None:
+                refused.append(f"{hw.name} stores its own weight format")
                 continue
-            row.update(hardware=hw.name, latency_ms=result.latency_ms,
-                       energy_uj=result.energy_uj)
-            break
-        else:
-            row["cost_note"] = "not simulated: " + "; ".join(refused)
-        rows.append(row)
+            why = _runs(w, hw)
+            if why is not None:
+                refused.append(why)
+                continue
+            result = simulate_workload(w, hw)
+            rows.append({**empty, "hardware": hw.name, "weight_bits": w.weights.bits,
+                         "latency_ms": result.latency_ms, "energy_uj": result.energy_uj})
+            costed += 1
+        if not costed:
+            rows.append({**empty, "weight_bits": w.weights.bits,
+                         "cost_note": "not costed: " + "; ".join(refused)})
     return pd.DataFrame(rows, columns=list(COST_COLUMNS))
 
 
@@ -172,10 +192,13 @@ def tradeoff_table(summary: pd.DataFrame, e2e: pd.DataFrame | None = None,
     Args:
         summary: `hwsim.reports.fidelity.format_summary` output.
         e2e: `end_to_end_fidelity` output (formats missing on either side get NaN).
-        costs: `format_costs` output (formats missing there get NaN).
+        costs: `format_costs` output: one row per (format, design) pair, so a format costed
+            on several designs gets several rows (formats missing there get NaN).
     """
     keep = ["format", "bits_per_weight", "model_bytes", "compression", "sqnr_db_mean",
             "sqnr_db_min", "mse"]
+    if "checkpoint" in summary:  # written by `hwsim quantize` since it names its model
+        keep.insert(1, "checkpoint")
     table = summary[keep].copy()
     if e2e is not None:
         metrics = ["task", "cos_mean", "cos_min", "nn_top1_agreement", "nn_top5_overlap", "ppl",
@@ -186,9 +209,7 @@ def tradeoff_table(summary: pd.DataFrame, e2e: pd.DataFrame | None = None,
         rank = table["format"].map({f: i for i, f in enumerate(order)})
         table = table.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
     if costs is not None:
-        table = table.merge(costs[["format", "workload", "hardware", "weight_bits",
-                                   "latency_ms", "energy_uj", "cost_note"]],
-                            on="format", how="left")
+        table = table.merge(costs[list(COST_COLUMNS)], on="format", how="left")
     return table
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["histogram_png", "pareto_front", "pareto_png", "per_element_scale", "short_label",
-           "sqnr_png"]
+__all__ = ["histogram_png", "pareto_figure", "pareto_front", "pareto_png", "per_element_scale",
+           "short_label", "sqnr_png"]
 
 _DPI = 110
 
@@ -146,25 +146,59 @@ def pareto_front(x: np.ndarray, y: np.ndarray, *, y_higher_is_better: bool = Tru
     return ~dominated & np.isfinite(x) & np.isfinite(y)
 
 
+# Cost columns of the tradeoff table: (quantity kind, factor to base SI units).
+_COST_UNITS = {"energy_uj": ("energy", 1e-6), "latency_ms": ("time", 1e-3)}
+
+
+def pareto_figure(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label: str,
+                  y_higher_is_better: bool = True, title: str = "") -> Any:
+    """Scatter of fidelity `y` against cost `x`, one labelled point per (format, design)
+    pairing, coloured and marked by design (the legend), the Pareto front over all pairings
+    joined by a line. Energy and latency axes are scaled to their magnitude."""
+    from hwsim.reports.figure_style import categorical_styles, new_figure, style
+
+    t = table[np.isfinite(table[x].astype(float)) & np.isfinite(table[y].astype(float))]
+    t = t.reset_index(drop=True)
+    front = pareto_front(t[x].to_numpy(), t[y].to_numpy(), y_higher_is_better=y_higher_is_better)
+    with style():
+        fig = new_figure(6.0, 4.2)
+        ax = fig.add_subplot()
+        xs = t[x].to_numpy(dtype=np.float64)
+        if x in _COST_UNITS:
+            kind, to_si = _COST_UNITS[x]
+            from hwsim.reports.figure_style import scale_axis
+
+            xs = xs * to_si / scale_axis(ax, "x", xs * to_si, kind, x_label)
+        else:
+            ax.set_xlabel(x_label)
+        designs = (t["hardware"].fillna("").astype(str) if "hardware" in t
+                   else pd.Series([""] * len(t)))
+        styles = categorical_styles(designs)
+        for design, (color, marker) in styles.items():
+            sel = (designs == design).to_numpy()
+            ax.scatter(xs[sel], t.loc[sel, y], color=color, marker=marker, s=36, zorder=3,
+                       edgecolors="black", linewidths=0.4,
+                       label=f"on {design}" if design else "formats")
+        # Labels alternate above and below along x, so neighbouring points stay readable.
+        order = np.lexsort((t[y].to_numpy(), xs))
+        for rank, i in enumerate(order):
+            ax.annotate(str(t.loc[i, "format"]), (xs[i], t.loc[i, y]),
+                        textcoords="offset points", xytext=(4, 5 if rank % 2 == 0 else -11),
+                        fontsize=7)
+        f = np.flatnonzero(front)
+        f = f[np.argsort(xs[f], kind="stable")]
+        ax.plot(xs[f], t.loc[f, y], color="#D55E00", linewidth=1.0, zorder=2,
+                label="Pareto front")
+        ax.set_ylabel(y_label + ("" if y_higher_is_better else " (lower is better)"))
+        ax.legend(loc="best", frameon=True, framealpha=0.85)
+        ax.set_title(title or f"{y_label} vs {x_label}")
+    return fig
+
+
 def pareto_png(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label: str,
                y_higher_is_better: bool = True, title: str = "") -> bytes:
-    """Scatter of fidelity `y` against cost `x`, one labelled point per format, the Pareto
-    front joined by a line."""
-    t = table[np.isfinite(table[x].astype(float)) & np.isfinite(table[y].astype(float))]
-    front = pareto_front(t[x].to_numpy(), t[y].to_numpy(), y_higher_is_better=y_higher_is_better)
-    fig = _figure(6.4, 4.6)
-    ax = fig.add_subplot()
-    ax.scatter(t[x], t[y], color=np.where(front, "tab:red", "tab:gray"), zorder=3)
-    # Labels alternate above and below along x, so neighbouring formats stay readable.
-    for rank, (_, row) in enumerate(t.sort_values([x, y]).iterrows()):
-        ax.annotate(str(row["format"]), (row[x], row[y]), textcoords="offset points",
-                    xytext=(4, 5 if rank % 2 == 0 else -11), fontsize=8)
-    f = t[front].sort_values(x)
-    ax.plot(f[x], f[y], color="tab:red", linewidth=1.0, label="Pareto front")
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(y_label + ("" if y_higher_is_better else " (lower is better)"))
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right" if y_higher_is_better else "upper right")
-    ax.set_title(title or f"{y_label} vs {x_label}")
-    fig.tight_layout()
-    return _png(fig)
+    """`pareto_figure` as PNG bytes."""
+    from hwsim.reports.figure_style import figure_bytes
+
+    return figure_bytes(pareto_figure(table, x, y, x_label=x_label, y_label=y_label,
+                                      y_higher_is_better=y_higher_is_better, title=title))

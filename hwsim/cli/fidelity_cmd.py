@@ -102,6 +102,7 @@ def quantize(
 
         table = layer_fidelity(ckpt, names, group_size=group_size, layers=wanted, on_layer=tick)
     summary = format_summary(table, ckpt)
+    summary.insert(1, "checkpoint", _label(ckpt))  # `tradeoff` names the fidelity model
     hist_layer = histogram_layer or str(summary.iloc[0]["worst_layer"])
     files = {
         "layers.csv": table,
@@ -200,6 +201,44 @@ def fidelity(
     out_console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
 
 
+_TRADEOFF_AXES = {"energy": ("energy_uj", "energy per run"),
+                  "latency": ("latency_ms", "latency"),
+                  "bits": ("bits_per_weight", "bits per weight (scales included)")}
+
+
+def _tradeoff_text_table(table: Any, y: str, y_label: str, costed: bool) -> Any:
+    from hwsim.reports.text_table import Column, TextTable
+    from hwsim.reports.units import format_number, pick_unit
+
+    columns = [Column("format", align="left")]
+    if costed:
+        columns.append(Column("design", align="left"))
+    columns += [Column("bits/w"), Column("model size", "MB", priority=4),
+                Column("SQNR", "dB", priority=2 if y != "sqnr_db_mean" else 0)]
+    keys = ["bits_per_weight", "model_bytes", "sqnr_db_mean"]
+    scales = [1.0, 1e6, 1.0]
+    if y != "sqnr_db_mean":
+        columns.append(Column(y_label))
+        keys.append(y)
+        scales.append(1.0)
+    if costed:
+        t_unit = pick_unit(table["latency_ms"] * 1e-3, "time")
+        e_unit = pick_unit(table["energy_uj"] * 1e-6, "energy")
+        columns += [Column("latency", t_unit[0], priority=1), Column("energy", e_unit[0])]
+        keys += ["latency_ms", "energy_uj"]
+        scales += [t_unit[1] * 1e3, e_unit[1] * 1e6]
+    rows = []
+    for row in table.to_dict(orient="records"):
+        cells = [row["format"]]
+        if costed:
+            cells.append(row["hardware"] if isinstance(row["hardware"], str) and row["hardware"]
+                         else "-")
+        cells += [format_number(row[k] / sc if row[k] is not None else None)
+                  for k, sc in zip(keys, scales, strict=True)]
+        rows.append(cells)
+    return TextTable.build("accuracy against cost", columns, rows, more="tradeoff.csv")
+
+
 def tradeoff(
     folder: Path = typer.Argument(..., help="Folder written by `hwsim quantize` (summary.csv) "
                                   "and optionally `hwsim fidelity` (fidelity.csv)."),
@@ -208,7 +247,8 @@ def tradeoff(
                                         "format on (e.g. llama-2-7b-generative)."),
     hardware: str | None = typer.Option(
         None, "--hardware", "-H", help="Preset(s) or hardware YAML(s), comma-separated: each "
-        "format is costed on the first that runs it (default: the workload's)."),
+        "format is costed on every one whose PE runs it, e.g. bitmod,ant,olive,dint "
+        "(default: the workload's)."),
     group_size: int | None = typer.Option(None, "--group-size", "-g",
                                           help="Weight group size for the cost model "
                                           "(default: each format's own)."),
@@ -217,10 +257,12 @@ def tradeoff(
                                       "(default: energy with a workload, else bits)."),
     out: Path | None = typer.Option(None, "--out", "-o",
                                     help="Output folder (default: FOLDER)."),
+    figure_format: str = typer.Option("png", "--figure-format",
+                                      help="Figure files: any of png,pdf,svg, comma-separated."),
 ) -> None:
-    """Per format: bits, size, layer SQNR, end-to-end fidelity and simulated cost; Pareto plot."""
+    """Per format and design: bits, size, layer SQNR, end-to-end fidelity, simulated cost;
+    Pareto plot."""
     from rich.console import Console
-    from rich.table import Table
 
     from hwsim.errors import HwsimError
     from hwsim.reports.fidelity_cost import (
@@ -230,16 +272,16 @@ def tradeoff(
         tradeoff_table,
     )
     from hwsim.reports.fidelity_output import write_outputs
-    from hwsim.reports.fidelity_plots import pareto_png
+    from hwsim.reports.fidelity_plots import pareto_figure
+    from hwsim.reports.figure_style import figure_bytes, parse_figure_formats
+    from hwsim.reports.text_table import print_table
 
-    axes = {"energy": ("energy_uj", "energy per workload (uJ)"),
-            "latency": ("latency_ms", "latency (ms)"),
-            "bits": ("bits_per_weight", "bits per weight")}
     _check_group_size(group_size)
+    figure_formats = parse_figure_formats(figure_format)
     if x_axis is None:
         x_axis = "energy" if workload is not None else "bits"
-    if x_axis not in axes:
-        raise HwsimError(f"--x {x_axis!r}: expected one of {', '.join(axes)}")
+    if x_axis not in _TRADEOFF_AXES:
+        raise HwsimError(f"--x {x_axis!r}: expected one of {', '.join(_TRADEOFF_AXES)}")
     if workload is None and (hardware is not None or x_axis != "bits"):
         raise HwsimError(f"{'--hardware' if hardware is not None else '--x ' + x_axis} needs "
                          "--workload: the cost is that of a workload")
@@ -251,37 +293,26 @@ def tradeoff(
         costs = format_costs(workload, formats, hardware=hardware, group_size=group_size)
     table = tradeoff_table(summary, e2e, costs)
     y, y_label, higher = fidelity_axis(table)
-    x, x_label = axes[x_axis]
-    title = f"{y_label} vs {x_label}"
+    fid_model = (str(summary["checkpoint"].iloc[0]) if "checkpoint" in summary
+                 else Path(folder).resolve().name)
+    x, x_label = _TRADEOFF_AXES[x_axis]
+    title = f"{fid_model}: {y_label} vs {x_label}"
     if costs is not None:
-        title += f"\n{costs.iloc[0]['workload']}"
-    written = write_outputs(out or folder, {
-        "tradeoff.csv": table,
-        f"pareto_{x_axis}.png": pareto_png(table, x, y, x_label=x_label, y_label=y_label,
-                                           y_higher_is_better=higher, title=title),
-    })
-    t = Table(title="accuracy against cost")
-    cols = [("format", "format", None), ("bits/w", "bits_per_weight", ".4g"),
-            ("model MB", "model_bytes", ".4g"), ("SQNR dB", "sqnr_db_mean", ".4g")]
-    if y not in ("sqnr_db_mean",):
-        cols.append((y_label, y, ".5g"))
-    if costs is not None:
-        cols += [("hardware", "hardware", None), ("latency ms", "latency_ms", ".4g"),
-                 ("energy uJ", "energy_uj", ".4g")]
-    for label, _, _ in cols:
-        t.add_column(label, justify="left" if label in ("format", "hardware") else "right")
-    for row in table.to_dict(orient="records"):
-        cells = []
-        for _, col, spec in cols:
-            v = row[col]
-            if col == "model_bytes":
-                v = v / 1e6
-            cells.append(str(v) if spec is None else _fmt(v, spec))
-        t.add_row(*cells)
+        row = costs.iloc[0]
+        costed = f"{row['workload']}" + (f" ({row['model']})" if row["model"] else "")
+        x_label = f"{x_label} of {costed}"
+        designs = ", ".join(d for d in dict.fromkeys(costs["hardware"]) if d)
+        title = f"fidelity on {fid_model} vs cost of {costed}\non {designs or 'no design'}"
+    fig = pareto_figure(table, x, y, x_label=x_label, y_label=f"{fid_model}: {y_label}",
+                        y_higher_is_better=higher, title=title)
+    files: dict[str, Any] = {"tradeoff.csv": table}
+    for fmt in figure_formats:
+        files[f"pareto_{x_axis}.{fmt}"] = figure_bytes(fig, fmt)
+    written = write_outputs(out or folder, files)
     console = Console()
-    console.print(t)
+    print_table(console, _tradeoff_text_table(table, y, y_label, costs is not None))
     if costs is not None:
-        for row in costs.to_dict(orient="records"):
-            if row["cost_note"]:
-                console.print(f"{row['format']}: {row['cost_note']}", highlight=False)
+        for note in dict.fromkeys(f"{r['format']}: {r['cost_note']}"
+                                  for r in costs.to_dict(orient="records") if r["cost_note"]):
+            console.print(note, highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)

@@ -246,19 +246,30 @@ def test_costs_match_a_direct_simulation(workload_file, tmp_path):
     assert costs.loc["int4", "weight_bits"] == pytest.approx(4.125)
     # The BitMoD PE cannot run NF4: no cost, and the table says why.
     assert math.isnan(costs.loc["nf4", "energy_uj"])
-    assert "cannot run" in costs.loc["nf4", "cost_note"] and "nf4" in costs.loc["nf4",
-                                                                               "cost_note"]
+    assert costs.loc["nf4", "cost_note"] == "not costed: bitmod (bitmod PE) cannot run it"
     # More weight bits cost more energy on the same hardware.
     assert costs.loc["int8", "energy_uj"] > costs.loc["int4", "energy_uj"]
 
 
-def test_costs_fall_back_along_the_hardware_list(workload_file):
-    costs = format_costs(workload_file, ["nf4", "ant4"], hardware="bitmod,fp16").set_index(
-        "format")
-    assert costs.loc["nf4", "hardware"] == "fp16"
-    assert costs.loc["nf4", "energy_uj"] > 0
+def test_costs_on_every_design_that_runs_the_format(workload_file):
+    costs = format_costs(workload_file, ["nf4", "ant4", "int4"], hardware="bitmod,ant,fp16")
+    pairs = list(zip(costs["format"], costs["hardware"], strict=True))
+    # Each format on every listed design whose PE runs it, in format then design order: the
+    # BitMoD PE runs INT but not NF4/ANT; fp16 stores its own weights, so it costs no format.
+    assert pairs == [("nf4", "ant"), ("ant4", "ant"), ("int4", "bitmod"), ("int4", "ant")]
+    assert (costs["energy_uj"] > 0).all()
+    ant = costs.set_index(["format", "hardware"])
     # ant4 scales each row: the cost model counts one scale per hidden-size row (opt-1.3b: 2048).
-    assert "2048" in costs.loc["ant4", "cost_note"]
+    assert "2048" in ant.loc[("ant4", "ant"), "cost_note"]
+    # The same format on two designs: two different costs.
+    assert ant.loc[("int4", "bitmod"), "latency_ms"] != ant.loc[("int4", "ant"), "latency_ms"]
+
+
+def test_a_format_no_design_runs_gets_one_line(workload_file):
+    costs = format_costs(workload_file, ["nf4"], hardware="bitmod,fp16")
+    assert len(costs) == 1 and math.isnan(costs.iloc[0]["energy_uj"])
+    assert costs.iloc[0]["cost_note"] == ("not costed: bitmod (bitmod PE) cannot run it; fp16 "
+                                          "stores its own weight format")
 
 
 def test_costs_bad_input(workload_file):

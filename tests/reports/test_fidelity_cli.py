@@ -122,12 +122,40 @@ def test_tradeoff_with_and_without_a_workload(quantized, tmp_path):
     assert list(t["format"]) == ["int4", "bitmod4"]
     assert (t["hardware"] == "bitmod").all() and (t["latency_ms"] > 0).all()
     assert (tmp_path / "b" / "pareto_latency.png").exists()
+    _bad(["tradeoff", str(out), "--workload", str(wl), "--figure-format", "png,jpg", "--out",
+          str(tmp_path / "c")], "--figure-format 'png,jpg'", tmp_path / "c")
     _bad(["tradeoff", str(out), "--x", "area", "--out", str(tmp_path / "c")], "--x 'area'",
          tmp_path / "c")
     _bad(["tradeoff", str(out), "--hardware", "bitmod", "--out", str(tmp_path / "c")],
          "--hardware needs --workload", tmp_path / "c")
     _bad(["tradeoff", str(out), "--x", "energy", "--out", str(tmp_path / "c")],
          "--x energy needs --workload", tmp_path / "c")
+
+
+def test_tradeoff_pairs_formats_with_designs_and_names_both_models(ckpt_dir, quantized,
+                                                                   tmp_path):
+    out, _ = quantized
+    wl = tmp_path / "w.yaml"
+    wl.write_text(yaml.safe_dump({"model": "opt-1.3b", "prompt_tokens": 8, "generate_tokens": 2,
+                                  "weights": {"format": "int4"}, "hardware": "bitmod"}))
+    r = CliRunner().invoke(app, ["tradeoff", str(out), "--workload", str(wl), "-H",
+                                 "bitmod,ant,fp16", "--figure-format", "png,pdf,svg", "--out",
+                                 str(tmp_path / "p")])
+    assert r.exit_code == 0, r.output
+    t = pd.read_csv(tmp_path / "p" / "tradeoff.csv")
+    # Both formats run on both the BitMoD and the ANT PE: one row per pairing, none on fp16.
+    assert list(zip(t["format"], t["hardware"], strict=True)) == [
+        ("int4", "bitmod"), ("int4", "ant"), ("bitmod4", "bitmod"), ("bitmod4", "ant")]
+    ckpt_name = ckpt_dir.name  # `quantize` records the checkpoint it measured
+    assert (t["checkpoint"] == ckpt_name).all()
+    files = {p.suffix: p for p in (tmp_path / "p").glob("pareto_energy.*")}
+    assert set(files) == {".png", ".pdf", ".svg"}
+    assert files[".pdf"].read_bytes()[:5] == b"%PDF-"
+    svg = files[".svg"].read_text()
+    # The axes name the fidelity model and the costed workload, and the legend the designs.
+    assert f"{ckpt_name}: mean layer SQNR (dB)" in svg
+    assert "energy per run of w (opt-1.3b)" in svg
+    assert "on bitmod" in svg and "on ant" in svg
 
 
 @pytest.mark.parametrize("command", ["quantize", "tradeoff"])
