@@ -54,6 +54,7 @@ def _register() -> None:
     # In the order of the data flow: formats, workloads on machines, RTL and FPGA, real
     # checkpoints, sweeps. Each module keeps its heavy imports inside its commands.
     from hwsim.cli import (
+        area_cmd,
         dtypes_cmd,
         fidelity_cmd,
         fpga_cmd,
@@ -70,6 +71,7 @@ def _register() -> None:
     app.command("synth")(fpga_cmd.synth)
     app.command("fpga")(fpga_cmd.fpga)
     app.command("fpga-scale")(fpga_cmd.fpga_scale)
+    app.command("area")(area_cmd.area)
     app.command("quantize")(fidelity_cmd.quantize)
     app.command("fidelity")(fidelity_cmd.fidelity)
     app.command("tradeoff")(fidelity_cmd.tradeoff)

@@ -1,50 +1,16 @@
-"""Shared setup of the FPGA flow tests: the YoWASP cache and the stored real tool logs."""
+"""Shared setup of the FPGA flow tests: the stored real tool logs (the YoWASP cache and
+`run_cli` come from ``tests/hw/conftest.py``)."""
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from hwsim.cli import main
-
 DATA = Path(__file__).resolve().parent / "data"
-_REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def yowasp_cache():
-    """Keep the tools' compiled WebAssembly in the repo's gitignored ``.yowasp-cache/`` unless
-    the caller chose a cache: the first run on a machine compiles Yosys (~1.5 min), later runs
-    reuse it."""
-    key = "YOWASP_CACHE_DIR"
-    before = os.environ.get(key)
-    if before is None:
-        os.environ[key] = str(_REPO / ".yowasp-cache")
-    yield os.environ[key]
-    if before is None:
-        os.environ.pop(key, None)
 
 
 @pytest.fixture
 def data() -> Path:
     """Folder of the stored real Yosys / nextpnr outputs (see data/README.md)."""
     return DATA
-
-
-@pytest.fixture
-def run_cli(monkeypatch) -> Callable[..., int]:
-    """Run ``hwsim ARGS`` in this process; returns the exit code."""
-
-    def run(*args: str) -> int:
-        monkeypatch.setattr(sys, "argv", ["hwsim", *args])
-        try:
-            main()
-        except SystemExit as exc:
-            return int(exc.code or 0)
-        return 0
-
-    return run

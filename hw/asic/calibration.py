@@ -1,0 +1,183 @@
+"""Calibration of the gate-level costs to a process node against published silicon.
+
+One area constant (node um^2 per library um^2) and one energy constant (pJ per um^2 of
+switched gate/diffusion area) per node, each the geometric mean of published / estimated over
+the fitted blocks (the least-squares fit of log errors). Every published block with an RTL
+counterpart here gets its error; the fitted ones also a leave-one-out error (the constant fitted
+on the others). Ratios the published work states are checked without fitting.
+
+The published 28 nm figures (BitMoD paper's area/power sheet, 1 GHz; see the shared
+accelerators reference): area with registers in um^2, power in mW (= pJ per cycle at 1 GHz).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwsim.errors import HwsimError
+from hwsim.hw.asic.cost import BlockCost, block_cost
+
+__all__ = ["NODES", "PUBLISHED", "RATIOS", "Calibration", "CalibrationRow", "PublishedBlock",
+           "calibrate", "check_node"]
+
+
+@dataclass(frozen=True)
+class PublishedBlock:
+    """A published block and the RTL block (or sub-block) standing for it here.
+
+    Attributes:
+        name: as published.
+        area_um2, power_mw: published area with registers and power at 1 GHz.
+        block, params: our RTL block (None: no counterpart here).
+        subblock: our sub-block compared with it (None: the whole block).
+        fit: used to fit the node's constants.
+        note: where our RTL differs from the published architecture.
+    """
+
+    name: str
+    area_um2: float
+    power_mw: float
+    block: str | None
+    params: tuple[tuple[str, object], ...] = ()
+    subblock: str | None = None
+    fit: bool = False
+    note: str = ""
+
+
+_BITMOD_NOTE = ("our PE accumulates each group in exact fixed point (a 56-bit register) and "
+                "sums the dequantized groups in a 65-bit output register; the published PE "
+                "keeps a 6-bit exponent + 15-bit mantissa accumulator and has no output "
+                "accumulator, so ours is larger")
+PUBLISHED: dict[str, tuple[PublishedBlock, ...]] = {
+    "28nm": (
+        PublishedBlock("BitMoD PE", 1793.7, 0.586, "bitmod_pe", (("weights", "fp4"),),
+                       fit=True, note=_BITMOD_NOTE),
+        PublishedBlock("FP16 x INT8 MAC", 1318.6, 0.613, "fp16_int_mac", (("weight_bits", 8),),
+                       fit=True, note="ours accumulates in exact fixed point (59 bits), the "
+                       "published MAC's accumulator format is not given"),
+        PublishedBlock("FP16 MAC (mul + add)", 1968.7, 0.77, None,
+                       note="no FP16 x FP16 MAC in the RTL library yet"),
+        PublishedBlock("FP16 x (INT8 or 2x FP4) MAC", 2318.9, 0.851, None,
+                       note="no dual-mode MAC in the RTL library"),
+        PublishedBlock("BitMoD exponent match", 306.9, 0.136, "bitmod_pe",
+                       (("weights", "fp4"),), subblock="exponent match"),
+        PublishedBlock("BitMoD bit-serial multiply", 748.3, 0.185, "bitmod_pe",
+                       (("weights", "fp4"),), subblock="bit-serial multiply",
+                       note="ours includes the weight-term decoder"),
+        PublishedBlock("BitMoD group accumulate", 546.1, 0.195, "bitmod_pe",
+                       (("weights", "fp4"),), subblock="group accumulate",
+                       note="fixed point vs the published 6b exp + 15b mantissa"),
+        PublishedBlock("BitMoD dequantize", 192.4, 0.070, "bitmod_pe", (("weights", "fp4"),),
+                       subblock="dequantize", note="ours is 56 + 8 bits wide, the published "
+                       "one works on a 21-bit mantissa"),
+    ),
+}
+NODES = tuple(PUBLISHED)
+
+# Published ratios checked unfitted: (name, numerator block, denominator block, area, power).
+RATIOS = (("INT8 MAC / dINT MAC", ("int_mac", ()), ("dint_mac", ()), 1.93, 2.56),)
+
+
+@dataclass(frozen=True)
+class CalibrationRow:
+    """One published block against our estimate at the node (after calibration)."""
+
+    name: str
+    published_area_um2: float
+    published_power_mw: float
+    area_um2: float | None
+    power_mw: float | None
+    area_error: float | None
+    power_error: float | None
+    area_loo_error: float | None
+    power_loo_error: float | None
+    fit: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The node's constants and how well they reproduce the published blocks.
+
+    Attributes:
+        node: process node name.
+        area_per_lib_um2: node um^2 per library um^2.
+        pj_per_unit: pJ per um^2 of switched capacitance proxy.
+        rows: every published block.
+        ratios: (name, published area, ours, published power, ours) unfitted ratios.
+    """
+
+    node: str
+    area_per_lib_um2: float
+    pj_per_unit: float
+    rows: tuple[CalibrationRow, ...]
+    ratios: tuple[tuple[str, float, float, float, float], ...]
+
+    def area_um2(self, cost: BlockCost) -> float:
+        return cost.area_um2 * self.area_per_lib_um2
+
+    def energy_pj(self, switched: float) -> float:
+        return switched * self.pj_per_unit
+
+
+def check_node(node: str) -> str:
+    """``node`` if calibrated, else HwsimError naming the calibrated nodes."""
+    if node not in PUBLISHED:
+        raise HwsimError(f"--node {node!r} has no calibration; calibrated nodes: "
+                         f"{', '.join(NODES)}")
+    return node
+
+
+def _geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def _estimate(p: PublishedBlock, cost: BlockCost) -> tuple[float, float | None]:
+    """(library um^2, switched units per cycle) of ``p``'s counterpart in ``cost``."""
+    sw = cost.switching
+    if p.subblock is None:
+        return cost.area_um2, sw.total if sw else None
+    return (cost.subblock_area_um2.get(p.subblock, 0.0),
+            sw.by_subblock.get(p.subblock) if sw else None)
+
+
+def _err(ours: float | None, published: float) -> float | None:
+    return None if ours is None else ours / published - 1.0
+
+
+def calibrate(node: str = "28nm", cache_dir: Path | None = None) -> Calibration:
+    """Fit ``node``'s constants on its published blocks and report every error."""
+    check_node(node)
+    blocks = PUBLISHED[node]
+    est: dict[str, tuple[float, float | None]] = {}
+    for p in blocks:
+        if p.block is not None:
+            est[p.name] = _estimate(p, block_cost(p.block, dict(p.params), cache_dir))
+    fitted = [p for p in blocks if p.fit]
+    a_ratio = {p.name: p.area_um2 / est[p.name][0] for p in fitted}
+    e_ratio = {p.name: p.power_mw / est[p.name][1] for p in fitted}
+    k_area, k_energy = _geomean(list(a_ratio.values())), _geomean(list(e_ratio.values()))
+    rows = []
+    for p in blocks:
+        if p.name not in est:
+            rows.append(CalibrationRow(p.name, p.area_um2, p.power_mw, None, None, None, None,
+                                       None, None, p.fit, p.note))
+            continue
+        area_lib, units = est[p.name]
+        area, power = area_lib * k_area, units * k_energy if units is not None else None
+        loo_a = loo_e = None
+        if p.fit and len(fitted) > 1:
+            others = [q.name for q in fitted if q is not p]
+            loo_a = area_lib * _geomean([a_ratio[n] for n in others]) / p.area_um2 - 1
+            loo_e = units * _geomean([e_ratio[n] for n in others]) / p.power_mw - 1
+        rows.append(CalibrationRow(p.name, p.area_um2, p.power_mw, area, power,
+                                   _err(area, p.area_um2), _err(power, p.power_mw),
+                                   loo_a, loo_e, p.fit, p.note))
+    ratios = []
+    for name, (num, nparams), (den, dparams), pub_area, pub_power in RATIOS:
+        a, b = block_cost(num, dict(nparams), cache_dir), block_cost(den, dict(dparams), cache_dir)
+        ratios.append((name, pub_area, a.area_um2 / b.area_um2, pub_power,
+                       a.switching.total / b.switching.total))
+    return Calibration(node, k_area, k_energy, tuple(rows), tuple(ratios))

@@ -1,0 +1,124 @@
+"""`hwsim area` outputs: one block's calibrated cost as a table, JSON and a sub-block chart."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from hwsim.hw.asic.calibration import Calibration
+from hwsim.hw.asic.cost import BlockCost
+
+__all__ = ["area_report", "calibration_lines", "cost_lines", "write_area_report"]
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:+.0f}%"
+
+
+def area_report(cost: BlockCost, cal: Calibration) -> dict:
+    """JSON-ready result: the block's gates, areas, energy per cycle and the calibration."""
+    energy = [{
+        "weight_format": act.weight_format,
+        "operands": act.operand_source,
+        "pj_per_cycle": round(cal.energy_pj(act.switching.total), 6),
+        "pj_per_weight": round(cal.energy_pj(act.units_per_weight), 6),
+        "pj_per_cycle_clock": round(cal.energy_pj(act.switching.clock), 6),
+        "pj_per_cycle_by_subblock": {k: round(cal.energy_pj(v), 6)
+                                     for k, v in act.switching.by_subblock.items()},
+        "toggle_rate": round(act.switching.toggle_rate, 6),
+        "cycles_simulated": act.cycles,
+        "gates_match_golden_model": True,
+    } for act in cost.activity]
+    return {
+        "block": cost.block,
+        "params": cost.params,
+        "verilog_sha256": cost.verilog_sha256,
+        "library": cost.library,
+        "node": cal.node,
+        "cells": cost.cells,
+        "flops": cost.flops,
+        "nand2_equivalents": round(cost.nand2_eq, 1),
+        "library_area_um2": round(cost.area_um2, 3),
+        "area_um2": round(cal.area_um2(cost), 3),
+        "subblocks": {k: {"nand2_equivalents": round(v / cost.area_um2 * cost.nand2_eq, 1),
+                          "area_um2": round(v * cal.area_per_lib_um2, 3)}
+                      for k, v in cost.subblock_area_um2.items()},
+        "energy": energy,
+        "calibration": {
+            "area_um2_per_library_um2": round(cal.area_per_lib_um2, 6),
+            "pj_per_switched_um2": round(cal.pj_per_unit, 9),
+            "blocks": [{k: (round(v, 4) if isinstance(v, float) else v)
+                        for k, v in asdict(r).items()} for r in cal.rows],
+            "unfitted_ratios": [{"ratio": n, "published_area": pa, "area": round(a, 3),
+                                 "published_power": pp, "power": round(p, 3)}
+                                for n, pa, a, pp, p in cal.ratios],
+        },
+    }
+
+
+def cost_lines(report: dict) -> list[str]:
+    """The block's table as text lines."""
+    lines = [f"{report['block']} {report['params']}",
+             f"  {report['nand2_equivalents']:.0f} NAND2 eq ({report['library']}), "
+             f"{report['area_um2']:.1f} um^2 at {report['node']}, {report['flops']} flip-flops"]
+    energies = report["energy"]
+    if not energies:
+        lines.append("  energy: not modelled (no operand model for this block)")
+    for e in energies:
+        lines.append(f"  energy, {e['weight_format']} weights: {e['pj_per_cycle']:.4f} "
+                     f"pJ/cycle (clock {e['pj_per_cycle_clock']:.4f}), "
+                     f"{e['pj_per_weight']:.4f} pJ/weight; gates match the golden model")
+    if energies:
+        lines.append(f"  operands: {energies[0]['operands']}")
+    lines.append(f"  {'sub-block':<22}{'NAND2 eq':>10}{'um^2':>10}{'pJ/cycle':>10}")
+    by_e = energies[0]["pj_per_cycle_by_subblock"] if energies else {}
+    for name, v in report["subblocks"].items():
+        pj = by_e.get(name)
+        lines.append(f"  {name:<22}{v['nand2_equivalents']:>10.0f}{v['area_um2']:>10.1f}"
+                     f"{'-' if pj is None else f'{pj:.4f}':>10}")
+    return lines
+
+
+def calibration_lines(cal: Calibration) -> list[str]:
+    """The calibration table: every published block, our estimate, errors, LOO errors."""
+    lines = [f"calibration {cal.node}: {cal.area_per_lib_um2:.4f} um^2 per library um^2, "
+             f"{cal.pj_per_unit * 1e3:.4f} fJ per switched um^2 (fitted on the * blocks)",
+             f"  {'published block':<30}{'um^2':>8}{'ours':>8}{'err':>6}{'loo':>6}"
+             f"{'mW':>8}{'ours':>8}{'err':>6}{'loo':>6}"]
+    for r in cal.rows:
+        ours_a = "-" if r.area_um2 is None else f"{r.area_um2:.0f}"
+        ours_p = "-" if r.power_mw is None else f"{r.power_mw:.3f}"
+        lines.append(f"  {r.name + (' *' if r.fit else ''):<30}{r.published_area_um2:>8.0f}"
+                     f"{ours_a:>8}{_pct(r.area_error):>6}{_pct(r.area_loo_error):>6}"
+                     f"{r.published_power_mw:>8.3f}{ours_p:>8}{_pct(r.power_error):>6}"
+                     f"{_pct(r.power_loo_error):>6}")
+    for n, pa, a, pp, p in cal.ratios:
+        lines.append(f"  unfitted {n}: area {a:.2f}x (published {pa}x, {_pct(a / pa - 1)}), "
+                     f"power {p:.2f}x (published {pp}x, {_pct(p / pp - 1)})")
+    return lines
+
+
+def write_area_report(report: dict, out: Path) -> list[Path]:
+    """``area.json``, ``area.txt`` and ``subblocks.png`` in ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    j, t, png = out / "area.json", out / "area.txt", out / "subblocks.png"
+    j.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    t.write_text("\n".join(report.pop("_lines", [])) + "\n")
+    names = list(report["subblocks"])
+    fig, ax = plt.subplots(1, 2, figsize=(10, 0.45 * len(names) + 1.6))
+    ax[0].barh(names, [report["subblocks"][n]["area_um2"] for n in names], color="tab:blue")
+    ax[0].set_xlabel(f"area, um^2 at {report['node']}")
+    by_e = report["energy"][0]["pj_per_cycle_by_subblock"] if report["energy"] else {}
+    ax[1].barh(names, [by_e.get(n, 0.0) for n in names], color="tab:orange")
+    ax[1].set_xlabel("energy, pJ/cycle" if by_e else "energy: not modelled")
+    ax[1].set_yticks([])
+    fig.suptitle(f"{report['block']}: sub-blocks")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return [j, t, png]

@@ -1,0 +1,62 @@
+"""Sub-blocks of each RTL block, named after the published breakdown where there is one.
+
+A rule is (regex on an Amaranth signal name without its ``$N`` suffix, sub-block); a gate
+belongs to the first named signal it drives (`Netlist.attribute`). ``keep`` lists the
+combinational signals kept as synthesis boundaries so their names survive optimisation, as
+when each published sub-block is synthesized as its own module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SubBlocks", "subblocks_of"]
+
+
+@dataclass(frozen=True)
+class SubBlocks:
+    rules: tuple[tuple[str, str], ...]
+    keep: tuple[str, ...]
+    default: str = "control"
+
+
+_BITMOD = SubBlocks(
+    rules=(
+        (r"beat_.*|stage_.*", "operand registers"),
+        (r"pe|emax", "exponent match"),
+        (r"mag|neg|lane|partial", "bit-serial multiply"),
+        (r"acc_.*|psum_.*|nf_.*", "group accumulate"),
+        (r"d(mag|neg|scale|nf|r|next|value)_.*", "dequantize"),
+        (r"oacc_.*|out_\d+_\d+|outnf_.*|out|nonfinite", "output accumulate"),
+    ),
+    keep=("pe", "emax", "mag", "neg", "lane", "partial", "psum_*", "dnext_*", "dvalue_*"),
+)
+
+_MAC = SubBlocks(
+    rules=(
+        (r".*_r", "operand registers"),
+        (r"acc|total", "multiply-accumulate"),
+        (r"out|nonfinite", "output register"),
+    ),
+    keep=("total",),
+)
+
+_FP16_MAC = SubBlocks(
+    rules=(
+        (r".*_r", "operand registers"),
+        (r"emax", "exponent match"),
+        (r"wmag_\d+|prod_\d+", "multiply"),
+        (r"lane_\d+|partial", "align"),
+        (r"acc|total|nf_acc", "accumulate"),
+        (r"out|nonfinite", "output register"),
+    ),
+    keep=("emax", "wmag_*", "prod_*", "lane_*", "partial", "total"),
+)
+
+_BY_BLOCK = {"bitmod_pe": _BITMOD, "pe_array": _BITMOD, "int_mac": _MAC, "dint_mac": _MAC,
+             "fp16_int_mac": _FP16_MAC}
+
+
+def subblocks_of(block: str) -> SubBlocks:
+    """The rules of ``block``; a block without a table is one sub-block, ``logic``."""
+    return _BY_BLOCK.get(block, SubBlocks(rules=(), keep=(), default="logic"))

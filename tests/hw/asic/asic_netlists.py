@@ -1,0 +1,38 @@
+"""Hand-written Yosys JSON netlists for the tests that need no Yosys run."""
+
+from __future__ import annotations
+
+
+def module(ports: dict, cells: dict, names: dict | None = None) -> dict:
+    netnames = {n: {"bits": p[1], "hide_name": 0} for n, p in ports.items()}
+    netnames.update({n: {"bits": b, "hide_name": 0} for n, b in (names or {}).items()})
+    return {"modules": {"t": {
+        "ports": {n: {"direction": d, "bits": b} for n, (d, b) in ports.items()},
+        "cells": {n: {"type": t, "connections": {p: [b] for p, b in c.items()}}
+                  for n, (t, c) in cells.items()},
+        "netnames": netnames,
+    }}}
+
+
+def register_stage() -> dict:
+    """``out``/``out_valid`` = ``a``/``in_valid`` one cycle later; ``in_ready`` tied high."""
+    return module(
+        {"clk": ("input", [2]), "rst": ("input", [9]), "in_valid": ("input", [8]),
+         "in_ready": ("output", ["1"]), "a": ("input", [3]), "out_ready": ("input", [11]),
+         "out_valid": ("output", [10]), "out": ("output", [12])},
+        {"v": ("$_DFF_P_", {"C": 2, "D": 8, "Q": 10}),
+         "d": ("$_DFF_P_", {"C": 2, "D": 3, "Q": 12})},
+    )
+
+
+def adder_chain() -> dict:
+    """a, b -> NOT -> AND (named x) -> flop acc -> NOT -> output o."""
+    return module(
+        {"clk": ("input", [2]), "a": ("input", [3]), "b": ("input", [4]),
+         "o": ("output", [8])},
+        {"g1": ("$_NOT_", {"A": 3, "Y": 5}),
+         "g2": ("$_AND_", {"A": 5, "B": 4, "Y": 6}),
+         "f": ("$_DFF_P_", {"C": 2, "D": 6, "Q": 7}),
+         "g3": ("$_NOT_", {"A": 7, "Y": 8})},
+        {"x": [6], "acc": [7]},
+    )
