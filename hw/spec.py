@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -58,6 +59,7 @@ __all__ = [
     "PESpec",
     "SystolicPE",
     "WeightStorage",
+    "exclusive_overrides",
     "hardware_fields",
     "hardware_from_dict",
     "hardware_to_dict",
@@ -461,6 +463,16 @@ for _buf in ("weight", "activation", "output"):
         _EXCLUSIVE[f"buffers.{_buf}.{_op}_pj_per_bit"] = f"buffers.{_buf}.{_op}_pj"
 
 
+def exclusive_overrides(paths: Iterable[str]) -> tuple[str, str] | None:
+    """Two of `paths` that set the same quantity (e.g. ``dram.gb_per_s`` and
+    ``dram.bytes_per_cycle``), or ``None``: given together, one of them would have no effect."""
+    given = list(paths)
+    for path in given:
+        if _EXCLUSIVE.get(path) in given:
+            return path, _EXCLUSIVE[path]
+    return None
+
+
 def with_overrides(hw: HardwareSpec, overrides: dict[str, Any]) -> HardwareSpec:
     """A copy of ``hw`` with fields replaced by dotted path, validated again.
 
@@ -472,6 +484,10 @@ def with_overrides(hw: HardwareSpec, overrides: dict[str, Any]) -> HardwareSpec:
     Raises:
         HwsimError: an unknown path (the message lists the valid ones) or an invalid value.
     """
+    clash = exclusive_overrides(overrides)
+    if clash is not None:
+        raise HwsimError(f"{hw.source}: {clash[0]} and {clash[1]} set the same quantity; give "
+                         "one of them")
     data = hardware_to_dict(hw)
     valid = hardware_fields(hw)
     for path, value in overrides.items():

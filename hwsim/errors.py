@@ -5,11 +5,19 @@ higher one. The CLI turns it into a one-line message and exit code 2; anything e
 the library is a bug and keeps its traceback.
 """
 
-__all__ = ["HwsimError"]
+__all__ = ["HwsimError", "Interrupted"]
 
 
 class HwsimError(ValueError):
     """Invalid input from the user: a file, a YAML path, a parameter or a value.
 
     The message must name what was wrong and, where they are finite, the allowed values.
+    """
+
+
+class Interrupted(SystemExit):
+    """The user stopped the command: Ctrl-C (code 130) or SIGTERM (143).
+
+    A `SystemExit`, so that no ``except Exception`` swallows it and the command-line framework
+    does not turn it into its own message; ``with`` blocks still close on the way out.
     """

@@ -7,6 +7,7 @@ Each command group lives in its own module and keeps heavy imports inside its fu
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import typer
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from hwsim import __version__
-from hwsim.errors import HwsimError
+from hwsim.errors import HwsimError, Interrupted
 
 __all__ = ["app", "main"]
 
@@ -81,11 +82,26 @@ def _register() -> None:
 _register()
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    # Ctrl-C and SIGTERM end the command like an exception: `with` blocks close (a sweep stops
+    # its workers), the exit code is the shell's 128 + signal number. Later signals are
+    # ignored so that the cleanup finishes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Interrupted(128 + signum)
+
+
 def main() -> None:
-    """Entry point of the `hwsim` console script: bad input -> one line on stderr, exit 2."""
+    """Entry point of the `hwsim` console script: bad input -> one line on stderr, exit 2;
+    Ctrl-C -> one line, exit 130."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         app()
     except HwsimError as exc:
         # The message is plain text: it may hold brackets that are not rich markup.
         _stderr.print("[bold red]error:[/]", Text(str(exc)), highlight=False, soft_wrap=True)
         sys.exit(2)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        _stderr.print("[bold red]interrupted[/]", highlight=False)
+        sys.exit(exc.code if isinstance(exc, Interrupted) else 130)

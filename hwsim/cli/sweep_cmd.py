@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hwsim.errors import HwsimError
+from hwsim.errors import HwsimError, Interrupted
 
 _EXAMPLES = Path(__file__).resolve().parent.parent / "sweep" / "examples"
 
@@ -70,6 +70,7 @@ def sweep(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from hwsim.files import read_text
     from hwsim.sweep import load_sweep, run_sweep
     from hwsim.sweep.hwsim_eval import METRICS
 
@@ -82,18 +83,22 @@ def sweep(
         task = bar.add_task(f"sweep {spec.name}", total=None)
 
         def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total, description=f"sweep {spec.name}")
+
+        def planning(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"plan {spec.name}")
 
         try:
             run = run_sweep(spec, out, workers=workers, executor=executor, address=address,
-                            progress=progress, sweep_text=path.read_text(encoding="utf-8"))
+                            progress=progress, sweep_text=read_text(path, "sweep"),
+                            planning=planning)
         except SweepInterrupted as exc:
             console.print(f"[bold red]interrupted:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted) as exc:
             console.print("[bold red]interrupted:[/] the points that finished are stored in "
                           f"{out}: rerun the same command to go on", highlight=False)
-            raise typer.Exit(130) from None
+            raise typer.Exit(exc.code if isinstance(exc, Interrupted) else 130) from None
     console.print(f"{run.points} points: {run.evaluated} simulated, {run.reused} already "
                   f"stored, {run.failed} failed (see the error column)", highlight=False)
     _print_report(console, write_report(out))

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -89,6 +92,59 @@ class Executor:
             yield position, evaluate_point(evaluate, config)
 
 
+# prctl(PR_SET_PDEATHSIG, sig): Linux sends `sig` to this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """End this process when process `parent` ends, however it ends (even SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:  # it died before the request was made
+                os._exit(1)
+            return
+
+    def watch() -> None:  # elsewhere: poll for the parent (then this process is adopted)
+        while os.getppid() == parent:
+            threading.Event().wait(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hwsim-parent-watch", daemon=True).start()
+
+
+def _worker_start(parent: int) -> None:
+    """First thing in every worker process: die with the sweep, and leave Ctrl-C to it (the
+    whole process group gets the SIGINT; the sweep stops the workers itself)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _die_with(parent)
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Hold Ctrl-C while a worker may be spawned: the child inherits the blocked signal, so an
+    interpreter still starting up never gets it (Python would print a fatal error); a pending
+    Ctrl-C reaches this process when the block ends."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool at once: cancel what is queued and end the running points' processes."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+
+
 class _PoolExecutor(Executor):
     """A local process pool; `spawn` so workers share nothing with the parent's state."""
 
@@ -117,7 +173,9 @@ class _PoolExecutor(Executor):
                 item = next(todo, None)
                 if item is None:
                     return
-                running[self.pool.submit(evaluate_point, evaluate, item[1])] = item[0]
+                with _sigint_blocked():  # submit() may spawn a worker
+                    future = self.pool.submit(evaluate_point, evaluate, item[1])
+                running[future] = item[0]
 
         refill()
         while running:
@@ -208,11 +266,12 @@ def open_executor(kind: str = "local", workers: int | None = None,
             return
         import multiprocessing
 
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_start, initargs=(os.getpid(),)) as pool:
             try:
                 yield _PoolExecutor(pool, n)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
+            except BaseException:  # Ctrl-C, a lost worker, an error storing a result
+                _stop_workers(pool)
                 raise
         return
 

@@ -219,6 +219,12 @@ def _combine(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
                 group.pop("format", None)
                 group.pop("group_size", None)
         workload = with_overrides({"w": workload}, {f"w.{field}": value})["w"]
+    from hwsim.hw.spec import exclusive_overrides
+
+    clash = exclusive_overrides(hardware)
+    if clash is not None:  # the later would silently win over the earlier on every point
+        raise HwsimError(f"axes: {clash[0]} and {clash[1]} set the same quantity; keep one "
+                         "of the two axes")
     config = {"workload": workload, "hardware": base["hardware"], "hardware_overrides": hardware}
     if "fidelity" in base:
         config["fidelity"] = _fidelity_row(base["fidelity"], workload)

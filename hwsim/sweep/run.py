@@ -17,6 +17,7 @@ from typing import Any
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
+from hwsim.limits import MAX_GRID_POINTS
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.executors import Executor, Outcome, check_executor, open_executor
 from hwsim.sweep.fields import resolve_field
@@ -93,24 +94,28 @@ def plan_points(spec: SweepSpec, evaluator: Evaluator) -> list[Point]:
     return _grid_or_sample(_Planner(spec, evaluator), keep_config=True)
 
 
-# A grid is planned point by point (a configuration and a key each): past this size that
-# alone takes hours, so such spaces are for the sampling strategies.
-MAX_GRID_POINTS = 10_000_000
-
-
-def _grid_or_sample(planner: _Planner, keep_config: bool = False) -> list[Point]:
+def _grid_or_sample(planner: _Planner, keep_config: bool = False,
+                    progress: Progress | None = None) -> list[Point]:
     strategy = planner.spec.strategy
     if strategy.kind == "grid":
+        # A grid is planned point by point (a configuration and a key each): past this size
+        # that alone takes hours, so such spaces are for the sampling strategies.
         if planner.space.size > MAX_GRID_POINTS:
             raise HwsimError(
-                f"the grid has {planner.space.size:,} points (more than {MAX_GRID_POINTS:,}); "
-                "use strategy: {kind: random, samples: N} or {kind: optuna, trials: N}")
+                f"{planner.spec.source}: the grid has {planner.space.size:,} points, above the "
+                f"limit of {MAX_GRID_POINTS:,}; use strategy: {{kind: random, samples: N}} or "
+                "{kind: optuna, trials: N}")
         choices = planner.space.grid()
     elif strategy.kind == "random":
         choices = planner.space.sample(strategy.samples, strategy.seed)
     else:
         raise ValueError("optuna points are chosen while the search runs")
-    return [planner.point(c, keep_config) for c in choices]
+    points = []
+    for i, choice in enumerate(choices):
+        points.append(planner.point(choice, keep_config))
+        if progress is not None and (i % 4096 == 0 or i + 1 == len(choices)):
+            progress(i + 1, len(choices))
+    return points
 
 
 def _record(point: Point, planner: _Planner, outcome: Outcome) -> dict[str, Any]:
@@ -189,6 +194,7 @@ def run_sweep(
     address: str | None = None,
     progress: Progress | None = None,
     sweep_text: str | None = None,
+    planning: Progress | None = None,
 ) -> SweepRun:
     """Run a sweep into `out_dir`, skipping points already stored there.
 
@@ -198,6 +204,8 @@ def run_sweep(
         evaluator: the model (default: hwsim's simulator, `hwsim.sweep.hwsim_evaluator`).
         workers, executor, address: see `open_executor`.
         progress: called as ``progress(done, total)`` after each point (stored ones included).
+        planning: called as ``planning(done, total)`` while a grid or sample is planned
+            (a configuration and a key per point: minutes for millions of points).
         sweep_text: the sweep file's text, copied to ``out_dir/sweep.yaml``.
 
     Returns:
@@ -214,14 +222,15 @@ def run_sweep(
     check_executor(executor, workers, address)
     planner = _Planner(spec, evaluator)  # validates the axes before anything is written
     output_folder(out)
+    store = ResultStore(out)
+    store.remove_stale_temporaries()  # of a run that was killed
     if sweep_text is not None:
         write_atomic(out / "sweep.yaml", sweep_text)
-    store = ResultStore(out)
 
     if spec.strategy.kind == "optuna":
         return _run_optuna(spec, planner, store, out, workers, executor, address, progress)
 
-    points = _grid_or_sample(planner)
+    points = _grid_or_sample(planner, progress=planning)
     _write_plan(out, spec, evaluator, points, complete=False)
     total = len(points)
     reused = done = sum(store.has(p.key) for p in points)

@@ -19,6 +19,9 @@ __all__ = ["DesignSpace", "Dimension"]
 # Below this many points a random sample is drawn exactly without replacement from the flat
 # index range; above it, per dimension (the flat index may not fit an int64).
 _EXACT_SAMPLE_LIMIT = 1 << 40
+# NumPy draws a sample of more than 1/50 of the range by permuting the whole range: allowed
+# up to 2**26 points (512 MB of int64); larger spaces are drawn per dimension instead.
+_PERMUTE_LIMIT = 1 << 26
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ class DesignSpace:
         if count >= self.size:
             return self.grid()
         rng = np.random.default_rng(seed)
-        if self.size <= _EXACT_SAMPLE_LIMIT:
+        if self.size <= _PERMUTE_LIMIT or (self.size <= _EXACT_SAMPLE_LIMIT
+                                           and count * 50 < self.size):
             flat = np.sort(rng.choice(self.size, size=count, replace=False))
             return [self.choice(int(i)) for i in flat]
         # Huge space: draw per dimension; collisions are rare, top up until enough.

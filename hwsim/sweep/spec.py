@@ -23,13 +23,21 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
+from hwsim.limits import MAX_AXIS_VALUES, MAX_GRID_POINTS
 
 __all__ = [
     "Axis",
@@ -151,7 +159,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Range(_Strict):
+class _Finite(_Strict):
+    # NaN and infinities are refused here too, for sweeps given as Python mappings. (Axis
+    # values are checked after validation, for a message without pydantic's union noise.)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class _Range(_Finite):
     start: int | float
     stop: int | float
     step: int | float | None = None
@@ -183,7 +197,7 @@ class _Objective(_Strict):
     goal: Goal | None = None
 
 
-class _Constraint(_Strict):
+class _Constraint(_Finite):
     metric: str | None = None
     field: str | None = None
     min: float | None = None
@@ -205,7 +219,8 @@ class _Strategy(_Strict):
     samples: int | None = None
     trials: int | None = None
     sampler: Literal["tpe", "nsga2", "nsga3", "random"] = "tpe"
-    seed: int = 0
+    # Seeds of NumPy's and optuna's generators: 0 .. 2**32 - 1.
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     batch_size: int = 8
 
     @model_validator(mode="after")
@@ -220,6 +235,11 @@ class _Strategy(_Strict):
             raise ValueError(f"`trials` is for kind optuna, not {self.kind}")
         if self.batch_size < 1:
             raise ValueError("`batch_size` must be >= 1")
+        for name in ("samples", "trials"):
+            value = getattr(self, name)
+            if value is not None and value > MAX_GRID_POINTS:
+                raise ValueError(f"`{name}` {value:,} is above the limit of "
+                                 f"{MAX_GRID_POINTS:,} points of one sweep")
         given = self.model_fields_set
         unused = {"grid": ("seed", "sampler", "batch_size"), "random": ("sampler", "batch_size"),
                   "optuna": ()}[self.kind]
@@ -261,6 +281,19 @@ def _error_message(exc: ValidationError, source: str) -> str:
     return "; ".join(lines)
 
 
+def _check_axis_size(count: float, where: str) -> None:
+    if not count <= MAX_AXIS_VALUES:  # also inf and NaN, from extreme start, stop or step
+        raise HwsimError(f"{where}: a range of {count:,.0f} values is above the limit of "
+                         f"{MAX_AXIS_VALUES:,} values of one axis")
+
+
+def _count(spans: float, where: str) -> int:
+    """Values of an inclusive range spanning `spans` steps (checked before rounding)."""
+    _check_axis_size(spans + 1, where)
+    # Tolerance: 16 * 2**4 must reach a stop of 256 despite float rounding.
+    return math.floor(spans + 1e-9) + 1
+
+
 def _range_values(r: _Range, where: str) -> tuple[Scalar, ...]:
     """Inclusive ranges: arithmetic (`step`, default 1), geometric (`factor`) or `num` points."""
     start, stop = r.start, r.stop
@@ -270,20 +303,20 @@ def _range_values(r: _Range, where: str) -> tuple[Scalar, ...]:
     if r.num is not None:
         if r.num < 1:
             raise HwsimError(f"{where}: empty range: num must be >= 1, got {r.num}")
+        _check_axis_size(r.num, where)
         values = np.linspace(start, stop, r.num)
         integral = integral and bool(np.all(values == np.round(values)))
     elif r.factor is not None:
         if r.factor <= 1 or start <= 0:
             raise HwsimError(f"{where}: a geometric range needs factor > 1 and start > 0 "
                              f"(got factor {r.factor:g}, start {start:g})")
-        # Tolerance: 16 * 2**4 must reach a stop of 256 despite float rounding in log().
-        count = math.floor(math.log(stop / start) / math.log(r.factor) + 1e-9) + 1
+        count = _count(math.log(stop / start) / math.log(r.factor), where)
         values = start * np.power(float(r.factor), np.arange(count))
     else:
         step = 1 if r.step is None else r.step
         if step <= 0:
             raise HwsimError(f"{where}: range step must be > 0, got {step:g}")
-        count = math.floor((stop - start) / step + 1e-9) + 1
+        count = _count((stop - start) / step, where)
         values = start + step * np.arange(count)
     if integral:
         return tuple(round(float(v)) for v in values)
@@ -330,7 +363,11 @@ def sweep_from_dict(
     axes = []
     for i, ax in enumerate(model.axes):
         where = f"{source}: axes[{i}] ({ax.field})"
-        values = tuple(ax.values) if ax.values is not None else _range_values(ax.range, where)
+        if ax.values is not None:
+            _check_axis_size(len(ax.values), where)
+            values = tuple(ax.values)
+        else:
+            values = _range_values(ax.range, where)
         if not values:
             raise HwsimError(f"{where}: empty list of values")
         bad = [v for v in values if isinstance(v, float) and not math.isfinite(v)]

@@ -17,7 +17,7 @@ from typing import Any
 
 from hwsim.errors import HwsimError
 
-__all__ = ["ResultStore", "canonical_json", "point_key", "write_atomic"]
+__all__ = ["ResultStore", "canonical_json", "point_key", "remove_stale_temporaries", "write_atomic"]
 
 
 def canonical_json(data: Any) -> str:
@@ -31,9 +31,35 @@ def point_key(evaluator: str, config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete the temporary files `write_atomic` left in `folder` when its process was
+    killed (those of a process still running are kept). Returns how many were deleted."""
+    removed = 0
+    for tmp in folder.glob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers never see a partial file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temporary(path)
     with tmp.open("w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
@@ -71,6 +97,14 @@ class ResultStore:
         """Store one finished point (replacing an earlier record of the same key)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomic(self._path(record["key"]), canonical_json(record) + "\n")
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete half-written records (and plan files) of a killed run."""
+        removed = remove_stale_temporaries(self.folder.parent) if self.folder.parent.is_dir() \
+            else 0
+        if self.folder.is_dir():
+            removed += remove_stale_temporaries(self.folder)
+        return removed
 
     def keys(self) -> list[str]:
         """Keys of every stored record, sorted."""
