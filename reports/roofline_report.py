@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,8 @@ def totals_line(summary: dict[str, Any], machine_name: str) -> str:
 
 
 def roofline_report(workload: Workload, machine: Machine,
-                    out_dir: str | Path | None = None, *, plots: bool = True) -> RooflineReport:
+                    out_dir: str | Path | None = None, *, plots: bool = True,
+                    figure_formats: Sequence[str] = ("png",)) -> RooflineReport:
     """Analyze `workload` on `machine`; with `out_dir`, write the files listed above.
 
     Raises:
@@ -136,14 +138,15 @@ def roofline_report(workload: Workload, machine: Machine,
 
     out = output_folder(out_dir)
     try:
-        files = _write(table, summary, workload, machine, out, plots)
+        files = _write(table, summary, workload, machine, out,
+                       tuple(figure_formats) if plots else ())
     except OSError as exc:
         raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     return RooflineReport(table, summary, files)
 
 
 def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, machine: Machine,
-           out: Path, plots: bool) -> dict[str, Path]:
+           out: Path, formats: Sequence[str]) -> dict[str, Path]:
     files = {
         "csv": out / "roofline.csv",
         "markdown": out / "roofline.md",
@@ -155,10 +158,16 @@ def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, mac
                                  encoding="utf-8")
     files["summary"].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                                 encoding="utf-8")
-    if plots:
-        from hwsim.reports.roofline_plot import plot_latency_breakdown, plot_roofline
+    if formats:
+        from hwsim.reports.figure_style import save_figure
+        from hwsim.reports.roofline_plot import latency_breakdown_figure, roofline_figure
 
-        files["roofline_png"] = plot_roofline(table, machine, out / "roofline.png", title)
-        files["breakdown_png"] = plot_latency_breakdown(table, out / "latency_breakdown.png",
-                                                        f"latency breakdown: {title}")
+        weights = workload.weights.format or f"{workload.weights.bits:g}-bit"
+        detail = f"{workload.name} ({weights} weights) on {machine.name}"
+        figures = {"roofline": roofline_figure(table, machine, f"roofline: {detail}"),
+                   "breakdown": latency_breakdown_figure(table, f"latency breakdown: {detail}")}
+        stems = {"roofline": "roofline", "breakdown": "latency_breakdown"}
+        for key, fig in figures.items():
+            for path in save_figure(fig, out / stems[key], formats):
+                files[f"{key}_{path.suffix[1:]}"] = path
     return files

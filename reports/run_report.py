@@ -18,7 +18,7 @@ from hwsim.errors import HwsimError
 from hwsim.files import output_folder
 from hwsim.reports.text_table import Column, TextTable
 from hwsim.reports.units import format_number, pick_unit
-from hwsim.sim.run import ENERGY_KEYS, RunResult, compare_results
+from hwsim.sim.run import RunResult, compare_results
 
 __all__ = [
     "comparison_table",
@@ -30,9 +30,6 @@ __all__ = [
     "weights_run",
     "write_run_outputs",
 ]
-
-_DPI = 110
-
 
 def _clean(x: Any) -> Any:
     """JSON-safe: NaN/inf -> None, tuples -> lists, nested."""
@@ -242,88 +239,10 @@ def _layers_csv(results: Sequence[RunResult]) -> pd.DataFrame:
     return table[["design", *results[0].layers.columns]]
 
 
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Any, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, format="png", metadata={"Software": None})
-
-
-def _stacked(ax: Any, labels: list[str], parts: dict[str, list[float]], ylabel: str) -> None:
-    bottom = [0.0] * len(labels)
-    drawn = 0
-    for name, values in parts.items():
-        if not any(values):
-            continue
-        ax.bar(labels, values, bottom=bottom, label=name)
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-        drawn += 1
-    ax.set_ylabel(ylabel)
-    if drawn:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    else:  # e.g. FPGA design points, whose energy is not modelled
-        ax.set_xticks(range(len(labels)), labels)
-        ax.text(0.5, 0.5, "all zero (not modelled)", transform=ax.transAxes, ha="center")
-
-
-def plot_latency_breakdown(results: Sequence[RunResult], path: Path) -> None:
-    """Stacked latency (ms) per design and stage, split by operator class."""
-    labels: list[str] = []
-    classes = sorted({c for r in results for c in r.layers["op_class"]})
-    parts: dict[str, list[float]] = {c: [] for c in classes}
-    for r in results:
-        ms_per_cycle = 1.0 / (r.hardware.clock_mhz * 1e3)
-        for stage, rows in r.layers.groupby("stage", sort=False):
-            labels.append(f"{r.hardware.name}\n{stage}")
-            by_class = rows.groupby("op_class")["cycles"].sum()
-            for c in classes:
-                parts[c].append(float(by_class.get(c, 0)) * ms_per_cycle)
-    fig = _figure(max(4.0, 1.1 * len(labels) + 2.5), 3.6)
-    ax = fig.add_subplot()
-    _stacked(ax, labels, parts, "latency (ms)")
-    ax.set_title("Latency by stage and operator class")
-    _save(fig, path)
-
-
-def plot_energy_breakdown(results: Sequence[RunResult], path: Path) -> None:
-    """Stacked energy (uJ) per design, split by component."""
-    labels = [r.hardware.name for r in results]
-    parts = {k: [r.energy_breakdown_uj[k] for r in results] for k in ENERGY_KEYS}
-    fig = _figure(max(4.0, 1.0 * len(labels) + 2.5), 3.6)
-    ax = fig.add_subplot()
-    _stacked(ax, labels, parts, "energy (uJ)")
-    ax.set_title("Energy by component")
-    _save(fig, path)
-
-
-def plot_comparison(results: Sequence[RunResult], baseline: int, path: Path) -> None:
-    """Speedup and energy efficiency of every design, normalized to the baseline design."""
-    table = comparison_table(results, baseline)
-    fig = _figure(max(4.5, 1.2 * len(results) + 2.0), 3.4)
-    ax = fig.add_subplot()
-    xs = list(range(len(table)))
-    width = 0.38
-    ax.bar([x - width / 2 for x in xs], table["speedup"], width, label="speedup")
-    ax.bar([x + width / 2 for x in xs], table["energy_efficiency"], width,
-           label="energy efficiency")
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_xticks(xs, table["design"])
-    ax.set_ylabel(f"x over {results[baseline].hardware.name}")
-    ax.legend(fontsize=8)
-    ax.set_title("Designs normalized to " + results[baseline].hardware.name)
-    _save(fig, path)
-
-
 def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
                       baseline: int | None = None,
-                      weights: Sequence[dict[str, Any]] | None = None) -> list[Path]:
+                      weights: Sequence[dict[str, Any]] | None = None,
+                      figure_formats: Sequence[str] = ("png",)) -> list[Path]:
     """Write ``summary.json``, ``layers.csv`` and the figures into ``out_dir``.
 
     Args:
@@ -331,6 +250,7 @@ def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
         out_dir: output folder (created if missing); nothing is written elsewhere.
         baseline: index of the design the comparison is normalized to (default: 0).
         weights: `weights_run` of each design, recorded in ``summary.json``.
+        figure_formats: files of each figure (png, pdf, svg).
 
     Returns:
         The paths written, in order.
@@ -340,13 +260,17 @@ def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
     """
     out = output_folder(out_dir)
     try:
-        return _write(results, out, 0 if baseline is None else baseline, weights)
+        return _write(results, out, 0 if baseline is None else baseline, weights,
+                      figure_formats)
     except OSError as exc:
         raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
 
 def _write(results: Sequence[RunResult], out: Path, base: int,
-           weights: Sequence[dict[str, Any]] | None) -> list[Path]:
+           weights: Sequence[dict[str, Any]] | None, formats: Sequence[str]) -> list[Path]:
+    from hwsim.reports.figure_style import save_figure
+    from hwsim.reports.run_plots import comparison_figure, energy_figure, latency_figure
+
     written = []
     summary = out / "summary.json"
     body = run_summary(results, base, weights)
@@ -356,11 +280,11 @@ def _write(results: Sequence[RunResult], out: Path, base: int,
     layers = out / "layers.csv"
     _layers_csv(results).to_csv(layers, index=False, float_format="%.9g", lineterminator="\n")
     written.append(layers)
-    plots = [("latency_breakdown.png", lambda p: plot_latency_breakdown(results, p)),
-             ("energy_breakdown.png", lambda p: plot_energy_breakdown(results, p))]
+    name = results[0].workload
+    figures = [("latency_breakdown", latency_figure(results, name, weights)),
+               ("energy_breakdown", energy_figure(results, name, weights))]
     if len(results) > 1:
-        plots.append(("comparison.png", lambda p: plot_comparison(results, base, p)))
-    for name, draw in plots:
-        draw(out / name)
-        written.append(out / name)
+        figures.append(("comparison", comparison_figure(results, base, name, weights)))
+    for stem, fig in figures:
+        written += save_figure(fig, out / stem, formats)
     return written

@@ -19,16 +19,20 @@ def roofline(
         "workload's 'hardware'."),
     out: Path = typer.Option(Path("out/roofline"), "--out", "-o",
                              help="Folder for roofline.csv/.md, summary.json and the plots."),
-    plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the PNG figures."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the figures."),
+    figure_format: str = typer.Option("png", "--figure-format",
+                                      help="Figure files: any of png,pdf,svg, comma-separated."),
 ) -> None:
     """Roofline of every prefill and decode operator: FLOPs, bytes, bound, time; TTFT/TPOT."""
     from rich.console import Console
 
+    from hwsim.reports.figure_style import parse_figure_formats
     from hwsim.reports.roofline import load_machine, roofline_report
     from hwsim.reports.roofline_report import summary_text_table, totals_line
     from hwsim.reports.text_table import print_table
     from hwsim.workloads import DEFAULT_WORKLOAD, load_workload, resolve_workload_path
 
+    figure_formats = parse_figure_formats(figure_format)
     path = resolve_workload_path(DEFAULT_WORKLOAD if workload is None else workload)
     w = load_workload(path)
     if hardware is not None:
@@ -42,7 +46,7 @@ def roofline(
     else:
         machine_ref = w.hardware
     machine = load_machine(machine_ref)
-    rep = roofline_report(w, machine, out, plots=plots)
+    rep = roofline_report(w, machine, out, plots=plots, figure_formats=figure_formats)
 
     console = Console()
     print_table(console, summary_text_table(rep.summary, f"{w.name} on {machine.name}"))

@@ -64,12 +64,15 @@ def run(
         "--set array.rows=64 --set dram.bytes_per_cycle=64 (repeatable)."),
     out: Path = typer.Option(Path("out/run"), "--out", "-o",
                              help="Folder for summary.json, layers.csv and the plots."),
+    figure_format: str = typer.Option("png", "--figure-format",
+                                      help="Figure files: any of png,pdf,svg, comma-separated."),
 ) -> None:
     """Map every operator onto the accelerator: cycles, latency, energy and area."""
     from rich.console import Console
     from rich.progress import Progress
 
     from hwsim.hw import load_hardware, with_overrides
+    from hwsim.reports.figure_style import parse_figure_formats
     from hwsim.reports.run_report import (
         comparison_text_table,
         summary_text_table,
@@ -80,6 +83,7 @@ def run(
     from hwsim.sim import simulate_workload
     from hwsim.workloads import DEFAULT_WORKLOAD, load_workload, resolve_workload_path
 
+    figure_formats = parse_figure_formats(figure_format)
     path = resolve_workload_path(DEFAULT_WORKLOAD if workload is None else workload)
     w = load_workload(path)
     main_ref = hardware or _hardware_ref(w.hardware or DEFAULT_HARDWARE, path.parent)
@@ -110,7 +114,8 @@ def run(
             results.append(simulate_workload(w, hw, progress=tick))
     baseline = 1 if compared else 0
     weights = [weights_run(w, hw) for hw in designs]
-    written = write_run_outputs(results, out, baseline=baseline, weights=weights)
+    written = write_run_outputs(results, out, baseline=baseline, weights=weights,
+                                figure_formats=figure_formats)
 
     print_table(console, summary_text_table(results, f"{w.name}", weights))
     if compared:

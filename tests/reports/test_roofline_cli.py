@@ -86,3 +86,21 @@ def test_an_unwritable_out_is_one_line_and_exit_2(tmp_path: Path, out: str, mess
     assert info.value.code == 2
     text = " ".join(capsys.readouterr().err.split())
     assert f"--out {out}: {message}" in text and "Traceback" not in text
+
+
+def test_figures_in_svg_and_pdf_name_workload_format_and_machine(tmp_path: Path) -> None:
+    from hwsim.reports.roofline import load_machine, roofline_report
+    from hwsim.workloads import load_workload
+
+    wl = tmp_path / "w.yaml"
+    wl.write_text("model: phi-2\nprompt_tokens: 64\ngenerate_tokens: 4\n"
+                  "weights: {format: int8, group_size: 128}\n")
+    rep = roofline_report(load_workload(wl), load_machine("rtx4090"), tmp_path / "o",
+                          figure_formats=("svg", "pdf"))
+    assert sorted(p.name for p in (tmp_path / "o").glob("*.*") if p.suffix != ".csv") == [
+        "latency_breakdown.pdf", "latency_breakdown.svg", "roofline.md", "roofline.pdf",
+        "roofline.svg", "summary.json"]
+    svg = (tmp_path / "o" / "roofline.svg").read_text()
+    assert "roofline: w (int8 weights) on rtx4090" in svg
+    # Engineering units on the performance axis instead of a bare 1e12 offset.
+    assert "TFLOP/s" in svg and "1e12" not in svg
