@@ -97,6 +97,7 @@ def test_figures_in_svg_and_pdf_name_workload_format_and_machine(tmp_path: Path)
                   "weights: {format: int8, group_size: 128}\n")
     rep = roofline_report(load_workload(wl), load_machine("rtx4090"), tmp_path / "o",
                           figure_formats=("svg", "pdf"))
+    assert rep.files["roofline_svg"] == tmp_path / "o" / "roofline.svg"
     assert sorted(p.name for p in (tmp_path / "o").glob("*.*") if p.suffix != ".csv") == [
         "latency_breakdown.pdf", "latency_breakdown.svg", "roofline.md", "roofline.pdf",
         "roofline.svg", "summary.json"]
