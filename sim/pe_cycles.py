@@ -16,7 +16,9 @@ An array tile (`array_tile_cycles`) is one pass of rows x cols PEs over the same
 extent: rows map output channels (n), columns map tokens (m), lanes map the reduction (k).
 Operands are broadcast (weights along a row, activations down a column) through one register
 stage, so every PE starts in the same cycle and a tile costs the PE cycles plus
-`ARRAY_IO_LATENCY`. Tiles do not overlap each other in the array.
+`ARRAY_IO_LATENCY`. A pipelined PE adds its fill (`pipeline_fill_cycles`) to its first output.
+Back-to-back tiles overlap that register and the fill with the previous tile, so n tiles cost
+n x pe + latency once (`array_tiles_cycles`).
 
 The `systolic_*` functions are the exception: they reproduce SCALE-Sim 3.0's compute cycles for
 a whole GEMM on an output-, weight- or input-stationary systolic array (fill, skew and drain
@@ -36,6 +38,7 @@ __all__ = [
     "BITMOD_TWO_TERM_FORMATS",
     "SCALESIM_TOTAL_OFFSET",
     "array_tile_cycles",
+    "array_tiles_cycles",
     "bipolar_pe_cycles",
     "bit_serial_pe_cycles",
     "bitmod_pe_cycles",
@@ -48,6 +51,7 @@ __all__ = [
     "dint_mac_cycles",
     "lane_steps",
     "mac_pe_cycles",
+    "pipeline_fill_cycles",
     "systolic_fold_cycles",
     "systolic_folds",
     "systolic_gemm_cycles",
@@ -244,14 +248,38 @@ def bipolar_pe_cycles(
     return lane_steps(k, lanes) * _i64(weight_bits) * _i64(act_bits)
 
 
-def array_tile_cycles(pe_cycles: int | np.ndarray) -> np.ndarray:
-    """Cycles of one array tile whose PEs each take ``pe_cycles``: pe_cycles + ARRAY_IO_LATENCY.
+def pipeline_fill_cycles(stages: int | np.ndarray) -> np.ndarray:
+    """Extra latency of a PE whose datapath has ``stages`` register stages between its operand
+    register and its accumulator: each delays the result by one cycle, throughput unchanged.
+
+    A pipelined PE's first output takes ``*_pe_cycles + fill``; back to back, the next output's
+    operands are accepted while the previous ones drain, so later outputs follow every
+    ``*_pe_cycles``.
+    """
+    return _i64(stages)
+
+
+def array_tile_cycles(pe_cycles: int | np.ndarray, fill: int | np.ndarray = 0) -> np.ndarray:
+    """Cycles of a lone array tile whose PEs each take ``pe_cycles``:
+    pe_cycles + ARRAY_IO_LATENCY + fill (`pipeline_fill_cycles` of the PE).
 
     All PEs of a broadcast array start together, so the tile costs its slowest PE (they all
     have the same reduction extent) plus the operand register stage. Idle PEs of an edge tile
     (fewer output channels or tokens than rows or columns) do not shorten it.
     """
-    return _i64(pe_cycles) + ARRAY_IO_LATENCY
+    return _i64(pe_cycles) + ARRAY_IO_LATENCY + _i64(fill)
+
+
+def array_tiles_cycles(
+    tiles: int | np.ndarray, pe_cycles: int | np.ndarray, fill: int | np.ndarray = 0
+) -> np.ndarray:
+    """Cycles of ``tiles`` array tiles issued back to back (the one tile rule of the RTL).
+
+    The operand register and the PE pipeline of the next tile overlap the current tile, so
+    only the first tile pays them: tiles x pe_cycles + ARRAY_IO_LATENCY + fill (0 tiles: 0).
+    """
+    tiles = _i64(tiles)
+    return np.where(tiles > 0, tiles * _i64(pe_cycles) + ARRAY_IO_LATENCY + _i64(fill), 0)
 
 
 def systolic_folds(

@@ -16,9 +16,19 @@ Arithmetic of one PE (one output = a dot product over ``k`` weights):
    the ``groups`` groups of the output are summed into the output register.
 
 Timing (see `hwsim.sim.pe_cycles.bitmod_pe_cycles`): a beat (``lanes`` weights per row and
-activations per column) is held for ``terms`` cycles; a group's hand-off to the dequantizer
-waits until it is free; the next output is accepted only in the dequantizer's last cycle of the
-previous output. The array adds one input register stage (`ARRAY_IO_LATENCY`).
+activations per column) is held for the ``terms`` cycles of its mode's family; a group's
+hand-off to the dequantizer waits until it is free; the next output is accepted only in the
+dequantizer's last cycle of the previous output. These decisions are taken in the *front*
+(beat register and counters); ``pipeline`` register stages (`PIPELINE_CUTS`) carry the
+datapath to the group accumulator and the control beside it, so the back end (accumulator,
+dequantizer, output) replays the front's schedule ``pipeline`` cycles later: the first result
+is ``pipeline`` cycles later (`pipeline_fill_cycles`), throughput is unchanged. The whole PE
+freezes while a finished output waits to be taken. The array adds one input register stage
+(`ARRAY_IO_LATENCY`).
+
+Runtime reconfiguration: a build runs one or more weight families (``weights``: e.g.
+``"bitmod"`` = fp3, fp4, int4, int6, int8 as BitMoD's decoder); the ``mode`` port selects the
+family per beat (constant over an output), the ``wtype`` port the fp special value per group.
 
 FP16 special inputs: see `hwsim.hw.rtl.terms` (zero/subnormal exact, Inf/NaN -> 0 and sticky
 ``nonfinite``).
@@ -41,13 +51,24 @@ from hwsim.hw.rtl.terms import (
     FP_SPECIAL_MAGNITUDES,
     SPECIALS,
     WeightFamily,
-    get_family,
+    family_formats,
+    get_families,
 )
 
-__all__ = ["BitModArray", "BitModConfig", "BitModPE"]
+__all__ = ["MAX_ARRAY_SIDE", "PIPELINE_CUTS", "BitModArray", "BitModConfig", "BitModPE",
+           "mode_bits"]
 
 _MAX_FP16_MANT = (1 << FP16_MANT_BITS) - 1  # 2047
 _MAX_EXP_EFF = 30  # largest finite FP16 exponent field
+MAX_ARRAY_SIDE = 64  # rows and columns of the largest array the generator builds
+
+# Where the pipeline registers go for each depth (`BitModConfig.pipeline`), in datapath order:
+# "terms" after term generation and FP16 decode (shared along rows / columns), "align" after
+# exponent alignment (per-lane shift amounts), "sum" after the shifted lanes' adder tree,
+# "shift" after the partial sum is shifted to its exponent (the group accumulator's input).
+# One register cuts the datapath in the middle; more split the halves.
+PIPELINE_CUTS = ((), ("sum",), ("terms", "sum"), ("terms", "align", "sum"),
+                 ("terms", "align", "sum", "shift"))
 
 
 @dataclass(frozen=True)
@@ -58,11 +79,15 @@ class BitModConfig:
         rows: PE rows (output channels; weights and scales broadcast along a row).
         cols: PE columns (tokens; activations broadcast down a column).
         lanes: weights and FP16 activations per beat and PE.
-        weights: weight family (`hwsim.hw.rtl.terms.WEIGHT_FAMILIES`).
+        weights: the weight families the instance runs (`hwsim.hw.rtl.terms.get_families`):
+            one family (``"fp4"``), several joined by ``+`` or a set name (``"bitmod"`` =
+            fp3+fp4+int4+int6+int8); with more than one, the ``mode`` port picks one per beat.
         group_size: weights per quantization group (one scale each).
         k: weights per output (reduction length); the last group holds the remainder.
         scale_bits: bits of the unsigned group scale magnitude (its sign is ``scale_neg``).
         align_bits: guard bits kept below the activation significand at alignment.
+        pipeline: register stages between the beat register and the group accumulator
+            (`PIPELINE_CUTS`); each adds one cycle of fill latency, none of throughput.
     """
 
     rows: int = 1
@@ -73,24 +98,50 @@ class BitModConfig:
     k: int = 256
     scale_bits: int = 8
     align_bits: int = 3
+    pipeline: int = 3
 
     def __post_init__(self) -> None:
-        check_int("rows", self.rows, 1, 16)
-        check_int("cols", self.cols, 1, 16)
+        check_int("rows", self.rows, 1, MAX_ARRAY_SIDE)
+        check_int("cols", self.cols, 1, MAX_ARRAY_SIDE)
         check_int("lanes", self.lanes, 1, 16)
         check_int("group_size", self.group_size, 1, 4096)
         check_int("k", self.k, 1, 1 << 16)
         check_int("scale_bits", self.scale_bits, 1, 16)
         check_int("align_bits", self.align_bits, 0, 8)
-        get_family(self.weights)  # raises on an unknown family
+        check_int("pipeline", self.pipeline, 0, len(PIPELINE_CUTS) - 1)
+        get_families(self.weights)  # raises on an unknown family
 
     @cached_property
+    def families(self) -> tuple[WeightFamily, ...]:
+        """The families the ``mode`` port selects among (mode i = families[i])."""
+        return get_families(self.weights)
+
+    @property
     def family(self) -> WeightFamily:
-        return get_family(self.weights)
+        """The one family of a single-family build."""
+        if len(self.families) != 1:
+            raise ValueError(f"{self.weights!r} holds {len(self.families)} families; "
+                             "use .families and the mode port")
+        return self.families[0]
+
+    @property
+    def modes(self) -> int:
+        return len(self.families)
+
+    @property
+    def code_bits(self) -> int:
+        """Bits of a weight code on the ``w`` port (the widest family; narrower use the LSBs)."""
+        return max(f.bits for f in self.families)
+
+    @property
+    def has_fp(self) -> bool:
+        """An fp family is among the modes (the ``wtype`` port exists)."""
+        return any(f.is_fp for f in self.families)
 
     @property
     def terms(self) -> int:
-        return self.family.terms
+        """Most terms per weight over the modes (the term counter's range)."""
+        return max(f.terms for f in self.families)
 
     @property
     def groups(self) -> int:
@@ -117,7 +168,8 @@ class BitModConfig:
     @property
     def weight_bound(self) -> int:
         """Largest |a * w| in accumulator LSBs: mant 2047 at exponent 30, largest term sum."""
-        return _MAX_FP16_MANT * self.family.max_term_sum << (_MAX_EXP_EFF + self.align_bits)
+        term_sum = max(f.max_term_sum for f in self.families)
+        return _MAX_FP16_MANT * term_sum << (_MAX_EXP_EFF + self.align_bits)
 
     @property
     def acc_width(self) -> int:
@@ -135,16 +187,23 @@ class BitModConfig:
         """Accumulator and output LSB = 2**lsb_exp hardware weight units x activation units."""
         return -(25 + self.align_bits)
 
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The `hwsim.dtypes` weight formats this build runs (`terms.family_formats`)."""
+        return tuple(n for f in self.families for n in family_formats(f))
+
 
 class BitModArray(wiring.Component):
     """rows x cols BitMoD PEs behind one valid/ready stream.
 
     Ports (packed vectors, element 0 in the LSBs; one beat = one transfer):
         in_valid, in_ready: input handshake.
-        w: ``rows * lanes`` weight codes of ``family.bits`` (row-major: row r lane l at
-            ``(r * lanes + l) * bits``).
+        w: ``rows * lanes`` weight codes of ``code_bits`` (row-major: row r lane l at
+            ``(r * lanes + l) * code_bits``); a family narrower than ``code_bits`` reads the LSBs.
         a: ``cols * lanes`` FP16 activations (column c lane l at ``(c * lanes + l) * 16``).
-        wtype: ``rows`` 3-bit special-value selectors (fp families only, `terms.SPECIALS`).
+        wtype: ``rows`` 3-bit special-value selectors (builds with an fp family, `terms.SPECIALS`).
+        mode: index into ``config.families`` (builds with several families), sampled with
+            every beat; it must stay the same over the beats of one output.
         scale, scale_neg: per row group scale magnitude (``scale_bits``) and sign; the values of
             a group's last beat are used.
         out_valid, out_ready: output handshake.
@@ -160,7 +219,7 @@ class BitModArray(wiring.Component):
         ports = {
             "in_valid": In(1),
             "in_ready": Out(1),
-            "w": In(c.rows * c.lanes * c.family.bits),
+            "w": In(c.rows * c.lanes * c.code_bits),
             "a": In(c.cols * c.lanes * 16),
             "scale": In(c.rows * c.scale_bits),
             "scale_neg": In(c.rows),
@@ -169,17 +228,24 @@ class BitModArray(wiring.Component):
             "out": Out(c.rows * c.cols * c.out_width),
             "nonfinite": Out(c.rows * c.cols),
         }
-        if c.family.is_fp:
+        if c.has_fp:
             ports["wtype"] = In(3 * c.rows)
+        if c.modes > 1:
+            ports["mode"] = In(mode_bits(c.modes))
         super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        fam = c.family
+        cuts = PIPELINE_CUTS[c.pipeline]
+        depth = len(cuts)
 
         # Optional input register stage (the array's operand broadcast register).
-        in_names = ["w", "a", "scale", "scale_neg"] + (["wtype"] if fam.is_fp else [])
+        in_names = ["w", "a", "scale", "scale_neg"] + (["wtype"] if c.has_fp else []) + (
+            ["mode"] if c.modes > 1 else [])
+        # The whole PE waits while its finished output is not taken (see `_BackEnd`).
+        hold = Signal()
+        run = ~hold
         if self.input_stage:
             stage = {n: Signal(len(getattr(self, n)), name=f"stage_{n}") for n in in_names}
             stage_full = Signal()
@@ -195,31 +261,30 @@ class BitModArray(wiring.Component):
             core_valid, core_ready = self.in_valid, self.in_ready
             src = {n: getattr(self, n) for n in in_names}
 
-        # Beat register and counters.
+        # Beat register and counters (the front: one term of the beat per cycle).
         beat = {n: Signal(len(src[n]), name=f"beat_{n}") for n in in_names}
+        mode = beat.get("mode", C(0, 1))
         full = Signal()
         j = Signal(range(max(c.terms, 2)))
         beat_idx = Signal(range(max(c.beats_full, 2)))
         grp = Signal(range(max(c.groups, 2)))
         draining = Signal()
-        last_term = j == c.terms - 1
+        n_terms = _per_mode(mode, [f.terms for f in c.families])
+        last_term = j == n_terms - 1
         beats_here = Mux(grp == c.groups - 1, c.beats_last - 1, c.beats_full - 1)
         group_end = beat_idx == beats_here
         out_end = group_end & (grp == c.groups - 1)
 
-        # Dequantizer control, shared by all PEs (they run in lockstep).
+        # Dequantizer schedule in front time; the back end replays it `depth` cycles later.
         d_busy = Signal()
         d_cnt = Signal(range(max(c.scale_bits, 2)))
         d_final = Signal()
         d_last = d_busy & (d_cnt == c.scale_bits - 1)
-        d_stall = d_last & d_final & self.out_valid & ~self.out_ready
-        d_free = ~d_busy | (d_last & ~d_stall)
-        retire = full & last_term & (~group_end | d_free)
+        d_free = ~d_busy | d_last
+        retire = run & full & last_term & (~group_end | d_free)
         handoff = retire & group_end
-        step = full & (~last_term | retire)  # the current term is added this cycle
-        m.d.comb += core_ready.eq(
-            Mux(draining, d_last & ~d_stall, ~full | (retire & ~out_end))
-        )
+        step = run & full & (~last_term | retire)  # the current term is added this cycle
+        m.d.comb += core_ready.eq(run & Mux(draining, d_last, ~full | (retire & ~out_end)))
         accept = core_valid & core_ready
 
         with m.If(accept):
@@ -232,29 +297,26 @@ class BitModArray(wiring.Component):
                 m.d.sync += grp.eq(Mux(out_end, 0, grp + 1))
             with m.Else():
                 m.d.sync += beat_idx.eq(beat_idx + 1)
-        with m.Elif(full & ~last_term):
+        with m.Elif(run & full & ~last_term):
             m.d.sync += j.eq(j + 1)
         with m.If(retire & out_end):
             m.d.sync += draining.eq(1)
-        with m.Elif(d_last & ~d_stall & d_final):
+        with m.Elif(run & d_last & d_final):
             m.d.sync += draining.eq(0)
 
         with m.If(handoff):
             m.d.sync += [d_busy.eq(1), d_cnt.eq(0), d_final.eq(out_end)]
-        with m.Elif(d_busy & ~d_stall):
+        with m.Elif(run & d_busy):
             m.d.sync += d_cnt.eq(d_cnt + 1)
             with m.If(d_last):
                 m.d.sync += d_busy.eq(0)
-        with m.If(d_last & ~d_stall & d_final):
-            m.d.sync += self.out_valid.eq(1)
-        with m.Elif(self.out_ready):
-            m.d.sync += self.out_valid.eq(0)
 
-        # Per-row weight term decode and per-column FP16 decode, shared along the broadcast.
+        # Term generation (per row, shared along it) and FP16 decode (per column).
         row_terms = [
             [
-                _decode_term(m, fam, code, beat["wtype"][3 * r:3 * r + 3] if fam.is_fp else None, j)
-                for code in lanes_of(beat["w"][r * c.lanes * fam.bits:], c.lanes, fam.bits)
+                _decode_term(m, c, code, beat["wtype"][3 * r:3 * r + 3] if c.has_fp else None,
+                             mode, j)
+                for code in lanes_of(beat["w"][r * c.lanes * c.code_bits:], c.lanes, c.code_bits)
             ]
             for r in range(c.rows)
         ]
@@ -262,19 +324,50 @@ class BitModArray(wiring.Component):
             [decode_fp16(x) for x in lanes_of(beat["a"][col * c.lanes * 16:], c.lanes, 16)]
             for col in range(c.cols)
         ]
-        scales = lanes_of(beat["scale"], c.rows, c.scale_bits)
+        cut = _Cut(m, run)
+        nf_cols = [cut.delay(Cat(*[a[3] for a in acts]).any(), depth, f"nf_{col}")
+                   for col, acts in enumerate(col_acts)]
+        if "terms" in cuts:
+            row_terms = [[cut.regs(t, f"term_{r}_{i}") for i, t in enumerate(ts)]
+                         for r, ts in enumerate(row_terms)]
+            col_acts = [[cut.regs(a, f"act_{col}_{i}") for i, a in enumerate(acts)]
+                        for col, acts in enumerate(col_acts)]
 
+        # Control and per-group operands travel beside the datapath, `depth` cycles.
+        back = _BackEnd(
+            m, c, run,
+            step=cut.delay(step, depth, "step"),
+            handoff=cut.delay(handoff, depth, "handoff"),
+            out_end=cut.delay(handoff & out_end, depth, "out_end"),
+            d_run=cut.delay(d_busy, depth, "d_run"),
+            d_last=cut.delay(d_last, depth, "d_last"),
+            d_final=cut.delay(d_final, depth, "d_final"),
+        )
+        m.d.comb += hold.eq(back.done & self.out_valid & ~self.out_ready)
+        with m.If(back.done & run):
+            m.d.sync += self.out_valid.eq(1)
+        with m.Elif(self.out_ready):
+            m.d.sync += self.out_valid.eq(0)
+
+        scales = [cut.delay(s, depth, f"scale_{r}")
+                  for r, s in enumerate(lanes_of(beat["scale"], c.rows, c.scale_bits))]
+        negs = [cut.delay(beat["scale_neg"][r], depth, f"scale_neg_{r}") for r in range(c.rows)]
         outs, flags = [], []
         for r in range(c.rows):
             for col in range(c.cols):
-                partial, emax = _align_and_sum(m, c, row_terms[r], col_acts[col])
-                contrib = partial << emax
-                nf_now = Cat(*[act[3] for act in col_acts[col]]).any()
-                out_reg, nf_out = _pe_state(
-                    m, c, r, col, contrib, nf_now, scales[r], beat["scale_neg"][r],
-                    step=step, handoff=handoff, out_end=out_end, d_busy=d_busy,
-                    d_stall=d_stall, d_last=d_last, d_final=d_final,
-                )
+                sfx = f"_{r}_{col}"
+                shifts, emax = _exponent_alignment(m, row_terms[r], col_acts[col], sfx)
+                if "align" in cuts:
+                    shifts, emax = cut.regs(shifts, "align" + sfx), cut.regs(emax, "emax" + sfx)
+                partial = _aligned_sum(m, c, shifts, sfx)
+                if "sum" in cuts:
+                    partial = cut.regs(partial, "partial" + sfx)
+                    emax = cut.regs(emax, "emaxs" + sfx)
+                contrib = Signal(signed(c.acc_width), name="contrib" + sfx)
+                m.d.comb += contrib.eq(partial << emax)
+                if "shift" in cuts:
+                    contrib = cut.regs(contrib, "contribr" + sfx)
+                out_reg, nf_out = back.pe(r, col, contrib, nf_cols[col], scales[r], negs[r])
                 outs.append(out_reg)
                 flags.append(nf_out)
         m.d.comb += self.out.eq(Cat(*outs))
@@ -294,8 +387,56 @@ class BitModPE(BitModArray):
         super().__init__(config, input_stage=False)
 
 
-def _decode_term(m: Module, fam: WeightFamily, code, wtype, j):
-    """(neg, exp, nz) of term ``j`` of one weight code, as in `terms.weight_terms`."""
+def mode_bits(modes: int) -> int:
+    """Width of the ``mode`` port for ``modes`` families."""
+    return max(1, (modes - 1).bit_length())
+
+
+def _per_mode(mode, values: list[int]):
+    """The constant of the current mode (a mux over the modes; reserved codes take mode 0's)."""
+    out = C(values[0], max(1, max(values).bit_length()))
+    for i, v in enumerate(values[1:], start=1):
+        out = Mux(mode == i, v, out)
+    return out
+
+
+class _Cut:
+    """Pipeline registers that all advance together (``run``) and freeze while the PE waits."""
+
+    def __init__(self, m: Module, run) -> None:
+        self._m, self._run = m, run
+
+    def regs(self, value, name: str):
+        """A registered copy of a value or of a (nested) tuple/list of values."""
+        if isinstance(value, tuple | list):
+            return type(value)(self.regs(v, f"{name}_{i}") for i, v in enumerate(value))
+        reg = Signal(value.shape(), name=name)
+        with self._m.If(self._run):
+            self._m.d.sync += reg.eq(value)
+        return reg
+
+    def delay(self, value, n: int, name: str):
+        """``value`` ``n`` cycles later (of running)."""
+        for i in range(n):
+            value = self.regs(value, f"{name}_d{i + 1}")
+        return value
+
+
+def _decode_term(m: Module, c: BitModConfig, code, wtype, mode, j):
+    """(neg, exp, nz) of term ``j`` of a weight code in the current mode (`terms.weight_terms`)."""
+    per_family = [_family_term(m, fam, code[:fam.bits], wtype, j) for fam in c.families]
+    if c.modes == 1:
+        return per_family[0]
+    neg, exp, nz = Signal(), Signal(3), Signal()
+    with m.Switch(mode):
+        for i, (fneg, fexp, fnz) in enumerate(per_family):
+            with m.Case(*([i] if i else [0, *range(c.modes, 1 << len(mode))])):
+                m.d.comb += [neg.eq(fneg), exp.eq(fexp), nz.eq(fnz)]
+    return neg, exp, nz
+
+
+def _family_term(m: Module, fam: WeightFamily, code, wtype, j):
+    """(neg, exp, nz) of term ``j`` of a code of one family."""
     if not fam.is_fp:
         # Radix-4 Booth digit j from bits (b[2j+1], b[2j], b[2j-1]) of the sign-extended code.
         width = 2 * fam.terms
@@ -308,8 +449,8 @@ def _decode_term(m: Module, fam: WeightFamily, code, wtype, j):
     mag_bits = fam.bits - 1
     table = FP_MAGNITUDES[fam.name]
     er, ea = FP_SPECIAL_MAGNITUDES[fam.name]
-    mag = Signal(5)
-    neg = Signal()
+    mag = Signal(5, name=f"mag_{fam.name}")
+    neg = Signal(name=f"sign_{fam.name}")
     mcode, sign = code[:mag_bits], code[mag_bits]
     with m.If(sign & (mcode == 0)), m.Switch(wtype):
         for sel, name in enumerate(SPECIALS):
@@ -342,74 +483,99 @@ def _msb_index(v):
     return idx
 
 
-def _align_and_sum(m: Module, c: BitModConfig, terms, acts):
-    """Aligned, signed sum of one cycle's lane products and the exponent it is scaled by."""
+def _exponent_alignment(m: Module, terms, acts, sfx: str):
+    """Per lane (shift, negative, significand) and the cycle's exponent ``emax``: each lane's
+    product exponent ``exp_eff + t``, the largest among lanes with a non-zero product, and how
+    far each lane is shifted right to it (a lane without a product gets significand 0)."""
     pes, valids = [], []
-    for (_, t, nz), (_, exp_eff, mant, _) in zip(terms, acts, strict=True):
-        pe = Signal(6)
+    for i, ((_, t, nz), (_, exp_eff, mant, _)) in enumerate(zip(terms, acts, strict=True)):
+        pe = Signal(6, name=f"pexp{sfx}_{i}")
         m.d.comb += pe.eq(exp_eff + t)
         pes.append(pe)
         valids.append(nz & (mant != 0))
-    emax = Signal(6)
+    emax = Signal(6, name="emax" + sfx)
     m.d.comb += emax.eq(tree_max([Mux(v, pe, 0) for pe, v in zip(pes, valids, strict=True)]))
     lanes = []
-    for (tneg, _, _), (asign, _, mant, _), pe, valid in zip(terms, acts, pes, valids, strict=True):
-        shift = (emax - pe)[:6]
+    for i, ((tneg, _, _), (asign, _, mant, _), pe, valid) in enumerate(
+            zip(terms, acts, pes, valids, strict=True)):
+        shift = Signal(6, name=f"shift{sfx}_{i}")
+        m.d.comb += shift.eq(emax - pe)
+        lanes.append((shift, tneg ^ asign, Mux(valid, mant, 0)))
+    return lanes, emax
+
+
+def _aligned_sum(m: Module, c: BitModConfig, lanes, sfx: str):
+    """Signed sum of the lanes' significands (with ``align_bits`` guard bits) shifted right."""
+    values = []
+    for i, (shift, neg, mant) in enumerate(lanes):
         mag = Cat(C(0, c.align_bits), mant) >> shift if c.align_bits else mant >> shift
-        lane = Signal(signed(c.partial_width))
-        m.d.comb += lane.eq(Mux(valid, Mux(tneg ^ asign, -mag, mag), 0))
-        lanes.append(lane)
-    partial = Signal(signed(c.partial_width))
-    m.d.comb += partial.eq(sum(lanes[1:], lanes[0]))
-    return partial, emax
+        lane = Signal(signed(c.partial_width), name=f"lane{sfx}_{i}")
+        m.d.comb += lane.eq(Mux(neg, -mag, mag))
+        values.append(lane)
+    partial = Signal(signed(c.partial_width), name="partial" + sfx)
+    m.d.comb += partial.eq(sum(values[1:], values[0]))
+    return partial
 
 
-def _pe_state(m, c, r, col, contrib, nf_now, scale, scale_neg, *, step, handoff, out_end,
-              d_busy, d_stall, d_last, d_final):
-    """Registers of one PE: group accumulator, dequantizer datapath, output accumulator."""
-    sfx = f"_{r}_{col}"
-    acc = Signal(signed(c.acc_width), name="acc" + sfx)
-    nf = Signal(name="nf" + sfx)
-    psum = Signal(signed(c.acc_width), name="psum" + sfx)
-    m.d.comb += psum.eq(acc + contrib)
-    with m.If(handoff):
-        m.d.sync += acc.eq(0)
-    with m.Elif(step):
-        m.d.sync += acc.eq(psum)
+class _BackEnd:
+    """Group accumulators, dequantizers and output registers, driven by the delayed control.
 
-    # Bit-serial dequantizer: |psum| x scale, MSB first, sign applied at the end.
-    d_mag = Signal(c.acc_width, name="dmag" + sfx)
-    d_scale = Signal(c.scale_bits, name="dscale" + sfx)
-    d_neg = Signal(name="dneg" + sfx)
-    d_nf = Signal(name="dnf" + sfx)
-    d_r = Signal(c.acc_width + c.scale_bits, name="dr" + sfx)
-    d_next = Signal(c.acc_width + c.scale_bits, name="dnext" + sfx)
-    m.d.comb += d_next.eq((d_r << 1) + Mux(d_scale[-1], d_mag, 0))
-    d_value = Signal(signed(c.acc_width + c.scale_bits + 1), name="dvalue" + sfx)
-    m.d.comb += d_value.eq(Mux(d_neg, -d_next, d_next))
+    ``done``: the output register is loaded this cycle (if the PE runs).
+    """
 
-    oacc = Signal(signed(c.out_width), name="oacc" + sfx)
-    out = Signal(signed(c.out_width), name="out" + sfx)
-    out_nf = Signal(name="outnf" + sfx)
-    with m.If(handoff):
-        m.d.sync += [
-            d_mag.eq(Mux(psum < 0, -psum, psum)),
-            d_neg.eq((psum < 0) ^ scale_neg),
-            d_scale.eq(scale),
-            d_r.eq(0),
-        ]
-    with m.Elif(d_busy & ~d_stall):
-        m.d.sync += [d_r.eq(d_next), d_scale.eq(d_scale << 1)]
+    def __init__(self, m, c, run, *, step, handoff, out_end, d_run, d_last, d_final):
+        self._m, self._c, self._run = m, c, run
+        self._step, self._handoff, self._out_end = step, handoff, out_end
+        self._d_run, self._d_last, self._d_final = d_run, d_last, d_final
+        self.done = d_last & d_final
 
-    # Sticky Inf/NaN flag of the output, handed over with the output's last group.
-    with m.If(handoff & out_end):
-        m.d.sync += [d_nf.eq(nf | nf_now), nf.eq(0)]
-    with m.Elif(step):
-        m.d.sync += nf.eq(nf | nf_now)
+    def pe(self, r, col, contrib, nf_now, scale, scale_neg):
+        """Registers of one PE: group accumulator, dequantizer datapath, output accumulator."""
+        m, c, run = self._m, self._c, self._run
+        step, handoff, out_end = self._step, self._handoff, self._out_end
+        sfx = f"_{r}_{col}"
+        acc = Signal(signed(c.acc_width), name="acc" + sfx)
+        nf = Signal(name="nf" + sfx)
+        psum = Signal(signed(c.acc_width), name="psum" + sfx)
+        m.d.comb += psum.eq(acc + contrib)
+        with m.If(run & handoff):
+            m.d.sync += acc.eq(0)
+        with m.Elif(run & step):
+            m.d.sync += acc.eq(psum)
 
-    with m.If(d_last & ~d_stall):
-        with m.If(d_final):
-            m.d.sync += [out.eq(oacc + d_value), oacc.eq(0), out_nf.eq(d_nf)]
-        with m.Else():
-            m.d.sync += oacc.eq(oacc + d_value)
-    return out, out_nf
+        # Bit-serial dequantizer: |psum| x scale, MSB first, sign applied at the end.
+        d_mag = Signal(c.acc_width, name="dmag" + sfx)
+        d_scale = Signal(c.scale_bits, name="dscale" + sfx)
+        d_neg = Signal(name="dneg" + sfx)
+        d_nf = Signal(name="dnf" + sfx)
+        d_r = Signal(c.acc_width + c.scale_bits, name="dr" + sfx)
+        d_next = Signal(c.acc_width + c.scale_bits, name="dnext" + sfx)
+        m.d.comb += d_next.eq((d_r << 1) + Mux(d_scale[-1], d_mag, 0))
+        d_value = Signal(signed(c.acc_width + c.scale_bits + 1), name="dvalue" + sfx)
+        m.d.comb += d_value.eq(Mux(d_neg, -d_next, d_next))
+
+        oacc = Signal(signed(c.out_width), name="oacc" + sfx)
+        out = Signal(signed(c.out_width), name="out" + sfx)
+        out_nf = Signal(name="outnf" + sfx)
+        with m.If(run & handoff):
+            m.d.sync += [
+                d_mag.eq(Mux(psum < 0, -psum, psum)),
+                d_neg.eq((psum < 0) ^ scale_neg),
+                d_scale.eq(scale),
+                d_r.eq(0),
+            ]
+        with m.Elif(run & self._d_run):
+            m.d.sync += [d_r.eq(d_next), d_scale.eq(d_scale << 1)]
+
+        # Sticky Inf/NaN flag of the output, handed over with the output's last group.
+        with m.If(run & out_end):
+            m.d.sync += [d_nf.eq(nf | nf_now), nf.eq(0)]
+        with m.Elif(run & step):
+            m.d.sync += nf.eq(nf | nf_now)
+
+        with m.If(run & self._d_last):
+            with m.If(self._d_final):
+                m.d.sync += [out.eq(oacc + d_value), oacc.eq(0), out_nf.eq(d_nf)]
+            with m.Else():
+                m.d.sync += oacc.eq(oacc + d_value)
+        return out, out_nf

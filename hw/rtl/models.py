@@ -55,16 +55,19 @@ def bitmod_model(
     scale: np.ndarray,
     scale_neg: np.ndarray,
     wtype: np.ndarray | int = 0,
+    mode: np.ndarray | int = 0,
 ) -> BitModResult:
     """Golden model of `BitModArray` / `BitModPE` for ``n`` outputs.
 
     Args:
         config: the hardware's parameters.
-        w: ``(n, beats, rows, lanes)`` weight codes.
+        w: ``(n, beats, rows, lanes)`` weight codes (a family reads its ``bits`` LSBs).
         a: ``(n, beats, cols, lanes)`` FP16 bit patterns (uint16).
         scale: ``(n, beats, rows)`` unsigned group scales (a group uses its last beat's).
         scale_neg: ``(n, beats, rows)`` scale signs (same rule).
         wtype: ``(n, beats, rows)`` special-value selectors (fp families), or one int.
+        mode: ``(n,)`` index into ``config.families`` per output, or one int; codes beyond
+            the families decode as mode 0 (as the RTL does).
     """
     c = config
     w = np.asarray(w, np.int64)
@@ -72,7 +75,7 @@ def bitmod_model(
     wt = wtype
     if np.ndim(wtype):  # one selector per row and beat, shared by the row's lanes
         wt = np.broadcast_to(np.asarray(wtype, np.int64)[..., None], w.shape)
-    tneg, texp, tnz = weight_terms(c.family, w, wt)  # (n, beats, rows, lanes, T)
+    tneg, texp, tnz = _mode_terms(c, w, wt, mode)  # (n, beats, rows, lanes, T)
     asign, aexp, amant, anf = fp16_fields(a)  # (n, beats, cols, lanes)
 
     # Broadcast to (n, beats, rows, cols, lanes, T).
@@ -107,6 +110,22 @@ def bitmod_model(
     out = deq.sum(axis=1)
     nonfinite = np.broadcast_to(anf.any(axis=(1, 3))[:, None, :], (n, c.rows, c.cols))
     return BitModResult(out, nonfinite.copy(), psum, emax)
+
+
+def _mode_terms(c: BitModConfig, w: np.ndarray, wt, mode):
+    """Terms of every code in its output's mode, padded with zero terms to ``c.terms``."""
+    mode = np.broadcast_to(np.asarray(mode, np.int64), (w.shape[0],))
+    mode = np.where(mode < c.modes, mode, 0)[:, None, None, None, None]
+    shape = (*w.shape, c.terms)
+    neg, exp, nz = np.zeros(shape, bool), np.zeros(shape, np.int64), np.zeros(shape, bool)
+    for i, fam in enumerate(c.families):
+        fneg, fexp, fnz = weight_terms(fam, w & ((1 << fam.bits) - 1), wt)
+        pick = mode == i
+        tt = fam.terms
+        neg[..., :tt] = np.where(pick, fneg, neg[..., :tt])
+        exp[..., :tt] = np.where(pick, fexp, exp[..., :tt])
+        nz[..., :tt] = np.where(pick, fnz, nz[..., :tt])
+    return neg, exp, nz
 
 
 def dequant_model(psum: np.ndarray, scale: np.ndarray, scale_neg: np.ndarray) -> np.ndarray:

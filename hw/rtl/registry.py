@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
-from hwsim.hw.rtl.terms import WEIGHT_FAMILIES
+from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WEIGHT_SETS
 
 __all__ = [
     "BLOCKS",
@@ -126,13 +126,16 @@ def _lazy(module: str, cls: str):
 
 _BITMOD_PARAMS = (
     Param("lanes", 4, "weights and FP16 activations per beat", lo=1, hi=16),
-    Param("weights", "fp4", "weight family (fp3/fp4 take ER/EA through the wtype port)",
-          choices=WEIGHT_FAMILIES),
+    Param("weights", "fp4", "weight family (fp3/fp4 take ER/EA through the wtype port), or "
+          "bitmod = fp3, fp4, int4, int6, int8 chosen per output through the mode port",
+          choices=(*WEIGHT_FAMILIES, *WEIGHT_SETS)),
     Param("group_size", 128, "weights per quantization group (one scale each)", lo=1, hi=4096),
     Param("k", 256, "weights per output (reduction length)", lo=1, hi=65536),
     Param("scale_bits", 8, "bits of the group scale magnitude (cycles of dequantization)",
           lo=1, hi=16),
     Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
+    Param("pipeline", 3, "register stages between the beat register and the accumulator "
+          "(cycles of fill latency)", lo=0, hi=4),
 )
 
 BLOCKS: dict[str, Block] = {
@@ -143,8 +146,8 @@ BLOCKS: dict[str, Block] = {
               _BITMOD_PARAMS),
         Block("pe_array", "rows x cols BitMoD PEs, weights along rows, activations along "
               "columns, valid/ready stream", _bitmod_factory(True),
-              (Param("rows", 2, "PE rows (output channels)", lo=1, hi=16),
-               Param("cols", 2, "PE columns (tokens)", lo=1, hi=16), *_BITMOD_PARAMS)),
+              (Param("rows", 2, "PE rows (output channels)", lo=1, hi=64),
+               Param("cols", 2, "PE columns (tokens)", lo=1, hi=64), *_BITMOD_PARAMS)),
         Block("dequant", "bit-serial dequantization: partial sum x signed integer group scale",
               _lazy("dequant", "BitSerialDequant"),
               (Param("in_width", 56, "bits of the signed partial sum (56: the default "

@@ -44,20 +44,26 @@ def bitmod_beats(
     scale: np.ndarray,
     scale_neg: np.ndarray,
     wtype: np.ndarray | int = 0,
+    mode: np.ndarray | int = 0,
 ) -> list[dict[str, int]]:
-    """Input beats of a `BitModArray` for the arrays `models.bitmod_model` takes."""
+    """Input beats of a `BitModArray` for the arrays `models.bitmod_model` takes (``mode``
+    per output goes on each of its beats)."""
     c = config
     w = np.asarray(w)
     n, beats = w.shape[:2]
     ports = {
-        "w": pack(w.reshape(n, beats, -1), c.family.bits),
+        "w": pack(w.reshape(n, beats, -1), c.code_bits),
         "a": pack(np.asarray(a).reshape(n, beats, -1), 16),
         "scale": pack(np.asarray(scale), c.scale_bits),
         "scale_neg": pack(np.asarray(scale_neg), 1),
     }
-    if c.family.is_fp:
+    if c.has_fp:
         wt = np.broadcast_to(np.asarray(wtype), (n, beats, c.rows))
         ports["wtype"] = pack(wt, 3)
+    if c.modes > 1:
+        md = np.broadcast_to(np.asarray(mode)[..., None], (n, beats)) if np.ndim(mode) else (
+            np.full((n, beats), mode))
+        ports["mode"] = np.asarray(md, dtype=object)
     return [
         {name: int(v[i, b]) for name, v in ports.items()} for i in range(n) for b in range(beats)
     ]

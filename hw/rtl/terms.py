@@ -32,9 +32,12 @@ __all__ = [
     "FP_SPECIAL_MAGNITUDES",
     "SPECIALS",
     "WEIGHT_FAMILIES",
+    "WEIGHT_SETS",
     "WeightFamily",
     "dtypes_name",
+    "family_formats",
     "fp16_fields",
+    "get_families",
     "get_family",
     "weight_terms",
 ]
@@ -85,6 +88,35 @@ class WeightFamily:
 
 
 WEIGHT_FAMILIES = ("fp3", "fp4", "int2", "int3", "int4", "int5", "int6", "int7", "int8")
+
+
+# Named sets of families one PE instance runs, chosen at run time through its ``mode`` port.
+# "bitmod": the paper's decoder, fp3/fp4 (ER/EA per group) and INT8/INT6/INT4 Booth per layer.
+WEIGHT_SETS = {"bitmod": ("fp3", "fp4", "int4", "int6", "int8")}
+
+
+def get_families(spec: str) -> tuple[WeightFamily, ...]:
+    """The families a PE runs: one family name, a set name (`WEIGHT_SETS`) or family names
+    joined by ``+`` (e.g. ``"fp4+int8"``), in that order (the ``mode`` port's numbering).
+
+    Raises:
+        HwsimError: an unknown name or a family given twice (the message lists the allowed).
+    """
+    key = str(spec).strip().lower()
+    names = WEIGHT_SETS.get(key) or tuple(part.strip() for part in key.split("+"))
+    fams = tuple(get_family(n) for n in names)
+    if len({f.name for f in fams}) != len(fams):
+        raise HwsimError(f"weight family given twice in {spec!r}")
+    return fams
+
+
+def family_formats(family: WeightFamily) -> tuple[str, ...]:
+    """The `hwsim.dtypes` formats a PE family runs at its own term count: an fp family with
+    every selector (and the ``bitmod3``/``bitmod4`` mixture), an int family its own width."""
+    if not family.is_fp:
+        return (family.name,)
+    names = {dtypes_name(family, wt) for wt in range(len(SPECIALS))}
+    return (*sorted(names), "bitmod3" if family.name == "fp3" else "bitmod4")
 
 
 def get_family(name: str) -> WeightFamily:

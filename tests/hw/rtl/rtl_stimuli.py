@@ -68,20 +68,40 @@ def raw_fp16(rng: np.random.Generator, shape) -> np.ndarray:
 
 # ---------------------------------------------------------------- BitMoD PE / array
 
-def _bitmod_case(name, c: BitModConfig, w, a, scale, sneg, wtype) -> Case:
-    ref = bitmod_model(c, w, a, scale, sneg, wtype)
+def bitmod_model_cycles(c: BitModConfig, mode: int = 0) -> tuple[int, int]:
+    """(first result, period) in cycles of the build in ``mode``, from `hwsim.sim.pe_cycles`:
+    the PE cycles, plus the pipeline's fill and, for an array, the operand register once."""
+    fmt = dtypes_name(c.families[mode], 3)  # any member of a family has the same term count
+    pe = int(pe_cycles.bitmod_pe_cycles(c.k, c.lanes, fmt, c.group_size, c.scale_bits))
+    fill = int(pe_cycles.pipeline_fill_cycles(c.pipeline))
+    # An array tile adds the operand register stage; back to back, that stage and the
+    # pipeline overlap the previous tile, so results follow every `pe` cycles.
+    first = int(pe_cycles.array_tile_cycles(pe, fill)) if c.rows * c.cols > 1 else pe + fill
+    return first, pe
+
+
+def _bitmod_case(name, c: BitModConfig, w, a, scale, sneg, wtype, mode=0) -> Case:
+    ref = bitmod_model(c, w, a, scale, sneg, wtype, mode)
     _check_fits(name, ref.out.ravel(), c.out_width)
     n = w.shape[0]
     out = pack(ref.out.reshape(n, -1), c.out_width)
     nf = pack(ref.nonfinite.reshape(n, -1).astype(np.int64), 1)
     expected = [{"out": int(out[i]), "nonfinite": int(nf[i])} for i in range(n)]
-    fmt = dtypes_name(c.family, 3)  # any member of the family has the same term count
-    pe = int(pe_cycles.bitmod_pe_cycles(c.k, c.lanes, fmt, c.group_size, c.scale_bits))
-    # An array tile adds the operand register stage; back to back, that stage overlaps the
-    # previous tile, so results follow every `pe` cycles.
-    first = int(pe_cycles.array_tile_cycles(pe)) if c.rows * c.cols > 1 else pe
-    return Case(name, bitmod_beats(c, w, a, scale, sneg, wtype), expected, ["out", "nonfinite"],
-                first, pe)
+    # Cycles of the first output's mode (the cocotb designs run one mode).
+    first, pe = bitmod_model_cycles(c, int(np.ravel(mode)[0]))
+    return Case(name, bitmod_beats(c, w, a, scale, sneg, wtype, mode), expected,
+                ["out", "nonfinite"], first, pe)
+
+
+def _random_codes(rng, c: BitModConfig, mode) -> np.ndarray:
+    """Random codes of each output's family, ``(n, beats, rows, lanes)``."""
+    bits = np.array([f.bits for f in c.families])[np.asarray(mode)]
+    return rng.integers(0, 1 << bits[:, None, None, None], (len(bits), c.beats, c.rows, c.lanes))
+
+
+def _random_modes(rng, c: BitModConfig, n: int) -> np.ndarray:
+    """One mode per output, every mode at least once when n allows."""
+    return rng.permutation(np.resize(np.arange(c.modes), n))
 
 
 def _scales(rng, c, n):
@@ -103,42 +123,50 @@ def _zero_idle_lanes(c: BitModConfig, w, a):
 
 
 def bitmod_exhaustive(c: BitModConfig, seed: int = 1) -> Case:
-    """Every weight code with every special-value selector (fp) at least once per row."""
+    """Every weight code of every mode with every special-value selector (fp) at least once
+    per row."""
     rng = np.random.default_rng(seed)
-    bits = c.family.bits
-    wtypes = range(len(SPECIALS)) if c.family.is_fp else [0]
-    per_sel = math.ceil((1 << bits) / c.lanes)
-    codes, sels = [], []
-    for wt in wtypes:
-        cs = np.resize(np.arange(1 << bits), per_sel * c.lanes).reshape(per_sel, c.lanes)
-        codes.append(cs)
-        sels += [wt] * per_sel
-    codes, sels = np.concatenate(codes), np.array(sels)
-    n = math.ceil(len(codes) / c.beats)
-    total = n * c.beats
-    w = rng.integers(0, 1 << bits, (total, c.rows, c.lanes))
-    wt = rng.integers(0, len(wtypes), (total, c.rows))
-    for r in range(c.rows):  # every row sees every code, rotated so rows differ
-        order = np.roll(np.arange(len(codes)), r)
-        w[:len(codes), r] = codes[order]
-        wt[:len(codes), r] = sels[order]
-    w = w.reshape(n, c.beats, c.rows, c.lanes)
-    wt = wt.reshape(n, c.beats, c.rows)
+    ws, wts, modes = [], [], []
+    for mode, fam in enumerate(c.families):
+        wtypes = range(len(SPECIALS)) if fam.is_fp else [0]
+        per_sel = math.ceil((1 << fam.bits) / c.lanes)
+        codes, sels = [], []
+        for wt in wtypes:
+            codes.append(np.resize(np.arange(1 << fam.bits), per_sel * c.lanes)
+                         .reshape(per_sel, c.lanes))
+            sels += [wt] * per_sel
+        codes, sels = np.concatenate(codes), np.array(sels)
+        n = math.ceil(len(codes) / c.beats)
+        total = n * c.beats
+        w = rng.integers(0, 1 << fam.bits, (total, c.rows, c.lanes))
+        wt = rng.integers(0, len(wtypes), (total, c.rows))
+        for r in range(c.rows):  # every row sees every code, rotated so rows differ
+            order = np.roll(np.arange(len(codes)), r)
+            w[:len(codes), r] = codes[order]
+            wt[:len(codes), r] = sels[order]
+        ws.append(w.reshape(n, c.beats, c.rows, c.lanes))
+        wts.append(wt.reshape(n, c.beats, c.rows))
+        modes += [mode] * n
+    w, wt, mode = np.concatenate(ws), np.concatenate(wts), np.array(modes)
+    n = len(mode)
     a = random_fp16(rng, (n, c.beats, c.cols, c.lanes))
     scale, sneg = _scales(rng, c, n)
     w, a = _zero_idle_lanes(c, w, a)
-    return _bitmod_case("exhaustive_codes", c, w, a, scale, sneg, wt)
+    return _bitmod_case("exhaustive_codes", c, w, a, scale, sneg, wt, mode)
 
 
-def bitmod_random(c: BitModConfig, n: int = 3, seed: int = 2, raw: bool = False) -> Case:
-    """Random full groups: random codes, selectors, scales and activations."""
+def bitmod_random(c: BitModConfig, n: int = 3, seed: int = 2, raw: bool = False,
+                  mode: int | None = None) -> Case:
+    """Random full groups: random codes, selectors, scales and activations; random modes, or
+    all outputs in ``mode``."""
     rng = np.random.default_rng(seed)
-    w = rng.integers(0, 1 << c.family.bits, (n, c.beats, c.rows, c.lanes))
+    mode = _random_modes(rng, c, n) if mode is None else np.full(n, mode)
+    w = _random_codes(rng, c, mode)
     wt = rng.integers(0, 5, (n, c.beats, c.rows))
     a = (raw_fp16 if raw else random_fp16)(rng, (n, c.beats, c.cols, c.lanes))
     scale, sneg = _scales(rng, c, n)
     w, a = _zero_idle_lanes(c, w, a)
-    return _bitmod_case("random_raw" if raw else "random", c, w, a, scale, sneg, wt)
+    return _bitmod_case("random_raw" if raw else "random", c, w, a, scale, sneg, wt, mode)
 
 
 def bitmod_specials(c: BitModConfig, seed: int = 3) -> Case:
@@ -146,7 +174,8 @@ def bitmod_specials(c: BitModConfig, seed: int = 3) -> Case:
     second output holds no Inf/NaN (its flag must clear)."""
     rng = np.random.default_rng(seed)
     n = 3
-    w = rng.integers(0, 1 << c.family.bits, (n, c.beats, c.rows, c.lanes))
+    mode = _random_modes(rng, c, n)
+    w = _random_codes(rng, c, mode)
     wt = rng.integers(0, 5, (n, c.beats, c.rows))
     a = random_fp16(rng, (n, c.beats, c.cols, c.lanes))
     pool = np.array(FP16_SPECIALS, np.uint16)
@@ -156,27 +185,29 @@ def bitmod_specials(c: BitModConfig, seed: int = 3) -> Case:
     a[1] = finite_only
     scale, sneg = _scales(rng, c, n)
     w, a = _zero_idle_lanes(c, w, a)
-    return _bitmod_case("fp16_specials", c, w, a, scale, sneg, wt)
+    return _bitmod_case("fp16_specials", c, w, a, scale, sneg, wt, mode)
 
 
 def bitmod_worst(c: BitModConfig) -> Case:
-    """Largest magnitudes: every lane 65504 x the code with the largest term sum, signs aligned
-    so nothing cancels, the largest scale; one positive and one negative output."""
+    """Largest magnitudes: every lane 65504 x the code with the largest term sum (over the
+    modes), signs aligned so nothing cancels, the largest scale; one positive and one negative
+    output."""
     from hwsim.hw.rtl.terms import weight_terms
 
-    codes = np.arange(1 << c.family.bits)
-    best = (0, 0, 0)
-    for wt in range(len(SPECIALS)):
-        neg, t, nz = weight_terms(c.family, codes, wt)
-        sums = np.where(nz, 1 << t, 0).sum(-1)
-        # Only a weight whose terms share one sign reaches its term sum in the product.
-        same = np.all(~nz | (neg == neg[:, :1]), axis=-1)
-        sums = np.where(same, sums, 0)
-        i = int(sums.argmax())
-        if sums[i] > best[0]:
-            best = (int(sums[i]), i, wt)
-    _, code, wt = best
-    neg = bool(weight_terms(c.family, np.array([code]), wt)[0][0, 0])
+    best = (0, 0, 0, 0)
+    for mode, fam in enumerate(c.families):
+        codes = np.arange(1 << fam.bits)
+        for wt in range(len(SPECIALS)):
+            neg, t, nz = weight_terms(fam, codes, wt)
+            sums = np.where(nz, 1 << t, 0).sum(-1)
+            # Only a weight whose terms share one sign reaches its term sum in the product.
+            same = np.all(~nz | (neg == neg[:, :1]), axis=-1)
+            sums = np.where(same, sums, 0)
+            i = int(sums.argmax())
+            if sums[i] > best[0]:
+                best = (int(sums[i]), i, wt, mode)
+    _, code, wt, mode = best
+    neg = bool(weight_terms(c.families[mode], np.array([code]), wt)[0][0, 0])
     n = 2
     w = np.full((n, c.beats, c.rows, c.lanes), code)
     wtv = np.full((n, c.beats, c.rows), wt)
@@ -184,7 +215,7 @@ def bitmod_worst(c: BitModConfig) -> Case:
     a[1] ^= 0x8000  # second output: opposite sign
     scale = np.full((n, c.beats, c.rows), (1 << c.scale_bits) - 1)
     sneg = np.zeros((n, c.beats, c.rows), np.int64)
-    return _bitmod_case("worst_case", c, w, a, scale, sneg, wtv)
+    return _bitmod_case("worst_case", c, w, a, scale, sneg, wtv, mode)
 
 
 def bitmod_cases(c: BitModConfig) -> list[Case]:

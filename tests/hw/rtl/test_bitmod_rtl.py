@@ -7,7 +7,7 @@ import pytest
 from rtl_stimuli import bitmod_cases, bitmod_random
 from rtl_stream import run_stream
 
-from hwsim.hw.rtl.bitmod import BitModArray, BitModConfig, BitModPE
+from hwsim.hw.rtl.bitmod import PIPELINE_CUTS, BitModArray, BitModConfig, BitModPE
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES
 
 # Small but complete: 3 groups per output, the last one partial (40 = 16 + 16 + 8).
@@ -21,7 +21,7 @@ def _check(dut, case, seed=None):
     return run
 
 
-@pytest.mark.parametrize("weights", WEIGHT_FAMILIES)
+@pytest.mark.parametrize("weights", [*WEIGHT_FAMILIES, "bitmod"])
 def test_pe_matches_model_every_code(weights):
     c = BitModConfig(weights=weights, **SMALL)
     dut = BitModPE(c)
@@ -33,6 +33,16 @@ def test_pe_matches_model_every_code(weights):
 def test_pe_under_random_stalls_and_backpressure(weights):
     c = BitModConfig(weights=weights, **SMALL)
     _check(BitModPE(c), bitmod_random(c, n=4), seed=11)
+
+
+@pytest.mark.parametrize("pipeline", range(len(PIPELINE_CUTS)))
+def test_one_instance_switches_modes_between_outputs(pipeline):
+    # BitMoD's decoder: fp3/fp4 with selectors per group and INT4/6/8 per layer, one build;
+    # outputs in random mode order, back to back, under stalls and back-pressure.
+    c = BitModConfig(weights="bitmod", pipeline=pipeline, **SMALL)
+    case = bitmod_random(c, n=8, seed=pipeline)
+    assert len({b["mode"] for b in case.beats}) == c.modes
+    _check(BitModPE(c), case, seed=pipeline)
 
 
 def test_pe_default_parameters_full_groups():

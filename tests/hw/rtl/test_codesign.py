@@ -12,7 +12,7 @@ import rtl_stimuli as st
 from rtl_stream import run_stream
 
 from hwsim.hw.rtl.bipolar import BipolarPE
-from hwsim.hw.rtl.bitmod import BitModArray, BitModConfig, BitModPE
+from hwsim.hw.rtl.bitmod import PIPELINE_CUTS, BitModArray, BitModConfig, BitModPE
 from hwsim.hw.rtl.dequant import BitSerialDequant
 from hwsim.hw.rtl.fp16_mac import FP16IntMAC
 from hwsim.hw.rtl.mac import DIntMAC, IntMAC
@@ -46,8 +46,18 @@ def test_bitmod_pe_cycles(k, group_size, lanes, fmt):
     c = BitModConfig(weights=family, k=k, group_size=group_size, lanes=lanes)
     latency, periods = _measure(BitModPE(c), st.bitmod_random(c, n=3))
     model = int(pe_cycles.bitmod_pe_cycles(k, lanes, fmt, group_size, scale_bits=8))
-    assert latency == model
+    assert latency == model + pe_cycles.pipeline_fill_cycles(c.pipeline)
     assert periods == {model}
+
+
+@pytest.mark.parametrize("pipeline", range(len(PIPELINE_CUTS)))
+def test_every_pipeline_depth_adds_its_fill_and_nothing_else(pipeline):
+    c = BitModConfig(weights="fp4+int6", k=24, group_size=8, lanes=4, pipeline=pipeline)
+    for mode, fmt in enumerate(["fp4_e2m1", "int6"]):
+        latency, periods = _measure(BitModPE(c), st.bitmod_random(c, n=3, mode=mode))
+        model = int(pe_cycles.bitmod_pe_cycles(24, 4, fmt, 8, 8))
+        assert latency == model + pipeline
+        assert periods == {model}
 
 
 @pytest.mark.parametrize("fmt", ["fp3_ea_neg", "int6", "int2"])
@@ -69,11 +79,16 @@ def test_array_tile_cycles(rows, cols, k, group_size, lanes, fmt):
     family = "fp3" if fmt.startswith("fp3") else "fp4" if fmt.startswith("fp4") else fmt
     c = BitModConfig(rows=rows, cols=cols, weights=family, k=k, group_size=group_size,
                      lanes=lanes)
-    latency, periods = _measure(BitModArray(c), st.bitmod_random(c, n=3))
+    case = st.bitmod_random(c, n=3)
+    latency, periods = _measure(BitModArray(c), case)
     pe = int(pe_cycles.bitmod_pe_cycles(k, lanes, fmt, group_size, 8))
-    assert latency == pe_cycles.array_tile_cycles(pe)
-    # Back to back, the operand register of the next tile overlaps the current one.
+    fill = pe_cycles.pipeline_fill_cycles(c.pipeline)
+    assert latency == pe_cycles.array_tile_cycles(pe, fill)
+    # Back to back, the operand register and the pipeline of the next tile overlap the
+    # current one: n tiles take exactly what the simulator's one tile rule charges.
     assert periods == {pe}
+    run = run_stream(BitModArray(c), case.beats, 3, case.out_ports)
+    assert run.load_edges[-1] - run.accept_edges[0] == pe_cycles.array_tiles_cycles(3, pe, fill)
 
 
 @pytest.mark.parametrize(("lanes", "k"), [(1, 16), (4, 30)])
