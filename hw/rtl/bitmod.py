@@ -44,6 +44,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hwsim.errors import HwsimError
 from hwsim.hw.rtl._common import check_int, decode_fp16, lanes_of, signed_bits, tree_max
 from hwsim.hw.rtl.terms import (
     FP16_MANT_BITS,
@@ -55,12 +56,15 @@ from hwsim.hw.rtl.terms import (
     get_families,
 )
 
-__all__ = ["MAX_ARRAY_SIDE", "PIPELINE_CUTS", "BitModArray", "BitModConfig", "BitModPE",
-           "mode_bits"]
+__all__ = ["ACCUMULATORS", "BITMOD_MAN_BITS", "MAX_ARRAY_SIDE", "PIPELINE_CUTS", "BitModArray",
+           "BitModConfig", "BitModPE", "mode_bits"]
 
 _MAX_FP16_MANT = (1 << FP16_MANT_BITS) - 1  # 2047
 _MAX_EXP_EFF = 30  # largest finite FP16 exponent field
 MAX_ARRAY_SIDE = 64  # rows and columns of the largest array the generator builds
+# The group accumulator's signed mantissa bits with ``accumulator="bitmod"`` (the artifact's 15).
+BITMOD_MAN_BITS = 15
+ACCUMULATORS = ("exact", "bitmod")
 
 # Where the pipeline registers go for each depth (`BitModConfig.pipeline`), in datapath order:
 # "terms" after term generation and FP16 decode (shared along rows / columns), "align" after
@@ -88,6 +92,9 @@ class BitModConfig:
         align_bits: guard bits kept below the activation significand at alignment.
         pipeline: register stages between the beat register and the group accumulator
             (`PIPELINE_CUTS`); each adds one cycle of fill latency, none of throughput.
+        accumulator: ``"exact"`` (fixed point, ``acc_width`` bits) or ``"bitmod"`` (BitMoD's
+            reduced-precision floating accumulator: ``BITMOD_MAN_BITS`` signed mantissa bits
+            and an exponent, `hwsim.hw.rtl.models.bitmod_accumulate_step`).
     """
 
     rows: int = 1
@@ -99,6 +106,7 @@ class BitModConfig:
     scale_bits: int = 8
     align_bits: int = 3
     pipeline: int = 3
+    accumulator: str = "exact"
 
     def __post_init__(self) -> None:
         check_int("rows", self.rows, 1, MAX_ARRAY_SIDE)
@@ -110,6 +118,9 @@ class BitModConfig:
         check_int("align_bits", self.align_bits, 0, 8)
         check_int("pipeline", self.pipeline, 0, len(PIPELINE_CUTS) - 1)
         get_families(self.weights)  # raises on an unknown family
+        if self.accumulator not in ACCUMULATORS:
+            raise HwsimError(f"parameter accumulator = {self.accumulator!r} is not allowed; "
+                             f"allowed: {', '.join(ACCUMULATORS)}")
 
     @cached_property
     def families(self) -> tuple[WeightFamily, ...]:
@@ -181,6 +192,12 @@ class BitModConfig:
         """Output width: all groups of an output at the largest scale cannot overflow it."""
         per_group = self.beats_full * self.lanes * self.weight_bound
         return signed_bits(self.groups * per_group * ((1 << self.scale_bits) - 1))
+
+    @property
+    def exp_bits(self) -> int:
+        """Exponent bits of the bitmod accumulator: its value never exceeds the exact one's
+        ``acc_width`` bits, so exponents stay below ``acc_width``."""
+        return self.acc_width.bit_length() + 1
 
     @property
     def lsb_exp(self) -> int:
@@ -363,11 +380,14 @@ class BitModArray(wiring.Component):
                 if "sum" in cuts:
                     partial = cut.regs(partial, "partial" + sfx)
                     emax = cut.regs(emax, "emaxs" + sfx)
-                contrib = Signal(signed(c.acc_width), name="contrib" + sfx)
-                m.d.comb += contrib.eq(partial << emax)
+                if c.accumulator == "exact":
+                    operand = Signal(signed(c.acc_width), name="contrib" + sfx)
+                    m.d.comb += operand.eq(partial << emax)
+                else:  # the floating accumulator aligns the partial sum itself
+                    operand = (partial, emax)
                 if "shift" in cuts:
-                    contrib = cut.regs(contrib, "contribr" + sfx)
-                out_reg, nf_out = back.pe(r, col, contrib, nf_cols[col], scales[r], negs[r])
+                    operand = cut.regs(operand, "contribr" + sfx)
+                out_reg, nf_out = back.pe(r, col, operand, nf_cols[col], scales[r], negs[r])
                 outs.append(out_reg)
                 flags.append(nf_out)
         m.d.comb += self.out.eq(Cat(*outs))
@@ -529,29 +549,32 @@ class _BackEnd:
         self._d_run, self._d_last, self._d_final = d_run, d_last, d_final
         self.done = d_last & d_final
 
-    def pe(self, r, col, contrib, nf_now, scale, scale_neg):
-        """Registers of one PE: group accumulator, dequantizer datapath, output accumulator."""
+    def pe(self, r, col, operand, nf_now, scale, scale_neg):
+        """Registers of one PE: group accumulator, dequantizer datapath, output accumulator.
+
+        ``operand``: the cycle's contribution in accumulator LSBs (exact) or (partial sum,
+        exponent) (bitmod)."""
         m, c, run = self._m, self._c, self._run
         step, handoff, out_end = self._step, self._handoff, self._out_end
         sfx = f"_{r}_{col}"
-        acc = Signal(signed(c.acc_width), name="acc" + sfx)
+        if c.accumulator == "exact":
+            g_val, g_exp = self._exact_group(operand, sfx), C(0, 1)
+        else:
+            g_val, g_exp = self._bitmod_group(*operand, sfx)
         nf = Signal(name="nf" + sfx)
-        psum = Signal(signed(c.acc_width), name="psum" + sfx)
-        m.d.comb += psum.eq(acc + contrib)
-        with m.If(run & handoff):
-            m.d.sync += acc.eq(0)
-        with m.Elif(run & step):
-            m.d.sync += acc.eq(psum)
 
-        # Bit-serial dequantizer: |psum| x scale, MSB first, sign applied at the end.
-        d_mag = Signal(c.acc_width, name="dmag" + sfx)
+        # Bit-serial dequantizer: |group| x scale, MSB first, sign applied at the end; the
+        # bitmod accumulator's exponent is applied when the result joins the output.
+        width = len(g_val)
+        d_mag = Signal(width, name="dmag" + sfx)
+        d_exp = Signal(len(g_exp), name="dexp" + sfx)
         d_scale = Signal(c.scale_bits, name="dscale" + sfx)
         d_neg = Signal(name="dneg" + sfx)
         d_nf = Signal(name="dnf" + sfx)
-        d_r = Signal(c.acc_width + c.scale_bits, name="dr" + sfx)
-        d_next = Signal(c.acc_width + c.scale_bits, name="dnext" + sfx)
+        d_r = Signal(width + c.scale_bits, name="dr" + sfx)
+        d_next = Signal(width + c.scale_bits, name="dnext" + sfx)
         m.d.comb += d_next.eq((d_r << 1) + Mux(d_scale[-1], d_mag, 0))
-        d_value = Signal(signed(c.acc_width + c.scale_bits + 1), name="dvalue" + sfx)
+        d_value = Signal(signed(width + c.scale_bits + 1), name="dvalue" + sfx)
         m.d.comb += d_value.eq(Mux(d_neg, -d_next, d_next))
 
         oacc = Signal(signed(c.out_width), name="oacc" + sfx)
@@ -559,13 +582,16 @@ class _BackEnd:
         out_nf = Signal(name="outnf" + sfx)
         with m.If(run & handoff):
             m.d.sync += [
-                d_mag.eq(Mux(psum < 0, -psum, psum)),
-                d_neg.eq((psum < 0) ^ scale_neg),
+                d_mag.eq(Mux(g_val < 0, -g_val, g_val)),
+                d_exp.eq(g_exp),
+                d_neg.eq((g_val < 0) ^ scale_neg),
                 d_scale.eq(scale),
                 d_r.eq(0),
             ]
         with m.Elif(run & self._d_run):
             m.d.sync += [d_r.eq(d_next), d_scale.eq(d_scale << 1)]
+        placed = Signal(signed(c.out_width), name="placed" + sfx)
+        m.d.comb += placed.eq(d_value << d_exp if c.accumulator == "bitmod" else d_value)
 
         # Sticky Inf/NaN flag of the output, handed over with the output's last group.
         with m.If(run & out_end):
@@ -575,7 +601,45 @@ class _BackEnd:
 
         with m.If(run & self._d_last):
             with m.If(self._d_final):
-                m.d.sync += [out.eq(oacc + d_value), oacc.eq(0), out_nf.eq(d_nf)]
+                m.d.sync += [out.eq(oacc + placed), oacc.eq(0), out_nf.eq(d_nf)]
             with m.Else():
-                m.d.sync += oacc.eq(oacc + d_value)
+                m.d.sync += oacc.eq(oacc + placed)
         return out, out_nf
+
+    def _exact_group(self, contrib, sfx):
+        """Fixed-point group accumulator; the group's value including this cycle's term."""
+        m, c, run = self._m, self._c, self._run
+        acc = Signal(signed(c.acc_width), name="acc" + sfx)
+        psum = Signal(signed(c.acc_width), name="psum" + sfx)
+        m.d.comb += psum.eq(acc + contrib)
+        with m.If(run & self._handoff):
+            m.d.sync += acc.eq(0)
+        with m.Elif(run & self._step):
+            m.d.sync += acc.eq(psum)
+        return psum
+
+    def _bitmod_group(self, partial, emax, sfx):
+        """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`): the
+        (mantissa, exponent) after this cycle's term."""
+        m, c, run = self._m, self._c, self._run
+        mb = BITMOD_MAN_BITS
+        man = Signal(signed(mb), name="accm" + sfx)
+        exp = Signal(c.exp_bits, name="acce" + sfx)
+        top = Signal(c.exp_bits, name="accx" + sfx)
+        m.d.comb += top.eq(Mux(exp > emax, exp, emax))
+        total = Signal(signed(max(len(partial), mb) + 1), name="accs" + sfx)
+        m.d.comb += total.eq((partial >> (top - emax)[:c.exp_bits])
+                             + (man >> (top - exp)[:c.exp_bits]))
+        mag = Signal(len(total), name="accmag" + sfx)
+        m.d.comb += mag.eq(Mux(total < 0, -total, total))
+        inc = C(0, 1)
+        for k in range(1, len(total) - mb + 2):  # the highest set bit from 2**(mb-1) on
+            inc = Mux(mag[mb - 2 + k], k, inc)
+        new_man = Signal(signed(mb), name="accnm" + sfx)
+        new_exp = Signal(c.exp_bits, name="accne" + sfx)
+        m.d.comb += [new_man.eq(total >> inc), new_exp.eq(top + inc)]
+        with m.If(run & self._handoff):
+            m.d.sync += [man.eq(0), exp.eq(0)]
+        with m.Elif(run & self._step):
+            m.d.sync += [man.eq(new_man), exp.eq(new_exp)]
+        return new_man, new_exp

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim.hw.rtl.bitmod import BitModConfig
+from hwsim.hw.rtl.bitmod import BITMOD_MAN_BITS, BitModConfig
 from hwsim.hw.rtl.terms import fp16_fields, weight_terms
 
 __all__ = [
     "BitModResult",
     "bipolar_model",
+    "bitmod_accumulate_step",
     "bitmod_model",
     "dequant_model",
     "dint_mac_model",
@@ -90,26 +91,87 @@ def bitmod_model(
     partial = lane.sum(axis=4)
     # Groups wider than int64 (large groups, many lanes, 8 guard bits) use Python integers,
     # so the model stays exact wherever the RTL's accumulator is.
-    wide = c.acc_width > 62
-    if wide:
-        partial, emax_i = partial.astype(object), emax.astype(object)
-        contrib = (partial << emax_i).sum(axis=-1)
-    else:
-        contrib = (partial << emax).sum(axis=-1)  # (n, beats, rows, cols)
-
     gidx = _group_index(c)
-    psum = np.zeros((n, c.groups, c.rows, c.cols), object if wide else np.int64)
-    np.add.at(psum, (slice(None), gidx), contrib)
     last_beat = np.array([np.flatnonzero(gidx == g)[-1] for g in range(c.groups)])
+    if c.accumulator == "bitmod":
+        man, exp = _bitmod_accumulate(c, partial, emax, _mode_term_counts(c, mode), last_beat)
+        psum = man.astype(object) << exp.astype(object)
+    else:
+        man, exp = _exact_accumulate(c, partial, emax, gidx), 0
+        psum = man
     g_scale = np.asarray(scale, np.int64)[:, last_beat].astype(object)  # (n, G, rows)
     g_neg = np.asarray(scale_neg, bool)[:, last_beat]
-    # Sign-magnitude dequantization: |psum| * scale, negated when the signs differ.
-    mag_p = np.abs(psum).astype(object)
-    neg = np.asarray(psum < 0, bool) ^ g_neg[..., None]
+    # Sign-magnitude dequantization: |psum| * scale, negated when the signs differ (the
+    # bitmod accumulator: of the mantissa, then placed at its exponent).
+    mag_p = np.abs(man).astype(object)
+    neg = np.asarray(man < 0, bool) ^ g_neg[..., None]
     deq = np.where(neg, -1, 1).astype(object) * mag_p * g_scale[..., None]
-    out = deq.sum(axis=1)
+    out = (deq << np.asarray(exp, dtype=object)).sum(axis=1)
     nonfinite = np.broadcast_to(anf.any(axis=(1, 3))[:, None, :], (n, c.rows, c.cols))
     return BitModResult(out, nonfinite.copy(), psum, emax)
+
+
+def _exact_accumulate(c: BitModConfig, partial, emax, gidx) -> np.ndarray:
+    """Group sums in fixed point: sum of ``partial << emax`` over the group's cycles."""
+    n = partial.shape[0]
+    wide = c.acc_width > 62
+    # Groups wider than int64 (large groups, many lanes, 8 guard bits) use Python integers,
+    # so the model stays exact wherever the RTL's accumulator is.
+    if wide:
+        contrib = (partial.astype(object) << emax.astype(object)).sum(axis=-1)
+    else:
+        contrib = (partial << emax).sum(axis=-1)  # (n, beats, rows, cols)
+    psum = np.zeros((n, c.groups, c.rows, c.cols), object if wide else np.int64)
+    np.add.at(psum, (slice(None), gidx), contrib)
+    return psum
+
+
+def _bitlen(x: np.ndarray) -> np.ndarray:
+    """Bit length of non-negative int64 values below 2**53 (exact through frexp)."""
+    return np.frexp(x.astype(np.float64))[1].astype(np.int64)
+
+
+def bitmod_accumulate_step(man, exp, partial, emax, man_bits: int = BITMOD_MAN_BITS):
+    """One cycle of BitMoD's reduced-precision group accumulator, elementwise.
+
+    The state ``man * 2**exp`` and the cycle's ``partial * 2**emax`` are both aligned to the
+    larger exponent X by arithmetic right shifts (floor), added, and the sum is normalized: if
+    its magnitude needs more than ``man_bits - 1`` bits it is shifted right (floor) by the
+    excess ``inc`` and the exponent becomes ``X + inc``. (The artifact shifts only the stored
+    mantissa; the cycle's sum is shifted too here, else a later product would be added at the
+    accumulator's exponent instead of its own.)
+    """
+    x = np.maximum(exp, emax)
+    total = (partial >> np.minimum(x - emax, 62)) + (man >> np.minimum(x - exp, 62))
+    inc = np.maximum(_bitlen(np.abs(total)) - (man_bits - 1), 0)
+    return total >> inc, x + inc
+
+
+def _bitmod_accumulate(c: BitModConfig, partial, emax, terms, last_beat):
+    """(mantissa, exponent) of every group, ``(n, G, rows, cols)``, cycle by cycle."""
+    n, beats = partial.shape[:2]
+    shape = (n, c.rows, c.cols)
+    man, exp = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    g_man = np.zeros((n, c.groups, c.rows, c.cols), np.int64)
+    g_exp = np.zeros_like(g_man)
+    active = np.arange(c.terms)[None, :] < terms[:, None]  # (n, T): cycles the mode runs
+    for b in range(beats):
+        for t in range(c.terms):
+            nm, ne = bitmod_accumulate_step(man, exp, partial[:, b, ..., t], emax[:, b, ..., t])
+            on = active[:, t, None, None]
+            man, exp = np.where(on, nm, man), np.where(on, ne, exp)
+        if b in last_beat:
+            g = int(np.flatnonzero(last_beat == b)[0])
+            g_man[:, g], g_exp[:, g] = man, exp
+            man, exp = np.zeros_like(man), np.zeros_like(exp)
+    return g_man, g_exp
+
+
+def _mode_term_counts(c: BitModConfig, mode) -> np.ndarray:
+    """Terms per weight of each output's mode, ``(n,)`` (n = 1 broadcasts)."""
+    mode = np.atleast_1d(np.asarray(mode, np.int64))
+    counts = np.array([f.terms for f in c.families])
+    return counts[np.where(mode < c.modes, mode, 0)]
 
 
 def _mode_terms(c: BitModConfig, w: np.ndarray, wt, mode):

@@ -136,6 +136,8 @@ _BITMOD_PARAMS = (
     Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
     Param("pipeline", 3, "register stages between the beat register and the accumulator "
           "(cycles of fill latency)", lo=0, hi=4),
+    Param("accumulator", "exact", "group accumulator: exact fixed point or bitmod (BitMoD's "
+          "15-bit-mantissa floating accumulator)", choices=("exact", "bitmod")),
 )
 
 BLOCKS: dict[str, Block] = {

@@ -35,6 +35,15 @@ def test_pe_under_random_stalls_and_backpressure(weights):
     _check(BitModPE(c), bitmod_random(c, n=4), seed=11)
 
 
+@pytest.mark.parametrize(("weights", "pipeline"), [("fp4", 3), ("int8", 0), ("bitmod", 4)])
+def test_bitmod_accumulator_pe_matches_model(weights, pipeline):
+    c = BitModConfig(weights=weights, accumulator="bitmod", pipeline=pipeline, **SMALL)
+    dut = BitModPE(c)
+    for case in bitmod_cases(c):
+        _check(dut, case)
+    _check(dut, bitmod_random(c, n=6, seed=31), seed=32)
+
+
 @pytest.mark.parametrize("pipeline", range(len(PIPELINE_CUTS)))
 def test_one_instance_switches_modes_between_outputs(pipeline):
     # BitMoD's decoder: fp3/fp4 with selectors per group and INT4/6/8 per layer, one build;

@@ -200,3 +200,45 @@ def test_model_nonfinite_flag_follows_inf_and_nan():
     a[0, 1, 0, 2] = 0x7E00  # NaN with a zero weight still raises the flag
     ref = bitmod_model(c, w, a, np.ones((1, c.beats, 1)), np.zeros((1, c.beats, 1)))
     assert ref.nonfinite[0, 0, 0] and ref.out[0, 0, 0] == 0
+
+
+def test_bitmod_accumulate_step_by_hand():
+    from hwsim.hw.rtl.models import bitmod_accumulate_step
+
+    def step(man, exp, partial, emax):
+        got = bitmod_accumulate_step(*(np.array([v]) for v in (man, exp, partial, emax)))
+        return int(got[0][0]), int(got[1][0])
+
+    # Empty accumulator: the partial sum is taken at its own exponent, exactly.
+    assert step(0, 0, 5, 3) == (5, 3)
+    # 2**13 + 2**13 = 2**14 needs 15 magnitude bits: one normalizing shift, still exact.
+    assert step(1 << 13, 0, 1 << 13, 0) == (1 << 13, 1)
+    # A larger incoming exponent shifts the stored mantissa right (floor): 16383 >> 2 = 4095,
+    # plus -1 -> 4094 at exponent 2 (16376; exact 16379: the truncation this design accepts).
+    assert step(16383, 0, -1, 2) == (4094, 2)
+    # A larger stored exponent shifts the incoming sum right (floor: -3 >> 1 = -2).
+    assert step(100, 1, -3, 0) == (98, 1)
+
+
+def test_bitmod_accumulator_stays_close_to_the_exact_one():
+    """Same stimulus through both accumulators: every group value of the bitmod one is within
+    its truncation bound of the exact one. Each cycle floors at most two operands by at most
+    one unit of 2**X, and a normalization by one more unit of 2**(X + inc) <= 2**E', where
+    E' is the exponent after the cycle: |error| <= 3 * sum over cycles of 2**E'."""
+    from hwsim.hw.rtl.models import _bitmod_accumulate, _exact_accumulate, _mode_term_counts
+
+    c = BitModConfig(weights="fp4", accumulator="bitmod", group_size=32, k=64)
+    rng = np.random.default_rng(12)
+    n, beats, terms = 5, c.beats, c.terms
+    partial = rng.integers(-(1 << 16), 1 << 16, (n, beats, 1, 1, terms))
+    emax = rng.integers(10, 30, (n, beats, 1, 1, terms))
+    gidx = np.minimum(np.arange(beats) // c.beats_full, c.groups - 1)
+    last = np.array([np.flatnonzero(gidx == g)[-1] for g in range(c.groups)])
+    man, exp = _bitmod_accumulate(c, partial, emax, _mode_term_counts(c, 0), last)
+    exact = _exact_accumulate(c, partial, emax, gidx)
+    approx = man.astype(object) << exp.astype(object)
+    err = np.abs((approx - exact).astype(np.float64))
+    # The bound with every cycle at the group's final exponent (exponents only grow).
+    bound = 3 * beats // c.groups * terms * np.exp2(exp.astype(np.float64))
+    assert np.all(err <= bound) and err.max() > 0
+    assert np.all(np.abs(man) <= 1 << 14)  # fits the 15-bit signed mantissa
