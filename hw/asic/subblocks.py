@@ -22,14 +22,15 @@ class SubBlocks:
 
 _BITMOD = SubBlocks(
     rules=(
-        (r"beat_.*|stage_.*", "operand registers"),
-        (r"pe|emax", "exponent match"),
-        (r"mag|neg|lane|partial", "bit-serial multiply"),
-        (r"acc_.*|psum_.*|nf_.*", "group accumulate"),
-        (r"d(mag|neg|scale|nf|r|next|value)_.*", "dequantize"),
+        (r"beat_.*|stage_.*|term_.*|act_.*", "operand registers"),
+        (r"pe|emax|pexp_.*|emax.*|shift_.*|align_.*", "exponent match"),
+        (r"mag|neg|lane|partial|lane_.*|partial_.*|contrib.*", "bit-serial multiply"),
+        (r"acc_.*|psum_.*|nf_.*|acc[mexs]_.*|accmag_.*|accn[me]_.*", "group accumulate"),
+        (r"d(mag|neg|scale|nf|r|next|value|exp)_.*|placed_.*", "dequantize"),
         (r"oacc_.*|out_\d+_\d+|outnf_.*|out|nonfinite", "output accumulate"),
     ),
-    keep=("pe", "emax", "mag", "neg", "lane", "partial", "psum_*", "dnext_*", "dvalue_*"),
+    keep=("pe", "emax", "mag", "neg", "lane", "partial", "pexp_*", "emax_*", "shift_*",
+          "lane_*", "partial_*", "psum_*", "dnext_*", "dvalue_*"),
 )
 
 _MAC = SubBlocks(
