@@ -24,6 +24,7 @@ __all__ = [
     "MAX_DECODE_STEPS",
     "MAX_GRID_POINTS",
     "MAX_NESTING",
+    "MAX_REQUESTS",
     "MAX_TOKENS",
     "SAFE_COUNT",
     "check_array",
@@ -49,6 +50,9 @@ SAFE_COUNT = 2**62
 MAX_TOKENS = 2**20                     # prompt_tokens + generate_tokens - 1
 MAX_DECODE_STEPS = 2**15               # generate_tokens - 1
 MAX_BATCH_TOKENS = 2**26               # batch x tokens: the rows of the largest GEMM
+# A served trace is scheduled step by step: 1,000 requests of up to 4k tokens take a few
+# seconds; a million requests would take hours.
+MAX_REQUESTS = 2**17
 # A GEMM is mapped as blocks that each get a row of int64/float64 arrays. A 131,072-token
 # Llama-3-8B prefill (its attention about 2**22 blocks) takes 17 s and 0.9 GB.
 MAX_BLOCKS = 2**22

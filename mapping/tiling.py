@@ -44,6 +44,9 @@ __all__ = [
 
 LoopOrder = Literal["n_outer", "m_outer"]
 
+# Most candidate blocks evaluated at once (shapes x candidates) before splitting the shapes.
+_GRID_LIMIT = 1 << 18
+
 
 @dataclass(frozen=True)
 class Mapping:
@@ -244,6 +247,16 @@ def map_gemms(
 
     # Candidate grid (S, Cm, Cn, Ck, 2): every block size per dimension, both loop orders.
     cm, cn, ck = _candidate_grid(m, q_m), _candidate_grid(n, q_n), _candidate_grid(k, q_k)
+    per_shape = 2 * cm.shape[1] * cn.shape[1] * ck.shape[1]
+    if len(m) > 1 and len(m) * per_shape > _GRID_LIMIT:
+        # Bound the memory of the grid: map the shapes in parts.
+        half = len(m) // 2
+        parts = [map_gemms(m[sl], n[sl], k[sl], a_bits, b_bits, out_bits, hw, stage,
+                           group_size, op_name) for sl in (slice(0, half), slice(half, None))]
+        return Mappings(m=m, n=n, k=k, rows=arr.rows, cols=arr.cols, **{
+            name: np.concatenate([getattr(p, name) for p in parts])
+            for name in ("n_outer", "block_m", "block_n", "block_k", "a_fetches",
+                         "b_fetches", "dram_read_bytes", "dram_write_bytes")})
     bm = cm[:, :, None, None, None]
     bn = cn[:, None, :, None, None]
     bk = ck[:, None, None, :, None]
@@ -254,6 +267,9 @@ def map_gemms(
     fits = ((bm > 0) & (bn > 0) & (bk > 0)
             & (2 * bn * bk * b_bits / 8 <= cap_b) & (2 * bm * bk * a_bits / 8 <= cap_a)
             & (2 * bm * bn * hw.acc_bits / 8 <= cap_o))
+    # Drop the candidates no shape can hold (most of the grid when the shapes are alike).
+    cols = np.flatnonzero(fits.any(axis=0))
+    bm, bn, bk, order, fits = (x[:, cols] for x in (bm, bn, bk, order, fits))
     safe = np.maximum
     nb_m = -(-m[:, None] // safe(bm, 1))
     nb_n = -(-n[:, None] // safe(bn, 1))
@@ -323,9 +339,10 @@ def block_schedules(mps: Mappings, a_bits: float, b_bits: float,
     seg = np.repeat(np.arange(len(counts)), counts)
     j = np.arange(offsets[-1], dtype=np.int64) - offsets[seg]
     # Block j of a shape walks (outer, middle, k) with k innermost.
+    nbk = nb_k[seg]
     middle = np.where(mps.n_outer, nb_m, nb_n)[seg]
-    i_k = j % nb_k[seg]
-    rest = j // nb_k[seg]
+    i_k = j % nbk
+    rest = j // nbk
     i_mid, i_o = rest % middle, rest // middle
     n_outer = mps.n_outer[seg]
     i_n = np.where(n_outer, i_o, i_mid)
@@ -334,8 +351,8 @@ def block_schedules(mps: Mappings, a_bits: float, b_bits: float,
     def extent(i: np.ndarray, total: np.ndarray, block: np.ndarray,
                nblocks: np.ndarray) -> np.ndarray:
         # Every block is full except the last one along its dimension.
-        return np.where(i == nblocks[seg] - 1, total[seg] - block[seg] * (nblocks[seg] - 1),
-                        block[seg])
+        last = nblocks - 1
+        return np.where(i == last[seg], (total - block * last)[seg], block[seg])
 
     bm = extent(i_m, mps.m, mps.block_m, nb_m)
     bn = extent(i_n, mps.n, mps.block_n, nb_n)
@@ -352,7 +369,7 @@ def block_schedules(mps: Mappings, a_bits: float, b_bits: float,
     moved_k[1:] = i_k[1:] != i_k[:-1]
     load_a = (first | moved_m | moved_k) * (bm * bk * a_bits / 8)
     load_b = (first | moved_n | moved_k) * (bk * bn * b_bits / 8)
-    writeback = (i_k == nb_k[seg] - 1) * (bm * bn * out_bits / 8)
+    writeback = (i_k == nbk - 1) * (bm * bn * out_bits / 8)
     schedule = BlockSchedule(bm=bm, bn=bn, bk=bk, load_a_bytes=load_a.astype(np.float64),
                              load_b_bytes=load_b.astype(np.float64),
                              writeback_bytes=writeback.astype(np.float64), first_k=i_k == 0,

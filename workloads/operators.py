@@ -34,7 +34,10 @@ from hwsim.workloads.inventory import LinearLayer, linear_layers
 from hwsim.workloads.ops import Op, Stage
 from hwsim.workloads.spec import FP16_BITS, Workload
 
-__all__ = ["VECTOR_FLOPS_PER_ELEMENT", "operators"]
+__all__ = ["ATTENTION_OPS", "VECTOR_FLOPS_PER_ELEMENT", "operators", "step_operators"]
+
+# The operators whose shape follows each sequence's query tokens and KV length.
+ATTENTION_OPS = ("attn_qk", "softmax", "attn_sv")
 
 VECTOR_FLOPS_PER_ELEMENT = {
     "rmsnorm": 4.0,
@@ -48,22 +51,36 @@ VECTOR_FLOPS_PER_ELEMENT = {
 
 
 class _Stage:
-    """Per-stage constants: tokens per sequence per step, step and KV arrays."""
+    """One stage's entries (steps): query tokens per sequence, KV lengths, linear-layer rows,
+    lm_head rows, and how many identical sequences share each attention operator."""
 
-    def __init__(self, w: Workload, stage: Stage) -> None:
-        self.name: Stage = stage
-        self.window = w.model.sliding_window if w.model else None
-        if stage == "prefill":
-            self.tokens = w.prompt_tokens
-            self.step = np.zeros(1, dtype=np.int64)
-            self.kv_len = np.full(1, w.prompt_tokens, dtype=np.int64)
-        else:
-            self.tokens = 1
-            self.step = np.arange(w.decode_steps, dtype=np.int64)
-            self.kv_len = w.prompt_tokens + 1 + self.step
-        self.rows = w.batch * self.tokens  # m of the linear layers
+    def __init__(self, name: Stage, tokens: np.ndarray, kv_len: np.ndarray, rows: np.ndarray,
+                 logit_rows: np.ndarray, sequences: int, window: int | None) -> None:
+        self.name: Stage = name
+        self.window = window
+        self.tokens = tokens
+        self.step = np.arange(tokens.shape[0], dtype=np.int64)
+        self.kv_len = kv_len
+        self.rows = rows  # m of the linear layers
+        self.logit_rows = logit_rows
+        self.sequences = sequences
         keys = self.kv_len if self.window is None else np.minimum(self.kv_len, self.window)
         self.keys = keys.astype(np.int64)
+
+    @classmethod
+    def of(cls, w: Workload, stage: Stage) -> _Stage:
+        """The prefill (one step) or the decode steps of a workload."""
+        if stage == "prefill":
+            tokens = np.full(1, w.prompt_tokens, dtype=np.int64)
+            kv_len = tokens.copy()
+        else:
+            tokens = np.ones(w.decode_steps, dtype=np.int64)
+            kv_len = w.prompt_tokens + 1 + np.arange(w.decode_steps, dtype=np.int64)
+        rows = w.batch * tokens
+        logit_rows = np.full_like(rows, w.batch) if (stage == "prefill"
+                                                    and w.logits == "last") else rows
+        return cls(stage, tokens, kv_len, rows, logit_rows, w.batch,
+                   w.model.sliding_window if w.model else None)
 
 
 def _arr(x: int | np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -77,9 +94,33 @@ def operators(w: Workload) -> list[Op]:
     """
     if w.model is None:
         return [_gemm_op(w, g.name, g.m, g.n, g.k, g.count) for g in w.gemms]
-    ops = _stage_ops(w, _Stage(w, "prefill"))
+    ops = _stage_ops(w, _Stage.of(w, "prefill"))
     if w.decode_steps > 0:
-        ops += _stage_ops(w, _Stage(w, "decode"))
+        ops += _stage_ops(w, _Stage.of(w, "decode"))
+    return ops
+
+
+def step_operators(w: Workload, stage: Stage, *, tokens: np.ndarray, kv_len: np.ndarray,
+                   rows: np.ndarray, logit_rows: np.ndarray, sequences: int = 1,
+                   attention_only: bool = False) -> list[Op]:
+    """Operators of arbitrary steps (one array entry each), e.g. the steps of a served trace.
+
+    Args:
+        w: a workload with a model (its precisions, attention kernel, logits).
+        stage: array shape the steps run on.
+        tokens, kv_len: per entry, query tokens and KV length of each attention sequence.
+        rows, logit_rows: per entry, rows of the linear layers and of the lm_head.
+        sequences: identical sequences that share each attention operator.
+        attention_only: only ``attn_qk``, ``softmax``, ``attn_sv``.
+    """
+    model = w.model
+    assert model is not None and not model.is_moe
+    st = _Stage(stage, *(np.asarray(x, dtype=np.int64) for x in (tokens, kv_len, rows,
+                                                                   logit_rows)),
+                sequences, model.sliding_window)
+    ops = _stage_ops(w, st)
+    if attention_only:
+        return [op for op in ops if op.name in ATTENTION_OPS]
     return ops
 
 
@@ -147,7 +188,7 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
     def attn(name: str, m: int, n: np.ndarray, k: np.ndarray | int) -> Op:
         return Op(name=name, op_class="attention", stage=st.name, layer="decoder",
                   kind="gemm", m=_arr(m, like), n=_arr(n, like), k=_arr(k, like),
-                  count=L * w.batch * model.kv_heads, a_bits=act, b_bits=kv.bits,
+                  count=L * st.sequences * model.kv_heads, a_bits=act, b_bits=kv.bits,
                   out_bits=act, b_kind="kv", a_format=act_format, b_format=kv.format,
                   group_size=kv.group_size,
                   step=like.copy(), kv_len=st.kv_len.copy(),
@@ -178,7 +219,7 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
         ops.append(vec("rope", "attention", T, (model.heads + model.kv_heads) * model.rotary_dim,
                        L, VECTOR_FLOPS_PER_ELEMENT["rope"]))
     q_rows = st.tokens * model.query_group  # query rows per (sequence, kv head)
-    kv_count = L * w.batch * model.kv_heads
+    kv_count = L * st.sequences * model.kv_heads
     ops.append(attn("attn_qk", q_rows, st.keys, model.dim_head))
     ops.append(vec("softmax", "attention", q_rows, st.keys, kv_count,
                    VECTOR_FLOPS_PER_ELEMENT["softmax"], kv_len=st.kv_len,
@@ -195,7 +236,7 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
         E, top_k = model.experts, model.experts_per_token
         ops.append(linear(lin["router"], T, L))
         ops.append(vec("router_softmax", "ffn", T, E, L, VECTOR_FLOPS_PER_ELEMENT["softmax"]))
-        assignments = T * top_k
+        assignments = int(T[0]) * top_k  # the workload's stages have one row count
         active = min(E, assignments)
         rows, extra = divmod(assignments, active)
         # (rows per expert, experts with that many rows): exact MACs, distinct experts' weights.
@@ -223,7 +264,7 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
         ops.append(vec("ffn_residual", "residual", T, h, L, 1.0, a_operands=2))
 
     # Head: final norm and logits (prefill: all prompt tokens or only the last one).
-    logit_rows = w.batch if (st.name == "prefill" and w.logits == "last") else T
+    logit_rows = st.logit_rows
     ops.append(vec("final_norm", "norm", T, h, 1, norm_flops, layer="head",
                    b_bits=norm_bits))
     ops.append(linear(lin["lm_head"], logit_rows, 1))

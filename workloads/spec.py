@@ -16,6 +16,15 @@ Schema (unknown keys are rejected everywhere)::
                                       #     block_kv: 64, splits: 1} (`hwsim.workloads.attention`)
     hardware: bitmod                  # preset name or path, for the simulator / roofline
 
+or, for serving (`hwsim.workloads.serving`), a request trace instead of the token counts::
+
+    requests: trace.csv               # or [{arrival_s: 0.0, prompt_tokens: 512,
+                                      #      generate_tokens: 64}, ...]
+    serving: {max_batch: 32, max_tokens_per_step: 2048, chunked_prefill: true}
+
+or ``batch: [512, 1024, 2048]`` (with ``generate_tokens``, without ``prompt_tokens``): that many
+sequences with those context lengths, decoded together (ragged KV lengths).
+
 or, for kernel studies, raw GEMMs instead of a model::
 
     gemms: [{name: g1, m: 1024, n: 1024, k: 1024, count: 1}]
@@ -39,17 +48,26 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
 from hwsim.limits import (
     MAX_BATCH_TOKENS,
     MAX_DECODE_STEPS,
+    MAX_REQUESTS,
     MAX_TOKENS,
     SAFE_COUNT,
     check_count,
@@ -59,6 +77,7 @@ from hwsim.workloads.examples import resolve_workload_path
 from hwsim.workloads.hf_config import model_from_hf_config
 from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
 from hwsim.workloads.models import ModelConfig, get_model
+from hwsim.workloads.serving import Request, ServingPolicy, read_trace_csv, validate_requests
 
 if TYPE_CHECKING:
     from hwsim.dtypes import FloatFormat, Format
@@ -179,6 +198,17 @@ class Workload:
     gemms: tuple[Gemm, ...] = ()
     description: str = ""
     attention: AttentionKernel = field(default_factory=AttentionKernel)
+    requests: tuple[Request, ...] = ()
+    serving: ServingPolicy | None = None
+
+    @property
+    def served(self) -> bool:
+        """True for a request trace (or a batch list): runs through the serving scheduler.
+
+        Then `batch`, `prompt_tokens` and `generate_tokens` are the largest of the trace
+        (the memory footprint's worst case), not a workload of their own.
+        """
+        return bool(self.requests)
 
     @property
     def decode_steps(self) -> int:
@@ -259,11 +289,31 @@ class _AttentionIn(_Strict):
             splits=self.splits or d.splits)
 
 
+class _RequestIn(_Strict):
+    arrival_s: float = 0.0
+    prompt_tokens: PosInt
+    generate_tokens: PosInt
+
+
+class _ServingIn(_Strict):
+    max_batch: PosInt = 32
+    max_tokens_per_step: PosInt | None = 2048
+    chunked_prefill: bool = True
+
+    @model_validator(mode="after")
+    def _room_for_decodes(self) -> _ServingIn:
+        if self.max_tokens_per_step is not None and self.max_tokens_per_step < self.max_batch:
+            raise ValueError(f"max_tokens_per_step {self.max_tokens_per_step} is smaller than "
+                             f"max_batch {self.max_batch} (a full batch decodes that many "
+                             "tokens a step)")
+        return self
+
+
 class _WorkloadIn(_Strict):
     name: str | None = None
     description: str = ""
     model: str | None = None
-    batch: PosInt = 1
+    batch: Any = 1
     prompt_tokens: PosInt | None = None
     generate_tokens: PosInt | None = None
     logits: Literal["all", "last"] = "all"
@@ -273,6 +323,20 @@ class _WorkloadIn(_Strict):
     hardware: str | None = None
     gemms: list[_GemmIn] | None = None
     attention: _AttentionIn = Field(default_factory=_AttentionIn)
+    requests: str | list[Any] | None = None
+    serving: _ServingIn | None = None
+
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _batch(cls, v: Any) -> Any:
+        # A positive integer, or a list of prompt lengths (checked with the token keys).
+        if isinstance(v, list):
+            return v
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError("Input should be a valid integer (or a list of prompt lengths)")
+        if v <= 0:
+            raise ValueError("Input should be greater than 0")
+        return v
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -282,13 +346,16 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _format_validation(exc: ValidationError) -> str:
+def _format_validation(exc: ValidationError, prefix: str = "") -> str:
     msgs = []
     for err in exc.errors():
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        msgs.append(f"{_loc(err['loc'])}: {msg}")
+        loc = _loc(err["loc"]) if err["loc"] else ""
+        if prefix:
+            loc = prefix + (f".{loc}" if loc and not loc.startswith("[") else loc)
+        msgs.append(f"{loc or '(top level)'}: {msg}")
     return "; ".join(msgs)
 
 
@@ -369,7 +436,7 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     gemms: tuple[Gemm, ...] = ()
     if spec.gemms is not None:
         for key in ("model", "batch", "prompt_tokens", "generate_tokens", "logits", "kv_cache",
-                    "attention"):
+                    "attention", "requests", "serving"):
             if key in data:
                 errors.append(f"{key}: not allowed together with 'gemms'")
         if not spec.gemms:
@@ -389,9 +456,7 @@ def workload_from_dict(data: Any, source: str = "<dict>",
                 model = _resolve_model(spec.model, base)
             except HwsimError as exc:
                 errors.append(f"model: {exc}")
-        for key in ("prompt_tokens", "generate_tokens"):
-            if getattr(spec, key) is None:
-                errors.append(f"{key}: missing (a positive integer)")
+        _check_token_keys(spec, data, errors)
 
     # Reference reduction size of the per-row / two-level scale bits (exact per layer in ops).
     ref_k = model.hidden if model is not None else (gemms[0].k if gemms else 1)
@@ -426,6 +491,14 @@ def workload_from_dict(data: Any, source: str = "<dict>",
         raise HwsimError(f"{source}: " + "; ".join(errors))
     assert default is not None and acts is not None and kv is not None
 
+    requests, policy = _served(spec, model, source, base)
+    if requests:
+        batch = min(len(requests), policy.max_batch)  # type: ignore[union-attr]
+        prompt = max(r.prompt_tokens for r in requests)
+        generate = max(r.generate_tokens for r in requests)
+    else:
+        batch = spec.batch if isinstance(spec.batch, int) else len(spec.batch)
+        prompt, generate = spec.prompt_tokens or 0, spec.generate_tokens or 0
     if model is not None and spec.prompt_tokens is not None and spec.generate_tokens is not None:
         reach = spec.prompt_tokens + spec.generate_tokens - 1
         if reach > model.max_context:
@@ -438,9 +511,9 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     return Workload(
         name=name,
         model=model,
-        batch=spec.batch,
-        prompt_tokens=spec.prompt_tokens or 0,
-        generate_tokens=spec.generate_tokens or 0,
+        batch=batch,
+        prompt_tokens=prompt,
+        generate_tokens=generate,
         weights=WeightPrecision(default, tuple(overrides)),
         activations=acts,
         kv_cache=kv,
@@ -450,19 +523,30 @@ def workload_from_dict(data: Any, source: str = "<dict>",
         gemms=gemms,
         description=spec.description,
         attention=spec.attention.resolve(),
+        requests=requests,
+        serving=policy,
     )
 
 
 def _size_problems(spec: _WorkloadIn) -> list[str]:
     """Sizes beyond `hwsim.limits`, checked before any array is sized by them (first only)."""
     prompt, generate = spec.prompt_tokens or 0, spec.generate_tokens or 0
+    if isinstance(spec.batch, list):
+        # A batch list: each entry is one sequence's prompt (its entries checked elsewhere).
+        lengths = [b for b in spec.batch if isinstance(b, int)]
+        prompt = max(lengths, default=0)
+        batch_tokens = sum(lengths) + len(lengths) * max(generate - 1, 0)
+    else:
+        batch_tokens = spec.batch * (prompt + generate - 1)
     checks = [
         ("prompt_tokens + generate_tokens - 1", prompt + generate - 1, MAX_TOKENS,
          "tokens of one sequence"),
         ("generate_tokens", generate, MAX_DECODE_STEPS + 1,
          "each decode step is costed: about 35 KB of memory a step"),
-        ("batch x (prompt_tokens + generate_tokens - 1)", spec.batch * (prompt + generate - 1),
+        ("batch x (prompt_tokens + generate_tokens - 1)", batch_tokens,
          MAX_BATCH_TOKENS, "token rows of a whole batch"),
+        ("requests", len(spec.requests) if isinstance(spec.requests, list) else 0,
+         MAX_REQUESTS, "requests of a trace, each costed step by step"),
     ]
     checks += [(f"gemms[{i}]: count x m x n x k", g.count * g.m * g.n * g.k, SAFE_COUNT,
                 "MACs, counted in 64-bit integers") for i, g in enumerate(spec.gemms or ())]
@@ -472,6 +556,78 @@ def _size_problems(spec: _WorkloadIn) -> list[str]:
         except HwsimError as exc:
             return [str(exc)]
     return []
+
+
+def _check_token_keys(spec: _WorkloadIn, data: dict[str, Any], errors: list[str]) -> None:
+    """Which of batch / prompt_tokens / generate_tokens / requests / serving go together."""
+    if spec.requests is not None:
+        for key in ("batch", "prompt_tokens", "generate_tokens"):
+            if key in data:
+                errors.append(f"{key}: not allowed together with 'requests' (each request "
+                              "gives its own tokens)")
+        return
+    if isinstance(spec.batch, list):
+        bad = [i for i, b in enumerate(spec.batch)
+               if not isinstance(b, int) or isinstance(b, bool) or b < 1]
+        if not spec.batch or bad:
+            where = f"batch[{bad[0]}]" if bad else "batch"
+            errors.append(f"{where}: a batch list holds each sequence's prompt length (positive "
+                          "integers, at least one)")
+        if "prompt_tokens" in data:
+            errors.append("prompt_tokens: not allowed with a batch list (each entry is a "
+                          "sequence's prompt length)")
+    elif spec.prompt_tokens is None:
+        errors.append("prompt_tokens: missing (a positive integer)")
+    if spec.generate_tokens is None:
+        errors.append("generate_tokens: missing (a positive integer)")
+    if spec.serving is not None and not isinstance(spec.batch, list):
+        errors.append("serving: only applies to 'requests' or a batch list")
+
+
+def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
+            base: Path | None) -> tuple[tuple[Request, ...], ServingPolicy | None]:
+    """The trace and policy of a served workload (empty for a plain one), validated."""
+    if model is None:
+        return (), None
+    locate: Callable[[int], str] | None = None
+    if spec.requests is not None:
+        if isinstance(spec.requests, str):
+            path = Path(spec.requests).expanduser()
+            if not path.is_absolute() and base is not None:
+                path = base / path
+            requests = read_trace_csv(path)
+            where = str(path)
+            check_count(len(requests), MAX_REQUESTS, f"{path}: requests",
+                        "requests of a trace, each costed step by step")
+
+            def locate(i: int) -> str:  # a CSV trace names the request's line
+                return f"{path}: line {i + 2}"
+        else:
+            requests = []
+            for i, item in enumerate(spec.requests):
+                try:
+                    r = _RequestIn.model_validate(item)
+                except ValidationError as exc:
+                    raise HwsimError(f"{source}: " + _format_validation(exc, f"requests[{i}]")
+                                     ) from None
+                requests.append(Request(r.arrival_s, r.prompt_tokens, r.generate_tokens))
+            where = f"{source}: requests"
+        s = spec.serving or _ServingIn()
+        policy = ServingPolicy(s.max_batch, s.max_tokens_per_step, s.chunked_prefill)
+    elif isinstance(spec.batch, list):
+        assert spec.generate_tokens is not None
+        requests = [Request(0.0, p, spec.generate_tokens) for p in spec.batch]
+        where = f"{source}: batch"
+        s = spec.serving
+        policy = (ServingPolicy(s.max_batch, s.max_tokens_per_step, s.chunked_prefill)
+                  if s is not None else ServingPolicy(len(requests), None, False))
+    else:
+        return (), None
+    if model.is_moe:
+        raise HwsimError(f"{where}: serving a mixture-of-experts model ({model.name}) is not "
+                         "modelled yet; give prompt_tokens/generate_tokens instead")
+    validate_requests(requests, where, model.max_context, model.name, policy, locate)
+    return tuple(requests), policy
 
 
 def _check_groups(weights: WeightPrecision, given: dict[str, _PrecisionIn],

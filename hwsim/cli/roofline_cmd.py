@@ -46,9 +46,20 @@ def roofline(
     else:
         machine_ref = w.hardware
     machine = load_machine(machine_ref)
+    console = Console()
+    if w.served:
+        from hwsim.reports.roofline_serving import roofline_serving
+        from hwsim.reports.serving_report import serving_lines, write_serving_outputs
+
+        runs = [(machine.name, roofline_serving(w, machine))]
+        written = write_serving_outputs(w.name, runs, out, "roofline", plots=plots,
+                                        figure_formats=figure_formats)
+        for line in serving_lines(runs):
+            console.print(line, highlight=False)
+        console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
+        return
     rep = roofline_report(w, machine, out, plots=plots, figure_formats=figure_formats)
 
-    console = Console()
     print_table(console, summary_text_table(rep.summary, f"{w.name} on {machine.name}"))
     console.print(totals_line(rep.summary, machine.name), highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in rep.files.values())}", highlight=False)

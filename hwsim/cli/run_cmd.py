@@ -102,6 +102,9 @@ def run(
         designs.append(hw)
 
     console = Console()
+    if w.served:
+        _serve(w, designs, out, console, figure_formats)
+        return
     results = []
     with Progress(console=console, transient=True) as progress:
         for hw in designs:
@@ -125,6 +128,20 @@ def run(
     if results[0].not_simulated:
         console.print(f"not on the PE array (vector ops): {len(results[0].not_simulated)} "
                       "operators, listed in summary.json", highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
+
+
+def _serve(w: Any, designs: list[Any], out: Path, console: Any,
+           figure_formats: tuple[str, ...]) -> None:
+    """A request trace (or batch list): every scheduler step costed by the simulator."""
+    from hwsim.reports.serving_report import serving_lines, write_serving_outputs
+    from hwsim.sim.serving import simulate_serving
+
+    runs = [(hw.name, simulate_serving(w, hw)) for hw in designs]
+    written = write_serving_outputs(w.name, runs, out, "simulator",
+                                    figure_formats=figure_formats)
+    for line in serving_lines(runs):
+        console.print(line, highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
 
 

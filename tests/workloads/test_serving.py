@@ -1,0 +1,125 @@
+"""The continuous-batching scheduler with a step cost derived by hand, and trace errors."""
+
+import numpy as np
+import pytest
+
+from hwsim.errors import HwsimError
+from hwsim.workloads import workload_from_dict
+from hwsim.workloads.serving import (
+    Request,
+    ServingPolicy,
+    StepCost,
+    read_trace_csv,
+    serve,
+)
+
+
+def tokens_cost(shape):
+    """One second per token in the step: every figure below follows by hand."""
+    return StepCost(seconds=float(shape.tokens))
+
+
+def test_one_request_prefill_then_decodes():
+    # 10-token prompt, 4 tokens out: prefill step (10 s, first token at 10 s after arrival
+    # at 2 s), then 3 decode steps of 1 s.
+    run = serve([Request(2.0, 10, 4)], ServingPolicy(), tokens_cost)
+    assert run.step_start_s.tolist() == [2.0, 12.0, 13.0, 14.0]
+    assert run.step_s.tolist() == [10.0, 1.0, 1.0, 1.0]
+    assert run.ttft_s.tolist() == [10.0]
+    assert run.tpot_s.tolist() == [1.0]
+    assert run.e2e_s.tolist() == [13.0]
+
+
+def test_chunked_prefill_shares_the_budget_with_decodes():
+    # Budget 8 tokens. A (prompt 4, 3 out) at 0; B (prompt 10, 2 out) at 0.
+    # Step 0: A prefills 4, B prefills 4 (budget) -> 8 s; A's first token at 8.
+    # Step 1: A decodes 1, B prefills 6 more (its last) -> 7 s, ends 15: A's 2nd token, B's
+    # first. Step 2: A decodes (last, 3rd), B decodes (last, 2nd) -> 2 s, ends 17.
+    run = serve([Request(0.0, 4, 3), Request(0.0, 10, 2)],
+                ServingPolicy(max_batch=4, max_tokens_per_step=8), tokens_cost)
+    assert run.step_s.tolist() == [8.0, 7.0, 2.0]
+    assert run.step_prefill_tokens.tolist() == [8, 6, 0]
+    assert run.ttft_s.tolist() == [8.0, 15.0]
+    assert run.e2e_s.tolist() == [17.0, 17.0]
+    assert run.tpot_s.tolist() == [4.5, 2.0]
+    # The KV length of every sequence in every step (ragged): B's chunks attend to 4 then 10.
+    assert run.shapes[0].attention == ((4, 4, 2),)
+    assert run.shapes[1].attention == ((1, 5, 1), (6, 10, 1))
+    assert run.shapes[2].attention == ((1, 6, 1), (1, 11, 1))
+
+
+def test_without_chunking_a_prompt_waits_for_room_and_the_batch_is_capped():
+    # max_batch 1: B waits until A is done; budget 8 without chunking: prompts run whole.
+    run = serve([Request(0.0, 5, 2), Request(1.0, 8, 1)],
+                ServingPolicy(max_batch=1, max_tokens_per_step=8, chunked_prefill=False),
+                tokens_cost)
+    assert run.step_batch.tolist() == [1, 1, 1]
+    assert run.step_start_s.tolist() == [0.0, 5.0, 6.0]
+    assert run.ttft_s.tolist() == [5.0, 13.0]
+    assert np.isnan(run.tpot_s[1])  # one generated token: no time per output token
+
+
+def test_idle_until_the_next_arrival():
+    run = serve([Request(0.0, 2, 1), Request(100.0, 3, 1)], ServingPolicy(), tokens_cost)
+    assert run.step_start_s.tolist() == [0.0, 100.0]
+    s = run.summary()
+    assert s["makespan_s"] == 103.0 and s["busy_s"] == 5.0
+    assert s["ttft_s"]["p50"] == 2.5  # the median of 2 and 3
+
+
+BASE = {"model": "llama-2-7b"}
+
+
+@pytest.mark.parametrize(("extra", "match"), [
+    ({"requests": []}, r"requests: empty trace"),
+    ({"requests": [{"arrival_s": -1, "prompt_tokens": 3, "generate_tokens": 2}]},
+     r"requests\[0\]: arrival_s -1.0 is not a time >= 0"),
+    ({"requests": [{"arrival_s": 2, "prompt_tokens": 3, "generate_tokens": 2},
+                   {"arrival_s": 1, "prompt_tokens": 3, "generate_tokens": 2}]},
+     r"requests\[1\]: arrival_s 1.0 is before the previous request's 2.0; sort the trace"),
+    ({"requests": [{"prompt_tokens": 4000, "generate_tokens": 100}]},
+     r"requests\[0\]: prompt_tokens \+ generate_tokens - 1 = 4099 is beyond llama-2-7b's "
+     r"context of 4096"),
+    ({"requests": [{"prompt_tokens": 0, "generate_tokens": 1}]},
+     r"requests\[0\].prompt_tokens: Input should be greater than 0"),
+    ({"requests": [{"prompt_tokens": 3000, "generate_tokens": 1}],
+      "serving": {"max_tokens_per_step": 2048, "chunked_prefill": False}},
+     r"requests\[0\]: prompt_tokens 3000 exceeds serving.max_tokens_per_step 2048 without "
+     r"chunked_prefill"),
+    ({"requests": [{"prompt_tokens": 3, "generate_tokens": 1}],
+      "serving": {"max_batch": 64, "max_tokens_per_step": 32}},
+     r"serving: max_tokens_per_step 32 is smaller than max_batch 64"),
+    ({"requests": [{"prompt_tokens": 3, "generate_tokens": 1}], "batch": 2},
+     r"batch: not allowed together with 'requests'"),
+    ({"batch": [4, 8], "prompt_tokens": 3, "generate_tokens": 2},
+     r"prompt_tokens: not allowed with a batch list"),
+    ({"prompt_tokens": 3, "generate_tokens": 2, "serving": {"max_batch": 2}},
+     r"serving: only applies to 'requests' or a batch list"),
+])
+def test_bad_traces_are_one_line_errors(extra, match):
+    with pytest.raises(HwsimError, match=match) as info:
+        workload_from_dict({**BASE, **extra})
+    assert "\n" not in str(info.value)
+
+
+def test_mixture_of_experts_serving_is_refused():
+    with pytest.raises(HwsimError, match=r"serving a mixture-of-experts model"):
+        workload_from_dict({"model": "mixtral-8x7b", "batch": [4, 8], "generate_tokens": 2})
+
+
+def test_csv_trace(tmp_path):
+    good = tmp_path / "t.csv"
+    good.write_text("arrival_s,prompt_tokens,generate_tokens\n0,12,3\n0.5,7,1\n",
+                    encoding="utf-8")
+    w = workload_from_dict({**BASE, "requests": "t.csv"}, source="w.yaml", base_dir=tmp_path)
+    assert w.requests == (Request(0.0, 12, 3), Request(0.5, 7, 1))
+    assert (w.batch, w.prompt_tokens, w.generate_tokens) == (2, 12, 3)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("arrival_s,prompt_tokens,generate_tokens\n0,12,x\n", encoding="utf-8")
+    with pytest.raises(HwsimError, match=r"bad.csv: line 2: generate_tokens 'x' is not a "
+                                         r"positive integer"):
+        read_trace_csv(bad)
+    header = tmp_path / "h.csv"
+    header.write_text("time,prompt,gen\n", encoding="utf-8")
+    with pytest.raises(HwsimError, match=r"h.csv: line 1: expected the header"):
+        read_trace_csv(header)

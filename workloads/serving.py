@@ -1,0 +1,390 @@
+"""Serving: a request trace run by a continuous-batching scheduler, step by step.
+
+A trace is a list of requests (arrival time in seconds, prompt tokens, generated tokens),
+given in the workload (``requests: [{arrival_s: 0.0, prompt_tokens: 512,
+generate_tokens: 128}, ...]``) or as a CSV file (``requests: trace.csv`` with the header
+``arrival_s,prompt_tokens,generate_tokens``, relative to the workload's folder). A
+``batch: [512, 1024, 2048]`` list is the trace of that many requests arriving together, each
+with its own prompt (context) length and the workload's ``generate_tokens``.
+
+Scheduling policy (``serving: {max_batch: 32, max_tokens_per_step: 2048,
+chunked_prefill: true}``), iteration-level continuous batching as in Orca / vLLM:
+
+- A step runs the sequences of the running batch together. Every decoding sequence adds one
+  token. Then prefills take the rest of the step's token budget (``max_tokens_per_step``):
+  first the sequence whose prefill is under way, then waiting requests in arrival order,
+  admitted while the batch holds fewer than ``max_batch`` sequences. With ``chunked_prefill``
+  a prompt is cut to the budget left (the rest continues next step); without it a prompt
+  runs whole, only when the whole of it fits the budget left, and a prompt larger than the
+  budget is refused when the trace is read. Without a budget (``max_tokens_per_step: null``)
+  every admitted prompt runs whole in one step.
+- Decode follows hwsim's convention: a sequence's last prefill step produces its first
+  output token; each decode step after it produces one more, so a request of ``g`` generated
+  tokens has ``g - 1`` decode steps after its prefill, and leaves when the last is produced.
+- A request is admitted once it has arrived at the start of a step; when nothing is running
+  the clock jumps to the next arrival.
+- Each step costs what the step's operators cost (`StepCoster`): the linear layers on all
+  the step's tokens, attention per sequence on its own query tokens and KV length (ragged),
+  sequences of equal shape in a step sharing one attention operator (so a batch of identical
+  requests costs exactly what the batched workload costs).
+
+Metrics per request: TTFT (arrival to the end of its last prefill step, when its first token
+is out), TPOT (the time from its first to its last token / (generated - 1)), end-to-end
+latency (arrival to last token); per step: start, duration, tokens, batch size, utilization.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwsim.errors import HwsimError
+from hwsim.limits import MAX_CONFIG_BYTES
+
+__all__ = [
+    "Request",
+    "ServingPolicy",
+    "ServingRun",
+    "StepCost",
+    "StepCoster",
+    "StepShape",
+    "percentiles",
+    "read_trace_csv",
+    "serve",
+    "validate_requests",
+]
+
+TRACE_COLUMNS = ("arrival_s", "prompt_tokens", "generate_tokens")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of a trace."""
+
+    arrival_s: float
+    prompt_tokens: int
+    generate_tokens: int
+
+
+@dataclass(frozen=True)
+class ServingPolicy:
+    """The scheduler's limits (see the module docstring); ``None`` = no token budget."""
+
+    max_batch: int = 32
+    max_tokens_per_step: int | None = 2048
+    chunked_prefill: bool = True
+
+
+@dataclass(frozen=True)
+class StepShape:
+    """What one step computes.
+
+    Attributes:
+        stage: ``"prefill"`` when the step holds prefill tokens (it runs on the prefill array
+            shape), else ``"decode"``.
+        tokens: tokens through the linear layers (all sequences).
+        logit_rows: rows of the lm_head (every token, or one per sequence emitting a token,
+            as the workload's ``logits`` says).
+        attention: ``(query tokens, KV length, sequences)`` groups of equal shape.
+    """
+
+    stage: str
+    tokens: int
+    logit_rows: int
+    attention: tuple[tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """Cost of one step: seconds, cycles (simulator; 0 for the roofline), energy (uJ, 0 when
+    not modelled), utilization (busy fraction of the peak)."""
+
+    seconds: float
+    cycles: int = 0
+    energy_uj: float = 0.0
+    utilization: float = 0.0
+
+
+StepCoster = Callable[[StepShape], StepCost]
+
+
+@dataclass(frozen=True)
+class ServingRun:
+    """A served trace: per-step and per-request arrays (seconds), and the policy used."""
+
+    policy: ServingPolicy
+    requests: tuple[Request, ...]
+    step_start_s: np.ndarray
+    step_s: np.ndarray
+    step_cycles: np.ndarray
+    step_tokens: np.ndarray
+    step_batch: np.ndarray
+    step_prefill_tokens: np.ndarray
+    step_energy_uj: np.ndarray
+    step_utilization: np.ndarray
+    first_token_s: np.ndarray
+    finish_s: np.ndarray
+    shapes: tuple[StepShape, ...] = field(repr=False, default=())
+
+    @property
+    def arrival_s(self) -> np.ndarray:
+        """Arrival time of every request."""
+        return np.array([r.arrival_s for r in self.requests])
+
+    @property
+    def ttft_s(self) -> np.ndarray:
+        """Time to first token of every request."""
+        return self.first_token_s - self.arrival_s
+
+    @property
+    def tpot_s(self) -> np.ndarray:
+        """Time per output token after the first (NaN for one generated token)."""
+        gen = np.array([r.generate_tokens for r in self.requests], dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(gen > 1, (self.finish_s - self.first_token_s) / (gen - 1), np.nan)
+
+    @property
+    def e2e_s(self) -> np.ndarray:
+        """End-to-end latency of every request."""
+        return self.finish_s - self.arrival_s
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready figures: percentiles, throughput, utilization, energy, the policy."""
+        total_s = float(self.step_start_s[-1] + self.step_s[-1]) if len(self.step_s) else 0.0
+        busy_s = float(self.step_s.sum())
+        generated = int(sum(r.generate_tokens for r in self.requests))
+        prompt = int(sum(r.prompt_tokens for r in self.requests))
+        return {
+            "requests": len(self.requests),
+            "steps": len(self.step_s),
+            "policy": {"max_batch": self.policy.max_batch,
+                       "max_tokens_per_step": self.policy.max_tokens_per_step,
+                       "chunked_prefill": self.policy.chunked_prefill},
+            "ttft_s": percentiles(self.ttft_s),
+            "tpot_s": percentiles(self.tpot_s),
+            "e2e_s": percentiles(self.e2e_s),
+            "makespan_s": total_s,
+            "busy_s": busy_s,
+            "prompt_tokens": prompt,
+            "generated_tokens": generated,
+            "output_tokens_per_s": generated / total_s if total_s else None,
+            "throughput_tokens_per_s": (prompt + generated) / total_s if total_s else None,
+            "mean_batch": float(np.average(self.step_batch, weights=self.step_s))
+            if busy_s else None,
+            "utilization": float(np.average(self.step_utilization, weights=self.step_s))
+            if busy_s else None,
+            "energy_uj": float(self.step_energy_uj.sum()),
+        }
+
+
+def percentiles(x: np.ndarray) -> dict[str, float | None]:
+    """p50 / p90 / p99 and mean of the finite values (``None`` when there are none)."""
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return {"p50": None, "p90": None, "p99": None, "mean": None}
+    p50, p90, p99 = np.percentile(x, [50, 90, 99])
+    return {"p50": float(p50), "p90": float(p90), "p99": float(p99), "mean": float(x.mean())}
+
+
+def validate_requests(requests: Sequence[Request], where: str, max_context: int,
+                      model: str, policy: ServingPolicy,
+                      locate: Callable[[int], str] | None = None) -> None:
+    """One-line errors for a trace the scheduler cannot run.
+
+    `locate(i)` names request i in messages (default ``"<where>[i]"``; a CSV gives its line).
+
+    Raises:
+        HwsimError: empty trace, a negative or non-finite arrival, arrivals out of order, a
+            request beyond the model's context, a whole prompt over the token budget.
+    """
+    if not requests:
+        raise HwsimError(f"{where}: empty trace (give at least one request)")
+    prev = 0.0
+    for i, r in enumerate(requests):
+        at = locate(i) if locate is not None else f"{where}[{i}]"
+        if not np.isfinite(r.arrival_s) or r.arrival_s < 0:
+            raise HwsimError(f"{at}: arrival_s {r.arrival_s} is not a time >= 0 (seconds)")
+        if r.arrival_s < prev:
+            raise HwsimError(f"{at}: arrival_s {r.arrival_s} is before the previous "
+                             f"request's {prev}; sort the trace by arrival time")
+        prev = r.arrival_s
+        reach = r.prompt_tokens + r.generate_tokens - 1
+        if reach > max_context:
+            raise HwsimError(f"{at}: prompt_tokens + generate_tokens - 1 = {reach} is beyond "
+                             f"{model}'s context of {max_context}")
+        budget = policy.max_tokens_per_step
+        if not policy.chunked_prefill and budget is not None and r.prompt_tokens > budget:
+            raise HwsimError(f"{at}: prompt_tokens {r.prompt_tokens} exceeds "
+                             f"serving.max_tokens_per_step {budget} without chunked_prefill")
+
+
+def read_trace_csv(path: Path) -> list[Request]:
+    """Read a CSV trace (header ``arrival_s,prompt_tokens,generate_tokens``).
+
+    Raises:
+        HwsimError: unreadable file, wrong header, a value that is not a number / a positive
+            integer (names the file and line).
+    """
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise HwsimError(f"{path}: {path.stat().st_size:,} bytes is above the limit of "
+                             f"{MAX_CONFIG_BYTES:,} for a request trace")
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except OSError as exc:
+        raise HwsimError(f"{path}: cannot read the request trace "
+                         f"({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise HwsimError(f"{path}: not a text CSV file") from None
+    if not rows or tuple(c.strip() for c in rows[0]) != TRACE_COLUMNS:
+        raise HwsimError(f"{path}: line 1: expected the header {','.join(TRACE_COLUMNS)}")
+    out = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != 3:
+            raise HwsimError(f"{path}: line {line}: expected 3 values, got {len(row)}")
+        try:
+            arrival = float(row[0])
+        except ValueError:
+            raise HwsimError(f"{path}: line {line}: arrival_s {row[0]!r} is not a number") \
+                from None
+        ints = []
+        for name, raw in zip(TRACE_COLUMNS[1:], row[1:], strict=True):
+            try:
+                value = int(raw)
+            except ValueError:
+                value = 0
+            if value < 1:
+                raise HwsimError(f"{path}: line {line}: {name} {raw!r} is not a positive "
+                                 "integer")
+            ints.append(value)
+        out.append(Request(arrival, ints[0], ints[1]))
+    return out
+
+
+@dataclass
+class _Seq:
+    index: int
+    prompt: int
+    generate: int
+    done_prompt: int = 0
+    produced: int = 0
+
+
+def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster,
+          logits_all: bool = True) -> ServingRun:
+    """Run the trace through the continuous-batching scheduler, costing every step.
+
+    Args:
+        requests: validated, sorted by arrival.
+        policy: the scheduler's limits.
+        coster: cost of one step (`hwsim.sim.serving` or the roofline's).
+        logits_all: the lm_head runs on every prefill token (the workload's ``logits: all``)
+            rather than once per sequence that emits a token.
+    """
+    n = len(requests)
+    first_token = np.full(n, np.nan)
+    finish = np.full(n, np.nan)
+    starts: list[float] = []
+    durations: list[float] = []
+    cycles_l: list[int] = []
+    tokens_l: list[int] = []
+    batch_l: list[int] = []
+    prefill_l: list[int] = []
+    energy_l: list[float] = []
+    util_l: list[float] = []
+    shapes: list[StepShape] = []
+    running: list[_Seq] = []
+    nxt = 0
+    clock = 0.0
+    budget_all = policy.max_tokens_per_step
+    while nxt < n or running:
+        if not running and requests[nxt].arrival_s > clock:
+            clock = requests[nxt].arrival_s
+        # Admit arrived requests while the batch has room (they prefill below, in order).
+        while nxt < n and len(running) < policy.max_batch and requests[nxt].arrival_s <= clock:
+            r = requests[nxt]
+            running.append(_Seq(nxt, r.prompt_tokens, r.generate_tokens))
+            nxt += 1
+        budget = budget_all
+        work: list[tuple[_Seq, int]] = []
+        for s in running:
+            if s.done_prompt == s.prompt:
+                work.append((s, 1))
+        used = len(work)
+        for s in running:
+            if s.done_prompt == s.prompt:
+                continue
+            left = s.prompt - s.done_prompt
+            if budget is None:
+                take = left
+            else:
+                room = budget - used
+                take = min(left, room) if policy.chunked_prefill else (left if left <= room
+                                                                        else 0)
+            if take <= 0:
+                break  # prefills run in arrival order: a later one never overtakes
+            work.append((s, take))
+            used += take
+        if not work:
+            # The budget is smaller than the decodes of a full batch: cannot happen when
+            # max_tokens_per_step >= max_batch (checked at validation).
+            raise HwsimError("serving: a step with no work (max_tokens_per_step is smaller "
+                             "than max_batch)")
+        groups: dict[tuple[int, int], int] = {}
+        emitting = 0
+        prefill_tokens = 0
+        for s, q in work:
+            kv = s.done_prompt + q if s.done_prompt < s.prompt else s.prompt + s.produced
+            groups[(q, kv)] = groups.get((q, kv), 0) + 1
+            if s.done_prompt < s.prompt:
+                prefill_tokens += q
+                if s.done_prompt + q == s.prompt:
+                    emitting += 1
+            else:
+                emitting += 1
+        shape = StepShape(stage="prefill" if prefill_tokens else "decode", tokens=used,
+                          logit_rows=used if logits_all else emitting,
+                          attention=tuple((q, kv, c) for (q, kv), c in groups.items()))
+        cost = coster(shape)
+        end = clock + cost.seconds
+        starts.append(clock)
+        durations.append(cost.seconds)
+        cycles_l.append(cost.cycles)
+        tokens_l.append(used)
+        batch_l.append(len(work))
+        prefill_l.append(prefill_tokens)
+        energy_l.append(cost.energy_uj)
+        util_l.append(cost.utilization)
+        shapes.append(shape)
+        clock = end
+        still: list[_Seq] = []
+        for s, q in work:
+            if s.done_prompt < s.prompt:
+                s.done_prompt += q
+                if s.done_prompt == s.prompt:
+                    s.produced = 1
+                    first_token[s.index] = end
+            else:
+                s.produced += 1
+            if s.produced >= s.generate:
+                finish[s.index] = end
+            else:
+                still.append(s)
+        in_step = {s.index for s, _ in work}
+        waiting = [s for s in running if s.index not in in_step]
+        running = sorted(still + waiting, key=lambda s: s.index)
+    return ServingRun(
+        policy=policy, requests=tuple(requests), step_start_s=np.array(starts),
+        step_s=np.array(durations), step_cycles=np.array(cycles_l, dtype=np.int64),
+        step_tokens=np.array(tokens_l, dtype=np.int64),
+        step_batch=np.array(batch_l, dtype=np.int64),
+        step_prefill_tokens=np.array(prefill_l, dtype=np.int64),
+        step_energy_uj=np.array(energy_l), step_utilization=np.array(util_l),
+        first_token_s=first_token, finish_s=finish, shapes=tuple(shapes))

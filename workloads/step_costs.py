@@ -1,0 +1,88 @@
+"""Step costs of a served trace from any per-operator cost model, cached by step shape.
+
+A scheduler step (`hwsim.workloads.serving.StepShape`) costs its linear layers at the step's
+token count, its lm_head at its logit rows and its attention per group of equal sequences.
+`CachedStepCoster` keeps those three parts in caches, filled in vectorized batches: the decode
+shapes a trace can reach (one query token at every KV length of every request, rows 1 ..
+max_batch) up front, the rest (prefill chunks, mixed steps) when a step first needs them. The
+cost model is a function of a list of operators (one array entry per cached shape) giving, per
+entry, its time units (cycles or seconds), energy and busy units; the simulator
+(`hwsim.sim.serving`) and the roofline (`hwsim.reports.roofline_serving`) each give one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from hwsim.workloads.operators import ATTENTION_OPS, step_operators
+from hwsim.workloads.ops import Op
+from hwsim.workloads.serving import StepCost, StepShape
+from hwsim.workloads.spec import Workload
+
+__all__ = ["CachedStepCoster", "EntryCosts"]
+
+# ops, entries -> (time units, energy, busy units) per entry, summed over the ops.
+EntryCosts = Callable[[Sequence[Op], int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+# stage, time units, energy, busy units of a whole step -> its cost.
+Finish = Callable[[str, float, float, float], StepCost]
+_Part = tuple[float, float, float]
+
+
+class CachedStepCoster:
+    """Cost of a scheduler step from a per-operator model (see the module docstring)."""
+
+    def __init__(self, w: Workload, entry_costs: EntryCosts, finish: Finish) -> None:
+        self.w = w
+        self.entry_costs = entry_costs
+        self.finish = finish
+        self.linear: dict[tuple[str, int], _Part] = {}
+        self.head: dict[tuple[str, int], _Part] = {}
+        self.attention: dict[tuple[str, int, int, int], _Part] = {}
+        reach = [np.arange(r.prompt_tokens + 1, r.prompt_tokens + r.generate_tokens)
+                 for r in w.requests if r.generate_tokens > 1]
+        kv = np.unique(np.concatenate(reach)) if reach else np.zeros(0, dtype=np.int64)
+        batch = np.arange(1, (w.serving.max_batch if w.serving else 1) + 1)
+        for stage in ("prefill", "decode"):
+            self._fill_linear(stage, batch)
+            if kv.size:
+                self._fill_attention(stage, np.ones_like(kv), kv, 1)
+
+    @staticmethod
+    def _store(table: dict, keys: list, costs: tuple[np.ndarray, ...]) -> None:
+        for i, key in enumerate(keys):
+            table[key] = (float(costs[0][i]), float(costs[1][i]), float(costs[2][i]))
+
+    def _fill_linear(self, stage: str, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        ops = step_operators(self.w, stage, tokens=rows, kv_len=rows,  # type: ignore[arg-type]
+                             rows=rows, logit_rows=rows)
+        body = [op for op in ops if op.name not in ATTENTION_OPS and op.name != "lm_head"]
+        head = [op for op in ops if op.name == "lm_head"]
+        keys = [(stage, m) for m in rows.tolist()]
+        self._store(self.linear, keys, self.entry_costs(body, rows.shape[0]))
+        self._store(self.head, keys, self.entry_costs(head, rows.shape[0]))
+
+    def _fill_attention(self, stage: str, q: np.ndarray, kv: np.ndarray, n: int) -> None:
+        ops = step_operators(self.w, stage, tokens=q, kv_len=kv,  # type: ignore[arg-type]
+                             rows=q, logit_rows=q, sequences=n, attention_only=True)
+        keys = [(stage, a, b, n) for a, b in zip(q.tolist(), kv.tolist(), strict=True)]
+        self._store(self.attention, keys, self.entry_costs(ops, q.shape[0]))
+
+    def __call__(self, shape: StepShape) -> StepCost:
+        st = shape.stage
+        for table, m in ((self.linear, shape.tokens), (self.head, shape.logit_rows)):
+            if (st, m) not in table:
+                self._fill_linear(st, np.array([m]))
+        missing: dict[int, list[tuple[int, int]]] = {}
+        for q, kv, n in shape.attention:
+            if (st, q, kv, n) not in self.attention:
+                missing.setdefault(n, []).append((q, kv))
+        for n, shapes in missing.items():
+            arr = np.array(shapes, dtype=np.int64)
+            self._fill_attention(st, arr[:, 0], arr[:, 1], n)
+        parts = [self.linear[(st, shape.tokens)], self.head[(st, shape.logit_rows)]]
+        parts += [self.attention[(st, q, kv, n)] for q, kv, n in shape.attention]
+        return self.finish(st, sum(p[0] for p in parts), sum(p[1] for p in parts),
+                           sum(p[2] for p in parts))
