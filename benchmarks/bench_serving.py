@@ -45,12 +45,15 @@ def main() -> None:
                             "serving": {"max_batch": 32, "max_tokens_per_step": 2048}})
     hw = load_hardware("bitmod")
     t1 = time.perf_counter()
+    c1 = time.process_time()
     run = simulate_serving(w, hw)
     t2 = time.perf_counter()
+    c2 = time.process_time()
     s = run.summary()
     print(f"serving: llama-2-7b on bitmod, {n} requests, max batch 32, 2048 tokens/step")
     print(f"  load workload        {t1 - t0:8.2f} s")
-    print(f"  simulate (target < 10 s for 1000) {t2 - t1:8.2f} s, {s['steps']} steps")
+    print(f"  simulate (target < 10 s for 1000) {t2 - t1:8.2f} s wall, {c2 - c1:.2f} s CPU, "
+          f"{s['steps']} steps")
     for key in ("ttft_s", "tpot_s", "e2e_s"):
         p = s[key]
         print(f"  {key:6} p50 {p['p50']:.4g}  p90 {p['p90']:.4g}  p99 {p['p99']:.4g}")

@@ -53,6 +53,13 @@ METRICS = {
     "nn_top5_overlap": "max",
     "ppl": "min",
     "ppl_ratio": "min",
+    # A served request trace (`requests:` or a batch list): percentiles over its requests.
+    "ttft_p50_s": "min",
+    "ttft_p99_s": "min",
+    "tpot_p50_s": "min",
+    "tpot_p99_s": "min",
+    "e2e_p99_s": "min",
+    "output_tokens_per_s": "max",
 }
 # Columns of `hwsim quantize`'s summary.csv and `hwsim fidelity`'s fidelity.csv -> metric.
 _FIDELITY_COLUMNS = {"sqnr_db_mean": "sqnr_db_mean", "sqnr_db_min": "sqnr_db_min",
@@ -63,7 +70,10 @@ _FIDELITY_COLUMNS = {"sqnr_db_mean": "sqnr_db_mean", "sqnr_db_min": "sqnr_db_min
 # Workload precision keys: setting one of a group clears the others it excludes.
 _PRECISIONS = ("weights", "activations", "kv_cache")
 _WORKLOAD_FIELDS = ("name", "description", "model", "batch", "prompt_tokens",
-                    "generate_tokens", "logits",
+                    "generate_tokens", "logits", "attention.kernel", "attention.causal",
+                    "attention.block_q", "attention.block_kv", "attention.splits",
+                    "serving.max_batch", "serving.max_tokens_per_step",
+                    "serving.chunked_prefill",
                     *(f"{p}.{k}" for p in _PRECISIONS for k in ("format", "group_size", "bits")))
 
 
@@ -86,6 +96,8 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     if config["hardware_overrides"]:
         hw = hw_overrides(hw, config["hardware_overrides"])
     workload = workload_from_dict(config["workload"], source="workload")
+    if workload.served:
+        return _serving_metrics(workload, hw, fidelity)
     result = simulate_workload(workload, hw)
 
     metrics = {
@@ -117,6 +129,38 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
             metrics[f"{stage}_tokens_per_s"] = tokens / (latency_ms * 1e-3)
             if stage == "decode":
                 metrics["decode_ms_per_token"] = latency_ms / tokens
+    return metrics
+
+
+def _serving_metrics(workload: Any, hw: Any, fidelity: dict[str, Any] | None
+                     ) -> dict[str, float]:
+    """Metrics of a served trace: request percentiles, throughput, energy, area."""
+    from hwsim.hw.area import area_mm2
+    from hwsim.sim.serving import simulate_serving
+
+    run = simulate_serving(workload, hw)
+    s = run.summary()
+    latency_ms = s["makespan_s"] * 1e3
+    metrics = {
+        "latency_ms": latency_ms,
+        "energy_uj": s["energy_uj"],
+        "edp_uj_ms": s["energy_uj"] * latency_ms,
+        "area_mm2": area_mm2(hw),
+        "cycles": float(run.step_cycles.sum()),
+        "sram_kib": hw.buffers.weight.kib + hw.buffers.activation.kib + hw.buffers.output.kib,
+        "weight_bits": workload.weights.bits,
+        "e2e_p99_s": s["e2e_s"]["p99"],
+        "ttft_p50_s": s["ttft_s"]["p50"],
+        "ttft_p99_s": s["ttft_s"]["p99"],
+    }
+    for key, value in (("tpot_p50_s", s["tpot_s"]["p50"]), ("tpot_p99_s", s["tpot_s"]["p99"]),
+                       ("tokens_per_s", s["throughput_tokens_per_s"]),
+                       ("output_tokens_per_s", s["output_tokens_per_s"]),
+                       ("utilization", s["utilization"])):
+        if value is not None:
+            metrics[key] = value
+    if fidelity is not None:
+        metrics.update(fidelity["metrics"])
     return metrics
 
 
@@ -154,6 +198,8 @@ def _resolve_workload(entry: Any, folder: Path, where: str) -> dict[str, Any]:
     model = data.get("model")
     if isinstance(model, str) and (model.endswith(".json") or "/" in model):
         data["model"] = str((base_dir / model).resolve())  # points may run in another folder
+    if isinstance(data.get("requests"), str):
+        data["requests"] = str((base_dir / data["requests"]).resolve())  # a CSV trace
     return data
 
 

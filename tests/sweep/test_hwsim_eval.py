@@ -208,3 +208,35 @@ def test_fidelity_numbers_join_by_weight_format(tmp_path):
 def test_a_section_the_model_does_not_use_is_refused():
     with pytest.raises(HwsimError, match="extra: not used by the model"):
         hwsim_evaluator().base({"workload": {}, "hardware": {}, "extra": 1}, Path(), "s.yaml")
+
+
+def test_a_served_trace_is_swept_against_its_percentiles(tmp_path):
+    # A CSV trace next to the sweep file; the sweep varies the batch cap and minimizes the
+    # p99 time per output token. Each point equals a direct serving simulation.
+    from hwsim.sim.serving import simulate_serving
+
+    (tmp_path / "trace.csv").write_text(
+        "arrival_s,prompt_tokens,generate_tokens\n0,24,4\n0,40,3\n0.001,16,5\n",
+        encoding="utf-8")
+    served = {"model": "llama-2-7b", "requests": "trace.csv",
+              "weights": {"format": "bitmod3", "group_size": 128}}
+    sweep = sweep_from_dict(
+        {"workload": served, "hardware": "bitmod",
+         "axes": [{"field": "serving.max_batch", "values": [1, 3]}],
+         "objectives": ["tpot_p99_s", "output_tokens_per_s"]},
+        metrics=METRICS, source="sweep.yaml", folder=tmp_path,
+        optional_sections=("fidelity",))
+    run_sweep(sweep, tmp_path / "out", workers=1)
+    _, table = load_results(tmp_path / "out")
+    assert table.error.isna().all()
+    for batch in (1, 3):
+        row = table[table["serving.max_batch"] == batch].iloc[0]
+        direct = simulate_serving(workload_from_dict(
+            {**served, "serving": {"max_batch": batch}}, base_dir=tmp_path),
+            load_hardware("bitmod")).summary()
+        assert row.tpot_p99_s == pytest.approx(direct["tpot_s"]["p99"], rel=1e-12)
+        assert row.ttft_p50_s == pytest.approx(direct["ttft_s"]["p50"], rel=1e-12)
+        assert row.latency_ms == pytest.approx(direct["makespan_s"] * 1e3, rel=1e-12)
+    # Batching the three requests serves them sooner than one at a time.
+    by_batch = table.set_index("serving.max_batch")
+    assert by_batch.loc[3, "e2e_p99_s"] < by_batch.loc[1, "e2e_p99_s"]
