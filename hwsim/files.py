@@ -18,6 +18,7 @@ through the same decoding rules, so a hostile or broken file gets one line, neve
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,15 @@ import yaml
 from hwsim.errors import HwsimError
 from hwsim.limits import INT64_MAX, MAX_CONFIG_BYTES, MAX_CONFIG_NODES, MAX_NESTING
 
-__all__ = ["output_folder", "parse_json", "parse_yaml", "read_json", "read_text", "read_yaml"]
+__all__ = [
+    "output_folder",
+    "parse_json",
+    "parse_yaml",
+    "portable_path",
+    "read_json",
+    "read_text",
+    "read_yaml",
+]
 
 # An int64 has at most 19 decimal digits; longer literals are refused without converting them
 # (Python refuses to convert more than 4300 digits, and the conversion is quadratic).
@@ -265,6 +274,25 @@ def read_json(path: str | Path, what: str) -> object:
 
 
 # ---------------------------------------------------------------------------- outputs
+
+# The folder holding hwsim's own files (presets, examples): a checkout or site-packages.
+_INSTALL_ROOT = Path(__file__).resolve().parent.parent
+
+
+def portable_path(text: str | Path) -> str:
+    """`text` (a path, or a description starting with one) as an output may record it.
+
+    A file of hwsim's own (a preset, a bundled example) becomes relative to hwsim's install
+    folder (``hw/presets/bitmod.yaml``), one under the working directory relative to it; so
+    two checkouts, or one moved folder, write the same bytes.
+    """
+    text = str(text)
+    for root in (_INSTALL_ROOT, Path.cwd()):
+        prefix = f"{root}{os.sep}"
+        if text.startswith(prefix):
+            return Path(text[len(prefix):]).as_posix()
+    return text
+
 
 
 def output_folder(path: str | Path, option: str = "--out") -> Path:

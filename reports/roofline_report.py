@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from hwsim.errors import HwsimError
-from hwsim.files import output_folder
+from hwsim.files import output_folder, portable_path
 from hwsim.reports.roofline_analysis import analyze, summarize
 from hwsim.reports.roofline_machine import Machine
 from hwsim.reports.text_table import Column, TextTable
@@ -102,7 +102,7 @@ def roofline_report(workload: Workload, machine: Machine,
     table = analyze(operators(workload), machine)
     summary: dict[str, Any] = {
         "workload": workload.name,
-        "source": workload.source,
+        "source": portable_path(workload.source),
         "model": workload.model.name if workload.model else None,
         "machine": machine.name,
         "batch": workload.batch,

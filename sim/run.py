@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwsim.files import portable_path
 from hwsim.hw.area import area_breakdown_mm2
 from hwsim.hw.spec import HardwareSpec
 from hwsim.sim.engine import ENERGY_COMPONENTS, GemmCosts, simulate_op_shapes
@@ -158,7 +159,8 @@ class RunResult:
             weights = f"{hw.weights.bits:g} bits (the design's own)"
         return {
             "workload": self.workload,
-            "hardware": {"name": hw.name, "source": hw.source, "pe_kind": hw.pe.kind,
+            "hardware": {"name": hw.name, "source": portable_path(hw.source),
+                         "pe_kind": hw.pe.kind,
                          "clock_mhz": hw.clock_mhz, "array": arrays, "weights": weights},
             "total_cycles": self.total_cycles,
             "latency_ms": self.latency_ms,

@@ -4,7 +4,7 @@ Schema (unknown keys are rejected everywhere)::
 
     name: llama-2-7b-generative       # optional; defaults to the file's stem
     description: ...                  # optional free text
-    model: llama-2-7b                 # built-in name, or path to a HF config.json
+    model: llama-2-7b                 # built-in name, path to a HF config.json, or its contents
     batch: 1                          # >= 1
     prompt_tokens: 256                # >= 1
     generate_tokens: 21               # >= 1: tokens output (see below)
@@ -74,7 +74,7 @@ from hwsim.limits import (
 )
 from hwsim.workloads.attention import AttentionKernel
 from hwsim.workloads.examples import resolve_workload_path
-from hwsim.workloads.hf_config import model_from_hf_config
+from hwsim.workloads.hf_config import model_from_hf_config, model_from_hf_dict
 from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
 from hwsim.workloads.models import ModelConfig, get_model
 from hwsim.workloads.serving import Request, ServingPolicy, read_trace_csv, validate_requests
@@ -312,7 +312,7 @@ class _ServingIn(_Strict):
 class _WorkloadIn(_Strict):
     name: str | None = None
     description: str = ""
-    model: str | None = None
+    model: str | dict[str, Any] | None = None
     batch: Any = 1
     prompt_tokens: PosInt | None = None
     generate_tokens: PosInt | None = None
@@ -399,7 +399,9 @@ def _resolve_precision(p: _PrecisionIn, where: str, errors: list[str],
     return Precision(bits, fmt.name, group, in_features)
 
 
-def _resolve_model(ref: str, base_dir: Path | None) -> ModelConfig:
+def _resolve_model(ref: str | dict[str, Any], base_dir: Path | None) -> ModelConfig:
+    if isinstance(ref, dict):  # the contents of a config.json (e.g. inside a sweep point)
+        return model_from_hf_dict(ref, source="model")
     looks_like_path = ref.endswith(".json") or "/" in ref or "\\" in ref
     if looks_like_path:
         path = Path(ref).expanduser()

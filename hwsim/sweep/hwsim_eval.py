@@ -10,6 +10,7 @@ that exclude each other (``dram.gb_per_s`` vs ``dram.bytes_per_cycle``) and star
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 
 from hwsim import __version__
 from hwsim.errors import HwsimError
-from hwsim.files import read_yaml
+from hwsim.files import read_json, read_yaml
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.fields import leaf_paths, with_overrides
 
@@ -197,9 +198,17 @@ def _resolve_workload(entry: Any, folder: Path, where: str) -> dict[str, Any]:
     data.pop("hardware", None)
     model = data.get("model")
     if isinstance(model, str) and (model.endswith(".json") or "/" in model):
-        data["model"] = str((base_dir / model).resolve())  # points may run in another folder
-    if isinstance(data.get("requests"), str):
-        data["requests"] = str((base_dir / data["requests"]).resolve())  # a CSV trace
+        # The config's contents, not its path: points may run in another folder or machine,
+        # and keys then depend on what the model is, not on where the sweep was started.
+        path = base_dir / Path(model).expanduser()
+        path = path / "config.json" if path.is_dir() else path
+        contents = read_json(path, "model config")
+        data["model"] = {**contents, "_name_or_path": path.parent.name or path.stem}
+    if isinstance(data.get("requests"), str):  # a CSV trace: its requests, likewise
+        from hwsim.workloads.serving import read_trace_csv
+
+        trace = read_trace_csv(base_dir / Path(data["requests"]).expanduser())
+        data["requests"] = [dataclasses.asdict(r) for r in trace]
     return data
 
 
@@ -223,7 +232,7 @@ def _resolve_fidelity(entry: Any, folder: Path, where: str) -> dict[str, Any]:
             if column in record and record[column] is not None
             and isinstance(record[column], int | float) and math.isfinite(record[column])
         }
-    return {"folder": str(path.resolve()), "formats": rows}
+    return {"folder": entry, "formats": rows}  # as written: relative to the sweep file
 
 
 def _resolve(section: str, entry: Any, folder: Path, where: str) -> dict[str, Any]:
@@ -241,7 +250,7 @@ def _fields(section: str, base: Mapping[str, Any]) -> list[str]:
         from hwsim.hw import hardware_fields, hardware_from_dict
 
         return hardware_fields(hardware_from_dict(dict(base)))
-    present = [p for p in leaf_paths(base) if not p.startswith("gemms")]
+    present = [p for p in leaf_paths(base) if not p.startswith(("gemms", "model."))]
     if "gemms" in base:  # raw-GEMM workloads have no model, tokens or batch
         return present
     return list(dict.fromkeys([*present, *_WORKLOAD_FIELDS]))
