@@ -201,7 +201,7 @@ def test_fidelity_numbers_join_by_weight_format(tmp_path):
     assert by_format.loc["bitmod4", "quant_mse"] == 1e-4
     assert by_format.loc["bitmod4", "sqnr_db_min"] == 15.5
     assert by_format.loc["bitmod3", "error"] == (
-        f"fidelity: no row for weight format bitmod3 in {folder.resolve()} "
+        "fidelity: no row for weight format bitmod3 in quantized "
         "(formats: int4, bitmod4)")
 
 
