@@ -73,6 +73,8 @@ NonNegInt = Annotated[int, Field(strict=True, ge=0)]
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Bits = Annotated[int, Field(strict=True, gt=0, le=32)]
+# Partial sums may be wider than an operand: the RTL core keeps 128-bit words.
+AccBits = Annotated[int, Field(strict=True, gt=0, le=128)]
 
 # CACTI at 28 nm (reference/accelerators.md): a 64 KiB bank with a 256-bit port is 0.238 mm^2.
 SRAM_MM2_PER_KIB = 0.238 / 64
@@ -257,7 +259,7 @@ class HardwareSpec:
     leakage_mw: NonNegFloat = 0.0
     other_area_mm2: NonNegFloat = 0.0
     sram_mm2_per_kib: NonNegFloat = SRAM_MM2_PER_KIB
-    acc_bits: Bits = 32
+    acc_bits: AccBits = 32
     description: str = ""
     source: str = field(default="<dict>", compare=False)
 

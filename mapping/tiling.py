@@ -39,6 +39,7 @@ __all__ = [
     "block_schedules",
     "map_gemm",
     "map_gemms",
+    "mappings_of",
     "tile_quanta",
 ]
 
@@ -377,13 +378,17 @@ def block_schedules(mps: Mappings, a_bits: float, b_bits: float,
     return schedule, offsets
 
 
+def mappings_of(mp: Mapping) -> Mappings:
+    """One `Mapping` as `Mappings` of one shape."""
+    one = np.ones(1, dtype=np.int64)
+    return Mappings(m=one * mp.m, n=one * mp.n, k=one * mp.k, rows=mp.rows, cols=mp.cols,
+                    n_outer=np.array([mp.loop_order == "n_outer"]), block_m=one * mp.block_m,
+                    block_n=one * mp.block_n, block_k=one * mp.block_k,
+                    a_fetches=one * mp.a_fetches, b_fetches=one * mp.b_fetches,
+                    dram_read_bytes=one * mp.dram_read_bytes,
+                    dram_write_bytes=one * mp.dram_write_bytes, fused=mp.fused)
+
+
 def block_schedule(mp: Mapping, a_bits: float, b_bits: float, out_bits: float) -> BlockSchedule:
     """The blocks of `mp` in execution order with the DRAM bytes each one moves."""
-    one = np.ones(1, dtype=np.int64)
-    mps = Mappings(m=one * mp.m, n=one * mp.n, k=one * mp.k, rows=mp.rows, cols=mp.cols,
-                   n_outer=np.array([mp.loop_order == "n_outer"]), block_m=one * mp.block_m,
-                   block_n=one * mp.block_n, block_k=one * mp.block_k,
-                   a_fetches=one * mp.a_fetches, b_fetches=one * mp.b_fetches,
-                   dram_read_bytes=one * mp.dram_read_bytes,
-                   dram_write_bytes=one * mp.dram_write_bytes)
-    return block_schedules(mps, a_bits, b_bits, out_bits)[0]
+    return block_schedules(mappings_of(mp), a_bits, b_bits, out_bits)[0]

@@ -41,7 +41,7 @@ from hwsim.hw.spec import BufferSpec, HardwareSpec
 from hwsim.limits import MAX_BLOCKS, check_count, check_counter
 from hwsim.mapping import Mapping, Mappings, block_schedules, map_gemms
 from hwsim.mapping.attention import fused_attention_schedule
-from hwsim.mapping.tiling import BlockSchedule
+from hwsim.mapping.tiling import BlockSchedule, mappings_of
 from hwsim.sim import pe_cycles as pc
 from hwsim.sim.precision import OperandWidths, operand_widths
 from hwsim.workloads.ops import Op
@@ -352,7 +352,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
 def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidths,
                   a_bits: float, b_bits: float, out_bits: float, stage: str = "prefill",
                   group_size: int | None = None, name: str = "gemm",
-                  count: int = 1) -> GemmCost:
+                  count: int = 1, mapping: Mapping | None = None) -> GemmCost:
     """Map and cost ``count`` back-to-back instances of ``out[m, n] = a[m, k] b[k, n]``.
 
     Args:
@@ -364,7 +364,14 @@ def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidth
         group_size: quantization group of ``b`` along k (BitMoD dequantization), if any.
         name: op name for error messages.
         count: identical instances run back to back.
+        mapping: cost this blocking instead of the one `map_gemm` chooses (the RTL core's
+            tests cost a GEMM padded to whole buffer lines with the unpadded GEMM's blocks).
     """
+    if mapping is not None:
+        mps = mappings_of(mapping)
+        s, offsets = block_schedules(mps, a_bits, b_bits, out_bits)
+        return _cost_blocks(mps, s, offsets, hw, widths, a_bits, b_bits, group_size,
+                            count).cost(0)
     one = np.ones(1, dtype=np.int64)
     return simulate_gemms(one * m, one * n, one * k, hw, widths, a_bits, b_bits, out_bits,
                           stage, group_size, name, count).cost(0)

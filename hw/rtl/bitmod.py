@@ -227,11 +227,16 @@ class BitModArray(wiring.Component):
         out: ``rows * cols`` signed results of ``out_width`` bits (PE (r, c) at index
             ``r * cols + c``), LSB = 2**`BitModConfig.lsb_exp`.
         nonfinite: ``rows * cols`` sticky flags: an Inf/NaN activation reached that PE.
+        k_groups, k_last_beats (only with ``runtime_k``): groups per output and beats of its
+            last group, for reductions shorter than ``config.k`` chosen at run time; hold
+            them stable while an output accumulates. The widths still follow ``config.k``.
     """
 
-    def __init__(self, config: BitModConfig, *, input_stage: bool = True) -> None:
+    def __init__(self, config: BitModConfig, *, input_stage: bool = True,
+                 runtime_k: bool = False) -> None:
         self.config = config
         self.input_stage = input_stage
+        self.runtime_k = runtime_k
         c = config
         ports = {
             "in_valid": In(1),
@@ -249,6 +254,9 @@ class BitModArray(wiring.Component):
             ports["wtype"] = In(3 * c.rows)
         if c.modes > 1:
             ports["mode"] = In(mode_bits(c.modes))
+        if runtime_k:
+            ports["k_groups"] = In(range(c.groups + 1))
+            ports["k_last_beats"] = In(range(c.beats_full + 1))
         super().__init__(ports)
 
     def elaborate(self, platform):
@@ -288,9 +296,13 @@ class BitModArray(wiring.Component):
         draining = Signal()
         n_terms = _per_mode(mode, [f.terms for f in c.families])
         last_term = j == n_terms - 1
-        beats_here = Mux(grp == c.groups - 1, c.beats_last - 1, c.beats_full - 1)
+        if self.runtime_k:
+            last_grp, last_beats = self.k_groups - 1, self.k_last_beats - 1
+        else:
+            last_grp, last_beats = c.groups - 1, c.beats_last - 1
+        beats_here = Mux(grp == last_grp, last_beats, c.beats_full - 1)
         group_end = beat_idx == beats_here
-        out_end = group_end & (grp == c.groups - 1)
+        out_end = group_end & (grp == last_grp)
 
         # Dequantizer schedule in front time; the back end replays it `depth` cycles later.
         d_busy = Signal()

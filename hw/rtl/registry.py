@@ -124,6 +124,18 @@ def _lazy(module: str, cls: str):
     return make
 
 
+def _lazy_config(module: str, cls: str, config_module: str, config_cls: str):
+    """A factory building ``cls(config_cls(**params))``."""
+
+    def make(**kw):
+        import importlib
+
+        config = getattr(importlib.import_module(f"hwsim.hw.rtl.{config_module}"), config_cls)
+        return getattr(importlib.import_module(f"hwsim.hw.rtl.{module}"), cls)(config(**kw))
+
+    return make
+
+
 _BITMOD_PARAMS = (
     Param("lanes", 4, "weights and FP16 activations per beat", lo=1, hi=16),
     Param("weights", "fp4", "weight family (fp3/fp4 take ER/EA through the wtype port), or "
@@ -173,6 +185,28 @@ BLOCKS: dict[str, Block] = {
                Param("k", 128, "products per output", lo=1, hi=65536),
                Param("weight_bits", 8, "signed integer weight bits", lo=2, hi=8),
                Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8))),
+        Block("accel_core", "accelerator core: BitMoD PE array, ping-pong weight/activation/"
+              "output buffers, tile sequencer, descriptor/status, DRAM read/write streams",
+              _lazy_config("accel_core", "AccelCore", "core_config", "CoreConfig"),
+              (Param("rows", 2, "PE rows (output channels), a power of two", lo=1, hi=16),
+               Param("cols", 2, "PE columns (tokens), a power of two", lo=1, hi=16),
+               Param("lanes", 4, "weights and FP16 activations per beat, a power of two",
+                     lo=1, hi=16),
+               Param("weights", "fp4", "weight family of the array, or a set run through the "
+                     "descriptor's mode (bitmod: fp3, fp4, int4, int6, int8)",
+                     choices=(*WEIGHT_FAMILIES, *WEIGHT_SETS)),
+               Param("group_size", 128, "weights per group, a power of two", lo=1, hi=4096),
+               Param("scale_bits", 8, "bits of the group scale magnitude", lo=1, hi=12),
+               Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
+               Param("k_max", 4096, "largest reduction a command may have", lo=1, hi=65535),
+               Param("a_lines", 256, "activation buffer lines per half (cols x lanes FP16)",
+                     lo=1, hi=65536),
+               Param("b_lines", 512, "weight buffer lines per half (rows x lanes codes)",
+                     lo=1, hi=65536),
+               Param("o_lines", 256, "output buffer lines per half (cols words)", lo=1,
+                     hi=65536),
+               Param("bus_bytes", 0, "DRAM bytes per beat (0: widest dividing every line)",
+                     choices=(0, 1, 2, 4, 8, 16, 32, 64)))),
         Block("bipolar_pe", "bipolar-INT PE: bit-plane AND-popcount, serial over plane pairs",
               _lazy("bipolar", "BipolarPE"),
               (Param("lanes", 8, "elements per beat", lo=1, hi=64),

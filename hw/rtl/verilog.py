@@ -42,7 +42,9 @@ def describe(name: str, component: wiring.Component, params: dict) -> dict:
         })
     extra = {k: getattr(component, k) for k in ("out_width",) if hasattr(component, k)}
     config = getattr(component, "config", None)
-    if config is not None:
+    if config is not None and hasattr(config, "derived"):
+        extra.update(config.derived())
+    elif config is not None:
         extra.update({"acc_width": config.acc_width, "out_width": config.out_width,
                       "lsb_exp": config.lsb_exp, "terms": config.terms})
     return {

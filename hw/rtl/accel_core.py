@@ -1,0 +1,568 @@
+"""The accelerator core: a BitMoD PE array with ping-pong buffers, a tile sequencer and DMA.
+
+One command (a descriptor, `hwsim.hw.rtl.core_config`) runs one GEMM
+``out[m, n] = sum_k a[m, k] w[n, k]`` with the blocking and loop order `hwsim.mapping`
+chose. The core follows the simulator's pipeline (`hwsim.sim.engine`) slot for slot: in
+slot s it loads block s from DRAM (activations and/or weights, whichever changed), computes
+block s - 1 on the array and writes back block s - 2's outputs (on its last k block), and a
+slot ends when its compute and its DRAM transfers (load, then write-back, on the one DRAM
+port) are both done. Whatever must start a slot is issued in the slot's previous cycle (the
+next block's records are computed a slot ahead), so slots have no overhead cycles.
+
+Per block the array runs ceil(bn / rows) x ceil(bm / cols) tiles, each `array_tile_cycles`:
+the activation, weight and scale buffers' read registers are the array's operand register,
+and a tile's first beat enters the array the cycle after the previous tile's result is
+loaded. That result is drained into the output buffer one row (``cols`` words) per cycle
+while the next tile computes, added to the row's partial sum unless it is the block's first
+k block.
+
+DRAM streams (valid/ready; a transfer happens at a rising edge where both are high):
+- read requests ``rd_req_*`` (beat address, beat count) and read data ``rd_*`` (the core is
+  always ready); write requests ``wr_req_*`` and write data ``wr_*`` (one bus beat each).
+  Requests of one direction are served in order; data follow their requests.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from hwsim.hw.rtl.bitmod import BitModArray
+from hwsim.hw.rtl.core_config import (
+    SCALE_FIELD_BITS,
+    SCALE_SIGN_BIT,
+    SCALE_WTYPE_LSB,
+    CoreConfig,
+    CoreError,
+    descriptor_layout,
+    mode_code,
+)
+
+__all__ = ["AccelCore"]
+
+ADDR_BITS = 32
+BEATS_BITS = 24
+STATUS_BITS = 8
+
+
+def _log2(x: int) -> int:
+    return x.bit_length() - 1
+
+
+def _ceil_shift(x, shift: int):
+    """ceil(x / 2**shift) of an unsigned value."""
+    return (x + ((1 << shift) - 1)) >> shift if shift else x
+
+
+class _ArrayAdapter:
+    """The one place the core meets the PE array's ports: operand lines in, output rows out.
+
+    The array is `BitModArray` with run-time reduction lengths and, for several families, its
+    mode port.
+    """
+
+    def __init__(self, m: Module, c: CoreConfig) -> None:
+        self.c = c
+        self.array = arr = BitModArray(c.array, input_stage=False, runtime_k=True)
+        m.submodules.array = arr
+        self.in_valid, self.in_ready = arr.in_valid, arr.in_ready
+        self.k_groups, self.k_last_beats = arr.k_groups, arr.k_last_beats
+        m.d.comb += arr.out_ready.eq(1)
+
+    def feed(self, m: Module, a_line, b_line, s_line, mode) -> None:
+        """Drive the operands from the buffers' read data (one beat) and the mode (an index
+        into ``config.families``)."""
+        c, arr = self.c, self.array
+        width = c.array.code_bits
+        codes = [b_line[i * c.code_bits:i * c.code_bits + width]
+                 for i in range(c.rows * c.lanes)]
+        fields = [s_line[r * SCALE_FIELD_BITS:(r + 1) * SCALE_FIELD_BITS] for r in range(c.rows)]
+        m.d.comb += [
+            arr.a.eq(a_line),
+            arr.w.eq(Cat(*codes)),
+            arr.scale.eq(Cat(*[f[:c.scale_bits] for f in fields])),
+            arr.scale_neg.eq(Cat(*[f[SCALE_SIGN_BIT] for f in fields])),
+        ]
+        if c.array.modes > 1:
+            m.d.comb += arr.mode.eq(mode)
+        if c.array.has_fp:
+            m.d.comb += arr.wtype.eq(Cat(*[f[SCALE_WTYPE_LSB:SCALE_WTYPE_LSB + 3]
+                                           for f in fields]))
+
+    def row(self, r: int) -> list:
+        """Output row r of the tile: ``cols`` signed values."""
+        c, ow = self.c, self.c.array.out_width
+        return [self.array.out[(r * c.cols + col) * ow:(r * c.cols + col + 1) * ow].as_signed()
+                for col in range(c.cols)]
+
+
+class _Record:
+    """A block's registered parameters (one per pipeline stage: next, load, compute, wb)."""
+
+    FIELDS: ClassVar[dict[str, int]] = {
+        "valid": 1, "m0": 16, "n0": 16, "k0": 16, "ct_m": 16, "ct_n": 16, "nkb": 16, "ng": 16,
+        "last_beats": 16, "load_a": 1, "load_b": 1, "ha": 1, "hb": 1, "ho": 1,
+        "first_k": 1, "last_k": 1,
+        "a_addr": ADDR_BITS, "a_stride": ADDR_BITS, "a_beats": BEATS_BITS,
+        "b_addr": ADDR_BITS, "b_stride": ADDR_BITS, "b_beats": BEATS_BITS,
+        "s_addr": ADDR_BITS, "s_stride": ADDR_BITS, "s_beats": BEATS_BITS,
+        "o_addr": ADDR_BITS, "o_stride": ADDR_BITS, "o_beats": BEATS_BITS,
+    }
+
+    def __init__(self, name: str, halves: int = 0) -> None:
+        for f, w in self.FIELDS.items():
+            init = halves if f in ("ha", "hb", "ho") else 0
+            setattr(self, f, Signal(w, name=f"{name}_{f}", init=init))
+
+    def eq(self, other: _Record) -> list:
+        return [getattr(self, f).eq(getattr(other, f)) for f in self.FIELDS]
+
+    def load_beats(self):
+        """DRAM beats the block's load moves (activations, weights and scales)."""
+        a = Mux(self.load_a, self.ct_m * self.a_beats, 0)
+        b = Mux(self.load_b, self.ct_n * (self.b_beats + self.s_beats), 0)
+        return a + b
+
+    def phases(self):
+        """Read request phases: (enabled, first address, stride, beats per request, count)."""
+        return [(self.load_a, self.a_addr, self.a_stride, self.a_beats, self.ct_m),
+                (self.load_b, self.b_addr, self.b_stride, self.b_beats, self.ct_n),
+                (self.load_b, self.s_addr, self.s_stride, self.s_beats, self.ct_n)]
+
+    def wb_phases(self):
+        return [(self.last_k, self.o_addr, self.o_stride, self.o_beats, self.ct_n)]
+
+
+class _RequestGen:
+    """Issues the requests of a list of phases, one per cycle, each phase a strided run.
+
+    A phase is (enabled, first address, stride, beats per request, requests). ``start``
+    (comb) presents the first request of ``first``'s phases in the cycle it is high; the
+    following ones come from registers and ``rest``'s phases (the same block's record,
+    registered by then).
+    """
+
+    def __init__(self, m: Module, name: str, first: list, rest: list, start, ready) -> None:
+        n = len(rest)
+        self.valid = Signal(name=f"{name}_valid")
+        self.addr = Signal(ADDR_BITS, name=f"{name}_addr")
+        self.beats = Signal(BEATS_BITS, name=f"{name}_beats")
+        active = Signal(name=f"{name}_active")
+        phase = Signal(range(n + 1), name=f"{name}_phase")
+        j = Signal(16, name=f"{name}_j")
+        addr = Signal(ADDR_BITS, name=f"{name}_areg")
+        table = [tuple(Mux(start, f, r) for f, r in zip(fp, rp, strict=True))
+                 for fp, rp in zip(first, rest, strict=True)]
+
+        def first_enabled(from_phase: int):
+            """(phase, address) of the first non-empty phase at or after ``from_phase``."""
+            p, a = Const(n, range(n + 1)), Const(0, ADDR_BITS)
+            for i in reversed(range(from_phase, n)):
+                en = table[i][0] & (table[i][4] != 0)
+                p, a = Mux(en, i, p), Mux(en, table[i][1], a)
+            return p, a
+
+        f_phase, f_addr = first_enabled(0)
+        cur_phase = Mux(start, f_phase, phase)
+        cur_addr = Mux(start, f_addr, addr)
+        cur_j = Mux(start, 0, j)
+        beats = Const(0, BEATS_BITS)
+        for i in range(n):
+            beats = Mux(cur_phase == i, table[i][3], beats)
+        m.d.comb += [self.valid.eq(Mux(start, f_phase != n, active)),
+                     self.addr.eq(cur_addr), self.beats.eq(beats)]
+        with m.If(self.valid & ready):
+            for i in range(n):
+                with m.If(cur_phase == i):
+                    with m.If(cur_j + 1 < table[i][4]):
+                        m.d.sync += [j.eq(cur_j + 1), addr.eq(cur_addr + table[i][2]),
+                                     phase.eq(i), active.eq(1)]
+                    with m.Else():
+                        nxt_phase, nxt_addr = first_enabled(i + 1)
+                        m.d.sync += [j.eq(0), addr.eq(nxt_addr), phase.eq(nxt_phase),
+                                     active.eq(nxt_phase != n)]
+        with m.Elif(start):
+            m.d.sync += [j.eq(0), addr.eq(f_addr), phase.eq(f_phase), active.eq(f_phase != n)]
+
+
+class AccelCore(wiring.Component):
+    """The accelerator core (see the module docstring and ``hw/rtl/README.md``).
+
+    Ports:
+        cmd_valid, cmd_ready, desc: command stream; ``desc`` is `descriptor_layout`.
+        status: busy (bit 0), done (bit 1), error (bit 2), reason `CoreError` (bits 4..7).
+        rd_req_valid, rd_req_ready, rd_req_addr, rd_req_beats: DRAM read requests.
+        rd_valid, rd_ready, rd_data: DRAM read data (``8 x bus_bytes`` bits a beat).
+        wr_req_valid, wr_req_ready, wr_req_addr, wr_req_beats: DRAM write requests.
+        wr_valid, wr_ready, wr_data: DRAM write data.
+    """
+
+    def __init__(self, config: CoreConfig) -> None:
+        self.config = c = config
+        bus = 8 * c.bus_bytes
+        super().__init__({
+            "cmd_valid": In(1), "cmd_ready": Out(1), "desc": In(descriptor_layout()),
+            "status": Out(STATUS_BITS),
+            "rd_req_valid": Out(1), "rd_req_ready": In(1), "rd_req_addr": Out(ADDR_BITS),
+            "rd_req_beats": Out(BEATS_BITS),
+            "rd_valid": In(1), "rd_ready": Out(1), "rd_data": In(bus),
+            "wr_req_valid": Out(1), "wr_req_ready": In(1), "wr_req_addr": Out(ADDR_BITS),
+            "wr_req_beats": Out(BEATS_BITS),
+            "wr_valid": Out(1), "wr_ready": In(1), "wr_data": Out(bus),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        bus = 8 * c.bus_bytes
+        lg_rows, lg_cols, lg_lanes = _log2(c.rows), _log2(c.cols), _log2(c.lanes)
+        lg_g, lg_bpg = _log2(c.group_size), _log2(c.group_size // c.lanes)
+        alb, blb = c.beats_per_line(c.a_line_bits), c.beats_per_line(c.b_line_bits)
+        slb, olb = c.beats_per_line(c.s_line_bits), c.beats_per_line(c.o_line_bits)
+
+        # ---- buffers: two halves each; the half is the address MSB ----
+        def buffer(name, lines, line_bits):
+            mem = Memory(shape=line_bits, depth=2 * lines, init=[])
+            m.submodules[name] = mem
+            return mem
+
+        a_mem = buffer("a_buf", c.a_lines, c.a_line_bits)
+        b_mem = buffer("b_buf", c.b_lines, c.b_line_bits)
+        s_mem = buffer("s_buf", c.s_lines, c.s_line_bits)
+        o_mem = buffer("o_buf", c.o_lines, c.o_line_bits)
+        a_wr, b_wr, s_wr = (mem.write_port(granularity=bus) for mem in (a_mem, b_mem, s_mem))
+        a_rd = a_mem.read_port(transparent_for=(a_wr,))
+        b_rd = b_mem.read_port(transparent_for=(b_wr,))
+        s_rd = s_mem.read_port(transparent_for=(s_wr,))
+        o_wr = o_mem.write_port()
+        o_old = o_mem.read_port()                          # drain: the partial sums
+        o_out = o_mem.read_port(transparent_for=(o_wr,))   # write-back
+
+        # ---- command, descriptor check, status ----
+        d = Signal(descriptor_layout())
+        # The descriptor's mode (a WEIGHT_FAMILIES index) -> the array's mode; not one of the
+        # array's families: refused.
+        array_mode = Signal(range(max(len(c.families), 2)))
+        mode_ok = Const(0)
+        for i, fam in enumerate(c.families):
+            hit = d.mode == mode_code(fam.name)
+            mode_ok = mode_ok | hit
+            with m.If(hit):
+                m.d.comb += array_mode.eq(i)
+        arr = _ArrayAdapter(m, c)
+        arr.feed(m, a_rd.data, b_rd.data, s_rd.data, array_mode)
+
+        busy, done, error = Signal(), Signal(), Signal()
+        reason = Signal(4)
+        checking, running = Signal(), Signal()
+        m.d.comb += [self.cmd_ready.eq(~busy),
+                     self.status.eq(Cat(busy, done, error, Const(0, 1), reason))]
+        accept_cmd = self.cmd_valid & self.cmd_ready
+
+        ct_m_blk = _ceil_shift(d.block_m, lg_cols)
+        ct_n_blk = _ceil_shift(d.block_n, lg_rows)
+        kb_blk = _ceil_shift(d.block_k, lg_lanes)
+        g_blk = _ceil_shift(d.block_k, lg_g)
+
+        def not_tile_multiple(block, extent, lg):
+            return (block[:lg] != 0) & (block != extent) if lg else Const(0)
+
+        checks = [
+            (CoreError.ZERO_SIZE,
+             (d.m == 0) | (d.n == 0) | (d.k == 0) | (d.block_m == 0) | (d.block_n == 0)
+             | (d.block_k == 0)),
+            (CoreError.BAD_MODE, ~mode_ok),
+            (CoreError.BAD_GROUP, d.group_size != c.group_size),
+            (CoreError.BAD_BLOCK,
+             (d.block_m > d.m) | (d.block_n > d.n) | (d.block_k > d.k)
+             | not_tile_multiple(d.block_m, d.m, lg_cols)
+             | not_tile_multiple(d.block_n, d.n, lg_rows)
+             | not_tile_multiple(d.block_k, d.k, lg_g)),
+            (CoreError.TOO_BIG,
+             (d.k > c.k_max) | (ct_m_blk * kb_blk > c.a_lines) | (ct_n_blk * kb_blk > c.b_lines)
+             | (ct_n_blk * g_blk > c.s_lines) | ((ct_m_blk * ct_n_blk) << lg_rows > c.o_lines)),
+        ]
+        err_code = Const(0, 4)
+        for code, cond in reversed(checks):
+            err_code = Mux(cond, int(code), err_code)
+
+        # ---- block iterator (element offsets of the block after the one being loaded) ----
+        it_valid = Signal()
+        it_m0, it_n0, it_k0 = Signal(16), Signal(16), Signal(16)
+        k_next = it_k0 + d.block_k
+        m_next, n_next = it_m0 + d.block_m, it_n0 + d.block_n
+
+        def iterator_advance():
+            with m.If(k_next < d.k):
+                m.d.sync += it_k0.eq(k_next)
+            with m.Else():
+                m.d.sync += it_k0.eq(0)
+                inner_m = ~d.m_outer  # n_outer: m is the middle loop
+                with m.If(inner_m):
+                    with m.If(m_next < d.m):
+                        m.d.sync += it_m0.eq(m_next)
+                    with m.Elif(n_next < d.n):
+                        m.d.sync += [it_m0.eq(0), it_n0.eq(n_next)]
+                    with m.Else():
+                        m.d.sync += it_valid.eq(0)
+                with m.Else():
+                    with m.If(n_next < d.n):
+                        m.d.sync += it_n0.eq(n_next)
+                    with m.Elif(m_next < d.m):
+                        m.d.sync += [it_n0.eq(0), it_m0.eq(m_next)]
+                    with m.Else():
+                        m.d.sync += it_valid.eq(0)
+
+        # ---- block records: next (registered from the iterator), load, compute, write-back
+        r_nxt, r_ld, r_cp, r_wb = (_Record(n, halves=1) for n in ("nxt", "ld", "cp", "wb"))
+        kb_total = _ceil_shift(d.k, lg_lanes)
+        g_total = _ceil_shift(d.k, lg_g)
+        mt_total = _ceil_shift(d.m, lg_cols)
+        bm = Mux(d.m - it_m0 < d.block_m, d.m - it_m0, d.block_m)
+        bn = Mux(d.n - it_n0 < d.block_n, d.n - it_n0, d.block_n)
+        bk = Mux(d.k - it_k0 < d.block_k, d.k - it_k0, d.block_k)
+        ct_m, ct_n = _ceil_shift(bm, lg_cols), _ceil_shift(bn, lg_rows)
+        nkb, ng = _ceil_shift(bk, lg_lanes), _ceil_shift(bk, lg_g)
+        mt0, nt0 = it_m0 >> lg_cols, it_n0 >> lg_rows
+        kb0, g0 = it_k0 >> lg_lanes, it_k0 >> lg_g
+        first = ~r_ld.valid
+        load_a = first | (it_m0 != r_ld.m0) | (it_k0 != r_ld.k0)
+        load_b = first | (it_n0 != r_ld.n0) | (it_k0 != r_ld.k0)
+        first_k = it_k0 == 0
+        nxt_fresh = Signal()
+        m.d.sync += [
+            r_nxt.valid.eq(it_valid), r_nxt.m0.eq(it_m0), r_nxt.n0.eq(it_n0),
+            r_nxt.k0.eq(it_k0), r_nxt.ct_m.eq(ct_m), r_nxt.ct_n.eq(ct_n), r_nxt.nkb.eq(nkb),
+            r_nxt.ng.eq(ng), r_nxt.last_beats.eq(nkb - ((ng - 1) << lg_bpg)),
+            r_nxt.load_a.eq(load_a), r_nxt.load_b.eq(load_b),
+            r_nxt.ha.eq(r_ld.ha ^ load_a), r_nxt.hb.eq(r_ld.hb ^ load_b),
+            r_nxt.ho.eq(r_ld.ho ^ first_k), r_nxt.first_k.eq(first_k),
+            r_nxt.last_k.eq(k_next >= d.k),
+            r_nxt.a_addr.eq(d.a_addr + (mt0 * kb_total + kb0) * alb),
+            r_nxt.a_stride.eq(kb_total * alb), r_nxt.a_beats.eq(nkb * alb),
+            r_nxt.b_addr.eq(d.b_addr + (nt0 * kb_total + kb0) * blb),
+            r_nxt.b_stride.eq(kb_total * blb), r_nxt.b_beats.eq(nkb * blb),
+            r_nxt.s_addr.eq(d.s_addr + (nt0 * g_total + g0) * slb),
+            r_nxt.s_stride.eq(g_total * slb), r_nxt.s_beats.eq(ng * slb),
+            r_nxt.o_addr.eq(d.o_addr + ((nt0 * mt_total + mt0) << lg_rows) * olb),
+            r_nxt.o_stride.eq((mt_total << lg_rows) * olb),
+            r_nxt.o_beats.eq((ct_m << lg_rows) * olb),
+            nxt_fresh.eq(1),
+        ]
+
+        # ---- slot control ----
+        comp_pending, dma_pending = Signal(), Signal()
+        comp_ending, dma_ending = Signal(), Signal()
+        slot_end = Signal()
+        m.d.comb += slot_end.eq(running & nxt_fresh & (~comp_pending | comp_ending)
+                                & (~dma_pending | dma_ending))
+        next_load = r_nxt.valid
+        next_comp = r_ld.valid
+        next_wb = r_cp.valid & r_cp.last_k
+
+        # Accepting a command starts the iterator too: the first block's record is ready the
+        # cycle the descriptor check passes, so slot 0 starts right after it.
+        with m.If(accept_cmd):
+            m.d.sync += [d.eq(self.desc), busy.eq(1), done.eq(0), error.eq(0), reason.eq(0),
+                         checking.eq(1), it_valid.eq(1), it_m0.eq(0), it_n0.eq(0), it_k0.eq(0),
+                         comp_pending.eq(0), dma_pending.eq(0), nxt_fresh.eq(0)]
+            for rec in (r_ld, r_cp, r_wb):
+                m.d.sync += [rec.valid.eq(0), rec.ha.eq(1), rec.hb.eq(1), rec.ho.eq(1)]
+        with m.If(checking):
+            m.d.sync += checking.eq(0)
+            with m.If(err_code != 0):
+                m.d.sync += [busy.eq(0), error.eq(1), reason.eq(err_code), it_valid.eq(0)]
+            with m.Else():
+                m.d.sync += running.eq(1)
+        with m.If(comp_ending):
+            m.d.sync += comp_pending.eq(0)
+        with m.If(dma_ending):
+            m.d.sync += dma_pending.eq(0)
+        with m.If(slot_end):
+            m.d.sync += [*r_ld.eq(r_nxt), *r_cp.eq(r_ld), *r_wb.eq(r_cp), nxt_fresh.eq(0),
+                         comp_pending.eq(next_comp), dma_pending.eq(next_load | next_wb)]
+            iterator_advance()
+            with m.If(~next_load & ~next_comp & ~next_wb):
+                m.d.sync += [running.eq(0), busy.eq(0), done.eq(1)]
+
+        # ---- load: read requests and the data they return ----
+        rd_start = slot_end & next_load
+        rgen = _RequestGen(m, "rreq", r_nxt.phases(), r_ld.phases(), rd_start,
+                           self.rd_req_ready)
+        m.d.comb += [self.rd_req_valid.eq(rgen.valid), self.rd_req_addr.eq(rgen.addr),
+                     self.rd_req_beats.eq(rgen.beats), self.rd_ready.eq(1)]
+        ld_active = Signal()
+        ld_count = Signal(BEATS_BITS)
+        ld_total = Signal(BEATS_BITS)
+        na, nb = Signal(BEATS_BITS), Signal(BEATS_BITS)
+        rd_fire = self.rd_valid & self.rd_ready
+        ld_last = ld_active & rd_fire & (ld_count == ld_total - 1)
+        with m.If(slot_end):
+            m.d.sync += [ld_active.eq(next_load), ld_count.eq(0),
+                         ld_total.eq(r_nxt.load_beats()),
+                         na.eq(Mux(r_nxt.load_a, r_nxt.ct_m * r_nxt.a_beats, 0)),
+                         nb.eq(Mux(r_nxt.load_b, r_nxt.ct_n * r_nxt.b_beats, 0))]
+        with m.Elif(rd_fire & ld_active):
+            m.d.sync += ld_count.eq(ld_count + 1)
+            with m.If(ld_last):
+                m.d.sync += ld_active.eq(0)
+        # Beat i of the load: activations, then weight codes, then scales, lines in order.
+        in_b = ld_count - na
+        in_s = ld_count - na - nb
+        targets = [(a_wr, ld_count, alb, c.a_lines, r_ld.ha, ld_count < na),
+                   (b_wr, in_b, blb, c.b_lines, r_ld.hb, (ld_count >= na) & (in_b < nb)),
+                   (s_wr, in_s, slb, c.s_lines, r_ld.hb, ld_count >= na + nb)]
+        for port, idx, lb, lines, half, sel in targets:
+            lg_lb = _log2(lb)
+            m.d.comb += [port.addr.eq(Cat((idx >> lg_lb)[:_log2(lines)], half)),
+                         port.data.eq(self.rd_data.replicate(lb)),
+                         port.en.eq(Mux(ld_active & rd_fire & sel,
+                                        1 << (idx[:lg_lb] if lg_lb else 0), 0))]
+
+        # ---- compute: walk the tiles of the block, feeding the array from the buffers ----
+        cur = {name: Signal(16, name=f"cur_{name}") for name in
+               ("kb", "gb", "g", "mt", "nt", "a_tb", "b_tb", "s_tb", "o_tile")}
+        cur_next_blk = Signal(init=1)
+        tile_busy, busy_last = Signal(), Signal()
+        busy_oline = Signal(16)
+        first_beat = cur["kb"] == 0
+        in_valid = comp_pending & ~cur_next_blk & ~(first_beat & tile_busy)
+        m.d.comb += arr.in_valid.eq(in_valid)
+        accept = in_valid & arr.in_ready
+        m.d.comb += [arr.k_groups.eq(r_cp.ng), arr.k_last_beats.eq(r_cp.last_beats)]
+
+        # Successor of the presented beat.
+        succ = {k: Signal(16, name=f"succ_{k}") for k in cur}
+        succ_next_blk = Signal()
+        last_of_tile = cur["kb"] + 1 == r_cp.nkb
+        m.d.comb += [succ[k].eq(v) for k, v in cur.items()]
+        m.d.comb += succ_next_blk.eq(0)
+        with m.If(~last_of_tile):
+            m.d.comb += succ["kb"].eq(cur["kb"] + 1)
+            with m.If(cur["gb"] + 1 == c.group_size // c.lanes):
+                m.d.comb += [succ["gb"].eq(0), succ["g"].eq(cur["g"] + 1)]
+            with m.Else():
+                m.d.comb += succ["gb"].eq(cur["gb"] + 1)
+        with m.Else():
+            m.d.comb += [succ["kb"].eq(0), succ["gb"].eq(0), succ["g"].eq(0),
+                         succ["o_tile"].eq(cur["o_tile"] + c.rows)]
+            with m.If(cur["mt"] + 1 < r_cp.ct_m):
+                m.d.comb += [succ["mt"].eq(cur["mt"] + 1),
+                             succ["a_tb"].eq(cur["a_tb"] + r_cp.nkb)]
+            with m.Elif(cur["nt"] + 1 < r_cp.ct_n):
+                m.d.comb += [succ["mt"].eq(0), succ["a_tb"].eq(0),
+                             succ["nt"].eq(cur["nt"] + 1),
+                             succ["b_tb"].eq(cur["b_tb"] + r_cp.nkb),
+                             succ["s_tb"].eq(cur["s_tb"] + r_cp.ng)]
+            with m.Else():
+                m.d.comb += [succ[k].eq(0) for k in cur]
+                m.d.comb += succ_next_blk.eq(1)
+        # Read this cycle what is presented next cycle (re-read while held: writes landing in
+        # the buffer meanwhile are seen, the ports being transparent).
+        sel = {k: Mux(accept, succ[k], cur[k]) for k in cur}
+        sel_next_blk = Mux(accept, succ_next_blk, cur_next_blk)
+        # A beat of the next block reads that block's halves (it is being loaded now).
+        ha = Mux(sel_next_blk, r_ld.ha, r_cp.ha)
+        hb = Mux(sel_next_blk, r_ld.hb, r_cp.hb)
+        m.d.comb += [
+            a_rd.addr.eq(Cat((sel["a_tb"] + sel["kb"])[:_log2(c.a_lines)], ha)),
+            b_rd.addr.eq(Cat((sel["b_tb"] + sel["kb"])[:_log2(c.b_lines)], hb)),
+            s_rd.addr.eq(Cat((sel["s_tb"] + sel["g"])[:_log2(c.s_lines)], hb)),
+        ]
+        m.d.sync += [cur[k].eq(sel[k]) for k in cur]
+        m.d.sync += cur_next_blk.eq(sel_next_blk)
+        with m.If(slot_end & next_comp):
+            # The beat of the next block now belongs to the block being computed.
+            m.d.sync += cur_next_blk.eq(0)
+        with m.If(accept_cmd):
+            m.d.sync += [cur[k].eq(0) for k in cur]
+            m.d.sync += [cur_next_blk.eq(1), tile_busy.eq(0)]
+
+        result_now = tile_busy & arr.in_ready      # the array loads the tile's result
+        m.d.comb += comp_ending.eq(result_now & busy_last)
+        with m.If(accept & last_of_tile):
+            m.d.sync += [tile_busy.eq(1), busy_last.eq(succ_next_blk),
+                         busy_oline.eq(cur["o_tile"])]
+        with m.Elif(result_now):
+            m.d.sync += tile_busy.eq(0)
+
+        # ---- drain: result rows into the output buffer, one per cycle ----
+        dr_active, dr_first, dr_half = Signal(), Signal(), Signal()
+        dr_row = Signal(range(c.rows + 1))
+        dr_line = Signal(16)
+        lg_ol = _log2(c.o_lines)
+        with m.If(result_now):
+            m.d.sync += [dr_active.eq(1), dr_row.eq(0), dr_line.eq(busy_oline),
+                         dr_first.eq(r_cp.first_k), dr_half.eq(r_cp.ho)]
+        with m.Elif(dr_active):
+            m.d.sync += dr_row.eq(dr_row + 1)
+            with m.If(dr_row == c.rows - 1):
+                m.d.sync += dr_active.eq(0)
+        m.d.comb += o_old.addr.eq(Mux(dr_active,
+                                      Cat((dr_line + dr_row + 1)[:lg_ol], dr_half),
+                                      Cat(busy_oline[:lg_ol], r_cp.ho)))
+        wb_bits = c.word_bits
+        sums = []
+        for col in range(c.cols):
+            old = o_old.data[col * wb_bits:(col + 1) * wb_bits].as_signed()
+            new = Signal(wb_bits, name=f"drain_sum{col}")
+            m.d.comb += new.eq(Mux(dr_first, 0, old) + _row_select(arr, dr_row, col, c.rows))
+            sums.append(new)
+        m.d.comb += [o_wr.addr.eq(Cat((dr_line + dr_row)[:lg_ol], dr_half)),
+                     o_wr.data.eq(Cat(*sums)), o_wr.en.eq(dr_active)]
+
+        # ---- write-back: write requests and the output lines, one bus beat at a time ----
+        wb_start_slot = slot_end & next_wb & ~next_load
+        wb_start_load = ld_last & r_wb.valid & r_wb.last_k
+        wb_start = wb_start_slot | wb_start_load
+        # Started with the slot, the block is still the compute record; after the load, the
+        # write-back record.
+        first_wb = [tuple(Mux(wb_start_slot, x, y) for x, y in zip(pc, pw, strict=True))
+                    for pc, pw in zip(r_cp.wb_phases(), r_wb.wb_phases(), strict=True)]
+        wgen = _RequestGen(m, "wreq", first_wb, r_wb.wb_phases(), wb_start, self.wr_req_ready)
+        m.d.comb += [self.wr_req_valid.eq(wgen.valid), self.wr_req_addr.eq(wgen.addr),
+                     self.wr_req_beats.eq(wgen.beats)]
+        wb_active, wb_finished = Signal(), Signal()
+        wb_count, wb_total = Signal(BEATS_BITS), Signal(BEATS_BITS)
+        wl = Signal(16)
+        ws = Signal(range(max(olb, 2)))
+        wr_fire = self.wr_valid & self.wr_ready
+        wb_last = wb_active & wr_fire & (wb_count == wb_total - 1)
+        m.d.comb += dma_ending.eq(wb_last | (ld_last & ~(r_wb.valid & r_wb.last_k)))
+        with m.If(wb_start):
+            m.d.sync += [wb_active.eq(1), wb_count.eq(0), wl.eq(0), ws.eq(0),
+                         wb_total.eq(Mux(wb_start_slot, r_cp.ct_n * r_cp.o_beats,
+                                         r_wb.ct_n * r_wb.o_beats))]
+        with m.Elif(wr_fire & wb_active):
+            m.d.sync += wb_count.eq(wb_count + 1)
+            with m.If(ws == olb - 1):
+                m.d.sync += [ws.eq(0), wl.eq(wl + 1)]
+            with m.Else():
+                m.d.sync += ws.eq(ws + 1)
+            with m.If(wb_last):
+                m.d.sync += [wb_active.eq(0), wb_finished.eq(1)]
+        with m.If(slot_end):
+            m.d.sync += wb_finished.eq(0)
+        m.d.comb += self.wr_valid.eq(wb_active)
+        m.d.comb += self.wr_data.eq(o_out.data.word_select(ws, bus) if olb > 1 else o_out.data)
+        wl_sel = Mux(wr_fire & (ws == olb - 1), wl + 1, wl)
+        # Idle, the port pre-reads line 0 of the next write-back's half: this slot's if it has
+        # not started yet, else the next slot's (the compute record's).
+        pending_here = r_wb.valid & r_wb.last_k & ~wb_finished & ~wb_active
+        wb_half = Mux(wb_active, r_wb.ho, Mux(pending_here & ~slot_end, r_wb.ho, r_cp.ho))
+        m.d.comb += o_out.addr.eq(Cat(Mux(wb_active, wl_sel, 0)[:lg_ol], wb_half))
+        # The buffers, for testbenches that inspect their contents.
+        self.buffers = {"activation": a_mem, "weight": b_mem, "scale": s_mem, "output": o_mem}
+        return m
+
+
+def _row_select(arr: _ArrayAdapter, row, col: int, rows: int):
+    """Output ``(row, col)`` of the array's result for a run-time row index."""
+    val = arr.row(0)[col]
+    for r in range(1, rows):
+        val = Mux(row == r, arr.row(r)[col], val)
+    return val

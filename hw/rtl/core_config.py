@@ -1,0 +1,263 @@
+"""Parameters, descriptor format and status codes of the accelerator core (`accel_core`).
+
+The core is built once (`CoreConfig`: array shape, lanes, weight family, group size, buffer
+depths, DRAM bus width) and then runs any GEMM whose descriptor fits it. Everything the host
+(a testbench, a driver) needs to talk to the core lives here: the descriptor's bit layout
+(`DESCRIPTOR_FIELDS`, `pack_descriptor`), the status word (`status_fields`) and the error
+codes (`CoreError`). NumPy/Amaranth-free apart from `amaranth.lib.data` for the layout.
+
+Storage units (what the buffers and the DRAM image hold, see `hwsim.hw.rtl.core_layout`):
+
+- activation line: ``cols x lanes`` FP16 values (one array beat of a column tile);
+- weight line: ``rows x lanes`` weight codes, each in `code_bits` (4 when every family of
+  the build has at most 4 bits, else 8) of which the mode's family uses the low bits;
+- scale line: ``rows`` 16-bit group fields: magnitude in bits 0..11 (``scale_bits`` used),
+  sign in bit 12, the fp families' special-value selector (``wtype``) in bits 13..15;
+- output line: ``cols`` signed words of `word_bits` (one row of an output tile).
+
+Every line is a whole number of DRAM bus beats (``bus_bytes`` each).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import cached_property
+
+from amaranth.lib import data
+
+from hwsim.errors import HwsimError
+from hwsim.hw.rtl._common import check_int
+from hwsim.hw.rtl.bitmod import BitModConfig
+from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WeightFamily, get_families, get_family
+
+__all__ = [
+    "CORE_SETUP_CYCLES",
+    "DESCRIPTOR_FIELDS",
+    "CoreConfig",
+    "CoreError",
+    "descriptor_layout",
+    "mode_code",
+    "pack_descriptor",
+    "status_fields",
+]
+
+# Cycles from the edge that accepts a command to the start of its first pipeline slot: one to
+# check the descriptor, one to decode the first block. Command-to-done cycles are the
+# simulator's `simulate_op` cycles plus this constant.
+CORE_SETUP_CYCLES = 2
+
+SCALE_FIELD_BITS = 16
+SCALE_MAG_BITS = 12
+SCALE_SIGN_BIT = 12
+SCALE_WTYPE_LSB = 13
+
+# (name, bits): the descriptor, LSB first. Sizes are elements; addresses are DRAM bus beats.
+DESCRIPTOR_FIELDS: tuple[tuple[str, int], ...] = (
+    ("m", 16), ("n", 16), ("k", 16),
+    ("block_m", 16), ("block_n", 16), ("block_k", 16),
+    ("m_outer", 1),       # loop order: 0 = n_outer (n > m > k), 1 = m_outer (m > n > k)
+    ("mode", 4),          # weight family: index into WEIGHT_FAMILIES
+    ("group_size", 13),
+    ("a_addr", 32), ("b_addr", 32), ("s_addr", 32), ("o_addr", 32),
+)
+
+
+class CoreError(IntEnum):
+    """Reason codes of the status word's error field (0: no error)."""
+
+    NONE = 0
+    ZERO_SIZE = 1        # m, n, k or a block size is 0
+    BAD_MODE = 2         # the core's array does not run this weight family
+    BAD_GROUP = 3        # group size differs from the one the core was built for
+    BAD_BLOCK = 4        # a block is larger than the GEMM, or not a multiple of the tile
+    TOO_BIG = 5          # k above k_max, or a block does not fit a buffer half
+
+
+def mode_code(family: str) -> int:
+    """Descriptor ``mode`` value of a weight family name."""
+    return WEIGHT_FAMILIES.index(get_family(family).name)
+
+
+def descriptor_layout() -> data.StructLayout:
+    """The descriptor port's Amaranth layout (fields in `DESCRIPTOR_FIELDS` order)."""
+    return data.StructLayout(dict(DESCRIPTOR_FIELDS))
+
+
+def pack_descriptor(**fields: int) -> int:
+    """The descriptor as one integer (the Verilog port's value); missing fields are 0.
+
+    Raises:
+        HwsimError: an unknown field, or a value that does not fit its field.
+    """
+    known = dict(DESCRIPTOR_FIELDS)
+    for name in fields:
+        if name not in known:
+            raise HwsimError(f"unknown descriptor field {name!r}; fields: {', '.join(known)}")
+    value, offset = 0, 0
+    for name, bits in DESCRIPTOR_FIELDS:
+        v = int(fields.get(name, 0))
+        if not 0 <= v < 1 << bits:
+            raise HwsimError(f"descriptor field {name} = {v} does not fit {bits} bits")
+        value |= v << offset
+        offset += bits
+    return value
+
+
+def status_fields(status: int) -> dict[str, int]:
+    """Decode the status word: busy (bit 0), done (bit 1), error (bit 2), reason (bits 4..7)."""
+    return {"busy": status & 1, "done": (status >> 1) & 1, "error": (status >> 2) & 1,
+            "reason": (status >> 4) & 0xF}
+
+
+def _pow2(name: str, value: int) -> None:
+    if value & (value - 1):
+        raise HwsimError(f"parameter {name} must be a power of two, not {value}")
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """Build parameters of the accelerator core.
+
+    Attributes:
+        rows, cols: PE array (rows: output channels n, cols: tokens m).
+        lanes: reduction elements per PE and beat.
+        weights: weight families of the array (`hwsim.hw.rtl.terms.get_families`: one family,
+            several joined by ``+``, or ``"bitmod"``); the descriptor's mode picks one.
+        group_size: weights per quantization group (one integer scale each).
+        scale_bits: bits of the group scale magnitude (cycles of dequantization).
+        align_bits: guard bits at exponent alignment.
+        k_max: largest reduction a command may have (sets the output word width).
+        a_lines, b_lines, o_lines: lines per half of the activation, weight and output
+            buffers (each buffer holds two halves: ping-pong); the scale buffer holds
+            ``b_lines x lanes / group_size`` lines per half (at least 1).
+        bus_bytes: DRAM bus beat (bytes per cycle of each stream); 0 picks the widest
+            (up to 16) that divides every line.
+    """
+
+    rows: int = 2
+    cols: int = 2
+    lanes: int = 2
+    weights: str = "fp4"
+    group_size: int = 8
+    scale_bits: int = 8
+    align_bits: int = 3
+    k_max: int = 256
+    a_lines: int = 64
+    b_lines: int = 64
+    o_lines: int = 32
+    bus_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.bus_bytes == 0:
+            # Auto: the widest beat (up to 16 bytes) that divides every line.
+            lines = (self.a_line_bits, self.b_line_bits, self.s_line_bits, self.o_line_bits)
+            auto = 16
+            while auto > 1 and any(bits % (8 * auto) for bits in lines):
+                auto //= 2
+            object.__setattr__(self, "bus_bytes", auto)
+        check_int("rows", self.rows, 1, 16)
+        check_int("cols", self.cols, 1, 16)
+        check_int("lanes", self.lanes, 1, 16)
+        check_int("group_size", self.group_size, 1, 4096)
+        check_int("scale_bits", self.scale_bits, 1, SCALE_MAG_BITS)
+        check_int("k_max", self.k_max, 1, (1 << 16) - 1)
+        for name in ("a_lines", "b_lines", "o_lines"):
+            check_int(name, getattr(self, name), 1, 1 << 16)
+        check_int("bus_bytes", self.bus_bytes, 1, 64)
+        # Powers of two: tile counts, line addresses and beat splits are shifts, not dividers.
+        for name in ("rows", "cols", "lanes", "group_size", "a_lines", "b_lines", "o_lines",
+                     "bus_bytes"):
+            _pow2(name, getattr(self, name))
+        get_families(self.weights)
+        if self.group_size % self.lanes:
+            raise HwsimError(f"parameter group_size ({self.group_size}) must be a multiple of "
+                             f"lanes ({self.lanes}): a beat never straddles two groups")
+        if self.k_max < self.group_size:
+            raise HwsimError(f"parameter k_max ({self.k_max}) must be at least group_size "
+                             f"({self.group_size})")
+        bus = 8 * self.bus_bytes
+        for what, bits in (("activation", self.a_line_bits), ("weight", self.b_line_bits),
+                           ("scale", self.s_line_bits), ("output", self.o_line_bits)):
+            if bits % bus:
+                raise HwsimError(f"a {what} line ({bits} bits) is not a whole number of "
+                                 f"{bus}-bit bus beats: lower bus_bytes")
+        # The output drain writes one output row per cycle while the array computes the next
+        # tile; it must finish before that tile's result (>= scale_bits + terms + 1 cycles).
+        terms = min(f.terms for f in self.families)
+        if self.rows > self.scale_bits + terms + 1:
+            raise HwsimError(f"parameter rows ({self.rows}) must be at most scale_bits + "
+                             f"terms + 1 = {self.scale_bits + terms + 1}")
+
+    @cached_property
+    def families(self) -> tuple[WeightFamily, ...]:
+        """The families the array runs, in its mode order."""
+        return get_families(self.weights)
+
+    def mode_of(self, family: str) -> int:
+        """The descriptor mode of ``family`` (its `WEIGHT_FAMILIES` index)."""
+        return mode_code(family)
+
+    @cached_property
+    def array(self) -> BitModConfig:
+        """The PE array's parameters: its k is `k_max` (the largest block reduction); no
+        pipeline registers, as the simulator's tile rule (`array_tile_cycles`) assumes."""
+        return BitModConfig(rows=self.rows, cols=self.cols, lanes=self.lanes,
+                            weights=self.weights, group_size=self.group_size, k=self.k_max,
+                            scale_bits=self.scale_bits, align_bits=self.align_bits, pipeline=0)
+
+    @property
+    def code_bits(self) -> int:
+        """Bits a weight code occupies in the buffers and in DRAM (any mode)."""
+        return 4 if self.array.code_bits <= 4 else 8
+
+    @property
+    def word_bits(self) -> int:
+        """Output word: the smallest power of two >= 32 holding the array's output width."""
+        return max(32, 1 << math.ceil(math.log2(self.array.out_width)))
+
+    @property
+    def a_line_bits(self) -> int:
+        return self.cols * self.lanes * 16
+
+    @property
+    def b_line_bits(self) -> int:
+        return self.rows * self.lanes * self.code_bits
+
+    @property
+    def s_line_bits(self) -> int:
+        return self.rows * SCALE_FIELD_BITS
+
+    @property
+    def o_line_bits(self) -> int:
+        return self.cols * self.word_bits
+
+    @property
+    def s_lines(self) -> int:
+        """Scale lines per half: one per group of the weight lines."""
+        return max(1, self.b_lines * self.lanes // self.group_size)
+
+    def beats_per_line(self, line_bits: int) -> int:
+        return line_bits // (8 * self.bus_bytes)
+
+    @property
+    def k_quantum(self) -> int:
+        """Block reductions are multiples of this (whole groups, whole beats)."""
+        return self.group_size
+
+    def derived(self) -> dict[str, int]:
+        """Derived widths and sizes (for the block's JSON description)."""
+        return {"bus_bytes": self.bus_bytes, "word_bits": self.word_bits,
+                "out_width": self.array.out_width, "lsb_exp": self.array.lsb_exp,
+                "code_bits": self.code_bits, "s_lines": self.s_lines,
+                **{f"{b}_buffer_bytes": v for b, v in self.buffer_bytes().items()}}
+
+    def buffer_bytes(self) -> dict[str, int]:
+        """Capacity of each buffer (both halves) in bytes: weight includes the scales."""
+        return {
+            "activation": 2 * self.a_lines * self.a_line_bits // 8,
+            "weight": 2 * (self.b_lines * self.b_line_bits + self.s_lines * self.s_line_bits)
+            // 8,
+            "output": 2 * self.o_lines * self.o_line_bits // 8,
+        }

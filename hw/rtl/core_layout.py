@@ -1,0 +1,233 @@
+"""Host side of the accelerator core: DRAM images, the golden GEMM, the core's hardware YAML.
+
+DRAM layout (addresses in bus beats; every line is a whole number of beats, LSB beat first):
+
+- activations ``a[m, k]`` (FP16): lines ``[ceil(M / cols)][ceil(K / lanes)]``, line (t, b)
+  holds tokens ``t cols ..`` x reductions ``b lanes ..``, column c lane l at bits
+  ``(c lanes + l) 16``; zeros pad the ragged edges;
+- weight codes ``w[n, k]``: lines ``[ceil(N / rows)][ceil(K / lanes)]``, row r lane l at
+  ``(r lanes + l) code_bits``;
+- group scales: lines ``[ceil(N / rows)][ceil(K / group_size)]`` of 16-bit fields (magnitude,
+  sign, wtype; `hwsim.hw.rtl.core_config`);
+- outputs: lines ``[ceil(N / rows)][ceil(M / cols)][rows]``, each ``cols`` signed words.
+
+These layouts do not depend on the mapping: any blocking reads the same image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim.hw.rtl.bitmod import BitModConfig
+from hwsim.hw.rtl.core_config import (
+    SCALE_FIELD_BITS,
+    SCALE_SIGN_BIT,
+    SCALE_WTYPE_LSB,
+    CoreConfig,
+)
+from hwsim.hw.rtl.models import bitmod_model
+from hwsim.hw.rtl.streams import pack
+
+__all__ = [
+    "CoreImage",
+    "core_hardware",
+    "core_image",
+    "core_op",
+    "gemm_model",
+    "integer_scales",
+    "read_outputs",
+]
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    out = np.zeros((rows, cols), dtype=np.int64)
+    out[:x.shape[0], :x.shape[1]] = x
+    return out
+
+
+def _tile_lines(x: np.ndarray, tile: int, lanes: int, width: int) -> list[int]:
+    """Lines [ceil(rows / tile)][ceil(cols / lanes)] of a padded 2-D array, element
+    (i, j) of a line at ``(i lanes + j) width``."""
+    rt, cb = _ceil(x.shape[0], tile), _ceil(x.shape[1], lanes)
+    p = _pad(x, rt * tile, cb * lanes).reshape(rt, tile, cb, lanes).transpose(0, 2, 1, 3)
+    return pack(p.reshape(rt * cb, tile * lanes), width).tolist()
+
+
+def _beats(lines: list[int], line_bits: int, bus_bits: int) -> list[int]:
+    per = line_bits // bus_bits
+    mask = (1 << bus_bits) - 1
+    return [(line >> (i * bus_bits)) & mask for line in lines for i in range(per)]
+
+
+def integer_scales(q) -> tuple[np.ndarray, np.ndarray]:
+    """Integer group scales and per-row factors of a `quantize(..., scale_format="int8")`.
+
+    The two-level scheme stores ``scale = s_int x row`` with ``s_int`` in 0..255 and the
+    row's largest group at 255, so ``row = max(scale) / 255`` recovers both exactly.
+
+    Returns:
+        ``(s_int (rows, groups) int64, row (rows,) float64)``.
+    """
+    scales = np.asarray(q.scales, dtype=np.float64)
+    row = scales.max(axis=-1) / 255.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_int = np.where(row[:, None] > 0, np.rint(scales / row[:, None]), 0).astype(np.int64)
+    back = (s_int * row[:, None].astype(np.float32)).astype(np.float32).astype(np.float64)
+    if not np.allclose(back, scales, rtol=1e-6, atol=0):
+        raise ValueError("scales are not the int8 two-level scheme (scale_format='int8')")
+    return s_int, row
+
+
+@dataclass(frozen=True)
+class CoreImage:
+    """A GEMM's operands laid out in DRAM for the core.
+
+    Attributes:
+        beats: DRAM contents, beat address -> value.
+        a_addr, b_addr, s_addr, o_addr: region starts (descriptor fields).
+        m, n, k: the GEMM shape.
+    """
+
+    beats: dict[int, int]
+    a_addr: int
+    b_addr: int
+    s_addr: int
+    o_addr: int
+    m: int
+    n: int
+    k: int
+
+
+def core_image(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarray,
+               scale_neg: np.ndarray, wtype: np.ndarray | None = None) -> CoreImage:
+    """Lay out ``a[m, k]`` (FP16 bit patterns or float16), weight ``codes[n, k]`` and their
+    group ``scale``/``scale_neg``/``wtype`` ``[n, groups]`` in DRAM, regions back to back."""
+    a = np.asarray(a)
+    a_bits = a.view(np.uint16) if a.dtype == np.float16 else a.astype(np.uint16)
+    m, k = a_bits.shape
+    n = codes.shape[0]
+    bus = 8 * c.bus_bytes
+    fields = (np.asarray(scale, np.int64) | (np.asarray(scale_neg, np.int64) << SCALE_SIGN_BIT))
+    if wtype is not None:
+        fields = fields | (np.asarray(wtype, np.int64) << SCALE_WTYPE_LSB)
+    regions = [
+        _beats(_tile_lines(a_bits.astype(np.int64), c.cols, c.lanes, 16), c.a_line_bits, bus),
+        _beats(_tile_lines(np.asarray(codes, np.int64), c.rows, c.lanes, c.code_bits),
+               c.b_line_bits, bus),
+        _beats(_scale_lines(c, fields), c.s_line_bits, bus),
+    ]
+    beats: dict[int, int] = {}
+    addrs = []
+    at = 0
+    for region in regions:
+        addrs.append(at)
+        beats.update({at + i: v for i, v in enumerate(region)})
+        at += len(region)
+    return CoreImage(beats, addrs[0], addrs[1], addrs[2], at, m, n, k)
+
+
+def _scale_lines(c: CoreConfig, fields: np.ndarray) -> list[int]:
+    """Scale lines [ceil(N / rows)][groups]: the rows' fields of one group per line."""
+    n, groups = fields.shape
+    rt = _ceil(n, c.rows)
+    p = _pad(fields, rt * c.rows, groups).reshape(rt, c.rows, groups).transpose(0, 2, 1)
+    return pack(p.reshape(rt * groups, c.rows), SCALE_FIELD_BITS).tolist()
+
+
+def read_outputs(c: CoreConfig, image: CoreImage, dram: dict[int, int]) -> np.ndarray:
+    """The ``(m, n)`` outputs (object ints, LSB = 2**lsb_exp) the core wrote to ``dram``."""
+    bus = 8 * c.bus_bytes
+    per_line = c.beats_per_line(c.o_line_bits)
+    mt, nt = _ceil(image.m, c.cols), _ceil(image.n, c.rows)
+    out = np.zeros((nt * c.rows, mt * c.cols), dtype=object)
+    half = 1 << (c.word_bits - 1)
+    mask = (1 << c.word_bits) - 1
+    for t in range(nt):
+        for u in range(mt):
+            for r in range(c.rows):
+                line_no = (t * mt + u) * c.rows + r
+                base = image.o_addr + line_no * per_line
+                line = sum(dram.get(base + i, 0) << (i * bus) for i in range(per_line))
+                for col in range(c.cols):
+                    w = (line >> (col * c.word_bits)) & mask
+                    out[t * c.rows + r, u * c.cols + col] = (w ^ half) - half
+    return out[:image.n, :image.m].T
+
+
+def gemm_model(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarray,
+               scale_neg: np.ndarray, wtype: np.ndarray | None = None,
+               family: str | None = None, chunk: int = 16) -> np.ndarray:
+    """Golden ``(m, n)`` outputs of the core: `bitmod_model` over the whole reduction.
+
+    The core sums the dequantized groups of an output across k blocks in the output buffer;
+    blocks hold whole groups, so that is the PE's own sum over all groups. ``family``: the
+    mode the command runs (default: the build's first family).
+    """
+    names = [f.name for f in c.families]
+    mode = names.index(family) if family is not None else 0
+    a = np.asarray(a)
+    a_bits = a.view(np.uint16) if a.dtype == np.float16 else a.astype(np.uint16)
+    m, k = a_bits.shape
+    n = codes.shape[0]
+    beats = _ceil(k, c.lanes)
+    kp = beats * c.lanes
+    acts = np.zeros((m, kp), np.uint16)
+    acts[:, :k] = a_bits
+    w = np.zeros((n, kp), np.int64)
+    w[:, :k] = codes
+    group_of_beat = np.arange(beats) * c.lanes // c.group_size
+    out = np.zeros((m, n), dtype=object)
+    a_model = acts.reshape(m, beats, c.lanes).transpose(1, 0, 2)[None]  # (1, beats, m, lanes)
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        cfg = BitModConfig(rows=hi - lo, cols=m, lanes=c.lanes, weights=c.weights,
+                           group_size=c.group_size, k=k, scale_bits=c.scale_bits,
+                           align_bits=c.align_bits, pipeline=0)
+        w_model = w[lo:hi].reshape(hi - lo, beats, c.lanes).transpose(1, 0, 2)[None]
+        s = np.asarray(scale)[lo:hi][:, group_of_beat].T[None]
+        sn = np.asarray(scale_neg)[lo:hi][:, group_of_beat].T[None]
+        wt = 0 if wtype is None else np.asarray(wtype)[lo:hi][:, group_of_beat].T[None]
+        res = bitmod_model(cfg, w_model, a_model, s, sn, wt, mode)
+        out[:, lo:hi] = res.out[0].T
+    return out
+
+
+def core_op(c: CoreConfig, m: int, n: int, k: int, name: str = "gemm",
+            family: str | None = None):
+    """The `hwsim.workloads.ops.Op` of a GEMM as the core stores it: FP16 activations, codes of
+    `code_bits` with a 16-bit field per group, outputs of `word_bits`; weights of ``family``
+    (default: the build's first)."""
+    from hwsim.workloads.ops import Op
+
+    name_ = family or c.families[0].name
+    fmt = {"fp3": "fp3", "fp4": "fp4_e2m1"}.get(name_, name_)
+    return Op(name=name, op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
+              m=np.array([m]), n=np.array([n]), k=np.array([k]), count=1, a_bits=16.0,
+              b_bits=c.code_bits + 16 / c.group_size, out_bits=float(c.word_bits),
+              a_format="fp16", b_format=fmt, group_size=c.group_size)
+
+
+def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100.0,
+                  name: str = "accel_core") -> dict:
+    """The hardware YAML mapping of the core: its array, its real buffer memories (one bank
+    each, a port of one line), its DRAM bus; `hwsim.hw.spec.hardware_from_dict` takes it."""
+    cap = c.buffer_bytes()
+    port = {"activation": c.a_line_bits, "weight": c.b_line_bits, "output": c.o_line_bits}
+    return {
+        "name": name,
+        "description": (f"hwsim accel_core {c.rows}x{c.cols} BitMoD {c.weights}, "
+                        f"{c.lanes} lanes, group {c.group_size}"),
+        "clock_mhz": clock_mhz,
+        "pe": {"kind": "bitmod", "lanes": c.lanes, "scale_bits": c.scale_bits,
+               "energy_pj_per_cycle": 0.0, "area_um2": 0.0},
+        "array": {"rows": c.rows, "cols": c.cols},
+        "buffers": {b: {"kib": cap[b] / 1024, "banks": 1, "port_bits": port[b]} for b in cap},
+        "dram": {"bytes_per_cycle": c.bus_bytes, "latency_cycles": latency_cycles},
+        "acc_bits": c.word_bits,
+    }

@@ -1,0 +1,56 @@
+"""Drive the accelerator core in Amaranth's simulator: one command against `DramModel`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.sim import Simulator
+from core_dram import CORE_OUTPUTS, DramModel
+
+from hwsim.hw.rtl.accel_core import AccelCore
+from hwsim.hw.rtl.core_config import status_fields
+
+
+@dataclass
+class CoreRun:
+    cycles: int          # edges from the command's acceptance to the edge raising done/error
+    status: dict
+    dram: DramModel
+
+
+def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
+                 max_cycles: int = 200_000, inspect=None) -> list[CoreRun]:
+    """Run the descriptors one after the other; ``inspect(ctx)`` (async) runs between them."""
+    runs: list[CoreRun] = []
+    sim = Simulator(core)
+    sim.add_clock(1e-8)
+
+    async def bench(ctx):
+        for desc in descriptors:
+            if inspect is not None:
+                await inspect(ctx)
+            ctx.set(core.desc.as_value(), desc)
+            ctx.set(core.cmd_valid, 1)
+            for k, v in dram.drive().items():
+                ctx.set(getattr(core, k), v)
+            await ctx.tick()
+            ctx.set(core.cmd_valid, 0)
+            cycles = 0
+            while True:
+                for k, v in dram.drive().items():
+                    ctx.set(getattr(core, k), v)
+                status = status_fields(ctx.get(core.status))
+                if not status["busy"]:
+                    break
+                outs = {k: ctx.get(getattr(core, k)) for k in CORE_OUTPUTS}
+                dram.step(outs)
+                await ctx.tick()
+                cycles += 1
+                assert cycles < max_cycles, "the core did not finish"
+            runs.append(CoreRun(cycles, status, dram))
+        if inspect is not None:
+            await inspect(ctx)
+
+    sim.add_testbench(bench)
+    sim.run()
+    return runs

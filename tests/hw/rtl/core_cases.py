@@ -1,0 +1,104 @@
+"""GEMM cases for the accelerator core: operands quantized by `hwsim.dtypes.quantize`, the DRAM
+image, the descriptor, the golden outputs and the simulator's cycles for the same mapping."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim.dtypes import quantize
+from hwsim.hw.rtl.core_config import CoreConfig, mode_code, pack_descriptor
+from hwsim.hw.rtl.core_layout import (
+    CoreImage,
+    core_hardware,
+    core_image,
+    core_op,
+    gemm_model,
+    integer_scales,
+)
+from hwsim.hw.spec import hardware_from_dict
+from hwsim.mapping import Mapping
+from hwsim.sim import simulate_op
+from hwsim.sim.engine import simulate_gemm
+from hwsim.sim.precision import operand_widths
+
+# The dtypes format quantizing the weights of each array family (int8 two-level scales).
+FORMATS = {"fp4": "bitmod4", "fp3": "bitmod3"}
+
+
+def _up(x: int, q: int) -> int:
+    return -(-x // q) * q
+
+
+@dataclass
+class CoreCase:
+    """One GEMM on the core."""
+
+    m: int
+    n: int
+    k: int
+    a: np.ndarray            # (m, k) float16
+    codes: np.ndarray        # (n, k)
+    scale: np.ndarray        # (n, groups) integer group scales
+    scale_neg: np.ndarray
+    wtype: np.ndarray | None
+    image: CoreImage
+    mapping: Mapping
+    descriptor: int
+    expected: np.ndarray     # (m, n) object ints: the golden model
+    model_cycles: int        # simulate_op (unpadded GEMM, the mapper's blocks)
+    padded_cycles: int       # the simulator on the GEMM padded to whole lines, same blocks
+    model_dram_beats: float  # the simulator's DRAM traffic in bus beats
+
+
+def quantized_weights(c: CoreConfig, w: np.ndarray, family: str):
+    """(codes, integer scales, wtype or None, row factors) of float weights ``w[n, k]``."""
+    fmt = FORMATS.get(family, family)
+    q = quantize(w, fmt, group_size=c.group_size, scale_format="int8")
+    s_int, row = integer_scales(q)
+    wtype = None if q.types is None else (1 + q.types).astype(np.int64)
+    return np.asarray(q.codes, np.int64), s_int, wtype, row
+
+
+def make_case(c: CoreConfig, m: int, n: int, k: int, latency: int, seed: int = 0,
+              mapping: Mapping | None = None, family: str | None = None) -> CoreCase:
+    family = family or c.families[0].name
+    rng = np.random.default_rng(seed)
+    a = rng.normal(0, 1, (m, k)).astype(np.float16)
+    w = rng.normal(0, 0.05, (n, k)).astype(np.float32)
+    codes, scale, wtype, _ = quantized_weights(c, w, family)
+    neg = np.zeros_like(scale)
+    return case_from(c, a, codes, scale, neg, wtype, latency, mapping, family)
+
+
+def case_from(c: CoreConfig, a, codes, scale, neg, wtype, latency: int,
+              mapping: Mapping | None = None, family: str | None = None) -> CoreCase:
+    family = family or c.families[0].name
+    m, k = a.shape
+    n = codes.shape[0]
+    image = core_image(c, a, codes, scale, neg, wtype)
+    hw = hardware_from_dict(core_hardware(c, latency_cycles=latency))
+    op = core_op(c, m, n, k, family=family)
+    widths = operand_widths(op, hw)
+    cost = (simulate_op(op, hw)[0] if mapping is None else
+            simulate_gemm(m, n, k, hw, widths, op.a_bits, op.b_bits, op.out_bits,
+                          group_size=c.group_size, mapping=mapping))
+    mp = cost.mapping
+    # The core moves whole lines: the padded GEMM with the same blocks (padded alike).
+    padded = dataclasses.replace(
+        mp, m=_up(m, c.cols), n=_up(n, c.rows), k=_up(k, c.lanes),
+        block_m=_up(mp.block_m, c.cols), block_n=_up(mp.block_n, c.rows),
+        block_k=_up(mp.block_k, c.lanes))
+    pcost = simulate_gemm(padded.m, padded.n, padded.k, hw, widths, op.a_bits, op.b_bits,
+                          op.out_bits, group_size=c.group_size, mapping=padded)
+    desc = pack_descriptor(
+        m=m, n=n, k=k, block_m=mp.block_m, block_n=mp.block_n, block_k=mp.block_k,
+        m_outer=int(mp.loop_order == "m_outer"), mode=mode_code(family),
+        group_size=c.group_size, a_addr=image.a_addr, b_addr=image.b_addr,
+        s_addr=image.s_addr, o_addr=image.o_addr)
+    expected = gemm_model(c, a, codes, scale, neg, wtype, family)
+    beats = (cost.dram_read_bytes + cost.dram_write_bytes) / c.bus_bytes
+    return CoreCase(m, n, k, a, codes, scale, neg, wtype, image, mp, desc, expected,
+                    cost.cycles, pcost.cycles, beats)

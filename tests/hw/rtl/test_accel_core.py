@@ -1,0 +1,104 @@
+"""The accelerator core in Amaranth's simulator: whole GEMMs bit-exact against the golden model,
+command-to-done cycles against `hwsim.sim` for the same hardware and mapping, bad descriptors.
+
+Cycle rule (hw/rtl/README.md): the core's cycles are `CORE_SETUP_CYCLES` plus the simulator's
+for the GEMM padded to whole buffer lines with the same blocks, exactly; on shapes whose m, n
+and k are multiples of cols, rows and lanes that is `simulate_op` itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from core_bench import run_commands
+from core_cases import make_case
+from core_dram import DramModel
+
+from hwsim.hw.rtl.accel_core import AccelCore
+from hwsim.hw.rtl.core_config import CORE_SETUP_CYCLES, CoreConfig, CoreError, pack_descriptor
+from hwsim.hw.rtl.core_layout import read_outputs
+
+# 2 x 2 PEs of 2 lanes, groups of 8, small buffers: every GEMM below spans several blocks.
+SMALL = CoreConfig(rows=2, cols=2, lanes=2, group_size=8, k_max=64, a_lines=16, b_lines=16,
+                   o_lines=16, bus_bytes=2)
+
+
+def _run(c, case, latency):
+    dram = DramModel(case.image.beats, latency)
+    run = run_commands(AccelCore(c), dram, [case.descriptor])[0]
+    return run, read_outputs(c, case.image, dram.mem), dram
+
+
+@pytest.mark.parametrize(("m", "n", "k", "latency"), [
+    (4, 6, 20, 2),     # one block; k = 2.5 groups
+    (6, 10, 40, 1),    # blocks along m, n and k
+    (8, 8, 64, 5),     # 8 k blocks, weights re-fetched per m block
+    (9, 5, 52, 3),     # ragged m and n, k not a multiple of the group size
+    (1, 12, 64, 2),    # decode-like m = 1
+])
+def test_gemm_bit_exact_and_cycle_exact(m, n, k, latency):
+    case = make_case(SMALL, m, n, k, latency, seed=m * 100 + n)
+    assert np.prod(case.mapping.blocks) > 1 or (m, n, k) == (4, 6, 20)
+    run, got, dram = _run(SMALL, case, latency)
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert (got == case.expected).all()
+    assert run.cycles == CORE_SETUP_CYCLES + case.padded_cycles
+    aligned = m % SMALL.cols == 0 and n % SMALL.rows == 0 and k % SMALL.lanes == 0
+    residual = run.cycles - CORE_SETUP_CYCLES - case.model_cycles
+    if aligned:
+        assert residual == 0
+    else:
+        # Padding moves extra beats; each transfer rounds up at most one beat more.
+        extra = dram.read_beats + dram.write_beats - case.model_dram_beats
+        assert 0 < residual <= extra + 2 * (np.prod(case.mapping.blocks) + 2)
+
+
+def test_m_outer_loop_order_follows_the_mapping():
+    base = make_case(SMALL, 6, 10, 40, 2, seed=3)
+    mp = dataclasses.replace(base.mapping, loop_order="m_outer")
+    case = make_case(SMALL, 6, 10, 40, 2, seed=3, mapping=mp)
+    run, got, _ = _run(SMALL, case, 2)
+    assert (got == case.expected).all()
+    assert run.cycles == CORE_SETUP_CYCLES + case.model_cycles != CORE_SETUP_CYCLES + \
+        base.model_cycles
+
+
+_GOOD = {"m": 4, "n": 4, "k": 16, "block_m": 4, "block_n": 4, "block_k": 16, "mode": 1,
+         "group_size": 8}
+BAD = [
+    ({"m": 0}, CoreError.ZERO_SIZE),
+    ({"block_k": 0}, CoreError.ZERO_SIZE),
+    ({"mode": 4}, CoreError.BAD_MODE),          # int4: not this core's array
+    ({"group_size": 16}, CoreError.BAD_GROUP),
+    ({"block_m": 3}, CoreError.BAD_BLOCK),      # not a multiple of cols
+    ({"block_k": 12}, CoreError.BAD_BLOCK),     # not whole groups
+    ({"block_n": 8}, CoreError.BAD_BLOCK),      # larger than n
+    ({"k": 80, "block_k": 80}, CoreError.TOO_BIG),                     # k above k_max
+    ({"m": 40, "block_m": 40, "k": 64, "block_k": 64}, CoreError.TOO_BIG),  # buffer half
+]
+
+
+def test_bad_descriptors_are_refused_and_leave_the_buffers_intact():
+    case = make_case(SMALL, 4, 4, 16, 2, seed=9)
+    core = AccelCore(SMALL)
+    snapshots = []
+
+    async def snapshot(ctx):
+        snapshots.append({name: [ctx.get(mem.data[i]) for i in range(mem.depth)]
+                          for name, mem in core.buffers.items()})
+
+    descs = [case.descriptor] + [pack_descriptor(**{**_GOOD, **bad}) for bad, _ in BAD]
+    descs.append(case.descriptor)  # the core still runs after refusals
+    dram = DramModel(case.image.beats, 2)
+    runs = run_commands(core, dram, descs, inspect=snapshot)
+    assert runs[0].status["done"] == 1
+    for run, (bad, code) in zip(runs[1:-1], BAD, strict=True):
+        assert run.status == {"busy": 0, "done": 0, "error": 1, "reason": int(code)}, bad
+        assert run.cycles == 1
+    # Refused commands write nothing: the buffers are as the first GEMM left them.
+    assert all(s == snapshots[1] for s in snapshots[2:len(BAD) + 2])
+    assert any(v for v in snapshots[1]["output"])
+    assert runs[-1].status["done"] == 1
+    assert (read_outputs(SMALL, case.image, dram.mem) == case.expected).all()
