@@ -12,6 +12,9 @@ Per operator and step (vectorized over the decode steps of an `Op`):
 - Fused attention (`hwsim.workloads.attention`): FLOPs of the tiles computed (causal
   skipping), bytes of the kernel's tiling (Q and O once, K and V once per tile, no score
   matrix); the fused softmax moves no bytes.
+- Bytes by tensor (``bytes_weights``, ``bytes_activations``, ``bytes_outputs``,
+  ``bytes_kv_read``, ``bytes_kv_write``, ``bytes_scales``; `hwsim.workloads.traffic`): they
+  sum to ``bytes``.
 - Time: ``max(flops / peak, bytes / bandwidth)``; bound: whichever term is larger.
 
 The table has one row per operator and stage; a decode row sums its steps (``bound`` is
@@ -31,6 +34,7 @@ import pandas as pd
 
 from hwsim.reports.roofline_machine import Machine
 from hwsim.workloads.ops import Op
+from hwsim.workloads.traffic import TENSORS, tensor_bytes
 
 __all__ = ["COLUMNS", "analyze", "op_step_costs", "summarize"]
 
@@ -38,27 +42,8 @@ COLUMNS = [
     "stage", "layer", "op", "op_class", "kind", "count", "steps", "m", "n", "k",
     "kv_len_first", "kv_len_last", "a_bits", "b_bits", "flops", "bytes", "intensity",
     "peak_flops_per_s", "attainable_flops_per_s", "bound", "time_s", "compute_time_s",
-    "memory_time_s",
+    "memory_time_s", *(f"bytes_{t}" for t in TENSORS),
 ]
-
-
-def _format_code_bits(name: str) -> float:
-    from hwsim.dtypes import get_format  # lazy: only quantized operands need it
-
-    return float(get_format(name).bits)
-
-
-def _a_code_bits(op: Op) -> float:
-    """Width of one ``a`` element on the datapath (without scales)."""
-    return _format_code_bits(op.a_format) if op.a_format is not None else op.a_bits
-
-
-def _b_code_bits(op: Op) -> float:
-    """Width of one ``b`` element on the datapath (without scales / metadata)."""
-    if op.b_format is not None:
-        return _format_code_bits(op.b_format)
-    # A width-only spec ({bits: 5.5}) counts its fraction as metadata.
-    return float(math.floor(op.b_bits + 1e-9)) if op.b_bits >= 1 else op.b_bits
 
 
 def op_step_costs(op: Op, machine: Machine) -> dict[str, np.ndarray | float]:
@@ -66,29 +51,34 @@ def op_step_costs(op: Op, machine: Machine) -> dict[str, np.ndarray | float]:
 
     Returns:
         dict with float64 arrays ``flops``, ``bytes``, ``compute_time_s``,
-        ``memory_time_s``, ``time_s`` (one entry per step) and the scalar ``peak_flops_per_s``.
+        ``memory_time_s``, ``time_s``, ``bytes_<tensor>`` for each of
+        `hwsim.workloads.traffic.TENSORS` (one entry per step) and the scalar
+        ``peak_flops_per_s``.
     """
     m = op.m.astype(np.float64)
     n = op.n.astype(np.float64)
     k = op.k.astype(np.float64)
     if op.kind == "gemm":
         flops = 2.0 * m * n * k * op.count
-        bits = m * k * op.a_bits + k * n * op.b_bits + m * n * op.out_bits
-        peak = machine.gemm_peak_flops(_a_code_bits(op), _b_code_bits(op))
+        a, b, out = m * k * op.a_bits, k * n * op.b_bits, m * n * op.out_bits
+        peak = machine.gemm_peak_flops(op.a_code_bits, op.b_code_bits)
     else:
         flops = m * n * op.count * op.flops_per_element
-        bits = op.a_operands * m * n * op.a_bits + n * op.b_bits + m * n * op.out_bits
+        a, b, out = op.a_operands * m * n * op.a_bits, n * op.b_bits, m * n * op.out_bits
         peak = machine.vector_flops_per_s
     if op.fused is not None:
         # A fused attention kernel: the tiles it computes, the traffic of its tiling.
         flops = op.flops.astype(np.float64)
-        bits = op.fused.memory_bits(op.a_bits, op.b_bits, op.out_bits)
+        a, b, out = op.fused.operand_bits(op.a_bits, op.b_bits, op.out_bits)
+    bits = a + b + out
+    tensors = tensor_bytes(op, a * op.count / 8.0, b * op.count / 8.0, out * op.count / 8.0)
     nbytes = bits * op.count / 8.0
     compute = flops / peak
     memory = nbytes / machine.memory_bw_bytes_per_s
     return {"flops": flops, "bytes": nbytes, "peak_flops_per_s": float(peak),
             "compute_time_s": compute, "memory_time_s": memory,
-            "time_s": np.maximum(compute, memory)}
+            "time_s": np.maximum(compute, memory),
+            **{f"bytes_{t}": np.broadcast_to(v, nbytes.shape) for t, v in tensors.items()}}
 
 
 def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
@@ -119,8 +109,13 @@ def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
             "bound": bound, "time_s": time_s,
             "compute_time_s": float(np.sum(c["compute_time_s"])),
             "memory_time_s": float(np.sum(c["memory_time_s"])),
+            **{f"bytes_{t}": float(np.sum(c[f"bytes_{t}"])) for t in TENSORS},
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _by_tensor(table: pd.DataFrame) -> dict[str, float]:
+    return {t: float(table[f"bytes_{t}"].sum()) for t in TENSORS}
 
 
 def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_tokens: int,
@@ -149,6 +144,7 @@ def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_t
             "compute_bound_time_s": float(t.loc[t["bound"] == "compute", "time_s"].sum()),
             "tokens": tokens[stage],
             "tokens_per_s": tokens[stage] / time_s if time_s and tokens[stage] else None,
+            "bytes_by_tensor": _by_tensor(t),
         }
     total_time = float(table["time_s"].sum())
     ttft = stages.get("prefill", {}).get("time_s", 0.0)
@@ -160,6 +156,7 @@ def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_t
         "total": {
             "flops": float(table["flops"].sum()),
             "bytes": float(table["bytes"].sum()),
+            "bytes_by_tensor": _by_tensor(table),
             "time_s": total_time,
             "ttft_s": ttft,
             "tpot_s": decode_time / decode_steps if decode_steps else None,

@@ -244,7 +244,12 @@ def _feed_cycles(bits: np.ndarray, buf: BufferSpec) -> np.ndarray:
 
 @dataclass(frozen=True)
 class GemmCosts:
-    """`GemmCost` of S shapes of one operator, as arrays (one entry per shape)."""
+    """`GemmCost` of S shapes of one operator, as arrays (one entry per shape).
+
+    Beyond `GemmCost`: ``dram_a_bytes`` / ``dram_b_bytes`` split the DRAM reads by operand
+    (they sum to ``dram_read_bytes``); ``sram_bytes`` gives each buffer's (read, write)
+    bytes (they sum to ``sram_read_bytes`` / ``sram_write_bytes``).
+    """
 
     mappings: Mappings
     count: int
@@ -259,6 +264,9 @@ class GemmCosts:
     sram_read_bytes: np.ndarray
     sram_write_bytes: np.ndarray
     energy_pj: dict[str, np.ndarray]
+    dram_a_bytes: np.ndarray
+    dram_b_bytes: np.ndarray
+    sram_bytes: dict[str, tuple[np.ndarray, np.ndarray]]
 
     def cost(self, i: int) -> GemmCost:
         """Shape ``i`` as a `GemmCost`."""
@@ -346,6 +354,9 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
         sram_read_bytes=count * sum(v[0] for v in sums.values()) / 8,
         sram_write_bytes=count * sum(v[1] for v in sums.values()) / 8,
         energy_pj=energy,
+        dram_a_bytes=count * per_shape(s.load_a_bytes),
+        dram_b_bytes=count * per_shape(s.load_b_bytes),
+        sram_bytes={b: (count * r / 8, count * w / 8) for b, (r, w) in sums.items()},
     )
 
 

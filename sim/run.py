@@ -20,6 +20,7 @@ from hwsim.hw.area import area_breakdown_mm2
 from hwsim.hw.spec import HardwareSpec
 from hwsim.sim.engine import ENERGY_COMPONENTS, GemmCosts, simulate_op_shapes
 from hwsim.workloads.ops import Op
+from hwsim.workloads.traffic import TENSORS, tensor_bytes
 
 __all__ = [
     "ENERGY_KEYS",
@@ -33,11 +34,16 @@ __all__ = [
 ENERGY_KEYS = (*ENERGY_COMPONENTS, "leakage")
 Progress = Callable[[int, int, str], None]
 
+BUFFERS = ("weight", "activation", "output")
 LAYER_COLUMNS = [
     "stage", "op", "op_class", "layer", "count", "steps", "m", "n", "k", "macs", "cycles",
     "compute_cycles", "stall_cycles", "utilization", "dram_read_bytes", "dram_write_bytes",
     "sram_read_bytes", "sram_write_bytes",
     *(f"energy_{c}_uj" for c in ENERGY_KEYS), "energy_uj", "mapping",
+    # Traffic per tensor (DRAM) and per buffer (on chip), energy per tensor (DRAM + SRAM).
+    *(f"dram_{t}_bytes" for t in TENSORS),
+    *(f"sram_{b}_{d}_bytes" for b in BUFFERS for d in ("read", "write")),
+    *(f"energy_tensor_{t}_uj" for t in TENSORS),
 ]
 
 
@@ -174,6 +180,19 @@ class RunResult:
             "area_breakdown_mm2": dict(self.area_breakdown_mm2),
             "stages": self.stage_totals(),
             "not_simulated": list(self.not_simulated),
+            "traffic": self.traffic(),
+        }
+
+    def traffic(self) -> dict[str, Any]:
+        """DRAM bytes per tensor, on-chip bytes per buffer (read / write) and energy per
+        tensor (DRAM + SRAM, uJ), over all operators (`LAYER_COLUMNS`)."""
+        col = self.layers
+        return {
+            "dram_bytes_by_tensor": {t: float(col[f"dram_{t}_bytes"].sum()) for t in TENSORS},
+            "sram_bytes_by_buffer": {b: {d: float(col[f"sram_{b}_{d}_bytes"].sum())
+                                         for d in ("read", "write")} for b in BUFFERS},
+            "energy_by_tensor_uj": {t: float(col[f"energy_tensor_{t}_uj"].sum())
+                                    for t in TENSORS},
         }
 
 
@@ -214,7 +233,31 @@ def _op_row(op: Op, costs: GemmCosts, inverse: np.ndarray,
         "energy_uj": sum(energy.values()),
         "mapping": first.describe(),
     }
+    row.update(_traffic_columns(op, costs, total, hw))
     return row, cyc
+
+
+def _traffic_columns(op: Op, costs: GemmCosts, total: Callable[[np.ndarray], Any],
+                     hw: HardwareSpec) -> dict[str, float]:
+    """DRAM bytes per tensor, buffer bytes per direction, energy per tensor of one op.
+
+    The weight buffer holds ``b`` (weights or KV cache), the activation buffer ``a``, the
+    output buffer the partial sums of the output; each buffer's energy goes to its operand's
+    tensor (its scales share to ``scales``), DRAM energy to the tensor of the bytes moved.
+    """
+    dram = tensor_bytes(op, total(costs.dram_a_bytes), total(costs.dram_b_bytes),
+                        total(costs.dram_write_bytes))
+    cols: dict[str, float] = {f"dram_{t}_bytes": float(v) for t, v in dram.items()}
+    for b in BUFFERS:
+        read, write = costs.sram_bytes[b]
+        cols[f"sram_{b}_read_bytes"] = total(read)
+        cols[f"sram_{b}_write_bytes"] = total(write)
+    sram_uj = {b: total(costs.energy_pj[f"sram_{b}"]) * 1e-6 for b in BUFFERS}
+    on_chip = tensor_bytes(op, sram_uj["activation"], sram_uj["weight"], sram_uj["output"])
+    pj_per_byte = 8 * hw.dram.energy_pj_per_bit
+    for t in TENSORS:
+        cols[f"energy_tensor_{t}_uj"] = float(dram[t]) * pj_per_byte * 1e-6 + float(on_chip[t])
+    return cols
 
 
 def apply_weight_storage(ops: Sequence[Op], hw: HardwareSpec) -> list[Op]:

@@ -181,17 +181,23 @@ class FusedAttention:
         one = self.query_group * (self.head_dim + 2) * PARTIAL_BITS
         return np.where(self.splits > 1, 2.0 * self.splits * one, 0.0)
 
-    def memory_bits(self, a_bits: float, b_bits: float, out_bits: float) -> np.ndarray:
-        """Bits moved to and from memory per instance and step by this part of the kernel.
+    def operand_bits(self, a_bits: float, b_bits: float, out_bits: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bits of ``a``, ``b`` and the output moved per instance and step by this part.
 
-        Scores: Q (once per query block) and K (once per tile). Softmax: nothing (its
-        statistics stay on chip). Context: V (once per tile), O (once) and the split-K
-        partial results.
+        Scores: Q (``a``, once per query block) and K (``b``, once per tile). Softmax:
+        nothing (its statistics stay on chip). Context: V (``b``, once per tile), O and the
+        split-K partial results (output).
         """
         d = self.head_dim
+        zero = np.zeros(self.steps)
         if self.part == "scores":
-            return self.query_rows() * d * a_bits + self.keys_read() * d * b_bits
+            return self.query_rows() * d * a_bits, self.keys_read() * d * b_bits, zero
         if self.part == "context":
-            return (self.keys_read() * d * b_bits + self.query_rows() * d * out_bits
-                    + self.partial_bits())
-        return np.zeros(self.steps)
+            return (zero, self.keys_read() * d * b_bits,
+                    self.query_rows() * d * out_bits + self.partial_bits())
+        return zero, zero, zero
+
+    def memory_bits(self, a_bits: float, b_bits: float, out_bits: float) -> np.ndarray:
+        """Bits moved to and from memory per instance and step (`operand_bits` summed)."""
+        return sum(self.operand_bits(a_bits, b_bits, out_bits))  # type: ignore[return-value]

@@ -130,7 +130,8 @@ def _gemm_op(w: Workload, name: str, m: int, n: int, k: int, count: int) -> Op:
     return Op(name=name, op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
               m=one + m, n=one + n, k=one + k, count=count, a_bits=w.activations.bits,
               b_bits=prec.bits_at(k), out_bits=w.activations.bits, b_kind="weight",
-              a_format=w.activations.format, b_format=prec.format, group_size=prec.group_size)
+              a_format=w.activations.format, b_format=prec.format, group_size=prec.group_size,
+              out_format=w.activations.format)
 
 
 def _fused_parts(w: Workload, st: _Stage) -> dict[str, FusedAttention]:
@@ -174,16 +175,18 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
                   a_bits=a_bits, a_format=a_format, b_bits=b_bits, out_bits=act,
                   b_kind="weight" if b_bits else "activation", step=like.copy(),
                   kv_len=kv_len.copy(), flops_per_element=flops, a_operands=a_operands,
-                  fused=fused_part)
+                  fused=fused_part, out_format=act_format)
 
-    def linear(layer: LinearLayer, m: int, count: int, out_bits: float = act) -> Op:
+    def linear(layer: LinearLayer, m: int, count: int, to_kv: bool = False) -> Op:
         prec = w.weights.for_layer(layer.name, layer.op_class)
         return Op(name=layer.name, op_class=layer.op_class, stage=st.name, layer=layer.layer,
                   kind="gemm", m=_arr(m, like), n=_arr(layer.n, like), k=_arr(layer.k, like),
-                  count=count, a_bits=act, b_bits=prec.bits_at(layer.k), out_bits=out_bits,
-                  b_kind="weight", a_format=act_format, b_format=prec.format,
-                  group_size=prec.group_size,
-                  step=like.copy(), kv_len=zero.copy())
+                  count=count, a_bits=act, b_bits=prec.bits_at(layer.k),
+                  out_bits=kv.bits if to_kv else act, b_kind="weight", a_format=act_format,
+                  b_format=prec.format, group_size=prec.group_size,
+                  step=like.copy(), kv_len=zero.copy(),
+                  out_kind="kv" if to_kv else "activation",
+                  out_format=kv.format if to_kv else act_format)
 
     def attn(name: str, m: int, n: np.ndarray, k: np.ndarray | int) -> Op:
         return Op(name=name, op_class="attention", stage=st.name, layer="decoder",
@@ -192,7 +195,8 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
                   out_bits=act, b_kind="kv", a_format=act_format, b_format=kv.format,
                   group_size=kv.group_size,
                   step=like.copy(), kv_len=st.kv_len.copy(),
-                  fused=fused.get("scores" if name == "attn_qk" else "context"))
+                  fused=fused.get("scores" if name == "attn_qk" else "context"),
+                  out_format=act_format)
 
     norm_flops = VECTOR_FLOPS_PER_ELEMENT[model.norm]
     norm_bits = FP16_BITS * (2 if model.norm == "layernorm" else 1)
@@ -213,8 +217,8 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
     # Attention block.
     ops.append(vec("input_norm", "norm", T, h, L, norm_flops, b_bits=norm_bits))
     ops.append(linear(lin["q_proj"], T, L))
-    ops.append(linear(lin["k_proj"], T, L, out_bits=kv.bits))
-    ops.append(linear(lin["v_proj"], T, L, out_bits=kv.bits))
+    ops.append(linear(lin["k_proj"], T, L, to_kv=True))
+    ops.append(linear(lin["v_proj"], T, L, to_kv=True))
     if model.rotary_dim:
         ops.append(vec("rope", "attention", T, (model.heads + model.kv_heads) * model.rotary_dim,
                        L, VECTOR_FLOPS_PER_ELEMENT["rope"]))

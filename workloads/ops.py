@@ -22,6 +22,8 @@ Accelerator arrays map n (output channels) to rows, m (tokens) to columns and k 
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -67,6 +69,9 @@ class Op:
         fused: for the attention operators of a fused kernel, its tiles: the work is that of
             the tiles computed (causal skipping), not the dense ``m x n x k``, and the
             traffic that of the kernel (`hwsim.workloads.attention`); ``None`` otherwise.
+        out_kind: where the output goes: ``"activation"``, or the ``"kv"`` cache (k_proj,
+            v_proj).
+        out_format: `hwsim.dtypes` format name of the output when known.
     """
 
     name: str
@@ -90,6 +95,27 @@ class Op:
     flops_per_element: float = 0.0
     a_operands: int = 1
     fused: FusedAttention | None = None
+    out_kind: OperandKind = "activation"
+    out_format: str | None = None
+
+    @property
+    def a_code_bits(self) -> float:
+        """Width of one ``a`` element on the datapath: its format's code width (8 for int8),
+        else `a_bits`; the rest of `a_bits` is scales."""
+        return _code_bits(self.a_format) if self.a_format is not None else self.a_bits
+
+    @property
+    def b_code_bits(self) -> float:
+        """Width of one ``b`` element without scales / metadata; a width-only spec
+        (``{bits: 5.5}``) counts its fraction as metadata."""
+        if self.b_format is not None:
+            return _code_bits(self.b_format)
+        return float(math.floor(self.b_bits + 1e-9)) if self.b_bits >= 1 else self.b_bits
+
+    @property
+    def out_code_bits(self) -> float:
+        """Width of one output element without scales (`out_bits` when no format is known)."""
+        return _code_bits(self.out_format) if self.out_format is not None else self.out_bits
 
     @property
     def steps(self) -> int:
@@ -114,3 +140,10 @@ class Op:
         if self.fused is not None:
             return self.fused.pairs() * self.count * self.flops_per_element
         return self.m * self.n * self.count * self.flops_per_element
+
+
+@functools.lru_cache(maxsize=256)
+def _code_bits(name: str) -> float:
+    from hwsim.dtypes import get_format  # lazy: only quantized operands need it
+
+    return float(get_format(name).bits)
