@@ -9,9 +9,11 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
     pe:                        # one of the PE kinds below, chosen by `kind`
       kind: bitmod             # mac | bitmod | bit_serial | bipolar | dint | systolic
       lanes: 4                 # reduction elements a PE consumes per step
-      energy_pj_per_cycle: 0.56
-      area_um2: 1507.7
+      energy_pj_per_cycle: 0.56  # or `rtl` (with `rtl:` below): from the gate-level flow
+      area_um2: 1507.7           # or `rtl`
       scale_bits: 8            # bitmod only: integer group scale, one bit per dequant cycle
+      rtl: {block: bitmod_pe, params: {weights: fp4}, node: 28nm, format: bitmod4}
+                               # optional: the RTL block behind `rtl` figures (hwsim.hw.asic)
     array: {rows: 32, cols: 32}          # rows: output channels (n), cols: tokens (m)
     decode_array: {rows: 64, cols: 16}   # optional: another shape for decode (iso-area)
     buffers:                   # a: activations, b: weights / KV cache, out: partial sums
@@ -35,12 +37,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, PlainValidator, TypeAdapter, ValidationError
 
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
@@ -57,6 +60,7 @@ __all__ = [
     "HardwareSpec",
     "MacPE",
     "PESpec",
+    "RtlSource",
     "SystolicPE",
     "WeightStorage",
     "exclusive_overrides",
@@ -76,6 +80,19 @@ Bits = Annotated[int, Field(strict=True, gt=0, le=32)]
 # Partial sums may be wider than an operand: the RTL core keeps 128-bit words.
 AccBits = Annotated[int, Field(strict=True, gt=0, le=128)]
 
+
+def _number_or_rtl(value: Any) -> float | str:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if value == "rtl" and isinstance(value, str):
+        return value
+    if not ok or not math.isfinite(value) or value < 0:
+        raise ValueError(f"expected a number >= 0 or 'rtl', got {value!r}")
+    return float(value)
+
+
+# A PE figure typed in, or 'rtl': filled in from the block's gate-level cost.
+NonNegFloatOrRtl = Annotated[float | str, PlainValidator(_number_or_rtl)]
+
 # CACTI at 28 nm (reference/accelerators.md): a 64 KiB bank with a 256-bit port is 0.238 mm^2.
 SRAM_MM2_PER_KIB = 0.238 / 64
 
@@ -90,10 +107,28 @@ class ArraySpec:
 
 
 @dataclass(frozen=True)
+class RtlSource:
+    """The RTL block whose gate-level cost stands for a PE's ``rtl`` figures.
+
+    ``params`` override the block's defaults (the PE's own fields fill the rest, see
+    `hwsim.hw.asic.pe_costs`); ``format``: the weight format whose activity sets the energy
+    (default: the block's native one). ``derived`` is set when the figures are filled in.
+    """
+
+    __pydantic_config__ = _CFG
+    block: str
+    params: dict[str, int | str] = field(default_factory=dict)
+    node: str = "28nm"
+    format: str | None = None
+    derived: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class _PEBase:
     __pydantic_config__ = _CFG
-    energy_pj_per_cycle: NonNegFloat
-    area_um2: NonNegFloat
+    energy_pj_per_cycle: NonNegFloatOrRtl
+    area_um2: NonNegFloatOrRtl
+    rtl: RtlSource | None = None
 
 
 @dataclass(frozen=True)
@@ -403,6 +438,11 @@ def hardware_from_dict(data: Any, source: str = "<dict>") -> HardwareSpec:
     errors = _cross_checks(hw)
     if errors:
         raise HwsimError(f"{source}: " + "; ".join(errors))
+    if hw.pe.rtl is not None or "rtl" in (hw.pe.area_um2, hw.pe.energy_pj_per_cycle):
+        # Lazy: synthesis and simulation run only for descriptions that ask for them.
+        from hwsim.hw.asic.pe_costs import resolve_rtl_pe
+
+        hw = resolve_rtl_pe(hw)
     return hw
 
 
@@ -417,6 +457,10 @@ def hardware_to_dict(hw: HardwareSpec) -> dict[str, Any]:
 
     out = strip(dataclasses.asdict(hw))
     out.pop("source", None)
+    rtl = out["pe"].get("rtl")
+    if rtl is not None:  # figures filled in from the RTL go back to `rtl`, to follow edits
+        for name in rtl.pop("derived", ()):
+            out["pe"][name] = "rtl"
     return out
 
 

@@ -147,8 +147,10 @@ def _err(ours: float | None, published: float) -> float | None:
     return None if ours is None else ours / published - 1.0
 
 
-def calibrate(node: str = "28nm", cache_dir: Path | None = None) -> Calibration:
-    """Fit ``node``'s constants on its published blocks and report every error."""
+def calibrate(node: str = "28nm", cache_dir: Path | None = None, *,
+              ratios: bool = True) -> Calibration:
+    """Fit ``node``'s constants on its published blocks and report every error (and, with
+    ``ratios``, the unfitted published ratios: two more blocks to synthesize)."""
     check_node(node)
     blocks = PUBLISHED[node]
     est: dict[str, tuple[float, float | None]] = {}
@@ -175,9 +177,9 @@ def calibrate(node: str = "28nm", cache_dir: Path | None = None) -> Calibration:
         rows.append(CalibrationRow(p.name, p.area_um2, p.power_mw, area, power,
                                    _err(area, p.area_um2), _err(power, p.power_mw),
                                    loo_a, loo_e, p.fit, p.note))
-    ratios = []
-    for name, (num, nparams), (den, dparams), pub_area, pub_power in RATIOS:
+    checked = []
+    for name, (num, nparams), (den, dparams), pub_area, pub_power in RATIOS if ratios else ():
         a, b = block_cost(num, dict(nparams), cache_dir), block_cost(den, dict(dparams), cache_dir)
-        ratios.append((name, pub_area, a.area_um2 / b.area_um2, pub_power,
-                       a.switching.total / b.switching.total))
-    return Calibration(node, k_area, k_energy, tuple(rows), tuple(ratios))
+        checked.append((name, pub_area, a.area_um2 / b.area_um2, pub_power,
+                        a.switching.total / b.switching.total))
+    return Calibration(node, k_area, k_energy, tuple(rows), tuple(checked))

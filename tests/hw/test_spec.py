@@ -71,7 +71,7 @@ def test_area_by_hand():
         ({"pe": {"kind": "tpu"}}, r"pe: unknown PE kind \(allowed: mac, bitmod, bit_serial"),
         ({"pe": {"lanes": 4}}, r"pe: missing 'kind'"),
         ({"pe": {"kind": "mac", "lanez": 1, "energy_pj_per_cycle": 1, "area_um2": 1}},
-         r"pe.lanez: unknown key \(allowed: energy_pj_per_cycle, area_um2, kind, lanes"),
+         r"pe.lanez: unknown key \(allowed: energy_pj_per_cycle, area_um2, rtl, kind, lanes"),
         ({"pe": {"kind": "systolic", "dataflow": "rs", "energy_pj_per_cycle": 1,
                  "area_um2": 1}}, r"pe.dataflow: Input should be 'ws', 'os' or 'is'"),
         ({"clock": 1}, r"clock: unknown key \(allowed: name, clock_mhz"),
@@ -95,7 +95,8 @@ def test_bad_hardware_names_the_yaml_path(patch, message):
 
 def test_unknown_preset_lists_presets_and_closest():
     with pytest.raises(HwsimError, match=r"unknown hardware preset 'bitmd' \(did you mean "
-                                         r"bitmod\?\); presets: ant, bitmod"):
+                                         r"bitmod, bitmod-rtl\?\); presets: ant, ant-rtl, "
+                                         r"bitmod"):
         load_hardware("bitmd")
 
 

@@ -1,0 +1,110 @@
+"""A hardware description's ``rtl`` PE figures, filled in from the gate-level flow.
+
+    pe:
+      kind: bitmod
+      lanes: 4
+      area_um2: rtl
+      energy_pj_per_cycle: rtl
+      rtl: {block: bitmod_pe, params: {weights: fp4}, node: 28nm}
+
+The block's parameters come from ``rtl.params`` and, for those not given, from the PE's own
+fields (`PE_PARAMS`: a sweep over ``pe.lanes`` synthesizes the PE it describes); a field given
+both ways must agree. ``area_um2`` becomes the block's calibrated area at the node;
+``energy_pj_per_cycle`` its calibrated switching energy per cycle on the operands of
+``rtl.format`` (default: the block's native format). Synthesis results are memoized per
+process by the Verilog's hash, so repeated sweep points do not re-synthesize.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hwsim.errors import HwsimError
+from hwsim.hw.spec import HardwareSpec
+
+__all__ = ["PE_BLOCKS", "PE_PARAMS", "resolve_rtl_pe"]
+
+# PE kind -> RTL blocks that can stand for it.
+PE_BLOCKS = {"bitmod": ("bitmod_pe",), "mac": ("fp16_int_mac", "int_mac"),
+             "dint": ("dint_mac",)}
+# (block, PE field) -> block parameter the PE field sets.
+PE_PARAMS = {
+    "bitmod_pe": {"lanes": "lanes", "scale_bits": "scale_bits"},
+    "fp16_int_mac": {"lanes": "lanes", "weight_bits": "weight_bits"},
+    "int_mac": {"lanes": "lanes", "weight_bits": "weight_bits", "act_bits": "act_bits"},
+    "dint_mac": {"lanes": "lanes", "act_bits": None},  # act_bits is fixed at 8 there
+}
+_FIGURES = ("area_um2", "energy_pj_per_cycle")
+
+
+def _block_params(pe, block: str) -> dict:
+    params = dict(pe.rtl.params)
+    for field, param in PE_PARAMS[block].items():
+        value = getattr(pe, field)
+        if param is None:
+            continue
+        if param in params and params[param] != value:
+            raise HwsimError(f"pe.rtl.params.{param} = {params[param]!r} disagrees with "
+                             f"pe.{field} = {value!r}")
+        params[param] = value
+    return params
+
+
+def resolve_rtl_pe(hw: HardwareSpec) -> HardwareSpec:
+    """``hw`` with its ``rtl`` PE figures replaced by the calibrated gate-level ones.
+
+    Raises:
+        HwsimError: ``"<source>: pe....: <problem>"``: ``rtl`` figures without ``pe.rtl``, a
+            ``pe.rtl`` nothing uses, a block that cannot stand for the PE kind, a bad
+            parameter, node or format, or a block that fails synthesis.
+    """
+    pe = hw.pe
+    derived = tuple(f for f in _FIGURES if getattr(pe, f) == "rtl")
+    try:
+        if pe.rtl is None:
+            raise HwsimError(f"pe.{derived[0]}: 'rtl' needs pe.rtl: {{block: ..., params: "
+                             "...}} naming the RTL block")
+        if pe.rtl.derived:
+            raise HwsimError("pe.rtl.derived: set by hwsim, not a key to give")
+        if not derived:
+            raise HwsimError("pe.rtl: given, but neither pe.area_um2 nor "
+                             "pe.energy_pj_per_cycle is 'rtl'")
+        allowed = PE_BLOCKS.get(pe.kind, ())
+        if pe.rtl.block not in allowed:
+            raise HwsimError(f"pe.rtl.block: {pe.rtl.block!r} cannot stand for a {pe.kind} PE; "
+                             f"blocks for it: {', '.join(allowed) or 'none yet'}")
+        values = _figures(pe, derived)
+    except HwsimError as exc:
+        raise HwsimError(f"{hw.source}: {exc}") from None
+    rtl = dataclasses.replace(pe.rtl, derived=derived)
+    return dataclasses.replace(hw, pe=dataclasses.replace(pe, **values, rtl=rtl))
+
+
+def _figures(pe, derived: tuple[str, ...]) -> dict[str, float]:
+    from hwsim.hw.asic.calibration import calibrate, check_node
+    from hwsim.hw.asic.cost import block_cost
+
+    try:
+        check_node(pe.rtl.node)
+    except HwsimError:
+        raise HwsimError(f"pe.rtl.node: {pe.rtl.node!r} has no calibration") from None
+    params = _block_params(pe, pe.rtl.block)
+    try:
+        cost = block_cost(pe.rtl.block, params)
+    except HwsimError as exc:
+        raise HwsimError(f"pe.rtl: {exc}") from None
+    cal = calibrate(pe.rtl.node, ratios=False)
+    out: dict[str, float] = {}
+    if "area_um2" in derived:
+        out["area_um2"] = round(cal.area_um2(cost), 3)
+    if "energy_pj_per_cycle" in derived:
+        acts = {a.weight_format: a for a in cost.activity}
+        if not acts:
+            raise HwsimError(f"pe.energy_pj_per_cycle: {pe.rtl.block} has no operand model; "
+                             "give a number")
+        fmt = pe.rtl.format or cost.activity[0].weight_format
+        if fmt not in acts:
+            raise HwsimError(f"pe.rtl.format: {fmt!r} is not run by {pe.rtl.block}; "
+                             f"its formats: {', '.join(acts)}")
+        out["energy_pj_per_cycle"] = round(cal.energy_pj(acts[fmt].switching.total), 6)
+    return out

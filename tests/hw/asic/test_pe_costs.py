@@ -1,0 +1,74 @@
+"""``pe: {area_um2: rtl, energy_pj_per_cycle: rtl}``: hardware descriptions whose PE figures
+come from the gate-level flow, the RTL-derived presets, and their errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwsim.errors import HwsimError
+from hwsim.hw.asic.calibration import calibrate
+from hwsim.hw.asic.cost import block_cost
+from hwsim.hw.presets import load_hardware
+from hwsim.hw.spec import hardware_from_dict, hardware_to_dict, with_overrides
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("asic")]
+
+
+def _mac(**pe) -> dict:
+    data = hardware_to_dict(load_hardware("ant"))
+    data["pe"].update(pe)
+    return data
+
+
+def test_rtl_preset_figures_are_the_calibrated_block_cost():
+    hw = load_hardware("ant-rtl")
+    cost = block_cost("fp16_int_mac", {"lanes": 1, "weight_bits": 8})
+    cal = calibrate("28nm", ratios=False)
+    assert hw.pe.area_um2 == pytest.approx(cal.area_um2(cost), abs=1e-3)
+    assert hw.pe.energy_pj_per_cycle == pytest.approx(cal.energy_pj(cost.switching.total),
+                                                      abs=1e-6)
+    assert hw.pe.rtl.derived == ("area_um2", "energy_pj_per_cycle")
+    # The YAML form keeps `rtl`, so an edit re-derives the figures.
+    assert hardware_to_dict(hw)["pe"]["area_um2"] == "rtl"
+    assert "derived" not in hardware_to_dict(hw)["pe"]["rtl"]
+
+
+def test_a_pe_field_override_resynthesizes_the_block():
+    hw = load_hardware("ant-rtl")
+    narrow = with_overrides(hw, {"pe.weight_bits": 4})
+    cost = block_cost("fp16_int_mac", {"lanes": 1, "weight_bits": 4})
+    assert narrow.pe.area_um2 == pytest.approx(
+        calibrate("28nm", ratios=False).area_um2(cost), abs=1e-3)
+    assert narrow.pe.area_um2 < hw.pe.area_um2  # a 11 x 4 multiplier is smaller than 11 x 8
+
+
+def test_only_energy_from_rtl_and_a_chosen_format():
+    hw = hardware_from_dict(_mac(energy_pj_per_cycle="rtl",
+                                 rtl={"block": "fp16_int_mac", "format": "int4"}), "t")
+    assert hw.pe.area_um2 == 1318.6  # the number given stays
+    act = {a.weight_format: a for a in block_cost(
+        "fp16_int_mac", {"lanes": 1, "weight_bits": 8}).activity}
+    cal = calibrate("28nm", ratios=False)
+    assert hw.pe.energy_pj_per_cycle == pytest.approx(
+        cal.energy_pj(act["int4"].switching.total), abs=1e-6)
+
+
+@pytest.mark.parametrize(("pe", "message"), [
+    ({"area_um2": "rtl"}, "pe.area_um2: 'rtl' needs pe.rtl"),
+    ({"rtl": {"block": "fp16_int_mac"}}, "neither pe.area_um2 nor"),
+    ({"area_um2": "rtl", "rtl": {"block": "bitmod_pe"}}, "cannot stand for a mac PE"),
+    ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "params": {"weight_bits": 4}}},
+     "pe.rtl.params.weight_bits = 4 disagrees with pe.weight_bits = 8"),
+    ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "node": "7nm"}}, "pe.rtl.node"),
+    ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "params": {"k": 0}}},
+     "pe.rtl: parameter k = 0 is not allowed"),
+    ({"energy_pj_per_cycle": "rtl", "rtl": {"block": "fp16_int_mac", "format": "fp4"}},
+     "pe.rtl.format: 'fp4' is not run by fp16_int_mac; its formats: int8, int4"),
+    ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "derived": ["area_um2"]}},
+     "pe.rtl.derived: set by hwsim"),
+    ({"area_um2": "big"}, "pe.area_um2: expected a number >= 0 or 'rtl', got 'big'"),
+    ({"area_um2": -1}, "pe.area_um2: expected a number >= 0 or 'rtl', got -1"),
+])
+def test_bad_rtl_descriptions_are_one_line(pe, message):
+    with pytest.raises(HwsimError, match="^t: .*" + message.replace("(", r"\(")):
+        hardware_from_dict(_mac(**pe), "t")
