@@ -31,9 +31,11 @@ class PublishedBlock:
         name: as published.
         area_um2, power_mw: published area with registers and power at 1 GHz.
         block, params: our RTL block (None: no counterpart here).
-        subblock: our sub-block compared with it (None: the whole block).
+        subblocks: our sub-blocks compared with it (None: the whole block).
         fit: used to fit the node's constants.
         note: where our RTL differs from the published architecture.
+        format: the weight format whose activity stands for the published power (None: the
+            block's native one).
     """
 
     name: str
@@ -41,19 +43,29 @@ class PublishedBlock:
     power_mw: float
     block: str | None
     params: tuple[tuple[str, object], ...] = ()
-    subblock: str | None = None
+    subblocks: tuple[str, ...] | None = None
     fit: bool = False
     note: str = ""
+    format: str | None = None
 
 
-_BITMOD_NOTE = ("our PE accumulates each group in exact fixed point (a 56-bit register) and "
-                "sums the dequantized groups in a 65-bit output register; the published PE "
-                "keeps a 6-bit exponent + 15-bit mantissa accumulator and has no output "
-                "accumulator, so ours is larger")
+# The published PE runs FP3/FP4 (ER/EA) and INT weights through one datapath and keeps a
+# 6-bit exponent + 15-bit mantissa group accumulator: our PE with all modes and that
+# accumulator (its other parameters at their defaults).
+_BITMOD = (("weights", "bitmod"), ("accumulator", "bitmod"))
+# The published PE total is the sum of its four sub-blocks (with their registers): ours is
+# compared over the same sub-blocks and its operand/pipeline registers; its output
+# accumulator and stream control, which the published table does not have, are left out.
+_BITMOD_SCOPE = ("exponent match", "bit-serial multiply", "group accumulate", "dequantize",
+                 "operand registers")
+_BITMOD_NOTE = ("published total = its 4 sub-blocks; ours over the same sub-blocks plus its "
+                "operand and 3-stage pipeline registers, without its output accumulator and "
+                "control (the published PE hands each group out); energy on bitmod4 operands")
 PUBLISHED: dict[str, tuple[PublishedBlock, ...]] = {
     "28nm": (
-        PublishedBlock("BitMoD PE", 1793.7, 0.586, "bitmod_pe", (("weights", "fp4"),),
-                       fit=True, note=_BITMOD_NOTE),
+        PublishedBlock("BitMoD PE", 1793.7, 0.586, "bitmod_pe", _BITMOD, format="bitmod4", fit=True,
+                       subblocks=_BITMOD_SCOPE,
+                       note=_BITMOD_NOTE),
         PublishedBlock("FP16 x INT8 MAC", 1318.6, 0.613, "fp16_int_mac", (("weight_bits", 8),),
                        fit=True, note="ours accumulates in exact fixed point (59 bits), the "
                        "published MAC's accumulator format is not given"),
@@ -62,16 +74,14 @@ PUBLISHED: dict[str, tuple[PublishedBlock, ...]] = {
         PublishedBlock("FP16 x (INT8 or 2x FP4) MAC", 2318.9, 0.851, None,
                        note="no dual-mode MAC in the RTL library"),
         PublishedBlock("BitMoD exponent match", 306.9, 0.136, "bitmod_pe",
-                       (("weights", "fp4"),), subblock="exponent match"),
+                       _BITMOD, format="bitmod4", subblocks=("exponent match",)),
         PublishedBlock("BitMoD bit-serial multiply", 748.3, 0.185, "bitmod_pe",
-                       (("weights", "fp4"),), subblock="bit-serial multiply",
+                       _BITMOD, format="bitmod4", subblocks=("bit-serial multiply",),
                        note="ours includes the weight-term decoder"),
         PublishedBlock("BitMoD group accumulate", 546.1, 0.195, "bitmod_pe",
-                       (("weights", "fp4"),), subblock="group accumulate",
-                       note="fixed point vs the published 6b exp + 15b mantissa"),
-        PublishedBlock("BitMoD dequantize", 192.4, 0.070, "bitmod_pe", (("weights", "fp4"),),
-                       subblock="dequantize", note="ours is 56 + 8 bits wide, the published "
-                       "one works on a 21-bit mantissa"),
+                       _BITMOD, format="bitmod4", subblocks=("group accumulate",)),
+        PublishedBlock("BitMoD dequantize", 192.4, 0.070, "bitmod_pe", _BITMOD, format="bitmod4",
+                       subblocks=("dequantize",)),
     ),
 }
 NODES = tuple(PUBLISHED)
@@ -136,11 +146,12 @@ def _geomean(values: list[float]) -> float:
 
 def _estimate(p: PublishedBlock, cost: BlockCost) -> tuple[float, float | None]:
     """(library um^2, switched units per cycle) of ``p``'s counterpart in ``cost``."""
-    sw = cost.switching
-    if p.subblock is None:
+    acts = {a.weight_format: a for a in cost.activity}
+    sw = acts[p.format].switching if p.format else cost.switching
+    if p.subblocks is None:
         return cost.area_um2, sw.total if sw else None
-    return (cost.subblock_area_um2.get(p.subblock, 0.0),
-            sw.by_subblock.get(p.subblock) if sw else None)
+    area = sum(cost.subblock_area_um2.get(b, 0.0) for b in p.subblocks)
+    return area, sum(sw.by_subblock.get(b, 0.0) for b in p.subblocks) if sw else None
 
 
 def _err(ours: float | None, published: float) -> float | None:

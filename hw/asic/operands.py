@@ -135,7 +135,7 @@ def _bitmod(block, ops: Operands, streams: int, outs: int, fmt: str) -> Stimulus
     from hwsim.hw.rtl.streams import bitmod_beats
 
     c = block.config
-    fam = c.family
+    mode, fam = _bitmod_modes(c)[fmt]
     k = c.k
     w_f = _features(ops.weights[:streams], k)
     q = quantize(w_f, fmt, group_size=c.group_size)
@@ -165,8 +165,9 @@ def _bitmod(block, ops: Operands, streams: int, outs: int, fmt: str) -> Stimulus
         sc = np.broadcast_to(iscale[r][g_of_beat][None, :, None], (outs, c.beats, 1))
         wt = np.broadcast_to(types[r][g_of_beat][None, :, None], (outs, c.beats, 1))
         zero = np.zeros_like(sc)
-        ref = bitmod_model(c, w, a, sc, zero, wt if fam.is_fp else 0)
-        beats.append(bitmod_beats(c, w, a, sc, zero, wt if fam.is_fp else 0))
+        wt = wt if fam.is_fp else 0
+        ref = bitmod_model(c, w, a, sc, zero, wt, mode)
+        beats.append(bitmod_beats(c, w, a, sc, zero, wt, mode))
         mask = (1 << c.out_width) - 1
         expected.append([{"out": int(ref.out[o, 0, 0]) & mask,
                           "nonfinite": int(ref.nonfinite[o, 0, 0])} for o in range(outs)])
@@ -231,13 +232,27 @@ def _ints(bits: int) -> tuple[str, ...]:
     return (f"int{bits}",) + (("int4",) if bits > 4 else ())
 
 
+def _bitmod_modes(c) -> dict[str, tuple[int, object]]:
+    """Weight format -> (mode port value, weight family) of a BitMoD PE configuration.
+
+    A PE of several families runs each one's own format (fp3: bitmod3, fp4: bitmod4, intN)
+    through the mode port; a single-family PE also runs the family's plain format (fp3, FP4
+    E2M1 without special values, INT4 sign-extended on a wider INT datapath).
+    """
+    own = {"fp3": "bitmod3", "fp4": "bitmod4"}
+    if c.modes > 1:
+        return {own.get(f.name, f.name): (i, f) for i, f in enumerate(c.families)}
+    fam = c.families[0]
+    if fam.is_fp:
+        plain = ("bitmod3", "fp3") if fam.name == "fp3" else ("bitmod4", "fp4_e2m1")
+        return dict.fromkeys(plain, (0, fam))
+    return dict.fromkeys(_ints(fam.bits), (0, fam))
+
+
 def block_formats(name: str, block) -> tuple[str, ...]:
     """Weight formats (`hwsim.dtypes` names) block ``name`` runs, its native one first."""
     if name == "bitmod_pe":
-        fam = block.config.family
-        if fam.is_fp:
-            return ("bitmod3", "fp3") if fam.name == "fp3" else ("bitmod4", "fp4_e2m1")
-        return _ints(fam.bits)
+        return tuple(_bitmod_modes(block.config))
     if name in ("int_mac", "fp16_int_mac"):
         return _ints(block.weight_bits)
     if name == "dint_mac":

@@ -54,3 +54,17 @@ def test_bitmod_pe_subblocks_and_weight_formats(tmp_path):
 def test_failed_synthesis_is_one_line(tmp_path):
     with pytest.raises(HwsimError, match="synthesis of broken failed"):
         synthesize_gates("module broken(input a; endmodule", "broken", tmp_path)
+
+
+def test_one_pe_running_every_mode_costs_each_format(tmp_path):
+    # The mode-port PE runs bitmod3, bitmod4 and INT weights on the same gates: the activity
+    # (hence energy) differs per format, and INT8's four Booth terms per weight cost more per
+    # weight than the two terms of an FP3/FP4 weight.
+    cost = block_cost("bitmod_pe", {"weights": "bitmod", "accumulator": "bitmod", "lanes": 2,
+                                    "k": 32, "group_size": 16}, tmp_path)
+    acts = {a.weight_format: a for a in cost.activity}
+    assert list(acts) == ["bitmod3", "bitmod4", "int4", "int6", "int8"]
+    per_cycle = [a.switching.data for a in acts.values()]
+    assert len(set(per_cycle)) == len(per_cycle)
+    assert acts["int8"].cycles > acts["int4"].cycles == acts["bitmod4"].cycles
+    assert acts["int8"].units_per_weight > acts["bitmod4"].units_per_weight
