@@ -30,6 +30,7 @@ from hwsim.dtypes._registry import get_element, get_format
 from hwsim.dtypes._scale import INT8_ROW_FACTOR_BITS, SCALE_BITS, store_scales
 from hwsim.dtypes._search import best_scale_per_row
 from hwsim.errors import HwsimError
+from hwsim.limits import check_array
 
 __all__ = ["QuantResult", "quantize"]
 
@@ -502,6 +503,11 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
     if x.size == 0:
         return _empty(f, x, g)
     work = _work_dtype(x)
+    # The padded working copy, before it is made: a group far wider than the rows would pad
+    # each row to the group's size.
+    padded = k if per_tensor else k + (-k) % g
+    check_array((x.size // k, padded), np.dtype(work).itemsize,
+                f"{name or 'tensor'} in groups of {g}")
     rows = x.reshape(-1, k).astype(work, copy=False)
     if per_tensor:
         xg = rows.reshape(1, 1, -1)

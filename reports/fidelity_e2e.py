@@ -153,20 +153,30 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
         raise HwsimError(f"{folder}: no usable tokenizer files "
                          f"({str(exc).splitlines()[0]})") from None
     try:
-        model = auto.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
+        model, loading = auto.from_pretrained(folder, local_files_only=True,
+                                              dtype=torch.float32, output_loading_info=True)
     except (OSError, ValueError) as exc:
         raise HwsimError(f"{folder}: transformers cannot load the model "
                          f"({str(exc).splitlines()[0]})") from None
     model.eval()
     linears = {name: mod for name, mod in model.named_modules()
                if isinstance(mod, torch.nn.Linear)}
+    # A weight missing from the files is initialised at random: a fidelity measured on it
+    # compares noise with noise, so refuse rather than report it.
+    missing = sorted(set(loading.get("missing_keys") or ())
+                     & {f"{name}.weight" for name in linears})
+    if missing:
+        raise HwsimError(f"{folder}: {len(missing)} of {len(linears)} linear weights are not "
+                         f"in the checkpoint's files (e.g. {missing[0]!r}); transformers would "
+                         "initialise them at random")
     originals = {name: mod.weight for name, mod in linears.items()}
     pooling = "mean"
     pool_cfg = folder / "1_Pooling" / "config.json"  # sentence-transformers layout
     if pool_cfg.is_file():
-        import json
+        from hwsim.files import read_json
 
-        if json.loads(pool_cfg.read_text()).get("pooling_mode_cls_token"):
+        pool = read_json(pool_cfg, "pooling config")
+        if isinstance(pool, dict) and pool.get("pooling_mode_cls_token"):
             pooling = "cls"
     limit = int(getattr(model.config, "max_position_embeddings", 512) or 512)
     return _Model(task, model, tokenizer, linears, originals, pooling,

@@ -276,6 +276,11 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _inside(root: Path, path: Path) -> bool:
+    """`path` (symbolic links followed) lies within the folder `root`."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
 def _weight_files(root: Path) -> list[Path]:
     """The weight files of a folder: the index's shards, else all safetensors, else .bin/.pt."""
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
@@ -285,6 +290,10 @@ def _weight_files(root: Path) -> list[Path]:
             if not isinstance(weight_map, dict) or not weight_map:
                 raise HwsimError(f"{index}: missing or empty 'weight_map'")
             shards = sorted({str(v) for v in weight_map.values()})
+            outside = [s for s in shards if not _inside(root, root / s)]
+            if outside:
+                raise HwsimError(f"{index}: weight_map names {outside[0]!r}, outside the "
+                                 "checkpoint folder; shards must be files in the folder")
             missing = [s for s in shards if not (root / s).is_file()]
             if missing:
                 raise HwsimError(f"{index}: shard(s) listed but not present: "
@@ -332,7 +341,19 @@ def _read_safetensors(info: TensorInfo) -> np.ndarray:
 
     with safe_open(str(info.file), framework="numpy") as f:
         arr = f.get_tensor(info.name)
-    return arr.astype(np.float32, copy=False) if arr.dtype.kind == "f" else arr
+    return _as_float32(arr, info) if arr.dtype.kind == "f" else arr
+
+
+def _as_float32(arr: np.ndarray, info: TensorInfo) -> np.ndarray:
+    """Float data as float32 (hwsim quantizes in float32), refusing values it cannot hold
+    rather than reporting the infinities the cast would make."""
+    if arr.dtype.itemsize > 4 and arr.size:
+        finite = arr[np.isfinite(arr)]
+        peak = float(np.abs(finite).max(initial=0.0))
+        if peak > float(np.finfo(np.float32).max):
+            raise HwsimError(f"{info.file}: tensor {info.name!r} holds values up to {peak:.3g}, "
+                             "beyond float32 (3.4e38), in which hwsim quantizes")
+    return arr.astype(np.float32, copy=False)
 
 
 def _read_bf16(info: TensorInfo) -> np.ndarray:
@@ -390,7 +411,8 @@ def _torch_headers(path: Path) -> list[TensorInfo]:
 def _read_torch(info: TensorInfo) -> np.ndarray:
     t = _load_torch(info.file)[info.name]
     if t.is_floating_point():
-        return t.float().numpy()
+        # bf16 has no NumPy dtype: widen it (exactly); wider floats go through the range check.
+        return _as_float32(t.numpy() if t.dtype.itemsize >= 4 else t.float().numpy(), info)
     return t.numpy()
 
 
@@ -407,6 +429,9 @@ def _find_linear(ckpt: Checkpoint) -> tuple[LinearWeight, ...]:
     for info in ckpt.tensors.values():
         if len(info.shape) != 2 or not info.name.endswith(".weight"):
             continue
+        if 0 in info.shape:
+            raise HwsimError(f"{info.file}: tensor {info.name!r} has shape {tuple(info.shape)}: "
+                             "a weight without elements has no error to measure")
         module = info.name.removesuffix(".weight")
         role = _role(module)
         if role != "lm_head" and _EMBEDDING.search(module):

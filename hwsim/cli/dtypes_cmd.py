@@ -89,12 +89,24 @@ def _synthetic(shape: tuple[int, int], seed: int):
 def _load_npy(path: Path):
     import numpy as np
 
+    from hwsim.limits import check_array
+
     try:
-        w = np.load(path, allow_pickle=False)  # never unpickle user files
+        # Never unpickle user files; map the file first, so its size is checked before reading.
+        w = np.load(path, allow_pickle=False, mmap_mode="r")
     except FileNotFoundError:
         raise HwsimError(f"--tensor: no such file {str(path)!r}") from None
+    except OSError as exc:
+        raise HwsimError(f"--tensor {str(path)!r}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise HwsimError(f"--tensor {str(path)!r}: not a plain .npy array ({exc})") from None
+    if w.ndim not in (1, 2):
+        raise HwsimError(f"--tensor {str(path)!r}: expected a weight of 1 or 2 dimensions "
+                         f"(out_features, in_features), got shape {w.shape}")
+    if w.size == 0:
+        raise HwsimError(f"--tensor {str(path)!r}: shape {w.shape} has no elements to quantize")
+    check_array(w.shape, 8, f"--tensor {str(path)!r}")  # quantized in float64 at most
+    w = np.array(w)  # read it: the mapped file must not stay open
     if w.ndim == 1:
         w = w[None, :]
     return w
@@ -119,6 +131,7 @@ def compare_cmd(
     import pandas as pd
 
     from hwsim.dtypes import get_format, quantize
+    from hwsim.limits import check_array
     from hwsim.reports.text_table import Column, TextTable, print_table
 
     names = [n.strip() for n in formats.split(",") if n.strip()]
@@ -134,6 +147,9 @@ def compare_cmd(
             raise HwsimError(f"--shape: expected ROWSxCOLS like 1024x1024, not {shape!r}") from None
         if rows <= 0 or cols <= 0:
             raise HwsimError(f"--shape: both sizes must be positive, not {shape!r}")
+        check_array((rows, cols), 8, "--shape")  # drawn in float64
+        if not 0 <= seed < 2**32:
+            raise HwsimError(f"--seed: {seed} is not a seed of NumPy's generator (0 .. 2**32 - 1)")
         w, what = _synthetic((rows, cols), seed), f"synthetic {rows}x{cols} (seed {seed})"
     records = []
     for f in fmts:

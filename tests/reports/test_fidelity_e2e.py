@@ -189,3 +189,20 @@ def test_fidelity_cli_writes_the_table_or_nothing(tiny_lm, tmp_path):
                                  str(bad_out)])
     assert isinstance(r.exception, HwsimError) and "empty" in str(r.exception)
     assert not bad_out.exists()
+
+
+def test_a_checkpoint_whose_weights_are_all_missing_is_refused(tiny_lm, tmp_path):
+    # The files hold every tensor under another name: transformers would start from random
+    # weights, and comparing those with their own quantization says nothing about the model.
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    folder = tmp_path / "renamed"
+    shutil.copytree(tiny_lm, folder)
+    for path in folder.glob("*.safetensors"):
+        save_file({f"stale.{k}": v for k, v in load_file(path).items()}, path,
+                  metadata={"format": "pt"})
+    with pytest.raises(HwsimError, match=r"15 of 15 linear weights are not in the checkpoint's "
+                                         r"files .* initialise them at random"):
+        end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")

@@ -305,3 +305,34 @@ def test_gemma_ties_its_head_by_default(tmp_path):
                                                  "architectures": ["GemmaForCausalLM"]}))
     head = ckpt.linear_layers()[-1]
     assert (head.name, head.tied, head.tensor) == ("lm_head", True, "model.embed_tokens.weight")
+
+
+def test_an_index_naming_a_file_outside_the_folder_is_refused(tmp_path):
+    outside = _folder(tmp_path / "elsewhere", _llama_tensors(layers=1), None)
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(LLAMA_CFG))
+    index = {"weight_map": {"lm_head.weight": "../elsewhere/model.safetensors"}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert (folder / "../elsewhere/model.safetensors").is_file() and outside.is_dir()
+    with pytest.raises(HwsimError, match=r"weight_map names '\.\./elsewhere/model\.safetensors', "
+                                         r"outside the checkpoint folder"):
+        open_checkpoint(folder)
+
+
+def test_a_weight_without_elements_is_refused(tmp_path):
+    tensors = {**_llama_tensors(layers=1),
+               "model.layers.0.mlp.up_proj.weight": np.zeros((0, H), np.float32)}
+    with pytest.raises(HwsimError, match=r"'model\.layers\.0\.mlp\.up_proj\.weight' has shape "
+                                         r"\(0, 8\): a weight without elements"):
+        open_checkpoint(_folder(tmp_path, tensors, LLAMA_CFG))
+
+
+def test_float64_weights_beyond_float32_are_refused_not_cast_to_inf(tmp_path):
+    tensors = {**_llama_tensors(layers=1),
+               "model.layers.0.mlp.up_proj.weight": np.full((F, H), 1e300)}
+    ckpt = open_checkpoint(_folder(tmp_path, tensors, LLAMA_CFG))
+    with pytest.raises(HwsimError, match=r"holds values up to 1e\+300, beyond float32"):
+        ckpt.read("model.layers.0.mlp.up_proj.weight")
+    # Within float32's range, float64 weights are read (and rounded to float32).
+    assert ckpt.read("model.layers.0.mlp.down_proj.weight").dtype == np.float32
