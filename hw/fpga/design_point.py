@@ -188,10 +188,12 @@ def fpga_hardware(
         params["rows"] = rows
     if cols is not None:
         params["cols"] = cols
-    pe, r, c = pe_for_block(impl.block, params)
-    gb_per_s, mem_text = board_memory(memory)
     # Round down: the clock must be one the build meets.
     clock_mhz = math.floor(impl.min_fmax_mhz * 10) / 10
+    if impl.block == "accel_core":
+        return _core_hardware(impl, params, clock_mhz, name)
+    pe, r, c = pe_for_block(impl.block, params)
+    gb_per_s, mem_text = board_memory(memory)
     data = {
         "name": name or f"{impl.block}-{impl.device}",
         "description": (
@@ -207,6 +209,21 @@ def fpga_hardware(
         # Block RAM is already on the die: no SRAM area to add.
         "sram_mm2_per_kib": 0.0,
     }
+    return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
+
+
+def _core_hardware(impl: Implementation, params: dict, clock_mhz: float,
+                   name: str | None) -> tuple[HardwareSpec, dict]:
+    """The accelerator core describes itself: its array, its buffer memories (in block RAM)
+    and its DRAM port (`hwsim.hw.rtl.core_layout.core_hardware`), at the measured clock."""
+    from hwsim.hw.rtl.core_config import CoreConfig
+    from hwsim.hw.rtl.core_layout import core_hardware
+
+    data = core_hardware(CoreConfig(**params), clock_mhz=clock_mhz,
+                         name=name or f"{impl.block}-{impl.device}")
+    data["description"] += (f" on {impl.device} at the measured fmax {impl.min_fmax_mhz:g} MHz"
+                            f" (median of seeds {list(impl.seeds)})")
+    data["sram_mm2_per_kib"] = 0.0
     return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
 
 

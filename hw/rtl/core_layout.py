@@ -183,18 +183,21 @@ def gemm_model(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
     w[:, :k] = codes
     group_of_beat = np.arange(beats) * c.lanes // c.group_size
     out = np.zeros((m, n), dtype=object)
-    a_model = acts.reshape(m, beats, c.lanes).transpose(1, 0, 2)[None]  # (1, beats, m, lanes)
-    for lo in range(0, n, chunk):
-        hi = min(n, lo + chunk)
-        cfg = BitModConfig(rows=hi - lo, cols=m, lanes=c.lanes, weights=c.weights,
-                           group_size=c.group_size, k=k, scale_bits=c.scale_bits,
-                           align_bits=c.align_bits, pipeline=0)
-        w_model = w[lo:hi].reshape(hi - lo, beats, c.lanes).transpose(1, 0, 2)[None]
-        s = np.asarray(scale)[lo:hi][:, group_of_beat].T[None]
-        sn = np.asarray(scale_neg)[lo:hi][:, group_of_beat].T[None]
-        wt = 0 if wtype is None else np.asarray(wtype)[lo:hi][:, group_of_beat].T[None]
-        res = bitmod_model(cfg, w_model, a_model, s, sn, wt, mode)
-        out[:, lo:hi] = res.out[0].T
+    a_all = acts.reshape(m, beats, c.lanes).transpose(1, 0, 2)[None]  # (1, beats, m, lanes)
+    # The model's array shape stays within the generator's limits: chunks of tokens and rows.
+    for m_lo in range(0, m, 64):
+        m_hi = min(m, m_lo + 64)
+        for lo in range(0, n, chunk):
+            hi = min(n, lo + chunk)
+            cfg = BitModConfig(rows=hi - lo, cols=m_hi - m_lo, lanes=c.lanes, weights=c.weights,
+                               group_size=c.group_size, k=k, scale_bits=c.scale_bits,
+                               align_bits=c.align_bits, pipeline=0)
+            w_model = w[lo:hi].reshape(hi - lo, beats, c.lanes).transpose(1, 0, 2)[None]
+            s = np.asarray(scale)[lo:hi][:, group_of_beat].T[None]
+            sn = np.asarray(scale_neg)[lo:hi][:, group_of_beat].T[None]
+            wt = 0 if wtype is None else np.asarray(wtype)[lo:hi][:, group_of_beat].T[None]
+            res = bitmod_model(cfg, w_model, a_all[:, :, m_lo:m_hi], s, sn, wt, mode)
+            out[m_lo:m_hi, lo:hi] = res.out[0].T
     return out
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth.sim import Simulator
-from core_dram import CORE_OUTPUTS, DramModel
 
 from hwsim.hw.rtl.accel_core import AccelCore
 from hwsim.hw.rtl.core_config import status_fields
+from hwsim.hw.rtl.core_dram import CORE_OUTPUTS, DramModel
 
 
 @dataclass

@@ -17,7 +17,8 @@ from pathlib import Path
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
-from core_dram import CORE_OUTPUTS, DramModel
+
+from hwsim.hw.rtl.core_dram import CORE_OUTPUTS, DramModel
 
 
 def _drive(dut, values: dict[str, int]) -> None:

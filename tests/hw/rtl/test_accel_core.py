@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from core_bench import run_commands
 from core_cases import make_case
-from core_dram import DramModel
 
 from hwsim.hw.rtl.accel_core import AccelCore
 from hwsim.hw.rtl.core_config import CORE_SETUP_CYCLES, CoreConfig, CoreError, pack_descriptor
+from hwsim.hw.rtl.core_dram import DramModel
 from hwsim.hw.rtl.core_layout import read_outputs
 
 # 2 x 2 PEs of 2 lanes, groups of 8, small buffers: every GEMM below spans several blocks.
@@ -102,3 +102,64 @@ def test_bad_descriptors_are_refused_and_leave_the_buffers_intact():
     assert any(v for v in snapshots[1]["output"])
     assert runs[-1].status["done"] == 1
     assert (read_outputs(SMALL, case.image, dram.mem) == case.expected).all()
+
+
+# One instance running BitMoD's families through the descriptor's mode: fp3, fp4, int4, int8.
+MULTI = dataclasses.replace(SMALL, weights="bitmod")
+
+
+def test_one_core_runs_every_mode():
+    modes = ["fp3", "fp4", "int4", "int8"]
+    cases = [make_case(MULTI, 6, 10, 40, 2, seed=i, family=f) for i, f in enumerate(modes)]
+    dram = DramModel({}, 2)
+    # All four GEMMs' images side by side in one DRAM, run back to back on one instance.
+    descs, images, offset = [], [], 0
+    for case in cases:
+        dram.mem.update({offset + a: v for a, v in case.image.beats.items()})
+        image = dataclasses.replace(case.image, a_addr=case.image.a_addr + offset,
+                                    b_addr=case.image.b_addr + offset,
+                                    s_addr=case.image.s_addr + offset,
+                                    o_addr=case.image.o_addr + offset)
+        descs.append(_relocated(case.descriptor, offset))
+        images.append(image)
+        offset += 4096
+    runs = run_commands(AccelCore(MULTI), dram, descs)
+    for case, image, run in zip(cases, images, runs, strict=True):
+        assert run.status["done"] == 1
+        assert (read_outputs(MULTI, image, dram.mem) == case.expected).all()
+        assert run.cycles == CORE_SETUP_CYCLES + case.model_cycles
+    # fp3, fp4 and int4 take 2 terms per weight, int8 4 (Booth digits).
+    assert runs[0].cycles == runs[1].cycles == runs[2].cycles < runs[3].cycles
+
+
+def _relocated(desc: int, offset: int) -> int:
+    from hwsim.hw.rtl.core_config import DESCRIPTOR_FIELDS
+
+    fields, at = {}, 0
+    for name, bits in DESCRIPTOR_FIELDS:
+        fields[name] = (desc >> at) & ((1 << bits) - 1)
+        at += bits
+    for name in ("a_addr", "b_addr", "s_addr", "o_addr"):
+        fields[name] += offset
+    return pack_descriptor(**fields)
+
+
+def test_hwsim_run_takes_the_core_hardware_yaml(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from hwsim.hw.rtl.core_layout import core_hardware
+
+    hw = tmp_path / "core.yaml"
+    hw.write_text(yaml.safe_dump(core_hardware(CoreConfig(rows=8, cols=8, lanes=4,
+                                                          group_size=128)), sort_keys=False))
+    wl = tmp_path / "gemm.yaml"
+    wl.write_text("gemms:\n  - {name: proj, m: 16, n: 384, k: 384}\n"
+                  "weights: {format: bitmod4, group_size: 128}\nactivations: {bits: 16}\n")
+    res = subprocess.run([sys.executable, "-m", "hwsim", "run", str(wl), "-H", str(hw),
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                         check=False)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "out" / "summary.json").is_file()

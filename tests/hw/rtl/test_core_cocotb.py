@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from core_cases import make_case
-from test_accel_core import SMALL
+from test_accel_core import MULTI
 
 from hwsim.hw.rtl.core_config import CORE_SETUP_CYCLES, status_fields
 from hwsim.hw.rtl.core_layout import read_outputs
 
 _HERE = Path(__file__).resolve().parent
 LATENCY = 3
-# Several blocks along every dimension, ragged m and n, k not a multiple of the group, m = 1.
-SHAPES = [(6, 10, 40), (9, 5, 52), (1, 12, 64)]
+# One core running BitMoD's families by the descriptor's mode; several blocks along every
+# dimension, ragged m and n, k not a multiple of the group, m = 1.
+SHAPES = [(6, 10, 40, "fp4"), (9, 5, 52, "int8"), (1, 12, 64, "fp3")]
 
 
 def _params():
@@ -28,13 +29,14 @@ def _params():
 
 @pytest.mark.parametrize("sim", _params())
 def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
-    params = asdict(SMALL)
+    params = asdict(MULTI)
     runner, build_dir, top = hdl_build("accel_core", params, sim)
-    cases = [make_case(SMALL, m, n, k, LATENCY, seed=m + n + k) for m, n, k in SHAPES]
+    cases = [make_case(MULTI, m, n, k, LATENCY, seed=m + n + k, family=f)
+             for m, n, k, f in SHAPES]
     spec = []
     for case in cases:
-        lines = -(-case.n // SMALL.rows) * -(-case.m // SMALL.cols) * SMALL.rows
-        out_beats = lines * SMALL.beats_per_line(SMALL.o_line_bits)
+        lines = -(-case.n // MULTI.rows) * -(-case.m // MULTI.cols) * MULTI.rows
+        out_beats = lines * MULTI.beats_per_line(MULTI.o_line_bits)
         spec.append({"desc": case.descriptor, "latency": LATENCY,
                      "dram": {str(a): v for a, v in case.image.beats.items()},
                      "out_region": [case.image.o_addr, case.image.o_addr + out_beats],
@@ -50,6 +52,6 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
     for case, res in zip(cases, results, strict=True):
         assert status_fields(res["status"]) == {"busy": 0, "done": 1, "error": 0, "reason": 0}
         dram = {int(a): v for a, v in res["out"].items()}
-        got = read_outputs(SMALL, case.image, dram)
+        got = read_outputs(MULTI, case.image, dram)
         assert np.array_equal(got, case.expected)
         assert res["cycles"] == CORE_SETUP_CYCLES + case.padded_cycles

@@ -1,4 +1,4 @@
-"""Cycle-level DRAM model of the accelerator core's testbenches (Amaranth and cocotb alike).
+"""Cycle-level DRAM model behind the accelerator core's streams (testbenches, benchmarks).
 
 Semantics (the ones `hwsim.sim.engine` assumes, ``dram(bytes) = beats + latency``):
 - a request transferred at the edge ending cycle t is served from cycle ``t + 1 + latency``;
@@ -13,6 +13,8 @@ The model is always ready for requests.
 from __future__ import annotations
 
 from collections import deque
+
+__all__ = ["CORE_INPUTS", "CORE_OUTPUTS", "DramModel"]
 
 CORE_INPUTS = ("rd_req_ready", "rd_valid", "rd_data", "wr_req_ready", "wr_ready")
 CORE_OUTPUTS = ("rd_req_valid", "rd_req_addr", "rd_req_beats", "rd_ready",
