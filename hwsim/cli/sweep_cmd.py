@@ -42,6 +42,8 @@ def sweep(
     objectives: str = typer.Option(
         None, "--objectives", help="With --report: other objectives for the front and plots, "
         "comma-separated, e.g. latency_ms,area_mm2 or tokens_per_s:max,energy_uj."),
+    figure_format: str = typer.Option("png", "--figure-format",
+                                      help="Figure files: any of png,pdf,svg, comma-separated."),
 ) -> None:
     """Sweep hardware and workload fields; store every point; tables, Pareto fronts, plots.
 
@@ -49,9 +51,11 @@ def sweep(
     """
     from rich.console import Console
 
+    from hwsim.reports.figure_style import parse_figure_formats
     from hwsim.sweep import SweepInterrupted, write_report
 
     console = Console()
+    figure_formats = parse_figure_formats(figure_format)
     if report is not None:
         if sweep_file is not None or out is not None:
             raise HwsimError("--report DIR re-renders a finished sweep: give no SWEEP.yaml "
@@ -60,7 +64,7 @@ def sweep(
             raise HwsimError("--report simulates nothing: --workers, --executor and "
                              "--address do not apply")
         chosen = objectives.split(",") if objectives is not None else None
-        _print_report(console, write_report(report, chosen))
+        _print_report(console, write_report(report, chosen, figure_formats))
         return
     if objectives is not None:
         raise HwsimError("--objectives re-renders a finished sweep: use it with --report DIR "
@@ -101,7 +105,7 @@ def sweep(
             raise typer.Exit(exc.code if isinstance(exc, Interrupted) else 130) from None
     console.print(f"{run.points} points: {run.evaluated} simulated, {run.reused} already "
                   f"stored, {run.failed} failed (see the error column)", highlight=False)
-    _print_report(console, write_report(out))
+    _print_report(console, write_report(out, figure_formats=figure_formats))
 
 
 def _quiet_optuna() -> None:
@@ -112,33 +116,27 @@ def _quiet_optuna() -> None:
 
 
 def _print_report(console, report) -> None:
-    from rich.table import Table
+    from hwsim.reports.text_table import Column, TextTable, print_table
+    from hwsim.reports.units import format_number
+    from hwsim.sweep.report import metric_label
 
     if report.missing:
         console.print(f"[yellow]{report.missing} of {report.planned} points have no result "
                       "yet: rerun the sweep to finish them[/]")
-    front = report.front
-    # Objectives first; then as many axes as fit a terminal (all of them in pareto.csv).
-    columns = [*(o.metric for o in report.objectives), *report.fields]
-    width = max(console.width, 80)
-    shown, used = [], 4
-    for column in columns:
-        need = max(len(column), 8) + 3
-        if shown and used + need > width:
-            break
-        shown.append(column)
-        used += need
-    hidden = len(columns) - len(shown)
-    title = f"Pareto front: {len(front)} of {len(report.table)} points"
-    if hidden:
-        title += f" ({hidden} more columns in pareto.csv)"
-    table = Table(title=title)
-    for column in shown:
-        table.add_column(column, justify="right")
-    for _, row in front.head(15).iterrows():
-        table.add_row(*(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
-                        for c in shown))
-    console.print(table)
+    front = report.front.head(15)
+    # One column per Pareto point, one row per axis and objective: the winning axis values
+    # are always shown; a narrow terminal drops the later points, with a note.
+    labels = [*report.fields, *(metric_label(o.metric, o.goal) for o in report.objectives)]
+    columns = [Column("axis / objective", align="left", wrap=True),
+               *(Column(f"point {int(row['point'])}", priority=i + 1)
+                 for i, (_, row) in enumerate(front.iterrows()))]
+    keys = [*report.fields, *(o.metric for o in report.objectives)]
+    cells = [[v if isinstance(v, str) else format_number(v) for v in front[k]] for k in keys]
+    rows = [[label, *values] for label, values in zip(labels, cells, strict=True)]
+    title = f"Pareto front: {len(report.front)} of {len(report.table)} points"
+    if len(report.front) > len(front):
+        title += f" (the first {len(front)}; all in pareto.csv)"
+    print_table(console, TextTable.build(title, columns, rows, more="pareto.csv"))
     folder = report.files[0].parent
     console.print(f"wrote {len(report.files)} files to {folder}: "
                   + ", ".join(p.name for p in report.files), highlight=False)

@@ -6,13 +6,18 @@ Files written into the sweep's folder:
   ``point``, every axis field, every metric (objectives first), ``error``, ``feasible``,
   ``pareto``, ``key``.
 - ``pareto.csv``: the rows on the Pareto front of the objectives (feasible points only).
-- ``pareto_<a>__<b>.png``: a scatter per pair of objectives with its front drawn.
+- ``pareto_<a>__<b>.png``: a scatter per pair of objectives with its front drawn, points
+  coloured by the first axis whose values are names, constraints on these metrics drawn.
 - ``heatmap_<metric>__<y>__<x>.png``: a metric over two axes (the heatmaps named in the sweep
-  file, or one per objective when exactly two axes vary).
+  file, or one per objective when exactly two axes vary); cells whose points all violate a
+  constraint are grey with their value, not blank.
+- ``summary.json`` and ``report.html``: the counts and the Pareto points with their axis
+  values; the page has a hoverable front and the sortable tables.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Sequence
@@ -155,66 +160,144 @@ def _no_feasible_message(table: pd.DataFrame, plan: dict[str, Any]) -> str:
             + "; relax a constraint or widen the axes")
 
 
-def _pareto_plot(table: pd.DataFrame, a: Objective, b: Objective, path: Path) -> None:
-    from matplotlib.figure import Figure  # no pyplot: no global figure state
+# Metric name suffix -> unit, so "decode_ms_per_token (min)" no longer reads as minutes.
+_UNITS = (("_ms_per_token", "ms/token"), ("_ms", "ms"), ("_uj", "uJ"), ("_mm2", "mm²"),
+          ("_kib", "KiB"), ("tokens_per_s", "tok/s"), ("_db_mean", "dB"), ("_db_min", "dB"),
+          ("_bits", "bits"), ("_s", "s"))
 
-    fig = Figure(figsize=(6.4, 4.8), layout="constrained")
-    ax = fig.add_subplot()
+
+def metric_label(metric: str, goal: str | None = None) -> str:
+    """``latency_ms`` -> ``latency_ms (ms, lower is better)``."""
+    unit = next((u for suffix, u in _UNITS if metric.endswith(suffix)), "")
+    better = {"min": "lower is better", "max": "higher is better"}.get(goal or "", "")
+    inside = ", ".join(x for x in (unit, better) if x)
+    return f"{metric} ({inside})" if inside else metric
+
+
+def _categorical_axis(table: pd.DataFrame, fields: Sequence[str]) -> str | None:
+    """The first axis whose values are names (formats, presets): points are coloured by it."""
+    for f in fields:
+        if f in table and table[f].map(lambda v: isinstance(v, str)).any():
+            return f
+    return None
+
+
+def _draw_constraints(ax: Any, constraints: Sequence[Constraint], a: str, b: str) -> None:
+    for c in constraints:
+        for metric, line in ((a, ax.axvline), (b, ax.axhline)):
+            if c.name != metric:
+                continue
+            for bound, op in ((c.min, ">="), (c.max, "<=")):
+                if bound is not None:
+                    line(bound, color="#D55E00", linestyle="--", linewidth=1.0,
+                         label=f"constraint {c.name} {op} {bound:g}")
+
+
+def _pareto_plot(table: pd.DataFrame, a: Objective, b: Objective, path: Path, *,
+                 title: str, fields: Sequence[str], constraints: Sequence[Constraint],
+                 formats: Sequence[str]) -> list[Path]:
+    from hwsim.reports.figure_style import categorical_styles, new_figure, save_figure, style
+
     ok = table["error"].isna() & table[a.metric].notna() & table[b.metric].notna()
     infeasible = table[ok & ~table["feasible"]]
     feasible = table[table["feasible"]]
-    ax.scatter(infeasible[a.metric], infeasible[b.metric], s=12, marker="x", color="0.7",
-               label=f"violates a constraint ({len(infeasible)})")
-    ax.scatter(feasible[a.metric], feasible[b.metric], s=14, color="tab:blue", alpha=0.6,
-               label=f"feasible ({len(feasible)})")
-    # The front of this pair of objectives, drawn as the staircase it bounds.
-    pair = feasible[pareto_mask(feasible[[a.metric, b.metric]].to_numpy(), [a.goal, b.goal])]
-    pair = pair.sort_values([a.metric, b.metric], ascending=[a.goal == "min", b.goal == "min"])
-    ax.step(pair[a.metric], pair[b.metric], where="post", color="tab:red", lw=1.5)
-    ax.scatter(pair[a.metric], pair[b.metric], s=30, color="tab:red",
-               label=f"Pareto front of these two ({len(pair)})")
-    for metric, set_scale in ((a.metric, ax.set_xscale), (b.metric, ax.set_yscale)):
-        values = table.loc[ok, metric].to_numpy(dtype=np.float64)
-        if len(values) and values.min() > 0 and values.max() > 100 * values.min():
-            set_scale("log")  # spans of orders of magnitude crowd a linear axis
-    ax.set_xlabel(f"{a.metric} ({a.goal})")
-    ax.set_ylabel(f"{b.metric} ({b.goal})")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.savefig(path, dpi=100)
+    group = _categorical_axis(table, fields)
+    with style():
+        fig = new_figure(6.4, 4.6)
+        ax = fig.add_subplot()
+        ax.scatter(infeasible[a.metric], infeasible[b.metric], s=14, marker="x", color="0.65",
+                   label=f"violates a constraint ({len(infeasible)})", zorder=2)
+        groups = [None] if group is None else list(dict.fromkeys(feasible[group]))
+        styles = categorical_styles(groups)
+        for g in groups:
+            part = feasible if g is None else feasible[feasible[group] == g]
+            # Points with the same two values drawn once, sized by how many they are.
+            counts = part.groupby([a.metric, b.metric]).size().reset_index(name="n")
+            color, marker = styles[g]
+            label = (f"feasible ({len(part)})" if g is None
+                     else f"{group} = {g} ({len(part)})")
+            ax.scatter(counts[a.metric], counts[b.metric], s=18 + 10 * np.sqrt(counts["n"] - 1),
+                       color=color, marker=marker, alpha=0.75, edgecolors="black",
+                       linewidths=0.3, label=label, zorder=3)
+            for _, row in counts[counts["n"] > 1].iterrows():
+                ax.annotate(f"×{int(row['n'])}", (row[a.metric], row[b.metric]), fontsize=6,
+                            xytext=(4, 3), textcoords="offset points", color="0.3")
+        # The front of this pair of objectives, drawn as the staircase it bounds.
+        pair = feasible[pareto_mask(feasible[[a.metric, b.metric]].to_numpy(),
+                                    [a.goal, b.goal])]
+        pair = pair.sort_values([a.metric, b.metric],
+                                ascending=[a.goal == "min", b.goal == "min"])
+        ax.step(pair[a.metric], pair[b.metric], where="post", color="#D55E00", lw=1.5, zorder=4)
+        ax.scatter(pair[a.metric], pair[b.metric], s=40, facecolors="none",
+                   edgecolors="#D55E00", linewidths=1.4,
+                   label=f"Pareto front of these two ({len(pair)})", zorder=5)
+        _draw_constraints(ax, constraints, a.metric, b.metric)
+        for metric, set_scale in ((a.metric, ax.set_xscale), (b.metric, ax.set_yscale)):
+            values = table.loc[ok, metric].to_numpy(dtype=np.float64)
+            if len(values) and values.min() > 0 and values.max() > 100 * values.min():
+                set_scale("log")  # spans of orders of magnitude crowd a linear axis
+        ax.set_xlabel(metric_label(a.metric, a.goal))
+        ax.set_ylabel(metric_label(b.metric, b.goal))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.set_title(title)
+    return save_figure(fig, path, formats)
 
 
 def _heatmap(table: pd.DataFrame, hm: Heatmap, goal: str, axes: dict[str, list[Any]],
-             path: Path) -> None:
-    from matplotlib.figure import Figure
+             path: Path, *, title: str, constraints: Sequence[Constraint],
+             formats: Sequence[str]) -> list[Path]:
+    from hwsim.reports.figure_style import new_figure, save_figure, style
+    from hwsim.reports.units import format_number
 
-    feasible = table[table["feasible"]]
     xs, ys = axes[hm.x], axes[hm.y]  # in the order the sweep file lists them
-    # Best value over the other axes, per (y, x) cell; cells without a feasible point stay NaN.
-    best = feasible.groupby([hm.y, hm.x])[hm.metric].agg(goal)
-    grid = np.full((len(ys), len(xs)), np.nan)
-    for (y, x), value in best.items():
-        grid[ys.index(y), xs.index(x)] = value  # numpy scalars compare equal to the YAML values
-    fig = Figure(figsize=(1.2 + 0.7 * max(len(xs), 4), 1.2 + 0.5 * max(len(ys), 4)),
-                 layout="constrained")
-    ax = fig.add_subplot()
-    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis_r"
-                      if goal == "min" else "viridis")
-    ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=45, ha="right")
-    ax.set_yticks(range(len(ys)), [str(y) for y in ys])
-    ax.set_xlabel(hm.x)
-    ax.set_ylabel(hm.y)
-    if np.isnan(grid).any():
-        ax.set_title("blank: no feasible point", fontsize=8)
-    fig.colorbar(image, ax=ax, label=f"{hm.metric} ({goal} over other axes)")
-    if grid.size <= _ANNOTATE_MAX_CELLS:
-        for (i, j), value in np.ndenumerate(grid):
-            if np.isfinite(value):
-                r, g, b, _ = image.cmap(image.norm(value))
-                light = 0.299 * r + 0.587 * g + 0.114 * b > 0.5  # dark text on light cells
-                ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7,
-                        color="black" if light else "white")
-    fig.savefig(path, dpi=100)
+
+    def best_grid(rows: pd.DataFrame) -> np.ndarray:
+        # Best value over the other axes, per (y, x) cell; cells without a point stay NaN.
+        best = rows.groupby([hm.y, hm.x])[hm.metric].agg(goal)
+        grid = np.full((len(ys), len(xs)), np.nan)
+        for (y, x), value in best.items():
+            grid[ys.index(y), xs.index(x)] = value  # numpy scalars equal the YAML values
+        return grid
+
+    ran = table[table["error"].isna() & table[hm.metric].notna()]
+    grid = best_grid(table[table["feasible"]])
+    only_infeasible = np.isnan(grid) & ~np.isnan(best_grid(ran))
+    shown = np.where(only_infeasible, best_grid(ran), grid)
+    with style():
+        fig = new_figure(1.6 + 0.8 * max(len(xs), 4), 1.4 + 0.5 * max(len(ys), 4))
+        ax = fig.add_subplot()
+        image = ax.imshow(grid, origin="lower", aspect="auto",
+                          cmap="viridis_r" if goal == "min" else "viridis")
+        if only_infeasible.any():  # a row with results is hatched, not blank
+            ax.imshow(np.where(only_infeasible, 1.0, np.nan), origin="lower", aspect="auto",
+                      cmap="Greys", vmin=0, vmax=4)
+        ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=45, ha="right")
+        ax.set_yticks(range(len(ys)), [str(y) for y in ys])
+        ax.set_xlabel(hm.x)
+        ax.set_ylabel(hm.y)
+        ax.grid(False)
+        notes = []
+        if only_infeasible.any():
+            rules = "; ".join(c.describe() for c in constraints)
+            notes.append(f"grey: only points that violate {rules or 'a constraint'}")
+        if np.isnan(shown).any():
+            notes.append("blank: no point finished")
+        ax.set_title(title + ("\n" + "; ".join(notes) if notes else ""))
+        fig.colorbar(image, ax=ax, label=metric_label(hm.metric, goal)
+                     + f", {'min' if goal == 'min' else 'max'} over other axes")
+        if grid.size <= _ANNOTATE_MAX_CELLS:
+            for (i, j), value in np.ndenumerate(shown):
+                if not np.isfinite(value):
+                    continue
+                if only_infeasible[i, j]:
+                    color = "0.25"
+                else:
+                    r, g, b, _ = image.cmap(image.norm(value))
+                    light = 0.299 * r + 0.587 * g + 0.114 * b > 0.5  # dark text on light
+                    color = "black" if light else "white"
+                ax.text(j, i, format_number(value, 3), ha="center", va="center", fontsize=7,
+                        color=color, style="italic" if only_infeasible[i, j] else "normal")
+    return save_figure(fig, path, formats)
 
 
 def _auto_heatmaps(plan: dict[str, Any]) -> list[Heatmap]:
@@ -227,11 +310,13 @@ def _auto_heatmaps(plan: dict[str, Any]) -> list[Heatmap]:
     return [Heatmap(x, y, o["metric"]) for o in plan["objectives"]]
 
 
-def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None) -> SweepReport:
-    """Write the tables and plots of a sweep folder from its stored results.
+def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
+                 figure_formats: Sequence[str] = ("png",)) -> SweepReport:
+    """Write the tables, plots, ``summary.json`` and ``report.html`` of a sweep folder from its
+    stored results.
 
     `objectives` (``"metric"`` or ``"metric:min|max"``) replaces the sweep file's for the
-    front and the plots.
+    front and the plots; the plots of earlier renders stay (their names say their metrics).
 
     Raises:
         HwsimError: no results yet, or no point is feasible (the tables are still written;
@@ -239,8 +324,6 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None) -
     """
     out = Path(out_dir)
     plan, table = load_results(out, objectives)
-    for stale in [*out.glob("pareto_*__*.png"), *out.glob("heatmap_*__*__*.png")]:
-        stale.unlink()  # plots of an earlier render whose objectives or axes have changed
     files = [out / "results.csv", out / "results.parquet", out / "pareto.csv"]
     table.to_csv(files[0], index=False)
     try:
@@ -254,21 +337,41 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None) -
     planned = len(plan["points"])
     missing = planned - len(table)
     failed = int(table["error"].notna().sum())
+    heatmaps = [Heatmap(**h) for h in plan["heatmaps"]] or _auto_heatmaps(plan)
+    stems = [*(f"pareto_{a.metric}__{b.metric}"
+               for a, b in itertools.combinations(objectives, 2)),
+             *(f"heatmap_{hm.metric}__{hm.y}__{hm.x}" for hm in heatmaps)]
+    for stem in stems:  # this render's own plots: redrawn below, never left stale
+        for stale in out.glob(f"{stem}.*"):
+            if stale.suffix in (".png", ".pdf", ".svg"):
+                stale.unlink()
     if len(table) == 0:
         raise HwsimError(f"{out}: none of the {planned} points has finished; rerun the sweep")
     if not table["feasible"].any():
         raise HwsimError(f"{out}: {_no_feasible_message(table, plan)}")
 
+    fields = tuple(a["field"] for a in plan["axes"])
+    constraints = [Constraint(**c) for c in plan["constraints"]]
+    name = plan.get("name") or out.name
     for a, b in itertools.combinations(objectives, 2):
         path = out / f"pareto_{a.metric}__{b.metric}.png"
-        _pareto_plot(table, a, b, path)
-        files.append(path)
+        files += _pareto_plot(table, a, b, path, title=f"sweep {name}: {a.metric} vs {b.metric}",
+                              fields=fields, constraints=constraints, formats=figure_formats)
     goals = {**plan.get("metrics", {}), **{o.metric: o.goal for o in objectives}}
-    heatmaps = [Heatmap(**h) for h in plan["heatmaps"]] or _auto_heatmaps(plan)
     axis_values = {a["field"]: a["values"] for a in plan["axes"]}
     for hm in heatmaps:
         path = out / f"heatmap_{hm.metric}__{hm.y}__{hm.x}.png"
-        _heatmap(table, hm, goals.get(hm.metric, "min"), axis_values, path)
-        files.append(path)
-    return SweepReport(table, front.reset_index(drop=True), tuple(files), planned, missing,
-                       failed, tuple(a["field"] for a in plan["axes"]), tuple(objectives))
+        files += _heatmap(table, hm, goals.get(hm.metric, "min"), axis_values, path,
+                          title=f"sweep {name}: {hm.metric}", constraints=constraints,
+                          formats=figure_formats)
+    report = SweepReport(table, front.reset_index(drop=True), tuple(files), planned, missing,
+                         failed, fields, tuple(objectives))
+    from hwsim.sweep.report_html import sweep_html, sweep_summary
+
+    summary = sweep_summary(report, plan)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
+                                      encoding="utf-8")
+    from hwsim.reports.html_report import write_html
+
+    html = write_html(out / "report.html", sweep_html(report, summary))
+    return dataclasses.replace(report, files=(*report.files, out / "summary.json", html))

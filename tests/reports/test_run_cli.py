@@ -48,7 +48,7 @@ def test_outputs_and_byte_identical_reruns(monkeypatch, capsys, tmp_path, gemm_f
         printed.append(cap.out)
     files = sorted(p.name for p in outs[0].iterdir())
     assert files == ["comparison.png", "energy_breakdown.png", "latency_breakdown.png",
-                     "layers.csv", "summary.json"]
+                     "layers.csv", "report.html", "summary.json"]
     for f in files:
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
     summary = json.loads((outs[0] / "summary.json").read_text())

@@ -48,6 +48,7 @@ def test_tables_front_and_plots(tmp_path):
         "pareto_energy_pj__score.png",
         # exactly two axes vary: one heatmap per objective
         "heatmap_latency_s__x__y.png", "heatmap_energy_pj__x__y.png", "heatmap_score__x__y.png",
+        "summary.json", "report.html",
     ])
     for path in report.files:
         assert path.stat().st_size > 0
@@ -118,6 +119,15 @@ def test_an_objective_no_point_produces_is_named(tmp_path):
                                          r"\(s\) sqnr_db_mean"):
         write_report(out)
     assert not (out / "pareto_latency_s__energy_pj.png").exists()  # no stale plot left
+
+
+def test_a_render_with_other_objectives_keeps_the_earlier_plots(tmp_path):
+    out = grid(tmp_path)
+    first = {p.name for p in write_report(out).files if p.suffix == ".png"}
+    second = {p.name for p in write_report(out, ["energy_pj", "score"]).files
+              if p.suffix == ".png"}
+    # `--report DIR --objectives ...` used to delete the sweep's own front and heatmaps.
+    assert {p.name for p in out.glob("*.png")} == first | second
 
 
 def test_other_objectives_at_report_time(tmp_path):
