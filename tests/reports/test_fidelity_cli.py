@@ -110,8 +110,8 @@ def test_tradeoff_with_and_without_a_workload(quantized, tmp_path):
     out, _ = quantized
     r = CliRunner().invoke(app, ["tradeoff", str(out), "--out", str(tmp_path / "a")])
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["pareto_bits.png",
-                                                                  "tradeoff.csv"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "pareto_bits.png", "report.html", "summary.json", "tradeoff.csv"]
     wl = tmp_path / "w.yaml"
     wl.write_text(yaml.safe_dump({"model": "opt-1.3b", "prompt_tokens": 8, "generate_tokens": 2,
                                   "weights": {"format": "int4"}, "hardware": "bitmod"}))

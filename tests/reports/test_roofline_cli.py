@@ -99,8 +99,8 @@ def test_figures_in_svg_and_pdf_name_workload_format_and_machine(tmp_path: Path)
                           figure_formats=("svg", "pdf"))
     assert rep.files["roofline_svg"] == tmp_path / "o" / "roofline.svg"
     assert sorted(p.name for p in (tmp_path / "o").glob("*.*") if p.suffix != ".csv") == [
-        "latency_breakdown.pdf", "latency_breakdown.svg", "roofline.md", "roofline.pdf",
-        "roofline.svg", "summary.json"]
+        "latency_breakdown.pdf", "latency_breakdown.svg", "report.html", "roofline.md",
+        "roofline.pdf", "roofline.svg", "summary.json"]
     svg = (tmp_path / "o" / "roofline.svg").read_text()
     assert "roofline: w (int8 weights) on rtx4090" in svg
     # Engineering units on the performance axis instead of a bare 1e12 offset.
