@@ -493,7 +493,12 @@ def hardware_fields(hw: HardwareSpec) -> list[str]:
                 walk(sub, prefix + f.name + ".")
 
     walk(HardwareSpec, "")
-    return sorted(paths)
+    if hw.pe.rtl is not None:
+        # The RTL block's own parameters (pipeline depth, accumulator, ...) are fields too.
+        from hwsim.hw.asic.pe_costs import rtl_param_fields
+
+        paths += rtl_param_fields(hw.pe.rtl.block)
+    return sorted(p for p in paths if p != "pe.rtl.derived")
 
 
 # Fields of which exactly one may be set: overriding one clears the other.

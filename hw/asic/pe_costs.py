@@ -22,7 +22,7 @@ import dataclasses
 from hwsim.errors import HwsimError
 from hwsim.hw.spec import HardwareSpec
 
-__all__ = ["PE_BLOCKS", "PE_PARAMS", "resolve_rtl_pe"]
+__all__ = ["PE_BLOCKS", "PE_PARAMS", "resolve_rtl_pe", "rtl_param_fields"]
 
 # PE kind -> RTL blocks that can stand for it.
 PE_BLOCKS = {"bitmod": ("bitmod_pe",), "mac": ("fp16_int_mac", "int_mac"),
@@ -35,6 +35,15 @@ PE_PARAMS = {
     "dint_mac": {"lanes": "lanes", "act_bits": None},  # act_bits is fixed at 8 there
 }
 _FIGURES = ("area_um2", "energy_pj_per_cycle")
+
+
+def rtl_param_fields(block: str) -> list[str]:
+    """``pe.rtl.params.<name>`` for each parameter of RTL block ``block`` (none if unknown):
+    the hardware fields `hwsim.hw.spec.with_overrides` and sweeps accept for it."""
+    from hwsim.hw.rtl.registry import BLOCKS
+
+    known = BLOCKS.get(str(block).lower())
+    return [f"pe.rtl.params.{p.name}" for p in known.params] if known else []
 
 
 def _block_params(pe, block: str) -> dict:

@@ -72,3 +72,19 @@ def test_only_energy_from_rtl_and_a_chosen_format():
 def test_bad_rtl_descriptions_are_one_line(pe, message):
     with pytest.raises(HwsimError, match="^t: .*" + message.replace("(", r"\(")):
         hardware_from_dict(_mac(**pe), "t")
+
+
+def test_block_parameters_are_hardware_fields():
+    from hwsim.hw.spec import hardware_fields
+
+    hw = load_hardware("ant-rtl")
+    fields = hardware_fields(hw)
+    assert {"pe.rtl.params.align_bits", "pe.rtl.params.k", "pe.rtl"} <= set(fields)
+    assert "pe.rtl.derived" not in fields
+    fewer = with_overrides(hw, {"pe.rtl.params.align_bits": 0})
+    cost = block_cost("fp16_int_mac", {"lanes": 1, "weight_bits": 8, "align_bits": 0})
+    assert fewer.pe.area_um2 == pytest.approx(
+        calibrate("28nm", ratios=False).area_um2(cost), abs=1e-3)
+    assert fewer.pe.area_um2 < hw.pe.area_um2  # no guard bits: narrower lanes and accumulator
+    with pytest.raises(HwsimError, match=r"unknown hardware field 'pe\.rtl\.params\.colour'"):
+        with_overrides(hw, {"pe.rtl.params.colour": 1})
