@@ -243,8 +243,10 @@ def get_format(name: str) -> AnyFormat:
     generic = _generic(key)
     if generic is not None:
         return generic
-    close = difflib.get_close_matches(key, list(aliases), n=5, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}?" if close else "see `hwsim dtypes list`"
+    # Suggest only names `hwsim dtypes list` shows: an alias that is close suggests its format.
+    close = difflib.get_close_matches(key, list(aliases), n=10, cutoff=0.5)
+    shown = list(dict.fromkeys(aliases[c] for c in close))[:5]
+    hint = f"did you mean {', '.join(shown)}?" if shown else "see `hwsim dtypes list`"
     raise HwsimError(f"unknown format {name!r}; {hint}")
 
 

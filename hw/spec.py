@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -543,6 +544,11 @@ def with_overrides(hw: HardwareSpec, overrides: dict[str, Any]) -> HardwareSpec:
     valid = hardware_fields(hw)
     for path, value in overrides.items():
         if path not in valid and path != "pe.kind":
+            # The closest names when there are some, else the whole list (about 50 fields).
+            close = difflib.get_close_matches(path, valid, n=3, cutoff=0.75)
+            if close:
+                raise HwsimError(f"{hw.source}: unknown hardware field {path!r} (did you mean "
+                                 f"{', '.join(close)}?)")
             raise HwsimError(f"{hw.source}: unknown hardware field {path!r} (valid fields: "
                              f"{', '.join(valid)})")
         other = _EXCLUSIVE.get(path)

@@ -49,6 +49,9 @@ def _root(
     # Only the CLI configures logging; the library just logs.
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # -v is about hwsim: the plotting libraries' font and backend chatter stays out.
+    for noisy in ("matplotlib", "PIL", "bokeh", "fontTools"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 def _register() -> None:

