@@ -27,6 +27,8 @@ __all__ = [
     "run_summary",
     "summary_table",
     "summary_text_table",
+    "vector_ops",
+    "vector_ops_line",
     "weights_run",
     "write_run_outputs",
 ]
@@ -78,6 +80,45 @@ def weights_run(workload: Any, hw: Any) -> dict[str, Any]:
     }
 
 
+def vector_ops(workload: Any, hw: Any) -> dict[str, Any]:
+    """The vector operators (norms, softmax, activations, residual adds, embedding lookups),
+    which the PE array does not run, with their roofline time on the design's machine preset
+    of the same name (its vector peak and DRAM bandwidth) when there is one.
+
+    Returns:
+        ``count``, ``roofline_time_s`` (None without a machine), ``machine`` and ``note``.
+    """
+    from hwsim.reports.roofline_analysis import analyze
+    from hwsim.reports.roofline_machine import list_machines, load_machine
+    from hwsim.workloads import operators
+
+    ops = [op for op in operators(workload) if op.kind != "gemm"]
+    base = hw.name.split(":")[0]
+    out: dict[str, Any] = {"count": len(ops), "roofline_time_s": None, "machine": None}
+    if ops and base in list_machines():
+        machine = load_machine(base)
+        out["roofline_time_s"] = float(analyze(ops, machine)["time_s"].sum())
+        out["machine"] = machine.name
+    out["note"] = ("not in latency or energy: the PE array runs GEMMs only; roofline time "
+                   "= max(FLOPs / vector peak, bytes / DRAM bandwidth) per operator")
+    return out
+
+
+def vector_ops_line(name: str, vector: dict[str, Any], latency_s: float) -> str:
+    """One line for the terminal: how many vector operators, and their roofline time."""
+    from hwsim.reports.units import format_quantity
+
+    line = f"{name}: {vector['count']} vector operators not on the PE array"
+    if vector["roofline_time_s"] is not None:
+        share = 100 * vector["roofline_time_s"] / latency_s if latency_s else 0.0
+        line += (f"; roofline time on {vector['machine']}'s vector unit "
+                 f"{format_quantity(vector['roofline_time_s'], 'time')} "
+                 f"({format_number(share, 2)}% of the latency), outside latency and energy")
+    else:
+        line += " (no machine preset of that name for a roofline time); outside latency and energy"
+    return line
+
+
 def design_metrics(result: RunResult) -> dict[str, Any]:
     """What a reader of one run asks first, derived from `result`: TTFT (prefill latency: the
     prompt is processed and the first token emitted), TPOT (decode latency / decode steps),
@@ -106,27 +147,34 @@ def design_metrics(result: RunResult) -> dict[str, Any]:
     }
 
 
-def _design_summary(result: RunResult, weights: dict[str, Any] | None) -> dict[str, Any]:
+def _design_summary(result: RunResult, weights: dict[str, Any] | None,
+                    vector: dict[str, Any] | None = None) -> dict[str, Any]:
     out = result.summary()
     out.update(design_metrics(result))
     if weights is not None:
         out["weights_run"] = weights
+    if vector is not None:
+        out["vector_ops"] = vector
     return out
 
 
 def run_summary(results: Sequence[RunResult], baseline: int | None = None,
-                weights: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+                weights: Sequence[dict[str, Any]] | None = None,
+                vector: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The ``summary.json`` body: the first design's summary at the top level, and with more
     than one design a ``designs`` list and a ``comparison`` normalized to ``baseline``.
 
     Each design's summary adds `design_metrics` and, given `weights` (`weights_run` per
-    design), the weight storage it ran as ``weights_run``.
+    design), the weight storage it ran as ``weights_run``, and given `vector` (`vector_ops`
+    per design) the vector operators' roofline time as ``vector_ops``.
     """
     ws = list(weights) if weights is not None else [None] * len(results)
-    out = _design_summary(results[0], ws[0])
+    vs = list(vector) if vector is not None else [None] * len(results)
+    out = _design_summary(results[0], ws[0], vs[0])
     if len(results) > 1:
         base = 0 if baseline is None else baseline
-        out["designs"] = [_design_summary(r, w) for r, w in zip(results, ws, strict=True)]
+        out["designs"] = [_design_summary(r, w, v)
+                          for r, w, v in zip(results, ws, vs, strict=True)]
         out["comparison"] = {
             "baseline": results[base].hardware.name,
             "rows": comparison_table(results, base).to_dict(orient="records"),
@@ -257,6 +305,8 @@ def run_html(results: Sequence[RunResult], summary: dict[str, Any], baseline: in
               ("energy per token", "energy_per_token_uj", "energy", 1e-6, ""),
               ("PE-array utilization", "utilization", None, 100.0, "%"),
               ("area", "area_mm2", None, 1.0, "mm²"),
+              ("vector operators: roofline time (outside latency)",
+               "vector_ops.roofline_time_s", "time", 1.0, ""),
               ("weight format", "weights_run.format", None, 1.0, ""),
               ("bits per weight", "weights_run.bits_per_weight", None, 1.0, "b")]
     for i, r in enumerate(results):
@@ -309,7 +359,8 @@ def run_html(results: Sequence[RunResult], summary: dict[str, Any], baseline: in
     notes = []
     if results[0].not_simulated:
         notes.append(f"{len(results[0].not_simulated)} vector operators are not on the PE "
-                     "array: " + ", ".join(results[0].not_simulated))
+                     "array (their roofline time is in the summary, outside latency and "
+                     "energy): " + ", ".join(results[0].not_simulated))
     designs = ", ".join(r.hardware.name for r in results)
     return render_html(f"hwsim run: {results[0].workload}", f"designs: {designs}", items,
                        plots, [table], notes)
@@ -318,7 +369,8 @@ def run_html(results: Sequence[RunResult], summary: dict[str, Any], baseline: in
 def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
                       baseline: int | None = None,
                       weights: Sequence[dict[str, Any]] | None = None,
-                      figure_formats: Sequence[str] = ("png",)) -> list[Path]:
+                      figure_formats: Sequence[str] = ("png",),
+                      vector: Sequence[dict[str, Any]] | None = None) -> list[Path]:
     """Write ``summary.json``, ``layers.csv`` and the figures into ``out_dir``.
 
     Args:
@@ -327,6 +379,7 @@ def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
         baseline: index of the design the comparison is normalized to (default: 0).
         weights: `weights_run` of each design, recorded in ``summary.json``.
         figure_formats: files of each figure (png, pdf, svg).
+        vector: `vector_ops` of each design, recorded in ``summary.json``.
 
     Returns:
         The paths written, in order.
@@ -337,20 +390,21 @@ def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
     out = output_folder(out_dir)
     try:
         return _write(results, out, 0 if baseline is None else baseline, weights,
-                      figure_formats)
+                      figure_formats, vector)
     except OSError as exc:
         raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
 
 def _write(results: Sequence[RunResult], out: Path, base: int,
-           weights: Sequence[dict[str, Any]] | None, formats: Sequence[str]) -> list[Path]:
+           weights: Sequence[dict[str, Any]] | None, formats: Sequence[str],
+           vector: Sequence[dict[str, Any]] | None) -> list[Path]:
     from hwsim.reports.figure_style import save_figure
     from hwsim.reports.html_report import write_html
     from hwsim.reports.run_plots import comparison_figure, energy_figure, latency_figure
 
     written = []
     summary = out / "summary.json"
-    body = run_summary(results, base, weights)
+    body = run_summary(results, base, weights, vector)
     summary.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n",
                        encoding="utf-8")
     written.append(summary)

@@ -76,6 +76,8 @@ def run(
     from hwsim.reports.run_report import (
         comparison_text_table,
         summary_text_table,
+        vector_ops,
+        vector_ops_line,
         weights_run,
         write_run_outputs,
     )
@@ -117,17 +119,19 @@ def run(
             results.append(simulate_workload(w, hw, progress=tick))
     baseline = 1 if compared else 0
     weights = [weights_run(w, hw) for hw in designs]
+    vector = [vector_ops(w, hw) for hw in designs]
     written = write_run_outputs(results, out, baseline=baseline, weights=weights,
-                                figure_formats=figure_formats)
+                                figure_formats=figure_formats, vector=vector)
 
     print_table(console, summary_text_table(results, f"{w.name}", weights))
     if compared:
         print_table(console, comparison_text_table(results, baseline))
     for note in _weight_notes(designs, weights, chosen):
         console.print(note, highlight=False)
-    if results[0].not_simulated:
-        console.print(f"not on the PE array (vector ops): {len(results[0].not_simulated)} "
-                      "operators, listed in summary.json", highlight=False)
+    for r, v in zip(results, vector, strict=True):
+        if v["count"]:
+            console.print(vector_ops_line(r.hardware.name, v, r.latency_ms * 1e-3),
+                          highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
 
 

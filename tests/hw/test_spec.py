@@ -109,9 +109,13 @@ def test_overrides_by_dotted_path():
     assert hw.array.rows == 32  # the original is untouched (frozen)
     # Setting one bandwidth field clears the other one.
     assert with_overrides(new, {"dram.gb_per_s": 16}).dram_bytes_per_cycle == 16
-    with pytest.raises(HwsimError, match=r"unknown hardware field 'pe.lanez' \(valid fields: "
-                                         r"acc_bits, array.cols, array.rows"):
+    # A near miss names the closest fields; anything else lists them all.
+    with pytest.raises(HwsimError, match=r"unknown hardware field 'pe.lanez' \(did you mean "
+                                         r"pe.lanes\?\)$"):
         with_overrides(hw, {"pe.lanez": 8})
+    with pytest.raises(HwsimError, match=r"unknown hardware field 'color' \(valid fields: "
+                                         r"acc_bits, array.cols, array.rows"):
+        with_overrides(hw, {"color": 8})
     with pytest.raises(HwsimError, match=r"array.rows: Input should be greater than 0"):
         with_overrides(hw, {"array.rows": 0})
     assert "pe.scale_bits" in hardware_fields(hw)

@@ -166,3 +166,25 @@ def test_a_measured_fpga_design_point_runs_without_warnings(monkeypatch, capsys,
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "fpga" / "summary.json").read_text())
     assert summary["energy_uj"] == 0 and summary["total_cycles"] > 0
+
+
+def test_vector_operators_get_their_roofline_time(monkeypatch, capsys, tmp_path):
+    # The 18 vector operators are outside latency and energy (the array runs GEMMs); the run
+    # shows them on their own line with the time `hwsim roofline` gives them on the same
+    # machine, not a bare count.
+    from hwsim.reports.roofline import load_machine, roofline_report
+
+    code, cap = run_cli(monkeypatch, capsys, "run", "--compare", "scalesim-ws", "--out",
+                        str(tmp_path))
+    assert code == 0, cap.err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    w = load_workload(example_path(DEFAULT_WORKLOAD))
+    table = roofline_report(w, load_machine("bitmod"), plots=False).table
+    vector = table[table["kind"] == "vector"]
+    ours = summary["designs"][0]["vector_ops"]
+    assert ours["count"] == len(vector) == len(summary["not_simulated"])
+    assert ours["roofline_time_s"] == pytest.approx(vector["time_s"].sum())
+    assert summary["designs"][1]["vector_ops"]["roofline_time_s"] is None  # no such machine
+    out = " ".join(cap.out.split())
+    assert f"bitmod: {len(vector)} vector operators not on the PE array; roofline time on " \
+        "bitmod's vector unit" in out
