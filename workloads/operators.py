@@ -27,6 +27,8 @@ Modelling choices (each op reads its inputs and writes its output once, no fusio
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from hwsim.workloads.attention import FusedAttention, fused_blocks
@@ -102,7 +104,7 @@ def operators(w: Workload) -> list[Op]:
 
 def step_operators(w: Workload, stage: Stage, *, tokens: np.ndarray, kv_len: np.ndarray,
                    rows: np.ndarray, logit_rows: np.ndarray, sequences: int = 1,
-                   attention_only: bool = False) -> list[Op]:
+                   part: Literal["all", "attention", "linear"] = "all") -> list[Op]:
     """Operators of arbitrary steps (one array entry each), e.g. the steps of a served trace.
 
     Args:
@@ -111,17 +113,15 @@ def step_operators(w: Workload, stage: Stage, *, tokens: np.ndarray, kv_len: np.
         tokens, kv_len: per entry, query tokens and KV length of each attention sequence.
         rows, logit_rows: per entry, rows of the linear layers and of the lm_head.
         sequences: identical sequences that share each attention operator.
-        attention_only: only ``attn_qk``, ``softmax``, ``attn_sv``.
+        part: ``"attention"``: only ``attn_qk``, ``softmax``, ``attn_sv``; ``"linear"``: all
+            the others.
     """
     model = w.model
     assert model is not None and not model.is_moe
     st = _Stage(stage, *(np.asarray(x, dtype=np.int64) for x in (tokens, kv_len, rows,
                                                                    logit_rows)),
                 sequences, model.sliding_window)
-    ops = _stage_ops(w, st)
-    if attention_only:
-        return [op for op in ops if op.name in ATTENTION_OPS]
-    return ops
+    return _stage_ops(w, st, part)
 
 
 def _gemm_op(w: Workload, name: str, m: int, n: int, k: int, count: int) -> Op:
@@ -153,7 +153,10 @@ def _fused_parts(w: Workload, st: _Stage) -> dict[str, FusedAttention]:
             for part in ("scores", "softmax", "context")}
 
 
-def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
+def _stage_ops(w: Workload, st: _Stage,
+               part: Literal["all", "attention", "linear"] = "all") -> list[Op]:
+    """The operators of a stage; `part` keeps only the attention operators (`ATTENTION_OPS`)
+    or only the others."""
     model = w.model
     assert model is not None
     act = w.activations.bits
@@ -164,7 +167,7 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
     like = st.step
     zero = np.zeros_like(like)
 
-    fused = _fused_parts(w, st)
+    fused = _fused_parts(w, st) if part != "linear" else {}
 
     def vec(name: str, op_class: str, m: int | np.ndarray, n: int | np.ndarray, count: int,
             flops: float, *, layer: str = "decoder", a_operands: int = 1,
@@ -198,6 +201,19 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
                   fused=fused.get("scores" if name == "attn_qk" else "context"),
                   out_format=act_format)
 
+    q_rows = st.tokens * model.query_group  # query rows per (sequence, kv head)
+    kv_count = L * st.sequences * model.kv_heads
+    attention = [
+        attn("attn_qk", q_rows, st.keys, model.dim_head),
+        vec("softmax", "attention", q_rows, st.keys, kv_count,
+            VECTOR_FLOPS_PER_ELEMENT["softmax"], kv_len=st.kv_len,
+            fused_part=fused.get("softmax")),
+        attn("attn_sv", q_rows, _arr(model.dim_head, like), st.keys),
+    ]
+    if part == "attention":
+        return attention
+    if part == "linear":
+        attention = []
     norm_flops = VECTOR_FLOPS_PER_ELEMENT[model.norm]
     norm_bits = FP16_BITS * (2 if model.norm == "layernorm" else 1)
     T = st.rows
@@ -222,13 +238,7 @@ def _stage_ops(w: Workload, st: _Stage) -> list[Op]:
     if model.rotary_dim:
         ops.append(vec("rope", "attention", T, (model.heads + model.kv_heads) * model.rotary_dim,
                        L, VECTOR_FLOPS_PER_ELEMENT["rope"]))
-    q_rows = st.tokens * model.query_group  # query rows per (sequence, kv head)
-    kv_count = L * st.sequences * model.kv_heads
-    ops.append(attn("attn_qk", q_rows, st.keys, model.dim_head))
-    ops.append(vec("softmax", "attention", q_rows, st.keys, kv_count,
-                   VECTOR_FLOPS_PER_ELEMENT["softmax"], kv_len=st.kv_len,
-                   fused_part=fused.get("softmax")))
-    ops.append(attn("attn_sv", q_rows, _arr(model.dim_head, like), st.keys))
+    ops += attention
     ops.append(linear(lin["o_proj"], T, L))
     if not model.parallel_block:
         ops.append(vec("attn_residual", "residual", T, h, L, 1.0, a_operands=2))

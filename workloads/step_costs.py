@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hwsim.workloads.operators import ATTENTION_OPS, step_operators
+from hwsim.workloads.operators import step_operators
 from hwsim.workloads.ops import Op
 from hwsim.workloads.serving import StepCost, StepShape
 from hwsim.workloads.spec import Workload
@@ -57,8 +57,8 @@ class CachedStepCoster:
     def _fill_linear(self, stage: str, rows: np.ndarray) -> None:
         rows = np.asarray(rows, dtype=np.int64)
         ops = step_operators(self.w, stage, tokens=rows, kv_len=rows,  # type: ignore[arg-type]
-                             rows=rows, logit_rows=rows)
-        body = [op for op in ops if op.name not in ATTENTION_OPS and op.name != "lm_head"]
+                             rows=rows, logit_rows=rows, part="linear")
+        body = [op for op in ops if op.name != "lm_head"]
         head = [op for op in ops if op.name == "lm_head"]
         keys = [(stage, m) for m in rows.tolist()]
         self._store(self.linear, keys, self.entry_costs(body, rows.shape[0]))
@@ -66,7 +66,7 @@ class CachedStepCoster:
 
     def _fill_attention(self, stage: str, q: np.ndarray, kv: np.ndarray, n: int) -> None:
         ops = step_operators(self.w, stage, tokens=q, kv_len=kv,  # type: ignore[arg-type]
-                             rows=q, logit_rows=q, sequences=n, attention_only=True)
+                             rows=q, logit_rows=q, sequences=n, part="attention")
         keys = [(stage, a, b, n) for a, b in zip(q.tolist(), kv.tolist(), strict=True)]
         self._store(self.attention, keys, self.entry_costs(ops, q.shape[0]))
 
