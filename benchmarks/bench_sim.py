@@ -52,7 +52,11 @@ def main() -> None:
                               "weights": {"format": "bitmod3", "group_size": 128}})
     simulate_workload(w70, hw)
     secs70 = _best_of(lambda: simulate_workload(w70, hw), 5)
-    print(f"llama-2-70b 3072+1024 on bitmod: {secs70:.3f} s best of 5 (target 0.1 s)")
+    cpu0 = time.process_time()
+    simulate_workload(w70, hw)
+    cpu70 = time.process_time() - cpu0
+    print(f"llama-2-70b 3072+1024 on bitmod: {secs70:.3f} s best of 5, {cpu70:.3f} s CPU "
+          "(target 0.1 s on one core)")
 
     ws = load_hardware("scalesim-ws")
     widths = OperandWidths(16, 16)
