@@ -115,7 +115,8 @@ def write_area_report(report: dict, out: Path) -> list[Path]:
     ax[0].set_xlabel(f"area, um^2 at {report['node']}")
     by_e = report["energy"][0]["pj_per_cycle_by_subblock"] if report["energy"] else {}
     ax[1].barh(names, [by_e.get(n, 0.0) for n in names], color="tab:orange")
-    ax[1].set_xlabel("energy, pJ/cycle" if by_e else "energy: not modelled")
+    first = report["energy"][0]["weight_format"] if report["energy"] else None
+    ax[1].set_xlabel(f"energy, pJ/cycle ({first} weights)" if first else "energy: not modelled")
     ax[1].set_yticks([])
     fig.suptitle(f"{report['block']}: sub-blocks")
     fig.tight_layout()
