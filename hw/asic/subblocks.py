@@ -27,10 +27,10 @@ _BITMOD = SubBlocks(
         (r"mag|neg|lane|partial|lane_.*|partial_.*|contrib.*", "bit-serial multiply"),
         (r"acc_.*|psum_.*|nf_.*|acc[mexs]_.*|accmag_.*|accn[me]_.*", "group accumulate"),
         (r"d(mag|neg|scale|nf|r|next|value|exp)_.*|placed_.*", "dequantize"),
-        (r"oacc_.*|out_\d+_\d+|outnf_.*|out|nonfinite", "output accumulate"),
+        (r"oacc_.*|oaccn_.*|out_\d+_\d+|outnf_.*|out|nonfinite", "output accumulate"),
     ),
     keep=("pe", "emax", "mag", "neg", "lane", "partial", "pexp_*", "emax_*", "shift_*",
-          "lane_*", "partial_*", "psum_*", "dnext_*", "dvalue_*"),
+          "lane_*", "partial_*", "psum_*", "dnext_*", "dvalue_*", "oaccn_*"),
 )
 
 _MAC = SubBlocks(

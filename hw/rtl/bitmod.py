@@ -11,9 +11,11 @@ Arithmetic of one PE (one output = a dot product over ``k`` weights):
 3. Group accumulation in fixed point: ``acc += partial << emax`` (LSB = 2**-(25 + align_bits)
    hardware units). ``acc_width`` is derived from the worst case (full group of largest FP16
    magnitudes and largest weights), so it cannot overflow.
-4. Dequantization at the end of each group (bit-serial, one scale bit per cycle, MSB first, as
-   `hwsim.hw.rtl.dequant`): ``±|acc| * scale``, sign = acc sign xor ``scale_neg``; the results of
-   the ``groups`` groups of the output are summed into the output register.
+4. Dequantization at the end of each group, bit-serial (one scale bit per cycle, LSB first):
+   the output accumulator adds ``±(acc << i)`` for every set bit i of the scale (minus for
+   ``scale_neg``), which is exactly ``±acc * scale`` (BitMoD's MSB-first sign-magnitude
+   product, `hwsim.hw.rtl.dequant`, gives the same integer, but needs a product register and a
+   second adder); the ``groups`` groups of the output sum up in the output register.
 
 Timing (see `hwsim.sim.pe_cycles.bitmod_pe_cycles`): a beat (``lanes`` weights per row and
 activations per column) is held for the ``terms`` cycles of its mode's family; a group's
@@ -575,35 +577,30 @@ class _BackEnd:
             g_val, g_exp = self._bitmod_group(*operand, sfx)
         nf = Signal(name="nf" + sfx)
 
-        # Bit-serial dequantizer: |group| x scale, MSB first, sign applied at the end; the
-        # bitmod accumulator's exponent is applied when the result joins the output.
-        width = len(g_val)
-        d_mag = Signal(width, name="dmag" + sfx)
-        d_exp = Signal(len(g_exp), name="dexp" + sfx)
+        # Bit-serial dequantizer, LSB first, straight into the output accumulator: cycle i
+        # adds (or subtracts, for a negative scale) bit i of the scale times the group value
+        # shifted left by i, so a group adds value x scale exactly with one adder and no
+        # separate product register (the bitmod accumulator's value is mantissa << exponent).
+        width = c.acc_width + c.scale_bits + 1
+        d_mag = Signal(signed(width), name="dmag" + sfx)
         d_scale = Signal(c.scale_bits, name="dscale" + sfx)
         d_neg = Signal(name="dneg" + sfx)
         d_nf = Signal(name="dnf" + sfx)
-        d_r = Signal(width + c.scale_bits, name="dr" + sfx)
-        d_next = Signal(width + c.scale_bits, name="dnext" + sfx)
-        m.d.comb += d_next.eq((d_r << 1) + Mux(d_scale[-1], d_mag, 0))
-        d_value = Signal(signed(width + c.scale_bits + 1), name="dvalue" + sfx)
-        m.d.comb += d_value.eq(Mux(d_neg, -d_next, d_next))
-
-        oacc = Signal(signed(c.out_width), name="oacc" + sfx)
-        out = Signal(signed(c.out_width), name="out" + sfx)
-        out_nf = Signal(name="outnf" + sfx)
         with m.If(run & handoff):
             m.d.sync += [
-                d_mag.eq(Mux(g_val < 0, -g_val, g_val)),
-                d_exp.eq(g_exp),
-                d_neg.eq((g_val < 0) ^ scale_neg),
+                d_mag.eq(g_val << g_exp if c.accumulator == "bitmod" else g_val),
+                d_neg.eq(scale_neg),
                 d_scale.eq(scale),
-                d_r.eq(0),
             ]
         with m.Elif(run & self._d_run):
-            m.d.sync += [d_r.eq(d_next), d_scale.eq(d_scale << 1)]
-        placed = Signal(signed(c.out_width), name="placed" + sfx)
-        m.d.comb += placed.eq(d_value << d_exp if c.accumulator == "bitmod" else d_value)
+            m.d.sync += [d_mag.eq(d_mag << 1), d_scale.eq(d_scale >> 1)]
+
+        oacc = Signal(signed(c.out_width), name="oacc" + sfx)
+        oacc_next = Signal(signed(c.out_width), name="oaccn" + sfx)
+        term = Mux(d_scale[0], d_mag, 0)
+        m.d.comb += oacc_next.eq(Mux(d_neg, oacc - term, oacc + term))
+        out = Signal(signed(c.out_width), name="out" + sfx)
+        out_nf = Signal(name="outnf" + sfx)
 
         # Sticky Inf/NaN flag of the output, handed over with the output's last group.
         with m.If(run & out_end):
@@ -611,11 +608,10 @@ class _BackEnd:
         with m.Elif(run & step):
             m.d.sync += nf.eq(nf | nf_now)
 
-        with m.If(run & self._d_last):
-            with m.If(self._d_final):
-                m.d.sync += [out.eq(oacc + placed), oacc.eq(0), out_nf.eq(d_nf)]
-            with m.Else():
-                m.d.sync += oacc.eq(oacc + placed)
+        with m.If(run & self._d_last & self._d_final):
+            m.d.sync += [out.eq(oacc_next), oacc.eq(0), out_nf.eq(d_nf)]
+        with m.Elif(run & self._d_run):
+            m.d.sync += oacc.eq(oacc_next)
         return out, out_nf
 
     def _exact_group(self, contrib, sfx):
