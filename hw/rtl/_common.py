@@ -78,35 +78,74 @@ class SerialControl:
     the last beat loads the output register, and the next beat can be accepted in that same
     cycle, so one output occupies the PE for ``steps * beats`` cycles.
 
+    With ``latency`` > 0 the datapath between the beat registers and the accumulator has that
+    many register stages (`stage`): ``step`` and ``finish`` then come that many cycles later,
+    the first output takes ``steps * beats + latency`` cycles and later ones follow every
+    ``steps * beats``.
+
     Attributes (Amaranth values, valid after construction):
         accept: the input beat is taken at this edge (load your beat registers).
-        step: the current step's contribution is added at this edge.
+        step: the current step's contribution is added at this edge (at the accumulator).
         finish: ``step`` of the output's last step: load the output, clear the accumulator.
         index: step counter within the beat (0 .. steps - 1).
+        run: the pipeline advances this cycle (enable of `stage` registers).
     """
 
-    def __init__(self, m, port, *, steps: int, beats: int) -> None:
+    def __init__(self, m, port, *, steps: int, beats: int, latency: int = 0) -> None:
         self._m = m
         full = Signal()
         self.index = Signal(range(max(steps, 2)))
         beat = Signal(range(max(beats, 2)))
         last_step = self.index == steps - 1
         last_beat = beat == beats - 1
-        out_block = last_step & last_beat & port.out_valid & ~port.out_ready
-        retire = full & last_step & ~out_block
-        m.d.comb += port.in_ready.eq(~full | retire)
+        if latency:
+            # A pipelined datapath: the step and finish events travel `latency` register
+            # stages (`stage`) beside it, and the whole block freezes while the finished
+            # output waits to be taken, so no event is lost and full-rate timing is exact.
+            hold = Signal()
+            self.run = ~hold
+            retire = self.run & full & last_step
+            m.d.comb += port.in_ready.eq(self.run & (~full | retire))
+            step_d = self.delay(self.run & full, latency, "step")
+            finish_d = self.delay(retire & last_beat, latency, "finish")
+            m.d.comb += hold.eq(finish_d & port.out_valid & ~port.out_ready)
+            self.step = self.run & step_d
+            self.finish = self.run & finish_d
+            advance = self.run & full & ~last_step
+        else:
+            self.run = C(1, 1)
+            out_block = last_step & last_beat & port.out_valid & ~port.out_ready
+            retire = full & last_step & ~out_block
+            m.d.comb += port.in_ready.eq(~full | retire)
+            self.step = full & ~out_block
+            self.finish = retire & last_beat
+            advance = full & ~last_step
         self.accept = port.in_valid & port.in_ready
-        self.step = full & ~out_block
-        self.finish = retire & last_beat
         m.d.sync += full.eq(self.accept | (full & ~retire))
         with m.If(retire):
             m.d.sync += [self.index.eq(0), beat.eq(Mux(last_beat, 0, beat + 1))]
-        with m.Elif(full & ~last_step):
+        with m.Elif(advance):
             m.d.sync += self.index.eq(self.index + 1)
         with m.If(self.finish):
             m.d.sync += port.out_valid.eq(1)
         with m.Elif(port.out_ready):
             m.d.sync += port.out_valid.eq(0)
+
+    def stage(self, value, name: str):
+        """A pipeline register of ``value`` (or of each value of a list/tuple), advancing
+        with the block."""
+        if isinstance(value, tuple | list):
+            return type(value)(self.stage(v, f"{name}_{i}") for i, v in enumerate(value))
+        reg = Signal(value.shape(), name=name)
+        with self._m.If(self.run):
+            self._m.d.sync += reg.eq(value)
+        return reg
+
+    def delay(self, value, n: int, name: str):
+        """``value`` through ``n`` pipeline registers."""
+        for i in range(n):
+            value = self.stage(value, f"{name}_d{i + 1}")
+        return value
 
     def hold(self, *ports: Signal) -> list[Signal]:
         """Beat registers: a copy of each input port, loaded when a beat is accepted and held

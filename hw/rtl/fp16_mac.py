@@ -42,7 +42,9 @@ from hwsim.hw.rtl._common import (
 )
 from hwsim.hw.rtl.mac import mac_out_width
 
-__all__ = ["FP16IntMAC", "fp16_int_mac_bound"]
+__all__ = ["FP16_MAC_PIPELINE", "FP16IntMAC", "fp16_int_mac_bound"]
+
+FP16_MAC_PIPELINE = 2  # default: registers after the multipliers and after the aligned sum
 
 _MAX_FP16_MANT = 2047
 _MAX_EXP_EFF = 30  # largest finite FP16 exponent field
@@ -70,9 +72,13 @@ class FP16IntMAC(wiring.Component):
         k: products per output (reduction length; idle lanes of a last beat must carry 0).
         weight_bits: bits of a weight (INT2..INT8).
         align_bits: guard bits kept below the significand at exponent alignment.
+        pipeline: register stages: after the multipliers (1), and after alignment and the
+            lanes' sum (2); each adds one cycle of fill latency (`pipeline_fill_cycles`).
     """
 
-    def __init__(self, lanes: int = 1, k: int = 128, weight_bits: int = 8, align_bits: int = 3):
+    def __init__(self, lanes: int = 1, k: int = 128, weight_bits: int = 8, align_bits: int = 3,
+                 pipeline: int = FP16_MAC_PIPELINE):
+        self.pipeline = check_int("pipeline", pipeline, 0, 2)
         self.lanes = check_int("lanes", lanes, 1, 64)
         self.k = check_int("k", k, 1, 1 << 16)
         self.weight_bits = check_int("weight_bits", weight_bits, 2, 8)
@@ -105,10 +111,10 @@ class FP16IntMAC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        ctl = SerialControl(m, self, steps=1, beats=self.beats)
+        ctl = SerialControl(m, self, steps=1, beats=self.beats, latency=self.pipeline)
         a_r, w_r = ctl.hold(self.a, self.w)
 
-        products, exps, negs, valids, nonfinite = [], [], [], [], []
+        lanes_in = []
         for i, (a, w) in enumerate(zip(lanes_of(a_r, self.lanes, 16),
                                        lanes_of(w_r, self.lanes, self.weight_bits), strict=True)):
             sign, exp_eff, mant, nf = decode_fp16(a)
@@ -117,29 +123,32 @@ class FP16IntMAC(wiring.Component):
             m.d.comb += w_mag.eq(Mux(w_neg, -w.as_signed(), w))
             prod = Signal(range(self.product_bound + 1), name=f"prod_{i}")
             m.d.comb += prod.eq(mant * w_mag)
-            products.append(prod)
-            exps.append(exp_eff)
-            negs.append(sign ^ w_neg)
-            valids.append(prod != 0)
-            nonfinite.append(nf)
+            lanes_in.append((prod, exp_eff, sign ^ w_neg, nf))
+        if self.pipeline >= 1:  # the multipliers' output registers
+            lanes_in = ctl.stage(lanes_in, "mul_r")
+        products = [p for p, _, _, _ in lanes_in]
+        exps = [e for _, e, _, _ in lanes_in]
+        valids = [p != 0 for p in products]
 
         emax = Signal(5)
         m.d.comb += emax.eq(tree_max([Mux(v, e, 0) for e, v in zip(exps, valids, strict=True)]))
         lanes = []
-        for i, (prod, e, neg, valid) in enumerate(zip(products, exps, negs, valids, strict=True)):
+        for i, (prod, e, neg, _) in enumerate(lanes_in):
             guarded = Cat(C(0, self.align_bits), prod) if self.align_bits else prod
             mag = guarded >> (emax - e)[:5]
             lane = Signal(signed(self.partial_width), name=f"lane_{i}")
-            m.d.comb += lane.eq(Mux(valid, Mux(neg, -mag, mag), 0))
+            m.d.comb += lane.eq(Mux(prod != 0, Mux(neg, -mag, mag), 0))
             lanes.append(lane)
         partial = Signal(signed(self.partial_width))
         m.d.comb += partial.eq(sum(lanes[1:], lanes[0]))
+        nf_now = Cat(*[nf for _, _, _, nf in lanes_in]).any()
+        if self.pipeline >= 2:  # after alignment and the lanes' adder tree
+            partial, emax, nf_now = ctl.stage((partial, emax, nf_now), "sum_r")
 
         acc = Signal(signed(self.out_width))
         total = Signal(signed(self.out_width))
         m.d.comb += total.eq(acc + (partial << emax))
         nf_acc = Signal()
-        nf_now = Cat(*nonfinite).any()
         with m.If(ctl.finish):
             m.d.sync += [self.out.eq(total), acc.eq(0),
                          self.nonfinite.eq(nf_acc | nf_now), nf_acc.eq(0)]

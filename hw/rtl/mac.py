@@ -1,7 +1,10 @@
 """Bit-parallel MACs: INT8 x dINT4 (denormal value carried exactly) and a plain INT x INT MAC.
 
 Both take ``lanes`` operand pairs per beat and accumulate ``k`` products per output (one beat per
-cycle, see `hwsim.sim.pe_cycles.dint_mac_cycles` / `mac_pe_cycles`).
+cycle, see `hwsim.sim.pe_cycles.dint_mac_cycles` / `mac_pe_cycles`). ``pipeline`` registers
+the products (1, default: the beat registers and this register are a DSP multiplier's input
+and output registers) and the lanes' sum (2); each adds one cycle of fill latency
+(`pipeline_fill_cycles`), none of throughput.
 
 dINT4 (an assumption, documented in the shared formats reference): two's-complement codes
 -7..7, and the freed code 0b1000 decodes to a sub-LSB special value, ``special_half_lsb`` half
@@ -25,7 +28,10 @@ from hwsim.hw.rtl._common import (
     stream_signature,
 )
 
-__all__ = ["DIntMAC", "IntMAC", "dint_mac_bound", "int_mac_bound", "mac_out_width"]
+__all__ = ["MAC_PIPELINE", "DIntMAC", "IntMAC", "dint_mac_bound", "int_mac_bound",
+           "mac_out_width"]
+
+MAC_PIPELINE = 1  # default: registered multipliers
 
 
 def mac_out_width(lanes: int, k: int, bound: int) -> int:
@@ -49,9 +55,11 @@ def dint_mac_bound(special_half_lsb: int) -> int:
 class _MACBase(wiring.Component):
     """Shared ports: ``a`` (lanes x act_bits signed), ``w`` (lanes x weight_bits), ``out``."""
 
-    def __init__(self, *, lanes: int, k: int, act_bits: int, weight_bits: int, bound: int):
+    def __init__(self, *, lanes: int, k: int, act_bits: int, weight_bits: int, bound: int,
+                 pipeline: int):
         self.lanes = check_int("lanes", lanes, 1, 64)
         self.k = check_int("k", k, 1, 1 << 16)
+        self.pipeline = check_int("pipeline", pipeline, 0, 2)
         self.act_bits, self.weight_bits = act_bits, weight_bits
         self.beats = math.ceil(k / lanes)
         self.out_width = mac_out_width(lanes, k, bound)
@@ -63,16 +71,23 @@ class _MACBase(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        ctl = SerialControl(m, self, steps=1, beats=self.beats)
+        ctl = SerialControl(m, self, steps=1, beats=self.beats, latency=self.pipeline)
         a_r, w_r = ctl.hold(self.a, self.w)
-        products = [
-            a.as_signed() * self._weight(w)
-            for a, w in zip(lanes_of(a_r, self.lanes, self.act_bits),
-                            lanes_of(w_r, self.lanes, self.weight_bits), strict=True)
-        ]
+        products = []
+        for i, (a, w) in enumerate(zip(lanes_of(a_r, self.lanes, self.act_bits),
+                                       lanes_of(w_r, self.lanes, self.weight_bits), strict=True)):
+            prod = Signal(signed(self.act_bits + self.weight_bits + 1), name=f"prod_{i}")
+            m.d.comb += prod.eq(a.as_signed() * self._weight(w))
+            products.append(prod)
+        if self.pipeline >= 1:  # the multiplier's output register (a DSP's, on an FPGA)
+            products = ctl.stage(products, "prod_r")
+        dot = Signal(signed(self.out_width), name="dot")
+        m.d.comb += dot.eq(sum(products[1:], products[0]))
+        if self.pipeline >= 2:  # after the lanes' adder tree
+            dot = ctl.stage(dot, "dot_r")
         acc = Signal(signed(self.out_width))
         total = Signal(signed(self.out_width))
-        m.d.comb += total.eq(acc + sum(products[1:], products[0]))
+        m.d.comb += total.eq(acc + dot)
         with m.If(ctl.finish):
             m.d.sync += [self.out.eq(total), acc.eq(0)]
         with m.Elif(ctl.step):
@@ -87,11 +102,12 @@ class IntMAC(_MACBase):
     LSBs), out_valid/out_ready, ``out`` = sum of the ``k`` products (``out_width`` bits).
     """
 
-    def __init__(self, lanes: int = 1, k: int = 128, act_bits: int = 8, weight_bits: int = 8):
+    def __init__(self, lanes: int = 1, k: int = 128, act_bits: int = 8, weight_bits: int = 8,
+                 pipeline: int = MAC_PIPELINE):
         check_int("act_bits", act_bits, 2, 16)
         check_int("weight_bits", weight_bits, 2, 16)
         super().__init__(lanes=lanes, k=k, act_bits=act_bits, weight_bits=weight_bits,
-                         bound=int_mac_bound(act_bits, weight_bits))
+                         bound=int_mac_bound(act_bits, weight_bits), pipeline=pipeline)
 
     def _weight(self, code):
         return code.as_signed()
@@ -103,10 +119,11 @@ class DIntMAC(_MACBase):
     Ports: as `IntMAC` with 4-bit weight codes.
     """
 
-    def __init__(self, lanes: int = 1, k: int = 128, special_half_lsb: int = 1):
+    def __init__(self, lanes: int = 1, k: int = 128, special_half_lsb: int = 1,
+                 pipeline: int = MAC_PIPELINE):
         self.special_half_lsb = check_int("special_half_lsb", special_half_lsb, -15, 15)
         super().__init__(lanes=lanes, k=k, act_bits=8, weight_bits=4,
-                         bound=dint_mac_bound(special_half_lsb))
+                         bound=dint_mac_bound(special_half_lsb), pipeline=pipeline)
 
     def _weight(self, code):
         # 0b1000 is dINT's special code; every other code is 2q half LSBs (q = code, signed).

@@ -152,6 +152,9 @@ _BITMOD_PARAMS = (
           "15-bit-mantissa floating accumulator)", choices=("exact", "bitmod")),
 )
 
+_MAC_PIPELINE = Param("pipeline", 1, "register stages: after the multipliers (a DSP's output "
+                      "register), after the lanes' sum (cycles of fill latency)", lo=0, hi=2)
+
 BLOCKS: dict[str, Block] = {
     b.name: b
     for b in [
@@ -171,20 +174,23 @@ BLOCKS: dict[str, Block] = {
               _lazy("mac", "DIntMAC"),
               (Param("lanes", 1, "products per cycle", lo=1, hi=64),
                Param("k", 128, "products per output", lo=1, hi=65536),
-               Param("special_half_lsb", 1, "value of code 0b1000 in half LSBs", lo=-15, hi=15))),
+               Param("special_half_lsb", 1, "value of code 0b1000 in half LSBs", lo=-15, hi=15),
+               _MAC_PIPELINE)),
         Block("int_mac", "signed INT x INT MAC (INT8 x INT8 by default), for comparison",
               _lazy("mac", "IntMAC"),
               (Param("lanes", 1, "products per cycle", lo=1, hi=64),
                Param("k", 128, "products per output", lo=1, hi=65536),
                Param("act_bits", 8, "activation bits", lo=2, hi=16),
-               Param("weight_bits", 8, "weight bits", lo=2, hi=16))),
+               Param("weight_bits", 8, "weight bits", lo=2, hi=16), _MAC_PIPELINE)),
         Block("fp16_int_mac", "bit-parallel FP16 x INT MAC (the ANT/OliVe baseline PE), one "
               "multiplier per lane, fixed-point accumulation as the BitMoD PE",
               _lazy("fp16_mac", "FP16IntMAC"),
               (Param("lanes", 1, "products per cycle (one multiplier each)", lo=1, hi=64),
                Param("k", 128, "products per output", lo=1, hi=65536),
                Param("weight_bits", 8, "signed integer weight bits", lo=2, hi=8),
-               Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8))),
+               Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
+               Param("pipeline", 2, "register stages: after the multipliers, after the aligned "
+                     "sum (cycles of fill latency)", lo=0, hi=2))),
         Block("accel_core", "accelerator core: BitMoD PE array, ping-pong weight/activation/"
               "output buffers, tile sequencer, descriptor/status, DRAM read/write streams",
               _lazy_config("accel_core", "AccelCore", "core_config", "CoreConfig"),

@@ -256,8 +256,9 @@ def _check_fits(name: str, values, width: int) -> None:
 
 
 def _mac_case(name, a, w, ref, out_width, cyc, lanes, act_bits, weight_bits,
-              nonfinite=None) -> Case:
-    """A MAC's beats (``a``, ``w``) and expected ``out`` (and ``nonfinite`` flags if given)."""
+              nonfinite=None, fill=0) -> Case:
+    """A MAC's beats (``a``, ``w``) and expected ``out`` (and ``nonfinite`` flags if given);
+    the first result after ``cyc + fill`` cycles (the pipeline's fill), then every ``cyc``."""
     _check_fits(name, ref, out_width)
     n, beats = a.shape[:2]
     pa, pw = pack(a, act_bits), pack(w, weight_bits)
@@ -269,11 +270,15 @@ def _mac_case(name, a, w, ref, out_width, cyc, lanes, act_bits, weight_bits,
         for e, f in zip(expected, nonfinite, strict=True):
             e["nonfinite"] = int(f)
         ports.append("nonfinite")
-    return Case(name, beats_l, expected, ports, cyc, cyc)
+    return Case(name, beats_l, expected, ports, cyc + fill, cyc)
 
 
-def dint_mac_cases(lanes=1, k=128, special_half_lsb=1, seed=6) -> list[Case]:
-    from hwsim.hw.rtl.mac import dint_mac_bound, mac_out_width
+def _mac_fill(pipeline: int) -> int:
+    return int(pe_cycles.pipeline_fill_cycles(pipeline))
+
+
+def dint_mac_cases(lanes=1, k=128, special_half_lsb=1, seed=6, pipeline=None) -> list[Case]:
+    from hwsim.hw.rtl.mac import MAC_PIPELINE, dint_mac_bound, mac_out_width
 
     out_width = mac_out_width(lanes, k, dint_mac_bound(special_half_lsb))
     rng = np.random.default_rng(seed)
@@ -290,11 +295,13 @@ def dint_mac_cases(lanes=1, k=128, special_half_lsb=1, seed=6) -> list[Case]:
     a, w = _pad_lanes(a, w, k, lanes)
     ref = dint_mac_model(a, w, special_half_lsb)
     cyc = int(pe_cycles.dint_mac_cycles(k, lanes))
-    return [_mac_case("dint_mac", a, w, ref, out_width, cyc, lanes, 8, 4)]
+    fill = _mac_fill(MAC_PIPELINE if pipeline is None else pipeline)
+    return [_mac_case("dint_mac", a, w, ref, out_width, cyc, lanes, 8, 4, fill=fill)]
 
 
-def int_mac_cases(lanes=1, k=128, act_bits=8, weight_bits=8, seed=7) -> list[Case]:
-    from hwsim.hw.rtl.mac import int_mac_bound, mac_out_width
+def int_mac_cases(lanes=1, k=128, act_bits=8, weight_bits=8, seed=7, pipeline=None
+                  ) -> list[Case]:
+    from hwsim.hw.rtl.mac import MAC_PIPELINE, int_mac_bound, mac_out_width
 
     out_width = mac_out_width(lanes, k, int_mac_bound(act_bits, weight_bits))
     rng = np.random.default_rng(seed)
@@ -307,13 +314,16 @@ def int_mac_cases(lanes=1, k=128, act_bits=8, weight_bits=8, seed=7) -> list[Cas
     a, w = _pad_lanes(a, w, k, lanes)
     ref = int_mac_model(a, w)
     cyc = int(pe_cycles.mac_pe_cycles(k, lanes))
-    return [_mac_case("int_mac", a, w, ref, out_width, cyc, lanes, act_bits, weight_bits)]
+    fill = _mac_fill(MAC_PIPELINE if pipeline is None else pipeline)
+    return [_mac_case("int_mac", a, w, ref, out_width, cyc, lanes, act_bits, weight_bits,
+                      fill=fill)]
 
 
-def fp16_int_mac_cases(lanes=1, k=128, weight_bits=8, align_bits=3, seed=9) -> list[Case]:
+def fp16_int_mac_cases(lanes=1, k=128, weight_bits=8, align_bits=3, seed=9, pipeline=None
+                       ) -> list[Case]:
     """Every weight code against FP16 specials and random values, random and raw-exponent
     outputs, one output with no Inf/NaN after one with them, and the worst case of each sign."""
-    from hwsim.hw.rtl.fp16_mac import fp16_int_mac_bound
+    from hwsim.hw.rtl.fp16_mac import FP16_MAC_PIPELINE, fp16_int_mac_bound
     from hwsim.hw.rtl.mac import mac_out_width
 
     out_width = mac_out_width(lanes, k, fp16_int_mac_bound(weight_bits, align_bits))
@@ -336,7 +346,9 @@ def fp16_int_mac_cases(lanes=1, k=128, weight_bits=8, align_bits=3, seed=9) -> l
     a, w = _pad_lanes(a, w, k, lanes)
     out, nf = fp16_int_mac_model(a.astype(np.uint16), w, align_bits)
     cyc = int(pe_cycles.mac_pe_cycles(k, lanes))
-    return [_mac_case("fp16_int_mac", a, w, out, out_width, cyc, lanes, 16, weight_bits, nf)]
+    fill = _mac_fill(FP16_MAC_PIPELINE if pipeline is None else pipeline)
+    return [_mac_case("fp16_int_mac", a, w, out, out_width, cyc, lanes, 16, weight_bits, nf,
+                      fill=fill)]
 
 
 def bipolar_cases(lanes=8, weight_bits=4, act_bits=8, k=64, seed=8) -> list[Case]:

@@ -31,26 +31,27 @@ def test_dequant(in_width, scale_bits):
     _check(dut, st.dequant_cases(in_width, scale_bits, n=12, seed=9), seed=3)
 
 
-@pytest.mark.parametrize(("lanes", "k", "special"), [(1, 20, 1), (4, 30, -3)])
-def test_dint_mac(lanes, k, special):
-    dut = DIntMAC(lanes, k, special)
-    _check(dut, st.dint_mac_cases(lanes, k, special))
-    _check(dut, st.dint_mac_cases(lanes, k, special, seed=1), seed=4)
+@pytest.mark.parametrize(("lanes", "k", "special", "pipe"), [(1, 20, 1, 0), (4, 30, -3, 2)])
+def test_dint_mac(lanes, k, special, pipe):
+    dut = DIntMAC(lanes, k, special, pipeline=pipe)
+    _check(dut, st.dint_mac_cases(lanes, k, special, pipeline=pipe))
+    _check(dut, st.dint_mac_cases(lanes, k, special, seed=1, pipeline=pipe), seed=4)
 
 
-@pytest.mark.parametrize(("lanes", "k", "abits", "wbits"), [(1, 16, 8, 8), (3, 10, 6, 4)])
-def test_int_mac(lanes, k, abits, wbits):
-    dut = IntMAC(lanes, k, abits, wbits)
-    _check(dut, st.int_mac_cases(lanes, k, abits, wbits))
-    _check(dut, st.int_mac_cases(lanes, k, abits, wbits, seed=2), seed=5)
+@pytest.mark.parametrize(("lanes", "k", "abits", "wbits", "pipe"),
+                         [(1, 16, 8, 8, 1), (3, 10, 6, 4, 2), (2, 8, 8, 8, 0)])
+def test_int_mac(lanes, k, abits, wbits, pipe):
+    dut = IntMAC(lanes, k, abits, wbits, pipeline=pipe)
+    _check(dut, st.int_mac_cases(lanes, k, abits, wbits, pipeline=pipe))
+    _check(dut, st.int_mac_cases(lanes, k, abits, wbits, seed=2, pipeline=pipe), seed=5)
 
 
-@pytest.mark.parametrize(("lanes", "k", "wbits", "align"),
-                         [(1, 12, 8, 3), (4, 30, 4, 0), (3, 17, 2, 8)])
-def test_fp16_int_mac(lanes, k, wbits, align):
-    dut = FP16IntMAC(lanes, k, wbits, align)
-    _check(dut, st.fp16_int_mac_cases(lanes, k, wbits, align))
-    _check(dut, st.fp16_int_mac_cases(lanes, k, wbits, align, seed=2), seed=7)
+@pytest.mark.parametrize(("lanes", "k", "wbits", "align", "pipe"),
+                         [(1, 12, 8, 3, 0), (4, 30, 4, 0, 1), (3, 17, 2, 8, 2)])
+def test_fp16_int_mac(lanes, k, wbits, align, pipe):
+    dut = FP16IntMAC(lanes, k, wbits, align, pipeline=pipe)
+    _check(dut, st.fp16_int_mac_cases(lanes, k, wbits, align, pipeline=pipe))
+    _check(dut, st.fp16_int_mac_cases(lanes, k, wbits, align, seed=2, pipeline=pipe), seed=7)
 
 
 @pytest.mark.parametrize(("lanes", "wbits", "abits", "k"), [(8, 2, 4, 16), (5, 3, 3, 12)])

@@ -91,14 +91,20 @@ def test_array_tile_cycles(rows, cols, k, group_size, lanes, fmt):
     assert run.load_edges[-1] - run.accept_edges[0] == pe_cycles.array_tiles_cycles(3, pe, fill)
 
 
-@pytest.mark.parametrize(("lanes", "k"), [(1, 16), (4, 30)])
-def test_mac_cycles(lanes, k):
-    latency, periods = _measure(DIntMAC(lanes, k), st.dint_mac_cases(lanes, k)[0])
-    assert latency == pe_cycles.dint_mac_cycles(k, lanes) and periods == {latency}
-    latency, periods = _measure(IntMAC(lanes, k), st.int_mac_cases(lanes, k)[0])
-    assert latency == pe_cycles.mac_pe_cycles(k, lanes) and periods == {latency}
-    latency, periods = _measure(FP16IntMAC(lanes, k), st.fp16_int_mac_cases(lanes, k)[0])
-    assert latency == pe_cycles.mac_pe_cycles(k, lanes) and periods == {latency}
+@pytest.mark.parametrize(("lanes", "k", "pipeline"), [(1, 16, 0), (4, 30, 1), (2, 12, 2)])
+def test_mac_cycles(lanes, k, pipeline):
+    fill = pe_cycles.pipeline_fill_cycles(pipeline)
+    latency, periods = _measure(DIntMAC(lanes, k, pipeline=pipeline),
+                                st.dint_mac_cases(lanes, k, pipeline=pipeline)[0])
+    model = pe_cycles.dint_mac_cycles(k, lanes)
+    assert latency == model + fill and periods == {model}
+    model = pe_cycles.mac_pe_cycles(k, lanes)
+    latency, periods = _measure(IntMAC(lanes, k, pipeline=pipeline),
+                                st.int_mac_cases(lanes, k, pipeline=pipeline)[0])
+    assert latency == model + fill and periods == {model}
+    latency, periods = _measure(FP16IntMAC(lanes, k, pipeline=pipeline),
+                                st.fp16_int_mac_cases(lanes, k, pipeline=pipeline)[0])
+    assert latency == model + fill and periods == {model}
 
 
 @pytest.mark.parametrize(("lanes", "wbits", "abits", "k"), [(8, 2, 4, 16), (4, 3, 5, 10)])
