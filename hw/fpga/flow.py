@@ -24,10 +24,12 @@ from hwsim.errors import HwsimError
 from hwsim.files import output_folder
 from hwsim.hw.fpga.devices import RESOURCES, Device, get_device
 from hwsim.hw.fpga.reports import (
+    GATE_DEPTH_GATES,
     CriticalPath,
     Shortfall,
     classify_cells,
     find_shortfalls,
+    gate_depth,
     parse_nextpnr_log,
     parse_nextpnr_report,
     parse_yosys_stat,
@@ -91,6 +93,9 @@ class SynthResult:
         dsp: whether hard multipliers were allowed.
         cells: Yosys cell counts by type.
         resources: the counts summed into generic resources (`classify_cells`).
+        gate_depth: ``generic`` target only: the longest register-to-register path in 2-input
+            gates after Yosys' generic gate mapping (`reports.gate_depth`), an ASIC-style
+            proxy of the clock period; None for the FPGA targets.
         seconds: Yosys wall time (not part of the JSON).
     """
 
@@ -100,6 +105,7 @@ class SynthResult:
     dsp: bool
     cells: dict[str, int]
     resources: dict[str, int]
+    gate_depth: int | None = None
     seconds: float = field(default=0.0, compare=False)
 
     def to_dict(self) -> dict:
@@ -236,6 +242,28 @@ def _run_yosys(
     return parse_yosys_stat((out_dir / "stat.json").read_text()), run
 
 
+def _gate_depth(out_dir: Path, timeout_s: float) -> int:
+    """Map ``top.v`` to 2-input gates (`reports.GATE_DEPTH_GATES`) and measure its depth.
+
+    Adders are mapped as Kogge-Stone prefix adders (as an ASIC flow builds fast adders), not
+    Yosys' default ripple carry, whose depth grows with the width."""
+    (out_dir / "gates.ys").write_text(
+        "read_verilog top.v\n"
+        "synth -flatten -top top -run begin:fine\n"
+        "techmap -map +/techmap.v -map +/choices/kogge-stone.v\n"
+        "synth -run fine:\n"
+        f"abc -g {GATE_DEPTH_GATES}\n"
+        "opt_clean\n"
+        "write_json gates.json\n"
+    )
+    run = run_tool("yosys", ["-q", "-l", "gates.log", "-s", "gates.ys"], out_dir,
+                   timeout_s=timeout_s)
+    if run.returncode != 0:
+        raise HwsimError(f"Yosys gate mapping failed on {out_dir / 'top.v'} "
+                         f"(log: {out_dir / 'gates.log'})")
+    return gate_depth(json.loads((out_dir / "gates.json").read_text()))
+
+
 def _prepare(out_dir: Path | str) -> Path:
     return output_folder(out_dir, "output folder")
 
@@ -275,6 +303,7 @@ def synthesize(
     out = _prepare(out_dir)
     same = _write_verilog(block, out / "top.v")
     cells, run = _run_yosys(out, target, dsp and target != "generic", timeout_s, same)
+    depth = _gate_depth(out, timeout_s) if target == "generic" else None
     result = SynthResult(
         block=name,
         params=dict(params or {}),
@@ -282,6 +311,7 @@ def synthesize(
         dsp=dsp and target != "generic",
         cells=cells,
         resources=classify_cells(cells, target),
+        gate_depth=depth,
         seconds=run.seconds,
     )
     _dump(out / "synth.json", result.to_dict())

@@ -19,6 +19,7 @@ __all__ = [
     "classify_cells",
     "clock_name",
     "find_shortfalls",
+    "gate_depth",
     "parse_nextpnr_log",
     "parse_nextpnr_report",
     "parse_yosys_stat",
@@ -230,3 +231,63 @@ def find_shortfalls(log: NextpnrLog, needed_by_bel: dict[str, int]) -> list[Shor
         out += [Shortfall(bel, needed, 0) for bel, needed in sorted(needed_by_bel.items())
                 if needed > 0 and bel not in log.utilization]
     return out
+
+
+# 2-input gates of Yosys' generic mapping (``abc -g`` with `GATE_DEPTH_GATES`); inverters and
+# buffers are free (a CMOS gate absorbs them), constants and flip-flops end a path.
+GATE_DEPTH_GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT"
+_TWO_INPUT = {f"$_{g}_" for g in GATE_DEPTH_GATES.split(",")}
+_FREE = {"$_NOT_", "$_BUF_"}
+
+
+def gate_depth(netlist: dict, top: str = "top") -> int:
+    """Longest register-to-register (or port-to-register, register-to-port) path of a Yosys
+    JSON netlist mapped to 2-input gates, counted in 2-input gates.
+
+    Every cell that is neither a 2-input gate nor an inverter/buffer (flip-flops of any kind)
+    starts and ends paths: its outputs are at depth 0 and its inputs are endpoints.
+
+    Raises:
+        HwsimError: a combinational loop or an unknown gate type between registers.
+    """
+    module = netlist["modules"][top]
+    driver: dict[int, tuple[str, list[int]]] = {}
+    for cell in module["cells"].values():
+        kind = cell["type"]
+        if kind in _TWO_INPUT or kind in _FREE:
+            ins = [b for pin, bits in cell["connections"].items()
+                   if cell["port_directions"][pin] == "input" for b in bits]
+            for b in cell["connections"]["Y"]:
+                driver[b] = (kind, [i for i in ins if isinstance(i, int)])
+    depth: dict[int, int] = {}
+
+    def level(bit: int) -> int:
+        # Iterative DFS: nets are numbered by Yosys in no useful order.
+        stack = [bit]
+        while stack:
+            b = stack[-1]
+            if b in depth:
+                stack.pop()
+                continue
+            if b not in driver:
+                depth[b] = 0
+                stack.pop()
+                continue
+            kind, ins = driver[b]
+            todo = [i for i in ins if i not in depth]
+            if todo:
+                if len(stack) > 4 * len(driver) + 8:
+                    raise HwsimError(f"combinational loop in the gate netlist of {top}")
+                stack.extend(todo)
+                continue
+            depth[b] = max((depth[i] for i in ins), default=0) + (kind in _TWO_INPUT)
+            stack.pop()
+        return depth[bit]
+
+    ends = [b for cell in module["cells"].values()
+            if cell["type"] not in _TWO_INPUT and cell["type"] not in _FREE
+            for pin, bits in cell["connections"].items()
+            if cell["port_directions"][pin] == "input" for b in bits if isinstance(b, int)]
+    ends += [b for port in module["ports"].values() if port["direction"] == "output"
+             for b in port["bits"] if isinstance(b, int)]
+    return max((level(b) for b in ends), default=0)

@@ -145,3 +145,35 @@ def test_a_fitting_design_has_no_shortfall(data):
 def test_report_rejects_other_json():
     with pytest.raises(HwsimError, match="report"):
         parse_nextpnr_report(json.dumps({"fmax": {}}))
+
+
+def _gate_netlist(cells, outputs):
+    """A Yosys JSON module of gates ``(type, {pin: bits})``; pins A/B/D/E are inputs."""
+    made = {}
+    for i, (kind, conns) in enumerate(cells):
+        dirs = {p: "output" if p in ("Y", "Q") else "input" for p in conns}
+        made[f"c{i}"] = {"type": kind, "connections": conns, "port_directions": dirs}
+    ports = {"o": {"direction": "output", "bits": outputs}}
+    return {"modules": {"top": {"cells": made, "ports": ports}}}
+
+
+def test_gate_depth_counts_two_input_gates_between_registers():
+    from hwsim.hw.fpga.reports import gate_depth
+
+    # ff1.Q (net 2) -> AND -> NOT -> XOR -> ff2.D: 2 gates (the inverter is free); a side
+    # branch ff1.Q -> OR -> output port: 1 gate. An input port (net 9) starts at depth 0.
+    cells = [
+        ("$_DFF_P_", {"C": [1], "D": [6], "Q": [2]}),
+        ("$_AND_", {"A": [2], "B": [9], "Y": [3]}),
+        ("$_NOT_", {"A": [3], "Y": [4]}),
+        ("$_XOR_", {"A": [4], "B": [2], "Y": [5]}),
+        ("$_DFF_P_", {"C": [1], "D": [5], "Q": [6]}),
+        ("$_OR_", {"A": [2], "B": "0", "Y": [7]}),
+    ]
+    assert gate_depth(_gate_netlist(cells, [7])) == 2
+    # The XOR's other input through NAND -> NOR -> ANDNOT (3 gates): 3 + the XOR = 4.
+    cells[3] = ("$_XOR_", {"A": [4], "B": [12], "Y": [5]})
+    cells += [("$_NAND_", {"A": [2], "B": [2], "Y": [10]}),
+              ("$_NOR_", {"A": [10], "B": [2], "Y": [11]}),
+              ("$_ANDNOT_", {"A": [11], "B": [4], "Y": [12]})]
+    assert gate_depth(_gate_netlist(cells, [7])) == 4
