@@ -70,11 +70,12 @@ ACCUMULATORS = ("exact", "bitmod")
 
 # Where the pipeline registers go for each depth (`BitModConfig.pipeline`), in datapath order:
 # "terms" after term generation and FP16 decode (shared along rows / columns), "align" after
-# exponent alignment (per-lane shift amounts), "sum" after the shifted lanes' adder tree,
+# exponent alignment (per-lane shift amounts), "lanes" after each lane's shift and sign,
+# "sum" after the lanes' adder tree,
 # "shift" after the partial sum is shifted to its exponent (the group accumulator's input).
 # One register cuts the datapath in the middle; more split the halves.
 PIPELINE_CUTS = ((), ("sum",), ("terms", "sum"), ("terms", "align", "sum"),
-                 ("terms", "align", "sum", "shift"))
+                 ("terms", "align", "sum", "shift"), ("terms", "align", "lanes", "sum", "shift"))
 
 
 @dataclass(frozen=True)
@@ -390,7 +391,11 @@ class BitModArray(wiring.Component):
                 shifts, emax = _exponent_alignment(m, row_terms[r], col_acts[col], sfx)
                 if "align" in cuts:
                     shifts, emax = cut.regs(shifts, "align" + sfx), cut.regs(emax, "emax" + sfx)
-                partial = _aligned_sum(m, c, shifts, sfx)
+                lanes = _aligned_lanes(m, c, shifts, sfx)
+                if "lanes" in cuts:
+                    lanes, emax = cut.regs(lanes, "lanes" + sfx), cut.regs(emax, "emaxl" + sfx)
+                partial = Signal(signed(c.partial_width), name="partial" + sfx)
+                m.d.comb += partial.eq(sum(lanes[1:], lanes[0]))
                 if "sum" in cuts:
                     partial = cut.regs(partial, "partial" + sfx)
                     emax = cut.regs(emax, "emaxs" + sfx)
@@ -538,17 +543,15 @@ def _exponent_alignment(m: Module, terms, acts, sfx: str):
     return lanes, emax
 
 
-def _aligned_sum(m: Module, c: BitModConfig, lanes, sfx: str):
-    """Signed sum of the lanes' significands (with ``align_bits`` guard bits) shifted right."""
+def _aligned_lanes(m: Module, c: BitModConfig, lanes, sfx: str) -> list:
+    """Each lane's signed significand (with ``align_bits`` guard bits) shifted right."""
     values = []
     for i, (shift, neg, mant) in enumerate(lanes):
         mag = Cat(C(0, c.align_bits), mant) >> shift if c.align_bits else mant >> shift
         lane = Signal(signed(c.partial_width), name=f"lane{sfx}_{i}")
         m.d.comb += lane.eq(Mux(neg, -mag, mag))
         values.append(lane)
-    partial = Signal(signed(c.partial_width), name="partial" + sfx)
-    m.d.comb += partial.eq(sum(values[1:], values[0]))
-    return partial
+    return values
 
 
 class _BackEnd:

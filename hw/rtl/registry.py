@@ -147,7 +147,7 @@ _BITMOD_PARAMS = (
           lo=1, hi=16),
     Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
     Param("pipeline", 3, "register stages between the beat register and the accumulator "
-          "(cycles of fill latency)", lo=0, hi=4),
+          "(cycles of fill latency)", lo=0, hi=5),
     Param("accumulator", "exact", "group accumulator: exact fixed point or bitmod (BitMoD's "
           "15-bit-mantissa floating accumulator)", choices=("exact", "bitmod")),
 )

@@ -218,6 +218,39 @@ def bitmod_worst(c: BitModConfig) -> Case:
     return _bitmod_case("worst_case", c, w, a, scale, sneg, wtv, mode)
 
 
+def bitmod_edges(c: BitModConfig, mode: int = 0, seed: int = 4) -> Case:
+    """Exhaustive where it is finite: every (weight code, selector, FP16 edge value) of the
+    mode's family on every lane position. The selector is per beat (shared by a row's lanes),
+    so the beats run selector by selector; within one, lane l of beat b takes (code, edge)
+    pair (b + l * P // lanes) mod P of the P pairs, which gives every lane every pair once."""
+    rng = np.random.default_rng(seed)
+    fam = c.families[mode]
+    sels = range(len(SPECIALS)) if fam.is_fp else [0]
+    codes = np.arange(1 << fam.bits)
+    edges = np.array(FP16_SPECIALS, np.uint16)
+    pairs = len(codes) * len(edges)
+    b = np.arange(pairs)[:, None]
+    idx = (b + np.arange(c.lanes)[None, :] * (pairs // c.lanes)) % pairs  # (pairs, lanes)
+    w_one = codes[idx // len(edges)]
+    a_one = edges[idx % len(edges)]
+    w = np.concatenate([w_one] * len(sels))  # (beats, lanes)
+    a = np.concatenate([a_one] * len(sels))
+    wt = np.repeat(np.array(list(sels)), pairs)
+    total = len(w)
+    n = math.ceil(total / c.beats)
+    pad = n * c.beats - total
+    w = np.concatenate([w, rng.integers(0, 1 << fam.bits, (pad, c.lanes))])
+    a = np.concatenate([a, random_fp16(rng, (pad, c.lanes))])
+    wt = np.concatenate([wt, rng.integers(0, len(sels), pad)])
+    w = np.broadcast_to(w.reshape(n, c.beats, 1, c.lanes), (n, c.beats, c.rows, c.lanes))
+    a = np.broadcast_to(a.reshape(n, c.beats, 1, c.lanes), (n, c.beats, c.cols, c.lanes))
+    wt = np.broadcast_to(wt.reshape(n, c.beats, 1), (n, c.beats, c.rows))
+    scale, sneg = _scales(rng, c, n)
+    w, a = _zero_idle_lanes(c, np.array(w), np.array(a))
+    return _bitmod_case(f"edges_{fam.name}", c, w, a, scale, sneg, np.array(wt),
+                        np.full(n, mode))
+
+
 def bitmod_cases(c: BitModConfig) -> list[Case]:
     return [bitmod_exhaustive(c), bitmod_random(c), bitmod_random(c, raw=True, seed=5),
             bitmod_specials(c), bitmod_worst(c)]

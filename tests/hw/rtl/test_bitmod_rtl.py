@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rtl_stimuli import bitmod_cases, bitmod_random
+from rtl_stimuli import bitmod_cases, bitmod_edges, bitmod_random
 from rtl_stream import run_stream
 
 from hwsim.hw.rtl.bitmod import PIPELINE_CUTS, BitModArray, BitModConfig, BitModPE
@@ -29,10 +29,29 @@ def test_pe_matches_model_every_code(weights):
         _check(dut, case)
 
 
-@pytest.mark.parametrize("weights", ["fp4", "int4"])
-def test_pe_under_random_stalls_and_backpressure(weights):
+@pytest.mark.parametrize(("weights", "seed"), [("fp4", 11), ("int4", 12), ("bitmod", 13),
+                                               ("bitmod", 14)])
+def test_pe_under_random_stalls_and_backpressure(weights, seed):
     c = BitModConfig(weights=weights, **SMALL)
-    _check(BitModPE(c), bitmod_random(c, n=4), seed=11)
+    _check(BitModPE(c), bitmod_random(c, n=6, seed=seed), seed=seed)
+
+
+# The decoder's coverage comes from the exact build (every mode); the bitmod accumulator's
+# arithmetic does not depend on the mode, so its build runs the fp modes and int4 (the int8
+# mode alone is 3,584 beats x 4 terms, the slowest part).
+@pytest.mark.parametrize(("accumulator", "modes"), [("exact", range(5)), ("bitmod", range(3))])
+def test_every_code_selector_and_fp16_edge_on_every_lane(accumulator, modes):
+    """One reconfigurable build, each mode: every code x ER/EA selector x FP16 edge value
+    (+-0, subnormals, max, +-Inf, NaN) on every lane position, bit-exact against the model."""
+    c = BitModConfig(weights="bitmod", accumulator=accumulator, **SMALL)
+    dut = BitModPE(c)
+    for mode in modes:
+        case = bitmod_edges(c, mode)
+        fam = c.families[mode]
+        sels = 5 if fam.is_fp else 1
+        # Every combination is driven: codes x selectors x 14 edges per lane position.
+        assert len(case.beats) >= (1 << fam.bits) * sels * 14
+        _check(dut, case)
 
 
 @pytest.mark.parametrize(("weights", "pipeline"), [("fp4", 3), ("int8", 0), ("bitmod", 4)])

@@ -1,0 +1,72 @@
+"""`verilator --lint-only -Wall` on every generated block: warnings counted per category.
+
+Only the categories below may appear, each waived with the reason it is an artefact of
+Amaranth's Verilog (through Yosys' ``write_verilog``) and not a defect of the design; a new
+category (e.g. LATCH, MULTIDRIVEN, UNOPTFLAT, COMBDLY, CASEOVERLAP) fails the test, so any
+functional warning has to be fixed, not waived.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import subprocess
+
+import pytest
+from rtl_env import require_simulator, simulator_path
+
+from hwsim.hw.rtl.registry import list_blocks
+from hwsim.hw.rtl.verilog import write_block
+
+WAIVED = {
+    # Amaranth's `.eq` extends or truncates by definition, and Yosys writes the operands of
+    # its cells at their own widths (e.g. a 3-bit term exponent added into a 6-bit sum): the
+    # widths are the HDL's semantics, checked bit-exactly by the simulation tests.
+    "WIDTHEXPAND": "operand widths of Amaranth's arithmetic, extended as the HDL defines",
+    "WIDTHTRUNC": "assignments truncate as Amaranth's `.eq` defines (results are in range)",
+    # Every Amaranth signal has a reset value, emitted as an initial value beside the
+    # always block that drives it.
+    "PROCASSINIT": "Amaranth's reset values emitted as initial values",
+    # Named intermediate signals and the unused bits of packed ports/slices are kept.
+    "UNUSEDSIGNAL": "Amaranth keeps named intermediates and unused slice bits",
+    # Yosys marks its switch statements full_case and assigns defaults before them.
+    "CASEINCOMPLETE": "Yosys' full_case switches, with defaults assigned before the case",
+}
+
+# Every registry block at its defaults, and the reconfigurable and bitmod-accumulator PEs.
+DESIGNS = [(b.name, {}) for b in list_blocks()] + [
+    ("bitmod_pe", {"weights": "bitmod", "accumulator": "bitmod", "pipeline": 4}),
+    ("bitmod_pe", {"weights": "bitmod", "pipeline": 0}),
+]
+
+
+def lint_counts(verilog_path, top: str, env_path: str) -> collections.Counter:
+    """Warnings of ``verilator --lint-only -Wall`` per category."""
+    run = subprocess.run(
+        ["verilator", "--lint-only", "-Wall", "-Wno-fatal", "--top-module", top,
+         str(verilog_path)],
+        capture_output=True, text=True, env={"PATH": env_path}, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return collections.Counter(re.findall(r"%Warning-([A-Z0-9_]+):", run.stderr))
+
+
+@pytest.mark.parametrize(("block", "params"), DESIGNS,
+                         ids=[f"{b}-{'-'.join(map(str, p.values())) or 'default'}"
+                              for b, p in DESIGNS])
+def test_lint_warnings_only_in_waived_categories(block, params, tmp_path, sim_env):
+    require_simulator("verilator")
+    path, _ = write_block(block, params, tmp_path)
+    counts = lint_counts(path, block, simulator_path())
+    print(block, params, dict(sorted(counts.items())))
+    assert set(counts) <= set(WAIVED), f"new lint categories: {set(counts) - set(WAIVED)}"
+
+
+def test_a_real_defect_is_not_waived(tmp_path, sim_env):
+    # The check can fail: a latch and a multiply-driven net are reported in categories
+    # outside the waivers.
+    src = tmp_path / "bad.v"
+    src.write_text("module bad(input a, input e, output reg q, output w);\n"
+                   "always @* if (e) q = a;\nassign w = a;\nassign w = e;\nendmodule\n")
+    require_simulator("verilator")
+    counts = lint_counts(src, "bad", simulator_path())
+    assert set(counts) - set(WAIVED)
