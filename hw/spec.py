@@ -151,6 +151,9 @@ class BitmodPE(_PEBase):
     """Bit-serial BitMoD PE: FP16 activations x FP3/FP4 (ER/EA) or INT (Booth) weights.
 
     ``dequant_pj_per_cycle``: energy of the per-group dequantizer per busy cycle.
+    ``weight_formats``: the `hwsim.dtypes` weight formats the PE's RTL build runs (an FPGA
+    design point states them); a workload with other weights is refused. None: every format
+    the cycle model knows.
     """
 
     kind: Literal["bitmod"] = "bitmod"
@@ -158,6 +161,7 @@ class BitmodPE(_PEBase):
     scale_bits: Bits = 8
     act_bits: Bits = 16
     dequant_pj_per_cycle: NonNegFloat = 0.0
+    weight_formats: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ def operand_widths(op: Op, hw: HardwareSpec) -> OperandWidths:
             terms = pe_cycles.bitmod_terms_per_weight(fmt)
         except HwsimError as exc:
             raise refuse(str(exc).split("; ", 1)[-1]) from None
+        if pe.weight_formats is not None and fmt not in pe.weight_formats:
+            raise refuse(f"its build runs {', '.join(pe.weight_formats)} (pe.weight_formats)")
         return OperandWidths(a_bits, b_bits, terms, grouped=op.group_size is not None)
     if pe.kind == "bit_serial":
         if b_bits > pe.max_weight_bits:

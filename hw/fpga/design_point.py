@@ -123,7 +123,12 @@ def pe_for_block(block: str, params: dict) -> tuple[dict, int, int]:
     energy = {"energy_pj_per_cycle": 0.0, "area_um2": 0.0}
     rows, cols = int(params.get("rows", 1)), int(params.get("cols", 1))
     if block in ("bitmod_pe", "pe_array"):
-        pe = {"kind": "bitmod", "lanes": params["lanes"], "scale_bits": params["scale_bits"]}
+        from hwsim.hw.rtl.terms import family_formats, get_families
+
+        # The formats this build runs, not every format the cycle model knows.
+        formats = [f for fam in get_families(params["weights"]) for f in family_formats(fam)]
+        pe = {"kind": "bitmod", "lanes": params["lanes"], "scale_bits": params["scale_bits"],
+              "weight_formats": formats}
     elif block == "int_mac":
         pe = {"kind": "mac", "lanes": params["lanes"], "weight_bits": params["weight_bits"],
               "act_bits": params["act_bits"]}

@@ -77,7 +77,7 @@ SCALING_KINDS = MappingProxyType(
         k.name: k
         for k in (
             PeKind("bitmod", "BitMoD bit-serial PE (FP16 x fp3/fp4/INT)", "bitmod_pe",
-                   MappingProxyType({"lanes": 4, "weights": "fp4", "k": 256,
+                   MappingProxyType({"lanes": 4, "weights": "bitmod", "k": 256,
                                      "group_size": 128}),
                    array_block="pe_array", max_side=16,
                    weight_formats=("bitmod3", "bitmod4", "int4", "int8")),

@@ -138,6 +138,16 @@ def test_precision_the_pe_cannot_run(preset, over, match):
         simulate_op(_op(16, 64, 128, "nf4"), hw)
 
 
+def test_a_bitmod_build_runs_only_its_weight_formats():
+    # An RTL build states its formats (an FPGA design point does): int8 weights on an fp4-only
+    # build are refused with the set named; its own formats run.
+    hw = with_overrides(load_hardware("bitmod"), {"pe.weight_formats": ["fp4_e2m1", "bitmod4"]})
+    with pytest.raises(HwsimError, match=r"cannot run weights format 'int8': its build runs "
+                                         r"fp4_e2m1, bitmod4 \(pe.weight_formats\)"):
+        simulate_op(_op(16, 64, 128, "int8"), hw)
+    assert simulate_op(_op(16, 64, 128, "bitmod4"), hw)[0].cycles > 0
+
+
 def test_buffer_smaller_than_one_tile_names_the_field():
     hw = with_overrides(load_hardware("bitmod"), {"buffers.activation.kib": 1})
     with pytest.raises(HwsimError, match=r"buffers.activation.kib: 1 KiB cannot hold one"):

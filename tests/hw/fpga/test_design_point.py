@@ -59,7 +59,8 @@ def test_buffers_are_the_device_block_ram():
 
 
 @pytest.mark.parametrize(("block", "params", "kind"), [
-    ("pe_array", {"lanes": 4, "scale_bits": 8, "rows": 2, "cols": 3}, "bitmod"),
+    ("pe_array", {"lanes": 4, "scale_bits": 8, "rows": 2, "cols": 3, "weights": "fp3"},
+     "bitmod"),
     ("dint_mac", {"lanes": 4}, "dint"),
     ("fp16_int_mac", {"lanes": 4, "weight_bits": 8}, "mac"),
     ("bipolar_pe", {"lanes": 8, "act_bits": 8, "weight_bits": 4}, "bipolar"),
@@ -70,6 +71,15 @@ def test_each_pe_block_maps_to_a_simulator_pe(block, params, kind):
     if block == "fp16_int_mac":  # FP16 activations, the multiplier's weight width
         assert (pe["act_bits"], pe["weight_bits"]) == (16, 8)
     assert (rows, cols) == (params.get("rows", 1), params.get("cols", 1))
+
+
+def test_a_bitmod_design_point_states_the_formats_of_its_build():
+    pe, _, _ = pe_for_block("bitmod_pe", {"lanes": 4, "scale_bits": 8, "weights": "fp4+int8"})
+    assert pe["weight_formats"] == ["fp4_e2m1", "fp4_ea_neg", "fp4_ea_pos", "fp4_er_neg",
+                                    "fp4_er_pos", "bitmod4", "int8"]
+    pe, _, _ = pe_for_block("bitmod_pe", {"lanes": 4, "scale_bits": 8, "weights": "bitmod"})
+    assert {"bitmod3", "bitmod4", "int4", "int6", "int8"} <= set(pe["weight_formats"])
+    assert "int5" not in pe["weight_formats"] and "int4_asym" not in pe["weight_formats"]
 
 
 def test_a_block_that_is_no_pe_is_refused():
