@@ -44,7 +44,7 @@ from hwsim.hw.rtl.mac import mac_out_width
 
 __all__ = ["FP16_MAC_PIPELINE", "FP16IntMAC", "fp16_int_mac_bound"]
 
-FP16_MAC_PIPELINE = 2  # default: registers after the multipliers and after the aligned sum
+FP16_MAC_PIPELINE = 0  # default: unpipelined (the gate-level area calibration is built on it)
 
 _MAX_FP16_MANT = 2047
 _MAX_EXP_EFF = 30  # largest finite FP16 exponent field

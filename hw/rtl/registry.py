@@ -189,7 +189,7 @@ BLOCKS: dict[str, Block] = {
                Param("k", 128, "products per output", lo=1, hi=65536),
                Param("weight_bits", 8, "signed integer weight bits", lo=2, hi=8),
                Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
-               Param("pipeline", 2, "register stages: after the multipliers, after the aligned "
+               Param("pipeline", 0, "register stages: after the multipliers, after the aligned "
                      "sum (cycles of fill latency)", lo=0, hi=2))),
         Block("accel_core", "accelerator core: BitMoD PE array, ping-pong weight/activation/"
               "output buffers, tile sequencer, descriptor/status, DRAM read/write streams",
