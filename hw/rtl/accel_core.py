@@ -547,7 +547,11 @@ class AccelCore(wiring.Component):
                 m.d.sync += [wb_active.eq(0), wb_finished.eq(1)]
         with m.If(slot_end):
             m.d.sync += wb_finished.eq(0)
-        m.d.comb += self.wr_valid.eq(wb_active)
+        # The last block's write-back can start while its last tile is still being drained
+        # into the same half: a line is sent only once it was written (the read port is
+        # transparent, so the line written last cycle is already in the read register).
+        line_ready = ~dr_active | (dr_half != r_wb.ho) | (wl < dr_line + dr_row)
+        m.d.comb += self.wr_valid.eq(wb_active & line_ready)
         m.d.comb += self.wr_data.eq(o_out.data.word_select(ws, bus) if olb > 1 else o_out.data)
         wl_sel = Mux(wr_fire & (ws == olb - 1), wl + 1, wl)
         # Idle, the port pre-reads line 0 of the next write-back's half: this slot's if it has

@@ -163,3 +163,13 @@ def test_hwsim_run_takes_the_core_hardware_yaml(tmp_path):
                          check=False)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "out" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize(("m", "n", "k"), [(2, 2, 64), (6, 10, 40)])
+def test_zero_dram_latency_waits_for_the_drain(m, n, k):
+    # With latency 0 the last write-back may start before the last tile's rows are in the
+    # output buffer: it waits for them (at most `rows` cycles), and stays bit-exact.
+    case = make_case(SMALL, m, n, k, 0, seed=5)
+    run, got, _ = _run(SMALL, case, 0)
+    assert (got == case.expected).all()
+    assert 0 <= run.cycles - CORE_SETUP_CYCLES - case.padded_cycles <= SMALL.rows
