@@ -10,7 +10,8 @@ blocks outer, key blocks inner).
 - Context part (``attn_sv``): block ``m = query rows, n = head_dim, k = keys``; the
   probabilities are already on chip (no load of ``a``), V is loaded on every tile, the
   context accumulates over the query block's tiles and is written once, after its last
-  tile; split-K decode writes and reads back its partial results after the step's last tile.
+  tile; split-K decode writes its partial results after the step's last tile (write-back)
+  and its combine pass reads them back (a load charged to that same tile).
 
 On-chip state the kernel needs (refused with the buffer field and the block keys when it does
 not fit): the weight buffer holds a double-buffered K or V tile (``2 x block_kv x head_dim``
@@ -91,13 +92,14 @@ def fused_attention_schedule(op: Op, hw: HardwareSpec
     if f.part == "scores":
         s = BlockSchedule(bm=rows, bn=b.keys, bk=heads,
                           load_a_bytes=b.first_kv * (rows * d * op.a_bits / 8),
-                          load_b_bytes=kv_bytes, writeback_bytes=zero,
+                          load_b_bytes=kv_bytes, writeback_bytes=zero, load_out_bytes=zero,
                           first_k=np.ones(rows.shape, dtype=bool), last_block=last_block)
     else:
+        # `partial_bits` counts the partial results twice: written once, read back once.
         partial = np.zeros(rows.shape)
-        partial[offsets[1:] - 1] = f.partial_bits() / 8
+        partial[offsets[1:] - 1] = f.partial_bits() / 16
         s = BlockSchedule(bm=rows, bn=heads, bk=b.keys, load_a_bytes=zero,
-                          load_b_bytes=kv_bytes,
+                          load_b_bytes=kv_bytes, load_out_bytes=partial,
                           writeback_bytes=b.last_kv * (rows * d * op.out_bits / 8) + partial,
                           first_k=b.first_kv, last_block=last_block)
     arr = hw.array_for(op.stage)

@@ -102,6 +102,8 @@ class BlockSchedule:
         load_a_bytes, load_b_bytes: DRAM bytes of ``a`` / ``b`` fetched before the block can
             compute (0 when that operand's block is already on chip).
         writeback_bytes: DRAM bytes written after the block (its outputs, on the last k block).
+        load_out_bytes: DRAM bytes of written outputs read back before the block (split-K
+            partial results read by the combine pass; 0 for a plain GEMM).
         first_k: True on the first k block of an output block (no partial sum to read back).
         last_block: True on the last block of a GEMM instance.
     """
@@ -112,13 +114,14 @@ class BlockSchedule:
     load_a_bytes: np.ndarray
     load_b_bytes: np.ndarray
     writeback_bytes: np.ndarray
+    load_out_bytes: np.ndarray
     first_k: np.ndarray
     last_block: np.ndarray
 
     @property
     def load_bytes(self) -> np.ndarray:
         """DRAM bytes fetched before each block."""
-        return self.load_a_bytes + self.load_b_bytes
+        return self.load_a_bytes + self.load_b_bytes + self.load_out_bytes
 
 
 def tile_quanta(hw: HardwareSpec, stage: str, group_size: int | None) -> tuple[int, int, int]:
@@ -373,7 +376,8 @@ def block_schedules(mps: Mappings, a_bits: float, b_bits: float,
     writeback = (i_k == nbk - 1) * (bm * bn * out_bits / 8)
     schedule = BlockSchedule(bm=bm, bn=bn, bk=bk, load_a_bytes=load_a.astype(np.float64),
                              load_b_bytes=load_b.astype(np.float64),
-                             writeback_bytes=writeback.astype(np.float64), first_k=i_k == 0,
+                             writeback_bytes=writeback.astype(np.float64),
+                             load_out_bytes=np.zeros(len(j)), first_k=i_k == 0,
                              last_block=np.roll(first, -1))
     return schedule, offsets
 

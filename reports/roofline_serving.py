@@ -2,12 +2,14 @@
 
 A step's time is the sum of its operators' roofline times (`op_step_costs`: linear layers at
 the step's tokens, lm_head at its logit rows, attention per group of equal sequences at their
-own KV length, vector operators included, as in `hwsim roofline`). Its utilization is the
+own KV length, vector operators included, as in `hwsim roofline`). Instead of the
+simulator's utilization (the PE array's busy fraction) it reports ``compute_bound_share``: the
 share of that time the operators are compute-bound (compute time / time). No energy model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,5 +46,6 @@ def roofline_step_coster(w: Workload, machine: Machine) -> CachedStepCoster:
 def roofline_serving(w: Workload, machine: Machine) -> ServingRun:
     """Serve the workload's request trace on `machine` (`hwsim.workloads.serving.serve`)."""
     assert w.served and w.serving is not None
-    return serve(w.requests, w.serving, roofline_step_coster(w, machine),
-                 logits_all=w.logits == "all")
+    run = serve(w.requests, w.serving, roofline_step_coster(w, machine),
+                logits_all=w.logits == "all")
+    return dataclasses.replace(run, utilization_name="compute_bound_share")

@@ -24,6 +24,7 @@ __all__ = [
     "comparison_table",
     "comparison_text_table",
     "design_metrics",
+    "json_safe",
     "run_summary",
     "summary_table",
     "summary_text_table",
@@ -33,12 +34,12 @@ __all__ = [
     "write_run_outputs",
 ]
 
-def _clean(x: Any) -> Any:
+def json_safe(x: Any) -> Any:
     """JSON-safe: NaN/inf -> None, tuples -> lists, nested."""
     if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
+        return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
+        return [json_safe(v) for v in x]
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
@@ -179,7 +180,7 @@ def run_summary(results: Sequence[RunResult], baseline: int | None = None,
             "baseline": results[base].hardware.name,
             "rows": comparison_table(results, base).to_dict(orient="records"),
         }
-    return _clean(out)
+    return json_safe(out)
 
 
 def summary_table(results: Sequence[RunResult]) -> pd.DataFrame:

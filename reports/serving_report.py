@@ -4,14 +4,14 @@
 mean batch, utilization, energy, the scheduler policy), ``requests.csv`` (one row per request
 and design), ``steps.csv`` (one row per scheduler step and design: start, duration, tokens,
 batch, prefill tokens, utilization, energy) and ``serving.png`` (batch size and utilization
-over time; TTFT and TPOT distributions). A pure function of the runs: identical inputs give
-byte-identical files.
+over time; TTFT and TPOT distributions). A roofline run names its utilization
+``compute_bound_share`` everywhere (`hwsim.reports.roofline_serving`). A pure function of the
+runs: identical inputs give byte-identical files.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import pandas as pd
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
+from hwsim.reports.run_report import json_safe
 from hwsim.workloads.serving import ServingRun
 
 __all__ = [
@@ -57,20 +58,11 @@ def steps_table(runs: Sequence[tuple[str, ServingRun]]) -> pd.DataFrame:
             "design": name, "step": np.arange(len(run.step_s)),
             "start_s": run.step_start_s, "duration_s": run.step_s,
             "cycles": run.step_cycles, "tokens": run.step_tokens, "batch": run.step_batch,
-            "prefill_tokens": run.step_prefill_tokens, "utilization": run.step_utilization,
+            "prefill_tokens": run.step_prefill_tokens,
+            run.utilization_name: run.step_utilization,
             "energy_uj": run.step_energy_uj,
         }))
     return pd.concat(frames, ignore_index=True)
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def serving_summary(workload: str, runs: Sequence[tuple[str, ServingRun]],
@@ -82,7 +74,7 @@ def serving_summary(workload: str, runs: Sequence[tuple[str, ServingRun]],
                            **designs[0]}
     if len(designs) > 1:
         out["designs"] = designs
-    return _clean(out)
+    return json_safe(out)
 
 
 def serving_figure(runs: Sequence[tuple[str, ServingRun]]) -> Any:
@@ -104,7 +96,9 @@ def serving_figure(runs: Sequence[tuple[str, ServingRun]]) -> Any:
                 if v.size:
                     ax.plot(v, np.arange(1, v.size + 1) / v.size, color=color)
         ax_b.set(xlabel="time (s)", ylabel="sequences in the step", title="Batch over time")
-        ax_u.set(xlabel="time (s)", ylabel="utilization", title="Utilization over time",
+        # The roofline's compute-bound share of time is not the PE array's busy fraction.
+        what = runs[0][1].utilization_name.replace("_", " ")
+        ax_u.set(xlabel="time (s)", ylabel=what, title=f"{what.capitalize()} over time",
                  ylim=(0, 1.05))
         ax_ttft.set(xlabel="TTFT (s)", ylabel="fraction of requests",
                     title="Time to first token")

@@ -50,6 +50,7 @@ __all__ = [
     "ENERGY_COMPONENTS",
     "GemmCost",
     "GemmCosts",
+    "op_shapes_key",
     "pipeline_cycles",
     "repeated_pipeline_cycles",
     "simulate_gemm",
@@ -230,10 +231,11 @@ def _sram_bits(s: BlockSchedule, mp: Mapping | Mappings, hw: HardwareSpec, a_bit
         psum_writes = out_tiles
     psum_reads = psum_writes - out_tiles * s.first_k
     out_read = psum_reads * acc + s.writeback_bytes * 8
+    out_write = psum_writes * acc + s.load_out_bytes * 8
     return {
         "weight": (b_reads * b_bits, s.load_b_bytes * 8),
         "activation": (a_reads * a_bits, s.load_a_bytes * 8),
-        "output": (out_read.astype(np.float64), (psum_writes * acc).astype(np.float64)),
+        "output": (out_read.astype(np.float64), out_write.astype(np.float64)),
     }
 
 
@@ -246,8 +248,9 @@ def _feed_cycles(bits: np.ndarray, buf: BufferSpec) -> np.ndarray:
 class GemmCosts:
     """`GemmCost` of S shapes of one operator, as arrays (one entry per shape).
 
-    Beyond `GemmCost`: ``dram_a_bytes`` / ``dram_b_bytes`` split the DRAM reads by operand
-    (they sum to ``dram_read_bytes``); ``sram_bytes`` gives each buffer's (read, write)
+    Beyond `GemmCost`: ``dram_a_bytes`` / ``dram_b_bytes`` / ``dram_out_read_bytes`` (outputs
+    read back: split-K partial results) split the DRAM reads by operand (they sum to
+    ``dram_read_bytes``); ``sram_bytes`` gives each buffer's (read, write)
     bytes (they sum to ``sram_read_bytes`` / ``sram_write_bytes``).
     """
 
@@ -266,6 +269,7 @@ class GemmCosts:
     energy_pj: dict[str, np.ndarray]
     dram_a_bytes: np.ndarray
     dram_b_bytes: np.ndarray
+    dram_out_read_bytes: np.ndarray
     sram_bytes: dict[str, tuple[np.ndarray, np.ndarray]]
 
     def cost(self, i: int) -> GemmCost:
@@ -356,6 +360,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
         energy_pj=energy,
         dram_a_bytes=count * per_shape(s.load_a_bytes),
         dram_b_bytes=count * per_shape(s.load_b_bytes),
+        dram_out_read_bytes=count * per_shape(s.load_out_bytes),
         sram_bytes={b: (count * r / 8, count * w / 8) for b, (r, w) in sums.items()},
     )
 
@@ -406,6 +411,13 @@ def simulate_op_shapes(op: Op, hw: HardwareSpec) -> tuple[GemmCosts, np.ndarray]
     costs = simulate_gemms(uniq[:, 0], uniq[:, 1], uniq[:, 2], hw, widths, op.a_bits,
                            op.b_bits, op.out_bits, op.stage, op.group_size, op.name, op.count)
     return costs, np.ravel(inverse)
+
+
+def op_shapes_key(op: Op) -> tuple:
+    """What `simulate_op_shapes` reads of an unfused op (and `operand_widths` through it),
+    except the name, which only labels its errors: ops with equal keys cost the same."""
+    return (op.m.tobytes(), op.n.tobytes(), op.k.tobytes(), op.count, op.stage, op.a_bits,
+            op.b_bits, op.out_bits, op.a_format, op.b_format, op.b_kind, op.group_size)
 
 
 def simulate_op(op: Op, hw: HardwareSpec) -> list[GemmCost]:

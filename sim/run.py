@@ -246,7 +246,7 @@ def _traffic_columns(op: Op, costs: GemmCosts, total: Callable[[np.ndarray], Any
     tensor (its scales share to ``scales``), DRAM energy to the tensor of the bytes moved.
     """
     dram = tensor_bytes(op, total(costs.dram_a_bytes), total(costs.dram_b_bytes),
-                        total(costs.dram_write_bytes))
+                        total(costs.dram_write_bytes) + total(costs.dram_out_read_bytes))
     cols: dict[str, float] = {f"dram_{t}_bytes": float(v) for t, v in dram.items()}
     for b in BUFFERS:
         read, write = costs.sram_bytes[b]

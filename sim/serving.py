@@ -4,16 +4,21 @@ A step's cycles are the sum of its GEMM operators' cycles (linear layers at the 
 lm_head at its logit rows, attention per group of equal sequences at their own KV length),
 exactly as `hwsim.sim.simulate_workload` sums a workload's steps; vector operators are not on
 the array there either. Shapes are cached (`hwsim.workloads.step_costs`).
+
+Energy: each step's dynamic energy and its leakage, plus leakage while the accelerator idles
+between arrivals (a powered accelerator leaks whether or not a step runs), so leakage is
+charged over the whole makespan.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
 from hwsim.hw.spec import HardwareSpec
-from hwsim.sim.engine import ENERGY_COMPONENTS, simulate_op_shapes
+from hwsim.sim.engine import ENERGY_COMPONENTS, op_shapes_key, simulate_op_shapes
 from hwsim.sim.run import apply_weight_storage
 from hwsim.workloads.ops import Op
 from hwsim.workloads.serving import ServingRun, StepCost, serve
@@ -33,16 +38,18 @@ def simulator_step_coster(w: Workload, hw: HardwareSpec) -> CachedStepCoster:
         active = np.zeros(entries)
         done: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for op in apply_weight_storage([op for op in ops if op.kind == "gemm"], hw):
-            # Operators of equal shape and precision (q_proj and o_proj, gate and up) cost
-            # the same: simulate one of them.
-            key = (op.m.tobytes(), op.n.tobytes(), op.k.tobytes(), op.a_bits, op.b_bits,
-                   op.out_bits, op.a_format, op.b_format, op.group_size, op.count)
-            if op.fused is not None or key not in done:
+            # Unfused operators of equal shape and precision (q_proj and o_proj, gate and up)
+            # cost the same: simulate one of them. A fused kernel's tiles are its own.
+            key = op_shapes_key(op) if op.fused is None else None
+            got = done.get(key) if key is not None else None
+            if got is None:
                 costs, inverse = simulate_op_shapes(op, hw)
-                done[key] = (costs.cycles[inverse],
-                             sum(costs.energy_pj[c] for c in ENERGY_COMPONENTS)[inverse],
-                             costs.active_pe_cycles[inverse])
-            c, e, a = done[key]
+                got = (costs.cycles[inverse],
+                       sum(costs.energy_pj[c] for c in ENERGY_COMPONENTS)[inverse],
+                       costs.active_pe_cycles[inverse])
+                if key is not None:
+                    done[key] = got
+            c, e, a = got
             cycles += c
             energy += e
             active += a
@@ -61,5 +68,7 @@ def simulator_step_coster(w: Workload, hw: HardwareSpec) -> CachedStepCoster:
 def simulate_serving(w: Workload, hw: HardwareSpec) -> ServingRun:
     """Serve the workload's request trace on ``hw`` (`hwsim.workloads.serving.serve`)."""
     assert w.served and w.serving is not None
-    return serve(w.requests, w.serving, simulator_step_coster(w, hw),
-                 logits_all=w.logits == "all")
+    run = serve(w.requests, w.serving, simulator_step_coster(w, hw),
+                logits_all=w.logits == "all")
+    # mW x s = mJ = 1e3 uJ.
+    return dataclasses.replace(run, idle_energy_uj=hw.leakage_mw * run.idle_s * 1e3)

@@ -31,6 +31,9 @@ chunked_prefill: true}``), iteration-level continuous batching as in Orca / vLLM
 Metrics per request: TTFT (arrival to the end of its last prefill step, when its first token
 is out), TPOT (the time from its first to its last token / (generated - 1)), end-to-end
 latency (arrival to last token); per step: start, duration, tokens, batch size, utilization.
+Per trace: the makespan runs from the first arrival to the end of the last step (idle gaps
+between arrivals included, the time before the first request not), and throughput is tokens
+over the makespan.
 """
 
 from __future__ import annotations
@@ -115,7 +118,13 @@ StepCoster = Callable[[StepShape], StepCost]
 
 @dataclass(frozen=True)
 class ServingRun:
-    """A served trace: per-step and per-request arrays (seconds), and the policy used."""
+    """A served trace: per-step and per-request arrays (seconds), and the policy used.
+
+    ``idle_energy_uj`` is spent while no step runs within the makespan (the simulator's
+    leakage; 0 when the coster has no energy model). ``utilization_name`` names what
+    ``step_utilization`` measures (the summary key): the simulator's PE-array busy fraction
+    (``utilization``) or the roofline's compute-bound share of time.
+    """
 
     policy: ServingPolicy
     requests: tuple[Request, ...]
@@ -130,6 +139,21 @@ class ServingRun:
     first_token_s: np.ndarray
     finish_s: np.ndarray
     shapes: tuple[StepShape, ...] = field(repr=False, default=())
+    idle_energy_uj: float = 0.0
+    utilization_name: str = "utilization"
+
+    @property
+    def makespan_s(self) -> float:
+        """Time from the first arrival to the end of the last step (idle gaps included; the
+        time before the first request is not the server's)."""
+        if not len(self.step_s):
+            return 0.0
+        return float(self.step_start_s[-1] + self.step_s[-1] - self.arrival_s.min())
+
+    @property
+    def idle_s(self) -> float:
+        """Time within the makespan when no step runs (waiting for the next arrival)."""
+        return max(self.makespan_s - float(self.step_s.sum()), 0.0)
 
     @property
     def arrival_s(self) -> np.ndarray:
@@ -155,7 +179,7 @@ class ServingRun:
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready figures: percentiles, throughput, utilization, energy, the policy."""
-        total_s = float(self.step_start_s[-1] + self.step_s[-1]) if len(self.step_s) else 0.0
+        total_s = self.makespan_s
         busy_s = float(self.step_s.sum())
         generated = int(sum(r.generate_tokens for r in self.requests))
         prompt = int(sum(r.prompt_tokens for r in self.requests))
@@ -176,9 +200,10 @@ class ServingRun:
             "throughput_tokens_per_s": (prompt + generated) / total_s if total_s else None,
             "mean_batch": float(np.average(self.step_batch, weights=self.step_s))
             if busy_s else None,
-            "utilization": float(np.average(self.step_utilization, weights=self.step_s))
-            if busy_s else None,
-            "energy_uj": float(self.step_energy_uj.sum()),
+            self.utilization_name: float(np.average(self.step_utilization,
+                                                    weights=self.step_s)) if busy_s else None,
+            "energy_uj": float(self.step_energy_uj.sum()) + self.idle_energy_uj,
+            "idle_energy_uj": self.idle_energy_uj,
         }
 
 

@@ -30,6 +30,24 @@ def test_fused_tiles_move_q_k_v_o_once_per_tile_by_hand():
     assert layers.loc["attn_qk", "mapping"].startswith("fused attention 128x64x128 tiles")
 
 
+def test_split_k_partials_are_written_once_and_read_back_once():
+    # One decode step at KV length 257 in 4 splits (see the workload test): each split writes
+    # a partial context and two statistics, 130 FP32 values = 520 B, and the combine pass
+    # reads them back: 2080 B written, 2080 B read, per (layer, KV head).
+    w = workload_from_dict({"model": "llama-2-7b", "prompt_tokens": 256, "generate_tokens": 2,
+                            "weights": {"format": "bitmod3", "group_size": 128},
+                            "attention": {"kernel": "fused", "splits": 4}})
+    layers = simulate_workload(w, load_hardware("bitmod")).layers
+    sv = layers[(layers["op"] == "attn_sv") & (layers["stage"] == "decode")].iloc[0]
+    count = 32 * 32
+    partials = 4 * 130 * 4
+    v, o = 257 * 128 * 2, 128 * 2
+    assert sv["dram_read_bytes"] == (v + partials) * count
+    assert sv["dram_write_bytes"] == (o + partials) * count
+    # Both directions of the partials are the op's outputs.
+    assert sv["dram_outputs_bytes"] == (o + 2 * partials) * count
+
+
 def test_fused_causal_is_faster_than_naive_on_the_accelerator():
     naive, fused = _run(), _run(kernel="fused")
     attn = ["attn_qk", "attn_sv"]

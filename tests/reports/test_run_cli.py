@@ -1,14 +1,12 @@
 """`hwsim run` end to end: outputs, determinism, and one-line errors with exit code 2."""
 
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from hwsim.cli import main
 from hwsim.hw import hardware_to_dict, load_hardware
 from hwsim.workloads import DEFAULT_WORKLOAD, example_path, load_workload
 
@@ -21,16 +19,6 @@ hardware: bitmod
 """
 
 
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    return code, capsys.readouterr()
-
-
 @pytest.fixture
 def gemm_file(tmp_path):
     path = tmp_path / "kernels.yaml"
@@ -38,10 +26,10 @@ def gemm_file(tmp_path):
     return path
 
 
-def test_outputs_and_byte_identical_reruns(monkeypatch, capsys, tmp_path, gemm_file):
+def test_outputs_and_byte_identical_reruns(run_cli, tmp_path, gemm_file):
     outs, printed = [], []
     for name in ("a", "b"):
-        code, cap = run_cli(monkeypatch, capsys, "run", str(gemm_file), "--compare", "fp16,ant",
+        code, cap = run_cli("run", str(gemm_file), "--compare", "fp16,ant",
                             "--out", str(tmp_path / name))
         assert code == 0, cap.err
         outs.append(tmp_path / name)
@@ -64,8 +52,8 @@ def test_outputs_and_byte_identical_reruns(monkeypatch, capsys, tmp_path, gemm_f
     assert "normalized to fp16" in printed[0]
 
 
-def test_set_overrides_the_main_hardware(monkeypatch, capsys, tmp_path, gemm_file):
-    code, cap = run_cli(monkeypatch, capsys, "run", str(gemm_file), "--set", "array.rows=64",
+def test_set_overrides_the_main_hardware(run_cli, tmp_path, gemm_file):
+    code, cap = run_cli("run", str(gemm_file), "--set", "array.rows=64",
                         "--set", "dram.bytes_per_cycle=8", "--out", str(tmp_path))
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -82,27 +70,25 @@ def test_set_overrides_the_main_hardware(monkeypatch, capsys, tmp_path, gemm_fil
         (["--set", "buffers.weight.kib=0.001"], "buffers.weight.kib: 0.001 KiB cannot hold"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, gemm_file, args,
-                                          message):
-    code, cap = run_cli(monkeypatch, capsys, "run", str(gemm_file), *args,
-                        "--out", str(tmp_path))
+def test_bad_input_is_one_line_and_exit_2(run_cli, tmp_path, gemm_file, args, message):
+    code, cap = run_cli("run", str(gemm_file), *args, "--out", str(tmp_path))
     assert code == 2
     err = " ".join(cap.err.split())  # rich wraps long lines
     assert message in err
     assert "Traceback" not in cap.err
 
 
-def test_precision_the_pe_cannot_run(monkeypatch, capsys, tmp_path):
+def test_precision_the_pe_cannot_run(run_cli, tmp_path):
     path = tmp_path / "nf4.yaml"
     path.write_text(GEMMS.replace("int4", "nf4"), encoding="utf-8")
-    code, cap = run_cli(monkeypatch, capsys, "run", str(path), "--out", str(tmp_path / "o"))
+    code, cap = run_cli("run", str(path), "--out", str(tmp_path / "o"))
     assert code == 2
     assert "cannot run weights format 'nf4'" in " ".join(cap.err.split())
 
 
-def test_default_run_needs_no_arguments(monkeypatch, capsys, tmp_path):
+def test_default_run_needs_no_arguments(run_cli, tmp_path):
     # The README's main command: bundled Llama-2-7B workload on the embedded bitmod preset.
-    code, cap = run_cli(monkeypatch, capsys, "run", "--out", str(tmp_path))
+    code, cap = run_cli("run", "--out", str(tmp_path))
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "summary.json").read_text())
     default = load_workload(example_path(DEFAULT_WORKLOAD))
@@ -123,7 +109,7 @@ def test_default_run_needs_no_arguments(monkeypatch, capsys, tmp_path):
     assert "tok/s all" in out and "tok/s decode" in out
 
 
-def test_hardware_file_relative_to_the_workload(monkeypatch, capsys, tmp_path):
+def test_hardware_file_relative_to_the_workload(run_cli, tmp_path):
     # A user's own design as a file, named by the workload relative to its folder.
     data = hardware_to_dict(load_hardware("fp16")) | {"name": "mine"}
     data["array"] = {"rows": 16, "cols": 16}
@@ -131,7 +117,7 @@ def test_hardware_file_relative_to_the_workload(monkeypatch, capsys, tmp_path):
     (tmp_path / "hw" / "mine.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     wl = tmp_path / "w.yaml"
     wl.write_text(GEMMS.replace("hardware: bitmod", "hardware: hw/mine.yaml"), encoding="utf-8")
-    code, cap = run_cli(monkeypatch, capsys, "run", str(wl), "--out", str(tmp_path / "o"))
+    code, cap = run_cli("run", str(wl), "--out", str(tmp_path / "o"))
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["hardware"]["name"] == "mine"
@@ -142,18 +128,16 @@ def test_hardware_file_relative_to_the_workload(monkeypatch, capsys, tmp_path):
     ("file", "exists and is not a folder"),
     ("file/sub", "cannot write (Not a directory)"),
 ])
-def test_an_unwritable_out_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, gemm_file,
-                                                  out, message):
+def test_an_unwritable_out_is_one_line_and_exit_2(run_cli, tmp_path, gemm_file, out, message):
     (tmp_path / "file").write_text("not a folder", encoding="utf-8")
-    code, cap = run_cli(monkeypatch, capsys, "run", str(gemm_file),
-                        "--out", str(tmp_path / out))
+    code, cap = run_cli("run", str(gemm_file), "--out", str(tmp_path / out))
     assert code == 2
     err = " ".join(cap.err.split())
     assert f"--out {tmp_path / out}: {message}" in err
     assert "Traceback" not in cap.err
 
 
-def test_a_measured_fpga_design_point_runs_without_warnings(monkeypatch, capsys, tmp_path):
+def test_a_measured_fpga_design_point_runs_without_warnings(run_cli, tmp_path):
     # FPGA presets model no energy: every energy part is 0, and the plot must still draw
     # (pytest turns matplotlib's "no artists with labels" warning into an error).
     preset = (Path(__file__).resolve().parents[2] / "hw" / "fpga" / "presets"
@@ -161,21 +145,20 @@ def test_a_measured_fpga_design_point_runs_without_warnings(monkeypatch, capsys,
     workload = tmp_path / "w8a8.yaml"
     workload.write_text("gemms: [{name: g1, m: 16, n: 64, k: 128}]\n"
                         "weights: {format: int8}\nactivations: {bits: 8}\n", encoding="utf-8")
-    code, cap = run_cli(monkeypatch, capsys, "run", str(workload), "--hardware", str(preset),
+    code, cap = run_cli("run", str(workload), "--hardware", str(preset),
                         "--out", str(tmp_path / "fpga"))
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "fpga" / "summary.json").read_text())
     assert summary["energy_uj"] == 0 and summary["total_cycles"] > 0
 
 
-def test_vector_operators_get_their_roofline_time(monkeypatch, capsys, tmp_path):
+def test_vector_operators_get_their_roofline_time(run_cli, tmp_path):
     # The 18 vector operators are outside latency and energy (the array runs GEMMs); the run
     # shows them on their own line with the time `hwsim roofline` gives them on the same
     # machine, not a bare count.
     from hwsim.reports.roofline import load_machine, roofline_report
 
-    code, cap = run_cli(monkeypatch, capsys, "run", "--compare", "scalesim-ws", "--out",
-                        str(tmp_path))
+    code, cap = run_cli("run", "--compare", "scalesim-ws", "--out", str(tmp_path))
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "summary.json").read_text())
     w = load_workload(example_path(DEFAULT_WORKLOAD))

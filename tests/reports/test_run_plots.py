@@ -1,10 +1,7 @@
 """`hwsim run` figures: every requested file format, reproducible bytes, labelled contents."""
 
-import sys
 
 import pytest
-
-from hwsim.cli import main
 
 GEMMS = """\
 gemms:
@@ -14,21 +11,11 @@ hardware: bitmod
 """
 
 
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    return code, capsys.readouterr()
-
-
-def test_figures_in_every_format_and_byte_identical(monkeypatch, capsys, tmp_path):
+def test_figures_in_every_format_and_byte_identical(run_cli, tmp_path):
     wl = tmp_path / "kernels.yaml"
     wl.write_text(GEMMS, encoding="utf-8")
     for name in ("a", "b"):
-        code, cap = run_cli(monkeypatch, capsys, "run", str(wl), "--compare", "fp16,ant:ant4",
+        code, cap = run_cli("run", str(wl), "--compare", "fp16,ant:ant4",
                             "--figure-format", "png,pdf,svg", "--out", str(tmp_path / name))
         assert code == 0, cap.err
     stems = ("latency_breakdown", "energy_breakdown", "comparison")
@@ -47,9 +34,8 @@ def test_figures_in_every_format_and_byte_identical(monkeypatch, capsys, tmp_pat
     assert "1x" in comparison  # values written on the bars (the baseline's own is 1x)
 
 
-def test_a_bad_figure_format_is_one_line(monkeypatch, capsys, tmp_path):
-    code, cap = run_cli(monkeypatch, capsys, "run", "--figure-format", "png,gif", "--out",
-                        str(tmp_path / "x"))
+def test_a_bad_figure_format_is_one_line(run_cli, tmp_path):
+    code, cap = run_cli("run", "--figure-format", "png,gif", "--out", str(tmp_path / "x"))
     assert code == 2
     assert "--figure-format 'png,gif': expected a comma-separated list of png, pdf, svg" in \
         " ".join(cap.err.split())

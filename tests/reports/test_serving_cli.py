@@ -1,12 +1,10 @@
 """`hwsim run` and `hwsim roofline` with a request trace: outputs, determinism, errors."""
 
 import json
-import sys
 
 import pandas as pd
 import pytest
 
-from hwsim.cli import main
 from hwsim.reports.roofline import analyze, load_machine
 from hwsim.reports.roofline_serving import roofline_serving
 from hwsim.workloads import operators, workload_from_dict
@@ -21,16 +19,6 @@ hardware: bitmod
 """
 
 
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    return code, capsys.readouterr()
-
-
 @pytest.fixture
 def served(tmp_path):
     (tmp_path / "trace.csv").write_text(TRACE, encoding="utf-8")
@@ -39,11 +27,10 @@ def served(tmp_path):
     return path
 
 
-def test_run_writes_the_serving_report(monkeypatch, capsys, served, tmp_path):
+def test_run_writes_the_serving_report(run_cli, served, tmp_path):
     outs = []
     for name in ("a", "b"):
-        code, cap = run_cli(monkeypatch, capsys, "run", str(served), "--out",
-                            str(tmp_path / name))
+        code, cap = run_cli("run", str(served), "--out", str(tmp_path / name))
         assert code == 0, cap.err
         outs.append(tmp_path / name)
     assert "3 requests" in cap.out and "TTFT p50" in cap.out
@@ -72,17 +59,20 @@ def test_roofline_one_request_is_the_plain_roofline():
     assert run.e2e_s[0] == pytest.approx(plain["time_s"].sum(), rel=1e-12)
 
 
-def test_roofline_cli_serves_the_trace(monkeypatch, capsys, served, tmp_path):
-    code, cap = run_cli(monkeypatch, capsys, "roofline", str(served), "-H", "a100-40g",
-                        "--out", str(tmp_path / "r"))
+def test_roofline_cli_serves_the_trace(run_cli, served, tmp_path):
+    code, cap = run_cli("roofline", str(served), "-H", "a100-40g", "--out", str(tmp_path / "r"))
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["costed_by"] == "roofline" and summary["requests"] == 3
+    # The roofline's compute-bound share of time is not the PE array's busy fraction.
+    assert "utilization" not in summary and 0 < summary["compute_bound_share"] <= 1
+    steps = pd.read_csv(tmp_path / "r" / "steps.csv")
+    assert "utilization" not in steps and steps["compute_bound_share"].between(0, 1).all()
 
 
-def test_bad_trace_is_one_line_exit_2(monkeypatch, capsys, served, tmp_path):
+def test_bad_trace_is_one_line_exit_2(run_cli, served, tmp_path):
     (tmp_path / "trace.csv").write_text(TRACE + "0.0001,5,5\n", encoding="utf-8")
-    code, cap = run_cli(monkeypatch, capsys, "run", str(served), "--out", str(tmp_path / "x"))
+    code, cap = run_cli("run", str(served), "--out", str(tmp_path / "x"))
     assert code == 2
     assert "trace.csv: line 5: arrival_s 0.0001 is before the previous request's 0.002" \
         in cap.err

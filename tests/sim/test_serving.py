@@ -1,12 +1,16 @@
 """A served trace on the simulator reproduces the plain workloads it generalizes, exactly."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from hwsim.hw import load_hardware
+from hwsim.hw.spec import with_overrides
 from hwsim.sim import simulate_workload
+from hwsim.sim.engine import op_shapes_key
 from hwsim.sim.serving import simulate_serving
-from hwsim.workloads import workload_from_dict
+from hwsim.workloads import operators, workload_from_dict
 
 BASE = {"model": "llama-2-7b", "weights": {"format": "bitmod3", "group_size": 128}}
 
@@ -62,3 +66,36 @@ def test_ragged_batch_list_attends_to_each_context(hw):
                 + _decode_cycles(hw, True, prompt_tokens=64)
                 + _decode_cycles(hw, True, prompt_tokens=300))
     assert served.step_cycles[1] == expected
+
+
+def test_leakage_is_charged_while_idle_between_arrivals(hw):
+    hw = with_overrides(hw, {"leakage_mw": 40.0})
+    # Two requests of one step each (16-token prompt, 1 token out) at 0 s and 1 s. Each step
+    # costs what the plain 16-token workload costs (its dynamic energy and its leakage over
+    # its own time t); in between the accelerator idles 1 - t seconds and leaks
+    # leakage_mw x (1 - t) mJ. Makespan 1 + t.
+    plain = simulate_workload(workload_from_dict(
+        {**BASE, "prompt_tokens": 16, "generate_tokens": 1}), hw)
+    t = plain.total_cycles / (hw.clock_mhz * 1e6)
+    assert t < 1.0
+    served = simulate_serving(workload_from_dict(
+        {**BASE, "requests": [{"arrival_s": 0.0, "prompt_tokens": 16, "generate_tokens": 1},
+                              {"arrival_s": 1.0, "prompt_tokens": 16, "generate_tokens": 1}]}),
+        hw).summary()
+    assert served["makespan_s"] == pytest.approx(1.0 + t, rel=1e-12)
+    idle_uj = 40.0 * (1.0 - t) * 1e3  # mW x s = mJ = 1e3 uJ
+    assert served["idle_energy_uj"] == pytest.approx(idle_uj, rel=1e-9)
+    assert served["energy_uj"] == pytest.approx(2 * plain.energy_uj + idle_uj, rel=1e-9)
+
+
+def test_the_step_cache_keys_on_every_field_the_engine_reads():
+    # The engine reads these fields of an op (the name only labels its errors): ops that
+    # differ in any of them must not share a cached cost.
+    op = next(o for o in operators(workload_from_dict(
+        {**BASE, "prompt_tokens": 8, "generate_tokens": 1})) if o.name == "q_proj")
+    changed = {"m": op.m + 1, "n": op.n + 1, "k": op.k + 1, "count": op.count + 1,
+               "stage": "decode", "a_bits": 16.5, "b_bits": 4.0, "out_bits": 8.0,
+               "a_format": "int8", "b_format": "int4", "b_kind": "kv", "group_size": 64}
+    for name, value in changed.items():
+        assert op_shapes_key(dataclasses.replace(op, **{name: value})) != op_shapes_key(op), name
+    assert op_shapes_key(dataclasses.replace(op, name="o_proj")) == op_shapes_key(op)

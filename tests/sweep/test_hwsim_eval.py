@@ -256,3 +256,21 @@ def test_a_served_trace_is_swept_against_its_percentiles(tmp_path):
     # Batching the three requests serves them sooner than one at a time.
     by_batch = table.set_index("serving.max_batch")
     assert by_batch.loc[3, "e2e_p99_s"] < by_batch.loc[1, "e2e_p99_s"]
+
+
+def test_served_latency_counts_from_the_first_arrival():
+    # One request arriving at 100 s runs its steps back to back: the makespan (latency_ms)
+    # is the plain workload's latency, not 100 s more; EDP and tokens/s follow from it.
+    from hwsim.hw import hardware_to_dict
+    from hwsim.sweep.hwsim_eval import evaluate
+
+    hw = load_hardware("bitmod")
+    plain = simulate_workload(workload_from_dict(WORKLOAD), hw)
+    served = {"model": "llama-2-7b", "weights": WORKLOAD["weights"],
+              "requests": [{"arrival_s": 100.0, "prompt_tokens": 8, "generate_tokens": 3}]}
+    metrics = evaluate({"hardware": hardware_to_dict(hw), "hardware_overrides": {},
+                        "workload": served})
+    assert metrics["latency_ms"] == pytest.approx(plain.latency_ms, rel=1e-12)
+    assert metrics["edp_uj_ms"] == pytest.approx(plain.energy_uj * plain.latency_ms, rel=1e-9)
+    assert metrics["output_tokens_per_s"] == pytest.approx(3 / (plain.latency_ms * 1e-3),
+                                                           rel=1e-12)

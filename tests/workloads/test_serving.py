@@ -67,6 +67,20 @@ def test_idle_until_the_next_arrival():
     assert s["ttft_s"]["p50"] == 2.5  # the median of 2 and 3
 
 
+def test_makespan_and_throughput_count_from_the_first_arrival():
+    # One request arriving at 100 s: prefill of 10 tokens (10 s), then 3 decode steps of 1 s,
+    # done at 113 s. The server worked 13 s for it: 4 output tokens / 13 s, 14 tokens / 13 s.
+    s = serve([Request(100.0, 10, 4)], ServingPolicy(), tokens_cost).summary()
+    assert s["makespan_s"] == 13.0 and s["busy_s"] == 13.0
+    assert s["output_tokens_per_s"] == 4 / 13
+    assert s["throughput_tokens_per_s"] == 14 / 13
+    # Idle time between arrivals counts: 50 s (2 s step) and 150 s (3 s step) -> 50 .. 153.
+    s = serve([Request(50.0, 2, 1), Request(150.0, 3, 1)], ServingPolicy(),
+              tokens_cost).summary()
+    assert s["makespan_s"] == 103.0 and s["busy_s"] == 5.0
+    assert s["output_tokens_per_s"] == 2 / 103
+
+
 BASE = {"model": "llama-2-7b"}
 
 
