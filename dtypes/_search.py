@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwsim.dtypes._element import ElementFormat
+from hwsim.limits import MAX_SCALE_SEARCH, check_count
 
 __all__ = ["best_scale_per_row"]
 
@@ -51,11 +52,16 @@ def best_scale_per_row(rows: np.ndarray, base: np.ndarray, factors: np.ndarray,
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     n_t = len(shared)
+    # The search visits every (row, threshold) pair: refuse before minutes of work.
+    check_count(n_rows * (n_t + 1), MAX_SCALE_SEARCH, f"scale search: {n_rows:,} groups x "
+                f"{n_t + 1:,} thresholds", "use a larger group size")
     # u < t (upper bin on ties) or u <= t ("lower": ties stay in the lower bin); see below.
     side = "left" if elem.tie == "lower" else "right"
     best_sse = np.empty(n_rows)
     pick = np.empty(n_rows, dtype=np.int64)
-    chunk_rows = max(1, _ELEMENTS_PER_CHUNK // max(n, 1))
+    # A chunk's arrays hold a row's elements or one entry per threshold (the bincount and
+    # the (rows, candidates, midpoints) tables): bound whichever is longer.
+    chunk_rows = max(1, _ELEMENTS_PER_CHUNK // max(n, n_t + 1))
     for start in range(0, n_rows, chunk_rows):
         stop = min(start + chunk_rows, n_rows)
         b = stop - start

@@ -94,17 +94,42 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise Interrupted(128 + signum)
 
 
+def _error(message: str) -> None:
+    # The message is plain text: it may hold brackets that are not rich markup.
+    _stderr.print("[bold red]error:[/]", Text(" ".join(message.split())), highlight=False,
+                  soft_wrap=True)
+    sys.exit(2)
+
+
 def main() -> None:
     """Entry point of the `hwsim` console script: bad input -> one line on stderr, exit 2;
     Ctrl-C -> one line, exit 130."""
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        app()
+        # Not standalone: a wrong option is reported like any other bad input (one line),
+        # not as the framework's usage box.
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `hwsim`: the help, as before
+            exc.show()
+            sys.exit(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        path = ctx.command_path.partition(" ")[2] if ctx is not None else ""
+        _error(f"{path + ': ' if path else ''}{exc.format_message()}")
+    except typer.Abort:
+        _stderr.print("[bold red]interrupted[/]", highlight=False)
+        sys.exit(130)
     except HwsimError as exc:
-        # The message is plain text: it may hold brackets that are not rich markup.
-        _stderr.print("[bold red]error:[/]", Text(str(exc)), highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _error(str(exc))
+    except OSError as exc:
+        # A file the system refuses (a name too long, a full disk, no permission) is the
+        # environment or the input, not a bug: one line naming it. Others keep their traceback.
+        if exc.filename is None:
+            raise
+        name = str(exc.filename)
+        _error(f"{name[:200] + '...' if len(name) > 200 else name}: {exc.strerror or exc}")
     except (Interrupted, KeyboardInterrupt) as exc:
         _stderr.print("[bold red]interrupted[/]", highlight=False)
         sys.exit(exc.code if isinstance(exc, Interrupted) else 130)
+    sys.exit(code if isinstance(code, int) else 0)
