@@ -9,8 +9,9 @@ from simulating the gates on real operands, both calibrated against published si
 See README.md in this folder for the flow, the cell table's provenance and the calibration.
 """
 
+from hwsim.hw.asic.cache import user_cache_dir
 from hwsim.hw.asic.calibration import NODES, Calibration, calibrate, check_node
 from hwsim.hw.asic.cost import Activity, BlockCost, block_cost
 
 __all__ = ["NODES", "Activity", "BlockCost", "Calibration", "block_cost", "calibrate",
-           "check_node"]
+           "check_node", "user_cache_dir"]

@@ -1,28 +1,34 @@
 """Gate-level cost of one RTL block: area from the cell table, switching from simulation.
 
     from hwsim.hw.asic.cost import block_cost
-    cost = block_cost("bitmod_pe", {"weights": "fp3"}, cache_dir=Path("out/.asic-cache"))
+    cost = block_cost("bitmod_pe", {"weights": "fp3"}, cache_dir=user_cache_dir())
     cost.area_um2, cost.subblock_area_um2, cost.switching.total
 
 Areas here are in the cell library's own um^2 (sky130_fd_sc_hd) and NAND2 equivalents;
-`hwsim.hw.asic.calibration` scales them to a node.
+`hwsim.hw.asic.calibration` scales them to a node. A cost is cached (`hwsim.hw.asic.cache`)
+under the sha256 of its netlist key (Verilog, Yosys script, cell table), the operand streams
+with their expected outputs, and the source of this flow, so a later process reuses it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from hwsim.errors import HwsimError
+from hwsim.hw.asic.cache import read_entry, write_entry
 from hwsim.hw.asic.energy import Switching, switching
 from hwsim.hw.asic.gatesim import GateSim, run_stream
 from hwsim.hw.asic.library import load_library
 from hwsim.hw.asic.netlist import parse_netlist
 from hwsim.hw.asic.operands import block_formats, block_stimulus
 from hwsim.hw.asic.subblocks import subblocks_of
-from hwsim.hw.asic.synth import synthesize_gates
+from hwsim.hw.asic.synth import netlist_key, synthesize_gates
 
 __all__ = ["Activity", "BlockCost", "block_cost"]
 
@@ -65,7 +71,7 @@ class BlockCost:
         activity: per weight format the block runs (native first); empty when there is no
             operand model for the block. The gates matched the golden model on every output
             of every format (else `block_cost` raises).
-        cached: the netlist came from the cache (no Yosys run).
+        cached: the netlist or the whole cost came from a cache (no Yosys run).
     """
 
     block: str
@@ -109,6 +115,48 @@ def block_cost(name: str, params: dict | None = None, cache_dir: Path | None = N
     component = build(canonical, **values)
     verilog = to_verilog(component, canonical)
     sub = subblocks_of(canonical)
+    stimuli = [block_stimulus(canonical, component, fmt, streams=streams, outputs=outputs)
+               for fmt in block_formats(canonical, component)]
+    key = _cost_key(netlist_key(verilog, canonical, sub.keep), stimuli)
+    result = _cost_from_entry(read_entry(cache_dir, "cost", key), values)
+    if result is None:
+        result = _measure(canonical, values, verilog, sub, stimuli, cache_dir)
+        write_entry(cache_dir, "cost", key, dataclasses.asdict(result))
+    _MEMO[memo_key] = result
+    return result
+
+
+@cache
+def _flow_source_sha256() -> str:
+    """Hash of this flow's code: a changed energy or simulation model invalidates costs."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _cost_key(netlist: str, stimuli: list) -> str:
+    operands = json.dumps([dataclasses.asdict(s) for s in stimuli], sort_keys=True)
+    h = hashlib.sha256()
+    for part in (netlist, hashlib.sha256(operands.encode()).hexdigest(), _flow_source_sha256()):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+def _cost_from_entry(data: object, params: dict) -> BlockCost | None:
+    """The cached cost, or None when there is none or it does not have BlockCost's shape."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        activity = tuple(Activity(**{**a, "switching": Switching(**a["switching"])})
+                         for a in data["activity"])
+        return BlockCost(**{**data, "params": params, "activity": activity, "cached": True})
+    except (TypeError, KeyError):
+        return None
+
+
+def _measure(canonical: str, values: dict, verilog: str, sub, stimuli: list,
+             cache_dir: Path | None) -> BlockCost:
     data, _, cached = synthesize_gates(verilog, canonical, cache_dir, keep=sub.keep)
     lib = load_library()
     netlist = parse_netlist(data, canonical, lib)
@@ -127,15 +175,12 @@ def block_cost(name: str, params: dict | None = None, cache_dir: Path | None = N
     }
     activity = []
     sim = None
-    for fmt in block_formats(canonical, component):
-        stim = block_stimulus(canonical, component, fmt, streams=streams, outputs=outputs)
+    for stim in stimuli:
         sim = sim or GateSim(netlist, len(stim.beats))
         run = run_stream(sim, stim.beats, len(stim.expected[0]), stim.out_ports)
         if [list(o) for o in run.outputs] != stim.expected:
             raise HwsimError(f"{canonical}: the synthesized gates disagree with the golden "
-                             f"model on {fmt} operands; no cost reported")
+                             f"model on {stim.weight_format} operands; no cost reported")
         sw = switching(netlist, lib, sim.nets, run.toggles, run.cycles, run.streams, owners)
-        activity.append(Activity(fmt, sw, run.cycles, stim.weights, stim.source))
-    result = BlockCost(**cost, activity=tuple(activity))
-    _MEMO[memo_key] = result
-    return result
+        activity.append(Activity(stim.weight_format, sw, run.cycles, stim.weights, stim.source))
+    return BlockCost(**cost, activity=tuple(activity))

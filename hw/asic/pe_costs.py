@@ -11,8 +11,9 @@ The block's parameters come from ``rtl.params`` and, for those not given, from t
 fields (`PE_PARAMS`: a sweep over ``pe.lanes`` synthesizes the PE it describes); a field given
 both ways must agree. ``area_um2`` becomes the block's calibrated area at the node;
 ``energy_pj_per_cycle`` its calibrated switching energy per cycle on the operands of
-``rtl.format`` (default: the block's native format). Synthesis results are memoized per
-process by the Verilog's hash, so repeated sweep points do not re-synthesize.
+``rtl.format`` (default: the block's native format). Block costs are memoized per process and
+kept in the user's cache folder (`hwsim.hw.asic.cache`), so neither repeated sweep points nor
+later runs and sweep workers re-synthesize.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def resolve_rtl_pe(hw: HardwareSpec) -> HardwareSpec:
 
 
 def _figures(pe, derived: tuple[str, ...]) -> dict[str, float]:
+    from hwsim.hw.asic.cache import user_cache_dir
     from hwsim.hw.asic.calibration import calibrate, check_node
     from hwsim.hw.asic.cost import block_cost
 
@@ -99,10 +101,10 @@ def _figures(pe, derived: tuple[str, ...]) -> dict[str, float]:
         raise HwsimError(f"pe.rtl.node: {pe.rtl.node!r} has no calibration") from None
     params = _block_params(pe, pe.rtl.block)
     try:
-        cost = block_cost(pe.rtl.block, params)
+        cost = block_cost(pe.rtl.block, params, user_cache_dir())
     except HwsimError as exc:
         raise HwsimError(f"pe.rtl: {exc}") from None
-    cal = calibrate(pe.rtl.node, ratios=False)
+    cal = calibrate(pe.rtl.node, user_cache_dir(), ratios=False)
     out: dict[str, float] = {}
     if "area_um2" in derived:
         out["area_um2"] = round(cal.area_um2(cost), 3)

@@ -6,19 +6,19 @@ such flops), then ABC maps the logic to the two- to four-input gates the cell ta
 (`hwsim.hw.asic.library`) has a cell for. The netlist keeps Amaranth's signal names, which the
 sub-block breakdown reads.
 
-A netlist is cached under ``<cache>/<sha256>.json`` with the hash taken over the Verilog, the
-Yosys script and the cell table, so a sweep that revisits a block does not run Yosys again.
+A netlist is cached (`hwsim.hw.asic.cache`) under the sha256 of the Verilog, the Yosys script
+and the cell table, so a sweep or a later run that revisits a block does not run Yosys again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
 from hwsim.errors import HwsimError
+from hwsim.hw.asic.cache import read_entry, write_entry
 from hwsim.hw.asic.derive_library import CELL_MAP
 from hwsim.hw.fpga.tools import run_tool
 
@@ -65,7 +65,7 @@ def synthesize_gates(
         verilog: the block's Verilog text.
         top: its top module.
         keep: wire name patterns kept as synthesis boundaries (sub-block names survive).
-        cache_dir: folder of cached netlists (created), or None for no folder cache.
+        cache_dir: cache folder (created; see `hwsim.hw.asic.cache`), or None for none.
         timeout_s: limit for the Yosys run.
 
     Returns:
@@ -77,9 +77,9 @@ def synthesize_gates(
     key = netlist_key(verilog, top, keep)
     if key in _MEMO:
         return _MEMO[key], key, True
-    cached = cache_dir / f"{key}.json" if cache_dir is not None else None
-    if cached is not None and cached.is_file():
-        netlist = json.loads(cached.read_text())
+    netlist = read_entry(cache_dir, "netlist", key)
+    if isinstance(netlist, dict) and isinstance(netlist.get("modules"), dict) \
+            and top in netlist["modules"]:
         _MEMO[key] = netlist
         return netlist, key, True
     with tempfile.TemporaryDirectory(prefix="hwsim-asic-") as tmp:
@@ -92,8 +92,6 @@ def synthesize_gates(
                 run.output.strip().splitlines()[-1:] or ["no output"]
             raise HwsimError(f"synthesis of {top} failed: {errors[-1].strip()}")
         netlist = json.loads((work / "netlist.json").read_text())
-        if cached is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(work / "netlist.json", cached)
+    write_entry(cache_dir, "netlist", key, netlist)
     _MEMO[key] = netlist
     return netlist, key, False

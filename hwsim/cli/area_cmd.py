@@ -16,14 +16,16 @@ def area(
     node: str = typer.Option("28nm", "--node", help="Process node of the calibration."),
     out: Path = typer.Option(Path("out/area"), "--out", "-o",
                              help="Folder for area.json, area.txt, subblocks.png."),
-    cache: Path = typer.Option(None, "--cache", help="Folder of cached netlists (default: "
-                               "<out>/.netlists); share one across runs to skip Yosys."),
+    cache: Path = typer.Option(None, "--cache", help="Folder of cached netlists and costs "
+                               "(default: $HWSIM_CACHE_DIR, else $XDG_CACHE_HOME/hwsim or "
+                               "~/.cache/hwsim; HWSIM_CACHE_DIR= turns it off)."),
 ) -> None:
     """Synthesize a block to sky130 gates (NAND2 equivalents, um^2 per sub-block), simulate it
     on MiniLM operands for energy per cycle, calibrated on published 28 nm blocks."""
     from rich.console import Console
 
     from hwsim.files import output_folder
+    from hwsim.hw.asic.cache import user_cache_dir
     from hwsim.hw.asic.calibration import calibrate, check_node
     from hwsim.hw.asic.cost import block_cost
     from hwsim.hw.asic.report import (
@@ -37,7 +39,7 @@ def area(
     params = parse_params(name, param or [])
     check_node(node)
     folder = output_folder(out)
-    cache_dir = output_folder(cache, "--cache") if cache is not None else folder / ".netlists"
+    cache_dir = output_folder(cache, "--cache") if cache is not None else user_cache_dir()
     cost = block_cost(name, params, cache_dir)
     cal = calibrate(node, cache_dir)
     report = area_report(cost, cal)

@@ -23,13 +23,15 @@ def test_bad_input(run_cli, tmp_path, capsys, args, message):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("asic")
-def test_area_run_writes_table_json_chart(run_cli, tmp_path, capsys):
-    out = tmp_path / "o"
+def test_area_run_writes_table_json_chart(run_cli, tmp_path, capsys, monkeypatch):
+    out, cache = tmp_path / "o", tmp_path / "cache"
+    monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache))
     assert run_cli("area", "dint_mac", "-p", "k=16", "--out", str(out)) == 0
     text = capsys.readouterr().out
     assert "NAND2 eq" in text and "calibration 28nm" in text and "leave" not in text.lower()
-    assert {p.name for p in out.iterdir()} == {"area.json", "area.txt", "subblocks.png",
-                                               ".netlists"}
+    # The netlist and cost go to the cache folder, not under --out.
+    assert {p.name for p in out.iterdir()} == {"area.json", "area.txt", "subblocks.png"}
+    assert list(cache.glob("netlist-*.json")) and list(cache.glob("cost-*.json"))
     rep = json.loads((out / "area.json").read_text())
     assert rep["block"] == "dint_mac" and rep["params"]["k"] == 16
     assert rep["energy"][0]["weight_format"] == "dint4"

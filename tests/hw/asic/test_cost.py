@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from hwsim.errors import HwsimError
@@ -31,13 +33,29 @@ def test_int_mac_area_energy_formats_and_cache(tmp_path, monkeypatch):
     e8, e4 = (a.switching.data for a in cost.activity)
     assert e8 != e4
     assert cost.activity[0].switching.clock == cost.activity[1].switching.clock
-    assert len(list(cache.glob("*.json"))) == 1
-    # A second process (memo cleared) reads the netlist from the folder cache.
-    monkeypatch.setattr(cost_mod, "_MEMO", {})
+    assert len(list(cache.glob("netlist-*.json"))) == len(list(cache.glob("cost-*.json"))) == 1
+    # A second process (memos cleared) reads the whole cost from the folder cache: no Yosys,
+    # no gate simulation (both would fail here).
     from hwsim.hw.asic import synth
+    monkeypatch.setattr(cost_mod, "_MEMO", {})
     monkeypatch.setattr(synth, "_MEMO", {})
-    again = block_cost("int_mac", {"k": 8}, cache)
-    assert again.cached and again.area_um2 == cost.area_um2
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("recomputed a cached cost")
+
+    with monkeypatch.context() as m:
+        m.setattr(cost_mod, "synthesize_gates", no_run)
+        m.setattr(cost_mod, "run_stream", no_run)
+        again = block_cost("int_mac", {"k": 8}, cache)
+    assert again.cached and again == dataclasses.replace(cost, cached=True)
+    # A corrupt cost entry is recomputed (netlist from the cache), and rewritten.
+    entry = next(cache.glob("cost-*.json"))
+    entry.write_text(entry.read_text().replace('"flops": ', '"flops": 1'))
+    monkeypatch.setattr(cost_mod, "_MEMO", {})
+    fresh = block_cost("int_mac", {"k": 8}, cache)
+    assert fresh == dataclasses.replace(cost, cached=True)  # netlist came from the cache
+    monkeypatch.setattr(cost_mod, "_MEMO", {})
+    assert block_cost("int_mac", {"k": 8}, cache).flops == cost.flops
 
 
 def test_bitmod_pe_subblocks_and_weight_formats(tmp_path):

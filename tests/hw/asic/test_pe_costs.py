@@ -33,6 +33,19 @@ def test_rtl_preset_figures_are_the_calibrated_block_cost():
     assert "derived" not in hardware_to_dict(hw)["pe"]["rtl"]
 
 
+def test_every_rtl_preset_loads_and_round_trips():
+    from hwsim.hw.presets import list_presets
+
+    rtl = [n for n in list_presets() if load_hardware(n).pe.rtl is not None]
+    assert {"bitmod-rtl", "ant-rtl"} <= set(rtl)
+    for name in rtl:
+        hw = load_hardware(name)
+        assert hw.name == name and hw.pe.rtl.derived
+        assert all(isinstance(getattr(hw.pe, f), float) and getattr(hw.pe, f) > 0
+                   for f in hw.pe.rtl.derived)
+        assert hardware_from_dict(hardware_to_dict(hw), source="again") == hw
+
+
 def test_a_pe_field_override_resynthesizes_the_block():
     hw = load_hardware("ant-rtl")
     narrow = with_overrides(hw, {"pe.weight_bits": 4})
