@@ -142,8 +142,11 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
                 refused.append(why)
                 continue
             result = simulate_workload(w, hw)
+            unmodelled = "energy" in result.unmodelled  # a measured FPGA build: no 0 figure
             rows.append({**empty, "hardware": hw.name, "weight_bits": w.weights.bits,
-                         "latency_ms": result.latency_ms, "energy_uj": result.energy_uj})
+                         "latency_ms": result.latency_ms,
+                         "energy_uj": np.nan if unmodelled else result.energy_uj,
+                         "cost_note": "energy not modelled" if unmodelled else note})
             costed += 1
         if not costed:
             rows.append({**empty, "weight_bits": w.weights.bits,

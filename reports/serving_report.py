@@ -60,16 +60,27 @@ def steps_table(runs: Sequence[tuple[str, ServingRun]]) -> pd.DataFrame:
             "cycles": run.step_cycles, "tokens": run.step_tokens, "batch": run.step_batch,
             "prefill_tokens": run.step_prefill_tokens,
             run.utilization_name: run.step_utilization,
-            "energy_uj": run.step_energy_uj,
+            "energy_uj": np.nan if _energy_unmodelled(run) else run.step_energy_uj,
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+def _energy_unmodelled(run: ServingRun) -> bool:
+    # Steps costed by a roofline machine or on a measured FPGA build carry no energy: a run
+    # whose steps all cost 0 has no energy model (any modelled step spends some).
+    return len(run.step_s) > 0 and not float(run.step_energy_uj.sum())
+
+
+def _unmodelled(run: ServingRun) -> dict[str, Any]:
+    """No energy model: null energy, labelled, never a 0 that reads as measured."""
+    return {"energy_uj": None, "not_modelled": ["energy"]} if _energy_unmodelled(run) else {}
 
 
 def serving_summary(workload: str, runs: Sequence[tuple[str, ServingRun]],
                     target: str) -> dict[str, Any]:
     """The ``summary.json`` body: the first design's figures at the top level, and with more
     than one design a ``designs`` list. `target` names what costed the steps."""
-    designs = [{"design": name, **run.summary()} for name, run in runs]
+    designs = [{"design": name, **run.summary(), **_unmodelled(run)} for name, run in runs]
     out: dict[str, Any] = {"workload": workload, "serving": True, "costed_by": target,
                            **designs[0]}
     if len(designs) > 1:

@@ -24,7 +24,14 @@ from hwsim.sim.engine import (
     simulate_op,
 )
 from hwsim.sim.precision import OperandWidths, operand_widths
-from hwsim.sim.run import ENERGY_KEYS, RunResult, compare_results, simulate_ops, simulate_workload
+from hwsim.sim.run import (
+    ENERGY_KEYS,
+    RunResult,
+    compare_results,
+    simulate_ops,
+    simulate_workload,
+    unmodelled_figures,
+)
 
 __all__ = [
     "ENERGY_COMPONENTS",
@@ -43,4 +50,5 @@ __all__ = [
     "simulate_op",
     "simulate_ops",
     "simulate_workload",
+    "unmodelled_figures",
 ]

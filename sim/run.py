@@ -29,7 +29,21 @@ __all__ = [
     "compare_results",
     "simulate_ops",
     "simulate_workload",
+    "unmodelled_figures",
 ]
+
+
+def unmodelled_figures(cycles: float, energy_uj: float, area_mm2: float) -> tuple[str, ...]:
+    """``"energy"`` / ``"area"`` when a design has no model for them, so reports show no
+    figure instead of a measured-looking 0: a measured FPGA build's description sets every
+    energy and area coefficient to 0 (its power is not modelled), and any modelled design
+    spends energy on a run that takes cycles and has a non-zero area."""
+    out = []
+    if cycles and not energy_uj:
+        out.append("energy")
+    if not area_mm2:
+        out.append("area")
+    return tuple(out)
 
 ENERGY_KEYS = (*ENERGY_COMPONENTS, "leakage")
 Progress = Callable[[int, int, str], None]
@@ -93,6 +107,11 @@ class RunResult:
     def area_mm2(self) -> float:
         """Total area in mm^2."""
         return float(sum(self.area_breakdown_mm2.values()))
+
+    @property
+    def unmodelled(self) -> tuple[str, ...]:
+        """The figures the design has no model for (`unmodelled_figures`)."""
+        return unmodelled_figures(self.total_cycles, self.energy_uj, self.area_mm2)
 
     @property
     def throughput_tokens_per_s(self) -> float | None:
@@ -361,17 +380,22 @@ def compare_results(results: Sequence[RunResult], baseline: int = 0) -> pd.DataF
     """One row per design: latency, energy, area, and speedup / energy efficiency over the
     design at index ``baseline`` (latency_base / latency, energy_base / energy)."""
     base = results[baseline]
+    nan = float("nan")
     rows = []
     for r in results:
+        # A design without an energy or area model (either side) gets NaN, not 0 or a ratio.
+        energy = "energy" not in r.unmodelled
+        area = "area" not in r.unmodelled
         rows.append({
             "design": r.hardware.name,
             "latency_ms": r.latency_ms,
             "throughput_tokens_per_s": r.throughput_tokens_per_s,
             "decode_tokens_per_s": r.decode_tokens_per_s,
-            "energy_uj": r.energy_uj,
-            "energy_per_token_uj": r.energy_per_token_uj,
-            "area_mm2": r.area_mm2,
-            "speedup": base.latency_ms / r.latency_ms if r.latency_ms else float("nan"),
-            "energy_efficiency": base.energy_uj / r.energy_uj if r.energy_uj else float("nan"),
+            "energy_uj": r.energy_uj if energy else nan,
+            "energy_per_token_uj": r.energy_per_token_uj if energy else None,
+            "area_mm2": r.area_mm2 if area else nan,
+            "speedup": base.latency_ms / r.latency_ms if r.latency_ms else nan,
+            "energy_efficiency": (base.energy_uj / r.energy_uj
+                                  if energy and "energy" not in base.unmodelled else nan),
         })
     return pd.DataFrame(rows)

@@ -127,6 +127,7 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     if result.tokens_per_s is not None:
         metrics["tokens_per_s"] = result.tokens_per_s
         metrics["energy_per_token_uj"] = result.energy_per_token_uj
+    _drop_unmodelled(metrics, result.unmodelled)
     layers = result.layers
     macs = layers["macs"].to_numpy(dtype=np.float64)
     if macs.sum():
@@ -149,6 +150,7 @@ def _serving_metrics(workload: Any, hw: Any, fidelity: dict[str, Any] | None
                      ) -> dict[str, float]:
     """Metrics of a served trace: request percentiles, throughput, energy, area."""
     from hwsim.hw.area import area_mm2
+    from hwsim.sim import unmodelled_figures
     from hwsim.sim.serving import simulate_serving
 
     run = simulate_serving(workload, hw)
@@ -174,7 +176,21 @@ def _serving_metrics(workload: Any, hw: Any, fidelity: dict[str, Any] | None
             metrics[key] = value
     if fidelity is not None:
         metrics.update(fidelity["metrics"])
+    _drop_unmodelled(metrics, unmodelled_figures(metrics["cycles"], s["energy_uj"],
+                                                 metrics["area_mm2"]))
     return metrics
+
+
+# Metrics that a design without an energy / area model (a measured FPGA build) has no value
+# for: left out (NaN in the results, never on a Pareto front) rather than a winning 0.
+_UNMODELLED_METRICS = {"energy": ("energy_uj", "edp_uj_ms", "energy_per_token_uj"),
+                       "area": ("area_mm2",)}
+
+
+def _drop_unmodelled(metrics: dict[str, float], unmodelled: tuple[str, ...]) -> None:
+    for figure in unmodelled:
+        for name in _UNMODELLED_METRICS[figure]:
+            metrics.pop(name, None)
 
 
 def _resolve_hardware(entry: Any, folder: Path, where: str) -> dict[str, Any]:

@@ -149,7 +149,25 @@ def test_a_measured_fpga_design_point_runs_without_warnings(run_cli, tmp_path):
                         "--out", str(tmp_path / "fpga"))
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "fpga" / "summary.json").read_text())
-    assert summary["energy_uj"] == 0 and summary["total_cycles"] > 0
+    assert summary["total_cycles"] > 0
+    # Energy and area are labelled as not modelled: null, never a measured-looking 0.
+    assert summary["not_modelled"] == ["energy", "area"]
+    assert summary["energy_uj"] is None and summary["area_mm2"] is None
+    assert set(summary["energy_breakdown_uj"].values()) == {None}
+    out = " ".join(cap.out.split())
+    assert "fpga-int8_mac-ecp5-25k: energy and area not modelled (shown as -, not 0" in out
+    html = (tmp_path / "fpga" / "report.html").read_text()
+    assert "energy and area not modelled" in html
+    layers = (tmp_path / "fpga" / "layers.csv").read_text().splitlines()
+    energy = layers[0].split(",").index("energy_uj")
+    assert all(row.split(",")[energy] == "" for row in layers[1:])
+    # Compared with a modelled design, it gets no energy efficiency and no 0 figures.
+    code, cap = run_cli("run", str(workload), "--hardware", str(preset),
+                        "--compare", "int8-systolic", "--out", str(tmp_path / "both"))
+    assert code == 0, cap.err
+    rows = json.loads((tmp_path / "both" / "summary.json").read_text())["comparison"]["rows"]
+    assert rows[0]["energy_uj"] is None and rows[0]["energy_efficiency"] is None
+    assert rows[0]["area_mm2"] is None and rows[1]["area_mm2"] > 0
 
 
 def test_vector_operators_get_their_roofline_time(run_cli, tmp_path):

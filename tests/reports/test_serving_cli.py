@@ -36,6 +36,7 @@ def test_run_writes_the_serving_report(run_cli, served, tmp_path):
     assert "3 requests" in cap.out and "TTFT p50" in cap.out
     summary = json.loads((outs[0] / "summary.json").read_text())
     assert summary["serving"] and summary["costed_by"] == "simulator"
+    assert summary["energy_uj"] > 0 and "not_modelled" not in summary
     assert summary["policy"] == {"max_batch": 2, "max_tokens_per_step": 128,
                                  "chunked_prefill": True}
     assert set(summary["ttft_s"]) == {"p50", "p90", "p99", "mean"}
@@ -68,6 +69,9 @@ def test_roofline_cli_serves_the_trace(run_cli, served, tmp_path):
     assert "utilization" not in summary and 0 < summary["compute_bound_share"] <= 1
     steps = pd.read_csv(tmp_path / "r" / "steps.csv")
     assert "utilization" not in steps and steps["compute_bound_share"].between(0, 1).all()
+    # A roofline models no energy: labelled, null, never 0.
+    assert summary["not_modelled"] == ["energy"] and summary["energy_uj"] is None
+    assert pd.read_csv(tmp_path / "r" / "steps.csv")["energy_uj"].isna().all()
 
 
 def test_bad_trace_is_one_line_exit_2(run_cli, served, tmp_path):

@@ -274,3 +274,19 @@ def test_served_latency_counts_from_the_first_arrival():
     assert metrics["edp_uj_ms"] == pytest.approx(plain.energy_uj * plain.latency_ms, rel=1e-9)
     assert metrics["output_tokens_per_s"] == pytest.approx(3 / (plain.latency_ms * 1e-3),
                                                            rel=1e-12)
+
+
+def test_a_design_without_energy_or_area_model_has_no_such_metric(tmp_path):
+    # A measured FPGA build models latency only: its energy and area are absent (NaN), never
+    # a 0 that would win a minimized objective.
+    fpga = Path(__file__).resolve().parents[2] / "hw" / "fpga" / "presets" / \
+        "fpga-int8_mac-ecp5-25k.yaml"
+    workload = {"gemms": [{"name": "g1", "m": 16, "n": 64, "k": 128}],
+                "weights": {"format": "int8"}, "activations": {"bits": 8}}
+    run_sweep(spec([{"field": "array.rows", "values": [4, 7]}], workload=workload,
+                   hardware=str(fpga), objectives=["latency_ms"]), tmp_path, workers=1)
+    _, table = load_results(tmp_path)
+    assert len(table) == 2 and table.error.isna().all()
+    assert (table.latency_ms > 0).all()
+    for metric in ("energy_uj", "edp_uj_ms", "area_mm2"):
+        assert metric not in table or table[metric].isna().all()
