@@ -8,7 +8,6 @@ no timestamp, so identical inputs give identical files.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,24 +16,6 @@ import pandas as pd
 
 __all__ = ["histogram_png", "pareto_figure", "pareto_front", "pareto_png", "per_element_scale",
            "short_label", "sqnr_png"]
-
-_DPI = 110
-
-
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    # No "Software" entry: the PNG then depends on the data only, not the library version.
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return buf.getvalue()
 
 
 def short_label(layer: str, role: str, block: Any) -> str:
@@ -48,29 +29,35 @@ def short_label(layer: str, role: str, block: Any) -> str:
 def sqnr_png(layers: pd.DataFrame, title: str = "") -> bytes:
     """SQNR (dB) of every layer, one line per format, layers in model order.
 
+    Each format has its family's colour and marker (`hwsim.reports.figure_style`), so ant4 and
+    dint4, olive4 and bipolar4 stay apart; the legend sits outside the axes, over no point.
+
     Args:
         layers: the table of `hwsim.reports.fidelity.layer_fidelity`.
         title: figure title (e.g. the checkpoint's name).
     """
+    from hwsim.reports.figure_style import figure_bytes, format_style, new_figure, style
+
     first = layers.drop_duplicates("layer")
     order = list(first["layer"])
     labels = [short_label(n, r, b) for n, r, b in
               zip(first["layer"], first["role"], first["block"], strict=True)]
     x = np.arange(len(order))
-    fig = _figure(max(6.0, 0.22 * len(order) + 2.0), 4.2)
-    ax = fig.add_subplot()
-    for fmt, g in layers.groupby("format", sort=False):
-        y = g.set_index("layer").loc[order, "sqnr_db"].to_numpy()
-        ax.plot(x, y, marker="o", markersize=3, linewidth=1.2, label=str(fmt))
-    step = max(1, len(order) // 60)  # keep tick labels readable on deep models
-    ax.set_xticks(x[::step], labels[::step], rotation=90, fontsize=7)
-    ax.set_ylabel("SQNR (dB)")
-    ax.set_xlabel("layer (block.role)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, ncol=min(4, layers["format"].nunique()))
-    ax.set_title(title or "Weight SQNR per layer")
-    fig.tight_layout()
-    return _png(fig)
+    with style():
+        fig = new_figure(max(6.0, 0.22 * len(order) + 2.8), 4.2)
+        ax = fig.add_subplot()
+        for fmt, g in layers.groupby("format", sort=False):
+            y = g.set_index("layer").loc[order, "sqnr_db"].to_numpy()
+            color, marker = format_style(str(fmt))
+            ax.plot(x, y, marker=marker, markersize=3.5, linewidth=1.1, label=str(fmt),
+                    color=color)
+        step = max(1, len(order) // 60)  # keep tick labels readable on deep models
+        ax.set_xticks(x[::step], labels[::step], rotation=90, fontsize=7)
+        ax.set_ylabel("weight SQNR (dB)")
+        ax.set_xlabel("layer (block.role)")
+        ax.legend(title="format", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.set_title(title or "Weight SQNR per layer")
+    return figure_bytes(fig)
 
 
 def per_element_scale(scales: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -97,11 +84,22 @@ def histogram_png(w: np.ndarray, layer: str, formats: Sequence[str],
     mass between lines is rounding error, mass beyond the outer lines is clipped. Mixtures
     draw the union of their types' values. Unscaled formats (fp16, ...) show raw weights.
     """
-    from hwsim.dtypes import get_format, quantize
+
+    from hwsim.reports.figure_style import figure_bytes, new_figure, style
 
     cols = min(4, len(formats))
     rows = -(-len(formats) // cols)
-    fig = _figure(3.4 * cols, 2.7 * rows)
+    with style():
+        fig = new_figure(3.4 * cols, 2.8 * rows)
+        _histogram_panels(fig, w, formats, group_size, rows, cols)
+        fig.suptitle(f"{layer}: weights and format grids")
+    return figure_bytes(fig)
+
+
+def _histogram_panels(fig: Any, w: np.ndarray, formats: Sequence[str],
+                      group_size: int | None, rows: int, cols: int) -> None:
+    from hwsim.dtypes import get_format, quantize
+
     for i, name in enumerate(formats):
         ax = fig.add_subplot(rows, cols, i + 1)
         fmt = get_format(name)
@@ -117,18 +115,31 @@ def histogram_png(w: np.ndarray, layer: str, formats: Sequence[str],
             u = u[(u >= lo - 0.1 * span) & (u <= hi + 0.1 * span)]
         else:
             u = w.ravel()
-        # np.histogram + stairs: one artist instead of one rectangle per bin.
-        counts, edges = np.histogram(u.ravel(), bins=200)
-        ax.stairs(counts, edges, fill=True, color="tab:blue", alpha=0.75)
+        # The panel spans where the weights are (not the outermost grid values, which
+        # squashed the ant4/olive4 panels); grid values beyond it are named in the title.
+        lo_q, hi_q = np.quantile(u.ravel(), [0.0005, 0.9995]) if u.size else (-1.0, 1.0)
+        pad = 0.08 * max(hi_q - lo_q, 1e-12)
+        left, right = lo_q - pad, hi_q + pad
         if scaled:
-            ax.vlines(grid, 0.8, max(1, counts.max()), color="tab:red", linewidth=0.6,
-                      alpha=0.7)
+            inside = grid[(grid >= left) & (grid <= right)]
+            left, right = min(left, inside.min(initial=left)), max(right, inside.max(initial=right))
+        u = u[(u >= left) & (u <= right)]
+        # np.histogram + stairs: one artist instead of one rectangle per bin.
+        counts, edges = np.histogram(u.ravel(), bins=200, range=(left, right))
+        ax.stairs(counts, edges, fill=True, color="#0072B2", alpha=0.75)
+        title = name
+        if scaled:
+            shown = grid[(grid >= left) & (grid <= right)]
+            ax.vlines(shown, 0.8, max(1, counts.max()), color="#D55E00", linewidth=0.6,
+                      alpha=0.8)
+            if len(shown) < len(grid):
+                title += f" (grid reaches {grid.min():g} .. {grid.max():g})"
+        ax.set_xlim(left, right)
         ax.set_yscale("log")
-        ax.set_title(f"{name}" + (" (units of group scale)" if scaled else ""), fontsize=8)
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("weight / group scale" if scaled else "weight", fontsize=7)
+        ax.set_ylabel("weights per bin", fontsize=7)
         ax.tick_params(labelsize=7)
-    fig.suptitle(f"{layer}: weights and format grids", fontsize=9)
-    fig.tight_layout()
-    return _png(fig)
 
 
 def pareto_front(x: np.ndarray, y: np.ndarray, *, y_higher_is_better: bool = True) -> np.ndarray:
