@@ -22,34 +22,13 @@ from pathlib import Path
 
 import yaml
 
-from hwsim.cli.fpga_cmd import scaling_table, write_scaling_outputs
 from hwsim.hw.fpga import SCALING_KINDS, fpga_hardware, largest_array
 from hwsim.hw.fpga.design_point import BOARD_MEMORIES
-
-# The workload each PE kind runs: its weight format, activation and KV-cache widths (the KV
-# cache is the b operand of attention, so it must fit the PE's weight input: 4 bits for the
-# dINT4 and 4-bit bipolar PEs).
-_WORKLOAD_FOR_KIND = {
-    "bitmod": {"weights": {"format": "bitmod3", "group_size": 128}, "act_bits": 16,
-               "kv_bits": 16},
-    "int8_mac": {"weights": {"format": "int8"}, "act_bits": 8, "kv_bits": 8},
-    # W4A16 (the usual weight-only LLM quantization) on the FP16 x INT8 multipliers; the KV
-    # cache in INT8 because the PE's weight input is 8 bits wide.
-    "fp16_int_mac": {"weights": {"format": "int4", "group_size": 128}, "act_bits": 16,
-                     "kv_bits": 8},
-    "dint_mac": {"weights": {"format": "dint4", "group_size": 128}, "act_bits": 8,
-                 "kv_bits": 4},
-    "bipolar": {"weights": {"format": "bipolar4", "group_size": 128}, "act_bits": 8,
-                "kv_bits": 4},
-}
-
-
-# Kinds built twice: with the hard multipliers and with multiplies in LUTs.
-_MAC_KINDS = ("int8_mac", "fp16_int_mac", "dint_mac")
+from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
 
 
 def _workload(kind: str, folder: Path) -> Path:
-    spec = _WORKLOAD_FOR_KIND[kind]
+    spec = SCALING_KINDS[kind].workload
     data = {
         "description": f"llama-2-7b, 256-token prefill + 20 decode steps, for {kind}",
         "model": "llama-2-7b",
@@ -83,7 +62,7 @@ def main() -> None:
     start = time.perf_counter()
     for device in [] if args.collect is not None else args.devices:
         for kind in kinds:
-            for dsp in (True, False) if kind in _MAC_KINDS else (True,):
+            for dsp in (True, False) if SCALING_KINDS[kind].dsp_optional else (True,):
                 folder = args.out / device / ("dsp" if dsp else "lut")
                 t0 = time.perf_counter()
                 p = largest_array(kind, device, folder, freq_mhz=args.freq, seeds=seeds,
@@ -113,14 +92,14 @@ def main() -> None:
             latency_s, tps = _latency(res)
             print(f"{p.kind:10} {p.device:11} {p.implementation.dsp!s:5} "
                   f"{p.rows}x{p.cols:<4} {p.implementation.min_fmax_mhz:6.1f} {memory:11} "
-                  f"{_WORKLOAD_FOR_KIND[p.kind]['weights']['format']:9} {latency_s:10.2f} "
+                  f"{SCALING_KINDS[p.kind].workload['weights']['format']:9} {latency_s:10.2f} "
                   f"{tps:9.3f}")
     print("memories:", ", ".join(f"{m.name} = {m.gb_per_s} GB/s" for m in
                                   BOARD_MEMORIES.values()))
 
 
-_KIND_OF_BLOCK = {"pe_array": "bitmod", "int_mac": "int8_mac", "fp16_int_mac": "fp16_int_mac",
-                  "dint_mac": "dint_mac", "bipolar_pe": "bipolar"}
+# The study a stored build belongs to, by the block it built.
+_KIND_OF_BLOCK = {s.array_block or s.block: s.name for s in SCALING_KINDS.values()}
 
 
 def _collect(folders: list[Path]) -> list:

@@ -60,6 +60,8 @@ class Format:
         family, description, source: for listings.
         aliases: other accepted names.
         params: scheme parameters (e.g. ``emax`` of an MX element type).
+        two_term: every magnitude has at most two 1-bits in fixed point with one fraction
+            bit (BitMoD's unified FP3/FP4 representation), so it is a sum of two powers of two.
     """
 
     name: str
@@ -73,6 +75,7 @@ class Format:
     selector_bits: int = 0
     aliases: tuple[str, ...] = ()
     params: Mapping[str, float] = field(default_factory=dict)
+    two_term: bool = False
 
     @property
     def bits(self) -> int:
@@ -93,6 +96,31 @@ class Format:
     def is_mixture(self) -> bool:
         """True when codes carry a type index (several element types)."""
         return len(self.types) > 1
+
+    @property
+    def is_integer(self) -> bool:
+        """A plain integer format (``intN`` or ``intN_asym``): two's-complement codes."""
+        return self.family == "int"
+
+    @property
+    def has_zero_point(self) -> bool:
+        """Codes are unsigned with a per-group zero point (``intN_asym``)."""
+        return self.scheme == "asym"
+
+    @property
+    def is_bipolar(self) -> bool:
+        """A bipolar-INT format (odd values, no zero)."""
+        return self.family == "bipolar"
+
+    @property
+    def is_dint(self) -> bool:
+        """A dINT format (INT4 plus a sub-LSB special value)."""
+        return self.family == "dint"
+
+    @property
+    def is_reference(self) -> bool:
+        """An unquantized IEEE / bfloat16 reference format (always False here)."""
+        return False
 
     @cached_property
     def values(self) -> np.ndarray:
@@ -203,6 +231,12 @@ class FloatFormat:
     scale_format: None = None
     tie: str = "even"
     is_mixture: bool = False
+    two_term: bool = False
+    is_integer: bool = False
+    has_zero_point: bool = False
+    is_bipolar: bool = False
+    is_dint: bool = False
+    is_reference: bool = True
 
     @property
     def layout(self) -> str:

@@ -29,12 +29,19 @@ _FP_SRC = "OCP MX v1.0 element types / IEEE; values as ml_dtypes"
 
 def _absmax(elem: ElementFormat, *, group: int | None = _GROUP, scale: str = "fp16",
             family: str | None = None, description: str | None = None, source: str | None = None,
-            aliases: tuple[str, ...] = ()) -> Format:
+            aliases: tuple[str, ...] = (), two_term: bool = False) -> Format:
     return Format(
         name=elem.name, types=(elem,), scheme="absmax", group_size=group, scale_format=scale,
         family=family or elem.family, description=description or elem.description,
-        source=source or elem.source, aliases=aliases,
+        source=source or elem.source, aliases=aliases, two_term=two_term,
     )
+
+
+# Formats whose magnitudes are sums of at most two powers of two (one fraction bit): E2M1
+# (0, 0.5, 1, 1.5, 2, 3, 4, 6) and BitMoD's FP3/FP4 with their ER/EA special values (FP3: 3, 6;
+# FP4: 5, 8 E2M1 units). BitMoD's bit-serial PE spends exactly two terms on each.
+_TWO_TERM = frozenset(["fp4_e2m1", "fp3"] + [f"fp{b}_{k}_{s}" for b in (3, 4)
+                                             for k in ("er", "ea") for s in ("pos", "neg")])
 
 
 # Named minifloats: (exp bits, mantissa bits, specials, aliases, MX emax).
@@ -104,15 +111,16 @@ def _formats() -> dict[str, AnyFormat]:
     ]
     fmts += [_int(b) for b in range(2, 9)] + [_int_asym(b) for b in range(2, 9)]
     for name, (_e, _m, _s, aliases, _emax) in _MINIFLOATS.items():
-        fmts.append(_absmax(el[name], aliases=aliases, scale=_minifloat_scale(el[name])))
+        fmts.append(_absmax(el[name], aliases=aliases, scale=_minifloat_scale(el[name]),
+                            two_term=name in _TWO_TERM))
     for name in ("fp3", "fp3_er_pos", "fp3_er_neg", "fp3_ea_pos", "fp3_ea_neg",
                  "fp4_er_pos", "fp4_er_neg", "fp4_ea_pos", "fp4_ea_neg"):
-        fmts.append(_absmax(el[name], scale="int8"))
+        fmts.append(_absmax(el[name], scale="int8", two_term=name in _TWO_TERM))
     for bits in (3, 4):
         types = tuple(el[f"fp{bits}_{k}_{s}"] for k in ("er", "ea") for s in ("pos", "neg"))
         fmts.append(Format(
             name=f"bitmod{bits}", types=types, scheme="mixture", group_size=_GROUP,
-            scale_format="int8", selector_bits=2, family="bitmod",
+            scale_format="int8", selector_bits=2, family="bitmod", two_term=True,
             description=f"BitMoD mixture of FP{bits} ER/EA types, one per group of 128",
             source="BitMoD (HPCA 2025)",
         ))
@@ -227,13 +235,15 @@ def _generic(name: str) -> AnyFormat | None:
     return None
 
 
-def get_format(name: str) -> AnyFormat:
-    """The format called `name` (case-insensitive, aliases accepted).
+def get_format(name: str | AnyFormat) -> AnyFormat:
+    """The format called `name` (case-insensitive, aliases accepted); a format is returned as is.
 
     Raises:
         HwsimError: unknown name (the message lists the closest known names) or impossible
             parameters in a generic name.
     """
+    if isinstance(name, Format | FloatFormat):
+        return name
     if not isinstance(name, str):
         raise HwsimError(f"format name must be a string, not {name!r}")
     key = name.strip().lower().replace("-", "_")

@@ -7,7 +7,7 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
     description: ...
     clock_mhz: 1000
     pe:                        # one of the PE kinds below, chosen by `kind`
-      kind: bitmod             # mac | bitmod | bit_serial | bipolar | dint | systolic
+      kind: bitmod             # a registered PE kind (`hwsim.hw.pe_kinds`)
       lanes: 4                 # reduction elements a PE consumes per step
       energy_pj_per_cycle: 0.56  # or `rtl` (with `rtl:` below): from the gate-level flow
       area_um2: 1507.7           # or `rtl`
@@ -38,16 +38,26 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Union
 
-from pydantic import ConfigDict, Field, PlainValidator, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
+from hwsim.hw._schema import CONFIG as _CFG
+from hwsim.hw._schema import AccBits, NonNegFloat, NonNegInt, PosFloat, PosInt, RtlSource
+from hwsim.hw.pe_kinds import (
+    PE_KINDS,
+    BipolarPE,
+    BitmodPE,
+    BitSerialPE,
+    DintPE,
+    MacPE,
+    SystolicPE,
+)
 
 __all__ = [
     "ArraySpec",
@@ -72,28 +82,6 @@ __all__ = [
     "with_overrides",
 ]
 
-_CFG = ConfigDict(extra="forbid", strict=False)
-PosInt = Annotated[int, Field(strict=True, gt=0)]
-NonNegInt = Annotated[int, Field(strict=True, ge=0)]
-PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Bits = Annotated[int, Field(strict=True, gt=0, le=32)]
-# Partial sums may be wider than an operand: the RTL core keeps 128-bit words.
-AccBits = Annotated[int, Field(strict=True, gt=0, le=128)]
-
-
-def _number_or_rtl(value: Any) -> float | str:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if value == "rtl" and isinstance(value, str):
-        return value
-    if not ok or not math.isfinite(value) or value < 0:
-        raise ValueError(f"expected a number >= 0 or 'rtl', got {value!r}")
-    return float(value)
-
-
-# A PE figure typed in, or 'rtl': filled in from the block's gate-level cost.
-NonNegFloatOrRtl = Annotated[float | str, PlainValidator(_number_or_rtl)]
-
 # CACTI at 28 nm (reference/accelerators.md): a 64 KiB bank with a 256-bit port is 0.238 mm^2.
 SRAM_MM2_PER_KIB = 0.238 / 64
 
@@ -107,111 +95,9 @@ class ArraySpec:
     cols: PosInt
 
 
-@dataclass(frozen=True)
-class RtlSource:
-    """The RTL block whose gate-level cost stands for a PE's ``rtl`` figures.
-
-    ``params`` override the block's defaults (the PE's own fields fill the rest, see
-    `hwsim.hw.asic.pe_costs`); ``format``: the weight format whose activity sets the energy
-    (default: the block's native one). ``derived`` is set when the figures are filled in.
-    """
-
-    __pydantic_config__ = _CFG
-    block: str
-    params: dict[str, int | str] = field(default_factory=dict)
-    node: str = "28nm"
-    format: str | None = None
-    derived: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class _PEBase:
-    __pydantic_config__ = _CFG
-    energy_pj_per_cycle: NonNegFloatOrRtl
-    area_um2: NonNegFloatOrRtl
-    rtl: RtlSource | None = None
-
-
-@dataclass(frozen=True)
-class MacPE(_PEBase):
-    """Bit-parallel multiply-accumulate (FP16, FP16 x INTk, INT8).
-
-    ``weight_bits``: widest weight element the multiplier takes (narrower formats are
-    widened on the way in, at no extra cycle); ``act_bits``: activation width.
-    """
-
-    kind: Literal["mac"] = "mac"
-    lanes: PosInt = 1
-    weight_bits: Bits = 16
-    act_bits: Bits = 16
-
-
-@dataclass(frozen=True)
-class BitmodPE(_PEBase):
-    """Bit-serial BitMoD PE: FP16 activations x FP3/FP4 (ER/EA) or INT (Booth) weights.
-
-    ``dequant_pj_per_cycle``: energy of the per-group dequantizer per busy cycle.
-    ``weight_formats``: the `hwsim.dtypes` weight formats the PE's RTL build runs (an FPGA
-    design point states them); a workload with other weights is refused. None: every format
-    the cycle model knows.
-    """
-
-    kind: Literal["bitmod"] = "bitmod"
-    lanes: PosInt = 4
-    scale_bits: Bits = 8
-    act_bits: Bits = 16
-    dequant_pj_per_cycle: NonNegFloat = 0.0
-    weight_formats: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class BitSerialPE(_PEBase):
-    """Stripes-like PE: one weight bit per cycle; weights up to ``max_weight_bits``."""
-
-    kind: Literal["bit_serial"] = "bit_serial"
-    lanes: PosInt = 16
-    max_weight_bits: Bits = 16
-    act_bits: Bits = 16
-
-
-@dataclass(frozen=True)
-class BipolarPE(_PEBase):
-    """Bit-plane PE for bipolar-INT: one (activation plane, weight plane) pair per cycle."""
-
-    kind: Literal["bipolar"] = "bipolar"
-    lanes: PosInt = 64
-    act_bits: Bits = 8
-    max_weight_bits: Bits = 8
-
-
-@dataclass(frozen=True)
-class DintPE(_PEBase):
-    """INT8 activations x dINT4 (or INT4) weights MAC."""
-
-    kind: Literal["dint"] = "dint"
-    lanes: PosInt = 1
-    act_bits: Bits = 8
-
-
-@dataclass(frozen=True)
-class SystolicPE(_PEBase):
-    """One MAC per PE per cycle in a SCALE-Sim-style systolic array (``ws``, ``os``, ``is``)."""
-
-    kind: Literal["systolic"] = "systolic"
-    dataflow: Literal["ws", "os", "is"] = "ws"
-    weight_bits: Bits = 16
-    act_bits: Bits = 16
-
-    @property
-    def lanes(self) -> int:
-        """A systolic PE reduces one element per cycle."""
-        return 1
-
-
-PESpec = Annotated[
-    MacPE | BitmodPE | BitSerialPE | BipolarPE | DintPE | SystolicPE, Field(discriminator="kind")
-]
-PE_KINDS = ("mac", "bitmod", "bit_serial", "bipolar", "dint", "systolic")
+# The ``pe:`` mapping: one schema per registered PE kind, chosen by its ``kind`` field.
+PESpec = Annotated[Union[tuple(k.spec for k in PE_KINDS.values())],  # noqa: UP007
+                   Field(discriminator="kind")]
 
 
 @dataclass(frozen=True)
@@ -363,10 +249,7 @@ def _fields_at(_: Any, loc: tuple[Any, ...]) -> list[str]:
 
 
 _PE_UNION_MARK = object()
-_PE_BY_KIND: dict[str, type] = {
-    "mac": MacPE, "bitmod": BitmodPE, "bit_serial": BitSerialPE, "bipolar": BipolarPE,
-    "dint": DintPE, "systolic": SystolicPE,
-}
+_PE_BY_KIND: dict[str, type] = {name: k.spec for name, k in PE_KINDS.items()}
 _NESTED: dict[tuple[type, str], Any] = {
     (HardwareSpec, "pe"): _PE_UNION_MARK,
     (HardwareSpec, "array"): ArraySpec,

@@ -133,14 +133,7 @@ def tile_quanta(hw: HardwareSpec, stage: str, group_size: int | None) -> tuple[i
     columns), the streamed one unconstrained.
     """
     arr = hw.array_for(stage)
-    pe = hw.pe
-    if pe.kind == "systolic":
-        return {"ws": (1, arr.cols, arr.rows), "os": (arr.rows, arr.cols, 1),
-                "is": (arr.cols, 1, arr.rows)}[pe.dataflow]
-    k_q = pe.lanes
-    if group_size:
-        k_q = int(np.lcm(group_size, pe.lanes))
-    return arr.cols, arr.rows, k_q
+    return hw.pe.tile_quanta(arr.rows, arr.cols, group_size)
 
 
 def _candidate_grid(extent: np.ndarray, quantum: int) -> np.ndarray:

@@ -42,7 +42,7 @@ from hwsim.limits import MAX_BLOCKS, check_count, check_counter
 from hwsim.mapping import Mapping, Mappings, block_schedules, map_gemms
 from hwsim.mapping.attention import fused_attention_schedule
 from hwsim.mapping.tiling import BlockSchedule, mappings_of
-from hwsim.sim import pe_cycles as pc
+from hwsim.sim.kind_models import cycle_model
 from hwsim.sim.precision import OperandWidths, operand_widths
 from hwsim.workloads.ops import Op
 
@@ -167,68 +167,12 @@ def _segment_pipeline_cycles(compute: np.ndarray, load: np.ndarray, writeback: n
     return np.where(nblocks * count == 1, single, total)
 
 
-def _block_compute(s: BlockSchedule, mp: Mapping | Mappings, hw: HardwareSpec, w: OperandWidths,
-                   group_size: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(compute cycles, active PE-cycles, dequantization cycles) per block."""
-    pe = hw.pe
-    rows, cols = mp.rows, mp.cols
-    if pe.kind == "systolic":
-        folds_r, folds_c = pc.systolic_folds(s.bm, s.bn, s.bk, rows, cols, pe.dataflow)
-        compute = folds_r * folds_c * pc.systolic_fold_cycles(s.bm, s.bn, s.bk, rows, cols,
-                                                                pe.dataflow)
-        compute[s.last_block] += pc.SCALESIM_TOTAL_OFFSET
-        return compute, (s.bm * s.bn * s.bk).astype(np.float64), np.zeros_like(compute)
-    dequant = np.zeros(s.bk.shape, dtype=np.int64)
-    if pe.kind == "bitmod":
-        if w.grouped:
-            assert group_size is not None
-            per_pe = pc.bitmod_pe_terms_cycles(s.bk, pe.lanes, w.terms, group_size,
-                                               pe.scale_bits)
-            groups = -(-s.bk // group_size)
-            dequant = s.bm * s.bn * groups * pc.dequant_cycles(pe.scale_bits)
-        else:
-            per_pe = pc.bitmod_pe_ungrouped_cycles(s.bk, pe.lanes, w.terms)
-    elif pe.kind == "mac":
-        per_pe = pc.mac_pe_cycles(s.bk, pe.lanes, w.passes)
-    elif pe.kind == "dint":
-        per_pe = pc.dint_mac_cycles(s.bk, pe.lanes)
-    elif pe.kind == "bit_serial":
-        per_pe = pc.bit_serial_pe_cycles(s.bk, pe.lanes, w.b_bits)
-    else:  # bipolar
-        per_pe = pc.bipolar_pe_cycles(s.bk, pe.lanes, w.b_bits, w.a_bits)
-    tiles = (-(-s.bn // rows)) * (-(-s.bm // cols))
-    compute = tiles * pc.array_tile_cycles(per_pe)
-    return compute, (s.bm * s.bn * per_pe).astype(np.float64), dequant
-
-
 def _sram_bits(s: BlockSchedule, mp: Mapping | Mappings, hw: HardwareSpec, a_bits: float,
                b_bits: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(read bits, write bits) per buffer, per block."""
-    rows, cols = mp.rows, mp.cols
     acc = hw.acc_bits
     out_tiles = s.bm * s.bn
-    if hw.pe.kind == "systolic":
-        df = hw.pe.dataflow
-        # The stationary operand is read once per fold; streamed ones once per fold along the
-        # other spatial dimension; partial sums leave the array once per reduction fold.
-        if df == "ws":
-            b_reads = s.bk * s.bn
-            a_reads = s.bm * s.bk * (-(-s.bn // cols))
-            psum_writes = out_tiles * (-(-s.bk // rows))
-        elif df == "os":
-            a_reads = s.bm * s.bk * (-(-s.bn // cols))
-            b_reads = s.bk * s.bn * (-(-s.bm // rows))
-            psum_writes = out_tiles
-        else:  # is
-            a_reads = s.bk * s.bm
-            b_reads = s.bk * s.bn * (-(-s.bm // cols))
-            psum_writes = out_tiles * (-(-s.bk // rows))
-    else:
-        # Each array tile pass reads its weights (broadcast along a row) and activations
-        # (broadcast down a column) once; every tile writes its partial sums.
-        b_reads = (-(-s.bm // cols)) * s.bn * s.bk
-        a_reads = (-(-s.bn // rows)) * s.bm * s.bk
-        psum_writes = out_tiles
+    a_reads, b_reads, psum_writes = cycle_model(hw.pe.kind).operand_reads(s, mp, hw.pe)
     psum_reads = psum_writes - out_tiles * s.first_k
     out_read = psum_reads * acc + s.writeback_bytes * 8
     out_write = psum_writes * acc + s.load_out_bytes * 8
@@ -312,9 +256,10 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
                  group_size: int | None, count: int) -> GemmCosts:
     """Cycles, traffic and energy of block sequences (sequence i: ``offsets[i]:[i + 1]``)."""
     starts = offsets[:-1]
-    compute, active, dequant = _block_compute(s, mps, hw, widths, group_size)
+    model = cycle_model(hw.pe.kind)
+    compute, active, dequant = model.block_compute(s, mps, hw.pe, widths, group_size)
     sram = _sram_bits(s, mps, hw, a_bits, b_bits)
-    if hw.pe.kind != "systolic":
+    if model.feed_limited:
         # The array cannot run faster than its buffers deliver the operands (all banks'
         # ports each cycle). Systolic arrays keep SCALE-Sim's stall-free compute model.
         compute = np.maximum.reduce([

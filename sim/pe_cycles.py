@@ -27,15 +27,13 @@ per fold included), see `systolic_fold_cycles`.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
+from hwsim.dtypes import Format, get_format, list_formats
 from hwsim.errors import HwsimError
 
 __all__ = [
     "ARRAY_IO_LATENCY",
-    "BITMOD_TWO_TERM_FORMATS",
     "SCALESIM_TOTAL_OFFSET",
     "array_tile_cycles",
     "array_tiles_cycles",
@@ -62,18 +60,6 @@ __all__ = [
 # array needs another stage; the simulator picks the change up from here.
 ARRAY_IO_LATENCY = 1
 
-# Weight formats whose every magnitude has at most two 1-bits in fixed point with one fraction
-# bit (BitMoD's unified representation), so the bit-serial PE takes exactly 2 terms per weight.
-# FP3 = sign + 2 exponent bits; FP4 = E2M1 (x2 in BitMoD's units); ER/EA add one special value
-# (3, 6, 5 or 8 in E2M1 units: 11, 110, 101, 1000 in binary - at most two 1-bits).
-BITMOD_TWO_TERM_FORMATS = frozenset(
-    ["bitmod3", "bitmod4", "fp3", "fp4_e2m1"]
-    + [f"fp{b}_{kind}_{sign}" for b in (3, 4) for kind in ("er", "ea") for sign in ("pos", "neg")]
-)
-
-_INT_RE = re.compile(r"^int(\d+)(_asym)?$")
-
-
 def _i64(x: int | np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.int64)
 
@@ -87,27 +73,27 @@ def lane_steps(k: int | np.ndarray, lanes: int | np.ndarray) -> np.ndarray:
     return _ceil_div(k, lanes)
 
 
-def bitmod_terms_per_weight(weight_format: str) -> int:
+def bitmod_terms_per_weight(weight_format: Format | str) -> int:
     """Cycles (bit-serial terms) the BitMoD PE spends per weight of ``weight_format``.
 
-    FP3/FP4 family incl. ER/EA and ``bitmod3``/``bitmod4``: 2 terms (see
-    `BITMOD_TWO_TERM_FORMATS`). Signed ``intB``: radix-4 Booth digits in {0, ±1, ±2}, one per
-    cycle, ceil(B / 2). Unsigned ``intB_asym`` codes need one more bit to be Booth-encoded as
+    Two-term formats (`Format.two_term`: FP3/FP4 incl. ER/EA, E2M1, ``bitmod3``/``bitmod4``):
+    2 terms. Signed ``intB``: radix-4 Booth digits in {0, ±1, ±2}, one per cycle,
+    ceil(B / 2). Unsigned ``intB_asym`` codes need one more bit to be Booth-encoded as
     two's complement: ceil((B + 1) / 2).
 
     Raises:
         HwsimError: the BitMoD PE cannot run ``weight_format``.
     """
-    name = weight_format.lower()
-    if name in BITMOD_TWO_TERM_FORMATS:
+    fmt = get_format(weight_format)
+    if fmt.two_term:
         return 2
-    match = _INT_RE.match(name)
-    if match and 2 <= int(match.group(1)) <= 8:
-        bits = int(match.group(1)) + (1 if match.group(2) else 0)
+    if fmt.is_integer and 2 <= fmt.bits <= 8:
+        bits = fmt.bits + (1 if fmt.has_zero_point else 0)
         return -(-bits // 2)
+    two_term = sorted(n for n in list_formats() if get_format(n).two_term)
     raise HwsimError(
-        f"the bitmod PE cannot run weight format {weight_format!r}; it runs "
-        f"{', '.join(sorted(BITMOD_TWO_TERM_FORMATS))}, int2..int8 and int2_asym..int8_asym"
+        f"the bitmod PE cannot run weight format {fmt.name!r}; it runs "
+        f"{', '.join(two_term)}, int2..int8 and int2_asym..int8_asym"
     )
 
 
@@ -141,7 +127,7 @@ def dequant_cycles(scale_bits: int | np.ndarray) -> np.ndarray:
 def bitmod_pe_group_cycles(
     group_size: int | np.ndarray,
     lanes: int | np.ndarray,
-    weight_format: str,
+    weight_format: Format | str,
     scale_bits: int | np.ndarray = 8,
 ) -> np.ndarray:
     """Steady-state cycles per quantization group of one BitMoD PE output.
@@ -158,7 +144,7 @@ def bitmod_pe_group_cycles(
 def bitmod_pe_cycles(
     k: int | np.ndarray,
     lanes: int | np.ndarray,
-    weight_format: str,
+    weight_format: Format | str,
     group_size: int | np.ndarray,
     scale_bits: int | np.ndarray = 8,
 ) -> np.ndarray:
@@ -176,7 +162,7 @@ def bitmod_pe_cycles(
     Args:
         k: reduction length (weights per output), >= 1.
         lanes: weights (and FP16 activations) consumed per term cycle.
-        weight_format: `hwsim.dtypes` name of the weight format.
+        weight_format: the weight format (or its `hwsim.dtypes` name).
         group_size: weights per quantization group (one integer scale each).
         scale_bits: bits of the integer group scale.
     """

@@ -26,6 +26,7 @@ import yaml
 from hwsim.errors import HwsimError
 from hwsim.hw.fpga.devices import get_device
 from hwsim.hw.fpga.flow import Implementation
+from hwsim.hw.pe_kinds import pe_for_block
 from hwsim.hw.spec import HardwareSpec, hardware_from_dict
 
 __all__ = [
@@ -105,46 +106,6 @@ def device_buffers(device: str) -> dict:
         banks = max(1, math.floor(blocks * share))
         out[name] = {"kib": kib * share, "banks": banks, "port_bits": 16 * banks}
     return out
-
-
-def pe_for_block(block: str, params: dict) -> tuple[dict, int, int]:
-    """The simulator's ``pe`` mapping and the array shape (rows, cols) of an RTL block.
-
-    ``params`` are the block's full parameter values (as `Implementation.params` holds them),
-    plus ``rows``/``cols`` for a grid of single PEs.
-
-    The simulator's ``mac`` kind describes operand widths, not number types: the INT and
-    FP16 x INT MACs take integer weights and KV caches only, which the workload must respect
-    (the simulator would run FP16 weights on them in two passes, as on an FP16 MAC).
-
-    Raises:
-        HwsimError: the block is not a PE the simulator models (e.g. ``dequant``).
-    """
-    energy = {"energy_pj_per_cycle": 0.0, "area_um2": 0.0}
-    rows, cols = int(params.get("rows", 1)), int(params.get("cols", 1))
-    if block in ("bitmod_pe", "pe_array"):
-        from hwsim.hw.rtl.terms import family_formats, get_families
-
-        # The formats this build runs, not every format the cycle model knows.
-        formats = [f for fam in get_families(params["weights"]) for f in family_formats(fam)]
-        pe = {"kind": "bitmod", "lanes": params["lanes"], "scale_bits": params["scale_bits"],
-              "weight_formats": formats}
-    elif block == "int_mac":
-        pe = {"kind": "mac", "lanes": params["lanes"], "weight_bits": params["weight_bits"],
-              "act_bits": params["act_bits"]}
-    elif block == "fp16_int_mac":
-        pe = {"kind": "mac", "lanes": params["lanes"], "weight_bits": params["weight_bits"],
-              "act_bits": 16}
-    elif block == "dint_mac":
-        pe = {"kind": "dint", "lanes": params["lanes"], "act_bits": 8}
-    elif block == "bipolar_pe":
-        pe = {"kind": "bipolar", "lanes": params["lanes"], "act_bits": params["act_bits"],
-              "max_weight_bits": params["weight_bits"]}
-    else:
-        raise HwsimError(f"block {block!r} is not a PE the simulator models; "
-                         "allowed: bitmod_pe, pe_array, int_mac, fp16_int_mac, dint_mac, "
-                         "bipolar_pe")
-    return {**pe, **energy}, rows, cols
 
 
 def board_memory(memory: str | float) -> tuple[float, str]:

@@ -9,9 +9,9 @@ routing after an hour, at 88% it routed in 10 minutes), so the next try is about
 "Largest" is therefore the largest the extrapolation finds that packs and routes, not an
 exhaustive search: one PE more is predicted not to fit.
 
-Peak throughput needs the cycles a PE spends per weight, which the simulator's per-PE cycle
-model owns (`hwsim.sim.pe_cycles`, a higher layer): `peak_macs_per_s` takes them as an
-argument, and the CLI and the benchmark pass them in.
+Peak throughput needs the cycles a PE spends per weight, which the PE kind's cycle model owns
+(`hwsim.sim.kind_models`, a higher layer): `peak_macs_per_s` takes them as an argument, and
+`hwsim.reports.fpga_scaling` passes them in.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
 from amaranth.lib import wiring
 
@@ -27,80 +26,37 @@ from hwsim.errors import HwsimError
 from hwsim.hw.fpga.devices import get_device
 from hwsim.hw.fpga.flow import Implementation, check_fit, implement
 from hwsim.hw.fpga.grid import PeGrid
+from hwsim.hw.pe_kinds import FPGA_STUDIES, FpgaStudy
+from hwsim.hw.rtl.registry import build, resolve_params
 
 __all__ = [
     "SCALING_KINDS",
-    "PeKind",
     "ScalingPoint",
     "balanced_shape",
+    "build_array",
     "largest_array",
     "peak_macs_per_s",
     "predict_max_pes",
 ]
 
 
-@dataclass(frozen=True)
-class PeKind:
-    """One PE kind of the study.
-
-    Attributes:
-        name: the study's name for it.
-        label: what a person calls it.
-        block: the RTL registry block of one PE.
-        params: its parameters (over the registry defaults).
-        array_block: a registry block that is already an array with ``rows``/``cols``
-            parameters (else single PEs are laid out by `PeGrid`).
-        weight_formats: the `hwsim.dtypes` weight formats it runs, for the throughput table.
-    """
-
-    name: str
-    label: str
-    block: str
-    params: MappingProxyType
-    array_block: str | None = None
-    weight_formats: tuple[str, ...] = ()
-    max_side: int = 64
-
-    def build(self, rows: int, cols: int) -> wiring.Component:
-        """The rows x cols array of this PE kind."""
-        from hwsim.hw.rtl.registry import build
-
-        if self.array_block is not None:
-            return build(self.array_block, rows=rows, cols=cols, **self.params)
-        return PeGrid(lambda: build(self.block, **self.params), rows, cols)
+# The study's PE kinds by study name (registered with their PE kind, `hwsim.hw.pe_kinds`).
+SCALING_KINDS = FPGA_STUDIES
 
 
-# Every PE with 4 lanes and a 256-long reduction, so they compare per lane; the BitMoD PE in
-# its own array block (it broadcasts weights, scales and activations itself, up to 16 x 16).
-SCALING_KINDS = MappingProxyType(
-    {
-        k.name: k
-        for k in (
-            PeKind("bitmod", "BitMoD bit-serial PE (FP16 x fp3/fp4/INT)", "bitmod_pe",
-                   MappingProxyType({"lanes": 4, "weights": "bitmod", "k": 256,
-                                     "group_size": 128}),
-                   array_block="pe_array", max_side=16,
-                   weight_formats=("bitmod3", "bitmod4", "int4", "int8")),
-            PeKind("int8_mac", "INT8 x INT8 MAC", "int_mac",
-                   MappingProxyType({"lanes": 4, "k": 256}), weight_formats=("int8", "int4")),
-            PeKind("fp16_int_mac", "FP16 x INT8 MAC (bit-parallel)", "fp16_int_mac",
-                   MappingProxyType({"lanes": 4, "k": 256, "weight_bits": 8}),
-                   weight_formats=("int8", "int4")),
-            PeKind("dint_mac", "INT8 x dINT4 MAC", "dint_mac",
-                   MappingProxyType({"lanes": 4, "k": 256}), weight_formats=("dint4",)),
-            PeKind("bipolar", "bipolar-INT PE (INT8 x 4-bit bipolar)", "bipolar_pe",
-                   MappingProxyType({"lanes": 4, "k": 256, "weight_bits": 4, "act_bits": 8}),
-                   weight_formats=("bipolar4",)),
-        )
-    }
-)
+def build_array(study: FpgaStudy, rows: int, cols: int) -> wiring.Component:
+    """The rows x cols array of a study's PE: its array block, else a grid of single PEs."""
+    if study.array_block is not None:
+        return build(study.array_block, rows=rows, cols=cols, **study.params)
+    return PeGrid(lambda: build(study.block, **study.params), rows, cols)
+
 
 @dataclass(frozen=True)
 class ScalingPoint:
     """The largest array of one PE kind that fits one device.
 
     Attributes:
-        kind: `PeKind.name`; device: the device name.
+        kind: the study's name for the PE (`FpgaStudy.name`); device: the device name.
         rows, cols: the array shape; pes: rows x cols; lanes: per PE.
         implementation: the placed and routed build (fmax, utilization).
         tried: every shape checked, ``(rows, cols, fits, binding shortfall or "")``.
@@ -220,7 +176,7 @@ def largest_array(
     tried: list[tuple[int, int, bool, str]] = []
 
     def check(rows: int, cols: int):
-        fit = check_fit(pk.build(rows, cols), device, out / f"{kind}_{rows}x{cols}", dsp=dsp,
+        fit = check_fit(build_array(pk, rows, cols), device, out / f"{kind}_{rows}x{cols}", dsp=dsp,
                         timeout_s=timeout_s)
         worst = max(fit.shortfalls, key=lambda s: s.needed / max(s.available, 1), default=None)
         tried.append((rows, cols, fit.fits, str(worst) if worst else ""))
@@ -249,14 +205,12 @@ def largest_array(
             break
         n = min(int(n * 0.95), shape[0] * shape[1] - 1)
 
-    from hwsim.hw.rtl.registry import resolve_params
-
     # Record every parameter of the PE (registry defaults included) for the design point.
     params = {**resolve_params(pk.block, dict(pk.params)), **pk.params}
     rows, cols = best
     while True:
         try:
-            impl = implement(pk.build(rows, cols), device, out / f"{kind}_{rows}x{cols}",
+            impl = implement(build_array(pk, rows, cols), device, out / f"{kind}_{rows}x{cols}",
                              name=pk.array_block or pk.block,
                              params={**params, "rows": rows, "cols": cols},
                              freq_mhz=freq_mhz, dsp=dsp, seeds=seeds, timeout_s=timeout_s)

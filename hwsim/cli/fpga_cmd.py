@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
-
-if TYPE_CHECKING:
-    import pandas
 
 _FIRST_RUN = ("The first Yosys run on a machine compiles it (about 1.5 minutes, 1.7 GB; cached "
               "under $YOWASP_CACHE_DIR or ~/.cache/YoWASP); later runs take seconds.")
@@ -197,6 +193,7 @@ def fpga_scale(
     from hwsim.hw.fpga import SCALING_KINDS, get_device, largest_array
     from hwsim.hw.fpga.design_point import board_memory
     from hwsim.hw.fpga.flow import check_freq
+    from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
 
     get_device(device)
     check_freq(freq)
@@ -215,112 +212,3 @@ def fpga_scale(
     console.print(table.to_string(index=False))
     for path in write_scaling_outputs(points, table, out, memory=memory):
         console.print(f"written: {path}")
-
-
-def cycles_per_lane_mac(kind: str, weight_format: str, params: dict) -> float:
-    """Steady-state cycles one PE lane spends per weight, from the simulator's cycle model.
-
-    BitMoD: cycles per quantization group (`bitmod_pe_group_cycles`, accumulation overlapped
-    with the previous group's dequantization) x lanes / group size. The others: a reduction
-    of 8192 (a multiple of every lane count) x lanes / 8192.
-    """
-    from hwsim.sim import pe_cycles as pc
-
-    lanes = int(params["lanes"])
-    if kind == "bitmod":
-        group = int(params["group_size"])
-        cycles = pc.bitmod_pe_group_cycles(group, lanes, weight_format, params["scale_bits"])
-        return float(cycles) * lanes / group
-    k = 8192
-    if kind in ("int8_mac", "fp16_int_mac"):
-        cycles = pc.mac_pe_cycles(k, lanes)
-    elif kind == "dint_mac":
-        cycles = pc.dint_mac_cycles(k, lanes)
-    elif kind == "bipolar":
-        cycles = pc.bipolar_pe_cycles(k, lanes, params["weight_bits"], params["act_bits"])
-    else:
-        raise HwsimError(f"no cycle model for PE kind {kind!r}")
-    return float(cycles) * lanes / k
-
-
-def scaling_table(points: list) -> pandas.DataFrame:
-    """One row per (scaling point, weight format): the array, its use of the device, fmax and
-    peak GMAC/s (`hwsim.hw.fpga.peak_macs_per_s` with `cycles_per_lane_mac`).
-
-    Rows are grouped by device, then PE kind (study order), hard multipliers before LUT-only
-    builds, whatever order the points come in."""
-    import pandas as pd
-
-    from hwsim.hw.fpga import SCALING_KINDS, list_devices, peak_macs_per_s
-
-    devices, kinds = list_devices(), list(SCALING_KINDS)
-    points = sorted(points, key=lambda p: (devices.index(p.device), kinds.index(p.kind),
-                                           not p.implementation.dsp))
-    rows = []
-    for p in points:
-        impl = p.implementation
-        logic, dsp = impl.resource("logic"), impl.resource("dsp")
-        for fmt in SCALING_KINDS[p.kind].weight_formats:
-            cpm = cycles_per_lane_mac(p.kind, fmt, impl.params)
-            rows.append({
-                "kind": p.kind,
-                "device": p.device,
-                "dsp": impl.dsp,
-                "array": f"{p.rows}x{p.cols}",
-                "pes": p.pes,
-                "lanes": p.lanes,
-                "logic": logic.used,
-                "logic_pct": round(logic.percent, 1),
-                "dsp_used": dsp.used,
-                "dsp_available": dsp.available,
-                "fmax_mhz": impl.min_fmax_mhz,
-                "weight_format": fmt,
-                "cycles_per_mac": round(cpm, 4),
-                "peak_gmac_s": round(peak_macs_per_s(p, cpm) / 1e9, 3),
-            })
-    return pd.DataFrame(rows)
-
-
-def write_scaling_outputs(points: list, table, out: Path, *, memory: str = "sdram16") -> list:
-    """Write scaling.json, scaling.md, scaling.png and one hardware YAML per point into
-    ``out``; returns the paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-
-    from hwsim.hw.fpga import fpga_hardware, write_hardware_yaml
-    from hwsim.reports.roofline_report import markdown_table
-
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "scaling.json", out / "scaling.md", out / "scaling.png"]
-    paths[0].write_text(json.dumps({"points": [p.to_dict() for p in points],
-                                    "table": table.to_dict(orient="records")},
-                                   indent=2, sort_keys=True) + "\n")
-    paths[1].write_text(markdown_table(table))
-    # One horizontal bar per (array, format); a log axis, since rates span 1000x.
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.28 * max(len(table), 1)))
-    labels = [f"{r.kind} {r.array} {'DSP' if r.dsp_used else 'LUT'} on {r.device}: "
-              f"{r.weight_format}" for r in table.itertuples()]
-    colors = ["tab:orange" if r.dsp_used else "tab:blue" for r in table.itertuples()]
-    ax.barh(range(len(table)), table["peak_gmac_s"], color=colors)
-    ax.set_yticks(range(len(table)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlabel("peak GMAC/s (PEs x lanes x fmax / cycles per MAC)")
-    ax.legend(handles=[Patch(color="tab:orange", label="hard multipliers (DSP)"),
-                       Patch(color="tab:blue", label="LUTs only")], loc="lower right",
-              fontsize=7)
-    ax.set_title("Largest array per PE kind that fits: peak MAC rate per weight format")
-    fig.tight_layout()
-    fig.savefig(paths[2], dpi=120, metadata={"Software": None})
-    plt.close(fig)
-    for p in points:
-        name = f"fpga-{p.kind}-{p.device}" + ("" if p.implementation.dsp else "-lut")
-        _spec, data = fpga_hardware(p.implementation, memory, name=name)
-        paths.append(write_hardware_yaml(
-            data, out / f"{name}.yaml",
-            header=f"Measured FPGA build: {data['description']}.\n"
-            "Energies and areas are 0: FPGA power is not modelled."))
-    return paths

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hwsim.cli.fpga_cmd import cycles_per_lane_mac
 from hwsim.errors import HwsimError
 from hwsim.hw.fpga.flow import Implementation, ResourceUse
 from hwsim.hw.fpga.scaling import (
-    SCALING_KINDS,
     ScalingPoint,
     balanced_shape,
     peak_macs_per_s,
@@ -53,32 +51,6 @@ def test_balanced_shape_never_exceeds_the_count_or_the_side(pes, shape):
     assert rows * cols <= pes and cols <= rows <= 16
 
 
-@pytest.mark.parametrize(("kind", "fmt", "cycles"), [
-    # BitMoD: fp3/fp4 weights are 2 terms each; a group of 128 over 4 lanes accumulates in
-    # 32 x 2 = 64 cycles, longer than the 8-cycle dequantization it overlaps: 64 x 4 / 128.
-    ("bitmod", "bitmod4", 2.0),
-    ("bitmod", "bitmod3", 2.0),
-    # INT8 by radix-4 Booth: 4 digits per weight -> 32 x 4 = 128 cycles per group: 4.
-    ("bitmod", "int8", 4.0),
-    ("int8_mac", "int8", 1.0),
-    # The FP16 x INT8 MAC multiplies a whole weight per lane and cycle, INT4 as INT8.
-    ("fp16_int_mac", "int4", 1.0),
-    ("dint_mac", "dint4", 1.0),
-    # Bipolar: every (activation plane, weight plane) pair is a cycle: 8 x 4.
-    ("bipolar", "bipolar4", 32.0),
-])
-def test_cycles_per_lane_mac(kind, fmt, cycles):
-    params = {"lanes": 4, "group_size": 128, "scale_bits": 8, "weight_bits": 4, "act_bits": 8}
-    assert cycles_per_lane_mac(kind, fmt, params) == cycles
-
-
-def test_every_study_format_has_a_cycle_count():
-    params = {"lanes": 4, "group_size": 128, "scale_bits": 8, "weight_bits": 4, "act_bits": 8}
-    for kind, pk in SCALING_KINDS.items():
-        for fmt in pk.weight_formats:
-            assert cycles_per_lane_mac(kind, fmt, params) >= 1
-
-
 def test_peak_rate_is_pes_lanes_clock_over_cycles():
     impl = Implementation(
         block="int_mac", params={}, device="ecp5-25k", freq_mhz=50.0, dsp=True, seeds=(1,),
@@ -104,7 +76,7 @@ def _point(kind, device, dsp, fmax=50.0):
 
 
 def test_scaling_table_groups_by_device_then_kind_whatever_the_point_order():
-    from hwsim.cli.fpga_cmd import scaling_table
+    from hwsim.reports.fpga_scaling import scaling_table
 
     points = [_point("bitmod", "ice40-up5k", True), _point("int8_mac", "ecp5-25k", False),
               _point("fp16_int_mac", "ecp5-25k", True), _point("int8_mac", "ecp5-25k", True)]
@@ -122,8 +94,8 @@ def test_scaling_table_groups_by_device_then_kind_whatever_the_point_order():
 
 
 def test_scaling_outputs_are_a_markdown_table_a_plot_and_one_design_point_per_build(tmp_path):
-    from hwsim.cli.fpga_cmd import scaling_table, write_scaling_outputs
     from hwsim.hw import load_hardware
+    from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
 
     points = [_point("int8_mac", "ecp5-25k", True), _point("int8_mac", "ecp5-25k", False)]
     paths = write_scaling_outputs(points, scaling_table(points), tmp_path)
@@ -163,7 +135,7 @@ def test_search_packs_extrapolates_and_after_a_failed_route_tries_10_percent_sma
             raise HwsimError("nextpnr-ecp5 ran longer than 60 s")
         return _point("bipolar", device, dsp).implementation
 
-    monkeypatch.setattr(scaling.PeKind, "build", lambda self, rows, cols: (rows, cols))
+    monkeypatch.setattr(scaling, "build_array", lambda study, rows, cols: (rows, cols))
     monkeypatch.setattr(scaling, "check_fit", check_fit)
     monkeypatch.setattr(scaling, "implement", implement)
     lines = []

@@ -1,0 +1,301 @@
+"""PE kinds: the one registry of processing-element kinds.
+
+Each `PEKind` entry owns what the rest of hwsim needs to know about a kind:
+
+- ``spec``: its frozen schema (the ``pe:`` mapping of a hardware YAML, chosen by ``kind``),
+  which also gives the natural tile of an array of it (`tile_quanta`, for `hwsim.mapping`);
+- ``rtl_blocks``: the RTL registry blocks (`hwsim.hw.rtl.registry`) that implement it, each with
+  the function that turns the block's parameters into the ``pe`` mapping (empty: no RTL);
+- ``fpga_studies``: how the FPGA scaling study builds it (`hwsim.hw.fpga.scaling`).
+
+Its cycle model (operand widths, formats it runs, per-tile cycles, cycles per lane-MAC) lives
+one layer up, in `hwsim.sim.kind_models`, keyed by the same name; a test proves every kind
+registered here has one, so a half-added kind fails CI.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+
+from hwsim.errors import HwsimError
+from hwsim.hw._schema import CONFIG, Bits, NonNegFloat, NonNegFloatOrRtl, PosInt, RtlSource
+
+__all__ = [
+    "FPGA_STUDIES",
+    "PE_KINDS",
+    "BipolarPE",
+    "BitSerialPE",
+    "BitmodPE",
+    "DintPE",
+    "FpgaStudy",
+    "MacPE",
+    "PEKind",
+    "SystolicPE",
+    "get_pe_kind",
+    "pe_for_block",
+]
+
+
+@dataclass(frozen=True)
+class _PEBase:
+    __pydantic_config__ = CONFIG
+    energy_pj_per_cycle: NonNegFloatOrRtl
+    area_um2: NonNegFloatOrRtl
+    rtl: RtlSource | None = None
+
+    def tile_quanta(self, rows: int, cols: int, group_size: int | None) -> tuple[int, int, int]:
+        """Natural block granularity (m, n, k) on a rows x cols array of this PE.
+
+        Broadcast arrays: tokens in columns, output channels in rows, the reduction in whole
+        quantization groups (else lanes).
+        """
+        lanes: int = self.lanes  # type: ignore[attr-defined]
+        k_q = int(np.lcm(group_size, lanes)) if group_size else lanes
+        return cols, rows, k_q
+
+
+@dataclass(frozen=True)
+class MacPE(_PEBase):
+    """Bit-parallel multiply-accumulate (FP16, FP16 x INTk, INT8).
+
+    ``weight_bits``: widest weight element the multiplier takes (narrower formats are
+    widened on the way in, at no extra cycle); ``act_bits``: activation width.
+    """
+
+    kind: Literal["mac"] = "mac"
+    lanes: PosInt = 1
+    weight_bits: Bits = 16
+    act_bits: Bits = 16
+
+
+@dataclass(frozen=True)
+class BitmodPE(_PEBase):
+    """Bit-serial BitMoD PE: FP16 activations x FP3/FP4 (ER/EA) or INT (Booth) weights.
+
+    ``dequant_pj_per_cycle``: energy of the per-group dequantizer per busy cycle.
+    ``weight_formats``: the `hwsim.dtypes` weight formats the PE's RTL build runs (an FPGA
+    design point states them); a workload with other weights is refused. None: every format
+    the cycle model knows.
+    """
+
+    kind: Literal["bitmod"] = "bitmod"
+    lanes: PosInt = 4
+    scale_bits: Bits = 8
+    act_bits: Bits = 16
+    dequant_pj_per_cycle: NonNegFloat = 0.0
+    weight_formats: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class BitSerialPE(_PEBase):
+    """Stripes-like PE: one weight bit per cycle; weights up to ``max_weight_bits``."""
+
+    kind: Literal["bit_serial"] = "bit_serial"
+    lanes: PosInt = 16
+    max_weight_bits: Bits = 16
+    act_bits: Bits = 16
+
+
+@dataclass(frozen=True)
+class BipolarPE(_PEBase):
+    """Bit-plane PE for bipolar-INT: one (activation plane, weight plane) pair per cycle."""
+
+    kind: Literal["bipolar"] = "bipolar"
+    lanes: PosInt = 64
+    act_bits: Bits = 8
+    max_weight_bits: Bits = 8
+
+
+@dataclass(frozen=True)
+class DintPE(_PEBase):
+    """INT8 activations x dINT4 (or INT4) weights MAC."""
+
+    kind: Literal["dint"] = "dint"
+    lanes: PosInt = 1
+    act_bits: Bits = 8
+
+
+@dataclass(frozen=True)
+class SystolicPE(_PEBase):
+    """One MAC per PE per cycle in a SCALE-Sim-style systolic array (``ws``, ``os``, ``is``)."""
+
+    kind: Literal["systolic"] = "systolic"
+    dataflow: Literal["ws", "os", "is"] = "ws"
+    weight_bits: Bits = 16
+    act_bits: Bits = 16
+
+    @property
+    def lanes(self) -> int:
+        """A systolic PE reduces one element per cycle."""
+        return 1
+
+    def tile_quanta(self, rows: int, cols: int, group_size: int | None) -> tuple[int, int, int]:
+        """The stationary dimensions in array extents (``ws``: k on rows, n on columns; ``os``:
+        m on rows, n on columns; ``is``: k on rows, m on columns), the streamed one free."""
+        return {"ws": (1, cols, rows), "os": (rows, cols, 1),
+                "is": (cols, 1, rows)}[self.dataflow]
+
+
+@dataclass(frozen=True)
+class FpgaStudy:
+    """How the FPGA scaling study builds one PE kind.
+
+    Attributes:
+        name: the study's name for it (``--kind`` of ``hwsim fpga-scale``, preset file names).
+        label: what a person calls it.
+        block: the RTL registry block of one PE.
+        params: its parameters (over the registry defaults).
+        array_block: a registry block that is already an array with ``rows``/``cols``
+            parameters (else single PEs are laid out in a grid).
+        weight_formats: the `hwsim.dtypes` weight formats it runs, for the throughput table.
+        max_side: the largest rows or cols tried.
+        dsp_optional: its multiplies map to hard DSPs, so it is also built with them in LUTs.
+        workload: the precision it runs an LLM at in the study's benchmark: ``weights`` (a
+            workload YAML entry), ``act_bits`` and ``kv_bits`` (the KV cache is the b
+            operand of attention, so it must fit the PE's weight input).
+    """
+
+    name: str
+    label: str
+    block: str
+    params: Mapping[str, int | str]
+    array_block: str | None = None
+    weight_formats: tuple[str, ...] = ()
+    max_side: int = 64
+    dsp_optional: bool = False
+    workload: Mapping[str, Any] = field(default_factory=dict)
+
+
+# RTL block parameters -> the fields of the simulator's ``pe`` mapping (without ``kind``,
+# energies and areas).
+BlockToPE = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PEKind:
+    """One kind of processing element (see the module docstring)."""
+
+    name: str
+    spec: type
+    rtl_blocks: Mapping[str, BlockToPE]
+    fpga_studies: tuple[FpgaStudy, ...] = ()
+
+
+def _bitmod_pe(p: Mapping[str, Any]) -> dict[str, Any]:
+    # Imported here: the RTL package pulls in Amaranth, which a hardware description without
+    # RTL does not need (`import hwsim.hw` stays light).
+    from hwsim.hw.rtl.terms import family_formats, get_families
+
+    # The formats this build runs, not every format the cycle model knows.
+    formats = [f for fam in get_families(p["weights"]) for f in family_formats(fam)]
+    return {"lanes": p["lanes"], "scale_bits": p["scale_bits"], "weight_formats": formats}
+
+
+# The simulator's ``mac`` kind describes operand widths, not number types: the INT and
+# FP16 x INT MACs take integer weights and KV caches only, which the workload must respect
+# (the simulator would run FP16 weights on them in two passes, as on an FP16 MAC).
+def _int_mac_pe(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {"lanes": p["lanes"], "weight_bits": p["weight_bits"], "act_bits": p["act_bits"]}
+
+
+def _fp16_int_mac_pe(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {"lanes": p["lanes"], "weight_bits": p["weight_bits"], "act_bits": 16}
+
+
+def _dint_mac_pe(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {"lanes": p["lanes"], "act_bits": 8}
+
+
+def _bipolar_pe(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {"lanes": p["lanes"], "act_bits": p["act_bits"], "max_weight_bits": p["weight_bits"]}
+
+
+def _frozen(d: dict) -> Mapping:
+    return MappingProxyType(d)
+
+
+# Registry order is the order of listings and of the FPGA study's table. Every study PE has
+# 4 lanes and a 256-long reduction, so they compare per lane; the BitMoD PE in its own array
+# block (it broadcasts weights, scales and activations itself, up to 16 x 16).
+PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
+    PEKind("bitmod", BitmodPE,
+           _frozen({"bitmod_pe": _bitmod_pe, "pe_array": _bitmod_pe}),
+           (FpgaStudy("bitmod", "BitMoD bit-serial PE (FP16 x fp3/fp4/INT)", "bitmod_pe",
+                      _frozen({"lanes": 4, "weights": "bitmod", "k": 256, "group_size": 128}),
+                      array_block="pe_array", max_side=16,
+                      weight_formats=("bitmod3", "bitmod4", "int4", "int8"),
+                      workload=_frozen({"weights": {"format": "bitmod3", "group_size": 128},
+                                        "act_bits": 16, "kv_bits": 16})),)),
+    PEKind("mac", MacPE,
+           _frozen({"int_mac": _int_mac_pe, "fp16_int_mac": _fp16_int_mac_pe}),
+           (FpgaStudy("int8_mac", "INT8 x INT8 MAC", "int_mac",
+                      _frozen({"lanes": 4, "k": 256}), weight_formats=("int8", "int4"),
+                      dsp_optional=True,
+                      workload=_frozen({"weights": {"format": "int8"}, "act_bits": 8,
+                                        "kv_bits": 8})),
+            # W4A16 (the usual weight-only LLM quantization) on the FP16 x INT8 multipliers;
+            # the KV cache in INT8 because the PE's weight input is 8 bits wide.
+            FpgaStudy("fp16_int_mac", "FP16 x INT8 MAC (bit-parallel)", "fp16_int_mac",
+                      _frozen({"lanes": 4, "k": 256, "weight_bits": 8}),
+                      weight_formats=("int8", "int4"), dsp_optional=True,
+                      workload=_frozen({"weights": {"format": "int4", "group_size": 128},
+                                        "act_bits": 16, "kv_bits": 8})))),
+    PEKind("dint", DintPE, _frozen({"dint_mac": _dint_mac_pe}),
+           (FpgaStudy("dint_mac", "INT8 x dINT4 MAC", "dint_mac",
+                      _frozen({"lanes": 4, "k": 256}), weight_formats=("dint4",),
+                      dsp_optional=True,
+                      workload=_frozen({"weights": {"format": "dint4", "group_size": 128},
+                                        "act_bits": 8, "kv_bits": 4})),)),
+    PEKind("bipolar", BipolarPE, _frozen({"bipolar_pe": _bipolar_pe}),
+           (FpgaStudy("bipolar", "bipolar-INT PE (INT8 x 4-bit bipolar)", "bipolar_pe",
+                      _frozen({"lanes": 4, "k": 256, "weight_bits": 4, "act_bits": 8}),
+                      weight_formats=("bipolar4",),
+                      workload=_frozen({"weights": {"format": "bipolar4", "group_size": 128},
+                                        "act_bits": 8, "kv_bits": 4})),)),
+    # No RTL yet: cost models only.
+    PEKind("bit_serial", BitSerialPE, _frozen({})),
+    PEKind("systolic", SystolicPE, _frozen({})),
+)})
+
+# Every study of every kind, by study name, in registry order.
+FPGA_STUDIES: Mapping[str, FpgaStudy] = MappingProxyType(
+    {s.name: s for k in PE_KINDS.values() for s in k.fpga_studies})
+
+
+def get_pe_kind(name: str) -> PEKind:
+    """The registered PE kind called ``name``.
+
+    Raises:
+        HwsimError: unknown kind; the message lists the known ones.
+    """
+    kind = PE_KINDS.get(str(name))
+    if kind is None:
+        close = difflib.get_close_matches(str(name), PE_KINDS, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise HwsimError(f"unknown PE kind {name!r}{hint}; known: {', '.join(PE_KINDS)}")
+    return kind
+
+
+def pe_for_block(block: str, params: Mapping[str, Any]) -> tuple[dict, int, int]:
+    """The simulator's ``pe`` mapping and the array shape (rows, cols) of an RTL block.
+
+    ``params`` are the block's full parameter values (as `Implementation.params` holds them),
+    plus ``rows``/``cols`` for a grid of single PEs. Energies and areas are 0 (an FPGA build's
+    power is not modelled).
+
+    Raises:
+        HwsimError: the block is not a PE the simulator models (e.g. ``dequant``).
+    """
+    blocks = {b: (k.name, to_pe) for k in PE_KINDS.values() for b, to_pe in k.rtl_blocks.items()}
+    if block not in blocks:
+        raise HwsimError(f"block {block!r} is not a PE the simulator models; "
+                         f"allowed: {', '.join(blocks)}")
+    kind, to_pe = blocks[block]
+    pe = {"kind": kind, **to_pe(params), "energy_pj_per_cycle": 0.0, "area_um2": 0.0}
+    return pe, int(params.get("rows", 1)), int(params.get("cols", 1))
