@@ -1,4 +1,5 @@
-"""The user's files: the one reader of YAML and JSON documents, and the output folder.
+"""The user's files: the one reader of YAML and JSON documents, the output folder, and
+references to presets or files (`resolve_reference`).
 
 A leaf module (like `hwsim.errors`): every layer may use it without depending on a higher one.
 
@@ -17,8 +18,10 @@ through the same decoding rules, so a hostile or broken file gets one line, neve
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +35,12 @@ __all__ = [
     "parse_json",
     "parse_yaml",
     "portable_path",
+    "preset_file",
+    "preset_names",
     "read_json",
     "read_text",
     "read_yaml",
+    "resolve_reference",
 ]
 
 # An int64 has at most 19 decimal digits; longer literals are refused without converting them
@@ -309,3 +315,45 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
     except OSError as exc:
         raise HwsimError(f"{option} {out}: cannot write ({exc.strerror or exc})") from None
     return out
+
+
+def resolve_reference(ref: str | Path, folder: Path | None = None) -> Path | str:
+    """A preset name or a file: the one rule for every hardware and machine reference.
+
+    A `Path`, or a text that ends in ``.yaml``/``.yml`` or contains a ``/``, is a file: a
+    relative one is taken from ``folder`` (the folder of the file that names it; ``None`` on
+    the command line: the current directory). Anything else is a preset name, returned
+    stripped and lower-cased; a file of that name is never looked up.
+    """
+    if isinstance(ref, Path):
+        path = ref
+    else:
+        text = str(ref).strip()
+        if not (text.endswith((".yaml", ".yml")) or "/" in text):
+            return text.lower()
+        path = Path(text)
+    path = path.expanduser()
+    return path if path.is_absolute() or folder is None else folder / path
+
+
+def preset_names(folders: Sequence[Path]) -> list[str]:
+    """Names of the preset YAML files in ``folders``, sorted."""
+    return sorted({p.stem for folder in folders for p in folder.glob("*.yaml")})
+
+
+def preset_file(name: str, folders: Sequence[Path], what: str) -> Path:
+    """The YAML file of preset ``name`` (see `resolve_reference`) in the first of ``folders``
+    that has it.
+
+    Raises:
+        HwsimError: unknown name; the message lists the presets and the closest names.
+    """
+    for folder in folders:
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            return path
+    names = preset_names(folders)
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise HwsimError(f"unknown {what} preset {name!r}{hint}; presets: {', '.join(names)}; "
+                     f"or give the path of a {what} YAML file (ending in .yaml)")

@@ -43,21 +43,17 @@ def _workload_source(workload: str | Path) -> Path:
     return resolve_workload_path(workload)
 
 
-def _hardware_refs(hardware: str | Sequence[str] | None, declared: str | None,
-                   base: Path) -> list[str]:
+def _hardware_refs(hardware: str | Sequence[str] | None, declared: str | Path | None,
+                   base: Path) -> list[str | Path]:
     if hardware is not None:
         refs = hardware.split(",") if isinstance(hardware, str) else list(hardware)
-        refs = [str(r).strip() for r in refs if str(r).strip()]
-        if refs:
-            return refs
+        given: list[str | Path] = [str(r).strip() for r in refs if str(r).strip()]
+        if given:
+            return given
     if declared is None:
         raise HwsimError(f"{base}: the workload names no 'hardware'; give one (a preset such "
                          "as bitmod, or a hardware YAML)")
-    # A path written inside a workload is relative to the workload's folder.
-    if "/" in declared or declared.endswith((".yaml", ".yml")):
-        p = Path(declared).expanduser()
-        return [str(p if p.is_absolute() else base / p)]
-    return [declared]
+    return [declared]  # already resolved against the workload's folder
 
 
 def _runs(w: Any, hw: Any) -> str | None:

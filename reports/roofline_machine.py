@@ -19,7 +19,6 @@ if none does, that is an error, not a guess.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -27,7 +26,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwsim.errors import HwsimError
-from hwsim.files import read_yaml
+from hwsim.files import preset_file, preset_names, read_yaml, resolve_reference
 
 __all__ = ["ComputePeak", "Machine", "list_machines", "load_machine", "machine_from_dict"]
 
@@ -124,25 +123,19 @@ def machine_from_dict(data: object, source: str = "<dict>") -> Machine:
 
 def list_machines() -> list[str]:
     """Names of the bundled machine presets, sorted."""
-    return sorted(p.stem for p in _PRESETS.glob("*.yaml"))
+    return preset_names([_PRESETS])
 
 
-def load_machine(name_or_path: str | Path) -> Machine:
-    """A bundled preset by name (case-insensitive), or a machine YAML file by path.
+def load_machine(ref: str | Path, folder: Path | None = None) -> Machine:
+    """A bundled preset by name (case-insensitive), or a machine YAML file.
+
+    ``ref`` follows `hwsim.files.resolve_reference` (a file relative to ``folder``, else the
+    current directory, when it ends in ``.yaml``/``.yml`` or holds a ``/``).
 
     Raises:
         HwsimError: unknown preset (closest names listed), unreadable or invalid file.
     """
-    ref = str(name_or_path)
-    preset = _PRESETS / f"{ref.strip().lower()}.yaml"
-    if preset.is_file() and "/" not in ref:
-        path = preset
-    elif ref.endswith((".yaml", ".yml")) or "/" in ref:
-        path = Path(ref).expanduser()
-    else:
-        names = list_machines()
-        close = difflib.get_close_matches(ref.lower(), names, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise HwsimError(f"unknown machine {ref!r}{hint} (presets: {', '.join(names)}; or "
-                         "give a path to a machine YAML)")
-    return machine_from_dict(read_yaml(path, "machine"), source=str(path))
+    resolved = resolve_reference(ref, folder)
+    if isinstance(resolved, str):
+        resolved = preset_file(resolved, [_PRESETS], "machine")
+    return machine_from_dict(read_yaml(resolved, "machine"), source=str(resolved))

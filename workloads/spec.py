@@ -14,7 +14,8 @@ Schema (unknown keys are rejected everywhere)::
     kv_cache: {bits: 16}              # or {format: int8, group_size: 64}
     attention: {kernel: naive}        # or {kernel: fused, causal: true, block_q: 128,
                                       #     block_kv: 64, splits: 1} (`hwsim.workloads.attention`)
-    hardware: bitmod                  # preset name or path, for the simulator / roofline
+    hardware: bitmod                  # preset name or YAML path (relative to this file), for
+                                      # the simulator / roofline
 
 or, for serving (`hwsim.workloads.serving`), a request trace instead of the token counts::
 
@@ -63,7 +64,7 @@ from pydantic import (
 )
 
 from hwsim.errors import HwsimError
-from hwsim.files import read_yaml
+from hwsim.files import read_yaml, resolve_reference
 from hwsim.limits import (
     MAX_BATCH_TOKENS,
     MAX_DECODE_STEPS,
@@ -181,7 +182,8 @@ class Gemm:
 class Workload:
     """A validated workload; the rest of hwsim trusts it.
 
-    ``model`` is ``None`` (and the token counts 0) for a ``gemms:`` workload.
+    ``model`` is ``None`` (and the token counts 0) for a ``gemms:`` workload. ``hardware`` is
+    resolved (`hwsim.files.resolve_reference`): a preset name, or the file as a `Path`.
     """
 
     name: str
@@ -192,7 +194,7 @@ class Workload:
     weights: WeightPrecision
     activations: Precision
     kv_cache: Precision
-    hardware: str | None
+    hardware: str | Path | None
     source: str
     logits: Literal["all", "last"] = "all"
     gemms: tuple[Gemm, ...] = ()
@@ -418,8 +420,8 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     Args:
         data: the parsed YAML mapping.
         source: what to call it in error messages (a file name, ``"sweep point 3"``).
-        base_dir: folder against which a relative ``model:`` config path is resolved
-            (default: the current directory).
+        base_dir: folder against which a relative ``model:`` config path and ``hardware:``
+            file are resolved (default: the current directory).
 
     Raises:
         HwsimError: ``"<source>: <yaml.path>: <problem>"``, all problems found, one line.
@@ -519,7 +521,7 @@ def workload_from_dict(data: Any, source: str = "<dict>",
         weights=WeightPrecision(default, tuple(overrides)),
         activations=acts,
         kv_cache=kv,
-        hardware=spec.hardware,
+        hardware=None if spec.hardware is None else resolve_reference(spec.hardware, base),
         source=source,
         logits=spec.logits,
         gemms=gemms,

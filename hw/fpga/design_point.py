@@ -24,9 +24,11 @@ from pathlib import Path
 import yaml
 
 from hwsim.errors import HwsimError
+from hwsim.files import preset_file, preset_names
 from hwsim.hw.fpga.devices import get_device
 from hwsim.hw.fpga.flow import Implementation
 from hwsim.hw.pe_kinds import pe_for_block
+from hwsim.hw.presets import FPGA_PRESET_DIR
 from hwsim.hw.spec import HardwareSpec, hardware_from_dict
 
 __all__ = [
@@ -43,26 +45,22 @@ __all__ = [
 ]
 
 
-# Measured design points kept as data (`hwsim run --hardware <this folder>/<name>.yaml`).
-PRESET_DIR = Path(__file__).resolve().parent / "presets"
+# Measured design points kept as data: presets of `hwsim.hw.load_hardware` by name.
+PRESET_DIR = FPGA_PRESET_DIR
 
 
 def list_fpga_presets() -> list[str]:
-    """Names of the stored FPGA design points, sorted."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    """Names of the stored FPGA design points, sorted (each a `load_hardware` preset)."""
+    return preset_names([PRESET_DIR])
 
 
 def fpga_preset_path(name: str) -> Path:
-    """The YAML file of a stored FPGA design point (give it to `hwsim.hw.load_hardware`).
+    """The YAML file of a stored FPGA design point.
 
     Raises:
         HwsimError: unknown name; the message lists the stored ones.
     """
-    path = PRESET_DIR / f"{str(name).strip().lower()}.yaml"
-    if not path.is_file():
-        raise HwsimError(f"unknown FPGA design point {name!r}; stored: "
-                         f"{', '.join(list_fpga_presets()) or 'none'}")
-    return path
+    return preset_file(str(name).strip().lower(), [PRESET_DIR], "FPGA design point")
 
 
 @dataclass(frozen=True)

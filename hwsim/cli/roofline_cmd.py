@@ -35,16 +35,9 @@ def roofline(
     figure_formats = parse_figure_formats(figure_format)
     path = resolve_workload_path(DEFAULT_WORKLOAD if workload is None else workload)
     w = load_workload(path)
-    if hardware is not None:
-        machine_ref = hardware
-    elif w.hardware is None:
+    machine_ref = hardware if hardware is not None else w.hardware
+    if machine_ref is None:
         raise HwsimError(f"{w.source}: no machine: give --hardware or a 'hardware' key")
-    elif "/" in w.hardware or w.hardware.endswith((".yaml", ".yml")):
-        # A machine path inside a workload is relative to the workload's folder.
-        hw_path = Path(w.hardware).expanduser()
-        machine_ref = str(hw_path if hw_path.is_absolute() else path.parent / hw_path)
-    else:
-        machine_ref = w.hardware
     machine = load_machine(machine_ref)
     console = Console()
     if w.served:

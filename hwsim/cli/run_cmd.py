@@ -13,14 +13,6 @@ from hwsim.errors import HwsimError
 DEFAULT_HARDWARE = "bitmod"
 
 
-def _hardware_ref(ref: str, workload_dir: Path | None) -> str:
-    """A hardware path written inside a workload is relative to the workload's folder."""
-    if workload_dir is not None and ("/" in ref or ref.endswith((".yaml", ".yml"))):
-        p = Path(ref).expanduser()
-        return str(p if p.is_absolute() else workload_dir / p)
-    return ref
-
-
 def _parse_sets(sets: list[str]) -> dict[str, Any]:
     from hwsim.files import parse_yaml
 
@@ -88,8 +80,7 @@ def run(
     figure_formats = parse_figure_formats(figure_format)
     path = resolve_workload_path(DEFAULT_WORKLOAD if workload is None else workload)
     w = load_workload(path)
-    main_ref = hardware or _hardware_ref(w.hardware or DEFAULT_HARDWARE, path.parent)
-    designs = [load_hardware(main_ref)]
+    designs = [load_hardware(hardware or w.hardware or DEFAULT_HARDWARE)]
     overrides = _parse_sets(sets)
     if overrides:
         designs[0] = with_overrides(designs[0], overrides)

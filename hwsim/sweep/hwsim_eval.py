@@ -200,9 +200,7 @@ def _resolve_hardware(entry: Any, folder: Path, where: str) -> dict[str, Any]:
         return hardware_to_dict(hardware_from_dict(dict(entry), source=where))
     if not isinstance(entry, str):
         raise HwsimError(f"{where}: give a preset name, a YAML path or a mapping")
-    local = folder / entry
-    hw = load_hardware(local if local.is_file() else entry)
-    return hardware_to_dict(hw)
+    return hardware_to_dict(load_hardware(entry, folder))
 
 
 def _resolve_workload(entry: Any, folder: Path, where: str) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """Hardware descriptions: presets, validation errors with YAML paths, overrides, area."""
 
+from pathlib import Path
+
 import pytest
 
 from hwsim.errors import HwsimError
@@ -149,3 +151,21 @@ def test_fpga_style_point_clock_and_bandwidth():
                      "dram": {"gb_per_s": 2.9}}
     hw = hardware_from_dict(data)
     assert hw.dram_bytes_per_cycle == pytest.approx(2.9e9 / 145e6)
+
+
+def test_a_reference_is_a_file_by_its_form_never_by_what_exists(tmp_path, monkeypatch):
+    # One rule (hwsim.files.resolve_reference): a name ending in .yaml or holding a "/" is a
+    # file, relative to the folder given; anything else is a preset, even if a file of that
+    # name sits in the current directory.
+    from hwsim.files import resolve_reference
+
+    (tmp_path / "bitmod").write_text("not: hardware\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_hardware("bitmod").name == "bitmod"
+    assert resolve_reference(" BitMoD ") == "bitmod"
+    assert resolve_reference("hw.yaml", tmp_path) == tmp_path / "hw.yaml"
+    assert resolve_reference("sub/hw", tmp_path) == tmp_path / "sub" / "hw"
+    assert resolve_reference("/abs/hw.yml", tmp_path) == Path("/abs/hw.yml")
+    assert resolve_reference(Path("bitmod")) == Path("bitmod")
+    with pytest.raises(HwsimError, match=r"tmp.*/nope\.yaml: cannot read hardware description"):
+        load_hardware("nope.yaml", tmp_path)

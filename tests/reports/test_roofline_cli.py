@@ -46,7 +46,7 @@ def test_bad_input_from_the_console_script_has_no_traceback(tmp_path: Path) -> N
         ("model: cfg/config.json\nprompt_tokens: 8\ngenerate_tokens: 2\n", (),
          "unsupported architecture 'bert'"),
         ("model: llama-2-7b\nprompt_tokens: 8\ngenerate_tokens: 2\n", ("--hardware", "a100"),
-         "unknown machine 'a100'"),
+         "unknown machine preset 'a100'"),
     ],
 )
 def test_bad_input_is_one_message_and_exit_2(tmp_path: Path, yaml_text: str,

@@ -155,3 +155,13 @@ def test_even_olive_groups_and_per_row_olive_are_accepted() -> None:
     assert w.weights.bits == pytest.approx(4 + 16 / 128)
     assert workload_from_dict({**BASE, "weights": {"format": "olive4"}}).weights.group_size \
         is None
+
+
+def test_hardware_is_resolved_against_the_workload_folder(tmp_path):
+    sub = tmp_path / "study"
+    sub.mkdir()
+    text = "model: opt-1.3b\nprompt_tokens: 8\ngenerate_tokens: 2\nhardware: "
+    (sub / "w.yaml").write_text(text + "hw/mine.yaml\n")
+    (sub / "p.yaml").write_text(text + "BitMoD\n")
+    assert load_workload(sub / "w.yaml").hardware == sub / "hw" / "mine.yaml"
+    assert load_workload(sub / "p.yaml").hardware == "bitmod"

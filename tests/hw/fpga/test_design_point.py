@@ -128,11 +128,14 @@ def test_a_saved_build_reads_back_equal(tmp_path):
         load_implementation(path)
 
 
-def test_stored_presets_are_valid_hardware():
+def test_stored_presets_are_valid_hardware_that_load_hardware_names():
+    from hwsim.hw import list_presets
     from hwsim.hw.fpga.design_point import fpga_preset_path, list_fpga_presets
 
+    assert set(list_fpga_presets()) <= set(list_presets())
     for name in list_fpga_presets():
-        hw = load_hardware(fpga_preset_path(name))
+        hw = load_hardware(name)
+        assert hw == load_hardware(fpga_preset_path(name))
         assert hw.clock_mhz > 0 and hw.dram.gb_per_s > 0
-    with pytest.raises(HwsimError, match="unknown FPGA design point 'nope'"):
+    with pytest.raises(HwsimError, match="unknown FPGA design point preset 'nope'"):
         fpga_preset_path("nope")
