@@ -58,6 +58,7 @@ from hwsim.hw.pe_kinds import (
     MacPE,
     SystolicPE,
 )
+from hwsim.validation import validation_error
 
 __all__ = [
     "ArraySpec",
@@ -207,47 +208,6 @@ class HardwareSpec:
 _ADAPTER = TypeAdapter(HardwareSpec)
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for i, part in enumerate(loc):
-        # A discriminated union adds the tag (the PE kind) as a path element: drop it.
-        if i > 0 and loc[i - 1] == "pe" and part in PE_KINDS:
-            continue
-        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
-    return "".join(parts).lstrip(".") or "(top level)"
-
-
-def _format_validation(exc: ValidationError) -> str:
-    msgs = []
-    for err in exc.errors():
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
-            parent = err["loc"][:-1]
-            allowed = ", ".join(_fields_at(err.get("input_parent"), parent))
-            msg = f"unknown key (allowed: {allowed})" if allowed else "unknown key"
-        elif err["type"] == "union_tag_invalid":
-            msg = f"unknown PE kind (allowed: {', '.join(PE_KINDS)})"
-        elif err["type"] == "union_tag_not_found":
-            msg = f"missing 'kind' (allowed: {', '.join(PE_KINDS)})"
-        msgs.append(f"{_loc(err['loc'])}: {msg}")
-    return "; ".join(msgs)
-
-
-def _fields_at(_: Any, loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the schema node at a validation error's parent location."""
-    node: Any = HardwareSpec
-    for part in loc:
-        if node is None:
-            return []
-        if part in PE_KINDS and node is _PE_UNION_MARK:
-            node = _PE_BY_KIND[part]
-            continue
-        node = _field_type(node, part)
-    if node is _PE_UNION_MARK or node is None:
-        return []
-    return [f.name for f in dataclasses.fields(node) if f.name != "source"]
-
-
 _PE_UNION_MARK = object()
 _PE_BY_KIND: dict[str, type] = {name: k.spec for name, k in PE_KINDS.items()}
 _NESTED: dict[tuple[type, str], Any] = {
@@ -322,7 +282,7 @@ def hardware_from_dict(data: Any, source: str = "<dict>") -> HardwareSpec:
     try:
         hw = _ADAPTER.validate_python({**data, "source": source})
     except ValidationError as exc:
-        raise HwsimError(f"{source}: {_format_validation(exc)}") from None
+        raise validation_error(exc, source, HardwareSpec) from None
     errors = _cross_checks(hw)
     if errors:
         raise HwsimError(f"{source}: " + "; ".join(errors))

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwsim.errors import HwsimError
 from hwsim.files import preset_file, preset_names, read_yaml, resolve_reference
+from hwsim.validation import validation_error
 
 __all__ = ["ComputePeak", "Machine", "list_machines", "load_machine", "machine_from_dict"]
 
@@ -102,13 +103,7 @@ def machine_from_dict(data: object, source: str = "<dict>") -> Machine:
     try:
         m = _MachineIn.model_validate(data)
     except ValidationError as exc:
-        msgs = []
-        for err in exc.errors():
-            loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"])
-            loc = loc.replace(".[", "[")
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            msgs.append(f"{loc or '(top level)'}: {msg}")
-        raise HwsimError(f"{source}: " + "; ".join(msgs)) from None
+        raise validation_error(exc, source, _MachineIn) from None
     return Machine(
         name=m.name,
         description=m.description,

@@ -74,6 +74,7 @@ from hwsim.limits import (
     check_count,
 )
 from hwsim.workloads.attention import AttentionKernel
+from hwsim.validation import validation_error
 from hwsim.workloads.examples import resolve_workload_path
 from hwsim.workloads.hf_config import model_from_hf_config, model_from_hf_dict
 from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
@@ -341,26 +342,6 @@ class _WorkloadIn(_Strict):
         return v
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _format_validation(exc: ValidationError, prefix: str = "") -> str:
-    msgs = []
-    for err in exc.errors():
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        loc = _loc(err["loc"]) if err["loc"] else ""
-        if prefix:
-            loc = prefix + (f".{loc}" if loc and not loc.startswith("[") else loc)
-        msgs.append(f"{loc or '(top level)'}: {msg}")
-    return "; ".join(msgs)
-
-
 def format_group_problem(fmt: Format | FloatFormat, group_size: int | None) -> str | None:
     """Why `group_size` cannot go with format `fmt` (a `hwsim.dtypes` format), or ``None``.
 
@@ -432,7 +413,7 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     try:
         spec = _WorkloadIn.model_validate(data)
     except ValidationError as exc:
-        raise HwsimError(f"{source}: {_format_validation(exc)}") from None
+        raise validation_error(exc, source, _WorkloadIn) from None
 
     errors: list[str] = []
     base = Path(base_dir) if base_dir is not None else None
@@ -612,8 +593,8 @@ def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
                 try:
                     r = _RequestIn.model_validate(item)
                 except ValidationError as exc:
-                    raise HwsimError(f"{source}: " + _format_validation(exc, f"requests[{i}]")
-                                     ) from None
+                    raise validation_error(exc, source, _RequestIn,
+                                           prefix=("requests", i)) from None
                 requests.append(Request(r.arrival_s, r.prompt_tokens, r.generate_tokens))
             where = f"{source}: requests"
         s = spec.serving or _ServingIn()

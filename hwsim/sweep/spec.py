@@ -38,6 +38,7 @@ from pydantic import (
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
 from hwsim.limits import MAX_AXIS_VALUES, MAX_GRID_POINTS
+from hwsim.validation import validation_error
 
 __all__ = [
     "Axis",
@@ -272,15 +273,6 @@ class _SweepBase(_Strict):
 # ---------------------------------------------------------------- building
 
 
-def _error_message(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in err["loc"])
-        loc = loc.replace(".[", "[")
-        lines.append(f"{source}: {loc or '<top>'}: {err['msg']}")
-    return "; ".join(lines)
-
-
 def _check_axis_size(count: float, where: str) -> None:
     if not count <= MAX_AXIS_VALUES:  # also inf and NaN, from extreme start, stop or step
         raise HwsimError(f"{where}: a range of {count:,.0f} values is above the limit of "
@@ -356,95 +348,109 @@ def sweep_from_dict(
     try:
         model = model_cls.model_validate(dict(data))
     except ValidationError as exc:
-        raise HwsimError(_error_message(exc, source)) from None
+        raise validation_error(exc, source, model_cls) from None
 
+    # Every problem below is collected, then reported at once (as the schema's are).
+    problems: list[str] = []
     if not model.axes:
-        raise HwsimError(f"{source}: axes: give at least one axis")
+        problems.append("axes: give at least one axis")
     axes = []
     for i, ax in enumerate(model.axes):
-        where = f"{source}: axes[{i}] ({ax.field})"
-        if ax.values is not None:
-            _check_axis_size(len(ax.values), where)
-            values = tuple(ax.values)
-        else:
-            values = _range_values(ax.range, where)
-        if not values:
-            raise HwsimError(f"{where}: empty list of values")
-        bad = [v for v in values if isinstance(v, float) and not math.isfinite(v)]
-        if bad:
-            raise HwsimError(f"{where}: values must be finite, got {bad[0]}")
+        where = f"axes[{i}] ({ax.field})"
+        try:
+            if ax.values is not None:
+                _check_axis_size(len(ax.values), where)
+                values = tuple(ax.values)
+            else:
+                values = _range_values(ax.range, where)
+        except HwsimError as exc:
+            problems.append(str(exc))
+            continue
         kinds = {"number" if isinstance(v, int | float) and not isinstance(v, bool)
                  else type(v).__name__ for v in values}
-        if len(kinds) > 1:  # one column type per axis (a stray string breaks the tables)
-            raise HwsimError(f"{where}: values of one axis must be of one kind, got "
-                             f"{' and '.join(sorted(kinds))} in {list(values)}")
-        if len(set(map(repr, values))) != len(values):
-            raise HwsimError(f"{where}: repeated values in {list(values)}")
+        bad = [v for v in values if isinstance(v, float) and not math.isfinite(v)]
+        if not values:
+            problems.append(f"{where}: empty list of values")
+        elif bad:
+            problems.append(f"{where}: values must be finite, got {bad[0]}")
+        elif len(kinds) > 1:  # one column type per axis (a stray string breaks the tables)
+            problems.append(f"{where}: values of one axis must be of one kind, got "
+                            f"{' and '.join(sorted(kinds))} in {list(values)}")
+        elif len(set(map(repr, values))) != len(values):
+            problems.append(f"{where}: repeated values in {list(values)}")
         axes.append(Axis(ax.field, values))
     names = [a.field for a in axes]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
-        raise HwsimError(f"{source}: axes: field(s) given twice: {', '.join(dup)}")
+        problems.append(f"axes: field(s) given twice: {', '.join(dup)}")
 
     zipped: set[str] = set()
     for g, group in enumerate(model.zip):
-        where = f"{source}: zip[{g}]"
+        where = f"zip[{g}]"
         unknown = [f for f in group if f not in names]
-        if unknown:
-            raise HwsimError(f"{where}: {', '.join(unknown)} is not an axis; axes: "
-                             f"{', '.join(names)}")
-        if len(group) < 2:
-            raise HwsimError(f"{where}: a zip group needs at least two axes")
         again = [f for f in group if f in zipped]
-        if again:
-            raise HwsimError(f"{where}: {', '.join(again)} already in another zip group")
         zipped.update(group)
-        lengths = {f: len(axes[names.index(f)].values) for f in group}
-        if len(set(lengths.values())) != 1:
-            raise HwsimError(f"{where}: zipped axes need the same number of values, got "
-                             + ", ".join(f"{f}: {n}" for f, n in lengths.items()))
+        if unknown:
+            problems.append(f"{where}: {', '.join(unknown)} is not an axis; axes: "
+                            f"{', '.join(names)}")
+        elif len(group) < 2:
+            problems.append(f"{where}: a zip group needs at least two axes")
+        elif again:
+            problems.append(f"{where}: {', '.join(again)} already in another zip group")
+        else:
+            lengths = {f: len(axes[names.index(f)].values) for f in group}
+            if len(set(lengths.values())) != 1:
+                problems.append(f"{where}: zipped axes need the same number of values, got "
+                                + ", ".join(f"{f}: {n}" for f, n in lengths.items()))
 
-    def check_metric(name: str, where: str) -> None:
+    def known_metric(name: str, where: str) -> bool:
         if metrics is not None and name not in metrics:
-            raise HwsimError(f"{where}: unknown metric {name!r}; metrics: {', '.join(metrics)}")
+            problems.append(f"{where}: unknown metric {name!r}; metrics: {', '.join(metrics)}")
+            return False
+        return True
 
     objectives = []
     for i, obj in enumerate(model.objectives):
-        where = f"{source}: objectives[{i}]"
+        where = f"objectives[{i}]"
         metric, goal = (obj, None) if isinstance(obj, str) else (obj.metric, obj.goal)
-        check_metric(metric, where)
+        if not known_metric(metric, where):
+            continue
         if goal is None:
             if metrics is None:
-                raise HwsimError(f"{where}: give a goal for {metric!r}: min or max")
+                problems.append(f"{where}: give a goal for {metric!r}: min or max")
+                continue
             goal = metrics[metric]
         objectives.append(Objective(metric, goal))
-    if not objectives:
-        raise HwsimError(f"{source}: objectives: give at least one objective")
+    if not model.objectives:
+        problems.append("objectives: give at least one objective")
     if len({o.metric for o in objectives}) != len(objectives):
-        raise HwsimError(f"{source}: objectives: a metric is listed twice")
+        problems.append("objectives: a metric is listed twice")
 
     constraints = []
     for i, con in enumerate(model.constraints):
-        where = f"{source}: constraints[{i}]"
+        where = f"constraints[{i}]"
         if con.metric is not None:
-            check_metric(con.metric, where)
-            constraints.append(Constraint(con.metric, "metric", con.min, con.max))
+            if known_metric(con.metric, where):
+                constraints.append(Constraint(con.metric, "metric", con.min, con.max))
+        elif con.field not in names:
+            problems.append(f"{where}: field {con.field!r} is not an axis; axes: "
+                            f"{', '.join(names)}")
         else:
-            if con.field not in names:
-                raise HwsimError(f"{where}: field {con.field!r} is not an axis; axes: "
-                                 f"{', '.join(names)}")
             constraints.append(Constraint(con.field, "field", con.min, con.max))
 
     heatmaps = []
     for i, hm in enumerate(model.report.heatmaps):
-        where = f"{source}: report.heatmaps[{i}]"
-        for axis_name in (hm.x, hm.y):
-            if axis_name not in names:
-                raise HwsimError(f"{where}: {axis_name!r} is not an axis; axes: {', '.join(names)}")
-        if hm.x == hm.y:
-            raise HwsimError(f"{where}: x and y must be different axes")
-        check_metric(hm.metric, where)
-        heatmaps.append(Heatmap(hm.x, hm.y, hm.metric))
+        where = f"report.heatmaps[{i}]"
+        missing = [a for a in (hm.x, hm.y) if a not in names]
+        if missing:
+            problems += [f"{where}: {a!r} is not an axis; axes: {', '.join(names)}"
+                         for a in missing]
+        elif hm.x == hm.y:
+            problems.append(f"{where}: x and y must be different axes")
+        elif known_metric(hm.metric, where):
+            heatmaps.append(Heatmap(hm.x, hm.y, hm.metric))
+    if problems:
+        raise HwsimError(f"{source}: " + "; ".join(problems))
 
     st = model.strategy
     strategy = Strategy(st.kind, st.samples, st.trials, st.sampler, st.seed, st.batch_size)

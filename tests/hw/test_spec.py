@@ -89,7 +89,7 @@ def test_area_by_hand():
         ({"dram": {"bytes_per_cycle": 0}}, r"dram.bytes_per_cycle: Input should be greater"),
         ({"dram": {}}, r"dram: give exactly one of 'bytes_per_cycle' or 'gb_per_s'"),
         ({"pe": {"kind": "tpu"}},
-         r"pe: unknown PE kind \(allowed: bitmod, mac, dint, bipolar, bit_serial"),
+         r"pe.kind: unknown value 'tpu' \(allowed: bitmod, mac, dint, bipolar, bit_serial"),
         ({"pe": {"lanes": 4}}, r"pe: missing 'kind'"),
         ({"pe": {"kind": "mac", "lanez": 1, "energy_pj_per_cycle": 1, "area_um2": 1}},
          r"pe.lanez: unknown key \(allowed: energy_pj_per_cycle, area_um2, rtl, kind, lanes"),

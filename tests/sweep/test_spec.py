@@ -55,12 +55,12 @@ def test_goals_default_from_the_model():
         ({"axes": [{"field": "x", "range": {"start": 1, "stop": 4, "num": 0}}]},
          "num must be >= 1"),
         ({"axes": [{"field": "x", "values": [1], "range": {"start": 1, "stop": 2}}]},
-         "axes[0]: Value error, give exactly one of `values`"),
+         "axes[0]: give exactly one of `values`"),
         ({"axes": []}, "give at least one axis"),
         ({"axes": [{"field": "x", "values": [1, 1]}]}, "repeated values"),
         ({"axes": [{"field": "x", "values": [1]}, {"field": "x", "values": [2]}]},
          "given twice: x"),
-        ({"axse": []}, "s.yaml: axse: Extra inputs are not permitted"),
+        ({"axse": []}, "s.yaml: axse: unknown key (allowed: name, axes, zip,"),
         ({"objectives": ["speed"]}, "objectives[0]: unknown metric 'speed'; metrics: latency_s"),
         ({"zip": [["x", "kind", "y"]]}, "zip[0]: y is not an axis"),
         ({"axes": [{"field": "x", "values": [1, 2, 3]}, {"field": "y", "values": [1, 2]}],
@@ -139,3 +139,15 @@ def test_axis_values_must_be_finite_and_of_one_kind(values, message):
     with pytest.raises(HwsimError, match=message):
         sweep_from_dict(data, sections=("params",), metrics={"latency_s": "min"},
                         source="s.yaml")
+
+
+def test_every_problem_of_a_sweep_file_is_reported_at_once():
+    changes = {"objectives": ["speed"], "zip": [["x", "y"]],
+               "constraints": [{"field": "y", "max": 1}]}
+    with pytest.raises(HwsimError) as info:
+        parse(spec_dict(**changes))
+    msg = str(info.value)
+    assert msg.startswith("s.yaml: ") and msg.count("s.yaml") == 1
+    for part in ("zip[0]: y is not an axis", "objectives[0]: unknown metric 'speed'",
+                 "constraints[0]: field 'y' is not an axis"):
+        assert part in msg
