@@ -45,6 +45,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from hwsim.config import pop_field, schema_paths, set_field, validation_error
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
 from hwsim.hw._schema import CONFIG as _CFG
@@ -58,7 +59,6 @@ from hwsim.hw.pe_kinds import (
     MacPE,
     SystolicPE,
 )
-from hwsim.validation import validation_error
 
 __all__ = [
     "ArraySpec",
@@ -208,27 +208,6 @@ class HardwareSpec:
 _ADAPTER = TypeAdapter(HardwareSpec)
 
 
-_PE_UNION_MARK = object()
-_PE_BY_KIND: dict[str, type] = {name: k.spec for name, k in PE_KINDS.items()}
-_NESTED: dict[tuple[type, str], Any] = {
-    (HardwareSpec, "pe"): _PE_UNION_MARK,
-    (HardwareSpec, "array"): ArraySpec,
-    (HardwareSpec, "decode_array"): ArraySpec,
-    (HardwareSpec, "buffers"): BuffersSpec,
-    (HardwareSpec, "dram"): DramSpec,
-    (HardwareSpec, "weights"): WeightStorage,
-    (BuffersSpec, "weight"): BufferSpec,
-    (BuffersSpec, "activation"): BufferSpec,
-    (BuffersSpec, "output"): BufferSpec,
-}
-
-
-def _field_type(node: Any, name: Any) -> Any:
-    if not isinstance(node, type):
-        return None
-    return _NESTED.get((node, name))
-
-
 def _cross_checks(hw: HardwareSpec) -> list[str]:
     errors = []
     if hw.weights is not None:
@@ -327,26 +306,15 @@ def hardware_fields(hw: HardwareSpec) -> list[str]:
 
     PE fields are those of the spec's PE kind; ``decode_array.*`` is listed even when unset.
     """
-    paths: list[str] = []
-
-    def walk(node: type, prefix: str) -> None:
-        for f in dataclasses.fields(node):
-            if f.name == "source":
-                continue
-            sub = _PE_BY_KIND[hw.pe.kind] if (node is HardwareSpec and f.name == "pe") \
-                else _field_type(node, f.name)
-            if sub is None:
-                paths.append(prefix + f.name)
-            else:
-                walk(sub, prefix + f.name + ".")
-
-    walk(HardwareSpec, "")
+    paths = schema_paths(HardwareSpec, lambda _path, _union: type(hw.pe), skip=("source",),
+                         leaves=(RtlSource,))
     if hw.pe.rtl is not None:
         # The RTL block's own parameters (pipeline depth, accumulator, ...) are fields too.
+        # Imported here: hw.asic builds on this module.
         from hwsim.hw.asic.pe_costs import rtl_param_fields
 
         paths += rtl_param_fields(hw.pe.rtl.block)
-    return sorted(p for p in paths if p != "pe.rtl.derived")
+    return sorted(paths)
 
 
 # Fields of which exactly one may be set: overriding one clears the other.
@@ -400,23 +368,9 @@ def with_overrides(hw: HardwareSpec, overrides: dict[str, Any]) -> HardwareSpec:
                              f"{', '.join(valid)})")
         other = _EXCLUSIVE.get(path)
         if other is not None:
-            _pop_path(data, other)
+            pop_field(data, other)
         if path.startswith("decode_array.") and "decode_array" not in data:
             data["decode_array"] = copy.deepcopy(data["array"])
-        node = data
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        set_field(data, path, value)
     label = ", ".join(f"{k}={v}" for k, v in overrides.items())
     return hardware_from_dict(data, source=f"{hw.source} with {label}" if label else hw.source)
-
-
-def _pop_path(data: dict[str, Any], path: str) -> None:
-    node: Any = data
-    parts = path.split(".")
-    for part in parts[:-1]:
-        node = node.get(part)
-        if not isinstance(node, dict):
-            return
-    node.pop(parts[-1], None)

@@ -25,9 +25,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hwsim.config import validation_error
 from hwsim.errors import HwsimError
 from hwsim.files import preset_file, preset_names, read_yaml, resolve_reference
-from hwsim.validation import validation_error
 
 __all__ = ["ComputePeak", "Machine", "list_machines", "load_machine", "machine_from_dict"]
 

@@ -63,6 +63,7 @@ from pydantic import (
     model_validator,
 )
 
+from hwsim.config import validation_error
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml, resolve_reference
 from hwsim.limits import (
@@ -74,7 +75,6 @@ from hwsim.limits import (
     check_count,
 )
 from hwsim.workloads.attention import AttentionKernel
-from hwsim.validation import validation_error
 from hwsim.workloads.examples import resolve_workload_path
 from hwsim.workloads.hf_config import model_from_hf_config, model_from_hf_dict
 from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names

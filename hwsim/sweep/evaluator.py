@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hwsim.config import leaf_paths, with_overrides
 from hwsim.errors import HwsimError
-from hwsim.sweep.fields import leaf_paths, with_overrides
 from hwsim.sweep.spec import Goal
 
 __all__ = ["Evaluator", "Resolve"]

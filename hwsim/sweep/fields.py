@@ -1,4 +1,5 @@
-"""Dotted field paths into a nested configuration: list, read, override, and resolve a user's name.
+"""Resolve the field a user names in a sweep to its dotted path (the walkers over dotted paths
+are `hwsim.config`'s).
 
 A sweep's base configuration is a mapping of sections (``{"workload": {...}, "hardware": {...}}``)
 whose leaves are the fields an axis may vary. Users may name a field with its section
@@ -7,52 +8,13 @@ whose leaves are the fields an axis may vary. Users may name a field with its se
 
 from __future__ import annotations
 
-import copy
 import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hwsim.errors import HwsimError
 
-__all__ = ["get_field", "leaf_paths", "resolve_field", "with_overrides"]
-
-
-def leaf_paths(data: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted paths of every leaf (a value that is not a mapping), in insertion order."""
-    paths: list[str] = []
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            paths.extend(leaf_paths(value, path + "."))
-        else:
-            paths.append(path)
-    return paths
-
-
-def get_field(data: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path; `KeyError` if any part is missing."""
-    node: Any = data
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            raise KeyError(path)
-        node = node[part]
-    return node
-
-
-def with_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of `base` with each dotted path in `overrides` set to its value.
-
-    The paths must already be resolved (see `resolve_field`); missing parents are created;
-    `base` is left untouched.
-    """
-    out = copy.deepcopy(dict(base))
-    for path, value in overrides.items():
-        *parents, last = path.split(".")
-        node = out
-        for part in parents:
-            node = node.setdefault(part, {})  # a field the base leaves at its default
-        node[last] = value
-    return out
+__all__ = ["resolve_field"]
 
 
 def resolve_field(name: str, valid: Mapping[str, Sequence[str]], where: str,

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from hwsim import __version__
+from hwsim.config import leaf_paths, with_overrides
 from hwsim.errors import HwsimError
 from hwsim.files import read_json, read_yaml
 from hwsim.sweep.evaluator import Evaluator
-from hwsim.sweep.fields import leaf_paths, with_overrides
 
 __all__ = ["METRICS", "evaluate", "hwsim_evaluator", "model_fingerprint"]
 

@@ -35,10 +35,10 @@ from pydantic import (
     model_validator,
 )
 
+from hwsim.config import validation_error
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
 from hwsim.limits import MAX_AXIS_VALUES, MAX_GRID_POINTS
-from hwsim.validation import validation_error
 
 __all__ = [
     "Axis",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from hwsim.config import yaml_path
 from hwsim.errors import HwsimError
 from hwsim.hw import hardware_from_dict
 from hwsim.reports.roofline_machine import machine_from_dict
-from hwsim.validation import yaml_path
 from hwsim.workloads import workload_from_dict
 
 

@@ -1,25 +1,117 @@
-"""A pydantic `ValidationError` as one `HwsimError` line: every problem, one wording.
+"""YAML configuration at the edge: dotted paths into nested mappings, and schema errors.
 
-Used by every YAML schema (workload, hardware, roofline machine, sweep), so the same mistake
-reads the same wherever it is made::
+- Dotted paths (``buffers.weight.kib``): `leaf_paths`, `get_field`, `set_field`,
+  `pop_field`, `with_overrides` on plain mappings, and `schema_paths` on a schema type; the
+  hardware spec's `hwsim.hw.with_overrides` and the sweep engine both walk with them.
+- `validation_error`: a pydantic `ValidationError` as one `HwsimError` line naming every
+  problem, one wording for every schema (workload, hardware, roofline machine, sweep)::
 
     w.yaml: weights.group_size: Input should be greater than 0; batch: unknown key (allowed: ...)
 
-A leaf beside `hwsim.errors`: it knows pydantic, not hwsim's layers.
+A leaf beside `hwsim.errors` and `hwsim.files`: it knows pydantic, not hwsim's layers.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from hwsim.errors import HwsimError
 
-__all__ = ["validation_error", "yaml_path"]
+__all__ = [
+    "get_field",
+    "leaf_paths",
+    "pop_field",
+    "schema_paths",
+    "set_field",
+    "validation_error",
+    "with_overrides",
+    "yaml_path",
+]
+
+
+def leaf_paths(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of every leaf (a value that is not a mapping), in insertion order."""
+    paths: list[str] = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            paths.extend(leaf_paths(value, path + "."))
+        else:
+            paths.append(path)
+    return paths
+
+
+def get_field(data: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path; `KeyError` if any part is missing."""
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise KeyError(path)
+        node = node[part]
+    return node
+
+
+def set_field(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path in ``data`` in place, creating missing parents."""
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})  # a field the mapping leaves at its default
+    node[last] = value
+
+
+def pop_field(data: dict[str, Any], path: str) -> None:
+    """Remove a dotted path from ``data`` in place, if it is there."""
+    *parents, last = path.split(".")
+    node: Any = data
+    for part in parents:
+        node = node.get(part)
+        if not isinstance(node, dict):
+            return
+    node.pop(last, None)
+
+
+def with_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with each dotted path in ``overrides`` set to its value
+    (missing parents created; ``base`` left untouched)."""
+    out = copy.deepcopy(dict(base))
+    for path, value in overrides.items():
+        set_field(out, path, value)
+    return out
+
+
+def schema_paths(schema: Any, choose: Callable[[str, Any], Any] | None = None,
+                 skip: tuple[str, ...] = (), leaves: tuple[type, ...] = ()) -> list[str]:
+    """Dotted paths of every leaf field of a schema type (nested models and dataclasses).
+
+    Args:
+        schema: a pydantic model or dataclass.
+        choose: ``(path, union type) -> member`` picks the member of a union of schemas to
+            walk (e.g. the PE kind a spec has); without it a union is a leaf.
+        skip: field names left out at every level (e.g. ``"source"``).
+        leaves: schema types set as a whole (one path), not field by field.
+    """
+    paths: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for name, tp in (_fields(node) or {}).items():
+            if name in skip:
+                continue
+            sub = choose(prefix + name, tp) if choose and _members(tp) else tp
+            if _fields(sub) is None or _unwrap(sub) in leaves:
+                paths.append(prefix + name)
+            else:
+                walk(sub, prefix + name + ".")
+
+    walk(schema, "")
+    return paths
 
 
 def yaml_path(loc: tuple[Any, ...] | list[Any]) -> str:
