@@ -14,7 +14,7 @@ tables); `quantize` is vectorized over whole tensors. Knows nothing of models or
 """
 
 from hwsim.dtypes._element import ElementFormat
-from hwsim.dtypes._format import SCHEMES, FloatFormat, Format
+from hwsim.dtypes._format import SCHEMES, FloatFormat, Format, format_group_problem
 from hwsim.dtypes._grid import TIE_RULES
 from hwsim.dtypes._metrics import error_metrics, sqnr_db
 from hwsim.dtypes._quantize import QuantResult, bits_per_weight, quantize
@@ -31,6 +31,7 @@ __all__ = [
     "QuantResult",
     "bits_per_weight",
     "error_metrics",
+    "format_group_problem",
     "get_element",
     "get_format",
     "list_formats",

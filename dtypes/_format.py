@@ -25,7 +25,7 @@ from hwsim.dtypes._scale import INT8_ROW_FACTOR_BITS, SCALE_BITS, ScaleFormat
 from hwsim.dtypes._tables import minifloat
 from hwsim.errors import HwsimError
 
-__all__ = ["FloatFormat", "Format", "Scheme"]
+__all__ = ["FloatFormat", "Format", "Scheme", "format_group_problem"]
 
 Scheme = Literal["absmax", "asym", "mixture", "ant", "olive", "mx", "nvfp4", "tensor_mean",
                  "row_mean"]
@@ -301,3 +301,22 @@ class FloatFormat:
     def bits_per_weight(self, group_size: int | None = None,
                         in_features: int | None = None) -> float:
         return float(self.bits)
+
+
+def format_group_problem(fmt: Format | FloatFormat, group_size: int | None) -> str | None:
+    """Why `group_size` cannot go with format `fmt`, or ``None`` (workloads and hardware
+    descriptions that store weights in a format both apply it).
+
+    A plain cast (fp16, bf16, fp32) has no scales, so a group size would be silently ignored;
+    OliVe pairs neighbouring elements, so its groups must be even.
+    """
+    if group_size is None:
+        return None
+    if fmt.scheme == "cast":
+        return (f"{fmt.name} is a plain cast without scales or groups; remove 'group_size' "
+                "or pick a quantized format")
+    if fmt.scheme == "olive" and group_size % 2:
+        return f"{group_size} is odd; {fmt.name} pairs neighbouring weights, so give an even size"
+    return None
+
+

@@ -46,6 +46,7 @@ from typing import Annotated, Any, Union
 from pydantic import Field, TypeAdapter, ValidationError
 
 from hwsim.config import pop_field, schema_paths, set_field, validation_error
+from hwsim.dtypes import format_group_problem, get_format
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
 from hwsim.hw._schema import CONFIG as _CFG
@@ -216,10 +217,6 @@ def _cross_checks(hw: HardwareSpec) -> list[str]:
             errors.append("weights: give exactly one of 'format' (with optional 'group_size') "
                           "or 'bits'")
         elif w.format is not None:
-            # Lazy: the format registry is a lower layer, needed only when a format is named.
-            from hwsim.dtypes import get_format
-            from hwsim.workloads.spec import format_group_problem
-
             try:
                 fmt = get_format(w.format)
             except HwsimError as exc:

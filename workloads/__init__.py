@@ -27,7 +27,6 @@ from hwsim.workloads.spec import (
     Precision,
     WeightPrecision,
     Workload,
-    format_group_problem,
     load_workload,
     workload_from_dict,
 )
@@ -50,7 +49,6 @@ __all__ = [
     "example_path",
     "example_workloads",
     "footprint",
-    "format_group_problem",
     "get_model",
     "linear_layers",
     "list_models",

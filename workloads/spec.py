@@ -52,7 +52,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -64,6 +64,7 @@ from pydantic import (
 )
 
 from hwsim.config import validation_error
+from hwsim.dtypes import bits_per_weight, format_group_problem, get_format
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml, resolve_reference
 from hwsim.limits import (
@@ -81,15 +82,11 @@ from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_name
 from hwsim.workloads.models import ModelConfig, get_model
 from hwsim.workloads.serving import Request, ServingPolicy, read_trace_csv, validate_requests
 
-if TYPE_CHECKING:
-    from hwsim.dtypes import FloatFormat, Format
-
 __all__ = [
     "Gemm",
     "Precision",
     "WeightPrecision",
     "Workload",
-    "format_group_problem",
     "load_workload",
     "workload_from_dict",
 ]
@@ -128,9 +125,6 @@ class Precision:
 
 @functools.lru_cache(maxsize=512)
 def _bits_per_weight(fmt: str, group_size: int | None, in_features: int) -> float:
-    # Lazy: dtypes is a lower layer, imported only when a format has to be resolved.
-    from hwsim.dtypes import bits_per_weight
-
     return float(bits_per_weight(fmt, group_size=group_size, in_features=in_features))
 
 
@@ -342,28 +336,10 @@ class _WorkloadIn(_Strict):
         return v
 
 
-def format_group_problem(fmt: Format | FloatFormat, group_size: int | None) -> str | None:
-    """Why `group_size` cannot go with format `fmt` (a `hwsim.dtypes` format), or ``None``.
-
-    A plain cast (fp16, bf16, fp32) has no scales, so a group size would be silently ignored;
-    OliVe pairs neighbouring elements, so its groups must be even.
-    """
-    if group_size is None:
-        return None
-    if fmt.scheme == "cast":
-        return (f"{fmt.name} is a plain cast without scales or groups; remove 'group_size' "
-                "or pick a quantized format")
-    if fmt.scheme == "olive" and group_size % 2:
-        return f"{group_size} is odd; {fmt.name} pairs neighbouring weights, so give an even size"
-    return None
-
-
 def _resolve_precision(p: _PrecisionIn, where: str, errors: list[str],
                        in_features: int) -> Precision | None:
     if p.bits is not None:
         return Precision(float(p.bits))
-    from hwsim.dtypes import get_format
-
     try:
         fmt = get_format(p.format)  # type: ignore[arg-type]
     except HwsimError as exc:
