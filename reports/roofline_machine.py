@@ -1,7 +1,9 @@
 """Roofline machines: memory bandwidth, compute peaks per operand width, on-chip capacity.
 
-A machine is the few numbers a roofline needs, read from YAML (bundled presets live in
-``reports/machines/``; any other machine is a user file of the same schema)::
+A machine is the few numbers a roofline needs, read from YAML (bundled GPU presets live in
+``reports/machines/``; any other machine is a user file of the same schema), or derived from
+an accelerator's hardware description (`machine_from_hardware`: every hardware preset, or a
+hardware YAML, is a machine too)::
 
     name: a100-40g
     description: NVIDIA A100 SXM4 40 GB
@@ -28,10 +30,29 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hwsim.config import validation_error
 from hwsim.errors import HwsimError
 from hwsim.files import preset_file, preset_names, read_yaml, resolve_reference
+from hwsim.hw import HardwareSpec, hardware_from_dict
+from hwsim.hw.presets import FPGA_PRESET_DIR, PRESET_DIR
+from hwsim.sim.kind_models import cycle_model
 
-__all__ = ["ComputePeak", "Machine", "list_machines", "load_machine", "machine_from_dict"]
+__all__ = [
+    "ComputePeak",
+    "Machine",
+    "list_machines",
+    "load_machine",
+    "machine_from_dict",
+    "machine_from_hardware",
+]
 
 _PRESETS = Path(__file__).resolve().parent / "machines"
+_HW_PRESETS = (PRESET_DIR, FPGA_PRESET_DIR)
+
+# What a hardware description does not say, assumed for its roofline: off-chip DRAM large
+# enough for any model, and a 64-lane FP16 vector unit (norms, softmax) at the array's clock.
+ASSUMED_MEMORY_GIB = 64.0
+ASSUMED_VECTOR_LANES = 64
+# Widest operand a compute path is derived for (the schema's widest element).
+_MAX_OPERAND_BITS = 32
+_LANE_MAC_K = 8192
 
 
 @dataclass(frozen=True)
@@ -116,21 +137,64 @@ def machine_from_dict(data: object, source: str = "<dict>") -> Machine:
     )
 
 
+def machine_from_hardware(hw: HardwareSpec) -> Machine:
+    """The roofline machine of an accelerator, derived from its description.
+
+    Memory bandwidth: the DRAM's bytes per cycle at the clock. On-chip: the three buffers.
+    Compute: for every ``b`` operand width the PE kind runs (a plain width, 1..32 bits, at the
+    PE's activation width), PEs x lanes / cycles per lane-MAC (the kind's cycle model over a
+    long reduction) x 2 FLOP x clock; one path per width where the rate drops. Memory
+    capacity and the vector unit are assumptions (`ASSUMED_MEMORY_GIB`,
+    `ASSUMED_VECTOR_LANES`).
+    """
+    pe = hw.pe
+    model = cycle_model(pe.kind)
+    clock_hz = hw.clock_mhz * 1e6
+    pes = hw.array.rows * hw.array.cols
+    rates: list[tuple[int, float]] = []
+    for b_bits in range(1, _MAX_OPERAND_BITS + 1):
+        widths = model.widths(pe, pe.act_bits, None, b_bits, False)
+        if isinstance(widths, str):
+            continue
+        cycles = float(model.pe_cycles(_LANE_MAC_K, pe, widths, None)) * pe.lanes / _LANE_MAC_K
+        rates.append((b_bits, pes * pe.lanes / cycles * 2 * clock_hz))
+    # A path takes operands up to its width: keep the widest width of every rate.
+    peaks = tuple(ComputePeak(pe.act_bits, b, rate) for i, (b, rate) in enumerate(rates)
+                  if i + 1 == len(rates) or rates[i + 1][1] != rate)
+    buffers = hw.buffers
+    return Machine(
+        name=hw.name,
+        description=hw.description,
+        memory_bw_bytes_per_s=hw.dram_bytes_per_cycle * clock_hz,
+        memory_capacity_bytes=ASSUMED_MEMORY_GIB * 2**30,
+        onchip_bytes=sum(b.capacity_bytes for b in (buffers.weight, buffers.activation,
+                                                     buffers.output)),
+        vector_flops_per_s=ASSUMED_VECTOR_LANES * 2 * clock_hz,
+        peaks=peaks,
+        source=hw.source,
+    )
+
+
 def list_machines() -> list[str]:
-    """Names of the bundled machine presets, sorted."""
-    return preset_names([_PRESETS])
+    """Names of the machine presets: the GPUs and every hardware preset, sorted."""
+    return preset_names([_PRESETS, *_HW_PRESETS])
 
 
 def load_machine(ref: str | Path, folder: Path | None = None) -> Machine:
-    """A bundled preset by name (case-insensitive), or a machine YAML file.
+    """A preset by name (case-insensitive), or a machine or hardware YAML file.
 
     ``ref`` follows `hwsim.files.resolve_reference` (a file relative to ``folder``, else the
-    current directory, when it ends in ``.yaml``/``.yml`` or holds a ``/``).
+    current directory, when it ends in ``.yaml``/``.yml`` or holds a ``/``). A hardware
+    preset or file (one with a ``pe`` key) gives its derived machine
+    (`machine_from_hardware`).
 
     Raises:
         HwsimError: unknown preset (closest names listed), unreadable or invalid file.
     """
     resolved = resolve_reference(ref, folder)
     if isinstance(resolved, str):
-        resolved = preset_file(resolved, [_PRESETS], "machine")
-    return machine_from_dict(read_yaml(resolved, "machine"), source=str(resolved))
+        resolved = preset_file(resolved, [_PRESETS, *_HW_PRESETS], "machine")
+    data = read_yaml(resolved, "machine")
+    if isinstance(data, dict) and "pe" in data:
+        return machine_from_hardware(hardware_from_dict(data, source=str(resolved)))
+    return machine_from_dict(data, source=str(resolved))

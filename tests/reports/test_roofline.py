@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -205,3 +206,27 @@ def test_w4a8_with_an_activation_format_takes_the_8_bit_path() -> None:
     assert c["peak_flops_per_s"] == 624e12
     # Traffic still counts the scales: a 1024^2 x 8.125, b 1024^2 x 4.125, out at 8.125 bits.
     assert c["bytes"][0] == pytest.approx(1024**2 * (8.125 + 4.125 + 8.125) / 8)
+
+
+def test_an_accelerator_machine_is_derived_from_its_hardware_description() -> None:
+    from hwsim.hw import load_hardware
+
+    hw = load_hardware("bitmod")
+    m = load_machine("bitmod")
+    assert m.name == hw.name and m.source == hw.source
+    # The three buffers: 512 + 512 + 128 KiB (the hand-written machine said 1 MiB).
+    assert m.onchip_bytes == (512 + 512 + 128) * 1024
+    # Booth digits of a width-only operand: ceil(bits / 2) cycles per weight per lane.
+    for bits, cycles in ((2, 1), (4, 2), (6, 3), (8, 4), (16, 8)):
+        assert m.gemm_peak_flops(16, bits) == pytest.approx(1024 * 4 / cycles * 2e9)
+    # The dINT PE runs at most 4-bit second operands, as the simulator says.
+    with pytest.raises(HwsimError, match="no compute path for 8-bit x 8-bit"):
+        load_machine("dint").gemm_peak_flops(8, 8)
+
+
+def test_a_hardware_yaml_is_a_machine_file_too(tmp_path) -> None:
+    from hwsim.hw import hardware_to_dict, load_hardware
+
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(hardware_to_dict(load_hardware("olive"))))
+    assert load_machine(str(path)).peaks == load_machine("olive").peaks
