@@ -22,9 +22,12 @@ from pathlib import Path
 
 import yaml
 
-from hwsim.hw.fpga import SCALING_KINDS, fpga_hardware, largest_array
+from hwsim.hw.fpga import SCALING_KINDS, ScalingPoint, fpga_hardware, largest_array
 from hwsim.hw.fpga.design_point import BOARD_MEMORIES
+from hwsim.hw.fpga.flow import load_implementation
 from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
+from hwsim.sim import simulate_workload
+from hwsim.workloads import load_workload
 
 
 def _workload(kind: str, folder: Path) -> Path:
@@ -78,9 +81,6 @@ def main() -> None:
         print("written:", path)
 
     # Simulated LLM latency of every design point with each board memory.
-    from hwsim.sim import simulate_workload
-    from hwsim.workloads import load_workload
-
     print("\nLlama-2-7B, 256-token prefill + 20 decode steps, simulated:")
     print(f"{'kind':10} {'device':11} {'dsp':5} {'array':6} {'MHz':>6} {'memory':11} "
           f"{'weights':9} {'latency s':>10} {'tokens/s':>9}")
@@ -103,9 +103,6 @@ _KIND_OF_BLOCK = {s.array_block or s.block: s.name for s in SCALING_KINDS.values
 
 
 def _collect(folders: list[Path]) -> list:
-    from hwsim.hw.fpga.flow import load_implementation
-    from hwsim.hw.fpga.scaling import ScalingPoint
-
     points = []
     for folder in folders:
         for path in sorted(folder.rglob("fpga.json")):
@@ -117,10 +114,7 @@ def _collect(folders: list[Path]) -> list:
 
 
 def _latency(result) -> tuple[float, float]:
-    from hwsim.reports.run_report import summary_table
-
-    row = summary_table([result]).to_dict(orient="records")[0]
-    return row["latency_ms"] / 1e3, row.get("tokens_per_s") or 0.0
+    return result.latency_ms / 1e3, result.throughput_tokens_per_s or 0.0
 
 
 if __name__ == "__main__":

@@ -135,11 +135,6 @@ class RunResult:
         return tokens / (float(steps.sum()) / (self.hardware.clock_mhz * 1e6))
 
     @property
-    def tokens_per_s(self) -> float | None:
-        """Alias of `throughput_tokens_per_s` (the sweep's ``tokens_per_s`` metric reads it)."""
-        return self.throughput_tokens_per_s
-
-    @property
     def energy_per_token_uj(self) -> float | None:
         """Energy per token processed, ``None`` without a model."""
         if not self.tokens:
@@ -191,7 +186,6 @@ class RunResult:
             "latency_ms": self.latency_ms,
             "throughput_tokens_per_s": self.throughput_tokens_per_s,
             "decode_tokens_per_s": self.decode_tokens_per_s,
-            "tokens_per_s": self.tokens_per_s,  # old name of throughput_tokens_per_s
             "energy_uj": self.energy_uj,
             "energy_breakdown_uj": self.energy_breakdown_uj,
             "energy_per_token_uj": self.energy_per_token_uj,

@@ -124,8 +124,8 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     }
     if fidelity is not None:
         metrics.update(fidelity["metrics"])
-    if result.tokens_per_s is not None:
-        metrics["tokens_per_s"] = result.tokens_per_s
+    if result.throughput_tokens_per_s is not None:
+        metrics["tokens_per_s"] = result.throughput_tokens_per_s
         metrics["energy_per_token_uj"] = result.energy_per_token_uj
     _drop_unmodelled(metrics, result.unmodelled)
     layers = result.layers

@@ -57,7 +57,7 @@ def test_metrics_match_a_direct_simulation(tmp_path):
     assert row.energy_uj == pytest.approx(direct.energy_uj, rel=1e-12)
     assert row.area_mm2 == pytest.approx(area_mm2(hw), rel=1e-12)
     assert row.edp_uj_ms == pytest.approx(direct.energy_uj * direct.latency_ms, rel=1e-12)
-    assert row.tokens_per_s == pytest.approx(direct.tokens_per_s, rel=1e-12)
+    assert row.tokens_per_s == pytest.approx(direct.throughput_tokens_per_s, rel=1e-12)
     stages = direct.stage_totals()  # the simulator's own per-stage sums
     assert row.prefill_latency_ms == pytest.approx(stages["prefill"]["latency_ms"], rel=1e-12)
     assert row.decode_latency_ms == pytest.approx(stages["decode"]["latency_ms"], rel=1e-12)
