@@ -1,7 +1,7 @@
 """Benchmark: quantize every linear layer of the shipped MiniLM checkpoint in 7 formats.
 
 Prints the time per format and in total, and the peak resident memory of the process.
-Target (issue 6): under 15 s on one core, peak memory under 1 GB.
+Target: under 15 s on one core, peak memory under 1 GB.
 
 Run by hand: ``.venv/bin/python benchmarks/bench_fidelity.py``.
 """

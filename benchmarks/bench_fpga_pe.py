@@ -4,7 +4,7 @@
 
 Part 1 (`hwsim synth`): the bare blocks side by side, Yosys ``synth_ice40`` without DSPs.
 Part 2 (`hwsim fpga`): each PE inside the I/O harness placed and routed on the device, fmax
-the median of the seeds; the issue asks for one PE on ECP5-25k in under 3 minutes.
+the median of the seeds; the target is one PE on ECP5-25k in under 3 minutes.
 Files go under out/bench_fpga_pe.
 """
 

@@ -1,6 +1,6 @@
 """Quantizer speed and peak memory on one core: a 4096 x 4096 float32 weight.
 
-Targets (issue 2): >= 50 M weights/s for int4 g128, >= 15 M weights/s for bitmod4, no format
+Targets: >= 50 M weights/s for int4 g128, >= 15 M weights/s for bitmod4, no format
 below 2 M weights/s, peak memory under 8x the tensor's size.
 
     python benchmarks/bench_quantize.py [--formats int4,bitmod4] [--size 4096] [--repeat 3]

@@ -1,6 +1,6 @@
 """Benchmark: roofline of Llama-2-70B, 4096 prompt + 1024 output tokens, every decode step.
 
-Target (issue 3): under 1 s on one core and under 200 MB peak memory. Prints the time of
+Target: under 1 s on one core and under 200 MB peak memory. Prints the time of
 building the operators, of the analysis (table + summary + footprint), of the figures, and the
 peak memory (tracemalloc peak of the analysis, and the process's max RSS).
 
@@ -55,7 +55,7 @@ def run_once() -> tuple[float, float, dict]:
 
 def main() -> None:
     """Warm up once, time five runs, measure peak memory and the figures."""
-    # 4096 + 1024 tokens is past Llama-2's trained 4096 on purpose (the issue's benchmark):
+    # 4096 + 1024 tokens is past Llama-2's trained 4096 on purpose (the benchmark's setting):
     # keep the context warning out of the timed loop's output.
     logging.getLogger("hwsim").setLevel(logging.ERROR)
     run_once()  # warm-up: imports, dtypes tables

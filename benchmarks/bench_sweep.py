@@ -1,4 +1,4 @@
-"""Sweep throughput, by hand: the 1,000-point grid of the issue, end to end.
+"""Sweep throughput, by hand: a 1,000-point grid, end to end.
 
 Llama-2-7B (256-token prompt, 20 decode steps) on BitMoD-style hardware, over the decode array
 shape (5 x 5), PE lanes (4) and weight format (10): hwsim/sweep/examples/llama2-decode-1000.yaml.

@@ -84,7 +84,7 @@ __all__ = [
     "with_overrides",
 ]
 
-# CACTI at 28 nm (reference/accelerators.md): a 64 KiB bank with a 256-bit port is 0.238 mm^2.
+# CACTI at 28 nm (as BitMoD's artifacts use it): a 64 KiB bank with a 256-bit port is 0.238 mm^2.
 SRAM_MM2_PER_KIB = 0.238 / 64
 
 

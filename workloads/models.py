@@ -6,7 +6,7 @@ name, so a model imported from a Hugging Face ``config.json`` yields exactly the
 as the built-in entry with the same numbers.
 
 Facts come from the models' public ``config.json`` files (and, for the six models of the BitMoD
-comparison, ``../shared/reference/accelerators.md``).
+comparison, the BitMoD paper, HPCA 2025, and its public artifacts).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Code tables: exhaustive over every code of every format up to 8 bits, and pinned facts.
 
-Expected tables are written out from shared/reference/formats.md, not from the code.
+Expected tables are written out from each format's published reference, not from the code.
 """
 
 from __future__ import annotations
