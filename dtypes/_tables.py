@@ -1,6 +1,7 @@
 """Constructors of the element formats' code tables.
 
-Facts come from the formats' published references; each function says which. Bit layouts are given MSB first.
+Facts come from the formats' published references; each function says which. Bit layouts
+are given MSB first.
 """
 
 from __future__ import annotations
