@@ -104,7 +104,8 @@ def schema_paths(schema: Any, choose: Callable[[str, Any], Any] | None = None,
         for name, tp in (_fields(node) or {}).items():
             if name in skip:
                 continue
-            sub = choose(prefix + name, tp) if choose and _members(tp) else tp
+            schemas = [m for m in _members(tp) if _fields(m) is not None]
+            sub = choose(prefix + name, tp) if choose and schemas else tp
             if _fields(sub) is None or _unwrap(sub) in leaves:
                 paths.append(prefix + name)
             else:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from hwsim.dtypes import get_format, quantize
 from hwsim.errors import HwsimError
 from hwsim.workloads.checkpoints import Checkpoint, LinearWeight
 
@@ -43,8 +44,6 @@ def resolve_formats(formats: Sequence[str] | str) -> list[str]:
     Raises:
         HwsimError: an unknown name (the golden model lists the closest names) or none given.
     """
-    from hwsim.dtypes import get_format
-
     if isinstance(formats, str):
         formats = [f for f in (s.strip() for s in formats.split(",")) if f]
     names = list(dict.fromkeys(get_format(f).name for f in formats))
@@ -91,8 +90,6 @@ def layer_fidelity(
     Raises:
         HwsimError: unknown format or layer name.
     """
-    from hwsim.dtypes import get_format, quantize
-
     names = resolve_formats(formats)
     # fp32/fp16/bf16 are plain casts without groups: the group size is for the others.
     casts = {n for n in names if get_format(n).scheme == "cast"}

@@ -18,8 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
+from hwsim.hw import load_hardware
+from hwsim.reports.fidelity import SUMMARY_COLUMNS
+from hwsim.reports.fidelity_e2e import E2E_COLUMNS
+from hwsim.sim import simulate_workload
+from hwsim.sim.precision import operand_widths
+from hwsim.workloads import load_workload, operators, resolve_workload_path, workload_from_dict
 
 __all__ = [
     "COST_COLUMNS",
@@ -38,8 +45,6 @@ _ROW_SCHEMES = ("ant", "olive", "row_mean")
 
 
 def _workload_source(workload: str | Path) -> Path:
-    from hwsim.workloads import resolve_workload_path
-
     return resolve_workload_path(workload)
 
 
@@ -58,9 +63,6 @@ def _hardware_refs(hardware: str | Sequence[str] | None, declared: str | Path | 
 
 def _runs(w: Any, hw: Any) -> str | None:
     """None if `hw`'s PE runs every weight operand of `w`, else the short reason it does not."""
-    from hwsim.sim.precision import operand_widths
-    from hwsim.workloads import operators
-
     for op in operators(w):
         if op.kind == "gemm" and op.b_kind == "weight":
             try:
@@ -93,11 +95,6 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
     Raises:
         HwsimError: missing workload, unreadable YAML, unknown hardware.
     """
-    from hwsim.dtypes import get_format
-    from hwsim.hw import load_hardware
-    from hwsim.sim import simulate_workload
-    from hwsim.workloads import load_workload, workload_from_dict
-
     path = _workload_source(workload)
     base = load_workload(path)  # validates the file as written and gives the model
     data = read_yaml(path, "workload")
@@ -174,9 +171,6 @@ def read_fidelity_dir(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | 
     Raises:
         HwsimError: no summary, or a table without the expected columns.
     """
-    from hwsim.reports.fidelity import SUMMARY_COLUMNS
-    from hwsim.reports.fidelity_e2e import E2E_COLUMNS
-
     d = Path(folder)
     summary = _read_csv(d / "summary.csv", SUMMARY_COLUMNS)
     e2e_path = d / "fidelity.csv"

@@ -25,7 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwsim.dtypes import get_format, quantize
 from hwsim.errors import HwsimError
+from hwsim.files import read_json
 from hwsim.workloads.checkpoints import Checkpoint, open_checkpoint
 
 __all__ = [
@@ -114,7 +116,6 @@ def embedding_agreement(ref: np.ndarray, quant: np.ndarray, top_k: int = _TOP_K)
 @dataclass
 class _Model:
     """A loaded model with its tokenizer and the original weights of its linear layers."""
-
     task: str  # "embedding" or "perplexity"
     model: Any
     tokenizer: Any
@@ -173,8 +174,6 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
     pooling = "mean"
     pool_cfg = folder / "1_Pooling" / "config.json"  # sentence-transformers layout
     if pool_cfg.is_file():
-        from hwsim.files import read_json
-
         pool = read_json(pool_cfg, "pooling config")
         if isinstance(pool, dict) and pool.get("pooling_mode_cls_token"):
             pooling = "cls"
@@ -190,8 +189,6 @@ def _set_weights(m: _Model, fmt: str | None, group_size: int | None) -> None:
     linear layers are quantized, as in the layer-level table.
     """
     import torch
-
-    from hwsim.dtypes import get_format, quantize
 
     if fmt is not None and get_format(fmt).scheme == "cast":
         group_size = None  # fp32/fp16/bf16 are plain casts without groups
@@ -286,8 +283,6 @@ def end_to_end_fidelity(
         HwsimError: unknown format, unsupported model, missing or empty text file, or the
             llm extra not installed.
     """
-    from hwsim.dtypes import get_format
-
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else open_checkpoint(checkpoint)
     names = list(dict.fromkeys(get_format(f).name for f in formats))
     if not names:

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwsim.dtypes import get_format, quantize
+
 __all__ = ["histogram_png", "pareto_figure", "pareto_front", "pareto_png", "per_element_scale",
            "short_label", "sqnr_png"]
 
@@ -98,7 +100,6 @@ def histogram_png(w: np.ndarray, layer: str, formats: Sequence[str],
 
 def _histogram_panels(fig: Any, w: np.ndarray, formats: Sequence[str],
                       group_size: int | None, rows: int, cols: int) -> None:
-    from hwsim.dtypes import get_format, quantize
 
     for i, name in enumerate(formats):
         ax = fig.add_subplot(rows, cols, i + 1)

@@ -18,7 +18,8 @@ from hwsim.errors import HwsimError
 from hwsim.files import output_folder
 from hwsim.reports.text_table import Column, TextTable
 from hwsim.reports.units import format_number, pick_unit
-from hwsim.sim.run import RunResult, compare_results
+from hwsim.sim.run import RunResult, apply_weight_storage, compare_results
+from hwsim.workloads import operators
 
 __all__ = [
     "comparison_table",
@@ -54,9 +55,6 @@ def weights_run(workload: Any, hw: Any) -> dict[str, Any]:
     A design with its own storage (the FP16 baseline, ``weights:`` in its YAML) overrides the
     workload's precision; otherwise the workload's weights run as written.
     """
-    from hwsim.sim.run import apply_weight_storage
-    from hwsim.workloads import operators
-
     ops = [op for op in apply_weight_storage(operators(workload), hw)
            if op.kind == "gemm" and op.b_kind == "weight"]
     first_stage = ops[0].stage if ops else None

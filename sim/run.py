@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwsim.dtypes import bits_per_weight, get_format
 from hwsim.files import portable_path
 from hwsim.hw.area import area_breakdown_mm2
 from hwsim.hw.spec import HardwareSpec
 from hwsim.sim.engine import ENERGY_COMPONENTS, GemmCosts, simulate_op_shapes
+from hwsim.workloads import operators
 from hwsim.workloads.ops import Op
 from hwsim.workloads.traffic import TENSORS, tensor_bytes
 
@@ -74,7 +76,6 @@ class RunResult:
         not_simulated: ``"stage/op"`` of the vector operators not mapped onto the array.
         tokens: per stage, tokens processed (``None`` for a raw-GEMM workload).
     """
-
     hardware: HardwareSpec
     workload: str
     layers: pd.DataFrame
@@ -286,8 +287,6 @@ def apply_weight_storage(ops: Sequence[Op], hw: HardwareSpec) -> list[Op]:
         bits = float(ws.bits)  # type: ignore[arg-type]
         return [dataclasses.replace(op, b_format=None, b_bits=bits, group_size=None)
                 if _stores_weights(op) else op for op in ops]
-    # Lazy: the format registry is needed only when a design names its weight format.
-    from hwsim.dtypes import bits_per_weight, get_format
 
     found = get_format(ws.format)
     fmt = found.name
@@ -359,8 +358,6 @@ def simulate_workload(workload: Any, hw: HardwareSpec,
         time), ``decode_tokens_per_s`` (generated tokens / decode time), ``stage_totals()``
         and the per-op ``layers`` DataFrame.
     """
-    from hwsim.workloads import operators
-
     tokens = None
     if workload.model is not None:
         tokens = {"prefill": workload.batch * workload.prompt_tokens}

@@ -20,6 +20,7 @@ from hwsim.hw.fpga.flow import (
     implement,
     synthesize,
 )
+from hwsim.hw.rtl.registry import build, get_block, resolve_params
 
 __all__ = ["build_block", "fpga_block", "synth_block"]
 
@@ -33,8 +34,6 @@ def build_block(name: str, params: dict | None = None) -> tuple[wiring.Component
     Raises:
         HwsimError: unknown block or parameter, or a value outside its allowed range.
     """
-    from hwsim.hw.rtl.registry import build, get_block, resolve_params
-
     canonical = get_block(name).name
     values = resolve_params(canonical, params)
     return build(canonical, **values), canonical, values

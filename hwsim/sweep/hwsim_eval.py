@@ -20,9 +20,19 @@ import numpy as np
 
 from hwsim import __version__
 from hwsim.config import leaf_paths, with_overrides
+from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 from hwsim.files import read_json, read_yaml
+from hwsim.hw import hardware_fields, hardware_from_dict, hardware_to_dict, load_hardware
+from hwsim.hw import with_overrides as hw_overrides
+from hwsim.hw.area import area_mm2
+from hwsim.hw.spec import exclusive_overrides
+from hwsim.reports.fidelity_cost import read_fidelity_dir
+from hwsim.sim import simulate_workload, unmodelled_figures
+from hwsim.sim.serving import simulate_serving
 from hwsim.sweep.evaluator import Evaluator
+from hwsim.workloads import example_workloads, workload_from_dict
+from hwsim.workloads.serving import read_trace_csv
 
 __all__ = ["METRICS", "evaluate", "hwsim_evaluator", "model_fingerprint"]
 
@@ -81,7 +91,6 @@ _WORKLOAD_FIELDS = ("name", "description", "model", "batch", "prompt_tokens",
 def _build(config: dict[str, Any]) -> tuple[Any, Any]:
     """The point's validated hardware description and workload."""
     from hwsim.hw import hardware_from_dict
-    from hwsim.hw import with_overrides as hw_overrides
     from hwsim.workloads import workload_from_dict
 
     hw = hardware_from_dict(config["hardware"], source="hardware")
@@ -103,8 +112,6 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
         HwsimError: an invalid combination (a PE that cannot run the format, a buffer too
             small for a tile, a bad value); the sweep records the message and goes on.
     """
-    from hwsim.sim import simulate_workload
-
     fidelity = config.get("fidelity")
     if fidelity is not None and "error" in fidelity:
         raise HwsimError(fidelity["error"])  # before simulating: the point cannot be complete
@@ -149,10 +156,6 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
 def _serving_metrics(workload: Any, hw: Any, fidelity: dict[str, Any] | None
                      ) -> dict[str, float]:
     """Metrics of a served trace: request percentiles, throughput, energy, area."""
-    from hwsim.hw.area import area_mm2
-    from hwsim.sim import unmodelled_figures
-    from hwsim.sim.serving import simulate_serving
-
     run = simulate_serving(workload, hw)
     s = run.summary()
     latency_ms = s["makespan_s"] * 1e3
@@ -194,8 +197,6 @@ def _drop_unmodelled(metrics: dict[str, float], unmodelled: tuple[str, ...]) -> 
 
 
 def _resolve_hardware(entry: Any, folder: Path, where: str) -> dict[str, Any]:
-    from hwsim.hw import hardware_from_dict, hardware_to_dict, load_hardware
-
     if isinstance(entry, Mapping):
         return hardware_to_dict(hardware_from_dict(dict(entry), source=where))
     if not isinstance(entry, str):
@@ -204,8 +205,6 @@ def _resolve_hardware(entry: Any, folder: Path, where: str) -> dict[str, Any]:
 
 
 def _resolve_workload(entry: Any, folder: Path, where: str) -> dict[str, Any]:
-    from hwsim.workloads import example_workloads, workload_from_dict
-
     if isinstance(entry, Mapping):
         data, base_dir, source = dict(entry), folder, where
     elif isinstance(entry, str):
@@ -231,7 +230,6 @@ def _resolve_workload(entry: Any, folder: Path, where: str) -> dict[str, Any]:
         contents = read_json(path, "model config")
         data["model"] = {**contents, "_name_or_path": path.parent.name or path.stem}
     if isinstance(data.get("requests"), str):  # a CSV trace: its requests, likewise
-        from hwsim.workloads.serving import read_trace_csv
 
         trace = read_trace_csv(base_dir / Path(data["requests"]).expanduser())
         data["requests"] = [dataclasses.asdict(r) for r in trace]
@@ -241,8 +239,6 @@ def _resolve_workload(entry: Any, folder: Path, where: str) -> dict[str, Any]:
 def _resolve_fidelity(entry: Any, folder: Path, where: str) -> dict[str, Any]:
     """Per canonical format name, the fidelity metrics of a `hwsim quantize` folder."""
     import math
-
-    from hwsim.reports.fidelity_cost import read_fidelity_dir
 
     if not isinstance(entry, str):
         raise HwsimError(f"{where}: give the folder written by `hwsim quantize` (and "
@@ -273,8 +269,6 @@ def _fields(section: str, base: Mapping[str, Any]) -> list[str]:
     if section == "fidelity":  # measured data joined per weight format, not a design knob
         return []
     if section == "hardware":
-        from hwsim.hw import hardware_fields, hardware_from_dict
-
         return hardware_fields(hardware_from_dict(dict(base)))
     present = [p for p in leaf_paths(base) if not p.startswith(("gemms", "model."))]
     if "gemms" in base:  # raw-GEMM workloads have no model, tokens or batch
@@ -300,7 +294,6 @@ def _combine(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
                 group.pop("format", None)
                 group.pop("group_size", None)
         workload = with_overrides({"w": workload}, {f"w.{field}": value})["w"]
-    from hwsim.hw.spec import exclusive_overrides
 
     clash = exclusive_overrides(hardware)
     if clash is not None:  # the later would silently win over the earlier on every point
@@ -315,7 +308,6 @@ def _combine(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 def _fidelity_row(table: dict[str, Any], workload: dict[str, Any]) -> dict[str, Any]:
     """The fidelity metrics of the point's default weight format (part of its key: new
     measurements make new points)."""
-    from hwsim.dtypes import get_format
 
     name = (workload.get("weights") or {}).get("format")
     if name is None:
