@@ -31,12 +31,25 @@ def _literals(node: ast.AST) -> list[str]:
     return []
 
 
+# What holds a kind, block or format name: ``pe.kind``, ``fmt``, ``block``, ``name``, ...
+_NAME_HOLDERS = ("kind", "format", "fmt", "block", "name")
+
+
+def _holds_a_name(node: ast.AST) -> bool:
+    ident = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+    return any(part in ident.lower() for part in _NAME_HOLDERS)
+
+
 def _comparisons(path: Path, names: set[str]) -> list[tuple[int, str]]:
-    """(line, literal) of every comparison of a registered name with a string literal."""
+    """(line, literal) of every comparison of a kind, block or format name (a variable or
+    attribute called so) with a string literal that is a registered name."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Compare):
-            for operand in (node.left, *node.comparators):
+            operands = (node.left, *node.comparators)
+            if not any(_holds_a_name(op) for op in operands):
+                continue
+            for operand in operands:
                 found += [(node.lineno, lit) for lit in _literals(operand) if lit in names]
     return found
 
@@ -61,5 +74,6 @@ def test_no_kind_or_format_name_is_compared_with_a_literal():
 def test_the_check_sees_a_comparison(tmp_path):
     # The check itself: a comparison with a kind name and one with a format tuple are found.
     bad = tmp_path / "bad.py"
-    bad.write_text("def f(pe, fmt):\n    return pe.kind == 'mac' or fmt in ('fp16', 'bf16')\n")
+    bad.write_text("def f(pe, fmt, c):\n    return pe.kind == 'mac' or fmt in ('fp16', 'bf16') "
+                   "or c.accumulator == 'bitmod'\n")
     assert _comparisons(bad, _names()) == [(2, "mac"), (2, "fp16"), (2, "bf16")]

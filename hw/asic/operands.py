@@ -244,20 +244,24 @@ def _bitmod_modes(c) -> dict[str, tuple[int, object]]:
         return {own.get(f.name, f.name): (i, f) for i, f in enumerate(c.families)}
     fam = c.families[0]
     if fam.is_fp:
-        plain = ("bitmod3", "fp3") if fam.name == "fp3" else ("bitmod4", "fp4_e2m1")
+        plain = ("bitmod3", "fp3") if fam.bits == 3 else ("bitmod4", "fp4_e2m1")
         return dict.fromkeys(plain, (0, fam))
     return dict.fromkeys(_ints(fam.bits), (0, fam))
 
 
+# Block -> the weight formats an instance of it runs, its native one first.
+_FORMATS = {
+    "bitmod_pe": lambda block: tuple(_bitmod_modes(block.config)),
+    "int_mac": lambda block: _ints(block.weight_bits),
+    "fp16_int_mac": lambda block: _ints(block.weight_bits),
+    "dint_mac": lambda block: ("dint4",),
+}
+
+
 def block_formats(name: str, block) -> tuple[str, ...]:
     """Weight formats (`hwsim.dtypes` names) block ``name`` runs, its native one first."""
-    if name == "bitmod_pe":
-        return tuple(_bitmod_modes(block.config))
-    if name in ("int_mac", "fp16_int_mac"):
-        return _ints(block.weight_bits)
-    if name == "dint_mac":
-        return ("dint4",)
-    return ()
+    formats = _FORMATS.get(name)
+    return formats(block) if formats is not None else ()
 
 
 def block_stimulus(name: str, block, fmt: str, *, streams: int = 32, outputs: int = 2,
