@@ -6,7 +6,9 @@ Each `PEKind` entry owns what the rest of hwsim needs to know about a kind:
   which also gives the natural tile of an array of it (`tile_quanta`, for `hwsim.mapping`);
 - ``rtl_blocks``: the RTL registry blocks (`hwsim.hw.rtl.registry`) that implement it, each with
   the function that turns the block's parameters into the ``pe`` mapping (empty: no RTL);
-- ``fpga_studies``: how the FPGA scaling study builds it (`hwsim.hw.fpga.scaling`).
+- ``fpga_studies``: how the FPGA scaling study builds it (`hwsim.hw.fpga.scaling`);
+- ``rtl_cores``: RTL accelerator cores built of its PEs (whole designs that describe their
+  own hardware, e.g. ``accel_core``).
 
 Its cycle model (operand widths, formats it runs, per-tile cycles, cycles per lane-MAC) lives
 one layer up, in `hwsim.sim.kind_models`, keyed by the same name; a test proves every kind
@@ -37,6 +39,7 @@ __all__ = [
     "MacPE",
     "PEKind",
     "SystolicPE",
+    "core_blocks",
     "get_pe_kind",
     "pe_for_block",
 ]
@@ -185,6 +188,7 @@ class PEKind:
     spec: type
     rtl_blocks: Mapping[str, BlockToPE]
     fpga_studies: tuple[FpgaStudy, ...] = ()
+    rtl_cores: tuple[str, ...] = ()
 
 
 def _bitmod_pe(p: Mapping[str, Any]) -> dict[str, Any]:
@@ -231,7 +235,8 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       array_block="pe_array", max_side=16,
                       weight_formats=("bitmod3", "bitmod4", "int4", "int8"),
                       workload=_frozen({"weights": {"format": "bitmod3", "group_size": 128},
-                                        "act_bits": 16, "kv_bits": 16})),)),
+                                        "act_bits": 16, "kv_bits": 16})),),
+           rtl_cores=("accel_core",)),
     PEKind("mac", MacPE,
            _frozen({"int_mac": _int_mac_pe, "fp16_int_mac": _fp16_int_mac_pe}),
            (FpgaStudy("int8_mac", "INT8 x INT8 MAC", "int_mac",
@@ -280,6 +285,11 @@ def get_pe_kind(name: str) -> PEKind:
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise HwsimError(f"unknown PE kind {name!r}{hint}; known: {', '.join(PE_KINDS)}")
     return kind
+
+
+def core_blocks() -> tuple[str, ...]:
+    """The RTL accelerator cores of every kind (`PEKind.rtl_cores`)."""
+    return tuple(core for k in PE_KINDS.values() for core in k.rtl_cores)
 
 
 def pe_for_block(block: str, params: Mapping[str, Any]) -> tuple[dict, int, int]:

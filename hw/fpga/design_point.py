@@ -27,7 +27,7 @@ from hwsim.errors import HwsimError
 from hwsim.files import preset_file, preset_names
 from hwsim.hw.fpga.devices import get_device
 from hwsim.hw.fpga.flow import Implementation
-from hwsim.hw.pe_kinds import pe_for_block
+from hwsim.hw.pe_kinds import core_blocks, pe_for_block
 from hwsim.hw.presets import FPGA_PRESET_DIR
 from hwsim.hw.spec import HardwareSpec, hardware_from_dict
 
@@ -154,7 +154,7 @@ def fpga_hardware(
         params["cols"] = cols
     # Round down: the clock must be one the build meets.
     clock_mhz = math.floor(impl.min_fmax_mhz * 10) / 10
-    if impl.block == "accel_core":
+    if impl.block in core_blocks():
         return _core_hardware(impl, params, clock_mhz, name)
     pe, r, c = pe_for_block(impl.block, params)
     gb_per_s, mem_text = board_memory(memory)

@@ -38,6 +38,7 @@ def test_every_rtl_block_of_a_kind_exists_and_describes_that_kind(name):
         pe, rows, cols = pe_for_block(block, resolve_params(block))
         assert pe["kind"] == name and rows >= 1 and cols >= 1
         assert type(hardware_from_dict(_hw(pe)).pe) is kind.spec
+    assert all(core in BLOCKS for core in kind.rtl_cores)
     # A kind without RTL says so with an empty table, and has no FPGA study to build.
     if not kind.rtl_blocks:
         assert kind.fpga_studies == ()
