@@ -21,13 +21,11 @@ from __future__ import annotations
 import dataclasses
 
 from hwsim.errors import HwsimError
+from hwsim.hw.pe_kinds import PE_KINDS
 from hwsim.hw.spec import HardwareSpec
 
 __all__ = ["PE_BLOCKS", "PE_PARAMS", "resolve_rtl_pe", "rtl_param_fields"]
 
-# PE kind -> RTL blocks that can stand for it.
-PE_BLOCKS = {"bitmod": ("bitmod_pe",), "mac": ("fp16_int_mac", "int_mac"),
-             "dint": ("dint_mac",)}
 # (block, PE field) -> block parameter the PE field sets.
 PE_PARAMS = {
     "bitmod_pe": {"lanes": "lanes", "scale_bits": "scale_bits"},
@@ -35,6 +33,10 @@ PE_PARAMS = {
     "int_mac": {"lanes": "lanes", "weight_bits": "weight_bits", "act_bits": "act_bits"},
     "dint_mac": {"lanes": "lanes", "act_bits": None},  # act_bits is fixed at 8 there
 }
+# PE kind -> RTL blocks that can stand for one PE of it: the kind's blocks (`PE_KINDS`) whose
+# parameters a PE's fields set (`PE_PARAMS`).
+PE_BLOCKS = {name: tuple(b for b in kind.rtl_blocks if b in PE_PARAMS)
+             for name, kind in PE_KINDS.items()}
 _FIGURES = ("area_um2", "energy_pj_per_cycle")
 
 
