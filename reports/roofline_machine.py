@@ -50,8 +50,8 @@ _HW_PRESETS = (PRESET_DIR, FPGA_PRESET_DIR)
 # enough for any model, and a 64-lane FP16 vector unit (norms, softmax) at the array's clock.
 ASSUMED_MEMORY_GIB = 64.0
 ASSUMED_VECTOR_LANES = 64
-# Widest operand a compute path is derived for (the schema's widest element).
-_MAX_OPERAND_BITS = 32
+# Widest operand a compute path is derived for: FP16, the widest any preset's PE takes.
+_MAX_OPERAND_BITS = 16
 _LANE_MAC_K = 8192
 
 
@@ -141,7 +141,7 @@ def machine_from_hardware(hw: HardwareSpec) -> Machine:
     """The roofline machine of an accelerator, derived from its description.
 
     Memory bandwidth: the DRAM's bytes per cycle at the clock. On-chip: the three buffers.
-    Compute: for every ``b`` operand width the PE kind runs (a plain width, 1..32 bits, at the
+    Compute: for every ``b`` operand width the PE kind runs (a plain width, 1..16 bits, at the
     PE's activation width), PEs x lanes / cycles per lane-MAC (the kind's cycle model over a
     long reduction) x 2 FLOP x clock; one path per width where the rate drops. Memory
     capacity and the vector unit are assumptions (`ASSUMED_MEMORY_GIB`,
