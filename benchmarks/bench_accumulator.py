@@ -32,7 +32,7 @@ def _case(fmt: str, tokens: int):
     q = quantize(w, fmt, 128, scale_format="int8")
     row = q.scales.max(axis=1) / 255.0  # the row factor (float)
     k_int = np.clip(np.rint(q.scales / row[:, None]), 0, 255).astype(np.int64)
-    family = get_family("fp3" if fmt == "bitmod3" else "fp4")
+    family = get_family(f"fp{get_format(fmt).bits}")  # bitmod3 -> fp3, bitmod4 -> fp4
     codes = q.codes.astype(np.int64)
     types = q.types.astype(np.int64)  # per group: the selector is 1 + type
     # Decoded values of each code under its group's selector (format units).

@@ -51,7 +51,9 @@ def cycles_per_lane_mac(study: str, weight_format: str, params: Mapping[str, Any
     """
     if study not in SCALING_KINDS:
         raise HwsimError(f"unknown PE kind {study!r}; allowed: {', '.join(SCALING_KINDS)}")
-    pe_fields, _rows, _cols = pe_for_block(SCALING_KINDS[study].block, params)
+    known = SCALING_KINDS[study]
+    # The study's own parameters stand in for any the build does not record.
+    pe_fields, _rows, _cols = pe_for_block(known.block, {**known.params, **params})
     pe = get_pe_kind(pe_fields["kind"]).spec(**pe_fields)
     return cycle_model(pe.kind).lane_mac_cycles(pe, get_format(weight_format),
                                                 params.get("group_size"))
