@@ -136,7 +136,9 @@ def _flow_source_sha256() -> str:
 
 
 def _cost_key(netlist: str, stimuli: list) -> str:
-    operands = json.dumps([dataclasses.asdict(s) for s in stimuli], sort_keys=True)
+    # Every field as it is (json is C-fast; dataclasses.asdict deep-copies every beat).
+    operands = json.dumps([[getattr(s, f.name) for f in dataclasses.fields(s)]
+                           for s in stimuli], sort_keys=True)
     h = hashlib.sha256()
     for part in (netlist, hashlib.sha256(operands.encode()).hexdigest(), _flow_source_sha256()):
         h.update(part.encode() + b"\0")
