@@ -20,3 +20,21 @@ def _private_hwsim_cache(tmp_path_factory):
         os.environ.pop(CACHE_ENV, None)
     else:
         os.environ[CACHE_ENV] = before
+
+
+@pytest.fixture
+def rtl_figures_stood_in(monkeypatch) -> list[str]:
+    """For tests that load every preset: `rtl` PE figures (Yosys and gate simulation, tens of
+    seconds per block) become 1.0 each; all else about the description is still validated.
+    The real figures are tested in tests/hw/asic (slow, `asic` group). Returns the blocks
+    stood in for, one per resolution."""
+    from hwsim.hw.asic import pe_costs
+
+    stood_in: list[str] = []
+
+    def stand_in(pe, derived):
+        stood_in.append(pe.rtl.block)
+        return dict.fromkeys(derived, 1.0)
+
+    monkeypatch.setattr(pe_costs, "_figures", stand_in)
+    return stood_in

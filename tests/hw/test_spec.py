@@ -30,19 +30,9 @@ def base():
     }
 
 
-def test_presets_load_and_round_trip(monkeypatch):
-    # A preset's `rtl` PE figures get a stand-in number here; everything else about it is
-    # validated. The real figures (Yosys and gate simulation, tens of seconds) are checked for
-    # every `rtl` preset in tests/hw/asic/test_pe_costs.py, in the slow `asic` group.
-    from hwsim.hw.asic import pe_costs
-
-    stood_in = []
-
-    def stand_in(pe, derived):
-        stood_in.append(pe.rtl.block)
-        return dict.fromkeys(derived, 1.0)
-
-    monkeypatch.setattr(pe_costs, "_figures", stand_in)
+def test_presets_load_and_round_trip(rtl_figures_stood_in):
+    # `rtl` PE figures are stood in for (see tests/conftest.py): nothing is synthesized here.
+    stood_in = rtl_figures_stood_in
     assert set(list_presets()) >= REQUIRED_PRESETS
     rtl = []
     for name in list_presets():
