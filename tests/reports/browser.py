@@ -24,6 +24,20 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+MISSING = "needs Debian's chromium (make system-packages installs it)"
+
+
+def require_chromium() -> None:
+    """Skip a browser test without Chromium, except under CI (`CI` set), where a missing
+    browser is a broken machine and must fail, not pass as silently skipped."""
+    import pytest
+
+    if CHROMIUM is not None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but chromium is not on PATH: the HTML report tests {MISSING}",
+                    pytrace=False)
+    pytest.skip(MISSING)
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--remote-debugging-pipe")

@@ -22,10 +22,12 @@ from hwsim.cli import main
 from hwsim.reports.html_report import MAX_BYTES, lookup
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import CHROMIUM, open_page
+from browser import open_page, require_chromium
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium "
-                                "(make system-packages installs it)")
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    require_chromium()
 
 # A shown unit -> its size in the unit summary.json keeps the value in (by the key's suffix).
 _SHOWN = {"min": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "J": 1.0, "mJ": 1e-3,
