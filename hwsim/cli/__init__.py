@@ -6,21 +6,63 @@ Each command group lives in its own module and keeps heavy imports inside its fu
 
 from __future__ import annotations
 
+import copy
 import logging
 import signal
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperGroup
 
 from hwsim import __version__
 from hwsim.errors import HwsimError, Interrupted
 
 __all__ = ["app", "main"]
 
+_VERBOSE_KEY = "hwsim.verbose"
+
+
+def _configure_logging(verbose: int) -> None:
+    # Only the CLI configures logging; the library just logs.
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    # -v is about hwsim: the plotting libraries' font and backend chatter stays out.
+    for noisy in ("matplotlib", "PIL", "bokeh", "fontTools"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _verbosity(ctx: typer.Context, param: typer.CallbackParam, value: int) -> None:
+    # `hwsim -v run -v` counts both: the root's count is kept in the shared context meta.
+    total = ctx.meta.get(_VERBOSE_KEY, 0) + (value or 0)
+    ctx.meta[_VERBOSE_KEY] = total
+    _configure_logging(total)
+
+
+class _VerboseEverywhere(TyperGroup):
+    """The root group: every command and sub-group also takes the root's -v/--verbose after
+    its name (the same option and callback, not passed to the command's function)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        verbose = next(p for p in self.params if p.name == "verbose")
+        shared = copy.copy(verbose)
+        shared.expose_value = False
+        _add_verbose(list(self.commands.values()), shared)
+
+
+def _add_verbose(commands: list[Any], option: Any) -> None:
+    for cmd in commands:
+        if not any(p.name == "verbose" for p in cmd.params):
+            cmd.params.append(option)
+        _add_verbose(list(getattr(cmd, "commands", {}).values()), option)
+
+
 app = typer.Typer(
     name="hwsim",
+    cls=_VerboseEverywhere,
     help="Co-design low-bit LLM accelerators: number formats, RTL, cycle-level simulation, "
     "roofline and cost reports.",
     no_args_is_help=True,
@@ -40,18 +82,14 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     verbose: int = typer.Option(
-        0, "--verbose", "-v", count=True, help="More log output (-vv: debug)."
+        0, "--verbose", "-v", count=True, callback=_verbosity,
+        help="More log output (-vv: debug); also accepted after the command."
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    # Only the CLI configures logging; the library just logs.
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    # -v is about hwsim: the plotting libraries' font and backend chatter stays out.
-    for noisy in ("matplotlib", "PIL", "bokeh", "fontTools"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    del verbose  # applied by the shared _verbosity callback, also used after the command
 
 
 def _register() -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from hwsim.cli import app, main
 
 GEMMS = """\
 gemms:
@@ -39,7 +44,35 @@ def test_a_misspelt_demo_checkpoint_gets_a_suggestion(tmp_path: Path) -> None:
 def test_verbose_logs_hwsim_not_the_plotting_libraries(tmp_path: Path) -> None:
     wl = tmp_path / "k.yaml"
     wl.write_text(GEMMS, encoding="utf-8")
-    out = hwsim("-vv", "run", str(wl), "--out", "o", cwd=tmp_path)
+    out = hwsim("run", str(wl), "--out", "o", "-vv", cwd=tmp_path)  # after the command
     assert out.returncode == 0, out.stderr
     # -vv used to flood the screen with matplotlib's font manager debugging.
     assert "matplotlib" not in out.stderr and "findfont" not in out.stderr
+
+
+@pytest.mark.parametrize("args", [("-vv", "dtypes", "list"), ("dtypes", "list", "-vv"),
+                                  ("dtypes", "-v", "list", "-v"), ("-v", "dtypes", "list", "-v")])
+def test_verbose_is_counted_before_and_after_the_command(
+        args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(sys, "argv", ["hwsim", *args])
+    monkeypatch.setattr(root, "handlers", list(root.handlers))  # basicConfig(force) is undone
+    monkeypatch.setattr(root, "level", root.level)
+    mpl = logging.getLogger("matplotlib")
+    monkeypatch.setattr(mpl, "level", mpl.level)
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 0
+    assert root.level == logging.DEBUG  # two -v in either place: debug
+    assert mpl.level == logging.WARNING
+
+
+def test_every_command_takes_verbose_after_its_name() -> None:
+    import typer
+
+    group = typer.main.get_command(app)
+    commands = [c for name, c in group.commands.items() if name != "dtypes"]
+    commands += list(group.commands["dtypes"].commands.values())
+    assert len(commands) >= 14
+    for cmd in commands:
+        assert any("-v" in p.opts and p.count for p in cmd.params), cmd.name
