@@ -123,7 +123,10 @@ def compare_cmd(
     shape: str = typer.Option("1024x1024", help="Shape of the synthetic tensor, ROWSxCOLS."),
     seed: int = typer.Option(0, help="Seed of the synthetic tensor."),
     group_size: int | None = typer.Option(None, help="Group size (default: each format's)."),
-    csv: Path | None = typer.Option(None, help="Also write the table as CSV here."),
+    out: Path = typer.Option(Path("out/dtypes-compare"), "--out", "-o",
+                             help="Output folder: compare.csv, every column of the table."),
+    csv: Path | None = typer.Option(None, "--csv", hidden=True,
+                                    help="Deprecated: also write the CSV to this file."),
 ) -> None:
     """Quantize one tensor in several formats and compare their error and storage cost."""
     import time
@@ -131,6 +134,7 @@ def compare_cmd(
     import pandas as pd
 
     from hwsim.dtypes import get_format, quantize
+    from hwsim.files import output_folder
     from hwsim.limits import check_array
     from hwsim.reports.text_table import Column, TextTable, print_table
 
@@ -166,21 +170,33 @@ def compare_cmd(
     columns = [Column("format", align="left"), Column("group", priority=3),
                Column("bits/w"), Column("MSE", priority=2), Column("SQNR", "dB"),
                Column("max err", priority=4),
-               Column("types / outliers", align="left", priority=5, wrap=True),
-               Column("speed", "Mweights/s", priority=6)]
+               Column("types / outliers", align="left", priority=5, wrap=True)]
     rows = []
     for rec in records:
         extra = rec["types"] or (f"{rec['outlier_pairs']} outlier pairs"
                                  if rec["outlier_pairs"] is not None else "")
         rows.append([rec["format"], str(rec["group_size"] or "tensor"),
                      f"{rec['bits_per_weight']:.3f}", f"{rec['mse']:.3e}",
-                     f"{rec['sqnr_db']:.2f}", f"{rec['max_abs_error']:.3e}", extra,
-                     f"{rec['mweights_per_s']:.1f}"])
-    print_table(_console(), TextTable.build(f"quantization error on {what}", columns, rows,
-                                            more="--csv"))
+                     f"{rec['sqnr_db']:.2f}", f"{rec['max_abs_error']:.3e}", extra])
+    console = _console()
+    folder = output_folder(out)
+    print_table(console, TextTable.build(f"quantization error on {what}", columns, rows,
+                                         more=str(folder / "compare.csv")))
+    # The speed is a measurement: a note, not a column, so that compare.csv (the whole table)
+    # stays byte-identical for identical inputs.
+    console.print("speed (Mweights/s): " + ", ".join(
+        f"{rec['format']} {rec['mweights_per_s']:.1f}" for rec in records), highlight=False)
+    table = df.drop(columns=["mweights_per_s"])
+    targets = [(folder / "compare.csv", "--out")]
     if csv is not None:
+        console.print("--csv is deprecated: use --out DIR (writes DIR/compare.csv)",
+                      highlight=False, style="yellow")
+        targets.append((csv, "--csv"))
+    for path, option in targets:
         try:
-            csv.parent.mkdir(parents=True, exist_ok=True)
-            df.drop(columns=["mweights_per_s"]).to_csv(csv, index=False)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            table.to_csv(path, index=False)
         except OSError as exc:
-            raise HwsimError(f"--csv {str(csv)!r}: cannot write ({exc.strerror or exc})") from None
+            raise HwsimError(f"{option} {str(path)!r}: cannot write "
+                             f"({exc.strerror or exc})") from None
+        console.print(f"wrote {path}", highlight=False)

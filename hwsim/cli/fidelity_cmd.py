@@ -77,7 +77,7 @@ def quantize(
     histogram_layer: str | None = typer.Option(
         None, "--histogram-layer", help="Layer whose weight histogram is drawn under each "
         "format's grid (default: the worst layer of the first format)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    out: Path = typer.Option(Path("out/quantize"), "--out", "-o", help="Output folder."),
 ) -> None:
     """Quantize every linear layer in every format: error per layer, model size per format."""
     from rich.console import Console
@@ -161,7 +161,7 @@ def fidelity(
     max_length: int | None = typer.Option(None, "--max-length",
                                           help="Tokens per text / perplexity window "
                                           "(default: the model's, at most 512)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    out: Path = typer.Option(Path("out/fidelity"), "--out", "-o", help="Output folder."),
 ) -> None:
     """Quantize every linear weight of a transformers model and measure it end to end."""
     from rich.console import Console

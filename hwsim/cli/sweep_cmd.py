@@ -29,7 +29,8 @@ def sweep(
         help="Sweep file, or a bundled example: decode-shape-format, buffer-bandwidth, "
         "llama2-decode-1000, optuna-nsga2."),
     out: Path = typer.Option(None, "--out", "-o",
-                             help="Output folder: results, plots and the resumable store."),
+                             help="Output folder: results, plots and the resumable store "
+                             "(default: out/sweep)."),
     workers: int = typer.Option(None, "--workers", "-j",
                                 help="Worker processes (default: the cores available)."),
     executor: str = typer.Option("local", "--executor", "-e",
@@ -69,8 +70,9 @@ def sweep(
     if objectives is not None:
         raise HwsimError("--objectives re-renders a finished sweep: use it with --report DIR "
                          "(the sweep file sets the objectives of a run)")
-    if sweep_file is None or out is None:
-        raise HwsimError("give a SWEEP.yaml and --out DIR (or --report DIR)")
+    if sweep_file is None:
+        raise HwsimError("give a SWEEP.yaml (or --report DIR)")
+    out = out if out is not None else Path("out/sweep")  # None only to tell it from --report
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 

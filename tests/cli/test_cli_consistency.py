@@ -76,3 +76,24 @@ def test_every_command_takes_verbose_after_its_name() -> None:
     assert len(commands) >= 14
     for cmd in commands:
         assert any("-v" in p.opts and p.count for p in cmd.params), cmd.name
+
+
+def test_every_command_that_writes_files_takes_out_with_the_same_default() -> None:
+    import typer
+
+    group = typer.main.get_command(app)
+    commands = dict(group.commands)
+    commands |= {f"dtypes-{n}": c for n, c in commands.pop("dtypes").commands.items()}
+    outs = {name: next((p for p in cmd.params if p.name == "out"), None)
+            for name, cmd in commands.items()}
+    writers = {name: p for name, p in outs.items() if p is not None}
+    assert {"run", "roofline", "quantize", "fidelity", "sweep", "dtypes-compare"} <= set(writers)
+    for name, p in writers.items():
+        assert not p.required and "-o" in p.opts, name
+        if name == "tradeoff":  # writes beside the quantize results it reads
+            assert p.default is None and "default: FOLDER" in p.help
+        elif name == "sweep":  # None tells a run from --report
+            assert p.default is None and "default: out/sweep" in p.help
+        else:
+            assert Path(p.default) == Path("out") / name, name
+    assert not any(p.name == "csv" and not p.hidden for c in commands.values() for p in c.params)

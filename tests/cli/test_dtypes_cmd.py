@@ -36,9 +36,9 @@ def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     np.save(tmp_path / "w.npy", rng.standard_normal((16, 256)).astype(np.float32))
     out = hwsim("dtypes", "compare", "--formats", "int4,bitmod4,nf4", "--tensor",
-                str(tmp_path / "w.npy"), "--csv", str(tmp_path / "cmp.csv"))
+                str(tmp_path / "w.npy"), "--out", str(tmp_path / "cmp"))
     assert out.returncode == 0, out.stderr
-    df = pd.read_csv(tmp_path / "cmp.csv")
+    df = pd.read_csv(tmp_path / "cmp" / "compare.csv")
     assert df["format"].tolist() == ["int4", "bitmod4", "nf4"]
     assert df.loc[df.format == "int4", "bits_per_weight"].item() == pytest.approx(4.125)
 
@@ -49,7 +49,9 @@ def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
     (("dtypes", "compare", "--shape", "10by10"), "--shape: expected ROWSxCOLS"),
     (("dtypes", "compare", "--group-size", "0"), "group_size must be a positive integer"),
     (("dtypes", "compare", "--tensor", "/nonexistent.npy"), "no such file"),
-    (("dtypes", "compare", "--shape", "4x4", "--csv", "/dev/null/x.csv"), "cannot write"),
+    (("dtypes", "compare", "--shape", "4x4", "--out", "/dev/null/x"), "--out /dev/null/x: cannot"),
+    (("dtypes", "compare", "--shape", "4x4", "-o", "/tmp", "--csv", "/dev/null/x.csv"),
+     "--csv '/dev/null/x.csv': cannot write"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
     out = hwsim(*args)
