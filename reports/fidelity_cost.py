@@ -23,7 +23,7 @@ from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
 from hwsim.hw import load_hardware
 from hwsim.reports.fidelity import SUMMARY_COLUMNS
-from hwsim.reports.fidelity_e2e import E2E_COLUMNS
+from hwsim.reports.fidelity_e2e import E2E_COLUMNS, REFERENCE
 from hwsim.sim import simulate_workload
 from hwsim.sim.precision import operand_widths
 from hwsim.workloads import load_workload, operators, resolve_workload_path, workload_from_dict
@@ -175,6 +175,8 @@ def read_fidelity_dir(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | 
     summary = _read_csv(d / "summary.csv", SUMMARY_COLUMNS)
     e2e_path = d / "fidelity.csv"
     e2e = _read_csv(e2e_path, E2E_COLUMNS) if e2e_path.exists() else None
+    if e2e is not None:  # the unquantized reference row has no format to cost
+        e2e = e2e[e2e["format"] != REFERENCE].reset_index(drop=True)
     return summary, e2e
 
 

@@ -33,6 +33,7 @@ from hwsim.workloads.checkpoints import Checkpoint, open_checkpoint
 __all__ = [
     "E2E_COLUMNS",
     "ENCODER_MODEL_TYPES",
+    "REFERENCE",
     "default_texts_path",
     "embedding_agreement",
     "end_to_end_fidelity",
@@ -42,6 +43,7 @@ __all__ = [
 # Model types evaluated as sentence encoders (mean-pooled last hidden state).
 ENCODER_MODEL_TYPES = ("bert", "distilbert", "roberta")
 
+REFERENCE = "float"  # the format name of the unquantized reference row
 E2E_COLUMNS = ("format", "task", "group_size", "texts", "n_texts", "tokens", "cos_mean", "cos_min",
                "nn_top1_agreement", "nn_top5_overlap", "ppl_reference", "ppl", "ppl_ratio")
 
@@ -275,7 +277,9 @@ def end_to_end_fidelity(
         on_format: progress callback ``(index, total, format_name)`` before each format.
 
     Returns:
-        One row per format with the columns `E2E_COLUMNS`: ``texts`` names the text file,
+        First the unquantized reference (format `REFERENCE`, measured against itself like
+        any format), then one row per format with the columns `E2E_COLUMNS`: ``texts`` names
+        the text file,
         ``n_texts`` counts the texts embedded, ``tokens`` the tokens predicted (perplexity);
         metrics of the other task are NaN.
 
@@ -307,6 +311,13 @@ def end_to_end_fidelity(
         else:
             ref = _embed(m, text_list)
             counts = {"n_texts": len(text_list)}
+        reference: dict[str, Any] = dict.fromkeys(E2E_COLUMNS, np.nan)
+        reference.update(format=REFERENCE, task=task, texts=texts_label, **counts)
+        if task == "perplexity":
+            reference.update(ppl_reference=ppl_ref, ppl=ppl_ref, ppl_ratio=ppl_ref / ppl_ref)
+        else:
+            reference.update(embedding_agreement(ref, ref))
+        rows.append(reference)
         for i, name in enumerate(names):
             if on_format is not None:
                 on_format(i, len(names), name)

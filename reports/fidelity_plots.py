@@ -16,7 +16,8 @@ import pandas as pd
 
 from hwsim.dtypes import get_format, quantize
 
-__all__ = ["histogram_png", "pareto_figure", "pareto_front", "pareto_png", "per_element_scale",
+__all__ = ["fidelity_figure", "histogram_png", "pareto_figure", "pareto_front", "pareto_png",
+           "per_element_scale",
            "short_label", "sqnr_png"]
 
 
@@ -204,6 +205,44 @@ def pareto_figure(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label:
         ax.set_ylabel(y_label + ("" if y_higher_is_better else " (lower is better)"))
         ax.legend(loc="best", frameon=True, framealpha=0.85)
         ax.set_title(title or f"{y_label} vs {x_label}")
+    return fig
+
+
+def fidelity_figure(table: pd.DataFrame, title: str = "") -> Any:
+    """One bar per format of the end-to-end metric (mean cosine similarity of embeddings, or
+    perplexity), in each format's style, with the unquantized reference row as a dashed line.
+
+    Args:
+        table: `hwsim.reports.fidelity_e2e.end_to_end_fidelity` output (reference row first).
+        title: figure title (e.g. the checkpoint and the texts).
+    """
+    from hwsim.reports.fidelity_e2e import REFERENCE
+    from hwsim.reports.figure_style import format_style, new_figure, style
+
+    embedding = str(table.iloc[0]["task"]) == "embedding"
+    y, label = (("cos_mean", "mean cosine similarity to the float embeddings") if embedding
+                else ("ppl", "perplexity (lower is better)"))
+    ref = table[table["format"] == REFERENCE]
+    quant = table[table["format"] != REFERENCE].reset_index(drop=True)
+    with style():
+        fig = new_figure(max(4.5, 0.55 * len(quant) + 2.5), 3.6)
+        ax = fig.add_subplot()
+        xs = np.arange(len(quant))
+        for i, row in quant.iterrows():
+            color, _ = format_style(str(row["format"]))
+            ax.bar(xs[i], row[y], color=color, edgecolor="black", linewidth=0.4, zorder=3)
+        if len(ref):
+            ax.axhline(float(ref.iloc[0][y]), color="black", linestyle="--", linewidth=1.0,
+                       label=f"{REFERENCE} (unquantized): {float(ref.iloc[0][y]):.5g}", zorder=4)
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.08), frameon=False)
+        values = table[y].to_numpy(dtype=np.float64)
+        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+        pad = 0.08 * (hi - lo) if hi > lo else 0.05 * abs(hi) or 0.05
+        ax.set_ylim(lo - pad if embedding else 0.0, hi + pad)
+        ax.set_xticks(xs, [str(f) for f in quant["format"]], rotation=45, ha="right")
+        ax.set_ylabel(label)
+        ax.set_xlabel("weight format")
+        ax.set_title(title or "end-to-end fidelity")
     return fig
 
 

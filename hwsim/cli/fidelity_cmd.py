@@ -162,16 +162,22 @@ def fidelity(
                                           help="Tokens per text / perplexity window "
                                           "(default: the model's, at most 512)."),
     out: Path = typer.Option(Path("out/fidelity"), "--out", "-o", help="Output folder."),
+    figure_format: str = typer.Option("png", "--figure-format",
+                                      help="Figure files: any of png,pdf,svg, comma-separated."),
 ) -> None:
-    """Quantize every linear weight of a transformers model and measure it end to end."""
+    """Quantize every linear weight of a transformers model and measure it end to end
+    against the unquantized (float) model: table, fidelity.csv and a plot."""
     from rich.console import Console
 
     from hwsim.reports.fidelity import resolve_formats
     from hwsim.reports.fidelity_e2e import end_to_end_fidelity
     from hwsim.reports.fidelity_output import write_outputs
+    from hwsim.reports.fidelity_plots import fidelity_figure
+    from hwsim.reports.figure_style import figure_bytes, parse_figure_formats
     from hwsim.reports.text_table import Column, TextTable, print_table
 
     _check_group_size(group_size)
+    figure_formats = parse_figure_formats(figure_format)
     ckpt = _checkpoint(checkpoint)
     names = resolve_formats(formats)
     try:  # transformers draws a bar per model load; our status line says what is going on
@@ -191,11 +197,15 @@ def fidelity(
 
         table = end_to_end_fidelity(ckpt, names, group_size=group_size, texts=texts,
                                     max_length=max_length, on_format=tick)
-    written = write_outputs(out, {"fidelity.csv": table})
     task = str(table.iloc[0]["task"])
     title = (f"{_label(ckpt)}: end-to-end fidelity ({task}, "
              + (f"{int(table.iloc[0]['n_texts'])} texts)" if task == "embedding"
                 else f"{int(table.iloc[0]['tokens'])} tokens)"))
+    fig = fidelity_figure(table, title=title)
+    files: dict[str, Any] = {"fidelity.csv": table}
+    for fmt in figure_formats:
+        files[f"fidelity.{fmt}"] = figure_bytes(fig, fmt)
+    written = write_outputs(out, files)
     cols = (("cos mean", "cos_mean"), ("cos min", "cos_min"), ("NN@1 agree", "nn_top1_agreement"),
             ("NN@5 overlap", "nn_top5_overlap")) if task == "embedding" else (
             ("perplexity", "ppl"), ("reference", "ppl_reference"), ("ratio", "ppl_ratio"))

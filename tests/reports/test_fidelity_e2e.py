@@ -48,6 +48,12 @@ def minilm_e2e(minilm, tmp_path_factory):
     return end_to_end_fidelity(minilm, ["int8", *RANKED], texts=texts).set_index("format")
 
 
+def test_the_float_reference_agrees_with_itself(minilm_e2e):
+    row = minilm_e2e.loc["float"]
+    assert row["cos_mean"] == pytest.approx(1.0, abs=1e-6)
+    assert row["nn_top1_agreement"] == 1.0 and row["nn_top5_overlap"] == 1.0
+
+
 def test_int8_keeps_minilm_embeddings(minilm_e2e):
     row = minilm_e2e.loc["int8"]
     assert row["task"] == "embedding"
@@ -180,8 +186,18 @@ def test_fidelity_cli_writes_the_table_or_nothing(tiny_lm, tmp_path):
                                  str(tiny_lm / "text.txt"), "--out", str(out)])
     assert r.exit_code == 0, r.output
     t = pd.read_csv(out / "fidelity.csv")
-    assert list(t["format"]) == ["int8", "int4"] and (t["task"] == "perplexity").all()
-    assert "perplexity" in r.output
+    # The unquantized reference comes first: in the CSV, the table and the plot.
+    assert list(t["format"]) == ["float", "int8", "int4"] and (t["task"] == "perplexity").all()
+    assert t.loc[0, "ppl"] == t.loc[0, "ppl_reference"] and t.loc[0, "ppl_ratio"] == 1.0
+    assert "perplexity" in r.output and "float" in r.output
+    assert (out / "fidelity.png").read_bytes().startswith(b"\x89PNG")
+    # `tradeoff` costs formats: the reference row is read past, not costed.
+    from hwsim.reports.fidelity import SUMMARY_COLUMNS
+    from hwsim.reports.fidelity_cost import read_fidelity_dir
+
+    pd.DataFrame([dict.fromkeys(SUMMARY_COLUMNS, 0) | {"format": "int8"}]).to_csv(
+        out / "summary.csv", index=False)
+    assert list(read_fidelity_dir(out)[1]["format"]) == ["int8", "int4"]
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     bad_out = tmp_path / "bad"
