@@ -82,21 +82,22 @@ def weights_run(workload: Any, hw: Any) -> dict[str, Any]:
 
 def vector_ops(workload: Any, hw: Any) -> dict[str, Any]:
     """The vector operators (norms, softmax, activations, residual adds, embedding lookups),
-    which the PE array does not run, with their roofline time on the design's machine preset
-    of the same name (its vector peak and DRAM bandwidth) when there is one.
+    which the PE array does not run, with their roofline time on the machine derived from the
+    design's own description (`machine_from_hardware`: its vector peak and DRAM bandwidth).
 
     Returns:
         ``count``, ``roofline_time_s`` (None without a machine), ``machine`` and ``note``.
     """
     from hwsim.reports.roofline_analysis import analyze
-    from hwsim.reports.roofline_machine import list_machines, load_machine
+    from hwsim.reports.roofline_machine import machine_from_hardware
     from hwsim.workloads import operators
 
     ops = [op for op in operators(workload) if op.kind != "gemm"]
-    base = hw.name.split(":")[0]
     out: dict[str, Any] = {"count": len(ops), "roofline_time_s": None, "machine": None}
-    if ops and base in list_machines():
-        machine = load_machine(base)
+    if ops:
+        # The machine of the description that ran (overrides included), not a preset of
+        # the same name: `--set dram.bytes_per_cycle=8` must change the vector ops' time.
+        machine = machine_from_hardware(hw)
         out["roofline_time_s"] = float(analyze(ops, machine)["time_s"].sum())
         out["machine"] = machine.name
     out["note"] = ("not in latency or energy: the PE array runs GEMMs only; roofline time "

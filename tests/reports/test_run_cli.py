@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from hwsim.hw import hardware_to_dict, load_hardware
-from hwsim.workloads import DEFAULT_WORKLOAD, example_path, load_workload
+from hwsim.hw import hardware_to_dict, load_hardware, with_overrides
+from hwsim.reports.roofline_analysis import analyze
+from hwsim.reports.roofline_machine import machine_from_hardware
+from hwsim.workloads import DEFAULT_WORKLOAD, example_path, load_workload, operators
 
 GEMMS = """\
 gemms:
@@ -198,3 +200,21 @@ def test_vector_operators_get_their_roofline_time(run_cli, tmp_path):
     out = " ".join(cap.out.split())
     assert f"bitmod: {len(vector)} vector operators not on the PE array; roofline time on " \
         "bitmod's vector unit" in out
+
+
+def test_vector_operators_time_follows_the_hardware_that_ran(run_cli, tmp_path):
+    # The vector operators' time comes from the description that ran, overrides included,
+    # not from a preset of the same name.
+    runs = {}
+    for bpc in (32, 8):
+        out = tmp_path / f"bpc{bpc}"
+        code, cap = run_cli("run", "--set", f"dram.bytes_per_cycle={bpc}", "--out", str(out))
+        assert code == 0, cap.err
+        runs[bpc] = json.loads((out / "summary.json").read_text())["vector_ops"]
+    for bpc, vector in runs.items():
+        hw = with_overrides(load_hardware("bitmod"), {"dram.bytes_per_cycle": bpc})
+        w = load_workload(example_path(DEFAULT_WORKLOAD))
+        ops = [op for op in operators(w) if op.kind != "gemm"]
+        expected = analyze(ops, machine_from_hardware(hw))["time_s"].sum()
+        assert vector["roofline_time_s"] == pytest.approx(expected)
+    assert runs[8]["roofline_time_s"] > runs[32]["roofline_time_s"]
