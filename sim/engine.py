@@ -138,17 +138,19 @@ def repeated_pipeline_cycles(compute: np.ndarray, load: np.ndarray, writeback: n
     plus the first load and the last write-back.
     """
     offsets = np.array([0, compute.shape[0]], dtype=np.int64)
-    return int(_segment_pipeline_cycles(compute, load, writeback, offsets, count)[0])
+    parts = _segment_pipeline_parts(compute, load, writeback, offsets)
+    return int(_copies_cycles(parts, offsets, count)[0])
 
 
-def _segment_pipeline_cycles(compute: np.ndarray, load: np.ndarray, writeback: np.ndarray,
-                             offsets: np.ndarray, count: int) -> np.ndarray:
-    """`repeated_pipeline_cycles` of several block sequences at once.
+def _segment_pipeline_parts(compute: np.ndarray, load: np.ndarray, writeback: np.ndarray,
+                            offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cycles of ``count`` copies of several block sequences, as (fixed, per copy, single).
 
-    Sequence i is ``offsets[i]:offsets[i + 1]`` of the concatenated per-block arrays.
+    Sequence i is ``offsets[i]:offsets[i + 1]`` of the concatenated per-block arrays. Its
+    ``count`` copies take ``fixed[i] + count * per_copy[i]`` cycles, except a one-block
+    sequence run once, which takes ``single[i]`` (load, compute, write-back in turn).
     """
     starts, ends = offsets[:-1], offsets[1:] - 1
-    nblocks = offsets[1:] - offsets[:-1]
     idx = np.arange(compute.shape[0])
     # Neighbours wrap around within a sequence: L_{i+1} of the last block is the next copy's
     # first load, W_{i-1} of the first block the previous copy's last write-back.
@@ -158,13 +160,21 @@ def _segment_pipeline_cycles(compute: np.ndarray, load: np.ndarray, writeback: n
     prev_idx[starts] = ends
     nxt, prev = load[nxt_idx], writeback[prev_idx]
     middle = np.maximum(compute, nxt + prev)
-    body = count * np.add.reduceat(middle, starts)
+    per_copy = np.add.reduceat(middle, starts)
     # The very first block has no write-back before it, the very last no load after it.
-    body += np.maximum(compute[starts], nxt[starts]) - middle[starts]
-    body += np.maximum(compute[ends], prev[ends]) - middle[ends]
-    total = load[starts] + body + writeback[ends]
+    fixed = (load[starts] + writeback[ends]
+             + np.maximum(compute[starts], nxt[starts]) - middle[starts]
+             + np.maximum(compute[ends], prev[ends]) - middle[ends])
     single = load[starts] + compute[starts] + writeback[starts]
-    return np.where(nblocks * count == 1, single, total)
+    return fixed, per_copy, single
+
+
+def _copies_cycles(parts: tuple[np.ndarray, np.ndarray, np.ndarray], offsets: np.ndarray,
+                   count: int) -> np.ndarray:
+    """Cycles of ``count`` copies of each sequence from its `_segment_pipeline_parts`."""
+    fixed, per_copy, single = parts
+    nblocks = offsets[1:] - offsets[:-1]
+    return np.where(nblocks * count == 1, single, fixed + count * per_copy)
 
 
 def _sram_bits(s: BlockSchedule, mp: Mapping | Mappings, hw: HardwareSpec, a_bits: float,
@@ -215,6 +225,8 @@ class GemmCosts:
     dram_b_bytes: np.ndarray
     dram_out_read_bytes: np.ndarray
     sram_bytes: dict[str, tuple[np.ndarray, np.ndarray]]
+    fixed_cycles: np.ndarray
+    instance_cycles: np.ndarray
 
     def cost(self, i: int) -> GemmCost:
         """Shape ``i`` as a `GemmCost`."""
@@ -273,7 +285,8 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     def per_shape(x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x, starts)
 
-    cycles = _segment_pipeline_cycles(compute, load, wb, offsets, count)
+    parts = _segment_pipeline_parts(compute, load, wb, offsets)
+    cycles = _copies_cycles(parts, offsets, count)
     compute_total = count * per_shape(compute)
     sums = {buf: (per_shape(r).astype(np.float64), per_shape(w).astype(np.float64))
             for buf, (r, w) in sram.items()}
@@ -307,6 +320,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
         dram_b_bytes=count * per_shape(s.load_b_bytes),
         dram_out_read_bytes=count * per_shape(s.load_out_bytes),
         sram_bytes={b: (count * r / 8, count * w / 8) for b, (r, w) in sums.items()},
+        fixed_cycles=parts[0], instance_cycles=parts[1],
     )
 
 

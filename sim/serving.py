@@ -32,11 +32,12 @@ def simulator_step_coster(w: Workload, hw: HardwareSpec) -> CachedStepCoster:
     """Step coster of `w`'s trace on ``hw``: cycles, energy (dynamic + leakage), PE use."""
 
     def entry_costs(ops: Sequence[Op], entries: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         cycles = np.zeros(entries)
         energy = np.zeros(entries)
         active = np.zeros(entries)
-        done: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        fixed = np.zeros(entries)
+        done: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         for op in apply_weight_storage([op for op in ops if op.kind == "gemm"], hw):
             # Unfused operators of equal shape and precision (q_proj and o_proj, gate and up)
             # cost the same: simulate one of them. A fused kernel's tiles are its own.
@@ -46,14 +47,15 @@ def simulator_step_coster(w: Workload, hw: HardwareSpec) -> CachedStepCoster:
                 costs, inverse = simulate_op_shapes(op, hw)
                 got = (costs.cycles[inverse],
                        sum(costs.energy_pj[c] for c in ENERGY_COMPONENTS)[inverse],
-                       costs.active_pe_cycles[inverse])
+                       costs.active_pe_cycles[inverse], costs.fixed_cycles[inverse])
                 if key is not None:
                     done[key] = got
-            c, e, a = got
+            c, e, a, f = got
             cycles += c
             energy += e
             active += a
-        return cycles, energy, active
+            fixed += f
+        return cycles, energy, active, fixed
 
     def finish(stage: str, cycles: float, energy_pj: float, active: float) -> StepCost:
         seconds = cycles / (hw.clock_mhz * 1e6)

@@ -84,6 +84,21 @@ def test_instances_run_back_to_back():
     assert cost.energy_pj["pe"] == pytest.approx(2 * 512.0)
 
 
+def test_cycles_are_affine_in_the_instance_count():
+    # The one-block case above: one instance is L + C + W = 12 + 17 + 2 = 31; c >= 2
+    # instances are the first load and last write-back, plus c slots of max(C, L + W) = 17
+    # minus what the ends do not pay: 12 + 2 + c x 17 + (max(17, 12) - 17) + (max(17, 2) - 17).
+    one = np.ones(1, dtype=np.int64)
+    costs = simulate_gemms(one * 4, one * 8, one * 16, tiny_hw(), OperandWidths(16, 16), 16,
+                           16, 16)
+    assert costs.cycles.tolist() == [31]
+    assert costs.fixed_cycles.tolist() == [14] and costs.instance_cycles.tolist() == [17]
+    for count in (2, 3, 7):
+        many = simulate_gemms(one * 4, one * 8, one * 16, tiny_hw(), OperandWidths(16, 16), 16,
+                              16, 16, count=count)
+        assert many.cycles.tolist() == [14 + count * 17]
+
+
 @settings(max_examples=80, deadline=None, derandomize=True)
 @given(blocks=st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50), st.integers(0, 50)),
                        min_size=1, max_size=6),

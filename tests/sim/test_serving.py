@@ -35,14 +35,27 @@ def test_one_request_is_the_single_request_workload(hw, attention):
     assert served.summary()["energy_uj"] == pytest.approx(plain.energy_uj, rel=1e-9)
 
 
-def test_identical_simultaneous_requests_are_the_batched_workload(hw):
+# A llama-shaped model of one layer and one KV head: its attention operators have one instance
+# per sequence, so the step cache keys on the sequences of a group instead of scaling one.
+ONE_HEAD = {"model_type": "llama", "hidden_size": 256, "num_attention_heads": 2,
+            "num_key_value_heads": 1, "num_hidden_layers": 1, "intermediate_size": 512,
+            "vocab_size": 1000}
+
+
+@pytest.mark.parametrize("workload", [
+    BASE, {**BASE, "attention": {"kernel": "fused"}},
+    {"model": ONE_HEAD, "weights": {"format": "bitmod3", "group_size": 128}}])
+def test_identical_simultaneous_requests_are_the_batched_workload(hw, workload):
+    # Every step has one group of 3 equal sequences: the cache holds one sequence's attention
+    # and scales it (or, for ONE_HEAD, costs the group), and must give the batched cycles.
     batched = simulate_workload(workload_from_dict(
-        {**BASE, "batch": 3, "prompt_tokens": 150, "generate_tokens": 6}), hw)
+        {**workload, "batch": 3, "prompt_tokens": 150, "generate_tokens": 6}), hw)
     served = simulate_serving(workload_from_dict(
-        {**BASE, "requests": [{"prompt_tokens": 150, "generate_tokens": 6}] * 3,
+        {**workload, "requests": [{"prompt_tokens": 150, "generate_tokens": 6}] * 3,
          "serving": {"max_batch": 3, "max_tokens_per_step": None}}), hw)
     steps = np.concatenate([batched.step_cycles["prefill"], batched.step_cycles["decode"]])
     assert served.step_cycles.tolist() == steps.tolist()
+    assert served.summary()["energy_uj"] == pytest.approx(batched.energy_uj, rel=1e-9)
 
 
 def _decode_cycles(hw, attention: bool, **workload):
