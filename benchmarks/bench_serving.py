@@ -1,6 +1,6 @@
 """Serving speed: a 1,000-request trace of Llama-2-7B on the bitmod preset.
 
-Target (issue 18): under 10 s on one core, with continuous batching up to 32 sequences and
+Target: under 10 s on one core, with continuous batching up to 32 sequences and
 prompt + generated lengths up to 4k. The trace is drawn with a fixed seed: Poisson arrivals
 (one per 20 s on average, about the design's capacity), prompts uniform in 64 .. 3072
 tokens, outputs uniform in 16 .. 1024 tokens (capped so prompt + output - 1 <= 4096).

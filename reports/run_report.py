@@ -195,7 +195,7 @@ def summary_table(results: Sequence[RunResult]) -> pd.DataFrame:
     """One row per design: latency, token rates, energy per token, energy breakdown, area.
 
     ``throughput_tokens_per_s`` is all tokens processed / total latency, ``decode_tokens_per_s``
-    generated tokens / decode latency; ``tokens_per_s`` is the old name of the first.
+    generated tokens / decode latency.
     """
     rows = []
     for r in results:
@@ -205,7 +205,6 @@ def summary_table(results: Sequence[RunResult]) -> pd.DataFrame:
             "latency_ms": r.latency_ms,
             "throughput_tokens_per_s": r.throughput_tokens_per_s,
             "decode_tokens_per_s": r.decode_tokens_per_s,
-            "tokens_per_s": r.throughput_tokens_per_s,
             "energy_uj": r.energy_uj,
             "energy_per_token_uj": r.energy_per_token_uj,
         }

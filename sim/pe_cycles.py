@@ -56,8 +56,8 @@ __all__ = [
 ]
 
 # Cycles an array tile spends beyond its PEs' own cycles: the input register stage that
-# broadcasts operands to the PEs. The RTL issue may adjust this (documented) if the generated
-# array needs another stage; the simulator picks the change up from here.
+# broadcasts operands to the PEs. Should the generated array need another stage, change it
+# here: the simulator picks it up from this one constant.
 ARRAY_IO_LATENCY = 1
 
 def _i64(x: int | np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import os
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from amaranth.back import verilog
 from amaranth.lib import wiring
@@ -44,6 +44,7 @@ __all__ = [
     "Implementation",
     "ResourceUse",
     "SynthResult",
+    "SynthTarget",
     "check_fit",
     "check_freq",
     "implement",
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 SynthTarget = Literal["ice40", "ecp5", "generic"]
-SYNTH_TARGETS = ("ice40", "ecp5", "generic")
+SYNTH_TARGETS: tuple[SynthTarget, ...] = get_args(SynthTarget)
 
 # Yosys cell type -> nextpnr bel type, to say how many of a missing bel a design needs.
 _CELL_TO_BEL = {
@@ -101,7 +102,7 @@ class SynthResult:
 
     block: str
     params: dict
-    target: str
+    target: SynthTarget
     dsp: bool
     cells: dict[str, int]
     resources: dict[str, int]
@@ -270,7 +271,7 @@ def _prepare(out_dir: Path | str) -> Path:
 
 def synthesize(
     block: wiring.Component,
-    target: str,
+    target: SynthTarget,
     out_dir: Path | str,
     *,
     name: str = "block",

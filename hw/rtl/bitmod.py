@@ -49,6 +49,7 @@ from amaranth.lib.wiring import In, Out
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl._common import check_int, decode_fp16, lanes_of, signed_bits, tree_max
 from hwsim.hw.rtl.terms import (
+    FP16_EXP_OFFSET,
     FP16_MANT_BITS,
     FP_MAGNITUDES,
     FP_SPECIAL_MAGNITUDES,
@@ -205,7 +206,7 @@ class BitModConfig:
     @property
     def lsb_exp(self) -> int:
         """Accumulator and output LSB = 2**lsb_exp hardware weight units x activation units."""
-        return -(25 + self.align_bits)
+        return -(FP16_EXP_OFFSET + self.align_bits)
 
     @property
     def formats(self) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ from hwsim.hw.rtl._common import (
     tree_max,
 )
 from hwsim.hw.rtl.mac import mac_out_width
+from hwsim.hw.rtl.terms import FP16_EXP_OFFSET
 
 __all__ = ["FP16_MAC_PIPELINE", "FP16IntMAC", "fp16_int_mac_bound"]
 
@@ -107,7 +108,7 @@ class FP16IntMAC(wiring.Component):
     @property
     def lsb_exp(self) -> int:
         """Output LSB = 2**lsb_exp activation units x weight units."""
-        return -(25 + self.align_bits)
+        return -(FP16_EXP_OFFSET + self.align_bits)
 
     def elaborate(self, platform):
         m = Module()

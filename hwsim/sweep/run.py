@@ -157,7 +157,7 @@ def _write_plan(out: Path, spec: SweepSpec, evaluator: Evaluator, points: list[P
         "objectives": [asdict(o) for o in spec.objectives],
         "constraints": [asdict(c) for c in spec.constraints],
         "heatmaps": [asdict(h) for h in spec.heatmaps],
-        "strategy": asdict(spec.strategy),
+        "strategy": spec.strategy.model_dump(),
         "complete": complete,
         "points": [[p.index, p.key] for p in points],
     }

@@ -54,7 +54,6 @@ __all__ = [
 
 Goal = Literal["min", "max"]
 Scalar = bool | int | float | str
-SAMPLERS = ("tpe", "nsga2", "nsga3", "random")
 
 
 # ---------------------------------------------------------------- frozen domain objects
@@ -97,29 +96,6 @@ class Constraint:
         if self.max is not None:
             parts.append(f"{self.name} <= {self.max:g}")
         return " and ".join(parts)
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """How points are chosen: the whole grid, a seeded random sample, or an optuna search.
-
-    Attributes:
-        kind: ``"grid"``, ``"random"`` or ``"optuna"``.
-        samples: points drawn without replacement (random).
-        trials: trials asked of the sampler (optuna); repeated suggestions are not re-simulated.
-        sampler: optuna sampler: ``"tpe"`` (multi-objective capable), ``"nsga2"``, ``"nsga3"``,
-            ``"random"``.
-        seed: seed of the sample or of the sampler.
-        batch_size: optuna trials asked and told together. Results are told in trial order, so
-            the search is the same whatever the number of workers or the executor.
-    """
-
-    kind: Literal["grid", "random", "optuna"] = "grid"
-    samples: int | None = None
-    trials: int | None = None
-    sampler: str = "tpe"
-    seed: int = 0
-    batch_size: int = 8
 
 
 @dataclass(frozen=True)
@@ -215,7 +191,21 @@ class _Constraint(_Finite):
         return self
 
 
-class _Strategy(_Strict):
+class Strategy(_Strict):
+    """How points are chosen: the whole grid, a seeded random sample, or an optuna search
+    (the ``strategy:`` entry of a sweep file, validated and frozen).
+
+    Attributes:
+        kind: ``"grid"``, ``"random"`` or ``"optuna"``.
+        samples: points drawn without replacement (random).
+        trials: trials asked of the sampler (optuna); repeated suggestions are not re-simulated.
+        sampler: optuna sampler: ``"tpe"`` (multi-objective capable), ``"nsga2"``, ``"nsga3"``,
+            ``"random"``.
+        seed: seed of the sample or of the sampler.
+        batch_size: optuna trials asked and told together. Results are told in trial order, so
+            the search is the same whatever the number of workers or the executor.
+    """
+
     kind: Literal["grid", "random", "optuna"] = "grid"
     samples: int | None = None
     trials: int | None = None
@@ -225,7 +215,7 @@ class _Strategy(_Strict):
     batch_size: int = 8
 
     @model_validator(mode="after")
-    def _counts(self) -> _Strategy:
+    def _counts(self) -> Strategy:
         if self.kind == "random" and (self.samples is None or self.samples < 1):
             raise ValueError("random sampling needs `samples` >= 1")
         if self.kind == "optuna" and (self.trials is None or self.trials < 1):
@@ -266,7 +256,7 @@ class _SweepBase(_Strict):
     zip: list[list[str]] = []
     objectives: list[_Objective | str]
     constraints: list[_Constraint] = []
-    strategy: _Strategy = _Strategy()
+    strategy: Strategy = Strategy()
     report: _Report = _Report()
 
 
@@ -452,8 +442,6 @@ def sweep_from_dict(
     if problems:
         raise HwsimError(f"{source}: " + "; ".join(problems))
 
-    st = model.strategy
-    strategy = Strategy(st.kind, st.samples, st.trials, st.sampler, st.seed, st.batch_size)
     return SweepSpec(
         name=model.name or Path(source).stem,
         sections={name: getattr(model, name) for name in (*sections, *optional_sections)},
@@ -461,7 +449,7 @@ def sweep_from_dict(
         zip=tuple(tuple(g) for g in model.zip),
         objectives=tuple(objectives),
         constraints=tuple(constraints),
-        strategy=strategy,
+        strategy=model.strategy,
         heatmaps=tuple(heatmaps),
         source=source,
         folder=folder if folder is not None else Path.cwd(),
