@@ -38,3 +38,26 @@ def rtl_figures_stood_in(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(pe_costs, "_figures", stand_in)
     return stood_in
+
+
+_SMALL_GEMMS = ("  - {name: g1, m: 64, n: 96, k: 256}\n",
+                "  - {name: g2, m: 8, n: 512, k: 128, count: 3}\n")
+
+
+def _gemm_workload(count: int) -> str:
+    return ("gemms:\n" + "".join(_SMALL_GEMMS[:count])
+            + "weights: {format: int4, group_size: 128}\nhardware: bitmod\n")
+
+
+@pytest.fixture
+def small_gemms() -> str:
+    """A workload of two GEMMs (one repeated 3 times) on `bitmod`: runs in a fraction of a
+    second, for CLI and report tests."""
+    return _gemm_workload(2)
+
+
+@pytest.fixture
+def one_gemm() -> str:
+    """The first GEMM of `small_gemms` alone (k = 256: one int4 group scale per 128 weights,
+    one ant4 scale per row)."""
+    return _gemm_workload(1)

@@ -11,13 +11,6 @@ import pytest
 
 from hwsim.cli import app, main
 
-GEMMS = """\
-gemms:
-  - {name: g1, m: 64, n: 96, k: 256}
-weights: {format: int4, group_size: 128}
-hardware: bitmod
-"""
-
 
 def hwsim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hwsim", *args], capture_output=True,
@@ -41,9 +34,9 @@ def test_a_misspelt_demo_checkpoint_gets_a_suggestion(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_verbose_logs_hwsim_not_the_plotting_libraries(tmp_path: Path) -> None:
+def test_verbose_logs_hwsim_not_the_plotting_libraries(tmp_path: Path, one_gemm: str) -> None:
     wl = tmp_path / "k.yaml"
-    wl.write_text(GEMMS, encoding="utf-8")
+    wl.write_text(one_gemm, encoding="utf-8")
     out = hwsim("run", str(wl), "--out", "o", "-vv", cwd=tmp_path)  # after the command
     assert out.returncode == 0, out.stderr
     # -vv used to flood the screen with matplotlib's font manager debugging.

@@ -16,13 +16,6 @@ import pytest
 from hwsim.cli import main
 
 WIDTHS = (60, 80, 200)
-GEMMS = """\
-gemms:
-  - {name: g1, m: 64, n: 96, k: 256}
-  - {name: g2, m: 8, n: 512, k: 128, count: 3}
-weights: {format: int4, group_size: 128}
-hardware: bitmod
-"""
 _UNITS_S = {"min": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
@@ -87,9 +80,9 @@ def seconds(header: str, cell: str) -> float:
 
 
 @pytest.fixture
-def gemm_file(tmp_path: Path) -> Path:
+def gemm_file(tmp_path: Path, small_gemms: str) -> Path:
     path = tmp_path / "kernels.yaml"
-    path.write_text(GEMMS, encoding="utf-8")
+    path.write_text(small_gemms, encoding="utf-8")
     return path
 
 
@@ -189,11 +182,11 @@ def test_tradeoff_energy_reads_back_whole(monkeypatch, capsys, tmp_path, quantiz
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_sweep_pareto_table_shows_axis_values(monkeypatch, capsys, tmp_path, width):
+def test_sweep_pareto_table_shows_axis_values(monkeypatch, capsys, tmp_path, width, small_gemms):
     import yaml
 
     wl = tmp_path / "k.yaml"
-    wl.write_text(GEMMS, encoding="utf-8")
+    wl.write_text(small_gemms, encoding="utf-8")
     sweep = tmp_path / "s.yaml"
     sweep.write_text(yaml.safe_dump({
         "name": "tiny", "workload": str(wl), "hardware": "bitmod",

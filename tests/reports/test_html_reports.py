@@ -33,15 +33,6 @@ def _chromium() -> None:
 _SHOWN = {"min": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "J": 1.0, "mJ": 1e-3,
           "uJ": 1e-6, "nJ": 1e-9, "pJ": 1e-12}
 _STORED = (("_ms", 1e-3), ("_uj", 1e-6), ("_s", 1.0))
-GEMMS = """\
-gemms:
-  - {name: g1, m: 64, n: 96, k: 256}
-  - {name: g2, m: 8, n: 512, k: 128, count: 3}
-weights: {format: int4, group_size: 128}
-hardware: bitmod
-"""
-
-
 def cli(monkeypatch, capsys, *args: str) -> None:
     monkeypatch.setattr(sys, "argv", ["hwsim", *args])
     try:
@@ -93,9 +84,9 @@ def check_page(folder: Path, plots: int) -> None:
     assert colours > 50, "screenshot has no plot colours"
 
 
-def test_run_report(monkeypatch, capsys, tmp_path):
+def test_run_report(monkeypatch, capsys, tmp_path, small_gemms):
     wl = tmp_path / "kernels.yaml"
-    wl.write_text(GEMMS, encoding="utf-8")
+    wl.write_text(small_gemms, encoding="utf-8")
     cli(monkeypatch, capsys, "run", str(wl), "--compare", "fp16,ant:ant4", "--out",
         str(tmp_path / "a"))
     check_page(tmp_path / "a", plots=2)
@@ -149,9 +140,9 @@ def test_tradeoff_report(monkeypatch, capsys, tmp_path):
     check_page(tmp_path / "t", plots=1)
 
 
-def test_sweep_report(monkeypatch, capsys, tmp_path):
+def test_sweep_report(monkeypatch, capsys, tmp_path, small_gemms):
     wl = tmp_path / "kernels.yaml"
-    wl.write_text(GEMMS, encoding="utf-8")
+    wl.write_text(small_gemms, encoding="utf-8")
     sweep = tmp_path / "s.yaml"
     sweep.write_text(yaml.safe_dump({
         "name": "tiny", "workload": str(wl), "hardware": "bitmod",

@@ -12,19 +12,11 @@ from hwsim.reports.roofline_analysis import analyze
 from hwsim.reports.roofline_machine import machine_from_hardware
 from hwsim.workloads import DEFAULT_WORKLOAD, example_path, load_workload, operators
 
-GEMMS = """\
-gemms:
-  - {name: g1, m: 64, n: 96, k: 256}
-  - {name: g2, m: 8, n: 512, k: 128, count: 3}
-weights: {format: int4, group_size: 128}
-hardware: bitmod
-"""
-
 
 @pytest.fixture
-def gemm_file(tmp_path):
+def gemm_file(tmp_path, small_gemms):
     path = tmp_path / "kernels.yaml"
-    path.write_text(GEMMS, encoding="utf-8")
+    path.write_text(small_gemms, encoding="utf-8")
     return path
 
 
@@ -80,9 +72,9 @@ def test_bad_input_is_one_line_and_exit_2(run_cli, tmp_path, gemm_file, args, me
     assert "Traceback" not in cap.err
 
 
-def test_precision_the_pe_cannot_run(run_cli, tmp_path):
+def test_precision_the_pe_cannot_run(run_cli, tmp_path, small_gemms):
     path = tmp_path / "nf4.yaml"
-    path.write_text(GEMMS.replace("int4", "nf4"), encoding="utf-8")
+    path.write_text(small_gemms.replace("int4", "nf4"), encoding="utf-8")
     code, cap = run_cli("run", str(path), "--out", str(tmp_path / "o"))
     assert code == 2
     assert "cannot run weights format 'nf4'" in " ".join(cap.err.split())
@@ -111,14 +103,15 @@ def test_default_run_needs_no_arguments(run_cli, tmp_path):
     assert "tok/s all" in out and "tok/s decode" in out
 
 
-def test_hardware_file_relative_to_the_workload(run_cli, tmp_path):
+def test_hardware_file_relative_to_the_workload(run_cli, tmp_path, small_gemms):
     # A user's own design as a file, named by the workload relative to its folder.
     data = hardware_to_dict(load_hardware("fp16")) | {"name": "mine"}
     data["array"] = {"rows": 16, "cols": 16}
     (tmp_path / "hw").mkdir()
     (tmp_path / "hw" / "mine.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     wl = tmp_path / "w.yaml"
-    wl.write_text(GEMMS.replace("hardware: bitmod", "hardware: hw/mine.yaml"), encoding="utf-8")
+    wl.write_text(small_gemms.replace("hardware: bitmod", "hardware: hw/mine.yaml"),
+                  encoding="utf-8")
     code, cap = run_cli("run", str(wl), "--out", str(tmp_path / "o"))
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())

@@ -3,17 +3,10 @@
 
 import pytest
 
-GEMMS = """\
-gemms:
-  - {name: g1, m: 64, n: 96, k: 256}
-weights: {format: int4, group_size: 128}
-hardware: bitmod
-"""
 
-
-def test_figures_in_every_format_and_byte_identical(run_cli, tmp_path):
+def test_figures_in_every_format_and_byte_identical(run_cli, tmp_path, one_gemm):
     wl = tmp_path / "kernels.yaml"
-    wl.write_text(GEMMS, encoding="utf-8")
+    wl.write_text(one_gemm, encoding="utf-8")
     for name in ("a", "b"):
         code, cap = run_cli("run", str(wl), "--compare", "fp16,ant:ant4",
                             "--figure-format", "png,pdf,svg", "--out", str(tmp_path / name))
