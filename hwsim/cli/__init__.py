@@ -25,12 +25,29 @@ __all__ = ["app", "main"]
 _VERBOSE_KEY = "hwsim.verbose"
 
 
+# Libraries whose info and debug messages are about themselves, not about the user's job.
+_CHATTY = ("matplotlib", "PIL", "bokeh", "fontTools", "distributed")
+
+
+class _WarningsOnlyFrom(logging.Filter):
+    """Drops records below WARNING from the `_CHATTY` libraries. A filter on the handler, not a
+    logger level, because Dask's `distributed` sets its loggers to INFO when it is imported,
+    which happens after the CLI configured logging (a sweep printed 24 INFO lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return not any(record.name == n or record.name.startswith(n + ".") for n in _CHATTY)
+
+
 def _configure_logging(verbose: int) -> None:
     # Only the CLI configures logging; the library just logs.
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    # -v is about hwsim: the plotting libraries' font and backend chatter stays out.
-    for noisy in ("matplotlib", "PIL", "bokeh", "fontTools"):
+    # -v is about hwsim: the libraries' font, backend and cluster chatter stays out.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_WarningsOnlyFrom())
+    for noisy in _CHATTY:  # and is not even formatted
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

@@ -90,3 +90,25 @@ def test_every_command_that_writes_files_takes_out_with_the_same_default() -> No
         else:
             assert Path(p.default) == Path("out") / name, name
     assert not any(p.name == "csv" and not p.hidden for c in commands.values() for p in c.params)
+
+
+def test_dask_cluster_chatter_stays_out_at_every_verbosity(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from hwsim.cli import _configure_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))  # basicConfig(force) is undone
+    monkeypatch.setattr(root, "level", root.level)
+    chatty = logging.getLogger("distributed.scheduler")
+    monkeypatch.setattr(logging.getLogger("distributed"), "level", logging.INFO)
+    _configure_logging(2)
+    # What importing distributed does after the CLI configured logging (a sweep with
+    # --executor dask printed 24 such INFO lines).
+    logging.getLogger("distributed").setLevel(logging.INFO)
+    chatty.info("Scheduler at: tcp://127.0.0.1:33421")
+    chatty.warning("Worker exceeded 95% memory budget")
+    logging.getLogger("hwsim.sweep").debug("planned 2 points")
+    err = capsys.readouterr().err
+    assert "Scheduler at" not in err
+    assert "WARNING distributed.scheduler: Worker exceeded" in err  # real problems still show
+    assert "DEBUG hwsim.sweep: planned 2 points" in err
