@@ -14,7 +14,9 @@ Per operator and step (vectorized over the decode steps of an `Op`):
   matrix); the fused softmax moves no bytes.
 - Bytes by tensor (``bytes_weights``, ``bytes_activations``, ``bytes_outputs``,
   ``bytes_kv_read``, ``bytes_kv_write``, ``bytes_scales``; `hwsim.workloads.traffic`): they
-  sum to ``bytes``.
+  sum to ``bytes``. Accesses: the same bytes in 64-bit DRAM words (``accesses_64b`` and
+  ``accesses_64b_<tensor>``, `hwsim.workloads.traffic.word_accesses`); the roofline knows one
+  memory level.
 - Time: ``max(flops / peak, bytes / bandwidth)``; bound: whichever term is larger.
 
 The table has one row per operator and stage; a decode row sums its steps (``bound`` is
@@ -34,7 +36,7 @@ import pandas as pd
 
 from hwsim.reports.roofline_machine import Machine
 from hwsim.workloads.ops import Op
-from hwsim.workloads.traffic import TENSORS, tensor_bytes
+from hwsim.workloads.traffic import DRAM_WORD_BITS, TENSORS, tensor_bytes, word_accesses
 
 __all__ = ["COLUMNS", "analyze", "op_step_costs", "summarize"]
 
@@ -42,7 +44,8 @@ COLUMNS = [
     "stage", "layer", "op", "op_class", "kind", "count", "steps", "m", "n", "k",
     "kv_len_first", "kv_len_last", "a_bits", "b_bits", "flops", "bytes", "intensity",
     "peak_flops_per_s", "attainable_flops_per_s", "bound", "time_s", "compute_time_s",
-    "memory_time_s", *(f"bytes_{t}" for t in TENSORS),
+    "memory_time_s", *(f"bytes_{t}" for t in TENSORS), "accesses_64b",
+    *(f"accesses_64b_{t}" for t in TENSORS),
 ]
 
 
@@ -95,6 +98,7 @@ def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
             bound = "mixed"
         flops = float(np.sum(c["flops"]))
         nbytes = float(np.sum(c["bytes"]))
+        by_tensor = {t: float(np.sum(c[f"bytes_{t}"])) for t in TENSORS}
         time_s = float(np.sum(c["time_s"]))
         rows.append({
             "stage": op.stage, "layer": op.layer, "op": op.name, "op_class": op.op_class,
@@ -109,13 +113,16 @@ def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
             "bound": bound, "time_s": time_s,
             "compute_time_s": float(np.sum(c["compute_time_s"])),
             "memory_time_s": float(np.sum(c["memory_time_s"])),
-            **{f"bytes_{t}": float(np.sum(c[f"bytes_{t}"])) for t in TENSORS},
+            **{f"bytes_{t}": v for t, v in by_tensor.items()},
+            "accesses_64b": float(word_accesses(nbytes, DRAM_WORD_BITS)),
+            **{f"accesses_64b_{t}": float(word_accesses(v, DRAM_WORD_BITS))
+               for t, v in by_tensor.items()},
         })
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _by_tensor(table: pd.DataFrame) -> dict[str, float]:
-    return {t: float(table[f"bytes_{t}"].sum()) for t in TENSORS}
+def _by_tensor(table: pd.DataFrame, quantity: str = "bytes") -> dict[str, float]:
+    return {t: float(table[f"{quantity}_{t}"].sum()) for t in TENSORS}
 
 
 def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_tokens: int,
@@ -145,6 +152,7 @@ def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_t
             "tokens": tokens[stage],
             "tokens_per_s": tokens[stage] / time_s if time_s and tokens[stage] else None,
             "bytes_by_tensor": _by_tensor(t),
+            "accesses_64b_by_tensor": _by_tensor(t, "accesses_64b"),
         }
     total_time = float(table["time_s"].sum())
     ttft = stages.get("prefill", {}).get("time_s", 0.0)
@@ -157,6 +165,8 @@ def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_t
             "flops": float(table["flops"].sum()),
             "bytes": float(table["bytes"].sum()),
             "bytes_by_tensor": _by_tensor(table),
+            "accesses_64b": float(table["accesses_64b"].sum()),
+            "accesses_64b_by_tensor": _by_tensor(table, "accesses_64b"),
             "time_s": total_time,
             "ttft_s": ttft,
             "tpot_s": decode_time / decode_steps if decode_steps else None,

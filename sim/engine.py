@@ -178,19 +178,22 @@ def _copies_cycles(parts: tuple[np.ndarray, np.ndarray, np.ndarray], offsets: np
 
 
 def _sram_bits(s: BlockSchedule, mp: Mapping | Mappings, hw: HardwareSpec, a_bits: float,
-               b_bits: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(read bits, write bits) per buffer, per block."""
+               b_bits: float) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
+                                       tuple[np.ndarray, np.ndarray]]:
+    """(read bits, write bits) per buffer, per block; and the output buffer's part of them
+    that is partial sums (at ``acc_bits``; the rest is outputs at their stored width)."""
     acc = hw.acc_bits
     out_tiles = s.bm * s.bn
     a_reads, b_reads, psum_writes = cycle_model(hw.pe.kind).operand_reads(s, mp, hw.pe)
     psum_reads = psum_writes - out_tiles * s.first_k
-    out_read = psum_reads * acc + s.writeback_bytes * 8
-    out_write = psum_writes * acc + s.load_out_bytes * 8
+    psum = ((psum_reads * acc).astype(np.float64), (psum_writes * acc).astype(np.float64))
+    out_read = psum[0] + s.writeback_bytes * 8
+    out_write = psum[1] + s.load_out_bytes * 8
     return {
         "weight": (b_reads * b_bits, s.load_b_bytes * 8),
         "activation": (a_reads * a_bits, s.load_a_bytes * 8),
-        "output": (out_read.astype(np.float64), out_write.astype(np.float64)),
-    }
+        "output": (out_read, out_write),
+    }, psum
 
 
 def _feed_cycles(bits: np.ndarray, buf: BufferSpec) -> np.ndarray:
@@ -205,7 +208,11 @@ class GemmCosts:
     Beyond `GemmCost`: ``dram_a_bytes`` / ``dram_b_bytes`` / ``dram_out_read_bytes`` (outputs
     read back: split-K partial results) split the DRAM reads by operand (they sum to
     ``dram_read_bytes``); ``sram_bytes`` gives each buffer's (read, write)
-    bytes (they sum to ``sram_read_bytes`` / ``sram_write_bytes``).
+    bytes (they sum to ``sram_read_bytes`` / ``sram_write_bytes``), ``sram_psum_bytes`` the
+    part of the output buffer's (read, write) bytes that is partial sums (at ``acc_bits``).
+    ``fixed_cycles`` and ``instance_cycles``: ``c`` instances of a shape take
+    ``fixed_cycles + c * instance_cycles`` cycles whenever they are more than one block in all
+    (pipeline fill and drain are paid once); every other figure is ``c`` times one instance's.
     """
 
     mappings: Mappings
@@ -225,6 +232,7 @@ class GemmCosts:
     dram_b_bytes: np.ndarray
     dram_out_read_bytes: np.ndarray
     sram_bytes: dict[str, tuple[np.ndarray, np.ndarray]]
+    sram_psum_bytes: tuple[np.ndarray, np.ndarray]
     fixed_cycles: np.ndarray
     instance_cycles: np.ndarray
 
@@ -270,7 +278,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     starts = offsets[:-1]
     model = cycle_model(hw.pe.kind)
     compute, active, dequant = model.block_compute(s, mps, hw.pe, widths, group_size)
-    sram = _sram_bits(s, mps, hw, a_bits, b_bits)
+    sram, psum = _sram_bits(s, mps, hw, a_bits, b_bits)
     if model.feed_limited:
         # The array cannot run faster than its buffers deliver the operands (all banks'
         # ports each cycle). Systolic arrays keep SCALE-Sim's stall-free compute model.
@@ -320,6 +328,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
         dram_b_bytes=count * per_shape(s.load_b_bytes),
         dram_out_read_bytes=count * per_shape(s.load_out_bytes),
         sram_bytes={b: (count * r / 8, count * w / 8) for b, (r, w) in sums.items()},
+        sram_psum_bytes=(count * per_shape(psum[0]) / 8, count * per_shape(psum[1]) / 8),
         fixed_cycles=parts[0], instance_cycles=parts[1],
     )
 

@@ -22,13 +22,23 @@ from hwsim.hw.spec import HardwareSpec
 from hwsim.sim.engine import ENERGY_COMPONENTS, GemmCosts, simulate_op_shapes
 from hwsim.workloads import operators
 from hwsim.workloads.ops import Op
-from hwsim.workloads.traffic import TENSORS, tensor_bytes
+from hwsim.workloads.traffic import (
+    DRAM_WORD_BITS,
+    TENSORS,
+    operand_bytes,
+    operand_tensors,
+    tensor_bytes,
+    word_accesses,
+)
 
 __all__ = [
+    "BUFFERS",
     "ENERGY_KEYS",
+    "LEVELS",
     "RunResult",
     "apply_weight_storage",
     "compare_results",
+    "level_word_bits",
     "simulate_ops",
     "simulate_workload",
     "unmodelled_figures",
@@ -51,15 +61,24 @@ ENERGY_KEYS = (*ENERGY_COMPONENTS, "leakage")
 Progress = Callable[[int, int, str], None]
 
 BUFFERS = ("weight", "activation", "output")
+# The memory levels, named as their energy components: DRAM, then each on-chip buffer.
+LEVELS = ("dram", *(f"sram_{b}" for b in BUFFERS))
 LAYER_COLUMNS = [
     "stage", "op", "op_class", "layer", "count", "steps", "m", "n", "k", "macs", "cycles",
     "compute_cycles", "stall_cycles", "utilization", "dram_read_bytes", "dram_write_bytes",
     "sram_read_bytes", "sram_write_bytes",
     *(f"energy_{c}_uj" for c in ENERGY_KEYS), "energy_uj", "mapping",
-    # Traffic per tensor (DRAM) and per buffer (on chip), energy per tensor (DRAM + SRAM).
+    # Traffic per tensor at each level: bytes, and accesses in the level's words (DRAM:
+    # 64-bit words; a buffer: its port_bits); energy per level and tensor, and per tensor.
     *(f"dram_{t}_bytes" for t in TENSORS),
     *(f"sram_{b}_{d}_bytes" for b in BUFFERS for d in ("read", "write")),
     *(f"energy_tensor_{t}_uj" for t in TENSORS),
+    "dram_read_accesses_64b", "dram_write_accesses_64b",
+    *(f"dram_{t}_accesses_64b" for t in TENSORS),
+    *(f"sram_{b}_{d}_port_accesses" for b in BUFFERS for d in ("read", "write")),
+    *(f"sram_{b}_{t}_bytes" for b in BUFFERS for t in TENSORS),
+    *(f"sram_{b}_{t}_port_accesses" for b in BUFFERS for t in TENSORS),
+    *(f"energy_{level}_{t}_uj" for level in LEVELS for t in TENSORS),
 ]
 
 
@@ -198,16 +217,39 @@ class RunResult:
         }
 
     def traffic(self) -> dict[str, Any]:
-        """DRAM bytes per tensor, on-chip bytes per buffer (read / write) and energy per
-        tensor (DRAM + SRAM, uJ), over all operators (`LAYER_COLUMNS`)."""
+        """Traffic over all operators (`LAYER_COLUMNS`): DRAM bytes per tensor, on-chip bytes
+        per buffer (read / write), energy per tensor (all levels, uJ), and per level
+        (``dram``, ``sram_weight``, ...) its word width and, per tensor, bytes, accesses
+        (words read or written) and energy."""
         col = self.layers
+        hw = self.hardware
+
+        def total(name: str) -> float:
+            return float(col[name].sum())
+
+        levels: dict[str, Any] = {}
+        for level, word in zip(LEVELS, level_word_bits(hw), strict=True):
+            acc = "accesses_64b" if level == "dram" else "port_accesses"
+            levels[level] = {
+                "word_bits": word,
+                "accesses": {d: total(f"{level}_{d}_{acc}") for d in ("read", "write")},
+                "tensors": {t: {"bytes": total(f"{level}_{t}_bytes"),
+                                "accesses": total(f"{level}_{t}_{acc}"),
+                                "energy_uj": total(f"energy_{level}_{t}_uj")}
+                            for t in TENSORS},
+            }
         return {
-            "dram_bytes_by_tensor": {t: float(col[f"dram_{t}_bytes"].sum()) for t in TENSORS},
-            "sram_bytes_by_buffer": {b: {d: float(col[f"sram_{b}_{d}_bytes"].sum())
+            "dram_bytes_by_tensor": {t: total(f"dram_{t}_bytes") for t in TENSORS},
+            "sram_bytes_by_buffer": {b: {d: total(f"sram_{b}_{d}_bytes")
                                          for d in ("read", "write")} for b in BUFFERS},
-            "energy_by_tensor_uj": {t: float(col[f"energy_tensor_{t}_uj"].sum())
-                                    for t in TENSORS},
+            "energy_by_tensor_uj": {t: total(f"energy_tensor_{t}_uj") for t in TENSORS},
+            "levels": levels,
         }
+
+
+def level_word_bits(hw: HardwareSpec) -> tuple[int, ...]:
+    """The word width of each of `LEVELS`: DRAM's 64 bits, each buffer's port."""
+    return (DRAM_WORD_BITS, *(getattr(hw.buffers, b).port_bits for b in BUFFERS))
 
 
 def _op_row(op: Op, costs: GemmCosts, inverse: np.ndarray,
@@ -253,24 +295,52 @@ def _op_row(op: Op, costs: GemmCosts, inverse: np.ndarray,
 
 def _traffic_columns(op: Op, costs: GemmCosts, total: Callable[[np.ndarray], Any],
                      hw: HardwareSpec) -> dict[str, float]:
-    """DRAM bytes per tensor, buffer bytes per direction, energy per tensor of one op.
+    """Bytes, accesses and energy per tensor and level of one op (`LAYER_COLUMNS`).
 
-    The weight buffer holds ``b`` (weights or KV cache), the activation buffer ``a``, the
-    output buffer the partial sums of the output; each buffer's energy goes to its operand's
-    tensor (its scales share to ``scales``), DRAM energy to the tensor of the bytes moved.
+    DRAM moves ``a`` and ``b`` in (reads) and the output out (writes; split-K partial
+    results also back in). The weight buffer holds ``b`` (weights or KV cache), the
+    activation buffer ``a``, the output buffer the partial sums (all the output tensor's) and
+    the outputs at their stored width; each operand's bytes split into its tensor and its
+    scales (`hwsim.workloads.traffic.operand_bytes`). Accesses are the bytes in the level's
+    words, energy the bytes at the level's energy per bit, per direction.
     """
-    dram = tensor_bytes(op, total(costs.dram_a_bytes), total(costs.dram_b_bytes),
-                        total(costs.dram_write_bytes) + total(costs.dram_out_read_bytes))
-    cols: dict[str, float] = {f"dram_{t}_bytes": float(v) for t, v in dram.items()}
-    for b in BUFFERS:
-        read, write = costs.sram_bytes[b]
-        cols[f"sram_{b}_read_bytes"] = total(read)
-        cols[f"sram_{b}_write_bytes"] = total(write)
-    sram_uj = {b: total(costs.energy_pj[f"sram_{b}"]) * 1e-6 for b in BUFFERS}
-    on_chip = tensor_bytes(op, sram_uj["activation"], sram_uj["weight"], sram_uj["output"])
-    pj_per_byte = 8 * hw.dram.energy_pj_per_bit
-    for t in TENSORS:
-        cols[f"energy_tensor_{t}_uj"] = float(dram[t]) * pj_per_byte * 1e-6 + float(on_chip[t])
+    out_bytes = total(costs.dram_write_bytes) + total(costs.dram_out_read_bytes)
+    dram = tensor_bytes(op, total(costs.dram_a_bytes), total(costs.dram_b_bytes), out_bytes)
+    dram_pj_per_byte = 8 * hw.dram.energy_pj_per_bit
+    cols: dict[str, float] = {}
+    energy = dict.fromkeys(TENSORS, 0.0)
+    for d, nbytes in (("read", costs.dram_read_bytes), ("write", costs.dram_write_bytes)):
+        cols[f"dram_{d}_accesses_64b"] = float(word_accesses(total(nbytes), DRAM_WORD_BITS))
+    for t, v in dram.items():
+        cols[f"dram_{t}_bytes"] = float(v)
+        cols[f"dram_{t}_accesses_64b"] = float(word_accesses(v, DRAM_WORD_BITS))
+        cols[f"energy_dram_{t}_uj"] = float(v) * dram_pj_per_byte * 1e-6
+        energy[t] += cols[f"energy_dram_{t}_uj"]
+    psum = [total(x) for x in costs.sram_psum_bytes]
+    out_tensor = operand_tensors(op)[2]
+    for b, operand in zip(BUFFERS, ("b", "a", "out"), strict=True):
+        spec = getattr(hw.buffers, b)
+        level: dict[str, float] = dict.fromkeys(TENSORS, 0.0)
+        level_pj: dict[str, float] = dict.fromkeys(TENSORS, 0.0)
+        for i, (d, pj_per_bit) in enumerate((("read", spec.read_energy_pj_per_bit),
+                                             ("write", spec.write_energy_pj_per_bit))):
+            nbytes = total(costs.sram_bytes[b][i])
+            cols[f"sram_{b}_{d}_bytes"] = nbytes
+            cols[f"sram_{b}_{d}_port_accesses"] = float(word_accesses(nbytes, spec.port_bits))
+            # The output buffer's partial sums are all the output tensor's, without scales.
+            own = psum[i] if b == "output" else 0.0
+            parts = operand_bytes(op, operand, nbytes - own)  # type: ignore[arg-type]
+            if own:
+                parts[out_tensor] = parts[out_tensor] + own
+            for t, v in parts.items():
+                level[t] += float(v)
+                level_pj[t] += float(v) * 8 * pj_per_bit
+        for t in TENSORS:
+            cols[f"sram_{b}_{t}_bytes"] = level[t]
+            cols[f"sram_{b}_{t}_port_accesses"] = float(word_accesses(level[t], spec.port_bits))
+            cols[f"energy_sram_{b}_{t}_uj"] = level_pj[t] * 1e-6
+            energy[t] += cols[f"energy_sram_{b}_{t}_uj"]
+    cols.update({f"energy_tensor_{t}_uj": energy[t] for t in TENSORS})
     return cols
 
 

@@ -1,6 +1,7 @@
 """The tile pipeline and energy of one GEMM: a hand-computed case, then invariants."""
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from hwsim.sim import (
 )
 from hwsim.sim import pe_cycles as pc
 from hwsim.sim.precision import OperandWidths, operand_widths
+from hwsim.sim.run import simulate_ops
 from hwsim.workloads import Op
 
 
@@ -63,6 +65,47 @@ def test_one_block_mac_gemm_by_hand():
     assert cost.energy_pj["sram_output"] == pytest.approx(80.0)
     assert cost.energy_pj["dram"] == pytest.approx((384 + 64) * 8 * 0.5)
     assert cost.utilization == pytest.approx(512 / (31 * 32))
+
+
+def test_traffic_bytes_accesses_and_energy_per_tensor_and_level_by_hand():
+    # The one-block GEMM above as a k_proj-like op: FP16 activations, int8 weights with an FP16
+    # scale per 16 (9 bits stored, 8 of them code), output to an int8 KV cache stored at 9
+    # bits. Words: DRAM 64 bits; every tiny_hw buffer has 64-bit ports (2 pJ read, 4 pJ
+    # write per access: 1/32 and 1/16 pJ per bit); DRAM 0.5 pJ per bit.
+    op = Op(name="k_proj", op_class="attention", stage="prefill", layer="decoder",
+            kind="gemm", m=np.array([4]), n=np.array([8]), k=np.array([16]), count=1,
+            a_bits=16.0, b_bits=9.0, out_bits=9.0, b_format="int8", group_size=16,
+            out_kind="kv", out_format="int8")
+    row = simulate_ops([op], tiny_hw()).layers.iloc[0]
+    approx = functools.partial(pytest.approx, rel=1e-12, abs=1e-15)  # the 8/9 shares round
+    # DRAM: a 4 x 16 x 16 = 1024 bits, b 16 x 8 x 9 = 1152 bits (1024 weights, 128 scales)
+    # in; 4 x 8 x 9 = 288 bits out (256 KV, 32 scales).
+    dram = {"activations": 1024, "weights": 1024, "kv_write": 256, "scales": 160,
+            "outputs": 0, "kv_read": 0}
+    for t, bits in dram.items():
+        assert row[f"dram_{t}_bytes"] == approx(bits / 8)
+        assert row[f"dram_{t}_accesses_64b"] == approx(bits / 64)
+        assert row[f"energy_dram_{t}_uj"] == approx(bits * 0.5e-6)
+    assert row["dram_read_accesses_64b"] == (1024 + 1152) / 64 == 34
+    assert row["dram_write_accesses_64b"] == 288 / 64 == 4.5  # not a whole word: not rounded
+    # Weight buffer: 1152 bits written from DRAM and read once by the tile pass.
+    # Activation buffer: 1024 bits written and read. Output buffer: 32 partial sums x 32 bits
+    # written (all KV: partial sums have no scales), the 288 stored bits read for write-back.
+    sram = {  # buffer: {tensor: (read bits, write bits)}
+        "weight": {"weights": (1024, 1024), "scales": (128, 128)},
+        "activation": {"activations": (1024, 1024)},
+        "output": {"kv_write": (256, 1024), "scales": (32, 0)},
+    }
+    for b, tensors in sram.items():
+        assert row[f"sram_{b}_read_port_accesses"] == sum(r for r, _ in tensors.values()) / 64
+        assert row[f"sram_{b}_write_port_accesses"] == sum(w for _, w in tensors.values()) / 64
+        for t in ("weights", "activations", "outputs", "kv_read", "kv_write", "scales"):
+            read, write = tensors.get(t, (0, 0))
+            assert row[f"sram_{b}_{t}_bytes"] == approx((read + write) / 8)
+            assert row[f"sram_{b}_{t}_port_accesses"] == approx((read + write) / 64)
+            assert row[f"energy_sram_{b}_{t}_uj"] == approx((read / 32 + write / 16) * 1e-6)
+    # Per tensor over the levels: e.g. scales = DRAM 80 pJ + weight buffer 12 + output 1.
+    assert row["energy_tensor_scales_uj"] == approx((80 + 12 + 1) * 1e-6)
 
 
 def test_narrow_buffer_ports_slow_the_array():
