@@ -212,6 +212,10 @@ def _fp16_int_mac_pe(p: Mapping[str, Any]) -> dict[str, Any]:
     return {"lanes": p["lanes"], "weight_bits": p["weight_bits"], "act_bits": 16}
 
 
+def _fp16_mac_pe(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {"lanes": p["lanes"], "weight_bits": 16, "act_bits": 16}
+
+
 def _dint_mac_pe(p: Mapping[str, Any]) -> dict[str, Any]:
     return {"lanes": p["lanes"], "act_bits": 8}
 
@@ -238,7 +242,8 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                                         "act_bits": 16, "kv_bits": 16})),),
            rtl_cores=("accel_core",)),
     PEKind("mac", MacPE,
-           _frozen({"int_mac": _int_mac_pe, "fp16_int_mac": _fp16_int_mac_pe}),
+           _frozen({"int_mac": _int_mac_pe, "fp16_int_mac": _fp16_int_mac_pe,
+                    "fp16_mac": _fp16_mac_pe}),
            (FpgaStudy("int8_mac", "INT8 x INT8 MAC", "int_mac",
                       _frozen({"lanes": 4, "k": 256}), weight_formats=("int8", "int4"),
                       dsp_optional=True,

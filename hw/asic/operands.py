@@ -222,8 +222,18 @@ def _fp16_int_mac(block, ops, streams, outs, fmt):
                          fmt, ops.source, np.asarray(nf, np.int64))
 
 
+def _fp16_mac(block, ops, streams, outs, fmt):
+    from hwsim.hw.rtl.models import fp16_mac_model
+
+    w_f, a_f = _streams_and_tokens(ops, streams, outs, block.k)
+    w = _lane_split(w_f.astype(np.float16).view(np.uint16), 1)
+    a = _lane_split(a_f.astype(np.float16).view(np.uint16), 1)
+    ref = fp16_mac_model(a[..., 0], w[..., 0])
+    return _mac_stimulus(a, w, ref, streams, 16, 16, fmt, ops.source)
+
+
 _BUILDERS = {"bitmod_pe": _bitmod, "int_mac": _int_mac, "dint_mac": _dint_mac,
-             "fp16_int_mac": _fp16_int_mac}
+             "fp16_int_mac": _fp16_int_mac, "fp16_mac": _fp16_mac}
 OPERAND_BLOCKS = tuple(_BUILDERS)
 
 
@@ -255,6 +265,7 @@ _FORMATS = {
     "int_mac": lambda block: _ints(block.weight_bits),
     "fp16_int_mac": lambda block: _ints(block.weight_bits),
     "dint_mac": lambda block: ("dint4",),
+    "fp16_mac": lambda block: ("fp16",),
 }
 
 

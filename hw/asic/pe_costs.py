@@ -32,6 +32,7 @@ PE_PARAMS = {
     "fp16_int_mac": {"lanes": "lanes", "weight_bits": "weight_bits"},
     "int_mac": {"lanes": "lanes", "weight_bits": "weight_bits", "act_bits": "act_bits"},
     "dint_mac": {"lanes": "lanes", "act_bits": None},  # act_bits is fixed at 8 there
+    "fp16_mac": {"lanes": "lanes"},
 }
 # PE kind -> RTL blocks that can stand for one PE of it: the kind's blocks (`PE_KINDS`) whose
 # parameters a PE's fields set (`PE_PARAMS`).

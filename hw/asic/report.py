@@ -50,6 +50,9 @@ def area_report(cost: BlockCost, cal: Calibration) -> dict:
             "pj_per_switched_um2": round(cal.pj_per_unit, 9),
             "blocks": [{k: (round(v, 4) if isinstance(v, float) else v)
                         for k, v in asdict(r).items()} for r in cal.rows],
+            "mac_area_order": dict(zip(("published", "ours", "not_estimated"),
+                                       cal.mac_order(), strict=True))
+            | {"reproduced_where_estimated": cal.mac_order_reproduced()},
             "unfitted_ratios": [{"ratio": n, "published_area": pa, "area": round(a, 3),
                                  "published_power": pp, "power": round(p, 3)}
                                 for n, pa, a, pp, p in cal.ratios],
@@ -96,6 +99,13 @@ def calibration_lines(cal: Calibration) -> list[str]:
     for n, pa, a, pp, p in cal.ratios:
         lines.append(f"  unfitted {n}: area {a:.2f}x (published {pa}x, {_pct(a / pa - 1)}), "
                      f"power {p:.2f}x (published {pp}x, {_pct(p / pp - 1)})")
+    published, ours, missing = cal.mac_order()
+    verdict = "reproduced" if cal.mac_order_reproduced() else "NOT reproduced"
+    lines.append(f"  MAC area order, published: {' < '.join(published)}")
+    lines.append(f"  MAC area order, ours: {' < '.join(ours)} ({verdict}"
+                 + (f"; not estimated: {', '.join(missing)})" if missing else ")"))
+    lines.append("  where our RTL differs from the published block:")
+    lines.extend(f"    {r.name}: {r.note}" for r in cal.rows if r.note)
     return lines
 
 

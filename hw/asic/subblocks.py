@@ -54,8 +54,18 @@ _FP16_MAC = SubBlocks(
     keep=("emax", "wmag_*", "prod_*", "lane_*", "partial", "total"),
 )
 
+_FP_MAC = SubBlocks(
+    rules=(
+        (r"a_r|w_r|prod_r", "operand registers"),
+        (r"mul_.*|mul", "multiply"),
+        (r"add_.*|add|acc", "add"),
+        (r"out", "output register"),
+    ),
+    keep=("mul", "add"),
+)
+
 _BY_BLOCK = {"bitmod_pe": _BITMOD, "pe_array": _BITMOD, "int_mac": _MAC, "dint_mac": _MAC,
-             "fp16_int_mac": _FP16_MAC}
+             "fp16_int_mac": _FP16_MAC, "fp16_mac": _FP_MAC}
 
 
 def subblocks_of(block: str) -> SubBlocks:

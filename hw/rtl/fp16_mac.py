@@ -1,8 +1,9 @@
-"""Bit-parallel FP16 x INT MAC: the multiplier-per-lane PE that a bit-serial PE is weighed against.
+"""Bit-parallel FP16 MACs: FP16 x INT (the multiplier-per-lane PE that a bit-serial PE is weighed
+against) and FP16 x FP16 (`FP16MAC`, the FP16 baseline, at the end of this module).
 
-It is the PE of ANT's and OliVe's FP16 x INT8 arrays (the simulator's ``mac`` kind with 16-bit
-activations). Every lane multiplies the FP16 activation's 11-bit significand by the whole
-``|weight|`` in one cycle (one ``11 x weight_bits`` unsigned multiplier per lane, since
+`FP16IntMAC` is the PE of ANT's and OliVe's FP16 x INT8 arrays (the simulator's ``mac`` kind
+with 16-bit activations). Every lane multiplies the FP16 activation's 11-bit significand by the
+whole ``|weight|`` in one cycle (one ``11 x weight_bits`` unsigned multiplier per lane, since
 ``|-2**(b-1)|`` needs b bits: a DSP block on an FPGA), where the BitMoD PE spends one cycle per
 weight term on a shift. Accumulation follows the BitMoD PE's scheme (same LSB, alignment with
 guard bits, worst-case accumulator), but alignment is on the activation's exponent alone, so
@@ -40,10 +41,17 @@ from hwsim.hw.rtl._common import (
     stream_signature,
     tree_max,
 )
+from hwsim.hw.rtl.fp16_arith import fp16_add, fp16_mul
 from hwsim.hw.rtl.mac import mac_out_width
 from hwsim.hw.rtl.terms import FP16_EXP_OFFSET
 
-__all__ = ["FP16_MAC_PIPELINE", "FP16IntMAC", "fp16_int_mac_bound"]
+__all__ = [
+    "FP16MAC",
+    "FP16_FP_MAC_PIPELINE",
+    "FP16_MAC_PIPELINE",
+    "FP16IntMAC",
+    "fp16_int_mac_bound",
+]
 
 FP16_MAC_PIPELINE = 0  # default: unpipelined (the gate-level area calibration is built on it)
 
@@ -155,4 +163,47 @@ class FP16IntMAC(wiring.Component):
                          self.nonfinite.eq(nf_acc | nf_now), nf_acc.eq(0)]
         with m.Elif(ctl.step):
             m.d.sync += [acc.eq(total), nf_acc.eq(nf_acc | nf_now)]
+        return m
+
+
+FP16_FP_MAC_PIPELINE = 1  # default: the product registered, as the published MAC's multiplier
+
+
+class FP16MAC(wiring.Component):
+    """FP16 x FP16 MAC: an FP16 multiplier and an FP16 adder into an FP16 accumulator.
+
+    The FP16 baseline PE of the BitMoD comparison ("FP16 MAC (mul + add)"): each product is
+    rounded to FP16 and added into the FP16 accumulator with a second rounding (IEEE
+    binary16, round to nearest even, `hwsim.hw.rtl.fp16_arith`), one product per cycle.
+
+    Ports: in_valid/in_ready, ``a`` and ``w`` (FP16 bit patterns), out_valid/out_ready,
+    ``out``: the FP16 sum of the ``k`` products, accumulated in order from +0 (a NaN result is
+    0x7E00).
+
+    Args:
+        lanes: products per cycle: 1 (one FP16 multiplier and adder).
+        k: products per output.
+        pipeline: 1 registers the rounded product before the adder (one cycle of fill
+            latency), 0 multiplies and adds in one cycle.
+    """
+
+    def __init__(self, lanes: int = 1, k: int = 128, pipeline: int = FP16_FP_MAC_PIPELINE):
+        self.lanes = check_int("lanes", lanes, 1, 1)
+        self.k = check_int("k", k, 1, 1 << 16)
+        self.pipeline = check_int("pipeline", pipeline, 0, 1)
+        super().__init__(stream_signature({"a": 16, "w": 16}, {"out": 16}))
+
+    def elaborate(self, platform):
+        m = Module()
+        ctl = SerialControl(m, self, steps=1, beats=self.k, latency=self.pipeline)
+        a_r, w_r = ctl.hold(self.a, self.w)
+        prod = fp16_mul(m, a_r, w_r, "mul")
+        if self.pipeline:
+            prod = ctl.stage(prod, "prod_r")
+        acc = Signal(16)
+        total = fp16_add(m, acc, prod, "add")
+        with m.If(ctl.finish):
+            m.d.sync += [self.out.eq(total), acc.eq(0)]
+        with m.Elif(ctl.step):
+            m.d.sync += acc.eq(total)
         return m

@@ -3,7 +3,8 @@
 Each model takes whole transactions as arrays (a leading axis ``n`` = outputs) and returns
 exactly the integers the hardware's output ports carry: the same alignment truncation, the same
 fixed-point LSBs, the same widths (results are Python ints in object arrays where they may
-exceed 64 bits). Vectorized over outputs, beats, lanes and terms: no Python loop per element.
+exceed 64 bits). Vectorized over outputs, beats, lanes and terms: no Python loop per element
+(the FP16 MAC loops over its products only: rounding after every add makes it sequential).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.hw.rtl.bitmod import BITMOD_MAN_BITS, BitModConfig
+from hwsim.hw.rtl.fp16_arith import FP16_QNAN
 from hwsim.hw.rtl.terms import fp16_fields, weight_terms
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "dequant_model",
     "dint_mac_model",
     "fp16_int_mac_model",
+    "fp16_mac_model",
     "int_mac_model",
 ]
 
@@ -234,6 +237,30 @@ def fp16_int_mac_model(
     # One cycle's partial sum fits int64; shifted by emax (up to 30) it may not: Python ints.
     contrib = lane.sum(axis=2).astype(object) << emax[..., 0].astype(object)
     return contrib.sum(axis=1), anf.any(axis=(1, 2))
+
+
+def fp16_mac_model(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Golden model of `FP16MAC`: per output, ``acc = fp16(acc + fp16(a * w))`` over its
+    products in order, from +0.
+
+    NumPy's float16 arithmetic is correctly rounded (computed in float32, whose 24 bits are
+    enough for one rounding to binary16 to be exact: 24 >= 2 * 11 + 2), so it is IEEE's.
+
+    Args:
+        a, w: ``(n, products)`` FP16 bit patterns.
+
+    Returns:
+        ``(n,)`` FP16 bit patterns (uint16); every NaN is 0x7E00.
+    """
+    a = np.asarray(a, np.uint16).view(np.float16)
+    w = np.asarray(w, np.uint16).view(np.float16)
+    acc = np.zeros(a.shape[0], np.float16)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(a.shape[1]):
+            acc = (acc + a[:, j] * w[:, j]).astype(np.float16)
+    bits = acc.view(np.uint16).copy()
+    bits[np.isnan(acc)] = FP16_QNAN
+    return bits
 
 
 def int_mac_model(a: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -191,6 +191,13 @@ BLOCKS: dict[str, Block] = {
                Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
                Param("pipeline", 0, "register stages: after the multipliers, after the aligned "
                      "sum (cycles of fill latency)", lo=0, hi=2))),
+        Block("fp16_mac", "FP16 x FP16 MAC (the FP16 baseline PE): FP16 multiplier and FP16 "
+              "adder into an FP16 accumulator, IEEE round to nearest even",
+              _lazy("fp16_mac", "FP16MAC"),
+              (Param("lanes", 1, "products per cycle (one multiplier and one adder)", lo=1, hi=1),
+               Param("k", 128, "products per output", lo=1, hi=65536),
+               Param("pipeline", 1, "register stages: the rounded product before the adder "
+                     "(cycles of fill latency)", lo=0, hi=1))),
         Block("accel_core", "accelerator core: BitMoD PE array, ping-pong weight/activation/"
               "output buffers, tile sequencer, descriptor/status, DRAM read/write streams",
               _lazy_config("accel_core", "AccelCore", "core_config", "CoreConfig"),

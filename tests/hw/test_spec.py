@@ -43,7 +43,7 @@ def test_presets_load_and_round_trip(rtl_figures_stood_in):
             assert hw.pe.rtl.derived and {getattr(hw.pe, f) for f in hw.pe.rtl.derived} == {1.0}
         again = hardware_from_dict(hardware_to_dict(hw), source="again")
         assert again == hw
-    assert {"bitmod-rtl", "ant-rtl"} <= set(rtl)
+    assert {"bitmod-rtl", "ant-rtl", "fp16-rtl"} <= set(rtl)
     assert len(stood_in) == 2 * len(rtl)  # loaded and round-tripped: nothing synthesized
 
 

@@ -38,25 +38,47 @@ def test_fit_is_the_geometric_mean_and_loo_uses_the_others(monkeypatch):
     costs = {
         "bitmod_pe": _cost("bitmod_pe", 2 * 17937.0, 0.586 * 100, scope | {"control": 500.0}),
         "fp16_int_mac": _cost("fp16_int_mac", 1318.6 * 10, 0.613 * 100),
+        "fp16_mac": _cost("fp16_mac", 1968.7 * 10, 0.77 * 100),
         "int_mac": _cost("int_mac", 6.0, 5.0),
         "dint_mac": _cost("dint_mac", 3.0, 2.0),
     }
     monkeypatch.setattr(cal_mod, "block_cost", lambda name, params, cache: costs[name])
     cal = calibrate("28nm")
-    assert cal.area_per_lib_um2 == pytest.approx(1 / (10 * math.sqrt(2)))
+    # Fitted on three: the PE 2x too large in area, both MACs exact (10 um^2 per published).
+    assert cal.area_per_lib_um2 == pytest.approx(0.1 / 2 ** (1 / 3))
     assert cal.pj_per_unit == pytest.approx(0.01)
     rows = {r.name: r for r in cal.rows}
     pe, mac = rows["BitMoD PE"], rows["FP16 x INT8 MAC"]
-    assert pe.area_error == pytest.approx(math.sqrt(2) - 1)
-    assert mac.area_error == pytest.approx(1 / math.sqrt(2) - 1)
-    # Leave one out: the PE predicted with the MAC's constant alone (2x), and vice versa.
+    assert pe.area_error == pytest.approx(2 ** (2 / 3) - 1)
+    assert mac.area_error == pytest.approx(2 ** (-1 / 3) - 1)
+    # Leave one out: the PE predicted with the MACs' constant alone (2x); a MAC with the
+    # geometric mean of the PE's and the other MAC's (1/sqrt(2) of the published).
     assert pe.area_loo_error == pytest.approx(1.0)
-    assert mac.area_loo_error == pytest.approx(-0.5)
+    assert mac.area_loo_error == pytest.approx(1 / math.sqrt(2) - 1)
     assert pe.power_error == pytest.approx(0) and pe.power_loo_error == pytest.approx(0)
     em = rows["BitMoD exponent match"]
     assert em.area_um2 == pytest.approx(3069.0 * cal.area_per_lib_um2)
-    assert rows["FP16 MAC (mul + add)"].area_um2 is None  # no counterpart: stated, not guessed
+    assert rows["FP16 x (INT8 or 2x FP4) MAC"].area_um2 is None  # no RTL: stated, not guessed
     assert cal.ratios == (("INT8 MAC / dINT MAC", 1.93, 2.0, 2.56, 2.5),)
+
+
+def test_mac_area_order_compares_only_what_is_estimated(monkeypatch):
+    costs = {name: _cost(name, area, 1.0) for name, area in
+             (("fp16_int_mac", 3.0), ("fp16_mac", 2.0), ("int_mac", 1.0), ("dint_mac", 1.0))}
+    scope = dict.fromkeys(("exponent match", "bit-serial multiply", "group accumulate",
+                           "dequantize", "operand registers"), 1.0)
+    costs["bitmod_pe"] = _cost("bitmod_pe", 5.0, 1.0, scope)
+    monkeypatch.setattr(cal_mod, "block_cost", lambda name, params, cache: costs[name])
+    published, ours, missing = calibrate("28nm").mac_order()
+    # The published sheet's order (areas 1318.6 < 1793.7 < 1968.7 < 2318.9 um^2).
+    assert published == ("FP16 x INT8 MAC", "BitMoD PE", "FP16 MAC (mul + add)",
+                         "FP16 x (INT8 or 2x FP4) MAC")
+    assert ours == ("FP16 MAC (mul + add)", "FP16 x INT8 MAC", "BitMoD PE")
+    assert missing == ("FP16 x (INT8 or 2x FP4) MAC",)
+    assert not calibrate("28nm").mac_order_reproduced()
+    costs["fp16_mac"] = _cost("fp16_mac", 6.0, 1.0)
+    costs["bitmod_pe"] = _cost("bitmod_pe", 5.0, 1.0, scope | {"control": 9.0})  # not compared
+    assert calibrate("28nm").mac_order_reproduced()
 
 
 def test_every_published_block_is_listed_with_its_counterpart_or_a_note():

@@ -18,6 +18,7 @@ from hwsim.hw.rtl.models import (
     dequant_model,
     dint_mac_model,
     fp16_int_mac_model,
+    fp16_mac_model,
     int_mac_model,
 )
 from hwsim.hw.rtl.streams import bitmod_beats, pack
@@ -382,6 +383,35 @@ def fp16_int_mac_cases(lanes=1, k=128, weight_bits=8, align_bits=3, seed=9, pipe
     fill = _mac_fill(FP16_MAC_PIPELINE if pipeline is None else pipeline)
     return [_mac_case("fp16_int_mac", a, w, out, out_width, cyc, lanes, 16, weight_bits, nf,
                       fill=fill)]
+
+
+def fp16_mac_cases(k=16, seed=10, pipeline=None) -> list[Case]:
+    """FP16 x FP16 products near 1 (alignment and rounding of every kind), any finite
+    patterns (overflow to Inf, underflow to subnormals and zero), tiny operands (subnormal
+    sums), FP16 specials sprinkled in (Inf/NaN propagation, Inf - Inf, 0 x Inf), and products
+    that cancel pairwise (exact zero sums and their sign)."""
+    from hwsim.hw.rtl.fp16_mac import FP16_FP_MAC_PIPELINE
+
+    rng = np.random.default_rng(seed)
+    shape = (k,)
+    pool = np.array(FP16_SPECIALS, np.uint16)
+    sprinkled = np.where(rng.random((3, k)) < 0.15, pool[rng.integers(0, len(pool), (3, k))],
+                         random_fp16(rng, (3, k)))
+    tiny = (rng.integers(0, 2, (2, k)) << 15) | (rng.integers(0, 9, (2, k)) << 10) \
+        | rng.integers(0, 1 << 10, (2, k))
+    a = np.concatenate([random_fp16(rng, (4, *shape)), raw_fp16(rng, (2, *shape)),
+                        sprinkled, tiny, random_fp16(rng, (2, *shape))]).astype(np.uint16)
+    w = np.concatenate([random_fp16(rng, (4, *shape)), raw_fp16(rng, (2, *shape)),
+                        random_fp16(rng, (3, *shape)), tiny[::-1],
+                        random_fp16(rng, (2, *shape))]).astype(np.uint16)
+    half = k // 2 * 2  # last two outputs: products +p, -p, +q, -q, ...
+    a[-2:, 1:half:2] = a[-2:, 0:half:2]
+    w[-2:, 1:half:2] = w[-2:, 0:half:2] ^ 0x8000
+    ref = fp16_mac_model(a, w)
+    beats = [{"a": int(a[i, j]), "w": int(w[i, j])} for i in range(len(a)) for j in range(k)]
+    cyc = int(pe_cycles.mac_pe_cycles(k, 1))
+    fill = _mac_fill(FP16_FP_MAC_PIPELINE if pipeline is None else pipeline)
+    return [Case("fp16_mac", beats, [{"out": int(v)} for v in ref], ["out"], cyc + fill, cyc)]
 
 
 def bipolar_cases(lanes=8, weight_bits=4, act_bits=8, k=64, seed=8) -> list[Case]:

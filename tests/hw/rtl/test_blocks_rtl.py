@@ -1,5 +1,6 @@
 # amaranth: UnusedElaboratable=no
-"""Dequantizer, the dINT, INT and FP16 x INT MACs and the bipolar PE in Amaranth against models.
+"""Dequantizer, the dINT, INT, FP16 x INT and FP16 MACs and the bipolar PE in Amaranth against
+models.
 
 The linter comment above: some tests build components only to read widths or to see a
 constructor reject a parameter; Amaranth would warn that they are never elaborated.
@@ -14,7 +15,7 @@ from rtl_stream import run_stream
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl.bipolar import BipolarPE
 from hwsim.hw.rtl.dequant import BitSerialDequant
-from hwsim.hw.rtl.fp16_mac import FP16IntMAC
+from hwsim.hw.rtl.fp16_mac import FP16MAC, FP16IntMAC
 from hwsim.hw.rtl.mac import DIntMAC, IntMAC
 
 
@@ -52,6 +53,17 @@ def test_fp16_int_mac(lanes, k, wbits, align, pipe):
     dut = FP16IntMAC(lanes, k, wbits, align, pipeline=pipe)
     _check(dut, st.fp16_int_mac_cases(lanes, k, wbits, align, pipeline=pipe))
     _check(dut, st.fp16_int_mac_cases(lanes, k, wbits, align, seed=2, pipeline=pipe), seed=7)
+
+
+@pytest.mark.parametrize(("k", "pipe"), [(16, 1), (9, 0)])
+def test_fp16_mac(k, pipe):
+    dut = FP16MAC(k=k, pipeline=pipe)
+    cases = st.fp16_mac_cases(k, pipeline=pipe)
+    # The stimulus reaches what it is for: Inf, NaN, subnormal and zero results.
+    outs = {c["out"] for c in cases[0].expected}
+    assert {0x7C00, 0x7E00} & outs and any(0 < v & 0x7FFF < 0x400 for v in outs)
+    _check(dut, cases)
+    _check(dut, st.fp16_mac_cases(k, seed=3, pipeline=pipe), seed=8)
 
 
 @pytest.mark.parametrize(("lanes", "wbits", "abits", "k"), [(8, 2, 4, 16), (5, 3, 3, 12)])
