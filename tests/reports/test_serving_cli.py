@@ -2,10 +2,11 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from hwsim.reports.roofline import analyze, load_machine
+from hwsim.reports.roofline import analyze, load_machine, op_step_costs
 from hwsim.reports.roofline_serving import roofline_serving
 from hwsim.workloads import operators, workload_from_dict
 
@@ -60,6 +61,26 @@ def test_roofline_one_request_is_the_plain_roofline():
     assert run.e2e_s[0] == pytest.approx(plain["time_s"].sum(), rel=1e-12)
 
 
+def test_roofline_identical_simultaneous_requests_are_the_batched_roofline():
+    # Each step holds one group of 3 equal sequences: the step cache scales one sequence's
+    # attention time by 3 (the roofline has no fixed part) and must give the batched steps:
+    # the prefill, then 4 decode steps.
+    machine = load_machine("a100-40g")
+    batched = operators(workload_from_dict(
+        {"model": "llama-2-7b", "batch": 3, "prompt_tokens": 100, "generate_tokens": 5}))
+    steps = np.zeros(5)
+    for op in batched:
+        time_s = op_step_costs(op, machine)["time_s"]
+        if op.stage == "prefill":
+            steps[0] += float(np.sum(time_s))
+        else:
+            steps[1:] += time_s
+    run = roofline_serving(workload_from_dict(
+        {"model": "llama-2-7b", "requests": [{"prompt_tokens": 100, "generate_tokens": 5}] * 3,
+         "serving": {"max_batch": 3, "max_tokens_per_step": None}}), machine)
+    assert run.step_s.tolist() == pytest.approx(steps.tolist(), rel=1e-12)
+
+
 def test_roofline_cli_serves_the_trace(run_cli, served, tmp_path):
     code, cap = run_cli("roofline", str(served), "-H", "a100-40g", "--out", str(tmp_path / "r"))
     assert code == 0, cap.err
@@ -74,10 +95,22 @@ def test_roofline_cli_serves_the_trace(run_cli, served, tmp_path):
     assert pd.read_csv(tmp_path / "r" / "steps.csv")["energy_uj"].isna().all()
 
 
-def test_bad_trace_is_one_line_exit_2(run_cli, served, tmp_path):
-    (tmp_path / "trace.csv").write_text(TRACE + "0.0001,5,5\n", encoding="utf-8")
-    code, cap = run_cli("run", str(served), "--out", str(tmp_path / "x"))
+HEADER = "arrival_s,prompt_tokens,generate_tokens\n"
+
+
+@pytest.mark.parametrize("command", ["run", "roofline"])
+@pytest.mark.parametrize(("rows", "message"), [
+    ("", "trace.csv: empty trace (give at least one request)"),
+    ("-1,5,5\n", "trace.csv: line 2: arrival_s -1.0 is not a time >= 0 (seconds)"),
+    ("0.5,5,5\n0.25,5,5\n", "trace.csv: line 3: arrival_s 0.25 is before the previous "
+     "request's 0.5; sort the trace by arrival time"),
+    ("0,4000,200\n", "trace.csv: line 2: prompt_tokens + generate_tokens - 1 = 4199 is "
+     "beyond llama-2-7b's context of 4096"),
+])
+def test_bad_trace_is_one_line_exit_2(run_cli, served, tmp_path, command, rows, message):
+    (tmp_path / "trace.csv").write_text(HEADER + rows, encoding="utf-8")
+    code, cap = run_cli(command, str(served), "--out", str(tmp_path / "x"))
     assert code == 2
-    assert "trace.csv: line 5: arrival_s 0.0001 is before the previous request's 0.002" \
-        in cap.err
+    assert message in cap.err
     assert len(cap.err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
