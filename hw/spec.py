@@ -27,6 +27,8 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
     leakage_mw: 0
     other_area_mm2: 0          # control, NoC, ... not in the per-component table
     acc_bits: 32               # width of a partial sum kept in the output buffer
+    command_cycles: 0          # cycles from accepting a GEMM command to its first pipeline
+                               # slot (descriptor check, first block's addresses), once per run
 
 Buffer energies are per access of ``port_bits`` (``read_pj``/``write_pj``) or per bit
 (``read_pj_per_bit``/``write_pj_per_bit``), not both. A buffer's area defaults to
@@ -188,6 +190,7 @@ class HardwareSpec:
     other_area_mm2: NonNegFloat = 0.0
     sram_mm2_per_kib: NonNegFloat = SRAM_MM2_PER_KIB
     acc_bits: AccBits = 32
+    command_cycles: NonNegInt = 0
     description: str = ""
     source: str = field(default="<dict>", compare=False)
 

@@ -9,10 +9,12 @@ outputs to DRAM. Loads and write-backs share the DRAM port, so in slot s
 
 with ``dram(bytes) = ceil(bytes / dram_bytes_per_cycle) + dram.latency_cycles`` for a non-empty
 transfer. Slot 0 is the fill (first load), the last two slots drain (last compute, last
-write-back). Total = sum of slots; stall = total - sum of compute. The ``count`` identical
+write-back). Total = ``hw.command_cycles`` (the control's cost to accept a command and start
+its first slot: the RTL core checks the descriptor and decodes its first block) + sum of
+slots; stall = total - sum of compute. The ``count`` identical
 instances of an op (layers, heads) run back to back through the same pipeline: their block
-sequences are concatenated, so only the first load and the last write-back are exposed
-(`repeated_pipeline_cycles` sums it in closed form).
+sequences are concatenated, so only the first load, the last write-back and one command's
+setup are exposed (`repeated_pipeline_cycles` sums the slots in closed form).
 
 Vectorized over shapes: the distinct step shapes of one op (a decode stage's KV lengths) are
 mapped (`hwsim.mapping.map_gemms`) and costed (`simulate_gemms`) in one pass over their
@@ -293,7 +295,9 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     def per_shape(x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x, starts)
 
-    parts = _segment_pipeline_parts(compute, load, wb, offsets)
+    fixed, per_copy, single = _segment_pipeline_parts(compute, load, wb, offsets)
+    # The command's setup is paid once per run, before the first slot.
+    parts = (fixed + hw.command_cycles, per_copy, single + hw.command_cycles)
     cycles = _copies_cycles(parts, offsets, count)
     compute_total = count * per_shape(compute)
     sums = {buf: (per_shape(r).astype(np.float64), per_shape(w).astype(np.float64))

@@ -44,8 +44,8 @@ __all__ = [
 ]
 
 # Cycles from the edge that accepts a command to the start of its first pipeline slot: one to
-# check the descriptor, one to decode the first block. Command-to-done cycles are the
-# simulator's `simulate_op` cycles plus this constant.
+# check the descriptor, one to decode the first block. The core's hardware description gives
+# it to the simulator as `command_cycles`, which charges it once per command.
 CORE_SETUP_CYCLES = 2
 
 SCALE_FIELD_BITS = 16

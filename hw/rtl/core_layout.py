@@ -22,6 +22,7 @@ import numpy as np
 
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.core_config import (
+    CORE_SETUP_CYCLES,
     SCALE_FIELD_BITS,
     SCALE_SIGN_BIT,
     SCALE_WTYPE_LSB,
@@ -32,6 +33,7 @@ from hwsim.hw.rtl.streams import pack
 
 __all__ = [
     "CoreImage",
+    "core_block_beats",
     "core_hardware",
     "core_image",
     "core_op",
@@ -201,6 +203,22 @@ def gemm_model(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
     return out
 
 
+def core_block_beats(c: CoreConfig, schedule) -> tuple[np.ndarray, np.ndarray]:
+    """DRAM bus beats the core moves per block of a `hwsim.mapping.BlockSchedule`: (load,
+    write-back). The core moves whole lines (zero padding included): ``ceil(bm / cols) x
+    ceil(bk / lanes)`` activation lines, ``ceil(bn / rows)`` x (``ceil(bk / lanes)`` weight
+    lines + ``ceil(bk / group_size)`` scale lines), ``ceil(bm / cols) x ceil(bn / rows) x rows``
+    output lines; an operand is loaded when the schedule loads it."""
+    mt, nt = -(-schedule.bm // c.cols), -(-schedule.bn // c.rows)
+    kb, groups = -(-schedule.bk // c.lanes), -(-schedule.bk // c.group_size)
+    per = c.beats_per_line
+    a = mt * kb * per(c.a_line_bits)
+    b = nt * (kb * per(c.b_line_bits) + groups * per(c.s_line_bits))
+    out = mt * nt * c.rows * per(c.o_line_bits)
+    load = np.where(schedule.load_a_bytes > 0, a, 0) + np.where(schedule.load_b_bytes > 0, b, 0)
+    return load.astype(np.int64), np.where(schedule.writeback_bytes > 0, out, 0).astype(np.int64)
+
+
 def core_op(c: CoreConfig, m: int, n: int, k: int, name: str = "gemm",
             family: str | None = None):
     """The `hwsim.workloads.ops.Op` of a GEMM as the core stores it: FP16 activations, codes of
@@ -219,7 +237,8 @@ def core_op(c: CoreConfig, m: int, n: int, k: int, name: str = "gemm",
 def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100.0,
                   name: str = "accel_core") -> dict:
     """The hardware YAML mapping of the core: its array, its real buffer memories (one bank
-    each, a port of one line), its DRAM bus; `hwsim.hw.spec.hardware_from_dict` takes it."""
+    each, a port of one line), its DRAM bus, its command setup cycles;
+    `hwsim.hw.spec.hardware_from_dict` takes it."""
     cap = c.buffer_bytes()
     port = {"activation": c.a_line_bits, "weight": c.b_line_bits, "output": c.o_line_bits}
     return {
@@ -233,4 +252,5 @@ def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100
         "buffers": {b: {"kib": cap[b] / 1024, "banks": 1, "port_bits": port[b]} for b in cap},
         "dram": {"bytes_per_cycle": c.bus_bytes, "latency_cycles": latency_cycles},
         "acc_bits": c.word_bits,
+        "command_cycles": CORE_SETUP_CYCLES,
     }

@@ -142,6 +142,20 @@ def test_cycles_are_affine_in_the_instance_count():
         assert many.cycles.tolist() == [14 + count * 17]
 
 
+def test_command_setup_is_charged_once_per_run():
+    # The control's 3 cycles between accepting the command and the first slot: once for one
+    # instance or for the two above (one command), as a stall and in the fixed part.
+    for count, slots in ((1, 12 + 17 + 2), (2, 12 + 17 + 17 + 2)):
+        cost = simulate_gemm(4, 8, 16, tiny_hw(command_cycles=3), OperandWidths(16, 16), 16,
+                             16, 16, count=count)
+        assert cost.cycles == 3 + slots
+        assert cost.stall_cycles == cost.cycles - count * 17
+    one = np.ones(1, dtype=np.int64)
+    costs = simulate_gemms(one * 4, one * 8, one * 16, tiny_hw(command_cycles=3),
+                           OperandWidths(16, 16), 16, 16, 16, count=2)
+    assert costs.fixed_cycles.tolist() == [3 + 14]
+
+
 @settings(max_examples=80, deadline=None, derandomize=True)
 @given(blocks=st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50), st.integers(0, 50)),
                        min_size=1, max_size=6),

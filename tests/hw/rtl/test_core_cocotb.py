@@ -12,7 +12,7 @@ import pytest
 from core_cases import make_case
 from test_accel_core import MULTI
 
-from hwsim.hw.rtl.core_config import CORE_SETUP_CYCLES, status_fields
+from hwsim.hw.rtl.core_config import status_fields
 from hwsim.hw.rtl.core_layout import read_outputs
 
 _HERE = Path(__file__).resolve().parent
@@ -40,7 +40,7 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
         spec.append({"desc": case.descriptor, "latency": LATENCY,
                      "dram": {str(a): v for a, v in case.image.beats.items()},
                      "out_region": [case.image.o_addr, case.image.o_addr + out_beats],
-                     "limit": 10 * case.padded_cycles + 1000})
+                     "limit": 10 * case.line_cycles + 1000})
     cases_file, results_file = tmp_path / "cases.json", tmp_path / "results.json"
     cases_file.write_text(json.dumps(spec))
     runner.test(test_module="core_cocotb_tb", hdl_toplevel=top, build_dir=build_dir,
@@ -54,4 +54,4 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
         dram = {int(a): v for a, v in res["out"].items()}
         got = read_outputs(MULTI, case.image, dram)
         assert np.array_equal(got, case.expected)
-        assert res["cycles"] == CORE_SETUP_CYCLES + case.padded_cycles
+        assert res["cycles"] == case.line_cycles
