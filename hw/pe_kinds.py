@@ -8,7 +8,8 @@ Each `PEKind` entry owns what the rest of hwsim needs to know about a kind:
   the function that turns the block's parameters into the ``pe`` mapping (empty: no RTL);
 - ``fpga_studies``: how the FPGA scaling study builds it (`hwsim.hw.fpga.scaling`);
 - ``rtl_cores``: RTL accelerator cores built of its PEs (whole designs that describe their
-  own hardware, e.g. ``accel_core``).
+  own hardware, e.g. ``accel_core``), each with the function that turns the core's parameters
+  into the ``pe`` mapping of its array's PEs.
 
 Its cycle model (operand widths, formats it runs, per-tile cycles, cycles per lane-MAC) lives
 one layer up, in `hwsim.sim.kind_models`, keyed by the same name; a test proves every kind
@@ -188,7 +189,7 @@ class PEKind:
     spec: type
     rtl_blocks: Mapping[str, BlockToPE]
     fpga_studies: tuple[FpgaStudy, ...] = ()
-    rtl_cores: tuple[str, ...] = ()
+    rtl_cores: Mapping[str, BlockToPE] = field(default_factory=lambda: _frozen({}))
 
 
 def _bitmod_pe(p: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,7 +241,7 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       weight_formats=("bitmod3", "bitmod4", "int4", "int8"),
                       workload=_frozen({"weights": {"format": "bitmod3", "group_size": 128},
                                         "act_bits": 16, "kv_bits": 16})),),
-           rtl_cores=("accel_core",)),
+           rtl_cores=_frozen({"accel_core": _bitmod_pe})),
     PEKind("mac", MacPE,
            _frozen({"int_mac": _int_mac_pe, "fp16_int_mac": _fp16_int_mac_pe,
                     "fp16_mac": _fp16_mac_pe}),
@@ -301,13 +302,14 @@ def pe_for_block(block: str, params: Mapping[str, Any]) -> tuple[dict, int, int]
     """The simulator's ``pe`` mapping and the array shape (rows, cols) of an RTL block.
 
     ``params`` are the block's full parameter values (as `Implementation.params` holds them),
-    plus ``rows``/``cols`` for a grid of single PEs. Energies and areas are 0 (an FPGA build's
-    power is not modelled).
+    plus ``rows``/``cols`` for a grid of single PEs. An accelerator core (`core_blocks`) gives
+    its array's PEs. Energies and areas are 0 (an FPGA build's power is not modelled).
 
     Raises:
         HwsimError: the block is not a PE the simulator models (e.g. ``dequant``).
     """
-    blocks = {b: (k.name, to_pe) for k in PE_KINDS.values() for b, to_pe in k.rtl_blocks.items()}
+    blocks = {b: (k.name, to_pe) for k in PE_KINDS.values()
+              for b, to_pe in (*k.rtl_blocks.items(), *k.rtl_cores.items())}
     if block not in blocks:
         raise HwsimError(f"block {block!r} is not a PE the simulator models; "
                          f"allowed: {', '.join(blocks)}")

@@ -16,6 +16,7 @@ These layouts do not depend on the mapping: any blocking reads the same image.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -239,16 +240,19 @@ def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100
     """The hardware YAML mapping of the core: its array, its real buffer memories (one bank
     each, a port of one line), its DRAM bus, its command setup cycles;
     `hwsim.hw.spec.hardware_from_dict` takes it."""
+    from hwsim.hw.pe_kinds import pe_for_block
+
     cap = c.buffer_bytes()
     port = {"activation": c.a_line_bits, "weight": c.b_line_bits, "output": c.o_line_bits}
+    # The PE and array the core was built of, by the registry's rule for this core.
+    pe, rows, cols = pe_for_block("accel_core", dataclasses.asdict(c))
     return {
         "name": name,
         "description": (f"hwsim accel_core {c.rows}x{c.cols} BitMoD {c.weights}, "
                         f"{c.lanes} lanes, group {c.group_size}"),
         "clock_mhz": clock_mhz,
-        "pe": {"kind": "bitmod", "lanes": c.lanes, "scale_bits": c.scale_bits,
-               "energy_pj_per_cycle": 0.0, "area_um2": 0.0},
-        "array": {"rows": c.rows, "cols": c.cols},
+        "pe": pe,
+        "array": {"rows": rows, "cols": cols},
         "buffers": {b: {"kib": cap[b] / 1024, "banks": 1, "port_bits": port[b]} for b in cap},
         "dram": {"bytes_per_cycle": c.bus_bytes, "latency_cycles": latency_cycles},
         "acc_bits": c.word_bits,

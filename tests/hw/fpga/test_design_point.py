@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from hwsim.errors import HwsimError
@@ -139,3 +141,48 @@ def test_stored_presets_are_valid_hardware_that_load_hardware_names():
         assert hw.clock_mhz > 0 and hw.dram.gb_per_s > 0
     with pytest.raises(HwsimError, match="unknown FPGA design point preset 'nope'"):
         fpga_preset_path("nope")
+
+
+def _core_run(monkeypatch, capsys, tmp_path, hw_path, weights: str) -> tuple[int, str]:
+    from hwsim.cli import main
+
+    wl = tmp_path / f"gemm-{weights}.yaml"
+    wl.write_text("gemms:\n  - {name: proj, m: 16, n: 384, k: 384}\n"
+                  f"weights: {{format: {weights}, group_size: 128}}\nactivations: {{bits: 16}}\n")
+    monkeypatch.setattr(sys, "argv", ["hwsim", "run", str(wl), "-H", str(hw_path),
+                                      "--out", str(tmp_path / f"out-{weights}")])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_a_core_build_describes_the_pe_it_was_built_of_and_runs(tmp_path, monkeypatch, capsys):
+    from dataclasses import asdict
+
+    from hwsim.hw.rtl.core_config import CORE_SETUP_CYCLES, CoreConfig
+
+    core = CoreConfig(rows=8, cols=8, lanes=4, weights="fp4", group_size=128, bus_bytes=16)
+    params = asdict(core)
+    spec, data = fpga_hardware(_build("accel_core", "ecp5-85k", (83.47, 91.2), params))
+    # The same PE and array the registry states for the block it was built from.
+    pe, rows, cols = pe_for_block("accel_core", params)
+    assert data["pe"] == pe and data["array"] == {"rows": rows, "cols": cols} == \
+        {"rows": 8, "cols": 8}
+    assert spec.pe.kind == "bitmod" and spec.pe.lanes == 4 and spec.pe.scale_bits == 8
+    assert "bitmod4" in spec.pe.weight_formats and "int8" not in spec.pe.weight_formats
+    # Its real memories, DRAM beat, control setup and the slowest clock measured.
+    assert spec.clock_mhz == 83.4 and spec.command_cycles == CORE_SETUP_CYCLES
+    assert {b: getattr(spec.buffers, b).kib * 1024 for b in ("activation", "weight", "output")} \
+        == core.buffer_bytes()
+    assert spec.dram.bytes_per_cycle == 16 and spec.acc_bits == core.word_bits
+    path = write_hardware_yaml(data, tmp_path / "hardware.yaml")
+    assert load_hardware(path) == spec
+    code, err = _core_run(monkeypatch, capsys, tmp_path, path, "bitmod4")
+    assert code == 0, err
+    assert (tmp_path / "out-bitmod4" / "summary.json").is_file()
+    # A format the build's array does not run is refused, not simulated.
+    code, err = _core_run(monkeypatch, capsys, tmp_path, path, "int8")
+    assert code == 2 and "int8" in err and len(err.strip().splitlines()) == 1

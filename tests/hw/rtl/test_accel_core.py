@@ -144,27 +144,6 @@ def _relocated(desc: int, offset: int) -> int:
     return pack_descriptor(**fields)
 
 
-def test_hwsim_run_takes_the_core_hardware_yaml(tmp_path):
-    import subprocess
-    import sys
-
-    import yaml
-
-    from hwsim.hw.rtl.core_layout import core_hardware
-
-    hw = tmp_path / "core.yaml"
-    hw.write_text(yaml.safe_dump(core_hardware(CoreConfig(rows=8, cols=8, lanes=4,
-                                                          group_size=128)), sort_keys=False))
-    wl = tmp_path / "gemm.yaml"
-    wl.write_text("gemms:\n  - {name: proj, m: 16, n: 384, k: 384}\n"
-                  "weights: {format: bitmod4, group_size: 128}\nactivations: {bits: 16}\n")
-    res = subprocess.run([sys.executable, "-m", "hwsim", "run", str(wl), "-H", str(hw),
-                          "--out", str(tmp_path / "out")], capture_output=True, text=True,
-                         check=False)
-    assert res.returncode == 0, res.stderr
-    assert (tmp_path / "out" / "summary.json").is_file()
-
-
 @pytest.mark.parametrize(("m", "n", "k"), [(2, 2, 64), (6, 10, 40)])
 def test_zero_dram_latency_waits_for_the_drain(m, n, k):
     # With latency 0 the last write-back may start before the last tile's rows are in the
