@@ -59,6 +59,7 @@ __all__ = [
     "simulate_gemms",
     "simulate_op",
     "simulate_op_shapes",
+    "simulate_op_shapes_shared",
 ]
 
 ENERGY_COMPONENTS = ("pe", "dequant", "sram_weight", "sram_activation", "sram_output", "dram")
@@ -390,6 +391,21 @@ def op_shapes_key(op: Op) -> tuple:
     except the name, which only labels its errors: ops with equal keys cost the same."""
     return (op.m.tobytes(), op.n.tobytes(), op.k.tobytes(), op.count, op.stage, op.a_bits,
             op.b_bits, op.out_bits, op.a_format, op.b_format, op.b_kind, op.group_size)
+
+
+def simulate_op_shapes_shared(op: Op, hw: HardwareSpec,
+                              cache: dict[tuple, tuple[GemmCosts, np.ndarray]]
+                              ) -> tuple[GemmCosts, np.ndarray]:
+    """`simulate_op_shapes`, taking the costs of an earlier op with an equal `op_shapes_key`
+    from ``cache`` (q_proj and o_proj, gate and up) and adding new ones to it. A fused
+    attention kernel's tiles are its own: never shared."""
+    key = op_shapes_key(op) if op.fused is None else None
+    got = cache.get(key) if key is not None else None
+    if got is None:
+        got = simulate_op_shapes(op, hw)
+        if key is not None:
+            cache[key] = got
+    return got
 
 
 def simulate_op(op: Op, hw: HardwareSpec) -> list[GemmCost]:

@@ -19,7 +19,7 @@ from hwsim.dtypes import bits_per_weight, get_format
 from hwsim.files import portable_path
 from hwsim.hw.area import area_breakdown_mm2
 from hwsim.hw.spec import HardwareSpec
-from hwsim.sim.engine import ENERGY_COMPONENTS, GemmCosts, simulate_op_shapes
+from hwsim.sim.engine import ENERGY_COMPONENTS, GemmCosts, simulate_op_shapes_shared
 from hwsim.workloads import operators
 from hwsim.workloads.ops import Op
 from hwsim.workloads.traffic import (
@@ -403,8 +403,9 @@ def simulate_ops(ops: Sequence[Op], hw: HardwareSpec, workload: str = "ops",
     skipped = tuple(f"{op.stage}/{op.name}" for op in ops if op.kind != "gemm")
     rows: list[dict[str, Any]] = []
     step_cycles: dict[str, np.ndarray] = {}
+    shared: dict[tuple, tuple[GemmCosts, np.ndarray]] = {}
     for i, op in enumerate(gemms):
-        row, cyc = _op_row(op, *simulate_op_shapes(op, hw), hw)
+        row, cyc = _op_row(op, *simulate_op_shapes_shared(op, hw, shared), hw)
         rows.append(row)
         prev = step_cycles.get(op.stage)
         step_cycles[op.stage] = cyc if prev is None else prev + cyc

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hwsim.hw.spec import HardwareSpec
-from hwsim.sim.engine import ENERGY_COMPONENTS, op_shapes_key, simulate_op_shapes
+from hwsim.sim.engine import ENERGY_COMPONENTS, GemmCosts, simulate_op_shapes_shared
 from hwsim.sim.run import apply_weight_storage
 from hwsim.workloads.ops import Op
 from hwsim.workloads.serving import ServingRun, StepCost, serve
@@ -37,24 +37,15 @@ def simulator_step_coster(w: Workload, hw: HardwareSpec) -> CachedStepCoster:
         energy = np.zeros(entries)
         active = np.zeros(entries)
         fixed = np.zeros(entries)
-        done: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        shared: dict[tuple, tuple[GemmCosts, np.ndarray]] = {}
         for op in apply_weight_storage([op for op in ops if op.kind == "gemm"], hw):
             # Unfused operators of equal shape and precision (q_proj and o_proj, gate and up)
-            # cost the same: simulate one of them. A fused kernel's tiles are its own.
-            key = op_shapes_key(op) if op.fused is None else None
-            got = done.get(key) if key is not None else None
-            if got is None:
-                costs, inverse = simulate_op_shapes(op, hw)
-                got = (costs.cycles[inverse],
-                       sum(costs.energy_pj[c] for c in ENERGY_COMPONENTS)[inverse],
-                       costs.active_pe_cycles[inverse], costs.fixed_cycles[inverse])
-                if key is not None:
-                    done[key] = got
-            c, e, a, f = got
-            cycles += c
-            energy += e
-            active += a
-            fixed += f
+            # cost the same: one of them is simulated.
+            costs, inverse = simulate_op_shapes_shared(op, hw, shared)
+            cycles += costs.cycles[inverse]
+            energy += sum(costs.energy_pj[c] for c in ENERGY_COMPONENTS)[inverse]
+            active += costs.active_pe_cycles[inverse]
+            fixed += costs.fixed_cycles[inverse]
         return cycles, energy, active, fixed
 
     def finish(stage: str, cycles: float, energy_pj: float, active: float) -> StepCost:

@@ -1,10 +1,11 @@
 """A whole workload: totals are the sums of their parts, decode steps follow KV lengths."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hwsim.hw import load_hardware, with_overrides
-from hwsim.sim import ENERGY_KEYS, compare_results, simulate_workload
+from hwsim.sim import ENERGY_KEYS, compare_results, simulate_ops, simulate_workload
 from hwsim.sim.run import apply_weight_storage
 from hwsim.workloads import operators, workload_from_dict
 
@@ -125,3 +126,18 @@ def test_design_weight_storage_counts_scales_at_each_ops_k(workload):
     assert by["q_proj"].b_bits == pytest.approx(4 + 16 / 2048)
     assert by["fc2"].b_bits == pytest.approx(4 + 16 / 8192)
     assert simulate_workload(workload, ant).total_cycles > 0
+
+
+def test_operators_of_equal_shape_share_one_simulation_exactly(workload):
+    # q_proj, k_proj, v_proj and out_proj of OPT have equal shapes and precisions: the run
+    # simulates one and reuses it; each row must equal that operator simulated on its own
+    # (k_proj and v_proj write the KV cache, so their traffic by tensor still differs).
+    hw = load_hardware("bitmod")
+    ops = [op for op in operators(workload) if op.kind == "gemm"]
+    together = simulate_ops(ops, hw).layers
+    alone = pd.concat([simulate_ops([op], hw).layers for op in ops], ignore_index=True)
+    pd.testing.assert_frame_equal(together, alone, check_exact=True)
+    prefill = together[together["stage"] == "prefill"].set_index("op")
+    assert prefill.loc["k_proj", "cycles"] == prefill.loc["q_proj", "cycles"]
+    assert prefill.loc["k_proj", "dram_kv_write_bytes"] > 0
+    assert prefill.loc["q_proj", "dram_kv_write_bytes"] == 0
