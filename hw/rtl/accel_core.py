@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -225,22 +225,32 @@ class AccelCore(wiring.Component):
         slb, olb = c.beats_per_line(c.s_line_bits), c.beats_per_line(c.o_line_bits)
 
         # ---- buffers: two halves each; the half is the address MSB ----
+        # Block RAM (ECP5 EBR), even where a shallow buffer would fit in LUTs: one write and
+        # one read port each, as block RAM has.
         def buffer(name, lines, line_bits):
-            mem = Memory(shape=line_bits, depth=2 * lines, init=[])
+            mem = Memory(shape=line_bits, depth=2 * lines, init=[],
+                         attrs={"ram_style": "block"})
             m.submodules[name] = mem
             return mem
 
         a_mem = buffer("a_buf", c.a_lines, c.a_line_bits)
         b_mem = buffer("b_buf", c.b_lines, c.b_line_bits)
         s_mem = buffer("s_buf", c.s_lines, c.s_line_bits)
-        o_mem = buffer("o_buf", c.o_lines, c.o_line_bits)
+        # Outputs are kept in the array's width (`out_width` holds any sum over k <= k_max)
+        # and sign-extended to `word_bits` on the way to DRAM; two copies written alike, one
+        # read by the drain (partial sums), one by the write-back.
+        ow = c.array.out_width
+        o_mem = buffer("o_buf", c.o_lines, c.cols * ow)
+        o_copy = buffer("o_buf_wb", c.o_lines, c.cols * ow)
         a_wr, b_wr, s_wr = (mem.write_port(granularity=bus) for mem in (a_mem, b_mem, s_mem))
         a_rd = a_mem.read_port(transparent_for=(a_wr,))
         b_rd = b_mem.read_port(transparent_for=(b_wr,))
         s_rd = s_mem.read_port(transparent_for=(s_wr,))
-        o_wr = o_mem.write_port()
-        o_old = o_mem.read_port()                          # drain: the partial sums
-        o_out = o_mem.read_port(transparent_for=(o_wr,))   # write-back
+        o_wr, o_wr_copy = o_mem.write_port(), o_copy.write_port()
+        o_old = o_mem.read_port()                                 # drain: the partial sums
+        o_out = o_copy.read_port(transparent_for=(o_wr_copy,))    # write-back
+        m.d.comb += [o_wr_copy.addr.eq(o_wr.addr), o_wr_copy.data.eq(o_wr.data),
+                     o_wr_copy.en.eq(o_wr.en)]
 
         # ---- command, descriptor check, status ----
         d = Signal(descriptor_layout())
@@ -505,11 +515,10 @@ class AccelCore(wiring.Component):
         m.d.comb += o_old.addr.eq(Mux(dr_active,
                                       Cat((dr_line + dr_row + 1)[:lg_ol], dr_half),
                                       Cat(busy_oline[:lg_ol], r_cp.ho)))
-        wb_bits = c.word_bits
         sums = []
         for col in range(c.cols):
-            old = o_old.data[col * wb_bits:(col + 1) * wb_bits].as_signed()
-            new = Signal(wb_bits, name=f"drain_sum{col}")
+            old = o_old.data[col * ow:(col + 1) * ow].as_signed()
+            new = Signal(ow, name=f"drain_sum{col}")
             m.d.comb += new.eq(Mux(dr_first, 0, old) + _row_select(arr, dr_row, col, c.rows))
             sums.append(new)
         m.d.comb += [o_wr.addr.eq(Cat((dr_line + dr_row)[:lg_ol], dr_half)),
@@ -552,7 +561,11 @@ class AccelCore(wiring.Component):
         # transparent, so the line written last cycle is already in the read register).
         line_ready = ~dr_active | (dr_half != r_wb.ho) | (wl < dr_line + dr_row)
         m.d.comb += self.wr_valid.eq(wb_active & line_ready)
-        m.d.comb += self.wr_data.eq(o_out.data.word_select(ws, bus) if olb > 1 else o_out.data)
+        words = [Signal(signed(c.word_bits), name=f"wb_word{col}") for col in range(c.cols)]
+        m.d.comb += [w.eq(o_out.data[col * ow:(col + 1) * ow].as_signed())
+                     for col, w in enumerate(words)]
+        line = Cat(*words)
+        m.d.comb += self.wr_data.eq(line.word_select(ws, bus) if olb > 1 else line)
         wl_sel = Mux(wr_fire & (ws == olb - 1), wl + 1, wl)
         # Idle, the port pre-reads line 0 of the next write-back's half: this slot's if it has
         # not started yet, else the next slot's (the compute record's).
@@ -560,7 +573,8 @@ class AccelCore(wiring.Component):
         wb_half = Mux(wb_active, r_wb.ho, Mux(pending_here & ~slot_end, r_wb.ho, r_cp.ho))
         m.d.comb += o_out.addr.eq(Cat(Mux(wb_active, wl_sel, 0)[:lg_ol], wb_half))
         # The buffers, for testbenches that inspect their contents.
-        self.buffers = {"activation": a_mem, "weight": b_mem, "scale": s_mem, "output": o_mem}
+        self.buffers = {"activation": a_mem, "weight": b_mem, "scale": s_mem, "output": o_mem,
+                        "output_copy": o_copy}
         return m
 
 
