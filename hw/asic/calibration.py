@@ -53,16 +53,19 @@ class PublishedBlock:
 # 6-bit exponent + 15-bit mantissa group accumulator: our PE with all modes and that
 # accumulator (its other parameters at their defaults).
 _BITMOD = (("weights", "bitmod"), ("accumulator", "bitmod"))
-# The published PE total is the sum of its four sub-blocks (with their registers): ours is
-# compared over the same sub-blocks and its operand/pipeline registers; its output
-# accumulator and stream control, which the published table does not have, are left out.
+# The published PE total is the sum of its four sub-blocks (with their registers, the first
+# stage's being the decoded operands): ours is compared over the same sub-blocks and its
+# decoded-operand registers. Its input (beat) register of raw FP16 activations and weight
+# codes, its output accumulator and its stream control have no published counterpart (the
+# artifact's decoder, operand feed and output accumulation are outside its PE): left out.
 _BITMOD_SCOPE = ("exponent match", "bit-serial multiply", "group accumulate", "dequantize",
                  "operand registers")
 _BITMOD_NOTE = ("published total = its 4 sub-blocks, each synthesized with its own input and "
-                "output registers; ours over the same sub-blocks plus its operand and 3-stage "
-                "pipeline registers (per-lane decoded terms and activations), without its "
-                "output accumulator and control (the published PE hands each group out); "
-                "energy on bitmod4 operands")
+                "output registers; ours over the same sub-blocks with their pipeline "
+                "registers (3 stages, the first holding the decoded terms and activations), "
+                "without its input register of raw FP16 activations and weight codes, output "
+                "accumulator and control (the artifact's decoder, operand feed and output "
+                "accumulation are outside its PE); energy on bitmod4 operands")
 # The artifact's FP16 x INT8 MAC (hardware/fma-fp16-int8) rounds every product into an FP16
 # accumulator (19-bit product mantissa, FP adder, normalizer); ours is the BitMoD PE's exact
 # fixed-point scheme: wider (59-bit accumulator and output) and exact, one adder, no normalizer.

@@ -9,7 +9,8 @@ from pathlib import Path
 from hwsim.hw.asic.calibration import Calibration
 from hwsim.hw.asic.cost import BlockCost
 
-__all__ = ["area_report", "calibration_lines", "cost_lines", "write_area_report"]
+__all__ = ["area_report", "calibration_lines", "calibration_markdown", "cost_lines",
+           "write_area_report"]
 
 
 def _pct(x: float | None) -> str:
@@ -107,6 +108,35 @@ def calibration_lines(cal: Calibration) -> list[str]:
     lines.append("  where our RTL differs from the published block:")
     lines.extend(f"    {r.name}: {r.note}" for r in cal.rows if r.note)
     return lines
+
+
+def calibration_markdown(cal: Calibration) -> str:
+    """The calibration as the Markdown table and lines of ``hw/asic/README.md`` (written there
+    by ``benchmarks/bench_area.py --write-docs``; a test checks the README against it)."""
+    def num(x: float | None, fmt: str) -> str:
+        return "-" if x is None else format(x, fmt)
+
+    lines = [f"Constants: {cal.area_per_lib_um2:.4f} um^2 at {cal.node} per sky130 um^2, "
+             f"{cal.pj_per_unit * 1e3:.4f} fJ per um^2 of switched gate/diffusion area "
+             "(fitted on the * blocks).", "",
+             "| published block | um^2 | ours | error | LOO | mW | ours | error | LOO |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in cal.rows:
+        lines.append(f"| {r.name}{' *' if r.fit else ''} | {r.published_area_um2:.0f} | "
+                     f"{num(r.area_um2, '.0f')} | {_pct(r.area_error)} | "
+                     f"{_pct(r.area_loo_error)} | {r.published_power_mw:.3f} | "
+                     f"{num(r.power_mw, '.3f')} | {_pct(r.power_error)} | "
+                     f"{_pct(r.power_loo_error)} |")
+    lines.append("")
+    for n, pa, a, pp, p in cal.ratios:
+        lines.append(f"Unfitted {n}: area {a:.2f}x (published {pa}x, {_pct(a / pa - 1)}), "
+                     f"power {p:.2f}x (published {pp}x, {_pct(p / pp - 1)}).")
+    published, ours, missing = cal.mac_order()
+    verdict = "reproduced" if cal.mac_order_reproduced() else "**not reproduced**"
+    lines.append(f"MAC area order, published: {' < '.join(published)}; ours: "
+                 f"{' < '.join(ours)} ({verdict}"
+                 + (f"; not estimated: {', '.join(missing)})." if missing else ")."))
+    return "\n".join(lines) + "\n"
 
 
 def write_area_report(report: dict, out: Path) -> list[Path]:

@@ -22,15 +22,16 @@ class SubBlocks:
 
 _BITMOD = SubBlocks(
     rules=(
-        (r"beat_.*|stage_.*|term_.*|act_.*", "operand registers"),
+        (r"beat_.*|stage_.*", "input registers"),
+        (r"term_.*|act_.*", "operand registers"),
         (r"pe|emax|pexp_.*|emax.*|shift_.*|align_.*", "exponent match"),
         (r"mag|neg|lane|partial|lane_.*|partial_.*|contrib.*", "bit-serial multiply"),
         (r"acc_.*|psum_.*|nf_.*|acc[mexs]_.*|accmag_.*|accn[me]_.*", "group accumulate"),
-        (r"d(mag|neg|scale|nf|r|next|value|exp)_.*|placed_.*", "dequantize"),
-        (r"oacc_.*|oaccn_.*|out_\d+_\d+|outnf_.*|out|nonfinite", "output accumulate"),
+        (r"d(mag|neg|scale|nf|r|next|value|exp|prod)_.*", "dequantize"),
+        (r"dplace_.*|oacc_.*|oaccn_.*|out_\d+_\d+|outnf_.*|out|nonfinite", "output accumulate"),
     ),
     keep=("pe", "emax", "mag", "neg", "lane", "partial", "pexp_*", "emax_*", "shift_*",
-          "lane_*", "partial_*", "psum_*", "dnext_*", "dvalue_*", "oaccn_*"),
+          "lane_*", "partial_*", "psum_*", "dnext_*", "dvalue_*", "dplace_*", "oaccn_*"),
 )
 
 _MAC = SubBlocks(

@@ -581,28 +581,40 @@ class _BackEnd:
             g_val, g_exp = self._bitmod_group(*operand, sfx)
         nf = Signal(name="nf" + sfx)
 
-        # Bit-serial dequantizer, LSB first, straight into the output accumulator: cycle i
-        # adds (or subtracts, for a negative scale) bit i of the scale times the group value
-        # shifted left by i, so a group adds value x scale exactly with one adder and no
-        # separate product register (the bitmod accumulator's value is mantissa << exponent).
-        width = c.acc_width + c.scale_bits + 1
+        # Bit-serial dequantizer, LSB first: cycle i adds bit i of the scale times the group
+        # value shifted left by i. The exact accumulator's group goes straight into the output
+        # accumulator (one adder, no product register). BitMoD's floating group is dequantized
+        # on its mantissa, as published (mantissa x scale in a narrow product register), and
+        # the product is placed at the group's exponent into the output accumulator on the
+        # last cycle: the same integer, (m x s) << e = (m << e) x s.
+        floating = c.accumulator == "bitmod"
+        width = (BITMOD_MAN_BITS if floating else c.acc_width) + c.scale_bits + 1
         d_mag = Signal(signed(width), name="dmag" + sfx)
         d_scale = Signal(c.scale_bits, name="dscale" + sfx)
         d_neg = Signal(name="dneg" + sfx)
         d_nf = Signal(name="dnf" + sfx)
         with m.If(run & handoff):
-            m.d.sync += [
-                d_mag.eq(g_val << g_exp if c.accumulator == "bitmod" else g_val),
-                d_neg.eq(scale_neg),
-                d_scale.eq(scale),
-            ]
+            m.d.sync += [d_mag.eq(g_val), d_neg.eq(scale_neg), d_scale.eq(scale)]
         with m.Elif(run & self._d_run):
             m.d.sync += [d_mag.eq(d_mag << 1), d_scale.eq(d_scale >> 1)]
+        term = Mux(d_scale[0], d_mag, 0)
 
         oacc = Signal(signed(c.out_width), name="oacc" + sfx)
         oacc_next = Signal(signed(c.out_width), name="oaccn" + sfx)
-        term = Mux(d_scale[0], d_mag, 0)
-        m.d.comb += oacc_next.eq(Mux(d_neg, oacc - term, oacc + term))
+        if floating:
+            d_exp = Signal(c.exp_bits, name="dexp" + sfx)
+            d_prod = Signal(signed(width), name="dprod" + sfx)
+            d_next = Signal(signed(width), name="dnext" + sfx)
+            m.d.comb += d_next.eq(d_prod + term)
+            with m.If(run & handoff):
+                m.d.sync += [d_exp.eq(g_exp), d_prod.eq(0)]
+            with m.Elif(run & self._d_run):
+                m.d.sync += d_prod.eq(d_next)
+            placed = Signal(signed(c.out_width), name="dplace" + sfx)
+            m.d.comb += placed.eq(Mux(self._d_last, d_next << d_exp, 0))
+            m.d.comb += oacc_next.eq(Mux(d_neg, oacc - placed, oacc + placed))
+        else:
+            m.d.comb += oacc_next.eq(Mux(d_neg, oacc - term, oacc + term))
         out = Signal(signed(c.out_width), name="out" + sfx)
         out_nf = Signal(name="outnf" + sfx)
 

@@ -46,6 +46,19 @@ def test_mac_area_order_as_our_estimates_give_it():
     assert not cal.mac_order_reproduced()
 
 
+def test_the_readme_calibration_table_is_the_codes():
+    """hw/asic/README.md's calibration section is `calibration_markdown` of the calibration
+    the code computes (regenerate it: benchmarks/bench_area.py --write-docs)."""
+    from pathlib import Path
+
+    from hwsim.hw.asic.report import calibration_markdown
+
+    readme = (Path(__file__).resolve().parents[3] / "hw" / "asic" / "README.md").read_text()
+    start, end = "<!-- bench_area:calibration -->\n", "<!-- /bench_area:calibration -->"
+    section = readme[readme.index(start) + len(start):readme.index(end)]
+    assert section == calibration_markdown(calibrate("28nm"))
+
+
 def test_every_rtl_preset_loads_and_round_trips():
     from hwsim.hw.presets import list_presets
 
