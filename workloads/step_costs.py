@@ -69,15 +69,17 @@ class CachedStepCoster:
             table[key] = (float(costs[0][i]), float(costs[1][i]), float(costs[2][i]),
                           float(costs[3][i]))
 
-    def _fill_linear(self, stage: str, rows: np.ndarray) -> None:
+    def _fill_linear(self, stage: str, rows: np.ndarray,
+                     tables: tuple[str, ...] = ("linear", "head")) -> None:
+        """Cost the linear layers (``"linear"``: all but lm_head) and / or the lm_head
+        (``"head"``) at these row counts."""
         rows = np.asarray(rows, dtype=np.int64)
         ops = step_operators(self.w, stage, tokens=rows, kv_len=rows,  # type: ignore[arg-type]
                              rows=rows, logit_rows=rows, part="linear")
-        body = [op for op in ops if op.name != "lm_head"]
-        head = [op for op in ops if op.name == "lm_head"]
         keys = [(stage, m) for m in rows.tolist()]
-        self._store(self.linear, keys, self.entry_costs(body, rows.shape[0]))
-        self._store(self.head, keys, self.entry_costs(head, rows.shape[0]))
+        for name in tables:
+            picked = [op for op in ops if (op.name == "lm_head") == (name == "head")]
+            self._store(getattr(self, name), keys, self.entry_costs(picked, rows.shape[0]))
 
     def _fill_attention(self, stage: str, q: np.ndarray, kv: np.ndarray, n: int) -> None:
         ops = step_operators(self.w, stage, tokens=q, kv_len=kv,  # type: ignore[arg-type]
@@ -87,9 +89,11 @@ class CachedStepCoster:
 
     def __call__(self, shape: StepShape) -> StepCost:
         st = shape.stage
-        for table, m in ((self.linear, shape.tokens), (self.head, shape.logit_rows)):
-            if (st, m) not in table:
-                self._fill_linear(st, np.array([m]))
+        # With logits: last a prefill step's lm_head runs on fewer rows than its linear layers
+        # (one per sequence emitting a token): cost only the part that is missing.
+        for name, m in (("linear", shape.tokens), ("head", shape.logit_rows)):
+            if (st, m) not in getattr(self, name):
+                self._fill_linear(st, np.array([m]), (name,))
         missing: dict[int, list[tuple[int, int]]] = {}
         keys = []
         for q, kv, n in shape.attention:

@@ -20,12 +20,14 @@ def hw():
     return load_hardware("bitmod")
 
 
-@pytest.mark.parametrize("attention", [{}, {"kernel": "fused"}])
-def test_one_request_is_the_single_request_workload(hw, attention):
+@pytest.mark.parametrize("extra", [{}, {"attention": {"kernel": "fused"}}, {"logits": "last"}])
+def test_one_request_is_the_single_request_workload(hw, extra):
+    # logits: last runs the prefill's lm_head on one row, not the linear layers' 200: the
+    # step cache fills the two apart.
     plain = simulate_workload(workload_from_dict(
-        {**BASE, "prompt_tokens": 200, "generate_tokens": 12, "attention": attention}), hw)
+        {**BASE, "prompt_tokens": 200, "generate_tokens": 12, **extra}), hw)
     served = simulate_serving(workload_from_dict(
-        {**BASE, "attention": attention,
+        {**BASE, **extra,
          "requests": [{"arrival_s": 1.5, "prompt_tokens": 200, "generate_tokens": 12}]}), hw)
     steps = np.concatenate([plain.step_cycles["prefill"], plain.step_cycles["decode"]])
     assert served.step_cycles.tolist() == steps.tolist()
