@@ -66,11 +66,12 @@ _BITMOD_NOTE = ("published total = its 4 sub-blocks, each synthesized with its o
                 "without its input register of raw FP16 activations and weight codes, output "
                 "accumulator and control (the artifact's decoder, operand feed and output "
                 "accumulation are outside its PE); energy on bitmod4 operands")
-# The artifact's FP16 x INT8 MAC (hardware/fma-fp16-int8) rounds every product into an FP16
-# accumulator (19-bit product mantissa, FP adder, normalizer); ours is the BitMoD PE's exact
-# fixed-point scheme: wider (59-bit accumulator and output) and exact, one adder, no normalizer.
-_FP16_INT8_NOTE = ("published MAC accumulates in FP16 (artifact's fma-fp16-int8), ours exactly "
-                   "in 59-bit fixed point (no normalizer, wider registers); unpipelined")
+# The artifact's FP16 x INT8 MAC (hardware/fma-fp16-int8) adds every product into an FP16
+# accumulator (19-bit product mantissa, FP adder, normalizer), with input, product and output
+# registers: ours with accumulator=fp16 and the product register is that architecture.
+_FP16_INT8_NOTE = ("ours: the exact product (registered) added into an FP16 accumulator with "
+                   "one IEEE rounding (accumulator=fp16); the artifact's fma-fp16-int8 "
+                   "truncates in its normalizer and also registers the accumulator input")
 # The artifact's FP16 MAC is its fp16_mul and fp16_add, each with input and output registers.
 _FP16_NOTE = ("ours: IEEE FP16 multiplier (rounded product registered) and adder into an FP16 "
               "accumulator, round to nearest even; the artifact's fp16_mul/fp16_add round "
@@ -80,7 +81,8 @@ PUBLISHED: dict[str, tuple[PublishedBlock, ...]] = {
         PublishedBlock("BitMoD PE", 1793.7, 0.586, "bitmod_pe", _BITMOD, format="bitmod4", fit=True,
                        subblocks=_BITMOD_SCOPE,
                        note=_BITMOD_NOTE),
-        PublishedBlock("FP16 x INT8 MAC", 1318.6, 0.613, "fp16_int_mac", (("weight_bits", 8),),
+        PublishedBlock("FP16 x INT8 MAC", 1318.6, 0.613, "fp16_int_mac",
+                       (("weight_bits", 8), ("accumulator", "fp16"), ("pipeline", 1)),
                        fit=True, note=_FP16_INT8_NOTE),
         PublishedBlock("FP16 MAC (mul + add)", 1968.7, 0.77, "fp16_mac", (("pipeline", 1),),
                        fit=True, note=_FP16_NOTE),

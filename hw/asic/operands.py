@@ -212,12 +212,15 @@ def _dint_mac(block, ops, streams, outs, fmt):
 
 
 def _fp16_int_mac(block, ops, streams, outs, fmt):
-    from hwsim.hw.rtl.models import fp16_int_mac_model
+    from hwsim.hw.rtl.models import fp16_int_fp16_acc_model, fp16_int_mac_model
 
     w_f, a_f = _streams_and_tokens(ops, streams, outs, block.k)
     w = _lane_split(_quantized_rows(w_f, fmt, _int_bits(fmt)), block.lanes)
     a = _lane_split(a_f.astype(np.float16).view(np.uint16), block.lanes)
-    out, nf = fp16_int_mac_model(a, w, block.align_bits)
+    if block.accumulator == "fp16":  # one lane
+        out, nf = fp16_int_fp16_acc_model(a[..., 0], w[..., 0])
+    else:
+        out, nf = fp16_int_mac_model(a, w, block.align_bits)
     return _mac_stimulus(a, w, _masked(out, block.out_width), streams, 16, block.weight_bits,
                          fmt, ops.source, np.asarray(nf, np.int64))
 

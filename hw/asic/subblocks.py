@@ -45,14 +45,14 @@ _MAC = SubBlocks(
 
 _FP16_MAC = SubBlocks(
     rules=(
-        (r".*_r", "operand registers"),
+        (r".*_r|.*_r(_\d+)+", "operand registers"),
         (r"emax", "exponent match"),
         (r"wmag_\d+|prod_\d+", "multiply"),
         (r"lane_\d+|partial", "align"),
-        (r"acc|total|nf_acc", "accumulate"),
+        (r"acc|total|nf_acc|add_.*|add", "accumulate"),
         (r"out|nonfinite", "output register"),
     ),
-    keep=("emax", "wmag_*", "prod_*", "lane_*", "partial", "total"),
+    keep=("emax", "wmag_*", "prod_*", "lane_*", "partial", "total", "add"),
 )
 
 _FP_MAC = SubBlocks(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal, Value, signed
 
-__all__ = ["FP16_QNAN", "fp16_add", "fp16_mul"]
+__all__ = ["FP16_QNAN", "fp16_add", "fp16_add_exact", "fp16_mul"]
 
 FP16_QNAN = 0x7E00
 _INF = 0x7C00
@@ -81,6 +81,62 @@ def _round_fp16(m: Module, sign: Value, mag: Value, exp: Value, name: str) -> Si
     return result
 
 
+def _align_add(m: Module, big: tuple[Value, Value], small: tuple[Value, Value], diff: Value,
+               limit: int, name: str) -> tuple[Value, Signal]:
+    """(sign, magnitude) of big + small, ``(sign, significand)`` each, the smaller magnitude
+    ``diff`` binary places lower; the sum has 3 more fraction bits than ``big``'s significand.
+
+    Guard, round and sticky bits below the smaller significand, its dropped bits ORed into the
+    LSB: rounding the sum then gives what rounding the exact sum would (more than one bit of
+    cancellation needs ``diff`` <= 1, where nothing is dropped)."""
+    (sx, mx), (sy, my) = big, small
+    aligned, sticky = _shift_right_sticky(Cat(C(0, 3), my), diff, limit)
+    small_al = Signal(len(my) + 3, name=f"{name}_align")
+    m.d.comb += small_al.eq(aligned | sticky)
+    total = Signal(len(mx) + 4, name=f"{name}_sum")
+    big_al = Cat(C(0, 3), mx)
+    m.d.comb += total.eq(Mux(sx == sy, big_al + small_al, big_al - small_al))
+    return Mux(total == 0, sx & sy, sx), total
+
+
+def _normalized(m: Module, mag: Value, msb_exp: Value, name: str) -> tuple[Signal, Signal]:
+    """(``mag`` shifted so its MSB is set, binary exponent of that MSB); a zero gets the
+    lowest exponent, so it is always the smaller operand."""
+    lz = _leading_zeros(m, mag, f"{name}_lz")
+    norm = Signal(len(mag), name=f"{name}_norm")
+    exp = Signal(_EXP, name=f"{name}_msb")
+    m.d.comb += [norm.eq(mag << lz), exp.eq(Mux(mag == 0, -(1 << 7), msb_exp - lz))]
+    return norm, exp
+
+
+def fp16_add_exact(m: Module, x: Value, y_sign: Value, y_mag: Value, y_exp: Value,
+                   name: str = "add") -> Signal:
+    """FP16 ``x`` plus the exact finite value ``(-1)**y_sign * y_mag * 2**y_exp`` (``y_mag``
+    unsigned, at least 11 bits; ``y_exp`` signed), rounded once to FP16 (an FP16 x INT product
+    added into an FP16 accumulator without rounding the product first)."""
+    width = len(y_mag)
+    sx, _, mx, ex, nan_x, inf_x = _fields(m, x, f"{name}_x")
+    nx, ex_msb = _normalized(m, Cat(C(0, width - 11), mx), ex + C(-_BIAS, signed(6)),
+                             f"{name}_x")
+    ny, ey_msb = _normalized(m, y_mag, y_exp + (width - 1), f"{name}_y")
+    swap = (ey_msb > ex_msb) | ((ey_msb == ex_msb) & (ny > nx))
+    sb, eb, mb = Mux(swap, y_sign, sx), Mux(swap, ey_msb, ex_msb), Mux(swap, ny, nx)
+    ss, es, ms = Mux(swap, sx, y_sign), Mux(swap, ex_msb, ey_msb), Mux(swap, nx, ny)
+    big_exp = Signal(_EXP, name=f"{name}_bexp")
+    m.d.comb += big_exp.eq(eb)
+    gap = Signal(_EXP, name=f"{name}_gap")
+    m.d.comb += gap.eq(big_exp - es)
+    diff = Signal(range(width + 5), name=f"{name}_diff")  # beyond width + 3 only sticky
+    m.d.comb += diff.eq(Mux(gap > width + 4, width + 4, gap[:8]))
+    sign, total = _align_add(m, (sb, mb), (ss, ms), diff, width + 4, name)
+    exp = Signal(_EXP, name=f"{name}_exp")  # value = total * 2**exp
+    m.d.comb += exp.eq(big_exp - (width - 1 + 3))
+    finite = _round_fp16(m, sign, total, exp, f"{name}_rnd")
+    out = Signal(16, name=name)
+    m.d.comb += out.eq(Mux(nan_x, FP16_QNAN, Mux(inf_x, Cat(C(_INF, 15), sx), finite)))
+    return out
+
+
 def fp16_mul(m: Module, a: Value, b: Value, name: str = "mul") -> Signal:
     """FP16 product ``a * b`` (16-bit patterns in, 16-bit pattern out), one rounding."""
     sa, _, ma, ea, nan_a, inf_a = _fields(m, a, f"{name}_a")
@@ -108,17 +164,10 @@ def fp16_add(m: Module, a: Value, b: Value, name: str = "add") -> Signal:
     sy, _, my, ey, nan_y, inf_y = _fields(m, small, f"{name}_y")
     diff = Signal(5, name=f"{name}_diff")
     m.d.comb += diff.eq(ex - ey)
-    # Guard, round and sticky bits below the smaller significand; its dropped bits OR into
-    # the LSB, which rounds exactly as the infinitely precise sum would.
-    aligned, sticky = _shift_right_sticky(Cat(C(0, 3), my), diff, 16)
-    small_al = Signal(14, name=f"{name}_align")
-    m.d.comb += small_al.eq(aligned | sticky)
-    total = Signal(15, name=f"{name}_sum")
-    big_al = Cat(C(0, 3), mx)
-    m.d.comb += total.eq(Mux(sx == sy, big_al + small_al, big_al - small_al))
+    sign, total = _align_add(m, (sx, mx), (sy, my), diff, 16, name)
     exp = Signal(_EXP, name=f"{name}_exp")  # value = total * 2**exp
     m.d.comb += exp.eq(ex + C(-(_BIAS + 10 + 3), signed(7)))
-    finite = _round_fp16(m, Mux(total == 0, sx & sy, sx), total, exp, f"{name}_rnd")
+    finite = _round_fp16(m, sign, total, exp, f"{name}_rnd")
     nan = nan_x | nan_y | (inf_x & inf_y & (sx != sy))
     out = Signal(16, name=name)
     # The larger magnitude is the Inf if there is one.

@@ -32,6 +32,7 @@ import math
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
+from hwsim.errors import HwsimError
 from hwsim.hw.rtl._common import (
     SerialControl,
     check_int,
@@ -41,7 +42,7 @@ from hwsim.hw.rtl._common import (
     stream_signature,
     tree_max,
 )
-from hwsim.hw.rtl.fp16_arith import fp16_add, fp16_mul
+from hwsim.hw.rtl.fp16_arith import FP16_QNAN, fp16_add, fp16_add_exact, fp16_mul
 from hwsim.hw.rtl.mac import mac_out_width
 from hwsim.hw.rtl.terms import FP16_EXP_OFFSET
 
@@ -76,25 +77,41 @@ class FP16IntMAC(wiring.Component):
         out: the sum of the ``k`` products, ``out_width`` bits, LSB = 2**`lsb_exp`.
         nonfinite: an Inf/NaN activation reached this output.
 
+    With ``accumulator="fp16"`` (one lane) the MAC is the published FP16 x INT8 MAC's kind
+    (BitMoD artifact, ``fma-fp16-int8``): each exact product is added into an FP16
+    accumulator with one rounding (IEEE, to nearest even, `fp16_arith.fp16_add_exact`) and
+    ``out`` is the FP16 bit pattern of the sum (NaN: 0x7E00; Inf and NaN as IEEE says).
+
     Args:
         lanes: products per cycle.
         k: products per output (reduction length; idle lanes of a last beat must carry 0).
         weight_bits: bits of a weight (INT2..INT8).
         align_bits: guard bits kept below the significand at exponent alignment.
         pipeline: register stages: after the multipliers (1), and after alignment and the
-            lanes' sum (2); each adds one cycle of fill latency (`pipeline_fill_cycles`).
+            lanes' sum (2, exact accumulator only); each adds one cycle of fill latency
+            (`pipeline_fill_cycles`).
+        accumulator: ``"exact"`` (fixed point, `out_width` bits) or ``"fp16"``.
     """
 
     def __init__(self, lanes: int = 1, k: int = 128, weight_bits: int = 8, align_bits: int = 3,
-                 pipeline: int = FP16_MAC_PIPELINE):
+                 pipeline: int = FP16_MAC_PIPELINE, accumulator: str = "exact"):
+        if accumulator not in ("exact", "fp16"):
+            raise HwsimError(f"parameter accumulator = {accumulator!r} is not allowed; "
+                             "allowed: exact, fp16")
+        self.accumulator = accumulator
+        if accumulator == "fp16" and (lanes != 1 or pipeline > 1 or align_bits != 3):
+            raise HwsimError("parameter accumulator = 'fp16' needs lanes = 1, pipeline 0 or 1 "
+                             f"and align_bits 3 (unused), not lanes = {lanes}, pipeline = "
+                             f"{pipeline}, align_bits = {align_bits}")
         self.pipeline = check_int("pipeline", pipeline, 0, 2)
         self.lanes = check_int("lanes", lanes, 1, 64)
         self.k = check_int("k", k, 1, 1 << 16)
         self.weight_bits = check_int("weight_bits", weight_bits, 2, 8)
         self.align_bits = check_int("align_bits", align_bits, 0, 8)
         self.beats = math.ceil(k / lanes)
+        out = 16 if accumulator == "fp16" else signed(self.out_width)
         super().__init__(stream_signature({"a": lanes * 16, "w": lanes * weight_bits},
-                                          {"out": signed(self.out_width), "nonfinite": 1}))
+                                          {"out": out, "nonfinite": 1}))
 
     @property
     def product_bound(self) -> int:
@@ -109,7 +126,9 @@ class FP16IntMAC(wiring.Component):
     @property
     def out_width(self) -> int:
         """Accumulator and output width: every product of every beat at its largest, at the
-        largest exponent, cannot overflow it."""
+        largest exponent, cannot overflow it (16: an FP16 accumulator)."""
+        if self.accumulator == "fp16":
+            return 16
         return mac_out_width(self.lanes, self.k, fp16_int_mac_bound(self.weight_bits,
                                                                    self.align_bits))
 
@@ -133,6 +152,8 @@ class FP16IntMAC(wiring.Component):
             prod = Signal(range(self.product_bound + 1), name=f"prod_{i}")
             m.d.comb += prod.eq(mant * w_mag)
             lanes_in.append((prod, exp_eff, sign ^ w_neg, nf))
+        if self.accumulator == "fp16":
+            return self._fp16_accumulate(m, ctl, a_r, w_r, lanes_in[0])
         if self.pipeline >= 1:  # the multipliers' output registers
             lanes_in = ctl.stage(lanes_in, "mul_r")
         products = [p for p, _, _, _ in lanes_in]
@@ -163,6 +184,33 @@ class FP16IntMAC(wiring.Component):
                          self.nonfinite.eq(nf_acc | nf_now), nf_acc.eq(0)]
         with m.Elif(ctl.step):
             m.d.sync += [acc.eq(total), nf_acc.eq(nf_acc | nf_now)]
+        return m
+
+
+    def _fp16_accumulate(self, m, ctl, a, w, lane):
+        """One exact product per cycle into an FP16 accumulator, rounded once."""
+        prod, exp_eff, neg, nf = lane
+        nan_a = (a[10:15] == 31) & (a[:10] != 0)
+        y_nan = nan_a | (nf & (w == 0))  # NaN x w, Inf x 0
+        y_inf = nf & ~y_nan
+        if self.pipeline:  # the multiplier's output register
+            prod, exp_eff, neg, nf, y_nan, y_inf = ctl.stage(
+                (prod, exp_eff, neg, nf, y_nan, y_inf), "mul_r")
+        acc = Signal(16)
+        summed = fp16_add_exact(m, acc, neg, prod, exp_eff + C(-FP16_EXP_OFFSET, signed(6)),
+                                "add")
+        acc_nan = (acc[10:15] == 31) & (acc[:10] != 0)
+        acc_inf = (acc[10:15] == 31) & (acc[:10] == 0)
+        invalid = y_nan | (y_inf & (acc_nan | (acc_inf & (acc[15] != neg))))
+        total = Signal(16)
+        m.d.comb += total.eq(Mux(invalid, FP16_QNAN, Mux(y_inf, Cat(C(0x7C00, 15), neg),
+                                                          summed)))
+        nf_acc = Signal()
+        with m.If(ctl.finish):
+            m.d.sync += [self.out.eq(total), acc.eq(0),
+                         self.nonfinite.eq(nf_acc | nf), nf_acc.eq(0)]
+        with m.Elif(ctl.step):
+            m.d.sync += [acc.eq(total), nf_acc.eq(nf_acc | nf)]
         return m
 
 

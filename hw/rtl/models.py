@@ -4,7 +4,8 @@ Each model takes whole transactions as arrays (a leading axis ``n`` = outputs) a
 exactly the integers the hardware's output ports carry: the same alignment truncation, the same
 fixed-point LSBs, the same widths (results are Python ints in object arrays where they may
 exceed 64 bits). Vectorized over outputs, beats, lanes and terms: no Python loop per element
-(the FP16 MAC loops over its products only: rounding after every add makes it sequential).
+(the FP16-accumulating MACs loop over their products only: rounding after every add makes
+them sequential).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "bitmod_model",
     "dequant_model",
     "dint_mac_model",
+    "fp16_int_fp16_acc_model",
     "fp16_int_mac_model",
     "fp16_mac_model",
     "int_mac_model",
@@ -237,6 +239,34 @@ def fp16_int_mac_model(
     # One cycle's partial sum fits int64; shifted by emax (up to 30) it may not: Python ints.
     contrib = lane.sum(axis=2).astype(object) << emax[..., 0].astype(object)
     return contrib.sum(axis=1), anf.any(axis=(1, 2))
+
+
+def fp16_int_fp16_acc_model(a: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Golden model of `FP16IntMAC` with ``accumulator="fp16"``: per output,
+    ``acc = fp16(acc + a * w)`` over its products in order from +0, each exact product added
+    with one rounding.
+
+    In float64 the product (11 x 8 bits) and the sum (FP16 values and such products span
+    fewer than 53 bits) are exact, so NumPy's one float64 -> float16 rounding (to nearest
+    even) is the hardware's.
+
+    Args:
+        a: ``(n, products)`` FP16 bit patterns; w: ``(n, products)`` signed integer weights.
+
+    Returns:
+        ``(out, nonfinite)``: ``(n,)`` FP16 bit patterns (every NaN 0x7E00) and ``(n,)`` bool
+        (an Inf/NaN activation reached the output).
+    """
+    a16 = np.asarray(a, np.uint16).view(np.float16)
+    w = np.asarray(w, np.float64)
+    acc = np.zeros(a16.shape[0], np.float16)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(a16.shape[1]):
+            acc = (acc.astype(np.float64) + a16[:, j].astype(np.float64) * w[:, j]
+                   ).astype(np.float16)
+    bits = acc.view(np.uint16).copy()
+    bits[np.isnan(acc)] = FP16_QNAN
+    return bits, ~np.isfinite(a16).all(axis=1)
 
 
 def fp16_mac_model(a: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -190,7 +190,10 @@ BLOCKS: dict[str, Block] = {
                Param("weight_bits", 8, "signed integer weight bits", lo=2, hi=8),
                Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
                Param("pipeline", 0, "register stages: after the multipliers, after the aligned "
-                     "sum (cycles of fill latency)", lo=0, hi=2))),
+                     "sum (cycles of fill latency)", lo=0, hi=2),
+               Param("accumulator", "exact", "exact fixed point, or fp16: each product "
+                     "rounded into an FP16 accumulator (one lane, pipeline <= 1)",
+                     choices=("exact", "fp16")))),
         Block("fp16_mac", "FP16 x FP16 MAC (the FP16 baseline PE): FP16 multiplier and FP16 "
               "adder into an FP16 accumulator, IEEE round to nearest even",
               _lazy("fp16_mac", "FP16MAC"),

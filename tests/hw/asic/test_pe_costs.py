@@ -12,6 +12,7 @@ from hwsim.hw.presets import load_hardware
 from hwsim.hw.spec import hardware_from_dict, hardware_to_dict, with_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("asic")]
+_ANT_PARAMS = {"accumulator": "fp16", "pipeline": 1}  # ant-rtl's block: the published MAC
 
 
 def _mac(**pe) -> dict:
@@ -22,7 +23,7 @@ def _mac(**pe) -> dict:
 
 def test_rtl_preset_figures_are_the_calibrated_block_cost():
     hw = load_hardware("ant-rtl")
-    cost = block_cost("fp16_int_mac", {"lanes": 1, "weight_bits": 8})
+    cost = block_cost("fp16_int_mac", {"lanes": 1, "weight_bits": 8, **_ANT_PARAMS})
     cal = calibrate("28nm", ratios=False)
     assert hw.pe.area_um2 == pytest.approx(cal.area_um2(cost), abs=1e-3)
     assert hw.pe.energy_pj_per_cycle == pytest.approx(cal.energy_pj(cost.switching.total),
@@ -75,7 +76,7 @@ def test_every_rtl_preset_loads_and_round_trips():
 def test_a_pe_field_override_resynthesizes_the_block():
     hw = load_hardware("ant-rtl")
     narrow = with_overrides(hw, {"pe.weight_bits": 4})
-    cost = block_cost("fp16_int_mac", {"lanes": 1, "weight_bits": 4})
+    cost = block_cost("fp16_int_mac", {"lanes": 1, "weight_bits": 4, **_ANT_PARAMS})
     assert narrow.pe.area_um2 == pytest.approx(
         calibrate("28nm", ratios=False).area_um2(cost), abs=1e-3)
     assert narrow.pe.area_um2 < hw.pe.area_um2  # a 11 x 4 multiplier is smaller than 11 x 8
@@ -120,10 +121,14 @@ def test_block_parameters_are_hardware_fields():
     fields = hardware_fields(hw)
     assert {"pe.rtl.params.align_bits", "pe.rtl.params.k", "pe.rtl"} <= set(fields)
     assert "pe.rtl.derived" not in fields
-    fewer = with_overrides(hw, {"pe.rtl.params.align_bits": 0})
-    cost = block_cost("fp16_int_mac", {"lanes": 1, "weight_bits": 8, "align_bits": 0})
+    exact = with_overrides(hw, {"pe.rtl.params.accumulator": "exact"})
+    fewer = with_overrides(exact, {"pe.rtl.params.align_bits": 0})
+    cost = block_cost("fp16_int_mac", {"lanes": 1, "weight_bits": 8, "pipeline": 1,
+                                       "accumulator": "exact", "align_bits": 0})
     assert fewer.pe.area_um2 == pytest.approx(
         calibrate("28nm", ratios=False).area_um2(cost), abs=1e-3)
-    assert fewer.pe.area_um2 < hw.pe.area_um2  # no guard bits: narrower lanes and accumulator
+    assert fewer.pe.area_um2 < exact.pe.area_um2  # no guard bits: narrower lanes and accumulator
+    with pytest.raises(HwsimError, match="align_bits"):  # no alignment in an FP16 accumulator
+        with_overrides(hw, {"pe.rtl.params.align_bits": 0})
     with pytest.raises(HwsimError, match=r"unknown hardware field 'pe\.rtl\.params\.colour'"):
         with_overrides(hw, {"pe.rtl.params.colour": 1})

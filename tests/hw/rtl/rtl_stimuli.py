@@ -17,6 +17,7 @@ from hwsim.hw.rtl.models import (
     bitmod_model,
     dequant_model,
     dint_mac_model,
+    fp16_int_fp16_acc_model,
     fp16_int_mac_model,
     fp16_mac_model,
     int_mac_model,
@@ -353,10 +354,11 @@ def int_mac_cases(lanes=1, k=128, act_bits=8, weight_bits=8, seed=7, pipeline=No
                       fill=fill)]
 
 
-def fp16_int_mac_cases(lanes=1, k=128, weight_bits=8, align_bits=3, seed=9, pipeline=None
-                       ) -> list[Case]:
+def fp16_int_mac_cases(lanes=1, k=128, weight_bits=8, align_bits=3, seed=9, pipeline=None,
+                       accumulator="exact") -> list[Case]:
     """Every weight code against FP16 specials and random values, random and raw-exponent
-    outputs, one output with no Inf/NaN after one with them, and the worst case of each sign."""
+    outputs, one output with no Inf/NaN after one with them, and the worst case of each sign
+    (with an FP16 accumulator: overflow to Inf)."""
     from hwsim.hw.rtl.fp16_mac import FP16_MAC_PIPELINE, fp16_int_mac_bound
     from hwsim.hw.rtl.mac import mac_out_width
 
@@ -378,9 +380,16 @@ def fp16_int_mac_cases(lanes=1, k=128, weight_bits=8, align_bits=3, seed=9, pipe
                         np.full((1, *shape), FP16_MAX | 0x8000, np.uint16),
                         np.full((1, *shape), FP16_MAX, np.uint16)]).astype(np.uint16)
     a, w = _pad_lanes(a, w, k, lanes)
-    out, nf = fp16_int_mac_model(a.astype(np.uint16), w, align_bits)
     cyc = int(pe_cycles.mac_pe_cycles(k, lanes))
     fill = _mac_fill(FP16_MAC_PIPELINE if pipeline is None else pipeline)
+    if accumulator == "fp16":  # one lane; out is an FP16 bit pattern
+        out, nf = fp16_int_fp16_acc_model(a[..., 0], w[..., 0])
+        pw = pack(w, weight_bits)
+        beats = [{"a": int(a[i, b, 0]), "w": int(pw[i, b])} for i in range(len(a))
+                 for b in range(a.shape[1])]
+        expected = [{"out": int(o), "nonfinite": int(f)} for o, f in zip(out, nf, strict=True)]
+        return [Case("fp16_int_mac", beats, expected, ["out", "nonfinite"], cyc + fill, cyc)]
+    out, nf = fp16_int_mac_model(a.astype(np.uint16), w, align_bits)
     return [_mac_case("fp16_int_mac", a, w, out, out_width, cyc, lanes, 16, weight_bits, nf,
                       fill=fill)]
 

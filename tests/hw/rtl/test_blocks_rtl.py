@@ -55,6 +55,19 @@ def test_fp16_int_mac(lanes, k, wbits, align, pipe):
     _check(dut, st.fp16_int_mac_cases(lanes, k, wbits, align, seed=2, pipeline=pipe), seed=7)
 
 
+@pytest.mark.parametrize(("k", "wbits", "pipe"), [(16, 8, 1), (9, 4, 0)])
+def test_fp16_int_mac_with_an_fp16_accumulator(k, wbits, pipe):
+    dut = FP16IntMAC(1, k, wbits, pipeline=pipe, accumulator="fp16")
+    cases = st.fp16_int_mac_cases(1, k, wbits, pipeline=pipe, accumulator="fp16")
+    outs = {c["out"] for c in cases[0].expected}
+    assert {0x7C00, 0xFC00, 0x7E00} & outs and any(v & 0x7FFF < 0x7C00 for v in outs)
+    _check(dut, cases)
+    _check(dut, st.fp16_int_mac_cases(1, k, wbits, seed=4, pipeline=pipe, accumulator="fp16"),
+           seed=9)
+    with pytest.raises(HwsimError, match="needs lanes = 1"):
+        FP16IntMAC(2, k, accumulator="fp16")
+
+
 @pytest.mark.parametrize(("k", "pipe"), [(16, 1), (9, 0)])
 def test_fp16_mac(k, pipe):
     dut = FP16MAC(k=k, pipeline=pipe)
