@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from amaranth.hdl import C, Cat, Mux, Shape, Signal, Value
 from amaranth.lib.wiring import In, Out
 
 from hwsim.errors import HwsimError
 
 __all__ = [
+    "IntRanges",
     "SerialControl",
     "check_int",
+    "check_ints",
     "decode_fp16",
     "lanes_of",
     "signed_bits",
@@ -24,6 +28,17 @@ def check_int(name: str, value: object, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise HwsimError(f"parameter {name} must be an integer in [{lo}, {hi}], not {value!r}")
     return value
+
+
+# Inclusive ranges of a block's integer parameters, by name. The block's constructor checks
+# them and the RTL registry lists them (`hwsim.hw.rtl.registry`), so each is written once.
+IntRanges = Mapping[str, tuple[int, int]]
+
+
+def check_ints(ranges: IntRanges, **values: object) -> None:
+    """`check_int` of each keyword value against its range in ``ranges``, in the given order."""
+    for name, value in values.items():
+        check_int(name, value, *ranges[name])
 
 
 def signed_bits(bound: int) -> int:

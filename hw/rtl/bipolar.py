@@ -14,11 +14,20 @@ plane i = act_bits - 1). So a beat takes ``weight_bits * act_bits`` cycles, as
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
+from typing import ClassVar
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
-from hwsim.hw.rtl._common import SerialControl, check_int, lanes_of, signed_bits, stream_signature
+from hwsim.hw.rtl._common import (
+    IntRanges,
+    SerialControl,
+    check_ints,
+    lanes_of,
+    signed_bits,
+    stream_signature,
+)
 
 __all__ = ["BipolarPE", "bipolar_out_width"]
 
@@ -42,11 +51,12 @@ class BipolarPE(wiring.Component):
     out_valid/out_ready; ``out``: the dot product over ``k`` elements (``out_width`` bits).
     """
 
+    RANGES: ClassVar[IntRanges] = MappingProxyType(
+        {"lanes": (1, 64), "weight_bits": (1, 8), "act_bits": (2, 16), "k": (1, 1 << 16)})
+
     def __init__(self, lanes: int = 8, weight_bits: int = 4, act_bits: int = 8, k: int = 64):
-        self.lanes = check_int("lanes", lanes, 1, 64)
-        self.weight_bits = check_int("weight_bits", weight_bits, 1, 8)
-        self.act_bits = check_int("act_bits", act_bits, 2, 16)
-        self.k = check_int("k", k, 1, 1 << 16)
+        check_ints(self.RANGES, lanes=lanes, weight_bits=weight_bits, act_bits=act_bits, k=k)
+        self.lanes, self.weight_bits, self.act_bits, self.k = lanes, weight_bits, act_bits, k
         self.beats = math.ceil(k / lanes)
         self.steps = weight_bits * act_bits
         self.out_width = bipolar_out_width(lanes, weight_bits, act_bits, k)

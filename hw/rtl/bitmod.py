@@ -41,13 +41,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from types import MappingProxyType
+from typing import ClassVar
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hwsim.errors import HwsimError
-from hwsim.hw.rtl._common import check_int, decode_fp16, lanes_of, signed_bits, tree_max
+from hwsim.hw.rtl._common import (
+    IntRanges,
+    check_ints,
+    decode_fp16,
+    lanes_of,
+    signed_bits,
+    tree_max,
+)
 from hwsim.hw.rtl.terms import (
     FP16_EXP_OFFSET,
     FP16_MANT_BITS,
@@ -112,15 +121,13 @@ class BitModConfig:
     pipeline: int = 3
     accumulator: str = "exact"
 
+    RANGES: ClassVar[IntRanges] = MappingProxyType(
+        {"rows": (1, MAX_ARRAY_SIDE), "cols": (1, MAX_ARRAY_SIDE), "lanes": (1, 16),
+         "group_size": (1, 4096), "k": (1, 1 << 16), "scale_bits": (1, 16),
+         "align_bits": (0, 8), "pipeline": (0, len(PIPELINE_CUTS) - 1)})
+
     def __post_init__(self) -> None:
-        check_int("rows", self.rows, 1, MAX_ARRAY_SIDE)
-        check_int("cols", self.cols, 1, MAX_ARRAY_SIDE)
-        check_int("lanes", self.lanes, 1, 16)
-        check_int("group_size", self.group_size, 1, 4096)
-        check_int("k", self.k, 1, 1 << 16)
-        check_int("scale_bits", self.scale_bits, 1, 16)
-        check_int("align_bits", self.align_bits, 0, 8)
-        check_int("pipeline", self.pipeline, 0, len(PIPELINE_CUTS) - 1)
+        check_ints(self.RANGES, **{name: getattr(self, name) for name in self.RANGES})
         get_families(self.weights)  # raises on an unknown family
         if self.accumulator not in ACCUMULATORS:
             raise HwsimError(f"parameter accumulator = {self.accumulator!r} is not allowed; "

@@ -24,11 +24,13 @@ import math
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
+from types import MappingProxyType
+from typing import ClassVar
 
 from amaranth.lib import data
 
 from hwsim.errors import HwsimError
-from hwsim.hw.rtl._common import check_int
+from hwsim.hw.rtl._common import IntRanges, check_ints
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WeightFamily, get_families, get_family
 
@@ -149,7 +151,16 @@ class CoreConfig:
     o_lines: int = 32
     bus_bytes: int = 0
 
+    RANGES: ClassVar[IntRanges] = MappingProxyType(
+        {"rows": (1, 16), "cols": (1, 16), "lanes": (1, 16), "group_size": (1, 4096),
+         "scale_bits": (1, SCALE_MAG_BITS), "k_max": (1, (1 << 16) - 1),
+         "a_lines": (1, 1 << 16), "b_lines": (1, 1 << 16), "o_lines": (1, 1 << 16),
+         "bus_bytes": (1, 64), "align_bits": BitModConfig.RANGES["align_bits"]})
+
     def __post_init__(self) -> None:
+        # Every range before the lines are sized (bus_bytes 0 is resolved first).
+        check_ints(self.RANGES, **{name: getattr(self, name) for name in self.RANGES
+                                   if name != "bus_bytes"})
         if self.bus_bytes == 0:
             # Auto: the widest beat (up to 16 bytes) that divides every line.
             lines = (self.a_line_bits, self.b_line_bits, self.s_line_bits, self.o_line_bits)
@@ -157,15 +168,7 @@ class CoreConfig:
             while auto > 1 and any(bits % (8 * auto) for bits in lines):
                 auto //= 2
             object.__setattr__(self, "bus_bytes", auto)
-        check_int("rows", self.rows, 1, 16)
-        check_int("cols", self.cols, 1, 16)
-        check_int("lanes", self.lanes, 1, 16)
-        check_int("group_size", self.group_size, 1, 4096)
-        check_int("scale_bits", self.scale_bits, 1, SCALE_MAG_BITS)
-        check_int("k_max", self.k_max, 1, (1 << 16) - 1)
-        for name in ("a_lines", "b_lines", "o_lines"):
-            check_int(name, getattr(self, name), 1, 1 << 16)
-        check_int("bus_bytes", self.bus_bytes, 1, 64)
+        check_ints(self.RANGES, bus_bytes=self.bus_bytes)
         # Powers of two: tile counts, line addresses and beat splits are shifts, not dividers.
         for name in ("rows", "cols", "lanes", "group_size", "a_lines", "b_lines", "o_lines",
                      "bus_bytes"):

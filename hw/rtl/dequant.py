@@ -8,10 +8,13 @@ contains the same datapath per PE (`hwsim.hw.rtl.bitmod`).
 
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import ClassVar
+
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
-from hwsim.hw.rtl._common import SerialControl, check_int, stream_signature
+from hwsim.hw.rtl._common import IntRanges, SerialControl, check_ints, stream_signature
 
 __all__ = ["BitSerialDequant"]
 
@@ -24,9 +27,11 @@ class BitSerialDequant(wiring.Component):
     scale_bits`` bits: |psum| <= 2**(in_width - 1) times a scale below 2**scale_bits fits).
     """
 
+    RANGES: ClassVar[IntRanges] = MappingProxyType({"in_width": (2, 128), "scale_bits": (1, 16)})
+
     def __init__(self, in_width: int = 56, scale_bits: int = 8):
-        self.in_width = check_int("in_width", in_width, 2, 128)
-        self.scale_bits = check_int("scale_bits", scale_bits, 1, 16)
+        check_ints(self.RANGES, in_width=in_width, scale_bits=scale_bits)
+        self.in_width, self.scale_bits = in_width, scale_bits
         self.out_width = in_width + scale_bits
         super().__init__(stream_signature(
             {"psum": signed(in_width), "scale": scale_bits, "scale_neg": 1},

@@ -28,14 +28,17 @@ and set the sticky ``nonfinite`` flag of the output (as in the BitMoD PE).
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
+from typing import ClassVar
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl._common import (
+    IntRanges,
     SerialControl,
-    check_int,
+    check_ints,
     decode_fp16,
     lanes_of,
     signed_bits,
@@ -49,12 +52,15 @@ from hwsim.hw.rtl.terms import FP16_EXP_OFFSET
 __all__ = [
     "FP16MAC",
     "FP16_FP_MAC_PIPELINE",
+    "FP16_INT_ACCUMULATORS",
     "FP16_MAC_PIPELINE",
     "FP16IntMAC",
     "fp16_int_mac_bound",
 ]
 
 FP16_MAC_PIPELINE = 0  # default: unpipelined (the gate-level area calibration is built on it)
+# The FP16 x INT MAC's accumulators: fixed point, or an FP16 register with one rounding per add.
+FP16_INT_ACCUMULATORS = ("exact", "fp16")
 
 _MAX_FP16_MANT = 2047
 _MAX_EXP_EFF = 30  # largest finite FP16 exponent field
@@ -93,21 +99,24 @@ class FP16IntMAC(wiring.Component):
         accumulator: ``"exact"`` (fixed point, `out_width` bits) or ``"fp16"``.
     """
 
+    RANGES: ClassVar[IntRanges] = MappingProxyType(
+        {"pipeline": (0, 2), "lanes": (1, 64), "k": (1, 1 << 16), "weight_bits": (2, 8),
+         "align_bits": (0, 8)})
+
     def __init__(self, lanes: int = 1, k: int = 128, weight_bits: int = 8, align_bits: int = 3,
                  pipeline: int = FP16_MAC_PIPELINE, accumulator: str = "exact"):
-        if accumulator not in ("exact", "fp16"):
+        if accumulator not in FP16_INT_ACCUMULATORS:
             raise HwsimError(f"parameter accumulator = {accumulator!r} is not allowed; "
-                             "allowed: exact, fp16")
+                             f"allowed: {', '.join(FP16_INT_ACCUMULATORS)}")
         self.accumulator = accumulator
         if accumulator == "fp16" and (lanes != 1 or pipeline > 1 or align_bits != 3):
             raise HwsimError("parameter accumulator = 'fp16' needs lanes = 1, pipeline 0 or 1 "
                              f"and align_bits 3 (unused), not lanes = {lanes}, pipeline = "
                              f"{pipeline}, align_bits = {align_bits}")
-        self.pipeline = check_int("pipeline", pipeline, 0, 2)
-        self.lanes = check_int("lanes", lanes, 1, 64)
-        self.k = check_int("k", k, 1, 1 << 16)
-        self.weight_bits = check_int("weight_bits", weight_bits, 2, 8)
-        self.align_bits = check_int("align_bits", align_bits, 0, 8)
+        check_ints(self.RANGES, pipeline=pipeline, lanes=lanes, k=k, weight_bits=weight_bits,
+                   align_bits=align_bits)
+        self.pipeline, self.lanes, self.k = pipeline, lanes, k
+        self.weight_bits, self.align_bits = weight_bits, align_bits
         self.beats = math.ceil(k / lanes)
         out = 16 if accumulator == "fp16" else signed(self.out_width)
         super().__init__(stream_signature({"a": lanes * 16, "w": lanes * weight_bits},
@@ -235,10 +244,12 @@ class FP16MAC(wiring.Component):
             latency), 0 multiplies and adds in one cycle.
     """
 
+    RANGES: ClassVar[IntRanges] = MappingProxyType(
+        {"lanes": (1, 1), "k": (1, 1 << 16), "pipeline": (0, 1)})
+
     def __init__(self, lanes: int = 1, k: int = 128, pipeline: int = FP16_FP_MAC_PIPELINE):
-        self.lanes = check_int("lanes", lanes, 1, 1)
-        self.k = check_int("k", k, 1, 1 << 16)
-        self.pipeline = check_int("pipeline", pipeline, 0, 1)
+        check_ints(self.RANGES, lanes=lanes, k=k, pipeline=pipeline)
+        self.lanes, self.k, self.pipeline = lanes, k, pipeline
         super().__init__(stream_signature({"a": 16, "w": 16}, {"out": 16}))
 
     def elaborate(self, platform):

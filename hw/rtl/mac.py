@@ -16,13 +16,16 @@ exact.
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
+from typing import ClassVar
 
 from amaranth.hdl import C, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
 from hwsim.hw.rtl._common import (
+    IntRanges,
     SerialControl,
-    check_int,
+    check_ints,
     lanes_of,
     signed_bits,
     stream_signature,
@@ -55,11 +58,13 @@ def dint_mac_bound(special_half_lsb: int) -> int:
 class _MACBase(wiring.Component):
     """Shared ports: ``a`` (lanes x act_bits signed), ``w`` (lanes x weight_bits), ``out``."""
 
+    RANGES: ClassVar[IntRanges] = MappingProxyType(
+        {"lanes": (1, 64), "k": (1, 1 << 16), "pipeline": (0, 2)})
+
     def __init__(self, *, lanes: int, k: int, act_bits: int, weight_bits: int, bound: int,
                  pipeline: int):
-        self.lanes = check_int("lanes", lanes, 1, 64)
-        self.k = check_int("k", k, 1, 1 << 16)
-        self.pipeline = check_int("pipeline", pipeline, 0, 2)
+        check_ints(self.RANGES, lanes=lanes, k=k, pipeline=pipeline)
+        self.lanes, self.k, self.pipeline = lanes, k, pipeline
         self.act_bits, self.weight_bits = act_bits, weight_bits
         self.beats = math.ceil(k / lanes)
         self.out_width = mac_out_width(lanes, k, bound)
@@ -102,10 +107,12 @@ class IntMAC(_MACBase):
     LSBs), out_valid/out_ready, ``out`` = sum of the ``k`` products (``out_width`` bits).
     """
 
+    RANGES: ClassVar[IntRanges] = MappingProxyType(
+        {**_MACBase.RANGES, "act_bits": (2, 16), "weight_bits": (2, 16)})
+
     def __init__(self, lanes: int = 1, k: int = 128, act_bits: int = 8, weight_bits: int = 8,
                  pipeline: int = MAC_PIPELINE):
-        check_int("act_bits", act_bits, 2, 16)
-        check_int("weight_bits", weight_bits, 2, 16)
+        check_ints(self.RANGES, act_bits=act_bits, weight_bits=weight_bits)
         super().__init__(lanes=lanes, k=k, act_bits=act_bits, weight_bits=weight_bits,
                          bound=int_mac_bound(act_bits, weight_bits), pipeline=pipeline)
 
@@ -119,9 +126,13 @@ class DIntMAC(_MACBase):
     Ports: as `IntMAC` with 4-bit weight codes.
     """
 
+    RANGES: ClassVar[IntRanges] = MappingProxyType(
+        {**_MACBase.RANGES, "special_half_lsb": (-15, 15)})
+
     def __init__(self, lanes: int = 1, k: int = 128, special_half_lsb: int = 1,
                  pipeline: int = MAC_PIPELINE):
-        self.special_half_lsb = check_int("special_half_lsb", special_half_lsb, -15, 15)
+        check_ints(self.RANGES, special_half_lsb=special_half_lsb)
+        self.special_half_lsb = special_half_lsb
         super().__init__(lanes=lanes, k=k, act_bits=8, weight_bits=4,
                          bound=dint_mac_bound(special_half_lsb), pipeline=pipeline)
 

@@ -15,6 +15,14 @@ from dataclasses import dataclass
 from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
+from hwsim.hw.rtl._common import IntRanges
+from hwsim.hw.rtl.accel_core import AccelCore
+from hwsim.hw.rtl.bipolar import BipolarPE
+from hwsim.hw.rtl.bitmod import ACCUMULATORS, BitModArray, BitModConfig, BitModPE
+from hwsim.hw.rtl.core_config import CoreConfig
+from hwsim.hw.rtl.dequant import BitSerialDequant
+from hwsim.hw.rtl.fp16_mac import FP16_INT_ACCUMULATORS, FP16MAC, FP16IntMAC
+from hwsim.hw.rtl.mac import DIntMAC, IntMAC
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WEIGHT_SETS
 
 __all__ = [
@@ -105,130 +113,129 @@ class Block:
         return {p.name: p.default for p in self.params}
 
 
-def _bitmod_factory(array: bool):
+def _bitmod_factory(array: bool) -> Callable[..., wiring.Component]:
     def make(**kw):
-        from hwsim.hw.rtl.bitmod import BitModArray, BitModConfig, BitModPE
-
         config = BitModConfig(**kw)
         return BitModArray(config) if array else BitModPE(config)
 
     return make
 
 
-def _lazy(module: str, cls: str):
-    def make(**kw):
-        import importlib
-
-        return getattr(importlib.import_module(f"hwsim.hw.rtl.{module}"), cls)(**kw)
-
-    return make
+def _core(**kw) -> wiring.Component:
+    return AccelCore(CoreConfig(**kw))
 
 
-def _lazy_config(module: str, cls: str, config_module: str, config_cls: str):
-    """A factory building ``cls(config_cls(**params))``."""
-
-    def make(**kw):
-        import importlib
-
-        config = getattr(importlib.import_module(f"hwsim.hw.rtl.{config_module}"), config_cls)
-        return getattr(importlib.import_module(f"hwsim.hw.rtl.{module}"), cls)(config(**kw))
-
-    return make
+def _int(ranges: IntRanges, name: str, default: int, doc: str) -> Param:
+    """An integer parameter whose range is the one its block's constructor checks."""
+    lo, hi = ranges[name]
+    return Param(name, default, doc, lo=lo, hi=hi)
 
 
-_BITMOD_PARAMS = (
-    Param("lanes", 4, "weights and FP16 activations per beat", lo=1, hi=16),
-    Param("weights", "fp4", "weight family (fp3/fp4 take ER/EA through the wtype port), or "
-          "bitmod = fp3, fp4, int4, int6, int8 chosen per output through the mode port",
-          choices=(*WEIGHT_FAMILIES, *WEIGHT_SETS)),
-    Param("group_size", 128, "weights per quantization group (one scale each)", lo=1, hi=4096),
-    Param("k", 256, "weights per output (reduction length)", lo=1, hi=65536),
-    Param("scale_bits", 8, "bits of the group scale magnitude (cycles of dequantization)",
-          lo=1, hi=16),
-    Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
-    Param("pipeline", 3, "register stages between the beat register and the accumulator "
-          "(cycles of fill latency)", lo=0, hi=5),
-    Param("accumulator", "exact", "group accumulator: exact fixed point or bitmod (BitMoD's "
-          "15-bit-mantissa floating accumulator)", choices=("exact", "bitmod")),
-)
+def _bitmod_params(r: IntRanges) -> tuple[Param, ...]:
+    return (
+        _int(r, "lanes", 4, "weights and FP16 activations per beat"),
+        Param("weights", "fp4", "weight family (fp3/fp4 take ER/EA through the wtype port), "
+              "or bitmod = fp3, fp4, int4, int6, int8 chosen per output through the mode port",
+              choices=(*WEIGHT_FAMILIES, *WEIGHT_SETS)),
+        _int(r, "group_size", 128, "weights per quantization group (one scale each)"),
+        _int(r, "k", 256, "weights per output (reduction length)"),
+        _int(r, "scale_bits", 8, "bits of the group scale magnitude (cycles of "
+             "dequantization)"),
+        _int(r, "align_bits", 3, "guard bits kept at exponent alignment"),
+        _int(r, "pipeline", 3, "register stages between the beat register and the "
+             "accumulator (cycles of fill latency)"),
+        Param("accumulator", "exact", "group accumulator: exact fixed point or bitmod "
+              "(BitMoD's 15-bit-mantissa floating accumulator)", choices=ACCUMULATORS),
+    )
 
-_MAC_PIPELINE = Param("pipeline", 1, "register stages: after the multipliers (a DSP's output "
-                      "register), after the lanes' sum (cycles of fill latency)", lo=0, hi=2)
+
+def _mac_pipeline(r: IntRanges) -> Param:
+    return _int(r, "pipeline", 1, "register stages: after the multipliers (a DSP's output "
+                "register), after the lanes' sum (cycles of fill latency)")
+
+
+_BITMOD = BitModConfig.RANGES
+_CORE = CoreConfig.RANGES
+_DINT = DIntMAC.RANGES
+_INT = IntMAC.RANGES
+_FP16 = FP16IntMAC.RANGES
+_FP16_FP = FP16MAC.RANGES
+_BIPOLAR = BipolarPE.RANGES
+_DEQUANT = BitSerialDequant.RANGES
 
 BLOCKS: dict[str, Block] = {
     b.name: b
     for b in [
         Block("bitmod_pe", "BitMoD bit-serial PE: FP16 x fp3/fp4(ER/EA)/INT dot product, "
               "group accumulation, bit-serial dequantization", _bitmod_factory(False),
-              _BITMOD_PARAMS),
+              _bitmod_params(_BITMOD)),
         Block("pe_array", "rows x cols BitMoD PEs, weights along rows, activations along "
               "columns, valid/ready stream", _bitmod_factory(True),
-              (Param("rows", 2, "PE rows (output channels)", lo=1, hi=64),
-               Param("cols", 2, "PE columns (tokens)", lo=1, hi=64), *_BITMOD_PARAMS)),
+              (_int(_BITMOD, "rows", 2, "PE rows (output channels)"),
+               _int(_BITMOD, "cols", 2, "PE columns (tokens)"), *_bitmod_params(_BITMOD))),
         Block("dequant", "bit-serial dequantization: partial sum x signed integer group scale",
-              _lazy("dequant", "BitSerialDequant"),
-              (Param("in_width", 56, "bits of the signed partial sum (56: the default "
-                     "bitmod_pe's group accumulator)", lo=2, hi=128),
-               Param("scale_bits", 8, "bits of the scale magnitude (cycles)", lo=1, hi=16))),
+              BitSerialDequant,
+              (_int(_DEQUANT, "in_width", 56, "bits of the signed partial sum (56: the default "
+                    "bitmod_pe's group accumulator)"),
+               _int(_DEQUANT, "scale_bits", 8, "bits of the scale magnitude (cycles)"))),
         Block("dint_mac", "INT8 x dINT4 MAC with the sub-LSB special value carried exactly",
-              _lazy("mac", "DIntMAC"),
-              (Param("lanes", 1, "products per cycle", lo=1, hi=64),
-               Param("k", 128, "products per output", lo=1, hi=65536),
-               Param("special_half_lsb", 1, "value of code 0b1000 in half LSBs", lo=-15, hi=15),
-               _MAC_PIPELINE)),
+              DIntMAC,
+              (_int(_DINT, "lanes", 1, "products per cycle"),
+               _int(_DINT, "k", 128, "products per output"),
+               _int(_DINT, "special_half_lsb", 1, "value of code 0b1000 in half LSBs"),
+               _mac_pipeline(_DINT))),
         Block("int_mac", "signed INT x INT MAC (INT8 x INT8 by default), for comparison",
-              _lazy("mac", "IntMAC"),
-              (Param("lanes", 1, "products per cycle", lo=1, hi=64),
-               Param("k", 128, "products per output", lo=1, hi=65536),
-               Param("act_bits", 8, "activation bits", lo=2, hi=16),
-               Param("weight_bits", 8, "weight bits", lo=2, hi=16), _MAC_PIPELINE)),
+              IntMAC,
+              (_int(_INT, "lanes", 1, "products per cycle"),
+               _int(_INT, "k", 128, "products per output"),
+               _int(_INT, "act_bits", 8, "activation bits"),
+               _int(_INT, "weight_bits", 8, "weight bits"), _mac_pipeline(_INT))),
         Block("fp16_int_mac", "bit-parallel FP16 x INT MAC (the ANT/OliVe baseline PE), one "
               "multiplier per lane, fixed-point accumulation as the BitMoD PE",
-              _lazy("fp16_mac", "FP16IntMAC"),
-              (Param("lanes", 1, "products per cycle (one multiplier each)", lo=1, hi=64),
-               Param("k", 128, "products per output", lo=1, hi=65536),
-               Param("weight_bits", 8, "signed integer weight bits", lo=2, hi=8),
-               Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
-               Param("pipeline", 0, "register stages: after the multipliers, after the aligned "
-                     "sum (cycles of fill latency)", lo=0, hi=2),
+              FP16IntMAC,
+              (_int(_FP16, "lanes", 1, "products per cycle (one multiplier each)"),
+               _int(_FP16, "k", 128, "products per output"),
+               _int(_FP16, "weight_bits", 8, "signed integer weight bits"),
+               _int(_FP16, "align_bits", 3, "guard bits kept at exponent alignment"),
+               _int(_FP16, "pipeline", 0, "register stages: after the multipliers, after the "
+                    "aligned sum (cycles of fill latency)"),
                Param("accumulator", "exact", "exact fixed point, or fp16: each product "
                      "rounded into an FP16 accumulator (one lane, pipeline <= 1)",
-                     choices=("exact", "fp16")))),
+                     choices=FP16_INT_ACCUMULATORS))),
         Block("fp16_mac", "FP16 x FP16 MAC (the FP16 baseline PE): FP16 multiplier and FP16 "
               "adder into an FP16 accumulator, IEEE round to nearest even",
-              _lazy("fp16_mac", "FP16MAC"),
-              (Param("lanes", 1, "products per cycle (one multiplier and one adder)", lo=1, hi=1),
-               Param("k", 128, "products per output", lo=1, hi=65536),
-               Param("pipeline", 1, "register stages: the rounded product before the adder "
-                     "(cycles of fill latency)", lo=0, hi=1))),
+              FP16MAC,
+              (_int(_FP16_FP, "lanes", 1, "products per cycle (one multiplier and one adder)"),
+               _int(_FP16_FP, "k", 128, "products per output"),
+               _int(_FP16_FP, "pipeline", 1, "register stages: the rounded product before the "
+                    "adder (cycles of fill latency)"))),
         Block("accel_core", "accelerator core: BitMoD PE array, ping-pong weight/activation/"
               "output buffers, tile sequencer, descriptor/status, DRAM read/write streams",
-              _lazy_config("accel_core", "AccelCore", "core_config", "CoreConfig"),
-              (Param("rows", 2, "PE rows (output channels), a power of two", lo=1, hi=16),
-               Param("cols", 2, "PE columns (tokens), a power of two", lo=1, hi=16),
-               Param("lanes", 4, "weights and FP16 activations per beat, a power of two",
-                     lo=1, hi=16),
+              _core,
+              (_int(_CORE, "rows", 2, "PE rows (output channels), a power of two"),
+               _int(_CORE, "cols", 2, "PE columns (tokens), a power of two"),
+               _int(_CORE, "lanes", 4, "weights and FP16 activations per beat, a power of "
+                    "two"),
                Param("weights", "fp4", "weight family of the array, or a set run through the "
                      "descriptor's mode (bitmod: fp3, fp4, int4, int6, int8)",
                      choices=(*WEIGHT_FAMILIES, *WEIGHT_SETS)),
-               Param("group_size", 128, "weights per group, a power of two", lo=1, hi=4096),
-               Param("scale_bits", 8, "bits of the group scale magnitude", lo=1, hi=12),
-               Param("align_bits", 3, "guard bits kept at exponent alignment", lo=0, hi=8),
-               Param("k_max", 4096, "largest reduction a command may have", lo=1, hi=65535),
-               Param("a_lines", 256, "activation buffer lines per half (cols x lanes FP16)",
-                     lo=1, hi=65536),
-               Param("b_lines", 512, "weight buffer lines per half (rows x lanes codes)",
-                     lo=1, hi=65536),
-               Param("o_lines", 256, "output buffer lines per half (cols words)", lo=1,
-                     hi=65536),
+               _int(_CORE, "group_size", 128, "weights per group, a power of two"),
+               _int(_CORE, "scale_bits", 8, "bits of the group scale magnitude"),
+               _int(_CORE, "align_bits", 3, "guard bits kept at exponent alignment"),
+               _int(_CORE, "k_max", 4096, "largest reduction a command may have"),
+               _int(_CORE, "a_lines", 256, "activation buffer lines per half (cols x lanes "
+                    "FP16)"),
+               _int(_CORE, "b_lines", 512, "weight buffer lines per half (rows x lanes "
+                    "codes)"),
+               _int(_CORE, "o_lines", 256, "output buffer lines per half (cols words)"),
                Param("bus_bytes", 0, "DRAM bytes per beat (0: widest dividing every line)",
                      choices=(0, 1, 2, 4, 8, 16, 32, 64)))),
         Block("bipolar_pe", "bipolar-INT PE: bit-plane AND-popcount, serial over plane pairs",
-              _lazy("bipolar", "BipolarPE"),
-              (Param("lanes", 8, "elements per beat", lo=1, hi=64),
-               Param("weight_bits", 4, "bipolar weight bits", lo=1, hi=8),
-               Param("act_bits", 8, "signed activation bits", lo=2, hi=16),
-               Param("k", 64, "elements per output", lo=1, hi=65536))),
+              BipolarPE,
+              (_int(_BIPOLAR, "lanes", 8, "elements per beat"),
+               _int(_BIPOLAR, "weight_bits", 4, "bipolar weight bits"),
+               _int(_BIPOLAR, "act_bits", 8, "signed activation bits"),
+               _int(_BIPOLAR, "k", 64, "elements per output"))),
     ]
 }
 
