@@ -5,11 +5,11 @@ Each `PEKind` entry owns what the rest of hwsim needs to know about a kind:
 - ``spec``: its frozen schema (the ``pe:`` mapping of a hardware YAML, chosen by ``kind``),
   which also gives the natural tile of an array of it (`tile_quanta`, for `hwsim.mapping`);
 - ``rtl_blocks``: the RTL registry blocks (`hwsim.hw.rtl.registry`) that implement it, each with
-  the function that turns the block's parameters into the ``pe`` mapping (empty: no RTL);
+  how the block's parameters give the ``pe`` mapping (`BlockPE`; empty: no RTL);
 - ``fpga_studies``: how the FPGA scaling study builds it (`hwsim.hw.fpga.scaling`);
 - ``rtl_cores``: RTL accelerator cores built of its PEs (whole designs that describe their
-  own hardware, e.g. ``accel_core``), each with the function that turns the core's parameters
-  into the ``pe`` mapping of its array's PEs.
+  own hardware, e.g. ``accel_core``), each with the `BlockPE` that gives the ``pe`` mapping
+  of its array's PEs from the core's parameters.
 
 Its cycle model (operand widths, formats it runs, per-tile cycles, cycles per lane-MAC) lives
 one layer up, in `hwsim.sim.kind_models`, keyed by the same name; a test proves every kind
@@ -35,6 +35,7 @@ __all__ = [
     "BipolarPE",
     "BitSerialPE",
     "BitmodPE",
+    "BlockPE",
     "DintPE",
     "FpgaStudy",
     "MacPE",
@@ -176,9 +177,32 @@ class FpgaStudy:
     workload: Mapping[str, Any] = field(default_factory=dict)
 
 
-# RTL block parameters -> the fields of the simulator's ``pe`` mapping (without ``kind``,
-# energies and areas).
-BlockToPE = Callable[[Mapping[str, Any]], dict[str, Any]]
+@dataclass(frozen=True)
+class BlockPE:
+    """How an RTL block's parameters describe its PE: the fields of the simulator's ``pe``
+    mapping (without ``kind``, energies and areas): `fields`, then `fixed`, then `derived`.
+
+    Attributes:
+        fields: PE field -> the block parameter that sets it (read backwards, which block
+            parameter a PE field sets: `hwsim.hw.asic.pe_costs`).
+        fixed: PE fields the block does not parameterize, with the value it builds.
+        derived: PE fields computed from the parameters that no PE field sets (e.g. the
+            formats a BitMoD build runs), or None.
+        array: the block is an array of PEs (``rows``/``cols`` parameters), not one PE.
+    """
+
+    fields: Mapping[str, str]
+    fixed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    derived: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    array: bool = False
+
+    def pe(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``pe`` fields of a build with parameters ``params``."""
+        out = {pe_field: params[param] for pe_field, param in self.fields.items()}
+        out.update(self.fixed)
+        if self.derived is not None:
+            out.update(self.derived(params))
+        return out
 
 
 @dataclass(frozen=True)
@@ -187,46 +211,36 @@ class PEKind:
 
     name: str
     spec: type
-    rtl_blocks: Mapping[str, BlockToPE]
+    rtl_blocks: Mapping[str, BlockPE]
     fpga_studies: tuple[FpgaStudy, ...] = ()
-    rtl_cores: Mapping[str, BlockToPE] = field(default_factory=lambda: _frozen({}))
+    rtl_cores: Mapping[str, BlockPE] = field(default_factory=lambda: _frozen({}))
 
 
-def _bitmod_pe(p: Mapping[str, Any]) -> dict[str, Any]:
+def _bitmod_formats(p: Mapping[str, Any]) -> dict[str, Any]:
     # Imported here: the RTL package pulls in Amaranth, which a hardware description without
     # RTL does not need (`import hwsim.hw` stays light).
     from hwsim.hw.rtl.terms import family_formats, get_families
 
     # The formats this build runs, not every format the cycle model knows.
-    formats = [f for fam in get_families(p["weights"]) for f in family_formats(fam)]
-    return {"lanes": p["lanes"], "scale_bits": p["scale_bits"], "weight_formats": formats}
-
-
-# The simulator's ``mac`` kind describes operand widths, not number types: the INT and
-# FP16 x INT MACs take integer weights and KV caches only, which the workload must respect
-# (the simulator would run FP16 weights on them in two passes, as on an FP16 MAC).
-def _int_mac_pe(p: Mapping[str, Any]) -> dict[str, Any]:
-    return {"lanes": p["lanes"], "weight_bits": p["weight_bits"], "act_bits": p["act_bits"]}
-
-
-def _fp16_int_mac_pe(p: Mapping[str, Any]) -> dict[str, Any]:
-    return {"lanes": p["lanes"], "weight_bits": p["weight_bits"], "act_bits": 16}
-
-
-def _fp16_mac_pe(p: Mapping[str, Any]) -> dict[str, Any]:
-    return {"lanes": p["lanes"], "weight_bits": 16, "act_bits": 16}
-
-
-def _dint_mac_pe(p: Mapping[str, Any]) -> dict[str, Any]:
-    return {"lanes": p["lanes"], "act_bits": 8}
-
-
-def _bipolar_pe(p: Mapping[str, Any]) -> dict[str, Any]:
-    return {"lanes": p["lanes"], "act_bits": p["act_bits"], "max_weight_bits": p["weight_bits"]}
+    return {"weight_formats": [f for fam in get_families(p["weights"])
+                               for f in family_formats(fam)]}
 
 
 def _frozen(d: dict) -> Mapping:
     return MappingProxyType(d)
+
+
+_BITMOD_FIELDS = _frozen({"lanes": "lanes", "scale_bits": "scale_bits"})
+# An array of BitMoD PEs (``pe_array``, and the core's array): the PE of the same build.
+_BITMOD_ARRAY = BlockPE(_BITMOD_FIELDS, derived=_bitmod_formats, array=True)
+# The simulator's ``mac`` kind describes operand widths, not number types: the INT and
+# FP16 x INT MACs take integer weights and KV caches only, which the workload must respect
+# (the simulator would run FP16 weights on them in two passes, as on an FP16 MAC).
+_INT_MAC = BlockPE(_frozen({"lanes": "lanes", "weight_bits": "weight_bits",
+                            "act_bits": "act_bits"}))
+_FP16_INT_MAC = BlockPE(_frozen({"lanes": "lanes", "weight_bits": "weight_bits"}),
+                        fixed=_frozen({"act_bits": 16}))
+_FP16_MAC = BlockPE(_frozen({"lanes": "lanes"}), fixed=_frozen({"weight_bits": 16, "act_bits": 16}))
 
 
 # Registry order is the order of listings and of the FPGA study's table. Every study PE has
@@ -234,17 +248,18 @@ def _frozen(d: dict) -> Mapping:
 # block (it broadcasts weights, scales and activations itself, up to 16 x 16).
 PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
     PEKind("bitmod", BitmodPE,
-           _frozen({"bitmod_pe": _bitmod_pe, "pe_array": _bitmod_pe}),
+           _frozen({"bitmod_pe": BlockPE(_BITMOD_FIELDS, derived=_bitmod_formats),
+                    "pe_array": _BITMOD_ARRAY}),
            (FpgaStudy("bitmod", "BitMoD bit-serial PE (FP16 x fp3/fp4/INT)", "bitmod_pe",
                       _frozen({"lanes": 4, "weights": "bitmod", "k": 256, "group_size": 128}),
                       array_block="pe_array", max_side=16,
                       weight_formats=("bitmod3", "bitmod4", "int4", "int8"),
                       workload=_frozen({"weights": {"format": "bitmod3", "group_size": 128},
                                         "act_bits": 16, "kv_bits": 16})),),
-           rtl_cores=_frozen({"accel_core": _bitmod_pe})),
+           rtl_cores=_frozen({"accel_core": _BITMOD_ARRAY})),
     PEKind("mac", MacPE,
-           _frozen({"int_mac": _int_mac_pe, "fp16_int_mac": _fp16_int_mac_pe,
-                    "fp16_mac": _fp16_mac_pe}),
+           _frozen({"int_mac": _INT_MAC, "fp16_int_mac": _FP16_INT_MAC,
+                    "fp16_mac": _FP16_MAC}),
            (FpgaStudy("int8_mac", "INT8 x INT8 MAC", "int_mac",
                       _frozen({"lanes": 4, "k": 256}), weight_formats=("int8", "int4"),
                       dsp_optional=True,
@@ -257,13 +272,17 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       weight_formats=("int8", "int4"), dsp_optional=True,
                       workload=_frozen({"weights": {"format": "int4", "group_size": 128},
                                         "act_bits": 16, "kv_bits": 8})))),
-    PEKind("dint", DintPE, _frozen({"dint_mac": _dint_mac_pe}),
+    PEKind("dint", DintPE,
+           _frozen({"dint_mac": BlockPE(_frozen({"lanes": "lanes"}),
+                                        fixed=_frozen({"act_bits": 8}))}),
            (FpgaStudy("dint_mac", "INT8 x dINT4 MAC", "dint_mac",
                       _frozen({"lanes": 4, "k": 256}), weight_formats=("dint4",),
                       dsp_optional=True,
                       workload=_frozen({"weights": {"format": "dint4", "group_size": 128},
                                         "act_bits": 8, "kv_bits": 4})),)),
-    PEKind("bipolar", BipolarPE, _frozen({"bipolar_pe": _bipolar_pe}),
+    PEKind("bipolar", BipolarPE,
+           _frozen({"bipolar_pe": BlockPE(_frozen({"lanes": "lanes", "act_bits": "act_bits",
+                                                   "max_weight_bits": "weight_bits"}))}),
            (FpgaStudy("bipolar", "bipolar-INT PE (INT8 x 4-bit bipolar)", "bipolar_pe",
                       _frozen({"lanes": 4, "k": 256, "weight_bits": 4, "act_bits": 8}),
                       weight_formats=("bipolar4",),
@@ -308,11 +327,11 @@ def pe_for_block(block: str, params: Mapping[str, Any]) -> tuple[dict, int, int]
     Raises:
         HwsimError: the block is not a PE the simulator models (e.g. ``dequant``).
     """
-    blocks = {b: (k.name, to_pe) for k in PE_KINDS.values()
-              for b, to_pe in (*k.rtl_blocks.items(), *k.rtl_cores.items())}
+    blocks = {b: (k.name, bp) for k in PE_KINDS.values()
+              for b, bp in (*k.rtl_blocks.items(), *k.rtl_cores.items())}
     if block not in blocks:
         raise HwsimError(f"block {block!r} is not a PE the simulator models; "
                          f"allowed: {', '.join(blocks)}")
-    kind, to_pe = blocks[block]
-    pe = {"kind": kind, **to_pe(params), "energy_pj_per_cycle": 0.0, "area_um2": 0.0}
+    kind, block_pe = blocks[block]
+    pe = {"kind": kind, **block_pe.pe(params), "energy_pj_per_cycle": 0.0, "area_um2": 0.0}
     return pe, int(params.get("rows", 1)), int(params.get("cols", 1))

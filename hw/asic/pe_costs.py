@@ -8,12 +8,14 @@
       rtl: {block: bitmod_pe, params: {weights: fp4}, node: 28nm}
 
 The block's parameters come from ``rtl.params`` and, for those not given, from the PE's own
-fields (`PE_PARAMS`: a sweep over ``pe.lanes`` synthesizes the PE it describes); a field given
-both ways must agree. ``area_um2`` becomes the block's calibrated area at the node;
-``energy_pj_per_cycle`` its calibrated switching energy per cycle on the operands of
-``rtl.format`` (default: the block's native format). Block costs are memoized per process and
-kept in the user's cache folder (`hwsim.hw.asic.cache`), so neither repeated sweep points nor
-later runs and sweep workers re-synthesize.
+fields (the PE-kind registry's `hwsim.hw.pe_kinds.BlockPE`, read backwards: a sweep over
+``pe.lanes`` synthesizes the PE it describes); a field given both ways must agree, and a PE
+field the block fixes (the dINT MAC's 8-bit activations) must be the block's. ``area_um2``
+becomes the block's calibrated area at the node; ``energy_pj_per_cycle`` its calibrated
+switching energy per cycle on the operands of ``rtl.format`` (default: the block's native
+format). Block costs are memoized per process and kept in the user's cache folder
+(`hwsim.hw.asic.cache`), so neither repeated sweep points nor later runs and sweep workers
+re-synthesize.
 """
 
 from __future__ import annotations
@@ -24,20 +26,13 @@ from hwsim.errors import HwsimError
 from hwsim.hw.pe_kinds import PE_KINDS
 from hwsim.hw.spec import HardwareSpec
 
-__all__ = ["PE_BLOCKS", "PE_PARAMS", "resolve_rtl_pe", "rtl_param_fields"]
+__all__ = ["PE_BLOCKS", "resolve_rtl_pe", "rtl_param_fields"]
 
-# (block, PE field) -> block parameter the PE field sets.
-PE_PARAMS = {
-    "bitmod_pe": {"lanes": "lanes", "scale_bits": "scale_bits"},
-    "fp16_int_mac": {"lanes": "lanes", "weight_bits": "weight_bits"},
-    "int_mac": {"lanes": "lanes", "weight_bits": "weight_bits", "act_bits": "act_bits"},
-    "dint_mac": {"lanes": "lanes", "act_bits": None},  # act_bits is fixed at 8 there
-    "fp16_mac": {"lanes": "lanes"},
-}
-# PE kind -> RTL blocks that can stand for one PE of it: the kind's blocks (`PE_KINDS`) whose
-# parameters a PE's fields set (`PE_PARAMS`).
-PE_BLOCKS = {name: tuple(b for b in kind.rtl_blocks if b in PE_PARAMS)
+# PE kind -> RTL blocks that can stand for one PE of it: the kind's single-PE blocks.
+PE_BLOCKS = {name: tuple(b for b, bp in kind.rtl_blocks.items() if not bp.array)
              for name, kind in PE_KINDS.items()}
+# How each block's parameters and the PE's fields correspond (the registry's `BlockPE`).
+_BLOCK_PE = {b: bp for kind in PE_KINDS.values() for b, bp in kind.rtl_blocks.items()}
 _FIGURES = ("area_um2", "energy_pj_per_cycle")
 
 
@@ -52,14 +47,17 @@ def rtl_param_fields(block: str) -> list[str]:
 
 def _block_params(pe, block: str) -> dict:
     params = dict(pe.rtl.params)
-    for field, param in PE_PARAMS[block].items():
+    block_pe = _BLOCK_PE[block]
+    for field, param in block_pe.fields.items():
         value = getattr(pe, field)
-        if param is None:
-            continue
         if param in params and params[param] != value:
             raise HwsimError(f"pe.rtl.params.{param} = {params[param]!r} disagrees with "
                              f"pe.{field} = {value!r}")
         params[param] = value
+    for field, built in block_pe.fixed.items():
+        if getattr(pe, field) != built:
+            raise HwsimError(f"pe.{field} = {getattr(pe, field)!r} disagrees with "
+                             f"{block}, which is built with {field} = {built!r}")
     return params
 
 

@@ -3,12 +3,19 @@ come from the gate-level flow, the RTL-derived presets, and their errors."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from hwsim.errors import HwsimError
+from hwsim.hw._schema import RtlSource
+from hwsim.hw.asic import pe_costs
 from hwsim.hw.asic.calibration import calibrate
 from hwsim.hw.asic.cost import block_cost
+from hwsim.hw.asic.pe_costs import PE_BLOCKS
+from hwsim.hw.pe_kinds import pe_for_block
 from hwsim.hw.presets import load_hardware
+from hwsim.hw.rtl.registry import resolve_params
 from hwsim.hw.spec import hardware_from_dict, hardware_to_dict, with_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("asic")]
@@ -132,3 +139,27 @@ def test_block_parameters_are_hardware_fields():
         with_overrides(hw, {"pe.rtl.params.align_bits": 0})
     with pytest.raises(HwsimError, match=r"unknown hardware field 'pe\.rtl\.params\.colour'"):
         with_overrides(hw, {"pe.rtl.params.colour": 1})
+
+
+def test_a_pe_field_the_block_fixes_must_match():
+    data = hardware_to_dict(load_hardware("dint"))
+    data["pe"].update(act_bits=16, area_um2="rtl", rtl={"block": "dint_mac"})
+    with pytest.raises(HwsimError, match=r"^t: pe.act_bits = 16 disagrees with dint_mac, which "
+                       r"is built with act_bits = 8$"):
+        hardware_from_dict(data, "t")
+
+
+@pytest.mark.parametrize(("kind", "block"), [(k, b) for k, blocks in PE_BLOCKS.items()
+                                             for b in blocks])
+def test_block_parameters_survive_the_round_trip_through_the_pe(kind, block):
+    # The registry forward (block parameters -> pe fields), then backwards (the pe fields ->
+    # the parameters they set): the same build again, fixed fields included.
+    params = resolve_params(block)
+    pe, rows, cols = pe_for_block(block, params)
+    assert (pe["kind"], rows, cols) == (kind, 1, 1)
+    data = {"name": "t", "clock_mhz": 100, "pe": pe, "array": {"rows": 2, "cols": 2},
+            "buffers": {b: {"kib": 64} for b in ("weight", "activation", "output")},
+            "dram": {"bytes_per_cycle": 8}}
+    described = hardware_from_dict(data, "t").pe
+    back = pe_costs._block_params(dataclasses.replace(described, rtl=RtlSource(block)), block)
+    assert back and back == {name: params[name] for name in back}
