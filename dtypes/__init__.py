@@ -18,13 +18,14 @@ from hwsim.dtypes._format import SCHEMES, FloatFormat, Format, format_group_prob
 from hwsim.dtypes._grid import TIE_RULES
 from hwsim.dtypes._metrics import error_metrics, sqnr_db
 from hwsim.dtypes._quantize import QuantResult, bits_per_weight, quantize
-from hwsim.dtypes._registry import get_element, get_format, list_formats
+from hwsim.dtypes._registry import AnyFormat, get_element, get_format, list_formats
 from hwsim.dtypes._scale import SCALE_BITS
 
 __all__ = [
     "SCALE_BITS",
     "SCHEMES",
     "TIE_RULES",
+    "AnyFormat",
     "ElementFormat",
     "FloatFormat",
     "Format",

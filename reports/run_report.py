@@ -64,7 +64,7 @@ def weights_run(workload: Any, hw: Any) -> dict[str, Any]:
         if op.stage != first_stage:
             continue  # decode runs the same weights again
         n = float(op.n[0]) * float(op.k[0]) * op.count
-        name = op.b_format or f"{op.b_bits:g}-bit"
+        name = op.b_format.name if op.b_format is not None else f"{op.b_bits:g}-bit"
         count[name] = count.get(name, 0.0) + n
         bits += n * op.b_bits
     total = sum(count.values())

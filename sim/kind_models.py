@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.dtypes import FloatFormat, Format
+from hwsim.dtypes import AnyFormat
 from hwsim.errors import HwsimError
 from hwsim.hw.pe_kinds import PE_KINDS
 from hwsim.mapping import Mapping, Mappings
@@ -30,8 +30,6 @@ from hwsim.sim import pe_cycles as pc
 AnyMapping = Mapping | Mappings
 
 __all__ = ["CYCLE_MODELS", "CycleModel", "OperandWidths", "cycle_model"]
-
-AnyFormat = Format | FloatFormat
 
 # Reduction length over which a lane's steady-state cycles per MAC are measured: a multiple
 # of every lane count, long enough that a PE's fixed costs vanish.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 from hwsim.hw.spec import HardwareSpec
 from hwsim.sim.kind_models import OperandWidths, cycle_model
@@ -25,17 +24,17 @@ def operand_widths(op: Op, hw: HardwareSpec) -> OperandWidths:
     """
     pe = hw.pe
     # The format's code width (8 for int8), not the effective width with scales (8.125).
-    a_bits = int(get_format(op.a_format).bits) if op.a_format else math.ceil(op.a_bits)
-    b_fmt = get_format(op.b_format) if op.b_format else None
-    b_bits = int(b_fmt.bits) if b_fmt else math.ceil(op.b_bits)
+    a_bits = int(op.a_format.bits) if op.a_format is not None else math.ceil(op.a_bits)
+    b_fmt = op.b_format
+    b_bits = int(b_fmt.bits) if b_fmt is not None else math.ceil(op.b_bits)
     where = f"{hw.source}: {op.stage} op {op.name!r}"
     if a_bits > pe.act_bits:
-        a_desc = f"format {op.a_format!r}, " if op.a_format else ""
+        a_desc = f"format {op.a_format.name!r}, " if op.a_format is not None else ""
         raise HwsimError(f"{where}: activations are {a_desc}{a_bits}-bit but pe.act_bits is "
                          f"{pe.act_bits} (set activations.bits <= {pe.act_bits})")
     widths = cycle_model(pe.kind).widths(pe, a_bits, b_fmt, b_bits, op.group_size is not None)
     if isinstance(widths, str):
-        b_desc = f"format {op.b_format.lower()!r}" if op.b_format else f"{b_bits}-bit width"
+        b_desc = f"format {b_fmt.name!r}" if b_fmt is not None else f"{b_bits}-bit width"
         raise HwsimError(f"{where}: the {pe.kind} PE (pe.kind) cannot run "
                          f"{_B_FIELD[op.b_kind]} {b_desc}: {widths}")
     return widths

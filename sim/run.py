@@ -358,10 +358,9 @@ def apply_weight_storage(ops: Sequence[Op], hw: HardwareSpec) -> list[Op]:
         return [dataclasses.replace(op, b_format=None, b_bits=bits, group_size=None)
                 if _stores_weights(op) else op for op in ops]
 
-    found = get_format(ws.format)
-    fmt = found.name
+    fmt = get_format(ws.format)
     # No group given: the format's default group (None: one scale per row of k weights).
-    group = ws.group_size if ws.group_size is not None else found.group_size
+    group = ws.group_size if ws.group_size is not None else fmt.group_size
     # Per op, at its own reduction size k, like the workload's `Precision.bits_at`: per-row
     # scales and two-level per-row factors depend on it.
     bits_at: dict[int, float] = {}

@@ -27,10 +27,12 @@ Modelling choices (each op reads its inputs and writes its output once, no fusio
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import numpy as np
 
+from hwsim.dtypes import AnyFormat, get_format
 from hwsim.workloads.attention import FusedAttention, fused_blocks
 from hwsim.workloads.inventory import LinearLayer, linear_layers
 from hwsim.workloads.ops import Op, Stage
@@ -124,14 +126,20 @@ def step_operators(w: Workload, stage: Stage, *, tokens: np.ndarray, kv_len: np.
     return _stage_ops(w, st, part)
 
 
+@functools.lru_cache(maxsize=256)
+def _format(name: str | None) -> AnyFormat | None:
+    """The `Format` a workload precision names, once per name (ops carry the object)."""
+    return get_format(name) if name is not None else None
+
+
 def _gemm_op(w: Workload, name: str, m: int, n: int, k: int, count: int) -> Op:
     prec = w.weights.for_layer(name, "gemm")
     one = np.zeros(1, dtype=np.int64)
     return Op(name=name, op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
               m=one + m, n=one + n, k=one + k, count=count, a_bits=w.activations.bits,
               b_bits=prec.bits_at(k), out_bits=w.activations.bits, b_kind="weight",
-              a_format=w.activations.format, b_format=prec.format, group_size=prec.group_size,
-              out_format=w.activations.format)
+              a_format=_format(w.activations.format), b_format=_format(prec.format),
+              group_size=prec.group_size, out_format=_format(w.activations.format))
 
 
 def _fused_parts(w: Workload, st: _Stage) -> dict[str, FusedAttention]:
@@ -160,7 +168,7 @@ def _stage_ops(w: Workload, st: _Stage,
     model = w.model
     assert model is not None
     act = w.activations.bits
-    act_format = w.activations.format
+    act_format = _format(w.activations.format)
     kv = w.kv_cache
     L, h = model.layers, model.hidden
     lin = {x.name: x for x in linear_layers(model)}
@@ -171,7 +179,7 @@ def _stage_ops(w: Workload, st: _Stage,
 
     def vec(name: str, op_class: str, m: int | np.ndarray, n: int | np.ndarray, count: int,
             flops: float, *, layer: str = "decoder", a_operands: int = 1,
-            a_bits: float = act, a_format: str | None = act_format, b_bits: float = 0.0,
+            a_bits: float = act, a_format: AnyFormat | None = act_format, b_bits: float = 0.0,
             kv_len: np.ndarray = zero, fused_part: FusedAttention | None = None) -> Op:
         return Op(name=name, op_class=op_class, stage=st.name, layer=layer, kind="vector",
                   m=_arr(m, like), n=_arr(n, like), k=_arr(1, like), count=count,
@@ -186,16 +194,16 @@ def _stage_ops(w: Workload, st: _Stage,
                   kind="gemm", m=_arr(m, like), n=_arr(layer.n, like), k=_arr(layer.k, like),
                   count=count, a_bits=act, b_bits=prec.bits_at(layer.k),
                   out_bits=kv.bits if to_kv else act, b_kind="weight", a_format=act_format,
-                  b_format=prec.format, group_size=prec.group_size,
+                  b_format=_format(prec.format), group_size=prec.group_size,
                   step=like.copy(), kv_len=zero.copy(),
                   out_kind="kv" if to_kv else "activation",
-                  out_format=kv.format if to_kv else act_format)
+                  out_format=_format(kv.format) if to_kv else act_format)
 
     def attn(name: str, m: int, n: np.ndarray, k: np.ndarray | int) -> Op:
         return Op(name=name, op_class="attention", stage=st.name, layer="decoder",
                   kind="gemm", m=_arr(m, like), n=_arr(n, like), k=_arr(k, like),
                   count=L * st.sequences * model.kv_heads, a_bits=act, b_bits=kv.bits,
-                  out_bits=act, b_kind="kv", a_format=act_format, b_format=kv.format,
+                  out_bits=act, b_kind="kv", a_format=act_format, b_format=_format(kv.format),
                   group_size=kv.group_size,
                   step=like.copy(), kv_len=st.kv_len.copy(),
                   fused=fused.get("scores" if name == "attn_qk" else "context"),
@@ -225,10 +233,10 @@ def _stage_ops(w: Workload, st: _Stage,
                   else w.weights.for_layer("embed", "embed"))
     if model.learned_positions:
         ops.append(vec("embed", "embed", T, h, 1, 1.0, layer="embed", a_operands=2,
-                       a_bits=embed_prec.bits_at(h), a_format=embed_prec.format))
+                       a_bits=embed_prec.bits_at(h), a_format=_format(embed_prec.format)))
     else:
         ops.append(vec("embed", "embed", T, h, 1, 0.0, layer="embed",
-                       a_bits=embed_prec.bits_at(h), a_format=embed_prec.format))
+                       a_bits=embed_prec.bits_at(h), a_format=_format(embed_prec.format)))
 
     # Attention block.
     ops.append(vec("input_norm", "norm", T, h, L, norm_flops, b_bits=norm_bits))

@@ -22,13 +22,13 @@ Accelerator arrays map n (output channels) to rows, m (tokens) to columns and k 
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
+from hwsim.dtypes import AnyFormat
 from hwsim.workloads.attention import FusedAttention
 
 __all__ = ["Op", "OpKind", "OperandKind", "Stage"]
@@ -57,9 +57,11 @@ class Op:
             selectors for quantized weights (a float: 4.0625 for int4 with FP8 scales per 128).
         out_bits: bits per output element written.
         b_kind: what ``b`` is: a static ``"weight"``, the ``"kv"`` cache, or an ``"activation"``.
-        a_format: `hwsim.dtypes` format name of ``a`` when known (``None``: only a width
+        a_format: the `hwsim.dtypes` format of ``a`` when known (``None``: only a width
             given); its code width (8 for int8), not `a_bits`, picks the compute path.
-        b_format: `hwsim.dtypes` format name of ``b`` when known (``None``: only a width given).
+        b_format: the `hwsim.dtypes` format of ``b`` when known (``None``: only a width
+            given). Formats travel as `Format` objects (named once, where ops are made), so
+            consumers classify them (`Format.bits`, `two_term`, ...) and never parse names.
         group_size: quantization group of ``b`` along k, if any.
         step: per-step index, 0-based (prefill: ``[0]``).
         kv_len: per-step KV length the step attends to (0 for ops without attention).
@@ -71,7 +73,7 @@ class Op:
             traffic that of the kernel (`hwsim.workloads.attention`); ``None`` otherwise.
         out_kind: where the output goes: ``"activation"``, or the ``"kv"`` cache (k_proj,
             v_proj).
-        out_format: `hwsim.dtypes` format name of the output when known.
+        out_format: the `hwsim.dtypes` format of the output when known.
     """
 
     name: str
@@ -87,8 +89,8 @@ class Op:
     b_bits: float
     out_bits: float
     b_kind: OperandKind = "weight"
-    a_format: str | None = None
-    b_format: str | None = None
+    a_format: AnyFormat | None = None
+    b_format: AnyFormat | None = None
     group_size: int | None = None
     step: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     kv_len: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
@@ -96,26 +98,26 @@ class Op:
     a_operands: int = 1
     fused: FusedAttention | None = None
     out_kind: OperandKind = "activation"
-    out_format: str | None = None
+    out_format: AnyFormat | None = None
 
     @property
     def a_code_bits(self) -> float:
         """Width of one ``a`` element on the datapath: its format's code width (8 for int8),
         else `a_bits`; the rest of `a_bits` is scales."""
-        return _code_bits(self.a_format) if self.a_format is not None else self.a_bits
+        return float(self.a_format.bits) if self.a_format is not None else self.a_bits
 
     @property
     def b_code_bits(self) -> float:
         """Width of one ``b`` element without scales / metadata; a width-only spec
         (``{bits: 5.5}``) counts its fraction as metadata."""
         if self.b_format is not None:
-            return _code_bits(self.b_format)
+            return float(self.b_format.bits)
         return float(math.floor(self.b_bits + 1e-9)) if self.b_bits >= 1 else self.b_bits
 
     @property
     def out_code_bits(self) -> float:
         """Width of one output element without scales (`out_bits` when no format is known)."""
-        return _code_bits(self.out_format) if self.out_format is not None else self.out_bits
+        return float(self.out_format.bits) if self.out_format is not None else self.out_bits
 
     @property
     def steps(self) -> int:
@@ -141,9 +143,3 @@ class Op:
             return self.fused.pairs() * self.count * self.flops_per_element
         return self.m * self.n * self.count * self.flops_per_element
 
-
-@functools.lru_cache(maxsize=256)
-def _code_bits(name: str) -> float:
-    from hwsim.dtypes import get_format  # lazy: only quantized operands need it
-
-    return float(get_format(name).bits)

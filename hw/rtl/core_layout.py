@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwsim.dtypes import get_format
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.core_config import (
     CORE_SETUP_CYCLES,
@@ -31,6 +32,8 @@ from hwsim.hw.rtl.core_config import (
 )
 from hwsim.hw.rtl.models import bitmod_model
 from hwsim.hw.rtl.streams import pack
+from hwsim.hw.rtl.terms import dtypes_name, get_family
+from hwsim.workloads.ops import Op
 
 __all__ = [
     "CoreImage",
@@ -225,14 +228,12 @@ def core_op(c: CoreConfig, m: int, n: int, k: int, name: str = "gemm",
     """The `hwsim.workloads.ops.Op` of a GEMM as the core stores it: FP16 activations, codes of
     `code_bits` with a 16-bit field per group, outputs of `word_bits`; weights of ``family``
     (default: the build's first)."""
-    from hwsim.workloads.ops import Op
-
-    name_ = family or c.families[0].name
-    fmt = {"fp3": "fp3", "fp4": "fp4_e2m1"}.get(name_, name_)
+    fam = get_family(family) if family else c.families[0]
     return Op(name=name, op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
               m=np.array([m]), n=np.array([n]), k=np.array([k]), count=1, a_bits=16.0,
               b_bits=c.code_bits + 16 / c.group_size, out_bits=float(c.word_bits),
-              a_format="fp16", b_format=fmt, group_size=c.group_size)
+              a_format=get_format("fp16"), b_format=get_format(dtypes_name(fam)),
+              group_size=c.group_size)
 
 
 def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100.0,

@@ -12,6 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 from hwsim.reports.roofline import (
     COLUMNS,
@@ -202,7 +203,8 @@ def test_w4a8_with_an_activation_format_takes_the_8_bit_path() -> None:
     # datapath sees 8-bit codes. A100's paths: 16x16 312, 8x8 624, 4x4 1248 TFLOP/s; a 8 x 4
     # GEMM fits 8x8 and 16x16, so 624e12 (8.125 fits only 16x16: 312e12 was the bug).
     op = dataclasses.replace(_gemm(1024, 1024, 1024, a_bits=8.125, b_bits=4.125),
-                             a_format="int8", b_format="int4", group_size=128)
+                             a_format=get_format("int8"), b_format=get_format("int4"),
+                             group_size=128)
     c = op_step_costs(op, A100)
     assert c["peak_flops_per_s"] == 624e12
     # Traffic still counts the scales: a 1024^2 x 8.125, b 1024^2 x 4.125, out at 8.125 bits.

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 from hwsim.hw import hardware_from_dict, load_hardware, with_overrides
 from hwsim.sim import (
@@ -184,7 +185,7 @@ def _op(m, n, k, b_format="int4", group=128, stage="prefill", b_kind="weight", c
     m, n, k = np.broadcast_arrays(arr(m), arr(n), arr(k))
     return Op(name="g", op_class="gemm", stage=stage, layer="gemm", kind="gemm", m=m, n=n,
               k=k, count=count, a_bits=16.0, b_bits=4.0625 if b_format else 16.0,
-              out_bits=16.0, b_kind=b_kind, b_format=b_format,
+              out_bits=16.0, b_kind=b_kind, b_format=get_format(b_format) if b_format else None,
               group_size=group if b_format else None, step=np.arange(len(m)))
 
 
@@ -274,7 +275,8 @@ def test_invariants(pe, m, n, k, rows, cols, bw, latency, kib):
 def test_int8_activation_format_runs_on_8_bit_pes():
     # W4A8 with activations {format: int8}: 8.125 effective bits (FP16 scale per 128), 8-bit
     # codes. The dint preset's PE takes 8-bit activations, so the op runs at widths 8 x 4.
-    op = dataclasses.replace(_op(16, 64, 128, "int4"), a_bits=8.125, a_format="int8")
+    op = dataclasses.replace(_op(16, 64, 128, "int4"), a_bits=8.125,
+                             a_format=get_format("int8"))
     assert operand_widths(op, load_hardware("dint")) == OperandWidths(8, 4)
     # A width-only 8.125 is still rounded up and refused.
     with pytest.raises(HwsimError, match=r"activations are 9-bit but pe.act_bits is 8"):

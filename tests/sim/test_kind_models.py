@@ -81,7 +81,7 @@ def test_every_preset_runs_an_int4_gemm(preset, rtl_figures_stood_in):
     assert hw.pe.kind in PE_KINDS
     op = Op(name="gemm", op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
             m=np.array([4]), n=np.array([64]), k=np.array([256]), count=1, a_bits=8.0,
-            b_bits=4.125, out_bits=16.0, b_format="int4", group_size=128)
+            b_bits=4.125, out_bits=16.0, b_format=get_format("int4"), group_size=128)
     cost = simulate_op(op, hw)[0]
     assert cost.cycles >= cost.compute_cycles > 0 and cost.macs == 4 * 64 * 256
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hwsim.dtypes import get_format
 from hwsim.hw import load_hardware, with_overrides
 from hwsim.sim import ENERGY_KEYS, compare_results, simulate_ops, simulate_workload
 from hwsim.sim.run import apply_weight_storage
@@ -83,7 +84,8 @@ def test_a_design_with_its_own_weight_storage(workload):
     ops = operators(workload)
     stored = apply_weight_storage(ops, load_hardware("fp16"))
     weight_ops = [o for o in stored if o.kind == "gemm" and o.b_kind == "weight"]
-    assert weight_ops and all(o.b_format == "fp16" and o.b_bits == 16.0 for o in weight_ops)
+    assert weight_ops and all(o.b_format is get_format("fp16") and o.b_bits == 16.0
+                              for o in weight_ops)
     assert all(o.b_bits == 16.0 and o.b_format is None
                for o in stored if o.kind == "gemm" and o.b_kind == "kv")
     assert apply_weight_storage(ops, load_hardware("bitmod")) == ops
@@ -122,7 +124,7 @@ def test_design_weight_storage_counts_scales_at_each_ops_k(workload):
     # ant4 has one FP16 scale per row: 4 + 16/k (this raised "ant4 scales each row").
     ant = with_overrides(load_hardware("fp16"), {"weights.format": "ant4"})
     by = {o.name: o for o in apply_weight_storage(ops, ant) if o.stage == "prefill"}
-    assert (by["q_proj"].b_format, by["q_proj"].group_size) == ("ant4", None)
+    assert (by["q_proj"].b_format.name, by["q_proj"].group_size) == ("ant4", None)
     assert by["q_proj"].b_bits == pytest.approx(4 + 16 / 2048)
     assert by["fc2"].b_bits == pytest.approx(4 + 16 / 8192)
     assert simulate_workload(workload, ant).total_cycles > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hwsim.dtypes import get_format
 from hwsim.workloads import Op, operators, workload_from_dict
 
 
@@ -139,9 +140,9 @@ def test_activation_format_reaches_the_operands() -> None:
     for stage in ("prefill", "decode"):
         by = _by(ops, stage)
         for name in ("q_proj", "down_proj", "attn_qk", "attn_sv", "lm_head"):
-            assert (by[name].a_bits, by[name].a_format) == (8.125, "int8")
+            assert (by[name].a_bits, by[name].a_format) == (8.125, get_format("int8"))
     # The embedding gathers rows of the weight table (16-bit by default), not activations.
-    assert _by(ops, "prefill")["embed"].a_format == "fp16"
+    assert _by(ops, "prefill")["embed"].a_format is get_format("fp16")
 
 
 def test_gemm_workload_maps_each_gemm_to_one_prefill_op() -> None:
