@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The RTL registry: each integer parameter's range is the one its block's constructor enforces."""
 
 from __future__ import annotations
