@@ -75,8 +75,8 @@ def test_traffic_bytes_accesses_and_energy_per_tensor_and_level_by_hand():
     # write per access: 1/32 and 1/16 pJ per bit); DRAM 0.5 pJ per bit.
     op = Op(name="k_proj", op_class="attention", stage="prefill", layer="decoder",
             kind="gemm", m=np.array([4]), n=np.array([8]), k=np.array([16]), count=1,
-            a_bits=16.0, b_bits=9.0, out_bits=9.0, b_format="int8", group_size=16,
-            out_kind="kv", out_format="int8")
+            a_bits=16.0, b_bits=9.0, out_bits=9.0, b_format=get_format("int8"), group_size=16,
+            out_kind="kv", out_format=get_format("int8"))
     row = simulate_ops([op], tiny_hw()).layers.iloc[0]
     approx = functools.partial(pytest.approx, rel=1e-12, abs=1e-15)  # the 8/9 shares round
     # DRAM: a 4 x 16 x 16 = 1024 bits, b 16 x 8 x 9 = 1152 bits (1024 weights, 128 scales)
