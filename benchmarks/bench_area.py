@@ -2,6 +2,7 @@
 28 nm calibration, the BitMoD comparison with paper and RTL figures.
 
     .venv/bin/python benchmarks/bench_area.py [--out out/bench_area] [--write-docs]
+        [--skip-timing]
 
 Part 1: `hwsim area bitmod_pe` end to end twice in fresh processes: without a netlist cache
 (Yosys runs for the block and the calibration blocks) and with it (target: < 60 s after the
@@ -91,13 +92,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/bench_area"))
     parser.add_argument("--write-docs", action="store_true",
                         help="rewrite the generated sections of hw/asic/README.md")
+    parser.add_argument("--skip-timing", action="store_true",
+                        help="skip part 1 and use the user's cache (no cold Yosys runs)")
     args = parser.parse_args()
-    cache = args.out / "netlists"
-    shutil.rmtree(cache, ignore_errors=True)
+    if args.skip_timing:
+        from hwsim.hw.asic.cache import user_cache_dir
 
-    cold = _cli_seconds(args.out / "cli", cache)
-    warm = _cli_seconds(args.out / "cli", cache)
-    print(f"hwsim area bitmod_pe: {cold:.1f} s without a netlist cache, {warm:.1f} s with it\n")
+        cache = user_cache_dir()
+    else:
+        cache = args.out / "netlists"
+        shutil.rmtree(cache, ignore_errors=True)
+        cold = _cli_seconds(args.out / "cli", cache)
+        warm = _cli_seconds(args.out / "cli", cache)
+        print(f"hwsim area bitmod_pe: {cold:.1f} s without a netlist cache, {warm:.1f} s with "
+              "it\n")
 
     cal = calibrate("28nm", cache)
     print(f"{'block':13} {'params':34} {'NAND2 eq':>9} {'FF':>5} {'um^2 28nm':>10} {'s':>5}  "

@@ -54,15 +54,15 @@ class PublishedBlock:
 # accumulator (its other parameters at their defaults).
 _BITMOD = (("weights", "bitmod"), ("accumulator", "bitmod"))
 # The published PE total is the sum of its four sub-blocks (with their registers, the first
-# stage's being the decoded operands): ours is compared over the same sub-blocks and its
-# decoded-operand registers. Its input (beat) register of raw FP16 activations and weight
+# stage's being the decoded operands): ours is compared over the same sub-blocks, each with
+# its pipeline registers (`subblocks`). Its input (beat) register of raw FP16 activations and weight
 # codes, its output accumulator and its stream control have no published counterpart (the
 # artifact's decoder, operand feed and output accumulation are outside its PE): left out.
-_BITMOD_SCOPE = ("exponent match", "bit-serial multiply", "group accumulate", "dequantize",
-                 "operand registers")
+_BITMOD_SCOPE = ("exponent match", "bit-serial multiply", "group accumulate", "dequantize")
 _BITMOD_NOTE = ("published total = its 4 sub-blocks, each synthesized with its own input and "
                 "output registers; ours over the same sub-blocks with their pipeline "
                 "registers (3 stages, the first holding the decoded terms and activations), "
+                "each register in the sub-block that reads it, "
                 "without its input register of raw FP16 activations and weight codes, output "
                 "accumulator and control (the artifact's decoder, operand feed and output "
                 "accumulation are outside its PE); energy on bitmod4 operands")

@@ -23,7 +23,12 @@ class SubBlocks:
 _BITMOD = SubBlocks(
     rules=(
         (r"beat_.*|stage_.*", "input registers"),
-        (r"term_.*|act_.*", "operand registers"),
+        # The decoded operands' and aligned lanes' pipeline registers go where the published
+        # sub-blocks keep them: weight bits and activation significands (and the aligned
+        # significands) are the bit-serial multiply's inputs; signs and exponents the
+        # exponent match's (its shift amounts and signs count there once, not twice).
+        (r"(term|act)_\d+_\d+_2|align_\d+_\d+_\d+_2", "bit-serial multiply"),
+        (r"(term|act)_\d+_\d+_[01]", "exponent match"),
         (r"pe|emax|pexp_.*|emax.*|shift_.*|align_.*", "exponent match"),
         (r"mag|neg|lane|partial|lane_.*|partial_.*|contrib.*", "bit-serial multiply"),
         (r"acc_.*|psum_.*|nf_.*|acc[mexs]_.*|accmag_.*|accn[me]_.*", "group accumulate"),
