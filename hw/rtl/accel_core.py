@@ -248,7 +248,7 @@ class AccelCore(wiring.Component):
         s_rd = s_mem.read_port(transparent_for=(s_wr,))
         o_wr, o_wr_copy = o_mem.write_port(), o_copy.write_port()
         o_old = o_mem.read_port()                                 # drain: the partial sums
-        o_out = o_copy.read_port(transparent_for=(o_wr_copy,))    # write-back
+        o_out = o_copy.read_port()                                # write-back
         m.d.comb += [o_wr_copy.addr.eq(o_wr.addr), o_wr_copy.data.eq(o_wr.data),
                      o_wr_copy.en.eq(o_wr.en)]
 
@@ -557,12 +557,19 @@ class AccelCore(wiring.Component):
         with m.If(slot_end):
             m.d.sync += wb_finished.eq(0)
         # The last block's write-back can start while its last tile is still being drained
-        # into the same half: a line is sent only once it was written (the read port is
-        # transparent, so the line written last cycle is already in the read register).
+        # into the same half: a line is sent only once it was written (the read is made
+        # transparent below, so the line written last cycle is already in the read data).
         line_ready = ~dr_active | (dr_half != r_wb.ho) | (wl < dr_line + dr_row)
         m.d.comb += self.wr_valid.eq(wb_active & line_ready)
+        # Transparency by hand: block RAM read ports are not transparent to the other port
+        # (and Yosys cannot merge a transparent port's address register into EBR here), so a
+        # line written at the edge that reads it is taken from a bypass register.
+        bypass = Signal(c.cols * ow)
+        bypass_hit = Signal()
+        m.d.sync += [bypass.eq(o_wr.data), bypass_hit.eq(o_wr.en & (o_wr.addr == o_out.addr))]
+        out_line = Mux(bypass_hit, bypass, o_out.data)
         words = [Signal(signed(c.word_bits), name=f"wb_word{col}") for col in range(c.cols)]
-        m.d.comb += [w.eq(o_out.data[col * ow:(col + 1) * ow].as_signed())
+        m.d.comb += [w.eq(out_line[col * ow:(col + 1) * ow].as_signed())
                      for col, w in enumerate(words)]
         line = Cat(*words)
         m.d.comb += self.wr_data.eq(line.word_select(ws, bus) if olb > 1 else line)

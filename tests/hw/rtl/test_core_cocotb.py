@@ -55,3 +55,6 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
         got = read_outputs(MULTI, case.image, dram)
         assert np.array_equal(got, case.expected)
         assert res["cycles"] == case.line_cycles
+        aligned = case.m % MULTI.cols == 0 and case.n % MULTI.rows == 0 and \
+            case.k % MULTI.group_size == 0
+        assert (res["cycles"] == case.model_cycles) == aligned
