@@ -35,6 +35,7 @@ BLOCKS = [
     ("bitmod_pe", {"weights": "bitmod", "accumulator": "bitmod"}),
     ("bitmod_pe", {}),
     ("fp16_int_mac", {}),
+    ("fp16_int_mac", {"accumulator": "fp16", "pipeline": 1}),
     ("fp16_mac", {}),
     ("int_mac", {}),
     ("dint_mac", {}),

@@ -55,6 +55,7 @@ __all__ = [
     "FP16_INT_ACCUMULATORS",
     "FP16_MAC_PIPELINE",
     "FP16IntMAC",
+    "check_fp16_int_accumulator",
     "fp16_int_mac_bound",
 ]
 
@@ -70,6 +71,19 @@ def fp16_int_mac_bound(weight_bits: int, align_bits: int) -> int:
     """Largest |a x w| in accumulator LSBs: significand 2047 at exponent 30 times the most
     negative weight, with the guard bits."""
     return _MAX_FP16_MANT << (weight_bits - 1 + _MAX_EXP_EFF + align_bits)
+
+
+def check_fp16_int_accumulator(accumulator: str, lanes: int, pipeline: int, align_bits: int,
+                               **_others: int) -> None:
+    """HwsimError unless ``accumulator`` is allowed with the other parameters (fp16: one
+    lane, pipeline 0 or 1, align_bits at its default, as nothing is aligned)."""
+    if accumulator not in FP16_INT_ACCUMULATORS:
+        raise HwsimError(f"parameter accumulator = {accumulator!r} is not allowed; "
+                         f"allowed: {', '.join(FP16_INT_ACCUMULATORS)}")
+    if accumulator == "fp16" and (lanes != 1 or pipeline > 1 or align_bits != 3):
+        raise HwsimError("parameter accumulator = 'fp16' needs lanes = 1, pipeline 0 or 1 "
+                         f"and align_bits 3 (unused), not lanes = {lanes}, pipeline = "
+                         f"{pipeline}, align_bits = {align_bits}")
 
 
 class FP16IntMAC(wiring.Component):
@@ -105,14 +119,8 @@ class FP16IntMAC(wiring.Component):
 
     def __init__(self, lanes: int = 1, k: int = 128, weight_bits: int = 8, align_bits: int = 3,
                  pipeline: int = FP16_MAC_PIPELINE, accumulator: str = "exact"):
-        if accumulator not in FP16_INT_ACCUMULATORS:
-            raise HwsimError(f"parameter accumulator = {accumulator!r} is not allowed; "
-                             f"allowed: {', '.join(FP16_INT_ACCUMULATORS)}")
+        check_fp16_int_accumulator(accumulator, lanes, pipeline, align_bits)
         self.accumulator = accumulator
-        if accumulator == "fp16" and (lanes != 1 or pipeline > 1 or align_bits != 3):
-            raise HwsimError("parameter accumulator = 'fp16' needs lanes = 1, pipeline 0 or 1 "
-                             f"and align_bits 3 (unused), not lanes = {lanes}, pipeline = "
-                             f"{pipeline}, align_bits = {align_bits}")
         check_ints(self.RANGES, pipeline=pipeline, lanes=lanes, k=k, weight_bits=weight_bits,
                    align_bits=align_bits)
         self.pipeline, self.lanes, self.k = pipeline, lanes, k

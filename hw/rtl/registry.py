@@ -21,7 +21,12 @@ from hwsim.hw.rtl.bipolar import BipolarPE
 from hwsim.hw.rtl.bitmod import ACCUMULATORS, BitModArray, BitModConfig, BitModPE
 from hwsim.hw.rtl.core_config import CoreConfig
 from hwsim.hw.rtl.dequant import BitSerialDequant
-from hwsim.hw.rtl.fp16_mac import FP16_INT_ACCUMULATORS, FP16MAC, FP16IntMAC
+from hwsim.hw.rtl.fp16_mac import (
+    FP16_INT_ACCUMULATORS,
+    FP16MAC,
+    FP16IntMAC,
+    check_fp16_int_accumulator,
+)
 from hwsim.hw.rtl.mac import DIntMAC, IntMAC
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WEIGHT_SETS
 
@@ -95,12 +100,16 @@ class Param:
 
 @dataclass(frozen=True)
 class Block:
-    """A named RTL block: a factory from keyword parameters to a `wiring.Component`."""
+    """A named RTL block: a factory from keyword parameters to a `wiring.Component`.
+
+    ``check`` (if any) refuses a combination of parameter values before the factory runs (a
+    component whose constructor refuses mid-way would be reported as never used)."""
 
     name: str
     doc: str
     factory: Callable[..., wiring.Component]
     params: tuple[Param, ...]
+    check: Callable[..., None] | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -201,7 +210,8 @@ BLOCKS: dict[str, Block] = {
                     "aligned sum (cycles of fill latency)"),
                Param("accumulator", "exact", "exact fixed point, or fp16: each product "
                      "rounded into an FP16 accumulator (one lane, pipeline <= 1)",
-                     choices=FP16_INT_ACCUMULATORS))),
+                     choices=FP16_INT_ACCUMULATORS)),
+              check=check_fp16_int_accumulator),
         Block("fp16_mac", "FP16 x FP16 MAC (the FP16 baseline PE): FP16 multiplier and FP16 "
               "adder into an FP16 accumulator, IEEE round to nearest even",
               FP16MAC,
@@ -261,6 +271,8 @@ def resolve_params(name: str, params: dict[str, object] | None = None) -> dict[s
     values = block.defaults()
     for key, value in (params or {}).items():
         values[key] = block.param(key).check(value)
+    if block.check is not None:
+        block.check(**values)
     return values
 
 
