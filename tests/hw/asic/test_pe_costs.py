@@ -41,19 +41,6 @@ def test_rtl_preset_figures_are_the_calibrated_block_cost():
     assert "derived" not in hardware_to_dict(hw)["pe"]["rtl"]
 
 
-def test_mac_area_order_as_our_estimates_give_it():
-    """Records what the model gives (docs: hw/asic/README.md): the published order of the four
-    MACs is not reproduced, our BitMoD PE coming out larger than our FP16 MAC; the dual-mode
-    MAC has no RTL, so the order could at best be reproduced over three of the four."""
-    cal = calibrate("28nm", ratios=False)
-    published, ours, missing = cal.mac_order()
-    assert published == ("FP16 x INT8 MAC", "BitMoD PE", "FP16 MAC (mul + add)",
-                         "FP16 x (INT8 or 2x FP4) MAC")
-    assert missing == ("FP16 x (INT8 or 2x FP4) MAC",)
-    assert ours == ("FP16 x INT8 MAC", "FP16 MAC (mul + add)", "BitMoD PE")
-    assert not cal.mac_order_reproduced()
-
-
 def test_the_readme_calibration_table_is_the_codes():
     """hw/asic/README.md's calibration section is `calibration_markdown` of the calibration
     the code computes (regenerate it: benchmarks/bench_area.py --write-docs)."""
