@@ -60,8 +60,6 @@ from hwsim.hw.rtl._common import (
 from hwsim.hw.rtl.terms import (
     FP16_EXP_OFFSET,
     FP16_MANT_BITS,
-    FP_MAGNITUDES,
-    FP_SPECIAL_MAGNITUDES,
     SPECIALS,
     WeightFamily,
     family_formats,
@@ -77,6 +75,15 @@ MAX_ARRAY_SIDE = 64  # rows and columns of the largest array the generator build
 # The group accumulator's signed mantissa bits with ``accumulator="bitmod"`` (the artifact's 15).
 BITMOD_MAN_BITS = 15
 ACCUMULATORS = ("exact", "bitmod")
+
+# The decoder's tables, written from BitMoD's format definitions (HPCA 2025, Sec. III) and kept
+# apart from `hwsim.dtypes`, which the golden model decodes from (`terms.fp_term_values`): the
+# RTL-vs-model tests then compare two sources, and a wrong constant in either fails them.
+# Hardware-unit magnitude of each magnitude field (the code without its sign bit): fp3 in
+# format units, fp4 in half E2M1 units (E2M1 0, 0.5, 1, 1.5, 2, 3, 4, 6 x 2).
+_DECODER_MAGNITUDES = {"fp3": (0, 1, 2, 4), "fp4": (0, 1, 2, 3, 4, 6, 8, 12)}
+# (ER, EA) magnitudes of the negative-zero code: fp3 3 and 6; fp4 E2M1 5 and 8 (x 2).
+_DECODER_SPECIALS = {"fp3": (3, 6), "fp4": (10, 16)}
 
 # Where the pipeline registers go for each depth (`BitModConfig.pipeline`), in datapath order:
 # "terms" after term generation and FP16 decode (shared along rows / columns), "align" after
@@ -494,8 +501,8 @@ def _family_term(m: Module, fam: WeightFamily, code, wtype, j):
         two = (trip == 0b011) | (trip == 0b100)
         return neg, Cat(two, j), nz
     mag_bits = fam.bits - 1
-    table = FP_MAGNITUDES[fam.name]
-    er, ea = FP_SPECIAL_MAGNITUDES[fam.name]
+    table = _DECODER_MAGNITUDES[fam.name]
+    er, ea = _DECODER_SPECIALS[fam.name]
     mag = Signal(5, name=f"mag_{fam.name}")
     neg = Signal(name=f"sign_{fam.name}")
     mcode, sign = code[:mag_bits], code[mag_bits]

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
+from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 
 __all__ = [
     "FP16_MANT_BITS",
-    "FP_MAGNITUDES",
-    "FP_SPECIAL_MAGNITUDES",
     "SPECIALS",
     "WEIGHT_FAMILIES",
     "WEIGHT_SETS",
@@ -37,6 +37,7 @@ __all__ = [
     "dtypes_name",
     "family_formats",
     "fp16_fields",
+    "fp_term_values",
     "get_families",
     "get_family",
     "weight_terms",
@@ -50,10 +51,6 @@ FP16_EXP_OFFSET = 25  # 15 (bias) + 10 (fraction bits)
 # wtype port value -> special value of the negative-zero code (None: plain format, -0 = 0).
 SPECIALS = ("none", "er_pos", "er_neg", "ea_pos", "ea_neg")
 
-# Hardware-unit magnitude of each magnitude field (the code without its sign bit).
-FP_MAGNITUDES = {"fp3": (0, 1, 2, 4), "fp4": (0, 1, 2, 3, 4, 6, 8, 12)}
-# (ER, EA) special-value magnitudes in hardware units: fp3 3 and 6; fp4 5 and 8 E2M1 = 10, 16.
-FP_SPECIAL_MAGNITUDES = {"fp3": (3, 6), "fp4": (10, 16)}
 _INT_RE = re.compile(r"^int([2-8])$")
 
 
@@ -126,7 +123,7 @@ def get_family(name: str) -> WeightFamily:
         HwsimError: unknown name (the message lists `WEIGHT_FAMILIES`).
     """
     key = str(name).lower()
-    if key in FP_MAGNITUDES:
+    if key in ("fp3", "fp4"):
         bits = 3 if key == "fp3" else 4
         return WeightFamily(key, bits, 2, True, 2 if key == "fp4" else 1)
     match = _INT_RE.match(key)
@@ -168,18 +165,36 @@ def weight_terms(
     return _booth_terms(family, codes)
 
 
+@cache
+def fp_term_values(family: WeightFamily) -> np.ndarray:
+    """Signed value in hardware units of every (selector, code) of an fp family, read from the
+    `hwsim.dtypes` format definitions (`dtypes_name`): ``(len(SPECIALS), 2**bits)`` int64.
+
+    The golden model decodes weights from here; the RTL's decoder has its own table
+    (`hwsim.hw.rtl.bitmod`), so a wrong constant on either side fails the RTL-vs-model tests.
+
+    Raises:
+        ValueError: a value that is not an integer number of hardware units or needs more
+            than two terms (the format does not fit BitMoD's two-term representation).
+    """
+    codes = np.arange(1 << family.bits)
+    table = np.stack([get_format(dtypes_name(family, wt)).decode(codes) * family.units_per_value
+                      for wt in range(len(SPECIALS))])
+    values = np.rint(table).astype(np.int64)
+    ones = np.array([bin(abs(int(v))).count("1") for v in values.ravel()])
+    if not np.array_equal(values, table) or ones.max() > 2:
+        raise ValueError(f"{family.name}: values are not sums of two powers of two in "
+                         f"hardware units: {table.tolist()}")
+    return values
+
+
 def _fp_terms(family, codes, wtype):
-    mag_bits = family.bits - 1
-    sign = (codes >> mag_bits) & 1
-    mcode = codes & ((1 << mag_bits) - 1)
-    mag = np.asarray(FP_MAGNITUDES[family.name], np.int64)[mcode]
-    er, ea = FP_SPECIAL_MAGNITUDES[family.name]
-    special_mag = np.select([(wtype == 1) | (wtype == 2), (wtype == 3) | (wtype == 4)], [er, ea], 0)
-    special_neg = (wtype == 2) | (wtype == 4)
-    is_special = (sign == 1) & (mcode == 0)
-    mag = np.where(is_special, special_mag, mag)
-    neg = np.where(is_special, special_neg, sign == 1)
-    # Leading one and next one of a magnitude below 32 (at most two ones by construction).
+    # Reserved selectors (beyond SPECIALS) decode like "none", as in the RTL.
+    sel = np.where((wtype >= 0) & (wtype < len(SPECIALS)), wtype, 0)
+    value = fp_term_values(family)[sel, codes]
+    mag = np.abs(value)
+    neg = value < 0
+    # Leading one and next one of a magnitude below 32 (at most two ones, `fp_term_values`).
     lead = np.where(mag > 0, np.floor(np.log2(np.maximum(mag, 1))).astype(np.int64), 0)
     rest = mag - np.where(mag > 0, 1 << lead, 0)
     second = np.where(rest > 0, np.floor(np.log2(np.maximum(rest, 1))).astype(np.int64), 0)

@@ -121,44 +121,6 @@ def test_accumulator_widths_are_derived_from_the_worst_case():
     assert int(worst) << 33 < 1 << (c.acc_width - 1)
 
 
-def test_array_runs_a_bitmod4_quantized_gemm():
-    """End to end: `hwsim.dtypes.quantize(..., "bitmod4")` codes and per-group type selectors
-    on the array (rows = output channels, cols = tokens), one output per group with an integer
-    scale of 1; the float group scales are applied afterwards. Must equal the model exactly and
-    the float64 GEMM of the dequantized weights within the alignment bound."""
-    from hwsim.dtypes import quantize
-    from hwsim.hw.rtl.models import bitmod_model
-    from hwsim.hw.rtl.streams import bitmod_beats, unpack_signed
-
-    rng = np.random.default_rng(21)
-    rows, cols, gs = 2, 3, 128
-    weights = rng.normal(0, 0.02, (rows, 2 * gs)).astype(np.float32)
-    q = quantize(weights, "bitmod4", group_size=gs)
-    acts = rng.normal(0, 1, (cols, 2 * gs)).astype(np.float16)
-    c = BitModConfig(rows=rows, cols=cols, lanes=4, group_size=gs, k=gs, weights="fp4")
-    # Output n = group n: (n, beats, rows, lanes) codes, selectors 1 + type (SPECIALS order).
-    w = q.codes.reshape(rows, 2, c.beats, c.lanes).transpose(1, 2, 0, 3)
-    a = acts.view(np.uint16).reshape(cols, 2, c.beats, c.lanes).transpose(1, 2, 0, 3)
-    wt = np.broadcast_to((1 + q.types).T[:, None, :], (2, c.beats, rows))
-    one = np.ones((2, c.beats, rows), np.int64)
-    ref = bitmod_model(c, w, a, one, 0 * one, wt)
-    run = run_stream(BitModArray(c), bitmod_beats(c, w, a, one, 0 * one, wt), 2, ["out"])
-    got = np.array([unpack_signed(o["out"], rows * cols, c.out_width) for o in run.outputs],
-                   dtype=object).reshape(2, rows, cols)
-    assert (got == ref.out).all()
-    # Hardware units -> E2M1 units (/2) -> real weights (x the group's float scale).
-    per_group = got.astype(np.float64) * 2.0 ** c.lsb_exp / 2 * q.scales.T[:, :, None]
-    gemm = weights.astype(np.float64) @ acts.astype(np.float64).T
-    deq_gemm = q.dequantized.astype(np.float64) @ acts.astype(np.float64).T
-    # Alignment bound (see test_models): (lanes - 1) 2**-3 sum |a| |w|, here with the E2M1
-    # magnitudes of the codes times the scales; float32 dequantized values add ~1e-7 relative.
-    absum = np.abs(q.dequantized.astype(np.float64)) @ np.abs(acts.astype(np.float64)).T
-    bound = 3 * 2.0 ** -3 * absum * 1.0 + 1e-6 * absum
-    np.testing.assert_array_less(np.abs(per_group.sum(0) - deq_gemm), bound + 1e-12)
-    # And quantization, not the PE, dominates the error against the unquantized GEMM.
-    assert np.abs(per_group.sum(0) - deq_gemm).max() < np.abs(deq_gemm - gemm).max()
-
-
 @pytest.mark.parametrize("weights", ["int8", "fp4"])
 def test_pe_matches_model_past_int64(weights):
     # The largest groups the registry accepts (1024 weights, 16 lanes, 8 guard bits) need an
