@@ -27,7 +27,15 @@ from typing import Any, Literal
 import numpy as np
 
 from hwsim.errors import HwsimError
-from hwsim.hw._schema import CONFIG, Bits, NonNegFloat, NonNegFloatOrRtl, PosInt, RtlSource
+from hwsim.hw._schema import (
+    CONFIG,
+    Bits,
+    NonNegFloat,
+    NonNegFloatOrRtl,
+    PipelineStages,
+    PosInt,
+    RtlSource,
+)
 
 __all__ = [
     "FPGA_STUDIES",
@@ -65,18 +73,26 @@ class _PEBase:
         return cols, rows, k_q
 
 
+# ``pipeline`` (the kinds with pipelined RTL: mac, dint, bitmod): register stages in the PE's
+# datapath, the RTL block's ``pipeline``. Each adds one cycle to every array tile
+# (`hwsim.sim.pe_cycles.array_tiles_cycles`); 0 (default) for published design points, which
+# state none.
+
+
 @dataclass(frozen=True)
 class MacPE(_PEBase):
     """Bit-parallel multiply-accumulate (FP16, FP16 x INTk, INT8).
 
     ``weight_bits``: widest weight element the multiplier takes (narrower formats are
-    widened on the way in, at no extra cycle); ``act_bits``: activation width.
+    widened on the way in, at no extra cycle); ``act_bits``: activation width;
+    ``pipeline``: register stages in its datapath (one cycle more per array tile each).
     """
 
     kind: Literal["mac"] = "mac"
     lanes: PosInt = 1
     weight_bits: Bits = 16
     act_bits: Bits = 16
+    pipeline: PipelineStages = 0
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,7 @@ class BitmodPE(_PEBase):
     ``weight_formats``: the `hwsim.dtypes` weight formats the PE's RTL build runs (an FPGA
     design point states them); a workload with other weights is refused. None: every format
     the cycle model knows.
+    ``pipeline``: register stages in its datapath (one cycle more per array tile each).
     """
 
     kind: Literal["bitmod"] = "bitmod"
@@ -95,6 +112,7 @@ class BitmodPE(_PEBase):
     act_bits: Bits = 16
     dequant_pj_per_cycle: NonNegFloat = 0.0
     weight_formats: tuple[str, ...] | None = None
+    pipeline: PipelineStages = 0
 
 
 @dataclass(frozen=True)
@@ -119,11 +137,15 @@ class BipolarPE(_PEBase):
 
 @dataclass(frozen=True)
 class DintPE(_PEBase):
-    """INT8 activations x dINT4 (or INT4) weights MAC."""
+    """INT8 activations x dINT4 (or INT4) weights MAC.
+
+    ``pipeline``: register stages in its datapath (one cycle more per array tile each).
+    """
 
     kind: Literal["dint"] = "dint"
     lanes: PosInt = 1
     act_bits: Bits = 8
+    pipeline: PipelineStages = 0
 
 
 @dataclass(frozen=True)
@@ -230,17 +252,21 @@ def _frozen(d: dict) -> Mapping:
     return MappingProxyType(d)
 
 
-_BITMOD_FIELDS = _frozen({"lanes": "lanes", "scale_bits": "scale_bits"})
-# An array of BitMoD PEs (``pe_array``, and the core's array): the PE of the same build.
+_BITMOD_FIELDS = _frozen({"lanes": "lanes", "scale_bits": "scale_bits", "pipeline": "pipeline"})
+# An array of BitMoD PEs (``pe_array``): the PE of the same build.
 _BITMOD_ARRAY = BlockPE(_BITMOD_FIELDS, derived=_bitmod_formats, array=True)
+# The accelerator core builds its array without pipeline registers (`CoreConfig.array`).
+_CORE_ARRAY = BlockPE(_frozen({"lanes": "lanes", "scale_bits": "scale_bits"}),
+                      fixed=_frozen({"pipeline": 0}), derived=_bitmod_formats, array=True)
 # The simulator's ``mac`` kind describes operand widths, not number types: the INT and
 # FP16 x INT MACs take integer weights and KV caches only, which the workload must respect
 # (the simulator would run FP16 weights on them in two passes, as on an FP16 MAC).
 _INT_MAC = BlockPE(_frozen({"lanes": "lanes", "weight_bits": "weight_bits",
-                            "act_bits": "act_bits"}))
-_FP16_INT_MAC = BlockPE(_frozen({"lanes": "lanes", "weight_bits": "weight_bits"}),
-                        fixed=_frozen({"act_bits": 16}))
-_FP16_MAC = BlockPE(_frozen({"lanes": "lanes"}), fixed=_frozen({"weight_bits": 16, "act_bits": 16}))
+                            "act_bits": "act_bits", "pipeline": "pipeline"}))
+_FP16_INT_MAC = BlockPE(_frozen({"lanes": "lanes", "weight_bits": "weight_bits",
+                                 "pipeline": "pipeline"}), fixed=_frozen({"act_bits": 16}))
+_FP16_MAC = BlockPE(_frozen({"lanes": "lanes", "pipeline": "pipeline"}),
+                    fixed=_frozen({"weight_bits": 16, "act_bits": 16}))
 
 
 # Registry order is the order of listings and of the FPGA study's table. Every study PE has
@@ -256,7 +282,7 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       weight_formats=("bitmod3", "bitmod4", "int4", "int8"),
                       workload=_frozen({"weights": {"format": "bitmod3", "group_size": 128},
                                         "act_bits": 16, "kv_bits": 16})),),
-           rtl_cores=_frozen({"accel_core": _BITMOD_ARRAY})),
+           rtl_cores=_frozen({"accel_core": _CORE_ARRAY})),
     PEKind("mac", MacPE,
            _frozen({"int_mac": _INT_MAC, "fp16_int_mac": _FP16_INT_MAC,
                     "fp16_mac": _FP16_MAC}),
@@ -273,7 +299,7 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       workload=_frozen({"weights": {"format": "int4", "group_size": 128},
                                         "act_bits": 16, "kv_bits": 8})))),
     PEKind("dint", DintPE,
-           _frozen({"dint_mac": BlockPE(_frozen({"lanes": "lanes"}),
+           _frozen({"dint_mac": BlockPE(_frozen({"lanes": "lanes", "pipeline": "pipeline"}),
                                         fixed=_frozen({"act_bits": 8}))}),
            (FpgaStudy("dint_mac", "INT8 x dINT4 MAC", "dint_mac",
                       _frozen({"lanes": 4, "k": 256}), weight_formats=("dint4",),
@@ -333,5 +359,9 @@ def pe_for_block(block: str, params: Mapping[str, Any]) -> tuple[dict, int, int]
         raise HwsimError(f"block {block!r} is not a PE the simulator models; "
                          f"allowed: {', '.join(blocks)}")
     kind, block_pe = blocks[block]
-    pe = {"kind": kind, **block_pe.pe(params), "energy_pj_per_cycle": 0.0, "area_um2": 0.0}
+    # A parameter a build does not record (e.g. a pipeline depth added later) is its default.
+    from hwsim.hw.rtl.registry import get_block
+
+    pe = {"kind": kind, **block_pe.pe({**get_block(block).defaults(), **params}),
+          "energy_pj_per_cycle": 0.0, "area_um2": 0.0}
     return pe, int(params.get("rows", 1)), int(params.get("cols", 1))

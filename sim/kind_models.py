@@ -91,13 +91,15 @@ class CycleModel:
                       group_size: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(compute cycles, active PE-cycles, dequantization cycles) per block.
 
-        The array processes ceil(bn / rows) x ceil(bm / cols) tiles back to back, each
-        `pe_cycles.array_tile_cycles` of the PE's cycles over the block's reduction.
+        The array processes ceil(bn / rows) x ceil(bm / cols) tiles: the one tile rule
+        `pe_cycles.array_tiles_cycles` of the PE's cycles over the block's reduction and its
+        pipeline fill (kinds without a pipelined RTL have no ``pipeline`` field: 0).
         """
         per_pe = self.pe_cycles(s.bk, pe, w, group_size)
         dequant = s.bm * s.bn * self.dequant_cycles(s.bk, pe, w, group_size)
         tiles = (-(-s.bn // mp.rows)) * (-(-s.bm // mp.cols))
-        compute = tiles * pc.array_tile_cycles(per_pe)
+        fill = pc.pipeline_fill_cycles(getattr(pe, "pipeline", 0))
+        compute = pc.array_tiles_cycles(tiles, per_pe, fill)
         return compute, (s.bm * s.bn * per_pe).astype(np.float64), dequant
 
     def operand_reads(self, s: BlockSchedule, mp: AnyMapping,

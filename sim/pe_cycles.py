@@ -17,8 +17,10 @@ extent: rows map output channels (n), columns map tokens (m), lanes map the redu
 Operands are broadcast (weights along a row, activations down a column) through one register
 stage, so every PE starts in the same cycle and a tile costs the PE cycles plus
 `ARRAY_IO_LATENCY`. A pipelined PE adds its fill (`pipeline_fill_cycles`) to its first output.
-Back-to-back tiles overlap that register and the fill with the previous tile, so n tiles cost
-n x pe + latency once (`array_tiles_cycles`).
+The one tile rule (`array_tiles_cycles`, used by `hwsim.sim` and held against the RTL by
+``tests/hw/rtl/test_codesign.py``): a tile's first operands enter the operand register as the
+previous tile's result is loaded, as the accelerator core's sequencer issues them, so n tiles
+cost n x (pe + latency + fill).
 
 The `systolic_*` functions are the exception: they reproduce SCALE-Sim 3.0's compute cycles for
 a whole GEMM on an output-, weight- or input-stationary systolic array (fill, skew and drain
@@ -259,13 +261,15 @@ def array_tile_cycles(pe_cycles: int | np.ndarray, fill: int | np.ndarray = 0) -
 def array_tiles_cycles(
     tiles: int | np.ndarray, pe_cycles: int | np.ndarray, fill: int | np.ndarray = 0
 ) -> np.ndarray:
-    """Cycles of ``tiles`` array tiles issued back to back (the one tile rule of the RTL).
+    """Cycles of ``tiles`` array tiles of one block: the one tile rule.
 
-    The operand register and the PE pipeline of the next tile overlap the current tile, so
-    only the first tile pays them: tiles x pe_cycles + ARRAY_IO_LATENCY + fill (0 tiles: 0).
+    Each tile is issued as the previous one's result is loaded (the accelerator core's
+    sequencer, `hwsim.hw.rtl.accel_core`), so every tile pays the operand register and the
+    PE's pipeline fill: tiles x `array_tile_cycles` (0 tiles: 0). (The array RTL can also take
+    the next tile while the previous one drains, n x pe + latency + fill; a sequencer that
+    streams tiles so would change this rule, and only here.)
     """
-    tiles = _i64(tiles)
-    return np.where(tiles > 0, tiles * _i64(pe_cycles) + ARRAY_IO_LATENCY + _i64(fill), 0)
+    return _i64(tiles) * array_tile_cycles(pe_cycles, fill)
 
 
 def systolic_folds(

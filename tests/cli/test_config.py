@@ -40,4 +40,4 @@ def test_nested_paths_index_lists_and_drop_union_tags():
             "dram": {"bytes_per_cycle": 1}}
     msg = _message(hardware_from_dict, data)
     assert msg == ("f.yaml: pe.lanez: unknown key (allowed: energy_pj_per_cycle, area_um2, "
-                   "rtl, kind, lanes, act_bits)")
+                   "rtl, kind, lanes, act_bits, pipeline)")

@@ -109,6 +109,20 @@ def test_traffic_bytes_accesses_and_energy_per_tensor_and_level_by_hand():
     assert row["energy_tensor_scales_uj"] == approx((80 + 12 + 1) * 1e-6)
 
 
+def test_a_pipelined_pe_adds_its_fill_to_every_tile():
+    # m=8, n=16, k=16 on the 8x4 array of `tiny_hw`: 2 x 2 tiles of 16 MAC steps in one
+    # block; each tile pays the operand register and, with 2 stages, 2 cycles of fill.
+    for stages in (0, 2):
+        hw = tiny_hw(pe={"kind": "mac", "lanes": 1, "pipeline": stages,
+                         "energy_pj_per_cycle": 1.0, "area_um2": 1.0})
+        cost = simulate_gemm(8, 16, 16, hw, OperandWidths(16, 16), 16, 16, 16)
+        assert cost.mapping.blocks == (1, 1, 1)
+        assert cost.compute_cycles == 4 * (16 + pc.ARRAY_IO_LATENCY + stages)
+    with pytest.raises(HwsimError, match=r"pe.pipeline: Input should be less than or equal "
+                                         r"to 64"):
+        tiny_hw(pe={"kind": "mac", "pipeline": 65, "energy_pj_per_cycle": 1, "area_um2": 1})
+
+
 def test_narrow_buffer_ports_slow_the_array():
     # One bank of 64 bits: the tile's 8 x 16 weights x 16 bits = 2048 bits need 32 cycles,
     # more than the 17 the PEs take; activations (4 x 16 x 16 = 1024 bits) need 16.

@@ -19,18 +19,26 @@ class StreamRun:
     load_edges: list[int] = field(default_factory=list)
 
 
-def run_stream(dut, beats, n_out, out_ports, *, seed=None, max_cycles=200_000) -> StreamRun:
+def run_stream(dut, beats, n_out, out_ports, *, seed=None, max_cycles=200_000,
+               one_at_a_time=False) -> StreamRun:
     """Feed ``beats`` and collect ``n_out`` outputs.
 
     With ``seed`` the driver inserts random idle cycles and the monitor random back-pressure
-    (seeded); without it both run at full rate, which is how cycle counts are measured.
+    (seeded); without it both run at full rate, which is how cycle counts are measured. With
+    ``one_at_a_time`` an output's first beat waits until the previous output was loaded (as
+    the accelerator core issues array tiles), so the PE pipeline is empty at every start.
     """
     rng = np.random.default_rng(seed) if seed is not None else None
     res = StreamRun()
+    per_out = len(beats) // n_out
 
     async def driver(ctx):
         edge = -1
-        for beat in beats:
+        for i, beat in enumerate(beats):
+            while one_at_a_time and i and i % per_out == 0 and len(res.load_edges) < i // per_out:
+                ctx.set(dut.in_valid, 0)
+                await ctx.tick()
+                edge += 1
             while rng is not None and rng.random() < 0.3:
                 ctx.set(dut.in_valid, 0)
                 await ctx.tick()

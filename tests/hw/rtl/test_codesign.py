@@ -16,7 +16,12 @@ from hwsim.hw.rtl.bitmod import PIPELINE_CUTS, BitModArray, BitModConfig, BitMod
 from hwsim.hw.rtl.dequant import BitSerialDequant
 from hwsim.hw.rtl.fp16_mac import FP16IntMAC
 from hwsim.hw.rtl.mac import DIntMAC, IntMAC
+from hwsim.hw.spec import hardware_from_dict
+from hwsim.mapping import Mapping
 from hwsim.sim import pe_cycles
+from hwsim.sim.engine import simulate_gemm
+from hwsim.sim.precision import operand_widths
+from hwsim.workloads.ops import Op
 
 
 def _measure(dut, case):
@@ -84,11 +89,66 @@ def test_array_tile_cycles(rows, cols, k, group_size, lanes, fmt):
     pe = int(pe_cycles.bitmod_pe_cycles(k, lanes, fmt, group_size, 8))
     fill = pe_cycles.pipeline_fill_cycles(c.pipeline)
     assert latency == pe_cycles.array_tile_cycles(pe, fill)
-    # Back to back, the operand register and the pipeline of the next tile overlap the
-    # current one: n tiles take exactly what the simulator's one tile rule charges.
+    # Streamed back to back (which no sequencer does yet, see `array_tiles_cycles`), the
+    # operand register and the pipeline of the next tile overlap the current one.
     assert periods == {pe}
     run = run_stream(BitModArray(c), case.beats, 3, case.out_ports)
-    assert run.load_edges[-1] - run.accept_edges[0] == pe_cycles.array_tiles_cycles(3, pe, fill)
+    assert run.load_edges[-1] - run.accept_edges[0] == 3 * pe + pe_cycles.ARRAY_IO_LATENCY + fill
+
+
+# The cheapest PE (one lane, one Booth digit per weight, one scale bit) keeps 64-PE rows and
+# columns cheap to simulate; the array's control is shared by all its PEs.
+TINY = {"lanes": 1, "weights": "int2", "k": 4, "group_size": 4, "scale_bits": 1,
+        "align_bits": 0}
+
+
+def _tile_latencies(rows: int, cols: int, pipeline: int) -> list[int]:
+    """Cycles from each tile's first beat to its result on the RTL array, tiles issued as the
+    previous result is loaded (`run_stream(one_at_a_time=True)`), bit-exact outputs."""
+    c = BitModConfig(rows=rows, cols=cols, pipeline=pipeline, **TINY)
+    case = st.bitmod_random(c, n=3, seed=rows + cols + pipeline)
+    run = run_stream(BitModArray(c), case.beats, 3, case.out_ports, one_at_a_time=True)
+    assert run.outputs == case.expected
+    firsts = run.accept_edges[::c.beats]
+    return [load - first for first, load in zip(firsts, run.load_edges, strict=True)]
+
+
+def _block_compute_cycles(rows: int, cols: int, pipeline: int, m: int, n: int) -> int:
+    """The simulator's compute cycles of a one-block int2 GEMM (k = 4, groups of 4) on a rows x
+    cols array of TINY PEs with ``pipeline`` stages, buffers wide enough never to limit it."""
+    buf = {"kib": 4096, "banks": 64, "port_bits": 4096}
+    hw = hardware_from_dict({
+        "name": "tiny", "clock_mhz": 100,
+        "pe": {"kind": "bitmod", "lanes": 1, "scale_bits": 1, "pipeline": pipeline,
+               "energy_pj_per_cycle": 0.0, "area_um2": 0.0},
+        "array": {"rows": rows, "cols": cols},
+        "buffers": {"weight": buf, "activation": buf, "output": buf},
+        "dram": {"bytes_per_cycle": 64}})
+    k = TINY["k"]
+    op = Op(name="gemm", op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
+            m=np.array([m]), n=np.array([n]), k=np.array([k]), count=1, a_bits=16.0,
+            b_bits=2 + 16 / k, out_bits=32.0, a_format="fp16", b_format="int2", group_size=k)
+    one_block = Mapping(m, n, k, rows, cols, "n_outer", m, n, k, 1, 1, 0.0, 0.0)
+    cost = simulate_gemm(m, n, k, hw, operand_widths(op, hw), op.a_bits, op.b_bits,
+                         op.out_bits, group_size=k, mapping=one_block)
+    return int(cost.compute_cycles)
+
+
+@pytest.mark.parametrize("pipeline", range(len(PIPELINE_CUTS)))
+def test_the_simulator_charges_each_tile_the_rtl_tile_latency(pipeline):
+    """The one tile rule at every pipeline depth: the RTL array takes `array_tile_cycles` per
+    tile (a 64-PE row and a 64-PE column included, at depths 0, 3 and 5, so the latency does
+    not depend on the array's shape), and the simulator's compute cycles of a block on arrays
+    up to 64 x 64 (ragged edges included) are its tiles times that latency."""
+    shapes = [(2, 3)] + ([(64, 1), (1, 64)] if pipeline in (0, 3, 5) else [])
+    latencies = {lat for shape in shapes for lat in _tile_latencies(*shape, pipeline)}
+    pe = int(pe_cycles.bitmod_pe_cycles(TINY["k"], 1, "int2", TINY["group_size"], 1))
+    assert latencies == {pe_cycles.array_tile_cycles(pe, pipeline)}
+    (tile,) = latencies
+    for rows, cols in [(64, 64), (32, 32), (64, 16), (2, 3)]:
+        m, n = 3 * cols - 1, 2 * rows + 1
+        tiles = -(-m // cols) * -(-n // rows)
+        assert _block_compute_cycles(rows, cols, pipeline, m, n) == tiles * tile
 
 
 @pytest.mark.parametrize(("lanes", "k", "pipeline"), [(1, 16, 0), (4, 30, 1), (2, 12, 2)])
