@@ -11,6 +11,7 @@ import pytest
 import rtl_stimuli as st
 from rtl_stream import run_stream
 
+from hwsim.dtypes import get_format
 from hwsim.hw.rtl.bipolar import BipolarPE
 from hwsim.hw.rtl.bitmod import PIPELINE_CUTS, BitModArray, BitModConfig, BitModPE
 from hwsim.hw.rtl.dequant import BitSerialDequant
@@ -127,7 +128,8 @@ def _block_compute_cycles(rows: int, cols: int, pipeline: int, m: int, n: int) -
     k = TINY["k"]
     op = Op(name="gemm", op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
             m=np.array([m]), n=np.array([n]), k=np.array([k]), count=1, a_bits=16.0,
-            b_bits=2 + 16 / k, out_bits=32.0, a_format="fp16", b_format="int2", group_size=k)
+            b_bits=2 + 16 / k, out_bits=32.0, a_format=get_format("fp16"),
+            b_format=get_format("int2"), group_size=k)
     one_block = Mapping(m, n, k, rows, cols, "n_outer", m, n, k, 1, 1, 0.0, 0.0)
     cost = simulate_gemm(m, n, k, hw, operand_widths(op, hw), op.a_bits, op.b_bits,
                          op.out_bits, group_size=k, mapping=one_block)
