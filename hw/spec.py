@@ -28,7 +28,11 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
     other_area_mm2: 0          # control, NoC, ... not in the per-component table
     acc_bits: 32               # width of a partial sum kept in the output buffer
     command_cycles: 0          # cycles from accepting a GEMM command to its first pipeline
-                               # slot (descriptor check, first block's addresses), once per run
+                               # slot (descriptor check, first block's addresses), once per
+                               # operator: its `count` instances (layers, heads) are costed as
+                               # one command stream, back to back; the RTL core takes one GEMM
+                               # per descriptor, so on it each further instance also pays the
+                               # setup and its pipeline fill and drain
 
 Buffer energies are per access of ``port_bits`` (``read_pj``/``write_pj``) or per bit
 (``read_pj_per_bit``/``write_pj_per_bit``), not both. A buffer's area defaults to

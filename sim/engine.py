@@ -14,7 +14,10 @@ its first slot: the RTL core checks the descriptor and decodes its first block) 
 slots; stall = total - sum of compute. The ``count`` identical
 instances of an op (layers, heads) run back to back through the same pipeline: their block
 sequences are concatenated, so only the first load, the last write-back and one command's
-setup are exposed (`repeated_pipeline_cycles` sums the slots in closed form).
+setup are exposed (`repeated_pipeline_cycles` sums the slots in closed form). That is a
+command queue the RTL core (`hwsim.hw.rtl.accel_core`) does not have: it runs one GEMM per
+descriptor, so there each further instance also pays ``command_cycles`` and its own fill and
+drain; the two agree exactly for ``count = 1``.
 
 Vectorized over shapes: the distinct step shapes of one op (a decode stage's KV lengths) are
 mapped (`hwsim.mapping.map_gemms`) and costed (`simulate_gemms`) in one pass over their

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.dtypes import get_format
+from hwsim.hw.pe_kinds import pe_for_block
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.core_config import (
     CORE_SETUP_CYCLES,
@@ -241,8 +242,6 @@ def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100
     """The hardware YAML mapping of the core: its array, its real buffer memories (one bank
     each, a port of one line), its DRAM bus, its command setup cycles;
     `hwsim.hw.spec.hardware_from_dict` takes it."""
-    from hwsim.hw.pe_kinds import pe_for_block
-
     cap = c.buffer_bytes()
     port = {"activation": c.a_line_bits, "weight": c.b_line_bits, "output": c.o_line_bits}
     # The PE and array the core was built of, by the registry's rule for this core.
