@@ -14,9 +14,10 @@ Per operator and step (vectorized over the decode steps of an `Op`):
   matrix); the fused softmax moves no bytes.
 - Bytes by tensor (``bytes_weights``, ``bytes_activations``, ``bytes_outputs``,
   ``bytes_kv_read``, ``bytes_kv_write``, ``bytes_scales``; `hwsim.workloads.traffic`): they
-  sum to ``bytes``. Accesses: the same bytes in 64-bit DRAM words (``accesses_64b`` and
-  ``accesses_64b_<tensor>``, `hwsim.workloads.traffic.word_accesses`); the roofline knows one
-  memory level.
+  sum to ``bytes``. Accesses (``accesses_64b_<tensor>``, summed in ``accesses_64b``): the
+  roofline knows one memory level and no block schedule, so per instance and step each
+  operand's tensor and its scales are one stream each, rounded up to whole 64-bit DRAM words
+  (`hwsim.workloads.traffic.stream_accesses`).
 - Time: ``max(flops / peak, bytes / bandwidth)``; bound: whichever term is larger.
 
 The table has one row per operator and stage; a decode row sums its steps (``bound`` is
@@ -36,7 +37,12 @@ import pandas as pd
 
 from hwsim.reports.roofline_machine import Machine
 from hwsim.workloads.ops import Op
-from hwsim.workloads.traffic import DRAM_WORD_BITS, TENSORS, tensor_bytes, word_accesses
+from hwsim.workloads.traffic import (
+    ROOFLINE_WORD_BITS,
+    TENSORS,
+    stream_accesses,
+    tensor_bytes,
+)
 
 __all__ = ["COLUMNS", "analyze", "op_step_costs", "summarize"]
 
@@ -54,8 +60,8 @@ def op_step_costs(op: Op, machine: Machine) -> dict[str, np.ndarray | float]:
 
     Returns:
         dict with float64 arrays ``flops``, ``bytes``, ``compute_time_s``,
-        ``memory_time_s``, ``time_s``, ``bytes_<tensor>`` for each of
-        `hwsim.workloads.traffic.TENSORS` (one entry per step) and the scalar
+        ``memory_time_s``, ``time_s``, ``bytes_<tensor>`` and ``accesses_64b_<tensor>`` for
+        each of `hwsim.workloads.traffic.TENSORS` (one entry per step) and the scalar
         ``peak_flops_per_s``.
     """
     m = op.m.astype(np.float64)
@@ -75,13 +81,16 @@ def op_step_costs(op: Op, machine: Machine) -> dict[str, np.ndarray | float]:
         a, b, out = op.fused.operand_bits(op.a_bits, op.b_bits, op.out_bits)
     bits = a + b + out
     tensors = tensor_bytes(op, a * op.count / 8.0, b * op.count / 8.0, out * op.count / 8.0)
+    accesses = stream_accesses(op, a, b, out, ROOFLINE_WORD_BITS)
     nbytes = bits * op.count / 8.0
     compute = flops / peak
     memory = nbytes / machine.memory_bw_bytes_per_s
     return {"flops": flops, "bytes": nbytes, "peak_flops_per_s": float(peak),
             "compute_time_s": compute, "memory_time_s": memory,
             "time_s": np.maximum(compute, memory),
-            **{f"bytes_{t}": np.broadcast_to(v, nbytes.shape) for t, v in tensors.items()}}
+            **{f"bytes_{t}": np.broadcast_to(v, nbytes.shape) for t, v in tensors.items()},
+            **{f"accesses_64b_{t}": np.broadcast_to(v * op.count, nbytes.shape)
+               for t, v in accesses.items()}}
 
 
 def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
@@ -99,6 +108,7 @@ def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
         flops = float(np.sum(c["flops"]))
         nbytes = float(np.sum(c["bytes"]))
         by_tensor = {t: float(np.sum(c[f"bytes_{t}"])) for t in TENSORS}
+        accesses = {t: int(np.sum(c[f"accesses_64b_{t}"])) for t in TENSORS}
         time_s = float(np.sum(c["time_s"]))
         rows.append({
             "stage": op.stage, "layer": op.layer, "op": op.name, "op_class": op.op_class,
@@ -114,15 +124,15 @@ def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
             "compute_time_s": float(np.sum(c["compute_time_s"])),
             "memory_time_s": float(np.sum(c["memory_time_s"])),
             **{f"bytes_{t}": v for t, v in by_tensor.items()},
-            "accesses_64b": float(word_accesses(nbytes, DRAM_WORD_BITS)),
-            **{f"accesses_64b_{t}": float(word_accesses(v, DRAM_WORD_BITS))
-               for t, v in by_tensor.items()},
+            "accesses_64b": sum(accesses.values()),
+            **{f"accesses_64b_{t}": v for t, v in accesses.items()},
         })
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _by_tensor(table: pd.DataFrame, quantity: str = "bytes") -> dict[str, float]:
-    return {t: float(table[f"{quantity}_{t}"].sum()) for t in TENSORS}
+    kind = int if quantity.startswith("accesses") else float
+    return {t: kind(table[f"{quantity}_{t}"].sum()) for t in TENSORS}
 
 
 def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_tokens: int,
@@ -165,7 +175,7 @@ def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_t
             "flops": float(table["flops"].sum()),
             "bytes": float(table["bytes"].sum()),
             "bytes_by_tensor": _by_tensor(table),
-            "accesses_64b": float(table["accesses_64b"].sum()),
+            "accesses_64b": int(table["accesses_64b"].sum()),
             "accesses_64b_by_tensor": _by_tensor(table, "accesses_64b"),
             "time_s": total_time,
             "ttft_s": ttft,

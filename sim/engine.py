@@ -34,6 +34,15 @@ PEs holding an output, for the cycles they compute; systolic: one per MAC); dequ
 = group dequantizations x dequant cycles x pe.dequant_pj_per_cycle x energy_overhead; SRAM
 = bits read and written per buffer x its energy per bit; DRAM = bits moved x
 dram.energy_pj_per_bit. Leakage is added per run from the latency (`hwsim.sim.run`).
+
+Accesses (`hwsim.workloads.traffic.word_accesses`): whole words per transfer of the schedule
+above, at DRAM its beat (``dram.bytes_per_cycle`` bytes: a block's load, A, B and split-K
+outputs in one burst, and its write-back, each rounded up exactly as their DRAM cycles), at a
+buffer its port (``port_bits``: per block the DRAM load written into it, the tile passes'
+reads, and in the output buffer the partial sums written and read, the write-back read out
+and split-K outputs written in). Per operand part (an operand's code, or its scales, stored
+apart) each part of a transfer is whole words of its own, as Timeloop counts each tensor, so
+the parts of a transfer can take one word more each than the transfer.
 """
 
 from __future__ import annotations
@@ -50,8 +59,11 @@ from hwsim.mapping.tiling import BlockSchedule, mappings_of
 from hwsim.sim.kind_models import cycle_model
 from hwsim.sim.precision import OperandWidths, operand_widths
 from hwsim.workloads.ops import Op
+from hwsim.workloads.traffic import operand_data_shares, whole_words, word_accesses
 
 __all__ = [
+    "ACCESS_LEVELS",
+    "ACCESS_PARTS",
     "ENERGY_COMPONENTS",
     "GemmCost",
     "GemmCosts",
@@ -66,6 +78,9 @@ __all__ = [
 ]
 
 ENERGY_COMPONENTS = ("pe", "dequant", "sram_weight", "sram_activation", "sram_output", "dram")
+# Where accesses are counted (`GemmCosts.accesses`), and the operand parts they split into.
+ACCESS_LEVELS = ("dram", "weight", "activation", "output")
+ACCESS_PARTS = ("a", "b", "out", "scales")
 
 
 @dataclass(frozen=True)
@@ -107,12 +122,15 @@ class GemmCost:
         return self.active_pe_cycles / (self.cycles * pes) if self.cycles else 0.0
 
 
+def _dram_beats(bits: np.ndarray, hw: HardwareSpec) -> np.ndarray:
+    """DRAM beats (``dram.bytes_per_cycle`` bytes each) of transfers of ``bits`` each."""
+    return word_accesses(bits, 8 * hw.dram_bytes_per_cycle)
+
+
 def _dram_cycles(nbytes: np.ndarray, hw: HardwareSpec) -> np.ndarray:
-    # A tiny epsilon keeps exact multiples from rounding up through float error.
-    raw = np.ceil(nbytes / hw.dram_bytes_per_cycle - 1e-9)
-    check_counter(float(raw.max(initial=0.0)) * raw.size, "DRAM cycles of one GEMM")
-    raw = raw.astype(np.int64)
-    return np.where(nbytes > 0, raw + hw.dram.latency_cycles, 0)
+    check_counter(float(np.ceil(nbytes.max(initial=0.0) / hw.dram_bytes_per_cycle))
+                  * nbytes.size, "DRAM cycles of one GEMM")
+    return np.where(nbytes > 0, _dram_beats(nbytes * 8, hw) + hw.dram.latency_cycles, 0)
 
 
 def pipeline_cycles(compute: np.ndarray, load: np.ndarray,
@@ -204,7 +222,75 @@ def _sram_bits(s: BlockSchedule, mp: Mapping | Mappings, hw: HardwareSpec, a_bit
 
 def _feed_cycles(bits: np.ndarray, buf: BufferSpec) -> np.ndarray:
     """Cycles a buffer needs to deliver ``bits`` through all its banks' ports."""
-    return np.ceil(bits / (buf.banks * buf.port_bits) - 1e-9).astype(np.int64)
+    return word_accesses(bits, buf.banks * buf.port_bits)
+
+
+# A transfer: the (bits per block, operand, code share of its stored width) it moves together.
+_Transfer = list[tuple[np.ndarray, str, float]]
+
+
+def _shape_accesses(s: BlockSchedule, sram: dict[str, tuple[np.ndarray, np.ndarray]],
+                    psum: tuple[np.ndarray, np.ndarray], hw: HardwareSpec,
+                    shares: tuple[float, float, float], starts: np.ndarray, count: int
+                    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
+                               dict[str, dict[str, np.ndarray]]]:
+    """Per shape (sequences from ``starts``, ``count`` instances), each level's (read, write)
+    accesses, and its accesses (read + write) per operand part (`ACCESS_PARTS`), transfer by
+    transfer (see the module docstring)."""
+    sa, sb, so = shares
+    a_in, b_in = (s.load_a_bytes * 8, "a", sa), (s.load_b_bytes * 8, "b", sb)
+    out_in, out_back = (s.load_out_bytes * 8, "out", so), (s.writeback_bytes * 8, "out", so)
+    split_k = bool(s.load_out_bytes.any())
+    buf = hw.buffers
+    levels: dict[str, tuple[float, list[_Transfer], list[_Transfer]]] = {
+        "dram": (8 * hw.dram_bytes_per_cycle, [[a_in, b_in, out_in] if split_k else [a_in, b_in]],
+                 [[out_back]]),
+        "weight": (buf.weight.port_bits, [[(sram["weight"][0], "b", sb)]], [[b_in]]),
+        "activation": (buf.activation.port_bits, [[(sram["activation"][0], "a", sa)]],
+                       [[a_in]]),
+        # Partial sums are all the output's code (no scales).
+        "output": (buf.output.port_bits, [[(psum[0], "out", 1.0)], [out_back]],
+                   [[(psum[1], "out", 1.0)]] + ([[out_in]] if split_k else [])),
+    }
+    # One row of bits per (transfer or part of one) and level, each row adding its words to
+    # the figures it names: ("read" | "write", level) or (part, level).
+    rows: list[list[tuple[np.ndarray, float]]] = []  # a row: the sum of bits x factor
+    words: list[float] = []
+    targets: list[list[tuple[str, str]]] = []
+    for level, (word, reads, writes) in levels.items():
+        for direction, transfers in (("read", reads), ("write", writes)):
+            for transfer in transfers:
+                whole = [(direction, level)]
+                if len(transfer) > 1 or transfer[0][2] < 1.0:
+                    rows.append([(bits, 1.0) for bits, _, _ in transfer])
+                    words.append(word)
+                    targets.append(whole)
+                    whole = []
+                for bits, operand, share in transfer:
+                    rows.append([(bits, share)])
+                    words.append(word)
+                    targets.append([*whole, (operand, level)])
+                    if share < 1.0:
+                        rows.append([(bits, 1.0 - share)])
+                        words.append(word)
+                        targets.append([("scales", level)])
+    # Filled in place: these arrays are as long as all the op's blocks.
+    counted = np.empty((len(rows), s.bm.shape[0]))
+    for row, terms in zip(counted, rows, strict=True):
+        (first, factor), *rest = terms
+        np.multiply(first, factor, out=row)
+        for bits, factor in rest:
+            row += bits * factor
+    whole_words(counted, np.array(words)[:, None], out=counted)
+    per_shape = count * np.rint(np.add.reduceat(counted, starts, axis=1)).astype(np.int64)
+    zero = np.zeros(starts.shape[0], dtype=np.int64)
+    sums = {(name, level): zero for level in ACCESS_LEVELS
+            for name in ("read", "write", *ACCESS_PARTS)}
+    for row, names in zip(per_shape, targets, strict=True):
+        for key in names:
+            sums[key] = sums[key] + row
+    return ({level: (sums["read", level], sums["write", level]) for level in ACCESS_LEVELS},
+            {level: {p: sums[p, level] for p in ACCESS_PARTS} for level in ACCESS_LEVELS})
 
 
 @dataclass(frozen=True)
@@ -216,6 +302,10 @@ class GemmCosts:
     ``dram_read_bytes``); ``sram_bytes`` gives each buffer's (read, write)
     bytes (they sum to ``sram_read_bytes`` / ``sram_write_bytes``), ``sram_psum_bytes`` the
     part of the output buffer's (read, write) bytes that is partial sums (at ``acc_bits``).
+    ``accesses``: per level (`ACCESS_LEVELS`) its (read, write) accesses, whole words per
+    transfer (the DRAM ones are the beats the DRAM cycles charge); ``part_accesses``: per
+    level, the accesses (read + write) of each operand part (`ACCESS_PARTS`), each part of a
+    transfer in whole words of its own.
     ``fixed_cycles`` and ``instance_cycles``: ``c`` instances of a shape take
     ``fixed_cycles + c * instance_cycles`` cycles whenever they are more than one block in all
     (pipeline fill and drain are paid once); every other figure is ``c`` times one instance's.
@@ -239,6 +329,8 @@ class GemmCosts:
     dram_out_read_bytes: np.ndarray
     sram_bytes: dict[str, tuple[np.ndarray, np.ndarray]]
     sram_psum_bytes: tuple[np.ndarray, np.ndarray]
+    accesses: dict[str, tuple[np.ndarray, np.ndarray]]
+    part_accesses: dict[str, dict[str, np.ndarray]]
     fixed_cycles: np.ndarray
     instance_cycles: np.ndarray
 
@@ -259,7 +351,8 @@ class GemmCosts:
 def simulate_gemms(m: np.ndarray, n: np.ndarray, k: np.ndarray, hw: HardwareSpec,
                    widths: OperandWidths, a_bits: float, b_bits: float, out_bits: float,
                    stage: str = "prefill", group_size: int | None = None, name: str = "gemm",
-                   count: int = 1) -> GemmCosts:
+                   count: int = 1, shares: tuple[float, float, float] = (1.0, 1.0, 1.0)
+                   ) -> GemmCosts:
     """`simulate_gemm` for many shapes of one operator at once (int64 arrays).
 
     The blocks of all shapes are costed in one pass over their concatenated schedules; each
@@ -274,12 +367,13 @@ def simulate_gemms(m: np.ndarray, n: np.ndarray, k: np.ndarray, hw: HardwareSpec
     check_count(int(blocks.sum()), MAX_BLOCKS, f"{name}: blocks of all its step shapes",
                 "each block is simulated: make the GEMM smaller or the buffers larger")
     s, offsets = block_schedules(mps, a_bits, b_bits, out_bits)
-    return _cost_blocks(mps, s, offsets, hw, widths, a_bits, b_bits, group_size, count)
+    return _cost_blocks(mps, s, offsets, hw, widths, a_bits, b_bits, group_size, count, shares)
 
 
 def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: HardwareSpec,
                  widths: OperandWidths, a_bits: float, b_bits: float,
-                 group_size: int | None, count: int) -> GemmCosts:
+                 group_size: int | None, count: int,
+                 shares: tuple[float, float, float]) -> GemmCosts:
     """Cycles, traffic and energy of block sequences (sequence i: ``offsets[i]:[i + 1]``)."""
     starts = offsets[:-1]
     model = cycle_model(hw.pe.kind)
@@ -311,6 +405,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     dram_r = count * per_shape(s.load_bytes)
     dram_w = count * per_shape(s.writeback_bytes)
     active_total = count * per_shape(active).astype(np.float64)
+    accesses, part_accesses = _shape_accesses(s, sram, psum, hw, shares, starts, count)
     energy = {
         "pe": active_total * pe.energy_pj_per_cycle * hw.energy_overhead,
         "dequant": count * per_shape(dequant).astype(np.float64)
@@ -337,6 +432,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
         dram_out_read_bytes=count * per_shape(s.load_out_bytes),
         sram_bytes={b: (count * r / 8, count * w / 8) for b, (r, w) in sums.items()},
         sram_psum_bytes=(count * per_shape(psum[0]) / 8, count * per_shape(psum[1]) / 8),
+        accesses=accesses, part_accesses=part_accesses,
         fixed_cycles=parts[0], instance_cycles=parts[1],
     )
 
@@ -344,7 +440,8 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
 def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidths,
                   a_bits: float, b_bits: float, out_bits: float, stage: str = "prefill",
                   group_size: int | None = None, name: str = "gemm",
-                  count: int = 1, mapping: Mapping | None = None) -> GemmCost:
+                  count: int = 1, mapping: Mapping | None = None,
+                  shares: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> GemmCost:
     """Map and cost ``count`` back-to-back instances of ``out[m, n] = a[m, k] b[k, n]``.
 
     Args:
@@ -358,15 +455,18 @@ def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidth
         count: identical instances run back to back.
         mapping: cost this blocking instead of the one `map_gemm` chooses (the RTL core's
             tests cost a GEMM padded to whole buffer lines with the unpadded GEMM's blocks).
+        shares: the share of each stored operand (``a``, ``b``, output) that is code, the
+            rest scales (`hwsim.workloads.traffic.operand_data_shares`); for the accesses
+            per operand part only.
     """
     if mapping is not None:
         mps = mappings_of(mapping)
         s, offsets = block_schedules(mps, a_bits, b_bits, out_bits)
         return _cost_blocks(mps, s, offsets, hw, widths, a_bits, b_bits, group_size,
-                            count).cost(0)
+                            count, shares).cost(0)
     one = np.ones(1, dtype=np.int64)
     return simulate_gemms(one * m, one * n, one * k, hw, widths, a_bits, b_bits, out_bits,
-                          stage, group_size, name, count).cost(0)
+                          stage, group_size, name, count, shares).cost(0)
 
 
 def simulate_op_shapes(op: Op, hw: HardwareSpec) -> tuple[GemmCosts, np.ndarray]:
@@ -376,16 +476,18 @@ def simulate_op_shapes(op: Op, hw: HardwareSpec) -> tuple[GemmCosts, np.ndarray]
         HwsimError: the PE cannot run the op's precision, or no tile fits a buffer.
     """
     widths = operand_widths(op, hw)
+    shares = operand_data_shares(op)
     if op.fused is not None:
         # A fused attention kernel: its own tiles, one block sequence per step.
         mps, s, offsets = fused_attention_schedule(op, hw)
         costs = _cost_blocks(mps, s, offsets, hw, widths, op.a_bits, op.b_bits,
-                             op.group_size, op.count)
+                             op.group_size, op.count, shares)
         return costs, np.arange(op.steps)
     shapes = np.stack([op.m, op.n, op.k], axis=1)
     uniq, inverse = np.unique(shapes, axis=0, return_inverse=True)
     costs = simulate_gemms(uniq[:, 0], uniq[:, 1], uniq[:, 2], hw, widths, op.a_bits,
-                           op.b_bits, op.out_bits, op.stage, op.group_size, op.name, op.count)
+                           op.b_bits, op.out_bits, op.stage, op.group_size, op.name, op.count,
+                           shares)
     return costs, np.ravel(inverse)
 
 
@@ -393,7 +495,8 @@ def op_shapes_key(op: Op) -> tuple:
     """What `simulate_op_shapes` reads of an unfused op (and `operand_widths` through it),
     except the name, which only labels its errors: ops with equal keys cost the same."""
     return (op.m.tobytes(), op.n.tobytes(), op.k.tobytes(), op.count, op.stage, op.a_bits,
-            op.b_bits, op.out_bits, op.a_format, op.b_format, op.b_kind, op.group_size)
+            op.b_bits, op.out_bits, op.a_format, op.b_format, op.out_format, op.b_kind,
+            op.group_size)
 
 
 def simulate_op_shapes_shared(op: Op, hw: HardwareSpec,

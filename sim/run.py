@@ -19,17 +19,15 @@ from hwsim.dtypes import bits_per_weight, get_format
 from hwsim.files import portable_path
 from hwsim.hw.area import area_breakdown_mm2
 from hwsim.hw.spec import HardwareSpec
-from hwsim.sim.engine import ENERGY_COMPONENTS, GemmCosts, simulate_op_shapes_shared
+from hwsim.sim.engine import (
+    ACCESS_LEVELS,
+    ENERGY_COMPONENTS,
+    GemmCosts,
+    simulate_op_shapes_shared,
+)
 from hwsim.workloads import operators
 from hwsim.workloads.ops import Op
-from hwsim.workloads.traffic import (
-    DRAM_WORD_BITS,
-    TENSORS,
-    operand_bytes,
-    operand_tensors,
-    tensor_bytes,
-    word_accesses,
-)
+from hwsim.workloads.traffic import TENSORS, operand_bytes, operand_tensors, tensor_bytes
 
 __all__ = [
     "BUFFERS",
@@ -68,13 +66,14 @@ LAYER_COLUMNS = [
     "compute_cycles", "stall_cycles", "utilization", "dram_read_bytes", "dram_write_bytes",
     "sram_read_bytes", "sram_write_bytes",
     *(f"energy_{c}_uj" for c in ENERGY_KEYS), "energy_uj", "mapping",
-    # Traffic per tensor at each level: bytes, and accesses in the level's words (DRAM:
-    # 64-bit words; a buffer: its port_bits); energy per level and tensor, and per tensor.
+    # Traffic per tensor at each level: bytes, and accesses in whole words of the level per
+    # transfer (DRAM: its beat, dram.bytes_per_cycle bytes; a buffer: its port_bits); energy
+    # per level and tensor, and per tensor.
     *(f"dram_{t}_bytes" for t in TENSORS),
     *(f"sram_{b}_{d}_bytes" for b in BUFFERS for d in ("read", "write")),
     *(f"energy_tensor_{t}_uj" for t in TENSORS),
-    "dram_read_accesses_64b", "dram_write_accesses_64b",
-    *(f"dram_{t}_accesses_64b" for t in TENSORS),
+    "dram_read_beat_accesses", "dram_write_beat_accesses",
+    *(f"dram_{t}_beat_accesses" for t in TENSORS),
     *(f"sram_{b}_{d}_port_accesses" for b in BUFFERS for d in ("read", "write")),
     *(f"sram_{b}_{t}_bytes" for b in BUFFERS for t in TENSORS),
     *(f"sram_{b}_{t}_port_accesses" for b in BUFFERS for t in TENSORS),
@@ -219,22 +218,25 @@ class RunResult:
     def traffic(self) -> dict[str, Any]:
         """Traffic over all operators (`LAYER_COLUMNS`): DRAM bytes per tensor, on-chip bytes
         per buffer (read / write), energy per tensor (all levels, uJ), and per level
-        (``dram``, ``sram_weight``, ...) its word width and, per tensor, bytes, accesses
-        (words read or written) and energy."""
+        (``dram``, ``sram_weight``, ...) its word width (DRAM: its beat), read and write
+        accesses (whole words per transfer) and, per tensor, bytes, accesses and energy."""
         col = self.layers
         hw = self.hardware
 
         def total(name: str) -> float:
             return float(col[name].sum())
 
+        def count(name: str) -> int:
+            return int(col[name].sum())
+
         levels: dict[str, Any] = {}
         for level, word in zip(LEVELS, level_word_bits(hw), strict=True):
-            acc = "accesses_64b" if level == "dram" else "port_accesses"
+            acc = "beat_accesses" if level == "dram" else "port_accesses"
             levels[level] = {
                 "word_bits": word,
-                "accesses": {d: total(f"{level}_{d}_{acc}") for d in ("read", "write")},
+                "accesses": {d: count(f"{level}_{d}_{acc}") for d in ("read", "write")},
                 "tensors": {t: {"bytes": total(f"{level}_{t}_bytes"),
-                                "accesses": total(f"{level}_{t}_{acc}"),
+                                "accesses": count(f"{level}_{t}_{acc}"),
                                 "energy_uj": total(f"energy_{level}_{t}_uj")}
                             for t in TENSORS},
             }
@@ -247,9 +249,12 @@ class RunResult:
         }
 
 
-def level_word_bits(hw: HardwareSpec) -> tuple[int, ...]:
-    """The word width of each of `LEVELS`: DRAM's 64 bits, each buffer's port."""
-    return (DRAM_WORD_BITS, *(getattr(hw.buffers, b).port_bits for b in BUFFERS))
+def level_word_bits(hw: HardwareSpec) -> tuple[float, ...]:
+    """The word width of each of `LEVELS`: DRAM's beat (``dram.bytes_per_cycle`` bytes),
+    each buffer's port."""
+    beat = 8 * hw.dram_bytes_per_cycle
+    return (int(beat) if float(beat).is_integer() else beat,
+            *(getattr(hw.buffers, b).port_bits for b in BUFFERS))
 
 
 def _op_row(op: Op, costs: GemmCosts, inverse: np.ndarray,
@@ -301,19 +306,26 @@ def _traffic_columns(op: Op, costs: GemmCosts, total: Callable[[np.ndarray], Any
     results also back in). The weight buffer holds ``b`` (weights or KV cache), the
     activation buffer ``a``, the output buffer the partial sums (all the output tensor's) and
     the outputs at their stored width; each operand's bytes split into its tensor and its
-    scales (`hwsim.workloads.traffic.operand_bytes`). Accesses are the bytes in the level's
-    words, energy the bytes at the level's energy per bit, per direction.
+    scales (`hwsim.workloads.traffic.operand_bytes`). Accesses are the engine's, whole words
+    per transfer (`GemmCosts.accesses`); energy the bytes at the level's energy per bit, per
+    direction.
     """
     out_bytes = total(costs.dram_write_bytes) + total(costs.dram_out_read_bytes)
     dram = tensor_bytes(op, total(costs.dram_a_bytes), total(costs.dram_b_bytes), out_bytes)
     dram_pj_per_byte = 8 * hw.dram.energy_pj_per_bit
     cols: dict[str, float] = {}
     energy = dict.fromkeys(TENSORS, 0.0)
-    for d, nbytes in (("read", costs.dram_read_bytes), ("write", costs.dram_write_bytes)):
-        cols[f"dram_{d}_accesses_64b"] = float(word_accesses(total(nbytes), DRAM_WORD_BITS))
+    tensor_of = dict(zip(("a", "b", "out"), operand_tensors(op), strict=True), scales="scales")
+    accesses: dict[str, dict[str, int]] = {}
+    for level in ACCESS_LEVELS:
+        accesses[level] = dict.fromkeys(TENSORS, 0)
+        for part, x in costs.part_accesses[level].items():
+            accesses[level][tensor_of[part]] += int(total(x))
+    for i, d in enumerate(("read", "write")):
+        cols[f"dram_{d}_beat_accesses"] = int(total(costs.accesses["dram"][i]))
     for t, v in dram.items():
         cols[f"dram_{t}_bytes"] = float(v)
-        cols[f"dram_{t}_accesses_64b"] = float(word_accesses(v, DRAM_WORD_BITS))
+        cols[f"dram_{t}_beat_accesses"] = accesses["dram"][t]
         cols[f"energy_dram_{t}_uj"] = float(v) * dram_pj_per_byte * 1e-6
         energy[t] += cols[f"energy_dram_{t}_uj"]
     psum = [total(x) for x in costs.sram_psum_bytes]
@@ -326,7 +338,7 @@ def _traffic_columns(op: Op, costs: GemmCosts, total: Callable[[np.ndarray], Any
                                              ("write", spec.write_energy_pj_per_bit))):
             nbytes = total(costs.sram_bytes[b][i])
             cols[f"sram_{b}_{d}_bytes"] = nbytes
-            cols[f"sram_{b}_{d}_port_accesses"] = float(word_accesses(nbytes, spec.port_bits))
+            cols[f"sram_{b}_{d}_port_accesses"] = int(total(costs.accesses[b][i]))
             # The output buffer's partial sums are all the output tensor's, without scales.
             own = psum[i] if b == "output" else 0.0
             parts = operand_bytes(op, operand, nbytes - own)  # type: ignore[arg-type]
@@ -337,7 +349,7 @@ def _traffic_columns(op: Op, costs: GemmCosts, total: Callable[[np.ndarray], Any
                 level_pj[t] += float(v) * 8 * pj_per_bit
         for t in TENSORS:
             cols[f"sram_{b}_{t}_bytes"] = level[t]
-            cols[f"sram_{b}_{t}_port_accesses"] = float(word_accesses(level[t], spec.port_bits))
+            cols[f"sram_{b}_{t}_port_accesses"] = accesses[b][t]
             cols[f"energy_sram_{b}_{t}_uj"] = level_pj[t] * 1e-6
             energy[t] += cols[f"energy_sram_{b}_{t}_uj"]
     cols.update({f"energy_tensor_{t}_uj": energy[t] for t in TENSORS})

@@ -21,6 +21,7 @@ from hwsim.sim import (
     simulate_op,
 )
 from hwsim.sim import pe_cycles as pc
+from hwsim.sim.engine import simulate_op_shapes
 from hwsim.sim.precision import OperandWidths, operand_widths
 from hwsim.sim.run import simulate_ops
 from hwsim.workloads import Op
@@ -68,42 +69,66 @@ def test_one_block_mac_gemm_by_hand():
     assert cost.utilization == pytest.approx(512 / (31 * 32))
 
 
+def _k_proj(m: int = 4, n: int = 8, k: int = 16, count: int = 1) -> Op:
+    # A k_proj-like op: FP16 activations, int8 weights with an FP16 scale per 16 (9 bits
+    # stored, 8 of them code), output to an int8 KV cache stored at 9 bits.
+    return Op(name="k_proj", op_class="attention", stage="prefill", layer="decoder",
+              kind="gemm", m=np.array([m]), n=np.array([n]), k=np.array([k]), count=count,
+              a_bits=16.0, b_bits=9.0, out_bits=9.0, b_format=get_format("int8"),
+              group_size=16, out_kind="kv", out_format=get_format("int8"))
+
+
+# DRAM of 8 bytes per cycle: a 64-bit beat.
+BEAT_8B = {"bytes_per_cycle": 8, "energy_pj_per_bit": 0.5}
+
+
 def test_traffic_bytes_accesses_and_energy_per_tensor_and_level_by_hand():
-    # The one-block GEMM above as a k_proj-like op: FP16 activations, int8 weights with an FP16
-    # scale per 16 (9 bits stored, 8 of them code), output to an int8 KV cache stored at 9
-    # bits. Words: DRAM 64 bits; every tiny_hw buffer has 64-bit ports (2 pJ read, 4 pJ
-    # write per access: 1/32 and 1/16 pJ per bit); DRAM 0.5 pJ per bit.
-    op = Op(name="k_proj", op_class="attention", stage="prefill", layer="decoder",
-            kind="gemm", m=np.array([4]), n=np.array([8]), k=np.array([16]), count=1,
-            a_bits=16.0, b_bits=9.0, out_bits=9.0, b_format=get_format("int8"), group_size=16,
-            out_kind="kv", out_format=get_format("int8"))
-    row = simulate_ops([op], tiny_hw()).layers.iloc[0]
+    # The one-block GEMM above as `_k_proj`. Words: DRAM a 64-bit beat; every tiny_hw buffer
+    # has 64-bit ports (2 pJ read, 4 pJ write per access: 1/32 and 1/16 pJ per bit); DRAM
+    # 0.5 pJ per bit. One block, so one load and one write-back per level.
+    row = simulate_ops([_k_proj()], tiny_hw(dram=BEAT_8B)).layers.iloc[0]
     approx = functools.partial(pytest.approx, rel=1e-12, abs=1e-15)  # the 8/9 shares round
     # DRAM: a 4 x 16 x 16 = 1024 bits, b 16 x 8 x 9 = 1152 bits (1024 weights, 128 scales)
     # in; 4 x 8 x 9 = 288 bits out (256 KV, 32 scales).
     dram = {"activations": 1024, "weights": 1024, "kv_write": 256, "scales": 160,
             "outputs": 0, "kv_read": 0}
+    # Accesses, whole beats per transfer and per part of it: the load is one burst of
+    # 1024 + 1152 = 2176 bits = 34 beats (activations 1024/64 = 16, weights 1024/64 = 16,
+    # b's scales 128/64 = 2); the write-back 288 bits = 4.5 -> 5 beats (KV 256/64 = 4, its
+    # scales 32 bits -> 1). Scales: 2 + 1 = 3.
+    dram_accesses = {"activations": 16, "weights": 16, "kv_write": 4, "scales": 3,
+                     "outputs": 0, "kv_read": 0}
     for t, bits in dram.items():
         assert row[f"dram_{t}_bytes"] == approx(bits / 8)
-        assert row[f"dram_{t}_accesses_64b"] == approx(bits / 64)
+        assert row[f"dram_{t}_beat_accesses"] == dram_accesses[t]
         assert row[f"energy_dram_{t}_uj"] == approx(bits * 0.5e-6)
-    assert row["dram_read_accesses_64b"] == (1024 + 1152) / 64 == 34
-    assert row["dram_write_accesses_64b"] == 288 / 64 == 4.5  # not a whole word: not rounded
+    assert row["dram_read_beat_accesses"] == 34
+    assert row["dram_write_beat_accesses"] == 5
     # Weight buffer: 1152 bits written from DRAM and read once by the tile pass.
     # Activation buffer: 1024 bits written and read. Output buffer: 32 partial sums x 32 bits
-    # written (all KV: partial sums have no scales), the 288 stored bits read for write-back.
+    # written (all KV: partial sums have no scales; none read back, one k block), the 288
+    # stored bits read for write-back.
     sram = {  # buffer: {tensor: (read bits, write bits)}
         "weight": {"weights": (1024, 1024), "scales": (128, 128)},
         "activation": {"activations": (1024, 1024)},
         "output": {"kv_write": (256, 1024), "scales": (32, 0)},
     }
+    # Port accesses (64 bits), per transfer: weight buffer 1152 bits -> 18 written, 18 read
+    # (weights 16 + scales 2 each way); activation 16 + 16; output: partial sums 1024 bits
+    # -> 16 written, the write-back 288 bits -> 5 read (KV 4, scales 32 bits -> 1).
+    port = {  # buffer: (read, write, {tensor: read + write})
+        "weight": (18, 18, {"weights": 32, "scales": 4}),
+        "activation": (16, 16, {"activations": 32}),
+        "output": (5, 16, {"kv_write": 16 + 4, "scales": 1}),
+    }
     for b, tensors in sram.items():
-        assert row[f"sram_{b}_read_port_accesses"] == sum(r for r, _ in tensors.values()) / 64
-        assert row[f"sram_{b}_write_port_accesses"] == sum(w for _, w in tensors.values()) / 64
+        reads, writes, accesses = port[b]
+        assert row[f"sram_{b}_read_port_accesses"] == reads
+        assert row[f"sram_{b}_write_port_accesses"] == writes
         for t in ("weights", "activations", "outputs", "kv_read", "kv_write", "scales"):
             read, write = tensors.get(t, (0, 0))
             assert row[f"sram_{b}_{t}_bytes"] == approx((read + write) / 8)
-            assert row[f"sram_{b}_{t}_port_accesses"] == approx((read + write) / 64)
+            assert row[f"sram_{b}_{t}_port_accesses"] == accesses.get(t, 0)
             assert row[f"energy_sram_{b}_{t}_uj"] == approx((read / 32 + write / 16) * 1e-6)
     # Per tensor over the levels: e.g. scales = DRAM 80 pJ + weight buffer 12 + output 1.
     assert row["energy_tensor_scales_uj"] == approx((80 + 12 + 1) * 1e-6)
@@ -121,6 +146,39 @@ def test_a_pipelined_pe_adds_its_fill_to_every_tile():
     with pytest.raises(HwsimError, match=r"pe.pipeline: Input should be less than or equal "
                                          r"to 64"):
         tiny_hw(pe={"kind": "mac", "pipeline": 65, "energy_pj_per_cycle": 1, "area_um2": 1})
+
+
+def test_a_ragged_transfer_takes_whole_dram_beats_as_its_cycles_do():
+    # The write-back of `_k_proj` is 4 x 8 x 9 bits = 36 bytes: on an 8-byte beat 4.5 beats,
+    # so 5 accesses, the 5 cycles the engine charges it; the load is 34 beats (by hand above).
+    # With 3 cycles of DRAM latency per transfer: busy 34 + 3 + 5 + 3 = 45 cycles.
+    hw = tiny_hw(dram={**BEAT_8B, "latency_cycles": 3})
+    op = _k_proj()
+    costs, _ = simulate_op_shapes(op, hw)
+    assert costs.accesses["dram"][0].tolist() == [34]
+    assert costs.accesses["dram"][1].tolist() == [5]
+    assert costs.dram_cycles.tolist() == [34 + 3 + 5 + 3]
+    # The write-back's parts in whole beats of their own: KV 32 bytes = 4, scales 4 bytes = 1.
+    assert costs.part_accesses["dram"]["out"].tolist() == [4]
+
+
+@pytest.mark.parametrize("m, n, k, count", [(3, 5, 256, 1), (37, 45, 300, 2)])
+def test_dram_accesses_are_the_beats_the_dram_cycles_charge(m, n, k, count):
+    # Ragged GEMMs of many blocks: every load and write-back is whole beats, and with no
+    # latency the DRAM's busy cycles are exactly the beats read and written. Each part of a
+    # transfer is whole beats of its own: at most one more per part than the transfer.
+    hw = tiny_hw(dram=BEAT_8B, buffers={b: {"kib": 1, "banks": 2, "port_bits": 64}
+                                        for b in ("weight", "activation", "output")})
+    costs, _ = simulate_op_shapes(_k_proj(m, n, k, count), hw)
+    reads, writes = costs.accesses["dram"]
+    assert (reads + writes).tolist() == costs.dram_cycles.tolist()
+    bytes_moved = costs.dram_read_bytes + costs.dram_write_bytes
+    assert (reads + writes >= bytes_moved / 8).all()
+    parts = sum(costs.part_accesses["dram"].values())
+    blocks = math.prod(costs.mappings.mapping(0).blocks)
+    assert (parts >= reads + writes).all()
+    # Per block at most: a, b, b's scales in the load; out, its scales in the write-back.
+    assert (parts <= reads + writes + 5 * blocks * count).all()
 
 
 def test_narrow_buffer_ports_slow_the_array():
