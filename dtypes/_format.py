@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 
 from hwsim.dtypes._element import ElementFormat
-from hwsim.dtypes._scale import INT8_ROW_FACTOR_BITS, SCALE_BITS, ScaleFormat
+from hwsim.dtypes._scale import INT8_ROW_FACTOR_BITS, SCALE_BITS, ScaleFormat, _round_bf16
 from hwsim.dtypes._tables import minifloat
 from hwsim.errors import HwsimError
 
@@ -272,7 +272,6 @@ class FloatFormat:
         if self.name == "fp16":
             with np.errstate(over="ignore"):
                 return x.astype(np.float16).astype(np.float32)
-        from hwsim.dtypes._scale import _round_bf16
 
         return _round_bf16(x)
 

@@ -63,6 +63,7 @@ def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np
     elif fmt == "bf16":
         stored = _round_bf16(ideal).astype(np.float64)
     elif fmt == "e4m3":
+        # cycle: dtypes._registry -> dtypes._format -> dtypes._scale
         from hwsim.dtypes._registry import get_element
 
         e4m3 = get_element("fp8_e4m3")

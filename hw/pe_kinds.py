@@ -239,8 +239,9 @@ class PEKind:
 
 
 def _bitmod_formats(p: Mapping[str, Any]) -> dict[str, Any]:
-    # Imported here: the RTL package pulls in Amaranth, which a hardware description without
-    # RTL does not need (`import hwsim.hw` stays light).
+    # The RTL package pulls in Amaranth, which a hardware description without RTL does not
+    # need (`import hwsim.hw` stays light).
+    # amaranth: only for a bitmod PE with RTL parameters
     from hwsim.hw.rtl.terms import family_formats, get_families
 
     # The formats this build runs, not every format the cycle model knows.
@@ -360,6 +361,7 @@ def pe_for_block(block: str, params: Mapping[str, Any]) -> tuple[dict, int, int]
                          f"allowed: {', '.join(blocks)}")
     kind, block_pe = blocks[block]
     # A parameter a build does not record (e.g. a pipeline depth added later) is its default.
+    # amaranth: only for a PE described by its RTL block
     from hwsim.hw.rtl.registry import get_block
 
     pe = {"kind": kind, **block_pe.pe({**get_block(block).defaults(), **params}),

@@ -271,6 +271,7 @@ def hardware_from_dict(data: Any, source: str = "<dict>") -> HardwareSpec:
         raise HwsimError(f"{source}: " + "; ".join(errors))
     if hw.pe.rtl is not None or "rtl" in (hw.pe.area_um2, hw.pe.energy_pj_per_cycle):
         # Lazy: synthesis and simulation run only for descriptions that ask for them.
+        # cycle: hw.asic.pe_costs -> hw.spec; amaranth: only with pe.rtl
         from hwsim.hw.asic.pe_costs import resolve_rtl_pe
 
         hw = resolve_rtl_pe(hw)
@@ -315,6 +316,7 @@ def hardware_fields(hw: HardwareSpec) -> list[str]:
     if hw.pe.rtl is not None:
         # The RTL block's own parameters (pipeline depth, accumulator, ...) are fields too.
         # Imported here: hw.asic builds on this module.
+        # cycle: hw.asic.pe_costs -> hw.spec; amaranth: only with pe.rtl
         from hwsim.hw.asic.pe_costs import rtl_param_fields
 
         paths += rtl_param_fields(hw.pe.rtl.block)

@@ -15,6 +15,15 @@ import numpy as np
 import pandas as pd
 
 from hwsim.dtypes import get_format, quantize
+from hwsim.reports.fidelity_e2e import REFERENCE
+from hwsim.reports.figure_style import (
+    categorical_styles,
+    figure_bytes,
+    format_style,
+    new_figure,
+    scale_axis,
+    style,
+)
 
 __all__ = ["fidelity_figure", "histogram_png", "pareto_figure", "pareto_front", "pareto_png",
            "per_element_scale",
@@ -39,7 +48,6 @@ def sqnr_png(layers: pd.DataFrame, title: str = "") -> bytes:
         layers: the table of `hwsim.reports.fidelity.layer_fidelity`.
         title: figure title (e.g. the checkpoint's name).
     """
-    from hwsim.reports.figure_style import figure_bytes, format_style, new_figure, style
 
     first = layers.drop_duplicates("layer")
     order = list(first["layer"])
@@ -88,7 +96,6 @@ def histogram_png(w: np.ndarray, layer: str, formats: Sequence[str],
     draw the union of their types' values. Unscaled formats (fp16, ...) show raw weights.
     """
 
-    from hwsim.reports.figure_style import figure_bytes, new_figure, style
 
     cols = min(4, len(formats))
     rows = -(-len(formats) // cols)
@@ -168,7 +175,6 @@ def pareto_figure(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label:
     """Scatter of fidelity `y` against cost `x`, one labelled point per (format, design)
     pairing, coloured and marked by design (the legend), the Pareto front over all pairings
     joined by a line. Energy and latency axes are scaled to their magnitude."""
-    from hwsim.reports.figure_style import categorical_styles, new_figure, style
 
     t = table[np.isfinite(table[x].astype(float)) & np.isfinite(table[y].astype(float))]
     t = t.reset_index(drop=True)
@@ -179,7 +185,6 @@ def pareto_figure(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label:
         xs = t[x].to_numpy(dtype=np.float64)
         if x in _COST_UNITS:
             kind, to_si = _COST_UNITS[x]
-            from hwsim.reports.figure_style import scale_axis
 
             xs = xs * to_si / scale_axis(ax, "x", xs * to_si, kind, x_label)
         else:
@@ -216,8 +221,6 @@ def fidelity_figure(table: pd.DataFrame, title: str = "") -> Any:
         table: `hwsim.reports.fidelity_e2e.end_to_end_fidelity` output (reference row first).
         title: figure title (e.g. the checkpoint and the texts).
     """
-    from hwsim.reports.fidelity_e2e import REFERENCE
-    from hwsim.reports.figure_style import format_style, new_figure, style
 
     embedding = str(table.iloc[0]["task"]) == "embedding"
     y, label = (("cos_mean", "mean cosine similarity to the float embeddings") if embedding
@@ -249,7 +252,6 @@ def fidelity_figure(table: pd.DataFrame, title: str = "") -> Any:
 def pareto_png(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label: str,
                y_higher_is_better: bool = True, title: str = "") -> bytes:
     """`pareto_figure` as PNG bytes."""
-    from hwsim.reports.figure_style import figure_bytes
 
     return figure_bytes(pareto_figure(table, x, y, x_label=x_label, y_label=y_label,
                                       y_higher_is_better=y_higher_is_better, title=title))

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.reports.figure_style import categorical_styles, op_class_color
+from hwsim.reports.units import format_number
 
 __all__ = ["bar_plot", "roofline_plot", "scatter_plot"]
 
@@ -43,7 +44,6 @@ def _source(frame: pd.DataFrame, hover: dict[str, str]) -> Any:
         else:
             data[col] = values.to_numpy()
     # Tooltip columns as text written once in Python, so the page shows the same digits.
-    from hwsim.reports.units import format_number
 
     for label, col in hover.items():
         key = f"hover_{label}"
@@ -90,7 +90,6 @@ def bar_plot(labels: Sequence[str], values: Sequence[float], *, title: str, y_la
     """Vertical bars with hover text (``{label: values}``); `legend` names each bar's group."""
     from bokeh.models import ColumnDataSource, HoverTool
 
-    from hwsim.reports.units import format_number
 
     fig = _figure(title, "", y_label, x_range=list(labels))
     data: dict[str, Any] = {"x": list(labels), "top": list(values),

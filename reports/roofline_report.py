@@ -19,6 +19,9 @@ import pandas as pd
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder, portable_path
+from hwsim.reports.figure_style import save_figure
+from hwsim.reports.html_plots import roofline_plot
+from hwsim.reports.html_report import HtmlTable, render_html, summary_item, write_html
 from hwsim.reports.roofline_analysis import analyze, summarize
 from hwsim.reports.roofline_machine import Machine
 from hwsim.reports.text_table import Column, TextTable
@@ -94,8 +97,6 @@ def roofline_html(table: pd.DataFrame, summary: dict[str, Any], machine: Machine
                   plots: bool = True) -> str:
     """The interactive ``report.html``: summary (tied to ``summary.json`` by key), the
     roofline with every operator hoverable, and the sortable per-operator table."""
-    from hwsim.reports.html_plots import roofline_plot
-    from hwsim.reports.html_report import HtmlTable, render_html, summary_item
 
     spec = [("total time", "total.time_s", "time", 1.0, ""),
             ("TTFT (prefill)", "total.ttft_s", "time", 1.0, ""),
@@ -186,12 +187,11 @@ def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, mac
                                  encoding="utf-8")
     files["summary"].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                                 encoding="utf-8")
-    from hwsim.reports.html_report import write_html
 
     files["html"] = write_html(out / "report.html",
                                roofline_html(table, summary, machine, plots=bool(formats)))
     if formats:
-        from hwsim.reports.figure_style import save_figure
+        # matplotlib: only when plotting
         from hwsim.reports.roofline_plot import latency_breakdown_figure, roofline_figure
 
         weights = workload.weights.format or f"{workload.weights.bits:g}-bit"

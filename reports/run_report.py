@@ -16,8 +16,14 @@ import pandas as pd
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
+from hwsim.reports.figure_style import op_class_color, save_figure
+from hwsim.reports.html_plots import bar_plot
+from hwsim.reports.html_report import HtmlTable, render_html, summary_item, write_html
+from hwsim.reports.roofline_analysis import analyze
+from hwsim.reports.roofline_machine import machine_from_hardware
+from hwsim.reports.run_plots import comparison_figure, energy_figure, latency_figure
 from hwsim.reports.text_table import Column, TextTable
-from hwsim.reports.units import format_number, pick_unit
+from hwsim.reports.units import format_number, format_quantity, pick_unit
 from hwsim.sim.run import RunResult, apply_weight_storage, compare_results
 from hwsim.workloads import operators
 
@@ -88,9 +94,6 @@ def vector_ops(workload: Any, hw: Any) -> dict[str, Any]:
     Returns:
         ``count``, ``roofline_time_s`` (None without a machine), ``machine`` and ``note``.
     """
-    from hwsim.reports.roofline_analysis import analyze
-    from hwsim.reports.roofline_machine import machine_from_hardware
-    from hwsim.workloads import operators
 
     ops = [op for op in operators(workload) if op.kind != "gemm"]
     out: dict[str, Any] = {"count": len(ops), "roofline_time_s": None, "machine": None}
@@ -107,7 +110,6 @@ def vector_ops(workload: Any, hw: Any) -> dict[str, Any]:
 
 def vector_ops_line(name: str, vector: dict[str, Any], latency_s: float) -> str:
     """One line for the terminal: how many vector operators, and their roofline time."""
-    from hwsim.reports.units import format_quantity
 
     line = f"{name}: {vector['count']} vector operators not on the PE array"
     if vector["roofline_time_s"] is not None:
@@ -315,9 +317,6 @@ def _layers_csv(results: Sequence[RunResult]) -> pd.DataFrame:
 def run_html(results: Sequence[RunResult], summary: dict[str, Any], baseline: int) -> str:
     """The interactive ``report.html`` of a run: the summary of every design (numbers tied to
     `summary` by their JSON path), per-operator bars, the comparison, the operator table."""
-    from hwsim.reports.figure_style import op_class_color
-    from hwsim.reports.html_plots import bar_plot
-    from hwsim.reports.html_report import HtmlTable, render_html, summary_item
 
     many = len(results) > 1
     items = []
@@ -423,10 +422,6 @@ def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
 def _write(results: Sequence[RunResult], out: Path, base: int,
            weights: Sequence[dict[str, Any]] | None, formats: Sequence[str],
            vector: Sequence[dict[str, Any]] | None) -> list[Path]:
-    from hwsim.reports.figure_style import save_figure
-    from hwsim.reports.html_report import write_html
-    from hwsim.reports.run_plots import comparison_figure, energy_figure, latency_figure
-
     written = []
     summary = out / "summary.json"
     body = run_summary(results, base, weights, vector)

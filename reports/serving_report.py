@@ -21,7 +21,9 @@ import pandas as pd
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
+from hwsim.reports.figure_style import categorical_styles, new_figure, save_figure, style
 from hwsim.reports.run_report import json_safe
+from hwsim.reports.units import format_number, format_quantity
 from hwsim.workloads.serving import ServingRun
 
 __all__ = [
@@ -90,7 +92,6 @@ def serving_summary(workload: str, runs: Sequence[tuple[str, ServingRun]],
 
 def serving_figure(runs: Sequence[tuple[str, ServingRun]]) -> Any:
     """Batch size and utilization over time; TTFT and TPOT distributions (CDFs)."""
-    from hwsim.reports.figure_style import categorical_styles, new_figure, style
 
     colors = categorical_styles(name for name, _ in runs)
     with style():
@@ -128,7 +129,6 @@ def write_serving_outputs(workload: str, runs: Sequence[tuple[str, ServingRun]],
     Raises:
         HwsimError: ``out_dir`` is a file, or cannot be created or written (names ``--out``).
     """
-    from hwsim.reports.figure_style import save_figure
 
     out = output_folder(out_dir)
     files = [out / "summary.json", out / "requests.csv", out / "steps.csv"]
@@ -148,7 +148,6 @@ def write_serving_outputs(workload: str, runs: Sequence[tuple[str, ServingRun]],
 
 def serving_lines(runs: Sequence[tuple[str, ServingRun]]) -> list[str]:
     """One line per design for the terminal: TTFT, TPOT, end-to-end p50 / p99, throughput."""
-    from hwsim.reports.units import format_number, format_quantity
 
     def pct(p: dict[str, float | None], key: str) -> str:
         return format_quantity(p[key], "time") if p[key] is not None else "-"

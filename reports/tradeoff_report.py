@@ -14,6 +14,9 @@ import numpy as np
 import pandas as pd
 
 from hwsim.reports.fidelity_plots import pareto_front
+from hwsim.reports.html_plots import scatter_plot
+from hwsim.reports.html_report import HtmlTable, render_html, summary_item
+from hwsim.reports.units import pick_unit
 
 __all__ = ["tradeoff_html", "tradeoff_summary"]
 
@@ -58,8 +61,6 @@ def tradeoff_html(table: pd.DataFrame, summary: dict[str, Any], x_label: str,
                   y_label: str) -> str:
     """The page: what was compared, the Pareto pairings, a hoverable scatter of every
     pairing, and the sortable table."""
-    from hwsim.reports.html_plots import scatter_plot
-    from hwsim.reports.html_report import HtmlTable, render_html, summary_item
 
     x, y = summary["cost_axis"], summary["fidelity_metric"]
     items = [summary_item(summary, "fidelity model", "fidelity_model"),
@@ -76,8 +77,6 @@ def tradeoff_html(table: pd.DataFrame, summary: dict[str, Any], x_label: str,
     scale = 1.0
     unit_label = x_label
     if kind is not None:
-        from hwsim.reports.units import pick_unit
-
         name, size = pick_unit(frame[x] * to_si, kind)
         scale = to_si / size
         unit_label = f"{x_label} ({name})"

@@ -29,6 +29,8 @@ from hwsim.hw.asic.netlist import parse_netlist
 from hwsim.hw.asic.operands import block_formats, block_stimulus
 from hwsim.hw.asic.subblocks import subblocks_of
 from hwsim.hw.asic.synth import netlist_key, synthesize_gates
+from hwsim.hw.rtl.registry import build, get_block, resolve_params
+from hwsim.hw.rtl.verilog import to_verilog
 
 __all__ = ["Activity", "BlockCost", "block_cost"]
 
@@ -104,8 +106,6 @@ def block_cost(name: str, params: dict | None = None, cache_dir: Path | None = N
         HwsimError: unknown block or parameter, synthesis failure, or gates that disagree with
             the golden model (a synthesis or simulation fault; never reported as a cost).
     """
-    from hwsim.hw.rtl.registry import build, get_block, resolve_params
-    from hwsim.hw.rtl.verilog import to_verilog
 
     canonical = get_block(name).name
     values = resolve_params(canonical, params)

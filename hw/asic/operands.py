@@ -20,7 +20,18 @@ from functools import cache
 
 import numpy as np
 
+from hwsim.dtypes import get_format, quantize
 from hwsim.errors import HwsimError
+from hwsim.hw.rtl.models import (
+    bitmod_model,
+    dint_mac_model,
+    fp16_int_fp16_acc_model,
+    fp16_int_mac_model,
+    fp16_mac_model,
+    int_mac_model,
+)
+from hwsim.hw.rtl.streams import bitmod_beats, pack
+from hwsim.workloads.checkpoints import demo_checkpoint_path, open_checkpoint
 
 __all__ = ["OPERAND_BLOCKS", "Operands", "Stimulus", "block_formats", "block_stimulus",
            "load_operands"]
@@ -54,8 +65,6 @@ def load_operands(seed: int = 0, tokens: int = 64) -> Operands:
     """MiniLM's layer-0 query weights and its real input activations (see module doc)."""
     rng = np.random.default_rng(seed)
     try:
-        from hwsim.workloads.checkpoints import demo_checkpoint_path, open_checkpoint
-
         ckpt = open_checkpoint(demo_checkpoint_path())
     except HwsimError:
         w = rng.normal(0.0, 0.04, (384, 384)).astype(np.float32)
@@ -100,7 +109,6 @@ def _mac_stimulus(a: np.ndarray, w: np.ndarray, expected: np.ndarray, streams: i
                   nonfinite: np.ndarray | None = None) -> Stimulus:
     """Beats from lane-split ``a``/``w`` ((streams * outputs, beats, lanes)) and the model's
     ``expected`` outputs (streams * outputs,), masked to the port by the caller."""
-    from hwsim.hw.rtl.streams import pack
 
     outs = a.shape[0] // streams
     pa, pw = pack(a, a_bits), pack(w, w_bits)
@@ -124,16 +132,10 @@ def _signed(codes: np.ndarray, bits: int) -> np.ndarray:
 
 
 def _int_bits(fmt: str) -> int:
-    from hwsim.dtypes import get_format
-
     return get_format(fmt).bits
 
 
 def _bitmod(block, ops: Operands, streams: int, outs: int, fmt: str) -> Stimulus:
-    from hwsim.dtypes import quantize
-    from hwsim.hw.rtl.models import bitmod_model
-    from hwsim.hw.rtl.streams import bitmod_beats
-
     c = block.config
     mode, fam = _bitmod_modes(c)[fmt]
     k = c.k
@@ -185,15 +187,12 @@ def _streams_and_tokens(ops: Operands, streams: int, outs: int, k: int):
 def _quantized_rows(w_f: np.ndarray, fmt: str, bits: int) -> np.ndarray:
     """Two's-complement codes (as signed ints) of each stream's weight row; all outputs of a
     stream share the row."""
-    from hwsim.dtypes import quantize
 
     codes = _signed(quantize(np.ascontiguousarray(w_f[:, 0]), fmt).codes, bits)
     return np.broadcast_to(codes[:, None, :], w_f.shape)
 
 
 def _int_mac(block, ops, streams, outs, fmt):
-    from hwsim.hw.rtl.models import int_mac_model
-
     w_f, a_f = _streams_and_tokens(ops, streams, outs, block.k)
     w = _lane_split(_quantized_rows(w_f, fmt, _int_bits(fmt)), block.lanes)
     a = _lane_split(_int_codes(a_f, block.act_bits), block.lanes)
@@ -202,8 +201,6 @@ def _int_mac(block, ops, streams, outs, fmt):
 
 
 def _dint_mac(block, ops, streams, outs, fmt):
-    from hwsim.hw.rtl.models import dint_mac_model
-
     w_f, a_f = _streams_and_tokens(ops, streams, outs, block.k)
     w = _lane_split(_quantized_rows(w_f, "dint4", 4) & 0xF, block.lanes)
     a = _lane_split(_int_codes(a_f, 8), block.lanes)
@@ -212,8 +209,6 @@ def _dint_mac(block, ops, streams, outs, fmt):
 
 
 def _fp16_int_mac(block, ops, streams, outs, fmt):
-    from hwsim.hw.rtl.models import fp16_int_fp16_acc_model, fp16_int_mac_model
-
     w_f, a_f = _streams_and_tokens(ops, streams, outs, block.k)
     w = _lane_split(_quantized_rows(w_f, fmt, _int_bits(fmt)), block.lanes)
     a = _lane_split(a_f.astype(np.float16).view(np.uint16), block.lanes)
@@ -226,8 +221,6 @@ def _fp16_int_mac(block, ops, streams, outs, fmt):
 
 
 def _fp16_mac(block, ops, streams, outs, fmt):
-    from hwsim.hw.rtl.models import fp16_mac_model
-
     w_f, a_f = _streams_and_tokens(ops, streams, outs, block.k)
     w = _lane_split(w_f.astype(np.float16).view(np.uint16), 1)
     a = _lane_split(a_f.astype(np.float16).view(np.uint16), 1)

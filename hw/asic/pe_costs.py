@@ -23,7 +23,11 @@ from __future__ import annotations
 import dataclasses
 
 from hwsim.errors import HwsimError
+from hwsim.hw.asic.cache import user_cache_dir
+from hwsim.hw.asic.calibration import calibrate, check_node
+from hwsim.hw.asic.cost import block_cost
 from hwsim.hw.pe_kinds import PE_KINDS
+from hwsim.hw.rtl.registry import BLOCKS
 from hwsim.hw.spec import HardwareSpec
 
 __all__ = ["PE_BLOCKS", "resolve_rtl_pe", "rtl_param_fields"]
@@ -39,7 +43,6 @@ _FIGURES = ("area_um2", "energy_pj_per_cycle")
 def rtl_param_fields(block: str) -> list[str]:
     """``pe.rtl.params.<name>`` for each parameter of RTL block ``block`` (none if unknown):
     the hardware fields `hwsim.hw.spec.with_overrides` and sweeps accept for it."""
-    from hwsim.hw.rtl.registry import BLOCKS
 
     known = BLOCKS.get(str(block).lower())
     return [f"pe.rtl.params.{p.name}" for p in known.params] if known else []
@@ -92,10 +95,6 @@ def resolve_rtl_pe(hw: HardwareSpec) -> HardwareSpec:
 
 
 def _figures(pe, derived: tuple[str, ...]) -> dict[str, float]:
-    from hwsim.hw.asic.cache import user_cache_dir
-    from hwsim.hw.asic.calibration import calibrate, check_node
-    from hwsim.hw.asic.cost import block_cost
-
     try:
         check_node(pe.rtl.node)
     except HwsimError:

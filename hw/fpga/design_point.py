@@ -29,6 +29,8 @@ from hwsim.hw.fpga.devices import get_device
 from hwsim.hw.fpga.flow import Implementation
 from hwsim.hw.pe_kinds import core_blocks, pe_for_block
 from hwsim.hw.presets import FPGA_PRESET_DIR
+from hwsim.hw.rtl.core_config import CoreConfig
+from hwsim.hw.rtl.core_layout import core_hardware
 from hwsim.hw.spec import HardwareSpec, hardware_from_dict
 
 __all__ = [
@@ -180,8 +182,6 @@ def _core_hardware(impl: Implementation, params: dict, clock_mhz: float,
                    name: str | None) -> tuple[HardwareSpec, dict]:
     """The accelerator core describes itself: its array, its buffer memories (in block RAM)
     and its DRAM port (`hwsim.hw.rtl.core_layout.core_hardware`), at the measured clock."""
-    from hwsim.hw.rtl.core_config import CoreConfig
-    from hwsim.hw.rtl.core_layout import core_hardware
 
     data = core_hardware(CoreConfig(**params), clock_mhz=clock_mhz,
                          name=name or f"{impl.block}-{impl.device}")

@@ -90,8 +90,6 @@ _WORKLOAD_FIELDS = ("name", "description", "model", "batch", "prompt_tokens",
 
 def _build(config: dict[str, Any]) -> tuple[Any, Any]:
     """The point's validated hardware description and workload."""
-    from hwsim.hw import hardware_from_dict
-    from hwsim.workloads import workload_from_dict
 
     hw = hardware_from_dict(config["hardware"], source="hardware")
     if config["hardware_overrides"]:

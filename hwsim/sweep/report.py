@@ -29,7 +29,11 @@ import numpy as np
 import pandas as pd
 
 from hwsim.errors import HwsimError
+from hwsim.reports.figure_style import categorical_styles, new_figure, save_figure, style
+from hwsim.reports.html_report import write_html
+from hwsim.reports.units import format_number
 from hwsim.sweep.pareto import pareto_mask, violation
+from hwsim.sweep.report_html import sweep_html, sweep_summary
 from hwsim.sweep.spec import Constraint, Heatmap, Objective
 from hwsim.sweep.store import ResultStore
 
@@ -196,8 +200,6 @@ def _draw_constraints(ax: Any, constraints: Sequence[Constraint], a: str, b: str
 def _pareto_plot(table: pd.DataFrame, a: Objective, b: Objective, path: Path, *,
                  title: str, fields: Sequence[str], constraints: Sequence[Constraint],
                  formats: Sequence[str]) -> list[Path]:
-    from hwsim.reports.figure_style import categorical_styles, new_figure, save_figure, style
-
     ok = table["error"].isna() & table[a.metric].notna() & table[b.metric].notna()
     infeasible = table[ok & ~table["feasible"]]
     feasible = table[table["feasible"]]
@@ -246,9 +248,6 @@ def _pareto_plot(table: pd.DataFrame, a: Objective, b: Objective, path: Path, *,
 def _heatmap(table: pd.DataFrame, hm: Heatmap, goal: str, axes: dict[str, list[Any]],
              path: Path, *, title: str, constraints: Sequence[Constraint],
              formats: Sequence[str]) -> list[Path]:
-    from hwsim.reports.figure_style import new_figure, save_figure, style
-    from hwsim.reports.units import format_number
-
     xs, ys = axes[hm.x], axes[hm.y]  # in the order the sweep file lists them
 
     def best_grid(rows: pd.DataFrame) -> np.ndarray:
@@ -366,12 +365,10 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
                           formats=figure_formats)
     report = SweepReport(table, front.reset_index(drop=True), tuple(files), planned, missing,
                          failed, fields, tuple(objectives))
-    from hwsim.sweep.report_html import sweep_html, sweep_summary
 
     summary = sweep_summary(report, plan)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                                       encoding="utf-8")
-    from hwsim.reports.html_report import write_html
 
     html = write_html(out / "report.html", sweep_html(report, summary))
     return dataclasses.replace(report, files=(*report.files, out / "summary.json", html))

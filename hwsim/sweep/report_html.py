@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from hwsim.reports.html_plots import scatter_plot
+from hwsim.reports.html_report import HtmlTable, render_html, summary_item
+
 if TYPE_CHECKING:
     from hwsim.sweep.report import SweepReport
 
@@ -49,8 +52,7 @@ def sweep_summary(report: SweepReport, plan: dict[str, Any]) -> dict[str, Any]:
 def sweep_html(report: SweepReport, summary: dict[str, Any]) -> str:
     """The page: counts, each Pareto point's axis and objective values, a hoverable scatter
     of the first two objectives, the front and (up to 2000 points) the results tables."""
-    from hwsim.reports.html_plots import scatter_plot
-    from hwsim.reports.html_report import HtmlTable, render_html, summary_item
+    # cycle: hwsim.sweep.report -> hwsim.sweep.report_html
     from hwsim.sweep.report import metric_label
 
     items = [summary_item(summary, label, key) for label, key in (

@@ -21,6 +21,7 @@ from hwsim.limits import MAX_GRID_POINTS
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.executors import Executor, Outcome, check_executor, open_executor
 from hwsim.sweep.fields import resolve_field
+from hwsim.sweep.hwsim_eval import hwsim_evaluator
 from hwsim.sweep.pareto import violation
 from hwsim.sweep.space import DesignSpace
 from hwsim.sweep.spec import SweepSpec
@@ -232,8 +233,6 @@ def run_sweep(
         HwsimError: bad axes, executor or address. `SweepInterrupted` when a worker died.
     """
     if evaluator is None:
-        from hwsim.sweep.hwsim_eval import hwsim_evaluator
-
         evaluator = hwsim_evaluator()
     out = Path(out_dir)
     check_executor(executor, workers, address)
