@@ -4,6 +4,7 @@ test process, never to the user's ~/.cache (CLI subprocesses inherit it)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,20 @@ def one_gemm() -> str:
     """The first GEMM of `small_gemms` alone (k = 256: one int4 group scale per 128 weights,
     one ant4 scale per row)."""
     return _gemm_workload(1)
+
+
+@pytest.fixture
+def tiny_sweep(tmp_path, small_gemms) -> Path:
+    """A 4-point grid sweep of `small_gemms` on `bitmod` (array.rows x weights.format); its
+    workload is ``k.yaml`` beside it. Returns the sweep file."""
+    import yaml
+
+    wl = tmp_path / "k.yaml"
+    wl.write_text(small_gemms, encoding="utf-8")
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({
+        "name": "tiny", "workload": str(wl), "hardware": "bitmod",
+        "axes": [{"field": "array.rows", "values": [16, 32]},
+                 {"field": "weights.format", "values": ["int4", "bitmod4"]}],
+        "objectives": ["latency_ms", "energy_uj"]}), encoding="utf-8")
+    return sweep

@@ -182,18 +182,8 @@ def test_tradeoff_energy_reads_back_whole(monkeypatch, capsys, tmp_path, quantiz
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_sweep_pareto_table_shows_axis_values(monkeypatch, capsys, tmp_path, width, small_gemms):
-    import yaml
-
-    wl = tmp_path / "k.yaml"
-    wl.write_text(small_gemms, encoding="utf-8")
-    sweep = tmp_path / "s.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "name": "tiny", "workload": str(wl), "hardware": "bitmod",
-        "axes": [{"field": "array.rows", "values": [16, 32]},
-                 {"field": "weights.format", "values": ["int4", "bitmod4"]}],
-        "objectives": ["latency_ms", "energy_uj"]}))
-    out = cli(monkeypatch, capsys, width, "sweep", str(sweep), "--out", str(tmp_path / "o"),
+def test_sweep_pareto_table_shows_axis_values(monkeypatch, capsys, tmp_path, width, tiny_sweep):
+    out = cli(monkeypatch, capsys, width, "sweep", str(tiny_sweep), "--out", str(tmp_path / "o"),
               "-j", "1")
     front = json.loads((tmp_path / "o" / "summary.json").read_text())["front"]
     headers, rows = parse_tables(out)[-1]

@@ -140,16 +140,8 @@ def test_tradeoff_report(monkeypatch, capsys, tmp_path):
     check_page(tmp_path / "t", plots=1)
 
 
-def test_sweep_report(monkeypatch, capsys, tmp_path, small_gemms):
-    wl = tmp_path / "kernels.yaml"
-    wl.write_text(small_gemms, encoding="utf-8")
-    sweep = tmp_path / "s.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "name": "tiny", "workload": str(wl), "hardware": "bitmod",
-        "axes": [{"field": "array.rows", "values": [16, 32]},
-                 {"field": "weights.format", "values": ["int4", "bitmod4"]}],
-        "objectives": ["latency_ms", "energy_uj"]}))
-    cli(monkeypatch, capsys, "sweep", str(sweep), "--out", str(tmp_path / "o"), "-j", "1")
+def test_sweep_report(monkeypatch, capsys, tmp_path, tiny_sweep):
+    cli(monkeypatch, capsys, "sweep", str(tiny_sweep), "--out", str(tmp_path / "o"), "-j", "1")
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["finished"] == 4 and summary["front"]
     # Each Pareto point names its axis values on the page.
