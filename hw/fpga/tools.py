@@ -103,8 +103,13 @@ def warm_tool(tool: str, *, timeout_s: float = 1800.0) -> None:
     marker = cache / f"{module}-{version}.hwsim-warm"
     if marker.is_file():
         return
-    cache.mkdir(parents=True, exist_ok=True)
-    with (cache / f"{module}.hwsim-lock").open("w") as lock:
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        lock = (cache / f"{module}.hwsim-lock").open("w")
+    except OSError as exc:
+        raise HwsimError(f"{tool}'s WebAssembly cache {cache} is not writable "
+                         f"({exc.strerror}): set YOWASP_CACHE_DIR to a writable folder") from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if marker.is_file():  # another process compiled it while this one waited
             return

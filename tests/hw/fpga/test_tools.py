@@ -70,3 +70,11 @@ def test_a_crash_says_which_signal_ended_the_tool(tmp_path, monkeypatch):
     run = run_tool("yosys", ["-q", "-s", "synth.ys"], Path(tmp_path))
     assert run.returncode == -7
     assert run.output.strip() == "ERROR: yosys was killed by SIGBUS"
+
+
+def test_an_unwritable_cache_is_one_line_naming_the_variable(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where the cache folder should go: mkdir fails
+    monkeypatch.setenv("YOWASP_CACHE_DIR", str(blocker / "yowasp"))
+    with pytest.raises(HwsimError, match=r"is not writable .*: set YOWASP_CACHE_DIR"):
+        warm_tool("yosys")
