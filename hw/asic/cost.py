@@ -29,6 +29,7 @@ from hwsim.hw.asic.netlist import parse_netlist
 from hwsim.hw.asic.operands import block_formats, block_stimulus
 from hwsim.hw.asic.subblocks import subblocks_of
 from hwsim.hw.asic.synth import netlist_key, synthesize_gates
+from hwsim.hw.asic.vectorless import default_switching
 from hwsim.hw.rtl.registry import build, get_block, resolve_params
 from hwsim.hw.rtl.verilog import to_verilog
 
@@ -74,6 +75,9 @@ class BlockCost:
             operand model for the block. The gates matched the golden model on every output
             of every format (else `block_cost` raises).
         cached: the netlist or the whole cost came from a cache (no Yosys run).
+        default_block: switching per cycle at a synthesis tool's default activity, the whole
+            block (`hwsim.hw.asic.vectorless`): what published, vectorless mW compare with.
+        default_alone: the same per sub-block, each analysed alone (its inputs at the default).
     """
 
     block: str
@@ -87,6 +91,8 @@ class BlockCost:
     activity: tuple[Activity, ...] = ()
     cached: bool = False
     library: str = field(default="sky130_fd_sc_hd")
+    default_block: float = 0.0
+    default_alone: dict[str, float] = field(default_factory=dict)
 
     @property
     def switching(self) -> Switching | None:
@@ -168,12 +174,14 @@ def _measure(canonical: str, values: dict, verilog: str, sub, stimuli: list,
     for g, b in zip(gates, owners, strict=True):
         areas[b] += lib.cell(g.type).area_um2
     area = sum(areas.values())
+    default = default_switching(netlist, lib, owners)
     cost = {
         "block": canonical, "params": values,
         "verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
         "cells": dict(sorted(Counter(g.type for g in gates).items())),
         "area_um2": area, "nand2_eq": lib.nand2_equivalents(area), "flops": len(netlist.flops),
         "subblock_area_um2": dict(sorted(areas.items())), "cached": cached, "library": lib.name,
+        "default_block": default.block, "default_alone": default.alone,
     }
     activity = []
     sim = None

@@ -21,7 +21,8 @@ def _cost(block: str, area: float, energy: float, sub: dict | None = None) -> Bl
                    {k: energy * v / area for k, v in sub.items()}, 0.1)
     fmts = ("bitmod3", "bitmod4") if block == "bitmod_pe" else ("x",)
     acts = tuple(Activity(f, sw, 10, 10, "test") for f in fmts)
-    return BlockCost(block, {}, "", {}, sum(sub.values()), area / 3.75, 0, sub, acts)
+    return BlockCost(block, {}, "", {}, sum(sub.values()), area / 3.75, 0, sub, acts,
+                     default_block=sw.total, default_alone=dict(sw.by_subblock))
 
 
 def test_check_node():

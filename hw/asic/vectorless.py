@@ -1,0 +1,183 @@
+"""Switching at a synthesis tool's default activity: the basis of published, vectorless mW.
+
+Design Compiler without a switching-activity file (the BitMoD artifact's ``run_dc.tcl``) gives
+every primary input a static probability of 0.5 and a toggle rate of 0.1 per clock cycle and
+propagates them probabilistically through the netlist. This module does the same on our gate
+netlists, so our power can be compared with the published mW apples to apples; the per-format
+energies the simulator uses stay on real operands (`hwsim.hw.asic.energy`).
+
+Propagation (zero-delay, lag one): every net is a two-state chain summarised by the joint
+probability of its value in the previous and the current cycle, ``(P00, P01, P10, P11)``; a
+gate's output joint follows from its inputs' assuming they are independent (the usual
+vectorless assumption, which reconvergent fan-out breaks); a flip-flop's output is its input
+one cycle later, so it has the same joint; feedback loops are iterated (damped) to a fixed point.
+Toggles per cycle of a net are ``P01 + P10``. Handshake inputs are held in steady streaming
+(``rst`` low, ``in_valid`` and ``out_ready`` high): the published blocks have no handshake.
+
+Two scopes, as the published figures were made: the whole block with its primary inputs at the
+default activity (a MAC synthesized as one module), and each sub-block *alone*, with every net
+it reads from another sub-block at the default activity (the artifact synthesized each BitMoD
+PE sub-block as its own module and summed them). Energies are in the units of
+`hwsim.hw.asic.energy` (um^2 of switched gate/diffusion area per cycle).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim.hw.asic.energy import net_loads
+from hwsim.hw.asic.library import CellLibrary
+from hwsim.hw.asic.netlist import CONST0, CONST1, Netlist
+
+__all__ = ["DEFAULT_STATIC_PROBABILITY", "DEFAULT_TOGGLE_RATE", "HELD_INPUTS",
+           "DefaultSwitching", "default_switching", "net_activity"]
+
+DEFAULT_TOGGLE_RATE = 0.1  # Design Compiler's power_default_toggle_rate, per clock cycle
+DEFAULT_STATIC_PROBABILITY = 0.5
+HELD_INPUTS = {"rst": 0, "in_valid": 1, "out_ready": 1}
+
+_FUNCTIONS = {
+    "$_NOT_": lambda a: not a, "$_BUF_": lambda a: a,
+    "$_AND_": lambda a, b: a and b, "$_NAND_": lambda a, b: not (a and b),
+    "$_OR_": lambda a, b: a or b, "$_NOR_": lambda a, b: not (a or b),
+    "$_XOR_": lambda a, b: a != b, "$_XNOR_": lambda a, b: a == b,
+    "$_ANDNOT_": lambda a, b: a and not b, "$_ORNOT_": lambda a, b: a or not b,
+    "$_MUX_": lambda a, b, s: b if s else a, "$_NMUX_": lambda a, b, s: not (b if s else a),
+    "$_AOI3_": lambda a, b, c: not ((a and b) or c),
+    "$_OAI3_": lambda a, b, c: not ((a or b) and c),
+    "$_AOI4_": lambda a, b, c, d: not ((a and b) or (c and d)),
+    "$_OAI4_": lambda a, b, c, d: not ((a or b) and (c or d)),
+}
+
+
+@dataclass(frozen=True)
+class DefaultSwitching:
+    """Switched capacitance per cycle at the default activity.
+
+    Attributes:
+        block: the whole block, its primary inputs at the default activity.
+        alone: per sub-block, analysed alone (its inputs from other sub-blocks at the default).
+        toggle_rate: the default toggles per cycle of an input.
+    """
+
+    block: float
+    alone: dict[str, float]
+    toggle_rate: float
+
+
+_PASSES: list[int] = []
+
+
+def _transfer(gate_type: str, k: int) -> np.ndarray:
+    """(4**k, 4) 0/1 matrix: the inputs' joint states (2*prev + cur each, first input most
+    significant) to the output's joint state."""
+    f = _FUNCTIONS[gate_type]
+    m = np.zeros((4 ** k, 4))
+    for row, states in enumerate(itertools.product(range(4), repeat=k)):
+        prev = bool(f(*(bool(s >> 1) for s in states)))
+        cur = bool(f(*(bool(s & 1) for s in states)))
+        m[row, 2 * prev + cur] = 1.0
+    return m
+
+
+def _default_joint(probability: float, rate: float) -> np.ndarray:
+    half = rate / 2
+    return np.array([1 - probability - half, half, half, probability - half])
+
+
+def net_activity(netlist: Netlist, gates: set[int] | None = None, *,
+                 rate: float = DEFAULT_TOGGLE_RATE, tol: float = 1e-5,
+                 max_passes: int = 200) -> dict[int, float]:
+    """Toggles per cycle of every net, propagating the default activity.
+
+    ``gates`` (indices into `Netlist.all_gates`) restricts the propagation to those gates:
+    every other net (primary inputs and nets driven outside) is held at the default activity,
+    as an input port of that part synthesized alone. None: the whole block.
+    """
+    all_gates = netlist.all_gates()
+    n_comb = len(netlist.gates)
+    chosen = set(range(len(all_gates))) if gates is None else gates
+    nets = sorted({n for g in all_gates for _, n in g.inputs if n >= 0}
+                  | {g.output for g in all_gates}
+                  | {n for bits in netlist.inputs.values() for n in bits if n >= 0})
+    index = {n: i + 2 for i, n in enumerate(nets)}
+    index[CONST0], index[CONST1] = 0, 1
+    q = np.tile(_default_joint(DEFAULT_STATIC_PROBABILITY, rate), (len(nets) + 2, 1))
+    q[0], q[1] = (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)
+    for port, level in HELD_INPUTS.items():
+        for n in netlist.inputs.get(port, ()):
+            if n >= 0:
+                q[index[n]] = (0.0, 0.0, 0.0, 1.0) if level else (1.0, 0.0, 0.0, 0.0)
+    # Combinational gates grouped by (logic level, type): one matrix product per group.
+    level: dict[int, int] = {}
+    groups: dict[tuple[int, str, int], list[int]] = defaultdict(list)
+    for i, g in enumerate(netlist.gates):
+        lv = 1 + max((level.get(n, 0) for _, n in g.inputs), default=0)
+        level[g.output] = lv
+        if i in chosen:
+            groups[(lv, g.type, len(g.inputs))].append(i)
+    plan = []
+    for (_, gtype, k), members in sorted(groups.items()):
+        ins = np.array([[index[n] for _, n in all_gates[i].inputs] for i in members])
+        outs = np.array([index[all_gates[i].output] for i in members])
+        plan.append((ins, outs, _transfer(gtype, k)))
+    flops = [i for i in range(n_comb, len(all_gates)) if i in chosen]
+    d_idx = np.array([index[dict(all_gates[i].inputs)["D"]] for i in flops], dtype=int)
+    q_idx = np.array([index[all_gates[i].output] for i in flops], dtype=int)
+    for _ in range(max_passes):
+        for ins, outs, m in plan:
+            joint = q[ins[:, 0]]
+            for col in range(1, ins.shape[1]):
+                joint = (joint[:, :, None] * q[ins[:, col]][:, None, :]).reshape(len(outs), -1)
+            out = joint @ m
+            # Renormalized: through feedback loops rounding errors would grow geometrically.
+            q[outs] = out / out.sum(axis=1, keepdims=True)
+        if not flops:
+            break
+        delta = float(np.max(np.abs(q[d_idx] - q[q_idx])))
+        # Damped: a loop such as a toggling bit would otherwise swap P00 and P11 forever.
+        q[q_idx] = 0.5 * (q[q_idx] + q[d_idx])
+        if delta < tol:
+            break
+    _PASSES.append(_ + 1)
+    return {n: float(q[index[n], 1] + q[index[n], 2]) for n in nets}
+
+
+def default_switching(netlist: Netlist, library: CellLibrary, owners: list[str], *,
+                      rate: float = DEFAULT_TOGGLE_RATE) -> DefaultSwitching:
+    """`DefaultSwitching` of ``netlist`` whose gates belong to sub-blocks ``owners`` (one per
+    gate of `Netlist.all_gates`, as `Netlist.attribute` gives)."""
+    gates = netlist.all_gates()
+    cells = [library.cell(g.type) for g in gates]
+    internal = {g.output: c.internal_gate_um2 for g, c in zip(gates, cells, strict=True)}
+    clock = defaultdict(float)
+    for c, b in zip(cells, owners, strict=True):
+        if c.is_flop:
+            clock[b] += 2.0 * c.clock_gate_um2  # the CLK pin's transistors included
+    whole = net_activity(netlist, rate=rate)
+    loads = net_loads(netlist, library)
+    block = sum(t * (loads.get(n, 0.0) + internal.get(n, 0.0)) for n, t in whole.items())
+    block += sum(clock.values())
+    pin_load: dict[tuple[int, str], float] = defaultdict(float)  # (net, reading sub-block)
+    for g, c, b in zip(gates, cells, owners, strict=True):
+        for pin, net in g.inputs:
+            pin_load[(net, b)] += c.pin_load(pin)
+    alone = {}
+    for b in sorted(set(owners)):
+        mine = {i for i, o in enumerate(owners) if o == b}
+        toggles = net_activity(netlist, mine, rate=rate)
+        driven = {gates[i].output for i in mine}
+        e = clock[b]
+        for n, t in toggles.items():
+            if not t:
+                continue
+            if n in driven:
+                e += t * (loads.get(n, 0.0) + internal[n])
+            else:  # an input of the part: charges only the part's own pins
+                e += t * pin_load.get((n, b), 0.0)
+        alone[b] = e
+    return DefaultSwitching(block, alone, rate)
