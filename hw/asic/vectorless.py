@@ -108,6 +108,10 @@ def net_activity(netlist: Netlist, gates: set[int] | None = None, *,
     index[CONST0], index[CONST1] = 0, 1
     q = np.tile(_default_joint(DEFAULT_STATIC_PROBABILITY, rate), (len(nets) + 2, 1))
     q[0], q[1] = (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)
+    # The clock's energy is the flip-flops' clock term (`energy`), never a data toggle.
+    clocks = {n for g in netlist.flops for pin, n in g.inputs if pin == "C"}
+    for n in clocks:
+        q[index[n]] = (1.0, 0.0, 0.0, 0.0)
     for port, level in HELD_INPUTS.items():
         for n in netlist.inputs.get(port, ()):
             if n >= 0:

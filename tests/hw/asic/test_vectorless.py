@@ -1,0 +1,58 @@
+"""Default-activity propagation (the published mW's basis) on hand-made netlists."""
+
+from __future__ import annotations
+
+import pytest
+from asic_netlists import adder_chain, register_stage
+
+from hwsim.hw.asic.energy import net_loads
+from hwsim.hw.asic.library import load_library
+from hwsim.hw.asic.netlist import parse_netlist
+from hwsim.hw.asic.vectorless import DEFAULT_TOGGLE_RATE, default_switching, net_activity
+
+T = DEFAULT_TOGGLE_RATE
+# Two independent inputs at static probability 1/2 and T toggles per cycle: each is 1 in
+# both of two consecutive cycles with probability 1/2 - T/2, so an AND is (1/2 - T/2)^2
+# there, 1/4 in a cycle, and toggles 2 (1/4 - (1/2 - T/2)^2) per cycle.
+AND_TOGGLES = 2 * (0.25 - (0.5 - T / 2) ** 2)
+
+
+def test_propagation_through_gates_and_a_flop():
+    lib = load_library()
+    nl = parse_netlist(adder_chain(), "t", lib)
+    toggles = net_activity(nl)
+    assert toggles[3] == pytest.approx(T) and toggles[5] == pytest.approx(T)  # input, NOT
+    assert toggles[6] == pytest.approx(AND_TOGGLES)
+    # The flop's output is its input one cycle later: same statistics (to the fixed point's
+    # tolerance); the clock is not a data net.
+    assert toggles[7] == pytest.approx(AND_TOGGLES, rel=1e-4)
+    assert toggles[8] == pytest.approx(AND_TOGGLES, rel=1e-4)
+    assert toggles[2] == 0.0
+
+
+def test_handshake_inputs_are_held_in_steady_streaming():
+    lib = load_library()
+    nl = parse_netlist(register_stage(), "t", lib)
+    toggles = net_activity(nl)
+    assert toggles[8] == 0.0  # in_valid high
+    assert toggles[10] == pytest.approx(0.0, abs=1e-5)  # its register quiet (fixed point)
+    assert toggles[3] == pytest.approx(T) and toggles[12] == pytest.approx(T, rel=1e-4)
+
+
+def test_a_part_alone_sees_its_inputs_at_the_default():
+    lib = load_library()
+    nl = parse_netlist(adder_chain(), "t", lib)
+    gates = nl.all_gates()
+    owners = ["back" if g.output in (7, 8) else "front" for g in gates]  # flop and last NOT
+    sw = default_switching(nl, lib, owners)
+    loads = net_loads(nl, lib)
+    cell = {g.output: lib.cell(g.type) for g in gates}
+    flop = lib.cell("$_DFF_P_")
+    clock = 2 * flop.clock_gate_um2
+    # Alone, the back part's input (net 6, the AND) toggles at the default, not at the AND's.
+    back = (T * flop.pin_load("D") + clock
+            + sum(T * (loads[n] + cell[n].internal_gate_um2) for n in (7, 8)))
+    assert sw.alone["back"] == pytest.approx(back, rel=1e-4)
+    whole = (T * (loads[3] + loads[4] + loads[5]) + clock
+             + AND_TOGGLES * sum(loads[n] + cell[n].internal_gate_um2 for n in (6, 7, 8)))
+    assert sw.block == pytest.approx(whole, rel=1e-4)
