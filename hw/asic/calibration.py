@@ -67,7 +67,7 @@ _BITMOD_NOTE = ("published total = its 4 sub-blocks, each synthesized with its o
                 "each register in the sub-block that reads it, "
                 "without its input register of raw FP16 activations and weight codes, output "
                 "accumulator and control (the artifact's decoder, operand feed and output "
-                "accumulation are outside its PE); energy on bitmod4 operands")
+                "accumulation are outside its PE); real-operand power on bitmod4 operands")
 # The artifact's FP16 x INT8 MAC (hardware/fma-fp16-int8) adds every product into an FP16
 # accumulator (19-bit product mantissa, FP adder, normalizer), with input, product and output
 # registers: ours with accumulator=fp16 and the product register is that architecture.

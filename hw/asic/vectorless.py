@@ -10,7 +10,9 @@ Propagation (zero-delay, lag one): every net is a two-state chain summarised by 
 probability of its value in the previous and the current cycle, ``(P00, P01, P10, P11)``; a
 gate's output joint follows from its inputs' assuming they are independent (the usual
 vectorless assumption, which reconvergent fan-out breaks); a flip-flop's output is its input
-one cycle later, so it has the same joint; feedback loops are iterated (damped) to a fixed point.
+one cycle later, so it has the same joint; feedback loops are iterated (damped) towards a
+fixed point, at most 200 passes (a wide accumulator's loop converges slowly: within about 1%
+of the fixed point on our blocks).
 Toggles per cycle of a net are ``P01 + P10``. Handshake inputs are held in steady streaming
 (``rst`` low, ``in_valid`` and ``out_ready`` high): the published blocks have no handshake.
 
@@ -67,9 +69,6 @@ class DefaultSwitching:
     block: float
     alone: dict[str, float]
     toggle_rate: float
-
-
-_PASSES: list[int] = []
 
 
 def _transfer(gate_type: str, k: int) -> np.ndarray:
@@ -147,7 +146,6 @@ def net_activity(netlist: Netlist, gates: set[int] | None = None, *,
         q[q_idx] = 0.5 * (q[q_idx] + q[d_idx])
         if delta < tol:
             break
-    _PASSES.append(_ + 1)
     return {n: float(q[index[n], 1] + q[index[n], 2]) for n in nets}
 
 
