@@ -29,7 +29,7 @@ PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Bits = Annotated[int, Field(strict=True, gt=0, le=32)]
 # Register stages of a PE's datapath: more than any PE pipeline built or published (the BitMoD
-# PE has up to 5, the MACs 2), bounded so a typo cannot turn into a billion-cycle fill.
+# PE has up to 6, the MACs 2), bounded so a typo cannot turn into a billion-cycle fill.
 PipelineStages = Annotated[int, Field(strict=True, ge=0, le=64)]
 # Partial sums may be wider than an operand: the RTL core keeps 128-bit words.
 AccBits = Annotated[int, Field(strict=True, gt=0, le=128)]

@@ -22,9 +22,10 @@ activations per column) is held for the ``terms`` cycles of its mode's family; a
 hand-off to the dequantizer waits until it is free; the next output is accepted only in the
 dequantizer's last cycle of the previous output. These decisions are taken in the *front*
 (beat register and counters); ``pipeline`` register stages (`PIPELINE_CUTS`) carry the
-datapath to the group accumulator and the control beside it, so the back end (accumulator,
-dequantizer, output) replays the front's schedule ``pipeline`` cycles later: the first result
-is ``pipeline`` cycles later (`pipeline_fill_cycles`), throughput is unchanged. The whole PE
+datapath to the group accumulator (and, at the largest depth, from the dequantizer to the
+output accumulator) with the control beside it, so the back end (accumulator, dequantizer,
+output) replays the front's schedule ``pipeline`` cycles later: the first result is
+``pipeline`` cycles later (`pipeline_fill_cycles`), throughput is unchanged. The whole PE
 freezes while a finished output waits to be taken. The array adds one input register stage
 (`ARRAY_IO_LATENCY`).
 
@@ -89,10 +90,13 @@ _DECODER_SPECIALS = {"fp3": (3, 6), "fp4": (10, 16)}
 # "terms" after term generation and FP16 decode (shared along rows / columns), "align" after
 # exponent alignment (per-lane shift amounts), "lanes" after each lane's shift and sign,
 # "sum" after the lanes' adder tree,
-# "shift" after the partial sum is shifted to its exponent (the group accumulator's input).
+# "shift" after the partial sum is shifted to its exponent (the group accumulator's input),
+# "place" between the dequantizer and the output accumulator (the floating group's placement
+# shift and the wide output adder get a cycle of their own).
 # One register cuts the datapath in the middle; more split the halves.
 PIPELINE_CUTS = ((), ("sum",), ("terms", "sum"), ("terms", "align", "sum"),
-                 ("terms", "align", "sum", "shift"), ("terms", "align", "lanes", "sum", "shift"))
+                 ("terms", "align", "sum", "shift"), ("terms", "align", "lanes", "sum", "shift"),
+                 ("terms", "align", "lanes", "sum", "shift", "place"))
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ class BitModConfig:
         k: weights per output (reduction length); the last group holds the remainder.
         scale_bits: bits of the unsigned group scale magnitude (its sign is ``scale_neg``).
         align_bits: guard bits kept below the activation significand at alignment.
-        pipeline: register stages between the beat register and the group accumulator
+        pipeline: register stages between the beat register and the output accumulator
             (`PIPELINE_CUTS`); each adds one cycle of fill latency, none of throughput.
         accumulator: ``"exact"`` (fixed point, ``acc_width`` bits) or ``"bitmod"`` (BitMoD's
             reduced-precision floating accumulator: ``BITMOD_MAN_BITS`` signed mantissa bits
@@ -281,7 +285,7 @@ class BitModArray(wiring.Component):
         m = Module()
         c = self.config
         cuts = PIPELINE_CUTS[c.pipeline]
-        depth = len(cuts)
+        depth = len(cuts) - ("place" in cuts)  # cuts before the group accumulator
 
         # Optional input register stage (the array's operand broadcast register).
         in_names = ["w", "a", "scale", "scale_neg"] + (["wtype"] if c.has_fp else []) + (
@@ -382,7 +386,7 @@ class BitModArray(wiring.Component):
 
         # Control and per-group operands travel beside the datapath, `depth` cycles.
         back = _BackEnd(
-            m, c, run,
+            m, c, cut, place="place" in cuts,
             step=cut.delay(step, depth, "step"),
             handoff=cut.delay(handoff, depth, "handoff"),
             out_end=cut.delay(handoff & out_end, depth, "out_end"),
@@ -403,24 +407,28 @@ class BitModArray(wiring.Component):
         for r in range(c.rows):
             for col in range(c.cols):
                 sfx = f"_{r}_{col}"
-                shifts, emax = _exponent_alignment(m, row_terms[r], col_acts[col], sfx)
+                shifts, emax = _exponent_alignment(m, c, row_terms[r], col_acts[col], sfx)
                 if "align" in cuts:
                     shifts, emax = cut.regs(shifts, "align" + sfx), cut.regs(emax, "emax" + sfx)
                 lanes = _aligned_lanes(m, c, shifts, sfx)
                 if "lanes" in cuts:
                     lanes, emax = cut.regs(lanes, "lanes" + sfx), cut.regs(emax, "emaxl" + sfx)
                 partial = Signal(signed(c.partial_width), name="partial" + sfx)
-                m.d.comb += partial.eq(sum(lanes[1:], lanes[0]))
+                m.d.comb += partial.eq(_lane_sum(lanes))
+                emax_next = None  # the exponent the accumulator's operand register loads next
                 if "sum" in cuts:
-                    partial = cut.regs(partial, "partial" + sfx)
+                    partial, emax_next = cut.regs(partial, "partial" + sfx), emax
                     emax = cut.regs(emax, "emaxs" + sfx)
                 if c.accumulator == "exact":
                     operand = Signal(signed(c.acc_width), name="contrib" + sfx)
                     m.d.comb += operand.eq(partial << emax)
+                    if "shift" in cuts:
+                        operand = cut.regs(operand, "contribr" + sfx)
                 else:  # the floating accumulator aligns the partial sum itself
-                    operand = (partial, emax)
-                if "shift" in cuts:
-                    operand = cut.regs(operand, "contribr" + sfx)
+                    if "shift" in cuts:
+                        emax_next = emax
+                        partial, emax = cut.regs((partial, emax), "contribr" + sfx)
+                    operand = (partial, emax, emax_next)
                 out_reg, nf_out = back.pe(r, col, operand, nf_cols[col], scales[r], negs[r])
                 outs.append(out_reg)
                 flags.append(nf_out)
@@ -459,6 +467,10 @@ class _Cut:
 
     def __init__(self, m: Module, run) -> None:
         self._m, self._run = m, run
+
+    @property
+    def run(self):
+        return self._run
 
     def regs(self, value, name: str):
         """A registered copy of a value or of a (nested) tuple/list of values."""
@@ -529,6 +541,29 @@ def _family_term(m: Module, fam: WeightFamily, code, wtype, j):
     return neg & nz, exp, nz
 
 
+def _difference(dif, width: int, abits: int):
+    """(dif, later, over) packed for the floating accumulator: the signed ``dif`` in
+    ``width`` bits, its sign, and whether the shift amount (dif, or ~dif when negative) needs
+    more than ``abits`` bits (then every bit is shifted out)."""
+    if len(dif) < width:
+        dif = Cat(dif, dif[-1].replicate(width - len(dif)))
+    d = dif[:width]
+    later = d[-1]
+    return Cat(d, later, Mux(later, ~d[abits:].all(), d[abits:].any()))
+
+
+def _one_hot_select(picks, values):
+    """The value whose pick is set (exactly one is): an AND-OR mux, flat in depth. Values are
+    extended to the widest first (sign-extended if signed), the result is unsigned bits."""
+    width = max(len(v) for v in values)
+    out = C(0, width)
+    for pick, v in zip(picks, values, strict=True):
+        if len(v) < width:
+            v = Cat(v, (v[-1] if v.shape().signed else C(0, 1)).replicate(width - len(v)))
+        out = out | (v.as_unsigned() & pick.replicate(width))
+    return out
+
+
 def _msb_index(v):
     """Index of the highest set bit of ``v`` (0 when v == 0)."""
     idx = C(0, 3)
@@ -537,10 +572,12 @@ def _msb_index(v):
     return idx
 
 
-def _exponent_alignment(m: Module, terms, acts, sfx: str):
+def _exponent_alignment(m: Module, c: BitModConfig, terms, acts, sfx: str):
     """Per lane (shift, negative, significand) and the cycle's exponent ``emax``: each lane's
     product exponent ``exp_eff + t``, the largest among lanes with a non-zero product, and how
-    far each lane is shifted right to it (a lane without a product gets significand 0)."""
+    far each lane is shifted right to it (a lane without a product gets significand 0). The
+    shift saturates at the first amount that shifts the whole significand (with its
+    ``align_bits`` guard bits) out: the lane is 0 from there on either way."""
     pes, valids = [], []
     for i, ((_, t, nz), (_, exp_eff, mant, _)) in enumerate(zip(terms, acts, strict=True)):
         pe = Signal(6, name=f"pexp{sfx}_{i}")
@@ -549,43 +586,61 @@ def _exponent_alignment(m: Module, terms, acts, sfx: str):
         valids.append(nz & (mant != 0))
     emax = Signal(6, name="emax" + sfx)
     m.d.comb += emax.eq(tree_max([Mux(v, pe, 0) for pe, v in zip(pes, valids, strict=True)]))
+    sbits = (FP16_MANT_BITS + c.align_bits).bit_length()
     lanes = []
     for i, ((tneg, _, _), (asign, _, mant, _), pe, valid) in enumerate(
             zip(terms, acts, pes, valids, strict=True)):
-        shift = Signal(6, name=f"shift{sfx}_{i}")
-        m.d.comb += shift.eq(emax - pe)
+        dist = emax - pe
+        shift = Signal(sbits, name=f"shift{sfx}_{i}")
+        m.d.comb += shift.eq(Mux(dist[sbits:6].any(), (1 << sbits) - 1, dist[:sbits]))
         lanes.append((shift, tneg ^ asign, Mux(valid, mant, 0)))
     return lanes, emax
 
 
 def _aligned_lanes(m: Module, c: BitModConfig, lanes, sfx: str) -> list:
-    """Each lane's signed significand (with ``align_bits`` guard bits) shifted right."""
+    """Each lane's significand (with ``align_bits`` guard bits) shifted right, as (bits, neg):
+    a negative lane is -mag = ~mag + 1, so ``bits`` holds mag or ~mag and the lanes' +1s are
+    added once, in the lane sum (`_lane_sum`), not by a negation per lane."""
     values = []
     for i, (shift, neg, mant) in enumerate(lanes):
         mag = Cat(C(0, c.align_bits), mant) >> shift if c.align_bits else mant >> shift
         lane = Signal(signed(c.partial_width), name=f"lane{sfx}_{i}")
-        m.d.comb += lane.eq(Mux(neg, -mag, mag))
-        values.append(lane)
+        m.d.comb += lane.eq(mag ^ neg.replicate(c.partial_width))
+        values.append((lane, neg))
     return values
+
+
+def _lane_sum(lanes):
+    """The signed sum of the lanes of `_aligned_lanes`."""
+    bits = [b for b, _ in lanes]
+    return sum(bits[1:], bits[0]) + sum(Cat(n) for _, n in lanes)
 
 
 class _BackEnd:
     """Group accumulators, dequantizers and output registers, driven by the delayed control.
 
+    With ``place`` (the "place" cut) a register stage sits between each dequantizer and its
+    output accumulator (the floating group's placement shift and the wide output adder get a
+    cycle of their own); the output's control is delayed with it.
+
     ``done``: the output register is loaded this cycle (if the PE runs).
     """
 
-    def __init__(self, m, c, run, *, step, handoff, out_end, d_run, d_last, d_final):
-        self._m, self._c, self._run = m, c, run
+    def __init__(self, m, c, cut, *, place, step, handoff, out_end, d_run, d_last, d_final):
+        self._m, self._c, self._cut, self._place = m, c, cut, place
+        self._run = cut.run
         self._step, self._handoff, self._out_end = step, handoff, out_end
-        self._d_run, self._d_last, self._d_final = d_run, d_last, d_final
-        self.done = d_last & d_final
+        self._d_run, self._d_last = d_run, d_last
+        # The output accumulator's control: what the dequantizer's was, a cycle later with place.
+        self._o_run, self._o_last, o_final = (
+            cut.regs((d_run, d_last, d_final), "place_ctl") if place else (d_run, d_last, d_final))
+        self.done = self._o_last & o_final
 
     def pe(self, r, col, operand, nf_now, scale, scale_neg):
         """Registers of one PE: group accumulator, dequantizer datapath, output accumulator.
 
         ``operand``: the cycle's contribution in accumulator LSBs (exact) or (partial sum,
-        exponent) (bitmod)."""
+        exponent, the next cycle's exponent or None) (bitmod)."""
         m, c, run = self._m, self._c, self._run
         step, handoff, out_end = self._step, self._handoff, self._out_end
         sfx = f"_{r}_{col}"
@@ -596,11 +651,12 @@ class _BackEnd:
         nf = Signal(name="nf" + sfx)
 
         # Bit-serial dequantizer, LSB first: cycle i adds bit i of the scale times the group
-        # value shifted left by i. The exact accumulator's group goes straight into the output
-        # accumulator (one adder, no product register). BitMoD's floating group is dequantized
-        # on its mantissa, as published (mantissa x scale in a narrow product register), and
-        # the product is placed at the group's exponent into the output accumulator on the
-        # last cycle: the same integer, (m x s) << e = (m << e) x s.
+        # value shifted left by i, negated with ``scale_neg`` (two's complement: inverted, plus
+        # the carry-in, so the sign costs no adder of its own). The exact accumulator's group
+        # goes straight into the output accumulator (one adder, no product register). BitMoD's
+        # floating group is dequantized on its mantissa, as published (mantissa x scale in a
+        # narrow product register), and the product is placed at the group's exponent into the
+        # output accumulator after the last cycle: the same integer, (m x s) << e = (m << e) x s.
         floating = c.accumulator == "bitmod"
         width = (BITMOD_MAN_BITS if floating else c.acc_width) + c.scale_bits + 1
         d_mag = Signal(signed(width), name="dmag" + sfx)
@@ -619,16 +675,23 @@ class _BackEnd:
             d_exp = Signal(c.exp_bits, name="dexp" + sfx)
             d_prod = Signal(signed(width), name="dprod" + sfx)
             d_next = Signal(signed(width), name="dnext" + sfx)
-            m.d.comb += d_next.eq(d_prod + term)
+            m.d.comb += d_next.eq(d_prod + (term ^ d_neg.replicate(width)).as_signed() + d_neg)
             with m.If(run & handoff):
                 m.d.sync += [d_exp.eq(g_exp), d_prod.eq(0)]
             with m.Elif(run & self._d_run):
                 m.d.sync += d_prod.eq(d_next)
+            product, p_exp, nf_out = (self._cut.regs((d_next, d_exp, d_nf), "place" + sfx)
+                                      if self._place else (d_next, d_exp, d_nf))
             placed = Signal(signed(c.out_width), name="dplace" + sfx)
-            m.d.comb += placed.eq(Mux(self._d_last, d_next << d_exp, 0))
-            m.d.comb += oacc_next.eq(Mux(d_neg, oacc - placed, oacc + placed))
+            m.d.comb += placed.eq(Mux(self._o_last, product << p_exp, 0))
+            m.d.comb += oacc_next.eq(oacc + placed)
         else:
-            m.d.comb += oacc_next.eq(Mux(d_neg, oacc - term, oacc + term))
+            wide = Signal(signed(c.out_width), name="dterm" + sfx)
+            m.d.comb += wide.eq(term)
+            addend, neg, nf_out = (self._cut.regs((wide, d_neg, d_nf), "place" + sfx)
+                                   if self._place else (wide, d_neg, d_nf))
+            m.d.comb += oacc_next.eq(oacc + (addend ^ neg.replicate(c.out_width)).as_signed()
+                                     + neg)
         out = Signal(signed(c.out_width), name="out" + sfx)
         out_nf = Signal(name="outnf" + sfx)
 
@@ -638,9 +701,9 @@ class _BackEnd:
         with m.Elif(run & step):
             m.d.sync += nf.eq(nf | nf_now)
 
-        with m.If(run & self._d_last & self._d_final):
-            m.d.sync += [out.eq(oacc_next), oacc.eq(0), out_nf.eq(d_nf)]
-        with m.Elif(run & self._d_run):
+        with m.If(run & self.done):
+            m.d.sync += [out.eq(oacc_next), oacc.eq(0), out_nf.eq(nf_out)]
+        with m.Elif(run & self._o_run):
             m.d.sync += oacc.eq(oacc_next)
         return out, out_nf
 
@@ -656,28 +719,64 @@ class _BackEnd:
             m.d.sync += acc.eq(psum)
         return psum
 
-    def _bitmod_group(self, partial, emax, sfx):
+    def _bitmod_group(self, partial, emax, emax_next, sfx):
         """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`): the
-        (mantissa, exponent) after this cycle's term."""
+        (mantissa, exponent) after this cycle's term.
+
+        The loop (align, add, normalize) takes one cycle, so it is kept short: the exponent
+        difference ``dif`` = accumulator's - operand's, its sign ``later`` (the operand's
+        exponent is above: the accumulator's mantissa is shifted, by -dif = ~dif + 1) and
+        whether its magnitude overflows the shift amount come from registers, computed a cycle
+        ahead from the exponent the operand register loads next (``emax_next``; None when the
+        operand is not registered: then here); one shifter serves both sides; the normalization
+        shift is found on the signed sum (no negation) and selects among exponents and
+        differences computed beside the adder."""
         m, c, run = self._m, self._c, self._run
-        mb = BITMOD_MAN_BITS
+        mb, eb = BITMOD_MAN_BITS, c.exp_bits
+        width = max(len(partial), mb) + 1
+        abits = width.bit_length()  # shift amounts from 2**abits - 1 >= width on give the sign
         man = Signal(signed(mb), name="accm" + sfx)
-        exp = Signal(c.exp_bits, name="acce" + sfx)
-        top = Signal(c.exp_bits, name="accx" + sfx)
-        m.d.comb += top.eq(Mux(exp > emax, exp, emax))
-        total = Signal(signed(max(len(partial), mb) + 1), name="accs" + sfx)
-        m.d.comb += total.eq((partial >> (top - emax)[:c.exp_bits])
-                             + (man >> (top - exp)[:c.exp_bits]))
-        mag = Signal(len(total), name="accmag" + sfx)
-        m.d.comb += mag.eq(Mux(total < 0, -total, total))
-        inc = C(0, 1)
-        for k in range(1, len(total) - mb + 2):  # the highest set bit from 2**(mb-1) on
-            inc = Mux(mag[mb - 2 + k], k, inc)
+        exp = Signal(eb, name="acce" + sfx)
+        dif = Signal(signed(eb + 2), name="accd" + sfx)
+        later, over = Signal(name="accl" + sfx), Signal(name="acco" + sfx)
+        if emax_next is None:
+            m.d.comb += Cat(dif, later, over).eq(_difference(exp - emax, len(dif), abits))
+        top = Signal(eb, name="accx" + sfx)
+        m.d.comb += top.eq(Mux(later, emax, exp))
+        amount = Mux(over, (1 << abits) - 1, Mux(later, ~dif, dif)[:abits])
+        shifted = Signal(signed(width), name="acch" + sfx)
+        m.d.comb += shifted.eq(Mux(later, man >> 1, partial) >> amount)
+        total = Signal(signed(width), name="accs" + sfx)
+        m.d.comb += total.eq(shifted + Mux(later, partial, man))
+        # |total| >= 2**k, for k from mb - 1 (the mantissa's capacity) to width - 1, on the
+        # two's-complement bits: negative totals reach 2**k when a bit of ~total at k or above is
+        # set, or when total is exactly -2**k (its low k bits are 0).
+        neg = total[-1]
+        reach = [Mux(neg, (total[:k] == 0) | ~total[k:width - 1].all(), total[k:width - 1].any())
+                 for k in range(mb - 1, width - 1)]
+        reach.append(neg & (total[:width - 1] == 0))  # -2**(width - 1), the one sum that big
+        # Normalization shift inc = how many thresholds the sum reaches (they are nested).
+        picks = [~reach[0]] + [reach[i] & ~reach[i + 1] for i in range(len(reach) - 1)] + [
+            reach[-1]]
         new_man = Signal(signed(mb), name="accnm" + sfx)
-        new_exp = Signal(c.exp_bits, name="accne" + sfx)
-        m.d.comb += [new_man.eq(total >> inc), new_exp.eq(top + inc)]
+        new_exp = Signal(eb, name="accne" + sfx)
+        m.d.comb += new_man.eq(_one_hot_select(picks, [total >> i for i in range(len(picks))]))
+        m.d.comb += new_exp.eq(_one_hot_select(picks, [top + i for i in range(len(picks))]))
         with m.If(run & self._handoff):
             m.d.sync += [man.eq(0), exp.eq(0)]
         with m.Elif(run & self._step):
             m.d.sync += [man.eq(new_man), exp.eq(new_exp)]
+        if emax_next is not None:
+            # Next cycle's difference for each possible new exponent (top + inc), chosen by the
+            # same picks as the exponent; the reset and idle cases need no pick.
+            ahead = Signal(signed(eb + 2), name="accy" + sfx)
+            m.d.comb += ahead.eq(top - emax_next)
+            flags = [_difference(ahead + i, len(dif), abits) for i in range(len(picks))]
+            state = Cat(dif, later, over)
+            with m.If(run & self._handoff):
+                m.d.sync += state.eq(_difference(-emax_next, len(dif), abits))
+            with m.Elif(run & self._step):
+                m.d.sync += state.eq(_one_hot_select(picks, flags))
+            with m.Elif(run):
+                m.d.sync += state.eq(_difference(exp - emax_next, len(dif), abits))
         return new_man, new_exp

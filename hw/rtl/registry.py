@@ -152,7 +152,7 @@ def _bitmod_params(r: IntRanges) -> tuple[Param, ...]:
              "dequantization)"),
         _int(r, "align_bits", 3, "guard bits kept at exponent alignment"),
         _int(r, "pipeline", 3, "register stages between the beat register and the "
-             "accumulator (cycles of fill latency)"),
+             "output accumulator (cycles of fill latency)"),
         Param("accumulator", "exact", "group accumulator: exact fixed point or bitmod "
               "(BitMoD's 15-bit-mantissa floating accumulator)", choices=ACCUMULATORS),
     )

@@ -13,7 +13,13 @@ from rtl_stream import run_stream
 
 from hwsim.dtypes import get_format
 from hwsim.hw.rtl.bipolar import BipolarPE
-from hwsim.hw.rtl.bitmod import PIPELINE_CUTS, BitModArray, BitModConfig, BitModPE
+from hwsim.hw.rtl.bitmod import (
+    ACCUMULATORS,
+    PIPELINE_CUTS,
+    BitModArray,
+    BitModConfig,
+    BitModPE,
+)
 from hwsim.hw.rtl.dequant import BitSerialDequant
 from hwsim.hw.rtl.fp16_mac import FP16IntMAC
 from hwsim.hw.rtl.mac import DIntMAC, IntMAC
@@ -56,9 +62,11 @@ def test_bitmod_pe_cycles(k, group_size, lanes, fmt):
     assert periods == {model}
 
 
+@pytest.mark.parametrize("accumulator", ACCUMULATORS)
 @pytest.mark.parametrize("pipeline", range(len(PIPELINE_CUTS)))
-def test_every_pipeline_depth_adds_its_fill_and_nothing_else(pipeline):
-    c = BitModConfig(weights="fp4+int6", k=24, group_size=8, lanes=4, pipeline=pipeline)
+def test_every_pipeline_depth_adds_its_fill_and_nothing_else(pipeline, accumulator):
+    c = BitModConfig(weights="fp4+int6", k=24, group_size=8, lanes=4, pipeline=pipeline,
+                     accumulator=accumulator)
     for mode, fmt in enumerate(["fp4_e2m1", "int6"]):
         latency, periods = _measure(BitModPE(c), st.bitmod_random(c, n=3, mode=mode))
         model = int(pe_cycles.bitmod_pe_cycles(24, 4, fmt, 8, 8))
