@@ -256,9 +256,10 @@ def _frozen(d: dict) -> Mapping:
 _BITMOD_FIELDS = _frozen({"lanes": "lanes", "scale_bits": "scale_bits", "pipeline": "pipeline"})
 # An array of BitMoD PEs (``pe_array``): the PE of the same build.
 _BITMOD_ARRAY = BlockPE(_BITMOD_FIELDS, derived=_bitmod_formats, array=True)
-# The accelerator core builds its array without pipeline registers (`CoreConfig.array`).
-_CORE_ARRAY = BlockPE(_frozen({"lanes": "lanes", "scale_bits": "scale_bits"}),
-                      fixed=_frozen({"pipeline": 0}), derived=_bitmod_formats, array=True)
+# The accelerator core's array (`CoreConfig.array`): its PEs' pipeline is the core's.
+_CORE_ARRAY = BlockPE(_frozen({"lanes": "lanes", "scale_bits": "scale_bits",
+                               "pipeline": "pipeline"}),
+                      derived=_bitmod_formats, array=True)
 # The simulator's ``mac`` kind describes operand widths, not number types: the INT and
 # FP16 x INT MACs take integer weights and KV caches only, which the workload must respect
 # (the simulator would run FP16 weights on them in two passes, as on an FP16 MAC).

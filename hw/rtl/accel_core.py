@@ -107,10 +107,12 @@ class _Record:
         "valid": 1, "m0": 16, "n0": 16, "k0": 16, "ct_m": 16, "ct_n": 16, "nkb": 16, "ng": 16,
         "last_beats": 16, "load_a": 1, "load_b": 1, "ha": 1, "hb": 1, "ho": 1,
         "first_k": 1, "last_k": 1,
+        "bs_beats": BEATS_BITS,  # b_beats + s_beats: one weight tile's load
         "a_addr": ADDR_BITS, "a_stride": ADDR_BITS, "a_beats": BEATS_BITS,
         "b_addr": ADDR_BITS, "b_stride": ADDR_BITS, "b_beats": BEATS_BITS,
         "s_addr": ADDR_BITS, "s_stride": ADDR_BITS, "s_beats": BEATS_BITS,
         "o_addr": ADDR_BITS, "o_stride": ADDR_BITS, "o_beats": BEATS_BITS,
+        "o_total": BEATS_BITS,   # write-back beats (ct_n x o_beats), set from the load stage
     }
 
     def __init__(self, name: str, halves: int = 0) -> None:
@@ -124,8 +126,13 @@ class _Record:
     def load_beats(self):
         """DRAM beats the block's load moves (activations, weights and scales)."""
         a = Mux(self.load_a, self.ct_m * self.a_beats, 0)
-        b = Mux(self.load_b, self.ct_n * (self.b_beats + self.s_beats), 0)
+        b = Mux(self.load_b, self.ct_n * self.bs_beats, 0)
         return a + b
+
+    def load_is_one_beat(self):
+        """`load_beats` == 1, without its products: a weight load is at least two beats (a
+        weight line and a scale line), so only a single one-beat activation line is."""
+        return self.load_a & ~self.load_b & (self.ct_m == 1) & (self.a_beats == 1)
 
     def phases(self):
         """Read request phases: (enabled, first address, stride, beats per request, count)."""
@@ -140,13 +147,16 @@ class _Record:
 class _RequestGen:
     """Issues the requests of a list of phases, one per cycle, each phase a strided run.
 
-    A phase is (enabled, first address, stride, beats per request, requests). ``start``
-    (comb) presents the first request of ``first``'s phases in the cycle it is high; the
-    following ones come from registers and ``rest``'s phases (the same block's record,
-    registered by then).
+    A phase is (enabled, first address, stride, beats per request, requests). ``starts`` is a
+    list of (condition, phases): in a cycle where a condition is high (the first one wins),
+    the first request of its phases is presented; the following ones come from registers and
+    ``rest``'s phases (the same block's record, registered by then). Every view (each start's
+    and the running one) is computed from registers alone, and the conditions only choose
+    among them at the end: a start decided late in its cycle drives a few multiplexers, not
+    the phase search and the address adder.
     """
 
-    def __init__(self, m: Module, name: str, first: list, rest: list, start, ready) -> None:
+    def __init__(self, m: Module, name: str, starts: list, rest: list, ready) -> None:
         n = len(rest)
         self.valid = Signal(name=f"{name}_valid")
         self.addr = Signal(ADDR_BITS, name=f"{name}_addr")
@@ -155,10 +165,8 @@ class _RequestGen:
         phase = Signal(range(n + 1), name=f"{name}_phase")
         j = Signal(16, name=f"{name}_j")
         addr = Signal(ADDR_BITS, name=f"{name}_areg")
-        table = [tuple(Mux(start, f, r) for f, r in zip(fp, rp, strict=True))
-                 for fp, rp in zip(first, rest, strict=True)]
 
-        def first_enabled(from_phase: int):
+        def first_enabled(table: list, from_phase: int):
             """(phase, address) of the first non-empty phase at or after ``from_phase``."""
             p, a = Const(n, range(n + 1)), Const(0, ADDR_BITS)
             for i in reversed(range(from_phase, n)):
@@ -166,27 +174,39 @@ class _RequestGen:
                 p, a = Mux(en, i, p), Mux(en, table[i][1], a)
             return p, a
 
-        f_phase, f_addr = first_enabled(0)
-        cur_phase = Mux(start, f_phase, phase)
-        cur_addr = Mux(start, f_addr, addr)
-        cur_j = Mux(start, 0, j)
-        beats = Const(0, BEATS_BITS)
-        for i in range(n):
-            beats = Mux(cur_phase == i, table[i][3], beats)
-        m.d.comb += [self.valid.eq(Mux(start, f_phase != n, active)),
-                     self.addr.eq(cur_addr), self.beats.eq(beats)]
-        with m.If(self.valid & ready):
-            for i in range(n):
-                with m.If(cur_phase == i):
-                    with m.If(cur_j + 1 < table[i][4]):
-                        m.d.sync += [j.eq(cur_j + 1), addr.eq(cur_addr + table[i][2]),
-                                     phase.eq(i), active.eq(1)]
-                    with m.Else():
-                        nxt_phase, nxt_addr = first_enabled(i + 1)
-                        m.d.sync += [j.eq(0), addr.eq(nxt_addr), phase.eq(nxt_phase),
-                                     active.eq(nxt_phase != n)]
-        with m.Elif(start):
-            m.d.sync += [j.eq(0), addr.eq(f_addr), phase.eq(f_phase), active.eq(f_phase != n)]
+        def view(table: list, v_j, v_phase, v_addr, v_active) -> tuple:
+            """(valid, beats, state after a transfer) of requests from state (j, phase,
+            address, active) over ``table``'s phases; a state is (j, addr, phase, active)."""
+            beats = Const(0, BEATS_BITS)
+            after = (Const(0, 16), Const(0, ADDR_BITS), Const(n, range(n + 1)), Const(0))
+            for i in reversed(range(n)):
+                beats = Mux(v_phase == i, table[i][3], beats)
+                nxt_phase, nxt_addr = first_enabled(table, i + 1)
+                more = v_j + 1 < table[i][4]
+                here = (Mux(more, v_j + 1, 0), Mux(more, v_addr + table[i][2], nxt_addr),
+                        Mux(more, i, nxt_phase), more | (nxt_phase != n))
+                after = tuple(Mux(v_phase == i, h, x) for h, x in zip(here, after, strict=True))
+            return v_active, beats, after
+
+        views = []
+        for cond, table in starts:
+            f_phase, f_addr = first_enabled(table, 0)
+            init = (Const(0, 16), f_addr, f_phase, f_phase != n)
+            valid, beats, after = view(table, Const(0, 16), f_phase, f_addr, f_phase != n)
+            # A start without a transfer this cycle leaves the first request presented.
+            views.append((cond, valid, f_addr, beats,
+                          tuple(Mux(valid & ready, x, y) for x, y in zip(after, init,
+                                                                        strict=True))))
+        valid, beats, after = view(rest, j, phase, addr, active)
+        held = (j, addr, phase, active)
+        out = (valid, addr, beats,
+               tuple(Mux(valid & ready, x, y) for x, y in zip(after, held, strict=True)))
+        for cond, *v in reversed(views):
+            out = (Mux(cond, v[0], out[0]), Mux(cond, v[1], out[1]), Mux(cond, v[2], out[2]),
+                   tuple(Mux(cond, x, y) for x, y in zip(v[3], out[3], strict=True)))
+        m.d.comb += [self.valid.eq(out[0]), self.addr.eq(out[1]), self.beats.eq(out[2])]
+        m.d.sync += [reg.eq(val) for reg, val in zip((j, addr, phase, active), out[3],
+                                                     strict=True)]
 
 
 class AccelCore(wiring.Component):
@@ -273,10 +293,33 @@ class AccelCore(wiring.Component):
                      self.status.eq(Cat(busy, done, error, Const(0, 1), reason))]
         accept_cmd = self.cmd_valid & self.cmd_ready
 
-        ct_m_blk = _ceil_shift(d.block_m, lg_cols)
-        ct_n_blk = _ceil_shift(d.block_n, lg_rows)
-        kb_blk = _ceil_shift(d.block_k, lg_lanes)
-        g_blk = _ceil_shift(d.block_k, lg_g)
+        # Products of descriptor fields are registered as the command is accepted (from the
+        # port): the check and the block iterator's address steps then have no multiplier on
+        # a one-cycle path. Line units: ``lg_alb`` etc. are log2 of the bus beats per line.
+        lg_alb, lg_blb, lg_slb, lg_olb = _log2(alb), _log2(blb), _log2(slb), _log2(olb)
+        desc = self.desc
+        ct_m_cmd = _ceil_shift(desc.block_m, lg_cols)
+        ct_n_cmd = _ceil_shift(desc.block_n, lg_rows)
+        kb_cmd = _ceil_shift(desc.block_k, lg_lanes)
+        products = {  # name: (value at accept, bits)
+            "a_lines": (ct_m_cmd * kb_cmd, 34),
+            "b_lines": (ct_n_cmd * kb_cmd, 34),
+            "s_lines": (ct_n_cmd * _ceil_shift(desc.block_k, lg_g), 34),
+            "o_tiles": (ct_m_cmd * ct_n_cmd, 34),
+            # DRAM beats the iterator steps by when m or n advance by a block (blocks that
+            # are not the whole extent are whole tiles, so these are exact).
+            "step_am": (((desc.block_m >> lg_cols) * _ceil_shift(desc.k, lg_lanes)) << lg_alb,
+                        ADDR_BITS),
+            "step_bn": (((desc.block_n >> lg_rows) * _ceil_shift(desc.k, lg_lanes)) << lg_blb,
+                        ADDR_BITS),
+            "step_sn": (((desc.block_n >> lg_rows) * _ceil_shift(desc.k, lg_g)) << lg_slb,
+                        ADDR_BITS),
+            "step_on": (((desc.block_n >> lg_rows) * _ceil_shift(desc.m, lg_cols))
+                        << (lg_rows + lg_olb), ADDR_BITS),
+        }
+        prod = {name: Signal(bits, name=f"cmd_{name}") for name, (_, bits) in products.items()}
+        with m.If(accept_cmd):
+            m.d.sync += [prod[name].eq(value) for name, (value, _) in products.items()]
 
         def not_tile_multiple(block, extent, lg):
             return (block[:lg] != 0) & (block != extent) if lg else Const(0)
@@ -293,8 +336,8 @@ class AccelCore(wiring.Component):
              | not_tile_multiple(d.block_n, d.n, lg_rows)
              | not_tile_multiple(d.block_k, d.k, lg_g)),
             (CoreError.TOO_BIG,
-             (d.k > c.k_max) | (ct_m_blk * kb_blk > c.a_lines) | (ct_n_blk * kb_blk > c.b_lines)
-             | (ct_n_blk * g_blk > c.s_lines) | ((ct_m_blk * ct_n_blk) << lg_rows > c.o_lines)),
+             (d.k > c.k_max) | (prod["a_lines"] > c.a_lines) | (prod["b_lines"] > c.b_lines)
+             | (prod["s_lines"] > c.s_lines) | (prod["o_tiles"] << lg_rows > c.o_lines)),
         ]
         err_code = Const(0, 4)
         for code, cond in reversed(checks):
@@ -305,25 +348,57 @@ class AccelCore(wiring.Component):
         it_m0, it_n0, it_k0 = Signal(16), Signal(16), Signal(16)
         k_next = it_k0 + d.block_k
         m_next, n_next = it_m0 + d.block_m, it_n0 + d.block_n
+        # The block's DRAM addresses, kept as sums of parts that step by per-command
+        # constants (a: m part + k part, b and s: n part + k part, o: n part + m part).
+        it = {name: Signal(ADDR_BITS, name=f"it_{name}") for name in
+              ("a_m", "a_k", "b_n", "b_k", "s_n", "s_k", "o_n", "o_m")}
+
+        def k_step():
+            m.d.sync += [it_k0.eq(k_next),
+                         it["a_k"].eq(it["a_k"] + ((d.block_k >> lg_lanes) << lg_alb)),
+                         it["b_k"].eq(it["b_k"] + ((d.block_k >> lg_lanes) << lg_blb)),
+                         it["s_k"].eq(it["s_k"] + ((d.block_k >> lg_g) << lg_slb))]
+
+        def k_reset():
+            m.d.sync += [it_k0.eq(0), it["a_k"].eq(0), it["b_k"].eq(0), it["s_k"].eq(0)]
+
+        def m_step():
+            m.d.sync += [it_m0.eq(m_next), it["a_m"].eq(it["a_m"] + prod["step_am"]),
+                         it["o_m"].eq(it["o_m"] + ((d.block_m >> lg_cols)
+                                                   << (lg_rows + lg_olb)))]
+
+        def m_reset(dd):
+            m.d.sync += [it_m0.eq(0), it["a_m"].eq(dd.a_addr), it["o_m"].eq(0)]
+
+        def n_step():
+            m.d.sync += [it_n0.eq(n_next), it["b_n"].eq(it["b_n"] + prod["step_bn"]),
+                         it["s_n"].eq(it["s_n"] + prod["step_sn"]),
+                         it["o_n"].eq(it["o_n"] + prod["step_on"])]
+
+        def n_reset(dd):
+            m.d.sync += [it_n0.eq(0), it["b_n"].eq(dd.b_addr), it["s_n"].eq(dd.s_addr),
+                         it["o_n"].eq(dd.o_addr)]
 
         def iterator_advance():
             with m.If(k_next < d.k):
-                m.d.sync += it_k0.eq(k_next)
+                k_step()
             with m.Else():
-                m.d.sync += it_k0.eq(0)
+                k_reset()
                 inner_m = ~d.m_outer  # n_outer: m is the middle loop
                 with m.If(inner_m):
                     with m.If(m_next < d.m):
-                        m.d.sync += it_m0.eq(m_next)
+                        m_step()
                     with m.Elif(n_next < d.n):
-                        m.d.sync += [it_m0.eq(0), it_n0.eq(n_next)]
+                        m_reset(d)
+                        n_step()
                     with m.Else():
                         m.d.sync += it_valid.eq(0)
                 with m.Else():
                     with m.If(n_next < d.n):
-                        m.d.sync += it_n0.eq(n_next)
+                        n_step()
                     with m.Elif(m_next < d.m):
-                        m.d.sync += [it_n0.eq(0), it_m0.eq(m_next)]
+                        n_reset(d)
+                        m_step()
                     with m.Else():
                         m.d.sync += it_valid.eq(0)
 
@@ -337,8 +412,6 @@ class AccelCore(wiring.Component):
         bk = Mux(d.k - it_k0 < d.block_k, d.k - it_k0, d.block_k)
         ct_m, ct_n = _ceil_shift(bm, lg_cols), _ceil_shift(bn, lg_rows)
         nkb, ng = _ceil_shift(bk, lg_lanes), _ceil_shift(bk, lg_g)
-        mt0, nt0 = it_m0 >> lg_cols, it_n0 >> lg_rows
-        kb0, g0 = it_k0 >> lg_lanes, it_k0 >> lg_g
         first = ~r_ld.valid
         load_a = first | (it_m0 != r_ld.m0) | (it_k0 != r_ld.k0)
         load_b = first | (it_n0 != r_ld.n0) | (it_k0 != r_ld.k0)
@@ -352,15 +425,16 @@ class AccelCore(wiring.Component):
             r_nxt.ha.eq(r_ld.ha ^ load_a), r_nxt.hb.eq(r_ld.hb ^ load_b),
             r_nxt.ho.eq(r_ld.ho ^ first_k), r_nxt.first_k.eq(first_k),
             r_nxt.last_k.eq(k_next >= d.k),
-            r_nxt.a_addr.eq(d.a_addr + (mt0 * kb_total + kb0) * alb),
-            r_nxt.a_stride.eq(kb_total * alb), r_nxt.a_beats.eq(nkb * alb),
-            r_nxt.b_addr.eq(d.b_addr + (nt0 * kb_total + kb0) * blb),
-            r_nxt.b_stride.eq(kb_total * blb), r_nxt.b_beats.eq(nkb * blb),
-            r_nxt.s_addr.eq(d.s_addr + (nt0 * g_total + g0) * slb),
-            r_nxt.s_stride.eq(g_total * slb), r_nxt.s_beats.eq(ng * slb),
-            r_nxt.o_addr.eq(d.o_addr + ((nt0 * mt_total + mt0) << lg_rows) * olb),
-            r_nxt.o_stride.eq((mt_total << lg_rows) * olb),
-            r_nxt.o_beats.eq((ct_m << lg_rows) * olb),
+            r_nxt.a_addr.eq(it["a_m"] + it["a_k"]),
+            r_nxt.a_stride.eq(kb_total << lg_alb), r_nxt.a_beats.eq(nkb << lg_alb),
+            r_nxt.b_addr.eq(it["b_n"] + it["b_k"]),
+            r_nxt.b_stride.eq(kb_total << lg_blb), r_nxt.b_beats.eq(nkb << lg_blb),
+            r_nxt.s_addr.eq(it["s_n"] + it["s_k"]),
+            r_nxt.s_stride.eq(g_total << lg_slb), r_nxt.s_beats.eq(ng << lg_slb),
+            r_nxt.bs_beats.eq((nkb << lg_blb) + (ng << lg_slb)),
+            r_nxt.o_addr.eq(it["o_n"] + it["o_m"]),
+            r_nxt.o_stride.eq(mt_total << (lg_rows + lg_olb)),
+            r_nxt.o_beats.eq(ct_m << (lg_rows + lg_olb)),
             nxt_fresh.eq(1),
         ]
 
@@ -378,8 +452,11 @@ class AccelCore(wiring.Component):
         # cycle the descriptor check passes, so slot 0 starts right after it.
         with m.If(accept_cmd):
             m.d.sync += [d.eq(self.desc), busy.eq(1), done.eq(0), error.eq(0), reason.eq(0),
-                         checking.eq(1), it_valid.eq(1), it_m0.eq(0), it_n0.eq(0), it_k0.eq(0),
+                         checking.eq(1), it_valid.eq(1),
                          comp_pending.eq(0), dma_pending.eq(0), nxt_fresh.eq(0)]
+            k_reset()
+            m_reset(desc)
+            n_reset(desc)
             for rec in (r_ld, r_cp, r_wb):
                 m.d.sync += [rec.valid.eq(0), rec.ha.eq(1), rec.hb.eq(1), rec.ho.eq(1)]
         with m.If(checking):
@@ -395,13 +472,16 @@ class AccelCore(wiring.Component):
         with m.If(slot_end):
             m.d.sync += [*r_ld.eq(r_nxt), *r_cp.eq(r_ld), *r_wb.eq(r_cp), nxt_fresh.eq(0),
                          comp_pending.eq(next_comp), dma_pending.eq(next_load | next_wb)]
+            # A product of registers: the write-back's start (late in its cycle) only picks
+            # the compute or the write-back record's, no multiplier behind it.
+            m.d.sync += r_ld.o_total.eq(r_nxt.ct_n * r_nxt.o_beats)
             iterator_advance()
             with m.If(~next_load & ~next_comp & ~next_wb):
                 m.d.sync += [running.eq(0), busy.eq(0), done.eq(1)]
 
         # ---- load: read requests and the data they return ----
         rd_start = slot_end & next_load
-        rgen = _RequestGen(m, "rreq", r_nxt.phases(), r_ld.phases(), rd_start,
+        rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], r_ld.phases(),
                            self.rd_req_ready)
         m.d.comb += [self.rd_req_valid.eq(rgen.valid), self.rd_req_addr.eq(rgen.addr),
                      self.rd_req_beats.eq(rgen.beats), self.rd_ready.eq(1)]
@@ -410,14 +490,18 @@ class AccelCore(wiring.Component):
         ld_total = Signal(BEATS_BITS)
         na, nb = Signal(BEATS_BITS), Signal(BEATS_BITS)
         rd_fire = self.rd_valid & self.rd_ready
-        ld_last = ld_active & rd_fire & (ld_count == ld_total - 1)
+        # ``ld_at_last``: the next beat is the load's last (registered, so the end of a slot
+        # does not wait for a counter comparison).
+        ld_at_last = Signal()
+        ld_last = ld_active & rd_fire & ld_at_last
         with m.If(slot_end):
             m.d.sync += [ld_active.eq(next_load), ld_count.eq(0),
                          ld_total.eq(r_nxt.load_beats()),
+                         ld_at_last.eq(r_nxt.load_is_one_beat()),
                          na.eq(Mux(r_nxt.load_a, r_nxt.ct_m * r_nxt.a_beats, 0)),
                          nb.eq(Mux(r_nxt.load_b, r_nxt.ct_n * r_nxt.b_beats, 0))]
         with m.Elif(rd_fire & ld_active):
-            m.d.sync += ld_count.eq(ld_count + 1)
+            m.d.sync += [ld_count.eq(ld_count + 1), ld_at_last.eq(ld_count + 2 == ld_total)]
             with m.If(ld_last):
                 m.d.sync += ld_active.eq(0)
         # Beat i of the load: activations, then weight codes, then scales, lines in order.
@@ -434,10 +518,14 @@ class AccelCore(wiring.Component):
                                         1 << (idx[:lg_lb] if lg_lb else 0), 0))]
 
         # ---- compute: walk the tiles of the block, feeding the array from the buffers ----
+        # a_ln, b_ln, s_ln: the buffer lines of the beat (a_tb + kb, b_tb + kb, s_tb + g),
+        # counted beside the rest so that no adder sits between the array's ``in_ready``
+        # and the buffers' read addresses.
         cur = {name: Signal(16, name=f"cur_{name}") for name in
-               ("kb", "gb", "g", "mt", "nt", "a_tb", "b_tb", "s_tb", "o_tile")}
+               ("kb", "gb", "g", "mt", "nt", "a_tb", "b_tb", "s_tb", "o_tile",
+                "a_ln", "b_ln", "s_ln")}
         cur_next_blk = Signal(init=1)
-        tile_busy, busy_last = Signal(), Signal()
+        tile_busy, busy_last, tile_front_done = Signal(), Signal(), Signal()
         busy_oline = Signal(16)
         first_beat = cur["kb"] == 0
         in_valid = comp_pending & ~cur_next_blk & ~(first_beat & tile_busy)
@@ -452,14 +540,18 @@ class AccelCore(wiring.Component):
         m.d.comb += [succ[k].eq(v) for k, v in cur.items()]
         m.d.comb += succ_next_blk.eq(0)
         with m.If(~last_of_tile):
-            m.d.comb += succ["kb"].eq(cur["kb"] + 1)
+            m.d.comb += [succ["kb"].eq(cur["kb"] + 1), succ["a_ln"].eq(cur["a_ln"] + 1),
+                         succ["b_ln"].eq(cur["b_ln"] + 1)]
             with m.If(cur["gb"] + 1 == c.group_size // c.lanes):
-                m.d.comb += [succ["gb"].eq(0), succ["g"].eq(cur["g"] + 1)]
+                m.d.comb += [succ["gb"].eq(0), succ["g"].eq(cur["g"] + 1),
+                             succ["s_ln"].eq(cur["s_ln"] + 1)]
             with m.Else():
                 m.d.comb += succ["gb"].eq(cur["gb"] + 1)
         with m.Else():
             m.d.comb += [succ["kb"].eq(0), succ["gb"].eq(0), succ["g"].eq(0),
-                         succ["o_tile"].eq(cur["o_tile"] + c.rows)]
+                         succ["o_tile"].eq(cur["o_tile"] + c.rows),
+                         succ["a_ln"].eq(succ["a_tb"]), succ["b_ln"].eq(succ["b_tb"]),
+                         succ["s_ln"].eq(succ["s_tb"])]
             with m.If(cur["mt"] + 1 < r_cp.ct_m):
                 m.d.comb += [succ["mt"].eq(cur["mt"] + 1),
                              succ["a_tb"].eq(cur["a_tb"] + r_cp.nkb)]
@@ -479,9 +571,9 @@ class AccelCore(wiring.Component):
         ha = Mux(sel_next_blk, r_ld.ha, r_cp.ha)
         hb = Mux(sel_next_blk, r_ld.hb, r_cp.hb)
         m.d.comb += [
-            a_rd.addr.eq(Cat((sel["a_tb"] + sel["kb"])[:_log2(c.a_lines)], ha)),
-            b_rd.addr.eq(Cat((sel["b_tb"] + sel["kb"])[:_log2(c.b_lines)], hb)),
-            s_rd.addr.eq(Cat((sel["s_tb"] + sel["g"])[:_log2(c.s_lines)], hb)),
+            a_rd.addr.eq(Cat(sel["a_ln"][:_log2(c.a_lines)], ha)),
+            b_rd.addr.eq(Cat(sel["b_ln"][:_log2(c.b_lines)], hb)),
+            s_rd.addr.eq(Cat(sel["s_ln"][:_log2(c.s_lines)], hb)),
         ]
         m.d.sync += [cur[k].eq(sel[k]) for k in cur]
         m.d.sync += cur_next_blk.eq(sel_next_blk)
@@ -490,30 +582,43 @@ class AccelCore(wiring.Component):
             m.d.sync += cur_next_blk.eq(0)
         with m.If(accept_cmd):
             m.d.sync += [cur[k].eq(0) for k in cur]
-            m.d.sync += [cur_next_blk.eq(1), tile_busy.eq(0)]
+            m.d.sync += [cur_next_blk.eq(1), tile_busy.eq(0), tile_front_done.eq(0)]
 
-        result_now = tile_busy & arr.in_ready      # the array loads the tile's result
+        # The array's front is free again in the dequantizer's last cycle (``in_ready``); the
+        # PE pipeline's back end loads the result `pipeline` cycles later, with nothing to
+        # wait for (the output is always taken), so the result is loaded in the cycle
+        # ``pipeline`` cycles after the front's.
+        front_done = tile_busy & ~tile_front_done & arr.in_ready
+        result_now = Signal()
+        if c.pipeline:
+            delay = Signal(c.pipeline, name="result_delay")
+            m.d.sync += delay.eq(Cat(front_done, delay[:-1]))
+            m.d.comb += result_now.eq(delay[-1])
+        else:
+            m.d.comb += result_now.eq(front_done)
         m.d.comb += comp_ending.eq(result_now & busy_last)
         with m.If(accept & last_of_tile):
             m.d.sync += [tile_busy.eq(1), busy_last.eq(succ_next_blk),
                          busy_oline.eq(cur["o_tile"])]
         with m.Elif(result_now):
-            m.d.sync += tile_busy.eq(0)
+            m.d.sync += [tile_busy.eq(0), tile_front_done.eq(0)]
+        with m.Elif(front_done):
+            m.d.sync += tile_front_done.eq(1)
 
         # ---- drain: result rows into the output buffer, one per cycle ----
         dr_active, dr_first, dr_half = Signal(), Signal(), Signal()
         dr_row = Signal(range(c.rows + 1))
-        dr_line = Signal(16)
+        dr_line = Signal(16)       # the output line written this cycle
         lg_ol = _log2(c.o_lines)
         with m.If(result_now):
             m.d.sync += [dr_active.eq(1), dr_row.eq(0), dr_line.eq(busy_oline),
                          dr_first.eq(r_cp.first_k), dr_half.eq(r_cp.ho)]
         with m.Elif(dr_active):
-            m.d.sync += dr_row.eq(dr_row + 1)
+            m.d.sync += [dr_row.eq(dr_row + 1), dr_line.eq(dr_line + 1)]
             with m.If(dr_row == c.rows - 1):
                 m.d.sync += dr_active.eq(0)
         m.d.comb += o_old.addr.eq(Mux(dr_active,
-                                      Cat((dr_line + dr_row + 1)[:lg_ol], dr_half),
+                                      Cat((dr_line + 1)[:lg_ol], dr_half),
                                       Cat(busy_oline[:lg_ol], r_cp.ho)))
         sums = []
         for col in range(c.cols):
@@ -521,7 +626,7 @@ class AccelCore(wiring.Component):
             new = Signal(ow, name=f"drain_sum{col}")
             m.d.comb += new.eq(Mux(dr_first, 0, old) + _row_select(arr, dr_row, col, c.rows))
             sums.append(new)
-        m.d.comb += [o_wr.addr.eq(Cat((dr_line + dr_row)[:lg_ol], dr_half)),
+        m.d.comb += [o_wr.addr.eq(Cat(dr_line[:lg_ol], dr_half)),
                      o_wr.data.eq(Cat(*sums)), o_wr.en.eq(dr_active)]
 
         # ---- write-back: write requests and the output lines, one bus beat at a time ----
@@ -530,9 +635,9 @@ class AccelCore(wiring.Component):
         wb_start = wb_start_slot | wb_start_load
         # Started with the slot, the block is still the compute record; after the load, the
         # write-back record.
-        first_wb = [tuple(Mux(wb_start_slot, x, y) for x, y in zip(pc, pw, strict=True))
-                    for pc, pw in zip(r_cp.wb_phases(), r_wb.wb_phases(), strict=True)]
-        wgen = _RequestGen(m, "wreq", first_wb, r_wb.wb_phases(), wb_start, self.wr_req_ready)
+        wgen = _RequestGen(m, "wreq", [(wb_start_slot, r_cp.wb_phases()),
+                                       (wb_start_load, r_wb.wb_phases())],
+                           r_wb.wb_phases(), self.wr_req_ready)
         m.d.comb += [self.wr_req_valid.eq(wgen.valid), self.wr_req_addr.eq(wgen.addr),
                      self.wr_req_beats.eq(wgen.beats)]
         wb_active, wb_finished = Signal(), Signal()
@@ -540,14 +645,16 @@ class AccelCore(wiring.Component):
         wl = Signal(16)
         ws = Signal(range(max(olb, 2)))
         wr_fire = self.wr_valid & self.wr_ready
-        wb_last = wb_active & wr_fire & (wb_count == wb_total - 1)
+        wb_at_last = Signal()      # the next beat is the write-back's last
+        wb_last = wb_active & wr_fire & wb_at_last
         m.d.comb += dma_ending.eq(wb_last | (ld_last & ~(r_wb.valid & r_wb.last_k)))
         with m.If(wb_start):
             m.d.sync += [wb_active.eq(1), wb_count.eq(0), wl.eq(0), ws.eq(0),
-                         wb_total.eq(Mux(wb_start_slot, r_cp.ct_n * r_cp.o_beats,
-                                         r_wb.ct_n * r_wb.o_beats))]
+                         wb_total.eq(Mux(wb_start_slot, r_cp.o_total, r_wb.o_total)),
+                         wb_at_last.eq(Mux(wb_start_slot, r_cp.o_total == 1,
+                                           r_wb.o_total == 1))]
         with m.Elif(wr_fire & wb_active):
-            m.d.sync += wb_count.eq(wb_count + 1)
+            m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count + 2 == wb_total)]
             with m.If(ws == olb - 1):
                 m.d.sync += [ws.eq(0), wl.eq(wl + 1)]
             with m.Else():
@@ -559,7 +666,7 @@ class AccelCore(wiring.Component):
         # The last block's write-back can start while its last tile is still being drained
         # into the same half: a line is sent only once it was written (the read is made
         # transparent below, so the line written last cycle is already in the read data).
-        line_ready = ~dr_active | (dr_half != r_wb.ho) | (wl < dr_line + dr_row)
+        line_ready = ~dr_active | (dr_half != r_wb.ho) | (wl < dr_line)
         m.d.comb += self.wr_valid.eq(wb_active & line_ready)
         # Transparency by hand: block RAM read ports are not transparent to the other port
         # (and Yosys cannot merge a transparent port's address register into EBR here), so a

@@ -131,6 +131,8 @@ class CoreConfig:
         scale_bits: bits of the group scale magnitude (cycles of dequantization).
         align_bits: guard bits at exponent alignment.
         k_max: largest reduction a command may have (sets the output word width).
+        pipeline: register stages inside each PE (`BitModConfig.pipeline`, 0..5); each adds
+            one cycle to every tile (the simulator's tile rule charges it as the fill).
         a_lines, b_lines, o_lines: lines per half of the activation, weight and output
             buffers (each buffer holds two halves: ping-pong); the scale buffer holds
             ``b_lines x lanes / group_size`` lines per half (at least 1).
@@ -146,6 +148,7 @@ class CoreConfig:
     scale_bits: int = 8
     align_bits: int = 3
     k_max: int = 256
+    pipeline: int = 0
     a_lines: int = 64
     b_lines: int = 64
     o_lines: int = 32
@@ -155,7 +158,8 @@ class CoreConfig:
         {"rows": (1, 16), "cols": (1, 16), "lanes": (1, 16), "group_size": (1, 4096),
          "scale_bits": (1, SCALE_MAG_BITS), "k_max": (1, (1 << 16) - 1),
          "a_lines": (1, 1 << 16), "b_lines": (1, 1 << 16), "o_lines": (1, 1 << 16),
-         "bus_bytes": (1, 64), "align_bits": BitModConfig.RANGES["align_bits"]})
+         "bus_bytes": (1, 64), "align_bits": BitModConfig.RANGES["align_bits"],
+         "pipeline": BitModConfig.RANGES["pipeline"]})
 
     def __post_init__(self) -> None:
         # Every range before the lines are sized (bus_bytes 0 is resolved first).
@@ -204,11 +208,12 @@ class CoreConfig:
 
     @cached_property
     def array(self) -> BitModConfig:
-        """The PE array's parameters: its k is `k_max` (the largest block reduction); no
-        pipeline registers, as the simulator's tile rule (`array_tile_cycles`) assumes."""
+        """The PE array's parameters: its k is `k_max` (the largest block reduction), its
+        `pipeline` the core's (the tile rule, `array_tile_cycles`, charges it as the fill)."""
         return BitModConfig(rows=self.rows, cols=self.cols, lanes=self.lanes,
                             weights=self.weights, group_size=self.group_size, k=self.k_max,
-                            scale_bits=self.scale_bits, align_bits=self.align_bits, pipeline=0)
+                            scale_bits=self.scale_bits, align_bits=self.align_bits,
+                            pipeline=self.pipeline)
 
     @property
     def code_bits(self) -> int:
@@ -237,6 +242,12 @@ class CoreConfig:
         return self.cols * self.word_bits
 
     @property
+    def o_store_bits(self) -> int:
+        """A line of the output buffer as stored: ``cols`` partial sums of the array's
+        ``out_width`` (sign-extended to `word_bits` only on the way to DRAM)."""
+        return self.cols * self.array.out_width
+
+    @property
     def s_lines(self) -> int:
         """Scale lines per half: one per group of the weight lines."""
         return max(1, self.b_lines * self.lanes // self.group_size)
@@ -249,18 +260,20 @@ class CoreConfig:
         """Block reductions are multiples of this (whole groups, whole beats)."""
         return self.group_size
 
-    def derived(self) -> dict[str, int]:
+    def derived(self) -> dict[str, int | float]:
         """Derived widths and sizes (for the block's JSON description)."""
         return {"bus_bytes": self.bus_bytes, "word_bits": self.word_bits,
                 "out_width": self.array.out_width, "lsb_exp": self.array.lsb_exp,
                 "code_bits": self.code_bits, "s_lines": self.s_lines,
                 **{f"{b}_buffer_bytes": v for b, v in self.buffer_bytes().items()}}
 
-    def buffer_bytes(self) -> dict[str, int]:
-        """Capacity of each buffer (both halves) in bytes: weight includes the scales."""
-        return {
-            "activation": 2 * self.a_lines * self.a_line_bits // 8,
-            "weight": 2 * (self.b_lines * self.b_line_bits + self.s_lines * self.s_line_bits)
-            // 8,
-            "output": 2 * self.o_lines * self.o_line_bits // 8,
+    def buffer_bytes(self) -> dict[str, int | float]:
+        """Capacity of each buffer (both halves) in bytes, as stored: weight includes the
+        scales; output holds partial sums of ``out_width`` bits (one copy: the second one,
+        the write-back's read port, holds the same values)."""
+        bits = {
+            "activation": 2 * self.a_lines * self.a_line_bits,
+            "weight": 2 * (self.b_lines * self.b_line_bits + self.s_lines * self.s_line_bits),
+            "output": 2 * self.o_lines * self.o_store_bits,
         }
+        return {b: v // 8 if v % 8 == 0 else v / 8 for b, v in bits.items()}

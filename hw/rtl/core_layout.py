@@ -17,6 +17,7 @@ These layouts do not depend on the mapping: any blocking reads the same image.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
     "core_op",
     "gemm_model",
     "integer_scales",
+    "line_exact",
     "read_outputs",
 ]
 
@@ -224,6 +226,36 @@ def core_block_beats(c: CoreConfig, schedule) -> tuple[np.ndarray, np.ndarray]:
     return load.astype(np.int64), np.where(schedule.writeback_bytes > 0, out, 0).astype(np.int64)
 
 
+def line_exact(c: CoreConfig, schedule, compute: np.ndarray, latency_cycles: int,
+               command_cycles: int, dram_cycles: int,
+               pipeline: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+               ) -> tuple[int, int, int]:
+    """(cycles, DRAM beats, padding bound) of a GEMM as the core runs it: the whole-line cycle
+    model.
+
+    Cycles: the simulator's own rules (the command's ``command_cycles``, each block's
+    ``compute`` cycles from the PE kind's cycle model, the slot rule ``pipeline`` =
+    `hwsim.sim.pipeline_cycles`, a transfer = beats + ``latency_cycles``) over the DRAM
+    transfers of whole lines that the core moves (`core_block_beats` of ``schedule``, a
+    `hwsim.mapping.BlockSchedule`) instead of the simulator's byte-exact traffic. The
+    simulator's pieces come in as arguments because `hwsim.hw` sits below `hwsim.mapping`
+    and `hwsim.sim` and never imports them.
+
+    Padding keeps the blocks and lengthens no transfer, so per slot
+    ``max(C, D') - max(C, D) <= D' - D``: the core exceeds the simulator (whose DRAM cycles
+    are ``dram_cycles``) by at most the padding's beats summed over the transfers, each less
+    the rounding the simulator already charges (``beats - ceil(bytes / bytes_per_cycle)``),
+    and by nothing when m, n, k are multiples of cols, rows, lanes and the blocks hold whole
+    groups. That bound is the third value.
+    """
+    load, wb = core_block_beats(c, schedule)
+    load_c = np.where(load > 0, load + latency_cycles, 0)
+    wb_c = np.where(wb > 0, wb + latency_cycles, 0)
+    cycles = command_cycles + int(pipeline(compute, load_c, wb_c).sum())
+    bound = int(load_c.sum() + wb_c.sum()) - dram_cycles
+    return cycles, int(load.sum() + wb.sum()), bound
+
+
 def core_op(c: CoreConfig, m: int, n: int, k: int, name: str = "gemm",
             family: str | None = None):
     """The `hwsim.workloads.ops.Op` of a GEMM as the core stores it: FP16 activations, codes of
@@ -243,7 +275,7 @@ def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100
     each, a port of one line), its DRAM bus, its command setup cycles;
     `hwsim.hw.spec.hardware_from_dict` takes it."""
     cap = c.buffer_bytes()
-    port = {"activation": c.a_line_bits, "weight": c.b_line_bits, "output": c.o_line_bits}
+    port = {"activation": c.a_line_bits, "weight": c.b_line_bits, "output": c.o_store_bits}
     # The PE and array the core was built of, by the registry's rule for this core.
     pe, rows, cols = pe_for_block("accel_core", dataclasses.asdict(c))
     return {
@@ -255,6 +287,7 @@ def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100
         "array": {"rows": rows, "cols": cols},
         "buffers": {b: {"kib": cap[b] / 1024, "banks": 1, "port_bits": port[b]} for b in cap},
         "dram": {"bytes_per_cycle": c.bus_bytes, "latency_cycles": latency_cycles},
-        "acc_bits": c.word_bits,
+        # Partial sums as the output buffer stores them (the DRAM word is the op's out_bits).
+        "acc_bits": c.array.out_width,
         "command_cycles": CORE_SETUP_CYCLES,
     }

@@ -224,7 +224,7 @@ BLOCKS: dict[str, Block] = {
               _core,
               (_int(_CORE, "rows", 2, "PE rows (output channels), a power of two"),
                _int(_CORE, "cols", 2, "PE columns (tokens), a power of two"),
-               _int(_CORE, "lanes", 4, "weights and FP16 activations per beat, a power of "
+               _int(_CORE, "lanes", 2, "weights and FP16 activations per beat, a power of "
                     "two"),
                Param("weights", "fp4", "weight family of the array, or a set run through the "
                      "descriptor's mode (bitmod: fp3, fp4, int4, int6, int8)",
@@ -232,10 +232,12 @@ BLOCKS: dict[str, Block] = {
                _int(_CORE, "group_size", 128, "weights per group, a power of two"),
                _int(_CORE, "scale_bits", 8, "bits of the group scale magnitude"),
                _int(_CORE, "align_bits", 3, "guard bits kept at exponent alignment"),
-               _int(_CORE, "k_max", 4096, "largest reduction a command may have"),
-               _int(_CORE, "a_lines", 256, "activation buffer lines per half (cols x lanes "
+               _int(_CORE, "k_max", 16384, "largest reduction a command may have"),
+               _int(_CORE, "pipeline", 5, "register stages in each PE (cycles added to "
+                    "every tile)"),
+               _int(_CORE, "a_lines", 512, "activation buffer lines per half (cols x lanes "
                     "FP16)"),
-               _int(_CORE, "b_lines", 512, "weight buffer lines per half (rows x lanes "
+               _int(_CORE, "b_lines", 1024, "weight buffer lines per half (rows x lanes "
                     "codes)"),
                _int(_CORE, "o_lines", 256, "output buffer lines per half (cols words)"),
                Param("bus_bytes", 0, "DRAM bytes per beat (0: widest dividing every line)",

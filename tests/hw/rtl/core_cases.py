@@ -11,12 +11,12 @@ from hwsim.dtypes import quantize
 from hwsim.hw.rtl.core_config import CoreConfig, mode_code, pack_descriptor
 from hwsim.hw.rtl.core_layout import (
     CoreImage,
-    core_block_beats,
     core_hardware,
     core_image,
     core_op,
     gemm_model,
     integer_scales,
+    line_exact,
 )
 from hwsim.hw.spec import hardware_from_dict
 from hwsim.mapping import Mapping, block_schedule
@@ -85,7 +85,13 @@ def case_from(c: CoreConfig, a, codes, scale, neg, wtype, latency: int,
             simulate_gemm(m, n, k, hw, widths, op.a_bits, op.b_bits, op.out_bits,
                           group_size=c.group_size, mapping=mapping))
     mp = cost.mapping
-    line_cycles, line_beats, bound = line_exact(c, hw, op, widths, cost)
+    s = block_schedule(mp, op.a_bits, op.b_bits, op.out_bits)
+    compute = cycle_model(hw.pe.kind).block_compute(s, mappings_of(mp), hw.pe, widths,
+                                                    c.group_size)[0]
+    assert int(compute.sum()) == cost.compute_cycles  # no feed limit on line-wide ports
+    line_cycles, line_beats, bound = line_exact(c, s, compute, hw.dram.latency_cycles,
+                                                hw.command_cycles, cost.dram_cycles,
+                                                pipeline_cycles)
     desc = pack_descriptor(
         m=m, n=n, k=k, block_m=mp.block_m, block_n=mp.block_n, block_k=mp.block_k,
         m_outer=int(mp.loop_order == "m_outer"), mode=mode_code(family),
@@ -94,27 +100,3 @@ def case_from(c: CoreConfig, a, codes, scale, neg, wtype, latency: int,
     expected = gemm_model(c, a, codes, scale, neg, wtype, family)
     return CoreCase(m, n, k, a, codes, scale, neg, wtype, image, mp, desc, expected,
                     cost.cycles, line_cycles, line_beats, bound)
-
-
-def line_exact(c: CoreConfig, hw, op, widths, cost) -> tuple[int, int, int]:
-    """(cycles, DRAM beats, padding bound) of the GEMM of ``cost`` as the core runs it.
-
-    Cycles: the simulator's own rules (the command's setup, each block's compute from the PE
-    kind's cycle model, `pipeline_cycles`, a transfer = beats + latency) with the DRAM
-    transfers of whole lines that the core moves (`core_block_beats`) instead of the
-    simulator's byte-exact traffic. Padding keeps the blocks and lengthens no transfer, so per
-    slot ``max(C, D') - max(C, D) <= D' - D``: the core exceeds the simulator by at most the
-    padding's beats summed over the transfers, each less the rounding the simulator already
-    charges (``beats - ceil(bytes / bytes_per_cycle)``), and by nothing when m, n, k are
-    multiples of cols, rows, lanes and the blocks hold whole groups.
-    """
-    mps = mappings_of(cost.mapping)
-    s = block_schedule(cost.mapping, op.a_bits, op.b_bits, op.out_bits)
-    compute = cycle_model(hw.pe.kind).block_compute(s, mps, hw.pe, widths, c.group_size)[0]
-    assert int(compute.sum()) == cost.compute_cycles  # no feed limit on line-wide ports
-    load, wb = core_block_beats(c, s)
-    lat = hw.dram.latency_cycles
-    load_c, wb_c = np.where(load > 0, load + lat, 0), np.where(wb > 0, wb + lat, 0)
-    cycles = hw.command_cycles + int(pipeline_cycles(compute, load_c, wb_c).sum())
-    bound = int(load_c.sum() + wb_c.sum()) - cost.dram_cycles
-    return cycles, int(load.sum() + wb.sum()), bound

@@ -2,7 +2,7 @@
 command-to-done cycles against `hwsim.sim` for the same hardware and mapping, bad descriptors.
 
 Cycle rule (hw/rtl/README.md): the core's cycles are the simulator's pipeline over the whole
-lines the core moves (`core_cases.line_exact`; the hardware YAML charges the command's setup
+lines the core moves (`core_layout.line_exact`; the hardware YAML charges the command's setup
 cycles), exactly; on shapes whose m, n are multiples of cols, rows and whose k is whole groups
 that is `simulate_op` itself, else `simulate_op` plus at most the padding's DRAM cycles.
 """
@@ -54,6 +54,18 @@ def test_gemm_bit_exact_and_cycle_exact(m, n, k, latency):
         # The zero padding of ragged lines costs DRAM beats the simulator does not charge.
         assert 0 <= residual <= case.padding_bound
         assert case.padding_bound > 0
+
+
+@pytest.mark.parametrize("pipeline", [1, 5])
+def test_pipelined_pes_add_their_fill_to_every_tile(pipeline):
+    # The core waits for each tile's result to leave the PE pipeline; the simulator's tile
+    # rule charges the PE spec's pipeline as that fill, so the cycles stay exact.
+    c = dataclasses.replace(SMALL, pipeline=pipeline)
+    case = make_case(c, 6, 10, 40, 2, seed=11)
+    run, got, _ = _run(c, case, 2)
+    assert (got == case.expected).all()
+    assert run.cycles == case.model_cycles
+    assert run.cycles > make_case(SMALL, 6, 10, 40, 2, seed=11).model_cycles
 
 
 def test_m_outer_loop_order_follows_the_mapping():

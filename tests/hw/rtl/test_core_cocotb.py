@@ -3,6 +3,7 @@ bit-exact against the golden model, cycles equal to the simulator's (see test_ac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +18,8 @@ from hwsim.hw.rtl.core_layout import read_outputs
 
 _HERE = Path(__file__).resolve().parent
 LATENCY = 3
+# Its PEs pipelined: the generated Verilog waits for each tile's result to leave them.
+CORE = dataclasses.replace(MULTI, pipeline=2)
 # One core running BitMoD's families by the descriptor's mode; several blocks along every
 # dimension, ragged m and n, k not a multiple of the group, m = 1.
 SHAPES = [(6, 10, 40, "fp4"), (9, 5, 52, "int8"), (1, 12, 64, "fp3")]
@@ -29,14 +32,14 @@ def _params():
 
 @pytest.mark.parametrize("sim", _params())
 def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
-    params = asdict(MULTI)
+    params = asdict(CORE)
     runner, build_dir, top = hdl_build("accel_core", params, sim)
-    cases = [make_case(MULTI, m, n, k, LATENCY, seed=m + n + k, family=f)
+    cases = [make_case(CORE, m, n, k, LATENCY, seed=m + n + k, family=f)
              for m, n, k, f in SHAPES]
     spec = []
     for case in cases:
-        lines = -(-case.n // MULTI.rows) * -(-case.m // MULTI.cols) * MULTI.rows
-        out_beats = lines * MULTI.beats_per_line(MULTI.o_line_bits)
+        lines = -(-case.n // CORE.rows) * -(-case.m // CORE.cols) * CORE.rows
+        out_beats = lines * CORE.beats_per_line(CORE.o_line_bits)
         spec.append({"desc": case.descriptor, "latency": LATENCY,
                      "dram": {str(a): v for a, v in case.image.beats.items()},
                      "out_region": [case.image.o_addr, case.image.o_addr + out_beats],
@@ -52,9 +55,9 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
     for case, res in zip(cases, results, strict=True):
         assert status_fields(res["status"]) == {"busy": 0, "done": 1, "error": 0, "reason": 0}
         dram = {int(a): v for a, v in res["out"].items()}
-        got = read_outputs(MULTI, case.image, dram)
+        got = read_outputs(CORE, case.image, dram)
         assert np.array_equal(got, case.expected)
         assert res["cycles"] == case.line_cycles
-        aligned = case.m % MULTI.cols == 0 and case.n % MULTI.rows == 0 and \
-            case.k % MULTI.group_size == 0
+        aligned = case.m % CORE.cols == 0 and case.n % CORE.rows == 0 and \
+            case.k % CORE.group_size == 0
         assert (res["cycles"] == case.model_cycles) == aligned
