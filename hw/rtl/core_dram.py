@@ -8,13 +8,23 @@ Semantics (the ones `hwsim.sim.engine` assumes, ``dram(bytes) = beats + latency`
 - write data: ``wr_ready`` is high while a served write request has beats left; each beat
   transferred is stored at the next address of that request.
 The model is always ready for requests.
+
+Between transfers the model's outputs do not change, so an event-driven testbench need not step
+it every cycle: `quiet` says for how many cycles nothing is served, `skip` advances over cycles
+in which the core requested nothing (exactly what `step` does then). A testbench also need not
+touch every port every cycle: `CoreOutputs` reads an output only when the model looks at it,
+`InputWrites` writes an input only when its value changes.
+
+Standard library only: the cocotb testbench loads this file into the simulator's process by
+its path, without the package.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 
-__all__ = ["CORE_INPUTS", "CORE_OUTPUTS", "DramModel"]
+__all__ = ["CORE_INPUTS", "CORE_OUTPUTS", "CoreOutputs", "DramModel", "InputWrites"]
 
 CORE_INPUTS = ("rd_req_ready", "rd_valid", "rd_data", "wr_req_ready", "wr_ready")
 CORE_OUTPUTS = ("rd_req_valid", "rd_req_addr", "rd_req_beats", "rd_ready",
@@ -42,6 +52,20 @@ class DramModel:
                 "rd_data": self.mem.get(rd[1], 0) if rd else 0,
                 "wr_ready": int(wr is not None)}
 
+    def quiet(self) -> int | None:
+        """Cycles from the current one in which the model serves nothing (0: a transfer is
+        served now; None: no request pending, nothing is served until the core asks)."""
+        starts = [queue[0][0] for queue in (self.reads, self.writes) if queue]
+        return max(0, min(starts) - self.cycle) if starts else None
+
+    def skip(self, cycles: int) -> None:
+        """Advance over ``cycles`` cycles in which the core raised no request valid."""
+        quiet = self.quiet()
+        if cycles < 0 or (quiet is not None and cycles > quiet):
+            raise ValueError(f"cannot skip {cycles} cycles: the model serves a transfer "
+                             f"after {quiet}")
+        self.cycle += cycles
+
     def step(self, core: dict[str, int]) -> None:
         """Apply the transfers of the edge ending this cycle, given the core's outputs."""
         ours = self.drive()
@@ -65,3 +89,45 @@ class DramModel:
         if core["wr_req_valid"] and ours["wr_req_ready"] and core["wr_req_beats"]:
             self.writes.append([start, int(core["wr_req_addr"]), int(core["wr_req_beats"])])
         self.cycle += 1
+
+
+class CoreOutputs(Mapping):
+    """The core's outputs in one cycle, as `DramModel.step` takes them: each read through
+    ``read(name)`` when the model first looks at it (simulator accesses are what a testbench
+    costs); `sample` starts the next cycle."""
+
+    def __init__(self, read: Callable[[str], int]) -> None:
+        self._read = read
+        self._values: dict[str, int] = {}
+
+    def sample(self) -> CoreOutputs:
+        self._values.clear()
+        return self
+
+    def __getitem__(self, name: str) -> int:
+        if name not in self._values:
+            if name not in CORE_OUTPUTS:
+                raise KeyError(name)
+            self._values[name] = int(self._read(name))
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(CORE_OUTPUTS)
+
+    def __len__(self) -> int:
+        return len(CORE_OUTPUTS)
+
+
+class InputWrites:
+    """Writes `DramModel.drive`'s values to the core's inputs through ``write(name, value)``,
+    only those that differ from the last written (a write can cost a simulator a settle)."""
+
+    def __init__(self, write: Callable[[str, int], None]) -> None:
+        self._write = write
+        self._last: dict[str, int] = {}
+
+    def drive(self, values: dict[str, int]) -> None:
+        for name, value in values.items():
+            if self._last.get(name) != value:
+                self._write(name, value)
+                self._last[name] = value

@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from hwsim.hw.rtl.accel_core import AccelCore
 from hwsim.hw.rtl.core_config import status_fields
-from hwsim.hw.rtl.core_dram import CORE_OUTPUTS, DramModel
+from hwsim.hw.rtl.core_dram import CoreOutputs, DramModel, InputWrites
 
 
 @dataclass
@@ -26,24 +26,24 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     sim.add_clock(1e-8)
 
     async def bench(ctx):
+        # Each write makes the simulator settle the design: write only what changed.
+        inputs = InputWrites(lambda name, value: ctx.set(getattr(core, name), value))
+        outputs = CoreOutputs(lambda name: ctx.get(getattr(core, name)))
         for desc in descriptors:
             if inspect is not None:
                 await inspect(ctx)
             ctx.set(core.desc.as_value(), desc)
             ctx.set(core.cmd_valid, 1)
-            for k, v in dram.drive().items():
-                ctx.set(getattr(core, k), v)
+            inputs.drive(dram.drive())
             await ctx.tick()
             ctx.set(core.cmd_valid, 0)
             cycles = 0
             while True:
-                for k, v in dram.drive().items():
-                    ctx.set(getattr(core, k), v)
+                inputs.drive(dram.drive())
                 status = status_fields(ctx.get(core.status))
                 if not status["busy"]:
                     break
-                outs = {k: ctx.get(getattr(core, k)) for k in CORE_OUTPUTS}
-                dram.step(outs)
+                dram.step(outputs.sample())
                 await ctx.tick()
                 cycles += 1
                 assert cycles < max_cycles, "the core did not finish"

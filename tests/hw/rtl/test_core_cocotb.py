@@ -1,5 +1,6 @@
 """The accelerator core's generated Verilog under Icarus and Verilator (cocotb): whole GEMMs
-bit-exact against the golden model, cycles equal to the simulator's (see test_accel_core)."""
+bit-exact against the golden model, cycles equal to the simulator's (see test_accel_core), and
+bad descriptors refused between them."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from core_cases import make_case
-from test_accel_core import MULTI
+from core_cases import make_case, tb_command
+from test_accel_core import _GOOD, MULTI
 
-from hwsim.hw.rtl.core_config import status_fields
+from hwsim.hw.rtl.core_config import CoreError, pack_descriptor, status_fields
 from hwsim.hw.rtl.core_layout import read_outputs
 
 _HERE = Path(__file__).resolve().parent
@@ -22,28 +23,36 @@ LATENCY = 3
 CORE = dataclasses.replace(MULTI, pipeline=2)
 # One core running BitMoD's families by the descriptor's mode; several blocks along every
 # dimension, ragged m and n, k not a multiple of the group, m = 1.
-SHAPES = [(6, 10, 40, "fp4"), (9, 5, 52, "int8"), (1, 12, 64, "fp3")]
+SHAPES = [(6, 10, 40, "fp4"), (9, 5, 52, "int8"), (1, 12, 64, "fp3"), (4, 6, 32, "int4")]
+# One bad descriptor per reason code, run after the first GEMM: each is refused in one cycle
+# without a DRAM transfer, and the GEMMs after them still run exactly (the buffers' contents
+# are checked in test_accel_core, where the Amaranth simulator can read them).
+BAD = [
+    ({"m": 0}, CoreError.ZERO_SIZE),
+    ({"mode": 2}, CoreError.BAD_MODE),          # int2: not among BitMoD's families
+    ({"group_size": 16}, CoreError.BAD_GROUP),
+    ({"block_k": 12}, CoreError.BAD_BLOCK),     # not whole groups
+    ({"m": 40, "block_m": 40, "k": 64, "block_k": 64}, CoreError.TOO_BIG),  # buffer half
+]
 
 
 def _params():
-    return [pytest.param(sim, marks=[pytest.mark.rtl, pytest.mark.xdist_group("accel_core")],
-                         id=sim) for sim in ("icarus", "verilator")]
+    # One xdist group per simulator: each build is shared by its tests, and the two
+    # simulators run on different workers.
+    return [pytest.param(sim, marks=[pytest.mark.rtl,
+                                     pytest.mark.xdist_group(f"accel_core-{sim}")], id=sim)
+            for sim in ("icarus", "verilator")]
 
 
 @pytest.mark.parametrize("sim", _params())
 def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
-    params = asdict(CORE)
-    runner, build_dir, top = hdl_build("accel_core", params, sim)
+    runner, build_dir, top = hdl_build("accel_core", asdict(CORE), sim)
     cases = [make_case(CORE, m, n, k, LATENCY, seed=m + n + k, family=f)
              for m, n, k, f in SHAPES]
-    spec = []
-    for case in cases:
-        lines = -(-case.n // CORE.rows) * -(-case.m // CORE.cols) * CORE.rows
-        out_beats = lines * CORE.beats_per_line(CORE.o_line_bits)
-        spec.append({"desc": case.descriptor, "latency": LATENCY,
-                     "dram": {str(a): v for a, v in case.image.beats.items()},
-                     "out_region": [case.image.o_addr, case.image.o_addr + out_beats],
-                     "limit": 10 * case.line_cycles + 1000})
+    bad = [pack_descriptor(**{**_GOOD, **fields}) for fields, _ in BAD]
+    spec = [tb_command(CORE, cases[0], LATENCY)] + \
+        [tb_command(CORE, cases[0], LATENCY, desc) for desc in bad] + \
+        [tb_command(CORE, case, LATENCY) for case in cases[1:]]
     cases_file, results_file = tmp_path / "cases.json", tmp_path / "results.json"
     cases_file.write_text(json.dumps(spec))
     runner.test(test_module="core_cocotb_tb", hdl_toplevel=top, build_dir=build_dir,
@@ -51,12 +60,19 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
                 extra_env={"HWSIM_TB_CASES": str(cases_file),
                            "HWSIM_TB_RESULTS": str(results_file), "PYTHONPATH": str(_HERE)})
     results = json.loads(results_file.read_text())
-    assert len(results) == len(cases)
-    for case, res in zip(cases, results, strict=True):
+    assert len(results) == len(spec)
+    refused, gemms = results[1:len(BAD) + 1], results[:1] + results[len(BAD) + 1:]
+    for res, (fields, code) in zip(refused, BAD, strict=True):
+        assert status_fields(res["status"]) == \
+            {"busy": 0, "done": 0, "error": 1, "reason": int(code)}, fields
+        assert (res["cycles"], res["beats"]) == (1, 0), fields
+        assert not any(res["out"].values())
+    for case, res in zip(cases, gemms, strict=True):
         assert status_fields(res["status"]) == {"busy": 0, "done": 1, "error": 0, "reason": 0}
         dram = {int(a): v for a, v in res["out"].items()}
         got = read_outputs(CORE, case.image, dram)
         assert np.array_equal(got, case.expected)
+        assert res["beats"] == case.line_beats
         assert res["cycles"] == case.line_cycles
         aligned = case.m % CORE.cols == 0 and case.n % CORE.rows == 0 and \
             case.k % CORE.group_size == 0
