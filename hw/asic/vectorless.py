@@ -88,6 +88,76 @@ def _default_joint(probability: float, rate: float) -> np.ndarray:
     return np.array([1 - probability - half, half, half, probability - half])
 
 
+class _Graph:
+    """A netlist prepared once for many propagations: net indices (0 and 1 the constants),
+    combinational gates grouped by (logic level, type) for one matrix product per group,
+    flip-flops' D and Q indices, and the joint every net starts from."""
+
+    def __init__(self, netlist: Netlist, rate: float) -> None:
+        gates = netlist.all_gates()
+        self.n_comb, self.n_all = len(netlist.gates), len(gates)
+        nets = sorted({n for g in gates for _, n in g.inputs if n >= 0}
+                      | {g.output for g in gates}
+                      | {n for bits in netlist.inputs.values() for n in bits if n >= 0})
+        self.nets = nets
+        self.index = index = {n: i + 2 for i, n in enumerate(nets)}
+        index[CONST0], index[CONST1] = 0, 1
+        low, high = (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)
+        q = np.tile(_default_joint(DEFAULT_STATIC_PROBABILITY, rate), (len(nets) + 2, 1))
+        q[0], q[1] = low, high
+        # The clock's energy is the flip-flops' clock term (`energy`), never a data toggle.
+        for g in netlist.flops:
+            for pin, n in g.inputs:
+                if pin == "C":
+                    q[index[n]] = low
+        for port, level in HELD_INPUTS.items():
+            for n in netlist.inputs.get(port, ()):
+                if n >= 0:
+                    q[index[n]] = high if level else low
+        self.start = q
+        depth: dict[int, int] = {}
+        groups: dict[tuple[int, str, int], list[int]] = defaultdict(list)
+        for i, g in enumerate(netlist.gates):
+            lv = 1 + max((depth.get(n, 0) for _, n in g.inputs), default=0)
+            depth[g.output] = lv
+            groups[(lv, g.type, len(g.inputs))].append(i)
+        self.groups = [(np.array(members),
+                        np.array([[index[n] for _, n in gates[i].inputs] for i in members]),
+                        np.array([index[gates[i].output] for i in members]),
+                        _transfer(gtype, k))
+                       for (_, gtype, k), members in sorted(groups.items())]
+        self.d_idx = np.array([index[dict(g.inputs)["D"]] for g in netlist.flops], dtype=int)
+        self.q_idx = np.array([index[g.output] for g in netlist.flops], dtype=int)
+        self.out_idx = np.array([index[g.output] for g in gates], dtype=int)
+
+    def toggles(self, chosen: np.ndarray, tol: float, max_passes: int) -> np.ndarray:
+        """Toggles per cycle of every net index, propagating through the gates ``chosen``
+        (a bool per gate of `Netlist.all_gates`); every other net keeps its start."""
+        q = self.start.copy()
+        plan = [(ins[sel], outs[sel], m) for ids, ins, outs, m in self.groups
+                if (sel := chosen[ids]).any()]
+        sel = chosen[self.n_comb:]
+        d_idx, q_idx = self.d_idx[sel], self.q_idx[sel]
+        for _ in range(max_passes):
+            for ins, outs, m in plan:
+                joint = q[ins[:, 0]]
+                for col in range(1, ins.shape[1]):
+                    joint = (joint[:, :, None] * q[ins[:, col]][:, None, :]).reshape(
+                        len(outs), -1)
+                out = joint @ m
+                # Renormalized: through feedback loops rounding errors would grow
+                # geometrically.
+                q[outs] = out / out.sum(axis=1, keepdims=True)
+            if not len(q_idx):
+                break
+            delta = float(np.max(np.abs(q[d_idx] - q[q_idx])))
+            # Damped: a loop such as a toggling bit would otherwise swap P00 and P11 forever.
+            q[q_idx] = 0.5 * (q[q_idx] + q[d_idx])
+            if delta < tol:
+                break
+        return q[:, 1] + q[:, 2]
+
+
 def net_activity(netlist: Netlist, gates: set[int] | None = None, *,
                  rate: float = DEFAULT_TOGGLE_RATE, tol: float = 1e-5,
                  max_passes: int = 200) -> dict[int, float]:
@@ -97,89 +167,46 @@ def net_activity(netlist: Netlist, gates: set[int] | None = None, *,
     every other net (primary inputs and nets driven outside) is held at the default activity,
     as an input port of that part synthesized alone. None: the whole block.
     """
-    all_gates = netlist.all_gates()
-    n_comb = len(netlist.gates)
-    chosen = set(range(len(all_gates))) if gates is None else gates
-    nets = sorted({n for g in all_gates for _, n in g.inputs if n >= 0}
-                  | {g.output for g in all_gates}
-                  | {n for bits in netlist.inputs.values() for n in bits if n >= 0})
-    index = {n: i + 2 for i, n in enumerate(nets)}
-    index[CONST0], index[CONST1] = 0, 1
-    q = np.tile(_default_joint(DEFAULT_STATIC_PROBABILITY, rate), (len(nets) + 2, 1))
-    q[0], q[1] = (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)
-    # The clock's energy is the flip-flops' clock term (`energy`), never a data toggle.
-    clocks = {n for g in netlist.flops for pin, n in g.inputs if pin == "C"}
-    for n in clocks:
-        q[index[n]] = (1.0, 0.0, 0.0, 0.0)
-    for port, level in HELD_INPUTS.items():
-        for n in netlist.inputs.get(port, ()):
-            if n >= 0:
-                q[index[n]] = (0.0, 0.0, 0.0, 1.0) if level else (1.0, 0.0, 0.0, 0.0)
-    # Combinational gates grouped by (logic level, type): one matrix product per group.
-    level: dict[int, int] = {}
-    groups: dict[tuple[int, str, int], list[int]] = defaultdict(list)
-    for i, g in enumerate(netlist.gates):
-        lv = 1 + max((level.get(n, 0) for _, n in g.inputs), default=0)
-        level[g.output] = lv
-        if i in chosen:
-            groups[(lv, g.type, len(g.inputs))].append(i)
-    plan = []
-    for (_, gtype, k), members in sorted(groups.items()):
-        ins = np.array([[index[n] for _, n in all_gates[i].inputs] for i in members])
-        outs = np.array([index[all_gates[i].output] for i in members])
-        plan.append((ins, outs, _transfer(gtype, k)))
-    flops = [i for i in range(n_comb, len(all_gates)) if i in chosen]
-    d_idx = np.array([index[dict(all_gates[i].inputs)["D"]] for i in flops], dtype=int)
-    q_idx = np.array([index[all_gates[i].output] for i in flops], dtype=int)
-    for _ in range(max_passes):
-        for ins, outs, m in plan:
-            joint = q[ins[:, 0]]
-            for col in range(1, ins.shape[1]):
-                joint = (joint[:, :, None] * q[ins[:, col]][:, None, :]).reshape(len(outs), -1)
-            out = joint @ m
-            # Renormalized: through feedback loops rounding errors would grow geometrically.
-            q[outs] = out / out.sum(axis=1, keepdims=True)
-        if not flops:
-            break
-        delta = float(np.max(np.abs(q[d_idx] - q[q_idx])))
-        # Damped: a loop such as a toggling bit would otherwise swap P00 and P11 forever.
-        q[q_idx] = 0.5 * (q[q_idx] + q[d_idx])
-        if delta < tol:
-            break
-    return {n: float(q[index[n], 1] + q[index[n], 2]) for n in nets}
+    graph = _Graph(netlist, rate)
+    chosen = np.ones(graph.n_all, bool)
+    if gates is not None:
+        chosen[:] = False
+        chosen[list(gates)] = True
+    t = graph.toggles(chosen, tol, max_passes)
+    return {n: float(t[graph.index[n]]) for n in graph.nets}
 
 
 def default_switching(netlist: Netlist, library: CellLibrary, owners: list[str], *,
-                      rate: float = DEFAULT_TOGGLE_RATE) -> DefaultSwitching:
+                      rate: float = DEFAULT_TOGGLE_RATE, tol: float = 1e-5,
+                      max_passes: int = 200) -> DefaultSwitching:
     """`DefaultSwitching` of ``netlist`` whose gates belong to sub-blocks ``owners`` (one per
     gate of `Netlist.all_gates`, as `Netlist.attribute` gives)."""
+    graph = _Graph(netlist, rate)
     gates = netlist.all_gates()
     cells = [library.cell(g.type) for g in gates]
-    internal = {g.output: c.internal_gate_um2 for g, c in zip(gates, cells, strict=True)}
-    clock = defaultdict(float)
-    for c, b in zip(cells, owners, strict=True):
+    names = sorted(set(owners))
+    owner = np.array([names.index(o) for o in owners])
+    # Per net index: what one toggle costs driven (load + internal stages), and per
+    # sub-block what it costs as that sub-block's input (its own pins only).
+    driven_cost = np.zeros(len(graph.start))
+    for n, load in net_loads(netlist, library).items():
+        driven_cost[graph.index[n]] = load
+    np.add.at(driven_cost, graph.out_idx, [c.internal_gate_um2 for c in cells])
+    pin_cost = np.zeros((len(names), len(graph.start)))
+    clock = np.zeros(len(names))
+    for g, c, b in zip(gates, cells, owner, strict=True):
+        for pin, net in g.inputs:
+            pin_cost[b, graph.index[net]] += c.pin_load(pin)
         if c.is_flop:
             clock[b] += 2.0 * c.clock_gate_um2  # the CLK pin's transistors included
-    whole = net_activity(netlist, rate=rate)
-    loads = net_loads(netlist, library)
-    block = sum(t * (loads.get(n, 0.0) + internal.get(n, 0.0)) for n, t in whole.items())
-    block += sum(clock.values())
-    pin_load: dict[tuple[int, str], float] = defaultdict(float)  # (net, reading sub-block)
-    for g, c, b in zip(gates, cells, owners, strict=True):
-        for pin, net in g.inputs:
-            pin_load[(net, b)] += c.pin_load(pin)
+    whole = graph.toggles(np.ones(graph.n_all, bool), tol, max_passes)
+    block = float(whole @ driven_cost + clock.sum())
     alone = {}
-    for b in sorted(set(owners)):
-        mine = {i for i, o in enumerate(owners) if o == b}
-        toggles = net_activity(netlist, mine, rate=rate)
-        driven = {gates[i].output for i in mine}
-        e = clock[b]
-        for n, t in toggles.items():
-            if not t:
-                continue
-            if n in driven:
-                e += t * (loads.get(n, 0.0) + internal[n])
-            else:  # an input of the part: charges only the part's own pins
-                e += t * pin_load.get((n, b), 0.0)
-        alone[b] = e
+    for b, name in enumerate(names):
+        chosen = owner == b
+        t = graph.toggles(chosen, tol, max_passes)
+        mine = np.zeros(len(graph.start), bool)
+        mine[graph.out_idx[chosen]] = True
+        alone[name] = float(t[mine] @ driven_cost[mine] + t[~mine] @ pin_cost[b][~mine]
+                            + clock[b])
     return DefaultSwitching(block, alone, rate)
