@@ -31,7 +31,9 @@ _BITMOD = SubBlocks(
         (r"(term|act)_\d+_\d+_[01]", "exponent match"),
         (r"pe|emax|pexp_.*|emax.*|shift_.*|align_.*", "exponent match"),
         (r"mag|neg|lane|partial|lane_.*|partial_.*|contrib.*", "bit-serial multiply"),
-        (r"acc_.*|psum_.*|nf_.*|acc[mexs]_.*|accmag_.*|accn[me]_.*", "group accumulate"),
+        # Every acc-prefixed signal: the accumulator and its registered lookahead (exponent
+        # difference, shifted and summed mantissas, leading-one picks, new exponent/mantissa).
+        (r"acc[a-z]*_.*|psum_.*|nf_.*", "group accumulate"),
         (r"d(mag|neg|scale|nf|r|next|value|exp|prod)_.*", "dequantize"),
         (r"dplace_.*|oacc_.*|oaccn_.*|out_\d+_\d+|outnf_.*|out|nonfinite", "output accumulate"),
     ),
