@@ -23,7 +23,9 @@ def test_bad_input(run_cli, tmp_path, capsys, args, message):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("asic")
-def test_area_run_writes_table_json_chart(run_cli, tmp_path, capsys, monkeypatch):
+def test_area_run_writes_table_json_chart(run_cli, tmp_path, capsys, monkeypatch, asic_cache):
+    # `asic_cache`: the calibration blocks are in this process' memo (computed once per run);
+    # the block asked for is not, and goes to this run's own cache folder.
     out, cache = tmp_path / "o", tmp_path / "cache"
     monkeypatch.setenv("HWSIM_CACHE_DIR", str(cache))
     assert run_cli("area", "dint_mac", "-p", "k=16", "--out", str(out)) == 0

@@ -18,8 +18,12 @@ from hwsim.hw.presets import load_hardware
 from hwsim.hw.rtl.registry import resolve_params
 from hwsim.hw.spec import hardware_from_dict, hardware_to_dict, with_overrides
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("asic")]
+# `calibrated`: the calibration blocks come from the run's shared cache (tests/hw/asic/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("asic"),
+              pytest.mark.usefixtures("calibrated")]
 _ANT_PARAMS = {"accumulator": "fp16", "pipeline": 1}  # ant-rtl's block: the published MAC
+# The same block described from the ant preset (pipeline 0 there): the calibration's MAC.
+_ANT_RTL = {"pipeline": 1, "rtl": {"block": "fp16_int_mac", "params": {"accumulator": "fp16"}}}
 
 
 def _mac(**pe) -> dict:
@@ -77,11 +81,11 @@ def test_a_pe_field_override_resynthesizes_the_block():
 
 
 def test_only_energy_from_rtl_and_a_chosen_format():
-    hw = hardware_from_dict(_mac(energy_pj_per_cycle="rtl",
-                                 rtl={"block": "fp16_int_mac", "format": "int4"}), "t")
+    rtl = _ANT_RTL["rtl"] | {"format": "int4"}
+    hw = hardware_from_dict(_mac(**_ANT_RTL | {"energy_pj_per_cycle": "rtl", "rtl": rtl}), "t")
     assert hw.pe.area_um2 == 1318.6  # the number given stays
     act = {a.weight_format: a for a in block_cost(
-        "fp16_int_mac", {"lanes": 1, "weight_bits": 8}).activity}
+        "fp16_int_mac", {"lanes": 1, "weight_bits": 8, **_ANT_PARAMS}).activity}
     cal = calibrate("28nm", ratios=False)
     assert hw.pe.energy_pj_per_cycle == pytest.approx(
         cal.energy_pj(act["int4"].switching.total), abs=1e-6)
@@ -99,7 +103,7 @@ def test_only_energy_from_rtl_and_a_chosen_format():
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "node": "7nm"}}, "pe.rtl.node"),
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "params": {"k": 0}}},
      "pe.rtl: parameter k = 0 is not allowed"),
-    ({"energy_pj_per_cycle": "rtl", "rtl": {"block": "fp16_int_mac", "format": "fp4"}},
+    (_ANT_RTL | {"energy_pj_per_cycle": "rtl", "rtl": _ANT_RTL["rtl"] | {"format": "fp4"}},
      "pe.rtl.format: 'fp4' is not run by fp16_int_mac; its formats: int8, int4"),
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "derived": ["area_um2"]}},
      "pe.rtl.derived: set by hwsim"),
