@@ -56,7 +56,7 @@ def test_gemm_bit_exact_and_cycle_exact(m, n, k, latency):
         assert case.padding_bound > 0
 
 
-@pytest.mark.parametrize("pipeline", [1, 5])
+@pytest.mark.parametrize("pipeline", [1, 6])
 def test_pipelined_pes_add_their_fill_to_every_tile(pipeline):
     # The core waits for each tile's result to leave the PE pipeline; the simulator's tile
     # rule charges the PE spec's pipeline as that fill, so the cycles stay exact.
