@@ -14,8 +14,9 @@ from cocotb_tools.runner import Icarus, Verilator
 
 from hwsim.hw.rtl.verilog import write_block
 
-# Verilator's own optimisation (-O3) and X handling (an X becomes 0 instead of randomised code):
-# both cost nothing at build time and shorten the model's evaluation.
+# Verilator's performance settings: its own optimisation (-O3) and X handling (an X becomes 0,
+# no randomisation code). Measured on the 2x2 test core: build CPU 28 s against 26 s without,
+# the model's speed unchanged; what makes the builds small and fast is `PortsVerilator`.
 VERILATOR_ARGS = ("-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast")
 
 
