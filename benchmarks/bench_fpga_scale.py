@@ -5,7 +5,8 @@ with multiplies in LUTs), its utilization and fmax, and the peak MAC rate per we
 then every design point runs the BitMoD generative setting of Llama-2-7B (256-token prefill,
 20 decode steps) in the simulator with each board memory, in the weight format the PE runs.
 
-    .venv/bin/python benchmarks/bench_fpga_scale.py [DEVICE ...] [--out DIR]
+    .venv/bin/python benchmarks/bench_fpga_scale.py [DEVICE ...] [--kinds K,K] [--builds dsp,lut]
+        [--out DIR]
     .venv/bin/python benchmarks/bench_fpga_scale.py --collect DIR [DIR ...] --out DIR
 
 Defaults: ecp5-25k and ice40-up5k, out/bench_fpga_scale. Prints the tables; the files (JSON,
@@ -53,19 +54,24 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/bench_fpga_scale"))
     parser.add_argument("--freq", type=float, default=50.0)
     parser.add_argument("--kinds", default=",".join(SCALING_KINDS))
+    parser.add_argument("--builds", default="dsp,lut",
+                        help="dsp, lut or both: which builds of the MACs to run (the others "
+                        "always use their one build)")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="minutes each tool run may take")
     parser.add_argument("--collect", type=Path, nargs="+", default=None)
     args = parser.parse_args()
     kinds = args.kinds.split(",")
+    builds = {b: b in args.builds.split(",") for b in ("dsp", "lut")}
     seeds = tuple(range(1, args.seeds + 1))
 
     points = [] if args.collect is None else _collect(args.collect)
     start = time.perf_counter()
     for device in [] if args.collect is not None else args.devices:
         for kind in kinds:
-            for dsp in (True, False) if SCALING_KINDS[kind].dsp_optional else (True,):
+            modes = [d for d, b in ((True, "dsp"), (False, "lut")) if builds[b]]
+            for dsp in modes if SCALING_KINDS[kind].dsp_optional else (True,):
                 folder = args.out / device / ("dsp" if dsp else "lut")
                 t0 = time.perf_counter()
                 p = largest_array(kind, device, folder, freq_mhz=args.freq, seeds=seeds,

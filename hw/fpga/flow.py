@@ -36,6 +36,7 @@ from hwsim.hw.fpga.reports import (
 )
 from hwsim.hw.fpga.tools import ToolRun, run_tool
 from hwsim.hw.fpga.wrapper import IoHarness, WrapperCost
+from hwsim.hw.rtl.primitives import FabricTarget
 
 __all__ = [
     "SYNTH_TARGETS",
@@ -192,12 +193,13 @@ def check_freq(freq_mhz: float) -> float:
     return float(freq_mhz)
 
 
-def _write_verilog(top: wiring.Component, path: Path) -> bool:
-    """Write the Verilog; True when the file already held exactly this text."""
+def _write_verilog(top: wiring.Component, path: Path, target: FabricTarget | None) -> bool:
+    """Write the Verilog, elaborated for ``target`` (blocks may instantiate its primitives);
+    True when the file already held exactly this text."""
     # Amaranth must use its bundled Yosys (a system Yosys may be too old); emit_src=False keeps
     # absolute source paths out, so the Verilog is byte-identical run to run.
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
-    text = verilog.convert(top, name="top", emit_src=False)
+    text = verilog.convert(top, name="top", platform=target, emit_src=False)
     if path.is_file() and path.read_text() == text:
         return True
     path.write_text(text)
@@ -305,7 +307,8 @@ def synthesize(
             f"unknown synthesis target {target!r}; allowed: {', '.join(SYNTH_TARGETS)}"
         )
     out = _prepare(out_dir)
-    same = _write_verilog(block, out / "top.v")
+    fabric = None if target == "generic" else FabricTarget(target, dsp)
+    same = _write_verilog(block, out / "top.v", fabric)
     cells, run = _run_yosys(out, target, dsp and target != "generic", timeout_s, same)
     depth = _gate_depth(out, timeout_s) if target == "generic" else None
     result = SynthResult(
@@ -370,7 +373,7 @@ def _synth_for_device(
     block: wiring.Component, dev: Device, out: Path, dsp: bool, io_width: int, timeout_s: float
 ) -> tuple[IoHarness, dict[str, int], dict[str, float]]:
     top = IoHarness(block, io_width=io_width)
-    same = _write_verilog(top, out / "top.v")
+    same = _write_verilog(top, out / "top.v", FabricTarget(dev.family, dsp and dev.has_dsp))
     cells, run = _run_yosys(out, dev.family, dsp and dev.has_dsp, timeout_s, same)
     return top, cells, {"yosys": round(run.seconds, 2)}
 

@@ -27,7 +27,7 @@ from hwsim.hw.rtl.fp16_mac import (
     FP16IntMAC,
     check_fp16_int_accumulator,
 )
-from hwsim.hw.rtl.mac import DIntMAC, IntMAC
+from hwsim.hw.rtl.mac import MAC_PIPELINE, DIntMAC, IntMAC
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WEIGHT_SETS
 
 __all__ = [
@@ -159,8 +159,9 @@ def _bitmod_params(r: IntRanges) -> tuple[Param, ...]:
 
 
 def _mac_pipeline(r: IntRanges) -> Param:
-    return _int(r, "pipeline", 1, "register stages: after the multipliers (a DSP's output "
-                "register), after the lanes' sum (cycles of fill latency)")
+    return _int(r, "pipeline", MAC_PIPELINE, "register stages: after the multipliers (a "
+                "DSP's output register), after the lanes' sum, after the lanes' pairwise sums "
+                "(cycles of fill latency)")
 
 
 _BITMOD = BitModConfig.RANGES

@@ -32,7 +32,8 @@ def test_dequant(in_width, scale_bits):
     _check(dut, st.dequant_cases(in_width, scale_bits, n=12, seed=9), seed=3)
 
 
-@pytest.mark.parametrize(("lanes", "k", "special", "pipe"), [(1, 20, 1, 0), (4, 30, -3, 2)])
+@pytest.mark.parametrize(("lanes", "k", "special", "pipe"),
+                         [(1, 20, 1, 0), (4, 30, -3, 2), (3, 14, 7, 3)])
 def test_dint_mac(lanes, k, special, pipe):
     dut = DIntMAC(lanes, k, special, pipeline=pipe)
     _check(dut, st.dint_mac_cases(lanes, k, special, pipeline=pipe))
@@ -40,7 +41,8 @@ def test_dint_mac(lanes, k, special, pipe):
 
 
 @pytest.mark.parametrize(("lanes", "k", "abits", "wbits", "pipe"),
-                         [(1, 16, 8, 8, 1), (3, 10, 6, 4, 2), (2, 8, 8, 8, 0)])
+                         [(1, 16, 8, 8, 1), (3, 10, 6, 4, 2), (2, 8, 8, 8, 0),
+                          (5, 23, 8, 8, 3)])
 def test_int_mac(lanes, k, abits, wbits, pipe):
     dut = IntMAC(lanes, k, abits, wbits, pipeline=pipe)
     _check(dut, st.int_mac_cases(lanes, k, abits, wbits, pipeline=pipe))
