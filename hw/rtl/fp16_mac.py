@@ -107,14 +107,16 @@ class FP16IntMAC(wiring.Component):
         k: products per output (reduction length; idle lanes of a last beat must carry 0).
         weight_bits: bits of a weight (INT2..INT8).
         align_bits: guard bits kept below the significand at exponent alignment.
-        pipeline: register stages: after the multipliers (1), and after alignment and the
-            lanes' sum (2, exact accumulator only); each adds one cycle of fill latency
-            (`pipeline_fill_cycles`).
+        pipeline: register stages: after the multipliers (1), and with the exact accumulator
+            after alignment and the lanes' sum (2), after the exponent maximum (3), after the
+            alignment shifters (4); each adds one cycle of fill latency
+            (`pipeline_fill_cycles`). Measured on ECP5-25k (4 lanes, DSPs, median of 3 seeds):
+            39.1 MHz at 2, 94.6 MHz at 4 (critical: a lane's alignment shift).
         accumulator: ``"exact"`` (fixed point, `out_width` bits) or ``"fp16"``.
     """
 
     RANGES: ClassVar[IntRanges] = MappingProxyType(
-        {"pipeline": (0, 2), "lanes": (1, 64), "k": (1, 1 << 16), "weight_bits": (2, 8),
+        {"pipeline": (0, 4), "lanes": (1, 64), "k": (1, 1 << 16), "weight_bits": (2, 8),
          "align_bits": (0, 8)})
 
     def __init__(self, lanes: int = 1, k: int = 128, weight_bits: int = 8, align_bits: int = 3,
@@ -160,6 +162,7 @@ class FP16IntMAC(wiring.Component):
         a_r, w_r = ctl.hold(self.a, self.w)
 
         lanes_in = []
+        nonzero = []  # the product is not 0: known from the operands, beside the multiplier
         for i, (a, w) in enumerate(zip(lanes_of(a_r, self.lanes, 16),
                                        lanes_of(w_r, self.lanes, self.weight_bits), strict=True)):
             sign, exp_eff, mant, nf = decode_fp16(a)
@@ -169,26 +172,29 @@ class FP16IntMAC(wiring.Component):
             prod = Signal(range(self.product_bound + 1), name=f"prod_{i}")
             m.d.comb += prod.eq(mant * w_mag)
             lanes_in.append((prod, exp_eff, sign ^ w_neg, nf))
+            nonzero.append((mant != 0) & (w != 0))
         if self.accumulator == "fp16":
             return self._fp16_accumulate(m, ctl, a_r, w_r, lanes_in[0])
         if self.pipeline >= 1:  # the multipliers' output registers
-            lanes_in = ctl.stage(lanes_in, "mul_r")
-        products = [p for p, _, _, _ in lanes_in]
+            lanes_in, nonzero = ctl.stage((lanes_in, nonzero), "mul_r")
         exps = [e for _, e, _, _ in lanes_in]
-        valids = [p != 0 for p in products]
 
         emax = Signal(5)
-        m.d.comb += emax.eq(tree_max([Mux(v, e, 0) for e, v in zip(exps, valids, strict=True)]))
+        m.d.comb += emax.eq(tree_max([Mux(v, e, 0) for e, v in zip(exps, nonzero, strict=True)]))
+        if self.pipeline >= 3:  # the exponent maximum, before the alignment shifters
+            lanes_in, nonzero, emax = ctl.stage((lanes_in, nonzero, emax), "emax_r")
         lanes = []
-        for i, (prod, e, neg, _) in enumerate(lanes_in):
+        for i, ((prod, e, neg, _), nz) in enumerate(zip(lanes_in, nonzero, strict=True)):
             guarded = Cat(C(0, self.align_bits), prod) if self.align_bits else prod
             mag = guarded >> (emax - e)[:5]
             lane = Signal(signed(self.partial_width), name=f"lane_{i}")
-            m.d.comb += lane.eq(Mux(prod != 0, Mux(neg, -mag, mag), 0))
+            m.d.comb += lane.eq(Mux(nz, Mux(neg, -mag, mag), 0))
             lanes.append(lane)
+        nf_now = Cat(*[nf for _, _, _, nf in lanes_in]).any()
+        if self.pipeline >= 4:  # the aligned lanes, before their adder tree
+            lanes, emax, nf_now = ctl.stage((lanes, emax, nf_now), "lane_r")
         partial = Signal(signed(self.partial_width))
         m.d.comb += partial.eq(sum(lanes[1:], lanes[0]))
-        nf_now = Cat(*[nf for _, _, _, nf in lanes_in]).any()
         if self.pipeline >= 2:  # after alignment and the lanes' adder tree
             partial, emax, nf_now = ctl.stage((partial, emax, nf_now), "sum_r")
 

@@ -208,7 +208,8 @@ BLOCKS: dict[str, Block] = {
                _int(_FP16, "weight_bits", 8, "signed integer weight bits"),
                _int(_FP16, "align_bits", 3, "guard bits kept at exponent alignment"),
                _int(_FP16, "pipeline", 0, "register stages: after the multipliers, after the "
-                    "aligned sum (cycles of fill latency)"),
+                    "aligned sum, after the exponent maximum, after the alignment shifters "
+                    "(cycles of fill latency)"),
                Param("accumulator", "exact", "exact fixed point, or fp16: each product "
                      "rounded into an FP16 accumulator (one lane, pipeline <= 1)",
                      choices=FP16_INT_ACCUMULATORS)),

@@ -50,7 +50,8 @@ def test_int_mac(lanes, k, abits, wbits, pipe):
 
 
 @pytest.mark.parametrize(("lanes", "k", "wbits", "align", "pipe"),
-                         [(1, 12, 8, 3, 0), (4, 30, 4, 0, 1), (3, 17, 2, 8, 2)])
+                         [(1, 12, 8, 3, 0), (4, 30, 4, 0, 1), (3, 17, 2, 8, 2),
+                          (4, 21, 8, 3, 3), (5, 26, 6, 2, 4)])
 def test_fp16_int_mac(lanes, k, wbits, align, pipe):
     dut = FP16IntMAC(lanes, k, wbits, align, pipeline=pipe)
     _check(dut, st.fp16_int_mac_cases(lanes, k, wbits, align, pipeline=pipe))

@@ -162,7 +162,7 @@ def test_the_simulator_charges_each_tile_the_rtl_tile_latency(pipeline):
 
 
 @pytest.mark.parametrize(("lanes", "k", "pipeline"),
-                         [(1, 16, 0), (4, 30, 1), (2, 12, 2), (5, 23, 3)])
+                         [(1, 16, 0), (4, 30, 1), (2, 12, 2), (5, 23, 3), (3, 11, 4)])
 def test_mac_cycles(lanes, k, pipeline):
     fill = pe_cycles.pipeline_fill_cycles(pipeline)
     if pipeline <= IntMAC.RANGES["pipeline"][1]:
@@ -174,8 +174,6 @@ def test_mac_cycles(lanes, k, pipeline):
         latency, periods = _measure(IntMAC(lanes, k, pipeline=pipeline),
                                     st.int_mac_cases(lanes, k, pipeline=pipeline)[0])
         assert latency == model + fill and periods == {model}
-    if pipeline > FP16IntMAC.RANGES["pipeline"][1]:
-        return
     model = pe_cycles.mac_pe_cycles(k, lanes)
     latency, periods = _measure(FP16IntMAC(lanes, k, pipeline=pipeline),
                                 st.fp16_int_mac_cases(lanes, k, pipeline=pipeline)[0])
