@@ -89,6 +89,12 @@ class _MACBase(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         ctl = SerialControl(m, self, steps=1, beats=self.beats, latency=self.pipeline)
+        # One step per beat: with a pipeline the beat registers are its first stage (valid
+        # while the beat is held, frozen with the rest on back-pressure), so they load on
+        # ``run`` like the others, not on ``accept``, which also waits for the output: one
+        # LUT level from the output handshake to every DSP's clock enable, which an array's
+        # merged control fans out to all its PEs. Unpipelined, they must hold a stalled beat.
+        load = ctl.run if self.pipeline else ctl.accept
         products = []
         lanes = zip(lanes_of(self.a, self.lanes, self.act_bits),
                     lanes_of(self.w, self.lanes, self.weight_bits), strict=True)
@@ -96,7 +102,7 @@ class _MACBase(wiring.Component):
             # The beat registers are the multiplier's input registers and the product register
             # (pipeline >= 1) its output register: a DSP block's own, on an FPGA that has them.
             products.append(registered_product(
-                m, a.as_signed(), self._weight(w), load=ctl.accept, advance=ctl.run,
+                m, a.as_signed(), self._weight(w), load=load, advance=ctl.run,
                 out_reg=self.pipeline >= 1, platform=platform, name=f"prod_{i}"))
         # The lanes' sum as a balanced tree: its first level (pairwise sums) is registered at
         # pipeline >= 3, the whole sum at >= 2, so each stage holds at most one carry chain

@@ -49,6 +49,16 @@ def test_int_mac(lanes, k, abits, wbits, pipe):
     _check(dut, st.int_mac_cases(lanes, k, abits, wbits, seed=2, pipeline=pipe), seed=5)
 
 
+@pytest.mark.parametrize("pipe", [0, 3])
+def test_mac_beat_survives_back_pressure(pipe):
+    # One beat per output: its step waits whenever the previous output is not taken, so the
+    # beat registers must hold it (unpipelined) or freeze with the pipeline; many stall seeds.
+    dut = IntMAC(3, 3, pipeline=pipe)
+    case = st.int_mac_cases(3, 3, pipeline=pipe)[0]
+    for seed in range(16):
+        _check(dut, [case], seed=seed)
+
+
 @pytest.mark.parametrize(("lanes", "k", "wbits", "align", "pipe"),
                          [(1, 12, 8, 3, 0), (4, 30, 4, 0, 1), (3, 17, 2, 8, 2),
                           (4, 21, 8, 3, 3), (5, 26, 6, 2, 4)])
