@@ -12,11 +12,15 @@ outputs in_ready (1) + out_valid (1) + out (23: the worst case 128 x 128 x 128 =
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from hwsim.hw import load_hardware
-from hwsim.hw.fpga import fpga_block, synth_block
+from hwsim.hw.fpga import fpga_block, synth_block, synthesize
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fpga")]
 
@@ -95,3 +99,27 @@ def test_synth_result_matches_its_yosys_stat(tmp_path):
     # The 2-input gate depth comes with the generic target: at least the 13-bit product's
     # adder chain (>= 4 gates with any adder), far below a ripple-carry of the whole width.
     assert res.gate_depth is not None and 4 <= res.gate_depth < 60
+
+
+class _RegisteredAdder(wiring.Component):
+    """Two registered 24-bit operands, their registered sum: one adder between registers."""
+
+    def __init__(self) -> None:
+        super().__init__({"a": In(24), "b": In(24), "s": Out(25)})
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        a, b = Signal(24), Signal(24)
+        m.d.sync += [a.eq(self.a), b.eq(self.b), self.s.eq(a + b)]
+        return m
+
+
+def test_gate_depth_maps_adders_as_prefix_adders(tmp_path):
+    # A Kogge-Stone adder of n bits: one level of generate/propagate, ceil(log2 n) prefix
+    # levels of AND-OR (2 gates each), one XOR for the sum: at most 2 ceil(log2 n) + 2 = 12
+    # gates for n = 24, where a ripple chain (what an area-oriented ABC pass folds it back
+    # into) is ~2n: 46. Below, the sum's top bit depends on all 48 operand bits: a tree of
+    # 2-input gates needs ceil(log2 48) = 6 levels.
+    res = synthesize(_RegisteredAdder(), "generic", tmp_path, name="adder24")
+    assert res.gate_depth is not None
+    assert math.ceil(math.log2(48)) <= res.gate_depth <= 2 * math.ceil(math.log2(24)) + 2
