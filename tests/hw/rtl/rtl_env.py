@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -56,7 +57,13 @@ class PortsVerilator(Verilator):
         self.cxx_opt = cxx_opt
 
     def _build_command(self) -> list:
+        # A private method of cocotb's runner: should a release pass the flag some other way,
+        # every net would silently stay public again; stop instead.
         verilate, make = super()._build_command()
+        if "--public-flat-rw" not in verilate:
+            raise RuntimeError(
+                "cocotb's Verilator._build_command no longer passes --public-flat-rw: "
+                f"update rtl_env.PortsVerilator for this cocotb (verilate: {verilate})")
         verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
         make_vars = {"CFG_CXXFLAGS_PCH_I": "-include", "OPT_FAST": self.cxx_opt,
                      "OPT_SLOW": self.cxx_opt, "OPT_GLOBAL": self.cxx_opt}
@@ -101,18 +108,23 @@ def write_design(block: str, params: dict, root: Path) -> tuple[Path, Path]:
 
 def build_verilog(v_path: Path, json_path: Path, sim: str, cxx_opt: str = "-O0"):
     """``(runner, build_dir, toplevel)`` of a `write_design` output, built in its folder's
-    ``build`` for ``sim`` (skipped when up to date); Verilator's C++ at ``cxx_opt`` (-O0: the
-    tests' runs are short and compile time dominates)."""
+    ``build`` (Verilator: ``build-O1`` etc., one per ``cxx_opt``) for ``sim`` (skipped when up
+    to date); Verilator's C++ at ``cxx_opt`` (-O0: the tests' runs are short and compile time
+    dominates)."""
     require_simulator(sim)
     root, block = v_path.parent, v_path.stem
+    build_dir = root / "build"
     sources, args = [v_path], []
     if sim == "verilator":
         runner = PortsVerilator(cxx_opt)
         # The control file first: cocotb takes the last source's language as the top's.
         sources.insert(0, ports_control_file(json_path, root / "ports.vlt"))
         args = list(VERILATOR_ARGS)
+        # cocotb reuses an up-to-date build whatever the make variables were: a build at
+        # another optimisation must not be taken for this one.
+        build_dir = root / ("build" + re.sub(r"[^\w.-]+", "_", cxx_opt))
     else:
         runner = Icarus()
-    runner.build(sources=sources, hdl_toplevel=block, build_dir=root / "build",
+    runner.build(sources=sources, hdl_toplevel=block, build_dir=build_dir,
                  build_args=args, timescale=("1ns", "1ps"), always=False)
-    return runner, root / "build", block
+    return runner, build_dir, block
