@@ -273,7 +273,11 @@ def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100
                   name: str = "accel_core") -> dict:
     """The hardware YAML mapping of the core: its array, its real buffer memories (one bank
     each, a port of one line), its DRAM bus, its command setup cycles;
-    `hwsim.hw.spec.hardware_from_dict` takes it."""
+    `hwsim.hw.spec.hardware_from_dict` takes it.
+
+    ``buffers.output`` is one copy of the output buffer: the second copy the core keeps for
+    the write-back's read port (16 of the 8x8 core's 60 EBR) is in neither the area nor the
+    energy model (the mapper's capacity is one copy's)."""
     cap = c.buffer_bytes()
     port = {"activation": c.a_line_bits, "weight": c.b_line_bits, "output": c.o_store_bits}
     # The PE and array the core was built of, by the registry's rule for this core.

@@ -6,9 +6,8 @@ multipliers' input registers; ``pipeline`` adds register stages, each one cycle 
 (`pipeline_fill_cycles`) and none of throughput: the products (1: the multipliers' output
 registers), the lanes' sum (2) and the first level of the lanes' adder tree (3, default). Built
 for an ECP5 with DSPs (`hwsim.hw.rtl.primitives`), the input and product registers are the
-MULT18X18D's own, so every stage holds at most one carry chain: measured inside the I/O harness
-on ECP5-25k (4 lanes, median of 3 placer seeds) 251 MHz (INT8) and 249 MHz (dINT4) at the
-default depth, and 119 / 107 MHz with Yosys' unregistered DSP at 1.
+MULT18X18D's own, so every stage holds at most one carry chain (measured clocks:
+``hw/fpga/presets/README.md``).
 
 dINT4 (an assumption, documented in the shared formats reference): two's-complement codes
 -7..7, and the freed code 0b1000 decodes to a sub-LSB special value, ``special_half_lsb`` half
