@@ -45,7 +45,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import ClassVar
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import C, Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -281,7 +281,7 @@ class BitModArray(wiring.Component):
             ports["k_last_beats"] = In(range(c.beats_full + 1))
         super().__init__(ports)
 
-    def elaborate(self, platform):
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         c = self.config
         cuts = PIPELINE_CUTS[c.pipeline]
@@ -449,12 +449,20 @@ class BitModPE(BitModArray):
         super().__init__(config, input_stage=False)
 
 
+# Shapes of the datapath's values between the helpers below.
+_Term = tuple[Value, Value, Value]  # (neg, exp, nz) of a weight term
+_Act = tuple[Value, Value, Value, Value]  # `decode_fp16`: (sign, exp_eff, mant, nonfinite)
+_Shifted = tuple[Value, Value, Value]  # (shift, neg, significand) of a lane
+_Lane = tuple[Value, Value]  # (bits, neg): mag or ~mag, and whether the lane is negative
+_Regs = Value | tuple | list  # what `_Cut.regs` registers: a value or a nesting of them
+
+
 def mode_bits(modes: int) -> int:
     """Width of the ``mode`` port for ``modes`` families."""
     return max(1, (modes - 1).bit_length())
 
 
-def _per_mode(mode, values: list[int]):
+def _per_mode(mode: Value, values: list[int]) -> Value:
     """The constant of the current mode (a mux over the modes; reserved codes take mode 0's)."""
     out = C(values[0], max(1, max(values).bit_length()))
     for i, v in enumerate(values[1:], start=1):
@@ -465,14 +473,14 @@ def _per_mode(mode, values: list[int]):
 class _Cut:
     """Pipeline registers that all advance together (``run``) and freeze while the PE waits."""
 
-    def __init__(self, m: Module, run) -> None:
+    def __init__(self, m: Module, run: Value) -> None:
         self._m, self._run = m, run
 
     @property
-    def run(self):
+    def run(self) -> Value:
         return self._run
 
-    def regs(self, value, name: str):
+    def regs(self, value: _Regs, name: str) -> _Regs:
         """A registered copy of a value or of a (nested) tuple/list of values."""
         if isinstance(value, tuple | list):
             return type(value)(self.regs(v, f"{name}_{i}") for i, v in enumerate(value))
@@ -481,14 +489,15 @@ class _Cut:
             self._m.d.sync += reg.eq(value)
         return reg
 
-    def delay(self, value, n: int, name: str):
+    def delay(self, value: _Regs, n: int, name: str) -> _Regs:
         """``value`` ``n`` cycles later (of running)."""
         for i in range(n):
             value = self.regs(value, f"{name}_d{i + 1}")
         return value
 
 
-def _decode_term(m: Module, c: BitModConfig, code, wtype, mode, j):
+def _decode_term(m: Module, c: BitModConfig, code: Value, wtype: Value | None, mode: Value,
+                 j: Value) -> _Term:
     """(neg, exp, nz) of term ``j`` of a weight code in the current mode (`terms.weight_terms`)."""
     per_family = [_family_term(m, fam, code[:fam.bits], wtype, j) for fam in c.families]
     if c.modes == 1:
@@ -501,7 +510,8 @@ def _decode_term(m: Module, c: BitModConfig, code, wtype, mode, j):
     return neg, exp, nz
 
 
-def _family_term(m: Module, fam: WeightFamily, code, wtype, j):
+def _family_term(m: Module, fam: WeightFamily, code: Value, wtype: Value | None,
+                 j: Value) -> _Term:
     """(neg, exp, nz) of term ``j`` of a code of one family."""
     if not fam.is_fp:
         # Radix-4 Booth digit j from bits (b[2j+1], b[2j], b[2j-1]) of the sign-extended code.
@@ -541,7 +551,7 @@ def _family_term(m: Module, fam: WeightFamily, code, wtype, j):
     return neg & nz, exp, nz
 
 
-def _difference(dif, width: int, abits: int):
+def _difference(dif: Value, width: int, abits: int) -> Value:
     """(dif, later, over) packed for the floating accumulator: the signed ``dif`` in
     ``width`` bits, its sign, and whether the shift amount (dif, or ~dif when negative) needs
     more than ``abits`` bits (then every bit is shifted out)."""
@@ -552,7 +562,7 @@ def _difference(dif, width: int, abits: int):
     return Cat(d, later, Mux(later, ~d[abits:].all(), d[abits:].any()))
 
 
-def _one_hot_select(picks, values):
+def _one_hot_select(picks: list[Value], values: list[Value]) -> Value:
     """The value whose pick is set (exactly one is): an AND-OR mux, flat in depth. Values are
     extended to the widest first (sign-extended if signed), the result is unsigned bits."""
     width = max(len(v) for v in values)
@@ -564,7 +574,7 @@ def _one_hot_select(picks, values):
     return out
 
 
-def _msb_index(v):
+def _msb_index(v: Value) -> Value:
     """Index of the highest set bit of ``v`` (0 when v == 0)."""
     idx = C(0, 3)
     for i in range(len(v)):
@@ -572,7 +582,8 @@ def _msb_index(v):
     return idx
 
 
-def _exponent_alignment(m: Module, c: BitModConfig, terms, acts, sfx: str):
+def _exponent_alignment(m: Module, c: BitModConfig, terms: list[_Term], acts: list[_Act],
+                        sfx: str) -> tuple[list[_Shifted], Value]:
     """Per lane (shift, negative, significand) and the cycle's exponent ``emax``: each lane's
     product exponent ``exp_eff + t``, the largest among lanes with a non-zero product, and how
     far each lane is shifted right to it (a lane without a product gets significand 0). The
@@ -597,7 +608,7 @@ def _exponent_alignment(m: Module, c: BitModConfig, terms, acts, sfx: str):
     return lanes, emax
 
 
-def _aligned_lanes(m: Module, c: BitModConfig, lanes, sfx: str) -> list:
+def _aligned_lanes(m: Module, c: BitModConfig, lanes: list[_Shifted], sfx: str) -> list[_Lane]:
     """Each lane's significand (with ``align_bits`` guard bits) shifted right, as (bits, neg):
     a negative lane is -mag = ~mag + 1, so ``bits`` holds mag or ~mag and the lanes' +1s are
     added once, in the lane sum (`_lane_sum`), not by a negation per lane."""
@@ -610,7 +621,7 @@ def _aligned_lanes(m: Module, c: BitModConfig, lanes, sfx: str) -> list:
     return values
 
 
-def _lane_sum(lanes):
+def _lane_sum(lanes: list[_Lane]) -> Value:
     """The signed sum of the lanes of `_aligned_lanes`."""
     bits = [b for b, _ in lanes]
     return sum(bits[1:], bits[0]) + sum(Cat(n) for _, n in lanes)
@@ -626,7 +637,9 @@ class _BackEnd:
     ``done``: the output register is loaded this cycle (if the PE runs).
     """
 
-    def __init__(self, m, c, cut, *, place, step, handoff, out_end, d_run, d_last, d_final):
+    def __init__(self, m: Module, c: BitModConfig, cut: _Cut, *, place: bool, step: Value,
+                 handoff: Value, out_end: Value, d_run: Value, d_last: Value,
+                 d_final: Value) -> None:
         self._m, self._c, self._cut, self._place = m, c, cut, place
         self._run = cut.run
         self._step, self._handoff, self._out_end = step, handoff, out_end
@@ -636,7 +649,8 @@ class _BackEnd:
             cut.regs((d_run, d_last, d_final), "place_ctl") if place else (d_run, d_last, d_final))
         self.done = self._o_last & o_final
 
-    def pe(self, r, col, operand, nf_now, scale, scale_neg):
+    def pe(self, r: int, col: int, operand: Value | tuple[Value, Value, Value | None],
+           nf_now: Value, scale: Value, scale_neg: Value) -> tuple[Signal, Signal]:
         """Registers of one PE: group accumulator, dequantizer datapath, output accumulator.
 
         ``operand``: the cycle's contribution in accumulator LSBs (exact) or (partial sum,
@@ -707,7 +721,7 @@ class _BackEnd:
             m.d.sync += oacc.eq(oacc_next)
         return out, out_nf
 
-    def _exact_group(self, contrib, sfx):
+    def _exact_group(self, contrib: Value, sfx: str) -> Signal:
         """Fixed-point group accumulator; the group's value including this cycle's term."""
         m, c, run = self._m, self._c, self._run
         acc = Signal(signed(c.acc_width), name="acc" + sfx)
@@ -719,7 +733,8 @@ class _BackEnd:
             m.d.sync += acc.eq(psum)
         return psum
 
-    def _bitmod_group(self, partial, emax, emax_next, sfx):
+    def _bitmod_group(self, partial: Value, emax: Value, emax_next: Value | None,
+                      sfx: str) -> tuple[Signal, Signal]:
         """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`): the
         (mantissa, exponent) after this cycle's term.
 
