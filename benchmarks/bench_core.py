@@ -6,10 +6,11 @@
     ... --profile     the testbench's Python time, from cocotb's profiler
 
 Target: the GEMM simulated in < 60 s wall (the build, 2-3 minutes of one core, is reported
-apart; build it under the team's lock). An 8x8 BitMoD core (fp4, 4 lanes, groups of 128,
-16-byte DRAM beats) is generated, built with Verilator (`rtl_env.build_verilog`: only the ports
-public, C++ at ``--cxx-opt``, -O1 by default: -O2 compiles 40% longer for a 10% faster model) and
-driven by the cocotb testbench of the tests (`tests/hw/rtl/core_cocotb_tb.py`, DRAM model
+apart; build it under the team's lock). The 8x8 core of the registry's defaults (the core the
+READMEs describe: fp4, 2 lanes, groups of 128, k_max 16384, 5 PE stages, the widest DRAM beat
+dividing every line, 8 bytes) is generated, built with Verilator (`rtl_env.build_verilog`: only
+the ports public, C++ at ``--cxx-opt``, -O1 by default: -O2 compiles 40% longer for a 10% faster
+model) and driven by the cocotb testbench of the tests (`tests/hw/rtl/core_cocotb_tb.py`, DRAM model
 `hwsim.hw.rtl.core_dram`). Printed: build and simulation time (wall and CPU), the core's
 command-to-done cycles against `hwsim.sim` for the same hardware YAML and mapping, the DRAM
 beats moved, whether the outputs equal the golden model bit for bit, and (MiniLM) the cosine of
@@ -40,9 +41,9 @@ from rtl_env import build_verilog, simulator_path, write_design  # noqa: E402
 
 from hwsim.hw.rtl.core_config import CoreConfig, status_fields  # noqa: E402
 from hwsim.hw.rtl.core_layout import read_outputs  # noqa: E402
+from hwsim.hw.rtl.registry import resolve_params  # noqa: E402
 
-CORE = CoreConfig(rows=8, cols=8, lanes=4, weights="fp4", group_size=128, k_max=4096,
-                  a_lines=256, b_lines=512, o_lines=256, bus_bytes=16)
+CORE = CoreConfig(**resolve_params("accel_core", {"rows": 8, "cols": 8}))
 LATENCY = 8
 SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
 
