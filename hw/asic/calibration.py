@@ -2,7 +2,8 @@
 
 One area constant (node um^2 per library um^2) and one energy constant (pJ per um^2 of
 switched gate/diffusion area) per node, the energy constant fitted on the switching at the
-synthesis tool's default activity the published mW were made with (`vectorless`; the real
+synthesis tool's default activity the published mW were made with (`vectorless`: a block the
+artifact synthesized as several modules is the sum of its parts each analysed alone; the real
 operands' figure is reported beside it), each the geometric mean of published / estimated over
 the fitted blocks (the least-squares fit of log errors). Every published block with an RTL
 counterpart here gets its error; the fitted ones also a leave-one-out error (the constant fitted
@@ -70,11 +71,15 @@ _BITMOD_NOTE = ("published total = its 4 sub-blocks, each synthesized with its o
                 "accumulation are outside its PE); real-operand power on bitmod4 operands")
 # The artifact's FP16 x INT8 MAC (hardware/fma-fp16-int8) adds every product into an FP16
 # accumulator (19-bit product mantissa, FP adder, normalizer), with input, product and output
-# registers: ours with accumulator=fp16 and the product register is that architecture.
+# registers: ours with accumulator=fp16 and the product register is that architecture. It is
+# one module (`fma_int8`, its multiplier, adder and normalizer instantiated inside, registers
+# only at its top), synthesized as one: ours is analysed whole.
 _FP16_INT8_NOTE = ("ours: the exact product (registered) added into an FP16 accumulator with "
                    "one IEEE rounding (accumulator=fp16); the artifact's fma-fp16-int8 "
                    "truncates in its normalizer and also registers the accumulator input")
-# The artifact's FP16 MAC is its fp16_mul and fp16_add, each with input and output registers.
+# The artifact's FP16 MAC is its fp16_mul and fp16_add, each with input and output registers,
+# two modules synthesized apart: ours is compared as its two parts (`subblocks`), each
+# analysed alone at the default activity, as the PE's sub-blocks are.
 _FP16_NOTE = ("ours: IEEE FP16 multiplier (rounded product registered) and adder into an FP16 "
               "accumulator, round to nearest even; the artifact's fp16_mul/fp16_add round "
               "more simply and register each core's inputs and outputs")
@@ -87,7 +92,7 @@ PUBLISHED: dict[str, tuple[PublishedBlock, ...]] = {
                        (("weight_bits", 8), ("accumulator", "fp16"), ("pipeline", 1)),
                        fit=True, note=_FP16_INT8_NOTE),
         PublishedBlock("FP16 MAC (mul + add)", 1968.7, 0.77, "fp16_mac", (("pipeline", 1),),
-                       fit=True, note=_FP16_NOTE),
+                       subblocks=("multiply", "add"), fit=True, note=_FP16_NOTE),
         PublishedBlock("FP16 x (INT8 or 2x FP4) MAC", 2318.9, 0.851, None,
                        note="no dual-mode MAC in the RTL library: not estimated"),
         PublishedBlock("BitMoD exponent match", 306.9, 0.136, "bitmod_pe",
@@ -188,7 +193,8 @@ def _geomean(values: list[float]) -> float:
 def _estimate(p: PublishedBlock, cost: BlockCost) -> tuple[float, float, float | None]:
     """(library um^2, switched units per cycle at the default activity, on real operands)
     of ``p``'s counterpart in ``cost``. The default activity is the published figures' basis:
-    the whole block for a MAC, the sum of sub-blocks each analysed alone for the PE."""
+    the whole block for one synthesized module, the sum of its parts each analysed alone where
+    the published block was synthesized as several modules (the PE, the FP16 MAC)."""
     acts = {a.weight_format: a for a in cost.activity}
     sw = acts[p.format].switching if p.format else cost.switching
     if p.subblocks is None:

@@ -13,16 +13,21 @@ from hwsim.hw.asic.cost import Activity, BlockCost
 from hwsim.hw.asic.energy import Switching
 
 
-def _cost(block: str, area: float, energy: float, sub: dict | None = None) -> BlockCost:
-    """A stand-in cost whose sub-blocks share ``energy`` as they share ``area``; the total
-    area is the sum of the sub-blocks (``area`` is that of the published scope)."""
-    sub = sub or {"all": area}
+def _cost(block: str, area: float, energy: float, sub: dict | None = None, *,
+          whole: float = 0.5, alone: float = 0.5) -> BlockCost:
+    """A stand-in cost whose sub-blocks share ``energy`` (on real operands) as they share
+    ``area``; the total area is the sum of the sub-blocks (``area`` is that of the published
+    scope). At the default activity the whole block switches ``whole`` x its real figure and
+    each sub-block analysed alone ``alone`` x its own, so the three figures differ."""
+    sub = sub or ({"multiply": area / 2, "add": area / 2} if block == "fp16_mac"
+                  else {"all": area})
     sw = Switching(energy * sum(sub.values()) / area, 0.0,
                    {k: energy * v / area for k, v in sub.items()}, 0.1)
     fmts = ("bitmod3", "bitmod4") if block == "bitmod_pe" else ("x",)
     acts = tuple(Activity(f, sw, 10, 10, "test") for f in fmts)
     return BlockCost(block, {}, "", {}, sum(sub.values()), area / 3.75, 0, sub, acts,
-                     default_block=sw.total, default_alone=dict(sw.by_subblock))
+                     default_block=whole * sw.total,
+                     default_alone={k: alone * v for k, v in sw.by_subblock.items()})
 
 
 def test_check_node():
@@ -48,7 +53,7 @@ def test_fit_is_the_geometric_mean_and_loo_uses_the_others(monkeypatch):
     cal = calibrate("28nm")
     # Fitted on three: the PE 2x too large in area, both MACs exact (10 um^2 per published).
     assert cal.area_per_lib_um2 == pytest.approx(0.1 / 2 ** (1 / 3))
-    assert cal.pj_per_unit == pytest.approx(0.01)
+    assert cal.pj_per_unit == pytest.approx(0.02)  # fitted at the default: half the real
     rows = {r.name: r for r in cal.rows}
     pe, mac = rows["BitMoD PE"], rows["FP16 x INT8 MAC"]
     assert pe.area_error == pytest.approx(2 ** (2 / 3) - 1)
@@ -58,6 +63,7 @@ def test_fit_is_the_geometric_mean_and_loo_uses_the_others(monkeypatch):
     assert pe.area_loo_error == pytest.approx(1.0)
     assert mac.area_loo_error == pytest.approx(1 / math.sqrt(2) - 1)
     assert pe.power_error == pytest.approx(0) and pe.power_loo_error == pytest.approx(0)
+    assert pe.power_real_mw == pytest.approx(2 * 0.586) and pe.power_real_error == pytest.approx(1)
     em = rows["BitMoD exponent match"]
     assert em.area_um2 == pytest.approx((2 * 17937.0 - 3000.0) * cal.area_per_lib_um2)
     assert rows["FP16 x (INT8 or 2x FP4) MAC"].area_um2 is None  # no RTL: stated, not guessed
@@ -88,3 +94,31 @@ def test_every_published_block_is_listed_with_its_counterpart_or_a_note():
         assert sum(p.fit for p in blocks) >= 2  # leave-one-out needs two
         for p in blocks:
             assert p.block is not None or p.note
+
+
+def test_power_is_fitted_at_the_default_and_the_real_operands_shown_beside_it(monkeypatch):
+    # Whole block, parts alone and real operands all differ, so a fit on the wrong figure, a
+    # MAC analysed in the wrong scope or swapped columns each change a number below.
+    scope = dict.fromkeys(("exponent match", "bit-serial multiply", "group accumulate",
+                           "dequantize"), 250.0)
+    costs = {
+        "bitmod_pe": _cost("bitmod_pe", 1000.0, 0.586 * 100, scope | {"control": 50.0},
+                           whole=0.9, alone=0.2),
+        "fp16_int_mac": _cost("fp16_int_mac", 1000.0, 0.613 * 100, whole=0.5, alone=0.7),
+        "fp16_mac": _cost("fp16_mac", 1000.0, 0.77 * 100, whole=0.9, alone=0.4),
+        "int_mac": _cost("int_mac", 6.0, 5.0, whole=0.5),
+        "dint_mac": _cost("dint_mac", 3.0, 2.0, whole=0.25),
+    }
+    monkeypatch.setattr(cal_mod, "block_cost", lambda name, params, cache: costs[name])
+    cal = calibrate("28nm")
+    # The artifact synthesized the PE as four modules and the FP16 MAC as two (the sum of the
+    # parts alone: 0.2 and 0.4 of real), the FP16 x INT8 MAC as one (the whole block: 0.5).
+    default = {"BitMoD PE": 0.2, "FP16 x INT8 MAC": 0.5, "FP16 MAC (mul + add)": 0.4}
+    assert cal.pj_per_unit == pytest.approx(0.01 / (0.2 * 0.5 * 0.4) ** (1 / 3))
+    rows = {r.name: r for r in cal.rows}
+    for name, share in default.items():
+        real = rows[name].published_power_mw * 100
+        assert rows[name].power_mw == pytest.approx(share * real * cal.pj_per_unit)
+        assert rows[name].power_real_mw == pytest.approx(real * cal.pj_per_unit)
+    # The unfitted ratio at the default (whole blocks): 2.5 / 0.5 = 5, not the real 2.5.
+    assert cal.ratios[0][4] == pytest.approx(5.0)
