@@ -147,6 +147,8 @@ class Calibration:
         pj_per_unit: pJ per um^2 of switched capacitance proxy.
         rows: every published block.
         ratios: (name, published area, ours, published power, ours) unfitted ratios.
+        unconverged: the rows whose default-activity figure stopped at the propagation's pass
+            limit (`vectorless`): approximate.
     """
 
     node: str
@@ -154,6 +156,7 @@ class Calibration:
     pj_per_unit: float
     rows: tuple[CalibrationRow, ...]
     ratios: tuple[tuple[str, float, float, float, float], ...]
+    unconverged: tuple[str, ...] = ()
 
     def area_um2(self, cost: BlockCost) -> float:
         return cost.area_um2 * self.area_per_lib_um2
@@ -215,9 +218,13 @@ def calibrate(node: str = "28nm", cache_dir: Path | None = None, *,
     check_node(node)
     blocks = PUBLISHED[node]
     est: dict[str, tuple[float, float, float | None]] = {}
+    unconverged = []
     for p in blocks:
         if p.block is not None:
-            est[p.name] = _estimate(p, block_cost(p.block, dict(p.params), cache_dir))
+            cost = block_cost(p.block, dict(p.params), cache_dir)
+            est[p.name] = _estimate(p, cost)
+            if set(p.subblocks or ("block",)) & set(cost.default_unconverged):
+                unconverged.append(p.name)
     fitted = [p for p in blocks if p.fit]
     a_ratio = {p.name: p.area_um2 / est[p.name][0] for p in fitted}
     e_ratio = {p.name: p.power_mw / est[p.name][1] for p in fitted}
@@ -245,4 +252,4 @@ def calibrate(node: str = "28nm", cache_dir: Path | None = None, *,
         a, b = block_cost(num, dict(nparams), cache_dir), block_cost(den, dict(dparams), cache_dir)
         checked.append((name, pub_area, a.area_um2 / b.area_um2, pub_power,
                         a.default_block / b.default_block))
-    return Calibration(node, k_area, k_energy, tuple(rows), tuple(checked))
+    return Calibration(node, k_area, k_energy, tuple(rows), tuple(checked), tuple(unconverged))

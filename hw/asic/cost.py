@@ -78,6 +78,8 @@ class BlockCost:
         default_block: switching per cycle at a synthesis tool's default activity, the whole
             block (`hwsim.hw.asic.vectorless`): what published, vectorless mW compare with.
         default_alone: the same per sub-block, each analysed alone (its inputs at the default).
+        default_unconverged: the default-activity scopes (``"block"`` or sub-blocks) that
+            stopped at the propagation's pass limit (`DefaultSwitching.unconverged`).
     """
 
     block: str
@@ -93,6 +95,7 @@ class BlockCost:
     library: str = field(default="sky130_fd_sc_hd")
     default_block: float = 0.0
     default_alone: dict[str, float] = field(default_factory=dict)
+    default_unconverged: tuple[str, ...] = ()
 
     @property
     def switching(self) -> Switching | None:
@@ -158,7 +161,8 @@ def _cost_from_entry(data: object, params: dict) -> BlockCost | None:
     try:
         activity = tuple(Activity(**{**a, "switching": Switching(**a["switching"])})
                          for a in data["activity"])
-        return BlockCost(**{**data, "params": params, "activity": activity, "cached": True})
+        return BlockCost(**{**data, "params": params, "activity": activity, "cached": True,
+                            "default_unconverged": tuple(data["default_unconverged"])})
     except (TypeError, KeyError):
         return None
 
@@ -182,6 +186,7 @@ def _measure(canonical: str, values: dict, verilog: str, sub, stimuli: list,
         "area_um2": area, "nand2_eq": lib.nand2_equivalents(area), "flops": len(netlist.flops),
         "subblock_area_um2": dict(sorted(areas.items())), "cached": cached, "library": lib.name,
         "default_block": default.block, "default_alone": default.alone,
+        "default_unconverged": default.unconverged,
     }
     activity = []
     sim = None

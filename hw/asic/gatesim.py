@@ -15,30 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hwsim.errors import HwsimError
-from hwsim.hw.asic.netlist import CONST0, CONST1, Netlist
+from hwsim.hw.asic.netlist import CONST0, CONST1, GATE_EXPRESSIONS, Netlist
 
 __all__ = ["GateSim", "StreamRun", "run_stream"]
 
-_EXPR = {
-    "$_NOT_": "M ^ {A}",
-    "$_BUF_": "{A}",
-    "$_AND_": "{A} & {B}",
-    "$_NAND_": "M ^ ({A} & {B})",
-    "$_OR_": "{A} | {B}",
-    "$_NOR_": "M ^ ({A} | {B})",
-    "$_XOR_": "{A} ^ {B}",
-    "$_XNOR_": "M ^ {A} ^ {B}",
-    "$_ANDNOT_": "{A} & (M ^ {B})",
-    "$_ORNOT_": "{A} | (M ^ {B})",
-    "$_MUX_": "({A} & (M ^ {S})) | ({B} & {S})",
-    "$_NMUX_": "M ^ (({A} & (M ^ {S})) | ({B} & {S}))",
-    "$_AOI3_": "M ^ (({A} & {B}) | {C})",
-    "$_OAI3_": "M ^ (({A} | {B}) & {C})",
-    "$_AOI4_": "M ^ (({A} & {B}) | ({C} & {D}))",
-    "$_OAI4_": "M ^ (({A} | {B}) & ({C} | {D}))",
-    "$_DFF_P_": "{D}",
-    "$_DFFE_PP_": "({D} & {E}) | ({Q} & (M ^ {E}))",
-}
 
 
 class GateSim:
@@ -73,12 +53,12 @@ class GateSim:
         lines.append(f"    ({qs}{',' if nl.flops else ''}) = state")
         for g in nl.gates:
             args = {p: self._var(n) for p, n in g.inputs}
-            lines.append(f"    {self._var(g.output)} = {_EXPR[g.type].format(**args)}")
+            lines.append(f"    {self._var(g.output)} = {GATE_EXPRESSIONS[g.type].format(**args)}")
         nxt = []
         for g in nl.flops:
             args = {p: self._var(n) for p, n in g.inputs}
             args["Q"] = self._var(g.output)
-            nxt.append(_EXPR[g.type].format(**args))
+            nxt.append(GATE_EXPRESSIONS[g.type].format(**args))
         values = ", ".join(self._var(n) for n in self.nets)
         lines.append(f"    return ({values},), ({', '.join(nxt)}{',' if nxt else ''})")
         scope: dict = {}

@@ -15,12 +15,37 @@ from types import MappingProxyType
 from hwsim.errors import HwsimError
 from hwsim.hw.asic.library import CellLibrary
 
-__all__ = ["CONST0", "CONST1", "Gate", "Netlist", "parse_netlist"]
+__all__ = ["CONST0", "CONST1", "GATE_EXPRESSIONS", "Gate", "Netlist", "gate_function",
+           "parse_netlist"]
 
 CONST0, CONST1 = -1, -2
 _CONSTS = {"0": CONST0, "1": CONST1, "x": CONST0, "z": CONST0}
 _INPUT_PINS = ("A", "B", "C", "D", "S", "E")
 _SUFFIX = re.compile(r"(\$\d+)+$")
+
+# Every gate type's function, one table for the simulator (`gatesim`) and the default-activity
+# propagation (`vectorless`): a Python expression over its pins, bitwise on ints whose bits are
+# independent (``M`` the all-ones mask of as many bits); a flip-flop's is its next state.
+GATE_EXPRESSIONS = {
+    "$_NOT_": "M ^ {A}",
+    "$_BUF_": "{A}",
+    "$_AND_": "{A} & {B}",
+    "$_NAND_": "M ^ ({A} & {B})",
+    "$_OR_": "{A} | {B}",
+    "$_NOR_": "M ^ ({A} | {B})",
+    "$_XOR_": "{A} ^ {B}",
+    "$_XNOR_": "M ^ {A} ^ {B}",
+    "$_ANDNOT_": "{A} & (M ^ {B})",
+    "$_ORNOT_": "{A} | (M ^ {B})",
+    "$_MUX_": "({A} & (M ^ {S})) | ({B} & {S})",
+    "$_NMUX_": "M ^ (({A} & (M ^ {S})) | ({B} & {S}))",
+    "$_AOI3_": "M ^ (({A} & {B}) | {C})",
+    "$_OAI3_": "M ^ (({A} | {B}) & {C})",
+    "$_AOI4_": "M ^ (({A} & {B}) | ({C} & {D}))",
+    "$_OAI4_": "M ^ (({A} | {B}) & ({C} | {D}))",
+    "$_DFF_P_": "{D}",
+    "$_DFFE_PP_": "({D} & {E}) | ({Q} & (M ^ {E}))",
+}
 
 
 @dataclass(frozen=True)
@@ -29,7 +54,7 @@ class Gate:
 
     Attributes:
         type: Yosys gate type (a key of the cell table).
-        inputs: (pin, net) in pin order; flip-flops: ``D`` (and ``E``), never the clock.
+        inputs: (pin, net) in pin order; flip-flops: ``C`` (the clock), ``D`` (and ``E``).
         output: the net it drives (``Y`` or ``Q``).
     """
 
@@ -181,3 +206,14 @@ def _topological(gates: list[Gate], top: str) -> list[Gate]:
     if len(order) != len(gates):
         raise HwsimError(f"{top}: the gate netlist has a combinational loop")
     return order
+
+
+def gate_function(gate_type: str):
+    """A combinational gate's function ``f(M, *inputs)`` of its input values in pin order
+    (`Gate.inputs`), from `GATE_EXPRESSIONS`: ``f(1, a, b)`` on single bits."""
+    expr = GATE_EXPRESSIONS[gate_type]
+    pins = [p for p in _INPUT_PINS if f"{{{p}}}" in expr]
+    if "{Q}" in expr:
+        raise ValueError(f"{gate_type} is a flip-flop, not a combinational gate")
+    source = f"lambda M, {', '.join(pins)}: {expr.format(**{p: p for p in pins})}"
+    return eval(compile(source, f"<gate {gate_type}>", "eval"))

@@ -46,6 +46,7 @@ def area_report(cost: BlockCost, cal: Calibration) -> dict:
                           "area_um2": round(v * cal.area_per_lib_um2, 3)}
                       for k, v in cost.subblock_area_um2.items()},
         "energy": energy,
+        "default_activity_unconverged": list(cost.default_unconverged),
         "calibration": {
             "area_um2_per_library_um2": round(cal.area_per_lib_um2, 6),
             "pj_per_switched_um2": round(cal.pj_per_unit, 9),
@@ -75,6 +76,10 @@ def cost_lines(report: dict) -> list[str]:
                      f"{e['pj_per_weight']:.4f} pJ/weight; gates match the golden model")
     if energies:
         lines.append(f"  operands: {energies[0]['operands']}")
+    if report["default_activity_unconverged"]:
+        lines.append("  warning: default-activity propagation stopped before converging in: "
+                     f"{', '.join(report['default_activity_unconverged'])} "
+                     "(those default-activity figures are approximate)")
     lines.append(f"  {'sub-block':<22}{'NAND2 eq':>10}{'um^2':>10}{'pJ/cycle':>10}")
     by_e = energies[0]["pj_per_cycle_by_subblock"] if energies else {}
     for name, v in report["subblocks"].items():
@@ -107,6 +112,9 @@ def calibration_lines(cal: Calibration) -> list[str]:
     lines.append(f"  MAC area order, published: {' < '.join(published)}")
     lines.append(f"  MAC area order, ours: {' < '.join(ours)} ({verdict}"
                  + (f"; not estimated: {', '.join(missing)})" if missing else ")"))
+    if cal.unconverged:
+        lines.append("  warning: default-activity propagation stopped before converging for: "
+                     f"{', '.join(cal.unconverged)} (their mW are approximate)")
     lines.append("  where our RTL differs from the published block:")
     lines.extend(f"    {r.name}: {r.note}" for r in cal.rows if r.note)
     return lines

@@ -12,15 +12,24 @@ gate's output joint follows from its inputs' assuming they are independent (the 
 vectorless assumption, which reconvergent fan-out breaks); a flip-flop's output is its input
 one cycle later, so it has the same joint; feedback loops are iterated (damped) towards a
 fixed point, at most 200 passes (a wide accumulator's loop converges slowly: within about 1%
-of the fixed point on our blocks).
+of the fixed point on our blocks, the whole BitMoD PE about 1.6% short); a scope that stops at
+the limit is listed in `DefaultSwitching.unconverged` and reported by `hwsim area`.
 Toggles per cycle of a net are ``P01 + P10``. Handshake inputs are held in steady streaming
 (``rst`` low, ``in_valid`` and ``out_ready`` high): the published blocks have no handshake.
 
+Limits, kept because the published figures share them (a vectorless tool propagates the same
+way): a loop of flip-flops alone (a toggle flop, a counter's low bit) has no unique fixed
+point, since any joint with P01 = P10 is one: it keeps the start, the input default (0.1 toggles
+per cycle where a toggle flop really toggles every cycle), so state-driven nets are
+underestimated; a flip-flop with enable (``$_DFFE_PP_``) is taken as Q = D one cycle later,
+its enable ignored (`gatesim`, on real operands, models it). On the calibrated blocks the
+compared sub-blocks do not move with the start; the PE's input registers do, slightly.
+
 Two scopes, as the published figures were made: the whole block with its primary inputs at the
-default activity (a MAC synthesized as one module), and each sub-block *alone*, with every net
-it reads from another sub-block at the default activity (the artifact synthesized each BitMoD
-PE sub-block as its own module and summed them). Energies are in the units of
-`hwsim.hw.asic.energy` (um^2 of switched gate/diffusion area per cycle).
+default activity (a block synthesized as one module), and each sub-block *alone*, with every
+net it reads from another sub-block at the default activity (the artifact synthesized each
+BitMoD PE sub-block, and the FP16 MAC's multiplier and adder, as its own module). Energies
+are in the units of `hwsim.hw.asic.energy` (um^2 of switched gate/diffusion area per cycle).
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import numpy as np
 
 from hwsim.hw.asic.energy import net_loads
 from hwsim.hw.asic.library import CellLibrary
-from hwsim.hw.asic.netlist import CONST0, CONST1, Netlist
+from hwsim.hw.asic.netlist import CONST0, CONST1, Netlist, gate_function
 
 __all__ = ["DEFAULT_STATIC_PROBABILITY", "DEFAULT_TOGGLE_RATE", "HELD_INPUTS",
            "DefaultSwitching", "default_switching", "net_activity"]
@@ -41,19 +50,6 @@ __all__ = ["DEFAULT_STATIC_PROBABILITY", "DEFAULT_TOGGLE_RATE", "HELD_INPUTS",
 DEFAULT_TOGGLE_RATE = 0.1  # Design Compiler's power_default_toggle_rate, per clock cycle
 DEFAULT_STATIC_PROBABILITY = 0.5
 HELD_INPUTS = {"rst": 0, "in_valid": 1, "out_ready": 1}
-
-_FUNCTIONS = {
-    "$_NOT_": lambda a: not a, "$_BUF_": lambda a: a,
-    "$_AND_": lambda a, b: a and b, "$_NAND_": lambda a, b: not (a and b),
-    "$_OR_": lambda a, b: a or b, "$_NOR_": lambda a, b: not (a or b),
-    "$_XOR_": lambda a, b: a != b, "$_XNOR_": lambda a, b: a == b,
-    "$_ANDNOT_": lambda a, b: a and not b, "$_ORNOT_": lambda a, b: a or not b,
-    "$_MUX_": lambda a, b, s: b if s else a, "$_NMUX_": lambda a, b, s: not (b if s else a),
-    "$_AOI3_": lambda a, b, c: not ((a and b) or c),
-    "$_OAI3_": lambda a, b, c: not ((a or b) and c),
-    "$_AOI4_": lambda a, b, c, d: not ((a and b) or (c and d)),
-    "$_OAI4_": lambda a, b, c, d: not ((a or b) and (c or d)),
-}
 
 
 @dataclass(frozen=True)
@@ -64,21 +60,24 @@ class DefaultSwitching:
         block: the whole block, its primary inputs at the default activity.
         alone: per sub-block, analysed alone (its inputs from other sub-blocks at the default).
         toggle_rate: the default toggles per cycle of an input.
+        unconverged: the scopes (``"block"`` or a sub-block) whose propagation stopped at the
+            pass limit before its flip-flops settled: their figure is approximate.
     """
 
     block: float
     alone: dict[str, float]
     toggle_rate: float
+    unconverged: tuple[str, ...] = ()
 
 
 def _transfer(gate_type: str, k: int) -> np.ndarray:
     """(4**k, 4) 0/1 matrix: the inputs' joint states (2*prev + cur each, first input most
     significant) to the output's joint state."""
-    f = _FUNCTIONS[gate_type]
+    f = gate_function(gate_type)
     m = np.zeros((4 ** k, 4))
     for row, states in enumerate(itertools.product(range(4), repeat=k)):
-        prev = bool(f(*(bool(s >> 1) for s in states)))
-        cur = bool(f(*(bool(s & 1) for s in states)))
+        prev = f(1, *(s >> 1 for s in states))
+        cur = f(1, *(s & 1 for s in states))
         m[row, 2 * prev + cur] = 1.0
     return m
 
@@ -130,9 +129,11 @@ class _Graph:
         self.q_idx = np.array([index[g.output] for g in netlist.flops], dtype=int)
         self.out_idx = np.array([index[g.output] for g in gates], dtype=int)
 
-    def toggles(self, chosen: np.ndarray, tol: float, max_passes: int) -> np.ndarray:
-        """Toggles per cycle of every net index, propagating through the gates ``chosen``
-        (a bool per gate of `Netlist.all_gates`); every other net keeps its start."""
+    def toggles(self, chosen: np.ndarray, tol: float,
+                max_passes: int) -> tuple[np.ndarray, bool]:
+        """(toggles per cycle of every net index, converged within ``max_passes``),
+        propagating through the gates ``chosen`` (a bool per gate of `Netlist.all_gates`);
+        every other net keeps its start."""
         q = self.start.copy()
         plan = [(ins[sel], outs[sel], m) for ids, ins, outs, m in self.groups
                 if (sel := chosen[ids]).any()]
@@ -149,13 +150,13 @@ class _Graph:
                 # geometrically.
                 q[outs] = out / out.sum(axis=1, keepdims=True)
             if not len(q_idx):
-                break
+                return q[:, 1] + q[:, 2], True
             delta = float(np.max(np.abs(q[d_idx] - q[q_idx])))
             # Damped: a loop such as a toggling bit would otherwise swap P00 and P11 forever.
             q[q_idx] = 0.5 * (q[q_idx] + q[d_idx])
             if delta < tol:
-                break
-        return q[:, 1] + q[:, 2]
+                return q[:, 1] + q[:, 2], True
+        return q[:, 1] + q[:, 2], False
 
 
 def net_activity(netlist: Netlist, gates: set[int] | None = None, *,
@@ -172,7 +173,7 @@ def net_activity(netlist: Netlist, gates: set[int] | None = None, *,
     if gates is not None:
         chosen[:] = False
         chosen[list(gates)] = True
-    t = graph.toggles(chosen, tol, max_passes)
+    t, _ = graph.toggles(chosen, tol, max_passes)
     return {n: float(t[graph.index[n]]) for n in graph.nets}
 
 
@@ -199,14 +200,17 @@ def default_switching(netlist: Netlist, library: CellLibrary, owners: list[str],
             pin_cost[b, graph.index[net]] += c.pin_load(pin)
         if c.is_flop:
             clock[b] += 2.0 * c.clock_gate_um2  # the CLK pin's transistors included
-    whole = graph.toggles(np.ones(graph.n_all, bool), tol, max_passes)
+    whole, converged = graph.toggles(np.ones(graph.n_all, bool), tol, max_passes)
     block = float(whole @ driven_cost + clock.sum())
+    unconverged = [] if converged else ["block"]
     alone = {}
     for b, name in enumerate(names):
         chosen = owner == b
-        t = graph.toggles(chosen, tol, max_passes)
+        t, converged = graph.toggles(chosen, tol, max_passes)
+        if not converged:
+            unconverged.append(name)
         mine = np.zeros(len(graph.start), bool)
         mine[graph.out_idx[chosen]] = True
         alone[name] = float(t[mine] @ driven_cost[mine] + t[~mine] @ pin_cost[b][~mine]
                             + clock[b])
-    return DefaultSwitching(block, alone, rate)
+    return DefaultSwitching(block, alone, rate, tuple(unconverged))

@@ -36,3 +36,22 @@ def adder_chain() -> dict:
          "g3": ("$_NOT_", {"A": 7, "Y": 8})},
         {"x": [6], "acc": [7]},
     )
+
+
+def counter() -> dict:
+    """A free-running 2-bit counter: q0 toggles every cycle (q0 -> NOT -> D), q1 ^= q0."""
+    return module(
+        {"clk": ("input", [2]), "o": ("output", [3, 4])},
+        {"n": ("$_NOT_", {"A": 3, "Y": 5}),
+         "x": ("$_XOR_", {"A": 4, "B": 3, "Y": 6}),
+         "f0": ("$_DFF_P_", {"C": 2, "D": 5, "Q": 3}),
+         "f1": ("$_DFF_P_", {"C": 2, "D": 6, "Q": 4})},
+    )
+
+
+def enabled_register() -> dict:
+    """A flip-flop with enable tied low: ``o`` never changes, whatever ``a`` does."""
+    return module(
+        {"clk": ("input", [2]), "a": ("input", [3]), "o": ("output", [4])},
+        {"f": ("$_DFFE_PP_", {"C": 2, "D": 3, "E": "0", "Q": 4})},
+    )

@@ -3,14 +3,17 @@ netlists (no Yosys): every expected number follows from the netlist and the cell
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from asic_netlists import adder_chain, module, register_stage
 
 from hwsim.errors import HwsimError
 from hwsim.hw.asic.energy import net_loads, switching
-from hwsim.hw.asic.gatesim import _EXPR, GateSim, run_stream
+from hwsim.hw.asic.gatesim import GateSim, run_stream
 from hwsim.hw.asic.library import load_library
-from hwsim.hw.asic.netlist import parse_netlist
+from hwsim.hw.asic.netlist import GATE_EXPRESSIONS, parse_netlist
+from hwsim.hw.asic.vectorless import _transfer
 
 LIB = load_library()
 
@@ -43,9 +46,10 @@ def test_bad_netlists_are_one_line_errors():
         parse_netlist(odd, "t", LIB)
 
 
-@pytest.mark.parametrize("gate", sorted(t for t in _EXPR if not t.startswith("$_DFF")))
+@pytest.mark.parametrize("gate", sorted(t for t in GATE_EXPRESSIONS if not t.startswith("$_DFF")))
 def test_every_gate_against_its_truth_table(gate):
-    # Yosys' definitions of its internal gates (simcells.v), one stream per input pattern.
+    # Yosys' definitions of its internal gates (simcells.v), one stream per input pattern, in
+    # both users of the one gate table: the simulator and the default-activity propagation.
     truth = {
         "$_NOT_": lambda a, b, c, d, s: 1 - a, "$_BUF_": lambda a, b, c, d, s: a,
         "$_AND_": lambda a, b, c, d, s: a & b, "$_NAND_": lambda a, b, c, d, s: 1 - (a & b),
@@ -60,7 +64,7 @@ def test_every_gate_against_its_truth_table(gate):
         "$_AOI4_": lambda a, b, c, d, s: 1 - ((a & b) | (c & d)),
         "$_OAI4_": lambda a, b, c, d, s: 1 - ((a | b) & (c | d)),
     }[gate]
-    pins = [p for p in "ABCDS" if "{" + p + "}" in _EXPR[gate]]
+    pins = [p for p in "ABCDS" if "{" + p + "}" in GATE_EXPRESSIONS[gate]]
     nets = {p: 3 + i for i, p in enumerate(pins)}
     data = module({"clk": ("input", [2]), **{p: ("input", [n]) for p, n in nets.items()},
                    "y": ("output", [20])},
@@ -75,6 +79,12 @@ def test_every_gate_against_its_truth_table(gate):
         bits = {p: (s >> i) & 1 for i, p in enumerate(pins)}
         args = [bits.get(p, 0) for p in "ABCDS"]
         assert (y >> s) & 1 == truth(*args), (gate, bits)
+    # Every (previous, current) joint state of the inputs to the output's.
+    transfer = _transfer(gate, len(pins))
+    for row, states in enumerate(itertools.product(range(4), repeat=len(pins))):
+        prev, cur = ([(dict(zip(pins, states, strict=True)).get(p, 0) >> shift) & 1
+                      for p in "ABCDS"] for shift in (1, 0))
+        assert transfer[row, 2 * truth(*prev) + truth(*cur)] == 1.0, (gate, states)
 
 
 def test_stream_driver_outputs_cycles_and_toggles():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from asic_netlists import adder_chain, register_stage
+from asic_netlists import adder_chain, counter, enabled_register, register_stage
 
 from hwsim.hw.asic.energy import net_loads
 from hwsim.hw.asic.library import load_library
@@ -56,3 +56,26 @@ def test_a_part_alone_sees_its_inputs_at_the_default():
     whole = (T * (loads[3] + loads[4] + loads[5]) + clock
              + AND_TOGGLES * sum(loads[n] + cell[n].internal_gate_um2 for n in (6, 7, 8)))
     assert sw.block == pytest.approx(whole, rel=1e-4)
+
+
+def test_limits_state_loops_keep_their_start_and_enables_are_ignored():
+    # Documented limits (vectorless.py), shared with a vectorless tool. A counter's low bit
+    # really toggles every cycle (1.0) but a loop of flip-flops alone has no unique fixed
+    # point: it keeps the input default. The high bit's loop goes through the low bit:
+    # t1 = t1 (1 - t0) + t0 (1 - t1) has the one solution t1 = 1/2 for t0 > 0 (also the truth).
+    lib = load_library()
+    toggles = net_activity(parse_netlist(counter(), "t", lib))
+    assert toggles[3] == pytest.approx(T) and toggles[5] == pytest.approx(T)
+    assert toggles[4] == pytest.approx(0.5, abs=1e-3)
+    # An enable held low: the register never changes, the model gives its D's toggles.
+    toggles = net_activity(parse_netlist(enabled_register(), "t", lib))
+    assert toggles[4] == pytest.approx(T, rel=1e-4)
+
+
+def test_a_scope_stopped_at_the_pass_limit_is_reported():
+    lib = load_library()
+    nl = parse_netlist(counter(), "t", lib)
+    owners = ["low" if g.output in (3, 5) else "high" for g in nl.all_gates()]
+    assert default_switching(nl, lib, owners).unconverged == ()
+    stopped = default_switching(nl, lib, owners, max_passes=2)
+    assert stopped.unconverged == ("block", "high")  # the low bit's loop settles at once
