@@ -149,6 +149,9 @@ def calibration_markdown(cal: Calibration) -> str:
     lines.append(f"MAC area order, published: {' < '.join(published)}; ours: "
                  f"{' < '.join(ours)} ({verdict}"
                  + (f"; not estimated: {', '.join(missing)})." if missing else ")."))
+    if cal.unconverged:
+        lines.append("Default-activity propagation stopped at its pass limit before converging "
+                     f"for: {', '.join(cal.unconverged)} (that mW is approximate).")
     return "\n".join(lines) + "\n"
 
 

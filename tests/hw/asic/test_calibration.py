@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -122,3 +123,21 @@ def test_power_is_fitted_at_the_default_and_the_real_operands_shown_beside_it(mo
         assert rows[name].power_real_mw == pytest.approx(real * cal.pj_per_unit)
     # The unfitted ratio at the default (whole blocks): 2.5 / 0.5 = 5, not the real 2.5.
     assert cal.ratios[0][4] == pytest.approx(5.0)
+
+
+def test_rows_whose_default_figure_did_not_converge_are_named(monkeypatch):
+    scope = dict.fromkeys(("exponent match", "bit-serial multiply", "group accumulate",
+                           "dequantize"), 250.0)
+    costs = {
+        # The PE's unconverged control is outside its compared scope; the MAC's whole block is
+        # its scope; the FP16 MAC's adder is one of its parts.
+        "bitmod_pe": replace(_cost("bitmod_pe", 1000.0, 1.0, scope | {"control": 5.0}),
+                             default_unconverged=("block", "control")),
+        "fp16_int_mac": replace(_cost("fp16_int_mac", 1000.0, 1.0),
+                                default_unconverged=("block",)),
+        "fp16_mac": replace(_cost("fp16_mac", 1000.0, 1.0), default_unconverged=("add",)),
+        "int_mac": _cost("int_mac", 6.0, 5.0),
+        "dint_mac": _cost("dint_mac", 3.0, 2.0),
+    }
+    monkeypatch.setattr(cal_mod, "block_cost", lambda name, params, cache: costs[name])
+    assert calibrate("28nm").unconverged == ("FP16 x INT8 MAC", "FP16 MAC (mul + add)")
