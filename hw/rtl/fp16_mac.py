@@ -31,7 +31,7 @@ import math
 from types import MappingProxyType
 from typing import ClassVar
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import C, Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
@@ -201,13 +201,7 @@ class FP16IntMAC(wiring.Component):
         acc = Signal(signed(self.out_width))
         total = Signal(signed(self.out_width))
         m.d.comb += total.eq(acc + (partial << emax))
-        nf_acc = Signal()
-        with m.If(ctl.finish):
-            m.d.sync += [self.out.eq(total), acc.eq(0),
-                         self.nonfinite.eq(nf_acc | nf_now), nf_acc.eq(0)]
-        with m.Elif(ctl.step):
-            m.d.sync += [acc.eq(total), nf_acc.eq(nf_acc | nf_now)]
-        return m
+        return self._accumulate(m, ctl, acc, total, nf_now)
 
 
     def _fp16_accumulate(self, m, ctl, a, w, lane):
@@ -228,6 +222,12 @@ class FP16IntMAC(wiring.Component):
         total = Signal(16)
         m.d.comb += total.eq(Mux(invalid, FP16_QNAN, Mux(y_inf, Cat(C(0x7C00, 15), neg),
                                                           summed)))
+        return self._accumulate(m, ctl, acc, total, nf)
+
+    def _accumulate(self, m: Module, ctl: SerialControl, acc: Signal, total: Value,
+                    nf: Value) -> Module:
+        """``acc`` takes ``total`` every step and clears as the output takes it at an output's
+        last step; ``nonfinite`` is sticky over the output's steps (either accumulator)."""
         nf_acc = Signal()
         with m.If(ctl.finish):
             m.d.sync += [self.out.eq(total), acc.eq(0),
