@@ -26,8 +26,8 @@ __all__ = ["CELL_MAP", "derive", "main"]
 
 LIBRARY = "sky130_fd_sc_hd"
 
-# Yosys internal gate -> (sky130 cell, {yosys pin: cell pin}). The gate set is what
-# `abc -g` and `dfflegalize` produce in `hwsim.hw.asic.synth`.
+# Yosys internal gate -> (sky130 cell, {yosys pin: cell pin}). The gate set is what ABC
+# (given these cells' areas as a genlib) and `dfflegalize` produce in `hwsim.hw.asic.synth`.
 CELL_MAP: dict[str, tuple[str, dict[str, str]]] = {
     "$_NOT_": ("inv_1", {"A": "A", "Y": "Y"}),
     "$_BUF_": ("buf_1", {"A": "A", "Y": "X"}),

@@ -3,8 +3,12 @@
 Flow: ``synth -flatten`` (generic optimisation, no FPGA cells), flip-flops legalized to plain
 positive-edge D flip-flops (synchronous reset and enable become gates, as in a library without
 such flops), then ABC maps the logic to the two- to four-input gates the cell table
-(`hwsim.hw.asic.library`) has a cell for. The netlist keeps Amaranth's signal names, which the
-sub-block breakdown reads.
+(`hwsim.hw.asic.library`) has a cell for, given as a genlib with each gate's library area
+(`abc_genlib`): ABC's area recovery then minimises the area this flow reports, where with
+Yosys' built-in gate costs (``abc -g``: a mux costs a NAND2, sky130's mux2_1 is three) it
+minimised a different sum. Every gate keeps the unit delay of Yosys' own genlib, so only the
+area objective changes. The netlist keeps Amaranth's signal names, which the sub-block
+breakdown reads.
 
 A netlist is cached (`hwsim.hw.asic.cache`) under the sha256 of the Verilog, the Yosys script
 and the cell table, so a sweep or a later run that revisits a block does not run Yosys again.
@@ -19,22 +23,59 @@ from pathlib import Path
 
 from hwsim.errors import HwsimError
 from hwsim.hw.asic.cache import read_entry, write_entry
-from hwsim.hw.asic.derive_library import CELL_MAP
+from hwsim.hw.asic.library import CellLibrary, load_library
+from hwsim.hw.asic.netlist import gate_function
 from hwsim.hw.fpga.tools import run_tool
 
-__all__ = ["SYNTH_SCRIPT", "netlist_key", "synthesize_gates"]
+__all__ = ["GENLIB_FILE", "SYNTH_SCRIPT", "abc_genlib", "netlist_key", "synthesize_gates"]
 
-_GATES = ",".join(t.strip("$_") for t in CELL_MAP if not t.startswith("$_DFF")
-                  and t not in ("$_NOT_", "$_BUF_"))
+GENLIB_FILE = "cells.genlib"
+_PINS = ("A", "B", "C", "D", "S")
 
-SYNTH_SCRIPT = f"""read_verilog top.v
+
+def _combinational(library: CellLibrary) -> list[str]:
+    return [t for t, c in library.cells.items() if not c.is_flop]
+
+
+def _sum_of_products(gate_type: str) -> str:
+    """The gate's function in genlib syntax: the sum of its minterms (from its truth table,
+    `netlist.GATE_EXPRESSIONS`, so the genlib and the gate simulator cannot disagree)."""
+    f = gate_function(gate_type)
+    pins = [p for p in _PINS if p in f.__code__.co_varnames[1:]]
+    terms = []
+    for row in range(1 << len(pins)):
+        bits = [(row >> i) & 1 for i in range(len(pins))]
+        if f(1, *bits) & 1:
+            terms.append("*".join(p if b else f"!{p}" for p, b in zip(pins, bits, strict=True)))
+    return "+".join(f"({t})" for t in terms) if terms else "CONST0"
+
+
+def abc_genlib(library: CellLibrary) -> str:
+    """A genlib of the table's combinational gates for ABC: each named after its library
+    cell, with the cell's area and the unit delay of Yosys' own ``abc -g`` genlib; pins are
+    the Yosys gate's (``chtype`` in the script turns the cells back into Yosys gates)."""
+    lines = ["GATE ZERO 0 Y=CONST0;", "GATE ONE 0 Y=CONST1;"]
+    for t in _combinational(library):
+        cell = library.cell(t)
+        lines.append(f"GATE {cell.name} {cell.area_um2:.4f} Y={_sum_of_products(t)};\n"
+                     "    PIN * UNKNOWN 1 999 1 0 1 0")
+    return "\n".join(lines) + "\n"
+
+
+def _synth_script(library: CellLibrary) -> str:
+    back = "".join(f"chtype -map {library.cell(t).name} {t}\n"
+                   for t in _combinational(library))
+    return f"""read_verilog top.v
 {{keep}}synth -flatten -top {{top}}
 dfflegalize -cell $_DFF_P_ 01 -cell $_DFFE_PP_ 01
-abc -g {_GATES}
-opt_clean -purge
+abc -genlib {GENLIB_FILE}
+{back}opt_clean -purge
 setattr -mod -unset src
 write_json netlist.json
 """
+
+
+SYNTH_SCRIPT = _synth_script(load_library())
 
 # In-process memo on top of the folder cache: a sweep in one process reads each netlist once.
 _MEMO: dict[str, dict] = {}
@@ -47,10 +88,12 @@ def _script(top: str, keep: tuple[str, ...]) -> str:
 
 
 def netlist_key(verilog: str, top: str, keep: tuple[str, ...] = ()) -> str:
-    """Cache key of a netlist: sha256 over the Verilog, the script and the cell table."""
+    """Cache key of a netlist: sha256 over the Verilog, the script, the cell table and the
+    genlib made from it."""
     table = (Path(__file__).parent / "data" / "sky130_fd_sc_hd.json").read_bytes()
     h = hashlib.sha256()
-    for part in (verilog.encode(), _script(top, keep).encode(), table):
+    for part in (verilog.encode(), _script(top, keep).encode(), table,
+                 abc_genlib(load_library()).encode()):
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()
 
@@ -85,6 +128,7 @@ def synthesize_gates(
     with tempfile.TemporaryDirectory(prefix="hwsim-asic-") as tmp:
         work = Path(tmp)
         (work / "top.v").write_text(verilog)
+        (work / GENLIB_FILE).write_text(abc_genlib(load_library()))
         (work / "synth.ys").write_text(_script(top, keep))
         run = run_tool("yosys", ["-q", "-s", "synth.ys"], work, timeout_s=timeout_s)
         if run.returncode != 0 or not (work / "netlist.json").is_file():

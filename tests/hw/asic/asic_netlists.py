@@ -55,3 +55,20 @@ def enabled_register() -> dict:
         {"clk": ("input", [2]), "a": ("input", [3]), "o": ("output", [4])},
         {"f": ("$_DFFE_PP_", {"C": 2, "D": 3, "E": "0", "Q": 4})},
     )
+
+
+# Yosys' definitions of its internal gates (simcells.v): output of (A, B, C, D, S), unused pins 0.
+YOSYS_GATES = {
+    "$_NOT_": lambda a, b, c, d, s: 1 - a, "$_BUF_": lambda a, b, c, d, s: a,
+    "$_AND_": lambda a, b, c, d, s: a & b, "$_NAND_": lambda a, b, c, d, s: 1 - (a & b),
+    "$_OR_": lambda a, b, c, d, s: a | b, "$_NOR_": lambda a, b, c, d, s: 1 - (a | b),
+    "$_XOR_": lambda a, b, c, d, s: a ^ b, "$_XNOR_": lambda a, b, c, d, s: 1 - (a ^ b),
+    "$_ANDNOT_": lambda a, b, c, d, s: a & (1 - b),
+    "$_ORNOT_": lambda a, b, c, d, s: a | (1 - b),
+    "$_MUX_": lambda a, b, c, d, s: b if s else a,
+    "$_NMUX_": lambda a, b, c, d, s: 1 - (b if s else a),
+    "$_AOI3_": lambda a, b, c, d, s: 1 - ((a & b) | c),
+    "$_OAI3_": lambda a, b, c, d, s: 1 - ((a | b) & c),
+    "$_AOI4_": lambda a, b, c, d, s: 1 - ((a & b) | (c & d)),
+    "$_OAI4_": lambda a, b, c, d, s: 1 - ((a | b) & (c | d)),
+}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from asic_netlists import adder_chain, module, register_stage
+from asic_netlists import YOSYS_GATES, adder_chain, module, register_stage
 
 from hwsim.errors import HwsimError
 from hwsim.hw.asic.energy import net_loads, switching
@@ -48,22 +48,9 @@ def test_bad_netlists_are_one_line_errors():
 
 @pytest.mark.parametrize("gate", sorted(t for t in GATE_EXPRESSIONS if not t.startswith("$_DFF")))
 def test_every_gate_against_its_truth_table(gate):
-    # Yosys' definitions of its internal gates (simcells.v), one stream per input pattern, in
-    # both users of the one gate table: the simulator and the default-activity propagation.
-    truth = {
-        "$_NOT_": lambda a, b, c, d, s: 1 - a, "$_BUF_": lambda a, b, c, d, s: a,
-        "$_AND_": lambda a, b, c, d, s: a & b, "$_NAND_": lambda a, b, c, d, s: 1 - (a & b),
-        "$_OR_": lambda a, b, c, d, s: a | b, "$_NOR_": lambda a, b, c, d, s: 1 - (a | b),
-        "$_XOR_": lambda a, b, c, d, s: a ^ b, "$_XNOR_": lambda a, b, c, d, s: 1 - (a ^ b),
-        "$_ANDNOT_": lambda a, b, c, d, s: a & (1 - b),
-        "$_ORNOT_": lambda a, b, c, d, s: a | (1 - b),
-        "$_MUX_": lambda a, b, c, d, s: b if s else a,
-        "$_NMUX_": lambda a, b, c, d, s: 1 - (b if s else a),
-        "$_AOI3_": lambda a, b, c, d, s: 1 - ((a & b) | c),
-        "$_OAI3_": lambda a, b, c, d, s: 1 - ((a | b) & c),
-        "$_AOI4_": lambda a, b, c, d, s: 1 - ((a & b) | (c & d)),
-        "$_OAI4_": lambda a, b, c, d, s: 1 - ((a | b) & (c | d)),
-    }[gate]
+    # Yosys' definitions of its internal gates, one stream per input pattern, in both users
+    # of the one gate table: the simulator and the default-activity propagation.
+    truth = YOSYS_GATES[gate]
     pins = [p for p in "ABCDS" if "{" + p + "}" in GATE_EXPRESSIONS[gate]]
     nets = {p: 3 + i for i, p in enumerate(pins)}
     data = module({"clk": ("input", [2]), **{p: ("input", [n]) for p, n in nets.items()},
