@@ -27,9 +27,15 @@ from hwsim.hw.asic.library import CellLibrary, load_library
 from hwsim.hw.asic.netlist import gate_function
 from hwsim.hw.fpga.tools import run_tool
 
-__all__ = ["GENLIB_FILE", "SYNTH_SCRIPT", "abc_genlib", "netlist_key", "synthesize_gates"]
+__all__ = ["CONSTANTS_FILE", "CONSTANTS_VERILOG", "GENLIB_FILE", "SYNTH_SCRIPT", "abc_genlib",
+           "netlist_key", "synthesize_gates"]
 
 GENLIB_FILE = "cells.genlib"
+# ABC needs constant gates in a genlib and leaves them in the netlist where an output is
+# constant: techmapped back to constant drivers, as Yosys does for its own genlib.
+CONSTANTS_FILE = "constants.v"
+CONSTANTS_VERILOG = ("module ZERO(output Y); assign Y = 1'b0; endmodule\n"
+                     "module ONE(output Y); assign Y = 1'b1; endmodule\n")
 _PINS = ("A", "B", "C", "D", "S")
 
 
@@ -69,6 +75,7 @@ def _synth_script(library: CellLibrary) -> str:
 {{keep}}synth -flatten -top {{top}}
 dfflegalize -cell $_DFF_P_ 01 -cell $_DFFE_PP_ 01
 abc -genlib {GENLIB_FILE}
+techmap -map {CONSTANTS_FILE}
 {back}opt_clean -purge
 setattr -mod -unset src
 write_json netlist.json
@@ -89,11 +96,11 @@ def _script(top: str, keep: tuple[str, ...]) -> str:
 
 def netlist_key(verilog: str, top: str, keep: tuple[str, ...] = ()) -> str:
     """Cache key of a netlist: sha256 over the Verilog, the script, the cell table and the
-    genlib made from it."""
+    files the script reads (the genlib made from the table, the constants' map)."""
     table = (Path(__file__).parent / "data" / "sky130_fd_sc_hd.json").read_bytes()
     h = hashlib.sha256()
     for part in (verilog.encode(), _script(top, keep).encode(), table,
-                 abc_genlib(load_library()).encode()):
+                 abc_genlib(load_library()).encode(), CONSTANTS_VERILOG.encode()):
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()
 
@@ -129,6 +136,7 @@ def synthesize_gates(
         work = Path(tmp)
         (work / "top.v").write_text(verilog)
         (work / GENLIB_FILE).write_text(abc_genlib(load_library()))
+        (work / CONSTANTS_FILE).write_text(CONSTANTS_VERILOG)
         (work / "synth.ys").write_text(_script(top, keep))
         run = run_tool("yosys", ["-q", "-s", "synth.ys"], work, timeout_s=timeout_s)
         if run.returncode != 0 or not (work / "netlist.json").is_file():
