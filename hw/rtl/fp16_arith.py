@@ -33,13 +33,17 @@ def _fields(m: Module, x: Value, name: str):
 
 
 def _leading_zeros(m: Module, x: Value, name: str) -> Signal:
-    """Leading zeros of ``x`` (``len(x)`` when zero): a priority encoder."""
+    """Leading zeros of ``x`` (``len(x)`` when zero): a priority encoder.
+
+    One expression (a continuous assignment in the Verilog), not an ``If`` chain: Icarus never
+    runs a combinational process whose inputs keep their initial value, so an accumulator
+    that stays +0 from reset would leave its count undefined there."""
     n = len(x)
     lz = Signal(range(n + 1), name=name)
-    m.d.comb += lz.eq(n)
-    for i in range(n):  # the highest set bit is assigned last and wins
-        with m.If(x[i]):
-            m.d.comb += lz.eq(n - 1 - i)
+    count: Value = C(n, len(lz))
+    for i in range(n):  # the highest set bit is the outermost choice and wins
+        count = Mux(x[i], n - 1 - i, count)
+    m.d.comb += lz.eq(count)
     return lz
 
 

@@ -28,6 +28,7 @@ and set the sticky ``nonfinite`` flag of the output (as in the BitMoD PE).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -55,8 +56,11 @@ __all__ = [
     "FP16_INT_ACCUMULATORS",
     "FP16_MAC_PIPELINE",
     "FP16IntMAC",
+    "accumulate_outputs",
     "check_fp16_int_accumulator",
+    "fp16_add_product",
     "fp16_int_mac_bound",
+    "fp16_product_specials",
 ]
 
 FP16_MAC_PIPELINE = 0  # default: unpipelined (the gate-level area calibration is built on it)
@@ -207,34 +211,55 @@ class FP16IntMAC(wiring.Component):
     def _fp16_accumulate(self, m, ctl, a, w, lane):
         """One exact product per cycle into an FP16 accumulator, rounded once."""
         prod, exp_eff, neg, nf = lane
-        nan_a = (a[10:15] == 31) & (a[:10] != 0)
-        y_nan = nan_a | (nf & (w == 0))  # NaN x w, Inf x 0
-        y_inf = nf & ~y_nan
+        y_nan, y_inf = fp16_product_specials(a, nf, w == 0)
         if self.pipeline:  # the multiplier's output register
             prod, exp_eff, neg, nf, y_nan, y_inf = ctl.stage(
                 (prod, exp_eff, neg, nf, y_nan, y_inf), "mul_r")
         acc = Signal(16)
-        summed = fp16_add_exact(m, acc, neg, prod, exp_eff + C(-FP16_EXP_OFFSET, signed(6)),
-                                "add")
-        acc_nan = (acc[10:15] == 31) & (acc[:10] != 0)
-        acc_inf = (acc[10:15] == 31) & (acc[:10] == 0)
-        invalid = y_nan | (y_inf & (acc_nan | (acc_inf & (acc[15] != neg))))
         total = Signal(16)
-        m.d.comb += total.eq(Mux(invalid, FP16_QNAN, Mux(y_inf, Cat(C(0x7C00, 15), neg),
-                                                          summed)))
+        m.d.comb += total.eq(fp16_add_product(
+            m, acc, neg, prod, exp_eff + C(-FP16_EXP_OFFSET, signed(6)), y_nan, y_inf, "add"))
         return self._accumulate(m, ctl, acc, total, nf)
 
     def _accumulate(self, m: Module, ctl: SerialControl, acc: Signal, total: Value,
                     nf: Value) -> Module:
-        """``acc`` takes ``total`` every step and clears as the output takes it at an output's
-        last step; ``nonfinite`` is sticky over the output's steps (either accumulator)."""
-        nf_acc = Signal()
-        with m.If(ctl.finish):
-            m.d.sync += [self.out.eq(total), acc.eq(0),
-                         self.nonfinite.eq(nf_acc | nf), nf_acc.eq(0)]
-        with m.Elif(ctl.step):
-            m.d.sync += [acc.eq(total), nf_acc.eq(nf_acc | nf)]
+        """``acc`` takes ``total`` every step (either accumulator): `accumulate_outputs`."""
+        accumulate_outputs(m, ctl, [(acc, total, self.out)], nf, self.nonfinite)
         return m
+
+
+def fp16_product_specials(a: Value, nonfinite: Value, w_zero: Value) -> tuple[Value, Value]:
+    """(NaN, Inf) of FP16 ``a`` times a finite weight (``nonfinite``: ``a`` is Inf or NaN;
+    ``w_zero``: the weight is zero): NaN x w and Inf x 0 are NaN, Inf x w != 0 is Inf."""
+    nan_a = (a[10:15] == 31) & (a[:10] != 0)
+    y_nan = nan_a | (nonfinite & w_zero)
+    return y_nan, nonfinite & ~y_nan
+
+
+def fp16_add_product(m: Module, acc: Value, neg: Value, mag: Value, exp: Value, y_nan: Value,
+                     y_inf: Value, name: str) -> Value:
+    """FP16 ``acc`` plus an FP16 x weight product: ``(-1)**neg * mag * 2**exp`` rounded once
+    (`fp16_arith.fp16_add_exact`), or the product's NaN / Inf (`fp16_product_specials`) with
+    IEEE's rules (Inf - Inf is NaN; every NaN 0x7E00)."""
+    summed = fp16_add_exact(m, acc, neg, mag, exp, name)
+    acc_nan = (acc[10:15] == 31) & (acc[:10] != 0)
+    acc_inf = (acc[10:15] == 31) & (acc[:10] == 0)
+    invalid = y_nan | (y_inf & (acc_nan | (acc_inf & (acc[15] != neg))))
+    return Mux(invalid, FP16_QNAN, Mux(y_inf, Cat(C(0x7C00, 15), neg), summed))
+
+
+def accumulate_outputs(m: Module, ctl: SerialControl,
+                       accumulators: Sequence[tuple[Signal, Value, Signal]], nf: Value,
+                       nonfinite: Signal) -> None:
+    """Each ``(acc, total, out)``: ``acc`` takes ``total`` every step and clears as ``out``
+    takes it at an output's last step; ``nonfinite`` is sticky over the output's steps."""
+    nf_acc = Signal()
+    with m.If(ctl.finish):
+        m.d.sync += [s for acc, total, out in accumulators for s in (out.eq(total), acc.eq(0))]
+        m.d.sync += [nonfinite.eq(nf_acc | nf), nf_acc.eq(0)]
+    with m.Elif(ctl.step):
+        m.d.sync += [acc.eq(total) for acc, total, _ in accumulators]
+        m.d.sync += nf_acc.eq(nf_acc | nf)
 
 
 FP16_FP_MAC_PIPELINE = 1  # default: the product registered, as the published MAC's multiplier

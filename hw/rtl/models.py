@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwsim.dtypes import get_format
 from hwsim.hw.rtl.bitmod import BITMOD_MAN_BITS, BitModConfig
 from hwsim.hw.rtl.fp16_arith import FP16_QNAN
 from hwsim.hw.rtl.terms import fp16_fields, weight_terms
@@ -25,6 +26,7 @@ __all__ = [
     "bitmod_model",
     "dequant_model",
     "dint_mac_model",
+    "fp16_dual_mac_model",
     "fp16_int_fp16_acc_model",
     "fp16_int_mac_model",
     "fp16_mac_model",
@@ -241,14 +243,31 @@ def fp16_int_mac_model(
     return contrib.sum(axis=1), anf.any(axis=(1, 2))
 
 
+def _fp16_accumulate(a16: np.ndarray, w: np.ndarray, on: np.ndarray | None = None
+                     ) -> np.ndarray:
+    """FP16 bits of ``acc = fp16(acc + a * w)`` per row over its products in order from +0,
+    each exact product added with one rounding; where ``on`` is False the product is skipped
+    (the accumulator holds).
+
+    In float64 the product (an FP16 significand times a weight of at most 8 significant bits)
+    and the sum (FP16 values and such products span fewer than 53 bits) are exact, so NumPy's
+    one float64 -> float16 rounding (to nearest even) is the hardware's.
+    """
+    acc = np.zeros(a16.shape[0], np.float16)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(a16.shape[1]):
+            new = (acc.astype(np.float64) + a16[:, j].astype(np.float64) * w[:, j]
+                   ).astype(np.float16)
+            acc = new if on is None else np.where(on[:, j], new, acc)
+    bits = acc.view(np.uint16).copy()
+    bits[np.isnan(acc)] = FP16_QNAN
+    return bits
+
+
 def fp16_int_fp16_acc_model(a: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Golden model of `FP16IntMAC` with ``accumulator="fp16"``: per output,
     ``acc = fp16(acc + a * w)`` over its products in order from +0, each exact product added
-    with one rounding.
-
-    In float64 the product (11 x 8 bits) and the sum (FP16 values and such products span
-    fewer than 53 bits) are exact, so NumPy's one float64 -> float16 rounding (to nearest
-    even) is the hardware's.
+    with one rounding (`_fp16_accumulate`).
 
     Args:
         a: ``(n, products)`` FP16 bit patterns; w: ``(n, products)`` signed integer weights.
@@ -258,15 +277,37 @@ def fp16_int_fp16_acc_model(a: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, n
         (an Inf/NaN activation reached the output).
     """
     a16 = np.asarray(a, np.uint16).view(np.float16)
-    w = np.asarray(w, np.float64)
-    acc = np.zeros(a16.shape[0], np.float16)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for j in range(a16.shape[1]):
-            acc = (acc.astype(np.float64) + a16[:, j].astype(np.float64) * w[:, j]
-                   ).astype(np.float16)
-    bits = acc.view(np.uint16).copy()
-    bits[np.isnan(acc)] = FP16_QNAN
-    return bits, ~np.isfinite(a16).all(axis=1)
+    out = _fp16_accumulate(a16, np.asarray(w, np.float64))
+    return out, ~np.isfinite(a16).all(axis=1)
+
+
+def fp16_dual_mac_model(a: np.ndarray, w: np.ndarray, mode: np.ndarray | int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Golden model of `FP16DualMAC`: FP16 activations times 8-bit weight codes, each product
+    added exactly into an FP16 accumulator with one rounding (`_fp16_accumulate`).
+
+    Mode 0: the code is a two's-complement INT8 weight, its products summed into ``out``.
+    Mode 1: the code is two FP4 E2M1 weights (values from `hwsim.dtypes`' ``fp4_e2m1``), the
+    low nibble's products summed into ``out`` and the high nibble's into ``out_hi``; a mode-0
+    product leaves ``out_hi`` as it is (+0 for an output of INT8 products only).
+
+    Args:
+        a: ``(n, products)`` FP16 bit patterns; w: ``(n, products)`` codes 0..255.
+        mode: one int, ``(n,)`` per output or ``(n, products)`` per product.
+
+    Returns:
+        ``(out, out_hi, nonfinite)``: ``(n,)`` FP16 bit patterns (every NaN 0x7E00) twice and
+        ``(n,)`` bool (an Inf/NaN activation reached the output).
+    """
+    a16 = np.asarray(a, np.uint16).view(np.float16)
+    codes = np.asarray(w, np.int64) & 0xFF
+    mode = np.asarray(mode, bool)
+    fp4 = np.broadcast_to(mode[:, None] if mode.ndim == 1 else mode, codes.shape)
+    e2m1 = get_format("fp4_e2m1").types[0].code_values
+    int8 = np.where(codes >= 128, codes - 256, codes).astype(np.float64)
+    out = _fp16_accumulate(a16, np.where(fp4, e2m1[codes & 0xF], int8))
+    out_hi = _fp16_accumulate(a16, e2m1[codes >> 4], on=fp4)
+    return out, out_hi, ~np.isfinite(a16).all(axis=1)
 
 
 def fp16_mac_model(a: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from hwsim.hw.rtl.bipolar import BipolarPE
 from hwsim.hw.rtl.bitmod import ACCUMULATORS, BitModArray, BitModConfig, BitModPE
 from hwsim.hw.rtl.core_config import CoreConfig
 from hwsim.hw.rtl.dequant import BitSerialDequant
+from hwsim.hw.rtl.fp16_dual_mac import FP16DualMAC
 from hwsim.hw.rtl.fp16_mac import (
     FP16_INT_ACCUMULATORS,
     FP16MAC,
@@ -170,6 +171,7 @@ _DINT = DIntMAC.RANGES
 _INT = IntMAC.RANGES
 _FP16 = FP16IntMAC.RANGES
 _FP16_FP = FP16MAC.RANGES
+_FP16_DUAL = FP16DualMAC.RANGES
 _BIPOLAR = BipolarPE.RANGES
 _DEQUANT = BitSerialDequant.RANGES
 
@@ -221,6 +223,13 @@ BLOCKS: dict[str, Block] = {
                _int(_FP16_FP, "k", 128, "products per output"),
                _int(_FP16_FP, "pipeline", 1, "register stages: the rounded product before the "
                     "adder (cycles of fill latency)"))),
+        Block("fp16_dual_mac", "FP16 x (INT8 or 2x FP4) MAC: one 8-bit code per cycle, an INT8 "
+              "weight or two E2M1 weights (mode port), two 11 x 4 multipliers, two FP16 "
+              "accumulators", FP16DualMAC,
+              (_int(_FP16_DUAL, "lanes", 1, "8-bit codes per cycle"),
+               _int(_FP16_DUAL, "k", 128, "codes per output"),
+               _int(_FP16_DUAL, "pipeline", 1, "register stages: the products before the "
+                    "adders (cycles of fill latency)"))),
         Block("accel_core", "accelerator core: BitMoD PE array, ping-pong weight/activation/"
               "output buffers, tile sequencer, descriptor/status, DRAM read/write streams",
               _core,

@@ -17,6 +17,7 @@ from hwsim.hw.rtl.models import (
     bitmod_model,
     dequant_model,
     dint_mac_model,
+    fp16_dual_mac_model,
     fp16_int_fp16_acc_model,
     fp16_int_mac_model,
     fp16_mac_model,
@@ -421,6 +422,72 @@ def fp16_mac_cases(k=16, seed=10, pipeline=None) -> list[Case]:
     cyc = int(pe_cycles.mac_pe_cycles(k, 1))
     fill = _mac_fill(FP16_FP_MAC_PIPELINE if pipeline is None else pipeline)
     return [Case("fp16_mac", beats, [{"out": int(v)} for v in ref], ["out"], cyc + fill, cyc)]
+
+
+# Per row of `_dual_specials`: (beat, FP16 activation, code) placed on finite activations:
+# Inf times a non-zero INT8 weight / FP4 pair (1.5, 0 in mode 1: Inf and Inf x 0); Inf times
+# a zero code (NaN); Inf - Inf; a NaN; Inf times the most negative INT8 / the FP4 pair
+# (-0, +0); the extreme finite values.
+_DUAL_SPECIALS = (
+    ((3, 0x7C00, 0x30),),
+    ((5, 0xFC00, 0x00),),
+    ((2, 0x7C00, 0x11), (7, 0x7C00, 0x99)),
+    ((1, 0x7C01, 0x22), (4, 0xFFFF, 0x00)),
+    ((6, 0xFC00, 0x80),),
+    ((0, 0x7BFF, 0x45), (1, 0xFBFF, 0x5D), (2, 0x0400, 0x0F), (3, 0x8001, 0xF1),
+     (4, 0x03FF, 0x7F), (5, 0x8000, 0xFF)),
+)
+
+
+def _dual_specials(rng, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(activations, codes) of the `_DUAL_SPECIALS` rows: random finite elsewhere."""
+    a = random_fp16(rng, (len(_DUAL_SPECIALS), k))
+    w = rng.integers(0, 256, a.shape)
+    for row, places in enumerate(_DUAL_SPECIALS):
+        for beat, act, code in places:
+            a[row, beat % k], w[row, beat % k] = act, code
+    return a, w
+
+
+def fp16_dual_mac_cases(k=16, seed=11, pipeline=None) -> list[Case]:
+    """In each mode: every 8-bit code (256 INT8 weights; all 16 x 16 pairs of FP4 codes, ±0
+    among them) on finite activations, the FP16 specials of `_DUAL_SPECIALS`, random codes on
+    any finite activations and on tiny ones (subnormal sums; products of half the smallest
+    subnormal, which round to zero of their sign); then outputs whose beats mix the modes and
+    overflow to Inf of each sign."""
+    from hwsim.hw.rtl.fp16_dual_mac import FP16_DUAL_MAC_PIPELINE
+
+    rng = np.random.default_rng(seed)
+    reps = math.ceil(256 / k)
+    codes = np.resize(np.arange(256), (reps, k))  # every code at least once
+    small = np.concatenate([rng.integers(0, 0x20, (1, k)), np.full((1, k), 0x8001)]) \
+        | (rng.integers(0, 2, (2, k)) << 15) * np.array([[1], [0]])
+    halves = np.stack([rng.integers(0, 8, k) * 0x11, np.full(k, 0x11)])  # FP4 pairs >= 0
+    top = np.full((2, k), FP16_MAX) | np.array([[0], [0x8000]])
+    a_parts, w_parts, modes = [], [], []
+    for mode in (0, 1):
+        sa, sw = _dual_specials(rng, k)
+        a_parts += [random_fp16(rng, (reps, k)), sa, raw_fp16(rng, (2, k)), small]
+        w_parts += [codes, sw, rng.integers(0, 256, (2, k)),
+                    halves if mode else halves & 0x07]
+        modes.append(np.full(reps + len(sa) + 4, mode))
+    # Mixed modes; then the most negative INT8 and the FP4 pair (6, -6) at ±65504 overflow.
+    a_parts += [random_fp16(rng, (2, k)), top, top]
+    w_parts += [rng.integers(0, 256, (2, k)), np.full((2, k), 0x80), np.full((2, k), 0x7F)]
+    a = np.concatenate(a_parts).astype(np.uint16)
+    w = np.concatenate(w_parts)
+    mode = np.concatenate([*(np.broadcast_to(m[:, None], (len(m), k)) for m in modes),
+                           rng.integers(0, 2, (2, k)), np.zeros((2, k), np.int64),
+                           np.ones((2, k), np.int64)]).astype(np.int64)
+    out, out_hi, nf = fp16_dual_mac_model(a, w, mode)
+    beats = [{"a": int(a[i, j]), "w": int(w[i, j]), "mode": int(mode[i, j])}
+             for i in range(len(a)) for j in range(k)]
+    expected = [{"out": int(o), "out_hi": int(h), "nonfinite": int(f)}
+                for o, h, f in zip(out, out_hi, nf, strict=True)]
+    cyc = int(pe_cycles.mac_pe_cycles(k, 1))
+    fill = _mac_fill(FP16_DUAL_MAC_PIPELINE if pipeline is None else pipeline)
+    return [Case("fp16_dual_mac", beats, expected, ["out", "out_hi", "nonfinite"], cyc + fill,
+                 cyc)]
 
 
 def bipolar_cases(lanes=8, weight_bits=4, act_bits=8, k=64, seed=8) -> list[Case]:

@@ -15,6 +15,7 @@ from rtl_stream import run_stream
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl.bipolar import BipolarPE
 from hwsim.hw.rtl.dequant import BitSerialDequant
+from hwsim.hw.rtl.fp16_dual_mac import FP16DualMAC
 from hwsim.hw.rtl.fp16_mac import FP16MAC, FP16IntMAC
 from hwsim.hw.rtl.mac import DIntMAC, IntMAC
 
@@ -90,6 +91,20 @@ def test_fp16_mac(k, pipe):
     assert {0x7C00, 0x7E00} & outs and any(0 < v & 0x7FFF < 0x400 for v in outs)
     _check(dut, cases)
     _check(dut, st.fp16_mac_cases(k, seed=3, pipeline=pipe), seed=8)
+
+
+@pytest.mark.parametrize(("k", "pipe"), [(16, 1), (11, 0)])
+def test_fp16_dual_mac(k, pipe):
+    dut = FP16DualMAC(k=k, pipeline=pipe)
+    case = st.fp16_dual_mac_cases(k, pipeline=pipe)[0]
+    # The stimulus reaches what it is for: Inf of both signs and NaN in both accumulators,
+    # subnormal and -0 results, finite sums in both.
+    for port in ("out", "out_hi"):
+        outs = {e[port] for e in case.expected}
+        assert {0x7C00, 0xFC00, 0x7E00} <= outs, port
+        assert any(0 < v & 0x7FFF < 0x400 for v in outs) and 0x8000 in outs, port
+    _check(dut, [case])
+    _check(dut, st.fp16_dual_mac_cases(k, seed=5, pipeline=pipe), seed=3)
 
 
 @pytest.mark.parametrize(("lanes", "wbits", "abits", "k"), [(8, 2, 4, 16), (5, 3, 3, 12)])

@@ -37,6 +37,7 @@ DESIGNS = {
     "int_mac": ("int_mac", {"lanes": 2, "k": 32}, lambda p: st.int_mac_cases(**p)),
     "fp16_int_mac": ("fp16_int_mac", {"lanes": 2, "k": 32, "weight_bits": 4},
                      lambda p: st.fp16_int_mac_cases(**p)),
+    "fp16_dual_mac": ("fp16_dual_mac", {"k": 16}, lambda p: st.fp16_dual_mac_cases(**p)),
     "bipolar_pe": ("bipolar_pe", {"lanes": 8, "weight_bits": 3, "act_bits": 4, "k": 20},
                    lambda p: st.bipolar_cases(**p)),
 }

@@ -13,6 +13,7 @@ from hwsim.hw.rtl.models import (
     bitmod_model,
     dequant_model,
     dint_mac_model,
+    fp16_dual_mac_model,
     fp16_int_mac_model,
     int_mac_model,
 )
@@ -242,3 +243,30 @@ def test_bitmod_accumulator_stays_close_to_the_exact_one():
     bound = 3 * beats // c.groups * terms * np.exp2(exp.astype(np.float64))
     assert np.all(err <= bound) and err.max() > 0
     assert np.all(np.abs(man) <= 1 << 14)  # fits the 15-bit signed mantissa
+
+
+def test_fp16_dual_mac_model_by_hand():
+    # Code 0x2B: INT8 +43; FP4 pair high 0x2 (+1.0), low 0xB (-1.5). Code 0xD5: INT8 -43;
+    # FP4 high 0xD (-3.0), low 0x5 (+3.0). Activations 1.0 (0x3C00) and 0.5 (0x3800).
+    a = np.array([[0x3C00, 0x3800], [0x3C00, 0x3800], [0x3C00, 0x3800]], np.uint16)
+    w = np.array([[0x2B, 0xD5], [0x2B, 0xD5], [0x2B, 0xD5]])
+    mode = np.array([[0, 0], [1, 1], [1, 0]])
+    out, out_hi, nf = fp16_dual_mac_model(a, w, mode)
+    # 43 - 21.5 = 21.5 = 0x4D60; -1.5 + 1.5 = +0; -1.5 - 21.5 = -23 = 0xCDC0.
+    assert out.tolist() == [0x4D60, 0x0000, 0xCDC0]
+    # +0 (INT8 only); 1.0 - 1.5 = -0.5 = 0xB800; 1.0 then held by the INT8 beat = 0x3C00.
+    assert out_hi.tolist() == [0x0000, 0xB800, 0x3C00]
+    assert not nf.any()
+
+
+def test_fp16_dual_mac_model_rounds_once_per_product_and_follows_ieee_specials():
+    # 2048 x 1.0 + 1.0 x 1.5 = 2049.5 rounds to 2050 (0x6801: FP16 spacing 2 there), the high
+    # codes are 0 (+0); Inf x (-0) is NaN in the
+    # low accumulator, Inf x 6 is +Inf in the high one; half the smallest subnormal times
+    # -0.5 rounds to -0.
+    a = np.array([[0x6800, 0x3C00], [0x7C00, 0x3C00], [0x0001, 0x0001]], np.uint16)
+    w = np.array([[0x02, 0x03], [0x78, 0x11], [0x99, 0x99]])
+    out, out_hi, nf = fp16_dual_mac_model(a, w, np.array([1, 1, 1]))
+    assert out.tolist() == [0x6801, 0x7E00, 0x8000]
+    assert out_hi.tolist() == [0x0000, 0x7C00, 0x8000]
+    assert nf.tolist() == [False, True, False]
