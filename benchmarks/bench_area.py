@@ -37,6 +37,7 @@ BLOCKS = [
     ("fp16_int_mac", {}),
     ("fp16_int_mac", {"accumulator": "fp16", "pipeline": 1}),
     ("fp16_mac", {}),
+    ("fp16_dual_mac", {}),
     ("int_mac", {}),
     ("dint_mac", {}),
     ("dequant", {}),

@@ -25,6 +25,7 @@ from hwsim.errors import HwsimError
 from hwsim.hw.rtl.models import (
     bitmod_model,
     dint_mac_model,
+    fp16_dual_mac_model,
     fp16_int_fp16_acc_model,
     fp16_int_mac_model,
     fp16_mac_model,
@@ -228,8 +229,35 @@ def _fp16_mac(block, ops, streams, outs, fmt):
     return _mac_stimulus(a, w, ref, streams, 16, 16, fmt, ops.source)
 
 
+def _fp16_dual_mac(block, ops, streams, outs, fmt):
+    """INT formats: one weight per code (mode 0). FP4 E2M1 (mode 1): each code holds two
+    output rows' weights for the same activation, stream ``s``'s row in the low nibble and
+    row ``s + streams``'s in the high one, as the dual MAC's two accumulators run."""
+    k = block.k
+    w_f, a_f = _streams_and_tokens(ops, streams, outs, k)
+    a = a_f.astype(np.float16).view(np.uint16).reshape(streams * outs, k)
+    fp4 = not get_format(fmt).is_integer  # the only such format it runs: fp4_e2m1
+    if fp4:
+        rows = _features(ops.weights[streams:2 * streams], k)
+        w_hi = np.broadcast_to(rows[:, None, :], w_f.shape)
+        lo = quantize(np.ascontiguousarray(w_f[:, 0]), fmt).codes.astype(np.int64)
+        hi = quantize(np.ascontiguousarray(w_hi[:, 0]), fmt).codes.astype(np.int64)
+        codes = np.broadcast_to(((hi << 4) | lo)[:, None, :], w_f.shape)
+    else:
+        codes = _quantized_rows(w_f, fmt, _int_bits(fmt)) & 0xFF
+    w = codes.reshape(streams * outs, k)
+    out, out_hi, nf = fp16_dual_mac_model(a, w, int(fp4))
+    beats = [[{"a": int(a[s * outs + o, j]), "w": int(w[s * outs + o, j]), "mode": int(fp4)}
+              for o in range(outs) for j in range(k)] for s in range(streams)]
+    exp = [[{"out": int(out[i]), "out_hi": int(out_hi[i]), "nonfinite": int(nf[i])}
+            for i in range(s * outs, (s + 1) * outs)] for s in range(streams)]
+    return Stimulus(beats, exp, ("out", "out_hi", "nonfinite"), fmt, ops.source,
+                    k * outs * (2 if fp4 else 1))
+
+
 _BUILDERS = {"bitmod_pe": _bitmod, "int_mac": _int_mac, "dint_mac": _dint_mac,
-             "fp16_int_mac": _fp16_int_mac, "fp16_mac": _fp16_mac}
+             "fp16_int_mac": _fp16_int_mac, "fp16_mac": _fp16_mac,
+             "fp16_dual_mac": _fp16_dual_mac}
 OPERAND_BLOCKS = tuple(_BUILDERS)
 
 
@@ -262,6 +290,7 @@ _FORMATS = {
     "fp16_int_mac": lambda block: _ints(block.weight_bits),
     "dint_mac": lambda block: ("dint4",),
     "fp16_mac": lambda block: ("fp16",),
+    "fp16_dual_mac": lambda block: (*_ints(8), "fp4_e2m1"),
 }
 
 

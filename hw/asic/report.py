@@ -151,7 +151,8 @@ def calibration_markdown(cal: Calibration) -> str:
                  + (f"; not estimated: {', '.join(missing)})." if missing else ")."))
     if cal.unconverged:
         lines.append("Default-activity propagation stopped at its pass limit before converging "
-                     f"for: {', '.join(cal.unconverged)} (that mW is approximate).")
+                     f"for: {', '.join(cal.unconverged)} "
+                 f"({'those mW are' if len(cal.unconverged) > 1 else 'that mW is'} approximate).")
     return "\n".join(lines) + "\n"
 
 

@@ -75,8 +75,20 @@ _FP_MAC = SubBlocks(
     default="add",
 )
 
+# The artifact's dual-mode MAC (`dualFMA_clk`) is one module, its two multipliers, adders and
+# normalizers inside: analysed whole; the split is for `hwsim area`'s breakdown only.
+_DUAL_MAC = SubBlocks(
+    rules=(
+        (r".*_r|.*_r(_\d+)+", "operand registers"),
+        (r"wmag|wmul_.*|prod_.*", "multiply"),
+        (r"acc_.*|total_.*|add_.*|nf_acc", "accumulate"),
+        (r"out|out_hi|nonfinite", "output register"),
+    ),
+    keep=("wmag", "wmul_*", "prod_*", "total_*", "add_lo", "add_hi"),
+)
+
 _BY_BLOCK = {"bitmod_pe": _BITMOD, "pe_array": _BITMOD, "int_mac": _MAC, "dint_mac": _MAC,
-             "fp16_int_mac": _FP16_MAC, "fp16_mac": _FP_MAC}
+             "fp16_int_mac": _FP16_MAC, "fp16_mac": _FP_MAC, "fp16_dual_mac": _DUAL_MAC}
 
 
 def subblocks_of(block: str) -> SubBlocks:

@@ -47,6 +47,8 @@ def test_fit_is_the_geometric_mean_and_loo_uses_the_others(monkeypatch):
                                                                     "input registers": 400.0}),
         "fp16_int_mac": _cost("fp16_int_mac", 1318.6 * 10, 0.613 * 100),
         "fp16_mac": _cost("fp16_mac", 1968.7 * 10, 0.77 * 100),
+        # Out of sample, 1.5x too large: fitted, it would move both constants below.
+        "fp16_dual_mac": _cost("fp16_dual_mac", 2318.9 * 15, 0.851 * 150),
         "int_mac": _cost("int_mac", 6.0, 5.0),
         "dint_mac": _cost("dint_mac", 3.0, 2.0),
     }
@@ -67,13 +69,17 @@ def test_fit_is_the_geometric_mean_and_loo_uses_the_others(monkeypatch):
     assert pe.power_real_mw == pytest.approx(2 * 0.586) and pe.power_real_error == pytest.approx(1)
     em = rows["BitMoD exponent match"]
     assert em.area_um2 == pytest.approx((2 * 17937.0 - 3000.0) * cal.area_per_lib_um2)
-    assert rows["FP16 x (INT8 or 2x FP4) MAC"].area_um2 is None  # no RTL: stated, not guessed
+    dual = rows["FP16 x (INT8 or 2x FP4) MAC"]  # predicted by the three's constants
+    assert not dual.fit and dual.area_loo_error is None and dual.power_loo_error is None
+    assert dual.area_error == pytest.approx(1.5 / 2 ** (1 / 3) - 1)
+    assert dual.power_error == pytest.approx(0.5)
     assert cal.ratios == (("INT8 MAC / dINT MAC", 1.93, 2.0, 2.56, 2.5),)
 
 
 def test_mac_area_order_compares_only_what_is_estimated(monkeypatch):
     costs = {name: _cost(name, area, 1.0) for name, area in
-             (("fp16_int_mac", 3.0), ("fp16_mac", 2.0), ("int_mac", 1.0), ("dint_mac", 1.0))}
+             (("fp16_int_mac", 3.0), ("fp16_mac", 2.0), ("fp16_dual_mac", 4.0),
+              ("int_mac", 1.0), ("dint_mac", 1.0))}
     scope = dict.fromkeys(("exponent match", "bit-serial multiply", "group accumulate",
                            "dequantize"), 1.25)
     costs["bitmod_pe"] = _cost("bitmod_pe", 5.0, 1.0, scope)
@@ -82,12 +88,23 @@ def test_mac_area_order_compares_only_what_is_estimated(monkeypatch):
     # The published sheet's order (areas 1318.6 < 1793.7 < 1968.7 < 2318.9 um^2).
     assert published == ("FP16 x INT8 MAC", "BitMoD PE", "FP16 MAC (mul + add)",
                          "FP16 x (INT8 or 2x FP4) MAC")
-    assert ours == ("FP16 MAC (mul + add)", "FP16 x INT8 MAC", "BitMoD PE")
-    assert missing == ("FP16 x (INT8 or 2x FP4) MAC",)
+    assert ours == ("FP16 MAC (mul + add)", "FP16 x INT8 MAC", "FP16 x (INT8 or 2x FP4) MAC",
+                    "BitMoD PE")
+    assert missing == ()
     assert not calibrate("28nm").mac_order_reproduced()
     costs["fp16_mac"] = _cost("fp16_mac", 6.0, 1.0)
     costs["bitmod_pe"] = _cost("bitmod_pe", 5.0, 1.0, scope | {"control": 9.0})  # not compared
+    assert not calibrate("28nm").mac_order_reproduced()  # the dual-mode MAC is not the largest
+    costs["fp16_dual_mac"] = _cost("fp16_dual_mac", 7.0, 1.0)
     assert calibrate("28nm").mac_order_reproduced()
+    # A published MAC without RTL is left out of the order, not counted against it.
+    costs["fp16_dual_mac"] = _cost("fp16_dual_mac", 1.0, 1.0)  # would be out of order
+    monkeypatch.setattr(cal_mod, "PUBLISHED", {"28nm": tuple(
+        replace(p, block=None) if p.block == "fp16_dual_mac" else p
+        for p in PUBLISHED["28nm"])})
+    cal = calibrate("28nm")
+    assert cal.mac_order()[2] == ("FP16 x (INT8 or 2x FP4) MAC",)
+    assert cal.mac_order_reproduced()
 
 
 def test_every_published_block_is_listed_with_its_counterpart_or_a_note():
@@ -107,6 +124,7 @@ def test_power_is_fitted_at_the_default_and_the_real_operands_shown_beside_it(mo
                            whole=0.9, alone=0.2),
         "fp16_int_mac": _cost("fp16_int_mac", 1000.0, 0.613 * 100, whole=0.5, alone=0.7),
         "fp16_mac": _cost("fp16_mac", 1000.0, 0.77 * 100, whole=0.9, alone=0.4),
+        "fp16_dual_mac": _cost("fp16_dual_mac", 1000.0, 0.851 * 100, whole=0.6, alone=0.3),
         "int_mac": _cost("int_mac", 6.0, 5.0, whole=0.5),
         "dint_mac": _cost("dint_mac", 3.0, 2.0, whole=0.25),
     }
@@ -114,7 +132,9 @@ def test_power_is_fitted_at_the_default_and_the_real_operands_shown_beside_it(mo
     cal = calibrate("28nm")
     # The artifact synthesized the PE as four modules and the FP16 MAC as two (the sum of the
     # parts alone: 0.2 and 0.4 of real), the FP16 x INT8 MAC as one (the whole block: 0.5).
-    default = {"BitMoD PE": 0.2, "FP16 x INT8 MAC": 0.5, "FP16 MAC (mul + add)": 0.4}
+    # The dual-mode MAC is one module too (0.6), and not fitted.
+    default = {"BitMoD PE": 0.2, "FP16 x INT8 MAC": 0.5, "FP16 MAC (mul + add)": 0.4,
+               "FP16 x (INT8 or 2x FP4) MAC": 0.6}
     assert cal.pj_per_unit == pytest.approx(0.01 / (0.2 * 0.5 * 0.4) ** (1 / 3))
     rows = {r.name: r for r in cal.rows}
     for name, share in default.items():
@@ -136,8 +156,11 @@ def test_rows_whose_default_figure_did_not_converge_are_named(monkeypatch):
         "fp16_int_mac": replace(_cost("fp16_int_mac", 1000.0, 1.0),
                                 default_unconverged=("block",)),
         "fp16_mac": replace(_cost("fp16_mac", 1000.0, 1.0), default_unconverged=("add",)),
+        "fp16_dual_mac": replace(_cost("fp16_dual_mac", 1000.0, 1.0),
+                                 default_unconverged=("block",)),
         "int_mac": _cost("int_mac", 6.0, 5.0),
         "dint_mac": _cost("dint_mac", 3.0, 2.0),
     }
     monkeypatch.setattr(cal_mod, "block_cost", lambda name, params, cache: costs[name])
-    assert calibrate("28nm").unconverged == ("FP16 x INT8 MAC", "FP16 MAC (mul + add)")
+    assert calibrate("28nm").unconverged == ("FP16 x INT8 MAC", "FP16 MAC (mul + add)",
+                                             "FP16 x (INT8 or 2x FP4) MAC")
