@@ -59,16 +59,19 @@ _BITMOD = (("weights", "bitmod"), ("accumulator", "bitmod"))
 # The published PE total is the sum of its four sub-blocks (with their registers, the first
 # stage's being the decoded operands): ours is compared over the same sub-blocks, each with
 # its pipeline registers (`subblocks`). Its input (beat) register of raw FP16 activations and weight
-# codes, its output accumulator and its stream control have no published counterpart (the
-# artifact's decoder, operand feed and output accumulation are outside its PE): left out.
+# codes, its operand decode (weight-term decoder, FP16 field split), its output accumulator
+# and its stream control have no published counterpart (the artifact's decoder.v, operand
+# feed and output accumulation are outside its four sub-blocks, which take decoded weight
+# terms and split FP16 fields): left out here, counted in the whole block.
 _BITMOD_SCOPE = ("exponent match", "bit-serial multiply", "group accumulate", "dequantize")
 _BITMOD_NOTE = ("published total = its 4 sub-blocks, each synthesized with its own input and "
                 "output registers; ours over the same sub-blocks with their pipeline "
                 "registers (3 stages, the first holding the decoded terms and activations), "
                 "each register in the sub-block that reads it, "
-                "without its input register of raw FP16 activations and weight codes, output "
-                "accumulator and control (the artifact's decoder, operand feed and output "
-                "accumulation are outside its PE); real-operand power on bitmod4 operands")
+                "without its input register of raw FP16 activations and weight codes, operand "
+                "decode (weight-term decoder, FP16 field split), output accumulator and "
+                "control (the artifact's decoder, operand feed and output accumulation are "
+                "outside its 4 sub-blocks); real-operand power on bitmod4 operands")
 # The artifact's FP16 x INT8 MAC (hardware/fma-fp16-int8) adds every product into an FP16
 # accumulator (19-bit product mantissa, FP adder, normalizer), with input, product and output
 # registers: ours with accumulator=fp16 and the product register is that architecture. It is
@@ -107,8 +110,7 @@ PUBLISHED: dict[str, tuple[PublishedBlock, ...]] = {
         PublishedBlock("BitMoD exponent match", 306.9, 0.136, "bitmod_pe",
                        _BITMOD, format="bitmod4", subblocks=("exponent match",)),
         PublishedBlock("BitMoD bit-serial multiply", 748.3, 0.185, "bitmod_pe",
-                       _BITMOD, format="bitmod4", subblocks=("bit-serial multiply",),
-                       note="ours includes the weight-term decoder"),
+                       _BITMOD, format="bitmod4", subblocks=("bit-serial multiply",)),
         PublishedBlock("BitMoD group accumulate", 546.1, 0.195, "bitmod_pe",
                        _BITMOD, format="bitmod4", subblocks=("group accumulate",)),
         PublishedBlock("BitMoD dequantize", 192.4, 0.070, "bitmod_pe", _BITMOD, format="bitmod4",

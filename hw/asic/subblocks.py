@@ -23,6 +23,9 @@ class SubBlocks:
 _BITMOD = SubBlocks(
     rules=(
         (r"beat_.*|stage_.*", "input registers"),
+        # The weight-term decoder and the FP16 field split (sign, exponent, hidden bit, Inf/NaN):
+        # the published PE gets both decoded (its decoder.v is in none of its sub-blocks).
+        (r"wdec_.*|adec_.*", "operand decode"),
         # The decoded operands' and aligned lanes' pipeline registers go where the published
         # sub-blocks keep them: weight bits and activation significands (and the aligned
         # significands) are the bit-serial multiply's inputs; signs and exponents the
@@ -39,9 +42,9 @@ _BITMOD = SubBlocks(
         (r"d(mag|neg|scale|nf|r|next|value|exp|prod)_.*", "dequantize"),
         (r"dplace_.*|oacc_.*|oaccn_.*|out_\d+_\d+|outnf_.*|out|nonfinite", "output accumulate"),
     ),
-    keep=("pe", "emax", "mag", "neg", "lane", "partial", "pexp_*", "emax_*", "shift_*",
-          "lane_*", "partial_*", "psum_*", "accnm_*", "accne_*", "dnext_*", "dvalue_*",
-          "dplace_*", "oaccn_*"),
+    keep=("wdec_*", "adec_*", "pe", "emax", "mag", "neg", "lane", "partial", "pexp_*",
+          "emax_*", "shift_*", "lane_*", "partial_*", "psum_*", "accnm_*", "accne_*", "dnext_*",
+          "dvalue_*", "dplace_*", "oaccn_*"),
 )
 
 _MAC = SubBlocks(

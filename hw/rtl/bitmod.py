@@ -362,17 +362,20 @@ class BitModArray(wiring.Component):
             with m.If(d_last):
                 m.d.sync += d_busy.eq(0)
 
-        # Term generation (per row, shared along it) and FP16 decode (per column).
+        # Term generation (per row, shared along it) and FP16 decode (per column), named
+        # ``wdec_*`` / ``adec_*``: the operand decode, which the ASIC flow counts apart.
         row_terms = [
             [
                 _decode_term(m, c, code, beat["wtype"][3 * r:3 * r + 3] if c.has_fp else None,
-                             mode, j)
-                for code in lanes_of(beat["w"][r * c.lanes * c.code_bits:], c.lanes, c.code_bits)
+                             mode, j, f"wdec_{r}_{i}")
+                for i, code in enumerate(lanes_of(beat["w"][r * c.lanes * c.code_bits:],
+                                                  c.lanes, c.code_bits))
             ]
             for r in range(c.rows)
         ]
         col_acts = [
-            [decode_fp16(x) for x in lanes_of(beat["a"][col * c.lanes * 16:], c.lanes, 16)]
+            [_named(m, decode_fp16(x), f"adec_{col}_{i}")
+             for i, x in enumerate(lanes_of(beat["a"][col * c.lanes * 16:], c.lanes, 16))]
             for col in range(c.cols)
         ]
         cut = _Cut(m, run)
@@ -496,13 +499,24 @@ class _Cut:
         return value
 
 
+def _named(m: Module, values: tuple[Value, ...], name: str) -> tuple[Signal, ...]:
+    """``values`` as signals named ``{name}_{index}``."""
+    sigs = tuple(Signal(v.shape(), name=f"{name}_{k}") for k, v in enumerate(values))
+    m.d.comb += [s.eq(v) for s, v in zip(sigs, values, strict=True)]
+    return sigs
+
+
 def _decode_term(m: Module, c: BitModConfig, code: Value, wtype: Value | None, mode: Value,
-                 j: Value) -> _Term:
-    """(neg, exp, nz) of term ``j`` of a weight code in the current mode (`terms.weight_terms`)."""
+                 j: Value, name: str) -> _Term:
+    """(neg, exp, nz) of term ``j`` of a weight code in the current mode (`terms.weight_terms`),
+    as signals ``{name}_neg`` / ``_exp`` / ``_nz``."""
     per_family = [_family_term(m, fam, code[:fam.bits], wtype, j) for fam in c.families]
+    neg, exp, nz = (Signal(name=f"{name}_neg"), Signal(3, name=f"{name}_exp"),
+                    Signal(name=f"{name}_nz"))
     if c.modes == 1:
-        return per_family[0]
-    neg, exp, nz = Signal(), Signal(3), Signal()
+        m.d.comb += [neg.eq(per_family[0][0]), exp.eq(per_family[0][1]),
+                     nz.eq(per_family[0][2])]
+        return neg, exp, nz
     with m.Switch(mode):
         for i, (fneg, fexp, fnz) in enumerate(per_family):
             with m.Case(*([i] if i else [0, *range(c.modes, 1 << len(mode))])):
