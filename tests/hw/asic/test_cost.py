@@ -91,8 +91,10 @@ def test_one_pe_running_every_mode_costs_each_format(asic_cache):
     # weight than the two terms of an FP3/FP4 weight. The calibrated PE is such a PE (computed
     # once per run by the `asic_cache` fixture).
     cost = block_cost("bitmod_pe", {"weights": "bitmod", "accumulator": "bitmod"}, asic_cache)
-    assert {"exponent match", "bit-serial multiply", "group accumulate",
-            "dequantize"} <= set(cost.subblock_area_um2)
+    # The weight-term decoder and the FP16 field split keep their names through synthesis
+    # (the whole block counts them; the calibration's published scope does not).
+    assert {"exponent match", "bit-serial multiply", "group accumulate", "dequantize",
+            "operand decode"} <= set(cost.subblock_area_um2)
     assert all(v > 0 for v in cost.subblock_area_um2.values())
     acts = {a.weight_format: a for a in cost.activity}
     assert list(acts) == ["bitmod3", "bitmod4", "int4", "int6", "int8"]
