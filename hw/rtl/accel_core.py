@@ -606,16 +606,22 @@ class AccelCore(wiring.Component):
             m.d.sync += tile_front_done.eq(1)
 
         # ---- drain: result rows into the output buffer, one per cycle ----
+        # Row r of a tile's result is added to its partial sum in the cycle after the drain
+        # reaches it and the sum is registered (``o_wr``'s address, data and enable), so the
+        # line is written one edge later: the row select and the adder end at a register, not
+        # at the block RAM's write port. The next read of the same line (the next k block's
+        # tile) comes at least one tile period (>= 3 cycles: a term, a dequantizer cycle and
+        # the operand register) after the previous one's, so it reads the written sum.
         dr_active, dr_first, dr_half = Signal(), Signal(), Signal()
-        dr_row = Signal(range(c.rows + 1))
-        dr_line = Signal(16)       # the output line written this cycle
+        dr_sel = Signal(c.rows)    # one-hot: the result row drained this cycle
+        dr_line = Signal(16)       # the output line drained this cycle
         lg_ol = _log2(c.o_lines)
         with m.If(result_now):
-            m.d.sync += [dr_active.eq(1), dr_row.eq(0), dr_line.eq(busy_oline),
+            m.d.sync += [dr_active.eq(1), dr_sel.eq(1), dr_line.eq(busy_oline),
                          dr_first.eq(r_cp.first_k), dr_half.eq(r_cp.ho)]
         with m.Elif(dr_active):
-            m.d.sync += [dr_row.eq(dr_row + 1), dr_line.eq(dr_line + 1)]
-            with m.If(dr_row == c.rows - 1):
+            m.d.sync += [dr_sel.eq(dr_sel << 1), dr_line.eq(dr_line + 1)]
+            with m.If(dr_sel[-1]):
                 m.d.sync += dr_active.eq(0)
         m.d.comb += o_old.addr.eq(Mux(dr_active,
                                       Cat((dr_line + 1)[:lg_ol], dr_half),
@@ -624,10 +630,12 @@ class AccelCore(wiring.Component):
         for col in range(c.cols):
             old = o_old.data[col * ow:(col + 1) * ow].as_signed()
             new = Signal(ow, name=f"drain_sum{col}")
-            m.d.comb += new.eq(Mux(dr_first, 0, old) + _row_select(arr, dr_row, col, c.rows))
+            m.d.comb += new.eq(Mux(dr_first, 0, old) + _row_select(arr, dr_sel, col))
             sums.append(new)
-        m.d.comb += [o_wr.addr.eq(Cat(dr_line[:lg_ol], dr_half)),
-                     o_wr.data.eq(Cat(*sums)), o_wr.en.eq(dr_active)]
+        wr_line = Signal(lg_ol + 1)
+        m.d.sync += [o_wr.data.eq(Cat(*sums)), o_wr.en.eq(dr_active),
+                     wr_line.eq(Cat(dr_line[:lg_ol], dr_half))]
+        m.d.comb += o_wr.addr.eq(wr_line)
 
         # ---- write-back: write requests and the output lines, one bus beat at a time ----
         wb_start_slot = slot_end & next_wb & ~next_load
@@ -664,17 +672,29 @@ class AccelCore(wiring.Component):
         with m.If(slot_end):
             m.d.sync += wb_finished.eq(0)
         # The last block's write-back can start while its last tile is still being drained
-        # into the same half: a line is sent only once it was written (the read is made
-        # transparent below, so the line written last cycle is already in the read data).
-        line_ready = ~dr_active | (dr_half != r_wb.ho) | (wl < dr_line)
+        # into the same half: a line is sent only once its sum is registered (the read is made
+        # transparent below, so that line is already in the read data). ``line_ready`` is
+        # registered from the next cycle's drain and write-back state, so the DRAM handshake
+        # that may end the slot starts at a flip-flop, not at a line comparison.
+        line_ready = Signal()
+        nx_dr_active = result_now | (dr_active & ~dr_sel[-1])
+        nx_dr_half = Mux(result_now, r_cp.ho, dr_half)
+        nx_dr_line = Mux(result_now, busy_oline, dr_line + dr_active)[:lg_ol + 1]
+        nx_wb_ho = Mux(slot_end, r_cp.ho, r_wb.ho)
+        wl_step = wr_fire & wb_active & (ws == olb - 1)
+        nx_wl = Mux(wb_start, 0, wl + wl_step)[:lg_ol + 1]
+        m.d.sync += line_ready.eq(~(nx_dr_active | dr_active) | (nx_dr_half != nx_wb_ho)
+                                  | (nx_wl < nx_dr_line))
         m.d.comb += self.wr_valid.eq(wb_active & line_ready)
         # Transparency by hand: block RAM read ports are not transparent to the other port
         # (and Yosys cannot merge a transparent port's address register into EBR here), so a
-        # line written at the edge that reads it is taken from a bypass register.
+        # line written at the edge that reads it is taken from a bypass register, and the
+        # line written at the next edge (the drain's registered sum) from the write port.
         bypass = Signal(c.cols * ow)
-        bypass_hit = Signal()
-        m.d.sync += [bypass.eq(o_wr.data), bypass_hit.eq(o_wr.en & (o_wr.addr == o_out.addr))]
-        out_line = Mux(bypass_hit, bypass, o_out.data)
+        bypass_hit, pending_hit = Signal(), Signal()
+        m.d.sync += [bypass.eq(o_wr.data), bypass_hit.eq(o_wr.en & (o_wr.addr == o_out.addr)),
+                     pending_hit.eq(dr_active & (Cat(dr_line[:lg_ol], dr_half) == o_out.addr))]
+        out_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
         words = [Signal(signed(c.word_bits), name=f"wb_word{col}") for col in range(c.cols)]
         m.d.comb += [w.eq(out_line[col * ow:(col + 1) * ow].as_signed())
                      for col, w in enumerate(words)]
@@ -692,9 +712,12 @@ class AccelCore(wiring.Component):
         return m
 
 
-def _row_select(arr: _ArrayAdapter, row, col: int, rows: int):
-    """Output ``(row, col)`` of the array's result for a run-time row index."""
-    val = arr.row(0)[col]
-    for r in range(1, rows):
-        val = Mux(row == r, arr.row(r)[col], val)
-    return val
+def _row_select(arr: _ArrayAdapter, onehot, col: int):
+    """Output ``(row, col)`` of the array's result for a one-hot row ``onehot`` (an AND-OR
+    tree: no row-index decoding on the path from the array to the partial-sum adder)."""
+    rows = arr.c.rows
+    terms = [Mux(onehot[r], arr.row(r)[col], 0) for r in range(rows)]
+    while len(terms) > 1:
+        terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0].as_signed()
