@@ -263,9 +263,12 @@ class AccelCore(wiring.Component):
         o_mem = buffer("o_buf", c.o_lines, c.cols * ow)
         o_copy = buffer("o_buf_wb", c.o_lines, c.cols * ow)
         a_wr, b_wr, s_wr = (mem.write_port(granularity=bus) for mem in (a_mem, b_mem, s_mem))
-        a_rd = a_mem.read_port(transparent_for=(a_wr,))
-        b_rd = b_mem.read_port(transparent_for=(b_wr,))
-        s_rd = s_mem.read_port(transparent_for=(s_wr,))
+        # Plain read ports, each the block RAM's own read register, made transparent in the
+        # fabric (`_read_through`). As Amaranth transparent ports (a registered address before
+        # an asynchronous read) Yosys merged the array's beat register into the block RAM as
+        # its read register, so the RAM's slow clock-to-output led straight into the PEs'
+        # term and FP16 decoders; now the beat register stays a fabric flip-flop behind it.
+        a_rd, b_rd, s_rd = (mem.read_port() for mem in (a_mem, b_mem, s_mem))
         o_wr, o_wr_copy = o_mem.write_port(), o_copy.write_port()
         o_old = o_mem.read_port()                                 # drain: the partial sums
         o_out = o_copy.read_port()                                # write-back
@@ -284,7 +287,8 @@ class AccelCore(wiring.Component):
             with m.If(hit):
                 m.d.comb += array_mode.eq(i)
         arr = _ArrayAdapter(m, c)
-        arr.feed(m, a_rd.data, b_rd.data, s_rd.data, array_mode)
+        arr.feed(m, *(_read_through(m, rd, wr, bus, name) for rd, wr, name in
+                      ((a_rd, a_wr, "a"), (b_rd, b_wr, "b"), (s_rd, s_wr, "s"))), array_mode)
 
         busy, done, error = Signal(), Signal(), Signal()
         reason = Signal(4)
@@ -564,7 +568,7 @@ class AccelCore(wiring.Component):
                 m.d.comb += [succ[k].eq(0) for k in cur]
                 m.d.comb += succ_next_blk.eq(1)
         # Read this cycle what is presented next cycle (re-read while held: writes landing in
-        # the buffer meanwhile are seen, the ports being transparent).
+        # the buffer meanwhile are seen, the reads being transparent).
         sel = {k: Mux(accept, succ[k], cur[k]) for k in cur}
         sel_next_blk = Mux(accept, succ_next_blk, cur_next_blk)
         # A beat of the next block reads that block's halves (it is being loaded now).
@@ -710,6 +714,16 @@ class AccelCore(wiring.Component):
         self.buffers = {"activation": a_mem, "weight": b_mem, "scale": s_mem, "output": o_mem,
                         "output_copy": o_copy}
         return m
+
+
+def _read_through(m: Module, rd, wr, bus: int, name: str):
+    """The data of read port ``rd`` as a transparent read of write port ``wr``: the lanes
+    that ``wr`` writes at the edge that reads them come from a register of the written beat.
+    Every lane of a write carries the same ``bus``-bit beat (a DRAM beat replicated)."""
+    hit = Signal(len(wr.en), name=f"{name}_rd_hit")
+    beat = Signal(bus, name=f"{name}_rd_beat")
+    m.d.sync += [hit.eq(Mux(wr.addr == rd.addr, wr.en, 0)), beat.eq(wr.data[:bus])]
+    return Cat(*[Mux(hit[i], beat, rd.data[i * bus:(i + 1) * bus]) for i in range(len(wr.en))])
 
 
 def _row_select(arr: _ArrayAdapter, onehot, col: int):
