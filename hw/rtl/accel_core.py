@@ -531,7 +531,7 @@ class AccelCore(wiring.Component):
         cur_next_blk = Signal(init=1)
         tile_busy, busy_last, tile_front_done = Signal(), Signal(), Signal()
         busy_oline = Signal(16)
-        first_beat = cur["kb"] == 0
+        first_beat = Signal(init=1)    # cur["kb"] == 0, registered
         in_valid = comp_pending & ~cur_next_blk & ~(first_beat & tile_busy)
         m.d.comb += arr.in_valid.eq(in_valid)
         accept = in_valid & arr.in_ready
@@ -571,22 +571,31 @@ class AccelCore(wiring.Component):
         # the buffer meanwhile are seen, the reads being transparent).
         sel = {k: Mux(accept, succ[k], cur[k]) for k in cur}
         sel_next_blk = Mux(accept, succ_next_blk, cur_next_blk)
-        # A beat of the next block reads that block's halves (it is being loaded now).
-        ha = Mux(sel_next_blk, r_ld.ha, r_cp.ha)
-        hb = Mux(sel_next_blk, r_ld.hb, r_cp.hb)
-        m.d.comb += [
-            a_rd.addr.eq(Cat(sel["a_ln"][:_log2(c.a_lines)], ha)),
-            b_rd.addr.eq(Cat(sel["b_ln"][:_log2(c.b_lines)], hb)),
-            s_rd.addr.eq(Cat(sel["s_ln"][:_log2(c.s_lines)], hb)),
-        ]
+
+        def line_addrs(beat, next_blk) -> list:
+            # A beat of the next block reads that block's halves (it is being loaded now).
+            ha = Mux(next_blk, r_ld.ha, r_cp.ha)
+            hb = Mux(next_blk, r_ld.hb, r_cp.hb)
+            return [Cat(beat["a_ln"][:_log2(c.a_lines)], ha),
+                    Cat(beat["b_ln"][:_log2(c.b_lines)], hb),
+                    Cat(beat["s_ln"][:_log2(c.s_lines)], hb)]
+
+        # Both candidate addresses come from registers; the array's ``in_ready`` (late: the
+        # PEs' control) only picks one, right before the block RAMs' address registers.
+        for port, nxt, now in zip((a_rd, b_rd, s_rd), line_addrs(succ, succ_next_blk),
+                                  line_addrs(cur, cur_next_blk), strict=True):
+            m.d.comb += port.addr.eq(Mux(accept, nxt, now))
         m.d.sync += [cur[k].eq(sel[k]) for k in cur]
         m.d.sync += cur_next_blk.eq(sel_next_blk)
+        with m.If(accept):
+            m.d.sync += first_beat.eq(last_of_tile)
         with m.If(slot_end & next_comp):
             # The beat of the next block now belongs to the block being computed.
             m.d.sync += cur_next_blk.eq(0)
         with m.If(accept_cmd):
             m.d.sync += [cur[k].eq(0) for k in cur]
-            m.d.sync += [cur_next_blk.eq(1), tile_busy.eq(0), tile_front_done.eq(0)]
+            m.d.sync += [cur_next_blk.eq(1), first_beat.eq(1), tile_busy.eq(0),
+                         tile_front_done.eq(0)]
 
         # The array's front is free again in the dequantizer's last cycle (``in_ready``); the
         # PE pipeline's back end loads the result `pipeline` cycles later, with nothing to
@@ -718,11 +727,17 @@ class AccelCore(wiring.Component):
 
 def _read_through(m: Module, rd, wr, bus: int, name: str):
     """The data of read port ``rd`` as a transparent read of write port ``wr``: the lanes
-    that ``wr`` writes at the edge that reads them come from a register of the written beat.
-    Every lane of a write carries the same ``bus``-bit beat (a DRAM beat replicated)."""
-    hit = Signal(len(wr.en), name=f"{name}_rd_hit")
-    beat = Signal(bus, name=f"{name}_rd_beat")
-    m.d.sync += [hit.eq(Mux(wr.addr == rd.addr, wr.en, 0)), beat.eq(wr.data[:bus])]
+    that ``wr`` wrote at the edge that read them come from a register of the written beat.
+    Every lane of a write carries the same ``bus``-bit beat (a DRAM beat replicated). The
+    addresses are compared after that edge, from registers, so the (late) read address only
+    reaches the block RAM's own address register."""
+    w_addr = Signal.like(wr.addr, name=f"{name}_wr_addr")
+    r_addr = Signal.like(rd.addr, name=f"{name}_rd_addr")
+    w_en = Signal.like(wr.en, name=f"{name}_wr_en")
+    beat = Signal(bus, name=f"{name}_wr_beat")
+    m.d.sync += [w_addr.eq(wr.addr), r_addr.eq(rd.addr), w_en.eq(wr.en),
+                 beat.eq(wr.data[:bus])]
+    hit = Mux(w_addr == r_addr, w_en, 0)
     return Cat(*[Mux(hit[i], beat, rd.data[i * bus:(i + 1) * bus]) for i in range(len(wr.en))])
 
 
