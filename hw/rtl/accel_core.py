@@ -693,11 +693,14 @@ class AccelCore(wiring.Component):
         nx_dr_active = result_now | (dr_active & ~dr_sel[-1])
         nx_dr_half = Mux(result_now, r_cp.ho, dr_half)
         nx_dr_line = Mux(result_now, busy_oline, dr_line + dr_active)[:lg_ol + 1]
-        nx_wb_ho = Mux(slot_end, r_cp.ho, r_wb.ho)
+        # The slot's end, the write-back's start and this cycle's write only choose among
+        # comparisons made from registers.
+        other_half = Mux(slot_end, nx_dr_half != r_cp.ho, nx_dr_half != r_wb.ho)
         wl_step = wr_fire & wb_active & (ws == olb - 1)
-        nx_wl = Mux(wb_start, 0, wl + wl_step)[:lg_ol + 1]
-        m.d.sync += line_ready.eq(~(nx_dr_active | dr_active) | (nx_dr_half != nx_wb_ho)
-                                  | (nx_wl < nx_dr_line))
+        wl_low = wl[:lg_ol + 1]
+        line_done = Mux(wb_start, nx_dr_line != 0,
+                        Mux(wl_step, wl_low + 1 < nx_dr_line, wl_low < nx_dr_line))
+        m.d.sync += line_ready.eq(~(nx_dr_active | dr_active) | other_half | line_done)
         m.d.comb += self.wr_valid.eq(wb_active & line_ready)
         # Transparency by hand: block RAM read ports are not transparent to the other port
         # (and Yosys cannot merge a transparent port's address register into EBR here), so a
