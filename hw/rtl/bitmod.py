@@ -11,11 +11,14 @@ Arithmetic of one PE (one output = a dot product over ``k`` weights):
 3. Group accumulation in fixed point: ``acc += partial << emax`` (LSB = 2**-(25 + align_bits)
    hardware units). ``acc_width`` is derived from the worst case (full group of largest FP16
    magnitudes and largest weights), so it cannot overflow.
-4. Dequantization at the end of each group, bit-serial (one scale bit per cycle, LSB first):
-   the output accumulator adds ``±(acc << i)`` for every set bit i of the scale (minus for
-   ``scale_neg``), which is exactly ``±acc * scale`` (BitMoD's MSB-first sign-magnitude
-   product, `hwsim.hw.rtl.dequant`, gives the same integer, but needs a product register and a
-   second adder); the ``groups`` groups of the output sum up in the output register.
+4. Dequantization at the end of each group, bit-serial (one scale bit per cycle): with the
+   exact accumulator LSB first, the output accumulator adds ``±(acc << i)`` for every set bit
+   i of the scale (minus for ``scale_neg``), which is exactly ``±acc * scale`` (an MSB-first
+   product, as in `hwsim.hw.rtl.dequant`, gives the same integer, but needs a product register
+   and a second adder); with the floating accumulator MSB first on the group's mantissa into a
+   narrow product register (``prod = 2 prod ± bit * mant``), placed at the group's exponent
+   into the output accumulator. The ``groups`` groups of the output sum up in the output
+   register.
 
 Timing (see `hwsim.sim.pe_cycles.bitmod_pe_cycles`): a beat (``lanes`` weights per row and
 activations per column) is held for the ``terms`` cycles of its mode's family; a group's
@@ -678,24 +681,27 @@ class _BackEnd:
             g_val, g_exp = self._bitmod_group(*operand, sfx)
         nf = Signal(name="nf" + sfx)
 
-        # Bit-serial dequantizer, LSB first: cycle i adds bit i of the scale times the group
-        # value shifted left by i, negated with ``scale_neg`` (two's complement: inverted, plus
-        # the carry-in, so the sign costs no adder of its own). The exact accumulator's group
-        # goes straight into the output accumulator (one adder, no product register). BitMoD's
-        # floating group is dequantized on its mantissa, as published (mantissa x scale in a
-        # narrow product register), and the product is placed at the group's exponent into the
-        # output accumulator after the last cycle: the same integer, (m x s) << e = (m << e) x s.
+        # Bit-serial dequantizer, one scale bit per cycle, negated with ``scale_neg`` (two's
+        # complement: inverted, plus the carry-in, so the sign costs no adder of its own). The
+        # exact accumulator's group goes LSB first straight into the output accumulator: cycle
+        # i adds bit i of the scale times the group value shifted left by i (one adder, no
+        # product register). BitMoD's floating group is dequantized on its mantissa, as
+        # published, MSB first: the mantissa is held (no shifting multiplicand), the scale
+        # shifts left and the narrow product register doubles and adds, 2 prod +- (bit ? m : 0);
+        # the product is placed at the group's exponent into the output accumulator after the
+        # last cycle: the same integer, (m x s) << e = (m << e) x s.
         floating = c.accumulator == "bitmod"
         width = (BITMOD_MAN_BITS if floating else c.acc_width) + c.scale_bits + 1
-        d_mag = Signal(signed(width), name="dmag" + sfx)
+        d_mag = Signal(signed(len(g_val) if floating else width), name="dmag" + sfx)
         d_scale = Signal(c.scale_bits, name="dscale" + sfx)
         d_neg = Signal(name="dneg" + sfx)
         d_nf = Signal(name="dnf" + sfx)
         with m.If(run & handoff):
             m.d.sync += [d_mag.eq(g_val), d_neg.eq(scale_neg), d_scale.eq(scale)]
         with m.Elif(run & self._d_run):
-            m.d.sync += [d_mag.eq(d_mag << 1), d_scale.eq(d_scale >> 1)]
-        term = Mux(d_scale[0], d_mag, 0)
+            m.d.sync += (d_scale.eq(d_scale << 1) if floating else
+                         [d_mag.eq(d_mag << 1), d_scale.eq(d_scale >> 1)])
+        term = Mux(d_scale[-1] if floating else d_scale[0], d_mag, 0)
 
         oacc = Signal(signed(c.out_width), name="oacc" + sfx)
         oacc_next = Signal(signed(c.out_width), name="oaccn" + sfx)
@@ -703,7 +709,8 @@ class _BackEnd:
             d_exp = Signal(c.exp_bits, name="dexp" + sfx)
             d_prod = Signal(signed(width), name="dprod" + sfx)
             d_next = Signal(signed(width), name="dnext" + sfx)
-            m.d.comb += d_next.eq(d_prod + (term ^ d_neg.replicate(width)).as_signed() + d_neg)
+            m.d.comb += d_next.eq((d_prod << 1) + (term ^ d_neg.replicate(width)).as_signed()
+                                  + d_neg)
             with m.If(run & handoff):
                 m.d.sync += [d_exp.eq(g_exp), d_prod.eq(0)]
             with m.Elif(run & self._d_run):
