@@ -585,7 +585,19 @@ class AccelCore(wiring.Component):
         for port, nxt, now in zip((a_rd, b_rd, s_rd), line_addrs(succ, succ_next_blk),
                                   line_addrs(cur, cur_next_blk), strict=True):
             m.d.comb += port.addr.eq(Mux(accept, nxt, now))
-        m.d.sync += [cur[k].eq(sel[k]) for k in cur]
+        # The tile counters (which tile, where its lines start) step a cycle after the tile's
+        # last beat is taken, from its successor registered then: the array's late
+        # ``in_ready`` enables only the beat counters. Nothing reads the tile counters in
+        # that cycle: the next tile's first beat waits for this tile's result, at least two
+        # cycles away (a term, a dequantizer cycle).
+        tile_keys = ("mt", "nt", "a_tb", "b_tb", "s_tb", "o_tile")
+        tile_step = Signal()
+        tile_next = {k: Signal(16, name=f"tile_next_{k}") for k in tile_keys}
+        m.d.sync += [tile_step.eq(accept & last_of_tile),
+                     *[tile_next[k].eq(succ[k]) for k in tile_keys]]
+        with m.If(tile_step):
+            m.d.sync += [cur[k].eq(tile_next[k]) for k in tile_keys]
+        m.d.sync += [cur[k].eq(sel[k]) for k in cur if k not in tile_keys]
         m.d.sync += cur_next_blk.eq(sel_next_blk)
         with m.If(accept):
             m.d.sync += first_beat.eq(last_of_tile)
