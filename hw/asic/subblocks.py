@@ -36,15 +36,16 @@ _BITMOD = SubBlocks(
         (r"mag|neg|lane|partial|lane_.*|partial_.*|contrib.*", "bit-serial multiply"),
         # Every acc-prefixed signal: the accumulator and its registered lookahead (exponent
         # difference, shifted and summed mantissas, leading-one picks, new exponent/mantissa).
-        # The new mantissa/exponent are kept: the dequantizer loads them, so without a boundary
-        # the normalization select would be charged to the dequantizer downstream.
+        # The new mantissa/exponent and the sum are kept: the dequantizer loads the group from
+        # them, so without a boundary the loop's adder and normalization select would be
+        # charged to the dequantizer downstream.
         (r"acc[a-z]*_.*|psum_.*|nf_.*", "group accumulate"),
         (r"d(mag|neg|scale|nf|r|next|value|exp|prod)_.*", "dequantize"),
         (r"dplace_.*|oacc_.*|oaccn_.*|out_\d+_\d+|outnf_.*|out|nonfinite", "output accumulate"),
     ),
     keep=("wdec_*", "adec_*", "pe", "emax", "mag", "neg", "lane", "partial", "pexp_*",
-          "emax_*", "shift_*", "lane_*", "partial_*", "psum_*", "accnm_*", "accne_*", "dnext_*",
-          "dvalue_*", "dplace_*", "oaccn_*"),
+          "emax_*", "shift_*", "lane_*", "partial_*", "psum_*", "accs_*", "accnm_*", "accne_*",
+          "dnext_*", "dvalue_*", "dplace_*", "oaccn_*"),
 )
 
 _MAC = SubBlocks(
