@@ -229,7 +229,7 @@ def _fp16_mac(block, ops, streams, outs, fmt):
     return _mac_stimulus(a, w, ref, streams, 16, 16, fmt, ops.source)
 
 
-def _fp16_dual_mac(block, ops, streams, outs, fmt):
+def _fp16_dual_mac(block, ops: Operands, streams: int, outs: int, fmt: str) -> Stimulus:
     """INT formats: one weight per code (mode 0). FP4 E2M1 (mode 1): each code holds two
     output rows' weights for the same activation, stream ``s``'s row in the low nibble and
     row ``s + streams``'s in the high one, as the dual MAC's two accumulators run."""
@@ -239,10 +239,9 @@ def _fp16_dual_mac(block, ops, streams, outs, fmt):
     fp4 = not get_format(fmt).is_integer  # the only such format it runs: fp4_e2m1
     if fp4:
         rows = _features(ops.weights[streams:2 * streams], k)
-        w_hi = np.broadcast_to(rows[:, None, :], w_f.shape)
-        lo = quantize(np.ascontiguousarray(w_f[:, 0]), fmt).codes.astype(np.int64)
-        hi = quantize(np.ascontiguousarray(w_hi[:, 0]), fmt).codes.astype(np.int64)
-        codes = np.broadcast_to(((hi << 4) | lo)[:, None, :], w_f.shape)
+        lo = _quantized_rows(w_f, fmt, 4) & 0xF
+        hi = _quantized_rows(np.broadcast_to(rows[:, None, :], w_f.shape), fmt, 4) & 0xF
+        codes = (hi << 4) | lo
     else:
         codes = _quantized_rows(w_f, fmt, _int_bits(fmt)) & 0xFF
     w = codes.reshape(streams * outs, k)

@@ -17,6 +17,12 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x * 100:+.0f}%"
 
 
+def _approximate_mw(cal: Calibration) -> str:
+    """The caveat on the unconverged rows' default-activity mW, worded alike in the CLI's
+    table and the README's."""
+    return "those mW are approximate" if len(cal.unconverged) > 1 else "that mW is approximate"
+
+
 def area_report(cost: BlockCost, cal: Calibration) -> dict:
     """JSON-ready result: the block's gates, areas, energy per cycle and the calibration."""
     energy = [{
@@ -114,7 +120,7 @@ def calibration_lines(cal: Calibration) -> list[str]:
                  + (f"; not estimated: {', '.join(missing)})" if missing else ")"))
     if cal.unconverged:
         lines.append("  warning: default-activity propagation stopped before converging for: "
-                     f"{', '.join(cal.unconverged)} (their mW are approximate)")
+                     f"{', '.join(cal.unconverged)} ({_approximate_mw(cal)})")
     lines.append("  where our RTL differs from the published block:")
     lines.extend(f"    {r.name}: {r.note}" for r in cal.rows if r.note)
     return lines
@@ -151,8 +157,7 @@ def calibration_markdown(cal: Calibration) -> str:
                  + (f"; not estimated: {', '.join(missing)})." if missing else ")."))
     if cal.unconverged:
         lines.append("Default-activity propagation stopped at its pass limit before converging "
-                     f"for: {', '.join(cal.unconverged)} "
-                 f"({'those mW are' if len(cal.unconverged) > 1 else 'that mW is'} approximate).")
+                     f"for: {', '.join(cal.unconverged)} ({_approximate_mw(cal)}).")
     return "\n".join(lines) + "\n"
 
 

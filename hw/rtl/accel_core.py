@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
+from amaranth.lib.memory import Memory, ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 
 from hwsim.hw.rtl.bitmod import BitModArray
@@ -740,7 +740,7 @@ class AccelCore(wiring.Component):
         return m
 
 
-def _read_through(m: Module, rd, wr, bus: int, name: str):
+def _read_through(m: Module, rd: ReadPort, wr: WritePort, bus: int, name: str) -> Value:
     """The data of read port ``rd`` as a transparent read of write port ``wr``: the lanes
     that ``wr`` wrote at the edge that read them come from a register of the written beat.
     Every lane of a write carries the same ``bus``-bit beat (a DRAM beat replicated). The
