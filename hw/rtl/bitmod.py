@@ -90,8 +90,9 @@ _DECODER_MAGNITUDES = {"fp3": (0, 1, 2, 4), "fp4": (0, 1, 2, 3, 4, 6, 8, 12)}
 _DECODER_SPECIALS = {"fp3": (3, 6), "fp4": (10, 16)}
 
 # Where the pipeline registers go for each depth (`BitModConfig.pipeline`), in datapath order:
-# "terms" after term generation and FP16 decode (shared along rows / columns), "align" after
-# exponent alignment (per-lane shift amounts), "lanes" after each lane's shift and sign,
+# "terms" after term generation and FP16 decode (shared along rows / columns), "max" after the
+# lanes' product exponents and their maximum, "align" after exponent alignment (per-lane shift
+# amounts), "lanes" after each lane's shift and sign,
 # "sum" after the lanes' adder tree,
 # "shift" after the partial sum is shifted to its exponent (the group accumulator's input),
 # "place" between the dequantizer and the output accumulator (the floating group's placement
@@ -99,7 +100,8 @@ _DECODER_SPECIALS = {"fp3": (3, 6), "fp4": (10, 16)}
 # One register cuts the datapath in the middle; more split the halves.
 PIPELINE_CUTS = ((), ("sum",), ("terms", "sum"), ("terms", "align", "sum"),
                  ("terms", "align", "sum", "shift"), ("terms", "align", "lanes", "sum", "shift"),
-                 ("terms", "align", "lanes", "sum", "shift", "place"))
+                 ("terms", "align", "lanes", "sum", "shift", "place"),
+                 ("terms", "max", "align", "lanes", "sum", "shift", "place"))
 
 
 @dataclass(frozen=True)
@@ -413,7 +415,10 @@ class BitModArray(wiring.Component):
         for r in range(c.rows):
             for col in range(c.cols):
                 sfx = f"_{r}_{col}"
-                shifts, emax = _exponent_alignment(m, c, row_terms[r], col_acts[col], sfx)
+                exps, emax = _lane_exponents(m, row_terms[r], col_acts[col], sfx)
+                if "max" in cuts:
+                    exps, emax = cut.regs(exps, "max" + sfx), cut.regs(emax, "emaxm" + sfx)
+                shifts = _exponent_alignment(m, c, exps, emax, sfx)
                 if "align" in cuts:
                     shifts, emax = cut.regs(shifts, "align" + sfx), cut.regs(emax, "emax" + sfx)
                 lanes = _aligned_lanes(m, c, shifts, sfx)
@@ -422,7 +427,10 @@ class BitModArray(wiring.Component):
                 partial = Signal(signed(c.partial_width), name="partial" + sfx)
                 m.d.comb += partial.eq(_lane_sum(lanes))
                 emax_next = None  # the exponent the accumulator's operand register loads next
+                ahead = None  # the floating accumulator's emax_next - i for each shift i
                 if "sum" in cuts:
+                    if c.accumulator == "bitmod" and "shift" in cuts:
+                        ahead = cut.regs(_exponents_ahead(c, emax), "emaxa" + sfx)
                     partial, emax_next = cut.regs(partial, "partial" + sfx), emax
                     emax = cut.regs(emax, "emaxs" + sfx)
                 if c.accumulator == "exact":
@@ -431,10 +439,11 @@ class BitModArray(wiring.Component):
                     if "shift" in cuts:
                         operand = cut.regs(operand, "contribr" + sfx)
                 else:  # the floating accumulator aligns the partial sum itself
-                    if "shift" in cuts:
-                        emax_next = emax
+                    if "shift" in cuts:  # ``ahead`` was registered beside the sum cut
                         partial, emax = cut.regs((partial, emax), "contribr" + sfx)
-                    operand = (partial, emax, emax_next)
+                    elif emax_next is not None:
+                        ahead = _exponents_ahead(c, emax_next)
+                    operand = (partial, emax, ahead)
                 out_reg, nf_out = back.pe(r, col, operand, nf_cols[col], scales[r], negs[r])
                 outs.append(out_reg)
                 flags.append(nf_out)
@@ -458,6 +467,7 @@ class BitModPE(BitModArray):
 # Shapes of the datapath's values between the helpers below.
 _Term = tuple[Value, Value, Value]  # (neg, exp, nz) of a weight term
 _Act = tuple[Value, Value, Value, Value]  # `decode_fp16`: (sign, exp_eff, mant, nonfinite)
+_Exponent = tuple[Value, Value, Value]  # (product exponent, neg, significand) of a lane
 _Shifted = tuple[Value, Value, Value]  # (shift, neg, significand) of a lane
 _Lane = tuple[Value, Value]  # (bits, neg): mag or ~mag, and whether the lane is negative
 _Regs = Value | tuple | list  # what `_Cut.regs` registers: a value or a nesting of them
@@ -568,15 +578,54 @@ def _family_term(m: Module, fam: WeightFamily, code: Value, wtype: Value | None,
     return neg & nz, exp, nz
 
 
-def _difference(dif: Value, width: int, abits: int) -> Value:
-    """(dif, later, over) packed for the floating accumulator: the signed ``dif`` in
-    ``width`` bits, its sign, and whether the shift amount (dif, or ~dif when negative) needs
-    more than ``abits`` bits (then every bit is shifted out)."""
-    if len(dif) < width:
-        dif = Cat(dif, dif[-1].replicate(width - len(dif)))
-    d = dif[:width]
+def _difference_flags(dif: Value, incs: int, abits: int) -> Value:
+    """What the floating accumulator's step needs of ``dif`` = stored exponent - operand
+    exponent (= -d), packed: ``later`` (d > 0), d >= 0, d >= i for i in 2..incs - 1, and the
+    large shift amount (d - 1 when later, applied to the stored sum halved; else -d, applied to
+    the operand), saturated at ``2**abits - 1`` (every bit shifted out)."""
+    d = Cat(dif, dif[-1].replicate(8))[:len(dif) + 1].as_signed()
     later = d[-1]
-    return Cat(d, later, Mux(later, ~d[abits:].all(), d[abits:].any()))
+    mag = Mux(later, ~d, d)
+    over = mag[abits:].any()
+    amount = Mux(over, (1 << abits) - 1, mag[:abits])
+    # d >= i (i >= 2) when later: ~dif = d - 1 >= i - 1, on the magnitude's low bits.
+    nb = max(incs - 2, 1).bit_length()
+    ge = [later & (mag[nb:].any() | (mag[:nb] >= i - 1)) for i in range(2, incs)]
+    return Cat(later, later | ~d.any(), *ge, amount)
+
+
+def _float_shifts(c: BitModConfig) -> int:
+    """How many normalization shifts (0, 1, ...) the floating accumulator's sum can need: its
+    width (the partial sum's, or the mantissa's, plus a carry) beyond the mantissa's capacity
+    (its bits but the sign); `_normalization_reach` says why the sign bit needs none."""
+    return max(c.partial_width, BITMOD_MAN_BITS) + 1 - (BITMOD_MAN_BITS - 1)
+
+
+def _exponents_ahead(c: BitModConfig, emax_next: Value) -> list[Value]:
+    """``emax_next - i`` for each normalization shift i (signed): the next cycle's exponent
+    differences are then one subtraction from the stored exponent."""
+    return [(emax_next - i).as_signed() for i in range(_float_shifts(c))]
+
+
+def _normalization_reach(total: Value, man_bits: int, exact: bool = True) -> list[Value]:
+    """Whether |total| >= 2**k, for k from ``man_bits - 1`` (the mantissa's capacity) up, on
+    the two's-complement bits: a negative total reaches 2**k when a bit of ~total at k or above
+    is set, or when it is exactly -2**k (its low k bits are 0; ``exact=False`` leaves that case
+    out, for uses where the low bits of such a total do not matter: they are 0). Entry i says
+    the normalization shift is above i (the thresholds are nested). The top threshold, 2**k for
+    the total's sign bit, is left out: a sum of a normalized mantissa (|m| < 2**(man_bits - 1))
+    and a partial sum (within its signed width) never reaches -2**(width - 1)."""
+    width, neg = len(total), total[-1]
+    return [Mux(neg, ((total[:k] == 0) if exact else C(0, 1)) | ~total[k:width - 1].all(),
+                total[k:width - 1].any())
+            for k in range(man_bits - 1, width - 1)]
+
+
+def _normalization_picks(total: Value, man_bits: int) -> list[Value]:
+    """One-hot normalization shift of ``total`` (pick i: shift by i), `_normalization_reach`."""
+    reach = _normalization_reach(total, man_bits)
+    return [~reach[0]] + [reach[i] & ~reach[i + 1] for i in range(len(reach) - 1)] + [
+        reach[-1]]
 
 
 def _one_hot_select(picks: list[Value], values: list[Value]) -> Value:
@@ -599,30 +648,38 @@ def _msb_index(v: Value) -> Value:
     return idx
 
 
-def _exponent_alignment(m: Module, c: BitModConfig, terms: list[_Term], acts: list[_Act],
-                        sfx: str) -> tuple[list[_Shifted], Value]:
-    """Per lane (shift, negative, significand) and the cycle's exponent ``emax``: each lane's
-    product exponent ``exp_eff + t``, the largest among lanes with a non-zero product, and how
-    far each lane is shifted right to it (a lane without a product gets significand 0). The
-    shift saturates at the first amount that shifts the whole significand (with its
-    ``align_bits`` guard bits) out: the lane is 0 from there on either way."""
-    pes, valids = [], []
-    for i, ((_, t, nz), (_, exp_eff, mant, _)) in enumerate(zip(terms, acts, strict=True)):
+def _lane_exponents(m: Module, terms: list[_Term], acts: list[_Act],
+                    sfx: str) -> tuple[list[_Exponent], Value]:
+    """Per lane (product exponent, negative, significand) and the cycle's exponent ``emax``:
+    each lane's product exponent ``exp_eff + t``, the largest among lanes with a non-zero
+    product (a lane without a product gets significand 0)."""
+    lanes, valids = [], []
+    for i, ((tneg, t, nz), (asign, exp_eff, mant, _)) in enumerate(zip(terms, acts,
+                                                                        strict=True)):
         pe = Signal(6, name=f"pexp{sfx}_{i}")
         m.d.comb += pe.eq(exp_eff + t)
-        pes.append(pe)
-        valids.append(nz & (mant != 0))
+        valid = nz & (mant != 0)
+        valids.append(valid)
+        lanes.append((pe, tneg ^ asign, Mux(valid, mant, 0)))
     emax = Signal(6, name="emax" + sfx)
-    m.d.comb += emax.eq(tree_max([Mux(v, pe, 0) for pe, v in zip(pes, valids, strict=True)]))
+    m.d.comb += emax.eq(tree_max([Mux(v, pe, 0) for (pe, _, _), v in zip(lanes, valids,
+                                                                         strict=True)]))
+    return lanes, emax
+
+
+def _exponent_alignment(m: Module, c: BitModConfig, lanes: list[_Exponent], emax: Value,
+                        sfx: str) -> list[_Shifted]:
+    """Per lane (shift, negative, significand): how far each lane is shifted right to
+    ``emax``. The shift saturates at the first amount that shifts the whole significand (with
+    its ``align_bits`` guard bits) out: the lane is 0 from there on either way."""
     sbits = (FP16_MANT_BITS + c.align_bits).bit_length()
-    lanes = []
-    for i, ((tneg, _, _), (asign, _, mant, _), pe, valid) in enumerate(
-            zip(terms, acts, pes, valids, strict=True)):
+    out = []
+    for i, (pe, neg, mant) in enumerate(lanes):
         dist = emax - pe
         shift = Signal(sbits, name=f"shift{sfx}_{i}")
         m.d.comb += shift.eq(Mux(dist[sbits:6].any(), (1 << sbits) - 1, dist[:sbits]))
-        lanes.append((shift, tneg ^ asign, Mux(valid, mant, 0)))
-    return lanes, emax
+        out.append((shift, neg, mant))
+    return out
 
 
 def _aligned_lanes(m: Module, c: BitModConfig, lanes: list[_Shifted], sfx: str) -> list[_Lane]:
@@ -689,9 +746,12 @@ class _BackEnd:
         # published, MSB first: the mantissa is held (no shifting multiplicand), the scale
         # shifts left and the narrow product register doubles and adds, 2 prod +- (bit ? m : 0);
         # the product is placed at the group's exponent into the output accumulator after the
-        # last cycle: the same integer, (m x s) << e = (m << e) x s.
+        # last cycle: the same integer, (m x s) << e = (m << e) x s. The group comes from the
+        # loop unnormalized, at its LSB's exponent: the held value with the bits the
+        # normalization drops cleared, (total >> inc) << inc, is the mantissa at that exponent
+        # (a total of exactly -2**k has those bits 0 already).
         floating = c.accumulator == "bitmod"
-        width = (BITMOD_MAN_BITS if floating else c.acc_width) + c.scale_bits + 1
+        width = len(g_val) + c.scale_bits + 1
         d_mag = Signal(signed(len(g_val) if floating else width), name="dmag" + sfx)
         d_scale = Signal(c.scale_bits, name="dscale" + sfx)
         d_neg = Signal(name="dneg" + sfx)
@@ -701,7 +761,12 @@ class _BackEnd:
         with m.Elif(run & self._d_run):
             m.d.sync += (d_scale.eq(d_scale << 1) if floating else
                          [d_mag.eq(d_mag << 1), d_scale.eq(d_scale >> 1)])
-        term = Mux(d_scale[-1] if floating else d_scale[0], d_mag, 0)
+        if floating:
+            drop = _normalization_reach(d_mag, BITMOD_MAN_BITS, exact=False)
+            mant = Cat(*[d_mag[i] & ~drop[i] for i in range(len(drop))], d_mag[len(drop):])
+            term = Mux(d_scale[-1], mant.as_signed(), 0)
+        else:
+            term = Mux(d_scale[0], d_mag, 0)
 
         oacc = Signal(signed(c.out_width), name="oacc" + sfx)
         oacc_next = Signal(signed(c.out_width), name="oaccn" + sfx)
@@ -754,65 +819,71 @@ class _BackEnd:
             m.d.sync += acc.eq(psum)
         return psum
 
-    def _bitmod_group(self, partial: Value, emax: Value, emax_next: Value | None,
+    def _bitmod_group(self, partial: Value, emax: Value, ahead: list[Value] | None,
                       sfx: str) -> tuple[Signal, Signal]:
-        """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`): the
-        (mantissa, exponent) after this cycle's term.
+        """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`): the group
+        value after this cycle's term as (sum, exponent of its LSB), not yet normalized (the
+        dequantizer clears the bits the normalization drops, `_BackEnd.pe`).
 
-        The loop (align, add, normalize) takes one cycle, so it is kept short: the exponent
-        difference ``dif`` = accumulator's - operand's, its sign ``later`` (the operand's
-        exponent is above: the accumulator's mantissa is shifted, by -dif = ~dif + 1) and
-        whether its magnitude overflows the shift amount come from registers, computed a cycle
-        ahead from the exponent the operand register loads next (``emax_next``; None when the
-        operand is not registered: then here); one shifter serves both sides; the normalization
-        shift is found on the signed sum (no negation) and selects among exponents and
-        differences computed beside the adder."""
+        The loop keeps the sum ``total`` unnormalized: the model's ``(total >> inc) >> s`` is
+        ``total >> (inc + s)`` (floor shifts compose), so the normalization shift ``inc`` of
+        the previous sum and the alignment shift of this cycle are one shift, split into the
+        large alignment part known from registers (the exponent difference, computed a cycle
+        ahead from the exponent the operand register loads next, as ``ahead`` = that exponent
+        minus each possible shift; None when the operand is not registered: then here), which
+        runs beside the leading-one detection
+        of the stored sum, and a small part (0..max inc) selected by it. With ``X`` the stored
+        sum's exponent, ``e`` the operand's and ``d = e - X``: the new exponent is
+        ``max(X + inc, e)``, the stored sum is shifted by ``max(inc, d)``, the operand by
+        ``max(inc - d, 0)``."""
         m, c, run = self._m, self._c, self._run
         mb, eb = BITMOD_MAN_BITS, c.exp_bits
         width = max(len(partial), mb) + 1
         abits = width.bit_length()  # shift amounts from 2**abits - 1 >= width on give the sign
-        man = Signal(signed(mb), name="accm" + sfx)
-        exp = Signal(eb, name="acce" + sfx)
-        dif = Signal(signed(eb + 2), name="accd" + sfx)
-        later, over = Signal(name="accl" + sfx), Signal(name="acco" + sfx)
-        if emax_next is None:
-            m.d.comb += Cat(dif, later, over).eq(_difference(exp - emax, len(dif), abits))
-        top = Signal(eb, name="accx" + sfx)
-        m.d.comb += top.eq(Mux(later, emax, exp))
-        amount = Mux(over, (1 << abits) - 1, Mux(later, ~dif, dif)[:abits])
-        shifted = Signal(signed(width), name="acch" + sfx)
-        m.d.comb += shifted.eq(Mux(later, man >> 1, partial) >> amount)
+        total_reg = Signal(signed(width), name="acct" + sfx)
+        base = Signal(eb, name="accx" + sfx)  # exponent of the stored sum's LSB
+        picks = _normalization_picks(total_reg, mb)
+        incs = range(len(picks))
+        # Exponent difference flags of the coming step (`_difference_flags`).
+        flags = Signal(len(incs) + abits, name="accf" + sfx)
+        if ahead is None:
+            m.d.comb += flags.eq(_difference_flags(base - emax, len(incs), abits))
+        later, le0, ge = flags[0], flags[1], flags[2:len(incs)]
+        amount = flags[len(incs):]
+        nearer = [le0, later, *ge]  # d >= i for each inc i
+        big_t = Signal(signed(width), name="accbt" + sfx)  # stored sum >> d (d > 0)
+        big_p = Signal(signed(width), name="accbp" + sfx)  # operand >> -d (d <= 0)
+        m.d.comb += [big_t.eq((total_reg >> 1) >> amount), big_p.eq(partial >> amount)]
+        # For each normalization shift inc = i, both sides' shifted values, ready beside the
+        # leading-one detection (only the registered flags and the large shift feed them): the
+        # stored sum by max(i, d), the operand by max(i - d, 0); the picks select one of each.
+        sums, parts = [], []
+        for i in incs:
+            sums.append(Mux(later & nearer[i], big_t, total_reg >> i))
+            near = partial >> max(i - 1, 0)  # d = 1; a larger d shifts the operand less
+            for j in range(2, i + 1):
+                near = Mux(nearer[j], partial >> (i - j), near)
+            parts.append(Mux(later, near, big_p >> i))
         total = Signal(signed(width), name="accs" + sfx)
-        m.d.comb += total.eq(shifted + Mux(later, partial, man))
-        # |total| >= 2**k, for k from mb - 1 (the mantissa's capacity) to width - 1, on the
-        # two's-complement bits: negative totals reach 2**k when a bit of ~total at k or above is
-        # set, or when total is exactly -2**k (its low k bits are 0).
-        neg = total[-1]
-        reach = [Mux(neg, (total[:k] == 0) | ~total[k:width - 1].all(), total[k:width - 1].any())
-                 for k in range(mb - 1, width - 1)]
-        reach.append(neg & (total[:width - 1] == 0))  # -2**(width - 1), the one sum that big
-        # Normalization shift inc = how many thresholds the sum reaches (they are nested).
-        picks = [~reach[0]] + [reach[i] & ~reach[i + 1] for i in range(len(reach) - 1)] + [
-            reach[-1]]
-        new_man = Signal(signed(mb), name="accnm" + sfx)
-        new_exp = Signal(eb, name="accne" + sfx)
-        m.d.comb += new_man.eq(_one_hot_select(picks, [total >> i for i in range(len(picks))]))
-        m.d.comb += new_exp.eq(_one_hot_select(picks, [top + i for i in range(len(picks))]))
+        m.d.comb += total.eq(_one_hot_select(picks, sums).as_signed()
+                             + _one_hot_select(picks, parts).as_signed())
+        new_base = Signal(eb, name="accne" + sfx)
+        m.d.comb += new_base.eq(_one_hot_select(
+            picks, [Mux(nearer[i], emax, base + i) for i in incs]))
         with m.If(run & self._handoff):
-            m.d.sync += [man.eq(0), exp.eq(0)]
+            m.d.sync += [total_reg.eq(0), base.eq(0)]
         with m.Elif(run & self._step):
-            m.d.sync += [man.eq(new_man), exp.eq(new_exp)]
-        if emax_next is not None:
-            # Next cycle's difference for each possible new exponent (top + inc), chosen by the
-            # same picks as the exponent; the reset and idle cases need no pick.
-            ahead = Signal(signed(eb + 2), name="accy" + sfx)
-            m.d.comb += ahead.eq(top - emax_next)
-            flags = [_difference(ahead + i, len(dif), abits) for i in range(len(picks))]
-            state = Cat(dif, later, over)
+            m.d.sync += [total_reg.eq(total), base.eq(new_base)]
+        if ahead is not None:
+            # The coming step's flags for each possible new exponent (base + i, or emax when
+            # the operand's is above), chosen by the same picks; reset and idle need no pick.
+            rise = _difference_flags(emax - ahead[0], len(incs), abits)
+            cands = [Mux(nearer[i], rise, _difference_flags(base - ahead[i], len(incs), abits))
+                     for i in incs]
             with m.If(run & self._handoff):
-                m.d.sync += state.eq(_difference(-emax_next, len(dif), abits))
+                m.d.sync += flags.eq(_difference_flags(-ahead[0], len(incs), abits))
             with m.Elif(run & self._step):
-                m.d.sync += state.eq(_one_hot_select(picks, flags))
+                m.d.sync += flags.eq(_one_hot_select(picks, cands))
             with m.Elif(run):
-                m.d.sync += state.eq(_difference(exp - emax_next, len(dif), abits))
-        return new_man, new_exp
+                m.d.sync += flags.eq(_difference_flags(base - ahead[0], len(incs), abits))
+        return total, new_base

@@ -221,6 +221,50 @@ def bitmod_worst(c: BitModConfig) -> Case:
     return _bitmod_case("worst_case", c, w, a, scale, sneg, wtv, mode)
 
 
+def bitmod_loop_stress(c: BitModConfig, n: int = 4, seed: int = 6) -> Case:
+    """The floating group accumulator's corners: large significands, one sign, exponent and
+    weight code per beat (lane sums near their bound, normalization shifts up to the largest),
+    exponents moving by a few steps up and down between cycles (the operand above, level with
+    and below the stored sum, by less and by more than the normalization shift)."""
+    rng = np.random.default_rng(seed)
+    mode = _random_modes(rng, c, n)
+    w = np.repeat(_random_codes(rng, c, mode)[..., :1], c.lanes, axis=-1)  # one code per beat
+    wt = rng.integers(0, 5, (n, c.beats, c.rows))
+    shape = (n, c.beats, c.cols, c.lanes)
+    sign = np.broadcast_to(rng.integers(0, 2, (n, c.beats, c.cols, 1)), shape) << 15
+    exp = np.clip(15 + np.cumsum(rng.integers(-2, 3, shape[:3]), axis=1), 1, 30)
+    frac = rng.integers(0x300, 1 << 10, shape)
+    a = (sign | (exp[..., None] << 10) | frac).astype(np.uint16)
+    scale, sneg = _scales(rng, c, n)
+    w, a = _zero_idle_lanes(c, w, a)
+    return _bitmod_case("loop_stress", c, w, a, scale, sneg, wt, mode)
+
+
+def bitmod_pow2_sums(c: BitModConfig, seed: int = 7) -> Case:
+    """One output per mode; every group starts with a lane sum of exactly -2**14 (two lanes of
+    -1.0 times a one-term weight: the one kind of sum whose leading one differs from its
+    complement's) and then adds an odd significand 3 octaves lower (so the normalization shift
+    the -2**14 takes shows in the bits kept)."""
+    from hwsim.hw.rtl.terms import weight_terms
+
+    rng = np.random.default_rng(seed)
+    n = c.modes
+    w = np.zeros((n, c.beats, c.rows, c.lanes), np.int64)
+    a = np.zeros((n, c.beats, c.cols, c.lanes), np.uint16)
+    for mode, fam in enumerate(c.families):
+        codes = np.arange(1 << fam.bits)
+        neg, _, nz = weight_terms(fam, codes, 0)
+        w[mode] = next(int(x) for x in codes if nz[x].sum() == 1 and not neg[x][nz[x]].any())
+        for g in range(c.groups):
+            first = g * c.beats_full
+            a[mode, first, :, :2] = 0xBC00  # -1.0
+            if first + 1 < c.beats:
+                a[mode, first + 1, :, 0] = 0x3001  # (1 + 2**-10) / 8
+    scale, sneg = _scales(rng, c, n)
+    w, a = _zero_idle_lanes(c, w, a)
+    return _bitmod_case("pow2_sums", c, w, a, scale, sneg, 0, np.arange(n))
+
+
 def bitmod_edges(c: BitModConfig, mode: int = 0, seed: int = 4) -> Case:
     """Exhaustive where it is finite: every (weight code, selector, FP16 edge value) of the
     mode's family on every lane position. The selector is per beat (shared by a row's lanes),
@@ -256,7 +300,7 @@ def bitmod_edges(c: BitModConfig, mode: int = 0, seed: int = 4) -> Case:
 
 def bitmod_cases(c: BitModConfig) -> list[Case]:
     return [bitmod_exhaustive(c), bitmod_random(c), bitmod_random(c, raw=True, seed=5),
-            bitmod_specials(c), bitmod_worst(c)]
+            bitmod_specials(c), bitmod_worst(c), bitmod_loop_stress(c), bitmod_pow2_sums(c)]
 
 
 # ---------------------------------------------------------------- other blocks

@@ -58,7 +58,7 @@ def test_every_code_selector_and_fp16_edge_on_every_lane(accumulator, modes):
 # operand register after the lane sum, or after the "shift" cut); the last one adds "place".
 @pytest.mark.parametrize(("weights", "pipeline"), [("fp4", 3), ("int8", 0), ("fp3", 1),
                                                    ("bitmod", 4), ("bitmod", 6),
-                                                   ("int4", 2), ("int6", 5)])
+                                                   ("int4", 2), ("int6", 5), ("bitmod", 7)])
 def test_bitmod_accumulator_pe_matches_model(weights, pipeline):
     c = BitModConfig(weights=weights, accumulator="bitmod", pipeline=pipeline, **SMALL)
     dut = BitModPE(c)

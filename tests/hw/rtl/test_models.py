@@ -221,6 +221,20 @@ def test_bitmod_accumulate_step_by_hand():
     assert step(100, 1, -3, 0) == (98, 1)
 
 
+@pytest.mark.parametrize(("lanes", "align_bits"), [(1, 0), (4, 3), (16, 8), (2, 1)])
+def test_floating_sum_stays_above_its_sign_bit_threshold(lanes, align_bits):
+    # The RTL's floating loop has no normalization threshold at its sum's sign bit: the most
+    # negative sum, a normalized mantissa (bit length <= 14, so >= -(2**14 - 1)) plus the
+    # most negative lane sum (every lane's significand 2047 with its guard bits, negated),
+    # stays above -2**(width - 1) for the sum's width (the lane sum's or the mantissa's + 1).
+    from hwsim.hw.rtl.bitmod import BITMOD_MAN_BITS
+
+    c = BitModConfig(lanes=lanes, align_bits=align_bits, accumulator="bitmod")
+    width = max(c.partial_width, BITMOD_MAN_BITS) + 1
+    most_negative = -((1 << BITMOD_MAN_BITS - 1) - 1) - lanes * (2047 << align_bits)
+    assert most_negative > -(1 << width - 1)
+
+
 def test_bitmod_accumulator_stays_close_to_the_exact_one():
     """Same stimulus through both accumulators: every group value of the bitmod one is within
     its truncation bound of the exact one. Each cycle floors at most two operands by at most
