@@ -70,8 +70,8 @@ from hwsim.hw.rtl.terms import (
     get_families,
 )
 
-__all__ = ["ACCUMULATORS", "BITMOD_MAN_BITS", "MAX_ARRAY_SIDE", "PIPELINE_CUTS", "BitModArray",
-           "BitModConfig", "BitModPE", "mode_bits"]
+__all__ = ["ACCUMULATORS", "BITMOD_MAN_BITS", "LOOPS", "MAX_ARRAY_SIDE", "PIPELINE_CUTS",
+           "BitModArray", "BitModConfig", "BitModPE", "mode_bits"]
 
 _MAX_FP16_MANT = (1 << FP16_MANT_BITS) - 1  # 2047
 _MAX_EXP_EFF = 30  # largest finite FP16 exponent field
@@ -79,6 +79,9 @@ MAX_ARRAY_SIDE = 64  # rows and columns of the largest array the generator build
 # The group accumulator's signed mantissa bits with ``accumulator="bitmod"`` (the artifact's 15).
 BITMOD_MAN_BITS = 15
 ACCUMULATORS = ("exact", "bitmod")
+# The floating accumulator's loop (`BitModConfig.loop`): normalize the sum every cycle, as
+# BitMoD's published PE does (fewer gates), or keep it unnormalized (a shorter loop: faster).
+LOOPS = ("normalized", "unnormalized")
 
 # The decoder's tables, written from BitMoD's format definitions (HPCA 2025, Sec. III) and kept
 # apart from `hwsim.dtypes`, which the golden model decodes from (`terms.fp_term_values`): the
@@ -124,6 +127,12 @@ class BitModConfig:
         accumulator: ``"exact"`` (fixed point, ``acc_width`` bits) or ``"bitmod"`` (BitMoD's
             reduced-precision floating accumulator: ``BITMOD_MAN_BITS`` signed mantissa bits
             and an exponent, `hwsim.hw.rtl.models.bitmod_accumulate_step`).
+        loop: the floating accumulator's loop (`LOOPS`; no effect on the exact one), both
+            bit-exact: ``"normalized"`` (the default) normalizes the sum every cycle, as
+            BitMoD's published PE does, the smaller loop; ``"unnormalized"`` keeps the sum
+            unnormalized and folds the normalization into the next cycle's alignment shift
+            (the dequantizer clears the dropped bits): a shorter loop, more gates (the
+            faster choice on the FPGA, with ``pipeline=7``).
     """
 
     rows: int = 1
@@ -136,6 +145,7 @@ class BitModConfig:
     align_bits: int = 3
     pipeline: int = 3
     accumulator: str = "exact"
+    loop: str = "normalized"
 
     RANGES: ClassVar[IntRanges] = MappingProxyType(
         {"rows": (1, MAX_ARRAY_SIDE), "cols": (1, MAX_ARRAY_SIDE), "lanes": (1, 16),
@@ -145,9 +155,10 @@ class BitModConfig:
     def __post_init__(self) -> None:
         check_ints(self.RANGES, **{name: getattr(self, name) for name in self.RANGES})
         get_families(self.weights)  # raises on an unknown family
-        if self.accumulator not in ACCUMULATORS:
-            raise HwsimError(f"parameter accumulator = {self.accumulator!r} is not allowed; "
-                             f"allowed: {', '.join(ACCUMULATORS)}")
+        for name, allowed in (("accumulator", ACCUMULATORS), ("loop", LOOPS)):
+            if getattr(self, name) not in allowed:
+                raise HwsimError(f"parameter {name} = {getattr(self, name)!r} is not allowed; "
+                                 f"allowed: {', '.join(allowed)}")
 
     @cached_property
     def families(self) -> tuple[WeightFamily, ...]:
@@ -427,9 +438,10 @@ class BitModArray(wiring.Component):
                 partial = Signal(signed(c.partial_width), name="partial" + sfx)
                 m.d.comb += partial.eq(_lane_sum(lanes))
                 emax_next = None  # the exponent the accumulator's operand register loads next
-                ahead = None  # the floating accumulator's emax_next - i for each shift i
+                ahead = None  # the unnormalized loop's emax_next - i for each shift i
+                unnormalized = c.accumulator == "bitmod" and c.loop == "unnormalized"
                 if "sum" in cuts:
-                    if c.accumulator == "bitmod" and "shift" in cuts:
+                    if unnormalized and "shift" in cuts:
                         ahead = cut.regs(_exponents_ahead(c, emax), "emaxa" + sfx)
                     partial, emax_next = cut.regs(partial, "partial" + sfx), emax
                     emax = cut.regs(emax, "emaxs" + sfx)
@@ -440,10 +452,11 @@ class BitModArray(wiring.Component):
                         operand = cut.regs(operand, "contribr" + sfx)
                 else:  # the floating accumulator aligns the partial sum itself
                     if "shift" in cuts:  # ``ahead`` was registered beside the sum cut
+                        emax_next = emax
                         partial, emax = cut.regs((partial, emax), "contribr" + sfx)
-                    elif emax_next is not None:
+                    elif unnormalized and emax_next is not None:
                         ahead = _exponents_ahead(c, emax_next)
-                    operand = (partial, emax, ahead)
+                    operand = (partial, emax, ahead if unnormalized else emax_next)
                 out_reg, nf_out = back.pe(r, col, operand, nf_cols[col], scales[r], negs[r])
                 outs.append(out_reg)
                 flags.append(nf_out)
@@ -578,6 +591,17 @@ def _family_term(m: Module, fam: WeightFamily, code: Value, wtype: Value | None,
     return neg & nz, exp, nz
 
 
+def _difference(dif: Value, width: int, abits: int) -> Value:
+    """(dif, later, over) packed for the normalized loop: the signed ``dif`` in ``width``
+    bits, its sign, and whether the shift amount (dif, or ~dif when negative) needs more than
+    ``abits`` bits (then every bit is shifted out)."""
+    if len(dif) < width:
+        dif = Cat(dif, dif[-1].replicate(width - len(dif)))
+    d = dif[:width]
+    later = d[-1]
+    return Cat(d, later, Mux(later, ~d[abits:].all(), d[abits:].any()))
+
+
 def _difference_flags(dif: Value, incs: int, abits: int) -> Value:
     """What the floating accumulator's step needs of ``dif`` = stored exponent - operand
     exponent (= -d), packed: ``later`` (d > 0), d >= 0, d >= i for i in 2..incs - 1, and the
@@ -621,9 +645,13 @@ def _normalization_reach(total: Value, man_bits: int, exact: bool = True) -> lis
             for k in range(man_bits - 1, width - 1)]
 
 
-def _normalization_picks(total: Value, man_bits: int) -> list[Value]:
-    """One-hot normalization shift of ``total`` (pick i: shift by i), `_normalization_reach`."""
+def _normalization_picks(total: Value, man_bits: int, top: bool = False) -> list[Value]:
+    """One-hot normalization shift of ``total`` (pick i: shift by i), `_normalization_reach`;
+    ``top`` adds the threshold at the sign bit (``total`` = -2**(width - 1)), which the
+    normalized loop keeps as published although its sums do not reach it either."""
     reach = _normalization_reach(total, man_bits)
+    if top:
+        reach.append(total[-1] & (total[:-1] == 0))
     return [~reach[0]] + [reach[i] & ~reach[i + 1] for i in range(len(reach) - 1)] + [
         reach[-1]]
 
@@ -735,7 +763,9 @@ class _BackEnd:
         if c.accumulator == "exact":
             g_val, g_exp = self._exact_group(operand, sfx), C(0, 1)
         else:
-            g_val, g_exp = self._bitmod_group(*operand, sfx)
+            group = (self._unnormalized_group if c.loop == "unnormalized" else
+                     self._normalized_group)
+            g_val, g_exp = group(*operand, sfx)
         nf = Signal(name="nf" + sfx)
 
         # Bit-serial dequantizer, one scale bit per cycle, negated with ``scale_neg`` (two's
@@ -746,8 +776,8 @@ class _BackEnd:
         # published, MSB first: the mantissa is held (no shifting multiplicand), the scale
         # shifts left and the narrow product register doubles and adds, 2 prod +- (bit ? m : 0);
         # the product is placed at the group's exponent into the output accumulator after the
-        # last cycle: the same integer, (m x s) << e = (m << e) x s. The group comes from the
-        # loop unnormalized, at its LSB's exponent: the held value with the bits the
+        # last cycle: the same integer, (m x s) << e = (m << e) x s. The unnormalized loop's group
+        # comes unnormalized, at its LSB's exponent: the held value with the bits the
         # normalization drops cleared, (total >> inc) << inc, is the mantissa at that exponent
         # (a total of exactly -2**k has those bits 0 already).
         floating = c.accumulator == "bitmod"
@@ -761,12 +791,12 @@ class _BackEnd:
         with m.Elif(run & self._d_run):
             m.d.sync += (d_scale.eq(d_scale << 1) if floating else
                          [d_mag.eq(d_mag << 1), d_scale.eq(d_scale >> 1)])
-        if floating:
+        if floating and c.loop == "unnormalized":
             drop = _normalization_reach(d_mag, BITMOD_MAN_BITS, exact=False)
             mant = Cat(*[d_mag[i] & ~drop[i] for i in range(len(drop))], d_mag[len(drop):])
             term = Mux(d_scale[-1], mant.as_signed(), 0)
         else:
-            term = Mux(d_scale[0], d_mag, 0)
+            term = Mux(d_scale[-1] if floating else d_scale[0], d_mag, 0)
 
         oacc = Signal(signed(c.out_width), name="oacc" + sfx)
         oacc_next = Signal(signed(c.out_width), name="oaccn" + sfx)
@@ -819,11 +849,81 @@ class _BackEnd:
             m.d.sync += acc.eq(psum)
         return psum
 
-    def _bitmod_group(self, partial: Value, emax: Value, ahead: list[Value] | None,
-                      sfx: str) -> tuple[Signal, Signal]:
-        """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`): the group
-        value after this cycle's term as (sum, exponent of its LSB), not yet normalized (the
-        dequantizer clears the bits the normalization drops, `_BackEnd.pe`).
+    def _float_widths(self, partial: Value) -> tuple[int, int, int, int]:
+        """The floating accumulator's mantissa and exponent bits, its sum's width (a carry
+        above the wider of mantissa and partial sum) and the bits of a shift amount (from
+        ``2**abits - 1 >= width`` on, a shift leaves only the sign)."""
+        mb = BITMOD_MAN_BITS
+        width = max(len(partial), mb) + 1
+        return mb, self._c.exp_bits, width, width.bit_length()
+
+    def _group_update(self, state: list[Value], handoff: list[Value | int],
+                      step: list[Value], idle: list[Value] | None = None) -> None:
+        """The floating accumulator's registers ``state``: cleared to ``handoff`` at a group's
+        handoff, loaded with ``step`` on an accumulating cycle, and with ``idle`` (if given) on
+        other running cycles."""
+        m, run = self._m, self._run
+        with m.If(run & self._handoff):
+            m.d.sync += [s.eq(v) for s, v in zip(state, handoff, strict=True)]
+        with m.Elif(run & self._step):
+            m.d.sync += [s.eq(v) for s, v in zip(state, step, strict=True)]
+        if idle is not None:
+            with m.Elif(run):
+                m.d.sync += [s.eq(v) for s, v in zip(state, idle, strict=True)]
+
+    def _normalized_group(self, partial: Value, emax: Value, emax_next: Value | None,
+                          sfx: str) -> tuple[Signal, Signal]:
+        """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`) with the
+        loop normalized every cycle, as published (``loop="normalized"``): the (mantissa,
+        exponent) after this cycle's term.
+
+        The loop (align, add, normalize) takes one cycle, so it is kept short: the exponent
+        difference ``dif`` = accumulator's - operand's, its sign ``later`` (the operand's
+        exponent is above: the accumulator's mantissa is shifted, by -dif = ~dif + 1) and
+        whether its magnitude overflows the shift amount come from registers, computed a cycle
+        ahead from the exponent the operand register loads next (``emax_next``; None when the
+        operand is not registered: then here); one shifter serves both sides; the normalization
+        shift is found on the signed sum (no negation) and selects among exponents and
+        differences computed beside the adder."""
+        m = self._m
+        mb, eb, width, abits = self._float_widths(partial)
+        man = Signal(signed(mb), name="accm" + sfx)
+        exp = Signal(eb, name="acce" + sfx)
+        dif = Signal(signed(eb + 2), name="accd" + sfx)
+        later, over = Signal(name="accl" + sfx), Signal(name="acco" + sfx)
+        if emax_next is None:
+            m.d.comb += Cat(dif, later, over).eq(_difference(exp - emax, len(dif), abits))
+        top = Signal(eb, name="accx" + sfx)
+        m.d.comb += top.eq(Mux(later, emax, exp))
+        amount = Mux(over, (1 << abits) - 1, Mux(later, ~dif, dif)[:abits])
+        shifted = Signal(signed(width), name="acch" + sfx)
+        m.d.comb += shifted.eq(Mux(later, man >> 1, partial) >> amount)
+        total = Signal(signed(width), name="accs" + sfx)
+        m.d.comb += total.eq(shifted + Mux(later, partial, man))
+        picks = _normalization_picks(total, mb, top=True)
+        new_man = Signal(signed(mb), name="accnm" + sfx)
+        new_exp = Signal(eb, name="accne" + sfx)
+        m.d.comb += new_man.eq(_one_hot_select(picks, [total >> i for i in range(len(picks))]))
+        m.d.comb += new_exp.eq(_one_hot_select(picks, [top + i for i in range(len(picks))]))
+        self._group_update([man, exp], [0, 0], [new_man, new_exp])
+        if emax_next is not None:
+            # Next cycle's difference for each possible new exponent (top + inc), chosen by the
+            # same picks as the exponent; the reset and idle cases need no pick.
+            ahead = Signal(signed(eb + 2), name="accy" + sfx)
+            m.d.comb += ahead.eq(top - emax_next)
+            flags = [_difference(ahead + i, len(dif), abits) for i in range(len(picks))]
+            self._group_update([Cat(dif, later, over)],
+                               [_difference(-emax_next, len(dif), abits)],
+                               [_one_hot_select(picks, flags)],
+                               [_difference(exp - emax_next, len(dif), abits)])
+        return new_man, new_exp
+
+    def _unnormalized_group(self, partial: Value, emax: Value, ahead: list[Value] | None,
+                            sfx: str) -> tuple[Signal, Signal]:
+        """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`) with the
+        unnormalized loop (``loop="unnormalized"``): the group value after this cycle's term
+        as (sum, exponent of its LSB), not yet normalized (the dequantizer clears the bits the
+        normalization drops, `_BackEnd.pe`).
 
         The loop keeps the sum ``total`` unnormalized: the model's ``(total >> inc) >> s`` is
         ``total >> (inc + s)`` (floor shifts compose), so the normalization shift ``inc`` of
@@ -836,10 +936,8 @@ class _BackEnd:
         sum's exponent, ``e`` the operand's and ``d = e - X``: the new exponent is
         ``max(X + inc, e)``, the stored sum is shifted by ``max(inc, d)``, the operand by
         ``max(inc - d, 0)``."""
-        m, c, run = self._m, self._c, self._run
-        mb, eb = BITMOD_MAN_BITS, c.exp_bits
-        width = max(len(partial), mb) + 1
-        abits = width.bit_length()  # shift amounts from 2**abits - 1 >= width on give the sign
+        m = self._m
+        mb, eb, width, abits = self._float_widths(partial)
         total_reg = Signal(signed(width), name="acct" + sfx)
         base = Signal(eb, name="accx" + sfx)  # exponent of the stored sum's LSB
         picks = _normalization_picks(total_reg, mb)
@@ -870,20 +968,14 @@ class _BackEnd:
         new_base = Signal(eb, name="accne" + sfx)
         m.d.comb += new_base.eq(_one_hot_select(
             picks, [Mux(nearer[i], emax, base + i) for i in incs]))
-        with m.If(run & self._handoff):
-            m.d.sync += [total_reg.eq(0), base.eq(0)]
-        with m.Elif(run & self._step):
-            m.d.sync += [total_reg.eq(total), base.eq(new_base)]
+        self._group_update([total_reg, base], [0, 0], [total, new_base])
         if ahead is not None:
             # The coming step's flags for each possible new exponent (base + i, or emax when
             # the operand's is above), chosen by the same picks; reset and idle need no pick.
             rise = _difference_flags(emax - ahead[0], len(incs), abits)
             cands = [Mux(nearer[i], rise, _difference_flags(base - ahead[i], len(incs), abits))
                      for i in incs]
-            with m.If(run & self._handoff):
-                m.d.sync += flags.eq(_difference_flags(-ahead[0], len(incs), abits))
-            with m.Elif(run & self._step):
-                m.d.sync += flags.eq(_one_hot_select(picks, cands))
-            with m.Elif(run):
-                m.d.sync += flags.eq(_difference_flags(base - ahead[0], len(incs), abits))
+            self._group_update([flags], [_difference_flags(-ahead[0], len(incs), abits)],
+                               [_one_hot_select(picks, cands)],
+                               [_difference_flags(base - ahead[0], len(incs), abits)])
         return total, new_base

@@ -18,7 +18,7 @@ from hwsim.errors import HwsimError
 from hwsim.hw.rtl._common import IntRanges
 from hwsim.hw.rtl.accel_core import AccelCore
 from hwsim.hw.rtl.bipolar import BipolarPE
-from hwsim.hw.rtl.bitmod import ACCUMULATORS, BitModArray, BitModConfig, BitModPE
+from hwsim.hw.rtl.bitmod import ACCUMULATORS, LOOPS, BitModArray, BitModConfig, BitModPE
 from hwsim.hw.rtl.core_config import CoreConfig
 from hwsim.hw.rtl.dequant import BitSerialDequant
 from hwsim.hw.rtl.fp16_dual_mac import FP16DualMAC
@@ -156,6 +156,9 @@ def _bitmod_params(r: IntRanges) -> tuple[Param, ...]:
              "output accumulator (cycles of fill latency)"),
         Param("accumulator", "exact", "group accumulator: exact fixed point or bitmod "
               "(BitMoD's 15-bit-mantissa floating accumulator)", choices=ACCUMULATORS),
+        Param("loop", "normalized", "bitmod accumulator's loop: normalized each cycle (as "
+              "published, fewer gates) or unnormalized (shorter loop, faster, more gates)",
+              choices=LOOPS),
     )
 
 

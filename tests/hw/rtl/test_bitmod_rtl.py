@@ -7,7 +7,7 @@ import pytest
 from rtl_stimuli import bitmod_cases, bitmod_edges, bitmod_random
 from rtl_stream import run_stream
 
-from hwsim.hw.rtl.bitmod import PIPELINE_CUTS, BitModArray, BitModConfig, BitModPE
+from hwsim.hw.rtl.bitmod import LOOPS, PIPELINE_CUTS, BitModArray, BitModConfig, BitModPE
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES
 
 # Small but complete: 3 groups per output, the last one partial (40 = 16 + 16 + 8).
@@ -39,11 +39,13 @@ def test_pe_under_random_stalls_and_backpressure(weights, seed):
 # The decoder's coverage comes from the exact build (every mode); the bitmod accumulator's
 # arithmetic does not depend on the mode, so its build runs the fp modes and int4 (the int8
 # mode alone is 3,584 beats x 4 terms, the slowest part).
-@pytest.mark.parametrize(("accumulator", "modes"), [("exact", range(5)), ("bitmod", range(3))])
-def test_every_code_selector_and_fp16_edge_on_every_lane(accumulator, modes):
+@pytest.mark.parametrize(("accumulator", "loop", "modes"),
+                         [("exact", "normalized", range(5)),
+                          *[("bitmod", loop, range(3)) for loop in LOOPS]])
+def test_every_code_selector_and_fp16_edge_on_every_lane(accumulator, loop, modes):
     """One reconfigurable build, each mode: every code x ER/EA selector x FP16 edge value
     (+-0, subnormals, max, +-Inf, NaN) on every lane position, bit-exact against the model."""
-    c = BitModConfig(weights="bitmod", accumulator=accumulator, **SMALL)
+    c = BitModConfig(weights="bitmod", accumulator=accumulator, loop=loop, **SMALL)
     dut = BitModPE(c)
     for mode in modes:
         case = bitmod_edges(c, mode)
@@ -55,12 +57,15 @@ def test_every_code_selector_and_fp16_edge_on_every_lane(accumulator, modes):
 
 
 # Depth 0 computes the exponent difference in the cycle, the deeper ones a cycle ahead (from the
-# operand register after the lane sum, or after the "shift" cut); the last one adds "place".
+# operand register after the lane sum, or after the "shift" cut); the last ones add "place" and
+# "max". Both loops (normalized each cycle, unnormalized) at every depth.
+@pytest.mark.parametrize("loop", LOOPS)
 @pytest.mark.parametrize(("weights", "pipeline"), [("fp4", 3), ("int8", 0), ("fp3", 1),
                                                    ("bitmod", 4), ("bitmod", 6),
                                                    ("int4", 2), ("int6", 5), ("bitmod", 7)])
-def test_bitmod_accumulator_pe_matches_model(weights, pipeline):
-    c = BitModConfig(weights=weights, accumulator="bitmod", pipeline=pipeline, **SMALL)
+def test_bitmod_accumulator_pe_matches_model(weights, pipeline, loop):
+    c = BitModConfig(weights=weights, accumulator="bitmod", pipeline=pipeline, loop=loop,
+                     **SMALL)
     dut = BitModPE(c)
     for case in bitmod_cases(c):
         _check(dut, case)
@@ -110,6 +115,9 @@ def test_config_rejects_bad_parameters():
         BitModConfig(weights="fp5")
     with pytest.raises(HwsimError, match="align_bits"):
         BitModConfig(align_bits=True)
+    with pytest.raises(HwsimError, match="parameter loop = 'fast' is not allowed; "
+                                         "allowed: normalized, unnormalized"):
+        BitModConfig(loop="fast")
 
 
 def test_accumulator_widths_are_derived_from_the_worst_case():
