@@ -131,7 +131,7 @@ class CoreConfig:
         scale_bits: bits of the group scale magnitude (cycles of dequantization).
         align_bits: guard bits at exponent alignment.
         k_max: largest reduction a command may have (sets the output word width).
-        pipeline: register stages inside each PE (`BitModConfig.pipeline`, 0..6); each adds
+        pipeline: register stages inside each PE (`BitModConfig.pipeline`, its range); each adds
             one cycle to every tile (the simulator's tile rule charges it as the fill).
         a_lines, b_lines, o_lines: lines per half of the activation, weight and output
             buffers (each buffer holds two halves: ping-pong); the scale buffer holds
