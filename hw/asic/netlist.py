@@ -15,7 +15,7 @@ from types import MappingProxyType
 from hwsim.errors import HwsimError
 from hwsim.hw.asic.library import CellLibrary
 
-__all__ = ["CONST0", "CONST1", "GATE_EXPRESSIONS", "Gate", "Netlist", "gate_function",
+__all__ = ["CONST0", "CONST1", "GATE_EXPRESSIONS", "Gate", "Netlist", "gate_function", "gate_pins",
            "parse_netlist"]
 
 CONST0, CONST1 = -1, -2
@@ -208,11 +208,18 @@ def _topological(gates: list[Gate], top: str) -> list[Gate]:
     return order
 
 
+def gate_pins(gate_type: str) -> tuple[str, ...]:
+    """A gate type's input pins in `Gate.inputs` order, as its `GATE_EXPRESSIONS` entry uses
+    them."""
+    expr = GATE_EXPRESSIONS[gate_type]
+    return tuple(p for p in _INPUT_PINS if f"{{{p}}}" in expr)
+
+
 def gate_function(gate_type: str):
     """A combinational gate's function ``f(M, *inputs)`` of its input values in pin order
-    (`Gate.inputs`), from `GATE_EXPRESSIONS`: ``f(1, a, b)`` on single bits."""
+    (`Gate.inputs`, `gate_pins`), from `GATE_EXPRESSIONS`: ``f(1, a, b)`` on single bits."""
     expr = GATE_EXPRESSIONS[gate_type]
-    pins = [p for p in _INPUT_PINS if f"{{{p}}}" in expr]
+    pins = gate_pins(gate_type)
     if "{Q}" in expr:
         raise ValueError(f"{gate_type} is a flip-flop, not a combinational gate")
     source = f"lambda M, {', '.join(pins)}: {expr.format(**{p: p for p in pins})}"

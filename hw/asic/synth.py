@@ -24,7 +24,7 @@ from pathlib import Path
 from hwsim.errors import HwsimError
 from hwsim.hw.asic.cache import read_entry, write_entry
 from hwsim.hw.asic.library import CellLibrary, load_library
-from hwsim.hw.asic.netlist import gate_function
+from hwsim.hw.asic.netlist import gate_function, gate_pins
 from hwsim.hw.fpga.tools import run_tool
 
 __all__ = ["CONSTANTS_FILE", "CONSTANTS_VERILOG", "GENLIB_FILE", "SYNTH_SCRIPT", "abc_genlib",
@@ -36,7 +36,6 @@ GENLIB_FILE = "cells.genlib"
 CONSTANTS_FILE = "constants.v"
 CONSTANTS_VERILOG = ("module ZERO(output Y); assign Y = 1'b0; endmodule\n"
                      "module ONE(output Y); assign Y = 1'b1; endmodule\n")
-_PINS = ("A", "B", "C", "D", "S")
 
 
 def _combinational(library: CellLibrary) -> list[str]:
@@ -47,7 +46,7 @@ def _sum_of_products(gate_type: str) -> str:
     """The gate's function in genlib syntax: the sum of its minterms (from its truth table,
     `netlist.GATE_EXPRESSIONS`, so the genlib and the gate simulator cannot disagree)."""
     f = gate_function(gate_type)
-    pins = [p for p in _PINS if p in f.__code__.co_varnames[1:]]
+    pins = gate_pins(gate_type)
     terms = []
     for row in range(1 << len(pins)):
         bits = [(row >> i) & 1 for i in range(len(pins))]
