@@ -118,12 +118,16 @@ def bitmod_pe_ungrouped_cycles(
     return lane_steps(k, lanes) * _i64(terms)
 
 
-def dequant_cycles(scale_bits: int | np.ndarray) -> np.ndarray:
-    """Cycles to dequantize one group's partial sum: bit-serial by the integer scale, MSB first.
+def dequant_cycles(
+    scale_bits: int | np.ndarray, pes_per_dequantizer: int | np.ndarray = 1
+) -> np.ndarray:
+    """Cycles a group keeps its dequantizer busy: bit-serial by the integer scale.
 
-    One scale bit per cycle, so ``scale_bits`` cycles.
+    One scale bit per cycle, so ``scale_bits`` cycles per partial sum; a dequantizer shared by
+    ``pes_per_dequantizer`` PEs (a PE row's, `hwsim.hw.rtl.bitmod.BitModConfig.dequantizer`)
+    dequantizes each of their partial sums of the group in turn: ``pes x scale_bits``.
     """
-    return _i64(scale_bits)
+    return _i64(scale_bits) * _i64(pes_per_dequantizer)
 
 
 def bitmod_pe_group_cycles(
@@ -131,16 +135,19 @@ def bitmod_pe_group_cycles(
     lanes: int | np.ndarray,
     weight_format: Format | str,
     scale_bits: int | np.ndarray = 8,
+    pes_per_dequantizer: int | np.ndarray = 1,
 ) -> np.ndarray:
     """Steady-state cycles per quantization group of one BitMoD PE output.
 
     Group accumulation takes ceil(group_size / lanes) x terms cycles; the dequantizer is its own
     pipeline stage working on the previous group meanwhile, so a group costs
-    ``max(accumulate, dequant_cycles(scale_bits))``. See `bitmod_pe_cycles` for a whole output.
+    ``max(accumulate, dequant_cycles(scale_bits, pes_per_dequantizer))``: a shared dequantizer
+    stalls the PEs by ``pes x scale_bits - accumulate`` cycles per group when positive. See
+    `bitmod_pe_cycles` for a whole output.
     """
     terms = bitmod_terms_per_weight(weight_format)
     acc = lane_steps(group_size, lanes) * terms
-    return np.maximum(acc, dequant_cycles(scale_bits))
+    return np.maximum(acc, dequant_cycles(scale_bits, pes_per_dequantizer))
 
 
 def bitmod_pe_cycles(
@@ -149,17 +156,24 @@ def bitmod_pe_cycles(
     weight_format: Format | str,
     group_size: int | np.ndarray,
     scale_bits: int | np.ndarray = 8,
+    pes_per_dequantizer: int | np.ndarray = 1,
 ) -> np.ndarray:
     """Cycles of one BitMoD PE for one output over a reduction of ``k`` weights.
 
     Model: the reduction is cut into G = ceil(k / group_size) groups (the last one holds the
     remainder r = k - (G - 1) x group_size). Group i accumulates for
     A_i = ceil(g_i / lanes) x terms cycles (`bitmod_terms_per_weight`). Its partial sum is then
-    handed to the dequantizer, which takes D = `dequant_cycles` (scale_bits) cycles, while the
-    accumulator starts on group i + 1; the hand-off of group i + 1 waits for the dequantizer to
-    be free. The PE is free after the last group is dequantized:
+    handed to the dequantizer, which is busy D = `dequant_cycles` (scale_bits,
+    pes_per_dequantizer) cycles with it, while the accumulator starts on group i + 1; the
+    hand-off of group i + 1 waits for the dequantizer to be free. The PE is free after the last
+    group is dequantized:
 
         cycles = A_0 + sum_{i >= 1} max(A_i, D) + D
+
+    A dequantizer shared by a row of ``pes_per_dequantizer`` = P PEs (which hand off their
+    groups together and wait in hand-off registers for their turns) makes D = P x scale_bits:
+    no stall while P x scale_bits <= A_i, a stall of P x scale_bits - A_i cycles per group
+    beyond, and P x scale_bits cycles of drain after the last group either way.
 
     Args:
         k: reduction length (weights per output), >= 1.
@@ -167,9 +181,11 @@ def bitmod_pe_cycles(
         weight_format: the weight format (or its `hwsim.dtypes` name).
         group_size: weights per quantization group (one integer scale each).
         scale_bits: bits of the integer group scale.
+        pes_per_dequantizer: PEs sharing one dequantizer (1: a dequantizer per PE; a PE
+            row's columns with a row-shared one).
     """
     terms = bitmod_terms_per_weight(weight_format)
-    return bitmod_pe_terms_cycles(k, lanes, terms, group_size, scale_bits)
+    return bitmod_pe_terms_cycles(k, lanes, terms, group_size, scale_bits, pes_per_dequantizer)
 
 
 def bitmod_pe_terms_cycles(
@@ -178,11 +194,12 @@ def bitmod_pe_terms_cycles(
     terms: int | np.ndarray,
     group_size: int | np.ndarray,
     scale_bits: int | np.ndarray = 8,
+    pes_per_dequantizer: int | np.ndarray = 1,
 ) -> np.ndarray:
     """`bitmod_pe_cycles` with the terms per weight given directly (same model)."""
     k = _i64(k)
     group_size = _i64(group_size)
-    d = dequant_cycles(scale_bits)
+    d = dequant_cycles(scale_bits, pes_per_dequantizer)
     groups = _ceil_div(k, group_size)
     last = k - (groups - 1) * group_size
     a_full = lane_steps(group_size, lanes) * _i64(terms)

@@ -32,6 +32,19 @@ output) replays the front's schedule ``pipeline`` cycles later: the first result
 freezes while a finished output waits to be taken. The array adds one input register stage
 (`ARRAY_IO_LATENCY`).
 
+Shared dequantizer (``dequantizer="row"``): the PEs of a row share the row's weights and so
+its group scales, and they finish their groups in the same cycle; one dequantizer per row then
+serves the row's ``cols`` PEs in turn, ``scale_bits`` cycles each. At a hand-off PE (r, 0)'s
+group goes straight into the dequantizer and every other PE's into its own hand-off register
+(the group accumulator starts the next group at once); a sequencer (one for the array: all rows
+keep the same schedule) loads each register at the start of its PE's turn and steers the
+products into that PE's output accumulator, so every output is that of a PE with its own
+dequantizer. A group keeps the dequantizer ``cols x scale_bits`` cycles
+(`BitModConfig.dequant_cycles`) and the front's hand-off waits for it as for a PE's own: no
+stall while that fits in a group's accumulation (``beats x terms``), a stall of the difference
+per group beyond it, and ``cols x scale_bits`` cycles of drain after an output's last group
+(``pes_per_dequantizer`` of `hwsim.sim.pe_cycles.bitmod_pe_cycles`).
+
 Runtime reconfiguration: a build runs one or more weight families (``weights``: e.g.
 ``"bitmod"`` = fp3, fp4, int4, int6, int8 as BitMoD's decoder); the ``mode`` port selects the
 family per beat (constant over an output), the ``wtype`` port the fp special value per group.
@@ -46,7 +59,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
@@ -70,8 +83,8 @@ from hwsim.hw.rtl.terms import (
     get_families,
 )
 
-__all__ = ["ACCUMULATORS", "BITMOD_MAN_BITS", "LOOPS", "MAX_ARRAY_SIDE", "PIPELINE_CUTS",
-           "BitModArray", "BitModConfig", "BitModPE", "mode_bits"]
+__all__ = ["ACCUMULATORS", "BITMOD_MAN_BITS", "DEQUANTIZERS", "LOOPS", "MAX_ARRAY_SIDE",
+           "PIPELINE_CUTS", "BitModArray", "BitModConfig", "BitModPE", "mode_bits"]
 
 _MAX_FP16_MANT = (1 << FP16_MANT_BITS) - 1  # 2047
 _MAX_EXP_EFF = 30  # largest finite FP16 exponent field
@@ -82,6 +95,9 @@ ACCUMULATORS = ("exact", "bitmod")
 # The floating accumulator's loop (`BitModConfig.loop`): normalize the sum every cycle, as
 # BitMoD's published PE does (fewer gates), or keep it unnormalized (a shorter loop: faster).
 LOOPS = ("normalized", "unnormalized")
+# Where the dequantizers are (`BitModConfig.dequantizer`): one per PE, or one per PE row shared
+# by the row's PEs (they share the row's weights, hence its group scales).
+DEQUANTIZERS = ("per_pe", "row")
 
 # The decoder's tables, written from BitMoD's format definitions (HPCA 2025, Sec. III) and kept
 # apart from `hwsim.dtypes`, which the golden model decodes from (`terms.fp_term_values`): the
@@ -133,6 +149,12 @@ class BitModConfig:
             unnormalized and folds the normalization into the next cycle's alignment shift
             (the dequantizer clears the dropped bits): a shorter loop, more gates (the
             faster choice on the FPGA, with ``pipeline=7``).
+        dequantizer: ``"per_pe"`` (the default: each PE dequantizes its own groups) or
+            ``"row"`` (one dequantizer per PE row serves the row's ``cols`` PEs in turn, each
+            PE's group value waiting in its hand-off register): a group then occupies the
+            dequantizer ``cols x scale_bits`` cycles (`dequant_cycles`), and the front stalls
+            when that exceeds the group's accumulation
+            (`hwsim.sim.pe_cycles.bitmod_pe_cycles`'s ``pes_per_dequantizer``).
     """
 
     rows: int = 1
@@ -146,6 +168,7 @@ class BitModConfig:
     pipeline: int = 3
     accumulator: str = "exact"
     loop: str = "normalized"
+    dequantizer: str = "per_pe"
 
     RANGES: ClassVar[IntRanges] = MappingProxyType(
         {"rows": (1, MAX_ARRAY_SIDE), "cols": (1, MAX_ARRAY_SIDE), "lanes": (1, 16),
@@ -155,7 +178,8 @@ class BitModConfig:
     def __post_init__(self) -> None:
         check_ints(self.RANGES, **{name: getattr(self, name) for name in self.RANGES})
         get_families(self.weights)  # raises on an unknown family
-        for name, allowed in (("accumulator", ACCUMULATORS), ("loop", LOOPS)):
+        for name, allowed in (("accumulator", ACCUMULATORS), ("loop", LOOPS),
+                              ("dequantizer", DEQUANTIZERS)):
             if getattr(self, name) not in allowed:
                 raise HwsimError(f"parameter {name} = {getattr(self, name)!r} is not allowed; "
                                  f"allowed: {', '.join(allowed)}")
@@ -195,6 +219,16 @@ class BitModConfig:
     @property
     def groups(self) -> int:
         return math.ceil(self.k / self.group_size)
+
+    @property
+    def pes_per_dequantizer(self) -> int:
+        """PEs one dequantizer serves: a row's ``cols`` when shared per row, else 1."""
+        return self.cols if self.dequantizer == "row" else 1
+
+    @property
+    def dequant_cycles(self) -> int:
+        """Cycles a group keeps its dequantizer busy: ``scale_bits`` for each PE it serves."""
+        return self.scale_bits * self.pes_per_dequantizer
 
     @property
     def beats_full(self) -> int:
@@ -344,9 +378,9 @@ class BitModArray(wiring.Component):
 
         # Dequantizer schedule in front time; the back end replays it `depth` cycles later.
         d_busy = Signal()
-        d_cnt = Signal(range(max(c.scale_bits, 2)))
+        d_cnt = Signal(range(max(c.dequant_cycles, 2)))
         d_final = Signal()
-        d_last = d_busy & (d_cnt == c.scale_bits - 1)
+        d_last = d_busy & (d_cnt == c.dequant_cycles - 1)
         d_free = ~d_busy | d_last
         retire = run & full & last_term & (~group_end | d_free)
         handoff = retire & group_end
@@ -424,6 +458,7 @@ class BitModArray(wiring.Component):
         negs = [cut.delay(beat["scale_neg"][r], depth, f"scale_neg_{r}") for r in range(c.rows)]
         outs, flags = [], []
         for r in range(c.rows):
+            row_operands = []
             for col in range(c.cols):
                 sfx = f"_{r}_{col}"
                 exps, emax = _lane_exponents(m, row_terms[r], col_acts[col], sfx)
@@ -457,9 +492,16 @@ class BitModArray(wiring.Component):
                     elif unnormalized and emax_next is not None:
                         ahead = _exponents_ahead(c, emax_next)
                     operand = (partial, emax, ahead if unnormalized else emax_next)
-                out_reg, nf_out = back.pe(r, col, operand, nf_cols[col], scales[r], negs[r])
-                outs.append(out_reg)
-                flags.append(nf_out)
+                if c.dequantizer == "per_pe":
+                    out_reg, nf_out = back.pe(r, col, operand, nf_cols[col], scales[r],
+                                              negs[r])
+                    outs.append(out_reg)
+                    flags.append(nf_out)
+                row_operands.append(operand)
+            if c.dequantizer == "row":
+                for out_reg, nf_out in back.row(r, row_operands, nf_cols, scales[r], negs[r]):
+                    outs.append(out_reg)
+                    flags.append(nf_out)
         m.d.comb += self.out.eq(Cat(*outs))
         m.d.comb += self.nonfinite.eq(Cat(*flags))
         return m
@@ -474,6 +516,10 @@ class BitModPE(BitModArray):
     def __init__(self, config: BitModConfig) -> None:
         if config.rows != 1 or config.cols != 1:
             raise ValueError("BitModPE has one row and one column; use BitModArray")
+        if config.dequantizer != "per_pe":
+            raise HwsimError(f"parameter dequantizer = {config.dequantizer!r}: a single PE has "
+                             "no row to share a dequantizer with; allowed: per_pe (share one "
+                             "per row in a BitModArray)")
         super().__init__(config, input_stage=False)
 
 
@@ -484,6 +530,14 @@ _Exponent = tuple[Value, Value, Value]  # (product exponent, neg, significand) o
 _Shifted = tuple[Value, Value, Value]  # (shift, neg, significand) of a lane
 _Lane = tuple[Value, Value]  # (bits, neg): mag or ~mag, and whether the lane is negative
 _Regs = Value | tuple | list  # what `_Cut.regs` registers: a value or a nesting of them
+
+
+class _Dequant(NamedTuple):
+    """A dequantizer's outputs (`_BackEnd._dequantizer`)."""
+
+    value: Value  # exact: this cycle's addend; floating: the product after this cycle
+    exp: Value | None  # floating: the group's exponent (None for the exact accumulator)
+    neg: Value  # the scale's sign (the exact addend's negation)
 
 
 def mode_bits(modes: int) -> int:
@@ -750,43 +804,143 @@ class _BackEnd:
         self._o_run, self._o_last, o_final = (
             cut.regs((d_run, d_last, d_final), "place_ctl") if place else (d_run, d_last, d_final))
         self.done = self._o_last & o_final
+        if c.dequantizer == "row":
+            self._sequencer()
+
+    def _sequencer(self) -> None:
+        """The turns of the row dequantizers (one sequencer: every row keeps the same schedule).
+
+        A group's dequantization (``d_run``: `BitModConfig.dequant_cycles` cycles after its
+        hand-off) is ``cols`` turns of ``scale_bits`` cycles, PE (r, 0) first: ``_slot`` is the
+        column served, ``_reload`` loads the next column's hand-off register into the
+        dequantizer (the last cycle of every turn but the last; a hand-off comes at the last
+        turn's last cycle at the earliest, `d_free`). The output accumulators see the turn and
+        its last cycle (``_o_slot``, ``_o_turn_end``) a cycle later with place."""
+        m, c, run, d_run = self._m, self._c, self._run, self._d_run
+        bit = Signal(range(max(c.scale_bits, 2)), name="dq_bit")
+        slot = Signal(range(max(c.cols, 2)), name="dq_slot")
+        turn_end = d_run & (bit == c.scale_bits - 1)
+        with m.If(run & self._handoff):
+            m.d.sync += [bit.eq(0), slot.eq(0)]
+        with m.Elif(run & turn_end):
+            m.d.sync += [bit.eq(0), slot.eq(slot + 1)]
+        with m.Elif(run & d_run):
+            m.d.sync += bit.eq(bit + 1)
+        self._slot, self._reload = slot, turn_end & (slot != c.cols - 1)
+        self._o_slot, self._o_turn_end = (self._cut.regs((slot, turn_end), "place_turn")
+                                          if self._place else (slot, turn_end))
 
     def pe(self, r: int, col: int, operand: Value | tuple[Value, Value, Value | None],
            nf_now: Value, scale: Value, scale_neg: Value) -> tuple[Signal, Signal]:
-        """Registers of one PE: group accumulator, dequantizer datapath, output accumulator.
+        """Registers of one PE with its own dequantizer: group accumulator, dequantizer
+        datapath, output accumulator.
 
         ``operand``: the cycle's contribution in accumulator LSBs (exact) or (partial sum,
         exponent, the next cycle's exponent or None) (bitmod)."""
-        m, c, run = self._m, self._c, self._run
-        step, handoff, out_end = self._step, self._handoff, self._out_end
+        m, c = self._m, self._c
         sfx = f"_{r}_{col}"
-        if c.accumulator == "exact":
-            g_val, g_exp = self._exact_group(operand, sfx), C(0, 1)
+        g_val, g_exp = self._group(operand, sfx)
+        nf, d_nf = Signal(name="nf" + sfx), Signal(name="dnf" + sfx)
+        dq = self._dequantizer(sfx, self._run & self._handoff, g_val, g_exp, scale, scale_neg)
+        if dq.exp is not None:
+            product, p_exp, nf_out = (self._cut.regs((dq.value, dq.exp, d_nf), "place" + sfx)
+                                      if self._place else (dq.value, dq.exp, d_nf))
+            placed = Signal(signed(c.out_width), name="dplace" + sfx)
+            m.d.comb += placed.eq(Mux(self._o_last, product << p_exp, 0))
+            addend, carry = placed, None
         else:
-            group = (self._unnormalized_group if c.loop == "unnormalized" else
-                     self._normalized_group)
-            g_val, g_exp = group(*operand, sfx)
-        nf = Signal(name="nf" + sfx)
+            wide, neg, nf_out = (self._cut.regs((dq.value, dq.neg, d_nf), "place" + sfx)
+                                 if self._place else (dq.value, dq.neg, d_nf))
+            addend, carry = (wide ^ neg.replicate(c.out_width)).as_signed(), neg
+        self._nonfinite(nf, d_nf, nf_now)
+        return self._output(sfx, addend, carry, nf_out)
 
-        # Bit-serial dequantizer, one scale bit per cycle, negated with ``scale_neg`` (two's
-        # complement: inverted, plus the carry-in, so the sign costs no adder of its own). The
-        # exact accumulator's group goes LSB first straight into the output accumulator: cycle
-        # i adds bit i of the scale times the group value shifted left by i (one adder, no
-        # product register). BitMoD's floating group is dequantized on its mantissa, as
-        # published, MSB first: the mantissa is held (no shifting multiplicand), the scale
-        # shifts left and the narrow product register doubles and adds, 2 prod +- (bit ? m : 0);
-        # the product is placed at the group's exponent into the output accumulator after the
-        # last cycle: the same integer, (m x s) << e = (m << e) x s. The unnormalized loop's group
-        # comes unnormalized, at its LSB's exponent: the held value with the bits the
-        # normalization drops cleared, (total >> inc) << inc, is the mantissa at that exponent
-        # (a total of exactly -2**k has those bits 0 already).
+    def row(self, r: int, operands: list[Value | tuple[Value, Value, Value | None]],
+            nf_cols: list[Value], scale: Value, scale_neg: Value) -> list[tuple[Signal, Signal]]:
+        """Registers of a PE row sharing one dequantizer (``dequantizer="row"``): each PE's
+        group and output accumulators as in `pe`, one dequantizer datapath for the row.
+
+        At a hand-off PE (r, 0)'s group goes straight into the dequantizer (as into its own)
+        and every other PE's into its hand-off register, which the dequantizer loads at the
+        start of that PE's turn (`_sequencer`); the row's scale and sign wait in a register for
+        the later turns. A turn's products reach only its PE's output accumulator, so each
+        PE's exact accumulation is that of `pe`."""
+        m, c, run, handoff = self._m, self._c, self._run, self._handoff
+        groups = [self._group(op, f"_{r}_{col}") for col, op in enumerate(operands)]
+        floating = c.accumulator == "bitmod"
+        next_val, next_exp = groups[0]
+        for col, (g_val, g_exp) in enumerate(groups[1:], start=1):
+            held = [g_val, g_exp] if floating else [g_val]
+            regs = [Signal.like(v, name=f"dqh{i}_{r}_{col}") for i, v in enumerate(held)]
+            with m.If(run & handoff):
+                m.d.sync += [h.eq(v) for h, v in zip(regs, held, strict=True)]
+            turn = ~handoff & (self._slot == col - 1)
+            next_val = Mux(turn, regs[0], next_val)
+            next_exp = Mux(turn, regs[1], next_exp) if floating else next_exp
+        hold = Signal(c.scale_bits + 1, name=f"dqs_{r}")
+        with m.If(run & handoff):
+            m.d.sync += hold.eq(Cat(scale, scale_neg))
+        dq = self._dequantizer(f"_{r}", run & (handoff | self._reload), next_val, next_exp,
+                               Mux(handoff, scale, hold[:-1]), Mux(handoff, scale_neg, hold[-1]))
+        if floating:
+            product, p_exp = (self._cut.regs((dq.value, dq.exp), f"place_{r}") if self._place
+                              else (dq.value, dq.exp))
+            placed = Signal(signed(c.out_width), name=f"dplace_{r}")
+            m.d.comb += placed.eq(product << p_exp)
+        else:
+            wide, neg = (self._cut.regs((dq.value, dq.neg), f"place_{r}") if self._place
+                         else (dq.value, dq.neg))
+        outs = []
+        for col, nf_now in enumerate(nf_cols):
+            sfx = f"_{r}_{col}"
+            nf, d_nf = Signal(name="nf" + sfx), Signal(name="dnf" + sfx)
+            nf_out = self._cut.regs(d_nf, "placenf" + sfx) if self._place else d_nf
+            served = self._o_slot == col
+            if floating:
+                addend, carry = Mux(self._o_turn_end & served, placed, 0), None
+            else:
+                on = self._o_run & served
+                n_on = neg & on
+                addend = (Mux(on, wide, 0) ^ n_on.replicate(c.out_width)).as_signed()
+                carry = n_on
+            self._nonfinite(nf, d_nf, nf_now)
+            outs.append(self._output(sfx, addend, carry, nf_out))
+        return outs
+
+    def _group(self, operand: Value | tuple[Value, Value, Value | None],
+               sfx: str) -> tuple[Value, Value]:
+        """A PE's group accumulator: the group's value (and exponent, 0 for the exact one)
+        including this cycle's term."""
+        c = self._c
+        if c.accumulator == "exact":
+            return self._exact_group(operand, sfx), C(0, 1)
+        group = self._unnormalized_group if c.loop == "unnormalized" else self._normalized_group
+        return group(*operand, sfx)
+
+    def _dequantizer(self, sfx: str, load: Value, g_val: Value, g_exp: Value, scale: Value,
+                     scale_neg: Value) -> _Dequant:
+        """Bit-serial dequantizer, one scale bit per cycle, negated with ``scale_neg`` (two's
+        complement: inverted, plus the carry-in, so the sign costs no adder of its own); it
+        loads a group's value, scale and sign with ``load`` and steps while ``d_run``.
+
+        The exact accumulator's group goes LSB first straight into the output accumulator:
+        cycle i adds bit i of the scale times the group value shifted left by i (one adder, no
+        product register): the result's ``value`` is that addend and ``neg`` its sign. BitMoD's
+        floating group is dequantized on its mantissa, as published, MSB first: the mantissa is
+        held (no shifting multiplicand), the scale shifts left and the narrow product register
+        doubles and adds, 2 prod +- (bit ? m : 0); ``value`` is the product after this cycle,
+        placed at the group's ``exp`` into the output accumulator after the last cycle: the
+        same integer, (m x s) << e = (m << e) x s. The unnormalized loop's group comes
+        unnormalized, at its LSB's exponent: the held value with the bits the normalization
+        drops cleared, (total >> inc) << inc, is the mantissa at that exponent (a total of
+        exactly -2**k has those bits 0 already)."""
+        m, c, run = self._m, self._c, self._run
         floating = c.accumulator == "bitmod"
         width = len(g_val) + c.scale_bits + 1
         d_mag = Signal(signed(len(g_val) if floating else width), name="dmag" + sfx)
         d_scale = Signal(c.scale_bits, name="dscale" + sfx)
         d_neg = Signal(name="dneg" + sfx)
-        d_nf = Signal(name="dnf" + sfx)
-        with m.If(run & handoff):
+        with m.If(load):
             m.d.sync += [d_mag.eq(g_val), d_neg.eq(scale_neg), d_scale.eq(scale)]
         with m.Elif(run & self._d_run):
             m.d.sync += (d_scale.eq(d_scale << 1) if floating else
@@ -797,40 +951,39 @@ class _BackEnd:
             term = Mux(d_scale[-1], mant.as_signed(), 0)
         else:
             term = Mux(d_scale[-1] if floating else d_scale[0], d_mag, 0)
-
-        oacc = Signal(signed(c.out_width), name="oacc" + sfx)
-        oacc_next = Signal(signed(c.out_width), name="oaccn" + sfx)
-        if floating:
-            d_exp = Signal(c.exp_bits, name="dexp" + sfx)
-            d_prod = Signal(signed(width), name="dprod" + sfx)
-            d_next = Signal(signed(width), name="dnext" + sfx)
-            m.d.comb += d_next.eq((d_prod << 1) + (term ^ d_neg.replicate(width)).as_signed()
-                                  + d_neg)
-            with m.If(run & handoff):
-                m.d.sync += [d_exp.eq(g_exp), d_prod.eq(0)]
-            with m.Elif(run & self._d_run):
-                m.d.sync += d_prod.eq(d_next)
-            product, p_exp, nf_out = (self._cut.regs((d_next, d_exp, d_nf), "place" + sfx)
-                                      if self._place else (d_next, d_exp, d_nf))
-            placed = Signal(signed(c.out_width), name="dplace" + sfx)
-            m.d.comb += placed.eq(Mux(self._o_last, product << p_exp, 0))
-            m.d.comb += oacc_next.eq(oacc + placed)
-        else:
+        if not floating:
             wide = Signal(signed(c.out_width), name="dterm" + sfx)
             m.d.comb += wide.eq(term)
-            addend, neg, nf_out = (self._cut.regs((wide, d_neg, d_nf), "place" + sfx)
-                                   if self._place else (wide, d_neg, d_nf))
-            m.d.comb += oacc_next.eq(oacc + (addend ^ neg.replicate(c.out_width)).as_signed()
-                                     + neg)
-        out = Signal(signed(c.out_width), name="out" + sfx)
-        out_nf = Signal(name="outnf" + sfx)
+            return _Dequant(wide, None, d_neg)
+        d_exp = Signal(c.exp_bits, name="dexp" + sfx)
+        d_prod = Signal(signed(width), name="dprod" + sfx)
+        d_next = Signal(signed(width), name="dnext" + sfx)
+        m.d.comb += d_next.eq((d_prod << 1) + (term ^ d_neg.replicate(width)).as_signed() + d_neg)
+        with m.If(load):
+            m.d.sync += [d_exp.eq(g_exp), d_prod.eq(0)]
+        with m.Elif(run & self._d_run):
+            m.d.sync += d_prod.eq(d_next)
+        return _Dequant(d_next, d_exp, d_neg)
 
-        # Sticky Inf/NaN flag of the output, handed over with the output's last group.
-        with m.If(run & out_end):
+    def _nonfinite(self, nf: Signal, d_nf: Signal, nf_now: Value) -> None:
+        """A PE's sticky Inf/NaN flag ``nf``, handed over (``d_nf``) with the output's last
+        group."""
+        m, run = self._m, self._run
+        with m.If(run & self._out_end):
             m.d.sync += [d_nf.eq(nf | nf_now), nf.eq(0)]
-        with m.Elif(run & step):
+        with m.Elif(run & self._step):
             m.d.sync += nf.eq(nf | nf_now)
 
+    def _output(self, sfx: str, addend: Value, carry: Value | None,
+                nf_out: Value) -> tuple[Signal, Signal]:
+        """A PE's output accumulator (``+= addend + carry`` while the output side runs) and its
+        output registers, loaded when the output is done."""
+        m, c, run = self._m, self._c, self._run
+        oacc = Signal(signed(c.out_width), name="oacc" + sfx)
+        oacc_next = Signal(signed(c.out_width), name="oaccn" + sfx)
+        m.d.comb += oacc_next.eq(oacc + addend if carry is None else oacc + addend + carry)
+        out = Signal(signed(c.out_width), name="out" + sfx)
+        out_nf = Signal(name="outnf" + sfx)
         with m.If(run & self.done):
             m.d.sync += [out.eq(oacc_next), oacc.eq(0), out_nf.eq(nf_out)]
         with m.Elif(run & self._o_run):

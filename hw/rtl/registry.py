@@ -18,7 +18,14 @@ from hwsim.errors import HwsimError
 from hwsim.hw.rtl._common import IntRanges
 from hwsim.hw.rtl.accel_core import AccelCore
 from hwsim.hw.rtl.bipolar import BipolarPE
-from hwsim.hw.rtl.bitmod import ACCUMULATORS, LOOPS, BitModArray, BitModConfig, BitModPE
+from hwsim.hw.rtl.bitmod import (
+    ACCUMULATORS,
+    DEQUANTIZERS,
+    LOOPS,
+    BitModArray,
+    BitModConfig,
+    BitModPE,
+)
 from hwsim.hw.rtl.core_config import CoreConfig
 from hwsim.hw.rtl.dequant import BitSerialDequant
 from hwsim.hw.rtl.fp16_dual_mac import FP16DualMAC
@@ -187,7 +194,11 @@ BLOCKS: dict[str, Block] = {
         Block("pe_array", "rows x cols BitMoD PEs, weights along rows, activations along "
               "columns, valid/ready stream", _bitmod_factory(True),
               (_int(_BITMOD, "rows", 2, "PE rows (output channels)"),
-               _int(_BITMOD, "cols", 2, "PE columns (tokens)"), *_bitmod_params(_BITMOD))),
+               _int(_BITMOD, "cols", 2, "PE columns (tokens)"), *_bitmod_params(_BITMOD),
+               Param("dequantizer", "per_pe", "one bit-serial dequantizer per PE, or one per "
+                     "row serving its cols PEs in turn (cols x scale_bits cycles a group: "
+                     "the front stalls when a group accumulates faster)",
+                     choices=DEQUANTIZERS))),
         Block("dequant", "bit-serial dequantization: partial sum x signed integer group scale",
               BitSerialDequant,
               (_int(_DEQUANT, "in_width", 56, "bits of the signed partial sum (56: the default "

@@ -58,6 +58,27 @@ def test_bitmod_pe_cycles(k, lanes, fmt, group, expected):
     assert pc.bitmod_pe_cycles(k, lanes, fmt, group) == expected
 
 
+@pytest.mark.parametrize(
+    ("k", "fmt", "pes", "expected"),
+    [
+        # fp4, groups of 128 on 4 lanes: A = 32 steps x 2 terms = 64 per group, D = P x 8.
+        (4096, "bitmod4", 1, 32 * 64 + 8),
+        (4096, "bitmod4", 8, 32 * 64 + 64),           # P x 8 = 64 <= A: only the drain grows
+        (4096, "bitmod4", 16, 64 + 31 * 128 + 128),   # P x 8 = 128 > A: 64 stall cycles a group
+        # int8: A = 32 x 4 Booth digits = 128: 16 PEs (128 cycles) still fit.
+        (4096, "int8", 16, 32 * 128 + 128),
+        (4096, "int8", 32, 128 + 31 * 256 + 256),
+        (300, "fp4_er_pos", 4, 64 + 64 + 32 + 32),    # last group 11 steps x 2 = 22 < 32
+    ],
+)
+def test_bitmod_pe_cycles_with_a_shared_dequantizer(k, fmt, pes, expected):
+    assert pc.bitmod_pe_cycles(k, 4, fmt, 128, 8, pes) == expected
+    assert pc.dequant_cycles(8, pes) == 8 * pes
+    # Per group in steady state: the slower of accumulation and the shared dequantizer.
+    group = pc.bitmod_pe_group_cycles(128, 4, fmt, 8, pes)
+    assert group == max(pc.bitmod_pe_group_cycles(128, 4, fmt, 8), 8 * pes)
+
+
 def test_bitmod_pe_cycles_vectorized_and_terms_form_agree():
     k = np.array([1, 128, 129, 300, 4096])
     by_name = pc.bitmod_pe_cycles(k, 4, "int6", 128)

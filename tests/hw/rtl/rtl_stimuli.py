@@ -75,7 +75,8 @@ def bitmod_model_cycles(c: BitModConfig, mode: int = 0) -> tuple[int, int]:
     """(first result, period) in cycles of the build in ``mode``, from `hwsim.sim.pe_cycles`:
     the PE cycles, plus the pipeline's fill and, for an array, the operand register once."""
     fmt = dtypes_name(c.families[mode], 3)  # any member of a family has the same term count
-    pe = int(pe_cycles.bitmod_pe_cycles(c.k, c.lanes, fmt, c.group_size, c.scale_bits))
+    pe = int(pe_cycles.bitmod_pe_cycles(c.k, c.lanes, fmt, c.group_size, c.scale_bits,
+                                        c.pes_per_dequantizer))
     fill = int(pe_cycles.pipeline_fill_cycles(c.pipeline))
     # An array tile adds the operand register stage; back to back, that stage and the
     # pipeline overlap the previous tile, so results follow every `pe` cycles.

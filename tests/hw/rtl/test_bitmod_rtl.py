@@ -1,10 +1,17 @@
+# amaranth: UnusedElaboratable=no
 """BitMoD PE and array in Amaranth's simulator against the golden model, bit for bit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from rtl_stimuli import bitmod_cases, bitmod_edges, bitmod_random
+from rtl_stimuli import (
+    bitmod_cases,
+    bitmod_edges,
+    bitmod_exhaustive,
+    bitmod_random,
+    bitmod_specials,
+)
 from rtl_stream import run_stream
 
 from hwsim.hw.rtl.bitmod import LOOPS, PIPELINE_CUTS, BitModArray, BitModConfig, BitModPE
@@ -97,6 +104,26 @@ def test_array_matches_model(rows, cols, weights):
     _check(dut, bitmod_random(c, n=3, seed=9), seed=12)
 
 
+@pytest.mark.parametrize(("rows", "weights", "accumulator", "loop", "pipeline"),
+                         [(2, "fp4+int6", "exact", "normalized", 0),
+                          (2, "fp4+int6", "exact", "normalized", 6),
+                          (1, "fp3", "bitmod", "normalized", 3),
+                          (1, "int6", "bitmod", "unnormalized", 7)])
+def test_array_with_row_shared_dequantizers_matches_model(rows, weights, accumulator, loop,
+                                                          pipeline):
+    # Three PEs per row take turns on one dequantizer (groups of 8 on 2 lanes: the front
+    # stalls): the FP16 specials (sticky flags per PE) and two seeds of random codes and
+    # scales under random stalls and back-pressure (every code: the exact builds).
+    c = BitModConfig(rows=rows, cols=3, weights=weights, lanes=2, group_size=8, k=20,
+                     pipeline=pipeline, accumulator=accumulator, loop=loop, dequantizer="row")
+    dut = BitModArray(c)
+    _check(dut, bitmod_specials(c))
+    if accumulator == "exact":
+        _check(dut, bitmod_exhaustive(c))
+    for seed in (3, 4):
+        _check(dut, bitmod_random(c, n=3, seed=seed), seed=seed + 10)
+
+
 def test_nonfinite_flag_is_sticky_per_output_and_clears():
     c = BitModConfig(weights="fp4", **SMALL)
     case = next(cs for cs in bitmod_cases(c) if cs.name == "fp16_specials")
@@ -118,6 +145,11 @@ def test_config_rejects_bad_parameters():
     with pytest.raises(HwsimError, match="parameter loop = 'fast' is not allowed; "
                                          "allowed: normalized, unnormalized"):
         BitModConfig(loop="fast")
+    with pytest.raises(HwsimError, match="parameter dequantizer = 'col' is not allowed; "
+                                         "allowed: per_pe, row"):
+        BitModConfig(dequantizer="col")
+    with pytest.raises(HwsimError, match="a single PE has no row to share a dequantizer"):
+        BitModPE(BitModConfig(dequantizer="row"))
 
 
 def test_accumulator_widths_are_derived_from_the_worst_case():

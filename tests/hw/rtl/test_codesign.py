@@ -105,6 +105,39 @@ def test_array_tile_cycles(rows, cols, k, group_size, lanes, fmt):
     assert run.load_edges[-1] - run.accept_edges[0] == 3 * pe + pe_cycles.ARRAY_IO_LATENCY + fill
 
 
+# (rows, cols, k, group_size, lanes, scale_bits, format, PE cycles with a dequantizer per PE,
+# with one per row), by `bitmod_pe_cycles`' rule: A_0 + sum max(A_i, D) + D, D = P x scale_bits.
+ROW_SHARED = [
+    # Two groups of A = 16 beats x 2 terms = 32; 4 x 4 = 16 <= 32: no stall, only the
+    # drain grows: 32 + 32 + 4 = 68 per PE, 32 + 32 + 16 = 80 shared.
+    (1, 4, 128, 64, 4, 4, "fp4_e2m1", 68, 80),
+    # Groups 8, 8, 4 on 2 lanes: A = 8, 8, 4; per PE D = 8: 8 + 8 + 8 + 8 = 32; shared
+    # D = 3 x 8 = 24 > A: the front stalls 16 cycles a group: 8 + 24 + 24 + 24 = 80.
+    (2, 3, 20, 8, 2, 8, "fp4_e2m1", 32, 80),
+    # int8 (4 Booth digits), groups 16, 16, 8 on 2 lanes: A = 32, 32, 16; D = 2 x 4 = 8
+    # fits: 32 + 32 + 16 + 4 = 84 per PE, 32 + 32 + 16 + 8 = 88 shared.
+    (2, 2, 40, 16, 2, 4, "int8", 84, 88),
+    # Three groups of 4 on one lane, int4 (2 digits): A = 8 < D = 4 x 3 = 12: 8 + 12 + 12
+    # + 12 = 44 shared; 8 + 8 + 8 + 3 = 27 per PE.
+    (3, 4, 12, 4, 1, 3, "int4", 27, 44),
+]
+
+
+@pytest.mark.parametrize(("rows", "cols", "k", "group_size", "lanes", "scale_bits", "fmt",
+                          "per_pe", "shared"), ROW_SHARED)
+def test_row_shared_dequantizer_cycles(rows, cols, k, group_size, lanes, scale_bits, fmt,
+                                       per_pe, shared):
+    family = "fp4" if fmt.startswith("fp4") else fmt
+    c = BitModConfig(rows=rows, cols=cols, weights=family, k=k, group_size=group_size,
+                     lanes=lanes, scale_bits=scale_bits, dequantizer="row")
+    assert pe_cycles.bitmod_pe_cycles(k, lanes, fmt, group_size, scale_bits) == per_pe
+    pe = int(pe_cycles.bitmod_pe_cycles(k, lanes, fmt, group_size, scale_bits, cols))
+    assert pe == shared
+    latency, periods = _measure(BitModArray(c), st.bitmod_random(c, n=3, seed=rows + cols))
+    assert latency == pe_cycles.array_tile_cycles(pe, pe_cycles.pipeline_fill_cycles(c.pipeline))
+    assert periods == {pe}
+
+
 # The cheapest PE (one lane, one Booth digit per weight, one scale bit) keeps 64-PE rows and
 # columns cheap to simulate; the array's control is shared by all its PEs.
 TINY = {"lanes": 1, "weights": "int2", "k": 4, "group_size": 4, "scale_bits": 1,

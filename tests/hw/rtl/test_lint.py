@@ -39,6 +39,7 @@ WAIVED = {
 DESIGNS = [(b.name, {}) for b in list_blocks()] + [
     ("bitmod_pe", {"weights": "bitmod", "accumulator": "bitmod", "pipeline": 4}),
     ("bitmod_pe", {"weights": "bitmod", "pipeline": 0}),
+    ("pe_array", {"dequantizer": "row", "accumulator": "bitmod", "pipeline": 6}),
 ]
 
 

@@ -35,3 +35,10 @@ def test_the_registry_refuses_the_same_values(block, name):
                            rf"allowed: integers {p.lo}\.\.{p.hi}"):
             resolve_params(block, {name: value})
     assert resolve_params(block, {name: p.lo})[name] == p.lo
+
+
+def test_pe_array_builds_a_row_shared_dequantizer_by_name():
+    # The registry passes the choice through to the array's configuration.
+    assert get_block("pe_array").param("dequantizer").choices == ("per_pe", "row")
+    arr = BLOCKS["pe_array"].factory(**resolve_params("pe_array", {"dequantizer": "row"}))
+    assert arr.config.dequantizer == "row" and arr.config.pes_per_dequantizer == 2

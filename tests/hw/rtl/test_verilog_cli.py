@@ -55,6 +55,9 @@ def test_writes_verilog_and_json_byte_identical_on_rerun(tmp_path):
     (["bitmod_pe", "-p", "lanes=four"], "parameter lanes must be an integer"),
     (["bitmod_pe", "-p", "rows=2"], "block bitmod_pe has no parameter 'rows'; its parameters:"),
     (["bitmod_pe", "-p", "lanes"], "--param expects key=value, not 'lanes'"),
+    (["pe_array", "-p", "dequantizer=col"],
+     "parameter dequantizer = 'col' is not allowed; allowed: per_pe, row"),
+    (["bitmod_pe", "-p", "dequantizer=row"], "block bitmod_pe has no parameter 'dequantizer'"),
     (["bitmod_pex"], "unknown RTL block 'bitmod_pex' (did you mean bitmod_pe"),
     ([], "give a block name"),
 ])
