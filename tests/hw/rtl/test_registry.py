@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hwsim.errors import HwsimError
+from hwsim.hw.rtl.bitmod import DEQUANTIZERS, BitModConfig
 from hwsim.hw.rtl.registry import BLOCKS, get_block, resolve_params
 
 _RANGED = [(b.name, p.name) for b in BLOCKS.values() for p in b.params if p.choices is None]
@@ -37,8 +38,8 @@ def test_the_registry_refuses_the_same_values(block, name):
     assert resolve_params(block, {name: p.lo})[name] == p.lo
 
 
-def test_pe_array_builds_a_row_shared_dequantizer_by_name():
-    # The registry passes the choice through to the array's configuration.
-    assert get_block("pe_array").param("dequantizer").choices == ("per_pe", "row")
-    arr = BLOCKS["pe_array"].factory(**resolve_params("pe_array", {"dequantizer": "row"}))
-    assert arr.config.dequantizer == "row" and arr.config.pes_per_dequantizer == 2
+def test_pe_array_takes_a_row_shared_dequantizer_by_name():
+    # The registry's parameters are the array configuration's fields (its factory's input).
+    assert get_block("pe_array").param("dequantizer").choices == DEQUANTIZERS
+    config = BitModConfig(**resolve_params("pe_array", {"dequantizer": "ROW"}))
+    assert config.dequantizer == "row" and config.pes_per_dequantizer == config.cols == 2
