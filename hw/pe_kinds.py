@@ -104,6 +104,10 @@ class BitmodPE(_PEBase):
     design point states them); a workload with other weights is refused. None: every format
     the cycle model knows.
     ``pipeline``: register stages in its datapath (one cycle more per array tile each).
+    ``dequantizer_pes``: PEs of an array row that share one bit-serial dequantizer, taking
+    turns at each group's end (1: one per PE; the RTL array's ``dequantizer=row``: its
+    ``cols``); it must divide the array's columns. A group then keeps the dequantizer
+    ``dequantizer_pes x scale_bits`` cycles (`hwsim.sim.pe_cycles.bitmod_pe_cycles`).
     """
 
     kind: Literal["bitmod"] = "bitmod"
@@ -113,6 +117,7 @@ class BitmodPE(_PEBase):
     dequant_pj_per_cycle: NonNegFloat = 0.0
     weight_formats: tuple[str, ...] | None = None
     pipeline: PipelineStages = 0
+    dequantizer_pes: PosInt = 1
 
 
 @dataclass(frozen=True)
@@ -249,17 +254,24 @@ def _bitmod_formats(p: Mapping[str, Any]) -> dict[str, Any]:
                                for f in family_formats(fam)]}
 
 
+def _bitmod_array(p: Mapping[str, Any]) -> dict[str, Any]:
+    # An array's PEs: its build's formats, and a row's PEs sharing one dequantizer with
+    # ``dequantizer=row``.
+    return {**_bitmod_formats(p), "dequantizer_pes": p["cols"] if p["dequantizer"] == "row"
+            else 1}
+
+
 def _frozen(d: dict) -> Mapping:
     return MappingProxyType(d)
 
 
 _BITMOD_FIELDS = _frozen({"lanes": "lanes", "scale_bits": "scale_bits", "pipeline": "pipeline"})
 # An array of BitMoD PEs (``pe_array``): the PE of the same build.
-_BITMOD_ARRAY = BlockPE(_BITMOD_FIELDS, derived=_bitmod_formats, array=True)
+_BITMOD_ARRAY = BlockPE(_BITMOD_FIELDS, derived=_bitmod_array, array=True)
 # The accelerator core's array (`CoreConfig.array`): its PEs' pipeline is the core's.
 _CORE_ARRAY = BlockPE(_frozen({"lanes": "lanes", "scale_bits": "scale_bits",
                                "pipeline": "pipeline"}),
-                      derived=_bitmod_formats, array=True)
+                      derived=_bitmod_array, array=True)
 # The simulator's ``mac`` kind describes operand widths, not number types: the INT and
 # FP16 x INT MACs take integer weights and KV caches only, which the workload must respect
 # (the simulator would run FP16 weights on them in two passes, as on an FP16 MAC).

@@ -12,6 +12,7 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
       energy_pj_per_cycle: 0.56  # or `rtl` (with `rtl:` below): from the gate-level flow
       area_um2: 1507.7           # or `rtl`
       scale_bits: 8            # bitmod only: integer group scale, one bit per dequant cycle
+      dequantizer_pes: 1       # bitmod only: PEs of a row sharing one dequantizer (divides cols)
       rtl: {block: bitmod_pe, params: {weights: fp4}, node: 28nm, format: bitmod4}
                                # optional: the RTL block behind `rtl` figures (hwsim.hw.asic)
     array: {rows: 32, cols: 32}          # rows: output channels (n), cols: tokens (m)
@@ -235,6 +236,12 @@ def _cross_checks(hw: HardwareSpec) -> list[str]:
                     errors.append(f"weights.group_size: {problem}")
         elif w.group_size is not None:
             errors.append("weights.group_size: needs 'format' ('bits' is already effective)")
+    pes = getattr(hw.pe, "dequantizer_pes", 1)
+    for name in ("array", "decode_array"):
+        arr = getattr(hw, name)
+        if arr is not None and arr.cols % pes:
+            errors.append(f"pe.dequantizer_pes: {pes} PEs of a row share a dequantizer, so it "
+                          f"must divide {name}.cols ({arr.cols})")
     if (hw.dram.bytes_per_cycle is None) == (hw.dram.gb_per_s is None):
         errors.append("dram: give exactly one of 'bytes_per_cycle' or 'gb_per_s'")
     for name in ("weight", "activation", "output"):

@@ -153,7 +153,8 @@ class _BitmodModel(CycleModel):
     def pe_cycles(self, k, pe, w, group_size):
         if w.grouped:
             assert group_size is not None
-            return pc.bitmod_pe_terms_cycles(k, pe.lanes, w.terms, group_size, pe.scale_bits)
+            return pc.bitmod_pe_terms_cycles(k, pe.lanes, w.terms, group_size, pe.scale_bits,
+                                             pe.dequantizer_pes)
         return pc.bitmod_pe_ungrouped_cycles(k, pe.lanes, w.terms)
 
     def dequant_cycles(self, k, pe, w, group_size):
@@ -163,10 +164,12 @@ class _BitmodModel(CycleModel):
 
     def lane_mac_cycles(self, pe, fmt, group_size):
         """Cycles per quantization group (`bitmod_pe_group_cycles`: accumulation overlapped
-        with the previous group's dequantization) x lanes / group size."""
+        with the previous group's dequantization, on a dequantizer the PE may share) x lanes /
+        group size."""
         if group_size is None:
             return super().lane_mac_cycles(pe, fmt, group_size)
-        cycles = pc.bitmod_pe_group_cycles(group_size, pe.lanes, fmt, pe.scale_bits)
+        cycles = pc.bitmod_pe_group_cycles(group_size, pe.lanes, fmt, pe.scale_bits,
+                                           pe.dequantizer_pes)
         return float(cycles) * pe.lanes / group_size
 
 

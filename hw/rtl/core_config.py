@@ -31,7 +31,7 @@ from amaranth.lib import data
 
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl._common import IntRanges, check_ints
-from hwsim.hw.rtl.bitmod import BitModConfig
+from hwsim.hw.rtl.bitmod import DEQUANTIZERS, BitModConfig
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WeightFamily, get_families, get_family
 
 __all__ = [
@@ -138,6 +138,9 @@ class CoreConfig:
             ``b_lines x lanes / group_size`` lines per half (at least 1).
         bus_bytes: DRAM bus beat (bytes per cycle of each stream); 0 picks the widest
             (up to 16) that divides every line.
+        dequantizer: the array's dequantizers (`BitModConfig.dequantizer`): one per PE, or one
+            per PE row shared by its ``cols`` PEs (longer tiles where a group accumulates in
+            fewer than ``cols x scale_bits`` cycles; the simulator's ``dequantizer_pes``).
     """
 
     rows: int = 2
@@ -153,6 +156,7 @@ class CoreConfig:
     b_lines: int = 64
     o_lines: int = 32
     bus_bytes: int = 0
+    dequantizer: str = "per_pe"
 
     RANGES: ClassVar[IntRanges] = MappingProxyType(
         {"rows": (1, 16), "cols": (1, 16), "lanes": (1, 16), "group_size": (1, 4096),
@@ -178,6 +182,9 @@ class CoreConfig:
                      "bus_bytes"):
             _pow2(name, getattr(self, name))
         get_families(self.weights)
+        if self.dequantizer not in DEQUANTIZERS:
+            raise HwsimError(f"parameter dequantizer = {self.dequantizer!r} is not allowed; "
+                             f"allowed: {', '.join(DEQUANTIZERS)}")
         if self.group_size % self.lanes:
             raise HwsimError(f"parameter group_size ({self.group_size}) must be a multiple of "
                              f"lanes ({self.lanes}): a beat never straddles two groups")
@@ -213,7 +220,7 @@ class CoreConfig:
         return BitModConfig(rows=self.rows, cols=self.cols, lanes=self.lanes,
                             weights=self.weights, group_size=self.group_size, k=self.k_max,
                             scale_bits=self.scale_bits, align_bits=self.align_bits,
-                            pipeline=self.pipeline)
+                            pipeline=self.pipeline, dequantizer=self.dequantizer)
 
     @property
     def code_bits(self) -> int:

@@ -266,7 +266,9 @@ BLOCKS: dict[str, Block] = {
                     "codes)"),
                _int(_CORE, "o_lines", 256, "output buffer lines per half (cols words)"),
                Param("bus_bytes", 0, "DRAM bytes per beat (0: widest dividing every line)",
-                     choices=(0, 1, 2, 4, 8, 16, 32, 64)))),
+                     choices=(0, 1, 2, 4, 8, 16, 32, 64)),
+               Param("dequantizer", "per_pe", "the array's dequantizers: one per PE, or one "
+                     "per row serving its cols PEs in turn", choices=DEQUANTIZERS))),
         Block("bipolar_pe", "bipolar-INT PE: bit-plane AND-popcount, serial over plane pairs",
               BipolarPE,
               (_int(_BIPOLAR, "lanes", 8, "elements per beat"),

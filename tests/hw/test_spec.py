@@ -91,6 +91,14 @@ def test_area_by_hand():
         ({"weights": {"format": "int4", "bits": 4}}, r"weights: give exactly one of 'format'"),
         ({"weights": {"format": "fp5x"}}, r"weights.format: .*fp5x"),
         ({"weights": {"bits": 4, "group_size": 8}}, r"weights.group_size: needs 'format'"),
+        # A shared dequantizer serves PEs of one row: whole groups of the array's columns.
+        ({"pe": {"kind": "bitmod", "dequantizer_pes": 4, "energy_pj_per_cycle": 0.5,
+                 "area_um2": 1000}},
+         r"pe.dequantizer_pes: 4 PEs of a row share a dequantizer, so it must divide "
+         r"array.cols \(2\)"),
+        ({"decode_array": {"rows": 2, "cols": 3},
+          "pe": {"kind": "bitmod", "dequantizer_pes": 2, "energy_pj_per_cycle": 0.5,
+                 "area_um2": 1000}}, r"must divide decode_array.cols \(3\)"),
         # The workload's rules: a cast has no groups, OliVe's pair up (was silently ignored).
         ({"weights": {"format": "fp16", "group_size": 128}},
          r"weights.group_size: fp16 is a plain cast without scales or groups"),

@@ -68,6 +68,18 @@ def test_pipelined_pes_add_their_fill_to_every_tile(pipeline):
     assert run.cycles > make_case(SMALL, 6, 10, 40, 2, seed=11).model_cycles
 
 
+def test_a_row_shared_dequantizer_keeps_the_cycles_exact():
+    # SMALL's fp4 groups accumulate in 4 beats x 2 terms = 8 cycles, fewer than the 2 columns
+    # x 8 scale bits a group keeps the row's dequantizer: every group stalls the front. The
+    # simulator's PE (dequantizer_pes = cols, by the registry's rule) charges exactly that.
+    c = dataclasses.replace(SMALL, dequantizer="row")
+    case = make_case(c, 6, 10, 40, 2, seed=13)
+    run, got, _ = _run(c, case, 2)
+    assert (got == case.expected).all()
+    assert run.cycles == case.model_cycles
+    assert run.cycles > make_case(SMALL, 6, 10, 40, 2, seed=13).model_cycles
+
+
 def test_m_outer_loop_order_follows_the_mapping():
     base = make_case(SMALL, 6, 10, 40, 2, seed=3)
     mp = dataclasses.replace(base.mapping, loop_order="m_outer")

@@ -12,6 +12,7 @@ import rtl_stimuli as st
 from rtl_stream import run_stream
 
 from hwsim.dtypes import get_format
+from hwsim.hw.pe_kinds import pe_for_block
 from hwsim.hw.rtl.bipolar import BipolarPE
 from hwsim.hw.rtl.bitmod import (
     ACCUMULATORS,
@@ -144,10 +145,10 @@ TINY = {"lanes": 1, "weights": "int2", "k": 4, "group_size": 4, "scale_bits": 1,
         "align_bits": 0}
 
 
-def _tile_latencies(rows: int, cols: int, pipeline: int) -> list[int]:
+def _tile_latencies(rows: int, cols: int, pipeline: int, dequantizer: str = "per_pe") -> list[int]:
     """Cycles from each tile's first beat to its result on the RTL array, tiles issued as the
     previous result is loaded (`run_stream(one_at_a_time=True)`), bit-exact outputs."""
-    c = BitModConfig(rows=rows, cols=cols, pipeline=pipeline, **TINY)
+    c = BitModConfig(rows=rows, cols=cols, pipeline=pipeline, dequantizer=dequantizer, **TINY)
     case = st.bitmod_random(c, n=3, seed=rows + cols + pipeline)
     run = run_stream(BitModArray(c), case.beats, 3, case.out_ports, one_at_a_time=True)
     assert run.outputs == case.expected
@@ -155,14 +156,18 @@ def _tile_latencies(rows: int, cols: int, pipeline: int) -> list[int]:
     return [load - first for first, load in zip(firsts, run.load_edges, strict=True)]
 
 
-def _block_compute_cycles(rows: int, cols: int, pipeline: int, m: int, n: int) -> int:
+def _block_compute_cycles(rows: int, cols: int, pipeline: int, m: int, n: int,
+                          dequantizer: str = "per_pe") -> int:
     """The simulator's compute cycles of a one-block int2 GEMM (k = 4, groups of 4) on a rows x
-    cols array of TINY PEs with ``pipeline`` stages, buffers wide enough never to limit it."""
+    cols array of TINY PEs with ``pipeline`` stages, buffers wide enough never to limit it; the
+    PE as the registry describes the ``pe_array`` build (its ``dequantizer_pes``)."""
     buf = {"kib": 4096, "banks": 64, "port_bits": 4096}
+    params = {"rows": rows, "cols": cols, "pipeline": pipeline, "dequantizer": dequantizer,
+              **TINY}
+    pe, _, _ = pe_for_block("pe_array", params)
     hw = hardware_from_dict({
         "name": "tiny", "clock_mhz": 100,
-        "pe": {"kind": "bitmod", "lanes": 1, "scale_bits": 1, "pipeline": pipeline,
-               "energy_pj_per_cycle": 0.0, "area_um2": 0.0},
+        "pe": pe,
         "array": {"rows": rows, "cols": cols},
         "buffers": {"weight": buf, "activation": buf, "output": buf},
         "dram": {"bytes_per_cycle": 64}})
@@ -192,6 +197,22 @@ def test_the_simulator_charges_each_tile_the_rtl_tile_latency(pipeline):
         m, n = 3 * cols - 1, 2 * rows + 1
         tiles = -(-m // cols) * -(-n // rows)
         assert _block_compute_cycles(rows, cols, pipeline, m, n) == tiles * tile
+
+
+@pytest.mark.parametrize(("rows", "cols", "pipeline"), [(2, 3, 0), (1, 8, 3), (3, 2, 6)])
+def test_the_simulator_charges_a_row_shared_dequantizer_the_rtl_tile_latency(rows, cols,
+                                                                            pipeline):
+    """With one dequantizer per row (``dequantizer_pes`` = cols in the simulator's PE, from the
+    registry) the one tile rule holds as well: a TINY output is one group, accumulated in 4
+    cycles, then dequantized for each of the row's PEs in turn, cols x 1 cycles."""
+    latencies = set(_tile_latencies(rows, cols, pipeline, "row"))
+    pe = int(pe_cycles.bitmod_pe_cycles(TINY["k"], 1, "int2", TINY["group_size"], 1, cols))
+    assert pe == 4 + cols  # one group: A + D, D = cols x 1 scale bit
+    assert latencies == {pe_cycles.array_tile_cycles(pe, pipeline)}
+    (tile,) = latencies
+    m, n = 2 * cols + 1, 2 * rows - 1
+    tiles = -(-m // cols) * -(-n // rows)
+    assert _block_compute_cycles(rows, cols, pipeline, m, n, "row") == tiles * tile
 
 
 @pytest.mark.parametrize(("lanes", "k", "pipeline"),
