@@ -302,13 +302,20 @@ class BitModArray(wiring.Component):
         k_groups, k_last_beats (only with ``runtime_k``): groups per output and beats of its
             last group, for reductions shorter than ``config.k`` chosen at run time; hold
             them stable while an output accumulates. The widths still follow ``config.k``.
+
+    With ``registered_ready`` (the default) the front's end-of-term / group / output / dequantizer
+    tests and the readiness they decide are registers, computed a cycle ahead from the counters'
+    next values: ``in_ready`` is then a register (gated only by the output back-pressure), not
+    a chain of comparators in front of every beat register's enable. The schedule is the same
+    cycle for cycle; without it (`BitModPE`) the tests are combinational.
     """
 
     def __init__(self, config: BitModConfig, *, input_stage: bool = True,
-                 runtime_k: bool = False) -> None:
+                 runtime_k: bool = False, registered_ready: bool = True) -> None:
         self.config = config
         self.input_stage = input_stage
         self.runtime_k = runtime_k
+        self.registered_ready = registered_ready
         c = config
         ports = {
             "in_valid": In(1),
@@ -367,25 +374,42 @@ class BitModArray(wiring.Component):
         grp = Signal(range(max(c.groups, 2)))
         draining = Signal()
         n_terms = _per_mode(mode, [f.terms for f in c.families])
-        last_term = j == n_terms - 1
         if self.runtime_k:
             last_grp, last_beats = self.k_groups - 1, self.k_last_beats - 1
         else:
             last_grp, last_beats = c.groups - 1, c.beats_last - 1
-        beats_here = Mux(grp == last_grp, last_beats, c.beats_full - 1)
-        group_end = beat_idx == beats_here
-        out_end = group_end & (grp == last_grp)
 
-        # Dequantizer schedule in front time; the back end replays it `depth` cycles later.
+        def ends(b: Value, g: Value) -> tuple[Value, Value]:
+            """(group end, output end) with beat ``b`` of group ``g`` in the beat register."""
+            group_end = b == Mux(g == last_grp, last_beats, c.beats_full - 1)
+            return group_end, group_end & (g == last_grp)
+
+        if self.registered_ready:
+            # Reset state: the beat register is empty, j = beat = group = 0 in mode 0.
+            last_term = Signal(name="last_term", init=c.families[0].terms == 1)
+            group_end, out_end, d_last = (Signal(name=n) for n in ("group_end", "out_end",
+                                                                    "d_last"))
+            ready_if_run, retire_if_run = Signal(name="ready_if_run", init=1), Signal()
+        else:
+            last_term = j == n_terms - 1
+            group_end, out_end = ends(beat_idx, grp)
         d_busy = Signal()
         d_cnt = Signal(range(max(c.dequant_cycles, 2)))
         d_final = Signal()
-        d_last = d_busy & (d_cnt == c.dequant_cycles - 1)
+        if not self.registered_ready:
+            d_last = d_busy & (d_cnt == c.dequant_cycles - 1)
+
+        # Dequantizer schedule in front time; the back end replays it `depth` cycles later.
         d_free = ~d_busy | d_last
-        retire = run & full & last_term & (~group_end | d_free)
+        if self.registered_ready:
+            retire = run & retire_if_run
+            m.d.comb += core_ready.eq(run & ready_if_run)
+        else:
+            retire = run & full & last_term & (~group_end | d_free)
+            m.d.comb += core_ready.eq(
+                run & Mux(draining, d_last, ~full | (retire & ~out_end)))
         handoff = retire & group_end
         step = run & full & (~last_term | retire)  # the current term is added this cycle
-        m.d.comb += core_ready.eq(run & Mux(draining, d_last, ~full | (retire & ~out_end)))
         accept = core_valid & core_ready
 
         with m.If(accept):
@@ -404,6 +428,35 @@ class BitModArray(wiring.Component):
             m.d.sync += draining.eq(1)
         with m.Elif(run & d_last & d_final):
             m.d.sync += draining.eq(0)
+        if self.registered_ready:
+            # The tests on the next cycle's state. Every candidate is computed from registers
+            # (and the run-time k), so only ``accept`` / ``retire`` pick among them late.
+            terms = [f.terms for f in c.families]
+            full_next = accept | (full & ~retire)
+            last_term_next = Mux(accept, _per_mode(src.get("mode", C(0, 1)), terms) == 1,
+                                 Mux(retire, n_terms == 1,
+                                     Mux(run & full & ~last_term, j + 1 == n_terms - 1,
+                                         last_term)))
+            ends_next = [Mux(retire, Mux(group_end, Mux(out_end, first, next_grp), next_beat),
+                             now)
+                         for first, next_grp, next_beat, now in zip(
+                             ends(C(0), C(0)), ends(C(0), grp + 1), ends(beat_idx + 1, grp),
+                             ends(beat_idx, grp), strict=True)]
+            group_end_next, out_end_next = ends_next
+            d_busy_next = Mux(handoff, 1, Mux(run & d_last, 0, d_busy))
+            d_last_next = Mux(handoff, c.dequant_cycles == 1,
+                              Mux(run & d_busy, d_cnt + 1 == c.dequant_cycles - 1,
+                                  d_last))
+            draining_next = Mux(retire & out_end, 1, Mux(run & d_last & d_final, 0, draining))
+            retire_next = full_next & last_term_next & (
+                ~group_end_next | ~d_busy_next | d_last_next)
+            m.d.sync += [
+                last_term.eq(last_term_next), group_end.eq(group_end_next),
+                out_end.eq(out_end_next), d_last.eq(d_last_next),
+                retire_if_run.eq(retire_next),
+                ready_if_run.eq(Mux(draining_next, d_last_next,
+                                    ~full_next | (retire_next & ~out_end_next))),
+            ]
 
         with m.If(handoff):
             m.d.sync += [d_busy.eq(1), d_cnt.eq(0), d_final.eq(out_end)]
@@ -520,7 +573,9 @@ class BitModPE(BitModArray):
             raise HwsimError(f"parameter dequantizer = {config.dequantizer!r}: a single PE has "
                              "no row to share a dequantizer with; allowed: per_pe (share one "
                              "per row in a BitModArray)")
-        super().__init__(config, input_stage=False)
+        # Its ready is not its critical path (the accumulator loop is), and its Verilog is the
+        # ASIC flow's calibration: the combinational tests stay.
+        super().__init__(config, input_stage=False, registered_ready=False)
 
 
 # Shapes of the datapath's values between the helpers below.

@@ -174,3 +174,23 @@ def test_pe_matches_model_past_int64(weights):
     c = BitModConfig(weights=weights, group_size=1024, k=1024, lanes=16, align_bits=8)
     assert c.acc_width > 62
     _check(BitModPE(c), bitmod_worst(c))
+
+
+@pytest.mark.parametrize(("input_stage", "scale_bits", "dequantizer", "seed"),
+                         [(True, 8, "per_pe", 21), (False, 2, "row", 22),
+                          (True, 1, "per_pe", 23), (True, 4, "row", 24)])
+def test_registered_ready_keeps_the_schedule_cycle_for_cycle(input_stage, scale_bits,
+                                                             dequantizer, seed):
+    """The array's registered ready (its front's tests computed a cycle ahead) accepts every
+    beat and loads every output at the same edge as the combinational front, under random
+    stalls and back-pressure, across mode switches; short scales make the dequantizer's
+    hand-off wait and the output's drain overlap the next output's beats, a shared one
+    stalls the front."""
+    c = BitModConfig(rows=2, cols=2, weights="bitmod", lanes=2, group_size=8, k=20,
+                     scale_bits=scale_bits, dequantizer=dequantizer)
+    case = bitmod_random(c, n=6, seed=seed)
+    runs = [_check(BitModArray(c, input_stage=input_stage, registered_ready=r), case, seed=seed)
+            for r in (False, True)]
+    assert runs[0].accept_edges == runs[1].accept_edges
+    assert runs[0].load_edges == runs[1].load_edges
+    assert runs[1].outputs == case.expected
