@@ -32,6 +32,12 @@ DESIGNS = {
     "pe_array_2x2": ("pe_array", {"rows": 2, "cols": 2, "weights": "fp4", "lanes": 2,
                                   "group_size": 8, "k": 20},
                      lambda p: st.bitmod_cases(BitModConfig(**p))),
+    # One dequantizer per row (turns, hand-off registers, the placement cut) with BitMoD's
+    # floating accumulator: the shared unit's stalls in the cycles the testbench checks.
+    "pe_array_2x2_row": ("pe_array", {"rows": 2, "cols": 2, "weights": "fp4", "lanes": 2,
+                                      "group_size": 8, "k": 20, "dequantizer": "row",
+                                      "accumulator": "bitmod", "pipeline": 6},
+                         lambda p: st.bitmod_cases(BitModConfig(**p))),
     "dequant": ("dequant", {}, lambda p: st.dequant_cases(**p)),
     "dint_mac": ("dint_mac", {"lanes": 2, "k": 32}, lambda p: st.dint_mac_cases(**p)),
     "int_mac": ("int_mac", {"lanes": 2, "k": 32}, lambda p: st.int_mac_cases(**p)),
