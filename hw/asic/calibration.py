@@ -22,8 +22,8 @@ from pathlib import Path
 from hwsim.errors import HwsimError
 from hwsim.hw.asic.cost import BlockCost, block_cost
 
-__all__ = ["MACS", "NODES", "PUBLISHED", "RATIOS", "Calibration", "CalibrationRow",
-           "PublishedBlock", "calibrate", "check_node"]
+__all__ = ["MACS", "NODES", "PUBLISHED", "RATIOS", "RATIO_SCOPES", "RATIO_SOURCE", "Calibration",
+           "CalibrationRow", "PublishedBlock", "RatioCheck", "calibrate", "check_node"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,37 @@ MACS = ("BitMoD PE", "FP16 x INT8 MAC", "FP16 MAC (mul + add)", "FP16 x (INT8 or
 # 13 + 20 (dINT) flip-flops of pure delay, FPGA timing boundaries no published MAC has.
 _ONE_MAC = (("lanes", 1), ("pipeline", 1))
 RATIOS = (("INT8 MAC / dINT MAC", ("int_mac", _ONE_MAC), ("dint_mac", _ONE_MAC), 1.93, 2.56),)
+RATIO_SOURCE = ("Lee et al., EMNLP 2023 (arXiv 2311.05161); the paper does not state the scope "
+                "of its MACs' figures (accumulator, registers)")
+# The scopes a ratio is checked at, headline first: (label, sub-blocks; None: the whole
+# block, its power analysed whole). The second view is the multiplier with its input and
+# product registers (`subblocks`), its power the parts analysed alone: what the published
+# figures would be if the MACs' common parts (accumulator, output register, control) were
+# negligible beside the multiplier, which the paper neither states nor excludes.
+RATIO_SCOPES: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("whole MAC", None),
+    ("multiplier with its input and product registers (second view)", ("multiply",)),
+)
+
+
+@dataclass(frozen=True)
+class RatioCheck:
+    """A published ratio against ours at one scope, unfitted (power at the default activity)."""
+
+    name: str
+    scope: str
+    published_area: float
+    area: float
+    published_power: float
+    power: float
+
+    @property
+    def area_error(self) -> float:
+        return self.area / self.published_area - 1.0
+
+    @property
+    def power_error(self) -> float:
+        return self.power / self.published_power - 1.0
 
 
 @dataclass(frozen=True)
@@ -162,7 +193,7 @@ class Calibration:
         area_per_lib_um2: node um^2 per library um^2.
         pj_per_unit: pJ per um^2 of switched capacitance proxy.
         rows: every published block.
-        ratios: (name, published area, ours, published power, ours) unfitted ratios.
+        ratios: the unfitted published ratios, each at every `RATIO_SCOPES` scope.
         unconverged: the rows whose default-activity figure stopped at the propagation's pass
             limit (`vectorless`): approximate.
     """
@@ -171,7 +202,7 @@ class Calibration:
     area_per_lib_um2: float
     pj_per_unit: float
     rows: tuple[CalibrationRow, ...]
-    ratios: tuple[tuple[str, float, float, float, float], ...]
+    ratios: tuple[RatioCheck, ...]
     unconverged: tuple[str, ...] = ()
 
     def area_um2(self, cost: BlockCost) -> float:
@@ -209,6 +240,16 @@ def _geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+def _scope(cost: BlockCost, subblocks: tuple[str, ...] | None) -> tuple[float, float]:
+    """(library um^2, switched units per cycle at the default activity) of ``subblocks`` of
+    ``cost``: the whole block analysed whole (None), else the sum of the parts each analysed
+    alone, as a block synthesized as several modules."""
+    if subblocks is None:
+        return cost.area_um2, cost.default_block
+    return (sum(cost.subblock_area_um2.get(b, 0.0) for b in subblocks),
+            sum(cost.default_alone.get(b, 0.0) for b in subblocks))
+
+
 def _estimate(p: PublishedBlock, cost: BlockCost) -> tuple[float, float, float | None]:
     """(library um^2, switched units per cycle at the default activity, on real operands)
     of ``p``'s counterpart in ``cost``. The default activity is the published figures' basis:
@@ -216,11 +257,12 @@ def _estimate(p: PublishedBlock, cost: BlockCost) -> tuple[float, float, float |
     the published block was synthesized as several modules (the PE, the FP16 MAC)."""
     acts = {a.weight_format: a for a in cost.activity}
     sw = acts[p.format].switching if p.format else cost.switching
+    area, default = _scope(cost, p.subblocks)
+    if sw is None:
+        return area, default, None
     if p.subblocks is None:
-        return cost.area_um2, cost.default_block, sw.total if sw else None
-    area = sum(cost.subblock_area_um2.get(b, 0.0) for b in p.subblocks)
-    default = sum(cost.default_alone.get(b, 0.0) for b in p.subblocks)
-    return area, default, sum(sw.by_subblock.get(b, 0.0) for b in p.subblocks) if sw else None
+        return area, default, sw.total
+    return area, default, sum(sw.by_subblock.get(b, 0.0) for b in p.subblocks)
 
 
 def _err(ours: float | None, published: float) -> float | None:
@@ -266,6 +308,12 @@ def calibrate(node: str = "28nm", cache_dir: Path | None = None, *,
     checked = []
     for name, (num, nparams), (den, dparams), pub_area, pub_power in RATIOS if ratios else ():
         a, b = block_cost(num, dict(nparams), cache_dir), block_cost(den, dict(dparams), cache_dir)
-        checked.append((name, pub_area, a.area_um2 / b.area_um2, pub_power,
-                        a.default_block / b.default_block))
+        for label, subblocks in RATIO_SCOPES:
+            for cost in (a, b):
+                if missing := set(subblocks or ()) - set(cost.subblock_area_um2):
+                    raise HwsimError(f"{cost.block} has no sub-block {sorted(missing)} for the "
+                                     f"ratio {name!r} at scope {label!r}")
+            (area_a, power_a), (area_b, power_b) = _scope(a, subblocks), _scope(b, subblocks)
+            checked.append(RatioCheck(name, label, pub_area, area_a / area_b, pub_power,
+                                      power_a / power_b))
     return Calibration(node, k_area, k_energy, tuple(rows), tuple(checked), tuple(unconverged))

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from hwsim.hw.asic.calibration import Calibration
+from hwsim.hw.asic.calibration import RATIO_SOURCE, Calibration
 from hwsim.hw.asic.cost import BlockCost
 
 __all__ = ["area_report", "calibration_lines", "calibration_markdown", "cost_lines",
@@ -61,9 +61,11 @@ def area_report(cost: BlockCost, cal: Calibration) -> dict:
             "mac_area_order": dict(zip(("published", "ours", "not_estimated"),
                                        cal.mac_order(), strict=True))
             | {"reproduced_where_estimated": cal.mac_order_reproduced()},
-            "unfitted_ratios": [{"ratio": n, "published_area": pa, "area": round(a, 3),
-                                 "published_power": pp, "power": round(p, 3)}
-                                for n, pa, a, pp, p in cal.ratios],
+            "unfitted_ratios": [{"ratio": r.name, "scope": r.scope,
+                                 "published_area": r.published_area, "area": round(r.area, 3),
+                                 "published_power": r.published_power,
+                                 "power": round(r.power, 3)} for r in cal.ratios],
+            "unfitted_ratios_source": RATIO_SOURCE if cal.ratios else None,
         },
     }
 
@@ -110,9 +112,12 @@ def calibration_lines(cal: Calibration) -> list[str]:
                      f"{ours_a:>8}{_pct(r.area_error):>6}{_pct(r.area_loo_error):>6}"
                      f"{r.published_power_mw:>8.3f}{ours_p:>8}{_pct(r.power_error):>6}"
                      f"{_pct(r.power_loo_error):>6}{real_p:>8}{_pct(r.power_real_error):>6}")
-    for n, pa, a, pp, p in cal.ratios:
-        lines.append(f"  unfitted {n}: area {a:.2f}x (published {pa}x, {_pct(a / pa - 1)}), "
-                     f"power {p:.2f}x (published {pp}x, {_pct(p / pp - 1)})")
+    for r in cal.ratios:
+        lines.append(f"  unfitted {r.name}, {r.scope}: area {r.area:.2f}x (published "
+                     f"{r.published_area}x, {_pct(r.area_error)}), power {r.power:.2f}x "
+                     f"(published {r.published_power}x, {_pct(r.power_error)})")
+    if cal.ratios:
+        lines.append(f"  (ratios unfitted, power at the default activity; {RATIO_SOURCE})")
     published, ours, missing = cal.mac_order()
     verdict = "reproduced" if cal.mac_order_reproduced() else "NOT reproduced"
     lines.append(f"  MAC area order, published: {' < '.join(published)}")
@@ -147,9 +152,13 @@ def calibration_markdown(cal: Calibration) -> str:
                      f"{_pct(r.power_loo_error)} | {num(r.power_real_mw, '.3f')} | "
                      f"{_pct(r.power_real_error)} |")
     lines.append("")
-    for n, pa, a, pp, p in cal.ratios:
-        lines.append(f"Unfitted {n}: area {a:.2f}x (published {pa}x, {_pct(a / pa - 1)}), "
-                     f"power {p:.2f}x (published {pp}x, {_pct(p / pp - 1)}).")
+    if cal.ratios:
+        lines += ["| unfitted ratio, scope | area | published | error | power (default "
+                  "activity) | published | error |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r.name}, {r.scope} | {r.area:.2f}x | {r.published_area}x | "
+                  f"{_pct(r.area_error)} | {r.power:.2f}x | {r.published_power}x | "
+                  f"{_pct(r.power_error)} |" for r in cal.ratios]
+        lines += ["", f"Ratio source: {RATIO_SOURCE}."]
     published, ours, missing = cal.mac_order()
     verdict = "reproduced" if cal.mac_order_reproduced() else "**not reproduced**"
     lines.append(f"MAC area order, published: {' < '.join(published)}; ours: "

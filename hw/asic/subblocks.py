@@ -48,10 +48,16 @@ _BITMOD = SubBlocks(
           "dnext_*", "dvalue_*", "dplace_*", "oaccn_*"),
 )
 
+# Each lane's multiplier with its input registers (`registered_product`'s ``prod_N_a`` and
+# ``prod_N_b``, the dINT weight decode in front of them) and its product register
+# (``prod_N_r``): one sub-block, the scope of the INT8 / dINT ratio's multiplier view
+# (`calibration.RATIO_SCOPES`). The lanes' sum and its pipeline registers, the accumulator
+# and the output register are the rest of the datapath; the stream control is the default.
 _MAC = SubBlocks(
     rules=(
-        (r".*_r", "operand registers"),
-        (r"acc|total", "multiply-accumulate"),
+        (r"prod_\d+(_[abr])?", "multiply"),
+        (r"(pair|dot)(_r)?(_\d+)?", "lane sum"),
+        (r"acc|total", "accumulate"),
         (r"out|nonfinite", "output register"),
     ),
     keep=("total",),

@@ -9,9 +9,14 @@ import pytest
 
 from hwsim.errors import HwsimError
 from hwsim.hw.asic import calibration as cal_mod
-from hwsim.hw.asic.calibration import PUBLISHED, calibrate, check_node
+from hwsim.hw.asic.calibration import PUBLISHED, RATIO_SCOPES, calibrate, check_node
 from hwsim.hw.asic.cost import Activity, BlockCost
 from hwsim.hw.asic.energy import Switching
+from hwsim.hw.asic.report import calibration_lines, calibration_markdown
+
+# Stand-ins in two parts: the FP16 MAC (multiplier and adder) and the INT8 / dINT MACs, whose
+# ratio is also checked at the multiplier.
+_TWO_PARTS = ("fp16_mac", "int_mac", "dint_mac")
 
 
 def _cost(block: str, area: float, energy: float, sub: dict | None = None, *,
@@ -20,7 +25,7 @@ def _cost(block: str, area: float, energy: float, sub: dict | None = None, *,
     ``area``; the total area is the sum of the sub-blocks (``area`` is that of the published
     scope). At the default activity the whole block switches ``whole`` x its real figure and
     each sub-block analysed alone ``alone`` x its own, so the three figures differ."""
-    sub = sub or ({"multiply": area / 2, "add": area / 2} if block == "fp16_mac"
+    sub = sub or ({"multiply": area / 2, "add": area / 2} if block in _TWO_PARTS
                   else {"all": area})
     sw = Switching(energy * sum(sub.values()) / area, 0.0,
                    {k: energy * v / area for k, v in sub.items()}, 0.1)
@@ -74,7 +79,10 @@ def test_fit_is_the_geometric_mean_and_loo_uses_the_others(monkeypatch):
     assert not dual.fit and dual.area_loo_error is None and dual.power_loo_error is None
     assert dual.area_error == pytest.approx(1.5 / 2 ** (1 / 3) - 1)
     assert dual.power_error == pytest.approx(0.5)
-    assert cal.ratios == (("INT8 MAC / dINT MAC", 1.93, 2.0, 2.56, 2.5),)
+    # Both halves of each stand-in scale alike: the same ratio whole and at the multiplier.
+    assert [(r.name, r.scope, r.published_area, r.area, r.published_power, r.power)
+            for r in cal.ratios] == [("INT8 MAC / dINT MAC", label, 1.93, 2.0, 2.56, 2.5)
+                                     for label, _ in RATIO_SCOPES]
 
 
 def test_mac_area_order_compares_only_what_is_estimated(monkeypatch):
@@ -143,7 +151,54 @@ def test_power_is_fitted_at_the_default_and_the_real_operands_shown_beside_it(mo
         assert rows[name].power_mw == pytest.approx(share * real * cal.pj_per_unit)
         assert rows[name].power_real_mw == pytest.approx(real * cal.pj_per_unit)
     # The unfitted ratio at the default (whole blocks): 2.5 / 0.5 = 5, not the real 2.5.
-    assert cal.ratios[0][4] == pytest.approx(5.0)
+    assert cal.ratios[0].power == pytest.approx(5.0)
+
+
+def test_the_dint_ratio_is_checked_whole_and_at_the_multiplier(monkeypatch):
+    # Stand-ins whose multipliers take different shares of their blocks, with different
+    # default-activity figures whole and alone: each scope's ratio follows from the
+    # attribution (area per sub-block, each part's default-activity power analysed alone).
+    scope = dict.fromkeys(("exponent match", "bit-serial multiply", "group accumulate",
+                           "dequantize"), 250.0)
+    costs = {
+        "bitmod_pe": _cost("bitmod_pe", 1000.0, 1.0, scope),
+        "fp16_int_mac": _cost("fp16_int_mac", 1000.0, 1.0),
+        "fp16_mac": _cost("fp16_mac", 1000.0, 1.0),
+        "fp16_dual_mac": _cost("fp16_dual_mac", 1000.0, 1.0),
+        "int_mac": _cost("int_mac", 600.0, 60.0, {"multiply": 390.0, "accumulate": 120.0,
+                                                   "output register": 50.0, "control": 40.0},
+                         whole=0.6, alone=0.3),
+        "dint_mac": _cost("dint_mac", 360.0, 30.0, {"multiply": 160.0, "accumulate": 110.0,
+                                                     "output register": 45.0, "control": 45.0},
+                          whole=0.5, alone=0.4),
+    }
+    monkeypatch.setattr(cal_mod, "block_cost", lambda name, params, cache: costs[name])
+    cal = calibrate("28nm")
+    num, den = costs["int_mac"], costs["dint_mac"]
+    whole, multiplier = cal.ratios
+    # The whole block is the headline, the multiplier the second view.
+    assert [whole.scope, multiplier.scope] == [label for label, _ in RATIO_SCOPES]
+    assert RATIO_SCOPES[0][1] is None and "second view" in multiplier.scope
+    assert whole.area == pytest.approx(num.area_um2 / den.area_um2)
+    assert whole.power == pytest.approx(num.default_block / den.default_block)
+    assert multiplier.area == pytest.approx(num.subblock_area_um2["multiply"]
+                                            / den.subblock_area_um2["multiply"])
+    assert multiplier.power == pytest.approx(num.default_alone["multiply"]
+                                             / den.default_alone["multiply"])
+    assert multiplier.area != pytest.approx(whole.area)
+    assert multiplier.power != pytest.approx(whole.power)
+    assert multiplier.area_error == pytest.approx(multiplier.area / 1.93 - 1)
+    assert multiplier.power_error == pytest.approx(multiplier.power / 2.56 - 1)
+    # Both scopes are printed and written, with the source's missing scope.
+    for text in ("\n".join(calibration_lines(cal)), calibration_markdown(cal)):
+        for r in cal.ratios:
+            assert f"{r.scope}" in text and f"{r.area:.2f}x" in text
+            assert f"{r.power:.2f}x" in text
+        assert "does not state the scope" in text
+    # A block without the scope's sub-block is named, not divided by zero.
+    costs["dint_mac"] = _cost("dint_mac", 360.0, 30.0, {"all": 360.0})
+    with pytest.raises(HwsimError, match="dint_mac has no sub-block"):
+        calibrate("28nm")
 
 
 def test_rows_whose_default_figure_did_not_converge_are_named(monkeypatch):
