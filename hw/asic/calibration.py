@@ -79,13 +79,15 @@ _BITMOD_NOTE = ("published total = its 4 sub-blocks, each synthesized with its o
 # only at its top), synthesized as one: ours is analysed whole.
 _FP16_INT8_NOTE = ("ours: the exact product (registered) added into an FP16 accumulator with "
                    "one IEEE rounding (accumulator=fp16); the artifact's fma-fp16-int8 "
-                   "truncates in its normalizer and also registers the accumulator input")
+                   "rounds to even from three single bits (no OR-reduced sticky), flushes "
+                   "subnormal results to 0 and also registers the accumulator input")
 # The artifact's FP16 MAC is its fp16_mul and fp16_add, each with input and output registers,
 # two modules synthesized apart: ours is compared as its two parts (`subblocks`), each
 # analysed alone at the default activity, as the PE's sub-blocks are.
 _FP16_NOTE = ("ours: IEEE FP16 multiplier (rounded product registered) and adder into an FP16 "
-              "accumulator, round to nearest even; the artifact's fp16_mul/fp16_add round "
-              "more simply and register each core's inputs and outputs")
+              "accumulator, round to nearest even; the artifact's fp16_mul rounds half up "
+              "without a sticky bit, its fp16_add truncates, and each registers its core's "
+              "inputs and outputs")
 # The artifact's dual-mode MAC (hardware/fma-dual-main, `dualFMA_clk`: one module, registers
 # only at its top) is ours in the same architecture: two 11 x 4 multipliers shared by the
 # modes, two FP16 accumulators, the products registered. Out of sample: it is not fitted, so
@@ -93,8 +95,8 @@ _FP16_NOTE = ("ours: IEEE FP16 multiplier (rounded product registered) and adder
 # its FP4 decoder a placeholder, so what was synthesized is not quite a dual-mode MAC).
 _DUAL_NOTE = ("out of sample (not fitted); ours: exact products (registered) added into two "
               "FP16 accumulators with one IEEE rounding each, a real E2M1 decoder; the "
-              "artifact's FP4 decoder is a placeholder, it truncates in its normalizers and "
-              "registers both accumulator inputs")
+              "artifact's FP4 decoder is a placeholder and it registers both accumulator "
+              "inputs")
 PUBLISHED: dict[str, tuple[PublishedBlock, ...]] = {
     "28nm": (
         PublishedBlock("BitMoD PE", 1793.7, 0.586, "bitmod_pe", _BITMOD, format="bitmod4", fit=True,
