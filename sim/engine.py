@@ -30,7 +30,8 @@ the tiles read (banks x port_bits per cycle each); systolic arrays take SCALE-Si
 (`systolic_fold_cycles` per fold, with SCALE-Sim's -1 applied once per instance).
 
 Energy (pJ): PE = active PE-cycles x pe.energy_pj_per_cycle x energy_overhead (active = the
-PEs holding an output, for the cycles they compute; systolic: one per MAC); dequantization
+PEs holding an output, for the cycles they compute, not those they wait for a row-shared
+dequantizer; systolic: one per MAC); dequantization
 = group dequantizations x dequant cycles x pe.dequant_pj_per_cycle x energy_overhead; SRAM
 = bits read and written per buffer x its energy per bit; DRAM = bits moved x
 dram.energy_pj_per_bit. Leakage is added per run from the latency (`hwsim.sim.run`).

@@ -82,6 +82,12 @@ class CycleModel:
         """Cycles one PE takes for one output over a reduction of ``k``."""
         raise NotImplementedError
 
+    def active_pe_cycles(self, k: np.ndarray | int, pe: Any, w: OperandWidths,
+                         group_size: int | None) -> np.ndarray:
+        """Cycles one PE works on one output over a reduction of ``k``: `pe_cycles` less any
+        wait for a unit it shares with other PEs (here: none to share, the same)."""
+        return self.pe_cycles(k, pe, w, group_size)
+
     def dequant_cycles(self, k: np.ndarray, pe: Any, w: OperandWidths,
                        group_size: int | None) -> np.ndarray:
         """Dequantizer cycles per output over a reduction of ``k`` (none by default)."""
@@ -93,14 +99,17 @@ class CycleModel:
 
         The array processes ceil(bn / rows) x ceil(bm / cols) tiles: the one tile rule
         `pe_cycles.array_tiles_cycles` of the PE's cycles over the block's reduction and its
-        pipeline fill (kinds without a pipelined RTL have no ``pipeline`` field: 0).
+        pipeline fill (kinds without a pipelined RTL have no ``pipeline`` field: 0). Active
+        PE-cycles are `active_pe_cycles` per output: waiting for a shared unit lengthens
+        the compute, not the useful work, so it lowers the utilization.
         """
         per_pe = self.pe_cycles(s.bk, pe, w, group_size)
+        active = s.bm * s.bn * self.active_pe_cycles(s.bk, pe, w, group_size)
         dequant = s.bm * s.bn * self.dequant_cycles(s.bk, pe, w, group_size)
         tiles = (-(-s.bn // mp.rows)) * (-(-s.bm // mp.cols))
         fill = pc.pipeline_fill_cycles(getattr(pe, "pipeline", 0))
         compute = pc.array_tiles_cycles(tiles, per_pe, fill)
-        return compute, (s.bm * s.bn * per_pe).astype(np.float64), dequant
+        return compute, active.astype(np.float64), dequant
 
     def operand_reads(self, s: BlockSchedule, mp: AnyMapping,
                       pe: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,10 +160,19 @@ class _BitmodModel(CycleModel):
         return OperandWidths(a_bits, b_bits, terms, grouped=grouped)
 
     def pe_cycles(self, k, pe, w, group_size):
+        return self._cycles(k, pe, w, group_size, pe.dequantizer_pes)
+
+    def active_pe_cycles(self, k, pe, w, group_size):
+        # A PE's own dequantizer (its drain included) is its work; the turns it waits for a
+        # row-shared one are not.
+        return self._cycles(k, pe, w, group_size, 1)
+
+    @staticmethod
+    def _cycles(k, pe, w, group_size, dequantizer_pes):
         if w.grouped:
             assert group_size is not None
             return pc.bitmod_pe_terms_cycles(k, pe.lanes, w.terms, group_size, pe.scale_bits,
-                                             pe.dequantizer_pes)
+                                             dequantizer_pes)
         return pc.bitmod_pe_ungrouped_cycles(k, pe.lanes, w.terms)
 
     def dequant_cycles(self, k, pe, w, group_size):

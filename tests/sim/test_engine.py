@@ -252,6 +252,30 @@ def test_bitmod_block_counts_dequantization():
     assert cost.energy_pj["pe"] == pytest.approx(4 * 20 * 1.0)
 
 
+def test_a_shared_dequantizer_stall_costs_cycles_not_utilization():
+    # 4 outputs on one row of 4 PEs (m=4, n=1 on 2 x 4), k=32 in two groups of 16 on 4 lanes
+    # with 2 terms: A = 4 steps x 2 = 8 cycles a group; P PEs share a dequantizer of
+    # D = P x 8 cycles a group: A + max(A, D) + D cycles per PE, +1 IO.
+    w = OperandWidths(16, 3, terms=2, grouped=True)
+    alone = 8 + 8 + 8
+    by_pes = {}
+    for pes, per_pe in ((1, alone), (2, 8 + 16 + 16), (4, 8 + 32 + 32)):
+        pe = {"kind": "bitmod", "lanes": 4, "energy_pj_per_cycle": 1.0, "area_um2": 1,
+              "scale_bits": 8, "dequantizer_pes": pes}
+        cost = simulate_gemm(4, 1, 32, tiny_hw(pe=pe, array={"rows": 2, "cols": 4}), w,
+                             16, 3.25, 16, group_size=16)
+        assert cost.mapping.blocks == (1, 1, 1)
+        assert cost.compute_cycles == per_pe + pc.ARRAY_IO_LATENCY
+        # The 4 PEs work `alone` cycles each however long they wait for the dequantizer.
+        assert cost.active_pe_cycles == 4 * alone
+        assert cost.energy_pj["pe"] == pytest.approx(4 * alone * 1.0)
+        by_pes[pes] = cost
+    cycles = [by_pes[p].cycles for p in (1, 2, 4)]
+    utilization = [by_pes[p].utilization for p in (1, 2, 4)]
+    assert cycles[0] < cycles[1] < cycles[2]
+    assert utilization[0] > utilization[1] > utilization[2]
+
+
 def _op(m, n, k, b_format="int4", group=128, stage="prefill", b_kind="weight", count=1):
     arr = lambda x: np.asarray(x, dtype=np.int64).reshape(-1)  # noqa: E731
     m, n, k = np.broadcast_arrays(arr(m), arr(n), arr(k))
