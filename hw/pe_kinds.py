@@ -108,6 +108,9 @@ class BitmodPE(_PEBase):
     turns at each group's end (1: one per PE; the RTL array's ``dequantizer=row``: its
     ``cols``); it must divide the array's columns. A group then keeps the dequantizer
     ``dequantizer_pes x scale_bits`` cycles (`hwsim.sim.pe_cycles.bitmod_pe_cycles`).
+    ``area_um2`` and ``energy_pj_per_cycle`` are then a PE's share of the row (its part of
+    the shared dequantizer, and of the hand-off and selection it adds); ``pe.rtl`` figures,
+    those of a PE with its own dequantizer, refuse a ``dequantizer_pes`` other than 1.
     """
 
     kind: Literal["bitmod"] = "bitmod"

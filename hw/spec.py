@@ -12,7 +12,8 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
       energy_pj_per_cycle: 0.56  # or `rtl` (with `rtl:` below): from the gate-level flow
       area_um2: 1507.7           # or `rtl`
       scale_bits: 8            # bitmod only: integer group scale, one bit per dequant cycle
-      dequantizer_pes: 1       # bitmod only: PEs of a row sharing one dequantizer (divides cols)
+      dequantizer_pes: 1       # bitmod only: PEs of a row sharing one dequantizer (divides cols);
+                               # area and energy are then a PE's share (not with `rtl` figures)
       rtl: {block: bitmod_pe, params: {weights: fp4}, node: 28nm, format: bitmod4}
                                # optional: the RTL block behind `rtl` figures (hwsim.hw.asic)
     array: {rows: 32, cols: 32}          # rows: output channels (n), cols: tokens (m)

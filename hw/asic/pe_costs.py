@@ -49,6 +49,13 @@ def rtl_param_fields(block: str) -> list[str]:
 
 
 def _block_params(pe, block: str) -> dict:
+    # Every block that can stand for a PE is one PE with its own dequantizer: its area and
+    # energy would never credit the sharing the cycles charge.
+    shared = getattr(pe, "dequantizer_pes", 1)
+    if shared != 1:
+        raise HwsimError(f"pe.dequantizer_pes: {shared} PEs sharing a dequantizer, but "
+                         f"pe.rtl.block {block} is one PE with its own, so its figures would "
+                         "not credit the sharing; allowed with pe.rtl: 1")
     params = dict(pe.rtl.params)
     block_pe = _BLOCK_PE[block]
     for field, param in block_pe.fields.items():

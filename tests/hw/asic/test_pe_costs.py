@@ -143,6 +143,19 @@ def test_a_pe_field_the_block_fixes_must_match():
         hardware_from_dict(data, "t")
 
 
+def test_a_shared_dequantizer_is_refused_with_rtl_figures():
+    # bitmod_pe has its own dequantizer: sharing would cost cycles and never save area.
+    data = hardware_to_dict(load_hardware("bitmod"))
+    data["pe"].update(dequantizer_pes=2, area_um2="rtl", rtl={"block": "bitmod_pe"})
+    with pytest.raises(HwsimError, match=r"^t: pe.dequantizer_pes: 2 PEs sharing a "
+                       r"dequantizer, but pe.rtl.block bitmod_pe is one PE with its own, .*; "
+                       r"allowed with pe.rtl: 1$"):
+        hardware_from_dict(data, "t")
+    with pytest.raises(HwsimError, match=r"pe.dequantizer_pes: 32 PEs sharing"):
+        with_overrides(load_hardware("bitmod-rtl"), {"decode_array.cols": 32,
+                                                     "pe.dequantizer_pes": 32})
+
+
 @pytest.mark.parametrize(("kind", "block"), [(k, b) for k, blocks in PE_BLOCKS.items()
                                              for b in blocks])
 def test_block_parameters_survive_the_round_trip_through_the_pe(kind, block):
