@@ -269,12 +269,10 @@ def _frozen(d: dict) -> Mapping:
 
 
 _BITMOD_FIELDS = _frozen({"lanes": "lanes", "scale_bits": "scale_bits", "pipeline": "pipeline"})
-# An array of BitMoD PEs (``pe_array``): the PE of the same build.
+# An array of BitMoD PEs: the PE of the same build, for ``pe_array`` and for the accelerator
+# core's array (`CoreConfig.array`, whose lanes, scale bits and PE pipeline are the core's
+# parameters of the same names).
 _BITMOD_ARRAY = BlockPE(_BITMOD_FIELDS, derived=_bitmod_array, array=True)
-# The accelerator core's array (`CoreConfig.array`): its PEs' pipeline is the core's.
-_CORE_ARRAY = BlockPE(_frozen({"lanes": "lanes", "scale_bits": "scale_bits",
-                               "pipeline": "pipeline"}),
-                      derived=_bitmod_array, array=True)
 # The simulator's ``mac`` kind describes operand widths, not number types: the INT and
 # FP16 x INT MACs take integer weights and KV caches only, which the workload must respect
 # (the simulator would run FP16 weights on them in two passes, as on an FP16 MAC).
@@ -299,7 +297,7 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       weight_formats=("bitmod3", "bitmod4", "int4", "int8"),
                       workload=_frozen({"weights": {"format": "bitmod3", "group_size": 128},
                                         "act_bits": 16, "kv_bits": 16})),),
-           rtl_cores=_frozen({"accel_core": _CORE_ARRAY})),
+           rtl_cores=_frozen({"accel_core": _BITMOD_ARRAY})),
     PEKind("mac", MacPE,
            _frozen({"int_mac": _INT_MAC, "fp16_int_mac": _FP16_INT_MAC,
                     "fp16_mac": _FP16_MAC}),
