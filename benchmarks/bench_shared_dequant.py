@@ -101,6 +101,8 @@ def main() -> None:
                         help="another pe_array parameter of the --area builds (repeatable)")
     args = parser.parse_args()
     try:
+        if args.k < 1:
+            raise HwsimError(f"--k: {args.k} is not a reduction length; allowed: 1 or more")
         if args.area:
             area_builds(args.rows, args.cols, args.param)  # bad input before any output
         elif args.param:

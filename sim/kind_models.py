@@ -178,6 +178,8 @@ class _BitmodModel(CycleModel):
     def dequant_cycles(self, k, pe, w, group_size):
         if not w.grouped:
             return super().dequant_cycles(k, pe, w, group_size)
+        # Each output's own groups, shared dequantizer or not: the turns a row-shared one
+        # also gives a partial tile's unused columns are not charged.
         return -(-k // group_size) * pc.dequant_cycles(pe.scale_bits)
 
     def lane_mac_cycles(self, pe, fmt, group_size):
