@@ -58,11 +58,12 @@ def fpga_block(
     freq_mhz: float = 100.0,
     dsp: bool = True,
     seeds: tuple[int, ...] = (1,),
+    timeout_s: float = 3600.0,
 ) -> Implementation:
     """Place and route RTL block ``name`` on ``device`` inside the I/O harness
-    (see `flow.implement`)."""
+    (see `flow.implement`; ``timeout_s`` limits each tool run)."""
     get_device(device)
     check_freq(freq_mhz)
     block, canonical, values = build_block(name, params)
     return implement(block, device, out_dir, name=canonical, params=values, freq_mhz=freq_mhz,
-                     dsp=dsp, seeds=seeds)
+                     dsp=dsp, seeds=seeds, timeout_s=timeout_s)

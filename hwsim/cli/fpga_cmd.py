@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -92,6 +93,11 @@ def synth(
     console.print(f"written: {out / 'synth.json'}")
 
 
+def _timeout_option(why: str) -> Any:  # a typer OptionInfo, used as a default
+    return typer.Option(60, "--timeout", min=1, max=24 * 60,
+                        help=f"Minutes each Yosys or nextpnr run may take{why}.")
+
+
 def fpga(
     name: str = typer.Argument(..., help="RTL block (see `hwsim verilog --list`)."),
     param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable."),
@@ -105,6 +111,7 @@ def fpga(
     memory: str = typer.Option(
         "sdram16", "--memory",
         help="Board DRAM for hardware.yaml: sdram16, ddr3-16, ddr3-32, qspi-psram or GB/s."),
+    timeout: int = _timeout_option(" (a large core's routing can need more than the default)"),
     out: Path = typer.Option(Path("out/fpga"), "--out", "-o",
                              help="Folder for fpga.json, hardware.yaml and the tool logs."),
 ) -> None:
@@ -132,7 +139,7 @@ def fpga(
     console = Console()
     with console.status(f"{block} on {device}: Yosys, then nextpnr. {_FIRST_RUN}"):
         impl = fpga_block(block, block_params, device, out, freq_mhz=freq, dsp=not no_dsp,
-                          seeds=tuple(range(1, seeds + 1)))
+                          seeds=tuple(range(1, seeds + 1)), timeout_s=60.0 * timeout)
 
     table = Table(title=f"{block} on {device} (inside the I/O harness)")
     for col in ("resource", "primitive", "used", "available", "%"):
@@ -174,10 +181,7 @@ def fpga_scale(
     freq: float = typer.Option(100.0, "--freq", help="Requested clock in MHz (> 0)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=9, help="Placer seeds per winner."),
     no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
-    timeout: int = typer.Option(
-        60, "--timeout", min=1, max=24 * 60,
-        help="Minutes each Yosys or nextpnr run may take; a routing that runs out tries a "
-        "smaller array."),
+    timeout: int = _timeout_option("; a routing that runs out tries a smaller array"),
     memory: str = typer.Option("sdram16", "--memory",
                                help="Board DRAM of the design points written."),
     out: Path = typer.Option(Path("out/fpga-scale"), "--out", "-o",

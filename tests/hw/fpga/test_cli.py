@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from hwsim.errors import HwsimError
+
 
 @pytest.mark.parametrize(("args", "message"), [
     (["fpga", "int_mac", "--device", "ecp5-12k"], "unknown device 'ecp5-12k'"),
@@ -19,6 +21,9 @@ import pytest
     (["fpga", "int_mac", "-p", "lanes", "--device", "ice40-up5k"], "key=value"),
     (["fpga", "int_mac", "--device", "ice40-up5k", "--memory", "hbm9"],
      "unknown board memory 'hbm9'"),
+    (["fpga", "int_mac", "--device", "ecp5-25k", "--timeout", "0"],
+     "Invalid value for '--timeout'"),
+    (["fpga-scale", "--timeout", "0"], "Invalid value for '--timeout'"),
     (["synth", "int_mac", "--target", "xilinx"], "unknown --target 'xilinx'; allowed: ice40"),
     (["synth", "int_mac", "dint_mac", "-p", "lanes=2"], "with several blocks write block.key"),
     (["synth", "int_mac", "-p", "bipolar_pe.lanes=2"], "names block 'bipolar_pe', which is not"),
@@ -50,3 +55,17 @@ def test_an_unwritable_out_fails_before_any_tool_runs(run_cli, capsys, tmp_path,
         assert run_cli(*command, "--out", out) == 2
         err = " ".join(capsys.readouterr().err.split())
         assert err.startswith(f"error: --out {out}") and message in err
+
+
+def test_fpga_passes_its_timeout_to_every_tool_run(run_cli, monkeypatch, tmp_path):
+    # A stand-in for the flow records the limit it is given (no tool runs).
+    seen: dict = {}
+
+    def implement(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise HwsimError("stand-in flow")
+
+    monkeypatch.setattr("hwsim.hw.fpga.blocks.implement", implement)
+    base = ("fpga", "int_mac", "--device", "ecp5-25k", "--out", str(tmp_path / "out"))
+    assert run_cli(*base) == 2 and seen["timeout_s"] == 60 * 60
+    assert run_cli(*base, "--timeout", "150") == 2 and seen["timeout_s"] == 150 * 60
