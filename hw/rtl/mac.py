@@ -187,17 +187,11 @@ class DIntMAC(_MACBase):
         if isinstance(platform, FabricTarget) and platform.dsp:
             return super()._product(m, a, code, load=load, advance=advance,
                                     platform=platform, name=name)
-        a_r = Signal(a.shape(), name=f"{name}_a")
-        b_r = Signal(5, name=f"{name}_b")  # the code, then the special flag
-        with m.If(load):
-            m.d.sync += [a_r.eq(a), b_r.eq(Cat(code, code == 0b1000))]
-        width = len(a) + 5
-        prod = Signal(signed(width), name=name)
-        m.d.comb += prod.eq(Mux(b_r[4], a_r * C(self.special_half_lsb, signed(5)),
-                                Cat(C(0, 1), a_r * b_r[:4].as_signed()).as_signed()))
-        if self.pipeline < 1:
-            return prod
-        prod_r = Signal(signed(width), name=f"{name}_r")
-        with m.If(advance):
-            m.d.sync += prod_r.eq(prod)
-        return prod_r
+        special = C(self.special_half_lsb, signed(5))
+
+        def multiply(a_r: Value, b_r: Value) -> Value:  # b_r: the code, then the special flag
+            return Mux(b_r[4], a_r * special, Cat(C(0, 1), a_r * b_r[:4].as_signed()).as_signed())
+
+        return registered_product(m, a, Cat(code, code == 0b1000), load=load, advance=advance,
+                                  out_reg=self.pipeline >= 1, platform=platform, name=name,
+                                  multiply=multiply)

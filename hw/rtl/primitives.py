@@ -14,6 +14,7 @@ and output registers on, the array is a register-to-register path inside the DSP
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Signal, Value, signed
@@ -55,6 +56,7 @@ def registered_product(
     out_reg: bool,
     platform: object,
     name: str,
+    multiply: Callable[[Value, Value], Value] | None = None,
 ) -> Value:
     """Signed ``a * b`` of the operands held in input registers.
 
@@ -62,12 +64,15 @@ def registered_product(
     (a PE's beat registers); with ``out_reg`` the product is registered again, advancing where
     ``advance`` is high (a pipeline stage). Built for an ECP5 with DSPs, both registers are the
     MULT18X18D's own (input A/B and output registers, synchronous reset like Amaranth's).
+    ``multiply`` replaces ``a * b`` on the held operands by another product of the same
+    ``len(a) + len(b)`` bits (an operand that is not a plain integer); it is built in the
+    fabric, never in a DSP.
 
     Returns:
         The product, ``len(a) + len(b)`` bits signed.
     """
     width = len(a) + len(b)
-    if _ecp5_dsp(platform) and max(len(a), len(b)) <= MULT18_BITS:
+    if multiply is None and _ecp5_dsp(platform) and max(len(a), len(b)) <= MULT18_BITS:
         p = Signal(2 * MULT18_BITS, name=f"{name}_p")
         ports = {
             **{f"i_A{i}": a.as_signed()[min(i, len(a) - 1)] for i in range(MULT18_BITS)},
@@ -101,7 +106,7 @@ def registered_product(
     with m.If(load):
         m.d.sync += [a_r.eq(a), b_r.eq(b)]
     prod = Signal(signed(width), name=name)
-    m.d.comb += prod.eq(a_r * b_r)
+    m.d.comb += prod.eq(a_r * b_r if multiply is None else multiply(a_r, b_r))
     if not out_reg:
         return prod
     prod_r = Signal(signed(width), name=f"{name}_r")
