@@ -31,7 +31,7 @@ from amaranth.lib import data
 
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl._common import IntRanges, check_ints
-from hwsim.hw.rtl.bitmod import DEQUANTIZERS, BitModConfig
+from hwsim.hw.rtl.bitmod import ACCUMULATORS, DEQUANTIZERS, LOOPS, BitModConfig
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WeightFamily, get_families, get_family
 
 __all__ = [
@@ -141,6 +141,8 @@ class CoreConfig:
         dequantizer: the array's dequantizers (`BitModConfig.dequantizer`): one per PE, or one
             per PE row shared by its ``cols`` PEs (longer tiles where a group accumulates in
             fewer than ``cols x scale_bits`` cycles; the simulator's ``dequantizer_pes``).
+        accumulator, loop: the PEs' group accumulator and its loop (`BitModConfig`; the
+            outputs follow the golden model of that accumulator, the cycles do not change).
     """
 
     rows: int = 2
@@ -157,6 +159,8 @@ class CoreConfig:
     o_lines: int = 32
     bus_bytes: int = 0
     dequantizer: str = "per_pe"
+    accumulator: str = "exact"
+    loop: str = "normalized"
 
     RANGES: ClassVar[IntRanges] = MappingProxyType(
         {"rows": (1, 16), "cols": (1, 16), "lanes": (1, 16), "group_size": (1, 4096),
@@ -182,9 +186,11 @@ class CoreConfig:
                      "bus_bytes"):
             _pow2(name, getattr(self, name))
         get_families(self.weights)
-        if self.dequantizer not in DEQUANTIZERS:
-            raise HwsimError(f"parameter dequantizer = {self.dequantizer!r} is not allowed; "
-                             f"allowed: {', '.join(DEQUANTIZERS)}")
+        for name, allowed in (("dequantizer", DEQUANTIZERS), ("accumulator", ACCUMULATORS),
+                              ("loop", LOOPS)):
+            if getattr(self, name) not in allowed:
+                raise HwsimError(f"parameter {name} = {getattr(self, name)!r} is not allowed; "
+                                 f"allowed: {', '.join(allowed)}")
         if self.group_size % self.lanes:
             raise HwsimError(f"parameter group_size ({self.group_size}) must be a multiple of "
                              f"lanes ({self.lanes}): a beat never straddles two groups")
@@ -220,7 +226,8 @@ class CoreConfig:
         return BitModConfig(rows=self.rows, cols=self.cols, lanes=self.lanes,
                             weights=self.weights, group_size=self.group_size, k=self.k_max,
                             scale_bits=self.scale_bits, align_bits=self.align_bits,
-                            pipeline=self.pipeline, dequantizer=self.dequantizer)
+                            pipeline=self.pipeline, dequantizer=self.dequantizer,
+                            accumulator=self.accumulator, loop=self.loop)
 
     @property
     def code_bits(self) -> int:

@@ -200,7 +200,8 @@ def gemm_model(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
             hi = min(n, lo + chunk)
             cfg = BitModConfig(rows=hi - lo, cols=m_hi - m_lo, lanes=c.lanes, weights=c.weights,
                                group_size=c.group_size, k=k, scale_bits=c.scale_bits,
-                               align_bits=c.align_bits, pipeline=0)
+                               align_bits=c.align_bits, pipeline=0,
+                               accumulator=c.accumulator)
             w_model = w[lo:hi].reshape(hi - lo, beats, c.lanes).transpose(1, 0, 2)[None]
             s = np.asarray(scale)[lo:hi][:, group_of_beat].T[None]
             sn = np.asarray(scale_neg)[lo:hi][:, group_of_beat].T[None]

@@ -161,6 +161,12 @@ def _bitmod_params(r: IntRanges) -> tuple[Param, ...]:
         _int(r, "align_bits", 3, "guard bits kept at exponent alignment"),
         _int(r, "pipeline", 3, "register stages between the beat register and the "
              "output accumulator (cycles of fill latency)"),
+        *_accumulator_params(),
+    )
+
+
+def _accumulator_params() -> tuple[Param, ...]:
+    return (
         Param("accumulator", "exact", "group accumulator: exact fixed point or bitmod "
               "(BitMoD's 15-bit-mantissa floating accumulator)", choices=ACCUMULATORS),
         Param("loop", "normalized", "bitmod accumulator's loop: normalized each cycle (as "
@@ -268,7 +274,8 @@ BLOCKS: dict[str, Block] = {
                Param("bus_bytes", 0, "DRAM bytes per beat (0: widest dividing every line)",
                      choices=(0, 1, 2, 4, 8, 16, 32, 64)),
                Param("dequantizer", "per_pe", "the array's dequantizers: one per PE, or one "
-                     "per row serving its cols PEs in turn", choices=DEQUANTIZERS))),
+                     "per row serving its cols PEs in turn", choices=DEQUANTIZERS),
+               *_accumulator_params())),
         Block("bipolar_pe", "bipolar-INT PE: bit-plane AND-popcount, serial over plane pairs",
               BipolarPE,
               (_int(_BIPOLAR, "lanes", 8, "elements per beat"),

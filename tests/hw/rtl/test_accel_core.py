@@ -68,6 +68,18 @@ def test_pipelined_pes_add_their_fill_to_every_tile(pipeline):
     assert run.cycles > make_case(SMALL, 6, 10, 40, 2, seed=11).model_cycles
 
 
+def test_the_fpga_pe_options_reach_the_array():
+    # The FPGA PE build's options (BitMoD's floating accumulator, the unnormalized loop, 7
+    # stages): the outputs are that accumulator's golden model (not the exact one's), the
+    # cycles the simulator's (the accumulator changes no cycle).
+    c = dataclasses.replace(SMALL, pipeline=7, accumulator="bitmod", loop="unnormalized")
+    case = make_case(c, 6, 10, 40, 2, seed=17)
+    assert (case.expected != make_case(SMALL, 6, 10, 40, 2, seed=17).expected).any()
+    run, got, _ = _run(c, case, 2)
+    assert (got == case.expected).all()
+    assert run.cycles == case.model_cycles
+
+
 def test_a_row_shared_dequantizer_keeps_the_cycles_exact():
     # SMALL's fp4 groups accumulate in 4 beats x 2 terms = 8 cycles, fewer than the 2 columns
     # x 8 scale bits a group keeps the row's dequantizer: every group stalls the front. The
