@@ -123,3 +123,31 @@ def test_gate_depth_maps_adders_as_prefix_adders(tmp_path):
     res = synthesize(_RegisteredAdder(), "generic", tmp_path, name="adder24")
     assert res.gate_depth is not None
     assert math.ceil(math.log2(48)) <= res.gate_depth <= 2 * math.ceil(math.log2(24)) + 2
+
+
+class _Copies(wiring.Component):
+    """Four copies of a registered control bit, each enabling its own 8-bit register."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        super().__init__({"c": In(1), "d": In(8), "q": Out(32)})
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        for i in range(4):
+            copy = Signal(name=f"copy{i}", attrs={"keep": 1} if self.keep else None)
+            reg = Signal(8, name=f"reg{i}")
+            m.d.sync += copy.eq(self.c)
+            with m.If(copy):
+                m.d.sync += reg.eq(self.d)
+            m.d.comb += self.q[8 * i:8 * i + 8].eq(reg)
+        return m
+
+
+def test_registers_marked_keep_are_not_merged(tmp_path):
+    # Yosys merges identical registers; a `keep` on their signals keeps the copies apart
+    # (the PE array's control copies rely on it): 4 copies + 4 x 8 data bits. Without it the
+    # copies become one, and then the four data registers (same input, same enable) too.
+    ffs = [synthesize(_Copies(keep), "ecp5", tmp_path / str(keep)).cells["TRELLIS_FF"]
+           for keep in (False, True)]
+    assert ffs == [1 + 8, 4 + 4 * 8]
