@@ -292,7 +292,12 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
            _frozen({"bitmod_pe": BlockPE(_BITMOD_FIELDS, derived=_bitmod_formats),
                     "pe_array": _BITMOD_ARRAY}),
            (FpgaStudy("bitmod", "BitMoD bit-serial PE (FP16 x fp3/fp4/INT)", "bitmod_pe",
-                      _frozen({"lanes": 4, "weights": "bitmod", "k": 256, "group_size": 128}),
+                      # The fastest PE per LUT on ECP5 (85.8 MHz alone): BitMoD's accumulator
+                      # with the unnormalized loop, 7 stages. A dequantizer per PE: the study's
+                      # arrays have 1-2 columns, and its linear extrapolation needs a per-PE cost.
+                      _frozen({"lanes": 4, "weights": "bitmod", "k": 256, "group_size": 128,
+                               "accumulator": "bitmod", "loop": "unnormalized",
+                               "pipeline": 7}),
                       array_block="pe_array", max_side=16,
                       weight_formats=("bitmod3", "bitmod4", "int4", "int8"),
                       workload=_frozen({"weights": {"format": "bitmod3", "group_size": 128},
@@ -309,7 +314,7 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
             # W4A16 (the usual weight-only LLM quantization) on the FP16 x INT8 multipliers;
             # the KV cache in INT8 because the PE's weight input is 8 bits wide.
             FpgaStudy("fp16_int_mac", "FP16 x INT8 MAC (bit-parallel)", "fp16_int_mac",
-                      _frozen({"lanes": 4, "k": 256, "weight_bits": 8}),
+                      _frozen({"lanes": 4, "k": 256, "weight_bits": 8, "pipeline": 4}),
                       weight_formats=("int8", "int4"), dsp_optional=True,
                       workload=_frozen({"weights": {"format": "int4", "group_size": 128},
                                         "act_bits": 16, "kv_bits": 8})))),
