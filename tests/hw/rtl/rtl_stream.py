@@ -51,7 +51,8 @@ def run_stream(dut, beats, n_out, out_ports, *, seed=None, max_cycles=200_000,
             while not (await ctx.tick().sample(dut.in_ready))[2]:
                 pass
         ctx.set(dut.in_valid, 0)
-        await ctx.tick().repeat(idle)
+        if idle:  # Amaranth refuses a repeat count of 0
+            await ctx.tick().repeat(idle)
         ctx.set(domain.rst, 1)
         await ctx.tick()
         ctx.set(domain.rst, 0)
