@@ -36,10 +36,11 @@ Shared dequantizer (``dequantizer="row"``): the PEs of a row share the row's wei
 its group scales, and they finish their groups in the same cycle; one dequantizer per row then
 serves the row's ``cols`` PEs in turn, ``scale_bits`` cycles each. At a hand-off PE (r, 0)'s
 group goes straight into the dequantizer and every other PE's into its own hand-off register
-(the group accumulator starts the next group at once); a sequencer (one for the array: all rows
-keep the same schedule) loads each register at the start of its PE's turn and steers the
-products into that PE's output accumulator, so every output is that of a PE with its own
-dequantizer. A group keeps the dequantizer ``cols x scale_bits`` cycles
+(the group accumulator starts the next group at once); a sequencer (one per row with the
+control copies, the rows keeping the same schedule; one for the array without them) loads each
+register at the start of its PE's turn and steers the products into that PE's output
+accumulator, so every output is that of a PE with its own dequantizer. A group keeps the
+dequantizer ``cols x scale_bits`` cycles
 (`BitModConfig.dequant_cycles`) and the front's hand-off waits for it as for a PE's own: no
 stall while that fits in a group's accumulation (``beats x terms``), a stall of the difference
 per group beyond it, and ``cols x scale_bits`` cycles of drain after an output's last group
@@ -311,8 +312,10 @@ class BitModArray(wiring.Component):
 
     With ``control_copies`` (the default; needs a pipeline stage before the accumulators) the
     back end's control (its step, hand-off, output end and dequantizer state, delayed beside
-    the datapath) is one delay chain per PE row, whose last stage is a register per PE: no
-    control register drives more than one PE's back end or ``cols`` registers. The copies'
+    the datapath) is one delay chain per PE row, whose last stage is a register per PE: with
+    the output always taken (``out_ready`` tied to 1, as in `AccelCore`) no control register
+    drives more than one PE's back end or ``cols`` registers; a standalone array's ``run``
+    (its output hold) still enables every register of every PE. The copies'
     signals are marked ``keep`` so that the FPGA flow does not merge them back.
 
     With ``lean_reset`` (the default) only control state is reset: operand, pipeline,
@@ -938,7 +941,8 @@ class _BackEnd:
             self._sequencer()
 
     def _sequencer(self) -> None:
-        """The turns of the row dequantizers (one sequencer: every row keeps the same schedule).
+        """The dequantizer turns of the rows this back end serves (its own with the control copies,
+        every row without them: the rows keep the same schedule).
 
         A group's dequantization (``d_run``: `BitModConfig.dequant_cycles` cycles after its
         hand-off) is ``cols`` turns of ``scale_bits`` cycles, PE (r, 0) first: ``_slot`` is the
