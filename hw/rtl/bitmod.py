@@ -85,7 +85,8 @@ from hwsim.hw.rtl.terms import (
 )
 
 __all__ = ["ACCUMULATORS", "BITMOD_MAN_BITS", "DEQUANTIZERS", "LOOPS", "MAX_ARRAY_SIDE",
-           "PIPELINE_CUTS", "BitModArray", "BitModConfig", "BitModPE", "mode_bits"]
+           "PIPELINE_CUTS", "BitModArray", "BitModConfig", "BitModPE", "check_loop",
+           "mode_bits"]
 
 _MAX_FP16_MANT = (1 << FP16_MANT_BITS) - 1  # 2047
 _MAX_EXP_EFF = 30  # largest finite FP16 exponent field
@@ -99,6 +100,14 @@ LOOPS = ("normalized", "unnormalized")
 # Where the dequantizers are (`BitModConfig.dequantizer`): one per PE, or one per PE row shared
 # by the row's PEs (they share the row's weights, hence its group scales).
 DEQUANTIZERS = ("per_pe", "row")
+
+
+def check_loop(accumulator: str, loop: str) -> None:
+    """Refuse a loop other than the default for the exact accumulator, which has none: it would
+    be ignored silently."""
+    if loop != LOOPS[0] and accumulator != "bitmod":
+        raise HwsimError(f"parameter loop = {loop!r} needs accumulator = 'bitmod' (accumulator = "
+                         f"{accumulator!r} has no loop): drop loop or set accumulator=bitmod")
 
 # The decoder's tables, written from BitMoD's format definitions (HPCA 2025, Sec. III) and kept
 # apart from `hwsim.dtypes`, which the golden model decodes from (`terms.fp_term_values`): the
@@ -144,7 +153,8 @@ class BitModConfig:
         accumulator: ``"exact"`` (fixed point, ``acc_width`` bits) or ``"bitmod"`` (BitMoD's
             reduced-precision floating accumulator: ``BITMOD_MAN_BITS`` signed mantissa bits
             and an exponent, `hwsim.hw.rtl.models.bitmod_accumulate_step`).
-        loop: the floating accumulator's loop (`LOOPS`; no effect on the exact one), both
+        loop: the floating accumulator's loop (`LOOPS`; the exact one has none and refuses any
+            but the default), both
             bit-exact: ``"normalized"`` (the default) normalizes the sum every cycle, as
             BitMoD's published PE does, the smaller loop; ``"unnormalized"`` keeps the sum
             unnormalized and folds the normalization into the next cycle's alignment shift
@@ -184,6 +194,7 @@ class BitModConfig:
             if getattr(self, name) not in allowed:
                 raise HwsimError(f"parameter {name} = {getattr(self, name)!r} is not allowed; "
                                  f"allowed: {', '.join(allowed)}")
+        check_loop(self.accumulator, self.loop)
 
     @cached_property
     def families(self) -> tuple[WeightFamily, ...]:

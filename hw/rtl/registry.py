@@ -170,7 +170,8 @@ def _accumulator_params() -> tuple[Param, ...]:
         Param("accumulator", "exact", "group accumulator: exact fixed point or bitmod "
               "(BitMoD's 15-bit-mantissa floating accumulator)", choices=ACCUMULATORS),
         Param("loop", "normalized", "bitmod accumulator's loop: normalized each cycle (as "
-              "published, fewer gates) or unnormalized (shorter loop, faster, more gates)",
+              "published, fewer gates) or unnormalized (shorter loop, faster, more gates); "
+              "unnormalized needs accumulator=bitmod",
               choices=LOOPS),
     )
 

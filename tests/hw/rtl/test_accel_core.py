@@ -10,12 +10,14 @@ that is `simulate_op` itself, else `simulate_op` plus at most the padding's DRAM
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
 from core_bench import run_commands
 from core_cases import make_case
 
+from hwsim.errors import HwsimError
 from hwsim.hw.rtl.accel_core import AccelCore
 from hwsim.hw.rtl.core_config import CoreConfig, CoreError, pack_descriptor
 from hwsim.hw.rtl.core_dram import DramModel
@@ -99,6 +101,17 @@ def test_m_outer_loop_order_follows_the_mapping():
     run, got, _ = _run(SMALL, case, 2)
     assert (got == case.expected).all()
     assert run.cycles == case.model_cycles != base.model_cycles
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"accumulator": "x"}, "parameter accumulator = 'x' is not allowed; allowed: exact, bitmod"),
+    ({"loop": "x"}, "parameter loop = 'x' is not allowed; allowed: normalized, unnormalized"),
+    ({"loop": "unnormalized"}, "parameter loop = 'unnormalized' needs accumulator = 'bitmod' "
+                               "(accumulator = 'exact' has no loop)"),
+])
+def test_config_refuses_a_bad_accumulator_or_loop(params, message):
+    with pytest.raises(HwsimError, match=re.escape(message)):
+        CoreConfig(**params)
 
 
 _GOOD = {"m": 4, "n": 4, "k": 16, "block_m": 4, "block_n": 4, "block_k": 16, "mode": 1,

@@ -145,6 +145,9 @@ def test_config_rejects_bad_parameters():
     with pytest.raises(HwsimError, match="parameter loop = 'fast' is not allowed; "
                                          "allowed: normalized, unnormalized"):
         BitModConfig(loop="fast")
+    with pytest.raises(HwsimError, match="parameter loop = 'unnormalized' needs accumulator = "
+                                         "'bitmod' \\(accumulator = 'exact' has no loop\\)"):
+        BitModConfig(loop="unnormalized")  # the exact accumulator would ignore it
     with pytest.raises(HwsimError, match="parameter dequantizer = 'col' is not allowed; "
                                          "allowed: per_pe, row"):
         BitModConfig(dequantizer="col")
