@@ -62,7 +62,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import ClassVar, NamedTuple
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import C, Cat, Module, Mux, Shape, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -708,7 +708,7 @@ class _Cut:
             value = self.regs(value, f"{name}_d{i + 1}", control=control, keep=keep)
         return value
 
-    def data(self, shape, name: str) -> Signal:
+    def data(self, shape: Shape | int, name: str) -> Signal:
         """A data register's signal (no reset with ``lean_reset``)."""
         return Signal(shape, name=name, reset_less=self.lean_reset)
 
