@@ -85,7 +85,7 @@ from hwsim.hw.rtl.terms import (
 )
 
 __all__ = ["ACCUMULATORS", "BITMOD_MAN_BITS", "DEQUANTIZERS", "LOOPS", "MAX_ARRAY_SIDE",
-           "PIPELINE_CUTS", "BitModArray", "BitModConfig", "BitModPE", "check_loop",
+           "PIPELINE_CUTS", "BitModArray", "BitModConfig", "BitModPE", "check_back_end",
            "mode_bits"]
 
 _MAX_FP16_MANT = (1 << FP16_MANT_BITS) - 1  # 2047
@@ -102,9 +102,14 @@ LOOPS = ("normalized", "unnormalized")
 DEQUANTIZERS = ("per_pe", "row")
 
 
-def check_loop(accumulator: str, loop: str) -> None:
-    """Refuse a loop other than the default for the exact accumulator, which has none: it would
-    be ignored silently."""
+def check_back_end(accumulator: str, loop: str, dequantizer: str) -> None:
+    """Refuse a value outside `ACCUMULATORS`, `LOOPS` or `DEQUANTIZERS`, and a loop other than
+    the default for the exact accumulator, which has none: it would be ignored silently."""
+    for name, value, allowed in (("accumulator", accumulator, ACCUMULATORS),
+                                 ("loop", loop, LOOPS), ("dequantizer", dequantizer, DEQUANTIZERS)):
+        if value not in allowed:
+            raise HwsimError(f"parameter {name} = {value!r} is not allowed; "
+                             f"allowed: {', '.join(allowed)}")
     if loop != LOOPS[0] and accumulator != "bitmod":
         raise HwsimError(f"parameter loop = {loop!r} needs accumulator = 'bitmod' (accumulator = "
                          f"{accumulator!r} has no loop): drop loop or set accumulator=bitmod")
@@ -189,12 +194,7 @@ class BitModConfig:
     def __post_init__(self) -> None:
         check_ints(self.RANGES, **{name: getattr(self, name) for name in self.RANGES})
         get_families(self.weights)  # raises on an unknown family
-        for name, allowed in (("accumulator", ACCUMULATORS), ("loop", LOOPS),
-                              ("dequantizer", DEQUANTIZERS)):
-            if getattr(self, name) not in allowed:
-                raise HwsimError(f"parameter {name} = {getattr(self, name)!r} is not allowed; "
-                                 f"allowed: {', '.join(allowed)}")
-        check_loop(self.accumulator, self.loop)
+        check_back_end(self.accumulator, self.loop, self.dequantizer)
 
     @cached_property
     def families(self) -> tuple[WeightFamily, ...]:

@@ -31,7 +31,7 @@ from amaranth.lib import data
 
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl._common import IntRanges, check_ints
-from hwsim.hw.rtl.bitmod import ACCUMULATORS, DEQUANTIZERS, LOOPS, BitModConfig, check_loop
+from hwsim.hw.rtl.bitmod import BitModConfig, check_back_end
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WeightFamily, get_families, get_family
 
 __all__ = [
@@ -186,12 +186,7 @@ class CoreConfig:
                      "bus_bytes"):
             _pow2(name, getattr(self, name))
         get_families(self.weights)
-        for name, allowed in (("dequantizer", DEQUANTIZERS), ("accumulator", ACCUMULATORS),
-                              ("loop", LOOPS)):
-            if getattr(self, name) not in allowed:
-                raise HwsimError(f"parameter {name} = {getattr(self, name)!r} is not allowed; "
-                                 f"allowed: {', '.join(allowed)}")
-        check_loop(self.accumulator, self.loop)
+        check_back_end(self.accumulator, self.loop, self.dequantizer)
         if self.group_size % self.lanes:
             raise HwsimError(f"parameter group_size ({self.group_size}) must be a multiple of "
                              f"lanes ({self.lanes}): a beat never straddles two groups")
