@@ -6,7 +6,7 @@ then every design point runs the BitMoD generative setting of Llama-2-7B (256-to
 20 decode steps) in the simulator with each board memory, in the weight format the PE runs.
 
     .venv/bin/python benchmarks/bench_fpga_scale.py [DEVICE ...] [--kinds K,K] [--builds dsp,lut]
-        [--out DIR]
+        [--out DIR] [--max-logic PERCENT]
     .venv/bin/python benchmarks/bench_fpga_scale.py --collect DIR [DIR ...] --out DIR
 
 Defaults: ecp5-25k and ice40-up5k, out/bench_fpga_scale. Prints the tables; the files (JSON,
@@ -26,6 +26,7 @@ import yaml
 from hwsim.hw.fpga import SCALING_KINDS, ScalingPoint, fpga_hardware, largest_array
 from hwsim.hw.fpga.design_point import BOARD_MEMORIES
 from hwsim.hw.fpga.flow import load_implementation
+from hwsim.hw.fpga.scaling import STUDY_FREQ_MHZ
 from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
 from hwsim.sim import simulate_workload
 from hwsim.workloads import load_workload
@@ -52,7 +53,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("devices", nargs="*", default=["ecp5-25k", "ice40-up5k"])
     parser.add_argument("--out", type=Path, default=Path("out/bench_fpga_scale"))
-    parser.add_argument("--freq", type=float, default=50.0)
+    parser.add_argument("--freq", type=float, default=STUDY_FREQ_MHZ,
+                        help="requested clock, MHz (default: the presets' request)")
     parser.add_argument("--kinds", default=",".join(SCALING_KINDS))
     parser.add_argument("--builds", default="dsp,lut",
                         help="dsp, lut or both: which builds of the MACs to run (the others "
@@ -60,6 +62,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="minutes each tool run may take")
+    parser.add_argument("--max-logic", type=float, default=100.0,
+                        help="ceiling on the device's logic, percent (100: fill it)")
     parser.add_argument("--collect", type=Path, nargs="+", default=None)
     args = parser.parse_args()
     kinds = args.kinds.split(",")
@@ -76,6 +80,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 p = largest_array(kind, device, folder, freq_mhz=args.freq, seeds=seeds,
                                   dsp=dsp, timeout_s=60.0 * args.timeout,
+                                  max_logic=args.max_logic / 100.0,
                                   log=lambda msg: print("  " + msg, flush=True))
                 print(f"{kind} on {device} ({'DSP' if dsp else 'LUT'}): {p.rows}x{p.cols}, "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)

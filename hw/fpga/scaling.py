@@ -24,13 +24,14 @@ from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
 from hwsim.hw.fpga.devices import get_device
-from hwsim.hw.fpga.flow import Implementation, check_fit, implement
+from hwsim.hw.fpga.flow import FitCheck, Implementation, check_fit, implement
 from hwsim.hw.fpga.grid import PeGrid
 from hwsim.hw.pe_kinds import FPGA_STUDIES, FpgaStudy
 from hwsim.hw.rtl.registry import build, resolve_params
 
 __all__ = [
     "SCALING_KINDS",
+    "STUDY_FREQ_MHZ",
     "ScalingPoint",
     "balanced_shape",
     "build_array",
@@ -42,6 +43,11 @@ __all__ = [
 
 # The study's PE kinds by study name (registered with their PE kind, `hwsim.hw.pe_kinds`).
 SCALING_KINDS = FPGA_STUDIES
+
+# The clock the study requests from nextpnr: every stored preset was placed and routed with it
+# (`presets/README.md`), so `hwsim fpga-scale` and the benchmark reproduce them. The request is
+# not a target the arrays must meet: fmax below it is a result.
+STUDY_FREQ_MHZ = 50.0
 
 
 def build_array(study: FpgaStudy, rows: int, cols: int) -> wiring.Component:
@@ -59,7 +65,9 @@ class ScalingPoint:
         kind: the study's name for the PE (`FpgaStudy.name`); device: the device name.
         rows, cols: the array shape; pes: rows x cols; lanes: per PE.
         implementation: the placed and routed build (fmax, utilization).
-        tried: every shape checked, ``(rows, cols, fits, binding shortfall or "")``.
+        tried: every shape checked, ``(rows, cols, fits, binding shortfall or "")``; a
+            shape that packs above the logic ceiling is recorded as not fitting.
+        max_logic: the ceiling on the device's logic the search used (1.0: none).
     """
 
     kind: str
@@ -69,6 +77,7 @@ class ScalingPoint:
     lanes: int
     implementation: Implementation
     tried: tuple[tuple[int, int, bool, str], ...] = field(default=())
+    max_logic: float = 1.0
 
     @property
     def pes(self) -> int:
@@ -89,6 +98,7 @@ class ScalingPoint:
             "resources": {r.resource: {"used": r.used, "available": r.available}
                           for r in impl.resources},
             "tried": [list(t) for t in self.tried],
+            "max_logic": self.max_logic,
         }
 
 
@@ -145,10 +155,11 @@ def largest_array(
     device: str,
     out_dir: Path | str,
     *,
-    freq_mhz: float = 100.0,
+    freq_mhz: float = STUDY_FREQ_MHZ,
     seeds: tuple[int, ...] = (1,),
     dsp: bool = True,
     timeout_s: float = 3600.0,
+    max_logic: float = 1.0,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> ScalingPoint:
     """Find the largest array of PE ``kind`` that fits ``device``, then place and route it.
@@ -164,34 +175,43 @@ def largest_array(
         device: a device name.
         out_dir: output folder.
         freq_mhz, seeds, dsp, timeout_s: as for `flow.implement` (the limit of each tool run).
+        max_logic: the largest fraction of the device's logic a shape may use, in (0, 1].
         log: called with one line per step (the CLI prints them).
 
     Raises:
-        HwsimError: unknown kind, or not even one PE fits.
+        HwsimError: unknown kind, a ceiling outside (0, 1], or not even one PE fits.
     """
     if kind not in SCALING_KINDS:
         raise HwsimError(f"unknown PE kind {kind!r}; allowed: {', '.join(SCALING_KINDS)}")
+    if not 0.0 < max_logic <= 1.0:
+        raise HwsimError(f"the logic ceiling must be in (0, 1], not {max_logic!r}")
     pk = SCALING_KINDS[kind]
+    dev = get_device(device)
+    logic_bel = dev.bels["logic"]
     out = Path(out_dir)
     tried: list[tuple[int, int, bool, str]] = []
 
-    def check(rows: int, cols: int):
+    def check(rows: int, cols: int) -> tuple[FitCheck, bool]:
         fit = check_fit(build_array(pk, rows, cols), device, out / f"{kind}_{rows}x{cols}", dsp=dsp,
                         timeout_s=timeout_s)
         worst = max(fit.shortfalls, key=lambda s: s.needed / max(s.available, 1), default=None)
-        tried.append((rows, cols, fit.fits, str(worst) if worst else ""))
-        log(f"{kind} {rows}x{cols} on {device}: " + (f"does not fit ({worst})" if worst
+        reason = str(worst) if worst else _above_ceiling(fit, logic_bel, max_logic)
+        tried.append((rows, cols, not reason, reason))
+        log(f"{kind} {rows}x{cols} on {device}: " + (f"does not fit ({reason})" if reason
                                                      else "fits"))
-        return fit
+        return fit, not reason
 
-    one = check(1, 1)
-    if not one.fits:
+    one, one_ok = check(1, 1)
+    if not one_ok:
         raise HwsimError(f"not even one {kind} PE fits {device}: {tried[0][3]}")
-    four = check(2, 2)
-    if four.fits:
-        bels = set(get_device(device).bels.values())
-        predicted, limit = predict_max_pes(one.utilization, 1, four.utilization, 4, bels)
-        log(f"{kind}: linear extrapolation predicts {predicted} PEs ({limit} runs out)")
+    four, _ = check(2, 2)
+    if four.fits:  # packed: the extrapolation holds, whatever the ceiling says of 2x2
+        predicted, limit = predict_max_pes(
+            _with_ceiling(one.utilization, logic_bel, max_logic), 1,
+            _with_ceiling(four.utilization, logic_bel, max_logic), 4, set(dev.bels.values()))
+        log(f"{kind}: linear extrapolation predicts {predicted} PEs ({limit} runs out"
+            + (f" of its {max_logic:.0%} ceiling)" if max_logic < 1 and limit == logic_bel
+               else ")"))
     else:
         predicted = 3
     n = min(predicted, pk.max_side ** 2)
@@ -199,7 +219,7 @@ def largest_array(
     best = (1, 1)
     while n > 1:
         shape = balanced_shape(n, pk.max_side)
-        fits = known[shape] if shape in known else check(*shape).fits
+        fits = known[shape] if shape in known else check(*shape)[1]
         if fits:
             best = shape
             break
@@ -222,7 +242,23 @@ def largest_array(
                                         pk.max_side)
             continue
         log(f"{kind} {rows}x{cols} on {device}: fmax {impl.min_fmax_mhz:g} MHz")
-        return ScalingPoint(kind, device, rows, cols, int(pk.params["lanes"]), impl, tuple(tried))
+        return ScalingPoint(kind, device, rows, cols, int(pk.params["lanes"]), impl, tuple(tried),
+                            max_logic)
+
+
+def _with_ceiling(utilization: dict[str, tuple[int, int]], bel: str,
+                  max_logic: float) -> dict[str, tuple[int, int]]:
+    """``utilization`` with the logic bel's available count cut to the ceiling."""
+    return {b: (used, int(available * max_logic) if b == bel else available)
+            for b, (used, available) in utilization.items()}
+
+
+def _above_ceiling(fit: FitCheck, bel: str, max_logic: float) -> str:
+    """Why a packed design is over the logic ceiling, or "" if it is not."""
+    used, available = fit.utilization.get(bel, (0, 1))
+    if used <= available * max_logic:
+        return ""
+    return f"{bel}: uses {used} of {available}, above the {max_logic:.0%} ceiling"
 
 
 def peak_macs_per_s(point: ScalingPoint, cycles_per_lane_mac: float) -> float:

@@ -178,10 +178,16 @@ def fpga_scale(
         [], "--kind", "-k",
         help="PE kind(s): bitmod, int8_mac, fp16_int_mac, dint_mac, bipolar "
         "(default: all)."),
-    freq: float = typer.Option(100.0, "--freq", help="Requested clock in MHz (> 0)."),
+    freq: float = typer.Option(
+        50.0, "--freq",
+        help="Requested clock in MHz (> 0); 50, as every stored preset was measured."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=9, help="Placer seeds per winner."),
     no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
     timeout: int = _timeout_option("; a routing that runs out tries a smaller array"),
+    max_logic: float = typer.Option(
+        100.0, "--max-logic", min=1.0, max=100.0,
+        help="Ceiling on the device's logic (LUT4s / logic cells) in percent: larger shapes "
+        "count as not fitting (100: fill it, as the stored presets do)."),
     memory: str = typer.Option("sdram16", "--memory",
                                help="Board DRAM of the design points written."),
     out: Path = typer.Option(Path("out/fpga-scale"), "--out", "-o",
@@ -209,7 +215,8 @@ def fpga_scale(
     console = Console()
     points = [
         largest_array(k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),
-                      dsp=not no_dsp, timeout_s=60.0 * timeout, log=console.print)
+                      dsp=not no_dsp, timeout_s=60.0 * timeout, max_logic=max_logic / 100.0,
+                      log=console.print)
         for k in (kinds or list(SCALING_KINDS))
     ]
     table = scaling_table(points)

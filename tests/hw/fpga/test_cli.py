@@ -24,6 +24,8 @@ from hwsim.errors import HwsimError
     (["fpga", "int_mac", "--device", "ecp5-25k", "--timeout", "0"],
      "Invalid value for '--timeout'"),
     (["fpga-scale", "--timeout", "0"], "Invalid value for '--timeout'"),
+    (["fpga-scale", "--max-logic", "0"], "Invalid value for '--max-logic'"),
+    (["fpga-scale", "--max-logic", "101"], "Invalid value for '--max-logic'"),
     (["synth", "int_mac", "--target", "xilinx"], "unknown --target 'xilinx'; allowed: ice40"),
     (["synth", "int_mac", "dint_mac", "-p", "lanes=2"], "with several blocks write block.key"),
     (["synth", "int_mac", "-p", "bipolar_pe.lanes=2"], "names block 'bipolar_pe', which is not"),
@@ -72,3 +74,29 @@ def test_fpga_passes_its_timeout_to_every_tool_run(run_cli, monkeypatch, tmp_pat
     base = ("fpga", "int_mac", "--device", "ecp5-25k", "--out", str(tmp_path / "out"))
     assert run_cli(*base) == 2 and seen["timeout_s"] == 60 * 60
     assert run_cli(*base, "--timeout", "150") == 2 and seen["timeout_s"] == 150 * 60
+
+
+def test_fpga_scale_requests_the_presets_clock_and_passes_its_logic_ceiling(
+    run_cli, monkeypatch, tmp_path
+):
+    # The stored presets were measured at the study's request (their README says which); the
+    # command's default is the same, so it reproduces them. A stand-in search records what it
+    # is given (no tool runs).
+    from pathlib import Path
+
+    from hwsim.hw.fpga.scaling import STUDY_FREQ_MHZ
+
+    readme = Path(__file__).parents[3] / "hw" / "fpga" / "presets" / "README.md"
+    assert f"requested {STUDY_FREQ_MHZ:g} MHz" in " ".join(readme.read_text().split())
+    seen: dict = {}
+
+    def largest_array(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise HwsimError("stand-in search")
+
+    monkeypatch.setattr("hwsim.hw.fpga.largest_array", largest_array)
+    base = ("fpga-scale", "--kind", "bipolar", "--out", str(tmp_path / "out"))
+    assert run_cli(*base) == 2
+    assert seen["freq_mhz"] == STUDY_FREQ_MHZ and seen["max_logic"] == 1.0
+    assert run_cli(*base, "--max-logic", "90", "--freq", "100") == 2
+    assert seen["freq_mhz"] == 100.0 and seen["max_logic"] == 0.9

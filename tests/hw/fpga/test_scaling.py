@@ -108,40 +108,88 @@ def test_scaling_outputs_are_a_markdown_table_a_plot_and_one_design_point_per_bu
     assert load_hardware(str(tmp_path / names[0])).clock_mhz == 50.0
 
 
-def test_search_packs_extrapolates_and_after_a_failed_route_tries_10_percent_smaller(
-    monkeypatch, tmp_path
-):
-    """The search with the tools replaced by a linear model: 100 LUTs per PE on a base of 50
-    (99 PEs fit 10000 LUTs) and routing that fails above 90 PEs. The 99-PE prediction is
-    shaped 49x2 (98 PEs), packs, fails to route; the next try is 98 x 0.9 = 88 PEs, which
-    routes. (A 5% step would have spent a failed routing each on 93 and 88.)"""
+# The tools replaced by a model of an ECP5-25k-like device with 10000 LUTs: a PE costs 100 LUTs
+# on a base of 50 up to 4 PEs, ``big_per_pe`` beyond (packing is not quite linear), and routing
+# fails above 90 PEs.
+_LUT, _PER_PE, _BASE, _ROUTE_LIMIT = 10_000, 100, 50, 90
+
+
+def _model_tools(monkeypatch, big_per_pe: int = _PER_PE) -> list:
     from hwsim.hw.fpga import scaling
     from hwsim.hw.fpga.flow import FitCheck
     from hwsim.hw.fpga.reports import Shortfall
 
-    lut, per_pe, base, route_limit = 10_000, 100, 50, 90
     routed = []
 
     def check_fit(block, device, out_dir, *, dsp, timeout_s):
         rows, cols = block
-        used = base + per_pe * rows * cols
-        short = (Shortfall("TRELLIS_COMB", used, lut),) if used > lut else ()
-        return FitCheck(short, {"TRELLIS_COMB": (used, lut), "MULT18X18D": (0, 28)})
+        n = rows * cols
+        used = _BASE + (_PER_PE if n <= 4 else big_per_pe) * n
+        short = (Shortfall("TRELLIS_COMB", used, _LUT),) if used > _LUT else ()
+        return FitCheck(short, {"TRELLIS_COMB": (used, _LUT), "MULT18X18D": (0, 28)})
 
     def implement(block, device, out_dir, *, name, params, freq_mhz, dsp, seeds, timeout_s):
         rows, cols = block
-        routed.append((rows, cols, timeout_s))
-        if rows * cols > route_limit:
+        routed.append((rows, cols, timeout_s, freq_mhz))
+        if rows * cols > _ROUTE_LIMIT:
             raise HwsimError("nextpnr-ecp5 ran longer than 60 s")
         return _point("bipolar", device, dsp).implementation
 
     monkeypatch.setattr(scaling, "build_array", lambda study, rows, cols: (rows, cols))
     monkeypatch.setattr(scaling, "check_fit", check_fit)
     monkeypatch.setattr(scaling, "implement", implement)
+    return routed
+
+
+def test_search_packs_extrapolates_and_after_a_failed_route_tries_10_percent_smaller(
+    monkeypatch, tmp_path
+):
+    """99 PEs fit the 10000 LUTs: the prediction is shaped 49x2 (98 PEs), packs, fails to
+    route; the next try is 98 x 0.9 = 88 PEs, which routes. (A 5% step would have spent a
+    failed routing each on 93 and 88.) The request is the study's clock."""
+    from hwsim.hw.fpga import scaling
+
+    routed = _model_tools(monkeypatch)
     lines = []
     point = scaling.largest_array("bipolar", "ecp5-25k", tmp_path, timeout_s=60.0,
                                   log=lines.append)
     assert (point.rows, point.cols) == (11, 8)
-    assert routed == [(49, 2, 60.0), (11, 8, 60.0)]
+    assert routed == [(49, 2, 60.0, 50.0), (11, 8, 60.0, 50.0)]
     assert [t[:3] for t in point.tried] == [(1, 1, True), (2, 2, True), (49, 2, True)]
     assert "linear extrapolation predicts 99 PEs (TRELLIS_COMB runs out)" in " ".join(lines)
+    assert point.max_logic == 1.0 and point.to_dict()["max_logic"] == 1.0
+
+
+def test_a_logic_ceiling_shrinks_the_prediction_and_refuses_shapes_that_pack_above_it(
+    monkeypatch, tmp_path
+):
+    """With a 90% ceiling the extrapolation fills 9000 LUTs: (9000 - 50) // 100 = 89 PEs, shaped
+    11x8 (88). Packed at 102 LUTs per PE that is 9026 LUTs, above the ceiling though it fits the
+    device: refused. The next shape, 89 x 0.95 = 84 PEs (21x4, 8618 LUTs), is within it and
+    routes at the first try: no failed routing is spent."""
+    from hwsim.hw.fpga import scaling
+
+    routed = _model_tools(monkeypatch, big_per_pe=102)
+    lines = []
+    point = scaling.largest_array("bipolar", "ecp5-25k", tmp_path, timeout_s=60.0,
+                                  max_logic=0.9, log=lines.append)
+    assert (point.rows, point.cols) == (21, 4) and point.max_logic == 0.9
+    assert [r[:2] for r in routed] == [(21, 4)]
+    assert point.tried == (
+        (1, 1, True, ""), (2, 2, True, ""),
+        (11, 8, False, "TRELLIS_COMB: uses 9026 of 10000, above the 90% ceiling"),
+        (21, 4, True, ""))
+    assert "predicts 89 PEs (TRELLIS_COMB runs out of its 90% ceiling)" in " ".join(lines)
+    # Without it the same tools predict 99 PEs: 49x2 does not pack (50 + 102 x 98 = 10046),
+    # 99 x 0.95 = 94 does (47x2, 9638 LUTs, 96%) and fails to route before 21x4 routes.
+    routed.clear()
+    point = scaling.largest_array("bipolar", "ecp5-25k", tmp_path)
+    assert [r[:2] for r in routed] == [(47, 2), (21, 4)] and point.pes == 84
+
+
+@pytest.mark.parametrize("ceiling", [0.0, -0.5, 1.01, float("nan")])
+def test_a_logic_ceiling_outside_0_to_1_is_refused(tmp_path, ceiling):
+    from hwsim.hw.fpga import scaling
+
+    with pytest.raises(HwsimError, match=r"logic ceiling must be in \(0, 1\]"):
+        scaling.largest_array("bipolar", "ecp5-25k", tmp_path, max_logic=ceiling)
