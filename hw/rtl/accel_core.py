@@ -638,12 +638,14 @@ class AccelCore(wiring.Component):
         # tile) comes at least one tile period (>= 3 cycles: a term, a dequantizer cycle and
         # the operand register) after the previous one's, so it reads the written sum.
         dr_active, dr_first, dr_half = Signal(), Signal(), Signal()
+        dr_last = Signal()         # the drained block is its output block's last k block
         dr_sel = Signal(c.rows)    # one-hot: the result row drained this cycle
         dr_line = Signal(16)       # the output line drained this cycle
         lg_ol = _log2(c.o_lines)
         with m.If(result_now):
             m.d.sync += [dr_active.eq(1), dr_sel.eq(1), dr_line.eq(busy_oline),
-                         dr_first.eq(r_cp.first_k), dr_half.eq(r_cp.ho)]
+                         dr_first.eq(r_cp.first_k), dr_last.eq(r_cp.last_k),
+                         dr_half.eq(r_cp.ho)]
         with m.Elif(dr_active):
             m.d.sync += [dr_sel.eq(dr_sel << 1), dr_line.eq(dr_line + 1)]
             with m.If(dr_sel[-1]):
@@ -673,67 +675,108 @@ class AccelCore(wiring.Component):
                            r_wb.wb_phases(), self.wr_req_ready)
         m.d.comb += [self.wr_req_valid.eq(wgen.valid), self.wr_req_addr.eq(wgen.addr),
                      self.wr_req_beats.eq(wgen.beats)]
-        wb_active, wb_finished = Signal(), Signal()
+        wb_active = Signal()
         wb_count, wb_total = Signal(BEATS_BITS), Signal(BEATS_BITS)
-        wl = Signal(16)
         ws = Signal(range(max(olb, 2)))
         wr_fire = self.wr_valid & self.wr_ready
         wb_at_last = Signal()      # the next beat is the write-back's last
         wb_last = wb_active & wr_fire & wb_at_last
         m.d.comb += dma_ending.eq(wb_last | (ld_last & ~(r_wb.valid & r_wb.last_k)))
         with m.If(wb_start):
-            m.d.sync += [wb_active.eq(1), wb_count.eq(0), wl.eq(0), ws.eq(0),
+            m.d.sync += [wb_active.eq(1), wb_count.eq(0), ws.eq(0),
                          wb_total.eq(Mux(wb_start_slot, r_cp.o_total, r_wb.o_total)),
                          wb_at_last.eq(Mux(wb_start_slot, r_cp.o_total == 1,
                                            r_wb.o_total == 1))]
-        with m.Elif(wr_fire & wb_active):
-            m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count + 2 == wb_total)]
-            with m.If(ws == olb - 1):
-                m.d.sync += [ws.eq(0), wl.eq(wl + 1)]
-            with m.Else():
-                m.d.sync += ws.eq(ws + 1)
+        with m.Elif(wr_fire):
+            m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count + 2 == wb_total),
+                         ws.eq(Mux(ws == olb - 1, 0, ws + 1))]
             with m.If(wb_last):
-                m.d.sync += [wb_active.eq(0), wb_finished.eq(1)]
-        with m.If(slot_end):
-            m.d.sync += wb_finished.eq(0)
-        # The last block's write-back can start while its last tile is still being drained
-        # into the same half: a line is sent only once its sum is registered (the read is made
-        # transparent below, so that line is already in the read data). ``line_ready`` is
-        # registered from the next cycle's drain and write-back state, so the DRAM handshake
-        # that may end the slot starts at a flip-flop, not at a line comparison.
-        line_ready = Signal()
+                m.d.sync += wb_active.eq(0)
+        pop = wr_fire & (ws == olb - 1)      # a line's last beat leaves
+
+        # ---- write-back lines: read ahead into a line FIFO ----
+        # The write stream is fed from a FIFO of whole lines (fabric registers), so its data
+        # and valid are registers and its (external, late) ready only counts beats and lines:
+        # it reaches no block RAM address. The write-back copy's read address is a register,
+        # loaded a cycle ahead by a prefetcher that walks the lines of each write-back in
+        # order, as soon as their sums are final; the RAM's read data goes through the
+        # transparency muxes into a FIFO entry. Output blocks alternate halves and each has one
+        # write-back, so the prefetcher's half simply toggles after a write-back's last line,
+        # and it may read the next write-back's first lines while this one is still sending.
+        # A line is final once the drain computed it in the block's last k block: the drain
+        # writes a block's lines once each, in line order, so a count per half says which.
+        depth = 3 if olb == 1 else 2         # enough to send a line every olb cycles
+        lines = range(c.o_lines + 1)
         nx_dr_active = result_now | (dr_active & ~dr_sel[-1])
         nx_dr_half = Mux(result_now, r_cp.ho, dr_half)
-        nx_dr_line = Mux(result_now, busy_oline, dr_line + dr_active)[:lg_ol + 1]
-        # The slot's end, the write-back's start and this cycle's write only choose among
-        # comparisons made from registers.
-        other_half = Mux(slot_end, nx_dr_half != r_cp.ho, nx_dr_half != r_wb.ho)
-        wl_step = wr_fire & wb_active & (ws == olb - 1)
-        wl_low = wl[:lg_ol + 1]
-        line_done = Mux(wb_start, nx_dr_line != 0,
-                        Mux(wl_step, wl_low + 1 < nx_dr_line, wl_low < nx_dr_line))
-        m.d.sync += line_ready.eq(~(nx_dr_active | dr_active) | other_half | line_done)
-        m.d.comb += self.wr_valid.eq(wb_active & line_ready)
-        # Transparency by hand: block RAM read ports are not transparent to the other port
-        # (and Yosys cannot merge a transparent port's address register into EBR here), so a
-        # line written at the edge that reads it is taken from a bypass register, and the
-        # line written at the next edge (the drain's registered sum) from the write port.
+        nx_final = nx_dr_active & Mux(result_now, r_cp.last_k, dr_last)
+        # final[h]: lines of half h whose final sum the drain computes by this cycle (counted
+        # a cycle ahead); wb_lines[h]: lines of half h's write-back, set as its drain starts.
+        final = [Signal(lines, name=f"wb_final{h}") for h in range(2)]
+        total = [Signal(lines, name=f"wb_lines{h}") for h in range(2)]
+        drain_starts = result_now & r_cp.last_k
+        block_lines = (r_cp.o_total >> lg_olb)[:len(total[0])]
+        for h in range(2):
+            with m.If(drain_starts & (r_cp.ho == h)):
+                m.d.sync += total[h].eq(block_lines)
+        pf_half, pf_line = Signal(), Signal(lines)
+        rd_addr = Signal(lg_ol + 1)
+        rd_issue, rd_arrive = Signal(), Signal()   # a line read this cycle, its data now
+        fifo_n = Signal(range(depth + 1))
+        # The read issued next cycle: the next line is final by then (the drain computes it
+        # next cycle at the latest: the transparency muxes catch it) and the FIFO has room
+        # for it when it arrives (entries held, the read in flight, this cycle's pop).
+        pf_final = Mux(pf_half, final[1], final[0])
+        pf_total = Mux(drain_starts & (r_cp.ho == pf_half), block_lines,
+                       Mux(pf_half, total[1], total[0]))
+        in_use = fifo_n + rd_arrive + rd_issue
+        room = Mux(pop, in_use <= depth, in_use < depth)
+        issue = ((pf_line != pf_final) | (nx_final & (nx_dr_half == pf_half))) & room
+        job_done = issue & (pf_line + 1 == pf_total)
+        m.d.sync += [rd_issue.eq(issue), rd_arrive.eq(rd_issue),
+                     fifo_n.eq(fifo_n + rd_arrive - pop)]
+        with m.If(issue):
+            m.d.sync += [rd_addr.eq(Cat(pf_line[:lg_ol], pf_half)), pf_line.eq(pf_line + 1)]
+            with m.If(job_done):
+                m.d.sync += [pf_line.eq(0), pf_half.eq(~pf_half)]
+        for h in range(2):
+            m.d.sync += final[h].eq(Mux(job_done & (pf_half == h), 0, final[h])
+                                    + (nx_final & (nx_dr_half == h)))
+        m.d.comb += o_out.addr.eq(rd_addr)
+        # Transparency by hand: block RAM read ports are not transparent to the other port,
+        # so a line written at the edge that reads it is taken from a bypass register, and a
+        # line whose sum the drain computes in the reading cycle from the write port's data
+        # register (written an edge later).
         bypass = Signal(c.cols * ow)
         bypass_hit, pending_hit = Signal(), Signal()
-        m.d.sync += [bypass.eq(o_wr.data), bypass_hit.eq(o_wr.en & (o_wr.addr == o_out.addr)),
-                     pending_hit.eq(dr_active & (Cat(dr_line[:lg_ol], dr_half) == o_out.addr))]
-        out_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
+        m.d.sync += [bypass.eq(o_wr.data), bypass_hit.eq(o_wr.en & (o_wr.addr == rd_addr)),
+                     pending_hit.eq(dr_active & (Cat(dr_line[:lg_ol], dr_half) == rd_addr))]
+        read_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
+        fifo = [Signal(c.cols * ow, name=f"wb_fifo{i}") for i in range(depth)]
+        wp, rp = Signal(range(depth)), Signal(range(depth))
+        with m.If(rd_arrive):
+            m.d.sync += wp.eq(Mux(wp == depth - 1, 0, wp + 1))
+            for i, entry in enumerate(fifo):
+                with m.If(wp == i):
+                    m.d.sync += entry.eq(read_line)
+        with m.If(pop):
+            m.d.sync += rp.eq(Mux(rp == depth - 1, 0, rp + 1))
+        with m.If(accept_cmd):
+            m.d.sync += [pf_half.eq(0), pf_line.eq(0), rd_issue.eq(0), rd_arrive.eq(0),
+                         fifo_n.eq(0), wp.eq(0), rp.eq(0), *[f.eq(0) for f in final]]
+        # Empty, the FIFO lets a line read in the cycle the drain computed it fall through
+        # from the write port's data register: the drain's last lines are sent as early as
+        # a direct read would send them (a line read from the RAM waits in an entry).
+        fall_through = rd_arrive & pending_hit
+        head = o_wr.data
+        for i in range(depth):
+            head = Mux((fifo_n != 0) & (rp == i), fifo[i], head)
+        m.d.comb += self.wr_valid.eq(wb_active & ((fifo_n != 0) | fall_through))
         words = [Signal(signed(c.word_bits), name=f"wb_word{col}") for col in range(c.cols)]
-        m.d.comb += [w.eq(out_line[col * ow:(col + 1) * ow].as_signed())
+        m.d.comb += [w.eq(head[col * ow:(col + 1) * ow].as_signed())
                      for col, w in enumerate(words)]
         line = Cat(*words)
         m.d.comb += self.wr_data.eq(line.word_select(ws, bus) if olb > 1 else line)
-        wl_sel = Mux(wr_fire & (ws == olb - 1), wl + 1, wl)
-        # Idle, the port pre-reads line 0 of the next write-back's half: this slot's if it has
-        # not started yet, else the next slot's (the compute record's).
-        pending_here = r_wb.valid & r_wb.last_k & ~wb_finished & ~wb_active
-        wb_half = Mux(wb_active, r_wb.ho, Mux(pending_here & ~slot_end, r_wb.ho, r_cp.ho))
-        m.d.comb += o_out.addr.eq(Cat(Mux(wb_active, wl_sel, 0)[:lg_ol], wb_half))
         # The buffers, for testbenches that inspect their contents.
         self.buffers = {"activation": a_mem, "weight": b_mem, "scale": s_mem, "output": o_mem,
                         "output_copy": o_copy}

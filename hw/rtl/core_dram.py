@@ -7,7 +7,9 @@ Semantics (the ones `hwsim.sim.engine` assumes, ``dram(bytes) = beats + latency`
   core is ready;
 - write data: ``wr_ready`` is high while a served write request has beats left; each beat
   transferred is stored at the next address of that request.
-The model is always ready for requests.
+The model is always ready for requests. With ``stall`` > 0 it also withholds read data and
+write readiness in random cycles (each with that probability, seeded): back-pressure on both
+data streams, which the core must survive without losing or repeating a beat.
 
 Between transfers the model's outputs do not change, so an event-driven testbench need not step
 it every cycle: `quiet` says for how many cycles nothing is served, `skip` advances over cycles
@@ -21,6 +23,7 @@ its path, without the package.
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 
@@ -34,9 +37,13 @@ CORE_OUTPUTS = ("rd_req_valid", "rd_req_addr", "rd_req_beats", "rd_ready",
 class DramModel:
     """DRAM contents (beat address -> value) behind the core's four streams."""
 
-    def __init__(self, beats: dict[int, int], latency: int) -> None:
+    def __init__(self, beats: dict[int, int], latency: int, stall: float = 0.0,
+                 seed: int = 0) -> None:
         self.mem = dict(beats)
         self.latency = latency
+        self.stall = stall
+        self._rng = random.Random(seed)
+        self._held = (False, False)   # this cycle: read data withheld, write not ready
         self.cycle = 0
         self.reads: deque[list[int]] = deque()   # [start cycle, address, beats left]
         self.writes: deque[list[int]] = deque()
@@ -48,6 +55,8 @@ class DramModel:
     def drive(self) -> dict[str, int]:
         """The values the model drives in the current cycle."""
         rd, wr = self._front(self.reads), self._front(self.writes)
+        rd = None if self._held[0] else rd
+        wr = None if self._held[1] else wr
         return {"rd_req_ready": 1, "wr_req_ready": 1, "rd_valid": int(rd is not None),
                 "rd_data": self.mem.get(rd[1], 0) if rd else 0,
                 "wr_ready": int(wr is not None)}
@@ -56,6 +65,8 @@ class DramModel:
         """Cycles from the current one in which the model serves nothing (0: a transfer is
         served now; None: no request pending, nothing is served until the core asks)."""
         starts = [queue[0][0] for queue in (self.reads, self.writes) if queue]
+        if starts and self.stall:
+            return 0    # every cycle draws the stalls: none is skipped
         return max(0, min(starts) - self.cycle) if starts else None
 
     def skip(self, cycles: int) -> None:
@@ -71,6 +82,8 @@ class DramModel:
         ours = self.drive()
         start = self.cycle + 1 + self.latency
         rd, wr = self._front(self.reads), self._front(self.writes)
+        rd = rd if ours["rd_valid"] else None
+        wr = wr if ours["wr_ready"] else None
         if rd is not None and core["rd_ready"]:
             rd[1] += 1
             rd[2] -= 1
@@ -88,6 +101,8 @@ class DramModel:
             self.reads.append([start, int(core["rd_req_addr"]), int(core["rd_req_beats"])])
         if core["wr_req_valid"] and ours["wr_req_ready"] and core["wr_req_beats"]:
             self.writes.append([start, int(core["wr_req_addr"]), int(core["wr_req_beats"])])
+        if self.stall:
+            self._held = (self._rng.random() < self.stall, self._rng.random() < self.stall)
         self.cycle += 1
 
 
