@@ -537,6 +537,33 @@ class AccelCore(wiring.Component):
         accept = in_valid & arr.in_ready
         m.d.comb += [arr.k_groups.eq(r_cp.ng), arr.k_last_beats.eq(r_cp.last_beats)]
 
+        # The next tile's start (which tile, where its lines start; all 0 and the next block
+        # after the block's last tile) is computed a cycle ahead into registers, from the
+        # tile counters as they are next cycle and from the block the beats then belong to
+        # (the one being loaded while the beats are the next block's: it becomes the compute
+        # record at the slot's end, when they stop being so). The tile counters change only a
+        # cycle after a tile's last beat (below), so at every tile's last beat these registers
+        # hold its successor: no comparison or adder between the tile counters and the
+        # buffers' read addresses.
+        tile_keys = ("mt", "nt", "a_tb", "b_tb", "s_tb", "o_tile")
+        tile_step = Signal()
+        tile_next = {k: Signal(16, name=f"tile_next_{k}") for k in tile_keys}
+        tile_next_blk = Signal()
+        base = {k: Mux(tile_step, tile_next[k], cur[k]) for k in tile_keys}
+        blk = {f: Mux(cur_next_blk, getattr(r_ld, f), getattr(r_cp, f))
+               for f in ("ct_m", "ct_n", "nkb", "ng")}
+        m.d.sync += [tile_next_blk.eq(0), tile_next["o_tile"].eq(base["o_tile"] + c.rows),
+                     *[tile_next[k].eq(base[k]) for k in ("nt", "b_tb", "s_tb")]]
+        with m.If(base["mt"] + 1 < blk["ct_m"]):
+            m.d.sync += [tile_next["mt"].eq(base["mt"] + 1),
+                         tile_next["a_tb"].eq(base["a_tb"] + blk["nkb"])]
+        with m.Elif(base["nt"] + 1 < blk["ct_n"]):
+            m.d.sync += [tile_next["mt"].eq(0), tile_next["a_tb"].eq(0),
+                         tile_next["nt"].eq(base["nt"] + 1),
+                         tile_next["b_tb"].eq(base["b_tb"] + blk["nkb"]),
+                         tile_next["s_tb"].eq(base["s_tb"] + blk["ng"])]
+        with m.Else():
+            m.d.sync += [*[tile_next[k].eq(0) for k in tile_keys], tile_next_blk.eq(1)]
         # Successor of the presented beat.
         succ = {k: Signal(16, name=f"succ_{k}") for k in cur}
         succ_next_blk = Signal()
@@ -553,20 +580,9 @@ class AccelCore(wiring.Component):
                 m.d.comb += succ["gb"].eq(cur["gb"] + 1)
         with m.Else():
             m.d.comb += [succ["kb"].eq(0), succ["gb"].eq(0), succ["g"].eq(0),
-                         succ["o_tile"].eq(cur["o_tile"] + c.rows),
-                         succ["a_ln"].eq(succ["a_tb"]), succ["b_ln"].eq(succ["b_tb"]),
-                         succ["s_ln"].eq(succ["s_tb"])]
-            with m.If(cur["mt"] + 1 < r_cp.ct_m):
-                m.d.comb += [succ["mt"].eq(cur["mt"] + 1),
-                             succ["a_tb"].eq(cur["a_tb"] + r_cp.nkb)]
-            with m.Elif(cur["nt"] + 1 < r_cp.ct_n):
-                m.d.comb += [succ["mt"].eq(0), succ["a_tb"].eq(0),
-                             succ["nt"].eq(cur["nt"] + 1),
-                             succ["b_tb"].eq(cur["b_tb"] + r_cp.nkb),
-                             succ["s_tb"].eq(cur["s_tb"] + r_cp.ng)]
-            with m.Else():
-                m.d.comb += [succ[k].eq(0) for k in cur]
-                m.d.comb += succ_next_blk.eq(1)
+                         *[succ[k].eq(tile_next[k]) for k in tile_keys],
+                         succ["a_ln"].eq(tile_next["a_tb"]), succ["b_ln"].eq(tile_next["b_tb"]),
+                         succ["s_ln"].eq(tile_next["s_tb"]), succ_next_blk.eq(tile_next_blk)]
         # Read this cycle what is presented next cycle (re-read while held: writes landing in
         # the buffer meanwhile are seen, the reads being transparent).
         sel = {k: Mux(accept, succ[k], cur[k]) for k in cur}
@@ -586,15 +602,11 @@ class AccelCore(wiring.Component):
                                   line_addrs(cur, cur_next_blk), strict=True):
             m.d.comb += port.addr.eq(Mux(accept, nxt, now))
         # The tile counters (which tile, where its lines start) step a cycle after the tile's
-        # last beat is taken, from its successor registered then: the array's late
-        # ``in_ready`` enables only the beat counters. Nothing reads the tile counters in
-        # that cycle: the next tile's first beat waits for this tile's result, at least two
-        # cycles away (a term, a dequantizer cycle).
-        tile_keys = ("mt", "nt", "a_tb", "b_tb", "s_tb", "o_tile")
-        tile_step = Signal()
-        tile_next = {k: Signal(16, name=f"tile_next_{k}") for k in tile_keys}
-        m.d.sync += [tile_step.eq(accept & last_of_tile),
-                     *[tile_next[k].eq(succ[k]) for k in tile_keys]]
+        # last beat is taken, to its successor's registers: the array's ``in_ready`` enables
+        # only the beat counters. Nothing reads the tile counters in that cycle: the next
+        # tile's first beat waits for this tile's result, at least two cycles away (a term, a
+        # dequantizer cycle).
+        m.d.sync += tile_step.eq(accept & last_of_tile)
         with m.If(tile_step):
             m.d.sync += [cur[k].eq(tile_next[k]) for k in tile_keys]
         m.d.sync += [cur[k].eq(sel[k]) for k in cur if k not in tile_keys]

@@ -237,3 +237,16 @@ def test_random_dram_stalls_lose_and_repeat_nothing(c, m, n, k, seed):
     assert (got == case.expected).all()
     assert dram.read_beats + dram.write_beats == case.line_beats
     assert run.cycles > case.line_cycles
+
+
+def test_one_beat_tiles_keep_the_cycles_exact():
+    # Groups of one beat and blocks one group deep: every beat is a tile's last, so the next
+    # tile's start (registered a cycle ahead) is needed at every beat, across blocks.
+    c = dataclasses.replace(SMALL, group_size=2)
+    base = make_case(c, 6, 10, 8, 2, seed=7)
+    case = make_case(c, 6, 10, 8, 2, seed=7,
+                     mapping=dataclasses.replace(base.mapping, block_k=2))
+    assert c.group_size == c.lanes and np.prod(case.mapping.blocks) == 12
+    run, got, _ = _run(c, case, 2)
+    assert (got == case.expected).all()
+    assert run.cycles == case.model_cycles
