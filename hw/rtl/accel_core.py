@@ -567,13 +567,16 @@ class AccelCore(wiring.Component):
         # Successor of the presented beat.
         succ = {k: Signal(16, name=f"succ_{k}") for k in cur}
         succ_next_blk = Signal()
-        last_of_tile = cur["kb"] + 1 == r_cp.nkb
+        # Whether the presented beat is its tile's last and its group's last: registers,
+        # computed with the beat counters from the beat presented next cycle and the block
+        # it belongs to (as for the tile's successor above).
+        last_of_tile, group_end = Signal(), Signal()
         m.d.comb += [succ[k].eq(v) for k, v in cur.items()]
         m.d.comb += succ_next_blk.eq(0)
         with m.If(~last_of_tile):
             m.d.comb += [succ["kb"].eq(cur["kb"] + 1), succ["a_ln"].eq(cur["a_ln"] + 1),
                          succ["b_ln"].eq(cur["b_ln"] + 1)]
-            with m.If(cur["gb"] + 1 == c.group_size // c.lanes):
+            with m.If(group_end):
                 m.d.comb += [succ["gb"].eq(0), succ["g"].eq(cur["g"] + 1),
                              succ["s_ln"].eq(cur["s_ln"] + 1)]
             with m.Else():
@@ -587,6 +590,8 @@ class AccelCore(wiring.Component):
         # the buffer meanwhile are seen, the reads being transparent).
         sel = {k: Mux(accept, succ[k], cur[k]) for k in cur}
         sel_next_blk = Mux(accept, succ_next_blk, cur_next_blk)
+        m.d.sync += [last_of_tile.eq(sel["kb"] + 1 == Mux(sel_next_blk, r_ld.nkb, r_cp.nkb)),
+                     group_end.eq(sel["gb"] + 1 == c.group_size // c.lanes)]
 
         def line_addrs(beat, next_blk) -> list:
             # A beat of the next block reads that block's halves (it is being loaded now).
