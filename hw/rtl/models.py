@@ -43,12 +43,15 @@ class BitModResult:
         nonfinite: ``(n, rows, cols)`` bool, an Inf/NaN activation reached the PE.
         psum: ``(n, groups, rows, cols)`` int64 group partial sums before dequantization.
         emax: ``(n, beats, rows, cols, terms)`` alignment exponent of every cycle.
+        partial: ``(n, beats, rows, cols, terms)`` aligned lane sum of every cycle (the group
+            accumulator's operand, at ``emax``).
     """
 
     out: np.ndarray
     nonfinite: np.ndarray
     psum: np.ndarray
     emax: np.ndarray
+    partial: np.ndarray
 
 
 def _group_index(config: BitModConfig) -> np.ndarray:
@@ -115,7 +118,7 @@ def bitmod_model(
     deq = np.where(neg, -1, 1).astype(object) * mag_p * g_scale[..., None]
     out = (deq << np.asarray(exp, dtype=object)).sum(axis=1)
     nonfinite = np.broadcast_to(anf.any(axis=(1, 3))[:, None, :], (n, c.rows, c.cols))
-    return BitModResult(out, nonfinite.copy(), psum, emax)
+    return BitModResult(out, nonfinite.copy(), psum, emax, partial)
 
 
 def _exact_accumulate(c: BitModConfig, partial, emax, gidx) -> np.ndarray:

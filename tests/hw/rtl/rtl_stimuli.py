@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from hwsim.hw.rtl.bitmod import BitModConfig
+from hwsim.hw.rtl.bitmod import BITMOD_MAN_BITS, BitModConfig
 from hwsim.hw.rtl.models import (
     bipolar_model,
     bitmod_model,
@@ -24,7 +24,7 @@ from hwsim.hw.rtl.models import (
     int_mac_model,
 )
 from hwsim.hw.rtl.streams import bitmod_beats, pack
-from hwsim.hw.rtl.terms import SPECIALS, dtypes_name
+from hwsim.hw.rtl.terms import FP16_MANT_BITS, SPECIALS, dtypes_name
 from hwsim.sim import pe_cycles
 
 # FP16 bit patterns with special meaning: ±0, subnormals (smallest, largest), smallest normal,
@@ -264,6 +264,175 @@ def bitmod_pow2_sums(c: BitModConfig, seed: int = 7) -> Case:
     scale, sneg = _scales(rng, c, n)
     w, a = _zero_idle_lanes(c, w, a)
     return _bitmod_case("pow2_sums", c, w, a, scale, sneg, 0, np.arange(n))
+
+
+_MAX_MANT = (1 << FP16_MANT_BITS) - 1  # FP16 significands (hidden bit included): normal ones
+_MIN_NORMAL_MANT = 1 << FP16_MANT_BITS - 1  # are _MIN_NORMAL_MANT.._MAX_MANT
+_MAX_FIELD = 30  # the largest finite FP16 exponent field (31: Inf/NaN)
+
+
+def loop_boundary_sums(c: BitModConfig) -> list[int]:
+    """The sums the floating accumulator's loop must classify at its boundaries: -1, 0, +1;
+    each power of two from 2**(m - 2) to 2**(w - 2), with its neighbours and negatives (its
+    normalization thresholds are 2**(m - 1) .. 2**(w - 2), `BITMOD_MAN_BITS` = m, the sum's
+    width w = the wider of lane sum and mantissa, plus a carry; 2**(m - 2) is the largest
+    value below the first); and the largest sum of each sign, the extreme mantissa (the most
+    negative: -2**(m - 1), the floor of a normalized -(2**m - 1)) plus the extreme lane sum."""
+    mb = BITMOD_MAN_BITS
+    width = max(c.partial_width, mb) + 1
+    sums = {-1, 0, 1}
+    for j in range(mb - 2, width - 1):
+        sums |= {sign * (1 << j) + d for sign in (1, -1) for d in (-1, 0, 1)}
+    lane_bound = c.lanes * (_MAX_MANT << c.align_bits)
+    sums |= {(1 << mb - 1) - 1 + lane_bound, -(1 << mb - 1) - lane_bound}
+    return sorted(sums)
+
+
+def _lane_values(ab: int) -> list[tuple[int, int, int]]:
+    """(largest, smallest, step) of the magnitudes one lane takes at each alignment shift s
+    (until only 1 is left): a normal significand m with ``ab`` guard bits, floor(m * 2**ab /
+    2**s)."""
+    out = []
+    for s in range(FP16_MANT_BITS + ab):
+        if s <= ab:
+            step = 1 << (ab - s)
+            out.append((_MAX_MANT * step, _MIN_NORMAL_MANT * step, step))
+        else:
+            out.append((_MAX_MANT >> (s - ab), _MIN_NORMAL_MANT >> (s - ab), 1))
+    return out
+
+
+def _lane_split(total: int, lanes: int, ab: int) -> list[tuple[int, int, int]] | None:
+    """Lanes (negative, shift, significand) whose aligned signed sum is ``total``, one of them
+    unshifted (it sets the cycle's exponent): the lead lane tries a few magnitudes of either
+    sign, the others take the largest magnitude left, greedily; None if ``lanes`` are too few."""
+    values = _lane_values(ab)
+    top, low, step = values[0]
+    near = min(max(abs(total) // step, low // step), top // step)
+    for lead in dict.fromkeys((near, near + 1, low // step, top // step)):
+        for sign in (1, -1) if total >= 0 else (-1, 1):
+            if not low <= lead * step <= top:
+                continue
+            picked = [(sign < 0, 0, lead)]
+            rest = total - sign * lead * step
+            while rest and len(picked) < lanes:
+                mag = abs(rest)
+                s, (hi, _, st) = next((s, v) for s, v in enumerate(values) if v[1] <= mag)
+                val = min(hi, mag // st * st)
+                picked.append((rest < 0, s, (val // st) << max(s - ab, 0)))
+                rest -= val if rest > 0 else -val
+            if not rest:
+                return picked
+    return None
+
+
+def _one_term_codes(fam) -> tuple[tuple[int, int], tuple[int, int] | None]:
+    """(code, term exponent) of a positive weight whose only non-zero term is the family's
+    first, and of one whose only one is its last (a Booth int's top digit; None for fp)."""
+    from hwsim.hw.rtl.terms import weight_terms
+
+    codes = np.arange(1 << fam.bits)
+    neg, exp, nz = weight_terms(fam, codes, 0)
+    found = [None, None]
+    for x in codes:
+        if nz[x].sum() == 1 and not neg[x][nz[x]].any():
+            j = int(np.flatnonzero(nz[x])[0])
+            for end, want in enumerate((0, fam.terms - 1)):
+                if j == want and found[end] is None:
+                    found[end] = (int(x), int(exp[x, j]))
+    return found[0], found[1]
+
+
+def bitmod_loop_boundaries(c: BitModConfig, seed: int = 8) -> Case:
+    """The floating accumulator's loop at every sum T of `loop_boundary_sums`: per T, one
+    output whose group adds two lane sums P_A + P_B = T at one exponent (P_A is stored
+    exactly: |P_A| < 2**(m - 1)) and, in the next cycle, a probe (one lane worth 1.5 LSBs of
+    the exponent the model holds then: a normalization a step too far or too short changes
+    what it keeps), and one output whose group ends on T, its last cycle (where the
+    unnormalized loop hands its unnormalized sum to the dequantizer). The extremes start from
+    the extreme mantissa, a normalized +-(2**m - 1) one exponent lower, in the cycle just
+    before (a cycle between would renormalize -2**(m - 1)); they have no end output.
+    Consecutive data cycles need a weight whose only term is its last (a Booth int's top
+    digit) before one whose only term is its first: the outputs run the modes that have
+    one in turn (all modes, with empty cycles between, in a build without). Exponents are
+    random, one group per output. Asserts through the golden model that each group's sum is
+    T in B's cycle."""
+    from hwsim.hw.rtl.models import bitmod_accumulate_step
+
+    mb, ab = BITMOD_MAN_BITS, c.align_bits
+    if c.groups != 1 or c.beats < 3 or c.rows * c.cols != 1:
+        raise ValueError("loop boundaries: one PE, one group of at least 3 beats per output")
+    rng = np.random.default_rng(seed)
+    codes = [_one_term_codes(f) for f in c.families]
+    ends = [m for m in range(c.modes) if codes[m][1]] or list(range(c.modes))
+    cap = (1 << mb - 1) - 1
+    # Exponents of the sums: every lane's field (exponent - term exponent - its shift, up to
+    # FP16_MANT_BITS - 1 + ab) at least 1, the extremes' B (one above) at most _MAX_FIELD.
+    low = 1 + max(t for pair in codes for _, t in filter(None, pair)) + FP16_MANT_BITS - 1 + ab
+    outputs = []  # (T, mode, [(beat, last-term code?, value, exponent)], probe)
+    for i, total in enumerate(loop_boundary_sums(c)):
+        e = int(rng.integers(low, _MAX_FIELD))
+        if abs(total) > cap + c.lanes * (_MAX_MANT << ab) - 1:  # an extreme
+            if not any(codes[m][1] for m in range(c.modes)):
+                raise ValueError(f"loop boundaries: {c.weights} has no weight ending on its "
+                                 "last term (the extreme sums need one)")
+            p_a = ((1 << mb) - 1) * (1 if total > 0 else -1)
+            p_b = total - (p_a >> 1)
+            mode = ends[i % len(ends)]
+            outputs.append((total, mode, [(0, True, p_a, e), (1, False, p_b, e + 1)], True))
+            continue
+        p_a = next((p for p in (min(max(total // 2, -cap), cap), 8191, -8191, 8192, -8192,
+                                cap, -cap)
+                    if p and all(_lane_split(x, c.lanes, ab) for x in (p, total - p))), None)
+        if p_a is None:
+            raise ValueError(f"loop boundaries: {total} needs more than {c.lanes} lanes")
+        mode = ends[i % len(ends)]
+        last = codes[mode][1] is not None
+        outputs.append((total, mode, [(0, False, p_a, e), (1, last, total - p_a, e)], True))
+        outputs.append((total, mode, [(c.beats - 2, last, p_a, e),
+                                      (c.beats - 1, last, total - p_a, e)], False))
+    n = len(outputs)
+    w = np.zeros((n, c.beats, 1, c.lanes), np.int64)
+    a = np.zeros((n, c.beats, 1, c.lanes), np.uint16)
+    mode = np.array([o[1] for o in outputs])
+
+    def place(o: int, beat: int, last: bool, value: int, exp: int) -> None:
+        split = _lane_split(value, c.lanes, ab)
+        if split is None:
+            raise ValueError(f"loop boundaries: {value} needs more than {c.lanes} lanes")
+        code, t = codes[mode[o]][int(last)]
+        w[o, beat, 0] = code
+        for lane, (neg, s, mant) in enumerate(split):
+            field = exp - t - s
+            assert 1 <= field <= _MAX_FIELD, (exp, t, s)
+            a[o, beat, 0, lane] = ((int(neg) << 15) | (field << FP16_MANT_BITS - 1)
+                                   | (mant - _MIN_NORMAL_MANT))
+
+    for o, (_, _, parts, _) in enumerate(outputs):
+        for part in parts:
+            place(o, *part)
+    # The probe goes in once the model's exponent X before its cycle is known; then the check
+    # that each group's sum is T in B's cycle.
+    scale = rng.integers(1, 1 << c.scale_bits, (n, c.beats, 1))
+    sneg = rng.integers(0, 2, (n, c.beats, 1))
+    for final in (False, True):
+        ref = bitmod_model(c, w, a, scale, sneg, 0, mode)
+        for o, (total, m, parts, probe) in enumerate(outputs):
+            b_beat, b_last = parts[1][:2]
+            terms = c.families[m].terms
+            b_cycle = (b_beat, terms - 1 if b_last else 0)
+            man, exp = np.zeros(1, np.int64), np.zeros(1, np.int64)
+            for b in range(c.beats):
+                for t in range(terms):
+                    p, ex = ref.partial[o, b, 0, 0, t], ref.emax[o, b, 0, 0, t]
+                    if (b, t) == b_cycle and final:
+                        assert (int(exp[0]), int(man[0]) + int(p)) == (int(ex), total), total
+                    if (b, t) == (2, 0) and probe and not final:
+                        # 1.5 x 2**(FP16_MANT_BITS - 1 + ab), that many LSBs below X.
+                        place(o, 2, False, 3 * _MIN_NORMAL_MANT // 2 << ab,
+                              int(exp[0]) - (FP16_MANT_BITS - 1) - ab)
+                    man, exp = bitmod_accumulate_step(man, exp, np.array([p]), np.array([ex]))
+    return _bitmod_case("loop_boundaries", c, w, a, scale, sneg, 0, mode)
 
 
 def bitmod_edges(c: BitModConfig, mode: int = 0, seed: int = 4) -> Case:

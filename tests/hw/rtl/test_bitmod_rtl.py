@@ -9,6 +9,7 @@ from rtl_stimuli import (
     bitmod_cases,
     bitmod_edges,
     bitmod_exhaustive,
+    bitmod_loop_boundaries,
     bitmod_random,
     bitmod_specials,
 )
@@ -77,6 +78,21 @@ def test_bitmod_accumulator_pe_matches_model(weights, pipeline, loop):
     for case in bitmod_cases(c):
         _check(dut, case)
     _check(dut, bitmod_random(c, n=6, seed=31), seed=32)
+
+
+# The loop's boundaries at depth 0 (the exponent difference in the cycle), 1 (a cycle ahead
+# from the lane sum's register), 4 (from the "shift" cut) and 7 (every cut); the exact
+# accumulator has no normalization, but the same sums through it cost little.
+@pytest.mark.parametrize(("accumulator", "loop", "pipeline"),
+                         [("exact", "normalized", 0), ("exact", "normalized", 5),
+                          *[("bitmod", loop, p) for loop in LOOPS for p in (0, 1, 4, 7)]])
+def test_stored_sums_at_the_loop_boundaries(accumulator, loop, pipeline):
+    """Every normalization boundary of the floating loop's sum (-1, 0, +1, powers of two of
+    either sign and their neighbours, the extremes), in every mode, bit-exact against the
+    model: a normalization a step off at any of them fails (`bitmod_loop_boundaries`)."""
+    c = BitModConfig(weights="bitmod", lanes=4, group_size=12, k=12, accumulator=accumulator,
+                     loop=loop, pipeline=pipeline)
+    _check(BitModPE(c), bitmod_loop_boundaries(c))
 
 
 @pytest.mark.parametrize("pipeline", range(len(PIPELINE_CUTS)))

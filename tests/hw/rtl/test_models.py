@@ -224,14 +224,20 @@ def test_bitmod_accumulate_step_by_hand():
 @pytest.mark.parametrize(("lanes", "align_bits"), [(1, 0), (4, 3), (16, 8), (2, 1)])
 def test_floating_sum_stays_above_its_sign_bit_threshold(lanes, align_bits):
     # The RTL's floating loop has no normalization threshold at its sum's sign bit: the most
-    # negative sum, a normalized mantissa (bit length <= 14, so >= -(2**14 - 1)) plus the
-    # most negative lane sum (every lane's significand 2047 with its guard bits, negated),
-    # stays above -2**(width - 1) for the sum's width (the lane sum's or the mantissa's + 1).
+    # negative sum, the most negative mantissa (-2**14: a normalized -(2**15 - 1), floored;
+    # every other normalized mantissa has bit length <= 14) plus the most negative lane sum
+    # (every lane's significand 2047 with its guard bits, negated), stays above
+    # -2**(width - 1) for the sum's width (the lane sum's or the mantissa's + 1).
     from hwsim.hw.rtl.bitmod import BITMOD_MAN_BITS
+    from hwsim.hw.rtl.models import bitmod_accumulate_step
 
     c = BitModConfig(lanes=lanes, align_bits=align_bits, accumulator="bitmod")
     width = max(c.partial_width, BITMOD_MAN_BITS) + 1
-    most_negative = -((1 << BITMOD_MAN_BITS - 1) - 1) - lanes * (2047 << align_bits)
+    lowest = -(1 << BITMOD_MAN_BITS - 1)
+    man, _ = bitmod_accumulate_step(np.array([0]), np.array([0]),
+                                    np.array([-(1 << BITMOD_MAN_BITS) + 1]), np.array([0]))
+    assert man[0] == lowest
+    most_negative = lowest - lanes * (2047 << align_bits)
     assert most_negative > -(1 << width - 1)
 
 
