@@ -514,9 +514,13 @@ class AccelCore(wiring.Component):
         targets = [(a_wr, ld_count, alb, c.a_lines, r_ld.ha, ld_count < na),
                    (b_wr, in_b, blb, c.b_lines, r_ld.hb, (ld_count >= na) & (in_b < nb)),
                    (s_wr, in_s, slb, c.s_lines, r_ld.hb, ld_count >= na + nb)]
+        # Each beat is written an edge after it arrives, from registers (address, beat,
+        # lane enables): the read data's valid and the beat counter's arithmetic end at those
+        # registers, not at the block RAMs' write ports; `_read_through` shows a reader the
+        # beat from the edge it arrives at.
         for port, idx, lb, lines, half, sel in targets:
             lg_lb = _log2(lb)
-            m.d.comb += [port.addr.eq(Cat((idx >> lg_lb)[:_log2(lines)], half)),
+            m.d.sync += [port.addr.eq(Cat((idx >> lg_lb)[:_log2(lines)], half)),
                          port.data.eq(self.rd_data.replicate(lb)),
                          port.en.eq(Mux(ld_active & rd_fire & sel,
                                         1 << (idx[:lg_lb] if lg_lb else 0), 0))]
@@ -801,11 +805,14 @@ class AccelCore(wiring.Component):
 
 
 def _read_through(m: Module, rd: ReadPort, wr: WritePort, bus: int, name: str) -> Value:
-    """The data of read port ``rd`` as a transparent read of write port ``wr``: the lanes
-    that ``wr`` wrote at the edge that read them come from a register of the written beat.
-    Every lane of a write carries the same ``bus``-bit beat (a DRAM beat replicated). The
-    addresses are compared after that edge, from registers, so the (late) read address only
-    reaches the block RAM's own address register."""
+    """The data of read port ``rd`` as a transparent read of write port ``wr``, whose
+    address, data and enables are registers holding a beat that arrived a cycle before it is
+    written: the lanes written at the edge that read them come from a register of that beat,
+    and the lanes of the beat that arrived in the reading cycle (written an edge later) from
+    the write port's own registers. Every lane of a write carries the same ``bus``-bit beat
+    (a DRAM beat replicated). The addresses are compared after the reading edge, from
+    registers, so the (late) read address only reaches the block RAM's own address
+    register."""
     w_addr = Signal.like(wr.addr, name=f"{name}_wr_addr")
     r_addr = Signal.like(rd.addr, name=f"{name}_rd_addr")
     w_en = Signal.like(wr.en, name=f"{name}_wr_en")
@@ -813,7 +820,10 @@ def _read_through(m: Module, rd: ReadPort, wr: WritePort, bus: int, name: str) -
     m.d.sync += [w_addr.eq(wr.addr), r_addr.eq(rd.addr), w_en.eq(wr.en),
                  beat.eq(wr.data[:bus])]
     hit = Mux(w_addr == r_addr, w_en, 0)
-    return Cat(*[Mux(hit[i], beat, rd.data[i * bus:(i + 1) * bus]) for i in range(len(wr.en))])
+    pending = Mux(wr.addr == r_addr, wr.en, 0)
+    return Cat(*[Mux(pending[i], wr.data[:bus],
+                     Mux(hit[i], beat, rd.data[i * bus:(i + 1) * bus]))
+                 for i in range(len(wr.en))])
 
 
 def _row_select(arr: _ArrayAdapter, onehot, col: int):
