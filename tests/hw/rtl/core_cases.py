@@ -102,13 +102,15 @@ def case_from(c: CoreConfig, a, codes, scale, neg, wtype, latency: int,
                     cost.cycles, line_cycles, line_beats, bound)
 
 
-def tb_command(c: CoreConfig, case: CoreCase, latency: int, desc: int | None = None) -> dict:
+def tb_command(c: CoreConfig, case: CoreCase, latency: int, desc: int | None = None,
+               stall: float = 0.0) -> dict:
     """One command for the cocotb testbench (``core_cocotb_tb``): the descriptor (the case's,
-    or ``desc``), the case's DRAM image and latency, the output region to read back (whole
-    output tiles) and a cycle limit."""
+    or ``desc``), the case's DRAM image and latency (and `DramModel`'s random ``stall``
+    probability), the output region to read back (whole output tiles) and a cycle limit."""
     lines = -(-case.n // c.rows) * -(-case.m // c.cols) * c.rows
     out_beats = lines * c.beats_per_line(c.o_line_bits)
     return {"desc": case.descriptor if desc is None else desc, "latency": latency,
+            "stall": stall, "seed": case.m + case.n,
             "dram": {str(a): v for a, v in case.image.beats.items()},
             "out_region": [case.image.o_addr, case.image.o_addr + out_beats],
             "limit": 10 * case.line_cycles + 1000}

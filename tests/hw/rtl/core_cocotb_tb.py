@@ -106,7 +106,8 @@ async def core_commands(dut):
     await RisingEdge(dut.clk)
     results = []
     for case in cases:
-        dram = DramModel({int(a): v for a, v in case["dram"].items()}, case["latency"])
+        dram = DramModel({int(a): v for a, v in case["dram"].items()}, case["latency"],
+                         case.get("stall", 0.0), case.get("seed", 0))
         cycles, status = await run_command(dut, case["desc"], dram, case["limit"])
         lo, hi = case["out_region"]
         results.append({"cycles": cycles, "status": status,

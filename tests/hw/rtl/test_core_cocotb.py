@@ -1,6 +1,6 @@
 """The accelerator core's generated Verilog under Icarus and Verilator (cocotb): whole GEMMs
 bit-exact against the golden model, cycles equal to the simulator's (see test_accel_core), and
-bad descriptors refused between them."""
+bad descriptors refused between them, and a GEMM under random DRAM stalls."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from hwsim.hw.rtl.core_layout import read_outputs
 
 _HERE = Path(__file__).resolve().parent
 LATENCY = 3
+STALL = 0.35     # share of cycles without read data / write readiness in the stalled run
 # Its PEs pipelined: the generated Verilog waits for each tile's result to leave them.
 CORE = dataclasses.replace(MULTI, pipeline=2)
 # One core running BitMoD's families by the descriptor's mode; several blocks along every
@@ -52,7 +53,8 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
     bad = [pack_descriptor(**{**_GOOD, **fields}) for fields, _ in BAD]
     spec = [tb_command(CORE, cases[0], LATENCY)] + \
         [tb_command(CORE, cases[0], LATENCY, desc) for desc in bad] + \
-        [tb_command(CORE, case, LATENCY) for case in cases[1:]]
+        [tb_command(CORE, case, LATENCY) for case in cases[1:]] + \
+        [tb_command(CORE, cases[0], LATENCY, stall=STALL)]
     cases_file, results_file = tmp_path / "cases.json", tmp_path / "results.json"
     cases_file.write_text(json.dumps(spec))
     runner.test(test_module="core_cocotb_tb", hdl_toplevel=top, build_dir=build_dir,
@@ -61,7 +63,7 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
                            "HWSIM_TB_RESULTS": str(results_file), "PYTHONPATH": str(_HERE)})
     results = json.loads(results_file.read_text())
     assert len(results) == len(spec)
-    refused, gemms = results[1:len(BAD) + 1], results[:1] + results[len(BAD) + 1:]
+    refused, gemms = results[1:len(BAD) + 1], results[:1] + results[len(BAD) + 1:-1]
     for res, (fields, code) in zip(refused, BAD, strict=True):
         assert status_fields(res["status"]) == \
             {"busy": 0, "done": 0, "error": 1, "reason": int(code)}, fields
@@ -77,3 +79,11 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
         aligned = case.m % CORE.cols == 0 and case.n % CORE.rows == 0 and \
             case.k % CORE.group_size == 0
         assert (res["cycles"] == case.model_cycles) == aligned
+    # The first GEMM again with the DRAM stalling the read data and the write stream in random
+    # cycles: every beat once, the same outputs, later.
+    stalled = results[-1]
+    assert status_fields(stalled["status"])["done"] == 1
+    got = read_outputs(CORE, cases[0].image, {int(a): v for a, v in stalled["out"].items()})
+    assert np.array_equal(got, cases[0].expected)
+    assert stalled["beats"] == cases[0].line_beats
+    assert stalled["cycles"] > cases[0].line_cycles
