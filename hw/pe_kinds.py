@@ -292,8 +292,10 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
            _frozen({"bitmod_pe": BlockPE(_BITMOD_FIELDS, derived=_bitmod_formats),
                     "pe_array": _BITMOD_ARRAY}),
            (FpgaStudy("bitmod", "BitMoD bit-serial PE (FP16 x fp3/fp4/INT)", "bitmod_pe",
-                      # The fastest PE per LUT on ECP5 (85.8 MHz alone): BitMoD's accumulator
-                      # with the unnormalized loop, 7 stages. A dequantizer per PE: the study's
+                      # BitMoD's accumulator, unnormalized loop, 7 stages (85.8 MHz alone): the
+                      # fastest per LUT of the builds measured when the study was run; the exact
+                      # accumulator at 7 stages measured since is 1.56x per LUT alone, its array
+                      # not yet (hw/fpga/presets/README.md). A dequantizer per PE: the study's
                       # arrays have 1-2 columns, and its linear extrapolation needs a per-PE cost.
                       _frozen({"lanes": 4, "weights": "bitmod", "k": 256, "group_size": 128,
                                "accumulator": "bitmod", "loop": "unnormalized",
