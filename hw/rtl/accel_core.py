@@ -760,9 +760,11 @@ class AccelCore(wiring.Component):
             m.d.sync += [rd_addr.eq(Cat(pf_line[:lg_ol], pf_half)), pf_line.eq(pf_line + 1)]
             with m.If(job_done):
                 m.d.sync += [pf_line.eq(0), pf_half.eq(~pf_half)]
+        # A job is done when its last line is issued, even one the drain computes next
+        # cycle (counted by nx_final in this cycle): nothing of that half is left to count.
         for h in range(2):
-            m.d.sync += final[h].eq(Mux(job_done & (pf_half == h), 0, final[h])
-                                    + (nx_final & (nx_dr_half == h)))
+            m.d.sync += final[h].eq(Mux(job_done & (pf_half == h), 0,
+                                        final[h] + (nx_final & (nx_dr_half == h))))
         m.d.comb += o_out.addr.eq(rd_addr)
         # Transparency by hand: block RAM read ports are not transparent to the other port,
         # so a line written at the edge that reads it is taken from a bypass register, and a

@@ -250,3 +250,33 @@ def test_one_beat_tiles_keep_the_cycles_exact():
     run, got, _ = _run(c, case, 2)
     assert (got == case.expected).all()
     assert run.cycles == case.model_cycles
+
+
+# One PE row: a line per output block, the write-back's smallest job.
+ROW1 = dataclasses.replace(SMALL, rows=1, bus_bytes=1)
+
+
+@pytest.mark.parametrize(("c", "m", "n", "k", "block_k", "stall"), [
+    (SMALL, 2, 6, 16, 16, 0.0),     # three output blocks of two lines
+    (SMALL, 2, 6, 32, 16, 0.0),     # two k blocks per output block
+    (SMALL, 2, 6, 1, 1, 0.0),       # k = 1, less than a beat of lanes
+    (SMALL, 2, 8, 16, 16, 0.35),    # DRAM stalls: the FIFO is still full at the last line
+    (ROW1, 2, 3, 16, 16, 0.0),      # rows = 1: one line per block
+])
+def test_one_tile_output_blocks_send_every_block(c, m, n, k, block_k, stall):
+    # One tile per output block, three or more blocks, so the write-back prefetcher comes back
+    # to each output half after a write-back whose last line it may read in the cycle the drain
+    # computes it (through the empty FIFO): it must then wait for the new block's lines, not
+    # send the lines the half held two blocks before.
+    base = make_case(c, m, n, k, 1, seed=3)
+    case = make_case(c, m, n, k, 1, seed=3, mapping=dataclasses.replace(
+        base.mapping, block_m=c.cols, block_n=c.rows, block_k=block_k))
+    assert case.mapping.blocks[0] * case.mapping.blocks[1] >= 3
+    run, got, dram = _run(c, case, 1, stall=stall, seed=3)
+    assert (got == case.expected).all()
+    assert dram.read_beats + dram.write_beats == case.line_beats
+    if stall:
+        assert run.cycles > case.line_cycles
+    else:
+        assert run.cycles == case.line_cycles
+        assert 0 <= run.cycles - case.model_cycles <= case.padding_bound
