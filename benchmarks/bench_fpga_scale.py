@@ -18,6 +18,7 @@ each placed and routed winner wrote one.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -62,8 +63,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="minutes each tool run may take")
-    parser.add_argument("--max-logic", type=float, default=100.0,
-                        help="ceiling on the device's logic, percent (100: fill it)")
+    parser.add_argument("--max-logic", type=_percent, default=100.0,
+                        help="ceiling on the device's logic, percent in (0, 100] (100: fill it)")
     parser.add_argument("--collect", type=Path, nargs="+", default=None)
     args = parser.parse_args()
     kinds = args.kinds.split(",")
@@ -113,15 +114,46 @@ def main() -> None:
 _KIND_OF_BLOCK = {s.array_block or s.block: s.name for s in SCALING_KINDS.values()}
 
 
+def _percent(text: str) -> float:
+    """``--max-logic``: a share of the device's logic in percent, in (0, 100] (NaN refused)."""
+    value = float(text)
+    if not 0.0 < value <= 100.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 100], not {text}")
+    return value
+
+
 def _collect(folders: list[Path]) -> list:
     points = []
     for folder in folders:
         for path in sorted(folder.rglob("fpga.json")):
             impl = load_implementation(path)
             p = impl.params
-            points.append(ScalingPoint(_KIND_OF_BLOCK[impl.block], impl.device, p["rows"],
-                                       p["cols"], p["lanes"], impl))
+            kind = _KIND_OF_BLOCK[impl.block]
+            key = (kind, impl.device, p["rows"], p["cols"], impl.resource("dsp").used > 0)
+            record = _study_records(path, folder).get(key)
+            if record is None:
+                print(f"{path}: no scaling.json of its study records it: its logic ceiling "
+                      "is taken as 100% and its shapes tried are not known")
+                record = {}
+            points.append(ScalingPoint(
+                kind, impl.device, p["rows"], p["cols"], p["lanes"], impl,
+                tuple(tuple(t) for t in record.get("tried", ())), record.get("max_logic", 1.0)))
     return points
+
+
+def _study_records(fpga_json: Path, root: Path) -> dict:
+    """The points of the study that wrote ``fpga_json``, from the nearest scaling.json between
+    the build's folder and ``root`` (the study's ``--out``), by (kind, device, rows, cols,
+    DSPs used): the ceiling each search ran with and the shapes it tried."""
+    for folder in fpga_json.parents:
+        if (folder / "scaling.json").is_file():
+            data = json.loads((folder / "scaling.json").read_text())
+            return {(pt["kind"], pt["device"], pt["rows"], pt["cols"],
+                     pt["resources"].get("dsp", {}).get("used", 0) > 0): pt
+                    for pt in data["points"]}
+        if folder == root:
+            break
+    return {}
 
 
 def _latency(result) -> tuple[float, float]:

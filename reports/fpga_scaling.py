@@ -59,8 +59,9 @@ def cycles_per_lane_mac(study: str, weight_format: str, params: Mapping[str, Any
                                                 params.get("group_size"))
 
 def scaling_table(points: list[ScalingPoint]) -> pd.DataFrame:
-    """One row per (scaling point, weight format): the array, its use of the device, fmax and
-    peak GMAC/s (`hwsim.hw.fpga.peak_macs_per_s` with `cycles_per_lane_mac`).
+    """One row per (scaling point, weight format): the array, its use of the device, the
+    ceiling on the device's logic its search ran with (100: none), fmax and peak GMAC/s
+    (`hwsim.hw.fpga.peak_macs_per_s` with `cycles_per_lane_mac`).
 
     Rows are grouped by device, then PE kind (study order), hard multipliers before LUT-only
     builds, whatever order the points come in."""
@@ -82,6 +83,7 @@ def scaling_table(points: list[ScalingPoint]) -> pd.DataFrame:
                 "lanes": p.lanes,
                 "logic": logic.used,
                 "logic_pct": round(logic.percent, 1),
+                "max_logic_pct": round(100 * p.max_logic, 1),
                 "dsp_used": dsp.used,
                 "dsp_available": dsp.available,
                 "fmax_mhz": impl.min_fmax_mhz,

@@ -178,9 +178,10 @@ def fpga_scale(
         [], "--kind", "-k",
         help="PE kind(s): bitmod, int8_mac, fp16_int_mac, dint_mac, bipolar "
         "(default: all)."),
-    freq: float = typer.Option(
-        50.0, "--freq",
-        help="Requested clock in MHz (> 0); 50, as every stored preset was measured."),
+    freq: float | None = typer.Option(
+        None, "--freq",
+        help="Requested clock in MHz (> 0); default: the study's request, the one every stored "
+        "preset was measured with (hw/fpga/presets/README.md)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=9, help="Placer seeds per winner."),
     no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
     timeout: int = _timeout_option("; a routing that runs out tries a smaller array"),
@@ -203,9 +204,11 @@ def fpga_scale(
     from hwsim.hw.fpga import SCALING_KINDS, get_device, largest_array
     from hwsim.hw.fpga.design_point import board_memory
     from hwsim.hw.fpga.flow import check_freq
+    from hwsim.hw.fpga.scaling import STUDY_FREQ_MHZ
     from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
 
     get_device(device)
+    freq = STUDY_FREQ_MHZ if freq is None else freq
     check_freq(freq)
     board_memory(memory)
     for k in kinds:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from hwsim.errors import HwsimError
@@ -87,6 +89,10 @@ def test_scaling_table_groups_by_device_then_kind_whatever_the_point_order():
                                      ["ecp5-25k", "fp16_int_mac", True],
                                      ["ice40-up5k", "bitmod", True]]
     assert table.equals(scaling_table(points[::-1]))
+    # The ceiling a search ran with is in every row, so studies with different ones differ.
+    assert set(table.max_logic_pct) == {100.0}
+    capped = dataclasses.replace(points[0], max_logic=0.9)
+    assert set(scaling_table([capped]).max_logic_pct) == {90.0}
     # 2 PEs x 4 lanes x 50 MHz at 1 cycle per MAC (both FP16 MAC formats take one pass).
     fp16 = table[table.kind == "fp16_int_mac"]
     assert fp16.weight_format.tolist() == ["int8", "int4"]
