@@ -357,66 +357,103 @@ def bitmod_loop_boundaries(c: BitModConfig, seed: int = 8) -> Case:
     one in turn (all modes, with empty cycles between, in a build without). Exponents are
     random, one group per output. Asserts through the golden model that each group's sum is
     T in B's cycle."""
-    from hwsim.hw.rtl.models import bitmod_accumulate_step
-
-    mb, ab = BITMOD_MAN_BITS, c.align_bits
     if c.groups != 1 or c.beats < 3 or c.rows * c.cols != 1:
         raise ValueError("loop boundaries: one PE, one group of at least 3 beats per output")
     rng = np.random.default_rng(seed)
     codes = [_one_term_codes(f) for f in c.families]
+    outputs = _loop_boundary_outputs(c, codes, rng)
+    n = len(outputs)
+    grid = _LoopGrid(c, codes, np.array([o[1] for o in outputs]),
+                     np.zeros((n, c.beats, 1, c.lanes), np.int64),
+                     np.zeros((n, c.beats, 1, c.lanes), np.uint16))
+    for o, (_, _, parts, _) in enumerate(outputs):
+        for part in parts:
+            grid.place(o, *part)
+    scale = rng.integers(1, 1 << c.scale_bits, (n, c.beats, 1))
+    sneg = rng.integers(0, 2, (n, c.beats, 1))
+    _place_probes_and_check(grid, outputs, scale, sneg)
+    return _bitmod_case("loop_boundaries", c, grid.w, grid.a, scale, sneg, 0, grid.mode)
+
+
+# One output of `bitmod_loop_boundaries`: (T, mode, its lane sums as (beat, the last-term
+# code?, value, exponent), whether a probe follows).
+_LoopOutput = tuple[int, int, list[tuple[int, bool, int, int]], bool]
+
+
+def _loop_boundary_outputs(c: BitModConfig, codes: list, rng: np.random.Generator
+                           ) -> list[_LoopOutput]:
+    """The outputs of `bitmod_loop_boundaries`, two per sum T (one T = P_A + P_B with a probe
+    after it, one ending its group on T), one per extreme; random exponents."""
+    mb, ab = BITMOD_MAN_BITS, c.align_bits
     ends = [m for m in range(c.modes) if codes[m][1]] or list(range(c.modes))
     cap = (1 << mb - 1) - 1
+    # P_A when T / 2 does not split over the lanes: 2**(m - 2) (the smallest threshold) and
+    # its neighbour below, either sign, then the largest exact mantissa.
+    half = 1 << mb - 2
+    fallbacks = (half - 1, -(half - 1), half, -half, cap, -cap)
     # Exponents of the sums: every lane's field (exponent - term exponent - its shift, up to
     # FP16_MANT_BITS - 1 + ab) at least 1, the extremes' B (one above) at most _MAX_FIELD.
     low = 1 + max(t for pair in codes for _, t in filter(None, pair)) + FP16_MANT_BITS - 1 + ab
-    outputs = []  # (T, mode, [(beat, last-term code?, value, exponent)], probe)
+    outputs: list[_LoopOutput] = []
     for i, total in enumerate(loop_boundary_sums(c)):
         e = int(rng.integers(low, _MAX_FIELD))
+        mode = ends[i % len(ends)]
         if abs(total) > cap + c.lanes * (_MAX_MANT << ab) - 1:  # an extreme
             if not any(codes[m][1] for m in range(c.modes)):
                 raise ValueError(f"loop boundaries: {c.weights} has no weight ending on its "
                                  "last term (the extreme sums need one)")
             p_a = ((1 << mb) - 1) * (1 if total > 0 else -1)
             p_b = total - (p_a >> 1)
-            mode = ends[i % len(ends)]
             outputs.append((total, mode, [(0, True, p_a, e), (1, False, p_b, e + 1)], True))
             continue
-        p_a = next((p for p in (min(max(total // 2, -cap), cap), 8191, -8191, 8192, -8192,
-                                cap, -cap)
+        p_a = next((p for p in (min(max(total // 2, -cap), cap), *fallbacks)
                     if p and all(_lane_split(x, c.lanes, ab) for x in (p, total - p))), None)
         if p_a is None:
             raise ValueError(f"loop boundaries: {total} needs more than {c.lanes} lanes")
-        mode = ends[i % len(ends)]
         last = codes[mode][1] is not None
         outputs.append((total, mode, [(0, False, p_a, e), (1, last, total - p_a, e)], True))
         outputs.append((total, mode, [(c.beats - 2, last, p_a, e),
                                       (c.beats - 1, last, total - p_a, e)], False))
-    n = len(outputs)
-    w = np.zeros((n, c.beats, 1, c.lanes), np.int64)
-    a = np.zeros((n, c.beats, 1, c.lanes), np.uint16)
-    mode = np.array([o[1] for o in outputs])
+    return outputs
 
-    def place(o: int, beat: int, last: bool, value: int, exp: int) -> None:
+
+@dataclass
+class _LoopGrid:
+    """The weights and activations of `bitmod_loop_boundaries`' outputs, filled one lane sum
+    at a time."""
+
+    c: BitModConfig
+    codes: list
+    mode: np.ndarray
+    w: np.ndarray
+    a: np.ndarray
+
+    def place(self, o: int, beat: int, last: bool, value: int, exp: int) -> None:
+        """Output ``o``'s ``beat``: lanes whose aligned sum is ``value`` at exponent ``exp``,
+        each times the one-term weight of its mode (the last-term one if ``last``)."""
+        c, ab = self.c, self.c.align_bits
         split = _lane_split(value, c.lanes, ab)
         if split is None:
             raise ValueError(f"loop boundaries: {value} needs more than {c.lanes} lanes")
-        code, t = codes[mode[o]][int(last)]
-        w[o, beat, 0] = code
+        code, t = self.codes[self.mode[o]][int(last)]
+        self.w[o, beat, 0] = code
         for lane, (neg, s, mant) in enumerate(split):
             field = exp - t - s
             assert 1 <= field <= _MAX_FIELD, (exp, t, s)
-            a[o, beat, 0, lane] = ((int(neg) << 15) | (field << FP16_MANT_BITS - 1)
-                                   | (mant - _MIN_NORMAL_MANT))
+            self.a[o, beat, 0, lane] = ((int(neg) << 15) | (field << FP16_MANT_BITS - 1)
+                                        | (mant - _MIN_NORMAL_MANT))
 
-    for o, (_, _, parts, _) in enumerate(outputs):
-        for part in parts:
-            place(o, *part)
-    # The probe goes in once the model's exponent X before its cycle is known; then the check
-    # that each group's sum is T in B's cycle.
-    scale = rng.integers(1, 1 << c.scale_bits, (n, c.beats, 1))
-    sneg = rng.integers(0, 2, (n, c.beats, 1))
+
+def _place_probes_and_check(grid: _LoopGrid, outputs: list[_LoopOutput], scale: np.ndarray,
+                            sneg: np.ndarray) -> None:
+    """The probe goes in once the model's exponent X before its cycle is known (a first pass
+    of the golden model); then a second pass asserts that each group's sum is T in B's
+    cycle."""
+    from hwsim.hw.rtl.models import bitmod_accumulate_step
+
+    c, ab = grid.c, grid.c.align_bits
     for final in (False, True):
-        ref = bitmod_model(c, w, a, scale, sneg, 0, mode)
+        ref = bitmod_model(c, grid.w, grid.a, scale, sneg, 0, grid.mode)
         for o, (total, m, parts, probe) in enumerate(outputs):
             b_beat, b_last = parts[1][:2]
             terms = c.families[m].terms
@@ -429,10 +466,9 @@ def bitmod_loop_boundaries(c: BitModConfig, seed: int = 8) -> Case:
                         assert (int(exp[0]), int(man[0]) + int(p)) == (int(ex), total), total
                     if (b, t) == (2, 0) and probe and not final:
                         # 1.5 x 2**(FP16_MANT_BITS - 1 + ab), that many LSBs below X.
-                        place(o, 2, False, 3 * _MIN_NORMAL_MANT // 2 << ab,
-                              int(exp[0]) - (FP16_MANT_BITS - 1) - ab)
+                        grid.place(o, 2, False, 3 * _MIN_NORMAL_MANT // 2 << ab,
+                                   int(exp[0]) - (FP16_MANT_BITS - 1) - ab)
                     man, exp = bitmod_accumulate_step(man, exp, np.array([p]), np.array([ex]))
-    return _bitmod_case("loop_boundaries", c, w, a, scale, sneg, 0, mode)
 
 
 def bitmod_edges(c: BitModConfig, mode: int = 0, seed: int = 4) -> Case:
