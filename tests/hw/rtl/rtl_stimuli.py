@@ -14,6 +14,7 @@ import numpy as np
 from hwsim.hw.rtl.bitmod import BITMOD_MAN_BITS, BitModConfig
 from hwsim.hw.rtl.models import (
     bipolar_model,
+    bitmod_accumulate_step,
     bitmod_model,
     dequant_model,
     dint_mac_model,
@@ -24,7 +25,7 @@ from hwsim.hw.rtl.models import (
     int_mac_model,
 )
 from hwsim.hw.rtl.streams import bitmod_beats, pack
-from hwsim.hw.rtl.terms import FP16_MANT_BITS, SPECIALS, dtypes_name
+from hwsim.hw.rtl.terms import FP16_MANT_BITS, SPECIALS, dtypes_name, weight_terms
 from hwsim.sim import pe_cycles
 
 # FP16 bit patterns with special meaning: ±0, subnormals (smallest, largest), smallest normal,
@@ -196,8 +197,6 @@ def bitmod_worst(c: BitModConfig) -> Case:
     """Largest magnitudes: every lane 65504 x the code with the largest term sum (over the
     modes), signs aligned so nothing cancels, the largest scale; one positive and one negative
     output."""
-    from hwsim.hw.rtl.terms import weight_terms
-
     best = (0, 0, 0, 0)
     for mode, fam in enumerate(c.families):
         codes = np.arange(1 << fam.bits)
@@ -449,8 +448,6 @@ def _place_probes_and_check(grid: _LoopGrid, outputs: list[_LoopOutput], scale: 
     """The probe goes in once the model's exponent X before its cycle is known (a first pass
     of the golden model); then a second pass asserts that each group's sum is T in B's
     cycle."""
-    from hwsim.hw.rtl.models import bitmod_accumulate_step
-
     c, ab = grid.c, grid.c.align_bits
     for final in (False, True):
         ref = bitmod_model(c, grid.w, grid.a, scale, sneg, 0, grid.mode)
