@@ -123,14 +123,8 @@ class _Record:
     def eq(self, other: _Record) -> list:
         return [getattr(self, f).eq(getattr(other, f)) for f in self.FIELDS]
 
-    def load_beats(self):
-        """DRAM beats the block's load moves (activations, weights and scales)."""
-        a = Mux(self.load_a, self.ct_m * self.a_beats, 0)
-        b = Mux(self.load_b, self.ct_n * self.bs_beats, 0)
-        return a + b
-
     def load_is_one_beat(self):
-        """`load_beats` == 1, without its products: a weight load is at least two beats (a
+        """The load moves one beat, without its products: a weight load is at least two beats (a
         weight line and a scale line), so only a single one-beat activation line is."""
         return self.load_a & ~self.load_b & (self.ct_m == 1) & (self.a_beats == 1)
 
@@ -441,13 +435,39 @@ class AccelCore(wiring.Component):
             r_nxt.o_beats.eq(ct_m << (lg_rows + lg_olb)),
             nxt_fresh.eq(1),
         ]
+        # The products the load and the write-back take at a slot's end, registered a cycle
+        # after the next block's record (``prod_fresh``), so that no multiplier sits in the
+        # slot's last cycle; the first block's come from the command's products (its blocks
+        # are whole: a block never exceeds the GEMM). Each factor is cut to the bits its
+        # buffer allows (an accepted descriptor's block fits a buffer half, so every factor
+        # and product is at most that half's lines, or its beats): one multiplier block each.
+        def bounded(value, bound: int):
+            return value[:max(1, bound.bit_length())]
+
+        ctm_max = min(c.a_lines, max(1, c.o_lines >> lg_rows))
+        ctn_max = min(c.b_lines, c.s_lines, max(1, c.o_lines >> lg_rows))
+        ct_m_f, ct_n_f = bounded(r_nxt.ct_m, ctm_max), bounded(r_nxt.ct_n, ctn_max)
+        a_f = bounded(r_nxt.a_beats, c.a_lines << lg_alb)
+        b_f = bounded(r_nxt.b_beats, c.b_lines << lg_blb)
+        bs_f = bounded(r_nxt.bs_beats, (c.b_lines << lg_blb) + (c.s_lines << lg_slb))
+        o_f = bounded(r_nxt.o_beats, c.o_lines << lg_olb)
+        nxt_na, nxt_nb = Signal(BEATS_BITS), Signal(BEATS_BITS)   # activation, weight beats
+        nxt_ld, nxt_o = Signal(BEATS_BITS), Signal(BEATS_BITS)    # the load's, write-back's
+        prod_fresh = Signal()
+        m.d.sync += [
+            nxt_na.eq(Mux(r_nxt.load_a, ct_m_f * a_f, 0)),
+            nxt_nb.eq(Mux(r_nxt.load_b, ct_n_f * b_f, 0)),
+            nxt_ld.eq(Mux(r_nxt.load_a, ct_m_f, 0) * a_f + Mux(r_nxt.load_b, ct_n_f, 0) * bs_f),
+            nxt_o.eq(ct_n_f * o_f),
+            prod_fresh.eq(nxt_fresh),
+        ]
 
         # ---- slot control ----
         comp_pending, dma_pending = Signal(), Signal()
         comp_ending, dma_ending = Signal(), Signal()
         slot_end = Signal()
-        m.d.comb += slot_end.eq(running & nxt_fresh & (~comp_pending | comp_ending)
-                                & (~dma_pending | dma_ending))
+        m.d.comb += slot_end.eq(running & nxt_fresh & (prod_fresh | ~r_nxt.valid)
+                                & (~comp_pending | comp_ending) & (~dma_pending | dma_ending))
         next_load = r_nxt.valid
         next_comp = r_ld.valid
         next_wb = r_cp.valid & r_cp.last_k
@@ -457,14 +477,21 @@ class AccelCore(wiring.Component):
         with m.If(accept_cmd):
             m.d.sync += [d.eq(self.desc), busy.eq(1), done.eq(0), error.eq(0), reason.eq(0),
                          checking.eq(1), it_valid.eq(1),
-                         comp_pending.eq(0), dma_pending.eq(0), nxt_fresh.eq(0)]
+                         comp_pending.eq(0), dma_pending.eq(0), nxt_fresh.eq(0),
+                         prod_fresh.eq(0)]
             k_reset()
             m_reset(desc)
             n_reset(desc)
             for rec in (r_ld, r_cp, r_wb):
                 m.d.sync += [rec.valid.eq(0), rec.ha.eq(1), rec.hb.eq(1), rec.ho.eq(1)]
         with m.If(checking):
-            m.d.sync += checking.eq(0)
+            # The first block is (block_m, block_n, block_k), both operands loaded.
+            a_beats0 = prod["a_lines"] << lg_alb
+            m.d.sync += [checking.eq(0), prod_fresh.eq(1), nxt_na.eq(a_beats0),
+                         nxt_nb.eq(prod["b_lines"] << lg_blb),
+                         nxt_ld.eq(a_beats0 + (prod["b_lines"] << lg_blb)
+                                   + (prod["s_lines"] << lg_slb)),
+                         nxt_o.eq(prod["o_tiles"] << (lg_rows + lg_olb))]
             with m.If(err_code != 0):
                 m.d.sync += [busy.eq(0), error.eq(1), reason.eq(err_code), it_valid.eq(0)]
             with m.Else():
@@ -475,10 +502,11 @@ class AccelCore(wiring.Component):
             m.d.sync += dma_pending.eq(0)
         with m.If(slot_end):
             m.d.sync += [*r_ld.eq(r_nxt), *r_cp.eq(r_ld), *r_wb.eq(r_cp), nxt_fresh.eq(0),
-                         comp_pending.eq(next_comp), dma_pending.eq(next_load | next_wb)]
-            # A product of registers: the write-back's start (late in its cycle) only picks
-            # the compute or the write-back record's, no multiplier behind it.
-            m.d.sync += r_ld.o_total.eq(r_nxt.ct_n * r_nxt.o_beats)
+                         prod_fresh.eq(0), comp_pending.eq(next_comp),
+                         dma_pending.eq(next_load | next_wb)]
+            # The write-back's start (late in its cycle) only picks the compute or the
+            # write-back record's total, no multiplier behind it.
+            m.d.sync += r_ld.o_total.eq(nxt_o)
             iterator_advance()
             with m.If(~next_load & ~next_comp & ~next_wb):
                 m.d.sync += [running.eq(0), busy.eq(0), done.eq(1)]
@@ -500,10 +528,8 @@ class AccelCore(wiring.Component):
         ld_last = ld_active & rd_fire & ld_at_last
         with m.If(slot_end):
             m.d.sync += [ld_active.eq(next_load), ld_count.eq(0),
-                         ld_total.eq(r_nxt.load_beats()),
-                         ld_at_last.eq(r_nxt.load_is_one_beat()),
-                         na.eq(Mux(r_nxt.load_a, r_nxt.ct_m * r_nxt.a_beats, 0)),
-                         nb.eq(Mux(r_nxt.load_b, r_nxt.ct_n * r_nxt.b_beats, 0))]
+                         ld_total.eq(nxt_ld), ld_at_last.eq(r_nxt.load_is_one_beat()),
+                         na.eq(nxt_na), nb.eq(nxt_nb)]
         with m.Elif(rd_fire & ld_active):
             m.d.sync += [ld_count.eq(ld_count + 1), ld_at_last.eq(ld_count + 2 == ld_total)]
             with m.If(ld_last):

@@ -280,3 +280,22 @@ def test_one_tile_output_blocks_send_every_block(c, m, n, k, block_k, stall):
     else:
         assert run.cycles == case.line_cycles
         assert 0 <= run.cycles - case.model_cycles <= case.padding_bound
+
+
+@pytest.mark.parametrize(("m", "n", "k", "block_m", "block_n", "block_k"), [
+    (8, 6, 32, 4, 4, 16),   # activation, weight and scale halves full (16, 16, 4 lines)
+    (4, 8, 16, 4, 8, 8),    # output half full (2 x 4 tiles of 2 rows: 16 lines)
+])
+def test_blocks_filling_the_buffer_halves_keep_their_beat_counts(m, n, k, block_m, block_n,
+                                                                 block_k):
+    # The load's and the write-back's beat counts are products registered ahead of the slot's
+    # end, each factor cut to the bits its buffer half allows: a block filling a half is their
+    # largest value (a bit too few would wrap it to a wrong count and a hung or short load).
+    base = make_case(SMALL, m, n, k, 1, seed=m + n)
+    case = make_case(SMALL, m, n, k, 1, seed=m + n, mapping=dataclasses.replace(
+        base.mapping, block_m=block_m, block_n=block_n, block_k=block_k))
+    run, got, dram = _run(SMALL, case, 1)
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert (got == case.expected).all()
+    assert dram.read_beats + dram.write_beats == case.line_beats
+    assert run.cycles == case.line_cycles == case.model_cycles
