@@ -23,6 +23,7 @@ from hwsim.hw.fpga import (
     SCALING_KINDS,
     ScalingPoint,
     fpga_hardware,
+    hardware_yaml_header,
     list_devices,
     peak_macs_per_s,
     write_hardware_yaml,
@@ -125,8 +126,6 @@ def write_scaling_outputs(points: list[ScalingPoint], table: pd.DataFrame, out: 
     for p in points:
         name = f"fpga-{p.kind}-{p.device}" + ("" if p.implementation.dsp else "-lut")
         _spec, data = fpga_hardware(p.implementation, memory, name=name)
-        paths.append(write_hardware_yaml(
-            data, out / f"{name}.yaml",
-            header=f"Measured FPGA build: {data['description']}.\n"
-            "Energies and areas are 0: FPGA power is not modelled."))
+        paths.append(write_hardware_yaml(data, out / f"{name}.yaml",
+                                         header=hardware_yaml_header(p.implementation, data)))
     return paths

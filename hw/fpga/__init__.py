@@ -16,7 +16,12 @@ The first run of each tool on a machine compiles its WebAssembly (Yosys: about 1
 """
 
 from hwsim.hw.fpga.blocks import build_block, fpga_block, synth_block
-from hwsim.hw.fpga.design_point import BOARD_MEMORIES, fpga_hardware, write_hardware_yaml
+from hwsim.hw.fpga.design_point import (
+    BOARD_MEMORIES,
+    fpga_hardware,
+    hardware_yaml_header,
+    write_hardware_yaml,
+)
 from hwsim.hw.fpga.devices import DEVICES, RESOURCES, Device, get_device, list_devices
 from hwsim.hw.fpga.flow import (
     SYNTH_TARGETS,
@@ -52,6 +57,7 @@ __all__ = [
     "fpga_block",
     "fpga_hardware",
     "get_device",
+    "hardware_yaml_header",
     "implement",
     "largest_array",
     "list_devices",

@@ -41,6 +41,7 @@ __all__ = [
     "device_buffers",
     "fpga_hardware",
     "fpga_preset_path",
+    "hardware_yaml_header",
     "list_fpga_presets",
     "pe_for_block",
     "write_hardware_yaml",
@@ -189,6 +190,16 @@ def _core_hardware(impl: Implementation, params: dict, clock_mhz: float,
                             f" (median of seeds {list(impl.seeds)})")
     data["sram_mm2_per_kib"] = 0.0
     return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
+
+
+def hardware_yaml_header(impl: Implementation, data: dict) -> str:
+    """The leading comments of a measured build's hardware YAML: what was measured, and the
+    RTL block with every parameter it was built with (e.g. a BitMoD PE's accumulator, which
+    the simulator's ``pe`` mapping does not describe)."""
+    params = " ".join(f"{k}={v}" for k, v in sorted(impl.params.items()))
+    return (f"Measured FPGA build: {data['description']}.\n"
+            f"RTL: {impl.block} {params}.\n"
+            "Energies and areas are 0: FPGA power is not modelled.")
 
 
 def write_hardware_yaml(data: dict, path: Path | str, header: str = "") -> Path:

@@ -126,7 +126,13 @@ def fpga(
     from rich.console import Console
     from rich.table import Table
 
-    from hwsim.hw.fpga import fpga_block, fpga_hardware, get_device, write_hardware_yaml
+    from hwsim.hw.fpga import (
+        fpga_block,
+        fpga_hardware,
+        get_device,
+        hardware_yaml_header,
+        write_hardware_yaml,
+    )
     from hwsim.hw.fpga.design_point import board_memory, pe_for_block
     from hwsim.hw.fpga.flow import check_freq
 
@@ -166,8 +172,7 @@ def fpga(
     else:
         _spec, data = fpga_hardware(impl, memory)
         path = write_hardware_yaml(data, out / "hardware.yaml",
-                                   header=f"Measured FPGA build: {data['description']}.\n"
-                                   "Energies and areas are 0: FPGA power is not modelled.")
+                                   header=hardware_yaml_header(impl, data))
         console.print(f"design point: {path} (hwsim run --hardware {path})")
     console.print(f"written: {out / 'fpga.json'} and the tool logs beside it")
 

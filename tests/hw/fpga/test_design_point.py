@@ -12,6 +12,7 @@ from hwsim.hw.fpga.design_point import (
     BOARD_MEMORIES,
     device_buffers,
     fpga_hardware,
+    hardware_yaml_header,
     pe_for_block,
     write_hardware_yaml,
 )
@@ -82,6 +83,19 @@ def test_a_bitmod_design_point_states_the_formats_of_its_build():
     pe, _, _ = pe_for_block("bitmod_pe", {"lanes": 4, "scale_bits": 8, "weights": "bitmod"})
     assert {"bitmod3", "bitmod4", "int4", "int6", "int8"} <= set(pe["weight_formats"])
     assert "int5" not in pe["weight_formats"] and "int4_asym" not in pe["weight_formats"]
+
+
+def test_the_yaml_header_states_every_build_parameter():
+    # The simulator's bitmod PE has no accumulator field: the header is where a preset says
+    # which accumulator (and loop, pipeline, ...) its RTL was built with.
+    params = {"lanes": 4, "scale_bits": 8, "weights": "bitmod", "accumulator": "exact",
+              "pipeline": 7, "rows": 5, "cols": 4}
+    impl = _build(block="pe_array", params=params)
+    _spec, data = fpga_hardware(impl)
+    header = hardware_yaml_header(impl, data).splitlines()
+    assert header[0] == f"Measured FPGA build: {data['description']}."
+    assert header[1] == ("RTL: pe_array accumulator=exact cols=4 lanes=4 pipeline=7 rows=5 "
+                         "scale_bits=8 weights=bitmod.")
 
 
 def test_a_block_that_is_no_pe_is_refused():
