@@ -138,6 +138,17 @@ class _Record:
         return [(self.last_k, self.o_addr, self.o_stride, self.o_beats, self.ct_n)]
 
 
+class _RecordView(_Record):
+    """A block record as its readers see it while the records' shift is pending (``shift``
+    high: the stage before it, ``prev``; ``o_total`` for the field that does not come from
+    ``prev``), else the record itself."""
+
+    def __init__(self, rec: _Record, prev: _Record, shift, o_total=None) -> None:
+        for f in self.FIELDS:
+            before = o_total if f == "o_total" and o_total is not None else getattr(prev, f)
+            setattr(self, f, Mux(shift, before, getattr(rec, f)))
+
+
 class _RequestGen:
     """Issues the requests of a list of phases, one per cycle, each phase a strided run.
 
@@ -342,95 +353,123 @@ class AccelCore(wiring.Component):
             err_code = Mux(cond, int(code), err_code)
 
         # ---- block iterator (element offsets of the block after the one being loaded) ----
-        it_valid = Signal()
-        it_m0, it_n0, it_k0 = Signal(16), Signal(16), Signal(16)
-        k_next = it_k0 + d.block_k
-        m_next, n_next = it_m0 + d.block_m, it_n0 + d.block_n
-        # The block's DRAM addresses, kept as sums of parts that step by per-command
-        # constants (a: m part + k part, b and s: n part + k part, o: n part + m part).
-        it = {name: Signal(ADDR_BITS, name=f"it_{name}") for name in
-              ("a_m", "a_k", "b_n", "b_k", "s_n", "s_k", "o_n", "o_m")}
+        # ``it``: the iterator; ``adv``: the iterator after its next step, registered every
+        # cycle from ``it`` (the step is taken an edge after the slot's end, from ``adv``: see
+        # the slot control). The block's DRAM addresses are kept as sums of parts that step
+        # by per-command constants (a: m part + k part, b and s: n part + k part, o: n part +
+        # m part).
+        it_fields = {"valid": 1, "m0": 16, "n0": 16, "k0": 16,
+                     **dict.fromkeys(("a_m", "a_k", "b_n", "b_k", "s_n", "s_k", "o_n", "o_m"),
+                                     ADDR_BITS)}
+        it = {f: Signal(w, name=f"it_{f}") for f, w in it_fields.items()}
+        adv = {f: Signal(w, name=f"adv_{f}") for f, w in it_fields.items()}
 
-        def k_step():
-            m.d.sync += [it_k0.eq(k_next),
-                         it["a_k"].eq(it["a_k"] + ((d.block_k >> lg_lanes) << lg_alb)),
-                         it["b_k"].eq(it["b_k"] + ((d.block_k >> lg_lanes) << lg_blb)),
-                         it["s_k"].eq(it["s_k"] + ((d.block_k >> lg_g) << lg_slb))]
+        def k_reset(dst):
+            m.d.sync += [dst["k0"].eq(0), dst["a_k"].eq(0), dst["b_k"].eq(0), dst["s_k"].eq(0)]
 
-        def k_reset():
-            m.d.sync += [it_k0.eq(0), it["a_k"].eq(0), it["b_k"].eq(0), it["s_k"].eq(0)]
+        def m_reset(dst, dd):
+            m.d.sync += [dst["m0"].eq(0), dst["a_m"].eq(dd.a_addr), dst["o_m"].eq(0)]
 
-        def m_step():
-            m.d.sync += [it_m0.eq(m_next), it["a_m"].eq(it["a_m"] + prod["step_am"]),
-                         it["o_m"].eq(it["o_m"] + ((d.block_m >> lg_cols)
-                                                   << (lg_rows + lg_olb)))]
+        def n_reset(dst, dd):
+            m.d.sync += [dst["n0"].eq(0), dst["b_n"].eq(dd.b_addr), dst["s_n"].eq(dd.s_addr),
+                         dst["o_n"].eq(dd.o_addr)]
 
-        def m_reset(dd):
-            m.d.sync += [it_m0.eq(0), it["a_m"].eq(dd.a_addr), it["o_m"].eq(0)]
+        def iterator_advance(dst, src):
+            """``dst`` := ``src`` after one step (``dst`` holds ``src`` where it is unset)."""
+            k_next = src["k0"] + d.block_k
+            m_next, n_next = src["m0"] + d.block_m, src["n0"] + d.block_n
+            m.d.sync += [dst[f].eq(src[f]) for f in it_fields]
 
-        def n_step():
-            m.d.sync += [it_n0.eq(n_next), it["b_n"].eq(it["b_n"] + prod["step_bn"]),
-                         it["s_n"].eq(it["s_n"] + prod["step_sn"]),
-                         it["o_n"].eq(it["o_n"] + prod["step_on"])]
+            def m_step():
+                m.d.sync += [dst["m0"].eq(m_next),
+                             dst["a_m"].eq(src["a_m"] + prod["step_am"]),
+                             dst["o_m"].eq(src["o_m"] + ((d.block_m >> lg_cols)
+                                                         << (lg_rows + lg_olb)))]
 
-        def n_reset(dd):
-            m.d.sync += [it_n0.eq(0), it["b_n"].eq(dd.b_addr), it["s_n"].eq(dd.s_addr),
-                         it["o_n"].eq(dd.o_addr)]
+            def n_step():
+                m.d.sync += [dst["n0"].eq(n_next),
+                             dst["b_n"].eq(src["b_n"] + prod["step_bn"]),
+                             dst["s_n"].eq(src["s_n"] + prod["step_sn"]),
+                             dst["o_n"].eq(src["o_n"] + prod["step_on"])]
 
-        def iterator_advance():
             with m.If(k_next < d.k):
-                k_step()
+                m.d.sync += [
+                    dst["k0"].eq(k_next),
+                    dst["a_k"].eq(src["a_k"] + ((d.block_k >> lg_lanes) << lg_alb)),
+                    dst["b_k"].eq(src["b_k"] + ((d.block_k >> lg_lanes) << lg_blb)),
+                    dst["s_k"].eq(src["s_k"] + ((d.block_k >> lg_g) << lg_slb))]
             with m.Else():
-                k_reset()
+                k_reset(dst)
                 inner_m = ~d.m_outer  # n_outer: m is the middle loop
                 with m.If(inner_m):
                     with m.If(m_next < d.m):
                         m_step()
                     with m.Elif(n_next < d.n):
-                        m_reset(d)
+                        m_reset(dst, d)
                         n_step()
                     with m.Else():
-                        m.d.sync += it_valid.eq(0)
+                        m.d.sync += dst["valid"].eq(0)
                 with m.Else():
                     with m.If(n_next < d.n):
                         n_step()
                     with m.Elif(m_next < d.m):
-                        n_reset(d)
+                        n_reset(dst, d)
                         m_step()
                     with m.Else():
-                        m.d.sync += it_valid.eq(0)
+                        m.d.sync += dst["valid"].eq(0)
+
+        iterator_advance(adv, it)
+        # The slot's end decides the cycle after it (the external read and write streams' last
+        # transfer decides it, late in its cycle); so that it reaches a few registers, not the
+        # hundreds of the block records and the iterator, these shift an edge later, on a
+        # register of the slot's end (one copy per group, kept apart from Yosys' register
+        # merging: each drives one group's enables and views). In the cycle after the slot's
+        # end, every reader sees them as shifted through a view that picks the previous
+        # stage (the records' next stage holds the block it held: the next block's record is
+        # recomputed from the shifted ones only then), so the core runs the cycles it ran
+        # when they shifted at the slot's end.
+        shift_it, shift_ld, shift_cp, shift_wb = (
+            Signal(name=f"shift_{g}", attrs={"keep": 1}) for g in ("it", "ld", "cp", "wb"))
+        itv = {f: Mux(shift_it, adv[f], it[f]) for f in it_fields}
+        with m.If(shift_it):
+            m.d.sync += [it[f].eq(adv[f]) for f in it_fields]
 
         # ---- block records: next (registered from the iterator), load, compute, write-back
         r_nxt, r_ld, r_cp, r_wb = (_Record(n, halves=1) for n in ("nxt", "ld", "cp", "wb"))
+        nxt_o = Signal(BEATS_BITS)    # the next block's write-back beats (ct_n x o_beats)
+        # The records as every reader sees them (shifted in the cycle after the slot's end).
+        v_ld = _RecordView(r_ld, r_nxt, shift_ld, o_total=nxt_o)
+        v_cp = _RecordView(r_cp, r_ld, shift_cp)
+        v_wb = _RecordView(r_wb, r_cp, shift_wb)
         kb_total = _ceil_shift(d.k, lg_lanes)
         g_total = _ceil_shift(d.k, lg_g)
         mt_total = _ceil_shift(d.m, lg_cols)
-        bm = Mux(d.m - it_m0 < d.block_m, d.m - it_m0, d.block_m)
-        bn = Mux(d.n - it_n0 < d.block_n, d.n - it_n0, d.block_n)
-        bk = Mux(d.k - it_k0 < d.block_k, d.k - it_k0, d.block_k)
+        bm = Mux(d.m - itv["m0"] < d.block_m, d.m - itv["m0"], d.block_m)
+        bn = Mux(d.n - itv["n0"] < d.block_n, d.n - itv["n0"], d.block_n)
+        bk = Mux(d.k - itv["k0"] < d.block_k, d.k - itv["k0"], d.block_k)
         ct_m, ct_n = _ceil_shift(bm, lg_cols), _ceil_shift(bn, lg_rows)
         nkb, ng = _ceil_shift(bk, lg_lanes), _ceil_shift(bk, lg_g)
-        first = ~r_ld.valid
-        load_a = first | (it_m0 != r_ld.m0) | (it_k0 != r_ld.k0)
-        load_b = first | (it_n0 != r_ld.n0) | (it_k0 != r_ld.k0)
-        first_k = it_k0 == 0
+        first = ~v_ld.valid
+        load_a = first | (itv["m0"] != v_ld.m0) | (itv["k0"] != v_ld.k0)
+        load_b = first | (itv["n0"] != v_ld.n0) | (itv["k0"] != v_ld.k0)
+        first_k = itv["k0"] == 0
         nxt_fresh = Signal()
         m.d.sync += [
-            r_nxt.valid.eq(it_valid), r_nxt.m0.eq(it_m0), r_nxt.n0.eq(it_n0),
-            r_nxt.k0.eq(it_k0), r_nxt.ct_m.eq(ct_m), r_nxt.ct_n.eq(ct_n), r_nxt.nkb.eq(nkb),
+            r_nxt.valid.eq(itv["valid"]), r_nxt.m0.eq(itv["m0"]), r_nxt.n0.eq(itv["n0"]),
+            r_nxt.k0.eq(itv["k0"]), r_nxt.ct_m.eq(ct_m), r_nxt.ct_n.eq(ct_n), r_nxt.nkb.eq(nkb),
             r_nxt.ng.eq(ng), r_nxt.last_beats.eq(nkb - ((ng - 1) << lg_bpg)),
             r_nxt.load_a.eq(load_a), r_nxt.load_b.eq(load_b),
-            r_nxt.ha.eq(r_ld.ha ^ load_a), r_nxt.hb.eq(r_ld.hb ^ load_b),
-            r_nxt.ho.eq(r_ld.ho ^ first_k), r_nxt.first_k.eq(first_k),
-            r_nxt.last_k.eq(k_next >= d.k),
-            r_nxt.a_addr.eq(it["a_m"] + it["a_k"]),
+            r_nxt.ha.eq(v_ld.ha ^ load_a), r_nxt.hb.eq(v_ld.hb ^ load_b),
+            r_nxt.ho.eq(v_ld.ho ^ first_k), r_nxt.first_k.eq(first_k),
+            r_nxt.last_k.eq(itv["k0"] + d.block_k >= d.k),
+            r_nxt.a_addr.eq(itv["a_m"] + itv["a_k"]),
             r_nxt.a_stride.eq(kb_total << lg_alb), r_nxt.a_beats.eq(nkb << lg_alb),
-            r_nxt.b_addr.eq(it["b_n"] + it["b_k"]),
+            r_nxt.b_addr.eq(itv["b_n"] + itv["b_k"]),
             r_nxt.b_stride.eq(kb_total << lg_blb), r_nxt.b_beats.eq(nkb << lg_blb),
-            r_nxt.s_addr.eq(it["s_n"] + it["s_k"]),
+            r_nxt.s_addr.eq(itv["s_n"] + itv["s_k"]),
             r_nxt.s_stride.eq(g_total << lg_slb), r_nxt.s_beats.eq(ng << lg_slb),
             r_nxt.bs_beats.eq((nkb << lg_blb) + (ng << lg_slb)),
-            r_nxt.o_addr.eq(it["o_n"] + it["o_m"]),
+            r_nxt.o_addr.eq(itv["o_n"] + itv["o_m"]),
             r_nxt.o_stride.eq(mt_total << (lg_rows + lg_olb)),
             r_nxt.o_beats.eq(ct_m << (lg_rows + lg_olb)),
             nxt_fresh.eq(1),
@@ -452,7 +491,7 @@ class AccelCore(wiring.Component):
         bs_f = bounded(r_nxt.bs_beats, (c.b_lines << lg_blb) + (c.s_lines << lg_slb))
         o_f = bounded(r_nxt.o_beats, c.o_lines << lg_olb)
         nxt_na, nxt_nb = Signal(BEATS_BITS), Signal(BEATS_BITS)   # activation, weight beats
-        nxt_ld, nxt_o = Signal(BEATS_BITS), Signal(BEATS_BITS)    # the load's, write-back's
+        nxt_ld = Signal(BEATS_BITS)                               # the load's beats
         prod_fresh = Signal()
         m.d.sync += [
             nxt_na.eq(Mux(r_nxt.load_a, ct_m_f * a_f, 0)),
@@ -469,19 +508,27 @@ class AccelCore(wiring.Component):
         m.d.comb += slot_end.eq(running & nxt_fresh & (prod_fresh | ~r_nxt.valid)
                                 & (~comp_pending | comp_ending) & (~dma_pending | dma_ending))
         next_load = r_nxt.valid
-        next_comp = r_ld.valid
-        next_wb = r_cp.valid & r_cp.last_k
+        next_comp = v_ld.valid
+        next_wb = v_cp.valid & v_cp.last_k
+
+        m.d.sync += [g.eq(slot_end) for g in (shift_it, shift_ld, shift_cp, shift_wb)]
+        with m.If(shift_ld):
+            m.d.sync += [*r_ld.eq(r_nxt), r_ld.o_total.eq(nxt_o)]
+        with m.If(shift_cp):
+            m.d.sync += r_cp.eq(r_ld)
+        with m.If(shift_wb):
+            m.d.sync += r_wb.eq(r_cp)
 
         # Accepting a command starts the iterator too: the first block's record is ready the
         # cycle the descriptor check passes, so slot 0 starts right after it.
         with m.If(accept_cmd):
             m.d.sync += [d.eq(self.desc), busy.eq(1), done.eq(0), error.eq(0), reason.eq(0),
-                         checking.eq(1), it_valid.eq(1),
+                         checking.eq(1), it["valid"].eq(1),
                          comp_pending.eq(0), dma_pending.eq(0), nxt_fresh.eq(0),
                          prod_fresh.eq(0)]
-            k_reset()
-            m_reset(desc)
-            n_reset(desc)
+            k_reset(it)
+            m_reset(it, desc)
+            n_reset(it, desc)
             for rec in (r_ld, r_cp, r_wb):
                 m.d.sync += [rec.valid.eq(0), rec.ha.eq(1), rec.hb.eq(1), rec.ho.eq(1)]
         with m.If(checking):
@@ -493,7 +540,7 @@ class AccelCore(wiring.Component):
                                    + (prod["s_lines"] << lg_slb)),
                          nxt_o.eq(prod["o_tiles"] << (lg_rows + lg_olb))]
             with m.If(err_code != 0):
-                m.d.sync += [busy.eq(0), error.eq(1), reason.eq(err_code), it_valid.eq(0)]
+                m.d.sync += [busy.eq(0), error.eq(1), reason.eq(err_code), it["valid"].eq(0)]
             with m.Else():
                 m.d.sync += running.eq(1)
         with m.If(comp_ending):
@@ -501,19 +548,14 @@ class AccelCore(wiring.Component):
         with m.If(dma_ending):
             m.d.sync += dma_pending.eq(0)
         with m.If(slot_end):
-            m.d.sync += [*r_ld.eq(r_nxt), *r_cp.eq(r_ld), *r_wb.eq(r_cp), nxt_fresh.eq(0),
-                         prod_fresh.eq(0), comp_pending.eq(next_comp),
+            m.d.sync += [nxt_fresh.eq(0), prod_fresh.eq(0), comp_pending.eq(next_comp),
                          dma_pending.eq(next_load | next_wb)]
-            # The write-back's start (late in its cycle) only picks the compute or the
-            # write-back record's total, no multiplier behind it.
-            m.d.sync += r_ld.o_total.eq(nxt_o)
-            iterator_advance()
             with m.If(~next_load & ~next_comp & ~next_wb):
                 m.d.sync += [running.eq(0), busy.eq(0), done.eq(1)]
 
         # ---- load: read requests and the data they return ----
         rd_start = slot_end & next_load
-        rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], r_ld.phases(),
+        rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], v_ld.phases(),
                            self.rd_req_ready)
         m.d.comb += [self.rd_req_valid.eq(rgen.valid), self.rd_req_addr.eq(rgen.addr),
                      self.rd_req_beats.eq(rgen.beats), self.rd_ready.eq(1)]
@@ -537,9 +579,9 @@ class AccelCore(wiring.Component):
         # Beat i of the load: activations, then weight codes, then scales, lines in order.
         in_b = ld_count - na
         in_s = ld_count - na - nb
-        targets = [(a_wr, ld_count, alb, c.a_lines, r_ld.ha, ld_count < na),
-                   (b_wr, in_b, blb, c.b_lines, r_ld.hb, (ld_count >= na) & (in_b < nb)),
-                   (s_wr, in_s, slb, c.s_lines, r_ld.hb, ld_count >= na + nb)]
+        targets = [(a_wr, ld_count, alb, c.a_lines, v_ld.ha, ld_count < na),
+                   (b_wr, in_b, blb, c.b_lines, v_ld.hb, (ld_count >= na) & (in_b < nb)),
+                   (s_wr, in_s, slb, c.s_lines, v_ld.hb, ld_count >= na + nb)]
         # Each beat is written an edge after it arrives, from registers (address, beat,
         # lane enables): the read data's valid and the beat counter's arithmetic end at those
         # registers, not at the block RAMs' write ports; `_read_through` shows a reader the
@@ -565,7 +607,7 @@ class AccelCore(wiring.Component):
         in_valid = comp_pending & ~cur_next_blk & ~(first_beat & tile_busy)
         m.d.comb += arr.in_valid.eq(in_valid)
         accept = in_valid & arr.in_ready
-        m.d.comb += [arr.k_groups.eq(r_cp.ng), arr.k_last_beats.eq(r_cp.last_beats)]
+        m.d.comb += [arr.k_groups.eq(v_cp.ng), arr.k_last_beats.eq(v_cp.last_beats)]
 
         # The next tile's start (which tile, where its lines start; all 0 and the next block
         # after the block's last tile) is computed a cycle ahead into registers, from the
@@ -580,7 +622,7 @@ class AccelCore(wiring.Component):
         tile_next = {k: Signal(16, name=f"tile_next_{k}") for k in tile_keys}
         tile_next_blk = Signal()
         base = {k: Mux(tile_step, tile_next[k], cur[k]) for k in tile_keys}
-        blk = {f: Mux(cur_next_blk, getattr(r_ld, f), getattr(r_cp, f))
+        blk = {f: Mux(cur_next_blk, getattr(v_ld, f), getattr(v_cp, f))
                for f in ("ct_m", "ct_n", "nkb", "ng")}
         m.d.sync += [tile_next_blk.eq(0), tile_next["o_tile"].eq(base["o_tile"] + c.rows),
                      *[tile_next[k].eq(base[k]) for k in ("nt", "b_tb", "s_tb")]]
@@ -620,13 +662,13 @@ class AccelCore(wiring.Component):
         # the buffer meanwhile are seen, the reads being transparent).
         sel = {k: Mux(accept, succ[k], cur[k]) for k in cur}
         sel_next_blk = Mux(accept, succ_next_blk, cur_next_blk)
-        m.d.sync += [last_of_tile.eq(sel["kb"] + 1 == Mux(sel_next_blk, r_ld.nkb, r_cp.nkb)),
+        m.d.sync += [last_of_tile.eq(sel["kb"] + 1 == Mux(sel_next_blk, v_ld.nkb, v_cp.nkb)),
                      group_end.eq(sel["gb"] + 1 == c.group_size // c.lanes)]
 
         def line_addrs(beat, next_blk) -> list:
             # A beat of the next block reads that block's halves (it is being loaded now).
-            ha = Mux(next_blk, r_ld.ha, r_cp.ha)
-            hb = Mux(next_blk, r_ld.hb, r_cp.hb)
+            ha = Mux(next_blk, v_ld.ha, v_cp.ha)
+            hb = Mux(next_blk, v_ld.hb, v_cp.hb)
             return [Cat(beat["a_ln"][:_log2(c.a_lines)], ha),
                     Cat(beat["b_ln"][:_log2(c.b_lines)], hb),
                     Cat(beat["s_ln"][:_log2(c.s_lines)], hb)]
@@ -691,15 +733,15 @@ class AccelCore(wiring.Component):
         lg_ol = _log2(c.o_lines)
         with m.If(result_now):
             m.d.sync += [dr_active.eq(1), dr_sel.eq(1), dr_line.eq(busy_oline),
-                         dr_first.eq(r_cp.first_k), dr_last.eq(r_cp.last_k),
-                         dr_half.eq(r_cp.ho)]
+                         dr_first.eq(v_cp.first_k), dr_last.eq(v_cp.last_k),
+                         dr_half.eq(v_cp.ho)]
         with m.Elif(dr_active):
             m.d.sync += [dr_sel.eq(dr_sel << 1), dr_line.eq(dr_line + 1)]
             with m.If(dr_sel[-1]):
                 m.d.sync += dr_active.eq(0)
         m.d.comb += o_old.addr.eq(Mux(dr_active,
                                       Cat((dr_line + 1)[:lg_ol], dr_half),
-                                      Cat(busy_oline[:lg_ol], r_cp.ho)))
+                                      Cat(busy_oline[:lg_ol], v_cp.ho)))
         sums = []
         for col in range(c.cols):
             old = o_old.data[col * ow:(col + 1) * ow].as_signed()
@@ -713,13 +755,13 @@ class AccelCore(wiring.Component):
 
         # ---- write-back: write requests and the output lines, one bus beat at a time ----
         wb_start_slot = slot_end & next_wb & ~next_load
-        wb_start_load = ld_last & r_wb.valid & r_wb.last_k
+        wb_start_load = ld_last & v_wb.valid & v_wb.last_k
         wb_start = wb_start_slot | wb_start_load
         # Started with the slot, the block is still the compute record; after the load, the
         # write-back record.
-        wgen = _RequestGen(m, "wreq", [(wb_start_slot, r_cp.wb_phases()),
-                                       (wb_start_load, r_wb.wb_phases())],
-                           r_wb.wb_phases(), self.wr_req_ready)
+        wgen = _RequestGen(m, "wreq", [(wb_start_slot, v_cp.wb_phases()),
+                                       (wb_start_load, v_wb.wb_phases())],
+                           v_wb.wb_phases(), self.wr_req_ready)
         m.d.comb += [self.wr_req_valid.eq(wgen.valid), self.wr_req_addr.eq(wgen.addr),
                      self.wr_req_beats.eq(wgen.beats)]
         wb_active = Signal()
@@ -728,12 +770,12 @@ class AccelCore(wiring.Component):
         wr_fire = self.wr_valid & self.wr_ready
         wb_at_last = Signal()      # the next beat is the write-back's last
         wb_last = wb_active & wr_fire & wb_at_last
-        m.d.comb += dma_ending.eq(wb_last | (ld_last & ~(r_wb.valid & r_wb.last_k)))
+        m.d.comb += dma_ending.eq(wb_last | (ld_last & ~(v_wb.valid & v_wb.last_k)))
         with m.If(wb_start):
             m.d.sync += [wb_active.eq(1), wb_count.eq(0), ws.eq(0),
-                         wb_total.eq(Mux(wb_start_slot, r_cp.o_total, r_wb.o_total)),
-                         wb_at_last.eq(Mux(wb_start_slot, r_cp.o_total == 1,
-                                           r_wb.o_total == 1))]
+                         wb_total.eq(Mux(wb_start_slot, v_cp.o_total, v_wb.o_total)),
+                         wb_at_last.eq(Mux(wb_start_slot, v_cp.o_total == 1,
+                                           v_wb.o_total == 1))]
         with m.Elif(wr_fire):
             m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count + 2 == wb_total),
                          ws.eq(Mux(ws == olb - 1, 0, ws + 1))]
@@ -755,16 +797,16 @@ class AccelCore(wiring.Component):
         depth = 3 if olb == 1 else 2         # enough to send a line every olb cycles
         lines = range(c.o_lines + 1)
         nx_dr_active = result_now | (dr_active & ~dr_sel[-1])
-        nx_dr_half = Mux(result_now, r_cp.ho, dr_half)
-        nx_final = nx_dr_active & Mux(result_now, r_cp.last_k, dr_last)
+        nx_dr_half = Mux(result_now, v_cp.ho, dr_half)
+        nx_final = nx_dr_active & Mux(result_now, v_cp.last_k, dr_last)
         # final[h]: lines of half h whose final sum the drain computes by this cycle (counted
         # a cycle ahead); wb_lines[h]: lines of half h's write-back, set as its drain starts.
         final = [Signal(lines, name=f"wb_final{h}") for h in range(2)]
         total = [Signal(lines, name=f"wb_lines{h}") for h in range(2)]
-        drain_starts = result_now & r_cp.last_k
-        block_lines = (r_cp.o_total >> lg_olb)[:len(total[0])]
+        drain_starts = result_now & v_cp.last_k
+        block_lines = (v_cp.o_total >> lg_olb)[:len(total[0])]
         for h in range(2):
-            with m.If(drain_starts & (r_cp.ho == h)):
+            with m.If(drain_starts & (v_cp.ho == h)):
                 m.d.sync += total[h].eq(block_lines)
         pf_half, pf_line = Signal(), Signal(lines)
         rd_addr = Signal(lg_ol + 1)
@@ -774,7 +816,7 @@ class AccelCore(wiring.Component):
         # next cycle at the latest: the transparency muxes catch it) and the FIFO has room
         # for it when it arrives (entries held, the read in flight, this cycle's pop).
         pf_final = Mux(pf_half, final[1], final[0])
-        pf_total = Mux(drain_starts & (r_cp.ho == pf_half), block_lines,
+        pf_total = Mux(drain_starts & (v_cp.ho == pf_half), block_lines,
                        Mux(pf_half, total[1], total[0]))
         in_use = fifo_n + rd_arrive + rd_issue
         room = Mux(pop, in_use <= depth, in_use < depth)
