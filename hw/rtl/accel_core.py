@@ -112,7 +112,11 @@ class _Record:
         "b_addr": ADDR_BITS, "b_stride": ADDR_BITS, "b_beats": BEATS_BITS,
         "s_addr": ADDR_BITS, "s_stride": ADDR_BITS, "s_beats": BEATS_BITS,
         "o_addr": ADDR_BITS, "o_stride": ADDR_BITS, "o_beats": BEATS_BITS,
-        "o_total": BEATS_BITS,   # write-back beats (ct_n x o_beats), set from the load stage
+        # Products, set as the record enters the load stage (`_BEAT_COUNTS`).
+        "na": BEATS_BITS,        # the load's activation beats (ct_m x a_beats if load_a)
+        "nb": BEATS_BITS,        # its weight beats (ct_n x b_beats if load_b)
+        "ld_total": BEATS_BITS,  # all its beats (with the scales': ct_n x bs_beats)
+        "o_total": BEATS_BITS,   # write-back beats (ct_n x o_beats)
     }
 
     def __init__(self, name: str, halves: int = 0) -> None:
@@ -140,13 +144,13 @@ class _Record:
 
 class _RecordView(_Record):
     """A block record as its readers see it while the records' shift is pending (``shift``
-    high: the stage before it, ``prev``; ``o_total`` for the field that does not come from
-    ``prev``), else the record itself."""
+    high: the stage before it, ``prev``, or for the fields of ``enter`` the values the record
+    takes from there), else the record itself."""
 
-    def __init__(self, rec: _Record, prev: _Record, shift, o_total=None) -> None:
+    def __init__(self, rec: _Record, prev: _Record, shift, enter: dict | None = None) -> None:
+        enter = enter or {}
         for f in self.FIELDS:
-            before = o_total if f == "o_total" and o_total is not None else getattr(prev, f)
-            setattr(self, f, Mux(shift, before, getattr(rec, f)))
+            setattr(self, f, Mux(shift, enter.get(f, getattr(prev, f)), getattr(rec, f)))
 
 
 class _RequestGen:
@@ -327,7 +331,9 @@ class AccelCore(wiring.Component):
                         << (lg_rows + lg_olb), ADDR_BITS),
         }
         prod = {name: Signal(bits, name=f"cmd_{name}") for name, (_, bits) in products.items()}
-        with m.If(accept_cmd):
+        # Loaded in every idle cycle (see the slot control): the command's acceptance (the
+        # external ``cmd_valid``) reaches the status registers only, not these hundreds.
+        with m.If(~busy):
             m.d.sync += [prod[name].eq(value) for name, (value, _) in products.items()]
 
         def not_tile_multiple(block, extent, lg):
@@ -436,9 +442,11 @@ class AccelCore(wiring.Component):
 
         # ---- block records: next (registered from the iterator), load, compute, write-back
         r_nxt, r_ld, r_cp, r_wb = (_Record(n, halves=1) for n in ("nxt", "ld", "cp", "wb"))
-        nxt_o = Signal(BEATS_BITS)    # the next block's write-back beats (ct_n x o_beats)
+        # The next block's beat counts (products), which it takes as it enters the load stage.
+        nxt_beats = {f: Signal(BEATS_BITS, name=f"nxt_{f}")
+                     for f in ("na", "nb", "ld_total", "o_total")}
         # The records as every reader sees them (shifted in the cycle after the slot's end).
-        v_ld = _RecordView(r_ld, r_nxt, shift_ld, o_total=nxt_o)
+        v_ld = _RecordView(r_ld, r_nxt, shift_ld, enter=nxt_beats)
         v_cp = _RecordView(r_cp, r_ld, shift_cp)
         v_wb = _RecordView(r_wb, r_cp, shift_wb)
         kb_total = _ceil_shift(d.k, lg_lanes)
@@ -474,12 +482,13 @@ class AccelCore(wiring.Component):
             r_nxt.o_beats.eq(ct_m << (lg_rows + lg_olb)),
             nxt_fresh.eq(1),
         ]
-        # The products the load and the write-back take at a slot's end, registered a cycle
-        # after the next block's record (``prod_fresh``), so that no multiplier sits in the
-        # slot's last cycle; the first block's come from the command's products (its blocks
-        # are whole: a block never exceeds the GEMM). Each factor is cut to the bits its
-        # buffer allows (an accepted descriptor's block fits a buffer half, so every factor
-        # and product is at most that half's lines, or its beats): one multiplier block each.
+        # The products the load and the write-back count their beats to, registered from the
+        # next block's record every cycle: the record takes them as it enters the load stage,
+        # an edge after the slot's end, when they are a cycle older than the record, so no
+        # multiplier sits before that edge (nor in the slot's last cycle). Each factor is cut
+        # to the bits its buffer allows (an accepted descriptor's block fits a buffer half,
+        # so every factor and product is at most that half's lines, or its beats): one
+        # multiplier block each.
         def bounded(value, bound: int):
             return value[:max(1, bound.bit_length())]
 
@@ -490,55 +499,50 @@ class AccelCore(wiring.Component):
         b_f = bounded(r_nxt.b_beats, c.b_lines << lg_blb)
         bs_f = bounded(r_nxt.bs_beats, (c.b_lines << lg_blb) + (c.s_lines << lg_slb))
         o_f = bounded(r_nxt.o_beats, c.o_lines << lg_olb)
-        nxt_na, nxt_nb = Signal(BEATS_BITS), Signal(BEATS_BITS)   # activation, weight beats
-        nxt_ld = Signal(BEATS_BITS)                               # the load's beats
-        prod_fresh = Signal()
         m.d.sync += [
-            nxt_na.eq(Mux(r_nxt.load_a, ct_m_f * a_f, 0)),
-            nxt_nb.eq(Mux(r_nxt.load_b, ct_n_f * b_f, 0)),
-            nxt_ld.eq(Mux(r_nxt.load_a, ct_m_f, 0) * a_f + Mux(r_nxt.load_b, ct_n_f, 0) * bs_f),
-            nxt_o.eq(ct_n_f * o_f),
-            prod_fresh.eq(nxt_fresh),
+            nxt_beats["na"].eq(Mux(r_nxt.load_a, ct_m_f * a_f, 0)),
+            nxt_beats["nb"].eq(Mux(r_nxt.load_b, ct_n_f * b_f, 0)),
+            nxt_beats["ld_total"].eq(Mux(r_nxt.load_a, ct_m_f, 0) * a_f
+                                     + Mux(r_nxt.load_b, ct_n_f, 0) * bs_f),
+            nxt_beats["o_total"].eq(ct_n_f * o_f),
         ]
 
         # ---- slot control ----
         comp_pending, dma_pending = Signal(), Signal()
         comp_ending, dma_ending = Signal(), Signal()
         slot_end = Signal()
-        m.d.comb += slot_end.eq(running & nxt_fresh & (prod_fresh | ~r_nxt.valid)
-                                & (~comp_pending | comp_ending) & (~dma_pending | dma_ending))
+        m.d.comb += slot_end.eq(running & nxt_fresh & (~comp_pending | comp_ending)
+                                & (~dma_pending | dma_ending))
         next_load = r_nxt.valid
         next_comp = v_ld.valid
         next_wb = v_cp.valid & v_cp.last_k
 
         m.d.sync += [g.eq(slot_end) for g in (shift_it, shift_ld, shift_cp, shift_wb)]
         with m.If(shift_ld):
-            m.d.sync += [*r_ld.eq(r_nxt), r_ld.o_total.eq(nxt_o)]
+            m.d.sync += [*r_ld.eq(r_nxt), *[getattr(r_ld, f).eq(v) for f, v in nxt_beats.items()]]
         with m.If(shift_cp):
             m.d.sync += r_cp.eq(r_ld)
         with m.If(shift_wb):
             m.d.sync += r_wb.eq(r_cp)
 
-        # Accepting a command starts the iterator too: the first block's record is ready the
-        # cycle the descriptor check passes, so slot 0 starts right after it.
+        # While the core is idle (nothing runs then: a command is done when its last transfer
+        # is), its descriptor, iterator, records and counters are loaded from the command port
+        # in every cycle, so the edge accepting a command loads them as before, and the
+        # acceptance itself (the external ``cmd_valid``) reaches only the status and the
+        # check. Accepting a command starts the iterator too: the first block's record is
+        # ready the cycle the descriptor check passes, so slot 0 starts right after it.
         with m.If(accept_cmd):
-            m.d.sync += [d.eq(self.desc), busy.eq(1), done.eq(0), error.eq(0), reason.eq(0),
-                         checking.eq(1), it["valid"].eq(1),
-                         comp_pending.eq(0), dma_pending.eq(0), nxt_fresh.eq(0),
-                         prod_fresh.eq(0)]
+            m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), reason.eq(0), checking.eq(1)]
+        with m.If(~busy):
+            m.d.sync += [d.eq(self.desc), it["valid"].eq(1),
+                         comp_pending.eq(0), dma_pending.eq(0), nxt_fresh.eq(0)]
             k_reset(it)
             m_reset(it, desc)
             n_reset(it, desc)
             for rec in (r_ld, r_cp, r_wb):
                 m.d.sync += [rec.valid.eq(0), rec.ha.eq(1), rec.hb.eq(1), rec.ho.eq(1)]
         with m.If(checking):
-            # The first block is (block_m, block_n, block_k), both operands loaded.
-            a_beats0 = prod["a_lines"] << lg_alb
-            m.d.sync += [checking.eq(0), prod_fresh.eq(1), nxt_na.eq(a_beats0),
-                         nxt_nb.eq(prod["b_lines"] << lg_blb),
-                         nxt_ld.eq(a_beats0 + (prod["b_lines"] << lg_blb)
-                                   + (prod["s_lines"] << lg_slb)),
-                         nxt_o.eq(prod["o_tiles"] << (lg_rows + lg_olb))]
+            m.d.sync += checking.eq(0)
             with m.If(err_code != 0):
                 m.d.sync += [busy.eq(0), error.eq(1), reason.eq(err_code), it["valid"].eq(0)]
             with m.Else():
@@ -548,7 +552,7 @@ class AccelCore(wiring.Component):
         with m.If(dma_ending):
             m.d.sync += dma_pending.eq(0)
         with m.If(slot_end):
-            m.d.sync += [nxt_fresh.eq(0), prod_fresh.eq(0), comp_pending.eq(next_comp),
+            m.d.sync += [nxt_fresh.eq(0), comp_pending.eq(next_comp),
                          dma_pending.eq(next_load | next_wb)]
             with m.If(~next_load & ~next_comp & ~next_wb):
                 m.d.sync += [running.eq(0), busy.eq(0), done.eq(1)]
@@ -561,27 +565,28 @@ class AccelCore(wiring.Component):
                      self.rd_req_beats.eq(rgen.beats), self.rd_ready.eq(1)]
         ld_active = Signal()
         ld_count = Signal(BEATS_BITS)
-        ld_total = Signal(BEATS_BITS)
-        na, nb = Signal(BEATS_BITS), Signal(BEATS_BITS)
+        # The count restarts with the load's block: 0 in the cycle after the slot's end (the
+        # register restarts from there too, like the records).
+        ld_n = Mux(shift_ld, 0, ld_count)
+        na, nb = v_ld.na, v_ld.nb
         rd_fire = self.rd_valid & self.rd_ready
         # ``ld_at_last``: the next beat is the load's last (registered, so the end of a slot
         # does not wait for a counter comparison).
         ld_at_last = Signal()
         ld_last = ld_active & rd_fire & ld_at_last
+        m.d.sync += ld_count.eq(ld_n + (rd_fire & ld_active))
         with m.If(slot_end):
-            m.d.sync += [ld_active.eq(next_load), ld_count.eq(0),
-                         ld_total.eq(nxt_ld), ld_at_last.eq(r_nxt.load_is_one_beat()),
-                         na.eq(nxt_na), nb.eq(nxt_nb)]
+            m.d.sync += [ld_active.eq(next_load), ld_at_last.eq(r_nxt.load_is_one_beat())]
         with m.Elif(rd_fire & ld_active):
-            m.d.sync += [ld_count.eq(ld_count + 1), ld_at_last.eq(ld_count + 2 == ld_total)]
+            m.d.sync += ld_at_last.eq(ld_n + 2 == v_ld.ld_total)
             with m.If(ld_last):
                 m.d.sync += ld_active.eq(0)
         # Beat i of the load: activations, then weight codes, then scales, lines in order.
-        in_b = ld_count - na
-        in_s = ld_count - na - nb
-        targets = [(a_wr, ld_count, alb, c.a_lines, v_ld.ha, ld_count < na),
-                   (b_wr, in_b, blb, c.b_lines, v_ld.hb, (ld_count >= na) & (in_b < nb)),
-                   (s_wr, in_s, slb, c.s_lines, v_ld.hb, ld_count >= na + nb)]
+        in_b = ld_n - na
+        in_s = ld_n - na - nb
+        targets = [(a_wr, ld_n, alb, c.a_lines, v_ld.ha, ld_n < na),
+                   (b_wr, in_b, blb, c.b_lines, v_ld.hb, (ld_n >= na) & (in_b < nb)),
+                   (s_wr, in_s, slb, c.s_lines, v_ld.hb, ld_n >= na + nb)]
         # Each beat is written an edge after it arrives, from registers (address, beat,
         # lane enables): the read data's valid and the beat counter's arithmetic end at those
         # registers, not at the block RAMs' write ports; `_read_through` shows a reader the
@@ -693,7 +698,7 @@ class AccelCore(wiring.Component):
         with m.If(slot_end & next_comp):
             # The beat of the next block now belongs to the block being computed.
             m.d.sync += cur_next_blk.eq(0)
-        with m.If(accept_cmd):
+        with m.If(~busy):
             m.d.sync += [cur[k].eq(0) for k in cur]
             m.d.sync += [cur_next_blk.eq(1), first_beat.eq(1), tile_busy.eq(0),
                          tile_front_done.eq(0)]
@@ -765,7 +770,7 @@ class AccelCore(wiring.Component):
         m.d.comb += [self.wr_req_valid.eq(wgen.valid), self.wr_req_addr.eq(wgen.addr),
                      self.wr_req_beats.eq(wgen.beats)]
         wb_active = Signal()
-        wb_count, wb_total = Signal(BEATS_BITS), Signal(BEATS_BITS)
+        wb_count = Signal(BEATS_BITS)
         ws = Signal(range(max(olb, 2)))
         wr_fire = self.wr_valid & self.wr_ready
         wb_at_last = Signal()      # the next beat is the write-back's last
@@ -773,11 +778,10 @@ class AccelCore(wiring.Component):
         m.d.comb += dma_ending.eq(wb_last | (ld_last & ~(v_wb.valid & v_wb.last_k)))
         with m.If(wb_start):
             m.d.sync += [wb_active.eq(1), wb_count.eq(0), ws.eq(0),
-                         wb_total.eq(Mux(wb_start_slot, v_cp.o_total, v_wb.o_total)),
                          wb_at_last.eq(Mux(wb_start_slot, v_cp.o_total == 1,
                                            v_wb.o_total == 1))]
         with m.Elif(wr_fire):
-            m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count + 2 == wb_total),
+            m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count + 2 == v_wb.o_total),
                          ws.eq(Mux(ws == olb - 1, 0, ws + 1))]
             with m.If(wb_last):
                 m.d.sync += wb_active.eq(0)
@@ -852,7 +856,7 @@ class AccelCore(wiring.Component):
                     m.d.sync += entry.eq(read_line)
         with m.If(pop):
             m.d.sync += rp.eq(Mux(rp == depth - 1, 0, rp + 1))
-        with m.If(accept_cmd):
+        with m.If(~busy):
             m.d.sync += [pf_half.eq(0), pf_line.eq(0), rd_issue.eq(0), rd_arrive.eq(0),
                          fifo_n.eq(0), wp.eq(0), rp.eq(0), *[f.eq(0) for f in final]]
         # Empty, the FIFO lets a line read in the cycle the drain computed it fall through

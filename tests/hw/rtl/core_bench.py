@@ -36,7 +36,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
             ctx.set(core.cmd_valid, 1)
             inputs.drive(dram.drive())
             await ctx.tick()
+            # Accepted: the port's descriptor may change (the core loads it while idle only).
             ctx.set(core.cmd_valid, 0)
+            ctx.set(core.desc.as_value(), ~desc & ((1 << len(core.desc.as_value())) - 1))
             cycles = 0
             while True:
                 inputs.drive(dram.drive())
