@@ -35,6 +35,12 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
                                # one command stream, back to back; the RTL core takes one GEMM
                                # per descriptor, so on it each further instance also pays the
                                # setup and its pipeline fill and drain
+    core:                      # optional: the RTL accelerator core's command limits (written
+      group_size: 128          # by `hwsim fpga accel_core`): groups, largest k, lines per
+      k_max: 16384             # buffer half; the mapper then picks only blocks the core
+      lines: {activation: 512, weight: 1024, scale: 16, output: 256}   # runs
+                               # (`hwsim.hw.core_rules`); the buffers' kib must be these lines
+                               # of port_bits (weight: plus the scale lines of rows x 16 bits)
 
 Buffer energies are per access of ``port_bits`` (``read_pj``/``write_pj``) or per bit
 (``read_pj_per_bit``/``write_pj_per_bit``), not both. A buffer's area defaults to
@@ -59,6 +65,7 @@ from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
 from hwsim.hw._schema import CONFIG as _CFG
 from hwsim.hw._schema import AccBits, NonNegFloat, NonNegInt, PosFloat, PosInt, RtlSource
+from hwsim.hw.core_rules import SCALE_FIELD_BITS, CoreRules, CoreSection, buffer_bits
 from hwsim.hw.pe_kinds import (
     PE_KINDS,
     BipolarPE,
@@ -197,8 +204,17 @@ class HardwareSpec:
     sram_mm2_per_kib: NonNegFloat = SRAM_MM2_PER_KIB
     acc_bits: AccBits = 32
     command_cycles: NonNegInt = 0
+    core: CoreSection | None = None
     description: str = ""
     source: str = field(default="<dict>", compare=False)
+
+    def core_rules(self) -> CoreRules | None:
+        """The RTL core's command rules when this describes the core (a ``core`` section),
+        else None."""
+        if self.core is None:
+            return None
+        return CoreRules(rows=self.array.rows, cols=self.array.cols,
+                         lanes=self.pe.lanes, section=self.core)
 
     def array_for(self, stage: str) -> ArraySpec:
         """Array shape used for a stage (``decode_array`` in decode when given)."""
@@ -252,6 +268,34 @@ def _cross_checks(hw: HardwareSpec) -> list[str]:
             if None not in both:
                 errors.append(f"buffers.{name}: give '{op}_pj' (per access) or "
                               f"'{op}_pj_per_bit', not both")
+    return errors + _core_checks(hw)
+
+
+def _core_checks(hw: HardwareSpec) -> list[str]:
+    """A ``core`` section describes the RTL core this spec was written from: its PE kind,
+    one array, and buffers that are its lines."""
+    if hw.core is None:
+        return []
+    errors = []
+    if not PE_KINDS[hw.pe.kind].rtl_cores:
+        cores = [k for k, kind in PE_KINDS.items() if kind.rtl_cores]
+        errors.append(f"core: the RTL core is built of {', '.join(cores)} PEs, not "
+                      f"{hw.pe.kind} (pe.kind)")
+    if hw.decode_array is not None:
+        errors.append("decode_array: the RTL core (core) has one array")
+    line_bits = {b: getattr(hw.buffers, b).port_bits for b in ("activation", "weight",
+                                                              "output")}
+    bits = buffer_bits(hw.core.lines, {**line_bits,
+                                       "scale": hw.array.rows * SCALE_FIELD_BITS})
+    for name, want in bits.items():
+        kib = getattr(hw.buffers, name).kib
+        if kib * 8192 != want:
+            scale = (f" and core.lines.scale = {hw.core.lines.scale} of "
+                     f"{hw.array.rows * SCALE_FIELD_BITS} bits" if name == "weight" else "")
+            errors.append(f"buffers.{name}.kib: {kib:g} KiB, but two halves of "
+                          f"core.lines.{name} = {getattr(hw.core.lines, name)} lines of "
+                          f"{line_bits[name]} bits (port_bits){scale} hold {want / 8192:g} "
+                          "KiB; change them together")
     return errors
 
 

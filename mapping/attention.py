@@ -73,10 +73,14 @@ def fused_attention_schedule(op: Op, hw: HardwareSpec
 
     Raises:
         HwsimError: the kernel's tiles do not fit the buffers (names the buffer field and
-            the attention block keys).
+            the attention block keys), or the hardware is the RTL core (one GEMM per command).
     """
     f = op.fused
     assert f is not None and f.part in ("scores", "context")
+    if hw.core is not None:
+        raise HwsimError(f"{hw.source}: core: the RTL core runs one GEMM per command, not a "
+                         f"fused attention kernel ({op.name}); use the workload's "
+                         "attention: {kernel: naive}")
     _check_fits(op, hw)
     b = f.blocks
     d = f.head_dim

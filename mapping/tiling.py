@@ -16,6 +16,11 @@ Model (``out[m, n] = a[m, k] b[k, n]``; ``a`` = activations in the activation bu
   index changes between consecutive blocks, so with ``n_outer`` and an unsplit k the weights
   are fetched once and the activations once per n block ("activations re-fetched"); with
   ``m_outer`` the weights are re-fetched once per m block.
+- On a description of the RTL core (a ``core`` section, `hwsim.hw.core_rules`) a block must
+  also fit the core's buffer halves as the core stores it, in whole lines with ragged edges
+  padded (`CoreRules.blocks_fit`), the reduction is blocked in the core's groups, and a GEMM
+  no descriptor can hold (k above ``core.k_max``, another group size, a size beyond the
+  descriptor's fields) is refused: every mapping chosen is one the core runs.
 - The mapper evaluates every candidate (all quanta x powers of two, plus the full extent, both
   orders) and keeps the one with the least DRAM read traffic; ties go to fewer blocks, then
   ``n_outer``, then larger k, n and m blocks.
@@ -130,9 +135,12 @@ def tile_quanta(hw: HardwareSpec, stage: str, group_size: int | None) -> tuple[i
     Non-systolic arrays: tokens in columns, output channels in rows, the reduction in whole
     quantization groups (else lanes). Systolic: the stationary dimensions in array extents
     (``ws``: k on rows, n on columns; ``os``: m on rows, n on columns; ``is``: k on rows, m on
-    columns), the streamed one unconstrained.
+    columns), the streamed one unconstrained. The RTL core (``hw.core``) blocks k in its own
+    groups, whatever the GEMM's.
     """
     arr = hw.array_for(stage)
+    if hw.core is not None:
+        group_size = hw.core.group_size
     return hw.pe.tile_quanta(arr.rows, arr.cols, group_size)
 
 
@@ -226,8 +234,25 @@ def map_gemms(
     cap_a = hw.buffers.activation.capacity_bytes
     cap_o = hw.buffers.output.capacity_bytes
 
+    rules = hw.core_rules()
+    if rules is not None:
+        problem = rules.size_problem(m, n, k, group_size)
+        if problem is not None:
+            raise HwsimError(f"{hw.source}: {problem} ({op_name})")
+
     # The smallest blocks must fit, or the hardware cannot run this op at all.
     s_m, s_n, s_k = np.minimum(q_m, m), np.minimum(q_n, n), np.minimum(q_k, k)
+    if rules is not None:
+        # In the core's own terms first: its lines.
+        lines = rules.block_lines(s_m, s_n, s_k)
+        for name, over in rules.overfull(s_m, s_n, s_k).items():
+            bad = np.flatnonzero(over)
+            if bad.size:
+                i = bad[0]
+                raise HwsimError(
+                    f"{hw.source}: core.lines.{name}: {getattr(rules.lines, name)} lines per "
+                    f"buffer half cannot hold one tile of {op_name} ({s_m[i]}x{s_n[i]}x"
+                    f"{s_k[i]} of m x n x k needs {lines[name][i]} lines)")
     needs = {
         "buffers.weight.kib": (2 * s_n * s_k * b_bits / 8, cap_b),
         "buffers.activation.kib": (2 * s_m * s_k * a_bits / 8, cap_a),
@@ -264,6 +289,8 @@ def map_gemms(
     fits = ((bm > 0) & (bn > 0) & (bk > 0)
             & (2 * bn * bk * b_bits / 8 <= cap_b) & (2 * bm * bk * a_bits / 8 <= cap_a)
             & (2 * bm * bn * hw.acc_bits / 8 <= cap_o))
+    if rules is not None:
+        fits &= rules.blocks_fit(bm, bn, bk)
     # Drop the candidates no shape can hold (most of the grid when the shapes are alike).
     cols = np.flatnonzero(fits.any(axis=0))
     bm, bn, bk, order, fits = (x[:, cols] for x in (bm, bn, bk, order, fits))

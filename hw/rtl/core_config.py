@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import IntEnum
 from functools import cached_property
 from types import MappingProxyType
 from typing import ClassVar
@@ -30,6 +29,15 @@ from typing import ClassVar
 from amaranth.lib import data
 
 from hwsim.errors import HwsimError
+from hwsim.hw.core_rules import (
+    SCALE_FIELD_BITS,
+    SIZE_FIELD_BITS,
+    CoreError,
+    CoreLines,
+    CoreRules,
+    CoreSection,
+    buffer_bits,
+)
 from hwsim.hw.rtl._common import IntRanges, check_ints
 from hwsim.hw.rtl.bitmod import BitModConfig, check_back_end
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WeightFamily, get_families, get_family
@@ -39,6 +47,7 @@ __all__ = [
     "DESCRIPTOR_FIELDS",
     "CoreConfig",
     "CoreError",
+    "descriptor_error",
     "descriptor_layout",
     "mode_code",
     "pack_descriptor",
@@ -50,31 +59,19 @@ __all__ = [
 # it to the simulator as `command_cycles`, which charges it once per command.
 CORE_SETUP_CYCLES = 2
 
-SCALE_FIELD_BITS = 16
 SCALE_MAG_BITS = 12
 SCALE_SIGN_BIT = 12
 SCALE_WTYPE_LSB = 13
 
 # (name, bits): the descriptor, LSB first. Sizes are elements; addresses are DRAM bus beats.
 DESCRIPTOR_FIELDS: tuple[tuple[str, int], ...] = (
-    ("m", 16), ("n", 16), ("k", 16),
-    ("block_m", 16), ("block_n", 16), ("block_k", 16),
+    ("m", SIZE_FIELD_BITS), ("n", SIZE_FIELD_BITS), ("k", SIZE_FIELD_BITS),
+    ("block_m", SIZE_FIELD_BITS), ("block_n", SIZE_FIELD_BITS), ("block_k", SIZE_FIELD_BITS),
     ("m_outer", 1),       # loop order: 0 = n_outer (n > m > k), 1 = m_outer (m > n > k)
     ("mode", 4),          # weight family: index into WEIGHT_FAMILIES
     ("group_size", 13),
     ("a_addr", 32), ("b_addr", 32), ("s_addr", 32), ("o_addr", 32),
 )
-
-
-class CoreError(IntEnum):
-    """Reason codes of the status word's error field (0: no error)."""
-
-    NONE = 0
-    ZERO_SIZE = 1        # m, n, k or a block size is 0
-    BAD_MODE = 2         # the core's array does not run this weight family
-    BAD_GROUP = 3        # group size differs from the one the core was built for
-    BAD_BLOCK = 4        # a block is larger than the GEMM, or not a multiple of the tile
-    TOO_BIG = 5          # k above k_max, or a block does not fit a buffer half
 
 
 def mode_code(family: str) -> int:
@@ -111,6 +108,19 @@ def status_fields(status: int) -> dict[str, int]:
     """Decode the status word: busy (bit 0), done (bit 1), error (bit 2), reason (bits 4..7)."""
     return {"busy": status & 1, "done": (status >> 1) & 1, "error": (status >> 2) & 1,
             "reason": (status >> 4) & 0xF}
+
+
+def descriptor_error(c: CoreConfig, **fields: int) -> CoreError:
+    """The reason ``c``'s core refuses a descriptor (`CoreError.NONE`: it runs it): the check
+    the RTL makes as it accepts a command, in its order; missing fields are 0."""
+    known = dict(DESCRIPTOR_FIELDS)
+    for name in fields:
+        if name not in known:
+            raise HwsimError(f"unknown descriptor field {name!r}; fields: {', '.join(known)}")
+    d = {name: int(fields.get(name, 0)) for name in known}
+    mode_ok = any(d["mode"] == mode_code(f.name) for f in c.families)
+    return c.rules.command_error(d["m"], d["n"], d["k"], d["block_m"], d["block_n"],
+                                 d["block_k"], d["group_size"], mode_ok)
 
 
 def _pow2(name: str, value: int) -> None:
@@ -225,6 +235,18 @@ class CoreConfig:
                             pipeline=self.pipeline, dequantizer=self.dequantizer,
                             accumulator=self.accumulator, loop=self.loop)
 
+    @cached_property
+    def section(self) -> CoreSection:
+        """The build's limits as the hardware description's ``core:`` section states them."""
+        return CoreSection(group_size=self.group_size, k_max=self.k_max, lines=CoreLines(
+            activation=self.a_lines, weight=self.b_lines, scale=self.s_lines,
+            output=self.o_lines))
+
+    @cached_property
+    def rules(self) -> CoreRules:
+        """The command rules of this build (`hwsim.hw.core_rules`, which the mapper follows)."""
+        return CoreRules(rows=self.rows, cols=self.cols, lanes=self.lanes, section=self.section)
+
     @property
     def code_bits(self) -> int:
         """Bits a weight code occupies in the buffers and in DRAM (any mode)."""
@@ -281,9 +303,7 @@ class CoreConfig:
         """Capacity of each buffer (both halves) in bytes, as stored: weight includes the
         scales; output holds partial sums of ``out_width`` bits (one copy: the second one,
         the write-back's read port, holds the same values)."""
-        bits = {
-            "activation": 2 * self.a_lines * self.a_line_bits,
-            "weight": 2 * (self.b_lines * self.b_line_bits + self.s_lines * self.s_line_bits),
-            "output": 2 * self.o_lines * self.o_store_bits,
-        }
+        bits = buffer_bits(self.section.lines, {
+            "activation": self.a_line_bits, "weight": self.b_line_bits,
+            "scale": self.s_line_bits, "output": self.o_store_bits})
         return {b: v // 8 if v % 8 == 0 else v / 8 for b, v in bits.items()}

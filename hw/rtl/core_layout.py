@@ -213,16 +213,14 @@ def gemm_model(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
 
 def core_block_beats(c: CoreConfig, schedule) -> tuple[np.ndarray, np.ndarray]:
     """DRAM bus beats the core moves per block of a `hwsim.mapping.BlockSchedule`: (load,
-    write-back). The core moves whole lines (zero padding included): ``ceil(bm / cols) x
-    ceil(bk / lanes)`` activation lines, ``ceil(bn / rows)`` x (``ceil(bk / lanes)`` weight
-    lines + ``ceil(bk / group_size)`` scale lines), ``ceil(bm / cols) x ceil(bn / rows) x rows``
-    output lines; an operand is loaded when the schedule loads it."""
-    mt, nt = -(-schedule.bm // c.cols), -(-schedule.bn // c.rows)
-    kb, groups = -(-schedule.bk // c.lanes), -(-schedule.bk // c.group_size)
+    write-back). The core moves whole lines (zero padding included), the lines a block occupies
+    in the buffers (`hwsim.hw.core_rules.CoreRules.block_lines`); an operand is loaded when the
+    schedule loads it."""
+    lines = c.rules.block_lines(schedule.bm, schedule.bn, schedule.bk)
     per = c.beats_per_line
-    a = mt * kb * per(c.a_line_bits)
-    b = nt * (kb * per(c.b_line_bits) + groups * per(c.s_line_bits))
-    out = mt * nt * c.rows * per(c.o_line_bits)
+    a = lines["activation"] * per(c.a_line_bits)
+    b = lines["weight"] * per(c.b_line_bits) + lines["scale"] * per(c.s_line_bits)
+    out = lines["output"] * per(c.o_line_bits)
     load = np.where(schedule.load_a_bytes > 0, a, 0) + np.where(schedule.load_b_bytes > 0, b, 0)
     return load.astype(np.int64), np.where(schedule.writeback_bytes > 0, out, 0).astype(np.int64)
 
@@ -273,7 +271,8 @@ def core_op(c: CoreConfig, m: int, n: int, k: int, name: str = "gemm",
 def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100.0,
                   name: str = "accel_core") -> dict:
     """The hardware YAML mapping of the core: its array, its real buffer memories (one bank
-    each, a port of one line), its DRAM bus, its command setup cycles;
+    each, a port of one line), its DRAM bus, its command setup cycles, its command limits
+    (``core``: group size, k_max, lines per buffer half, which the mapper's blocks respect);
     `hwsim.hw.spec.hardware_from_dict` takes it.
 
     ``buffers.output`` is one copy of the output buffer: the second copy the core keeps for
@@ -295,4 +294,6 @@ def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100
         # Partial sums as the output buffer stores them (the DRAM word is the op's out_bits).
         "acc_bits": c.array.out_width,
         "command_cycles": CORE_SETUP_CYCLES,
+        # The command rules the mapper follows (`hwsim.hw.core_rules`).
+        "core": dataclasses.asdict(c.section),
     }

@@ -157,11 +157,12 @@ def test_stored_presets_are_valid_hardware_that_load_hardware_names():
         fpga_preset_path("nope")
 
 
-def _core_run(monkeypatch, capsys, tmp_path, hw_path, weights: str) -> tuple[int, str]:
+def _core_run(monkeypatch, capsys, tmp_path, hw_path, weights: str,
+              k: int = 256) -> tuple[int, str]:
     from hwsim.cli import main
 
     wl = tmp_path / f"gemm-{weights}.yaml"
-    wl.write_text("gemms:\n  - {name: proj, m: 16, n: 384, k: 384}\n"
+    wl.write_text(f"gemms:\n  - {{name: proj, m: 16, n: 384, k: {k}}}\n"
                   f"weights: {{format: {weights}, group_size: 128}}\nactivations: {{bits: 16}}\n")
     monkeypatch.setattr(sys, "argv", ["hwsim", "run", str(wl), "-H", str(hw_path),
                                       "--out", str(tmp_path / f"out-{weights}")])
@@ -201,3 +202,6 @@ def test_a_core_build_describes_the_pe_it_was_built_of_and_runs(tmp_path, monkey
     # A format the build's array does not run is refused, not simulated.
     code, err = _core_run(monkeypatch, capsys, tmp_path, path, "int8")
     assert code == 2 and "int8" in err and len(err.strip().splitlines()) == 1
+    # A reduction beyond the build's k_max (256) is one no descriptor holds: refused too.
+    code, err = _core_run(monkeypatch, capsys, tmp_path, path, "bitmod4", k=384)
+    assert code == 2 and "core.k_max: k = 384" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,178 @@
+"""What the RTL accelerator core accepts: its command rules, shared by the core and the mapper.
+
+The core (`hwsim.hw.rtl.accel_core`) stores its operands in lines and refuses a descriptor it
+cannot run (`CoreError`). The rules live here, NumPy-only and pure, so that the core's host
+side (`hwsim.hw.rtl.core_config`, whose `descriptor_error` the RTL's check mirrors) and the
+mapper (`hwsim.mapping`, which sits above `hwsim.hw` and must not load Amaranth) read one
+definition:
+
+- a block of ``bm x bn x bk`` occupies, in each buffer half, ``ceil(bm / cols) x
+  ceil(bk / lanes)`` activation lines, ``ceil(bn / rows) x ceil(bk / lanes)`` weight lines,
+  ``ceil(bn / rows) x ceil(bk / group_size)`` scale lines and ``ceil(bm / cols) x
+  ceil(bn / rows) x rows`` output lines (ragged edges padded to whole lines and tiles);
+- a block is at most its extent and a whole number of tiles (``cols``, ``rows``, groups)
+  unless it is the whole extent;
+- ``k`` is at most ``k_max``, the group size is the build's, and every size fits the
+  descriptor's 16-bit fields.
+
+A hardware description of the core carries these as its ``core:`` section (`CoreSection`;
+`hwsim.hw.rtl.core_layout.core_hardware` writes it); with the array and ``pe.lanes`` it gives
+the `CoreRules` the mapper follows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+
+from hwsim.hw._schema import CONFIG, PosInt
+
+__all__ = [
+    "SCALE_FIELD_BITS",
+    "SIZE_FIELD_BITS",
+    "CoreError",
+    "CoreLines",
+    "CoreRules",
+    "CoreSection",
+    "buffer_bits",
+]
+
+# Bits of the descriptor's size fields (m, n, k and the block sizes).
+SIZE_FIELD_BITS = 16
+# Bits of one row's group scale in a scale line (magnitude, sign, special-value selector).
+SCALE_FIELD_BITS = 16
+
+BUFFERS = ("activation", "weight", "scale", "output")
+
+
+class CoreError(IntEnum):
+    """Reason codes of the status word's error field (0: no error)."""
+
+    NONE = 0
+    ZERO_SIZE = 1        # m, n, k or a block size is 0
+    BAD_MODE = 2         # the core's array does not run this weight family
+    BAD_GROUP = 3        # group size differs from the one the core was built for
+    BAD_BLOCK = 4        # a block is larger than the GEMM, or not a multiple of the tile
+    TOO_BIG = 5          # k above k_max, or a block does not fit a buffer half
+
+
+@dataclass(frozen=True)
+class CoreLines:
+    """Lines per half (ping-pong) of each of the core's buffers."""
+
+    __pydantic_config__ = CONFIG
+    activation: PosInt
+    weight: PosInt
+    scale: PosInt
+    output: PosInt
+
+
+@dataclass(frozen=True)
+class CoreSection:
+    """The ``core:`` section of a hardware description: the RTL core's build limits.
+
+    ``group_size``: weights per group scale (every command's); ``k_max``: largest reduction of
+    a command; ``lines``: lines per buffer half.
+    """
+
+    __pydantic_config__ = CONFIG
+    group_size: PosInt
+    k_max: PosInt
+    lines: CoreLines
+
+
+def _ceil(a: Any, b: int) -> Any:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class CoreRules:
+    """The core's command rules for one build (array, lanes and its `CoreSection`)."""
+
+    rows: int
+    cols: int
+    lanes: int
+    section: CoreSection
+
+    @property
+    def group_size(self) -> int:
+        return self.section.group_size
+
+    @property
+    def k_max(self) -> int:
+        return self.section.k_max
+
+    @property
+    def lines(self) -> CoreLines:
+        return self.section.lines
+
+    def block_lines(self, bm: Any, bn: Any, bk: Any) -> dict[str, Any]:
+        """Lines of each buffer half (`BUFFERS` keys) a ``bm x bn x bk`` block occupies
+        (ints or NumPy arrays, broadcast)."""
+        mt, nt = _ceil(bm, self.cols), _ceil(bn, self.rows)
+        kb = _ceil(bk, self.lanes)
+        return {"activation": mt * kb, "weight": nt * kb,
+                "scale": nt * _ceil(bk, self.group_size), "output": mt * nt * self.rows}
+
+    def overfull(self, bm: Any, bn: Any, bk: Any) -> dict[str, Any]:
+        """Per buffer: True where the block does not fit a half (arrays broadcast)."""
+        need = self.block_lines(bm, bn, bk)
+        return {b: need[b] > getattr(self.lines, b) for b in BUFFERS}
+
+    def blocks_fit(self, bm: Any, bn: Any, bk: Any) -> Any:
+        """True where a ``bm x bn x bk`` block fits every buffer half."""
+        return ~np.logical_or.reduce(list(self.overfull(bm, bn, bk).values()))
+
+    def size_problem(self, m: Any, n: Any, k: Any, group_size: int | None) -> str | None:
+        """Why no descriptor of these GEMMs (ints or arrays) can run on the core, naming the
+        first offending one (None: every one runs with some blocks).
+
+        ``group_size`` None: the GEMM has no groups of its own; the command carries the
+        build's.
+        """
+        if group_size is not None and group_size != self.group_size:
+            return (f"core.group_size: the core runs groups of {self.group_size} weights, "
+                    f"not {group_size}")
+        limit = (1 << SIZE_FIELD_BITS) - 1
+        for name, v, most, why in (
+                ("m", m, limit, f"the descriptor's {SIZE_FIELD_BITS}-bit field"),
+                ("n", n, limit, f"the descriptor's {SIZE_FIELD_BITS}-bit field"),
+                ("k", k, min(limit, self.k_max), "core.k_max")):
+            v = np.atleast_1d(v)
+            bad = np.flatnonzero(v > most)
+            if bad.size:
+                return f"{why}: {name} = {v[bad[0]]} is above the core's limit {most}"
+        return None
+
+    def command_error(self, m: int, n: int, k: int, block_m: int, block_n: int, block_k: int,
+                      group_size: int, mode_ok: bool = True) -> CoreError:
+        """The reason the core refuses this command (`CoreError.NONE`: it runs it), checked in
+        the RTL's order; ``mode_ok``: the array runs the descriptor's weight family."""
+        sizes = (m, n, k, block_m, block_n, block_k)
+        if 0 in sizes:
+            return CoreError.ZERO_SIZE
+        if not mode_ok:
+            return CoreError.BAD_MODE
+        if group_size != self.group_size:
+            return CoreError.BAD_GROUP
+
+        def ragged(block: int, extent: int, tile: int) -> bool:
+            return block % tile != 0 and block != extent
+
+        if (block_m > m or block_n > n or block_k > k or ragged(block_m, m, self.cols)
+                or ragged(block_n, n, self.rows) or ragged(block_k, k, self.group_size)):
+            return CoreError.BAD_BLOCK
+        if k > self.k_max or not self.blocks_fit(block_m, block_n, block_k):
+            return CoreError.TOO_BIG
+        return CoreError.NONE
+
+
+def buffer_bits(lines: CoreLines, line_bits: dict[str, int]) -> dict[str, int]:
+    """Bits each buffer stores (both halves) with ``line_bits`` per line (`BUFFERS` keys):
+    the weight buffer holds the weight and the scale lines."""
+    half = {b: getattr(lines, b) * line_bits[b] for b in BUFFERS}
+    return {"activation": 2 * half["activation"],
+            "weight": 2 * (half["weight"] + half["scale"]), "output": 2 * half["output"]}

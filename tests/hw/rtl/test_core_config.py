@@ -1,0 +1,113 @@
+"""The core's descriptor check in Python (`descriptor_error`, the rules the mapper follows:
+`hwsim.hw.core_rules`) against the RTL's, and the GEMM the mapper once blocked wrongly run
+through the core."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from core_bench import run_commands
+from core_cases import make_case
+from test_accel_core import _GOOD, BAD, LINE_BEAT, SMALL
+
+from hwsim.hw.rtl.accel_core import AccelCore
+from hwsim.hw.rtl.core_config import (
+    CoreError,
+    descriptor_error,
+    mode_code,
+    pack_descriptor,
+)
+from hwsim.hw.rtl.core_dram import DramModel
+from hwsim.hw.rtl.core_layout import read_outputs
+
+
+def test_the_listed_bad_descriptors_get_the_rtls_reasons():
+    # The reasons test_accel_core's RTL run returns for these (and none for the good one).
+    assert descriptor_error(SMALL, **_GOOD) == CoreError.NONE
+    for bad, code in BAD:
+        assert descriptor_error(SMALL, **{**_GOOD, **bad}) == code, bad
+
+
+# Buffer halves of 8 lines (4 scale lines, 16 output lines): small GEMMs reach every limit,
+# so the commands the core accepts stay short.
+TINY = dataclasses.replace(SMALL, group_size=4, k_max=32, a_lines=8, b_lines=8, o_lines=16)
+N_RANDOM = 60
+# (m, n, k, block_m, block_n, block_k), each at a limit of TINY or one past it.
+EDGES = [
+    ((2, 2, 32, 2, 2, 4), CoreError.NONE),        # k = k_max
+    ((2, 2, 33, 2, 2, 4), CoreError.TOO_BIG),     # k_max + 1
+    ((2, 2, 16, 2, 2, 16), CoreError.NONE),       # 8 activation and weight lines
+    ((4, 2, 8, 4, 2, 8), CoreError.NONE),         # 2 x 4 activation lines
+    ((4, 2, 9, 4, 2, 9), CoreError.TOO_BIG),      # 2 x 5: a ragged beat is a line
+    ((2, 8, 2, 2, 8, 2), CoreError.NONE),         # 4 scale lines
+    ((2, 10, 2, 2, 10, 2), CoreError.TOO_BIG),    # 5: a group below g is a line
+    ((3, 7, 4, 3, 7, 4), CoreError.NONE),         # 2 x 4 output tiles of 2 lines
+    ((5, 7, 4, 5, 7, 4), CoreError.TOO_BIG),      # 3 x 4: a ragged column is a tile
+    ((6, 4, 8, 5, 4, 8), CoreError.BAD_BLOCK),    # ragged inside the extent
+]
+
+
+def _near_the_limits(c, rng: np.random.Generator) -> dict:
+    """A random descriptor around a small core's edges: blocks up to about one buffer half
+    (whole tiles inside a larger extent, or the whole, maybe ragged, extent), k up to just
+    past k_max; now and then a zero, a ragged block inside the extent, the wrong mode or
+    group."""
+
+    def dim(tile: int, most: int, extent_most: int) -> tuple[int, int]:
+        block = int(rng.integers(1, most + 1))
+        if rng.random() < 0.5:
+            return block, block
+        block = tile * max(1, block // tile)
+        return block, int(rng.integers(block, extent_most + 1))
+
+    (bm, m), (bn, n) = dim(c.cols, 8, 12), dim(c.rows, 8, 12)
+    bk, k = dim(c.group_size, 2 * c.a_lines * c.lanes // c.cols, c.k_max + 1)
+    fields = {"m": m, "n": n, "k": k, "block_m": bm, "block_n": bn, "block_k": bk,
+              "m_outer": int(rng.integers(0, 2)), "mode": mode_code("fp4"),
+              "group_size": c.group_size}
+    odd = rng.integers(0, 20)
+    if odd == 0:
+        fields[str(rng.choice(list(fields)[:6]))] = 0
+    elif odd == 1:
+        fields["block_m"] = max(1, min(fields["m"] - 1, fields["block_m"] + 1))
+    elif odd == 2:
+        fields["mode"] = mode_code("int4")
+    elif odd == 3:
+        fields["group_size"] = 2 * c.group_size
+    return fields
+
+
+def test_descriptor_error_is_the_rtls_check_at_the_edges_and_at_random():
+    rng = np.random.default_rng(5)
+    edges = [dict(zip(("m", "n", "k", "block_m", "block_n", "block_k"), shape, strict=True),
+                  mode=mode_code("fp4"), group_size=TINY.group_size) for shape, _ in EDGES]
+    fields = edges + [_near_the_limits(TINY, rng) for _ in range(N_RANDOM)]
+    want = [descriptor_error(TINY, **f) for f in fields]
+    assert want[:len(EDGES)] == [code for _, code in EDGES]
+    # Every reason occurs.
+    assert set(want) == set(CoreError)
+    runs = run_commands(AccelCore(TINY), DramModel({}, 1),
+                        [pack_descriptor(**f) for f in fields])
+    got = [CoreError(r.status["reason"]) for r in runs]
+    assert got == want
+    assert all(r.status["done"] == (code == CoreError.NONE) for r, code in zip(runs, want,
+                                                                              strict=True))
+
+
+def test_the_formerly_refused_mapping_runs_bit_exact_and_line_exact():
+    # 6 x 10 x 40 on 8 x 2 PEs of 4 lanes: the mapper chose block_n = 10 (20 weight lines of
+    # 16) before it knew the lines; now 8, which the core runs.
+    case = make_case(LINE_BEAT, 6, 10, 40, 2, seed=14)
+    assert (case.mapping.block_m, case.mapping.block_n, case.mapping.block_k) == (2, 8, 40)
+    old = dataclasses.replace(case.mapping, block_m=2, block_n=10, block_k=40)
+    old_desc = make_case(LINE_BEAT, 6, 10, 40, 2, seed=14, mapping=old).descriptor
+    dram = DramModel(case.image.beats, 2)
+    refused, run = run_commands(AccelCore(LINE_BEAT), dram, [old_desc, case.descriptor])
+    assert refused.status["reason"] == CoreError.TOO_BIG
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert (read_outputs(LINE_BEAT, case.image, dram.mem) == case.expected).all()
+    # n = 10 is ragged on 8 rows: the core moves the padding of its lines, the documented
+    # residual over simulate_op (hw/rtl/README.md, "Cycles").
+    assert run.cycles == case.line_cycles
+    assert 0 < run.cycles - case.model_cycles <= case.padding_bound
