@@ -294,8 +294,9 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
            (FpgaStudy("bitmod", "BitMoD bit-serial PE (FP16 x fp3/fp4/INT)", "bitmod_pe",
                       # BitMoD's accumulator, unnormalized loop, 7 stages (85.8 MHz alone): the
                       # fastest per LUT of the builds measured when the study was run; the exact
-                      # accumulator at 7 stages measured since is 1.56x per LUT alone, its array
-                      # not yet (hw/fpga/presets/README.md). A dequantizer per PE: the study's
+                      # accumulator at 7 stages measured since is 1.56x per LUT alone, and its
+                      # array packs 20 PEs where this one packs 14, but it is not yet placed and
+                      # routed (hw/fpga/presets/README.md). A dequantizer per PE: the study's
                       # arrays have 1-2 columns, and its linear extrapolation needs a per-PE cost.
                       _frozen({"lanes": 4, "weights": "bitmod", "k": 256, "group_size": 128,
                                "accumulator": "bitmod", "loop": "unnormalized",
