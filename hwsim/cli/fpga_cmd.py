@@ -104,7 +104,12 @@ def fpga(
     device: str = typer.Option(
         ..., "--device", "-d",
         help="ecp5-25k, ecp5-45k, ecp5-85k, ice40-up5k or ice40-hx8k."),
-    freq: float = typer.Option(100.0, "--freq", help="Requested clock in MHz (> 0)."),
+    freq: float = typer.Option(
+        100.0, "--freq",
+        help="Requested clock in MHz (> 0): the one block's target, which fmax meets or "
+        "misses; default 100, the request of the single-block figures in the READMEs "
+        "(fpga-scale defaults to the study's request, that of its presets; on ECP5 the "
+        "request does not move the placement)."),
     no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=9,
                               help="Placer seeds 1..N; fmax is the median (it varies ±5-7%)."),
