@@ -19,9 +19,9 @@ from hwsim.hw.fpga import fpga_block, synth_block
 
 BLOCKS = [
     # The BitMoD target: one build of BitMoD's decoder (fp3/fp4/INT4/6/8), its floating
-    # group accumulator, every pipeline cut.
+    # group accumulator with its fastest loop, every pipeline cut.
     ("bitmod_pe", {"weights": "bitmod", "accumulator": "bitmod", "pipeline": 7,
-                   "loop": "unnormalized"}),
+                   "loop": "decoded"}),
     ("dint_mac", {"lanes": 4}),
     ("int_mac", {"lanes": 4}),
     ("fp16_int_mac", {"lanes": 4}),

@@ -95,8 +95,9 @@ MAX_ARRAY_SIDE = 64  # rows and columns of the largest array the generator build
 BITMOD_MAN_BITS = 15
 ACCUMULATORS = ("exact", "bitmod")
 # The floating accumulator's loop (`BitModConfig.loop`): normalize the sum every cycle, as
-# BitMoD's published PE does (fewer gates), or keep it unnormalized (a shorter loop: faster).
-LOOPS = ("normalized", "unnormalized")
+# BitMoD's published PE does (fewer gates), keep it unnormalized (a shorter loop: faster), or
+# keep it unnormalized with its large shifts decoded a cycle ahead (shorter still, more gates).
+LOOPS = ("normalized", "unnormalized", "decoded")
 # Where the dequantizers are (`BitModConfig.dequantizer`): one per PE, or one per PE row shared
 # by the row's PEs (they share the row's weights, hence its group scales).
 DEQUANTIZERS = ("per_pe", "row")
@@ -159,12 +160,14 @@ class BitModConfig:
             reduced-precision floating accumulator: ``BITMOD_MAN_BITS`` signed mantissa bits
             and an exponent, `hwsim.hw.rtl.models.bitmod_accumulate_step`).
         loop: the floating accumulator's loop (`LOOPS`; the exact one has none and refuses any
-            but the default), both
+            but the default), all
             bit-exact: ``"normalized"`` (the default) normalizes the sum every cycle, as
             BitMoD's published PE does, the smaller loop; ``"unnormalized"`` keeps the sum
             unnormalized and folds the normalization into the next cycle's alignment shift
-            (the dequantizer clears the dropped bits): a shorter loop, more gates (the
-            faster choice on the FPGA, with ``pipeline=7``).
+            (the dequantizer clears the dropped bits): a shorter loop, more gates;
+            ``"decoded"`` is the unnormalized loop with its large shift amounts decoded a
+            cycle ahead and the stored sum's low-zero tests registered: shorter still, more
+            gates (the faster choice on the FPGA, with ``pipeline=7``).
         dequantizer: ``"per_pe"`` (the default: each PE dequantizes its own groups) or
             ``"row"`` (one dequantizer per PE row serves the row's ``cols`` PEs in turn, each
             PE's group value waiting in its hand-off register): a group then occupies the
@@ -577,7 +580,7 @@ class BitModArray(wiring.Component):
                 m.d.comb += partial.eq(_lane_sum(lanes))
                 emax_next = None  # the exponent the accumulator's operand register loads next
                 ahead = None  # the unnormalized loop's emax_next - i for each shift i
-                unnormalized = c.accumulator == "bitmod" and c.loop == "unnormalized"
+                unnormalized = c.accumulator == "bitmod" and c.loop != "normalized"
                 if "sum" in cuts:
                     if unnormalized and "shift" in cuts:
                         ahead = cut.regs(_exponents_ahead(c, emax), "emaxa" + sfx)
@@ -648,6 +651,11 @@ class _Control(NamedTuple):
     d_run: Value  # the dequantizer runs
     d_last: Value  # its last cycle
     d_final: Value  # it runs an output's last group
+
+
+# Exponent bits by which ``loop="decoded"`` shifts the dequantized product before the "place"
+# registers (the rest after them): the two halves of the placement shifter on either side.
+_PLACE_LOW_BITS = 4
 
 
 class _Dequant(NamedTuple):
@@ -806,6 +814,73 @@ def _difference_flags(dif: Value, incs: int, abits: int) -> Value:
     return Cat(later, later | ~d.any(), *ge, amount)
 
 
+def _at_least(value: Value, bound: int) -> Value:
+    """``value >= bound`` for a signed ``value`` and a constant, as a chain of AND/OR gates on
+    its bits (a comparator would be a carry chain on the FPGA, slower for a few bits)."""
+    n = len(value)
+    if bound <= -(1 << (n - 1)) or bound >= 1 << (n - 1):
+        return C(int(bound <= 0), 1)
+    biased, target = Cat(value[:n - 1], ~value[n - 1]), bound + (1 << (n - 1))
+    out = C(1, 1)
+    for k in range(n):  # value's bits 0..k >= target's bits 0..k
+        out = biased[k] & out if target >> k & 1 else biased[k] | out
+    return out
+
+
+def _decoded_amounts(m: Module, name: str, dif: Value, offsets: int, n: int,
+                     flags: int = 0) -> list[Value]:
+    """The large shift amount of `_difference_flags` (of ``dif + i`` for i in 0..offsets - 1),
+    decoded for `_decoded_shift`: one-hot ``amount == a`` for a in 0..n - 1, then the
+    thermometer ``amount >= j`` for j in 1..n. The amount is ``dif`` (dif >= 0) or ``-dif - 1``
+    (dif < 0), so every offset's decode comes from one set of comparisons of ``dif`` with
+    constants. With ``flags``, then the low ``flags`` bits of `_difference_flags` from the
+    same comparisons: ``dif < 0``, ``dif <= 0``, ``dif <= -j`` for j in 2..flags - 1. The
+    comparisons are signals named ``name`` (each is read by several offsets, and the Verilog
+    would repeat an expression at every read)."""
+    (dif,) = _named(m, (dif,), name + "_dif")
+    eq_values, ge_values = range(-n - offsets, n), range(-n - offsets - flags, n + 1)
+    equal = dict(zip(eq_values, _named(m, tuple(dif == v for v in eq_values), name + "_eq"),
+                     strict=True))
+    at_least = dict(zip(ge_values, _named(m, tuple(_at_least(dif, t) for t in ge_values),
+                                          name + "_ge"), strict=True))
+    return [Cat(*[equal[a - i] | equal[-a - 1 - i] for a in range(n)],
+                *[at_least[j - i] | ~at_least[-j - i] for j in range(1, n + 1)],
+                *[~at_least[(1 if j == 1 else 1 - j) - i] if j else ~at_least[-i]
+                  for j in range(flags)])
+            for i in range(offsets)]
+
+
+def _sum_low_zero_parts(a: Value, b: Value, low: int, high: int) -> Value:
+    """Parts of "the low k bits of ``a + b`` are 0" for k in low..high, without the carry
+    chain: they are iff at every bit i < k the half sum a_i ^ b_i equals the carry a zero sum
+    brings into it (0 into bit 0, a_(i-1) | b_(i-1) above). The per-bit tests are ANDed in
+    fours below ``low``, then bit by bit: the AND of the first parts up to k says it."""
+    tests = [~(a[0] ^ b[0])] + [(a[i] ^ b[i]) == (a[i - 1] | b[i - 1]) for i in range(1, high)]
+    return Cat(*[Cat(*tests[i:min(i + 4, low)]).all() for i in range(0, low, 4)],
+               *tests[low:high])
+
+
+def _decoded_shift(value: Value, dec: Value, width: int) -> Value:
+    """``value >> amount`` (arithmetic, ``width`` bits) with the amount decoded
+    (`_decoded_amounts`): bit k is a balanced OR over the amounts that bring a bit of
+    ``value`` (selected & that bit), and the thermometer entry that brings the sign: a few LUT
+    levels, where a shifter takes one multiplexer per amount bit."""
+    n = len(dec) // 2
+    src = Cat(value, value[-1].replicate(n + 1 - len(value))) if len(value) <= n else value
+    onehot, ge = dec[:n], dec[n:]
+    bits = []
+    for k in range(width):
+        if k >= n:
+            bits.append(src[n])
+            continue
+        terms = [onehot[a] & src[k + a] for a in range(n - k)] + [ge[n - k - 1] & src[n]]
+        while len(terms) > 1:
+            terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                     for i in range(0, len(terms), 2)]
+        bits.append(terms[0])
+    return Cat(*bits).as_signed()
+
+
 def _float_shifts(c: BitModConfig) -> int:
     """How many normalization shifts (0, 1, ...) the floating accumulator's sum can need: its
     width (the partial sum's, or the mantissa's, plus a carry) beyond the mantissa's capacity
@@ -819,7 +894,8 @@ def _exponents_ahead(c: BitModConfig, emax_next: Value) -> list[Value]:
     return [(emax_next - i).as_signed() for i in range(_float_shifts(c))]
 
 
-def _normalization_reach(total: Value, man_bits: int, exact: bool = True) -> list[Value]:
+def _normalization_reach(total: Value, man_bits: int, exact: bool = True,
+                         zeros: list[Value] | None = None) -> list[Value]:
     """Whether |total| >= 2**k, for k from ``man_bits - 1`` (the mantissa's capacity) up, on
     the two's-complement bits: a negative total reaches 2**k when a bit of ~total at k or above
     is set, or when it is exactly -2**k (its low k bits are 0; ``exact=False`` leaves that case
@@ -828,16 +904,20 @@ def _normalization_reach(total: Value, man_bits: int, exact: bool = True) -> lis
     the total's sign bit, is left out: a sum of a normalized mantissa (|m| < 2**(man_bits - 1))
     and a partial sum (within its signed width) never reaches -2**(width - 1)."""
     width, neg = len(total), total[-1]
+    if zeros is not None:  # the low-bits-zero tests, given
+        return [Mux(neg, z | ~total[k:width - 1].all(), total[k:width - 1].any())
+                for z, k in zip(zeros, range(man_bits - 1, width - 1), strict=True)]
     return [Mux(neg, ((total[:k] == 0) if exact else C(0, 1)) | ~total[k:width - 1].all(),
                 total[k:width - 1].any())
             for k in range(man_bits - 1, width - 1)]
 
 
-def _normalization_picks(total: Value, man_bits: int, top: bool = False) -> list[Value]:
+def _normalization_picks(total: Value, man_bits: int, top: bool = False,
+                         zeros: list[Value] | None = None) -> list[Value]:
     """One-hot normalization shift of ``total`` (pick i: shift by i), `_normalization_reach`;
     ``top`` adds the threshold at the sign bit (``total`` = -2**(width - 1)), which the
     normalized loop keeps as published although its sums do not reach it either."""
-    reach = _normalization_reach(total, man_bits)
+    reach = _normalization_reach(total, man_bits, zeros=zeros)
     if top:
         reach.append(total[-1] & (total[:-1] == 0))
     return [~reach[0]] + [reach[i] & ~reach[i + 1] for i in range(len(reach) - 1)] + [
@@ -989,8 +1069,7 @@ class _BackEnd:
         nf, d_nf = Signal(name="nf" + sfx), Signal(name="dnf" + sfx)
         dq = self._dequantizer(sfx, self._run & self._handoff, g_val, g_exp, scale, scale_neg)
         if dq.exp is not None:
-            product, p_exp, nf_out = (self._cut.regs((dq.value, dq.exp, d_nf), "place" + sfx)
-                                      if self._place else (dq.value, dq.exp, d_nf))
+            product, p_exp, nf_out = self._placement(dq, sfx, d_nf)
             placed = Signal(signed(c.out_width), name="dplace" + sfx)
             m.d.comb += placed.eq(Mux(self._o_last, product << p_exp, 0))
             addend, carry = placed, None
@@ -1029,8 +1108,7 @@ class _BackEnd:
         dq = self._dequantizer(f"_{r}", run & (handoff | self._reload), next_val, next_exp,
                                Mux(handoff, scale, hold[:-1]), Mux(handoff, scale_neg, hold[-1]))
         if floating:
-            product, p_exp = (self._cut.regs((dq.value, dq.exp), f"place_{r}") if self._place
-                              else (dq.value, dq.exp))
+            product, p_exp = self._placement(dq, f"_{r}")
             placed = Signal(signed(c.out_width), name=f"dplace_{r}")
             m.d.comb += placed.eq(product << p_exp)
         else:
@@ -1060,8 +1138,24 @@ class _BackEnd:
         c = self._c
         if c.accumulator == "exact":
             return self._exact_group(operand, sfx), C(0, 1)
-        group = self._unnormalized_group if c.loop == "unnormalized" else self._normalized_group
-        return group(*operand, sfx)
+        if c.loop == "normalized":
+            return self._normalized_group(*operand, sfx)
+        return self._unnormalized_group(*operand, sfx, decoded=c.loop == "decoded")
+
+    def _placement(self, dq: _Dequant, sfx: str, *beside: Value) -> tuple[Value, ...]:
+        """The floating dequantizer's product and the shift that places it at the group's
+        exponent (then ``beside``), through the "place" registers if there are. With
+        ``loop="decoded"`` the product is shifted by the exponent's low bits before them (the
+        exponent is known from the hand-off on): the placement after them shifts by the high
+        bits only."""
+        if not self._place:
+            return dq.value, dq.exp, *beside
+        if self._c.loop != "decoded":
+            return self._cut.regs((dq.value, dq.exp, *beside), "place" + sfx)
+        low = min(_PLACE_LOW_BITS, len(dq.exp))
+        product, high, *rest = self._cut.regs(
+            (dq.value << dq.exp[:low], dq.exp[low:], *beside), "place" + sfx)
+        return product, Cat(C(0, low), high), *rest
 
     def _dequantizer(self, sfx: str, load: Value, g_val: Value, g_exp: Value, scale: Value,
                      scale_neg: Value) -> _Dequant:
@@ -1091,7 +1185,7 @@ class _BackEnd:
         with m.Elif(run & self._d_run):
             m.d.sync += (d_scale.eq(d_scale << 1) if floating else
                          [d_mag.eq(d_mag << 1), d_scale.eq(d_scale >> 1)])
-        if floating and c.loop == "unnormalized":
+        if floating and c.loop != "normalized":
             drop = _normalization_reach(d_mag, BITMOD_MAN_BITS, exact=False)
             mant = Cat(*[d_mag[i] & ~drop[i] for i in range(len(drop))], d_mag[len(drop):])
             term = Mux(d_scale[-1], mant.as_signed(), 0)
@@ -1226,7 +1320,7 @@ class _BackEnd:
         return new_man, new_exp
 
     def _unnormalized_group(self, partial: Value, emax: Value, ahead: list[Value] | None,
-                            sfx: str) -> tuple[Signal, Signal]:
+                            sfx: str, decoded: bool = False) -> tuple[Signal, Signal]:
         """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`) with the
         unnormalized loop (``loop="unnormalized"``): the group value after this cycle's term
         as (sum, exponent of its LSB), not yet normalized (the dequantizer clears the bits the
@@ -1247,7 +1341,19 @@ class _BackEnd:
         mb, eb, width, abits = self._float_widths(partial)
         total_reg = self._cut.data(signed(width), "acct" + sfx)
         base = self._cut.data(eb, "accx" + sfx)  # exponent of the stored sum's LSB
-        picks = _normalization_picks(total_reg, mb)
+        if decoded:
+            # Whether the stored sum's low k bits are 0 (for its exactly -2**k case) comes from
+            # a register, found beside the adder from its operands (`_sum_low_zero`).
+            groups = -(-(mb - 1) // 4)
+            parts_z = Signal(groups + width - mb - 1, name="accz" + sfx,
+                             init=(1 << (groups + width - mb - 1)) - 1,
+                             reset_less=self._cut.lean_reset)
+            zeros = [parts_z[:groups + i].all() for i in range(width - mb)]
+            # Named: every bit of both adder sides and of the flags' pick reads them.
+            picks = list(_named(m, tuple(_normalization_picks(total_reg, mb, zeros=zeros)),
+                                "accpk" + sfx))
+        else:
+            picks = _normalization_picks(total_reg, mb)
         incs = range(len(picks))
         # Exponent difference flags of the coming step (`_difference_flags`).
         flags = self._cut.data(len(incs) + abits, "accf" + sfx)
@@ -1258,31 +1364,84 @@ class _BackEnd:
         nearer = [le0, later, *ge]  # d >= i for each inc i
         big_t = Signal(signed(width), name="accbt" + sfx)  # stored sum >> d (d > 0)
         big_p = Signal(signed(width), name="accbp" + sfx)  # operand >> -d (d <= 0)
-        m.d.comb += [big_t.eq((total_reg >> 1) >> amount), big_p.eq(partial >> amount)]
+        if decoded:
+            # The large shift amount also comes decoded from a register (`_decoded_amounts`):
+            # each shifted bit is one flat AND-OR over the amounts, not a mux per amount bit.
+            # Amount 0 (the flags' reset value) after a reset, or from the first cycle's clear.
+            dec = Signal(2 * (width - 2), name="accdec" + sfx, init=1,
+                         reset_less=self._cut.lean_reset)
+            if ahead is None:
+                m.d.comb += dec.eq(_decoded_amounts(m, "accda" + sfx,
+                                                    Cat(amount, C(0, 1)).as_signed(), 1,
+                                                    width - 2)[0])
+            m.d.comb += [big_t.eq(_decoded_shift(total_reg[1:].as_signed(), dec, width)),
+                         big_p.eq(_decoded_shift(partial, dec, width))]
+        else:
+            m.d.comb += [big_t.eq((total_reg >> 1) >> amount), big_p.eq(partial >> amount)]
         # For each normalization shift inc = i, both sides' shifted values, ready beside the
         # leading-one detection (only the registered flags and the large shift feed them): the
         # stored sum by max(i, d), the operand by max(i - d, 0); the picks select one of each.
-        sums, parts = [], []
+        sums, parts, nears = [], [], []
         for i in incs:
             sums.append(Mux(later & nearer[i], big_t, total_reg >> i))
             near = partial >> max(i - 1, 0)  # d = 1; a larger d shifts the operand less
             for j in range(2, i + 1):
                 near = Mux(nearer[j], partial >> (i - j), near)
+            nears.append(near)
             parts.append(Mux(later, near, big_p >> i))
         total = Signal(signed(width), name="accs" + sfx)
-        m.d.comb += total.eq(_one_hot_select(picks, sums).as_signed()
-                             + _one_hot_select(picks, parts).as_signed())
+        if decoded:
+            # The registered flags fold into the picks, so each side is one AND-OR over the
+            # candidate values (the same sums and parts as below, two LUT levels after them).
+            far = [p & later & nearer[i] for i, p in zip(incs, picks, strict=True)]
+            side_t = _one_hot_select(
+                [Cat(*far).any(), *[p & ~f for p, f in zip(picks, far, strict=True)]],
+                [big_t, *[total_reg >> i for i in incs]])
+            side_p = _one_hot_select([p & later for p in picks] + [p & ~later for p in picks],
+                                     nears + [big_p >> i for i in incs])
+            # Named: the low-zero tests read each bit of both sides several times.
+            side_t, side_p = _named(m, (side_t, side_p), "accsd" + sfx)
+        else:
+            side_t, side_p = _one_hot_select(picks, sums), _one_hot_select(picks, parts)
+        m.d.comb += total.eq(side_t.as_signed() + side_p.as_signed())
         new_base = Signal(eb, name="accne" + sfx)
         m.d.comb += new_base.eq(_one_hot_select(
             picks, [Mux(nearer[i], emax, base + i) for i in incs]))
         self._group_update([total_reg, base], [0, 0], [total, new_base])
+        if decoded:
+            self._group_update([parts_z], [parts_z.init],
+                               [_sum_low_zero_parts(side_t, side_p, mb - 1, width - 2)])
         if ahead is not None:
             # The coming step's flags for each possible new exponent (base + i, or emax when
             # the operand's is above), chosen by the same picks; reset and idle need no pick.
             rise = _difference_flags(emax - ahead[0], len(incs), abits)
             cands = [Mux(nearer[i], rise, _difference_flags(base - ahead[i], len(incs), abits))
                      for i in incs]
-            self._group_update([flags], [_difference_flags(-ahead[0], len(incs), abits)],
-                               [_one_hot_select(picks, cands)],
-                               [_difference_flags(base - ahead[0], len(incs), abits)])
+            cases = [_difference_flags(-ahead[0], len(incs), abits),
+                     _one_hot_select(picks, cands),
+                     _difference_flags(base - ahead[0], len(incs), abits)]
+            if decoded:
+                # The decoded amounts of the same candidates, from the registers, picked alike.
+                # After a hand-off the stored sum is 0: its shift does not matter, and the
+                # operand's is 0 (an operand at exponent 0) or not taken (one above): amount 0.
+                dif = Signal(signed(len(base) + 2), name="accdd" + sfx)
+                rise_dif = Signal(signed(len(base) + 2), name="accdr" + sfx)
+                m.d.comb += [dif.eq(base - ahead[0]), rise_dif.eq(emax - ahead[0])]
+                # The flags the loop reads (not the binary amount: the decoded one replaces it)
+                # come from the same comparisons, all after one subtraction.
+                near = _decoded_amounts(m, "accdn" + sfx, dif, len(incs), width - 2,
+                                        len(incs))
+                rise_dec = _decoded_amounts(m, "accdq" + sfx, rise_dif, 1, width - 2,
+                                            len(incs))[0]
+                # As the flags' cases, one AND-OR: idle takes near[0], a step the picked one.
+                step, risen = self._step, [p & nearer[i] for i, p in zip(incs, picks,
+                                                                         strict=True)]
+                gates = [(~step if i == 0 else C(0, 1)) | step & p & ~r
+                         for i, (p, r) in zip(incs, zip(picks, risen, strict=True), strict=True)]
+                with m.If(self._run):
+                    m.d.sync += Cat(dec, flags[:len(incs)]).eq(Mux(
+                        self._g_clear, Cat(C(1, len(dec)), cases[0][:len(incs)]),
+                        _one_hot_select([*gates, step & Cat(*risen).any()], [*near, rise_dec])))
+            else:
+                self._group_update([flags], *([v] for v in cases))
         return total, new_base

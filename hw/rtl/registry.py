@@ -170,8 +170,9 @@ def _accumulator_params() -> tuple[Param, ...]:
         Param("accumulator", "exact", "group accumulator: exact fixed point or bitmod "
               "(BitMoD's 15-bit-mantissa floating accumulator)", choices=ACCUMULATORS),
         Param("loop", "normalized", "bitmod accumulator's loop: normalized each cycle (as "
-              "published, fewer gates) or unnormalized (shorter loop, faster, more gates); "
-              "unnormalized needs accumulator=bitmod",
+              "published, fewer gates), unnormalized (shorter loop, faster, more gates) or "
+              "decoded (unnormalized, its large shifts decoded a cycle ahead: shorter still, "
+              "more gates); all but normalized need accumulator=bitmod",
               choices=LOOPS),
     )
 

@@ -105,7 +105,8 @@ def test_m_outer_loop_order_follows_the_mapping():
 
 @pytest.mark.parametrize(("params", "message"), [
     ({"accumulator": "x"}, "parameter accumulator = 'x' is not allowed; allowed: exact, bitmod"),
-    ({"loop": "x"}, "parameter loop = 'x' is not allowed; allowed: normalized, unnormalized"),
+    ({"loop": "x"}, "parameter loop = 'x' is not allowed; allowed: normalized, unnormalized, "
+                "decoded"),
     ({"loop": "unnormalized"}, "parameter loop = 'unnormalized' needs accumulator = 'bitmod' "
                                "(accumulator = 'exact' has no loop)"),
 ])

@@ -66,7 +66,7 @@ def test_every_code_selector_and_fp16_edge_on_every_lane(accumulator, loop, mode
 
 # Depth 0 computes the exponent difference in the cycle, the deeper ones a cycle ahead (from the
 # operand register after the lane sum, or after the "shift" cut); the last ones add "place" and
-# "max". Both loops (normalized each cycle, unnormalized) at every depth.
+# "max". Every loop (normalized each cycle, unnormalized, decoded) at every depth.
 @pytest.mark.parametrize("loop", LOOPS)
 @pytest.mark.parametrize(("weights", "pipeline"), [("fp4", 3), ("int8", 0), ("fp3", 1),
                                                    ("bitmod", 4), ("bitmod", 6),
@@ -124,7 +124,8 @@ def test_array_matches_model(rows, cols, weights):
                          [(2, "fp4+int6", "exact", "normalized", 0),
                           (2, "fp4+int6", "exact", "normalized", 6),
                           (1, "fp3", "bitmod", "normalized", 3),
-                          (1, "int6", "bitmod", "unnormalized", 7)])
+                          (1, "int6", "bitmod", "unnormalized", 7),
+                          (1, "fp4", "bitmod", "decoded", 7)])
 def test_array_with_row_shared_dequantizers_matches_model(rows, weights, accumulator, loop,
                                                           pipeline):
     # Three PEs per row take turns on one dequantizer (groups of 8 on 2 lanes: the front
@@ -159,7 +160,7 @@ def test_config_rejects_bad_parameters():
     with pytest.raises(HwsimError, match="align_bits"):
         BitModConfig(align_bits=True)
     with pytest.raises(HwsimError, match="parameter loop = 'fast' is not allowed; "
-                                         "allowed: normalized, unnormalized"):
+                                         "allowed: normalized, unnormalized, decoded"):
         BitModConfig(loop="fast")
     with pytest.raises(HwsimError, match="parameter loop = 'unnormalized' needs accumulator = "
                                          "'bitmod' \\(accumulator = 'exact' has no loop\\)"):
@@ -219,6 +220,7 @@ def test_registered_ready_keeps_the_schedule_cycle_for_cycle(input_stage, scale_
                          [("exact", "normalized", 0, "per_pe"),
                           ("exact", "normalized", 5, "per_pe"),
                           ("bitmod", "unnormalized", 7, "per_pe"),
+                          ("bitmod", "decoded", 7, "row"),
                           ("bitmod", "normalized", 3, "row")])
 @pytest.mark.parametrize("settled", [False, True], ids=["in_flight", "settled"])
 def test_a_reset_mid_output_leaves_nothing_behind(accumulator, loop, pipeline, dequantizer,

@@ -38,6 +38,11 @@ DESIGNS = {
                                       "group_size": 8, "k": 20, "dequantizer": "row",
                                       "accumulator": "bitmod", "pipeline": 6},
                          lambda p: st.bitmod_cases(BitModConfig(**p))),
+    # The floating accumulator's decoded loop at the FPGA build's depth (the placement split
+    # around the "place" registers): its exponent corners and -2**k sums in both simulators.
+    "bitmod_pe_decoded": ("bitmod_pe", {"weights": "fp4", "accumulator": "bitmod",
+                                        "loop": "decoded", "pipeline": 7, **_PE},
+                          lambda p: st.bitmod_cases(BitModConfig(**p))),
     "dequant": ("dequant", {}, lambda p: st.dequant_cases(**p)),
     "dint_mac": ("dint_mac", {"lanes": 2, "k": 32}, lambda p: st.dint_mac_cases(**p)),
     "int_mac": ("int_mac", {"lanes": 2, "k": 32}, lambda p: st.int_mac_cases(**p)),

@@ -44,6 +44,8 @@ DESIGNS = [(b.name, {}) for b in list_blocks()] + [
     ("bitmod_pe", {"weights": "bitmod", "accumulator": "bitmod", "pipeline": 4}),
     ("bitmod_pe", {"weights": "bitmod", "pipeline": 0}),
     ("pe_array", {"dequantizer": "row", "accumulator": "bitmod", "pipeline": 6}),
+    ("bitmod_pe", {"weights": "bitmod", "accumulator": "bitmod", "loop": "decoded",
+                   "pipeline": 7}),
 ]
 
 
