@@ -209,6 +209,20 @@ class CoreConfig:
             if bits % bus:
                 raise HwsimError(f"a {what} line ({bits} bits) is not a whole number of "
                                  f"{bus}-bit bus beats: lower bus_bytes")
+        # The DMA counts a load's beats (a block's activation, weight and scale lines) and a
+        # write-back's in counters of the RTL's width: a block filling the halves must fit.
+        # cycle: accel_core -> core_config (the counters' width is the RTL's)
+        from hwsim.hw.rtl.accel_core import BEATS_BITS
+
+        per = self.beats_per_line
+        for what, beats in (
+                ("load", self.a_lines * per(self.a_line_bits)
+                 + self.b_lines * per(self.b_line_bits) + self.s_lines * per(self.s_line_bits)),
+                ("write-back", self.o_lines * per(self.o_line_bits))):
+            if beats >= 1 << BEATS_BITS:
+                raise HwsimError(f"a {what} of full buffer halves ({beats} bus beats) overflows "
+                                 f"the DMA's {BEATS_BITS}-bit beat counters: fewer lines or a "
+                                 "wider bus_bytes")
         # The output drain writes one output row per cycle while the array computes the next
         # tile; it must finish before that tile's result (>= scale_bits + terms + 1 cycles).
         terms = min(f.terms for f in self.families)

@@ -7,12 +7,15 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from core_bench import run_commands
 from core_cases import make_case
 from test_accel_core import _GOOD, BAD, LINE_BEAT, SMALL
 
+from hwsim.errors import HwsimError
 from hwsim.hw.rtl.accel_core import AccelCore
 from hwsim.hw.rtl.core_config import (
+    CoreConfig,
     CoreError,
     descriptor_error,
     mode_code,
@@ -111,3 +114,16 @@ def test_the_formerly_refused_mapping_runs_bit_exact_and_line_exact():
     # residual over simulate_op (hw/rtl/README.md, "Cycles").
     assert run.cycles == case.line_cycles
     assert 0 < run.cycles - case.model_cycles <= case.padding_bound
+
+
+def test_a_build_whose_full_halves_overflow_the_beat_counters_is_refused():
+    # 2^16 activation lines of 16 x 16 FP16 values on a one-byte bus (512 beats each) and the
+    # default 64 weight lines of 8 x 16 4-bit codes (64 beats each) and 64 scale lines of 8 x 16
+    # bits (16 each): 2^25 + 4096 + 1024 beats in one load.
+    with pytest.raises(HwsimError, match=r"^a load of full buffer halves \(33559552 bus beats\) "
+                                         r"overflows the DMA's 24-bit beat counters"):
+        CoreConfig(rows=8, cols=16, lanes=16, group_size=16, k_max=4096, a_lines=1 << 16,
+                   bus_bytes=1)
+    # Half the lines on a two-byte bus: 2^23 beats, built.
+    CoreConfig(rows=8, cols=16, lanes=16, group_size=16, k_max=4096, a_lines=1 << 15,
+               bus_bytes=2)
