@@ -300,3 +300,32 @@ def test_blocks_filling_the_buffer_halves_keep_their_beat_counts(m, n, k, block_
     assert (got == case.expected).all()
     assert dram.read_beats + dram.write_beats == case.line_beats
     assert run.cycles == case.line_cycles == case.model_cycles
+
+
+@pytest.mark.parametrize(("c", "k", "m_outer", "latency"), [
+    (SMALL, 16, False, 1),  # one k block: the last two output blocks differ (2 vs 1 a-tiles)
+    (SMALL, 18, False, 1),  # k blocks of 16 and 2 (a one-beat tile)
+    (SMALL, 18, True, 2),
+    (SMALL, 18, False, 0),
+    (dataclasses.replace(SMALL, weights="int2"), 18, False, 1),   # one term: a beat a cycle
+], ids=["k16", "k18", "k18-m_outer", "k18-latency0", "k18-int2"])
+def test_blocks_of_every_size_back_to_back(c, k, m_outer, latency):
+    # The block records shift an edge after a slot's end and are read through views in the
+    # cycle between: blocks ragged in m (4 + 2 rows) and k make a block's tiles, k and
+    # write-back differ from its neighbour's there. With n outer and one k block, the last
+    # write-back (2 weight tiles of 1 activation tile; its predecessor's 2 x 2) starts at a
+    # slot's end and presents its second request in that cycle: a view showing the previous
+    # write-back's block there gives it the wrong beats.
+    base = make_case(c, 6, 8, k, latency, seed=11)
+    mapping = dataclasses.replace(base.mapping, block_m=4, block_n=4, block_k=16,
+                                  loop_order="m_outer" if m_outer else "n_outer")
+    case = make_case(c, 6, 8, k, latency, seed=11, mapping=mapping)
+    run, got, dram = _run(c, case, latency)
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert (got == case.expected).all()
+    assert dram.read_beats + dram.write_beats == case.line_beats
+    if latency:
+        assert run.cycles == case.line_cycles
+        assert 0 <= run.cycles - case.model_cycles <= case.padding_bound
+    else:   # the last write-back may wait for the drain (test_zero_dram_latency_...)
+        assert 0 <= run.cycles - case.line_cycles <= c.rows
