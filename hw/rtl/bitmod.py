@@ -1342,13 +1342,14 @@ class _BackEnd:
         total_reg = self._cut.data(signed(width), "acct" + sfx)
         base = self._cut.data(eb, "accx" + sfx)  # exponent of the stored sum's LSB
         if decoded:
-            # Whether the stored sum's low k bits are 0 (for its exactly -2**k case) comes from
-            # a register, found beside the adder from its operands (`_sum_low_zero`).
+            # Whether the stored sum's low k bits are 0 (for its exactly -2**k case), one flag
+            # per threshold k, comes from a register, found beside the adder from its operands
+            # (`_sum_low_zero_parts`, ANDed up to each k before the register: the picks then
+            # read one flag per threshold).
             groups = -(-(mb - 1) // 4)
-            parts_z = Signal(groups + width - mb - 1, name="accz" + sfx,
-                             init=(1 << (groups + width - mb - 1)) - 1,
+            parts_z = Signal(width - mb, name="accz" + sfx, init=(1 << (width - mb)) - 1,
                              reset_less=self._cut.lean_reset)
-            zeros = [parts_z[:groups + i].all() for i in range(width - mb)]
+            zeros = list(parts_z)
             # Named: every bit of both adder sides and of the flags' pick reads them.
             picks = list(_named(m, tuple(_normalization_picks(total_reg, mb, zeros=zeros)),
                                 "accpk" + sfx))
@@ -1409,8 +1410,9 @@ class _BackEnd:
             picks, [Mux(nearer[i], emax, base + i) for i in incs]))
         self._group_update([total_reg, base], [0, 0], [total, new_base])
         if decoded:
+            parts = _sum_low_zero_parts(side_t, side_p, mb - 1, width - 2)
             self._group_update([parts_z], [parts_z.init],
-                               [_sum_low_zero_parts(side_t, side_p, mb - 1, width - 2)])
+                               [Cat(*[parts[:groups + i].all() for i in range(width - mb)])])
         if ahead is not None:
             # The coming step's flags for each possible new exponent (base + i, or emax when
             # the operand's is above), chosen by the same picks; reset and idle need no pick.
