@@ -119,10 +119,10 @@ class _Record:
         "o_total": BEATS_BITS,   # write-back beats (ct_n x o_beats)
     }
 
-    def __init__(self, name: str, halves: int = 0) -> None:
+    def __init__(self, name: str, halves: int = 0, reset_less: bool = False) -> None:
         for f, w in self.FIELDS.items():
             init = halves if f in ("ha", "hb", "ho") else 0
-            setattr(self, f, Signal(w, name=f"{name}_{f}", init=init))
+            setattr(self, f, Signal(w, name=f"{name}_{f}", init=init, reset_less=reset_less))
 
     def eq(self, other: _Record) -> list:
         return [getattr(self, f).eq(getattr(other, f)) for f in self.FIELDS]
@@ -285,7 +285,12 @@ class AccelCore(wiring.Component):
                      o_wr_copy.en.eq(o_wr.en)]
 
         # ---- command, descriptor check, status ----
-        d = Signal(descriptor_layout())
+        # Registers loaded before they are read have no reset (``reset_less``), so the reset
+        # reaches the control only: the descriptor and the command's products (loaded in every
+        # idle cycle), the iterator's step and the next block's record and beat counts (every
+        # cycle), the write-back's bypass (every cycle) and line FIFO entries (read only while
+        # held).
+        d = Signal(descriptor_layout(), reset_less=True)
         # The descriptor's mode (a WEIGHT_FAMILIES index) -> the array's mode; not one of the
         # array's families: refused.
         array_mode = Signal(range(max(len(c.families), 2)))
@@ -330,7 +335,8 @@ class AccelCore(wiring.Component):
             "step_on": (((desc.block_n >> lg_rows) * _ceil_shift(desc.m, lg_cols))
                         << (lg_rows + lg_olb), ADDR_BITS),
         }
-        prod = {name: Signal(bits, name=f"cmd_{name}") for name, (_, bits) in products.items()}
+        prod = {name: Signal(bits, name=f"cmd_{name}", reset_less=True)
+                for name, (_, bits) in products.items()}
         # Loaded in every idle cycle (see the slot control): the command's acceptance (the
         # external ``cmd_valid``) reaches the status registers only, not these hundreds.
         with m.If(~busy):
@@ -368,7 +374,7 @@ class AccelCore(wiring.Component):
                      **dict.fromkeys(("a_m", "a_k", "b_n", "b_k", "s_n", "s_k", "o_n", "o_m"),
                                      ADDR_BITS)}
         it = {f: Signal(w, name=f"it_{f}") for f, w in it_fields.items()}
-        adv = {f: Signal(w, name=f"adv_{f}") for f, w in it_fields.items()}
+        adv = {f: Signal(w, name=f"adv_{f}", reset_less=True) for f, w in it_fields.items()}
 
         def k_reset(dst):
             m.d.sync += [dst["k0"].eq(0), dst["a_k"].eq(0), dst["b_k"].eq(0), dst["s_k"].eq(0)]
@@ -441,9 +447,11 @@ class AccelCore(wiring.Component):
             m.d.sync += [it[f].eq(adv[f]) for f in it_fields]
 
         # ---- block records: next (registered from the iterator), load, compute, write-back
-        r_nxt, r_ld, r_cp, r_wb = (_Record(n, halves=1) for n in ("nxt", "ld", "cp", "wb"))
+        # The next block's record is computed every cycle (no reset); the others shift.
+        r_nxt = _Record("nxt", halves=1, reset_less=True)
+        r_ld, r_cp, r_wb = (_Record(n, halves=1) for n in ("ld", "cp", "wb"))
         # The next block's beat counts (products), which it takes as it enters the load stage.
-        nxt_beats = {f: Signal(BEATS_BITS, name=f"nxt_{f}")
+        nxt_beats = {f: Signal(BEATS_BITS, name=f"next_beats_{f}", reset_less=True)
                      for f in ("na", "nb", "ld_total", "o_total")}
         # The records as every reader sees them (shifted in the cycle after the slot's end).
         v_ld = _RecordView(r_ld, r_nxt, shift_ld, enter=nxt_beats)
@@ -842,12 +850,13 @@ class AccelCore(wiring.Component):
         # so a line written at the edge that reads it is taken from a bypass register, and a
         # line whose sum the drain computes in the reading cycle from the write port's data
         # register (written an edge later).
-        bypass = Signal(c.cols * ow)
+        bypass = Signal(c.cols * ow, reset_less=True)
         bypass_hit, pending_hit = Signal(), Signal()
         m.d.sync += [bypass.eq(o_wr.data), bypass_hit.eq(o_wr.en & (o_wr.addr == rd_addr)),
                      pending_hit.eq(dr_active & (Cat(dr_line[:lg_ol], dr_half) == rd_addr))]
         read_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
-        fifo = [Signal(c.cols * ow, name=f"wb_fifo{i}") for i in range(depth)]
+        # Entries are read only while the FIFO holds them (its count is reset): no reset.
+        fifo = [Signal(c.cols * ow, name=f"wb_fifo{i}", reset_less=True) for i in range(depth)]
         wp, rp = Signal(range(depth)), Signal(range(depth))
         with m.If(rd_arrive):
             m.d.sync += wp.eq(Mux(wp == depth - 1, 0, wp + 1))

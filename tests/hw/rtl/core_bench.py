@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from hwsim.hw.rtl.accel_core import AccelCore
@@ -19,16 +20,40 @@ class CoreRun:
 
 
 def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
-                 max_cycles: int = 200_000, inspect=None) -> list[CoreRun]:
-    """Run the descriptors one after the other; ``inspect(ctx)`` (async) runs between them."""
+                 max_cycles: int = 200_000, inspect=None,
+                 interrupt: tuple[int, int] | None = None) -> list[CoreRun]:
+    """Run the descriptors one after the other; ``inspect(ctx)`` (async) runs between them.
+
+    With ``interrupt = (descriptor, cycles)``, that descriptor is started first and the core
+    is reset ``cycles`` later (its synchronous reset, one cycle; the DRAM model drops the
+    requests in flight), then the descriptors run."""
     runs: list[CoreRun] = []
-    sim = Simulator(core)
+    top = core
+    if interrupt is not None:
+        top = Module()
+        top.domains.sync = domain = ClockDomain("sync")
+        top.submodules.core = core
+    sim = Simulator(top)
     sim.add_clock(1e-8)
 
     async def bench(ctx):
         # Each write makes the simulator settle the design: write only what changed.
         inputs = InputWrites(lambda name, value: ctx.set(getattr(core, name), value))
         outputs = CoreOutputs(lambda name: ctx.get(getattr(core, name)))
+        if interrupt is not None:
+            ctx.set(core.desc.as_value(), interrupt[0])
+            ctx.set(core.cmd_valid, 1)
+            for i in range(interrupt[1] + 1):
+                inputs.drive(dram.drive())
+                if i:
+                    dram.step(outputs.sample())
+                await ctx.tick()
+                ctx.set(core.cmd_valid, 0)
+            ctx.set(domain.rst, 1)
+            await ctx.tick()
+            ctx.set(domain.rst, 0)
+            dram.reads.clear()
+            dram.writes.clear()
         for desc in descriptors:
             if inspect is not None:
                 await inspect(ctx)

@@ -329,3 +329,22 @@ def test_blocks_of_every_size_back_to_back(c, k, m_outer, latency):
         assert 0 <= run.cycles - case.model_cycles <= case.padding_bound
     else:   # the last write-back may wait for the drain (test_zero_dram_latency_...)
         assert 0 <= run.cycles - case.line_cycles <= c.rows
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.85])
+def test_a_reset_mid_command_leaves_nothing_behind(fraction):
+    # The descriptor, the command's products, the iterator's step, the beat counts, the
+    # write-back's bypass and its line FIFO entries have no reset (each is loaded before it is
+    # read): a command reset with its loads, compute and write-backs in flight must leave
+    # nothing another command sees (bit-exact and cycle-exact after it).
+    case = make_case(SMALL, 6, 10, 40, 1, seed=21)
+    cut = make_case(SMALL, 8, 8, 64, 1, seed=22)
+    offset = 1 << 12
+    dram = DramModel(case.image.beats, 1)
+    dram.mem.update({offset + a: v for a, v in cut.image.beats.items()})
+    run = run_commands(AccelCore(SMALL), dram, [case.descriptor],
+                       interrupt=(_relocated(cut.descriptor, offset),
+                                  int(cut.line_cycles * fraction)))[0]
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert (read_outputs(SMALL, case.image, dram.mem) == case.expected).all()
+    assert run.cycles == case.line_cycles
