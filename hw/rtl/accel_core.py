@@ -370,21 +370,30 @@ class AccelCore(wiring.Component):
         # the slot control). The block's DRAM addresses are kept as sums of parts that step
         # by per-command constants (a: m part + k part, b and s: n part + k part, o: n part +
         # m part).
-        it_fields = {"valid": 1, "m0": 16, "n0": 16, "k0": 16,
+        # bm, bn, bk: the block's extents (the block size, or what is left of the GEMM), kept
+        # with its offsets so that the next block's record starts from registers picked by
+        # the view, not from subtractions and comparisons after it.
+        it_fields = {"valid": 1, "m0": 16, "n0": 16, "k0": 16, "bm": 16, "bn": 16, "bk": 16,
                      **dict.fromkeys(("a_m", "a_k", "b_n", "b_k", "s_n", "s_k", "o_n", "o_m"),
                                      ADDR_BITS)}
         it = {f: Signal(w, name=f"it_{f}") for f, w in it_fields.items()}
         adv = {f: Signal(w, name=f"adv_{f}", reset_less=True) for f, w in it_fields.items()}
 
-        def k_reset(dst):
-            m.d.sync += [dst["k0"].eq(0), dst["a_k"].eq(0), dst["b_k"].eq(0), dst["s_k"].eq(0)]
+        def extent(size, offset, block):
+            """The extent of the block at ``offset`` of a dimension of ``size``."""
+            return Mux(size - offset < block, size - offset, block)
+
+        def k_reset(dst, dd):
+            m.d.sync += [dst["k0"].eq(0), dst["a_k"].eq(0), dst["b_k"].eq(0), dst["s_k"].eq(0),
+                         dst["bk"].eq(extent(dd.k, 0, dd.block_k))]
 
         def m_reset(dst, dd):
-            m.d.sync += [dst["m0"].eq(0), dst["a_m"].eq(dd.a_addr), dst["o_m"].eq(0)]
+            m.d.sync += [dst["m0"].eq(0), dst["a_m"].eq(dd.a_addr), dst["o_m"].eq(0),
+                         dst["bm"].eq(extent(dd.m, 0, dd.block_m))]
 
         def n_reset(dst, dd):
             m.d.sync += [dst["n0"].eq(0), dst["b_n"].eq(dd.b_addr), dst["s_n"].eq(dd.s_addr),
-                         dst["o_n"].eq(dd.o_addr)]
+                         dst["o_n"].eq(dd.o_addr), dst["bn"].eq(extent(dd.n, 0, dd.block_n))]
 
         def iterator_advance(dst, src):
             """``dst`` := ``src`` after one step (``dst`` holds ``src`` where it is unset)."""
@@ -393,25 +402,25 @@ class AccelCore(wiring.Component):
             m.d.sync += [dst[f].eq(src[f]) for f in it_fields]
 
             def m_step():
-                m.d.sync += [dst["m0"].eq(m_next),
+                m.d.sync += [dst["m0"].eq(m_next), dst["bm"].eq(extent(d.m, m_next, d.block_m)),
                              dst["a_m"].eq(src["a_m"] + prod["step_am"]),
                              dst["o_m"].eq(src["o_m"] + ((d.block_m >> lg_cols)
                                                          << (lg_rows + lg_olb)))]
 
             def n_step():
-                m.d.sync += [dst["n0"].eq(n_next),
+                m.d.sync += [dst["n0"].eq(n_next), dst["bn"].eq(extent(d.n, n_next, d.block_n)),
                              dst["b_n"].eq(src["b_n"] + prod["step_bn"]),
                              dst["s_n"].eq(src["s_n"] + prod["step_sn"]),
                              dst["o_n"].eq(src["o_n"] + prod["step_on"])]
 
             with m.If(k_next < d.k):
                 m.d.sync += [
-                    dst["k0"].eq(k_next),
+                    dst["k0"].eq(k_next), dst["bk"].eq(extent(d.k, k_next, d.block_k)),
                     dst["a_k"].eq(src["a_k"] + ((d.block_k >> lg_lanes) << lg_alb)),
                     dst["b_k"].eq(src["b_k"] + ((d.block_k >> lg_lanes) << lg_blb)),
                     dst["s_k"].eq(src["s_k"] + ((d.block_k >> lg_g) << lg_slb))]
             with m.Else():
-                k_reset(dst)
+                k_reset(dst, d)
                 inner_m = ~d.m_outer  # n_outer: m is the middle loop
                 with m.If(inner_m):
                     with m.If(m_next < d.m):
@@ -460,9 +469,7 @@ class AccelCore(wiring.Component):
         kb_total = _ceil_shift(d.k, lg_lanes)
         g_total = _ceil_shift(d.k, lg_g)
         mt_total = _ceil_shift(d.m, lg_cols)
-        bm = Mux(d.m - itv["m0"] < d.block_m, d.m - itv["m0"], d.block_m)
-        bn = Mux(d.n - itv["n0"] < d.block_n, d.n - itv["n0"], d.block_n)
-        bk = Mux(d.k - itv["k0"] < d.block_k, d.k - itv["k0"], d.block_k)
+        bm, bn, bk = itv["bm"], itv["bn"], itv["bk"]
         ct_m, ct_n = _ceil_shift(bm, lg_cols), _ceil_shift(bn, lg_rows)
         nkb, ng = _ceil_shift(bk, lg_lanes), _ceil_shift(bk, lg_g)
         first = ~v_ld.valid
@@ -544,7 +551,7 @@ class AccelCore(wiring.Component):
         with m.If(~busy):
             m.d.sync += [d.eq(self.desc), it["valid"].eq(1),
                          comp_pending.eq(0), dma_pending.eq(0), nxt_fresh.eq(0)]
-            k_reset(it)
+            k_reset(it, desc)
             m_reset(it, desc)
             n_reset(it, desc)
             for rec in (r_ld, r_cp, r_wb):
