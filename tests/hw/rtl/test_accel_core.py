@@ -331,6 +331,33 @@ def test_blocks_of_every_size_back_to_back(c, k, m_outer, latency):
         assert 0 <= run.cycles - case.line_cycles <= c.rows
 
 
+@pytest.mark.parametrize(("m", "n", "k", "block_m", "block_n", "block_k"), [
+    (5, 13, 1, 2, 8, 1),    # one-beat activation loads
+    (8, 8, 4, 4, 8, 4),     # two-beat activation loads
+])
+def test_short_loads_at_zero_latency_read_the_records_through_the_views(m, n, k, block_m,
+                                                                         block_n, block_k):
+    # Lines of one beat, k below a beat, DRAM latency 0: an activation-only load's first beat
+    # arrives in the cycle after the slot's end, while the records' shift is pending. A
+    # one-beat load also ends there: whether it starts the write-back must be read from the
+    # write-back record's view (the block entering write-back), else a write-back is skipped
+    # or sent from the wrong block. A two-beat load's last-beat test at beat 0 must count to
+    # the load record's view (the block entering the load), else the last beat is missed and
+    # the core hangs (hence the bounded max_cycles).
+    c = LINE_BEAT
+    base = make_case(c, m, n, k, 0, seed=m + n)
+    case = make_case(c, m, n, k, 0, seed=m + n, mapping=dataclasses.replace(
+        base.mapping, block_m=block_m, block_n=block_n, block_k=block_k,
+        loop_order="n_outer"))
+    dram = DramModel(case.image.beats, 0)
+    run = run_commands(AccelCore(c), dram, [case.descriptor],
+                       max_cycles=10 * case.line_cycles + 1000)[0]
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert (read_outputs(c, case.image, dram.mem) == case.expected).all()
+    assert dram.read_beats + dram.write_beats == case.line_beats
+    assert 0 <= run.cycles - case.line_cycles <= c.rows
+
+
 @pytest.mark.parametrize("fraction", [0.5, 0.85])
 def test_a_reset_mid_command_leaves_nothing_behind(fraction):
     # The descriptor, the command's products, the iterator's step, the beat counts, the
