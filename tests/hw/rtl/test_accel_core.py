@@ -308,7 +308,11 @@ def test_blocks_filling_the_buffer_halves_keep_their_beat_counts(m, n, k, block_
     (SMALL, 18, True, 2),
     (SMALL, 18, False, 0),
     (dataclasses.replace(SMALL, weights="int2"), 18, False, 1),   # one term: a beat a cycle
-], ids=["k16", "k18", "k18-m_outer", "k18-latency0", "k18-int2"])
+    # k blocks of 8 and 2 beats: the block's first beat is taken in the cycle after the
+    # slot's end, where the second beat's last-of-tile test must count to the compute
+    # record's view (the entering block's beats).
+    (dataclasses.replace(SMALL, weights="int2"), 20, False, 1),
+], ids=["k16", "k18", "k18-m_outer", "k18-latency0", "k18-int2", "k20-int2"])
 def test_blocks_of_every_size_back_to_back(c, k, m_outer, latency):
     # The block records shift an edge after a slot's end and are read through views in the
     # cycle between: blocks ragged in m (4 + 2 rows) and k make a block's tiles, k and
