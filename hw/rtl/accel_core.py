@@ -33,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from hwsim.hw.rtl.bitmod import BitModArray
 from hwsim.hw.rtl.core_config import (
+    BEATS_BITS,
     SCALE_FIELD_BITS,
     SCALE_SIGN_BIT,
     SCALE_WTYPE_LSB,
@@ -45,7 +46,6 @@ from hwsim.hw.rtl.core_config import (
 __all__ = ["AccelCore"]
 
 ADDR_BITS = 32
-BEATS_BITS = 24
 STATUS_BITS = 8
 
 

@@ -43,6 +43,7 @@ from hwsim.hw.rtl.bitmod import BitModConfig, check_back_end
 from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WeightFamily, get_families, get_family
 
 __all__ = [
+    "BEATS_BITS",
     "CORE_SETUP_CYCLES",
     "DESCRIPTOR_FIELDS",
     "CoreConfig",
@@ -58,6 +59,8 @@ __all__ = [
 # check the descriptor, one to decode the first block. The core's hardware description gives
 # it to the simulator as `command_cycles`, which charges it once per command.
 CORE_SETUP_CYCLES = 2
+# Width of the DMA's beat counters (a load's or a write-back's bus beats) in the RTL.
+BEATS_BITS = 24
 
 SCALE_MAG_BITS = 12
 SCALE_SIGN_BIT = 12
@@ -210,10 +213,7 @@ class CoreConfig:
                 raise HwsimError(f"a {what} line ({bits} bits) is not a whole number of "
                                  f"{bus}-bit bus beats: lower bus_bytes")
         # The DMA counts a load's beats (a block's activation, weight and scale lines) and a
-        # write-back's in counters of the RTL's width: a block filling the halves must fit.
-        # cycle: accel_core -> core_config (the counters' width is the RTL's)
-        from hwsim.hw.rtl.accel_core import BEATS_BITS
-
+        # write-back's in counters of `BEATS_BITS`: a block filling the halves must fit.
         per = self.beats_per_line
         for what, beats in (
                 ("load", self.a_lines * per(self.a_line_bits)
