@@ -1,14 +1,16 @@
 """GEMM cases for the accelerator core: operands quantized by `hwsim.dtypes.quantize`, the DRAM
-image, the descriptor, the golden outputs and the simulator's cycles for the same mapping."""
+image, the descriptor, the golden outputs and the simulator's cycles for the same mapping; and
+the small cores and descriptors the core's test modules share."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from hwsim.dtypes import quantize
-from hwsim.hw.rtl.core_config import CoreConfig, mode_code, pack_descriptor
+from hwsim.hw.rtl.core_config import CoreConfig, CoreError, mode_code, pack_descriptor
 from hwsim.hw.rtl.core_layout import (
     CoreImage,
     core_hardware,
@@ -28,6 +30,35 @@ from hwsim.sim.precision import operand_widths
 
 # The dtypes format quantizing the weights of each array family (int8 two-level scales).
 FORMATS = {"fp4": "bitmod4", "fp3": "bitmod3"}
+
+# 2 x 2 PEs of 2 lanes, groups of 8, small buffers: every GEMM of the core's tests spans
+# several blocks.
+SMALL = CoreConfig(rows=2, cols=2, lanes=2, group_size=8, k_max=64, a_lines=16, b_lines=16,
+                   o_lines=16, bus_bytes=2)
+
+# One instance running BitMoD's families through the descriptor's mode: fp3, fp4, int4, int8.
+MULTI = dataclasses.replace(SMALL, weights="bitmod")
+
+# A line per bus beat (8 x 2 PEs of 4 lanes, 16-byte beats): the write-back's line FIFO is
+# three deep and its prefetcher issues a read every cycle.
+LINE_BEAT = CoreConfig(rows=8, cols=2, lanes=4, group_size=8, k_max=64, a_lines=16,
+                       b_lines=16, o_lines=16, bus_bytes=16)
+
+# A descriptor SMALL runs (fp4, one block), and changes to it SMALL refuses, each with the
+# reason code the RTL and `descriptor_error` return.
+GOOD = {"m": 4, "n": 4, "k": 16, "block_m": 4, "block_n": 4, "block_k": 16, "mode": 1,
+        "group_size": 8}
+BAD = [
+    ({"m": 0}, CoreError.ZERO_SIZE),
+    ({"block_k": 0}, CoreError.ZERO_SIZE),
+    ({"mode": 4}, CoreError.BAD_MODE),          # int4: not this core's array
+    ({"group_size": 16}, CoreError.BAD_GROUP),
+    ({"block_m": 3}, CoreError.BAD_BLOCK),      # not a multiple of cols
+    ({"block_k": 12}, CoreError.BAD_BLOCK),     # not whole groups
+    ({"block_n": 8}, CoreError.BAD_BLOCK),      # larger than n
+    ({"k": 80, "block_k": 80}, CoreError.TOO_BIG),                     # k above k_max
+    ({"m": 40, "block_m": 40, "k": 64, "block_k": 64}, CoreError.TOO_BIG),  # buffer half
+]
 
 
 @dataclass

@@ -15,17 +15,13 @@ import re
 import numpy as np
 import pytest
 from core_bench import run_commands
-from core_cases import make_case
+from core_cases import BAD, GOOD, LINE_BEAT, MULTI, SMALL, make_case
 
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl.accel_core import AccelCore
-from hwsim.hw.rtl.core_config import CoreConfig, CoreError, pack_descriptor
+from hwsim.hw.rtl.core_config import CoreConfig, pack_descriptor
 from hwsim.hw.rtl.core_dram import DramModel
 from hwsim.hw.rtl.core_layout import read_outputs
-
-# 2 x 2 PEs of 2 lanes, groups of 8, small buffers: every GEMM below spans several blocks.
-SMALL = CoreConfig(rows=2, cols=2, lanes=2, group_size=8, k_max=64, a_lines=16, b_lines=16,
-                   o_lines=16, bus_bytes=2)
 
 
 def _run(c, case, latency, stall=0.0, seed=0):
@@ -115,21 +111,6 @@ def test_config_refuses_a_bad_accumulator_or_loop(params, message):
         CoreConfig(**params)
 
 
-_GOOD = {"m": 4, "n": 4, "k": 16, "block_m": 4, "block_n": 4, "block_k": 16, "mode": 1,
-         "group_size": 8}
-BAD = [
-    ({"m": 0}, CoreError.ZERO_SIZE),
-    ({"block_k": 0}, CoreError.ZERO_SIZE),
-    ({"mode": 4}, CoreError.BAD_MODE),          # int4: not this core's array
-    ({"group_size": 16}, CoreError.BAD_GROUP),
-    ({"block_m": 3}, CoreError.BAD_BLOCK),      # not a multiple of cols
-    ({"block_k": 12}, CoreError.BAD_BLOCK),     # not whole groups
-    ({"block_n": 8}, CoreError.BAD_BLOCK),      # larger than n
-    ({"k": 80, "block_k": 80}, CoreError.TOO_BIG),                     # k above k_max
-    ({"m": 40, "block_m": 40, "k": 64, "block_k": 64}, CoreError.TOO_BIG),  # buffer half
-]
-
-
 def test_bad_descriptors_are_refused_and_leave_the_buffers_intact():
     case = make_case(SMALL, 4, 4, 16, 2, seed=9)
     core = AccelCore(SMALL)
@@ -139,7 +120,7 @@ def test_bad_descriptors_are_refused_and_leave_the_buffers_intact():
         snapshots.append({name: [ctx.get(mem.data[i]) for i in range(mem.depth)]
                           for name, mem in core.buffers.items()})
 
-    descs = [case.descriptor] + [pack_descriptor(**{**_GOOD, **bad}) for bad, _ in BAD]
+    descs = [case.descriptor] + [pack_descriptor(**{**GOOD, **bad}) for bad, _ in BAD]
     descs.append(case.descriptor)  # the core still runs after refusals
     dram = DramModel(case.image.beats, 2)
     runs = run_commands(core, dram, descs, inspect=snapshot)
@@ -152,10 +133,6 @@ def test_bad_descriptors_are_refused_and_leave_the_buffers_intact():
     assert any(v for v in snapshots[1]["output"])
     assert runs[-1].status["done"] == 1
     assert (read_outputs(SMALL, case.image, dram.mem) == case.expected).all()
-
-
-# One instance running BitMoD's families through the descriptor's mode: fp3, fp4, int4, int8.
-MULTI = dataclasses.replace(SMALL, weights="bitmod")
 
 
 def test_one_core_runs_every_mode():
@@ -202,12 +179,6 @@ def test_zero_dram_latency_waits_for_the_drain(m, n, k):
     run, got, _ = _run(SMALL, case, 0)
     assert (got == case.expected).all()
     assert 0 <= run.cycles - case.line_cycles <= SMALL.rows
-
-
-# A line per bus beat (8 x 2 PEs of 4 lanes, 16-byte beats): the write-back's line FIFO is
-# three deep and its prefetcher issues a read every cycle.
-LINE_BEAT = CoreConfig(rows=8, cols=2, lanes=4, group_size=8, k_max=64, a_lines=16,
-                       b_lines=16, o_lines=16, bus_bytes=16)
 
 
 @pytest.mark.parametrize(("c", "m", "n", "k", "latency"), [

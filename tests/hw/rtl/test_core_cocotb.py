@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from core_cases import make_case, tb_command
-from test_accel_core import _GOOD, MULTI
+from core_cases import GOOD, MULTI, make_case, tb_command
 
 from hwsim.hw.rtl.core_config import CoreError, pack_descriptor, status_fields
 from hwsim.hw.rtl.core_layout import read_outputs
@@ -50,7 +49,7 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
     runner, build_dir, top = hdl_build("accel_core", asdict(CORE), sim)
     cases = [make_case(CORE, m, n, k, LATENCY, seed=m + n + k, family=f)
              for m, n, k, f in SHAPES]
-    bad = [pack_descriptor(**{**_GOOD, **fields}) for fields, _ in BAD]
+    bad = [pack_descriptor(**{**GOOD, **fields}) for fields, _ in BAD]
     spec = [tb_command(CORE, cases[0], LATENCY)] + \
         [tb_command(CORE, cases[0], LATENCY, desc) for desc in bad] + \
         [tb_command(CORE, case, LATENCY) for case in cases[1:]] + \

@@ -9,8 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 from core_bench import run_commands
-from core_cases import make_case
-from test_accel_core import _GOOD, BAD, LINE_BEAT, SMALL
+from core_cases import BAD, GOOD, LINE_BEAT, SMALL, make_case
 
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl.accel_core import AccelCore
@@ -27,9 +26,9 @@ from hwsim.hw.rtl.core_layout import read_outputs
 
 def test_the_listed_bad_descriptors_get_the_rtls_reasons():
     # The reasons test_accel_core's RTL run returns for these (and none for the good one).
-    assert descriptor_error(SMALL, **_GOOD) == CoreError.NONE
+    assert descriptor_error(SMALL, **GOOD) == CoreError.NONE
     for bad, code in BAD:
-        assert descriptor_error(SMALL, **{**_GOOD, **bad}) == code, bad
+        assert descriptor_error(SMALL, **{**GOOD, **bad}) == code, bad
 
 
 # Buffer halves of 8 lines (4 scale lines, 16 output lines): small GEMMs reach every limit,
