@@ -247,13 +247,38 @@ class AccelCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        bus = 8 * c.bus_bytes
-        lg_rows, lg_cols, lg_lanes = _log2(c.rows), _log2(c.cols), _log2(c.lanes)
-        lg_g, lg_bpg = _log2(c.group_size), _log2(c.group_size // c.lanes)
-        alb, blb = c.beats_per_line(c.a_line_bits), c.beats_per_line(c.b_line_bits)
-        slb, olb = c.beats_per_line(c.s_line_bits), c.beats_per_line(c.o_line_bits)
+        buf = _Buffers(m, c)
+        cmd = _Command(m, c, self, buf)
+        itr = _BlockIterator(m, c, cmd)
+        # The slot's end decides the cycle after it (the external read and write streams' last
+        # transfer decides it, late in its cycle); so that it reaches a few registers, not the
+        # hundreds of the block records and the iterator, these shift an edge later, on a
+        # register of the slot's end (one copy per group, kept apart from Yosys' register
+        # merging: each drives one group's enables and views). In the cycle after the slot's
+        # end, every reader sees them as shifted through a view that picks the previous
+        # stage (the records' next stage holds the block it held: the next block's record is
+        # recomputed from the shifted ones only then), so the core runs the cycles it ran
+        # when they shifted at the slot's end.
+        shift = {g: Signal(name=f"shift_{g}", attrs={"keep": 1}) for g in ("it", "ld", "cp", "wb")}
+        itr.shift_on(shift["it"])
+        rec = _Records(m, c, cmd, itr.view, shift)
+        slot = _SlotControl(m, self, cmd, itr, rec, shift)
+        load = _Load(m, c, self, buf, rec, slot, shift["ld"])
+        seq = _TileSequencer(m, c, buf, cmd, rec, slot)
+        drain = _Drain(m, c, buf, cmd.arr, rec, seq)
+        wb = _WriteBack(m, c, self, rec, slot, load)
+        _LineFifo(m, c, self, buf, cmd, rec, seq, drain, wb)
+        # The buffers, for testbenches that inspect their contents.
+        self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
+                        "output": buf.o_mem, "output_copy": buf.o_copy}
+        return m
 
-        # ---- buffers: two halves each; the half is the address MSB ----
+
+class _Buffers:
+    """The core's buffers and their ports: two halves each, the half is the address MSB."""
+
+    def __init__(self, m: Module, c: CoreConfig) -> None:
+        self.bus = bus = 8 * c.bus_bytes
         # Block RAM (ECP5 EBR), even where a shallow buffer would fit in LUTs: one write and
         # one read port each, as block RAM has.
         def buffer(name, lines, line_bits):
@@ -262,29 +287,39 @@ class AccelCore(wiring.Component):
             m.submodules[name] = mem
             return mem
 
-        a_mem = buffer("a_buf", c.a_lines, c.a_line_bits)
-        b_mem = buffer("b_buf", c.b_lines, c.b_line_bits)
-        s_mem = buffer("s_buf", c.s_lines, c.s_line_bits)
+        self.a_mem = a_mem = buffer("a_buf", c.a_lines, c.a_line_bits)
+        self.b_mem = b_mem = buffer("b_buf", c.b_lines, c.b_line_bits)
+        self.s_mem = s_mem = buffer("s_buf", c.s_lines, c.s_line_bits)
         # Outputs are kept in the array's width (`out_width` holds any sum over k <= k_max)
         # and sign-extended to `word_bits` on the way to DRAM; two copies written alike, one
         # read by the drain (partial sums), one by the write-back.
         ow = c.array.out_width
-        o_mem = buffer("o_buf", c.o_lines, c.cols * ow)
-        o_copy = buffer("o_buf_wb", c.o_lines, c.cols * ow)
-        a_wr, b_wr, s_wr = (mem.write_port(granularity=bus) for mem in (a_mem, b_mem, s_mem))
+        self.o_mem = o_mem = buffer("o_buf", c.o_lines, c.cols * ow)
+        self.o_copy = o_copy = buffer("o_buf_wb", c.o_lines, c.cols * ow)
+        self.a_wr, self.b_wr, self.s_wr = (mem.write_port(granularity=bus)
+                                           for mem in (a_mem, b_mem, s_mem))
         # Plain read ports, each the block RAM's own read register, made transparent in the
         # fabric (`_read_through`). As Amaranth transparent ports (a registered address before
         # an asynchronous read) Yosys merged the array's beat register into the block RAM as
         # its read register, so the RAM's slow clock-to-output led straight into the PEs'
         # term and FP16 decoders; now the beat register stays a fabric flip-flop behind it.
-        a_rd, b_rd, s_rd = (mem.read_port() for mem in (a_mem, b_mem, s_mem))
+        self.a_rd, self.b_rd, self.s_rd = (mem.read_port() for mem in (a_mem, b_mem, s_mem))
         o_wr, o_wr_copy = o_mem.write_port(), o_copy.write_port()
-        o_old = o_mem.read_port()                                 # drain: the partial sums
-        o_out = o_copy.read_port()                                # write-back
+        self.o_old = o_mem.read_port()                            # drain: the partial sums
+        self.o_out = o_copy.read_port()                           # write-back
         m.d.comb += [o_wr_copy.addr.eq(o_wr.addr), o_wr_copy.data.eq(o_wr.data),
                      o_wr_copy.en.eq(o_wr.en)]
+        self.o_wr = o_wr
 
-        # ---- command, descriptor check, status ----
+
+class _Command:
+    """The command port: the registered descriptor, its check, the status and the command's
+    products; it also builds the PE array, fed from the buffers in the descriptor's mode."""
+
+    def __init__(self, m: Module, c: CoreConfig, core: AccelCore, buf: _Buffers) -> None:
+        lg_rows, lg_cols, lg_lanes = _log2(c.rows), _log2(c.cols), _log2(c.lanes)
+        lg_g = _log2(c.group_size)
+        bus = buf.bus
         # Registers loaded before they are read have no reset (``reset_less``), so the reset
         # reaches the control only: the descriptor and the command's products (loaded in every
         # idle cycle), the iterator's step and the next block's record and beat counts (every
@@ -302,20 +337,23 @@ class AccelCore(wiring.Component):
                 m.d.comb += array_mode.eq(i)
         arr = _ArrayAdapter(m, c)
         arr.feed(m, *(_read_through(m, rd, wr, bus, name) for rd, wr, name in
-                      ((a_rd, a_wr, "a"), (b_rd, b_wr, "b"), (s_rd, s_wr, "s"))), array_mode)
+                      ((buf.a_rd, buf.a_wr, "a"), (buf.b_rd, buf.b_wr, "b"),
+                       (buf.s_rd, buf.s_wr, "s"))), array_mode)
 
         busy, done, error = Signal(), Signal(), Signal()
         reason = Signal(4)
         checking, running = Signal(), Signal()
-        m.d.comb += [self.cmd_ready.eq(~busy),
-                     self.status.eq(Cat(busy, done, error, Const(0, 1), reason))]
-        accept_cmd = self.cmd_valid & self.cmd_ready
+        m.d.comb += [core.cmd_ready.eq(~busy),
+                     core.status.eq(Cat(busy, done, error, Const(0, 1), reason))]
+        accept_cmd = core.cmd_valid & core.cmd_ready
 
         # Products of descriptor fields are registered as the command is accepted (from the
         # port): the check and the block iterator's address steps then have no multiplier on
         # a one-cycle path. Line units: ``lg_alb`` etc. are log2 of the bus beats per line.
-        lg_alb, lg_blb, lg_slb, lg_olb = _log2(alb), _log2(blb), _log2(slb), _log2(olb)
-        desc = self.desc
+        lg_alb, lg_blb, lg_slb, lg_olb = (_log2(c.beats_per_line(bits)) for bits in
+                                          (c.a_line_bits, c.b_line_bits, c.s_line_bits,
+                                           c.o_line_bits))
+        desc = core.desc
         ct_m_cmd = _ceil_shift(desc.block_m, lg_cols)
         ct_n_cmd = _ceil_shift(desc.block_n, lg_rows)
         kb_cmd = _ceil_shift(desc.block_k, lg_lanes)
@@ -363,99 +401,124 @@ class AccelCore(wiring.Component):
         err_code = Const(0, 4)
         for code, cond in reversed(checks):
             err_code = Mux(cond, int(code), err_code)
+        self.d, self.desc, self.arr, self.prod, self.err_code = d, desc, arr, prod, err_code
+        self.busy, self.done, self.error, self.reason = busy, done, error, reason
+        self.checking, self.running, self.accept_cmd = checking, running, accept_cmd
+        self.lg_alb, self.lg_blb, self.lg_slb, self.lg_olb = lg_alb, lg_blb, lg_slb, lg_olb
 
-        # ---- block iterator (element offsets of the block after the one being loaded) ----
-        # ``it``: the iterator; ``adv``: the iterator after its next step, registered every
-        # cycle from ``it`` (the step is taken an edge after the slot's end, from ``adv``: see
-        # the slot control). The block's DRAM addresses are kept as sums of parts that step
-        # by per-command constants (a: m part + k part, b and s: n part + k part, o: n part +
-        # m part).
-        # bm, bn, bk: the block's extents (the block size, or what is left of the GEMM), kept
-        # with its offsets so that the next block's record starts from registers picked by
-        # the view, not from subtractions and comparisons after it.
-        it_fields = {"valid": 1, "m0": 16, "n0": 16, "k0": 16, "bm": 16, "bn": 16, "bk": 16,
-                     **dict.fromkeys(("a_m", "a_k", "b_n", "b_k", "s_n", "s_k", "o_n", "o_m"),
-                                     ADDR_BITS)}
-        it = {f: Signal(w, name=f"it_{f}") for f, w in it_fields.items()}
-        adv = {f: Signal(w, name=f"adv_{f}", reset_less=True) for f, w in it_fields.items()}
 
-        def extent(size, offset, block):
-            """The extent of the block at ``offset`` of a dimension of ``size``."""
-            return Mux(size - offset < block, size - offset, block)
+class _BlockIterator:
+    """Element offsets of the block after the one being loaded.
 
-        def k_reset(dst, dd):
-            m.d.sync += [dst["k0"].eq(0), dst["a_k"].eq(0), dst["b_k"].eq(0), dst["s_k"].eq(0),
-                         dst["bk"].eq(extent(dd.k, 0, dd.block_k))]
+    ``it``: the iterator; ``adv``: the iterator after its next step, registered every cycle
+    from ``it`` (the step is taken an edge after the slot's end, from ``adv``: see the slot
+    control). The block's DRAM addresses are kept as sums of parts that step by per-command
+    constants (a: m part + k part, b and s: n part + k part, o: n part + m part). bm, bn, bk:
+    the block's extents (the block size, or what is left of the GEMM), kept with its offsets
+    so that the next block's record starts from registers picked by the view, not from
+    subtractions and comparisons after it.
+    """
 
-        def m_reset(dst, dd):
-            m.d.sync += [dst["m0"].eq(0), dst["a_m"].eq(dd.a_addr), dst["o_m"].eq(0),
-                         dst["bm"].eq(extent(dd.m, 0, dd.block_m))]
+    FIELDS: ClassVar[dict[str, int]] = {
+        "valid": 1, "m0": 16, "n0": 16, "k0": 16, "bm": 16, "bn": 16, "bk": 16,
+        **dict.fromkeys(("a_m", "a_k", "b_n", "b_k", "s_n", "s_k", "o_n", "o_m"), ADDR_BITS)}
 
-        def n_reset(dst, dd):
-            m.d.sync += [dst["n0"].eq(0), dst["b_n"].eq(dd.b_addr), dst["s_n"].eq(dd.s_addr),
-                         dst["o_n"].eq(dd.o_addr), dst["bn"].eq(extent(dd.n, 0, dd.block_n))]
+    def __init__(self, m: Module, c: CoreConfig, cmd: _Command) -> None:
+        self.m, self.c, self.cmd = m, c, cmd
+        self.it = {f: Signal(w, name=f"it_{f}") for f, w in self.FIELDS.items()}
+        self.adv = {f: Signal(w, name=f"adv_{f}", reset_less=True) for f, w in self.FIELDS.items()}
+        self.advance(self.adv, self.it)
 
-        def iterator_advance(dst, src):
-            """``dst`` := ``src`` after one step (``dst`` holds ``src`` where it is unset)."""
-            k_next = src["k0"] + d.block_k
-            m_next, n_next = src["m0"] + d.block_m, src["n0"] + d.block_n
-            m.d.sync += [dst[f].eq(src[f]) for f in it_fields]
+    @staticmethod
+    def extent(size, offset, block):
+        """The extent of the block at ``offset`` of a dimension of ``size``."""
+        return Mux(size - offset < block, size - offset, block)
 
-            def m_step():
-                m.d.sync += [dst["m0"].eq(m_next), dst["bm"].eq(extent(d.m, m_next, d.block_m)),
-                             dst["a_m"].eq(src["a_m"] + prod["step_am"]),
-                             dst["o_m"].eq(src["o_m"] + ((d.block_m >> lg_cols)
-                                                         << (lg_rows + lg_olb)))]
+    def k_reset(self, dst, dd) -> None:
+        self.m.d.sync += [dst["k0"].eq(0), dst["a_k"].eq(0), dst["b_k"].eq(0),
+                          dst["s_k"].eq(0), dst["bk"].eq(self.extent(dd.k, 0, dd.block_k))]
 
-            def n_step():
-                m.d.sync += [dst["n0"].eq(n_next), dst["bn"].eq(extent(d.n, n_next, d.block_n)),
-                             dst["b_n"].eq(src["b_n"] + prod["step_bn"]),
-                             dst["s_n"].eq(src["s_n"] + prod["step_sn"]),
-                             dst["o_n"].eq(src["o_n"] + prod["step_on"])]
+    def m_reset(self, dst, dd) -> None:
+        self.m.d.sync += [dst["m0"].eq(0), dst["a_m"].eq(dd.a_addr), dst["o_m"].eq(0),
+                          dst["bm"].eq(self.extent(dd.m, 0, dd.block_m))]
 
-            with m.If(k_next < d.k):
-                m.d.sync += [
-                    dst["k0"].eq(k_next), dst["bk"].eq(extent(d.k, k_next, d.block_k)),
-                    dst["a_k"].eq(src["a_k"] + ((d.block_k >> lg_lanes) << lg_alb)),
-                    dst["b_k"].eq(src["b_k"] + ((d.block_k >> lg_lanes) << lg_blb)),
-                    dst["s_k"].eq(src["s_k"] + ((d.block_k >> lg_g) << lg_slb))]
-            with m.Else():
-                k_reset(dst, d)
-                inner_m = ~d.m_outer  # n_outer: m is the middle loop
-                with m.If(inner_m):
-                    with m.If(m_next < d.m):
-                        m_step()
-                    with m.Elif(n_next < d.n):
-                        m_reset(dst, d)
-                        n_step()
-                    with m.Else():
-                        m.d.sync += dst["valid"].eq(0)
+    def n_reset(self, dst, dd) -> None:
+        self.m.d.sync += [dst["n0"].eq(0), dst["b_n"].eq(dd.b_addr), dst["s_n"].eq(dd.s_addr),
+                          dst["o_n"].eq(dd.o_addr),
+                          dst["bn"].eq(self.extent(dd.n, 0, dd.block_n))]
+
+    def reset(self, dd) -> None:
+        """The iterator at the first block of descriptor ``dd``."""
+        self.k_reset(self.it, dd)
+        self.m_reset(self.it, dd)
+        self.n_reset(self.it, dd)
+
+    def advance(self, dst, src) -> None:
+        """``dst`` := ``src`` after one step (``dst`` holds ``src`` where it is unset)."""
+        m, d, prod, extent = self.m, self.cmd.d, self.cmd.prod, self.extent
+        c, cmd = self.c, self.cmd
+        lg_rows, lg_cols, lg_lanes = _log2(c.rows), _log2(c.cols), _log2(c.lanes)
+        lg_g = _log2(c.group_size)
+        k_next = src["k0"] + d.block_k
+        m_next, n_next = src["m0"] + d.block_m, src["n0"] + d.block_n
+        m.d.sync += [dst[f].eq(src[f]) for f in self.FIELDS]
+
+        def m_step():
+            m.d.sync += [dst["m0"].eq(m_next), dst["bm"].eq(extent(d.m, m_next, d.block_m)),
+                         dst["a_m"].eq(src["a_m"] + prod["step_am"]),
+                         dst["o_m"].eq(src["o_m"] + ((d.block_m >> lg_cols)
+                                                     << (lg_rows + cmd.lg_olb)))]
+
+        def n_step():
+            m.d.sync += [dst["n0"].eq(n_next), dst["bn"].eq(extent(d.n, n_next, d.block_n)),
+                         dst["b_n"].eq(src["b_n"] + prod["step_bn"]),
+                         dst["s_n"].eq(src["s_n"] + prod["step_sn"]),
+                         dst["o_n"].eq(src["o_n"] + prod["step_on"])]
+
+        with m.If(k_next < d.k):
+            m.d.sync += [
+                dst["k0"].eq(k_next), dst["bk"].eq(extent(d.k, k_next, d.block_k)),
+                dst["a_k"].eq(src["a_k"] + ((d.block_k >> lg_lanes) << cmd.lg_alb)),
+                dst["b_k"].eq(src["b_k"] + ((d.block_k >> lg_lanes) << cmd.lg_blb)),
+                dst["s_k"].eq(src["s_k"] + ((d.block_k >> lg_g) << cmd.lg_slb))]
+        with m.Else():
+            self.k_reset(dst, d)
+            inner_m = ~d.m_outer  # n_outer: m is the middle loop
+            with m.If(inner_m):
+                with m.If(m_next < d.m):
+                    m_step()
+                with m.Elif(n_next < d.n):
+                    self.m_reset(dst, d)
+                    n_step()
                 with m.Else():
-                    with m.If(n_next < d.n):
-                        n_step()
-                    with m.Elif(m_next < d.m):
-                        n_reset(dst, d)
-                        m_step()
-                    with m.Else():
-                        m.d.sync += dst["valid"].eq(0)
+                    m.d.sync += dst["valid"].eq(0)
+            with m.Else():
+                with m.If(n_next < d.n):
+                    n_step()
+                with m.Elif(m_next < d.m):
+                    self.n_reset(dst, d)
+                    m_step()
+                with m.Else():
+                    m.d.sync += dst["valid"].eq(0)
 
-        iterator_advance(adv, it)
-        # The slot's end decides the cycle after it (the external read and write streams' last
-        # transfer decides it, late in its cycle); so that it reaches a few registers, not the
-        # hundreds of the block records and the iterator, these shift an edge later, on a
-        # register of the slot's end (one copy per group, kept apart from Yosys' register
-        # merging: each drives one group's enables and views). In the cycle after the slot's
-        # end, every reader sees them as shifted through a view that picks the previous
-        # stage (the records' next stage holds the block it held: the next block's record is
-        # recomputed from the shifted ones only then), so the core runs the cycles it ran
-        # when they shifted at the slot's end.
-        shift_it, shift_ld, shift_cp, shift_wb = (
-            Signal(name=f"shift_{g}", attrs={"keep": 1}) for g in ("it", "ld", "cp", "wb"))
-        itv = {f: Mux(shift_it, adv[f], it[f]) for f in it_fields}
-        with m.If(shift_it):
-            m.d.sync += [it[f].eq(adv[f]) for f in it_fields]
+    def shift_on(self, shift_it) -> None:
+        """Step the iterator an edge after ``shift_it``; ``view`` is the iterator as its
+        readers see it (stepped in the cycle ``shift_it`` is high)."""
+        self.view = {f: Mux(shift_it, self.adv[f], self.it[f]) for f in self.FIELDS}
+        with self.m.If(shift_it):
+            self.m.d.sync += [self.it[f].eq(self.adv[f]) for f in self.FIELDS]
 
-        # ---- block records: next (registered from the iterator), load, compute, write-back
+
+class _Records:
+    """The block records: next (registered from the iterator's view every cycle), load,
+    compute, write-back (shifted an edge after a slot's end), their views, and the next
+    block's beat counts."""
+
+    def __init__(self, m: Module, c: CoreConfig, cmd: _Command, itv: dict, shift: dict) -> None:
+        lg_rows, lg_cols, lg_lanes = _log2(c.rows), _log2(c.cols), _log2(c.lanes)
+        lg_g, lg_bpg = _log2(c.group_size), _log2(c.group_size // c.lanes)
+        lg_alb, lg_blb, lg_slb, lg_olb = cmd.lg_alb, cmd.lg_blb, cmd.lg_slb, cmd.lg_olb
+        d = cmd.d
         # The next block's record is computed every cycle (no reset); the others shift.
         r_nxt = _Record("nxt", halves=1, reset_less=True)
         r_ld, r_cp, r_wb = (_Record(n, halves=1) for n in ("ld", "cp", "wb"))
@@ -463,9 +526,9 @@ class AccelCore(wiring.Component):
         nxt_beats = {f: Signal(BEATS_BITS, name=f"next_beats_{f}", reset_less=True)
                      for f in ("na", "nb", "ld_total", "o_total")}
         # The records as every reader sees them (shifted in the cycle after the slot's end).
-        v_ld = _RecordView(r_ld, r_nxt, shift_ld, enter=nxt_beats)
-        v_cp = _RecordView(r_cp, r_ld, shift_cp)
-        v_wb = _RecordView(r_wb, r_cp, shift_wb)
+        v_ld = _RecordView(r_ld, r_nxt, shift["ld"], enter=nxt_beats)
+        v_cp = _RecordView(r_cp, r_ld, shift["cp"])
+        v_wb = _RecordView(r_wb, r_cp, shift["wb"])
         kb_total = _ceil_shift(d.k, lg_lanes)
         g_total = _ceil_shift(d.k, lg_g)
         mt_total = _ceil_shift(d.m, lg_cols)
@@ -521,23 +584,36 @@ class AccelCore(wiring.Component):
                                      + Mux(r_nxt.load_b, ct_n_f, 0) * bs_f),
             nxt_beats["o_total"].eq(ct_n_f * o_f),
         ]
+        self.r_nxt, self.r_ld, self.r_cp, self.r_wb = r_nxt, r_ld, r_cp, r_wb
+        self.v_ld, self.v_cp, self.v_wb = v_ld, v_cp, v_wb
+        self.nxt_beats, self.nxt_fresh = nxt_beats, nxt_fresh
 
-        # ---- slot control ----
+
+class _SlotControl:
+    """The pipeline's slots: a slot ends when its compute and its DRAM transfers are done;
+    the records shift an edge later. Also the command's run: idle loading, check, done."""
+
+    def __init__(self, m: Module, core: AccelCore, cmd: _Command, itr: _BlockIterator,
+                 rec: _Records, shift: dict) -> None:
+        busy, done, error, reason = cmd.busy, cmd.done, cmd.error, cmd.reason
+        checking, running = cmd.checking, cmd.running
+        r_nxt, r_ld, r_cp, r_wb = rec.r_nxt, rec.r_ld, rec.r_cp, rec.r_wb
+        nxt_fresh, nxt_beats, it = rec.nxt_fresh, rec.nxt_beats, itr.it
         comp_pending, dma_pending = Signal(), Signal()
         comp_ending, dma_ending = Signal(), Signal()
         slot_end = Signal()
         m.d.comb += slot_end.eq(running & nxt_fresh & (~comp_pending | comp_ending)
                                 & (~dma_pending | dma_ending))
         next_load = r_nxt.valid
-        next_comp = v_ld.valid
-        next_wb = v_cp.valid & v_cp.last_k
+        next_comp = rec.v_ld.valid
+        next_wb = rec.v_cp.valid & rec.v_cp.last_k
 
-        m.d.sync += [g.eq(slot_end) for g in (shift_it, shift_ld, shift_cp, shift_wb)]
-        with m.If(shift_ld):
+        m.d.sync += [g.eq(slot_end) for g in shift.values()]
+        with m.If(shift["ld"]):
             m.d.sync += [*r_ld.eq(r_nxt), *[getattr(r_ld, f).eq(v) for f, v in nxt_beats.items()]]
-        with m.If(shift_cp):
+        with m.If(shift["cp"]):
             m.d.sync += r_cp.eq(r_ld)
-        with m.If(shift_wb):
+        with m.If(shift["wb"]):
             m.d.sync += r_wb.eq(r_cp)
 
         # While the core is idle (nothing runs then: a command is done when its last transfer
@@ -546,20 +622,18 @@ class AccelCore(wiring.Component):
         # acceptance itself (the external ``cmd_valid``) reaches only the status and the
         # check. Accepting a command starts the iterator too: the first block's record is
         # ready the cycle the descriptor check passes, so slot 0 starts right after it.
-        with m.If(accept_cmd):
+        with m.If(cmd.accept_cmd):
             m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), reason.eq(0), checking.eq(1)]
         with m.If(~busy):
-            m.d.sync += [d.eq(self.desc), it["valid"].eq(1),
+            m.d.sync += [cmd.d.eq(core.desc), it["valid"].eq(1),
                          comp_pending.eq(0), dma_pending.eq(0), nxt_fresh.eq(0)]
-            k_reset(it, desc)
-            m_reset(it, desc)
-            n_reset(it, desc)
-            for rec in (r_ld, r_cp, r_wb):
-                m.d.sync += [rec.valid.eq(0), rec.ha.eq(1), rec.hb.eq(1), rec.ho.eq(1)]
+            itr.reset(cmd.desc)
+            for r in (r_ld, r_cp, r_wb):
+                m.d.sync += [r.valid.eq(0), r.ha.eq(1), r.hb.eq(1), r.ho.eq(1)]
         with m.If(checking):
             m.d.sync += checking.eq(0)
-            with m.If(err_code != 0):
-                m.d.sync += [busy.eq(0), error.eq(1), reason.eq(err_code), it["valid"].eq(0)]
+            with m.If(cmd.err_code != 0):
+                m.d.sync += [busy.eq(0), error.eq(1), reason.eq(cmd.err_code), it["valid"].eq(0)]
             with m.Else():
                 m.d.sync += running.eq(1)
         with m.If(comp_ending):
@@ -571,20 +645,32 @@ class AccelCore(wiring.Component):
                          dma_pending.eq(next_load | next_wb)]
             with m.If(~next_load & ~next_comp & ~next_wb):
                 m.d.sync += [running.eq(0), busy.eq(0), done.eq(1)]
+        self.comp_pending, self.comp_ending, self.dma_ending = comp_pending, comp_ending, dma_ending
+        self.slot_end, self.next_load, self.next_comp, self.next_wb = (
+            slot_end, next_load, next_comp, next_wb)
 
-        # ---- load: read requests and the data they return ----
+
+class _Load:
+    """The load: read requests for the next block and the beats they return, written into
+    the activation, weight and scale buffers."""
+
+    def __init__(self, m: Module, c: CoreConfig, core: AccelCore, buf: _Buffers,
+                 rec: _Records, slot: _SlotControl, shift_ld) -> None:
+        alb, blb = c.beats_per_line(c.a_line_bits), c.beats_per_line(c.b_line_bits)
+        slb = c.beats_per_line(c.s_line_bits)
+        r_nxt, v_ld, slot_end, next_load = rec.r_nxt, rec.v_ld, slot.slot_end, slot.next_load
         rd_start = slot_end & next_load
         rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], v_ld.phases(),
-                           self.rd_req_ready)
-        m.d.comb += [self.rd_req_valid.eq(rgen.valid), self.rd_req_addr.eq(rgen.addr),
-                     self.rd_req_beats.eq(rgen.beats), self.rd_ready.eq(1)]
+                           core.rd_req_ready)
+        m.d.comb += [core.rd_req_valid.eq(rgen.valid), core.rd_req_addr.eq(rgen.addr),
+                     core.rd_req_beats.eq(rgen.beats), core.rd_ready.eq(1)]
         ld_active = Signal()
         ld_count = Signal(BEATS_BITS)
         # The count restarts with the load's block: 0 in the cycle after the slot's end (the
         # register restarts from there too, like the records).
         ld_n = Mux(shift_ld, 0, ld_count)
         na, nb = v_ld.na, v_ld.nb
-        rd_fire = self.rd_valid & self.rd_ready
+        rd_fire = core.rd_valid & core.rd_ready
         # ``ld_at_last``: the next beat is the load's last (registered, so the end of a slot
         # does not wait for a counter comparison).
         ld_at_last = Signal()
@@ -599,9 +685,9 @@ class AccelCore(wiring.Component):
         # Beat i of the load: activations, then weight codes, then scales, lines in order.
         in_b = ld_n - na
         in_s = ld_n - na - nb
-        targets = [(a_wr, ld_n, alb, c.a_lines, v_ld.ha, ld_n < na),
-                   (b_wr, in_b, blb, c.b_lines, v_ld.hb, (ld_n >= na) & (in_b < nb)),
-                   (s_wr, in_s, slb, c.s_lines, v_ld.hb, ld_n >= na + nb)]
+        targets = [(buf.a_wr, ld_n, alb, c.a_lines, v_ld.ha, ld_n < na),
+                   (buf.b_wr, in_b, blb, c.b_lines, v_ld.hb, (ld_n >= na) & (in_b < nb)),
+                   (buf.s_wr, in_s, slb, c.s_lines, v_ld.hb, ld_n >= na + nb)]
         # Each beat is written an edge after it arrives, from registers (address, beat,
         # lane enables): the read data's valid and the beat counter's arithmetic end at those
         # registers, not at the block RAMs' write ports; `_read_through` shows a reader the
@@ -609,11 +695,21 @@ class AccelCore(wiring.Component):
         for port, idx, lb, lines, half, sel in targets:
             lg_lb = _log2(lb)
             m.d.sync += [port.addr.eq(Cat((idx >> lg_lb)[:_log2(lines)], half)),
-                         port.data.eq(self.rd_data.replicate(lb)),
+                         port.data.eq(core.rd_data.replicate(lb)),
                          port.en.eq(Mux(ld_active & rd_fire & sel,
                                         1 << (idx[:lg_lb] if lg_lb else 0), 0))]
+        self.ld_last = ld_last
 
-        # ---- compute: walk the tiles of the block, feeding the array from the buffers ----
+
+class _TileSequencer:
+    """The compute: walks the tiles of the block, feeding the array from the buffers, and
+    tells when each tile's result comes out of the array."""
+
+    def __init__(self, m: Module, c: CoreConfig, buf: _Buffers, cmd: _Command, rec: _Records,
+                 slot: _SlotControl) -> None:
+        arr, busy, v_ld, v_cp = cmd.arr, cmd.busy, rec.v_ld, rec.v_cp
+        comp_pending, slot_end, next_comp = slot.comp_pending, slot.slot_end, slot.next_comp
+        a_rd, b_rd, s_rd = buf.a_rd, buf.b_rd, buf.s_rd
         # a_ln, b_ln, s_ln: the buffer lines of the beat (a_tb + kb, b_tb + kb, s_tb + g),
         # counted beside the rest so that no adder sits between the array's ``in_ready``
         # and the buffers' read addresses.
@@ -730,7 +826,7 @@ class AccelCore(wiring.Component):
             m.d.comb += result_now.eq(delay[-1])
         else:
             m.d.comb += result_now.eq(front_done)
-        m.d.comb += comp_ending.eq(result_now & busy_last)
+        m.d.comb += slot.comp_ending.eq(result_now & busy_last)
         with m.If(accept & last_of_tile):
             m.d.sync += [tile_busy.eq(1), busy_last.eq(succ_next_blk),
                          busy_oline.eq(cur["o_tile"])]
@@ -738,14 +834,24 @@ class AccelCore(wiring.Component):
             m.d.sync += [tile_busy.eq(0), tile_front_done.eq(0)]
         with m.Elif(front_done):
             m.d.sync += tile_front_done.eq(1)
+        self.result_now, self.busy_oline = result_now, busy_oline
 
-        # ---- drain: result rows into the output buffer, one per cycle ----
-        # Row r of a tile's result is added to its partial sum in the cycle after the drain
-        # reaches it and the sum is registered (``o_wr``'s address, data and enable), so the
-        # line is written one edge later: the row select and the adder end at a register, not
-        # at the block RAM's write port. The next read of the same line (the next k block's
-        # tile) comes at least one tile period (>= 3 cycles: a term, a dequantizer cycle and
-        # the operand register) after the previous one's, so it reads the written sum.
+
+class _Drain:
+    """Result rows into the output buffer, one per cycle, added to their partial sums.
+
+    Row r of a tile's result is added to its partial sum in the cycle after the drain
+    reaches it and the sum is registered (``o_wr``'s address, data and enable), so the line
+    is written one edge later: the row select and the adder end at a register, not at the
+    block RAM's write port. The next read of the same line (the next k block's tile) comes at
+    least one tile period (>= 3 cycles: a term, a dequantizer cycle and the operand register)
+    after the previous one's, so it reads the written sum.
+    """
+
+    def __init__(self, m: Module, c: CoreConfig, buf: _Buffers, arr: _ArrayAdapter,
+                 rec: _Records, seq: _TileSequencer) -> None:
+        v_cp, result_now, busy_oline = rec.v_cp, seq.result_now, seq.busy_oline
+        o_old, o_wr, ow = buf.o_old, buf.o_wr, c.array.out_width
         dr_active, dr_first, dr_half = Signal(), Signal(), Signal()
         dr_last = Signal()         # the drained block is its output block's last k block
         dr_sel = Signal(c.rows)    # one-hot: the result row drained this cycle
@@ -772,25 +878,35 @@ class AccelCore(wiring.Component):
         m.d.sync += [o_wr.data.eq(Cat(*sums)), o_wr.en.eq(dr_active),
                      wr_line.eq(Cat(dr_line[:lg_ol], dr_half))]
         m.d.comb += o_wr.addr.eq(wr_line)
+        self.active, self.sel, self.line, self.half, self.last = (
+            dr_active, dr_sel, dr_line, dr_half, dr_last)
 
-        # ---- write-back: write requests and the output lines, one bus beat at a time ----
-        wb_start_slot = slot_end & next_wb & ~next_load
+
+class _WriteBack:
+    """The write-back: write requests and their beat count (a block's write-back starts with
+    its slot, or after the slot's load); its end, or the load's, ends the slot's DRAM part."""
+
+    def __init__(self, m: Module, c: CoreConfig, core: AccelCore, rec: _Records,
+                 slot: _SlotControl, load: _Load) -> None:
+        olb = c.beats_per_line(c.o_line_bits)
+        v_cp, v_wb, ld_last = rec.v_cp, rec.v_wb, load.ld_last
+        wb_start_slot = slot.slot_end & slot.next_wb & ~slot.next_load
         wb_start_load = ld_last & v_wb.valid & v_wb.last_k
         wb_start = wb_start_slot | wb_start_load
         # Started with the slot, the block is still the compute record; after the load, the
         # write-back record.
         wgen = _RequestGen(m, "wreq", [(wb_start_slot, v_cp.wb_phases()),
                                        (wb_start_load, v_wb.wb_phases())],
-                           v_wb.wb_phases(), self.wr_req_ready)
-        m.d.comb += [self.wr_req_valid.eq(wgen.valid), self.wr_req_addr.eq(wgen.addr),
-                     self.wr_req_beats.eq(wgen.beats)]
+                           v_wb.wb_phases(), core.wr_req_ready)
+        m.d.comb += [core.wr_req_valid.eq(wgen.valid), core.wr_req_addr.eq(wgen.addr),
+                     core.wr_req_beats.eq(wgen.beats)]
         wb_active = Signal()
         wb_count = Signal(BEATS_BITS)
         ws = Signal(range(max(olb, 2)))
-        wr_fire = self.wr_valid & self.wr_ready
+        wr_fire = core.wr_valid & core.wr_ready
         wb_at_last = Signal()      # the next beat is the write-back's last
         wb_last = wb_active & wr_fire & wb_at_last
-        m.d.comb += dma_ending.eq(wb_last | (ld_last & ~(v_wb.valid & v_wb.last_k)))
+        m.d.comb += slot.dma_ending.eq(wb_last | (ld_last & ~(v_wb.valid & v_wb.last_k)))
         with m.If(wb_start):
             m.d.sync += [wb_active.eq(1), wb_count.eq(0), ws.eq(0),
                          wb_at_last.eq(Mux(wb_start_slot, v_cp.o_total == 1,
@@ -800,19 +916,34 @@ class AccelCore(wiring.Component):
                          ws.eq(Mux(ws == olb - 1, 0, ws + 1))]
             with m.If(wb_last):
                 m.d.sync += wb_active.eq(0)
-        pop = wr_fire & (ws == olb - 1)      # a line's last beat leaves
+        self.active, self.ws = wb_active, ws
+        self.pop = wr_fire & (ws == olb - 1)      # a line's last beat leaves
 
-        # ---- write-back lines: read ahead into a line FIFO ----
-        # The write stream is fed from a FIFO of whole lines (fabric registers), so its data
-        # and valid are registers and its (external, late) ready only counts beats and lines:
-        # it reaches no block RAM address. The write-back copy's read address is a register,
-        # loaded a cycle ahead by a prefetcher that walks the lines of each write-back in
-        # order, as soon as their sums are final; the RAM's read data goes through the
-        # transparency muxes into a FIFO entry. Output blocks alternate halves and each has one
-        # write-back, so the prefetcher's half simply toggles after a write-back's last line,
-        # and it may read the next write-back's first lines while this one is still sending.
-        # A line is final once the drain computed it in the block's last k block: the drain
-        # writes a block's lines once each, in line order, so a count per half says which.
+
+class _LineFifo:
+    """The write-back's lines, read ahead into a FIFO of whole lines.
+
+    The write stream is fed from a FIFO of whole lines (fabric registers), so its data and
+    valid are registers and its (external, late) ready only counts beats and lines: it
+    reaches no block RAM address. The write-back copy's read address is a register, loaded a
+    cycle ahead by a prefetcher that walks the lines of each write-back in order, as soon as
+    their sums are final; the RAM's read data goes through the transparency muxes into a
+    FIFO entry. Output blocks alternate halves and each has one write-back, so the
+    prefetcher's half simply toggles after a write-back's last line, and it may read the
+    next write-back's first lines while this one is still sending. A line is final once the
+    drain computed it in the block's last k block: the drain writes a block's lines once
+    each, in line order, so a count per half says which.
+    """
+
+    def __init__(self, m: Module, c: CoreConfig, core: AccelCore, buf: _Buffers,
+                 cmd: _Command, rec: _Records, seq: _TileSequencer, drain: _Drain,
+                 wb: _WriteBack) -> None:
+        olb = c.beats_per_line(c.o_line_bits)
+        lg_olb, lg_ol, ow, bus = _log2(olb), _log2(c.o_lines), c.array.out_width, buf.bus
+        v_cp, result_now, pop, busy = rec.v_cp, seq.result_now, wb.pop, cmd.busy
+        o_wr, o_out = buf.o_wr, buf.o_out
+        dr_active, dr_sel, dr_line = drain.active, drain.sel, drain.line
+        dr_half, dr_last = drain.half, drain.last
         depth = 3 if olb == 1 else 2         # enough to send a line every olb cycles
         lines = range(c.o_lines + 1)
         nx_dr_active = result_now | (dr_active & ~dr_sel[-1])
@@ -882,16 +1013,12 @@ class AccelCore(wiring.Component):
         head = o_wr.data
         for i in range(depth):
             head = Mux((fifo_n != 0) & (rp == i), fifo[i], head)
-        m.d.comb += self.wr_valid.eq(wb_active & ((fifo_n != 0) | fall_through))
+        m.d.comb += core.wr_valid.eq(wb.active & ((fifo_n != 0) | fall_through))
         words = [Signal(signed(c.word_bits), name=f"wb_word{col}") for col in range(c.cols)]
         m.d.comb += [w.eq(head[col * ow:(col + 1) * ow].as_signed())
                      for col, w in enumerate(words)]
         line = Cat(*words)
-        m.d.comb += self.wr_data.eq(line.word_select(ws, bus) if olb > 1 else line)
-        # The buffers, for testbenches that inspect their contents.
-        self.buffers = {"activation": a_mem, "weight": b_mem, "scale": s_mem, "output": o_mem,
-                        "output_copy": o_copy}
-        return m
+        m.d.comb += core.wr_data.eq(line.word_select(wb.ws, bus) if olb > 1 else line)
 
 
 def _read_through(m: Module, rd: ReadPort, wr: WritePort, bus: int, name: str) -> Value:
