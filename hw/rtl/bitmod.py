@@ -1382,14 +1382,12 @@ class _BackEnd:
         # For each normalization shift inc = i, both sides' shifted values, ready beside the
         # leading-one detection (only the registered flags and the large shift feed them): the
         # stored sum by max(i, d), the operand by max(i - d, 0); the picks select one of each.
-        sums, parts, nears = [], [], []
+        nears = []  # the operand's, when d > 0
         for i in incs:
-            sums.append(Mux(later & nearer[i], big_t, total_reg >> i))
             near = partial >> max(i - 1, 0)  # d = 1; a larger d shifts the operand less
             for j in range(2, i + 1):
                 near = Mux(nearer[j], partial >> (i - j), near)
             nears.append(near)
-            parts.append(Mux(later, near, big_p >> i))
         total = Signal(signed(width), name="accs" + sfx)
         if decoded:
             # The registered flags fold into the picks, so each side is one AND-OR over the
@@ -1403,6 +1401,8 @@ class _BackEnd:
             # Named: the low-zero tests read each bit of both sides several times.
             side_t, side_p = _named(m, (side_t, side_p), "accsd" + sfx)
         else:
+            sums = [Mux(later & nearer[i], big_t, total_reg >> i) for i in incs]
+            parts = [Mux(later, near, big_p >> i) for i, near in zip(incs, nears, strict=True)]
             side_t, side_p = _one_hot_select(picks, sums), _one_hot_select(picks, parts)
         m.d.comb += total.eq(side_t.as_signed() + side_p.as_signed())
         new_base = Signal(eb, name="accne" + sfx)
