@@ -43,7 +43,7 @@ def _workload(kind: str, folder: Path) -> Path:
         "generate_tokens": 21,
         "weights": spec["weights"],
         "activations": {"bits": spec["act_bits"]},
-        "kv_cache": {"bits": spec["kv_bits"]},
+        "kv_cache": dict(spec["kv_cache"]),
     }
     path = folder / f"workload-{kind}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

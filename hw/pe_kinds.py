@@ -101,8 +101,10 @@ class BitmodPE(_PEBase):
 
     ``dequant_pj_per_cycle``: energy of the per-group dequantizer per busy cycle.
     ``weight_formats``: the `hwsim.dtypes` weight formats the PE's RTL build runs (an FPGA
-    design point states them); a workload with other weights is refused. None: every format
-    the cycle model knows.
+    design point and the RTL core's hardware YAML state them); a workload whose weights or
+    KV cache (attention's second operand) are another format, FP16 or a plain width
+    included, is refused. None: every format the cycle model knows (FP16 and plain widths
+    as Booth digits of the bit pattern).
     ``pipeline``: register stages in its datapath (one cycle more per array tile each).
     ``dequantizer_pes``: PEs of an array row that share one bit-serial dequantizer, taking
     turns at each group's end (1: one per PE; the RTL array's ``dequantizer=row``: its
@@ -191,9 +193,10 @@ class FpgaStudy:
         weight_formats: the `hwsim.dtypes` weight formats it runs, for the throughput table.
         max_side: the largest rows or cols tried.
         dsp_optional: its multiplies map to hard DSPs, so it is also built with them in LUTs.
-        workload: the precision it runs an LLM at in the study's benchmark: ``weights`` (a
-            workload YAML entry), ``act_bits`` and ``kv_bits`` (the KV cache is the b
-            operand of attention, so it must fit the PE's weight input).
+        workload: the precision it runs an LLM at in the study's benchmark: ``weights`` and
+            ``kv_cache`` (workload YAML entries; the KV cache is the b operand of attention,
+            so it must be one the PE's weight input runs: a format of the build's
+            ``weight_formats`` for BitMoD) and ``act_bits``.
     """
 
     name: str
@@ -304,7 +307,8 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       array_block="pe_array", max_side=16,
                       weight_formats=("bitmod3", "bitmod4", "int4", "int8"),
                       workload=_frozen({"weights": {"format": "bitmod3", "group_size": 128},
-                                        "act_bits": 16, "kv_bits": 16})),),
+                                        "act_bits": 16,
+                                        "kv_cache": {"format": "int8", "group_size": 128}})),),
            rtl_cores=_frozen({"accel_core": _BITMOD_ARRAY})),
     PEKind("mac", MacPE,
            _frozen({"int_mac": _INT_MAC, "fp16_int_mac": _FP16_INT_MAC,
@@ -313,14 +317,14 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       _frozen({"lanes": 4, "k": 256}), weight_formats=("int8", "int4"),
                       dsp_optional=True,
                       workload=_frozen({"weights": {"format": "int8"}, "act_bits": 8,
-                                        "kv_bits": 8})),
+                                        "kv_cache": {"bits": 8}})),
             # W4A16 (the usual weight-only LLM quantization) on the FP16 x INT8 multipliers;
             # the KV cache in INT8 because the PE's weight input is 8 bits wide.
             FpgaStudy("fp16_int_mac", "FP16 x INT8 MAC (bit-parallel)", "fp16_int_mac",
                       _frozen({"lanes": 4, "k": 256, "weight_bits": 8, "pipeline": 4}),
                       weight_formats=("int8", "int4"), dsp_optional=True,
                       workload=_frozen({"weights": {"format": "int4", "group_size": 128},
-                                        "act_bits": 16, "kv_bits": 8})))),
+                                        "act_bits": 16, "kv_cache": {"bits": 8}})))),
     PEKind("dint", DintPE,
            _frozen({"dint_mac": BlockPE(_frozen({"lanes": "lanes", "pipeline": "pipeline"}),
                                         fixed=_frozen({"act_bits": 8}))}),
@@ -328,7 +332,7 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       _frozen({"lanes": 4, "k": 256}), weight_formats=("dint4",),
                       dsp_optional=True,
                       workload=_frozen({"weights": {"format": "dint4", "group_size": 128},
-                                        "act_bits": 8, "kv_bits": 4})),)),
+                                        "act_bits": 8, "kv_cache": {"bits": 4}})),)),
     PEKind("bipolar", BipolarPE,
            _frozen({"bipolar_pe": BlockPE(_frozen({"lanes": "lanes", "act_bits": "act_bits",
                                                    "max_weight_bits": "weight_bits"}))}),
@@ -336,7 +340,7 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       _frozen({"lanes": 4, "k": 256, "weight_bits": 4, "act_bits": 8}),
                       weight_formats=("bipolar4",),
                       workload=_frozen({"weights": {"format": "bipolar4", "group_size": 128},
-                                        "act_bits": 8, "kv_bits": 4})),)),
+                                        "act_bits": 8, "kv_cache": {"bits": 4}})),)),
     # No RTL yet: cost models only.
     PEKind("bit_serial", BitSerialPE, _frozen({})),
     PEKind("systolic", SystolicPE, _frozen({})),

@@ -28,6 +28,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hwsim.config import validation_error
+from hwsim.dtypes import AnyFormat, get_format
 from hwsim.errors import HwsimError
 from hwsim.files import preset_file, preset_names, read_yaml, resolve_reference
 from hwsim.hw import HardwareSpec, hardware_from_dict
@@ -142,8 +143,10 @@ def machine_from_hardware(hw: HardwareSpec) -> Machine:
 
     Memory bandwidth: the DRAM's bytes per cycle at the clock. On-chip: the three buffers.
     Compute: for every ``b`` operand width the PE kind runs (a plain width, 1..16 bits, at the
-    PE's activation width), PEs x lanes / cycles per lane-MAC (the kind's cycle model over a
-    long reduction) x 2 FLOP x clock; one path per width where the rate drops. Memory
+    PE's activation width; for a build that states its formats, ``pe.weight_formats``, the
+    code widths of those formats, each at its slowest format's rate), PEs x lanes / cycles
+    per lane-MAC (the kind's cycle model over a long reduction) x 2 FLOP x clock; one path
+    per width where the rate drops. Memory
     capacity and the vector unit are assumptions (`ASSUMED_MEMORY_GIB`,
     `ASSUMED_VECTOR_LANES`).
     """
@@ -152,11 +155,13 @@ def machine_from_hardware(hw: HardwareSpec) -> Machine:
     clock_hz = hw.clock_mhz * 1e6
     pes = hw.array.rows * hw.array.cols
     rates: list[tuple[int, float]] = []
-    for b_bits in range(1, _MAX_OPERAND_BITS + 1):
-        widths = model.widths(pe, pe.act_bits, None, b_bits, False)
-        if isinstance(widths, str):
+    for b_bits, b_formats in _operand_widths(pe):
+        per_format = [model.widths(pe, pe.act_bits, b, b_bits, False) for b in b_formats]
+        if any(isinstance(w, str) for w in per_format):
             continue
-        cycles = float(model.pe_cycles(_LANE_MAC_K, pe, widths, None)) * pe.lanes / _LANE_MAC_K
+        # A path takes every operand up to its width: a width's rate is its slowest format's.
+        pe_cycles = max(float(model.pe_cycles(_LANE_MAC_K, pe, w, None)) for w in per_format)
+        cycles = pe_cycles * pe.lanes / _LANE_MAC_K
         rates.append((b_bits, pes * pe.lanes / cycles * 2 * clock_hz))
     # A path takes operands up to its width: keep the widest width of every rate.
     peaks = tuple(ComputePeak(pe.act_bits, b, rate) for i, (b, rate) in enumerate(rates)
@@ -173,6 +178,20 @@ def machine_from_hardware(hw: HardwareSpec) -> Machine:
         peaks=peaks,
         source=hw.source,
     )
+
+
+def _operand_widths(pe) -> list[tuple[int, list[AnyFormat | None]]]:
+    """The ``b`` operand widths a compute path is derived for, each with the formats it
+    stands for: a plain width (None) of 1..16 bits, or, for a build that states the formats
+    it runs (``pe.weight_formats``), the code width of each of them (no FP16 path unless it
+    is one)."""
+    names = getattr(pe, "weight_formats", None)
+    if names is None:
+        return [(b_bits, [None]) for b_bits in range(1, _MAX_OPERAND_BITS + 1)]
+    by_width: dict[int, list[AnyFormat | None]] = {}
+    for fmt in map(get_format, names):
+        by_width.setdefault(int(fmt.bits), []).append(fmt)
+    return sorted(by_width.items())
 
 
 def list_machines() -> list[str]:

@@ -148,6 +148,10 @@ class _MacModel(CycleModel):
 
 class _BitmodModel(CycleModel):
     def widths(self, pe, a_bits, b, b_bits, grouped):
+        # A build that states its formats runs those only: its decoder has no path for FP16
+        # or a plain width (e.g. attention's FP16 KV cache), whatever the cycle model knows.
+        if pe.weight_formats is not None and (b is None or b.name not in pe.weight_formats):
+            return f"its build runs {', '.join(pe.weight_formats)} (pe.weight_formats)"
         # FP16 weights or a plain width: Booth digits of the bit pattern, no group scales.
         if b is None or (b.is_reference and b.bits <= 16):
             return OperandWidths(a_bits, b_bits, pc.bitmod_terms_for_width(b_bits))
@@ -155,8 +159,6 @@ class _BitmodModel(CycleModel):
             terms = pc.bitmod_terms_per_weight(b)
         except HwsimError as exc:
             return str(exc).split("; ", 1)[-1]
-        if pe.weight_formats is not None and b.name not in pe.weight_formats:
-            return f"its build runs {', '.join(pe.weight_formats)} (pe.weight_formats)"
         return OperandWidths(a_bits, b_bits, terms, grouped=grouped)
 
     def pe_cycles(self, k, pe, w, group_size):

@@ -13,6 +13,15 @@ __all__ = ["OperandWidths", "operand_widths"]
 
 # Workload YAML key that sets each kind of b operand (for error messages).
 _B_FIELD = {"weight": "weights", "kv": "kv_cache", "activation": "activations"}
+# What the workload can change when the PE's build states the formats it runs
+# (``pe.weight_formats``). Attention's matmuls always run on the PE array with the KV cache
+# as their b operand: the workload has no key that runs them elsewhere.
+_IN_THE_SET = {
+    "weight": "set weights.format (or weights.overrides of this layer) to one of them",
+    "kv": "set kv_cache.format to one of them: attention's matmuls run on the PE array with "
+          "the KV cache as their second operand, and no workload key runs them elsewhere",
+    "activation": "set activations.format to one of them",
+}
 
 
 def operand_widths(op: Op, hw: HardwareSpec) -> OperandWidths:
@@ -35,6 +44,8 @@ def operand_widths(op: Op, hw: HardwareSpec) -> OperandWidths:
     widths = cycle_model(pe.kind).widths(pe, a_bits, b_fmt, b_bits, op.group_size is not None)
     if isinstance(widths, str):
         b_desc = f"format {b_fmt.name!r}" if b_fmt is not None else f"{b_bits}-bit width"
+        advice = (f"; {_IN_THE_SET[op.b_kind]}"
+                  if getattr(pe, "weight_formats", None) is not None else "")
         raise HwsimError(f"{where}: the {pe.kind} PE (pe.kind) cannot run "
-                         f"{_B_FIELD[op.b_kind]} {b_desc}: {widths}")
+                         f"{_B_FIELD[op.b_kind]} {b_desc}: {widths}{advice}")
     return widths

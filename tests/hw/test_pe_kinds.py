@@ -55,6 +55,26 @@ def test_every_fpga_study_builds_a_block_of_its_kind():
                 get_format(fmt)
 
 
+@pytest.mark.parametrize("study", list(FPGA_STUDIES.values()), ids=list(FPGA_STUDIES))
+def test_every_fpga_studys_benchmark_workload_runs_on_its_build(study):
+    # bench_fpga_scale simulates Llama-2-7B on each design point at the study's precisions:
+    # every GEMM's operands (attention's KV cache included) must be ones the build runs.
+    from hwsim.sim import operand_widths
+    from hwsim.workloads import operators, workload_from_dict
+
+    pe, _, _ = pe_for_block(study.block, resolve_params(study.block, dict(study.params)))
+    hw = hardware_from_dict(_hw({**pe, "energy_pj_per_cycle": 0, "area_um2": 0}))
+    spec = study.workload
+    wl = workload_from_dict({"model": "llama-2-7b", "prompt_tokens": 256, "generate_tokens": 21,
+                             "weights": dict(spec["weights"]),
+                             "activations": {"bits": spec["act_bits"]},
+                             "kv_cache": dict(spec["kv_cache"])})
+    gemms = [op for op in operators(wl) if op.kind == "gemm"]
+    assert {op.b_kind for op in gemms} == {"weight", "kv"}
+    for op in gemms:
+        operand_widths(op, hw)
+
+
 def test_unknown_kind_names_the_known_ones():
     with pytest.raises(HwsimError, match=r"unknown PE kind 'macc' .*did you mean mac.*; known: "
                        r"bitmod, mac, dint, bipolar, bit_serial, systolic"):

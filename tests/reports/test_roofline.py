@@ -227,6 +227,23 @@ def test_an_accelerator_machine_is_derived_from_its_hardware_description() -> No
         load_machine("dint").gemm_peak_flops(8, 8)
 
 
+def test_a_build_stating_its_formats_has_paths_at_their_code_widths_only() -> None:
+    from hwsim.hw import load_hardware
+
+    # fpga-bitmod-ecp5-25k runs fp3/fp4 (3 and 4 bits, 2 terms a weight), int4 (2 Booth
+    # digits), int6 (3) and int8 (4): paths at 4, 6 and 8 bits, none for FP16 (the simulator
+    # refuses those operands on it too).
+    hw = load_hardware("fpga-bitmod-ecp5-25k")
+    m = load_machine("fpga-bitmod-ecp5-25k")
+    pes_hz = hw.array.rows * hw.array.cols * hw.pe.lanes * 2 * hw.clock_mhz * 1e6
+    assert [(p.a_bits, p.b_bits) for p in m.peaks] == [(16, 4), (16, 6), (16, 8)]
+    for bits, terms in ((3, 2), (4, 2), (6, 3), (8, 4)):
+        assert m.gemm_peak_flops(16, bits) == pytest.approx(pes_hz / terms)
+    with pytest.raises(HwsimError, match=r"no compute path for 16-bit x 16-bit operands "
+                                         r"\(its paths: 16x4, 16x6, 16x8\)"):
+        m.gemm_peak_flops(16, 16)
+
+
 def test_a_hardware_yaml_is_a_machine_file_too(tmp_path) -> None:
     from hwsim.hw import hardware_to_dict, load_hardware
 

@@ -80,6 +80,34 @@ def test_precision_the_pe_cannot_run(run_cli, tmp_path, small_gemms):
     assert "cannot run weights format 'nf4'" in " ".join(cap.err.split())
 
 
+def test_an_fpga_bitmod_build_refuses_a_kv_cache_outside_its_formats(run_cli, tmp_path):
+    # The design point's build runs the formats of pe.weight_formats only: attention's FP16
+    # KV cache (the workload default) is refused naming the op, the operand and the set; a
+    # KV cache quantized to int8 (one of them) runs.
+    preset = (Path(__file__).resolve().parents[2] / "hw" / "fpga" / "presets"
+              / "fpga-bitmod-ecp5-25k.yaml")
+    formats = ", ".join(load_hardware(str(preset)).pe.weight_formats)
+    workload = tmp_path / "w.yaml"
+    text = ("model: opt-1.3b\nprompt_tokens: 8\ngenerate_tokens: 2\n"
+            "weights: {format: bitmod4, group_size: 128}\n")
+    workload.write_text(text, encoding="utf-8")
+    code, cap = run_cli("run", str(workload), "--hardware", str(preset),
+                        "--out", str(tmp_path / "fp16"))
+    assert code == 2
+    err = " ".join(cap.err.split())
+    assert err == (f"error: {preset}: prefill op 'attn_qk': the bitmod PE (pe.kind) cannot "
+                   f"run kv_cache 16-bit width: its build runs {formats} (pe.weight_formats); "
+                   "set kv_cache.format to one of them: attention's matmuls run on the PE "
+                   "array with the KV cache as their second operand, and no workload key runs "
+                   "them elsewhere")
+    assert not (tmp_path / "fp16").exists()
+    workload.write_text(text + "kv_cache: {format: int8, group_size: 64}\n", encoding="utf-8")
+    code, cap = run_cli("run", str(workload), "--hardware", str(preset),
+                        "--out", str(tmp_path / "int8"))
+    assert code == 0, cap.err
+    assert json.loads((tmp_path / "int8" / "summary.json").read_text())["total_cycles"] > 0
+
+
 def test_default_run_needs_no_arguments(run_cli, tmp_path):
     # The README's main command: bundled Llama-2-7B workload on the embedded bitmod preset.
     code, cap = run_cli("run", "--out", str(tmp_path))

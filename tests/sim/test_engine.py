@@ -317,6 +317,54 @@ def test_a_bitmod_build_runs_only_its_weight_formats():
     assert simulate_op(_op(16, 64, 128, "bitmod4"), hw)[0].cycles > 0
 
 
+@pytest.mark.parametrize(("b_format", "b_kind", "described", "advice"), [
+    # Attention's FP16 KV cache (a 16-bit width) and FP16 weights: no path in the build's
+    # decoder, though the cycle model knows Booth digits of a bit pattern.
+    (None, "kv", "kv_cache 16-bit width", "set kv_cache.format to one of them: attention's "
+     "matmuls run on the PE array with the KV cache as their second operand, and no workload "
+     "key runs them elsewhere"),
+    ("fp16", "weight", "weights format 'fp16'",
+     "set weights.format (or weights.overrides of this layer) to one of them"),
+])
+def test_a_bitmod_build_refuses_operands_outside_its_formats(b_format, b_kind, described,
+                                                             advice):
+    op = dataclasses.replace(_op(1, 300, 128, b_format, stage="decode", b_kind=b_kind),
+                             name="attn_qk", group_size=None)
+    free = load_hardware("bitmod")
+    # Without a stated set the cycle model runs it (Booth digits of 16 bits: 8 terms).
+    assert operand_widths(op, free).terms == 8
+    built = with_overrides(free, {"pe.weight_formats": ["bitmod4", "int8"]})
+    with pytest.raises(HwsimError) as err:
+        simulate_op(op, built)
+    assert str(err.value) == (f"{built.source}: decode op 'attn_qk': the bitmod PE (pe.kind) "
+                              f"cannot run {described}: its build runs bitmod4, int8 "
+                              f"(pe.weight_formats); {advice}")
+    # A KV cache quantized to a format of the set runs.
+    kv8 = dataclasses.replace(op, b_format=get_format("int8"), b_bits=8.25, group_size=64)
+    assert simulate_op(kv8, built)[0].cycles > 0
+
+
+def test_the_rtl_cores_yaml_runs_only_its_builds_formats():
+    # The hardware YAML `hwsim fpga accel_core` writes states the build's formats (fp4 here):
+    # attention's FP16 KV cache is refused, a KV cache in bitmod4 runs.
+    from hwsim.hw.rtl.core_config import CoreConfig
+    from hwsim.hw.rtl.core_layout import core_hardware
+
+    c = CoreConfig(rows=2, cols=2, lanes=2, group_size=8, k_max=64, a_lines=16, b_lines=16,
+                   o_lines=16, bus_bytes=2)
+    hw = hardware_from_dict(core_hardware(c), source="core.yaml")
+    op = dataclasses.replace(_op(1, 40, 16, None, stage="decode", b_kind="kv"),
+                             name="attn_qk")
+    with pytest.raises(HwsimError, match=r"^core.yaml: decode op 'attn_qk': the bitmod PE "
+                                         r"\(pe.kind\) cannot run kv_cache 16-bit width: its "
+                                         r"build runs fp4_e2m1, fp4_ea_neg, fp4_ea_pos, "
+                                         r"fp4_er_neg, fp4_er_pos, bitmod4 \(pe.weight_formats\); "
+                                         r"set kv_cache.format to one of them"):
+        simulate_op(op, hw)
+    kv4 = dataclasses.replace(op, b_format=get_format("bitmod4"), b_bits=5.0, group_size=8)
+    assert simulate_op(kv4, hw)[0].cycles > 0
+
+
 def test_buffer_smaller_than_one_tile_names_the_field():
     hw = with_overrides(load_hardware("bitmod"), {"buffers.activation.kib": 1})
     with pytest.raises(HwsimError, match=r"buffers.activation.kib: 1 KiB cannot hold one"):
