@@ -78,6 +78,21 @@ def test_the_fpga_pe_options_reach_the_array():
     assert run.cycles == case.model_cycles
 
 
+def test_a_core_of_decoded_loop_pes_is_bit_exact_and_cycle_exact():
+    # loop=decoded (BitMoD's accumulator, its large shift amounts decoded a cycle ahead) in
+    # the core's array, 2 stages: two k blocks of 2 x 2 tiles back to back, three groups per
+    # output. The outputs are the bitmod accumulator's golden model (every one differs from
+    # the exact accumulator's here), the cycles the simulator's.
+    c = dataclasses.replace(SMALL, pipeline=2, accumulator="bitmod", loop="decoded")
+    case = make_case(c, 4, 4, 24, 2, seed=17)
+    assert case.mapping.blocks == (1, 1, 2)
+    assert (case.expected != make_case(SMALL, 4, 4, 24, 2, seed=17).expected).all()
+    run, got, _ = _run(c, case, 2)
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert (got == case.expected).all()
+    assert run.cycles == case.model_cycles
+
+
 def test_a_row_shared_dequantizer_keeps_the_cycles_exact():
     # SMALL's fp4 groups accumulate in 4 beats x 2 terms = 8 cycles, fewer than the 2 columns
     # x 8 scale bits a group keeps the row's dequantizer: every group stalls the front. The
