@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwsim.errors import HwsimError
 from hwsim.reports.roofline_machine import Machine
-from hwsim.workloads.ops import Op
+from hwsim.workloads.ops import OPERAND_FIELDS, Op
 from hwsim.workloads.traffic import (
     ROOFLINE_WORD_BITS,
     TENSORS,
@@ -70,7 +71,13 @@ def op_step_costs(op: Op, machine: Machine) -> dict[str, np.ndarray | float]:
     if op.kind == "gemm":
         flops = 2.0 * m * n * k * op.count
         a, b, out = m * k * op.a_bits, k * n * op.b_bits, m * n * op.out_bits
-        peak = machine.gemm_peak_flops(op.a_code_bits, op.b_code_bits)
+        try:
+            peak = machine.gemm_peak_flops(op.a_code_bits, op.b_code_bits)
+        except HwsimError as exc:
+            # Which op, and which workload key sets its second operand (weights or KV cache).
+            b = op.b_format.name if op.b_format is not None else f"{op.b_bits:g}-bit"
+            raise HwsimError(f"{op.stage} op {op.name!r} ({OPERAND_FIELDS[op.b_kind]} {b}): "
+                             f"{exc}") from None
     else:
         flops = m * n * op.count * op.flops_per_element
         a, b, out = op.a_operands * m * n * op.a_bits, n * op.b_bits, m * n * op.out_bits

@@ -7,12 +7,10 @@ import math
 from hwsim.errors import HwsimError
 from hwsim.hw.spec import HardwareSpec
 from hwsim.sim.kind_models import OperandWidths, cycle_model
-from hwsim.workloads.ops import Op
+from hwsim.workloads.ops import OPERAND_FIELDS, Op
 
 __all__ = ["OperandWidths", "operand_widths"]
 
-# Workload YAML key that sets each kind of b operand (for error messages).
-_B_FIELD = {"weight": "weights", "kv": "kv_cache", "activation": "activations"}
 # What the workload can change when the PE's build states the formats it runs
 # (``pe.weight_formats``). Attention's matmuls always run on the PE array with the KV cache
 # as their b operand: the workload has no key that runs them elsewhere.
@@ -47,5 +45,5 @@ def operand_widths(op: Op, hw: HardwareSpec) -> OperandWidths:
         advice = (f"; {_IN_THE_SET[op.b_kind]}"
                   if getattr(pe, "weight_formats", None) is not None else "")
         raise HwsimError(f"{where}: the {pe.kind} PE (pe.kind) cannot run "
-                         f"{_B_FIELD[op.b_kind]} {b_desc}: {widths}{advice}")
+                         f"{OPERAND_FIELDS[op.b_kind]} {b_desc}: {widths}{advice}")
     return widths

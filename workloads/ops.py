@@ -31,11 +31,14 @@ import numpy as np
 from hwsim.dtypes import AnyFormat
 from hwsim.workloads.attention import FusedAttention
 
-__all__ = ["Op", "OpKind", "OperandKind", "Stage"]
+__all__ = ["OPERAND_FIELDS", "Op", "OpKind", "OperandKind", "Stage"]
 
 Stage = Literal["prefill", "decode"]
 OpKind = Literal["gemm", "vector"]
 OperandKind = Literal["weight", "kv", "activation"]
+# The workload YAML key that sets each kind of operand (for error messages).
+OPERAND_FIELDS: dict[str, str] = {"weight": "weights", "kv": "kv_cache",
+                                  "activation": "activations"}
 
 
 @dataclass(frozen=True, eq=False)

@@ -242,6 +242,11 @@ def test_a_build_stating_its_formats_has_paths_at_their_code_widths_only() -> No
     with pytest.raises(HwsimError, match=r"no compute path for 16-bit x 16-bit operands "
                                          r"\(its paths: 16x4, 16x6, 16x8\)"):
         m.gemm_peak_flops(16, 16)
+    # In an analysis the error names the op and the workload key of its second operand.
+    qk = dataclasses.replace(_gemm(1, 300, 128, stage="decode"), name="attn_qk", b_kind="kv")
+    with pytest.raises(HwsimError, match=r"^decode op 'attn_qk' \(kv_cache 16-bit\): machine "
+                                         r"'fpga-bitmod-ecp5-25k' has no compute path"):
+        op_step_costs(qk, m)
 
 
 def test_a_hardware_yaml_is_a_machine_file_too(tmp_path) -> None:
