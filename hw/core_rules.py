@@ -18,32 +18,49 @@ definition:
 A hardware description of the core carries these as its ``core:`` section (`CoreSection`;
 `hwsim.hw.rtl.core_layout.core_hardware` writes it); with the array and ``pe.lanes`` it gives
 the `CoreRules` the mapper follows.
+
+The section also states the core's storage widths (``code_bits`` per weight code, one
+`SCALE_FIELD_BITS` field per group and row, FP16 activations, outputs of ``word_bits``):
+`core_stored_op` restates a GEMM in them, so the simulator costs the bytes the core moves.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from hwsim.hw._schema import CONFIG, PosInt
+from hwsim.workloads.ops import Op
 
 __all__ = [
+    "ACTIVATION_BITS",
+    "CODE_BITS",
     "SCALE_FIELD_BITS",
     "SIZE_FIELD_BITS",
+    "WORD_BITS",
     "CoreError",
     "CoreLines",
     "CoreRules",
     "CoreSection",
     "buffer_bits",
+    "core_stored_op",
 ]
 
 # Bits of the descriptor's size fields (m, n, k and the block sizes).
 SIZE_FIELD_BITS = 16
 # Bits of one row's group scale in a scale line (magnitude, sign, special-value selector).
 SCALE_FIELD_BITS = 16
+# Bits of an activation in an activation line (FP16, whatever the workload states).
+ACTIVATION_BITS = 16
+# What a build can store: a weight code's slot (4 when every family of the build has at most
+# 4 bits, else 8) and an output word (a power of two >= 32 holding the array's output width,
+# at most the 128-bit partial sums a description allows).
+CODE_BITS = (4, 8)
+WORD_BITS = (32, 64, 128)
 
 BUFFERS = ("activation", "weight", "scale", "output")
 
@@ -75,13 +92,20 @@ class CoreSection:
     """The ``core:`` section of a hardware description: the RTL core's build limits.
 
     ``group_size``: weights per group scale (every command's); ``k_max``: largest reduction of
-    a command; ``lines``: lines per buffer half.
+    a command; ``lines``: lines per buffer half; ``code_bits``: bits of a weight code in the
+    buffers and in DRAM (`CODE_BITS`); ``word_bits``: bits of an output word written to DRAM
+    (`WORD_BITS`). The two widths have no default: they depend on the build, and a guess
+    would cost the wrong bytes; a description without them is refused naming the key
+    (`hwsim.hw.spec`), so an older core YAML is written again by ``hwsim fpga accel_core``
+    or given the two keys by hand.
     """
 
     __pydantic_config__ = CONFIG
     group_size: PosInt
     k_max: PosInt
     lines: CoreLines
+    code_bits: Literal[4, 8] | None = None
+    word_bits: Literal[32, 64, 128] | None = None
 
 
 def _ceil(a: Any, b: int) -> Any:
@@ -168,6 +192,24 @@ class CoreRules:
         if k > self.k_max or not self.blocks_fit(block_m, block_n, block_k):
             return CoreError.TOO_BIG
         return CoreError.NONE
+
+
+def core_stored_op(op: Op, section: CoreSection) -> Op:
+    """``op`` (a GEMM) with the widths the core stores and moves its operands in: FP16
+    activations (`ACTIVATION_BITS`), weight codes of ``code_bits`` plus one
+    `SCALE_FIELD_BITS` field per group of ``group_size`` (the core's; a GEMM of another group
+    is refused by the mapper), outputs of ``word_bits``. ``stored_code_bits`` says which
+    part of each width is the operand's own (the code slot, the output word), so the
+    reports split the bytes without counting a wider slot as scales. The formats, which
+    pick the compute path, stay the workload's. Idempotent.
+    """
+    if section.code_bits is None or section.word_bits is None:
+        raise ValueError("core section without code_bits / word_bits (checked at the edge)")
+    b_bits = section.code_bits + SCALE_FIELD_BITS / section.group_size
+    return dataclasses.replace(
+        op, a_bits=float(ACTIVATION_BITS), b_bits=b_bits, out_bits=float(section.word_bits),
+        stored_code_bits=(float(ACTIVATION_BITS), float(section.code_bits),
+                          float(section.word_bits)))
 
 
 def buffer_bits(lines: CoreLines, line_bits: dict[str, int]) -> dict[str, int]:

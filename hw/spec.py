@@ -41,6 +41,9 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
       lines: {activation: 512, weight: 1024, scale: 16, output: 256}   # runs
                                # (`hwsim.hw.core_rules`); the buffers' kib must be these lines
                                # of port_bits (weight: plus the scale lines of rows x 16 bits)
+      code_bits: 8             # a weight code's slot (4 or 8; weight port = rows x lanes x it)
+      word_bits: 128           # an output word in DRAM (32, 64 or 128); GEMMs are costed in
+                               # these widths (FP16 activations, codes + 16 bits per group)
 
 Buffer energies are per access of ``port_bits`` (``read_pj``/``write_pj``) or per bit
 (``read_pj_per_bit``/``write_pj_per_bit``), not both. A buffer's area defaults to
@@ -52,6 +55,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +69,14 @@ from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
 from hwsim.hw._schema import CONFIG as _CFG
 from hwsim.hw._schema import AccBits, NonNegFloat, NonNegInt, PosFloat, PosInt, RtlSource
-from hwsim.hw.core_rules import SCALE_FIELD_BITS, CoreRules, CoreSection, buffer_bits
+from hwsim.hw.core_rules import (
+    CODE_BITS,
+    SCALE_FIELD_BITS,
+    WORD_BITS,
+    CoreRules,
+    CoreSection,
+    buffer_bits,
+)
 from hwsim.hw.pe_kinds import (
     PE_KINDS,
     BipolarPE,
@@ -283,6 +294,24 @@ def _core_checks(hw: HardwareSpec) -> list[str]:
                       f"{hw.pe.kind} (pe.kind)")
     if hw.decode_array is not None:
         errors.append("decode_array: the RTL core (core) has one array")
+    for key, allowed in (("code_bits", CODE_BITS), ("word_bits", WORD_BITS)):
+        if getattr(hw.core, key) is None:
+            errors.append(f"core.{key}: missing (allowed: {', '.join(map(str, allowed))}); "
+                          "the core's storage widths cost its DRAM traffic: write the YAML "
+                          "again with `hwsim fpga accel_core`, or add the build's value")
+    code = hw.core.code_bits
+    lanes = getattr(hw.pe, "lanes", None)
+    want_port = hw.array.rows * (lanes or 0) * (code or 0)
+    if code is not None and lanes is not None and hw.buffers.weight.port_bits != want_port:
+        errors.append(f"core.code_bits: {code}, but a weight line (buffers.weight.port_bits "
+                      f"= {hw.buffers.weight.port_bits}) is array.rows x pe.lanes x code_bits "
+                      f"= {want_port} bits; change them together")
+    word = hw.core.word_bits
+    want_word = max(32, 1 << math.ceil(math.log2(hw.acc_bits)))
+    if word is not None and word != want_word:
+        errors.append(f"core.word_bits: {word}, but the core writes partial sums of acc_bits "
+                      f"= {hw.acc_bits} as words of {want_word} bits (the smallest power of "
+                      "two >= 32 holding them)")
     line_bits = {b: getattr(hw.buffers, b).port_bits for b in ("activation", "weight",
                                                               "output")}
     bits = buffer_bits(hw.core.lines, {**line_bits,

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwsim.hw.core_rules import core_stored_op
 from hwsim.hw.spec import BufferSpec, HardwareSpec
 from hwsim.limits import MAX_BLOCKS, check_count, check_counter
 from hwsim.mapping import Mapping, Mappings, block_schedules, map_gemms
@@ -76,6 +77,7 @@ __all__ = [
     "simulate_op",
     "simulate_op_shapes",
     "simulate_op_shapes_shared",
+    "stored_op",
 ]
 
 ENERGY_COMPONENTS = ("pe", "dequant", "sram_weight", "sram_activation", "sram_output", "dram")
@@ -470,12 +472,29 @@ def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidth
                           stage, group_size, name, count, shares).cost(0)
 
 
+def stored_op(op: Op, hw: HardwareSpec) -> Op:
+    """``op`` in the widths ``hw`` stores its operands in: on the RTL core's description (a
+    ``core`` section) a GEMM's are the core's (`hwsim.hw.core_rules.core_stored_op`), every
+    byte, DRAM cycle and access costed being one the core moves; elsewhere the op's own.
+
+    Raises:
+        HwsimError: the PE cannot run the op as the workload states it (checked before the
+            widths are restated, so the refusal names the workload's precision).
+    """
+    if hw.core is not None and op.kind == "gemm":
+        operand_widths(op, hw)
+        return core_stored_op(op, hw.core)
+    return op
+
+
 def simulate_op_shapes(op: Op, hw: HardwareSpec) -> tuple[GemmCosts, np.ndarray]:
-    """Costs of a GEMM op's distinct step shapes, and each step's index into them.
+    """Costs of a GEMM op's distinct step shapes, and each step's index into them, in the
+    widths ``hw`` stores them in (`stored_op`).
 
     Raises:
         HwsimError: the PE cannot run the op's precision, or no tile fits a buffer.
     """
+    op = stored_op(op, hw)
     widths = operand_widths(op, hw)
     shares = operand_data_shares(op)
     if op.fused is not None:
@@ -497,7 +516,7 @@ def op_shapes_key(op: Op) -> tuple:
     except the name, which only labels its errors: ops with equal keys cost the same."""
     return (op.m.tobytes(), op.n.tobytes(), op.k.tobytes(), op.count, op.stage, op.a_bits,
             op.b_bits, op.out_bits, op.a_format, op.b_format, op.out_format, op.b_kind,
-            op.group_size)
+            op.group_size, op.stored_code_bits)
 
 
 def simulate_op_shapes_shared(op: Op, hw: HardwareSpec,

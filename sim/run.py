@@ -18,12 +18,14 @@ import pandas as pd
 from hwsim.dtypes import bits_per_weight, get_format
 from hwsim.files import portable_path
 from hwsim.hw.area import area_breakdown_mm2
+from hwsim.hw.core_rules import SCALE_FIELD_BITS
 from hwsim.hw.spec import HardwareSpec
 from hwsim.sim.engine import (
     ACCESS_LEVELS,
     ENERGY_COMPONENTS,
     GemmCosts,
     simulate_op_shapes_shared,
+    stored_op,
 )
 from hwsim.workloads import operators
 from hwsim.workloads.ops import Op
@@ -196,6 +198,11 @@ class RunResult:
             weights = f"{hw.weights.format}{group} (the design's own)"
         else:
             weights = f"{hw.weights.bits:g} bits (the design's own)"
+        if hw.core is not None:
+            # The core's widths, not the workload's, are what every byte here counts.
+            weights += (f"; stored as the core does: {hw.core.code_bits}-bit code slots and a "
+                        f"{SCALE_FIELD_BITS}-bit scale per group of {hw.core.group_size}, FP16 "
+                        f"activations, {hw.core.word_bits}-bit output words")
         return {
             "workload": self.workload,
             "hardware": {"name": hw.name, "source": portable_path(hw.source),
@@ -357,11 +364,16 @@ def _traffic_columns(op: Op, costs: GemmCosts, total: Callable[[np.ndarray], Any
 
 
 def apply_weight_storage(ops: Sequence[Op], hw: HardwareSpec) -> list[Op]:
-    """The ops with their weights stored as ``hw.weights`` says (unchanged if it is unset).
+    """The ops with their weights stored as ``hw.weights`` says (unchanged if it is unset),
+    then in the widths ``hw`` stores every operand in (`stored_op`: the RTL core's own).
 
-    Only ``b_kind == "weight"`` operands change (format, effective bits, group size); the KV
-    cache and activations keep the workload's precision.
+    Only ``b_kind == "weight"`` operands change with ``hw.weights`` (format, effective bits,
+    group size); the KV cache and activations keep the workload's precision.
     """
+    return [stored_op(op, hw) for op in _weights_as_designed(ops, hw)]
+
+
+def _weights_as_designed(ops: Sequence[Op], hw: HardwareSpec) -> list[Op]:
     ws = hw.weights
     if ws is None:
         return list(ops)

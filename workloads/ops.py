@@ -77,6 +77,10 @@ class Op:
         out_kind: where the output goes: ``"activation"``, or the ``"kv"`` cache (k_proj,
             v_proj).
         out_format: the `hwsim.dtypes` format of the output when known.
+        stored_code_bits: bits of each operand's own slot within its stored width (``a``,
+            ``b``, output) when the hardware stores codes in wider slots than their formats
+            (the RTL core: 8-bit code slots, 128-bit output words); ``None``: the formats'
+            code widths. For splitting traffic into tensors and scales only.
     """
 
     name: str
@@ -102,6 +106,7 @@ class Op:
     fused: FusedAttention | None = None
     out_kind: OperandKind = "activation"
     out_format: AnyFormat | None = None
+    stored_code_bits: tuple[float, float, float] | None = None
 
     @property
     def a_code_bits(self) -> float:

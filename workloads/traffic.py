@@ -4,7 +4,8 @@ Every operator moves three operands: ``a`` (input activations; for the embedding
 gathered table rows, which are weights), ``b`` (weights, the KV cache for the attention
 matmuls, nothing for most vector operators) and its output (activations, or KV-cache writes
 for k_proj / v_proj). Each operand's stored width includes its scales (and other metadata);
-the share beyond the format's code width (`Op.a_code_bits`, ...) is reported as ``scales``.
+the share beyond the format's code width (`Op.a_code_bits`, ...; the slot a hardware stores the
+code in, `Op.stored_code_bits`, when it says so) is reported as ``scales``.
 The tensors always sum to the operator's total bytes.
 
 Access counts follow Timeloop and Accelergy: an access is one word read or written at a
@@ -51,9 +52,11 @@ def _data_share(code: float, stored: float) -> float:
 
 def operand_data_shares(op: Op) -> tuple[float, float, float]:
     """The share of each stored operand of `op` (``a``, ``b``, output) that is its tensor's
-    code; the rest of it is scales."""
-    return (_data_share(op.a_code_bits, op.a_bits), _data_share(op.b_code_bits, op.b_bits),
-            _data_share(op.out_code_bits, op.out_bits))
+    code (or the slot the hardware stores it in, `Op.stored_code_bits`); the rest of it is
+    scales."""
+    codes = op.stored_code_bits or (op.a_code_bits, op.b_code_bits, op.out_code_bits)
+    return (_data_share(codes[0], op.a_bits), _data_share(codes[1], op.b_bits),
+            _data_share(codes[2], op.out_bits))
 
 
 def operand_bytes(op: Op, operand: Operand, nbytes: np.ndarray | float

@@ -254,7 +254,7 @@ class CoreConfig:
         """The build's limits as the hardware description's ``core:`` section states them."""
         return CoreSection(group_size=self.group_size, k_max=self.k_max, lines=CoreLines(
             activation=self.a_lines, weight=self.b_lines, scale=self.s_lines,
-            output=self.o_lines))
+            output=self.o_lines), code_bits=self.code_bits, word_bits=self.word_bits)
 
     @cached_property
     def rules(self) -> CoreRules:

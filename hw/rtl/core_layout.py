@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.dtypes import get_format
+from hwsim.hw.core_rules import core_stored_op
 from hwsim.hw.pe_kinds import pe_for_block
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.core_config import (
@@ -257,15 +258,17 @@ def line_exact(c: CoreConfig, schedule, compute: np.ndarray, latency_cycles: int
 
 def core_op(c: CoreConfig, m: int, n: int, k: int, name: str = "gemm",
             family: str | None = None):
-    """The `hwsim.workloads.ops.Op` of a GEMM as the core stores it: FP16 activations, codes of
-    `code_bits` with a 16-bit field per group, outputs of `word_bits`; weights of ``family``
-    (default: the build's first)."""
+    """The `hwsim.workloads.ops.Op` of a GEMM as the core stores it (`core_stored_op`: FP16
+    activations, codes of `code_bits` with a 16-bit field per group, outputs of `word_bits`,
+    the widths the simulator costs any GEMM in on the core's description); weights of
+    ``family`` (default: the build's first)."""
     fam = get_family(family) if family else c.families[0]
-    return Op(name=name, op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
-              m=np.array([m]), n=np.array([n]), k=np.array([k]), count=1, a_bits=16.0,
-              b_bits=c.code_bits + 16 / c.group_size, out_bits=float(c.word_bits),
-              a_format=get_format("fp16"), b_format=get_format(dtypes_name(fam)),
-              group_size=c.group_size)
+    op = Op(name=name, op_class="gemm", stage="prefill", layer="gemm", kind="gemm",
+            m=np.array([m]), n=np.array([n]), k=np.array([k]), count=1, a_bits=16.0,
+            b_bits=float(c.code_bits), out_bits=float(c.word_bits),
+            a_format=get_format("fp16"), b_format=get_format(dtypes_name(fam)),
+            group_size=c.group_size)
+    return core_stored_op(op, c.section)
 
 
 def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100.0,

@@ -157,3 +157,37 @@ def test_the_core_section_round_trips_and_matches_the_build():
     assert hw.core_rules() == c.rules
     assert hw.core.lines.scale == c.s_lines == 1   # 4 lines x 2 lanes: less than a group
     assert hardware_from_dict(hardware_to_dict(hw)) == hw
+
+
+def test_the_core_sections_storage_widths_are_checked():
+    # code_bits and word_bits cost the core's traffic: missing, outside the allowed values or
+    # not the build's (its weight port, its partial sums' word) is refused naming the key.
+    c = CoreConfig(rows=2, cols=2, lanes=2, group_size=8, k_max=64, a_lines=16)
+    assert (c.code_bits, c.word_bits) == (4, 64)
+    data = core_hardware(c)
+    del data["core"]["code_bits"]
+    with pytest.raises(HwsimError, match=r"^core.yaml: core.code_bits: missing \(allowed: 4, 8\)"
+                                         r"; .*`hwsim fpga accel_core`"):
+        hardware_from_dict(data, source="core.yaml")
+    data = core_hardware(c)
+    del data["core"]["word_bits"]
+    with pytest.raises(HwsimError, match=r"core.word_bits: missing \(allowed: 32, 64, 128\)"):
+        hardware_from_dict(data)
+    for key, value, allowed in (("code_bits", 6, "4 or 8"), ("word_bits", 48, "32, 64 or 128")):
+        data = core_hardware(c)
+        data["core"][key] = value
+        with pytest.raises(HwsimError, match=rf"^core.yaml: core.{key}: Input should be "
+                                             rf"{allowed}$"):
+            hardware_from_dict(data, source="core.yaml")
+    data = core_hardware(c)
+    data["core"]["code_bits"] = 8
+    with pytest.raises(HwsimError, match=r"core.code_bits: 8, but a weight line \(buffers.weight"
+                                         r".port_bits = 16\) is array.rows x pe.lanes x "
+                                         r"code_bits = 32 bits; change them together"):
+        hardware_from_dict(data)
+    data = core_hardware(c)
+    data["core"]["word_bits"] = 128
+    with pytest.raises(HwsimError, match=rf"core.word_bits: 128, but the core writes partial "
+                                         rf"sums of acc_bits = {data['acc_bits']} as words of "
+                                         r"64 bits"):
+        hardware_from_dict(data)

@@ -112,7 +112,8 @@ def test_the_step_cache_keys_on_every_field_the_engine_reads():
     changed = {"m": op.m + 1, "n": op.n + 1, "k": op.k + 1, "count": op.count + 1,
                "stage": "decode", "a_bits": 16.5, "b_bits": 4.0, "out_bits": 8.0,
                "a_format": get_format("int8"), "b_format": get_format("int4"),
-               "out_format": get_format("int8"), "b_kind": "kv", "group_size": 64}
+               "out_format": get_format("int8"), "b_kind": "kv", "group_size": 64,
+               "stored_code_bits": (16.0, 8.0, 128.0)}
     for name, value in changed.items():
         assert op_shapes_key(dataclasses.replace(op, **{name: value})) != op_shapes_key(op), name
     assert op_shapes_key(dataclasses.replace(op, name="o_proj")) == op_shapes_key(op)

@@ -1,0 +1,66 @@
+"""On the RTL core's description (a ``core`` section) a workload's GEMMs are costed in the
+core's storage widths (`hwsim.hw.core_rules.core_stored_op`), the ones `core_op` states: the
+cycles the core's tests hold the RTL to, and the bytes it moves (`core_block_beats`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwsim.hw import hardware_from_dict
+from hwsim.hw.rtl.core_config import CoreConfig
+from hwsim.hw.rtl.core_layout import core_block_beats, core_hardware, core_op
+from hwsim.hw.rtl.registry import resolve_params
+from hwsim.mapping import block_schedule
+from hwsim.sim import simulate_op, simulate_workload
+from hwsim.sim.run import apply_weight_storage
+from hwsim.workloads import operators, workload_from_dict
+
+# The 8x8 core `hwsim fpga accel_core -p rows=8 -p cols=8 -p weights=bitmod` builds: 8-bit
+# code slots, 128-bit output words, 16-byte beats, groups of 128.
+CORE = CoreConfig(**resolve_params("accel_core", {"rows": 8, "cols": 8, "weights": "bitmod"}))
+GEMM = {"name": "gemm", "m": 64, "n": 256, "k": 512}
+
+
+@pytest.fixture(scope="module")
+def hw():
+    return hardware_from_dict(core_hardware(CORE), source="core.yaml")
+
+
+@pytest.fixture(scope="module")
+def workload():
+    # The workload states bitmod4 (4 + 8 / 128 bits and a row factor per weight), FP16 outputs.
+    return workload_from_dict({"gemms": [GEMM], "activations": {"bits": 16},
+                               "weights": {"format": "bitmod4", "group_size": 128}})
+
+
+def test_a_workload_gemm_costs_what_the_core_moves(hw, workload):
+    assert (CORE.code_bits, CORE.word_bits, CORE.bus_bytes) == (8, 128, 16)
+    (wl_op,) = operators(workload)
+    assert wl_op.b_bits < 5 and wl_op.out_bits == 16   # the workload's widths differ
+    run = simulate_workload(workload, hw)
+    row = run.layers.iloc[0]
+    rtl = simulate_op(core_op(CORE, GEMM["m"], GEMM["n"], GEMM["k"], family="fp4"), hw)[0]
+    # Cycle-equal to the GEMM in the core's widths (which the RTL tests hold the core to).
+    assert row["cycles"] == rtl.cycles == run.total_cycles
+    # The bytes are the whole lines the core moves for the blocks chosen.
+    (stored,) = apply_weight_storage([wl_op], hw)
+    s = block_schedule(rtl.mapping, stored.a_bits, stored.b_bits, stored.out_bits)
+    load, wb = core_block_beats(CORE, s)
+    assert row["dram_read_bytes"] == rtl.dram_read_bytes == load.sum() * CORE.bus_bytes
+    assert row["dram_write_bytes"] == rtl.dram_write_bytes == wb.sum() * CORE.bus_bytes
+    # Activations: 64 x 512 FP16 in blocks; outputs: 64 x 256 words of 128 bits, written once.
+    assert row["dram_write_bytes"] == GEMM["m"] * GEMM["n"] * 128 / 8
+
+
+def test_the_split_counts_slots_as_their_tensor_and_only_scale_fields_as_scales(hw, workload):
+    row = simulate_workload(workload, hw).layers.iloc[0]
+    # A weight is an 8-bit slot plus a 16-bit field per group of 128: 8 / 8.125 of the weight
+    # traffic is weights (the slot's unused high bits included), 0.125 / 8.125 scales.
+    b = row["dram_weights_bytes"] + row["dram_scales_bytes"]
+    assert row["dram_scales_bytes"] == pytest.approx(b * (16 / 128) / (8 + 16 / 128))
+    assert row["dram_outputs_bytes"] == row["dram_write_bytes"]
+    summary = simulate_workload(workload, hw).summary()
+    assert summary["hardware"]["weights"] == (
+        "as the workload; stored as the core does: 8-bit code slots and a 16-bit scale per "
+        "group of 128, FP16 activations, 128-bit output words")
+
