@@ -4,9 +4,14 @@ cycles the core's tests hold the RTL to, and the bytes it moves (`core_block_bea
 
 from __future__ import annotations
 
+import json
+import sys
+
+import pandas as pd
 import pytest
 
 from hwsim.hw import hardware_from_dict
+from hwsim.hw.fpga.design_point import write_hardware_yaml
 from hwsim.hw.rtl.core_config import CoreConfig
 from hwsim.hw.rtl.core_layout import core_block_beats, core_hardware, core_op
 from hwsim.hw.rtl.registry import resolve_params
@@ -15,6 +20,9 @@ from hwsim.sim import simulate_op, simulate_workload
 from hwsim.sim.run import apply_weight_storage
 from hwsim.workloads import operators, workload_from_dict
 
+# The small core of the RTL tests (2x2 PEs of 2 lanes, groups of 8, 2-byte beats, fp4).
+SMALL = CoreConfig(rows=2, cols=2, lanes=2, group_size=8, k_max=64, a_lines=16, b_lines=16,
+                   o_lines=16, bus_bytes=2)
 # The 8x8 core `hwsim fpga accel_core -p rows=8 -p cols=8 -p weights=bitmod` builds: 8-bit
 # code slots, 128-bit output words, 16-byte beats, groups of 128.
 CORE = CoreConfig(**resolve_params("accel_core", {"rows": 8, "cols": 8, "weights": "bitmod"}))
@@ -64,3 +72,55 @@ def test_the_split_counts_slots_as_their_tensor_and_only_scale_fields_as_scales(
         "as the workload; stored as the core does: 8-bit code slots and a 16-bit scale per "
         "group of 128, FP16 activations, 128-bit output words")
 
+
+
+@pytest.mark.parametrize(("m", "n", "k"), [(4, 4, 16), (5, 7, 40), (1, 6, 64), (9, 3, 24)])
+def test_shapes_the_rtl_tests_run_cost_as_core_op_states_them(m, n, k):
+    # Several blocks, ragged edges, k not a multiple of a beat's lanes x 2, decode m = 1: the
+    # workload's bitmod4 GEMM costs on the core exactly what its `core_op` does.
+    hw = hardware_from_dict(core_hardware(SMALL))
+    wl = workload_from_dict({"gemms": [{"name": "g", "m": m, "n": n, "k": k}],
+                             "activations": {"bits": 16},
+                             "weights": {"format": "bitmod4", "group_size": 8}})
+    row = simulate_workload(wl, hw).layers.iloc[0]
+    rtl = simulate_op(core_op(SMALL, m, n, k), hw)[0]
+    assert (row["cycles"], row["dram_read_bytes"], row["dram_write_bytes"]) == \
+        (rtl.cycles, rtl.dram_read_bytes, rtl.dram_write_bytes)
+    assert row["energy_dram_uj"] * 1e6 == pytest.approx(rtl.energy_pj["dram"], rel=1e-12)
+
+
+def _run(monkeypatch, capsys, tmp_path, data: dict) -> tuple[int, str]:
+    from hwsim.cli import main
+
+    hw_path = write_hardware_yaml(data, tmp_path / "core.yaml")
+    wl = tmp_path / "gemm.yaml"
+    wl.write_text("gemms:\n  - {name: gemm, m: 64, n: 256, k: 512}\n"
+                  "weights: {format: bitmod4, group_size: 128}\nactivations: {bits: 16}\n")
+    monkeypatch.setattr(sys, "argv", ["hwsim", "run", str(wl), "-H", str(hw_path),
+                                      "--out", str(tmp_path / "out")])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_hwsim_run_on_the_cores_yaml_reports_the_cores_cycles_and_bytes(
+        monkeypatch, capsys, tmp_path, hw):
+    code, err = _run(monkeypatch, capsys, tmp_path, core_hardware(CORE))
+    assert code == 0, err
+    rtl = simulate_op(core_op(CORE, GEMM["m"], GEMM["n"], GEMM["k"], family="fp4"), hw)[0]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    layers = pd.read_csv(tmp_path / "out" / "layers.csv")
+    assert summary["total_cycles"] == rtl.cycles
+    assert (layers["dram_read_bytes"].sum(), layers["dram_write_bytes"].sum()) == \
+        (rtl.dram_read_bytes, rtl.dram_write_bytes)
+
+
+def test_a_core_yaml_without_the_widths_is_refused_in_one_line(monkeypatch, capsys, tmp_path):
+    data = core_hardware(CORE)
+    del data["core"]["code_bits"]
+    code, err = _run(monkeypatch, capsys, tmp_path, data)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "core.code_bits: missing (allowed: 4, 8)" in err
