@@ -306,6 +306,19 @@ def _core_checks(hw: HardwareSpec) -> list[str]:
         errors.append(f"core.code_bits: {code}, but a weight line (buffers.weight.port_bits "
                       f"= {hw.buffers.weight.port_bits}) is array.rows x pe.lanes x code_bits "
                       f"= {want_port} bits; change them together")
+    # The core costs every weight in a code slot of code_bits: a format it does not fit, or
+    # no stated set (FP16 and plain widths as Booth digits, which the core has no path for),
+    # would be costed in bytes and modes the build does not have.
+    formats = getattr(hw.pe, "weight_formats", None)
+    if formats is None:
+        errors.append("pe.weight_formats: missing; a core's description states the formats its "
+                      "build runs (`hwsim fpga accel_core` writes them)")
+    elif code is not None:
+        wide = [name for name in formats if get_format(name).bits > code]
+        if wide:
+            errors.append(f"pe.weight_formats: {', '.join(wide)}: codes wider than "
+                          f"core.code_bits = {code} (allowed: formats of at most {code} bits, "
+                          "or code_bits 8 with a weight line of array.rows x pe.lanes x 8 bits)")
     word = hw.core.word_bits
     want_word = max(32, 1 << math.ceil(math.log2(hw.acc_bits)))
     if word is not None and word != want_word:

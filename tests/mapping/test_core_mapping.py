@@ -159,6 +159,25 @@ def test_the_core_section_round_trips_and_matches_the_build():
     assert hardware_from_dict(hardware_to_dict(hw)) == hw
 
 
+def test_a_core_section_needs_formats_that_fit_its_code_slots():
+    # Every weight is costed in a code slot of core.code_bits: an int8 on a 4-bit-slot build
+    # (a hand-edited set) or no stated set (FP16 weights as Booth digits) would be costed in
+    # bytes and modes the build does not have, so both are refused naming the key.
+    c = CoreConfig(rows=2, cols=2, lanes=2, group_size=8, k_max=64, a_lines=16)
+    data = core_hardware(c)
+    assert data["core"]["code_bits"] == 4
+    hardware_from_dict(data)
+    data["pe"]["weight_formats"] = ["int8", *data["pe"]["weight_formats"], "int6"]
+    with pytest.raises(HwsimError, match=r"^core.yaml: pe.weight_formats: int8, int6: codes "
+                                         r"wider than core.code_bits = 4 \(allowed: formats of "
+                                         r"at most 4 bits, or code_bits 8 "):
+        hardware_from_dict(data, source="core.yaml")
+    del data["pe"]["weight_formats"]
+    with pytest.raises(HwsimError, match=r"^core.yaml: pe.weight_formats: missing; a core's "
+                                         r"description states the formats its build runs"):
+        hardware_from_dict(data, source="core.yaml")
+
+
 def test_the_core_sections_storage_widths_are_checked():
     # code_bits and word_bits cost the core's traffic: missing, outside the allowed values or
     # not the build's (its weight port, its partial sums' word) is refused naming the key.
