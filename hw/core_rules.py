@@ -107,6 +107,11 @@ class CoreSection:
     code_bits: Literal[4, 8] | None = None
     word_bits: Literal[32, 64, 128] | None = None
 
+    def storage(self) -> str:
+        """How the core stores a GEMM's operands, for reports: what its bytes count."""
+        return (f"{self.code_bits}-bit code slots and a {SCALE_FIELD_BITS}-bit scale per group "
+                f"of {self.group_size}, FP16 activations, {self.word_bits}-bit output words")
+
 
 def _ceil(a: Any, b: int) -> Any:
     return -(-a // b)

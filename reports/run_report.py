@@ -59,7 +59,8 @@ def weights_run(workload: Any, hw: Any) -> dict[str, Any]:
     formats with their share (e.g. an 8-bit ``lm_head``).
 
     A design with its own storage (the FP16 baseline, ``weights:`` in its YAML) overrides the
-    workload's precision; otherwise the workload's weights run as written.
+    workload's precision; otherwise the workload's weights run as written. On the RTL core the
+    bits per weight are its storage's (code slots and scale fields), as ``source`` says.
     """
     ops = [op for op in apply_weight_storage(operators(workload), hw)
            if op.kind == "gemm" and op.b_kind == "weight"]
@@ -82,8 +83,17 @@ def weights_run(workload: Any, hw: Any) -> dict[str, Any]:
         "format": ranked[0][0],
         "bits_per_weight": bits / total,
         "others": {name: n / total for name, n in ranked[1:]},
-        "source": "the design's own" if hw.weights is not None else "the workload's",
+        "source": _weights_source(hw),
     }
+
+
+def _weights_source(hw: Any) -> str:
+    """Whose weight storage ``weights_run`` states: on the RTL core the bits per weight are
+    the core's slots and scale fields (`hwsim.sim.engine.stored_op`), not the format's."""
+    source = "the design's own" if hw.weights is not None else "the workload's"
+    if hw.core is not None:
+        source += f", stored as the core does ({hw.core.storage()})"
+    return source
 
 
 def vector_ops(workload: Any, hw: Any) -> dict[str, Any]:

@@ -18,7 +18,6 @@ import pandas as pd
 from hwsim.dtypes import bits_per_weight, get_format
 from hwsim.files import portable_path
 from hwsim.hw.area import area_breakdown_mm2
-from hwsim.hw.core_rules import SCALE_FIELD_BITS
 from hwsim.hw.spec import HardwareSpec
 from hwsim.sim.engine import (
     ACCESS_LEVELS,
@@ -200,9 +199,7 @@ class RunResult:
             weights = f"{hw.weights.bits:g} bits (the design's own)"
         if hw.core is not None:
             # The core's widths, not the workload's, are what every byte here counts.
-            weights += (f"; stored as the core does: {hw.core.code_bits}-bit code slots and a "
-                        f"{SCALE_FIELD_BITS}-bit scale per group of {hw.core.group_size}, FP16 "
-                        f"activations, {hw.core.word_bits}-bit output words")
+            weights += f"; stored as the core does: {hw.core.storage()}"
         return {
             "workload": self.workload,
             "hardware": {"name": hw.name, "source": portable_path(hw.source),

@@ -146,6 +146,9 @@ def _weight_notes(designs: list[Any], weights: list[dict[str, Any]],
     design's format."""
     notes = []
     for i, (hw, ws) in enumerate(zip(designs, weights, strict=True)):
+        if hw.core is not None:
+            notes.append(f"{hw.name}: bytes and bits/w as the RTL core stores them: "
+                         f"{hw.core.storage()}")
         if ws["format"] is None:
             continue
         if i in chosen:

@@ -89,7 +89,7 @@ def test_shapes_the_rtl_tests_run_cost_as_core_op_states_them(m, n, k):
     assert row["energy_dram_uj"] * 1e6 == pytest.approx(rtl.energy_pj["dram"], rel=1e-12)
 
 
-def _run(monkeypatch, capsys, tmp_path, data: dict) -> tuple[int, str]:
+def _run(monkeypatch, capsys, tmp_path, data: dict) -> tuple[int, str, str]:
     from hwsim.cli import main
 
     hw_path = write_hardware_yaml(data, tmp_path / "core.yaml")
@@ -103,12 +103,13 @@ def _run(monkeypatch, capsys, tmp_path, data: dict) -> tuple[int, str]:
         code = 0
     except SystemExit as exc:
         code = int(exc.code or 0)
-    return code, capsys.readouterr().err
+    out, err = capsys.readouterr()
+    return code, " ".join(out.split()), err
 
 
 def test_hwsim_run_on_the_cores_yaml_reports_the_cores_cycles_and_bytes(
         monkeypatch, capsys, tmp_path, hw):
-    code, err = _run(monkeypatch, capsys, tmp_path, core_hardware(CORE))
+    code, out, err = _run(monkeypatch, capsys, tmp_path, core_hardware(CORE))
     assert code == 0, err
     rtl = simulate_op(core_op(CORE, GEMM["m"], GEMM["n"], GEMM["k"], family="fp4"), hw)[0]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -116,11 +117,18 @@ def test_hwsim_run_on_the_cores_yaml_reports_the_cores_cycles_and_bytes(
     assert summary["total_cycles"] == rtl.cycles
     assert (layers["dram_read_bytes"].sum(), layers["dram_write_bytes"].sum()) == \
         (rtl.dram_read_bytes, rtl.dram_write_bytes)
+    # The bits per weight shown beside the workload's format are the core's, and say so.
+    storage = ("8-bit code slots and a 16-bit scale per group of 128, FP16 activations, "
+               "128-bit output words")
+    assert summary["weights_run"]["bits_per_weight"] == 8 + 16 / 128
+    assert summary["weights_run"]["source"] == f"the workload's, stored as the core does " \
+        f"({storage})"
+    assert f"accel_core: bytes and bits/w as the RTL core stores them: {storage}" in out
 
 
 def test_a_core_yaml_without_the_widths_is_refused_in_one_line(monkeypatch, capsys, tmp_path):
     data = core_hardware(CORE)
     del data["core"]["code_bits"]
-    code, err = _run(monkeypatch, capsys, tmp_path, data)
+    code, _, err = _run(monkeypatch, capsys, tmp_path, data)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "core.code_bits: missing (allowed: 4, 8)" in err
