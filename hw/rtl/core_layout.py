@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.dtypes import get_format
+from hwsim.errors import HwsimError
 from hwsim.hw.core_rules import core_stored_op
 from hwsim.hw.pe_kinds import pe_for_block
 from hwsim.hw.rtl.bitmod import BitModConfig
@@ -118,6 +119,7 @@ def core_image(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
                scale_neg: np.ndarray, wtype: np.ndarray | None = None) -> CoreImage:
     """Lay out ``a[m, k]`` (FP16 bit patterns or float16), weight ``codes[n, k]`` and their
     group ``scale``/``scale_neg``/``wtype`` ``[n, groups]`` in DRAM, regions back to back."""
+    _check_scales(c, scale)
     a = np.asarray(a)
     a_bits = a.view(np.uint16) if a.dtype == np.float16 else a.astype(np.uint16)
     m, k = a_bits.shape
@@ -140,6 +142,17 @@ def core_image(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
         beats.update({at + i: v for i, v in enumerate(region)})
         at += len(region)
     return CoreImage(beats, addrs[0], addrs[1], addrs[2], at, m, n, k)
+
+
+def _check_scales(c: CoreConfig, scale: np.ndarray) -> None:
+    """The group scale magnitudes fit the build's ``scale_bits`` (the dequantizer runs one
+    cycle per bit): a wider one would lose its high bits in the RTL, not in the model."""
+    s = np.asarray(scale, np.int64)
+    top = (1 << c.scale_bits) - 1
+    if s.size and (s.min() < 0 or s.max() > top):
+        bad = int(s.min()) if s.min() < 0 else int(s.max())
+        raise HwsimError(f"scale: group scale magnitudes on this core are 0..{top} "
+                         f"(scale_bits = {c.scale_bits}), not {bad}")
 
 
 def _scale_lines(c: CoreConfig, fields: np.ndarray) -> list[int]:
@@ -179,6 +192,7 @@ def gemm_model(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
     blocks hold whole groups, so that is the PE's own sum over all groups. ``family``: the
     mode the command runs (default: the build's first family).
     """
+    _check_scales(c, scale)
     names = [f.name for f in c.families]
     mode = names.index(family) if family is not None else 0
     a = np.asarray(a)

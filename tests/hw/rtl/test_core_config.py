@@ -126,3 +126,21 @@ def test_a_build_whose_full_halves_overflow_the_beat_counters_is_refused():
     # Half the lines on a two-byte bus: 2^23 beats, built.
     CoreConfig(rows=8, cols=16, lanes=16, group_size=16, k_max=4096, a_lines=1 << 15,
                bus_bytes=2)
+
+
+def test_group_scales_wider_than_the_builds_scale_bits_are_refused():
+    # The dequantizer takes scale_bits bits of a scale field: int8 scales (up to 255) on a
+    # scale_bits=6 build lost their high bits in the RTL while the golden model used them.
+    from hwsim.hw.rtl.core_layout import core_image, gemm_model
+
+    c = dataclasses.replace(SMALL, scale_bits=6)
+    a = np.ones((2, 8), np.float16)
+    codes = np.zeros((2, 8), np.int64)
+    neg = np.zeros((2, 1), np.int64)
+    for fn in (core_image, gemm_model):
+        fn(c, a, codes, np.full((2, 1), 63), neg)
+        with pytest.raises(HwsimError, match=r"^scale: group scale magnitudes on this core are "
+                                             r"0..63 \(scale_bits = 6\), not 64$"):
+            fn(c, a, codes, np.array([[3], [64]]), neg)
+        with pytest.raises(HwsimError, match=r"not -1$"):
+            fn(c, a, codes, np.array([[-1], [3]]), neg)
