@@ -144,3 +144,13 @@ def test_group_scales_wider_than_the_builds_scale_bits_are_refused():
             fn(c, a, codes, np.array([[3], [64]]), neg)
         with pytest.raises(HwsimError, match=r"not -1$"):
             fn(c, a, codes, np.array([[-1], [3]]), neg)
+
+
+@pytest.mark.parametrize("loop", ["normalized", "unnormalized", "decoded"])
+def test_the_pes_accumulator_loop_reaches_the_cores_array(loop):
+    # Every loop of the bitmod accumulator has the same golden model, so the core's
+    # bit-exact runs (test_accel_core's loop=unnormalized and loop=decoded cores) pass on an
+    # array built with the default loop too: the array's parameters (`CoreConfig.array`, the
+    # core's `BitModArray`) must carry this loop.
+    c = dataclasses.replace(SMALL, accumulator="bitmod", loop=loop)
+    assert (c.array.accumulator, c.array.loop) == ("bitmod", loop)
