@@ -172,50 +172,57 @@ class _RequestGen:
         self.beats = Signal(BEATS_BITS, name=f"{name}_beats")
         active = Signal(name=f"{name}_active")
         phase = Signal(range(n + 1), name=f"{name}_phase")
-        j = Signal(16, name=f"{name}_j")
+        # The phase's requests left after the presented one, and whether there are any: a
+        # down-counter and its flag, so that no comparison decides the step.
+        left = Signal(16, name=f"{name}_left")
+        more = Signal(name=f"{name}_more")
         addr = Signal(ADDR_BITS, name=f"{name}_areg")
 
         def first_enabled(table: list, from_phase: int):
-            """(phase, address) of the first non-empty phase at or after ``from_phase``."""
+            """(requests left, more, phase, address) of the first non-empty phase at or
+            after ``from_phase``."""
             p, a = Const(n, range(n + 1)), Const(0, ADDR_BITS)
+            lf, mo = Const(0, 16), Const(0)
             for i in reversed(range(from_phase, n)):
-                en = table[i][0] & (table[i][4] != 0)
+                count = table[i][4]
+                en = table[i][0] & (count != 0)
                 p, a = Mux(en, i, p), Mux(en, table[i][1], a)
-            return p, a
+                lf, mo = Mux(en, count - 1, lf), Mux(en, count != 1, mo)
+            return lf, mo, p, a
 
-        def view(table: list, v_j, v_phase, v_addr, v_active) -> tuple:
-            """(valid, beats, state after a transfer) of requests from state (j, phase,
-            address, active) over ``table``'s phases; a state is (j, addr, phase, active)."""
+        def view(table: list, v_left, v_more, v_addr, v_phase, v_active) -> tuple:
+            """(valid, beats, state after a transfer) of requests from state (left, more,
+            address, phase, active) over ``table``'s phases."""
             beats = Const(0, BEATS_BITS)
-            after = (Const(0, 16), Const(0, ADDR_BITS), Const(n, range(n + 1)), Const(0))
+            after = (Const(0, 16), Const(0), Const(0, ADDR_BITS), Const(n, range(n + 1)),
+                     Const(0))
             for i in reversed(range(n)):
                 beats = Mux(v_phase == i, table[i][3], beats)
-                nxt_phase, nxt_addr = first_enabled(table, i + 1)
-                more = v_j + 1 < table[i][4]
-                here = (Mux(more, v_j + 1, 0), Mux(more, v_addr + table[i][2], nxt_addr),
-                        Mux(more, i, nxt_phase), more | (nxt_phase != n))
+                nxt_left, nxt_more, nxt_phase, nxt_addr = first_enabled(table, i + 1)
+                here = (Mux(v_more, v_left - 1, nxt_left), Mux(v_more, v_left != 1, nxt_more),
+                        Mux(v_more, v_addr + table[i][2], nxt_addr),
+                        Mux(v_more, i, nxt_phase), v_more | (nxt_phase != n))
                 after = tuple(Mux(v_phase == i, h, x) for h, x in zip(here, after, strict=True))
             return v_active, beats, after
 
         views = []
         for cond, table in starts:
-            f_phase, f_addr = first_enabled(table, 0)
-            init = (Const(0, 16), f_addr, f_phase, f_phase != n)
-            valid, beats, after = view(table, Const(0, 16), f_phase, f_addr, f_phase != n)
+            f_left, f_more, f_phase, f_addr = first_enabled(table, 0)
+            init = (f_left, f_more, f_addr, f_phase, f_phase != n)
+            valid, beats, after = view(table, *init)
             # A start without a transfer this cycle leaves the first request presented.
             views.append((cond, valid, f_addr, beats,
                           tuple(Mux(valid & ready, x, y) for x, y in zip(after, init,
                                                                         strict=True))))
-        valid, beats, after = view(rest, j, phase, addr, active)
-        held = (j, addr, phase, active)
+        held = (left, more, addr, phase, active)
+        valid, beats, after = view(rest, *held)
         out = (valid, addr, beats,
                tuple(Mux(valid & ready, x, y) for x, y in zip(after, held, strict=True)))
         for cond, *v in reversed(views):
             out = (Mux(cond, v[0], out[0]), Mux(cond, v[1], out[1]), Mux(cond, v[2], out[2]),
                    tuple(Mux(cond, x, y) for x, y in zip(v[3], out[3], strict=True)))
         m.d.comb += [self.valid.eq(out[0]), self.addr.eq(out[1]), self.beats.eq(out[2])]
-        m.d.sync += [reg.eq(val) for reg, val in zip((j, addr, phase, active), out[3],
-                                                     strict=True)]
+        m.d.sync += [reg.eq(val) for reg, val in zip(held, out[3], strict=True)]
 
 
 class AccelCore(wiring.Component):
@@ -416,11 +423,15 @@ class _BlockIterator:
     constants (a: m part + k part, b and s: n part + k part, o: n part + m part). bm, bn, bk:
     the block's extents (the block size, or what is left of the GEMM), kept with its offsets
     so that the next block's record starts from registers picked by the view, not from
-    subtractions and comparisons after it.
+    subtractions and comparisons after it. m_rem, n_rem, k_rem: what is left of the GEMM from
+    the offsets on; m_more, n_more, k_more: whether the next block along that dimension exists
+    (``offset + block < size``), kept a step ahead so that the step's choice is made from
+    flip-flops and each new value is one adder or comparison of registers.
     """
 
     FIELDS: ClassVar[dict[str, int]] = {
         "valid": 1, "m0": 16, "n0": 16, "k0": 16, "bm": 16, "bn": 16, "bk": 16,
+        "m_rem": 16, "n_rem": 16, "k_rem": 16, "m_more": 1, "n_more": 1, "k_more": 1,
         **dict.fromkeys(("a_m", "a_k", "b_n", "b_k", "s_n", "s_k", "o_n", "o_m"), ADDR_BITS)}
 
     def __init__(self, m: Module, c: CoreConfig, cmd: _Command) -> None:
@@ -429,23 +440,29 @@ class _BlockIterator:
         self.adv = {f: Signal(w, name=f"adv_{f}", reset_less=True) for f, w in self.FIELDS.items()}
         self.advance(self.adv, self.it)
 
-    @staticmethod
-    def extent(size, offset, block):
-        """The extent of the block at ``offset`` of a dimension of ``size``."""
-        return Mux(size - offset < block, size - offset, block)
+    def _first(self, dst, dim: str, size, block) -> list:
+        """The first block along ``dim`` of a dimension of ``size`` in blocks of ``block``."""
+        return [dst[f"{dim}0"].eq(0), dst[f"b{dim}"].eq(Mux(size < block, size, block)),
+                dst[f"{dim}_rem"].eq(size), dst[f"{dim}_more"].eq(block < size)]
+
+    def _next(self, dst, src, dim: str, block) -> list:
+        """The next block along ``dim`` (it exists: ``src``'s ``{dim}_more``)."""
+        rem, twice = src[f"{dim}_rem"], block << 1
+        return [dst[f"{dim}0"].eq(src[f"{dim}0"] + block),
+                dst[f"b{dim}"].eq(Mux(rem < twice, rem - block, block)),
+                dst[f"{dim}_rem"].eq(rem - block), dst[f"{dim}_more"].eq(rem > twice)]
 
     def k_reset(self, dst, dd) -> None:
-        self.m.d.sync += [dst["k0"].eq(0), dst["a_k"].eq(0), dst["b_k"].eq(0),
-                          dst["s_k"].eq(0), dst["bk"].eq(self.extent(dd.k, 0, dd.block_k))]
+        self.m.d.sync += [dst["a_k"].eq(0), dst["b_k"].eq(0), dst["s_k"].eq(0),
+                          *self._first(dst, "k", dd.k, dd.block_k)]
 
     def m_reset(self, dst, dd) -> None:
-        self.m.d.sync += [dst["m0"].eq(0), dst["a_m"].eq(dd.a_addr), dst["o_m"].eq(0),
-                          dst["bm"].eq(self.extent(dd.m, 0, dd.block_m))]
+        self.m.d.sync += [dst["a_m"].eq(dd.a_addr), dst["o_m"].eq(0),
+                          *self._first(dst, "m", dd.m, dd.block_m)]
 
     def n_reset(self, dst, dd) -> None:
-        self.m.d.sync += [dst["n0"].eq(0), dst["b_n"].eq(dd.b_addr), dst["s_n"].eq(dd.s_addr),
-                          dst["o_n"].eq(dd.o_addr),
-                          dst["bn"].eq(self.extent(dd.n, 0, dd.block_n))]
+        self.m.d.sync += [dst["b_n"].eq(dd.b_addr), dst["s_n"].eq(dd.s_addr),
+                          dst["o_n"].eq(dd.o_addr), *self._first(dst, "n", dd.n, dd.block_n)]
 
     def reset(self, dd) -> None:
         """The iterator at the first block of descriptor ``dd``."""
@@ -455,29 +472,27 @@ class _BlockIterator:
 
     def advance(self, dst, src) -> None:
         """``dst`` := ``src`` after one step (``dst`` holds ``src`` where it is unset)."""
-        m, d, prod, extent = self.m, self.cmd.d, self.cmd.prod, self.extent
+        m, d, prod = self.m, self.cmd.d, self.cmd.prod
         c, cmd = self.c, self.cmd
         lg_rows, lg_cols, lg_lanes = _log2(c.rows), _log2(c.cols), _log2(c.lanes)
         lg_g = _log2(c.group_size)
-        k_next = src["k0"] + d.block_k
-        m_next, n_next = src["m0"] + d.block_m, src["n0"] + d.block_n
         m.d.sync += [dst[f].eq(src[f]) for f in self.FIELDS]
 
         def m_step():
-            m.d.sync += [dst["m0"].eq(m_next), dst["bm"].eq(extent(d.m, m_next, d.block_m)),
+            m.d.sync += [*self._next(dst, src, "m", d.block_m),
                          dst["a_m"].eq(src["a_m"] + prod["step_am"]),
                          dst["o_m"].eq(src["o_m"] + ((d.block_m >> lg_cols)
                                                      << (lg_rows + cmd.lg_olb)))]
 
         def n_step():
-            m.d.sync += [dst["n0"].eq(n_next), dst["bn"].eq(extent(d.n, n_next, d.block_n)),
+            m.d.sync += [*self._next(dst, src, "n", d.block_n),
                          dst["b_n"].eq(src["b_n"] + prod["step_bn"]),
                          dst["s_n"].eq(src["s_n"] + prod["step_sn"]),
                          dst["o_n"].eq(src["o_n"] + prod["step_on"])]
 
-        with m.If(k_next < d.k):
+        with m.If(src["k_more"]):
             m.d.sync += [
-                dst["k0"].eq(k_next), dst["bk"].eq(extent(d.k, k_next, d.block_k)),
+                *self._next(dst, src, "k", d.block_k),
                 dst["a_k"].eq(src["a_k"] + ((d.block_k >> lg_lanes) << cmd.lg_alb)),
                 dst["b_k"].eq(src["b_k"] + ((d.block_k >> lg_lanes) << cmd.lg_blb)),
                 dst["s_k"].eq(src["s_k"] + ((d.block_k >> lg_g) << cmd.lg_slb))]
@@ -485,17 +500,17 @@ class _BlockIterator:
             self.k_reset(dst, d)
             inner_m = ~d.m_outer  # n_outer: m is the middle loop
             with m.If(inner_m):
-                with m.If(m_next < d.m):
+                with m.If(src["m_more"]):
                     m_step()
-                with m.Elif(n_next < d.n):
+                with m.Elif(src["n_more"]):
                     self.m_reset(dst, d)
                     n_step()
                 with m.Else():
                     m.d.sync += dst["valid"].eq(0)
             with m.Else():
-                with m.If(n_next < d.n):
+                with m.If(src["n_more"]):
                     n_step()
-                with m.Elif(m_next < d.m):
+                with m.Elif(src["m_more"]):
                     self.n_reset(dst, d)
                     m_step()
                 with m.Else():
@@ -547,7 +562,7 @@ class _Records:
             r_nxt.load_a.eq(load_a), r_nxt.load_b.eq(load_b),
             r_nxt.ha.eq(v_ld.ha ^ load_a), r_nxt.hb.eq(v_ld.hb ^ load_b),
             r_nxt.ho.eq(v_ld.ho ^ first_k), r_nxt.first_k.eq(first_k),
-            r_nxt.last_k.eq(itv["k0"] + d.block_k >= d.k),
+            r_nxt.last_k.eq(~itv["k_more"]),
             r_nxt.a_addr.eq(itv["a_m"] + itv["a_k"]),
             r_nxt.a_stride.eq(kb_total << lg_alb), r_nxt.a_beats.eq(nkb << lg_alb),
             r_nxt.b_addr.eq(itv["b_n"] + itv["b_k"]),
@@ -604,9 +619,12 @@ class _SlotControl:
         slot_end = Signal()
         m.d.comb += slot_end.eq(running & nxt_fresh & (~comp_pending | comp_ending)
                                 & (~dma_pending | dma_ending))
+        # No slot ends in the cycle after a slot's end (the next block's record is not fresh
+        # then), so what a slot's end decides reads the records themselves, not their views:
+        # no shift register's multiplexers on the late slot end's paths.
         next_load = r_nxt.valid
-        next_comp = rec.v_ld.valid
-        next_wb = rec.v_cp.valid & rec.v_cp.last_k
+        next_comp = r_ld.valid
+        next_wb = r_cp.valid & r_cp.last_k
 
         m.d.sync += [g.eq(slot_end) for g in shift.values()]
         with m.If(shift["ld"]):
@@ -846,6 +864,11 @@ class _Drain:
     block RAM's write port. The next read of the same line (the next k block's tile) comes at
     least one tile period (>= 3 cycles: a term, a dequantizer cycle and the operand register)
     after the previous one's, so it reads the written sum.
+
+    The partial sums are read a cycle ahead into a register (``drain_old``), so the adder
+    starts from a flip-flop, not from the block RAM's slow clock-to-output: the read address
+    is the one the drain reads next cycle, and a line written at the reading edge (a tile
+    period of 3) comes from a register of the written sum.
     """
 
     def __init__(self, m: Module, c: CoreConfig, buf: _Buffers, arr: _ArrayAdapter,
@@ -865,12 +888,26 @@ class _Drain:
             m.d.sync += [dr_sel.eq(dr_sel << 1), dr_line.eq(dr_line + 1)]
             with m.If(dr_sel[-1]):
                 m.d.sync += dr_active.eq(0)
-        m.d.comb += o_old.addr.eq(Mux(dr_active,
-                                      Cat((dr_line + 1)[:lg_ol], dr_half),
-                                      Cat(busy_oline[:lg_ol], v_cp.ho)))
+        # Next cycle's drain state, and the line whose old sum it reads: the next line while
+        # draining, else a tile's first line. That is read the cycle before the tile's result
+        # is loaded, where ``busy_oline`` and the compute record hold it already (the result
+        # comes at least two cycles after the tile's last beat, and the slot cannot end while
+        # a tile of its block is in the PEs).
+        nx_active = result_now | (dr_active & ~dr_sel[-1])
+        nx_half = Mux(result_now, v_cp.ho, dr_half)
+        o_old_addr = Mux(nx_active,
+                         Cat(Mux(result_now, busy_oline + 1, dr_line + 2)[:lg_ol], nx_half),
+                         Cat(busy_oline[:lg_ol], v_cp.ho))
+        m.d.comb += o_old.addr.eq(o_old_addr)
+        # A line written at the reading edge: its sum from a register of the write port's data.
+        written = Signal(c.cols * ow, name="drain_written", reset_less=True)
+        written_hit = Signal(name="drain_written_hit")
+        old_q = Signal(c.cols * ow, name="drain_old", reset_less=True)
+        m.d.sync += [written.eq(o_wr.data), written_hit.eq(o_wr.en & (o_wr.addr == o_old_addr)),
+                     old_q.eq(Mux(written_hit, written, o_old.data))]
         sums = []
         for col in range(c.cols):
-            old = o_old.data[col * ow:(col + 1) * ow].as_signed()
+            old = old_q[col * ow:(col + 1) * ow].as_signed()
             new = Signal(ow, name=f"drain_sum{col}")
             m.d.comb += new.eq(Mux(dr_first, 0, old) + _row_select(arr, dr_sel, col))
             sums.append(new)
@@ -880,6 +917,7 @@ class _Drain:
         m.d.comb += o_wr.addr.eq(wr_line)
         self.active, self.sel, self.line, self.half, self.last = (
             dr_active, dr_sel, dr_line, dr_half, dr_last)
+        self.nx_active, self.nx_half, self.written = nx_active, nx_half, written
 
 
 class _WriteBack:
@@ -889,13 +927,13 @@ class _WriteBack:
     def __init__(self, m: Module, c: CoreConfig, core: AccelCore, rec: _Records,
                  slot: _SlotControl, load: _Load) -> None:
         olb = c.beats_per_line(c.o_line_bits)
-        v_cp, v_wb, ld_last = rec.v_cp, rec.v_wb, load.ld_last
+        r_cp, v_wb, ld_last = rec.r_cp, rec.v_wb, load.ld_last
         wb_start_slot = slot.slot_end & slot.next_wb & ~slot.next_load
         wb_start_load = ld_last & v_wb.valid & v_wb.last_k
         wb_start = wb_start_slot | wb_start_load
-        # Started with the slot, the block is still the compute record; after the load, the
-        # write-back record.
-        wgen = _RequestGen(m, "wreq", [(wb_start_slot, v_cp.wb_phases()),
+        # Started with the slot, the block is still the compute record (no view: see the slot
+        # control); after the load, the write-back record.
+        wgen = _RequestGen(m, "wreq", [(wb_start_slot, r_cp.wb_phases()),
                                        (wb_start_load, v_wb.wb_phases())],
                            v_wb.wb_phases(), core.wr_req_ready)
         m.d.comb += [core.wr_req_valid.eq(wgen.valid), core.wr_req_addr.eq(wgen.addr),
@@ -909,7 +947,7 @@ class _WriteBack:
         m.d.comb += slot.dma_ending.eq(wb_last | (ld_last & ~(v_wb.valid & v_wb.last_k)))
         with m.If(wb_start):
             m.d.sync += [wb_active.eq(1), wb_count.eq(0), ws.eq(0),
-                         wb_at_last.eq(Mux(wb_start_slot, v_cp.o_total == 1,
+                         wb_at_last.eq(Mux(wb_start_slot, r_cp.o_total == 1,
                                            v_wb.o_total == 1))]
         with m.Elif(wr_fire):
             m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count + 2 == v_wb.o_total),
@@ -942,12 +980,11 @@ class _LineFifo:
         lg_olb, lg_ol, ow, bus = _log2(olb), _log2(c.o_lines), c.array.out_width, buf.bus
         v_cp, result_now, pop, busy = rec.v_cp, seq.result_now, wb.pop, cmd.busy
         o_wr, o_out = buf.o_wr, buf.o_out
-        dr_active, dr_sel, dr_line = drain.active, drain.sel, drain.line
+        dr_active, dr_line = drain.active, drain.line
         dr_half, dr_last = drain.half, drain.last
         depth = 3 if olb == 1 else 2         # enough to send a line every olb cycles
         lines = range(c.o_lines + 1)
-        nx_dr_active = result_now | (dr_active & ~dr_sel[-1])
-        nx_dr_half = Mux(result_now, v_cp.ho, dr_half)
+        nx_dr_active, nx_dr_half = drain.nx_active, drain.nx_half
         nx_final = nx_dr_active & Mux(result_now, v_cp.last_k, dr_last)
         # final[h]: lines of half h whose final sum the drain computes by this cycle (counted
         # a cycle ahead); wb_lines[h]: lines of half h's write-back, set as its drain starts.
@@ -972,8 +1009,9 @@ class _LineFifo:
         room = Mux(pop, in_use <= depth, in_use < depth)
         issue = ((pf_line != pf_final) | (nx_final & (nx_dr_half == pf_half))) & room
         job_done = issue & (pf_line + 1 == pf_total)
-        m.d.sync += [rd_issue.eq(issue), rd_arrive.eq(rd_issue),
-                     fifo_n.eq(fifo_n + rd_arrive - pop)]
+        fifo_n_next = Signal.like(fifo_n)
+        m.d.comb += fifo_n_next.eq(fifo_n + rd_arrive - pop)
+        m.d.sync += [rd_issue.eq(issue), rd_arrive.eq(rd_issue), fifo_n.eq(fifo_n_next)]
         with m.If(issue):
             m.d.sync += [rd_addr.eq(Cat(pf_line[:lg_ol], pf_half)), pf_line.eq(pf_line + 1)]
             with m.If(job_done):
@@ -988,10 +1026,17 @@ class _LineFifo:
         # so a line written at the edge that reads it is taken from a bypass register, and a
         # line whose sum the drain computes in the reading cycle from the write port's data
         # register (written an edge later).
-        bypass = Signal(c.cols * ow, reset_less=True)
+        bypass = drain.written
         bypass_hit, pending_hit = Signal(), Signal()
-        m.d.sync += [bypass.eq(o_wr.data), bypass_hit.eq(o_wr.en & (o_wr.addr == rd_addr)),
-                     pending_hit.eq(dr_active & (Cat(dr_line[:lg_ol], dr_half) == rd_addr))]
+        pending_now = dr_active & (Cat(dr_line[:lg_ol], dr_half) == rd_addr)
+        m.d.sync += [bypass_hit.eq(o_wr.en & (o_wr.addr == rd_addr)), pending_hit.eq(pending_now)]
+        # The write stream's valid reads copies of its own of whether the FIFO holds a line and
+        # of the fall-through hit (kept apart from Yosys' merging): the originals select among
+        # the lines' hundreds of bits, nets spread over the FIFO, and the valid, through the
+        # stream's last beat, decides the slot's end.
+        fifo_some = Signal(name="wb_fifo_some", attrs={"keep": 1})
+        pending_hit_v = Signal(name="wb_pending_hit_v", attrs={"keep": 1})
+        m.d.sync += [fifo_some.eq(fifo_n_next != 0), pending_hit_v.eq(pending_now)]
         read_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
         # Entries are read only while the FIFO holds them (its count is reset): no reset.
         fifo = [Signal(c.cols * ow, name=f"wb_fifo{i}", reset_less=True) for i in range(depth)]
@@ -1005,15 +1050,15 @@ class _LineFifo:
             m.d.sync += rp.eq(Mux(rp == depth - 1, 0, rp + 1))
         with m.If(~busy):
             m.d.sync += [pf_half.eq(0), pf_line.eq(0), rd_issue.eq(0), rd_arrive.eq(0),
-                         fifo_n.eq(0), wp.eq(0), rp.eq(0), *[f.eq(0) for f in final]]
+                         fifo_n.eq(0), fifo_some.eq(0), wp.eq(0), rp.eq(0),
+                         *[f.eq(0) for f in final]]
         # Empty, the FIFO lets a line read in the cycle the drain computed it fall through
         # from the write port's data register: the drain's last lines are sent as early as
         # a direct read would send them (a line read from the RAM waits in an entry).
-        fall_through = rd_arrive & pending_hit
         head = o_wr.data
         for i in range(depth):
             head = Mux((fifo_n != 0) & (rp == i), fifo[i], head)
-        m.d.comb += core.wr_valid.eq(wb.active & ((fifo_n != 0) | fall_through))
+        m.d.comb += core.wr_valid.eq(wb.active & (fifo_some | (rd_arrive & pending_hit_v)))
         words = [Signal(signed(c.word_bits), name=f"wb_word{col}") for col in range(c.cols)]
         m.d.comb += [w.eq(head[col * ow:(col + 1) * ow].as_signed())
                      for col, w in enumerate(words)]

@@ -365,3 +365,20 @@ def test_a_reset_mid_command_leaves_nothing_behind(fraction):
     assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
     assert (read_outputs(SMALL, case.image, dram.mem) == case.expected).all()
     assert run.cycles == case.line_cycles
+
+
+@pytest.mark.parametrize("pipeline", [0, 5])
+def test_partial_sums_are_read_a_row_ahead_on_tall_arrays(pipeline):
+    # The drain reads each row's partial sum a cycle before it drains the row into a
+    # register: a tile's first line as its result leaves the PEs, the second as it does, the
+    # others two lines ahead of the row draining. Only arrays of more than two rows read that
+    # third kind, and only blocks past the first k block add the sums: 8 rows, k in 3 blocks.
+    c = dataclasses.replace(LINE_BEAT, pipeline=pipeline)
+    base = make_case(c, 4, 8, 24, 1, seed=5)
+    case = make_case(c, 4, 8, 24, 1, seed=5, mapping=dataclasses.replace(
+        base.mapping, block_m=2, block_n=8, block_k=8))
+    run, got, dram = _run(c, case, 1)
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert (got == case.expected).all()
+    assert dram.read_beats + dram.write_beats == case.line_beats
+    assert run.cycles == case.line_cycles == case.model_cycles
