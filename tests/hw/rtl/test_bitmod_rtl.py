@@ -247,3 +247,46 @@ def test_a_reset_mid_output_leaves_nothing_behind(accumulator, loop, pipeline, d
     run = run_stream(BitModArray(c), case.beats, len(case.expected), case.out_ports,
                      interrupted=interrupted.beats[:half], idle=idle)
     assert run.outputs == case.expected
+
+
+def test_decoded_loop_low_zero_parts_test_every_bit():
+    # The decoded loop's "low k bits of a + b are 0" tests (its registered exact -2**k flags:
+    # the AND of the parts up to each k) against the integer sum, at sums 0 mod 2**k and
+    # +-2**j (j < k) off it: a test left out fails. Bit 0's test only tells a sum of -1 mod
+    # 2**k, which the loop's own stimuli never bring (dropping it passes all of them).
+    from amaranth.hdl import Cat, Module, Signal, signed
+    from amaranth.sim import Simulator
+
+    from hwsim.hw.rtl.bitmod import BITMOD_MAN_BITS, _sum_low_zero_parts
+
+    c = BitModConfig(weights="bitmod", accumulator="bitmod", loop="decoded", pipeline=7)
+    width = max(c.partial_width, BITMOD_MAN_BITS) + 1
+    low, high = BITMOD_MAN_BITS - 1, width - 2
+    a, b = Signal(signed(width)), Signal(signed(width))
+    parts = _sum_low_zero_parts(a, b, low, high)
+    groups = -(-low // 4)  # the parts below ``low`` are ANDs of four tests
+    flags = [parts[:groups + k - low].all() for k in range(low, high + 1)]
+    rng = np.random.default_rng(5)
+    bound = 1 << (width - 1)
+    pairs = []
+    for k in range(low, high + 1):
+        for av in rng.integers(-bound, bound, 4):
+            zero = int(-av + int(rng.integers(-4, 4)) * (1 << k))
+            pairs += [(int(av), zero + sign * off) for sign in (1, -1)
+                      for off in (0, *[1 << j for j in range(k)])]
+    pairs += [tuple(int(v) for v in rng.integers(-bound, bound, 2)) for _ in range(64)]
+    pairs = [(x, (y + bound) % (2 * bound) - bound) for x, y in pairs]  # b wraps to its width
+    m = Module()
+    out = Signal(len(flags))
+    m.d.comb += out.eq(Cat(*flags))
+    sim = Simulator(m)
+
+    async def bench(ctx):
+        for x, y in pairs:
+            ctx.set(a, x)
+            ctx.set(b, y)
+            want = [int((x + y) % (1 << k) == 0) for k in range(low, high + 1)]
+            assert [ctx.get(out) >> i & 1 for i in range(len(flags))] == want, (x, y)
+
+    sim.add_testbench(bench)
+    sim.run()
