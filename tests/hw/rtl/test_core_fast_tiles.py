@@ -1,0 +1,56 @@
+"""The core at its shortest tiles: int2 weights (one term a beat), one scale bit, no PE
+stages, so a one-beat tile takes 3 cycles (a term, a dequantizer cycle, the operand register)
+and a k block's partial sums can come back 3 cycles after the previous block's.
+
+Outputs only: on such builds the simulator charges the weight buffer's port for the scale
+fields too (a feed limit the RTL does not have), so `core_cases.case_from`, which holds the
+cycles to the simulator's, refuses them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from core_bench import run_commands
+from core_cases import quantized_weights
+
+from hwsim.hw.rtl.accel_core import AccelCore
+from hwsim.hw.rtl.core_config import (
+    CoreConfig,
+    CoreError,
+    descriptor_error,
+    mode_code,
+    pack_descriptor,
+)
+from hwsim.hw.rtl.core_dram import DramModel
+from hwsim.hw.rtl.core_layout import core_image, gemm_model, read_outputs
+
+FAST = CoreConfig(rows=2, cols=1, lanes=2, weights="int2", scale_bits=1, pipeline=0,
+                  group_size=2, k_max=32, a_lines=8, b_lines=8, o_lines=8, bus_bytes=0)
+
+
+@pytest.mark.parametrize(("m", "n", "k", "block_n", "block_k", "latency"), [
+    # k in blocks of 7 beats and 1: the one-beat block's partial sums reach the drain 3
+    # cycles after the long block's, so each row's old sum is read at the edge that writes it.
+    (1, 3, 15, 2, 14, 1),
+    (1, 2, 15, 2, 14, 0),
+])
+def test_a_one_beat_k_block_right_after_another_adds_the_written_sums(m, n, k, block_n,
+                                                                     block_k, latency):
+    c = FAST
+    rng = np.random.default_rng(n + k)
+    a = rng.normal(0, 1, (m, k)).astype(np.float16)
+    codes, scale, wtype, _ = quantized_weights(c, rng.normal(0, 0.05, (n, k)), "int2")
+    scale = np.minimum(scale, 1)   # the build's one scale bit
+    neg = np.zeros_like(scale)
+    image = core_image(c, a, codes, scale, neg, wtype)
+    fields = {"m": m, "n": n, "k": k, "block_m": m, "block_n": block_n, "block_k": block_k,
+              "mode": mode_code("int2"), "group_size": c.group_size}
+    assert descriptor_error(c, **fields) == CoreError.NONE
+    desc = pack_descriptor(**fields, m_outer=0, a_addr=image.a_addr, b_addr=image.b_addr,
+                           s_addr=image.s_addr, o_addr=image.o_addr)
+    dram = DramModel(image.beats, latency)
+    run = run_commands(AccelCore(c), dram, [desc])[0]
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    expected = gemm_model(c, a, codes, scale, neg, wtype)
+    assert (read_outputs(c, image, dram.mem) == expected).all()
