@@ -955,6 +955,8 @@ class _WriteBack:
             with m.If(wb_last):
                 m.d.sync += wb_active.eq(0)
         self.active, self.ws = wb_active, ws
+        # The write-back's state next cycle (for the write stream's registered valid).
+        self.active_next = wb_start | (wb_active & ~wb_last)
         self.pop = wr_fire & (ws == olb - 1)      # a line's last beat leaves
 
 
@@ -1030,13 +1032,13 @@ class _LineFifo:
         bypass_hit, pending_hit = Signal(), Signal()
         pending_now = dr_active & (Cat(dr_line[:lg_ol], dr_half) == rd_addr)
         m.d.sync += [bypass_hit.eq(o_wr.en & (o_wr.addr == rd_addr)), pending_hit.eq(pending_now)]
-        # The write stream's valid reads copies of its own of whether the FIFO holds a line and
-        # of the fall-through hit (kept apart from Yosys' merging): the originals select among
-        # the lines' hundreds of bits, nets spread over the FIFO, and the valid, through the
-        # stream's last beat, decides the slot's end.
-        fifo_some = Signal(name="wb_fifo_some", attrs={"keep": 1})
-        pending_hit_v = Signal(name="wb_pending_hit_v", attrs={"keep": 1})
-        m.d.sync += [fifo_some.eq(fifo_n_next != 0), pending_hit_v.eq(pending_now)]
+        # The write stream's valid is a register, loaded with what it is next cycle (the
+        # write-back active, and a line in the FIFO or falling through; nothing while idle):
+        # through the stream's last beat it decides the slot's end, and the FIFO's count and
+        # hit also select among the lines' hundreds of bits, nets spread over the FIFO.
+        wr_valid = Signal(name="wr_valid_q")
+        m.d.sync += wr_valid.eq(wb.active_next & busy
+                                & ((fifo_n_next != 0) | (rd_issue & pending_now)))
         read_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
         # Entries are read only while the FIFO holds them (its count is reset): no reset.
         fifo = [Signal(c.cols * ow, name=f"wb_fifo{i}", reset_less=True) for i in range(depth)]
@@ -1050,15 +1052,14 @@ class _LineFifo:
             m.d.sync += rp.eq(Mux(rp == depth - 1, 0, rp + 1))
         with m.If(~busy):
             m.d.sync += [pf_half.eq(0), pf_line.eq(0), rd_issue.eq(0), rd_arrive.eq(0),
-                         fifo_n.eq(0), fifo_some.eq(0), wp.eq(0), rp.eq(0),
-                         *[f.eq(0) for f in final]]
+                         fifo_n.eq(0), wp.eq(0), rp.eq(0), *[f.eq(0) for f in final]]
         # Empty, the FIFO lets a line read in the cycle the drain computed it fall through
         # from the write port's data register: the drain's last lines are sent as early as
         # a direct read would send them (a line read from the RAM waits in an entry).
         head = o_wr.data
         for i in range(depth):
             head = Mux((fifo_n != 0) & (rp == i), fifo[i], head)
-        m.d.comb += core.wr_valid.eq(wb.active & (fifo_some | (rd_arrive & pending_hit_v)))
+        m.d.comb += core.wr_valid.eq(wr_valid)
         words = [Signal(signed(c.word_bits), name=f"wb_word{col}") for col in range(c.cols)]
         m.d.comb += [w.eq(head[col * ow:(col + 1) * ow].as_signed())
                      for col, w in enumerate(words)]
