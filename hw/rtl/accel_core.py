@@ -867,8 +867,10 @@ class _Drain:
 
     The partial sums are read a cycle ahead into a register (``drain_old``), so the adder
     starts from a flip-flop, not from the block RAM's slow clock-to-output: the read address
-    is the one the drain reads next cycle, and a line written at the reading edge (a tile
-    period of 3) comes from a register of the written sum.
+    is that of the row the drain adds two cycles on, and a line written at the reading edge
+    (a tile period of 3) comes from a register of the written sum. A tile's result may come
+    as the previous drain reaches its last row (rows up to a one-beat tile's period), so the
+    tile's first line is read while that drain is at its last but one row.
     """
 
     def __init__(self, m: Module, c: CoreConfig, buf: _Buffers, arr: _ArrayAdapter,
@@ -888,16 +890,18 @@ class _Drain:
             m.d.sync += [dr_sel.eq(dr_sel << 1), dr_line.eq(dr_line + 1)]
             with m.If(dr_sel[-1]):
                 m.d.sync += dr_active.eq(0)
-        # Next cycle's drain state, and the line whose old sum it reads: the next line while
-        # draining, else a tile's first line. That is read the cycle before the tile's result
-        # is loaded, where ``busy_oline`` and the compute record hold it already (the result
-        # comes at least two cycles after the tile's last beat, and the slot cannot end while
-        # a tile of its block is in the PEs).
+        # Next cycle's drain state, and the line whose old sum is read now (the row drained
+        # two cycles on): a drain's row after next while it has one, else a tile's first
+        # line. That is read the cycle before the tile's result is loaded, where
+        # ``busy_oline`` and the compute record hold it already (the result comes at least two
+        # cycles after the tile's last beat, and the slot cannot end while a tile of its block
+        # is in the PEs), possibly while the previous drain is at its last but one row.
         nx_active = result_now | (dr_active & ~dr_sel[-1])
         nx_half = Mux(result_now, v_cp.ho, dr_half)
-        o_old_addr = Mux(nx_active,
-                         Cat(Mux(result_now, busy_oline + 1, dr_line + 2)[:lg_ol], nx_half),
-                         Cat(busy_oline[:lg_ol], v_cp.ho))
+        dr_more = dr_active & ~dr_sel[-1] & (~dr_sel[-2] if c.rows > 1 else 1)
+        o_old_addr = Mux(result_now, Cat((busy_oline + 1)[:lg_ol], v_cp.ho),
+                         Mux(dr_more, Cat((dr_line + 2)[:lg_ol], dr_half),
+                             Cat(busy_oline[:lg_ol], v_cp.ho)))
         m.d.comb += o_old.addr.eq(o_old_addr)
         # A line written at the reading edge: its sum from a register of the write port's data.
         written = Signal(c.cols * ow, name="drain_written", reset_less=True)

@@ -54,3 +54,45 @@ def test_a_one_beat_k_block_right_after_another_adds_the_written_sums(m, n, k, b
     assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
     expected = gemm_model(c, a, codes, scale, neg, wtype)
     assert (read_outputs(c, image, dram.mem) == expected).all()
+
+
+def _outputs_exact(c, m, n, k, block_m, block_n, block_k, latency, weights, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(0, 1, (m, k)).astype(np.float16)
+    codes, scale, wtype, _ = quantized_weights(c, rng.normal(0, 0.05, (n, k)), weights)
+    scale = np.minimum(scale, (1 << c.scale_bits) - 1)   # the build's scale bits
+    neg = np.zeros_like(scale)
+    image = core_image(c, a, codes, scale, neg, wtype)
+    fields = {"m": m, "n": n, "k": k, "block_m": block_m, "block_n": block_n,
+              "block_k": block_k, "mode": mode_code(weights), "group_size": c.group_size}
+    assert descriptor_error(c, **fields) == CoreError.NONE
+    desc = pack_descriptor(**fields, m_outer=0, a_addr=image.a_addr, b_addr=image.b_addr,
+                           s_addr=image.s_addr, o_addr=image.o_addr)
+    dram = DramModel(image.beats, latency)
+    run = run_commands(AccelCore(c), dram, [desc])[0]
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    expected = gemm_model(c, a, codes, scale, neg, wtype)
+    return (read_outputs(c, image, dram.mem) == expected).all()
+
+
+def _at_row_limit(weights, scale_bits, cols=2, lanes=1, group_size=1):
+    # rows = scale_bits + terms + 1: a one-beat tile's result comes `rows` cycles after
+    # the previous tile's, as that tile's drain reaches its last row.
+    return CoreConfig(rows=4, cols=cols, lanes=lanes, weights=weights, scale_bits=scale_bits,
+                      pipeline=0, group_size=group_size, k_max=32, a_lines=8, b_lines=8,
+                      o_lines=8, bus_bytes=0)
+
+
+@pytest.mark.parametrize(("c", "weights", "m", "n", "k", "block_k", "latency"), [
+    # A k block of 4 beats, then one of 1 beat: the short block's result comes while the
+    # long block's drain is at its last but one row, and its first row's old sum is read then.
+    (_at_row_limit("int2", 2), "int2", 1, 1, 5, 4, 0),
+    (_at_row_limit("int2", 2), "int2", 1, 1, 5, 4, 3),
+    (_at_row_limit("int2", 2), "int2", 1, 1, 13, 4, 1),
+    (_at_row_limit("int3", 1), "int3", 1, 1, 5, 4, 1),
+    (_at_row_limit("int2", 2, cols=1, lanes=2, group_size=2), "int2", 1, 1, 10, 8, 1),
+])
+def test_a_one_beat_k_block_at_the_row_limit_reads_its_own_first_line(c, weights, m, n, k,
+                                                                      block_k, latency):
+    assert c.rows == c.scale_bits + min(f.terms for f in c.families) + 1
+    assert _outputs_exact(c, m, n, k, m, n, block_k, latency, weights, seed=3)
