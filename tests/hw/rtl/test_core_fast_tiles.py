@@ -37,23 +37,7 @@ FAST = CoreConfig(rows=2, cols=1, lanes=2, weights="int2", scale_bits=1, pipelin
 ])
 def test_a_one_beat_k_block_right_after_another_adds_the_written_sums(m, n, k, block_n,
                                                                      block_k, latency):
-    c = FAST
-    rng = np.random.default_rng(n + k)
-    a = rng.normal(0, 1, (m, k)).astype(np.float16)
-    codes, scale, wtype, _ = quantized_weights(c, rng.normal(0, 0.05, (n, k)), "int2")
-    scale = np.minimum(scale, 1)   # the build's one scale bit
-    neg = np.zeros_like(scale)
-    image = core_image(c, a, codes, scale, neg, wtype)
-    fields = {"m": m, "n": n, "k": k, "block_m": m, "block_n": block_n, "block_k": block_k,
-              "mode": mode_code("int2"), "group_size": c.group_size}
-    assert descriptor_error(c, **fields) == CoreError.NONE
-    desc = pack_descriptor(**fields, m_outer=0, a_addr=image.a_addr, b_addr=image.b_addr,
-                           s_addr=image.s_addr, o_addr=image.o_addr)
-    dram = DramModel(image.beats, latency)
-    run = run_commands(AccelCore(c), dram, [desc])[0]
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
-    expected = gemm_model(c, a, codes, scale, neg, wtype)
-    assert (read_outputs(c, image, dram.mem) == expected).all()
+    assert _outputs_exact(FAST, m, n, k, m, block_n, block_k, latency, "int2", seed=n + k)
 
 
 def _outputs_exact(c, m, n, k, block_m, block_n, block_k, latency, weights, seed):
