@@ -27,6 +27,7 @@ The section also states the core's storage widths (``code_bits`` per weight code
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal
@@ -48,6 +49,7 @@ __all__ = [
     "CoreSection",
     "buffer_bits",
     "core_stored_op",
+    "output_word_bits",
 ]
 
 # Bits of the descriptor's size fields (m, n, k and the block sizes).
@@ -197,6 +199,12 @@ class CoreRules:
         if k > self.k_max or not self.blocks_fit(block_m, block_n, block_k):
             return CoreError.TOO_BIG
         return CoreError.NONE
+
+
+def output_word_bits(width: int) -> int:
+    """The output word the core writes a partial sum of ``width`` bits in: the smallest power
+    of two >= 32 holding it."""
+    return max(32, 1 << math.ceil(math.log2(width)))
 
 
 def core_stored_op(op: Op, section: CoreSection) -> Op:

@@ -55,7 +55,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +75,7 @@ from hwsim.hw.core_rules import (
     CoreRules,
     CoreSection,
     buffer_bits,
+    output_word_bits,
 )
 from hwsim.hw.pe_kinds import (
     PE_KINDS,
@@ -320,7 +320,7 @@ def _core_checks(hw: HardwareSpec) -> list[str]:
                           f"core.code_bits = {code} (allowed: formats of at most {code} bits, "
                           "or code_bits 8 with a weight line of array.rows x pe.lanes x 8 bits)")
     word = hw.core.word_bits
-    want_word = max(32, 1 << math.ceil(math.log2(hw.acc_bits)))
+    want_word = output_word_bits(hw.acc_bits)
     if word is not None and word != want_word:
         errors.append(f"core.word_bits: {word}, but the core writes partial sums of acc_bits "
                       f"= {hw.acc_bits} as words of {want_word} bits (the smallest power of "

@@ -20,7 +20,6 @@ Every line is a whole number of DRAM bus beats (``bus_bytes`` each).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
@@ -37,6 +36,7 @@ from hwsim.hw.core_rules import (
     CoreRules,
     CoreSection,
     buffer_bits,
+    output_word_bits,
 )
 from hwsim.hw.rtl._common import IntRanges, check_ints
 from hwsim.hw.rtl.bitmod import BitModConfig, check_back_end
@@ -269,7 +269,7 @@ class CoreConfig:
     @property
     def word_bits(self) -> int:
         """Output word: the smallest power of two >= 32 holding the array's output width."""
-        return max(32, 1 << math.ceil(math.log2(self.array.out_width)))
+        return output_word_bits(self.array.out_width)
 
     @property
     def a_line_bits(self) -> int:
