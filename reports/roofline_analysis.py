@@ -5,7 +5,12 @@ Per operator and step (vectorized over the decode steps of an `Op`):
 - FLOPs: 2 per MAC for GEMMs, elements x FLOPs per element for vector ops.
 - Bytes moved, each operand once at its real width (the roofline's minimum traffic):
   GEMM ``count x (m k a_bits + k n b_bits + m n out_bits) / 8``; vector op
-  ``count x (a_operands m n a_bits + n b_bits + m n out_bits) / 8``.
+  ``count x (a_operands m n a_bits + n b_bits + m n out_bits) / 8``. The widths are those
+  the machine stores the operands in (`Machine.stored`): the workload's, except on the RTL
+  core's hardware description (a ``core`` section), where a GEMM's are the core's (FP16
+  activations, ``code_bits`` slots plus a 16-bit scale field per group, ``word_bits``
+  outputs), the widths ``hwsim run`` costs it in (`hwsim.sim.engine.stored_op`, the same
+  function); the ``a_bits`` / ``b_bits`` columns show them.
 - Peak: the machine's fastest compute path taking both operand widths, each at its format's
   code width (3 for bitmod3 weights, 8 for int8 activations), not the effective width with
   scales, which counts only in the bytes moved; vector ops use the vector peak.
@@ -70,7 +75,6 @@ def op_step_costs(op: Op, machine: Machine) -> dict[str, np.ndarray | float]:
     k = op.k.astype(np.float64)
     if op.kind == "gemm":
         flops = 2.0 * m * n * k * op.count
-        a, b, out = m * k * op.a_bits, k * n * op.b_bits, m * n * op.out_bits
         try:
             peak = machine.gemm_peak_flops(op.a_code_bits, op.b_code_bits)
         except HwsimError as exc:
@@ -78,6 +82,10 @@ def op_step_costs(op: Op, machine: Machine) -> dict[str, np.ndarray | float]:
             b = op.b_format.name if op.b_format is not None else f"{op.b_bits:g}-bit"
             raise HwsimError(f"{op.stage} op {op.name!r} ({OPERAND_FIELDS[op.b_kind]} {b}): "
                              f"{exc}") from None
+        # The bytes in the widths the machine stores the operands in (the peak above reads
+        # the formats' code widths, which the restatement keeps).
+        op = machine.stored(op)
+        a, b, out = m * k * op.a_bits, k * n * op.b_bits, m * n * op.out_bits
     else:
         flops = m * n * op.count * op.flops_per_element
         a, b, out = op.a_operands * m * n * op.a_bits, n * op.b_bits, m * n * op.out_bits
@@ -105,6 +113,7 @@ def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for op in ops:
         c = op_step_costs(op, machine)
+        stored = machine.stored(op)
         compute_bound = c["compute_time_s"] >= c["memory_time_s"]  # type: ignore[operator]
         if compute_bound.all():
             bound = "compute"
@@ -122,7 +131,7 @@ def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
             "kind": op.kind, "count": op.count, "steps": op.steps,
             "m": int(op.m[0]), "n": int(op.n[0]), "k": int(op.k[0]),
             "kv_len_first": int(op.kv_len[0]), "kv_len_last": int(op.kv_len[-1]),
-            "a_bits": float(op.a_bits), "b_bits": float(op.b_bits),
+            "a_bits": float(stored.a_bits), "b_bits": float(stored.b_bits),
             "flops": flops, "bytes": nbytes,
             "intensity": flops / nbytes if nbytes else math.inf,
             "peak_flops_per_s": c["peak_flops_per_s"],

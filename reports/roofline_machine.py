@@ -16,12 +16,14 @@ hardware YAML, is a machine too)::
       - {a_bits: 4, b_bits: 4, tflops: 1248}
 
 A GEMM runs on the fastest path that takes both of its operands (`Machine.gemm_peak_flops`);
-if none does, that is an error, not a guess.
+if none does, that is an error, not a guess. A machine derived from a hardware description
+moves its operands in the widths that description stores them in (`Machine.stored`, the
+simulator's rule: on the RTL core's description, a ``core`` section, the core's widths).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +35,9 @@ from hwsim.errors import HwsimError
 from hwsim.files import preset_file, preset_names, read_yaml, resolve_reference
 from hwsim.hw import HardwareSpec, hardware_from_dict
 from hwsim.hw.presets import FPGA_PRESET_DIR, PRESET_DIR
+from hwsim.sim.engine import stored_op
 from hwsim.sim.kind_models import cycle_model
+from hwsim.workloads.ops import Op
 
 __all__ = [
     "ComputePeak",
@@ -67,7 +71,12 @@ class ComputePeak:
 
 @dataclass(frozen=True)
 class Machine:
-    """What a roofline knows about a machine (all rates per second, sizes in bytes)."""
+    """What a roofline knows about a machine (all rates per second, sizes in bytes).
+
+    ``hardware``: the accelerator description the machine was derived from
+    (`machine_from_hardware`), None for a machine file; it says how operands are stored
+    (`stored`).
+    """
 
     name: str
     description: str
@@ -77,6 +86,24 @@ class Machine:
     vector_flops_per_s: float
     peaks: tuple[ComputePeak, ...]
     source: str = ""
+    hardware: HardwareSpec | None = field(default=None, compare=False, repr=False)
+
+    def stored(self, op: Op) -> Op:
+        """``op`` in the widths the machine moves its operands in: those the simulator costs
+        on the machine's hardware description (`hwsim.sim.engine.stored_op`: on the RTL
+        core's, a GEMM's are the core's storage widths), else the op's own.
+
+        Raises:
+            HwsimError: the description's PE cannot run the op's precision.
+        """
+        return op if self.hardware is None else stored_op(op, self.hardware)
+
+    @property
+    def storage(self) -> str | None:
+        """How the RTL core stores operands, on a core's description (for reports); None
+        elsewhere (operands at the workload's widths)."""
+        core = self.hardware.core if self.hardware is not None else None
+        return core.storage() if core is not None else None
 
     def gemm_peak_flops(self, a_bits: float, b_bits: float) -> float:
         """Peak FLOP/s of the fastest path taking `a_bits` x `b_bits` operands.
@@ -148,7 +175,8 @@ def machine_from_hardware(hw: HardwareSpec) -> Machine:
     per lane-MAC (the kind's cycle model over a long reduction) x 2 FLOP x clock; one path
     per width where the rate drops. Memory
     capacity and the vector unit are assumptions (`ASSUMED_MEMORY_GIB`,
-    `ASSUMED_VECTOR_LANES`).
+    `ASSUMED_VECTOR_LANES`). Operands are moved in the description's storage widths
+    (`Machine.stored`).
     """
     pe = hw.pe
     model = cycle_model(pe.kind)
@@ -177,6 +205,7 @@ def machine_from_hardware(hw: HardwareSpec) -> Machine:
         vector_flops_per_s=ASSUMED_VECTOR_LANES * 2 * clock_hz,
         peaks=peaks,
         source=hw.source,
+        hardware=hw,
     )
 
 

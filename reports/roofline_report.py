@@ -156,9 +156,12 @@ def roofline_report(workload: Workload, machine: Machine,
         "machine_capacity_bytes": machine.memory_capacity_bytes,
         "fits": fp.total_bytes <= machine.memory_capacity_bytes,
     }
+    stored = "each operand moved once at its stored width (no fusion, no re-reads)"
+    if machine.storage is not None:
+        stored += f"; GEMM operands stored as the core does: {machine.storage}"
     summary["conventions"] = {
         "decode": DECODE_CONVENTION,
-        "bytes": "each operand moved once at its stored width (no fusion, no re-reads)",
+        "bytes": stored,
         "time": "per op and step: max(flops / peak, bytes / bandwidth)",
     }
     report = RooflineReport(table, summary)

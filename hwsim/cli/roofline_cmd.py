@@ -40,6 +40,9 @@ def roofline(
         raise HwsimError(f"{w.source}: no machine: give --hardware or a 'hardware' key")
     machine = load_machine(machine_ref)
     console = Console()
+    if machine.storage is not None:
+        console.print(f"{machine.name}: GEMM bytes as the RTL core stores them: "
+                      f"{machine.storage}", highlight=False)
     if w.served:
         from hwsim.reports.roofline_serving import roofline_serving
         from hwsim.reports.serving_report import serving_lines, write_serving_outputs

@@ -255,3 +255,45 @@ def test_a_hardware_yaml_is_a_machine_file_too(tmp_path) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(hardware_to_dict(load_hardware("olive"))))
     assert load_machine(str(path)).peaks == load_machine("olive").peaks
+
+
+def test_a_core_machine_moves_the_bytes_in_the_widths_the_simulator_costs(tmp_path) -> None:
+    # On the RTL core's description (a `core` section) `hwsim run` costs every GEMM in the
+    # core's storage widths (`hwsim.sim.engine.stored_op`); its roofline counts each operand
+    # once in those same widths: FP16 activations, an 8-bit code slot + a 16-bit scale field
+    # per group of 128 per weight, 128-bit output words (the 8x8 weights=bitmod build).
+    from hwsim.hw import load_hardware
+    from hwsim.hw.fpga.design_point import write_hardware_yaml
+    from hwsim.hw.rtl.core_config import CoreConfig
+    from hwsim.hw.rtl.core_layout import core_hardware
+    from hwsim.hw.rtl.registry import resolve_params
+    from hwsim.sim.engine import stored_op
+    from hwsim.workloads import operators
+
+    core = CoreConfig(**resolve_params("accel_core", {"rows": 8, "cols": 8,
+                                                      "weights": "bitmod"}))
+    path = write_hardware_yaml(core_hardware(core), tmp_path / "core.yaml")
+    hw, machine = load_hardware(path), load_machine(str(path))
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 64, "n": 256, "k": 512}],
+                            "activations": {"bits": 16},
+                            "weights": {"format": "bitmod4", "group_size": 128}})
+    (op,) = operators(w)
+    stored = stored_op(op, hw)
+    assert (stored.a_bits, stored.b_bits, stored.out_bits) == (16, 8 + 16 / 128, 128)
+    row = analyze([op], machine).iloc[0]
+    nbytes = (64 * 512 * 16 + 512 * 256 * (8 + 16 / 128) + 64 * 256 * 128) / 8
+    assert row["bytes"] == nbytes == 460_800   # in the workload's widths: 166,144
+    assert row["intensity"] == 2 * 64 * 256 * 512 / nbytes
+    assert (row["a_bits"], row["b_bits"]) == (stored.a_bits, stored.b_bits)
+    # Split as `hwsim run` splits it: the code slot is weights, the scale field scales.
+    assert row["bytes_weights"] == 512 * 256
+    assert row["bytes_scales"] == pytest.approx(512 * 256 * 2 / 128, rel=1e-12)
+    assert row["bytes_outputs"] == 64 * 256 * 16
+    # The peak is still the workload's format's path (bitmod4 codes, 2 terms a weight).
+    assert row["peak_flops_per_s"] == machine.gemm_peak_flops(16, 4)
+    # The report says which widths its bytes are in.
+    summary = roofline_report(w, machine).summary
+    assert summary["conventions"]["bytes"].endswith(
+        "; GEMM operands stored as the core does: 8-bit code slots and a 16-bit scale per "
+        "group of 128, FP16 activations, 128-bit output words")
+    assert summary["total"]["bytes"] == nbytes
