@@ -26,7 +26,9 @@ concatenated block schedules; each shape gets exactly the figures it gets alone.
 Compute of a block (`hwsim.sim.pe_cycles`): non-systolic arrays process
 ceil(bn / rows) x ceil(bm / cols) array tiles back to back, each `array_tile_cycles` of the PE
 kind's cycles over bk, and no faster than the weight and activation buffers deliver the bits
-the tiles read (banks x port_bits per cycle each); systolic arrays take SCALE-Sim's folds
+the tiles read (banks x port_bits per cycle each; on the RTL core's description the weight
+port carries the code slots only, the group scales having a port of their own, so a tile of
+the core is never feed-limited); systolic arrays take SCALE-Sim's folds
 (`systolic_fold_cycles` per fold, with SCALE-Sim's -1 applied once per instance).
 
 Energy (pJ): PE = active PE-cycles x pe.energy_pj_per_cycle x energy_overhead (active = the
@@ -385,8 +387,16 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     if model.feed_limited:
         # The array cannot run faster than its buffers deliver the operands (all banks'
         # ports each cycle). Systolic arrays keep SCALE-Sim's stall-free compute model.
+        b_feed = sram["weight"][0]
+        if hw.core is not None:
+            # The RTL core's weight port delivers the code slots only: each row's group
+            # scale comes from the scale buffer's own port (`hwsim.hw.core_rules`), one line
+            # per group and tile. Charged to the weight port, the scale fields made tiles of
+            # one Booth term a beat (int2) or of small scale_bits feed-limited, which the
+            # core's are not.
+            b_feed = model.operand_reads(s, mps, hw.pe)[1] * hw.core.code_bits
         compute = np.maximum.reduce([
-            compute, _feed_cycles(sram["weight"][0], hw.buffers.weight),
+            compute, _feed_cycles(b_feed, hw.buffers.weight),
             _feed_cycles(sram["activation"][0], hw.buffers.activation)])
     load = _dram_cycles(s.load_bytes, hw)
     wb = _dram_cycles(s.writeback_bytes, hw)

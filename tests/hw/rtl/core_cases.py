@@ -119,7 +119,9 @@ def case_from(c: CoreConfig, a, codes, scale, neg, wtype, latency: int,
     s = block_schedule(mp, op.a_bits, op.b_bits, op.out_bits)
     compute = cycle_model(hw.pe.kind).block_compute(s, mappings_of(mp), hw.pe, widths,
                                                     c.group_size)[0]
-    assert int(compute.sum()) == cost.compute_cycles  # no feed limit on line-wide ports
+    # No feed limit on the core's line-wide ports: a beat a cycle at most, the scale fields
+    # through their own port (`test_core_fast_tiles`: tiles of one term a beat).
+    assert int(compute.sum()) == cost.compute_cycles
     line_cycles, line_beats, bound = line_exact(c, s, compute, hw.dram.latency_cycles,
                                                 hw.command_cycles, cost.dram_cycles,
                                                 pipeline_cycles)

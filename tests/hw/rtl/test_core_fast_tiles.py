@@ -2,9 +2,10 @@
 stages, so a one-beat tile takes 3 cycles (a term, a dequantizer cycle, the operand register)
 and a k block's partial sums can come back 3 cycles after the previous block's.
 
-Outputs only: on such builds the simulator charges the weight buffer's port for the scale
-fields too (a feed limit the RTL does not have), so `core_cases.case_from`, which holds the
-cycles to the simulator's, refuses them.
+Cycles too: a tile of one term a beat is shorter than its weight codes and scale fields
+would take through the weight buffer's port alone, but the core reads the scales through the
+scale buffer's own port, and so does the simulator on the core's description (its weight port
+carries the code slots only), so these builds are held to `simulate_op` like the others.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from core_bench import run_commands
-from core_cases import quantized_weights
+from core_cases import case_from, quantized_weights
 
 from hwsim.hw.rtl.accel_core import AccelCore
 from hwsim.hw.rtl.core_config import (
@@ -80,3 +81,44 @@ def test_a_one_beat_k_block_at_the_row_limit_reads_its_own_first_line(c, weights
                                                                       block_k, latency):
     assert c.rows == c.scale_bits + min(f.terms for f in c.families) + 1
     assert _outputs_exact(c, m, n, k, m, n, block_k, latency, weights, seed=3)
+
+
+# Fast tiles beyond the one-beat ones: fp4 with one scale bit and groups of one beat (a group
+# accumulates in 2 cycles, its codes and scale field are 3 cycles of the weight port), and
+# int2 on a longer group (one beat a cycle, a 16-bit scale field per 64 weights).
+FP4_SHORT = CoreConfig(rows=2, cols=2, lanes=2, weights="fp4", scale_bits=1, pipeline=0,
+                       group_size=2, k_max=32, a_lines=8, b_lines=8, o_lines=8, bus_bytes=0)
+INT2_LONG = CoreConfig(rows=2, cols=2, lanes=2, weights="int2", scale_bits=8, pipeline=0,
+                       group_size=64, k_max=1024, a_lines=256, b_lines=256, o_lines=8,
+                       bus_bytes=0)
+
+
+@pytest.mark.parametrize(("c", "m", "n", "k", "latency"), [
+    # simulate_op charged the scale fields to the weight port: 268 cycles, the core takes 223.
+    (FAST, 2, 4, 32, 1),
+    (FAST, 3, 5, 21, 1),
+    (_at_row_limit("int2", 2, group_size=1), 4, 8, 16, 2),   # was 490, the core's 458
+    (_at_row_limit("int2", 2, group_size=1), 3, 5, 7, 1),
+    (FP4_SHORT, 4, 4, 16, 1),                                 # was 229, the core's 221
+    (FP4_SHORT, 5, 3, 22, 2),
+    (INT2_LONG, 2, 2, 1024, 1),                               # was 2885, the core's 2878
+])
+def test_fast_tiles_take_the_simulators_cycles(c, m, n, k, latency):
+    family = c.families[0].name
+    rng = np.random.default_rng(m * 100 + n + k)
+    a = rng.normal(0, 1, (m, k)).astype(np.float16)
+    codes, scale, wtype, _ = quantized_weights(c, rng.normal(0, 0.05, (n, k)), family)
+    scale = np.minimum(scale, (1 << c.scale_bits) - 1)   # the build's scale bits
+    # case_from holds the simulator's compute to the tile rule (no feed limit) and gives
+    # the whole-line cycles and the padding bound.
+    case = case_from(c, a, codes, scale, np.zeros_like(scale), wtype, latency, family=family)
+    dram = DramModel(case.image.beats, latency)
+    run = run_commands(AccelCore(c), dram, [case.descriptor])[0]
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert (read_outputs(c, case.image, dram.mem) == case.expected).all()
+    assert run.cycles == case.line_cycles
+    residual = run.cycles - case.model_cycles
+    if m % c.cols == 0 and n % c.rows == 0 and k % c.group_size == 0:
+        assert residual == 0 == case.padding_bound
+    else:
+        assert 0 <= residual <= case.padding_bound
