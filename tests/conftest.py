@@ -1,9 +1,12 @@
 """Suite-wide: the gate-level cache (`hwsim.hw.asic.cache`) goes to a temporary folder per
-test process, never to the user's ~/.cache (CLI subprocesses inherit it)."""
+test process, never to the user's ~/.cache (CLI subprocesses inherit it); the CLI run in this
+process (`run_cli`, `run_gemm`); small workloads for CLI and report tests."""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,41 @@ def _private_hwsim_cache(tmp_path_factory):
         os.environ.pop(CACHE_ENV, None)
     else:
         os.environ[CACHE_ENV] = before
+
+
+@pytest.fixture
+def run_cli(monkeypatch) -> Callable[..., int]:
+    """Run ``hwsim ARGS`` in this process; returns the exit code."""
+    from hwsim.cli import main
+
+    def run(*args: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["hwsim", *args])
+        try:
+            main()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    return run
+
+
+@pytest.fixture
+def run_gemm(run_cli, capsys, tmp_path) -> Callable[..., tuple[int, str, str]]:
+    """``hwsim run`` in this process of one GEMM (FP16 activations, ``weights`` in groups of
+    128) on the hardware YAML ``hw_path``: (exit code, stdout, stderr). The workload is
+    ``tmp_path / (out + ".yaml")``, the outputs go to ``tmp_path / out``."""
+
+    def run(hw_path: Path, weights: str, m: int, n: int, k: int, name: str = "gemm",
+            out: str = "out") -> tuple[int, str, str]:
+        wl = tmp_path / f"{out}.yaml"
+        wl.write_text(f"gemms:\n  - {{name: {name}, m: {m}, n: {n}, k: {k}}}\n"
+                      f"weights: {{format: {weights}, group_size: 128}}\n"
+                      "activations: {bits: 16}\n")
+        code = run_cli("run", str(wl), "-H", str(hw_path), "--out", str(tmp_path / out))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
 
 
 @pytest.fixture

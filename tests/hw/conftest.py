@@ -1,15 +1,12 @@
-"""Shared by the hardware tests: the YoWASP tools' cache and running the CLI in-process."""
+"""Shared by the hardware tests: the YoWASP tools' cache (`run_cli` is the suite's,
+``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from hwsim.cli import main
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -27,17 +24,3 @@ def yowasp_cache():
     if before is None:
         os.environ.pop(key, None)
 
-
-@pytest.fixture
-def run_cli(monkeypatch) -> Callable[..., int]:
-    """Run ``hwsim ARGS`` in this process; returns the exit code."""
-
-    def run(*args: str) -> int:
-        monkeypatch.setattr(sys, "argv", ["hwsim", *args])
-        try:
-            main()
-        except SystemExit as exc:
-            return int(exc.code or 0)
-        return 0
-
-    return run

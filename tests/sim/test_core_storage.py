@@ -5,7 +5,6 @@ cycles the core's tests hold the RTL to, and the bytes it moves (`core_block_bea
 from __future__ import annotations
 
 import json
-import sys
 
 import pandas as pd
 import pytest
@@ -89,27 +88,16 @@ def test_shapes_the_rtl_tests_run_cost_as_core_op_states_them(m, n, k):
     assert row["energy_dram_uj"] * 1e6 == pytest.approx(rtl.energy_pj["dram"], rel=1e-12)
 
 
-def _run(monkeypatch, capsys, tmp_path, data: dict) -> tuple[int, str, str]:
-    from hwsim.cli import main
-
+def _run(run_gemm, tmp_path, data: dict) -> tuple[int, str, str]:
+    """``hwsim run`` of `GEMM` (bitmod4) on the core described by ``data``: (exit code,
+    stdout with its whitespace runs made single spaces, stderr)."""
     hw_path = write_hardware_yaml(data, tmp_path / "core.yaml")
-    wl = tmp_path / "gemm.yaml"
-    wl.write_text("gemms:\n  - {name: gemm, m: 64, n: 256, k: 512}\n"
-                  "weights: {format: bitmod4, group_size: 128}\nactivations: {bits: 16}\n")
-    monkeypatch.setattr(sys, "argv", ["hwsim", "run", str(wl), "-H", str(hw_path),
-                                      "--out", str(tmp_path / "out")])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
+    code, out, err = run_gemm(hw_path, "bitmod4", GEMM["m"], GEMM["n"], GEMM["k"])
     return code, " ".join(out.split()), err
 
 
-def test_hwsim_run_on_the_cores_yaml_reports_the_cores_cycles_and_bytes(
-        monkeypatch, capsys, tmp_path, hw):
-    code, out, err = _run(monkeypatch, capsys, tmp_path, core_hardware(CORE))
+def test_hwsim_run_on_the_cores_yaml_reports_the_cores_cycles_and_bytes(run_gemm, tmp_path, hw):
+    code, out, err = _run(run_gemm, tmp_path, core_hardware(CORE))
     assert code == 0, err
     rtl = simulate_op(core_op(CORE, GEMM["m"], GEMM["n"], GEMM["k"], family="fp4"), hw)[0]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -126,9 +114,9 @@ def test_hwsim_run_on_the_cores_yaml_reports_the_cores_cycles_and_bytes(
     assert f"accel_core: bytes and bits/w as the RTL core stores them: {storage}" in out
 
 
-def test_a_core_yaml_without_the_widths_is_refused_in_one_line(monkeypatch, capsys, tmp_path):
+def test_a_core_yaml_without_the_widths_is_refused_in_one_line(run_gemm, tmp_path):
     data = core_hardware(CORE)
     del data["core"]["code_bits"]
-    code, _, err = _run(monkeypatch, capsys, tmp_path, data)
+    code, _, err = _run(run_gemm, tmp_path, data)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "core.code_bits: missing (allowed: 4, 8)" in err

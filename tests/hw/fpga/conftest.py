@@ -1,5 +1,5 @@
-"""Shared setup of the FPGA flow tests: the stored real tool logs (the YoWASP cache and
-`run_cli` come from ``tests/hw/conftest.py``)."""
+"""Shared setup of the FPGA flow tests: the stored real tool logs (the YoWASP cache comes
+from ``tests/hw/conftest.py``, `run_cli` and `run_gemm` from ``tests/conftest.py``)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from hwsim.errors import HwsimError
@@ -157,24 +155,7 @@ def test_stored_presets_are_valid_hardware_that_load_hardware_names():
         fpga_preset_path("nope")
 
 
-def _core_run(monkeypatch, capsys, tmp_path, hw_path, weights: str,
-              k: int = 256) -> tuple[int, str]:
-    from hwsim.cli import main
-
-    wl = tmp_path / f"gemm-{weights}.yaml"
-    wl.write_text(f"gemms:\n  - {{name: proj, m: 16, n: 384, k: {k}}}\n"
-                  f"weights: {{format: {weights}, group_size: 128}}\nactivations: {{bits: 16}}\n")
-    monkeypatch.setattr(sys, "argv", ["hwsim", "run", str(wl), "-H", str(hw_path),
-                                      "--out", str(tmp_path / f"out-{weights}")])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
-
-
-def test_a_core_build_describes_the_pe_it_was_built_of_and_runs(tmp_path, monkeypatch, capsys):
+def test_a_core_build_describes_the_pe_it_was_built_of_and_runs(tmp_path, run_gemm):
     from dataclasses import asdict
 
     from hwsim.hw.rtl.core_config import CORE_SETUP_CYCLES, CoreConfig
@@ -196,12 +177,12 @@ def test_a_core_build_describes_the_pe_it_was_built_of_and_runs(tmp_path, monkey
     assert spec.dram.bytes_per_cycle == 16 and spec.acc_bits == core.array.out_width < 128
     path = write_hardware_yaml(data, tmp_path / "hardware.yaml")
     assert load_hardware(path) == spec
-    code, err = _core_run(monkeypatch, capsys, tmp_path, path, "bitmod4")
+    code, _, err = run_gemm(path, "bitmod4", 16, 384, 256, "proj", "out-bitmod4")
     assert code == 0, err
     assert (tmp_path / "out-bitmod4" / "summary.json").is_file()
     # A format the build's array does not run is refused, not simulated.
-    code, err = _core_run(monkeypatch, capsys, tmp_path, path, "int8")
+    code, _, err = run_gemm(path, "int8", 16, 384, 256, "proj", "out-int8")
     assert code == 2 and "int8" in err and len(err.strip().splitlines()) == 1
     # A reduction beyond the build's k_max (256) is one no descriptor holds: refused too.
-    code, err = _core_run(monkeypatch, capsys, tmp_path, path, "bitmod4", k=384)
+    code, _, err = run_gemm(path, "bitmod4", 16, 384, 384, "proj", "out-bitmod4")
     assert code == 2 and "core.k_max: k = 384" in err and len(err.strip().splitlines()) == 1
