@@ -105,14 +105,13 @@ def report(name: str, case, res: dict, out: np.ndarray, wall: float, cpu: float)
     exact = bool(np.array_equal(out, case.expected))
     status = status_fields(res["status"])
     cycles = res["cycles"]
-    residual = cycles - case.model_cycles
     print(f"{name}: {case.m}x{case.n}x{case.k} {case.mapping.describe()}  "
           f"done={status['done']}  bit-exact={exact}  cycles {cycles} "
-          f"(simulator {case.model_cycles}, +{residual} <= padding bound {case.padding_bound}; "
-          f"whole-line model {case.line_cycles}), DRAM beats {res['beats']} "
+          f"(simulator {case.model_cycles}, whole-line model {case.line_cycles}), "
+          f"DRAM beats {res['beats']} "
           f"(model {case.line_beats})  sim wall {wall:.1f} s, CPU {cpu:.1f} s  "
           f"({cycles / wall / 1e3:.1f} kcycles/s)")
-    return exact and cycles == case.line_cycles and 0 <= residual <= case.padding_bound \
+    return exact and cycles == case.line_cycles == case.model_cycles \
         and res["beats"] == case.line_beats
 
 

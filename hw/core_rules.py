@@ -21,7 +21,9 @@ the `CoreRules` the mapper follows.
 
 The section also states the core's storage widths (``code_bits`` per weight code, one
 `SCALE_FIELD_BITS` field per group and row, FP16 activations, outputs of ``word_bits``):
-`core_stored_op` restates a GEMM in them, so the simulator costs the bytes the core moves.
+`core_stored_op` restates a GEMM in them, and `CoreRules.block_bytes` gives the whole lines a
+block moves (its ragged edges' padding included), so the simulator costs the bytes the core
+moves.
 """
 
 from __future__ import annotations
@@ -147,6 +149,25 @@ class CoreRules:
         kb = _ceil(bk, self.lanes)
         return {"activation": mt * kb, "weight": nt * kb,
                 "scale": nt * _ceil(bk, self.group_size), "output": mt * nt * self.rows}
+
+    def line_bits(self) -> dict[str, int]:
+        """Bits of one line of each buffer (`BUFFERS` keys), as stored in DRAM: ``cols x
+        lanes`` FP16 activations, ``rows x lanes`` code slots, ``rows`` scale fields, ``cols``
+        output words."""
+        sec = self.section
+        if sec.code_bits is None or sec.word_bits is None:
+            raise ValueError("core section without code_bits / word_bits (checked at the edge)")
+        return {"activation": self.cols * self.lanes * ACTIVATION_BITS,
+                "weight": self.rows * self.lanes * sec.code_bits,
+                "scale": self.rows * SCALE_FIELD_BITS, "output": self.cols * sec.word_bits}
+
+    def block_bytes(self, bm: Any, bn: Any, bk: Any) -> tuple[Any, Any, Any]:
+        """DRAM bytes the core moves for a ``bm x bn x bk`` block (arrays broadcast): its
+        activation lines, its weight and scale lines, its output lines (`block_lines`:
+        whole lines, ragged edges padded with zeros)."""
+        lines, bits = self.block_lines(bm, bn, bk), self.line_bits()
+        per = {b: lines[b] * bits[b] / 8 for b in BUFFERS}
+        return per["activation"], per["weight"] + per["scale"], per["output"]
 
     def overfull(self, bm: Any, bn: Any, bk: Any) -> dict[str, Any]:
         """Per buffer: True where the block does not fit a half (arrays broadcast)."""

@@ -38,6 +38,10 @@ dequantizer; systolic: one per MAC); dequantization
 = bits read and written per buffer x its energy per bit; DRAM = bits moved x
 dram.energy_pj_per_bit. Leakage is added per run from the latency (`hwsim.sim.run`).
 
+On the RTL core's description (a ``core`` section) a block's DRAM bytes are the whole lines the
+core moves (`hwsim.hw.core_rules.CoreRules.block_bytes`: the zero padding of ragged edges
+included), not the tensors' bytes: the cycles are then the core's for ragged shapes too.
+
 Accesses (`hwsim.workloads.traffic.word_accesses`): whole words per transfer of the schedule
 above, at DRAM its beat (``dram.bytes_per_cycle`` bytes: a block's load, A, B and split-K
 outputs in one burst, and its write-back, each rounded up exactly as their DRAM cycles), at a
@@ -50,6 +54,7 @@ the parts of a transfer can take one word more each than the transfer.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -225,6 +230,19 @@ def _sram_bits(s: BlockSchedule, mp: Mapping | Mappings, hw: HardwareSpec, a_bit
     }, psum
 
 
+def _core_lines(s: BlockSchedule, hw: HardwareSpec) -> BlockSchedule:
+    """``s`` with the DRAM bytes the RTL core moves: whole lines, the zero padding of ragged
+    edges (m, n not multiples of cols, rows; k not of lanes or the group) included
+    (`hwsim.hw.core_rules.CoreRules.block_bytes`), for the operands the schedule moves."""
+    rules = hw.core_rules()
+    assert rules is not None
+    a, b, out = rules.block_bytes(s.bm, s.bn, s.bk)
+    return dataclasses.replace(
+        s, load_a_bytes=np.where(s.load_a_bytes > 0, a, 0.0),
+        load_b_bytes=np.where(s.load_b_bytes > 0, b, 0.0),
+        writeback_bytes=np.where(s.writeback_bytes > 0, out, 0.0))
+
+
 def _feed_cycles(bits: np.ndarray, buf: BufferSpec) -> np.ndarray:
     """Cycles a buffer needs to deliver ``bits`` through all its banks' ports."""
     return word_accesses(bits, buf.banks * buf.port_bits)
@@ -380,6 +398,8 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
                  group_size: int | None, count: int,
                  shares: tuple[float, float, float]) -> GemmCosts:
     """Cycles, traffic and energy of block sequences (sequence i: ``offsets[i]:[i + 1]``)."""
+    if hw.core is not None:
+        s = _core_lines(s, hw)
     starts = offsets[:-1]
     model = cycle_model(hw.pe.kind)
     compute, active, dequant = model.block_compute(s, mps, hw.pe, widths, group_size)

@@ -230,44 +230,36 @@ def core_block_beats(c: CoreConfig, schedule) -> tuple[np.ndarray, np.ndarray]:
     """DRAM bus beats the core moves per block of a `hwsim.mapping.BlockSchedule`: (load,
     write-back). The core moves whole lines (zero padding included), the lines a block occupies
     in the buffers (`hwsim.hw.core_rules.CoreRules.block_lines`); an operand is loaded when the
-    schedule loads it."""
-    lines = c.rules.block_lines(schedule.bm, schedule.bn, schedule.bk)
-    per = c.beats_per_line
-    a = lines["activation"] * per(c.a_line_bits)
-    b = lines["weight"] * per(c.b_line_bits) + lines["scale"] * per(c.s_line_bits)
-    out = lines["output"] * per(c.o_line_bits)
+    schedule loads it. The bytes are `CoreRules.block_bytes`, the ones the simulator charges
+    on the core's description."""
+    a, b, out = (x // c.bus_bytes for x in
+                 c.rules.block_bytes(schedule.bm, schedule.bn, schedule.bk))
     load = np.where(schedule.load_a_bytes > 0, a, 0) + np.where(schedule.load_b_bytes > 0, b, 0)
     return load.astype(np.int64), np.where(schedule.writeback_bytes > 0, out, 0).astype(np.int64)
 
 
 def line_exact(c: CoreConfig, schedule, compute: np.ndarray, latency_cycles: int,
-               command_cycles: int, dram_cycles: int,
+               command_cycles: int,
                pipeline: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-               ) -> tuple[int, int, int]:
-    """(cycles, DRAM beats, padding bound) of a GEMM as the core runs it: the whole-line cycle
-    model.
+               ) -> tuple[int, int]:
+    """(cycles, DRAM beats) of a GEMM as the core runs it: the whole-line cycle model, built
+    from the core's own beat counts.
 
-    Cycles: the simulator's own rules (the command's ``command_cycles``, each block's
-    ``compute`` cycles from the PE kind's cycle model, the slot rule ``pipeline`` =
+    Cycles: the simulator's rules (the command's ``command_cycles``, each block's ``compute``
+    cycles from the PE kind's cycle model, the slot rule ``pipeline`` =
     `hwsim.sim.pipeline_cycles`, a transfer = beats + ``latency_cycles``) over the DRAM
     transfers of whole lines that the core moves (`core_block_beats` of ``schedule``, a
-    `hwsim.mapping.BlockSchedule`) instead of the simulator's byte-exact traffic. The
-    simulator's pieces come in as arguments because `hwsim.hw` sits below `hwsim.mapping`
-    and `hwsim.sim` and never imports them.
-
-    Padding keeps the blocks and lengthens no transfer, so per slot
-    ``max(C, D') - max(C, D) <= D' - D``: the core exceeds the simulator (whose DRAM cycles
-    are ``dram_cycles``) by at most the padding's beats summed over the transfers, each less
-    the rounding the simulator already charges (``beats - ceil(bytes / bytes_per_cycle)``),
-    and by nothing when m, n, k are multiples of cols, rows, lanes and the blocks hold whole
-    groups. That bound is the third value.
+    `hwsim.mapping.BlockSchedule`), the zero padding of ragged edges included. The simulator
+    charges the same lines on the core's description (`CoreRules.block_bytes`), so this equals
+    `simulate_op`'s cycles; the RTL tests hold the core to both. The simulator's pieces come
+    in as arguments because `hwsim.hw` sits below `hwsim.mapping` and `hwsim.sim` and never
+    imports them.
     """
     load, wb = core_block_beats(c, schedule)
     load_c = np.where(load > 0, load + latency_cycles, 0)
     wb_c = np.where(wb > 0, wb + latency_cycles, 0)
     cycles = command_cycles + int(pipeline(compute, load_c, wb_c).sum())
-    bound = int(load_c.sum() + wb_c.sum()) - dram_cycles
-    return cycles, int(load.sum() + wb.sum()), bound
+    return cycles, int(load.sum() + wb.sum())
 
 
 def core_op(c: CoreConfig, m: int, n: int, k: int, name: str = "gemm",

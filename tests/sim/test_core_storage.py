@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from hwsim.hw import hardware_from_dict
 from hwsim.hw.fpga.design_point import write_hardware_yaml
 from hwsim.hw.rtl.core_config import CoreConfig
-from hwsim.hw.rtl.core_layout import core_block_beats, core_hardware, core_op
+from hwsim.hw.rtl.core_layout import core_block_beats, core_hardware, core_op, line_exact
 from hwsim.hw.rtl.registry import resolve_params
 from hwsim.mapping import block_schedule
-from hwsim.sim import simulate_op, simulate_workload
+from hwsim.mapping.tiling import mappings_of
+from hwsim.sim import pipeline_cycles, simulate_op, simulate_workload
+from hwsim.sim.kind_models import cycle_model
+from hwsim.sim.precision import operand_widths
 from hwsim.sim.run import apply_weight_storage
 from hwsim.workloads import operators, workload_from_dict
 
@@ -86,6 +90,39 @@ def test_shapes_the_rtl_tests_run_cost_as_core_op_states_them(m, n, k):
     assert (row["cycles"], row["dram_read_bytes"], row["dram_write_bytes"]) == \
         (rtl.cycles, rtl.dram_read_bytes, rtl.dram_write_bytes)
     assert row["energy_dram_uj"] * 1e6 == pytest.approx(rtl.energy_pj["dram"], rel=1e-12)
+
+
+@pytest.mark.parametrize(("core", "m", "n", "k"), [
+    (SMALL, 9, 5, 52), (SMALL, 1, 12, 64), (SMALL, 4, 6, 20), (SMALL, 8, 8, 64),
+    (CORE, 7, 300, 1000)])
+def test_ragged_shapes_cost_the_padded_lines_the_core_moves(core, m, n, k):
+    # The core moves whole lines, the zero padding of ragged edges included
+    # (`core_block_beats`): the simulator charges those bytes, and so the whole-line cycles
+    # (`line_exact`, which the RTL tests hold the core to) are its own.
+    hw = hardware_from_dict(core_hardware(core))
+    op = core_op(core, m, n, k, family="fp4")
+    cost = simulate_op(op, hw)[0]
+    s = block_schedule(cost.mapping, op.a_bits, op.b_bits, op.out_bits)
+    load, wb = core_block_beats(core, s)
+    assert (cost.dram_read_bytes, cost.dram_write_bytes) == \
+        (load.sum() * core.bus_bytes, wb.sum() * core.bus_bytes)
+    compute = cycle_model("bitmod").block_compute(s, mappings_of(cost.mapping), hw.pe,
+                                                   operand_widths(op, hw), core.group_size)[0]
+    cycles, beats = line_exact(core, s, compute, hw.dram.latency_cycles, hw.command_cycles,
+                               pipeline_cycles)
+    assert cost.cycles == cycles
+    assert cost.dram_cycles == beats + hw.dram.latency_cycles * np.count_nonzero(
+        np.concatenate([load, wb]))
+
+
+def test_a_decode_gemv_on_the_8x8_core_moves_eight_tokens_of_lines():
+    # m = 1 on 8 columns: each activation line and output line holds one token and seven
+    # zero ones. 4096 x 4096 bitmod4 weights: 8.125 bits each, 17,039,360 bytes; activations
+    # 8 x 4096 x 2 bytes per n block; outputs 8 x 4096 words of 16 bytes.
+    hw = hardware_from_dict(core_hardware(CORE))
+    cost = simulate_op(core_op(CORE, 1, 4096, 4096, family="fp4"), hw)[0]
+    # Unpadded (the bytes charged before): 17,301,504 read, 65,536 written.
+    assert (cost.dram_read_bytes, cost.dram_write_bytes) == (19_136_512, 524_288)
 
 
 def _run(run_gemm, tmp_path, data: dict) -> tuple[int, str, str]:

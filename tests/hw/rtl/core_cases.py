@@ -77,10 +77,9 @@ class CoreCase:
     mapping: Mapping
     descriptor: int
     expected: np.ndarray     # (m, n) object ints: the golden model
-    model_cycles: int        # simulate_op (or the given mapping): byte-exact DRAM traffic
+    model_cycles: int        # simulate_op (or the given mapping)
     line_cycles: int         # the simulator's pipeline over the core's whole-line transfers
     line_beats: int          # DRAM beats the core moves (`core_block_beats`)
-    padding_bound: int       # line_cycles - model_cycles is at most this (`padding_bound`)
 
 
 def quantized_weights(c: CoreConfig, w: np.ndarray, family: str):
@@ -122,9 +121,8 @@ def case_from(c: CoreConfig, a, codes, scale, neg, wtype, latency: int,
     # No feed limit on the core's line-wide ports: a beat a cycle at most, the scale fields
     # through their own port (`test_core_fast_tiles`: tiles of one term a beat).
     assert int(compute.sum()) == cost.compute_cycles
-    line_cycles, line_beats, bound = line_exact(c, s, compute, hw.dram.latency_cycles,
-                                                hw.command_cycles, cost.dram_cycles,
-                                                pipeline_cycles)
+    line_cycles, line_beats = line_exact(c, s, compute, hw.dram.latency_cycles,
+                                         hw.command_cycles, pipeline_cycles)
     desc = pack_descriptor(
         m=m, n=n, k=k, block_m=mp.block_m, block_n=mp.block_n, block_k=mp.block_k,
         m_outer=int(mp.loop_order == "m_outer"), mode=mode_code(family),
@@ -132,7 +130,7 @@ def case_from(c: CoreConfig, a, codes, scale, neg, wtype, latency: int,
         s_addr=image.s_addr, o_addr=image.o_addr)
     expected = gemm_model(c, a, codes, scale, neg, wtype, family)
     return CoreCase(m, n, k, a, codes, scale, neg, wtype, image, mp, desc, expected,
-                    cost.cycles, line_cycles, line_beats, bound)
+                    cost.cycles, line_cycles, line_beats)
 
 
 def tb_command(c: CoreConfig, case: CoreCase, latency: int, desc: int | None = None,
