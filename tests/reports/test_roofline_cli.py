@@ -105,3 +105,22 @@ def test_figures_in_svg_and_pdf_name_workload_format_and_machine(tmp_path: Path)
     assert "roofline: w (int8 weights) on rtx4090" in svg
     # Engineering units on the performance axis instead of a bare 1e12 offset.
     assert "TFLOP/s" in svg and "1e12" not in svg
+
+
+def test_roofline_on_a_cores_yaml_says_its_bytes_are_the_cores_storage(run_cli,
+                                                                       tmp_path: Path) -> None:
+    from hwsim.hw.fpga.design_point import write_hardware_yaml
+    from hwsim.hw.rtl.core_config import CoreConfig
+    from hwsim.hw.rtl.core_layout import core_hardware
+
+    core = CoreConfig(rows=2, cols=2, lanes=2, group_size=8, k_max=64)
+    hw = write_hardware_yaml(core_hardware(core), tmp_path / "core.yaml")
+    wl = tmp_path / "w.yaml"
+    wl.write_text("gemms:\n  - {name: g, m: 4, n: 4, k: 16}\nactivations: {bits: 16}\n"
+                  "weights: {format: bitmod4, group_size: 8}\n")
+    code, captured = run_cli("roofline", str(wl), "--hardware", str(hw), "--out",
+                             str(tmp_path / "out"), "--no-plots")
+    assert code == 0, captured.err
+    assert ("accel_core: GEMM bytes as the RTL core stores them: 4-bit code slots and a "
+            "16-bit scale per group of 8, FP16 activations, 64-bit output words") in \
+        " ".join(captured.out.split())
