@@ -24,6 +24,7 @@ DRAM streams (valid/ready; a transfer happens at a rising edge where both are hi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
@@ -69,9 +70,26 @@ class _ArrayAdapter:
         self.c = c
         self.array = arr = BitModArray(c.array, input_stage=False, runtime_k=True)
         m.submodules.array = arr
-        self.in_valid, self.in_ready = arr.in_valid, arr.in_ready
+        # The readiness the core acts on comes from a second copy of the array's front control:
+        # a one-PE array (a row's, with a row-shared dequantizer, whose cycles count its PEs)
+        # fed the same stream, mode and run-time k, its operands and outputs unconnected, so
+        # synthesis keeps its control only (its datapath drives nothing). Its ``in_ready``
+        # equals the array's in every cycle (the front's control reads no operand, nor the
+        # output while the output is always taken; the core tests' bench checks it cycle by
+        # cycle), but it is another register, placed with the sequencer: the array's own
+        # enables the beat register across the array, this one picks the next beat's read
+        # addresses and steps the sequencer's counters (one ready register for both, on the
+        # 8x8 core, crossed the die and back on the critical path). Its state feeds back on
+        # itself, so Yosys' register merging cannot fold it into the array's.
+        front = replace(c.array, rows=1, cols=c.cols if c.array.dequantizer == "row" else 1)
+        self.front = front_copy = BitModArray(front, input_stage=False, runtime_k=True)
+        m.submodules.array_front = front_copy
+        self.in_valid, self.in_ready = Signal(name="array_in_valid"), front_copy.in_ready
         self.k_groups, self.k_last_beats = arr.k_groups, arr.k_last_beats
-        m.d.comb += arr.out_ready.eq(1)
+        m.d.comb += [arr.out_ready.eq(1), front_copy.out_ready.eq(1),
+                     arr.in_valid.eq(self.in_valid), front_copy.in_valid.eq(self.in_valid),
+                     front_copy.k_groups.eq(arr.k_groups),
+                     front_copy.k_last_beats.eq(arr.k_last_beats)]
 
     def feed(self, m: Module, a_line, b_line, s_line, mode) -> None:
         """Drive the operands from the buffers' read data (one beat) and the mode (an index
@@ -88,7 +106,7 @@ class _ArrayAdapter:
             arr.scale_neg.eq(Cat(*[f[SCALE_SIGN_BIT] for f in fields])),
         ]
         if c.array.modes > 1:
-            m.d.comb += arr.mode.eq(mode)
+            m.d.comb += [arr.mode.eq(mode), self.front.mode.eq(mode)]
         if c.array.has_fp:
             m.d.comb += arr.wtype.eq(Cat(*[f[SCALE_WTYPE_LSB:SCALE_WTYPE_LSB + 3]
                                            for f in fields]))
@@ -276,6 +294,8 @@ class AccelCore(wiring.Component):
         wb = _WriteBack(m, c, self, rec, slot, load)
         _LineFifo(m, c, self, buf, cmd, rec, seq, drain, wb)
         # The buffers, for testbenches that inspect their contents.
+        # The array's ready and the copy the core acts on (`_ArrayAdapter`), for testbenches.
+        self.readies = (cmd.arr.array.in_ready, cmd.arr.in_ready)
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
                         "output": buf.o_mem, "output_copy": buf.o_copy}
         return m
@@ -796,8 +816,17 @@ class _TileSequencer:
         # the buffer meanwhile are seen, the reads being transparent).
         sel = {k: Mux(accept, succ[k], cur[k]) for k in cur}
         sel_next_blk = Mux(accept, succ_next_blk, cur_next_blk)
-        m.d.sync += [last_of_tile.eq(sel["kb"] + 1 == Mux(sel_next_blk, v_ld.nkb, v_cp.nkb)),
-                     group_end.eq(sel["gb"] + 1 == c.group_size // c.lanes)]
+
+        def ends(beat, next_blk) -> tuple:
+            """(tile end, group end) of ``beat`` of the block ``next_blk`` tells."""
+            return (beat["kb"] + 1 == Mux(next_blk, v_ld.nkb, v_cp.nkb),
+                    beat["gb"] + 1 == c.group_size // c.lanes)
+
+        # Both outcomes' tests are computed from registers (the successor and the presented
+        # beat); the array's ready (late, from the array's front) only picks one.
+        ends_succ, ends_cur = ends(succ, succ_next_blk), ends(cur, cur_next_blk)
+        m.d.sync += [last_of_tile.eq(Mux(accept, ends_succ[0], ends_cur[0])),
+                     group_end.eq(Mux(accept, ends_succ[1], ends_cur[1]))]
 
         def line_addrs(beat, next_blk) -> list:
             # A beat of the next block reads that block's halves (it is being loaded now).

@@ -35,6 +35,13 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         top.submodules.core = core
     sim = Simulator(top)
     sim.add_clock(1e-8)
+    # The array's ready and its front's copy, which the core acts on (`AccelCore.readies`):
+    # equal in every cycle, or the core's beats and the array's are not the same.
+    readies = core.readies
+
+    def same_ready(ctx) -> None:
+        array, copy = (ctx.get(r) for r in readies)
+        assert array == copy, f"the array's in_ready {array} != its front copy's {copy}"
 
     async def bench(ctx):
         # Each write makes the simulator settle the design: write only what changed.
@@ -45,6 +52,7 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
             ctx.set(core.cmd_valid, 1)
             for i in range(interrupt[1] + 1):
                 inputs.drive(dram.drive())
+                same_ready(ctx)
                 if i:
                     dram.step(outputs.sample())
                 await ctx.tick()
@@ -68,6 +76,7 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
             while True:
                 inputs.drive(dram.drive())
                 status = status_fields(ctx.get(core.status))
+                same_ready(ctx)
                 if not status["busy"]:
                     break
                 dram.step(outputs.sample())
