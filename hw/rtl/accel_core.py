@@ -208,18 +208,28 @@ class _RequestGen:
                 lf, mo = Mux(en, count - 1, lf), Mux(en, count != 1, mo)
             return lf, mo, p, a
 
-        def view(table: list, v_left, v_more, v_addr, v_phase, v_active) -> tuple:
+        def view(table: list, v_left, v_more, v_addr, v_phase, v_active,
+                 start: bool = False) -> tuple:
             """(valid, beats, state after a transfer) of requests from state (left, more,
-            address, phase, active) over ``table``'s phases."""
+            address, phase, active) over ``table``'s phases. At a ``start`` the presented
+            request is its phase's first, so the state after it is read from that phase's own
+            fields (its count less 2, its first address plus its stride: registers through
+            one adder), not from the phase search's outputs."""
             beats = Const(0, BEATS_BITS)
             after = (Const(0, 16), Const(0), Const(0, ADDR_BITS), Const(n, range(n + 1)),
                      Const(0))
             for i in reversed(range(n)):
                 beats = Mux(v_phase == i, table[i][3], beats)
                 nxt_left, nxt_more, nxt_phase, nxt_addr = first_enabled(table, i + 1)
-                here = (Mux(v_more, v_left - 1, nxt_left), Mux(v_more, v_left != 1, nxt_more),
-                        Mux(v_more, v_addr + table[i][2], nxt_addr),
-                        Mux(v_more, i, nxt_phase), v_more | (nxt_phase != n))
+                if start:
+                    count = table[i][4]
+                    more, left, addr = count != 1, count - 2, table[i][1]
+                    step = (Mux(more, left, nxt_left), Mux(more, count != 2, nxt_more))
+                else:
+                    more, addr = v_more, v_addr
+                    step = (Mux(more, v_left - 1, nxt_left), Mux(more, v_left != 1, nxt_more))
+                here = (*step, Mux(more, addr + table[i][2], nxt_addr),
+                        Mux(more, i, nxt_phase), more | (nxt_phase != n))
                 after = tuple(Mux(v_phase == i, h, x) for h, x in zip(here, after, strict=True))
             return v_active, beats, after
 
@@ -227,7 +237,7 @@ class _RequestGen:
         for cond, table in starts:
             f_left, f_more, f_phase, f_addr = first_enabled(table, 0)
             init = (f_left, f_more, f_addr, f_phase, f_phase != n)
-            valid, beats, after = view(table, *init)
+            valid, beats, after = view(table, *init, start=True)
             # A start without a transfer this cycle leaves the first request presented.
             views.append((cond, valid, f_addr, beats,
                           tuple(Mux(valid & ready, x, y) for x, y in zip(after, init,
