@@ -302,10 +302,13 @@ class AccelCore(wiring.Component):
         seq = _TileSequencer(m, c, buf, cmd, rec, slot)
         drain = _Drain(m, c, buf, cmd.arr, rec, seq)
         wb = _WriteBack(m, c, self, rec, slot, load)
-        _LineFifo(m, c, self, buf, cmd, rec, seq, drain, wb)
+        fifo = _LineFifo(m, c, self, buf, cmd, rec, seq, drain, wb)
+        slot.close(load, seq, wb, fifo)
         # The buffers, for testbenches that inspect their contents.
-        # The array's ready and the copy the core acts on (`_ArrayAdapter`), for testbenches.
+        # The array's ready and the copy the core acts on (`_ArrayAdapter`), and the slot's
+        # end and its reference test (`_SlotControl`), for testbenches.
         self.readies = (cmd.arr.array.in_ready, cmd.arr.in_ready)
+        self.slot_ends = (slot.slot_end, slot.slot_end_ref)
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
                         "output": buf.o_mem, "output_copy": buf.o_copy}
         return m
@@ -647,8 +650,20 @@ class _SlotControl:
         comp_pending, dma_pending = Signal(), Signal()
         comp_ending, dma_ending = Signal(), Signal()
         slot_end = Signal()
-        m.d.comb += slot_end.eq(running & nxt_fresh & (~comp_pending | comp_ending)
-                                & (~dma_pending | dma_ending))
+        # The slot's end is a gate of the DRAM streams' last transfers (``rd_valid``,
+        # ``wr_ready``) and three registers, loaded with what the rest of its test is next
+        # cycle (`close`): the slot's end regardless of the streams, on the write stream's
+        # transfer, on the read stream's. ``slot_end_ref`` is the test as the state defines it
+        # (running, the next block's record fresh, the compute and the DMA done or ending);
+        # it drives nothing (synthesis drops it): the core tests' bench checks the two equal
+        # in every cycle.
+        self.ends = ends = {n: Signal(name=f"slot_end_{n}") for n in ("now", "wr", "rd")}
+        comp_ok = Signal()
+        m.d.comb += slot_end.eq(comp_ok & (ends["now"] | (ends["wr"] & core.wr_ready)
+                                           | (ends["rd"] & core.rd_valid & core.rd_ready)))
+        self.slot_end_ref = Signal()
+        m.d.comb += self.slot_end_ref.eq(running & nxt_fresh & (~comp_pending | comp_ending)
+                                         & (~dma_pending | dma_ending))
         # No slot ends in the cycle after a slot's end (the next block's record is not fresh
         # then), so what a slot's end decides reads the records themselves, not their views:
         # no shift register's multiplexers on the late slot end's paths.
@@ -696,6 +711,37 @@ class _SlotControl:
         self.comp_pending, self.comp_ending, self.dma_ending = comp_pending, comp_ending, dma_ending
         self.slot_end, self.next_load, self.next_comp, self.next_wb = (
             slot_end, next_load, next_comp, next_wb)
+        self.m, self.cmd, self.rec, self.comp_ok = m, cmd, rec, comp_ok
+        self.dma_pending, self.nxt_fresh = dma_pending, nxt_fresh
+
+    def close(self, load: _Load, seq: _TileSequencer, wb: _WriteBack, fifo: _LineFifo) -> None:
+        """Load the slot end's registers with their next values (the parts' next states).
+
+        A slot's end clears the next block's record's fresh mark, so none ends in the cycle
+        after it: the next values are those of the cycles without a slot's end (no record
+        shifts next cycle, no load or write-back starts at the slot's end), and 0 after one.
+        Built with PE stages, the compute's part (the tile's result due next cycle) is in them
+        too; without, the result is due in the cycle the array's front frees (its ready), so it
+        stays a gate of registers beside them."""
+        m, cmd, rec, ends = self.m, self.cmd, self.rec, self.ends
+        busy, v_wb = cmd.busy, rec.v_wb
+        running = Mux(cmd.checking & (cmd.err_code == 0), 1, cmd.running)
+        comp_pending = ~(self.comp_ending | ~busy) & self.comp_pending
+        dma_pending = ~(self.dma_ending | ~busy) & self.dma_pending
+        comp_ok = ~self.comp_pending | self.comp_ending
+        if seq.result_next is not None:
+            comp_ok_next = ~comp_pending | (seq.result_next & seq.busy_last_next)
+            m.d.comb += self.comp_ok.eq(1)
+        else:
+            comp_ok_next = Const(1)
+            m.d.comb += self.comp_ok.eq(comp_ok)
+        base = ~self.slot_end & busy & running & comp_ok_next
+        wb_to_send = busy & v_wb.valid & v_wb.last_k    # the write-back record's, next cycle
+        m.d.sync += [
+            ends["now"].eq(base & ~dma_pending),
+            ends["wr"].eq(base & wb.active_next & fifo.valid_next & wb.at_last_next),
+            ends["rd"].eq(base & load.active_next & load.at_last_next & ~wb_to_send),
+        ]
 
 
 class _Load:
@@ -730,6 +776,10 @@ class _Load:
             m.d.sync += ld_at_last.eq(ld_n + 2 == v_ld.ld_total)
             with m.If(ld_last):
                 m.d.sync += ld_active.eq(0)
+        # Their next values (the slot's end is registered from them).
+        self.active_next = Mux(slot_end, next_load, ld_active & ~ld_last)
+        self.at_last_next = Mux(slot_end, r_nxt.load_is_one_beat(),
+                                Mux(rd_fire & ld_active, ld_n + 2 == v_ld.ld_total, ld_at_last))
         # Beat i of the load: activations, then weight codes, then scales, lines in order.
         in_b = ld_n - na
         in_s = ld_n - na - nb
@@ -884,6 +934,11 @@ class _TileSequencer:
         else:
             m.d.comb += result_now.eq(front_done)
         m.d.comb += slot.comp_ending.eq(result_now & busy_last)
+        # Next cycle's (the slot's end is registered from them; without PE stages the result
+        # is due in the cycle the front frees, known only then).
+        self.result_next = (None if not c.pipeline else
+                            front_done if c.pipeline == 1 else delay[-2])
+        self.busy_last_next = Mux(accept & last_of_tile, succ_next_blk, busy_last)
         with m.If(accept & last_of_tile):
             m.d.sync += [tile_busy.eq(1), busy_last.eq(succ_next_blk),
                          busy_oline.eq(cur["o_tile"])]
@@ -998,6 +1053,9 @@ class _WriteBack:
             with m.If(wb_last):
                 m.d.sync += wb_active.eq(0)
         self.active, self.ws = wb_active, ws
+        self.at_last_next = Mux(wb_start, Mux(wb_start_slot, r_cp.o_total == 1,
+                                              v_wb.o_total == 1),
+                                Mux(wr_fire, wb_count + 2 == v_wb.o_total, wb_at_last))
         # The write-back's state next cycle (for the write stream's registered valid).
         self.active_next = wb_start | (wb_active & ~wb_last)
         self.pop = wr_fire & (ws == olb - 1)      # a line's last beat leaves
@@ -1080,8 +1138,8 @@ class _LineFifo:
         # through the stream's last beat it decides the slot's end, and the FIFO's count and
         # hit also select among the lines' hundreds of bits, nets spread over the FIFO.
         wr_valid = Signal(name="wr_valid_q")
-        m.d.sync += wr_valid.eq(wb.active_next & busy
-                                & ((fifo_n_next != 0) | (rd_issue & pending_now)))
+        self.valid_next = wb.active_next & busy & ((fifo_n_next != 0) | (rd_issue & pending_now))
+        m.d.sync += wr_valid.eq(self.valid_next)
         read_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
         # Entries are read only while the FIFO holds them (its count is reset): no reset.
         fifo = [Signal(c.cols * ow, name=f"wb_fifo{i}", reset_less=True) for i in range(depth)]

@@ -37,11 +37,14 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     sim.add_clock(1e-8)
     # The array's ready and its front's copy, which the core acts on (`AccelCore.readies`):
     # equal in every cycle, or the core's beats and the array's are not the same.
-    readies = core.readies
+    # The slot's end from its registers and its reference test (`AccelCore.slot_ends`).
+    readies, slot_ends = core.readies, core.slot_ends
 
     def same_ready(ctx) -> None:
         array, copy = (ctx.get(r) for r in readies)
         assert array == copy, f"the array's in_ready {array} != its front copy's {copy}"
+        end, ref = (ctx.get(r) for r in slot_ends)
+        assert end == ref, f"the slot's end {end} != its reference test {ref}"
 
     async def bench(ctx):
         # Each write makes the simulator settle the design: write only what changed.
