@@ -825,31 +825,41 @@ class _TileSequencer:
 
         # The next tile's start (which tile, where its lines start; all 0 and the next block
         # after the block's last tile) is computed a cycle ahead into registers, from the
-        # tile counters as they are next cycle and from the block the beats then belong to
-        # (the one being loaded while the beats are the next block's: it becomes the compute
-        # record at the slot's end, when they stop being so). The tile counters change only a
-        # cycle after a tile's last beat (below), so at every tile's last beat these registers
-        # hold its successor: no comparison or adder between the tile counters and the
-        # buffers' read addresses.
+        # tile counters and from the block the beats then belong to (the one being loaded
+        # while the beats are the next block's: it becomes the compute record at the slot's
+        # end, when they stop being so). The tile counters change only a cycle after a tile's
+        # last beat (below), so at every tile's last beat these registers hold its successor:
+        # no comparison or adder between the tile counters and the buffers' read addresses.
         tile_keys = ("mt", "nt", "a_tb", "b_tb", "s_tb", "o_tile")
         tile_step = Signal()
         tile_next = {k: Signal(16, name=f"tile_next_{k}") for k in tile_keys}
         tile_next_blk = Signal()
-        base = {k: Mux(tile_step, tile_next[k], cur[k]) for k in tile_keys}
         blk = {f: Mux(cur_next_blk, getattr(v_ld, f), getattr(v_cp, f))
                for f in ("ct_m", "ct_n", "nkb", "ng")}
-        m.d.sync += [tile_next_blk.eq(0), tile_next["o_tile"].eq(base["o_tile"] + c.rows),
-                     *[tile_next[k].eq(base[k]) for k in ("nt", "b_tb", "s_tb")]]
-        with m.If(base["mt"] + 1 < blk["ct_m"]):
-            m.d.sync += [tile_next["mt"].eq(base["mt"] + 1),
-                         tile_next["a_tb"].eq(base["a_tb"] + blk["nkb"])]
-        with m.Elif(base["nt"] + 1 < blk["ct_n"]):
-            m.d.sync += [tile_next["mt"].eq(0), tile_next["a_tb"].eq(0),
-                         tile_next["nt"].eq(base["nt"] + 1),
-                         tile_next["b_tb"].eq(base["b_tb"] + blk["nkb"]),
-                         tile_next["s_tb"].eq(base["s_tb"] + blk["ng"])]
-        with m.Else():
-            m.d.sync += [*[tile_next[k].eq(0) for k in tile_keys], tile_next_blk.eq(1)]
+
+        def successor(base: dict) -> tuple:
+            """The tile after ``base`` (its counters and line bases) and whether it is the next
+            block's first (then all 0)."""
+            step_m = base["mt"] + 1 < blk["ct_m"]
+            step_n = base["nt"] + 1 < blk["ct_n"]
+            nxt = {"mt": Mux(step_m, base["mt"] + 1, 0),
+                   "a_tb": Mux(step_m, base["a_tb"] + blk["nkb"], 0),
+                   "nt": Mux(step_m, base["nt"], Mux(step_n, base["nt"] + 1, 0)),
+                   "b_tb": Mux(step_m, base["b_tb"], Mux(step_n, base["b_tb"] + blk["nkb"], 0)),
+                   "s_tb": Mux(step_m, base["s_tb"], Mux(step_n, base["s_tb"] + blk["ng"], 0)),
+                   "o_tile": Mux(step_m | step_n, base["o_tile"] + c.rows, 0)}
+            return nxt, ~step_m & ~step_n
+
+        # Computed from the tile counters themselves, not from what they are next cycle: they
+        # step in the cycle after a tile's last beat (``tile_step``), when these registers
+        # still hold the tile they step to, so from then on they hold its successor a cycle
+        # later. Nothing reads them in between: they are read at a tile's last beat, and the
+        # next tile's first beat waits for this tile's result (a tile lasts at least 3 cycles:
+        # a term, a dequantizer cycle and the operand register; `test_core_fast_tiles`' one-beat
+        # tiles in 3 cycles). So no multiplexer sits before their adders and comparisons.
+        nxt_tile, nxt_blk = successor(cur)
+        m.d.sync += [*[tile_next[k].eq(nxt_tile[k]) for k in tile_keys],
+                     tile_next_blk.eq(nxt_blk)]
         # Successor of the presented beat.
         succ = {k: Signal(16, name=f"succ_{k}") for k in cur}
         succ_next_blk = Signal()
