@@ -178,6 +178,15 @@ class CoreRules:
         """True where a ``bm x bn x bk`` block fits every buffer half."""
         return ~np.logical_or.reduce(list(self.overfull(bm, bn, bk).values()))
 
+    def group_problem(self, group_size: int | None) -> str | None:
+        """Why the core cannot run weights quantized in groups of ``group_size`` (None: it
+        can; ``group_size`` None: the GEMM has no groups of its own, the command carries the
+        build's). Its scale fields are one per group of the build's size."""
+        if group_size is not None and group_size != self.group_size:
+            return (f"core.group_size: the core runs groups of {self.group_size} weights, "
+                    f"not {group_size}")
+        return None
+
     def size_problem(self, m: Any, n: Any, k: Any, group_size: int | None) -> str | None:
         """Why no descriptor of these GEMMs (ints or arrays) can run on the core, naming the
         first offending one (None: every one runs with some blocks).
@@ -185,9 +194,9 @@ class CoreRules:
         ``group_size`` None: the GEMM has no groups of its own; the command carries the
         build's.
         """
-        if group_size is not None and group_size != self.group_size:
-            return (f"core.group_size: the core runs groups of {self.group_size} weights, "
-                    f"not {group_size}")
+        problem = self.group_problem(group_size)
+        if problem is not None:
+            return problem
         limit = (1 << SIZE_FIELD_BITS) - 1
         for name, v, most, why in (
                 ("m", m, limit, f"the descriptor's {SIZE_FIELD_BITS}-bit field"),

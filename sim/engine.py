@@ -59,6 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwsim.errors import HwsimError
 from hwsim.hw.core_rules import core_stored_op
 from hwsim.hw.spec import BufferSpec, HardwareSpec
 from hwsim.limits import MAX_BLOCKS, check_count, check_counter
@@ -509,10 +510,17 @@ def stored_op(op: Op, hw: HardwareSpec) -> Op:
 
     Raises:
         HwsimError: the PE cannot run the op as the workload states it (checked before the
-            widths are restated, so the refusal names the workload's precision).
+            widths are restated, so the refusal names the workload's precision), or the core
+            cannot store its weights (groups of another size than the core's: the core's
+            widths would charge the core's scale fields, not the op's).
     """
     if hw.core is not None and op.kind == "gemm":
         operand_widths(op, hw)
+        rules = hw.core_rules()
+        assert rules is not None
+        problem = rules.group_problem(op.group_size)
+        if problem is not None:   # the mapper's refusal, for the callers that do not map
+            raise HwsimError(f"{hw.source}: {problem} ({op.name})")
         return core_stored_op(op, hw.core)
     return op
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -297,3 +298,31 @@ def test_a_core_machine_moves_the_bytes_in_the_widths_the_simulator_costs(tmp_pa
         "; GEMM operands stored as the core does: 8-bit code slots and a 16-bit scale per "
         "group of 128, FP16 activations, 128-bit output words")
     assert summary["total"]["bytes"] == nbytes
+
+
+def test_a_core_machine_refuses_weights_in_groups_it_does_not_store(tmp_path) -> None:
+    # The core's storage widths carry one scale field per group of the build's size: a GEMM
+    # quantized in groups of 4 on a core of groups of 8 has no storage on it. `hwsim run`
+    # refuses it (the mapper); the roofline counted it in the core's groups (304 bytes for
+    # groups of 4, 8 and 16 alike) and now refuses it with the same message.
+    from hwsim.hw.fpga.design_point import write_hardware_yaml
+    from hwsim.hw.rtl.core_config import CoreConfig
+    from hwsim.hw.rtl.core_layout import core_hardware
+    from hwsim.workloads import operators
+
+    core = CoreConfig(rows=2, cols=2, lanes=2, group_size=8, k_max=64)
+    path = write_hardware_yaml(core_hardware(core), tmp_path / "core.yaml")
+    machine = load_machine(str(path))
+
+    def ops(group_size: int) -> list[Op]:
+        return operators(workload_from_dict({
+            "gemms": [{"name": "g", "m": 4, "n": 4, "k": 16}], "activations": {"bits": 16},
+            "weights": {"format": "bitmod4", "group_size": group_size}}))
+
+    assert analyze(ops(8), machine).iloc[0]["bytes"] == 4 * 16 * 2 + 16 * 4 * (4 + 2) / 8 \
+        + 4 * 4 * 8
+    for group_size in (4, 16):
+        with pytest.raises(HwsimError, match=re.escape(
+                f"core.yaml: core.group_size: the core runs groups of 8 weights, not "
+                f"{group_size} (g)")):
+            analyze(ops(group_size), machine)
