@@ -126,9 +126,10 @@ _DECODER_SPECIALS = {"fp3": (3, 6), "fp4": (10, 16)}
 
 # Where the pipeline registers go for each depth (`BitModConfig.pipeline`), in datapath order:
 # "terms" after term generation and FP16 decode (shared along rows / columns), "max" after the
-# lanes' product exponents and their maximum, "align" after exponent alignment (per-lane shift
-# amounts), "lanes" after each lane's shift and sign,
-# "sum" after the lanes' adder tree,
+# lanes' product exponents and the pick of the lane holding their maximum (its value, an AND-OR
+# of the picks, is formed after the cut, in front of the shift amounts: `_lane_exponents`),
+# "align" after exponent alignment (per-lane shift amounts), "lanes" after each lane's shift
+# and sign, "sum" after the lanes' adder tree,
 # "shift" after the partial sum is shifted to its exponent (the group accumulator's input),
 # "place" between the dequantizer and the output accumulator (the floating group's placement
 # shift and the wide output adder get a cycle of their own).
@@ -567,9 +568,14 @@ class BitModArray(wiring.Component):
             row_operands = []
             for col in range(c.cols):
                 sfx = f"_{r}_{col}"
-                exps, emax = _lane_exponents(m, row_terms[r], col_acts[col], sfx)
-                if "max" in cuts:
-                    exps, emax = cut.regs(exps, "max" + sfx), cut.regs(emax, "emaxm" + sfx)
+                if "max" in cuts:  # the lanes and which holds the maximum, not its value
+                    exps, picks = _lane_exponent_picks(m, row_terms[r], col_acts[col], sfx)
+                    exps, picks = cut.regs(exps, "max" + sfx), cut.regs(picks, "emaxp" + sfx)
+                    emax = Signal(6, name="emax" + sfx)
+                    m.d.comb += emax.eq(_one_hot_select(list(picks),
+                                                        [pe for pe, _, _ in exps]))
+                else:
+                    exps, emax = _lane_exponents(m, row_terms[r], col_acts[col], sfx)
                 shifts = _exponent_alignment(m, c, exps, emax, sfx)
                 if "align" in cuts:
                     shifts, emax = cut.regs(shifts, "align" + sfx), cut.regs(emax, "emax" + sfx)
@@ -944,11 +950,10 @@ def _msb_index(v: Value) -> Value:
     return idx
 
 
-def _lane_exponents(m: Module, terms: list[_Term], acts: list[_Act],
-                    sfx: str) -> tuple[list[_Exponent], Value]:
-    """Per lane (product exponent, negative, significand) and the cycle's exponent ``emax``:
-    each lane's product exponent ``exp_eff + t``, the largest among lanes with a non-zero
-    product (a lane without a product gets significand 0)."""
+def _lane_products(m: Module, terms: list[_Term], acts: list[_Act],
+                   sfx: str) -> tuple[list[_Exponent], list[Value]]:
+    """Per lane (product exponent ``exp_eff + t``, negative, significand) and whether the lane
+    has a non-zero product (a lane without one gets significand 0)."""
     lanes, valids = [], []
     for i, ((tneg, t, nz), (asign, exp_eff, mant, _)) in enumerate(zip(terms, acts,
                                                                         strict=True)):
@@ -957,10 +962,43 @@ def _lane_exponents(m: Module, terms: list[_Term], acts: list[_Act],
         valid = nz & (mant != 0)
         valids.append(valid)
         lanes.append((pe, tneg ^ asign, Mux(valid, mant, 0)))
+    return lanes, valids
+
+
+def _lane_exponents(m: Module, terms: list[_Term], acts: list[_Act],
+                    sfx: str) -> tuple[list[_Exponent], Value]:
+    """`_lane_products` and the cycle's exponent ``emax``: the largest product exponent among
+    the lanes with a non-zero product (0 when there is none), as a comparator tree."""
+    lanes, valids = _lane_products(m, terms, acts, sfx)
     emax = Signal(6, name="emax" + sfx)
     m.d.comb += emax.eq(tree_max([Mux(v, pe, 0) for (pe, _, _), v in zip(lanes, valids,
                                                                          strict=True)]))
     return lanes, emax
+
+
+def _lane_exponent_picks(m: Module, terms: list[_Term], acts: list[_Act],
+                         sfx: str) -> tuple[list[_Exponent], Value]:
+    """`_lane_products` and which lane holds the cycle's exponent ``emax`` (the largest product
+    exponent among lanes with a non-zero product), for the builds that cut after it (the
+    ``max`` cut): a one-hot pick (the lowest lane among equal maxima), 0 when no lane has a
+    product, so ``emax`` is the AND-OR of the picks and the exponents after the cut
+    (`_one_hot_select`; 0 with no pick, as `_lane_exponents` gives). All pairs are compared at
+    once (``lanes (lanes - 1) / 2`` comparators side by side: one comparator and the picks'
+    AND in depth, where the tree takes log2(lanes) comparators, each behind the previous
+    level's multiplexers). The builds without that cut keep the tree, which has fewer
+    comparators (their Verilog, and the ASIC calibration's PE, are unchanged)."""
+    lanes, valids = _lane_products(m, terms, acts, sfx)
+    n = len(lanes)
+    # beats[i][j]: lane i's product is ahead of lane j's (larger, or equal and i < j).
+    beats = [[C(1, 1)] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            ge = lanes[i][0] >= lanes[j][0]
+            beats[i][j] = ~valids[j] | ge
+            beats[j][i] = ~valids[i] | ~ge
+    picks = Signal(n, name="emaxpick" + sfx)
+    m.d.comb += picks.eq(Cat(*[valids[i] & Cat(*beats[i]).all() for i in range(n)]))
+    return lanes, picks
 
 
 def _exponent_alignment(m: Module, c: BitModConfig, lanes: list[_Exponent], emax: Value,

@@ -46,14 +46,19 @@ def test_pe_under_random_stalls_and_backpressure(weights, seed):
 
 # The decoder's coverage comes from the exact build (every mode); the bitmod accumulator's
 # arithmetic does not depend on the mode, so its build runs the fp modes and int4 (the int8
-# mode alone is 3,584 beats x 4 terms, the slowest part).
-@pytest.mark.parametrize(("accumulator", "loop", "modes"),
-                         [("exact", "normalized", range(5)),
-                          *[("bitmod", loop, range(3)) for loop in LOOPS]])
-def test_every_code_selector_and_fp16_edge_on_every_lane(accumulator, loop, modes):
+# mode alone is 3,584 beats x 4 terms, the slowest part). The exact build runs at the default
+# depth (the lanes' exponent maximum as a comparator tree) and at the deepest (the "max" cut:
+# all-pairs comparisons and the pick of the lane holding it, where zero lanes, subnormals'
+# exponents and equal exponents decide the pick).
+@pytest.mark.parametrize(("accumulator", "loop", "modes", "pipeline"),
+                         [("exact", "normalized", range(5), 3),
+                          ("exact", "normalized", range(5), len(PIPELINE_CUTS) - 1),
+                          *[("bitmod", loop, range(3), 3) for loop in LOOPS]])
+def test_every_code_selector_and_fp16_edge_on_every_lane(accumulator, loop, modes, pipeline):
     """One reconfigurable build, each mode: every code x ER/EA selector x FP16 edge value
     (+-0, subnormals, max, +-Inf, NaN) on every lane position, bit-exact against the model."""
-    c = BitModConfig(weights="bitmod", accumulator=accumulator, loop=loop, **SMALL)
+    c = BitModConfig(weights="bitmod", accumulator=accumulator, loop=loop, pipeline=pipeline,
+                     **SMALL)
     dut = BitModPE(c)
     for mode in modes:
         case = bitmod_edges(c, mode)
