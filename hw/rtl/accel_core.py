@@ -637,6 +637,11 @@ class _Records:
         p_o = (factor("o_ct_n", ct_n, ctn_max)
                * factor("o_beats", ct_m << (lg_rows + lg_olb), c.o_lines << lg_olb))
         with_a, with_b = factor("load_a", load_a, 1), factor("load_b", load_b, 1)
+        # The record's own registers of those fields are kept too: Yosys merges a register
+        # into a kept one of the same input (one copy each was folded into the record's).
+        for f in ("ct_m", "ct_n", "a_beats", "b_beats", "bs_beats", "o_beats", "load_a",
+                  "load_b"):
+            getattr(r_nxt, f).attrs["keep"] = 1
         na = Mux(with_a, p_a, 0)
         m.d.sync += [
             nxt_beats["na"].eq(na),
