@@ -223,6 +223,12 @@ class CoreConfig:
                 raise HwsimError(f"a {what} of full buffer halves ({beats} bus beats) overflows "
                                  f"the DMA's {BEATS_BITS}-bit beat counters: fewer lines or a "
                                  "wider bus_bytes")
+        # An output tile is `rows` lines: with fewer per half, the descriptor check refuses
+        # every command (TOO_BIG), the mapper every GEMM.
+        if self.o_lines < self.rows:
+            raise HwsimError(f"parameter o_lines ({self.o_lines}) must be at least rows "
+                             f"({self.rows}): a buffer half holds whole output tiles of rows "
+                             "lines, and no command runs without one")
         # The output drain writes one output row per cycle while the array computes the next
         # tile; it must finish before that tile's result (>= scale_bits + terms + 1 cycles).
         terms = min(f.terms for f in self.families)

@@ -127,6 +127,15 @@ def test_a_build_whose_full_halves_overflow_the_beat_counters_is_refused():
                bus_bytes=2)
 
 
+def test_a_build_whose_output_half_holds_no_tile_is_refused():
+    # An output tile is rows lines: 4 rows on 2 output lines per half ran no command at all
+    # (the descriptor check refused every one as TOO_BIG, the mapper every GEMM).
+    with pytest.raises(HwsimError, match=r"^parameter o_lines \(2\) must be at least rows "
+                                         r"\(4\): a buffer half holds whole output tiles"):
+        CoreConfig(rows=4, o_lines=2)
+    CoreConfig(rows=4, o_lines=4)
+
+
 def test_group_scales_wider_than_the_builds_scale_bits_are_refused():
     # The dequantizer takes scale_bits bits of a scale field: int8 scales (up to 255) on a
     # scale_bits=6 build lost their high bits in the RTL while the golden model used them.
