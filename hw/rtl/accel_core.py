@@ -84,10 +84,9 @@ class _ArrayAdapter:
         front = replace(c.array, rows=1, cols=c.cols if c.array.dequantizer == "row" else 1)
         self.front = front_copy = BitModArray(front, input_stage=False, runtime_k=True)
         m.submodules.array_front = front_copy
-        self.in_valid, self.in_ready = Signal(name="array_in_valid"), front_copy.in_ready
+        self.in_ready = front_copy.in_ready
         self.k_groups, self.k_last_beats = arr.k_groups, arr.k_last_beats
         m.d.comb += [arr.out_ready.eq(1), front_copy.out_ready.eq(1),
-                     arr.in_valid.eq(self.in_valid), front_copy.in_valid.eq(self.in_valid),
                      front_copy.k_groups.eq(arr.k_groups),
                      front_copy.k_last_beats.eq(arr.k_last_beats)]
 
@@ -309,6 +308,7 @@ class AccelCore(wiring.Component):
         # end and its reference test (`_SlotControl`), for testbenches.
         self.readies = (cmd.arr.array.in_ready, cmd.arr.in_ready)
         self.slot_ends = (slot.slot_end, slot.slot_end_ref)
+        self.valids = seq.valids
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
                         "output": buf.o_mem, "output_copy": buf.o_copy}
         return m
@@ -836,8 +836,17 @@ class _TileSequencer:
         busy_oline = Signal(16)
         first_beat = Signal(init=1)    # cur["kb"] == 0, registered
         in_valid = comp_pending & ~cur_next_blk & ~(first_beat & tile_busy)
-        m.d.comb += arr.in_valid.eq(in_valid)
-        accept = in_valid & arr.in_ready
+        # The arrays' ``in_valid`` are registers loaded with its next value (below), one per
+        # array (``keep``): the array's enables its beat register across the array and steps
+        # its front, so its ready's logic reads a register placed with it (on the 8x8 core of
+        # 9e7d193, 57.65 MHz, the critical path was this gate of the sequencer's registers ->
+        # the array's accept -> its front's ready, 15.40 of 17.34 ns routing). ``in_valid``,
+        # the same test of the current state, drives nothing: the core tests' bench checks the
+        # registers equal to it in every cycle.
+        valid_q = {n: Signal(name=f"in_valid_{n}", attrs={"keep": 1}) for n in ("array", "front")}
+        m.d.comb += [arr.array.in_valid.eq(valid_q["array"]),
+                     arr.front.in_valid.eq(valid_q["front"])]
+        accept = valid_q["front"] & arr.in_ready
         m.d.comb += [arr.k_groups.eq(v_cp.ng), arr.k_last_beats.eq(v_cp.last_beats)]
 
         # The next tile's start (which tile, where its lines start; all 0 and the next block
@@ -966,6 +975,17 @@ class _TileSequencer:
         self.result_next = (None if not c.pipeline else
                             front_done if c.pipeline == 1 else delay[-2])
         self.busy_last_next = Mux(accept & last_of_tile, succ_next_blk, busy_last)
+        # ``in_valid`` next cycle: each register's next value, in the order of its assignments.
+        comp_pending_next = Mux(slot_end, next_comp,
+                                Mux(slot.comp_ending | ~busy, 0, comp_pending))
+        cur_next_blk_next = Mux(~busy, 1, Mux(slot_end & next_comp, 0, sel_next_blk))
+        first_beat_next = Mux(~busy, 1, Mux(accept, last_of_tile, first_beat))
+        tile_busy_next = Mux(accept & last_of_tile, 1,
+                             Mux(result_now, 0, Mux(~busy, 0, tile_busy)))
+        valid_next = (comp_pending_next & ~cur_next_blk_next
+                      & ~(first_beat_next & tile_busy_next))
+        m.d.sync += [v.eq(valid_next) for v in valid_q.values()]
+        self.valids = (in_valid, valid_q["array"], valid_q["front"])
         with m.If(accept & last_of_tile):
             m.d.sync += [tile_busy.eq(1), busy_last.eq(succ_next_blk),
                          busy_oline.eq(cur["o_tile"])]

@@ -45,6 +45,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         assert array == copy, f"the array's in_ready {array} != its front copy's {copy}"
         end, ref = (ctx.get(r) for r in slot_ends)
         assert end == ref, f"the slot's end {end} != its reference test {ref}"
+        valid, *copies = (ctx.get(v) for v in core.valids)
+        assert copies == [valid, valid], f"the arrays' in_valid {copies} != the test's {valid}"
 
     async def bench(ctx):
         # Each write makes the simulator settle the design: write only what changed.
