@@ -16,8 +16,8 @@ instances of an op (layers, heads) run back to back through the same pipeline: t
 sequences are concatenated, so only the first load, the last write-back and one command's
 setup are exposed (`repeated_pipeline_cycles` sums the slots in closed form). That is a
 command queue the RTL core (`hwsim.hw.rtl.accel_core`) does not have: it runs one GEMM per
-descriptor, so there each further instance also pays ``command_cycles`` and its own fill and
-drain; the two agree exactly for ``count = 1``.
+descriptor, so on a core's description (a ``core`` section) each instance also pays
+``command_cycles`` and its own fill and drain: ``count`` times one instance's cycles.
 
 Vectorized over shapes: the distinct step shapes of one op (a decode stage's KV lengths) are
 mapped (`hwsim.mapping.map_gemms`) and costed (`simulate_gemms`) in one pass over their
@@ -332,7 +332,8 @@ class GemmCosts:
     transfer in whole words of its own.
     ``fixed_cycles`` and ``instance_cycles``: ``c`` instances of a shape take
     ``fixed_cycles + c * instance_cycles`` cycles whenever they are more than one block in all
-    (pipeline fill and drain are paid once); every other figure is ``c`` times one instance's.
+    (pipeline fill and drain are paid once; on a core's description ``fixed_cycles`` is 0: each
+    instance is a command of its own); every other figure is ``c`` times one instance's.
     """
 
     mappings: Mappings
@@ -430,6 +431,11 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     fixed, per_copy, single = _segment_pipeline_parts(compute, load, wb, offsets)
     # The command's setup is paid once per run, before the first slot.
     parts = (fixed + hw.command_cycles, per_copy, single + hw.command_cycles)
+    if hw.core is not None:
+        # The RTL core runs one GEMM per descriptor, with no command queue: every instance
+        # pays the command and its own fill and drain, ``count`` times one instance.
+        one = _copies_cycles(parts, offsets, 1)
+        parts = (np.zeros_like(one), one, one)
     cycles = _copies_cycles(parts, offsets, count)
     compute_total = count * per_shape(compute)
     sums = {buf: (per_shape(r).astype(np.float64), per_shape(w).astype(np.float64))

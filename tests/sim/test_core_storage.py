@@ -4,6 +4,7 @@ cycles the core's tests hold the RTL to, and the bytes it moves (`core_block_bea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -157,3 +158,23 @@ def test_a_core_yaml_without_the_widths_is_refused_in_one_line(run_gemm, tmp_pat
     code, _, err = _run(run_gemm, tmp_path, data)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "core.code_bits: missing (allowed: 4, 8)" in err
+
+
+@pytest.mark.parametrize(("core", "m", "n", "k"), [(SMALL, 4, 4, 16), (SMALL, 9, 5, 52),
+                                                  (CORE, 1, 4096, 128)])
+def test_repeated_instances_on_a_core_are_commands_of_their_own(core, m, n, k):
+    # The core runs one GEMM per descriptor (no command queue; `core_bench.run_commands` holds
+    # every command of a sequence to one instance's `simulate_op` cycles): c instances of an op
+    # (layers, heads) take c times one, the command, fill and drain included, where the
+    # simulator's own pipeline overlapped them (4x4x16 four times on SMALL: 682 against 4 x 262).
+    hw = hardware_from_dict(core_hardware(core))
+    op = core_op(core, m, n, k, family="fp4")
+    one = simulate_op(op, hw)[0]
+    four = simulate_op(dataclasses.replace(op, count=4), hw)[0]
+    assert four.cycles == 4 * one.cycles
+    assert (four.dram_read_bytes, four.dram_write_bytes) == \
+        (4 * one.dram_read_bytes, 4 * one.dram_write_bytes)
+    # Without the core section the same op's instances share one pipeline: fewer cycles.
+    plain = hardware_from_dict({k: v for k, v in core_hardware(core).items() if k != "core"})
+    shared = simulate_op(dataclasses.replace(op, count=4), plain)[0]
+    assert shared.cycles < 4 * simulate_op(op, plain)[0].cycles
