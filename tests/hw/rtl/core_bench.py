@@ -35,12 +35,14 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         top.submodules.core = core
     sim = Simulator(top)
     sim.add_clock(1e-8)
-    # The array's ready and its front's copy, which the core acts on (`AccelCore.readies`):
-    # equal in every cycle, or the core's beats and the array's are not the same.
-    # The slot's end from its registers and its reference test (`AccelCore.slot_ends`).
+    # Every copy the core's timing adds equals what it copies, in every cycle: the array's
+    # ready and its front's copy, which the core acts on (`AccelCore.readies`: else the core's
+    # beats and the array's differ), the slot's end from its registers and its reference test
+    # (`AccelCore.slot_ends`), and the arrays' registered in_valid and the test they hold
+    # (`AccelCore.valids`).
     readies, slot_ends = core.readies, core.slot_ends
 
-    def same_ready(ctx) -> None:
+    def copies_agree(ctx) -> None:
         array, copy = (ctx.get(r) for r in readies)
         assert array == copy, f"the array's in_ready {array} != its front copy's {copy}"
         end, ref = (ctx.get(r) for r in slot_ends)
@@ -57,7 +59,7 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
             ctx.set(core.cmd_valid, 1)
             for i in range(interrupt[1] + 1):
                 inputs.drive(dram.drive())
-                same_ready(ctx)
+                copies_agree(ctx)
                 if i:
                     dram.step(outputs.sample())
                 await ctx.tick()
@@ -81,7 +83,7 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
             while True:
                 inputs.drive(dram.drive())
                 status = status_fields(ctx.get(core.status))
-                same_ready(ctx)
+                copies_agree(ctx)
                 if not status["busy"]:
                     break
                 dram.step(outputs.sample())
