@@ -68,7 +68,10 @@ class _ArrayAdapter:
 
     def __init__(self, m: Module, c: CoreConfig) -> None:
         self.c = c
-        self.array = arr = BitModArray(c.array, input_stage=False, runtime_k=True)
+        # The array takes the stream's valid a cycle ahead (``valid_ahead``): its beat
+        # registers' enables are then registers beside them, apart from its front's accept.
+        self.array = arr = BitModArray(c.array, input_stage=False, runtime_k=True,
+                                       valid_ahead=True)
         m.submodules.array = arr
         # The readiness the core acts on comes from a second copy of the array's front control:
         # a one-PE array (a row's, with a row-shared dequantizer, whose cycles count its PEs)
@@ -304,11 +307,14 @@ class AccelCore(wiring.Component):
         fifo = _LineFifo(m, c, self, buf, cmd, rec, seq, drain, wb)
         slot.close(load, seq, wb, fifo)
         # The buffers, for testbenches that inspect their contents.
-        # The array's ready and the copy the core acts on (`_ArrayAdapter`), and the slot's
-        # end and its reference test (`_SlotControl`), for testbenches.
+        # The array's ready and the copy the core acts on (`_ArrayAdapter`), the slot's end
+        # and its reference test (`_SlotControl`), the arrays' valid test and its register
+        # (`_TileSequencer`; the array's own, with its accept copies, is ``pe_array``'s), for
+        # testbenches.
         self.readies = (cmd.arr.array.in_ready, cmd.arr.in_ready)
         self.slot_ends = (slot.slot_end, slot.slot_end_ref)
         self.valids = seq.valids
+        self.pe_array = cmd.arr.array
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
                         "output": buf.o_mem, "output_copy": buf.o_copy}
         return m
@@ -837,16 +843,14 @@ class _TileSequencer:
         first_beat = Signal(init=1)    # cur["kb"] == 0, registered
         in_valid = comp_pending & ~cur_next_blk & ~(first_beat & tile_busy)
         # The arrays' ``in_valid`` are registers loaded with its next value (below), one per
-        # array (``keep``): the array's enables its beat register across the array and steps
-        # its front, so its ready's logic reads a register placed with it (on the 8x8 core of
-        # 9e7d193, 57.65 MHz, the critical path was this gate of the sequencer's registers ->
-        # the array's accept -> its front's ready, 15.40 of 17.34 ns routing). ``in_valid``,
-        # the same test of the current state, drives nothing: the core tests' bench checks the
-        # registers equal to it in every cycle.
-        valid_q = {n: Signal(name=f"in_valid_{n}", attrs={"keep": 1}) for n in ("array", "front")}
-        m.d.comb += [arr.array.in_valid.eq(valid_q["array"]),
-                     arr.front.in_valid.eq(valid_q["front"])]
-        accept = valid_q["front"] & arr.in_ready
+        # array (``keep``; the array's is its own, from ``in_valid_next``, as are its beat
+        # registers' enables): on the 8x8 core of 9e7d193, 57.65 MHz, the critical path was
+        # this gate of the sequencer's registers -> the array's accept -> its front's ready,
+        # 15.40 of 17.34 ns routing. ``in_valid``, the same test of the current state, drives
+        # nothing: the core tests' bench checks the registers equal to it in every cycle.
+        valid_front = Signal(name="in_valid_front", attrs={"keep": 1})
+        m.d.comb += arr.front.in_valid.eq(valid_front)
+        accept = valid_front & arr.in_ready
         m.d.comb += [arr.k_groups.eq(v_cp.ng), arr.k_last_beats.eq(v_cp.last_beats)]
 
         # The next tile's start (which tile, where its lines start; all 0 and the next block
@@ -984,8 +988,9 @@ class _TileSequencer:
                              Mux(result_now, 0, Mux(~busy, 0, tile_busy)))
         valid_next = (comp_pending_next & ~cur_next_blk_next
                       & ~(first_beat_next & tile_busy_next))
-        m.d.sync += [v.eq(valid_next) for v in valid_q.values()]
-        self.valids = (in_valid, valid_q["array"], valid_q["front"])
+        m.d.sync += valid_front.eq(valid_next)
+        m.d.comb += arr.array.in_valid_next.eq(valid_next)
+        self.valids = (in_valid, valid_front)
         with m.If(accept & last_of_tile):
             m.d.sync += [tile_busy.eq(1), busy_last.eq(succ_next_blk),
                          busy_oline.eq(cur["o_tile"])]

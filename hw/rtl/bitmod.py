@@ -318,6 +318,8 @@ class BitModArray(wiring.Component):
         k_groups, k_last_beats (only with ``runtime_k``): groups per output and beats of its
             last group, for reductions shorter than ``config.k`` chosen at run time; hold
             them stable while an output accumulates. The widths still follow ``config.k``.
+        in_valid_next (only with ``valid_ahead``, instead of ``in_valid``): ``in_valid`` a
+            cycle ahead; the array registers it.
 
     With ``registered_ready`` (the default) the front's end-of-term / group / output / dequantizer
     tests and the readiness they decide are registers, computed a cycle ahead from the counters'
@@ -339,20 +341,35 @@ class BitModArray(wiring.Component):
     first cycle after it (a reset-to-1 register per back end) as at every hand-off.
     `BitModPE` keeps one shared chain and resets everything: its Verilog is the ASIC flow's
     calibration.
+
+    With ``valid_ahead`` (needs ``registered_ready`` and no input stage) the stream's valid
+    comes a cycle ahead (``in_valid_next``), so that the beat registers' enables are
+    registers too: whether a beat is taken next cycle (``in_valid_next`` and the front's
+    readiness next cycle), one copy beside each row's weights and scale and one beside each
+    column's activations (``keep``), gated only by the output back-pressure. The front
+    control's own ``accept`` (from its register of ``in_valid``) then drives no beat
+    register, so that no net is both the broadcast enable and an input of the front's next
+    state. Same cycles.
     """
 
     def __init__(self, config: BitModConfig, *, input_stage: bool = True,
                  runtime_k: bool = False, registered_ready: bool = True,
-                 control_copies: bool = True, lean_reset: bool = True) -> None:
+                 control_copies: bool = True, lean_reset: bool = True,
+                 valid_ahead: bool = False) -> None:
+        if valid_ahead and (input_stage or not registered_ready):
+            raise ValueError("valid_ahead needs registered_ready=True and input_stage=False, "
+                             f"not registered_ready={registered_ready!r}, "
+                             f"input_stage={input_stage!r}")
         self.config = config
         self.input_stage = input_stage
         self.runtime_k = runtime_k
         self.registered_ready = registered_ready
         self.control_copies = control_copies
         self.lean_reset = lean_reset
+        self.valid_ahead = valid_ahead
         c = config
         ports = {
-            "in_valid": In(1),
+            "in_valid_next" if valid_ahead else "in_valid": In(1),
             "in_ready": Out(1),
             "w": In(c.rows * c.lanes * c.code_bits),
             "a": In(c.cols * c.lanes * 16),
@@ -396,13 +413,30 @@ class BitModArray(wiring.Component):
             with m.Elif(core_ready):
                 m.d.sync += stage_full.eq(0)
             src = stage
+        elif self.valid_ahead:
+            core_valid, core_ready = Signal(name="in_valid_q", attrs={"keep": 1}), self.in_ready
+            m.d.sync += core_valid.eq(self.in_valid_next)
+            src = {n: getattr(self, n) for n in in_names}
         else:
             core_valid, core_ready = self.in_valid, self.in_ready
             src = {n: getattr(self, n) for n in in_names}
 
         # Beat register and counters (the front: one term of the beat per cycle).
-        beat = {n: Signal(len(src[n]), name=f"beat_{n}", reset_less=self.lean_reset)
-                for n in in_names}
+        if self.valid_ahead:
+            # One register per row (its weights, special-value selectors, scale) and per
+            # column (its activations), each with its own enable (below); the mode is one.
+            widths = {"w": c.lanes * c.code_bits, "a": c.lanes * 16, "scale": c.scale_bits,
+                      "scale_neg": 1, "wtype": 3}
+            pieces = {n: [Signal(widths[n], name=f"beat_{n}_{i}", reset_less=self.lean_reset)
+                          for i in range(c.cols if n == "a" else c.rows)]
+                      for n in in_names if n != "mode"}
+            beat = {n: Cat(*ps) for n, ps in pieces.items()}
+            if c.modes > 1:
+                beat["mode"] = Signal(len(src["mode"]), name="beat_mode",
+                                      reset_less=self.lean_reset)
+        else:
+            beat = {n: Signal(len(src[n]), name=f"beat_{n}", reset_less=self.lean_reset)
+                    for n in in_names}
         mode = beat.get("mode", C(0, 1))
         full = Signal()
         j = Signal(range(max(c.terms, 2)))
@@ -448,8 +482,26 @@ class BitModArray(wiring.Component):
         step = run & full & (~last_term | retire)  # the current term is added this cycle
         accept = core_valid & core_ready
 
-        with m.If(accept):
-            m.d.sync += [beat[n].eq(src[n]) for n in in_names]
+        if self.valid_ahead:
+            # The beat registers' enables: registers of whether a beat is taken next cycle
+            # (loaded below), one per row (its weights, special-value selectors and scale) and
+            # one per column (its activations); the mode, read by the front, takes ``accept``.
+            accept_w = [Signal(name=f"accept_w_{r}", attrs={"keep": 1}) for r in range(c.rows)]
+            accept_a = [Signal(name=f"accept_a_{col}", attrs={"keep": 1})
+                        for col in range(c.cols)]
+            for n, ps in pieces.items():
+                for i, piece in enumerate(ps):
+                    with m.If(run & (accept_a if n == "a" else accept_w)[i]):
+                        m.d.sync += piece.eq(src[n][i * len(piece):(i + 1) * len(piece)])
+            if c.modes > 1:
+                with m.If(accept):
+                    m.d.sync += beat["mode"].eq(src["mode"])
+            # For testbenches: the register of ``in_valid``, and the front's accept and its
+            # copies (equal in every cycle while the output is always taken).
+            self.in_valid_reg, self.accepts = core_valid, (accept, *accept_w, *accept_a)
+        else:
+            with m.If(accept):
+                m.d.sync += [beat[n].eq(src[n]) for n in in_names]
         m.d.sync += full.eq(accept | (full & ~retire))
         with m.If(retire):
             m.d.sync += j.eq(0)
@@ -486,13 +538,23 @@ class BitModArray(wiring.Component):
             draining_next = Mux(retire & out_end, 1, Mux(run & d_last & d_final, 0, draining))
             retire_next = full_next & last_term_next & (
                 ~group_end_next | ~d_busy_next | d_last_next)
+            ready_next = Mux(draining_next, d_last_next, ~full_next | (retire_next & ~out_end_next))
+            if self.valid_ahead:
+                # Named, as it has two readers (else each one's Verilog restates it).
+                ready_sig = Signal(name="ready_next")
+                m.d.comb += ready_sig.eq(ready_next)
+                ready_next = ready_sig
             m.d.sync += [
                 last_term.eq(last_term_next), group_end.eq(group_end_next),
                 out_end.eq(out_end_next), d_last.eq(d_last_next),
                 retire_if_run.eq(retire_next),
-                ready_if_run.eq(Mux(draining_next, d_last_next,
-                                    ~full_next | (retire_next & ~out_end_next))),
+                ready_if_run.eq(ready_next),
             ]
+            if self.valid_ahead:
+                # Named too: the copies' one next value.
+                accept_next = Signal(name="accept_next")
+                m.d.comb += accept_next.eq(self.in_valid_next & ready_next)
+                m.d.sync += [en.eq(accept_next) for en in (*accept_w, *accept_a)]
 
         with m.If(handoff):
             m.d.sync += [d_busy.eq(1), d_cnt.eq(0), d_final.eq(out_end)]

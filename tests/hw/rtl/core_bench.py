@@ -38,17 +38,23 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # Every copy the core's timing adds equals what it copies, in every cycle: the array's
     # ready and its front's copy, which the core acts on (`AccelCore.readies`: else the core's
     # beats and the array's differ), the slot's end from its registers and its reference test
-    # (`AccelCore.slot_ends`), and the arrays' registered in_valid and the test they hold
-    # (`AccelCore.valids`).
+    # (`AccelCore.slot_ends`), the arrays' registered in_valid and the test they hold
+    # (`AccelCore.valids`, the array's own register), and the array's accept (its front's)
+    # and the registers enabling its beat registers (`BitModArray.accepts`).
     readies, slot_ends = core.readies, core.slot_ends
+    valids = (*core.valids, core.pe_array.in_valid_reg)
 
     def copies_agree(ctx) -> None:
         array, copy = (ctx.get(r) for r in readies)
         assert array == copy, f"the array's in_ready {array} != its front copy's {copy}"
         end, ref = (ctx.get(r) for r in slot_ends)
         assert end == ref, f"the slot's end {end} != its reference test {ref}"
-        valid, *copies = (ctx.get(v) for v in core.valids)
-        assert copies == [valid, valid], f"the arrays' in_valid {copies} != the test's {valid}"
+        valid, *copies = (ctx.get(v) for v in valids)
+        assert copies == [valid] * len(copies), (
+            f"the arrays' in_valid {copies} != the test's {valid}")
+        accept, *copies = (ctx.get(a) for a in core.pe_array.accepts)
+        assert copies == [accept] * len(copies), (
+            f"the beat registers' enables {copies} != the array's accept {accept}")
 
     async def bench(ctx):
         # Each write makes the simulator settle the design: write only what changed.

@@ -175,6 +175,10 @@ def test_config_rejects_bad_parameters():
         BitModConfig(dequantizer="col")
     with pytest.raises(HwsimError, match="a single PE has no row to share a dequantizer"):
         BitModPE(BitModConfig(dequantizer="row"))
+    with pytest.raises(ValueError, match="valid_ahead needs registered_ready=True and "
+                                         "input_stage=False, not registered_ready=True, "
+                                         "input_stage=True"):
+        BitModArray(BitModConfig(), valid_ahead=True)
 
 
 def test_accumulator_widths_are_derived_from_the_worst_case():
