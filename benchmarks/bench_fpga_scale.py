@@ -6,7 +6,7 @@ then every design point runs the BitMoD generative setting of Llama-2-7B (256-to
 20 decode steps) in the simulator with each board memory, in the weight format the PE runs.
 
     .venv/bin/python benchmarks/bench_fpga_scale.py [DEVICE ...] [--kinds K,K] [--builds dsp,lut]
-        [--out DIR] [--max-logic PERCENT]
+        [--out DIR] [--max-logic PERCENT] [--placer heap|static|heap-no-tmdriv]
     .venv/bin/python benchmarks/bench_fpga_scale.py --collect DIR [DIR ...] --out DIR
 
 Defaults: ecp5-25k and ice40-up5k, out/bench_fpga_scale. Prints the tables; the files (JSON,
@@ -26,7 +26,7 @@ import yaml
 
 from hwsim.hw.fpga import SCALING_KINDS, ScalingPoint, fpga_hardware, largest_array
 from hwsim.hw.fpga.design_point import BOARD_MEMORIES
-from hwsim.hw.fpga.flow import load_implementation
+from hwsim.hw.fpga.flow import DEFAULT_PLACER, PLACERS, check_placer, load_implementation
 from hwsim.hw.fpga.scaling import STUDY_FREQ_MHZ
 from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
 from hwsim.sim import simulate_workload
@@ -65,8 +65,12 @@ def main() -> None:
                         help="minutes each tool run may take")
     parser.add_argument("--max-logic", type=_percent, default=100.0,
                         help="ceiling on the device's logic, percent in (0, 100] (100: fill it)")
+    parser.add_argument("--placer", default=DEFAULT_PLACER,
+                        help=f"how nextpnr places each winner: {', '.join(PLACERS)} "
+                        "(hwsim.hw.fpga.flow.PLACERS; recorded in each design point)")
     parser.add_argument("--collect", type=Path, nargs="+", default=None)
     args = parser.parse_args()
+    check_placer(args.placer)  # before any tool runs
     kinds = args.kinds.split(",")
     builds = {b: b in args.builds.split(",") for b in ("dsp", "lut")}
     seeds = tuple(range(1, args.seeds + 1))
@@ -81,7 +85,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 p = largest_array(kind, device, folder, freq_mhz=args.freq, seeds=seeds,
                                   dsp=dsp, timeout_s=60.0 * args.timeout,
-                                  max_logic=args.max_logic / 100.0,
+                                  max_logic=args.max_logic / 100.0, placer=args.placer,
                                   log=lambda msg: print("  " + msg, flush=True))
                 print(f"{kind} on {device} ({'DSP' if dsp else 'LUT'}): {p.rows}x{p.cols}, "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)

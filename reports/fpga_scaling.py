@@ -61,7 +61,8 @@ def cycles_per_lane_mac(study: str, weight_format: str, params: Mapping[str, Any
 
 def scaling_table(points: list[ScalingPoint]) -> pd.DataFrame:
     """One row per (scaling point, weight format): the array, its use of the device, the
-    ceiling on the device's logic its search ran with (100: none), fmax and peak GMAC/s
+    ceiling on the device's logic its search ran with (100: none), fmax and how nextpnr
+    placed it (`hwsim.hw.fpga.flow.PLACERS`), peak GMAC/s
     (`hwsim.hw.fpga.peak_macs_per_s` with `cycles_per_lane_mac`).
 
     Rows are grouped by device, then PE kind (study order), hard multipliers before LUT-only
@@ -88,6 +89,7 @@ def scaling_table(points: list[ScalingPoint]) -> pd.DataFrame:
                 "dsp_used": dsp.used,
                 "dsp_available": dsp.available,
                 "fmax_mhz": impl.min_fmax_mhz,
+                "placer": impl.placer,
                 "weight_format": fmt,
                 "cycles_per_mac": round(cpm, 4),
                 "peak_gmac_s": round(peak_macs_per_s(p, cpm) / 1e9, 3),

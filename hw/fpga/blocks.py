@@ -13,10 +13,12 @@ from amaranth.lib import wiring
 from hwsim.errors import HwsimError
 from hwsim.hw.fpga.devices import get_device
 from hwsim.hw.fpga.flow import (
+    DEFAULT_PLACER,
     SYNTH_TARGETS,
     Implementation,
     SynthResult,
     check_freq,
+    check_placer,
     implement,
     synthesize,
 )
@@ -59,11 +61,14 @@ def fpga_block(
     dsp: bool = True,
     seeds: tuple[int, ...] = (1,),
     timeout_s: float = 3600.0,
+    placer: str = DEFAULT_PLACER,
 ) -> Implementation:
     """Place and route RTL block ``name`` on ``device`` inside the I/O harness
-    (see `flow.implement`; ``timeout_s`` limits each tool run)."""
+    (see `flow.implement`; ``timeout_s`` limits each tool run, ``placer`` is a key of
+    `flow.PLACERS`)."""
     get_device(device)
     check_freq(freq_mhz)
+    check_placer(placer)
     block, canonical, values = build_block(name, params)
     return implement(block, device, out_dir, name=canonical, params=values, freq_mhz=freq_mhz,
-                     dsp=dsp, seeds=seeds, timeout_s=timeout_s)
+                     dsp=dsp, seeds=seeds, timeout_s=timeout_s, placer=placer)

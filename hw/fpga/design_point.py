@@ -3,7 +3,7 @@
 What comes from the build and what is assumed:
 
 - ``clock_mhz``: the measured fmax (the slowest clock, median over placer seeds), rounded down
-  to 0.1 MHz;
+  to 0.1 MHz; the description says which seeds and which placer (`flow.PLACERS`);
 - ``pe`` kind, lanes and operand widths, and ``array``: from the block and its parameters;
 - ``buffers``: the device's block RAM (which the measured build leaves unused), split half for
   weights and a quarter each for activations and outputs, one bank per RAM block with its
@@ -166,7 +166,8 @@ def fpga_hardware(
         "description": (
             f"{impl.block} {r}x{c}{'' if impl.dsp else ' (multiplies in LUTs)'} on "
             f"{impl.device} at the measured fmax "
-            f"{impl.min_fmax_mhz:g} MHz (median of seeds {list(impl.seeds)}), {mem_text}"
+            f"{impl.min_fmax_mhz:g} MHz (median of seeds {list(impl.seeds)}, placer "
+            f"{impl.placer}), {mem_text}"
         ),
         "clock_mhz": clock_mhz,
         "pe": pe,
@@ -187,7 +188,7 @@ def _core_hardware(impl: Implementation, params: dict, clock_mhz: float,
     data = core_hardware(CoreConfig(**params), clock_mhz=clock_mhz,
                          name=name or f"{impl.block}-{impl.device}")
     data["description"] += (f" on {impl.device} at the measured fmax {impl.min_fmax_mhz:g} MHz"
-                            f" (median of seeds {list(impl.seeds)})")
+                            f" (median of seeds {list(impl.seeds)}, placer {impl.placer})")
     data["sram_mm2_per_kib"] = 0.0
     return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
 

@@ -13,8 +13,10 @@ import json
 import logging
 import os
 import statistics
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal, get_args
 
 from amaranth.back import verilog
@@ -39,6 +41,7 @@ from hwsim.hw.fpga.wrapper import IoHarness, WrapperCost
 from hwsim.hw.rtl.primitives import FabricTarget
 
 __all__ = [
+    "PLACERS",
     "SYNTH_TARGETS",
     "DoesNotFit",
     "FitCheck",
@@ -48,6 +51,7 @@ __all__ = [
     "SynthTarget",
     "check_fit",
     "check_freq",
+    "check_placer",
     "implement",
     "load_implementation",
     "synthesize",
@@ -67,6 +71,25 @@ _CELL_TO_BEL = {
 
 
 _log = logging.getLogger(__name__)
+
+# How nextpnr places a design: the flow's name -> the nextpnr options it adds. Every
+# `Implementation` records its placer, so each figure says how it was placed.
+PLACERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    # nextpnr's default: timing-driven analytic placement (HeAP), then timing-driven
+    # simulated-annealing refinement. Every stored figure before 2026-12-02 is this one.
+    "heap": (),
+    # nextpnr's electrostatic analytic placer (`--placer static`), timing-driven, then the
+    # same refinement. For designs on which HeAP does not finish: HeAP legalises every
+    # iteration, and on the exact-accumulator BitMoD arrays from 4x4 on ECP5-25k its strict
+    # legaliser, after the first timing-weighted solve, rips flip-flops with distinct reset
+    # (LSR) nets out of each other's tiles without end (an ECP5 tile's 8 flip-flops share one
+    # LSR net); the static placer spreads first and legalises once (hw/fpga/presets/README.md).
+    "static": ("--placer", "static"),
+    # HeAP and its refinement weighting wirelength only (`--no-tmdriv`): a diagnostic (it
+    # finishes where the timing-driven HeAP stalls, at lower fmax).
+    "heap-no-tmdriv": ("--no-tmdriv",),
+})
+DEFAULT_PLACER = "heap"
 
 
 class DoesNotFit(HwsimError):
@@ -147,6 +170,7 @@ class Implementation:
         critical_path: the median seed's register-to-register critical path.
         cells: Yosys cell counts by type of the whole top (harness included).
         wrapper: what the harness adds.
+        placer: how nextpnr placed it (a key of `PLACERS`).
         tool_seconds: wall time of each tool run (not part of the JSON).
     """
 
@@ -162,6 +186,7 @@ class Implementation:
     critical_path: CriticalPath | None
     cells: dict[str, int]
     wrapper: WrapperCost
+    placer: str = DEFAULT_PLACER
     tool_seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -191,6 +216,13 @@ def check_freq(freq_mhz: float) -> float:
     ):
         raise HwsimError(f"--freq must be a frequency above 0 MHz, not {freq_mhz!r}")
     return float(freq_mhz)
+
+
+def check_placer(placer: str) -> str:
+    """``placer`` if it is a key of `PLACERS`, else HwsimError listing them."""
+    if not isinstance(placer, str) or placer not in PLACERS:
+        raise HwsimError(f"unknown placer {placer!r}; allowed: {', '.join(PLACERS)}")
+    return placer
 
 
 def _write_verilog(top: wiring.Component, path: Path, target: FabricTarget | None) -> bool:
@@ -345,9 +377,11 @@ def _dump(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def _nextpnr_args(device: Device, freq_mhz: float, seed: int) -> list[str]:
+def _nextpnr_args(device: Device, freq_mhz: float, seed: int,
+                  placer: str = DEFAULT_PLACER) -> list[str]:
     return [
         *device.nextpnr_args,
+        *PLACERS[placer],
         "--json", "netlist.json",
         "--freq", f"{freq_mhz:g}",
         # Report fmax below the request instead of failing: the number is the result.
@@ -451,6 +485,7 @@ def implement(
     seeds: tuple[int, ...] = (1,),
     io_width: int = 1,
     timeout_s: float = 3600.0,
+    placer: str = DEFAULT_PLACER,
 ) -> Implementation:
     """Synthesize ``block`` inside `IoHarness` for ``device`` and place and route it.
 
@@ -469,6 +504,8 @@ def implement(
         seeds: placer seeds; fmax varies about ±5-7% between seeds, the result is the median.
         io_width: bits per cycle of the harness' serial ports.
         timeout_s: limit for each tool run.
+        placer: how nextpnr places it, a key of `PLACERS` (default: nextpnr's own,
+            timing-driven); recorded in the result.
 
     Raises:
         DoesNotFit: the design needs more of a resource than the device has.
@@ -476,6 +513,7 @@ def implement(
     """
     dev = get_device(device)
     check_freq(freq_mhz)
+    check_placer(placer)
     if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
         raise HwsimError(f"seeds must be non-negative integers, not {seeds!r}")
     out = _prepare(out_dir)
@@ -485,7 +523,7 @@ def implement(
 
     reports = []
     for seed in seeds:
-        run = run_tool(f"nextpnr-{dev.family}", _nextpnr_args(dev, freq_mhz, seed), out,
+        run = run_tool(f"nextpnr-{dev.family}", _nextpnr_args(dev, freq_mhz, seed, placer), out,
                        timeout_s=timeout_s)
         times[f"nextpnr_seed{seed}"] = round(run.seconds, 2)
         log = parse_nextpnr_log(run.output)
@@ -521,6 +559,7 @@ def implement(
         critical_path=max(median_report.critical_paths, key=lambda p: p.delay_ns, default=None),
         cells=cells,
         wrapper=top.cost,
+        placer=placer,
         tool_seconds=times,
     )
     _dump(out / "fpga.json", result.to_dict())
@@ -538,6 +577,10 @@ def load_implementation(path: Path | str) -> Implementation:
     p = Path(path)
     try:
         d = json.loads(p.read_text())
+        # Written before the flow had placers: nextpnr's default placed it.
+        placer = d.get("placer", DEFAULT_PLACER)
+        if placer not in PLACERS:
+            raise HwsimError(f"{p}: unknown placer {placer!r}; allowed: {', '.join(PLACERS)}")
         cp = d["critical_path"]
         return Implementation(
             block=d["block"],
@@ -555,6 +598,7 @@ def load_implementation(path: Path | str) -> Implementation:
             critical_path=None if cp is None else CriticalPath(**cp),
             cells=d["cells"],
             wrapper=WrapperCost(**d["wrapper"]),
+            placer=placer,
         )
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise HwsimError(f"{p}: not an fpga.json written by hwsim fpga ({exc})") from None

@@ -24,7 +24,14 @@ from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
 from hwsim.hw.fpga.devices import get_device
-from hwsim.hw.fpga.flow import FitCheck, Implementation, check_fit, implement
+from hwsim.hw.fpga.flow import (
+    DEFAULT_PLACER,
+    FitCheck,
+    Implementation,
+    check_fit,
+    check_placer,
+    implement,
+)
 from hwsim.hw.fpga.grid import PeGrid
 from hwsim.hw.pe_kinds import FPGA_STUDIES, FpgaStudy
 from hwsim.hw.rtl.registry import build, resolve_params
@@ -95,6 +102,7 @@ class ScalingPoint:
             "pes": self.pes,
             "lanes": self.lanes,
             "fmax_mhz": impl.min_fmax_mhz,
+            "placer": impl.placer,
             "resources": {r.resource: {"used": r.used, "available": r.available}
                           for r in impl.resources},
             "tried": [list(t) for t in self.tried],
@@ -160,6 +168,7 @@ def largest_array(
     dsp: bool = True,
     timeout_s: float = 3600.0,
     max_logic: float = 1.0,
+    placer: str = DEFAULT_PLACER,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> ScalingPoint:
     """Find the largest array of PE ``kind`` that fits ``device``, then place and route it.
@@ -176,11 +185,14 @@ def largest_array(
         out_dir: output folder.
         freq_mhz, seeds, dsp, timeout_s: as for `flow.implement` (the limit of each tool run).
         max_logic: the largest fraction of the device's logic a shape may use, in (0, 1].
+        placer: how nextpnr places the winner (a key of `flow.PLACERS`).
         log: called with one line per step (the CLI prints them).
 
     Raises:
-        HwsimError: unknown kind, a ceiling outside (0, 1], or not even one PE fits.
+        HwsimError: unknown kind or placer, a ceiling outside (0, 1], or not even one PE
+            fits.
     """
+    check_placer(placer)
     if kind not in SCALING_KINDS:
         raise HwsimError(f"unknown PE kind {kind!r}; allowed: {', '.join(SCALING_KINDS)}")
     if not 0.0 < max_logic <= 1.0:
@@ -233,7 +245,8 @@ def largest_array(
             impl = implement(build_array(pk, rows, cols), device, out / f"{kind}_{rows}x{cols}",
                              name=pk.array_block or pk.block,
                              params={**params, "rows": rows, "cols": cols},
-                             freq_mhz=freq_mhz, dsp=dsp, seeds=seeds, timeout_s=timeout_s)
+                             freq_mhz=freq_mhz, dsp=dsp, seeds=seeds, timeout_s=timeout_s,
+                             placer=placer)
         except HwsimError as exc:  # DoesNotFit, or a placement / routing failure
             if rows * cols == 1:
                 raise

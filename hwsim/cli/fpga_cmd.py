@@ -98,6 +98,15 @@ def _timeout_option(why: str) -> Any:  # a typer OptionInfo, used as a default
                         help=f"Minutes each Yosys or nextpnr run may take{why}.")
 
 
+def _placer_option() -> Any:  # a typer OptionInfo, used as a default
+    return typer.Option(
+        "heap", "--placer",
+        help="How nextpnr places the design: heap (its default, timing-driven analytic), "
+        "static (its timing-driven electrostatic placer: for designs on which heap does not "
+        "finish, see hw/fpga/presets/README.md) or heap-no-tmdriv (heap on wirelength only, "
+        "a diagnostic). Recorded in fpga.json and the design point.")
+
+
 def fpga(
     name: str = typer.Argument(..., help="RTL block (see `hwsim verilog --list`)."),
     param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable."),
@@ -117,6 +126,7 @@ def fpga(
         "sdram16", "--memory",
         help="Board DRAM for hardware.yaml: sdram16, ddr3-16, ddr3-32, qspi-psram or GB/s."),
     timeout: int = _timeout_option(" (a large core's routing can need more than the default)"),
+    placer: str = _placer_option(),
     out: Path = typer.Option(Path("out/fpga"), "--out", "-o",
                              help="Folder for fpga.json, hardware.yaml and the tool logs."),
 ) -> None:
@@ -139,10 +149,11 @@ def fpga(
         write_hardware_yaml,
     )
     from hwsim.hw.fpga.design_point import board_memory, pe_for_block
-    from hwsim.hw.fpga.flow import check_freq
+    from hwsim.hw.fpga.flow import check_freq, check_placer
 
     get_device(device)
     check_freq(freq)
+    check_placer(placer)
     board_memory(memory)
     values = _split_params([name], param)
     (block, block_params), = values.items()
@@ -150,7 +161,8 @@ def fpga(
     console = Console()
     with console.status(f"{block} on {device}: Yosys, then nextpnr. {_FIRST_RUN}"):
         impl = fpga_block(block, block_params, device, out, freq_mhz=freq, dsp=not no_dsp,
-                          seeds=tuple(range(1, seeds + 1)), timeout_s=60.0 * timeout)
+                          seeds=tuple(range(1, seeds + 1)), timeout_s=60.0 * timeout,
+                          placer=placer)
 
     table = Table(title=f"{block} on {device} (inside the I/O harness)")
     for col in ("resource", "primitive", "used", "available", "%"):
@@ -162,7 +174,7 @@ def fpga(
         verdict = "meets" if mhz >= impl.freq_mhz else "misses"
         per_seed = ", ".join(f"{f:g}" for f in impl.fmax_by_seed_mhz[clock])
         console.print(f"clock {clock}: fmax {mhz:g} MHz ({verdict} {impl.freq_mhz:g} MHz; "
-                      f"seeds: {per_seed})")
+                      f"seeds: {per_seed}; placer {impl.placer})")
     cp = impl.critical_path
     if cp is not None:
         console.print(f"critical path ({cp.delay_ns:g} ns, {cp.logic_levels} logic levels): "
@@ -199,6 +211,7 @@ def fpga_scale(
         100.0, "--max-logic", min=1.0, max=100.0,
         help="Ceiling on the device's logic (LUT4s / logic cells) in percent: larger shapes "
         "count as not fitting (100: fill it, as the stored presets do)."),
+    placer: str = _placer_option(),
     memory: str = typer.Option("sdram16", "--memory",
                                help="Board DRAM of the design points written."),
     out: Path = typer.Option(Path("out/fpga-scale"), "--out", "-o",
@@ -213,13 +226,14 @@ def fpga_scale(
 
     from hwsim.hw.fpga import SCALING_KINDS, get_device, largest_array
     from hwsim.hw.fpga.design_point import board_memory
-    from hwsim.hw.fpga.flow import check_freq
+    from hwsim.hw.fpga.flow import check_freq, check_placer
     from hwsim.hw.fpga.scaling import STUDY_FREQ_MHZ
     from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
 
     get_device(device)
     freq = STUDY_FREQ_MHZ if freq is None else freq
     check_freq(freq)
+    check_placer(placer)
     board_memory(memory)
     for k in kinds:
         if k not in SCALING_KINDS:
@@ -229,7 +243,7 @@ def fpga_scale(
     points = [
         largest_array(k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),
                       dsp=not no_dsp, timeout_s=60.0 * timeout, max_logic=max_logic / 100.0,
-                      log=console.print)
+                      placer=placer, log=console.print)
         for k in (kinds or list(SCALING_KINDS))
     ]
     table = scaling_table(points)

@@ -31,6 +31,10 @@ from hwsim.errors import HwsimError
     (["synth", "int_mac", "-p", "bipolar_pe.lanes=2"], "names block 'bipolar_pe', which is not"),
     (["fpga-scale", "--kind", "fp16_mac"], "unknown --kind 'fp16_mac'; allowed: bitmod, int8"),
     (["fpga-scale", "--device", "ice40-lp1k"], "unknown device 'ice40-lp1k'"),
+    (["fpga", "int_mac", "--device", "ecp5-25k", "--placer", "sa"],
+     "unknown placer 'sa'; allowed: heap, static, heap-no-tmdriv"),
+    (["fpga-scale", "--placer", "HEAP"],
+     "unknown placer 'HEAP'; allowed: heap, static, heap-no-tmdriv"),
 ])
 def test_bad_input_is_one_line_and_exit_2(run_cli, capsys, tmp_path, args, message):
     assert run_cli(*args, "--out", str(tmp_path / "out")) == 2
@@ -74,6 +78,26 @@ def test_fpga_passes_its_timeout_to_every_tool_run(run_cli, monkeypatch, tmp_pat
     base = ("fpga", "int_mac", "--device", "ecp5-25k", "--out", str(tmp_path / "out"))
     assert run_cli(*base) == 2 and seen["timeout_s"] == 60 * 60
     assert run_cli(*base, "--timeout", "150") == 2 and seen["timeout_s"] == 150 * 60
+
+
+def test_fpga_and_fpga_scale_pass_their_placer(run_cli, monkeypatch, tmp_path):
+    # Stand-ins record the placer each command hands the flow (no tool runs): nextpnr's own
+    # by default, the one asked for otherwise.
+    seen: dict = {}
+
+    def record(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise HwsimError("stand-in flow")
+
+    monkeypatch.setattr("hwsim.hw.fpga.blocks.build_block",
+                        lambda name, params: (object(), name, {}))
+    monkeypatch.setattr("hwsim.hw.fpga.blocks.implement", record)
+    monkeypatch.setattr("hwsim.hw.fpga.largest_array", record)
+    for base in (("fpga", "int_mac", "--device", "ecp5-25k"), ("fpga-scale", "--kind", "bitmod")):
+        out = ("--out", str(tmp_path / "out"))
+        assert run_cli(*base, *out) == 2 and seen.pop("placer") == "heap"
+        assert run_cli(*base, *out, "--placer", "static") == 2
+        assert seen.pop("placer") == "static"
 
 
 def test_fpga_scale_requests_the_presets_clock_and_passes_its_logic_ceiling(

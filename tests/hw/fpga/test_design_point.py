@@ -18,7 +18,8 @@ from hwsim.hw.fpga.flow import Implementation, ResourceUse
 from hwsim.hw.fpga.wrapper import WrapperCost
 
 
-def _build(block="int_mac", device="ecp5-25k", fmax=(75.17, 72.71), params=None):
+def _build(block="int_mac", device="ecp5-25k", fmax=(75.17, 72.71), params=None,
+           placer="heap"):
     return Implementation(
         block=block,
         params=params or {"lanes": 4, "k": 256, "act_bits": 8, "weight_bits": 8},
@@ -32,6 +33,7 @@ def _build(block="int_mac", device="ecp5-25k", fmax=(75.17, 72.71), params=None)
         critical_path=None,
         cells={},
         wrapper=WrapperCost(66, 25, 1, 91, 25, 5),
+        placer=placer,
     )
 
 
@@ -133,13 +135,29 @@ def test_a_saved_build_reads_back_equal(tmp_path):
 
     from hwsim.hw.fpga.flow import load_implementation
 
-    build = _build()
     path = tmp_path / "fpga.json"
-    path.write_text(json.dumps(build.to_dict()))
-    assert load_implementation(path) == build
+    for build in (_build(), _build(placer="static")):
+        path.write_text(json.dumps(build.to_dict()))
+        assert load_implementation(path) == build
+    # An fpga.json from before the flow had placers was placed by nextpnr's default.
+    old = build.to_dict()
+    del old["placer"]
+    path.write_text(json.dumps(old))
+    assert load_implementation(path).placer == "heap"
+    old["placer"] = "annealing"
+    path.write_text(json.dumps(old))
+    with pytest.raises(HwsimError, match=r"unknown placer 'annealing'; allowed: heap, "):
+        load_implementation(path)
     path.write_text("{}")
     with pytest.raises(HwsimError, match=r"not an fpga\.json"):
         load_implementation(path)
+
+
+def test_a_design_point_says_how_it_was_placed():
+    for placer in ("heap", "static"):
+        _spec, data = fpga_hardware(_build(placer=placer))
+        assert f"(median of seeds [1], placer {placer})" in data["description"]
+        assert data["description"] in hardware_yaml_header(_build(placer=placer), data)
 
 
 def test_stored_presets_are_valid_hardware_that_load_hardware_names():

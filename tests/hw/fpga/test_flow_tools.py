@@ -151,3 +151,23 @@ def test_registers_marked_keep_are_not_merged(tmp_path):
     ffs = [synthesize(_Copies(keep), "ecp5", tmp_path / str(keep)).cells["TRELLIS_FF"]
            for keep in (False, True)]
     assert ffs == [1 + 8, 4 + 4 * 8]
+
+
+def test_each_placer_adds_its_nextpnr_options():
+    # No tool runs: the command line the flow builds for each placer.
+    from hwsim.errors import HwsimError
+    from hwsim.hw.fpga import get_device
+    from hwsim.hw.fpga.flow import PLACERS, _nextpnr_args, check_placer
+
+    dev = get_device("ecp5-25k")
+    default = _nextpnr_args(dev, 50.0, 2)
+    assert default == _nextpnr_args(dev, 50.0, 2, "heap") and "--no-tmdriv" not in default
+    args = _nextpnr_args(dev, 50.0, 2, "heap-no-tmdriv")
+    assert sorted(args) == sorted([*default, "--no-tmdriv"])
+    args = _nextpnr_args(dev, 50.0, 2, "static")
+    assert args[args.index("--placer") + 1] == "static"
+    assert sorted(args) == sorted([*default, "--placer", "static"])
+    assert set(PLACERS) == {"heap", "static", "heap-no-tmdriv"}
+    for bad in ("sa", "", None, 1):
+        with pytest.raises(HwsimError, match="allowed: heap, static, heap-no-tmdriv"):
+            check_placer(bad)
