@@ -134,9 +134,10 @@ def _model_tools(monkeypatch, big_per_pe: int = _PER_PE) -> list:
         short = (Shortfall("TRELLIS_COMB", used, _LUT),) if used > _LUT else ()
         return FitCheck(short, {"TRELLIS_COMB": (used, _LUT), "MULT18X18D": (0, 28)})
 
-    def implement(block, device, out_dir, *, name, params, freq_mhz, dsp, seeds, timeout_s):
+    def implement(block, device, out_dir, *, name, params, freq_mhz, dsp, seeds, timeout_s,
+                  placer):
         rows, cols = block
-        routed.append((rows, cols, timeout_s, freq_mhz))
+        routed.append((rows, cols, timeout_s, freq_mhz) + (() if placer == "heap" else (placer,)))
         if rows * cols > _ROUTE_LIMIT:
             raise HwsimError("nextpnr-ecp5 ran longer than 60 s")
         return _point("bipolar", device, dsp).implementation
@@ -164,6 +165,12 @@ def test_search_packs_extrapolates_and_after_a_failed_route_tries_10_percent_sma
     assert [t[:3] for t in point.tried] == [(1, 1, True), (2, 2, True), (49, 2, True)]
     assert "linear extrapolation predicts 99 PEs (TRELLIS_COMB runs out)" in " ".join(lines)
     assert point.max_logic == 1.0 and point.to_dict()["max_logic"] == 1.0
+    # The placer it is given places every shape it routes.
+    routed.clear()
+    scaling.largest_array("bipolar", "ecp5-25k", tmp_path, timeout_s=60.0, placer="static")
+    assert routed == [(49, 2, 60.0, 50.0, "static"), (11, 8, 60.0, 50.0, "static")]
+    with pytest.raises(HwsimError, match="unknown placer 'sa'; allowed: heap, static"):
+        scaling.largest_array("bipolar", "ecp5-25k", tmp_path, placer="sa")
 
 
 def test_a_logic_ceiling_shrinks_the_prediction_and_refuses_shapes_that_pack_above_it(
