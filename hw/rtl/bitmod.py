@@ -445,14 +445,21 @@ class BitModArray(wiring.Component):
         draining = Signal()
         n_terms = _per_mode(mode, [f.terms for f in c.families])
         if self.runtime_k:
-            last_grp, last_beats = self.k_groups - 1, self.k_last_beats - 1
+            def ends(b: Value, g: Value) -> tuple[Value, Value]:
+                """(group end, output end) with beat ``b`` of group ``g`` in the beat register.
+
+                The counters' successors meet the run-time k as it comes (no subtraction on
+                it: the adders sit on the counters' registers, beside the k's path)."""
+                last = g + 1 == self.k_groups
+                group_end = b + 1 == Mux(last, self.k_last_beats, c.beats_full)
+                return group_end, group_end & last
         else:
             last_grp, last_beats = c.groups - 1, c.beats_last - 1
 
-        def ends(b: Value, g: Value) -> tuple[Value, Value]:
-            """(group end, output end) with beat ``b`` of group ``g`` in the beat register."""
-            group_end = b == Mux(g == last_grp, last_beats, c.beats_full - 1)
-            return group_end, group_end & (g == last_grp)
+            def ends(b: Value, g: Value) -> tuple[Value, Value]:
+                """(group end, output end) with beat ``b`` of group ``g`` in the beat register."""
+                group_end = b == Mux(g == last_grp, last_beats, c.beats_full - 1)
+                return group_end, group_end & (g == last_grp)
 
         if self.registered_ready:
             # Reset state: the beat register is empty, j = beat = group = 0 in mode 0.

@@ -40,7 +40,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # beats and the array's differ), the slot's end from its registers and its reference test
     # (`AccelCore.slot_ends`), the arrays' registered in_valid and the test they hold
     # (`AccelCore.valids`, the array's own register), and the array's accept (its front's)
-    # and the registers enabling its beat registers (`BitModArray.accepts`).
+    # and the registers enabling its beat registers (`BitModArray.accepts`), and the compute
+    # record's run-time k and each array's registers of it (`AccelCore.k_regs`).
     readies, slot_ends = core.readies, core.slot_ends
     valids = (*core.valids, core.pe_array.in_valid_reg)
 
@@ -55,6 +56,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         accept, *copies = (ctx.get(a) for a in core.pe_array.accepts)
         assert copies == [accept] * len(copies), (
             f"the beat registers' enables {copies} != the array's accept {accept}")
+        for ref, reg in core.k_regs:
+            assert ctx.get(reg) == ctx.get(ref), (
+                f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
 
     async def bench(ctx):
         # Each write makes the simulator settle the design: write only what changed.
