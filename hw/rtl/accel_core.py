@@ -307,11 +307,13 @@ class AccelCore(wiring.Component):
         # The array's ready and the copy the core acts on (`_ArrayAdapter`), the slot's end
         # and its reference test (`_SlotControl`), the arrays' valid test and its register
         # (`_TileSequencer`; the array's own, with its accept copies, is ``pe_array``'s), and
-        # the run-time k's view and each array's registers of it, for testbenches.
+        # the run-time k's view and each array's registers of it, and the drained row's
+        # reference select and the one the adder reads (`_Drain`), for testbenches.
         self.readies = (cmd.arr.array.in_ready, cmd.arr.in_ready)
         self.slot_ends = (slot.slot_end, slot.slot_end_ref)
         self.valids = seq.valids
         self.k_regs = seq.k_regs
+        self.drain_rows = drain.rows
         self.pe_array = cmd.arr.array
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
                         "output": buf.o_mem, "output_copy": buf.o_copy}
@@ -1071,11 +1073,32 @@ class _Drain:
         old_q = Signal(c.cols * ow, name="drain_old", reset_less=True)
         m.d.sync += [written.eq(o_wr.data), written_hit.eq(o_wr.en & (o_wr.addr == o_old_addr)),
                      old_q.eq(Mux(written_hit, written, o_old.data))]
+        # The drained row: row 0 from the array, the others selected a cycle ahead into a
+        # register (``drain_ahead``, with next cycle's one-hot), so only a 2:1 choice sits
+        # between the array's output registers and the adder (at 8x8 the AND-OR of 8 rows, fed
+        # from PEs across the die, was on that path). A result stays in the PEs' output
+        # registers until its drain's last row (the next one is loaded at that row's edge at
+        # the earliest), so rows 1.. read a cycle early are the rows drained. ``drain_row_ref``
+        # is the AND-OR of the current one-hot, driving nothing: the core tests' bench checks
+        # the two equal in every cycle.
+        row_ref = Signal(c.cols * ow, name="drain_row_ref")
+        m.d.comb += row_ref.eq(Cat(*[_row_select(arr, dr_sel, col) for col in range(c.cols)]))
+        row = Signal(c.cols * ow, name="drain_row")
+        if c.rows > 1:
+            sel_next = Mux(result_now, 1, Mux(dr_active, dr_sel << 1, dr_sel))[:c.rows]
+            ahead = Signal(c.cols * ow, name="drain_ahead")
+            m.d.sync += ahead.eq(Cat(*[_row_select(arr, sel_next, col, first=1)
+                                       for col in range(c.cols)]))
+            m.d.comb += row.eq(Mux(dr_sel[0], Cat(*[arr.row(0)[col] for col in range(c.cols)]),
+                                   ahead))
+        else:
+            m.d.comb += row.eq(row_ref)
+        self.rows = (row_ref, row)
         sums = []
         for col in range(c.cols):
             old = old_q[col * ow:(col + 1) * ow].as_signed()
             new = Signal(ow, name=f"drain_sum{col}")
-            m.d.comb += new.eq(Mux(dr_first, 0, old) + _row_select(arr, dr_sel, col))
+            m.d.comb += new.eq(Mux(dr_first, 0, old) + row[col * ow:(col + 1) * ow].as_signed())
             sums.append(new)
         wr_line = Signal(lg_ol + 1)
         m.d.sync += [o_wr.data.eq(Cat(*sums)), o_wr.en.eq(dr_active),
@@ -1258,11 +1281,12 @@ def _read_through(m: Module, rd: ReadPort, wr: WritePort, bus: int, name: str) -
                  for i in range(len(wr.en))])
 
 
-def _row_select(arr: _ArrayAdapter, onehot, col: int):
+def _row_select(arr: _ArrayAdapter, onehot, col: int, first: int = 0):
     """Output ``(row, col)`` of the array's result for a one-hot row ``onehot`` (an AND-OR
-    tree: no row-index decoding on the path from the array to the partial-sum adder)."""
+    tree: no row-index decoding on the path from the array to the partial-sum adder), among
+    the rows from ``first`` on (0 if the row is before)."""
     rows = arr.c.rows
-    terms = [Mux(onehot[r], arr.row(r)[col], 0) for r in range(rows)]
+    terms = [Mux(onehot[r], arr.row(r)[col], 0) for r in range(first, rows)]
     while len(terms) > 1:
         terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
                  for i in range(0, len(terms), 2)]

@@ -41,7 +41,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # (`AccelCore.slot_ends`), the arrays' registered in_valid and the test they hold
     # (`AccelCore.valids`, the array's own register), and the array's accept (its front's)
     # and the registers enabling its beat registers (`BitModArray.accepts`), and the compute
-    # record's run-time k and each array's registers of it (`AccelCore.k_regs`).
+    # record's run-time k and each array's registers of it (`AccelCore.k_regs`), and the
+    # drained row (its register of rows 1.. read a cycle ahead) and its reference select
+    # (`AccelCore.drain_rows`).
     readies, slot_ends = core.readies, core.slot_ends
     valids = (*core.valids, core.pe_array.in_valid_reg)
 
@@ -59,6 +61,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         for ref, reg in core.k_regs:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
+        ref, row = (ctx.get(r) for r in core.drain_rows)
+        assert row == ref, f"the drained row {row:#x} != its reference select {ref:#x}"
 
     async def bench(ctx):
         # Each write makes the simulator settle the design: write only what changed.
