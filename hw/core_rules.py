@@ -111,6 +111,14 @@ class CoreSection:
     code_bits: Literal[4, 8] | None = None
     word_bits: Literal[32, 64, 128] | None = None
 
+    def stored_bits(self) -> tuple[float, float, float]:
+        """Bits per element the core stores and moves: an FP16 activation, a weight (its code
+        slot and its share of a group's scale field), an output word."""
+        if self.code_bits is None or self.word_bits is None:
+            raise ValueError("core section without code_bits / word_bits (checked at the edge)")
+        return (float(ACTIVATION_BITS), self.code_bits + SCALE_FIELD_BITS / self.group_size,
+                float(self.word_bits))
+
     def storage(self) -> str:
         """How the core stores a GEMM's operands, for reports: what its bytes count."""
         return (f"{self.code_bits}-bit code slots and a {SCALE_FIELD_BITS}-bit scale per group "
@@ -246,11 +254,9 @@ def core_stored_op(op: Op, section: CoreSection) -> Op:
     reports split the bytes without counting a wider slot as scales. The formats, which
     pick the compute path, stay the workload's. Idempotent.
     """
-    if section.code_bits is None or section.word_bits is None:
-        raise ValueError("core section without code_bits / word_bits (checked at the edge)")
-    b_bits = section.code_bits + SCALE_FIELD_BITS / section.group_size
+    a_bits, b_bits, out_bits = section.stored_bits()
     return dataclasses.replace(
-        op, a_bits=float(ACTIVATION_BITS), b_bits=b_bits, out_bits=float(section.word_bits),
+        op, a_bits=a_bits, b_bits=b_bits, out_bits=out_bits,
         stored_code_bits=(float(ACTIVATION_BITS), float(section.code_bits),
                           float(section.word_bits)))
 

@@ -37,18 +37,28 @@ from hwsim.errors import HwsimError
 from hwsim.hw.spec import HardwareSpec
 
 __all__ = [
+    "CHOSEN_BY_CYCLES",
+    "CHOSEN_BY_TRAFFIC",
     "BlockSchedule",
+    "Candidates",
     "Mapping",
     "Mappings",
     "block_schedule",
     "block_schedules",
+    "gemm_candidates",
     "map_gemm",
     "map_gemms",
     "mappings_of",
+    "representative_blocks",
     "tile_quanta",
 ]
 
 LoopOrder = Literal["n_outer", "m_outer"]
+
+# What chose a mapping (`Mapping.chosen_by`): the mapper alone (`map_gemm`), or `hwsim.sim`
+# costing the mapper's candidates (ties go to the mapper's order, least traffic first).
+CHOSEN_BY_TRAFFIC = "least DRAM traffic"
+CHOSEN_BY_CYCLES = "fastest (simulated cycles; ties: least DRAM traffic)"
 
 # Most candidate blocks evaluated at once (shapes x candidates) before splitting the shapes.
 _GRID_LIMIT = 1 << 18
@@ -65,6 +75,9 @@ class Mapping:
         block_m, block_n, block_k: block sizes held in the buffers.
         a_fetches, b_fetches: how many times each operand is read from DRAM in full.
         dram_read_bytes, dram_write_bytes: DRAM traffic of one instance.
+        fused: the tiles of a fused attention kernel.
+        chosen_by: what picked this blocking among the candidates (`CHOSEN_BY_TRAFFIC`,
+            `CHOSEN_BY_CYCLES`; empty: given).
     """
 
     m: int
@@ -81,6 +94,7 @@ class Mapping:
     dram_read_bytes: float
     dram_write_bytes: float
     fused: bool = False
+    chosen_by: str = ""
 
     @property
     def blocks(self) -> tuple[int, int, int]:
@@ -89,13 +103,15 @@ class Mapping:
                 -(-self.k // self.block_k))
 
     def describe(self) -> str:
-        """One-line summary, e.g. ``"n>m>k 256x64x4096 on 32x32, a x4 b x1"``."""
+        """One-line summary, e.g. ``"n>m>k 256x64x4096 on 32x32, a x4 b x1; fastest"``
+        (what chose it last)."""
+        chosen = f"; {self.chosen_by}" if self.chosen_by else ""
         if self.fused:
             return (f"fused attention {self.block_m}x{self.block_n}x{self.block_k} tiles on "
-                    f"{self.rows}x{self.cols}, K/V x{self.b_fetches}")
+                    f"{self.rows}x{self.cols}, K/V x{self.b_fetches}{chosen}")
         order = "n>m>k" if self.loop_order == "n_outer" else "m>n>k"
         return (f"{order} {self.block_m}x{self.block_n}x{self.block_k} on "
-                f"{self.rows}x{self.cols}, a x{self.a_fetches} b x{self.b_fetches}")
+                f"{self.rows}x{self.cols}, a x{self.a_fetches} b x{self.b_fetches}{chosen}")
 
 
 @dataclass(frozen=True)
@@ -195,6 +211,7 @@ class Mappings:
     dram_read_bytes: np.ndarray
     dram_write_bytes: np.ndarray
     fused: bool = False
+    chosen_by: str = ""
 
     def mapping(self, i: int) -> Mapping:
         """Shape ``i`` as a `Mapping`."""
@@ -204,7 +221,48 @@ class Mappings:
             block_m=int(self.block_m[i]), block_n=int(self.block_n[i]),
             block_k=int(self.block_k[i]), a_fetches=int(self.a_fetches[i]),
             b_fetches=int(self.b_fetches[i]), dram_read_bytes=float(self.dram_read_bytes[i]),
-            dram_write_bytes=float(self.dram_write_bytes[i]), fused=self.fused)
+            dram_write_bytes=float(self.dram_write_bytes[i]), fused=self.fused,
+            chosen_by=self.chosen_by)
+
+    def take(self, idx: np.ndarray, chosen_by: str | None = None) -> Mappings:
+        """The entries ``idx`` (an index array) as `Mappings` (``chosen_by``: what picked
+        them, if not what picked these)."""
+        return Mappings(m=self.m[idx], n=self.n[idx], k=self.k[idx], rows=self.rows,
+                        cols=self.cols, fused=self.fused,
+                        chosen_by=self.chosen_by if chosen_by is None else chosen_by,
+                        **{name: getattr(self, name)[idx] for name in _PER_ENTRY})
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every blocking of S GEMM shapes that fits the hardware, in the mapper's order.
+
+    Attributes:
+        mappings: one entry per candidate (`Mappings` fields; its m, n, k are its shape's),
+            shape after shape, each shape's in the mapper's order: least DRAM read traffic,
+            then fewer blocks, ``n_outer`` first, then larger k, n and m blocks (a total
+            order: no two candidates of a shape tie).
+        offsets: shape i's candidates are ``offsets[i]:offsets[i + 1]``; its first one is
+            the least-traffic mapping (`map_gemms`).
+    """
+
+    mappings: Mappings
+    offsets: np.ndarray
+
+    @property
+    def shape(self) -> np.ndarray:
+        """Index of each candidate's shape."""
+        return np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))
+
+    @property
+    def rank(self) -> np.ndarray:
+        """Each candidate's place in its shape's order (0: the least-traffic one)."""
+        return np.arange(self.offsets[-1]) - self.offsets[:-1][self.shape]
+
+
+# The `Mappings` fields that are one array entry per mapping, besides m, n, k.
+_PER_ENTRY = ("n_outer", "block_m", "block_n", "block_k", "a_fetches", "b_fetches",
+              "dram_read_bytes", "dram_write_bytes")
 
 
 def map_gemms(
@@ -221,11 +279,35 @@ def map_gemms(
 ) -> Mappings:
     """`map_gemm` for many shapes of one operator at once (int64 arrays of equal length).
 
-    Every shape gets exactly the mapping `map_gemm` gives it: the candidates of all shapes are
-    laid out in one padded grid and the same ranking picks one per row.
+    Every shape gets exactly the mapping `map_gemm` gives it: the first of its
+    `gemm_candidates`, the one with the least DRAM read traffic. (`hwsim.sim` costs the
+    candidates and runs the fastest one instead.)
 
     Raises:
         HwsimError: no block of some shape fits a buffer (as `map_gemm`).
+    """
+    c = gemm_candidates(m, n, k, a_bits, b_bits, out_bits, hw, stage, group_size, op_name)
+    return c.mappings.take(c.offsets[:-1], CHOSEN_BY_TRAFFIC)
+
+
+def gemm_candidates(
+    m: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    a_bits: float,
+    b_bits: float,
+    out_bits: float,
+    hw: HardwareSpec,
+    stage: str = "prefill",
+    group_size: int | None = None,
+    op_name: str = "gemm",
+) -> Candidates:
+    """Every blocking and loop order of each shape that fits the hardware (see the module
+    docstring), in the mapper's order (`Candidates`).
+
+    Raises:
+        HwsimError: no block of some shape fits a buffer; the message names the buffer
+            field (``buffers.weight.kib`` ...) and the capacity one tile needs.
     """
     m, n, k = (np.asarray(x, dtype=np.int64).reshape(-1) for x in (m, n, k))
     arr = hw.array_for(stage)
@@ -273,16 +355,21 @@ def map_gemms(
     if len(m) > 1 and len(m) * per_shape > _GRID_LIMIT:
         # Bound the memory of the grid: map the shapes in parts.
         half = len(m) // 2
-        parts = [map_gemms(m[sl], n[sl], k[sl], a_bits, b_bits, out_bits, hw, stage,
-                           group_size, op_name) for sl in (slice(0, half), slice(half, None))]
-        return Mappings(m=m, n=n, k=k, rows=arr.rows, cols=arr.cols, **{
-            name: np.concatenate([getattr(p, name) for p in parts])
-            for name in ("n_outer", "block_m", "block_n", "block_k", "a_fetches",
-                         "b_fetches", "dram_read_bytes", "dram_write_bytes")})
-    bm = cm[:, :, None, None, None]
-    bn = cn[:, None, :, None, None]
-    bk = ck[:, None, None, :, None]
-    order = np.array([True, False])[None, None, None, None, :]
+        parts = [gemm_candidates(m[sl], n[sl], k[sl], a_bits, b_bits, out_bits, hw, stage,
+                                 group_size, op_name)
+                 for sl in (slice(0, half), slice(half, None))]
+        return Candidates(
+            mappings=Mappings(rows=arr.rows, cols=arr.cols, **{
+                name: np.concatenate([getattr(p.mappings, name) for p in parts])
+                for name in ("m", "n", "k", *_PER_ENTRY)}),
+            offsets=np.concatenate([parts[0].offsets, parts[0].offsets[-1]
+                                    + parts[1].offsets[1:]]))
+    # Laid out in the mapper's order of ties: n_outer first, then larger k, n, m blocks (each
+    # grid is ascending, so reversed).
+    order = np.array([True, False])[None, :, None, None, None]
+    bk = ck[:, None, ::-1, None, None]
+    bn = cn[:, None, None, ::-1, None]
+    bm = cm[:, None, None, None, ::-1]
     shape = np.broadcast_shapes(bm.shape, bn.shape, bk.shape, order.shape)
     bm, bn, bk, order = (np.broadcast_to(x, shape).reshape(len(m), -1)
                          for x in (bm, bn, bk, order))
@@ -302,25 +389,27 @@ def map_gemms(
     a_bytes = m[:, None] * k[:, None] * a_bits / 8
     b_bytes = k[:, None] * n[:, None] * b_bits / 8
     reads = a_f * a_bytes + b_f * b_bytes
-    # Least traffic, then fewer blocks, n_outer first, then larger k, n, m blocks; a block that
-    # does not fit sorts last.
-    keep = fits
-    for key in (reads, nb_m * nb_n * nb_k, ~order, -bk, -bn, -bm):
-        # Narrow each row to its candidates with the least key (priority order).
-        least = np.where(keep, key, np.inf).min(axis=1, keepdims=True)
-        keep = keep & (key == least)
-    best = np.argmax(keep, axis=1)
-    rows = np.arange(len(m))
+    # Every candidate that fits, shape after shape; within a shape least traffic first, then
+    # fewer blocks, n_outer first, then larger k, n, m blocks. With one block along m or n
+    # both loop orders walk the same blocks: only the n_outer one is kept.
+    twin = ~order & ((nb_m == 1) | (nb_n == 1))
+    si, col = np.nonzero(fits & ~twin)
+    nblocks = nb_m * nb_n * nb_k
+    # A stable sort: equal traffic and blocks keep the grid's order.
+    sel = np.lexsort((nblocks[si, col], reads[si, col], si))
+    si, col = si[sel], col[sel]
+    offsets = np.zeros(len(m) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(si, minlength=len(m)), out=offsets[1:])
 
     def pick(x: np.ndarray) -> np.ndarray:
-        return x[rows, best]
+        return x[si, col]
 
-    return Mappings(
-        m=m, n=n, k=k, rows=arr.rows, cols=arr.cols, n_outer=pick(order),
-        block_m=pick(bm), block_n=pick(bn), block_k=pick(bk),
+    return Candidates(mappings=Mappings(
+        m=m[si], n=n[si], k=k[si], rows=arr.rows, cols=arr.cols,
+        n_outer=pick(order), block_m=pick(bm), block_n=pick(bn), block_k=pick(bk),
         a_fetches=pick(a_f).astype(np.int64), b_fetches=pick(b_f).astype(np.int64),
         dram_read_bytes=pick(reads).astype(np.float64),
-        dram_write_bytes=m * n * out_bits / 8)
+        dram_write_bytes=(m * n * out_bits / 8)[si]), offsets=offsets)
 
 
 def map_gemm(
@@ -354,23 +443,70 @@ def block_schedules(mps: Mappings, a_bits: float, b_bits: float,
         The schedule and ``offsets`` (length S + 1): shape i's blocks are
         ``offsets[i]:offsets[i + 1]``, in execution order.
     """
+    s, offsets, _ = _schedules(mps, a_bits, b_bits, out_bits, reduced=False)
+    return s, offsets
+
+
+# Indices that stand for a dimension of more than 4 blocks in `representative_blocks`: the
+# first, the second (for all of 1 .. nb - 3), the one before the last, the last.
+_REPRESENTED = 4
+
+
+def representative_blocks(mps: Mappings, a_bits: float, b_bits: float, out_bits: float
+                          ) -> tuple[BlockSchedule, np.ndarray, np.ndarray]:
+    """A few blocks of each mapping of `mps` that stand for all of its blocks, with weights.
+
+    What a block loads, computes and writes, and what its neighbours in execution order
+    load and write, depends on its indices along m, n and k only through whether each is
+    the first, the last, or the one before the last (edge blocks are smaller; an operand is
+    loaded when its index moves; outputs leave on the last k block). So along a dimension
+    of ``nb > 4`` blocks the indices 1 .. nb - 3 are alike: index 1 stands for them all
+    (weight nb - 3). A mapping keeps at most 4 x 4 x 4 blocks, in execution order, whose
+    neighbours are those of the blocks they stand for; a sum over its blocks of anything
+    that depends on a block and its two neighbours is the weighted sum over these.
+
+    Returns:
+        The schedule, ``offsets`` (mapping i's blocks are ``offsets[i]:offsets[i + 1]``)
+        and each block's weight (how many blocks it stands for).
+    """
+    return _schedules(mps, a_bits, b_bits, out_bits, reduced=True)
+
+
+def _schedules(mps: Mappings, a_bits: float, b_bits: float, out_bits: float,
+               reduced: bool) -> tuple[BlockSchedule, np.ndarray, np.ndarray]:
     nb_m = -(-mps.m // mps.block_m)
     nb_n = -(-mps.n // mps.block_n)
     nb_k = -(-mps.k // mps.block_k)
-    counts = nb_m * nb_n * nb_k
+    # Blocks walked per dimension: all, or at most 4 representatives (`representative_blocks`).
+    r_m, r_n, r_k = ((np.minimum(nb, _REPRESENTED) if reduced else nb)
+                     for nb in (nb_m, nb_n, nb_k))
+    counts = r_m * r_n * r_k
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     seg = np.repeat(np.arange(len(counts)), counts)
     j = np.arange(offsets[-1], dtype=np.int64) - offsets[seg]
     # Block j of a shape walks (outer, middle, k) with k innermost.
-    nbk = nb_k[seg]
-    middle = np.where(mps.n_outer, nb_m, nb_n)[seg]
+    nbk = r_k[seg]
+    middle = np.where(mps.n_outer, r_m, r_n)[seg]
     i_k = j % nbk
     rest = j // nbk
     i_mid, i_o = rest % middle, rest // middle
     n_outer = mps.n_outer[seg]
     i_n = np.where(n_outer, i_o, i_mid)
     i_m = np.where(n_outer, i_mid, i_o)
+    weight = np.ones(len(j), dtype=np.int64)
+    if reduced:
+        # Representative r of a dimension of nb > 4 blocks: index (0, 1, nb - 2, nb - 1)[r].
+        def true_index(i: np.ndarray, nb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            nb = nb[seg]
+            big = nb > _REPRESENTED
+            index = np.where(big & (i >= 2), nb - _REPRESENTED + i, i)
+            return index, np.where(big & (i == 1), nb - 3, 1)
+
+        (i_m, w_m), (i_n, w_n), (i_k, w_k) = (true_index(i, nb) for i, nb in
+                                              ((i_m, nb_m), (i_n, nb_n), (i_k, nb_k)))
+        weight = w_m * w_n * w_k
+        nbk = nb_k[seg]
 
     def extent(i: np.ndarray, total: np.ndarray, block: np.ndarray,
                nblocks: np.ndarray) -> np.ndarray:
@@ -399,7 +535,7 @@ def block_schedules(mps: Mappings, a_bits: float, b_bits: float,
                              writeback_bytes=writeback.astype(np.float64),
                              load_out_bytes=np.zeros(len(j)), first_k=i_k == 0,
                              last_block=np.roll(first, -1))
-    return schedule, offsets
+    return schedule, offsets, weight
 
 
 def mappings_of(mp: Mapping) -> Mappings:
@@ -410,7 +546,8 @@ def mappings_of(mp: Mapping) -> Mappings:
                     block_n=one * mp.block_n, block_k=one * mp.block_k,
                     a_fetches=one * mp.a_fetches, b_fetches=one * mp.b_fetches,
                     dram_read_bytes=one * mp.dram_read_bytes,
-                    dram_write_bytes=one * mp.dram_write_bytes, fused=mp.fused)
+                    dram_write_bytes=one * mp.dram_write_bytes, fused=mp.fused,
+                    chosen_by=mp.chosen_by)
 
 
 def block_schedule(mp: Mapping, a_bits: float, b_bits: float, out_bits: float) -> BlockSchedule:

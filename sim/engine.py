@@ -63,9 +63,16 @@ from hwsim.errors import HwsimError
 from hwsim.hw.core_rules import core_stored_op
 from hwsim.hw.spec import BufferSpec, HardwareSpec
 from hwsim.limits import MAX_BLOCKS, check_count, check_counter
-from hwsim.mapping import Mapping, Mappings, block_schedules, map_gemms
+from hwsim.mapping import Mapping, Mappings
 from hwsim.mapping.attention import fused_attention_schedule
-from hwsim.mapping.tiling import BlockSchedule, mappings_of
+from hwsim.mapping.tiling import (
+    CHOSEN_BY_CYCLES,
+    BlockSchedule,
+    Candidates,
+    gemm_candidates,
+    mappings_of,
+    representative_blocks,
+)
 from hwsim.sim.kind_models import cycle_model
 from hwsim.sim.precision import OperandWidths, operand_widths
 from hwsim.workloads.ops import Op
@@ -178,12 +185,15 @@ def repeated_pipeline_cycles(compute: np.ndarray, load: np.ndarray, writeback: n
 
 
 def _segment_pipeline_parts(compute: np.ndarray, load: np.ndarray, writeback: np.ndarray,
-                            offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                            offsets: np.ndarray, weight: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cycles of ``count`` copies of several block sequences, as (fixed, per copy, single).
 
     Sequence i is ``offsets[i]:offsets[i + 1]`` of the concatenated per-block arrays. Its
     ``count`` copies take ``fixed[i] + count * per_copy[i]`` cycles, except a one-block
     sequence run once, which takes ``single[i]`` (load, compute, write-back in turn).
+    ``weight``: how many blocks each one stands for (`hwsim.mapping.representative_blocks`;
+    the first and last of a sequence stand for themselves).
     """
     starts, ends = offsets[:-1], offsets[1:] - 1
     idx = np.arange(compute.shape[0])
@@ -195,7 +205,7 @@ def _segment_pipeline_parts(compute: np.ndarray, load: np.ndarray, writeback: np
     prev_idx[starts] = ends
     nxt, prev = load[nxt_idx], writeback[prev_idx]
     middle = np.maximum(compute, nxt + prev)
-    per_copy = np.add.reduceat(middle, starts)
+    per_copy = np.add.reduceat(middle if weight is None else middle * weight, starts)
     # The very first block has no write-back before it, the very last no load after it.
     fixed = (load[starts] + writeback[ends]
              + np.maximum(compute[starts], nxt[starts]) - middle[starts]
@@ -205,10 +215,12 @@ def _segment_pipeline_parts(compute: np.ndarray, load: np.ndarray, writeback: np
 
 
 def _copies_cycles(parts: tuple[np.ndarray, np.ndarray, np.ndarray], offsets: np.ndarray,
-                   count: int) -> np.ndarray:
-    """Cycles of ``count`` copies of each sequence from its `_segment_pipeline_parts`."""
+                   count: int, nblocks: np.ndarray | None = None) -> np.ndarray:
+    """Cycles of ``count`` copies of each sequence from its `_segment_pipeline_parts`
+    (``nblocks``: the blocks each stands for, if not its own)."""
     fixed, per_copy, single = parts
-    nblocks = offsets[1:] - offsets[:-1]
+    if nblocks is None:
+        nblocks = offsets[1:] - offsets[:-1]
     return np.where(nblocks * count == 1, single, fixed + count * per_copy)
 
 
@@ -255,8 +267,8 @@ _Transfer = list[tuple[np.ndarray, str, float]]
 
 def _shape_accesses(s: BlockSchedule, sram: dict[str, tuple[np.ndarray, np.ndarray]],
                     psum: tuple[np.ndarray, np.ndarray], hw: HardwareSpec,
-                    shares: tuple[float, float, float], starts: np.ndarray, count: int
-                    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
+                    shares: tuple[float, float, float], starts: np.ndarray, count: int,
+                    weight: np.ndarray) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
                                dict[str, dict[str, np.ndarray]]]:
     """Per shape (sequences from ``starts``, ``count`` instances), each level's (read, write)
     accesses, and its accesses (read + write) per operand part (`ACCESS_PARTS`), transfer by
@@ -306,6 +318,7 @@ def _shape_accesses(s: BlockSchedule, sram: dict[str, tuple[np.ndarray, np.ndarr
         for bits, factor in rest:
             row += bits * factor
     whole_words(counted, np.array(words)[:, None], out=counted)
+    counted *= weight
     per_shape = count * np.rint(np.add.reduceat(counted, starts, axis=1)).astype(np.int64)
     zero = np.zeros(starts.shape[0], dtype=np.int64)
     sums = {(name, level): zero for level in ACCESS_LEVELS
@@ -376,67 +389,281 @@ class GemmCosts:
 def simulate_gemms(m: np.ndarray, n: np.ndarray, k: np.ndarray, hw: HardwareSpec,
                    widths: OperandWidths, a_bits: float, b_bits: float, out_bits: float,
                    stage: str = "prefill", group_size: int | None = None, name: str = "gemm",
-                   count: int = 1, shares: tuple[float, float, float] = (1.0, 1.0, 1.0)
-                   ) -> GemmCosts:
+                   count: int = 1, shares: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                   mappings: Mappings | None = None) -> GemmCosts:
     """`simulate_gemm` for many shapes of one operator at once (int64 arrays).
 
     The blocks of all shapes are costed in one pass over their concatenated schedules; each
-    shape's figures equal those `simulate_gemm` gives it alone.
+    shape's figures equal those `simulate_gemm` gives it alone. ``mappings``: cost these
+    (one per shape) instead of the fastest.
     """
     # Exact or refused: the counters below are int64, so their sizes are checked first (in
     # float64, which does not wrap).
     check_counter(count * float((m.astype(np.float64) * n * k).max()),
                   f"{name}: MACs (count x m x n x k)")
-    mps = map_gemms(m, n, k, a_bits, b_bits, out_bits, hw, stage, group_size, name)
-    blocks = (-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n)) * (-(-mps.k // mps.block_k))
-    check_count(int(blocks.sum()), MAX_BLOCKS, f"{name}: blocks of all its step shapes",
-                "each block is simulated: make the GEMM smaller or the buffers larger")
-    s, offsets = block_schedules(mps, a_bits, b_bits, out_bits)
-    return _cost_blocks(mps, s, offsets, hw, widths, a_bits, b_bits, group_size, count, shares)
+    if mappings is None:
+        cands = gemm_candidates(m, n, k, a_bits, b_bits, out_bits, hw, stage, group_size, name)
+        mps = fastest_mappings(cands, hw, widths, a_bits, b_bits, out_bits, group_size, count,
+                               name)
+    else:
+        mps = mappings
+    return _cost_mappings(mps, hw, widths, a_bits, b_bits, out_bits, group_size, count, shares)
 
 
-def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: HardwareSpec,
-                 widths: OperandWidths, a_bits: float, b_bits: float,
-                 group_size: int | None, count: int,
-                 shares: tuple[float, float, float]) -> GemmCosts:
-    """Cycles, traffic and energy of block sequences (sequence i: ``offsets[i]:[i + 1]``)."""
-    if hw.core is not None:
-        s = _core_lines(s, hw)
-    starts = offsets[:-1]
+def _cost_mappings(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits: float,
+                   b_bits: float, out_bits: float, group_size: int | None, count: int,
+                   shares: tuple[float, float, float]) -> GemmCosts:
+    """`_cost_blocks` of the mappings' representative blocks (at most 64 per mapping)."""
+    s, offsets, weight = representative_blocks(mps, a_bits, b_bits, out_bits)
+    nblocks = ((-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n))
+               * (-(-mps.k // mps.block_k)))
+    return _cost_blocks(mps, s, offsets, hw, widths, a_bits, b_bits, group_size, count, shares,
+                        weight, nblocks)
+
+
+def _compute_cycles(s: BlockSchedule, mps: Mapping | Mappings, hw: HardwareSpec,
+                    widths: OperandWidths, a_bits: float, b_bits: float,
+                    group_size: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per block: compute cycles (feed limits included), active PE-cycles, dequantization
+    cycles."""
     model = cycle_model(hw.pe.kind)
     compute, active, dequant = model.block_compute(s, mps, hw.pe, widths, group_size)
-    sram, psum = _sram_bits(s, mps, hw, a_bits, b_bits)
     if model.feed_limited:
         # The array cannot run faster than its buffers deliver the operands (all banks'
         # ports each cycle). Systolic arrays keep SCALE-Sim's stall-free compute model.
-        b_feed = sram["weight"][0]
-        if hw.core is not None:
-            # The RTL core's weight port delivers the code slots only: each row's group
-            # scale comes from the scale buffer's own port (`hwsim.hw.core_rules`), one line
-            # per group and tile. Charged to the weight port, the scale fields made tiles of
-            # one Booth term a beat (int2) or of small scale_bits feed-limited, which the
-            # core's are not.
-            b_feed = model.operand_reads(s, mps, hw.pe)[1] * hw.core.code_bits
+        a_reads, b_reads, _ = model.operand_reads(s, mps, hw.pe)
+        # The RTL core's weight port delivers the code slots only: each row's group scale
+        # comes from the scale buffer's own port (`hwsim.hw.core_rules`), one line per group
+        # and tile. Charged to the weight port, the scale fields made tiles of one Booth term
+        # a beat (int2) or of small scale_bits feed-limited, which the core's are not.
+        b_feed = b_reads * (b_bits if hw.core is None else hw.core.code_bits)
         compute = np.maximum.reduce([
             compute, _feed_cycles(b_feed, hw.buffers.weight),
-            _feed_cycles(sram["activation"][0], hw.buffers.activation)])
-    load = _dram_cycles(s.load_bytes, hw)
-    wb = _dram_cycles(s.writeback_bytes, hw)
-    check_counter(count * float(compute.sum(dtype=np.float64) + load.sum(dtype=np.float64)
-                                + wb.sum(dtype=np.float64)), "cycles of one operator")
+            _feed_cycles(a_reads * a_bits, hw.buffers.activation)])
+    return compute, active, dequant
 
-    def per_shape(x: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(x, starts)
 
-    fixed, per_copy, single = _segment_pipeline_parts(compute, load, wb, offsets)
+def _run_cycles(compute: np.ndarray, load: np.ndarray, wb: np.ndarray, offsets: np.ndarray,
+                hw: HardwareSpec, count: int, weight: np.ndarray | None = None,
+                nblocks: np.ndarray | None = None
+                ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """The (fixed, per copy, single) parts and the cycles of ``count`` instances of each
+    block sequence (``offsets``), the command's setup included; ``weight`` and ``nblocks``
+    for representative blocks (`_segment_pipeline_parts`, `_copies_cycles`)."""
+    fixed, per_copy, single = _segment_pipeline_parts(compute, load, wb, offsets, weight)
     # The command's setup is paid once per run, before the first slot.
     parts = (fixed + hw.command_cycles, per_copy, single + hw.command_cycles)
     if hw.core is not None:
         # The RTL core runs one GEMM per descriptor, with no command queue: every instance
         # pays the command and its own fill and drain, ``count`` times one instance.
-        one = _copies_cycles(parts, offsets, 1)
+        one = _copies_cycles(parts, offsets, 1, nblocks)
         parts = (np.zeros_like(one), one, one)
-    cycles = _copies_cycles(parts, offsets, count)
+    return parts, _copies_cycles(parts, offsets, count, nblocks)
+
+
+def _exact_cycles(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits: float,
+                  b_bits: float, out_bits: float, group_size: int | None,
+                  count: int) -> np.ndarray:
+    """Cycles of ``count`` instances of each mapping of ``mps``: the figure `_cost_blocks`
+    gives it block by block, from its representative blocks (at most 64 each,
+    `hwsim.mapping.representative_blocks`): every slot of the pipeline depends on one block
+    and its two neighbours."""
+    s, offsets, weight = representative_blocks(mps, a_bits, b_bits, out_bits)
+    if hw.core is not None:
+        s = _core_lines(s, hw)
+    compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size)[0]
+    load = _dram_cycles(s.load_bytes, hw)
+    wb = _dram_cycles(s.writeback_bytes, hw)
+    nblocks = ((-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n))
+               * (-(-mps.k // mps.block_k)))
+    return _run_cycles(compute, load, wb, offsets, hw, count, weight, nblocks)[1]
+
+
+def cycles_floor(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits: float,
+                 b_bits: float, out_bits: float, group_size: int | None,
+                 count: int) -> np.ndarray:
+    """A lower bound of each mapping's cycles (``count`` instances), without its blocks.
+
+    A GEMM's blocks are of at most 8 kinds (each dimension's full blocks and its edge
+    block), so the sums over its blocks of the compute cycles (C), the load cycles and the
+    write-back cycles (D: DRAM) are exact from 8 blocks and their counts (which operands a
+    block loads follows `hwsim.mapping.block_schedules`). Every slot of the pipeline is at
+    least its compute and the slots hold every transfer, so one instance takes at least
+    ``max(first load + sum C + last write-back, sum D)`` (the module docstring's slot rule),
+    plus the command.
+    """
+    m, n, k = mps.m, mps.n, mps.k
+    bm, bn, bk = mps.block_m, mps.block_n, mps.block_k
+    nm, nn, nk = -(-m // bm), -(-n // bn), -(-k // bk)
+    # Kind t of a block: bit 2 = m edge, bit 1 = n edge, bit 0 = k edge; shape (8, N).
+    t = np.arange(8)[:, None]
+    tm, tn, tk = (t >> 2) & 1, (t >> 1) & 1, t & 1
+    xm = np.where(tm, m - bm * (nm - 1), bm)
+    xn = np.where(tn, n - bn * (nn - 1), bn)
+    xk = np.where(tk, k - bk * (nk - 1), bk)
+    mult_m, mult_n, mult_k = (np.where(e, 1, nb - 1) for e, nb in ((tm, nm), (tn, nn), (tk, nk)))
+    size = xm.size
+    s = BlockSchedule(
+        bm=xm.ravel(), bn=xn.ravel(), bk=xk.ravel(),
+        load_a_bytes=(xm * xk * a_bits / 8).ravel(), load_b_bytes=(xk * xn * b_bits / 8).ravel(),
+        writeback_bytes=(xm * xn * out_bits / 8).ravel(), load_out_bytes=np.zeros(size),
+        first_k=np.ones(size, dtype=bool),
+        last_block=np.broadcast_to(t == 7, xm.shape).ravel())
+    if hw.core is not None:
+        s = _core_lines(s, hw)
+    compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size)[0]
+    shape = xm.shape
+    compute = compute.reshape(shape)
+    lab = _dram_cycles(s.load_a_bytes + s.load_b_bytes, hw).reshape(shape)
+    mult = mult_m * mult_n * mult_k
+    # The last k block of each output block writes it back (kinds 1, 3, 5, 7: k edge).
+    wb = _dram_cycles(s.writeback_bytes.reshape(shape)[1::2], hw)
+    sum_c = (mult * compute).sum(axis=0)
+    sum_d = (mult[1::2] * wb).sum(axis=0)
+    # Which operands a block loads. k split: both, every block.
+    split = nk > 1
+    sum_d += np.where(split, (mult * lab).sum(axis=0), 0)
+    # k whole (one k block, kinds 1, 3, 5, 7): both on the first block of each outer index,
+    # the middle loop's operand on the others; when the middle loop has one block, both on
+    # the very first block only, the outer loop's operand after.
+    w = np.flatnonzero(~split)
+    if w.size:
+        tm4, tn4 = tm[1::2], tn[1::2]
+        la, lb = (_dram_cycles(x.reshape(shape)[1::2, w], hw)
+                  for x in (s.load_a_bytes, s.load_b_bytes))
+        n_outer = mps.n_outer[w]
+        t_mid, t_out = np.where(n_outer, tm4, tn4), np.where(n_outer, tn4, tm4)
+        nb_mid, nb_out = np.where(n_outer, nm[w], nn[w]), np.where(n_outer, nn[w], nm[w])
+        mult_out = np.where(n_outer, mult_n[1::2, w], mult_m[1::2, w])
+        many = nb_mid > 1
+        both = np.where(many, (t_mid == 0) * mult_out, (t_mid == 1) * (t_out == (nb_out == 1)))
+        mid_only = np.where(many, np.where(t_mid == 0, mult_out * (nb_mid - 2), mult_out), 0)
+        out_only = np.where(many, 0, (t_mid == 1)
+                            * np.where(nb_out > 1, np.where(t_out == 0, nb_out - 2, 1), 0))
+        a_only = np.where(n_outer, mid_only, out_only)
+        b_only = np.where(n_outer, out_only, mid_only)
+        sum_d[w] += (both * lab[1::2, w] + a_only * la + b_only * lb).sum(axis=0)
+    first = ((nm == 1) << 2) | ((nn == 1) << 1) | (nk == 1)
+    cols = np.arange(len(m))
+    ends = lab[first, cols] + wb[3]
+    if hw.core is not None:
+        return count * (hw.command_cycles + np.maximum(ends + sum_c, sum_d))
+    return hw.command_cycles + np.maximum(ends + count * sum_c, count * sum_d)
+
+
+def dram_floor(mps: Mappings, hw: HardwareSpec, count: int) -> np.ndarray:
+    """A lower bound of each mapping's cycles (``count`` instances) from its DRAM traffic
+    alone: the mapper's bytes (the core's whole lines are no fewer) at the DRAM's rate, and
+    the latency of one load per block (every block loads an operand whose index moved) and
+    one write-back per output block."""
+    nm, nn = -(-mps.m // mps.block_m), -(-mps.n // mps.block_n)
+    nk = -(-mps.k // mps.block_k)
+    nbytes = mps.dram_read_bytes + mps.dram_write_bytes
+    if hw.core is not None:
+        # The core moves its own widths, whatever the mapper was given: the tensors in them
+        # (`core_stored_op`), which its whole lines only pad.
+        a, b, out = hw.core.stored_bits()
+        nbytes = (mps.a_fetches * mps.m * mps.k * a + mps.b_fetches * mps.k * mps.n * b
+                  + mps.m * mps.n * out) / 8
+    dram = (nbytes / hw.dram_bytes_per_cycle
+            + hw.dram.latency_cycles * (nm * nn * nk + nm * nn))
+    # Whole cycles: a transfer's cycles are whole, so their sum is at least the ceiling.
+    dram = np.ceil(dram - 1e-9).astype(np.int64)
+    if hw.core is not None:
+        return count * (hw.command_cycles + dram)
+    return hw.command_cycles + count * dram
+
+
+def fastest_mappings(cands: Candidates, hw: HardwareSpec, widths: OperandWidths,
+                     a_bits: float, b_bits: float, out_bits: float,
+                     group_size: int | None, count: int, name: str = "gemm") -> Mappings:
+    """Per shape, the candidate (`hwsim.mapping.gemm_candidates`) that takes the fewest
+    cycles for ``count`` instances; among equally fast ones the mapper's first (least DRAM
+    traffic, ...). Deterministic.
+
+    Branch and bound: the mapper's first is costed, then, in rounds, the candidates whose
+    `cycles_floor` is below the fastest so far (or equal with an earlier place in the
+    mapper's order), the lowest floors first; a candidate of more than ``MAX_BLOCKS``
+    blocks is not considered. The result is what costing every candidate would give.
+
+    Raises:
+        HwsimError: the mapper's first of some shape has too many blocks to simulate.
+    """
+    mps, offsets = cands.mappings, cands.offsets
+    shape, rank = cands.shape, cands.rank
+    best = offsets[:-1].copy()
+    blocks = ((-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n))
+              * (-(-mps.k // mps.block_k)))
+    check_count(int(blocks[best].sum()), MAX_BLOCKS, f"{name}: blocks of all its step shapes",
+                "each block is simulated: make the GEMM smaller or the buffers larger")
+    best_cyc = _exact_cycles(mps.take(best), hw, widths, a_bits, b_bits, out_bits,
+                             group_size, count)
+    if len(rank) == len(best):
+        return mps.take(best, CHOSEN_BY_CYCLES)
+    rank_best = (best - offsets[:-1])[shape]
+
+    def beats(floor: np.ndarray, bc: np.ndarray, br: np.ndarray) -> np.ndarray:
+        # Could be faster than the best so far, or as fast and earlier in the mapper's order.
+        return (floor < bc) | ((floor == bc) & (rank < br))
+
+    # A first cut on the DRAM alone (cheap), then the floor of what is left.
+    open_ = (blocks <= MAX_BLOCKS) & beats(dram_floor(mps, hw, count), best_cyc[shape], rank_best)
+    open_[best] = False
+    floor = np.full(len(rank), np.iinfo(np.int64).max)
+    left = np.flatnonzero(open_)
+    floor[left] = cycles_floor(mps.take(left), hw, widths, a_bits, b_bits, out_bits, group_size,
+                               count)
+    batch = 1
+    while True:
+        open_ &= beats(floor, best_cyc[shape], (best - offsets[:-1])[shape])
+        idx = np.flatnonzero(open_)
+        if not idx.size:
+            return mps.take(best, CHOSEN_BY_CYCLES)
+        # Per shape, the ``batch`` open candidates of least floor (then mapper's order).
+        idx = idx[np.lexsort((rank[idx], floor[idx], shape[idx]))]
+        first_of_shape = np.searchsorted(shape[idx], shape[idx])
+        idx = idx[np.arange(len(idx)) - first_of_shape < batch]
+        open_[idx] = False
+        cyc = _exact_cycles(mps.take(idx), hw, widths, a_bits, b_bits, out_bits,
+                            group_size, count)
+        # The fastest per shape among the best so far and these, then the mapper's order.
+        pool = np.concatenate([best, idx])
+        pool_cyc = np.concatenate([best_cyc, cyc])
+        sel = np.lexsort((rank[pool], pool_cyc, shape[pool]))
+        pool, pool_cyc = pool[sel], pool_cyc[sel]
+        head = np.unique(shape[pool], return_index=True)[1]
+        best, best_cyc = pool[head], pool_cyc[head]
+        batch *= 2
+
+
+def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: HardwareSpec,
+                 widths: OperandWidths, a_bits: float, b_bits: float,
+                 group_size: int | None, count: int,
+                 shares: tuple[float, float, float], weight: np.ndarray | None = None,
+                 nblocks: np.ndarray | None = None) -> GemmCosts:
+    """Cycles, traffic and energy of block sequences (sequence i: ``offsets[i]:[i + 1]``).
+
+    ``weight``, ``nblocks``: the blocks are representative ones (`hwsim.mapping.
+    representative_blocks`), each standing for ``weight`` blocks, sequence i for
+    ``nblocks[i]``: every figure is a sum over blocks of what a block and its neighbours
+    move and take, so the weighted sums are the figures of all the blocks.
+    """
+    if weight is None:
+        weight = np.ones(len(s.bm), dtype=np.int64)
+    if hw.core is not None:
+        s = _core_lines(s, hw)
+    starts = offsets[:-1]
+    compute, active, dequant = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size)
+    sram, psum = _sram_bits(s, mps, hw, a_bits, b_bits)
+    load = _dram_cycles(s.load_bytes, hw)
+    wb = _dram_cycles(s.writeback_bytes, hw)
+    check_counter(count * float(((compute + load + wb) * weight.astype(np.float64)).sum()),
+                  "cycles of one operator")
+
+    def per_shape(x: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(x * weight, starts)
+
+    parts, cycles = _run_cycles(compute, load, wb, offsets, hw, count, weight, nblocks)
     compute_total = count * per_shape(compute)
     sums = {buf: (per_shape(r).astype(np.float64), per_shape(w).astype(np.float64))
             for buf, (r, w) in sram.items()}
@@ -445,7 +672,8 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     dram_r = count * per_shape(s.load_bytes)
     dram_w = count * per_shape(s.writeback_bytes)
     active_total = count * per_shape(active).astype(np.float64)
-    accesses, part_accesses = _shape_accesses(s, sram, psum, hw, shares, starts, count)
+    accesses, part_accesses = _shape_accesses(s, sram, psum, hw, shares, starts, count,
+                                              weight)
     energy = {
         "pe": active_total * pe.energy_pj_per_cycle * hw.energy_overhead,
         "dequant": count * per_shape(dequant).astype(np.float64)
@@ -500,10 +728,8 @@ def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidth
             per operand part only.
     """
     if mapping is not None:
-        mps = mappings_of(mapping)
-        s, offsets = block_schedules(mps, a_bits, b_bits, out_bits)
-        return _cost_blocks(mps, s, offsets, hw, widths, a_bits, b_bits, group_size,
-                            count, shares).cost(0)
+        return _cost_mappings(mappings_of(mapping), hw, widths, a_bits, b_bits, out_bits,
+                              group_size, count, shares).cost(0)
     one = np.ones(1, dtype=np.int64)
     return simulate_gemms(one * m, one * n, one * k, hw, widths, a_bits, b_bits, out_bits,
                           stage, group_size, name, count, shares).cost(0)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 from hwsim.hw import hardware_from_dict, load_hardware, with_overrides
+from hwsim.mapping import map_gemm, map_gemms
 from hwsim.sim import (
     ENERGY_COMPONENTS,
     pipeline_cycles,
@@ -40,6 +41,23 @@ def tiny_hw(pe=None, **over):
     return hardware_from_dict(data, source="tiny")
 
 
+def one_block(m, n, k, hw, count=1):
+    """`simulate_gemm` of a 16-bit GEMM in the mapper's least-traffic blocking (one block for
+    the small cases here; the simulator runs the fastest, which can split it to overlap the
+    load with the compute): the hand-computed pipeline figures below are of that blocking."""
+    mp = map_gemm(m, n, k, 16, 16, 16, hw)
+    return simulate_gemm(m, n, k, hw, OperandWidths(16, 16), 16, 16, 16, count=count,
+                         mapping=mp)
+
+
+def one_block_shapes(m, n, k, hw, count=1):
+    """`simulate_gemms` of `one_block`'s blocking."""
+    one = np.ones(1, dtype=np.int64)
+    mps = map_gemms(one * m, one * n, one * k, 16, 16, 16, hw)
+    return simulate_gemms(one * m, one * n, one * k, hw, OperandWidths(16, 16), 16, 16, 16,
+                          count=count, mappings=mps)
+
+
 def test_pipeline_slots_by_hand():
     # slot 0: load 5; slot 1: max(C0=10, L1=20); slot 2: max(C1=10, W0=3); slot 3: W1=3.
     slots = pipeline_cycles(np.array([10, 10]), np.array([5, 20]), np.array([3, 3]))
@@ -48,7 +66,7 @@ def test_pipeline_slots_by_hand():
 
 def test_one_block_mac_gemm_by_hand():
     # m=4, n=8, k=16 fits one block and one 8x4 array tile.
-    cost = simulate_gemm(4, 8, 16, tiny_hw(), OperandWidths(16, 16), 16, 16, 16)
+    cost = one_block(4, 8, 16, tiny_hw())
     assert cost.mapping.blocks == (1, 1, 1)
     # compute: 16 MAC steps + 1 IO cycle; load (4x16 + 16x8) x 2 B = 384 B / 32 = 12 cycles;
     # write-back 4x8x2 B = 64 B / 32 = 2 cycles. Slots: 12, 17, 2.
@@ -140,7 +158,7 @@ def test_a_pipelined_pe_adds_its_fill_to_every_tile():
     for stages in (0, 2):
         hw = tiny_hw(pe={"kind": "mac", "lanes": 1, "pipeline": stages,
                          "energy_pj_per_cycle": 1.0, "area_um2": 1.0})
-        cost = simulate_gemm(8, 16, 16, hw, OperandWidths(16, 16), 16, 16, 16)
+        cost = one_block(8, 16, 16, hw)
         assert cost.mapping.blocks == (1, 1, 1)
         assert cost.compute_cycles == 4 * (16 + pc.ARRAY_IO_LATENCY + stages)
     with pytest.raises(HwsimError, match=r"pe.pipeline: Input should be less than or equal "
@@ -186,7 +204,7 @@ def test_narrow_buffer_ports_slow_the_array():
     # more than the 17 the PEs take; activations (4 x 16 x 16 = 1024 bits) need 16.
     narrow = {b: {"kib": 64, "banks": 1, "port_bits": 64} for b in
               ("weight", "activation", "output")}
-    cost = simulate_gemm(4, 8, 16, tiny_hw(buffers=narrow), OperandWidths(16, 16), 16, 16, 16)
+    cost = one_block(4, 8, 16, tiny_hw(buffers=narrow))
     assert cost.compute_cycles == 32
     assert cost.cycles == 12 + 32 + 2
 
@@ -194,7 +212,7 @@ def test_narrow_buffer_ports_slow_the_array():
 def test_instances_run_back_to_back():
     # Two instances of the case above: slots 12 | max(17, next L 12) | max(17, W 2) | 2 = 48,
     # not 2 x 31: the second load hides under the first compute.
-    cost = simulate_gemm(4, 8, 16, tiny_hw(), OperandWidths(16, 16), 16, 16, 16, count=2)
+    cost = one_block(4, 8, 16, tiny_hw(), count=2)
     assert cost.cycles == 12 + 17 + 17 + 2
     assert cost.compute_cycles == 34 and cost.macs == 2 * 4 * 8 * 16
     assert cost.energy_pj["pe"] == pytest.approx(2 * 512.0)
@@ -204,14 +222,11 @@ def test_cycles_are_affine_in_the_instance_count():
     # The one-block case above: one instance is L + C + W = 12 + 17 + 2 = 31; c >= 2
     # instances are the first load and last write-back, plus c slots of max(C, L + W) = 17
     # minus what the ends do not pay: 12 + 2 + c x 17 + (max(17, 12) - 17) + (max(17, 2) - 17).
-    one = np.ones(1, dtype=np.int64)
-    costs = simulate_gemms(one * 4, one * 8, one * 16, tiny_hw(), OperandWidths(16, 16), 16,
-                           16, 16)
+    costs = one_block_shapes(4, 8, 16, tiny_hw())
     assert costs.cycles.tolist() == [31]
     assert costs.fixed_cycles.tolist() == [14] and costs.instance_cycles.tolist() == [17]
     for count in (2, 3, 7):
-        many = simulate_gemms(one * 4, one * 8, one * 16, tiny_hw(), OperandWidths(16, 16), 16,
-                              16, 16, count=count)
+        many = one_block_shapes(4, 8, 16, tiny_hw(), count=count)
         assert many.cycles.tolist() == [14 + count * 17]
 
 
@@ -219,13 +234,10 @@ def test_command_setup_is_charged_once_per_run():
     # The control's 3 cycles between accepting the command and the first slot: once for one
     # instance or for the two above (one command), as a stall and in the fixed part.
     for count, slots in ((1, 12 + 17 + 2), (2, 12 + 17 + 17 + 2)):
-        cost = simulate_gemm(4, 8, 16, tiny_hw(command_cycles=3), OperandWidths(16, 16), 16,
-                             16, 16, count=count)
+        cost = one_block(4, 8, 16, tiny_hw(command_cycles=3), count=count)
         assert cost.cycles == 3 + slots
         assert cost.stall_cycles == cost.cycles - count * 17
-    one = np.ones(1, dtype=np.int64)
-    costs = simulate_gemms(one * 4, one * 8, one * 16, tiny_hw(command_cycles=3),
-                           OperandWidths(16, 16), 16, 16, 16, count=2)
+    costs = one_block_shapes(4, 8, 16, tiny_hw(command_cycles=3), count=2)
     assert costs.fixed_cycles.tolist() == [3 + 14]
 
 
@@ -409,11 +421,19 @@ def test_invariants(pe, m, n, k, rows, cols, bw, latency, kib):
     assert all(v >= 0 for v in cost.energy_pj.values())
     assert set(cost.energy_pj) == set(ENERGY_COMPONENTS)
     assert 0 < cost.utilization <= 1
-    # More bandwidth never slows the layer down (the mapping does not depend on bandwidth).
-    faster = simulate_gemm(m, n, k, with_overrides(hw, {"dram.bytes_per_cycle": bw * 2}), w,
-                           16, 4.25, 16, group_size=8 if grouped else None)
-    assert faster.cycles <= cost.cycles
-    assert faster.compute_cycles == cost.compute_cycles
+    # The fastest blocking: never slower than the mapper's least-traffic one.
+    gs = 8 if grouped else None
+    least = map_gemm(m, n, k, 16, 4.25, 16, hw, group_size=gs)
+    assert cost.cycles <= simulate_gemm(m, n, k, hw, w, 16, 4.25, 16, group_size=gs,
+                                        mapping=least).cycles
+    # More bandwidth never slows the layer down: not in the same blocking (same compute),
+    # nor in the fastest one for it (which may be another).
+    wide = with_overrides(hw, {"dram.bytes_per_cycle": bw * 2})
+    same = simulate_gemm(m, n, k, wide, w, 16, 4.25, 16, group_size=gs, mapping=cost.mapping)
+    assert same.cycles <= cost.cycles
+    assert same.compute_cycles == cost.compute_cycles
+    faster = simulate_gemm(m, n, k, wide, w, 16, 4.25, 16, group_size=gs)
+    assert faster.cycles <= same.cycles
 
 
 def test_int8_activation_format_runs_on_8_bit_pes():
