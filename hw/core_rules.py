@@ -51,6 +51,7 @@ __all__ = [
     "CoreSection",
     "buffer_bits",
     "core_stored_op",
+    "fused_problem",
     "output_word_bits",
 ]
 
@@ -237,6 +238,13 @@ class CoreRules:
         if k > self.k_max or not self.blocks_fit(block_m, block_n, block_k):
             return CoreError.TOO_BIG
         return CoreError.NONE
+
+
+def fused_problem(op_name: str) -> str:
+    """Why the core cannot run the fused attention kernel ``op_name``: it runs one GEMM per
+    command (the workload's attention kernels that remain are named)."""
+    return (f"core: the RTL core runs one GEMM per command, not a fused attention kernel "
+            f"({op_name}); use the workload's attention: {{kernel: naive}}")
 
 
 def output_word_bits(width: int) -> int:

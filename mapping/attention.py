@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwsim.errors import HwsimError
+from hwsim.hw.core_rules import fused_problem
 from hwsim.hw.spec import HardwareSpec
 from hwsim.mapping.tiling import BlockSchedule, Mappings
 from hwsim.workloads.attention import PARTIAL_BITS
@@ -78,9 +79,7 @@ def fused_attention_schedule(op: Op, hw: HardwareSpec
     f = op.fused
     assert f is not None and f.part in ("scores", "context")
     if hw.core is not None:
-        raise HwsimError(f"{hw.source}: core: the RTL core runs one GEMM per command, not a "
-                         f"fused attention kernel ({op.name}); use the workload's "
-                         "attention: {kernel: naive}")
+        raise HwsimError(f"{hw.source}: {fused_problem(op.name)}")
     _check_fits(op, hw)
     b = f.blocks
     d = f.head_dim

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim.errors import HwsimError
-from hwsim.hw.core_rules import core_stored_op
+from hwsim.hw.core_rules import core_stored_op, fused_problem
 from hwsim.hw.spec import BufferSpec, HardwareSpec
 from hwsim.limits import MAX_BLOCKS, check_count, check_counter
 from hwsim.mapping import Mapping, Mappings
@@ -742,10 +742,14 @@ def stored_op(op: Op, hw: HardwareSpec) -> Op:
 
     Raises:
         HwsimError: the PE cannot run the op as the workload states it (checked before the
-            widths are restated, so the refusal names the workload's precision), or the core
+            widths are restated, so the refusal names the workload's precision), the core
             cannot store its weights (groups of another size than the core's: the core's
-            widths would charge the core's scale fields, not the op's).
+            widths would charge the core's scale fields, not the op's), or the op is a fused
+            attention kernel, which the core does not run (the roofline and the simulator
+            refuse it alike, here).
     """
+    if hw.core is not None and op.fused is not None:
+        raise HwsimError(f"{hw.source}: {fused_problem(op.name)}")
     if hw.core is not None and op.kind == "gemm":
         operand_widths(op, hw)
         rules = hw.core_rules()

@@ -326,3 +326,33 @@ def test_a_core_machine_refuses_weights_in_groups_it_does_not_store(tmp_path) ->
                 f"core.yaml: core.group_size: the core runs groups of 8 weights, not "
                 f"{group_size} (g)")):
             analyze(ops(group_size), machine)
+
+
+def test_a_core_machine_refuses_a_fused_attention_kernel_as_the_simulator_does(run_cli,
+                                                                               tmp_path) -> None:
+    # The RTL core runs one GEMM per command: `hwsim run` refuses a fused attention kernel on
+    # its YAML; the roofline analysed one (exit 0). Both now stop in one line naming the op
+    # and the kernel the core runs, exit 2; with the naive kernel the roofline runs.
+    from hwsim.hw.fpga.design_point import write_hardware_yaml
+    from hwsim.hw.rtl.core_config import CoreConfig
+    from hwsim.hw.rtl.core_layout import core_hardware
+    from hwsim.hw.rtl.registry import resolve_params
+
+    core = CoreConfig(**resolve_params("accel_core", {"rows": 8, "cols": 8, "weights": "bitmod"}))
+    hw = write_hardware_yaml(core_hardware(core), tmp_path / "core.yaml")
+    wl = tmp_path / "w.yaml"
+    for kernel in ("fused", "naive"):
+        wl.write_text("model: llama-2-7b\nprompt_tokens: 16\ngenerate_tokens: 2\n"
+                      f"attention: {{kernel: {kernel}}}\n"
+                      "weights: {format: bitmod4, group_size: 128}\n"
+                      "kv_cache: {format: bitmod4, group_size: 128}\n")
+        for command in ("run", "roofline") if kernel == "fused" else ("roofline",):
+            code, out = run_cli(command, str(wl), "-H", str(hw), "-o",
+                                str(tmp_path / f"{command}_{kernel}"))
+            if kernel == "naive":
+                assert code == 0, out.err
+                continue
+            assert code == 2
+            assert out.err.strip().splitlines() == [
+                f"error: {hw}: core: the RTL core runs one GEMM per command, not a fused "
+                "attention kernel (attn_qk); use the workload's attention: {kernel: naive}"]
