@@ -170,12 +170,18 @@ class CoreRules:
                 "weight": self.rows * self.lanes * sec.code_bits,
                 "scale": self.rows * SCALE_FIELD_BITS, "output": self.cols * sec.word_bits}
 
+    def buffer_bytes(self, bm: Any, bn: Any, bk: Any) -> dict[str, Any]:
+        """DRAM bytes the core moves for a ``bm x bn x bk`` block (arrays broadcast), per
+        buffer (`BUFFERS` keys): its lines of each (`block_lines`: whole lines, ragged edges
+        padded with zeros). The weight codes and the group scales are separate regions of
+        DRAM (`hwsim.hw.rtl.core_layout`)."""
+        lines, bits = self.block_lines(bm, bn, bk), self.line_bits()
+        return {b: lines[b] * bits[b] / 8 for b in BUFFERS}
+
     def block_bytes(self, bm: Any, bn: Any, bk: Any) -> tuple[Any, Any, Any]:
         """DRAM bytes the core moves for a ``bm x bn x bk`` block (arrays broadcast): its
-        activation lines, its weight and scale lines, its output lines (`block_lines`:
-        whole lines, ragged edges padded with zeros)."""
-        lines, bits = self.block_lines(bm, bn, bk), self.line_bits()
-        per = {b: lines[b] * bits[b] / 8 for b in BUFFERS}
+        activation lines, its weight and scale lines, its output lines (`buffer_bytes`)."""
+        per = self.buffer_bytes(bm, bn, bk)
         return per["activation"], per["weight"] + per["scale"], per["output"]
 
     def overfull(self, bm: Any, bn: Any, bk: Any) -> dict[str, Any]:

@@ -268,13 +268,14 @@ _Transfer = list[tuple[np.ndarray, str, float]]
 def _shape_accesses(s: BlockSchedule, sram: dict[str, tuple[np.ndarray, np.ndarray]],
                     psum: tuple[np.ndarray, np.ndarray], hw: HardwareSpec,
                     shares: tuple[float, float, float], starts: np.ndarray, count: int,
-                    weight: np.ndarray) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
+                    weight: np.ndarray, b_in_share: np.ndarray | float
+                    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
                                dict[str, dict[str, np.ndarray]]]:
     """Per shape (sequences from ``starts``, ``count`` instances), each level's (read, write)
     accesses, and its accesses (read + write) per operand part (`ACCESS_PARTS`), transfer by
     transfer (see the module docstring)."""
     sa, sb, so = shares
-    a_in, b_in = (s.load_a_bytes * 8, "a", sa), (s.load_b_bytes * 8, "b", sb)
+    a_in, b_in = (s.load_a_bytes * 8, "a", sa), (s.load_b_bytes * 8, "b", b_in_share)
     out_in, out_back = (s.load_out_bytes * 8, "out", so), (s.writeback_bytes * 8, "out", so)
     split_k = bool(s.load_out_bytes.any())
     buf = hw.buffers
@@ -297,7 +298,7 @@ def _shape_accesses(s: BlockSchedule, sram: dict[str, tuple[np.ndarray, np.ndarr
         for direction, transfers in (("read", reads), ("write", writes)):
             for transfer in transfers:
                 whole = [(direction, level)]
-                if len(transfer) > 1 or transfer[0][2] < 1.0:
+                if len(transfer) > 1 or np.any(transfer[0][2] < 1.0):
                     rows.append([(bits, 1.0) for bits, _, _ in transfer])
                     words.append(word)
                     targets.append(whole)
@@ -306,7 +307,7 @@ def _shape_accesses(s: BlockSchedule, sram: dict[str, tuple[np.ndarray, np.ndarr
                     rows.append([(bits, share)])
                     words.append(word)
                     targets.append([*whole, (operand, level)])
-                    if share < 1.0:
+                    if np.any(share < 1.0):
                         rows.append([(bits, 1.0 - share)])
                         words.append(word)
                         targets.append([("scales", level)])
@@ -347,6 +348,9 @@ class GemmCosts:
     ``fixed_cycles + c * instance_cycles`` cycles whenever they are more than one block in all
     (pipeline fill and drain are paid once; on a core's description ``fixed_cycles`` is 0: each
     instance is a command of its own); every other figure is ``c`` times one instance's.
+    ``dram_b_scales_bytes``: on the RTL core's description, the part of ``dram_b_bytes``
+    that is scale lines (the core's own DRAM region); None elsewhere, where the stored
+    widths' share is exact.
     """
 
     mappings: Mappings
@@ -371,6 +375,7 @@ class GemmCosts:
     part_accesses: dict[str, dict[str, np.ndarray]]
     fixed_cycles: np.ndarray
     instance_cycles: np.ndarray
+    dram_b_scales_bytes: np.ndarray | None = None
 
     def cost(self, i: int) -> GemmCost:
         """Shape ``i`` as a `GemmCost`."""
@@ -672,8 +677,21 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     dram_r = count * per_shape(s.load_bytes)
     dram_w = count * per_shape(s.writeback_bytes)
     active_total = count * per_shape(active).astype(np.float64)
+    # The weight load's scales: on the core its scale lines (a region of their own, padded
+    # to whole groups as the code lines are to whole beats: not the stored widths' ratio
+    # unless k is whole groups); elsewhere the stored widths' share.
+    b_scales = None
+    b_in_share: np.ndarray | float = shares[1]
+    if hw.core is not None:
+        rules = hw.core_rules()
+        assert rules is not None
+        b_scales = np.where(s.load_b_bytes > 0,
+                            rules.buffer_bytes(s.bm, s.bn, s.bk)["scale"], 0.0)
+        b_in_share = np.where(s.load_b_bytes > 0,
+                              1.0 - b_scales / np.where(s.load_b_bytes > 0, s.load_b_bytes, 1),
+                              shares[1])
     accesses, part_accesses = _shape_accesses(s, sram, psum, hw, shares, starts, count,
-                                              weight)
+                                              weight, b_in_share)
     energy = {
         "pe": active_total * pe.energy_pj_per_cycle * hw.energy_overhead,
         "dequant": count * per_shape(dequant).astype(np.float64)
@@ -697,6 +715,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
         energy_pj=energy,
         dram_a_bytes=count * per_shape(s.load_a_bytes),
         dram_b_bytes=count * per_shape(s.load_b_bytes),
+        dram_b_scales_bytes=None if b_scales is None else count * per_shape(b_scales),
         dram_out_read_bytes=count * per_shape(s.load_out_bytes),
         sram_bytes={b: (count * r / 8, count * w / 8) for b, (r, w) in sums.items()},
         sram_psum_bytes=(count * per_shape(psum[0]) / 8, count * per_shape(psum[1]) / 8),

@@ -315,7 +315,17 @@ def _traffic_columns(op: Op, costs: GemmCosts, total: Callable[[np.ndarray], Any
     direction.
     """
     out_bytes = total(costs.dram_write_bytes) + total(costs.dram_out_read_bytes)
-    dram = tensor_bytes(op, total(costs.dram_a_bytes), total(costs.dram_b_bytes), out_bytes)
+    b_bytes = total(costs.dram_b_bytes)
+    b_tensor = operand_tensors(op)[1]
+    b_scales = (None if costs.dram_b_scales_bytes is None
+                else total(costs.dram_b_scales_bytes))
+    if b_scales is None:
+        dram = tensor_bytes(op, total(costs.dram_a_bytes), b_bytes, out_bytes)
+    else:
+        # On the core: its weight and scale lines as it moves them (`GemmCosts`).
+        dram = tensor_bytes(op, total(costs.dram_a_bytes), 0.0, out_bytes)
+        dram[b_tensor] += b_bytes - b_scales
+        dram["scales"] += b_scales
     dram_pj_per_byte = 8 * hw.dram.energy_pj_per_bit
     cols: dict[str, float] = {}
     energy = dict.fromkeys(TENSORS, 0.0)
@@ -346,6 +356,9 @@ def _traffic_columns(op: Op, costs: GemmCosts, total: Callable[[np.ndarray], Any
             # The output buffer's partial sums are all the output tensor's, without scales.
             own = psum[i] if b == "output" else 0.0
             parts = operand_bytes(op, operand, nbytes - own)  # type: ignore[arg-type]
+            if b == "weight" and d == "write" and b_scales is not None:
+                # Written from DRAM: the weight load's lines, split as DRAM's above.
+                parts = {b_tensor: nbytes - b_scales, "scales": b_scales}
             if own:
                 parts[out_tensor] = parts[out_tensor] + own
             for t, v in parts.items():
