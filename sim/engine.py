@@ -428,11 +428,15 @@ def _cost_mappings(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bit
 
 def _compute_cycles(s: BlockSchedule, mps: Mapping | Mappings, hw: HardwareSpec,
                     widths: OperandWidths, a_bits: float, b_bits: float,
-                    group_size: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    group_size: int | None, cycles_only: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Per block: compute cycles (feed limits included), active PE-cycles, dequantization
-    cycles."""
+    cycles (None, None with ``cycles_only``)."""
     model = cycle_model(hw.pe.kind)
-    compute, active, dequant = model.block_compute(s, mps, hw.pe, widths, group_size)
+    if cycles_only:
+        compute, active, dequant = model.block_cycles(s, mps, hw.pe, widths, group_size), None, None
+    else:
+        compute, active, dequant = model.block_compute(s, mps, hw.pe, widths, group_size)
     if model.feed_limited:
         # The array cannot run faster than its buffers deliver the operands (all banks'
         # ports each cycle). Systolic arrays keep SCALE-Sim's stall-free compute model.
@@ -476,7 +480,7 @@ def _exact_cycles(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits
     s, offsets, weight = representative_blocks(mps, a_bits, b_bits, out_bits)
     if hw.core is not None:
         s = _core_lines(s, hw)
-    compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size)[0]
+    compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size, True)[0]
     load = _dram_cycles(s.load_bytes, hw)
     wb = _dram_cycles(s.writeback_bytes, hw)
     nblocks = ((-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n))
@@ -516,7 +520,7 @@ def cycles_floor(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits:
         last_block=np.broadcast_to(t == 7, xm.shape).ravel())
     if hw.core is not None:
         s = _core_lines(s, hw)
-    compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size)[0]
+    compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size, True)[0]
     shape = xm.shape
     compute = compute.reshape(shape)
     lab = _dram_cycles(s.load_a_bytes + s.load_b_bytes, hw).reshape(shape)
@@ -586,10 +590,11 @@ def fastest_mappings(cands: Candidates, hw: HardwareSpec, widths: OperandWidths,
     cycles for ``count`` instances; among equally fast ones the mapper's first (least DRAM
     traffic, ...). Deterministic.
 
-    Branch and bound: the mapper's first is costed, then, in rounds, the candidates whose
-    `cycles_floor` is below the fastest so far (or equal with an earlier place in the
-    mapper's order), the lowest floors first; a candidate of more than ``MAX_BLOCKS``
-    blocks is not considered. The result is what costing every candidate would give.
+    Branch and bound: the mapper's first is costed, then the candidates whose floor
+    (`dram_floor`, then `cycles_floor`) is below the fastest so far (or equal with an
+    earlier place in the mapper's order), in rounds, the lowest floors first; a candidate
+    of more than ``MAX_BLOCKS`` blocks is not considered. The result is what costing every
+    candidate would give (`tests/sim/test_mapping_choice.py`).
 
     Raises:
         HwsimError: the mapper's first of some shape has too many blocks to simulate.
@@ -605,39 +610,54 @@ def fastest_mappings(cands: Candidates, hw: HardwareSpec, widths: OperandWidths,
                              group_size, count)
     if len(rank) == len(best):
         return mps.take(best, CHOSEN_BY_CYCLES)
-    rank_best = (best - offsets[:-1])[shape]
 
-    def beats(floor: np.ndarray, bc: np.ndarray, br: np.ndarray) -> np.ndarray:
+    def beats(floor: np.ndarray) -> np.ndarray:
         # Could be faster than the best so far, or as fast and earlier in the mapper's order.
+        bc, br = best_cyc[shape], (best - offsets[:-1])[shape]
         return (floor < bc) | ((floor == bc) & (rank < br))
 
-    # A first cut on the DRAM alone (cheap), then the floor of what is left.
-    open_ = (blocks <= MAX_BLOCKS) & beats(dram_floor(mps, hw, count), best_cyc[shape], rank_best)
-    open_[best] = False
-    floor = np.full(len(rank), np.iinfo(np.int64).max)
-    left = np.flatnonzero(open_)
-    floor[left] = cycles_floor(mps.take(left), hw, widths, a_bits, b_bits, out_bits, group_size,
-                               count)
-    batch = 1
-    while True:
-        open_ &= beats(floor, best_cyc[shape], (best - offsets[:-1])[shape])
+    def least(open_: np.ndarray, key: np.ndarray, batch: int) -> np.ndarray:
+        # Per shape, the ``batch`` open candidates of least key (then the mapper's order).
         idx = np.flatnonzero(open_)
-        if not idx.size:
-            return mps.take(best, CHOSEN_BY_CYCLES)
-        # Per shape, the ``batch`` open candidates of least floor (then mapper's order).
-        idx = idx[np.lexsort((rank[idx], floor[idx], shape[idx]))]
+        idx = idx[np.lexsort((rank[idx], key[idx], shape[idx]))]
         first_of_shape = np.searchsorted(shape[idx], shape[idx])
-        idx = idx[np.arange(len(idx)) - first_of_shape < batch]
-        open_[idx] = False
-        cyc = _exact_cycles(mps.take(idx), hw, widths, a_bits, b_bits, out_bits,
-                            group_size, count)
+        return idx[np.arange(len(idx)) - first_of_shape < batch]
+
+    def cost(idx: np.ndarray) -> None:
         # The fastest per shape among the best so far and these, then the mapper's order.
+        nonlocal best, best_cyc
+        cyc = _exact_cycles(mps.take(idx), hw, widths, a_bits, b_bits, out_bits, group_size,
+                            count)
         pool = np.concatenate([best, idx])
         pool_cyc = np.concatenate([best_cyc, cyc])
         sel = np.lexsort((rank[pool], pool_cyc, shape[pool]))
         pool, pool_cyc = pool[sel], pool_cyc[sel]
         head = np.unique(shape[pool], return_index=True)[1]
         best, best_cyc = pool[head], pool_cyc[head]
+
+    # A first cut on the DRAM alone (cheap); the least DRAM floor of each shape costed (on a
+    # memory-bound GEMM often the fastest, which tightens the cut); then the floor of what is
+    # left, costed in rounds, least floor first.
+    open_ = blocks <= MAX_BLOCKS
+    open_[best] = False
+    dram = dram_floor(mps, hw, count)
+    open_ &= beats(dram)
+    idx = least(open_, dram, 1)
+    open_[idx] = False
+    cost(idx)
+    open_ &= beats(dram)
+    floor = np.full(len(rank), np.iinfo(np.int64).max)
+    left = np.flatnonzero(open_)
+    floor[left] = cycles_floor(mps.take(left), hw, widths, a_bits, b_bits, out_bits, group_size,
+                               count)
+    batch = 1
+    while True:
+        open_ &= beats(floor)
+        if not open_.any():
+            return mps.take(best, CHOSEN_BY_CYCLES)
+        idx = least(open_, floor, batch)
+        open_[idx] = False
+        cost(idx)
         batch *= 2
 
 

@@ -103,13 +103,18 @@ class CycleModel:
         PE-cycles are `active_pe_cycles` per output: waiting for a shared unit lengthens
         the compute, not the useful work, so it lowers the utilization.
         """
-        per_pe = self.pe_cycles(s.bk, pe, w, group_size)
         active = s.bm * s.bn * self.active_pe_cycles(s.bk, pe, w, group_size)
         dequant = s.bm * s.bn * self.dequant_cycles(s.bk, pe, w, group_size)
+        compute = self.block_cycles(s, mp, pe, w, group_size)
+        return compute, active.astype(np.float64), dequant
+
+    def block_cycles(self, s: BlockSchedule, mp: AnyMapping, pe: Any, w: OperandWidths,
+                     group_size: int | None) -> np.ndarray:
+        """`block_compute`'s compute cycles alone (what costing a blocking's cycles needs)."""
+        per_pe = self.pe_cycles(s.bk, pe, w, group_size)
         tiles = (-(-s.bn // mp.rows)) * (-(-s.bm // mp.cols))
         fill = pc.pipeline_fill_cycles(getattr(pe, "pipeline", 0))
-        compute = pc.array_tiles_cycles(tiles, per_pe, fill)
-        return compute, active.astype(np.float64), dequant
+        return pc.array_tiles_cycles(tiles, per_pe, fill)
 
     def operand_reads(self, s: BlockSchedule, mp: AnyMapping,
                       pe: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -243,12 +248,16 @@ class _SystolicModel(CycleModel):
         return pc.lane_steps(k, 1)
 
     def block_compute(self, s, mp, pe, w, group_size):
+        compute = self.block_cycles(s, mp, pe, w, group_size)
+        return compute, (s.bm * s.bn * s.bk).astype(np.float64), np.zeros_like(compute)
+
+    def block_cycles(self, s, mp, pe, w, group_size):
         rows, cols = mp.rows, mp.cols
         folds_r, folds_c = pc.systolic_folds(s.bm, s.bn, s.bk, rows, cols, pe.dataflow)
         compute = folds_r * folds_c * pc.systolic_fold_cycles(s.bm, s.bn, s.bk, rows, cols,
                                                                 pe.dataflow)
         compute[s.last_block] += pc.SCALESIM_TOTAL_OFFSET
-        return compute, (s.bm * s.bn * s.bk).astype(np.float64), np.zeros_like(compute)
+        return compute
 
     def operand_reads(self, s, mp, pe):
         # The stationary operand is read once per fold; streamed ones once per fold along the

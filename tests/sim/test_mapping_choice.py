@@ -105,7 +105,9 @@ def _descriptions():
 
 def _assert_same(got, want, name: str) -> None:
     """``got`` equals ``want`` (arrays, or dicts and tuples of them), floats to 1e-12."""
-    if isinstance(want, dict):
+    if want is None:
+        assert got is None, name
+    elif isinstance(want, dict):
         assert got.keys() == want.keys(), name
         for key in want:
             _assert_same(got[key], want[key], f"{name}[{key}]")
