@@ -247,8 +247,9 @@ class CoreRules:
 
 
 def fused_problem(op_name: str) -> str:
-    """Why the core cannot run the fused attention kernel ``op_name``: it runs one GEMM per
-    command (the workload's attention kernels that remain are named)."""
+    """Why the core cannot run the fused attention kernel ``op_name`` (it runs one GEMM per
+    command), naming the workload's kernel it runs: the simulator's, the mapper's and the
+    roofline's refusal."""
     return (f"core: the RTL core runs one GEMM per command, not a fused attention kernel "
             f"({op_name}); use the workload's attention: {{kernel: naive}}")
 
