@@ -145,9 +145,15 @@ def _dram_beats(bits: np.ndarray, hw: HardwareSpec) -> np.ndarray:
     return word_accesses(bits, 8 * hw.dram_bytes_per_cycle)
 
 
-def _dram_cycles(nbytes: np.ndarray, hw: HardwareSpec) -> np.ndarray:
-    check_counter(float(np.ceil(nbytes.max(initial=0.0) / hw.dram_bytes_per_cycle))
-                  * nbytes.size, "DRAM cycles of one GEMM")
+def _dram_cycles(nbytes: np.ndarray, hw: HardwareSpec,
+                 weight: np.ndarray | None = None) -> np.ndarray:
+    """Cycles of DRAM transfers of ``nbytes`` each (``weight``: how many transfers each
+    stands for, for the check that their sum stays an int64; 0: no check, for floors)."""
+    if weight is None or weight.size:
+        blocks = nbytes.size if weight is None else float(weight.sum())
+        if blocks:
+            check_counter(float(np.ceil(nbytes.max(initial=0.0) / hw.dram_bytes_per_cycle))
+                          * blocks, "DRAM cycles of one GEMM")
     return np.where(nbytes > 0, _dram_beats(nbytes * 8, hw) + hw.dram.latency_cycles, 0)
 
 
@@ -481,8 +487,10 @@ def _exact_cycles(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits
     if hw.core is not None:
         s = _core_lines(s, hw)
     compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size, True)[0]
-    load = _dram_cycles(s.load_bytes, hw)
-    wb = _dram_cycles(s.writeback_bytes, hw)
+    load = _dram_cycles(s.load_bytes, hw, weight)
+    wb = _dram_cycles(s.writeback_bytes, hw, weight)
+    check_counter(count * float(((compute + load + wb) * weight.astype(np.float64)).sum()),
+                  "cycles of one operator")
     nblocks = ((-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n))
                * (-(-mps.k // mps.block_k)))
     return _run_cycles(compute, load, wb, offsets, hw, count, weight, nblocks)[1]
@@ -522,11 +530,14 @@ def cycles_floor(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits:
         s = _core_lines(s, hw)
     compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size, True)[0]
     shape = xm.shape
-    compute = compute.reshape(shape)
-    lab = _dram_cycles(s.load_a_bytes + s.load_b_bytes, hw).reshape(shape)
+    # In float64: a floor never wraps (floors of blockings far slower than the best so far
+    # may pass 2**63; none of them is costed).
+    compute = compute.reshape(shape).astype(np.float64)
+    nocheck = np.zeros(0)
+    lab = _dram_cycles(s.load_a_bytes + s.load_b_bytes, hw, nocheck).reshape(shape) * 1.0
     mult = mult_m * mult_n * mult_k
     # The last k block of each output block writes it back (kinds 1, 3, 5, 7: k edge).
-    wb = _dram_cycles(s.writeback_bytes.reshape(shape)[1::2], hw)
+    wb = _dram_cycles(s.writeback_bytes.reshape(shape)[1::2], hw, nocheck) * 1.0
     sum_c = (mult * compute).sum(axis=0)
     sum_d = (mult[1::2] * wb).sum(axis=0)
     # Which operands a block loads. k split: both, every block.
@@ -538,7 +549,7 @@ def cycles_floor(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits:
     w = np.flatnonzero(~split)
     if w.size:
         tm4, tn4 = tm[1::2], tn[1::2]
-        la, lb = (_dram_cycles(x.reshape(shape)[1::2, w], hw)
+        la, lb = (_dram_cycles(x.reshape(shape)[1::2, w], hw, nocheck) * 1.0
                   for x in (s.load_a_bytes, s.load_b_bytes))
         n_outer = mps.n_outer[w]
         t_mid, t_out = np.where(n_outer, tm4, tn4), np.where(n_outer, tn4, tm4)
@@ -556,8 +567,16 @@ def cycles_floor(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits:
     cols = np.arange(len(m))
     ends = lab[first, cols] + wb[3]
     if hw.core is not None:
-        return count * (hw.command_cycles + np.maximum(ends + sum_c, sum_d))
-    return hw.command_cycles + np.maximum(ends + count * sum_c, count * sum_d)
+        floor = count * (hw.command_cycles + np.maximum(ends + sum_c, sum_d))
+    else:
+        floor = hw.command_cycles + np.maximum(ends + count * sum_c, count * sum_d)
+    return _below(floor)
+
+
+def _below(x: np.ndarray) -> np.ndarray:
+    """``x`` (float64 sums of whole cycles), made no larger than the exact integer sums where
+    float64 rounds (above 2**53)."""
+    return np.where(x < 2.0**53, x, x * (1 - 1e-12))
 
 
 def dram_floor(mps: Mappings, hw: HardwareSpec, count: int) -> np.ndarray:
@@ -577,10 +596,10 @@ def dram_floor(mps: Mappings, hw: HardwareSpec, count: int) -> np.ndarray:
     dram = (nbytes / hw.dram_bytes_per_cycle
             + hw.dram.latency_cycles * (nm * nn * nk + nm * nn))
     # Whole cycles: a transfer's cycles are whole, so their sum is at least the ceiling.
-    dram = np.ceil(dram - 1e-9).astype(np.int64)
+    dram = np.ceil(dram - 1e-9)
     if hw.core is not None:
-        return count * (hw.command_cycles + dram)
-    return hw.command_cycles + count * dram
+        return _below(count * (hw.command_cycles + dram))
+    return _below(hw.command_cycles + count * dram)
 
 
 def fastest_mappings(cands: Candidates, hw: HardwareSpec, widths: OperandWidths,
@@ -646,7 +665,7 @@ def fastest_mappings(cands: Candidates, hw: HardwareSpec, widths: OperandWidths,
     open_[idx] = False
     cost(idx)
     open_ &= beats(dram)
-    floor = np.full(len(rank), np.iinfo(np.int64).max)
+    floor = np.full(len(rank), np.inf)
     left = np.flatnonzero(open_)
     floor[left] = cycles_floor(mps.take(left), hw, widths, a_bits, b_bits, out_bits, group_size,
                                count)
@@ -680,8 +699,8 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     starts = offsets[:-1]
     compute, active, dequant = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size)
     sram, psum = _sram_bits(s, mps, hw, a_bits, b_bits)
-    load = _dram_cycles(s.load_bytes, hw)
-    wb = _dram_cycles(s.writeback_bytes, hw)
+    load = _dram_cycles(s.load_bytes, hw, weight)
+    wb = _dram_cycles(s.writeback_bytes, hw, weight)
     check_counter(count * float(((compute + load + wb) * weight.astype(np.float64)).sum()),
                   "cycles of one operator")
 
