@@ -54,8 +54,9 @@ MAX_BATCH_TOKENS = 2**26               # batch x tokens: the rows of the largest
 # A served trace is scheduled step by step: 1,000 requests of up to 4k tokens take a few
 # seconds; a million requests would take hours.
 MAX_REQUESTS = 2**17
-# A GEMM is mapped as blocks that each get a row of int64/float64 arrays. A 131,072-token
-# Llama-3-8B prefill (its attention about 2**22 blocks) takes 17 s and 0.9 GB.
+# A GEMM is mapped as blocks. When each got a row of int64/float64 arrays, a 131,072-token
+# Llama-3-8B prefill (its attention about 2**22 blocks) took 17 s and 0.9 GB; GEMMs are now
+# costed on at most 64 representative blocks (0.1 s), fused attention still block by block.
 MAX_BLOCKS = 2**22
 
 # Tensors a command creates or reads (synthetic weights, a .npy, a checkpoint tensor and the
