@@ -96,7 +96,7 @@ BITMOD_MAN_BITS = 15
 ACCUMULATORS = ("exact", "bitmod")
 # The floating accumulator's loop (`BitModConfig.loop`): normalize the sum every cycle, as
 # BitMoD's published PE does (fewer gates), keep it unnormalized (a shorter loop: faster), or
-# keep it unnormalized with its large shifts decoded a cycle ahead (shorter still, more gates).
+# lag its normalization a cycle with both shift amounts decoded a cycle ahead (shorter still).
 LOOPS = ("normalized", "unnormalized", "decoded")
 # Where the dequantizers are (`BitModConfig.dequantizer`): one per PE, or one per PE row shared
 # by the row's PEs (they share the row's weights, hence its group scales).
@@ -166,9 +166,10 @@ class BitModConfig:
             BitMoD's published PE does, the smaller loop; ``"unnormalized"`` keeps the sum
             unnormalized and folds the normalization into the next cycle's alignment shift
             (the dequantizer clears the dropped bits): a shorter loop, more gates;
-            ``"decoded"`` is the unnormalized loop with its large shift amounts decoded a
-            cycle ahead and the stored sum's low-zero tests registered: shorter still, more
-            gates (the faster choice on the FPGA, with ``pipeline=7``).
+            ``"decoded"`` lags the normalization a cycle further (the sum is stored with
+            its pending shift, `_BackEnd._lagged_group`), so both of the adder's shift amounts
+            come decoded from registers: shorter still (the faster choice on the FPGA, with
+            ``pipeline=7``), more gates than the published loop.
         dequantizer: ``"per_pe"`` (the default: each PE dequantizes its own groups) or
             ``"row"`` (one dequantizer per PE row serves the row's ``cols`` PEs in turn, each
             PE's group value waiting in its hand-off register): a group then occupies the
@@ -730,7 +731,7 @@ class _Control(NamedTuple):
 
 # Exponent bits by which ``loop="decoded"`` shifts the dequantized product before the "place"
 # registers (the rest after them): the two halves of the placement shifter on either side.
-_PLACE_LOW_BITS = 4
+_PLACE_LOW_BITS = 3
 
 
 class _Dequant(NamedTuple):
@@ -902,27 +903,33 @@ def _at_least(value: Value, bound: int) -> Value:
     return out
 
 
-def _decoded_amounts(m: Module, name: str, dif: Value, offsets: int, n: int,
-                     flags: int = 0) -> list[Value]:
-    """The large shift amount of `_difference_flags` (of ``dif + i`` for i in 0..offsets - 1),
-    decoded for `_decoded_shift`: one-hot ``amount == a`` for a in 0..n - 1, then the
-    thermometer ``amount >= j`` for j in 1..n. The amount is ``dif`` (dif >= 0) or ``-dif - 1``
-    (dif < 0), so every offset's decode comes from one set of comparisons of ``dif`` with
-    constants. With ``flags``, then the low ``flags`` bits of `_difference_flags` from the
-    same comparisons: ``dif < 0``, ``dif <= 0``, ``dif <= -j`` for j in 2..flags - 1. The
-    comparisons are signals named ``name`` (each is read by several offsets, and the Verilog
-    would repeat an expression at every read)."""
-    (dif,) = _named(m, (dif,), name + "_dif")
-    eq_values, ge_values = range(-n - offsets, n), range(-n - offsets - flags, n + 1)
-    equal = dict(zip(eq_values, _named(m, tuple(dif == v for v in eq_values), name + "_eq"),
+def _lagged_amounts(m: Module, name: str, x: Value, cands: int, n_w: int,
+                    n_p: int) -> list[Value]:
+    """For each candidate pending shift i in 0..cands - 1, the lagged loop's next shift amounts
+    decoded for `_decoded_shift` (one-hot ``amount == a`` for a < n, then the thermometer
+    ``amount >= j`` for j in 1..n), packed: the stored sum's ``max(x, i)`` (``n_w``), the
+    operand's ``max(i - x, 0)`` (``n_p``), then ``x > i`` (the operand's exponent is above the
+    stored sum's). ``x`` is the operand's exponent less the stored sum's frame. Every bit is a
+    comparison of ``x`` with a constant (or a constant); the comparisons are signals named
+    ``name`` (shared by the candidates: the Verilog would repeat an expression at every
+    read)."""
+    (x,) = _named(m, (x,), name + "_x")
+    eq_values = sorted({*range(cands, n_w), *range(1 - n_p, cands)})
+    ge_values = sorted({*range(cands, n_w + 1), *range(1 - n_p, cands + 1)})
+    equal = dict(zip(eq_values, _named(m, tuple(x == v for v in eq_values), name + "_eq"),
                      strict=True))
-    at_least = dict(zip(ge_values, _named(m, tuple(_at_least(dif, t) for t in ge_values),
+    at_least = dict(zip(ge_values, _named(m, tuple(_at_least(x, t) for t in ge_values),
                                           name + "_ge"), strict=True))
-    return [Cat(*[equal[a - i] | equal[-a - 1 - i] for a in range(n)],
-                *[at_least[j - i] | ~at_least[-j - i] for j in range(1, n + 1)],
-                *[~at_least[(1 if j == 1 else 1 - j) - i] if j else ~at_least[-i]
-                  for j in range(flags)])
-            for i in range(offsets)]
+    one, zero = C(1, 1), C(0, 1)
+    out = []
+    for i in range(cands):
+        w_hot = [zero if a < i else ~at_least[i + 1] if a == i else equal[a]
+                 for a in range(n_w)]
+        w_ge = [one if j <= i else at_least[j] for j in range(1, n_w + 1)]
+        p_hot = [at_least[i] if a == 0 else equal[i - a] for a in range(n_p)]
+        p_ge = [~at_least[i - j + 1] for j in range(1, n_p + 1)]
+        out.append(Cat(*w_hot, *w_ge, *p_hot, *p_ge, at_least[i + 1]))
+    return out
 
 
 def _sum_low_zero_parts(a: Value, b: Value, low: int, high: int) -> Value:
@@ -937,7 +944,7 @@ def _sum_low_zero_parts(a: Value, b: Value, low: int, high: int) -> Value:
 
 def _decoded_shift(value: Value, dec: Value, width: int) -> Value:
     """``value >> amount`` (arithmetic, ``width`` bits) with the amount decoded
-    (`_decoded_amounts`): bit k is a balanced OR over the amounts that bring a bit of
+    (`_lagged_amounts`): bit k is a balanced OR over the amounts that bring a bit of
     ``value`` (selected & that bit), and the thermometer entry that brings the sign: a few LUT
     levels, where a shifter takes one multiplexer per amount bit."""
     n = len(dec) // 2
@@ -966,6 +973,8 @@ def _float_shifts(c: BitModConfig) -> int:
 def _exponents_ahead(c: BitModConfig, emax_next: Value) -> list[Value]:
     """``emax_next - i`` for each normalization shift i (signed): the next cycle's exponent
     differences are then one subtraction from the stored exponent."""
+    if c.loop == "decoded":  # the lagged loop reads the next exponent only
+        return [Cat(emax_next, C(0, 1)).as_signed()]
     return [(emax_next - i).as_signed() for i in range(_float_shifts(c))]
 
 
@@ -1009,6 +1018,18 @@ def _one_hot_select(picks: list[Value], values: list[Value]) -> Value:
             v = Cat(v, (v[-1] if v.shape().signed else C(0, 1)).replicate(width - len(v)))
         out = out | (v.as_unsigned() & pick.replicate(width))
     return out
+
+
+def _thermometer_select(above: list[Value], values: list[Value]) -> Value:
+    """``values[i]`` for the index ``i`` whose thermometer code is ``above`` (``above[j]``:
+    i > j, so above[j + 1] implies above[j]): a balanced tree of 2:1 multiplexers, each
+    driven by one bit of ``above`` (two LUT levels for four values, one pick fewer than a
+    one-hot AND-OR behind the picks)."""
+    if len(values) == 1:
+        return values[0]
+    mid = len(values) // 2
+    return Mux(above[mid - 1], _thermometer_select(above[mid:], values[mid:]),
+               _thermometer_select(above[:mid - 1], values[:mid]))
 
 
 def _msb_index(v: Value) -> Value:
@@ -1247,7 +1268,9 @@ class _BackEnd:
             return self._exact_group(operand, sfx), C(0, 1)
         if c.loop == "normalized":
             return self._normalized_group(*operand, sfx)
-        return self._unnormalized_group(*operand, sfx, decoded=c.loop == "decoded")
+        if c.loop == "decoded":
+            return self._lagged_group(*operand, sfx)
+        return self._unnormalized_group(*operand, sfx)
 
     def _placement(self, dq: _Dequant, sfx: str, *beside: Value) -> tuple[Value, ...]:
         """The floating dequantizer's product and the shift that places it at the group's
@@ -1427,7 +1450,7 @@ class _BackEnd:
         return new_man, new_exp
 
     def _unnormalized_group(self, partial: Value, emax: Value, ahead: list[Value] | None,
-                            sfx: str, decoded: bool = False) -> tuple[Signal, Signal]:
+                            sfx: str) -> tuple[Signal, Signal]:
         """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`) with the
         unnormalized loop (``loop="unnormalized"``): the group value after this cycle's term
         as (sum, exponent of its LSB), not yet normalized (the dequantizer clears the bits the
@@ -1448,20 +1471,7 @@ class _BackEnd:
         mb, eb, width, abits = self._float_widths(partial)
         total_reg = self._cut.data(signed(width), "acct" + sfx)
         base = self._cut.data(eb, "accx" + sfx)  # exponent of the stored sum's LSB
-        if decoded:
-            # Whether the stored sum's low k bits are 0 (for its exactly -2**k case), one flag
-            # per threshold k, comes from a register, found beside the adder from its operands
-            # (`_sum_low_zero_parts`, ANDed up to each k before the register: the picks then
-            # read one flag per threshold).
-            groups = -(-(mb - 1) // 4)
-            parts_z = Signal(width - mb, name="accz" + sfx, init=(1 << (width - mb)) - 1,
-                             reset_less=self._cut.lean_reset)
-            zeros = list(parts_z)
-            # Named: every bit of both adder sides and of the flags' pick reads them.
-            picks = list(_named(m, tuple(_normalization_picks(total_reg, mb, zeros=zeros)),
-                                "accpk" + sfx))
-        else:
-            picks = _normalization_picks(total_reg, mb)
+        picks = _normalization_picks(total_reg, mb)
         incs = range(len(picks))
         # Exponent difference flags of the coming step (`_difference_flags`).
         flags = self._cut.data(len(incs) + abits, "accf" + sfx)
@@ -1472,20 +1482,7 @@ class _BackEnd:
         nearer = [le0, later, *ge]  # d >= i for each inc i
         big_t = Signal(signed(width), name="accbt" + sfx)  # stored sum >> d (d > 0)
         big_p = Signal(signed(width), name="accbp" + sfx)  # operand >> -d (d <= 0)
-        if decoded:
-            # The large shift amount also comes decoded from a register (`_decoded_amounts`):
-            # each shifted bit is one flat AND-OR over the amounts, not a mux per amount bit.
-            # Amount 0 (the flags' reset value) after a reset, or from the first cycle's clear.
-            dec = Signal(2 * (width - 2), name="accdec" + sfx, init=1,
-                         reset_less=self._cut.lean_reset)
-            if ahead is None:
-                m.d.comb += dec.eq(_decoded_amounts(m, "accda" + sfx,
-                                                    Cat(amount, C(0, 1)).as_signed(), 1,
-                                                    width - 2)[0])
-            m.d.comb += [big_t.eq(_decoded_shift(total_reg[1:].as_signed(), dec, width)),
-                         big_p.eq(_decoded_shift(partial, dec, width))]
-        else:
-            m.d.comb += [big_t.eq((total_reg >> 1) >> amount), big_p.eq(partial >> amount)]
+        m.d.comb += [big_t.eq((total_reg >> 1) >> amount), big_p.eq(partial >> amount)]
         # For each normalization shift inc = i, both sides' shifted values, ready beside the
         # leading-one detection (only the registered flags and the large shift feed them): the
         # stored sum by max(i, d), the operand by max(i - d, 0); the picks select one of each.
@@ -1496,30 +1493,14 @@ class _BackEnd:
                 near = Mux(nearer[j], partial >> (i - j), near)
             nears.append(near)
         total = Signal(signed(width), name="accs" + sfx)
-        if decoded:
-            # The registered flags fold into the picks, so each side is one AND-OR over the
-            # candidate values (the same sums and parts as below, two LUT levels after them).
-            far = [p & later & nearer[i] for i, p in zip(incs, picks, strict=True)]
-            side_t = _one_hot_select(
-                [Cat(*far).any(), *[p & ~f for p, f in zip(picks, far, strict=True)]],
-                [big_t, *[total_reg >> i for i in incs]])
-            side_p = _one_hot_select([p & later for p in picks] + [p & ~later for p in picks],
-                                     nears + [big_p >> i for i in incs])
-            # Named: the low-zero tests read each bit of both sides several times.
-            side_t, side_p = _named(m, (side_t, side_p), "accsd" + sfx)
-        else:
-            sums = [Mux(later & nearer[i], big_t, total_reg >> i) for i in incs]
-            parts = [Mux(later, near, big_p >> i) for i, near in zip(incs, nears, strict=True)]
-            side_t, side_p = _one_hot_select(picks, sums), _one_hot_select(picks, parts)
+        sums = [Mux(later & nearer[i], big_t, total_reg >> i) for i in incs]
+        parts = [Mux(later, near, big_p >> i) for i, near in zip(incs, nears, strict=True)]
+        side_t, side_p = _one_hot_select(picks, sums), _one_hot_select(picks, parts)
         m.d.comb += total.eq(side_t.as_signed() + side_p.as_signed())
         new_base = Signal(eb, name="accne" + sfx)
         m.d.comb += new_base.eq(_one_hot_select(
             picks, [Mux(nearer[i], emax, base + i) for i in incs]))
         self._group_update([total_reg, base], [0, 0], [total, new_base])
-        if decoded:
-            parts = _sum_low_zero_parts(side_t, side_p, mb - 1, width - 2)
-            self._group_update([parts_z], [parts_z.init],
-                               [Cat(*[parts[:groups + i].all() for i in range(width - mb)])])
         if ahead is not None:
             # The coming step's flags for each possible new exponent (base + i, or emax when
             # the operand's is above), chosen by the same picks; reset and idle need no pick.
@@ -1529,28 +1510,101 @@ class _BackEnd:
             cases = [_difference_flags(-ahead[0], len(incs), abits),
                      _one_hot_select(picks, cands),
                      _difference_flags(base - ahead[0], len(incs), abits)]
-            if decoded:
-                # The decoded amounts of the same candidates, from the registers, picked alike.
-                # After a hand-off the stored sum is 0: its shift does not matter, and the
-                # operand's is 0 (an operand at exponent 0) or not taken (one above): amount 0.
-                dif = Signal(signed(len(base) + 2), name="accdd" + sfx)
-                rise_dif = Signal(signed(len(base) + 2), name="accdr" + sfx)
-                m.d.comb += [dif.eq(base - ahead[0]), rise_dif.eq(emax - ahead[0])]
-                # The flags the loop reads (not the binary amount: the decoded one replaces it)
-                # come from the same comparisons, all after one subtraction.
-                near = _decoded_amounts(m, "accdn" + sfx, dif, len(incs), width - 2,
-                                        len(incs))
-                rise_dec = _decoded_amounts(m, "accdq" + sfx, rise_dif, 1, width - 2,
-                                            len(incs))[0]
-                # As the flags' cases, one AND-OR: idle takes near[0], a step the picked one.
-                step, risen = self._step, [p & nearer[i] for i, p in zip(incs, picks,
-                                                                         strict=True)]
-                gates = [(~step if i == 0 else C(0, 1)) | step & p & ~r
-                         for i, (p, r) in zip(incs, zip(picks, risen, strict=True), strict=True)]
-                with m.If(self._run):
-                    m.d.sync += Cat(dec, flags[:len(incs)]).eq(Mux(
-                        self._g_clear, Cat(C(1, len(dec)), cases[0][:len(incs)]),
-                        _one_hot_select([*gates, step & Cat(*risen).any()], [*near, rise_dec])))
-            else:
-                self._group_update([flags], *([v] for v in cases))
+            self._group_update([flags], *([v] for v in cases))
         return total, new_base
+
+    def _lagged_group(self, partial: Value, emax: Value, ahead: list[Value] | None,
+                      sfx: str) -> tuple[Signal, Signal]:
+        """BitMoD's floating group accumulator (`models.bitmod_accumulate_step`) with the
+        normalization lagged a cycle (``loop="decoded"``): the group value after this cycle's
+        term as (sum, exponent of its LSB), not normalized (the dequantizer clears the bits
+        the normalization drops, as for the unnormalized loop).
+
+        The unnormalized loop stores the sum ``T`` at its LSB's exponent ``B`` and shifts it
+        next cycle by ``max(inc, d)`` (``inc`` its normalization, ``d = e - B`` the operand's
+        exponent above it), the operand by ``max(inc - d, 0)``: both amounts wait for the
+        leading-one detection of ``T``. This loop stores ``W = T << r`` instead, at the frame
+        ``F = B - r`` (``r``, 0..3, the part of the normalization not applied yet: the low
+        ``r`` bits of ``W`` are 0), and with ``D = e - F`` adds
+
+            W' = (W >> max(D, r)) & ~(2**r' - 1)  +  (P >> max(r - D, 0)) & ~(2**r' - 1)
+
+        at the frame ``max(B, e)``, with ``r' = max(L - max(D, r), 0)``, ``L`` the
+        normalization of ``W`` (its leading one): the same sum as the unnormalized loop's,
+        shifted left by ``r'``. Both shift amounts come from registers (decoded a cycle
+        ahead for each candidate ``r'``, picked at the end of the cycle, as the unnormalized
+        loop's); the cycle's leading-one detection only masks the sides' low 3 bits. The
+        stored sum's low-zero tests (its exactly -2**k case) are registered, found beside the
+        adder from its operands (`_sum_low_zero_parts`)."""
+        m, c, run = self._m, self._c, self._run
+        lean = self._cut.lean_reset
+        mb, eb, width, _ = self._float_widths(partial)
+        ww = width + 1  # W = T << r' stays below 2**(width - 1) + 2**(len(partial) - 1)
+        n_w, n_p, cands = ww - 1, len(partial) - 1, _float_shifts(c)
+        w_reg = self._cut.data(signed(ww), "acct" + sfx)
+        frame = self._cut.data(eb, "accx" + sfx)  # F: exponent of W's LSB
+        base = self._cut.data(eb, "accb" + sfx)  # F + r: exponent of T's LSB
+        pend = Signal(cands - 1, name="accr" + sfx, reset_less=lean)  # r, thermometer
+        zeros = Signal(ww - mb, name="accz" + sfx, init=(1 << (ww - mb)) - 1, reset_less=lean)
+        dlen = 2 * n_w + 2 * n_p + 1
+        if ahead is None:
+            dec = Signal(dlen, name="accdec" + sfx)
+            m.d.comb += dec.eq(_thermometer_select(list(pend), _lagged_amounts(
+                m, "accda" + sfx, emax - frame, cands, n_w, n_p)))
+        else:
+            # Reset as after a hand-off (below).
+            dec = Signal(dlen, name="accdec" + sfx, init=1 << (2 * n_w) | 1 << (dlen - 1),
+                         reset_less=lean)
+        dec_w, dec_p, later = dec[:2 * n_w], dec[2 * n_w:-1], dec[-1]
+        # The pending shift r' of this step: W's leading one against its shift max(D, r)
+        # (one-hot in the decoded amount's low bits); masks[j]: r' > j.
+        reach = _normalization_reach(w_reg, mb, zeros=list(zeros))
+        masks = _named(m, tuple(
+            Cat(*[dec_w[a] & reach[a + j] for a in range(cands - j)]).any()
+            for j in range(cands - 1)), "accmk" + sfx)
+        big_w = _decoded_shift(w_reg, dec_w, ww)
+        big_p = _decoded_shift(partial, dec_p, ww)
+        side_w, side_p = _named(m, tuple(
+            Cat(*[v[j] & ~masks[j] for j in range(cands - 1)], v[cands - 1:])
+            for v in (big_w, big_p)), "accsd" + sfx)
+        total = Signal(signed(ww), name="accs" + sfx)
+        m.d.comb += total.eq(side_w.as_signed() + side_p.as_signed())
+        f_step = Signal(eb, name="accf" + sfx)
+        m.d.comb += f_step.eq(Mux(later, emax, base))
+        new_base = Signal(eb, name="accne" + sfx)
+        m.d.comb += new_base.eq(_thermometer_select(list(masks),
+                                                    [f_step + i for i in range(cands)]))
+        groups = -(-(mb - 1) // 4)
+        parts = _sum_low_zero_parts(side_w, side_p, mb - 1, ww - 2)
+        # A cycle without a step applies the pending shift (W >> r at the frame F + r, its
+        # low-zero tests r thresholds up): the state then has r = 0 and the frame B, as a step
+        # whose operand is not above leaves it, so the next amounts come from one difference.
+        # The tests past the top threshold read 0: W >> r is below 2**(width - 2) in
+        # magnitude, so the top threshold's reach is 0 whatever its test says when W != 0.
+        self._group_update(
+            [w_reg, frame, base, pend, zeros], [0, 0, 0, 0, zeros.init],
+            [total, f_step, new_base, Cat(*masks),
+             Cat(*[parts[:groups + i].all() for i in range(ww - mb)])],
+            [_thermometer_select(list(pend), [w_reg >> i for i in range(cands)]), base, base,
+             0, _thermometer_select(list(pend), [Cat(zeros[i:], C(0, i))
+                                                 for i in range(cands)])])
+        if ahead is not None:
+            # The next step's amounts, for each candidate r' (this step's; 0 without a step):
+            # its operand's exponent less the frame the stored sum will have, this operand's
+            # exponent (a step whose operand is above the stored sum) or B (any other step, or
+            # none), picked before one subtraction by a LUT of registers. After a hand-off the
+            # sum is 0 at frame 0: a constant, amount 0 for both sides (W is 0) and the operand
+            # above (the frame becomes its exponent).
+            clear, step, e_next = self._g_clear, self._step, ahead[0]
+            rise = Signal(name="accrs" + sfx)
+            m.d.comb += rise.eq(step & later)
+            # Exponents are below 2**eb (and the operand's below 2**len(emax)): their
+            # differences fit eb + 1 bits, so each comparison is a two-level LUT function.
+            xw = max(eb, len(emax)) + 1
+            options = _lagged_amounts(m, "accda" + sfx,
+                                      (e_next - Mux(rise, emax, base))[:xw].as_signed(),
+                                      cands, n_w, n_p)
+            with m.If(run):
+                m.d.sync += dec.eq(Mux(clear, dec.init, _thermometer_select(
+                    [step & mk for mk in masks], options)))
+        return total, f_step

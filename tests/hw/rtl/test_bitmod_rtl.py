@@ -269,7 +269,9 @@ def test_decoded_loop_low_zero_parts_test_every_bit():
     from hwsim.hw.rtl.bitmod import BITMOD_MAN_BITS, _sum_low_zero_parts
 
     c = BitModConfig(weights="bitmod", accumulator="bitmod", loop="decoded", pipeline=7)
-    width = max(c.partial_width, BITMOD_MAN_BITS) + 1
+    # The lagged loop's sum W: one bit above the unnormalized loop's (it holds that sum
+    # shifted left by the pending normalization), thresholds up to its top magnitude bit.
+    width = max(c.partial_width, BITMOD_MAN_BITS) + 2
     low, high = BITMOD_MAN_BITS - 1, width - 2
     a, b = Signal(signed(width)), Signal(signed(width))
     parts = _sum_low_zero_parts(a, b, low, high)
