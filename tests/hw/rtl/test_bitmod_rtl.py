@@ -85,6 +85,17 @@ def test_bitmod_accumulator_pe_matches_model(weights, pipeline, loop):
     _check(dut, bitmod_random(c, n=6, seed=31), seed=32)
 
 
+def test_decoded_loop_under_stalls():
+    # The lagged loop (loop=decoded) changes its state in cycles without a step: it applies
+    # the pending normalization shift there, and its next shift amounts then come from the
+    # stored exponent, not from this cycle's operand. Random outputs under random stalls and
+    # back-pressure, longer than the other loops' (deriving the next amounts from the operand's
+    # exponent in a stalled cycle passes the 6-output run above, fails this one).
+    c = BitModConfig(weights="bitmod", accumulator="bitmod", loop="decoded", pipeline=7,
+                     **SMALL)
+    _check(BitModPE(c), bitmod_random(c, n=12, seed=101), seed=1)
+
+
 # The loop's boundaries at depth 0 (the exponent difference in the cycle), 1 (a cycle ahead
 # from the lane sum's register), 4 (from the "shift" cut) and 7 (every cut); the exact
 # accumulator has no normalization, but the same sums through it cost little.
