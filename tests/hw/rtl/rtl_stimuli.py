@@ -468,6 +468,47 @@ def _place_probes_and_check(grid: _LoopGrid, outputs: list[_LoopOutput], scale: 
                     man, exp = bitmod_accumulate_step(man, exp, np.array([p]), np.array([ex]))
 
 
+def bitmod_pending_cancellations(c: BitModConfig, n: int = 24, seed: int = 3) -> Case:
+    """Per output (one group of 3 beats): two negative lane sums at one exponent whose sum
+    needs a normalization shift (|T| >= 2**(m - 1)), the next beat an operand 1-3 exponents
+    above the model's exponent X that nearly cancels it (its value -(man >> d) plus a small
+    odd number). Under stalls (`run_stream`'s seed) a cycle without a step falls between
+    them: the lagged loop (``loop="decoded"``) applies its pending shift there, and the next
+    step's masks read the shifted low-zero tests; the near-cancellation keeps the bits a
+    wrong mask drops (random sums do not: the next normalization drops them anyway)."""
+    if c.groups != 1 or c.beats < 3 or c.rows * c.cols != 1 or len(c.families) != 1:
+        raise ValueError("pending cancellations: one PE, one family, one group of >= 3 beats")
+    rng = np.random.default_rng(seed)
+    codes = [_one_term_codes(f) for f in c.families]
+    if codes[0][1] is None:
+        raise ValueError("pending cancellations: needs a family with a last-term-only code")
+    grid = _LoopGrid(c, codes, np.zeros(n, np.int64),
+                     np.zeros((n, c.beats, 1, c.lanes), np.int64),
+                     np.zeros((n, c.beats, 1, c.lanes), np.uint16))
+    mb = BITMOD_MAN_BITS
+    o = 0
+    while o < n:
+        e0 = int(rng.integers(12, 18))
+        a = -int(rng.integers(1 << (mb - 2), 1 << (mb - 1)))
+        b = -int(rng.integers(1 << (mb - 2), 1 << mb))
+        man, x = np.zeros(1, np.int64), np.zeros(1, np.int64)
+        for p, e in ((a, e0), (b, e0), (0, 0)):  # the last: beat 1's empty last term
+            man, x = bitmod_accumulate_step(man, x, np.array([p]), np.array([e]))
+        d = int(rng.integers(1, 4))
+        probe = -(int(man[0]) >> d) + int(rng.choice([1, 3, 5, -1, -3]))
+        try:  # a's term last in beat 0, b's first in beat 1: consecutive cycles
+            grid.place(o, 0, True, a, e0)
+            grid.place(o, 1, False, b, e0)
+            grid.place(o, 2, False, probe, int(x[0]) + d)
+        except (ValueError, AssertionError):  # not representable in the lanes: draw again
+            grid.w[o], grid.a[o] = 0, 0
+            continue
+        o += 1
+    scale = rng.integers(1, 1 << c.scale_bits, (n, c.beats, 1))
+    sneg = rng.integers(0, 2, (n, c.beats, 1))
+    return _bitmod_case("pending_cancellations", c, grid.w, grid.a, scale, sneg, 0, grid.mode)
+
+
 def bitmod_edges(c: BitModConfig, mode: int = 0, seed: int = 4) -> Case:
     """Exhaustive where it is finite: every (weight code, selector, FP16 edge value) of the
     mode's family on every lane position. The selector is per beat (shared by a row's lanes),

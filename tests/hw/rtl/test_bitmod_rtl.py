@@ -10,6 +10,7 @@ from rtl_stimuli import (
     bitmod_edges,
     bitmod_exhaustive,
     bitmod_loop_boundaries,
+    bitmod_pending_cancellations,
     bitmod_random,
     bitmod_specials,
 )
@@ -94,6 +95,19 @@ def test_decoded_loop_under_stalls():
     c = BitModConfig(weights="bitmod", accumulator="bitmod", loop="decoded", pipeline=7,
                      **SMALL)
     _check(BitModPE(c), bitmod_random(c, n=12, seed=101), seed=1)
+
+
+def test_decoded_loop_pending_shift_across_stalls():
+    # A negative sum whose normalization the lagged loop still holds pending, cycles without a
+    # step (stalls), then an operand 1-3 exponents above that nearly cancels it: the stalled
+    # cycle applies the pending shift, and the next step's masks read the shifted low-zero
+    # tests. Filling the tests shifted in above the top threshold with 1 passes every random
+    # and boundary run, fails this one (stall seeds 2 and 3 place a stall there).
+    c = BitModConfig(weights="int4", lanes=4, group_size=12, k=12, accumulator="bitmod",
+                     loop="decoded", pipeline=7)
+    dut, case = BitModPE(c), bitmod_pending_cancellations(c)
+    for seed in (None, 2, 3):
+        _check(dut, case, seed=seed)
 
 
 # The loop's boundaries at depth 0 (the exponent difference in the cycle), 1 (a cycle ahead
