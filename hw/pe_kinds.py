@@ -295,15 +295,14 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
            _frozen({"bitmod_pe": BlockPE(_BITMOD_FIELDS, derived=_bitmod_formats),
                     "pe_array": _BITMOD_ARRAY}),
            (FpgaStudy("bitmod", "BitMoD bit-serial PE (FP16 x fp3/fp4/INT)", "bitmod_pe",
-                      # BitMoD's accumulator, unnormalized loop, 7 stages (85.8 MHz alone): the
-                      # fastest per LUT of the builds measured when the study was run; the exact
-                      # accumulator at 7 stages measured since is 1.56x per LUT alone, and its
-                      # array packs 20 PEs where this one packs 14, but it is not yet placed and
-                      # routed (hw/fpga/presets/README.md). A dequantizer per PE: the study's
-                      # arrays have 1-2 columns, and its linear extrapolation needs a per-PE cost.
+                      # The exact accumulator, 7 stages: the fastest per LUT measured (alone
+                      # 1.56x BitMoD's accumulator's 7-stage build per LUT; its array packs 20
+                      # PEs where that one packs 14). Its arrays from 4x4 place with nextpnr's
+                      # static placer, not HeAP (hw/fpga/presets/README.md). A dequantizer per
+                      # PE: the study's arrays have few columns, and its linear extrapolation
+                      # needs a per-PE cost.
                       _frozen({"lanes": 4, "weights": "bitmod", "k": 256, "group_size": 128,
-                               "accumulator": "bitmod", "loop": "unnormalized",
-                               "pipeline": 7}),
+                               "accumulator": "exact", "pipeline": 7}),
                       array_block="pe_array", max_side=16,
                       weight_formats=("bitmod3", "bitmod4", "int4", "int8"),
                       workload=_frozen({"weights": {"format": "bitmod3", "group_size": 128},
