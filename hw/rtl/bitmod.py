@@ -344,13 +344,14 @@ class BitModArray(wiring.Component):
     calibration.
 
     With ``valid_ahead`` (needs ``registered_ready`` and no input stage) the stream's valid
-    comes a cycle ahead (``in_valid_next``), so that the beat registers' enables are
-    registers too: whether a beat is taken next cycle (``in_valid_next`` and the front's
-    readiness next cycle), one copy beside each row's weights and scale and one beside each
+    comes a cycle ahead (``in_valid_next``), so that the beat registers' enables are a gate
+    of registers beside them: a register of ``in_valid`` and one of the front's readiness
+    (both loaded with their next values) beside each row's weights and scale and beside each
     column's activations (``keep``), gated only by the output back-pressure. The front
     control's own ``accept`` (from its register of ``in_valid``) then drives no beat
     register, so that no net is both the broadcast enable and an input of the front's next
-    state. Same cycles.
+    state, and the stream's valid and the front's readiness each reach the enables in one
+    route, not one after the other. Same cycles.
     """
 
     def __init__(self, config: BitModConfig, *, input_stage: bool = True,
@@ -406,7 +407,7 @@ class BitModArray(wiring.Component):
             stage = {n: Signal(len(getattr(self, n)), name=f"stage_{n}",
                                reset_less=self.lean_reset) for n in in_names}
             stage_full = Signal()
-            core_valid, core_ready = stage_full, Signal()
+            core_valid, core_ready = stage_full, Signal(name="core_ready")
             m.d.comb += self.in_ready.eq(~stage_full | core_ready)
             with m.If(self.in_valid & self.in_ready):
                 m.d.sync += [stage[n].eq(getattr(self, n)) for n in in_names]
@@ -467,7 +468,8 @@ class BitModArray(wiring.Component):
             last_term = Signal(name="last_term", init=c.families[0].terms == 1)
             group_end, out_end, d_last = (Signal(name=n) for n in ("group_end", "out_end",
                                                                     "d_last"))
-            ready_if_run, retire_if_run = Signal(name="ready_if_run", init=1), Signal()
+            ready_if_run, retire_if_run = (Signal(name="ready_if_run", init=1),
+                                           Signal(name="retire_if_run"))
         else:
             last_term = j == n_terms - 1
             group_end, out_end = ends(beat_idx, grp)
@@ -491,12 +493,18 @@ class BitModArray(wiring.Component):
         accept = core_valid & core_ready
 
         if self.valid_ahead:
-            # The beat registers' enables: registers of whether a beat is taken next cycle
-            # (loaded below), one per row (its weights, special-value selectors and scale) and
-            # one per column (its activations); the mode, read by the front, takes ``accept``.
-            accept_w = [Signal(name=f"accept_w_{r}", attrs={"keep": 1}) for r in range(c.rows)]
-            accept_a = [Signal(name=f"accept_a_{col}", attrs={"keep": 1})
-                        for col in range(c.cols)]
+            # The beat registers' enables: a gate of a register of ``in_valid`` and one of the
+            # front's readiness (loaded below), a pair per row (its weights, special-value
+            # selectors and scale) and per column (its activations); the mode, read by the
+            # front, takes ``accept``.
+            pairs = [(Signal(name=f"valid_{u}", attrs={"keep": 1}),
+                      Signal(name=f"ready_{u}", init=1, attrs={"keep": 1}))
+                     for u in [f"w_{r}" for r in range(c.rows)]
+                     + [f"a_{col}" for col in range(c.cols)]]
+            accept_w = [Signal(name=f"accept_w_{r}") for r in range(c.rows)]
+            accept_a = [Signal(name=f"accept_a_{col}") for col in range(c.cols)]
+            m.d.comb += [en.eq(valid & ready)
+                         for en, (valid, ready) in zip(accept_w + accept_a, pairs, strict=True)]
             for n, ps in pieces.items():
                 for i, piece in enumerate(ps):
                     with m.If(run & (accept_a if n == "a" else accept_w)[i]):
@@ -504,9 +512,12 @@ class BitModArray(wiring.Component):
             if c.modes > 1:
                 with m.If(accept):
                     m.d.sync += beat["mode"].eq(src["mode"])
-            # For testbenches: the register of ``in_valid``, and the front's accept and its
-            # copies (equal in every cycle while the output is always taken).
+            # For testbenches: the register of ``in_valid``, and the front's accept and the
+            # enables (equal in every cycle while the output is always taken) ...
             self.in_valid_reg, self.accepts = core_valid, (accept, *accept_w, *accept_a)
+            # ... and each register copy with its original (the front's).
+            self.copies = [(orig, copy) for pair in pairs
+                           for orig, copy in zip((core_valid, ready_if_run), pair, strict=True)]
         else:
             with m.If(accept):
                 m.d.sync += [beat[n].eq(src[n]) for n in in_names]
@@ -548,10 +559,13 @@ class BitModArray(wiring.Component):
                 ~group_end_next | ~d_busy_next | d_last_next)
             ready_next = Mux(draining_next, d_last_next, ~full_next | (retire_next & ~out_end_next))
             if self.valid_ahead:
-                # Named, as it has two readers (else each one's Verilog restates it).
+                # Named, as it has several readers (else each one's Verilog restates it).
                 ready_sig = Signal(name="ready_next")
                 m.d.comb += ready_sig.eq(ready_next)
                 ready_next = ready_sig
+                # Kept, as its copies are: Yosys merges a register into a kept one of the
+                # same input, and this one belongs beside the front.
+                ready_if_run.attrs["keep"] = 1
             m.d.sync += [
                 last_term.eq(last_term_next), group_end.eq(group_end_next),
                 out_end.eq(out_end_next), d_last.eq(d_last_next),
@@ -559,10 +573,9 @@ class BitModArray(wiring.Component):
                 ready_if_run.eq(ready_next),
             ]
             if self.valid_ahead:
-                # Named too: the copies' one next value.
-                accept_next = Signal(name="accept_next")
-                m.d.comb += accept_next.eq(self.in_valid_next & ready_next)
-                m.d.sync += [en.eq(accept_next) for en in (*accept_w, *accept_a)]
+                m.d.sync += [reg.eq(nxt) for pair in pairs
+                             for reg, nxt in zip(pair, (self.in_valid_next, ready_next),
+                                                 strict=True)]
 
         with m.If(handoff):
             m.d.sync += [d_busy.eq(1), d_cnt.eq(0), d_final.eq(out_end)]

@@ -39,8 +39,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # ready and its front's copy, which the core acts on (`AccelCore.readies`: else the core's
     # beats and the array's differ), the slot's end from its registers and its reference test
     # (`AccelCore.slot_ends`), the arrays' registered in_valid and the test they hold
-    # (`AccelCore.valids`, the array's own register), and the array's accept (its front's)
-    # and the registers enabling its beat registers (`BitModArray.accepts`), and the compute
+    # (`AccelCore.valids`, the array's own register), the array's accept (its front's) and
+    # its beat registers' enables (`BitModArray.accepts`), the registers of in_valid and of
+    # the front's ready beside them and their originals (`BitModArray.copies`), the compute
     # record's run-time k and each array's registers of it (`AccelCore.k_regs`), and the
     # drained row (its register of rows 1.. read a cycle ahead) and its reference select
     # (`AccelCore.drain_rows`).
@@ -58,6 +59,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         accept, *copies = (ctx.get(a) for a in core.pe_array.accepts)
         assert copies == [accept] * len(copies), (
             f"the beat registers' enables {copies} != the array's accept {accept}")
+        for orig, copy in core.pe_array.copies:
+            assert ctx.get(copy) == ctx.get(orig), (
+                f"{copy.name} {ctx.get(copy)} != {orig.name} {ctx.get(orig)}")
         for ref, reg in core.k_regs:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
