@@ -20,8 +20,9 @@ descriptor, so on a core's description (a ``core`` section) each instance also p
 ``command_cycles`` and its own fill and drain: ``count`` times one instance's cycles.
 
 Vectorized over shapes: the distinct step shapes of one op (a decode stage's KV lengths) are
-mapped (`hwsim.mapping.map_gemms`) and costed (`simulate_gemms`) in one pass over their
-concatenated block schedules; each shape gets exactly the figures it gets alone.
+mapped (the fastest of each shape's `hwsim.mapping.gemm_candidates`: `fastest_mappings`) and
+costed (`simulate_gemms`) in one pass over their representative blocks; each shape gets
+exactly the figures it gets alone.
 
 Compute of a block (`hwsim.sim.pe_cycles`): non-systolic arrays process
 ceil(bn / rows) x ceil(bm / cols) array tiles back to back, each `array_tile_cycles` of the PE
@@ -779,7 +780,7 @@ def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidth
         group_size: quantization group of ``b`` along k (BitMoD dequantization), if any.
         name: op name for error messages.
         count: identical instances run back to back.
-        mapping: cost this blocking instead of the one `map_gemm` chooses (the RTL core's
+        mapping: cost this blocking instead of the fastest (`fastest_mappings`; the RTL core's
             tests cost a GEMM padded to whole buffer lines with the unpadded GEMM's blocks).
         shares: the share of each stored operand (``a``, ``b``, output) that is code, the
             rest scales (`hwsim.workloads.traffic.operand_data_shares`); for the accesses

@@ -172,7 +172,7 @@ def test_repeated_instances_on_a_core_are_commands_of_their_own(core, m, n, k):
     # The core runs one GEMM per descriptor (no command queue; `core_bench.run_commands` holds
     # every command of a sequence to one instance's `simulate_op` cycles): c instances of an op
     # (layers, heads) take c times one, the command, fill and drain included, where the
-    # simulator's own pipeline overlapped them (4x4x16 four times on SMALL: 682 against 4 x 262).
+    # simulator's own pipeline overlapped them (4x4x16 four times on SMALL: 682 against 4 x 198).
     hw = hardware_from_dict(core_hardware(core))
     op = core_op(core, m, n, k, family="fp4")
     one = simulate_op(op, hw)[0]
