@@ -65,7 +65,7 @@ def main() -> None:
                         help="minutes each tool run may take")
     parser.add_argument("--max-logic", type=_percent, default=100.0,
                         help="ceiling on the device's logic, percent in (0, 100] (100: fill it)")
-    parser.add_argument("--placer", default=DEFAULT_PLACER,
+    parser.add_argument("--placer", default=DEFAULT_PLACER, choices=list(PLACERS),
                         help=f"how nextpnr places each winner: {', '.join(PLACERS)} "
                         "(hwsim.hw.fpga.flow.PLACERS; recorded in each design point)")
     parser.add_argument("--collect", type=Path, nargs="+", default=None)
