@@ -760,6 +760,11 @@ class _SlotControl:
             m.d.comb += self.comp_ok.eq(comp_ok)
         base = ~self.slot_end & busy & running & comp_ok_next
         wb_to_send = busy & v_wb.valid & v_wb.last_k    # the write-back record's, next cycle
+        # ``fifo.valid_next`` in the write end is defensive: no reachable state has the
+        # stream's last beat without a line to send (its last line is queued before the
+        # write-back's first beat, or the drain runs ahead of a one-beat-per-line stream; a
+        # random search of the core without it found no difference), so no test can fail
+        # without it. It keeps the end a handshake's last beat should that ever change.
         m.d.sync += [
             ends["now"].eq(base & ~dma_pending),
             ends["wr"].eq(base & wb.active_next & fifo.valid_next & wb.at_last_next),
