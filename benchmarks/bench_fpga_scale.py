@@ -26,6 +26,7 @@ import yaml
 
 from hwsim.hw.fpga import SCALING_KINDS, ScalingPoint, fpga_hardware, largest_array
 from hwsim.hw.fpga.design_point import BOARD_MEMORIES
+from hwsim.hw.fpga.devices import list_devices
 from hwsim.hw.fpga.flow import DEFAULT_PLACER, PLACERS, check_placer, load_implementation
 from hwsim.hw.fpga.scaling import STUDY_FREQ_MHZ
 from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
@@ -52,7 +53,9 @@ def _workload(kind: str, folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("devices", nargs="*", default=["ecp5-25k", "ice40-up5k"])
+    parser.add_argument("devices", nargs="*", default=["ecp5-25k", "ice40-up5k"],
+                        metavar="DEVICE",
+                        help=f"devices to fill: {', '.join(list_devices())}")
     parser.add_argument("--out", type=Path, default=Path("out/bench_fpga_scale"))
     parser.add_argument("--freq", type=float, default=STUDY_FREQ_MHZ,
                         help="requested clock, MHz (default: the presets' request)")
@@ -72,10 +75,22 @@ def main() -> None:
     args = parser.parse_args()
     check_placer(args.placer)  # before any tool runs
     kinds = args.kinds.split(",")
+    for option, values, allowed in (("DEVICE", args.devices, list_devices()),
+                                    ("--kinds", kinds, SCALING_KINDS),
+                                    ("--builds", args.builds.split(","), ("dsp", "lut"))):
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            parser.error(f"{option}: unknown {', '.join(unknown)} (allowed: "
+                         f"{', '.join(allowed)})")
     builds = {b: b in args.builds.split(",") for b in ("dsp", "lut")}
     seeds = tuple(range(1, args.seeds + 1))
 
-    points = [] if args.collect is None else _collect(args.collect)
+    try:
+        points = [] if args.collect is None else _collect(args.collect)
+    except ValueError as err:
+        parser.error(f"--collect: {err}")
+    if args.collect is not None and not points:
+        parser.error(f"--collect: no fpga.json under {', '.join(map(str, args.collect))}")
     start = time.perf_counter()
     for device in [] if args.collect is not None else args.devices:
         for kind in kinds:
@@ -132,6 +147,9 @@ def _collect(folders: list[Path]) -> list:
         for path in sorted(folder.rglob("fpga.json")):
             impl = load_implementation(path)
             p = impl.params
+            if impl.block not in _KIND_OF_BLOCK:
+                raise ValueError(f"{path}: {impl.block} is not a block of the study (allowed: "
+                                 f"{', '.join(sorted(_KIND_OF_BLOCK))})")
             kind = _KIND_OF_BLOCK[impl.block]
             key = (kind, impl.device, p["rows"], p["cols"], impl.resource("dsp").used > 0)
             record = _study_records(path, folder).get(key)
