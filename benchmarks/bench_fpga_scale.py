@@ -7,8 +7,11 @@ then every design point runs the BitMoD generative setting of Llama-2-7B (256-to
 
     .venv/bin/python benchmarks/bench_fpga_scale.py [DEVICE ...] [--kinds K,K] [--builds dsp,lut]
         [--out DIR] [--max-logic PERCENT] [--placer heap|static|heap-no-tmdriv]
+        [--param KEY=VALUE ...]
     .venv/bin/python benchmarks/bench_fpga_scale.py --collect DIR [DIR ...] --out DIR
 
+``--param`` sets a PE parameter over each study's own (`hwsim.hw.pe_kinds`), e.g. ``lanes=8``:
+a design-space point of the same kind (every kind in ``--kinds`` must have it).
 Defaults: ecp5-25k and ice40-up5k, out/bench_fpga_scale. Prints the tables; the files (JSON,
 Markdown, plot, one hardware YAML per point, every build's logs) go under the folder.
 ``--collect`` rebuilds the tables from the ``fpga.json`` of earlier (e.g. parallel) runs:
@@ -24,11 +27,13 @@ from pathlib import Path
 
 import yaml
 
+from hwsim.errors import HwsimError
 from hwsim.hw.fpga import SCALING_KINDS, ScalingPoint, fpga_hardware, largest_array
 from hwsim.hw.fpga.design_point import BOARD_MEMORIES
 from hwsim.hw.fpga.devices import list_devices
 from hwsim.hw.fpga.flow import DEFAULT_PLACER, PLACERS, check_placer, load_implementation
-from hwsim.hw.fpga.scaling import STUDY_FREQ_MHZ
+from hwsim.hw.fpga.scaling import STUDY_FREQ_MHZ, study_with
+from hwsim.hw.rtl.registry import parse_params
 from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
 from hwsim.sim import simulate_workload
 from hwsim.workloads import load_workload
@@ -71,6 +76,9 @@ def main() -> None:
     parser.add_argument("--placer", default=DEFAULT_PLACER, choices=list(PLACERS),
                         help=f"how nextpnr places each winner: {', '.join(PLACERS)} "
                         "(hwsim.hw.fpga.flow.PLACERS; recorded in each design point)")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a PE parameter over each study's own, e.g. lanes=8 "
+                        "(repeatable; recorded in each build's fpga.json)")
     parser.add_argument("--collect", type=Path, nargs="+", default=None)
     args = parser.parse_args()
     check_placer(args.placer)  # before any tool runs
@@ -82,6 +90,14 @@ def main() -> None:
         if unknown:
             parser.error(f"{option}: unknown {', '.join(unknown)} (allowed: "
                          f"{', '.join(allowed)})")
+    params = {}
+    for kind in kinds:
+        study = SCALING_KINDS[kind]
+        try:
+            params[kind] = parse_params(study.array_block or study.block, args.param)
+            study_with(kind, params[kind])
+        except HwsimError as err:
+            parser.error(f"--param: {err}")
     builds = {b: b in args.builds.split(",") for b in ("dsp", "lut")}
     seeds = tuple(range(1, args.seeds + 1))
 
@@ -101,6 +117,7 @@ def main() -> None:
                 p = largest_array(kind, device, folder, freq_mhz=args.freq, seeds=seeds,
                                   dsp=dsp, timeout_s=60.0 * args.timeout,
                                   max_logic=args.max_logic / 100.0, placer=args.placer,
+                                  params=params[kind],
                                   log=lambda msg: print("  " + msg, flush=True))
                 print(f"{kind} on {device} ({'DSP' if dsp else 'LUT'}): {p.rows}x{p.cols}, "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)

@@ -16,9 +16,11 @@ Peak throughput needs the cycles a PE spends per weight, which the PE kind's cyc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from amaranth.lib import wiring
 
@@ -34,7 +36,7 @@ from hwsim.hw.fpga.flow import (
 )
 from hwsim.hw.fpga.grid import PeGrid
 from hwsim.hw.pe_kinds import FPGA_STUDIES, FpgaStudy
-from hwsim.hw.rtl.registry import build, resolve_params
+from hwsim.hw.rtl.registry import build, get_block, resolve_params
 
 __all__ = [
     "SCALING_KINDS",
@@ -45,6 +47,7 @@ __all__ = [
     "largest_array",
     "peak_macs_per_s",
     "predict_max_pes",
+    "study_with",
 ]
 
 
@@ -55,6 +58,35 @@ SCALING_KINDS = FPGA_STUDIES
 # (`presets/README.md`), so `hwsim fpga-scale` and the benchmark reproduce them. The request is
 # not a target the arrays must meet: fmax below it is a result.
 STUDY_FREQ_MHZ = 50.0
+
+
+def study_with(kind: str, params: Mapping[str, object] | None = None) -> FpgaStudy:
+    """The study ``kind`` with ``params`` over its PE's own parameters (e.g. ``lanes=8``: a
+    design-space point of the same PE kind; `hwsim.hw.pe_kinds` holds each study's choice).
+
+    The parameters are those of the block the study builds (its array block if it has one,
+    e.g. ``dequantizer`` of ``pe_array``), checked as the registry checks them; ``rows`` and
+    ``cols`` are the search's.
+
+    Raises:
+        HwsimError: unknown kind, ``rows``/``cols``, a parameter the block does not have, or
+            a value outside its range.
+    """
+    if kind not in SCALING_KINDS:
+        raise HwsimError(f"unknown PE kind {kind!r}; allowed: {', '.join(SCALING_KINDS)}")
+    study = SCALING_KINDS[kind]
+    if not params:
+        return study
+    block = study.array_block or study.block
+    fixed = sorted({"rows", "cols"} & set(params))
+    if fixed:
+        raise HwsimError(f"{kind}: {', '.join(fixed)}: set by the search (it picks the array's "
+                         "shape), not a PE parameter")
+    for key in params:
+        get_block(block).param(key)  # an unknown one: the error lists the block's parameters
+    merged = {**study.params, **params}
+    checked = resolve_params(block, merged)
+    return dataclasses.replace(study, params=MappingProxyType({k: checked[k] for k in merged}))
 
 
 def build_array(study: FpgaStudy, rows: int, cols: int) -> wiring.Component:
@@ -169,6 +201,7 @@ def largest_array(
     timeout_s: float = 3600.0,
     max_logic: float = 1.0,
     placer: str = DEFAULT_PLACER,
+    params: Mapping[str, object] | None = None,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> ScalingPoint:
     """Find the largest array of PE ``kind`` that fits ``device``, then place and route it.
@@ -186,18 +219,17 @@ def largest_array(
         freq_mhz, seeds, dsp, timeout_s: as for `flow.implement` (the limit of each tool run).
         max_logic: the largest fraction of the device's logic a shape may use, in (0, 1].
         placer: how nextpnr places the winner (a key of `flow.PLACERS`).
+        params: PE parameters over the study's own (`study_with`), e.g. ``{"lanes": 8}``.
         log: called with one line per step (the CLI prints them).
 
     Raises:
-        HwsimError: unknown kind or placer, a ceiling outside (0, 1], or not even one PE
-            fits.
+        HwsimError: unknown kind or placer, a ceiling outside (0, 1], a parameter
+            `study_with` refuses, or not even one PE fits.
     """
     check_placer(placer)
-    if kind not in SCALING_KINDS:
-        raise HwsimError(f"unknown PE kind {kind!r}; allowed: {', '.join(SCALING_KINDS)}")
+    pk = study_with(kind, params)
     if not 0.0 < max_logic <= 1.0:
         raise HwsimError(f"the logic ceiling must be in (0, 1], not {max_logic!r}")
-    pk = SCALING_KINDS[kind]
     dev = get_device(device)
     logic_bel = dev.bels["logic"]
     out = Path(out_dir)
@@ -238,13 +270,15 @@ def largest_array(
         n = min(int(n * 0.95), shape[0] * shape[1] - 1)
 
     # Record every parameter of the PE (registry defaults included) for the design point.
-    params = {**resolve_params(pk.block, dict(pk.params)), **pk.params}
+    built = pk.array_block or pk.block
+    recorded = {k: v for k, v in resolve_params(built, dict(pk.params)).items()
+                if k not in ("rows", "cols")}
     rows, cols = best
     while True:
         try:
             impl = implement(build_array(pk, rows, cols), device, out / f"{kind}_{rows}x{cols}",
                              name=pk.array_block or pk.block,
-                             params={**params, "rows": rows, "cols": cols},
+                             params={**recorded, "rows": rows, "cols": cols},
                              freq_mhz=freq_mhz, dsp=dsp, seeds=seeds, timeout_s=timeout_s,
                              placer=placer)
         except HwsimError as exc:  # DoesNotFit, or a placement / routing failure

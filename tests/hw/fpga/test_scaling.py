@@ -206,3 +206,48 @@ def test_a_logic_ceiling_outside_0_to_1_is_refused(tmp_path, ceiling):
 
     with pytest.raises(HwsimError, match=r"logic ceiling must be in \(0, 1\]"):
         scaling.largest_array("bipolar", "ecp5-25k", tmp_path, max_logic=ceiling)
+
+
+def test_study_parameters_override_the_studys_own_and_are_checked():
+    from hwsim.hw.fpga.scaling import study_with
+    from hwsim.hw.pe_kinds import FPGA_STUDIES
+
+    own = FPGA_STUDIES["bitmod"]
+    assert study_with("bitmod") is own and study_with("bitmod", {}) is own
+    eight = study_with("bitmod", {"lanes": 8, "dequantizer": "row"})
+    assert eight.params == {**own.params, "lanes": 8, "dequantizer": "row"}
+    assert eight.block == own.block and FPGA_STUDIES["bitmod"].params["lanes"] == 4
+    with pytest.raises(HwsimError, match="lanes = 99 is not allowed"):
+        study_with("bitmod", {"lanes": 99})
+    with pytest.raises(HwsimError, match="block int_mac has no parameter 'dequantizer'"):
+        study_with("int8_mac", {"dequantizer": "row"})
+    with pytest.raises(HwsimError, match="bitmod: cols, rows: set by the search"):
+        study_with("bitmod", {"rows": 2, "cols": 2})
+    with pytest.raises(HwsimError, match="unknown PE kind 'nope'"):
+        study_with("nope", {"lanes": 2})
+
+
+def test_search_builds_and_records_the_pe_parameters_it_is_given(monkeypatch, tmp_path):
+    """``params`` reach every build of the search (the packs and the routed winner), the
+    design point records them, and the point's lanes are the build's."""
+    from hwsim.hw.fpga import scaling
+
+    built, recorded = [], []
+    _model_tools(monkeypatch)
+
+    def build_array(study, rows, cols):
+        built.append(study.params["lanes"])
+        return rows, cols
+
+    def implement(block, device, out_dir, *, name, params, **_kw):
+        recorded.append((name, params))
+        return _point("bitmod", device, False).implementation
+
+    monkeypatch.setattr(scaling, "build_array", build_array)
+    monkeypatch.setattr(scaling, "implement", implement)
+    point = scaling.largest_array("bitmod", "ecp5-25k", tmp_path, params={"lanes": 8})
+    assert set(built) == {8} and len(built) >= 3 and point.lanes == 8
+    (name, params), = recorded
+    assert name == "pe_array" and params["lanes"] == 8 and params["accumulator"] == "exact"
+    assert (params["rows"], params["cols"]) == (point.rows, point.cols)
+    assert params["dequantizer"] == "per_pe"  # the array block's defaults are recorded too
