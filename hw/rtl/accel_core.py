@@ -308,12 +308,14 @@ class AccelCore(wiring.Component):
         # and its reference test (`_SlotControl`), the arrays' valid test and its register
         # (`_TileSequencer`; the array's own, with its accept copies, is ``pe_array``'s), and
         # the run-time k's view and each array's registers of it, and the drained row's
-        # reference select and the one the adder reads (`_Drain`), for testbenches.
+        # reference select and the one the adder reads (`_Drain`), and the write stream's
+        # reference beat and its registered data (`_LineFifo`), for testbenches.
         self.readies = (cmd.arr.array.in_ready, cmd.arr.in_ready)
         self.slot_ends = (slot.slot_end, slot.slot_end_ref)
         self.valids = seq.valids
         self.k_regs = seq.k_regs
         self.drain_rows = drain.rows
+        self.wr_datas = fifo.data
         self.pe_array = cmd.arr.array
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
                         "output": buf.o_mem, "output_copy": buf.o_copy}
@@ -1109,6 +1111,7 @@ class _Drain:
         m.d.sync += [o_wr.data.eq(Cat(*sums)), o_wr.en.eq(dr_active),
                      wr_line.eq(Cat(dr_line[:lg_ol], dr_half))]
         m.d.comb += o_wr.addr.eq(wr_line)
+        self.sums = Cat(*sums)     # the write port's data next cycle
         self.active, self.sel, self.line, self.half, self.last = (
             dr_active, dr_sel, dr_line, dr_half, dr_last)
         self.nx_active, self.nx_half, self.written = nx_active, nx_half, written
@@ -1253,15 +1256,59 @@ class _LineFifo:
         # Empty, the FIFO lets a line read in the cycle the drain computed it fall through
         # from the write port's data register: the drain's last lines are sent as early as
         # a direct read would send them (a line read from the RAM waits in an entry).
+        # ``wr_data_ref`` is that head's beat, driving nothing (the core tests' bench checks
+        # it equal to the port in every cycle).
         head = o_wr.data
         for i in range(depth):
             head = Mux((fifo_n != 0) & (rp == i), fifo[i], head)
         m.d.comb += core.wr_valid.eq(wr_valid)
-        words = [Signal(signed(c.word_bits), name=f"wb_word{col}") for col in range(c.cols)]
-        m.d.comb += [w.eq(head[col * ow:(col + 1) * ow].as_signed())
-                     for col, w in enumerate(words)]
-        line = Cat(*words)
-        m.d.comb += core.wr_data.eq(line.word_select(wb.ws, bus) if olb > 1 else line)
+
+        def words(line, name: str) -> Value:
+            """An output line as it leaves for DRAM: each result a sign-extended word."""
+            out = [Signal(signed(c.word_bits), name=f"{name}{col}") for col in range(c.cols)]
+            m.d.comb += [w.eq(line[col * ow:(col + 1) * ow].as_signed())
+                         for col, w in enumerate(out)]
+            return Cat(*out)
+
+        def beat(line: Value, idx) -> Value:
+            if olb == 1:
+                return line
+            return line[:bus] if isinstance(idx, int) else line.word_select(idx, bus)
+
+        ref = Signal(bus, name="wr_data_ref")
+        m.d.comb += ref.eq(beat(words(head, "wb_word"), wb.ws))
+        # The port itself is a register (``wr_data_q``), loaded with the beat that head shows
+        # next cycle, so the stream's data leave the core from flip-flops (at 8x8 the head's
+        # multiplexers and the beat select sat between the FIFO's count and the I/O across
+        # the die). Next cycle's head is this cycle's FIFO entry at the (next) read pointer,
+        # the line arriving into it, or the drain's sum falling through (the FIFO empty),
+        # chosen from registers; the (external, late) ready only picks at the end between a
+        # beat taken (the next beat of this line, or the next line's first) and one held.
+        ws, lg_olb = wb.ws, _log2(olb)
+        rp1 = Mux(rp == depth - 1, 0, rp + 1)
+
+        def entry(ptr):
+            out = fifo[0]
+            for i in range(1, depth):
+                out = Mux(ptr == i, fifo[i], out)
+            return out
+
+        unpopped = Signal(c.cols * ow, name="wb_head_held")    # next cycle's, without a pop
+        popped = Signal(c.cols * ow, name="wb_head_popped")    # with one
+        m.d.comb += [
+            unpopped.eq(Mux(fifo_n != 0, entry(rp), Mux(rd_arrive, read_line, drain.sums))),
+            popped.eq(Mux(fifo_n >= 2, entry(rp1),
+                          Mux((fifo_n == 1) & rd_arrive, read_line, drain.sums))),
+        ]
+        held_line = words(unpopped, "wb_held_word")
+        held = beat(held_line, ws)
+        taken = beat(words(popped, "wb_popped_word"), 0)
+        if olb > 1:
+            taken = Mux(ws == olb - 1, taken, beat(held_line, (ws + 1)[:lg_olb]))
+        data = Signal(bus, name="wr_data_q")
+        m.d.sync += data.eq(Mux(wr_valid & core.wr_ready, taken, held))
+        m.d.comb += core.wr_data.eq(data)
+        self.data = (ref, data)
 
 
 def _read_through(m: Module, rd: ReadPort, wr: WritePort, bus: int, name: str) -> Value:

@@ -44,7 +44,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # the front's ready beside them and their originals (`BitModArray.copies`), the compute
     # record's run-time k and each array's registers of it (`AccelCore.k_regs`), and the
     # drained row (its register of rows 1.. read a cycle ahead) and its reference select
-    # (`AccelCore.drain_rows`).
+    # (`AccelCore.drain_rows`), and the write stream's registered data and the beat of the
+    # FIFO's head they are loaded a cycle ahead with (`AccelCore.wr_datas`).
     readies, slot_ends = core.readies, core.slot_ends
     valids = (*core.valids, core.pe_array.in_valid_reg)
 
@@ -67,6 +68,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
                 f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
         ref, row = (ctx.get(r) for r in core.drain_rows)
         assert row == ref, f"the drained row {row:#x} != its reference select {ref:#x}"
+        ref, data = (ctx.get(d) for d in core.wr_datas)
+        assert data == ref, f"the write stream's data {data:#x} != the FIFO head's {ref:#x}"
 
     async def bench(ctx):
         # Each write makes the simulator settle the design: write only what changed.
