@@ -25,6 +25,7 @@ DRAM streams (valid/ready; a transfer happens at a rising edge where both are hi
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import ClassVar
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
@@ -299,7 +300,7 @@ class AccelCore(wiring.Component):
         slot = _SlotControl(m, self, cmd, itr, rec, shift)
         load = _Load(m, c, self, buf, rec, slot, shift["ld"])
         seq = _TileSequencer(m, c, buf, cmd, rec, slot)
-        drain = _Drain(m, c, buf, cmd.arr, rec, seq)
+        drain = _Drain(m, c, buf, cmd, rec, slot, seq)
         wb = _WriteBack(m, c, self, rec, slot, load)
         fifo = _LineFifo(m, c, self, buf, cmd, rec, seq, drain, wb)
         slot.close(load, seq, wb, fifo)
@@ -316,6 +317,7 @@ class AccelCore(wiring.Component):
         self.k_regs = seq.k_regs
         self.drain_rows = drain.rows
         self.wr_datas = fifo.data
+        self.cp_regs = drain.cp_refs
         self.pe_array = cmd.arr.array
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
                         "output": buf.o_mem, "output_copy": buf.o_copy}
@@ -1044,9 +1046,30 @@ class _Drain:
     tile's first line is read while that drain is at its last but one row.
     """
 
-    def __init__(self, m: Module, c: CoreConfig, buf: _Buffers, arr: _ArrayAdapter,
-                 rec: _Records, seq: _TileSequencer) -> None:
-        v_cp, result_now, busy_oline = rec.v_cp, seq.result_now, seq.busy_oline
+    def __init__(self, m: Module, c: CoreConfig, buf: _Buffers, cmd: _Command, rec: _Records,
+                 slot: _SlotControl, seq: _TileSequencer) -> None:
+        arr, result_now, busy_oline = cmd.arr, seq.result_now, seq.busy_oline
+        # The compute record's fields the drain and the write-back's prefetcher read come from
+        # registers of their own (``keep``), loaded with the record's view next cycle (the
+        # load record's view if the slot ends now, as the compute record shifts from it an edge
+        # later; its half reset while idle, as the record's is), so no shift's multiplexer
+        # sits before the drain's and the prefetcher's tests (on the 4x4 of bd4dcec, 78.20
+        # MHz, the critical path was ``shift_cp`` -> the view's ``last_k`` -> the drain's next
+        # ``final`` -> the prefetcher's last-line test -> its counts). ``cp_refs`` pairs each
+        # with the view (``drain_cp_*_ref``, driving nothing): the core tests' bench checks
+        # them equal in every cycle.
+        v_cp = SimpleNamespace()
+        self.cp_refs = []
+        for f in ("first_k", "last_k", "ho", "o_total"):
+            view = getattr(rec.v_cp, f)
+            reg = Signal.like(getattr(rec.r_cp, f), name=f"drain_cp_{f}", attrs={"keep": 1})
+            nxt = Mux(slot.slot_end, getattr(rec.v_ld, f), view)
+            m.d.sync += reg.eq(Mux(~cmd.busy, 1, nxt) if f == "ho" else nxt)
+            ref = Signal.like(reg, name=f"drain_cp_{f}_ref", attrs={})
+            m.d.comb += ref.eq(view)
+            self.cp_refs.append((ref, reg))
+            setattr(v_cp, f, reg)
+        self.cp = v_cp
         o_old, o_wr, ow = buf.o_old, buf.o_wr, c.array.out_width
         dr_active, dr_first, dr_half = Signal(), Signal(), Signal()
         dr_last = Signal()         # the drained block is its output block's last k block
@@ -1180,7 +1203,7 @@ class _LineFifo:
                  wb: _WriteBack) -> None:
         olb = c.beats_per_line(c.o_line_bits)
         lg_olb, lg_ol, ow, bus = _log2(olb), _log2(c.o_lines), c.array.out_width, buf.bus
-        v_cp, result_now, pop, busy = rec.v_cp, seq.result_now, wb.pop, cmd.busy
+        v_cp, result_now, pop, busy = drain.cp, seq.result_now, wb.pop, cmd.busy
         o_wr, o_out = buf.o_wr, buf.o_out
         dr_active, dr_line = drain.active, drain.line
         dr_half, dr_last = drain.half, drain.last

@@ -45,7 +45,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # record's run-time k and each array's registers of it (`AccelCore.k_regs`), and the
     # drained row (its register of rows 1.. read a cycle ahead) and its reference select
     # (`AccelCore.drain_rows`), and the write stream's registered data and the beat of the
-    # FIFO's head they are loaded a cycle ahead with (`AccelCore.wr_datas`).
+    # FIFO's head they are loaded a cycle ahead with (`AccelCore.wr_datas`), and the drain's
+    # registers of the compute record's fields and the record's view (`AccelCore.cp_regs`).
     readies, slot_ends = core.readies, core.slot_ends
     valids = (*core.valids, core.pe_array.in_valid_reg)
 
@@ -68,6 +69,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
                 f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
         ref, row = (ctx.get(r) for r in core.drain_rows)
         assert row == ref, f"the drained row {row:#x} != its reference select {ref:#x}"
+        for ref, reg in core.cp_regs:
+            assert ctx.get(reg) == ctx.get(ref), (
+                f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
         ref, data = (ctx.get(d) for d in core.wr_datas)
         assert data == ref, f"the write stream's data {data:#x} != the FIFO head's {ref:#x}"
 

@@ -173,6 +173,18 @@ def test_one_core_runs_every_mode():
     assert runs[0].cycles == runs[1].cycles == runs[2].cycles < runs[3].cycles
 
 
+def test_a_command_right_after_another_starts_from_the_idle_core():
+    # The second command is accepted in the first idle cycle after the first is done; the
+    # first leaves its output half at 0 in the compute record (6x10x40: three output blocks),
+    # which the idle core resets to 1 before the second's first block; the drain's register
+    # of it follows (the bench checks it against the record's view in every cycle).
+    case = make_case(SMALL, 6, 10, 40, 2, seed=7)
+    dram = DramModel(case.image.beats, 2)
+    runs = run_commands(AccelCore(SMALL), dram, [case.descriptor, case.descriptor])
+    assert [r.cycles for r in runs] == [case.model_cycles] * 2
+    assert (read_outputs(SMALL, case.image, dram.mem) == case.expected).all()
+
+
 def _relocated(desc: int, offset: int) -> int:
     from hwsim.hw.rtl.core_config import DESCRIPTOR_FIELDS
 
