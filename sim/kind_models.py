@@ -195,6 +195,10 @@ class _BitmodModel(CycleModel):
         group size."""
         if group_size is None:
             return super().lane_mac_cycles(pe, fmt, group_size)
+        # The set a build states is checked here too (the group cycles know every format).
+        w = self.widths(pe, pe.act_bits, fmt, int(fmt.bits), True)
+        if isinstance(w, str):
+            raise HwsimError(f"the {pe.kind} PE cannot run {fmt.name}: {w}")
         cycles = pc.bitmod_pe_group_cycles(group_size, pe.lanes, fmt, pe.scale_bits,
                                            pe.dequantizer_pes)
         return float(cycles) * pe.lanes / group_size

@@ -50,3 +50,13 @@ def test_unknown_study_and_unrunnable_format_are_errors():
         cycles_per_lane_mac("nope", "int8", {})
     with pytest.raises(HwsimError, match="the dint PE cannot run bipolar4"):
         cycles_per_lane_mac("dint_mac", "bipolar4", _study_params("dint_mac"))
+
+
+def test_a_format_outside_the_builds_set_is_an_error():
+    # A BitMoD build of one family runs its formats only: the group-cycle count (which knows
+    # every format) must not give int8 cycles to the fp4 build.
+    params = {**_study_params("bitmod"), "weights": "fp4"}
+    assert cycles_per_lane_mac("bitmod", "bitmod4", params) == 2.0
+    with pytest.raises(HwsimError, match=r"the bitmod PE cannot run int8: its build runs "
+                                         r"fp4_e2m1, .*bitmod4 \(pe.weight_formats\)"):
+        cycles_per_lane_mac("bitmod", "int8", params)
