@@ -35,7 +35,7 @@ from hwsim.hw.fpga.flow import (
     implement,
 )
 from hwsim.hw.fpga.grid import PeGrid
-from hwsim.hw.pe_kinds import FPGA_STUDIES, FpgaStudy
+from hwsim.hw.pe_kinds import FPGA_STUDIES, FpgaStudy, pe_for_block
 from hwsim.hw.rtl.registry import build, get_block, resolve_params
 
 __all__ = [
@@ -69,8 +69,9 @@ def study_with(kind: str, params: Mapping[str, object] | None = None) -> FpgaStu
     ``cols`` are the search's.
 
     Raises:
-        HwsimError: unknown kind, ``rows``/``cols``, a parameter the block does not have, or
-            a value outside its range.
+        HwsimError: unknown kind, ``rows``/``cols``, a parameter the block does not have, a
+            value outside its range, or a build that does not run a format of the study's
+            (``weights=fp4`` on BitMoD: its table and benchmark run bitmod3/int8).
     """
     if kind not in SCALING_KINDS:
         raise HwsimError(f"unknown PE kind {kind!r}; allowed: {', '.join(SCALING_KINDS)}")
@@ -86,6 +87,15 @@ def study_with(kind: str, params: Mapping[str, object] | None = None) -> FpgaStu
         get_block(block).param(key)  # an unknown one: the error lists the block's parameters
     merged = {**study.params, **params}
     checked = resolve_params(block, merged)
+    # The study's formats (its throughput table's, its LLM benchmark's weights and KV cache)
+    # must be ones the build runs: a BitMoD build of one family runs that family only.
+    runs = pe_for_block(study.block, checked)[0].get("weight_formats")
+    wanted = [*study.weight_formats,
+              *(study.workload.get(key, {}).get("format") for key in ("weights", "kv_cache"))]
+    missing = [f for f in dict.fromkeys(wanted) if f is not None and f not in runs] if runs else []
+    if missing:
+        raise HwsimError(f"{kind}: {', '.join(f'{k}={v}' for k, v in params.items())}: the "
+                         f"build runs {', '.join(runs)}, not the study's {', '.join(missing)}")
     return dataclasses.replace(study, params=MappingProxyType({k: checked[k] for k in merged}))
 
 

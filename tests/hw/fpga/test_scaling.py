@@ -225,6 +225,12 @@ def test_study_parameters_override_the_studys_own_and_are_checked():
         study_with("bitmod", {"rows": 2, "cols": 2})
     with pytest.raises(HwsimError, match="unknown PE kind 'nope'"):
         study_with("nope", {"lanes": 2})
+    # One weight family: the study's table (bitmod3/4, int4, int8) and benchmark (bitmod3
+    # weights, int8 KV cache) would ask the build for formats it does not run, after hours of
+    # place and route.
+    with pytest.raises(HwsimError, match=r"bitmod: weights=fp4: the build runs fp4_e2m1, "
+                                         r".*bitmod4, not the study's bitmod3, int4, int8$"):
+        study_with("bitmod", {"weights": "fp4"})
 
 
 def test_search_builds_and_records_the_pe_parameters_it_is_given(monkeypatch, tmp_path):
