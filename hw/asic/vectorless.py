@@ -25,6 +25,15 @@ underestimated; a flip-flop with enable (``$_DFFE_PP_``) is taken as Q = D one c
 its enable ignored (`gatesim`, on real operands, models it). On the calibrated blocks the
 compared sub-blocks do not move with the start; the PE's input registers do, slightly.
 
+Known error (measured 2026-12-02, `hw/asic/README.md`, "revisited"): our netlists' enable
+registers are plain flip-flops whose D is a hold multiplexer of their own Q, and the
+propagation takes Q as independent of the gates it feeds, though Q is D one cycle earlier: a
+register loading a default input under a default enable comes out at 0.152 toggles per cycle
+where simulating the same inputs gives 0.064, and control loops are inflated alike. Against
+a simulation of the default inputs, every calibrated block's whole data switching is 1.6-2.0x
+too high (the BitMoD PE's the most); a chain model of such registers, tried, spread the blocks
+further and was not adopted.
+
 Two scopes, as the published figures were made: the whole block with its primary inputs at the
 default activity (a block synthesized as one module), and each sub-block *alone*, with every
 net it reads from another sub-block at the default activity (the artifact synthesized each

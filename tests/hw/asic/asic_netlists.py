@@ -57,6 +57,19 @@ def enabled_register() -> dict:
     )
 
 
+def hold_register() -> dict:
+    """A register loading ``a`` when ``e``, else holding it, as our netlists map an enable
+    register: D (net 5) = NAND(NAND(a, e), NAND(Q, NOT e)), Q net 6."""
+    return module(
+        {"clk": ("input", [2]), "a": ("input", [3]), "e": ("input", [4]), "o": ("output", [6])},
+        {"inv": ("$_NOT_", {"A": 4, "Y": 11}),
+         "load": ("$_NAND_", {"A": 3, "B": 4, "Y": 12}),
+         "hold": ("$_NAND_", {"A": 6, "B": 11, "Y": 13}),
+         "d": ("$_NAND_", {"A": 12, "B": 13, "Y": 5}),
+         "f": ("$_DFF_P_", {"C": 2, "D": 5, "Q": 6})},
+    )
+
+
 # Yosys' definitions of its internal gates (simcells.v): output of (A, B, C, D, S), unused pins 0.
 YOSYS_GATES = {
     "$_NOT_": lambda a, b, c, d, s: 1 - a, "$_BUF_": lambda a, b, c, d, s: a,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from asic_netlists import adder_chain, counter, enabled_register, register_stage
+from asic_netlists import adder_chain, counter, enabled_register, hold_register, register_stage
 
 from hwsim.hw.asic.energy import net_loads
 from hwsim.hw.asic.library import load_library
@@ -70,6 +71,25 @@ def test_limits_state_loops_keep_their_start_and_enables_are_ignored():
     # An enable held low: the register never changes, the model gives its D's toggles.
     toggles = net_activity(parse_netlist(enabled_register(), "t", lib))
     assert toggles[4] == pytest.approx(T, rel=1e-4)
+
+
+def test_known_error_a_hold_register_is_busier_than_a_simulation_of_its_inputs():
+    # The documented error (vectorless.py, "Known error"): Q is propagated as if independent of
+    # the hold multiplexer it feeds, though it is that multiplexer's output a cycle earlier.
+    # A simulation of the same inputs (independent Markov streams at the default) gives the
+    # register's true rate; the propagation says 2.4x that. A fix must change this test and
+    # the README's "revisited" section together.
+    lib = load_library()
+    toggles = net_activity(parse_netlist(hold_register(), "t", lib))
+    rng = np.random.default_rng(15)
+    n = 400_000
+    a, e = (np.cumsum(rng.random(n) < T) & 1 for _ in range(2))
+    # q[t] = a[s] for the last cycle s < t with e[s] = 1 (0 before the first).
+    last = np.maximum.accumulate(np.where(e == 1, np.arange(n), -1))
+    q = np.concatenate(([0], np.where(last[:-1] >= 0, a[last[:-1]], 0)))
+    simulated = float(np.mean(q[1:] != q[:-1]))
+    assert simulated == pytest.approx(0.064, abs=0.003)
+    assert toggles[6] == pytest.approx(0.152, abs=0.002)
 
 
 def test_a_scope_stopped_at_the_pass_limit_is_reported():
