@@ -1207,7 +1207,10 @@ class _LineFifo:
         o_wr, o_out = buf.o_wr, buf.o_out
         dr_active, dr_line = drain.active, drain.line
         dr_half, dr_last = drain.half, drain.last
-        depth = 3 if olb == 1 else 2         # enough to send a line every olb cycles
+        # Enough to send a line every olb cycles with the next line in an entry (a register)
+        # whenever a line leaves: a line read from the RAM arrives two cycles after its read
+        # is issued, as the line before it leaves at the earliest (see ``late`` below).
+        depth = {1: 4, 2: 3}.get(olb, 2)
         lines = range(c.o_lines + 1)
         nx_dr_active, nx_dr_half = drain.nx_active, drain.nx_half
         nx_final = nx_dr_active & Mux(result_now, v_cp.last_k, dr_last)
@@ -1259,8 +1262,21 @@ class _LineFifo:
         # write-back active, and a line in the FIFO or falling through; nothing while idle):
         # through the stream's last beat it decides the slot's end, and the FIFO's count and
         # hit also select among the lines' hundreds of bits, nets spread over the FIFO.
+        # Next cycle's head must be in registers this cycle (the write stream's data are a
+        # register loaded with its beat, below): a line arriving from the RAM's read data (not
+        # falling through from the write port's or the bypass register) that is the head next
+        # cycle (the FIFO otherwise empty by then) shows next cycle without a valid (``late``:
+        # a cycle later than a combinational head would send it). With the FIFO's depth above
+        # the prefetcher reads each line early enough: in a random search (40 GEMMs on the
+        # two-beat and the one-beat-a-line test cores, DRAM latency 0-3, with and without
+        # stalls) ``late`` was never set, so the term is defensive and no test kills its
+        # removal; with one entry less (a line a beat) it was set 85 times and cost 15 cycles
+        # on one GEMM, which `test_write_back_fifo_keeps_the_cycles_exact` now runs.
+        late = (rd_arrive & ~pending_hit & ~bypass_hit
+                & Mux(pop, fifo_n == 1, fifo_n == 0))
         wr_valid = Signal(name="wr_valid_q")
-        self.valid_next = wb.active_next & busy & ((fifo_n_next != 0) | (rd_issue & pending_now))
+        self.valid_next = wb.active_next & busy & ~late & ((fifo_n_next != 0)
+                                                           | (rd_issue & pending_now))
         m.d.sync += wr_valid.eq(self.valid_next)
         read_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
         # Entries are read only while the FIFO holds them (its count is reset): no reset.
@@ -1304,9 +1320,11 @@ class _LineFifo:
         # next cycle, so the stream's data leave the core from flip-flops (at 8x8 the head's
         # multiplexers and the beat select sat between the FIFO's count and the I/O across
         # the die). Next cycle's head is this cycle's FIFO entry at the (next) read pointer,
-        # the line arriving into it, or the drain's sum falling through (the FIFO empty),
-        # chosen from registers; the (external, late) ready only picks at the end between a
-        # beat taken (the next beat of this line, or the next line's first) and one held.
+        # the line arriving into it from the write port's or the bypass register (from the
+        # RAM it is ``late``), or the drain's sum falling through (the FIFO empty), chosen by
+        # registers, so the RAM's slow read data stay off this register's inputs; the
+        # (external, late) ready only picks at the end between a beat taken (the next beat of
+        # this line, or the next line's first) and one held.
         ws, lg_olb = wb.ws, _log2(olb)
         rp1 = Mux(rp == depth - 1, 0, rp + 1)
 
@@ -1316,12 +1334,13 @@ class _LineFifo:
                 out = Mux(ptr == i, fifo[i], out)
             return out
 
+        fast_line = Mux(pending_hit, o_wr.data, bypass)
         unpopped = Signal(c.cols * ow, name="wb_head_held")    # next cycle's, without a pop
         popped = Signal(c.cols * ow, name="wb_head_popped")    # with one
         m.d.comb += [
-            unpopped.eq(Mux(fifo_n != 0, entry(rp), Mux(rd_arrive, read_line, drain.sums))),
+            unpopped.eq(Mux(fifo_n != 0, entry(rp), Mux(rd_arrive, fast_line, drain.sums))),
             popped.eq(Mux(fifo_n >= 2, entry(rp1),
-                          Mux((fifo_n == 1) & rd_arrive, read_line, drain.sums))),
+                          Mux((fifo_n == 1) & rd_arrive, fast_line, drain.sums))),
         ]
         held_line = words(unpopped, "wb_held_word")
         held = beat(held_line, ws)

@@ -211,6 +211,10 @@ def test_zero_dram_latency_waits_for_the_drain(m, n, k):
     (LINE_BEAT, 4, 16, 64, 2),     # four blocks
     (LINE_BEAT, 2, 8, 16, 1),      # one tile: the write-back waits for the drain's rows
     (SMALL, 2, 2, 16, 1),          # one tile, eight beats a line
+    # Blocks of one k block, a line a beat: the stream sends a line every cycle, so the
+    # next line must be in an entry as one leaves (the FIFO's fourth entry; with three, a
+    # line read from the RAM would be the next head as it arrives, 15 cycles later here).
+    (LINE_BEAT, 6, 17, 8, 3),
 ])
 def test_write_back_fifo_keeps_the_cycles_exact(c, m, n, k, latency):
     assert c.beats_per_line(c.o_line_bits) == (1 if c is LINE_BEAT else 8)
