@@ -31,8 +31,10 @@ propagation takes Q as independent of the gates it feeds, though Q is D one cycl
 register loading a default input under a default enable comes out at 0.152 toggles per cycle
 where simulating the same inputs gives 0.064, and control loops are inflated alike. Against
 a simulation of the default inputs, every calibrated block's whole data switching is 1.6-2.0x
-too high (the BitMoD PE's the most); a chain model of such registers, tried, spread the blocks
-further and was not adopted.
+too high; a chain model of such registers, tried, spread the blocks further and was not
+adopted. In the calibrated scopes (the PE's sub-blocks alone) the overestimate is 1.33x on
+the PE and 1.5-1.65x on the fitted MACs, so simulating the default exactly would move the
+PE's power error from +29% to +44%, not towards the published figure.
 
 Two scopes, as the published figures were made: the whole block with its primary inputs at the
 default activity (a block synthesized as one module), and each sub-block *alone*, with every
