@@ -596,7 +596,7 @@ class BitModArray(wiring.Component):
             for r in range(c.rows)
         ]
         col_acts = [
-            [_named(m, decode_fp16(x), f"adec_{col}_{i}")
+            [_named(m, _decode_activation(x, raw="max" in cuts), f"adec_{col}_{i}")
              for i, x in enumerate(lanes_of(beat["a"][col * c.lanes * 16:], c.lanes, 16))]
             for col in range(c.cols)
         ]
@@ -656,7 +656,7 @@ class BitModArray(wiring.Component):
                     exps, picks = cut.regs(exps, "max" + sfx), cut.regs(picks, "emaxp" + sfx)
                     emax = Signal(6, name="emax" + sfx)
                     m.d.comb += emax.eq(_one_hot_select(list(picks),
-                                                        [pe for pe, _, _ in exps]))
+                                                        [e[0] for e in exps]))
                 else:
                     exps, emax = _lane_exponents(m, row_terms[r], col_acts[col], sfx)
                 shifts = _exponent_alignment(m, c, exps, emax, sfx)
@@ -724,8 +724,10 @@ class BitModPE(BitModArray):
 
 # Shapes of the datapath's values between the helpers below.
 _Term = tuple[Value, Value, Value]  # (neg, exp, nz) of a weight term
-_Act = tuple[Value, Value, Value, Value]  # `decode_fp16`: (sign, exp_eff, mant, nonfinite)
-_Exponent = tuple[Value, Value, Value]  # (product exponent, neg, significand) of a lane
+# `_decode_activation`: (sign, exp_eff, mant, nonfinite[, nonzero])
+_Act = tuple[Value, ...]
+# (product exponent, neg, significand[, valid]) of a lane
+_Exponent = tuple[Value, ...]
 _Shifted = tuple[Value, Value, Value]  # (shift, neg, significand) of a lane
 _Lane = tuple[Value, Value]  # (bits, neg): mag or ~mag, and whether the lane is negative
 _Regs = Value | tuple | list  # what `_Cut.regs` registers: a value or a nesting of them
@@ -1053,15 +1055,36 @@ def _msb_index(v: Value) -> Value:
     return idx
 
 
+def _decode_activation(x: Value, raw: bool) -> _Act:
+    """`decode_fp16`'s fields of an FP16 pattern, or with ``raw`` its significand not cleared
+    for Inf/NaN and a fifth field, ``nonzero``: the activation can give a non-zero product
+    (finite, significand not 0). The builds that cut after the lanes' exponents (``max``)
+    take it raw: a lane without a product is cleared by its alignment shift instead
+    (`_exponent_alignment`), so no gate sits on each significand bit, twice."""
+    if not raw:
+        return decode_fp16(x)
+    e, frac, sign = x[10:15], x[0:10], x[15]
+    nonfinite = e == 31
+    return sign, Mux(e == 0, 1, e), Cat(frac, e != 0), nonfinite, x[:15].any() & ~nonfinite
+
+
 def _lane_products(m: Module, terms: list[_Term], acts: list[_Act],
                    sfx: str) -> tuple[list[_Exponent], list[Value]]:
     """Per lane (product exponent ``exp_eff + t``, negative, significand) and whether the lane
-    has a non-zero product (a lane without one gets significand 0)."""
+    has a non-zero product (a lane without one gets significand 0). With raw activations
+    (`_decode_activation`, a ``nonzero`` field) the significand is not cleared: the lane
+    carries its validity as a fourth field, and its alignment shift clears it."""
     lanes, valids = [], []
-    for i, ((tneg, t, nz), (asign, exp_eff, mant, _)) in enumerate(zip(terms, acts,
-                                                                        strict=True)):
+    for i, ((tneg, t, nz), (asign, exp_eff, mant, *rest)) in enumerate(zip(terms, acts,
+                                                                            strict=True)):
         pe = Signal(6, name=f"pexp{sfx}_{i}")
         m.d.comb += pe.eq(exp_eff + t)
+        if len(rest) == 2:  # raw: (nonfinite, nonzero)
+            valid = Signal(name=f"pval{sfx}_{i}")
+            m.d.comb += valid.eq(nz & rest[1])
+            valids.append(valid)
+            lanes.append((pe, tneg ^ asign, mant, valid))
+            continue
         valid = nz & (mant != 0)
         valids.append(valid)
         lanes.append((pe, tneg ^ asign, Mux(valid, mant, 0)))
@@ -1108,13 +1131,16 @@ def _exponent_alignment(m: Module, c: BitModConfig, lanes: list[_Exponent], emax
                         sfx: str) -> list[_Shifted]:
     """Per lane (shift, negative, significand): how far each lane is shifted right to
     ``emax``. The shift saturates at the first amount that shifts the whole significand (with
-    its ``align_bits`` guard bits) out: the lane is 0 from there on either way."""
+    its ``align_bits`` guard bits) out: the lane is 0 from there on either way. A lane with
+    a validity field (raw activations, `_lane_products`) saturates when it has no product:
+    its significand, not cleared before, is shifted out (and a negative lane's ~0 + 1 is 0)."""
     sbits = (FP16_MANT_BITS + c.align_bits).bit_length()
     out = []
-    for i, (pe, neg, mant) in enumerate(lanes):
+    for i, (pe, neg, mant, *valid) in enumerate(lanes):
         dist = emax - pe
         shift = Signal(sbits, name=f"shift{sfx}_{i}")
-        m.d.comb += shift.eq(Mux(dist[sbits:6].any(), (1 << sbits) - 1, dist[:sbits]))
+        out_of_range = dist[sbits:6].any() | ~valid[0] if valid else dist[sbits:6].any()
+        m.d.comb += shift.eq(Mux(out_of_range, (1 << sbits) - 1, dist[:sbits]))
         out.append((shift, neg, mant))
     return out
 

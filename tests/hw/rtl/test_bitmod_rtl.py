@@ -50,11 +50,14 @@ def test_pe_under_random_stalls_and_backpressure(weights, seed):
 # mode alone is 3,584 beats x 4 terms, the slowest part). The exact build runs at the default
 # depth (the lanes' exponent maximum as a comparator tree) and at the deepest (the "max" cut:
 # all-pairs comparisons and the pick of the lane holding it, where zero lanes, subnormals'
-# exponents and equal exponents decide the pick).
+# exponents and equal exponents decide the pick; there a lane without a product is cleared by
+# its alignment shift, not by a gate on its significand). The FPGA's bitmod build (the decoded
+# loop at the deepest cut) runs the same edges.
 @pytest.mark.parametrize(("accumulator", "loop", "modes", "pipeline"),
                          [("exact", "normalized", range(5), 3),
                           ("exact", "normalized", range(5), len(PIPELINE_CUTS) - 1),
-                          *[("bitmod", loop, range(3), 3) for loop in LOOPS]])
+                          *[("bitmod", loop, range(3), 3) for loop in LOOPS],
+                          ("bitmod", "decoded", range(3), len(PIPELINE_CUTS) - 1)])
 def test_every_code_selector_and_fp16_edge_on_every_lane(accumulator, loop, modes, pipeline):
     """One reconfigurable build, each mode: every code x ER/EA selector x FP16 edge value
     (+-0, subnormals, max, +-Inf, NaN) on every lane position, bit-exact against the model."""
