@@ -666,7 +666,7 @@ class BitModArray(wiring.Component):
                 if "lanes" in cuts:
                     lanes, emax = cut.regs(lanes, "lanes" + sfx), cut.regs(emax, "emaxl" + sfx)
                 partial = Signal(signed(c.partial_width), name="partial" + sfx)
-                m.d.comb += partial.eq(_lane_sum(lanes))
+                m.d.comb += partial.eq(_lane_sum(lanes, carries="max" in cuts))
                 emax_next = None  # the exponent the accumulator's operand register loads next
                 ahead = None  # the unnormalized loop's emax_next - i for each shift i
                 unnormalized = c.accumulator == "bitmod" and c.loop != "normalized"
@@ -1158,10 +1158,27 @@ def _aligned_lanes(m: Module, c: BitModConfig, lanes: list[_Shifted], sfx: str) 
     return values
 
 
-def _lane_sum(lanes: list[_Lane]) -> Value:
-    """The signed sum of the lanes of `_aligned_lanes`."""
-    bits = [b for b, _ in lanes]
-    return sum(bits[1:], bits[0]) + sum(Cat(n) for _, n in lanes)
+def _lane_sum(lanes: list[_Lane], carries: bool = False) -> Value:
+    """The signed sum of the lanes of `_aligned_lanes`.
+
+    With ``carries`` the lanes' +1s ride as carry-ins of a balanced tree of two-operand adders
+    (``a + b + n`` as ``(Cat(n, a) + Cat(n, b)) >> 1``: one bit wider, the low bit's carry is
+    n), one per adder; the lanes beyond the adders' count are added last. Yosys otherwise
+    builds one multi-operand sum, which it maps to LUT full adders (4 lanes on ECP5: 121 LUT-eq
+    against 78 as carry chains)."""
+    if not carries:
+        bits = [b for b, _ in lanes]
+        return sum(bits[1:], bits[0]) + sum(Cat(n) for _, n in lanes)
+    negs = [n for _, n in lanes]
+    level = [b.as_signed() for b, _ in lanes]
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level) - 1, 2):
+            n = negs.pop()
+            nxt.append((Cat(n, level[i]).as_signed() + Cat(n, level[i + 1]).as_signed())[1:]
+                       .as_signed())
+        level = nxt + ([level[-1]] if len(level) % 2 else [])
+    return sum(negs, level[0])
 
 
 class _BackEnd:
