@@ -1060,12 +1060,16 @@ def _decode_activation(x: Value, raw: bool) -> _Act:
     for Inf/NaN and a fifth field, ``nonzero``: the activation can give a non-zero product
     (finite, significand not 0). The builds that cut after the lanes' exponents (``max``)
     take it raw: a lane without a product is cleared by its alignment shift instead
-    (`_exponent_alignment`), so no gate sits on each significand bit, twice."""
+    (`_exponent_alignment`), so no gate sits on each significand bit, twice (and their
+    registers get no synchronous reset of their own, which Yosys made of the gates)."""
     if not raw:
         return decode_fp16(x)
     e, frac, sign = x[10:15], x[0:10], x[15]
     nonfinite = e == 31
-    return sign, Mux(e == 0, 1, e), Cat(frac, e != 0), nonfinite, x[:15].any() & ~nonfinite
+    # exp_eff = max(e, 1) written bit by bit: as a multiplexer with the constant 1, Yosys
+    # gives the upper bits' register a synchronous reset of its own (an LSR net per lane).
+    exp_eff = Cat(e[0] | ~e.any(), e[1:])
+    return sign, exp_eff, Cat(frac, e.any()), nonfinite, x[:15].any() & ~nonfinite
 
 
 def _lane_products(m: Module, terms: list[_Term], acts: list[_Act],
@@ -1395,6 +1399,17 @@ class _BackEnd:
         """A PE's sticky Inf/NaN flag ``nf``, handed over (``d_nf``) with the output's last
         group."""
         m, run = self._m, self._run
+        if self._cut.lean_reset:
+            # The clear as an AND, not a load of 0: Yosys maps a register loaded with a
+            # constant under a condition onto the flip-flop's LSR, a net of its own for each
+            # PE's flag, and nextpnr's HeAP legaliser stalls on such flip-flops in large arrays
+            # (an ECP5 tile's flip-flops share one LSR net; presets README, "Why HeAP
+            # stalls"). One LUT input more per flag; the same function.
+            with m.If(run & self._out_end):
+                m.d.sync += d_nf.eq(nf | nf_now)
+            with m.If(run & (self._out_end | self._step)):
+                m.d.sync += nf.eq((nf | nf_now) & ~self._out_end)
+            return
         with m.If(run & self._out_end):
             m.d.sync += [d_nf.eq(nf | nf_now), nf.eq(0)]
         with m.Elif(run & self._step):
