@@ -300,7 +300,9 @@ PE_KINDS: Mapping[str, PEKind] = MappingProxyType({k.name: k for k in (
                       # PEs where that one packs 14). Its arrays from 4x4 place with nextpnr's
                       # static placer, not HeAP (hw/fpga/presets/README.md). A dequantizer per
                       # PE: the study's arrays have few columns, and its linear extrapolation
-                      # needs a per-PE cost.
+                      # needs a per-PE cost. 4 lanes: 8 pack 21% more lanes per LUT but their
+                      # one-stage lane sum costs 26% of the clock (2x2: 89.5 against 120.5 MHz;
+                      # README, "Lanes per PE"); `scaling.study_with` searches other values.
                       _frozen({"lanes": 4, "weights": "bitmod", "k": 256, "group_size": 128,
                                "accumulator": "exact", "pipeline": 7}),
                       array_block="pe_array", max_side=16,
