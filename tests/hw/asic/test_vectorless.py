@@ -9,7 +9,13 @@ from asic_netlists import adder_chain, counter, enabled_register, hold_register,
 from hwsim.hw.asic.energy import net_loads
 from hwsim.hw.asic.library import load_library
 from hwsim.hw.asic.netlist import parse_netlist
-from hwsim.hw.asic.vectorless import DEFAULT_TOGGLE_RATE, default_switching, net_activity
+from hwsim.hw.asic.vectorless import (
+    DEFAULT_TOGGLE_RATE,
+    default_switching,
+    net_activity,
+    simulated_activity,
+    simulated_switching,
+)
 
 T = DEFAULT_TOGGLE_RATE
 # Two independent inputs at static probability 1/2 and T toggles per cycle: each is 1 in
@@ -99,3 +105,25 @@ def test_a_scope_stopped_at_the_pass_limit_is_reported():
     assert default_switching(nl, lib, owners).unconverged == ()
     stopped = default_switching(nl, lib, owners, max_passes=2)
     assert stopped.unconverged == ("block", "high")  # the low bit's loop settles at once
+
+
+def test_the_default_simulated_is_exact_where_propagation_is_and_where_it_is_not():
+    # simulated_activity measures the default inputs' switching; where no gate's inputs are
+    # correlated (the adder chain) it agrees with the propagation; a counter's low bit toggles
+    # every cycle and its high bit every other; the hold register at its true 0.064.
+    lib = load_library()
+    nl = parse_netlist(adder_chain(), "t", lib)
+    sim = simulated_activity(nl, seed=1)
+    assert sim[6] == pytest.approx(AND_TOGGLES, rel=0.1)
+    assert sim[3] == pytest.approx(T, rel=0.1)
+    counted = simulated_activity(parse_netlist(counter(), "t", lib), cycles=200)
+    assert counted[3] == 1.0 and counted[4] == 0.5
+    held = simulated_activity(parse_netlist(hold_register(), "t", lib), cycles=3000, seed=2)
+    assert held[6] == pytest.approx(0.064, abs=0.008)
+    # Same scopes and costs as default_switching: alone, the back part reads the AND as a
+    # default stream, so both agree within the sampling noise.
+    owners = ["back" if g.output in (7, 8) else "front" for g in nl.all_gates()]
+    a = default_switching(nl, lib, owners)
+    b = simulated_switching(nl, lib, owners, seed=3, cycles=3000)
+    assert b.block == pytest.approx(a.block, rel=0.08)
+    assert b.alone["back"] == pytest.approx(a.alone["back"], rel=0.08)
