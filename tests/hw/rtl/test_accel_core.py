@@ -254,6 +254,30 @@ def test_one_beat_tiles_keep_the_cycles_exact():
     assert run.cycles == case.model_cycles
 
 
+def test_write_back_fifo_of_two_beat_lines_keeps_the_cycles_exact():
+    # Two bus beats a line (one column, 7 scale bits, 32-bit bus): the FIFO's third entry
+    # (966a7aa). With two, a line read from the RAM is the head as it arrives and is sent a
+    # cycle late (`late`): 84 cycles here against the simulator's 83. No other test core has
+    # two beats a line (LINE_BEAT 1, FAST 4, SMALL 8, MULTI and ROW1 16).
+    from core_cases import case_from, quantized_weights
+
+    c = CoreConfig(rows=2, cols=1, lanes=2, weights="fp4+int8", group_size=4, scale_bits=7,
+                   k_max=16, pipeline=4, a_lines=8, b_lines=8, o_lines=4, bus_bytes=4)
+    assert c.beats_per_line(c.o_line_bits) == 2
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 1, (2, 5)).astype(np.float16)
+    codes, scale, wtype, _ = quantized_weights(c, rng.normal(0, 0.05, (1, 5)), "fp4")
+    scale = np.minimum(scale, (1 << c.scale_bits) - 1)   # the build's scale bits
+    neg = np.zeros_like(scale)
+    base = case_from(c, a, codes, scale, neg, wtype, 3, None, "fp4")
+    blocks = dataclasses.replace(base.mapping, block_m=2, block_n=1, block_k=4,
+                                 loop_order="m_outer")
+    case = case_from(c, a, codes, scale, neg, wtype, 3, blocks, "fp4")
+    run, got, _ = _run(c, case, 3)
+    assert (got == case.expected).all()
+    assert run.cycles == case.line_cycles == case.model_cycles
+
+
 # One PE row: a line per output block, the write-back's smallest job.
 ROW1 = dataclasses.replace(SMALL, rows=1, bus_bytes=1)
 
