@@ -96,6 +96,13 @@ def study_with(kind: str, params: Mapping[str, object] | None = None) -> FpgaStu
     if missing:
         raise HwsimError(f"{kind}: {', '.join(f'{k}={v}' for k, v in params.items())}: the "
                          f"build runs {', '.join(runs)}, not the study's {', '.join(missing)}")
+    # The build's quantization group is the benchmark's: its cycles and bytes are costed at the
+    # study workload's group size, which a design point does not carry.
+    groups = {study.workload.get(key, {}).get("group_size") for key in ("weights", "kv_cache")}
+    if "group_size" in params and groups - {None, checked["group_size"]}:
+        raise HwsimError(f"{kind}: group_size={params['group_size']}: the study's benchmark "
+                         f"quantizes in groups of {', '.join(map(str, sorted(groups - {None})))}; "
+                         "allowed: that group size")
     return dataclasses.replace(study, params=MappingProxyType({k: checked[k] for k in merged}))
 
 

@@ -231,6 +231,11 @@ def test_study_parameters_override_the_studys_own_and_are_checked():
     with pytest.raises(HwsimError, match=r"bitmod: weights=fp4: the build runs fp4_e2m1, "
                                          r".*bitmod4, not the study's bitmod3, int4, int8$"):
         study_with("bitmod", {"weights": "fp4"})
+    # The benchmark costs its workload in groups of 128: a build of 64 would not be what ran.
+    with pytest.raises(HwsimError, match=r"bitmod: group_size=64: the study's benchmark "
+                                         r"quantizes in groups of 128; allowed: that group size$"):
+        study_with("bitmod", {"group_size": 64})
+    assert study_with("bitmod", {"group_size": 128}).params["group_size"] == 128
 
 
 def test_search_builds_and_records_the_pe_parameters_it_is_given(monkeypatch, tmp_path):
