@@ -1316,8 +1316,8 @@ class _LineFifo:
 
         ref = Signal(bus, name="wr_data_ref")
         m.d.comb += ref.eq(beat(words(head, "wb_word"), wb.ws))
-        # The port itself is a register (``wr_data_q``), loaded with the beat that head shows
-        # next cycle, so the stream's data leave the core from flip-flops (at 8x8 the head's
+        # The port is a register (``wr_data_q``), loaded with the beat that head shows next
+        # cycle, so the stream's data leave the core from flip-flops (at 8x8 the head's
         # multiplexers and the beat select sat between the FIFO's count and the I/O across
         # the die). Next cycle's head is this cycle's FIFO entry at the (next) read pointer,
         # the line arriving into it from the write port's or the bypass register (from the
@@ -1325,6 +1325,16 @@ class _LineFifo:
         # registers, so the RAM's slow read data stay off this register's inputs; the
         # (external, late) ready only picks at the end between a beat taken (the next beat of
         # this line, or the next line's first) and one held.
+        # The drain's sum does not enter ``wr_data_q`` (on 966a7aa's 4x4 its adder's carry
+        # chain, the head multiplexers and the beat select before that register were the
+        # critical path): a line falling through is shown from the write port's data register
+        # it is in by then, through one 2:1 choice on a register at the port (``wb_fall``).
+        # A head falling through is sent from its first beat: the FIFO is empty and no line
+        # arrives, so none is valid this cycle (a valid head with the FIFO empty is a line
+        # arriving), nothing moved the beat counter off the line's start, and ``wb_fall``
+        # shows that first beat for one cycle only (next cycle the line is arriving: its
+        # ``fast_line``, a register). Where ``wb_fall`` is set, ``wr_data_q`` holds a
+        # don't-care (the fast line).
         ws, lg_olb = wb.ws, _log2(olb)
         rp1 = Mux(rp == depth - 1, 0, rp + 1)
 
@@ -1338,19 +1348,28 @@ class _LineFifo:
         unpopped = Signal(c.cols * ow, name="wb_head_held")    # next cycle's, without a pop
         popped = Signal(c.cols * ow, name="wb_head_popped")    # with one
         m.d.comb += [
-            unpopped.eq(Mux(fifo_n != 0, entry(rp), Mux(rd_arrive, fast_line, drain.sums))),
-            popped.eq(Mux(fifo_n >= 2, entry(rp1),
-                          Mux((fifo_n == 1) & rd_arrive, fast_line, drain.sums))),
+            unpopped.eq(Mux(fifo_n != 0, entry(rp), fast_line)),
+            popped.eq(Mux(fifo_n >= 2, entry(rp1), fast_line)),
         ]
         held_line = words(unpopped, "wb_held_word")
         held = beat(held_line, ws)
         taken = beat(words(popped, "wb_popped_word"), 0)
         if olb > 1:
             taken = Mux(ws == olb - 1, taken, beat(held_line, (ws + 1)[:lg_olb]))
+        fire = wr_valid & core.wr_ready
+        # Next cycle's head is the drain's sum: held, the FIFO empty and no line arriving;
+        # popped (a line's last beat leaving), at most that line in the FIFO and none arriving
+        # behind it.
+        fall_held = (fifo_n == 0) & ~rd_arrive
+        fall_popped = ((fifo_n == 0) | ((fifo_n == 1) & ~rd_arrive)) & (ws == olb - 1)
+        fall = Signal(name="wb_fall")
         data = Signal(bus, name="wr_data_q")
-        m.d.sync += data.eq(Mux(wr_valid & core.wr_ready, taken, held))
-        m.d.comb += core.wr_data.eq(data)
-        self.data = (ref, data)
+        m.d.sync += [data.eq(Mux(fire, taken, held)),
+                     fall.eq(Mux(fire, fall_popped, fall_held))]
+        port = Signal(bus, name="wr_data_port")
+        m.d.comb += [port.eq(Mux(fall, beat(words(o_wr.data, "wb_fall_word"), 0), data)),
+                     core.wr_data.eq(port)]
+        self.data = (ref, port)
 
 
 def _read_through(m: Module, rd: ReadPort, wr: WritePort, bus: int, name: str) -> Value:
