@@ -310,7 +310,7 @@ class AccelCore(wiring.Component):
         # (`_TileSequencer`; the array's own, with its accept copies, is ``pe_array``'s), and
         # the run-time k's view and each array's registers of it, and the drained row's
         # reference select and the one the adder reads (`_Drain`), and the write stream's
-        # reference beat and its registered data (`_LineFifo`), for testbenches.
+        # reference beat and its port (registers, `_LineFifo`), for testbenches.
         self.readies = (cmd.arr.array.in_ready, cmd.arr.in_ready)
         self.slot_ends = (slot.slot_end, slot.slot_end_ref)
         self.valids = seq.valids
