@@ -352,12 +352,19 @@ class BitModArray(wiring.Component):
     register, so that no net is both the broadcast enable and an input of the front's next
     state, and the stream's valid and the front's readiness each reach the enables in one
     route, not one after the other. Same cycles.
+
+    With ``term_copies`` (the default) the ``terms`` cut, where the pipeline has one, is a
+    register per PE: each PE's copy of its row's weight terms and of its column's decoded
+    activations (``keep``), loaded from the row's / column's one decode, so that the route
+    across the array ends at a register in front of each PE's exponent match, not inside it
+    (the 8x8 core's critical path at 960122b: a row's shared term register, 7.74 ns of route
+    to the row's far PE, then 8.4 ns of that PE's logic). Same cycles, same outputs.
     """
 
     def __init__(self, config: BitModConfig, *, input_stage: bool = True,
                  runtime_k: bool = False, registered_ready: bool = True,
                  control_copies: bool = True, lean_reset: bool = True,
-                 valid_ahead: bool = False) -> None:
+                 valid_ahead: bool = False, term_copies: bool = True) -> None:
         if valid_ahead and (input_stage or not registered_ready):
             raise ValueError("valid_ahead needs registered_ready=True and input_stage=False, "
                              f"not registered_ready={registered_ready!r}, "
@@ -369,6 +376,7 @@ class BitModArray(wiring.Component):
         self.control_copies = control_copies
         self.lean_reset = lean_reset
         self.valid_ahead = valid_ahead
+        self.term_copies = term_copies
         c = config
         ports = {
             "in_valid_next" if valid_ahead else "in_valid": In(1),
@@ -603,11 +611,22 @@ class BitModArray(wiring.Component):
         cut = _Cut(m, run, lean_reset=self.lean_reset)
         nf_cols = [cut.delay(Cat(*[a[3] for a in acts]).any(), depth, f"nf_{col}")
                    for col, acts in enumerate(col_acts)]
-        if "terms" in cuts:
+        copies = "terms" in cuts and self.term_copies
+        if "terms" in cuts and not copies:
             row_terms = [[cut.regs(t, f"term_{r}_{i}") for i, t in enumerate(ts)]
                          for r, ts in enumerate(row_terms)]
             col_acts = [[cut.regs(a, f"act_{col}_{i}") for i, a in enumerate(acts)]
                         for col, acts in enumerate(col_acts)]
+        # Each PE's (terms, activations). With copies the decode stays shared and registers
+        # per PE: the long route is decode -> register, and a decode per PE would fan the
+        # beat, j and mode out to every PE for N x its LUTs.
+        pe_operands = {
+            (r, col): ([cut.regs(t, f"term_{r}_{col}_{i}", keep=True)
+                        for i, t in enumerate(row_terms[r])],
+                       [_act_copy(cut, a, f"act_{r}_{col}_{i}")
+                        for i, a in enumerate(col_acts[col])])
+            if copies else (row_terms[r], col_acts[col])
+            for r in range(c.rows) for col in range(c.cols)}
 
         # Control and per-group operands travel beside the datapath, `depth` cycles.
         front_ctl = _Control(step, handoff, handoff & out_end, d_busy, d_last, d_final)
@@ -651,14 +670,15 @@ class BitModArray(wiring.Component):
             row_operands = []
             for col in range(c.cols):
                 sfx = f"_{r}_{col}"
+                terms, acts = pe_operands[(r, col)]
                 if "max" in cuts:  # the lanes and which holds the maximum, not its value
-                    exps, picks = _lane_exponent_picks(m, row_terms[r], col_acts[col], sfx)
+                    exps, picks = _lane_exponent_picks(m, terms, acts, sfx)
                     exps, picks = cut.regs(exps, "max" + sfx), cut.regs(picks, "emaxp" + sfx)
                     emax = Signal(6, name="emax" + sfx)
                     m.d.comb += emax.eq(_one_hot_select(list(picks),
                                                         [e[0] for e in exps]))
                 else:
-                    exps, emax = _lane_exponents(m, row_terms[r], col_acts[col], sfx)
+                    exps, emax = _lane_exponents(m, terms, acts, sfx)
                 shifts = _exponent_alignment(m, c, exps, emax, sfx)
                 if "align" in cuts:
                     shifts, emax = cut.regs(shifts, "align" + sfx), cut.regs(emax, "emax" + sfx)
@@ -719,7 +739,7 @@ class BitModPE(BitModArray):
         # Its ready is not its critical path (the accumulator loop is), and its Verilog is the
         # ASIC flow's calibration: the combinational tests stay.
         super().__init__(config, input_stage=False, registered_ready=False,
-                         control_copies=False, lean_reset=False)
+                         control_copies=False, lean_reset=False, term_copies=False)
 
 
 # Shapes of the datapath's values between the helpers below.
@@ -817,6 +837,14 @@ def _named(m: Module, values: tuple[Value, ...], name: str) -> tuple[Signal, ...
     sigs = tuple(Signal(v.shape(), name=f"{name}_{k}") for k, v in enumerate(values))
     m.d.comb += [s.eq(v) for s, v in zip(sigs, values, strict=True)]
     return sigs
+
+
+def _act_copy(cut: _Cut, act: _Act, name: str) -> _Act:
+    """A PE's ``keep`` register copy of a column's decoded activation (`_decode_activation`)
+    but its ``nonfinite`` field, which the lanes do not read (the column's ``nf`` chain
+    carries it) and which a kept register would keep."""
+    regs = cut.regs((*act[:3], *act[4:]), name, keep=True)
+    return (*regs[:3], act[3], *regs[3:])
 
 
 def _decode_term(m: Module, c: BitModConfig, code: Value, wtype: Value | None, mode: Value,

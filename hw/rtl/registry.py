@@ -133,7 +133,9 @@ class Block:
 def _bitmod_factory(array: bool) -> Callable[..., wiring.Component]:
     def make(**kw):
         config = BitModConfig(**kw)
-        return BitModArray(config) if array else BitModPE(config)
+        # The FPGA study's arrays are measured without the per-PE term registers (the core's
+        # long broadcasts need them, a 9x2 does not): their Verilog stays that of the study.
+        return BitModArray(config, term_copies=False) if array else BitModPE(config)
 
     return make
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from rtl_stimuli import (
@@ -251,6 +253,35 @@ def test_registered_ready_keeps_the_schedule_cycle_for_cycle(input_stage, scale_
     assert runs[0].accept_edges == runs[1].accept_edges
     assert runs[0].load_edges == runs[1].load_edges
     assert runs[1].outputs == case.expected
+
+
+@pytest.mark.parametrize(("weights", "pipeline", "seed"),
+                         [("fp4", 5, 41), ("bitmod", 7, 42), ("int6", 2, 43)])
+def test_term_copies_keep_the_schedule_and_the_outputs(weights, pipeline, seed):
+    """The ``terms`` cut as a register per PE (`term_copies`, the default) accepts every beat
+    and loads every output at the same edge as the row- and column-shared registers, with
+    the model's outputs, under random stalls and back-pressure. Three rows and two columns
+    with random codes, scales and activations: a PE's copy taken from another row or column,
+    or left unregistered (its operand a cycle early), changes an output (pipeline 7: the raw
+    activations, their ``nonzero`` field registered too). Each copy is its own ``keep``
+    register in the Verilog: 3 term fields and 3 (raw: 4) activation fields per lane."""
+    from amaranth.back import verilog
+
+    c = BitModConfig(rows=3, cols=2, weights=weights, lanes=2, group_size=8, k=20,
+                     pipeline=pipeline)
+    case = bitmod_random(c, n=4, seed=seed)
+    runs = [_check(BitModArray(c, term_copies=t), case, seed=seed) for t in (False, True)]
+    assert runs[0].accept_edges == runs[1].accept_edges
+    assert runs[0].load_edges == runs[1].load_edges
+    text = verilog.convert(BitModArray(c), name="array", emit_src=False)
+    kept = re.findall(r"\(\* keep = 32'd1 \*\)\s+reg (?:\[\d+:0\] )?"
+                      r"(term|act)_(\d+)_(\d+)_(\d+)_(\d+) ", text)
+    act_fields = 4 if pipeline == 7 else 3
+    assert sorted(kept) == sorted(
+        [("term", str(r), str(col), str(i), str(k)) for r in range(3) for col in range(2)
+         for i in range(2) for k in range(3)]
+        + [("act", str(r), str(col), str(i), str(k)) for r in range(3) for col in range(2)
+           for i in range(2) for k in range(act_fields)])
 
 
 @pytest.mark.parametrize(("accumulator", "loop", "pipeline", "dequantizer"),
