@@ -686,8 +686,9 @@ class _SlotControl:
         # in every cycle.
         self.ends = ends = {n: Signal(name=f"slot_end_{n}") for n in ("now", "wr", "rd")}
         comp_ok = Signal()
-        m.d.comb += slot_end.eq(comp_ok & (ends["now"] | (ends["wr"] & core.wr_ready)
-                                           | (ends["rd"] & core.rd_valid & core.rd_ready)))
+        m.d.comb += slot_end.eq(busy & comp_ok
+                                & (ends["now"] | (ends["wr"] & core.wr_ready)
+                                   | (ends["rd"] & core.rd_valid & core.rd_ready)))
         self.slot_end_ref = Signal()
         m.d.comb += self.slot_end_ref.eq(running & nxt_fresh & (~comp_pending | comp_ending)
                                          & (~dma_pending | dma_ending))
@@ -752,7 +753,10 @@ class _SlotControl:
         stays a gate of registers beside them."""
         m, cmd, rec, ends = self.m, self.cmd, self.rec, self.ends
         busy, v_wb = cmd.busy, rec.v_wb
-        running = Mux(cmd.checking & (cmd.err_code == 0), 1, cmd.running)
+        # Loaded in the check's cycle as if the check passes: the descriptor's check (its
+        # comparators) then reaches the status registers only, not these. A refused command
+        # clears ``busy`` in the same edge, and the slot's end is gated by ``busy``.
+        running = cmd.checking | cmd.running
         comp_pending = ~(self.comp_ending | ~busy) & self.comp_pending
         dma_pending = ~(self.dma_ending | ~busy) & self.dma_pending
         comp_ok = ~self.comp_pending | self.comp_ending
