@@ -319,6 +319,7 @@ class AccelCore(wiring.Component):
         self.wr_datas = fifo.data
         self.cp_regs = drain.cp_refs
         self.pe_array = cmd.arr.array
+        self.front_array = cmd.arr.front
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
                         "output": buf.o_mem, "output_copy": buf.o_copy}
         return m

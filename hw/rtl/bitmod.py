@@ -359,12 +359,23 @@ class BitModArray(wiring.Component):
     across the array ends at a register in front of each PE's exponent match, not inside it
     (the 8x8 core's critical path at 960122b: a row's shared term register, 7.74 ns of route
     to the row's far PE, then 8.4 ns of that PE's logic). Same cycles, same outputs.
+
+    With ``ends_ahead`` (the default; with ``registered_ready``) the group / output end tests
+    of the front's possible next states (the next beat of this group, the next group's first
+    beat) are registers too, loaded with the tests of the states after the next, so that the
+    readiness's next value picks among registers: no counter's adder and comparator sits in
+    front of the readiness registers beside each row and column (the 4x4 core's critical
+    path at 7540246: the group counter -> ``grp + 1`` and its comparison with the run-time k
+    -> the readiness -> a row's register of it). At the start of an output (group 0, beat 0)
+    they are reloaded from the run-time k in every cycle, which changes only between
+    commands, while the array waits at that state. Same cycles.
     """
 
     def __init__(self, config: BitModConfig, *, input_stage: bool = True,
                  runtime_k: bool = False, registered_ready: bool = True,
                  control_copies: bool = True, lean_reset: bool = True,
-                 valid_ahead: bool = False, term_copies: bool = True) -> None:
+                 valid_ahead: bool = False, term_copies: bool = True,
+                 ends_ahead: bool = True) -> None:
         if valid_ahead and (input_stage or not registered_ready):
             raise ValueError("valid_ahead needs registered_ready=True and input_stage=False, "
                              f"not registered_ready={registered_ready!r}, "
@@ -377,6 +388,7 @@ class BitModArray(wiring.Component):
         self.lean_reset = lean_reset
         self.valid_ahead = valid_ahead
         self.term_copies = term_copies
+        self.ends_ahead = ends_ahead
         c = config
         ports = {
             "in_valid_next" if valid_ahead else "in_valid": In(1),
@@ -552,11 +564,46 @@ class BitModArray(wiring.Component):
                                  Mux(retire, n_terms == 1,
                                      Mux(run & full & ~last_term, j + 1 == n_terms - 1,
                                          last_term)))
+            if self.ends_ahead:
+                # Registers of the next beat's and the next group's tests (see the class), and
+                # of whether the counters are at an output's start (reset state: they are).
+                origin = Signal(name="at_origin", init=1)
+                nb_ends, ng_ends = ((Signal(name=f"{n}_{w}") for n in ("group_end", "out_end"))
+                                    for w in ("next_beat", "next_group"))
+                nb_ends, ng_ends = tuple(nb_ends), tuple(ng_ends)
+                first = ends(C(0), C(0))
+                now_ends = [Mux(origin, f, reg) for f, reg in zip(first, (group_end, out_end),
+                                                                  strict=True)]
+                start = retire & group_end & out_end
+                new_grp = retire & group_end & ~out_end
+                new_beat = retire & ~group_end
+                m.d.sync += origin.eq(Mux(retire, group_end & out_end, origin))
+                # Loaded with the tests one state further: beat + 2 / group + 2 where the
+                # counters step now, the state's own successors where they stay.
+                for reg, at_start, at_grp, at_beat, stay in zip(
+                        nb_ends, ends(C(1), C(0)), ends(C(1), grp + 1),
+                        ends(beat_idx + 2, grp), nb_ends, strict=True):
+                    m.d.sync += reg.eq(Mux(start | origin & ~retire, at_start,
+                                           Mux(new_grp, at_grp, Mux(new_beat, at_beat, stay))))
+                for reg, at_start, at_grp, stay in zip(
+                        ng_ends, ends(C(0), C(1)), ends(C(0), grp + 2), ng_ends, strict=True):
+                    m.d.sync += reg.eq(Mux(start | origin & ~retire, at_start,
+                                           Mux(new_grp, at_grp, stay)))
+                candidates = (first, ng_ends, nb_ends, now_ends)
+                # For testbenches: each register with the test it stands for (equal whenever
+                # the front holds a beat or has left an output's start).
+                self.ends_regs = [
+                    (reg, ref) for regs, refs in ((nb_ends, ends(beat_idx + 1, grp)),
+                                                  (ng_ends, ends(C(0), grp + 1)),
+                                                  ((group_end, out_end), ends(beat_idx, grp)))
+                    for reg, ref in zip(regs, refs, strict=True)]
+                self.ends_live = full | ~origin
+            else:
+                candidates = (ends(C(0), C(0)), ends(C(0), grp + 1), ends(beat_idx + 1, grp),
+                              ends(beat_idx, grp))
             ends_next = [Mux(retire, Mux(group_end, Mux(out_end, first, next_grp), next_beat),
                              now)
-                         for first, next_grp, next_beat, now in zip(
-                             ends(C(0), C(0)), ends(C(0), grp + 1), ends(beat_idx + 1, grp),
-                             ends(beat_idx, grp), strict=True)]
+                         for first, next_grp, next_beat, now in zip(*candidates, strict=True)]
             group_end_next, out_end_next = ends_next
             d_busy_next = Mux(handoff, 1, Mux(run & d_last, 0, d_busy))
             d_last_next = Mux(handoff, c.dequant_cycles == 1,

@@ -133,9 +133,11 @@ class Block:
 def _bitmod_factory(array: bool) -> Callable[..., wiring.Component]:
     def make(**kw):
         config = BitModConfig(**kw)
-        # The FPGA study's arrays are measured without the per-PE term registers (the core's
-        # long broadcasts need them, a 9x2 does not): their Verilog stays that of the study.
-        return BitModArray(config, term_copies=False) if array else BitModPE(config)
+        # The FPGA study's arrays are measured without the per-PE term registers and the
+        # front's ends a state ahead (the core's long broadcasts and its 4x4's front path
+        # needed them, a 9x2 does not): their Verilog stays that of the study.
+        return (BitModArray(config, term_copies=False, ends_ahead=False) if array
+                else BitModPE(config))
 
     return make
 

@@ -46,7 +46,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # drained row (its register of rows 1.. read a cycle ahead) and its reference select
     # (`AccelCore.drain_rows`), the write stream's registered data and the beat of the FIFO's
     # head they are loaded a cycle ahead with, on every valid beat (`AccelCore.wr_datas`), and
-    # the drain's registers of the compute record's fields and its view (`AccelCore.cp_regs`).
+    # the drain's registers of the compute record's fields and its view (`AccelCore.cp_regs`),
+    # and each array's end tests of its front's next states (`BitModArray.ends_regs`, while
+    # the front holds a beat or is past an output's start).
     readies, slot_ends = core.readies, core.slot_ends
     valids = (*core.valids, core.pe_array.in_valid_reg)
 
@@ -64,6 +66,11 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         for orig, copy in core.pe_array.copies:
             assert ctx.get(copy) == ctx.get(orig), (
                 f"{copy.name} {ctx.get(copy)} != {orig.name} {ctx.get(orig)}")
+        for array in (core.pe_array, core.front_array):
+            if ctx.get(array.ends_live):
+                for reg, ref in array.ends_regs:
+                    assert ctx.get(reg) == ctx.get(ref), (
+                        f"{reg.name} {ctx.get(reg)} != the test it stands for {ctx.get(ref)}")
         for ref, reg in core.k_regs:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
