@@ -681,10 +681,11 @@ class _SlotControl:
         # The slot's end is a gate of the DRAM streams' last transfers (``rd_valid``,
         # ``wr_ready``) and three registers, loaded with what the rest of its test is next
         # cycle (`close`): the slot's end regardless of the streams, on the write stream's
-        # transfer, on the read stream's. ``slot_end_ref`` is the test as the state defines it
-        # (running, the next block's record fresh, the compute and the DMA done or ending);
-        # it drives nothing (synthesis drops it): the core tests' bench checks the two equal
-        # in every cycle.
+        # transfer, on the read stream's; and ``busy``, which masks what they give in the
+        # cycle after a refused command's check (`close` loads them as if it passes).
+        # ``slot_end_ref`` is the test as the state defines it (running, the next block's
+        # record fresh, the compute and the DMA done or ending); it drives nothing (synthesis
+        # drops it): the core tests' bench checks the two equal in every cycle.
         self.ends = ends = {n: Signal(name=f"slot_end_{n}") for n in ("now", "wr", "rd")}
         comp_ok = Signal()
         m.d.comb += slot_end.eq(busy & comp_ok
@@ -755,8 +756,9 @@ class _SlotControl:
         m, cmd, rec, ends = self.m, self.cmd, self.rec, self.ends
         busy, v_wb = cmd.busy, rec.v_wb
         # Loaded in the check's cycle as if the check passes: the descriptor's check (its
-        # comparators) then reaches the status registers only, not these. A refused command
-        # clears ``busy`` in the same edge, and the slot's end is gated by ``busy``.
+        # comparators) then reaches the status registers, the iterator's valid and
+        # ``running`` only, not these. A refused command clears ``busy`` in the same edge, and
+        # the slot's end is gated by ``busy``.
         running = cmd.checking | cmd.running
         comp_pending = ~(self.comp_ending | ~busy) & self.comp_pending
         dma_pending = ~(self.dma_ending | ~busy) & self.dma_pending

@@ -367,8 +367,9 @@ class BitModArray(wiring.Component):
     front of the readiness registers beside each row and column (the 4x4 core's critical
     path at 7540246: the group counter -> ``grp + 1`` and its comparison with the run-time k
     -> the readiness -> a row's register of it). At the start of an output (group 0, beat 0)
-    they are reloaded from the run-time k in every cycle, which changes only between
-    commands, while the array waits at that state. Same cycles.
+    they are reloaded from the run-time k in every cycle the front does not retire there, so
+    the run-time k need be stable only from an output's first beat on, as without them (the
+    core changes it only while the front is empty at an output's start). Same cycles.
     """
 
     def __init__(self, config: BitModConfig, *, input_stage: bool = True,
@@ -591,7 +592,9 @@ class BitModArray(wiring.Component):
                                            Mux(new_grp, at_grp, stay)))
                 candidates = (first, ng_ends, nb_ends, now_ends)
                 # For testbenches: each register with the test it stands for (equal whenever
-                # the front holds a beat or has left an output's start).
+                # the front holds a beat or has left an output's start, k held since the
+                # output's first beat). The reload at an output's end (``start``) is redundant
+                # (the front is empty at the origin next cycle, which reloads them), kept.
                 self.ends_regs = [
                     (reg, ref) for regs, refs in ((nb_ends, ends(beat_idx + 1, grp)),
                                                   (ng_ends, ends(C(0), grp + 1)),
