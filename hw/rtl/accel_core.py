@@ -318,6 +318,7 @@ class AccelCore(wiring.Component):
         self.drain_rows = drain.rows
         self.wr_datas = fifo.data
         self.cp_regs = drain.cp_refs
+        self.wr_sels = fifo.sel_regs
         self.pe_array = cmd.arr.array
         self.front_array = cmd.arr.front
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
@@ -1182,6 +1183,8 @@ class _WriteBack:
             with m.If(wb_last):
                 m.d.sync += wb_active.eq(0)
         self.active, self.ws = wb_active, ws
+        # The beat counter next cycle (for the write stream's registered beat selects).
+        self.ws_next = Mux(wb_start, 0, Mux(wr_fire, Mux(ws == olb - 1, 0, ws + 1), ws))
         self.at_last_next = Mux(wb_start, Mux(wb_start_slot, r_cp.o_total == 1,
                                               v_wb.o_total == 1),
                                 Mux(wr_fire, wb_count + 2 == v_wb.o_total, wb_at_last))
@@ -1342,27 +1345,56 @@ class _LineFifo:
         # shows that first beat for one cycle only (next cycle the line is arriving: its
         # ``fast_line``, a register). Where ``wb_fall`` is set, ``wr_data_q`` holds a
         # don't-care (the fast line).
-        ws, lg_olb = wb.ws, _log2(olb)
-        rp1 = Mux(rp == depth - 1, 0, rp + 1)
+        # The selects are registers too (at 8x8, sixteen beats a line, the FIFO's count and
+        # the beat counter fanned out to the head multiplexers and the beat select across a
+        # line's ~1,000 bits led the critical path): one-hot, one bit per (source line, beat)
+        # pair, for the beat held and the beat taken, loaded with what they are next cycle
+        # (from the FIFO's, the read pointer's, the pending hit's and the beat counter's next
+        # values). Each bit then enables one beat's bits of one line, and the beat is an AND-OR
+        # of the registers' lines (the FIFO's entries, the write port's data, the bypass).
+        ws = wb.ws
+        srcs = [*fifo, o_wr.data, bypass]
+        src_words = [words(line, f"wb_src{i}_word") for i, line in enumerate(srcs)]
 
-        def entry(ptr):
-            out = fifo[0]
-            for i in range(1, depth):
-                out = Mux(ptr == i, fifo[i], out)
-            return out
+        def selects(n, ptr, hit, beat_no) -> tuple[list[Value], list[Value]]:
+            """One-hot (line, beat) selects of the beat held and the beat taken, with the
+            FIFO at count ``n`` and read pointer ``ptr``, the pending hit ``hit`` (the FIFO
+            empty: the write port's data register, else the bypass) and beat ``beat_no``."""
+            ptr1 = Mux(ptr == depth - 1, 0, ptr + 1)
+            held_src = [(n != 0) & (ptr == i) for i in range(depth)] + [(n == 0) & hit,
+                                                                         (n == 0) & ~hit]
+            popped_src = [(n >= 2) & (ptr1 == i) for i in range(depth)] + [(n < 2) & hit,
+                                                                            (n < 2) & ~hit]
+            last = beat_no == olb - 1
+            held_sel = [h & (beat_no == w) for h in held_src for w in range(olb)]
+            taken_sel = [Mux(last, p if w == 0 else Const(0), h & (beat_no + 1 == w))
+                         for h, p in zip(held_src, popped_src, strict=True) for w in range(olb)]
+            return held_sel, taken_sel
 
-        fast_line = Mux(pending_hit, o_wr.data, bypass)
-        unpopped = Signal(c.cols * ow, name="wb_head_held")    # next cycle's, without a pop
-        popped = Signal(c.cols * ow, name="wb_head_popped")    # with one
-        m.d.comb += [
-            unpopped.eq(Mux(fifo_n != 0, entry(rp), fast_line)),
-            popped.eq(Mux(fifo_n >= 2, entry(rp1), fast_line)),
-        ]
-        held_line = words(unpopped, "wb_held_word")
-        held = beat(held_line, ws)
-        taken = beat(words(popped, "wb_popped_word"), 0)
-        if olb > 1:
-            taken = Mux(ws == olb - 1, taken, beat(held_line, (ws + 1)[:lg_olb]))
+        n_pairs = len(srcs) * olb
+        # Reset state: the FIFO empty, no pending hit, beat 0: the bypass's beat 0 held, its
+        # beat 1 taken (its beat 0, a line's last, at one beat a line).
+        bypass_at = (len(srcs) - 1) * olb
+        sel_held = Signal(n_pairs, name="wb_sel_held", init=1 << bypass_at)
+        sel_taken = Signal(n_pairs, name="wb_sel_taken",
+                           init=1 << (bypass_at + (1 if olb > 1 else 0)))
+        n_next = Mux(busy, fifo_n_next, 0)
+        ptr_next = Mux(busy, Mux(pop, Mux(rp == depth - 1, 0, rp + 1), rp), 0)
+        held_next, taken_next = selects(n_next, ptr_next, pending_now, wb.ws_next)
+        m.d.sync += [sel_held.eq(Cat(*held_next)), sel_taken.eq(Cat(*taken_next))]
+        held_ref, taken_ref = selects(fifo_n, rp, pending_hit, ws)
+        # For testbenches: each select register with its test on this cycle's state.
+        self.sel_regs = [(sel_held, Cat(*held_ref)), (sel_taken, Cat(*taken_ref))]
+
+        def pick(sel: Value) -> Value:
+            terms = [Mux(sel[s * olb + w], src_words[s][w * bus:(w + 1) * bus], 0)
+                     for s in range(len(srcs)) for w in range(olb)]
+            while len(terms) > 1:
+                terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                         for i in range(0, len(terms), 2)]
+            return terms[0]
+
+        held, taken = pick(sel_held), pick(sel_taken)
         fire = wr_valid & core.wr_ready
         # Next cycle's head is the drain's sum: held, the FIFO empty and no line arriving;
         # popped (a line's last beat leaving), at most that line in the FIFO and none arriving

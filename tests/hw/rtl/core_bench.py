@@ -48,7 +48,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # head they are loaded a cycle ahead with, on every valid beat (`AccelCore.wr_datas`), and
     # the drain's registers of the compute record's fields and its view (`AccelCore.cp_regs`),
     # and each array's end tests of its front's next states (`BitModArray.ends_regs`, while
-    # the front holds a beat or is past an output's start).
+    # the front holds a beat or is past an output's start), and the write stream's one-hot
+    # line and beat selects and their tests on the cycle's state (`AccelCore.wr_sels`).
     readies, slot_ends = core.readies, core.slot_ends
     valids = (*core.valids, core.pe_array.in_valid_reg)
 
@@ -79,6 +80,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         for ref, reg in core.cp_regs:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
+        for reg, ref in core.wr_sels:
+            assert ctx.get(reg) == ctx.get(ref), (
+                f"{reg.name} {ctx.get(reg):#x} != its test on this cycle's state {ctx.get(ref):#x}")
         ref, data = (ctx.get(d) for d in core.wr_datas)
         assert data == ref or not ctx.get(core.wr_valid), (
             f"the write stream's data {data:#x} != the FIFO head's {ref:#x}")
