@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from types import SimpleNamespace
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
@@ -118,6 +118,26 @@ class _ArrayAdapter:
                 for col in range(c.cols)]
 
 
+class _Count(NamedTuple):
+    """A request count's tests, registered with the block's record (computed from the block's
+    size in parallel with the count itself), so that no comparator or subtractor sits between
+    a record and a request generator's next state: count != 0, != 1, != 2, count - 1, - 2."""
+
+    nz: Value
+    n1: Value
+    n2: Value
+    m1: Value
+    m2: Value
+
+    @staticmethod
+    def of_size(size, lg_per: int) -> dict:
+        """The tests of ``ceil(size / 2**lg_per)`` from ``size`` (one adder deep each; the
+        differences are exact wherever they are used: m1 for a count >= 1, m2 for >= 2)."""
+        per = 1 << lg_per
+        return {"nz": size != 0, "n1": size > per, "n2": size > 2 * per,
+                "m1": (size - 1)[:16] >> lg_per, "m2": (size - (per + 1))[:16] >> lg_per}
+
+
 class _Record:
     """A block's registered parameters (one per pipeline stage: next, load, compute, wb)."""
 
@@ -135,6 +155,9 @@ class _Record:
         "nb": BEATS_BITS,        # its weight beats (ct_n x b_beats if load_b)
         "ld_total": BEATS_BITS,  # all its beats (with the scales': ct_n x bs_beats)
         "o_total": BEATS_BITS,   # write-back beats (ct_n x o_beats)
+        # The request generators' tests of ct_m and ct_n (`_Count`), registered beside them.
+        **{f"{c}_{t}": (16 if t in ("m1", "m2") else 1)
+           for c in ("cm", "cn") for t in ("nz", "n1", "n2", "m1", "m2")},
     }
 
     def __init__(self, name: str, halves: int = 0, reset_less: bool = False) -> None:
@@ -150,14 +173,19 @@ class _Record:
         weight line and a scale line), so only a single one-beat activation line is."""
         return self.load_a & ~self.load_b & (self.ct_m == 1) & (self.a_beats == 1)
 
+    def count(self, c: str) -> _Count:
+        """The registered tests of ``ct_m`` (``c`` = "cm") or ``ct_n`` ("cn")."""
+        return _Count(*(getattr(self, f"{c}_{t}") for t in ("nz", "n1", "n2", "m1", "m2")))
+
     def phases(self):
         """Read request phases: (enabled, first address, stride, beats per request, count)."""
-        return [(self.load_a, self.a_addr, self.a_stride, self.a_beats, self.ct_m),
-                (self.load_b, self.b_addr, self.b_stride, self.b_beats, self.ct_n),
-                (self.load_b, self.s_addr, self.s_stride, self.s_beats, self.ct_n)]
+        cm, cn = self.count("cm"), self.count("cn")
+        return [(self.load_a, self.a_addr, self.a_stride, self.a_beats, cm),
+                (self.load_b, self.b_addr, self.b_stride, self.b_beats, cn),
+                (self.load_b, self.s_addr, self.s_stride, self.s_beats, cn)]
 
     def wb_phases(self):
-        return [(self.last_k, self.o_addr, self.o_stride, self.o_beats, self.ct_n)]
+        return [(self.last_k, self.o_addr, self.o_stride, self.o_beats, self.count("cn"))]
 
 
 class _RecordView(_Record):
@@ -203,9 +231,9 @@ class _RequestGen:
             lf, mo = Const(0, 16), Const(0)
             for i in reversed(range(from_phase, n)):
                 count = table[i][4]
-                en = table[i][0] & (count != 0)
+                en = table[i][0] & count.nz
                 p, a = Mux(en, i, p), Mux(en, table[i][1], a)
-                lf, mo = Mux(en, count - 1, lf), Mux(en, count != 1, mo)
+                lf, mo = Mux(en, count.m1, lf), Mux(en, count.n1, mo)
             return lf, mo, p, a
 
         def view(table: list, v_left, v_more, v_addr, v_phase, v_active,
@@ -223,8 +251,8 @@ class _RequestGen:
                 nxt_left, nxt_more, nxt_phase, nxt_addr = first_enabled(table, i + 1)
                 if start:
                     count = table[i][4]
-                    more, left, addr = count != 1, count - 2, table[i][1]
-                    step = (Mux(more, left, nxt_left), Mux(more, count != 2, nxt_more))
+                    more, left, addr = count.n1, count.m2, table[i][1]
+                    step = (Mux(more, left, nxt_left), Mux(more, count.n2, nxt_more))
                 else:
                     more, addr = v_more, v_addr
                     step = (Mux(more, v_left - 1, nxt_left), Mux(more, v_left != 1, nxt_more))
@@ -619,6 +647,8 @@ class _Records:
             r_nxt.o_stride.eq(mt_total << (lg_rows + lg_olb)),
             r_nxt.o_beats.eq(ct_m << (lg_rows + lg_olb)),
             nxt_fresh.eq(1),
+            *[getattr(r_nxt, f"cm_{t}").eq(v) for t, v in _Count.of_size(bm, lg_cols).items()],
+            *[getattr(r_nxt, f"cn_{t}").eq(v) for t, v in _Count.of_size(bn, lg_rows).items()],
         ]
         # The products the load and the write-back count their beats to, registered from the
         # next block's record every cycle: the record takes them as it enters the load stage,
@@ -900,13 +930,14 @@ class _TileSequencer:
         tile_next = {k: Signal(16, name=f"tile_next_{k}") for k in tile_keys}
         tile_next_blk = Signal()
         blk = {f: Mux(cur_next_blk, getattr(v_ld, f), getattr(v_cp, f))
-               for f in ("ct_m", "ct_n", "nkb", "ng")}
+               for f in ("cm_m1", "cn_m1", "nkb", "ng")}
 
         def successor(base: dict) -> tuple:
             """The tile after ``base`` (its counters and line bases) and whether it is the next
-            block's first (then all 0)."""
-            step_m = base["mt"] + 1 < blk["ct_m"]
-            step_n = base["nt"] + 1 < blk["ct_n"]
+            block's first (then all 0). A tile counter runs from 0 to its count less 1 (the
+            record's ``m1``), so an equality decides the step: no adder before a comparator."""
+            step_m = base["mt"] != blk["cm_m1"]
+            step_n = base["nt"] != blk["cn_m1"]
             nxt = {"mt": Mux(step_m, base["mt"] + 1, 0),
                    "a_tb": Mux(step_m, base["a_tb"] + blk["nkb"], 0),
                    "nt": Mux(step_m, base["nt"], Mux(step_n, base["nt"] + 1, 0)),
