@@ -155,6 +155,11 @@ class _Record:
         "nb": BEATS_BITS,        # its weight beats (ct_n x b_beats if load_b)
         "ld_total": BEATS_BITS,  # all its beats (with the scales': ct_n x bs_beats)
         "o_total": BEATS_BITS,   # write-back beats (ct_n x o_beats)
+        # Their tests the beat counters' last-beat registers load (`_Records.enter`), so an
+        # equality of a counter, not an adder and a comparator, decides them.
+        "o_one": 1,              # o_total == 1
+        "o_m2": BEATS_BITS,      # o_total - 2
+        "ld_m2": BEATS_BITS,     # ld_total - 2
         # The request generators' tests of ct_m and ct_n (`_Count`), registered beside them.
         **{f"{c}_{t}": (16 if t in ("m1", "m2") else 1)
            for c in ("cm", "cn") for t in ("nz", "n1", "n2", "m1", "m2")},
@@ -347,6 +352,7 @@ class AccelCore(wiring.Component):
         self.wr_datas = fifo.data
         self.cp_regs = drain.cp_refs
         self.wr_sels = fifo.sel_regs
+        self.wb_dues = (wb.due, wb.due_ref)
         self.pe_array = cmd.arr.array
         self.front_array = cmd.arr.front
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
@@ -614,7 +620,12 @@ class _Records:
         nxt_beats = {f: Signal(BEATS_BITS, name=f"next_beats_{f}", reset_less=True)
                      for f in ("na", "nb", "ld_total", "o_total")}
         # The records as every reader sees them (shifted in the cycle after the slot's end).
-        v_ld = _RecordView(r_ld, r_nxt, shift["ld"], enter=nxt_beats)
+        # What the record takes as it enters the load stage besides the next record: the
+        # products and their tests (from registers, through one adder).
+        enter = {**nxt_beats, "o_one": nxt_beats["o_total"] == 1,
+                 "o_m2": (nxt_beats["o_total"] - 2)[:BEATS_BITS],
+                 "ld_m2": (nxt_beats["ld_total"] - 2)[:BEATS_BITS]}
+        v_ld = _RecordView(r_ld, r_nxt, shift["ld"], enter=enter)
         v_cp = _RecordView(r_cp, r_ld, shift["cp"])
         v_wb = _RecordView(r_wb, r_cp, shift["wb"])
         kb_total = _ceil_shift(d.k, lg_lanes)
@@ -693,7 +704,7 @@ class _Records:
         ]
         self.r_nxt, self.r_ld, self.r_cp, self.r_wb = r_nxt, r_ld, r_cp, r_wb
         self.v_ld, self.v_cp, self.v_wb = v_ld, v_cp, v_wb
-        self.nxt_beats, self.nxt_fresh = nxt_beats, nxt_fresh
+        self.nxt_beats, self.nxt_fresh, self.enter = nxt_beats, nxt_fresh, enter
 
 
 class _SlotControl:
@@ -705,7 +716,7 @@ class _SlotControl:
         busy, done, error, reason = cmd.busy, cmd.done, cmd.error, cmd.reason
         checking, running = cmd.checking, cmd.running
         r_nxt, r_ld, r_cp, r_wb = rec.r_nxt, rec.r_ld, rec.r_cp, rec.r_wb
-        nxt_fresh, nxt_beats, it = rec.nxt_fresh, rec.nxt_beats, itr.it
+        nxt_fresh, it = rec.nxt_fresh, itr.it
         comp_pending, dma_pending = Signal(), Signal()
         comp_ending, dma_ending = Signal(), Signal()
         slot_end = Signal()
@@ -734,7 +745,7 @@ class _SlotControl:
 
         m.d.sync += [g.eq(slot_end) for g in shift.values()]
         with m.If(shift["ld"]):
-            m.d.sync += [*r_ld.eq(r_nxt), *[getattr(r_ld, f).eq(v) for f, v in nxt_beats.items()]]
+            m.d.sync += [*r_ld.eq(r_nxt), *[getattr(r_ld, f).eq(v) for f, v in rec.enter.items()]]
         with m.If(shift["cp"]):
             m.d.sync += r_cp.eq(r_ld)
         with m.If(shift["wb"]):
@@ -784,8 +795,8 @@ class _SlotControl:
         Built with PE stages, the compute's part (the tile's result due next cycle) is in them
         too; without, the result is due in the cycle the array's front frees (its ready), so it
         stays a gate of registers beside them."""
-        m, cmd, rec, ends = self.m, self.cmd, self.rec, self.ends
-        busy, v_wb = cmd.busy, rec.v_wb
+        m, cmd, ends = self.m, self.cmd, self.ends
+        busy = cmd.busy
         # Loaded in the check's cycle as if the check passes: the descriptor's check (its
         # comparators) then reaches the status registers, the iterator's valid and
         # ``running`` only, not these. A refused command clears ``busy`` in the same edge, and
@@ -801,7 +812,7 @@ class _SlotControl:
             comp_ok_next = Const(1)
             m.d.comb += self.comp_ok.eq(comp_ok)
         base = ~self.slot_end & busy & running & comp_ok_next
-        wb_to_send = busy & v_wb.valid & v_wb.last_k    # the write-back record's, next cycle
+        wb_to_send = wb.due    # the write-back record's test, next cycle (no slot's end)
         # ``fifo.valid_next`` in the write end is defensive: no reachable state has the
         # stream's last beat without a line to send (its last line is queued before the
         # write-back's first beat, or the drain runs ahead of a one-beat-per-line stream; a
@@ -843,13 +854,13 @@ class _Load:
         with m.If(slot_end):
             m.d.sync += [ld_active.eq(next_load), ld_at_last.eq(r_nxt.load_is_one_beat())]
         with m.Elif(rd_fire & ld_active):
-            m.d.sync += ld_at_last.eq(ld_n + 2 == v_ld.ld_total)
+            m.d.sync += ld_at_last.eq(ld_n == v_ld.ld_m2)
             with m.If(ld_last):
                 m.d.sync += ld_active.eq(0)
         # Their next values (the slot's end is registered from them).
         self.active_next = Mux(slot_end, next_load, ld_active & ~ld_last)
         self.at_last_next = Mux(slot_end, r_nxt.load_is_one_beat(),
-                                Mux(rd_fire & ld_active, ld_n + 2 == v_ld.ld_total, ld_at_last))
+                                Mux(rd_fire & ld_active, ld_n == v_ld.ld_m2, ld_at_last))
         # Beat i of the load: activations, then weight codes, then scales, lines in order.
         in_b = ld_n - na
         in_s = ld_n - na - nb
@@ -1187,8 +1198,19 @@ class _WriteBack:
                  slot: _SlotControl, load: _Load) -> None:
         olb = c.beats_per_line(c.o_line_bits)
         r_cp, v_wb, ld_last = rec.r_cp, rec.v_wb, load.ld_last
+        busy = slot.cmd.busy
         wb_start_slot = slot.slot_end & slot.next_wb & ~slot.next_load
-        wb_start_load = ld_last & v_wb.valid & v_wb.last_k
+        # ``wb_due``: the write-back record (as its view shows it) has a write-back to send; a
+        # register loaded with its next value (the compute record's after a slot's end: the
+        # records shift an edge later), so the load's last beat meets a register, not the
+        # view's multiplexers on ``shift_wb``. ``wb_due_ref`` is the view's test, driving
+        # nothing: the core tests' bench checks the two equal in every cycle.
+        wb_due, self.due_ref = Signal(name="wb_due"), Signal(name="wb_due_ref")
+        m.d.comb += self.due_ref.eq(busy & v_wb.valid & v_wb.last_k)
+        m.d.sync += wb_due.eq(busy & Mux(slot.slot_end, r_cp.valid & r_cp.last_k,
+                                         v_wb.valid & v_wb.last_k))
+        self.due = wb_due
+        wb_start_load = ld_last & wb_due
         wb_start = wb_start_slot | wb_start_load
         # Started with the slot, the block is still the compute record (no view: see the slot
         # control); after the load, the write-back record.
@@ -1203,13 +1225,12 @@ class _WriteBack:
         wr_fire = core.wr_valid & core.wr_ready
         wb_at_last = Signal()      # the next beat is the write-back's last
         wb_last = wb_active & wr_fire & wb_at_last
-        m.d.comb += slot.dma_ending.eq(wb_last | (ld_last & ~(v_wb.valid & v_wb.last_k)))
+        m.d.comb += slot.dma_ending.eq(wb_last | (ld_last & ~wb_due))
         with m.If(wb_start):
             m.d.sync += [wb_active.eq(1), wb_count.eq(0), ws.eq(0),
-                         wb_at_last.eq(Mux(wb_start_slot, r_cp.o_total == 1,
-                                           v_wb.o_total == 1))]
+                         wb_at_last.eq(Mux(wb_start_slot, r_cp.o_one, v_wb.o_one))]
         with m.Elif(wr_fire):
-            m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count + 2 == v_wb.o_total),
+            m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count == v_wb.o_m2),
                          ws.eq(Mux(ws == olb - 1, 0, ws + 1))]
             with m.If(wb_last):
                 m.d.sync += wb_active.eq(0)
@@ -1220,9 +1241,8 @@ class _WriteBack:
         # stream's late valid) in front of the select registers (the 4x4's critical path
         # with it, 65.20 MHz). The core tests' bench checks the selects in every cycle.
         self.ws_next = Mux(wr_fire, Mux(ws == olb - 1, 0, ws + 1), ws)
-        self.at_last_next = Mux(wb_start, Mux(wb_start_slot, r_cp.o_total == 1,
-                                              v_wb.o_total == 1),
-                                Mux(wr_fire, wb_count + 2 == v_wb.o_total, wb_at_last))
+        self.at_last_next = Mux(wb_start, Mux(wb_start_slot, r_cp.o_one, v_wb.o_one),
+                                Mux(wr_fire, wb_count == v_wb.o_m2, wb_at_last))
         # The write-back's state next cycle (for the write stream's registered valid).
         self.active_next = wb_start | (wb_active & ~wb_last)
         self.pop = wr_fire & (ws == olb - 1)      # a line's last beat leaves

@@ -49,7 +49,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # the drain's registers of the compute record's fields and its view (`AccelCore.cp_regs`),
     # and each array's end tests of its front's next states (`BitModArray.ends_regs`, while
     # the front holds a beat or is past an output's start), and the write stream's one-hot
-    # line and beat selects and their tests on the cycle's state (`AccelCore.wr_sels`).
+    # line and beat selects and their tests on the cycle's state (`AccelCore.wr_sels`), and
+    # the write-back's due register and its test on the record's view (`AccelCore.wb_dues`).
     readies, slot_ends = core.readies, core.slot_ends
     valids = (*core.valids, core.pe_array.in_valid_reg)
 
@@ -83,6 +84,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         for reg, ref in core.wr_sels:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg):#x} != its test on this cycle's state {ctx.get(ref):#x}")
+        due, ref = (ctx.get(r) for r in core.wb_dues)
+        assert due == ref, f"the write-back's due register {due} != the view's test {ref}"
         ref, data = (ctx.get(d) for d in core.wr_datas)
         assert data == ref or not ctx.get(core.wr_valid), (
             f"the write stream's data {data:#x} != the FIFO head's {ref:#x}")
