@@ -783,7 +783,7 @@ class _SlotControl:
         self.comp_pending, self.comp_ending, self.dma_ending = comp_pending, comp_ending, dma_ending
         self.slot_end, self.next_load, self.next_comp, self.next_wb = (
             slot_end, next_load, next_comp, next_wb)
-        self.m, self.cmd, self.rec, self.comp_ok = m, cmd, rec, comp_ok
+        self.m, self.cmd, self.comp_ok = m, cmd, comp_ok
         self.dma_pending, self.nxt_fresh = dma_pending, nxt_fresh
 
     def close(self, load: _Load, seq: _TileSequencer, wb: _WriteBack, fifo: _LineFifo) -> None:
