@@ -336,7 +336,7 @@ class AccelCore(wiring.Component):
         drain = _Drain(m, c, buf, cmd, rec, slot, seq)
         wb = _WriteBack(m, c, self, rec, slot, load)
         fifo = _LineFifo(m, c, self, buf, cmd, rec, seq, drain, wb)
-        slot.close(load, seq, wb, fifo)
+        slot.close(load, seq, wb)
         # The buffers, for testbenches that inspect their contents.
         # The array's ready and the copy the core acts on (`_ArrayAdapter`), the slot's end
         # and its reference test (`_SlotControl`), the arrays' valid test and its register
@@ -353,6 +353,7 @@ class AccelCore(wiring.Component):
         self.cp_regs = drain.cp_refs
         self.wr_sels = fifo.sel_regs
         self.wb_dues = (wb.due, wb.due_ref)
+        self.wb_rd_lines = fifo.rd_lines
         self.pe_array = cmd.arr.array
         self.front_array = cmd.arr.front
         self.buffers = {"activation": buf.a_mem, "weight": buf.b_mem, "scale": buf.s_mem,
@@ -731,7 +732,7 @@ class _SlotControl:
         self.ends = ends = {n: Signal(name=f"slot_end_{n}") for n in ("now", "wr", "rd")}
         comp_ok = Signal()
         m.d.comb += slot_end.eq(busy & comp_ok
-                                & (ends["now"] | (ends["wr"] & core.wr_ready)
+                                & (ends["now"] | (ends["wr"] & core.wr_valid & core.wr_ready)
                                    | (ends["rd"] & core.rd_valid & core.rd_ready)))
         self.slot_end_ref = Signal()
         m.d.comb += self.slot_end_ref.eq(running & nxt_fresh & (~comp_pending | comp_ending)
@@ -786,7 +787,7 @@ class _SlotControl:
         self.m, self.cmd, self.comp_ok = m, cmd, comp_ok
         self.dma_pending, self.nxt_fresh = dma_pending, nxt_fresh
 
-    def close(self, load: _Load, seq: _TileSequencer, wb: _WriteBack, fifo: _LineFifo) -> None:
+    def close(self, load: _Load, seq: _TileSequencer, wb: _WriteBack) -> None:
         """Load the slot end's registers with their next values (the parts' next states).
 
         A slot's end clears the next block's record's fresh mark, so none ends in the cycle
@@ -813,14 +814,17 @@ class _SlotControl:
             m.d.comb += self.comp_ok.eq(comp_ok)
         base = ~self.slot_end & busy & running & comp_ok_next
         wb_to_send = wb.due    # the write-back record's test, next cycle (no slot's end)
-        # ``fifo.valid_next`` in the write end is defensive: no reachable state has the
-        # stream's last beat without a line to send (its last line is queued before the
-        # write-back's first beat, or the drain runs ahead of a one-beat-per-line stream; a
-        # random search of the core without it found no difference), so no test can fail
-        # without it. It keeps the end a handshake's last beat should that ever change.
+        # The write end is a handshake's last beat: the slot's end gates it with the write
+        # stream's valid, a register loaded with ``fifo.valid_next`` in every cycle, which is
+        # the same as loading the write end with it (as before (21)) but keeps the valid's
+        # next value (the prefetcher's read address compared with the drain's line) off this
+        # register's input. That term is defensive: no reachable state has the stream's last
+        # beat without a line to send (its last line is queued before the write-back's first
+        # beat, or the drain runs ahead of a one-beat-per-line stream; a random search of the
+        # core without it found no difference), so no test can fail without it.
         m.d.sync += [
             ends["now"].eq(base & ~dma_pending),
-            ends["wr"].eq(base & wb.active_next & fifo.valid_next & wb.at_last_next),
+            ends["wr"].eq(base & wb.active_next & wb.at_last_next),
             ends["rd"].eq(base & load.active_next & load.at_last_next & ~wb_to_send),
         ]
 
@@ -1227,20 +1231,22 @@ class _WriteBack:
         wb_last = wb_active & wr_fire & wb_at_last
         m.d.comb += slot.dma_ending.eq(wb_last | (ld_last & ~wb_due))
         with m.If(wb_start):
-            m.d.sync += [wb_active.eq(1), wb_count.eq(0), ws.eq(0),
+            m.d.sync += [wb_active.eq(1), wb_count.eq(0),
                          wb_at_last.eq(Mux(wb_start_slot, r_cp.o_one, v_wb.o_one))]
         with m.Elif(wr_fire):
-            m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count == v_wb.o_m2),
-                         ws.eq(Mux(ws == olb - 1, 0, ws + 1))]
+            m.d.sync += [wb_count.eq(wb_count + 1), wb_at_last.eq(wb_count == v_wb.o_m2)]
             with m.If(wb_last):
                 m.d.sync += wb_active.eq(0)
-        self.active, self.ws = wb_active, ws
-        # The beat counter next cycle (for the write stream's registered beat selects). A
-        # write-back starts with the counter at a line's start (the one before ended on a
-        # line's last beat), so the start is left out: it would put the slot's end (the read
-        # stream's late valid) in front of the select registers (the 4x4's critical path
-        # with it, 65.20 MHz). The core tests' bench checks the selects in every cycle.
+        # The beat counter of a line. A write-back starts with it at a line's start (the one
+        # before ended on a line's last beat, which may leave in the start's cycle: the
+        # counter wraps to 0 then), so the start does not reset it: that would put the slot's
+        # end (the read stream's late valid) in front of it and of the write stream's
+        # registered beat selects, which load its next value (the 4x4's critical path with
+        # the start in that, 65.20 MHz; the 8x8's ``rd_valid`` -> ``ws``, 12.95 ns at
+        # 432d392). The core tests' bench checks the selects in every cycle.
         self.ws_next = Mux(wr_fire, Mux(ws == olb - 1, 0, ws + 1), ws)
+        m.d.sync += ws.eq(self.ws_next)
+        self.active, self.ws = wb_active, ws
         self.at_last_next = Mux(wb_start, Mux(wb_start_slot, r_cp.o_one, v_wb.o_one),
                                 Mux(wr_fire, wb_count == v_wb.o_m2, wb_at_last))
         # The write-back's state next cycle (for the write stream's registered valid).
@@ -1299,14 +1305,28 @@ class _LineFifo:
         pf_total = Mux(drain_starts & (v_cp.ho == pf_half), block_lines,
                        Mux(pf_half, total[1], total[0]))
         in_use = fifo_n + rd_arrive + rd_issue
-        room = Mux(pop, in_use <= depth, in_use < depth)
+        # A line's last beat leaving (``pop``, the external ready's handshake) frees its entry
+        # for a read issued in the same cycle only where lines are one or two beats: from
+        # four beats on, the read issued a cycle later (in the cycle after the pop) still
+        # arrives (three cycles after the pop) before the line ahead of it, the head since
+        # the pop, leaves on its fourth beat at the earliest, so no line is ``late`` for it
+        # and no cycle changes; and the stream's handshake stays off the prefetcher's state
+        # (the 8x8's ``wr_valid`` -> ``pop`` -> ``room`` -> the read's issue -> the line
+        # counts, routes of 4.6 and 3.4 ns at 432d392, 14.3 ns). Lines are a power of two
+        # beats (the bus and the lines are powers of two).
+        room = Mux(pop, in_use <= depth, in_use < depth) if olb <= 2 else in_use < depth
         issue = ((pf_line != pf_final) | (nx_final & (nx_dr_half == pf_half))) & room
         job_done = issue & (pf_line + 1 == pf_total)
         fifo_n_next = Signal.like(fifo_n)
         m.d.comb += fifo_n_next.eq(fifo_n + rd_arrive - pop)
         m.d.sync += [rd_issue.eq(issue), rd_arrive.eq(rd_issue), fifo_n.eq(fifo_n_next)]
+        # ``rd_line``: a kept copy of the read address for the transparency tests below (the
+        # address register sits at the block RAM's address inputs; at 8x8 its route from
+        # there to the tests, 4.5 ns, led the write stream's valid, 14.2 ns at 432d392).
+        rd_line = Signal.like(rd_addr, name="wb_rd_line", attrs={"keep": 1})
         with m.If(issue):
-            m.d.sync += [rd_addr.eq(Cat(pf_line[:lg_ol], pf_half)), pf_line.eq(pf_line + 1)]
+            m.d.sync += [rd_addr.eq(Cat(pf_line[:lg_ol], pf_half)),
+                         rd_line.eq(Cat(pf_line[:lg_ol], pf_half)), pf_line.eq(pf_line + 1)]
             with m.If(job_done):
                 m.d.sync += [pf_line.eq(0), pf_half.eq(~pf_half)]
         # A job is done when its last line is issued, even one the drain computes next
@@ -1321,8 +1341,9 @@ class _LineFifo:
         # register (written an edge later).
         bypass = drain.written
         bypass_hit, pending_hit = Signal(), Signal()
-        pending_now = dr_active & (Cat(dr_line[:lg_ol], dr_half) == rd_addr)
-        m.d.sync += [bypass_hit.eq(o_wr.en & (o_wr.addr == rd_addr)), pending_hit.eq(pending_now)]
+        pending_now = dr_active & (Cat(dr_line[:lg_ol], dr_half) == rd_line)
+        m.d.sync += [bypass_hit.eq(o_wr.en & (o_wr.addr == rd_line)), pending_hit.eq(pending_now)]
+        self.rd_lines = (rd_addr, rd_line)
         # The write stream's valid is a register, loaded with what it is next cycle (the
         # write-back active, and a line in the FIFO or falling through; nothing while idle):
         # through the stream's last beat it decides the slot's end, and the FIFO's count and

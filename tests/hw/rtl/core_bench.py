@@ -50,7 +50,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # and each array's end tests of its front's next states (`BitModArray.ends_regs`, while
     # the front holds a beat or is past an output's start), and the write stream's one-hot
     # line and beat selects and their tests on the cycle's state (`AccelCore.wr_sels`), and
-    # the write-back's due register and its test on the record's view (`AccelCore.wb_dues`).
+    # the write-back's due register and its test on the record's view (`AccelCore.wb_dues`),
+    # and the prefetcher's read address and its copy (`AccelCore.wb_rd_lines`).
     readies, slot_ends = core.readies, core.slot_ends
     valids = (*core.valids, core.pe_array.in_valid_reg)
 
@@ -86,6 +87,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
                 f"{reg.name} {ctx.get(reg):#x} != its test on this cycle's state {ctx.get(ref):#x}")
         due, ref = (ctx.get(r) for r in core.wb_dues)
         assert due == ref, f"the write-back's due register {due} != the view's test {ref}"
+        addr, line = (ctx.get(r) for r in core.wb_rd_lines)
+        assert line == addr, f"the prefetcher's read line copy {line} != its address {addr}"
         ref, data = (ctx.get(d) for d in core.wr_datas)
         assert data == ref or not ctx.get(core.wr_valid), (
             f"the write stream's data {data:#x} != the FIFO head's {ref:#x}")
