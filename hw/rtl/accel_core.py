@@ -71,8 +71,11 @@ class _ArrayAdapter:
         self.c = c
         # The array takes the stream's valid a cycle ahead (``valid_ahead``): its beat
         # registers' enables are then registers beside them, apart from its front's accept.
+        # A build of one weight family decodes the weight terms in each PE (``decode_copies``:
+        # a few LUTs per lane), so the route along a row starts at its beat register; a build
+        # of several families decodes once per row (its decoder is several times larger).
         self.array = arr = BitModArray(c.array, input_stage=False, runtime_k=True,
-                                       valid_ahead=True)
+                                       valid_ahead=True, decode_copies=c.array.modes == 1)
         m.submodules.array = arr
         # The readiness the core acts on comes from a second copy of the array's front control:
         # a one-PE array (a row's, with a row-shared dequantizer, whose cycles count its PEs)

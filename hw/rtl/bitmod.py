@@ -360,6 +360,13 @@ class BitModArray(wiring.Component):
     (the 8x8 core's critical path at 960122b: a row's shared term register, 7.74 ns of route
     to the row's far PE, then 8.4 ns of that PE's logic). Same cycles, same outputs.
 
+    With ``decode_copies`` (with ``term_copies``) those per-PE registers hold the decode's
+    inputs instead (the row's weight codes and special-value selectors, the mode, the term
+    index) and each PE decodes its own weight terms from them: the route from the row's beat
+    register to its far PEs then starts at a register, not after the decode's LUTs (the 8x8
+    core's critical path at 432d392 seed 1: the row's decode, then 7.61 ns of route to a PE's
+    term copy), for ``cols`` x the decode's LUTs per row. Same cycles, same outputs.
+
     With ``ends_ahead`` (the default; with ``registered_ready``) the group / output end tests
     of the front's possible next states (the next beat of this group, the next group's first
     beat) are registers too, loaded with the tests of the states after the next, so that the
@@ -376,7 +383,9 @@ class BitModArray(wiring.Component):
                  runtime_k: bool = False, registered_ready: bool = True,
                  control_copies: bool = True, lean_reset: bool = True,
                  valid_ahead: bool = False, term_copies: bool = True,
-                 ends_ahead: bool = True) -> None:
+                 ends_ahead: bool = True, decode_copies: bool = False) -> None:
+        if decode_copies and not term_copies:
+            raise ValueError("decode_copies needs term_copies=True")
         if valid_ahead and (input_stage or not registered_ready):
             raise ValueError("valid_ahead needs registered_ready=True and input_stage=False, "
                              f"not registered_ready={registered_ready!r}, "
@@ -390,6 +399,7 @@ class BitModArray(wiring.Component):
         self.valid_ahead = valid_ahead
         self.term_copies = term_copies
         self.ends_ahead = ends_ahead
+        self.decode_copies = decode_copies
         c = config
         ports = {
             "in_valid_next" if valid_ahead else "in_valid": In(1),
@@ -644,15 +654,18 @@ class BitModArray(wiring.Component):
 
         # Term generation (per row, shared along it) and FP16 decode (per column), named
         # ``wdec_*`` / ``adec_*``: the operand decode, which the ASIC flow counts apart.
-        row_terms = [
-            [
-                _decode_term(m, c, code, beat["wtype"][3 * r:3 * r + 3] if c.has_fp else None,
-                             mode, j, f"wdec_{r}_{i}")
-                for i, code in enumerate(lanes_of(beat["w"][r * c.lanes * c.code_bits:],
-                                                  c.lanes, c.code_bits))
-            ]
-            for r in range(c.rows)
-        ]
+        def row_decode(r: int, code: Value, wtype: Value | None, mode: Value, j: Value,
+                       name: str) -> list[_Term]:
+            return [_decode_term(m, c, lane, wtype, mode, j, f"{name}_{i}")
+                    for i, lane in enumerate(lanes_of(code, c.lanes, c.code_bits))]
+
+        def row_code(r: int) -> tuple[Value, Value | None]:
+            return (beat["w"][r * c.lanes * c.code_bits:(r + 1) * c.lanes * c.code_bits],
+                    beat["wtype"][3 * r:3 * r + 3] if c.has_fp else None)
+
+        copies = "terms" in cuts and self.term_copies
+        row_terms = ([] if copies and self.decode_copies else
+                     [row_decode(r, *row_code(r), mode, j, f"wdec_{r}") for r in range(c.rows)])
         col_acts = [
             [_named(m, _decode_activation(x, raw="max" in cuts), f"adec_{col}_{i}")
              for i, x in enumerate(lanes_of(beat["a"][col * c.lanes * 16:], c.lanes, 16))]
@@ -661,7 +674,6 @@ class BitModArray(wiring.Component):
         cut = _Cut(m, run, lean_reset=self.lean_reset)
         nf_cols = [cut.delay(Cat(*[a[3] for a in acts]).any(), depth, f"nf_{col}")
                    for col, acts in enumerate(col_acts)]
-        copies = "terms" in cuts and self.term_copies
         if "terms" in cuts and not copies:
             row_terms = [[cut.regs(t, f"term_{r}_{i}") for i, t in enumerate(ts)]
                          for r, ts in enumerate(row_terms)]
@@ -670,9 +682,24 @@ class BitModArray(wiring.Component):
         # Each PE's (terms, activations). With copies the decode stays shared and registers
         # per PE: the long route is decode -> register, and a decode per PE would fan the
         # beat, j and mode out to every PE for N x its LUTs.
+        # With ``decode_copies`` the registers per PE hold the decode's inputs (the row's
+        # codes and selectors, the mode and the term index) and each PE decodes its own
+        # terms: the route across the row then starts at the beat register, not after the
+        # decode's LUTs, for cols x the decode's LUTs.
+        def pe_terms(r: int, col: int) -> list[_Term]:
+            sfx = f"_{r}_{col}"
+            if not self.decode_copies:
+                return [cut.regs(t, f"term{sfx}_{i}", keep=True)
+                        for i, t in enumerate(row_terms[r])]
+            code, wtype = row_code(r)
+            return row_decode(
+                r, cut.regs(code, "wcode" + sfx, keep=True),
+                None if wtype is None else cut.regs(wtype, "wsel" + sfx, keep=True),
+                cut.regs(mode, "wmode" + sfx, keep=True) if c.modes > 1 else mode,
+                cut.regs(j, "wterm" + sfx, keep=True), "wdec" + sfx)
+
         pe_operands = {
-            (r, col): ([cut.regs(t, f"term_{r}_{col}_{i}", keep=True)
-                        for i, t in enumerate(row_terms[r])],
+            (r, col): (pe_terms(r, col),
                        [_act_copy(cut, a, f"act_{r}_{col}_{i}")
                         for i, a in enumerate(col_acts[col])])
             if copies else (row_terms[r], col_acts[col])

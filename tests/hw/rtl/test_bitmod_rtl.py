@@ -256,6 +256,35 @@ def test_registered_ready_keeps_the_schedule_cycle_for_cycle(input_stage, scale_
 
 
 @pytest.mark.parametrize(("weights", "pipeline", "seed"),
+                         [("fp4", 7, 44), ("bitmod", 5, 45), ("int8", 3, 46)])
+def test_decode_copies_keep_the_schedule_and_the_outputs(weights, pipeline, seed):
+    """The per-PE registers holding the decode's inputs (`decode_copies`: each PE decodes its
+    own terms) accept and load at the same edges as the shared decode, with the model's
+    outputs, under random stalls and back-pressure, across mode switches (``bitmod``) and
+    multi-term codes (``int8``: four Booth terms a code, the term index copied too). Three
+    rows: a PE's codes taken from another row change an output. The copies are ``keep``
+    registers: the codes, selectors (fp families), mode (several families) and term index
+    per PE; no row-shared decode is left."""
+    from amaranth.back import verilog
+
+    c = BitModConfig(rows=3, cols=2, weights=weights, lanes=2, group_size=8, k=20,
+                     pipeline=pipeline)
+    case = bitmod_random(c, n=4, seed=seed)
+    runs = [_check(BitModArray(c, decode_copies=d), case, seed=seed) for d in (False, True)]
+    assert runs[0].accept_edges == runs[1].accept_edges
+    assert runs[0].load_edges == runs[1].load_edges
+    text = verilog.convert(BitModArray(c, decode_copies=True), name="array", emit_src=False)
+    kept = re.findall(r"\(\* keep = 32'd1 \*\)\s+reg (?:\[\d+:0\] )?"
+                      r"(wcode|wsel|wmode|wterm)_(\d+)_(\d+) ", text)
+    fields = ["wcode", "wterm"] + ["wsel"] * c.has_fp + ["wmode"] * (c.modes > 1)
+    assert sorted(kept) == sorted((f, str(r), str(col)) for f in fields for r in range(3)
+                                  for col in range(2))
+    assert not re.search(r"\bwdec_\d+_\d+_(neg|exp|nz)\b", text)
+    with pytest.raises(ValueError, match="decode_copies needs term_copies"):
+        BitModArray(c, term_copies=False, decode_copies=True)
+
+
+@pytest.mark.parametrize(("weights", "pipeline", "seed"),
                          [("fp4", 5, 41), ("bitmod", 7, 42), ("int6", 2, 43)])
 def test_term_copies_keep_the_schedule_and_the_outputs(weights, pipeline, seed):
     """The ``terms`` cut as a register per PE (`term_copies`, the default) accepts every beat
