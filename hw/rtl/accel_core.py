@@ -75,7 +75,8 @@ class _ArrayAdapter:
         # a few LUTs per lane), so the route along a row starts at its beat register; a build
         # of several families decodes once per row (its decoder is several times larger).
         self.array = arr = BitModArray(c.array, input_stage=False, runtime_k=True,
-                                       valid_ahead=True, decode_copies=c.array.modes == 1)
+                                       valid_ahead=True, decode_copies=c.array.modes == 1,
+                                       k_ahead=True)
         m.submodules.array = arr
         # The readiness the core acts on comes from a second copy of the array's front control:
         # a one-PE array (a row's, with a row-shared dequantizer, whose cycles count its PEs)
@@ -89,7 +90,8 @@ class _ArrayAdapter:
         # 8x8 core, crossed the die and back on the critical path). Its state feeds back on
         # itself, so Yosys' register merging cannot fold it into the array's.
         front = replace(c.array, rows=1, cols=c.cols if c.array.dequantizer == "row" else 1)
-        self.front = front_copy = BitModArray(front, input_stage=False, runtime_k=True)
+        self.front = front_copy = BitModArray(front, input_stage=False, runtime_k=True,
+                                              k_ahead=True)
         m.submodules.array_front = front_copy
         self.in_ready = front_copy.in_ready
         m.d.comb += [arr.out_ready.eq(1), front_copy.out_ready.eq(1)]
@@ -350,6 +352,7 @@ class AccelCore(wiring.Component):
         self.readies = (cmd.arr.array.in_ready, cmd.arr.in_ready)
         self.slot_ends = (slot.slot_end, slot.slot_end_ref)
         self.valids = seq.valids
+        self.tile_nexts = seq.tile_nexts
         self.k_regs = seq.k_regs
         self.drain_rows = drain.rows
         self.wr_datas = fifo.data
@@ -917,23 +920,23 @@ class _TileSequencer:
         m.d.comb += arr.front.in_valid.eq(valid_front)
         accept = valid_front & arr.in_ready
         # The run-time k (the compute record's groups and last group's beats) reaches each
-        # array's front from registers of its own (``keep``), loaded with the record's view
-        # next cycle (the record after a pending shift; the load record's view if the slot
-        # ends now, as the compute record shifts from it an edge later), so no shift's
-        # multiplexer sits between them and the fronts' group-end tests (on the 4x4 of a16e76d,
-        # 70.49 MHz, the critical path was ``shift_cp`` -> the view -> the front copy's
-        # group-end tests -> its ready). ``k_ref`` is the view itself, driving nothing: the
-        # core tests' bench checks every register equal to it in every cycle.
-        k_ref = {f: Signal.like(getattr(arr.array, p), name=f"{p}_ref")
+        # array's front from registers of its own (``keep``; the arrays' ``k_ahead``: they
+        # take it a cycle ahead and register it, with their tests of it), loaded with the
+        # record's view next cycle (the record after a pending shift; the load record's view
+        # if the slot ends now, as the compute record shifts from it an edge later), so no
+        # shift's multiplexer sits between them and the fronts' group-end tests (on the 4x4 of
+        # a16e76d, 70.49 MHz, the critical path was ``shift_cp`` -> the view -> the front
+        # copy's group-end tests -> its ready). ``k_ref`` is the view itself, driving nothing:
+        # the core tests' bench checks every register equal to it in every cycle.
+        k_ref = {f: Signal.like(getattr(arr.array, p + "_next"), name=f"{p}_ref")
                  for f, p in (("ng", "k_groups"), ("last_beats", "k_last_beats"))}
         m.d.comb += [k_ref[f].eq(getattr(v_cp, f)) for f in k_ref]
         k_regs = []
-        for name, block in (("array", arr.array), ("front", arr.front)):
-            for f, p in (("ng", "k_groups"), ("last_beats", "k_last_beats")):
-                reg = Signal.like(getattr(block, p), name=f"{p}_{name}", attrs={"keep": 1})
-                m.d.sync += reg.eq(Mux(slot_end, getattr(v_ld, f), getattr(v_cp, f)))
-                m.d.comb += getattr(block, p).eq(reg)
-                k_regs.append((k_ref[f], reg))
+        for block in (arr.array, arr.front):
+            for i, (f, p) in enumerate((("ng", "k_groups"), ("last_beats", "k_last_beats"))):
+                m.d.comb += getattr(block, p + "_next").eq(
+                    Mux(slot_end, getattr(v_ld, f), getattr(v_cp, f)))
+                k_regs.append((k_ref[f], block.k_regs[i]))
         self.k_regs = k_regs
 
         # The next tile's start (which tile, where its lines start; all 0 and the next block
@@ -947,10 +950,22 @@ class _TileSequencer:
         tile_step = Signal()
         tile_next = {k: Signal(16, name=f"tile_next_{k}") for k in tile_keys}
         tile_next_blk = Signal()
-        blk = {f: Mux(cur_next_blk, getattr(v_ld, f), getattr(v_cp, f))
-               for f in ("cm_m1", "cn_m1", "nkb", "ng")}
+        # ``blk``: the block's fields the successor reads, registers of that choice (a cycle
+        # late; they change with the tile counters, below), so that neither the choice nor
+        # the records' views (their shift's multiplexers) sit before the step's equalities
+        # (the 8x8's seed-3 path at 432d392: ``cur_next_blk`` -> the views -> the
+        # equalities -> the tile registers, 14.87 ns). The choice changes a cycle after a
+        # block's last tile's last beat (``cur_next_blk``), so its register changes two
+        # cycles after, with the tile counters; elsewhere it holds one block's fields (a
+        # slot's end turns the load record's view into the compute record's view of the
+        # same block). The core tests' bench checks the successor registers against the
+        # successor of the live choice at every tile's last beat (`AccelCore.tile_nexts`).
+        blk_fields = ("cm_m1", "cn_m1", "nkb", "ng")
+        blk_live = {f: Mux(cur_next_blk, getattr(v_ld, f), getattr(v_cp, f)) for f in blk_fields}
+        blk = {f: Signal.like(getattr(v_cp, f), name=f"tile_blk_{f}") for f in blk_fields}
+        m.d.sync += [blk[f].eq(blk_live[f]) for f in blk_fields]
 
-        def successor(base: dict) -> tuple:
+        def successor(base: dict, blk: dict = blk) -> tuple:
             """The tile after ``base`` (its counters and line bases) and whether it is the next
             block's first (then all 0). A tile counter runs from 0 to its count less 1 (the
             record's ``m1``), so an equality decides the step: no adder before a comparator."""
@@ -974,6 +989,9 @@ class _TileSequencer:
         nxt_tile, nxt_blk = successor(cur)
         m.d.sync += [*[tile_next[k].eq(nxt_tile[k]) for k in tile_keys],
                      tile_next_blk.eq(nxt_blk)]
+        ref_tile, ref_blk = successor(cur, blk_live)
+        tile_refs = [(tile_next[k], ref_tile[k]) for k in tile_keys]
+        tile_refs.append((tile_next_blk, ref_blk))
         # Successor of the presented beat.
         succ = {k: Signal(16, name=f"succ_{k}") for k in cur}
         succ_next_blk = Signal()
@@ -1031,6 +1049,8 @@ class _TileSequencer:
         # tile's first beat waits for this tile's result, at least two cycles away (a term, a
         # dequantizer cycle).
         m.d.sync += tile_step.eq(accept & last_of_tile)
+        # For testbenches: where the successor registers are read, and each with its test.
+        self.tile_nexts = (accept & last_of_tile, tile_refs)
         with m.If(tile_step):
             m.d.sync += [cur[k].eq(tile_next[k]) for k in tile_keys]
         m.d.sync += [cur[k].eq(sel[k]) for k in cur if k not in tile_keys]

@@ -319,6 +319,8 @@ class BitModArray(wiring.Component):
         k_groups, k_last_beats (only with ``runtime_k``): groups per output and beats of its
             last group, for reductions shorter than ``config.k`` chosen at run time; hold
             them stable while an output accumulates. The widths still follow ``config.k``.
+            With ``k_ahead``: ``k_groups_next`` and ``k_last_beats_next``, their values a
+            cycle ahead; the array registers them (``k_regs``) with its tests of them.
         in_valid_next (only with ``valid_ahead``, instead of ``in_valid``): ``in_valid`` a
             cycle ahead; the array registers it.
 
@@ -383,9 +385,12 @@ class BitModArray(wiring.Component):
                  runtime_k: bool = False, registered_ready: bool = True,
                  control_copies: bool = True, lean_reset: bool = True,
                  valid_ahead: bool = False, term_copies: bool = True,
-                 ends_ahead: bool = True, decode_copies: bool = False) -> None:
+                 ends_ahead: bool = True, decode_copies: bool = False,
+                 k_ahead: bool = False) -> None:
         if decode_copies and not term_copies:
             raise ValueError("decode_copies needs term_copies=True")
+        if k_ahead and not runtime_k:
+            raise ValueError("k_ahead needs runtime_k=True")
         if valid_ahead and (input_stage or not registered_ready):
             raise ValueError("valid_ahead needs registered_ready=True and input_stage=False, "
                              f"not registered_ready={registered_ready!r}, "
@@ -400,6 +405,7 @@ class BitModArray(wiring.Component):
         self.term_copies = term_copies
         self.ends_ahead = ends_ahead
         self.decode_copies = decode_copies
+        self.k_ahead = k_ahead
         c = config
         ports = {
             "in_valid_next" if valid_ahead else "in_valid": In(1),
@@ -418,9 +424,15 @@ class BitModArray(wiring.Component):
         if c.modes > 1:
             ports["mode"] = In(mode_bits(c.modes))
         if runtime_k:
-            ports["k_groups"] = In(range(c.groups + 1))
-            ports["k_last_beats"] = In(range(c.beats_full + 1))
+            sfx = "_next" if k_ahead else ""
+            ports["k_groups" + sfx] = In(range(c.groups + 1))
+            ports["k_last_beats" + sfx] = In(range(c.beats_full + 1))
         super().__init__(ports)
+        if k_ahead:
+            # The registers of the run-time k (for testbenches, before elaboration too).
+            self.k_regs = (Signal.like(self.k_groups_next, name="k_groups_q", attrs={"keep": 1}),
+                           Signal.like(self.k_last_beats_next, name="k_last_beats_q",
+                                       attrs={"keep": 1}))
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -478,14 +490,46 @@ class BitModArray(wiring.Component):
         draining = Signal()
         n_terms = _per_mode(mode, [f.terms for f in c.families])
         if self.runtime_k:
-            def ends(b: Value, g: Value) -> tuple[Value, Value]:
+            def k_ends(b: Value, g: Value, k_groups: Value, k_last: Value
+                       ) -> tuple[Value, Value]:
                 """(group end, output end) with beat ``b`` of group ``g`` in the beat register.
 
                 The counters' successors meet the run-time k as it comes (no subtraction on
                 it: the adders sit on the counters' registers, beside the k's path)."""
-                last = g + 1 == self.k_groups
-                group_end = b + 1 == Mux(last, self.k_last_beats, c.beats_full)
+                last = g + 1 == k_groups
+                group_end = b + 1 == Mux(last, k_last, c.beats_full)
                 return group_end, group_end & last
+
+            if self.k_ahead:
+                # The run-time k a cycle ahead: the array's own registers of it (``keep``),
+                # and the tests of the states at an output's start (beat and group 0 or 1),
+                # which read the k alone, are registers of its next value too, so that no
+                # comparison of the k sits before the readiness (the 8x8 core's path at
+                # pipeline 7: the core's k register -> 4.1 ns of route -> those tests -> the
+                # front's next state -> its readiness copies, 15.8 ns). At reset they hold
+                # the tests of k = 0, as the registers of k do.
+                k_groups, k_last = self.k_regs
+                m.d.sync += [k_groups.eq(self.k_groups_next), k_last.eq(self.k_last_beats_next)]
+                self.k_tests = []
+
+                def start_ends(b: int, g: int) -> tuple[Value, Value]:
+                    # k = 0: never the last group, so no output end.
+                    regs = (Signal(name=f"k_group_end_{b}_{g}", init=b + 1 == c.beats_full),
+                            Signal(name=f"k_out_end_{b}_{g}"))
+                    nxt = k_ends(C(b), C(g), self.k_groups_next, self.k_last_beats_next)
+                    m.d.sync += [r.eq(v) for r, v in zip(regs, nxt, strict=True)]
+                    # For testbenches: each register with the test on the registered k.
+                    self.k_tests += list(zip(regs, k_ends(C(b), C(g), k_groups, k_last),
+                                             strict=True))
+                    return regs
+            else:
+                k_groups, k_last = self.k_groups, self.k_last_beats
+
+                def start_ends(b: int, g: int) -> tuple[Value, Value]:
+                    return k_ends(C(b), C(g), k_groups, k_last)
+
+            def ends(b: Value, g: Value) -> tuple[Value, Value]:
+                return k_ends(b, g, k_groups, k_last)
         else:
             last_grp, last_beats = c.groups - 1, c.beats_last - 1
 
@@ -493,6 +537,9 @@ class BitModArray(wiring.Component):
                 """(group end, output end) with beat ``b`` of group ``g`` in the beat register."""
                 group_end = b == Mux(g == last_grp, last_beats, c.beats_full - 1)
                 return group_end, group_end & (g == last_grp)
+
+            def start_ends(b: int, g: int) -> tuple[Value, Value]:
+                return ends(C(b), C(g))
 
         if self.registered_ready:
             # Reset state: the beat register is empty, j = beat = group = 0 in mode 0.
@@ -582,7 +629,7 @@ class BitModArray(wiring.Component):
                 nb_ends, ng_ends = ((Signal(name=f"{n}_{w}") for n in ("group_end", "out_end"))
                                     for w in ("next_beat", "next_group"))
                 nb_ends, ng_ends = tuple(nb_ends), tuple(ng_ends)
-                first = ends(C(0), C(0))
+                first = start_ends(0, 0)
                 now_ends = [Mux(origin, f, reg) for f, reg in zip(first, (group_end, out_end),
                                                                   strict=True)]
                 start = retire & group_end & out_end
@@ -592,12 +639,12 @@ class BitModArray(wiring.Component):
                 # Loaded with the tests one state further: beat + 2 / group + 2 where the
                 # counters step now, the state's own successors where they stay.
                 for reg, at_start, at_grp, at_beat, stay in zip(
-                        nb_ends, ends(C(1), C(0)), ends(C(1), grp + 1),
+                        nb_ends, start_ends(1, 0), ends(C(1), grp + 1),
                         ends(beat_idx + 2, grp), nb_ends, strict=True):
                     m.d.sync += reg.eq(Mux(start | origin & ~retire, at_start,
                                            Mux(new_grp, at_grp, Mux(new_beat, at_beat, stay))))
                 for reg, at_start, at_grp, stay in zip(
-                        ng_ends, ends(C(0), C(1)), ends(C(0), grp + 2), ng_ends, strict=True):
+                        ng_ends, start_ends(0, 1), ends(C(0), grp + 2), ng_ends, strict=True):
                     m.d.sync += reg.eq(Mux(start | origin & ~retire, at_start,
                                            Mux(new_grp, at_grp, stay)))
                 candidates = (first, ng_ends, nb_ends, now_ends)
@@ -612,7 +659,7 @@ class BitModArray(wiring.Component):
                     for reg, ref in zip(regs, refs, strict=True)]
                 self.ends_live = full | ~origin
             else:
-                candidates = (ends(C(0), C(0)), ends(C(0), grp + 1), ends(beat_idx + 1, grp),
+                candidates = (start_ends(0, 0), ends(C(0), grp + 1), ends(beat_idx + 1, grp),
                               ends(beat_idx, grp))
             ends_next = [Mux(retire, Mux(group_end, Mux(out_end, first, next_grp), next_beat),
                              now)

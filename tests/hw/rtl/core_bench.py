@@ -42,7 +42,10 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # (`AccelCore.valids`, the array's own register), the array's accept (its front's) and
     # its beat registers' enables (`BitModArray.accepts`), the registers of in_valid and of
     # the front's ready beside them and their originals (`BitModArray.copies`), the compute
-    # record's run-time k and each array's registers of it (`AccelCore.k_regs`), and the
+    # record's run-time k and each array's registers of it (`AccelCore.k_regs`) and its
+    # registered tests of it (`BitModArray.k_tests`), the tile successor's registers and the
+    # successor of the live block's fields at every tile's last beat (`AccelCore.tile_nexts`),
+    # and the
     # drained row (its register of rows 1.. read a cycle ahead) and its reference select
     # (`AccelCore.drain_rows`), the write stream's registered data and the beat of the FIFO's
     # head they are loaded a cycle ahead with, on every valid beat (`AccelCore.wr_datas`), and
@@ -77,6 +80,15 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         for ref, reg in core.k_regs:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
+        read, refs = core.tile_nexts
+        if ctx.get(read):
+            for reg, ref in refs:
+                assert ctx.get(reg) == ctx.get(ref), (
+                    f"{reg.name} {ctx.get(reg)} != the live successor {ctx.get(ref)}")
+        for array in (core.pe_array, core.front_array):
+            for reg, ref in array.k_tests:
+                assert ctx.get(reg) == ctx.get(ref), (
+                    f"{reg.name} {ctx.get(reg)} != its test of the registered k {ctx.get(ref)}")
         ref, row = (ctx.get(r) for r in core.drain_rows)
         assert row == ref, f"the drained row {row:#x} != its reference select {ref:#x}"
         for ref, reg in core.cp_regs:
