@@ -270,7 +270,7 @@ BLOCKS: dict[str, Block] = {
                _int(_CORE, "scale_bits", 8, "bits of the group scale magnitude"),
                _int(_CORE, "align_bits", 3, "guard bits kept at exponent alignment"),
                _int(_CORE, "k_max", 16384, "largest reduction a command may have"),
-               _int(_CORE, "pipeline", 5, "register stages in each PE (cycles added to "
+               _int(_CORE, "pipeline", 7, "register stages in each PE (cycles added to "
                     "every tile)"),
                _int(_CORE, "a_lines", 512, "activation buffer lines per half (cols x lanes "
                     "FP16)"),
