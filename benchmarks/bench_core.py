@@ -7,7 +7,7 @@
 
 Target: the GEMM simulated in < 60 s wall (the build, 2-3 minutes of one core, is reported
 apart; build it under the team's lock). The 8x8 core of the registry's defaults (the core the
-READMEs describe: fp4, 2 lanes, groups of 128, k_max 16384, 5 PE stages, the widest DRAM beat
+READMEs describe: fp4, 2 lanes, groups of 128, k_max 16384, 7 PE stages, the widest DRAM beat
 dividing every line, 8 bytes) is generated, built with Verilator (`rtl_env.build_verilog`: only
 the ports public, C++ at ``--cxx-opt``, -O1 by default: -O2 compiles 40% longer for a 10% faster
 model) and driven by the cocotb testbench of the tests (`tests/hw/rtl/core_cocotb_tb.py`, DRAM model

@@ -33,7 +33,11 @@ from hwsim.workloads import workload_from_dict
 # -p cols=8 -p weights=bitmod` builds (8-bit code slots, 16-byte beats, groups of 128).
 SMALL = CoreConfig(rows=2, cols=2, lanes=2, group_size=8, k_max=64, a_lines=16, b_lines=16,
                    o_lines=16, bus_bytes=2)
-CORE = CoreConfig(**resolve_params("accel_core", {"rows": 8, "cols": 8, "weights": "bitmod"}))
+# Five PE stages (the registry's default has seven since 2026-12-03: two cycles more per tile
+# make 1x16x1024 blocks the fastest, 8.4% fewer cycles than the least traffic's for 77% more
+# bytes); the figures below are those of five, computed by hand.
+CORE = CoreConfig(**resolve_params("accel_core", {"rows": 8, "cols": 8, "weights": "bitmod",
+                                                  "pipeline": 5}))
 
 
 def test_the_8x8_cores_decode_gemv_runs_in_its_fastest_blocking():

@@ -255,20 +255,23 @@ def test_registered_ready_keeps_the_schedule_cycle_for_cycle(input_stage, scale_
     assert runs[1].outputs == case.expected
 
 
-@pytest.mark.parametrize(("weights", "pipeline", "seed"),
-                         [("fp4", 7, 44), ("bitmod", 5, 45), ("int8", 3, 46)])
-def test_decode_copies_keep_the_schedule_and_the_outputs(weights, pipeline, seed):
+@pytest.mark.parametrize(("weights", "pipeline", "accumulator", "seed"),
+                         [("fp4", 7, "exact", 44), ("bitmod", 5, "exact", 45),
+                          ("int8", 3, "exact", 46), ("int8", 5, "bitmod", 47)])
+def test_decode_copies_keep_the_schedule_and_the_outputs(weights, pipeline, accumulator, seed):
     """The per-PE registers holding the decode's inputs (`decode_copies`: each PE decodes its
     own terms) accept and load at the same edges as the shared decode, with the model's
     outputs, under random stalls and back-pressure, across mode switches (``bitmod``) and
     multi-term codes (``int8``: four Booth terms a code, the term index copied too). Three
-    rows: a PE's codes taken from another row change an output. The copies are ``keep``
+    rows: a PE's codes taken from another row change an output. The term index copied a
+    cycle late only reorders a beat's terms, which the exact accumulator's sums do not see;
+    the bitmod accumulator rounds in term order, and its case fails then. The copies are ``keep``
     registers: the codes, selectors (fp families), mode (several families) and term index
     per PE; no row-shared decode is left."""
     from amaranth.back import verilog
 
     c = BitModConfig(rows=3, cols=2, weights=weights, lanes=2, group_size=8, k=20,
-                     pipeline=pipeline)
+                     pipeline=pipeline, accumulator=accumulator)
     case = bitmod_random(c, n=4, seed=seed)
     runs = [_check(BitModArray(c, decode_copies=d), case, seed=seed) for d in (False, True)]
     assert runs[0].accept_edges == runs[1].accept_edges
