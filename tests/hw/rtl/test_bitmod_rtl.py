@@ -263,11 +263,11 @@ def test_decode_copies_keep_the_schedule_and_the_outputs(weights, pipeline, accu
     own terms) accept and load at the same edges as the shared decode, with the model's
     outputs, under random stalls and back-pressure, across mode switches (``bitmod``) and
     multi-term codes (``int8``: four Booth terms a code, the term index copied too). Three
-    rows: a PE's codes taken from another row change an output. The term index copied a
-    cycle late only reorders a beat's terms, which the exact accumulator's sums do not see;
-    the bitmod accumulator rounds in term order, and its case fails then. The copies are ``keep``
-    registers: the codes, selectors (fp families), mode (several families) and term index
-    per PE; no row-shared decode is left."""
+    rows: a PE's codes taken from another row change an output. The term index read without
+    its copy (a cycle ahead of the codes) only reorders a beat's terms, which the exact
+    accumulator's sums do not see; the bitmod accumulator rounds in term order, and its case
+    fails then. The copies are ``keep`` registers: the codes, selectors (fp families), mode
+    (several families) and term index per PE; no row-shared decode is left."""
     from amaranth.back import verilog
 
     c = BitModConfig(rows=3, cols=2, weights=weights, lanes=2, group_size=8, k=20,
