@@ -701,7 +701,7 @@ class BitModArray(wiring.Component):
 
         # Term generation (per row, shared along it) and FP16 decode (per column), named
         # ``wdec_*`` / ``adec_*``: the operand decode, which the ASIC flow counts apart.
-        def row_decode(r: int, code: Value, wtype: Value | None, mode: Value, j: Value,
+        def row_decode(code: Value, wtype: Value | None, mode: Value, j: Value,
                        name: str) -> list[_Term]:
             return [_decode_term(m, c, lane, wtype, mode, j, f"{name}_{i}")
                     for i, lane in enumerate(lanes_of(code, c.lanes, c.code_bits))]
@@ -712,7 +712,7 @@ class BitModArray(wiring.Component):
 
         copies = "terms" in cuts and self.term_copies
         row_terms = ([] if copies and self.decode_copies else
-                     [row_decode(r, *row_code(r), mode, j, f"wdec_{r}") for r in range(c.rows)])
+                     [row_decode(*row_code(r), mode, j, f"wdec_{r}") for r in range(c.rows)])
         col_acts = [
             [_named(m, _decode_activation(x, raw="max" in cuts), f"adec_{col}_{i}")
              for i, x in enumerate(lanes_of(beat["a"][col * c.lanes * 16:], c.lanes, 16))]
@@ -740,7 +740,7 @@ class BitModArray(wiring.Component):
                         for i, t in enumerate(row_terms[r])]
             code, wtype = row_code(r)
             return row_decode(
-                r, cut.regs(code, "wcode" + sfx, keep=True),
+                cut.regs(code, "wcode" + sfx, keep=True),
                 None if wtype is None else cut.regs(wtype, "wsel" + sfx, keep=True),
                 cut.regs(mode, "wmode" + sfx, keep=True) if c.modes > 1 else mode,
                 cut.regs(j, "wterm" + sfx, keep=True), "wdec" + sfx)
