@@ -1348,8 +1348,8 @@ class _LineFifo:
         # there to the tests, 4.5 ns, led the write stream's valid, 14.2 ns at 432d392).
         rd_line = Signal.like(rd_addr, name="wb_rd_line", attrs={"keep": 1})
         with m.If(issue):
-            m.d.sync += [rd_addr.eq(Cat(pf_line[:lg_ol], pf_half)),
-                         rd_line.eq(Cat(pf_line[:lg_ol], pf_half)), pf_line.eq(pf_line + 1)]
+            line = Cat(pf_line[:lg_ol], pf_half)
+            m.d.sync += [rd_addr.eq(line), rd_line.eq(line), pf_line.eq(pf_line + 1)]
             with m.If(job_done):
                 m.d.sync += [pf_line.eq(0), pf_half.eq(~pf_half)]
         # A job is done when its last line is issued, even one the drain computes next
