@@ -35,6 +35,8 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
                                # one command stream, back to back; the RTL core takes one GEMM
                                # per descriptor, so on it each further instance also pays the
                                # setup and its pipeline fill and drain
+    transfer_cycles: 0         # cycles the control adds to each DRAM transfer (a block's load
+                               # or write-back): the RTL core's DMA ends each at a register
     core:                      # optional: the RTL accelerator core's command limits (written
       group_size: 128          # by `hwsim fpga accel_core`): groups, largest k, lines per
       k_max: 16384             # buffer half; the mapper then picks only blocks the core
@@ -215,6 +217,7 @@ class HardwareSpec:
     sram_mm2_per_kib: NonNegFloat = SRAM_MM2_PER_KIB
     acc_bits: AccBits = 32
     command_cycles: NonNegInt = 0
+    transfer_cycles: NonNegInt = 0
     core: CoreSection | None = None
     description: str = ""
     source: str = field(default="<dict>", compare=False)

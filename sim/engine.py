@@ -7,16 +7,17 @@ outputs to DRAM. Loads and write-backs share the DRAM port, so in slot s
 
     slot_s = max(compute_{s-1}, dram(load_s) + dram(writeback_{s-2}))
 
-with ``dram(bytes) = ceil(bytes / dram_bytes_per_cycle) + dram.latency_cycles`` for a non-empty
-transfer. Slot 0 is the fill (first load), the last two slots drain (last compute, last
-write-back). Total = ``hw.command_cycles`` (the control's cost to accept a command and start
-its first slot: the RTL core checks the descriptor and decodes its first block) + sum of
-slots; stall = total - sum of compute. The ``count`` identical
-instances of an op (layers, heads) run back to back through the same pipeline: their block
-sequences are concatenated, so only the first load, the last write-back and one command's
-setup are exposed (`repeated_pipeline_cycles` sums the slots in closed form). That is a
-command queue the RTL core (`hwsim.hw.rtl.accel_core`) does not have: it runs one GEMM per
-descriptor, so on a core's description (a ``core`` section) each instance also pays
+with ``dram(bytes) = ceil(bytes / dram_bytes_per_cycle) + dram.latency_cycles +
+transfer_cycles`` for a non-empty transfer (``transfer_cycles``: what the control adds to each,
+1 on the RTL core, whose DMA ends each transfer at a register). Slot 0 is the fill (first
+load), the last two slots drain (last compute, last write-back). Total = ``hw.command_cycles``
+(the control's cost to accept a command and start its first slot: the RTL core checks the
+descriptor and decodes its first block) + sum of slots; stall = total - sum of compute. The
+``count`` identical instances of an op (layers, heads) run back to back through the same
+pipeline: their block sequences are concatenated, so only the first load, the last write-back
+and one command's setup are exposed (`repeated_pipeline_cycles` sums the slots in closed form).
+That is a command queue the RTL core (`hwsim.hw.rtl.accel_core`) does not have: it runs one
+GEMM per descriptor, so on a core's description (a ``core`` section) each instance also pays
 ``command_cycles`` and its own fill and drain: ``count`` times one instance's cycles.
 
 Vectorized over shapes: the distinct step shapes of one op (a decode stage's KV lengths) are
@@ -155,7 +156,8 @@ def _dram_cycles(nbytes: np.ndarray, hw: HardwareSpec,
         if blocks:
             check_counter(float(np.ceil(nbytes.max(initial=0.0) / hw.dram_bytes_per_cycle))
                           * blocks, "DRAM cycles of one GEMM")
-    return np.where(nbytes > 0, _dram_beats(nbytes * 8, hw) + hw.dram.latency_cycles, 0)
+    return np.where(nbytes > 0, _dram_beats(nbytes * 8, hw) + hw.dram.latency_cycles
+                    + hw.transfer_cycles, 0)
 
 
 def pipeline_cycles(compute: np.ndarray, load: np.ndarray,
@@ -583,8 +585,8 @@ def _below(x: np.ndarray) -> np.ndarray:
 def dram_floor(mps: Mappings, hw: HardwareSpec, count: int) -> np.ndarray:
     """A lower bound of each mapping's cycles (``count`` instances) from its DRAM traffic
     alone: the mapper's bytes (the core's whole lines are no fewer) at the DRAM's rate, and
-    the latency of one load per block (every block loads an operand whose index moved) and
-    one write-back per output block."""
+    the latency (and the control's ``transfer_cycles``) of one load per block (every block
+    loads an operand whose index moved) and one write-back per output block."""
     nm, nn = -(-mps.m // mps.block_m), -(-mps.n // mps.block_n)
     nk = -(-mps.k // mps.block_k)
     nbytes = mps.dram_read_bytes + mps.dram_write_bytes
@@ -595,7 +597,7 @@ def dram_floor(mps: Mappings, hw: HardwareSpec, count: int) -> np.ndarray:
         nbytes = (mps.a_fetches * mps.m * mps.k * a + mps.b_fetches * mps.k * mps.n * b
                   + mps.m * mps.n * out) / 8
     dram = (nbytes / hw.dram_bytes_per_cycle
-            + hw.dram.latency_cycles * (nm * nn * nk + nm * nn))
+            + (hw.dram.latency_cycles + hw.transfer_cycles) * (nm * nn * nk + nm * nn))
     # Whole cycles: a transfer's cycles are whole, so their sum is at least the ceiling.
     dram = np.ceil(dram - 1e-9)
     if hw.core is not None:

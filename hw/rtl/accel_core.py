@@ -341,7 +341,7 @@ class AccelCore(wiring.Component):
         drain = _Drain(m, c, buf, cmd, rec, slot, seq)
         wb = _WriteBack(m, c, self, rec, slot, load)
         fifo = _LineFifo(m, c, self, buf, cmd, rec, seq, drain, wb)
-        slot.close(load, seq, wb)
+        slot.close(seq)
         # The buffers, for testbenches that inspect their contents.
         # The array's ready and the copy the core acts on (`_ArrayAdapter`), the slot's end
         # and its reference test (`_SlotControl`), the arrays' valid test and its register
@@ -727,22 +727,24 @@ class _SlotControl:
         comp_pending, dma_pending = Signal(), Signal()
         comp_ending, dma_ending = Signal(), Signal()
         slot_end = Signal()
-        # The slot's end is a gate of the DRAM streams' last transfers (``rd_valid``,
-        # ``wr_ready``) and three registers, loaded with what the rest of its test is next
-        # cycle (`close`): the slot's end regardless of the streams, on the write stream's
-        # transfer, on the read stream's; and ``busy``, which masks what they give in the
-        # cycle after a refused command's check (`close` loads them as if it passes).
-        # ``slot_end_ref`` is the test as the state defines it (running, the next block's
-        # record fresh, the compute and the DMA done or ending); it drives nothing (synthesis
-        # drops it): the core tests' bench checks the two equal in every cycle.
-        self.ends = ends = {n: Signal(name=f"slot_end_{n}") for n in ("now", "wr", "rd")}
+        # The slot's end is a gate of registers: ``ends_now``, loaded with the rest of its
+        # test next cycle (`close`), and ``busy``, which masks it in the cycle after a refused
+        # command's check (`close` loads it as if the check passes). The DMA's part is
+        # ``dma_pending`` as it is next cycle, so a slot whose DRAM transfers end it ends a
+        # cycle after their last beat: the streams' handshakes (``rd_valid``, ``wr_ready``,
+        # registers of the harness at the die's edge on FPGA) end at that register, not at
+        # every reader of the slot's end (the records, the request generators, the array's
+        # start tests; the 8x8's worst paths up to (25), 13.8-20.2 ns). The simulator charges
+        # that cycle as the core's `transfer_cycles`. ``slot_end_ref`` is the test as the
+        # state defines it (running, the next block's record fresh, the compute done or
+        # ending, the DMA done); it drives nothing (synthesis drops it): the core tests'
+        # bench checks the two equal in every cycle.
+        self.ends_now = ends_now = Signal(name="slot_end_now")
         comp_ok = Signal()
-        m.d.comb += slot_end.eq(busy & comp_ok
-                                & (ends["now"] | (ends["wr"] & core.wr_valid & core.wr_ready)
-                                   | (ends["rd"] & core.rd_valid & core.rd_ready)))
+        m.d.comb += slot_end.eq(busy & comp_ok & ends_now)
         self.slot_end_ref = Signal()
         m.d.comb += self.slot_end_ref.eq(running & nxt_fresh & (~comp_pending | comp_ending)
-                                         & (~dma_pending | dma_ending))
+                                         & ~dma_pending)
         # No slot ends in the cycle after a slot's end (the next block's record is not fresh
         # then), so what a slot's end decides reads the records themselves, not their views:
         # no shift register's multiplexers on the late slot end's paths.
@@ -793,20 +795,20 @@ class _SlotControl:
         self.m, self.cmd, self.comp_ok = m, cmd, comp_ok
         self.dma_pending, self.nxt_fresh = dma_pending, nxt_fresh
 
-    def close(self, load: _Load, seq: _TileSequencer, wb: _WriteBack) -> None:
-        """Load the slot end's registers with their next values (the parts' next states).
+    def close(self, seq: _TileSequencer) -> None:
+        """Load the slot end's register with its next value (the parts' next states).
 
         A slot's end clears the next block's record's fresh mark, so none ends in the cycle
-        after it: the next values are those of the cycles without a slot's end (no record
-        shifts next cycle, no load or write-back starts at the slot's end), and 0 after one.
-        Built with PE stages, the compute's part (the tile's result due next cycle) is in them
-        too; without, the result is due in the cycle the array's front frees (its ready), so it
-        stays a gate of registers beside them."""
-        m, cmd, ends = self.m, self.cmd, self.ends
+        after it: the next value is that of the cycles without a slot's end (no record shifts
+        next cycle, no load or write-back starts at the slot's end), and 0 after one. Built
+        with PE stages, the compute's part (the tile's result due next cycle) is in it too;
+        without, the result is due in the cycle the array's front frees (its ready), so it
+        stays a gate of registers beside it."""
+        m, cmd = self.m, self.cmd
         busy = cmd.busy
         # Loaded in the check's cycle as if the check passes: the descriptor's check (its
         # comparators) then reaches the status registers, the iterator's valid and
-        # ``running`` only, not these. A refused command clears ``busy`` in the same edge, and
+        # ``running`` only, not this. A refused command clears ``busy`` in the same edge, and
         # the slot's end is gated by ``busy``.
         running = cmd.checking | cmd.running
         comp_pending = ~(self.comp_ending | ~busy) & self.comp_pending
@@ -818,21 +820,8 @@ class _SlotControl:
         else:
             comp_ok_next = Const(1)
             m.d.comb += self.comp_ok.eq(comp_ok)
-        base = ~self.slot_end & busy & running & comp_ok_next
-        wb_to_send = wb.due    # the write-back record's test, next cycle (no slot's end)
-        # The write end is a handshake's last beat: the slot's end gates it with the write
-        # stream's valid, a register loaded with ``fifo.valid_next`` in every cycle, which is
-        # the same as loading the write end with it (as before (21)) but keeps the valid's
-        # next value (the prefetcher's read address compared with the drain's line) off this
-        # register's input. That term is defensive: no reachable state has the stream's last
-        # beat without a line to send (its last line is queued before the write-back's first
-        # beat, or the drain runs ahead of a one-beat-per-line stream; a random search of the
-        # core without it found no difference), so no test can fail without it.
-        m.d.sync += [
-            ends["now"].eq(base & ~dma_pending),
-            ends["wr"].eq(base & wb.active_next & wb.at_last_next),
-            ends["rd"].eq(base & load.active_next & load.at_last_next & ~wb_to_send),
-        ]
+        m.d.sync += self.ends_now.eq(~self.slot_end & busy & running & comp_ok_next
+                                     & ~dma_pending)
 
 
 class _Load:
@@ -867,10 +856,6 @@ class _Load:
             m.d.sync += ld_at_last.eq(ld_n == v_ld.ld_m2)
             with m.If(ld_last):
                 m.d.sync += ld_active.eq(0)
-        # Their next values (the slot's end is registered from them).
-        self.active_next = Mux(slot_end, next_load, ld_active & ~ld_last)
-        self.at_last_next = Mux(slot_end, r_nxt.load_is_one_beat(),
-                                Mux(rd_fire & ld_active, ld_n == v_ld.ld_m2, ld_at_last))
         # Beat i of the load: activations, then weight codes, then scales, lines in order.
         in_b = ld_n - na
         in_s = ld_n - na - nb
@@ -1237,7 +1222,12 @@ class _WriteBack:
         m.d.sync += wb_due.eq(busy & Mux(slot.slot_end, r_cp.valid & r_cp.last_k,
                                          v_wb.valid & v_wb.last_k))
         self.due = wb_due
-        wb_start_load = ld_last & wb_due
+        # After the load, the write-back starts a cycle after its last beat, from a register:
+        # the read stream's valid ends there, not at the write request port, which presents
+        # a start's first request in its cycle (the simulator charges the cycle as the core's
+        # `transfer_cycles`, with the slot's end a cycle after the DMA's last beat).
+        wb_start_load = Signal(name="wb_start_load")
+        m.d.sync += wb_start_load.eq(ld_last & wb_due)
         wb_start = wb_start_slot | wb_start_load
         # Started with the slot, the block is still the compute record (no view: see the slot
         # control); after the load, the write-back record.
@@ -1270,8 +1260,6 @@ class _WriteBack:
         self.ws_next = Mux(wr_fire, Mux(ws == olb - 1, 0, ws + 1), ws)
         m.d.sync += ws.eq(self.ws_next)
         self.active, self.ws = wb_active, ws
-        self.at_last_next = Mux(wb_start, Mux(wb_start_slot, r_cp.o_one, v_wb.o_one),
-                                Mux(wr_fire, wb_count == v_wb.o_m2, wb_at_last))
         # The write-back's state next cycle (for the write stream's registered valid).
         self.active_next = wb_start | (wb_active & ~wb_last)
         self.pop = wr_fire & (ws == olb - 1)      # a line's last beat leaves

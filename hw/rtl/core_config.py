@@ -45,6 +45,7 @@ from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WeightFamily, get_families, get_
 __all__ = [
     "BEATS_BITS",
     "CORE_SETUP_CYCLES",
+    "CORE_TRANSFER_CYCLES",
     "DESCRIPTOR_FIELDS",
     "CoreConfig",
     "CoreError",
@@ -59,6 +60,11 @@ __all__ = [
 # check the descriptor, one to decode the first block. The core's hardware description gives
 # it to the simulator as `command_cycles`, which charges it once per command.
 CORE_SETUP_CYCLES = 2
+# Cycles the core adds to each DRAM transfer (a load or a write-back of a block): the streams'
+# handshakes end at registers, so a slot ends a cycle after its DMA's last beat and a
+# write-back after a load starts a cycle after the load's. The core's hardware description
+# gives it to the simulator as `transfer_cycles`: a transfer = beats + latency + this.
+CORE_TRANSFER_CYCLES = 1
 # Width of the DMA's beat counters (a load's or a write-back's bus beats) in the RTL.
 BEATS_BITS = 24
 

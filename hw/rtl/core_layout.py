@@ -29,6 +29,7 @@ from hwsim.hw.pe_kinds import pe_for_block
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.core_config import (
     CORE_SETUP_CYCLES,
+    CORE_TRANSFER_CYCLES,
     SCALE_FIELD_BITS,
     SCALE_SIGN_BIT,
     SCALE_WTYPE_LSB,
@@ -247,7 +248,8 @@ def line_exact(c: CoreConfig, schedule, compute: np.ndarray, latency_cycles: int
 
     Cycles: the simulator's rules (the command's ``command_cycles``, each block's ``compute``
     cycles from the PE kind's cycle model, the slot rule ``pipeline`` =
-    `hwsim.sim.pipeline_cycles`, a transfer = beats + ``latency_cycles``) over the DRAM
+    `hwsim.sim.pipeline_cycles`, a transfer = beats + ``latency_cycles`` + the core's
+    `CORE_TRANSFER_CYCLES`) over the DRAM
     transfers of whole lines that the core moves (`core_block_beats` of ``schedule``, a
     `hwsim.mapping.BlockSchedule`), the zero padding of ragged edges included. The simulator
     charges the same lines on the core's description (`CoreRules.block_bytes`), so this equals
@@ -256,8 +258,9 @@ def line_exact(c: CoreConfig, schedule, compute: np.ndarray, latency_cycles: int
     imports them.
     """
     load, wb = core_block_beats(c, schedule)
-    load_c = np.where(load > 0, load + latency_cycles, 0)
-    wb_c = np.where(wb > 0, wb + latency_cycles, 0)
+    transfer = latency_cycles + CORE_TRANSFER_CYCLES
+    load_c = np.where(load > 0, load + transfer, 0)
+    wb_c = np.where(wb > 0, wb + transfer, 0)
     cycles = command_cycles + int(pipeline(compute, load_c, wb_c).sum())
     return cycles, int(load.sum() + wb.sum())
 
@@ -303,6 +306,7 @@ def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100
         # Partial sums as the output buffer stores them (the DRAM word is the op's out_bits).
         "acc_bits": c.array.out_width,
         "command_cycles": CORE_SETUP_CYCLES,
+        "transfer_cycles": CORE_TRANSFER_CYCLES,
         # The command rules the mapper follows (`hwsim.hw.core_rules`).
         "core": dataclasses.asdict(c.section),
     }
