@@ -7,7 +7,10 @@ slot s it loads block s from DRAM (activations and/or weights, whichever changed
 block s - 1 on the array and writes back block s - 2's outputs (on its last k block), and a
 slot ends when its compute and its DRAM transfers (load, then write-back, on the one DRAM
 port) are both done. Whatever must start a slot is issued in the slot's previous cycle (the
-next block's records are computed a slot ahead), so slots have no overhead cycles.
+next block's records are computed a slot ahead), so slots have no overhead cycles but one per
+DRAM transfer: the DMA ends each at a register (the slot's end a cycle after the DMA's last
+beat, the write-back after a load a cycle after the load's), the simulator's
+``transfer_cycles``.
 
 Per block the array runs ceil(bn / rows) x ceil(bm / cols) tiles, each `array_tile_cycles`:
 the activation, weight and scale buffers' read registers are the array's operand register,
@@ -323,9 +326,8 @@ class AccelCore(wiring.Component):
         buf = _Buffers(m, c)
         cmd = _Command(m, c, self, buf)
         itr = _BlockIterator(m, c, cmd)
-        # The slot's end decides the cycle after it (the external read and write streams' last
-        # transfer decides it, late in its cycle); so that it reaches a few registers, not the
-        # hundreds of the block records and the iterator, these shift an edge later, on a
+        # The slot's end decides the cycle after it; so that it reaches a few registers, not
+        # the hundreds of the block records and the iterator, these shift an edge later, on a
         # register of the slot's end (one copy per group, kept apart from Yosys' register
         # merging: each drives one group's enables and views). In the cycle after the slot's
         # end, every reader sees them as shifted through a view that picks the previous
@@ -1357,7 +1359,7 @@ class _LineFifo:
         self.rd_lines = (rd_addr, rd_line)
         # The write stream's valid is a register, loaded with what it is next cycle (the
         # write-back active, and a line in the FIFO or falling through; nothing while idle):
-        # through the stream's last beat it decides the slot's end, and the FIFO's count and
+        # through the stream's last beat it decides the DMA's end, and the FIFO's count and
         # hit also select among the lines' hundreds of bits, nets spread over the FIFO.
         # Next cycle's head must be in registers this cycle (the write stream's data are a
         # register loaded with its beat, below): a line arriving from the RAM's read data (not

@@ -13,7 +13,7 @@ import pytest
 
 from hwsim.hw import hardware_from_dict
 from hwsim.hw.fpga.design_point import write_hardware_yaml
-from hwsim.hw.rtl.core_config import CoreConfig
+from hwsim.hw.rtl.core_config import CORE_TRANSFER_CYCLES, CoreConfig
 from hwsim.hw.rtl.core_layout import core_block_beats, core_hardware, core_op, line_exact
 from hwsim.hw.rtl.registry import resolve_params
 from hwsim.mapping import block_schedule, map_gemm
@@ -112,7 +112,9 @@ def test_ragged_shapes_cost_the_padded_lines_the_core_moves(core, m, n, k):
     cycles, beats = line_exact(core, s, compute, hw.dram.latency_cycles, hw.command_cycles,
                                pipeline_cycles)
     assert cost.cycles == cycles
-    assert cost.dram_cycles == beats + hw.dram.latency_cycles * np.count_nonzero(
+    # Each transfer: its beats, the DRAM's latency and the core's registered end.
+    assert hw.transfer_cycles == CORE_TRANSFER_CYCLES == 1
+    assert cost.dram_cycles == beats + (hw.dram.latency_cycles + 1) * np.count_nonzero(
         np.concatenate([load, wb]))
 
 

@@ -176,6 +176,12 @@ def test_a_ragged_transfer_takes_whole_dram_beats_as_its_cycles_do():
     assert costs.accesses["dram"][0].tolist() == [34]
     assert costs.accesses["dram"][1].tolist() == [5]
     assert costs.dram_cycles.tolist() == [34 + 3 + 5 + 3]
+    # The control's cycles per transfer (the RTL core's registered ends) add like latency.
+    hw = tiny_hw(dram={**BEAT_8B, "latency_cycles": 3}, transfer_cycles=2)
+    assert simulate_op_shapes(op, hw)[0].dram_cycles.tolist() == [34 + 5 + 5 + 5]
+    with pytest.raises(HwsimError, match=r"transfer_cycles: Input should be greater than or "
+                                         r"equal to 0"):
+        tiny_hw(transfer_cycles=-1)
     # The write-back's parts in whole beats of their own: KV 32 bytes = 4, scales 4 bytes = 1.
     assert costs.part_accesses["dram"]["out"].tolist() == [4]
 
