@@ -1070,15 +1070,26 @@ class _TileSequencer:
         self.result_next = (None if not c.pipeline else
                             front_done if c.pipeline == 1 else delay[-2])
         self.busy_last_next = Mux(accept & last_of_tile, succ_next_blk, busy_last)
-        # ``in_valid`` next cycle: each register's next value, in the order of its assignments.
+        # ``in_valid`` next cycle: each register's next value, in the order of its assignments,
+        # for either outcome of this cycle's handshake (``keep``: computed apart), so the
+        # array's late ready only picks one right before the valid registers. Left to the
+        # mapper, the ready went in first: on the 8x8 of ce54420 (seed 3, 71.72 MHz) the
+        # front's readiness copy -> the accept -> the first-beat and tile-busy logic -> an
+        # array's valid copy led, 13.94 ns with 12.48 of route.
         comp_pending_next = Mux(slot_end, next_comp,
                                 Mux(slot.comp_ending | ~busy, 0, comp_pending))
-        cur_next_blk_next = Mux(~busy, 1, Mux(slot_end & next_comp, 0, sel_next_blk))
-        first_beat_next = Mux(~busy, 1, Mux(accept, last_of_tile, first_beat))
-        tile_busy_next = Mux(accept & last_of_tile, 1,
-                             Mux(result_now, 0, Mux(~busy, 0, tile_busy)))
-        valid_next = (comp_pending_next & ~cur_next_blk_next
-                      & ~(first_beat_next & tile_busy_next))
+        valid_if = []
+        for taken in (0, 1):
+            cur_next_blk_next = Mux(~busy, 1, Mux(slot_end & next_comp, 0,
+                                                  succ_next_blk if taken else cur_next_blk))
+            first_beat_next = Mux(~busy, 1, last_of_tile if taken else first_beat)
+            tile_busy_next = Mux(last_of_tile if taken else 0, 1,
+                                 Mux(result_now, 0, Mux(~busy, 0, tile_busy)))
+            v = Signal(name=f"in_valid_if{taken}", attrs={"keep": 1})
+            m.d.comb += v.eq(comp_pending_next & ~cur_next_blk_next
+                             & ~(first_beat_next & tile_busy_next))
+            valid_if.append(v)
+        valid_next = Mux(accept, valid_if[1], valid_if[0])
         m.d.sync += valid_front.eq(valid_next)
         m.d.comb += arr.array.in_valid_next.eq(valid_next)
         self.valids = (in_valid, valid_front)
@@ -1122,18 +1133,24 @@ class _Drain:
         # ``final`` -> the prefetcher's last-line test -> its counts). ``cp_refs`` pairs each
         # with the view (``drain_cp_*_ref``, driving nothing): the core tests' bench checks
         # them equal in every cycle.
-        v_cp = SimpleNamespace()
+        # The drain and the prefetcher each have their own (the two sit apart: on the 8x8 of
+        # ce54420, seed 2, one shared ``last_k`` reached the prefetcher's line counts through
+        # 6.29 ns of route, 12.96 ns in all).
+        v_cp, v_pf = SimpleNamespace(), SimpleNamespace()
         self.cp_refs = []
         for f in ("first_k", "last_k", "ho", "o_total"):
             view = getattr(rec.v_cp, f)
-            reg = Signal.like(getattr(rec.r_cp, f), name=f"drain_cp_{f}", attrs={"keep": 1})
-            nxt = Mux(slot.slot_end, getattr(rec.v_ld, f), view)
-            m.d.sync += reg.eq(Mux(~cmd.busy, 1, nxt) if f == "ho" else nxt)
-            ref = Signal.like(reg, name=f"drain_cp_{f}_ref", attrs={})
+            ref = Signal.like(getattr(rec.r_cp, f), name=f"drain_cp_{f}_ref", attrs={})
             m.d.comb += ref.eq(view)
-            self.cp_refs.append((ref, reg))
-            setattr(v_cp, f, reg)
-        self.cp = v_cp
+            nxt = Mux(slot.slot_end, getattr(rec.v_ld, f), view)
+            for who, ns in (("drain", v_cp), ("pf", v_pf)):
+                if f == ("o_total" if who == "drain" else "first_k"):
+                    continue      # not read there
+                reg = Signal.like(ref, name=f"{who}_cp_{f}", attrs={"keep": 1})
+                m.d.sync += reg.eq(Mux(~cmd.busy, 1, nxt) if f == "ho" else nxt)
+                self.cp_refs.append((ref, reg))
+                setattr(ns, f, reg)
+        self.cp, self.cp_pf = v_cp, v_pf
         o_old, o_wr, ow = buf.o_old, buf.o_wr, c.array.out_width
         dr_active, dr_first, dr_half = Signal(), Signal(), Signal()
         dr_last = Signal()         # the drained block is its output block's last k block
@@ -1262,8 +1279,9 @@ class _WriteBack:
         self.ws_next = Mux(wr_fire, Mux(ws == olb - 1, 0, ws + 1), ws)
         m.d.sync += ws.eq(self.ws_next)
         self.active, self.ws = wb_active, ws
-        # The write-back's state next cycle (for the write stream's registered valid).
-        self.active_next = wb_start | (wb_active & ~wb_last)
+        # The write-back's state next cycle for either outcome of this cycle's handshake (a
+        # beat held, a beat leaving), for the write stream's registered valid.
+        self.active_next_if = (wb_start | wb_active, wb_start | (wb_active & ~wb_at_last))
         self.pop = wr_fire & (ws == olb - 1)      # a line's last beat leaves
 
 
@@ -1287,7 +1305,7 @@ class _LineFifo:
                  wb: _WriteBack) -> None:
         olb = c.beats_per_line(c.o_line_bits)
         lg_olb, lg_ol, ow, bus = _log2(olb), _log2(c.o_lines), c.array.out_width, buf.bus
-        v_cp, result_now, pop, busy = drain.cp, seq.result_now, wb.pop, cmd.busy
+        v_cp, result_now, pop, busy = drain.cp_pf, seq.result_now, wb.pop, cmd.busy
         o_wr, o_out = buf.o_wr, buf.o_out
         dr_active, dr_line = drain.active, drain.line
         dr_half, dr_last = drain.half, drain.last
@@ -1371,12 +1389,20 @@ class _LineFifo:
         # stalls) ``late`` was never set, so the term is defensive and no test kills its
         # removal; with one entry less (a line a beat) it was set 85 times and cost 15 cycles
         # on one GEMM, which `test_write_back_fifo_keeps_the_cycles_exact` now runs.
-        late = (rd_arrive & ~pending_hit & ~bypass_hit
-                & Mux(pop, fifo_n == 1, fifo_n == 0))
+        # Its next value for either outcome of this cycle's handshake, the ready picking at
+        # the register (as for the selects below).
         wr_valid = Signal(name="wr_valid_q")
-        self.valid_next = wb.active_next & busy & ~late & ((fifo_n_next != 0)
-                                                           | (rd_issue & pending_now))
-        m.d.sync += wr_valid.eq(self.valid_next)
+        valid_if = []
+        for fired in (0, 1):
+            popped = (wb.ws == olb - 1) if fired else Const(0)
+            late_f = (rd_arrive & ~pending_hit & ~bypass_hit
+                      & Mux(popped, fifo_n == 1, fifo_n == 0))
+            n_f = (fifo_n + rd_arrive - popped)[:len(fifo_n)]
+            v = Signal(name=f"wr_valid_if{fired}", attrs={"keep": 1})
+            m.d.comb += v.eq(wb.active_next_if[fired] & busy & ~late_f
+                             & ((n_f != 0) | (rd_issue & pending_now)))
+            valid_if.append(v)
+        m.d.sync += wr_valid.eq(Mux(wr_valid & core.wr_ready, valid_if[1], valid_if[0]))
         read_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
         # Entries are read only while the FIFO holds them (its count is reset): no reset.
         fifo = [Signal(c.cols * ow, name=f"wb_fifo{i}", reset_less=True) for i in range(depth)]
@@ -1467,10 +1493,26 @@ class _LineFifo:
         sel_held = Signal(n_pairs, name="wb_sel_held", init=1 << bypass_at)
         sel_taken = Signal(n_pairs, name="wb_sel_taken",
                            init=1 << (bypass_at + (1 if olb > 1 else 0)))
-        n_next = Mux(busy, fifo_n_next, 0)
-        ptr_next = Mux(busy, Mux(pop, Mux(rp == depth - 1, 0, rp + 1), rp), 0)
-        held_next, taken_next = selects(n_next, ptr_next, pending_now, wb.ws_next)
-        m.d.sync += [sel_held.eq(Cat(*held_next)), sel_taken.eq(Cat(*taken_next))]
+        # Next cycle's selects for either outcome of this cycle's handshake, each from
+        # registers (``keep``: computed apart), so the (external, late) ready only picks one
+        # right before the registers. Left to the mapper, the ready went in first: on the
+        # 8x8 of ce54420 (seed 2, 70.10 MHz) ``wr_ready`` -> the beat counter's next value
+        # -> the FIFO count's carry chain -> the selects led, 14.27 ns with 4.35 of route
+        # from the harness register, and 166 endpoints behind it failed 12.5 ns.
+        ws_last = ws == olb - 1
+        cand = {}
+        for fired in (0, 1):
+            popped = ws_last if fired else Const(0)
+            n_f = Mux(busy, (fifo_n + rd_arrive - popped)[:len(fifo_n)], 0)
+            ptr_f = Mux(busy, Mux(popped, Mux(rp == depth - 1, 0, rp + 1), rp), 0)
+            ws_f = Mux(ws_last, 0, ws + 1) if fired else ws
+            held_f, taken_f = selects(n_f, ptr_f, pending_now, ws_f)
+            cand[fired] = [Signal(n_pairs, name=f"wb_sel_{what}_if{fired}", attrs={"keep": 1})
+                           for what in ("held", "taken")]
+            m.d.comb += [cand[fired][0].eq(Cat(*held_f)), cand[fired][1].eq(Cat(*taken_f))]
+        fire = wr_valid & core.wr_ready
+        m.d.sync += [sel_held.eq(Mux(fire, cand[1][0], cand[0][0])),
+                     sel_taken.eq(Mux(fire, cand[1][1], cand[0][1]))]
         held_ref, taken_ref = selects(fifo_n, rp, pending_hit, ws)
         # For testbenches: each select register with its test on this cycle's state.
         self.sel_regs = [(sel_held, Cat(*held_ref)), (sel_taken, Cat(*taken_ref))]
@@ -1483,8 +1525,11 @@ class _LineFifo:
                          for i in range(0, len(terms), 2)]
             return terms[0]
 
-        held, taken = pick(sel_held), pick(sel_taken)
-        fire = wr_valid & core.wr_ready
+        # The two beats as wires of their own (``keep``): the ready picks between them at the
+        # register, not inside their AND-OR trees (the mapper merged it in on ce54420).
+        held = Signal(bus, name="wb_beat_held", attrs={"keep": 1})
+        taken = Signal(bus, name="wb_beat_taken", attrs={"keep": 1})
+        m.d.comb += [held.eq(pick(sel_held)), taken.eq(pick(sel_taken))]
         # Next cycle's head is the drain's sum: held, the FIFO empty and no line arriving;
         # popped (a line's last beat leaving), at most that line in the FIFO and none arriving
         # behind it.
