@@ -1392,17 +1392,22 @@ class _LineFifo:
         # Its next value for either outcome of this cycle's handshake, the ready picking at
         # the register (as for the selects below).
         wr_valid = Signal(name="wr_valid_q")
+        fire = wr_valid & core.wr_ready
+        # For a beat held (0) / leaving (1): whether a line's last beat leaves, and the FIFO's
+        # count next cycle (the selects below take them too).
+        ws_last = wb.ws == olb - 1
+        outcome = {fired: (popped, (fifo_n + rd_arrive - popped)[:len(fifo_n)])
+                   for fired, popped in ((0, Const(0)), (1, ws_last))}
         valid_if = []
         for fired in (0, 1):
-            popped = (wb.ws == olb - 1) if fired else Const(0)
+            popped, n_f = outcome[fired]
             late_f = (rd_arrive & ~pending_hit & ~bypass_hit
                       & Mux(popped, fifo_n == 1, fifo_n == 0))
-            n_f = (fifo_n + rd_arrive - popped)[:len(fifo_n)]
             v = Signal(name=f"wr_valid_if{fired}", attrs={"keep": 1})
             m.d.comb += v.eq(wb.active_next_if[fired] & busy & ~late_f
                              & ((n_f != 0) | (rd_issue & pending_now)))
             valid_if.append(v)
-        m.d.sync += wr_valid.eq(Mux(wr_valid & core.wr_ready, valid_if[1], valid_if[0]))
+        m.d.sync += wr_valid.eq(Mux(fire, valid_if[1], valid_if[0]))
         read_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
         # Entries are read only while the FIFO holds them (its count is reset): no reset.
         fifo = [Signal(c.cols * ow, name=f"wb_fifo{i}", reset_less=True) for i in range(depth)]
@@ -1499,18 +1504,16 @@ class _LineFifo:
         # 8x8 of ce54420 (seed 2, 70.10 MHz) ``wr_ready`` -> the beat counter's next value
         # -> the FIFO count's carry chain -> the selects led, 14.27 ns with 4.35 of route
         # from the harness register, and 166 endpoints behind it failed 12.5 ns.
-        ws_last = ws == olb - 1
         cand = {}
         for fired in (0, 1):
-            popped = ws_last if fired else Const(0)
-            n_f = Mux(busy, (fifo_n + rd_arrive - popped)[:len(fifo_n)], 0)
+            popped, n_f = outcome[fired]
+            n_f = Mux(busy, n_f, 0)
             ptr_f = Mux(busy, Mux(popped, Mux(rp == depth - 1, 0, rp + 1), rp), 0)
             ws_f = Mux(ws_last, 0, ws + 1) if fired else ws
             held_f, taken_f = selects(n_f, ptr_f, pending_now, ws_f)
             cand[fired] = [Signal(n_pairs, name=f"wb_sel_{what}_if{fired}", attrs={"keep": 1})
                            for what in ("held", "taken")]
             m.d.comb += [cand[fired][0].eq(Cat(*held_f)), cand[fired][1].eq(Cat(*taken_f))]
-        fire = wr_valid & core.wr_ready
         m.d.sync += [sel_held.eq(Mux(fire, cand[1][0], cand[0][0])),
                      sel_taken.eq(Mux(fire, cand[1][1], cand[0][1]))]
         held_ref, taken_ref = selects(fifo_n, rp, pending_hit, ws)
