@@ -47,6 +47,7 @@ from hwsim.hw.rtl.core_config import (
     descriptor_layout,
     mode_code,
 )
+from hwsim.hw.rtl.primitives import registered_product
 
 __all__ = ["AccelCore"]
 
@@ -336,7 +337,7 @@ class AccelCore(wiring.Component):
         # when they shifted at the slot's end.
         shift = {g: Signal(name=f"shift_{g}", attrs={"keep": 1}) for g in ("it", "ld", "cp", "wb")}
         itr.shift_on(shift["it"])
-        rec = _Records(m, c, cmd, itr.view, shift)
+        rec = _Records(m, c, cmd, itr.view, shift, platform)
         slot = _SlotControl(m, self, cmd, itr, rec, shift)
         load = _Load(m, c, self, buf, rec, slot, shift["ld"])
         seq = _TileSequencer(m, c, buf, cmd, rec, slot)
@@ -617,7 +618,8 @@ class _Records:
     compute, write-back (shifted an edge after a slot's end), their views, and the next
     block's beat counts."""
 
-    def __init__(self, m: Module, c: CoreConfig, cmd: _Command, itv: dict, shift: dict) -> None:
+    def __init__(self, m: Module, c: CoreConfig, cmd: _Command, itv: dict, shift: dict,
+                 platform: object = None) -> None:
         lg_rows, lg_cols, lg_lanes = _log2(c.rows), _log2(c.cols), _log2(c.lanes)
         lg_g, lg_bpg = _log2(c.group_size), _log2(c.group_size // c.lanes)
         lg_alb, lg_blb, lg_slb, lg_olb = cmd.lg_alb, cmd.lg_blb, cmd.lg_slb, cmd.lg_olb
@@ -677,28 +679,40 @@ class _Records:
         # to the bits its buffer allows (an accepted descriptor's block fits a buffer half,
         # so every factor and product is at most that half's lines, or its beats): one
         # multiplier block each. Every multiplier reads registers of its own, loaded with the
-        # record's fields (``keep``: Yosys would merge them with the record's), which the
-        # placer can put beside its block (the multiplier blocks sit in fixed columns; from
-        # the record's registers, placed with their other readers, the route to them and back
-        # was most of the 4x4's beat-count paths, 12.4-14.7 ns); the operand flags select
-        # after the multipliers, so four products serve the four counts.
-        def factor(name: str, value, bound: int) -> Signal:
-            sig = Signal(max(1, bound.bit_length()), name=f"mul_{name}", reset_less=True,
-                         attrs={"keep": 1})
-            m.d.sync += sig.eq(value)
-            return sig
+        # record's fields every cycle; built for an ECP5 with DSPs they are the multiplier
+        # block's own input registers (`registered_product`). As fabric registers (``keep``,
+        # up to 77b9576) the placer left them with the record's other readers: on the 8x8
+        # their route to the block (5.16 ns) and its array (3.93 ns) before the count's adder
+        # led seeds 1 and 3 (``mul_a_ct_m`` -> ``next_beats_ld_total``, 13.35-14.56 ns) and
+        # failed on all three. The operand flags select after the multipliers, so four
+        # products serve the four counts.
+        def factor(value, bound: int) -> Value:
+            # Cut to the bound's bits, one zero bit above (the product is signed).
+            op = Signal(max(1, bound.bit_length()))
+            m.d.comb += op.eq(value)
+            return Cat(op, Const(0, 1)).as_signed()
+
+        def product(name: str, a: Value, b: Value) -> Value:
+            prod = registered_product(m, a, b, load=Const(1, 1), advance=Const(1, 1),
+                                      out_reg=False, platform=platform, name=f"mul_{name}")
+            return prod.as_unsigned()[:len(a) + len(b) - 2]
 
         ctm_max = min(c.a_lines, max(1, c.o_lines >> lg_rows))
         ctn_max = min(c.b_lines, c.s_lines, max(1, c.o_lines >> lg_rows))
         b_max, s_max = c.b_lines << lg_blb, c.s_lines << lg_slb
-        p_a = (factor("a_ct_m", ct_m, ctm_max)
-               * factor("a_beats", nkb << lg_alb, c.a_lines << lg_alb))
-        p_b = factor("b_ct_n", ct_n, ctn_max) * factor("b_beats", nkb << lg_blb, b_max)
-        p_bs = (factor("bs_ct_n", ct_n, ctn_max)
-                * factor("bs_beats", (nkb << lg_blb) + (ng << lg_slb), b_max + s_max))
-        p_o = (factor("o_ct_n", ct_n, ctn_max)
-               * factor("o_beats", ct_m << (lg_rows + lg_olb), c.o_lines << lg_olb))
-        with_a, with_b = factor("load_a", load_a, 1), factor("load_b", load_b, 1)
+        p_a = product("a", factor(ct_m, ctm_max), factor(nkb << lg_alb, c.a_lines << lg_alb))
+        p_b = product("b", factor(ct_n, ctn_max), factor(nkb << lg_blb, b_max))
+        p_bs = product("bs", factor(ct_n, ctn_max),
+                       factor((nkb << lg_blb) + (ng << lg_slb), b_max + s_max))
+        p_o = product("o", factor(ct_n, ctn_max),
+                      factor(ct_m << (lg_rows + lg_olb), c.o_lines << lg_olb))
+
+        def factor_flag(name: str, value) -> Signal:
+            sig = Signal(name=f"mul_{name}", reset_less=True, attrs={"keep": 1})
+            m.d.sync += sig.eq(value)
+            return sig
+
+        with_a, with_b = factor_flag("load_a", load_a), factor_flag("load_b", load_b)
         # The record's own registers of those fields are kept too: Yosys merges a register
         # into a kept one of the same input (one copy each was folded into the record's).
         for f in ("ct_m", "ct_n", "a_beats", "b_beats", "bs_beats", "o_beats", "load_a",
