@@ -353,9 +353,10 @@ class AccelCore(wiring.Component):
         # reference select and the one the adder reads (`_Drain`), and the write stream's
         # reference beat and its port (registers, `_LineFifo`), for testbenches.
         self.readies = (cmd.arr.array.in_ready, cmd.arr.in_ready)
-        self.slot_ends = (slot.slot_end, slot.slot_end_ref)
+        self.slot_ends = (slot.slot_end_ref, [slot.end_of(g) for g in slot.ends])
         self.valids = seq.valids
         self.tile_nexts = seq.tile_nexts
+        self.blk_copies = seq.blk_copies
         self.k_regs = seq.k_regs
         self.drain_rows = drain.rows
         self.wr_datas = fifo.data
@@ -742,25 +743,28 @@ class _SlotControl:
         nxt_fresh, it = rec.nxt_fresh, itr.it
         comp_pending, dma_pending = Signal(), Signal()
         comp_ending, dma_ending = Signal(), Signal()
-        slot_end = Signal()
-        # The slot's end is a gate of registers: ``ends_now``, loaded with the rest of its
-        # test next cycle (`close`), and ``busy``, which masks it in the cycle after a refused
-        # command's check (`close` loads it as if the check passes). The DMA's part is
-        # ``dma_pending`` as it is next cycle, so a slot whose DRAM transfers end it ends a
-        # cycle after their last beat: the streams' handshakes (``rd_valid``, ``wr_ready``,
-        # registers of the harness at the die's edge on FPGA) end at that register, not at
-        # every reader of the slot's end (the records, the request generators, the array's
-        # start tests; the 8x8's worst paths up to (25), 13.8-20.2 ns). The simulator charges
-        # that cycle as the core's `transfer_cycles`. ``slot_end_ref`` is the test as the
-        # state defines it (running, the next block's record fresh, the compute done or
-        # ending, the DMA done); it drives nothing (synthesis drops it): the core tests'
-        # bench checks the two equal in every cycle.
-        self.ends_now = ends_now = Signal(name="slot_end_now")
+        # The slot's end is a register, one copy per group of its readers (``keep``: each is
+        # placed beside its readers, not one beside the control and routed across the die to
+        # all: the 8x8's worst paths at ce54420), loaded with its test next cycle (`close`);
+        # without PE stages, gated by the compute's part (``comp_ok``, due in its cycle). The
+        # DMA's part is ``dma_pending`` as it is next cycle, so a slot whose DRAM transfers
+        # end it ends a cycle after their last beat (the simulator's `transfer_cycles`), and
+        # the run's part is ``running`` (not the check's cycle: a refused command never
+        # sets it), so slot 0 ends a cycle after the check (the third of
+        # `CORE_SETUP_CYCLES`): no gate of ``busy`` after the registers. ``slot_end_ref`` is
+        # the test as the state defines it (running for a cycle, the next block's record
+        # fresh, the compute done or ending, the DMA done); it drives nothing (synthesis
+        # drops it): the core tests' bench checks every copy equal to it in every cycle.
+        self.ends = {g: Signal(name=f"slot_end_{g}", attrs={"keep": 1})
+                     for g in ("ctl", "ld", "k", "kf", "seq", "drain", "pf", "wb")}
         comp_ok = Signal()
-        m.d.comb += slot_end.eq(busy & comp_ok & ends_now)
+        self.comp_ok = comp_ok
+        slot_end = self.end_of("ctl")
+        started = Signal()
+        m.d.sync += started.eq(running)
         self.slot_end_ref = Signal()
-        m.d.comb += self.slot_end_ref.eq(running & nxt_fresh & (~comp_pending | comp_ending)
-                                         & ~dma_pending)
+        m.d.comb += self.slot_end_ref.eq(running & started & nxt_fresh
+                                         & (~comp_pending | comp_ending) & ~dma_pending)
         # No slot ends in the cycle after a slot's end (the next block's record is not fresh
         # then), so what a slot's end decides reads the records themselves, not their views:
         # no shift register's multiplexers on the late slot end's paths.
@@ -808,25 +812,26 @@ class _SlotControl:
         self.comp_pending, self.comp_ending, self.dma_ending = comp_pending, comp_ending, dma_ending
         self.slot_end, self.next_load, self.next_comp, self.next_wb = (
             slot_end, next_load, next_comp, next_wb)
-        self.m, self.cmd, self.comp_ok = m, cmd, comp_ok
+        self.m, self.cmd = m, cmd
         self.dma_pending, self.nxt_fresh = dma_pending, nxt_fresh
 
+    def end_of(self, group: str) -> Value:
+        """The slot's end as ``group``'s copy gives it."""
+        return self.comp_ok & self.ends[group]
+
     def close(self, seq: _TileSequencer) -> None:
-        """Load the slot end's register with its next value (the parts' next states).
+        """Load the slot end's registers with their next value (the parts' next states).
 
         A slot's end clears the next block's record's fresh mark, so none ends in the cycle
         after it: the next value is that of the cycles without a slot's end (no record shifts
         next cycle, no load or write-back starts at the slot's end), and 0 after one. Built
         with PE stages, the compute's part (the tile's result due next cycle) is in it too;
         without, the result is due in the cycle the array's front frees (its ready), so it
-        stays a gate of registers beside it."""
+        stays a gate of registers after them. The run's part is ``running``, set by a passed
+        check: the descriptor's check (its comparators) reaches the status registers, the
+        iterator's valid and ``running`` only, not these."""
         m, cmd = self.m, self.cmd
         busy = cmd.busy
-        # Loaded in the check's cycle as if the check passes: the descriptor's check (its
-        # comparators) then reaches the status registers, the iterator's valid and
-        # ``running`` only, not this. A refused command clears ``busy`` in the same edge, and
-        # the slot's end is gated by ``busy``.
-        running = cmd.checking | cmd.running
         comp_pending = ~(self.comp_ending | ~busy) & self.comp_pending
         dma_pending = ~(self.dma_ending | ~busy) & self.dma_pending
         comp_ok = ~self.comp_pending | self.comp_ending
@@ -836,8 +841,8 @@ class _SlotControl:
         else:
             comp_ok_next = Const(1)
             m.d.comb += self.comp_ok.eq(comp_ok)
-        m.d.sync += self.ends_now.eq(~self.slot_end & busy & running & comp_ok_next
-                                     & ~dma_pending)
+        nxt = ~self.slot_end & cmd.running & comp_ok_next & ~dma_pending
+        m.d.sync += [e.eq(nxt) for e in self.ends.values()]
 
 
 class _Load:
@@ -848,7 +853,7 @@ class _Load:
                  rec: _Records, slot: _SlotControl, shift_ld) -> None:
         alb, blb = c.beats_per_line(c.a_line_bits), c.beats_per_line(c.b_line_bits)
         slb = c.beats_per_line(c.s_line_bits)
-        r_nxt, v_ld, slot_end, next_load = rec.r_nxt, rec.v_ld, slot.slot_end, slot.next_load
+        r_nxt, v_ld, slot_end, next_load = rec.r_nxt, rec.v_ld, slot.end_of("ld"), slot.next_load
         rd_start = slot_end & next_load
         rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], v_ld.phases(),
                            core.rd_req_ready)
@@ -891,6 +896,22 @@ class _Load:
         self.ld_last = ld_last
 
 
+def _tile_widths(c: CoreConfig) -> dict[str, int]:
+    """The tile sequencer's counters' widths: each holds at most a block's count less 1, and
+    the descriptor check (`CoreError.TOO_BIG`) passes a block only if its tiles' lines fit the
+    buffers' halves (ct_m x nkb <= a_lines, ct_n x nkb <= b_lines, ct_n x ng <= s_lines) and
+    its output tiles the output buffer's (ct_m x ct_n x rows <= o_lines)."""
+    def bits(count: int) -> int:      # holds 0 .. count - 1
+        return max(1, (count - 1).bit_length())
+
+    out_tiles = c.o_lines // c.rows
+    return {"kb": bits(min(c.a_lines, c.b_lines)), "gb": bits(c.group_size // c.lanes),
+            "g": bits(c.s_lines), "mt": bits(min(c.a_lines, out_tiles)),
+            "nt": bits(min(c.b_lines, c.s_lines, out_tiles)), "a_tb": bits(c.a_lines),
+            "b_tb": bits(c.b_lines), "s_tb": bits(c.s_lines), "o_tile": bits(c.o_lines),
+            "a_ln": bits(c.a_lines), "b_ln": bits(c.b_lines), "s_ln": bits(c.s_lines)}
+
+
 class _TileSequencer:
     """The compute: walks the tiles of the block, feeding the array from the buffers, and
     tells when each tile's result comes out of the array."""
@@ -898,17 +919,19 @@ class _TileSequencer:
     def __init__(self, m: Module, c: CoreConfig, buf: _Buffers, cmd: _Command, rec: _Records,
                  slot: _SlotControl) -> None:
         arr, busy, v_ld, v_cp = cmd.arr, cmd.busy, rec.v_ld, rec.v_cp
-        comp_pending, slot_end, next_comp = slot.comp_pending, slot.slot_end, slot.next_comp
+        comp_pending, slot_end, next_comp = slot.comp_pending, slot.end_of("seq"), slot.next_comp
         a_rd, b_rd, s_rd = buf.a_rd, buf.b_rd, buf.s_rd
         # a_ln, b_ln, s_ln: the buffer lines of the beat (a_tb + kb, b_tb + kb, s_tb + g),
         # counted beside the rest so that no adder sits between the array's ``in_ready``
         # and the buffers' read addresses.
-        cur = {name: Signal(16, name=f"cur_{name}") for name in
-               ("kb", "gb", "g", "mt", "nt", "a_tb", "b_tb", "s_tb", "o_tile",
-                "a_ln", "b_ln", "s_ln")}
+        # Each counter is as wide as the largest value a block the descriptor check passes
+        # gives it (`_tile_widths`), not 16 bits: narrower adders and equalities between the
+        # tile counters and the buffers' read addresses.
+        widths = _tile_widths(c)
+        cur = {name: Signal(w, name=f"cur_{name}") for name, w in widths.items()}
         cur_next_blk = Signal(init=1)
         tile_busy, busy_last, tile_front_done = Signal(), Signal(), Signal()
-        busy_oline = Signal(16)
+        busy_oline = Signal(widths["o_tile"])
         first_beat = Signal(init=1)    # cur["kb"] == 0, registered
         in_valid = comp_pending & ~cur_next_blk & ~(first_beat & tile_busy)
         # The arrays' ``in_valid`` are registers loaded with its next value (below), one per
@@ -933,10 +956,10 @@ class _TileSequencer:
                  for f, p in (("ng", "k_groups"), ("last_beats", "k_last_beats"))}
         m.d.comb += [k_ref[f].eq(getattr(v_cp, f)) for f in k_ref]
         k_regs = []
-        for block in (arr.array, arr.front):
+        for block, slot_k in ((arr.array, slot.end_of("k")), (arr.front, slot.end_of("kf"))):
             for i, (f, p) in enumerate((("ng", "k_groups"), ("last_beats", "k_last_beats"))):
                 m.d.comb += getattr(block, p + "_next").eq(
-                    Mux(slot_end, getattr(v_ld, f), getattr(v_cp, f)))
+                    Mux(slot_k, getattr(v_ld, f), getattr(v_cp, f)))
                 k_regs.append((k_ref[f], block.k_regs[i]))
         self.k_regs = k_regs
 
@@ -949,7 +972,7 @@ class _TileSequencer:
         # no comparison or adder between the tile counters and the buffers' read addresses.
         tile_keys = ("mt", "nt", "a_tb", "b_tb", "s_tb", "o_tile")
         tile_step = Signal()
-        tile_next = {k: Signal(16, name=f"tile_next_{k}") for k in tile_keys}
+        tile_next = {k: Signal(widths[k], name=f"tile_next_{k}") for k in tile_keys}
         tile_next_blk = Signal()
         # ``blk``: the block's fields the successor reads, registers of that choice (a cycle
         # late; they change with the tile counters, below), so that neither the choice nor
@@ -961,9 +984,13 @@ class _TileSequencer:
         # slot's end turns the load record's view into the compute record's view of the
         # same block). The core tests' bench checks the successor registers against the
         # successor of the live choice at every tile's last beat (`AccelCore.tile_nexts`).
-        blk_fields = ("cm_m1", "cn_m1", "nkb", "ng")
-        blk_live = {f: Mux(cur_next_blk, getattr(v_ld, f), getattr(v_cp, f)) for f in blk_fields}
-        blk = {f: Signal.like(getattr(v_cp, f), name=f"tile_blk_{f}") for f in blk_fields}
+        # Each field as wide as what it is added to or compared with (the check bounds them).
+        blk_widths = {"cm_m1": widths["mt"], "cn_m1": widths["nt"],
+                      "nkb": max(widths["a_tb"], widths["b_tb"]), "ng": widths["s_tb"]}
+        blk_live = {f: Mux(cur_next_blk, getattr(v_ld, f), getattr(v_cp, f))[:w]
+                    for f, w in blk_widths.items()}
+        blk = {f: Signal(w, name=f"tile_blk_{f}") for f, w in blk_widths.items()}
+        blk_fields = tuple(blk_widths)
         m.d.sync += [blk[f].eq(blk_live[f]) for f in blk_fields]
 
         def successor(base: dict, blk: dict = blk) -> tuple:
@@ -994,7 +1021,7 @@ class _TileSequencer:
         tile_refs = [(tile_next[k], ref_tile[k]) for k in tile_keys]
         tile_refs.append((tile_next_blk, ref_blk))
         # Successor of the presented beat.
-        succ = {k: Signal(16, name=f"succ_{k}") for k in cur}
+        succ = {k: Signal.like(v, name=f"succ_{k}") for k, v in cur.items()}
         succ_next_blk = Signal()
         # Whether the presented beat is its tile's last and its group's last: registers,
         # computed with the beat counters from the beat presented next cycle and the block
@@ -1022,7 +1049,9 @@ class _TileSequencer:
 
         def ends(beat, next_blk) -> tuple:
             """(tile end, group end) of ``beat`` of the block ``next_blk`` tells."""
-            return (beat["kb"] + 1 == Mux(next_blk, v_ld.nkb, v_cp.nkb),
+            # nkb <= the buffers' lines <= 2**width: one bit wider than the counter.
+            nkb = Mux(next_blk, v_ld.nkb, v_cp.nkb)[:widths["kb"] + 1]
+            return (beat["kb"] + 1 == nkb,
                     beat["gb"] + 1 == c.group_size // c.lanes)
 
         # Both outcomes' tests are computed from registers (the successor and the presented
@@ -1031,18 +1060,27 @@ class _TileSequencer:
         m.d.sync += [last_of_tile.eq(Mux(accept, ends_succ[0], ends_cur[0])),
                      group_end.eq(Mux(accept, ends_succ[1], ends_cur[1]))]
 
-        def line_addrs(beat, next_blk) -> list:
-            # A beat of the next block reads that block's halves (it is being loaded now).
-            ha = Mux(next_blk, v_ld.ha, v_cp.ha)
-            hb = Mux(next_blk, v_ld.hb, v_cp.hb)
-            return [Cat(beat["a_ln"][:_log2(c.a_lines)], ha),
-                    Cat(beat["b_ln"][:_log2(c.b_lines)], hb),
-                    Cat(beat["s_ln"][:_log2(c.s_lines)], hb)]
-
         # Both candidate addresses come from registers; the array's ``in_ready`` (late: the
-        # PEs' control) only picks one, right before the block RAMs' address registers.
-        for port, nxt, now in zip((a_rd, b_rd, s_rd), line_addrs(succ, succ_next_blk),
-                                  line_addrs(cur, cur_next_blk), strict=True):
+        # PEs' control) only picks one, right before the block RAMs' address registers. A
+        # beat of the next block reads that block's half (it is being loaded now). Each read
+        # port tells the two beats' blocks from copies of its own of ``tile_next_blk`` and
+        # ``cur_next_blk`` (``keep``, loaded with their next values; the successor's is
+        # ``tile_next_blk`` at a tile's last beat, else 0): on the 8x8 of 7e56d4b (seed 1,
+        # 72.53 MHz) the critical path was the one ``tile_next_blk`` -> 3.91 ns of route
+        # across the die -> the weight buffer's address, 13.79 ns. ``blk_copies`` pairs each
+        # copy with its original: the core tests' bench checks them equal in every cycle.
+        cur_next_blk_load = Mux(~busy, 1, Mux(slot_end & next_comp, 0, sel_next_blk))
+        self.blk_copies = []
+        for name, port, ln, lines, half in (("a", a_rd, "a_ln", c.a_lines, "ha"),
+                                            ("b", b_rd, "b_ln", c.b_lines, "hb"),
+                                            ("s", s_rd, "s_ln", c.s_lines, "hb")):
+            tnb = Signal(name=f"tile_next_blk_{name}", attrs={"keep": 1})
+            cnb = Signal(init=1, name=f"cur_next_blk_{name}", attrs={"keep": 1})
+            m.d.sync += [tnb.eq(nxt_blk), cnb.eq(cur_next_blk_load)]
+            self.blk_copies += [(tile_next_blk, tnb), (cur_next_blk, cnb)]
+            views = (getattr(v_cp, half), getattr(v_ld, half))
+            nxt = Cat(succ[ln][:_log2(lines)], Mux(last_of_tile & tnb, views[1], views[0]))
+            now = Cat(cur[ln][:_log2(lines)], Mux(cnb, views[1], views[0]))
             m.d.comb += port.addr.eq(Mux(accept, nxt, now))
         # The tile counters (which tile, where its lines start) step a cycle after the tile's
         # last beat is taken, to its successor's registers: the array's ``in_ready`` enables
@@ -1156,10 +1194,10 @@ class _Drain:
             view = getattr(rec.v_cp, f)
             ref = Signal.like(getattr(rec.r_cp, f), name=f"drain_cp_{f}_ref", attrs={})
             m.d.comb += ref.eq(view)
-            nxt = Mux(slot.slot_end, getattr(rec.v_ld, f), view)
             for who, ns in (("drain", v_cp), ("pf", v_pf)):
                 if f == ("o_total" if who == "drain" else "first_k"):
                     continue      # not read there
+                nxt = Mux(slot.end_of(who), getattr(rec.v_ld, f), view)
                 reg = Signal.like(ref, name=f"{who}_cp_{f}", attrs={"keep": 1})
                 m.d.sync += reg.eq(Mux(~cmd.busy, 1, nxt) if f == "ho" else nxt)
                 self.cp_refs.append((ref, reg))
@@ -1244,7 +1282,8 @@ class _WriteBack:
         olb = c.beats_per_line(c.o_line_bits)
         r_cp, v_wb, ld_last = rec.r_cp, rec.v_wb, load.ld_last
         busy = slot.cmd.busy
-        wb_start_slot = slot.slot_end & slot.next_wb & ~slot.next_load
+        slot_end = slot.end_of("wb")
+        wb_start_slot = slot_end & slot.next_wb & ~slot.next_load
         # ``wb_due``: the write-back record (as its view shows it) has a write-back to send; a
         # register loaded with its next value (the compute record's after a slot's end: the
         # records shift an edge later), so the load's last beat meets a register, not the
@@ -1252,7 +1291,7 @@ class _WriteBack:
         # nothing: the core tests' bench checks the two equal in every cycle.
         wb_due, self.due_ref = Signal(name="wb_due"), Signal(name="wb_due_ref")
         m.d.comb += self.due_ref.eq(busy & v_wb.valid & v_wb.last_k)
-        m.d.sync += wb_due.eq(busy & Mux(slot.slot_end, r_cp.valid & r_cp.last_k,
+        m.d.sync += wb_due.eq(busy & Mux(slot_end, r_cp.valid & r_cp.last_k,
                                          v_wb.valid & v_wb.last_k))
         self.due = wb_due
         # After the load, the write-back starts a cycle after its last beat, from a register:

@@ -57,9 +57,10 @@ __all__ = [
 ]
 
 # Cycles from the edge that accepts a command to the start of its first pipeline slot: one to
-# check the descriptor, one to decode the first block. The core's hardware description gives
-# it to the simulator as `command_cycles`, which charges it once per command.
-CORE_SETUP_CYCLES = 2
+# check the descriptor, one to decode the first block, one to load the slot end's registers
+# from the check's outcome. The core's hardware description gives it to the simulator as
+# `command_cycles`, which charges it once per command.
+CORE_SETUP_CYCLES = 3
 # Cycles the core adds to each DRAM transfer (a load or a write-back of a block): the streams'
 # handshakes end at registers, so a slot ends a cycle after its DMA's last beat and a
 # write-back after a load starts a cycle after the load's. The core's hardware description

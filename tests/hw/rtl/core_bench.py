@@ -38,14 +38,14 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # Every copy the core's timing adds equals what it copies, in every cycle: the array's
     # ready and its front's copy, which the core acts on (`AccelCore.readies`: else the core's
     # beats and the array's differ), the slot's end from its registers and its reference test
-    # (`AccelCore.slot_ends`), the arrays' registered in_valid and the test they hold
+    # (`AccelCore.slot_ends`: every copy), the arrays' registered in_valid and the test they hold
     # (`AccelCore.valids`, the array's own register), the array's accept (its front's) and
     # its beat registers' enables (`BitModArray.accepts`), the registers of in_valid and of
     # the front's ready beside them and their originals (`BitModArray.copies`), the compute
     # record's run-time k and each array's registers of it (`AccelCore.k_regs`) and its
     # registered tests of it (`BitModArray.k_tests`), the tile successor's registers and the
     # successor of the live block's fields at every tile's last beat (`AccelCore.tile_nexts`),
-    # and the
+    # each read port's copies of the beats' block registers (`AccelCore.blk_copies`), and the
     # drained row (its register of rows 1.. read a cycle ahead) and its reference select
     # (`AccelCore.drain_rows`), the write stream's registered data and the beat of the FIFO's
     # head they are loaded a cycle ahead with, on every valid beat (`AccelCore.wr_datas`), and
@@ -61,8 +61,10 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     def copies_agree(ctx) -> None:
         array, copy = (ctx.get(r) for r in readies)
         assert array == copy, f"the array's in_ready {array} != its front copy's {copy}"
-        end, ref = (ctx.get(r) for r in slot_ends)
-        assert end == ref, f"the slot's end {end} != its reference test {ref}"
+        ref, ends = slot_ends
+        ends = [ctx.get(e) for e in ends]
+        assert ends == [ctx.get(ref)] * len(ends), (
+            f"the slot's end's copies {ends} != its reference test {ctx.get(ref)}")
         valid, *copies = (ctx.get(v) for v in valids)
         assert copies == [valid] * len(copies), (
             f"the arrays' in_valid {copies} != the test's {valid}")
@@ -77,6 +79,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
                 for reg, ref in array.ends_regs:
                     assert ctx.get(reg) == ctx.get(ref), (
                         f"{reg.name} {ctx.get(reg)} != the test it stands for {ctx.get(ref)}")
+        for orig, copy in core.blk_copies:
+            assert ctx.get(copy) == ctx.get(orig), (
+                f"{copy.name} {ctx.get(copy)} != {orig.name} {ctx.get(orig)}")
         for ref, reg in core.k_regs:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
