@@ -750,7 +750,7 @@ class _SlotControl:
         # DMA's part is ``dma_pending`` as it is next cycle, so a slot whose DRAM transfers
         # end it ends a cycle after their last beat (the simulator's `transfer_cycles`), and
         # the run's part is ``running`` (not the check's cycle: a refused command never
-        # sets it), so slot 0 ends a cycle after the check (the third of
+        # sets it), so slot 0 ends two cycles after the check's (the third cycle of
         # `CORE_SETUP_CYCLES`): no gate of ``busy`` after the registers. ``slot_end_ref`` is
         # the test as the state defines it (running for a cycle, the next block's record
         # fresh, the compute done or ending, the DMA done); it drives nothing (synthesis
@@ -785,7 +785,8 @@ class _SlotControl:
         # in every cycle, so the edge accepting a command loads them as before, and the
         # acceptance itself (the external ``cmd_valid``) reaches only the status and the
         # check. Accepting a command starts the iterator too: the first block's record is
-        # ready the cycle the descriptor check passes, so slot 0 starts right after it.
+        # ready the cycle the descriptor check passes; slot 0 starts a cycle later (the slot
+        # end's registers are loaded from ``running``, set by the passed check).
         with m.If(cmd.accept_cmd):
             m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), reason.eq(0), checking.eq(1)]
         with m.If(~busy):
@@ -906,7 +907,7 @@ def _tile_widths(c: CoreConfig) -> dict[str, int]:
 
     out_tiles = c.o_lines // c.rows
     return {"kb": bits(min(c.a_lines, c.b_lines)), "gb": bits(c.group_size // c.lanes),
-            "g": bits(c.s_lines), "mt": bits(min(c.a_lines, out_tiles)),
+            "mt": bits(min(c.a_lines, out_tiles)),
             "nt": bits(min(c.b_lines, c.s_lines, out_tiles)), "a_tb": bits(c.a_lines),
             "b_tb": bits(c.b_lines), "s_tb": bits(c.s_lines), "o_tile": bits(c.o_lines),
             "a_ln": bits(c.a_lines), "b_ln": bits(c.b_lines), "s_ln": bits(c.s_lines)}
@@ -921,7 +922,8 @@ class _TileSequencer:
         arr, busy, v_ld, v_cp = cmd.arr, cmd.busy, rec.v_ld, rec.v_cp
         comp_pending, slot_end, next_comp = slot.comp_pending, slot.end_of("seq"), slot.next_comp
         a_rd, b_rd, s_rd = buf.a_rd, buf.b_rd, buf.s_rd
-        # a_ln, b_ln, s_ln: the buffer lines of the beat (a_tb + kb, b_tb + kb, s_tb + g),
+        # a_ln, b_ln, s_ln: the buffer lines of the beat (a_tb + kb, b_tb + kb, s_tb + its
+        # group),
         # counted beside the rest so that no adder sits between the array's ``in_ready``
         # and the buffers' read addresses.
         # Each counter is as wide as the largest value a block the descriptor check passes
@@ -929,7 +931,9 @@ class _TileSequencer:
         # tile counters and the buffers' read addresses.
         widths = _tile_widths(c)
         cur = {name: Signal(w, name=f"cur_{name}") for name, w in widths.items()}
-        cur_next_blk = Signal(init=1)
+        # ``keep``: each read port has copies of it and of ``tile_next_blk`` (below); left
+        # unkept, Yosys merges them into one of the copies, which then serves every reader.
+        cur_next_blk = Signal(init=1, name="cur_next_blk", attrs={"keep": 1})
         tile_busy, busy_last, tile_front_done = Signal(), Signal(), Signal()
         busy_oline = Signal(widths["o_tile"])
         first_beat = Signal(init=1)    # cur["kb"] == 0, registered
@@ -973,7 +977,7 @@ class _TileSequencer:
         tile_keys = ("mt", "nt", "a_tb", "b_tb", "s_tb", "o_tile")
         tile_step = Signal()
         tile_next = {k: Signal(widths[k], name=f"tile_next_{k}") for k in tile_keys}
-        tile_next_blk = Signal()
+        tile_next_blk = Signal(name="tile_next_blk", attrs={"keep": 1})
         # ``blk``: the block's fields the successor reads, registers of that choice (a cycle
         # late; they change with the tile counters, below), so that neither the choice nor
         # the records' views (their shift's multiplexers) sit before the step's equalities
@@ -984,11 +988,13 @@ class _TileSequencer:
         # slot's end turns the load record's view into the compute record's view of the
         # same block). The core tests' bench checks the successor registers against the
         # successor of the live choice at every tile's last beat (`AccelCore.tile_nexts`).
-        # Each field as wide as what it is added to or compared with (the check bounds them).
+        # Each field as wide as what it is compared with or added to: the check bounds the
+        # counts less 1 by the counters' ranges, and nkb and ng by the lines of a half (up to
+        # 2**width, so one bit more).
         blk_widths = {"cm_m1": widths["mt"], "cn_m1": widths["nt"],
-                      "nkb": max(widths["a_tb"], widths["b_tb"]), "ng": widths["s_tb"]}
-        blk_live = {f: Mux(cur_next_blk, getattr(v_ld, f), getattr(v_cp, f))[:w]
-                    for f, w in blk_widths.items()}
+                      "nkb": max(widths["a_tb"], widths["b_tb"]) + 1, "ng": widths["s_tb"] + 1}
+        blk_full = {f: Mux(cur_next_blk, getattr(v_ld, f), getattr(v_cp, f)) for f in blk_widths}
+        blk_live = {f: blk_full[f][:w] for f, w in blk_widths.items()}
         blk = {f: Signal(w, name=f"tile_blk_{f}") for f, w in blk_widths.items()}
         blk_fields = tuple(blk_widths)
         m.d.sync += [blk[f].eq(blk_live[f]) for f in blk_fields]
@@ -1017,7 +1023,8 @@ class _TileSequencer:
         nxt_tile, nxt_blk = successor(cur)
         m.d.sync += [*[tile_next[k].eq(nxt_tile[k]) for k in tile_keys],
                      tile_next_blk.eq(nxt_blk)]
-        ref_tile, ref_blk = successor(cur, blk_live)
+        # The reference reads the fields whole: a field too narrow for its block fails it.
+        ref_tile, ref_blk = successor(cur, blk_full)
         tile_refs = [(tile_next[k], ref_tile[k]) for k in tile_keys]
         tile_refs.append((tile_next_blk, ref_blk))
         # Successor of the presented beat.
@@ -1033,12 +1040,12 @@ class _TileSequencer:
             m.d.comb += [succ["kb"].eq(cur["kb"] + 1), succ["a_ln"].eq(cur["a_ln"] + 1),
                          succ["b_ln"].eq(cur["b_ln"] + 1)]
             with m.If(group_end):
-                m.d.comb += [succ["gb"].eq(0), succ["g"].eq(cur["g"] + 1),
+                m.d.comb += [succ["gb"].eq(0),
                              succ["s_ln"].eq(cur["s_ln"] + 1)]
             with m.Else():
                 m.d.comb += succ["gb"].eq(cur["gb"] + 1)
         with m.Else():
-            m.d.comb += [succ["kb"].eq(0), succ["gb"].eq(0), succ["g"].eq(0),
+            m.d.comb += [succ["kb"].eq(0), succ["gb"].eq(0),
                          *[succ[k].eq(tile_next[k]) for k in tile_keys],
                          succ["a_ln"].eq(tile_next["a_tb"]), succ["b_ln"].eq(tile_next["b_tb"]),
                          succ["s_ln"].eq(tile_next["s_tb"]), succ_next_blk.eq(tile_next_blk)]
