@@ -996,8 +996,7 @@ class _TileSequencer:
         blk_full = {f: Mux(cur_next_blk, getattr(v_ld, f), getattr(v_cp, f)) for f in blk_widths}
         blk_live = {f: blk_full[f][:w] for f, w in blk_widths.items()}
         blk = {f: Signal(w, name=f"tile_blk_{f}") for f, w in blk_widths.items()}
-        blk_fields = tuple(blk_widths)
-        m.d.sync += [blk[f].eq(blk_live[f]) for f in blk_fields]
+        m.d.sync += [blk[f].eq(blk_live[f]) for f in blk]
 
         def successor(base: dict, blk: dict = blk) -> tuple:
             """The tile after ``base`` (its counters and line bases) and whether it is the next

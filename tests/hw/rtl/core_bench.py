@@ -71,7 +71,7 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         accept, *copies = (ctx.get(a) for a in core.pe_array.accepts)
         assert copies == [accept] * len(copies), (
             f"the beat registers' enables {copies} != the array's accept {accept}")
-        for orig, copy in core.pe_array.copies:
+        for orig, copy in (*core.pe_array.copies, *core.blk_copies):
             assert ctx.get(copy) == ctx.get(orig), (
                 f"{copy.name} {ctx.get(copy)} != {orig.name} {ctx.get(orig)}")
         for array in (core.pe_array, core.front_array):
@@ -79,9 +79,6 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
                 for reg, ref in array.ends_regs:
                     assert ctx.get(reg) == ctx.get(ref), (
                         f"{reg.name} {ctx.get(reg)} != the test it stands for {ctx.get(ref)}")
-        for orig, copy in core.blk_copies:
-            assert ctx.get(copy) == ctx.get(orig), (
-                f"{copy.name} {ctx.get(copy)} != {orig.name} {ctx.get(orig)}")
         for ref, reg in core.k_regs:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
