@@ -138,11 +138,17 @@ def _sigint_blocked() -> Iterator[None]:
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
     """Stop a pool at once: cancel what is queued and end the running points' processes."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
     for process in processes:
         process.join(timeout=10)
+    # Wait for the pool's manager thread to close its wake-up pipe: CPython before 3.12.8 writes
+    # to that pipe at interpreter exit without a lock, and a close racing the write prints a
+    # traceback (EBADF) after our one-line message (python/cpython#125451).
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(timeout=10)
 
 
 class _PoolExecutor(Executor):
