@@ -924,9 +924,8 @@ class _TileSequencer:
         comp_pending, slot_end, next_comp = slot.comp_pending, slot.end_of("seq"), slot.next_comp
         a_rd, b_rd, s_rd = buf.a_rd, buf.b_rd, buf.s_rd
         # a_ln, b_ln, s_ln: the buffer lines of the beat (a_tb + kb, b_tb + kb, s_tb + its
-        # group),
-        # counted beside the rest so that no adder sits between the array's ``in_ready``
-        # and the buffers' read addresses.
+        # group), counted beside the rest so that no adder sits between the array's
+        # ``in_ready`` and the buffers' read addresses.
         # Each counter is as wide as the largest value a block the descriptor check passes
         # gives it (`_tile_widths`), not 16 bits: narrower adders and equalities between the
         # tile counters and the buffers' read addresses.
