@@ -335,9 +335,13 @@ class AccelCore(wiring.Component):
         # stage (the records' next stage holds the block it held: the next block's record is
         # recomputed from the shifted ones only then), so the core runs the cycles it ran
         # when they shifted at the slot's end.
-        shift = {g: Signal(name=f"shift_{g}", attrs={"keep": 1}) for g in ("it", "ld", "cp", "wb")}
+        # "it" steps the iterator; "nf" and "nx" are the next block's record's own copies
+        # (`_Records`), so the iterator's enables and the record's views are not one register's
+        # load spread over the die.
+        shift = {g: Signal(name=f"shift_{g}", attrs={"keep": 1})
+                 for g in ("it", "nf", "nx", "ld", "cp", "wb")}
         itr.shift_on(shift["it"])
-        rec = _Records(m, c, cmd, itr.view, shift, platform)
+        rec = _Records(m, c, cmd, itr, shift, platform)
         slot = _SlotControl(m, self, cmd, itr, rec, shift)
         load = _Load(m, c, self, buf, rec, slot, shift["ld"])
         seq = _TileSequencer(m, c, buf, cmd, rec, slot)
@@ -608,11 +612,14 @@ class _BlockIterator:
                     m.d.sync += dst["valid"].eq(0)
 
     def shift_on(self, shift_it) -> None:
-        """Step the iterator an edge after ``shift_it``; ``view`` is the iterator as its
-        readers see it (stepped in the cycle ``shift_it`` is high)."""
-        self.view = {f: Mux(shift_it, self.adv[f], self.it[f]) for f in self.FIELDS}
+        """Step the iterator an edge after ``shift_it``."""
         with self.m.If(shift_it):
             self.m.d.sync += [self.it[f].eq(self.adv[f]) for f in self.FIELDS]
+
+    def view_on(self, shift, fields=None) -> dict:
+        """``fields`` of the iterator as its readers see them (stepped in the cycle ``shift``,
+        a copy of the iterator's shift, is high)."""
+        return {f: Mux(shift, self.adv[f], self.it[f]) for f in fields or self.FIELDS}
 
 
 class _Records:
@@ -620,8 +627,8 @@ class _Records:
     compute, write-back (shifted an edge after a slot's end), their views, and the next
     block's beat counts."""
 
-    def __init__(self, m: Module, c: CoreConfig, cmd: _Command, itv: dict, shift: dict,
-                 platform: object = None) -> None:
+    def __init__(self, m: Module, c: CoreConfig, cmd: _Command, itr: _BlockIterator,
+                 shift: dict, platform: object = None) -> None:
         lg_rows, lg_cols, lg_lanes = _log2(c.rows), _log2(c.cols), _log2(c.lanes)
         lg_g, lg_bpg = _log2(c.group_size), _log2(c.group_size // c.lanes)
         lg_alb, lg_blb, lg_slb, lg_olb = cmd.lg_alb, cmd.lg_blb, cmd.lg_slb, cmd.lg_olb
@@ -641,15 +648,26 @@ class _Records:
         v_ld = _RecordView(r_ld, r_nxt, shift["ld"], enter=enter)
         v_cp = _RecordView(r_cp, r_ld, shift["cp"])
         v_wb = _RecordView(r_wb, r_cp, shift["wb"])
+        # The next block's record reads the iterator and the load record as they are in the
+        # cycle after a slot's end through multiplexers of its own shift copies, not those of
+        # the iterator's enables and the load record's readers: "nf" for the block's position
+        # and the load and half flags (compares with the load record), "nx" for its sizes,
+        # addresses and the products' factors. On one copy (up to 4196edb) its route across
+        # the die led the 8x8's seed 1 (`shift_it` -> `nxt_ho`, 14.06 ns) and failed on seed 3
+        # (`nxt_ha`, `nxt_load_b`, `nxt_hb`, the product's factor).
+        nf = ("valid", "m0", "n0", "k0", "k_more")
+        itv = {**itr.view_on(shift["nx"], [f for f in itr.FIELDS if f not in nf]),
+               **itr.view_on(shift["nf"], nf)}
+        ld_nf = _RecordView(r_ld, r_nxt, shift["nf"])
         kb_total = _ceil_shift(d.k, lg_lanes)
         g_total = _ceil_shift(d.k, lg_g)
         mt_total = _ceil_shift(d.m, lg_cols)
         bm, bn, bk = itv["bm"], itv["bn"], itv["bk"]
         ct_m, ct_n = _ceil_shift(bm, lg_cols), _ceil_shift(bn, lg_rows)
         nkb, ng = _ceil_shift(bk, lg_lanes), _ceil_shift(bk, lg_g)
-        first = ~v_ld.valid
-        load_a = first | (itv["m0"] != v_ld.m0) | (itv["k0"] != v_ld.k0)
-        load_b = first | (itv["n0"] != v_ld.n0) | (itv["k0"] != v_ld.k0)
+        first = ~ld_nf.valid
+        load_a = first | (itv["m0"] != ld_nf.m0) | (itv["k0"] != ld_nf.k0)
+        load_b = first | (itv["n0"] != ld_nf.n0) | (itv["k0"] != ld_nf.k0)
         first_k = itv["k0"] == 0
         nxt_fresh = Signal()
         m.d.sync += [
@@ -657,8 +675,8 @@ class _Records:
             r_nxt.k0.eq(itv["k0"]), r_nxt.ct_m.eq(ct_m), r_nxt.ct_n.eq(ct_n), r_nxt.nkb.eq(nkb),
             r_nxt.ng.eq(ng), r_nxt.last_beats.eq(nkb - ((ng - 1) << lg_bpg)),
             r_nxt.load_a.eq(load_a), r_nxt.load_b.eq(load_b),
-            r_nxt.ha.eq(v_ld.ha ^ load_a), r_nxt.hb.eq(v_ld.hb ^ load_b),
-            r_nxt.ho.eq(v_ld.ho ^ first_k), r_nxt.first_k.eq(first_k),
+            r_nxt.ha.eq(ld_nf.ha ^ load_a), r_nxt.hb.eq(ld_nf.hb ^ load_b),
+            r_nxt.ho.eq(ld_nf.ho ^ first_k), r_nxt.first_k.eq(first_k),
             r_nxt.last_k.eq(~itv["k_more"]),
             r_nxt.a_addr.eq(itv["a_m"] + itv["a_k"]),
             r_nxt.a_stride.eq(kb_total << lg_alb), r_nxt.a_beats.eq(nkb << lg_alb),
