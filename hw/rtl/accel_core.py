@@ -361,6 +361,7 @@ class AccelCore(wiring.Component):
         self.valids = seq.valids
         self.tile_nexts = seq.tile_nexts
         self.blk_copies = seq.blk_copies
+        self.result_copies = drain.result_copies
         self.k_regs = seq.k_regs
         self.drain_rows = drain.rows
         self.wr_datas = fifo.data
@@ -649,48 +650,64 @@ class _Records:
         v_cp = _RecordView(r_cp, r_ld, shift["cp"])
         v_wb = _RecordView(r_wb, r_cp, shift["wb"])
         # The next block's record reads the iterator and the load record as they are in the
-        # cycle after a slot's end through multiplexers of its own shift copies, not those of
-        # the iterator's enables and the load record's readers: "nf" for the block's position
-        # and the load and half flags (compares with the load record), "nx" for its sizes,
-        # addresses and the products' factors. On one copy (up to 4196edb) its route across
-        # the die led the 8x8's seed 1 (`shift_it` -> `nxt_ho`, 14.06 ns) and failed on seed 3
-        # (`nxt_ha`, `nxt_load_b`, `nxt_hb`, the product's factor).
+        # cycle after a slot's end: its fields are computed twice, from the stepped iterator
+        # and the next record (as if the records shifted now) and from the iterator and the load
+        # record as they are, and a shift copy of its own picks one right before each register
+        # ("nf" for the block's position and the load and half flags, "nx" for its sizes and
+        # the products' factors; the addresses, off every failing list, read a view). Up to
+        # 4196edb one copy selected first, ahead of the compares and the size adders: its
+        # route across the die led the 8x8's seed 1 (`shift_it` -> `nxt_ho`, 14.06 ns); with
+        # copies of their own but the view first (5e28dc5) `shift_nf` -> `nxt_load_b` (13.34
+        # ns) and `shift_nx` -> the product's factor (13.18 ns) led seed 2.
         nf = ("valid", "m0", "n0", "k0", "k_more")
-        itv = {**itr.view_on(shift["nx"], [f for f in itr.FIELDS if f not in nf]),
-               **itr.view_on(shift["nf"], nf)}
-        ld_nf = _RecordView(r_ld, r_nxt, shift["nf"])
         kb_total = _ceil_shift(d.k, lg_lanes)
         g_total = _ceil_shift(d.k, lg_g)
         mt_total = _ceil_shift(d.m, lg_cols)
-        bm, bn, bk = itv["bm"], itv["bn"], itv["bk"]
-        ct_m, ct_n = _ceil_shift(bm, lg_cols), _ceil_shift(bn, lg_rows)
-        nkb, ng = _ceil_shift(bk, lg_lanes), _ceil_shift(bk, lg_g)
-        first = ~ld_nf.valid
-        load_a = first | (itv["m0"] != ld_nf.m0) | (itv["k0"] != ld_nf.k0)
-        load_b = first | (itv["n0"] != ld_nf.n0) | (itv["k0"] != ld_nf.k0)
-        first_k = itv["k0"] == 0
+
+        def fields(itv: dict, ld) -> dict:
+            """The next record's fields (and the products' factors) from an iterator state and
+            the load record (unused ones emit no logic)."""
+            bm, bn, bk = itv["bm"], itv["bn"], itv["bk"]
+            ct_m, ct_n = _ceil_shift(bm, lg_cols), _ceil_shift(bn, lg_rows)
+            nkb, ng = _ceil_shift(bk, lg_lanes), _ceil_shift(bk, lg_g)
+            first = ~ld.valid
+            load_a = first | (itv["m0"] != ld.m0) | (itv["k0"] != ld.k0)
+            load_b = first | (itv["n0"] != ld.n0) | (itv["k0"] != ld.k0)
+            first_k = itv["k0"] == 0
+            return {
+                "valid": itv["valid"], "m0": itv["m0"], "n0": itv["n0"], "k0": itv["k0"],
+                "ct_m": ct_m, "ct_n": ct_n, "nkb": nkb, "ng": ng,
+                "last_beats": nkb - ((ng - 1) << lg_bpg),
+                "load_a": load_a, "load_b": load_b,
+                "ha": ld.ha ^ load_a, "hb": ld.hb ^ load_b, "ho": ld.ho ^ first_k,
+                "first_k": first_k, "last_k": ~itv["k_more"],
+                "a_addr": itv["a_m"] + itv["a_k"], "a_beats": nkb << lg_alb,
+                "b_addr": itv["b_n"] + itv["b_k"], "b_beats": nkb << lg_blb,
+                "s_addr": itv["s_n"] + itv["s_k"], "s_beats": ng << lg_slb,
+                "bs_beats": (nkb << lg_blb) + (ng << lg_slb),
+                "o_addr": itv["o_n"] + itv["o_m"], "o_beats": ct_m << (lg_rows + lg_olb),
+                **{f"cm_{t}": v for t, v in _Count.of_size(bm, lg_cols).items()},
+                **{f"cn_{t}": v for t, v in _Count.of_size(bn, lg_rows).items()},
+            }
+
+        shifted = fields(itr.adv, r_nxt)
+        held = fields(itr.it, r_ld)
+        addresses = ("a_addr", "b_addr", "s_addr", "o_addr")
+        viewed = fields(itr.view_on(shift["nx"]), _RecordView(r_ld, r_nxt, shift["nx"]))
+        nxt = {f: (viewed[f] if f in addresses else
+                   Mux(shift["nf" if f in (*nf, "load_a", "load_b", "ha", "hb", "ho",
+                                           "first_k", "last_k") else "nx"],
+                       shifted[f], held[f]))
+               for f in shifted}
+        ct_m, ct_n, nkb, ng = nxt["ct_m"], nxt["ct_n"], nxt["nkb"], nxt["ng"]
+        load_a, load_b = nxt["load_a"], nxt["load_b"]
         nxt_fresh = Signal()
         m.d.sync += [
-            r_nxt.valid.eq(itv["valid"]), r_nxt.m0.eq(itv["m0"]), r_nxt.n0.eq(itv["n0"]),
-            r_nxt.k0.eq(itv["k0"]), r_nxt.ct_m.eq(ct_m), r_nxt.ct_n.eq(ct_n), r_nxt.nkb.eq(nkb),
-            r_nxt.ng.eq(ng), r_nxt.last_beats.eq(nkb - ((ng - 1) << lg_bpg)),
-            r_nxt.load_a.eq(load_a), r_nxt.load_b.eq(load_b),
-            r_nxt.ha.eq(ld_nf.ha ^ load_a), r_nxt.hb.eq(ld_nf.hb ^ load_b),
-            r_nxt.ho.eq(ld_nf.ho ^ first_k), r_nxt.first_k.eq(first_k),
-            r_nxt.last_k.eq(~itv["k_more"]),
-            r_nxt.a_addr.eq(itv["a_m"] + itv["a_k"]),
-            r_nxt.a_stride.eq(kb_total << lg_alb), r_nxt.a_beats.eq(nkb << lg_alb),
-            r_nxt.b_addr.eq(itv["b_n"] + itv["b_k"]),
-            r_nxt.b_stride.eq(kb_total << lg_blb), r_nxt.b_beats.eq(nkb << lg_blb),
-            r_nxt.s_addr.eq(itv["s_n"] + itv["s_k"]),
-            r_nxt.s_stride.eq(g_total << lg_slb), r_nxt.s_beats.eq(ng << lg_slb),
-            r_nxt.bs_beats.eq((nkb << lg_blb) + (ng << lg_slb)),
-            r_nxt.o_addr.eq(itv["o_n"] + itv["o_m"]),
+            *[getattr(r_nxt, f).eq(v) for f, v in nxt.items()],
+            r_nxt.a_stride.eq(kb_total << lg_alb), r_nxt.b_stride.eq(kb_total << lg_blb),
+            r_nxt.s_stride.eq(g_total << lg_slb),
             r_nxt.o_stride.eq(mt_total << (lg_rows + lg_olb)),
-            r_nxt.o_beats.eq(ct_m << (lg_rows + lg_olb)),
             nxt_fresh.eq(1),
-            *[getattr(r_nxt, f"cm_{t}").eq(v) for t, v in _Count.of_size(bm, lg_cols).items()],
-            *[getattr(r_nxt, f"cn_{t}").eq(v) for t, v in _Count.of_size(bn, lg_rows).items()],
         ]
         # The products the load and the write-back count their beats to, registered from the
         # next block's record every cycle: the record takes them as it enters the load stage,
@@ -1199,7 +1216,25 @@ class _Drain:
 
     def __init__(self, m: Module, c: CoreConfig, buf: _Buffers, cmd: _Command, rec: _Records,
                  slot: _SlotControl, seq: _TileSequencer) -> None:
-        arr, result_now, busy_oline = cmd.arr, seq.result_now, seq.busy_oline
+        arr, busy_oline = cmd.arr, seq.busy_oline
+        # The drain reads ``result_now`` from registers of its own (``keep``, loaded with its
+        # next value), one for the row select ahead of the adder and one for the line state, the
+        # old sum's read address and its written-line test: on the 8x8 of 5e28dc5 the shared
+        # register sat across the die from both (seed 1: ``result_now`` -> the read address ->
+        # ``drain_written_hit``, 14.57 ns with 6.27 of one route; seed 2: ``drain_ahead``).
+        # ``result_copies`` pairs each with ``result_now``: the core tests' bench checks them
+        # equal in every cycle. Without PE stages the result is known only in its cycle.
+        self.result_copies = []
+
+        def result_copy(name: str) -> Value:
+            if seq.result_next is None:
+                return seq.result_now
+            reg = Signal(name=f"drain_result_now_{name}", attrs={"keep": 1})
+            m.d.sync += reg.eq(seq.result_next)
+            self.result_copies.append((seq.result_now, reg))
+            return reg
+
+        result_now, result_rows = result_copy("line"), result_copy("rows")
         # The compute record's fields the drain and the write-back's prefetcher read come from
         # registers of their own (``keep``), loaded with the record's view next cycle (the
         # load record's view if the slot ends now, as the compute record shifts from it an edge
@@ -1252,15 +1287,21 @@ class _Drain:
         nx_active = result_now | (dr_active & ~dr_sel[-1])
         nx_half = Mux(result_now, v_cp.ho, dr_half)
         dr_more = dr_active & ~dr_sel[-1] & (~dr_sel[-2] if c.rows > 1 else 1)
-        o_old_addr = Mux(result_now, Cat((busy_oline + 1)[:lg_ol], v_cp.ho),
-                         Mux(dr_more, Cat((dr_line + 2)[:lg_ol], dr_half),
-                             Cat(busy_oline[:lg_ol], v_cp.ho)))
-        m.d.comb += o_old.addr.eq(o_old_addr)
+        old_lines = (Cat((busy_oline + 1)[:lg_ol], v_cp.ho),
+                     Cat((dr_line + 2)[:lg_ol], dr_half), Cat(busy_oline[:lg_ol], v_cp.ho))
+
+        def pick(new_tile, more, idle):
+            return Mux(result_now, new_tile, Mux(dr_more, more, idle))
+
+        m.d.comb += o_old.addr.eq(pick(*old_lines))
         # A line written at the reading edge: its sum from a register of the write port's data.
+        # The write address is compared with each candidate read line, and the result picks a
+        # test, so the late ``result_now`` meets one multiplexer, not the compare.
         written = Signal(c.cols * ow, name="drain_written", reset_less=True)
         written_hit = Signal(name="drain_written_hit")
         old_q = Signal(c.cols * ow, name="drain_old", reset_less=True)
-        m.d.sync += [written.eq(o_wr.data), written_hit.eq(o_wr.en & (o_wr.addr == o_old_addr)),
+        m.d.sync += [written.eq(o_wr.data),
+                     written_hit.eq(o_wr.en & pick(*(o_wr.addr == line for line in old_lines))),
                      old_q.eq(Mux(written_hit, written, o_old.data))]
         # The drained row: row 0 from the array, the others selected a cycle ahead into a
         # register (``drain_ahead``, with next cycle's one-hot), so only a 2:1 choice sits
@@ -1274,7 +1315,7 @@ class _Drain:
         m.d.comb += row_ref.eq(Cat(*[_row_select(arr, dr_sel, col) for col in range(c.cols)]))
         row = Signal(c.cols * ow, name="drain_row")
         if c.rows > 1:
-            sel_next = Mux(result_now, 1, Mux(dr_active, dr_sel << 1, dr_sel))[:c.rows]
+            sel_next = Mux(result_rows, 1, Mux(dr_active, dr_sel << 1, dr_sel))[:c.rows]
             ahead = Signal(c.cols * ow, name="drain_ahead")
             m.d.sync += ahead.eq(Cat(*[_row_select(arr, sel_next, col, first=1)
                                        for col in range(c.cols)]))

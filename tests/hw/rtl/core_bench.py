@@ -45,7 +45,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # record's run-time k and each array's registers of it (`AccelCore.k_regs`) and its
     # registered tests of it (`BitModArray.k_tests`), the tile successor's registers and the
     # successor of the live block's fields at every tile's last beat (`AccelCore.tile_nexts`),
-    # each read port's copies of the beats' block registers (`AccelCore.blk_copies`), and the
+    # each read port's copies of the beats' block registers (`AccelCore.blk_copies`), the
+    # drain's copies of ``result_now`` (`AccelCore.result_copies`), and the
     # drained row (its register of rows 1.. read a cycle ahead) and its reference select
     # (`AccelCore.drain_rows`), the write stream's registered data and the beat of the FIFO's
     # head they are loaded a cycle ahead with, on every valid beat (`AccelCore.wr_datas`), and
@@ -72,7 +73,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         accept, *copies = (ctx.get(a) for a in core.pe_array.accepts)
         assert copies == [accept] * len(copies), (
             f"the beat registers' enables {copies} != the array's accept {accept}")
-        for orig, copy in (*core.pe_array.copies, *core.blk_copies):
+        for orig, copy in (*core.pe_array.copies, *core.blk_copies,
+                           *core.result_copies):
             assert ctx.get(copy) == ctx.get(orig), (
                 f"{copy.name} {ctx.get(copy)} != {orig.name} {ctx.get(orig)}")
         for array in (core.pe_array, core.front_array):
