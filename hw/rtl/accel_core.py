@@ -424,9 +424,9 @@ class _Command:
         lg_rows, lg_cols, lg_lanes = _log2(c.rows), _log2(c.cols), _log2(c.lanes)
         lg_g = _log2(c.group_size)
         bus = buf.bus
-        # Registers loaded before they are read have no reset (``reset_less``), so the reset
-        # reaches the control only: the descriptor and the command's products (loaded in every
-        # idle cycle), the iterator's step and the next block's record and beat counts (every
+        # Registers loaded before they are read have no reset (``reset_less``), so the reset reaches
+        # the control only: the descriptor, its refusal tests and the check's products (loaded in
+        # every idle cycle), the iterator's step and the next block's record and beat counts (every
         # cycle), the write-back's bypass (every cycle) and line FIFO entries (read only while
         # held).
         d = Signal(descriptor_layout(), reset_less=True)
@@ -448,9 +448,10 @@ class _Command:
                      core.status.eq(Cat(busy, done, error, Const(0, 1), reason))]
         accept_cmd = core.cmd_valid & core.cmd_ready
 
-        # Products of descriptor fields are registered as the command is accepted (from the
-        # port): the check and the block iterator's address steps then have no multiplier on
-        # a one-cycle path. Line units: ``lg_alb`` etc. are log2 of the bus beats per line.
+        # The check's products of descriptor fields are registered as the command is accepted (from
+        # the port), the address steps' factors too (below): the check and the block iterator's
+        # steps then have no multiplier on a one-cycle path. Line units: ``lg_alb`` etc. are log2 of
+        # the bus beats per line.
         lg_alb, lg_blb, lg_slb, lg_olb = (_log2(c.beats_per_line(bits)) for bits in
                                           (c.a_line_bits, c.b_line_bits, c.s_line_bits,
                                            c.o_line_bits))
@@ -472,12 +473,14 @@ class _Command:
             m.d.sync += [prod[name].eq(value) for name, (value, _) in products.items()]
         # The DRAM beats the iterator steps by when m or n advance by a block (blocks that are
         # not the whole extent are whole tiles, so these are exact): (factor, factor, shift).
-        # The iterator first steps several cycles after the check, so these are registered
-        # products (`registered_product`: on an ECP5 with DSPs the multiplier block's own
-        # input and output registers): the factors loaded in every idle cycle, the product a
-        # cycle later, in the check's cycle too. Up to lead31 they were multiplied from the
-        # port in one cycle like the check's: on the 8x8's seed 2 the port -> the multiplier
-        # -> ``cmd_step_bn`` took 12.60 ns (5.73 of logic).
+        # These are registered products (`registered_product`: on an ECP5 with DSPs the multiplier
+        # block's own input and output registers, with the domain's reset): the factors loaded in
+        # every idle cycle, the product in the check's cycle too, so it holds the accepted
+        # descriptor's steps from the cycle after the check. The iterator's ``adv`` first reads them
+        # then, and its first step (an edge after slot 0's end) takes the ``adv`` loaded a cycle
+        # later: one cycle to spare. Up to lead31 they were multiplied from the port in one cycle
+        # like the check's: on the 8x8's seed 2 the port -> the multiplier -> ``cmd_step_bn`` took
+        # 12.60 ns (5.73 of logic).
         steps = {
             "step_am": (desc.block_m >> lg_cols, _ceil_shift(desc.k, lg_lanes), lg_alb),
             "step_bn": (desc.block_n >> lg_rows, _ceil_shift(desc.k, lg_lanes), lg_blb),
@@ -547,7 +550,8 @@ class _BlockIterator:
     control). The block's DRAM addresses are kept as sums of parts that step by per-command
     constants (a: m part + k part, b and s: n part + k part, o: n part + m part). bm, bn, bk:
     the block's extents (the block size, or what is left of the GEMM), kept with its offsets
-    so that the next block's record starts from registers picked by the view, not from
+    so that the next block's record starts from registers (its shift copies pick between
+    the stepped and the held ones), not from
     subtractions and comparisons after it. m_rem, n_rem, k_rem: what is left of the GEMM from
     the offsets on; m_more, n_more, k_more: whether the next block along that dimension exists
     (``offset + block < size``), kept a step ahead so that the step's choice is made from
@@ -653,7 +657,7 @@ class _BlockIterator:
 
 
 class _Records:
-    """The block records: next (registered from the iterator's view every cycle), load,
+    """The block records: next (registered from the iterator every cycle), load,
     compute, write-back (shifted an edge after a slot's end), their views, and the next
     block's beat counts."""
 
@@ -688,7 +692,8 @@ class _Records:
         # route across the die led the 8x8's seed 1 (`shift_it` -> `nxt_ho`, 14.06 ns); with
         # copies of their own but the view first (5e28dc5) `shift_nf` -> `nxt_load_b` (13.34
         # ns) and `shift_nx` -> the product's factor (13.18 ns) led seed 2.
-        nf = ("valid", "m0", "n0", "k0", "k_more")
+        nf = ("valid", "m0", "n0", "k0", "load_a", "load_b", "ha", "hb", "ho", "first_k",
+              "last_k")
         kb_total = _ceil_shift(d.k, lg_lanes)
         g_total = _ceil_shift(d.k, lg_g)
         mt_total = _ceil_shift(d.m, lg_cols)
@@ -724,9 +729,7 @@ class _Records:
         addresses = ("a_addr", "b_addr", "s_addr", "o_addr")
         viewed = fields(itr.view_on(shift["nx"]), _RecordView(r_ld, r_nxt, shift["nx"]))
         nxt = {f: (viewed[f] if f in addresses else
-                   Mux(shift["nf" if f in (*nf, "load_a", "load_b", "ha", "hb", "ho",
-                                           "first_k", "last_k") else "nx"],
-                       shifted[f], held[f]))
+                   Mux(shift["nf" if f in nf else "nx"], shifted[f], held[f]))
                for f in shifted}
         ct_m, ct_n, nkb, ng = nxt["ct_m"], nxt["ct_n"], nxt["nkb"], nxt["ng"]
         load_a, load_b = nxt["load_a"], nxt["load_b"]
@@ -1246,9 +1249,10 @@ class _Drain:
     def __init__(self, m: Module, c: CoreConfig, buf: _Buffers, cmd: _Command, rec: _Records,
                  slot: _SlotControl, seq: _TileSequencer) -> None:
         arr, busy_oline = cmd.arr, seq.busy_oline
-        # The drain reads ``result_now`` from registers of its own (``keep``, loaded with its
-        # next value), one for the row select ahead of the adder and one for the line state, the
-        # old sum's read address and its written-line test: on the 8x8 of 5e28dc5 the shared
+        # The drain reads ``result_now`` from registers of its own (``keep``, loaded with its next
+        # value), one for the row select ahead of the adder (with more than one row) and one for the
+        # line state, the old sum's read address and its written-line test, and what the drain tells
+        # the line FIFO (``nx_active``, ``nx_half``, ``ahead``): on the 8x8 of 5e28dc5 the shared
         # register sat across the die from both (seed 1: ``result_now`` -> the read address ->
         # ``drain_written_hit``, 14.57 ns with 6.27 of one route; seed 2: ``drain_ahead``).
         # ``result_copies`` pairs each with ``result_now``: the core tests' bench checks them
@@ -1263,7 +1267,8 @@ class _Drain:
             self.result_copies.append((seq.result_now, reg))
             return reg
 
-        result_now, result_rows = result_copy("line"), result_copy("rows")
+        result_now = result_copy("line")
+        result_rows = result_copy("rows") if c.rows > 1 else None
         # The compute record's fields the drain and the write-back's prefetcher read come from
         # registers of their own (``keep``), loaded with the record's view next cycle (the
         # load record's view if the slot ends now, as the compute record shifts from it an edge
