@@ -367,7 +367,7 @@ class AccelCore(wiring.Component):
         self.wr_datas = fifo.data
         self.cp_regs = drain.cp_refs
         self.wr_sels = fifo.sel_regs
-        self.wb_dues = (wb.due, wb.due_ref)
+        self.wb_regs = wb.regs
         self.wb_rd_lines = fifo.rd_lines
         self.wb_aheads = fifo.ahead_refs
         self.pe_array = cmd.arr.array
@@ -731,7 +731,7 @@ class _Records:
         nxt = {f: (viewed[f] if f in addresses else
                    Mux(shift["nf" if f in nf else "nx"], shifted[f], held[f]))
                for f in shifted}
-        ct_m, ct_n, nkb, ng = nxt["ct_m"], nxt["ct_n"], nxt["nkb"], nxt["ng"]
+        ct_m, ct_n, nkb = nxt["ct_m"], nxt["ct_n"], nxt["nkb"]
         load_a, load_b = nxt["load_a"], nxt["load_b"]
         nxt_fresh = Signal()
         m.d.sync += [
@@ -771,8 +771,9 @@ class _Records:
         b_max, s_max = c.b_lines << lg_blb, c.s_lines << lg_slb
         p_a = product("a", factor(ct_m, ctm_max), factor(nkb << lg_alb, c.a_lines << lg_alb))
         p_b = product("b", factor(ct_n, ctn_max), factor(nkb << lg_blb, b_max))
-        p_bs = product("bs", factor(ct_n, ctn_max),
-                       factor((nkb << lg_blb) + (ng << lg_slb), b_max + s_max))
+        # The sum's factor is the record's field, added before its shift copy's select (as
+        # an adder after it, `adv_bk` -> `mul_bs`, 13.99 ns, failed 10 endpoints on seed 3).
+        p_bs = product("bs", factor(ct_n, ctn_max), factor(nxt["bs_beats"], b_max + s_max))
         p_o = product("o", factor(ct_n, ctn_max),
                       factor(ct_m << (lg_rows + lg_olb), c.o_lines << lg_olb))
 
@@ -795,6 +796,7 @@ class _Records:
             nxt_beats["o_total"].eq(p_o),
         ]
         self.r_nxt, self.r_ld, self.r_cp, self.r_wb = r_nxt, r_ld, r_cp, r_wb
+        self.nxt_valid_next = nxt["valid"]      # what ``r_nxt.valid`` holds next cycle
         self.v_ld, self.v_cp, self.v_wb = v_ld, v_cp, v_wb
         self.nxt_beats, self.nxt_fresh, self.enter = nxt_beats, nxt_fresh, enter
 
@@ -881,7 +883,7 @@ class _SlotControl:
         self.comp_pending, self.comp_ending, self.dma_ending = comp_pending, comp_ending, dma_ending
         self.slot_end, self.next_load, self.next_comp, self.next_wb = (
             slot_end, next_load, next_comp, next_wb)
-        self.m, self.cmd = m, cmd
+        self.m, self.cmd, self.shift = m, cmd, shift
         self.dma_pending, self.nxt_fresh = dma_pending, nxt_fresh
 
     def end_of(self, group: str) -> Value:
@@ -1396,17 +1398,31 @@ class _WriteBack:
         r_cp, v_wb, ld_last = rec.r_cp, rec.v_wb, load.ld_last
         busy = slot.cmd.busy
         slot_end = slot.end_of("wb")
-        wb_start_slot = slot_end & slot.next_wb & ~slot.next_load
+        # ``wb_go``: a write-back starts with the slot if the slot ends (a write-back due, no
+        # load): a register (``keep``, beside the write requests) loaded with the test's next
+        # value, the compute record's as the write-back's shift copy makes it and the next
+        # record's valid as its own register takes it, so the slot's end meets one gate before
+        # the request generator. As a test on the records (up to lead32) the records' route
+        # from beside the array led the 8x8's seed 3 (`cp_last_k` -> `wreq_left`, 14.24 ns,
+        # 86 of its 145 endpoints over 12.5 ns). ``wb_go_ref`` is the test, driving nothing:
+        # the core tests' bench checks the two equal in every cycle.
+        wb_go = Signal(name="wb_go", attrs={"keep": 1})
+        go_ref = Signal(name="wb_go_ref")
+        m.d.comb += go_ref.eq(slot.next_wb & ~slot.next_load)
+        r_ld, shift_wb = rec.r_ld, slot.shift["wb"]
+        m.d.sync += wb_go.eq(busy & ~rec.nxt_valid_next
+                             & Mux(shift_wb, r_ld.valid & r_ld.last_k, r_cp.valid & r_cp.last_k))
+        wb_start_slot = slot_end & wb_go
         # ``wb_due``: the write-back record (as its view shows it) has a write-back to send; a
         # register loaded with its next value (the compute record's after a slot's end: the
         # records shift an edge later), so the load's last beat meets a register, not the
         # view's multiplexers on ``shift_wb``. ``wb_due_ref`` is the view's test, driving
         # nothing: the core tests' bench checks the two equal in every cycle.
-        wb_due, self.due_ref = Signal(name="wb_due"), Signal(name="wb_due_ref")
-        m.d.comb += self.due_ref.eq(busy & v_wb.valid & v_wb.last_k)
+        wb_due, due_ref = Signal(name="wb_due"), Signal(name="wb_due_ref")
+        m.d.comb += due_ref.eq(busy & v_wb.valid & v_wb.last_k)
         m.d.sync += wb_due.eq(busy & Mux(slot_end, r_cp.valid & r_cp.last_k,
                                          v_wb.valid & v_wb.last_k))
-        self.due = wb_due
+        self.regs = [(wb_due, due_ref), (wb_go, go_ref)]
         # After the load, the write-back starts a cycle after its last beat, from a register:
         # the read stream's valid ends there, not at the write request port, which presents
         # a start's first request in its cycle (the simulator charges the cycle as the core's

@@ -54,9 +54,10 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # and each array's end tests of its front's next states (`BitModArray.ends_regs`, while
     # the front holds a beat or is past an output's start), and the write stream's one-hot
     # line and beat selects and their tests on the cycle's state (`AccelCore.wr_sels`), and
-    # the write-back's due register and its test on the record's view (`AccelCore.wb_dues`),
-    # and the prefetcher's read address and its copy (`AccelCore.wb_rd_lines`), and its
-    # registers of what the drain finishes and starts and their tests (`AccelCore.wb_aheads`).
+    # the write-back's due and start registers and their tests on the records
+    # (`AccelCore.wb_regs`), and the prefetcher's read address and its copy
+    # (`AccelCore.wb_rd_lines`), and its registers of what the drain finishes and starts and
+    # their tests (`AccelCore.wb_aheads`).
     readies, slot_ends = core.readies, core.slot_ends
     valids = (*core.valids, core.pe_array.in_valid_reg)
 
@@ -102,8 +103,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         for reg, ref in core.wr_sels:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg):#x} != its test on this cycle's state {ctx.get(ref):#x}")
-        due, ref = (ctx.get(r) for r in core.wb_dues)
-        assert due == ref, f"the write-back's due register {due} != the view's test {ref}"
+        for reg, ref in core.wb_regs:
+            assert ctx.get(reg) == ctx.get(ref), (
+                f"{reg.name} {ctx.get(reg)} != the records' test it stands for {ctx.get(ref)}")
         for reg, ref in core.wb_aheads:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg)} != the drain's test it stands for {ctx.get(ref)}")
