@@ -441,9 +441,9 @@ class _Command:
                       ((buf.a_rd, buf.a_wr, "a"), (buf.b_rd, buf.b_wr, "b"),
                        (buf.s_rd, buf.s_wr, "s"))), array_mode)
 
-        busy, done, error = Signal(), Signal(), Signal()
+        busy, done, error = (Signal(name=n) for n in ("busy", "done", "error"))
         reason = Signal(4)
-        checking, running = Signal(), Signal()
+        checking, running = Signal(name="checking"), Signal(name="running")
         m.d.comb += [core.cmd_ready.eq(~busy),
                      core.status.eq(Cat(busy, done, error, Const(0, 1), reason))]
         accept_cmd = core.cmd_valid & core.cmd_ready
@@ -811,8 +811,8 @@ class _SlotControl:
         checking, running = cmd.checking, cmd.running
         r_nxt, r_ld, r_cp, r_wb = rec.r_nxt, rec.r_ld, rec.r_cp, rec.r_wb
         nxt_fresh, it = rec.nxt_fresh, itr.it
-        comp_pending, dma_pending = Signal(), Signal()
-        comp_ending, dma_ending = Signal(), Signal()
+        comp_pending, dma_pending = Signal(name="comp_pending"), Signal(name="dma_pending")
+        comp_ending, dma_ending = Signal(name="comp_ending"), Signal(name="dma_ending")
         # The slot's end is a register, one copy per group of its readers (``keep``: each is
         # placed beside its readers, not one beside the control and routed across the die to
         # all: the 8x8's worst paths at ce54420), loaded with its test next cycle (`close`);
@@ -1003,7 +1003,8 @@ class _TileSequencer:
         # ``keep``: each read port has copies of it and of ``tile_next_blk`` (below); left
         # unkept, Yosys merges them into one of the copies, which then serves every reader.
         cur_next_blk = Signal(init=1, name="cur_next_blk", attrs={"keep": 1})
-        tile_busy, busy_last, tile_front_done = Signal(), Signal(), Signal()
+        tile_busy, busy_last, tile_front_done = (
+            Signal(name=n) for n in ("tile_busy", "busy_last", "tile_front_done"))
         busy_oline = Signal(widths["o_tile"])
         first_beat = Signal(init=1)    # cur["kb"] == 0, registered
         in_valid = comp_pending & ~cur_next_blk & ~(first_beat & tile_busy)
@@ -1101,7 +1102,7 @@ class _TileSequencer:
         # Whether the presented beat is its tile's last and its group's last: registers,
         # computed with the beat counters from the beat presented next cycle and the block
         # it belongs to (as for the tile's successor above).
-        last_of_tile, group_end = Signal(), Signal()
+        last_of_tile, group_end = Signal(name="last_of_tile"), Signal(name="group_end")
         m.d.comb += [succ[k].eq(v) for k, v in cur.items()]
         m.d.comb += succ_next_blk.eq(0)
         with m.If(~last_of_tile):
@@ -1301,7 +1302,8 @@ class _Drain:
                 setattr(ns, f, reg)
         self.cp, self.cp_pf = v_cp, v_pf
         o_old, o_wr, ow = buf.o_old, buf.o_wr, c.array.out_width
-        dr_active, dr_first, dr_half = Signal(), Signal(), Signal()
+        dr_active, dr_first, dr_half = (Signal(name=n)
+                                        for n in ("dr_active", "dr_first", "dr_half"))
         dr_last = Signal()         # the drained block is its output block's last k block
         dr_sel = Signal(c.rows)    # one-hot: the result row drained this cycle
         dr_line = Signal(16)       # the output line drained this cycle
@@ -1528,9 +1530,10 @@ class _LineFifo:
         for h in range(2):
             with m.If(starts[h]):
                 m.d.sync += total[h].eq(block_lines)
-        pf_half, pf_line = Signal(), Signal(lines)
+        pf_half, pf_line = Signal(name="pf_half"), Signal(lines, name="pf_line")
         rd_addr = Signal(lg_ol + 1)
-        rd_issue, rd_arrive = Signal(), Signal()   # a line read this cycle, its data now
+        # A line read this cycle, its data now.
+        rd_issue, rd_arrive = Signal(name="rd_issue"), Signal(name="rd_arrive")
         fifo_n = Signal(range(depth + 1))
         # The read issued next cycle: the next line is final by then (the drain computes it
         # next cycle at the latest: the transparency muxes catch it) and the FIFO has room
@@ -1574,7 +1577,7 @@ class _LineFifo:
         # line whose sum the drain computes in the reading cycle from the write port's data
         # register (written an edge later).
         bypass = drain.written
-        bypass_hit, pending_hit = Signal(), Signal()
+        bypass_hit, pending_hit = Signal(name="bypass_hit"), Signal(name="pending_hit")
         pending_now = dr_active & (Cat(dr_line[:lg_ol], dr_half) == rd_line)
         m.d.sync += [bypass_hit.eq(o_wr.en & (o_wr.addr == rd_line)), pending_hit.eq(pending_now)]
         self.rd_lines = (rd_addr, rd_line)
@@ -1614,7 +1617,7 @@ class _LineFifo:
         read_line = Mux(pending_hit, o_wr.data, Mux(bypass_hit, bypass, o_out.data))
         # Entries are read only while the FIFO holds them (its count is reset): no reset.
         fifo = [Signal(c.cols * ow, name=f"wb_fifo{i}", reset_less=True) for i in range(depth)]
-        wp, rp = Signal(range(depth)), Signal(range(depth))
+        wp, rp = Signal(range(depth), name="wb_fifo_wp"), Signal(range(depth), name="wb_fifo_rp")
         with m.If(rd_arrive):
             m.d.sync += wp.eq(Mux(wp == depth - 1, 0, wp + 1))
             for i, entry in enumerate(fifo):
