@@ -19,6 +19,7 @@ from hwsim.hw.fpga.flow import (
     SynthResult,
     check_freq,
     check_placer,
+    check_seeds,
     implement,
     synthesize,
 )
@@ -69,6 +70,7 @@ def fpga_block(
     get_device(device)
     check_freq(freq_mhz)
     check_placer(placer)
+    check_seeds(seeds)
     block, canonical, values = build_block(name, params)
     return implement(block, device, out_dir, name=canonical, params=values, freq_mhz=freq_mhz,
                      dsp=dsp, seeds=seeds, timeout_s=timeout_s, placer=placer)

@@ -14,6 +14,7 @@ import logging
 import os
 import statistics
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -52,6 +53,7 @@ __all__ = [
     "check_fit",
     "check_freq",
     "check_placer",
+    "check_seeds",
     "implement",
     "load_implementation",
     "synthesize",
@@ -216,6 +218,15 @@ def check_freq(freq_mhz: float) -> float:
     ):
         raise HwsimError(f"--freq must be a frequency above 0 MHz, not {freq_mhz!r}")
     return float(freq_mhz)
+
+
+def check_seeds(seeds: tuple[int, ...]) -> tuple[int, ...]:
+    """``seeds`` if they are distinct non-negative integers (each seed writes files of its
+    own), else `HwsimError`."""
+    if (not seeds or any(not isinstance(s, int) or s < 0 for s in seeds)
+            or len(set(seeds)) != len(seeds)):
+        raise HwsimError(f"seeds must be distinct non-negative integers, not {seeds!r}")
+    return seeds
 
 
 def check_placer(placer: str) -> str:
@@ -501,7 +512,8 @@ def implement(
         freq_mhz: requested clock; nextpnr optimizes towards it and the result says whether
             each clock reached it (fmax below it is a result, not an error).
         dsp: allow hard multipliers (ignored on devices without them).
-        seeds: placer seeds; fmax varies about ±5-7% between seeds, the result is the median.
+        seeds: placer seeds, placed and routed at once, as many as the machine has cores;
+            fmax varies about ±5-7% between seeds, the result is the median.
         io_width: bits per cycle of the harness' serial ports.
         timeout_s: limit for each tool run.
         placer: how nextpnr places it, a key of `PLACERS` (default: nextpnr's own,
@@ -514,17 +526,24 @@ def implement(
     dev = get_device(device)
     check_freq(freq_mhz)
     check_placer(placer)
-    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
-        raise HwsimError(f"seeds must be non-negative integers, not {seeds!r}")
+    check_seeds(seeds)
     out = _prepare(out_dir)
     top, cells, times = _synth_for_device(block, dev, out, dsp, io_width, timeout_s)
     synth = classify_cells(cells, dev.family)
     use_dsp = dsp and dev.has_dsp
 
+    # The seeds place and route at once, one per core (each nextpnr is single-threaded; the 8x8
+    # core's three seeds took about 75 minutes one after another on 2 cores): each writes
+    # files of its own, and the results are read in the seeds' order, so the outputs are
+    # those of a run one at a time.
+    def place(seed: int) -> ToolRun:
+        return run_tool(f"nextpnr-{dev.family}", _nextpnr_args(dev, freq_mhz, seed, placer), out,
+                        timeout_s=timeout_s)
+
+    with ThreadPoolExecutor(max_workers=min(len(seeds), os.cpu_count() or 1)) as pool:
+        runs = list(pool.map(place, seeds))
     reports = []
-    for seed in seeds:
-        run = run_tool(f"nextpnr-{dev.family}", _nextpnr_args(dev, freq_mhz, seed, placer), out,
-                       timeout_s=timeout_s)
+    for seed, run in zip(seeds, runs, strict=True):
         times[f"nextpnr_seed{seed}"] = round(run.seconds, 2)
         log = parse_nextpnr_log(run.output)
         if run.returncode != 0:

@@ -121,7 +121,8 @@ def fpga(
         "request does not move the placement)."),
     no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=9,
-                              help="Placer seeds 1..N; fmax is the median (it varies ±5-7%)."),
+                              help="Placer seeds 1..N, placed at once, one per core; fmax is "
+                              "the median (it varies ±5-7%)."),
     memory: str = typer.Option(
         "sdram16", "--memory",
         help="Board DRAM for hardware.yaml: sdram16, ddr3-16, ddr3-32, qspi-psram or GB/s."),

@@ -19,6 +19,7 @@ from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hwsim.errors import HwsimError
 from hwsim.hw import load_hardware
 from hwsim.hw.fpga import fpga_block, synth_block, synthesize
 
@@ -64,11 +65,24 @@ def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(run_cli, t
 
 
 def test_place_and_route_on_ice40_with_its_dsp(tmp_path):
-    impl = fpga_block("int_mac", {}, "ice40-up5k", tmp_path, freq_mhz=30)
+    # Two seeds, placed at once: each gives what it gives alone.
+    impl = fpga_block("int_mac", {}, "ice40-up5k", tmp_path / "both", freq_mhz=30, seeds=(1, 2))
     assert impl.resource("dsp").used == 1  # one SB_MAC16 of the UP5K's 8
     assert impl.resource("dsp").available == 8
     assert impl.resource("io").available == 39  # SG48
     assert impl.critical_path is not None and impl.min_fmax_mhz > 0
+    alone = fpga_block("int_mac", {}, "ice40-up5k", tmp_path / "alone", freq_mhz=30, seeds=(2,))
+    ((clock, by_seed),) = impl.fmax_by_seed_mhz.items()
+    assert alone.fmax_by_seed_mhz == {clock: (by_seed[1],)}
+    assert ((tmp_path / "both" / "report_seed2.json").read_bytes()
+            == (tmp_path / "alone" / "report_seed2.json").read_bytes())
+
+
+@pytest.mark.parametrize("seeds", [(), (1, 1), (-1,)])
+def test_seeds_must_be_distinct_and_non_negative(tmp_path, seeds):
+    with pytest.raises(HwsimError, match="seeds must be distinct non-negative integers"):
+        fpga_block("int_mac", {}, "ice40-up5k", tmp_path, seeds=seeds)
+    assert not tmp_path.joinpath("top.v").exists()
 
 
 def test_a_design_that_does_not_fit_says_what_is_short(tmp_path, run_cli, capsys):
