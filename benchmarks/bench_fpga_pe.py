@@ -58,7 +58,8 @@ def main() -> None:
                           freq_mhz=args.freq, seeds=tuple(range(1, args.seeds + 1)))
         total = time.perf_counter() - t0
         pnr = [v for k, v in impl.tool_seconds.items() if k.startswith("nextpnr")]
-        seeds = "/".join(f"{f:g}" for f in next(iter(impl.fmax_by_seed_mhz.values())))
+        seeds = "/".join("unrouted" if f is None else f"{f:g}"
+                         for f in next(iter(impl.fmax_by_seed_mhz.values())))
         print(f"{name:11} {impl.resource('logic').used:6} {impl.resource('ff').used:5} "
               f"{impl.resource('dsp').used:4} {impl.wrapper.ff:10} {impl.min_fmax_mhz:9.1f} "
               f"{seeds:>20} {impl.tool_seconds['yosys']:8.1f} {sum(pnr) / len(pnr):11.1f} "

@@ -18,6 +18,7 @@ from hwsim.hw.fpga.flow import (
     Implementation,
     SynthResult,
     check_freq,
+    check_jobs,
     check_placer,
     check_seeds,
     implement,
@@ -63,14 +64,16 @@ def fpga_block(
     seeds: tuple[int, ...] = (1,),
     timeout_s: float = 3600.0,
     placer: str = DEFAULT_PLACER,
+    jobs: int | None = None,
 ) -> Implementation:
     """Place and route RTL block ``name`` on ``device`` inside the I/O harness
     (see `flow.implement`; ``timeout_s`` limits each tool run, ``placer`` is a key of
-    `flow.PLACERS`)."""
+    `flow.PLACERS`, ``jobs`` nextpnr runs go at once)."""
     get_device(device)
     check_freq(freq_mhz)
     check_placer(placer)
     check_seeds(seeds)
+    check_jobs(jobs)
     block, canonical, values = build_block(name, params)
     return implement(block, device, out_dir, name=canonical, params=values, freq_mhz=freq_mhz,
-                     dsp=dsp, seeds=seeds, timeout_s=timeout_s, placer=placer)
+                     dsp=dsp, seeds=seeds, timeout_s=timeout_s, placer=placer, jobs=jobs)

@@ -166,8 +166,7 @@ def fpga_hardware(
         "description": (
             f"{impl.block} {r}x{c}{'' if impl.dsp else ' (multiplies in LUTs)'} on "
             f"{impl.device} at the measured fmax "
-            f"{impl.min_fmax_mhz:g} MHz (median of seeds {list(impl.seeds)}, placer "
-            f"{impl.placer}), {mem_text}"
+            f"{impl.min_fmax_mhz:g} MHz ({_how_placed(impl)}), {mem_text}"
         ),
         "clock_mhz": clock_mhz,
         "pe": pe,
@@ -180,6 +179,12 @@ def fpga_hardware(
     return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
 
 
+def _how_placed(impl: Implementation) -> str:
+    """The seeds and placer behind a measured fmax, and the seeds that did not route."""
+    unrouted = "".join(f", seed {s} unrouted ({why})" for s, why in sorted(impl.unrouted.items()))
+    return f"median of seeds {list(impl.seeds)}{unrouted}, placer {impl.placer}"
+
+
 def _core_hardware(impl: Implementation, params: dict, clock_mhz: float,
                    name: str | None) -> tuple[HardwareSpec, dict]:
     """The accelerator core describes itself: its array, its buffer memories (in block RAM)
@@ -188,7 +193,7 @@ def _core_hardware(impl: Implementation, params: dict, clock_mhz: float,
     data = core_hardware(CoreConfig(**params), clock_mhz=clock_mhz,
                          name=name or f"{impl.block}-{impl.device}")
     data["description"] += (f" on {impl.device} at the measured fmax {impl.min_fmax_mhz:g} MHz"
-                            f" (median of seeds {list(impl.seeds)}, placer {impl.placer})")
+                            f" ({_how_placed(impl)})")
     data["sram_mm2_per_kib"] = 0.0
     return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
 

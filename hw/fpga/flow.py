@@ -29,6 +29,7 @@ from hwsim.hw.fpga.devices import RESOURCES, Device, get_device
 from hwsim.hw.fpga.reports import (
     GATE_DEPTH_GATES,
     CriticalPath,
+    NextpnrReport,
     Shortfall,
     classify_cells,
     find_shortfalls,
@@ -37,7 +38,7 @@ from hwsim.hw.fpga.reports import (
     parse_nextpnr_report,
     parse_yosys_stat,
 )
-from hwsim.hw.fpga.tools import ToolRun, run_tool
+from hwsim.hw.fpga.tools import ToolRun, ToolTimeout, run_tool
 from hwsim.hw.fpga.wrapper import IoHarness, WrapperCost
 from hwsim.hw.rtl.primitives import FabricTarget
 
@@ -52,6 +53,7 @@ __all__ = [
     "SynthTarget",
     "check_fit",
     "check_freq",
+    "check_jobs",
     "check_placer",
     "check_seeds",
     "implement",
@@ -165,10 +167,12 @@ class Implementation:
         block, params: what was built.
         device: the device name; freq_mhz: the requested clock; dsp: hard multipliers allowed.
         seeds: the nextpnr placer seeds run.
+        unrouted: the seeds that did not finish in the time allowed, and where they stopped
+            ("placement" or "routing"); they count as slower than every routed seed.
         resources: utilization by generic resource (`devices.RESOURCES` order), harness
             included (see `wrapper`).
         fmax_mhz: achieved fmax per clock, the median over the seeds.
-        fmax_by_seed_mhz: per clock, the fmax of each seed.
+        fmax_by_seed_mhz: per clock, the fmax of each seed (None: the seed did not route).
         critical_path: the median seed's register-to-register critical path.
         cells: Yosys cell counts by type of the whole top (harness included).
         wrapper: what the harness adds.
@@ -184,11 +188,12 @@ class Implementation:
     seeds: tuple[int, ...]
     resources: tuple[ResourceUse, ...]
     fmax_mhz: dict[str, float]
-    fmax_by_seed_mhz: dict[str, tuple[float, ...]]
+    fmax_by_seed_mhz: dict[str, tuple[float | None, ...]]
     critical_path: CriticalPath | None
     cells: dict[str, int]
     wrapper: WrapperCost
     placer: str = DEFAULT_PLACER
+    unrouted: dict[int, str] = field(default_factory=dict)
     tool_seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -227,6 +232,17 @@ def check_seeds(seeds: tuple[int, ...]) -> tuple[int, ...]:
             or len(set(seeds)) != len(seeds)):
         raise HwsimError(f"seeds must be distinct non-negative integers, not {seeds!r}")
     return seeds
+
+
+def check_jobs(jobs: int | None) -> int:
+    """How many nextpnr runs may go at once: ``jobs`` if it is a positive integer, the cores
+    this process may use if it is None, else `HwsimError`."""
+    if jobs is None:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise HwsimError(f"jobs must be a positive integer (runs at once), not {jobs!r}")
+    return jobs
 
 
 def check_placer(placer: str) -> str:
@@ -403,6 +419,15 @@ def _nextpnr_args(device: Device, freq_mhz: float, seed: int,
     ]
 
 
+def _stage_reached(log: Path) -> str:
+    """Where a nextpnr run stopped short, from its log: "routing" or "placement"."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return "placement"
+    return "routing" if "\nInfo: Routing.." in text else "placement"
+
+
 def _resources(device: Device, util: dict[str, tuple[int, int]], synth: dict[str, int]) -> tuple:
     rows = []
     for res in RESOURCES:
@@ -497,6 +522,7 @@ def implement(
     io_width: int = 1,
     timeout_s: float = 3600.0,
     placer: str = DEFAULT_PLACER,
+    jobs: int | None = None,
 ) -> Implementation:
     """Synthesize ``block`` inside `IoHarness` for ``device`` and place and route it.
 
@@ -512,21 +538,26 @@ def implement(
         freq_mhz: requested clock; nextpnr optimizes towards it and the result says whether
             each clock reached it (fmax below it is a result, not an error).
         dsp: allow hard multipliers (ignored on devices without them).
-        seeds: placer seeds, placed and routed at once, as many as the machine has cores;
-            fmax varies about ±5-7% between seeds, the result is the median.
+        seeds: placer seeds, placed and routed at once (``jobs`` at a time); fmax varies about
+            ±5-7% between seeds, the result is the median. A seed that does not finish in
+            ``timeout_s`` is recorded as unrouted and counts as slower than every routed seed;
+            the run fails only when that leaves no routed median (2 of 3 unrouted).
         io_width: bits per cycle of the harness' serial ports.
-        timeout_s: limit for each tool run.
+        timeout_s: limit for each tool run (each seed's nextpnr has its own).
         placer: how nextpnr places it, a key of `PLACERS` (default: nextpnr's own,
             timing-driven); recorded in the result.
+        jobs: nextpnr runs at once (default: one per core this process may use).
 
     Raises:
         DoesNotFit: the design needs more of a resource than the device has.
-        HwsimError: bad arguments, or a tool failed for another reason (names its log).
+        HwsimError: bad arguments, too few seeds routed in time for a median, or a tool failed
+            for another reason (names its log).
     """
     dev = get_device(device)
     check_freq(freq_mhz)
     check_placer(placer)
     check_seeds(seeds)
+    check_jobs(jobs)
     out = _prepare(out_dir)
     top, cells, times = _synth_for_device(block, dev, out, dsp, io_width, timeout_s)
     synth = classify_cells(cells, dev.family)
@@ -535,15 +566,25 @@ def implement(
     # The seeds place and route at once, one per core (each nextpnr is single-threaded; the 8x8
     # core's three seeds took about 75 minutes one after another on 2 cores): each writes
     # files of its own, and the results are read in the seeds' order, so the outputs are
-    # those of a run one at a time.
-    def place(seed: int) -> ToolRun:
-        return run_tool(f"nextpnr-{dev.family}", _nextpnr_args(dev, freq_mhz, seed, placer), out,
-                        timeout_s=timeout_s)
+    # those of a run one at a time. A seed that runs out of time is a result (the design does
+    # not route on it in that time), not a failure of the others.
+    def place(seed: int) -> ToolRun | ToolTimeout:
+        try:
+            return run_tool(f"nextpnr-{dev.family}",
+                            _nextpnr_args(dev, freq_mhz, seed, placer), out, timeout_s=timeout_s)
+        except ToolTimeout as exc:
+            return exc
 
-    with ThreadPoolExecutor(max_workers=min(len(seeds), os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(seeds), check_jobs(jobs))) as pool:
         runs = list(pool.map(place, seeds))
-    reports = []
+    reports: dict[int, NextpnrReport] = {}
+    unrouted: dict[int, str] = {}
     for seed, run in zip(seeds, runs, strict=True):
+        log_path = out / f"nextpnr_seed{seed}.log"
+        if isinstance(run, ToolTimeout):
+            times[f"nextpnr_seed{seed}"] = round(run.timeout_s, 2)
+            unrouted[seed] = f"{_stage_reached(log_path)} did not finish in {run.timeout_s:g} s"
+            continue
         times[f"nextpnr_seed{seed}"] = round(run.seconds, 2)
         log = parse_nextpnr_log(run.output)
         if run.returncode != 0:
@@ -552,19 +593,34 @@ def implement(
                 raise DoesNotFit(dev.name, shortfalls)
             raise HwsimError(
                 f"nextpnr failed on {dev.name}: {' '.join(log.errors[-2:]) or 'no error line'} "
-                f"(log: {out / f'nextpnr_seed{seed}.log'})"
+                f"(log: {log_path})"
             )
-        reports.append(parse_nextpnr_report((out / f"report_seed{seed}.json").read_text()))
+        reports[seed] = parse_nextpnr_report((out / f"report_seed{seed}.json").read_text())
+    for seed, why in unrouted.items():
+        _log.warning("seed %d: %s (log: %s)", seed, why, out / f"nextpnr_seed{seed}.log")
 
+    # An unrouted seed ranks below every routed one, so the median stands while it falls on
+    # routed seeds: 1 of 3 unrouted gives the slower of the other two.
+    if len(unrouted) > (len(seeds) - 1) // 2:
+        summary = "; ".join(
+            f"seed {s}: " + (unrouted[s] if s in unrouted else
+                             f"{round(min(f for f, _ in reports[s].fmax_mhz.values()), 2):g} MHz")
+            for s in seeds)
+        raise HwsimError(f"{name} on {dev.name}: too few seeds routed for a median "
+                         f"({summary}); logs in {out}")
+    clocks = next(iter(reports.values())).fmax_mhz
     by_seed = {
-        clock: tuple(round(r.fmax_mhz[clock][0], 2) for r in reports)
-        for clock in reports[0].fmax_mhz
+        clock: tuple(round(reports[s].fmax_mhz[clock][0], 2) if s in reports else None
+                     for s in seeds)
+        for clock in clocks
     }
-    fmax = {clock: round(statistics.median(v), 2) for clock, v in by_seed.items()}
+    below = [float("-inf")] * len(unrouted)
+    fmax = {clock: round(statistics.median(below + [f for f in v if f is not None]), 2)
+            for clock, v in by_seed.items()}
     # The critical path of the seed whose slowest clock is the median one.
-    order = sorted(range(len(reports)),
-                   key=lambda i: min(f for f, _ in reports[i].fmax_mhz.values()))
-    median_report = reports[order[len(order) // 2]]
+    ranked = sorted(seeds, key=lambda s: (s in reports, s in reports
+                                          and min(f for f, _ in reports[s].fmax_mhz.values())))
+    median_report = reports[ranked[len(ranked) // 2]]
     result = Implementation(
         block=name,
         params=dict(params or {}),
@@ -579,6 +635,7 @@ def implement(
         cells=cells,
         wrapper=top.cost,
         placer=placer,
+        unrouted=unrouted,
         tool_seconds=times,
     )
     _dump(out / "fpga.json", result.to_dict())
@@ -614,10 +671,12 @@ def load_implementation(path: Path | str) -> Implementation:
             ),
             fmax_mhz={k: float(v) for k, v in d["fmax_mhz"].items()},
             fmax_by_seed_mhz={k: tuple(v) for k, v in d["fmax_by_seed_mhz"].items()},
+            # Written before unrouted seeds were a result: every seed routed.
+            unrouted={int(s): why for s, why in d.get("unrouted", {}).items()},
             critical_path=None if cp is None else CriticalPath(**cp),
             cells=d["cells"],
             wrapper=WrapperCost(**d["wrapper"]),
             placer=placer,
         )
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise HwsimError(f"{p}: not an fpga.json written by hwsim fpga ({exc})") from None

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from hwsim.errors import HwsimError
 
-__all__ = ["TOOLS", "ToolRun", "run_tool", "warm_tool"]
+__all__ = ["TOOLS", "ToolRun", "ToolTimeout", "run_tool", "warm_tool"]
 
 _log = logging.getLogger(__name__)
 
@@ -60,6 +60,22 @@ class ToolRun:
     returncode: int
     seconds: float
     output: str
+
+
+class ToolTimeout(HwsimError):
+    """A tool ran longer than its limit and was stopped.
+
+    Attributes:
+        tool: the tool's name (a key of `TOOLS`).
+        timeout_s: the limit it ran into.
+        workdir: where it ran (its own log files, if it writes any, are there).
+    """
+
+    def __init__(self, tool: str, timeout_s: float, workdir: Path) -> None:
+        super().__init__(f"{tool} ran longer than {timeout_s:g} s in {workdir}")
+        self.tool = tool
+        self.timeout_s = timeout_s
+        self.workdir = workdir
 
 
 # tool command -> the argument that makes it start (compiling its WASM) and exit at once.
@@ -138,8 +154,8 @@ def run_tool(tool: str, args: list[str], workdir: Path, *, timeout_s: float = 36
     non-zero exit: the caller reads the log to say why).
 
     Raises:
-        HwsimError: the tool's package is not installed (names the pip command), or it ran
-            longer than ``timeout_s``.
+        HwsimError: the tool's package is not installed (names the pip command).
+        ToolTimeout: it ran longer than ``timeout_s`` (and was stopped).
     """
     module, function = TOOLS[tool]
     if importlib.util.find_spec(module) is None:
@@ -153,7 +169,7 @@ def run_tool(tool: str, args: list[str], workdir: Path, *, timeout_s: float = 36
     try:
         proc = _spawn(module, function, args, workdir, timeout_s)
     except subprocess.TimeoutExpired as exc:
-        raise HwsimError(f"{tool} ran longer than {timeout_s:.0f} s in {workdir}") from exc
+        raise ToolTimeout(tool, timeout_s, workdir) from exc
     seconds = time.perf_counter() - start
     _log.info("%s finished (%s) after %.1f s", tool, _status(proc.returncode), seconds)
     output = proc.stdout

@@ -121,8 +121,11 @@ def fpga(
         "request does not move the placement)."),
     no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=9,
-                              help="Placer seeds 1..N, placed at once, one per core; fmax is "
-                              "the median (it varies ±5-7%)."),
+                              help="Placer seeds 1..N, placed at once (see --jobs); fmax is "
+                              "the median (it varies ±5-7%). A seed that does not route within "
+                              "--timeout counts as slower than every routed one."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, max=64,
+                             help="Seeds placed at once (0: one per core)."),
     memory: str = typer.Option(
         "sdram16", "--memory",
         help="Board DRAM for hardware.yaml: sdram16, ddr3-16, ddr3-32, qspi-psram or GB/s."),
@@ -163,7 +166,7 @@ def fpga(
     with console.status(f"{block} on {device}: Yosys, then nextpnr. {_FIRST_RUN}"):
         impl = fpga_block(block, block_params, device, out, freq_mhz=freq, dsp=not no_dsp,
                           seeds=tuple(range(1, seeds + 1)), timeout_s=60.0 * timeout,
-                          placer=placer)
+                          placer=placer, jobs=jobs or None)
 
     table = Table(title=f"{block} on {device} (inside the I/O harness)")
     for col in ("resource", "primitive", "used", "available", "%"):
@@ -173,7 +176,8 @@ def fpga(
     console.print(table)
     for clock, mhz in impl.fmax_mhz.items():
         verdict = "meets" if mhz >= impl.freq_mhz else "misses"
-        per_seed = ", ".join(f"{f:g}" for f in impl.fmax_by_seed_mhz[clock])
+        per_seed = ", ".join("unrouted" if f is None else f"{f:g}"
+                             for f in impl.fmax_by_seed_mhz[clock])
         console.print(f"clock {clock}: fmax {mhz:g} MHz ({verdict} {impl.freq_mhz:g} MHz; "
                       f"seeds: {per_seed}; placer {impl.placer})")
     cp = impl.critical_path

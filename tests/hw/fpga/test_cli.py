@@ -63,7 +63,7 @@ def test_an_unwritable_out_fails_before_any_tool_runs(run_cli, capsys, tmp_path,
         assert err.startswith(f"error: --out {out}") and message in err
 
 
-def test_fpga_passes_its_timeout_to_every_tool_run(run_cli, monkeypatch, tmp_path):
+def test_fpga_passes_its_timeout_and_jobs_to_the_flow(run_cli, monkeypatch, tmp_path):
     # Stand-ins for the block and the flow record the limit the flow is given (no tool runs;
     # no Amaranth component is built, which would warn when never elaborated).
     seen: dict = {}
@@ -78,6 +78,8 @@ def test_fpga_passes_its_timeout_to_every_tool_run(run_cli, monkeypatch, tmp_pat
     base = ("fpga", "int_mac", "--device", "ecp5-25k", "--out", str(tmp_path / "out"))
     assert run_cli(*base) == 2 and seen["timeout_s"] == 60 * 60
     assert run_cli(*base, "--timeout", "150") == 2 and seen["timeout_s"] == 150 * 60
+    assert seen["jobs"] is None  # one nextpnr per core
+    assert run_cli(*base, "--jobs", "1") == 2 and seen["jobs"] == 1
 
 
 def test_fpga_and_fpga_scale_pass_their_placer(run_cli, monkeypatch, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from hwsim.errors import HwsimError
@@ -136,7 +138,10 @@ def test_a_saved_build_reads_back_equal(tmp_path):
     from hwsim.hw.fpga.flow import load_implementation
 
     path = tmp_path / "fpga.json"
-    for build in (_build(), _build(placer="static")):
+    unrouted = dataclasses.replace(
+        _build(), seeds=(1, 2, 3), unrouted={2: "placement did not finish in 60 s"},
+        fmax_by_seed_mhz={"clk": (75.17, None, 74.0), "other": (72.71, None, 70.0)})
+    for build in (_build(), _build(placer="static"), unrouted):
         path.write_text(json.dumps(build.to_dict()))
         assert load_implementation(path) == build
     # An fpga.json from before the flow had placers was placed by nextpnr's default.
@@ -158,6 +163,13 @@ def test_a_design_point_says_how_it_was_placed():
         _spec, data = fpga_hardware(_build(placer=placer))
         assert f"(median of seeds [1], placer {placer})" in data["description"]
         assert data["description"] in hardware_yaml_header(_build(placer=placer), data)
+    # A seed that did not route is named with the median it was counted in.
+    build = dataclasses.replace(
+        _build(), seeds=(1, 2, 3), unrouted={3: "routing did not finish in 3600 s"},
+        fmax_by_seed_mhz={"clk": (75.17, 76.0, None), "other": (72.71, 73.0, None)})
+    _spec, data = fpga_hardware(build)
+    assert ("(median of seeds [1, 2, 3], seed 3 unrouted (routing did not finish in 3600 s), "
+            "placer heap)") in data["description"]
 
 
 def test_stored_presets_are_valid_hardware_that_load_hardware_names():

@@ -78,11 +78,66 @@ def test_place_and_route_on_ice40_with_its_dsp(tmp_path):
             == (tmp_path / "alone" / "report_seed2.json").read_bytes())
 
 
+def test_a_seed_that_does_not_finish_in_time_is_reported_not_fatal(tmp_path, monkeypatch):
+    # Seed 3's nextpnr gets 0.5 s, real and stopped; seeds 1 and 2 route. An unrouted seed
+    # ranks below both, so the median is the slower of the two; with 1 of 2 routed there is
+    # no median, and the error says what each seed gave.
+    from hwsim.hw.fpga import flow
+    from hwsim.hw.fpga.flow import load_implementation
+
+    real = flow.run_tool
+
+    def short_for_seed(unrouted: int):
+        def run(tool: str, args: list[str], workdir, *, timeout_s: float):
+            short = "--seed" in args and int(args[args.index("--seed") + 1]) == unrouted
+            return real(tool, args, workdir, timeout_s=0.5 if short else timeout_s)
+        return run
+
+    monkeypatch.setattr(flow, "run_tool", short_for_seed(3))
+    impl = fpga_block("int_mac", {}, "ice40-up5k", tmp_path, freq_mhz=30, seeds=(1, 2, 3),
+                      jobs=2)
+    ((clock, (f1, f2, f3)),) = impl.fmax_by_seed_mhz.items()
+    assert f3 is None and f1 and f2 and impl.fmax_mhz == {clock: min(f1, f2)}
+    assert impl.unrouted == {3: "placement did not finish in 0.5 s"}
+    saved = json.loads((tmp_path / "fpga.json").read_text())
+    assert saved["unrouted"] == {"3": "placement did not finish in 0.5 s"}
+    assert saved["fmax_by_seed_mhz"][clock][2] is None
+    assert load_implementation(tmp_path / "fpga.json") == impl
+    fastest = max((1, 2), key=lambda s: impl.fmax_by_seed_mhz[clock][s - 1])
+    median_seed = 3 - fastest
+    report = json.loads((tmp_path / f"report_seed{median_seed}.json").read_text())
+    assert impl.resource("logic").used == report["utilization"]["ICESTORM_LC"]["used"]
+
+    monkeypatch.setattr(flow, "run_tool", short_for_seed(2))
+    with pytest.raises(HwsimError, match=(
+            rf"int_mac on ice40-up5k: too few seeds routed for a median \(seed 1: {f1:g} MHz; "
+            r"seed 2: placement did not finish in 0\.5 s\); logs in ")):
+        fpga_block("int_mac", {}, "ice40-up5k", tmp_path, freq_mhz=30, seeds=(1, 2))
+
+
 @pytest.mark.parametrize("seeds", [(), (1, 1), (-1,)])
 def test_seeds_must_be_distinct_and_non_negative(tmp_path, seeds):
     with pytest.raises(HwsimError, match="seeds must be distinct non-negative integers"):
         fpga_block("int_mac", {}, "ice40-up5k", tmp_path, seeds=seeds)
     assert not tmp_path.joinpath("top.v").exists()
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, True])
+def test_jobs_must_be_a_positive_integer(tmp_path, jobs):
+    with pytest.raises(HwsimError, match="jobs must be a positive integer"):
+        fpga_block("int_mac", {}, "ice40-up5k", tmp_path, jobs=jobs)
+    assert not tmp_path.joinpath("top.v").exists()
+
+
+def test_an_unfinished_seed_says_whether_it_was_placing_or_routing(tmp_path):
+    from hwsim.hw.fpga.flow import _stage_reached
+
+    log = tmp_path / "nextpnr_seed1.log"
+    assert _stage_reached(log) == "placement"  # stopped before it wrote a log
+    log.write_text("Info: Packing LUTs...\nInfo: Running Static placer...\n")
+    assert _stage_reached(log) == "placement"
+    log.write_text(log.read_text() + "Info: Routing globals...\nInfo: Routing..\n")
+    assert _stage_reached(log) == "routing"
 
 
 def test_a_design_that_does_not_fit_says_what_is_short(tmp_path, run_cli, capsys):

@@ -78,3 +78,15 @@ def test_an_unwritable_cache_is_one_line_naming_the_variable(tmp_path, monkeypat
     monkeypatch.setenv("YOWASP_CACHE_DIR", str(blocker / "yowasp"))
     with pytest.raises(HwsimError, match=r"is not writable .*: set YOWASP_CACHE_DIR"):
         warm_tool("yosys")
+
+
+def test_a_run_past_its_limit_is_stopped_and_says_so(tmp_path, monkeypatch):
+    # The real tool, stopped long before it could finish: its own error type, which the flow
+    # tells apart from a failure (a seed that does not route in time is a result).
+    monkeypatch.setattr(tools, "warm_tool", lambda *a, **k: None)
+    start = time.perf_counter()
+    with pytest.raises(tools.ToolTimeout, match=r"yosys ran longer than 0.01 s in ") as info:
+        run_tool("yosys", ["-p", "help"], Path(tmp_path), timeout_s=0.01)
+    assert time.perf_counter() - start < 10
+    assert isinstance(info.value, HwsimError) and info.value.timeout_s == 0.01
+    assert info.value.tool == "yosys" and info.value.workdir == Path(tmp_path)
