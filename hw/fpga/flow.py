@@ -58,6 +58,7 @@ __all__ = [
     "check_seeds",
     "implement",
     "load_implementation",
+    "median_over_seeds",
     "synthesize",
 ]
 
@@ -167,8 +168,9 @@ class Implementation:
         block, params: what was built.
         device: the device name; freq_mhz: the requested clock; dsp: hard multipliers allowed.
         seeds: the nextpnr placer seeds run.
-        unrouted: the seeds that did not finish in the time allowed, and where they stopped
-            ("placement" or "routing"); they count as slower than every routed seed.
+        unrouted: the seeds that did not finish in the time allowed, each with where it
+            stopped (e.g. "routing did not finish in 3600 s"); they count as slower than every
+            routed seed (`median_over_seeds`).
         resources: utilization by generic resource (`devices.RESOURCES` order), harness
             included (see `wrapper`).
         fmax_mhz: achieved fmax per clock, the median over the seeds.
@@ -423,9 +425,11 @@ def _stage_reached(log: Path) -> str:
     """Where a nextpnr run stopped short, from its log: "routing" or "placement"."""
     try:
         text = log.read_text(errors="replace")
-    except OSError:
+    except OSError:  # stopped before it wrote a log
         return "placement"
-    return "routing" if "\nInfo: Routing.." in text else "placement"
+    # nextpnr flushes each line; ECP5 starts routing with "Routing globals...", router1 (the
+    # flow's router, both families) with "Routing..".
+    return "routing" if "\nInfo: Routing" in text else "placement"
 
 
 def _resources(device: Device, util: dict[str, tuple[int, int]], synth: dict[str, int]) -> tuple:
@@ -509,6 +513,37 @@ def check_fit(
     return FitCheck(tuple(shortfalls), dict(log.utilization))
 
 
+def median_over_seeds(
+    seeds: tuple[int, ...], routed: Mapping[int, Mapping[str, float]]
+) -> tuple[dict[str, tuple[float | None, ...]], dict[str, float], int] | None:
+    """The median fmax per clock over placer seeds, some of which may not have routed.
+
+    Args:
+        seeds: every seed run, in order.
+        routed: for each seed that routed, its fmax per clock (MHz).
+
+    Returns:
+        Per clock the fmax of each seed (rounded to 0.01 MHz, None where it did not route);
+        per clock the median of those; and the median seed, the one whose slowest clock is
+        the median of the slowest clocks (the upper one of an even count), whose critical path
+        and utilization stand for the build. An unrouted seed ranks below every routed one, so
+        the median stands while it falls on routed seeds: None when at least half did not.
+    """
+    unrouted = [s for s in seeds if s not in routed]
+    if not routed or len(unrouted) > (len(seeds) - 1) // 2:
+        return None
+    clocks = next(iter(routed.values()))
+    by_seed = {clock: tuple(round(routed[s][clock], 2) if s in routed else None for s in seeds)
+               for clock in clocks}
+    below = [float("-inf")] * len(unrouted)
+    fmax = {clock: round(statistics.median(below + [f for f in v if f is not None]), 2)
+            for clock, v in by_seed.items()}
+    # Stable: equal fmax keep the seeds' order.
+    ranked = sorted(seeds, key=lambda s: (s in routed, min(routed[s].values()) if s in routed
+                                          else 0.0))
+    return by_seed, fmax, ranked[len(ranked) // 2]
+
+
 def implement(
     block: wiring.Component,
     device: str,
@@ -557,7 +592,7 @@ def implement(
     check_freq(freq_mhz)
     check_placer(placer)
     check_seeds(seeds)
-    check_jobs(jobs)
+    workers = min(len(seeds), check_jobs(jobs))
     out = _prepare(out_dir)
     top, cells, times = _synth_for_device(block, dev, out, dsp, io_width, timeout_s)
     synth = classify_cells(cells, dev.family)
@@ -569,20 +604,23 @@ def implement(
     # those of a run one at a time. A seed that runs out of time is a result (the design does
     # not route on it in that time), not a failure of the others.
     def place(seed: int) -> ToolRun | ToolTimeout:
+        # A rerun in the same folder must not read an earlier run's files if stopped early.
+        for stale in (f"nextpnr_seed{seed}.log", f"report_seed{seed}.json"):
+            (out / stale).unlink(missing_ok=True)
         try:
             return run_tool(f"nextpnr-{dev.family}",
                             _nextpnr_args(dev, freq_mhz, seed, placer), out, timeout_s=timeout_s)
         except ToolTimeout as exc:
             return exc
 
-    with ThreadPoolExecutor(max_workers=min(len(seeds), check_jobs(jobs))) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         runs = list(pool.map(place, seeds))
     reports: dict[int, NextpnrReport] = {}
     unrouted: dict[int, str] = {}
     for seed, run in zip(seeds, runs, strict=True):
         log_path = out / f"nextpnr_seed{seed}.log"
         if isinstance(run, ToolTimeout):
-            times[f"nextpnr_seed{seed}"] = round(run.timeout_s, 2)
+            times[f"nextpnr_seed{seed}"] = round(run.timeout_s, 2)  # it ran its whole limit
             unrouted[seed] = f"{_stage_reached(log_path)} did not finish in {run.timeout_s:g} s"
             continue
         times[f"nextpnr_seed{seed}"] = round(run.seconds, 2)
@@ -599,28 +637,19 @@ def implement(
     for seed, why in unrouted.items():
         _log.warning("seed %d: %s (log: %s)", seed, why, out / f"nextpnr_seed{seed}.log")
 
-    # An unrouted seed ranks below every routed one, so the median stands while it falls on
-    # routed seeds: 1 of 3 unrouted gives the slower of the other two.
-    if len(unrouted) > (len(seeds) - 1) // 2:
+    routed = {seed: {clock: f for clock, (f, _) in r.fmax_mhz.items()}
+              for seed, r in reports.items()}
+    median = median_over_seeds(seeds, routed)
+    if median is None:
         summary = "; ".join(
-            f"seed {s}: " + (unrouted[s] if s in unrouted else
-                             f"{round(min(f for f, _ in reports[s].fmax_mhz.values()), 2):g} MHz")
+            f"seed {s}: " + (unrouted[s] if s in unrouted
+                             else f"{round(min(routed[s].values()), 2):g} MHz")
             for s in seeds)
-        raise HwsimError(f"{name} on {dev.name}: too few seeds routed for a median "
-                         f"({summary}); logs in {out}")
-    clocks = next(iter(reports.values())).fmax_mhz
-    by_seed = {
-        clock: tuple(round(reports[s].fmax_mhz[clock][0], 2) if s in reports else None
-                     for s in seeds)
-        for clock in clocks
-    }
-    below = [float("-inf")] * len(unrouted)
-    fmax = {clock: round(statistics.median(below + [f for f in v if f is not None]), 2)
-            for clock, v in by_seed.items()}
-    # The critical path of the seed whose slowest clock is the median one.
-    ranked = sorted(seeds, key=lambda s: (s in reports, s in reports
-                                          and min(f for f, _ in reports[s].fmax_mhz.values())))
-    median_report = reports[ranked[len(ranked) // 2]]
+        raise HwsimError(
+            f"{name} on {dev.name}: too few seeds routed for a median ({summary}; fmax of the "
+            f"slowest clock); logs in {out}. Allow more time or run more seeds")
+    by_seed, fmax, median_seed = median
+    median_report = reports[median_seed]
     result = Implementation(
         block=name,
         params=dict(params or {}),

@@ -211,7 +211,8 @@ def fpga_scale(
         "preset was measured with (hw/fpga/presets/README.md)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=9, help="Placer seeds per winner."),
     no_dsp: bool = typer.Option(False, "--no-dsp", help="Multiplies in LUTs, no hard DSPs."),
-    timeout: int = _timeout_option("; a routing that runs out tries a smaller array"),
+    timeout: int = _timeout_option(
+        "; a shape on which at least half the seeds do not route in time tries a smaller array"),
     max_logic: float = typer.Option(
         100.0, "--max-logic", min=1.0, max=100.0,
         help="Ceiling on the device's logic (LUT4s / logic cells) in percent: larger shapes "
