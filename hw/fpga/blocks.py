@@ -6,6 +6,7 @@ parameter (through `hwsim.hw.rtl.registry`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from amaranth.lib import wiring
@@ -65,10 +66,11 @@ def fpga_block(
     timeout_s: float = 3600.0,
     placer: str = DEFAULT_PLACER,
     jobs: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Implementation:
     """Place and route RTL block ``name`` on ``device`` inside the I/O harness
     (see `flow.implement`; ``timeout_s`` limits each tool run, ``placer`` is a key of
-    `flow.PLACERS`, ``jobs`` nextpnr runs go at once)."""
+    `flow.PLACERS`, ``jobs`` nextpnr runs go at once, ``progress`` hears what they do)."""
     get_device(device)
     check_freq(freq_mhz)
     check_placer(placer)
@@ -76,4 +78,5 @@ def fpga_block(
     check_jobs(jobs)
     block, canonical, values = build_block(name, params)
     return implement(block, device, out_dir, name=canonical, params=values, freq_mhz=freq_mhz,
-                     dsp=dsp, seeds=seeds, timeout_s=timeout_s, placer=placer, jobs=jobs)
+                     dsp=dsp, seeds=seeds, timeout_s=timeout_s, placer=placer, jobs=jobs,
+                     progress=progress)

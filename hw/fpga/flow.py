@@ -13,8 +13,8 @@ import json
 import logging
 import os
 import statistics
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -34,6 +34,7 @@ from hwsim.hw.fpga.reports import (
     classify_cells,
     find_shortfalls,
     gate_depth,
+    nextpnr_progress,
     parse_nextpnr_log,
     parse_nextpnr_report,
     parse_yosys_stat,
@@ -76,6 +77,9 @@ _CELL_TO_BEL = {
 
 
 _log = logging.getLogger(__name__)
+
+# Seconds between progress reports while nextpnr runs.
+_PROGRESS_S = 2.0
 
 # How nextpnr places a design: the flow's name -> the nextpnr options it adds. Every
 # `Implementation` records its placer, so each figure says how it was placed.
@@ -421,15 +425,19 @@ def _nextpnr_args(device: Device, freq_mhz: float, seed: int,
     ]
 
 
+def _read_log(log: Path) -> str:
+    """A nextpnr log so far ("" before it writes one; nextpnr flushes each line)."""
+    try:
+        return log.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
 def _stage_reached(log: Path) -> str:
     """Where a nextpnr run stopped short, from its log: "routing" or "placement"."""
-    try:
-        text = log.read_text(errors="replace")
-    except OSError:  # stopped before it wrote a log
-        return "placement"
-    # nextpnr flushes each line; ECP5 starts routing with "Routing globals...", router1 (the
-    # flow's router, both families) with "Routing..".
-    return "routing" if "\nInfo: Routing" in text else "placement"
+    now = nextpnr_progress(_read_log(log))
+    return "placement" if now in ("starting", "packing") or now.startswith("placing") else (
+        "routing")
 
 
 def _resources(device: Device, util: dict[str, tuple[int, int]], synth: dict[str, int]) -> tuple:
@@ -558,6 +566,7 @@ def implement(
     timeout_s: float = 3600.0,
     placer: str = DEFAULT_PLACER,
     jobs: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Implementation:
     """Synthesize ``block`` inside `IoHarness` for ``device`` and place and route it.
 
@@ -582,6 +591,8 @@ def implement(
         placer: how nextpnr places it, a key of `PLACERS` (default: nextpnr's own,
             timing-driven); recorded in the result.
         jobs: nextpnr runs at once (default: one per core this process may use).
+        progress: called with a line saying what the tools are doing (Yosys, then each seed's
+            stage from its log every few seconds), e.g. to update a status line.
 
     Raises:
         DoesNotFit: the design needs more of a resource than the device has.
@@ -594,6 +605,8 @@ def implement(
     check_seeds(seeds)
     workers = min(len(seeds), check_jobs(jobs))
     out = _prepare(out_dir)
+    if progress is not None:
+        progress(f"Yosys: synthesizing {name} for {dev.name}")
     top, cells, times = _synth_for_device(block, dev, out, dsp, io_width, timeout_s)
     synth = classify_cells(cells, dev.family)
     use_dsp = dsp and dev.has_dsp
@@ -604,17 +617,24 @@ def implement(
     # those of a run one at a time. A seed that runs out of time is a result (the design does
     # not route on it in that time), not a failure of the others.
     def place(seed: int) -> ToolRun | ToolTimeout:
-        # A rerun in the same folder must not read an earlier run's files if stopped early.
-        for stale in (f"nextpnr_seed{seed}.log", f"report_seed{seed}.json"):
-            (out / stale).unlink(missing_ok=True)
         try:
             return run_tool(f"nextpnr-{dev.family}",
                             _nextpnr_args(dev, freq_mhz, seed, placer), out, timeout_s=timeout_s)
         except ToolTimeout as exc:
             return exc
 
+    # A rerun in the same folder must not read an earlier run's files (a seed stopped early,
+    # or still waiting for a core, would show the last run's stage).
+    for seed in seeds:
+        for stale in (f"nextpnr_seed{seed}.log", f"report_seed{seed}.json"):
+            (out / stale).unlink(missing_ok=True)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        runs = list(pool.map(place, seeds))
+        futures = [pool.submit(place, seed) for seed in seeds]
+        while progress is not None and wait(futures, timeout=_PROGRESS_S).not_done:
+            progress("; ".join(
+                f"seed {seed}: {nextpnr_progress(_read_log(out / f'nextpnr_seed{seed}.log'))}"
+                for seed in seeds))
+        runs = [f.result() for f in futures]
     reports: dict[int, NextpnrReport] = {}
     unrouted: dict[int, str] = {}
     for seed, run in zip(seeds, runs, strict=True):

@@ -20,6 +20,7 @@ __all__ = [
     "clock_name",
     "find_shortfalls",
     "gate_depth",
+    "nextpnr_progress",
     "parse_nextpnr_log",
     "parse_nextpnr_report",
     "parse_yosys_stat",
@@ -129,6 +130,35 @@ def parse_nextpnr_log(text: str) -> NextpnrLog:
     errors = tuple(line for line in lines if line.startswith("ERROR:"))
     missing = tuple(dict.fromkeys(_NO_BELS_RE.findall(text)))
     return NextpnrLog(utilization, fmax, missing, errors)
+
+
+# router1's progress table, one row per 1000 iterations: "... | remaining| time spent |".
+_ROUTER_ROW = re.compile(r"^Info:\s+\d+ \|\s+\d+\s+\d+ \|\s+\d+\s+\d+ \|\s+(\d+)\|"
+                         r"\s+[\d.]+\s+([\d.]+)\|$", re.MULTILINE)
+_ROUTE_START = re.compile(r"^Info: Routing (\d+) arcs\.$", re.MULTILINE)
+
+
+def nextpnr_progress(log: str) -> str:
+    """What a nextpnr run is doing, from its log so far, in a few words (for a status line:
+    a large design routes for an hour)."""
+    if "\nInfo: Program finished normally." in log:
+        return "done"
+    if "\nInfo: Routing complete." in log:
+        return "timing analysis"
+    start = _ROUTE_START.search(log)
+    if start:
+        rows = _ROUTER_ROW.findall(log, start.end())
+        if not rows:
+            return f"routing {start[1]} arcs"
+        left, seconds = rows[-1]
+        return f"routing: {left} of {start[1]} arcs left after {float(seconds):.0f} s"
+    if "\nInfo: Routing" in log:  # ECP5's "Routing globals...", router1's "Routing.."
+        return "routing"
+    if "\nInfo: Running simulated annealing placer for refinement." in log:
+        return "placing (refinement)"
+    if "\nInfo: Running " in log or "\nInfo: Creating initial analytic placement" in log:
+        return "placing"
+    return "packing" if "\nInfo: Packing" in log else "starting"
 
 
 @dataclass(frozen=True)

@@ -163,10 +163,13 @@ def fpga(
     (block, block_params), = values.items()
     output_folder(out)  # a bad --out fails before any tool runs
     console = Console()
-    with console.status(f"{block} on {device}: Yosys, then nextpnr. {_FIRST_RUN}"):
+    with console.status(f"{block} on {device}: Yosys, then nextpnr. {_FIRST_RUN}") as status:
         impl = fpga_block(block, block_params, device, out, freq_mhz=freq, dsp=not no_dsp,
                           seeds=tuple(range(1, seeds + 1)), timeout_s=60.0 * timeout,
-                          placer=placer, jobs=jobs or None)
+                          placer=placer, jobs=jobs or None,
+                          progress=lambda now: status.update(
+                              f"{block} on {device}: {now}"
+                              + (f". {_FIRST_RUN}" if now.startswith("Yosys") else "")))
 
     table = Table(title=f"{block} on {device} (inside the I/O harness)")
     for col in ("resource", "primitive", "used", "available", "%"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 from amaranth import Module, Signal
@@ -95,8 +96,16 @@ def test_a_seed_that_does_not_finish_in_time_is_reported_not_fatal(tmp_path, mon
         return run
 
     monkeypatch.setattr(flow, "run_tool", short_for_seed(3))
+    monkeypatch.setattr(flow, "_PROGRESS_S", 0.05)
+    heard: list[str] = []
     impl = fpga_block("int_mac", {}, "ice40-up5k", tmp_path, freq_mhz=30, seeds=(1, 2, 3),
-                      jobs=2)
+                      jobs=2, progress=heard.append)
+    # What the tools are doing: Yosys, then each seed's stage from its log (seed 3 waits for
+    # one of the 2 jobs, then stops at 0.5 s).
+    assert heard[0] == "Yosys: synthesizing int_mac for ice40-up5k"
+    assert len(heard) > 2 and all(
+        re.fullmatch(r"seed 1: [a-z].*; seed 2: [a-z].*; seed 3: [a-z].*", h) for h in heard[1:])
+    assert any(re.match(r"seed 1: (packing|placing|routing)", h) for h in heard)  # its log
     ((clock, (f1, f2, f3)),) = impl.fmax_by_seed_mhz.items()
     assert f3 is None and f1 and f2 and impl.fmax_mhz == {clock: min(f1, f2)}
     assert impl.unrouted == {3: "placement did not finish in 0.5 s"}

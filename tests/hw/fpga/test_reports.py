@@ -18,6 +18,7 @@ from hwsim.hw.fpga.reports import (
     classify_cells,
     clock_name,
     find_shortfalls,
+    nextpnr_progress,
     parse_nextpnr_log,
     parse_nextpnr_report,
     parse_yosys_stat,
@@ -117,6 +118,25 @@ def test_device_table_matches_what_nextpnr_offers(data, log, device):
         assert available == dev.available[res], res
     # nextpnr counts the die's I/O sites; the package bonds at most that many.
     assert dev.available["io"] <= util[dev.bels["io"]][1]
+
+
+@pytest.mark.parametrize(("log", "arcs", "left"), [
+    ("ecp5_25k_mac4_nextpnr.log", 889, ["491 of 889 arcs left after 2 s",
+                                        "54 of 889 arcs left after 2 s",
+                                        "0 of 889 arcs left after 2 s"]),
+    ("ice40_up5k_mac4_nextpnr.log", 805, ["110 of 805 arcs left after 0 s",
+                                          "0 of 805 arcs left after 0 s"]),
+])
+def test_progress_follows_the_log_as_it_grows(data, log, arcs, left):
+    # The log cut after each line, as a running nextpnr leaves it: the stages in order, with
+    # router1's arcs left from its progress table. "routing" alone: ECP5's globals, or
+    # router1 setting up (a run stopped there was routing, not placing).
+    lines = (data / log).read_text().splitlines(keepends=True)
+    seen = [nextpnr_progress("".join(lines[:n])) for n in range(len(lines) + 1)]
+    stages = [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]]
+    assert stages == ["starting", "packing", "placing", "placing (refinement)", "routing",
+                      f"routing {arcs} arcs", *(f"routing: {x}" for x in left),
+                      "timing analysis", "done"]
 
 
 def test_failed_fit_names_resource_and_amounts(data):
