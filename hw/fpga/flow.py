@@ -420,9 +420,14 @@ def _nextpnr_args(device: Device, freq_mhz: float, seed: int,
         # Report fmax below the request instead of failing: the number is the result.
         "--timing-allow-fail",
         "--seed", str(seed),
-        "--report", f"report_seed{seed}.json",
-        "-l", f"nextpnr_seed{seed}.log",
+        "--report", _seed_files(seed)[1],
+        "-l", _seed_files(seed)[0],
     ]
+
+
+def _seed_files(seed: int) -> tuple[str, str]:
+    """The log and the JSON report a seed's nextpnr writes, relative to the output folder."""
+    return f"nextpnr_seed{seed}.log", f"report_seed{seed}.json"
 
 
 def _read_log(log: Path) -> str:
@@ -585,7 +590,8 @@ def implement(
         seeds: placer seeds, placed and routed at once (``jobs`` at a time); fmax varies about
             ±5-7% between seeds, the result is the median. A seed that does not finish in
             ``timeout_s`` is recorded as unrouted and counts as slower than every routed seed;
-            the run fails only when that leaves no routed median (2 of 3 unrouted).
+            the run fails only when that leaves no routed median (at least half unrouted,
+            `median_over_seeds`).
         io_width: bits per cycle of the harness' serial ports.
         timeout_s: limit for each tool run (each seed's nextpnr has its own).
         placer: how nextpnr places it, a key of `PLACERS` (default: nextpnr's own,
@@ -626,19 +632,19 @@ def implement(
     # A rerun in the same folder must not read an earlier run's files (a seed stopped early,
     # or still waiting for a core, would show the last run's stage).
     for seed in seeds:
-        for stale in (f"nextpnr_seed{seed}.log", f"report_seed{seed}.json"):
+        for stale in _seed_files(seed):
             (out / stale).unlink(missing_ok=True)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(place, seed) for seed in seeds]
         while progress is not None and wait(futures, timeout=_PROGRESS_S).not_done:
             progress("; ".join(
-                f"seed {seed}: {nextpnr_progress(_read_log(out / f'nextpnr_seed{seed}.log'))}"
+                f"seed {seed}: {nextpnr_progress(_read_log(out / _seed_files(seed)[0]))}"
                 for seed in seeds))
         runs = [f.result() for f in futures]
     reports: dict[int, NextpnrReport] = {}
     unrouted: dict[int, str] = {}
     for seed, run in zip(seeds, runs, strict=True):
-        log_path = out / f"nextpnr_seed{seed}.log"
+        log_path = out / _seed_files(seed)[0]
         if isinstance(run, ToolTimeout):
             times[f"nextpnr_seed{seed}"] = round(run.timeout_s, 2)  # it ran its whole limit
             unrouted[seed] = f"{_stage_reached(log_path)} did not finish in {run.timeout_s:g} s"
@@ -653,9 +659,9 @@ def implement(
                 f"nextpnr failed on {dev.name}: {' '.join(log.errors[-2:]) or 'no error line'} "
                 f"(log: {log_path})"
             )
-        reports[seed] = parse_nextpnr_report((out / f"report_seed{seed}.json").read_text())
+        reports[seed] = parse_nextpnr_report((out / _seed_files(seed)[1]).read_text())
     for seed, why in unrouted.items():
-        _log.warning("seed %d: %s (log: %s)", seed, why, out / f"nextpnr_seed{seed}.log")
+        _log.warning("seed %d: %s (log: %s)", seed, why, out / _seed_files(seed)[0])
 
     routed = {seed: {clock: f for clock, (f, _) in r.fmax_mhz.items()}
               for seed, r in reports.items()}
