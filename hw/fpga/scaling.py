@@ -31,6 +31,7 @@ from hwsim.hw.fpga.flow import (
     FitCheck,
     Implementation,
     check_fit,
+    check_jobs,
     check_placer,
     implement,
 )
@@ -219,7 +220,9 @@ def largest_array(
     max_logic: float = 1.0,
     placer: str = DEFAULT_PLACER,
     params: Mapping[str, object] | None = None,
+    jobs: int | None = None,
     log: Callable[[str], None] = lambda _msg: None,
+    progress: Callable[[str], None] | None = None,
 ) -> ScalingPoint:
     """Find the largest array of PE ``kind`` that fits ``device``, then place and route it.
 
@@ -237,13 +240,17 @@ def largest_array(
         max_logic: the largest fraction of the device's logic a shape may use, in (0, 1].
         placer: how nextpnr places the winner (a key of `flow.PLACERS`).
         params: PE parameters over the study's own (`study_with`), e.g. ``{"lanes": 8}``.
+        jobs: seeds placed at once, as for `flow.implement` (default: one per core).
         log: called with one line per step (the CLI prints them).
+        progress: called while the winner is placed and routed with what the tools are doing
+            (`flow.implement`'s ``progress``: each seed's stage), e.g. for a status line.
 
     Raises:
         HwsimError: unknown kind or placer, a ceiling outside (0, 1], a parameter
             `study_with` refuses, or not even one PE fits.
     """
     check_placer(placer)
+    check_jobs(jobs)
     pk = study_with(kind, params)
     if not 0.0 < max_logic <= 1.0:
         raise HwsimError(f"the logic ceiling must be in (0, 1], not {max_logic!r}")
@@ -297,7 +304,7 @@ def largest_array(
                              name=pk.array_block or pk.block,
                              params={**recorded, "rows": rows, "cols": cols},
                              freq_mhz=freq_mhz, dsp=dsp, seeds=seeds, timeout_s=timeout_s,
-                             placer=placer)
+                             placer=placer, jobs=jobs, progress=progress)
         except HwsimError as exc:  # DoesNotFit, or a placement / routing failure
             if rows * cols == 1:
                 raise

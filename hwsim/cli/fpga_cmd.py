@@ -98,6 +98,11 @@ def _timeout_option(why: str) -> Any:  # a typer OptionInfo, used as a default
                         help=f"Minutes each Yosys or nextpnr run may take{why}.")
 
 
+def _jobs_option() -> Any:  # a typer OptionInfo, used as a default
+    return typer.Option(0, "--jobs", "-j", min=0, max=64,
+                        help="Seeds placed at once (0: one per core).")
+
+
 def _placer_option() -> Any:  # a typer OptionInfo, used as a default
     return typer.Option(
         "heap", "--placer",
@@ -124,8 +129,7 @@ def fpga(
                               help="Placer seeds 1..N, placed at once (see --jobs); fmax is "
                               "the median (it varies ±5-7%). A seed that does not route within "
                               "--timeout counts as slower than every routed one."),
-    jobs: int = typer.Option(0, "--jobs", "-j", min=0, max=64,
-                             help="Seeds placed at once (0: one per core)."),
+    jobs: int = _jobs_option(),
     memory: str = typer.Option(
         "sdram16", "--memory",
         help="Board DRAM for hardware.yaml: sdram16, ddr3-16, ddr3-32, qspi-psram or GB/s."),
@@ -221,6 +225,7 @@ def fpga_scale(
         help="Ceiling on the device's logic (LUT4s / logic cells) in percent: larger shapes "
         "count as not fitting (100: fill it, as the stored presets do)."),
     placer: str = _placer_option(),
+    jobs: int = _jobs_option(),
     memory: str = typer.Option("sdram16", "--memory",
                                help="Board DRAM of the design points written."),
     out: Path = typer.Option(Path("out/fpga-scale"), "--out", "-o",
@@ -249,12 +254,15 @@ def fpga_scale(
             raise HwsimError(f"unknown --kind {k!r}; allowed: {', '.join(SCALING_KINDS)}")
     output_folder(out)  # a bad --out fails before any tool runs
     console = Console()
-    points = [
-        largest_array(k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),
-                      dsp=not no_dsp, timeout_s=60.0 * timeout, max_logic=max_logic / 100.0,
-                      placer=placer, log=console.print)
-        for k in (kinds or list(SCALING_KINDS))
-    ]
+    with console.status(f"fpga-scale on {device}: Yosys, then nextpnr. {_FIRST_RUN}") as status:
+        points = [
+            largest_array(k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),
+                          dsp=not no_dsp, timeout_s=60.0 * timeout,
+                          max_logic=max_logic / 100.0, placer=placer, jobs=jobs or None,
+                          log=console.print,
+                          progress=lambda now, k=k: status.update(f"{k} on {device}: {now}"))
+            for k in (kinds or list(SCALING_KINDS))
+        ]
     table = scaling_table(points)
     console.print(table.to_string(index=False))
     for path in write_scaling_outputs(points, table, out, memory=memory):

@@ -26,6 +26,7 @@ from hwsim.errors import HwsimError
     (["fpga-scale", "--timeout", "0"], "Invalid value for '--timeout'"),
     (["fpga-scale", "--max-logic", "0"], "Invalid value for '--max-logic'"),
     (["fpga-scale", "--max-logic", "101"], "Invalid value for '--max-logic'"),
+    (["fpga-scale", "--jobs", "-1"], "Invalid value for '--jobs'"),
     (["synth", "int_mac", "--target", "xilinx"], "unknown --target 'xilinx'; allowed: ice40"),
     (["synth", "int_mac", "dint_mac", "-p", "lanes=2"], "with several blocks write block.key"),
     (["synth", "int_mac", "-p", "bipolar_pe.lanes=2"], "names block 'bipolar_pe', which is not"),
@@ -118,6 +119,7 @@ def test_fpga_scale_requests_the_presets_clock_and_passes_its_logic_ceiling(
 
     def largest_array(*args: object, **kwargs: object) -> None:
         seen.update(kwargs)
+        kwargs["progress"]("seed 1: placing")  # the status line takes the flow's stages
         raise HwsimError("stand-in search")
 
     monkeypatch.setattr("hwsim.hw.fpga.largest_array", largest_array)
@@ -126,3 +128,5 @@ def test_fpga_scale_requests_the_presets_clock_and_passes_its_logic_ceiling(
     assert seen["freq_mhz"] == STUDY_FREQ_MHZ and seen["max_logic"] == 1.0
     assert run_cli(*base, "--max-logic", "90", "--freq", "100") == 2
     assert seen["freq_mhz"] == 100.0 and seen["max_logic"] == 0.9
+    assert seen["jobs"] is None  # one nextpnr per core, as `hwsim fpga`
+    assert run_cli(*base, "--jobs", "1") == 2 and seen["jobs"] == 1

@@ -135,8 +135,10 @@ def _model_tools(monkeypatch, big_per_pe: int = _PER_PE) -> list:
         return FitCheck(short, {"TRELLIS_COMB": (used, _LUT), "MULT18X18D": (0, 28)})
 
     def implement(block, device, out_dir, *, name, params, freq_mhz, dsp, seeds, timeout_s,
-                  placer):
+                  placer, jobs, progress):
         rows, cols = block
+        if progress is not None:  # the search hands the flow's stage reports through
+            progress(f"{rows}x{cols}: seed 1: routing (jobs {jobs})")
         routed.append((rows, cols, timeout_s, freq_mhz) + (() if placer == "heap" else (placer,)))
         if rows * cols > _ROUTE_LIMIT:
             raise HwsimError("nextpnr-ecp5 ran longer than 60 s")
@@ -171,6 +173,12 @@ def test_search_packs_extrapolates_and_after_a_failed_route_tries_10_percent_sma
     assert routed == [(49, 2, 60.0, 50.0, "static"), (11, 8, 60.0, 50.0, "static")]
     with pytest.raises(HwsimError, match="unknown placer 'sa'; allowed: heap, static"):
         scaling.largest_array("bipolar", "ecp5-25k", tmp_path, placer="sa")
+    # So are the seeds placed at once, and the flow's stage reports reach the caller.
+    stages = []
+    scaling.largest_array("bipolar", "ecp5-25k", tmp_path, jobs=1, progress=stages.append)
+    assert stages == ["49x2: seed 1: routing (jobs 1)", "11x8: seed 1: routing (jobs 1)"]
+    with pytest.raises(HwsimError, match="jobs must be a positive integer"):
+        scaling.largest_array("bipolar", "ecp5-25k", tmp_path, jobs=0)
 
 
 def test_a_logic_ceiling_shrinks_the_prediction_and_refuses_shapes_that_pack_above_it(
