@@ -106,13 +106,14 @@ def report(name: str, case, res: dict, out: np.ndarray, wall: float, cpu: float)
     status = status_fields(res["status"])
     cycles = res["cycles"]
     print(f"{name}: {case.m}x{case.n}x{case.k} {case.mapping.describe()}  "
-          f"done={status['done']}  bit-exact={exact}  cycles {cycles} "
+          f"done={status['done']}  nonfinite={status['nonfinite']}  bit-exact={exact}  "
+          f"cycles {cycles} "
           f"(simulator {case.model_cycles}, whole-line model {case.line_cycles}), "
           f"DRAM beats {res['beats']} "
           f"(model {case.line_beats})  sim wall {wall:.1f} s, CPU {cpu:.1f} s  "
           f"({cycles / wall / 1e3:.1f} kcycles/s)")
     return exact and cycles == case.line_cycles == case.model_cycles \
-        and res["beats"] == case.line_beats
+        and res["beats"] == case.line_beats and status["nonfinite"] == case.nonfinite
 
 
 def gemm(core: VerilatedCore, size: int) -> bool:

@@ -300,7 +300,9 @@ class AccelCore(wiring.Component):
 
     Ports:
         cmd_valid, cmd_ready, desc: command stream; ``desc`` is `descriptor_layout`.
-        status: busy (bit 0), done (bit 1), error (bit 2), reason `CoreError` (bits 4..7).
+        status: busy (bit 0), done (bit 1), error (bit 2), nonfinite (bit 3: an Inf or NaN
+            activation reached the array during the command; the PEs count it as 0), reason
+            `CoreError` (bits 4..7).
         rd_req_valid, rd_req_ready, rd_req_addr, rd_req_beats: DRAM read requests.
         rd_valid, rd_ready, rd_data: DRAM read data (``8 x bus_bytes`` bits a beat).
         wr_req_valid, wr_req_ready, wr_req_addr, wr_req_beats: DRAM write requests.
@@ -442,10 +444,11 @@ class _Command:
                        (buf.s_rd, buf.s_wr, "s"))), array_mode)
 
         busy, done, error = (Signal(name=n) for n in ("busy", "done", "error"))
+        nonfinite = Signal(name="nonfinite")   # set by the drain (`_Drain`), sticky per command
         reason = Signal(4)
         checking, running = Signal(name="checking"), Signal(name="running")
         m.d.comb += [core.cmd_ready.eq(~busy),
-                     core.status.eq(Cat(busy, done, error, Const(0, 1), reason))]
+                     core.status.eq(Cat(busy, done, error, nonfinite, reason))]
         accept_cmd = core.cmd_valid & core.cmd_ready
 
         # The check's products of descriptor fields are registered as the command is accepted (from
@@ -538,6 +541,7 @@ class _Command:
             err_code = Mux(cond, int(code), err_code)
         self.d, self.desc, self.arr, self.prod, self.err_code = d, desc, arr, prod, err_code
         self.busy, self.done, self.error, self.reason = busy, done, error, reason
+        self.nonfinite = nonfinite
         self.checking, self.running, self.accept_cmd = checking, running, accept_cmd
         self.lg_alb, self.lg_blb, self.lg_slb, self.lg_olb = lg_alb, lg_blb, lg_slb, lg_olb
 
@@ -858,7 +862,8 @@ class _SlotControl:
         # ready the cycle the descriptor check passes; slot 0 starts a cycle later (the slot
         # end's registers are loaded from ``running``, set by the passed check).
         with m.If(cmd.accept_cmd):
-            m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), reason.eq(0), checking.eq(1)]
+            m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), reason.eq(0), checking.eq(1),
+                         cmd.nonfinite.eq(0)]
         with m.If(~busy):
             m.d.sync += [cmd.d.eq(core.desc), it["valid"].eq(1),
                          comp_pending.eq(0), dma_pending.eq(0), nxt_fresh.eq(0)]
@@ -1362,6 +1367,19 @@ class _Drain:
         else:
             m.d.comb += row.eq(row_ref)
         self.rows = (row_ref, row)
+        # Inf/NaN (status bit 3): the PEs' flags of a result (sticky over its groups, loaded
+        # with it, held until its drain's last row like the result) are ORed per row into
+        # registers in the drain's first cycle, and those into the command's sticky bit a
+        # cycle later, while the write-back still has the drained lines to write: the OR
+        # across the array shares no path with the drain's selects.
+        nf = arr.array.nonfinite
+        nf_rows = Signal(c.rows, name="drain_nf_rows")
+        nf_taken = Signal(name="drain_nf_taken")   # nf_rows hold a result's flags
+        m.d.sync += [nf_rows.eq(Cat(*[nf[r * c.cols:(r + 1) * c.cols].any()
+                                      for r in range(c.rows)])),
+                     nf_taken.eq(dr_active & dr_sel[0])]
+        with m.If(nf_taken & nf_rows.any()):
+            m.d.sync += cmd.nonfinite.eq(1)
         sums = []
         for col in range(c.cols):
             old = old_q[col * ow:(col + 1) * ow].as_signed()

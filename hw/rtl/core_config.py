@@ -115,9 +115,11 @@ def pack_descriptor(**fields: int) -> int:
 
 
 def status_fields(status: int) -> dict[str, int]:
-    """Decode the status word: busy (bit 0), done (bit 1), error (bit 2), reason (bits 4..7)."""
+    """Decode the status word: busy (bit 0), done (bit 1), error (bit 2), nonfinite (bit 3: an
+    Inf or NaN activation reached the array during the command, which the PEs count as 0;
+    `core_layout.gemm_nonfinite`), reason (bits 4..7)."""
     return {"busy": status & 1, "done": (status >> 1) & 1, "error": (status >> 2) & 1,
-            "reason": (status >> 4) & 0xF}
+            "nonfinite": (status >> 3) & 1, "reason": (status >> 4) & 0xF}
 
 
 def descriptor_error(c: CoreConfig, **fields: int) -> CoreError:

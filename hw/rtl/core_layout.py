@@ -37,7 +37,7 @@ from hwsim.hw.rtl.core_config import (
 )
 from hwsim.hw.rtl.models import bitmod_model
 from hwsim.hw.rtl.streams import pack
-from hwsim.hw.rtl.terms import dtypes_name, get_family
+from hwsim.hw.rtl.terms import dtypes_name, fp16_fields, get_family
 from hwsim.workloads.ops import Op
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "core_image",
     "core_op",
     "gemm_model",
+    "gemm_nonfinite",
     "integer_scales",
     "line_exact",
     "read_outputs",
@@ -55,6 +56,12 @@ __all__ = [
 
 def _ceil(a: int, b: int) -> int:
     return -(-a // b)
+
+
+def _fp16_bits(a: np.ndarray) -> np.ndarray:
+    """FP16 bit patterns of ``a`` (float16 values, or the patterns already)."""
+    a = np.asarray(a)
+    return a.view(np.uint16) if a.dtype == np.float16 else a.astype(np.uint16)
 
 
 def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -121,8 +128,7 @@ def core_image(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
     """Lay out ``a[m, k]`` (FP16 bit patterns or float16), weight ``codes[n, k]`` and their
     group ``scale``/``scale_neg``/``wtype`` ``[n, groups]`` in DRAM, regions back to back."""
     _check_scales(c, scale)
-    a = np.asarray(a)
-    a_bits = a.view(np.uint16) if a.dtype == np.float16 else a.astype(np.uint16)
+    a_bits = _fp16_bits(a)
     m, k = a_bits.shape
     n = codes.shape[0]
     bus = 8 * c.bus_bytes
@@ -196,8 +202,7 @@ def gemm_model(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
     _check_scales(c, scale)
     names = [f.name for f in c.families]
     mode = names.index(family) if family is not None else 0
-    a = np.asarray(a)
-    a_bits = a.view(np.uint16) if a.dtype == np.float16 else a.astype(np.uint16)
+    a_bits = _fp16_bits(a)
     m, k = a_bits.shape
     n = codes.shape[0]
     beats = _ceil(k, c.lanes)
@@ -225,6 +230,14 @@ def gemm_model(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
             res = bitmod_model(cfg, w_model, a_all[:, :, m_lo:m_hi], s, sn, wt, mode)
             out[m_lo:m_hi, lo:hi] = res.out[0].T
     return out
+
+
+def gemm_nonfinite(a: np.ndarray) -> bool:
+    """Golden status bit 3 of a command on activations ``a`` (``(m, k)`` float16 or FP16 bit
+    patterns): whether any is Inf or NaN. Every activation reaches every output row's PEs,
+    which decode it as `bitmod_model` does (`terms.fp16_fields`: Inf/NaN count as 0 and set
+    the output's sticky flag); the core ORs the flags of every result it drains."""
+    return bool(fp16_fields(_fp16_bits(a))[3].any())
 
 
 def core_block_beats(c: CoreConfig, schedule) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from hwsim.hw.rtl.core_layout import (
     core_image,
     core_op,
     gemm_model,
+    gemm_nonfinite,
     integer_scales,
     line_exact,
 )
@@ -80,6 +81,7 @@ class CoreCase:
     model_cycles: int        # simulate_op (or the given mapping)
     line_cycles: int         # the simulator's pipeline over the core's whole-line transfers
     line_beats: int          # DRAM beats the core moves (`core_block_beats`)
+    nonfinite: bool          # the golden status bit 3: an Inf/NaN activation
 
 
 def quantized_weights(c: CoreConfig, w: np.ndarray, family: str):
@@ -92,10 +94,14 @@ def quantized_weights(c: CoreConfig, w: np.ndarray, family: str):
 
 
 def make_case(c: CoreConfig, m: int, n: int, k: int, latency: int, seed: int = 0,
-              mapping: Mapping | None = None, family: str | None = None) -> CoreCase:
+              mapping: Mapping | None = None, family: str | None = None,
+              specials: tuple[tuple[int, int, float], ...] = ()) -> CoreCase:
+    """A random GEMM; ``specials``: activations ``(i, j, value)`` set after drawing (Inf, NaN)."""
     family = family or c.families[0].name
     rng = np.random.default_rng(seed)
     a = rng.normal(0, 1, (m, k)).astype(np.float16)
+    for i, j, value in specials:
+        a[i, j] = value
     w = rng.normal(0, 0.05, (n, k)).astype(np.float32)
     codes, scale, wtype, _ = quantized_weights(c, w, family)
     neg = np.zeros_like(scale)
@@ -130,7 +136,7 @@ def case_from(c: CoreConfig, a, codes, scale, neg, wtype, latency: int,
         s_addr=image.s_addr, o_addr=image.o_addr)
     expected = gemm_model(c, a, codes, scale, neg, wtype, family)
     return CoreCase(m, n, k, a, codes, scale, neg, wtype, image, mp, desc, expected,
-                    cost.cycles, line_cycles, line_beats)
+                    cost.cycles, line_cycles, line_beats, gemm_nonfinite(a))
 
 
 def tb_command(c: CoreConfig, case: CoreCase, latency: int, desc: int | None = None,

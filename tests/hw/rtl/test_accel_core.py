@@ -41,7 +41,7 @@ def test_gemm_bit_exact_and_cycle_exact(m, n, k, latency):
     case = make_case(SMALL, m, n, k, latency, seed=m * 100 + n)
     assert np.prod(case.mapping.blocks) > 1 or (m, n, k) == (4, 6, 20)
     run, got, dram = _run(SMALL, case, latency)
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     assert (got == case.expected).all()
     assert dram.read_beats + dram.write_beats == case.line_beats
     # Ragged shapes too: the simulator charges the zero padding of the lines the core moves.
@@ -85,7 +85,7 @@ def test_a_core_of_decoded_loop_pes_is_bit_exact_and_cycle_exact():
     assert case.mapping.blocks == (1, 1, 2)
     assert (case.expected != make_case(SMALL, 4, 4, 24, 2, seed=17).expected).all()
     run, got, _ = _run(c, case, 2)
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     assert (got == case.expected).all()
     assert run.cycles == case.model_cycles
 
@@ -140,7 +140,8 @@ def test_bad_descriptors_are_refused_and_leave_the_buffers_intact():
     runs = run_commands(core, dram, descs, inspect=snapshot)
     assert runs[0].status["done"] == 1
     for run, (bad, code) in zip(runs[1:-1], BAD, strict=True):
-        assert run.status == {"busy": 0, "done": 0, "error": 1, "reason": int(code)}, bad
+        assert run.status == {"busy": 0, "done": 0, "error": 1, "nonfinite": 0,
+                              "reason": int(code)}, bad
         assert run.cycles == 1
     # Refused commands write nothing: the buffers are as the first GEMM left them.
     assert all(s == snapshots[1] for s in snapshots[2:len(BAD) + 2])
@@ -171,6 +172,39 @@ def test_one_core_runs_every_mode():
         assert run.cycles == case.model_cycles
     # fp3, fp4 and int4 take 2 terms per weight, int8 4 (Booth digits).
     assert runs[0].cycles == runs[1].cycles == runs[2].cycles < runs[3].cycles
+
+
+def test_an_inf_or_nan_activation_sets_the_status_bit_of_its_own_command():
+    # The PEs count an Inf/NaN activation as 0 (the golden model's decode) and flag the
+    # output; the core ORs the flags of every result it drains into status bit 3, cleared when
+    # a command is accepted. Back to back on one core: a +Inf in the last tile drained (last
+    # m, last k, 6 x 10 x 40 in blocks along every dimension), so the bit is set in time for
+    # done; finite activations; a NaN and a -Inf in the first tile; a refused command.
+    specials = [((5, 39, np.inf),), (), ((0, 0, np.nan), (1, 3, -np.inf))]
+    cases = [make_case(SMALL, 6, 10, 40, 2, seed=31, specials=sp) for sp in specials]
+    assert [c.nonfinite for c in cases] == [True, False, True]
+    assert np.prod(cases[0].mapping.blocks) > 1
+    dram = DramModel({}, 2)
+    descs, images, offset = [], [], 0
+    for case in cases:
+        dram.mem.update({offset + a: v for a, v in case.image.beats.items()})
+        images.append(dataclasses.replace(case.image, a_addr=case.image.a_addr + offset,
+                                          b_addr=case.image.b_addr + offset,
+                                          s_addr=case.image.s_addr + offset,
+                                          o_addr=case.image.o_addr + offset))
+        descs.append(_relocated(case.descriptor, offset))
+        offset += 4096
+    descs.append(pack_descriptor(**{**GOOD, "m": 0}))
+    runs = run_commands(AccelCore(SMALL), dram, descs)
+    for case, image, run in zip(cases, images, runs[:-1], strict=True):
+        assert run.status == {"busy": 0, "done": 1, "error": 0,
+                              "nonfinite": int(case.nonfinite), "reason": 0}
+        assert (read_outputs(SMALL, image, dram.mem) == case.expected).all()
+        assert run.cycles == case.model_cycles
+    # Inf/NaN count as 0: the first GEMM's outputs are those of a 0 in the Inf's place.
+    zeroed = make_case(SMALL, 6, 10, 40, 2, seed=31, specials=((5, 39, 0.0),))
+    assert (cases[0].expected == zeroed.expected).all() and not zeroed.nonfinite
+    assert runs[-1].status["error"] == 1 and runs[-1].status["nonfinite"] == 0
 
 
 def test_a_command_right_after_another_starts_from_the_idle_core():
@@ -235,7 +269,7 @@ def test_random_dram_stalls_lose_and_repeat_nothing(c, m, n, k, seed):
     # every beat still lands once at its address, so the outputs are the golden model's.
     case = make_case(c, m, n, k, 2, seed=seed)
     run, got, dram = _run(c, case, 2, stall=0.35, seed=seed)
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     assert (got == case.expected).all()
     assert dram.read_beats + dram.write_beats == case.line_beats
     assert run.cycles > case.line_cycles
@@ -320,7 +354,7 @@ def test_blocks_filling_the_buffer_halves_keep_their_beat_counts(m, n, k, block_
     case = make_case(SMALL, m, n, k, 1, seed=m + n, mapping=dataclasses.replace(
         base.mapping, block_m=block_m, block_n=block_n, block_k=block_k))
     run, got, dram = _run(SMALL, case, 1)
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     assert (got == case.expected).all()
     assert dram.read_beats + dram.write_beats == case.line_beats
     assert run.cycles == case.line_cycles == case.model_cycles
@@ -349,7 +383,7 @@ def test_blocks_of_every_size_back_to_back(c, k, m_outer, latency):
                                   loop_order="m_outer" if m_outer else "n_outer")
     case = make_case(c, 6, 8, k, latency, seed=11, mapping=mapping)
     run, got, dram = _run(c, case, latency)
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     assert (got == case.expected).all()
     assert dram.read_beats + dram.write_beats == case.line_beats
     if latency:
@@ -379,7 +413,7 @@ def test_short_loads_at_zero_latency_read_the_records_through_the_views(m, n, k,
     dram = DramModel(case.image.beats, 0)
     run = run_commands(AccelCore(c), dram, [case.descriptor],
                        max_cycles=10 * case.line_cycles + 1000)[0]
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     assert (read_outputs(c, case.image, dram.mem) == case.expected).all()
     assert dram.read_beats + dram.write_beats == case.line_beats
     assert 0 <= run.cycles - case.line_cycles <= c.rows
@@ -399,7 +433,7 @@ def test_a_reset_mid_command_leaves_nothing_behind(fraction):
     run = run_commands(AccelCore(SMALL), dram, [case.descriptor],
                        interrupt=(_relocated(cut.descriptor, offset),
                                   int(cut.line_cycles * fraction)))[0]
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     assert (read_outputs(SMALL, case.image, dram.mem) == case.expected).all()
     assert run.cycles == case.line_cycles
 
@@ -415,7 +449,7 @@ def test_partial_sums_are_read_a_row_ahead_on_tall_arrays(pipeline):
     case = make_case(c, 4, 8, 24, 1, seed=5, mapping=dataclasses.replace(
         base.mapping, block_m=2, block_n=8, block_k=8))
     run, got, dram = _run(c, case, 1)
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     assert (got == case.expected).all()
     assert dram.read_beats + dram.write_beats == case.line_beats
     assert run.cycles == case.line_cycles == case.model_cycles

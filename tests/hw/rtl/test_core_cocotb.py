@@ -22,8 +22,10 @@ STALL = 0.35     # share of cycles without read data / write readiness in the st
 # Its PEs pipelined: the generated Verilog waits for each tile's result to leave them.
 CORE = dataclasses.replace(MULTI, pipeline=2)
 # One core running BitMoD's families by the descriptor's mode; several blocks along every
-# dimension, ragged m and n, k not a multiple of the group, m = 1.
-SHAPES = [(6, 10, 40, "fp4"), (9, 5, 52, "int8"), (1, 12, 64, "fp3"), (4, 6, 32, "int4")]
+# dimension, ragged m and n, k not a multiple of the group, m = 1; an Inf and a NaN
+# activation (status bit 3, and each counts as 0), the Inf in the last tile drained.
+SHAPES = [(6, 10, 40, "fp4", ()), (9, 5, 52, "int8", ()), (1, 12, 64, "fp3", ()),
+          (4, 6, 32, "int4", ()), (6, 10, 40, "int8", ((5, 39, np.inf), (2, 7, np.nan)))]
 # One bad descriptor per reason code, run after the first GEMM: each is refused in one cycle
 # without a DRAM transfer, and the GEMMs after them still run exactly (the buffers' contents
 # are checked in test_accel_core, where the Amaranth simulator can read them).
@@ -47,8 +49,9 @@ def _params():
 @pytest.mark.parametrize("sim", _params())
 def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
     runner, build_dir, top = hdl_build("accel_core", asdict(CORE), sim)
-    cases = [make_case(CORE, m, n, k, LATENCY, seed=m + n + k, family=f)
-             for m, n, k, f in SHAPES]
+    cases = [make_case(CORE, m, n, k, LATENCY, seed=m + n + k, family=f, specials=sp)
+             for m, n, k, f, sp in SHAPES]
+    assert [case.nonfinite for case in cases] == [False] * 4 + [True]
     bad = [pack_descriptor(**{**GOOD, **fields}) for fields, _ in BAD]
     spec = [tb_command(CORE, cases[0], LATENCY)] + \
         [tb_command(CORE, cases[0], LATENCY, desc) for desc in bad] + \
@@ -65,11 +68,12 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
     refused, gemms = results[1:len(BAD) + 1], results[:1] + results[len(BAD) + 1:-1]
     for res, (fields, code) in zip(refused, BAD, strict=True):
         assert status_fields(res["status"]) == \
-            {"busy": 0, "done": 0, "error": 1, "reason": int(code)}, fields
+            {"busy": 0, "done": 0, "error": 1, "nonfinite": 0, "reason": int(code)}, fields
         assert (res["cycles"], res["beats"]) == (1, 0), fields
         assert not any(res["out"].values())
     for case, res in zip(cases, gemms, strict=True):
-        assert status_fields(res["status"]) == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+        assert status_fields(res["status"]) == {"busy": 0, "done": 1, "error": 0,
+                                                "nonfinite": int(case.nonfinite), "reason": 0}
         dram = {int(a): v for a, v in res["out"].items()}
         got = read_outputs(CORE, case.image, dram)
         assert np.array_equal(got, case.expected)

@@ -107,7 +107,7 @@ def test_the_formerly_refused_mapping_runs_bit_exact_and_line_exact():
     dram = DramModel(case.image.beats, 2)
     refused, run = run_commands(AccelCore(LINE_BEAT), dram, [old_desc, case.descriptor])
     assert refused.status["reason"] == CoreError.TOO_BIG
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     assert (read_outputs(LINE_BEAT, case.image, dram.mem) == case.expected).all()
     # n = 10 is ragged on 8 rows: the core moves the padding of its lines, which the
     # simulator charges (hw/rtl/README.md, "Cycles").

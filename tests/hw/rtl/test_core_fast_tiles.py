@@ -55,7 +55,7 @@ def _outputs_exact(c, m, n, k, block_m, block_n, block_k, latency, weights, seed
                            s_addr=image.s_addr, o_addr=image.o_addr)
     dram = DramModel(image.beats, latency)
     run = run_commands(AccelCore(c), dram, [desc])[0]
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     expected = gemm_model(c, a, codes, scale, neg, wtype)
     return (read_outputs(c, image, dram.mem) == expected).all()
 
@@ -114,6 +114,6 @@ def test_fast_tiles_take_the_simulators_cycles(c, m, n, k, latency):
     case = case_from(c, a, codes, scale, np.zeros_like(scale), wtype, latency, family=family)
     dram = DramModel(case.image.beats, latency)
     run = run_commands(AccelCore(c), dram, [case.descriptor])[0]
-    assert run.status == {"busy": 0, "done": 1, "error": 0, "reason": 0}
+    assert run.status == {"busy": 0, "done": 1, "error": 0, "nonfinite": 0, "reason": 0}
     assert (read_outputs(c, case.image, dram.mem) == case.expected).all()
     assert run.cycles == case.line_cycles == case.model_cycles
