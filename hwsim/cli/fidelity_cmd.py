@@ -223,6 +223,23 @@ _TRADEOFF_AXES = {"energy": ("energy_uj", "energy per run"),
                   "bits": ("bits_per_weight", "bits per weight (scales included)")}
 
 
+def _check_plottable(table: Any, x: str, y: str, x_axis: str, folder: Path,
+                     costs: Any) -> None:
+    """HwsimError unless some format has a finite ``x`` and ``y`` (else the plot is empty),
+    naming why each format was not costed."""
+    import numpy as np
+
+    from hwsim.errors import HwsimError
+
+    if (np.isfinite(table[x].astype(float)) & np.isfinite(table[y].astype(float))).any():
+        return
+    why = [] if costs is None else list(dict.fromkeys(
+        f"{r['format']}: {r['cost_note']}" for r in costs.to_dict(orient="records")
+        if r["cost_note"]))
+    raise HwsimError(f"{folder}: no format has a figure to plot on --x {x_axis}"
+                     + (f" ({'; '.join(why)})" if why else ""))
+
+
 def _tradeoff_text_table(table: Any, y: str, y_label: str, costed: bool) -> Any:
     from hwsim.reports.text_table import Column, TextTable
     from hwsim.reports.units import format_number, pick_unit
@@ -311,6 +328,7 @@ def tradeoff(
         costs = format_costs(workload, formats, hardware=hardware, group_size=group_size)
     table = tradeoff_table(summary, e2e, costs)
     y, y_label, higher = fidelity_axis(table)
+    _check_plottable(table, _TRADEOFF_AXES[x_axis][0], y, x_axis, folder, costs)
     fid_model = (str(summary["checkpoint"].iloc[0]) if "checkpoint" in summary
                  else Path(folder).resolve().name)
     x, x_label = _TRADEOFF_AXES[x_axis]

@@ -130,6 +130,12 @@ def test_tradeoff_with_and_without_a_workload(quantized, tmp_path):
          "--hardware needs --workload", tmp_path / "c")
     _bad(["tradeoff", str(out), "--x", "energy", "--out", str(tmp_path / "c")],
          "--x energy needs --workload", tmp_path / "c")
+    # No format costed on the designs given: one line saying why each was not, no empty plot.
+    _bad(["tradeoff", str(out), "--workload", str(wl), "-H", "fp16", "--out",
+          str(tmp_path / "c")], "no format has a figure to plot on --x energy (int4: not "
+         "costed: fp16 stores its own weight format; bitmod4: not costed", tmp_path / "c")
+    _bad(["tradeoff", str(out), "--workload", str(wl), "-g", "100000", "--x", "latency",
+          "--out", str(tmp_path / "c")], "larger than the reduction dimension", tmp_path / "c")
 
 
 def test_tradeoff_pairs_formats_with_designs_and_names_both_models(ckpt_dir, quantized,
