@@ -52,6 +52,11 @@ class SweepInterrupted(RuntimeError):
     """Evaluation stopped early (a worker died); finished points are stored, rerun to resume."""
 
 
+# Processes of one machine's pool (a Dask cluster at --address brings its own): a bound, so a
+# mistyped count is an error rather than an overflow deep in the process pool.
+MAX_WORKERS = 1024
+
+
 def default_workers() -> int:
     """The cores this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -241,8 +246,9 @@ def check_executor(kind: str, workers: int | None, address: str | None) -> None:
         hint = (" (hwsim runs sweeps on clusters with Dask distributed: use --executor dask)"
                 if kind == "ray" else "")
         raise HwsimError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}{hint}")
-    if workers is not None and workers < 1:
-        raise HwsimError(f"--workers must be >= 1, got {workers}")
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise HwsimError(f"--workers must be in 1..{MAX_WORKERS} (processes on this "
+                         f"machine), got {workers}")
     if kind == "local" and address is not None:
         raise HwsimError("--address names a Dask scheduler: use it with --executor dask")
     if address is not None and workers is not None:

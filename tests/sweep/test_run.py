@@ -136,7 +136,8 @@ def test_executor_arguments_are_checked(tmp_path):
     bad = [
         ({"kind": "ray"}, "unknown executor 'ray'; allowed: local, dask (hwsim runs sweeps on "
                           "clusters with Dask"),
-        ({"workers": 0}, "--workers must be >= 1, got 0"),
+        ({"workers": 0}, "--workers must be in 1..1024 (processes on this machine), got 0"),
+        ({"workers": 10**30}, "--workers must be in 1..1024"),
         ({"address": "tcp://127.0.0.1:1"}, "--address names a Dask scheduler"),
     ]
     for kwargs, message in bad:
