@@ -155,6 +155,11 @@ def compare_cmd(
         if not 0 <= seed < 2**32:
             raise HwsimError(f"--seed: {seed} is not a seed of NumPy's generator (0 .. 2**32 - 1)")
         w, what = _synthetic((rows, cols), seed), f"synthetic {rows}x{cols} (seed {seed})"
+    if group_size is not None and w.ndim and group_size > w.shape[-1]:
+        # quantize pads such a row to one group: the table would show a group it never had
+        raise HwsimError(f"--group-size {group_size} is larger than the rows of {what} "
+                         f"({w.shape[-1]} values): one group per row is --group-size "
+                         f"{w.shape[-1]}")
     records = []
     for f in fmts:
         start = time.perf_counter()

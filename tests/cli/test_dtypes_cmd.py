@@ -48,6 +48,9 @@ def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
     (("dtypes", "compare", "--formats", "int4,nope"), "unknown format 'nope'"),
     (("dtypes", "compare", "--shape", "10by10"), "--shape: expected ROWSxCOLS"),
     (("dtypes", "compare", "--group-size", "0"), "group_size must be a positive integer"),
+    (("dtypes", "compare", "--shape", "3x5", "--group-size", "100000"),
+     "--group-size 100000 is larger than the rows of synthetic 3x5 (seed 0) (5 values): one "
+     "group per row is --group-size 5"),
     (("dtypes", "compare", "--tensor", "/nonexistent.npy"), "no such file"),
     (("dtypes", "compare", "--shape", "4x4", "--out", "/dev/null/x"), "--out /dev/null/x: cannot"),
     (("dtypes", "compare", "--shape", "4x4", "-o", "/tmp", "--csv", "/dev/null/x.csv"),
