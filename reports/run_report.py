@@ -16,7 +16,7 @@ import pandas as pd
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
-from hwsim.reports.figure_style import op_class_color, save_figure
+from hwsim.reports.figure_style import FIGURE_FORMATS, op_class_color, save_figure
 from hwsim.reports.html_plots import bar_plot
 from hwsim.reports.html_report import HtmlTable, render_html, summary_item, write_html
 from hwsim.reports.roofline_analysis import analyze
@@ -451,4 +451,11 @@ def _write(results: Sequence[RunResult], out: Path, base: int,
         figures.append(("comparison", comparison_figure(results, base, name, weights)))
     for stem, fig in figures:
         written += save_figure(fig, out / stem, formats)
+    # A figure an earlier run into this folder wrote and this one does not (another
+    # --figure-format, no --compare now) would sit beside these results as if it were theirs.
+    for stem in ("latency_breakdown", "energy_breakdown", "comparison"):
+        for fmt in FIGURE_FORMATS:
+            stale = out / f"{stem}.{fmt}"
+            if stale not in written and stale.is_file():
+                stale.unlink()
     return written

@@ -21,8 +21,60 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
         path, sep, raw = item.partition("=")
         if not sep or not path.strip():
             raise HwsimError(f"--set {item!r}: expected FIELD=VALUE, e.g. array.rows=64")
+        if path.strip() in out:
+            raise HwsimError(f"--set {path.strip()} is given twice: give each field once")
         # YAML scalars: 64 -> int, 1.5 -> float, ws -> str (under the files' rules).
         out[path.strip()] = parse_yaml(raw, f"--set {path.strip()}")
+    return out
+
+
+def _load_design(ref: str | Path, where: str) -> Any:
+    """`load_hardware`, its error prefixed with where ``ref`` came from (an option, or the
+    workload file's ``hardware`` key, which the workload resolves to a path if it is one)."""
+    from hwsim.hw import load_hardware
+
+    if isinstance(ref, str):
+        if not ref.strip():
+            raise HwsimError(f"{where}: empty; give a hardware preset or a hardware YAML")
+        ref = ref.strip()
+    try:
+        return load_hardware(ref)
+    except HwsimError as exc:
+        raise HwsimError(f"{where}: {exc}") from None
+
+
+def _compare_items(compare: str | None) -> list[tuple[str, str, str]]:
+    """``--compare``'s items as (item, design, format or ""); empty items and a ``:`` with no
+    format are errors, as is an item given twice."""
+    if compare is None:
+        return []
+    items = [c.strip() for c in compare.split(",")]
+    if not any(items) or not all(items):
+        raise HwsimError(f"--compare {compare!r}: an empty design; give comma-separated "
+                         "presets or YAMLs, e.g. ant,olive:olive4")
+    out = []
+    for item in items:
+        if items.count(item) > 1:
+            raise HwsimError(f"--compare {compare!r}: {item!r} is given twice")
+        ref, colon, fmt = item.partition(":")
+        if colon and not fmt.strip():
+            raise HwsimError(f"--compare {item!r}: no weight format after ':' (e.g. ant:ant4)")
+        out.append((item, ref.strip(), fmt.strip()))
+    return out
+
+
+def _distinct_names(designs: list[Any]) -> list[Any]:
+    """The designs, a name that repeats (the main design changed by ``--set`` and compared
+    with itself, or two YAMLs naming one design) numbered from its second use: the tables and
+    plots key their rows by name."""
+    import dataclasses
+
+    seen: dict[str, int] = {}
+    out = []
+    for hw in designs:
+        seen[hw.name] = seen.get(hw.name, 0) + 1
+        out.append(hw if seen[hw.name] == 1 else
+                   dataclasses.replace(hw, name=f"{hw.name}#{seen[hw.name]}"))
     return out
 
 
@@ -80,19 +132,25 @@ def run(
     figure_formats = parse_figure_formats(figure_format)
     path = resolve_workload_path(DEFAULT_WORKLOAD if workload is None else workload)
     w = load_workload(path)
-    designs = [load_hardware(hardware or w.hardware or DEFAULT_HARDWARE)]
+    if hardware is not None:
+        main = _load_design(hardware, "--hardware")
+    elif w.hardware:
+        main = _load_design(w.hardware, f"{path}: hardware")
+    else:
+        main = load_hardware(DEFAULT_HARDWARE)
+    designs = [main]
     overrides = _parse_sets(sets)
     if overrides:
         designs[0] = with_overrides(designs[0], overrides)
-    compared = [c.strip() for c in (compare or "").split(",") if c.strip()]
+    compared = _compare_items(compare)
     chosen: dict[int, str] = {}
-    for item in compared:
-        ref, _, fmt = item.partition(":")
-        hw = load_hardware(ref.strip())
-        if fmt.strip():
-            hw = _with_weight_format(hw, fmt.strip(), item)
-            chosen[len(designs)] = fmt.strip()
+    for item, ref, fmt in compared:
+        hw = _load_design(ref, f"--compare {item!r}")
+        if fmt:
+            hw = _with_weight_format(hw, fmt, item)
+            chosen[len(designs)] = fmt
         designs.append(hw)
+    designs = _distinct_names(designs)
 
     console = Console()
     if w.served:

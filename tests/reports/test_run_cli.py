@@ -46,6 +46,20 @@ def test_outputs_and_byte_identical_reruns(run_cli, tmp_path, gemm_file):
     assert "normalized to fp16" in printed[0]
 
 
+def test_a_rerun_into_the_same_folder_leaves_no_figure_of_the_earlier_run(run_cli, tmp_path,
+                                                                           gemm_file):
+    out = ("--out", str(tmp_path / "o"))
+    code, cap = run_cli("run", str(gemm_file), "--compare", "fp16", "--figure-format",
+                        "png,svg", *out)
+    assert code == 0, cap.err
+    (tmp_path / "o" / "notes.txt").write_text("mine", encoding="utf-8")
+    code, cap = run_cli("run", str(gemm_file), *out)
+    assert code == 0, cap.err
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "energy_breakdown.png", "latency_breakdown.png", "layers.csv", "notes.txt",
+        "report.html", "summary.json"]  # the user's own file stays
+
+
 def test_set_overrides_the_main_hardware(run_cli, tmp_path, gemm_file):
     code, cap = run_cli("run", str(gemm_file), "--set", "array.rows=64",
                         "--set", "dram.bytes_per_cycle=8", "--out", str(tmp_path))
@@ -57,7 +71,15 @@ def test_set_overrides_the_main_hardware(run_cli, tmp_path, gemm_file):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--hardware", "nosuch"], "unknown hardware preset 'nosuch'"),
+        (["--hardware", "nosuch"], "--hardware: unknown hardware preset 'nosuch'"),
+        (["--hardware", ""], "--hardware: empty; give a hardware preset or a hardware YAML"),
+        (["--compare", "nosuch"], "--compare 'nosuch': unknown hardware preset 'nosuch'"),
+        (["--compare", ""], "--compare '': an empty design"),
+        (["--compare", "ant,"], "--compare 'ant,': an empty design"),
+        (["--compare", "ant:"], "--compare 'ant:': no weight format after ':'"),
+        (["--compare", "ant,fp16,ant"], "--compare 'ant,fp16,ant': 'ant' is given twice"),
+        (["--set", "array.rows=64", "--set", "array.rows=32"],
+         "--set array.rows is given twice"),
         (["--set", "array.rows=0"], "array.rows: Input should be greater than 0"),
         (["--set", "pe.nope=1"], "unknown hardware field 'pe.nope' (valid fields:"),
         (["--set", "rows"], "expected FIELD=VALUE"),
@@ -70,6 +92,27 @@ def test_bad_input_is_one_line_and_exit_2(run_cli, tmp_path, gemm_file, args, me
     err = " ".join(cap.err.split())  # rich wraps long lines
     assert message in err
     assert "Traceback" not in cap.err
+
+
+def test_a_workloads_unknown_hardware_names_the_file_and_key(run_cli, tmp_path, small_gemms):
+    wl = tmp_path / "w.yaml"
+    wl.write_text(small_gemms.replace("hardware: bitmod", "hardware: nosuch"), encoding="utf-8")
+    code, cap = run_cli("run", str(wl), "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert f"{wl}: hardware: unknown hardware preset 'nosuch'" in " ".join(cap.err.split())
+
+
+def test_a_design_compared_with_its_changed_self_gets_a_numbered_name(run_cli, tmp_path,
+                                                                       gemm_file):
+    # The tables and plots key rows by design name: bitmod with 64 rows against bitmod as
+    # stored is bitmod and bitmod#2 (before, two rows named bitmod and a plot library error).
+    code, cap = run_cli("run", str(gemm_file), "--set", "array.rows=64", "--compare", "bitmod",
+                        "--out", str(tmp_path))
+    assert code == 0, cap.err
+    assert "ERROR" not in cap.out + cap.err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [d["hardware"]["name"] for d in summary["designs"]] == ["bitmod", "bitmod#2"]
+    assert summary["designs"][0]["hardware"]["array"]["prefill"] == [64, 32]
 
 
 def test_precision_the_pe_cannot_run(run_cli, tmp_path, small_gemms):
