@@ -23,6 +23,8 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
             raise HwsimError(f"--set {item!r}: expected FIELD=VALUE, e.g. array.rows=64")
         if path.strip() in out:
             raise HwsimError(f"--set {path.strip()} is given twice: give each field once")
+        if not raw.strip():
+            raise HwsimError(f"--set {item!r}: no value after '=', e.g. array.rows=64")
         # YAML scalars: 64 -> int, 1.5 -> float, ws -> str (under the files' rules).
         out[path.strip()] = parse_yaml(raw, f"--set {path.strip()}")
     return out

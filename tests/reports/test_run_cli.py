@@ -83,6 +83,7 @@ def test_set_overrides_the_main_hardware(run_cli, tmp_path, gemm_file):
         (["--set", "array.rows=0"], "array.rows: Input should be greater than 0"),
         (["--set", "pe.nope=1"], "unknown hardware field 'pe.nope' (valid fields:"),
         (["--set", "rows"], "expected FIELD=VALUE"),
+        (["--set", "array.rows="], "--set 'array.rows=': no value after '='"),
         (["--set", "buffers.weight.kib=0.001"], "buffers.weight.kib: 0.001 KiB cannot hold"),
     ],
 )

@@ -21,6 +21,18 @@ def test_bad_input(run_cli, tmp_path, capsys, args, message):
     assert not out.exists()
 
 
+def test_a_file_as_the_cache_folder_is_named(run_cli, tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    monkeypatch.setenv("HWSIM_CACHE_DIR", str(afile))
+    out = tmp_path / "o"
+    assert run_cli("area", "int_mac", "--out", str(out)) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"cache folder {afile} ($HWSIM_CACHE_DIR, else the default) exists and is not a " \
+        "folder" in err
+    assert not out.exists()
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("asic")
 def test_area_run_writes_table_json_chart(run_cli, tmp_path, capsys, monkeypatch, asic_cache):
