@@ -92,6 +92,9 @@ def _load_npy(path: Path):
     from hwsim.limits import check_array
 
     try:
+        with Path(path).open("rb") as f:  # NumPy takes any other file for a pickle
+            if f.read(6) != b"\x93NUMPY":
+                raise HwsimError(f"--tensor {str(path)!r}: not a .npy file (no NumPy header)")
         # Never unpickle user files; map the file first, so its size is checked before reading.
         w = np.load(path, allow_pickle=False, mmap_mode="r")
     except FileNotFoundError:

@@ -63,6 +63,12 @@ def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], message: str) -
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
+def test_a_file_that_is_not_npy_is_named_so(tmp_path: Path) -> None:
+    (tmp_path / "t.npy").write_text("1 2 3\n", encoding="utf-8")
+    out = hwsim("dtypes", "compare", "--tensor", str(tmp_path / "t.npy"))
+    assert out.returncode == 2 and "not a .npy file (no NumPy header)" in out.stderr
+
+
 def test_pickled_npy_is_refused(tmp_path: Path) -> None:
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     out = hwsim("dtypes", "compare", "--tensor", str(tmp_path / "obj.npy"))
