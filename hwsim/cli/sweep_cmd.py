@@ -16,6 +16,9 @@ def _sweep_path(ref: str) -> Path:
     path = Path(ref).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise HwsimError(f"{ref}: a folder, not a sweep file (to render a sweep's results: "
+                         f"hwsim sweep --report {ref})")
     example = _EXAMPLES / f"{ref}.yaml"
     if example.is_file():
         return example

@@ -75,7 +75,13 @@ def _objectives_override(items: Sequence[str], plan: dict[str, Any]) -> list[dic
     out = []
     for item in items:
         metric, _, goal = item.strip().partition(":")
-        goal = goal or known.get(metric, "")
+        if not metric:
+            raise HwsimError(f"--objectives {item!r}: no metric; e.g. latency_ms or "
+                             "tokens_per_s:max")
+        if not goal and metric not in known:
+            raise HwsimError(f"--objectives {item!r}: unknown metric {metric!r}; metrics: "
+                             f"{', '.join(sorted(known))}")
+        goal = goal or known[metric]
         if goal not in ("min", "max"):
             raise HwsimError(f"--objectives {item!r}: write {metric}:min or {metric}:max")
         out.append({"metric": metric, "goal": goal})

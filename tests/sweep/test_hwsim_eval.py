@@ -163,6 +163,11 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert "axes[0] (array.rows): empty range: start 64 > stop 16" in done.stderr
     assert "Traceback" not in done.stderr
+    # A folder where the file belongs (a sweep's output, say): named as such.
+    done = subprocess.run([sys.executable, "-m", "hwsim", "sweep", str(tmp_path), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert f"{tmp_path}: a folder, not a sweep file" in " ".join(done.stderr.split())
 
 
 def test_unsatisfiable_area_budget(tmp_path):

@@ -147,5 +147,10 @@ def test_other_objectives_at_report_time(tmp_path):
     with pytest.raises(HwsimError, match="no metric speed in the results; metrics: "
                                          "area_mm2, energy_pj, latency_s, score"):
         write_report(out, ["speed:min"])
-    with pytest.raises(HwsimError, match="write speed:min or speed:max"):
+    with pytest.raises(HwsimError, match="--objectives 'speed': unknown metric 'speed'; "
+                                         "metrics: "):
         write_report(out, ["speed"])
+    with pytest.raises(HwsimError, match="write score:min or score:max"):
+        write_report(out, ["score:best"])
+    with pytest.raises(HwsimError, match="--objectives ':min': no metric"):
+        write_report(out, [":min"])
