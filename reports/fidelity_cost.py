@@ -172,6 +172,8 @@ def read_fidelity_dir(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | 
         HwsimError: no summary, or a table without the expected columns.
     """
     d = Path(folder)
+    if d.exists() and not d.is_dir():
+        raise HwsimError(f"{d}: a file, not the folder `hwsim quantize --out` wrote")
     summary = _read_csv(d / "summary.csv", SUMMARY_COLUMNS)
     e2e_path = d / "fidelity.csv"
     e2e = _read_csv(e2e_path, E2E_COLUMNS) if e2e_path.exists() else None

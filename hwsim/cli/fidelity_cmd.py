@@ -317,9 +317,11 @@ def tradeoff(
         x_axis = "energy" if workload is not None else "bits"
     if x_axis not in _TRADEOFF_AXES:
         raise HwsimError(f"--x {x_axis!r}: expected one of {', '.join(_TRADEOFF_AXES)}")
-    if workload is None and (hardware is not None or x_axis != "bits"):
-        raise HwsimError(f"{'--hardware' if hardware is not None else '--x ' + x_axis} needs "
-                         "--workload: the cost is that of a workload")
+    if workload is None and (hardware is not None or group_size is not None
+                             or x_axis != "bits"):
+        given = ("--hardware" if hardware is not None else "--group-size"
+                 if group_size is not None else f"--x {x_axis}")
+        raise HwsimError(f"{given} needs --workload: the cost is that of a workload")
     summary, e2e = read_fidelity_dir(folder)
     formats = list(dict.fromkeys([*summary["format"], *(e2e["format"] if e2e is not None
                                                         else [])]))

@@ -58,6 +58,8 @@ class SweepReport:
 
 
 def _read_plan(out: Path) -> dict[str, Any]:
+    if out.exists() and not out.is_dir():
+        raise HwsimError(f"{out}: a file, not a sweep's output folder")
     try:
         return json.loads((out / "plan.json").read_text(encoding="utf-8"))
     except FileNotFoundError:

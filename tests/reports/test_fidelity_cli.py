@@ -130,6 +130,10 @@ def test_tradeoff_with_and_without_a_workload(quantized, tmp_path):
          "--hardware needs --workload", tmp_path / "c")
     _bad(["tradeoff", str(out), "--x", "energy", "--out", str(tmp_path / "c")],
          "--x energy needs --workload", tmp_path / "c")
+    _bad(["tradeoff", str(out), "-g", "64", "--out", str(tmp_path / "c")],
+         "--group-size needs --workload", tmp_path / "c")
+    _bad(["tradeoff", str(out / "summary.csv"), "--out", str(tmp_path / "c")],
+         "summary.csv: a file, not the folder `hwsim quantize --out` wrote", tmp_path / "c")
     # No format costed on the designs given: one line saying why each was not, no empty plot.
     _bad(["tradeoff", str(out), "--workload", str(wl), "-H", "fp16", "--out",
           str(tmp_path / "c")], "no format has a figure to plot on --x energy (int4: not "

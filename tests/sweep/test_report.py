@@ -106,6 +106,9 @@ def test_all_failed_and_no_results(tmp_path):
         write_report(out)
     with pytest.raises(HwsimError, match="no sweep results here"):
         write_report(tmp_path / "empty")
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    with pytest.raises(HwsimError, match="afile: a file, not a sweep's output folder"):
+        write_report(tmp_path / "afile")
 
 
 def test_an_objective_no_point_produces_is_named(tmp_path):
