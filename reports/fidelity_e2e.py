@@ -180,6 +180,9 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
         if isinstance(pool, dict) and pool.get("pooling_mode_cls_token"):
             pooling = "cls"
     limit = int(getattr(model.config, "max_position_embeddings", 512) or 512)
+    if max_length is not None and max_length > limit:
+        raise HwsimError(f"--max-length {max_length}: the model of {folder} has "
+                         f"{limit} positions (max_position_embeddings)")
     return _Model(task, model, tokenizer, linears, originals, pooling,
                   min(limit, max_length or 512))
 

@@ -161,6 +161,15 @@ def test_causal_lm_needs_a_nonempty_text(tiny_lm, tmp_path):
         end_to_end_fidelity(tiny_lm, ["int8"], texts=empty)
 
 
+def test_a_max_length_beyond_the_models_positions_is_refused(tiny_lm):
+    # Before, it was cut to the model's positions without a word.
+    limit = json.loads((tiny_lm / "config.json").read_text())["max_position_embeddings"]
+    with pytest.raises(HwsimError, match=f"--max-length {limit + 1}: the model of .* has "
+                                         f"{limit} positions"):
+        end_to_end_fidelity(tiny_lm, ["int8"], texts=tiny_lm / "text.txt",
+                            max_length=limit + 1)
+
+
 def test_unsupported_model_for_end_to_end(tiny_lm, tmp_path):
     import shutil
 
