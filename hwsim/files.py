@@ -31,6 +31,7 @@ from hwsim.errors import HwsimError
 from hwsim.limits import INT64_MAX, MAX_CONFIG_BYTES, MAX_CONFIG_NODES, MAX_NESTING
 
 __all__ = [
+    "comma_list",
     "output_folder",
     "parse_json",
     "parse_yaml",
@@ -50,6 +51,22 @@ _MAX_INT_CHARS = 24
 
 class _Problem(Exception):
     """A decoding rule broken inside the parser; `parse_*` adds the source to the message."""
+
+
+def comma_list(text: str, option: str) -> list[str]:
+    """``"a, b"`` -> ``["a", "b"]`` for an option taking comma-separated names.
+
+    Raises:
+        HwsimError: an empty item (nothing given, ``a,,b`` or a trailing comma) or an item given
+            twice, naming ``option``: either is more likely a slip than a wish.
+    """
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise HwsimError(f"{option} {text!r}: an empty item; give comma-separated names")
+    twice = list(dict.fromkeys(t for t in items if items.count(t) > 1))
+    if twice:
+        raise HwsimError(f"{option} {text!r}: {', '.join(twice)} given twice")
+    return items
 
 
 def read_text(path: str | Path, what: str) -> str:

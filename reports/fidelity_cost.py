@@ -20,7 +20,7 @@ import pandas as pd
 
 from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
-from hwsim.files import read_yaml
+from hwsim.files import comma_list, read_yaml
 from hwsim.hw import load_hardware
 from hwsim.reports.fidelity import SUMMARY_COLUMNS
 from hwsim.reports.fidelity_e2e import E2E_COLUMNS, REFERENCE
@@ -51,10 +51,8 @@ def _workload_source(workload: str | Path) -> Path:
 def _hardware_refs(hardware: str | Sequence[str] | None, declared: str | Path | None,
                    base: Path) -> list[str | Path]:
     if hardware is not None:
-        refs = hardware.split(",") if isinstance(hardware, str) else list(hardware)
-        given: list[str | Path] = [str(r).strip() for r in refs if str(r).strip()]
-        if given:
-            return given
+        return (comma_list(hardware, "--hardware") if isinstance(hardware, str)
+                else list(hardware))
     if declared is None:
         raise HwsimError(f"{base}: the workload names no 'hardware'; give one (a preset such "
                          "as bitmod, or a hardware YAML)")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.errors import HwsimError
+from hwsim.files import comma_list
 from hwsim.reports.units import pick_unit
 
 __all__ = [
@@ -134,12 +135,11 @@ def parse_figure_formats(text: str | None, option: str = "--figure-format") -> t
     """``"png,pdf"`` -> ``("png", "pdf")``; an unknown format is one clear error."""
     if text is None:
         return ("png",)
-    items = [t.strip().lower() for t in text.split(",") if t.strip()]
-    bad = [t for t in items if t not in FIGURE_FORMATS]
-    if bad or not items:
+    items = comma_list(text.lower(), option)
+    if any(t not in FIGURE_FORMATS for t in items):
         raise HwsimError(f"{option} {text!r}: expected a comma-separated list of "
                          f"{', '.join(FIGURE_FORMATS)}")
-    return tuple(dict.fromkeys(items))
+    return tuple(items)
 
 
 def _save_kwargs(fmt: str) -> dict[str, Any]:

@@ -137,13 +137,11 @@ def compare_cmd(
     import pandas as pd
 
     from hwsim.dtypes import get_format, quantize
-    from hwsim.files import output_folder
+    from hwsim.files import comma_list, output_folder
     from hwsim.limits import check_array
     from hwsim.reports.text_table import Column, TextTable, print_table
 
-    names = [n.strip() for n in formats.split(",") if n.strip()]
-    if not names:
-        raise HwsimError("--formats: give at least one format name")
+    names = comma_list(formats, "--formats")
     fmts = [get_format(n) for n in names]  # fail on a bad name before any work
     if tensor is not None:
         w, what = _load_npy(tensor), str(tensor)

@@ -83,6 +83,7 @@ def quantize(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from hwsim.files import comma_list
     from hwsim.reports.fidelity import format_summary, layer_fidelity, resolve_formats
     from hwsim.reports.fidelity_output import write_outputs
     from hwsim.reports.fidelity_plots import histogram_png, short_label, sqnr_png
@@ -91,8 +92,8 @@ def quantize(
 
     _check_group_size(group_size)
     ckpt = _checkpoint(checkpoint)
-    names = resolve_formats(formats)
-    wanted = [s.strip() for s in layers.split(",") if s.strip()] if layers else None
+    names = resolve_formats(comma_list(formats, "--formats"))
+    wanted = comma_list(layers, "--layers") if layers is not None else None
     known = {lin.name for lin in ckpt.linear_layers()}
     if histogram_layer is not None and histogram_layer not in known:
         from hwsim.errors import HwsimError
@@ -169,6 +170,7 @@ def fidelity(
     against the unquantized (float) model: table, fidelity.csv and a plot."""
     from rich.console import Console
 
+    from hwsim.files import comma_list
     from hwsim.reports.fidelity import resolve_formats
     from hwsim.reports.fidelity_e2e import end_to_end_fidelity
     from hwsim.reports.fidelity_output import write_outputs
@@ -179,7 +181,7 @@ def fidelity(
     _check_group_size(group_size)
     figure_formats = parse_figure_formats(figure_format)
     ckpt = _checkpoint(checkpoint)
-    names = resolve_formats(formats)
+    names = resolve_formats(comma_list(formats, "--formats"))
     try:  # transformers draws a bar per model load; our status line says what is going on
         from transformers.utils import logging as hf_logging
 

@@ -50,14 +50,10 @@ def _compare_items(compare: str | None) -> list[tuple[str, str, str]]:
     format are errors, as is an item given twice."""
     if compare is None:
         return []
-    items = [c.strip() for c in compare.split(",")]
-    if not any(items) or not all(items):
-        raise HwsimError(f"--compare {compare!r}: an empty design; give comma-separated "
-                         "presets or YAMLs, e.g. ant,olive:olive4")
+    from hwsim.files import comma_list
+
     out = []
-    for item in items:
-        if items.count(item) > 1:
-            raise HwsimError(f"--compare {compare!r}: {item!r} is given twice")
+    for item in comma_list(compare, "--compare"):
         ref, colon, fmt = item.partition(":")
         if colon and not fmt.strip():
             raise HwsimError(f"--compare {item!r}: no weight format after ':' (e.g. ant:ant4)")

@@ -46,6 +46,7 @@ def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (("dtypes", "show", "fp5x"), "unknown format 'fp5x'; did you mean"),
     (("dtypes", "compare", "--formats", "int4,nope"), "unknown format 'nope'"),
+    (("dtypes", "compare", "--formats", "int4,int4"), "--formats 'int4,int4': int4 given twice"),
     (("dtypes", "compare", "--shape", "10by10"), "--shape: expected ROWSxCOLS"),
     (("dtypes", "compare", "--group-size", "0"), "group_size must be a positive integer"),
     (("dtypes", "compare", "--shape", "3x5", "--group-size", "100000"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hwsim.errors import HwsimError
-from hwsim.files import parse_json, parse_yaml, read_json, read_yaml
+from hwsim.files import comma_list, parse_json, parse_yaml, read_json, read_yaml
 from hwsim.limits import INT64_MAX, MAX_CONFIG_BYTES, MAX_CONFIG_NODES, MAX_NESTING
 
 
@@ -114,3 +114,20 @@ def test_malformed_documents_name_the_line(tmp_path):
     path = tmp_path / "config.json"
     path.write_text('{\n"a": }')
     assert "config.json: invalid JSON at line 2, column 6" in _err(read_json, path, "config")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "--formats '': an empty item"),
+    ("int4,", "--formats 'int4,': an empty item"),
+    ("int4,,int8", "--formats 'int4,,int8': an empty item"),
+    ("int4, int8,int4,int8", "--formats 'int4, int8,int4,int8': int4, int8 given twice"),
+])
+def test_a_comma_list_refuses_empty_and_repeated_items(text, message):
+    with pytest.raises(HwsimError) as info:
+        comma_list(text, "--formats")
+    assert str(info.value) == message + ("; give comma-separated names" if "empty" in message
+                                         else "")
+
+
+def test_a_comma_list_strips_its_items():
+    assert comma_list(" int4 ,bitmod4", "--formats") == ["int4", "bitmod4"]

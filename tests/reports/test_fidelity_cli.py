@@ -84,6 +84,10 @@ def test_bad_input_writes_nothing(ckpt_dir, tmp_path):
     (tmp_path / "empty").mkdir()
     _bad(["quantize", str(tmp_path / "empty"), "--out", str(out)], "no weights", out)
     _bad(["quantize", str(ckpt_dir), "--formats", "int4,fp5x", "--out", str(out)], "fp5x", out)
+    _bad(["quantize", str(ckpt_dir), "--formats", "int4,", "--out", str(out)],
+         "--formats 'int4,': an empty item", out)
+    _bad(["quantize", str(ckpt_dir), "--layers", "", "--out", str(out)],
+         "--layers '': an empty item", out)
     _bad(["quantize", str(ckpt_dir), "--histogram-layer", "nope", "--out", str(out)],
          "--histogram-layer 'nope'", out)
     _bad(["tradeoff", str(tmp_path / "empty"), "--out", str(out)], "summary.csv: no such file",

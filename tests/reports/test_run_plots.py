@@ -1,6 +1,8 @@
 """`hwsim run` figures: every requested file format, reproducible bytes, labelled contents."""
 
 
+import re
+
 import pytest
 
 
@@ -35,8 +37,20 @@ def test_a_bad_figure_format_is_one_line(run_cli, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("text", ["png", "svg,png,svg"])
+@pytest.mark.parametrize("text", ["png", "svg, PNG"])
 def test_figure_formats_parse(text):
     from hwsim.reports.figure_style import parse_figure_formats
 
-    assert parse_figure_formats(text) == tuple(dict.fromkeys(text.split(",")))
+    assert parse_figure_formats(text) == tuple(t.strip().lower() for t in text.split(","))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("svg,png,svg", "--figure-format 'svg,png,svg': svg given twice"),
+    ("png,", "--figure-format 'png,': an empty item"),
+])
+def test_a_repeated_or_empty_figure_format_is_refused(text, message):
+    from hwsim.errors import HwsimError
+    from hwsim.reports.figure_style import parse_figure_formats
+
+    with pytest.raises(HwsimError, match=re.escape(message)):
+        parse_figure_formats(text)
