@@ -123,8 +123,9 @@ def compare_cmd(
     tensor: Path | None = typer.Option(
         None, "--tensor", help="A .npy weight (out_features, in_features); default: synthetic "
         "Gaussian with outliers."),
-    shape: str = typer.Option("1024x1024", help="Shape of the synthetic tensor, ROWSxCOLS."),
-    seed: int = typer.Option(0, help="Seed of the synthetic tensor."),
+    shape: str | None = typer.Option(None, help="Shape of the synthetic tensor, ROWSxCOLS "
+                                     "(default 1024x1024)."),
+    seed: int | None = typer.Option(None, help="Seed of the synthetic tensor (default 0)."),
     group_size: int | None = typer.Option(None, help="Group size (default: each format's)."),
     out: Path = typer.Option(Path("out/dtypes-compare"), "--out", "-o",
                              help="Output folder: compare.csv, every column of the table."),
@@ -144,8 +145,13 @@ def compare_cmd(
     names = comma_list(formats, "--formats")
     fmts = [get_format(n) for n in names]  # fail on a bad name before any work
     if tensor is not None:
+        if shape is not None or seed is not None:
+            raise HwsimError(f"--{'shape' if shape is not None else 'seed'} describes the "
+                             "synthetic tensor: leave it out with --tensor")
         w, what = _load_npy(tensor), str(tensor)
     else:
+        shape = "1024x1024" if shape is None else shape
+        seed = 0 if seed is None else seed
         try:
             rows, cols = (int(v) for v in shape.lower().split("x"))
         except ValueError:

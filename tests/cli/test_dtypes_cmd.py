@@ -41,6 +41,12 @@ def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
     df = pd.read_csv(tmp_path / "cmp" / "compare.csv")
     assert df["format"].tolist() == ["int4", "bitmod4", "nf4"]
     assert df.loc[df.format == "int4", "bits_per_weight"].item() == pytest.approx(4.125)
+    # The synthetic tensor's options are refused beside --tensor (they were ignored).
+    for extra in (("--shape", "4x4"), ("--seed", "5")):
+        out = hwsim("dtypes", "compare", "--tensor", str(tmp_path / "w.npy"), *extra)
+        assert out.returncode == 2
+        assert f"{extra[0]} describes the synthetic tensor: leave it out with --tensor" in \
+            out.stderr
 
 
 @pytest.mark.parametrize(("args", "message"), [
