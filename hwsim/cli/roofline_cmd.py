@@ -20,8 +20,9 @@ def roofline(
     out: Path = typer.Option(Path("out/roofline"), "--out", "-o",
                              help="Folder for roofline.csv/.md, summary.json and the plots."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the figures."),
-    figure_format: str = typer.Option("png", "--figure-format",
-                                      help="Figure files: any of png,pdf,svg, comma-separated."),
+    figure_format: str | None = typer.Option(
+        None, "--figure-format", help="Figure files: any of png,pdf,svg, comma-separated "
+        "(default png)."),
 ) -> None:
     """Roofline of every prefill and decode operator: FLOPs, bytes, bound, time; TTFT/TPOT."""
     from rich.console import Console
@@ -32,6 +33,9 @@ def roofline(
     from hwsim.reports.text_table import print_table
     from hwsim.workloads import DEFAULT_WORKLOAD, load_workload, resolve_workload_path
 
+    if not plots and figure_format is not None:
+        raise HwsimError("--figure-format chooses the figures' files: leave it out with "
+                         "--no-plots")
     figure_formats = parse_figure_formats(figure_format)
     path = resolve_workload_path(DEFAULT_WORKLOAD if workload is None else workload)
     w = load_workload(path)

@@ -47,6 +47,8 @@ def test_bad_input_from_the_console_script_has_no_traceback(tmp_path: Path) -> N
          "unsupported architecture 'bert'"),
         ("model: llama-2-7b\nprompt_tokens: 8\ngenerate_tokens: 2\n", ("--hardware", "a100"),
          "unknown machine preset 'a100'"),
+        ("model: llama-2-7b\nprompt_tokens: 8\ngenerate_tokens: 2\n", ("--figure-format", "svg"),
+         "--figure-format chooses the figures' files: leave it out with --no-plots"),
     ],
 )
 def test_bad_input_is_one_message_and_exit_2(tmp_path: Path, yaml_text: str,
