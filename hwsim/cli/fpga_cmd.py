@@ -24,6 +24,10 @@ def _split_params(names: list[str], items: list[str]) -> dict[str, dict]:
     from hwsim.hw.rtl.registry import get_block, parse_params
 
     canonical = [get_block(n).name for n in names]
+    twice = list(dict.fromkeys(n for n in canonical if canonical.count(n) > 1))
+    if twice:  # one row per block: a second would be the same synthesis
+        raise HwsimError(f"block {', '.join(twice)} given twice; give each block once (its "
+                         "parameters with -p)")
     raw: dict[str, list[str]] = {n: [] for n in canonical}
     for item in items:
         key = item.partition("=")[0]

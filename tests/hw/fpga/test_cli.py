@@ -30,6 +30,7 @@ from hwsim.errors import HwsimError
     (["synth", "int_mac", "--target", "xilinx"], "unknown --target 'xilinx'; allowed: ice40"),
     (["synth", "int_mac", "dint_mac", "-p", "lanes=2"], "with several blocks write block.key"),
     (["synth", "int_mac", "-p", "bipolar_pe.lanes=2"], "names block 'bipolar_pe', which is not"),
+    (["synth", "int_mac", "int_mac"], "block int_mac given twice; give each block once"),
     (["fpga-scale", "--kind", "fp16_mac"], "unknown --kind 'fp16_mac'; allowed: bitmod, int8"),
     (["fpga-scale", "--device", "ice40-lp1k"], "unknown device 'ice40-lp1k'"),
     (["fpga", "int_mac", "--device", "ecp5-25k", "--placer", "sa"],
