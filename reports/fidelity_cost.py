@@ -50,9 +50,12 @@ def _workload_source(workload: str | Path) -> Path:
 
 def _hardware_refs(hardware: str | Sequence[str] | None, declared: str | Path | None,
                    base: Path) -> list[str | Path]:
+    if isinstance(hardware, str):  # the command line's: empty or repeated items are slips
+        return list(comma_list(hardware, "--hardware"))
     if hardware is not None:
-        return (comma_list(hardware, "--hardware") if isinstance(hardware, str)
-                else list(hardware))
+        given: list[str | Path] = [str(r).strip() for r in hardware if str(r).strip()]
+        if given:
+            return given
     if declared is None:
         raise HwsimError(f"{base}: the workload names no 'hardware'; give one (a preset such "
                          "as bitmod, or a hardware YAML)")

@@ -179,12 +179,14 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
         pool = read_json(pool_cfg, "pooling config")
         if isinstance(pool, dict) and pool.get("pooling_mode_cls_token"):
             pooling = "cls"
-    limit = int(getattr(model.config, "max_position_embeddings", 512) or 512)
-    if max_length is not None and max_length > limit:
+    # A model with learned positions cannot read past them; one without (ALiBi, rotary
+    # without a stated limit) takes the length asked for.
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if max_length is not None and limit and max_length > int(limit):
         raise HwsimError(f"--max-length {max_length}: the model of {folder} has "
-                         f"{limit} positions (max_position_embeddings)")
-    return _Model(task, model, tokenizer, linears, originals, pooling,
-                  min(limit, max_length or 512))
+                         f"{int(limit)} positions (max_position_embeddings)")
+    length = max_length if max_length is not None else min(int(limit or 512), 512)
+    return _Model(task, model, tokenizer, linears, originals, pooling, length)
 
 
 def _set_weights(m: _Model, fmt: str | None, group_size: int | None) -> None:
@@ -276,7 +278,7 @@ def end_to_end_fidelity(
         texts: encoders: one text per line (default: the shipped retrieval set); causal LMs:
             the text to compute perplexity on (required).
         max_length: token limit per text / perplexity window (default: the model's, at most
-            512).
+            512); beyond the model's learned positions is an error.
         on_format: progress callback ``(index, total, format_name)`` before each format.
 
     Returns:

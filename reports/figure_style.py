@@ -135,10 +135,13 @@ def parse_figure_formats(text: str | None, option: str = "--figure-format") -> t
     """``"png,pdf"`` -> ``("png", "pdf")``; an unknown format is one clear error."""
     if text is None:
         return ("png",)
-    items = comma_list(text.lower(), option)
+    items = [t.lower() for t in comma_list(text, option)]
     if any(t not in FIGURE_FORMATS for t in items):
         raise HwsimError(f"{option} {text!r}: expected a comma-separated list of "
                          f"{', '.join(FIGURE_FORMATS)}")
+    twice = [t for t in FIGURE_FORMATS if items.count(t) > 1]
+    if twice:
+        raise HwsimError(f"{option} {text!r}: {', '.join(twice)} given twice")
     return tuple(items)
 
 

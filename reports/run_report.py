@@ -409,7 +409,9 @@ def write_run_outputs(results: Sequence[RunResult], out_dir: str | Path,
 
     Args:
         results: the primary design first, then the compared designs.
-        out_dir: output folder (created if missing); nothing is written elsewhere.
+        out_dir: output folder (created if missing); nothing is written elsewhere. The
+            figures ``summary.json`` lists (``figures``) that an earlier run into it wrote and
+            this one does not are removed, so none sits beside results it is not of.
         baseline: index of the design the comparison is normalized to (default: 0).
         weights: `weights_run` of each design, recorded in ``summary.json``.
         figure_formats: files of each figure (png, pdf, svg).
@@ -434,7 +436,10 @@ def _write(results: Sequence[RunResult], out: Path, base: int,
            vector: Sequence[dict[str, Any]] | None) -> list[Path]:
     written = []
     summary = out / "summary.json"
+    earlier = _figures_of_earlier_run(summary)
+    stems = _FIGURE_STEMS if len(results) > 1 else _FIGURE_STEMS[:2]  # comparison: designs
     body = run_summary(results, base, weights, vector)
+    body["figures"] = [f"{stem}.{fmt}" for stem in stems for fmt in formats]
     summary.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n",
                        encoding="utf-8")
     written.append(summary)
@@ -445,17 +450,30 @@ def _write(results: Sequence[RunResult], out: Path, base: int,
     write_html(report, run_html(results, body, base))
     written.append(report)
     name = results[0].workload
-    figures = [("latency_breakdown", latency_figure(results, name, weights)),
-               ("energy_breakdown", energy_figure(results, name, weights))]
+    figures = [latency_figure(results, name, weights), energy_figure(results, name, weights)]
     if len(results) > 1:
-        figures.append(("comparison", comparison_figure(results, base, name, weights)))
-    for stem, fig in figures:
+        figures.append(comparison_figure(results, base, name, weights))
+    for stem, fig in zip(stems, figures, strict=True):
         written += save_figure(fig, out / stem, formats)
     # A figure an earlier run into this folder wrote and this one does not (another
     # --figure-format, no --compare now) would sit beside these results as if it were theirs.
-    for stem in ("latency_breakdown", "energy_breakdown", "comparison"):
-        for fmt in FIGURE_FORMATS:
-            stale = out / f"{stem}.{fmt}"
-            if stale not in written and stale.is_file():
-                stale.unlink()
+    for stale in set(earlier) - set(body["figures"]):
+        (out / stale).unlink(missing_ok=True)
     return written
+
+
+_FIGURE_STEMS = ("latency_breakdown", "energy_breakdown", "comparison")
+
+
+def _figures_of_earlier_run(summary: Path) -> list[str]:
+    """The figures an earlier `hwsim run` into this folder listed in its ``summary.json``
+    (none without one): only those are ours to remove, never a file of the user's."""
+    try:
+        earlier = json.loads(summary.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    names = earlier.get("figures") if isinstance(earlier, dict) else None
+    if not isinstance(names, list):
+        return []
+    return [n for n in names if isinstance(n, str) and Path(n).name == n
+            and Path(n).stem in _FIGURE_STEMS and Path(n).suffix[1:] in FIGURE_FORMATS]

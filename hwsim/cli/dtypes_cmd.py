@@ -93,15 +93,17 @@ def _load_npy(path: Path):
 
     try:
         with Path(path).open("rb") as f:  # NumPy takes any other file for a pickle
-            if f.read(6) != b"\x93NUMPY":
-                raise HwsimError(f"--tensor {str(path)!r}: not a .npy file (no NumPy header)")
-        # Never unpickle user files; map the file first, so its size is checked before reading.
-        w = np.load(path, allow_pickle=False, mmap_mode="r")
+            header = f.read(6)
     except FileNotFoundError:
         raise HwsimError(f"--tensor: no such file {str(path)!r}") from None
     except OSError as exc:
         raise HwsimError(f"--tensor {str(path)!r}: cannot read ({exc.strerror or exc})") from None
-    except ValueError as exc:
+    if header != b"\x93NUMPY":
+        raise HwsimError(f"--tensor {str(path)!r}: not a .npy file (no NumPy header)")
+    try:
+        # Never unpickle user files; map the file first, so its size is checked before reading.
+        w = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError) as exc:  # read above: its header, its layout or dtype
         raise HwsimError(f"--tensor {str(path)!r}: not a plain .npy array ({exc})") from None
     if w.ndim not in (1, 2):
         raise HwsimError(f"--tensor {str(path)!r}: expected a weight of 1 or 2 dimensions "

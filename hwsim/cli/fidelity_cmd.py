@@ -161,7 +161,8 @@ def fidelity(
                                           help="Group size (default: each format's own)."),
     max_length: int | None = typer.Option(None, "--max-length",
                                           help="Tokens per text / perplexity window "
-                                          "(default: the model's, at most 512)."),
+                                          "(default: the model's, at most 512; at most "
+                                          "the model's positions)."),
     out: Path = typer.Option(Path("out/fidelity"), "--out", "-o", help="Output folder."),
     figure_format: str = typer.Option("png", "--figure-format",
                                       help="Figure files: any of png,pdf,svg, comma-separated."),

@@ -7,6 +7,7 @@ WebAssembly (about 1.5 minutes, cached afterwards under $YOWASP_CACHE_DIR or ~/.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -259,11 +260,21 @@ def fpga_scale(
     output_folder(out)  # a bad --out fails before any tool runs
     console = Console()
     with console.status(f"fpga-scale on {device}: Yosys, then nextpnr. {_FIRST_RUN}") as status:
+
+        def logger(kind: str) -> Callable[[str], None]:
+            # Between the flow's stage reports (placing the winner) the status line says
+            # which search it is in and its last step, not a stage that has ended.
+            def log(line: str) -> None:
+                console.print(line)
+                status.update(f"{kind} on {device}: Yosys on the next shape or nextpnr "
+                              f"(last: {line})")
+            return log
+
         points = [
             largest_array(k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),
                           dsp=not no_dsp, timeout_s=60.0 * timeout,
                           max_logic=max_logic / 100.0, placer=placer, jobs=jobs or None,
-                          log=console.print,
+                          log=logger(k),
                           progress=lambda now, k=k: status.update(f"{k} on {device}: {now}"))
             for k in (kinds or list(SCALING_KINDS))
         ]

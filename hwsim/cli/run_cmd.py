@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +63,8 @@ def _compare_items(compare: str | None) -> list[tuple[str, str, str]]:
 
 
 def _distinct_names(designs: list[Any]) -> list[Any]:
-    """The designs, a name that repeats (the main design changed by ``--set`` and compared
-    with itself, or two YAMLs naming one design) numbered from its second use: the tables and
-    plots key their rows by name."""
-    import dataclasses
-
+    """The designs, a name that repeats (two YAMLs naming one design, say) numbered from its
+    second use: the tables and plots key their rows by name."""
     seen: dict[str, int] = {}
     out = []
     for hw in designs:
@@ -78,8 +76,6 @@ def _distinct_names(designs: list[Any]) -> list[Any]:
 
 def _with_weight_format(hw: Any, fmt: str, item: str) -> Any:
     """``ant:ant4``: the design storing its weights in a format of its own, named so."""
-    import dataclasses
-
     from hwsim.hw import with_overrides
 
     try:
@@ -148,6 +144,9 @@ def run(
             hw = _with_weight_format(hw, fmt, item)
             chosen[len(designs)] = fmt
         designs.append(hw)
+    if overrides and any(hw.name == designs[0].name for hw in designs[1:]):
+        # the design as stored keeps its name; the one --set changed says so
+        designs[0] = dataclasses.replace(designs[0], name=f"{designs[0].name}+set")
     designs = _distinct_names(designs)
 
     console = Console()

@@ -16,12 +16,12 @@ def _sweep_path(ref: str) -> Path:
     path = Path(ref).expanduser()
     if path.is_file():
         return path
+    example = _EXAMPLES / f"{ref}.yaml"
+    if example.is_file():  # before a folder of that name: a sweep's own --out, say
+        return example
     if path.is_dir():
         raise HwsimError(f"{ref}: a folder, not a sweep file (to render a sweep's results: "
                          f"hwsim sweep --report {ref})")
-    example = _EXAMPLES / f"{ref}.yaml"
-    if example.is_file():
-        return example
     names = ", ".join(sorted(p.stem for p in _EXAMPLES.glob("*.yaml")))
     raise HwsimError(f"{ref}: no such sweep file, nor a bundled example ({names})")
 

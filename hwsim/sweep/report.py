@@ -80,10 +80,10 @@ def _objectives_override(items: Sequence[str], plan: dict[str, Any]) -> list[dic
         if not metric:
             raise HwsimError(f"--objectives {item!r}: no metric; e.g. latency_ms or "
                              "tokens_per_s:max")
-        if not goal and metric not in known:
+        if not goal and known and metric not in known:
             raise HwsimError(f"--objectives {item!r}: unknown metric {metric!r}; metrics: "
                              f"{', '.join(sorted(known))}")
-        goal = goal or known[metric]
+        goal = goal or known.get(metric, "")
         if goal not in ("min", "max"):
             raise HwsimError(f"--objectives {item!r}: write {metric}:min or {metric}:max")
         out.append({"metric": metric, "goal": goal})

@@ -73,7 +73,9 @@ def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], message: str) -
 def test_a_file_that_is_not_npy_is_named_so(tmp_path: Path) -> None:
     (tmp_path / "t.npy").write_text("1 2 3\n", encoding="utf-8")
     out = hwsim("dtypes", "compare", "--tensor", str(tmp_path / "t.npy"))
-    assert out.returncode == 2 and "not a .npy file (no NumPy header)" in out.stderr
+    assert out.returncode == 2
+    assert out.stderr.strip() == (f"error: --tensor '{tmp_path / 't.npy'}': not a .npy file "
+                                  "(no NumPy header)")
 
 
 def test_pickled_npy_is_refused(tmp_path: Path) -> None:

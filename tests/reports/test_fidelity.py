@@ -277,6 +277,16 @@ def test_costs_bad_input(workload_file):
         format_costs("absent.yaml", ["int4"])
     with pytest.raises(HwsimError, match="bitmd"):
         format_costs(workload_file, ["int4"], hardware="bitmd")
+    with pytest.raises(HwsimError, match="--hardware 'bitmod,,fp16': an empty item"):
+        format_costs(workload_file, ["int4"], hardware="bitmod,,fp16")
+
+
+def test_costs_take_a_list_of_designs_or_the_workloads(workload_file):
+    # The library's list: items stripped, an empty list is the workload's own design.
+    from hwsim.reports.fidelity_cost import _hardware_refs
+
+    assert _hardware_refs([" bitmod ", "fp16"], "ant", workload_file.parent) == ["bitmod", "fp16"]
+    assert _hardware_refs([], "ant", workload_file.parent) == ["ant"]
 
 
 def test_tradeoff_table_and_axis(table, ckpt, tmp_path):

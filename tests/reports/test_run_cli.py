@@ -52,12 +52,16 @@ def test_a_rerun_into_the_same_folder_leaves_no_figure_of_the_earlier_run(run_cl
     code, cap = run_cli("run", str(gemm_file), "--compare", "fp16", "--figure-format",
                         "png,svg", *out)
     assert code == 0, cap.err
+    # Files of the user's stay, even one named like a figure no run there wrote.
     (tmp_path / "o" / "notes.txt").write_text("mine", encoding="utf-8")
+    (tmp_path / "o" / "comparison.pdf").write_text("mine", encoding="utf-8")
     code, cap = run_cli("run", str(gemm_file), *out)
     assert code == 0, cap.err
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
-        "energy_breakdown.png", "latency_breakdown.png", "layers.csv", "notes.txt",
-        "report.html", "summary.json"]  # the user's own file stays
+        "comparison.pdf", "energy_breakdown.png", "latency_breakdown.png", "layers.csv",
+        "notes.txt", "report.html", "summary.json"]
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["figures"] == ["latency_breakdown.png", "energy_breakdown.png"]
 
 
 def test_set_overrides_the_main_hardware(run_cli, tmp_path, gemm_file):
@@ -106,14 +110,22 @@ def test_a_workloads_unknown_hardware_names_the_file_and_key(run_cli, tmp_path, 
 def test_a_design_compared_with_its_changed_self_gets_a_numbered_name(run_cli, tmp_path,
                                                                        gemm_file):
     # The tables and plots key rows by design name: bitmod with 64 rows against bitmod as
-    # stored is bitmod and bitmod#2 (before, two rows named bitmod and a plot library error).
+    # stored is bitmod+set and bitmod (before, two rows named bitmod and a plot library
+    # error); two YAMLs naming one design are numbered.
     code, cap = run_cli("run", str(gemm_file), "--set", "array.rows=64", "--compare", "bitmod",
                         "--out", str(tmp_path))
     assert code == 0, cap.err
     assert "ERROR" not in cap.out + cap.err
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert [d["hardware"]["name"] for d in summary["designs"]] == ["bitmod", "bitmod#2"]
+    assert [d["hardware"]["name"] for d in summary["designs"]] == ["bitmod+set", "bitmod"]
     assert summary["designs"][0]["hardware"]["array"]["prefill"] == [64, 32]
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump(hardware_to_dict(load_hardware("ant"))), encoding="utf-8")
+    code, cap = run_cli("run", str(gemm_file), "--compare", f"ant,{mine}",
+                        "--out", str(tmp_path / "two"))
+    assert code == 0, cap.err
+    summary = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert [d["hardware"]["name"] for d in summary["designs"]] == ["bitmod", "ant", "ant#2"]
 
 
 def test_precision_the_pe_cannot_run(run_cli, tmp_path, small_gemms):

@@ -46,6 +46,7 @@ def test_figure_formats_parse(text):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("svg,png,svg", "--figure-format 'svg,png,svg': svg given twice"),
+    ("png,PNG", "--figure-format 'png,PNG': png given twice"),
     ("png,", "--figure-format 'png,': an empty item"),
 ])
 def test_a_repeated_or_empty_figure_format_is_refused(text, message):

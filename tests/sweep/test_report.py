@@ -157,3 +157,8 @@ def test_other_objectives_at_report_time(tmp_path):
         write_report(out, ["score:best"])
     with pytest.raises(HwsimError, match="--objectives ':min': no metric"):
         write_report(out, [":min"])
+    # An evaluator without a metric table (documented): no list to check the name against.
+    from hwsim.sweep.report import _objectives_override
+
+    with pytest.raises(HwsimError, match="write latency_s:min or latency_s:max"):
+        _objectives_override(["latency_s"], {"metrics": {}})

@@ -121,6 +121,7 @@ def test_fpga_scale_requests_the_presets_clock_and_passes_its_logic_ceiling(
     def largest_array(*args: object, **kwargs: object) -> None:
         seen.update(kwargs)
         kwargs["progress"]("seed 1: placing")  # the status line takes the flow's stages
+        kwargs["log"]("bipolar 1x1 on ecp5-25k: fits")  # and the search's steps
         raise HwsimError("stand-in search")
 
     monkeypatch.setattr("hwsim.hw.fpga.largest_array", largest_array)

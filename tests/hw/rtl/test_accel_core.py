@@ -174,14 +174,23 @@ def test_one_core_runs_every_mode():
     assert runs[0].cycles == runs[1].cycles == runs[2].cycles < runs[3].cycles
 
 
-def test_an_inf_or_nan_activation_sets_the_status_bit_of_its_own_command():
+@pytest.mark.parametrize("config", [
+    SMALL,
+    # One PE row with its row's shared dequantizer, 3 PE stages: each result drains in one
+    # cycle and the next may load at that edge.
+    dataclasses.replace(SMALL, rows=1, dequantizer="row", pipeline=3, bus_bytes=1),
+], ids=["2x2", "1x2-row-dequantizer"])
+def test_an_inf_or_nan_activation_sets_the_status_bit_of_its_own_command(config):
     # The PEs count an Inf/NaN activation as 0 (the golden model's decode) and flag the
     # output; the core ORs the flags of every result it drains into status bit 3, cleared when
-    # a command is accepted. Back to back on one core: a +Inf in the last tile drained (last
-    # m, last k, 6 x 10 x 40 in blocks along every dimension), so the bit is set in time for
-    # done; finite activations; a NaN and a -Inf in the first tile; a refused command.
-    specials = [((5, 39, np.inf),), (), ((0, 0, np.nan), (1, 3, -np.inf))]
-    cases = [make_case(SMALL, 6, 10, 40, 2, seed=31, specials=sp) for sp in specials]
+    # a command is accepted. Back to back on one core: a +Inf in the last tile drained only
+    # (one row tile, n = rows; last m, last k, blocks along m and k), so the bit must be set
+    # between that tile's drain and done; finite activations; a NaN and a -Inf in the first
+    # tiles of a GEMM of several row tiles; a refused command.
+    n = config.rows
+    shapes = [(6, n, 40, ((5, 39, np.inf),)), (6, n, 40, ()),
+              (6, 10, 40, ((0, 0, np.nan), (1, 3, -np.inf)))]
+    cases = [make_case(config, m, nn, k, 2, seed=31, specials=sp) for m, nn, k, sp in shapes]
     assert [c.nonfinite for c in cases] == [True, False, True]
     assert np.prod(cases[0].mapping.blocks) > 1
     dram = DramModel({}, 2)
@@ -195,14 +204,14 @@ def test_an_inf_or_nan_activation_sets_the_status_bit_of_its_own_command():
         descs.append(_relocated(case.descriptor, offset))
         offset += 4096
     descs.append(pack_descriptor(**{**GOOD, "m": 0}))
-    runs = run_commands(AccelCore(SMALL), dram, descs)
+    runs = run_commands(AccelCore(config), dram, descs)
     for case, image, run in zip(cases, images, runs[:-1], strict=True):
         assert run.status == {"busy": 0, "done": 1, "error": 0,
                               "nonfinite": int(case.nonfinite), "reason": 0}
-        assert (read_outputs(SMALL, image, dram.mem) == case.expected).all()
+        assert (read_outputs(config, image, dram.mem) == case.expected).all()
         assert run.cycles == case.model_cycles
     # Inf/NaN count as 0: the first GEMM's outputs are those of a 0 in the Inf's place.
-    zeroed = make_case(SMALL, 6, 10, 40, 2, seed=31, specials=((5, 39, 0.0),))
+    zeroed = make_case(config, 6, n, 40, 2, seed=31, specials=((5, 39, 0.0),))
     assert (cases[0].expected == zeroed.expected).all() and not zeroed.nonfinite
     assert runs[-1].status["error"] == 1 and runs[-1].status["nonfinite"] == 0
 
