@@ -159,3 +159,10 @@ def test_metrics_do_not_overflow_near_the_float32_limit() -> None:
     w = np.array([[3e38, 1.0] * 8], np.float32)
     r = quantize(w, "nvfp4")
     assert np.isfinite(r.mse) and np.isfinite(r.sqnr_db)
+
+
+def test_a_group_far_wider_than_the_rows_is_refused_before_padding() -> None:
+    # Each row would be zero-padded to the group: the working copy's size is checked first
+    # (the command line refuses any group longer than the rows before this).
+    with pytest.raises(HwsimError, match="in groups of 1000000000: a 64x1000000000"):
+        quantize(np.ones((64, 64), np.float32), "int4", group_size=10**9)
