@@ -150,21 +150,26 @@ def test_bad_descriptors_are_refused_and_leave_the_buffers_intact():
     assert (read_outputs(SMALL, case.image, dram.mem) == case.expected).all()
 
 
+def _side_by_side(cases, latency: int = 2, stride: int = 4096):
+    """One DRAM (``latency``) holding every case's image, ``stride`` beats apart, and each
+    case's descriptor and image moved there."""
+    dram, descs, images = DramModel({}, latency), [], []
+    for i, case in enumerate(cases):
+        offset = i * stride
+        dram.mem.update({offset + a: v for a, v in case.image.beats.items()})
+        images.append(dataclasses.replace(case.image, a_addr=case.image.a_addr + offset,
+                                          b_addr=case.image.b_addr + offset,
+                                          s_addr=case.image.s_addr + offset,
+                                          o_addr=case.image.o_addr + offset))
+        descs.append(_relocated(case.descriptor, offset))
+    return dram, descs, images
+
+
 def test_one_core_runs_every_mode():
     modes = ["fp3", "fp4", "int4", "int8"]
     cases = [make_case(MULTI, 6, 10, 40, 2, seed=i, family=f) for i, f in enumerate(modes)]
-    dram = DramModel({}, 2)
     # All four GEMMs' images side by side in one DRAM, run back to back on one instance.
-    descs, images, offset = [], [], 0
-    for case in cases:
-        dram.mem.update({offset + a: v for a, v in case.image.beats.items()})
-        image = dataclasses.replace(case.image, a_addr=case.image.a_addr + offset,
-                                    b_addr=case.image.b_addr + offset,
-                                    s_addr=case.image.s_addr + offset,
-                                    o_addr=case.image.o_addr + offset)
-        descs.append(_relocated(case.descriptor, offset))
-        images.append(image)
-        offset += 4096
+    dram, descs, images = _side_by_side(cases)
     runs = run_commands(AccelCore(MULTI), dram, descs)
     for case, image, run in zip(cases, images, runs, strict=True):
         assert run.status["done"] == 1
@@ -193,16 +198,7 @@ def test_an_inf_or_nan_activation_sets_the_status_bit_of_its_own_command(config)
     cases = [make_case(config, m, nn, k, 2, seed=31, specials=sp) for m, nn, k, sp in shapes]
     assert [c.nonfinite for c in cases] == [True, False, True]
     assert np.prod(cases[0].mapping.blocks) > 1
-    dram = DramModel({}, 2)
-    descs, images, offset = [], [], 0
-    for case in cases:
-        dram.mem.update({offset + a: v for a, v in case.image.beats.items()})
-        images.append(dataclasses.replace(case.image, a_addr=case.image.a_addr + offset,
-                                          b_addr=case.image.b_addr + offset,
-                                          s_addr=case.image.s_addr + offset,
-                                          o_addr=case.image.o_addr + offset))
-        descs.append(_relocated(case.descriptor, offset))
-        offset += 4096
+    dram, descs, images = _side_by_side(cases)
     descs.append(pack_descriptor(**{**GOOD, "m": 0}))
     runs = run_commands(AccelCore(config), dram, descs)
     for case, image, run in zip(cases, images, runs[:-1], strict=True):
