@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from hwsim.cli.paths import given_path
 from hwsim.errors import HwsimError
 
 
@@ -15,8 +16,10 @@ def area(
         None, "--param", "-p", help="Block parameter as key=value (repeatable)."),
     node: str = typer.Option("28nm", "--node", help="Process node of the calibration."),
     out: Path = typer.Option(Path("out/area"), "--out", "-o",
+                             parser=given_path,
                              help="Folder for area.json, area.txt, subblocks.png."),
-    cache: Path = typer.Option(None, "--cache", help="Folder of cached netlists and costs "
+    cache: Path = typer.Option(None, "--cache", parser=given_path,
+                               help="Folder of cached netlists and costs "
                                "(default: $HWSIM_CACHE_DIR, else $XDG_CACHE_HOME/hwsim or "
                                "~/.cache/hwsim; HWSIM_CACHE_DIR= turns it off)."),
 ) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from hwsim.cli.paths import given_path
 from hwsim.errors import HwsimError
 
 app = typer.Typer(help="Number formats: list them, show code tables, compare quantization error.",
@@ -123,15 +124,18 @@ def compare_cmd(
         "int4,int4_asym,fp4_e2m1,bitmod4,ant4,olive4,mxfp4,nvfp4,nf4,int8,bitmod3,int3",
         "--formats", "-f", help="Comma-separated format names."),
     tensor: Path | None = typer.Option(
-        None, "--tensor", help="A .npy weight (out_features, in_features); default: synthetic "
-        "Gaussian with outliers."),
+        None, "--tensor", parser=given_path,
+        help="A .npy weight (out_features, in_features); default: synthetic Gaussian with "
+        "outliers."),
     shape: str | None = typer.Option(None, help="Shape of the synthetic tensor, ROWSxCOLS "
                                      "(default 1024x1024)."),
     seed: int | None = typer.Option(None, help="Seed of the synthetic tensor (default 0)."),
     group_size: int | None = typer.Option(None, help="Group size (default: each format's)."),
     out: Path = typer.Option(Path("out/dtypes-compare"), "--out", "-o",
+                             parser=given_path,
                              help="Output folder: compare.csv, every column of the table."),
     csv: Path | None = typer.Option(None, "--csv", hidden=True,
+                                    parser=given_path,
                                     help="Deprecated: also write the CSV to this file."),
 ) -> None:
     """Quantize one tensor in several formats and compare their error and storage cost."""

@@ -22,6 +22,8 @@ from typing import Any
 
 import typer
 
+from hwsim.cli.paths import given_path
+
 DEFAULT_FORMATS = "int4,fp4_e2m1,bitmod4,ant4,olive4,mxfp4,nf4"
 _DEMO = "minilm"
 
@@ -77,7 +79,8 @@ def quantize(
     histogram_layer: str | None = typer.Option(
         None, "--histogram-layer", help="Layer whose weight histogram is drawn under each "
         "format's grid (default: the worst layer of the first format)."),
-    out: Path = typer.Option(Path("out/quantize"), "--out", "-o", help="Output folder."),
+    out: Path = typer.Option(Path("out/quantize"), "--out", "-o", parser=given_path,
+                             help="Output folder."),
 ) -> None:
     """Quantize every linear layer in every format: error per layer, model size per format."""
     from rich.console import Console
@@ -155,15 +158,17 @@ def fidelity(
     formats: str = typer.Option(DEFAULT_FORMATS, "--formats", "-f",
                                 help="Comma-separated format names."),
     texts: Path | None = typer.Option(
-        None, "--texts", "-t", help="Causal LMs: text file for perplexity (required). "
-        "Encoders: one text per line (default: hwsim's own retrieval set)."),
+        None, "--texts", "-t", parser=given_path,
+        help="Causal LMs: text file for perplexity (required). Encoders: one text per line "
+        "(default: hwsim's own retrieval set)."),
     group_size: int | None = typer.Option(None, "--group-size", "-g",
                                           help="Group size (default: each format's own)."),
     max_length: int | None = typer.Option(None, "--max-length",
                                           help="Tokens per text / perplexity window "
                                           "(default: the model's, at most 512; at most "
                                           "the model's positions)."),
-    out: Path = typer.Option(Path("out/fidelity"), "--out", "-o", help="Output folder."),
+    out: Path = typer.Option(Path("out/fidelity"), "--out", "-o", parser=given_path,
+                             help="Output folder."),
     figure_format: str = typer.Option("png", "--figure-format",
                                       help="Figure files: any of png,pdf,svg, comma-separated."),
 ) -> None:
@@ -277,7 +282,8 @@ def _tradeoff_text_table(table: Any, y: str, y_label: str, costed: bool) -> Any:
 
 
 def tradeoff(
-    folder: Path = typer.Argument(..., help="Folder written by `hwsim quantize` (summary.csv) "
+    folder: Path = typer.Argument(..., parser=given_path,
+                                  help="Folder written by `hwsim quantize` (summary.csv) "
                                   "and optionally `hwsim fidelity` (fidelity.csv)."),
     workload: str | None = typer.Option(None, "--workload", "-w",
                                         help="Workload YAML or bundled example to cost each "
@@ -293,6 +299,7 @@ def tradeoff(
                                       "energy, latency (both need --workload) or bits "
                                       "(default: energy with a workload, else bits)."),
     out: Path | None = typer.Option(None, "--out", "-o",
+                                    parser=given_path,
                                     help="Output folder (default: FOLDER)."),
     figure_format: str = typer.Option("png", "--figure-format",
                                       help="Figure files: any of png,pdf,svg, comma-separated."),

@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from hwsim.cli.paths import given_path
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
 
@@ -58,6 +59,7 @@ def synth(
     dsp: bool = typer.Option(False, "--dsp/--no-dsp",
                              help="Map multiplies to hard DSPs (off: compare fabric cost)."),
     out: Path = typer.Option(Path("out/synth"), "--out", "-o",
+                             parser=given_path,
                              help="Folder: one subfolder per block (Verilog, Yosys log, "
                              "stat) and synth.json."),
 ) -> None:
@@ -141,6 +143,7 @@ def fpga(
     timeout: int = _timeout_option(" (a large core's routing can need more than the default)"),
     placer: str = _placer_option(),
     out: Path = typer.Option(Path("out/fpga"), "--out", "-o",
+                             parser=given_path,
                              help="Folder for fpga.json, hardware.yaml and the tool logs."),
 ) -> None:
     """Place and route an RTL block on an FPGA: utilization, fmax, critical path.
@@ -234,6 +237,7 @@ def fpga_scale(
     memory: str = typer.Option("sdram16", "--memory",
                                help="Board DRAM of the design points written."),
     out: Path = typer.Option(Path("out/fpga-scale"), "--out", "-o",
+                             parser=given_path,
                              help="Folder: scaling.json/.md, scaling.png, one hardware YAML "
                              "per kind, and every build's files."),
 ) -> None:

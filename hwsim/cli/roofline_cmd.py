@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from hwsim.cli.paths import given_path
 from hwsim.errors import HwsimError
 
 
@@ -18,6 +19,7 @@ def roofline(
         "a6000, bitmod, ant, olive, fp16, dint, int8-systolic) or a machine YAML; default: the "
         "workload's 'hardware'."),
     out: Path = typer.Option(Path("out/roofline"), "--out", "-o",
+                             parser=given_path,
                              help="Folder for roofline.csv/.md, summary.json and the plots."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the figures."),
     figure_format: str | None = typer.Option(

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from hwsim.cli.paths import given_path
 from hwsim.errors import HwsimError
 
 # The embedded default when neither --hardware nor the workload names one.
@@ -101,6 +102,7 @@ def run(
         [], "--set", "-s", help="Override one field of the main hardware, e.g. "
         "--set array.rows=64 --set dram.bytes_per_cycle=64 (repeatable)."),
     out: Path = typer.Option(Path("out/run"), "--out", "-o",
+                             parser=given_path,
                              help="Folder for summary.json, layers.csv and the plots."),
     figure_format: str = typer.Option("png", "--figure-format",
                                       help="Figure files: any of png,pdf,svg, comma-separated."),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from hwsim.cli.paths import given_path
 from hwsim.errors import HwsimError, Interrupted
 
 _EXAMPLES = Path(__file__).resolve().parent.parent / "sweep" / "examples"
@@ -32,6 +33,7 @@ def sweep(
         help="Sweep file, or a bundled example: decode-shape-format, buffer-bandwidth, "
         "llama2-decode-1000, optuna-nsga2."),
     out: Path = typer.Option(None, "--out", "-o",
+                             parser=given_path,
                              help="Output folder: results, plots and the resumable store "
                              "(default: out/sweep)."),
     workers: int = typer.Option(None, "--workers", "-j",
@@ -41,6 +43,7 @@ def sweep(
     address: str = typer.Option(None, "--address",
                                 help="A running Dask scheduler, e.g. tcp://10.0.0.5:8786."),
     report: Path = typer.Option(None, "--report",
+                                parser=given_path,
                                 help="Re-render the tables and plots of a sweep folder "
                                 "from its stored results, without simulating."),
     objectives: str = typer.Option(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from hwsim.cli.paths import given_path
 from hwsim.errors import HwsimError
 
 
@@ -14,6 +15,7 @@ def verilog(
     param: list[str] = typer.Option(
         None, "--param", "-p", help="Block parameter as key=value (repeatable)."),
     out: Path = typer.Option(Path("out/verilog"), "--out", "-o",
+                             parser=given_path,
                              help="Folder for <name>.v and <name>.json."),
     list_: bool = typer.Option(False, "--list", help="List the blocks and their parameters."),
 ) -> None:
