@@ -21,7 +21,9 @@ defaults are FlashAttention-2's forward tile for head_dim 128).
   blocks are cut into ``splits`` parts, each writes a partial context and its softmax
   statistics (``query_group x (head_dim + 2)`` FP32 values) to memory, and a combine pass
   reads them back and writes O. ``splits: 1`` is the unsplit kernel; a GPU splits to fill
-  its multiprocessors, which costs that partial-result traffic.
+  its multiprocessors, which costs that partial-result traffic. A step never has more parts
+  than key blocks (an early, short step fewer); a ``splits`` that no decode step of the
+  workload can use is refused (`decode_key_blocks`).
 
 The three operators keep their names and shapes (``attn_qk``, ``softmax``, ``attn_sv``);
 a fused kernel attaches a `FusedAttention` to each, which gives the work and the traffic.
@@ -39,6 +41,7 @@ __all__ = [
     "AttentionKernel",
     "FusedAttention",
     "FusedBlocks",
+    "decode_key_blocks",
     "fused_blocks",
 ]
 
@@ -133,6 +136,23 @@ def fused_blocks(tokens: np.ndarray, kv_len: np.ndarray, kernel: AttentionKernel
     last = np.roll(first, -1)
     return FusedBlocks(step=step[tile_q], q_tokens=q_tokens[tile_q], keys=keys,
                        first_kv=first, last_kv=last, q_block=tile_q)
+
+
+def decode_key_blocks(kv_len: np.ndarray, kernel: AttentionKernel,
+                      window: int | None) -> np.ndarray:
+    """Key blocks a decode step (one query token) visits: `fused_blocks` of one-token steps,
+    in closed form, so that a workload's every decode step can be checked without tiling it
+    (`hwsim.workloads.spec` bounds ``splits`` by it)."""
+    kv_len = np.asarray(kv_len, dtype=np.int64)
+    bkv = kernel.block_kv
+    query = kv_len - 1
+    if kernel.causal:
+        lo = np.zeros_like(query) if window is None else np.maximum(query - window + 1, 0)
+        hi = query
+    else:
+        lo = np.zeros_like(query)
+        hi = (kv_len if window is None else np.minimum(kv_len, window)) - 1
+    return hi // bkv - lo // bkv + 1
 
 
 @dataclass(frozen=True, eq=False)

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -75,7 +76,7 @@ from hwsim.limits import (
     SAFE_COUNT,
     check_count,
 )
-from hwsim.workloads.attention import AttentionKernel
+from hwsim.workloads.attention import AttentionKernel, decode_key_blocks
 from hwsim.workloads.examples import resolve_workload_path
 from hwsim.workloads.hf_config import model_from_hf_config, model_from_hf_dict
 from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
@@ -460,6 +461,10 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     else:
         batch = spec.batch if isinstance(spec.batch, int) else len(spec.batch)
         prompt, generate = spec.prompt_tokens or 0, spec.generate_tokens or 0
+    attention = spec.attention.resolve()
+    if spec.attention.splits is not None and model is not None:
+        lengths = [(r.prompt_tokens, r.generate_tokens) for r in requests] or [(prompt, generate)]
+        _check_splits(attention, lengths, model.sliding_window, source)
     if model is not None and spec.prompt_tokens is not None and spec.generate_tokens is not None:
         reach = spec.prompt_tokens + spec.generate_tokens - 1
         if reach > model.max_context:
@@ -483,10 +488,34 @@ def workload_from_dict(data: Any, source: str = "<dict>",
         logits=spec.logits,
         gemms=gemms,
         description=spec.description,
-        attention=spec.attention.resolve(),
+        attention=attention,
         requests=requests,
         serving=policy,
     )
+
+
+def _check_splits(kernel: AttentionKernel, lengths: list[tuple[int, int]],
+                  window: int | None, source: str) -> None:
+    """``attention.splits`` no larger than the key blocks of the widest decode step.
+
+    The cost model splits each step into at most as many parts as it has key blocks (an early,
+    short step fewer), as flash-decoding does; a value no step can use would be ignored.
+    """
+    # A sequence of prompt p and g generated tokens decodes at KV lengths p + 1 .. p + g - 1.
+    # Without a window the widest step is the last; with one, the count repeats every
+    # block_kv positions, so a sequence's last block_kv steps hold its widest.
+    kv = [np.arange(max(p + 1, p + g - kernel.block_kv), p + g) for p, g in lengths if g > 1]
+    what = f"attention.splits: {kernel.splits} parts of a decode step's keys (split-K)"
+    if not kv:
+        if kernel.splits == 1:  # the default, given: nothing to split, nothing ignored
+            return
+        raise HwsimError(f"{source}: {what}, but no sequence has a decode step "
+                         "(generate_tokens 1); leave splits out")
+    widest = int(decode_key_blocks(np.unique(np.concatenate(kv)), kernel, window).max())
+    if kernel.splits > widest:
+        raise HwsimError(f"{source}: {what}, but no decode step visits more than {widest} "
+                         f"key block{'s' if widest > 1 else ''} of block_kv {kernel.block_kv}; "
+                         f"give splits {'1..' if widest > 1 else ''}{widest}")
 
 
 def _size_problems(spec: _WorkloadIn) -> list[str]:

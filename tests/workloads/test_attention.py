@@ -6,7 +6,7 @@ import pytest
 from hwsim.errors import HwsimError
 from hwsim.reports.roofline import analyze, load_machine
 from hwsim.workloads import operators, workload_from_dict
-from hwsim.workloads.attention import AttentionKernel, fused_blocks
+from hwsim.workloads.attention import AttentionKernel, decode_key_blocks, fused_blocks
 
 
 def _ops(prompt=256, generate=1, **attention):
@@ -56,7 +56,7 @@ def test_fused_roofline_traffic_by_hand():
 
 
 def test_split_k_decode_writes_and_reads_partials():
-    # One decode step at KV length 257: 5 key blocks of 64, so 4 splits are possible; each
+    # One decode step at KV length 257: 5 key blocks of 64, so up to 5 splits; 4 here, each
     # writes a partial context and two statistics (130 FP32 values), read back to combine.
     ops = _ops(generate=2, kernel="fused", splits=4)
     table = analyze(list(ops.values()), load_machine("a100-40g")).set_index(["stage", "op"])
@@ -74,3 +74,55 @@ def test_split_k_decode_writes_and_reads_partials():
 def test_bad_attention_settings_are_one_line(attention, match):
     with pytest.raises(HwsimError, match=match):
         _ops(**attention)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("window", [None, 1, 50, 64, 100, 300])
+@pytest.mark.parametrize("block_kv", [1, 16, 64, 100])
+def test_decode_key_blocks_is_fused_blocks_of_one_token_steps(causal, window, block_kv):
+    kv = np.arange(1, 700)
+    kernel = AttentionKernel("fused", causal, 128, block_kv)
+    tiled = np.bincount(fused_blocks(np.ones_like(kv), kv, kernel, window).step,
+                        minlength=kv.shape[0])
+    assert decode_key_blocks(kv, kernel, window).tolist() == tiled.tolist()
+
+
+def _workload(model="llama-2-7b", **keys):
+    return workload_from_dict({"model": model, **keys}, source="w.yaml")
+
+
+def test_splits_are_bounded_by_the_widest_decode_step():
+    fused = {"kernel": "fused"}
+    # The last decode step is at KV length 256 + 2 - 1 = 257: 5 blocks of 64.
+    assert _workload(prompt_tokens=256, generate_tokens=2,
+                     attention={**fused, "splits": 5}).attention.splits == 5
+    with pytest.raises(HwsimError, match=r"^w.yaml: attention.splits: 6 parts .* no decode step "
+                       r"visits more than 5 key blocks of block_kv 64; give splits 1..5$"):
+        _workload(prompt_tokens=256, generate_tokens=2, attention={**fused, "splits": 6})
+    # A longer generation reaches a sixth block (KV length 321 at its last step).
+    _workload(prompt_tokens=256, generate_tokens=66, attention={**fused, "splits": 6})
+    with pytest.raises(HwsimError, match=r"no sequence has a decode step \(generate_tokens 1\)"):
+        _workload(prompt_tokens=256, generate_tokens=1, attention={**fused, "splits": 2})
+    _workload(prompt_tokens=256, generate_tokens=1, attention={**fused, "splits": 1})
+    # A request trace: its longest sequence decides (prompt 1000 + 9 decode steps: 16 blocks).
+    trace = {"requests": [{"prompt_tokens": 100, "generate_tokens": 2},
+                          {"prompt_tokens": 1000, "generate_tokens": 10}]}
+    _workload(**trace, attention={**fused, "splits": 16})
+    with pytest.raises(HwsimError, match=r"more than 16 key blocks"):
+        _workload(**trace, attention={**fused, "splits": 17})
+
+
+def test_splits_under_a_sliding_window_count_the_blocks_the_window_spans():
+    # Mistral-7B's 4096-token window over 64-key blocks: 64 blocks when the window starts on
+    # a block boundary, 65 when it straddles one. Here the last step (query 8191, window from
+    # 4096) spans 64, the one before it 65: the widest step is not the last.
+    fused = {"kernel": "fused"}
+    _workload("mistral-7b", prompt_tokens=8000, generate_tokens=193,
+              attention={**fused, "splits": 65})
+    with pytest.raises(HwsimError, match=r"more than 65 key blocks"):
+        _workload("mistral-7b", prompt_tokens=8000, generate_tokens=193,
+                  attention={**fused, "splits": 66})
+    # Before the window is full the count grows with the KV length, as without one.
+    with pytest.raises(HwsimError, match=r"more than 3 key blocks"):
+        _workload("mistral-7b", prompt_tokens=128, generate_tokens=2,
+                  attention={**fused, "splits": 4})
