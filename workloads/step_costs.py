@@ -57,7 +57,9 @@ class CachedStepCoster:
         reach = [np.arange(r.prompt_tokens + 1, r.prompt_tokens + r.generate_tokens)
                  for r in w.requests if r.generate_tokens > 1]
         kv = np.unique(np.concatenate(reach)) if reach else np.zeros(0, dtype=np.int64)
-        batch = np.arange(1, (w.serving.max_batch if w.serving else 1) + 1)
+        # A step never holds more sequences than the trace has, whatever max_batch allows.
+        most = min(w.serving.max_batch, len(w.requests)) if w.serving else 1
+        batch = np.arange(1, most + 1)
         for stage in ("prefill", "decode"):
             self._fill_linear(stage, batch)
             if kv.size:

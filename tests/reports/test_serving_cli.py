@@ -81,6 +81,18 @@ def test_roofline_identical_simultaneous_requests_are_the_batched_roofline():
     assert run.step_s.tolist() == pytest.approx(steps.tolist(), rel=1e-12)
 
 
+def test_a_batch_limit_beyond_the_trace_costs_no_more_than_the_trace():
+    # A step never holds more sequences than the trace has: max_batch 10**12 is the trace's
+    # 3 (its step costs were once tabulated for every batch up to max_batch: a MemoryError).
+    machine = load_machine("a100-40g")
+    runs = [roofline_serving(workload_from_dict(
+        {"model": "llama-2-7b", "requests": [{"prompt_tokens": 100, "generate_tokens": 5}] * 3,
+         "serving": {"max_batch": most, "max_tokens_per_step": None}}), machine)
+        for most in (3, 10**12)]
+    assert runs[1].step_s.tolist() == runs[0].step_s.tolist()
+    assert runs[1].e2e_s.tolist() == runs[0].e2e_s.tolist()
+
+
 def test_roofline_cli_serves_the_trace(run_cli, served, tmp_path):
     code, cap = run_cli("roofline", str(served), "-H", "a100-40g", "--out", str(tmp_path / "r"))
     assert code == 0, cap.err
