@@ -426,10 +426,20 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     default = _resolve_precision(spec.weights, "weights", errors, ref_k)
     overrides: list[tuple[str, Precision]] = []
     allowed = WEIGHT_CLASSES + linear_names()
+    present = _override_targets(model, gemms)
     for key, p in spec.weights.overrides.items():
         if key not in allowed:
             errors.append(f"weights.overrides.{key}: unknown layer class or name (allowed: "
                           f"{', '.join(allowed)})")
+            continue
+        if present is not None and key not in present:
+            # A valid name the workload lacks (fc1 on Llama, router on a dense model, ffn on
+            # raw GEMMs) would change nothing: say so rather than run without it.
+            errors.append(f"weights.overrides.{key}: " + (
+                f"{model.name} has no layer of this name or class (its layers and classes: "
+                f"{', '.join(present)})" if model is not None else
+                f"none of the gemms is named {key} (an override of a gemms workload names "
+                f"one of its GEMMs: {', '.join(present)})"))
             continue
         if key == "embed" and model is not None and model.tie_embeddings:
             errors.append(f"weights.overrides.embed: {model.name} ties its embedding to "
@@ -618,6 +628,15 @@ def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
                          "modelled yet; give prompt_tokens/generate_tokens instead")
     validate_requests(requests, where, model.max_context, model.name, policy, locate)
     return tuple(requests), policy
+
+
+def _override_targets(model: ModelConfig | None, gemms: tuple[Gemm, ...]) -> list[str] | None:
+    """The `weights.overrides` keys that apply to a model's layers or to the gemms (`None`
+    when neither resolved: their own errors are reported instead)."""
+    if model is not None:
+        names = [n for lin in linear_layers(model) for n in (lin.name, lin.op_class)]
+        return list(dict.fromkeys([*names, "embed"]))
+    return [g.name for g in gemms] or None
 
 
 def _check_groups(weights: WeightPrecision, given: dict[str, _PrecisionIn],

@@ -106,6 +106,27 @@ def test_missing_keys_and_tied_embedding_override() -> None:
     assert "expected a mapping" in _err([1, 2])
 
 
+def test_an_override_the_workload_has_no_layer_for_is_refused() -> None:
+    # Each named a real layer of some model, so it passed the name check and changed nothing.
+    dense = {**BASE, "model": "llama-2-7b"}
+    for key in ("router", "fc1", "expert_up_proj"):
+        assert (f"weights.overrides.{key}: llama-2-7b has no layer of this name or class "
+                "(its layers and classes: q_proj, attn_proj,") in _err(
+            {**dense, "weights": {"format": "int4", "overrides": {key: {"bits": 8}}}})
+    g = [{"name": "q_proj", "m": 4, "n": 64, "k": 64}]
+    assert ("weights.overrides.ffn: none of the gemms is named ffn (an override of a gemms "
+            "workload names one of its GEMMs: q_proj)") in _err(
+        {"gemms": g, "weights": {"format": "int4", "group_size": 32,
+                                 "overrides": {"ffn": {"bits": 8}}}})
+    # What a workload does have stays allowed: a class, a name, a GEMM's name, the embedding.
+    for key in ("ffn", "down_proj", "embed", "lm_head"):
+        workload_from_dict({**dense, "weights": {"format": "int4",
+                                                 "overrides": {key: {"bits": 8}}}})
+    w = workload_from_dict({"gemms": g, "weights": {"format": "int4", "group_size": 32,
+                                                    "overrides": {"q_proj": {"bits": 8}}}})
+    assert w.weights.for_layer("q_proj", "gemm").bits_at(64) == 8
+
+
 def test_gemms_exclude_model_keys_and_check_group_size() -> None:
     g = [{"name": "g", "m": 4, "n": 64, "k": 64}]
     assert "model: not allowed together with 'gemms'" in _err({**BASE, "gemms": g})
