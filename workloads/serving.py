@@ -58,6 +58,7 @@ __all__ = [
     "StepShape",
     "percentiles",
     "read_trace_csv",
+    "read_trace_rows",
     "serve",
     "validate_requests",
 ]
@@ -255,21 +256,32 @@ def read_trace_csv(path: Path) -> list[Request]:
         HwsimError: unreadable file, wrong header, a value that is not a number / a positive
             integer (names the file and line).
     """
+    return [r for _, r in read_trace_rows(path)]
+
+
+def read_trace_rows(path: Path) -> list[tuple[int, Request]]:
+    """`read_trace_csv` with the line each request starts on, for later messages (blank
+    lines and quoted values over several lines make it differ from the request's index)."""
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
             raise HwsimError(f"{path}: {path.stat().st_size:,} bytes is above the limit of "
                              f"{MAX_CONFIG_BYTES:,} for a request trace")
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+        # utf-8-sig: a spreadsheet's byte-order mark is not part of the header.
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            rows, line = [], 1
+            for row in reader:
+                rows.append((line, row))
+                line = reader.line_num + 1
     except OSError as exc:
         raise HwsimError(f"{path}: cannot read the request trace "
                          f"({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise HwsimError(f"{path}: not a text CSV file") from None
-    if not rows or tuple(c.strip() for c in rows[0]) != TRACE_COLUMNS:
+    if not rows or tuple(c.strip() for c in rows[0][1]) != TRACE_COLUMNS:
         raise HwsimError(f"{path}: line 1: expected the header {','.join(TRACE_COLUMNS)}")
     out = []
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != 3:
@@ -289,7 +301,7 @@ def read_trace_csv(path: Path) -> list[Request]:
                 raise HwsimError(f"{path}: line {line}: {name} {raw!r} is not a positive "
                                  "integer")
             ints.append(value)
-        out.append(Request(arrival, ints[0], ints[1]))
+        out.append((line, Request(arrival, ints[0], ints[1])))
     return out
 
 

@@ -81,7 +81,7 @@ from hwsim.workloads.examples import resolve_workload_path
 from hwsim.workloads.hf_config import model_from_hf_config, model_from_hf_dict
 from hwsim.workloads.inventory import WEIGHT_CLASSES, linear_layers, linear_names
 from hwsim.workloads.models import ModelConfig, get_model
-from hwsim.workloads.serving import Request, ServingPolicy, read_trace_csv, validate_requests
+from hwsim.workloads.serving import Request, ServingPolicy, read_trace_rows, validate_requests
 
 __all__ = [
     "Gemm",
@@ -595,13 +595,14 @@ def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
             path = Path(spec.requests).expanduser()
             if not path.is_absolute() and base is not None:
                 path = base / path
-            requests = read_trace_csv(path)
+            rows = read_trace_rows(path)
+            requests = [r for _, r in rows]
             where = str(path)
             check_count(len(requests), MAX_REQUESTS, f"{path}: requests",
                         "requests of a trace, each costed step by step")
 
             def locate(i: int) -> str:  # a CSV trace names the request's line
-                return f"{path}: line {i + 2}"
+                return f"{path}: line {rows[i][0]}"
         else:
             requests = []
             for i, item in enumerate(spec.requests):

@@ -137,3 +137,24 @@ def test_csv_trace(tmp_path):
     header.write_text("time,prompt,gen\n", encoding="utf-8")
     with pytest.raises(HwsimError, match=r"h.csv: line 1: expected the header"):
         read_trace_csv(header)
+
+
+@pytest.mark.parametrize(("text", "line", "problem"), [
+    # Blank lines are lines: the request out of order is on line 6, not the third request's 4.
+    ("0,10,5\n\n\n0.5,20,5\n0.1,10,5\n", 6, "arrival_s 0.1 is before the previous"),
+    ("0,10,5\n\n\n\n1,4000,500\n", 6, r"prompt_tokens \+ generate_tokens - 1 = 4499 is beyond"),
+    # A quoted value over two lines: the next request starts on line 4.
+    ('"0\n",10,5\n0.1,10,\n', 4, "generate_tokens '' is not a positive integer"),
+])
+def test_csv_errors_name_the_request_s_own_line(tmp_path, text, line, problem):
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,prompt_tokens,generate_tokens\n" + text, encoding="utf-8")
+    with pytest.raises(HwsimError, match=rf"t.csv: line {line}: {problem}"):
+        workload_from_dict({**BASE, "requests": "t.csv"}, source="w.yaml", base_dir=tmp_path)
+
+
+def test_csv_trace_with_a_byte_order_mark(tmp_path):
+    # Spreadsheets save UTF-8 CSV with a byte-order mark; it was read as part of the header.
+    trace = tmp_path / "t.csv"
+    trace.write_bytes(b"\xef\xbb\xbfarrival_s,prompt_tokens,generate_tokens\r\n0,12,3\r\n")
+    assert read_trace_csv(trace) == [Request(0.0, 12, 3)]
