@@ -21,12 +21,13 @@ __all__ = [
     "RtlSource",
 ]
 
-# Unknown keys are errors; numbers may come as YAML ints or floats.
+# Unknown keys are errors; numbers may come as YAML ints or floats, but not as booleans or
+# quoted text (lax pydantic took `clock_mhz: true` for 1 MHz).
 CONFIG = ConfigDict(extra="forbid", strict=False)
 PosInt = Annotated[int, Field(strict=True, gt=0)]
 NonNegInt = Annotated[int, Field(strict=True, ge=0)]
-PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PosFloat = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
 Bits = Annotated[int, Field(strict=True, gt=0, le=32)]
 # Register stages of a PE's datapath: more than any PE pipeline built or published (the BitMoD
 # PE has up to 6, the MACs 2), bounded so a typo cannot turn into a billion-cycle fill.
@@ -48,6 +49,17 @@ def _number_or_rtl(value: Any) -> float | str:
 NonNegFloatOrRtl = Annotated[float | str, PlainValidator(_number_or_rtl)]
 
 
+def _param_value(value: Any) -> int | str:
+    # One message for the two types a block parameter takes (a union reported both).
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"expected an integer or a name, got {value!r}")
+
+
+# A value of an RTL block's parameter; the block's registry checks its range.
+ParamValue = Annotated[int | str, PlainValidator(_param_value)]
+
+
 @dataclass(frozen=True)
 class RtlSource:
     """The RTL block whose gate-level cost stands for a PE's ``rtl`` figures.
@@ -59,7 +71,7 @@ class RtlSource:
 
     __pydantic_config__ = CONFIG
     block: str
-    params: dict[str, int | str] = field(default_factory=dict)
+    params: dict[str, ParamValue] = field(default_factory=dict)
     node: str = "28nm"
     format: str | None = None
     derived: tuple[str, ...] = ()

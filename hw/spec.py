@@ -195,7 +195,7 @@ class WeightStorage:
     __pydantic_config__ = _CFG
     format: str | None = None
     group_size: PosInt | None = None
-    bits: Annotated[float, Field(gt=0, le=64, allow_inf_nan=False)] | None = None
+    bits: Annotated[float, Field(strict=True, gt=0, le=64, allow_inf_nan=False)] | None = None
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ class HardwareSpec:
     dram: DramSpec
     decode_array: ArraySpec | None = None
     weights: WeightStorage | None = None
-    energy_overhead: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = 1.0
+    energy_overhead: Annotated[float, Field(strict=True, ge=1.0, allow_inf_nan=False)] = 1.0
     leakage_mw: NonNegFloat = 0.0
     other_area_mm2: NonNegFloat = 0.0
     sram_mm2_per_kib: NonNegFloat = SRAM_MM2_PER_KIB

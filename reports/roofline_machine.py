@@ -119,7 +119,8 @@ class Machine:
         return max(fits)
 
 
-PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Numbers, not booleans or quoted text (YAML ints are numbers).
+PosFloat = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 
 
 class _PeakIn(BaseModel):
@@ -135,7 +136,7 @@ class _MachineIn(BaseModel):
     description: str = ""
     memory_bandwidth_gb_per_s: PosFloat
     memory_capacity_gib: PosFloat
-    onchip_mib: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    onchip_mib: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 0.0
     vector_tflops: PosFloat
     compute: Annotated[list[_PeakIn], Field(min_length=1)]
 
@@ -153,6 +154,12 @@ def machine_from_dict(data: object, source: str = "<dict>") -> Machine:
         m = _MachineIn.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc, source, _MachineIn) from None
+    seen: dict[tuple[float, float], int] = {}
+    for i, p in enumerate(m.compute):
+        first = seen.setdefault((p.a_bits, p.b_bits), i)
+        if first != i:  # the faster one was taken without a word
+            raise HwsimError(f"{source}: compute[{i}]: a second {p.a_bits:g}x{p.b_bits:g}-bit "
+                             f"path (compute[{first}] is one); give each operand pair once")
     return Machine(
         name=m.name,
         description=m.description,

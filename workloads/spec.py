@@ -59,6 +59,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
     ValidationError,
     field_validator,
     model_validator,
@@ -225,7 +227,7 @@ class Workload:
 PosInt = Annotated[int, Field(strict=True, gt=0)]
 # An element takes at least one bit: below that hwsim would need an entropy coder it does not
 # model. NaN and infinities are refused (allow_inf_nan) for mappings built in Python too.
-Bits = Annotated[float, Field(ge=1, le=64, allow_inf_nan=False)]
+Bits = Annotated[float, Field(strict=True, ge=1, le=64, allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -261,7 +263,7 @@ class _GemmIn(_Strict):
 
 class _AttentionIn(_Strict):
     kernel: Literal["naive", "fused"] = "naive"
-    causal: bool | None = None
+    causal: StrictBool | None = None
     block_q: PosInt | None = None
     block_kv: PosInt | None = None
     splits: PosInt | None = None
@@ -288,7 +290,7 @@ class _AttentionIn(_Strict):
 
 
 class _RequestIn(_Strict):
-    arrival_s: float = 0.0
+    arrival_s: StrictFloat = 0.0
     prompt_tokens: PosInt
     generate_tokens: PosInt
 
@@ -296,7 +298,7 @@ class _RequestIn(_Strict):
 class _ServingIn(_Strict):
     max_batch: PosInt = 32
     max_tokens_per_step: PosInt | None = 2048
-    chunked_prefill: bool = True
+    chunked_prefill: StrictBool = True
 
     @model_validator(mode="after")
     def _room_for_decodes(self) -> _ServingIn:

@@ -104,6 +104,14 @@ def test_area_by_hand():
          r"weights.group_size: fp16 is a plain cast without scales or groups"),
         ({"weights": {"format": "olive4", "group_size": 63}},
          r"weights.group_size: 63 is odd; olive4 pairs"),
+        # Lax pydantic took true for 1 (a 1 MHz clock) and "1000" for 1000.
+        ({"clock_mhz": True}, r"clock_mhz: Input should be a valid number"),
+        ({"clock_mhz": "1000"}, r"clock_mhz: Input should be a valid number"),
+        ({"energy_overhead": True}, r"energy_overhead: Input should be a valid number"),
+        ({"dram": {"bytes_per_cycle": True}}, r"dram.bytes_per_cycle: Input should be a valid"),
+        ({"pe": {"kind": "bitmod", "energy_pj_per_cycle": "rtl", "area_um2": "rtl",
+                 "rtl": {"block": "bitmod_pe", "params": {"k": True}}}},
+         r"pe.rtl.params.k: expected an integer or a name, got True"),
     ],
 )
 def test_bad_hardware_names_the_yaml_path(patch, message):

@@ -96,6 +96,16 @@ def test_machine_errors_name_the_key() -> None:
                            "compute": [{"a_bits": 16, "b_bits": 16, "tflops": 0}]}, "m.yaml")
     with pytest.raises(HwsimError, match="bandwidth: unknown key"):
         machine_from_dict({"name": "x", "bandwidth": 1}, "m.yaml")
+    good = {"name": "x", "memory_bandwidth_gb_per_s": 1, "memory_capacity_gib": 1,
+            "vector_tflops": 1, "compute": [{"a_bits": 16, "b_bits": 16, "tflops": 1}]}
+    # A boolean is no bandwidth (lax parsing took true for 1 GB/s).
+    with pytest.raises(HwsimError, match=r"m.yaml: memory_bandwidth_gb_per_s: Input should be "
+                                         r"a valid number"):
+        machine_from_dict({**good, "memory_bandwidth_gb_per_s": True}, "m.yaml")
+    # Two paths for one operand pair: the faster was taken without a word.
+    with pytest.raises(HwsimError, match=r"m.yaml: compute\[1\]: a second 16x16-bit path "
+                                         r"\(compute\[0\] is one\)"):
+        machine_from_dict({**good, "compute": good["compute"] * 2}, "m.yaml")
 
 
 def _machine(bw_gb_per_s: float, tflops: float) -> Machine:

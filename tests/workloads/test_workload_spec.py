@@ -92,10 +92,22 @@ def test_unknown_format_names_the_yaml_path_and_suggests() -> None:
          "weights.group_size: 127 is odd; olive4 pairs neighbouring weights"),
         ({"model": "llama-9b"}, "model: unknown model 'llama-9b'"),
         ({"logits": "first"}, "logits: Input should be 'all' or 'last'"),
+        # Lax pydantic read true as 1 bit, "yes" as true and "no" as false.
+        ({"weights": {"bits": True}}, "weights.bits: Input should be a valid number"),
+        ({"attention": {"kernel": "fused", "causal": "yes"}},
+         "attention.causal: Input should be a valid boolean"),
     ],
 )
 def test_bad_values_are_reported_with_their_path(patch: dict, expected: str) -> None:
     assert expected in _err({**BASE, **patch})
+
+
+def test_a_trace_takes_numbers_and_booleans_not_text() -> None:
+    one = {"prompt_tokens": 4, "generate_tokens": 2}
+    assert "requests[0].arrival_s: Input should be a valid number" in _err(
+        {"model": "llama-2-7b", "requests": [{**one, "arrival_s": True}]})
+    assert "serving.chunked_prefill: Input should be a valid boolean" in _err(
+        {"model": "llama-2-7b", "requests": [one], "serving": {"chunked_prefill": "no"}})
 
 
 def test_missing_keys_and_tied_embedding_override() -> None:
