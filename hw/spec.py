@@ -71,8 +71,10 @@ from hwsim.files import read_yaml
 from hwsim.hw._schema import CONFIG as _CFG
 from hwsim.hw._schema import AccBits, NonNegFloat, NonNegInt, PosFloat, PosInt, RtlSource
 from hwsim.hw.core_rules import (
+    ACTIVATION_BITS,
     CODE_BITS,
     SCALE_FIELD_BITS,
+    SIZE_FIELD_BITS,
     WORD_BITS,
     CoreRules,
     CoreSection,
@@ -282,7 +284,57 @@ def _cross_checks(hw: HardwareSpec) -> list[str]:
             if None not in both:
                 errors.append(f"buffers.{name}: give '{op}_pj' (per access) or "
                               f"'{op}_pj_per_bit', not both")
-    return errors + _core_checks(hw)
+    return errors + _format_set_checks(hw) + _core_checks(hw)
+
+
+def _core_line_checks(hw: HardwareSpec) -> list[str]:
+    """The core's buffers are single-ported memories of its lines, its group a power of two
+    and its k a descriptor field: what the RTL build takes, so that the simulator costs it."""
+    assert hw.core is not None
+    errors = []
+    for name in ("weight", "activation", "output"):
+        if getattr(hw.buffers, name).banks != 1:
+            errors.append(f"buffers.{name}.banks: the core's buffers are one memory each "
+                          "(allowed: 1)")
+    lanes = getattr(hw.pe, "lanes", 0)
+    # An output line holds a column's partial sums as the array gives them (acc_bits); the
+    # DRAM word (core.word_bits) is wider.
+    want = {"activation": (hw.array.cols * lanes * ACTIVATION_BITS,
+                           f"array.cols x pe.lanes x {ACTIVATION_BITS} (FP16)"),
+            "output": (hw.array.cols * hw.acc_bits, "array.cols x acc_bits")}
+    for name, (bits, rule) in want.items():
+        port = getattr(hw.buffers, name).port_bits
+        if port != bits:
+            errors.append(f"buffers.{name}.port_bits: {port}, but a core's {name} line is "
+                          f"{rule} = {bits} bits")
+    group = hw.core.group_size
+    if group & (group - 1):
+        errors.append(f"core.group_size: {group} is not a power of two (the core's groups are)")
+    k_most = 2**SIZE_FIELD_BITS - 1
+    if hw.core.k_max > k_most:
+        errors.append(f"core.k_max: {hw.core.k_max} is above {k_most}, the largest k of a "
+                      f"command's {SIZE_FIELD_BITS}-bit size field")
+    return errors
+
+
+def _format_set_checks(hw: HardwareSpec) -> list[str]:
+    """``pe.weight_formats``: known formats, each once (an unknown one surfaced only when a
+    workload met it, as a refusal of the workload's format)."""
+    formats = getattr(hw.pe, "weight_formats", None)
+    if formats is None:
+        return []
+    if not formats:
+        return ["pe.weight_formats: empty list (leave it out: every format the cycle model "
+                "knows)"]
+    errors = []
+    for i, name in enumerate(formats):
+        try:
+            get_format(name)
+        except HwsimError as exc:
+            errors.append(f"pe.weight_formats[{i}]: {exc}")
+        if name in formats[:i]:
+            errors.append(f"pe.weight_formats[{i}]: {name} given twice")
+    return errors
 
 
 def _core_checks(hw: HardwareSpec) -> list[str]:
@@ -316,12 +368,13 @@ def _core_checks(hw: HardwareSpec) -> list[str]:
     if formats is None:
         errors.append("pe.weight_formats: missing; a core's description states the formats its "
                       "build runs (`hwsim fpga accel_core` writes them)")
-    elif code is not None:
+    elif code is not None and not _format_set_checks(hw):
         wide = [name for name in formats if get_format(name).bits > code]
         if wide:
             errors.append(f"pe.weight_formats: {', '.join(wide)}: codes wider than "
                           f"core.code_bits = {code} (allowed: formats of at most {code} bits, "
                           "or code_bits 8 with a weight line of array.rows x pe.lanes x 8 bits)")
+    errors += _core_line_checks(hw)
     word = hw.core.word_bits
     want_word = output_word_bits(hw.acc_bits)
     if word is not None and word != want_word:

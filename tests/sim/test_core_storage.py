@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hwsim.errors import HwsimError
 from hwsim.hw import hardware_from_dict
 from hwsim.hw.fpga.design_point import write_hardware_yaml
 from hwsim.hw.rtl.core_config import CORE_TRANSFER_CYCLES, CoreConfig
@@ -166,6 +167,32 @@ def test_a_core_yaml_without_the_widths_is_refused_in_one_line(run_gemm, tmp_pat
     code, _, err = _run(run_gemm, tmp_path, data)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "core.code_bits: missing (allowed: 4, 8)" in err
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    # What the build takes and the YAML could state otherwise without a word before.
+    ("buffers.activation.banks", 4, r"buffers.activation.banks: the core's buffers are one "
+                                    r"memory each \(allowed: 1\)"),
+    ("buffers.activation.port_bits", 128, r"buffers.activation.port_bits: 128, but a core's "
+     r"activation line is array.cols x pe.lanes x 16 \(FP16\) = 256 bits"),
+    ("buffers.output.port_bits", 64, r"buffers.output.port_bits: 64, but a core's output line "
+     r"is array.cols x acc_bits = 600 bits"),
+    ("core.group_size", 100, r"core.group_size: 100 is not a power of two"),
+    ("core.k_max", 70000, r"core.k_max: 70000 is above 65535, the largest k of a command's "
+                          r"16-bit size field"),
+    ("pe.weight_formats", ["bitmod4", "nope"], r"pe.weight_formats\[1\]: unknown format 'nope'"),
+    ("pe.weight_formats", ["int4", "int4"], r"pe.weight_formats\[1\]: int4 given twice"),
+    ("pe.weight_formats", [], r"pe.weight_formats: empty list"),
+])
+def test_a_core_yaml_that_is_not_the_build_is_refused(path, value, message):
+    data = core_hardware(CORE)
+    node = data
+    *parents, leaf = path.split(".")
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    with pytest.raises(HwsimError, match=rf"^core.yaml: {message}"):
+        hardware_from_dict(data, source="core.yaml")
 
 
 @pytest.mark.parametrize(("core", "m", "n", "k"), [(SMALL, 4, 4, 16), (SMALL, 9, 5, 52),
