@@ -22,7 +22,7 @@ from hwsim import __version__
 from hwsim.config import leaf_paths, with_overrides
 from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
-from hwsim.files import read_json, read_yaml
+from hwsim.files import read_json, read_yaml, resolve_reference
 from hwsim.hw import hardware_fields, hardware_from_dict, hardware_to_dict, load_hardware
 from hwsim.hw import with_overrides as hw_overrides
 from hwsim.hw.area import area_mm2
@@ -199,7 +199,14 @@ def _resolve_hardware(entry: Any, folder: Path, where: str) -> dict[str, Any]:
         return hardware_to_dict(hardware_from_dict(dict(entry), source=where))
     if not isinstance(entry, str):
         raise HwsimError(f"{where}: give a preset name, a YAML path or a mapping")
-    return hardware_to_dict(load_hardware(entry, folder))
+    ref = resolve_reference(entry, folder)
+    try:
+        return hardware_to_dict(load_hardware(ref))
+    except HwsimError as exc:
+        if isinstance(ref, Path) and ref.is_file():
+            raise  # a problem inside that file: its message names the file and the key
+        # An unknown preset or a missing file: a mistake in the sweep file, so name it.
+        raise HwsimError(f"{where}: {exc}") from None
 
 
 def _resolve_workload(entry: Any, folder: Path, where: str) -> dict[str, Any]:

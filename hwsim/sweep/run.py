@@ -125,6 +125,12 @@ def _grid_or_sample(planner: _Planner, keep_config: bool = False,
                 "{kind: optuna, trials: N}")
         choices = planner.space.grid()
     elif strategy.kind == "random":
+        size = planner.space.size
+        if strategy.samples > size:  # drawn without repeats: fewer would run than asked
+            raise HwsimError(
+                f"{planner.spec.source}: strategy.samples: {strategy.samples:,} is more than "
+                f"the {size:,} points of the grid; give samples <= {size:,} or use strategy: "
+                "{kind: grid}")
         choices = planner.space.sample(strategy.samples, strategy.seed)
     else:
         raise ValueError("optuna points are chosen while the search runs")

@@ -30,7 +30,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictFloat,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     create_model,
     model_validator,
 )
@@ -132,6 +135,19 @@ class SweepSpec:
 # ---------------------------------------------------------------- pydantic edge models
 
 
+def _keep_int(value: Any, handler: ValidatorFunctionWrapHandler) -> int | float:
+    """A strict float that gives an int back as written (an integer range stays integers)."""
+    number = handler(value)
+    return value if type(value) is int else number
+
+
+# Numbers of the sweep file are strict: `true` or "2" is refused, not read as 1 or 2. A range
+# bound is one strict float (it takes ints too) rather than `int | float`, whose two members
+# would each report the same mistake.
+Number = Annotated[float, Field(strict=True), WrapValidator(_keep_int)]
+Count = Annotated[int, Field(strict=True)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -143,11 +159,11 @@ class _Finite(_Strict):
 
 
 class _Range(_Finite):
-    start: int | float
-    stop: int | float
-    step: int | float | None = None
-    factor: int | float | None = None
-    num: int | None = None
+    start: Number
+    stop: Number
+    step: Number | None = None
+    factor: Number | None = None
+    num: Count | None = None
 
     @model_validator(mode="after")
     def _one_spacing(self) -> _Range:
@@ -177,8 +193,8 @@ class _Objective(_Strict):
 class _Constraint(_Finite):
     metric: str | None = None
     field: str | None = None
-    min: float | None = None
-    max: float | None = None
+    min: StrictFloat | None = None
+    max: StrictFloat | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> _Constraint:
@@ -197,22 +213,23 @@ class Strategy(_Strict):
 
     Attributes:
         kind: ``"grid"``, ``"random"`` or ``"optuna"``.
-        samples: points drawn without replacement (random).
+        samples: points drawn without replacement (random); at most the grid's size.
         trials: trials asked of the sampler (optuna); repeated suggestions are not re-simulated.
         sampler: optuna sampler: ``"tpe"`` (multi-objective capable), ``"nsga2"``, ``"nsga3"``,
             ``"random"``.
         seed: seed of the sample or of the sampler.
-        batch_size: optuna trials asked and told together. Results are told in trial order, so
-            the search is the same whatever the number of workers or the executor.
+        batch_size: optuna trials asked and told together (at most `trials`). Results are
+            told in trial order, so the search is the same whatever the number of workers or
+            the executor.
     """
 
     kind: Literal["grid", "random", "optuna"] = "grid"
-    samples: int | None = None
-    trials: int | None = None
+    samples: Count | None = None
+    trials: Count | None = None
     sampler: Literal["tpe", "nsga2", "nsga3", "random"] = "tpe"
     # Seeds of NumPy's and optuna's generators: 0 .. 2**32 - 1.
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
-    batch_size: int = 8
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 0
+    batch_size: Count = 8
 
     @model_validator(mode="after")
     def _counts(self) -> Strategy:
@@ -226,6 +243,10 @@ class Strategy(_Strict):
             raise ValueError(f"`trials` is for kind optuna, not {self.kind}")
         if self.batch_size < 1:
             raise ValueError("`batch_size` must be >= 1")
+        if (self.kind == "optuna" and "batch_size" in self.model_fields_set
+                and self.batch_size > self.trials):  # (the default 8 is cut to the trials)
+            raise ValueError(f"`batch_size` {self.batch_size:,} is more than `trials` "
+                             f"{self.trials:,}; a batch holds at most all the trials")
         for name in ("samples", "trials"):
             value = getattr(self, name)
             if value is not None and value > MAX_GRID_POINTS:
@@ -263,10 +284,37 @@ class _SweepBase(_Strict):
 # ---------------------------------------------------------------- building
 
 
+def _rough_count(count: float) -> str:
+    """A count people can read: every digit up to 10**15, then ``about 1.0e+300``."""
+    if count < 1e15:
+        return f"{count:,.0f}"
+    rough = float(count) if count < 1e308 else math.inf  # float() of a huge int overflows
+    return f"about {rough:.1e}" if math.isfinite(rough) else "more than 1e+308"
+
+
+def _kind(value: Scalar) -> str:
+    """``"number"`` (int or float, not bool), ``"str"`` or ``"bool"``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "number"
+    return type(value).__name__
+
+
+def _non_numeric(axis: Axis) -> str | None:
+    """What an axis of strings or booleans takes, e.g. ``field 'f' takes strings (a, b)``;
+    ``None`` for a numeric axis (and a mixed one, which is reported with the axis)."""
+    kinds = {_kind(v) for v in axis.values}
+    if len(kinds) != 1 or kinds == {"number"}:
+        return None
+    kind = kinds.pop()
+    what = {"str": "strings", "bool": "booleans"}.get(kind, f"{kind} values")
+    shown = ", ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in axis.values)
+    return f"field {axis.field!r} takes {what} ({shown})"
+
+
 def _check_axis_size(count: float, where: str) -> None:
     if not count <= MAX_AXIS_VALUES:  # also inf and NaN, from extreme start, stop or step
-        raise HwsimError(f"{where}: a range of {count:,.0f} values is above the limit of "
-                         f"{MAX_AXIS_VALUES:,} values of one axis")
+        raise HwsimError(f"{where}: a range of {_rough_count(count)} values is above the "
+                         f"limit of {MAX_AXIS_VALUES:,} values of one axis")
 
 
 def _count(spans: float, where: str) -> int:
@@ -356,8 +404,7 @@ def sweep_from_dict(
         except HwsimError as exc:
             problems.append(str(exc))
             continue
-        kinds = {"number" if isinstance(v, int | float) and not isinstance(v, bool)
-                 else type(v).__name__ for v in values}
+        kinds = {_kind(v) for v in values}
         bad = [v for v in values if isinstance(v, float) and not math.isfinite(v)]
         if not values:
             problems.append(f"{where}: empty list of values")
@@ -420,13 +467,21 @@ def sweep_from_dict(
     for i, con in enumerate(model.constraints):
         where = f"constraints[{i}]"
         if con.metric is not None:
-            if known_metric(con.metric, where):
+            if con.metric in names and (metrics is None or con.metric not in metrics):
+                # Bounded as a metric it would read the axis column, a string one included.
+                problems.append(f"{where}: {con.metric!r} is an axis field, not a metric; "
+                                f"bound it with `field: {con.metric}`")
+            elif known_metric(con.metric, where):
                 constraints.append(Constraint(con.metric, "metric", con.min, con.max))
         elif con.field not in names:
             problems.append(f"{where}: field {con.field!r} is not an axis; axes: "
                             f"{', '.join(names)}")
         else:
-            constraints.append(Constraint(con.field, "field", con.min, con.max))
+            wrong = _non_numeric(axes[names.index(con.field)])
+            if wrong is not None:  # else comparing names with numbers fails after the run
+                problems.append(f"{where}: {wrong}; min/max need a numeric axis")
+            else:
+                constraints.append(Constraint(con.field, "field", con.min, con.max))
 
     heatmaps = []
     for i, hm in enumerate(model.report.heatmaps):

@@ -226,6 +226,27 @@ def test_fidelity_numbers_join_by_weight_format(tmp_path):
         "(formats: int4, bitmod4)")
 
 
+@pytest.mark.parametrize(("hardware", "message"), [
+    ("nope", "s.yaml: hardware: unknown hardware preset 'nope'"),
+    ("nope.yaml", "s.yaml: hardware: {folder}/nope.yaml: cannot read hardware description"),
+])
+def test_a_bad_hardware_entry_names_the_sweep_file_and_key(tmp_path, hardware, message):
+    with pytest.raises(HwsimError) as info:
+        hwsim_evaluator().base({"workload": WORKLOAD, "hardware": hardware}, tmp_path,
+                               "s.yaml")
+    assert str(info.value).startswith(message.format(folder=tmp_path))
+
+
+def test_a_problem_inside_a_hardware_file_names_that_file(tmp_path):
+    bad = tmp_path / "hw.yaml"
+    bad.write_text("clock_mhz: -1\n")
+    with pytest.raises(HwsimError) as info:
+        hwsim_evaluator().base({"workload": WORKLOAD, "hardware": "hw.yaml"}, tmp_path,
+                               "s.yaml")
+    assert str(info.value).startswith(f"{bad}: ")  # not the sweep file: the hardware one
+    assert "clock_mhz: Input should be greater than 0" in str(info.value)
+
+
 def test_a_section_the_model_does_not_use_is_refused():
     with pytest.raises(HwsimError, match="extra: not used by the model"):
         hwsim_evaluator().base({"workload": {}, "hardware": {}, "extra": 1}, Path(), "s.yaml")

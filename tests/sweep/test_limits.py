@@ -41,6 +41,18 @@ def test_ranges_beyond_the_axis_limit_are_refused_before_they_are_built(rng):
     assert message.startswith("s.yaml: axes[0] (x): a range of ")
 
 
+@pytest.mark.parametrize(("rng", "count"), [
+    ({"start": 0, "stop": 1, "step": 1e-300}, "about 1.0e+300"),
+    ({"start": 1, "stop": 10**12}, "1,000,000,000,000"),
+    ({"start": 0, "stop": 1, "num": 10**400}, "more than 1e+308"),
+    ({"start": -1e308, "stop": 1e308}, "more than 1e+308"),
+])
+def test_a_huge_range_count_is_written_readably(rng, count):
+    message = _err([{"field": "x", "range": rng}])
+    assert message == (f"s.yaml: axes[0] (x): a range of {count} values is above the limit of "
+                       f"{MAX_AXIS_VALUES:,} values of one axis")
+
+
 @pytest.mark.parametrize("rng", [{"start": float("nan"), "stop": 1},
                                  {"start": 0, "stop": float("inf")},
                                  {"start": 0, "stop": 4, "step": float("nan")}])

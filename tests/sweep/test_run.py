@@ -104,6 +104,19 @@ def test_random_strategy_is_a_seeded_subset_of_the_grid(tmp_path):
     assert indices == sorted(indices) and len(set(indices)) == 7 and max(indices) < 20
 
 
+def test_more_random_samples_than_the_grid_holds_are_refused(tmp_path):
+    # Drawn without repeats, 21 samples of the 20-point grid would silently run 20.
+    spec = make_spec(strategy={"kind": "random", "samples": 21})
+    with pytest.raises(HwsimError) as info:
+        run_sweep(spec, tmp_path, evaluator=TOY, workers=1)
+    assert str(info.value) == ("toy.yaml: strategy.samples: 21 is more than the 20 points of "
+                               "the grid; give samples <= 20 or use strategy: {kind: grid}")
+    assert not (tmp_path / "points").exists() or not any((tmp_path / "points").iterdir())
+    run = run_sweep(make_spec(strategy={"kind": "random", "samples": 20}), tmp_path,
+                    evaluator=TOY, workers=1)
+    assert run.points == 20
+
+
 @pytest.mark.parametrize("sampler", ["tpe", "nsga2"])
 def test_optuna_is_deterministic_and_resumes_from_the_store(tmp_path, sampler):
     log = tmp_path / "calls.log"

@@ -151,3 +151,80 @@ def test_every_problem_of_a_sweep_file_is_reported_at_once():
     for part in ("zip[0]: y is not an axis", "objectives[0]: unknown metric 'speed'",
                  "constraints[0]: field 'y' is not an axis"):
         assert part in msg
+
+
+@pytest.mark.parametrize(("axis", "message"), [
+    ({"field": "kind", "values": ["a", "b"]},
+     "s.yaml: constraints[0]: field 'kind' takes strings (a, b); min/max need a numeric axis"),
+    ({"field": "x", "values": [True, False]},
+     "s.yaml: constraints[0]: field 'x' takes booleans (true, false); min/max need a numeric "
+     "axis"),
+])
+def test_a_bound_on_an_axis_of_names_is_refused_when_read(axis, message):
+    # It used to pass, run every point and then fail converting 'a' to a float.
+    with pytest.raises(HwsimError) as info:
+        parse(spec_dict(axes=[axis], constraints=[{"field": axis["field"], "max": 4}]))
+    assert str(info.value) == message
+
+
+def test_a_metric_constraint_naming_an_axis_is_refused():
+    # Without a list of metrics any name passes as one; an axis' name would read its column.
+    data = spec_dict(objectives=[{"metric": "latency_s", "goal": "min"}],
+                     constraints=[{"metric": "kind", "max": 4}])
+    with pytest.raises(HwsimError) as info:
+        sweep_from_dict(data, sections=("params",), source="s.yaml")
+    assert str(info.value) == ("s.yaml: constraints[0]: 'kind' is an axis field, not a metric; "
+                               "bound it with `field: kind`")
+
+
+def test_a_bound_on_a_numeric_axis_is_kept():
+    spec = parse(spec_dict(constraints=[{"field": "x", "min": 1.5}]))
+    assert [(c.name, c.kind, c.min) for c in spec.constraints] == [("x", "field", 1.5)]
+
+
+def test_an_optuna_batch_larger_than_the_trials_is_refused():
+    with pytest.raises(HwsimError) as info:
+        parse(spec_dict(strategy={"kind": "optuna", "trials": 2, "batch_size": 10**9}))
+    assert str(info.value) == ("s.yaml: strategy: `batch_size` 1,000,000,000 is more than "
+                               "`trials` 2; a batch holds at most all the trials")
+    # Left at its default, the batch is cut to the trials.
+    assert parse(spec_dict(strategy={"kind": "optuna", "trials": 2})).strategy.batch_size == 8
+    assert parse(spec_dict(strategy={"kind": "optuna", "trials": 2, "batch_size": 2}))
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"axes": [{"field": "x", "range": {"start": True, "stop": 2}}]},
+     "s.yaml: axes[0].range.start: Input should be a valid number"),
+    ({"axes": [{"field": "x", "range": {"start": "1", "stop": 2}}]},
+     "s.yaml: axes[0].range.start: Input should be a valid number"),
+    ({"axes": [{"field": "x", "range": {"start": 1, "stop": 4, "step": True}}]},
+     "s.yaml: axes[0].range.step: Input should be a valid number"),
+    ({"axes": [{"field": "x", "range": {"start": 1, "stop": 4, "num": "3"}}]},
+     "s.yaml: axes[0].range.num: Input should be a valid integer"),
+    ({"axes": [{"field": "x", "range": {"start": 1, "stop": 4, "num": 3.0}}]},
+     "s.yaml: axes[0].range.num: Input should be a valid integer"),
+    ({"strategy": {"kind": "random", "samples": True}},
+     "s.yaml: strategy.samples: Input should be a valid integer"),
+    ({"strategy": {"kind": "optuna", "trials": "2"}},
+     "s.yaml: strategy.trials: Input should be a valid integer"),
+    ({"strategy": {"kind": "optuna", "trials": 4, "batch_size": True}},
+     "s.yaml: strategy.batch_size: Input should be a valid integer"),
+    ({"strategy": {"kind": "random", "samples": 1, "seed": "7"}},
+     "s.yaml: strategy.seed: Input should be a valid integer"),
+    ({"constraints": [{"metric": "area_mm2", "max": "4"}]},
+     "s.yaml: constraints[0].max: Input should be a valid number"),
+    ({"constraints": [{"metric": "area_mm2", "min": True}]},
+     "s.yaml: constraints[0].min: Input should be a valid number"),
+])
+def test_booleans_and_quoted_numbers_are_not_numbers(changes, message):
+    with pytest.raises(HwsimError) as info:
+        parse(spec_dict(**changes))
+    assert str(info.value) == message
+
+
+def test_strict_numbers_still_take_ints_for_floats_and_keep_integer_ranges():
+    assert axis_values({"start": 1, "stop": 2.0, "step": 0.5}) == (1.0, 1.5, 2.0)
+    assert axis_values({"start": 1, "stop": 3}) == (1, 2, 3)
+    assert all(type(v) is int for v in axis_values({"start": 1, "stop": 3}))
+    spec = parse(spec_dict(constraints=[{"metric": "area_mm2", "max": 4}]))
+    assert spec.constraints[0].max == 4.0
