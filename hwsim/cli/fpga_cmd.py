@@ -74,6 +74,9 @@ def synth(
 
     if target not in SYNTH_TARGETS:
         raise HwsimError(f"unknown --target {target!r}; allowed: {', '.join(SYNTH_TARGETS)}")
+    if dsp and target == "generic":  # LUT4s and flip-flops only: it would be dropped
+        raise HwsimError("--dsp needs a device target (ice40 or ecp5): --target generic maps "
+                         "to LUT4s and flip-flops only")
     params = _split_params(names, param)
     output_folder(out)  # a bad --out fails before any tool runs
     console = Console()
@@ -258,9 +261,11 @@ def fpga_scale(
     check_freq(freq)
     check_placer(placer)
     board_memory(memory)
-    for k in kinds:
+    for i, k in enumerate(kinds):
         if k not in SCALING_KINDS:
             raise HwsimError(f"unknown --kind {k!r}; allowed: {', '.join(SCALING_KINDS)}")
+        if k in kinds[:i]:  # the study would place it twice
+            raise HwsimError(f"--kind {k} given twice")
     output_folder(out)  # a bad --out fails before any tool runs
     console = Console()
     with console.status(f"fpga-scale on {device}: Yosys, then nextpnr. {_FIRST_RUN}") as status:

@@ -32,6 +32,9 @@ from hwsim.errors import HwsimError
     (["synth", "int_mac", "-p", "bipolar_pe.lanes=2"], "names block 'bipolar_pe', which is not"),
     (["synth", "int_mac", "int_mac"], "block int_mac given twice; give each block once"),
     (["fpga-scale", "--kind", "fp16_mac"], "unknown --kind 'fp16_mac'; allowed: bitmod, int8"),
+    # The study ran a kind given twice twice; a generic target dropped --dsp without a word.
+    (["fpga-scale", "-k", "bitmod", "-k", "int8_mac", "-k", "bitmod"], "--kind bitmod given twice"),
+    (["synth", "int_mac", "--target", "generic", "--dsp"], "--dsp needs a device target"),
     (["fpga-scale", "--device", "ice40-lp1k"], "unknown device 'ice40-lp1k'"),
     (["fpga", "int_mac", "--device", "ecp5-25k", "--placer", "sa"],
      "unknown placer 'sa'; allowed: heap, static, heap-no-tmdriv"),
