@@ -419,7 +419,8 @@ def workload_from_dict(data: Any, source: str = "<dict>",
             try:
                 model = _resolve_model(spec.model, base)
             except HwsimError as exc:
-                errors.append(f"model: {exc}")
+                # A config given inline already names its keys as model.<key>.
+                errors.append(str(exc) if isinstance(spec.model, dict) else f"model: {exc}")
         _check_token_keys(spec, data, errors)
 
     # Reference reduction size of the per-row / two-level scale bits (exact per layer in ops).

@@ -102,6 +102,12 @@ def test_bad_values_are_reported_with_their_path(patch: dict, expected: str) -> 
     assert expected in _err({**BASE, **patch})
 
 
+def test_an_inline_model_config_names_its_keys_once() -> None:
+    msg = _err({**BASE, "model": {}})
+    assert msg.startswith("w.yaml: model: model_type: unsupported architecture None")  # not
+    # "model: model: model_type", as the path's prefix was added twice
+
+
 def test_a_trace_takes_numbers_and_booleans_not_text() -> None:
     one = {"prompt_tokens": 4, "generate_tokens": 2}
     assert "requests[0].arrival_s: Input should be a valid number" in _err(
