@@ -109,6 +109,24 @@ def test_json_nan_and_infinities_are_refused(literal):
     assert "is not a finite number" in _err(parse_json, f'{{"x": {literal}}}', "c.json")
 
 
+@pytest.mark.parametrize(("literal", "value"), [
+    ("1e3", 1000.0), ("5e-3", 0.005), ("-2.5E+2", -250.0), ("1_0e2", 1000.0), ("1.0e3", 1000.0),
+])
+def test_exponent_floats_without_a_dot_are_numbers(literal, value):
+    # YAML 1.2 reads them as floats, PyYAML's 1.1 as text, which the strict schemas refuse.
+    assert parse_yaml(f"x: {literal}", "t") == {"x": value}
+
+
+@pytest.mark.parametrize("literal", ["1e", "e3", "'1e3'", "1e3x"])
+def test_text_that_only_looks_like_an_exponent_stays_text(literal):
+    assert isinstance(parse_yaml(f"x: {literal}", "t")["x"], str)
+
+
+def test_an_exponent_beyond_a_float_is_refused():
+    with pytest.raises(HwsimError, match=r"t: line 1, column 4: 1e400 is not a finite number"):
+        parse_yaml("x: 1e400", "t")
+
+
 def test_malformed_documents_name_the_line(tmp_path):
     assert "malformed YAML at line 1" in _err(parse_yaml, "a: [1, 2", "w.yaml")
     path = tmp_path / "config.json"
