@@ -5,7 +5,7 @@ higher one. The CLI turns it into a one-line message and exit code 2; anything e
 the library is a bug and keeps its traceback.
 """
 
-__all__ = ["HwsimError", "Interrupted"]
+__all__ = ["CombinationError", "HwsimError", "Interrupted"]
 
 
 class HwsimError(ValueError):
@@ -13,6 +13,12 @@ class HwsimError(ValueError):
 
     The message must name what was wrong and, where they are finite, the allowed values.
     """
+
+
+class CombinationError(HwsimError):
+    """Values each valid alone that do not go together (``attention.splits: 8`` with a short
+    sequence, an override of a layer the model lacks). A sweep over either records such a
+    point as failed instead of refusing the whole sweep before it runs."""
 
 
 class Interrupted(SystemExit):

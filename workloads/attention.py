@@ -23,7 +23,8 @@ defaults are FlashAttention-2's forward tile for head_dim 128).
   reads them back and writes O. ``splits: 1`` is the unsplit kernel; a GPU splits to fill
   its multiprocessors, which costs that partial-result traffic. A step never has more parts
   than key blocks (an early, short step fewer); a ``splits`` that no decode step of the
-  workload can use is refused (`decode_key_blocks`).
+  workload can use is refused (`decode_key_blocks`). In a served trace a step that also
+  prefills is costed as a prefill step, so its decodes run unsplit.
 
 The three operators keep their names and shapes (``attn_qk``, ``softmax``, ``attn_sv``);
 a fused kernel attaches a `FusedAttention` to each, which gives the work and the traffic.

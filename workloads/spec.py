@@ -68,7 +68,7 @@ from pydantic import (
 
 from hwsim.config import validation_error
 from hwsim.dtypes import bits_per_weight, format_group_problem, get_format
-from hwsim.errors import HwsimError
+from hwsim.errors import CombinationError, HwsimError
 from hwsim.files import read_yaml, resolve_reference
 from hwsim.limits import (
     MAX_BATCH_TOKENS,
@@ -430,6 +430,7 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     overrides: list[tuple[str, Precision]] = []
     allowed = WEIGHT_CLASSES + linear_names()
     present = _override_targets(model, gemms)
+    mismatched: list[str] = []  # valid names the workload lacks (a CombinationError)
     for key, p in spec.weights.overrides.items():
         if key not in allowed:
             errors.append(f"weights.overrides.{key}: unknown layer class or name (allowed: "
@@ -438,7 +439,7 @@ def workload_from_dict(data: Any, source: str = "<dict>",
         if present is not None and key not in present:
             # A valid name the workload lacks (fc1 on Llama, router on a dense model, ffn on
             # raw GEMMs) would change nothing: say so rather than run without it.
-            errors.append(f"weights.overrides.{key}: " + (
+            mismatched.append(f"weights.overrides.{key}: " + (
                 f"{model.name} has no layer of this name or class (its layers and classes: "
                 f"{', '.join(present)})" if model is not None else
                 f"none of the gemms is named {key} (an override of a gemms workload names "
@@ -463,7 +464,9 @@ def workload_from_dict(data: Any, source: str = "<dict>",
                           f"{model.dim_head}, the reduction dimension of attention scores")
     errors += _size_problems(spec)
     if errors:
-        raise HwsimError(f"{source}: " + "; ".join(errors))
+        raise HwsimError(f"{source}: " + "; ".join(errors + mismatched))
+    if mismatched:
+        raise CombinationError(f"{source}: " + "; ".join(mismatched))
     assert default is not None and acts is not None and kv is not None
 
     requests, policy = _served(spec, model, source, base)
@@ -522,13 +525,14 @@ def _check_splits(kernel: AttentionKernel, lengths: list[tuple[int, int]],
     if not kv:
         if kernel.splits == 1:  # the default, given: nothing to split, nothing ignored
             return
-        raise HwsimError(f"{source}: {what}, but no sequence has a decode step "
-                         "(generate_tokens 1); leave splits out")
+        raise CombinationError(f"{source}: {what}, but no sequence has a decode step "
+                               "(generate_tokens 1); leave splits out or give 1")
     widest = int(decode_key_blocks(np.unique(np.concatenate(kv)), kernel, window).max())
     if kernel.splits > widest:
-        raise HwsimError(f"{source}: {what}, but no decode step visits more than {widest} "
-                         f"key block{'s' if widest > 1 else ''} of block_kv {kernel.block_kv}; "
-                         f"give splits {'1..' if widest > 1 else ''}{widest}")
+        raise CombinationError(
+            f"{source}: {what}, but no decode step visits more than {widest} key "
+            f"block{'s' if widest > 1 else ''} of block_kv {kernel.block_kv}; give splits "
+            f"{'1..' if widest > 1 else ''}{widest}")
 
 
 def _size_problems(spec: _WorkloadIn) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hwsim.errors import HwsimError
+from hwsim.errors import CombinationError, HwsimError
 from hwsim.files import output_folder
 from hwsim.limits import MAX_GRID_POINTS
 from hwsim.sweep.evaluator import Evaluator
@@ -89,6 +89,8 @@ class _Planner:
                 values = self.space.values(choice)
                 try:
                     check(self.config(values))
+                except CombinationError:
+                    continue  # this value beside the others' first: the point records it
                 except HwsimError as exc:
                     point = ", ".join(f"{f}={v!r}" for f, v in values.items())
                     raise HwsimError(f"{self.spec.source}: axes: the point {point} is "

@@ -83,6 +83,20 @@ def test_invalid_combination_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert table[table["weights.format"] == "int4"].error.isna().all()
 
 
+def test_values_that_only_clash_with_each_other_fail_their_points_not_the_sweep(tmp_path):
+    # splits 2 is fine at 200 tokens (4 key blocks) and unusable at 8 (one); each alone is
+    # valid, so the sweep runs and records the one combination, not refuses before running.
+    axes = [{"field": "prompt_tokens", "values": [8, 200]},
+            {"field": "attention.splits", "values": [1, 2]}]
+    run = run_sweep(spec(axes, workload={**WORKLOAD, "attention": {"kernel": "fused"}}),
+                    tmp_path, workers=1)
+    assert (run.points, run.failed) == (4, 1)
+    _, table = load_results(tmp_path)
+    bad = table[table.error.notna()].iloc[0]
+    assert (bad["prompt_tokens"], bad["attention.splits"]) == (8, 2)
+    assert "attention.splits: 2 parts of a decode step's keys" in bad.error
+
+
 @pytest.mark.parametrize(("axes", "message"), [
     ([{"field": "array.rows", "values": [16, 32]},
       {"field": "weights.format", "values": ["int4", "bitmod5"]}],
