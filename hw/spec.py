@@ -284,7 +284,8 @@ def _cross_checks(hw: HardwareSpec) -> list[str]:
             if None not in both:
                 errors.append(f"buffers.{name}: give '{op}_pj' (per access) or "
                               f"'{op}_pj_per_bit', not both")
-    return errors + _format_set_checks(hw) + _core_checks(hw)
+    format_errors = _format_set_checks(hw)
+    return errors + format_errors + _core_checks(hw, formats_known=not format_errors)
 
 
 def _core_line_checks(hw: HardwareSpec) -> list[str]:
@@ -329,15 +330,19 @@ def _format_set_checks(hw: HardwareSpec) -> list[str]:
     errors = []
     for i, name in enumerate(formats):
         try:
-            get_format(name)
+            canonical = get_format(name).name
         except HwsimError as exc:
             errors.append(f"pe.weight_formats[{i}]: {exc}")
-        if name in formats[:i]:
+            continue
+        if canonical != name:  # the simulator compares the formats' own names with these
+            errors.append(f"pe.weight_formats[{i}]: write {canonical}, the format's name, "
+                          f"not {name}")
+        elif name in formats[:i]:
             errors.append(f"pe.weight_formats[{i}]: {name} given twice")
     return errors
 
 
-def _core_checks(hw: HardwareSpec) -> list[str]:
+def _core_checks(hw: HardwareSpec, formats_known: bool) -> list[str]:
     """A ``core`` section describes the RTL core this spec was written from: its PE kind,
     one array, and buffers that are its lines."""
     if hw.core is None:
@@ -368,7 +373,7 @@ def _core_checks(hw: HardwareSpec) -> list[str]:
     if formats is None:
         errors.append("pe.weight_formats: missing; a core's description states the formats its "
                       "build runs (`hwsim fpga accel_core` writes them)")
-    elif code is not None and not _format_set_checks(hw):
+    elif code is not None and formats_known:
         wide = [name for name in formats if get_format(name).bits > code]
         if wide:
             errors.append(f"pe.weight_formats: {', '.join(wide)}: codes wider than "

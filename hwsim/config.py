@@ -149,8 +149,21 @@ def validation_error(exc: ValidationError, source: str, schema: Any = None,
             msg = f"unknown value {ctx.get('tag')!r} (allowed: {_tags(ctx)})"
         elif kind == "union_tag_not_found":
             msg = f"missing {ctx.get('discriminator')} (allowed: {_tags(node, True)})"
+        elif kind in ("float_type", "int_type", "bool_type"):
+            msg += _what_was_given(err.get("input"), kind)
         msgs.append(f"{yaml_path((*prefix, *loc))}: {msg}")
     return HwsimError(f"{source}: " + "; ".join(msgs))
+
+
+def _what_was_given(value: Any, kind: str) -> str:
+    """What a strict number or flag got instead, where that is the likely slip: a flag for a
+    number (``true``), or text (``"1000"``, ``"yes"``)."""
+    if isinstance(value, bool):
+        return f", not {str(value).lower()}"
+    if isinstance(value, str):
+        hint = "" if kind == "bool_type" else " (write a number unquoted)"
+        return f", not the text {value[:40]!r}{hint}"
+    return ""
 
 
 def _tags(ctx_or_node: Any, from_node: bool = False) -> str:

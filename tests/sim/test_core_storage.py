@@ -183,6 +183,9 @@ def test_a_core_yaml_without_the_widths_is_refused_in_one_line(run_gemm, tmp_pat
     ("pe.weight_formats", ["bitmod4", "nope"], r"pe.weight_formats\[1\]: unknown format 'nope'"),
     ("pe.weight_formats", ["int4", "int4"], r"pe.weight_formats\[1\]: int4 given twice"),
     ("pe.weight_formats", [], r"pe.weight_formats: empty list"),
+    # Accepted as an alias, then refused when a workload's int4 met the build's "INT4".
+    ("pe.weight_formats", ["bitmod4", "INT4"],
+     r"pe.weight_formats\[1\]: write int4, the format's name, not INT4"),
 ])
 def test_a_core_yaml_that_is_not_the_build_is_refused(path, value, message):
     data = core_hardware(CORE)

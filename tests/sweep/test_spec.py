@@ -194,27 +194,32 @@ def test_an_optuna_batch_larger_than_the_trials_is_refused():
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"axes": [{"field": "x", "range": {"start": True, "stop": 2}}]},
-     "s.yaml: axes[0].range.start: Input should be a valid number"),
+     "s.yaml: axes[0].range.start: Input should be a valid number, not true"),
     ({"axes": [{"field": "x", "range": {"start": "1", "stop": 2}}]},
-     "s.yaml: axes[0].range.start: Input should be a valid number"),
+     "s.yaml: axes[0].range.start: Input should be a valid number, not the text '1' (write a "
+     "number unquoted)"),
     ({"axes": [{"field": "x", "range": {"start": 1, "stop": 4, "step": True}}]},
-     "s.yaml: axes[0].range.step: Input should be a valid number"),
+     "s.yaml: axes[0].range.step: Input should be a valid number, not true"),
     ({"axes": [{"field": "x", "range": {"start": 1, "stop": 4, "num": "3"}}]},
-     "s.yaml: axes[0].range.num: Input should be a valid integer"),
+     "s.yaml: axes[0].range.num: Input should be a valid integer, not the text '3' (write a "
+     "number unquoted)"),
     ({"axes": [{"field": "x", "range": {"start": 1, "stop": 4, "num": 3.0}}]},
      "s.yaml: axes[0].range.num: Input should be a valid integer"),
     ({"strategy": {"kind": "random", "samples": True}},
-     "s.yaml: strategy.samples: Input should be a valid integer"),
+     "s.yaml: strategy.samples: Input should be a valid integer, not true"),
     ({"strategy": {"kind": "optuna", "trials": "2"}},
-     "s.yaml: strategy.trials: Input should be a valid integer"),
+     "s.yaml: strategy.trials: Input should be a valid integer, not the text '2' (write a "
+     "number unquoted)"),
     ({"strategy": {"kind": "optuna", "trials": 4, "batch_size": True}},
-     "s.yaml: strategy.batch_size: Input should be a valid integer"),
+     "s.yaml: strategy.batch_size: Input should be a valid integer, not true"),
     ({"strategy": {"kind": "random", "samples": 1, "seed": "7"}},
-     "s.yaml: strategy.seed: Input should be a valid integer"),
+     "s.yaml: strategy.seed: Input should be a valid integer, not the text '7' (write a "
+     "number unquoted)"),
     ({"constraints": [{"metric": "area_mm2", "max": "4"}]},
-     "s.yaml: constraints[0].max: Input should be a valid number"),
+     "s.yaml: constraints[0].max: Input should be a valid number, not the text '4' (write a "
+     "number unquoted)"),
     ({"constraints": [{"metric": "area_mm2", "min": True}]},
-     "s.yaml: constraints[0].min: Input should be a valid number"),
+     "s.yaml: constraints[0].min: Input should be a valid number, not true"),
 ])
 def test_booleans_and_quoted_numbers_are_not_numbers(changes, message):
     with pytest.raises(HwsimError) as info:
