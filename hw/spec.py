@@ -205,7 +205,7 @@ class HardwareSpec:
     """A validated accelerator description; see the module docstring for the YAML schema."""
 
     __pydantic_config__ = _CFG
-    name: str
+    name: Annotated[str, Field(min_length=1)]  # labels every report row and plot
     clock_mhz: PosFloat
     pe: PESpec
     array: ArraySpec

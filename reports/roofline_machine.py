@@ -132,7 +132,7 @@ class _PeakIn(BaseModel):
 
 class _MachineIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str
+    name: Annotated[str, Field(min_length=1)]  # labels every report row and plot
     description: str = ""
     memory_bandwidth_gb_per_s: PosFloat
     memory_capacity_gib: PosFloat

@@ -254,7 +254,7 @@ class _WeightsIn(_PrecisionIn):
 
 
 class _GemmIn(_Strict):
-    name: str
+    name: Annotated[str, Field(min_length=1)]
     m: PosInt
     n: PosInt
     k: PosInt
@@ -310,7 +310,7 @@ class _ServingIn(_Strict):
 
 
 class _WorkloadIn(_Strict):
-    name: str | None = None
+    name: Annotated[str, Field(min_length=1)] | None = None
     description: str = ""
     model: str | dict[str, Any] | None = None
     batch: Any = 1

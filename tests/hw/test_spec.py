@@ -106,6 +106,7 @@ def test_area_by_hand():
          r"weights.group_size: 63 is odd; olive4 pairs"),
         # Lax pydantic took true for 1 (a 1 MHz clock) and "1000" for 1000.
         ({"clock_mhz": True}, r"clock_mhz: Input should be a valid number, not true"),
+        ({"name": ""}, r"t: name: String should have at least 1 character"),
         ({"clock_mhz": "1000"}, r"clock_mhz: Input should be a valid number, not the text "
                                 r"'1000' \(write a number unquoted\)"),
         ({"energy_overhead": True}, r"energy_overhead: Input should be a valid number"),

@@ -92,6 +92,7 @@ def test_unknown_format_names_the_yaml_path_and_suggests() -> None:
          "weights.group_size: 127 is odd; olive4 pairs neighbouring weights"),
         ({"model": "llama-9b"}, "model: unknown model 'llama-9b'"),
         ({"logits": "first"}, "logits: Input should be 'all' or 'last'"),
+        ({"name": ""}, "name: String should have at least 1 character"),
         # Lax pydantic read true as 1 bit, "yes" as true and "no" as false.
         ({"weights": {"bits": True}}, "weights.bits: Input should be a valid number"),
         ({"attention": {"kernel": "fused", "causal": "yes"}},
