@@ -237,6 +237,8 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
         HwsimError: missing path, folder without weights, a corrupt or truncated file, an
             unsupported architecture, or no linear layer at all.
     """
+    if not str(path).strip():  # Path("") is the working directory
+        raise HwsimError("checkpoint: an empty path; give a checkpoint folder or weights file")
     root = Path(path)
     if not root.exists():
         raise HwsimError(f"checkpoint {root}: no such file or folder")

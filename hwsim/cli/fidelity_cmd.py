@@ -29,14 +29,16 @@ _DEMO = "minilm"
 
 
 def _checkpoint(ref: str) -> Any:
+    from hwsim.errors import HwsimError
     from hwsim.workloads.checkpoints import demo_checkpoint_path, open_checkpoint
 
+    if not ref.strip():  # Path("") is the working directory
+        raise HwsimError(f"CHECKPOINT: empty; give a checkpoint folder or weights file, or "
+                         f"{_DEMO} (the shipped all-MiniLM-L6-v2 demo)")
     path = Path(ref)
     if not path.exists() and ref.lower() == _DEMO:
         path = demo_checkpoint_path()
     elif not path.exists() and difflib.get_close_matches(ref.lower(), [_DEMO], cutoff=0.6):
-        from hwsim.errors import HwsimError
-
         raise HwsimError(f"checkpoint {ref}: no such file or folder; did you mean {_DEMO} "
                          "(the shipped all-MiniLM-L6-v2 demo)?")
     return open_checkpoint(path)

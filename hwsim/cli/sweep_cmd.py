@@ -14,6 +14,9 @@ _EXAMPLES = Path(__file__).resolve().parent.parent / "sweep" / "examples"
 
 def _sweep_path(ref: str) -> Path:
     """A sweep file path, or the name of a bundled example."""
+    names = ", ".join(sorted(p.stem for p in _EXAMPLES.glob("*.yaml")))
+    if not ref.strip():  # Path("") is the working directory, a folder
+        raise HwsimError(f"SWEEP.yaml: empty; give a sweep file or a bundled example ({names})")
     path = Path(ref).expanduser()
     if path.is_file():
         return path
@@ -23,7 +26,6 @@ def _sweep_path(ref: str) -> Path:
     if path.is_dir():
         raise HwsimError(f"{ref}: a folder, not a sweep file (to render a sweep's results: "
                          f"hwsim sweep --report {ref})")
-    names = ", ".join(sorted(p.stem for p in _EXAMPLES.glob("*.yaml")))
     raise HwsimError(f"{ref}: no such sweep file, nor a bundled example ({names})")
 
 

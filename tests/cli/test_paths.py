@@ -62,6 +62,25 @@ def test_an_empty_path_is_refused_before_anything_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args, message", [
+    # Names that may be files, given empty: the working directory was read as the folder.
+    (["sweep", ""], "SWEEP.yaml: empty; give a sweep file or a bundled example ("),
+    (["quantize", " "], "CHECKPOINT: empty; give a checkpoint folder or weights file, or "
+                        "minilm"),
+    (["fidelity", ""], "CHECKPOINT: empty"),
+])
+def test_an_empty_file_or_example_name_is_refused(
+        args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["hwsim", *args, "-o", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    assert f"error: {message}" in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "out").exists()
+
+
 def test_given_path_keeps_a_path_and_a_dot() -> None:
     assert given_path("out/run") == Path("out/run")
     assert given_path(".") == Path()  # the working directory, asked for by name
