@@ -259,6 +259,11 @@ def read_trace_csv(path: Path) -> list[Request]:
     return [r for _, r in read_trace_rows(path)]
 
 
+def _shown(raw: str) -> str:
+    """A cell as a message quotes it: a 5,000-digit value is not echoed whole."""
+    return repr(raw) if len(raw) <= 40 else f"{raw[:20]!r}... ({len(raw):,} characters)"
+
+
 def read_trace_rows(path: Path) -> list[tuple[int, Request]]:
     """`read_trace_csv` with the line each request starts on, for later messages (blank
     lines and quoted values over several lines make it differ from the request's index)."""
@@ -289,8 +294,8 @@ def read_trace_rows(path: Path) -> list[tuple[int, Request]]:
         try:
             arrival = float(row[0])
         except ValueError:
-            raise HwsimError(f"{path}: line {line}: arrival_s {row[0]!r} is not a number") \
-                from None
+            raise HwsimError(f"{path}: line {line}: arrival_s {_shown(row[0])} is not a "
+                             "number") from None
         ints = []
         for name, raw in zip(TRACE_COLUMNS[1:], row[1:], strict=True):
             try:
@@ -298,8 +303,8 @@ def read_trace_rows(path: Path) -> list[tuple[int, Request]]:
             except ValueError:
                 value = 0
             if value < 1:
-                raise HwsimError(f"{path}: line {line}: {name} {raw!r} is not a positive "
-                                 "integer")
+                raise HwsimError(f"{path}: line {line}: {name} {_shown(raw)} is not a "
+                                 "positive integer")
             ints.append(value)
         out.append((line, Request(arrival, ints[0], ints[1])))
     return out

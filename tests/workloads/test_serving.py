@@ -153,6 +153,15 @@ def test_csv_errors_name_the_request_s_own_line(tmp_path, text, line, problem):
         workload_from_dict({**BASE, "requests": "t.csv"}, source="w.yaml", base_dir=tmp_path)
 
 
+def test_a_long_cell_is_not_echoed_whole(tmp_path):
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,prompt_tokens,generate_tokens\n0," + "9" * 5000 + "x,3\n",
+                     encoding="utf-8")
+    with pytest.raises(HwsimError, match=r"line 2: prompt_tokens '9{20}'\.\.\. \(5,001 "
+                                         r"characters\) is not a positive integer$"):
+        read_trace_csv(trace)
+
+
 def test_csv_trace_with_a_byte_order_mark(tmp_path):
     # Spreadsheets save UTF-8 CSV with a byte-order mark; it was read as part of the header.
     trace = tmp_path / "t.csv"
