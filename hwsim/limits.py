@@ -96,12 +96,13 @@ def check_array(shape: tuple[int, ...], itemsize: int, what: str) -> None:
                          f"limit of {MAX_ARRAY_BYTES / 2**30:g} GiB per tensor")
 
 
-def check_counter(value: float, what: str) -> None:
+def check_counter(value: float, what: str, fix: str = "make the workload smaller") -> None:
     """Refuse a cycle, MAC or byte count that int64 arithmetic could not hold exactly.
 
     `value` is an estimate computed in float64 (or a Python int), taken before the int64
-    arithmetic it guards, so the refusal comes before any wrap-around.
+    arithmetic it guards, so the refusal comes before any wrap-around. `fix` says what to
+    change.
     """
     if not value < SAFE_COUNT:  # also catches NaN
         raise HwsimError(f"{what}: about {float(value):.3g}, beyond the 2**62 the simulator's "
-                         "64-bit counters hold; make the workload smaller")
+                         f"64-bit counters hold; {fix}")

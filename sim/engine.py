@@ -142,6 +142,12 @@ class GemmCost:
         return self.active_pe_cycles / (self.cycles * pes) if self.cycles else 0.0
 
 
+# A cycle count too large comes from the workload's size or from the hardware's own cycles
+# (a latency of 10**18 cycles): the message names both.
+_CYCLES_FIX = ("make the workload smaller, or the hardware's cycle counts (dram.latency_cycles, "
+               "command_cycles, transfer_cycles)")
+
+
 def _dram_beats(bits: np.ndarray, hw: HardwareSpec) -> np.ndarray:
     """DRAM beats (``dram.bytes_per_cycle`` bytes each) of transfers of ``bits`` each."""
     return word_accesses(bits, 8 * hw.dram_bytes_per_cycle)
@@ -493,7 +499,7 @@ def _exact_cycles(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits
     load = _dram_cycles(s.load_bytes, hw, weight)
     wb = _dram_cycles(s.writeback_bytes, hw, weight)
     check_counter(count * float(((compute + load + wb) * weight.astype(np.float64)).sum()),
-                  "cycles of one operator")
+                  "cycles of one operator", _CYCLES_FIX)
     nblocks = ((-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n))
                * (-(-mps.k // mps.block_k)))
     return _run_cycles(compute, load, wb, offsets, hw, count, weight, nblocks)[1]
@@ -705,7 +711,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     load = _dram_cycles(s.load_bytes, hw, weight)
     wb = _dram_cycles(s.writeback_bytes, hw, weight)
     check_counter(count * float(((compute + load + wb) * weight.astype(np.float64)).sum()),
-                  "cycles of one operator")
+                  "cycles of one operator", _CYCLES_FIX)
 
     def per_shape(x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x * weight, starts)

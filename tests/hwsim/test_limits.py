@@ -54,6 +54,17 @@ def test_the_simulator_refuses_counters_that_would_wrap():
         simulate_workload(w, hw)
 
 
+def test_cycles_beyond_the_counters_from_the_hardware_name_its_cycle_keys():
+    # A small GEMM, a DRAM latency of 10**18 cycles: the message blamed the workload alone.
+    hw = with_overrides(load_hardware("bitmod"), {"dram.latency_cycles": 10**18})
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 64, "n": 4096, "k": 4096}],
+                            "weights": {"format": "int4"}}, source="w.yaml")
+    with pytest.raises(HwsimError, match=r"cycles of one operator: about .* make the workload "
+                                         r"smaller, or the hardware's cycle counts "
+                                         r"\(dram.latency_cycles, "):
+        simulate_workload(w, hw)
+
+
 def test_a_gemm_with_too_many_blocks_is_refused_before_its_schedule_is_built():
     w = workload_from_dict({"gemms": [{"name": "g", "m": 2**20, "n": 2**20, "k": 2**12}],
                             "weights": {"format": "int4"}}, source="w.yaml")
