@@ -114,8 +114,10 @@ class Machine:
         fits = [p.flops_per_s for p in self.peaks if a_bits <= p.a_bits and b_bits <= p.b_bits]
         if not fits:
             paths = ", ".join(f"{p.a_bits:g}x{p.b_bits:g}" for p in self.peaks)
-            raise HwsimError(f"machine {self.name!r} has no compute path for {a_bits:g}-bit x "
-                             f"{b_bits:g}-bit operands (its paths: {paths})")
+            # The file too: a machine's name need not be its file's.
+            where = f" ({self.source})" if self.source else ""
+            raise HwsimError(f"machine {self.name!r}{where} has no compute path for "
+                             f"{a_bits:g}-bit x {b_bits:g}-bit operands (its paths: {paths})")
         return max(fits)
 
 
