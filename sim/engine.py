@@ -142,10 +142,16 @@ class GemmCost:
         return self.active_pe_cycles / (self.cycles * pes) if self.cycles else 0.0
 
 
-# A cycle count too large comes from the workload's size or from the hardware's own cycles
-# (a latency of 10**18 cycles): the message names both.
-_CYCLES_FIX = ("make the workload smaller, or the hardware's cycle counts (dram.latency_cycles, "
-               "command_cycles, transfer_cycles)")
+def _check_operator_cycles(compute: np.ndarray, load: np.ndarray, wb: np.ndarray,
+                           weight: np.ndarray, count: int) -> None:
+    """Refuse an operator whose slots' cycles (each block's compute, load and write-back,
+    ``weight`` blocks alike, ``count`` instances) would pass the 64-bit counters. Too many
+    cycles come from the workload's size or from the hardware's own cycle counts (a latency
+    of 10**18 cycles): the message names both."""
+    check_counter(count * float(((compute + load + wb) * weight.astype(np.float64)).sum()),
+                  "cycles of one operator",
+                  "make the workload smaller, or the hardware's cycle counts "
+                  "(dram.latency_cycles, command_cycles, transfer_cycles)")
 
 
 def _dram_beats(bits: np.ndarray, hw: HardwareSpec) -> np.ndarray:
@@ -498,8 +504,7 @@ def _exact_cycles(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits
     compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size, True)[0]
     load = _dram_cycles(s.load_bytes, hw, weight)
     wb = _dram_cycles(s.writeback_bytes, hw, weight)
-    check_counter(count * float(((compute + load + wb) * weight.astype(np.float64)).sum()),
-                  "cycles of one operator", _CYCLES_FIX)
+    _check_operator_cycles(compute, load, wb, weight, count)
     nblocks = ((-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n))
                * (-(-mps.k // mps.block_k)))
     return _run_cycles(compute, load, wb, offsets, hw, count, weight, nblocks)[1]
@@ -710,8 +715,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     sram, psum = _sram_bits(s, mps, hw, a_bits, b_bits)
     load = _dram_cycles(s.load_bytes, hw, weight)
     wb = _dram_cycles(s.writeback_bytes, hw, weight)
-    check_counter(count * float(((compute + load + wb) * weight.astype(np.float64)).sum()),
-                  "cycles of one operator", _CYCLES_FIX)
+    _check_operator_cycles(compute, load, wb, weight, count)
 
     def per_shape(x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x * weight, starts)
