@@ -90,6 +90,7 @@ def scaling_table(points: list[ScalingPoint]) -> pd.DataFrame:
                 "dsp_available": dsp.available,
                 "fmax_mhz": impl.min_fmax_mhz,
                 "placer": impl.placer,
+                "speed_grade": impl.speed_grade,
                 "weight_format": fmt,
                 "cycles_per_mac": round(cpm, 4),
                 "peak_gmac_s": round(peak_macs_per_s(p, cpm) / 1e9, 3),

@@ -65,18 +65,20 @@ def fpga_block(
     seeds: tuple[int, ...] = (1,),
     timeout_s: float = 3600.0,
     placer: str = DEFAULT_PLACER,
+    speed: int | None = None,
     jobs: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Implementation:
     """Place and route RTL block ``name`` on ``device`` inside the I/O harness
     (see `flow.implement`; ``timeout_s`` limits each tool run, ``placer`` is a key of
-    `flow.PLACERS`, ``jobs`` nextpnr runs go at once, ``progress`` hears what they do)."""
-    get_device(device)
+    `flow.PLACERS`, ``speed`` the device's speed grade, ``jobs`` nextpnr runs go at once,
+    ``progress`` hears what they do)."""
+    get_device(device).check_speed(speed)
     check_freq(freq_mhz)
     check_placer(placer)
     check_seeds(seeds)
     check_jobs(jobs)
     block, canonical, values = build_block(name, params)
     return implement(block, device, out_dir, name=canonical, params=values, freq_mhz=freq_mhz,
-                     dsp=dsp, seeds=seeds, timeout_s=timeout_s, placer=placer, jobs=jobs,
-                     progress=progress)
+                     dsp=dsp, seeds=seeds, timeout_s=timeout_s, placer=placer, speed=speed,
+                     jobs=jobs, progress=progress)

@@ -180,9 +180,11 @@ def fpga_hardware(
 
 
 def _how_placed(impl: Implementation) -> str:
-    """The seeds and placer behind a measured fmax, and the seeds that did not route."""
+    """The seeds, placer and speed grade behind a measured fmax, and the seeds that did not
+    route."""
     unrouted = "".join(f", seed {s} unrouted ({why})" for s, why in sorted(impl.unrouted.items()))
-    return f"median of seeds {list(impl.seeds)}{unrouted}, placer {impl.placer}"
+    grade = "" if impl.speed_grade is None else f", speed grade -{impl.speed_grade}"
+    return f"median of seeds {list(impl.seeds)}{unrouted}, placer {impl.placer}{grade}"
 
 
 def _core_hardware(impl: Implementation, params: dict, clock_mhz: float,

@@ -40,6 +40,10 @@ class Device:
             or logic cells (iCE40), ``carry`` is carry cells (two LUT4s each on ECP5, one per
             logic cell on iCE40), ``dsp`` is 18x18 (ECP5) or 16x16 (iCE40) multipliers,
             ``bram`` is 18 kbit (ECP5 DP16KD) or 4 kbit (iCE40 RAM40) blocks.
+        speed_grades: the speed grades nextpnr has timing for (ECP5: 6, 7, 8, the Lattice
+            part's -6/-7/-8; empty: nextpnr-ice40 has one timing model per device).
+        default_speed: the grade used when none is asked for (nextpnr's own default, -6 on
+            ECP5: the slowest and cheapest part), or None without grades.
     """
 
     name: str
@@ -49,6 +53,29 @@ class Device:
     package: str
     bels: MappingProxyType = field(repr=False)
     available: MappingProxyType = field(repr=False)
+    speed_grades: tuple[int, ...] = ()
+    default_speed: int | None = None
+
+    def check_speed(self, speed: int | None) -> int | None:
+        """The grade to build for: ``speed``, or the default when it is None.
+
+        Raises:
+            HwsimError: a grade the device does not offer (names the allowed ones), or any
+                grade on a device without them.
+        """
+        if speed is None:
+            return self.default_speed
+        if not self.speed_grades:
+            raise HwsimError(f"{self.name} has no speed grades (nextpnr-{self.family} has one "
+                             "timing model per device): leave the speed grade out")
+        if type(speed) is not int or speed not in self.speed_grades:  # not True, not 8.0
+            raise HwsimError(f"speed grade {speed!r} is not offered for {self.name}; allowed: "
+                             f"{', '.join(map(str, self.speed_grades))}")
+        return speed
+
+    def part_name(self, speed: int | None) -> str:
+        """The vendor's part name with its speed grade, e.g. ``LFE5U-85F-6``."""
+        return self.part if speed is None else f"{self.part}-{speed}"
 
     @property
     def has_dsp(self) -> bool:
@@ -60,7 +87,7 @@ def _ecp5(name: str, size: str, luts: int, mults: int, ebr: int, io: int) -> Dev
     return Device(
         name=name,
         family="ecp5",
-        part=f"LFE5U-{size.upper()}F",
+        part=f"LFE5U-{size.removesuffix('k')}F",  # e.g. LFE5U-85F
         nextpnr_args=(f"--{size}", "--package", "CABGA381"),
         package="CABGA381",
         bels=MappingProxyType(
@@ -75,6 +102,8 @@ def _ecp5(name: str, size: str, luts: int, mults: int, ebr: int, io: int) -> Dev
         available=MappingProxyType(
             {"logic": luts, "ff": luts, "carry": luts // 2, "dsp": mults, "bram": ebr, "io": io}
         ),
+        speed_grades=(6, 7, 8),
+        default_speed=6,
     )
 
 

@@ -171,6 +171,8 @@ class Implementation:
     Attributes:
         block, params: what was built.
         device: the device name; freq_mhz: the requested clock; dsp: hard multipliers allowed.
+        speed_grade: the device's speed grade nextpnr timed it at (None: the device has one
+            timing model); fmax depends on it (an ECP5 -8 part is faster than a -6).
         seeds: the nextpnr placer seeds run.
         unrouted: the seeds that did not finish in the time allowed, each with where it
             stopped (e.g. "routing did not finish in 3600 s"); they count as slower than every
@@ -200,6 +202,7 @@ class Implementation:
     wrapper: WrapperCost
     placer: str = DEFAULT_PLACER
     unrouted: dict[int, str] = field(default_factory=dict)
+    speed_grade: int | None = None
     tool_seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -411,9 +414,12 @@ def _dump(path: Path, data: dict) -> None:
 
 
 def _nextpnr_args(device: Device, freq_mhz: float, seed: int,
-                  placer: str = DEFAULT_PLACER) -> list[str]:
+                  placer: str = DEFAULT_PLACER, speed: int | None = None) -> list[str]:
+    grade = device.check_speed(speed)
     return [
         *device.nextpnr_args,
+        # Always explicit where the device has grades: the log says which timing model ran.
+        *(["--speed", str(grade)] if grade is not None else []),
         *PLACERS[placer],
         "--json", "netlist.json",
         "--freq", f"{freq_mhz:g}",
@@ -570,6 +576,7 @@ def implement(
     io_width: int = 1,
     timeout_s: float = 3600.0,
     placer: str = DEFAULT_PLACER,
+    speed: int | None = None,
     jobs: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Implementation:
@@ -596,6 +603,8 @@ def implement(
         timeout_s: limit for each tool run (each seed's nextpnr has its own).
         placer: how nextpnr places it, a key of `PLACERS` (default: nextpnr's own,
             timing-driven); recorded in the result.
+        speed: the device's speed grade (`Device.speed_grades`; default: the device's
+            `Device.default_speed`, -6 on ECP5); recorded in the result.
         jobs: nextpnr runs at once (default: one per core this process may use).
         progress: called with a line saying what the tools are doing (Yosys, then each seed's
             stage from its log every few seconds), e.g. to update a status line.
@@ -608,6 +617,7 @@ def implement(
     dev = get_device(device)
     check_freq(freq_mhz)
     check_placer(placer)
+    grade = dev.check_speed(speed)
     check_seeds(seeds)
     workers = min(len(seeds), check_jobs(jobs))
     out = _prepare(out_dir)
@@ -625,7 +635,8 @@ def implement(
     def place(seed: int) -> ToolRun | ToolTimeout:
         try:
             return run_tool(f"nextpnr-{dev.family}",
-                            _nextpnr_args(dev, freq_mhz, seed, placer), out, timeout_s=timeout_s)
+                            _nextpnr_args(dev, freq_mhz, seed, placer, grade), out,
+                            timeout_s=timeout_s)
         except ToolTimeout as exc:
             return exc
 
@@ -691,6 +702,7 @@ def implement(
         wrapper=top.cost,
         placer=placer,
         unrouted=unrouted,
+        speed_grade=grade,
         tool_seconds=times,
     )
     _dump(out / "fpga.json", result.to_dict())
@@ -712,6 +724,12 @@ def load_implementation(path: Path | str) -> Implementation:
         placer = d.get("placer", DEFAULT_PLACER)
         if placer not in PLACERS:
             raise HwsimError(f"{p}: unknown placer {placer!r}; allowed: {', '.join(PLACERS)}")
+        # Written before the flow had speed grades: nextpnr's default timed it.
+        try:
+            dev = get_device(d["device"])
+            speed = dev.check_speed(d.get("speed_grade", dev.default_speed))
+        except HwsimError as exc:
+            raise HwsimError(f"{p}: {exc}") from None
         cp = d["critical_path"]
         return Implementation(
             block=d["block"],
@@ -732,6 +750,7 @@ def load_implementation(path: Path | str) -> Implementation:
             cells=d["cells"],
             wrapper=WrapperCost(**d["wrapper"]),
             placer=placer,
+            speed_grade=speed,
         )
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise HwsimError(f"{p}: not an fpga.json written by hwsim fpga ({exc})") from None

@@ -153,6 +153,7 @@ class ScalingPoint:
             "lanes": self.lanes,
             "fmax_mhz": impl.min_fmax_mhz,
             "placer": impl.placer,
+            "speed_grade": impl.speed_grade,
             "resources": {r.resource: {"used": r.used, "available": r.available}
                           for r in impl.resources},
             "tried": [list(t) for t in self.tried],
@@ -219,6 +220,7 @@ def largest_array(
     timeout_s: float = 3600.0,
     max_logic: float = 1.0,
     placer: str = DEFAULT_PLACER,
+    speed: int | None = None,
     params: Mapping[str, object] | None = None,
     jobs: int | None = None,
     log: Callable[[str], None] = lambda _msg: None,
@@ -239,6 +241,7 @@ def largest_array(
         freq_mhz, seeds, dsp, timeout_s: as for `flow.implement` (the limit of each tool run).
         max_logic: the largest fraction of the device's logic a shape may use, in (0, 1].
         placer: how nextpnr places the winner (a key of `flow.PLACERS`).
+        speed: the device's speed grade nextpnr times every shape at (default: the device's).
         params: PE parameters over the study's own (`study_with`), e.g. ``{"lanes": 8}``.
         jobs: seeds placed at once, as for `flow.implement` (default: one per core).
         log: called with one line per step (the CLI prints them).
@@ -246,7 +249,7 @@ def largest_array(
             (`flow.implement`'s ``progress``: each seed's stage), e.g. for a status line.
 
     Raises:
-        HwsimError: unknown kind or placer, a ceiling outside (0, 1], a parameter
+        HwsimError: unknown kind, placer or speed grade, a ceiling outside (0, 1], a parameter
             `study_with` refuses, or not even one PE fits.
     """
     check_placer(placer)
@@ -255,6 +258,7 @@ def largest_array(
     if not 0.0 < max_logic <= 1.0:
         raise HwsimError(f"the logic ceiling must be in (0, 1], not {max_logic!r}")
     dev = get_device(device)
+    dev.check_speed(speed)
     logic_bel = dev.bels["logic"]
     out = Path(out_dir)
     tried: list[tuple[int, int, bool, str]] = []
@@ -304,7 +308,7 @@ def largest_array(
                              name=pk.array_block or pk.block,
                              params={**recorded, "rows": rows, "cols": cols},
                              freq_mhz=freq_mhz, dsp=dsp, seeds=seeds, timeout_s=timeout_s,
-                             placer=placer, jobs=jobs, progress=progress)
+                             placer=placer, speed=speed, jobs=jobs, progress=progress)
         except HwsimError as exc:  # DoesNotFit, or a placement / routing failure
             if rows * cols == 1:
                 raise

@@ -113,6 +113,14 @@ def _jobs_option() -> Any:  # a typer OptionInfo, used as a default
                         help="Seeds placed at once (0: one per core).")
 
 
+def _speed_option() -> Any:  # a typer OptionInfo, used as a default
+    return typer.Option(
+        None, "--speed",
+        help="The part's speed grade nextpnr times it at: 6, 7 or 8 on ECP5 (default 6, "
+        "nextpnr's: the slowest, LFE5U-xxF-6); iCE40 has none. Recorded in fpga.json and the "
+        "design point.")
+
+
 def _placer_option() -> Any:  # a typer OptionInfo, used as a default
     return typer.Option(
         "heap", "--placer",
@@ -145,6 +153,7 @@ def fpga(
         help="Board DRAM for hardware.yaml: sdram16, ddr3-16, ddr3-32, qspi-psram or GB/s."),
     timeout: int = _timeout_option(" (a large core's routing can need more than the default)"),
     placer: str = _placer_option(),
+    speed: int | None = _speed_option(),
     out: Path = typer.Option(Path("out/fpga"), "--out", "-o",
                              parser=given_path,
                              help="Folder for fpga.json, hardware.yaml and the tool logs."),
@@ -170,7 +179,7 @@ def fpga(
     from hwsim.hw.fpga.design_point import board_memory, pe_for_block
     from hwsim.hw.fpga.flow import check_freq, check_placer
 
-    get_device(device)
+    get_device(device).check_speed(speed)
     check_freq(freq)
     check_placer(placer)
     board_memory(memory)
@@ -181,12 +190,13 @@ def fpga(
     with console.status(f"{block} on {device}: Yosys, then nextpnr. {_FIRST_RUN}") as status:
         impl = fpga_block(block, block_params, device, out, freq_mhz=freq, dsp=not no_dsp,
                           seeds=tuple(range(1, seeds + 1)), timeout_s=60.0 * timeout,
-                          placer=placer, jobs=jobs or None,
+                          placer=placer, speed=speed, jobs=jobs or None,
                           progress=lambda now: status.update(
                               f"{block} on {device}: {now}"
                               + (f". {_FIRST_RUN}" if now.startswith("Yosys") else "")))
 
-    table = Table(title=f"{block} on {device} (inside the I/O harness)")
+    part = get_device(device).part_name(impl.speed_grade)
+    table = Table(title=f"{block} on {device} ({part}, inside the I/O harness)")
     for col in ("resource", "primitive", "used", "available", "%"):
         table.add_column(col, justify="left" if col in ("resource", "primitive") else "right")
     for r in impl.resources:
@@ -197,7 +207,9 @@ def fpga(
         per_seed = ", ".join("unrouted" if f is None else f"{f:g}"
                              for f in impl.fmax_by_seed_mhz[clock])
         console.print(f"clock {clock}: fmax {mhz:g} MHz ({verdict} {impl.freq_mhz:g} MHz; "
-                      f"seeds: {per_seed}; placer {impl.placer})")
+                      f"seeds: {per_seed}; placer {impl.placer}"
+                      + ("" if impl.speed_grade is None else f"; speed grade -{impl.speed_grade}")
+                      + ")")
     cp = impl.critical_path
     if cp is not None:
         console.print(f"critical path ({cp.delay_ns:g} ns, {cp.logic_levels} logic levels): "
@@ -236,6 +248,7 @@ def fpga_scale(
         help="Ceiling on the device's logic (LUT4s / logic cells) in percent: larger shapes "
         "count as not fitting (100: fill it, as the stored presets do)."),
     placer: str = _placer_option(),
+    speed: int | None = _speed_option(),
     jobs: int = _jobs_option(),
     memory: str = typer.Option("sdram16", "--memory",
                                help="Board DRAM of the design points written."),
@@ -256,7 +269,7 @@ def fpga_scale(
     from hwsim.hw.fpga.scaling import STUDY_FREQ_MHZ
     from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
 
-    get_device(device)
+    get_device(device).check_speed(speed)
     freq = STUDY_FREQ_MHZ if freq is None else freq
     check_freq(freq)
     check_placer(placer)
@@ -282,7 +295,8 @@ def fpga_scale(
         points = [
             largest_array(k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),
                           dsp=not no_dsp, timeout_s=60.0 * timeout,
-                          max_logic=max_logic / 100.0, placer=placer, jobs=jobs or None,
+                          max_logic=max_logic / 100.0, placer=placer, speed=speed,
+                          jobs=jobs or None,
                           log=logger(k),
                           progress=lambda now, k=k: status.update(f"{k} on {device}: {now}"))
             for k in (kinds or list(SCALING_KINDS))

@@ -40,6 +40,12 @@ from hwsim.errors import HwsimError
      "unknown placer 'sa'; allowed: heap, static, heap-no-tmdriv"),
     (["fpga-scale", "--placer", "HEAP"],
      "unknown placer 'HEAP'; allowed: heap, static, heap-no-tmdriv"),
+    (["fpga", "int_mac", "--device", "ecp5-85k", "--speed", "9"],
+     "speed grade 9 is not offered for ecp5-85k; allowed: 6, 7, 8"),
+    (["fpga", "int_mac", "--device", "ice40-up5k", "--speed", "6"],
+     "ice40-up5k has no speed grades"),
+    (["fpga-scale", "--device", "ice40-hx8k", "--speed", "8"], "ice40-hx8k has no speed grades"),
+    (["fpga-scale", "--speed", "5"], "speed grade 5 is not offered for ecp5-25k"),
 ])
 def test_bad_input_is_one_line_and_exit_2(run_cli, capsys, tmp_path, args, message):
     assert run_cli(*args, "--out", str(tmp_path / "out")) == 2
@@ -105,6 +111,9 @@ def test_fpga_and_fpga_scale_pass_their_placer(run_cli, monkeypatch, tmp_path):
         assert run_cli(*base, *out) == 2 and seen.pop("placer") == "heap"
         assert run_cli(*base, *out, "--placer", "static") == 2
         assert seen.pop("placer") == "static"
+        # Likewise the speed grade: the device's default unless one is asked for.
+        assert seen.pop("speed") is None
+        assert run_cli(*base, *out, "--speed", "8") == 2 and seen.pop("speed") == 8
 
 
 def test_fpga_scale_requests_the_presets_clock_and_passes_its_logic_ceiling(

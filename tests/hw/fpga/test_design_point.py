@@ -16,12 +16,13 @@ from hwsim.hw.fpga.design_point import (
     pe_for_block,
     write_hardware_yaml,
 )
+from hwsim.hw.fpga.devices import get_device
 from hwsim.hw.fpga.flow import Implementation, ResourceUse
 from hwsim.hw.fpga.wrapper import WrapperCost
 
 
 def _build(block="int_mac", device="ecp5-25k", fmax=(75.17, 72.71), params=None,
-           placer="heap"):
+           placer="heap", speed=None):
     return Implementation(
         block=block,
         params=params or {"lanes": 4, "k": 256, "act_bits": 8, "weight_bits": 8},
@@ -36,6 +37,7 @@ def _build(block="int_mac", device="ecp5-25k", fmax=(75.17, 72.71), params=None,
         cells={},
         wrapper=WrapperCost(66, 25, 1, 91, 25, 5),
         placer=placer,
+        speed_grade=get_device(device).check_speed(speed),
     )
 
 
@@ -141,9 +143,20 @@ def test_a_saved_build_reads_back_equal(tmp_path):
     unrouted = dataclasses.replace(
         _build(), seeds=(1, 2, 3), unrouted={2: "placement did not finish in 60 s"},
         fmax_by_seed_mhz={"clk": (75.17, None, 74.0), "other": (72.71, None, 70.0)})
-    for build in (_build(), _build(placer="static"), unrouted):
+    for build in (_build(), _build(placer="static"), _build(speed=8), _build(device="ice40-up5k"),
+                  unrouted):
         path.write_text(json.dumps(build.to_dict()))
         assert load_implementation(path) == build
+    # One from before the flow had speed grades was timed at nextpnr's default (ECP5: -6).
+    for device, grade in (("ecp5-85k", 6), ("ice40-hx8k", None)):
+        old = _build(device=device).to_dict()
+        del old["speed_grade"]
+        path.write_text(json.dumps(old))
+        assert load_implementation(path).speed_grade == grade
+    old["speed_grade"] = 8  # the iCE40's
+    path.write_text(json.dumps(old))
+    with pytest.raises(HwsimError, match=rf"{path}: ice40-hx8k has no speed grades"):
+        load_implementation(path)
     # An fpga.json from before the flow had placers was placed by nextpnr's default.
     old = build.to_dict()
     del old["placer"]
@@ -161,15 +174,19 @@ def test_a_saved_build_reads_back_equal(tmp_path):
 def test_a_design_point_says_how_it_was_placed():
     for placer in ("heap", "static"):
         _spec, data = fpga_hardware(_build(placer=placer))
-        assert f"(median of seeds [1], placer {placer})" in data["description"]
+        assert f"(median of seeds [1], placer {placer}, speed grade -6)" in data["description"]
         assert data["description"] in hardware_yaml_header(_build(placer=placer), data)
+    _spec, data = fpga_hardware(_build(speed=8))
+    assert "(median of seeds [1], placer heap, speed grade -8)" in data["description"]
+    _spec, data = fpga_hardware(_build(device="ice40-up5k"))  # no grades: none named
+    assert "(median of seeds [1], placer heap)" in data["description"]
     # A seed that did not route is named with the median it was counted in.
     build = dataclasses.replace(
         _build(), seeds=(1, 2, 3), unrouted={3: "routing did not finish in 3600 s"},
         fmax_by_seed_mhz={"clk": (75.17, 76.0, None), "other": (72.71, 73.0, None)})
     _spec, data = fpga_hardware(build)
     assert ("(median of seeds [1, 2, 3], seed 3 unrouted (routing did not finish in 3600 s), "
-            "placer heap)") in data["description"]
+            "placer heap, speed grade -6)") in data["description"]
 
 
 def test_stored_presets_are_valid_hardware_that_load_hardware_names():

@@ -255,3 +255,23 @@ def test_each_placer_adds_its_nextpnr_options():
     for bad in ("sa", "", None, 1):
         with pytest.raises(HwsimError, match="allowed: heap, static, heap-no-tmdriv"):
             check_placer(bad)
+
+
+def test_the_speed_grade_reaches_nextpnr_where_the_device_has_grades():
+    # No tool runs. ECP5: always explicit (the default is nextpnr's own -6), so each log says
+    # which timing model ran; iCE40: nextpnr has no grades, none is passed or accepted.
+    from hwsim.errors import HwsimError
+    from hwsim.hw.fpga import get_device
+    from hwsim.hw.fpga.flow import _nextpnr_args
+
+    ecp5, ice40 = get_device("ecp5-85k"), get_device("ice40-up5k")
+    for speed, grade in ((None, "6"), (6, "6"), (7, "7"), (8, "8")):
+        args = _nextpnr_args(ecp5, 50.0, 1, "static", speed)
+        assert args[args.index("--speed") + 1] == grade and args.count("--speed") == 1
+    assert ecp5.part_name(8) == "LFE5U-85F-8" and ice40.part_name(None) == "iCE40UP5K"
+    assert "--speed" not in _nextpnr_args(ice40, 50.0, 1)
+    for bad in (5, 9, True, "8", 8.0):
+        with pytest.raises(HwsimError, match=r"is not offered for ecp5-85k; allowed: 6, 7, 8"):
+            _nextpnr_args(ecp5, 50.0, 1, "heap", bad)
+    with pytest.raises(HwsimError, match="ice40-up5k has no speed grades"):
+        ice40.check_speed(6)

@@ -135,11 +135,12 @@ def _model_tools(monkeypatch, big_per_pe: int = _PER_PE) -> list:
         return FitCheck(short, {"TRELLIS_COMB": (used, _LUT), "MULT18X18D": (0, 28)})
 
     def implement(block, device, out_dir, *, name, params, freq_mhz, dsp, seeds, timeout_s,
-                  placer, jobs, progress):
+                  placer, speed, jobs, progress):
         rows, cols = block
         if progress is not None:  # the search hands the flow's stage reports through
             progress(f"{rows}x{cols}: seed 1: routing (jobs {jobs})")
-        routed.append((rows, cols, timeout_s, freq_mhz) + (() if placer == "heap" else (placer,)))
+        routed.append((rows, cols, timeout_s, freq_mhz) + (() if placer == "heap" else (placer,))
+                      + (() if speed is None else (speed,)))
         if rows * cols > _ROUTE_LIMIT:
             raise HwsimError("nextpnr-ecp5 ran longer than 60 s")
         return _point("bipolar", device, dsp).implementation
@@ -173,6 +174,14 @@ def test_search_packs_extrapolates_and_after_a_failed_route_tries_10_percent_sma
     assert routed == [(49, 2, 60.0, 50.0, "static"), (11, 8, 60.0, 50.0, "static")]
     with pytest.raises(HwsimError, match="unknown placer 'sa'; allowed: heap, static"):
         scaling.largest_array("bipolar", "ecp5-25k", tmp_path, placer="sa")
+    # And the speed grade; a grade the device lacks is refused before any tool runs.
+    routed.clear()
+    scaling.largest_array("bipolar", "ecp5-25k", tmp_path, timeout_s=60.0, speed=8)
+    assert routed == [(49, 2, 60.0, 50.0, 8), (11, 8, 60.0, 50.0, 8)]
+    routed.clear()
+    with pytest.raises(HwsimError, match="speed grade 9 is not offered for ecp5-25k"):
+        scaling.largest_array("bipolar", "ecp5-25k", tmp_path, speed=9)
+    assert routed == []
     # So are the seeds placed at once, and the flow's stage reports reach the caller.
     stages = []
     scaling.largest_array("bipolar", "ecp5-25k", tmp_path, jobs=1, progress=stages.append)
