@@ -15,7 +15,8 @@ import argparse
 import time
 from pathlib import Path
 
-from hwsim.hw.fpga import fpga_block, synth_block
+from hwsim.errors import HwsimError
+from hwsim.hw.fpga import fpga_block, get_device, synth_block
 
 BLOCKS = [
     # The issue's BitMoD target: one build of BitMoD's decoder (fp3/fp4/INT4/6/8), its floating
@@ -35,7 +36,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--freq", type=float, default=50.0)
     parser.add_argument("--out", type=Path, default=Path("out/bench_fpga_pe"))
+    parser.add_argument("--speed", type=int, default=None,
+                        help="speed grade (ECP5: 6, 7 or 8; default the device's, 6)")
     args = parser.parse_args()
+    try:  # before any tool runs
+        get_device(args.device).check_speed(args.speed)
+    except HwsimError as err:  # an unknown --device or a grade it lacks
+        parser.error(str(err))
 
     print("synth_ice40, no DSP (bare block); gate depth of the generic mapping:")
     print(f"{'block':11} {'params':44} {'LUT4':>6} {'FF':>5} {'carry':>6} {'gates':>6} "
@@ -48,14 +55,16 @@ def main() -> None:
               f"{r.resources.get('ff', 0):5} {r.resources.get('carry', 0):6} "
               f"{g.gate_depth:6} {r.seconds + g.seconds:8.1f}", flush=True)
 
-    print(f"\nplaced and routed on {args.device} (inside the harness), {args.seeds} seeds, "
-          f"requested {args.freq:g} MHz:")
+    part = get_device(args.device).part_name(get_device(args.device).check_speed(args.speed))
+    print(f"\nplaced and routed on {args.device} ({part}, inside the harness), {args.seeds} "
+          f"seeds, requested {args.freq:g} MHz:")
     print(f"{'block':11} {'logic':>6} {'FF':>5} {'DSP':>4} {'harness FF':>10} {'fmax MHz':>9} "
           f"{'seeds':>20} {'Yosys s':>8} {'P&R s/seed':>11} {'total s':>8}")
     for name, params in BLOCKS:
         t0 = time.perf_counter()
         impl = fpga_block(name, params, args.device, args.out / args.device / name,
-                          freq_mhz=args.freq, seeds=tuple(range(1, args.seeds + 1)))
+                          freq_mhz=args.freq, seeds=tuple(range(1, args.seeds + 1)),
+                          speed=args.speed)
         total = time.perf_counter() - t0
         pnr = [v for k, v in impl.tool_seconds.items() if k.startswith("nextpnr")]
         seeds = "/".join("unrouted" if f is None else f"{f:g}"

@@ -7,7 +7,7 @@ then every design point runs the BitMoD generative setting of Llama-2-7B (256-to
 
     .venv/bin/python benchmarks/bench_fpga_scale.py [DEVICE ...] [--kinds K,K] [--builds dsp,lut]
         [--out DIR] [--max-logic PERCENT] [--placer heap|static|heap-no-tmdriv]
-        [--param KEY=VALUE ...]
+        [--speed 6|7|8] [--param KEY=VALUE ...]
     .venv/bin/python benchmarks/bench_fpga_scale.py --collect DIR [DIR ...] --out DIR
 
 ``--param`` sets a PE parameter over each study's own (`hwsim.hw.pe_kinds`), e.g. ``lanes=8``:
@@ -30,7 +30,7 @@ import yaml
 from hwsim.errors import HwsimError
 from hwsim.hw.fpga import SCALING_KINDS, ScalingPoint, fpga_hardware, largest_array
 from hwsim.hw.fpga.design_point import BOARD_MEMORIES
-from hwsim.hw.fpga.devices import list_devices
+from hwsim.hw.fpga.devices import get_device, list_devices
 from hwsim.hw.fpga.flow import DEFAULT_PLACER, PLACERS, check_placer, load_implementation
 from hwsim.hw.fpga.scaling import STUDY_FREQ_MHZ, study_with
 from hwsim.hw.rtl.registry import parse_params
@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--placer", default=DEFAULT_PLACER, choices=list(PLACERS),
                         help=f"how nextpnr places each winner: {', '.join(PLACERS)} "
                         "(hwsim.hw.fpga.flow.PLACERS; recorded in each design point)")
+    parser.add_argument("--speed", type=int, default=None,
+                        help="ECP5 speed grade of every device (default: each device's, 6 on "
+                        "ECP5; recorded in each design point)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="a PE parameter over each study's own, e.g. lanes=8 "
                         "(repeatable; recorded in each build's fpga.json)")
@@ -90,6 +93,11 @@ def main() -> None:
         if unknown:
             parser.error(f"{option}: unknown {', '.join(unknown)} (allowed: "
                          f"{', '.join(allowed)})")
+    for device in [] if args.collect is not None else args.devices:
+        try:
+            get_device(device).check_speed(args.speed)
+        except HwsimError as err:
+            parser.error(f"--speed: {err}")
     params = {}
     for kind in kinds:
         study = SCALING_KINDS[kind]
@@ -117,7 +125,7 @@ def main() -> None:
                 p = largest_array(kind, device, folder, freq_mhz=args.freq, seeds=seeds,
                                   dsp=dsp, timeout_s=60.0 * args.timeout,
                                   max_logic=args.max_logic / 100.0, placer=args.placer,
-                                  params=params[kind],
+                                  speed=args.speed, params=params[kind],
                                   log=lambda msg: print("  " + msg, flush=True))
                 print(f"{kind} on {device} ({'DSP' if dsp else 'LUT'}): {p.rows}x{p.cols}, "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)
@@ -168,7 +176,8 @@ def _collect(folders: list[Path]) -> list:
                 raise ValueError(f"{path}: {impl.block} is not a block of the study (allowed: "
                                  f"{', '.join(sorted(_KIND_OF_BLOCK))})")
             kind = _KIND_OF_BLOCK[impl.block]
-            key = (kind, impl.device, p["rows"], p["cols"], impl.resource("dsp").used > 0)
+            key = (kind, impl.device, p["rows"], p["cols"], impl.resource("dsp").used > 0,
+                   impl.speed_grade)
             record = _study_records(path, folder).get(key)
             if record is None:
                 print(f"{path}: no scaling.json of its study records it: its logic ceiling "
@@ -183,12 +192,14 @@ def _collect(folders: list[Path]) -> list:
 def _study_records(fpga_json: Path, root: Path) -> dict:
     """The points of the study that wrote ``fpga_json``, from the nearest scaling.json between
     the build's folder and ``root`` (the study's ``--out``), by (kind, device, rows, cols,
-    DSPs used): the ceiling each search ran with and the shapes it tried."""
+    DSPs used, speed grade): the ceiling each search ran with and the shapes it tried."""
     for folder in fpga_json.parents:
         if (folder / "scaling.json").is_file():
             data = json.loads((folder / "scaling.json").read_text())
+            # A study from before the grades was timed at each device's default.
             return {(pt["kind"], pt["device"], pt["rows"], pt["cols"],
-                     pt["resources"].get("dsp", {}).get("used", 0) > 0): pt
+                     pt["resources"].get("dsp", {}).get("used", 0) > 0,
+                     pt.get("speed_grade", get_device(pt["device"]).default_speed)): pt
                     for pt in data["points"]}
         if folder == root:
             break

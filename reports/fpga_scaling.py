@@ -23,6 +23,7 @@ from hwsim.hw.fpga import (
     SCALING_KINDS,
     ScalingPoint,
     fpga_hardware,
+    get_device,
     hardware_yaml_header,
     list_devices,
     peak_macs_per_s,
@@ -90,7 +91,8 @@ def scaling_table(points: list[ScalingPoint]) -> pd.DataFrame:
                 "dsp_available": dsp.available,
                 "fmax_mhz": impl.min_fmax_mhz,
                 "placer": impl.placer,
-                "speed_grade": impl.speed_grade,
+                # The part with its grade: text, so an iCE40 row (no grade) is no NaN.
+                "part": get_device(p.device).part_name(impl.speed_grade),
                 "weight_format": fmt,
                 "cycles_per_mac": round(cpm, 4),
                 "peak_gmac_s": round(peak_macs_per_s(p, cpm) / 1e9, 3),
@@ -127,7 +129,8 @@ def write_scaling_outputs(points: list[ScalingPoint], table: pd.DataFrame, out: 
     fig.tight_layout()
     fig.savefig(paths[2], dpi=120, metadata={"Software": None})
     for p in points:
-        name = f"fpga-{p.kind}-{p.device}" + ("" if p.implementation.dsp else "-lut")
+        name = (f"fpga-{p.kind}-{p.device}" + ("" if p.implementation.dsp else "-lut")
+                + p.implementation.speed_suffix)
         _spec, data = fpga_hardware(p.implementation, memory, name=name)
         paths.append(write_hardware_yaml(data, out / f"{name}.yaml",
                                          header=hardware_yaml_header(p.implementation, data)))

@@ -3,7 +3,9 @@
 What comes from the build and what is assumed:
 
 - ``clock_mhz``: the measured fmax (the slowest clock, median over placer seeds), rounded down
-  to 0.1 MHz; the description says which seeds and which placer (`flow.PLACERS`);
+  to 0.1 MHz; the description says which seeds, which placer (`flow.PLACERS`) and which
+  speed grade (a grade other than the device's default is in the default name too,
+  `Implementation.speed_suffix`);
 - ``pe`` kind, lanes and operand widths, and ``array``: from the block and its parameters;
 - ``buffers``: the device's block RAM (which the measured build leaves unused), split half for
   weights and a quarter each for activations and outputs, one bank per RAM block with its
@@ -162,7 +164,7 @@ def fpga_hardware(
     pe, r, c = pe_for_block(impl.block, params)
     gb_per_s, mem_text = board_memory(memory)
     data = {
-        "name": name or f"{impl.block}-{impl.device}",
+        "name": name or f"{impl.block}-{impl.device}{impl.speed_suffix}",
         "description": (
             f"{impl.block} {r}x{c}{'' if impl.dsp else ' (multiplies in LUTs)'} on "
             f"{impl.device} at the measured fmax "
@@ -193,7 +195,7 @@ def _core_hardware(impl: Implementation, params: dict, clock_mhz: float,
     and its DRAM port (`hwsim.hw.rtl.core_layout.core_hardware`), at the measured clock."""
 
     data = core_hardware(CoreConfig(**params), clock_mhz=clock_mhz,
-                         name=name or f"{impl.block}-{impl.device}")
+                         name=name or f"{impl.block}-{impl.device}{impl.speed_suffix}")
     data["description"] += (f" on {impl.device} at the measured fmax {impl.min_fmax_mhz:g} MHz"
                             f" ({_how_placed(impl)})")
     data["sram_mm2_per_kib"] = 0.0

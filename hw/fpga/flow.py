@@ -171,8 +171,10 @@ class Implementation:
     Attributes:
         block, params: what was built.
         device: the device name; freq_mhz: the requested clock; dsp: hard multipliers allowed.
-        speed_grade: the device's speed grade nextpnr timed it at (None: the device has one
-            timing model); fmax depends on it (an ECP5 -8 part is faster than a -6).
+        speed_grade: the device's speed grade nextpnr timed it at; fmax depends on it (an
+            ECP5 -8 part is faster than a -6). Given as None, the device's default grade
+            (`Device.default_speed`; None on a device with one timing model); checked
+            against the device.
         seeds: the nextpnr placer seeds run.
         unrouted: the seeds that did not finish in the time allowed, each with where it
             stopped (e.g. "routing did not finish in 3600 s"); they count as slower than every
@@ -204,6 +206,18 @@ class Implementation:
     unrouted: dict[int, str] = field(default_factory=dict)
     speed_grade: int | None = None
     tool_seconds: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        # A grade is never implicit or foreign to the device: descriptions and names say it.
+        object.__setattr__(self, "speed_grade",
+                           get_device(self.device).check_speed(self.speed_grade))
+
+    @property
+    def speed_suffix(self) -> str:
+        """``"-speed8"`` for a grade other than the device's default, else ``""``: names of
+        design points built from it, so two grades' files do not overwrite each other."""
+        default = get_device(self.device).default_speed
+        return "" if self.speed_grade == default else f"-speed{self.speed_grade}"
 
     @property
     def min_fmax_mhz(self) -> float:
@@ -418,7 +432,8 @@ def _nextpnr_args(device: Device, freq_mhz: float, seed: int,
     grade = device.check_speed(speed)
     return [
         *device.nextpnr_args,
-        # Always explicit where the device has grades: the log says which timing model ran.
+        # Always explicit where the device has grades: the command line (the flow logs it)
+        # names the timing model, not an implicit default of the tool.
         *(["--speed", str(grade)] if grade is not None else []),
         *PLACERS[placer],
         "--json", "netlist.json",
@@ -724,10 +739,10 @@ def load_implementation(path: Path | str) -> Implementation:
         placer = d.get("placer", DEFAULT_PLACER)
         if placer not in PLACERS:
             raise HwsimError(f"{p}: unknown placer {placer!r}; allowed: {', '.join(PLACERS)}")
-        # Written before the flow had speed grades: nextpnr's default timed it.
+        # Written before the flow had speed grades: nextpnr's default timed it (None reads
+        # as the device's default).
         try:
-            dev = get_device(d["device"])
-            speed = dev.check_speed(d.get("speed_grade", dev.default_speed))
+            speed = get_device(d["device"]).check_speed(d.get("speed_grade"))
         except HwsimError as exc:
             raise HwsimError(f"{p}: {exc}") from None
         cp = d["critical_path"]
@@ -752,5 +767,7 @@ def load_implementation(path: Path | str) -> Implementation:
             placer=placer,
             speed_grade=speed,
         )
+    except HwsimError:  # already says what is wrong with the file (HwsimError is a ValueError)
+        raise
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise HwsimError(f"{p}: not an fpga.json written by hwsim fpga ({exc})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -66,14 +67,14 @@ def test_peak_rate_is_pes_lanes_clock_over_cycles():
         peak_macs_per_s(point, 0.0)
 
 
-def _point(kind, device, dsp, fmax=50.0):
+def _point(kind, device, dsp, fmax=50.0, speed=None):
     params = {"lanes": 4, "k": 256, "weight_bits": 8, "act_bits": 8, "group_size": 128,
               "scale_bits": 8}
     impl = Implementation(
         block="int_mac", params=params, device=device, freq_mhz=50.0, dsp=dsp, seeds=(1,),
         resources=(ResourceUse("logic", "LUT", 10, 100), ResourceUse("dsp", "DSP", 4 * dsp, 8)),
         fmax_mhz={"clk": fmax}, fmax_by_seed_mhz={"clk": (fmax,)}, critical_path=None,
-        cells={}, wrapper=WrapperCost(1, 1, 1, 2, 1, 5))
+        cells={}, wrapper=WrapperCost(1, 1, 1, 2, 1, 5), speed_grade=speed)
     return ScalingPoint(kind, device, rows=2, cols=1, lanes=4, implementation=impl)
 
 
@@ -112,6 +113,30 @@ def test_scaling_outputs_are_a_markdown_table_a_plot_and_one_design_point_per_bu
     names = sorted(p.name for p in paths if p.suffix == ".yaml")
     assert names == ["fpga-int8_mac-ecp5-25k-lut.yaml", "fpga-int8_mac-ecp5-25k.yaml"]
     assert load_hardware(str(tmp_path / names[0])).clock_mhz == 50.0
+
+
+def test_a_study_over_grades_and_families_names_each_part_and_writes_strict_json(tmp_path):
+    # An iCE40 row has no grade: the table says the part as text (a grade column of ints and
+    # Nones became floats and NaN, which scaling.json then held as a bare NaN).
+    from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
+
+    points = [_point("int8_mac", "ecp5-25k", True), _point("int8_mac", "ecp5-25k", True, speed=8),
+              _point("int8_mac", "ice40-up5k", True)]
+    table = scaling_table(points)
+    assert table.drop_duplicates("part").part.tolist() == ["LFE5U-25F-6", "LFE5U-25F-8",
+                                                          "iCE40UP5K"]
+    paths = write_scaling_outputs(points, table, tmp_path)
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"scaling.json holds {name}")
+
+    saved = json.loads((tmp_path / "scaling.json").read_text(), parse_constant=no_constant)
+    assert [p["speed_grade"] for p in saved["points"]] == [6, 8, None]
+    assert "nan" not in (tmp_path / "scaling.md").read_text().lower()
+    # A grade other than the device's default is in the design point's name: no overwrite.
+    assert sorted(p.name for p in paths if p.suffix == ".yaml") == [
+        "fpga-int8_mac-ecp5-25k-speed8.yaml", "fpga-int8_mac-ecp5-25k.yaml",
+        "fpga-int8_mac-ice40-up5k.yaml"]
 
 
 # The tools replaced by a model of an ECP5-25k-like device with 10000 LUTs: a PE costs 100 LUTs
