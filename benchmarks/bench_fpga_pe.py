@@ -40,7 +40,8 @@ def main() -> None:
                         help="speed grade (ECP5: 6, 7 or 8; default the device's, 6)")
     args = parser.parse_args()
     try:  # before any tool runs
-        get_device(args.device).check_speed(args.speed)
+        device = get_device(args.device)
+        part = device.part_name(device.check_speed(args.speed))
     except HwsimError as err:  # an unknown --device or a grade it lacks
         parser.error(str(err))
 
@@ -55,7 +56,6 @@ def main() -> None:
               f"{r.resources.get('ff', 0):5} {r.resources.get('carry', 0):6} "
               f"{g.gate_depth:6} {r.seconds + g.seconds:8.1f}", flush=True)
 
-    part = get_device(args.device).part_name(get_device(args.device).check_speed(args.speed))
     print(f"\nplaced and routed on {args.device} ({part}, inside the harness), {args.seeds} "
           f"seeds, requested {args.freq:g} MHz:")
     print(f"{'block':11} {'logic':>6} {'FF':>5} {'DSP':>4} {'harness FF':>10} {'fmax MHz':>9} "

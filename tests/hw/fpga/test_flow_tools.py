@@ -258,8 +258,9 @@ def test_each_placer_adds_its_nextpnr_options():
 
 
 def test_the_speed_grade_reaches_nextpnr_where_the_device_has_grades():
-    # No tool runs. ECP5: always explicit (the default is nextpnr's own -6), so each log says
-    # which timing model ran; iCE40: nextpnr has no grades, none is passed or accepted.
+    # No tool runs. ECP5: always explicit (the default is nextpnr's own -6), so the command
+    # line the flow logs names the timing model; iCE40: nextpnr has no grades, none is passed
+    # or accepted.
     from hwsim.errors import HwsimError
     from hwsim.hw.fpga import get_device
     from hwsim.hw.fpga.flow import _nextpnr_args
