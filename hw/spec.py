@@ -37,6 +37,9 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
                                # setup and its pipeline fill and drain
     transfer_cycles: 0         # cycles the control adds to each DRAM transfer (a block's load
                                # or write-back): the RTL core's DMA ends each at a register
+    slot_cycles: 0             # cycles the control adds to each pipeline slot (the later of
+                               # its compute and transfers): the RTL core ends a slot at a
+                               # register loaded from the parts' done registers
     core:                      # optional: the RTL accelerator core's command limits (written
       group_size: 128          # by `hwsim fpga accel_core`): groups, largest k, lines per
       k_max: 16384             # buffer half; the mapper then picks only blocks the core
@@ -220,6 +223,7 @@ class HardwareSpec:
     acc_bits: AccBits = 32
     command_cycles: NonNegInt = 0
     transfer_cycles: NonNegInt = 0
+    slot_cycles: NonNegInt = 0
     core: CoreSection | None = None
     description: str = ""
     source: str = field(default="<dict>", compare=False)

@@ -5,14 +5,17 @@ Pipeline model (cycle-exact for what it states). The blocks of one GEMM instance
 DRAM -> buffers (load of block t+1), compute of block t on the array, write-back of block t-1's
 outputs to DRAM. Loads and write-backs share the DRAM port, so in slot s
 
-    slot_s = max(compute_{s-1}, dram(load_s) + dram(writeback_{s-2}))
+    slot_s = max(compute_{s-1}, dram(load_s) + dram(writeback_{s-2})) + slot_cycles
 
 with ``dram(bytes) = ceil(bytes / dram_bytes_per_cycle) + dram.latency_cycles +
 transfer_cycles`` for a non-empty transfer (``transfer_cycles``: what the control adds to each,
-1 on the RTL core, whose DMA ends each transfer at a register). Slot 0 is the fill (first
-load), the last two slots drain (last compute, last write-back). Total = ``hw.command_cycles``
-(the control's cost to accept a command and start its first slot: the RTL core checks the
-descriptor and decodes its first block) + sum of slots; stall = total - sum of compute. The
+1 on the RTL core, whose DMA ends each transfer at a register; ``slot_cycles``: what it adds
+to each slot, 1 on the RTL core, whose slot end is loaded from its parts' done registers).
+Slot 0 is the fill (first load), the last two slots drain (last compute, last write-back);
+every slot holds a transfer or a compute, so each is charged ``slot_cycles``. Total =
+``hw.command_cycles`` (the control's cost to accept a command and start its first slot: the
+RTL core checks the descriptor and decodes its first block) + sum of slots; stall = total -
+sum of compute. The
 ``count`` identical instances of an op (layers, heads) run back to back through the same
 pipeline: their block sequences are concatenated, so only the first load, the last write-back
 and one command's setup are exposed (`repeated_pipeline_cycles` sums the slots in closed form).
@@ -143,15 +146,17 @@ class GemmCost:
 
 
 def _check_operator_cycles(compute: np.ndarray, load: np.ndarray, wb: np.ndarray,
-                           weight: np.ndarray, count: int) -> None:
-    """Refuse an operator whose slots' cycles (each block's compute, load and write-back,
-    ``weight`` blocks alike, ``count`` instances) would pass the 64-bit counters. Too many
+                           weight: np.ndarray, count: int, slot_cycles: int = 0) -> None:
+    """Refuse an operator whose slots' cycles (each block's compute, load and write-back, and
+    its slot's ``slot_cycles``, ``weight`` blocks alike, ``count`` instances) would pass the
+    64-bit counters. Too many
     cycles come from the workload's size or from the hardware's own cycle counts (a latency
     of 10**18 cycles): the message names both."""
-    check_counter(count * float(((compute + load + wb) * weight.astype(np.float64)).sum()),
+    check_counter(count * float(((compute + load + wb + slot_cycles)
+                                 * weight.astype(np.float64)).sum()),
                   "cycles of one operator",
                   "make the workload smaller, or the hardware's cycle counts "
-                  "(dram.latency_cycles, command_cycles, transfer_cycles)")
+                  "(dram.latency_cycles, command_cycles, transfer_cycles, slot_cycles)")
 
 
 def _dram_beats(bits: np.ndarray, hw: HardwareSpec) -> np.ndarray:
@@ -173,11 +178,12 @@ def _dram_cycles(nbytes: np.ndarray, hw: HardwareSpec,
 
 
 def pipeline_cycles(compute: np.ndarray, load: np.ndarray,
-                    writeback: np.ndarray) -> np.ndarray:
+                    writeback: np.ndarray, slot_cycles: int = 0) -> np.ndarray:
     """Slot durations of the three-stage lockstep pipeline (see the module docstring).
 
     Args:
         compute, load, writeback: per-block cycles, in execution order (int arrays of length B).
+        slot_cycles: the control's cycles per slot (`HardwareSpec.slot_cycles`).
 
     Returns:
         The B + 2 slot durations; their sum is the instance's cycles.
@@ -188,25 +194,26 @@ def pipeline_cycles(compute: np.ndarray, load: np.ndarray,
     comp[1:nblocks + 1] = compute
     dram[:nblocks] += load
     dram[2:] += writeback
-    return np.maximum(comp, dram)
+    return np.maximum(comp, dram) + slot_cycles
 
 
 def repeated_pipeline_cycles(compute: np.ndarray, load: np.ndarray, writeback: np.ndarray,
-                             count: int) -> int:
+                             count: int, slot_cycles: int = 0) -> int:
     """Total cycles of ``count`` copies of a block sequence run back to back.
 
     Equal to ``pipeline_cycles(np.tile(compute, count), ...).sum()`` without building the
     tiles: every copy's slot i is max(C_i, L_{i+1} + W_{i-1}) with the neighbours taken
     from the adjacent copies (the first copy has no W before it, the last no L after it),
-    plus the first load and the last write-back.
+    plus the first load and the last write-back (each slot plus ``slot_cycles``).
     """
     offsets = np.array([0, compute.shape[0]], dtype=np.int64)
-    parts = _segment_pipeline_parts(compute, load, writeback, offsets)
+    parts = _segment_pipeline_parts(compute, load, writeback, offsets, slot_cycles=slot_cycles)
     return int(_copies_cycles(parts, offsets, count)[0])
 
 
 def _segment_pipeline_parts(compute: np.ndarray, load: np.ndarray, writeback: np.ndarray,
-                            offsets: np.ndarray, weight: np.ndarray | None = None
+                            offsets: np.ndarray, weight: np.ndarray | None = None,
+                            slot_cycles: int = 0
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cycles of ``count`` copies of several block sequences, as (fixed, per copy, single).
 
@@ -214,7 +221,7 @@ def _segment_pipeline_parts(compute: np.ndarray, load: np.ndarray, writeback: np
     ``count`` copies take ``fixed[i] + count * per_copy[i]`` cycles, except a one-block
     sequence run once, which takes ``single[i]`` (load, compute, write-back in turn).
     ``weight``: how many blocks each one stands for (`hwsim.mapping.representative_blocks`;
-    the first and last of a sequence stand for themselves).
+    the first and last of a sequence stand for themselves). Every slot adds ``slot_cycles``.
     """
     starts, ends = offsets[:-1], offsets[1:] - 1
     idx = np.arange(compute.shape[0])
@@ -225,13 +232,14 @@ def _segment_pipeline_parts(compute: np.ndarray, load: np.ndarray, writeback: np
     prev_idx = idx - 1
     prev_idx[starts] = ends
     nxt, prev = load[nxt_idx], writeback[prev_idx]
-    middle = np.maximum(compute, nxt + prev)
+    middle = np.maximum(compute, nxt + prev) + slot_cycles
     per_copy = np.add.reduceat(middle if weight is None else middle * weight, starts)
-    # The very first block has no write-back before it, the very last no load after it.
-    fixed = (load[starts] + writeback[ends]
-             + np.maximum(compute[starts], nxt[starts]) - middle[starts]
-             + np.maximum(compute[ends], prev[ends]) - middle[ends])
-    single = load[starts] + compute[starts] + writeback[starts]
+    # The very first block has no write-back before it, the very last no load after it; the
+    # fill and the drain are a slot each.
+    fixed = (load[starts] + writeback[ends] + 2 * slot_cycles
+             + np.maximum(compute[starts], nxt[starts]) + slot_cycles - middle[starts]
+             + np.maximum(compute[ends], prev[ends]) + slot_cycles - middle[ends])
+    single = load[starts] + compute[starts] + writeback[starts] + 3 * slot_cycles
     return fixed, per_copy, single
 
 
@@ -480,7 +488,8 @@ def _run_cycles(compute: np.ndarray, load: np.ndarray, wb: np.ndarray, offsets: 
     """The (fixed, per copy, single) parts and the cycles of ``count`` instances of each
     block sequence (``offsets``), the command's setup included; ``weight`` and ``nblocks``
     for representative blocks (`_segment_pipeline_parts`, `_copies_cycles`)."""
-    fixed, per_copy, single = _segment_pipeline_parts(compute, load, wb, offsets, weight)
+    fixed, per_copy, single = _segment_pipeline_parts(compute, load, wb, offsets, weight,
+                                                      hw.slot_cycles)
     # The command's setup is paid once per run, before the first slot.
     parts = (fixed + hw.command_cycles, per_copy, single + hw.command_cycles)
     if hw.core is not None:
@@ -504,7 +513,7 @@ def _exact_cycles(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits
     compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size, True)[0]
     load = _dram_cycles(s.load_bytes, hw, weight)
     wb = _dram_cycles(s.writeback_bytes, hw, weight)
-    _check_operator_cycles(compute, load, wb, weight, count)
+    _check_operator_cycles(compute, load, wb, weight, count, hw.slot_cycles)
     nblocks = ((-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n))
                * (-(-mps.k // mps.block_k)))
     return _run_cycles(compute, load, wb, offsets, hw, count, weight, nblocks)[1]
@@ -521,7 +530,7 @@ def cycles_floor(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits:
     block loads follows `hwsim.mapping.block_schedules`). Every slot of the pipeline is at
     least its compute and the slots hold every transfer, so one instance takes at least
     ``max(first load + sum C + last write-back, sum D)`` (the module docstring's slot rule),
-    plus the command.
+    plus the command and the control's cycles of its B + 2 slots (B blocks).
     """
     m, n, k = mps.m, mps.n, mps.k
     bm, bn, bk = mps.block_m, mps.block_n, mps.block_k
@@ -580,10 +589,13 @@ def cycles_floor(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits:
     first = ((nm == 1) << 2) | ((nn == 1) << 1) | (nk == 1)
     cols = np.arange(len(m))
     ends = lab[first, cols] + wb[3]
+    slots = hw.slot_cycles * (nm * nn * nk).astype(np.float64)
     if hw.core is not None:
-        floor = count * (hw.command_cycles + np.maximum(ends + sum_c, sum_d))
+        floor = count * (hw.command_cycles + np.maximum(ends + sum_c, sum_d)
+                         + slots + 2 * hw.slot_cycles)
     else:
-        floor = hw.command_cycles + np.maximum(ends + count * sum_c, count * sum_d)
+        floor = (hw.command_cycles + np.maximum(ends + count * sum_c, count * sum_d)
+                 + count * slots + 2 * hw.slot_cycles)
     return _below(floor)
 
 
@@ -597,7 +609,8 @@ def dram_floor(mps: Mappings, hw: HardwareSpec, count: int) -> np.ndarray:
     """A lower bound of each mapping's cycles (``count`` instances) from its DRAM traffic
     alone: the mapper's bytes (the core's whole lines are no fewer) at the DRAM's rate, and
     the latency (and the control's ``transfer_cycles``) of one load per block (every block
-    loads an operand whose index moved) and one write-back per output block."""
+    loads an operand whose index moved) and one write-back per output block, and the
+    control's ``slot_cycles`` of the B + 2 slots."""
     nm, nn = -(-mps.m // mps.block_m), -(-mps.n // mps.block_n)
     nk = -(-mps.k // mps.block_k)
     nbytes = mps.dram_read_bytes + mps.dram_write_bytes
@@ -611,9 +624,10 @@ def dram_floor(mps: Mappings, hw: HardwareSpec, count: int) -> np.ndarray:
             + (hw.dram.latency_cycles + hw.transfer_cycles) * (nm * nn * nk + nm * nn))
     # Whole cycles: a transfer's cycles are whole, so their sum is at least the ceiling.
     dram = np.ceil(dram - 1e-9)
+    slots = hw.slot_cycles * (nm * nn * nk).astype(np.float64)
     if hw.core is not None:
-        return _below(count * (hw.command_cycles + dram))
-    return _below(hw.command_cycles + count * dram)
+        return _below(count * (hw.command_cycles + dram + slots + 2 * hw.slot_cycles))
+    return _below(hw.command_cycles + count * (dram + slots) + 2 * hw.slot_cycles)
 
 
 def fastest_mappings(cands: Candidates, hw: HardwareSpec, widths: OperandWidths,
@@ -715,7 +729,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     sram, psum = _sram_bits(s, mps, hw, a_bits, b_bits)
     load = _dram_cycles(s.load_bytes, hw, weight)
     wb = _dram_cycles(s.writeback_bytes, hw, weight)
-    _check_operator_cycles(compute, load, wb, weight, count)
+    _check_operator_cycles(compute, load, wb, weight, count, hw.slot_cycles)
 
     def per_shape(x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x * weight, starts)

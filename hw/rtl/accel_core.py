@@ -819,25 +819,24 @@ class _SlotControl:
         comp_ending, dma_ending = Signal(name="comp_ending"), Signal(name="dma_ending")
         # The slot's end is a register, one copy per group of its readers (``keep``: each is
         # placed beside its readers, not one beside the control and routed across the die to
-        # all: the 8x8's worst paths at ce54420), loaded with its test next cycle (`close`);
-        # without PE stages, gated by the compute's part (``comp_ok``, due in its cycle). The
-        # DMA's part is ``dma_pending`` as it is next cycle, so a slot whose DRAM transfers
-        # end it ends a cycle after their last beat (the simulator's `transfer_cycles`), and
-        # the run's part is ``running`` (not the check's cycle: a refused command never
-        # sets it), so slot 0 ends two cycles after the check's (the third cycle of
-        # `CORE_SETUP_CYCLES`): no gate of ``busy`` after the registers. ``slot_end_ref`` is
-        # the test as the state defines it (running for a cycle, the next block's record
-        # fresh, the compute done or ending, the DMA done); it drives nothing (synthesis
-        # drops it): the core tests' bench checks every copy equal to it in every cycle.
+        # all: the 8x8's worst paths at ce54420), loaded (`close`) from registers only: the
+        # run (``running``), the slot's parts (``comp_done``: the compute done or ending,
+        # itself a register with PE stages; ``dma_pending``) and its own copy (no slot ends
+        # in the cycle after one). So a slot ends a cycle after its parts are done, the
+        # simulator's `slot_cycles`: loaded with the parts' next states, the copies were the
+        # ends of the cycle's late handshakes (`wr_ready`, the array's ready), the 8x8's
+        # worst paths in all five runs of README (34). The first (empty) slot ends two cycles
+        # after the check's (the third cycle of `CORE_SETUP_CYCLES`): ``running`` is set by
+        # a passed check (a refused command never sets it). ``slot_end_ref`` is the rule as
+        # the state defines it (the cycle after one that ran with the next block's record
+        # fresh, the compute done or ending and the DMA done, unless a slot ended in it); it
+        # drives nothing (synthesis drops it): the core tests' bench checks every copy equal
+        # to it in every cycle.
         self.ends = {g: Signal(name=f"slot_end_{g}", attrs={"keep": 1})
                      for g in ("ctl", "ld", "k", "kf", "seq", "drain", "pf", "wb")}
-        comp_ok = Signal()
-        self.comp_ok = comp_ok
         slot_end = self.end_of("ctl")
-        started = Signal()
-        m.d.sync += started.eq(running)
         self.slot_end_ref = Signal()
-        m.d.comb += self.slot_end_ref.eq(running & started & nxt_fresh
+        m.d.sync += self.slot_end_ref.eq(~self.slot_end_ref & running & nxt_fresh
                                          & (~comp_pending | comp_ending) & ~dma_pending)
         # No slot ends in the cycle after a slot's end (the next block's record is not fresh
         # then), so what a slot's end decides reads the records themselves, not their views:
@@ -893,31 +892,28 @@ class _SlotControl:
 
     def end_of(self, group: str) -> Value:
         """The slot's end as ``group``'s copy gives it."""
-        return self.comp_ok & self.ends[group]
+        return self.ends[group]
 
     def close(self, seq: _TileSequencer) -> None:
-        """Load the slot end's registers with their next value (the parts' next states).
+        """Load the slot end's registers from the run's and the parts' registers.
 
-        A slot's end clears the next block's record's fresh mark, so none ends in the cycle
-        after it: the next value is that of the cycles without a slot's end (no record shifts
-        next cycle, no load or write-back starts at the slot's end), and 0 after one. Built
-        with PE stages, the compute's part (the tile's result due next cycle) is in it too;
-        without, the result is due in the cycle the array's front frees (its ready), so it
-        stays a gate of registers after them. The run's part is ``running``, set by a passed
-        check: the descriptor's check (its comparators) reaches the status registers, the
-        iterator's valid and ``running`` only, not these."""
+        Built with PE stages, the compute's part is a register too (``comp_done``: the
+        compute done, or its result due, in this cycle), loaded with that test for the next
+        cycle (the tile's result due next cycle is known a cycle ahead); without, the result
+        is due in the cycle the array's front frees (its ready), so its test stays in the
+        copies' cone. At a slot's end ``comp_done`` takes the next block's (nothing to
+        compute, or not done: no compute ends in its slot's first cycle)."""
         m, cmd = self.m, self.cmd
-        busy = cmd.busy
-        comp_pending = ~(self.comp_ending | ~busy) & self.comp_pending
-        dma_pending = ~(self.dma_ending | ~busy) & self.dma_pending
         comp_ok = ~self.comp_pending | self.comp_ending
         if seq.result_next is not None:
-            comp_ok_next = ~comp_pending | (seq.result_next & seq.busy_last_next)
-            m.d.comb += self.comp_ok.eq(1)
+            comp_done = Signal(name="comp_done")
+            comp_pending_next = ~(self.comp_ending | ~cmd.busy) & self.comp_pending
+            m.d.sync += comp_done.eq(Mux(self.slot_end, ~self.next_comp,
+                                         ~comp_pending_next
+                                         | (seq.result_next & seq.busy_last_next)))
         else:
-            comp_ok_next = Const(1)
-            m.d.comb += self.comp_ok.eq(comp_ok)
-        nxt = ~self.slot_end & cmd.running & comp_ok_next & ~dma_pending
+            comp_done = comp_ok
+        nxt = ~self.slot_end & cmd.running & comp_done & ~self.dma_pending
         m.d.sync += [e.eq(nxt) for e in self.ends.values()]
 
 

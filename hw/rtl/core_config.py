@@ -45,6 +45,7 @@ from hwsim.hw.rtl.terms import WEIGHT_FAMILIES, WeightFamily, get_families, get_
 __all__ = [
     "BEATS_BITS",
     "CORE_SETUP_CYCLES",
+    "CORE_SLOT_CYCLES",
     "CORE_TRANSFER_CYCLES",
     "DESCRIPTOR_FIELDS",
     "CoreConfig",
@@ -66,6 +67,12 @@ CORE_SETUP_CYCLES = 3
 # write-back after a load starts a cycle after the load's. The core's hardware description
 # gives it to the simulator as `transfer_cycles`: a transfer = beats + latency + this.
 CORE_TRANSFER_CYCLES = 1
+# Cycles the core adds to each pipeline slot: the slot end's registers are loaded from the
+# slot's parts as registers (the compute done, the DMA done), not from their next states, so a
+# slot ends a cycle after the later of its compute and its transfers (the handshakes' cones
+# end at those registers, not at the slot end's copies across the die: README (35)). The
+# core's hardware description gives it to the simulator as `slot_cycles`.
+CORE_SLOT_CYCLES = 1
 # Width of the DMA's beat counters (a load's or a write-back's bus beats) in the RTL.
 BEATS_BITS = 24
 

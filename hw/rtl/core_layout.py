@@ -29,6 +29,7 @@ from hwsim.hw.pe_kinds import pe_for_block
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.core_config import (
     CORE_SETUP_CYCLES,
+    CORE_SLOT_CYCLES,
     CORE_TRANSFER_CYCLES,
     SCALE_FIELD_BITS,
     SCALE_SIGN_BIT,
@@ -254,15 +255,15 @@ def core_block_beats(c: CoreConfig, schedule) -> tuple[np.ndarray, np.ndarray]:
 
 def line_exact(c: CoreConfig, schedule, compute: np.ndarray, latency_cycles: int,
                command_cycles: int,
-               pipeline: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+               pipeline: Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
                ) -> tuple[int, int]:
     """(cycles, DRAM beats) of a GEMM as the core runs it: the whole-line cycle model, built
     from the core's own beat counts.
 
     Cycles: the simulator's rules (the command's ``command_cycles``, each block's ``compute``
     cycles from the PE kind's cycle model, the slot rule ``pipeline`` =
-    `hwsim.sim.pipeline_cycles`, a transfer = beats + ``latency_cycles`` + the core's
-    `CORE_TRANSFER_CYCLES`) over the DRAM
+    `hwsim.sim.pipeline_cycles` with the core's `CORE_SLOT_CYCLES` per slot, a transfer =
+    beats + ``latency_cycles`` + the core's `CORE_TRANSFER_CYCLES`) over the DRAM
     transfers of whole lines that the core moves (`core_block_beats` of ``schedule``, a
     `hwsim.mapping.BlockSchedule`), the zero padding of ragged edges included. The simulator
     charges the same lines on the core's description (`CoreRules.block_bytes`), so this equals
@@ -274,7 +275,7 @@ def line_exact(c: CoreConfig, schedule, compute: np.ndarray, latency_cycles: int
     transfer = latency_cycles + CORE_TRANSFER_CYCLES
     load_c = np.where(load > 0, load + transfer, 0)
     wb_c = np.where(wb > 0, wb + transfer, 0)
-    cycles = command_cycles + int(pipeline(compute, load_c, wb_c).sum())
+    cycles = command_cycles + int(pipeline(compute, load_c, wb_c, CORE_SLOT_CYCLES).sum())
     return cycles, int(load.sum() + wb.sum())
 
 
@@ -320,6 +321,7 @@ def core_hardware(c: CoreConfig, latency_cycles: int = 4, clock_mhz: float = 100
         "acc_bits": c.array.out_width,
         "command_cycles": CORE_SETUP_CYCLES,
         "transfer_cycles": CORE_TRANSFER_CYCLES,
+        "slot_cycles": CORE_SLOT_CYCLES,
         # The command rules the mapper follows (`hwsim.hw.core_rules`).
         "core": dataclasses.asdict(c.section),
     }

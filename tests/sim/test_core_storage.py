@@ -14,7 +14,7 @@ import pytest
 from hwsim.errors import HwsimError
 from hwsim.hw import hardware_from_dict
 from hwsim.hw.fpga.design_point import write_hardware_yaml
-from hwsim.hw.rtl.core_config import CORE_TRANSFER_CYCLES, CoreConfig
+from hwsim.hw.rtl.core_config import CORE_SLOT_CYCLES, CORE_TRANSFER_CYCLES, CoreConfig
 from hwsim.hw.rtl.core_layout import core_block_beats, core_hardware, core_op, line_exact
 from hwsim.hw.rtl.registry import resolve_params
 from hwsim.mapping import block_schedule, map_gemm
@@ -117,6 +117,11 @@ def test_ragged_shapes_cost_the_padded_lines_the_core_moves(core, m, n, k):
     assert hw.transfer_cycles == CORE_TRANSFER_CYCLES == 1
     assert cost.dram_cycles == beats + (hw.dram.latency_cycles + 1) * np.count_nonzero(
         np.concatenate([load, wb]))
+    # Each of the B + 2 slots: the later of its parts and the core's registered slot end.
+    assert hw.slot_cycles == CORE_SLOT_CYCLES == 1
+    without = line_exact(core, s, compute, hw.dram.latency_cycles, hw.command_cycles,
+                         lambda c, ld, w, _slot: pipeline_cycles(c, ld, w))[0]
+    assert cycles - without == CORE_SLOT_CYCLES * (len(compute) + 2)
 
 
 def test_a_decode_gemv_on_the_8x8_core_moves_eight_tokens_of_lines():

@@ -62,6 +62,10 @@ def test_pipeline_slots_by_hand():
     # slot 0: load 5; slot 1: max(C0=10, L1=20); slot 2: max(C1=10, W0=3); slot 3: W1=3.
     slots = pipeline_cycles(np.array([10, 10]), np.array([5, 20]), np.array([3, 3]))
     assert slots.tolist() == [5, 20, 10, 3]
+    # The control's cycles per slot (the RTL core's slot end, a register of the parts' done
+    # registers) come on top of every slot, whichever part bounds it.
+    slots = pipeline_cycles(np.array([10, 10]), np.array([5, 20]), np.array([3, 3]), 2)
+    assert slots.tolist() == [7, 22, 12, 5]
 
 
 def test_one_block_mac_gemm_by_hand():
@@ -247,14 +251,28 @@ def test_command_setup_is_charged_once_per_run():
     assert costs.fixed_cycles.tolist() == [3 + 14]
 
 
+def test_slot_cycles_are_charged_once_per_slot():
+    # The case above with 2 control cycles per slot: one instance has 3 slots (L, C, W), two
+    # back to back 4 (the second load hides under the first compute): the fill and the drain
+    # are in the fixed part, one slot per instance in the per-instance part.
+    for count, slots in ((1, 3), (2, 4)):
+        cost = one_block(4, 8, 16, tiny_hw(slot_cycles=2), count=count)
+        assert cost.cycles == one_block(4, 8, 16, tiny_hw(), count=count).cycles + 2 * slots
+        assert cost.stall_cycles == cost.cycles - count * 17
+    costs = one_block_shapes(4, 8, 16, tiny_hw(slot_cycles=2), count=2)
+    assert costs.fixed_cycles.tolist() == [14 + 2 * 2]
+    assert costs.instance_cycles.tolist() == [17 + 2]
+
+
 @settings(max_examples=80, deadline=None, derandomize=True)
 @given(blocks=st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50), st.integers(0, 50)),
                        min_size=1, max_size=6),
-       count=st.integers(1, 5))
-def test_repeated_pipeline_equals_concatenated_sequence(blocks, count):
+       count=st.integers(1, 5), slot=st.integers(0, 3))
+def test_repeated_pipeline_equals_concatenated_sequence(blocks, count, slot):
     c, load, w = (np.array(x, dtype=np.int64) for x in zip(*blocks, strict=True))
-    explicit = pipeline_cycles(np.tile(c, count), np.tile(load, count), np.tile(w, count))
-    assert repeated_pipeline_cycles(c, load, w, count) == explicit.sum()
+    explicit = pipeline_cycles(np.tile(c, count), np.tile(load, count), np.tile(w, count),
+                               slot)
+    assert repeated_pipeline_cycles(c, load, w, count, slot) == explicit.sum()
 
 
 def test_bitmod_block_counts_dequantization():

@@ -52,13 +52,15 @@ def test_the_8x8_cores_decode_gemv_runs_in_its_fastest_blocking():
     assert least.describe() == f"n>m>k 1x128x128 on 8x8, a x32 b x1; {CHOSEN_BY_TRAFFIC}"
     slow = simulate_gemm(1, 4096, 4096, hw, widths, op.a_bits, op.b_bits, op.out_bits,
                          group_size=CORE.group_size, mapping=least)
-    assert (slow.cycles, slow.dram_read_bytes) == (2_328_733, 19_136_512)
+    # (Its 1,024 blocks make 1,026 slots, each a cycle more since the core's slot_cycles.)
+    assert (slow.cycles, slow.dram_read_bytes) == (2_328_733 + 1_026, 19_136_512)
     cost = simulate_op(op, hw)[0]
     assert cost.mapping.describe() == f"n>m>k 1x32x512 on 8x8, a x128 b x1; {CHOSEN_BY_CYCLES}"
     # (Two more than before the core's transfer_cycles: the fill's load and the drain's
     # write-back; every other slot of either blocking is compute-bound. One more since the
-    # command's setup is three cycles, `CORE_SETUP_CYCLES`.)
-    assert cost.cycles == 2_156_317
+    # command's setup is three cycles, `CORE_SETUP_CYCLES`; 1,026 more, a cycle per slot,
+    # since `CORE_SLOT_CYCLES`.)
+    assert cost.cycles == 2_156_317 + 1_026
     # By hand: 128 x 8 blocks, each loads 1 activation line-row of 512 / 2 lanes lines
     # (8 x 2 FP16 each: 8,192 B), 4 weight line-rows (4 x 256 lines of 8 x 2 slots: 16,384 B)
     # and 4 x 4 scale lines (8 x 16 bits: 256 B).
@@ -95,9 +97,11 @@ def _descriptions():
     }
     systolic = dict(tiny, pe={"kind": "systolic", "dataflow": "ws", "energy_pj_per_cycle": 1.0,
                               "area_um2": 1})
+    # (The bitmod one with a command queue and control cycles per transfer and per slot.)
     bitmod = dict(tiny, pe={"kind": "bitmod", "lanes": 4, "energy_pj_per_cycle": 0.5,
                             "area_um2": 1, "dequant_pj_per_cycle": 0.1},
-                  command_cycles=5, dram={"bytes_per_cycle": 2, "energy_pj_per_bit": 0.5})
+                  command_cycles=5, transfer_cycles=1, slot_cycles=2,
+                  dram={"bytes_per_cycle": 2, "energy_pj_per_bit": 0.5})
     return {
         "small core": (small, OperandWidths(16, 4, terms=2, grouped=True), 8,
                        small.core.stored_bits(), 64),

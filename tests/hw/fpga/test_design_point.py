@@ -219,7 +219,12 @@ def test_stored_presets_are_valid_hardware_that_load_hardware_names():
 def test_a_core_build_describes_the_pe_it_was_built_of_and_runs(tmp_path, run_gemm):
     from dataclasses import asdict
 
-    from hwsim.hw.rtl.core_config import CORE_SETUP_CYCLES, CORE_TRANSFER_CYCLES, CoreConfig
+    from hwsim.hw.rtl.core_config import (
+        CORE_SETUP_CYCLES,
+        CORE_SLOT_CYCLES,
+        CORE_TRANSFER_CYCLES,
+        CoreConfig,
+    )
 
     core = CoreConfig(rows=8, cols=8, lanes=4, weights="fp4", group_size=128, bus_bytes=16)
     params = asdict(core)
@@ -233,6 +238,7 @@ def test_a_core_build_describes_the_pe_it_was_built_of_and_runs(tmp_path, run_ge
     # Its real memories, DRAM beat, control setup and the slowest clock measured.
     assert spec.clock_mhz == 83.4 and spec.command_cycles == CORE_SETUP_CYCLES
     assert spec.transfer_cycles == CORE_TRANSFER_CYCLES == 1
+    assert spec.slot_cycles == CORE_SLOT_CYCLES == 1
     assert {b: getattr(spec.buffers, b).kib * 1024 for b in ("activation", "weight", "output")} \
         == core.buffer_bytes()
     # Partial sums at the width the output buffer stores them, not the DRAM word.
