@@ -6,11 +6,12 @@ chose. The core follows the simulator's pipeline (`hwsim.sim.engine`) slot for s
 slot s it loads block s from DRAM (activations and/or weights, whichever changed), computes
 block s - 1 on the array and writes back block s - 2's outputs (on its last k block), and a
 slot ends when its compute and its DRAM transfers (load, then write-back, on the one DRAM
-port) are both done. Whatever must start a slot is issued in the slot's previous cycle (the
-next block's records are computed a slot ahead), so slots have no overhead cycles but one per
-DRAM transfer: the DMA ends each at a register (the slot's end a cycle after the DMA's last
-beat, the write-back after a load a cycle after the load's), the simulator's
-``transfer_cycles``.
+port) are both done. Whatever must start a slot is issued in the slot's last cycle (the next
+block's records are computed a slot ahead). The control costs a cycle per DRAM transfer (the
+DMA ends each at a register: the DMA is done a cycle after its last beat, the write-back after
+a load starts a cycle after the load's), the simulator's ``transfer_cycles``, and one per
+slot (the slot's end is a register loaded from the parts' done registers, so a slot ends the
+cycle after both are done), the simulator's ``slot_cycles``.
 
 Per block the array runs ceil(bn / rows) x ceil(bm / cols) tiles, each `array_tile_cycles`:
 the activation, weight and scale buffers' read registers are the array's operand register,
@@ -913,8 +914,9 @@ class _SlotControl:
                                          | (seq.result_next & seq.busy_last_next)))
         else:
             comp_done = comp_ok
-        nxt = ~self.slot_end & cmd.running & comp_done & ~self.dma_pending
-        m.d.sync += [e.eq(nxt) for e in self.ends.values()]
+        # Each copy reads itself, not the control's copy: no copy fans out across the die.
+        m.d.sync += [e.eq(~e & cmd.running & comp_done & ~self.dma_pending)
+                     for e in self.ends.values()]
 
 
 class _Load:
@@ -1442,7 +1444,7 @@ class _WriteBack:
         # After the load, the write-back starts a cycle after its last beat, from a register:
         # the read stream's valid ends there, not at the write request port, which presents
         # a start's first request in its cycle (the simulator charges the cycle as the core's
-        # `transfer_cycles`, with the slot's end a cycle after the DMA's last beat).
+        # `transfer_cycles`, with the DMA done a cycle after its last beat).
         wb_start_load = Signal(name="wb_start_load")
         m.d.sync += wb_start_load.eq(ld_last & wb_due)
         wb_start = wb_start_slot | wb_start_load

@@ -63,7 +63,7 @@ __all__ = [
 # `command_cycles`, which charges it once per command.
 CORE_SETUP_CYCLES = 3
 # Cycles the core adds to each DRAM transfer (a load or a write-back of a block): the streams'
-# handshakes end at registers, so a slot ends a cycle after its DMA's last beat and a
+# handshakes end at registers, so a slot's DMA is done a cycle after its last beat and a
 # write-back after a load starts a cycle after the load's. The core's hardware description
 # gives it to the simulator as `transfer_cycles`: a transfer = beats + latency + this.
 CORE_TRANSFER_CYCLES = 1

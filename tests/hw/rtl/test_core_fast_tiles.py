@@ -94,7 +94,8 @@ INT2_LONG = CoreConfig(rows=2, cols=2, lanes=2, weights="int2", scale_bits=8, pi
 
 
 @pytest.mark.parametrize(("c", "m", "n", "k", "latency"), [
-    # simulate_op charged the scale fields to the weight port: 268 cycles, the core takes 223.
+    # simulate_op charged the scale fields to the weight port: 268 cycles, the core takes 223
+    # (these figures at slot_cycles 0: the cycle per slot, hw/rtl/README.md (35), adds B + 2).
     (FAST, 2, 4, 32, 1),
     (FAST, 3, 5, 21, 1),
     (_at_row_limit("int2", 2, group_size=1), 4, 8, 16, 2),   # was 490, the core's 458
