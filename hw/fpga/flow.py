@@ -739,10 +739,16 @@ def load_implementation(path: Path | str) -> Implementation:
         placer = d.get("placer", DEFAULT_PLACER)
         if placer not in PLACERS:
             raise HwsimError(f"{p}: unknown placer {placer!r}; allowed: {', '.join(PLACERS)}")
-        # Written before the flow had speed grades: nextpnr's default timed it (None reads
-        # as the device's default).
+        # Written before the flow had speed grades (no key): nextpnr's default timed it. The
+        # flow writes null only for a device without grades, so a null elsewhere is refused,
+        # not read as the default.
         try:
-            speed = get_device(d["device"]).check_speed(d.get("speed_grade"))
+            device = get_device(d["device"])
+            if "speed_grade" in d and d["speed_grade"] is None and device.speed_grades:
+                raise HwsimError(f"speed_grade is null, but {device.name} is timed at a grade "
+                                 f"({', '.join(map(str, device.speed_grades))}); give the one "
+                                 "it was built at")
+            speed = device.check_speed(d.get("speed_grade"))
         except HwsimError as exc:
             raise HwsimError(f"{p}: {exc}") from None
         cp = d["critical_path"]

@@ -153,6 +153,12 @@ def test_a_saved_build_reads_back_equal(tmp_path):
         del old["speed_grade"]
         path.write_text(json.dumps(old))
         assert load_implementation(path).speed_grade == grade
+    # A null grade is written for a device without grades only.
+    ecp5 = _build(device="ecp5-85k").to_dict() | {"speed_grade": None}
+    path.write_text(json.dumps(ecp5))
+    with pytest.raises(HwsimError, match=rf"^{path}: speed_grade is null, but ecp5-85k is timed "
+                                         r"at a grade \(6, 7, 8\)"):
+        load_implementation(path)
     old["speed_grade"] = 8  # the iCE40's
     path.write_text(json.dumps(old))
     with pytest.raises(HwsimError, match=rf"^{path}: ice40-hx8k has no speed grades") as err:
