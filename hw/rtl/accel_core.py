@@ -905,7 +905,6 @@ class _SlotControl:
         copies' cone. At a slot's end ``comp_done`` takes the next block's (nothing to
         compute, or not done: no compute ends in its slot's first cycle)."""
         m, cmd = self.m, self.cmd
-        comp_ok = ~self.comp_pending | self.comp_ending
         if seq.result_next is not None:
             comp_done = Signal(name="comp_done")
             comp_pending_next = ~(self.comp_ending | ~cmd.busy) & self.comp_pending
@@ -913,7 +912,7 @@ class _SlotControl:
                                          ~comp_pending_next
                                          | (seq.result_next & seq.busy_last_next)))
         else:
-            comp_done = comp_ok
+            comp_done = ~self.comp_pending | self.comp_ending
         # Each copy reads itself, not the control's copy: no copy fans out across the die.
         m.d.sync += [e.eq(~e & cmd.running & comp_done & ~self.dma_pending)
                      for e in self.ends.values()]
