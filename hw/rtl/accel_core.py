@@ -94,9 +94,16 @@ class _ArrayAdapter:
         # addresses and steps the sequencer's counters (one ready register for both, on the
         # 8x8 core, crossed the die and back on the critical path). Its state feeds back on
         # itself, so Yosys' register merging cannot fold it into the array's.
+        # The copy takes the stream's valid a cycle ahead too (``valid_ahead``), so its own
+        # accept is a gate of its own registers: with the core's register of the valid (the
+        # sequencer's accept, read across the buffers' address logic), the two accepts were
+        # one net, and the copy's ready looped through it (on the 8x8 of ab8ae90, seed 1:
+        # ``ready_if_run`` -> 5.34 ns -> the shared gate -> 5.57 ns -> the copy's next state,
+        # 14.52 ns). Its beat registers' enable pairs drive unconnected operands (a few
+        # registers per column kept, ``keep``).
         front = replace(c.array, rows=1, cols=c.cols if c.array.dequantizer == "row" else 1)
         self.front = front_copy = BitModArray(front, input_stage=False, runtime_k=True,
-                                              k_ahead=True)
+                                              valid_ahead=True, k_ahead=True)
         m.submodules.array_front = front_copy
         self.in_ready = front_copy.in_ready
         m.d.comb += [arr.out_ready.eq(1), front_copy.out_ready.eq(1)]
@@ -365,6 +372,7 @@ class AccelCore(wiring.Component):
         self.tile_nexts = seq.tile_nexts
         self.blk_copies = seq.blk_copies
         self.result_copies = drain.result_copies
+        self.request_copies = load.request_copies
         self.k_regs = seq.k_regs
         self.drain_rows = drain.rows
         self.wr_datas = fifo.data
@@ -928,7 +936,22 @@ class _Load:
         slb = c.beats_per_line(c.s_line_bits)
         r_nxt, v_ld, slot_end, next_load = rec.r_nxt, rec.v_ld, slot.end_of("ld"), slot.next_load
         rd_start = slot_end & next_load
-        rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], v_ld.phases(),
+        # The requests after a load's first read the load record's fields from registers of
+        # their own, loaded from the next block's record at the slot's end, as the
+        # load record is an edge later (the next record holds the block over both edges: no
+        # slot ends in the cycle after one), so they equal the load record's view from the
+        # cycle after the slot's end on, without its shift's multiplexer in front of the
+        # generator's phase search (on the 8x8 of ab8ae90, seed 2: ``nxt_cn_nz`` -> the
+        # view's ``load_b`` -> the counts' tests -> ``rreq_phase``, 13.61 ns). The core
+        # tests' bench checks each equal to the view in every cycle (`AccelCore.request_copies`).
+        rq = _Record("rq_ld")
+        phase_fields = sorted({f for f in _Record.FIELDS if f.startswith(("cm_", "cn_"))}
+                              | {f"{x}_{y}" for x in "abs" for y in ("addr", "stride", "beats")}
+                              | {"load_a", "load_b"})
+        with m.If(slot_end):
+            m.d.sync += [getattr(rq, f).eq(getattr(r_nxt, f)) for f in phase_fields]
+        self.request_copies = [(getattr(v_ld, f), getattr(rq, f)) for f in phase_fields]
+        rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], rq.phases(),
                            core.rd_req_ready)
         m.d.comb += [core.rd_req_valid.eq(rgen.valid), core.rd_req_addr.eq(rgen.addr),
                      core.rd_req_beats.eq(rgen.beats), core.rd_ready.eq(1)]
@@ -1010,15 +1033,15 @@ class _TileSequencer:
         busy_oline = Signal(widths["o_tile"])
         first_beat = Signal(init=1)    # cur["kb"] == 0, registered
         in_valid = comp_pending & ~cur_next_blk & ~(first_beat & tile_busy)
-        # The arrays' ``in_valid`` are registers loaded with its next value (below), one per
-        # array (``keep``; the array's is its own, from ``in_valid_next``, as are its beat
-        # registers' enables): on the 8x8 core of 9e7d193, 57.65 MHz, the critical path was
-        # this gate of the sequencer's registers -> the array's accept -> its front's ready,
-        # 15.40 of 17.34 ns routing. ``in_valid``, the same test of the current state, drives
-        # nothing: the core tests' bench checks the registers equal to it in every cycle.
-        valid_front = Signal(name="in_valid_front", attrs={"keep": 1})
-        m.d.comb += arr.front.in_valid.eq(valid_front)
-        accept = valid_front & arr.in_ready
+        # ``in_valid`` reaches its readers as registers loaded with its next value (below):
+        # the sequencer's own (``keep``), and each array's, from ``in_valid_next``, as are the
+        # array's beat registers' enables: on the 8x8 core of 9e7d193, 57.65 MHz, the critical
+        # path was this gate of the sequencer's registers -> the array's accept -> its front's
+        # ready, 15.40 of 17.34 ns routing. ``in_valid``, the same test of the current state,
+        # drives nothing: the core tests' bench checks the registers equal to it in every
+        # cycle.
+        valid_seq = Signal(name="in_valid_seq", attrs={"keep": 1})
+        accept = valid_seq & arr.in_ready
         # The run-time k (the compute record's groups and last group's beats) reaches each
         # array's front from registers of its own (``keep``; the arrays' ``k_ahead``: they
         # take it a cycle ahead and register it, with their tests of it), loaded with the
@@ -1220,9 +1243,9 @@ class _TileSequencer:
                              & ~(first_beat_next & tile_busy_next))
             valid_if.append(v)
         valid_next = Mux(accept, valid_if[1], valid_if[0])
-        m.d.sync += valid_front.eq(valid_next)
-        m.d.comb += arr.array.in_valid_next.eq(valid_next)
-        self.valids = (in_valid, valid_front)
+        m.d.sync += valid_seq.eq(valid_next)
+        m.d.comb += [arr.array.in_valid_next.eq(valid_next), arr.front.in_valid_next.eq(valid_next)]
+        self.valids = (in_valid, valid_seq)
         with m.If(accept & last_of_tile):
             m.d.sync += [tile_busy.eq(1), busy_last.eq(succ_next_blk),
                          busy_oline.eq(cur["o_tile"])]
@@ -1273,7 +1296,10 @@ class _Drain:
             return reg
 
         result_now = result_copy("line")
-        result_rows = result_copy("rows") if c.rows > 1 else None
+        # The row select ahead of the adder with more than one row: without PE stages, from a
+        # copy of its own (see ``drain_ahead`` below for the one-hot's copies with them).
+        result_rows = (result_copy("rows") if c.rows > 1 and seq.result_next is None
+                       else None)
         # The compute record's fields the drain and the write-back's prefetcher read come from
         # registers of their own (``keep``), loaded with the record's view next cycle (the
         # load record's view if the slot ends now, as the compute record shifts from it an edge
@@ -1355,9 +1381,29 @@ class _Drain:
         m.d.comb += row_ref.eq(Cat(*[_row_select(arr, dr_sel, col) for col in range(c.cols)]))
         row = Signal(c.cols * ow, name="drain_row")
         if c.rows > 1:
-            sel_next = Mux(result_rows, 1, Mux(dr_active, dr_sel << 1, dr_sel))[:c.rows]
             ahead = Signal(c.cols * ow, name="drain_ahead")
-            m.d.sync += ahead.eq(Cat(*[_row_select(arr, sel_next, col, first=1)
+            if seq.result_next is None:
+                sel_next = Mux(result_rows, 1, Mux(dr_active, dr_sel << 1, dr_sel))[:c.rows]
+                selects = [sel_next] * c.cols
+            else:
+                # With PE stages each column selects its row from a one-hot of its own
+                # (``keep``): next cycle's, a shift register loaded with 1 a cycle before a
+                # result (``result_next``) and shifted otherwise (the drain's one-hot is 0
+                # while it is idle, so it shifts out), so the select of each column's rows is
+                # computed beside them: the shared one-hot and its next value crossed the die
+                # twice (the 8x8 of ab8ae90, seed 3: ``dr_sel`` -> 4.79 ns -> its next value
+                # -> 4.78 ns -> ``drain_ahead``, 13.55 ns). ``result_copies`` pairs each with
+                # the drain's next one-hot (``drain_sel_next_ref``, driving nothing).
+                sel_ref = Signal(c.rows, name="drain_sel_next_ref")
+                m.d.comb += sel_ref.eq(
+                    Mux(result_now, 1, Mux(dr_active, dr_sel << 1, dr_sel))[:c.rows])
+                selects = []
+                for col in range(c.cols):
+                    sel = Signal(c.rows, name=f"drain_sel_next_{col}", attrs={"keep": 1})
+                    m.d.sync += sel.eq(Mux(seq.result_next, 1, sel << 1)[:c.rows])
+                    self.result_copies.append((sel_ref, sel))
+                    selects.append(sel)
+            m.d.sync += ahead.eq(Cat(*[_row_select(arr, selects[col], col, first=1)
                                        for col in range(c.cols)]))
             m.d.comb += row.eq(Mux(dr_sel[0], Cat(*[arr.row(0)[col] for col in range(c.cols)]),
                                    ahead))

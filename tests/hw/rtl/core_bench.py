@@ -59,7 +59,7 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # (`AccelCore.wb_rd_lines`), and its registers of what the drain finishes and starts and
     # their tests (`AccelCore.wb_aheads`).
     readies, slot_ends = core.readies, core.slot_ends
-    valids = (*core.valids, core.pe_array.in_valid_reg)
+    valids = (*core.valids, core.pe_array.in_valid_reg, core.front_array.in_valid_reg)
 
     def copies_agree(ctx) -> None:
         array, copy = (ctx.get(r) for r in readies)
@@ -71,11 +71,12 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         valid, *copies = (ctx.get(v) for v in valids)
         assert copies == [valid] * len(copies), (
             f"the arrays' in_valid {copies} != the test's {valid}")
-        accept, *copies = (ctx.get(a) for a in core.pe_array.accepts)
-        assert copies == [accept] * len(copies), (
-            f"the beat registers' enables {copies} != the array's accept {accept}")
-        for orig, copy in (*core.pe_array.copies, *core.blk_copies,
-                           *core.result_copies):
+        for array in (core.pe_array, core.front_array):
+            accept, *copies = (ctx.get(a) for a in array.accepts)
+            assert copies == [accept] * len(copies), (
+                f"the beat registers' enables {copies} != the array's accept {accept}")
+        for orig, copy in (*core.pe_array.copies, *core.front_array.copies, *core.blk_copies,
+                           *core.result_copies, *core.request_copies):
             assert ctx.get(copy) == ctx.get(orig), (
                 f"{copy.name} {ctx.get(copy)} != {orig.name} {ctx.get(orig)}")
         for array in (core.pe_array, core.front_array):
