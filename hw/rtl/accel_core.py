@@ -95,12 +95,13 @@ class _ArrayAdapter:
         # 8x8 core, crossed the die and back on the critical path). Its state feeds back on
         # itself, so Yosys' register merging cannot fold it into the array's.
         # The copy takes the stream's valid a cycle ahead too (``valid_ahead``), so its own
-        # accept is a gate of its own registers: with the core's register of the valid (the
-        # sequencer's accept, read across the buffers' address logic), the two accepts were
-        # one net, and the copy's ready looped through it (on the 8x8 of ab8ae90, seed 1:
-        # ``ready_if_run`` -> 5.34 ns -> the shared gate -> 5.57 ns -> the copy's next state,
-        # 14.52 ns). Its beat registers' enable pairs drive unconnected operands (a few
-        # registers per column kept, ``keep``).
+        # accept is a gate of its own registers and its readiness's next value a choice among
+        # candidates computed apart: fed the sequencer's register of the valid, its accept was
+        # the same gate as the sequencer's (read by the buffers' address logic), which synthesis
+        # may share, and its ready looped through a LUT placed with the sequencer (the 8x8 of
+        # ab8ae90, seed 1: ``ready_if_run`` -> 5.34 ns -> a LUT of the compute record's half
+        # and the ready -> 5.57 ns -> the copy's next state, 14.52 ns). Its beat registers'
+        # enable pairs (``keep``: two registers per column) drive operands nothing reads.
         front = replace(c.array, rows=1, cols=c.cols if c.array.dequantizer == "row" else 1)
         self.front = front_copy = BitModArray(front, input_stage=False, runtime_k=True,
                                               valid_ahead=True, k_ahead=True)
@@ -362,10 +363,11 @@ class AccelCore(wiring.Component):
         # The buffers, for testbenches that inspect their contents.
         # The array's ready and the copy the core acts on (`_ArrayAdapter`), the slot's end
         # and its reference test (`_SlotControl`), the arrays' valid test and its register
-        # (`_TileSequencer`; the array's own, with its accept copies, is ``pe_array``'s), and
-        # the run-time k's view and each array's registers of it, and the drained row's
-        # reference select and the one the adder reads (`_Drain`), and the write stream's
-        # reference beat and its port (registers, `_LineFifo`), for testbenches.
+        # (`_TileSequencer`; each array's own, with its accept copies, is ``pe_array``'s and
+        # ``front_array``'s), and the run-time k's view and each array's registers of it, and
+        # the drained row's reference select and the one the adder reads (`_Drain`), the read
+        # requests' copies of the load record (`_Load`), and the write stream's reference
+        # beat and its port (registers, `_LineFifo`), for testbenches.
         self.readies = (cmd.arr.array.in_ready, cmd.arr.in_ready)
         self.slot_ends = (slot.slot_end_ref, [slot.end_of(g) for g in slot.ends])
         self.valids = seq.valids
@@ -950,7 +952,11 @@ class _Load:
                               | {"load_a", "load_b"})
         with m.If(slot_end):
             m.d.sync += [getattr(rq, f).eq(getattr(r_nxt, f)) for f in phase_fields]
-        self.request_copies = [(getattr(v_ld, f), getattr(rq, f)) for f in phase_fields]
+        self.request_copies = []
+        for f in phase_fields:
+            ref = Signal.like(getattr(rq, f), name=f"rq_ld_{f}_ref")  # the view, driving nothing
+            m.d.comb += ref.eq(getattr(v_ld, f))
+            self.request_copies.append((ref, getattr(rq, f)))
         rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], rq.phases(),
                            core.rd_req_ready)
         m.d.comb += [core.rd_req_valid.eq(rgen.valid), core.rd_req_addr.eq(rgen.addr),
@@ -1278,12 +1284,13 @@ class _Drain:
                  slot: _SlotControl, seq: _TileSequencer) -> None:
         arr, busy_oline = cmd.arr, seq.busy_oline
         # The drain reads ``result_now`` from registers of its own (``keep``, loaded with its next
-        # value), one for the row select ahead of the adder (with more than one row) and one for the
+        # value), one for the row select ahead of the adder (with more than one row and a single
+        # PE stage; with more, each column has a one-hot of its own, below) and one for the
         # line state, the old sum's read address and its written-line test, and what the drain tells
         # the line FIFO (``nx_active``, ``nx_half``, ``ahead``): on the 8x8 of 5e28dc5 the shared
         # register sat across the die from both (seed 1: ``result_now`` -> the read address ->
         # ``drain_written_hit``, 14.57 ns with 6.27 of one route; seed 2: ``drain_ahead``).
-        # ``result_copies`` pairs each with ``result_now``: the core tests' bench checks them
+        # ``result_copies`` pairs each with what it copies: the core tests' bench checks them
         # equal in every cycle. Without PE stages the result is known only in its cycle.
         self.result_copies = []
 
@@ -1296,10 +1303,10 @@ class _Drain:
             return reg
 
         result_now = result_copy("line")
-        # The row select ahead of the adder with more than one row: without PE stages, from a
-        # copy of its own (see ``drain_ahead`` below for the one-hot's copies with them).
-        result_rows = (result_copy("rows") if c.rows > 1 and seq.result_next is None
-                       else None)
+        # Each column's one-hot is loaded a cycle before a result from ``result_next``, which
+        # is a register from two PE stages on (with one, the front's ready decides it).
+        column_sels = c.rows > 1 and c.pipeline >= 2
+        result_rows = result_copy("rows") if c.rows > 1 and not column_sels else None
         # The compute record's fields the drain and the write-back's prefetcher read come from
         # registers of their own (``keep``), loaded with the record's view next cycle (the
         # load record's view if the slot ends now, as the compute record shifts from it an edge
@@ -1382,15 +1389,15 @@ class _Drain:
         row = Signal(c.cols * ow, name="drain_row")
         if c.rows > 1:
             ahead = Signal(c.cols * ow, name="drain_ahead")
-            if seq.result_next is None:
+            if not column_sels:
                 sel_next = Mux(result_rows, 1, Mux(dr_active, dr_sel << 1, dr_sel))[:c.rows]
                 selects = [sel_next] * c.cols
             else:
-                # With PE stages each column selects its row from a one-hot of its own
-                # (``keep``): next cycle's, a shift register loaded with 1 a cycle before a
-                # result (``result_next``) and shifted otherwise (the drain's one-hot is 0
-                # while it is idle, so it shifts out), so the select of each column's rows is
-                # computed beside them: the shared one-hot and its next value crossed the die
+                # Each column selects its row from a one-hot of its own (``keep``): next
+                # cycle's, a shift register loaded with 1 a cycle before a result
+                # (``result_next``) and shifted otherwise (the drain's one-hot is 0 while it is
+                # idle, so it shifts out), so the select of each column's rows is computed
+                # beside them: the shared one-hot and its next value crossed the die
                 # twice (the 8x8 of ab8ae90, seed 3: ``dr_sel`` -> 4.79 ns -> its next value
                 # -> 4.78 ns -> ``drain_ahead``, 13.55 ns). ``result_copies`` pairs each with
                 # the drain's next one-hot (``drain_sel_next_ref``, driving nothing).

@@ -39,14 +39,16 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # ready and its front's copy, which the core acts on (`AccelCore.readies`: else the core's
     # beats and the array's differ), the slot's end from its registers and its reference test
     # (`AccelCore.slot_ends`: every copy), the arrays' registered in_valid and the test they hold
-    # (`AccelCore.valids`, the array's own register), the array's accept (its front's) and
-    # its beat registers' enables (`BitModArray.accepts`), the registers of in_valid and of
+    # (`AccelCore.valids`, and each array's own register), each array's accept (its front's)
+    # and its beat registers' enables (`BitModArray.accepts`), the registers of in_valid and of
     # the front's ready beside them and their originals (`BitModArray.copies`), the compute
     # record's run-time k and each array's registers of it (`AccelCore.k_regs`) and its
     # registered tests of it (`BitModArray.k_tests`), the tile successor's registers and the
     # successor of the live block's fields at every tile's last beat (`AccelCore.tile_nexts`),
     # each read port's copies of the beats' block registers (`AccelCore.blk_copies`), the
-    # drain's copies of ``result_now`` (`AccelCore.result_copies`), and the
+    # drain's copies of ``result_now`` and each column's one-hot row of next cycle
+    # (`AccelCore.result_copies`), the read requests' copies of the load record's fields and
+    # its view (`AccelCore.request_copies`), and the
     # drained row (its register of rows 1.. read a cycle ahead) and its reference select
     # (`AccelCore.drain_rows`), the write stream's registered data and the beat of the FIFO's
     # head they are loaded a cycle ahead with, on every valid beat (`AccelCore.wr_datas`), and
