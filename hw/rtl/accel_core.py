@@ -1176,6 +1176,15 @@ class _TileSequencer:
         # 72.53 MHz) the critical path was the one ``tile_next_blk`` -> 3.91 ns of route
         # across the die -> the weight buffer's address, 13.79 ns. ``blk_copies`` pairs each
         # copy with its original: the core tests' bench checks them equal in every cycle.
+        # The two blocks' halves are registers of each port's own too (``keep``), loaded with
+        # the records' views next cycle (the compute record's: the load record's view at a
+        # slot's end; the load record's: the next record's there; both 1 while idle, as the
+        # records'), so no shift's multiplexer sits before the address: on the 8x8 of
+        # 85fbb55 all three seeds failed on ``shift_ld`` -> the load record's view of ``hb``
+        # -> 4.5-6.3 ns of route -> a read port's half -> the buffer's read-through test
+        # (13.90-15.31 ns). They join ``blk_copies``, with the views (``*_ref``).
+        half_next = {"cp": lambda h: Mux(slot_end, getattr(v_ld, h), getattr(v_cp, h)),
+                     "ld": lambda h: Mux(slot_end, getattr(rec.r_nxt, h), getattr(v_ld, h))}
         cur_next_blk_load = Mux(~busy, 1, Mux(slot_end & next_comp, 0, sel_next_blk))
         self.blk_copies = []
         for name, port, ln, lines, half in (("a", a_rd, "a_ln", c.a_lines, "ha"),
@@ -1185,7 +1194,14 @@ class _TileSequencer:
             cnb = Signal(init=1, name=f"cur_next_blk_{name}", attrs={"keep": 1})
             m.d.sync += [tnb.eq(nxt_blk), cnb.eq(cur_next_blk_load)]
             self.blk_copies += [(tile_next_blk, tnb), (cur_next_blk, cnb)]
-            views = (getattr(v_cp, half), getattr(v_ld, half))
+            views = []
+            for who, view in (("cp", v_cp), ("ld", v_ld)):
+                reg = Signal(init=1, name=f"rd_{name}_{who}_{half}", attrs={"keep": 1})
+                ref = Signal(name=f"rd_{name}_{who}_{half}_ref")
+                m.d.comb += ref.eq(getattr(view, half))
+                m.d.sync += reg.eq(Mux(~busy, 1, half_next[who](half)))
+                self.blk_copies.append((ref, reg))
+                views.append(reg)
             nxt = Cat(succ[ln][:_log2(lines)], Mux(last_of_tile & tnb, views[1], views[0]))
             now = Cat(cur[ln][:_log2(lines)], Mux(cnb, views[1], views[0]))
             m.d.comb += port.addr.eq(Mux(accept, nxt, now))
