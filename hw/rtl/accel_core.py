@@ -933,7 +933,7 @@ class _Load:
     the activation, weight and scale buffers."""
 
     def __init__(self, m: Module, c: CoreConfig, core: AccelCore, buf: _Buffers,
-                 rec: _Records, slot: _SlotControl, shift_ld) -> None:
+                 rec: _Records, slot: _SlotControl, shift_lw) -> None:
         alb, blb = c.beats_per_line(c.a_line_bits), c.beats_per_line(c.b_line_bits)
         slb = c.beats_per_line(c.s_line_bits)
         r_nxt, slot_end, next_load = rec.r_nxt, slot.end_of("ld"), slot.next_load
@@ -942,7 +942,7 @@ class _Load:
         # hundreds of registers): on the 8x8 of 6ccedfc, seed 1, the records' ``shift_ld``
         # -> 7.50 ns of route -> the view's ``nb`` -> the weight beats' test -> a buffer's
         # write enable led, 14.77 ns.
-        v_ld = _RecordView(rec.r_ld, r_nxt, shift_ld, enter=rec.enter)
+        v_ld = _RecordView(rec.r_ld, r_nxt, shift_lw, enter=rec.enter)
         rd_start = slot_end & next_load
         # The requests after a load's first read the load record's fields from registers of
         # their own, loaded from the next block's record at the slot's end, as the
@@ -971,7 +971,7 @@ class _Load:
         ld_count = Signal(BEATS_BITS)
         # The count restarts with the load's block: 0 in the cycle after the slot's end (the
         # register restarts from there too, like the records).
-        ld_n = Mux(shift_ld, 0, ld_count)
+        ld_n = Mux(shift_lw, 0, ld_count)
         na, nb = v_ld.na, v_ld.nb
         rd_fire = core.rd_valid & core.rd_ready
         # ``ld_at_last``: the next beat is the load's last (registered, so the end of a slot
