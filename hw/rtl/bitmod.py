@@ -353,7 +353,11 @@ class BitModArray(wiring.Component):
     control's own ``accept`` (from its register of ``in_valid``) then drives no beat
     register, so that no net is both the broadcast enable and an input of the front's next
     state, and the stream's valid and the front's readiness each reach the enables in one
-    route, not one after the other. Same cycles.
+    route, not one after the other. Same cycles. ``accept_copies`` (with ``valid_ahead``) adds
+    that many more such pairs, for the user's readers of the front's accept: the signals
+    ``accept_copies`` (each equal to the front's accept in every cycle, its own registers'
+    gate), so that a reader far from the front is not one more load on its readiness
+    register.
 
     With ``term_copies`` (the default) the ``terms`` cut, where the pipeline has one, is a
     register per PE: each PE's copy of its row's weight terms and of its column's decoded
@@ -386,11 +390,15 @@ class BitModArray(wiring.Component):
                  control_copies: bool = True, lean_reset: bool = True,
                  valid_ahead: bool = False, term_copies: bool = True,
                  ends_ahead: bool = True, decode_copies: bool = False,
-                 k_ahead: bool = False) -> None:
+                 k_ahead: bool = False, accept_copies: int = 0) -> None:
         if decode_copies and not term_copies:
             raise ValueError("decode_copies needs term_copies=True")
         if k_ahead and not runtime_k:
             raise ValueError("k_ahead needs runtime_k=True")
+        if accept_copies and not valid_ahead:
+            raise ValueError(f"accept_copies={accept_copies!r} needs valid_ahead=True")
+        if accept_copies < 0:
+            raise ValueError(f"accept_copies must be >= 0, not {accept_copies!r}")
         if valid_ahead and (input_stage or not registered_ready):
             raise ValueError("valid_ahead needs registered_ready=True and input_stage=False, "
                              f"not registered_ready={registered_ready!r}, "
@@ -428,6 +436,8 @@ class BitModArray(wiring.Component):
             ports["k_groups" + sfx] = In(range(c.groups + 1))
             ports["k_last_beats" + sfx] = In(range(c.beats_full + 1))
         super().__init__(ports)
+        # The front's accept for the user's own readers (see the class), before elaboration.
+        self.accept_copies = tuple(Signal(name=f"accept_x_{i}") for i in range(accept_copies))
         if k_ahead:
             # The registers of the run-time k (for testbenches, before elaboration too).
             self.k_regs = (Signal.like(self.k_groups_next, name="k_groups_q", attrs={"keep": 1}),
@@ -575,14 +585,20 @@ class BitModArray(wiring.Component):
             # front's readiness (loaded below), a pair per row (its weights, special-value
             # selectors and scale) and per column (its activations); the mode, read by the
             # front, takes ``accept``.
+            # The ``accept_copies`` are such gates too, with the output hold: the front's
+            # ``accept`` itself.
             pairs = [(Signal(name=f"valid_{u}", attrs={"keep": 1}),
                       Signal(name=f"ready_{u}", init=1, attrs={"keep": 1}))
                      for u in [f"w_{r}" for r in range(c.rows)]
-                     + [f"a_{col}" for col in range(c.cols)]]
+                     + [f"a_{col}" for col in range(c.cols)]
+                     + [f"x_{i}" for i in range(len(self.accept_copies))]]
             accept_w = [Signal(name=f"accept_w_{r}") for r in range(c.rows)]
             accept_a = [Signal(name=f"accept_a_{col}") for col in range(c.cols)]
             m.d.comb += [en.eq(valid & ready)
-                         for en, (valid, ready) in zip(accept_w + accept_a, pairs, strict=True)]
+                         for en, (valid, ready) in zip(accept_w + accept_a,
+                                                       pairs[:c.rows + c.cols], strict=True)]
+            m.d.comb += [en.eq(run & valid & ready) for en, (valid, ready) in zip(
+                self.accept_copies, pairs[c.rows + c.cols:], strict=True)]
             for n, ps in pieces.items():
                 for i, piece in enumerate(ps):
                     with m.If(run & (accept_a if n == "a" else accept_w)[i]):
@@ -592,7 +608,8 @@ class BitModArray(wiring.Component):
                     m.d.sync += beat["mode"].eq(src["mode"])
             # For testbenches: the register of ``in_valid``, and the front's accept and the
             # enables (equal in every cycle while the output is always taken) ...
-            self.in_valid_reg, self.accepts = core_valid, (accept, *accept_w, *accept_a)
+            self.in_valid_reg, self.accepts = core_valid, (accept, *accept_w, *accept_a,
+                                                           *self.accept_copies)
             # ... and each register copy with its original (the front's).
             self.copies = [(orig, copy) for pair in pairs
                            for orig, copy in zip((core_valid, ready_if_run), pair, strict=True)]
