@@ -10,6 +10,8 @@ carries the code slots only), so these builds are held to `simulate_op` like the
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from core_bench import run_commands
@@ -88,6 +90,7 @@ def test_a_one_beat_k_block_at_the_row_limit_reads_its_own_first_line(c, weights
 # int2 on a longer group (one beat a cycle, a 16-bit scale field per 64 weights).
 FP4_SHORT = CoreConfig(rows=2, cols=2, lanes=2, weights="fp4", scale_bits=1, pipeline=0,
                        group_size=2, k_max=32, a_lines=8, b_lines=8, o_lines=8, bus_bytes=0)
+FAST_STAGED = dataclasses.replace(FAST, pipeline=1)
 INT2_LONG = CoreConfig(rows=2, cols=2, lanes=2, weights="int2", scale_bits=8, pipeline=0,
                        group_size=64, k_max=1024, a_lines=256, b_lines=256, o_lines=8,
                        bus_bytes=0)
@@ -103,6 +106,11 @@ INT2_LONG = CoreConfig(rows=2, cols=2, lanes=2, weights="int2", scale_bits=8, pi
     (FP4_SHORT, 4, 4, 16, 1),                                 # was 229, the core's 221
     (FP4_SHORT, 5, 3, 22, 2),
     (INT2_LONG, 2, 2, 1024, 1),                               # was 2885, the core's 2878
+    # One PE stage: one-beat tiles of 4 cycles, the first read of the tile successor two
+    # cycles after its step tests' registers (the bench checks it at every tile's last beat).
+    (FAST_STAGED, 3, 5, 2, 1),
+    (FAST_STAGED, 5, 3, 2, 0),
+    (FAST_STAGED, 3, 5, 21, 1),
 ])
 def test_fast_tiles_take_the_simulators_cycles(c, m, n, k, latency):
     family = c.families[0].name
