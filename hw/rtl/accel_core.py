@@ -1197,8 +1197,9 @@ class _TileSequencer:
         m.d.sync += [last_of_tile.eq(Mux(accept, ends_succ[0], ends_cur[0])),
                      group_end.eq(Mux(accept, ends_succ[1], ends_cur[1]))]
 
-        # Both candidate addresses come from registers; the array's ``in_ready`` (late: the
-        # PEs' control) only picks one, right before the block RAMs' address registers. A
+        # Both candidate addresses come from registers; the accept (late: the PEs' control)
+        # only picks one, right before the block RAMs' address registers, each port's from
+        # registers of its own (`_ArrayAdapter.port_accepts`, equal to ``accept``). A
         # beat of the next block reads that block's half (it is being loaded now). Each read
         # port tells the two beats' blocks from copies of its own of ``tile_next_blk`` and
         # ``cur_next_blk`` (``keep``, loaded with their next values; the successor's is

@@ -280,10 +280,12 @@ def test_random_dram_stalls_lose_and_repeat_nothing(c, m, n, k, seed):
     assert run.cycles > case.line_cycles
 
 
-def test_one_beat_tiles_keep_the_cycles_exact():
+@pytest.mark.parametrize("pipeline", [0, 1])
+def test_one_beat_tiles_keep_the_cycles_exact(pipeline):
     # Groups of one beat and blocks one group deep: every beat is a tile's last, so the next
-    # tile's start (registered a cycle ahead) is needed at every beat, across blocks.
-    c = dataclasses.replace(SMALL, group_size=2)
+    # tile's start (registered a cycle ahead; with PE stages its step tests a cycle before
+    # that) is needed at every beat, across blocks.
+    c = dataclasses.replace(SMALL, group_size=2, pipeline=pipeline)
     base = make_case(c, 6, 10, 8, 2, seed=7)
     case = make_case(c, 6, 10, 8, 2, seed=7, mapping=dataclasses.replace(
         base.mapping, loop_order="n_outer", block_m=6, block_n=4, block_k=2))

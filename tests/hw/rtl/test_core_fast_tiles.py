@@ -1,6 +1,7 @@
 """The core at its shortest tiles: int2 weights (one term a beat), one scale bit, no PE
 stages, so a one-beat tile takes 3 cycles (a term, a dequantizer cycle, the operand register)
-and a k block's partial sums can come back 3 cycles after the previous block's.
+and a k block's partial sums can come back 3 cycles after the previous block's; and with one
+PE stage (`FAST_STAGED`), 4 cycles.
 
 Cycles too: a tile of one term a beat is shorter than its weight codes and scale fields
 would take through the weight buffer's port alone, but the core reads the scales through the
@@ -106,8 +107,9 @@ INT2_LONG = CoreConfig(rows=2, cols=2, lanes=2, weights="int2", scale_bits=8, pi
     (FP4_SHORT, 4, 4, 16, 1),                                 # was 229, the core's 221
     (FP4_SHORT, 5, 3, 22, 2),
     (INT2_LONG, 2, 2, 1024, 1),                               # was 2885, the core's 2878
-    # One PE stage: one-beat tiles of 4 cycles, the first read of the tile successor two
-    # cycles after its step tests' registers (the bench checks it at every tile's last beat).
+    # One PE stage: one-beat tiles of 4 cycles, the tile successor read two cycles after the
+    # tile counters step, a cycle after its step tests' registers load (the bench checks it
+    # at every tile's last beat).
     (FAST_STAGED, 3, 5, 2, 1),
     (FAST_STAGED, 5, 3, 2, 0),
     (FAST_STAGED, 3, 5, 21, 1),
