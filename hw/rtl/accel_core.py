@@ -112,8 +112,8 @@ class _ArrayAdapter:
         front = replace(c.array, rows=1, cols=c.cols if c.array.dequantizer == "row" else 1)
         self.front = front_copy = BitModArray(front, input_stage=False, runtime_k=True,
                                               valid_ahead=True, k_ahead=True,
-                                              accept_copies=len(READ_PORTS))
-        self.port_accepts = dict(zip(READ_PORTS, front_copy.accept_copies, strict=True))
+                                              accept_copies=READ_PORTS)
+        self.port_accepts = front_copy.accept_copies
         m.submodules.array_front = front_copy
         self.in_ready = front_copy.in_ready
         m.d.comb += [arr.out_ready.eq(1), front_copy.out_ready.eq(1)]
@@ -1146,7 +1146,7 @@ class _TileSequencer:
         # 4.92 + 3.16 ns of route -> ``tile_next_o_tile``, 12.49 ns.
         live_steps = steps(cur, blk)
         if c.pipeline:
-            tile_steps = (Signal(name="tile_step_m"), Signal(name="tile_step_n"))
+            tile_steps = (Signal(name="tile_next_step_m"), Signal(name="tile_next_step_n"))
             m.d.sync += [r.eq(v) for r, v in zip(tile_steps, live_steps, strict=True)]
         else:
             tile_steps = live_steps

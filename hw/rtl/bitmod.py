@@ -57,6 +57,7 @@ FP16 special inputs: see `hwsim.hw.rtl.terms` (zero/subnormal exact, Inf/NaN -> 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
@@ -353,10 +354,10 @@ class BitModArray(wiring.Component):
     control's own ``accept`` (from its register of ``in_valid``) then drives no beat
     register, so that no net is both the broadcast enable and an input of the front's next
     state, and the stream's valid and the front's readiness each reach the enables in one
-    route, not one after the other. Same cycles. ``accept_copies`` (with ``valid_ahead``) adds
-    that many more such pairs, for the user's readers of the front's accept: the signals
-    ``accept_copies`` (each equal to the front's accept in every cycle, its own registers'
-    gate), so that a reader far from the front is not one more load on its readiness
+    route, not one after the other. Same cycles. ``accept_copies`` (with ``valid_ahead``: the
+    copies' names) adds such a pair per name, for the user's readers of the front's accept:
+    ``accept_copies[name]``, equal to the front's accept in every cycle, is a gate of its own
+    registers, so that a reader far from the front is not one more load on its readiness
     register.
 
     With ``term_copies`` (the default) the ``terms`` cut, where the pipeline has one, is a
@@ -390,15 +391,18 @@ class BitModArray(wiring.Component):
                  control_copies: bool = True, lean_reset: bool = True,
                  valid_ahead: bool = False, term_copies: bool = True,
                  ends_ahead: bool = True, decode_copies: bool = False,
-                 k_ahead: bool = False, accept_copies: int = 0) -> None:
+                 k_ahead: bool = False, accept_copies: Sequence[str] = ()) -> None:
         if decode_copies and not term_copies:
             raise ValueError("decode_copies needs term_copies=True")
         if k_ahead and not runtime_k:
             raise ValueError("k_ahead needs runtime_k=True")
+        accept_copies = tuple(accept_copies)
         if accept_copies and not valid_ahead:
             raise ValueError(f"accept_copies={accept_copies!r} needs valid_ahead=True")
-        if accept_copies < 0:
-            raise ValueError(f"accept_copies must be >= 0, not {accept_copies!r}")
+        if len(set(accept_copies)) != len(accept_copies) or not all(
+                isinstance(n, str) and n.isidentifier() for n in accept_copies):
+            raise ValueError("accept_copies must be distinct identifiers (the copies' names), "
+                             f"not {accept_copies!r}")
         if valid_ahead and (input_stage or not registered_ready):
             raise ValueError("valid_ahead needs registered_ready=True and input_stage=False, "
                              f"not registered_ready={registered_ready!r}, "
@@ -437,7 +441,7 @@ class BitModArray(wiring.Component):
             ports["k_last_beats" + sfx] = In(range(c.beats_full + 1))
         super().__init__(ports)
         # The front's accept for the user's own readers (see the class), before elaboration.
-        self.accept_copies = tuple(Signal(name=f"accept_x_{i}") for i in range(accept_copies))
+        self.accept_copies = {n: Signal(name=f"accept_copy_{n}") for n in accept_copies}
         if k_ahead:
             # The registers of the run-time k (for testbenches, before elaboration too).
             self.k_regs = (Signal.like(self.k_groups_next, name="k_groups_q", attrs={"keep": 1}),
@@ -591,14 +595,14 @@ class BitModArray(wiring.Component):
                       Signal(name=f"ready_{u}", init=1, attrs={"keep": 1}))
                      for u in [f"w_{r}" for r in range(c.rows)]
                      + [f"a_{col}" for col in range(c.cols)]
-                     + [f"x_{i}" for i in range(len(self.accept_copies))]]
+                     + [f"copy_{n}" for n in self.accept_copies]]
             accept_w = [Signal(name=f"accept_w_{r}") for r in range(c.rows)]
             accept_a = [Signal(name=f"accept_a_{col}") for col in range(c.cols)]
             m.d.comb += [en.eq(valid & ready)
                          for en, (valid, ready) in zip(accept_w + accept_a,
                                                        pairs[:c.rows + c.cols], strict=True)]
             m.d.comb += [en.eq(run & valid & ready) for en, (valid, ready) in zip(
-                self.accept_copies, pairs[c.rows + c.cols:], strict=True)]
+                self.accept_copies.values(), pairs[c.rows + c.cols:], strict=True)]
             for n, ps in pieces.items():
                 for i, piece in enumerate(ps):
                     with m.If(run & (accept_a if n == "a" else accept_w)[i]):
@@ -609,7 +613,7 @@ class BitModArray(wiring.Component):
             # For testbenches: the register of ``in_valid``, and the front's accept and the
             # enables (equal in every cycle while the output is always taken) ...
             self.in_valid_reg, self.accepts = core_valid, (accept, *accept_w, *accept_a,
-                                                           *self.accept_copies)
+                                                           *self.accept_copies.values())
             # ... and each register copy with its original (the front's).
             self.copies = [(orig, copy) for pair in pairs
                            for orig, copy in zip((core_valid, ready_if_run), pair, strict=True)]

@@ -209,10 +209,11 @@ def test_config_rejects_bad_parameters():
                                          "input_stage=False, not registered_ready=True, "
                                          "input_stage=True"):
         BitModArray(BitModConfig(), valid_ahead=True)
-    with pytest.raises(ValueError, match="accept_copies=2 needs valid_ahead=True"):
-        BitModArray(BitModConfig(), accept_copies=2)
-    with pytest.raises(ValueError, match="accept_copies must be >= 0, not -1"):
-        BitModArray(BitModConfig(), input_stage=False, valid_ahead=True, accept_copies=-1)
+    with pytest.raises(ValueError, match=r"accept_copies=\('a',\) needs valid_ahead=True"):
+        BitModArray(BitModConfig(), accept_copies=["a"])
+    with pytest.raises(ValueError, match=r"accept_copies must be distinct identifiers \(the "
+                                         r"copies' names\), not \('a', 'a'\)"):
+        BitModArray(BitModConfig(), input_stage=False, valid_ahead=True, accept_copies="aa")
 
 
 def test_accumulator_widths_are_derived_from_the_worst_case():
