@@ -240,7 +240,8 @@ class _RequestGen:
     ``rest``'s phases (the same block's record, registered by then). Every view (each start's
     and the running one) is computed from registers alone, and the conditions only choose
     among them at the end: a start decided late in its cycle drives a few multiplexers, not
-    the phase search and the address adder.
+    the phase search and the address adder. The bus's ``ready`` comes last of all: it picks
+    between the next states computed for either outcome of the handshake.
     """
 
     def __init__(self, m: Module, name: str, starts: list, rest: list, ready) -> None:
