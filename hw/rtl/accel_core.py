@@ -319,9 +319,8 @@ class _RequestGen:
         # registers. Left to the mapper, the ready went in first, before the starts' and the
         # phases' multiplexers: on the 8x8 of 8c59cc3 (seed 2, 78.69 MHz) the critical path
         # was ``rd_req_ready`` -> 6.58 ns of route -> six LUTs -> ``rreq_left``, 12.71 ns.
-        fields = ("left", "more", "areg", "phase", "active")
-        for reg, f, if_taken, if_not in zip(held, fields, out[3], out[4], strict=True):
-            cand = [Signal.like(reg, name=f"{name}_{f}_if_{w}", attrs={"keep": 1})
+        for reg, if_taken, if_not in zip(held, out[3], out[4], strict=True):
+            cand = [Signal.like(reg, name=f"{reg.name}_if_{w}", attrs={"keep": 1})
                     for w in ("idle", "taken")]
             m.d.comb += [cand[0].eq(if_not), cand[1].eq(if_taken)]
             m.d.sync += reg.eq(Mux(ready, cand[1], cand[0]))

@@ -213,7 +213,7 @@ def test_config_rejects_bad_parameters():
         BitModArray(BitModConfig(), accept_copies=["a"])
     with pytest.raises(ValueError, match=r"accept_copies must be distinct identifiers \(the "
                                          r"copies' names\), not \('a', 'a'\)"):
-        BitModArray(BitModConfig(), input_stage=False, valid_ahead=True, accept_copies="aa")
+        BitModArray(BitModConfig(), input_stage=False, valid_ahead=True, accept_copies=["a", "a"])
 
 
 def test_accumulator_widths_are_derived_from_the_worst_case():
