@@ -395,6 +395,8 @@ class AccelCore(wiring.Component):
         self.valids = seq.valids
         self.tile_nexts = seq.tile_nexts
         self.blk_copies = seq.blk_copies
+        self.read_tests = cmd.read_tests
+        self.iter_derived = (cmd.running, itr.derived)
         self.result_copies = drain.result_copies
         self.request_copies = load.request_copies
         self.k_regs = seq.k_regs
@@ -442,6 +444,16 @@ class _Buffers:
         # its read register, so the RAM's slow clock-to-output led straight into the PEs'
         # term and FP16 decoders; now the beat register stays a fabric flip-flop behind it.
         self.a_rd, self.b_rd, self.s_rd = (mem.read_port() for mem in (a_mem, b_mem, s_mem))
+        # What `_read_through` compares a cycle ahead: each read port's two candidate
+        # addresses and the accept that picks one (the tile sequencer drives them), and each
+        # write port's next address and lane enables (the load drives them).
+        self.rd_pick = {n: SimpleNamespace(nxt=Signal.like(rd.addr, name=f"{n}_rd_nxt"),
+                                           now=Signal.like(rd.addr, name=f"{n}_rd_now"),
+                                           take=Signal(name=f"{n}_rd_take"))
+                        for n, rd in (("a", self.a_rd), ("b", self.b_rd), ("s", self.s_rd))}
+        self.wr_next = {n: SimpleNamespace(addr=Signal.like(wr.addr, name=f"{n}_wr_addr_next"),
+                                           en=Signal.like(wr.en, name=f"{n}_wr_en_next"))
+                        for n, wr in (("a", self.a_wr), ("b", self.b_wr), ("s", self.s_wr))}
         o_wr, o_wr_copy = o_mem.write_port(), o_copy.write_port()
         self.o_old = o_mem.read_port()                            # drain: the partial sums
         self.o_out = o_copy.read_port()                           # write-back
@@ -472,9 +484,14 @@ class _Command:
             with m.If(d.mode == mode_code(fam.name)):
                 m.d.comb += array_mode.eq(i)
         arr = _ArrayAdapter(m, c)
-        arr.feed(m, *(_read_through(m, rd, wr, bus, name) for rd, wr, name in
-                      ((buf.a_rd, buf.a_wr, "a"), (buf.b_rd, buf.b_wr, "b"),
-                       (buf.s_rd, buf.s_wr, "s"))), array_mode)
+        reads, self.read_tests = [], []
+        for rd, wr, name in ((buf.a_rd, buf.a_wr, "a"), (buf.b_rd, buf.b_wr, "b"),
+                             (buf.s_rd, buf.s_wr, "s")):
+            data, tests = _read_through(m, rd, wr, buf.rd_pick[name], buf.wr_next[name], bus,
+                                        name)
+            reads.append(data)
+            self.read_tests += tests
+        arr.feed(m, *reads, array_mode)
 
         busy, done, error = (Signal(name=n) for n in ("busy", "done", "error"))
         nonfinite = Signal(name="nonfinite")   # set by the drain (`_Drain`), sticky per command
@@ -593,18 +610,53 @@ class _BlockIterator:
     the offsets on; m_more, n_more, k_more: whether the next block along that dimension exists
     (``offset + block < size``), kept a step ahead so that the step's choice is made from
     flip-flops and each new value is one adder or comparison of registers.
+
+    The block's k extent is kept in the units its readers count in too: ``nkb`` lane beats,
+    ``ng`` groups and ``bsb`` weight-and-scale DRAM beats (the factor of the load's beat
+    count), with the rest of k from the offset on in the same units (``kl``, ``kg``,
+    ``kbs``). A k block is the command's block (per-command constants) or, last, what is
+    left, so each is a register stepped by a subtraction, not ceilings and a sum of ``bk``
+    (on the 8x8 of eb31f37, seed 3: ``adv_bk`` -> 5.72 ns of route -> a carry chain ->
+    the load count's multiplier input ``mul_bs``, 13.51 ns). A block after the first along
+    k is a whole number of groups (the check's `CoreError.BAD_BLOCK`), so the rest's
+    ceilings step exactly. ``derived`` pairs each with its value from ``bk``: the core
+    tests' bench checks them equal in every cycle of a run.
     """
 
     FIELDS: ClassVar[dict[str, int]] = {
         "valid": 1, "m0": 16, "n0": 16, "k0": 16, "bm": 16, "bn": 16, "bk": 16,
         "m_rem": 16, "n_rem": 16, "k_rem": 16, "m_more": 1, "n_more": 1, "k_more": 1,
+        **dict.fromkeys(("nkb", "ng", "bsb", "kl", "kg", "kbs"), BEATS_BITS),
         **dict.fromkeys(("a_m", "a_k", "b_n", "b_k", "s_n", "s_k", "o_n", "o_m"), ADDR_BITS)}
 
     def __init__(self, m: Module, c: CoreConfig, cmd: _Command) -> None:
         self.m, self.c, self.cmd = m, c, cmd
         self.it = {f: Signal(w, name=f"it_{f}") for f, w in self.FIELDS.items()}
         self.adv = {f: Signal(w, name=f"adv_{f}", reset_less=True) for f, w in self.FIELDS.items()}
+        # The k extents' per-command units (of k and of the block), registered from the port
+        # in every idle cycle as the descriptor is: the iterator's ``adv`` reads them.
+        self.k_units = {f: Signal(w, name=f"cmd_k_{f}", reset_less=True)
+                        for f, w in (("k_lt_b", 1), *((f, BEATS_BITS) for f in
+                                     ("k_l", "k_g", "k_bs", "b_l", "b_g", "b_bs")))}
+        with m.If(~cmd.busy):
+            m.d.sync += [self.k_units[f].eq(v) for f, v in self.units(cmd.desc).items()]
         self.advance(self.adv, self.it)
+        self.derived = [(self._units_of(it["bk"]), [it[f] for f in ("nkb", "ng", "bsb")])
+                        for it in (self.it, self.adv)]
+
+    def _units_of(self, extent) -> list:
+        """A k extent in lane beats, groups and weight-and-scale DRAM beats."""
+        c, cmd = self.c, self.cmd
+        lanes = _ceil_shift(extent, _log2(c.lanes))
+        groups = _ceil_shift(extent, _log2(c.group_size))
+        return [lanes, groups, (lanes << cmd.lg_blb) + (groups << cmd.lg_slb)]
+
+    def units(self, dd) -> dict:
+        """The per-command units of descriptor ``dd``'s k and block_k."""
+        k_l, k_g, k_bs = self._units_of(dd.k)
+        b_l, b_g, b_bs = self._units_of(dd.block_k)
+        return {"k_lt_b": dd.k < dd.block_k, "k_l": k_l, "k_g": k_g, "k_bs": k_bs,
+                "b_l": b_l, "b_g": b_g, "b_bs": b_bs}
 
     def _first(self, dst, dim: str, size, block) -> list:
         """The first block along ``dim`` of a dimension of ``size`` in blocks of ``block``."""
@@ -618,9 +670,24 @@ class _BlockIterator:
                 dst[f"b{dim}"].eq(Mux(rem < twice, rem - block, block)),
                 dst[f"{dim}_rem"].eq(rem - block), dst[f"{dim}_more"].eq(rem > twice)]
 
-    def k_reset(self, dst, dd) -> None:
+    def k_reset(self, dst, dd, units: dict) -> None:
+        """The first k block of descriptor ``dd``, whose k units are ``units``."""
+        u = units
         self.m.d.sync += [dst["a_k"].eq(0), dst["b_k"].eq(0), dst["s_k"].eq(0),
-                          *self._first(dst, "k", dd.k, dd.block_k)]
+                          *self._first(dst, "k", dd.k, dd.block_k),
+                          *(dst[f].eq(Mux(u["k_lt_b"], u[f"k_{x}"], u[f"b_{x}"]))
+                            for f, x in (("nkb", "l"), ("ng", "g"), ("bsb", "bs"))),
+                          *(dst[f].eq(u[f"k_{x}"]) for f, x in (("kl", "l"), ("kg", "g"),
+                                                                ("kbs", "bs")))]
+
+    def _k_next(self, dst, src) -> list:
+        """The k units of the next block along k (a whole number of groups before it)."""
+        u, last = self.k_units, src["k_rem"] < (self.cmd.d.block_k << 1)
+        return [*(dst[f].eq(Mux(last, src[r] - u[b], u[b]))
+                  for f, r, b in (("nkb", "kl", "b_l"), ("ng", "kg", "b_g"),
+                                  ("bsb", "kbs", "b_bs"))),
+                *(dst[r].eq(src[r] - u[b]) for r, b in (("kl", "b_l"), ("kg", "b_g"),
+                                                         ("kbs", "b_bs")))]
 
     def m_reset(self, dst, dd) -> None:
         self.m.d.sync += [dst["a_m"].eq(dd.a_addr), dst["o_m"].eq(0),
@@ -632,7 +699,7 @@ class _BlockIterator:
 
     def reset(self, dd) -> None:
         """The iterator at the first block of descriptor ``dd``."""
-        self.k_reset(self.it, dd)
+        self.k_reset(self.it, dd, self.units(dd))
         self.m_reset(self.it, dd)
         self.n_reset(self.it, dd)
 
@@ -658,12 +725,12 @@ class _BlockIterator:
 
         with m.If(src["k_more"]):
             m.d.sync += [
-                *self._next(dst, src, "k", d.block_k),
+                *self._next(dst, src, "k", d.block_k), *self._k_next(dst, src),
                 dst["a_k"].eq(src["a_k"] + ((d.block_k >> lg_lanes) << cmd.lg_alb)),
                 dst["b_k"].eq(src["b_k"] + ((d.block_k >> lg_lanes) << cmd.lg_blb)),
                 dst["s_k"].eq(src["s_k"] + ((d.block_k >> lg_g) << cmd.lg_slb))]
         with m.Else():
-            self.k_reset(dst, d)
+            self.k_reset(dst, d, self.k_units)
             inner_m = ~d.m_outer  # n_outer: m is the middle loop
             with m.If(inner_m):
                 with m.If(src["m_more"]):
@@ -738,9 +805,9 @@ class _Records:
         def fields(itv: dict, ld) -> dict:
             """The next record's fields (and the products' factors) from an iterator state and
             the load record (unused ones emit no logic)."""
-            bm, bn, bk = itv["bm"], itv["bn"], itv["bk"]
+            bm, bn = itv["bm"], itv["bn"]
             ct_m, ct_n = _ceil_shift(bm, lg_cols), _ceil_shift(bn, lg_rows)
-            nkb, ng = _ceil_shift(bk, lg_lanes), _ceil_shift(bk, lg_g)
+            nkb, ng = itv["nkb"], itv["ng"]
             first = ~ld.valid
             load_a = first | (itv["m0"] != ld.m0) | (itv["k0"] != ld.k0)
             load_b = first | (itv["n0"] != ld.n0) | (itv["k0"] != ld.k0)
@@ -755,7 +822,7 @@ class _Records:
                 "a_addr": itv["a_m"] + itv["a_k"], "a_beats": nkb << lg_alb,
                 "b_addr": itv["b_n"] + itv["b_k"], "b_beats": nkb << lg_blb,
                 "s_addr": itv["s_n"] + itv["s_k"], "s_beats": ng << lg_slb,
-                "bs_beats": (nkb << lg_blb) + (ng << lg_slb),
+                "bs_beats": itv["bsb"],
                 "o_addr": itv["o_n"] + itv["o_m"], "o_beats": ct_m << (lg_rows + lg_olb),
                 **{f"cm_{t}": v for t, v in _Count.of_size(bm, lg_cols).items()},
                 **{f"cn_{t}": v for t, v in _Count.of_size(bn, lg_rows).items()},
@@ -808,8 +875,9 @@ class _Records:
         b_max, s_max = c.b_lines << lg_blb, c.s_lines << lg_slb
         p_a = product("a", factor(ct_m, ctm_max), factor(nkb << lg_alb, c.a_lines << lg_alb))
         p_b = product("b", factor(ct_n, ctn_max), factor(nkb << lg_blb, b_max))
-        # The sum's factor is the record's field, added before its shift copy's select (as
-        # an adder after it, `adv_bk` -> `mul_bs`, 13.99 ns, failed 10 endpoints on seed 3).
+        # The sum's factor is the iterator's own register of it (`_BlockIterator`): as an
+        # adder after the shift copy's select, `adv_bk` -> `mul_bs` took 13.99 ns (seed 3 of
+        # an earlier round); as ceilings and a sum of ``bk`` before it, 13.51 ns (eb31f37).
         p_bs = product("bs", factor(ct_n, ctn_max), factor(nxt["bs_beats"], b_max + s_max))
         p_o = product("o", factor(ct_n, ctn_max),
                       factor(ct_m << (lg_rows + lg_olb), c.o_lines << lg_olb))
@@ -1010,19 +1078,21 @@ class _Load:
         # Beat i of the load: activations, then weight codes, then scales, lines in order.
         in_b = ld_n - na
         in_s = ld_n - na - nb
-        targets = [(buf.a_wr, ld_n, alb, c.a_lines, v_ld.ha, ld_n < na),
-                   (buf.b_wr, in_b, blb, c.b_lines, v_ld.hb, (ld_n >= na) & (in_b < nb)),
-                   (buf.s_wr, in_s, slb, c.s_lines, v_ld.hb, ld_n >= na + nb)]
+        targets = [("a", ld_n, alb, c.a_lines, v_ld.ha, ld_n < na),
+                   ("b", in_b, blb, c.b_lines, v_ld.hb, (ld_n >= na) & (in_b < nb)),
+                   ("s", in_s, slb, c.s_lines, v_ld.hb, ld_n >= na + nb)]
         # Each beat is written an edge after it arrives, from registers (address, beat,
         # lane enables): the read data's valid and the beat counter's arithmetic end at those
         # registers, not at the block RAMs' write ports; `_read_through` shows a reader the
         # beat from the edge it arrives at.
-        for port, idx, lb, lines, half, sel in targets:
+        for name, idx, lb, lines, half, sel in targets:
             lg_lb = _log2(lb)
-            m.d.sync += [port.addr.eq(Cat((idx >> lg_lb)[:_log2(lines)], half)),
-                         port.data.eq(core.rd_data.replicate(lb)),
-                         port.en.eq(Mux(ld_active & rd_fire & sel,
-                                        1 << (idx[:lg_lb] if lg_lb else 0), 0))]
+            port, nx = getattr(buf, f"{name}_wr"), buf.wr_next[name]
+            m.d.comb += [nx.addr.eq(Cat((idx >> lg_lb)[:_log2(lines)], half)),
+                         nx.en.eq(Mux(ld_active & rd_fire & sel,
+                                      1 << (idx[:lg_lb] if lg_lb else 0), 0))]
+            m.d.sync += [port.addr.eq(nx.addr), port.data.eq(core.rd_data.replicate(lb)),
+                         port.en.eq(nx.en)]
         self.ld_last = ld_last
 
 
@@ -1248,7 +1318,9 @@ class _TileSequencer:
                 views.append(reg)
             nxt = Cat(succ[ln][:_log2(lines)], Mux(last_of_tile & tnb, views[1], views[0]))
             now = Cat(cur[ln][:_log2(lines)], Mux(cnb, views[1], views[0]))
-            m.d.comb += port.addr.eq(Mux(arr.port_accepts[name], nxt, now))
+            pick = buf.rd_pick[name]
+            m.d.comb += [pick.nxt.eq(nxt), pick.now.eq(now), pick.take.eq(arr.port_accepts[name]),
+                         port.addr.eq(Mux(pick.take, pick.nxt, pick.now))]
         # The tile counters (which tile, where its lines start) step a cycle after the tile's
         # last beat is taken, to its successor's registers: the array's ``in_ready`` enables
         # only the beat counters. Nothing reads the tile counters in that cycle: the next
@@ -1882,26 +1954,51 @@ class _LineFifo:
         self.data = (ref, port)
 
 
-def _read_through(m: Module, rd: ReadPort, wr: WritePort, bus: int, name: str) -> Value:
+def _read_through(m: Module, rd: ReadPort, wr: WritePort, pick, wr_next, bus: int,
+                  name: str) -> tuple[Value, list]:
     """The data of read port ``rd`` as a transparent read of write port ``wr``, whose
     address, data and enables are registers holding a beat that arrived a cycle before it is
-    written: the lanes written at the edge that read them come from a register of that beat,
-    and the lanes of the beat that arrived in the reading cycle (written an edge later) from
-    the write port's own registers. Every lane of a write carries the same ``bus``-bit beat
-    (a DRAM beat replicated). The addresses are compared after the reading edge, from
-    registers, so the (late) read address only reaches the block RAM's own address
-    register."""
+    written: the lanes written at the edge that read them come from a register of that beat
+    (``hit``), and the lanes of the beat that arrived in the reading cycle (written an edge
+    later) from the write port's own registers (``pending``). Every lane of a write carries
+    the same ``bus``-bit beat (a DRAM beat replicated).
+
+    Both tests are registers, loaded a cycle ahead for each of the read address's two
+    candidates (``pick``'s ``nxt`` and ``now``: the late accept ``take`` picks the address
+    right before the block RAM's own address register, and a register of it picks the test
+    after the edge), from the write port's address and enables (``hit``) and their next
+    values (``wr_next``, ``pending``). As compares of the registered read and write
+    addresses after the edge, they led the 8x8 of eb31f37's seed 2: ``a_rd_addr`` -> five
+    LUTs -> 6.31 ns of route -> a read data bit's multiplexer -> a PE's decoder, 13.32 ns.
+    Returns the data and (reference, test) pairs: the compares after the edge, driving
+    nothing, which the core tests' bench checks equal to the registers in every cycle."""
+    lanes = len(wr.en)
+    beat = Signal(bus, name=f"{name}_wr_beat")
+    take = Signal(name=f"{name}_rd_take_q")
+    m.d.sync += [beat.eq(wr.data[:bus]), take.eq(pick.take)]
+    tests, refs = {}, {}
+    for test, w_addr, w_en in (("hit", wr.addr, wr.en), ("pending", wr_next.addr, wr_next.en)):
+        both = [Signal(lanes, name=f"{name}_{test}_if_{cand}") for cand in ("now", "nxt")]
+        m.d.sync += [reg.eq(Mux(w_addr == getattr(pick, cand), w_en, 0))
+                     for reg, cand in zip(both, ("now", "nxt"), strict=True)]
+        tests[test] = Mux(take, both[1], both[0])
+    # The references: the registered addresses and enables, compared after the edge.
     w_addr = Signal.like(wr.addr, name=f"{name}_wr_addr")
     r_addr = Signal.like(rd.addr, name=f"{name}_rd_addr")
     w_en = Signal.like(wr.en, name=f"{name}_wr_en")
-    beat = Signal(bus, name=f"{name}_wr_beat")
-    m.d.sync += [w_addr.eq(wr.addr), r_addr.eq(rd.addr), w_en.eq(wr.en),
-                 beat.eq(wr.data[:bus])]
-    hit = Mux(w_addr == r_addr, w_en, 0)
-    pending = Mux(wr.addr == r_addr, wr.en, 0)
-    return Cat(*[Mux(pending[i], wr.data[:bus],
-                     Mux(hit[i], beat, rd.data[i * bus:(i + 1) * bus]))
-                 for i in range(len(wr.en))])
+    m.d.sync += [w_addr.eq(wr.addr), r_addr.eq(rd.addr), w_en.eq(wr.en)]
+    refs["hit"] = Mux(w_addr == r_addr, w_en, 0)
+    refs["pending"] = Mux(wr.addr == r_addr, wr.en, 0)
+    hit, pending = tests["hit"], tests["pending"]
+    data = Cat(*[Mux(pending[i], wr.data[:bus], Mux(hit[i], beat, rd.data[i * bus:(i + 1) * bus]))
+                 for i in range(lanes)])
+    pairs = []
+    for test in ("hit", "pending"):
+        ref = Signal(lanes, name=f"{name}_{test}_ref")
+        reg = Signal(lanes, name=f"{name}_{test}")
+        m.d.comb += [ref.eq(refs[test]), reg.eq(tests[test])]
+        pairs.append((ref, reg))
+    return data, pairs
 
 
 def _row_select(arr: _ArrayAdapter, onehot, col: int, first: int = 0):

@@ -47,7 +47,11 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # successor of the live block's fields at every tile's last beat (`AccelCore.tile_nexts`),
     # each read port's copies of the beats' block registers (`AccelCore.blk_copies`), the
     # drain's copies of ``result_now`` and each column's one-hot row of next cycle
-    # (`AccelCore.result_copies`), the read requests' copies of the load record's fields and
+    # (`AccelCore.result_copies`), each buffer read's hit and pending tests, registered a
+    # cycle ahead, and their compares after the edge (`AccelCore.read_tests`), the iterator's
+    # k units and their values from the block's k
+    # extent while a command runs (`AccelCore.iter_derived`), the read requests' copies of the
+    # load record's fields and
     # its view (`AccelCore.request_copies`), and the
     # drained row (its register of rows 1.. read a cycle ahead) and its reference select
     # (`AccelCore.drain_rows`), the write stream's registered data and the beat of the FIFO's
@@ -78,7 +82,7 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
             assert copies == [accept] * len(copies), (
                 f"the beat registers' enables {copies} != the array's accept {accept}")
         for orig, copy in (*core.pe_array.copies, *core.front_array.copies, *core.blk_copies,
-                           *core.result_copies, *core.request_copies):
+                           *core.result_copies, *core.request_copies, *core.read_tests):
             assert ctx.get(copy) == ctx.get(orig), (
                 f"{copy.name} {ctx.get(copy)} != {orig.name} {ctx.get(orig)}")
         for array in (core.pe_array, core.front_array):
@@ -89,6 +93,13 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         for ref, reg in core.k_regs:
             assert ctx.get(reg) == ctx.get(ref), (
                 f"{reg.name} {ctx.get(reg)} != the compute record's {ctx.get(ref)}")
+        running, derived = core.iter_derived
+        if ctx.get(running):
+            for refs, regs in derived:
+                for ref, reg in zip(refs, regs, strict=True):
+                    assert ctx.get(reg) == ctx.get(ref), (
+                        f"{reg.name} {ctx.get(reg)} != its value from the block's k extent "
+                        f"{ctx.get(ref)}")
         read, refs = core.tile_nexts
         if ctx.get(read):
             for reg, ref in refs:
