@@ -242,9 +242,15 @@ class _RequestGen:
     among them at the end: a start decided late in its cycle drives a few multiplexers, not
     the phase search and the address adder. The bus's ``ready`` comes last of all: it picks
     between the next states computed for either outcome of the handshake.
+
+    The request presented (``valid``, ``addr``, ``beats``) is a register, loaded with what
+    next cycle presents: ``ahead`` gives the starts (their conditions' next values, with
+    their phases as they are next cycle) and ``rest``'s phases as they are next cycle.
+    ``refs`` pairs each register with the presentation from this cycle's state and starts.
     """
 
-    def __init__(self, m: Module, name: str, starts: list, rest: list, ready) -> None:
+    def __init__(self, m: Module, name: str, starts: list, rest: list, ready,
+                 ahead: tuple[list, list]) -> None:
         n = len(rest)
         self.valid = Signal(name=f"{name}_valid")
         self.addr = Signal(ADDR_BITS, name=f"{name}_addr")
@@ -294,36 +300,64 @@ class _RequestGen:
                 after = tuple(Mux(v_phase == i, h, x) for h, x in zip(here, after, strict=True))
             return v_active, beats, after
 
-        # Each view: (condition, valid, address, beats, state if the request presented is
-        # taken, state if not). A start without a transfer this cycle leaves its first request
-        # presented.
-        views = []
-        for cond, table in starts:
-            f_left, f_more, f_phase, f_addr = first_enabled(table, 0)
-            init = (f_left, f_more, f_addr, f_phase, f_phase != n)
-            valid, beats, after = view(table, *init, start=True)
-            views.append((cond, valid, f_addr, beats,
-                          tuple(Mux(valid, x, y) for x, y in zip(after, init, strict=True)),
-                          init))
+        def present(starts: list, rest: list, held: tuple) -> tuple:
+            """(valid, address, beats, state if the request presented is taken, state if not)
+            from the starts' conditions and phases and the state ``held`` over ``rest``."""
+            # Each start's view: (condition, valid, address, beats, state if taken, state if
+            # not). A start without a transfer this cycle leaves its first request presented.
+            views = []
+            for cond, table in starts:
+                f_left, f_more, f_phase, f_addr = first_enabled(table, 0)
+                init = (f_left, f_more, f_addr, f_phase, f_phase != n)
+                valid, beats, after = view(table, *init, start=True)
+                views.append((cond, valid, f_addr, beats,
+                              tuple(Mux(valid, x, y) for x, y in zip(after, init, strict=True)),
+                              init))
+            valid, beats, after = view(rest, *held)
+            out = (valid, held[2], beats,
+                   tuple(Mux(valid, x, y) for x, y in zip(after, held, strict=True)), held)
+            for cond, *v in reversed(views):
+                out = (*(Mux(cond, x, y) for x, y in zip(v[:3], out[:3], strict=True)),
+                       *(tuple(Mux(cond, x, y) for x, y in zip(vs, outs, strict=True))
+                         for vs, outs in zip(v[3:], out[3:], strict=True)))
+            return out
+
         held = (left, more, addr, phase, active)
-        valid, beats, after = view(rest, *held)
-        out = (valid, addr, beats,
-               tuple(Mux(valid, x, y) for x, y in zip(after, held, strict=True)), held)
-        for cond, *v in reversed(views):
-            out = (*(Mux(cond, x, y) for x, y in zip(v[:3], out[:3], strict=True)),
-                   *(tuple(Mux(cond, x, y) for x, y in zip(vs, outs, strict=True))
-                     for vs, outs in zip(v[3:], out[3:], strict=True)))
-        m.d.comb += [self.valid.eq(out[0]), self.addr.eq(out[1]), self.beats.eq(out[2])]
+        out = present(starts, rest, held)
         # The next state for either outcome of the handshake, each computed apart (``keep``),
         # so the bus's ready (late: from outside the core) picks one right before the
         # registers. Left to the mapper, the ready went in first, before the starts' and the
         # phases' multiplexers: on the 8x8 of 8c59cc3 (seed 2, 78.69 MHz) the critical path
         # was ``rd_req_ready`` -> 6.58 ns of route -> six LUTs -> ``rreq_left``, 12.71 ns.
+        cands = {"idle": [], "taken": []}
         for reg, if_taken, if_not in zip(held, out[3], out[4], strict=True):
-            cand = [Signal.like(reg, name=f"{reg.name}_if_{w}", attrs={"keep": 1})
-                    for w in ("idle", "taken")]
-            m.d.comb += [cand[0].eq(if_not), cand[1].eq(if_taken)]
-            m.d.sync += reg.eq(Mux(ready, cand[1], cand[0]))
+            cand = {w: Signal.like(reg, name=f"{reg.name}_if_{w}", attrs={"keep": 1})
+                    for w in cands}
+            m.d.comb += [cand["idle"].eq(if_not), cand["taken"].eq(if_taken)]
+            m.d.sync += reg.eq(Mux(ready, cand["taken"], cand["idle"]))
+            for w in cands:
+                cands[w].append(cand[w])
+        # The request presented is a register too, loaded with what next cycle's state (either
+        # candidate, the ready picking last) and starts present: ``ahead`` is the starts and
+        # the phases as they are next cycle (their conditions' next values, the records'
+        # views). Presented from the state and this cycle's starts, the late slot end drove
+        # the request's address out of the core: on the 8x8 of eb31f37 (seed 1) the critical
+        # path was ``slot_end_wb`` -> 5.58 ns of route -> the start's select -> 5.61 ns ->
+        # the write request's address -> the harness, 14.84 ns. ``refs`` pairs each with
+        # that presentation (driving nothing): the core tests' bench checks them equal in
+        # every cycle.
+        starts_next, rest_next = ahead
+        nexts = {w: present(starts_next, rest_next, tuple(cands[w]))[:3] for w in cands}
+        self.refs = []
+        for reg, now, field in zip((self.valid, self.addr, self.beats), out[:3],
+                                   ("valid", "addr", "beats"), strict=True):
+            ref = Signal.like(reg, name=f"{name}_{field}_ref")
+            m.d.comb += ref.eq(now)
+            self.refs.append((ref, reg))
+            cand = {w: Signal.like(reg, name=f"{name}_{field}_if_{w}", attrs={"keep": 1})
+                    for w in cands}
+            m.d.comb += [cand[w].eq(nexts[w][len(self.refs) - 1]) for w in cands]
+            m.d.sync += reg.eq(Mux(ready, cand["taken"], cand["idle"]))
 
 
 class AccelCore(wiring.Component):
@@ -398,7 +432,7 @@ class AccelCore(wiring.Component):
         self.read_tests = cmd.read_tests
         self.iter_derived = (cmd.running, itr.derived)
         self.result_copies = drain.result_copies
-        self.request_copies = load.request_copies
+        self.request_copies = [*load.request_copies, *wb.request_outs]
         self.k_regs = seq.k_regs
         self.drain_rows = drain.rows
         self.wr_datas = fifo.data
@@ -935,6 +969,7 @@ class _SlotControl:
         # to it in every cycle.
         self.ends = {g: Signal(name=f"slot_end_{g}", attrs={"keep": 1})
                      for g in ("ctl", "ld", "k", "kf", "seq", "drain", "pf", "wb")}
+        self.ends_next = {g: Signal(name=f"slot_end_{g}_next") for g in self.ends}
         slot_end = self.end_of("ctl")
         self.slot_end_ref = Signal()
         m.d.sync += self.slot_end_ref.eq(~self.slot_end_ref & running & nxt_fresh
@@ -995,6 +1030,10 @@ class _SlotControl:
         """The slot's end as ``group``'s copy gives it."""
         return self.ends[group]
 
+    def next_end_of(self, group: str) -> Value:
+        """What ``group``'s copy of the slot's end holds next cycle (from registers)."""
+        return self.ends_next[group]
+
     def close(self, seq: _TileSequencer) -> None:
         """Load the slot end's registers from the run's and the parts' registers.
 
@@ -1014,8 +1053,9 @@ class _SlotControl:
         else:
             comp_done = ~self.comp_pending | self.comp_ending
         # Each copy reads itself, not the control's copy: no copy fans out across the die.
-        m.d.sync += [e.eq(~e & cmd.running & comp_done & ~self.dma_pending)
-                     for e in self.ends.values()]
+        for g, e in self.ends.items():
+            m.d.comb += self.ends_next[g].eq(~e & cmd.running & comp_done & ~self.dma_pending)
+            m.d.sync += e.eq(self.ends_next[g])
 
 
 class _Load:
@@ -1053,8 +1093,16 @@ class _Load:
             ref = Signal.like(getattr(rq, f), name=f"rq_ld_{f}_ref")  # the view, driving nothing
             m.d.comb += ref.eq(getattr(v_ld, f))
             self.request_copies.append((ref, getattr(rq, f)))
+        # Next cycle, a start is the slot end's next value with the next record's, whose
+        # phases it presents as they are now (no slot ends in the cycle after the next
+        # block's record changes: it is not fresh then), and the requests after a start read
+        # the copies as they load at the slot's end.
         rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], rq.phases(),
-                           core.rd_req_ready)
+                           core.rd_req_ready,
+                           ahead=([(slot.next_end_of("ld") & rec.nxt_valid_next,
+                                    r_nxt.phases())],
+                                  _RecordView(rq, r_nxt, slot_end).phases()))
+        self.request_copies += rgen.refs
         m.d.comb += [core.rd_req_valid.eq(rgen.valid), core.rd_req_addr.eq(rgen.addr),
                      core.rd_req_beats.eq(rgen.beats), core.rd_ready.eq(1)]
         ld_active = Signal()
@@ -1612,8 +1660,11 @@ class _WriteBack:
         go_ref = Signal(name="wb_go_ref")
         m.d.comb += go_ref.eq(slot.next_wb & ~slot.next_load)
         r_ld, shift_wb = rec.r_ld, slot.shift["wb"]
-        m.d.sync += wb_go.eq(busy & ~rec.nxt_valid_next
-                             & Mux(shift_wb, r_ld.valid & r_ld.last_k, r_cp.valid & r_cp.last_k))
+        wb_go_next = Signal(name="wb_go_next")
+        m.d.comb += wb_go_next.eq(busy & ~rec.nxt_valid_next
+                                  & Mux(shift_wb, r_ld.valid & r_ld.last_k,
+                                        r_cp.valid & r_cp.last_k))
+        m.d.sync += wb_go.eq(wb_go_next)
         wb_start_slot = slot_end & wb_go
         # ``wb_due``: the write-back record (as its view shows it) has a write-back to send; a
         # register loaded with its next value (the compute record's after a slot's end: the
@@ -1630,13 +1681,22 @@ class _WriteBack:
         # a start's first request in its cycle (the simulator charges the cycle as the core's
         # `transfer_cycles`, with the DMA done a cycle after its last beat).
         wb_start_load = Signal(name="wb_start_load")
-        m.d.sync += wb_start_load.eq(ld_last & wb_due)
+        start_load_next = ld_last & wb_due
+        m.d.sync += wb_start_load.eq(start_load_next)
         wb_start = wb_start_slot | wb_start_load
         # Started with the slot, the block is still the compute record (no view: see the slot
         # control); after the load, the write-back record.
+        # Next cycle, the compute record is its view now and the write-back record's view
+        # is the compute record's after a slot's end, else its own (the records shift an edge
+        # after the slot's end).
+        v_wb_next = _RecordView(v_wb, rec.v_cp, slot_end)
         wgen = _RequestGen(m, "wreq", [(wb_start_slot, r_cp.wb_phases()),
                                        (wb_start_load, v_wb.wb_phases())],
-                           v_wb.wb_phases(), core.wr_req_ready)
+                           v_wb.wb_phases(), core.wr_req_ready,
+                           ahead=([(slot.next_end_of("wb") & wb_go_next, rec.v_cp.wb_phases()),
+                                   (start_load_next, v_wb_next.wb_phases())],
+                                  v_wb_next.wb_phases()))
+        self.request_outs = wgen.refs
         m.d.comb += [core.wr_req_valid.eq(wgen.valid), core.wr_req_addr.eq(wgen.addr),
                      core.wr_req_beats.eq(wgen.beats)]
         wb_active = Signal()
