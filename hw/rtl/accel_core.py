@@ -243,14 +243,19 @@ class _RequestGen:
     the phase search and the address adder. The bus's ``ready`` comes last of all: it picks
     between the next states computed for either outcome of the handshake.
 
-    The request presented (``valid``, ``addr``, ``beats``) is a register, loaded with what
-    next cycle presents: ``ahead`` gives the starts (their conditions' next values, with
-    their phases as they are next cycle) and ``rest``'s phases as they are next cycle.
-    ``refs`` pairs each register with the presentation from this cycle's state and starts.
+    The request presented (``valid``, ``addr``, ``beats``) is a register too, loaded with
+    what next cycle presents: the next state (either candidate: the ready picks last) or a
+    start, from ``ahead``: the starts as they are next cycle (their conditions' next values,
+    their phases as they are then). The running request's beats are part of the state
+    (chosen with its phase), so the presentation reads no phase table after the state's
+    next value. ``refs`` is (valid, [(reference, register)]): the presentation from this
+    cycle's state and starts as the phases give it (driving nothing), which the core tests'
+    bench checks equal to the registers (the valid in every cycle, the address and beats
+    while valid).
     """
 
     def __init__(self, m: Module, name: str, starts: list, rest: list, ready,
-                 ahead: tuple[list, list]) -> None:
+                 ahead: list) -> None:
         n = len(rest)
         self.valid = Signal(name=f"{name}_valid")
         self.addr = Signal(ADDR_BITS, name=f"{name}_addr")
@@ -262,32 +267,31 @@ class _RequestGen:
         left = Signal(16, name=f"{name}_left")
         more = Signal(name=f"{name}_more")
         addr = Signal(ADDR_BITS, name=f"{name}_areg")
+        beats = Signal(BEATS_BITS, name=f"{name}_breg")
 
         def first_enabled(table: list, from_phase: int):
-            """(requests left, more, phase, address) of the first non-empty phase at or
+            """(requests left, more, phase, address, beats) of the first non-empty phase at or
             after ``from_phase``."""
             p, a = Const(n, range(n + 1)), Const(0, ADDR_BITS)
-            lf, mo = Const(0, 16), Const(0)
+            lf, mo, b = Const(0, 16), Const(0), Const(0, BEATS_BITS)
             for i in reversed(range(from_phase, n)):
                 count = table[i][4]
                 en = table[i][0] & count.nz
-                p, a = Mux(en, i, p), Mux(en, table[i][1], a)
+                p, a, b = Mux(en, i, p), Mux(en, table[i][1], a), Mux(en, table[i][3], b)
                 lf, mo = Mux(en, count.m1, lf), Mux(en, count.n1, mo)
-            return lf, mo, p, a
+            return lf, mo, p, a, b
 
-        def view(table: list, v_left, v_more, v_addr, v_phase, v_active,
-                 start: bool = False) -> tuple:
-            """(valid, beats, state after a transfer) of requests from state (left, more,
-            address, phase, active) over ``table``'s phases. At a ``start`` the presented
-            request is its phase's first, so the state after it is read from that phase's own
-            fields (its count less 2, its first address plus its stride: registers through
-            one adder), not from the phase search's outputs."""
-            beats = Const(0, BEATS_BITS)
-            after = (Const(0, 16), Const(0), Const(0, ADDR_BITS), Const(n, range(n + 1)),
-                     Const(0))
+        def after(table: list, state: tuple, start: bool = False) -> tuple:
+            """The state after a transfer from ``state`` (left, more, address, phase, active,
+            beats) over ``table``'s phases. At a ``start`` the presented request is its
+            phase's first, so the state after it is read from that phase's own fields (its
+            count less 2, its first address plus its stride: registers through one adder),
+            not from the phase search's outputs."""
+            v_left, v_more, v_addr, v_phase = state[:4]
+            out = (Const(0, 16), Const(0), Const(0, ADDR_BITS), Const(n, range(n + 1)),
+                   Const(0), Const(0, BEATS_BITS))
             for i in reversed(range(n)):
-                beats = Mux(v_phase == i, table[i][3], beats)
-                nxt_left, nxt_more, nxt_phase, nxt_addr = first_enabled(table, i + 1)
+                nxt_left, nxt_more, nxt_phase, nxt_addr, nxt_beats = first_enabled(table, i + 1)
                 if start:
                     count = table[i][4]
                     more, left, addr = count.n1, count.m2, table[i][1]
@@ -296,68 +300,71 @@ class _RequestGen:
                     more, addr = v_more, v_addr
                     step = (Mux(more, v_left - 1, nxt_left), Mux(more, v_left != 1, nxt_more))
                 here = (*step, Mux(more, addr + table[i][2], nxt_addr),
-                        Mux(more, i, nxt_phase), more | (nxt_phase != n))
-                after = tuple(Mux(v_phase == i, h, x) for h, x in zip(here, after, strict=True))
-            return v_active, beats, after
-
-        def present(starts: list, rest: list, held: tuple) -> tuple:
-            """(valid, address, beats, state if the request presented is taken, state if not)
-            from the starts' conditions and phases and the state ``held`` over ``rest``."""
-            # Each start's view: (condition, valid, address, beats, state if taken, state if
-            # not). A start without a transfer this cycle leaves its first request presented.
-            views = []
-            for cond, table in starts:
-                f_left, f_more, f_phase, f_addr = first_enabled(table, 0)
-                init = (f_left, f_more, f_addr, f_phase, f_phase != n)
-                valid, beats, after = view(table, *init, start=True)
-                views.append((cond, valid, f_addr, beats,
-                              tuple(Mux(valid, x, y) for x, y in zip(after, init, strict=True)),
-                              init))
-            valid, beats, after = view(rest, *held)
-            out = (valid, held[2], beats,
-                   tuple(Mux(valid, x, y) for x, y in zip(after, held, strict=True)), held)
-            for cond, *v in reversed(views):
-                out = (*(Mux(cond, x, y) for x, y in zip(v[:3], out[:3], strict=True)),
-                       *(tuple(Mux(cond, x, y) for x, y in zip(vs, outs, strict=True))
-                         for vs, outs in zip(v[3:], out[3:], strict=True)))
+                        Mux(more, i, nxt_phase), more | (nxt_phase != n),
+                        Mux(more, table[i][3], nxt_beats))
+                out = tuple(Mux(v_phase == i, h, x) for h, x in zip(here, out, strict=True))
             return out
 
-        held = (left, more, addr, phase, active)
-        out = present(starts, rest, held)
+        def start_state(table: list) -> tuple:
+            f_left, f_more, f_phase, f_addr, f_beats = first_enabled(table, 0)
+            return (f_left, f_more, f_addr, f_phase, f_phase != n, f_beats)
+
+        def presented(starts: list, state: tuple) -> tuple:
+            """(valid, address, beats) presented from ``state``, or a start's first request."""
+            out = (state[4], state[2], state[5])
+            for cond, table in reversed(starts):
+                init = start_state(table)
+                out = tuple(Mux(cond, x, y) for x, y in zip((init[4], init[2], init[5]), out,
+                                                            strict=True))
+            return out
+
+        # The next state if the request presented is taken, and if not. A start without a
+        # transfer this cycle leaves its first request presented.
+        held = (left, more, addr, phase, active, beats)
+        if_taken, if_idle = tuple(Mux(active, x, y) for x, y in
+                                  zip(after(rest, held), held, strict=True)), held
+        for cond, table in reversed(starts):
+            init = start_state(table)
+            taken = tuple(Mux(init[4], x, y) for x, y in
+                          zip(after(table, init, start=True), init, strict=True))
+            if_taken = tuple(Mux(cond, x, y) for x, y in zip(taken, if_taken, strict=True))
+            if_idle = tuple(Mux(cond, x, y) for x, y in zip(init, if_idle, strict=True))
         # The next state for either outcome of the handshake, each computed apart (``keep``),
         # so the bus's ready (late: from outside the core) picks one right before the
         # registers. Left to the mapper, the ready went in first, before the starts' and the
         # phases' multiplexers: on the 8x8 of 8c59cc3 (seed 2, 78.69 MHz) the critical path
         # was ``rd_req_ready`` -> 6.58 ns of route -> six LUTs -> ``rreq_left``, 12.71 ns.
         cands = {"idle": [], "taken": []}
-        for reg, if_taken, if_not in zip(held, out[3], out[4], strict=True):
+        for reg, taken, idle in zip(held, if_taken, if_idle, strict=True):
             cand = {w: Signal.like(reg, name=f"{reg.name}_if_{w}", attrs={"keep": 1})
                     for w in cands}
-            m.d.comb += [cand["idle"].eq(if_not), cand["taken"].eq(if_taken)]
+            m.d.comb += [cand["idle"].eq(idle), cand["taken"].eq(taken)]
             m.d.sync += reg.eq(Mux(ready, cand["taken"], cand["idle"]))
             for w in cands:
                 cands[w].append(cand[w])
-        # The request presented is a register too, loaded with what next cycle's state (either
-        # candidate, the ready picking last) and starts present: ``ahead`` is the starts and
-        # the phases as they are next cycle (their conditions' next values, the records'
-        # views). Presented from the state and this cycle's starts, the late slot end drove
-        # the request's address out of the core: on the 8x8 of eb31f37 (seed 1) the critical
-        # path was ``slot_end_wb`` -> 5.58 ns of route -> the start's select -> 5.61 ns ->
-        # the write request's address -> the harness, 14.84 ns. ``refs`` pairs each with
-        # that presentation (driving nothing): the core tests' bench checks them equal in
-        # every cycle.
-        starts_next, rest_next = ahead
-        nexts = {w: present(starts_next, rest_next, tuple(cands[w]))[:3] for w in cands}
-        self.refs = []
-        for reg, now, field in zip((self.valid, self.addr, self.beats), out[:3],
-                                   ("valid", "addr", "beats"), strict=True):
-            ref = Signal.like(reg, name=f"{name}_{field}_ref")
-            m.d.comb += ref.eq(now)
-            self.refs.append((ref, reg))
-            cand = {w: Signal.like(reg, name=f"{name}_{field}_if_{w}", attrs={"keep": 1})
+        # Presented from the state and this cycle's starts, the late slot end drove the
+        # request out of the core: on the 8x8 of eb31f37 (seed 1) the critical path was
+        # ``slot_end_wb`` -> 5.58 ns of route -> the start's select -> 5.61 ns -> the write
+        # request's address -> the harness, 14.84 ns. With the beats chosen from the phase
+        # table after the next state (819afe5), the read requests' next phase led seed 3
+        # (``slot_end_ld`` -> the table's next view -> ``rreq_phase_if_taken`` -> the beats'
+        # select -> ``rreq_beats``, 15.06 ns).
+        nexts = {w: presented(ahead, tuple(cands[w])) for w in cands}
+        regs = (self.valid, self.addr, self.beats)
+        for k, reg in enumerate(regs):
+            cand = {w: Signal.like(reg, name=f"{reg.name}_if_{w}", attrs={"keep": 1})
                     for w in cands}
-            m.d.comb += [cand[w].eq(nexts[w][len(self.refs) - 1]) for w in cands]
+            m.d.comb += [cand[w].eq(nexts[w][k]) for w in cands]
             m.d.sync += reg.eq(Mux(ready, cand["taken"], cand["idle"]))
+        # The references: this cycle's presentation, the running request's beats read from
+        # its phase in ``rest``.
+        table_beats = Const(0, BEATS_BITS)
+        for i in reversed(range(n)):
+            table_beats = Mux(phase == i, rest[i][3], table_beats)
+        now = presented(starts, (*held[:5], table_beats))
+        refs = [Signal.like(reg, name=f"{reg.name}_ref") for reg in regs]
+        m.d.comb += [ref.eq(x) for ref, x in zip(refs, now, strict=True)]
+        self.refs = (refs[0], list(zip(refs, regs, strict=True)))
 
 
 class AccelCore(wiring.Component):
@@ -432,7 +439,8 @@ class AccelCore(wiring.Component):
         self.read_tests = cmd.read_tests
         self.iter_derived = (cmd.running, itr.derived)
         self.result_copies = drain.result_copies
-        self.request_copies = [*load.request_copies, *wb.request_outs]
+        self.request_copies = load.request_copies
+        self.request_outs = [*load.request_outs, *wb.request_outs]
         self.k_regs = seq.k_regs
         self.drain_rows = drain.rows
         self.wr_datas = fifo.data
@@ -1095,14 +1103,12 @@ class _Load:
             self.request_copies.append((ref, getattr(rq, f)))
         # Next cycle, a start is the slot end's next value with the next record's, whose
         # phases it presents as they are now (no slot ends in the cycle after the next
-        # block's record changes: it is not fresh then), and the requests after a start read
-        # the copies as they load at the slot's end.
+        # block's record changes: it is not fresh then).
         rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], rq.phases(),
                            core.rd_req_ready,
-                           ahead=([(slot.next_end_of("ld") & rec.nxt_valid_next,
-                                    r_nxt.phases())],
-                                  _RecordView(rq, r_nxt, slot_end).phases()))
-        self.request_copies += rgen.refs
+                           ahead=[(slot.next_end_of("ld") & rec.nxt_valid_next,
+                                   r_nxt.phases())])
+        self.request_outs = [rgen.refs]
         m.d.comb += [core.rd_req_valid.eq(rgen.valid), core.rd_req_addr.eq(rgen.addr),
                      core.rd_req_beats.eq(rgen.beats), core.rd_ready.eq(1)]
         ld_active = Signal()
@@ -1693,10 +1699,9 @@ class _WriteBack:
         wgen = _RequestGen(m, "wreq", [(wb_start_slot, r_cp.wb_phases()),
                                        (wb_start_load, v_wb.wb_phases())],
                            v_wb.wb_phases(), core.wr_req_ready,
-                           ahead=([(slot.next_end_of("wb") & wb_go_next, rec.v_cp.wb_phases()),
-                                   (start_load_next, v_wb_next.wb_phases())],
-                                  v_wb_next.wb_phases()))
-        self.request_outs = wgen.refs
+                           ahead=[(slot.next_end_of("wb") & wb_go_next, rec.v_cp.wb_phases()),
+                                  (start_load_next, v_wb_next.wb_phases())])
+        self.request_outs = [wgen.refs]
         m.d.comb += [core.wr_req_valid.eq(wgen.valid), core.wr_req_addr.eq(wgen.addr),
                      core.wr_req_beats.eq(wgen.beats)]
         wb_active = Signal()

@@ -52,7 +52,9 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # k units and their values from the block's k
     # extent while a command runs (`AccelCore.iter_derived`), the read requests' copies of the
     # load record's fields and
-    # its view (`AccelCore.request_copies`), and the
+    # its view (`AccelCore.request_copies`), the request generators' presented requests
+    # (registers) and their presentation from the cycle's state and starts (the valid in every
+    # cycle, the address and beats while valid: `AccelCore.request_outs`), and the
     # drained row (its register of rows 1.. read a cycle ahead) and its reference select
     # (`AccelCore.drain_rows`), the write stream's registered data and the beat of the FIFO's
     # head they are loaded a cycle ahead with, on every valid beat (`AccelCore.wr_datas`), and
@@ -100,6 +102,10 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
                     assert ctx.get(reg) == ctx.get(ref), (
                         f"{reg.name} {ctx.get(reg)} != its value from the block's k extent "
                         f"{ctx.get(ref)}")
+        for valid, pairs in core.request_outs:
+            for ref, reg in pairs if ctx.get(valid) else pairs[:1]:
+                assert ctx.get(reg) == ctx.get(ref), (
+                    f"{reg.name} {ctx.get(reg)} != {ref.name} {ctx.get(ref)}")
         read, refs = core.tile_nexts
         if ctx.get(read):
             for reg, ref in refs:
