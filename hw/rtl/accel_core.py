@@ -554,18 +554,29 @@ class _Command:
         ct_m_cmd = _ceil_shift(desc.block_m, lg_cols)
         ct_n_cmd = _ceil_shift(desc.block_n, lg_rows)
         kb_cmd = _ceil_shift(desc.block_k, lg_lanes)
-        products = {  # name: (value at accept, bits): the check's
-            "a_lines": (ct_m_cmd * kb_cmd, 34),
-            "b_lines": (ct_n_cmd * kb_cmd, 34),
-            "s_lines": (ct_n_cmd * _ceil_shift(desc.block_k, lg_g), 34),
-            "o_tiles": (ct_m_cmd * ct_n_cmd, 34),
-        }
-        prod = {name: Signal(bits, name=f"cmd_{name}", reset_less=True)
-                for name, (_, bits) in products.items()}
-        # Loaded in every idle cycle (see the slot control): the command's acceptance (the
-        # external ``cmd_valid``) reaches the status registers only, not these hundreds.
-        with m.If(~busy):
-            m.d.sync += [prod[name].eq(value) for name, (value, _) in products.items()]
+        # The check's products of the block's tile counts and the buffers they must fit, a
+        # registered product each (`registered_product`: the multiplier block's own input
+        # registers, loaded in every idle cycle, so the edge accepting a command loads the
+        # descriptor's factors). The check cycle multiplies and compares them to the buffers'
+        # sizes into a register (``cmd_too_big``), which confirms the check a cycle later
+        # (`_SlotControl`): a block too big for the buffers is refused then, before slot 0
+        # ends (so an accepted command's cycles are unchanged). Multiplied from the port in
+        # the accept cycle, the port -> the factors' adders -> a multiplier -> ``cmd_o_tiles``
+        # took 14.81 ns on the 8x8 of 819afe5 (seed 2, 8.26 ns of it route).
+        sizes = {"a_lines": (ct_m_cmd, kb_cmd, c.a_lines),
+                 "b_lines": (ct_n_cmd, kb_cmd, c.b_lines),
+                 "s_lines": (ct_n_cmd, _ceil_shift(desc.block_k, lg_g), c.s_lines),
+                 "o_tiles": (ct_m_cmd, ct_n_cmd, c.o_lines >> lg_rows)}
+        prod = {}
+        too_big = Signal(name="cmd_too_big", reset_less=True)
+        for name, (a, b, _) in sizes.items():
+            p = registered_product(m, Cat(a, Const(0, 1)).as_signed(),
+                                   Cat(b, Const(0, 1)).as_signed(), load=~busy,
+                                   advance=Const(1, 1), out_reg=False, platform=platform,
+                                   name=f"cmd_{name}")
+            prod[name] = p.as_unsigned()[:len(a) + len(b)]
+        m.d.sync += too_big.eq(Cat(*(prod[name] > size for name, (_, _, size) in sizes.items()))
+                               .any())
         # The DRAM beats the iterator steps by when m or n advance by a block (blocks that are
         # not the whole extent are whole tiles, so these are exact): (factor, factor, shift).
         # These are registered products (`registered_product`: on an ECP5 with DSPs the multiplier
@@ -623,10 +634,7 @@ class _Command:
         checks = [
             *((code, flags[code]) for code in (CoreError.ZERO_SIZE, CoreError.BAD_MODE,
                                                CoreError.BAD_GROUP, CoreError.BAD_BLOCK)),
-            (CoreError.TOO_BIG,
-             flags[CoreError.TOO_BIG] | (prod["a_lines"] > c.a_lines)
-             | (prod["b_lines"] > c.b_lines) | (prod["s_lines"] > c.s_lines)
-             | (prod["o_tiles"] << lg_rows > c.o_lines)),
+            (CoreError.TOO_BIG, flags[CoreError.TOO_BIG]),
         ]
         err_code = Const(0, 4)
         for code, cond in reversed(checks):
@@ -635,6 +643,7 @@ class _Command:
         self.busy, self.done, self.error, self.reason = busy, done, error, reason
         self.nonfinite = nonfinite
         self.checking, self.running, self.accept_cmd = checking, running, accept_cmd
+        self.too_big = too_big
         self.lg_alb, self.lg_blb, self.lg_slb, self.lg_olb = lg_alb, lg_blb, lg_slb, lg_olb
 
 
@@ -970,8 +979,10 @@ class _SlotControl:
         # ends of the cycle's late handshakes (`wr_ready`, the array's ready), the 8x8's
         # worst paths in all five runs of README (34). The first (empty) slot ends two cycles
         # after the check's (the third cycle of `CORE_SETUP_CYCLES`): ``running`` is set by
-        # a passed check (a refused command never sets it). ``slot_end_ref`` is the rule as
-        # the state defines it (the cycle after one that ran with the next block's record
+        # a passed check (a refused command never sets it, but for one whose block is too
+        # big for the buffers: refused a cycle later, its ``cmd_too_big`` holds the slot's
+        # end). ``slot_end_ref`` is the rule as the state defines it (the cycle after one
+        # that ran with the next block's record
         # fresh, the compute done or ending and the DMA done, unless a slot ended in it); it
         # drives nothing (synthesis drops it): the core tests' bench checks every copy equal
         # to it in every cycle.
@@ -980,7 +991,7 @@ class _SlotControl:
         self.ends_next = {g: Signal(name=f"slot_end_{g}_next") for g in self.ends}
         slot_end = self.end_of("ctl")
         self.slot_end_ref = Signal()
-        m.d.sync += self.slot_end_ref.eq(~self.slot_end_ref & running & nxt_fresh
+        m.d.sync += self.slot_end_ref.eq(~self.slot_end_ref & running & ~cmd.too_big & nxt_fresh
                                          & (~comp_pending | comp_ending) & ~dma_pending)
         # No slot ends in the cycle after a slot's end (the next block's record is not fresh
         # then), so what a slot's end decides reads the records themselves, not their views:
@@ -1013,12 +1024,21 @@ class _SlotControl:
             itr.reset(cmd.desc)
             for r in (r_ld, r_cp, r_wb):
                 m.d.sync += [r.valid.eq(0), r.ha.eq(1), r.hb.eq(1), r.ho.eq(1)]
+        # The check's products' test (``too_big``, a register) confirms a passed check a
+        # cycle later: slot 0's end (two cycles after the check) waits for it, and a block
+        # too big for the buffers is refused then, before any transfer.
+        confirming = Signal(name="confirming")
         with m.If(checking):
             m.d.sync += checking.eq(0)
             with m.If(cmd.err_code != 0):
                 m.d.sync += [busy.eq(0), error.eq(1), reason.eq(cmd.err_code), it["valid"].eq(0)]
             with m.Else():
-                m.d.sync += running.eq(1)
+                m.d.sync += [running.eq(1), confirming.eq(1)]
+        with m.If(confirming):
+            m.d.sync += confirming.eq(0)
+            with m.If(cmd.too_big):
+                m.d.sync += [busy.eq(0), error.eq(1), reason.eq(CoreError.TOO_BIG),
+                             it["valid"].eq(0), running.eq(0)]
         with m.If(comp_ending):
             m.d.sync += comp_pending.eq(0)
         with m.If(dma_ending):
@@ -1062,7 +1082,8 @@ class _SlotControl:
             comp_done = ~self.comp_pending | self.comp_ending
         # Each copy reads itself, not the control's copy: no copy fans out across the die.
         for g, e in self.ends.items():
-            m.d.comb += self.ends_next[g].eq(~e & cmd.running & comp_done & ~self.dma_pending)
+            m.d.comb += self.ends_next[g].eq(~e & cmd.running & ~cmd.too_big & comp_done
+                                             & ~self.dma_pending)
             m.d.sync += e.eq(self.ends_next[g])
 
 

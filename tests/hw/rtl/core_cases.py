@@ -62,6 +62,14 @@ BAD = [
 ]
 
 
+def refusal_cycles(fields: dict, code: CoreError, config) -> int:
+    """Cycles from a bad descriptor's acceptance to its error status: the check's (one), or
+    two for a block too big for ``config``'s buffers, which the check's products refuse a
+    cycle later (`AccelCore`'s ``cmd_too_big``)."""
+    own_fields = code != CoreError.TOO_BIG or {**GOOD, **fields}["k"] > config.k_max
+    return 1 if own_fields else 2
+
+
 @dataclass
 class CoreCase:
     """One GEMM on the core."""

@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pytest
 from core_bench import run_commands
-from core_cases import BAD, GOOD, LINE_BEAT, MULTI, SMALL, make_case
+from core_cases import BAD, GOOD, LINE_BEAT, MULTI, SMALL, make_case, refusal_cycles
 
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl.accel_core import AccelCore
@@ -142,7 +142,7 @@ def test_bad_descriptors_are_refused_and_leave_the_buffers_intact():
     for run, (bad, code) in zip(runs[1:-1], BAD, strict=True):
         assert run.status == {"busy": 0, "done": 0, "error": 1, "nonfinite": 0,
                               "reason": int(code)}, bad
-        assert run.cycles == 1
+        assert run.cycles == refusal_cycles(bad, code, SMALL), bad
     # Refused commands write nothing: the buffers are as the first GEMM left them.
     assert all(s == snapshots[1] for s in snapshots[2:len(BAD) + 2])
     assert any(v for v in snapshots[1]["output"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from core_cases import GOOD, MULTI, make_case, tb_command
+from core_cases import GOOD, MULTI, make_case, refusal_cycles, tb_command
 
 from hwsim.hw.rtl.core_config import CoreError, pack_descriptor, status_fields
 from hwsim.hw.rtl.core_layout import read_outputs
@@ -29,8 +29,9 @@ SHAPES = [(6, 10, 40, "fp4", ()), (9, 5, 52, "int8", ()), (1, 12, 64, "fp3", ())
           (4, 6, 32, "int4", ()), (6, 2, 40, "int8", ((5, 39, np.inf),)),
           (4, 6, 32, "fp3", ((0, 0, np.nan),))]
 # One bad descriptor per reason code, run after the first GEMM: each is refused in one cycle
-# without a DRAM transfer, and the GEMMs after them still run exactly (the buffers' contents
-# are checked in test_accel_core, where the Amaranth simulator can read them).
+# (a block too big for the buffers in two: `refusal_cycles`) without a DRAM transfer, and
+# the GEMMs after them still run exactly (the buffers' contents are checked in
+# test_accel_core, where the Amaranth simulator can read them).
 BAD = [
     ({"m": 0}, CoreError.ZERO_SIZE),
     ({"mode": 2}, CoreError.BAD_MODE),          # int2: not among BitMoD's families
@@ -71,7 +72,7 @@ def test_core_gemms_under_simulator(sim, sim_env, hdl_build, tmp_path):
     for res, (fields, code) in zip(refused, BAD, strict=True):
         assert status_fields(res["status"]) == \
             {"busy": 0, "done": 0, "error": 1, "nonfinite": 0, "reason": int(code)}, fields
-        assert (res["cycles"], res["beats"]) == (1, 0), fields
+        assert (res["cycles"], res["beats"]) == (refusal_cycles(fields, code, CORE), 0), fields
         assert not any(res["out"].values())
     for case, res in zip(cases, gemms, strict=True):
         assert status_fields(res["status"]) == {"busy": 0, "done": 1, "error": 0,

@@ -114,9 +114,10 @@ def test_ecp5_dsp_build_matches_the_model(design, sim_env, tmp_path):
 
 @pytest.mark.rtl
 def test_core_ecp5_dsp_build_runs_gemms_exactly(sim_env, tmp_path):
-    """The accelerator core as built for an ECP5 with DSPs: its block-count products and the
-    command's address steps are MULT18X18D instances whose input registers are the factors'
-    (`registered_product`), the steps' output registers the products'; two
+    """The accelerator core as built for an ECP5 with DSPs: its block-count products, the
+    check's products and the command's address steps are MULT18X18D instances whose input
+    registers are the factors' (`registered_product`), the steps' output registers the
+    products'; two
     GEMMs (one under random DRAM stalls) give the golden outputs, the first in the
     simulator's cycles, as the generic RTL does (test_core_cocotb)."""
     from cocotb_tools.runner import get_runner
@@ -124,7 +125,7 @@ def test_core_ecp5_dsp_build_runs_gemms_exactly(sim_env, tmp_path):
     core, latency = dataclasses.replace(MULTI, pipeline=2), 3
     text = verilog.convert(AccelCore(core), name="accel_core",
                            platform=FabricTarget("ecp5", True), emit_src=False)
-    assert text.count("MULT18X18D ") == 8 and text.count('.REG_INPUTA_CLK("CLK0")') == 8
+    assert text.count("MULT18X18D ") == 12 and text.count('.REG_INPUTA_CLK("CLK0")') == 12
     assert text.count('.REG_OUTPUT_CLK("CLK0")') == 4
     (tmp_path / "accel_core.v").write_text(text)
     (tmp_path / "mult18x18d_model.v").write_text(MULT18X18D_MODEL)
