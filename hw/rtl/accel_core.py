@@ -237,10 +237,11 @@ class _RequestGen:
     A phase is (enabled, first address, stride, beats per request, requests). ``starts`` is a
     list of (condition, phases): in a cycle where a condition is high (the first one wins),
     the first request of its phases is presented; the following ones come from registers and
-    ``rest``'s phases (the same block's record, registered by then). Every view (each start's
-    and the running one) is computed from registers alone, and the conditions only choose
-    among them at the end: a start decided late in its cycle drives a few multiplexers, not
-    the phase search and the address adder. The bus's ``ready`` comes last of all: it picks
+    ``rest``'s phases (the same block's record, registered by then). Every next state (each
+    start's and the running one's) is computed from registers alone, and the conditions only
+    choose
+    among them at the end: a start decided late in its cycle drives a few multiplexers,
+    not the phase search and the address adder. The bus's ``ready`` comes last of all: it picks
     between the next states computed for either outcome of the handshake.
 
     The request presented (``valid``, ``addr``, ``beats``) is a register too, loaded with
@@ -514,10 +515,11 @@ class _Command:
         lg_g = _log2(c.group_size)
         bus = buf.bus
         # Registers loaded before they are read have no reset (``reset_less``), so the reset reaches
-        # the control only: the descriptor, its refusal tests and the check's products (loaded in
-        # every idle cycle), the iterator's step and the next block's record and beat counts (every
-        # cycle), the write-back's bypass (every cycle) and line FIFO entries (read only while
-        # held).
+        # the control only: the descriptor, its refusal tests, the k units and the check's
+        # products' test (loaded in every idle cycle, or every cycle), the iterator's step and
+        # the next block's record and beat counts (every cycle), the write-back's bypass (every
+        # cycle) and line FIFO entries (read only while held). (The multiplier blocks' own
+        # registers, `registered_product`, keep the domain's reset.)
         d = Signal(descriptor_layout(), reset_less=True)
         # The descriptor's mode (a WEIGHT_FAMILIES index) -> the array's mode; not one of the
         # array's families: refused.
@@ -543,10 +545,10 @@ class _Command:
                      core.status.eq(Cat(busy, done, error, nonfinite, reason))]
         accept_cmd = core.cmd_valid & core.cmd_ready
 
-        # The check's products of descriptor fields are registered as the command is accepted (from
-        # the port), the address steps' factors too (below): the check and the block iterator's
-        # steps then have no multiplier on a one-cycle path. Line units: ``lg_alb`` etc. are log2 of
-        # the bus beats per line.
+        # The check's products' factors are registered as the command is accepted (from the
+        # port), the address steps' too (below): no multiplier follows the port, and the block
+        # iterator's steps have none on a one-cycle path. Line units: ``lg_alb`` etc. are log2
+        # of the bus beats per line.
         lg_alb, lg_blb, lg_slb, lg_olb = (_log2(c.beats_per_line(bits)) for bits in
                                           (c.a_line_bits, c.b_line_bits, c.s_line_bits,
                                            c.o_line_bits))
@@ -605,8 +607,9 @@ class _Command:
             return (block[:lg] != 0) & (block != extent) if lg else Const(0)
 
         # The descriptor's own tests are registered from the port in every idle cycle, as the
-        # products are, so the check cycle starts from their flags and the products' compares
-        # with the buffers' sizes: up to lead31 the comparators of the registered descriptor
+        # products' factors are, so the check cycle starts from their flags (the products'
+        # compares with the buffers' sizes confirm it a cycle later, ``cmd_too_big``): up to
+        # lead31 the comparators of the registered descriptor
         # came first (on the 8x8's seed 2, 20 cells from ``d`` to ``running``, 12.36 ns).
         def mode_ok_of(mode) -> Value:
             ok = Const(0)
@@ -656,8 +659,9 @@ class _BlockIterator:
     constants (a: m part + k part, b and s: n part + k part, o: n part + m part). bm, bn, bk:
     the block's extents (the block size, or what is left of the GEMM), kept with its offsets
     so that the next block's record starts from registers (its shift copies pick between
-    the stepped and the held ones), not from
-    subtractions and comparisons after it. m_rem, n_rem, k_rem: what is left of the GEMM from
+    the stepped and the held ones), not from subtractions and comparisons after it (bk only
+    for the bench's check of the k units below: the record reads those). m_rem, n_rem,
+    k_rem: what is left of the GEMM from
     the offsets on; m_more, n_more, k_more: whether the next block along that dimension exists
     (``offset + block < size``), kept a step ahead so that the step's choice is made from
     flip-flops and each new value is one adder or comparison of registers.
@@ -982,10 +986,9 @@ class _SlotControl:
         # a passed check (a refused command never sets it, but for one whose block is too
         # big for the buffers: refused a cycle later, its ``cmd_too_big`` holds the slot's
         # end). ``slot_end_ref`` is the rule as the state defines it (the cycle after one
-        # that ran with the next block's record
-        # fresh, the compute done or ending and the DMA done, unless a slot ended in it); it
-        # drives nothing (synthesis drops it): the core tests' bench checks every copy equal
-        # to it in every cycle.
+        # that ran with the next block's record fresh, the compute done or ending and the DMA
+        # done, unless a slot ended in it); it drives nothing (synthesis drops it): the core
+        # tests' bench checks every copy equal to it in every cycle.
         self.ends = {g: Signal(name=f"slot_end_{g}", attrs={"keep": 1})
                      for g in ("ctl", "ld", "k", "kf", "seq", "drain", "pf", "wb")}
         self.ends_next = {g: Signal(name=f"slot_end_{g}_next") for g in self.ends}
@@ -1703,10 +1706,11 @@ class _WriteBack:
         m.d.sync += wb_due.eq(busy & Mux(slot_end, r_cp.valid & r_cp.last_k,
                                          v_wb.valid & v_wb.last_k))
         self.regs = [(wb_due, due_ref), (wb_go, go_ref)]
-        # After the load, the write-back starts a cycle after its last beat, from a register:
-        # the read stream's valid ends there, not at the write request port, which presents
-        # a start's first request in its cycle (the simulator charges the cycle as the core's
-        # `transfer_cycles`, with the DMA done a cycle after its last beat).
+        # After the load, the write-back starts a cycle after its last beat, from a register
+        # (the simulator charges the cycle as the core's `transfer_cycles`, with the DMA done
+        # a cycle after its last beat). Its next value (the read stream's valid at the load's
+        # last beat) picks the write request generator's presentation a cycle ahead, about 60
+        # multiplexers (`_RequestGen`); the request port itself is a register.
         wb_start_load = Signal(name="wb_start_load")
         start_load_next = ld_last & wb_due
         m.d.sync += wb_start_load.eq(start_load_next)

@@ -35,37 +35,34 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
         top.submodules.core = core
     sim = Simulator(top)
     sim.add_clock(1e-8)
-    # Every copy the core's timing adds equals what it copies, in every cycle: the array's
-    # ready and its front's copy, which the core acts on (`AccelCore.readies`: else the core's
-    # beats and the array's differ), the slot's end from its registers and its reference test
+    # Every copy the core's timing adds equals what it copies, in every cycle: the array's ready
+    # and its front's copy, which the core acts on (`AccelCore.readies`: else the core's beats and
+    # the array's differ), the slot's end from its registers and its reference test
     # (`AccelCore.slot_ends`: every copy), the arrays' registered in_valid and the test they hold
-    # (`AccelCore.valids`, and each array's own register), each array's accept (its front's)
-    # and its beat registers' enables (`BitModArray.accepts`), the registers of in_valid and of
-    # the front's ready beside them and their originals (`BitModArray.copies`), the compute
-    # record's run-time k and each array's registers of it (`AccelCore.k_regs`) and its
-    # registered tests of it (`BitModArray.k_tests`), the tile successor's registers and the
-    # successor of the live block's fields at every tile's last beat (`AccelCore.tile_nexts`),
-    # each read port's copies of the beats' block registers (`AccelCore.blk_copies`), the
-    # drain's copies of ``result_now`` and each column's one-hot row of next cycle
-    # (`AccelCore.result_copies`), each buffer read's hit and pending tests, registered a
-    # cycle ahead, and their compares after the edge (`AccelCore.read_tests`), the iterator's
-    # k units and their values from the block's k
-    # extent while a command runs (`AccelCore.iter_derived`), the read requests' copies of the
-    # load record's fields and
-    # its view (`AccelCore.request_copies`), the request generators' presented requests
-    # (registers) and their presentation from the cycle's state and starts (the valid in every
-    # cycle, the address and beats while valid: `AccelCore.request_outs`), and the
-    # drained row (its register of rows 1.. read a cycle ahead) and its reference select
-    # (`AccelCore.drain_rows`), the write stream's registered data and the beat of the FIFO's
-    # head they are loaded a cycle ahead with, on every valid beat (`AccelCore.wr_datas`), and
-    # the drain's registers of the compute record's fields and its view (`AccelCore.cp_regs`),
-    # and each array's end tests of its front's next states (`BitModArray.ends_regs`, while
-    # the front holds a beat or is past an output's start), and the write stream's one-hot
-    # line and beat selects and their tests on the cycle's state (`AccelCore.wr_sels`), and
-    # the write-back's due and start registers and their tests on the records
-    # (`AccelCore.wb_regs`), and the prefetcher's read address and its copy
-    # (`AccelCore.wb_rd_lines`), and its registers of what the drain finishes and starts and
-    # their tests (`AccelCore.wb_aheads`).
+    # (`AccelCore.valids`, and each array's own register), each array's accept (its front's) and
+    # its beat registers' enables (`BitModArray.accepts`), the registers of in_valid and of the
+    # front's ready beside them and their originals (`BitModArray.copies`), the compute record's
+    # run-time k and each array's registers of it (`AccelCore.k_regs`) and its registered tests of
+    # it (`BitModArray.k_tests`), the tile successor's registers and the successor of the live
+    # block's fields at every tile's last beat (`AccelCore.tile_nexts`), each read port's copies
+    # of the beats' block registers (`AccelCore.blk_copies`), the drain's copies of ``result_now``
+    # and each column's one-hot row of next cycle (`AccelCore.result_copies`), each buffer read's
+    # hit and pending tests, registered a cycle ahead, and their compares after the edge
+    # (`AccelCore.read_tests`), the iterator's k units and their values from the block's k extent
+    # while a command runs (`AccelCore.iter_derived`), the read requests' copies of the load
+    # record's fields and its view (`AccelCore.request_copies`), the request generators' presented
+    # requests (registers) and their presentation from the cycle's state and starts (the valid in
+    # every cycle, the address and beats while valid: `AccelCore.request_outs`), and the drained
+    # row (its register of rows 1.. read a cycle ahead) and its reference select
+    # (`AccelCore.drain_rows`), the write stream's registered data and the beat of the FIFO's head
+    # they are loaded a cycle ahead with, on every valid beat (`AccelCore.wr_datas`), and the
+    # drain's registers of the compute record's fields and its view (`AccelCore.cp_regs`), and
+    # each array's end tests of its front's next states (`BitModArray.ends_regs`, while the front
+    # holds a beat or is past an output's start), and the write stream's one-hot line and beat
+    # selects and their tests on the cycle's state (`AccelCore.wr_sels`), and the write-back's due
+    # and start registers and their tests on the records (`AccelCore.wb_regs`), and the
+    # prefetcher's read address and its copy (`AccelCore.wb_rd_lines`), and its registers of what
+    # the drain finishes and starts and their tests (`AccelCore.wb_aheads`).
     readies, slot_ends = core.readies, core.slot_ends
     valids = (*core.valids, core.pe_array.in_valid_reg, core.front_array.in_valid_reg)
 
