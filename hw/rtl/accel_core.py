@@ -239,10 +239,9 @@ class _RequestGen:
     the first request of its phases is presented; the following ones come from registers and
     ``rest``'s phases (the same block's record, registered by then). Every next state (each
     start's and the running one's) is computed from registers alone, and the conditions only
-    choose
-    among them at the end: a start decided late in its cycle drives a few multiplexers,
-    not the phase search and the address adder. The bus's ``ready`` comes last of all: it picks
-    between the next states computed for either outcome of the handshake.
+    choose among them at the end: a start decided late in its cycle drives a few
+    multiplexers, not the phase search and the address adder. The bus's ``ready`` comes last
+    of all: it picks between the next states computed for either outcome of the handshake.
 
     The request presented (``valid``, ``addr``, ``beats``) is a register too, loaded with
     what next cycle presents: the next state (either candidate: the ready picks last) or a
@@ -661,10 +660,10 @@ class _BlockIterator:
     so that the next block's record starts from registers (its shift copies pick between
     the stepped and the held ones), not from subtractions and comparisons after it (bk only
     for the bench's check of the k units below: the record reads those). m_rem, n_rem,
-    k_rem: what is left of the GEMM from
-    the offsets on; m_more, n_more, k_more: whether the next block along that dimension exists
-    (``offset + block < size``), kept a step ahead so that the step's choice is made from
-    flip-flops and each new value is one adder or comparison of registers.
+    k_rem: what is left of the GEMM from the offsets on; m_more, n_more, k_more: whether the
+    next block along that dimension exists (``offset + block < size``), kept a step ahead so
+    that the step's choice is made from flip-flops and each new value is one adder or
+    comparison of registers.
 
     The block's k extent is kept in the units its readers count in too: ``nkb`` lane beats,
     ``ng`` groups and ``bsb`` weight-and-scale DRAM beats (the factor of the load's beat
