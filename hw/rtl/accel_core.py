@@ -673,8 +673,8 @@ class _BlockIterator:
     (on the 8x8 of eb31f37, seed 3: ``adv_bk`` -> 5.72 ns of route -> a carry chain ->
     the load count's multiplier input ``mul_bs``, 13.51 ns). A block after the first along
     k is a whole number of groups (the check's `CoreError.BAD_BLOCK`), so the rest's
-    ceilings step exactly. ``derived`` pairs each with its value from ``bk``: the core
-    tests' bench checks them equal in every cycle of a run.
+    ceilings step exactly. ``derived`` pairs each with its value from ``bk`` (or ``k_rem``):
+    the core tests' bench checks them equal in every cycle of a run.
     """
 
     FIELDS: ClassVar[dict[str, int]] = {
@@ -695,8 +695,9 @@ class _BlockIterator:
         with m.If(~cmd.busy):
             m.d.sync += [self.k_units[f].eq(v) for f, v in self.units(cmd.desc).items()]
         self.advance(self.adv, self.it)
-        self.derived = [(self._units_of(it["bk"]), [it[f] for f in ("nkb", "ng", "bsb")])
-                        for it in (self.it, self.adv)]
+        self.derived = [pair for it in (self.it, self.adv) for pair in
+                        ((self._units_of(it["bk"]), [it[f] for f in ("nkb", "ng", "bsb")]),
+                         (self._units_of(it["k_rem"]), [it[f] for f in ("kl", "kg", "kbs")]))]
 
     def _units_of(self, extent) -> list:
         """A k extent in lane beats, groups and weight-and-scale DRAM beats."""
