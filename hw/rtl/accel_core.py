@@ -454,7 +454,7 @@ class AccelCore(wiring.Component):
         self.read_tests = cmd.read_tests
         self.iter_derived = (cmd.running, itr.derived)
         self.result_copies = drain.result_copies
-        self.request_copies = load.request_copies
+        self.request_copies = [*load.request_copies, *wb.request_copies]
         self.request_outs = [*load.request_outs, *wb.request_outs]
         self.k_regs = seq.k_regs
         self.drain_rows = drain.rows
@@ -1730,16 +1730,33 @@ class _WriteBack:
         m.d.sync += wb_start_load.eq(start_load_next)
         wb_start = wb_start_slot | wb_start_load
         # Started with the slot, the block is still the compute record (no view: see the slot
-        # control); after the load, the write-back record.
-        # Next cycle, the compute record is its view now and the write-back record's view
-        # is the compute record's after a slot's end, else its own (the records shift an edge
-        # after the slot's end).
-        v_wb_next = _RecordView(v_wb, rec.v_cp, slot_end)
+        # control); after the load, the write-back record. The requests after a start read
+        # the write-back record's fields from registers of their own (``wq_wb``), loaded from
+        # the compute record at the slot's end, which the write-back record is an edge later
+        # (the compute record holds the block over both edges), so they equal the write-back
+        # record's view in every cycle without its shift's multiplexer in front of the
+        # generator's next state (on the 8x8 of 6fbd093, the view's ``cn`` tests -> the phase
+        # step -> the beats' candidates -> ``wreq_beats``: the netlist's deepest cone). The
+        # core tests' bench checks each equal to the view in every cycle
+        # (`AccelCore.request_copies`).
+        wq = _Record("wq_wb")
+        wq_fields = ("last_k", "o_addr", "o_stride", "o_beats",
+                     *(f"cn_{t}" for t in ("nz", "n1", "n2", "m1", "m2")))
+        with m.If(slot_end):
+            m.d.sync += [getattr(wq, f).eq(getattr(r_cp, f)) for f in wq_fields]
+        self.request_copies = []
+        for f in wq_fields:
+            ref = Signal.like(getattr(wq, f), name=f"wq_wb_{f}_ref")  # the view, driving nothing
+            m.d.comb += ref.eq(getattr(v_wb, f))
+            self.request_copies.append((ref, getattr(wq, f)))
+        # Next cycle, the compute record is its view now; a start after the load presents the
+        # copies as they are now (no slot ends at a load's last beat: the load's DMA is
+        # pending in the cycle before).
         wgen = _RequestGen(m, "wreq", [(wb_start_slot, r_cp.wb_phases()),
-                                       (wb_start_load, v_wb.wb_phases())],
-                           v_wb.wb_phases(), core.wr_req_ready,
+                                       (wb_start_load, wq.wb_phases())],
+                           wq.wb_phases(), core.wr_req_ready,
                            ahead=[(slot.next_end_of("wb") & wb_go_next, rec.v_cp.wb_phases()),
-                                  (start_load_next, v_wb_next.wb_phases())])
+                                  (start_load_next, wq.wb_phases())])
         self.request_outs = [wgen.refs]
         m.d.comb += [core.wr_req_valid.eq(wgen.valid), core.wr_req_addr.eq(wgen.addr),
                      core.wr_req_beats.eq(wgen.beats)]
