@@ -255,7 +255,7 @@ class _RequestGen:
     """
 
     def __init__(self, m: Module, name: str, starts: list, rest: list, ready,
-                 ahead: list) -> None:
+                 ahead: list, steady: tuple[int, ...] = ()) -> None:
         n = len(rest)
         self.valid = Signal(name=f"{name}_valid")
         self.addr = Signal(ADDR_BITS, name=f"{name}_addr")
@@ -318,59 +318,94 @@ class _RequestGen:
                                                             strict=True))
             return out
 
-        # The next state if the request presented is taken, and if not. A start without a
-        # transfer this cycle leaves its first request presented.
+        # The next state if the request presented is taken, and if not: the running
+        # request's, and each start's (a start without a transfer this cycle leaves its
+        # first request presented).
         held = (left, more, addr, phase, active, beats)
-        if_taken, if_idle = tuple(Mux(active, x, y) for x, y in
-                                  zip(after(rest, held), held, strict=True)), held
-        for cond, table in reversed(starts):
+        options = [{"taken": tuple(Mux(active, x, y) for x, y in
+                                   zip(after(rest, held), held, strict=True)),
+                    "idle": held}]
+        # A start in ``steady`` has phases that hold over the edge before its condition rises,
+        # so its two next states (its first request presented, or taken) are registers loaded
+        # in every cycle: at the start they hold the states its phases give then, and the
+        # phase search, the compares and the address adders leave the start's cycle.
+        # ``start_regs`` is [(condition, [(state, register)])] for the core tests' bench,
+        # which checks each register equal to the state it stands for while its condition is
+        # high.
+        self.start_regs = []
+        for j, (cond, table) in enumerate(starts):
             init = start_state(table)
             taken = tuple(Mux(init[4], x, y) for x, y in
                           zip(after(table, init, start=True), init, strict=True))
-            if_taken = tuple(Mux(cond, x, y) for x, y in zip(taken, if_taken, strict=True))
-            if_idle = tuple(Mux(cond, x, y) for x, y in zip(init, if_idle, strict=True))
-        # The next state for either outcome of the handshake, each computed apart (``keep``),
-        # so the bus's ready (late: from outside the core) picks one right before the
-        # registers. Left to the mapper, the ready went in first, before the starts' and the
-        # phases' multiplexers: on the 8x8 of 8c59cc3 (seed 2, 78.69 MHz) the critical path
-        # was ``rd_req_ready`` -> 6.58 ns of route -> six LUTs -> ``rreq_left``, 12.71 ns.
-        cands = {"idle": [], "taken": []}
-        for reg, taken, idle in zip(held, if_taken, if_idle, strict=True):
-            cand = {w: Signal.like(reg, name=f"{reg.name}_if_{w}", attrs={"keep": 1})
-                    for w in cands}
-            m.d.comb += [cand["idle"].eq(idle), cand["taken"].eq(taken)]
-            m.d.sync += reg.eq(Mux(ready, cand["taken"], cand["idle"]))
-            for w in cands:
-                cands[w].append(cand[w])
+            option = {"taken": taken, "idle": init}
+            if j in steady:
+                pairs = []
+                for w, values in option.items():
+                    sregs = []
+                    for reg, value in zip(held, values, strict=True):
+                        ref = Signal.like(reg, name=f"{reg.name}_start{j}_{w}_ref")
+                        sreg = Signal.like(reg, name=f"{reg.name}_start{j}_{w}")
+                        m.d.comb += ref.eq(value)
+                        m.d.sync += sreg.eq(ref)
+                        pairs.append((ref, sreg))
+                        sregs.append(sreg)
+                    option[w] = tuple(sregs)
+                self.start_regs.append((cond, pairs))
+            options.append(option)
+        # Each next state is computed apart (``keep``), and the late conditions pick among
+        # them right before the registers: the starts' (the slot's end, fanned out to hundreds
+        # of registers) and, last, the bus's ready (from outside the core). Left to the mapper,
+        # they went in first, before the phases' multiplexers: on the 8x8 of 8c59cc3 (seed 2,
+        # 78.69 MHz) ``rd_req_ready`` -> 6.58 ns of route -> six LUTs -> ``rreq_left``,
+        # 12.71 ns; in e4be9d9's netlist, ``slot_end_wb`` -> the start's select -> five LUTs of
+        # the phase step -> ``wr_req_valid``, its deepest cone.
+        names = ["", *(f"start{j}_" for j in range(len(starts)))]
+        for option, prefix in zip(options, names, strict=True):
+            for w, values in option.items():
+                kept = []
+                for reg, value in zip(held, values, strict=True):
+                    cand = Signal.like(reg, name=f"{reg.name}_if_{prefix}{w}",
+                                       attrs={"keep": 1})
+                    m.d.comb += cand.eq(value)
+                    kept.append(cand)
+                option[w] = tuple(kept)
+
+        def next_state(k: int):
+            """Register ``k`` of the state (`held`) next cycle."""
+            value = Mux(ready, options[0]["taken"][k], options[0]["idle"][k])
+            for (cond, _), option in reversed(list(zip(starts, options[1:], strict=True))):
+                value = Mux(cond, Mux(ready, option["taken"][k], option["idle"][k]), value)
+            return value
+
+        for k, reg in enumerate(held):
+            m.d.sync += reg.eq(next_state(k))
         # Presented from the state and this cycle's starts, the late slot end drove the
         # request out of the core: on the 8x8 of eb31f37 (seed 1) the critical path was
         # ``slot_end_wb`` -> 5.58 ns of route -> the start's select -> 5.61 ns -> the write
         # request's address -> the harness, 14.84 ns. With the beats chosen from the phase
         # table after the next state (819afe5), the read requests' next phase led seed 3
         # (``slot_end_ld`` -> the table's next view -> ``rreq_phase_if_taken`` -> the beats'
-        # select -> ``rreq_beats``, 15.06 ns).
-        # The starts' conditions are late too (the write-back's start after a load is the read
-        # stream's valid at the load's last beat): each start's first request is computed
-        # apart (``keep``), and the conditions pick after the ready. With the candidates
-        # presented from the starts (cfd1036), the 8x8's seed 1 ran ``rd_valid`` -> 7.42 ns
-        # of route -> the start's test -> the write-back record's view -> the beats'
-        # candidates -> ``wreq_beats``, 16.45 ns.
+        # select -> ``rreq_beats``, 15.06 ns). The starts' next conditions are late too (the
+        # write-back's start after a load is the read stream's valid at the load's last beat):
+        # each start's first request is computed apart (``keep``), and the conditions pick
+        # last. With the candidates presented from the starts (cfd1036), the 8x8's seed 1 ran
+        # ``rd_valid`` -> 7.42 ns of route -> the start's test -> the write-back record's view
+        # -> the beats' candidates -> ``wreq_beats``, 16.45 ns.
         regs = (self.valid, self.addr, self.beats)
         firsts = []
         for j, (_, table) in enumerate(ahead):
             init = start_state(table)
-            first = [Signal.like(reg, name=f"{reg.name}_if_start{j}", attrs={"keep": 1})
+            first = [Signal.like(reg, name=f"{reg.name}_if_ahead{j}", attrs={"keep": 1})
                      for reg in regs]
             m.d.comb += [f.eq(x) for f, x in zip(first, (init[4], init[2], init[5]),
                                                   strict=True)]
             firsts.append(first)
-        # Without a start, the presentation is the next state's (its kept candidates).
+        # Without a start next cycle, the presentation is the next state's.
         for k, reg in enumerate(regs):
-            field = (4, 2, 5)[k]
-            nxt = Mux(ready, cands["taken"][field], cands["idle"][field])
+            value = next_state((4, 2, 5)[k])
             for (cond, _), first in reversed(list(zip(ahead, firsts, strict=True))):
-                nxt = Mux(cond, first[k], nxt)
-            m.d.sync += reg.eq(nxt)
+                value = Mux(cond, first[k], value)
+            m.d.sync += reg.eq(value)
         # The references: this cycle's presentation, the running request's beats read from
         # its phase in ``rest``.
         table_beats = Const(0, BEATS_BITS)
@@ -456,6 +491,7 @@ class AccelCore(wiring.Component):
         self.result_copies = drain.result_copies
         self.request_copies = [*load.request_copies, *wb.request_copies]
         self.request_outs = [*load.request_outs, *wb.request_outs]
+        self.request_starts = [*load.request_starts, *wb.request_starts]
         self.k_regs = seq.k_regs
         self.drain_rows = drain.rows
         self.wr_datas = fifo.data
@@ -1145,8 +1181,9 @@ class _Load:
         # changes: it is not fresh then).
         rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], rq.phases(),
                            core.rd_req_ready,
-                           ahead=[(slot.next_end_of("ld") & r_nxt.valid, r_nxt.phases())])
-        self.request_outs = [rgen.refs]
+                           ahead=[(slot.next_end_of("ld") & r_nxt.valid, r_nxt.phases())],
+                           steady=(0,))
+        self.request_outs, self.request_starts = [rgen.refs], rgen.start_regs
         m.d.comb += [core.rd_req_valid.eq(rgen.valid), core.rd_req_addr.eq(rgen.addr),
                      core.rd_req_beats.eq(rgen.beats), core.rd_ready.eq(1)]
         ld_active = Signal()
@@ -1756,8 +1793,9 @@ class _WriteBack:
                                        (wb_start_load, wq.wb_phases())],
                            wq.wb_phases(), core.wr_req_ready,
                            ahead=[(slot.next_end_of("wb") & wb_go_next, rec.v_cp.wb_phases()),
-                                  (start_load_next, wq.wb_phases())])
-        self.request_outs = [wgen.refs]
+                                  (start_load_next, wq.wb_phases())],
+                           steady=(1,))
+        self.request_outs, self.request_starts = [wgen.refs], wgen.start_regs
         m.d.comb += [core.wr_req_valid.eq(wgen.valid), core.wr_req_addr.eq(wgen.addr),
                      core.wr_req_beats.eq(wgen.beats)]
         wb_active = Signal()

@@ -103,6 +103,11 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
             for ref, reg in pairs if ctx.get(valid) else pairs[:1]:
                 assert ctx.get(reg) == ctx.get(ref), (
                     f"{reg.name} {ctx.get(reg)} != {ref.name} {ctx.get(ref)}")
+        for cond, pairs in core.request_starts:
+            if ctx.get(cond):
+                for ref, reg in pairs:
+                    assert ctx.get(reg) == ctx.get(ref), (
+                        f"{reg.name} {ctx.get(reg)} != {ref.name} {ctx.get(ref)}")
         read, refs = core.tile_nexts
         if ctx.get(read):
             for reg, ref in refs:
