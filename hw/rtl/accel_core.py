@@ -1788,13 +1788,19 @@ class _WriteBack:
             self.request_copies.append((ref, getattr(wq, f)))
         # Next cycle, the compute record is its view now; a start after the load presents the
         # copies as they are now (no slot ends at a load's last beat: the load's DMA is
-        # pending in the cycle before).
+        # pending in the cycle before). Both starts are steady (`_RequestGen`): the compute
+        # record shifts an edge after a slot's end and no slot ends in the cycle after that
+        # (the next block's record is not fresh then), and the copies change only at a
+        # slot's end. Computed in the start's cycle, the slot start's address adder was
+        # shared with the running request's by Yosys (`opt_share`: one adder behind
+        # multiplexers on the start), putting ``slot_end_wb`` in front of the adder: the
+        # deepest cone of 437f425's netlist (with only the load's start steady).
         wgen = _RequestGen(m, "wreq", [(wb_start_slot, r_cp.wb_phases()),
                                        (wb_start_load, wq.wb_phases())],
                            wq.wb_phases(), core.wr_req_ready,
                            ahead=[(slot.next_end_of("wb") & wb_go_next, rec.v_cp.wb_phases()),
                                   (start_load_next, wq.wb_phases())],
-                           steady=(1,))
+                           steady=(0, 1))
         self.request_outs, self.request_starts = [wgen.refs], wgen.start_regs
         m.d.comb += [core.wr_req_valid.eq(wgen.valid), core.wr_req_addr.eq(wgen.addr),
                      core.wr_req_beats.eq(wgen.beats)]
