@@ -237,11 +237,13 @@ class _RequestGen:
     A phase is (enabled, first address, stride, beats per request, requests). ``starts`` is a
     list of (condition, phases): in a cycle where a condition is high (the first one wins),
     the first request of its phases is presented; the following ones come from registers and
-    ``rest``'s phases (the same block's record, registered by then). Every next state (each
-    start's and the running one's) is computed from registers alone, and the conditions only
-    choose among them at the end: a start decided late in its cycle drives a few
-    multiplexers, not the phase search and the address adder. The bus's ``ready`` comes last
-    of all: it picks between the next states computed for either outcome of the handshake.
+    ``rest``'s phases (the same block's record, registered by then). A start's phases must
+    hold over the edge before its condition rises: its next states are registers, loaded a
+    cycle ahead (``ahead``'s conditions pick the start). The running request's next states are
+    computed from registers alone, and the conditions only choose among them at the end: a
+    start decided late in its cycle drives a few multiplexers, not the phase search and the
+    address adder. The bus's ``ready`` comes last of all: it picks between the next states
+    computed for either outcome of the handshake.
 
     The request presented (``valid``, ``addr``, ``beats``) is a register too, loaded with
     what next cycle presents: the next state (either candidate: the ready picks last) or a
@@ -255,7 +257,7 @@ class _RequestGen:
     """
 
     def __init__(self, m: Module, name: str, starts: list, rest: list, ready,
-                 ahead: list, steady: tuple[int, ...] = ()) -> None:
+                 ahead: list) -> None:
         n = len(rest)
         self.valid = Signal(name=f"{name}_valid")
         self.addr = Signal(ADDR_BITS, name=f"{name}_addr")
@@ -319,63 +321,67 @@ class _RequestGen:
             return out
 
         # The next state if the request presented is taken, and if not: the running
-        # request's, and each start's (a start without a transfer this cycle leaves its
-        # first request presented).
+        # request's, and a start's (a start without a transfer this cycle leaves its first
+        # request presented).
         held = (left, more, addr, phase, active, beats)
-        options = [{"taken": tuple(Mux(active, x, y) for x, y in
-                                   zip(after(rest, held), held, strict=True)),
-                    "idle": held}]
-        # A start in ``steady`` has phases that hold over the edge before its condition rises,
-        # so its two next states (its first request presented, or taken) are registers loaded
-        # in every cycle: at the start they hold the states its phases give then, and the
-        # phase search, the compares and the address adders leave the start's cycle.
-        # ``start_regs`` is [(condition, [(state, register)])] for the core tests' bench,
-        # which checks each register equal to the state it stands for while its condition is
-        # high.
-        self.start_regs = []
-        for j, (cond, table) in enumerate(starts):
-            init = start_state(table)
-            taken = tuple(Mux(init[4], x, y) for x, y in
-                          zip(after(table, init, start=True), init, strict=True))
-            option = {"taken": taken, "idle": init}
-            if j in steady:
-                pairs = []
-                for w, values in option.items():
-                    sregs = []
-                    for reg, value in zip(held, values, strict=True):
-                        ref = Signal.like(reg, name=f"{reg.name}_start{j}_{w}_ref")
-                        sreg = Signal.like(reg, name=f"{reg.name}_start{j}_{w}")
-                        m.d.comb += ref.eq(value)
-                        m.d.sync += sreg.eq(ref)
-                        pairs.append((ref, sreg))
-                        sregs.append(sreg)
-                    option[w] = tuple(sregs)
-                self.start_regs.append((cond, pairs))
-            options.append(option)
-        # Each next state is computed apart (``keep``), and the late conditions pick among
-        # them right before the registers: the starts' (the slot's end, fanned out to hundreds
-        # of registers) and, last, the bus's ready (from outside the core). Left to the mapper,
-        # they went in first, before the phases' multiplexers: on the 8x8 of 8c59cc3 (seed 2,
-        # 78.69 MHz) ``rd_req_ready`` -> 6.58 ns of route -> six LUTs -> ``rreq_left``,
-        # 12.71 ns; in e4be9d9's netlist, ``slot_end_wb`` -> the start's select -> five LUTs of
-        # the phase step -> ``wr_req_valid``, its deepest cone.
-        names = ["", *(f"start{j}_" for j in range(len(starts)))]
-        for option, prefix in zip(options, names, strict=True):
-            for w, values in option.items():
-                kept = []
-                for reg, value in zip(held, values, strict=True):
-                    cand = Signal.like(reg, name=f"{reg.name}_if_{prefix}{w}",
-                                       attrs={"keep": 1})
-                    m.d.comb += cand.eq(value)
-                    kept.append(cand)
-                option[w] = tuple(kept)
+        running = {"taken": tuple(Mux(active, x, y) for x, y in
+                                  zip(after(rest, held), held, strict=True)),
+                   "idle": held}
+        # A start's phases hold over the edge before its condition rises (the callers'
+        # promise), so its next states are registers (``<gen>_<field>_start_<w>``), loaded in
+        # every cycle with those of the start whose condition rises next cycle (``ahead``'s
+        # conditions): at a start they hold the states its phases give then, and the phase
+        # search, the compares and the address adders leave the start's cycle, with all but
+        # one of the starts' selects. ``start_regs`` is (any start, [(state, register)]) for
+        # the core tests' bench, which checks each register equal to the state it stands for
+        # while a start's condition is high.
+        def starts_state(conds: list, w: str) -> tuple:
+            """The next state ``w`` of the first start whose condition is high (the last's
+            if none is: the registers are then unused)."""
+            value = None
+            for cond, (_, table) in reversed(list(zip(conds, starts, strict=True))):
+                init = start_state(table)
+                state = init if w == "idle" else tuple(
+                    Mux(init[4], x, y)
+                    for x, y in zip(after(table, init, start=True), init, strict=True))
+                value = state if value is None else tuple(
+                    Mux(cond, x, y) for x, y in zip(state, value, strict=True))
+            return value
+
+        any_start = Signal(name=f"{name}_any_start")
+        m.d.comb += any_start.eq(Cat(*(cond for cond, _ in starts)).any())
+        pairs, start = [], {}
+        for w in ("idle", "taken"):
+            now = starts_state([cond for cond, _ in starts], w)
+            coming = starts_state([cond for cond, _ in ahead], w)
+            start[w] = []
+            for reg, ref_value, value in zip(held, now, coming, strict=True):
+                ref = Signal.like(reg, name=f"{reg.name}_start_{w}_ref")
+                sreg = Signal.like(reg, name=f"{reg.name}_start_{w}")
+                m.d.comb += ref.eq(ref_value)
+                m.d.sync += sreg.eq(value)
+                pairs.append((ref, sreg))
+                start[w].append(sreg)
+        self.start_regs = (any_start, pairs)
+        # The running request's next states are computed apart (``keep``), and the late
+        # conditions pick right before the registers: a start (the slot's end, fanned out to
+        # hundreds of registers) and, last, the bus's ready (from outside the core). Left to
+        # the mapper, they went in first, before the phases' multiplexers: on the 8x8 of
+        # 8c59cc3 (seed 2, 78.69 MHz) ``rd_req_ready`` -> 6.58 ns of route -> six LUTs ->
+        # ``rreq_left``, 12.71 ns; in 437f425's netlist, ``slot_end_wb`` -> the start's select
+        # -> five LUTs of the phase step -> ``wr_req_valid``, its deepest cone.
+        for w, values in running.items():
+            kept = []
+            for reg, value in zip(held, values, strict=True):
+                cand = Signal.like(reg, name=f"{reg.name}_if_{w}", attrs={"keep": 1})
+                m.d.comb += cand.eq(value)
+                kept.append(cand)
+            running[w] = tuple(kept)
 
         def next_state(k: int):
             """Register ``k`` of the state (`held`) next cycle."""
-            value = Mux(ready, options[0]["taken"][k], options[0]["idle"][k])
-            for (cond, _), option in reversed(list(zip(starts, options[1:], strict=True))):
-                value = Mux(cond, Mux(ready, option["taken"][k], option["idle"][k]), value)
-            return value
+            return Mux(any_start, Mux(ready, start["taken"][k], start["idle"][k]),
+                       Mux(ready, running["taken"][k], running["idle"][k]))
 
         for k, reg in enumerate(held):
             m.d.sync += reg.eq(next_state(k))
@@ -1181,9 +1187,8 @@ class _Load:
         # changes: it is not fresh then).
         rgen = _RequestGen(m, "rreq", [(rd_start, r_nxt.phases())], rq.phases(),
                            core.rd_req_ready,
-                           ahead=[(slot.next_end_of("ld") & r_nxt.valid, r_nxt.phases())],
-                           steady=(0,))
-        self.request_outs, self.request_starts = [rgen.refs], rgen.start_regs
+                           ahead=[(slot.next_end_of("ld") & r_nxt.valid, r_nxt.phases())])
+        self.request_outs, self.request_starts = [rgen.refs], [rgen.start_regs]
         m.d.comb += [core.rd_req_valid.eq(rgen.valid), core.rd_req_addr.eq(rgen.addr),
                      core.rd_req_beats.eq(rgen.beats), core.rd_ready.eq(1)]
         ld_active = Signal()
@@ -1788,20 +1793,19 @@ class _WriteBack:
             self.request_copies.append((ref, getattr(wq, f)))
         # Next cycle, the compute record is its view now; a start after the load presents the
         # copies as they are now (no slot ends at a load's last beat: the load's DMA is
-        # pending in the cycle before). Both starts are steady (`_RequestGen`): the compute
-        # record shifts an edge after a slot's end and no slot ends in the cycle after that
-        # (the next block's record is not fresh then), and the copies change only at a
-        # slot's end. Computed in the start's cycle, the slot start's address adder was
-        # shared with the running request's by Yosys (`opt_share`: one adder behind
-        # multiplexers on the start), putting ``slot_end_wb`` in front of the adder: the
-        # deepest cone of 437f425's netlist (with only the load's start steady).
+        # pending in the cycle before). Both starts' phases hold over the edge before them
+        # (`_RequestGen`): the compute record shifts an edge after a slot's end and no slot
+        # ends in the cycle after that (the next block's record is not fresh then), and the
+        # copies change only at a slot's end. Computed in the start's cycle (437f425), the
+        # slot start's address adder was shared with the running request's by Yosys
+        # (`opt_share`: one adder behind multiplexers on the start), putting ``slot_end_wb``
+        # in front of the adder: that netlist's deepest cone.
         wgen = _RequestGen(m, "wreq", [(wb_start_slot, r_cp.wb_phases()),
                                        (wb_start_load, wq.wb_phases())],
                            wq.wb_phases(), core.wr_req_ready,
                            ahead=[(slot.next_end_of("wb") & wb_go_next, rec.v_cp.wb_phases()),
-                                  (start_load_next, wq.wb_phases())],
-                           steady=(0, 1))
-        self.request_outs, self.request_starts = [wgen.refs], wgen.start_regs
+                                  (start_load_next, wq.wb_phases())])
+        self.request_outs, self.request_starts = [wgen.refs], [wgen.start_regs]
         m.d.comb += [core.wr_req_valid.eq(wgen.valid), core.wr_req_addr.eq(wgen.addr),
                      core.wr_req_beats.eq(wgen.beats)]
         wb_active = Signal()

@@ -103,8 +103,8 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
             for ref, reg in pairs if ctx.get(valid) else pairs[:1]:
                 assert ctx.get(reg) == ctx.get(ref), (
                     f"{reg.name} {ctx.get(reg)} != {ref.name} {ctx.get(ref)}")
-        for cond, pairs in core.request_starts:
-            if ctx.get(cond):
+        for started, pairs in core.request_starts:
+            if ctx.get(started):
                 for ref, reg in pairs:
                     assert ctx.get(reg) == ctx.get(ref), (
                         f"{reg.name} {ctx.get(reg)} != {ref.name} {ctx.get(ref)}")
