@@ -368,7 +368,7 @@ class _RequestGen:
         # hundreds of registers) and, last, the bus's ready (from outside the core). Left to
         # the mapper, they went in first, before the phases' multiplexers: on the 8x8 of
         # 8c59cc3 (seed 2, 78.69 MHz) ``rd_req_ready`` -> 6.58 ns of route -> six LUTs ->
-        # ``rreq_left``, 12.71 ns; in 437f425's netlist, ``slot_end_wb`` -> the start's select
+        # ``rreq_left``, 12.71 ns; in e4be9d9's netlist, ``slot_end_wb`` -> the start's select
         # -> five LUTs of the phase step -> ``wr_req_valid``, its deepest cone.
         for w, values in running.items():
             kept = []
