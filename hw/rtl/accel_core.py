@@ -239,7 +239,9 @@ class _RequestGen:
     the first request of its phases is presented; the following ones come from registers and
     ``rest``'s phases (the same block's record, registered by then). A start's phases must
     hold over the edge before its condition rises: its next states are registers, loaded a
-    cycle ahead (``ahead``'s conditions pick the start). The running request's next states are
+    cycle ahead with the first start whose ``picks`` condition is high (by default
+    ``ahead``'s conditions; a pick must be high in the cycle before its start and low in the
+    cycle before any later start). The running request's next states are
     computed from registers alone, and the conditions only choose among them at the end: a
     start decided late in its cycle drives a few multiplexers, not the phase search and the
     address adder. The bus's ``ready`` comes last of all: it picks between the next states
@@ -257,7 +259,7 @@ class _RequestGen:
     """
 
     def __init__(self, m: Module, name: str, starts: list, rest: list, ready,
-                 ahead: list) -> None:
+                 ahead: list, picks: list | None = None) -> None:
         n = len(rest)
         self.valid = Signal(name=f"{name}_valid")
         self.addr = Signal(ADDR_BITS, name=f"{name}_addr")
@@ -329,12 +331,12 @@ class _RequestGen:
                    "idle": held}
         # A start's phases hold over the edge before its condition rises (the callers'
         # promise), so its next states are registers (``<gen>_<field>_start_<w>``), loaded in
-        # every cycle with those of the start whose condition rises next cycle (``ahead``'s
-        # conditions): at a start they hold the states its phases give then, and the phase
-        # search, the compares and the address adders leave the start's cycle, with all but
-        # one of the starts' selects. ``start_regs`` is (any start, [(state, register)]) for
-        # the core tests' bench, which checks each register equal to the state it stands for
-        # while a start's condition is high.
+        # every cycle with those of the start whose condition rises next cycle (the first
+        # whose ``picks`` condition is high): at a start they hold the states its phases
+        # give then, and the phase search, the compares and the address adders leave the
+        # start's cycle, with all but one of the starts' selects. ``start_regs`` is (any
+        # start, [(state, register)]) for the core tests' bench, which checks each register
+        # equal to the state it stands for while a start's condition is high.
         def starts_state(conds: list, w: str) -> tuple:
             """The next state ``w`` of the first start whose condition is high (the last's
             if none is: the registers are then unused)."""
@@ -353,7 +355,7 @@ class _RequestGen:
         pairs, start = [], {}
         for w in ("idle", "taken"):
             now = starts_state([cond for cond, _ in starts], w)
-            coming = starts_state([cond for cond, _ in ahead], w)
+            coming = starts_state(picks or [cond for cond, _ in ahead], w)
             start[w] = []
             for reg, ref_value, value in zip(held, now, coming, strict=True):
                 ref = Signal.like(reg, name=f"{reg.name}_start_{w}_ref")
@@ -1799,12 +1801,17 @@ class _WriteBack:
         # copies change only at a slot's end. Computed in the start's cycle (437f425), the
         # slot start's address adder was shared with the running request's by Yosys
         # (`opt_share`: one adder behind multiplexers on the start), putting ``slot_end_wb``
-        # in front of the adder: that netlist's deepest cone.
+        # in front of the adder: that netlist's deepest cone. The start registers are picked
+        # by the slot end's next value alone (a slot start follows it, a start after the load
+        # never does): with the start's full next condition (``wb_go_next``, from the
+        # iterator's next valid), b5964dc's netlist ran five LUTs to that pick, fanned out to
+        # the 140 start registers.
         wgen = _RequestGen(m, "wreq", [(wb_start_slot, r_cp.wb_phases()),
                                        (wb_start_load, wq.wb_phases())],
                            wq.wb_phases(), core.wr_req_ready,
                            ahead=[(slot.next_end_of("wb") & wb_go_next, rec.v_cp.wb_phases()),
-                                  (start_load_next, wq.wb_phases())])
+                                  (start_load_next, wq.wb_phases())],
+                           picks=[slot.next_end_of("wb"), Const(1)])
         self.request_outs, self.request_starts = [wgen.refs], [wgen.start_regs]
         m.d.comb += [core.wr_req_valid.eq(wgen.valid), core.wr_req_addr.eq(wgen.addr),
                      core.wr_req_beats.eq(wgen.beats)]
