@@ -230,6 +230,21 @@ class _RecordView(_Record):
         for f in self.FIELDS:
             setattr(self, f, Mux(shift, enter.get(f, getattr(prev, f)), getattr(rec, f)))
 
+def _record_copy(m: Module, name: str, fields, load, source: _Record,
+                 view: _Record) -> tuple[_Record, list]:
+    """Registers of their own (record ``name``) of ``source``'s ``fields``, loaded when
+    ``load`` is high, and (view, copy) pairs for the core tests' bench, which checks each copy
+    equal to the record's view it stands for in every cycle (`AccelCore.request_copies`)."""
+    copy = _Record(name)
+    with m.If(load):
+        m.d.sync += [getattr(copy, f).eq(getattr(source, f)) for f in fields]
+    pairs = []
+    for f in fields:
+        ref = Signal.like(getattr(copy, f), name=f"{name}_{f}_ref")  # the view, driving nothing
+        m.d.comb += ref.eq(getattr(view, f))
+        pairs.append((ref, getattr(copy, f)))
+    return copy, pairs
+
 
 class _RequestGen:
     """Issues the requests of a list of phases, one per cycle, each phase a strided run.
@@ -1173,17 +1188,10 @@ class _Load:
         # generator's phase search (on the 8x8 of ab8ae90, seed 2: ``nxt_cn_nz`` -> the
         # view's ``load_b`` -> the counts' tests -> ``rreq_phase``, 13.61 ns). The core
         # tests' bench checks each equal to the view in every cycle (`AccelCore.request_copies`).
-        rq = _Record("rq_ld")
         phase_fields = sorted({f for f in _Record.FIELDS if f.startswith(("cm_", "cn_"))}
                               | {f"{x}_{y}" for x in "abs" for y in ("addr", "stride", "beats")}
                               | {"load_a", "load_b"})
-        with m.If(slot_end):
-            m.d.sync += [getattr(rq, f).eq(getattr(r_nxt, f)) for f in phase_fields]
-        self.request_copies = []
-        for f in phase_fields:
-            ref = Signal.like(getattr(rq, f), name=f"rq_ld_{f}_ref")  # the view, driving nothing
-            m.d.comb += ref.eq(getattr(v_ld, f))
-            self.request_copies.append((ref, getattr(rq, f)))
+        rq, self.request_copies = _record_copy(m, "rq_ld", phase_fields, slot_end, r_nxt, v_ld)
         # Next cycle, a start is the slot end's next value with the next record's valid and
         # phases as they are now (no slot ends in the cycle after the next block's record
         # changes: it is not fresh then).
@@ -1783,16 +1791,9 @@ class _WriteBack:
         # step -> the beats' candidates -> ``wreq_beats``: the netlist's deepest cone). The
         # core tests' bench checks each equal to the view in every cycle
         # (`AccelCore.request_copies`).
-        wq = _Record("wq_wb")
         wq_fields = ("last_k", "o_addr", "o_stride", "o_beats",
                      *(f"cn_{t}" for t in ("nz", "n1", "n2", "m1", "m2")))
-        with m.If(slot_end):
-            m.d.sync += [getattr(wq, f).eq(getattr(r_cp, f)) for f in wq_fields]
-        self.request_copies = []
-        for f in wq_fields:
-            ref = Signal.like(getattr(wq, f), name=f"wq_wb_{f}_ref")  # the view, driving nothing
-            m.d.comb += ref.eq(getattr(v_wb, f))
-            self.request_copies.append((ref, getattr(wq, f)))
+        wq, self.request_copies = _record_copy(m, "wq_wb", wq_fields, slot_end, r_cp, v_wb)
         # Next cycle, the compute record is its view now; a start after the load presents the
         # copies as they are now (no slot ends at a load's last beat: the load's DMA is
         # pending in the cycle before). Both starts' phases hold over the edge before them
