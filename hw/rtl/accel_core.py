@@ -230,6 +230,7 @@ class _RecordView(_Record):
         for f in self.FIELDS:
             setattr(self, f, Mux(shift, enter.get(f, getattr(prev, f)), getattr(rec, f)))
 
+
 def _record_copy(m: Module, name: str, fields, load, source: _Record,
                  view: _Record) -> tuple[_Record, list]:
     """Registers of their own (record ``name``) of ``source``'s ``fields``, loaded when
@@ -256,11 +257,11 @@ class _RequestGen:
     hold over the edge before its condition rises: its next states are registers, loaded a
     cycle ahead with the first start whose ``picks`` condition is high (by default
     ``ahead``'s conditions; a pick must be high in the cycle before its start and low in the
-    cycle before any later start). The running request's next states are
-    computed from registers alone, and the conditions only choose among them at the end: a
-    start decided late in its cycle drives a few multiplexers, not the phase search and the
-    address adder. The bus's ``ready`` comes last of all: it picks between the next states
-    computed for either outcome of the handshake.
+    cycle before any later start; the last start's is never read). The running request's
+    next states are computed from registers alone, and the conditions only choose among them
+    at the end: a start decided late in its cycle drives a few multiplexers, not the phase
+    search and the address adder. The bus's ``ready`` comes last of all: it picks between the
+    next states computed for either outcome of the handshake.
 
     The request presented (``valid``, ``addr``, ``beats``) is a register too, loaded with
     what next cycle presents: the next state (either candidate: the ready picks last) or a

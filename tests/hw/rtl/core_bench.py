@@ -50,9 +50,12 @@ def run_commands(core: AccelCore, dram: DramModel, descriptors: list[int],
     # hit and pending tests, registered a cycle ahead, and their compares after the edge
     # (`AccelCore.read_tests`), the iterator's k units and their values from the block's k extent
     # while a command runs (`AccelCore.iter_derived`), the read requests' copies of the load
-    # record's fields and its view (`AccelCore.request_copies`), the request generators' presented
-    # requests (registers) and their presentation from the cycle's state and starts (the valid in
-    # every cycle, the address and beats while valid: `AccelCore.request_outs`), and the drained
+    # record's fields and the write requests' of the write-back record's, and the records' views
+    # (`AccelCore.request_copies`), the request generators' presented requests (registers) and
+    # their presentation from the cycle's state and starts (the valid in every cycle, the address
+    # and beats while valid: `AccelCore.request_outs`), the generators' start registers and the
+    # next states of the start they stand for (whenever a start's condition is high:
+    # `AccelCore.request_starts`), and the drained
     # row (its register of rows 1.. read a cycle ahead) and its reference select
     # (`AccelCore.drain_rows`), the write stream's registered data and the beat of the FIFO's head
     # they are loaded a cycle ahead with, on every valid beat (`AccelCore.wr_datas`), and the
