@@ -25,6 +25,7 @@ from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
+from hwsim.hw.fpga.cones import FANOUT_NS, ROUTE_NS, deepest_cones
 from hwsim.hw.fpga.devices import RESOURCES, Device, get_device
 from hwsim.hw.fpga.reports import (
     GATE_DEPTH_GATES,
@@ -371,6 +372,24 @@ def _prepare(out_dir: Path | str) -> Path:
     return output_folder(out_dir, "output folder")
 
 
+CONES_WRITTEN = 30  # endpoints in cones.json
+
+
+def write_cones(out_dir: Path) -> Path:
+    """Rank the deepest cones of the ECP5 netlist in ``out_dir`` (`cones.deepest_cones`) and
+    write them to ``cones.json`` beside it: minutes after Yosys, where a placement takes an
+    hour to show its critical path."""
+    cones = deepest_cones(json.loads((out_dir / "netlist.json").read_text()), CONES_WRITTEN)
+    path = out_dir / "cones.json"
+    _dump(path, {
+        "score": {"route_ns": ROUTE_NS, "fanout_ns_per_doubling": FANOUT_NS,
+                  "cell_delays": "nextpnr-ecp5, speed grade 6",
+                  "note": "a ranking of cones before placement, not a delay prediction"},
+        "cones": [c.to_dict() for c in cones],
+    })
+    return path
+
+
 def synthesize(
     block: wiring.Component,
     target: SynthTarget,
@@ -384,7 +403,8 @@ def synthesize(
     """Synthesize ``block`` alone with Yosys and count its cells.
 
     Writes ``top.v``, ``synth.ys``, ``yosys.log``, ``stat.json``, ``netlist.json`` and
-    ``synth.json`` (the result) into ``out_dir``.
+    ``synth.json`` (the result) into ``out_dir``; for ``ecp5``, ``cones.json`` too (the
+    deepest register-to-register cones, `write_cones`).
 
     Args:
         block: the Amaranth component; its ports become the top's ports.
@@ -408,6 +428,8 @@ def synthesize(
     same = _write_verilog(block, out / "top.v", fabric)
     cells, run = _run_yosys(out, target, dsp and target != "generic", timeout_s, same)
     depth = _gate_depth(out, timeout_s) if target == "generic" else None
+    if target == "ecp5":
+        write_cones(out)
     result = SynthResult(
         block=name,
         params=dict(params or {}),
@@ -597,9 +619,9 @@ def implement(
 ) -> Implementation:
     """Synthesize ``block`` inside `IoHarness` for ``device`` and place and route it.
 
-    Writes ``top.v``, ``synth.ys``, ``yosys.log``, ``stat.json``, ``netlist.json``, per seed
-    ``nextpnr_seed<S>.log`` and ``report_seed<S>.json``, and ``fpga.json`` (the result) into
-    ``out_dir``.
+    Writes ``top.v``, ``synth.ys``, ``yosys.log``, ``stat.json``, ``netlist.json``, on ECP5
+    ``cones.json`` (`write_cones`, before placement), per seed ``nextpnr_seed<S>.log`` and
+    ``report_seed<S>.json``, and ``fpga.json`` (the result) into ``out_dir``.
 
     Args:
         block: the Amaranth component (its ``sync`` domain is the clock).
@@ -641,6 +663,8 @@ def implement(
     top, cells, times = _synth_for_device(block, dev, out, dsp, io_width, timeout_s)
     synth = classify_cells(cells, dev.family)
     use_dsp = dsp and dev.has_dsp
+    if dev.family == "ecp5":  # to read while nextpnr runs
+        _log.info("deepest cones before placement: %s", write_cones(out))
 
     # The seeds place and route at once, one per core (each nextpnr is single-threaded; the 8x8
     # core's three seeds took about 75 minutes one after another on 2 cores): each writes

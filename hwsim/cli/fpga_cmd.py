@@ -62,6 +62,11 @@ def synth(
                              parser=given_path,
                              help="Folder: one subfolder per block (Verilog, Yosys log, "
                              "stat) and synth.json."),
+    cones: int = typer.Option(
+        0, "--cones", min=0, max=30,
+        help="Print each block's N deepest register-to-register cones (ecp5 only; every "
+        "ecp5 run writes its 30 deepest to cones.json): a ranking before placement, "
+        "see hw/fpga/README.md."),
 ) -> None:
     """Synthesize RTL blocks with Yosys: LUTs, flip-flops, carry cells side by side.
 
@@ -74,6 +79,9 @@ def synth(
 
     if target not in SYNTH_TARGETS:
         raise HwsimError(f"unknown --target {target!r}; allowed: {', '.join(SYNTH_TARGETS)}")
+    if cones and target != "ecp5":  # its cell delays are nextpnr-ecp5's
+        raise HwsimError(f"--cones needs --target ecp5 (the ranking uses nextpnr-ecp5's cell "
+                         f"delays), not {target!r}")
     if dsp and target == "generic":  # LUT4s and flip-flops only: it would be dropped
         raise HwsimError("--dsp needs a device target (ice40 or ecp5): --target generic maps "
                          "to LUT4s and flip-flops only")
@@ -98,9 +106,24 @@ def synth(
         table.add_row(r.block, *(str(r.resources.get(k, 0)) for k in kinds),
                       *([str(r.gate_depth)] if depth else []), f"{r.seconds:.1f}")
     console.print(table)
+    if cones:
+        for r in results:
+            console.print(_cones_table(r.block, out / r.block / "cones.json", cones))
     summary = {"target": target, "dsp": dsp, "blocks": [r.to_dict() for r in results]}
     (out / "synth.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     console.print(f"written: {out / 'synth.json'}")
+
+
+def _cones_table(block: str, path: Path, count: int) -> Any:  # a rich Table
+    from rich.table import Table
+
+    table = Table(title=f"{block}: deepest cones before placement ({path})")
+    for col in ("score ns", "LUTs", "carries", "fan-out", "bits", "ends at", "from"):
+        table.add_column(col, justify="left" if col in ("ends at", "from") else "right")
+    for c in json.loads(path.read_text())["cones"][:count]:
+        table.add_row(f"{c['score_ns']:.2f}", str(c["luts"]), str(c["carries"]),
+                      str(c["max_fanout"]), str(c["width"]), c["end"], c["start"])
+    return table
 
 
 def _timeout_option(why: str) -> Any:  # a typer OptionInfo, used as a default
@@ -226,6 +249,9 @@ def fpga(
         path = write_hardware_yaml(data, out / "hardware.yaml",
                                    header=hardware_yaml_header(impl, data))
         console.print(f"design point: {path} (hwsim run --hardware {path})")
+    if get_device(device).family == "ecp5":
+        console.print(f"deepest cones before placement: {out / 'cones.json'} "
+                      "(hw/fpga/README.md: how far to trust them)")
     console.print(f"written: {out / 'fpga.json'} and the tool logs beside it")
 
 

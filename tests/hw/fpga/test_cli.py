@@ -35,6 +35,8 @@ from hwsim.errors import HwsimError
     # The study ran a kind given twice twice; a generic target dropped --dsp without a word.
     (["fpga-scale", "-k", "bitmod", "-k", "int8_mac", "-k", "bitmod"], "--kind bitmod given twice"),
     (["synth", "int_mac", "--target", "generic", "--dsp"], "--dsp needs a device target"),
+    (["synth", "int_mac", "--cones", "5"], "--cones needs --target ecp5"),
+    (["synth", "int_mac", "-t", "ecp5", "--cones", "31"], "Invalid value for '--cones'"),
     (["fpga-scale", "--device", "ice40-lp1k"], "unknown device 'ice40-lp1k'"),
     (["fpga", "int_mac", "--device", "ecp5-25k", "--placer", "sa"],
      "unknown placer 'sa'; allowed: heap, static, heap-no-tmdriv"),

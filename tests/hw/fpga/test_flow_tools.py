@@ -52,7 +52,7 @@ def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(run_cli, t
     for name in ("top.v", "yosys.log", "nextpnr_seed1.log", "report_seed1.json"):
         assert (outs[0] / name).is_file()
     # Same inputs, same seed: the same bytes.
-    for name in ("fpga.json", "hardware.yaml", "top.v"):
+    for name in ("fpga.json", "hardware.yaml", "top.v", "cones.json"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     # Rerun in a folder that holds the same Verilog: Yosys is not run again.
     first = (outs[0] / "fpga.json").read_bytes()
@@ -202,7 +202,7 @@ class _RegisteredAdder(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        a, b = Signal(24), Signal(24)
+        a, b = Signal(24, name="ra"), Signal(24, name="rb")
         m.d.sync += [a.eq(self.a), b.eq(self.b), self.s.eq(a + b)]
         return m
 
@@ -216,6 +216,24 @@ def test_gate_depth_maps_adders_as_prefix_adders(tmp_path):
     res = synthesize(_RegisteredAdder(), "generic", tmp_path, name="adder24")
     assert res.gate_depth is not None
     assert math.ceil(math.log2(48)) <= res.gate_depth <= 2 * math.ceil(math.log2(24)) + 2
+
+
+def test_ecp5_synthesis_ranks_the_adder_first_in_cones_json(run_cli, capsys, tmp_path):
+    # The bare adder on ECP5: its sum register's cone is the operand registers -> a carry
+    # chain of 13 CCU2C (2 bits each, 25 sum bits); the operands' cones are the input ports.
+    synthesize(_RegisteredAdder(), "ecp5", tmp_path / "lib", name="adder24")
+    cones = json.loads((tmp_path / "lib" / "cones.json").read_text())["cones"]
+    top = cones[0]
+    assert top["end"] == "s" and top["width"] == 25 and top["luts"] == 0
+    assert top["carries"] == 13 and top["start"].startswith(("ra[", "rb["))
+    assert [c["end"] for c in cones[1:3]] == ["ra", "rb"]
+    # The command prints the ranking on request, ECP5 only.
+    assert run_cli("synth", "int_mac", "--target", "ecp5", "--cones", "3",
+                   "--out", str(tmp_path / "cli")) == 0
+    out = capsys.readouterr().out
+    assert "int_mac: deepest cones before placement" in out
+    shown = json.loads((tmp_path / "cli" / "int_mac" / "cones.json").read_text())["cones"]
+    assert shown[0]["end"] in out
 
 
 class _Copies(wiring.Component):
