@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import statistics
+import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -25,7 +26,7 @@ from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
-from hwsim.hw.fpga.cones import FANOUT_NS, ROUTE_NS, deepest_cones
+from hwsim.hw.fpga.cones import FANOUT_NS, ROUTE_NS, deepest_cones, endpoint_name
 from hwsim.hw.fpga.devices import RESOURCES, Device, get_device
 from hwsim.hw.fpga.reports import (
     GATE_DEPTH_GATES,
@@ -185,6 +186,9 @@ class Implementation:
         fmax_mhz: achieved fmax per clock, the median over the seeds.
         fmax_by_seed_mhz: per clock, the fmax of each seed (None: the seed did not route).
         critical_path: the median seed's register-to-register critical path.
+        critical_cone_rank: ECP5 only: where that path's endpoint ranked among the netlist's
+            cones before placement (`cones.deepest_cones`; 0 = first) and out of how many, a
+            check of the ranking on every build; None elsewhere.
         cells: Yosys cell counts by type of the whole top (harness included).
         wrapper: what the harness adds.
         placer: how nextpnr placed it (a key of `PLACERS`).
@@ -206,6 +210,7 @@ class Implementation:
     placer: str = DEFAULT_PLACER
     unrouted: dict[int, str] = field(default_factory=dict)
     speed_grade: int | None = None
+    critical_cone_rank: tuple[int, int] | None = None
     tool_seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -373,6 +378,19 @@ def _prepare(out_dir: Path | str) -> Path:
 
 
 CONES_WRITTEN = 30  # endpoints in cones.json
+
+
+def cone_rank(out_dir: Path, endpoint: str) -> tuple[int, int] | None:
+    """(rank, endpoints) of nextpnr's path endpoint ``cell.pin`` among the cones of the ECP5
+    netlist in ``out_dir``; None if the cell is not in it (one nextpnr made)."""
+    netlist = json.loads((out_dir / "netlist.json").read_text())
+    cell, _, pin = endpoint.rpartition(".")
+    try:
+        key = endpoint_name(netlist, cell, pin)
+    except HwsimError:
+        return None
+    ranked = [c.end for c in deepest_cones(netlist, count=sys.maxsize)]
+    return (ranked.index(key), len(ranked)) if key in ranked else None
 
 
 def write_cones(out_dir: Path) -> Path:
@@ -726,6 +744,7 @@ def implement(
             f"slowest clock); logs in {out}. Allow more time or run more seeds")
     by_seed, fmax, median_seed = median
     median_report = reports[median_seed]
+    critical = max(median_report.critical_paths, key=lambda p: p.delay_ns, default=None)
     result = Implementation(
         block=name,
         params=dict(params or {}),
@@ -736,7 +755,9 @@ def implement(
         resources=_resources(dev, median_report.utilization, synth),
         fmax_mhz=fmax,
         fmax_by_seed_mhz=by_seed,
-        critical_path=max(median_report.critical_paths, key=lambda p: p.delay_ns, default=None),
+        critical_path=critical,
+        critical_cone_rank=(cone_rank(out, critical.end)
+                            if critical is not None and dev.family == "ecp5" else None),
         cells=cells,
         wrapper=top.cost,
         placer=placer,
@@ -796,6 +817,9 @@ def load_implementation(path: Path | str) -> Implementation:
             wrapper=WrapperCost(**d["wrapper"]),
             placer=placer,
             speed_grade=speed,
+            # Written before the ranking (no key) or off ECP5 (null).
+            critical_cone_rank=(None if d.get("critical_cone_rank") is None
+                                else tuple(d["critical_cone_rank"])),
         )
     except HwsimError:  # already says what is wrong with the file (HwsimError is a ValueError)
         raise

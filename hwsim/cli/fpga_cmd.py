@@ -237,6 +237,10 @@ def fpga(
     if cp is not None:
         console.print(f"critical path ({cp.delay_ns:g} ns, {cp.logic_levels} logic levels): "
                       f"{cp.start} -> {cp.end}")
+        if impl.critical_cone_rank is not None:
+            rank, of = impl.critical_cone_rank
+            console.print(f"its endpoint's rank among the {of} cones ranked before placement: "
+                          f"{rank} (0 = first; cones.json)")
     w = impl.wrapper
     console.print(f"harness: {w.ff} FF, ~{w.lut_approx} LUT, {w.pins} pins "
                   f"({w.in_bits} input bits, {w.out_bits} output bits serialized)")

@@ -23,6 +23,7 @@ from amaranth.lib.wiring import In, Out
 from hwsim.errors import HwsimError
 from hwsim.hw import load_hardware
 from hwsim.hw.fpga import fpga_block, synth_block, synthesize
+from hwsim.hw.fpga.flow import load_implementation
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fpga")]
 
@@ -49,6 +50,10 @@ def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(run_cli, t
     assert fmax > 0 and result["fmax_pass"]["clk"] == (fmax >= 100.0)
     path = result["critical_path"]
     assert 1000.0 / path["delay_ns"] == pytest.approx(fmax, rel=0.01)
+    # Where the ranking before placement put the path's endpoint (ECP5 only).
+    rank, of = result["critical_cone_rank"]
+    assert 0 <= rank < of
+    assert load_implementation(outs[0] / "fpga.json").critical_cone_rank == (rank, of)
     for name in ("top.v", "yosys.log", "nextpnr_seed1.log", "report_seed1.json"):
         assert (outs[0] / name).is_file()
     # Same inputs, same seed: the same bytes.
@@ -72,6 +77,7 @@ def test_place_and_route_on_ice40_with_its_dsp(tmp_path):
     assert impl.resource("dsp").available == 8
     assert impl.resource("io").available == 39  # SG48
     assert impl.critical_path is not None and impl.min_fmax_mhz > 0
+    assert impl.critical_cone_rank is None  # the ranking is ECP5's
     alone = fpga_block("int_mac", {}, "ice40-up5k", tmp_path / "alone", freq_mhz=30, seeds=(2,))
     ((clock, by_seed),) = impl.fmax_by_seed_mhz.items()
     assert alone.fmax_by_seed_mhz == {clock: (by_seed[1],)}
@@ -84,7 +90,6 @@ def test_a_seed_that_does_not_finish_in_time_is_reported_not_fatal(tmp_path, mon
     # ranks below both, so the median is the slower of the two; with 1 of 2 routed there is
     # no median, and the error says what each seed gave.
     from hwsim.hw.fpga import flow
-    from hwsim.hw.fpga.flow import load_implementation
     from hwsim.hw.fpga.reports import nextpnr_progress, parse_nextpnr_report
 
     real = flow.run_tool
