@@ -44,7 +44,7 @@ def _ranks(netlist: dict, ends: list[tuple[str, str, str, float]]) -> list[tuple
     rows = []
     for seed, cell, pin, delay in ends:
         try:
-            key = cones.endpoint_name(netlist, cell, pin)
+            key = cones.endpoint_name(netlist, cell)
         except HwsimError:  # a cell nextpnr made (none seen so far)
             key = f"{cell}.{pin} (not in the netlist)"
         rank, cone = position.get(key, (len(ranked), None))

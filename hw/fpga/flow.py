@@ -26,7 +26,13 @@ from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
-from hwsim.hw.fpga.cones import FANOUT_NS, ROUTE_NS, deepest_cones, endpoint_name
+from hwsim.hw.fpga.cones import (
+    CONES_WRITTEN,
+    FANOUT_NS,
+    ROUTE_NS,
+    deepest_cones,
+    endpoint_name,
+)
 from hwsim.hw.fpga.devices import RESOURCES, Device, get_device
 from hwsim.hw.fpga.reports import (
     GATE_DEPTH_GATES,
@@ -59,10 +65,12 @@ __all__ = [
     "check_jobs",
     "check_placer",
     "check_seeds",
+    "cone_rank",
     "implement",
     "load_implementation",
     "median_over_seeds",
     "synthesize",
+    "write_cones",
 ]
 
 SynthTarget = Literal["ice40", "ecp5", "generic"]
@@ -377,28 +385,32 @@ def _prepare(out_dir: Path | str) -> Path:
     return output_folder(out_dir, "output folder")
 
 
-CONES_WRITTEN = 30  # endpoints in cones.json
-
-
 def cone_rank(out_dir: Path, endpoint: str) -> tuple[int, int] | None:
     """(rank, endpoints) of nextpnr's path endpoint ``cell.pin`` among the cones of the ECP5
-    netlist in ``out_dir``; None if the cell is not in it (one nextpnr made)."""
-    netlist = json.loads((out_dir / "netlist.json").read_text())
-    cell, _, pin = endpoint.rpartition(".")
+    netlist in ``out_dir`` (0 = first); None where there is no ranking (a cell nextpnr made,
+    a netlist the ranking refuses)."""
     try:
-        key = endpoint_name(netlist, cell, pin)
+        netlist = json.loads((out_dir / "netlist.json").read_text())
+        key = endpoint_name(netlist, endpoint.rpartition(".")[0])
+        ranked = [c.end for c in deepest_cones(netlist, count=sys.maxsize)]
     except HwsimError:
         return None
-    ranked = [c.end for c in deepest_cones(netlist, count=sys.maxsize)]
     return (ranked.index(key), len(ranked)) if key in ranked else None
 
 
 def write_cones(out_dir: Path) -> Path:
     """Rank the deepest cones of the ECP5 netlist in ``out_dir`` (`cones.deepest_cones`) and
-    write them to ``cones.json`` beside it: minutes after Yosys, where a placement takes an
-    hour to show its critical path."""
-    cones = deepest_cones(json.loads((out_dir / "netlist.json").read_text()), CONES_WRITTEN)
+    write the first `CONES_WRITTEN` to ``cones.json`` beside it: minutes after Yosys, where a
+    placement takes an hour to show its critical path. Advice, not a gate: a netlist the
+    ranking refuses (a combinational loop) gets a ``cones.json`` saying why, and the flow goes
+    on."""
     path = out_dir / "cones.json"
+    try:
+        cones = deepest_cones(json.loads((out_dir / "netlist.json").read_text()), CONES_WRITTEN)
+    except HwsimError as exc:
+        _log.warning("no cone ranking for %s: %s", out_dir / "netlist.json", exc)
+        _dump(path, {"error": str(exc), "cones": []})
+        return path
     _dump(path, {
         "score": {"route_ns": ROUTE_NS, "fanout_ns_per_doubling": FANOUT_NS,
                   "cell_delays": "nextpnr-ecp5, speed grade 6",
@@ -770,6 +782,17 @@ def implement(
     return result
 
 
+def _cone_rank_field(value: object) -> tuple[int, int] | None:
+    # Written before the ranking (no key) or off ECP5 (null).
+    if value is None:
+        return None
+    if (isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value)
+            and 0 <= value[0] < value[1]):
+        return value[0], value[1]
+    raise HwsimError(f"critical_cone_rank is {value!r}; expected [rank, endpoints] with "
+                     "0 <= rank < endpoints, or null")
+
+
 def load_implementation(path: Path | str) -> Implementation:
     """Read back the ``fpga.json`` that `implement` wrote (e.g. to make another design point
     from a build without running the tools again).
@@ -796,6 +819,10 @@ def load_implementation(path: Path | str) -> Implementation:
             speed = device.check_speed(d.get("speed_grade"))
         except HwsimError as exc:
             raise HwsimError(f"{p}: {exc}") from None
+        try:
+            ranked = _cone_rank_field(d.get("critical_cone_rank"))
+        except HwsimError as exc:
+            raise HwsimError(f"{p}: {exc}") from None
         cp = d["critical_path"]
         return Implementation(
             block=d["block"],
@@ -817,9 +844,7 @@ def load_implementation(path: Path | str) -> Implementation:
             wrapper=WrapperCost(**d["wrapper"]),
             placer=placer,
             speed_grade=speed,
-            # Written before the ranking (no key) or off ECP5 (null).
-            critical_cone_rank=(None if d.get("critical_cone_rank") is None
-                                else tuple(d["critical_cone_rank"])),
+            critical_cone_rank=ranked,
         )
     except HwsimError:  # already says what is wrong with the file (HwsimError is a ValueError)
         raise

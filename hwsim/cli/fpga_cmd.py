@@ -63,10 +63,10 @@ def synth(
                              help="Folder: one subfolder per block (Verilog, Yosys log, "
                              "stat) and synth.json."),
     cones: int = typer.Option(
-        0, "--cones", min=0, max=30,
+        0, "--cones", min=0,
         help="Print each block's N deepest register-to-register cones (ecp5 only; every "
-        "ecp5 run writes its 30 deepest to cones.json): a ranking before placement, "
-        "see hw/fpga/README.md."),
+        "ecp5 run writes its 30 deepest to cones.json): a ranking before placement, see "
+        "hw/fpga/README.md."),
 ) -> None:
     """Synthesize RTL blocks with Yosys: LUTs, flip-flops, carry cells side by side.
 
@@ -76,12 +76,16 @@ def synth(
     from rich.table import Table
 
     from hwsim.hw.fpga import SYNTH_TARGETS, synth_block
+    from hwsim.hw.fpga.cones import CONES_WRITTEN
 
     if target not in SYNTH_TARGETS:
         raise HwsimError(f"unknown --target {target!r}; allowed: {', '.join(SYNTH_TARGETS)}")
     if cones and target != "ecp5":  # its cell delays are nextpnr-ecp5's
         raise HwsimError(f"--cones needs --target ecp5 (the ranking uses nextpnr-ecp5's cell "
                          f"delays), not {target!r}")
+    if cones > CONES_WRITTEN:
+        raise HwsimError(f"--cones {cones}: at most {CONES_WRITTEN} (cones.json holds the "
+                         f"first {CONES_WRITTEN})")
     if dsp and target == "generic":  # LUT4s and flip-flops only: it would be dropped
         raise HwsimError("--dsp needs a device target (ice40 or ecp5): --target generic maps "
                          "to LUT4s and flip-flops only")
@@ -114,13 +118,16 @@ def synth(
     console.print(f"written: {out / 'synth.json'}")
 
 
-def _cones_table(block: str, path: Path, count: int) -> Any:  # a rich Table
+def _cones_table(block: str, path: Path, count: int) -> Any:  # a rich Table, or why not
     from rich.table import Table
 
+    ranking = json.loads(path.read_text())
+    if "error" in ranking:
+        return f"{block}: no cone ranking ({ranking['error']})"
     table = Table(title=f"{block}: deepest cones before placement ({path})")
     for col in ("score ns", "LUTs", "carries", "fan-out", "bits", "ends at", "from"):
         table.add_column(col, justify="left" if col in ("ends at", "from") else "right")
-    for c in json.loads(path.read_text())["cones"][:count]:
+    for c in ranking["cones"][:count]:
         table.add_row(f"{c['score_ns']:.2f}", str(c["luts"]), str(c["carries"]),
                       str(c["max_fanout"]), str(c["width"]), c["end"], c["start"])
     return table
@@ -240,7 +247,7 @@ def fpga(
         if impl.critical_cone_rank is not None:
             rank, of = impl.critical_cone_rank
             console.print(f"its endpoint's rank among the {of} cones ranked before placement: "
-                          f"{rank} (0 = first; cones.json)")
+                          f"{rank} (0 = first; cones.json lists the deepest)")
     w = impl.wrapper
     console.print(f"harness: {w.ff} FF, ~{w.lut_approx} LUT, {w.pins} pins "
                   f"({w.in_bits} input bits, {w.out_bits} output bits serialized)")

@@ -3,14 +3,17 @@ from the cells' delays and the routing charge by hand."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
 from hwsim.errors import HwsimError
-from hwsim.hw.fpga.cones import FANOUT_NS, ROUTE_NS, Cone, deepest_cones
+from hwsim.hw.fpga.cones import FANOUT_NS, ROUTE_NS, Cone, deepest_cones, endpoint_name
+from hwsim.hw.fpga.flow import cone_rank, write_cones
 
 CLK_TO_Q, LUT, CARRY_IN, CARRY_SUM, EBR, MULT = 0.525, 0.236, 0.447, 0.443, 5.83, 3.927
+CARRY_THROUGH = 0.036
 
 
 def route(fanout: int = 1) -> float:
@@ -37,10 +40,11 @@ class Netlist:
             "connections": {p: [self.bit(n)] for p, n in {**ins, **outs}.items()},
         }
 
-    def ff(self, name: str, d: str, q: str) -> None:
-        # LSR: the synchronous reset, an endpoint too (of the same register)
-        self.cell(f"{name}_TRELLIS_FF", "TRELLIS_FF", {"CLK": "clk", "DI": d, "LSR": "rst"},
-                  {"Q": q})
+    def ff(self, name: str, d: str, q: str, bit: int = 0) -> None:
+        # Named as Yosys names a register's flip-flops; LSR (the synchronous reset) is an
+        # endpoint too, of the same register.
+        cell = f"{name}_TRELLIS_FF_Q" + (f"_{bit}" if bit else "")
+        self.cell(cell, "TRELLIS_FF", {"CLK": "clk", "DI": d, "LSR": "rst"}, {"Q": q})
 
     def lut(self, name: str, ins: list[str], out: str) -> None:
         self.cell(name, "LUT4", dict(zip("ABCD", ins, strict=False)), {"Z": out})
@@ -97,7 +101,7 @@ def test_fanout_is_charged_per_doubling_on_the_net_that_has_it():
 
 def test_a_register_bus_is_one_endpoint_ranked_by_its_worst_bit():
     n = chain(2)
-    n.ff("r_1", "q0", "r1")  # bit 1 of the same register straight from q0
+    n.ff("r", "q0", "r1", bit=1)  # bit 1 of the same register straight from q0
     n.buses["r"] = ["r", "r1"]
     top = deepest_cones(n.json(), 1)[0]
     assert (top.end, top.width, top.luts) == ("r", 2, 2)
@@ -115,6 +119,77 @@ def test_the_carry_chain_is_hard_wired_and_its_cells_are_counted():
     # a (fan-out 3) -> c0 A0 -> COUT -> (no route) c1 CIN -> S0 -> s
     assert top.score_ns == pytest.approx(CLK_TO_Q + route(3) + CARRY_IN + CARRY_SUM + route(1))
     assert top.nets == ("a", "$c", "$s1")
+
+
+def test_a_carry_runs_through_the_middle_cells_and_data_reach_a_sum_at_a_luts_delay():
+    n = Netlist()
+    n.ff("a", "da", "a")
+    n.cell("c0", "CCU2C", {"A0": "a"}, {"COUT": "$c0"})
+    n.cell("c1", "CCU2C", {"CIN": "$c0"}, {"COUT": "$c1"})
+    n.cell("c2", "CCU2C", {"CIN": "$c1"}, {"S0": "$s"})
+    n.ff("s", "$s", "s")
+    n.cell("d", "CCU2C", {"A0": "a"}, {"S0": "$t"})
+    n.ff("t", "$t", "t")
+    cones = {c.end: c for c in deepest_cones(n.json())}
+    assert cones["s"].carries == 3 and cones["s"].score_ns == pytest.approx(
+        CLK_TO_Q + route(2) + CARRY_IN + CARRY_THROUGH + CARRY_SUM + route(1))
+    assert cones["t"].score_ns == pytest.approx(CLK_TO_Q + route(2) + LUT + route(1))
+
+
+def test_a_carry_cells_first_sum_does_not_wait_for_its_second_half():
+    # S0 -> a LUT -> A1 of the same cell is no loop: S0 reads only the first half's inputs.
+    n = Netlist()
+    n.ff("a", "da", "a")
+    n.cell("c", "CCU2C", {"A0": "a", "A1": "$x"}, {"S0": "$s0", "S1": "$s1"})
+    n.lut("l", ["$s0"], "$x")
+    n.ff("s", "$s1", "s")
+    top = deepest_cones(n.json(), 1)[0]
+    assert (top.end, top.luts, top.carries) == ("s", 1, 2)
+    assert top.nets == ("a", "$s0", "$x", "$s1")
+
+
+def test_output_ports_count_in_fanout_and_mux_cells_are_levels():
+    n = Netlist()
+    n.ff("a", "da", "a")
+    n.cell("mx", "PFUMX", {"ALUT": "a"}, {"Z": "$m"})
+    n.port("o", "output", ["$m"])
+    n.ff("r", "$m", "r")
+    cones = {c.end: c for c in deepest_cones(n.json())}
+    assert cones["r"].luts == 1 and cones["r"].max_fanout == 2
+    assert cones["r"].score_ns == pytest.approx(CLK_TO_Q + route(1) + LUT + route(2))
+    assert cones["o (output port)"].score_ns == cones["r"].score_ns
+
+
+def test_clock_pins_end_no_path_and_carry_none_through_a_multiplier():
+    n = Netlist()
+    n.ff("q0", "d0", "q0")
+    n.lut("gate", ["q0"], "$gclk")  # a gated clock: deep, but not a data path
+    n.cell("g_TRELLIS_FF_Q", "TRELLIS_FF", {"CLK": "$gclk", "DI": "q0"}, {"Q": "g"})
+    n.cell("m", "MULT18X18D", {"A0": "q0", "CLK0": "$gclk"}, {"P0": "p"})
+    n.ff("y", "p", "y")
+    cones = {c.end: c for c in deepest_cones(n.json())}
+    assert cones["g"].luts == 0 and cones["g"].nets == ("q0",)
+    assert cones["y"].nets == ("q0", "p")
+
+
+def test_ties_pick_the_lowest_net_and_names_the_shortest():
+    # Equal inputs of a LUT, in either pin order, and equal bits of a register: the net
+    # numbered first wins (a before b), so the order does not depend on the netlist's.
+    n = Netlist()
+    n.ff("a", "da", "a")
+    n.ff("b", "db", "b")
+    n.buses["a_longer_alias"] = ["a"]  # a second name of net a: the shorter one is shown
+    n.lut("l1", ["b", "a"], "$l1")
+    n.ff("r", "$l1", "r")
+    n.lut("l2", ["a", "b"], "$l2")
+    n.ff("s", "$l2", "s")
+    n.lut("t0", ["a"], "$t0")
+    n.lut("t1", ["b"], "$t1")
+    n.ff("t", "$t0", "t0")
+    n.ff("t", "$t1", "t1", bit=1)
+    cones = {c.end: c for c in deepest_cones(n.json())}
+    assert cones["r"].nets == ("a", "$l1") and cones["s"].nets == ("a", "$l2")
+    assert cones["t"].width == 2 and cones["t"].nets == ("a", "$t0")
 
 
 def test_block_ram_read_and_multipliers_start_paths_with_their_delays():
@@ -138,7 +213,14 @@ def test_block_ram_read_and_multipliers_start_paths_with_their_delays():
     assert cones["y"].nets == ("x", "p") and cones["y"].luts == 0
     assert cones["z"].score_ns == pytest.approx(CLK_TO_Q + MULT + route(1))
     assert cones["z"].start == "pr"
-    assert "mreg.A0" in cones and "ram.ADB0" in cones  # registered inputs end paths
+    # Registered at its output, the product leaves at a register's clock-to-Q.
+    n.cell("mout", "MULT18X18D", {"A0": "x", "CLK0": "clk"}, {"P0": "po"},
+           REG_OUTPUT_CLK="CLK0")
+    n.lut("after", ["po"], "$w")
+    n.ff("w", "$w", "w")
+    assert {c.end: c for c in deepest_cones(n.json())}["w"].score_ns == pytest.approx(
+        CLK_TO_Q + route(1) + LUT + route(1))
+    assert "mreg (MULT18X18D)" in cones and "ram (DP16KD)" in cones  # inputs end paths
 
 
 def test_ports_start_and_end_paths():
@@ -158,15 +240,55 @@ def test_equal_scores_are_ordered_by_name():
     assert [c.end for c in deepest_cones(n.json())][:3] == ["a", "b", "c"]
 
 
-def test_a_combinational_loop_is_an_error_naming_a_net():
+def looped() -> Netlist:
     n = chain(1)
-    n.lut("l1", ["$n0", "$m"], "$m")
-    n.ff("m", "$m", "m")
-    with pytest.raises(HwsimError, match=r"combinational loop through \$m"):
-        deepest_cones(n.json())
+    n.lut("l1", ["$n0", "$m2"], "$m1")
+    n.lut("l2", ["$m1"], "$m2")
+    n.ff("m", "$m1", "m")
+    return n
 
 
-@pytest.mark.parametrize("bad", [{}, {"modules": {"a": {}, "b": {}}}, {"modules": []}])
+def test_a_combinational_loop_is_an_error_naming_a_net():
+    with pytest.raises(HwsimError, match=r"combinational loop through \$m[12]"):
+        deepest_cones(looped().json())
+
+
+def broken(edit: str) -> dict:
+    nl = chain(1).json()
+    top = nl["modules"]["top"]
+    if edit == "netnames":
+        del top["netnames"]
+    elif edit == "directions":
+        del top["cells"]["lut0"]["port_directions"]
+    else:
+        top["ports"] = {"o": {"bits": [3]}}
+    return nl
+
+
+@pytest.mark.parametrize("bad", [{}, {"modules": {"a": {}, "b": {}}}, {"modules": []}, [],
+                                 {"modules": "x"}, broken("netnames"), broken("directions"),
+                                 broken("port")])
 def test_not_a_netlist_is_an_error(bad):
     with pytest.raises(HwsimError, match="netlist"):
         deepest_cones(bad)
+
+
+def test_endpoint_names_and_the_flows_rank_and_file(tmp_path):
+    n = chain(3)
+    n.cell("ram", "DP16KD", {"CLKA": "clk", "ADA0": "$n2"}, {"DOA0": "rd"})
+    nl = n.json()
+    assert endpoint_name(nl, "r_TRELLIS_FF_Q") == "r"
+    assert endpoint_name(nl, "ram") == "ram (DP16KD)"
+    with pytest.raises(HwsimError, match="no cell 'nope'"):
+        endpoint_name(nl, "nope")
+    (tmp_path / "netlist.json").write_text(json.dumps(nl))
+    ranked = [c.end for c in deepest_cones(nl, 99)]
+    assert ranked[:2] == ["r", "ram (DP16KD)"]
+    assert cone_rank(tmp_path, "ram.ADA0") == (1, len(ranked))
+    assert cone_rank(tmp_path, "made_by_nextpnr.D") is None
+    written = json.loads(write_cones(tmp_path).read_text())
+    assert [c["end"] for c in written["cones"]] == ranked
+    # A netlist the ranking refuses: the file says why, the flow goes on, no rank.
+    (tmp_path / "netlist.json").write_text(json.dumps(looped().json()))
+    assert "combinational loop" in json.loads(write_cones(tmp_path).read_text())["error"]
+    assert cone_rank(tmp_path, "r_TRELLIS_FF_Q.DI") is None
