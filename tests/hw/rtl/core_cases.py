@@ -59,6 +59,12 @@ BAD = [
     ({"block_n": 8}, CoreError.BAD_BLOCK),      # larger than n
     ({"k": 80, "block_k": 80}, CoreError.TOO_BIG),                     # k above k_max
     ({"m": 40, "block_m": 40, "k": 64, "block_k": 64}, CoreError.TOO_BIG),  # buffer half
+    # One buffer each (GOOD fills the activation, weight and scale halves exactly; the scale
+    # half is the weight half's lanes / group_size, so those two overflow together):
+    ({"m": 6, "block_m": 6}, CoreError.TOO_BIG),                         # activations only
+    ({"n": 6, "block_n": 6}, CoreError.TOO_BIG),                         # weights and scales
+    ({"m": 6, "n": 6, "block_m": 6, "block_n": 6, "k": 8, "block_k": 8},
+     CoreError.TOO_BIG),                                                 # output tiles only
 ]
 
 
