@@ -187,6 +187,10 @@ def fpga(
     out: Path = typer.Option(Path("out/fpga"), "--out", "-o",
                              parser=given_path,
                              help="Folder for fpga.json, hardware.yaml and the tool logs."),
+    cones: int = typer.Option(
+        0, "--cones", min=0,
+        help="Also print the N deepest register-to-register cones ranked before placement "
+        "(ECP5 devices; cones.json holds 30): see hw/fpga/README.md."),
 ) -> None:
     """Place and route an RTL block on an FPGA: utilization, fmax, critical path.
 
@@ -206,9 +210,17 @@ def fpga(
         hardware_yaml_header,
         write_hardware_yaml,
     )
+    from hwsim.hw.fpga.cones import CONES_WRITTEN
     from hwsim.hw.fpga.design_point import board_memory, pe_for_block
     from hwsim.hw.fpga.flow import check_freq, check_placer
 
+    ecp5 = get_device(device).family == "ecp5"
+    if cones and not ecp5:  # its cell delays are nextpnr-ecp5's
+        raise HwsimError(f"--cones needs an ECP5 device (the ranking uses nextpnr-ecp5's cell "
+                         f"delays), not {device}")
+    if cones > CONES_WRITTEN:
+        raise HwsimError(f"--cones {cones}: at most {CONES_WRITTEN} (cones.json holds the "
+                         f"first {CONES_WRITTEN})")
     get_device(device).check_speed(speed)
     check_freq(freq)
     check_placer(placer)
@@ -260,7 +272,9 @@ def fpga(
         path = write_hardware_yaml(data, out / "hardware.yaml",
                                    header=hardware_yaml_header(impl, data))
         console.print(f"design point: {path} (hwsim run --hardware {path})")
-    if get_device(device).family == "ecp5":
+    if cones:
+        console.print(_cones_table(block, out / "cones.json", cones))
+    if ecp5:
         console.print(f"deepest cones before placement: {out / 'cones.json'} "
                       "(hw/fpga/README.md: how far to trust them)")
     console.print(f"written: {out / 'fpga.json'} and the tool logs beside it")

@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fpga")]
 IN_BITS, OUT_BITS = 18, 25
 
 
-def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(run_cli, tmp_path):
+def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(run_cli, capsys,
+                                                                       tmp_path):
     outs = [tmp_path / "a", tmp_path / "b"]
     for out in outs:
         assert run_cli("fpga", "int_mac", "--device", "ecp5-25k",
@@ -61,8 +62,12 @@ def test_fpga_command_on_ecp5_is_reproducible_and_feeds_the_simulator(run_cli, t
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     # Rerun in a folder that holds the same Verilog: Yosys is not run again.
     first = (outs[0] / "fpga.json").read_bytes()
-    assert run_cli("fpga", "int_mac", "--device", "ecp5-25k",
+    capsys.readouterr()
+    assert run_cli("fpga", "int_mac", "--device", "ecp5-25k", "--cones", "2",
                    "--out", str(outs[0])) == 0
+    shown = capsys.readouterr().out
+    assert "int_mac: deepest cones before placement" in shown
+    assert f"ranked before placement: {rank} (0 = first" in " ".join(shown.split())
     assert json.loads((outs[0] / "tool_times.json").read_text())["yosys"] == 0.0
     assert (outs[0] / "fpga.json").read_bytes() == first
     hw = load_hardware(outs[0] / "hardware.yaml")
