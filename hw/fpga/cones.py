@@ -53,7 +53,7 @@ _MULT = 3.927  # MULT18X18D's array, input to product
 _THROUGH = {"LUT4", "CCU2C", "PFUMX", "L6MUX21"}
 _LUT_LEVELS = {"LUT4", "PFUMX", "L6MUX21"}
 # A combinational multiplier's pins that carry no data through it (clocks, enables, resets).
-_CONTROL_PIN = re.compile(r"^(CLK|CLKA|CLKB|CE|RST)\d*$|^(CE|RST)[AB]?\d*$")
+_CONTROL_PIN = re.compile(r"^(CLK|CE|RST)[AB]?\d*$")
 _FF_CELL = re.compile(r"_TRELLIS_FF_Q(_\d+)?$")  # Yosys' name for a register's flip-flops
 
 
@@ -171,7 +171,7 @@ def endpoint_name(netlist: dict, cell: str) -> str:
         HwsimError: not a Yosys JSON netlist, or no such cell in it.
     """
     cells = _top_module(netlist).get("cells", {})
-    if cell not in cells:
+    if cell not in cells or "type" not in cells[cell]:
         raise HwsimError(f"no cell {cell!r} in the netlist")
     return _endpoint(cell, cells[cell])
 
