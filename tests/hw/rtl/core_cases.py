@@ -59,10 +59,13 @@ BAD = [
     ({"block_n": 8}, CoreError.BAD_BLOCK),      # larger than n
     ({"k": 80, "block_k": 80}, CoreError.TOO_BIG),                     # k above k_max
     ({"m": 40, "block_m": 40, "k": 64, "block_k": 64}, CoreError.TOO_BIG),  # buffer half
-    # One buffer each (GOOD fills the activation, weight and scale halves exactly; the scale
-    # half is the weight half's lanes / group_size, so those two overflow together):
+    # One buffer each, where SMALL allows it (GOOD fills the activation, weight and scale
+    # halves exactly). The scale half is the weight half's lanes / group_size, so whole groups
+    # overflow both; a ragged last group (block_k = k) overflows the scales alone. No block
+    # overflows the weights alone on SMALL: the weight compare is implied by the scale one.
     ({"m": 6, "block_m": 6}, CoreError.TOO_BIG),                         # activations only
     ({"n": 6, "block_n": 6}, CoreError.TOO_BIG),                         # weights and scales
+    ({"n": 6, "block_n": 6, "k": 10, "block_k": 10}, CoreError.TOO_BIG),  # scales only
     ({"m": 6, "n": 6, "block_m": 6, "block_n": 6, "k": 8, "block_k": 8},
      CoreError.TOO_BIG),                                                 # output tiles only
 ]
