@@ -12,8 +12,8 @@ doubling of the net's fan-out (a high-fan-out net spreads its sinks over the die
 The score ranks; it does not predict. Routing is most of a routed path on a large die and
 depends on where the placer puts the cells, which no netlist walk knows: on 21 placed seeds
 of 9 versions of the 8x8 accelerator core (ECP5-85k), nextpnr's failing endpoint was among
-the score's first 3 endpoints (of about 6,000) in 9 of them (``hw/fpga/README.md`` has the
-rest); the others failed on paths of few LUTs that placement stretched.
+the score's first 3 endpoints (of about 6,000) in 9 of them and its first 50 in 11; nine of
+the other ten failed on paths of 0-4 LUTs that placement stretched (``hw/fpga/README.md``).
 The two routing constants are the middle of the plateau of that hit rate over a grid of both
 (``hw/fpga/README.md``). Cone depth is what a designer can change in the RTL: the first
 entries are the cones worth cutting before spending a placement.
@@ -181,8 +181,11 @@ def deepest_cones(netlist: dict, count: int = 20) -> tuple[Cone, ...]:
     first, each with its deepest path (ties broken by name, so the order is deterministic).
 
     Raises:
-        HwsimError: not a Yosys JSON netlist with one top module, or a combinational loop.
+        HwsimError: not a Yosys JSON netlist with one top module, a combinational loop, or a
+            negative ``count``.
     """
+    if count < 0:
+        raise HwsimError(f"count must be at least 0, not {count}")
     module = _top_module(netlist)
     try:
         return _rank(module, count)

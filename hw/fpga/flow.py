@@ -821,6 +821,9 @@ def load_implementation(path: Path | str) -> Implementation:
             raise HwsimError(f"{p}: {exc}") from None
         try:
             ranked = _cone_rank_field(d.get("critical_cone_rank"))
+            if ranked is not None and device.family != "ecp5":
+                raise HwsimError(f"critical_cone_rank is {list(ranked)}, but {device.name} is "
+                                 "not an ECP5: the ranking is ECP5's (null elsewhere)")
         except HwsimError as exc:
             raise HwsimError(f"{p}: {exc}") from None
         cp = d["critical_path"]

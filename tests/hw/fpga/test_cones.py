@@ -172,6 +172,59 @@ def test_clock_pins_end_no_path_and_carry_none_through_a_multiplier():
     assert cones["y"].nets == ("q0", "p")
 
 
+def test_every_data_pin_of_a_register_ends_paths_and_no_control_pin_of_a_multiplier_starts():
+    # A flip-flop's LSR (its synchronous reset, from logic here) is an endpoint of the register;
+    # a combinational multiplier's enables and resets are not data into its product.
+    n = chain(1)
+    n.lut("deep0", ["q0"], "$d0")
+    n.lut("deep1", ["$d0"], "$d1")
+    n.cell("k_TRELLIS_FF_Q", "TRELLIS_FF", {"CLK": "clk", "DI": "q0", "LSR": "$d1"}, {"Q": "k"})
+    n.cell("m", "MULT18X18D", {"A0": "q0", "CE0": "$d1", "RST0": "$d1", "CLK0": "$d1"},
+           {"P0": "p"})
+    n.ff("y", "p", "y")
+    cones = {c.end: c for c in deepest_cones(n.json())}
+    assert cones["k"].luts == 2 and cones["k"].nets == ("q0", "$d0", "$d1")
+    assert cones["y"].luts == 0 and cones["y"].nets == ("q0", "p")
+
+
+def test_a_multiplier_registered_anywhere_ends_and_starts_paths():
+    n = Netlist()
+    n.ff("x", "dx", "x")
+    for reg in ("INPUTA", "INPUTB", "INPUTC", "PIPELINE", "OUTPUT"):
+        n.cell(f"m{reg}", "MULT18X18D", {"A0": "x", "CLK0": "clk"}, {"P0": f"p{reg}"},
+               **{f"REG_{reg}_CLK": "CLK0"})
+        n.lut(f"l{reg}", [f"p{reg}"], f"$l{reg}")
+        n.ff(f"y{reg}", f"$l{reg}", f"y{reg}")
+    cones = {c.end: c for c in deepest_cones(n.json())}
+    for reg in ("INPUTA", "INPUTB", "INPUTC", "PIPELINE", "OUTPUT"):
+        assert cones[f"y{reg}"].nets == (f"p{reg}", f"$l{reg}"), reg  # the product starts
+        assert f"m{reg} (MULT18X18D)" in cones, reg  # its input ends a path
+    # The array's delay is charged after input registers only, not after an output or
+    # pipeline register.
+    delays = {reg: cones[f"y{reg}"].score_ns - 2 * route(1) - LUT
+              for reg in ("INPUTB", "PIPELINE")}
+    assert delays == pytest.approx({"INPUTB": CLK_TO_Q + MULT, "PIPELINE": CLK_TO_Q})
+
+
+def test_no_input_of_a_carry_cells_second_half_reaches_its_first_sum():
+    for pin in ("A1", "B1", "C1", "D1"):
+        n = Netlist()
+        n.ff("a", "da", "a")
+        n.cell("c", "CCU2C", {"A0": "a", pin: "$x"}, {"S0": "$s0"})
+        n.lut("l", ["$s0"], "$x")  # a loop only if S0 read the second half
+        n.ff("s", "$s0", "s")
+        assert deepest_cones(n.json(), 1)[0].nets == ("a", "$s0"), pin
+
+
+def test_yosys_names_come_after_the_designs_and_ports_are_as_wide_as_their_bits():
+    n = chain(1)
+    n.buses["$auto$name"] = ["q0"]  # shorter, but Yosys'
+    n.port("wide", "output", ["q0", "$n0", "r"])
+    cones = {c.end: c for c in deepest_cones(n.json())}
+    assert cones["r"].start == "q0"
+    assert cones["wide (output port)"].width == 3
+
+
 def test_ties_pick_the_lowest_net_and_names_the_shortest():
     # Equal inputs of a LUT, in either pin order, and equal bits of a register: the net
     # numbered first wins (a before b), so the order does not depend on the netlist's.
@@ -273,6 +326,14 @@ def test_not_a_netlist_is_an_error(bad):
         deepest_cones(bad)
 
 
+def test_the_top_module_is_the_one_marked_top_and_count_is_not_negative():
+    nl = chain(2).json()
+    nl["modules"]["MULT18X18D"] = {"attributes": {"blackbox": "1"}, "cells": {}}  # as Yosys
+    assert deepest_cones(nl, 1)[0].end == "r"
+    with pytest.raises(HwsimError, match="count must be at least 0, not -1"):
+        deepest_cones(nl, -1)
+
+
 def test_endpoint_names_and_the_flows_rank_and_file(tmp_path):
     n = chain(3)
     n.cell("ram", "DP16KD", {"CLKA": "clk", "ADA0": "$n2"}, {"DOA0": "rd"})
@@ -281,6 +342,10 @@ def test_endpoint_names_and_the_flows_rank_and_file(tmp_path):
     assert endpoint_name(nl, "ram") == "ram (DP16KD)"
     with pytest.raises(HwsimError, match="no cell 'nope'"):
         endpoint_name(nl, "nope")
+    typeless = json.loads(json.dumps(nl))
+    del typeless["modules"]["top"]["cells"]["ram"]["type"]
+    with pytest.raises(HwsimError, match="no cell 'ram'"):
+        endpoint_name(typeless, "ram")
     (tmp_path / "netlist.json").write_text(json.dumps(nl))
     ranked = [c.end for c in deepest_cones(nl, 99)]
     assert ranked[:2] == ["r", "ram (DP16KD)"]

@@ -176,6 +176,18 @@ def test_a_saved_build_reads_back_equal(tmp_path):
     path.write_text("{}")
     with pytest.raises(HwsimError, match=r"not an fpga\.json"):
         load_implementation(path)
+    # The cone rank: absent before the ranking, [rank, endpoints] on an ECP5, null elsewhere.
+    ranked = dataclasses.replace(_build(), critical_cone_rank=(4, 432))
+    path.write_text(json.dumps(ranked.to_dict()))
+    assert load_implementation(path) == ranked
+    for bad in ([3], [5, 5], [-1, 4], [1.0, 4], [True, 4], "x", [1, 2, 3]):
+        path.write_text(json.dumps(ranked.to_dict() | {"critical_cone_rank": bad}))
+        with pytest.raises(HwsimError, match=rf"^{path}: critical_cone_rank is .*expected"):
+            load_implementation(path)
+    ice40 = _build(device="ice40-up5k").to_dict() | {"critical_cone_rank": [1, 9]}
+    path.write_text(json.dumps(ice40))
+    with pytest.raises(HwsimError, match=r"ice40-up5k is not an ECP5: the ranking is ECP5's"):
+        load_implementation(path)
 
 
 def test_a_build_states_a_grade_its_device_has():
