@@ -9,7 +9,8 @@ nextpnr's critical path, where `deepest_cones` ranks it among all the netlist's 
 3, 10 and 50, and the time to rank each netlist. The grid option refits the two routing
 constants (`ROUTE_NS`, `FANOUT_NS`) over a grid and prints the same counts for each pair.
 Placements take an hour per seed: the runs are the ones the team has made, not made here.
-With --grid every netlist stays in memory (about 1-2 GB each for the 8x8 core's).
+With --grid every netlist stays in memory (loading and ranking one of the 8x8 core's peaks at
+0.5 GB).
 """
 
 from __future__ import annotations
