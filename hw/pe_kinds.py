@@ -29,9 +29,11 @@ import numpy as np
 from hwsim.errors import HwsimError
 from hwsim.hw._schema import (
     CONFIG,
+    AreaUm2OrRtl,
+    ArrayDim,
     Bits,
-    NonNegFloat,
-    NonNegFloatOrRtl,
+    EnergyPj,
+    EnergyPjOrRtl,
     PipelineStages,
     PosInt,
     RtlSource,
@@ -58,8 +60,8 @@ __all__ = [
 @dataclass(frozen=True)
 class _PEBase:
     __pydantic_config__ = CONFIG
-    energy_pj_per_cycle: NonNegFloatOrRtl
-    area_um2: NonNegFloatOrRtl
+    energy_pj_per_cycle: EnergyPjOrRtl
+    area_um2: AreaUm2OrRtl
     rtl: RtlSource | None = None
 
     def tile_quanta(self, rows: int, cols: int, group_size: int | None) -> tuple[int, int, int]:
@@ -89,7 +91,7 @@ class MacPE(_PEBase):
     """
 
     kind: Literal["mac"] = "mac"
-    lanes: PosInt = 1
+    lanes: ArrayDim = 1
     weight_bits: Bits = 16
     act_bits: Bits = 16
     pipeline: PipelineStages = 0
@@ -116,10 +118,10 @@ class BitmodPE(_PEBase):
     """
 
     kind: Literal["bitmod"] = "bitmod"
-    lanes: PosInt = 4
+    lanes: ArrayDim = 4
     scale_bits: Bits = 8
     act_bits: Bits = 16
-    dequant_pj_per_cycle: NonNegFloat = 0.0
+    dequant_pj_per_cycle: EnergyPj = 0.0
     weight_formats: tuple[str, ...] | None = None
     pipeline: PipelineStages = 0
     dequantizer_pes: PosInt = 1
@@ -130,7 +132,7 @@ class BitSerialPE(_PEBase):
     """Stripes-like PE: one weight bit per cycle; weights up to ``max_weight_bits``."""
 
     kind: Literal["bit_serial"] = "bit_serial"
-    lanes: PosInt = 16
+    lanes: ArrayDim = 16
     max_weight_bits: Bits = 16
     act_bits: Bits = 16
 
@@ -140,7 +142,7 @@ class BipolarPE(_PEBase):
     """Bit-plane PE for bipolar-INT: one (activation plane, weight plane) pair per cycle."""
 
     kind: Literal["bipolar"] = "bipolar"
-    lanes: PosInt = 64
+    lanes: ArrayDim = 64
     act_bits: Bits = 8
     max_weight_bits: Bits = 8
 
@@ -153,7 +155,7 @@ class DintPE(_PEBase):
     """
 
     kind: Literal["dint"] = "dint"
-    lanes: PosInt = 1
+    lanes: ArrayDim = 1
     act_bits: Bits = 8
     pipeline: PipelineStages = 0
 

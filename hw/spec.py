@@ -72,7 +72,22 @@ from hwsim.dtypes import format_group_problem, get_format
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
 from hwsim.hw._schema import CONFIG as _CFG
-from hwsim.hw._schema import AccBits, NonNegFloat, NonNegInt, PosFloat, PosInt, RtlSource
+from hwsim.hw._schema import (
+    AccBits,
+    AreaMm2,
+    ArrayDim,
+    BufferKib,
+    BytesPerCycle,
+    ClockMhz,
+    EnergyOverhead,
+    EnergyPj,
+    GbPerS,
+    NonNegInt,
+    PosInt,
+    PowerMw,
+    RtlSource,
+    SramMm2PerKib,
+)
 from hwsim.hw.core_rules import (
     ACTIVATION_BITS,
     CODE_BITS,
@@ -126,8 +141,8 @@ class ArraySpec:
     """PE array shape: rows map output channels (n), columns map tokens (m)."""
 
     __pydantic_config__ = _CFG
-    rows: PosInt
-    cols: PosInt
+    rows: ArrayDim
+    cols: ArrayDim
 
 
 # The ``pe:`` mapping: one schema per registered PE kind, chosen by its ``kind`` field.
@@ -140,14 +155,14 @@ class BufferSpec:
     """One on-chip SRAM buffer."""
 
     __pydantic_config__ = _CFG
-    kib: PosFloat
-    banks: PosInt = 1
-    port_bits: PosInt = 256
-    read_pj: NonNegFloat | None = None
-    write_pj: NonNegFloat | None = None
-    read_pj_per_bit: NonNegFloat | None = None
-    write_pj_per_bit: NonNegFloat | None = None
-    area_mm2: NonNegFloat | None = None
+    kib: BufferKib
+    banks: ArrayDim = 1
+    port_bits: ArrayDim = 256
+    read_pj: EnergyPj | None = None
+    write_pj: EnergyPj | None = None
+    read_pj_per_bit: EnergyPj | None = None
+    write_pj_per_bit: EnergyPj | None = None
+    area_mm2: AreaMm2 | None = None
 
     @property
     def capacity_bytes(self) -> float:
@@ -184,9 +199,9 @@ class DramSpec:
     """Off-chip memory: bandwidth as ``bytes_per_cycle`` or ``gb_per_s`` (exactly one)."""
 
     __pydantic_config__ = _CFG
-    bytes_per_cycle: PosFloat | None = None
-    gb_per_s: PosFloat | None = None
-    energy_pj_per_bit: NonNegFloat = 0.0
+    bytes_per_cycle: BytesPerCycle | None = None
+    gb_per_s: GbPerS | None = None
+    energy_pj_per_bit: EnergyPj = 0.0
     latency_cycles: NonNegInt = 0
 
 
@@ -209,17 +224,17 @@ class HardwareSpec:
 
     __pydantic_config__ = _CFG
     name: Annotated[str, Field(min_length=1)]  # labels every report row and plot
-    clock_mhz: PosFloat
+    clock_mhz: ClockMhz
     pe: PESpec
     array: ArraySpec
     buffers: BuffersSpec
     dram: DramSpec
     decode_array: ArraySpec | None = None
     weights: WeightStorage | None = None
-    energy_overhead: Annotated[float, Field(strict=True, ge=1.0, allow_inf_nan=False)] = 1.0
-    leakage_mw: NonNegFloat = 0.0
-    other_area_mm2: NonNegFloat = 0.0
-    sram_mm2_per_kib: NonNegFloat = SRAM_MM2_PER_KIB
+    energy_overhead: EnergyOverhead = 1.0
+    leakage_mw: PowerMw = 0.0
+    other_area_mm2: AreaMm2 = 0.0
+    sram_mm2_per_kib: SramMm2PerKib = SRAM_MM2_PER_KIB
     acc_bits: AccBits = 32
     command_cycles: NonNegInt = 0
     transfer_cycles: NonNegInt = 0

@@ -6,7 +6,10 @@
 - `validation_error`: a pydantic `ValidationError` as one `HwsimError` line naming every
   problem, one wording for every schema (workload, hardware, roofline machine, sweep)::
 
-    w.yaml: weights.group_size: Input should be greater than 0; batch: unknown key (allowed: ...)
+      w.yaml: weights.group_size: Input should be greater than 0; batch: unknown key (allowed: ...)
+
+- `at_most`, `at_least`: a bound of `hwsim.limits` on a schema's number, refused with the
+  limit and the reason (``clock_mhz: 1e+09 is above the limit of 100000 (100 GHz; ...)``).
 
 A leaf beside `hwsim.errors` and `hwsim.files`: it knows pydantic, not hwsim's layers.
 """
@@ -18,13 +21,17 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 from hwsim.errors import HwsimError
 
 __all__ = [
+    "at_least",
+    "at_most",
+    "check_at_most",
     "get_field",
     "leaf_paths",
     "pop_field",
@@ -34,6 +41,37 @@ __all__ = [
     "with_overrides",
     "yaml_path",
 ]
+
+
+def _number(x: float) -> str:
+    # Whole numbers in full (2**16 as 65,536, not 65536.0), others in short (1e+09).
+    if isinstance(x, int) or (x.is_integer() and abs(x) < 1e15):
+        return f"{int(x):,}"
+    return f"{x:g}"
+
+
+def check_at_most(limit: float, why: str, value: float) -> float:
+    """`value`, or a ValueError ``"<value> is above the limit of <limit> (<why>)"``."""
+    if value > limit:
+        raise ValueError(f"{_number(value)} is above the limit of {_number(limit)} ({why})")
+    return value
+
+
+def _check_at_least(limit: float, why: str, value: float) -> float:
+    if value < limit:
+        raise ValueError(f"{_number(value)} is below the limit of {_number(limit)} ({why})")
+    return value
+
+
+def at_most(limit: float, why: str) -> AfterValidator:
+    """A schema's upper bound on a validated number (``Annotated[float, ..., at_most(...)]``),
+    refused by `check_at_most`."""
+    return AfterValidator(partial(check_at_most, limit, why))
+
+
+def at_least(limit: float, why: str) -> AfterValidator:
+    """The lower bound of `at_most`: ``"<value> is below the limit of <limit> (<why>)"``."""
+    return AfterValidator(partial(_check_at_least, limit, why))
 
 
 def leaf_paths(data: Mapping[str, Any], prefix: str = "") -> list[str]:

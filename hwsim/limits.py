@@ -16,17 +16,32 @@ from hwsim.errors import HwsimError
 __all__ = [
     "INT64_MAX",
     "MAX_ARRAY_BYTES",
+    "MAX_ARRAY_DIM",
     "MAX_AXIS_VALUES",
+    "MAX_BANDWIDTH_GB_S",
     "MAX_BATCH_TOKENS",
     "MAX_BLOCKS",
+    "MAX_BUFFER_KIB",
+    "MAX_BYTES_PER_CYCLE",
+    "MAX_CHIP_MM2",
+    "MAX_CLOCK_MHZ",
     "MAX_CONFIG_BYTES",
     "MAX_CONFIG_NODES",
     "MAX_DECODE_STEPS",
+    "MAX_ENERGY_OVERHEAD",
+    "MAX_EVENT_PJ",
     "MAX_GRID_POINTS",
+    "MAX_MEMORY_GIB",
     "MAX_NESTING",
+    "MAX_POWER_MW",
     "MAX_REQUESTS",
     "MAX_SCALE_SEARCH",
+    "MAX_SRAM_MM2_PER_KIB",
+    "MAX_TFLOPS",
     "MAX_TOKENS",
+    "MIN_BANDWIDTH_GB_S",
+    "MIN_CLOCK_MHZ",
+    "MIN_TFLOPS",
     "SAFE_COUNT",
     "check_array",
     "check_count",
@@ -72,6 +87,30 @@ MAX_SCALE_SEARCH = 2**26
 # bound.
 MAX_AXIS_VALUES = 1_000_000
 MAX_GRID_POINTS = 10_000_000
+
+# Hardware quantities (`hwsim.hw.spec`, the PE kinds, roofline machines): ranges real designs
+# stay inside by a factor of 100 or more. A unit slip (a clock in Hz where MHz is asked, a
+# bandwidth in B/s where GB/s is) is refused instead of simulated, and every product of these
+# with the counters above stays finite in float64: the largest, an energy of 2**62 cycles x
+# 2**32 PEs x 1e6 pJ x an overhead of 100, is about 2e36 pJ (float64 ends at 1.8e308); the
+# longest time, 2**62 cycles at 1 kHz, 4.6e15 s. Beyond them a report said `null` for the
+# energy (1e308 pJ per cycle overflowed) or a latency of 1e-294 ms (a clock of 1e300 MHz).
+MAX_CLOCK_MHZ = 1e5             # 100 GHz
+MIN_CLOCK_MHZ = 1e-3            # 1 kHz
+MAX_ARRAY_DIM = 2**16           # array rows and columns, PE lanes, buffer banks and port bits
+MAX_BUFFER_KIB = 2.0**30        # 1 TiB in one on-chip buffer
+MAX_EVENT_PJ = 1e6              # 1 uJ per PE cycle, buffer access or bit moved (~1 pJ today)
+MAX_CHIP_MM2 = 1e5              # a 300 mm wafer is 7e4 mm^2; a PE's area_um2 is bounded by it too
+MAX_SRAM_MM2_PER_KIB = 1.0      # 270x CACTI's 28 nm bank (0.0037 mm^2 per KiB)
+MAX_POWER_MW = 1e7              # 10 kW of leakage
+MAX_ENERGY_OVERHEAD = 100.0     # wiring and clock factor on PE energy (BitMoD's: 1.5)
+MAX_BANDWIDTH_GB_S = 1e6        # 1 PB/s (an HBM3e stack: about 1.2 TB/s)
+MIN_BANDWIDTH_GB_S = 1e-6       # 1 kB/s of a machine (a DRAM too slow for the simulator's
+                                # counters is refused by `check_counter`, naming its keys)
+MAX_BYTES_PER_CYCLE = 2.0**20   # 1 MiB of DRAM traffic per clock
+MAX_MEMORY_GIB = 2.0**20        # 1 PiB of a machine's memory
+MAX_TFLOPS = 1e6                # one roofline compute path (a 2026 GPU: about 1e4 dense FP4)
+MIN_TFLOPS = 1e-9               # 1 kFLOP/s
 
 
 def check_count(value: int, limit: int, what: str, why: str) -> None:

@@ -29,7 +29,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hwsim.config import validation_error
+from hwsim import limits
+from hwsim.config import at_least, at_most, validation_error
 from hwsim.dtypes import AnyFormat, get_format
 from hwsim.errors import HwsimError
 from hwsim.files import preset_file, preset_names, read_yaml, resolve_reference
@@ -121,25 +122,33 @@ class Machine:
         return max(fits)
 
 
-# Numbers, not booleans or quoted text (YAML ints are numbers).
-PosFloat = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+# Numbers, not booleans or quoted text (YAML ints are numbers), within `hwsim.limits`' bounds
+# on hardware quantities: a unit slip is refused and no time overflows float64.
+_PosFloat = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+_OperandBits = Annotated[_PosFloat, at_most(64, "the widest operand")]
+_Tflops = Annotated[_PosFloat, at_least(limits.MIN_TFLOPS, "1 kFLOP/s; the unit is TFLOP/s"),
+                    at_most(limits.MAX_TFLOPS, "1 EFLOP/s; the unit is TFLOP/s")]
+_Bandwidth = Annotated[_PosFloat,
+                       at_least(limits.MIN_BANDWIDTH_GB_S, "1 kB/s; the unit is GB/s"),
+                       at_most(limits.MAX_BANDWIDTH_GB_S, "1 PB/s; the unit is GB/s")]
 
 
 class _PeakIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    a_bits: PosFloat
-    b_bits: PosFloat
-    tflops: PosFloat
+    a_bits: _OperandBits
+    b_bits: _OperandBits
+    tflops: _Tflops
 
 
 class _MachineIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: Annotated[str, Field(min_length=1)]  # labels every report row and plot
     description: str = ""
-    memory_bandwidth_gb_per_s: PosFloat
-    memory_capacity_gib: PosFloat
-    onchip_mib: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 0.0
-    vector_tflops: PosFloat
+    memory_bandwidth_gb_per_s: _Bandwidth
+    memory_capacity_gib: Annotated[_PosFloat, at_most(limits.MAX_MEMORY_GIB, "1 PiB")]
+    onchip_mib: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False),
+                          at_most(limits.MAX_BUFFER_KIB / 1024, "1 TiB of SRAM")] = 0.0
+    vector_tflops: _Tflops
     compute: Annotated[list[_PeakIn], Field(min_length=1)]
 
 

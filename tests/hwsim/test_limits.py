@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from hwsim.errors import HwsimError
-from hwsim.hw import load_hardware, with_overrides
+from hwsim import limits
+from hwsim.hw import hardware_from_dict, load_hardware, with_overrides
 from hwsim.limits import MAX_BLOCKS, MAX_DECODE_STEPS, MAX_TOKENS, SAFE_COUNT
 from hwsim.sim import simulate_workload
 from hwsim.workloads import workload_from_dict
@@ -79,3 +80,78 @@ def test_limits_leave_the_bundled_long_context_example_alone():
     w = load_workload("llama-3-8b-long-context")
     result = simulate_workload(w, load_hardware("bitmod"))
     assert np.isfinite(result.latency_ms) and result.total_cycles > 0
+
+
+def _every_number(tree: object) -> list[object]:
+    if isinstance(tree, dict):
+        return [x for v in tree.values() for x in _every_number(v)]
+    if isinstance(tree, list):
+        return [x for v in tree for x in _every_number(v)]
+    return [tree]
+
+
+def test_hardware_at_every_limit_still_reports_finite_figures():
+    # The corner the bounds exist for: the slowest clock, the largest array, buffers, energies,
+    # areas and overheads at once. Beyond them a report said null for an energy that overflowed
+    # float64 (1e308 pJ per cycle) instead of refusing the input.
+    from hwsim.reports.run_report import run_summary
+
+    big = {"kib": limits.MAX_BUFFER_KIB, "banks": limits.MAX_ARRAY_DIM,
+           "port_bits": limits.MAX_ARRAY_DIM, "read_pj": limits.MAX_EVENT_PJ,
+           "write_pj": limits.MAX_EVENT_PJ, "area_mm2": limits.MAX_CHIP_MM2}
+    hw = hardware_from_dict({
+        "name": "edge", "clock_mhz": limits.MIN_CLOCK_MHZ,
+        "pe": {"kind": "bitmod", "lanes": limits.MAX_ARRAY_DIM,
+               "energy_pj_per_cycle": limits.MAX_EVENT_PJ,
+               "dequant_pj_per_cycle": limits.MAX_EVENT_PJ,
+               "area_um2": limits.MAX_CHIP_MM2 * 1e6},
+        "array": {"rows": limits.MAX_ARRAY_DIM, "cols": limits.MAX_ARRAY_DIM},
+        "buffers": {"weight": big, "activation": big, "output": big},
+        "dram": {"bytes_per_cycle": limits.MAX_BYTES_PER_CYCLE,
+                 "energy_pj_per_bit": limits.MAX_EVENT_PJ},
+        "energy_overhead": limits.MAX_ENERGY_OVERHEAD, "leakage_mw": limits.MAX_POWER_MW,
+        "other_area_mm2": limits.MAX_CHIP_MM2, "sram_mm2_per_kib": limits.MAX_SRAM_MM2_PER_KIB,
+    }, source="edge.yaml")
+    w = workload_from_dict(BASE, source="w.yaml")
+    summary = run_summary([simulate_workload(w, hw)])
+    figures = [x for x in _every_number(summary) if isinstance(x, int | float)]
+    assert len(figures) > 20 and all(np.isfinite(figures))
+    assert summary["energy_uj"] > 0 and summary["latency_ms"] > 0
+    assert None not in [summary[k] for k in ("energy_uj", "latency_ms", "area_mm2")]
+
+
+@pytest.mark.parametrize("patch, message", [
+    ({"clock_mhz": 1e9}, "clock_mhz: 1,000,000,000 is above the limit of 100,000 (100 GHz; "
+                         "the clock is in MHz)"),
+    ({"clock_mhz": 1e-300}, "clock_mhz: 1e-300 is below the limit of 0.001 (1 kHz"),
+    ({"array": {"rows": 2**62, "cols": 2}}, "array.rows: 4,611,686,018,427,387,904 is above "
+                                            "the limit of 65,536"),
+    ({"pe": {"kind": "bitmod", "lanes": 4, "energy_pj_per_cycle": 1e308, "area_um2": 1}},
+     "pe.energy_pj_per_cycle: 1e+308 is above the limit of 1,000,000 (1 uJ per PE cycle"),
+    ({"pe": {"kind": "bitmod", "lanes": 4, "energy_pj_per_cycle": 1, "area_um2": 1e12}},
+     "pe.area_um2: 1,000,000,000,000 is above the limit of 100,000,000,000"),
+    ({"pe": {"kind": "mac", "lanes": 2**17, "energy_pj_per_cycle": 1, "area_um2": 1}},
+     "pe.lanes: 131,072 is above the limit of 65,536"),
+    ({"buffers": {b: {"kib": 2.0**31} for b in ("weight", "activation", "output")}},
+     "buffers.weight.kib: 2,147,483,648 is above the limit of 1,073,741,824 (1 TiB"),
+    ({"buffers": {b: {"kib": 1, "read_pj_per_bit": 2e6}
+                  for b in ("weight", "activation", "output")}},
+     "buffers.activation.read_pj_per_bit: 2,000,000 is above the limit of 1,000,000"),
+    ({"dram": {"gb_per_s": 1.2e12}}, "dram.gb_per_s: 1,200,000,000,000 is above the limit of "
+                                     "1,000,000 (1 PB/s; the unit is GB/s)"),
+    ({"dram": {"bytes_per_cycle": 2.0**21}}, "dram.bytes_per_cycle: 2,097,152 is above"),
+    ({"energy_overhead": 1e300}, "energy_overhead: 1e+300 is above the limit of 100"),
+    ({"leakage_mw": 1e8}, "leakage_mw: 100,000,000 is above the limit of 10,000,000"),
+    ({"other_area_mm2": 1e6}, "other_area_mm2: 1,000,000 is above the limit of 100,000"),
+    ({"sram_mm2_per_kib": 3700}, "sram_mm2_per_kib: 3,700 is above the limit of 1 (270x"),
+])
+def test_hardware_quantities_beyond_the_limits_are_refused(patch, message):
+    data = {"name": "t", "clock_mhz": 500,
+            "pe": {"kind": "bitmod", "lanes": 4, "energy_pj_per_cycle": 0.5, "area_um2": 1000},
+            "array": {"rows": 4, "cols": 2},
+            "buffers": {b: {"kib": 64} for b in ("weight", "activation", "output")},
+            "dram": {"gb_per_s": 16}} | patch
+    with pytest.raises(HwsimError) as info:
+        hardware_from_dict(data, source="t.yaml")
+    assert str(info.value).startswith("t.yaml: ") and message in str(info.value)
+

@@ -102,6 +102,23 @@ def test_machine_errors_name_the_key() -> None:
     with pytest.raises(HwsimError, match=r"m.yaml: memory_bandwidth_gb_per_s: Input should be "
                                          r"a valid number"):
         machine_from_dict({**good, "memory_bandwidth_gb_per_s": True}, "m.yaml")
+    # Unit slips (GB/s written as B/s, TFLOP/s as FLOP/s) and values whose times overflow.
+    for patch, message in [
+        ({"memory_bandwidth_gb_per_s": 2.0e12}, r"memory_bandwidth_gb_per_s: 2,000,000,000,000 "
+                                                r"is above the limit of 1,000,000 \(1 PB/s"),
+        ({"memory_bandwidth_gb_per_s": 1e-300}, r"memory_bandwidth_gb_per_s: 1e-300 is below "
+                                                r"the limit of 1e-06 \(1 kB/s"),
+        ({"vector_tflops": 3.12e14}, r"vector_tflops: 312,000,000,000,000 is above the limit "
+                                     r"of 1,000,000 \(1 EFLOP/s"),
+        ({"compute": [{"a_bits": 16, "b_bits": 16, "tflops": 1e-12}]},
+         r"compute\[0\].tflops: 1e-12 is below the limit of 1e-09"),
+        ({"compute": [{"a_bits": 128, "b_bits": 16, "tflops": 1}]},
+         r"compute\[0\].a_bits: 128 is above the limit of 64"),
+        ({"memory_capacity_gib": 2.0**40}, r"memory_capacity_gib: 1,099,511,627,776 is above"),
+        ({"onchip_mib": 2.0**21}, r"onchip_mib: 2,097,152 is above the limit of 1,048,576"),
+    ]:
+        with pytest.raises(HwsimError, match=rf"^m.yaml: {message}"):
+            machine_from_dict({**good, **patch}, "m.yaml")
     # Two paths for one operand pair: the faster was taken without a word.
     with pytest.raises(HwsimError, match=r"m.yaml: compute\[1\]: a second 16x16-bit path "
                                          r"\(compute\[0\] is one\)"):
