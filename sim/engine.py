@@ -86,6 +86,7 @@ from hwsim.workloads.traffic import operand_data_shares, whole_words, word_acces
 __all__ = [
     "ACCESS_LEVELS",
     "ACCESS_PARTS",
+    "CYCLES_FIX",
     "ENERGY_COMPONENTS",
     "GemmCost",
     "GemmCosts",
@@ -145,18 +146,22 @@ class GemmCost:
         return self.active_pe_cycles / (self.cycles * pes) if self.cycles else 0.0
 
 
+# What to change when cycles pass the counters: they come from the workload's size or from
+# the hardware's own cycle counts (a latency of 10**18 cycles).
+CYCLES_FIX = ("make the workload smaller, or the hardware's cycle counts "
+              "(dram.latency_cycles, command_cycles, transfer_cycles, slot_cycles)")
+
+
 def _check_operator_cycles(compute: np.ndarray, load: np.ndarray, wb: np.ndarray,
-                           weight: np.ndarray, count: int, slot_cycles: int = 0) -> None:
-    """Refuse an operator whose slots' cycles (each block's compute, load and write-back, and
-    its slot's ``slot_cycles``, ``weight`` blocks alike, ``count`` instances) would pass the
-    64-bit counters. Too many
-    cycles come from the workload's size or from the hardware's own cycle counts (a latency
-    of 10**18 cycles): the message names both."""
-    check_counter(count * float(((compute + load + wb + slot_cycles)
-                                 * weight.astype(np.float64)).sum()),
-                  "cycles of one operator",
-                  "make the workload smaller, or the hardware's cycle counts "
-                  "(dram.latency_cycles, command_cycles, transfer_cycles, slot_cycles)")
+                           weight: np.ndarray, count: int, hw: HardwareSpec) -> None:
+    """Refuse an operator whose cycles would pass the 64-bit counters: its slots (each block's
+    compute, load and write-back and its slot's ``slot_cycles``, ``weight`` blocks alike),
+    the fill and drain slots' ``slot_cycles`` and the command's ``command_cycles`` (paid once
+    per run, or per instance on the RTL core: counted per instance here), ``count``
+    instances."""
+    slots = float(((compute + load + wb + hw.slot_cycles) * weight.astype(np.float64)).sum())
+    check_counter(count * (slots + 2.0 * hw.slot_cycles + hw.command_cycles),
+                  "cycles of one operator", CYCLES_FIX)
 
 
 def _dram_beats(bits: np.ndarray, hw: HardwareSpec) -> np.ndarray:
@@ -513,7 +518,7 @@ def _exact_cycles(mps: Mappings, hw: HardwareSpec, widths: OperandWidths, a_bits
     compute = _compute_cycles(s, mps, hw, widths, a_bits, b_bits, group_size, True)[0]
     load = _dram_cycles(s.load_bytes, hw, weight)
     wb = _dram_cycles(s.writeback_bytes, hw, weight)
-    _check_operator_cycles(compute, load, wb, weight, count, hw.slot_cycles)
+    _check_operator_cycles(compute, load, wb, weight, count, hw)
     nblocks = ((-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n))
                * (-(-mps.k // mps.block_k)))
     return _run_cycles(compute, load, wb, offsets, hw, count, weight, nblocks)[1]
@@ -729,7 +734,7 @@ def _cost_blocks(mps: Mappings, s: BlockSchedule, offsets: np.ndarray, hw: Hardw
     sram, psum = _sram_bits(s, mps, hw, a_bits, b_bits)
     load = _dram_cycles(s.load_bytes, hw, weight)
     wb = _dram_cycles(s.writeback_bytes, hw, weight)
-    _check_operator_cycles(compute, load, wb, weight, count, hw.slot_cycles)
+    _check_operator_cycles(compute, load, wb, weight, count, hw)
 
     def per_shape(x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x * weight, starts)

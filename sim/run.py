@@ -19,8 +19,10 @@ from hwsim.dtypes import bits_per_weight, get_format
 from hwsim.files import portable_path
 from hwsim.hw.area import area_breakdown_mm2
 from hwsim.hw.spec import HardwareSpec
+from hwsim.limits import check_counter
 from hwsim.sim.engine import (
     ACCESS_LEVELS,
+    CYCLES_FIX,
     ENERGY_COMPONENTS,
     GemmCosts,
     simulate_op_shapes_shared,
@@ -274,6 +276,10 @@ def _op_row(op: Op, costs: GemmCosts, inverse: np.ndarray,
     def total(x: np.ndarray) -> Any:
         return (x * weight).sum().item()
 
+    # Each step shape is within the counters (`hwsim.sim.engine`); their sum over up to 2**15
+    # decode steps need not be.
+    check_counter(float((costs.cycles.astype(np.float64) * weight).sum()),
+                  f"{op.stage}/{op.name}: cycles of all its steps", CYCLES_FIX)
     cyc = costs.cycles[inverse]
     first = costs.mappings.mapping(int(inverse[0]))
     pes = first.rows * first.cols
@@ -437,8 +443,11 @@ def simulate_ops(ops: Sequence[Op], hw: HardwareSpec, workload: str = "ops",
     rows: list[dict[str, Any]] = []
     step_cycles: dict[str, np.ndarray] = {}
     shared: dict[tuple, tuple[GemmCosts, np.ndarray]] = {}
+    cycles = 0.0
     for i, op in enumerate(gemms):
         row, cyc = _op_row(op, *simulate_op_shapes_shared(op, hw, shared), hw)
+        cycles += row["cycles"]
+        check_counter(cycles, "cycles of the whole workload", CYCLES_FIX)
         rows.append(row)
         prev = step_cycles.get(op.stage)
         step_cycles[op.stage] = cyc if prev is None else prev + cyc

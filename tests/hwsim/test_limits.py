@@ -155,3 +155,38 @@ def test_hardware_quantities_beyond_the_limits_are_refused(patch, message):
         hardware_from_dict(data, source="t.yaml")
     assert str(info.value).startswith("t.yaml: ") and message in str(info.value)
 
+
+def test_command_cycles_count_in_the_operator_check():
+    # command_cycles = 2**62 - 1 passed the operator check (which left it out) and the run
+    # reported a wrapped, negative total_cycles.
+    hw = with_overrides(load_hardware("bitmod"), {"command_cycles": SAFE_COUNT - 1})
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 64, "n": 64, "k": 128}],
+                            "weights": {"format": "int4"}}, source="w.yaml")
+    with pytest.raises(HwsimError, match=r"cycles of one operator: about .*command_cycles"):
+        simulate_workload(w, hw)
+
+
+def test_operators_within_the_counters_whose_sum_is_not_are_refused():
+    # Each GEMM's command is 1.5 * 2**61 cycles, within the counters; two of them are not.
+    hw = with_overrides(load_hardware("bitmod"), {"command_cycles": 3 * 2**60})
+    gemm = {"m": 64, "n": 64, "k": 128}
+    one = workload_from_dict({"gemms": [{"name": "g", **gemm}], "weights": {"format": "int4"}},
+                             source="w.yaml")
+    assert simulate_workload(one, hw).total_cycles > 3 * 2**60
+    two = workload_from_dict({"gemms": [{"name": "g", **gemm}, {"name": "h", **gemm}],
+                              "weights": {"format": "int4"}}, source="w.yaml")
+    with pytest.raises(HwsimError, match=r"^cycles of the whole workload: about 6.92e\+18"):
+        simulate_workload(two, hw)
+
+
+def test_an_operators_decode_steps_within_the_counters_whose_sum_is_not_are_refused():
+    from hwsim.sim import simulate_ops
+    from hwsim.workloads import operators
+
+    w = workload_from_dict({**BASE, "generate_tokens": 5}, source="w.yaml")
+    lm_head = [op for op in operators(w) if op.stage == "decode" and op.name == "lm_head"]
+    assert len(lm_head) == 1 and lm_head[0].count == 1 and lm_head[0].steps == 4
+    hw = with_overrides(load_hardware("bitmod"), {"command_cycles": 2**61})
+    with pytest.raises(HwsimError, match=r"^decode/lm_head: cycles of all its steps: about "
+                                         r"9.22e\+18"):
+        simulate_ops(lm_head, hw)
