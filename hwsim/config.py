@@ -44,10 +44,11 @@ __all__ = [
 
 
 def _number(x: float) -> str:
-    # Whole numbers in full (2**16 as 65,536, not 65536.0), others in short (1e+09).
+    # Whole numbers in full (2**16 as 65,536, not 65536.0), others as typed (100000.5, 1e+300:
+    # `:g` would show 100000.5 as 100000, which reads as within a limit of 100,000).
     if isinstance(x, int) or (x.is_integer() and abs(x) < 1e15):
         return f"{int(x):,}"
-    return f"{x:g}"
+    return repr(float(x))
 
 
 def check_at_most(limit: float, why: str, value: float) -> float:

@@ -124,6 +124,8 @@ def test_hardware_at_every_limit_still_reports_finite_figures():
     ({"clock_mhz": 1e9}, "clock_mhz: 1,000,000,000 is above the limit of 100,000 (100 GHz; "
                          "the clock is in MHz)"),
     ({"clock_mhz": 1e-300}, "clock_mhz: 1e-300 is below the limit of 0.001 (1 kHz"),
+    # Shown as given: in short (`:g`) it read "100000 is above the limit of 100,000".
+    ({"clock_mhz": 100000.5}, "clock_mhz: 100000.5 is above the limit of 100,000"),
     ({"array": {"rows": 2**62, "cols": 2}}, "array.rows: 4,611,686,018,427,387,904 is above "
                                             "the limit of 65,536"),
     ({"pe": {"kind": "bitmod", "lanes": 4, "energy_pj_per_cycle": 1e308, "area_um2": 1}},
