@@ -51,7 +51,9 @@ keys rejected) and the domain objects the mapper and simulator trust. Schema::
                                # these widths (FP16 activations, codes + 16 bits per group)
 
 Buffer energies are per access of ``port_bits`` (``read_pj``/``write_pj``) or per bit
-(``read_pj_per_bit``/``write_pj_per_bit``), not both. A buffer's area defaults to
+(``read_pj_per_bit``/``write_pj_per_bit``), not both. Every number has a range far beyond real
+designs (`hwsim.limits`: a clock of 1 kHz to 100 GHz, sizes up to 65,536, energies up to 1 uJ
+per event, ...), so a unit slip is refused and no figure overflows. A buffer's area defaults to
 ``kib x sram_mm2_per_kib`` (CACTI 28 nm: one 64 KiB bank is 0.238 mm^2).
 """
 
