@@ -21,6 +21,7 @@ from hwsim.workloads.checkpoints import Checkpoint, LinearWeight
 __all__ = [
     "LAYER_COLUMNS",
     "SUMMARY_COLUMNS",
+    "asked_group_size",
     "format_summary",
     "layer_fidelity",
     "resolve_formats",
@@ -30,9 +31,10 @@ LAYER_COLUMNS = ("layer", "role", "block", "out_features", "in_features", "param
                  "bits_per_weight", "size_bytes", "mse", "sqnr_db", "max_abs_error",
                  "type_histogram", "outlier_pair_rate")
 
-SUMMARY_COLUMNS = ("format", "layers", "linear_params", "bits_per_weight", "linear_bytes",
-                   "model_bytes", "compression", "mse", "sqnr_db_mean", "sqnr_db_min",
-                   "worst_layer", "max_abs_error", "type_histogram", "outlier_pair_rate")
+SUMMARY_COLUMNS = ("format", "group_size", "layers", "linear_params", "bits_per_weight",
+                   "linear_bytes", "model_bytes", "compression", "mse", "sqnr_db_mean",
+                   "sqnr_db_min", "worst_layer", "max_abs_error", "type_histogram",
+                   "outlier_pair_rate")
 
 
 def resolve_formats(formats: Sequence[str] | str) -> list[str]:
@@ -55,6 +57,18 @@ def resolve_formats(formats: Sequence[str] | str) -> list[str]:
 def _type_histogram(result: Any) -> str:
     """``"name:count ..."`` of the per-group type choice of a mixture, else ``""``."""
     return " ".join(f"{n}:{c}" for n, c in result.type_histogram().items())
+
+
+def asked_group_size(fmt: str, group_size: int | None) -> int | None:
+    """The group size a measurement of `fmt` asked for (summary.csv's and fidelity.csv's
+    ``group_size``), by the rule a workload's precision follows: the one given, else the
+    format's own; None for a plain cast (fp32/fp16/bf16) and for a scale per row or tensor
+    (ANT, OliVe, ternary by default). What a workload's weights must match to take the
+    measurement's figures (`hwsim sweep`'s ``fidelity:``, `hwsim tradeoff`)."""
+    f = get_format(fmt)
+    if f.scheme == "cast":
+        return None
+    return group_size if group_size is not None else f.group_size
 
 
 def _outlier_pair_rate(result: Any, params: int) -> float:
@@ -133,11 +147,14 @@ def _sum_histograms(hists: pd.Series) -> str:
     return " ".join(f"{n}:{c}" for n, c in total.items())
 
 
-def format_summary(layers: pd.DataFrame, checkpoint: Checkpoint | None = None) -> pd.DataFrame:
+def format_summary(layers: pd.DataFrame, checkpoint: Checkpoint | None = None,
+                   group_size: int | None = None) -> pd.DataFrame:
     """One row per format: effective bits, sizes and the error over all layers.
 
     Args:
         layers: the table from `layer_fidelity`.
+        group_size: the group size `layer_fidelity` was given (``group_size``: each format's
+            `asked_group_size`, empty where none).
         checkpoint: when given, ``model_bytes`` adds every tensor that is not a quantized
             linear weight (embeddings, norms, biases) at its stored size; otherwise it equals
             ``linear_bytes``.
@@ -170,7 +187,8 @@ def format_summary(layers: pd.DataFrame, checkpoint: Checkpoint | None = None) -
         pairs = g["params"] // 2
         rate = g["outlier_pair_rate"]
         rows.append({
-            "format": fmt, "layers": len(g), "linear_params": params,
+            "format": fmt, "group_size": asked_group_size(fmt, group_size),
+            "layers": len(g), "linear_params": params,
             "bits_per_weight": float((g["bits_per_weight"] * g["params"]).sum() / params),
             "linear_bytes": linear_bytes, "model_bytes": linear_bytes + other_bytes,
             "compression": compression,
@@ -181,4 +199,4 @@ def format_summary(layers: pd.DataFrame, checkpoint: Checkpoint | None = None) -
             "outlier_pair_rate": (float((rate * pairs).sum() / pairs.sum())
                                   if rate.notna().all() else float("nan")),
         })
-    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).astype({"group_size": "Int64"})

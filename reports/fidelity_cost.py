@@ -11,7 +11,7 @@ to "what it costs on the workload I care about", and both are named on the plot'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,9 @@ __all__ = [
     "COST_COLUMNS",
     "fidelity_axis",
     "format_costs",
+    "measured_group_sizes",
     "read_fidelity_dir",
+    "shown_group",
     "tradeoff_table",
 ]
 
@@ -75,7 +77,7 @@ def _runs(w: Any, hw: Any) -> str | None:
 
 def format_costs(workload: str | Path, formats: Sequence[str], *,
                  hardware: str | Sequence[str] | None = None,
-                 group_size: int | None = None) -> pd.DataFrame:
+                 group_size: int | Mapping[str, int | None] | None = None) -> pd.DataFrame:
     """Simulate a workload once per weight format and design that runs it.
 
     Args:
@@ -85,8 +87,10 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
             string): each format is costed on every one of them whose PE runs it (e.g.
             ``"bitmod,ant,olive,dint"``). Default: the workload's ``hardware``. A design that
             stores weights in a format of its own (the FP16 baseline) costs no other format.
-        group_size: weight group size (default: each format's own; row-scaled formats such as
-            ant4/olive4 get the model's hidden size, one scale per row of that length).
+        group_size: weight group size, for every format or per format (e.g.
+            `measured_group_sizes`: the fidelity's); None (or a format left out): the
+            format's own; row-scaled formats such as ant4/olive4 then get the model's hidden
+            size, one scale per row of that length.
 
     Returns:
         `COST_COLUMNS`, one row per (format, design) pair that ran, in format order then design
@@ -105,14 +109,15 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
     rows = []
     for name in formats:
         fmt = get_format(name)
+        group = group_size.get(name) if isinstance(group_size, Mapping) else group_size
         weights: dict[str, Any] = {"format": name}
         if "overrides" in given:
             weights["overrides"] = given["overrides"]
         note = ""
         if fmt.scheme == "cast":
             pass  # fp16/bf16/fp32: no groups
-        elif group_size is not None:
-            weights["group_size"] = group_size
+        elif group is not None:
+            weights["group_size"] = group
         elif fmt.scheme in _ROW_SCHEMES and fmt.group_size is None and base.model is not None:
             weights["group_size"] = base.model.hidden
             note = f"scale bits counted per {base.model.hidden} weights (one row of hidden)"
@@ -148,7 +153,69 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
     return pd.DataFrame(rows, columns=list(COST_COLUMNS))
 
 
-def _read_csv(path: Path, needed: Sequence[str]) -> pd.DataFrame:
+# What each numeric cell of the two tables may hold: (test, what it must be). The figures
+# feed Pareto fronts and cost joins, so a hand-edited or damaged cell is refused, naming it,
+# rather than dropped, read as text or plotted as a negative size.
+_Rule = tuple[Any, str]
+_COUNT: _Rule = (lambda x: np.isfinite(x) and x >= 1 and float(x).is_integer(),
+                 "a whole number >= 1")
+_GROUP: _Rule = (lambda x: np.isnan(x) or (x >= 1 and float(x).is_integer()),
+                 "empty or a whole number >= 1")
+_POSITIVE: _Rule = (lambda x: np.isfinite(x) and x > 0, "a finite number > 0")
+_NONNEG: _Rule = (lambda x: np.isfinite(x) and x >= 0, "a finite number >= 0")
+_SQNR: _Rule = (lambda x: not np.isnan(x) and x != -np.inf, "a number (inf: exact)")
+_FRACTION: _Rule = (lambda x: np.isnan(x) or 0 <= x <= 1, "empty or within 0..1")
+_COSINE: _Rule = (lambda x: np.isnan(x) or -1 <= x <= 1, "empty or within -1..1")
+_OPTIONAL_POSITIVE: _Rule = (lambda x: np.isnan(x) or (np.isfinite(x) and x > 0),
+                             "empty or a finite number > 0")
+_OPTIONAL_COUNT: _Rule = (lambda x: np.isnan(x) or (x >= 0 and float(x).is_integer()),
+                          "empty or a whole number >= 0")
+_SUMMARY_RULES: dict[str, _Rule] = {
+    "group_size": _GROUP, "layers": _COUNT, "linear_params": _COUNT,
+    "bits_per_weight": _POSITIVE, "linear_bytes": _POSITIVE, "model_bytes": _POSITIVE,
+    "compression": _POSITIVE, "mse": _NONNEG, "sqnr_db_mean": _SQNR, "sqnr_db_min": _SQNR,
+    "max_abs_error": _NONNEG, "outlier_pair_rate": _FRACTION,
+}
+_E2E_RULES: dict[str, _Rule] = {
+    "group_size": _GROUP, "n_texts": _OPTIONAL_COUNT, "tokens": _OPTIONAL_COUNT,
+    "cos_mean": _COSINE, "cos_min": _COSINE, "nn_top1_agreement": _FRACTION,
+    "nn_top5_overlap": _FRACTION, "ppl_reference": _OPTIONAL_POSITIVE,
+    "ppl": _OPTIONAL_POSITIVE, "ppl_ratio": _OPTIONAL_POSITIVE,
+}
+
+
+def _check_cells(df: pd.DataFrame, path: Path, rules: dict[str, _Rule],
+                 reference: str | None) -> pd.DataFrame:
+    """The table with its numeric columns as floats, its formats canonical and unique, or an
+    error naming the file, the CSV line, the format and the column."""
+    df = df.copy()
+    formats: dict[str, int] = {}
+    for i, raw in enumerate(df["format"]):
+        line = i + 2  # the header is line 1
+        name = str(raw).strip()
+        if name != reference:
+            try:
+                name = get_format(name).name
+            except HwsimError as exc:
+                raise HwsimError(f"{path}: line {line}: format: {exc}") from None
+        if name in formats:
+            raise HwsimError(f"{path}: lines {formats[name]} and {line}: format {name} twice "
+                             "(one row per format)")
+        formats[name] = line
+    df["format"] = list(formats)
+    for column, (ok, what) in rules.items():
+        values = pd.to_numeric(df[column], errors="coerce").astype(np.float64)
+        for i, (raw, x) in enumerate(zip(df[column], values, strict=True)):
+            given = not (isinstance(raw, float) and np.isnan(raw))
+            if (given and np.isnan(x)) or not ok(x):
+                raise HwsimError(f"{path}: line {i + 2} ({df['format'].iloc[i]}), column "
+                                 f"{column}: {raw!r} is not {what}")
+        df[column] = values
+    return df
+
+
+def _read_csv(path: Path, needed: Sequence[str], rules: dict[str, _Rule],
+              reference: str | None = None) -> pd.DataFrame:
     try:
         df = pd.read_csv(path)
     except FileNotFoundError:
@@ -158,28 +225,60 @@ def _read_csv(path: Path, needed: Sequence[str]) -> pd.DataFrame:
         raise HwsimError(f"{path}: not a readable CSV table ({exc})") from None
     missing = [c for c in needed if c not in df.columns]
     if missing:
+        older = " (an earlier hwsim's table: run the command again)" \
+            if missing == ["group_size"] else ""
         raise HwsimError(f"{path}: missing column(s) {', '.join(missing)}; expected a table "
-                         "written by hwsim quantize / hwsim fidelity")
+                         f"written by hwsim quantize / hwsim fidelity{older}")
     if df.empty:
         raise HwsimError(f"{path}: the table has no rows")
-    return df
+    return _check_cells(df, path, rules, reference)
+
+
+def shown_group(group: int | None) -> str:
+    """A measured group size in words: ``group size 128``, or ``no group`` (a cast, or a
+    scale per row or tensor)."""
+    return "no group" if group is None else f"group size {group}"
+
+
+def measured_group_sizes(summary: pd.DataFrame,
+                         e2e: pd.DataFrame | None = None) -> dict[str, int | None]:
+    """Per format of `read_fidelity_dir`'s tables, the group size it was measured at
+    (`hwsim.reports.fidelity.asked_group_size`: None for a cast or a scale per row)."""
+    out: dict[str, int | None] = {}
+    for table in (summary, e2e):
+        if table is not None:
+            for name, g in zip(table["format"], table["group_size"], strict=True):
+                out.setdefault(str(name), None if np.isnan(g) else int(g))
+    return out
 
 
 def read_fidelity_dir(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Read ``summary.csv`` (from ``hwsim quantize``) and, if present, ``fidelity.csv`` (from
     ``hwsim fidelity``) of an output folder.
 
+    Every numeric cell is checked (a finite size, a fraction within 0..1, ...), every format
+    named once, and a format in both tables must have been measured at one group size.
+
     Raises:
-        HwsimError: no summary, or a table without the expected columns.
+        HwsimError: no summary, a table without the expected columns, or a cell, format or
+            group size that breaks those rules, naming the file and line.
     """
     d = Path(folder)
     if d.exists() and not d.is_dir():
         raise HwsimError(f"{d}: a file, not the folder `hwsim quantize --out` wrote")
-    summary = _read_csv(d / "summary.csv", SUMMARY_COLUMNS)
+    summary = _read_csv(d / "summary.csv", SUMMARY_COLUMNS, _SUMMARY_RULES)
     e2e_path = d / "fidelity.csv"
-    e2e = _read_csv(e2e_path, E2E_COLUMNS) if e2e_path.exists() else None
+    e2e = (_read_csv(e2e_path, E2E_COLUMNS, _E2E_RULES, REFERENCE) if e2e_path.exists()
+           else None)
     if e2e is not None:  # the unquantized reference row has no format to cost
         e2e = e2e[e2e["format"] != REFERENCE].reset_index(drop=True)
+        layer = measured_group_sizes(summary)
+        for name, group in measured_group_sizes(e2e).items():
+            if name in layer and layer[name] != group:
+                raise HwsimError(
+                    f"{d}: {name} was measured at {shown_group(layer[name])} in summary.csv "
+                    f"and at {shown_group(group)} in fidelity.csv; run hwsim quantize and "
+                    "hwsim fidelity with the same --group-size")
     return summary, e2e
 
 

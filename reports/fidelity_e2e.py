@@ -28,6 +28,7 @@ import pandas as pd
 from hwsim.dtypes import get_format, quantize
 from hwsim.errors import HwsimError
 from hwsim.files import read_json
+from hwsim.reports.fidelity import asked_group_size
 from hwsim.workloads.checkpoints import Checkpoint, open_checkpoint
 
 __all__ = [
@@ -328,8 +329,8 @@ def end_to_end_fidelity(
                 on_format(i, len(names), name)
             _set_weights(m, name, group_size)
             row: dict[str, Any] = dict.fromkeys(E2E_COLUMNS, np.nan)
-            row.update(format=name, task=task, group_size=group_size, texts=texts_label,
-                       **counts)
+            row.update(format=name, task=task, group_size=asked_group_size(name, group_size),
+                       texts=texts_label, **counts)
             if task == "perplexity":
                 ppl, _ = _perplexity(m, windows)
                 row.update(ppl_reference=ppl_ref, ppl=ppl, ppl_ratio=ppl / ppl_ref)
@@ -338,4 +339,4 @@ def end_to_end_fidelity(
             rows.append(row)
     finally:
         _set_weights(m, None, None)
-    return pd.DataFrame(rows, columns=list(E2E_COLUMNS))
+    return pd.DataFrame(rows, columns=list(E2E_COLUMNS)).astype({"group_size": "Int64"})

@@ -117,3 +117,21 @@ def tiny_sweep(tmp_path, small_gemms) -> Path:
                  {"field": "weights.format", "values": ["int4", "bitmod4"]}],
         "objectives": ["latency_ms", "energy_uj"]}), encoding="utf-8")
     return sweep
+
+
+@pytest.fixture(scope="session")
+def summary_row() -> Callable[..., dict]:
+    """A row of `hwsim quantize`'s summary.csv for format ``fmt``, valid in every cell
+    (`hwsim.reports.fidelity_cost.read_fidelity_dir` checks them), with ``values`` set."""
+    from hwsim.reports.fidelity import SUMMARY_COLUMNS, asked_group_size
+
+    def row(fmt: str, **values: object) -> dict:
+        group = asked_group_size(fmt, None)
+        cells = {"format": fmt, "group_size": "" if group is None else group, "layers": 1,
+                 "linear_params": 1024, "bits_per_weight": 4.0, "linear_bytes": 512.0,
+                 "model_bytes": 512.0, "compression": 4.0, "mse": 1e-4, "sqnr_db_mean": 20.0,
+                 "sqnr_db_min": 18.0, "worst_layer": "l0", "max_abs_error": 0.1,
+                 "type_histogram": "", "outlier_pair_rate": float("nan")}
+        return {c: cells[c] for c in SUMMARY_COLUMNS} | values
+
+    return row

@@ -114,7 +114,7 @@ def quantize(
             progress.update(task, completed=i, total=total, description=lin.name)
 
         table = layer_fidelity(ckpt, names, group_size=group_size, layers=wanted, on_layer=tick)
-    summary = format_summary(table, ckpt)
+    summary = format_summary(table, ckpt, group_size)
     summary.insert(1, "checkpoint", _label(ckpt))  # `tradeoff` names the fidelity model
     hist_layer = histogram_layer or str(summary.iloc[0]["worst_layer"])
     files = {
@@ -295,8 +295,9 @@ def tradeoff(
         "format is costed on every one whose PE runs it, e.g. bitmod,ant,olive,dint "
         "(default: the workload's)."),
     group_size: int | None = typer.Option(None, "--group-size", "-g",
-                                          help="Weight group size for the cost model "
-                                          "(default: each format's own)."),
+                                          help="Weight group size for the cost model: each "
+                                          "format is costed at the one it was measured at "
+                                          "(summary.csv's group_size); another is refused."),
     x_axis: str | None = typer.Option(None, "--x", help="Cost axis of the Pareto plot: "
                                       "energy, latency (both need --workload) or bits "
                                       "(default: energy with a workload, else bits)."),
@@ -310,11 +311,14 @@ def tradeoff(
     Pareto plot."""
     from rich.console import Console
 
+    from hwsim.dtypes import get_format
     from hwsim.errors import HwsimError
     from hwsim.reports.fidelity_cost import (
         fidelity_axis,
         format_costs,
+        measured_group_sizes,
         read_fidelity_dir,
+        shown_group,
         tradeoff_table,
     )
     from hwsim.reports.fidelity_output import write_outputs
@@ -337,9 +341,18 @@ def tradeoff(
     summary, e2e = read_fidelity_dir(folder)
     formats = list(dict.fromkeys([*summary["format"], *(e2e["format"] if e2e is not None
                                                         else [])]))
+    measured = measured_group_sizes(summary, e2e)
+    if group_size is not None:  # the cost at another group than the fidelity's is no pair
+        other = {f: g for f, g in measured.items()
+                 if g != group_size and get_format(f).scheme != "cast"}
+        if other:
+            f, g = next(iter(other.items()))
+            raise HwsimError(f"--group-size {group_size}: {folder} measured {f} at "
+                             f"{shown_group(g)}; each format is costed at the group size it "
+                             "was measured at (leave --group-size out)")
     costs = None
     if workload is not None:
-        costs = format_costs(workload, formats, hardware=hardware, group_size=group_size)
+        costs = format_costs(workload, formats, hardware=hardware, group_size=measured)
     table = tradeoff_table(summary, e2e, costs)
     y, y_label, higher = fidelity_axis(table)
     _check_plottable(table, _TRADEOFF_AXES[x_axis][0], y, x_axis, folder, costs)

@@ -27,7 +27,8 @@ from hwsim.hw import hardware_fields, hardware_from_dict, hardware_to_dict, load
 from hwsim.hw import with_overrides as hw_overrides
 from hwsim.hw.area import area_mm2
 from hwsim.hw.spec import exclusive_overrides
-from hwsim.reports.fidelity_cost import read_fidelity_dir
+from hwsim.reports.fidelity import asked_group_size
+from hwsim.reports.fidelity_cost import measured_group_sizes, read_fidelity_dir, shown_group
 from hwsim.sim import simulate_workload, unmodelled_figures
 from hwsim.sim.serving import simulate_serving
 from hwsim.sweep.evaluator import Evaluator
@@ -252,12 +253,16 @@ def _resolve_fidelity(entry: Any, folder: Path, where: str) -> dict[str, Any]:
     summary, e2e = read_fidelity_dir(path)
     table = summary if e2e is None else summary.merge(e2e, on="format", how="left",
                                                       suffixes=("", "_e2e"))
+    groups = measured_group_sizes(summary, e2e)
     rows: dict[str, Any] = {}
     for record in table.to_dict("records"):
-        rows[str(record["format"])] = {
-            metric: float(record[column]) for column, metric in _FIDELITY_COLUMNS.items()
-            if column in record and record[column] is not None
-            and isinstance(record[column], int | float) and math.isfinite(record[column])
+        name = str(record["format"])
+        rows[name] = {
+            "group_size": groups[name],
+            # Cells are checked by `read_fidelity_dir`: empty ones are metrics of another task.
+            "metrics": {metric: float(record[column])
+                        for column, metric in _FIDELITY_COLUMNS.items()
+                        if column in record and math.isfinite(record[column])},
         }
     return {"folder": entry, "formats": rows}  # as written: relative to the sweep file
 
@@ -314,17 +319,28 @@ def _fidelity_row(table: dict[str, Any], workload: dict[str, Any]) -> dict[str, 
     """The fidelity metrics of the point's default weight format (part of its key: new
     measurements make new points)."""
 
-    name = (workload.get("weights") or {}).get("format")
+    weights = workload.get("weights") or {}
+    name = weights.get("format")
     if name is None:
         return {"error": "fidelity: the workload's weights give a width, not a format"}
     try:
         name = get_format(name).name
+        group = asked_group_size(name, weights.get("group_size"))
     except HwsimError:
         return {"metrics": {}}  # an unknown format fails in the simulation with its own message
-    if name not in table["formats"]:
+    measured = table["formats"].get(name)
+    if measured is None:
         return {"error": f"fidelity: no row for weight format {name} in {table['folder']} "
                          f"(formats: {', '.join(table['formats'])})"}
-    return {"metrics": table["formats"][name]}
+    if measured["group_size"] != group:  # another quantization: its figures are not this one's
+        return {"error": f"fidelity: {table['folder']} measured {name} at "
+                         f"{shown_group(measured['group_size'])}, the point's weights are at "
+                         f"{shown_group(group)} (run hwsim quantize with --group-size "
+                         f"{group} into another folder)" if group is not None else
+                         f"fidelity: {table['folder']} measured {name} at "
+                         f"{shown_group(measured['group_size'])}, the point's weights have "
+                         "no group"}
+    return {"metrics": measured["metrics"]}
 
 
 # The code a point's numbers come from. Its hash is part of every key, so a changed cost model

@@ -146,18 +146,13 @@ def test_dtypes_compare_keeps_every_number(monkeypatch, capsys, tmp_path, width)
 
 
 @pytest.fixture(scope="module")
-def quantize_folder(tmp_path_factory) -> Path:
-    import numpy as np
+def quantize_folder(tmp_path_factory, summary_row) -> Path:
     import pandas as pd
-
-    from hwsim.reports.fidelity import SUMMARY_COLUMNS
 
     q = tmp_path_factory.mktemp("q")
     rows = {"int4": (4.125, 17.94), "bitmod4": (4.141, 20.05), "int8": (8.125, 38.08)}
-    table = pd.DataFrame([dict.fromkeys(SUMMARY_COLUMNS, 0) | {
-        "format": f, "bits_per_weight": b, "sqnr_db_mean": d, "model_bytes": b * 1e6 / 8,
-        "worst_layer": "l0", "type_histogram": "", "outlier_pair_rate": np.nan}
-        for f, (b, d) in rows.items()])
+    table = pd.DataFrame([summary_row(f, bits_per_weight=b, sqnr_db_mean=d,
+                                      model_bytes=b * 1e6 / 8) for f, (b, d) in rows.items()])
     table.to_csv(q / "summary.csv", index=False)
     return q
 

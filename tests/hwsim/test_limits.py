@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwsim.errors import HwsimError
 from hwsim import limits
+from hwsim.errors import HwsimError
 from hwsim.hw import hardware_from_dict, load_hardware, with_overrides
 from hwsim.limits import MAX_BLOCKS, MAX_DECODE_STEPS, MAX_TOKENS, SAFE_COUNT
 from hwsim.sim import simulate_workload

@@ -142,8 +142,10 @@ def test_tradeoff_with_and_without_a_workload(quantized, tmp_path):
     _bad(["tradeoff", str(out), "--workload", str(wl), "-H", "fp16", "--out",
           str(tmp_path / "c")], "no format has a figure to plot on --x energy (int4: not "
          "costed: fp16 stores its own weight format; bitmod4: not costed", tmp_path / "c")
-    _bad(["tradeoff", str(out), "--workload", str(wl), "-g", "100000", "--x", "latency",
-          "--out", str(tmp_path / "c")], "larger than the reduction dimension", tmp_path / "c")
+    # A cost at another group size than the one measured pairs two different quantizations.
+    _bad(["tradeoff", str(out), "--workload", str(wl), "-g", "32", "--x", "latency",
+          "--out", str(tmp_path / "c")], f"--group-size 32: {out} measured int4 at group size "
+         "128; each format is costed at the group size it was measured at", tmp_path / "c")
 
 
 def test_tradeoff_pairs_formats_with_designs_and_names_both_models(ckpt_dir, quantized,

@@ -184,7 +184,7 @@ def test_unsupported_model_for_end_to_end(tiny_lm, tmp_path):
         end_to_end_fidelity(folder / "model.safetensors", ["int8"], texts=folder / "text.txt")
 
 
-def test_fidelity_cli_writes_the_table_or_nothing(tiny_lm, tmp_path):
+def test_fidelity_cli_writes_the_table_or_nothing(tiny_lm, tmp_path, summary_row):
     import pandas as pd
     from typer.testing import CliRunner
 
@@ -201,11 +201,9 @@ def test_fidelity_cli_writes_the_table_or_nothing(tiny_lm, tmp_path):
     assert "perplexity" in r.output and "float" in r.output
     assert (out / "fidelity.png").read_bytes().startswith(b"\x89PNG")
     # `tradeoff` costs formats: the reference row is read past, not costed.
-    from hwsim.reports.fidelity import SUMMARY_COLUMNS
     from hwsim.reports.fidelity_cost import read_fidelity_dir
 
-    pd.DataFrame([dict.fromkeys(SUMMARY_COLUMNS, 0) | {"format": "int8"}]).to_csv(
-        out / "summary.csv", index=False)
+    pd.DataFrame([summary_row("int8")]).to_csv(out / "summary.csv", index=False)
     assert list(read_fidelity_dir(out)[1]["format"]) == ["int8", "int4"]
     empty = tmp_path / "empty.txt"
     empty.write_text("")

@@ -116,17 +116,13 @@ def test_roofline_report(monkeypatch, capsys, tmp_path):
     check_page(tmp_path / "r", plots=1)
 
 
-def test_tradeoff_report(monkeypatch, capsys, tmp_path):
-    from hwsim.reports.fidelity import SUMMARY_COLUMNS
-
+def test_tradeoff_report(monkeypatch, capsys, tmp_path, summary_row):
     q = tmp_path / "q"
     q.mkdir()
     # A quantize summary: only the columns tradeoff reads matter; SQNR rises with the bits.
     rows = {"int4": (4.125, 17.9), "bitmod4": (4.141, 20.0), "int8": (8.125, 38.1)}
-    table = pd.DataFrame([dict.fromkeys(SUMMARY_COLUMNS, 0) | {
-        "format": f, "bits_per_weight": b, "sqnr_db_mean": d, "model_bytes": b * 1e6 / 8,
-        "worst_layer": "l0", "type_histogram": "", "outlier_pair_rate": np.nan}
-        for f, (b, d) in rows.items()])
+    table = pd.DataFrame([summary_row(f, bits_per_weight=b, sqnr_db_mean=d,
+                                      model_bytes=b * 1e6 / 8) for f, (b, d) in rows.items()])
     table.insert(1, "checkpoint", "tiny")
     table.to_csv(q / "summary.csv", index=False)
     wl = tmp_path / "w.yaml"

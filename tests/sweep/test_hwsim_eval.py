@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -211,21 +212,16 @@ def test_bundled_examples_are_valid(name):
     assert planner.point(tuple(0 for _ in planner.space.dims)).key
 
 
-def test_fidelity_numbers_join_by_weight_format(tmp_path):
-    from hwsim.reports.fidelity import SUMMARY_COLUMNS
+def test_fidelity_numbers_join_by_weight_format(tmp_path, summary_row):
+    import pandas as pd
 
     folder = tmp_path / "quantized"
     folder.mkdir()
     # A summary as `hwsim quantize` writes it; the test picks the numbers.
     rows = {"int4": {"sqnr_db_mean": 20.5, "sqnr_db_min": 12.0, "mse": 3e-4},
             "bitmod4": {"sqnr_db_mean": 23.0, "sqnr_db_min": 15.5, "mse": 1e-4}}
-    lines = [",".join(SUMMARY_COLUMNS)]
-    for fmt, values in rows.items():
-        cells = dict.fromkeys(SUMMARY_COLUMNS, "1") | {"format": fmt, "worst_layer": "q",
-                                                   "type_histogram": "x"}
-        cells |= {k: repr(v) for k, v in values.items()}
-        lines.append(",".join(cells[c] for c in SUMMARY_COLUMNS))
-    (folder / "summary.csv").write_text("\n".join(lines) + "\n")
+    pd.DataFrame([summary_row(f, **v) for f, v in rows.items()]).to_csv(
+        folder / "summary.csv", index=False)
     sweep = spec([{"field": "weights.format", "values": ["INT4", "bitmod4", "bitmod3"]}],
                  objectives=["decode_ms_per_token", "sqnr_db_mean"], fidelity="quantized")
     sweep = dataclasses.replace(sweep, folder=tmp_path)
@@ -238,6 +234,29 @@ def test_fidelity_numbers_join_by_weight_format(tmp_path):
     assert by_format.loc["bitmod3", "error"] == (
         "fidelity: no row for weight format bitmod3 in quantized "
         "(formats: int4, bitmod4)")
+
+
+def test_fidelity_numbers_join_by_group_size_too(tmp_path, summary_row):
+    # Measured at group 128 (int4's own): every group size of the axis took those figures,
+    # and the Pareto front called group 1024 "as accurate, cheaper".
+    import pandas as pd
+
+    folder = tmp_path / "quantized"
+    folder.mkdir()
+    pd.DataFrame([summary_row("int4", sqnr_db_mean=17.9)]).to_csv(folder / "summary.csv",
+                                                                  index=False)
+    sweep = spec([{"field": "weights.format", "values": ["int4"]},
+                  {"field": "weights.group_size", "values": [32, 128]}],
+                 objectives=["decode_ms_per_token", "sqnr_db_mean"], fidelity="quantized")
+    sweep = dataclasses.replace(sweep, folder=tmp_path)
+    run_sweep(sweep, tmp_path / "out", workers=1)
+    _, table = load_results(tmp_path / "out")
+    by_group = table.set_index("weights.group_size")
+    assert by_group.loc[128, "sqnr_db_mean"] == 17.9
+    assert np.isnan(by_group.loc[32, "sqnr_db_mean"])
+    assert by_group.loc[32, "error"] == (
+        "fidelity: quantized measured int4 at group size 128, the point's weights are at "
+        "group size 32 (run hwsim quantize with --group-size 32 into another folder)")
 
 
 @pytest.mark.parametrize(("hardware", "message"), [

@@ -1,0 +1,98 @@
+"""`read_fidelity_dir`: the quantize/fidelity tables a sweep or `tradeoff` joins with costs are
+refused, naming the file, line and column, when a cell, a format or a group size is wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hwsim.errors import HwsimError
+from hwsim.reports.fidelity_cost import format_costs, measured_group_sizes, read_fidelity_dir
+from hwsim.reports.fidelity_e2e import E2E_COLUMNS
+
+
+def _e2e_row(fmt: str, **values: object) -> dict:
+    cells = dict.fromkeys(E2E_COLUMNS, "") | {"format": fmt, "task": "embedding",
+                                              "texts": "t.txt", "n_texts": 8, "cos_mean": 0.9,
+                                              "cos_min": 0.8, "nn_top1_agreement": 1.0,
+                                              "nn_top5_overlap": 0.9}
+    return cells | values
+
+
+def _folder(tmp_path, summary: list[dict], e2e: list[dict] | None = None):
+    pd.DataFrame(summary).to_csv(tmp_path / "summary.csv", index=False)
+    if e2e is not None:
+        pd.DataFrame(e2e).to_csv(tmp_path / "fidelity.csv", index=False)
+    return tmp_path
+
+
+def test_a_valid_folder_reads_with_its_group_sizes(tmp_path, summary_row):
+    folder = _folder(tmp_path, [summary_row("int4"), summary_row("ant4"), summary_row("fp16")],
+                     [_e2e_row("float"), _e2e_row("int4", group_size=128)])
+    summary, e2e = read_fidelity_dir(folder)
+    assert list(e2e["format"]) == ["int4"]  # the reference row is read past
+    assert measured_group_sizes(summary, e2e) == {"int4": 128, "ant4": None, "fp16": None}
+    assert summary["sqnr_db_mean"].dtype == np.float64
+
+
+@pytest.mark.parametrize("patch, message", [
+    # A text cell made pandas read the column as text, and the sweep dropped the metric.
+    ({"sqnr_db_mean": "abc"}, "line 2 (int4), column sqnr_db_mean: 'abc' is not a number"),
+    ({"sqnr_db_mean": float("nan")}, "line 2 (int4), column sqnr_db_mean: nan is not a number"),
+    ({"bits_per_weight": -4}, "line 2 (int4), column bits_per_weight: -4.0 is not a finite "
+                              "number > 0"),
+    ({"model_bytes": float("inf")}, "column model_bytes: inf is not a finite number > 0"),
+    ({"layers": 1.5}, "column layers: 1.5 is not a whole number >= 1"),
+    ({"group_size": 0}, "column group_size: 0 is not empty or a whole number >= 1"),
+    ({"outlier_pair_rate": 2.0}, "column outlier_pair_rate: 2.0 is not empty or within 0..1"),
+    ({"format": "foo"}, "line 2: format: unknown format 'foo'"),
+])
+def test_a_bad_summary_cell_is_named(tmp_path, summary_row, patch, message):
+    folder = _folder(tmp_path, [summary_row("int4") | patch, summary_row("bitmod4")])
+    with pytest.raises(HwsimError) as info:
+        read_fidelity_dir(folder)
+    assert str(info.value).startswith(f"{folder / 'summary.csv'}: ")
+    assert message in str(info.value)
+
+
+def test_a_format_twice_is_refused(tmp_path, summary_row):
+    # The last row silently won.
+    folder = _folder(tmp_path, [summary_row("int4"), summary_row("INT4", sqnr_db_mean=1.0)])
+    with pytest.raises(HwsimError, match=r"summary.csv: lines 2 and 3: format int4 twice"):
+        read_fidelity_dir(folder)
+
+
+def test_a_bad_fidelity_cell_is_named(tmp_path, summary_row):
+    folder = _folder(tmp_path, [summary_row("int4")],
+                     [_e2e_row("float"), _e2e_row("int4", group_size=128, cos_mean="x")])
+    with pytest.raises(HwsimError, match=r"fidelity.csv: line 3 \(int4\), column cos_mean: "
+                                         r"'x' is not empty or within -1..1"):
+        read_fidelity_dir(folder)
+
+
+def test_a_format_measured_at_two_group_sizes_is_refused(tmp_path, summary_row):
+    folder = _folder(tmp_path, [summary_row("int4")],
+                     [_e2e_row("float"), _e2e_row("int4", group_size=32)])
+    with pytest.raises(HwsimError, match=r"int4 was measured at group size 128 in summary.csv "
+                                         r"and at group size 32 in fidelity.csv"):
+        read_fidelity_dir(folder)
+
+
+def test_a_table_without_group_sizes_asks_for_a_rerun(tmp_path, summary_row):
+    row = summary_row("int4")
+    del row["group_size"]
+    folder = _folder(tmp_path, [row])
+    with pytest.raises(HwsimError, match=r"missing column\(s\) group_size; .* \(an earlier "
+                                         r"hwsim's table: run the command again\)"):
+        read_fidelity_dir(folder)
+
+
+def test_costs_take_each_formats_measured_group_size():
+    costs = format_costs("llama-2-7b-generative", ["int4", "bitmod4"], hardware="bitmod",
+                         group_size={"int4": 32, "bitmod4": None})
+    bits = dict(zip(costs["format"], costs["weight_bits"], strict=True))
+    # int4 at group 32: a 16-bit scale per 32 weights; bitmod4 at its own 128.
+    default = format_costs("llama-2-7b-generative", ["int4"], hardware="bitmod")
+    assert bits["int4"] > default["weight_bits"].iloc[0]
+    assert bits["bitmod4"] < bits["int4"]
