@@ -31,7 +31,9 @@ __all__ = [
     "comparison_table",
     "comparison_text_table",
     "design_metrics",
+    "earlier_run_files",
     "json_safe",
+    "remove_stale_run_files",
     "run_summary",
     "summary_table",
     "summary_text_table",
@@ -436,10 +438,11 @@ def _write(results: Sequence[RunResult], out: Path, base: int,
            vector: Sequence[dict[str, Any]] | None) -> list[Path]:
     written = []
     summary = out / "summary.json"
-    earlier = _figures_of_earlier_run(summary)
+    earlier = earlier_run_files(out)
     stems = _FIGURE_STEMS if len(results) > 1 else _FIGURE_STEMS[:2]  # comparison: designs
     body = run_summary(results, base, weights, vector)
     body["figures"] = [f"{stem}.{fmt}" for stem in stems for fmt in formats]
+    body["files"] = ["summary.json", "layers.csv", "report.html", *body["figures"]]
     summary.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n",
                        encoding="utf-8")
     written.append(summary)
@@ -455,25 +458,37 @@ def _write(results: Sequence[RunResult], out: Path, base: int,
         figures.append(comparison_figure(results, base, name, weights))
     for stem, fig in zip(stems, figures, strict=True):
         written += save_figure(fig, out / stem, formats)
-    # A figure an earlier run into this folder wrote and this one does not (another
-    # --figure-format, no --compare now) would sit beside these results as if it were theirs.
-    for stale in set(earlier) - set(body["figures"]):
-        (out / stale).unlink(missing_ok=True)
+    remove_stale_run_files(out, earlier, body["files"])
     return written
 
 
 _FIGURE_STEMS = ("latency_breakdown", "energy_breakdown", "comparison")
+# Every file `hwsim run` may write into its folder: a workload's (above) or a served trace's
+# (`hwsim.reports.serving_report`).
+_RUN_FILES = ("summary.json", "layers.csv", "report.html", "requests.csv", "steps.csv")
+_RUN_FIGURE_STEMS = (*_FIGURE_STEMS, "serving")
 
 
-def _figures_of_earlier_run(summary: Path) -> list[str]:
-    """The figures an earlier `hwsim run` into this folder listed in its ``summary.json``
-    (none without one): only those are ours to remove, never a file of the user's."""
+def earlier_run_files(out: Path) -> list[str]:
+    """The files an earlier `hwsim run` into `out` listed in its ``summary.json`` (``files``;
+    ``figures`` from before it listed them all; none without one). Only those, and only names
+    `hwsim run` writes, are ever removed: never a file of the user's."""
     try:
-        earlier = json.loads(summary.read_text(encoding="utf-8"))
+        earlier = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    names = earlier.get("figures") if isinstance(earlier, dict) else None
+    names = (earlier.get("files", earlier.get("figures")) if isinstance(earlier, dict)
+             else None)
     if not isinstance(names, list):
         return []
     return [n for n in names if isinstance(n, str) and Path(n).name == n
-            and Path(n).stem in _FIGURE_STEMS and Path(n).suffix[1:] in FIGURE_FORMATS]
+            and (n in _RUN_FILES or (Path(n).stem in _RUN_FIGURE_STEMS
+                                     and Path(n).suffix[1:] in FIGURE_FORMATS))]
+
+
+def remove_stale_run_files(out: Path, earlier: Sequence[str], now: Sequence[str]) -> None:
+    """Remove what an earlier run into `out` wrote (`earlier_run_files`) and this one did not
+    (`now`): another --figure-format, no --compare now, a served trace after a workload's
+    layers or the other way round would leave files beside these results as if theirs."""
+    for stale in sorted(set(earlier) - set(now)):
+        (out / stale).unlink(missing_ok=True)

@@ -126,3 +126,25 @@ def test_bad_trace_is_one_line_exit_2(run_cli, served, tmp_path, command, rows, 
     assert message in cap.err
     assert len(cap.err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_a_run_into_a_folder_leaves_no_file_of_an_earlier_run_of_another_kind(run_cli, served,
+                                                                               tmp_path):
+    # A served trace's files stayed beside a later workload's (and the other way round) as if
+    # they were its results; a file of the user's is never touched.
+    out = tmp_path / "o"
+    batch = tmp_path / "g.yaml"
+    batch.write_text("gemms: [{name: g, m: 64, n: 96, k: 256}]\n"
+                     "weights: {format: int4, group_size: 128}\nhardware: bitmod\n")
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    served_files = {"summary.json", "requests.csv", "steps.csv", "serving.png", "notes.txt"}
+    batch_files = {"summary.json", "layers.csv", "report.html", "latency_breakdown.png",
+                   "energy_breakdown.png", "notes.txt"}
+    for workload, files in ((served, served_files), (batch, batch_files),
+                            (served, served_files)):
+        code, cap = run_cli("run", str(workload), "--out", str(out))
+        assert code == 0, cap.err
+        assert {p.name for p in out.iterdir()} == files
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["files"] == ["summary.json", "requests.csv", "steps.csv", "serving.png"]
