@@ -234,9 +234,24 @@ def summary_table(results: Sequence[RunResult]) -> pd.DataFrame:
 
 
 def unmodelled_notes(results: Sequence[RunResult]) -> list[str]:
-    """One line per design without an energy or area model (a measured FPGA build)."""
-    return [f"{r.hardware.name}: {' and '.join(r.unmodelled)} not modelled (shown as -, "
-            "not 0; a measured FPGA build has latency only)" for r in results if r.unmodelled]
+    """One line per design without an energy or area model (a measured FPGA build), and one
+    per design whose energy is modelled but whose description gives a memory level no
+    access energy, so that level's traffic is in the energy at 0 pJ: said, not silent."""
+    notes = [f"{r.hardware.name}: {' and '.join(r.unmodelled)} not modelled (shown as -, "
+             "not 0; a measured FPGA build has latency only)" for r in results if r.unmodelled]
+    for r in results:
+        if "energy" in r.unmodelled:
+            continue
+        hw = r.hardware
+        free = [f"buffers.{b}" for b in ("weight", "activation", "output")
+                if not (getattr(hw.buffers, b).read_energy_pj_per_bit
+                        or getattr(hw.buffers, b).write_energy_pj_per_bit)]
+        if not hw.dram.energy_pj_per_bit:
+            free.append("dram")
+        if free:
+            notes.append(f"{hw.name}: {', '.join(free)} given no access energy (read_pj/"
+                         "write_pj, energy_pj_per_bit): their traffic costs 0 pJ in the energy")
+    return notes
 
 
 def comparison_table(results: Sequence[RunResult], baseline: int = 0) -> pd.DataFrame:

@@ -295,3 +295,25 @@ def test_vector_operators_time_follows_the_hardware_that_ran(run_cli, tmp_path):
         expected = analyze(ops, machine_from_hardware(hw))["time_s"].sum()
         assert vector["roofline_time_s"] == pytest.approx(expected)
     assert runs[8]["roofline_time_s"] > runs[32]["roofline_time_s"]
+
+
+def test_a_memory_level_without_access_energy_is_said_to_cost_nothing(run_cli, tmp_path,
+                                                                      gemm_file):
+    # Buffers without read_pj/write_pj ran at 0 pJ per access without a word, beside a
+    # modelled PE energy; the FPGA builds (nothing modelled) keep their own note alone.
+    data = hardware_to_dict(load_hardware("bitmod"))
+    for b in ("weight", "activation"):
+        for key in ("read_pj", "write_pj", "read_pj_per_bit", "write_pj_per_bit"):
+            data["buffers"][b].pop(key, None)
+    data["dram"]["energy_pj_per_bit"] = 0
+    hw = tmp_path / "free.yaml"
+    hw.write_text(yaml.safe_dump(data), encoding="utf-8")
+    code, cap = run_cli("run", str(gemm_file), "--hardware", str(hw), "--out",
+                        str(tmp_path / "o"))
+    assert code == 0, cap.err
+    note = ("bitmod: buffers.weight, buffers.activation, dram given no access energy (read_pj/"
+            "write_pj, energy_pj_per_bit): their traffic costs 0 pJ in the energy")
+    assert note in " ".join(cap.out.split())
+    assert note in (tmp_path / "o" / "report.html").read_text()
+    code, cap = run_cli("run", str(gemm_file), "--out", str(tmp_path / "p"))
+    assert code == 0 and "access energy" not in cap.out
