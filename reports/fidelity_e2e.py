@@ -261,6 +261,24 @@ def _perplexity(m: _Model, windows: Sequence[Any]) -> tuple[float, int]:
     return math.exp(nll / count), count
 
 
+def _check_reference(ckpt: Checkpoint, values: np.ndarray, what: str) -> None:
+    """Refuse an unquantized model whose output is not finite: every comparison with it would
+    be NaN (and its plot's axis undefined). Names the checkpoint's non-finite tensors, the
+    likely cause, read only now that something is wrong."""
+    if np.isfinite(values).all():
+        return
+    bad = []
+    for name in ckpt.tensors:
+        data = ckpt.read(name)
+        if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
+            bad.append(name)
+    cause = (f"tensors holding NaN or inf: {', '.join(bad[:5])}"
+             + (f" and {len(bad) - 5} more" if len(bad) > 5 else "") if bad
+             else "no tensor holds NaN or inf: the model overflows float32")
+    raise HwsimError(f"{ckpt.path}: the unquantized model's {what} not finite ({cause}); "
+                     "nothing to compare the formats with")
+
+
 def end_to_end_fidelity(
     checkpoint: str | Path | Checkpoint,
     formats: Sequence[str],
@@ -314,9 +332,11 @@ def end_to_end_fidelity(
             windows = _token_windows(m, text_list[0])
             ppl_ref, tokens = _perplexity(m, windows)
             counts = {"n_texts": 1, "tokens": tokens}
+            _check_reference(ckpt, np.asarray([ppl_ref]), "perplexity is")
         else:
             ref = _embed(m, text_list)
             counts = {"n_texts": len(text_list)}
+            _check_reference(ckpt, ref, "embeddings are")
         reference: dict[str, Any] = dict.fromkeys(E2E_COLUMNS, np.nan)
         reference.update(format=REFERENCE, task=task, texts=texts_label, **counts)
         if task == "perplexity":

@@ -229,3 +229,26 @@ def test_a_checkpoint_whose_weights_are_all_missing_is_refused(tiny_lm, tmp_path
     with pytest.raises(HwsimError, match=r"15 of 15 linear weights are not in the checkpoint's "
                                          r"files .* initialise them at random"):
         end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")
+
+
+def test_a_reference_model_with_nan_outputs_names_the_tensor(tiny_lm, tmp_path):
+    # A NaN in a norm's weight (not a linear weight, so no quantizer saw it) made every metric
+    # NaN and the plot fail with matplotlib's traceback.
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    folder = tmp_path / "nan"
+    shutil.copytree(tiny_lm, folder)
+    damaged = None
+    for path in folder.glob("*.safetensors"):
+        tensors = load_file(path)
+        name = next(k for k in tensors if "norm" in k and k.endswith("weight"))
+        tensors[name] = tensors[name].copy()
+        tensors[name][0] = np.nan
+        damaged = name
+        save_file(tensors, path, metadata={"format": "pt"})
+    assert damaged is not None
+    with pytest.raises(HwsimError, match=rf"the unquantized model's perplexity is not finite "
+                                         rf"\(tensors holding NaN or inf: {damaged}\)"):
+        end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")
