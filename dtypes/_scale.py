@@ -89,5 +89,8 @@ def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np
     else:
         raise HwsimError(f"unknown scale format {fmt!r}; allowed: {sorted(SCALE_BITS)}")
     if not np.all(np.isfinite(stored)):
-        raise HwsimError(f"{what} overflows its storage format {fmt}; use scale_format='fp32'")
+        # The format is part of the definition (hardware stores its scales so); the Python
+        # API can store them wider, the CLI's formats cannot.
+        raise HwsimError(f"{what} overflows its storage format {fmt} (the weights are too "
+                         "large for it; `quantize(..., scale_format='fp32')` keeps them)")
     return stored

@@ -24,6 +24,7 @@ __all__ = [
     "asked_group_size",
     "format_summary",
     "layer_fidelity",
+    "quantize_layer",
     "resolve_formats",
 ]
 
@@ -69,6 +70,19 @@ def asked_group_size(fmt: str, group_size: int | None) -> int | None:
     if f.scheme == "cast":
         return None
     return group_size if group_size is not None else f.group_size
+
+
+def quantize_layer(checkpoint: Checkpoint, tensor: str, w: Any, fmt: str,
+                   group_size: int | None) -> Any:
+    """`quantize` of one checkpoint tensor; its refusals (a NaN, a scale its format cannot
+    store, a group beyond the limits) name the checkpoint and the tensor."""
+    try:
+        return quantize(w, fmt, group_size=group_size, name=tensor)
+    except HwsimError as exc:
+        msg = str(exc)
+        if not msg.startswith(tensor):  # a refusal about the format (its scales, a limit)
+            msg = f"{tensor}: {msg if msg.startswith(fmt) else f'{fmt}: {msg}'}"
+        raise HwsimError(f"{checkpoint.path}: {msg}") from None
 
 
 def _outlier_pair_rate(result: Any, params: int) -> float:
@@ -122,7 +136,8 @@ def layer_fidelity(
             on_layer(i, len(todo), lin)
         w = checkpoint.read(lin.tensor)
         for fmt in names:
-            r = quantize(w, fmt, group_size=None if fmt in casts else group_size)
+            r = quantize_layer(checkpoint, lin.tensor, w, fmt,
+                               None if fmt in casts else group_size)
             bpw = float(r.bits_per_weight)
             rows.append({
                 "layer": lin.name, "role": lin.role, "block": lin.block,

@@ -28,7 +28,7 @@ import pandas as pd
 from hwsim.dtypes import get_format, quantize
 from hwsim.errors import HwsimError
 from hwsim.files import read_json
-from hwsim.reports.fidelity import asked_group_size
+from hwsim.reports.fidelity import asked_group_size, quantize_layer
 from hwsim.workloads.checkpoints import Checkpoint, open_checkpoint
 
 __all__ = [
@@ -190,7 +190,8 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
     return _Model(task, model, tokenizer, linears, originals, pooling, length)
 
 
-def _set_weights(m: _Model, fmt: str | None, group_size: int | None) -> None:
+def _set_weights(m: _Model, fmt: str | None, group_size: int | None,
+                 ckpt: Checkpoint | None = None) -> None:
     """Put each linear layer's dequantized weight in place (``fmt=None``: the originals).
 
     Assigning a new Parameter also unties an lm_head from the input embedding, so only the
@@ -206,7 +207,9 @@ def _set_weights(m: _Model, fmt: str | None, group_size: int | None) -> None:
             mod.weight = original
             continue
         w = original.detach().numpy()
-        deq = np.asarray(quantize(w, fmt, group_size=group_size).dequantized, np.float32)
+        r = (quantize(w, fmt, group_size=group_size) if ckpt is None
+             else quantize_layer(ckpt, f"{name}.weight", w, fmt, group_size))
+        deq = np.asarray(r.dequantized, np.float32)
         mod.weight = torch.nn.Parameter(torch.from_numpy(deq), requires_grad=False)
 
 
@@ -347,7 +350,7 @@ def end_to_end_fidelity(
         for i, name in enumerate(names):
             if on_format is not None:
                 on_format(i, len(names), name)
-            _set_weights(m, name, group_size)
+            _set_weights(m, name, group_size, ckpt)
             row: dict[str, Any] = dict.fromkeys(E2E_COLUMNS, np.nan)
             row.update(format=name, task=task, group_size=asked_group_size(name, group_size),
                        texts=texts_label, **counts)

@@ -130,7 +130,8 @@ def compare_cmd(
     shape: str | None = typer.Option(None, help="Shape of the synthetic tensor, ROWSxCOLS "
                                      "(default 1024x1024)."),
     seed: int | None = typer.Option(None, help="Seed of the synthetic tensor (default 0)."),
-    group_size: int | None = typer.Option(None, help="Group size (default: each format's)."),
+    group_size: int | None = typer.Option(None, "--group-size", "-g",
+                                          help="Group size (default: each format's)."),
     out: Path = typer.Option(Path("out/dtypes-compare"), "--out", "-o",
                              parser=given_path,
                              help="Output folder: compare.csv, every column of the table."),
@@ -144,12 +145,15 @@ def compare_cmd(
     import pandas as pd
 
     from hwsim.dtypes import get_format, quantize
+    from hwsim.dtypes._format import check_group_size
     from hwsim.files import comma_list, output_folder
     from hwsim.limits import check_array
     from hwsim.reports.text_table import Column, TextTable, print_table
 
     names = comma_list(formats, "--formats")
     fmts = [get_format(n) for n in names]  # fail on a bad name before any work
+    if group_size is not None:
+        check_group_size(group_size, "--group-size")
     if tensor is not None:
         if shape is not None or seed is not None:
             raise HwsimError(f"--{'shape' if shape is not None else 'seed'} describes the "
@@ -176,7 +180,13 @@ def compare_cmd(
     records = []
     for f in fmts:
         start = time.perf_counter()
-        r = quantize(w, f, group_size, name=what)
+        try:
+            r = quantize(w, f, group_size, name=what)
+        except HwsimError as exc:  # name the tensor and the format a limit or scale refused
+            msg = str(exc)
+            if not msg.startswith(what):
+                msg = f"{what}: {msg if msg.startswith(f.name) else f'{f.name}: {msg}'}"
+            raise HwsimError(msg) from None
         seconds = time.perf_counter() - start
         records.append({
             "format": f.name, "group_size": r.group_size, "bits_per_weight": r.bits_per_weight,

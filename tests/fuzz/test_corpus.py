@@ -57,7 +57,10 @@ CORPUS: dict[str, tuple[dict[str, bytes | str], list[str], int, str]] = {
                               "1000000000"], 2,
                          "--group-size 1000000000 is larger than the rows of synthetic 64x64"),
     "compare -g 1 ant4": ({}, ["dtypes", "compare", "-f", "ant4", "--group-size", "1"], 2,
-                          "scale search: 1,048,576 groups x 1,501 thresholds"),
+                          "synthetic 1024x1024 (seed 0): ant4: scale search: 1,048,576 groups "
+                          "x 1,501 thresholds"),
+    "compare -g 0": ({}, ["dtypes", "compare", "-g", "0"], 2,
+                     "--group-size must be a positive integer, not 0"),
     "sweep range 10**12": ({"s.yaml": SWEEP.replace("values: [8, 16]",
                                                     "range: {start: 1, stop: 1000000000000}")},
                            ["sweep", "s.yaml"], 2, "above the limit of 1,000,000 values"),

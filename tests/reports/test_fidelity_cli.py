@@ -184,3 +184,23 @@ def test_a_non_positive_group_size_is_refused_at_the_cli(ckpt_dir, quantized, tm
     for g in ("0", "-8"):
         _bad([command, source, *extra, "-g", g, "--out", str(out)],
              f"--group-size must be a positive integer, not {g}", out)
+
+
+@pytest.mark.parametrize("scale, message", [
+    (np.nan, "model.decoder.layers.0.fc1.weight: NaN at index (0, 0)"),
+    # A scale overflow named neither the file nor the tensor (and advised an API option).
+    (1e38, "model.decoder.layers.0.fc1.weight: int4 scale overflows its storage format fp16"),
+])
+def test_a_refused_weight_names_the_checkpoint_and_tensor(ckpt_dir, tmp_path, scale, message):
+    import shutil
+
+    d = tmp_path / "bad"
+    shutil.copytree(ckpt_dir, d)
+    t = st_numpy.load_file(str(d / "model.safetensors"))
+    fc1 = "model.decoder.layers.0.fc1.weight"
+    t[fc1] = t[fc1] * np.float32(scale) if np.isfinite(scale) else t[fc1].copy()
+    if not np.isfinite(scale):
+        t[fc1][0, 0] = scale
+    st_numpy.save_file(t, str(d / "model.safetensors"))
+    out = tmp_path / "out"
+    _bad(["quantize", str(d), "-f", "int4", "--out", str(out)], f"{d}: {message}", out)
