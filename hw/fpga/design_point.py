@@ -34,6 +34,7 @@ from hwsim.hw.presets import FPGA_PRESET_DIR
 from hwsim.hw.rtl.core_config import CoreConfig
 from hwsim.hw.rtl.core_layout import core_hardware
 from hwsim.hw.spec import HardwareSpec, hardware_from_dict
+from hwsim.limits import MAX_BANDWIDTH_GB_S, MIN_BANDWIDTH_GB_S
 
 __all__ = [
     "BOARD_MEMORIES",
@@ -128,8 +129,12 @@ def board_memory(memory: str | float) -> tuple[float, str]:
                 f"unknown board memory {memory!r}; allowed: {', '.join(BOARD_MEMORIES)} "
                 "or a bandwidth in GB/s"
             ) from None
-    if not (isinstance(memory, int | float) and 0 < memory < float("inf")):
-        raise HwsimError(f"board memory bandwidth must be above 0 GB/s, not {memory!r}")
+    # The bounds of a hardware description's `dram.gb_per_s`, checked before any tool runs
+    # (a bandwidth beyond them was refused only when the design point was written).
+    if not (isinstance(memory, int | float)
+            and MIN_BANDWIDTH_GB_S <= memory <= MAX_BANDWIDTH_GB_S):
+        raise HwsimError(f"board memory bandwidth must be from {MIN_BANDWIDTH_GB_S:g} GB/s "
+                         f"(1 kB/s) to {MAX_BANDWIDTH_GB_S:,.0f} GB/s (1 PB/s), not {memory!r}")
     return float(memory), f"{memory:g} GB/s"
 
 
@@ -159,10 +164,10 @@ def fpga_hardware(
         params["cols"] = cols
     # Round down: the clock must be one the build meets.
     clock_mhz = math.floor(impl.min_fmax_mhz * 10) / 10
-    if impl.block in core_blocks():
-        return _core_hardware(impl, params, clock_mhz, name)
-    pe, r, c = pe_for_block(impl.block, params)
     gb_per_s, mem_text = board_memory(memory)
+    if impl.block in core_blocks():
+        return _core_hardware(impl, params, clock_mhz, name, gb_per_s, mem_text)
+    pe, r, c = pe_for_block(impl.block, params)
     data = {
         "name": name or f"{impl.block}-{impl.device}{impl.speed_suffix}",
         "description": (
@@ -190,14 +195,30 @@ def _how_placed(impl: Implementation) -> str:
 
 
 def _core_hardware(impl: Implementation, params: dict, clock_mhz: float,
-                   name: str | None) -> tuple[HardwareSpec, dict]:
+                   name: str | None, gb_per_s: float,
+                   mem_text: str) -> tuple[HardwareSpec, dict]:
     """The accelerator core describes itself: its array, its buffer memories (in block RAM)
-    and its DRAM port (`hwsim.hw.rtl.core_layout.core_hardware`), at the measured clock."""
+    and its DRAM port (`hwsim.hw.rtl.core_layout.core_hardware`), at the measured clock.
 
-    data = core_hardware(CoreConfig(**params), clock_mhz=clock_mhz,
+    The port moves a bus beat a cycle when the memory keeps up (as the RTL tests' memory
+    does); a board memory slower than that (`gb_per_s`) sets the bandwidth instead, since the
+    core's reads would wait on it (`--memory` was ignored for the core, so a 16-byte bus at
+    83 MHz was costed at 1.3 GB/s on a 0.2 GB/s SDRAM)."""
+
+    config = CoreConfig(**params)
+    data = core_hardware(config, clock_mhz=clock_mhz,
                          name=name or f"{impl.block}-{impl.device}{impl.speed_suffix}")
+    port_gb_per_s = config.bus_bytes * clock_mhz / 1e3
+    if gb_per_s < port_gb_per_s:
+        data["dram"] = {"gb_per_s": gb_per_s,
+                        "latency_cycles": data["dram"]["latency_cycles"]}
+        bound = (f"{mem_text}, slower than the core's {config.bus_bytes}-byte port at this "
+                 f"clock ({port_gb_per_s:.3g} GB/s): the memory's bandwidth")
+    else:
+        bound = (f"{mem_text}, at least the core's {config.bus_bytes}-byte port at this "
+                 f"clock ({port_gb_per_s:.3g} GB/s): the port's")
     data["description"] += (f" on {impl.device} at the measured fmax {impl.min_fmax_mhz:g} MHz"
-                            f" ({_how_placed(impl)})")
+                            f" ({_how_placed(impl)}), {bound}")
     data["sram_mm2_per_kib"] = 0.0
     return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
 

@@ -50,6 +50,7 @@ from hwsim.hw.fpga.reports import (
 from hwsim.hw.fpga.tools import ToolRun, ToolTimeout, run_tool
 from hwsim.hw.fpga.wrapper import IoHarness, WrapperCost
 from hwsim.hw.rtl.primitives import FabricTarget
+from hwsim.limits import MAX_CLOCK_MHZ, MIN_CLOCK_MHZ
 
 __all__ = [
     "PLACERS",
@@ -253,12 +254,14 @@ class Implementation:
 
 
 def check_freq(freq_mhz: float) -> float:
-    """``freq_mhz`` if it is a finite frequency above 0 MHz, else HwsimError."""
+    """``freq_mhz`` if it is a clock hardware descriptions take (`hwsim.limits`: 1 kHz to
+    100 GHz), else HwsimError (1e300 MHz had nextpnr fail with no error line)."""
     # NOTE: NaN fails every comparison, so test the allowed range, not the forbidden one.
     if isinstance(freq_mhz, bool) or not isinstance(freq_mhz, int | float) or not (
-        0 < freq_mhz < float("inf")
+        MIN_CLOCK_MHZ <= freq_mhz <= MAX_CLOCK_MHZ
     ):
-        raise HwsimError(f"--freq must be a frequency above 0 MHz, not {freq_mhz!r}")
+        raise HwsimError(f"--freq must be a clock in MHz from {MIN_CLOCK_MHZ:g} (1 kHz) to "
+                         f"{MAX_CLOCK_MHZ:,.0f} (100 GHz), not {freq_mhz!r}")
     return float(freq_mhz)
 
 

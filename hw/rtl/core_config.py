@@ -226,8 +226,13 @@ class CoreConfig:
         for what, bits in (("activation", self.a_line_bits), ("weight", self.b_line_bits),
                            ("scale", self.s_line_bits), ("output", self.o_line_bits)):
             if bits % bus:
+                # Only a weight line can miss a whole byte (4-bit codes, rows x lanes odd):
+                # then no bus width helps.
+                fix = ("lower bus_bytes" if bits % 8 == 0 else
+                       f"it holds rows x lanes {self.code_bits}-bit codes, so make rows x "
+                       "lanes even or run weights with 8-bit codes")
                 raise HwsimError(f"a {what} line ({bits} bits) is not a whole number of "
-                                 f"{bus}-bit bus beats: lower bus_bytes")
+                                 f"{bus}-bit bus beats: {fix}")
         # The DMA counts a load's beats (a block's activation, weight and scale lines) and a
         # write-back's in counters of `BEATS_BITS`: a block filling the halves must fit.
         per = self.beats_per_line

@@ -83,9 +83,11 @@ class Param:
             try:
                 value = int(text, 0)
             except ValueError:
-                raise HwsimError(
-                    f"parameter {self.name} must be an integer ({self.allowed}), not {text!r}"
-                ) from None
+                # int(, 0) refuses 08 and 010, which read as decimal or as C's octal.
+                zeros = (" (leading zeros are ambiguous: write it without them)"
+                         if text.strip().lstrip("+-").isdigit() else "")
+                raise HwsimError(f"parameter {self.name} must be an integer ({self.allowed}), "
+                                 f"not {text!r}{zeros}") from None
         return self.check(value)
 
     def check(self, value: int | str) -> int | str:

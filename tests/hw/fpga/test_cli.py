@@ -10,9 +10,17 @@ from hwsim.errors import HwsimError
 
 @pytest.mark.parametrize(("args", "message"), [
     (["fpga", "int_mac", "--device", "ecp5-12k"], "unknown device 'ecp5-12k'"),
-    (["fpga", "int_mac", "--device", "ecp5-25k", "--freq", "0"], "above 0 MHz, not 0.0"),
-    (["fpga", "int_mac", "--device", "ecp5-25k", "--freq", "-5"], "above 0 MHz"),
-    (["fpga", "int_mac", "--device", "ecp5-25k", "--freq", "nan"], "above 0 MHz"),
+    (["fpga", "int_mac", "--device", "ecp5-25k", "--freq", "0"],
+     "--freq must be a clock in MHz from 0.001 (1 kHz) to 100,000 (100 GHz), not 0.0"),
+    (["fpga", "int_mac", "--device", "ecp5-25k", "--freq", "-5"], "from 0.001 (1 kHz)"),
+    (["fpga", "int_mac", "--device", "ecp5-25k", "--freq", "nan"], "from 0.001 (1 kHz)"),
+    # nextpnr failed on it "with no error line", after synthesis.
+    (["fpga", "int_mac", "--device", "ecp5-25k", "--freq", "1e300"], "to 100,000 (100 GHz)"),
+    # Refused only after place and route, when the design point was written.
+    (["fpga", "int_mac", "--device", "ice40-up5k", "--memory", "1e9"],
+     "board memory bandwidth must be from 1e-06 GB/s (1 kB/s) to 1,000,000 GB/s (1 PB/s), "
+     "not 1000000000.0"),
+    (["fpga-scale", "--memory", "1e9"], "to 1,000,000 GB/s (1 PB/s)"),
     (["fpga", "no_such_pe", "--device", "ecp5-25k"], "unknown RTL block 'no_such_pe'"),
     (["fpga", "int_mac", "-p", "lanez=2", "--device", "ice40-up5k"],
      "block int_mac has no parameter 'lanez'; its parameters: lanes"),

@@ -109,8 +109,9 @@ def test_a_block_that_is_no_pe_is_refused():
 
 @pytest.mark.parametrize(("memory", "match"), [
     ("hbm3", r"unknown board memory 'hbm3'; allowed: sdram16, ddr3-16"),
-    (0.0, "above 0 GB/s"),
-    ("-1", "above 0 GB/s"),
+    (0.0, r"from 1e-06 GB/s \(1 kB/s\) to 1,000,000 GB/s \(1 PB/s\), not 0.0"),
+    ("-1", "from 1e-06 GB/s"),
+    (2e6, "to 1,000,000 GB/s"),
 ])
 def test_bad_memory(memory, match):
     with pytest.raises(HwsimError, match=match):
@@ -246,7 +247,9 @@ def test_a_core_build_describes_the_pe_it_was_built_of_and_runs(tmp_path, run_ge
 
     core = CoreConfig(rows=8, cols=8, lanes=4, weights="fp4", group_size=128, bus_bytes=16)
     params = asdict(core)
-    spec, data = fpga_hardware(_build("accel_core", "ecp5-85k", (83.47, 91.2), params))
+    # A memory that keeps up with the port: the port's bandwidth (as in the RTL's tests).
+    spec, data = fpga_hardware(_build("accel_core", "ecp5-85k", (83.47, 91.2), params),
+                               "ddr3-32")
     # The same PE and array the registry states for the block it was built from.
     pe, rows, cols = pe_for_block("accel_core", params)
     assert data["pe"] == pe and data["array"] == {"rows": rows, "cols": cols} == \
@@ -261,6 +264,15 @@ def test_a_core_build_describes_the_pe_it_was_built_of_and_runs(tmp_path, run_ge
         == core.buffer_bytes()
     # Partial sums at the width the output buffer stores them, not the DRAM word.
     assert spec.dram.bytes_per_cycle == 16 and spec.acc_bits == core.array.out_width < 128
+    assert data["description"].endswith("32-bit DDR3-800, at least the core's 16-byte port at this "
+                                        "clock (1.33 GB/s): the port's")
+    # The default board memory (a 16-bit SDRAM, 0.2 GB/s) is slower than the port: it was
+    # ignored for the core, which was then costed at the port's 1.3 GB/s.
+    slow, slow_data = fpga_hardware(_build("accel_core", "ecp5-85k", (83.47, 91.2), params))
+    assert slow.dram.gb_per_s == 0.2 and slow.dram.bytes_per_cycle is None
+    assert slow.dram_bytes_per_cycle == pytest.approx(0.2e3 / 83.4)
+    assert slow.dram.latency_cycles == spec.dram.latency_cycles
+    assert "slower than the core's 16-byte port" in slow_data["description"]
     path = write_hardware_yaml(data, tmp_path / "hardware.yaml")
     assert load_hardware(path) == spec
     code, _, err = run_gemm(path, "bitmod4", 16, 384, 256, "proj", "out-bitmod4")

@@ -127,6 +127,19 @@ def test_a_build_whose_full_halves_overflow_the_beat_counters_is_refused():
                bus_bytes=2)
 
 
+def test_a_weight_line_of_half_a_byte_names_the_fix_that_exists():
+    # One 4-bit code a line: the message said "lower bus_bytes" on the one-byte bus too.
+    with pytest.raises(HwsimError, match=r"^a weight line \(4 bits\) is not a whole number "
+                                         r"of 8-bit bus beats: it holds rows x lanes 4-bit "
+                                         r"codes, so make rows x lanes even or run weights "
+                                         r"with 8-bit codes"):
+        CoreConfig(rows=1, cols=1, lanes=1, group_size=1)
+    # A whole number of bytes on a wider bus: a narrower bus is the fix.
+    with pytest.raises(HwsimError, match=r"^a weight line \(8 bits\) is not a whole number "
+                                         r"of 16-bit bus beats: lower bus_bytes"):
+        CoreConfig(rows=2, cols=1, lanes=1, group_size=1, bus_bytes=2)
+
+
 def test_a_build_whose_output_half_holds_no_tile_is_refused():
     # An output tile is rows lines: 4 rows on 2 output lines per half ran no command at all
     # (the descriptor check refused every one as TOO_BIG, the mapper every GEMM).

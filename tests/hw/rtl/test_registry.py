@@ -43,3 +43,20 @@ def test_pe_array_takes_a_row_shared_dequantizer_by_name():
     assert get_block("pe_array").param("dequantizer").choices == DEQUANTIZERS
     config = BitModConfig(**resolve_params("pe_array", {"dequantizer": "ROW"}))
     assert config.dequantizer == "row" and config.pes_per_dequantizer == config.cols == 2
+
+
+@pytest.mark.parametrize(("text", "value"), [("4", 4), ("0x4", 4), ("+4", 4)])
+def test_command_line_integers_parse_as_python_literals(text, value):
+    assert get_block("int_mac").param("lanes").parse(text) == value
+
+
+@pytest.mark.parametrize(("text", "hint"), [
+    # int(text, 0) refuses them (decimal 8 or C's octal?): the message said only "an integer".
+    ("08", True), ("010", True), ("4.0", False), ("four", False)])
+def test_a_non_integer_says_why(text, hint):
+    with pytest.raises(HwsimError) as info:
+        get_block("int_mac").param("lanes").parse(text)
+    message = str(info.value)
+    assert message.startswith(f"parameter lanes must be an integer (integers 1..64), not "
+                              f"{text!r}")
+    assert ("leading zeros are ambiguous" in message) == hint
