@@ -54,7 +54,7 @@ def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
     (("dtypes", "compare", "--formats", "int4,nope"), "unknown format 'nope'"),
     (("dtypes", "compare", "--formats", "int4,int4"), "--formats 'int4,int4': int4 given twice"),
     (("dtypes", "compare", "--shape", "10by10"), "--shape: expected ROWSxCOLS"),
-    (("dtypes", "compare", "--group-size", "0"), "group_size must be a positive integer"),
+    (("dtypes", "compare", "--group-size", "0"), "--group-size must be a positive integer, not 0"),
     (("dtypes", "compare", "--shape", "3x5", "--group-size", "100000"),
      "--group-size 100000 is larger than the rows of synthetic 3x5 (seed 0) (5 values): one "
      "group per row is --group-size 5"),
