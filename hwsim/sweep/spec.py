@@ -377,6 +377,9 @@ def sweep_from_dict(
     Raises:
         HwsimError: with the YAML path of every problem and the allowed values.
     """
+    if data is None:  # what YAML gives for an empty file or one of comments only
+        raise HwsimError(f"{source}: the sweep file is empty; it needs "
+                         f"{', '.join(sections)}, axes and objectives")
     if not isinstance(data, Mapping):
         raise HwsimError(f"{source}: a sweep file must be a mapping, got {type(data).__name__}")
     model_cls = create_model(  # the sections depend on the evaluator

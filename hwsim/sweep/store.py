@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -67,8 +68,50 @@ def write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _is_number(value: Any) -> bool:
+    # bool is an int to isinstance: a `true` metric would otherwise read as 1.
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        return False
+
+
+def _shape_problem(record: dict[str, Any], key: str) -> str | None:
+    """What is wrong with a record read back from disk (``None``: nothing).
+
+    `get` checks what its readers rely on, so a hand-edited or damaged file is one message
+    naming it, not a KeyError or a string among the numbers of a table column.
+    """
+    missing = [k for k in ("key", "values", "metrics", "error") if k not in record]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if record["key"] != key:  # a copied file would put another point's numbers here
+        return f"its key {record['key']!r} is not its file name"
+    if not isinstance(record["values"], dict):
+        return f"values: a mapping of axis values is expected, got {record['values']!r}"
+    error, metrics = record["error"], record["metrics"]
+    if error is not None and not isinstance(error, str):
+        return f"error: a message or null is expected, got {error!r}"
+    if metrics is None:
+        return None if error is not None else "metrics: null without an error"
+    if not isinstance(metrics, dict):
+        return f"metrics: a mapping of metric name to number is expected, got {metrics!r}"
+    bad = {name: v for name, v in metrics.items() if v is not None and not _is_number(v)}
+    if bad:
+        name, value = next(iter(bad.items()))
+        return f"metrics.{name}: a finite number or null is expected, got {value!r}"
+    return None
+
+
 class ResultStore:
-    """Point records under ``root/points``; a record is a mapping with at least ``key``."""
+    """Point records under ``root/points``.
+
+    A record is a mapping with ``key`` (its file name), ``values`` (the axis values),
+    ``metrics`` (metric name -> number, or null for a failed point) and ``error`` (null or the
+    message of a failed point); `get` refuses a file of any other shape.
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.folder = Path(root) / "points"
@@ -89,9 +132,16 @@ class ResultStore:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise HwsimError(f"{path}: not a sweep record ({exc}); delete it and rerun the "
                              "sweep to evaluate that point again") from None
-        if not isinstance(record, dict):
-            raise HwsimError(f"{path}: not a sweep record; delete it and rerun the sweep")
+        problem = ("a JSON mapping is expected" if not isinstance(record, dict)
+                   else _shape_problem(record, key))
+        if problem is not None:
+            raise HwsimError(f"{path}: not a sweep record ({problem}); delete it and rerun "
+                             "the sweep to evaluate that point again")
         return record
+
+    def path(self, key: str) -> Path:
+        """The file of the record `key` (named in messages about it)."""
+        return self._path(key)
 
     def put(self, record: Mapping[str, Any]) -> None:
         """Store one finished point (replacing an earlier record of the same key)."""

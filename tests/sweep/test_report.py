@@ -11,6 +11,7 @@ from sweep_support import METRICS, TOY, brute_force
 
 from hwsim.errors import HwsimError
 from hwsim.sweep import run_sweep, sweep_from_dict, write_report
+from hwsim.sweep.hwsim_eval import METRICS as HWSIM_METRICS
 
 
 def grid(tmp_path, **changes):
@@ -118,9 +119,11 @@ def test_an_objective_no_point_produces_is_named(tmp_path):
     plan["objectives"].append({"metric": "sqnr_db_mean", "goal": "max"})
     plan_path.write_text(json.dumps(plan))
     (out / "pareto_latency_s__energy_pj.png").write_bytes(b"stale")
-    with pytest.raises(HwsimError, match="no point has a value for the objective"
-                                         r"\(s\) sqnr_db_mean"):
+    with pytest.raises(HwsimError) as info:
         write_report(out)
+    # The toy model has no `fidelity:` section: no hint about one.
+    assert str(info.value) == (f"{out}: no point has a value for the objective sqnr_db_mean: "
+                               "the model did not produce it")
     assert not (out / "pareto_latency_s__energy_pj.png").exists()  # no stale plot left
 
 
@@ -162,3 +165,118 @@ def test_other_objectives_at_report_time(tmp_path):
 
     with pytest.raises(HwsimError, match="write latency_s:min or latency_s:max"):
         _objectives_override(["latency_s"], {"metrics": {}})
+
+
+def _edit_plan(out, **changes):
+    """Change the stored plan as another sweep file would have written it."""
+    path = out / "plan.json"
+    plan = json.loads(path.read_text())
+    plan.update(changes)
+    path.write_text(json.dumps(plan))
+
+
+def test_a_constraint_on_a_metric_no_point_has_is_named(tmp_path):
+    out = grid(tmp_path, constraints=[])
+    _edit_plan(out, constraints=[{"name": "ghost", "kind": "metric", "max": 1.0},
+                                 {"name": "area_mm2", "kind": "metric", "max": 9.0}])
+    with pytest.raises(HwsimError) as info:
+        write_report(out)  # was a KeyError in the message about infeasible points
+    assert str(info.value) == (f"{out}: no point meets the constraint ghost <= 1: none has a "
+                               "value for ghost: the model did not produce it")
+    assert (out / "results.csv").exists()
+
+
+def test_a_heatmap_of_a_metric_no_point_has_is_an_error_before_any_plot(tmp_path):
+    out = grid(tmp_path, constraints=[])
+    _edit_plan(out, heatmaps=[{"x": "x", "y": "y", "metric": "latency_s"},
+                              {"x": "x", "y": "y", "metric": "ghost"}])
+    with pytest.raises(HwsimError) as info:
+        write_report(out)  # was a KeyError while drawing
+    assert str(info.value) == (f"{out}: report.heatmaps[1]: no point has a value for ghost: "
+                               "the model did not produce it")
+    assert (out / "results.csv").exists()
+    assert not list(out.glob("*.png"))  # refused as a whole, as an objective no point has
+
+
+def test_a_record_without_the_plans_axis_is_named(tmp_path):
+    out = grid(tmp_path, constraints=[])
+    path = next((out / "points").glob("*.json"))
+    record = json.loads(path.read_text())
+    del record["values"]["y"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(HwsimError, match=f"{path}: not a record of this sweep "
+                                         r"\(no value for the axis y\)"):
+        write_report(out)
+
+
+# Why a metric of hwsim's simulator is missing at every point, said with the metric. Small
+# workloads: a few milliseconds a point.
+PREFILL_ONLY = {"model": "llama-2-7b", "prompt_tokens": 8, "generate_tokens": 1}
+GEMMS = {"gemms": [{"name": "g", "m": 16, "n": 16, "k": 16}]}
+
+
+def hwsim_sweep(out, workload, **changes):
+    data = {"workload": workload, "hardware": "bitmod",
+            "axes": [{"field": "array.rows", "values": [16, 32]},
+                     {"field": "array.cols", "values": [16, 32]}],
+            "objectives": ["latency_ms"]}
+    data.update(changes)
+    spec = sweep_from_dict(data, metrics=HWSIM_METRICS, source="hw.yaml",
+                           optional_sections=("fidelity",))
+    run_sweep(spec, out, workers=1)
+    return out
+
+
+NO_DECODE = ("the workload has no decode stage (generate_tokens is 1, and the prefill makes "
+             "the first token; decoding needs generate_tokens >= 2)")
+
+
+@pytest.mark.parametrize(
+    ("workload", "changes", "message"),
+    [
+        # The reported case: a constraint on decode of a prefill-only workload.
+        (PREFILL_ONLY, {"constraints": [{"metric": "decode_ms_per_token", "max": 1000}]},
+         "no point meets the constraint decode_ms_per_token <= 1000: none has a value for "
+         f"decode_ms_per_token: {NO_DECODE}"),
+        # Once said to need a `fidelity:` folder.
+        (PREFILL_ONLY, {"objectives": ["decode_ms_per_token", "area_mm2"]},
+         f"no point has a value for the objective decode_ms_per_token: {NO_DECODE}"),
+        (GEMMS, {"objectives": ["tokens_per_s", "ttft_p99_s"]},
+         "no point has a value for the objective tokens_per_s: a raw-GEMM workload (`gemms:`) "
+         "has no tokens and no decode stage; no point has a value for the objective "
+         "ttft_p99_s: a serving metric needs a served workload (`requests:` or a `batch:` "
+         "list)"),
+        (GEMMS, {"report": {"heatmaps": [{"x": "array.rows", "y": "array.cols",
+                                          "metric": "sqnr_db_mean"}]}},
+         "report.heatmaps[0]: no point has a value for sqnr_db_mean: a fidelity metric needs "
+         "a `fidelity:` folder written by `hwsim quantize`"),
+    ],
+    ids=["decode-constraint", "decode-objective", "gemm-tokens-and-serving", "fidelity-heatmap"],
+)
+def test_a_metric_the_workload_does_not_produce_says_why(tmp_path, workload, changes, message):
+    out = hwsim_sweep(tmp_path, workload, **changes)
+    with pytest.raises(HwsimError) as info:
+        write_report(out)
+    assert str(info.value) == f"{out}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("metric", "config", "reason"),
+    [
+        ("cos_mean", {"workload": PREFILL_ONLY, "fidelity": {"folder": "q"}},
+         "the `fidelity:` folder has no such measurement; cos_*, nn_* and ppl* come from "
+         "`hwsim fidelity`"),
+        ("decode_latency_ms", {"workload": {**PREFILL_ONLY, "requests": []}},
+         "a served workload has no prefill or decode totals; its metrics are ttft_*, tpot_*, "
+         "e2e_p99_s and output_tokens_per_s"),
+        ("energy_uj", {"workload": PREFILL_ONLY},
+         "the hardware has no energy model (a measured build), so the metric is left out "
+         "rather than 0"),
+        ("utilization", {"workload": PREFILL_ONLY}, "the model did not produce it"),
+    ],
+    ids=["fidelity-unmeasured", "served-stage", "unmodelled-energy", "other"],
+)
+def test_the_reasons_a_simulator_metric_is_missing(metric, config, reason):
+    from hwsim.sweep.report import _why_absent
+
+    assert _why_absent(metric, config) == reason

@@ -128,6 +128,16 @@ def test_load_sweep_reports_file_problems(tmp_path):
         load_sweep(listed)
 
 
+@pytest.mark.parametrize("text", ["", "# axes to come\n"])
+def test_an_empty_sweep_file_is_called_empty(tmp_path, text):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(HwsimError) as info:
+        load_sweep(path)  # was "must be a mapping, got NoneType"
+    assert str(info.value) == (f"{path}: the sweep file is empty; it needs workload, hardware, "
+                               "axes and objectives")
+
+
 @pytest.mark.parametrize(("values", "message"), [
     ([64, float("nan")], "values must be finite, got nan"),
     ([64, float("inf")], "values must be finite, got inf"),

@@ -27,7 +27,7 @@ def test_put_get_and_no_temporary_files(tmp_path):
     store = ResultStore(tmp_path)
     assert store.get("abc") is None
     assert store.keys() == []
-    record = {"key": "abc", "metrics": {"latency_s": 0.1}, "error": None}
+    record = {"key": "abc", "values": {"x": 1}, "metrics": {"latency_s": 0.1}, "error": None}
     store.put(record)
     assert store.has("abc")
     assert store.get("abc") == record
@@ -46,3 +46,46 @@ def test_a_corrupt_record_is_a_clear_error(tmp_path):
     path.write_text("garbage", encoding="utf-8")
     with pytest.raises(HwsimError, match="not a sweep record"):
         store.get(path.stem)
+
+
+GOOD = {"key": "abc", "values": {"x": 1}, "metrics": {"latency_s": 0.1, "area_mm2": None},
+        "error": None}
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ({}, "missing key, values, metrics, error"),
+        ({**GOOD, "key": "abd"}, "its key 'abd' is not its file name"),
+        ({**GOOD, "values": [1]}, "values: a mapping of axis values is expected, got [1]"),
+        ({**GOOD, "metrics": [0.1]},
+         "metrics: a mapping of metric name to number is expected, got [0.1]"),
+        ({**GOOD, "metrics": {"latency_s": "fast"}},
+         "metrics.latency_s: a finite number or null is expected, got 'fast'"),
+        ({**GOOD, "metrics": {"latency_s": True}},  # would read as 1
+         "metrics.latency_s: a finite number or null is expected, got True"),
+        ({**GOOD, "metrics": {"latency_s": 10**400}},
+         f"metrics.latency_s: a finite number or null is expected, got {10**400!r}"),
+        ({**GOOD, "metrics": None}, "metrics: null without an error"),
+        ({**GOOD, "metrics": None, "error": 3}, "error: a message or null is expected, got 3"),
+        ([GOOD], "a JSON mapping is expected"),
+    ],
+    ids=["empty", "other-key", "values-list", "metrics-list", "text-metric", "bool-metric",
+         "huge-metric", "no-metrics-no-error", "error-number", "list"],
+)
+def test_a_record_of_the_wrong_shape_is_named(tmp_path, record, problem):
+    store = ResultStore(tmp_path)
+    store.put(GOOD)
+    store.path("abc").write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(HwsimError) as info:
+        store.get("abc")
+    assert str(info.value) == (f"{store.path('abc')}: not a sweep record ({problem}); delete it "
+                               "and rerun the sweep to evaluate that point again")
+
+
+def test_records_of_a_failed_point_and_with_a_missing_metric_are_read(tmp_path):
+    store = ResultStore(tmp_path)
+    failed = {"key": "abd", "values": {"x": 0}, "metrics": None, "error": "x=0 is invalid"}
+    for record in (GOOD, failed):
+        store.put(record)
+    assert (store.get("abc"), store.get("abd")) == (GOOD, failed)
