@@ -17,6 +17,7 @@ __all__ = [
     "INT64_MAX",
     "MAX_ARRAY_BYTES",
     "MAX_ARRAY_DIM",
+    "MAX_ARRIVAL_S",
     "MAX_AXIS_VALUES",
     "MAX_BANDWIDTH_GB_S",
     "MAX_BATCH_TOKENS",
@@ -69,6 +70,9 @@ MAX_BATCH_TOKENS = 2**26               # batch x tokens: the rows of the largest
 # A served trace is scheduled step by step: 1,000 requests of up to 4k tokens take a few
 # seconds; a million requests would take hours.
 MAX_REQUESTS = 2**17
+# Arrival times are seconds: a Unix time in seconds (about 1.7e9 in 2024) fits with room to
+# spare, while one in milliseconds (1.7e12) is a unit slip, refused instead of replayed.
+MAX_ARRIVAL_S = 1e11                   # about 3,170 years
 # A GEMM is mapped as blocks. When each got a row of int64/float64 arrays, a 131,072-token
 # Llama-3-8B prefill (its attention about 2**22 blocks) took 17 s and 0.9 GB; GEMMs are now
 # costed on at most 64 representative blocks (0.1 s), fused attention still block by block.

@@ -3,11 +3,21 @@
 Supported ``model_type`` values: llama, mistral, mixtral, qwen2, opt, phi. The keys read and
 their defaults follow the families' public configuration classes; anything that would change
 the operators and that this module does not model (e.g. OPT's ``word_embed_proj_dim`` differing
-from ``hidden_size``) is rejected rather than ignored.
+from ``hidden_size``) is rejected rather than ignored. Flags must be JSON ``true``/``false``
+(the string ``"false"`` is not false), and ``num_key_value_heads: null`` means
+``num_attention_heads``, as in those classes.
+
+Sliding-window attention, as in transformers: mistral and mixtral window every layer when
+``sliding_window`` is set; llama has no window (a ``sliding_window`` key changes nothing);
+qwen2 windows layer ``i`` only with ``use_sliding_window: true`` and, by its ``layer_types``
+(default: ``i >= max_window_layers``, 28 unless given), a ``sliding_attention`` layer.
+`ModelConfig` holds one window for every layer, so a qwen2 config mixing windowed and full
+layers is refused rather than modelled with the window everywhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +71,13 @@ def model_from_hf_dict(data: dict[str, Any], source: str = "config.json",
             raise HwsimError(f"{source}: {key}: missing (needed for model_type {mtype!r})")
         return value
 
+    def flag(key: str, default: bool) -> bool:
+        value = data.get(key, default)
+        # NOTE: bool("false") is True, so only JSON true/false are flags.
+        if not isinstance(value, bool):
+            raise HwsimError(f"{source}: {key}: expected true or false, got {value!r}")
+        return value
+
     def pos_int(key: str, default: Any = None) -> int:
         value = get(key, default)
         # NOTE: bool is an int subclass, so reject it explicitly.
@@ -73,8 +90,9 @@ def model_from_hf_dict(data: dict[str, Any], source: str = "config.json",
     heads = pos_int("num_attention_heads")
     layers = pos_int("num_hidden_layers")
     vocab = pos_int("vocab_size")
-    kv_heads = data.get("num_key_value_heads") or heads
-    kv_heads = pos_int("num_key_value_heads", kv_heads)
+    # Absent or null: as many KV heads as query heads (every family's config class says so);
+    # 0 is an error, not a default.
+    kv_heads = heads if data.get("num_key_value_heads") is None else pos_int("num_key_value_heads")
     if heads % kv_heads:
         raise HwsimError(f"{source}: num_key_value_heads: {kv_heads} does not divide "
                          f"num_attention_heads {heads}")
@@ -98,14 +116,14 @@ def model_from_hf_dict(data: dict[str, Any], source: str = "config.json",
         if proj != hidden:
             raise HwsimError(f"{source}: word_embed_proj_dim: {proj} != hidden_size {hidden} "
                              "(OPT's embedding projections are not modelled)")
-        if data.get("do_layer_norm_before", True) is not True:
+        if not flag("do_layer_norm_before", True):
             raise HwsimError(f"{source}: do_layer_norm_before: post-LN OPT is not modelled")
         return ModelConfig(
             name=label, hidden=hidden, layers=layers, heads=heads, kv_heads=heads,
             ffn=pos_int("ffn_dim"), vocab=vocab, head_dim=head_dim, ffn_kind="plain",
             activation=activation, norm="layernorm",
-            linear_bias=bool(data.get("enable_bias", True)),
-            tie_embeddings=bool(data.get("tie_word_embeddings", True)),
+            linear_bias=flag("enable_bias", True),
+            tie_embeddings=flag("tie_word_embeddings", True),
             learned_positions=max_context + 2,  # OPT offsets positions by 2 rows
             rotary_fraction=0.0, max_context=max_context,
         )
@@ -118,19 +136,15 @@ def model_from_hf_dict(data: dict[str, Any], source: str = "config.json",
             name=label, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads,
             ffn=pos_int("intermediate_size"), vocab=vocab, head_dim=head_dim, ffn_kind="plain",
             activation=activation, norm="layernorm", parallel_block=True, linear_bias=True,
-            lm_head_bias=True, tie_embeddings=bool(data.get("tie_word_embeddings", False)),
+            lm_head_bias=True, tie_embeddings=flag("tie_word_embeddings", False),
             rotary_fraction=float(frac), max_context=max_context,
         )
 
     # llama, mistral, mixtral, qwen2: RMSNorm, gated FFN, RoPE.
     for key in ("attention_bias", "mlp_bias"):
-        if mtype != "qwen2" and data.get(key):
+        if mtype != "qwen2" and flag(key, False):
             raise HwsimError(f"{source}: {key}: biases in {mtype} layers are not modelled")
-    window = data.get("sliding_window")
-    if mtype == "qwen2" and not data.get("use_sliding_window", False):
-        window = None
-    if window is not None:
-        window = pos_int("sliding_window")
+    window = _sliding_window(data, mtype, layers, source, flag, pos_int)
     experts, top_k = 1, 1
     if mtype == "mixtral":
         experts = pos_int("num_local_experts", 8)
@@ -143,7 +157,49 @@ def model_from_hf_dict(data: dict[str, Any], source: str = "config.json",
         ffn=pos_int("intermediate_size"), vocab=vocab, head_dim=head_dim, ffn_kind="gated",
         activation=activation, norm="rmsnorm",
         qkv_bias=mtype == "qwen2",
-        tie_embeddings=bool(data.get("tie_word_embeddings", False)),
+        tie_embeddings=flag("tie_word_embeddings", False),
         experts=experts, experts_per_token=top_k, sliding_window=window,
         max_context=max_context,
     )
+
+
+_LAYER_TYPES = ("full_attention", "sliding_attention")
+
+
+def _sliding_window(data: dict[str, Any], mtype: str, layers: int, source: str,
+                    flag: Callable[[str, bool], bool],
+                    pos_int: Callable[[str], int]) -> int | None:
+    """The attention window of every layer (``None``: full attention), as transformers sets
+    it per family; a qwen2 mix of windowed and full layers is refused."""
+    if mtype == "llama":
+        return None  # LlamaConfig has no sliding window: the key, if any, is unused
+    if mtype in ("mistral", "mixtral"):
+        return None if data.get("sliding_window") is None else pos_int("sliding_window")
+    # qwen2: the window exists only with use_sliding_window; layer_types says which layers.
+    use = flag("use_sliding_window", False)
+    types = data.get("layer_types")
+    if types is not None:
+        if not isinstance(types, list) or len(types) != layers \
+                or any(t not in _LAYER_TYPES for t in types):
+            raise HwsimError(f"{source}: layer_types: expected a list of {layers} entries "
+                             f"(num_hidden_layers), each one of {', '.join(_LAYER_TYPES)}")
+        sliding = [t == "sliding_attention" for t in types]
+        why = "layer_types"
+    else:
+        first = data.get("max_window_layers", 28)
+        # NOTE: bool is an int subclass, so reject it explicitly.
+        if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+            raise HwsimError(f"{source}: max_window_layers: expected an integer >= 0, got "
+                             f"{first!r}")
+        sliding = [i >= first for i in range(layers)]
+        why = f"max_window_layers {first}"
+    if not use or data.get("sliding_window") is None or not any(sliding):
+        return None
+    window = pos_int("sliding_window")
+    if not all(sliding):
+        full = sliding.count(False)
+        raise HwsimError(
+            f"{source}: {why.split()[0]}: {full} of {layers} layers attend in full and the "
+            f"other {layers - full} over a sliding window of {window} ({why}); hwsim holds "
+            "one window for all layers, so this mix is not modelled")
+    return window

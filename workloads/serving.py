@@ -34,11 +34,20 @@ latency (arrival to last token); per step: start, duration, tokens, batch size, 
 Per trace: the makespan runs from the first arrival to the end of the last step (idle gaps
 between arrivals included, the time before the first request not), and throughput is tokens
 over the makespan.
+
+Times: arrivals are seconds on the trace's own clock (a Unix time in seconds is fine, up to
+`MAX_ARRIVAL_S`). Every time a run reports (arrivals, step starts, first and last tokens)
+counts from the first arrival, whose time on the trace's clock is ``origin_s``
+(``first_arrival_s`` in the summary). The scheduler keeps its clock as an offset from the
+arrival that started the current busy period, so TTFT, TPOT and end-to-end latency do not
+depend on where the trace starts: a step of microseconds is not rounded away by a clock
+reading 1.7e9 s.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import HwsimError
-from hwsim.limits import MAX_CONFIG_BYTES
+from hwsim.limits import MAX_ARRIVAL_S, MAX_CONFIG_BYTES
 
 __all__ = [
     "Request",
@@ -121,6 +130,10 @@ StepCoster = Callable[[StepShape], StepCost]
 class ServingRun:
     """A served trace: per-step and per-request arrays (seconds), and the policy used.
 
+    Times on the run's timeline (`step_start_s`, `arrival_s`, `first_token_s`, `finish_s`)
+    count from the first arrival, which was at ``origin_s`` on the trace's clock. `ttft_s`
+    and `e2e_s` are durations, computed by the scheduler without going through the trace's
+    clock, so they do not depend on `origin_s`.
     ``idle_energy_uj`` is spent while no step runs within the makespan (the simulator's
     leakage; 0 when the coster has no energy model). ``utilization_name`` names what
     ``step_utilization`` measures (the summary key): the simulator's PE-array busy fraction
@@ -137,9 +150,10 @@ class ServingRun:
     step_prefill_tokens: np.ndarray
     step_energy_uj: np.ndarray
     step_utilization: np.ndarray
-    first_token_s: np.ndarray
-    finish_s: np.ndarray
+    ttft_s: np.ndarray
+    e2e_s: np.ndarray
     shapes: tuple[StepShape, ...] = field(repr=False, default=())
+    origin_s: float = 0.0
     idle_energy_uj: float = 0.0
     utilization_name: str = "utilization"
 
@@ -149,7 +163,7 @@ class ServingRun:
         time before the first request is not the server's)."""
         if not len(self.step_s):
             return 0.0
-        return float(self.step_start_s[-1] + self.step_s[-1] - self.arrival_s.min())
+        return float(self.step_start_s[-1] + self.step_s[-1])
 
     @property
     def idle_s(self) -> float:
@@ -158,25 +172,26 @@ class ServingRun:
 
     @property
     def arrival_s(self) -> np.ndarray:
-        """Arrival time of every request."""
-        return np.array([r.arrival_s for r in self.requests])
+        """Arrival of every request, counted from the first arrival."""
+        # + 0.0: a -0.0 difference is written as 0, not -0.
+        return np.array([r.arrival_s - self.origin_s for r in self.requests]) + 0.0
 
     @property
-    def ttft_s(self) -> np.ndarray:
-        """Time to first token of every request."""
-        return self.first_token_s - self.arrival_s
+    def first_token_s(self) -> np.ndarray:
+        """When each request's first token is out, counted from the first arrival."""
+        return self.arrival_s + self.ttft_s
+
+    @property
+    def finish_s(self) -> np.ndarray:
+        """When each request's last token is out, counted from the first arrival."""
+        return self.arrival_s + self.e2e_s
 
     @property
     def tpot_s(self) -> np.ndarray:
         """Time per output token after the first (NaN for one generated token)."""
         gen = np.array([r.generate_tokens for r in self.requests], dtype=np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(gen > 1, (self.finish_s - self.first_token_s) / (gen - 1), np.nan)
-
-    @property
-    def e2e_s(self) -> np.ndarray:
-        """End-to-end latency of every request."""
-        return self.finish_s - self.arrival_s
+            return np.where(gen > 1, (self.e2e_s - self.ttft_s) / (gen - 1), np.nan)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready figures: percentiles, throughput, utilization, energy, the policy."""
@@ -193,6 +208,7 @@ class ServingRun:
             "ttft_s": percentiles(self.ttft_s),
             "tpot_s": percentiles(self.tpot_s),
             "e2e_s": percentiles(self.e2e_s),
+            "first_arrival_s": self.origin_s,
             "makespan_s": total_s,
             "busy_s": busy_s,
             "prompt_tokens": prompt,
@@ -225,8 +241,9 @@ def validate_requests(requests: Sequence[Request], where: str, max_context: int,
     `locate(i)` names request i in messages (default ``"<where>[i]"``; a CSV gives its line).
 
     Raises:
-        HwsimError: empty trace, a negative or non-finite arrival, arrivals out of order, a
-            request beyond the model's context, a whole prompt over the token budget.
+        HwsimError: empty trace, a negative or non-finite arrival or one beyond
+            `MAX_ARRIVAL_S`, arrivals out of order, a request beyond the model's context, a
+            whole prompt over the token budget.
     """
     if not requests:
         raise HwsimError(f"{where}: empty trace (give at least one request)")
@@ -235,6 +252,10 @@ def validate_requests(requests: Sequence[Request], where: str, max_context: int,
         at = locate(i) if locate is not None else f"{where}[{i}]"
         if not np.isfinite(r.arrival_s) or r.arrival_s < 0:
             raise HwsimError(f"{at}: arrival_s {r.arrival_s} is not a time >= 0 (seconds)")
+        if r.arrival_s > MAX_ARRIVAL_S:
+            raise HwsimError(f"{at}: arrival_s {r.arrival_s:g} is above the limit of "
+                             f"{MAX_ARRIVAL_S:g} s (about 3,170 years): give seconds (a Unix "
+                             "time in milliseconds, say, divided by 1000)")
         if r.arrival_s < prev:
             raise HwsimError(f"{at}: arrival_s {r.arrival_s} is before the previous "
                              f"request's {prev}; sort the trace by arrival time")
@@ -257,6 +278,12 @@ def read_trace_csv(path: Path) -> list[Request]:
             integer (names the file and line).
     """
     return [r for _, r in read_trace_rows(path)]
+
+
+# ASCII decimal numbers only: Python's int() and float() also take "1_000" and other scripts'
+# digits (full-width "１２"), which no CSV writer means as a number.
+_INT = re.compile(r"\s*\+?[0-9]+\s*")
+_FLOAT = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
 
 
 def _shown(raw: str) -> str:
@@ -291,16 +318,15 @@ def read_trace_rows(path: Path) -> list[tuple[int, Request]]:
             continue
         if len(row) != 3:
             raise HwsimError(f"{path}: line {line}: expected 3 values, got {len(row)}")
-        try:
-            arrival = float(row[0])
-        except ValueError:
+        if not _FLOAT.fullmatch(row[0]):
             raise HwsimError(f"{path}: line {line}: arrival_s {_shown(row[0])} is not a "
-                             "number") from None
+                             "number (seconds, e.g. 0.25 or 1.7e9)")
+        arrival = float(row[0]) + 0.0  # + 0.0: -0 is the time 0
         ints = []
         for name, raw in zip(TRACE_COLUMNS[1:], row[1:], strict=True):
             try:
-                value = int(raw)
-            except ValueError:
+                value = int(raw) if _INT.fullmatch(raw) else 0
+            except ValueError:  # over Python's 4,300 digits
                 value = 0
             if value < 1:
                 raise HwsimError(f"{path}: line {line}: {name} {_shown(raw)} is not a "
@@ -331,8 +357,8 @@ def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster
             rather than once per sequence that emits a token.
     """
     n = len(requests)
-    first_token = np.full(n, np.nan)
-    finish = np.full(n, np.nan)
+    ttft = np.full(n, np.nan)
+    e2e = np.full(n, np.nan)
     starts: list[float] = []
     durations: list[float] = []
     cycles_l: list[int] = []
@@ -344,13 +370,19 @@ def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster
     shapes: list[StepShape] = []
     running: list[_Seq] = []
     nxt = 0
+    # The clock is an offset from `epoch`, the arrival that started the current busy period:
+    # on an absolute clock (a Unix time of 1.7e9 s) a step of microseconds would be rounded
+    # to the clock's resolution, and at 1e300 it would vanish.
+    origin = requests[0].arrival_s if n else 0.0
+    epoch = origin
     clock = 0.0
     budget_all = policy.max_tokens_per_step
     while nxt < n or running:
-        if not running and requests[nxt].arrival_s > clock:
-            clock = requests[nxt].arrival_s
+        if not running and requests[nxt].arrival_s - epoch > clock:
+            epoch, clock = requests[nxt].arrival_s, 0.0
         # Admit arrived requests while the batch has room (they prefill below, in order).
-        while nxt < n and len(running) < policy.max_batch and requests[nxt].arrival_s <= clock:
+        while (nxt < n and len(running) < policy.max_batch
+               and requests[nxt].arrival_s - epoch <= clock):
             r = requests[nxt]
             running.append(_Seq(nxt, r.prompt_tokens, r.generate_tokens))
             nxt += 1
@@ -396,7 +428,7 @@ def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster
                           attention=tuple((q, kv, c) for (q, kv), c in groups.items()))
         cost = coster(shape)
         end = clock + cost.seconds
-        starts.append(clock)
+        starts.append(epoch - origin + clock)
         durations.append(cost.seconds)
         cycles_l.append(cost.cycles)
         tokens_l.append(used)
@@ -412,11 +444,11 @@ def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster
                 s.done_prompt += q
                 if s.done_prompt == s.prompt:
                     s.produced = 1
-                    first_token[s.index] = end
+                    ttft[s.index] = end - (requests[s.index].arrival_s - epoch)
             else:
                 s.produced += 1
             if s.produced >= s.generate:
-                finish[s.index] = end
+                e2e[s.index] = end - (requests[s.index].arrival_s - epoch)
             else:
                 still.append(s)
         in_step = {s.index for s, _ in work}
@@ -429,4 +461,4 @@ def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster
         step_batch=np.array(batch_l, dtype=np.int64),
         step_prefill_tokens=np.array(prefill_l, dtype=np.int64),
         step_energy_uj=np.array(energy_l), step_utilization=np.array(util_l),
-        first_token_s=first_token, finish_s=finish, shapes=tuple(shapes))
+        ttft_s=ttft, e2e_s=e2e, shapes=tuple(shapes), origin_s=origin + 0.0)

@@ -35,7 +35,8 @@ Each precision is either ``{format, group_size}`` (effective bits from
 `hwsim.dtypes.bits_per_weight`, so scales and type selectors are included) or an effective
 width ``{bits: 5.5}`` for cost studies. ``weights.overrides`` sets the precision of one layer
 class (``attn_proj``, ``ffn``, ``router``, ``lm_head``, ``embed``) or one linear layer by name
-(``q_proj``, ``down_proj``, ...); a name beats a class. Without an ``embed`` override the
+(``q_proj``, ``down_proj``, ...); a name beats a class. In a ``gemms:`` workload an override
+names one of its GEMMs. Without an ``embed`` override the
 embedding table is stored in 16 bits; a tied table is stored once, at lm_head's precision.
 
 Decode-step convention (used everywhere in hwsim): the prefill processes the prompt, writes
@@ -428,13 +429,17 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     head_k = model.dim_head if model is not None else ref_k
     default = _resolve_precision(spec.weights, "weights", errors, ref_k)
     overrides: list[tuple[str, Precision]] = []
-    allowed = WEIGHT_CLASSES + linear_names()
+    # router and lm_head are both a class and a layer name: list them once.
+    allowed = list(dict.fromkeys(WEIGHT_CLASSES + linear_names()))
     present = _override_targets(model, gemms)
     mismatched: list[str] = []  # valid names the workload lacks (a CombinationError)
     for key, p in spec.weights.overrides.items():
-        if key not in allowed:
-            errors.append(f"weights.overrides.{key}: unknown layer class or name (allowed: "
-                          f"{', '.join(allowed)})")
+        # A gemms workload's own GEMM names ("a", "g1") are its layer names.
+        if key not in allowed and not (gemms and present is not None and key in present):
+            errors.append(f"weights.overrides.{key}: " + (
+                f"none of the gemms is named {key} (an override of a gemms workload names "
+                f"one of its GEMMs: {', '.join(present)})" if gemms and present else
+                f"unknown layer class or name (allowed: {', '.join(allowed)})"))
             continue
         if present is not None and key not in present:
             # A valid name the workload lacks (fc1 on Llama, router on a dense model, ffn on
@@ -462,6 +467,10 @@ def workload_from_dict(data: Any, source: str = "<dict>",
                 and kv.group_size > model.dim_head:
             errors.append(f"kv_cache.group_size: {kv.group_size} is larger than head_dim "
                           f"{model.dim_head}, the reduction dimension of attention scores")
+    if spec.hardware is not None and not spec.hardware.strip():
+        # run fell back to its default design, as if the key were absent
+        errors.append("hardware: empty; give a hardware preset or a hardware YAML, or leave "
+                      "the key out")
     errors += _size_problems(spec)
     if errors:
         raise HwsimError(f"{source}: " + "; ".join(errors + mismatched))
@@ -618,7 +627,8 @@ def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
                 except ValidationError as exc:
                     raise validation_error(exc, source, _RequestIn,
                                            prefix=("requests", i)) from None
-                requests.append(Request(r.arrival_s, r.prompt_tokens, r.generate_tokens))
+                # + 0.0: -0 is the time 0 (and is written back as 0).
+                requests.append(Request(r.arrival_s + 0.0, r.prompt_tokens, r.generate_tokens))
             where = f"{source}: requests"
         s = spec.serving or _ServingIn()
         policy = ServingPolicy(s.max_batch, s.max_tokens_per_step, s.chunked_prefill)

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from hwsim.cli.paths import given_path
 from hwsim.errors import HwsimError
+
+
+def _load_machine(ref: str | Path, where: str) -> Any:
+    """`load_machine`, its error prefixed with where ``ref`` came from (``--hardware``, or the
+    workload file's ``hardware`` key, which the workload resolves to a path if it is one), as
+    `hwsim run` names it."""
+    from hwsim.reports.roofline import load_machine
+
+    if isinstance(ref, str):
+        if not ref.strip():
+            raise HwsimError(f"{where}: empty; give a machine preset or a machine YAML")
+        ref = ref.strip()
+    try:
+        return load_machine(ref)
+    except HwsimError as exc:
+        raise HwsimError(f"{where}: {exc}") from None
 
 
 def roofline(
@@ -30,7 +47,7 @@ def roofline(
     from rich.console import Console
 
     from hwsim.reports.figure_style import parse_figure_formats
-    from hwsim.reports.roofline import load_machine, roofline_report
+    from hwsim.reports.roofline import roofline_report
     from hwsim.reports.roofline_report import summary_text_table, totals_line
     from hwsim.reports.text_table import print_table
     from hwsim.workloads import DEFAULT_WORKLOAD, load_workload, resolve_workload_path
@@ -41,10 +58,12 @@ def roofline(
     figure_formats = parse_figure_formats(figure_format)
     path = resolve_workload_path(DEFAULT_WORKLOAD if workload is None else workload)
     w = load_workload(path)
-    machine_ref = hardware if hardware is not None else w.hardware
-    if machine_ref is None:
+    if hardware is not None:
+        machine = _load_machine(hardware, "--hardware")
+    elif w.hardware is not None:
+        machine = _load_machine(w.hardware, f"{w.source}: hardware")
+    else:
         raise HwsimError(f"{w.source}: no machine: give --hardware or a 'hardware' key")
-    machine = load_machine(machine_ref)
     console = Console()
     if machine.storage is not None:
         console.print(f"{machine.name}: GEMM bytes as the RTL core stores them: "

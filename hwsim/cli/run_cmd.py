@@ -130,7 +130,7 @@ def run(
     w = load_workload(path)
     if hardware is not None:
         main = _load_design(hardware, "--hardware")
-    elif w.hardware:
+    elif w.hardware is not None:  # an empty name is the workload's error, not "bitmod"
         main = _load_design(w.hardware, f"{path}: hardware")
     else:
         main = load_hardware(DEFAULT_HARDWARE)

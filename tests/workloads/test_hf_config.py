@@ -104,3 +104,89 @@ def test_unreadable_and_invalid_json(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(HwsimError, match="invalid JSON at line 1"):
         model_from_hf_config(tmp_path)  # a folder holding a config.json
+
+
+# Qwen2-7B's published config: sliding_window set, use_sliding_window false, 28 layers.
+QWEN2 = {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864,
+         "num_attention_heads": 14, "num_hidden_layers": 24, "num_key_value_heads": 2,
+         "vocab_size": 151936, "hidden_act": "silu", "sliding_window": 4096,
+         "use_sliding_window": True}
+
+
+@pytest.mark.parametrize(("extra", "window"), [
+    # max_window_layers defaults to 28: layers 28.. of 24 slide, i.e. none (it was 4096).
+    ({}, None),
+    ({"max_window_layers": 24}, None),
+    ({"max_window_layers": 0}, 4096),
+    # An explicit layer_types list overrides max_window_layers.
+    ({"layer_types": ["sliding_attention"] * 24}, 4096),
+    ({"max_window_layers": 0, "layer_types": ["full_attention"] * 24}, None),
+    # Without use_sliding_window transformers sets no window, whatever the layers say.
+    ({"use_sliding_window": False, "max_window_layers": 0}, None),
+    ({"use_sliding_window": False, "layer_types": ["sliding_attention"] * 24}, None),
+    ({"max_window_layers": 0, "sliding_window": None}, None),
+])
+def test_qwen2_windows_the_layers_transformers_windows(tmp_path: Path, extra: dict,
+                                                       window: int | None) -> None:
+    m = model_from_hf_config(_write(tmp_path, "qwen2", {**QWEN2, **extra}))
+    assert m.sliding_window == window
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ({"max_window_layers": 12}, "max_window_layers: 12 of 24 layers attend in full and the "
+     "other 12 over a sliding window of 4096 (max_window_layers 12); hwsim holds one window "
+     "for all layers, so this mix is not modelled"),
+    ({"layer_types": ["full_attention"] + ["sliding_attention"] * 23},
+     "layer_types: 1 of 24 layers attend in full and the other 23 over a sliding window"),
+    ({"layer_types": ["sliding_attention"] * 3}, "layer_types: expected a list of 24 entries "
+     "(num_hidden_layers), each one of full_attention, sliding_attention"),
+    ({"layer_types": ["sliding"] * 24}, "layer_types: expected a list of 24 entries"),
+    ({"max_window_layers": -1}, "max_window_layers: expected an integer >= 0, got -1"),
+    ({"max_window_layers": True}, "max_window_layers: expected an integer >= 0, got True"),
+    ({"use_sliding_window": "true"}, "use_sliding_window: expected true or false, got 'true'"),
+])
+def test_qwen2_window_mix_is_refused(tmp_path: Path, extra: dict, expected: str) -> None:
+    path = _write(tmp_path, "qwen2", {**QWEN2, **extra})
+    with pytest.raises(HwsimError) as info:
+        model_from_hf_config(path)
+    assert str(info.value).startswith(f"{path}: ") and expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_llama_has_no_sliding_window(tmp_path: Path) -> None:
+    # transformers' LlamaConfig has no window: the key is unused (it was applied).
+    cfg = {**CONFIGS["llama-2-7b"], "sliding_window": 1024}
+    assert model_from_hf_config(_write(tmp_path, "m", cfg)).sliding_window is None
+    # Mistral's window applies to every layer.
+    cfg = {**CONFIGS["mistral-7b"], "sliding_window": 1024}
+    assert model_from_hf_config(_write(tmp_path, "n", cfg)).sliding_window == 1024
+
+
+@pytest.mark.parametrize(("name", "key", "value"), [
+    ("llama-2-7b", "tie_word_embeddings", "false"),
+    ("phi-2", "tie_word_embeddings", "false"),
+    ("opt-1.3b", "tie_word_embeddings", "false"),
+    ("opt-1.3b", "enable_bias", "false"),
+    ("opt-1.3b", "enable_bias", 0),
+    ("opt-1.3b", "do_layer_norm_before", "true"),
+    ("llama-2-7b", "attention_bias", "false"),
+    ("mistral-7b", "mlp_bias", None),
+])
+def test_flags_must_be_json_booleans(tmp_path: Path, name: str, key: str, value: object) -> None:
+    # bool("false") is True: a quoted flag counted as set.
+    path = _write(tmp_path, "m", {**CONFIGS[name], key: value})
+    with pytest.raises(HwsimError) as info:
+        model_from_hf_config(path)
+    assert str(info.value) == f"{path}: {key}: expected true or false, got {value!r}"
+
+
+def test_null_kv_heads_means_one_per_query_head(tmp_path: Path) -> None:
+    # transformers: num_key_value_heads None -> num_attention_heads (it was "missing").
+    m = model_from_hf_config(_write(tmp_path, "m", {**CONFIGS["llama-3-8b"],
+                                                    "num_key_value_heads": None}))
+    assert m.kv_heads == m.heads == 32
+    # 0 is not null: still an error, not a head count.
+    path = _write(tmp_path, "z", {**CONFIGS["llama-3-8b"], "num_key_value_heads": 0})
+    with pytest.raises(HwsimError, match="num_key_value_heads: expected a positive integer, "
+                                         "got 0"):
+        model_from_hf_config(path)

@@ -23,11 +23,54 @@ def test_one_request_prefill_then_decodes():
     # 10-token prompt, 4 tokens out: prefill step (10 s, first token at 10 s after arrival
     # at 2 s), then 3 decode steps of 1 s.
     run = serve([Request(2.0, 10, 4)], ServingPolicy(), tokens_cost)
-    assert run.step_start_s.tolist() == [2.0, 12.0, 13.0, 14.0]
+    # The timeline counts from the first arrival, which was at 2 s on the trace's clock.
+    assert run.origin_s == 2.0 and run.summary()["first_arrival_s"] == 2.0
+    assert run.step_start_s.tolist() == [0.0, 10.0, 11.0, 12.0]
+    assert run.arrival_s.tolist() == [0.0]
+    assert run.first_token_s.tolist() == [10.0] and run.finish_s.tolist() == [13.0]
     assert run.step_s.tolist() == [10.0, 1.0, 1.0, 1.0]
     assert run.ttft_s.tolist() == [10.0]
     assert run.tpot_s.tolist() == [1.0]
     assert run.e2e_s.tolist() == [13.0]
+
+
+def short_steps_cost(shape):
+    """Steps of about 20 ms that are not binary fractions: a clock of 1.7e9 s rounds them."""
+    return StepCost(seconds=0.020775434 + 1.1e-6 * shape.tokens)
+
+
+@pytest.mark.parametrize("offset", [1.7e9, 9.9e10])
+def test_results_do_not_depend_on_where_the_trace_starts(offset):
+    # On one absolute clock a Unix-time trace rounded every time to 2**-22 s (at 1.7e9): TTFT
+    # 20.7753 ms became 20.7752 ms, and at 1e300 every time was 0.
+    # Gaps the offset's float can hold exactly (2**-10 s), so the arrivals are the same.
+    gaps = [0.0, 2.0**-10, 0.5, 40.0]
+    base = serve([Request(g, 4, 3) for g in gaps], ServingPolicy(), short_steps_cost)
+    run = serve([Request(offset + g, 4, 3) for g in gaps], ServingPolicy(), short_steps_cost)
+    assert run.origin_s == offset
+    for key in ("ttft_s", "tpot_s", "e2e_s", "step_s"):
+        assert getattr(run, key).tolist() == getattr(base, key).tolist(), key
+    assert run.step_start_s.tolist() == base.step_start_s.tolist()
+    assert run.summary()["makespan_s"] == base.summary()["makespan_s"]
+
+
+def test_a_long_idle_gap_keeps_the_later_requests_exact():
+    # Idle for 1e10 s, then a request: its TTFT is the step's 20.78 ms, not rounded to 2**-19.
+    run = serve([Request(0.0, 4, 3), Request(1e10, 4, 3)], ServingPolicy(), short_steps_cost)
+    assert run.ttft_s[1] == run.ttft_s[0] == short_steps_cost(run.shapes[0]).seconds
+    assert run.e2e_s[1] == run.e2e_s[0]
+    assert run.step_start_s[3] == 1e10
+
+
+def test_minus_zero_arrival_is_the_time_zero(tmp_path):
+    w = workload_from_dict({**BASE, "requests": [{"arrival_s": -0.0, "prompt_tokens": 4,
+                                                   "generate_tokens": 3}]})
+    assert str(w.requests[0].arrival_s) == "0.0"
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,prompt_tokens,generate_tokens\n-0,4,3\n", encoding="utf-8")
+    assert str(read_trace_csv(trace)[0].arrival_s) == "0.0"
+    run = serve(w.requests, ServingPolicy(), tokens_cost)
+    assert str(run.origin_s) == "0.0" and str(run.arrival_s[0]) == "0.0"
 
 
 def test_chunked_prefill_shares_the_budget_with_decodes():
@@ -88,6 +131,10 @@ BASE = {"model": "llama-2-7b"}
     ({"requests": []}, r"requests: empty trace"),
     ({"requests": [{"arrival_s": -1, "prompt_tokens": 3, "generate_tokens": 2}]},
      r"requests\[0\]: arrival_s -1.0 is not a time >= 0"),
+    # A Unix time in milliseconds is a unit slip (a time in seconds, 1.7e9, is fine).
+    ({"requests": [{"arrival_s": 1.7e12, "prompt_tokens": 3, "generate_tokens": 2}]},
+     r"requests\[0\]: arrival_s 1.7e\+12 is above the limit of 1e\+11 s \(about 3,170 "
+     r"years\): give seconds"),
     ({"requests": [{"arrival_s": 2, "prompt_tokens": 3, "generate_tokens": 2},
                    {"arrival_s": 1, "prompt_tokens": 3, "generate_tokens": 2}]},
      r"requests\[1\]: arrival_s 1.0 is before the previous request's 2.0; sort the trace"),
@@ -145,6 +192,13 @@ def test_csv_trace(tmp_path):
     ("0,10,5\n\n\n\n1,4000,500\n", 6, r"prompt_tokens \+ generate_tokens - 1 = 4499 is beyond"),
     # A quoted value over two lines: the next request starts on line 4.
     ('"0\n",10,5\n0.1,10,\n', 4, "generate_tokens '' is not a positive integer"),
+    # Python's int() and float() take digit separators and other scripts' digits; a CSV
+    # cell means ASCII digits only.
+    ("0,1_000,5\n", 2, "prompt_tokens '1_000' is not a positive integer"),
+    ("0,\uff14,5\n", 2, "prompt_tokens '\uff14' is not a positive integer"),
+    ("1_0.5,10,5\n", 2, r"arrival_s '1_0.5' is not a number \(seconds"),
+    ("\uff11,10,5\n", 2, "arrival_s '\uff11' is not a number"),
+    ("nan,10,5\n", 2, "arrival_s 'nan' is not a number"),
 ])
 def test_csv_errors_name_the_request_s_own_line(tmp_path, text, line, problem):
     trace = tmp_path / "t.csv"

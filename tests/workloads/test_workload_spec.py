@@ -91,6 +91,9 @@ def test_unknown_format_names_the_yaml_path_and_suggests() -> None:
         ({"weights": {"format": "olive4", "group_size": 127}},
          "weights.group_size: 127 is odd; olive4 pairs neighbouring weights"),
         ({"model": "llama-9b"}, "model: unknown model 'llama-9b'"),
+        # `hwsim run` ran its default design as if the key were absent.
+        ({"hardware": ""}, "hardware: empty; give a hardware preset or a hardware YAML"),
+        ({"hardware": " "}, "hardware: empty; give a hardware preset or a hardware YAML"),
         ({"logits": "first"}, "logits: Input should be 'all' or 'last'"),
         ({"name": ""}, "name: String should have at least 1 character"),
         # Lax pydantic read true as 1 bit, "yes" as true and "no" as false.
@@ -144,6 +147,26 @@ def test_an_override_the_workload_has_no_layer_for_is_refused() -> None:
     w = workload_from_dict({"gemms": g, "weights": {"format": "int4", "group_size": 32,
                                                     "overrides": {"q_proj": {"bits": 8}}}})
     assert w.weights.for_layer("q_proj", "gemm").bits_at(64) == 8
+
+
+def test_a_gemm_of_any_name_takes_an_override() -> None:
+    # A GEMM called "a" was refused as an unknown layer class or name, though the message for
+    # a gemms workload says an override names one of its GEMMs.
+    g = [{"name": "a", "m": 4, "n": 64, "k": 64}, {"name": "b", "m": 4, "n": 64, "k": 64}]
+    w = workload_from_dict({"gemms": g, "weights": {"format": "int4", "group_size": 32,
+                                                    "overrides": {"a": {"bits": 8}}}})
+    assert w.weights.for_layer("a", "gemm").bits_at(64) == 8
+    assert w.weights.for_layer("b", "gemm").format == "int4"
+    assert _err({"gemms": g, "weights": {"format": "int4", "group_size": 32,
+                                         "overrides": {"c": {"bits": 8}}}}) == (
+        "w.yaml: weights.overrides.c: none of the gemms is named c (an override of a gemms "
+        "workload names one of its GEMMs: a, b)")
+
+
+def test_the_allowed_override_keys_are_listed_once() -> None:
+    msg = _err({**BASE, "weights": {"format": "int4", "overrides": {"mlp": {"bits": 8}}}})
+    allowed = msg.split("(allowed: ", 1)[1].rstrip(")").split(", ")
+    assert len(allowed) == len(set(allowed)) and {"router", "lm_head"} <= set(allowed)
 
 
 def test_gemms_exclude_model_keys_and_check_group_size() -> None:
