@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from hwsim.dtypes import bits_per_weight, get_format, list_formats
+from hwsim.dtypes import bits_per_weight, get_format, list_formats, quantize
 from hwsim.errors import HwsimError
 
 ISSUE_NAMES = [
@@ -81,3 +82,21 @@ def test_bits_per_weight_needs_a_group_for_row_scaled_formats() -> None:
     assert bits_per_weight("ant4", in_features=4096) == pytest.approx(4 + 16 / 4096)
     with pytest.raises(HwsimError, match="group_size must be a positive integer, not 0"):
         bits_per_weight("int4", 0)
+
+
+# Formats whose stored bits are all per group (per-tensor scales and selectors, which
+# `bits_per_weight` leaves out, would make the tensor's figure differ: nvfp4, ant4).
+_GROUPED = ("int4", "int4_asym", "int8", "int8_asym", "nf4", "fp4_e2m1", "bitmod4", "bitmod3",
+            "mxfp4", "dint4", "bipolar4", "int3")
+
+
+@pytest.mark.parametrize("name", _GROUPED)
+@pytest.mark.parametrize(("k", "group"), [(4544, 128), (200, 64), (130, 64), (256, 128)])
+def test_bits_per_weight_of_a_row_counts_its_padded_last_group(name: str, k: int,
+                                                                group: int) -> None:
+    # With a group size not dividing the row, the simulator charged one group's fields per g
+    # weights (int4 at 128 on rows of 4544: 4.125 bits, quantize stores 4.1268).
+    w = np.random.default_rng(k).standard_normal((4, k)).astype(np.float32)
+    g = None if get_format(name).scheme == "mx" else group
+    stored = quantize(w, name, g).bits_per_weight
+    assert bits_per_weight(name, g, in_features=k) == pytest.approx(stored, rel=1e-12)
