@@ -31,9 +31,20 @@ def error_metrics(x: np.ndarray, approx: np.ndarray) -> tuple[float, float, floa
     err = approx.astype(work, copy=False) - xs
     np.abs(err, out=err)
     max_err = float(err.max())
-    # Squares are taken in float64 (einsum casts in buffered chunks, no float64 copy).
-    noise = float(np.einsum("i,i->", err.reshape(-1), err.reshape(-1), dtype=np.float64))
-    del err
-    flat = xs.reshape(-1)
+    # Squares are taken in float64 (einsum casts in buffered chunks, no float64 copy). A
+    # float64 tensor far from 1 is first scaled by a power of two (exact) that brings its
+    # largest value near 1: squares of 1e-170 underflowed to 0, and a tensor whose every
+    # value was lost read as exact (SQNR inf). Narrower inputs' squares always fit.
+    top = max(float(np.abs(xs).max()), max_err)
+    shift = 0
+    if 0 < top < np.inf and not 2.0**-400 < top < 2.0**400:
+        shift = -int(np.frexp(top)[1])
+        np.ldexp(err, shift, out=err)
+    flat_err = err.reshape(-1)
+    noise = float(np.einsum("i,i->", flat_err, flat_err, dtype=np.float64))
+    del err, flat_err
+    flat = np.ldexp(xs.reshape(-1), shift) if shift else xs.reshape(-1)
     signal = float(np.einsum("i,i->", flat, flat, dtype=np.float64))
-    return noise / x.size, sqnr_db(signal, noise), max_err
+    with np.errstate(over="ignore"):  # an MSE beyond float64 (errors of 1e160) is inf
+        mse = float(np.ldexp(noise, -2 * shift)) / x.size
+    return mse, sqnr_db(signal, noise), max_err

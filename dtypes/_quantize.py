@@ -402,7 +402,12 @@ def _scheme_mx(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray)
     elem = f.types[0]
     amax = np.abs(xg).max(axis=-1).astype(np.float64)
     _, exp = np.frexp(amax)  # amax = m * 2**exp, m in [0.5, 1): floor(log2 amax) = exp - 1
-    shared = np.clip(exp - 1 - int(f.params["emax"]), -127, 127)
+    ideal = exp - 1 - int(f.params["emax"])
+    if (ideal > 127).any():  # clipped to 2**127, 1e300 came back as 1.0e39 without a word
+        big = float(amax[ideal > 127].max())
+        raise HwsimError(f"{f.name}: a block's largest magnitude {big:g} needs a shared scale "
+                         f"of 2**{int(ideal.max())}, beyond E8M0's largest, 2**127")
+    shared = np.clip(ideal, -127, 127)
     scales = np.where(amax > 0, np.ldexp(1.0, shared), 2.0**-127)
     codes, deq = _encode_scaled(xg, scales, elem)
     return _Out(codes, deq, scales)
@@ -480,7 +485,7 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
     f = get_format(fmt) if isinstance(fmt, str) else fmt
     x = _check_input(w, name)
     if isinstance(f, FloatFormat):
-        return _cast(f, x, group_size)
+        return _cast(f, x, group_size, name)
     if group_size is not None:
         check_group_size(group_size)
     if scale_format is not None:
@@ -523,7 +528,9 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
     out = _SCHEMES[f.scheme](f, xg, sfmt, counts)
     deq = out.deq.reshape(xg.shape[0], -1)[:, :k] if not per_tensor else out.deq
     codes = out.codes.reshape(xg.shape[0], -1)[:, :k] if not per_tensor else out.codes
-    deq = deq.reshape(shape).astype(x.dtype, copy=False)  # metrics describe what is returned
+    with np.errstate(over="ignore"):  # an overflow is refused by name just below
+        deq = deq.reshape(shape).astype(x.dtype, copy=False)  # metrics describe what is returned
+    _check_finite(x, deq, f, name)
     codes = codes.reshape(shape)
     mse, sqnr, max_err = error_metrics(x, deq)
     n_groups = out.scales.size
@@ -541,10 +548,34 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
     )
 
 
-def _cast(f: FloatFormat, x: np.ndarray, group_size: int | None) -> QuantResult:
+def _check_finite(x: np.ndarray, deq: np.ndarray, f: Format | FloatFormat, name: str) -> None:
+    """Refuse a finite input whose result is not: a cast beyond the format's range (fp16 of
+    70000), or a dequantized value beyond the input's dtype (float16 near 65504 times a scale
+    rounded up). Its metrics were NaN, or a math domain error escaped as a traceback."""
+    bad = ~np.isfinite(deq)
+    if not bad.any():
+        return
+    pos = tuple(int(i) for i in np.argwhere(bad)[0])
+    value = float(x[pos])
+    with np.errstate(over="ignore"):
+        beyond_format = isinstance(f, FloatFormat) and not np.isfinite(
+            f.cast(np.array([value]))).all()
+    if beyond_format:
+        why = f"beyond the largest finite {f.name}"
+    else:
+        why = (f"the dequantized value passes the largest finite {x.dtype} "
+               f"({float(np.finfo(x.dtype).max):g}), the dtype it is returned in: quantize "
+               "a float32 copy")
+    raise HwsimError(f"{name}: {value:g} at index {pos} does not fit {f.name} ({why})")
+
+
+def _cast(f: FloatFormat, x: np.ndarray, group_size: int | None,
+          name: str = "w") -> QuantResult:
     if group_size is not None:
         raise HwsimError(f"{f.name} is an unquantized reference: it takes no group_size")
-    deq = f.cast(x).astype(x.dtype, copy=False)
+    with np.errstate(over="ignore"):  # an overflow is refused by name just below
+        deq = f.cast(x).astype(x.dtype, copy=False)
+    _check_finite(x, deq, f, name)
     mse, sqnr, max_err = error_metrics(x, deq)
     return QuantResult(
         format=f.name, group_size=None, dequantized=deq,

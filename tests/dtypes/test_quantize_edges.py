@@ -166,3 +166,40 @@ def test_a_group_far_wider_than_the_rows_is_refused_before_padding() -> None:
     # (the command line refuses any group longer than the rows before this).
     with pytest.raises(HwsimError, match="in groups of 1000000000: a 64x1000000000"):
         quantize(np.ones((64, 64), np.float32), "int4", group_size=10**9)
+
+
+@pytest.mark.parametrize(("x", "fmt", "message"), [
+    # float16 near its maximum: fp16(65504 / 7) x 7 = 65520 is inf in float16; the metrics
+    # raised "math domain error" as a traceback (from the CLI too).
+    (np.array([65504, 1, -3, 0.5], np.float16), "int4",
+     r"w: 65504 at index \(0,\) does not fit int4 \(the dequantized value passes the largest "
+     r"finite float16 \(65504\), the dtype it is returned in"),
+    (np.array([65504, 1, -3, 0.5], np.float16), "bf16", r"passes the largest finite float16"),
+    # Casts beyond the format's range gave inf and a NaN SQNR, with RuntimeWarnings only.
+    (np.array([70000.0, 1.0]), "fp16", r"w: 70000 at index \(0,\) does not fit fp16 \(beyond "
+                                       r"the largest finite fp16\)"),
+    (np.array([[1e300, 1.0]]), "fp32", r"does not fit fp32 \(beyond the largest finite fp32\)"),
+    # MX clipped its E8M0 scale at 2**127: 1e300 came back as 1.0e39 without a word.
+    (np.array([[1e300, 1.0, -2.0, 0.5]]), "mxfp4",
+     r"mxfp4: a block's largest magnitude 1e\+300 needs a shared scale of 2\*\*994, beyond "
+     r"E8M0's largest, 2\*\*127"),
+])
+def test_a_result_beyond_its_dtype_or_format_is_refused(x, fmt, message) -> None:
+    with pytest.raises(HwsimError, match=message):
+        quantize(x, fmt)
+
+
+def test_metrics_of_tiny_float64_values_do_not_underflow() -> None:
+    # Squares of 1e-170 underflowed to 0: every value lost (the FP16 scale flushes to 0) read
+    # as exact, SQNR inf. The SQNR of a tensor scaled by a power of two is the tensor's.
+    r = quantize(np.full((1, 4), 1e-170), "int4")
+    assert r.max_abs_error == 1e-170 and r.sqnr_db == 0.0
+    from hwsim.dtypes._metrics import error_metrics
+
+    x = np.random.default_rng(1).standard_normal(64)
+    approx = x + 0.01
+    mse0, sqnr, _ = error_metrics(x, approx)
+    for shift in (-500, 500):  # beyond 2**400 either way: scaled first
+        mse, scaled, max_err = error_metrics(np.ldexp(x, shift), np.ldexp(approx, shift))
+        assert scaled == pytest.approx(sqnr, rel=1e-12) and max_err > 0
+        assert mse == pytest.approx(np.ldexp(mse0, 2 * shift), rel=1e-12)
