@@ -8,9 +8,10 @@ from ``hidden_size``) is rejected rather than ignored. Flags must be JSON ``true
 ``num_attention_heads``, as in those classes.
 
 Sliding-window attention, as in transformers: mistral and mixtral window every layer when
-``sliding_window`` is set; llama has no window (a ``sliding_window`` key changes nothing);
-qwen2 windows layer ``i`` only with ``use_sliding_window: true`` and, by its ``layer_types``
-(default: ``i >= max_window_layers``, 28 unless given), a ``sliding_attention`` layer.
+``sliding_window`` is set (mistral's default, a key left out, is 4096; ``null`` is none);
+llama has no window (a ``sliding_window`` key changes nothing); qwen2 windows layer ``i``
+only with ``use_sliding_window: true`` and, by its ``layer_types`` (default:
+``i >= max_window_layers``, 28 unless given), a ``sliding_attention`` layer.
 `ModelConfig` holds one window for every layer, so a qwen2 config mixing windowed and full
 layers is refused rather than modelled with the window everywhere.
 """
@@ -174,7 +175,10 @@ def _sliding_window(data: dict[str, Any], mtype: str, layers: int, source: str,
     if mtype == "llama":
         return None  # LlamaConfig has no sliding window: the key, if any, is unused
     if mtype in ("mistral", "mixtral"):
-        return None if data.get("sliding_window") is None else pos_int("sliding_window")
+        # MistralConfig's default window is 4096 (a key left out); MixtralConfig's is none.
+        if data.get("sliding_window", 4096 if mtype == "mistral" else None) is None:
+            return None
+        return pos_int("sliding_window", 4096 if mtype == "mistral" else None)
     # qwen2: the window exists only with use_sliding_window; layer_types says which layers.
     use = flag("use_sliding_window", False)
     types = data.get("layer_types")

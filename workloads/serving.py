@@ -253,7 +253,7 @@ def validate_requests(requests: Sequence[Request], where: str, max_context: int,
         if not np.isfinite(r.arrival_s) or r.arrival_s < 0:
             raise HwsimError(f"{at}: arrival_s {r.arrival_s} is not a time >= 0 (seconds)")
         if r.arrival_s > MAX_ARRIVAL_S:
-            raise HwsimError(f"{at}: arrival_s {r.arrival_s:g} is above the limit of "
+            raise HwsimError(f"{at}: arrival_s {r.arrival_s!r} is above the limit of "
                              f"{MAX_ARRIVAL_S:g} s (about 3,170 years): give seconds (a Unix "
                              "time in milliseconds, say, divided by 1000)")
         if r.arrival_s < prev:

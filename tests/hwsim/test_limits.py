@@ -192,3 +192,16 @@ def test_an_operators_decode_steps_within_the_counters_whose_sum_is_not_are_refu
     with pytest.raises(HwsimError, match=r"^decode/lm_head: cycles of all its steps: about "
                                          r"9.22e\+18"):
         simulate_ops(lm_head, hw)
+
+
+def test_the_fill_and_drain_slots_count_in_the_operator_check():
+    # Every block's slot pays slot_cycles, and so do the fill and drain slots around them:
+    # one block of 2**61 cycles of slot is within the counters, its three slots are not.
+    from hwsim.sim.engine import _check_operator_cycles
+
+    hw = with_overrides(load_hardware("bitmod"), {"slot_cycles": 2**61})
+    one = np.zeros(1, dtype=np.int64)
+    with pytest.raises(HwsimError, match=r"cycles of one operator: about 6.92e\+18"):
+        _check_operator_cycles(one, one, one, np.ones(1, dtype=np.int64), 1, hw)
+    _check_operator_cycles(one, one, one, np.ones(1, dtype=np.int64), 1,
+                           with_overrides(hw, {"slot_cycles": 2**60}))

@@ -96,3 +96,35 @@ def test_costs_take_each_formats_measured_group_size():
     default = format_costs("llama-2-7b-generative", ["int4"], hardware="bitmod")
     assert bits["int4"] > default["weight_bits"].iloc[0]
     assert bits["bitmod4"] < bits["int4"]
+
+
+def test_a_cosine_a_rounding_above_one_and_an_infinite_perplexity_are_read(tmp_path,
+                                                                            summary_row):
+    # `hwsim fidelity` wrote 1.0000000000000002 for its own reference row with a few texts,
+    # and the check refused the table it had written.
+    folder = _folder(tmp_path, [summary_row("int4")],
+                     [_e2e_row("float", cos_mean=1.0000000000000002, cos_min=1.0),
+                      _e2e_row("int4", group_size=128, task="perplexity", cos_mean="",
+                               cos_min="", nn_top1_agreement="", nn_top5_overlap="",
+                               ppl_reference=12.5, ppl=float("inf"),
+                               ppl_ratio=float("inf"))])
+    _, e2e = read_fidelity_dir(folder)
+    assert np.isinf(e2e["ppl"].iloc[0])
+
+
+def test_a_refused_cell_names_its_line_past_blank_lines(tmp_path, summary_row):
+    folder = _folder(tmp_path, [summary_row("int4"), summary_row("bitmod4", layers=0)])
+    path = folder / "summary.csv"
+    header, first, second = path.read_text().splitlines()
+    path.write_text(f"{header}\n{first}\n\n{second}\n")  # pandas skips the blank line
+    with pytest.raises(HwsimError, match=r"summary.csv: line 4 \(bitmod4\), column layers"):
+        read_fidelity_dir(folder)
+
+
+def test_a_cast_is_measured_at_no_group_whatever_group_size_was_given():
+    # fidelity.csv wrote 64 for fp16 given --group-size 64, though a cast takes no group.
+    from hwsim.reports.fidelity import asked_group_size
+
+    assert asked_group_size("fp16", 64) is None and asked_group_size("fp32", None) is None
+    assert asked_group_size("int4", 64) == 64 and asked_group_size("int4", None) == 128
+    assert asked_group_size("ant4", None) is None and asked_group_size("ant4", 32) == 32

@@ -162,6 +162,20 @@ def test_llama_has_no_sliding_window(tmp_path: Path) -> None:
     assert model_from_hf_config(_write(tmp_path, "n", cfg)).sliding_window == 1024
 
 
+@pytest.mark.parametrize(("name", "window", "expected"), [
+    # The key left out: MistralConfig's default window is 4096 (it read as none); null is
+    # none; MixtralConfig's default is none.
+    ("mistral-7b", "absent", 4096), ("mistral-7b", None, None), ("mixtral-8x7b", "absent", None),
+])
+def test_a_sliding_window_left_out_takes_the_config_class_default(tmp_path: Path, name: str,
+                                                                  window: object,
+                                                                  expected: int | None) -> None:
+    cfg = {k: v for k, v in CONFIGS[name].items() if k != "sliding_window"}
+    if window != "absent":
+        cfg["sliding_window"] = window
+    assert model_from_hf_config(_write(tmp_path, "m", cfg)).sliding_window == expected
+
+
 @pytest.mark.parametrize(("name", "key", "value"), [
     ("llama-2-7b", "tie_word_embeddings", "false"),
     ("phi-2", "tie_word_embeddings", "false"),

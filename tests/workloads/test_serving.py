@@ -133,7 +133,7 @@ BASE = {"model": "llama-2-7b"}
      r"requests\[0\]: arrival_s -1.0 is not a time >= 0"),
     # A Unix time in milliseconds is a unit slip (a time in seconds, 1.7e9, is fine).
     ({"requests": [{"arrival_s": 1.7e12, "prompt_tokens": 3, "generate_tokens": 2}]},
-     r"requests\[0\]: arrival_s 1.7e\+12 is above the limit of 1e\+11 s \(about 3,170 "
+     r"requests\[0\]: arrival_s 1700000000000.0 is above the limit of 1e\+11 s \(about 3,170 "
      r"years\): give seconds"),
     ({"requests": [{"arrival_s": 2, "prompt_tokens": 3, "generate_tokens": 2},
                    {"arrival_s": 1, "prompt_tokens": 3, "generate_tokens": 2}]},
