@@ -6,9 +6,10 @@ files (sorted JSON keys, fixed CSV float format, PNGs without a software/date st
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
     "vector_ops_line",
     "weights_run",
     "write_run_outputs",
+    "write_run_summary",
 ]
 
 def json_safe(x: Any) -> Any:
@@ -452,15 +454,10 @@ def _write(results: Sequence[RunResult], out: Path, base: int,
            weights: Sequence[dict[str, Any]] | None, formats: Sequence[str],
            vector: Sequence[dict[str, Any]] | None) -> list[Path]:
     written = []
-    summary = out / "summary.json"
     earlier = earlier_run_files(out)
     stems = _FIGURE_STEMS if len(results) > 1 else _FIGURE_STEMS[:2]  # comparison: designs
     body = run_summary(results, base, weights, vector)
     body["figures"] = [f"{stem}.{fmt}" for stem in stems for fmt in formats]
-    body["files"] = ["summary.json", "layers.csv", "report.html", *body["figures"]]
-    summary.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n",
-                       encoding="utf-8")
-    written.append(summary)
     layers = out / "layers.csv"
     _layers_csv(results).to_csv(layers, index=False, float_format="%.9g", lineterminator="\n")
     written.append(layers)
@@ -473,7 +470,9 @@ def _write(results: Sequence[RunResult], out: Path, base: int,
         figures.append(comparison_figure(results, base, name, weights))
     for stem, fig in zip(stems, figures, strict=True):
         written += save_figure(fig, out / stem, formats)
-    remove_stale_run_files(out, earlier, body["files"])
+    # Last, listing what this run wrote (`earlier_run_files` of the next run into `out`).
+    written.insert(0, write_run_summary(out, body, written))
+    remove_stale_run_files(out, earlier, [p.name for p in written])
     return written
 
 
@@ -484,26 +483,49 @@ _RUN_FILES = ("summary.json", "layers.csv", "report.html", "requests.csv", "step
 _RUN_FIGURE_STEMS = (*_FIGURE_STEMS, "serving")
 
 
-def earlier_run_files(out: Path) -> list[str]:
-    """The files an earlier `hwsim run` into `out` listed in its ``summary.json`` (``files``;
-    ``figures`` from before it listed them all; none without one). Only those, and only names
-    `hwsim run` writes, are ever removed: never a file of the user's."""
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def write_run_summary(out: Path, body: dict[str, Any], written: Sequence[Path]) -> Path:
+    """Write ``summary.json``: `body` and ``files``, the SHA-256 of every other file the run
+    wrote, by name (what `earlier_run_files` reads back)."""
+    body["files"] = {p.name: _digest(p) for p in written}
+    path = out / "summary.json"
+    path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def earlier_run_files(out: Path) -> dict[str, str | None]:
+    """The files an earlier `hwsim run` into `out` listed in its ``summary.json``, with the
+    SHA-256 it recorded (``files``; ``figures`` from before it listed them all, without one).
+    Only names `hwsim run` writes are kept: never a file of the user's."""
     try:
         earlier = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    names = (earlier.get("files", earlier.get("figures")) if isinstance(earlier, dict)
-             else None)
-    if not isinstance(names, list):
-        return []
-    return [n for n in names if isinstance(n, str) and Path(n).name == n
+        return {}
+    listed = earlier.get("files", earlier.get("figures")) if isinstance(earlier, dict) else None
+    if isinstance(listed, list):
+        listed = dict.fromkeys(listed)
+    if not isinstance(listed, dict):
+        return {}
+    return {n: h if isinstance(h, str) else None for n, h in listed.items()
+            if isinstance(n, str) and Path(n).name == n
             and (n in _RUN_FILES or (Path(n).stem in _RUN_FIGURE_STEMS
-                                     and Path(n).suffix[1:] in FIGURE_FORMATS))]
+                                     and Path(n).suffix[1:] in FIGURE_FORMATS))}
 
 
-def remove_stale_run_files(out: Path, earlier: Sequence[str], now: Sequence[str]) -> None:
+def remove_stale_run_files(out: Path, earlier: Mapping[str, str | None],
+                           now: Sequence[str]) -> None:
     """Remove what an earlier run into `out` wrote (`earlier_run_files`) and this one did not
     (`now`): another --figure-format, no --compare now, a served trace after a workload's
-    layers or the other way round would leave files beside these results as if theirs."""
+    layers or the other way round would leave files beside these results as if theirs. A file
+    whose bytes are no longer those the earlier run recorded (another command's `layers.csv`
+    written there since) is left alone."""
     for stale in sorted(set(earlier) - set(now)):
-        (out / stale).unlink(missing_ok=True)
+        recorded = earlier[stale]
+        if recorded is None or _digest(out / stale) == recorded:
+            (out / stale).unlink(missing_ok=True)

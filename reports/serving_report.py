@@ -11,7 +11,6 @@ runs: identical inputs give byte-identical files.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,12 @@ import pandas as pd
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
 from hwsim.reports.figure_style import categorical_styles, new_figure, save_figure, style
-from hwsim.reports.run_report import earlier_run_files, json_safe, remove_stale_run_files
+from hwsim.reports.run_report import (
+    earlier_run_files,
+    json_safe,
+    remove_stale_run_files,
+    write_run_summary,
+)
 from hwsim.reports.units import format_number, format_quantity
 from hwsim.workloads.serving import ServingRun
 
@@ -131,21 +135,17 @@ def write_serving_outputs(workload: str, runs: Sequence[tuple[str, ServingRun]],
     """
 
     out = output_folder(out_dir)
-    files = [out / "summary.json", out / "requests.csv", out / "steps.csv"]
+    files = [out / "requests.csv", out / "steps.csv"]
     earlier = earlier_run_files(out)
-    body = serving_summary(workload, runs, target)
-    body["files"] = [p.name for p in files] + (
-        [f"serving.{fmt}" for fmt in figure_formats] if plots else [])
     try:
-        files[0].write_text(json.dumps(body, indent=2, sort_keys=True) + "\n",
-                            encoding="utf-8")
-        requests_table(runs).to_csv(files[1], index=False, float_format="%.9g",
+        requests_table(runs).to_csv(files[0], index=False, float_format="%.9g",
                                     lineterminator="\n")
-        steps_table(runs).to_csv(files[2], index=False, float_format="%.9g",
+        steps_table(runs).to_csv(files[1], index=False, float_format="%.9g",
                                  lineterminator="\n")
         if plots:
             files += save_figure(serving_figure(runs), out / "serving", figure_formats)
-        remove_stale_run_files(out, earlier, body["files"])
+        files.insert(0, write_run_summary(out, serving_summary(workload, runs, target), files))
+        remove_stale_run_files(out, earlier, [p.name for p in files])
     except OSError as exc:
         raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     return files

@@ -1,5 +1,6 @@
 """`hwsim run` and `hwsim roofline` with a request trace: outputs, determinism, errors."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -146,5 +147,14 @@ def test_a_run_into_a_folder_leaves_no_file_of_an_earlier_run_of_another_kind(ru
         code, cap = run_cli("run", str(workload), "--out", str(out))
         assert code == 0, cap.err
         assert {p.name for p in out.iterdir()} == files
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["files"] == ["summary.json", "requests.csv", "steps.csv", "serving.png"]
+    files = json.loads((out / "summary.json").read_text())["files"]
+    assert sorted(files) == ["requests.csv", "serving.png", "steps.csv"]
+    assert files["steps.csv"] == hashlib.sha256((out / "steps.csv").read_bytes()).hexdigest()
+    # A file of the same name written there since by another command is not the run's.
+    code, cap = run_cli("run", str(batch), "--out", str(out))
+    assert code == 0, cap.err
+    (out / "layers.csv").write_text("layer,format\nq,int4\n")  # e.g. hwsim quantize's
+    code, cap = run_cli("run", str(served), "--out", str(out))
+    assert code == 0, cap.err
+    assert (out / "layers.csv").read_text() == "layer,format\nq,int4\n"
+    assert not (out / "report.html").exists()
