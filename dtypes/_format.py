@@ -266,10 +266,8 @@ class FloatFormat:
         return float(2.0 ** (2 ** (self.exp_bits - 1) - 1) * (2 - 2.0 ** -self.man_bits))
 
     def cast(self, x: np.ndarray) -> np.ndarray:
-        """Round to this format (half to even), returned as float32.
-
-        float64 input reaches bf16 through float32 (a double rounding, as ml_dtypes casts).
-        """
+        """Round to this format (half to even), returned as float32: one rounding from the
+        input's own precision (as ml_dtypes casts, float64 to bf16 included)."""
         x = np.asarray(x)
         if self.name == "fp32":
             return x.astype(np.float32)

@@ -27,13 +27,33 @@ SCALE_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "e4m3": 8, "e8
 INT8_ROW_FACTOR_BITS = 32
 
 
+def _round_bf16_from_float64(x: np.ndarray) -> np.ndarray:
+    """`_round_bf16` of float64 values in one rounding, as ml_dtypes casts them: through
+    float32 first, 1 + 2**-8 + 2**-30 rounded to 1 + 2**-8 (a tie) and then to 1, where the
+    nearest bfloat16 is 1 + 2**-7."""
+    x = np.array(x, dtype=np.float64, copy=True, order="C")
+    bits = x.view(np.uint64)
+    finite = np.isfinite(x)
+    # Normal bfloat16 range: keep 8 significant bits of the 53 (drop 45, half to even).
+    lsb = (bits >> np.uint64(45)) & np.uint64(1)
+    rounded = (bits + np.uint64(2**44 - 1) + lsb) & ~np.uint64(2**45 - 1)
+    out = np.where(finite, rounded.view(np.float64), x)
+    # Subnormal bfloat16 (below 2**-126): multiples of 2**-133, half to even (exact scaling).
+    tiny = finite & (np.abs(x) < 2.0**-126)
+    out[tiny] = np.ldexp(np.rint(np.ldexp(x[tiny], 133)), -133)
+    with np.errstate(over="ignore"):  # past the largest bfloat16 it rounds to inf
+        return out.astype(np.float32)
+
+
 def _round_bf16(x: np.ndarray) -> np.ndarray:
     """Round to bfloat16 (round half to even), returned as float32.
 
     uint32 arithmetic in place: adding 0x7FFF plus the kept LSB to the bit pattern and
     clearing the low half rounds the mantissa; only NaN payloads could carry out of the top,
-    so NaNs are restored afterwards.
+    so NaNs are restored afterwards. float64 input is rounded once, from its own bits.
     """
+    if np.asarray(x).dtype == np.float64:
+        return _round_bf16_from_float64(x)
     x32 = np.array(x, dtype=np.float32, copy=True, order="C")
     bits = x32.view(np.uint32)
     nan = np.isnan(x32)

@@ -62,6 +62,23 @@ def test_round_to_nearest_even_matches_ml_dtypes_casts(name: str) -> None:
     np.testing.assert_array_equal(ours, theirs + 0.0)
 
 
+def test_bf16_of_float64_rounds_once_as_ml_dtypes_does() -> None:
+    # Through float32 first, 1 + 2**-8 + 2**-30 became the tie 1 + 2**-8 and then 1; the
+    # nearest bfloat16 (ml_dtypes' one rounding) is 1 + 2**-7. Subnormals and overflow too.
+    rng = np.random.default_rng(11)
+    x = np.concatenate([
+        rng.standard_normal(20000) * 10.0 ** rng.integers(-44, 39, 20000),
+        [1 + 2**-8 + 2**-30, -(1 + 2**-8 + 2**-30), 1 + 2**-8, 1 + 3 * 2**-8, 2**-126,
+         2**-127 + 2**-140, 0.5 * 2**-133, 1.5 * 2**-133, 2**-134, 3.3895313892515355e38,
+         3.39e38, 1e39, -0.0],
+    ])
+    with np.errstate(over="ignore"):
+        theirs = x.astype(ml_dtypes.bfloat16).astype(np.float32)
+        ours = get_format("bf16").cast(x)
+    np.testing.assert_array_equal(ours, theirs)
+    assert np.signbit(ours[-1])
+
+
 gfloat = pytest.importorskip("gfloat", reason="gfloat is a test dependency ([dev])")
 from gfloat import formats as gf  # noqa: E402
 
