@@ -214,10 +214,33 @@ class _Out:
     extra_bits: float = 0.0  # per-tensor bits beyond per-group ones
 
 
+def _nearest_nf(xg: np.ndarray, scales: np.ndarray, elem: ElementFormat,
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """`_nearest_scaled` in bitsandbytes' NF4 arithmetic, which defines the format: float32
+    input times the float32 reciprocal of the absmax, clamped to [-1, 1], bucketed by the
+    table's midpoints rounded to float32, a value on one to the lower side. Compared with
+    exact midpoints and a division, 6 of 15 values placed on float32 midpoints took the
+    other code (random weights agree either way)."""
+    s32 = scales.astype(np.float32)
+    with np.errstate(divide="ignore"):
+        recip = np.where(s32 > 0, np.float32(1) / s32, np.float32(0))
+    y = xg.astype(np.float32) * recip[..., None]
+    np.clip(y, -1, 1, out=y)
+    # torch.bucketize(y, mids) (right=False): the number of midpoints below y.
+    idx = np.searchsorted(elem._midpoints.astype(np.float32), y, side="left")
+    deq = elem.values.astype(xg.dtype)[idx]
+    deq *= scales.astype(xg.dtype)[..., None]
+    return idx, deq
+
+
 def _scheme_absmax(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
     elem = f.types[0]
     amax = np.abs(xg).max(axis=-1).astype(np.float64)
     scales = store_scales(amax / elem.max_abs, scale_format, f"{f.name} scale")
+    if elem.family == "nf":
+        idx, deq = _nearest_nf(xg, scales, elem)
+        codes = elem._finite[1].astype(_code_dtype(elem.bits))[idx]
+        return _Out(codes, deq, scales, extra_bits=_row_factor_bits(scale_format, xg.shape[0]))
     if elem.family == "int" and elem.tie == "even":
         qmax = (1 << (elem.bits - 1)) - 1
         codes, deq = _encode_int(xg, scales, qmax, elem.bits)

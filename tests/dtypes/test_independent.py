@@ -114,3 +114,30 @@ def test_nf4_table_matches_bitsandbytes() -> None:
                                reason="bitsandbytes (a [dev] dependency) is not installed")
     table = bnbf.get_4bit_type("nf4", device="cpu").numpy().astype(np.float64)
     np.testing.assert_allclose(get_format("nf4").values, np.sort(table), rtol=0, atol=1e-7)
+
+
+def test_nf4_quantizes_as_bitsandbytes_on_midpoints_and_random_weights() -> None:
+    # NF4 is defined by bitsandbytes' arithmetic (float32 input times the float32 reciprocal of
+    # the absmax, float32 midpoints, a value on one to the lower code): with exact midpoints
+    # and a division, 6 of 15 values placed on the float32 midpoints took the other code.
+    torch = pytest.importorskip("torch", reason="torch (the [llm] extra) is not installed")
+    bnbf = pytest.importorskip("bitsandbytes.functional",
+                               reason="bitsandbytes (a [dev] dependency) is not installed")
+    values = get_format("nf4").values
+    mids = ((values[1:] + values[:-1]) / 2).astype(np.float32)
+    w = (np.random.default_rng(5).standard_normal((16, 256)) * 0.02).astype(np.float32)
+    w[0, :] = 0.0
+    w[0, 0], w[0, 1:16] = 1.0, mids                               # on the midpoints
+    w[1, :] = 0.0
+    w[1, 0], w[1, 1:16] = -0.37, mids * np.float32(0.37)           # scaled onto them
+    w[2, :64] = np.nextafter(np.resize(mids, 64) * np.float32(3.1), np.float32(1))
+    w[2, 0] = 3.1
+    packed, state = bnbf.quantize_4bit(torch.from_numpy(w.copy()), blocksize=64,
+                                       quant_type="nf4")
+    nibbles = packed.numpy().reshape(-1)
+    theirs = np.stack([(nibbles >> 4) & 15, nibbles & 15], axis=1).reshape(w.shape)
+    ours = quantize(w, "nf4")
+    np.testing.assert_array_equal(ours.codes, theirs)
+    np.testing.assert_array_equal(ours.scales.reshape(-1).astype(np.float32),
+                                  state.absmax.numpy())
+    np.testing.assert_array_equal(ours.dequantized, bnbf.dequantize_4bit(packed, state).numpy())
