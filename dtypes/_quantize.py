@@ -448,7 +448,11 @@ def _scheme_nvfp4(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarr
     if tensor_scale == 0.0:
         block = np.zeros_like(amax)
     else:
-        block = e4m3.round(np.float32(amax / elem.max_abs / tensor_scale))
+        # As torchao (the reference): the block scale is clamped to E4M3's smallest normal,
+        # 2**-6, before rounding; kept subnormal (or 0), a block tiny beside the tensor's
+        # maximum took other values than the reference's (20,853 of 32,768 on one test).
+        ideal = np.maximum(np.float32(amax / elem.max_abs / tensor_scale), np.float32(2.0**-6))
+        block = e4m3.round(ideal)
     scales = (block.astype(np.float32) * np.float32(tensor_scale)).astype(np.float64)
     codes, deq = _encode_scaled(xg, scales, elem)
     return _Out(codes, deq, scales, tensor_scale=tensor_scale, extra_bits=32.0)

@@ -101,6 +101,19 @@ def test_nvfp4_two_level_scales() -> None:
     assert r.bits_per_weight == pytest.approx(4 + 8 / 16 + 32 / w.size)
 
 
+def test_nvfp4_block_scales_are_clamped_to_the_smallest_normal_e4m3() -> None:
+    # torchao (the reference) clamps a block's E4M3 scale to 2**-6 before rounding: a block
+    # tiny beside the tensor's maximum kept a subnormal scale, or 0 (the block lost), here.
+    w = np.zeros((2, 32), np.float32)
+    w[0, 0] = 448 * 6  # tensor scale 1
+    w[1, :4] = [1e-3, -2e-3, 5e-4, 0.0]  # ideal block scale 2e-3 / 6: below 2**-6 = 0.0156
+    r = quantize(w, "nvfp4")
+    assert r.tensor_scale == 1.0
+    np.testing.assert_array_equal(r.scales, [[448.0, 2.0**-6], [2.0**-6, 2.0**-6]])
+    # At 2**-6 the block's values round to E2M1 grid points of 2**-6 (0.5 x 2**-6 = 0.0078).
+    np.testing.assert_array_equal(r.dequantized[1, :4], [0.0, 0.0, 0.0, 0.0])
+
+
 def test_ternary_bitnet() -> None:
     # mean|w| = (0.5 + 1.5 + 0.1 + 2.0) / 4 = 1.025; round(w / 1.025) clamped to +-1
     r = quantize(np.array([[0.5, -1.5, 0.1, 2.0]], np.float32), "ternary")
