@@ -22,7 +22,7 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from hwsim.errors import HwsimError
 from hwsim.limits import INT64_MAX, MAX_CONFIG_BYTES, MAX_CONFIG_NODES, MAX_NESTING
 
 __all__ = [
+    "check_inputs_spared",
     "comma_list",
     "output_folder",
     "parse_json",
@@ -338,6 +339,27 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
     except OSError as exc:
         raise HwsimError(f"{option} {out}: cannot write ({exc.strerror or exc})") from None
     return out
+
+
+def check_inputs_spared(out: str | Path, names: Iterable[str],
+                        inputs: Iterable[str | Path | None], option: str = "--out") -> None:
+    """Refuse an output folder where a file the command writes (`names`) is one of its inputs
+    (a served trace named requests.csv beside its workload was overwritten by the run's
+    requests.csv), before any work.
+
+    Raises:
+        HwsimError: names `option`, the file and the input it would overwrite.
+    """
+    out = Path(out)
+    given = [Path(p) for p in inputs if p is not None and Path(p).is_file()]
+    for name in names:
+        target = out / name
+        if not target.is_file():
+            continue
+        for path in given:
+            if target.samefile(path):
+                raise HwsimError(f"{option} {out}: writing {name} would overwrite the input "
+                                 f"{path}; choose another output folder")
 
 
 def resolve_reference(ref: str | Path, folder: Path | None = None) -> Path | str:

@@ -35,6 +35,7 @@ __all__ = [
     "earlier_run_files",
     "json_safe",
     "remove_stale_run_files",
+    "run_file_names",
     "run_summary",
     "summary_table",
     "summary_text_table",
@@ -481,6 +482,13 @@ _FIGURE_STEMS = ("latency_breakdown", "energy_breakdown", "comparison")
 # (`hwsim.reports.serving_report`).
 _RUN_FILES = ("summary.json", "layers.csv", "report.html", "requests.csv", "steps.csv")
 _RUN_FIGURE_STEMS = (*_FIGURE_STEMS, "serving")
+
+
+def run_file_names() -> list[str]:
+    """Every file name `hwsim run` may write into its folder (served or not, any figure
+    format): none may be one of the run's inputs (`hwsim.files.check_inputs_spared`)."""
+    return [*_RUN_FILES, *(f"{stem}.{fmt}" for stem in _RUN_FIGURE_STEMS
+                           for fmt in FIGURE_FORMATS)]
 
 
 def _digest(path: Path) -> str | None:

@@ -201,6 +201,9 @@ class Workload:
     attention: AttentionKernel = field(default_factory=AttentionKernel)
     requests: tuple[Request, ...] = ()
     serving: ServingPolicy | None = None
+    # The CSV file the trace was read from (None: requests given inline or no trace): an
+    # input the commands' outputs must not overwrite.
+    trace_file: str | None = None
 
     @property
     def served(self) -> bool:
@@ -516,6 +519,8 @@ def workload_from_dict(data: Any, source: str = "<dict>",
         attention=attention,
         requests=requests,
         serving=policy,
+        trace_file=(str(_trace_path(spec.requests, base))
+                    if requests and isinstance(spec.requests, str) else None),
     )
 
 
@@ -600,6 +605,12 @@ def _check_token_keys(spec: _WorkloadIn, data: dict[str, Any], errors: list[str]
         errors.append("serving: only applies to 'requests' or a batch list")
 
 
+def _trace_path(requests: str, base: Path | None) -> Path:
+    """A trace's CSV file, relative to the workload's folder."""
+    path = Path(requests).expanduser()
+    return base / path if not path.is_absolute() and base is not None else path
+
+
 def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
             base: Path | None) -> tuple[tuple[Request, ...], ServingPolicy | None]:
     """The trace and policy of a served workload (empty for a plain one), validated."""
@@ -608,9 +619,7 @@ def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
     locate: Callable[[int], str] | None = None
     if spec.requests is not None:
         if isinstance(spec.requests, str):
-            path = Path(spec.requests).expanduser()
-            if not path.is_absolute() and base is not None:
-                path = base / path
+            path = _trace_path(spec.requests, base)
             rows = read_trace_rows(path)
             requests = [r for _, r in rows]
             where = str(path)

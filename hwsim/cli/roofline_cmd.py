@@ -64,6 +64,14 @@ def roofline(
         machine = _load_machine(w.hardware, f"{w.source}: hardware")
     else:
         raise HwsimError(f"{w.source}: no machine: give --hardware or a 'hardware' key")
+    # Before any work: none of the files written may be one read (a trace's requests.csv).
+    from hwsim.files import check_inputs_spared
+    from hwsim.reports.figure_style import FIGURE_FORMATS
+    from hwsim.reports.run_report import run_file_names
+
+    check_inputs_spared(out, [*run_file_names(), "roofline.csv", "roofline.md",
+                              *(f"roofline.{fmt}" for fmt in FIGURE_FORMATS)],
+                        [path, w.trace_file, machine.source or None])
     console = Console()
     if machine.storage is not None:
         console.print(f"{machine.name}: GEMM bytes as the RTL core stores them: "

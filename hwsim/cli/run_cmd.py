@@ -111,10 +111,12 @@ def run(
     from rich.console import Console
     from rich.progress import Progress
 
+    from hwsim.files import check_inputs_spared
     from hwsim.hw import load_hardware, with_overrides
     from hwsim.reports.figure_style import parse_figure_formats
     from hwsim.reports.run_report import (
         comparison_text_table,
+        run_file_names,
         summary_text_table,
         vector_ops,
         vector_ops_line,
@@ -151,6 +153,9 @@ def run(
         designs[0] = dataclasses.replace(designs[0], name=f"{designs[0].name}+set")
     designs = _distinct_names(designs)
 
+    # Before any work: none of the files the run writes may be one it reads.
+    check_inputs_spared(out, run_file_names(), [path, w.trace_file,
+                                                *(hw.source for hw in designs)])
     console = Console()
     if w.served:
         _serve(w, designs, out, console, figure_formats)
