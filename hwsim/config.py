@@ -6,10 +6,11 @@
 - `validation_error`: a pydantic `ValidationError` as one `HwsimError` line naming every
   problem, one wording for every schema (workload, hardware, roofline machine, sweep)::
 
-      w.yaml: weights.group_size: Input should be greater than 0; batch: unknown key (allowed: ...)
+    w.yaml: weights.group_size: Input should be greater than 0; batch: unknown key (allowed: ...)
 
 - `at_most`, `at_least`: a bound of `hwsim.limits` on a schema's number, refused with the
-  limit and the reason (``clock_mhz: 1e+09 is above the limit of 100000 (100 GHz; ...)``).
+  limit and the reason (``clock_mhz: 1,000,000,000 is above the limit of 100,000 (100 GHz;
+  the clock is in MHz)``).
 
 A leaf beside `hwsim.errors` and `hwsim.files`: it knows pydantic, not hwsim's layers.
 """
