@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 from hwsim.errors import HwsimError
 
 __all__ = [
+    "MAX_WIRE_BITS",
     "IntRanges",
     "SerialControl",
     "check_int",
@@ -20,6 +21,11 @@ __all__ = [
     "stream_signature",
     "tree_max",
 ]
+
+
+# Amaranth's RTLIL back end refuses a wire wider than this (an OverflowError, "unlikely to
+# synthesize correctly"): a port of more bits is refused up front, naming the parameters.
+MAX_WIRE_BITS = 2**16
 
 
 def check_int(name: str, value: object, lo: int, hi: int) -> int:

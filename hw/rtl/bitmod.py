@@ -69,6 +69,7 @@ from amaranth.lib.wiring import In, Out
 
 from hwsim.errors import HwsimError
 from hwsim.hw.rtl._common import (
+    MAX_WIRE_BITS,
     IntRanges,
     check_ints,
     decode_fp16,
@@ -201,6 +202,14 @@ class BitModConfig:
         check_ints(self.RANGES, **{name: getattr(self, name) for name in self.RANGES})
         get_families(self.weights)  # raises on an unknown family
         check_back_end(self.accumulator, self.loop, self.dequantizer)
+        out_bits = self.rows * self.cols * self.out_width
+        if out_bits > MAX_WIRE_BITS:  # found after minutes of elaboration, as a traceback
+            raise HwsimError(
+                f"parameters rows x cols = {self.rows * self.cols:,} PEs of {self.out_width}-bit "
+                f"results (k {self.k}, group_size {self.group_size}, scale_bits "
+                f"{self.scale_bits}) make a {out_bits:,}-bit out port, above the "
+                f"{MAX_WIRE_BITS:,} bits Amaranth emits in one wire: at most "
+                f"{MAX_WIRE_BITS // self.out_width:,} PEs at this output width")
 
     @cached_property
     def families(self) -> tuple[WeightFamily, ...]:

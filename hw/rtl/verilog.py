@@ -16,14 +16,24 @@ from amaranth.lib import wiring
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
+from hwsim.hw.rtl._common import MAX_WIRE_BITS
 from hwsim.hw.rtl.registry import build, get_block, resolve_params
 
 __all__ = ["describe", "to_verilog", "write_block"]
 
 
 def to_verilog(component: wiring.Component, name: str) -> str:
-    """Verilog text of ``component`` as module ``name`` (deterministic)."""
-    return verilog.convert(component, name=name, emit_src=False)
+    """Verilog text of ``component`` as module ``name`` (deterministic).
+
+    Raises:
+        HwsimError: a wire wider than Amaranth emits (`_common.MAX_WIRE_BITS`) that no
+            parameter check caught before.
+    """
+    try:
+        return verilog.convert(component, name=name, emit_src=False)
+    except OverflowError as exc:  # Amaranth's own refusal, not a traceback
+        raise HwsimError(f"{name}: {exc} (Amaranth emits at most {MAX_WIRE_BITS:,} bits in "
+                         "one wire): a smaller configuration") from None
 
 
 def describe(name: str, component: wiring.Component, params: dict) -> dict:

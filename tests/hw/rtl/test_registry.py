@@ -60,3 +60,28 @@ def test_a_non_integer_says_why(text, hint):
     assert message.startswith(f"parameter lanes must be an integer (integers 1..64), not "
                               f"{text!r}")
     assert ("leading zeros are ambiguous" in message) == hint
+
+
+def test_an_array_whose_out_port_amaranth_cannot_emit_is_refused_up_front():
+    # 32 x 32 PEs of 65-bit results: 66,560 bits on one port, an OverflowError traceback after
+    # 90 s of elaboration (`hwsim verilog pe_array -p rows=32 -p cols=32`).
+    with pytest.raises(HwsimError, match=r"^parameters rows x cols = 1,024 PEs of 65-bit "
+                                         r"results \(k 256, group_size 128, scale_bits 8\) make "
+                                         r"a 66,560-bit out port, above the 65,536 bits"):
+        BitModConfig(**resolve_params("pe_array", {"rows": 32, "cols": 32}))
+    BitModConfig(**resolve_params("pe_array", {"rows": 32, "cols": 31}))  # 64,480 bits
+
+
+def test_a_wire_too_wide_for_amaranth_is_an_error_not_a_traceback(monkeypatch):
+    from amaranth.back import verilog as amaranth_verilog
+
+    from hwsim.hw.rtl import verilog
+
+    def too_wide(*args, **kwargs):
+        raise OverflowError("Wire created at x is 70000 bits wide, which is unlikely to "
+                            "synthesize correctly")
+
+    monkeypatch.setattr(amaranth_verilog, "convert", too_wide)
+    with pytest.raises(HwsimError, match=r"^int_mac: Wire created at x is 70000 bits wide, .* "
+                                         r"\(Amaranth emits at most 65,536 bits in one wire\)"):
+        verilog.to_verilog(None, "int_mac")
