@@ -168,11 +168,11 @@ def format_summary(layers: pd.DataFrame, checkpoint: Checkpoint | None = None,
 
     Args:
         layers: the table from `layer_fidelity`.
-        group_size: the group size `layer_fidelity` was given (``group_size``: each format's
-            `asked_group_size`, empty where none).
         checkpoint: when given, ``model_bytes`` adds every tensor that is not a quantized
             linear weight (embeddings, norms, biases) at its stored size; otherwise it equals
             ``linear_bytes``.
+        group_size: the group size `layer_fidelity` was given (``group_size``: each format's
+            `asked_group_size`, empty where none).
 
     Returns:
         `SUMMARY_COLUMNS`: ``bits_per_weight`` is parameter-weighted over the layers, ``mse``
