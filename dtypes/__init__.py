@@ -17,7 +17,7 @@ from hwsim.dtypes._element import ElementFormat
 from hwsim.dtypes._format import SCHEMES, FloatFormat, Format, format_group_problem
 from hwsim.dtypes._grid import TIE_RULES
 from hwsim.dtypes._metrics import error_metrics, sqnr_db
-from hwsim.dtypes._quantize import QuantResult, bits_per_weight, quantize
+from hwsim.dtypes._quantize import QuantResult, bits_per_weight, quantize, quantize_named
 from hwsim.dtypes._registry import AnyFormat, get_element, get_format, list_formats
 from hwsim.dtypes._scale import SCALE_BITS
 
@@ -37,5 +37,6 @@ __all__ = [
     "get_format",
     "list_formats",
     "quantize",
+    "quantize_named",
     "sqnr_db",
 ]

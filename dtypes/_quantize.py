@@ -32,7 +32,7 @@ from hwsim.dtypes._search import best_scale_per_row
 from hwsim.errors import HwsimError
 from hwsim.limits import check_array
 
-__all__ = ["QuantResult", "quantize"]
+__all__ = ["QuantResult", "quantize", "quantize_named"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -573,6 +573,21 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
         mse=mse, sqnr_db=sqnr, max_abs_error=max_err, outlier_pairs=out.outlier_pairs,
         tensor_scale=out.tensor_scale,
     )
+
+
+def quantize_named(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | None,
+                   name: str) -> QuantResult:
+    """`quantize` whose every refusal starts with the tensor's `name` and then the format
+    (a scale or a limit names neither: ``int4 scale overflows ...``, ``scale search: ...``),
+    for commands that quantize a named tensor (a checkpoint's, a file's)."""
+    f = get_format(fmt) if isinstance(fmt, str) else fmt
+    try:
+        return quantize(w, f, group_size, name=name)
+    except HwsimError as exc:
+        msg = str(exc)
+        if not msg.startswith(name):
+            msg = f"{name}: {msg if msg.startswith(f.name) else f'{f.name}: {msg}'}"
+        raise HwsimError(msg) from None
 
 
 def _check_finite(x: np.ndarray, deq: np.ndarray, f: Format | FloatFormat, name: str) -> None:

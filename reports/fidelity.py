@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from hwsim.dtypes import get_format, quantize
+from hwsim.dtypes import get_format, quantize_named
 from hwsim.errors import HwsimError
 from hwsim.workloads.checkpoints import Checkpoint, LinearWeight
 
@@ -77,12 +77,9 @@ def quantize_layer(checkpoint: Checkpoint, tensor: str, w: Any, fmt: str,
     """`quantize` of one checkpoint tensor; its refusals (a NaN, a scale its format cannot
     store, a group beyond the limits) name the checkpoint and the tensor."""
     try:
-        return quantize(w, fmt, group_size=group_size, name=tensor)
+        return quantize_named(w, fmt, group_size, tensor)
     except HwsimError as exc:
-        msg = str(exc)
-        if not msg.startswith(tensor):  # a refusal about the format (its scales, a limit)
-            msg = f"{tensor}: {msg if msg.startswith(fmt) else f'{fmt}: {msg}'}"
-        raise HwsimError(f"{checkpoint.path}: {msg}") from None
+        raise HwsimError(f"{checkpoint.path}: {exc}") from None
 
 
 def _outlier_pair_rate(result: Any, params: int) -> float:

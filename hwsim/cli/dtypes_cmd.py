@@ -144,7 +144,7 @@ def compare_cmd(
 
     import pandas as pd
 
-    from hwsim.dtypes import get_format, quantize
+    from hwsim.dtypes import get_format, quantize_named
     from hwsim.dtypes._format import check_group_size
     from hwsim.files import comma_list, output_folder
     from hwsim.limits import check_array
@@ -180,13 +180,7 @@ def compare_cmd(
     records = []
     for f in fmts:
         start = time.perf_counter()
-        try:
-            r = quantize(w, f, group_size, name=what)
-        except HwsimError as exc:  # name the tensor and the format a limit or scale refused
-            msg = str(exc)
-            if not msg.startswith(what):
-                msg = f"{what}: {msg if msg.startswith(f.name) else f'{f.name}: {msg}'}"
-            raise HwsimError(msg) from None
+        r = quantize_named(w, f, group_size, what)
         seconds = time.perf_counter() - start
         records.append({
             "format": f.name, "group_size": r.group_size, "bits_per_weight": r.bits_per_weight,
