@@ -44,6 +44,10 @@ class Evaluator:
         check: ``check(config)`` validates a configuration without evaluating it and raises
             `HwsimError` on a bad value; the sweep checks every axis value with it before
             running any point (default: no check).
+        absent: ``absent(metric, config) -> reason or None``: why a point of this
+            configuration can have no value for ``metric`` (``None``: it may have one). A
+            metric the sweep needs (an objective, a metric constraint, a heatmap) that every
+            point lacks is refused before running any (default: found out after running).
     """
 
     name: str
@@ -55,6 +59,7 @@ class Evaluator:
     fields: Callable[[str, Mapping[str, Any]], Sequence[str]] | None = None
     combine: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
     check: Callable[[dict[str, Any]], None] | None = None
+    absent: Callable[[str, Mapping[str, Any]], str | None] | None = None
 
     def base(self, sections: Mapping[str, Any], folder: Path, source: str) -> dict[str, Any]:
         """The full base configuration, one mapping per section."""

@@ -35,7 +35,8 @@ from hwsim.sweep.evaluator import Evaluator
 from hwsim.workloads import example_workloads, workload_from_dict
 from hwsim.workloads.serving import read_trace_csv
 
-__all__ = ["METRICS", "evaluate", "hwsim_evaluator", "model_fingerprint"]
+__all__ = ["METRICS", "evaluate", "explain_absent", "hwsim_evaluator", "model_fingerprint",
+           "why_absent"]
 
 # Metric -> natural goal. Stage metrics are absent for a workload without that stage.
 METRICS = {
@@ -78,6 +79,11 @@ _FIDELITY_COLUMNS = {"sqnr_db_mean": "sqnr_db_mean", "sqnr_db_min": "sqnr_db_min
                      "mse": "quant_mse", "cos_mean": "cos_mean", "cos_min": "cos_min",
                      "nn_top1_agreement": "nn_top1_agreement",
                      "nn_top5_overlap": "nn_top5_overlap", "ppl": "ppl", "ppl_ratio": "ppl_ratio"}
+
+_FIDELITY_METRICS = frozenset(_FIDELITY_COLUMNS.values())
+# Metrics of a served trace only (`_serving_metrics`).
+_SERVING_METRICS = frozenset({"ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s",
+                              "e2e_p99_s", "output_tokens_per_s"})
 
 # Workload precision keys: setting one of a group clears the others it excludes.
 _PRECISIONS = ("weights", "activations", "kv_cache")
@@ -193,6 +199,55 @@ def _drop_unmodelled(metrics: dict[str, float], unmodelled: tuple[str, ...]) -> 
     for figure in unmodelled:
         for name in _UNMODELLED_METRICS[figure]:
             metrics.pop(name, None)
+
+
+def why_absent(metric: str, config: Mapping[str, Any]) -> str | None:
+    """Why a point of this configuration has no value for `metric`, when its configuration
+    alone decides it; ``None`` when it may have one. A sweep checks its objectives,
+    constraints and heatmaps with it before running: a metric no point can have is a mistake
+    in the sweep file, not an hour of points without it."""
+    workload = config.get("workload")
+    if not isinstance(workload, Mapping):  # not a configuration of this evaluator
+        return None
+    if metric in _FIDELITY_METRICS:
+        fidelity = config.get("fidelity")
+        if fidelity is None:
+            return "a fidelity metric needs a `fidelity:` folder written by `hwsim quantize`"
+        if "error" in fidelity:  # the point fails with that message
+            return None
+        if metric not in fidelity["metrics"]:
+            return ("the `fidelity:` folder has no such measurement of the point's weight "
+                    "format; cos_*, nn_* and ppl* come from `hwsim fidelity`")
+        return None
+    served = "requests" in workload or isinstance(workload.get("batch"), list)
+    if metric in _SERVING_METRICS and not served:
+        return "a serving metric needs a served workload (`requests:` or a `batch:` list)"
+    stage = metric.partition("_")[0] if metric.startswith(("prefill_", "decode_")) else None
+    if stage is not None and served:
+        return ("a served workload has no prefill or decode totals; its metrics are ttft_*, "
+                "tpot_*, e2e_p99_s and output_tokens_per_s")
+    if "gemms" in workload and (stage == "decode" or "token" in metric):
+        return "a raw-GEMM workload (`gemms:`) has no tokens and no decode stage"
+    tokens = workload.get("generate_tokens")
+    if stage == "decode" and isinstance(tokens, int) and tokens < 2:
+        return (f"the workload has no decode stage (generate_tokens is {tokens}, and the "
+                "prefill makes the first token; decoding needs generate_tokens >= 2)")
+    return None
+
+
+def explain_absent(metric: str, config: Mapping[str, Any]) -> str:
+    """Why no point that ran has `metric`, judged from one point's configuration: the
+    reasons of `why_absent`, and those known only once the points ran."""
+    reason = why_absent(metric, config)
+    if reason is not None:
+        return reason
+    if not isinstance(config.get("workload"), Mapping):
+        return "the model did not produce it"
+    figure = next((f for f, names in _UNMODELLED_METRICS.items() if metric in names), None)
+    if figure is not None:
+        return (f"the hardware has no {figure} model (a measured build), so the metric is "
+                "left out rather than 0")
+    return "the model did not produce it"
 
 
 def _resolve_hardware(entry: Any, folder: Path, where: str) -> dict[str, Any]:
@@ -375,4 +430,5 @@ def hwsim_evaluator() -> Evaluator:
         metrics=METRICS,
         fields=_fields,
         combine=_combine,
+        absent=why_absent,
     )

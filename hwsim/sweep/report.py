@@ -32,6 +32,7 @@ from hwsim.errors import HwsimError
 from hwsim.reports.figure_style import categorical_styles, new_figure, save_figure, style
 from hwsim.reports.html_report import write_html
 from hwsim.reports.units import format_number
+from hwsim.sweep.hwsim_eval import explain_absent
 from hwsim.sweep.pareto import pareto_mask, violation
 from hwsim.sweep.report_html import sweep_html, sweep_summary
 from hwsim.sweep.spec import Constraint, Heatmap, Objective
@@ -155,46 +156,6 @@ def load_results(out_dir: str | Path, objectives: Sequence[str] | None = None
     return plan, table.sort_values("point", kind="stable").reset_index(drop=True)
 
 
-# Metric groups of hwsim's simulator (`hwsim.sweep.hwsim_eval.evaluate`), to say why none of
-# the points has one. Points of other evaluators get the plain reason.
-_FIDELITY_METRICS = frozenset({"sqnr_db_mean", "sqnr_db_min", "quant_mse", "cos_mean", "cos_min",
-                               "nn_top1_agreement", "nn_top5_overlap", "ppl", "ppl_ratio"})
-_SERVING_METRICS = frozenset({"ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s",
-                              "e2e_p99_s", "output_tokens_per_s"})
-_UNMODELLED_METRICS = {"energy_uj": "energy", "edp_uj_ms": "energy",
-                       "energy_per_token_uj": "energy", "area_mm2": "area"}
-
-
-def _why_absent(metric: str, config: dict[str, Any]) -> str:
-    """Why no point has `metric`, judged from one point's configuration."""
-    workload = config.get("workload")
-    if not isinstance(workload, dict):  # not hwsim's simulator
-        return "the model did not produce it"
-    if metric in _FIDELITY_METRICS:
-        if "fidelity" not in config:
-            return "a fidelity metric needs a `fidelity:` folder written by `hwsim quantize`"
-        return ("the `fidelity:` folder has no such measurement; cos_*, nn_* and ppl* come "
-                "from `hwsim fidelity`")
-    served = "requests" in workload or isinstance(workload.get("batch"), list)
-    if metric in _SERVING_METRICS and not served:
-        return "a serving metric needs a served workload (`requests:` or a `batch:` list)"
-    stage = metric.partition("_")[0] if metric.startswith(("prefill_", "decode_")) else None
-    if stage is not None and served:
-        return ("a served workload has no prefill or decode totals; its metrics are ttft_*, "
-                "tpot_*, e2e_p99_s and output_tokens_per_s")
-    if "gemms" in workload and (stage == "decode" or "token" in metric):
-        return "a raw-GEMM workload (`gemms:`) has no tokens and no decode stage"
-    if stage == "decode":
-        tokens = workload.get("generate_tokens")
-        given = f"generate_tokens is {tokens}, and " if isinstance(tokens, int) else ""
-        return (f"the workload has no decode stage ({given}the prefill makes the first token; "
-                "decoding needs generate_tokens >= 2)")
-    if metric in _UNMODELLED_METRICS:
-        return (f"the hardware has no {_UNMODELLED_METRICS[metric]} model (a measured build), "
-                "so the metric is left out rather than 0")
-    return "the model did not produce it"
-
-
 def _absent(table: pd.DataFrame, metric: str) -> bool:
     """No point has a value for `metric` (failed points have none of any)."""
     return metric not in table or bool(table[metric].isna().all())
@@ -221,10 +182,10 @@ def _no_feasible_message(table: pd.DataFrame, plan: dict[str, Any], out: Path) -
     unbounded = [c for c in constraints if c.kind == "metric" and _absent(table, c.name)]
     if absent or unbounded:
         config = _config(out, table)
-        parts = [f"no point has a value for the objective {m}: {_why_absent(m, config)}"
+        parts = [f"no point has a value for the objective {m}: {explain_absent(m, config)}"
                  for m in absent]
         parts += [f"no point meets the constraint {c.describe()}: none has a value for "
-                  f"{c.name}: {_why_absent(c.name, config)}" for c in unbounded]
+                  f"{c.name}: {explain_absent(c.name, config)}" for c in unbounded]
         return "; ".join(parts)
     parts = []
     for c in constraints:
@@ -424,7 +385,7 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
         if _absent(table, hm.metric):  # an empty picture: refused, as an objective would be
             where = f"report.heatmaps[{i}]" if plan["heatmaps"] else "heatmap"
             raise HwsimError(f"{out}: {where}: no point has a value for {hm.metric}: "
-                             f"{_why_absent(hm.metric, _config(out, table))}")
+                             f"{explain_absent(hm.metric, _config(out, table))}")
 
     fields = tuple(a["field"] for a in plan["axes"])
     constraints = [Constraint(**c) for c in plan["constraints"]]

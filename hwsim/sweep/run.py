@@ -31,6 +31,10 @@ __all__ = ["Point", "SweepRun", "plan_points", "run_sweep"]
 
 Progress = Callable[[int, int], None]
 
+# An optuna search chooses its points while it runs: a space up to this size is gone through
+# before, to refuse an objective none of its points can have (a grid or sample checks its own).
+MAX_ABSENCE_CHECK = 4096
+
 
 @dataclass(frozen=True)
 class Point:
@@ -78,6 +82,10 @@ class _Planner:
         self.space = DesignSpace.from_spec(spec)
         if evaluator.check is not None:
             self._check_values(evaluator.check)
+        # The metrics the sweep needs that no point planned so far can have (each with where
+        # the sweep file asks for it, and the evaluator's reason); see `refuse_absent`.
+        self._needed = _needed_metrics(spec) if evaluator.absent is not None else {}
+        self._why: dict[str, str] = {}
 
     def _check_values(self, check: Callable[[dict[str, Any]], None]) -> None:
         """Every axis value must build (the other axes at their first value): a typo in a
@@ -100,12 +108,53 @@ class _Planner:
         """The full configuration of the point with these axis values."""
         return self.evaluator.config(self.base, {self.paths[f]: v for f, v in values.items()})
 
+    def _watch(self, config: dict[str, Any]) -> None:
+        absent = self.evaluator.absent
+        assert absent is not None
+        for metric in list(self._needed):
+            reason = absent(metric, config)
+            if reason is None:
+                del self._needed[metric]
+            else:
+                self._why.setdefault(metric, reason)
+
+    def watch_space(self) -> None:
+        """Check the needed metrics over the whole space (the points a search may choose),
+        when it is small enough to go through; a larger one is found out while it runs."""
+        if self._needed and self.space.size <= MAX_ABSENCE_CHECK:
+            for index in range(self.space.size):
+                self._watch(self.config(self.space.values(self.space.choice(index))))
+                if not self._needed:
+                    break
+
+    def refuse_absent(self) -> None:
+        """Raise `HwsimError` for a metric the sweep needs that none of its points can have."""
+        if self._needed:
+            raise HwsimError(f"{self.spec.source}: " + "; ".join(
+                f"{where}: no point can have a value for {metric}: {self._why[metric]}"
+                for metric, where in self._needed.items()))
+
     def point(self, choice: tuple[int, ...], keep_config: bool = False) -> Point:
         values = self.space.values(choice)
         config = self.config(values)
+        if self._needed:
+            self._watch(config)
         key = point_key(self.evaluator.name, config)
         return Point(self.space.flat_index(choice), values, key,
                      config if keep_config else None)
+
+
+def _needed_metrics(spec: SweepSpec) -> dict[str, str]:
+    """Metric -> where the sweep file first asks for it (objective, constraint, heatmap)."""
+    needed: dict[str, str] = {}
+    for i, o in enumerate(spec.objectives):
+        needed.setdefault(o.metric, f"objectives[{i}]")
+    for i, c in enumerate(spec.constraints):
+        if c.kind == "metric":
+            needed.setdefault(c.name, f"constraints[{i}]")
+    for i, hm in enumerate(spec.heatmaps):
+        needed.setdefault(hm.metric, f"report.heatmaps[{i}]")
+    return needed
 
 
 def plan_points(spec: SweepSpec, evaluator: Evaluator) -> list[Point]:
@@ -141,6 +190,7 @@ def _grid_or_sample(planner: _Planner, keep_config: bool = False,
         points.append(planner.point(choice, keep_config))
         if progress is not None and (i % 4096 == 0 or i + 1 == len(choices)):
             progress(i + 1, len(choices))
+    planner.refuse_absent()
     return points
 
 
@@ -244,7 +294,14 @@ def run_sweep(
         evaluator = hwsim_evaluator()
     out = Path(out_dir)
     check_executor(executor, workers, address)
-    planner = _Planner(spec, evaluator)  # validates the axes before anything is written
+    # The axes and the metrics asked for are checked before anything is written.
+    planner = _Planner(spec, evaluator)
+    if spec.strategy.kind == "optuna":
+        planner.watch_space()
+        planner.refuse_absent()
+        points = []
+    else:
+        points = _grid_or_sample(planner, progress=planning)
     output_folder(out)
     store = ResultStore(out)
     store.remove_stale_temporaries()  # of a run that was killed
@@ -254,7 +311,6 @@ def run_sweep(
     if spec.strategy.kind == "optuna":
         return _run_optuna(spec, planner, store, out, workers, executor, address, progress)
 
-    points = _grid_or_sample(planner, progress=planning)
     _write_plan(out, spec, evaluator, points, complete=False)
     total = len(points)
     reused = done = sum(store.has(p.key) for p in points)

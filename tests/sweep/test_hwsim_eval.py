@@ -114,6 +114,55 @@ def test_a_bad_axis_value_is_refused_before_any_point_runs(tmp_path, axes, messa
     assert not out.exists()
 
 
+PREFILL_ONLY = {**WORKLOAD, "generate_tokens": 1}
+NO_DECODE = ("the workload has no decode stage (generate_tokens is 1, and the prefill makes "
+             "the first token; decoding needs generate_tokens >= 2)")
+
+
+@pytest.mark.parametrize(("workload", "changes", "message"), [
+    (PREFILL_ONLY, {"constraints": [{"field": "array.rows", "max": 16},
+                                    {"metric": "decode_ms_per_token", "max": 1000}]},
+     f"constraints[1]: no point can have a value for decode_ms_per_token: {NO_DECODE}"),
+    ({"gemms": [{"name": "g", "m": 16, "n": 16, "k": 16}]},
+     {"objectives": ["tokens_per_s", "ttft_p99_s"]},
+     "objectives[0]: no point can have a value for tokens_per_s: a raw-GEMM workload "
+     "(`gemms:`) has no tokens and no decode stage; objectives[1]: no point can have a value "
+     "for ttft_p99_s: a serving metric needs a served workload (`requests:` or a `batch:` "
+     "list)"),
+    (WORKLOAD, {"report": {"heatmaps": [{"x": "array.rows", "y": "array.cols",
+                                         "metric": "sqnr_db_mean"}]}},
+     "report.heatmaps[0]: no point can have a value for sqnr_db_mean: a fidelity metric "
+     "needs a `fidelity:` folder written by `hwsim quantize`"),
+    (PREFILL_ONLY, {"objectives": ["latency_ms", "decode_latency_ms"],
+                    "strategy": {"kind": "optuna", "trials": 4}},
+     f"objectives[1]: no point can have a value for decode_latency_ms: {NO_DECODE}"),
+], ids=["decode-constraint", "gemm-tokens-and-serving", "fidelity-heatmap", "optuna"])
+def test_a_metric_no_point_can_have_is_refused_before_any_point_runs(tmp_path, workload,
+                                                                      changes, message):
+    # It was found out after every point had run (and an optuna search stopped on it midway).
+    axes = [{"field": "array.rows", "values": [16, 32]},
+            {"field": "array.cols", "values": [16, 32]}]
+    out = tmp_path / "out"
+    with pytest.raises(HwsimError) as info:
+        run_sweep(spec(axes, workload=workload, **{"objectives": ["latency_ms"], **changes}),
+                  out, workers=1)
+    assert str(info.value) == f"hw.yaml: {message}"
+    assert not out.exists()
+
+
+def test_a_metric_some_points_have_is_not_refused(tmp_path):
+    # Decode metrics exist at generate_tokens 3, not at 1: the sweep runs, and the prefill-only
+    # points are infeasible rather than the sweep refused (a grid, and an optuna search).
+    axes = [{"field": "generate_tokens", "values": [1, 3]}]
+    for strategy in ({"kind": "grid"}, {"kind": "optuna", "trials": 2}):
+        out = tmp_path / strategy["kind"]
+        run_sweep(spec(axes, objectives=["decode_latency_ms"], strategy=strategy), out,
+                  workers=1)
+    _, table = load_results(tmp_path / "grid")
+    assert table.set_index("generate_tokens")["decode_latency_ms"].isna().tolist() == [True,
+                                                                                      False]
+
+
 def test_unknown_field_lists_the_valid_fields():
     with pytest.raises(HwsimError) as info:
         plan_points(spec([{"field": "array.row", "values": [8]}]), hwsim_evaluator())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,8 +11,9 @@ import pytest
 from sweep_support import METRICS, TOY, brute_force
 
 from hwsim.errors import HwsimError
-from hwsim.sweep import run_sweep, sweep_from_dict, write_report
+from hwsim.sweep import hwsim_evaluator, run_sweep, sweep_from_dict, write_report
 from hwsim.sweep.hwsim_eval import METRICS as HWSIM_METRICS
+from hwsim.sweep.hwsim_eval import explain_absent
 
 
 def grid(tmp_path, **changes):
@@ -223,7 +225,10 @@ def hwsim_sweep(out, workload, **changes):
     data.update(changes)
     spec = sweep_from_dict(data, metrics=HWSIM_METRICS, source="hw.yaml",
                            optional_sections=("fidelity",))
-    run_sweep(spec, out, workers=1)
+    # Without the evaluator's check before running (`tests/sweep/test_hwsim_eval.py`), as an
+    # evaluator without one: the report says why.
+    run_sweep(spec, out, workers=1, evaluator=dataclasses.replace(hwsim_evaluator(),
+                                                                  absent=None))
     return out
 
 
@@ -263,9 +268,10 @@ def test_a_metric_the_workload_does_not_produce_says_why(tmp_path, workload, cha
 @pytest.mark.parametrize(
     ("metric", "config", "reason"),
     [
-        ("cos_mean", {"workload": PREFILL_ONLY, "fidelity": {"folder": "q"}},
-         "the `fidelity:` folder has no such measurement; cos_*, nn_* and ppl* come from "
-         "`hwsim fidelity`"),
+        ("cos_mean", {"workload": PREFILL_ONLY,
+                      "fidelity": {"metrics": {"sqnr_db_mean": 20.0}}},
+         "the `fidelity:` folder has no such measurement of the point's weight format; "
+         "cos_*, nn_* and ppl* come from `hwsim fidelity`"),
         ("decode_latency_ms", {"workload": {**PREFILL_ONLY, "requests": []}},
          "a served workload has no prefill or decode totals; its metrics are ttft_*, tpot_*, "
          "e2e_p99_s and output_tokens_per_s"),
@@ -277,6 +283,4 @@ def test_a_metric_the_workload_does_not_produce_says_why(tmp_path, workload, cha
     ids=["fidelity-unmeasured", "served-stage", "unmodelled-energy", "other"],
 )
 def test_the_reasons_a_simulator_metric_is_missing(metric, config, reason):
-    from hwsim.sweep.report import _why_absent
-
-    assert _why_absent(metric, config) == reason
+    assert explain_absent(metric, config) == reason
