@@ -99,7 +99,10 @@ class RtlSource:
 
     ``params`` override the block's defaults (the PE's own fields fill the rest, see
     `hwsim.hw.asic.pe_costs`); ``format``: the weight format whose activity sets the energy
-    (default: the block's native one). ``derived`` is set when the figures are filled in.
+    (default: the block's native one). ``derived`` (the figures filled in) and ``formats``
+    (the quantized weight formats the block's build decodes, where it states them: a workload
+    operand of another is refused, as the figures are not of a PE that runs it) are set by
+    hwsim when the figures are filled in.
     """
 
     __pydantic_config__ = CONFIG
@@ -108,3 +111,4 @@ class RtlSource:
     node: str = "28nm"
     format: str | None = None
     derived: tuple[str, ...] = ()
+    formats: tuple[str, ...] = ()

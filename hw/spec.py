@@ -469,6 +469,7 @@ def hardware_to_dict(hw: HardwareSpec) -> dict[str, Any]:
     if rtl is not None:  # figures filled in from the RTL go back to `rtl`, to follow edits
         for name in rtl.pop("derived", ()):
             out["pe"][name] = "rtl"
+        rtl.pop("formats", None)
     return out
 
 

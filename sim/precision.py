@@ -39,6 +39,14 @@ def operand_widths(op: Op, hw: HardwareSpec) -> OperandWidths:
         a_desc = f"format {op.a_format.name!r}, " if op.a_format is not None else ""
         raise HwsimError(f"{where}: activations are {a_desc}{a_bits}-bit but pe.act_bits is "
                          f"{pe.act_bits} (set activations.bits <= {pe.act_bits})")
+    rtl = getattr(pe, "rtl", None)
+    if (rtl is not None and rtl.formats and b_fmt is not None and not b_fmt.is_reference
+            and b_fmt.name not in rtl.formats):
+        # Its area and energy are of a build whose decoder has no such format. FP16 and plain
+        # widths run as on the description without RTL (the cycle model's Booth digits).
+        raise HwsimError(f"{where}: {OPERAND_FIELDS[op.b_kind]} format {b_fmt.name!r} is not "
+                         f"run by pe.rtl.block {rtl.block} as built (pe.rtl.params), whose "
+                         f"area and energy the PE takes; its formats: {', '.join(rtl.formats)}")
     widths = cycle_model(pe.kind).widths(pe, a_bits, b_fmt, b_bits, op.group_size is not None)
     if isinstance(widths, str):
         b_desc = f"format {b_fmt.name!r}" if b_fmt is not None else f"{b_bits}-bit width"

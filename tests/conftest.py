@@ -71,7 +71,7 @@ def rtl_figures_stood_in(monkeypatch) -> list[str]:
 
     stood_in: list[str] = []
 
-    def stand_in(pe, derived):
+    def stand_in(pe, params, derived):
         stood_in.append(pe.rtl.block)
         return dict.fromkeys(derived, 1.0)
 

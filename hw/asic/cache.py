@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hwsim.errors import HwsimError
+
 __all__ = ["CACHE_ENV", "read_entry", "user_cache_dir", "write_entry"]
 
 CACHE_ENV = "HWSIM_CACHE_DIR"
@@ -24,12 +26,23 @@ _FORMAT = "hwsim-cache/1"
 
 
 def user_cache_dir() -> Path | None:
-    """The cache folder (see the module doc); None when ``$HWSIM_CACHE_DIR`` is set empty."""
+    """The cache folder (see the module doc); None when ``$HWSIM_CACHE_DIR`` is set empty.
+
+    Raises:
+        HwsimError: a file in the folder's place. A cache that cannot be written only costs
+            time, but a file there is a mistake to name, not a cache silently turned off.
+    """
     if CACHE_ENV in os.environ:
         given = os.environ[CACHE_ENV].strip()
-        return Path(given).expanduser() if given else None
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "hwsim"
+        folder = Path(given).expanduser() if given else None
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        folder = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "hwsim"
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise HwsimError(f"cache folder {folder} (${CACHE_ENV}, else the default) exists and "
+                         f"is not a folder; set {CACHE_ENV} to a folder, or to nothing "
+                         f"({CACHE_ENV}=) for no cache")
+    return folder
 
 
 def _digest(payload: Any) -> str:

@@ -24,10 +24,10 @@ import dataclasses
 
 from hwsim.errors import HwsimError
 from hwsim.hw.asic.cache import user_cache_dir
-from hwsim.hw.asic.calibration import calibrate, check_node
+from hwsim.hw.asic.calibration import NODES, calibrate
 from hwsim.hw.asic.cost import block_cost
 from hwsim.hw.pe_kinds import PE_KINDS
-from hwsim.hw.rtl.registry import BLOCKS
+from hwsim.hw.rtl.registry import BLOCKS, resolve_params
 from hwsim.hw.spec import HardwareSpec
 
 __all__ = ["PE_BLOCKS", "resolve_rtl_pe", "rtl_param_fields"]
@@ -84,29 +84,53 @@ def resolve_rtl_pe(hw: HardwareSpec) -> HardwareSpec:
     try:
         if pe.rtl is None:
             raise HwsimError(f"pe.{derived[0]}: 'rtl' needs pe.rtl: {{block: ..., params: "
-                             "...}} naming the RTL block")
-        if pe.rtl.derived:
-            raise HwsimError("pe.rtl.derived: set by hwsim, not a key to give")
+                             "...} naming the RTL block")
+        for key in ("derived", "formats"):
+            if getattr(pe.rtl, key):
+                raise HwsimError(f"pe.rtl.{key}: set by hwsim, not a key to give")
         if not derived:
             raise HwsimError("pe.rtl: given, but neither pe.area_um2 nor "
                              "pe.energy_pj_per_cycle is 'rtl'")
+        if pe.rtl.format is not None and "energy_pj_per_cycle" not in derived:
+            raise HwsimError(f"pe.rtl.format: {pe.rtl.format!r} picks the operands of the "
+                             "energy from the RTL, but pe.energy_pj_per_cycle is a number; "
+                             "leave it out or set energy_pj_per_cycle: rtl")
         allowed = PE_BLOCKS.get(pe.kind, ())
         if pe.rtl.block not in allowed:
             raise HwsimError(f"pe.rtl.block: {pe.rtl.block!r} cannot stand for a {pe.kind} PE; "
                              f"blocks for it: {', '.join(allowed) or 'none yet'}")
-        values = _figures(pe, derived)
+        params = _block_params(pe, pe.rtl.block)
+        formats = _block_formats(pe, params)
+        values = _figures(pe, params, derived)
     except HwsimError as exc:
         raise HwsimError(f"{hw.source}: {exc}") from None
-    rtl = dataclasses.replace(pe.rtl, derived=derived)
+    rtl = dataclasses.replace(pe.rtl, derived=derived, formats=formats)
     return dataclasses.replace(hw, pe=dataclasses.replace(pe, **values, rtl=rtl))
 
 
-def _figures(pe, derived: tuple[str, ...]) -> dict[str, float]:
+def _block_formats(pe, params: dict) -> tuple[str, ...]:
+    """The quantized weight formats the block's build decodes (none where the block does not
+    state them: its widths decide); ``pe.weight_formats`` must be among them."""
+    block = pe.rtl.block
     try:
-        check_node(pe.rtl.node)
-    except HwsimError:
-        raise HwsimError(f"pe.rtl.node: {pe.rtl.node!r} has no calibration") from None
-    params = _block_params(pe, pe.rtl.block)
+        built = _BLOCK_PE[block].pe(resolve_params(block, params))
+    except HwsimError as exc:
+        raise HwsimError(f"pe.rtl: {exc}") from None
+    formats = tuple(built.get("weight_formats") or ())
+    given = getattr(pe, "weight_formats", None)
+    if formats and given is not None:
+        extra = [f for f in given if f not in formats]
+        if extra:
+            raise HwsimError(f"pe.weight_formats: {', '.join(extra)} not run by {block} as "
+                             f"built (pe.rtl.params), whose figures the PE takes; its formats: "
+                             f"{', '.join(formats)}")
+    return formats
+
+
+def _figures(pe, params: dict, derived: tuple[str, ...]) -> dict[str, float]:
+    if pe.rtl.node not in NODES:
+        raise HwsimError(f"pe.rtl.node: {pe.rtl.node!r} has no calibration; calibrated nodes: "
+                         f"{', '.join(NODES)}")
     try:
         cost = block_cost(pe.rtl.block, params, user_cache_dir())
     except HwsimError as exc:

@@ -28,7 +28,7 @@ def area(
     from rich.console import Console
 
     from hwsim.files import output_folder
-    from hwsim.hw.asic.cache import CACHE_ENV, user_cache_dir
+    from hwsim.hw.asic.cache import user_cache_dir
     from hwsim.hw.asic.calibration import calibrate, check_node
     from hwsim.hw.asic.cost import block_cost
     from hwsim.hw.asic.report import (
@@ -42,11 +42,6 @@ def area(
     params = parse_params(name, param or [])
     check_node(node)
     cache_dir = output_folder(cache, "--cache") if cache is not None else user_cache_dir()
-    if cache_dir is not None and cache_dir.exists() and not cache_dir.is_dir():
-        # A cache that cannot be written only costs time, but a file in its place is a
-        # mistake to name, not a cache silently turned off.
-        raise HwsimError(f"cache folder {cache_dir} (${CACHE_ENV}, else the default) exists "
-                         f"and is not a folder; give --cache DIR, or set {CACHE_ENV}= for none")
     folder = output_folder(out)
     cost = block_cost(name, params, cache_dir)
     cal = calibrate(node, cache_dir)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from hwsim.errors import HwsimError
 from hwsim.hw.asic.cache import CACHE_ENV, read_entry, user_cache_dir, write_entry
 
 
@@ -20,6 +23,17 @@ def test_folder_from_env_xdg_or_home(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert user_cache_dir() == tmp_path / "home" / ".cache" / "hwsim"
+
+
+def test_a_file_in_the_folders_place_is_named(monkeypatch, tmp_path):
+    # `hwsim area` named it; a hardware file with `rtl` figures silently went uncached.
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    monkeypatch.setenv(CACHE_ENV, str(afile))
+    with pytest.raises(HwsimError, match=f"^cache folder {afile} \\(\\$HWSIM_CACHE_DIR, "
+                       "else the default\\) exists and is not a folder; set HWSIM_CACHE_DIR "
+                       "to a folder, or to nothing"):
+        user_cache_dir()
 
 
 def test_entries_round_trip_and_leave_no_temporary_file(tmp_path):

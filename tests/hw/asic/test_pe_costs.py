@@ -100,7 +100,14 @@ def test_only_energy_from_rtl_and_a_chosen_format():
     # The PE's pipeline (what the simulator charges) is the block's (what is synthesized).
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "params": {"pipeline": 2}}},
      "pe.rtl.params.pipeline = 2 disagrees with pe.pipeline = 0"),
-    ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "node": "7nm"}}, "pe.rtl.node"),
+    ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "node": "7nm"}},
+     "pe.rtl.node: '7nm' has no calibration; calibrated nodes: 28nm"),
+    # It picks the operands of the RTL energy: with a number given, it was silently unused.
+    ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "format": "no_such"}},
+     "pe.rtl.format: 'no_such' picks the operands of the energy from the RTL, but "
+     "pe.energy_pj_per_cycle is a number"),
+    ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "formats": ["int8"]}},
+     "pe.rtl.formats: set by hwsim"),
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "params": {"k": 0}}},
      "pe.rtl: parameter k = 0 is not allowed"),
     (_ANT_RTL | {"energy_pj_per_cycle": "rtl", "rtl": _ANT_RTL["rtl"] | {"format": "fp4"}},
@@ -140,6 +147,36 @@ def test_a_pe_field_the_block_fixes_must_match():
     data["pe"].update(act_bits=16, area_um2="rtl", rtl={"block": "dint_mac"})
     with pytest.raises(HwsimError, match=r"^t: pe.act_bits = 16 disagrees with dint_mac, which "
                        r"is built with act_bits = 8$"):
+        hardware_from_dict(data, "t")
+
+
+def test_an_rtl_pe_runs_the_formats_of_its_build_only():
+    # An fp4-only build's figures were taken for bitmod3 (FP3) weights, which it cannot run.
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import workload_from_dict
+
+    hw = load_hardware("bitmod-rtl")  # weights=bitmod: fp3, fp4, int4, int6, int8
+    assert {"bitmod3", "bitmod4", "int4", "int6", "int8"} <= set(hw.pe.rtl.formats)
+    assert "int5" not in hw.pe.rtl.formats
+    assert "formats" not in hardware_to_dict(hw)["pe"]["rtl"]
+
+    def run(fmt: str, **more):
+        return simulate_workload(workload_from_dict(
+            {"model": "llama-2-7b", "prompt_tokens": 8, "generate_tokens": 2,
+             "weights": {"format": fmt, "group_size": 128}, **more}), hw)
+
+    assert run("bitmod3").latency_ms > 0  # its FP16 KV cache runs as without RTL
+    with pytest.raises(HwsimError, match=r"weights format 'int5' is not run by pe.rtl.block "
+                       r"bitmod_pe as built \(pe.rtl.params\), whose area and energy the PE "
+                       r"takes; its formats: .*bitmod3"):
+        run("int5")
+    with pytest.raises(HwsimError, match=r"kv_cache format 'int5' is not run by pe.rtl.block"):
+        run("int4", kv_cache={"format": "int5", "group_size": 128})
+    # A stated set must be the build's (refused before any synthesis).
+    data = hardware_to_dict(hw)
+    data["pe"]["weight_formats"] = ["int4", "int5"]
+    with pytest.raises(HwsimError, match=r"^t: pe.weight_formats: int5 not run by bitmod_pe as "
+                       r"built \(pe.rtl.params\), whose figures the PE takes; its formats: "):
         hardware_from_dict(data, "t")
 
 
