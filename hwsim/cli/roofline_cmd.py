@@ -37,7 +37,9 @@ def roofline(
         "workload's 'hardware'."),
     out: Path = typer.Option(Path("out/roofline"), "--out", "-o",
                              parser=given_path,
-                             help="Folder for roofline.csv/.md, summary.json and the plots."),
+                             help="Output folder: summary.json, roofline.csv/.md, report.html and "
+                             "the plots (a served trace: summary.json, requests.csv, "
+                             "steps.csv and serving.png)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the figures."),
     figure_format: str | None = typer.Option(
         None, "--figure-format", help="Figure files: any of png,pdf,svg, comma-separated "

@@ -103,7 +103,9 @@ def run(
         "--set array.rows=64 --set dram.bytes_per_cycle=64 (repeatable)."),
     out: Path = typer.Option(Path("out/run"), "--out", "-o",
                              parser=given_path,
-                             help="Folder for summary.json, layers.csv and the plots."),
+                             help="Output folder: summary.json, layers.csv, report.html and "
+                             "the plots (a served trace: summary.json, requests.csv, "
+                             "steps.csv and serving.png)."),
     figure_format: str = typer.Option("png", "--figure-format",
                                       help="Figure files: any of png,pdf,svg, comma-separated."),
 ) -> None:

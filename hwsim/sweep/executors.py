@@ -169,8 +169,10 @@ class _PoolExecutor(Executor):
             yield from self._run(evaluate, configs)
         except BrokenProcessPool:  # raised by submit() as well as by result()
             raise SweepInterrupted(
-                "a worker process died (killed, or out of memory); the points that finished "
-                "are stored: rerun the same command to evaluate the rest"
+                "a worker process died (killed, or out of memory; from a Python script, one "
+                "without an `if __name__ == \"__main__\":` guard, which the spawned workers "
+                "import); the points that finished are stored: rerun the same command to "
+                "evaluate the rest"
             ) from None
 
     def _run(self, evaluate: Evaluate, configs: Iterable[dict[str, Any]]
