@@ -22,6 +22,7 @@ import difflib
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -310,32 +311,42 @@ _INSTALL_ROOT = Path(__file__).resolve().parent.parent
 
 
 def portable_path(text: str | Path) -> str:
-    """`text` (a path, or a description starting with one) as an output may record it.
+    """`text` (a path, or a description starting with one: ``hw.yaml with array.rows=8``) as
+    an output may record it.
 
     A file of hwsim's own (a preset, a bundled example) becomes relative to hwsim's install
-    folder (``hw/presets/bitmod.yaml``), one under the working directory relative to it; so
-    two checkouts, or one moved folder, write the same bytes.
+    folder (``hw/presets/bitmod.yaml``); any other file is named by its file name alone, so
+    that neither the machine's folders nor the working directory and the spelling of the
+    path (``wl.yaml``, ``inp/wl.yaml``, ``/tmp/inp/wl.yaml``) change an output's bytes: two
+    checkouts, or one moved folder, write the same.
     """
     text = str(text)
-    for root in (_INSTALL_ROOT, Path.cwd()):
-        prefix = f"{root}{os.sep}"
-        if text.startswith(prefix):
-            return Path(text[len(prefix):]).as_posix()
-    return text
+    prefix = f"{_INSTALL_ROOT}{os.sep}"
+    if text.startswith(prefix):
+        return Path(text[len(prefix):]).as_posix()
+    path, sep, rest = text.partition(" with ")  # `hwsim.hw.with_overrides`' description
+    return f"{Path(path).name or path}{sep}{rest}"
 
 
-
-def output_folder(path: str | Path, option: str = "--out") -> Path:
+def output_folder(path: str | Path, option: str = "--out", *, written: bool = True) -> Path:
     """Create the output folder `path` (and its parents) or say in one line why not.
 
+    ``written=False`` for a folder whose files are only a cache (a read-only one is read).
+
     Raises:
-        HwsimError: `path` is a file, or cannot be created (names `option`).
+        HwsimError: `path` is a file, or cannot be created or (``written``) written in
+            (names `option`).
     """
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise HwsimError(f"{option} {out}: exists and is not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
+        # An existing folder without write permission: said now, before any work, not by
+        # the first file written at the end (a temporary file, gone when closed).
+        if written:
+            with tempfile.TemporaryFile(dir=out):
+                pass
     except OSError as exc:
         raise HwsimError(f"{option} {out}: cannot write ({exc.strerror or exc})") from None
     return out

@@ -41,7 +41,8 @@ def area(
 
     params = parse_params(name, param or [])
     check_node(node)
-    cache_dir = output_folder(cache, "--cache") if cache is not None else user_cache_dir()
+    cache_dir = (output_folder(cache, "--cache", written=False) if cache is not None
+                 else user_cache_dir())
     folder = output_folder(out)
     cost = block_cost(name, params, cache_dir)
     cal = calibrate(node, cache_dir)

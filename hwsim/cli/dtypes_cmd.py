@@ -177,6 +177,7 @@ def compare_cmd(
         raise HwsimError(f"--group-size {group_size} is larger than the rows of {what} "
                          f"({w.shape[-1]} values): one group per row is --group-size "
                          f"{w.shape[-1]}")
+    folder = output_folder(out)  # before the work: an unwritable one is said at once
     records = []
     for f in fmts:
         start = time.perf_counter()
@@ -201,7 +202,6 @@ def compare_cmd(
                      f"{rec['bits_per_weight']:.3f}", f"{rec['mse']:.3e}",
                      f"{rec['sqnr_db']:.2f}", f"{rec['max_abs_error']:.3e}", extra])
     console = _console()
-    folder = output_folder(out)
     print_table(console, TextTable.build(f"quantization error on {what}", columns, rows,
                                          more=str(folder / "compare.csv")))
     # The speed is a measurement: a note, not a column, so that compare.csv (the whole table)

@@ -17,6 +17,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -169,10 +170,8 @@ class _PoolExecutor(Executor):
             yield from self._run(evaluate, configs)
         except BrokenProcessPool:  # raised by submit() as well as by result()
             raise SweepInterrupted(
-                "a worker process died (killed, or out of memory; from a Python script, one "
-                "without an `if __name__ == \"__main__\":` guard, which the spawned workers "
-                "import); the points that finished are stored: rerun the same command to "
-                "evaluate the rest"
+                "a worker process died (killed, or out of memory); the points that finished "
+                "are stored: rerun the same command to evaluate the rest"
             ) from None
 
     def _run(self, evaluate: Evaluate, configs: Iterable[dict[str, Any]]
@@ -305,7 +304,14 @@ def open_executor(kind: str = "local", workers: int | None = None,
         return
     n = workers or default_workers()
     # ":0": any free port for the HTTP endpoints (None would mean the fixed 8787, which a
-    # second cluster on the machine finds taken).
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    # second cluster on the machine finds taken). Dask's scratch space (its workers' and its
+    # lock files) goes into a folder of this run, removed after it: the default,
+    # $TMPDIR/dask-scratch-space, stays behind.
+    import dask
+
+    with tempfile.TemporaryDirectory(prefix="hwsim-dask-") as scratch, \
+            dask.config.set({"temporary-directory": scratch}), \
+            LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                         dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
         yield _DaskExecutor(client)

@@ -149,3 +149,21 @@ def test_a_comma_list_refuses_empty_and_repeated_items(text, message):
 
 def test_a_comma_list_strips_its_items():
     assert comma_list(" int4 ,bitmod4", "--formats") == ["int4", "bitmod4"]
+
+
+def test_an_output_folder_that_cannot_be_written_is_said_before_any_work(tmp_path,
+                                                                        monkeypatch):
+    # It was found by the first file written, after the work (sweep: a temporary file's name;
+    # dtypes compare: after quantizing every format).
+    import tempfile
+
+    from hwsim.files import output_folder
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    assert _err(output_folder, tmp_path / "out") == \
+        f"--out {tmp_path / 'out'}: cannot write (Permission denied)"
+    # A cache folder is only read when it cannot be written.
+    assert output_folder(tmp_path / "cache", "--cache", written=False) == tmp_path / "cache"

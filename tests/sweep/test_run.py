@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 
 import pytest
 from sweep_support import METRICS, OFFSET, TOY
@@ -52,10 +53,17 @@ def test_same_results_in_process_on_the_pool_and_on_dask(tmp_path):
     assert runs["one"] == runs["pool"] == runs["dask"]
 
 
-def test_dask_starts_and_stops_its_own_local_cluster(tmp_path):
+def test_dask_starts_and_stops_its_own_local_cluster(tmp_path, monkeypatch):
     spec = make_spec(axes=[{"field": "x", "values": [1, 2]}, {"field": "y", "values": [1]},
                            {"field": "kind", "values": ["a"]}])
-    run = run_sweep(spec, tmp_path, evaluator=TOY, executor="dask", workers=1)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    run = run_sweep(spec, tmp_path / "out", evaluator=TOY, executor="dask", workers=1)
+    # Dask's scratch space (dask-scratch-space/ with its lock files) stayed in TMPDIR.
+    assert list(scratch.iterdir()) == []
+    tmp_path = tmp_path / "out"
     assert (run.points, run.evaluated, run.failed) == (2, 2, 0)
     _, table = load_results(tmp_path)
     # (x - 3)**2 + y for x = 1, 2 and y = 1.
