@@ -182,6 +182,8 @@ class Format:
         groups, its last one padded (as `quantize` stores it), and the two-level ``int8``
         scale adds its per-row FP32 factor; without it, one group's share per g weights.
         """
+        if in_features is not None:
+            in_features = check_group_size(in_features, "in_features")  # a positive integer
         g = self.group_size if group_size is None else group_size
         if self.scheme == "tensor_mean" and group_size is None:
             return float(self.bits)
@@ -192,12 +194,15 @@ class Format:
                     "its scale bits"
                 )
             g = in_features
-        check_group_size(g, "group_size")
+        g = check_group_size(g, "group_size")
+        problem = format_group_problem(self, g)
+        if problem is not None:  # what quantize refuses (OliVe's odd groups) has no storage
+            raise HwsimError(f"group_size {g}: {problem}")
         per_group = SCALE_BITS[self.scale_format] if self.scale_format else 0
         if self.scheme == "asym":
             per_group += self.bits  # the zero point
         per_group += self.selector_bits
-        if not in_features:
+        if in_features is None:
             return self.bits + per_group / g
         # A group size not dividing the row stores one more (padded) group's fields: counted
         # as g, int4 at 128 on rows of 4544 was 4.125 bits where quantize stores 4.1268.

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from hwsim.errors import HwsimError
+
 __all__ = ["error_metrics", "sqnr_db"]
 
 
@@ -23,7 +25,16 @@ def sqnr_db(signal_energy: float, noise_energy: float) -> float:
 
 
 def error_metrics(x: np.ndarray, approx: np.ndarray) -> tuple[float, float, float]:
-    """(MSE, SQNR in dB, max absolute error) of `approx` against `x` (same shape)."""
+    """(MSE, SQNR in dB, max absolute error) of `approx` against `x` (same shape).
+
+    Raises:
+        HwsimError: shapes that differ (broadcasting one against the other summed the noise
+            over the broadcast shape and divided it by ``x.size``).
+    """
+    x, approx = np.asarray(x), np.asarray(approx)
+    if x.shape != approx.shape:
+        raise HwsimError(f"error_metrics: x has shape {x.shape} and approx {approx.shape}; "
+                         "give two tensors of one shape")
     if x.size == 0:
         return 0.0, math.inf, 0.0
     work = np.float64 if x.dtype == np.float64 else np.float32

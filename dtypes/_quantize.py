@@ -488,6 +488,15 @@ _FIXED_SCALE = {"mx": "e8m0", "nvfp4": "e4m3"}
 # --------------------------------------------------------------------------------------------
 
 
+def _as_format(fmt: object) -> Format | FloatFormat:
+    """A format given by name or as the object."""
+    if isinstance(fmt, Format | FloatFormat):
+        return fmt
+    if isinstance(fmt, str):
+        return get_format(fmt)
+    raise HwsimError(f"format: expected a format name or a Format, not {fmt!r}")
+
+
 def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | None = None, *,
              scale_format: str | None = None, name: str = "w") -> QuantResult:
     """Quantize `w` group-wise along its last axis and measure the error.
@@ -509,12 +518,12 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
     Raises:
         HwsimError: unknown format, impossible group size, non-float input, NaN/Inf input.
     """
-    f = get_format(fmt) if isinstance(fmt, str) else fmt
+    f = _as_format(fmt)
     x = _check_input(w, name)
     if isinstance(f, FloatFormat):
         return _cast(f, x, group_size, name)
     if group_size is not None:
-        check_group_size(group_size)
+        group_size = check_group_size(group_size)  # a NumPy integer overflowed in padding
     if scale_format is not None:
         if scale_format not in SCALE_BITS or scale_format == "e8m0":
             allowed = sorted(set(SCALE_BITS) - {"e8m0"})
@@ -580,7 +589,7 @@ def quantize_named(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: i
     """`quantize` whose every refusal starts with the tensor's `name` and then the format
     (a scale or a limit names neither: ``int4 scale overflows ...``, ``scale search: ...``),
     for commands that quantize a named tensor (a checkpoint's, a file's)."""
-    f = get_format(fmt) if isinstance(fmt, str) else fmt
+    f = _as_format(fmt)
     try:
         return quantize(w, f, group_size, name=name)
     except HwsimError as exc:
@@ -641,5 +650,5 @@ def _empty(f: Format, x: np.ndarray, g: int) -> QuantResult:
 def bits_per_weight(fmt: str | Format | FloatFormat, group_size: int | None = None,
                     in_features: int | None = None) -> float:
     """Effective storage bits per weight of a format at a group size (see `Format`)."""
-    f = get_format(fmt) if isinstance(fmt, str) else fmt
+    f = _as_format(fmt)
     return f.bits_per_weight(group_size, in_features)

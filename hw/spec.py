@@ -62,7 +62,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union
@@ -534,6 +534,9 @@ def with_overrides(hw: HardwareSpec, overrides: dict[str, Any]) -> HardwareSpec:
     Raises:
         HwsimError: an unknown path (the message lists the valid ones) or an invalid value.
     """
+    if not isinstance(overrides, Mapping):
+        raise HwsimError(f"{hw.source}: overrides: expected a mapping of dotted field paths "
+                         f"to values, not {type(overrides).__name__}")
     clash = exclusive_overrides(overrides)
     if clash is not None:
         raise HwsimError(f"{hw.source}: {clash[0]} and {clash[1]} set the same quantity; give "

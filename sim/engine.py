@@ -182,6 +182,20 @@ def _dram_cycles(nbytes: np.ndarray, hw: HardwareSpec,
                     + hw.transfer_cycles, 0)
 
 
+def _check_blocks(compute: np.ndarray, load: np.ndarray, writeback: np.ndarray) -> None:
+    """Per-block cycles of the public pipeline functions: one each, for >= 1 block."""
+    arrays = {"compute": compute, "load": load, "writeback": writeback}
+    for label, a in arrays.items():
+        if not (isinstance(a, np.ndarray) and a.ndim == 1 and np.issubdtype(a.dtype, np.integer)):
+            raise HwsimError(f"{label}: expected a 1-D integer array of per-block cycles")
+        if (a < 0).any():
+            raise HwsimError(f"{label}: cycles must be >= 0, got {int(a.min())}")
+    if len({a.size for a in arrays.values()}) != 1 or not compute.size:
+        raise HwsimError("compute, load and writeback: one value per block each, for at "
+                         "least one block (got lengths "
+                         f"{', '.join(str(a.size) for a in arrays.values())})")
+
+
 def pipeline_cycles(compute: np.ndarray, load: np.ndarray,
                     writeback: np.ndarray, slot_cycles: int = 0) -> np.ndarray:
     """Slot durations of the three-stage lockstep pipeline (see the module docstring).
@@ -193,6 +207,7 @@ def pipeline_cycles(compute: np.ndarray, load: np.ndarray,
     Returns:
         The B + 2 slot durations; their sum is the instance's cycles.
     """
+    _check_blocks(compute, load, writeback)
     nblocks = compute.shape[0]
     comp = np.zeros(nblocks + 2, dtype=np.int64)
     dram = np.zeros(nblocks + 2, dtype=np.int64)
@@ -211,6 +226,9 @@ def repeated_pipeline_cycles(compute: np.ndarray, load: np.ndarray, writeback: n
     from the adjacent copies (the first copy has no W before it, the last no L after it),
     plus the first load and the last write-back (each slot plus ``slot_cycles``).
     """
+    _check_blocks(compute, load, writeback)
+    if not _is_int(count) or count < 1:
+        raise HwsimError(f"count: expected an integer >= 1, got {count!r}")
     offsets = np.array([0, compute.shape[0]], dtype=np.int64)
     parts = _segment_pipeline_parts(compute, load, writeback, offsets, slot_cycles=slot_cycles)
     return int(_copies_cycles(parts, offsets, count)[0])
@@ -425,6 +443,42 @@ class GemmCosts:
             energy_pj={c: float(v[i]) for c, v in self.energy_pj.items()})
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _check_gemm_args(name: str, m: np.ndarray, n: np.ndarray, k: np.ndarray, a_bits: float,
+                     b_bits: float, out_bits: float, stage: str, group_size: int | None,
+                     count: int, shares: tuple[float, float, float]) -> None:
+    """The public entry points' arguments (the workload's ops are checked when built): a
+    negative count or a misspelt stage gave a negative or another array's cycle count."""
+    for label, dims in (("m", m), ("n", n), ("k", k)):
+        if not (isinstance(dims, np.ndarray) and dims.ndim == 1
+                and np.issubdtype(dims.dtype, np.integer)):
+            raise HwsimError(f"{name}: {label}: expected a 1-D integer array (one size per "
+                             "shape)")
+        if dims.shape != m.shape or not dims.size:
+            raise HwsimError(f"{name}: m, n and k: one size per shape each (got lengths "
+                             f"{m.size}, {n.size}, {k.size})")
+        if (dims < 1).any():
+            raise HwsimError(f"{name}: {label}: sizes must be >= 1, got {int(dims.min())}")
+    if stage not in ("prefill", "decode"):
+        raise HwsimError(f"{name}: stage: {stage!r}; allowed: prefill, decode")
+    if not _is_int(count) or count < 1:
+        raise HwsimError(f"{name}: count: expected an integer >= 1, got {count!r}")
+    if group_size is not None and (not _is_int(group_size) or group_size < 1):
+        raise HwsimError(f"{name}: group_size: expected None or an integer >= 1, got "
+                         f"{group_size!r}")
+    for label, bits in (("a_bits", a_bits), ("b_bits", b_bits), ("out_bits", out_bits)):
+        if (not isinstance(bits, int | float | np.integer | np.floating)
+                or isinstance(bits, bool) or not 0 < bits < float("inf")):
+            raise HwsimError(f"{name}: {label}: expected a finite number > 0, got {bits!r}")
+    if (len(shares) != 3 or any(isinstance(v, bool) or not isinstance(v, int | float)
+                                or not 0 <= v <= 1 for v in shares)):
+        raise HwsimError(f"{name}: shares: expected three numbers in [0, 1] (a, b, output), "
+                         f"got {shares!r}")
+
+
 def simulate_gemms(m: np.ndarray, n: np.ndarray, k: np.ndarray, hw: HardwareSpec,
                    widths: OperandWidths, a_bits: float, b_bits: float, out_bits: float,
                    stage: str = "prefill", group_size: int | None = None, name: str = "gemm",
@@ -435,7 +489,13 @@ def simulate_gemms(m: np.ndarray, n: np.ndarray, k: np.ndarray, hw: HardwareSpec
     The blocks of all shapes are costed in one pass over their concatenated schedules; each
     shape's figures equal those `simulate_gemm` gives it alone. ``mappings``: cost these
     (one per shape) instead of the fastest.
+
+    Raises:
+        HwsimError: an argument out of its range (sizes, count and group >= 1, a known
+            stage, finite positive widths, shares in [0, 1]), or a GEMM the hardware cannot
+            map.
     """
+    _check_gemm_args(name, m, n, k, a_bits, b_bits, out_bits, stage, group_size, count, shares)
     # Exact or refused: the counters below are int64, so their sizes are checked first (in
     # float64, which does not wrap).
     check_counter(count * float((m.astype(np.float64) * n * k).max()),
@@ -817,12 +877,17 @@ def simulate_gemm(m: int, n: int, k: int, hw: HardwareSpec, widths: OperandWidth
             rest scales (`hwsim.workloads.traffic.operand_data_shares`); for the accesses
             per operand part only.
     """
+    for label, size in (("m", m), ("n", n), ("k", k)):
+        if not _is_int(size):  # an array would broadcast, 16.5 truncate, True count as 1
+            raise HwsimError(f"{name}: {label}: expected an integer, got {size!r}")
+    dims = [np.array([size], dtype=np.int64) for size in (m, n, k)]
     if mapping is not None:
+        _check_gemm_args(name, *dims, a_bits, b_bits, out_bits, stage, group_size, count,
+                         shares)
         return _cost_mappings(mappings_of(mapping), hw, widths, a_bits, b_bits, out_bits,
                               group_size, count, shares).cost(0)
-    one = np.ones(1, dtype=np.int64)
-    return simulate_gemms(one * m, one * n, one * k, hw, widths, a_bits, b_bits, out_bits,
-                          stage, group_size, name, count, shares).cost(0)
+    return simulate_gemms(*dims, hw, widths, a_bits, b_bits, out_bits, stage, group_size,
+                          name, count, shares).cost(0)
 
 
 def stored_op(op: Op, hw: HardwareSpec) -> Op:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.dtypes import bits_per_weight, get_format
+from hwsim.errors import HwsimError
 from hwsim.files import portable_path
 from hwsim.hw.area import area_breakdown_mm2
 from hwsim.hw.spec import HardwareSpec
@@ -28,7 +29,7 @@ from hwsim.sim.engine import (
     simulate_op_shapes_shared,
     stored_op,
 )
-from hwsim.workloads import operators
+from hwsim.workloads import Workload, operators
 from hwsim.workloads.ops import Op
 from hwsim.workloads.traffic import TENSORS, operand_bytes, operand_tensors, tensor_bytes
 
@@ -459,6 +460,12 @@ def simulate_ops(ops: Sequence[Op], hw: HardwareSpec, workload: str = "ops",
                      area_breakdown_mm2=area_breakdown_mm2(hw))
 
 
+def _check_hardware(hw: object) -> None:
+    if not isinstance(hw, HardwareSpec):
+        raise HwsimError(f"hw: expected a HardwareSpec (hwsim.hw.load_hardware), not "
+                         f"{type(hw).__name__}")
+
+
 def simulate_workload(workload: Any, hw: HardwareSpec,
                       progress: Progress | None = None) -> RunResult:
     """Simulate a validated `hwsim.workloads.Workload` on ``hw``.
@@ -470,7 +477,15 @@ def simulate_workload(workload: Any, hw: HardwareSpec,
         ``energy_breakdown_uj``, ``area_mm2``, ``throughput_tokens_per_s`` (all tokens / total
         time), ``decode_tokens_per_s`` (generated tokens / decode time), ``stage_totals()``
         and the per-op ``layers`` DataFrame.
+
+    Raises:
+        HwsimError: arguments of other types (a preset or workload name: load it first), or
+            a workload the hardware cannot run.
     """
+    if not isinstance(workload, Workload):
+        raise HwsimError(f"workload: expected a Workload (hwsim.workloads.load_workload or "
+                         f"workload_from_dict), not {type(workload).__name__}")
+    _check_hardware(hw)
     tokens = None
     if workload.model is not None:
         tokens = {"prefill": workload.batch * workload.prompt_tokens}
@@ -482,7 +497,17 @@ def simulate_workload(workload: Any, hw: HardwareSpec,
 
 def compare_results(results: Sequence[RunResult], baseline: int = 0) -> pd.DataFrame:
     """One row per design: latency, energy, area, and speedup / energy efficiency over the
-    design at index ``baseline`` (latency_base / latency, energy_base / energy)."""
+    design at index ``baseline`` (latency_base / latency, energy_base / energy).
+
+    Raises:
+        HwsimError: no results, or ``baseline`` not an index of one.
+    """
+    if not results:
+        raise HwsimError("compare_results: no results to compare")
+    if isinstance(baseline, bool) or not isinstance(baseline, int) \
+            or not 0 <= baseline < len(results):
+        raise HwsimError(f"compare_results: baseline {baseline!r} is not the index of one of "
+                         f"the {len(results)} results")
     base = results[baseline]
     nan = float("nan")
     rows = []

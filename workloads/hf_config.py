@@ -59,6 +59,9 @@ def model_from_hf_dict(data: dict[str, Any], source: str = "config.json",
         source: file name used in error messages.
         name: model name; defaults to ``_name_or_path`` or the model type.
     """
+    if not isinstance(data, dict):
+        raise HwsimError(f"{source}: expected a JSON object of model keys, not "
+                         f"{type(data).__name__}")
     mtype = data.get("model_type")
     if mtype not in SUPPORTED_MODEL_TYPES:
         raise HwsimError(

@@ -162,6 +162,8 @@ def get_model(name: str) -> ModelConfig:
     Raises:
         HwsimError: unknown name; the message lists the closest names and all known ones.
     """
+    if not isinstance(name, str):
+        raise HwsimError(f"model name: expected a string, not {name!r}")
     key = name.strip().lower()
     if key in _BUILTIN:
         return _BUILTIN[key]

@@ -61,7 +61,11 @@ def _block_params(pe, block: str) -> dict:
     for field, param in block_pe.fields.items():
         value = getattr(pe, field)
         if param in params and params[param] != value:
-            raise HwsimError(f"pe.rtl.params.{param} = {params[param]!r} disagrees with "
+            given = params[param]
+            if isinstance(given, str) and not isinstance(value, str):
+                raise HwsimError(f"pe.rtl.params.{param}: {given!r} is text where "
+                                 f"pe.{field} is the number {value!r}; write it without quotes")
+            raise HwsimError(f"pe.rtl.params.{param} = {given!r} disagrees with "
                              f"pe.{field} = {value!r}")
         params[param] = value
     for field, built in block_pe.fixed.items():

@@ -203,3 +203,26 @@ def test_metrics_of_tiny_float64_values_do_not_underflow() -> None:
         mse, scaled, max_err = error_metrics(np.ldexp(x, shift), np.ldexp(approx, shift))
         assert scaled == pytest.approx(sqnr, rel=1e-12) and max_err > 0
         assert mse == pytest.approx(np.ldexp(mse0, 2 * shift), rel=1e-12)
+
+
+def test_public_arguments_of_the_wrong_kind_are_refused_by_name() -> None:
+    from hwsim.dtypes import bits_per_weight, error_metrics
+
+    x = np.random.default_rng(0).standard_normal((4, 256)).astype(np.float32)
+    # Broadcast against the other shape, the noise was summed over (4, 256) and divided by
+    # 256 values: an MSE 4x too large.
+    with pytest.raises(HwsimError, match=r"x has shape \(1, 256\) and approx \(4, 256\)"):
+        error_metrics(x[:1], x)
+    assert error_metrics([1.0, 2.0], [1.0, 2.5]) == (0.125, pytest.approx(13.0103), 0.5)
+    # True read as 1 (20 bits per weight), 1.5 and 0 counted, "4096" a TypeError.
+    for in_features in (True, 1.5, 0, -4096, "4096"):
+        with pytest.raises(HwsimError, match="in_features must be a positive integer"):
+            bits_per_weight("int4", 128, in_features)
+    with pytest.raises(HwsimError, match="3 is odd; olive4 pairs"):  # quantize refuses it too
+        bits_per_weight("olive4", 3)
+    # A NumPy integer group overflowed while padding (OverflowError); None an AttributeError.
+    assert quantize(x, "int4", group_size=np.int8(64)).sqnr_db == \
+        quantize(x, "int4", group_size=64).sqnr_db
+    for fmt in (None, 4):
+        with pytest.raises(HwsimError, match="format: expected a format name or a Format"):
+            quantize(x, fmt)

@@ -177,3 +177,9 @@ def test_a_reference_is_a_file_by_its_form_never_by_what_exists(tmp_path, monkey
     assert resolve_reference(Path("bitmod")) == Path("bitmod")
     with pytest.raises(HwsimError, match=r"tmp.*/nope\.yaml: cannot read hardware description"):
         load_hardware("nope.yaml", tmp_path)
+
+
+def test_overrides_of_another_kind_are_named():
+    with pytest.raises(HwsimError, match=r"overrides: expected a mapping of dotted field "
+                       r"paths to values, not list$"):
+        with_overrides(load_hardware("bitmod"), [("array.rows", 4)])

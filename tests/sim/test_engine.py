@@ -494,3 +494,34 @@ def test_many_shapes_at_once_equal_each_alone(pe, shapes, count, kib):
     for i, (mi, ni, ki) in enumerate(shapes):
         alone = simulate_gemm(mi, ni, ki, hw, w, 16, 4.25, 16, group_size=group, count=count)
         assert together.cost(i) == alone
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"count": -1}, r"count: expected an integer >= 1, got -1"),  # -3,287 cycles
+    ({"count": 2.5}, r"count: expected an integer >= 1, got 2.5"),
+    ({"count": True}, r"count: expected an integer >= 1, got True"),
+    ({"stage": "Decode"}, r"stage: 'Decode'; allowed: prefill, decode"),  # ran as prefill
+    ({"m": 16.5}, r"m: expected an integer, got 16.5"),  # truncated to 16
+    ({"m": 0}, r"m: sizes must be >= 1, got 0"),  # an IndexError
+    ({"group_size": 0}, r"group_size: expected None or an integer >= 1, got 0"),
+    ({"a_bits": -16}, r"a_bits: expected a finite number > 0, got -16"),  # negative bytes
+    ({"b_bits": float("nan")}, r"b_bits: expected a finite number > 0, got nan"),
+    ({"shares": (2.0, -1.0, 1.0)}, r"shares: expected three numbers in \[0, 1\]"),
+])
+def test_bad_arguments_of_the_public_gemm_entry_point_are_refused(change, message):
+    args = {"m": 16, "n": 256, "k": 256, "hw": load_hardware("bitmod"),
+            "widths": OperandWidths(16, 4, 4), "a_bits": 16, "b_bits": 4.125,
+            "out_bits": 16, "group_size": 128} | change
+    with pytest.raises(HwsimError, match=r"^gemm: " + message):
+        simulate_gemm(**args)
+
+
+def test_bad_arguments_of_the_public_pipeline_functions_are_refused():
+    one = np.array([1, 1])
+    with pytest.raises(HwsimError, match=r"count: expected an integer >= 1, got -1"):
+        repeated_pipeline_cycles(np.array([3, 4]), one, one, -1)  # returned -5
+    with pytest.raises(HwsimError, match=r"one value per block each.*got lengths 3, 1, 3"):
+        pipeline_cycles(np.array([1, 2, 3]), np.array([5]), np.array([1, 2, 3]))  # broadcast
+    with pytest.raises(HwsimError, match=r"at least one block"):
+        repeated_pipeline_cycles(np.array([], np.int64), np.array([], np.int64),
+                                 np.array([], np.int64), 1)  # an IndexError

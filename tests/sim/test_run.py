@@ -143,3 +143,21 @@ def test_operators_of_equal_shape_share_one_simulation_exactly(workload):
     assert prefill.loc["k_proj", "cycles"] == prefill.loc["q_proj", "cycles"]
     assert prefill.loc["k_proj", "dram_kv_write_bytes"] > 0
     assert prefill.loc["q_proj", "dram_kv_write_bytes"] == 0
+
+
+def test_the_run_entry_points_refuse_arguments_of_another_kind():
+    from hwsim.errors import HwsimError
+    from hwsim.workloads import load_workload
+
+    hw = load_hardware("bitmod")
+    workload = load_workload("gemm-kernels")
+    # Names where the loaded objects belong, and an empty comparison: AttributeError and
+    # IndexError before.
+    with pytest.raises(HwsimError, match=r"^workload: expected a Workload \(.*\), not str$"):
+        simulate_workload("gemm-kernels", hw)
+    with pytest.raises(HwsimError, match=r"^hw: expected a HardwareSpec \(.*\), not str$"):
+        simulate_workload(workload, "bitmod")
+    with pytest.raises(HwsimError, match=r"^compare_results: no results to compare$"):
+        compare_results([])
+    with pytest.raises(HwsimError, match=r"baseline 5 is not the index of one of the 1"):
+        compare_results([simulate_workload(workload, hw)], baseline=5)

@@ -204,3 +204,13 @@ def test_null_kv_heads_means_one_per_query_head(tmp_path: Path) -> None:
     with pytest.raises(HwsimError, match="num_key_value_heads: expected a positive integer, "
                                          "got 0"):
         model_from_hf_config(path)
+
+
+def test_arguments_of_another_kind_are_named():
+    with pytest.raises(HwsimError, match=r"^model name: expected a string, not None$"):
+        get_model(None)
+    from hwsim.workloads import model_from_hf_dict
+
+    with pytest.raises(HwsimError, match=r"^c.json: expected a JSON object of model keys, not "
+                       r"list$"):
+        model_from_hf_dict([], source="c.json")

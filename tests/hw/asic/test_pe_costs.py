@@ -97,6 +97,9 @@ def test_only_energy_from_rtl_and_a_chosen_format():
     ({"area_um2": "rtl", "rtl": {"block": "bitmod_pe"}}, "cannot stand for a mac PE"),
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "params": {"weight_bits": 4}}},
      "pe.rtl.params.weight_bits = 4 disagrees with pe.weight_bits = 8"),
+    ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "params": {"weight_bits": "8"}}},
+     "pe.rtl.params.weight_bits: '8' is text where pe.weight_bits is the number 8; write it "
+     "without quotes"),
     # The PE's pipeline (what the simulator charges) is the block's (what is synthesized).
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "params": {"pipeline": 2}}},
      "pe.rtl.params.pipeline = 2 disagrees with pe.pipeline = 0"),
