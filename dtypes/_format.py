@@ -195,9 +195,9 @@ class Format:
                 )
             g = in_features
         g = check_group_size(g, "group_size")
-        problem = format_group_problem(self, g)
+        problem = format_group_problem(self, group_size)
         if problem is not None:  # what quantize refuses (OliVe's odd groups) has no storage
-            raise HwsimError(f"group_size {g}: {problem}")
+            raise HwsimError(f"group_size {group_size}: {problem}")
         per_group = SCALE_BITS[self.scale_format] if self.scale_format else 0
         if self.scheme == "asym":
             per_group += self.bits  # the zero point

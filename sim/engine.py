@@ -473,7 +473,8 @@ def _check_gemm_args(name: str, m: np.ndarray, n: np.ndarray, k: np.ndarray, a_b
         if (not isinstance(bits, int | float | np.integer | np.floating)
                 or isinstance(bits, bool) or not 0 < bits < float("inf")):
             raise HwsimError(f"{name}: {label}: expected a finite number > 0, got {bits!r}")
-    if (len(shares) != 3 or any(isinstance(v, bool) or not isinstance(v, int | float)
+    if (len(shares) != 3 or any(isinstance(v, bool | np.bool_)
+                                or not isinstance(v, int | float | np.integer | np.floating)
                                 or not 0 <= v <= 1 for v in shares)):
         raise HwsimError(f"{name}: shares: expected three numbers in [0, 1] (a, b, output), "
                          f"got {shares!r}")

@@ -5,7 +5,7 @@
       lanes: 4
       area_um2: rtl
       energy_pj_per_cycle: rtl
-      rtl: {block: bitmod_pe, params: {weights: fp4}, node: 28nm}
+      rtl: {block: bitmod_pe, params: {weights: fp4}, node: 28nm}   # runs fp4 formats only
 
 The block's parameters come from ``rtl.params`` and, for those not given, from the PE's own
 fields (the PE-kind registry's `hwsim.hw.pe_kinds.BlockPE`, read backwards: a sweep over
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 from hwsim.hw.asic.cache import user_cache_dir
 from hwsim.hw.asic.calibration import NODES, calibrate
@@ -95,10 +96,6 @@ def resolve_rtl_pe(hw: HardwareSpec) -> HardwareSpec:
         if not derived:
             raise HwsimError("pe.rtl: given, but neither pe.area_um2 nor "
                              "pe.energy_pj_per_cycle is 'rtl'")
-        if pe.rtl.format is not None and "energy_pj_per_cycle" not in derived:
-            raise HwsimError(f"pe.rtl.format: {pe.rtl.format!r} picks the operands of the "
-                             "energy from the RTL, but pe.energy_pj_per_cycle is a number; "
-                             "leave it out or set energy_pj_per_cycle: rtl")
         allowed = PE_BLOCKS.get(pe.kind, ())
         if pe.rtl.block not in allowed:
             raise HwsimError(f"pe.rtl.block: {pe.rtl.block!r} cannot stand for a {pe.kind} PE; "
@@ -121,6 +118,16 @@ def _block_formats(pe, params: dict) -> tuple[str, ...]:
     except HwsimError as exc:
         raise HwsimError(f"pe.rtl: {exc}") from None
     formats = tuple(built.get("weight_formats") or ())
+    if pe.rtl.format is not None:
+        # Checked with a numeric energy too (an override of a `rtl` preset's energy keeps
+        # it): a misspelt name is never silently carried.
+        try:
+            get_format(pe.rtl.format)
+        except HwsimError as exc:
+            raise HwsimError(f"pe.rtl.format: {exc}") from None
+        if formats and pe.rtl.format not in formats:
+            raise HwsimError(f"pe.rtl.format: {pe.rtl.format!r} is not run by {block} as "
+                             f"built (pe.rtl.params); its formats: {', '.join(formats)}")
     given = getattr(pe, "weight_formats", None)
     if formats and given is not None:
         extra = [f for f in given if f not in formats]

@@ -219,14 +219,15 @@ def why_absent(metric: str, config: Mapping[str, Any]) -> str | None:
             return ("the `fidelity:` folder has no such measurement of the point's weight "
                     "format; cos_*, nn_* and ppl* come from `hwsim fidelity`")
         return None
-    served = "requests" in workload or isinstance(workload.get("batch"), list)
+    # A key written as null is a key left out.
+    served = workload.get("requests") is not None or isinstance(workload.get("batch"), list)
     if metric in _SERVING_METRICS and not served:
         return "a serving metric needs a served workload (`requests:` or a `batch:` list)"
     stage = metric.partition("_")[0] if metric.startswith(("prefill_", "decode_")) else None
     if stage is not None and served:
         return ("a served workload has no prefill or decode totals; its metrics are ttft_*, "
                 "tpot_*, e2e_p99_s and output_tokens_per_s")
-    if "gemms" in workload and (stage == "decode" or "token" in metric):
+    if workload.get("gemms") is not None and (stage == "decode" or "token" in metric):
         return "a raw-GEMM workload (`gemms:`) has no tokens and no decode stage"
     tokens = workload.get("generate_tokens")
     if stage == "decode" and isinstance(tokens, int) and tokens < 2:

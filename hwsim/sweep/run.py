@@ -118,14 +118,17 @@ class _Planner:
             else:
                 self._why.setdefault(metric, reason)
 
-    def watch_space(self) -> None:
+    def watch_space(self) -> bool:
         """Check the needed metrics over the whole space (the points a search may choose),
-        when it is small enough to go through; a larger one is found out while it runs."""
-        if self._needed and self.space.size <= MAX_ABSENCE_CHECK:
-            for index in range(self.space.size):
-                self._watch(self.config(self.space.values(self.space.choice(index))))
-                if not self._needed:
-                    break
+        when it is small enough to go through (returns whether it was); a larger one is
+        found out while the search runs."""
+        if self.space.size > MAX_ABSENCE_CHECK:
+            return False
+        for index in range(self.space.size):
+            if not self._needed:
+                break
+            self._watch(self.config(self.space.values(self.space.choice(index))))
+        return True
 
     def refuse_absent(self) -> None:
         """Raise `HwsimError` for a metric the sweep needs that none of its points can have."""
@@ -297,8 +300,8 @@ def run_sweep(
     # The axes and the metrics asked for are checked before anything is written.
     planner = _Planner(spec, evaluator)
     if spec.strategy.kind == "optuna":
-        planner.watch_space()
-        planner.refuse_absent()
+        if planner.watch_space():
+            planner.refuse_absent()
         points = []
     else:
         points = _grid_or_sample(planner, progress=planning)

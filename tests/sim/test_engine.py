@@ -516,6 +516,16 @@ def test_bad_arguments_of_the_public_gemm_entry_point_are_refused(change, messag
         simulate_gemm(**args)
 
 
+def test_numpy_scalars_are_arguments_like_python_numbers():
+    hw, widths = load_hardware("bitmod"), OperandWidths(16, 4, 4)
+    plain = simulate_gemm(16, 256, 256, hw, widths, 16, 4.125, 16, group_size=128,
+                          shares=(1.0, 0.5, 1.0))
+    numpy = simulate_gemm(np.int64(16), np.int32(256), 256, hw, widths, np.float32(16),
+                          4.125, np.int64(16), group_size=np.int64(128), count=np.int64(1),
+                          shares=(np.float32(1.0), np.float32(0.5), np.int64(1)))
+    assert numpy.cycles == plain.cycles and numpy.energy_pj == plain.energy_pj
+
+
 def test_bad_arguments_of_the_public_pipeline_functions_are_refused():
     one = np.array([1, 1])
     with pytest.raises(HwsimError, match=r"count: expected an integer >= 1, got -1"):

@@ -150,6 +150,23 @@ def test_a_metric_no_point_can_have_is_refused_before_any_point_runs(tmp_path, w
     assert not out.exists()
 
 
+def test_a_space_too_large_to_go_through_runs_and_null_keys_are_left_out(tmp_path):
+    # Above MAX_ABSENCE_CHECK points an optuna search is not checked before it runs (it
+    # crashed with a KeyError, the bundled optuna-nsga2 example included).
+    from hwsim.sweep.run import MAX_ABSENCE_CHECK
+
+    axes = [{"field": "array.rows", "range": {"start": 1, "stop": 101}},
+            {"field": "array.cols", "range": {"start": 1, "stop": 51}}]
+    assert MAX_ABSENCE_CHECK < 100 * 50
+    run = run_sweep(spec(axes, objectives=["decode_latency_ms"],
+                         strategy={"kind": "optuna", "trials": 2}), tmp_path / "o", workers=1)
+    assert run.points >= 1
+    # `requests: null` / `gemms: null` are keys left out: not a served or raw-GEMM workload.
+    for key in ("requests", "gemms"):
+        plan_points(spec(axes[:1], workload={**WORKLOAD, key: None},
+                         objectives=["decode_latency_ms"]), hwsim_evaluator())
+
+
 def test_a_metric_some_points_have_is_not_refused(tmp_path):
     # Decode metrics exist at generate_tokens 3, not at 1: the sweep runs, and the prefill-only
     # points are infeasible rather than the sweep refused (a grid, and an optuna search).

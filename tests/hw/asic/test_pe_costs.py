@@ -105,16 +105,15 @@ def test_only_energy_from_rtl_and_a_chosen_format():
      "pe.rtl.params.pipeline = 2 disagrees with pe.pipeline = 0"),
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "node": "7nm"}},
      "pe.rtl.node: '7nm' has no calibration; calibrated nodes: 28nm"),
-    # It picks the operands of the RTL energy: with a number given, it was silently unused.
+    # It picks the operands of the RTL energy: with a number given, it went unchecked.
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "format": "no_such"}},
-     "pe.rtl.format: 'no_such' picks the operands of the energy from the RTL, but "
-     "pe.energy_pj_per_cycle is a number"),
+     "pe.rtl.format: unknown format 'no_such'"),
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "formats": ["int8"]}},
      "pe.rtl.formats: set by hwsim"),
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "params": {"k": 0}}},
      "pe.rtl: parameter k = 0 is not allowed"),
-    (_ANT_RTL | {"energy_pj_per_cycle": "rtl", "rtl": _ANT_RTL["rtl"] | {"format": "fp4"}},
-     "pe.rtl.format: 'fp4' is not run by fp16_int_mac; its formats: int8, int4"),
+    (_ANT_RTL | {"energy_pj_per_cycle": "rtl", "rtl": _ANT_RTL["rtl"] | {"format": "bitmod4"}},
+     "pe.rtl.format: 'bitmod4' is not run by fp16_int_mac; its formats: int8, int4"),
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "derived": ["area_um2"]}},
      "pe.rtl.derived: set by hwsim"),
     ({"area_um2": "big"}, "pe.area_um2: expected a number >= 0 or 'rtl', got 'big'"),
@@ -175,6 +174,9 @@ def test_an_rtl_pe_runs_the_formats_of_its_build_only():
         run("int5")
     with pytest.raises(HwsimError, match=r"kv_cache format 'int5' is not run by pe.rtl.block"):
         run("int4", kv_cache={"format": "int5", "group_size": 128})
+    # Its energy overridden by a number (`--set`, a sweep axis): the format stays, unused.
+    given = with_overrides(hw, {"pe.energy_pj_per_cycle": 0.56})
+    assert given.pe.energy_pj_per_cycle == 0.56 and given.pe.area_um2 == hw.pe.area_um2
     # A stated set must be the build's (refused before any synthesis).
     data = hardware_to_dict(hw)
     data["pe"]["weight_formats"] = ["int4", "int5"]
