@@ -22,6 +22,7 @@ __all__ = [
     "LAYER_COLUMNS",
     "SUMMARY_COLUMNS",
     "asked_group_size",
+    "check_group_applies",
     "format_summary",
     "layer_fidelity",
     "quantize_layer",
@@ -89,6 +90,17 @@ def _outlier_pair_rate(result: Any, params: int) -> float:
     return result.outlier_pairs / (params // 2)
 
 
+def check_group_applies(names: Sequence[str], group_size: int | None) -> None:
+    """Refuse a group size that no format of `names` takes (plain casts alone): it would
+    change nothing, silently."""
+    if group_size is not None and names and all(get_format(n).scheme == "cast"
+                                                 for n in names):
+        raise HwsimError(f"group size {group_size}: {', '.join(names)} "
+                         f"{'is a plain cast' if len(names) == 1 else 'are plain casts'} "
+                         "without scales or groups; leave the group size out or add a "
+                         "quantized format")
+
+
 def layer_fidelity(
     checkpoint: Checkpoint,
     formats: Sequence[str] | str,
@@ -113,11 +125,12 @@ def layer_fidelity(
         One row per (layer, format) with `LAYER_COLUMNS`, layers in model order.
 
     Raises:
-        HwsimError: unknown format or layer name.
+        HwsimError: unknown format or layer name, or a group size for casts alone.
     """
     names = resolve_formats(formats)
     # fp32/fp16/bf16 are plain casts without groups: the group size is for the others.
     casts = {n for n in names if get_format(n).scheme == "cast"}
+    check_group_applies(names, group_size)
     todo = list(checkpoint.linear_layers())
     if layers is not None:
         known = {lin.name for lin in todo}

@@ -28,7 +28,7 @@ import pandas as pd
 from hwsim.dtypes import get_format, quantize
 from hwsim.errors import HwsimError
 from hwsim.files import read_json
-from hwsim.reports.fidelity import asked_group_size, quantize_layer
+from hwsim.reports.fidelity import asked_group_size, check_group_applies, quantize_layer
 from hwsim.workloads.checkpoints import Checkpoint, open_checkpoint
 
 __all__ = [
@@ -156,12 +156,27 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
     except (OSError, ValueError) as exc:
         raise HwsimError(f"{folder}: no usable tokenizer files "
                          f"({str(exc).splitlines()[0]})") from None
+    # Tensors whose shapes differ from config.json are loaded re-initialised and reported
+    # here, by name (transformers' own refusal is a RuntimeError pointing at a report it
+    # logs as a table); its load report is not printed, as every finding in it is checked.
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
     try:
         model, loading = auto.from_pretrained(folder, local_files_only=True,
-                                              dtype=torch.float32, output_loading_info=True)
-    except (OSError, ValueError) as exc:
+                                              dtype=torch.float32, output_loading_info=True,
+                                              ignore_mismatched_sizes=True)
+    except (OSError, ValueError, RuntimeError) as exc:
         raise HwsimError(f"{folder}: transformers cannot load the model "
                          f"({str(exc).splitlines()[0]})") from None
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    mismatched = sorted((str(key), tuple(got), tuple(want))
+                        for key, got, want in loading.get("mismatched_keys") or ())
+    if mismatched:
+        key, got, want = mismatched[0]
+        raise HwsimError(f"{folder}: {len(mismatched)} tensors in the files have other shapes "
+                         f"than config.json gives them (e.g. {key!r}: {got} in the files, "
+                         f"{want} by config.json); the config is not this checkpoint's")
     model.eval()
     linears = {name: mod for name, mod in model.named_modules()
                if isinstance(mod, torch.nn.Linear)}
@@ -318,6 +333,7 @@ def end_to_end_fidelity(
     names = list(dict.fromkeys(get_format(f).name for f in formats))
     if not names:
         raise HwsimError("formats: give at least one format name")
+    check_group_applies(names, group_size)
     task = _task(ckpt)
     if task == "perplexity":
         if texts is None:

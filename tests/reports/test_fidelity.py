@@ -151,6 +151,10 @@ def test_group_size_applies_to_quantized_formats_only(ckpt):
     t = layer_fidelity(ckpt, ["int4", "fp16"], group_size=64, layers=["lm_head"])
     # 4 + 16/64 = 4.25 bits; fp16 is a cast and has no groups.
     assert list(t["bits_per_weight"]) == [4.25, 16.0]
+    # For casts alone it would change nothing: `-g 64` with `-f fp16` ran without a word.
+    with pytest.raises(HwsimError, match=r"^group size 64: fp16, bf16 are plain casts without "
+                       r"scales or groups; leave the group size out or add a quantized format$"):
+        layer_fidelity(ckpt, ["fp16", "bf16"], group_size=64, layers=["lm_head"])
 
 
 def test_progress_callback_sees_every_layer(ckpt):

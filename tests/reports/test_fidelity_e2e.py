@@ -252,3 +252,21 @@ def test_a_reference_model_with_nan_outputs_names_the_tensor(tiny_lm, tmp_path):
     with pytest.raises(HwsimError, match=rf"the unquantized model's perplexity is not finite "
                                          rf"\(tensors holding NaN or inf: {damaged}\)"):
         end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")
+
+
+def test_a_config_that_disagrees_with_the_tensors_names_one(tiny_lm, tmp_path):
+    # transformers raised a RuntimeError ("look at the above report"): a traceback.
+    import json
+    import shutil
+
+    folder = tmp_path / "badcfg"
+    shutil.copytree(tiny_lm, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["intermediate_size"] = 256
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(HwsimError, match=r"badcfg: 6 tensors in the files have other shapes "
+                       r"than config.json gives them \(e.g. 'model.layers.0.mlp.down_proj."
+                       r"weight': \(64, 128\) in the files, \(64, 256\) by config.json\)"):
+        end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")
+    with pytest.raises(HwsimError, match=r"^group size 64: fp16 is a plain cast"):
+        end_to_end_fidelity(tiny_lm, ["fp16"], group_size=64, texts=tiny_lm / "text.txt")
