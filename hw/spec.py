@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union
 
+import numpy as np
 from pydantic import Field, TypeAdapter, ValidationError
 
 from hwsim.config import pop_field, schema_paths, set_field, validation_error
@@ -557,6 +558,10 @@ def with_overrides(hw: HardwareSpec, overrides: dict[str, Any]) -> HardwareSpec:
             pop_field(data, other)
         if path.startswith("decode_array.") and "decode_array" not in data:
             data["decode_array"] = copy.deepcopy(data["array"])
+        if isinstance(value, np.integer | np.floating):
+            # A NumPy scalar (from np.arange, say) is its Python number: the strict schema
+            # refused np.int64(64) as a row count and took np.float32 as a clock.
+            value = value.item()
         set_field(data, path, value)
     label = ", ".join(f"{k}={v}" for k, v in overrides.items())
     return hardware_from_dict(data, source=f"{hw.source} with {label}" if label else hw.source)

@@ -183,3 +183,12 @@ def test_overrides_of_another_kind_are_named():
     with pytest.raises(HwsimError, match=r"overrides: expected a mapping of dotted field "
                        r"paths to values, not list$"):
         with_overrides(load_hardware("bitmod"), [("array.rows", 4)])
+
+
+def test_numpy_scalars_override_as_their_python_numbers():
+    import numpy as np
+
+    hw = load_hardware("bitmod")
+    # np.int64 was refused ("Input should be a valid integer") where np.float32 passed.
+    given = with_overrides(hw, {"array.rows": np.int64(64), "clock_mhz": np.float32(500)})
+    assert given == with_overrides(hw, {"array.rows": 64, "clock_mhz": 500.0})
