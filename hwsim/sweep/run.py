@@ -21,7 +21,7 @@ from hwsim.limits import MAX_GRID_POINTS
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.executors import Executor, Outcome, check_executor, open_executor
 from hwsim.sweep.fields import resolve_field
-from hwsim.sweep.hwsim_eval import hwsim_evaluator
+from hwsim.sweep.hwsim_eval import explain_absent, hwsim_evaluator
 from hwsim.sweep.pareto import violation
 from hwsim.sweep.space import DesignSpace
 from hwsim.sweep.spec import SweepSpec
@@ -100,9 +100,8 @@ class _Planner:
                 except CombinationError:
                     continue  # this value beside the others' first: the point records it
                 except HwsimError as exc:
-                    point = ", ".join(f"{f}={v!r}" for f, v in values.items())
-                    raise HwsimError(f"{self.spec.source}: axes: the point {point} is "
-                                     f"invalid: {exc}") from None
+                    raise HwsimError(f"{self.spec.source}: axes: the point "
+                                     f"{_describe(values)} is invalid: {exc}") from None
 
     def config(self, values: dict[str, Any]) -> dict[str, Any]:
         """The full configuration of the point with these axis values."""
@@ -195,6 +194,10 @@ def _grid_or_sample(planner: _Planner, keep_config: bool = False,
             progress(i + 1, len(choices))
     planner.refuse_absent()
     return points
+
+
+def _describe(values: dict[str, Any]) -> str:
+    return ", ".join(f"{f}={v!r}" for f, v in values.items())
 
 
 def _record(point: Point, planner: _Planner, outcome: Outcome) -> dict[str, Any]:
@@ -424,10 +427,11 @@ def _run_optuna(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Pat
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                     continue
                 missing = [o.metric for o in spec.objectives if o.metric not in record["metrics"]]
-                if missing:
-                    raise HwsimError(
-                        f"{spec.source}: objectives: metric(s) {', '.join(missing)} not returned "
-                        f"by the model; it returns: {', '.join(record['metrics'])}")
+                if missing:  # a space too large to check before (`_Planner.watch_space`)
+                    config = record.get("config") or {}
+                    raise HwsimError(f"{spec.source}: objectives: " + "; ".join(
+                        f"{m}: not returned for the point {_describe(p.values)}: "
+                        f"{explain_absent(m, config)}" for m in missing))
                 values = _constraint_values(spec, record)
                 if per_trial:
                     for c, value in zip(spec.constraints, values, strict=True):

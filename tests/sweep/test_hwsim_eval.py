@@ -161,6 +161,12 @@ def test_a_space_too_large_to_go_through_runs_and_null_keys_are_left_out(tmp_pat
     run = run_sweep(spec(axes, objectives=["decode_latency_ms"],
                          strategy={"kind": "optuna", "trials": 2}), tmp_path / "o", workers=1)
     assert run.points >= 1
+    # Not checked before: said at the first point that lacks it, with the reason.
+    with pytest.raises(HwsimError, match=r"^hw.yaml: objectives: decode_latency_ms: not "
+                       r"returned for the point array.rows=\d+, array.cols=\d+: the workload "
+                       r"has no decode stage \(generate_tokens is 1"):
+        run_sweep(spec(axes, workload=PREFILL_ONLY, objectives=["decode_latency_ms"],
+                       strategy={"kind": "optuna", "trials": 2}), tmp_path / "p", workers=1)
     # `requests: null` / `gemms: null` are keys left out: not a served or raw-GEMM workload.
     for key in ("requests", "gemms"):
         plan_points(spec(axes[:1], workload={**WORKLOAD, key: None},
