@@ -2,11 +2,15 @@
 
 ``summary.json`` (per design: TTFT / TPOT / end-to-end p50, p90, p99 and mean, throughput,
 mean batch, utilization, energy, the scheduler policy), ``requests.csv`` (one row per request
-and design), ``steps.csv`` (one row per scheduler step and design: start, duration, tokens,
-batch, prefill tokens, utilization, energy) and ``serving.png`` (batch size and utilization
-over time; TTFT and TPOT distributions). A roofline run names its utilization
-``compute_bound_share`` everywhere (`hwsim.reports.roofline_serving`). A pure function of the
-runs: identical inputs give byte-identical files.
+and design), ``steps.csv`` (one row per scheduler step and design: start, duration, cycles,
+tokens, batch, prefill tokens, utilization, energy) and ``serving.png`` (batch size and
+utilization over time; TTFT and TPOT distributions). ``throughput_tokens_per_s`` is the
+tokens processed (the sum of steps.csv's ``tokens``: prompts and decode steps, as a plain
+workload counts them) over the makespan. A roofline run names its utilization
+``compute_bound_share`` everywhere (`hwsim.reports.roofline_serving`) and has no cycles (blank
+in steps.csv). Without an energy model (the roofline, a measured FPGA build) ``energy_uj`` and
+``idle_energy_uj`` are null in summary.json and blank in steps.csv, with ``not_modelled:
+["energy"]``. A pure function of the runs: identical inputs give byte-identical files.
 """
 
 from __future__ import annotations
@@ -63,12 +67,20 @@ def steps_table(runs: Sequence[tuple[str, ServingRun]]) -> pd.DataFrame:
         frames.append(pd.DataFrame({
             "design": name, "step": np.arange(len(run.step_s)),
             "start_s": run.step_start_s, "duration_s": run.step_s,
-            "cycles": run.step_cycles, "tokens": run.step_tokens, "batch": run.step_batch,
+            "cycles": _cycles(run), "tokens": run.step_tokens, "batch": run.step_batch,
             "prefill_tokens": run.step_prefill_tokens,
             run.utilization_name: run.step_utilization,
             "energy_uj": np.nan if _energy_unmodelled(run) else run.step_energy_uj,
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+def _cycles(run: ServingRun) -> pd.arrays.IntegerArray:
+    # Blank, not 0, when the steps were costed by time (the roofline). A nullable integer
+    # column keeps a simulator's cycles whole, never a "%.9g" float, whatever it is beside.
+    if run.step_cycles is None:
+        return pd.array([pd.NA] * len(run.step_s), dtype="Int64")
+    return pd.array(run.step_cycles, dtype="Int64")
 
 
 def _energy_unmodelled(run: ServingRun) -> bool:
@@ -78,8 +90,11 @@ def _energy_unmodelled(run: ServingRun) -> bool:
 
 
 def _unmodelled(run: ServingRun) -> dict[str, Any]:
-    """No energy model: null energy, labelled, never a 0 that reads as measured."""
-    return {"energy_uj": None, "not_modelled": ["energy"]} if _energy_unmodelled(run) else {}
+    """No energy model: null energy (idle leakage too), labelled, never a 0 that reads as
+    measured."""
+    if not _energy_unmodelled(run):
+        return {}
+    return {"energy_uj": None, "idle_energy_uj": None, "not_modelled": ["energy"]}
 
 
 def serving_summary(workload: str, runs: Sequence[tuple[str, ServingRun]],

@@ -32,8 +32,10 @@ Metrics per request: TTFT (arrival to the end of its last prefill step, when its
 is out), TPOT (the time from its first to its last token / (generated - 1)), end-to-end
 latency (arrival to last token); per step: start, duration, tokens, batch size, utilization.
 Per trace: the makespan runs from the first arrival to the end of the last step (idle gaps
-between arrivals included, the time before the first request not), and throughput is tokens
-over the makespan.
+between arrivals included, the time before the first request not), and throughput
+(``throughput_tokens_per_s``) is the tokens the model processes over the makespan, counted
+as for a plain workload: each request's prompt plus its ``generate_tokens - 1`` decode steps
+(the sum of the steps' tokens); ``output_tokens_per_s`` counts the generated tokens.
 
 Times: arrivals are seconds on the trace's own clock (a Unix time in seconds is fine, up to
 `MAX_ARRIVAL_S`). Every time a run reports (arrivals, step starts, first and last tokens)
@@ -114,11 +116,12 @@ class StepShape:
 
 @dataclass(frozen=True)
 class StepCost:
-    """Cost of one step: seconds, cycles (simulator; 0 for the roofline), energy (uJ, 0 when
-    not modelled), utilization (busy fraction of the peak)."""
+    """Cost of one step: seconds, cycles (simulator; ``None`` when the coster has none: the
+    roofline costs time), energy (uJ, 0 when not modelled), utilization (busy fraction of
+    the peak)."""
 
     seconds: float
-    cycles: int = 0
+    cycles: int | None = None
     energy_uj: float = 0.0
     utilization: float = 0.0
 
@@ -134,17 +137,19 @@ class ServingRun:
     count from the first arrival, which was at ``origin_s`` on the trace's clock. `ttft_s`
     and `e2e_s` are durations, computed by the scheduler without going through the trace's
     clock, so they do not depend on `origin_s`.
+    ``step_cycles`` is ``None`` when the coster has no cycles (the roofline costs time).
     ``idle_energy_uj`` is spent while no step runs within the makespan (the simulator's
-    leakage; 0 when the coster has no energy model). ``utilization_name`` names what
-    ``step_utilization`` measures (the summary key): the simulator's PE-array busy fraction
-    (``utilization``) or the roofline's compute-bound share of time.
+    leakage; 0 when the coster has no energy model, which the report writes as null).
+    ``utilization_name`` names what ``step_utilization`` measures (the summary key): the
+    simulator's PE-array busy fraction (``utilization``) or the roofline's compute-bound
+    share of time.
     """
 
     policy: ServingPolicy
     requests: tuple[Request, ...]
     step_start_s: np.ndarray
     step_s: np.ndarray
-    step_cycles: np.ndarray
+    step_cycles: np.ndarray | None
     step_tokens: np.ndarray
     step_batch: np.ndarray
     step_prefill_tokens: np.ndarray
@@ -199,6 +204,9 @@ class ServingRun:
         busy_s = float(self.step_s.sum())
         generated = int(sum(r.generate_tokens for r in self.requests))
         prompt = int(sum(r.prompt_tokens for r in self.requests))
+        # Tokens the model processes, as a plain workload counts them: each prompt and its
+        # generate_tokens - 1 decode steps (the prefill emits the first output token).
+        processed = int(self.step_tokens.sum())
         return {
             "requests": len(self.requests),
             "steps": len(self.step_s),
@@ -214,7 +222,7 @@ class ServingRun:
             "prompt_tokens": prompt,
             "generated_tokens": generated,
             "output_tokens_per_s": generated / total_s if total_s else None,
-            "throughput_tokens_per_s": (prompt + generated) / total_s if total_s else None,
+            "throughput_tokens_per_s": processed / total_s if total_s else None,
             "mean_batch": float(np.average(self.step_batch, weights=self.step_s))
             if busy_s else None,
             self.utilization_name: float(np.average(self.step_utilization,
@@ -361,7 +369,7 @@ def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster
     e2e = np.full(n, np.nan)
     starts: list[float] = []
     durations: list[float] = []
-    cycles_l: list[int] = []
+    cycles_l: list[int | None] = []
     tokens_l: list[int] = []
     batch_l: list[int] = []
     prefill_l: list[int] = []
@@ -456,7 +464,10 @@ def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster
         running = sorted(still + waiting, key=lambda s: s.index)
     return ServingRun(
         policy=policy, requests=tuple(requests), step_start_s=np.array(starts),
-        step_s=np.array(durations), step_cycles=np.array(cycles_l, dtype=np.int64),
+        step_s=np.array(durations),
+        # No cycles rather than 0s when the coster has none (the roofline's steps).
+        step_cycles=None if any(c is None for c in cycles_l)
+        else np.array(cycles_l, dtype=np.int64),
         step_tokens=np.array(tokens_l, dtype=np.int64),
         step_batch=np.array(batch_l, dtype=np.int64),
         step_prefill_tokens=np.array(prefill_l, dtype=np.int64),

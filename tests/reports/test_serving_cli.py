@@ -39,11 +39,17 @@ def test_run_writes_the_serving_report(run_cli, served, tmp_path):
     summary = json.loads((outs[0] / "summary.json").read_text())
     assert summary["serving"] and summary["costed_by"] == "simulator"
     assert summary["energy_uj"] > 0 and "not_modelled" not in summary
+    assert summary["idle_energy_uj"] is not None and summary["idle_energy_uj"] >= 0
     assert summary["policy"] == {"max_batch": 2, "max_tokens_per_step": 128,
                                  "chunked_prefill": True}
     assert set(summary["ttft_s"]) == {"p50", "p90", "p99", "mean"}
     steps = pd.read_csv(outs[0] / "steps.csv")
     assert steps["batch"].max() == 2 and steps["tokens"].max() <= 128
+    assert steps["cycles"].dtype == np.int64 and (steps["cycles"] > 0).all()
+    # Throughput counts the tokens the steps process: prompts and decode steps.
+    assert steps["tokens"].sum() == 96 + 40 + 130 + 5 + 8 + 2
+    assert summary["throughput_tokens_per_s"] == pytest.approx(
+        steps["tokens"].sum() / summary["makespan_s"], rel=1e-12)
     requests = pd.read_csv(outs[0] / "requests.csv")
     assert requests["generate_tokens"].tolist() == [6, 9, 3]
     for name in ("summary.json", "requests.csv", "steps.csv", "serving.png"):
@@ -103,9 +109,42 @@ def test_roofline_cli_serves_the_trace(run_cli, served, tmp_path):
     assert "utilization" not in summary and 0 < summary["compute_bound_share"] <= 1
     steps = pd.read_csv(tmp_path / "r" / "steps.csv")
     assert "utilization" not in steps and steps["compute_bound_share"].between(0, 1).all()
-    # A roofline models no energy: labelled, null, never 0.
+    # A roofline models no energy: labelled, null, never 0 (the idle leakage neither).
     assert summary["not_modelled"] == ["energy"] and summary["energy_uj"] is None
-    assert pd.read_csv(tmp_path / "r" / "steps.csv")["energy_uj"].isna().all()
+    assert summary["idle_energy_uj"] is None
+    assert steps["energy_uj"].isna().all()
+    # It costs steps by time: no cycles, blank rather than 0 beside a duration.
+    assert steps["cycles"].isna().all() and (steps["duration_s"] > 0).all()
+    assert summary["throughput_tokens_per_s"] == pytest.approx(
+        steps["tokens"].sum() / summary["makespan_s"], rel=1e-12)
+
+
+SHORT = "model: llama-2-7b\nhardware: bitmod\n"
+
+
+@pytest.mark.parametrize("command", ["run", "roofline"])
+@pytest.mark.parametrize("trace", [
+    "requests: [{prompt_tokens: 8, generate_tokens: 3}]\n",
+    "batch: [8]\ngenerate_tokens: 3\n",
+])
+def test_one_request_served_has_the_plain_workloads_throughput(run_cli, tmp_path, command,
+                                                                trace):
+    # One definition under one key: the tokens processed (prompt + generate_tokens - 1
+    # decode steps) over the time, for a trace as for the plain workload (a served trace
+    # once counted prompt + generated, 11 tokens where the plain workload counts 10).
+    rates = []
+    for name, body in (("plain", "prompt_tokens: 8\ngenerate_tokens: 3\n"),
+                       ("served", trace)):
+        (tmp_path / f"{name}.yaml").write_text(SHORT + body, encoding="utf-8")
+        args = ["-H", "a100-40g", "--no-plots"] if command == "roofline" else []
+        code, cap = run_cli(command, str(tmp_path / f"{name}.yaml"), *args,
+                            "--out", str(tmp_path / name))
+        assert code == 0, cap.err
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        # A plain roofline gives its totals under "total".
+        figures = summary["total"] if command == "roofline" and name == "plain" else summary
+        rates.append(figures["throughput_tokens_per_s"])
+    assert rates[1] == pytest.approx(rates[0], rel=1e-12)
 
 
 HEADER = "arrival_s,prompt_tokens,generate_tokens\n"

@@ -112,11 +112,14 @@ def test_idle_until_the_next_arrival():
 
 def test_makespan_and_throughput_count_from_the_first_arrival():
     # One request arriving at 100 s: prefill of 10 tokens (10 s), then 3 decode steps of 1 s,
-    # done at 113 s. The server worked 13 s for it: 4 output tokens / 13 s, 14 tokens / 13 s.
-    s = serve([Request(100.0, 10, 4)], ServingPolicy(), tokens_cost).summary()
+    # done at 113 s. The server worked 13 s for it: 4 output tokens / 13 s, and it processed
+    # 13 tokens (the prompt and 3 decode steps: the prefill emits the first token, as a plain
+    # workload counts them; prompt + generated, 14, was once counted instead).
+    run = serve([Request(100.0, 10, 4)], ServingPolicy(), tokens_cost)
+    s = run.summary()
     assert s["makespan_s"] == 13.0 and s["busy_s"] == 13.0
     assert s["output_tokens_per_s"] == 4 / 13
-    assert s["throughput_tokens_per_s"] == 14 / 13
+    assert s["throughput_tokens_per_s"] == 13 / 13 == run.step_tokens.sum() / 13
     # Idle time between arrivals counts: 50 s (2 s step) and 150 s (3 s step) -> 50 .. 153.
     s = serve([Request(50.0, 2, 1), Request(150.0, 3, 1)], ServingPolicy(),
               tokens_cost).summary()
@@ -221,3 +224,21 @@ def test_csv_trace_with_a_byte_order_mark(tmp_path):
     trace = tmp_path / "t.csv"
     trace.write_bytes(b"\xef\xbb\xbfarrival_s,prompt_tokens,generate_tokens\r\n0,12,3\r\n")
     assert read_trace_csv(trace) == [Request(0.0, 12, 3)]
+
+
+def test_throughput_counts_the_tokens_the_steps_process():
+    # Two requests sharing steps: 10 + 5 prompt tokens and (4 - 1) + (1 - 1) decode steps,
+    # 18 tokens in all, exactly what the steps process.
+    run = serve([Request(0.0, 10, 4), Request(3.0, 5, 1)], ServingPolicy(), tokens_cost)
+    s = run.summary()
+    assert int(run.step_tokens.sum()) == 18
+    assert s["throughput_tokens_per_s"] == 18 / s["makespan_s"]
+    assert s["output_tokens_per_s"] == 5 / s["makespan_s"]
+
+
+def test_a_coster_without_cycles_gives_no_cycles_not_zeros():
+    # The roofline costs a step by time: its steps have no cycles, which must not read as 0.
+    assert serve([Request(0.0, 10, 4)], ServingPolicy(), tokens_cost).step_cycles is None
+    run = serve([Request(0.0, 10, 4)], ServingPolicy(),
+                lambda shape: StepCost(seconds=float(shape.tokens), cycles=7 * shape.tokens))
+    assert run.step_cycles is not None and run.step_cycles.tolist() == [70, 7, 7, 7]
