@@ -1,12 +1,32 @@
 """Local Hugging Face checkpoints: lazy tensor access and the linear layers users know.
 
-A checkpoint is a folder with ``config.json`` and ``*.safetensors`` (sharded with
-``model.safetensors.index.json`` too), a single ``.safetensors`` file, or PyTorch
-``.bin``/``.pt`` weights. Opening one reads only headers; `Checkpoint.read` memory-maps one
-tensor at a time, so a checkpoint larger than memory is walked layer by layer.
+A checkpoint is a folder with ``config.json`` and weights, a single ``.safetensors`` file, or
+one PyTorch ``.bin``/``.pt`` file. Opening one reads only headers; `Checkpoint.read`
+memory-maps one tensor at a time, so a checkpoint larger than memory is walked layer by layer.
+
+A folder's weights are the files transformers' ``from_pretrained`` would load, so `hwsim
+quantize` measures the model `hwsim fidelity` runs: ``model.safetensors``, else the shards of
+``model.safetensors.index.json``, else ``pytorch_model.bin``, else the shards of
+``pytorch_model.bin.index.json``. Other files beside the chosen ones are not read (a
+``pytorch_model.bin`` next to ``model.safetensors``, a PEFT ``adapter_model.safetensors``,
+stray ``*.safetensors``). A folder with none of those names is read whole: every
+``*.safetensors``, else every ``.bin``/``.pt``/``.pth`` (adapter files left out), and a tensor
+name held by two of its files is refused, naming both, as nothing says which is the model's.
+
+With an index, its ``weight_map`` decides where each tensor lives: a tensor is read from the
+shard it names (a copy in another shard is not read), and an entry whose shard lacks the
+tensor is refused. A tensor a shard holds but the index omits is not part of the model (as
+the index says) and is not read; if it would be a linear layer's weight (or a tied
+``lm_head``'s embedding), the checkpoint is refused instead: the layer would silently go
+unmeasured, while transformers (5.x) loads every tensor of the shards it opens.
 
 PyTorch files are read only through ``torch.load(weights_only=True)`` (no arbitrary
-unpickling); torch is imported lazily and only for them.
+unpickling, never with torch's advice to retry without it); torch is imported lazily and only
+for them. Their state dicts must hold tensors only: another entry is refused, not dropped.
+
+Floating-point weights are read as float32, in which hwsim quantizes: float64 values beyond
+float32's range, or nonzero ones that would flush to 0, are refused rather than reported as an
+exact (or infinite) error. FP8/FP6/FP4 tensors (separate scales) are not read in either format.
 
 Linear layers are named as in the checkpoint without ``.weight``
 (``model.layers.3.mlp.down_proj``) and carry a role: ``q``, ``k``, ``v``, ``qkv`` (fused),
@@ -19,6 +39,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,10 +94,23 @@ _ROLE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _EMBEDDING = re.compile(r"(embed|(^|\.)(wte|wpe|shared)($|\.))")
 _BLOCK = re.compile(r"\.(?:layers|layer|h|blocks)\.(\d+)\.")
 
-# Bytes per element of the safetensors dtype names.
-_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
-                "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+# Bits per element of every safetensors dtype name (its header format is a closed list; F4 and
+# F6 pack below a byte).
+_DTYPE_BITS = {"BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8,
+               "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8, "F6_E2M3": 6, "F6_E3M2": 6, "F4": 4,
+               "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32,
+               "I64": 64, "U64": 64, "F64": 64, "C64": 64}
+# Floats of 8 bits or fewer keep their scales in other tensors: alone they are not the weights.
+_SCALED_FLOATS = frozenset({"F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ",
+                            "F6_E2M3", "F6_E3M2", "F4"})
 _PT_SUFFIXES = (".bin", ".pt", ".pth")
+# The local files transformers' from_pretrained loads, in its order of preference.
+_HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+               "pytorch_model.bin.index.json")
+_ADAPTER = "adapter_model."  # PEFT adapters: LoRA factors, not the model's layers
+# config.json `model_type`s whose transformers config class ties the lm_head to the input
+# embedding when `tie_word_embeddings` is absent (hf_config.py applies the same defaults).
+_TIED_BY_DEFAULT = frozenset({"bert", "distilbert", "gemma", "gemma2", "opt", "roberta"})
 
 
 @dataclass(frozen=True)
@@ -103,7 +137,11 @@ class TensorInfo:
     @property
     def nbytes(self) -> int:
         """Stored size in bytes."""
-        return self.numel * _DTYPE_BYTES.get(self.dtype, 4)
+        bits = _DTYPE_BITS.get(self.dtype)
+        if bits is None:
+            raise HwsimError(f"{self.file}: tensor {self.name!r} has dtype {self.dtype!r}, "
+                             f"which hwsim cannot size; known: {', '.join(_DTYPE_BITS)}")
+        return (self.numel * bits + 7) // 8
 
 
 @dataclass(frozen=True)
@@ -188,7 +226,8 @@ class Checkpoint:
             A NumPy array of the stored shape (float32 for F16/BF16/F32/F64, else as stored).
 
         Raises:
-            HwsimError: unknown name, or a dtype that cannot be read faithfully.
+            HwsimError: unknown name, or a dtype that cannot be read faithfully (FP8/FP6/FP4,
+                complex, float64 values float32 cannot hold).
         """
         info = self.tensors.get(name)
         if info is None:
@@ -196,6 +235,14 @@ class Checkpoint:
             if name not in by_layer:
                 raise HwsimError(f"{self.path}: no tensor or linear layer named {name!r}")
             info = self.tensors[by_layer[name]]
+        # Refused here, for .bin and safetensors alike.
+        if info.dtype in _SCALED_FLOATS:
+            raise HwsimError(f"{info.file}: tensor {info.name!r} is {info.dtype}; FP8/FP6/FP4 "
+                             "checkpoints carry separate scales and are not read (use a "
+                             "BF16/FP16/FP32 one)")
+        if info.dtype == "C64":
+            raise HwsimError(f"{info.file}: tensor {info.name!r} is complex (C64); hwsim reads "
+                             "real weights only")
         if info.file.suffix in _PT_SUFFIXES:
             return _read_torch(info)
         return _read_safetensors(info)
@@ -227,14 +274,15 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
     """Open a local checkpoint: read config.json and the tensor headers, no tensor data.
 
     Args:
-        path: a folder (``config.json`` + ``*.safetensors``, optionally sharded with an
-            ``*.index.json``, or ``*.bin``/``*.pt`` weights), or one weights file.
+        path: a folder (``config.json`` + weights, chosen as transformers does: see the
+            module's description), or one weights file.
 
     Returns:
         The `Checkpoint`, with its linear layers found and named.
 
     Raises:
         HwsimError: missing path, folder without weights, a corrupt or truncated file, an
+            index that disagrees with its shards, a tensor name in two un-indexed files, an
             unsupported architecture, or no linear layer at all.
     """
     if not str(path).strip():  # Path("") is the working directory
@@ -243,11 +291,13 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
     if not root.exists():
         raise HwsimError(f"checkpoint {root}: no such file or folder")
     config: dict[str, Any] = {}
+    index: Path | None = None
+    weight_map: dict[str, str] = {}
     if root.is_dir():
         cfg_file = root / "config.json"
         if cfg_file.is_file():
             config = _read_json(cfg_file)
-        files = _weight_files(root)
+        files, index, weight_map = _weight_files(root)
     else:
         if root.suffix != ".safetensors" and root.suffix not in _PT_SUFFIXES:
             raise HwsimError(f"checkpoint {root}: expected a folder, a .safetensors file or a "
@@ -259,10 +309,22 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
                          f"model_type={model_type!r}; supported: "
                          f"{', '.join(SUPPORTED_MODEL_TYPES)}")
     tensors: dict[str, TensorInfo] = {}
+    unlisted: dict[str, TensorInfo] = {}  # in a shard, not in the index
     for f in files:
         infos = _torch_headers(f) if f.suffix in _PT_SUFFIXES else _safetensors_headers(f)
         for info in infos:
-            tensors.setdefault(info.name, info)
+            if index is not None:
+                shard = weight_map.get(info.name)
+                if shard is None:
+                    unlisted.setdefault(info.name, info)
+                elif root / shard == f:  # a copy in another shard is not the model's
+                    tensors[info.name] = info
+            elif (first := tensors.setdefault(info.name, info)) is not info:
+                raise HwsimError(f"checkpoint {root}: tensor {info.name!r} is in both "
+                                 f"{first.file.name} and {f.name}, and no index says which "
+                                 "is the model's; remove one")
+    if index is not None:
+        _check_index(root, index, weight_map, tensors, unlisted, config)
     ckpt = Checkpoint(root, MappingProxyType(config), MappingProxyType(tensors))
     linear = _find_linear(ckpt)
     if not linear:
@@ -283,31 +345,66 @@ def _inside(root: Path, path: Path) -> bool:
     return path.resolve().is_relative_to(root.resolve())
 
 
-def _weight_files(root: Path) -> list[Path]:
-    """The weight files of a folder: the index's shards, else all safetensors, else .bin/.pt."""
-    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
-        index = root / index_name
-        if index.is_file():
-            weight_map = _read_json(index).get("weight_map")
-            if not isinstance(weight_map, dict) or not weight_map:
-                raise HwsimError(f"{index}: missing or empty 'weight_map'")
-            shards = sorted({str(v) for v in weight_map.values()})
-            outside = [s for s in shards if not _inside(root, root / s)]
-            if outside:
-                raise HwsimError(f"{index}: weight_map names {outside[0]!r}, outside the "
-                                 "checkpoint folder; shards must be files in the folder")
-            missing = [s for s in shards if not (root / s).is_file()]
-            if missing:
-                raise HwsimError(f"{index}: shard(s) listed but not present: "
-                                 f"{', '.join(missing)}")
-            return [root / s for s in shards]
-    files = sorted(root.glob("*.safetensors"))
+def _weight_files(root: Path) -> tuple[list[Path], Path | None, dict[str, str]]:
+    """The weight files of a folder, chosen as transformers does (see the module's
+    description), with the index and its ``weight_map`` (tensor -> shard) when sharded."""
+    for name in _HF_WEIGHTS:
+        chosen = root / name
+        if not chosen.is_file():
+            continue
+        if not name.endswith(".index.json"):
+            return [chosen], None, {}
+        weight_map = _read_json(chosen).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise HwsimError(f"{chosen}: missing or empty 'weight_map'")
+        bad = next((k for k, v in weight_map.items() if not isinstance(v, str)), None)
+        if bad is not None:
+            raise HwsimError(f"{chosen}: weight_map[{bad!r}] is {weight_map[bad]!r}; expected "
+                             "a shard file name")
+        shards = sorted(set(weight_map.values()))
+        outside = [s for s in shards if not _inside(root, root / s)]
+        if outside:
+            raise HwsimError(f"{chosen}: weight_map names {outside[0]!r}, outside the "
+                             "checkpoint folder; shards must be files in the folder")
+        missing = [s for s in shards if not (root / s).is_file()]
+        if missing:
+            raise HwsimError(f"{chosen}: shard(s) listed but not present: "
+                             f"{', '.join(missing)}")
+        # "a" and "./a" name one file: read it once
+        return sorted({root / s for s in shards}), chosen, weight_map
+    files = sorted(p for p in root.glob("*.safetensors") if not p.name.startswith(_ADAPTER))
     if not files:
-        files = sorted(p for p in root.iterdir() if p.suffix in _PT_SUFFIXES)
+        files = sorted(p for p in root.iterdir()
+                       if p.suffix in _PT_SUFFIXES and not p.name.startswith(_ADAPTER))
     if not files:
+        adapter = next((p for p in sorted(root.iterdir()) if p.name.startswith(_ADAPTER)
+                        and p.suffix in (".safetensors", *_PT_SUFFIXES)), None)
+        if adapter is not None:
+            raise HwsimError(f"checkpoint folder {root}: {adapter.name} is a PEFT adapter, not "
+                             "a model's weights; give its base model's folder")
         raise HwsimError(f"checkpoint folder {root}: no weights (*.safetensors, "
                          "*.index.json, *.bin or *.pt)")
-    return files
+    return files, None, {}
+
+
+def _check_index(root: Path, index: Path, weight_map: Mapping[str, str],
+                 tensors: Mapping[str, TensorInfo], unlisted: Mapping[str, TensorInfo],
+                 config: Mapping[str, Any]) -> None:
+    """Refuse an index that disagrees with its shards where it would change the answer."""
+    absent = [name for name in weight_map if name not in tensors]
+    if absent:
+        more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
+        raise HwsimError(f"{index}: weight_map puts tensor {absent[0]!r} in "
+                         f"{weight_map[absent[0]]}, which does not hold it{more}")
+    if unlisted:
+        # Which of them would be layers were they listed: those are refused, the rest
+        # (norms, biases, buffers) are left out as the index says.
+        trial = Checkpoint(root, config, {**tensors, **unlisted})
+        used = [unlisted[lin.tensor] for lin in _find_linear(trial) if lin.tensor in unlisted]
+        if used:
+            raise HwsimError(f"{index}: {used[0].file.name} holds {used[0].name!r}, a linear "
+                             "layer's weight, but weight_map does not list it; add it to the "
+                             "index or remove it from the shard")
 
 
 def _safetensors_headers(path: Path) -> list[TensorInfo]:
@@ -336,9 +433,6 @@ def _safetensors_headers(path: Path) -> list[TensorInfo]:
 def _read_safetensors(info: TensorInfo) -> np.ndarray:
     if info.dtype == "BF16":
         return _read_bf16(info)
-    if info.dtype.startswith("F8"):
-        raise HwsimError(f"{info.file}: tensor {info.name!r} is {info.dtype}; FP8 checkpoints "
-                         "carry separate scales and are not read (use a BF16/FP16/FP32 one)")
     from safetensors import safe_open
 
     with safe_open(str(info.file), framework="numpy") as f:
@@ -348,14 +442,23 @@ def _read_safetensors(info: TensorInfo) -> np.ndarray:
 
 def _as_float32(arr: np.ndarray, info: TensorInfo) -> np.ndarray:
     """Float data as float32 (hwsim quantizes in float32), refusing values it cannot hold
-    rather than reporting the infinities the cast would make."""
-    if arr.dtype.itemsize > 4 and arr.size:
-        finite = arr[np.isfinite(arr)]
-        peak = float(np.abs(finite).max(initial=0.0))
-        if peak > float(np.finfo(np.float32).max):
-            raise HwsimError(f"{info.file}: tensor {info.name!r} holds values up to {peak:.3g}, "
-                             "beyond float32 (3.4e38), in which hwsim quantizes")
-    return arr.astype(np.float32, copy=False)
+    rather than reporting the infinities, or the exact zeros, the cast would make."""
+    if arr.dtype.itemsize <= 4 or not arr.size:
+        return arr.astype(np.float32, copy=False)
+    finite = arr[np.isfinite(arr)]
+    peak = float(np.abs(finite).max(initial=0.0))
+    if peak > float(np.finfo(np.float32).max):
+        raise HwsimError(f"{info.file}: tensor {info.name!r} holds values up to {peak:.3g}, "
+                         "beyond float32 (3.4e38), in which hwsim quantizes")
+    out = arr.astype(np.float32)
+    # A weight flushed to 0 would be quantized exactly: an error of 0 that is not there.
+    flushed = (out == 0) & (arr != 0)
+    if flushed.any():
+        smallest = float(np.abs(arr[flushed]).min())
+        raise HwsimError(f"{info.file}: tensor {info.name!r} holds {int(flushed.sum())} nonzero "
+                         f"value(s), as small as {smallest:.3g}, that become 0 in float32 "
+                         "(smallest subnormal 1.4e-45), in which hwsim quantizes")
+    return out
 
 
 def _read_bf16(info: TensorInfo) -> np.ndarray:
@@ -379,35 +482,70 @@ def _load_torch(path: Path) -> dict[str, Any]:
         raise HwsimError(f"{path}: reading PyTorch weights needs torch: "
                          "pip install 'hwsim[llm]' (or convert to safetensors)") from None
     try:
-        # weights_only: tensors and plain containers only, never arbitrary objects.
-        obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:
-        try:  # legacy (non-zip) serialization cannot be memory-mapped
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise HwsimError(f"{path}: not a loadable weights-only PyTorch file "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        # torch warns on stderr (e.g. about a pickle protocol) before refusing a file; the
+        # one line below says what matters.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                # weights_only: tensors and plain containers only, never arbitrary objects.
+                obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError:  # legacy (non-zip) serialization cannot be memory-mapped
+                obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise HwsimError(f"{path}: not a loadable weights-only PyTorch file "
-                         f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        raise _torch_load_error(path, exc) from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
         raise HwsimError(f"{path}: expected a state dict (name -> tensor), "
                          f"got {type(obj).__name__}")
-    return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    for k, v in obj.items():
+        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
+            raise HwsimError(f"{path}: entry {k!r} is a {type(v).__name__}, not a tensor; "
+                             "expected a state dict of tensors only")
+    return obj
 
 
-_TORCH_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64",
-                 "int64": "I64", "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8",
-                 "bool": "BOOL"}
+def _torch_load_error(path: Path, exc: Exception) -> HwsimError:
+    """One line for a file weights-only loading refused, without torch's advice to load it
+    with ``weights_only=False`` (which would run the pickle's code)."""
+    text = str(exc)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return HwsimError(f"{path}: not a loadable weights-only PyTorch file: it pickles "
+                          f"{found.group(1)}, not only tensors, and hwsim never runs a "
+                          "pickle's code (convert it to safetensors)")
+    if "Weights only load failed" in text:
+        return HwsimError(f"{path}: not a loadable weights-only PyTorch file: a plain pickle "
+                          "or a corrupt file, which hwsim does not unpickle (convert it to "
+                          "safetensors)")
+    first = text.strip().splitlines()[0] if text.strip() else "empty or truncated"
+    return HwsimError(f"{path}: not a loadable weights-only PyTorch file "
+                      f"({type(exc).__name__}: {first})")
+
+
+# torch dtype names -> safetensors names (the same ones safetensors.torch writes).
+_TORCH_DTYPES = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16",
+                 "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2",
+                 "float8_e4m3fnuz": "F8_E4M3FNUZ", "float8_e5m2fnuz": "F8_E5M2FNUZ",
+                 "float8_e8m0fnu": "F8_E8M0", "float4_e2m1fn_x2": "F4", "int64": "I64",
+                 "int32": "I32", "int16": "I16", "int8": "I8", "uint64": "U64",
+                 "uint32": "U32", "uint16": "U16", "uint8": "U8", "bool": "BOOL",
+                 "complex64": "C64"}
 
 
 def _torch_headers(path: Path) -> list[TensorInfo]:
-    sd = _load_torch(path)
-    return [TensorInfo(k, tuple(v.shape), _TORCH_DTYPES.get(str(v.dtype).removeprefix("torch."),
-                                                             str(v.dtype)), path)
-            for k, v in sd.items()]
+    out = []
+    for k, v in _load_torch(path).items():
+        torch_name = str(v.dtype).removeprefix("torch.")
+        dtype = _TORCH_DTYPES.get(torch_name)
+        if dtype is None:
+            raise HwsimError(f"{path}: tensor {k!r} is torch.{torch_name}, which has no "
+                             "safetensors equivalent and which hwsim cannot size or read")
+        shape = tuple(int(d) for d in v.shape)
+        if dtype == "F4" and shape:  # two FP4 values per stored element, as safetensors counts
+            shape = (*shape[:-1], 2 * shape[-1])
+        out.append(TensorInfo(k, shape, dtype, path))
+    return out
 
 
 def _read_torch(info: TensorInfo) -> np.ndarray:
@@ -444,10 +582,13 @@ def _find_linear(ckpt: Checkpoint) -> tuple[LinearWeight, ...]:
         layers.append(LinearWeight(module, role, int(block.group(1)) if block else None,
                                   info.name, info.shape[0], info.shape[1], info.dtype))
     has_head = any(lin.role == "lm_head" for lin in layers)
-    # HF configs default to tied embeddings; a causal LM without an lm_head tensor reuses the
-    # token embedding as its output projection, which is a GEMM worth quantizing.
-    if (ckpt.is_causal_lm and not has_head and embedding is not None
-            and ckpt.config.get("tie_word_embeddings", True)):
+    # A tied causal LM without an lm_head tensor reuses the token embedding as its output
+    # projection, a GEMM worth quantizing; whether it is tied defaults per model type.
+    tie = ckpt.config.get("tie_word_embeddings", ckpt.model_type in _TIED_BY_DEFAULT)
+    if not isinstance(tie, bool):  # bool("false") is True
+        raise HwsimError(f"{ckpt.path / 'config.json'}: tie_word_embeddings: expected true or "
+                         f"false, got {tie!r}")
+    if ckpt.is_causal_lm and not has_head and embedding is not None and tie:
         layers.append(LinearWeight("lm_head", "lm_head", None, embedding.name, embedding.shape[0],
                                   embedding.shape[1], embedding.dtype, tied=True))
     return tuple(sorted(layers, key=lambda lin: (lin.block is None, lin.block or 0,

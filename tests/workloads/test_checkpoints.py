@@ -336,3 +336,210 @@ def test_float64_weights_beyond_float32_are_refused_not_cast_to_inf(tmp_path):
         ckpt.read("model.layers.0.mlp.up_proj.weight")
     # Within float32's range, float64 weights are read (and rounded to float32).
     assert ckpt.read("model.layers.0.mlp.down_proj.weight").dtype == np.float32
+
+
+def _index(folder: Path, weight_map: dict[str, str], name: str = "model.safetensors") -> None:
+    (folder / f"{name}.index.json").write_text(json.dumps({"weight_map": weight_map}))
+
+
+def test_the_index_decides_which_shard_a_tensor_is_read_from(tmp_path):
+    # a.safetensors sorts first and holds a stale zero copy of q; the index names b's.
+    t = _llama_tensors(layers=1)
+    q = "model.layers.0.self_attn.q_proj.weight"
+    st_numpy.save_file({**{k: v for k, v in t.items() if k != q}, q: np.zeros((H, H), np.float32)},
+                       str(tmp_path / "a.safetensors"))
+    st_numpy.save_file({q: t[q]}, str(tmp_path / "b.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_CFG))
+    # "./a.safetensors" and "a.safetensors" name one shard
+    _index(tmp_path, {**{k: "a.safetensors" for k in t if k != q}, q: "b.safetensors",
+                      "model.norm.weight": "./a.safetensors"})
+    ckpt = open_checkpoint(tmp_path)
+    assert ckpt.tensors[q].file == tmp_path / "b.safetensors"
+    np.testing.assert_array_equal(ckpt.read(q), t[q])
+    assert ckpt.total_bytes == sum(v.nbytes for v in t.values())  # the stale copy not counted
+
+
+def test_an_index_entry_its_shard_lacks_is_refused(tmp_path):
+    t = _llama_tensors(layers=1)
+    _folder(tmp_path, t, LLAMA_CFG)
+    v = "model.layers.0.self_attn.v_proj.weight"
+    (tmp_path / "model.safetensors").rename(tmp_path / "shard.safetensors")
+    st_numpy.save_file({"x": np.ones(2, np.float32)}, str(tmp_path / "other.safetensors"))
+    _index(tmp_path, {**{k: "shard.safetensors" for k in t if k != v}, v: "other.safetensors"})
+    with pytest.raises(HwsimError, match=r"model\.safetensors\.index\.json: weight_map puts "
+                                         r"tensor 'model\.layers\.0\.self_attn\.v_proj\.weight' "
+                                         r"in other\.safetensors, which does not hold it$"):
+        open_checkpoint(tmp_path)
+
+
+def test_a_shard_tensor_the_index_omits_is_left_out_or_refused_if_a_layer(tmp_path):
+    t = _llama_tensors(layers=1)
+    _folder(tmp_path, t, LLAMA_CFG)
+    shard = "model-00001-of-00001.safetensors"
+    (tmp_path / "model.safetensors").rename(tmp_path / shard)
+    listed = [k for k in t if k != "model.norm.weight"]
+    _index(tmp_path, dict.fromkeys(listed, shard))
+    # A norm the index omits is not part of the model: not read, not counted.
+    ckpt = open_checkpoint(tmp_path)
+    assert "model.norm.weight" not in ckpt.tensors
+    assert len(ckpt.linear_layers()) == 8
+    # A linear weight it omits would silently lose a layer: refused.
+    _index(tmp_path, dict.fromkeys([k for k in listed
+                                    if k != "model.layers.0.mlp.up_proj.weight"], shard))
+    with pytest.raises(HwsimError, match=r"index\.json: model-00001-of-00001\.safetensors holds "
+                                         r"'model\.layers\.0\.mlp\.up_proj\.weight', a linear "
+                                         r"layer's weight, but weight_map does not list it"):
+        open_checkpoint(tmp_path)
+
+
+def test_a_tensor_in_two_unindexed_files_is_refused_naming_both(tmp_path):
+    t = _llama_tensors(layers=1)
+    st_numpy.save_file(t, str(tmp_path / "model-00001-of-00002.safetensors"))
+    st_numpy.save_file({"lm_head.weight": np.zeros((32, H), np.float32)},
+                       str(tmp_path / "model-00002-of-00002.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_CFG))
+    with pytest.raises(HwsimError, match=r"tensor 'lm_head\.weight' is in both "
+                                         r"model-00001-of-00002\.safetensors and "
+                                         r"model-00002-of-00002\.safetensors"):
+        open_checkpoint(tmp_path)
+
+
+def test_two_bin_files_with_one_tensor_name_are_refused(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
+    t = _llama_tensors(layers=1)
+    torch.save({k: torch.from_numpy(v) for k, v in t.items()}, tmp_path / "a.bin")
+    torch.save({"lm_head.weight": torch.zeros(32, H)}, tmp_path / "b.bin")
+    with pytest.raises(HwsimError, match=r"'lm_head\.weight' is in both a\.bin and b\.bin"):
+        open_checkpoint(tmp_path)
+
+
+def test_folder_weights_are_the_files_transformers_loads(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
+    t = _llama_tensors(layers=1)
+    folder = _folder(tmp_path / "ckpt", t, LLAMA_CFG)
+    # A PEFT adapter and an older .bin beside model.safetensors: transformers reads neither.
+    st_numpy.save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight":
+                        _w(4, H, 1)}, str(folder / "adapter_model.safetensors"))
+    torch.save({"model.layers.0.extra.weight": torch.zeros(4, 4)}, folder / "pytorch_model.bin")
+    # An index beside model.safetensors too: transformers prefers the single file.
+    _index(folder, {"model.layers.0.extra2.weight": "pytorch_model.bin"})
+    ckpt = open_checkpoint(folder)
+    assert set(ckpt.tensors) == set(t)
+    assert {info.file.name for info in ckpt.tensors.values()} == {"model.safetensors"}
+    # A folder holding only an adapter is not a model.
+    lone = tmp_path / "adapter"
+    lone.mkdir()
+    (folder / "adapter_model.safetensors").rename(lone / "adapter_model.safetensors")
+    with pytest.raises(HwsimError, match=r"adapter_model\.safetensors is a PEFT adapter, not a "
+                                         r"model's weights"):
+        open_checkpoint(lone)
+
+
+def test_float64_weights_that_flush_to_zero_in_float32_are_refused(tmp_path):
+    w = _w(H, H, 5).astype(np.float64)
+    w[0, :3] = [1e-50, -3e-47, 2e-46]  # below half float32's smallest subnormal: become 0
+    w[1, 0] = 1e-45  # a subnormal in float32: kept
+    tensors = {**_llama_tensors(layers=1), "model.layers.0.self_attn.q_proj.weight": w}
+    ckpt = open_checkpoint(_folder(tmp_path, tensors, LLAMA_CFG))
+    with pytest.raises(HwsimError, match=r"'model\.layers\.0\.self_attn\.q_proj\.weight' holds 3 "
+                                         r"nonzero value\(s\), as small as 1e-50, that become 0 "
+                                         r"in float32 \(smallest subnormal 1\.4e-45\)"):
+        ckpt.read("model.layers.0.self_attn.q_proj")
+    w[0, :3] = 0.0  # zeros stay zeros: read
+    tensors["model.layers.0.self_attn.q_proj.weight"] = w
+    ckpt = open_checkpoint(_folder(tmp_path, tensors, LLAMA_CFG))
+    np.testing.assert_array_equal(ckpt.read("model.layers.0.self_attn.q_proj"),
+                                  w.astype(np.float32))
+
+
+def test_every_safetensors_dtype_is_sized(tmp_path):
+    tensors = {**_llama_tensors(layers=1), "u16": np.zeros(10, np.uint16),
+               "u32": np.zeros(10, np.uint32), "u64": np.zeros(10, np.uint64),
+               "i16": np.zeros(10, np.int16), "c64": np.zeros(10, np.complex64)}
+    ckpt = open_checkpoint(_folder(tmp_path, tensors, LLAMA_CFG))
+    assert {k: ckpt.tensors[k].nbytes for k in ("u16", "u32", "u64", "i16", "c64")} == {
+        "u16": 20, "u32": 40, "u64": 80, "i16": 20, "c64": 80}
+    assert ckpt.total_bytes == sum(v.nbytes for v in tensors.values())
+    with pytest.raises(HwsimError, match=r"'c64' is complex \(C64\)"):
+        ckpt.read("c64")
+    _raw_safetensors(tmp_path / "f4.safetensors", "fc1.weight", "F4", (2, 6), bytes(6))
+    assert open_checkpoint(tmp_path / "f4.safetensors").total_bytes == 6
+
+
+def test_bin_dtypes_are_named_and_sized_as_safetensors_and_fp8_is_refused(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
+    sd = {"fc1.weight": torch.randn(4, 8).to(torch.float8_e4m3fn),
+          "fc2.weight": torch.randn(8, 4), "u16": torch.zeros(10, dtype=torch.uint16),
+          "u64": torch.zeros(10, dtype=torch.uint64)}
+    torch.save(sd, tmp_path / "model.pt")
+    ckpt = open_checkpoint(tmp_path / "model.pt")
+    assert {k: (i.dtype, i.nbytes) for k, i in ckpt.tensors.items()} == {
+        "fc1.weight": ("F8_E4M3", 32), "fc2.weight": ("F32", 128), "u16": ("U16", 20),
+        "u64": ("U64", 80)}
+    # As in safetensors: the FP8 weight's scales live elsewhere, so it is not quantized.
+    with pytest.raises(HwsimError, match=r"'fc1\.weight' is F8_E4M3; FP8/FP6/FP4 checkpoints"):
+        ckpt.read("fc1")
+    torch.save({"fc1.weight": torch.zeros(2, 2, dtype=torch.complex128)}, tmp_path / "c.pt")
+    with pytest.raises(HwsimError, match=r"'fc1\.weight' is torch\.complex128, which has no "
+                                         r"safetensors equivalent"):
+        open_checkpoint(tmp_path / "c.pt")
+
+
+@pytest.mark.parametrize(("config", "tied"), [
+    ({"model_type": "llama"}, False), ({"model_type": "qwen2"}, False),
+    ({"model_type": "mistral"}, False), ({"model_type": "mixtral"}, False),
+    ({"model_type": "phi"}, False), ({"model_type": "opt"}, True),
+    ({"model_type": "llama", "tie_word_embeddings": True}, True)])
+def test_tied_head_follows_each_model_types_default(tmp_path, config, tied):
+    cfg = {**config, "architectures": ["LlamaForCausalLM"]}
+    ckpt = open_checkpoint(_folder(tmp_path, _llama_tensors(layers=1, head=False), cfg))
+    assert any(lin.tied for lin in ckpt.linear_layers()) is tied
+
+
+def test_a_tie_flag_that_is_not_a_boolean_is_refused(tmp_path):
+    cfg = {**LLAMA_CFG, "tie_word_embeddings": "false"}  # bool("false") is True
+    with pytest.raises(HwsimError, match=r"config\.json: tie_word_embeddings: expected true or "
+                                         r"false, got 'false'"):
+        open_checkpoint(_folder(tmp_path, _llama_tensors(layers=1, head=False), cfg))
+
+
+def test_a_bin_entry_that_is_not_a_tensor_is_refused(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
+    sd = {k: torch.from_numpy(v) for k, v in _llama_tensors(layers=1).items()}
+    torch.save({**sd, "note": "hello"}, tmp_path / "model.pt")
+    with pytest.raises(HwsimError, match=r"model\.pt: entry 'note' is a str, not a tensor"):
+        open_checkpoint(tmp_path / "model.pt")
+
+
+class _Marker:
+    """Unpickled, it would create a file: weights-only loading must never do so."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (self.path,))
+
+
+@pytest.mark.parametrize("kind", ["raw", "zip", "legacy"])
+def test_a_malicious_pickle_is_refused_in_one_line_without_running_it(tmp_path, kind, capfd):
+    torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
+    import pickle
+    import warnings
+
+    marker = tmp_path / "ran"
+    sd = {"fc1.weight": torch.zeros(2, 2), "x": _Marker(marker)}
+    path = tmp_path / "pytorch_model.bin"
+    if kind == "raw":
+        path.write_bytes(pickle.dumps(sd, protocol=4))
+    else:
+        torch.save(sd, path, _use_new_zipfile_serialization=kind == "zip")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's warning about the pickle would fail here
+        with pytest.raises(HwsimError, match=r"pytorch_model\.bin: not a loadable "
+                                             r"weights-only PyTorch file: ") as exc:
+            open_checkpoint(path)
+    message = str(exc.value)
+    assert "\n" not in message and "False" not in message  # not torch's advice to unpickle
+    assert not marker.exists()
+    assert capfd.readouterr().err == ""
