@@ -36,6 +36,7 @@ Linear layers are named as in the checkpoint without ``.weight``
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -183,11 +184,15 @@ class Checkpoint:
         path: the folder or file that was opened.
         config: parsed ``config.json`` (empty when there is none).
         tensors: tensor name -> `TensorInfo`, in storage order.
+        skipped: weight files of the folder that were not read, each with why
+            (``"pytorch_model.bin (transformers loads model.safetensors)"``), for commands
+            to say so.
     """
 
     path: Path
     config: Mapping[str, Any]
     tensors: Mapping[str, TensorInfo]
+    skipped: tuple[str, ...] = ()
     _linear: tuple[LinearWeight, ...] = field(default=(), repr=False)
 
     @property
@@ -293,11 +298,13 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
     config: dict[str, Any] = {}
     index: Path | None = None
     weight_map: dict[str, str] = {}
+    skipped: tuple[str, ...] = ()
     if root.is_dir():
         cfg_file = root / "config.json"
         if cfg_file.is_file():
             config = _read_json(cfg_file)
         files, index, weight_map = _weight_files(root)
+        skipped = _skipped_files(root, files, index)
     else:
         if root.suffix != ".safetensors" and root.suffix not in _PT_SUFFIXES:
             raise HwsimError(f"checkpoint {root}: expected a folder, a .safetensors file or a "
@@ -325,12 +332,12 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
                                  "is the model's; remove one")
     if index is not None:
         _check_index(root, index, weight_map, tensors, unlisted, config)
-    ckpt = Checkpoint(root, MappingProxyType(config), MappingProxyType(tensors))
+    ckpt = Checkpoint(root, MappingProxyType(config), MappingProxyType(tensors), skipped)
     linear = _find_linear(ckpt)
     if not linear:
         raise HwsimError(f"checkpoint {root}: no linear layer weight found among "
                          f"{len(tensors)} tensors (expected 2-D '*.weight' tensors)")
-    return Checkpoint(root, ckpt.config, ckpt.tensors, linear)
+    return dataclasses.replace(ckpt, _linear=linear)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -385,6 +392,23 @@ def _weight_files(root: Path) -> tuple[list[Path], Path | None, dict[str, str]]:
         raise HwsimError(f"checkpoint folder {root}: no weights (*.safetensors, "
                          "*.index.json, *.bin or *.pt)")
     return files, None, {}
+
+
+def _skipped_files(root: Path, files: list[Path], index: Path | None) -> tuple[str, ...]:
+    """The folder's weight files (and weight indexes) that are not read, each with why."""
+    read = {*files, *([index] if index is not None else [])}
+    chosen = (index or files[0]).name
+    if chosen in _HF_WEIGHTS:
+        why = f"transformers loads {chosen}"
+    else:
+        kind = ".safetensors" if files[0].suffix == ".safetensors" else ".bin/.pt"
+        why = f"the folder's {kind} files are read"
+    out = []
+    for p in sorted(root.iterdir()):
+        weights = p.suffix in (".safetensors", *_PT_SUFFIXES) or p.name in _HF_WEIGHTS
+        if weights and p.is_file() and p not in read:
+            out.append(f"{p.name} ({'a PEFT adapter' if p.name.startswith(_ADAPTER) else why})")
+    return tuple(out)
 
 
 def _check_index(root: Path, index: Path, weight_map: Mapping[str, str],

@@ -41,7 +41,13 @@ def _checkpoint(ref: str) -> Any:
     elif not path.exists() and difflib.get_close_matches(ref.lower(), [_DEMO], cutoff=0.6):
         raise HwsimError(f"checkpoint {ref}: no such file or folder; did you mean {_DEMO} "
                          "(the shipped all-MiniLM-L6-v2 demo)?")
-    return open_checkpoint(path)
+    ckpt = open_checkpoint(path)
+    if ckpt.skipped:  # files a user may think are measured
+        from rich.console import Console
+
+        Console(stderr=True).print(f"note: not read: {', '.join(ckpt.skipped)}",
+                                   highlight=False)
+    return ckpt
 
 
 def _check_group_size(group_size: int | None) -> None:

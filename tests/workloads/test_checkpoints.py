@@ -426,6 +426,19 @@ def test_folder_weights_are_the_files_transformers_loads(tmp_path):
     ckpt = open_checkpoint(folder)
     assert set(ckpt.tensors) == set(t)
     assert {info.file.name for info in ckpt.tensors.values()} == {"model.safetensors"}
+    # ... and the commands say which files they did not read.
+    assert ckpt.skipped == ("adapter_model.safetensors (a PEFT adapter)",
+                            "model.safetensors.index.json (transformers loads model.safetensors)",
+                            "pytorch_model.bin (transformers loads model.safetensors)")
+    from typer.testing import CliRunner
+
+    from hwsim.cli import app
+
+    result = CliRunner().invoke(app, ["quantize", str(folder), "-f", "int4", "--out",
+                                      str(tmp_path / "q")])
+    assert result.exit_code == 0, result.output
+    assert ("note: not read: adapter_model.safetensors (a PEFT adapter), "
+            "model.safetensors.index.json") in " ".join(result.output.split())
     # A folder holding only an adapter is not a model.
     lone = tmp_path / "adapter"
     lone.mkdir()
