@@ -34,6 +34,7 @@ from hwsim.limits import INT64_MAX, MAX_CONFIG_BYTES, MAX_CONFIG_NODES, MAX_NEST
 
 __all__ = [
     "check_inputs_spared",
+    "check_output_folder",
     "comma_list",
     "output_folder",
     "parse_json",
@@ -350,6 +351,25 @@ def output_folder(path: str | Path, option: str = "--out", *, written: bool = Tr
     except OSError as exc:
         raise HwsimError(f"{option} {out}: cannot write ({exc.strerror or exc})") from None
     return out
+
+
+def check_output_folder(path: str | Path, option: str = "--out") -> None:
+    """Refuse, without creating anything, an output folder `output_folder` could not make or
+    write in: for a command that validates at length (plans a sweep's grid) before writing.
+
+    Raises:
+        HwsimError: `path` or an ancestor is a file, or the nearest existing folder is not
+            writable (names `option`).
+    """
+    out = Path(path)
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "exists and is not a folder" if existing == out else f"{existing} is a file"
+        raise HwsimError(f"{option} {out}: {what}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise HwsimError(f"{option} {out}: cannot write (Permission denied)")
 
 
 def check_inputs_spared(out: str | Path, names: Iterable[str],

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.errors import CombinationError, HwsimError
-from hwsim.files import output_folder
+from hwsim.files import check_output_folder, output_folder
 from hwsim.limits import MAX_GRID_POINTS
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.executors import Executor, Outcome, check_executor, open_executor
@@ -300,7 +300,9 @@ def run_sweep(
         evaluator = hwsim_evaluator()
     out = Path(out_dir)
     check_executor(executor, workers, address)
-    # The axes and the metrics asked for are checked before anything is written.
+    # The axes and the metrics asked for are checked before anything is written, and the
+    # folder before planning a grid (minutes for millions of points).
+    check_output_folder(out)
     planner = _Planner(spec, evaluator)
     if spec.strategy.kind == "optuna":
         if planner.watch_space():

@@ -167,3 +167,20 @@ def test_an_output_folder_that_cannot_be_written_is_said_before_any_work(tmp_pat
         f"--out {tmp_path / 'out'}: cannot write (Permission denied)"
     # A cache folder is only read when it cannot be written.
     assert output_folder(tmp_path / "cache", "--cache", written=False) == tmp_path / "cache"
+
+
+def test_an_output_folder_is_checked_without_creating_it(tmp_path, monkeypatch):
+    # For a command that validates at length first (a sweep planning millions of points).
+    import os
+
+    from hwsim.files import check_output_folder
+
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    check_output_folder(tmp_path / "new" / "deeper")
+    assert not (tmp_path / "new").exists()
+    assert _err(check_output_folder, afile) == f"--out {afile}: exists and is not a folder"
+    assert _err(check_output_folder, afile / "x") == f"--out {afile / 'x'}: {afile} is a file"
+    monkeypatch.setattr(os, "access", lambda *args: False)
+    assert _err(check_output_folder, tmp_path / "new") == \
+        f"--out {tmp_path / 'new'}: cannot write (Permission denied)"
