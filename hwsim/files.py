@@ -366,7 +366,7 @@ def check_output_folder(path: str | Path, option: str = "--out") -> None:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        what = "exists and is not a folder" if existing == out else f"{existing} is a file"
+        what = "exists and is not a folder" if existing == out else f"{existing} is not a folder"
         raise HwsimError(f"{option} {out}: {what}")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise HwsimError(f"{option} {out}: cannot write (Permission denied)")

@@ -180,7 +180,7 @@ def test_an_output_folder_is_checked_without_creating_it(tmp_path, monkeypatch):
     check_output_folder(tmp_path / "new" / "deeper")
     assert not (tmp_path / "new").exists()
     assert _err(check_output_folder, afile) == f"--out {afile}: exists and is not a folder"
-    assert _err(check_output_folder, afile / "x") == f"--out {afile / 'x'}: {afile} is a file"
+    assert _err(check_output_folder, afile / "x") == f"--out {afile / 'x'}: {afile} is not a folder"
     monkeypatch.setattr(os, "access", lambda *args: False)
     assert _err(check_output_folder, tmp_path / "new") == \
         f"--out {tmp_path / 'new'}: cannot write (Permission denied)"
