@@ -125,9 +125,12 @@ def roofline_report(workload: Workload, machine: Machine,
     """Analyze `workload` on `machine`; with `out_dir`, write the files listed above.
 
     Raises:
-        HwsimError: the machine cannot run an operand width of the workload, or `out_dir`
-            cannot be created.
+        HwsimError: the machine cannot run an operand width of the workload, `out_dir`
+            cannot be created, or an argument of another type (a name: load it first).
     """
+    if not isinstance(machine, Machine):
+        raise HwsimError(f"machine: expected a roofline Machine (load_machine), not "
+                         f"{type(machine).__name__}")
     table = analyze(operators(workload), machine)
     summary: dict[str, Any] = {
         "workload": workload.name,

@@ -33,6 +33,7 @@ from typing import Literal
 import numpy as np
 
 from hwsim.dtypes import AnyFormat, get_format
+from hwsim.errors import HwsimError
 from hwsim.workloads.attention import FusedAttention, fused_blocks
 from hwsim.workloads.inventory import LinearLayer, linear_layers
 from hwsim.workloads.ops import Op, Stage
@@ -95,7 +96,13 @@ def operators(w: Workload) -> list[Op]:
     """The operators of `w`: prefill ops, then decode ops (if ``generate_tokens > 1``).
 
     A ``gemms:`` workload maps each GEMM to one prefill op (layer ``"gemm"``).
+
+    Raises:
+        HwsimError: `w` is not a `Workload` (a name: load it first).
     """
+    if not isinstance(w, Workload):
+        raise HwsimError(f"workload: expected a Workload (load_workload or "
+                         f"workload_from_dict), not {type(w).__name__}")
     if w.model is None:
         return [_gemm_op(w, g.name, g.m, g.n, g.k, g.count) for g in w.gemms]
     ops = _stage_ops(w, _Stage.of(w, "prefill"))

@@ -161,3 +161,16 @@ def test_the_run_entry_points_refuse_arguments_of_another_kind():
         compare_results([])
     with pytest.raises(HwsimError, match=r"baseline 5 is not the index of one of the 1"):
         compare_results([simulate_workload(workload, hw)], baseline=5)
+
+
+def test_operators_and_the_roofline_refuse_names_for_objects():
+    from hwsim.errors import HwsimError
+    from hwsim.reports.roofline_machine import load_machine
+    from hwsim.reports.roofline_report import roofline_report
+    from hwsim.workloads import load_workload
+
+    with pytest.raises(HwsimError, match=r"^workload: expected a Workload .*, not str$"):
+        operators("llama-2-7b-generative")
+    with pytest.raises(HwsimError, match=r"^machine: expected a roofline Machine .*, not str$"):
+        roofline_report(load_workload("gemm-kernels"), "a100-80g")
+    assert len(roofline_report(load_workload("gemm-kernels"), load_machine("a100-80g")).table)
