@@ -4,14 +4,20 @@ Supported ``model_type`` values: llama, mistral, mixtral, qwen2, opt, phi. The k
 their defaults follow the families' public configuration classes; anything that would change
 the operators and that this module does not model (e.g. OPT's ``word_embed_proj_dim`` differing
 from ``hidden_size``) is rejected rather than ignored. Flags must be JSON ``true``/``false``
-(the string ``"false"`` is not false), and ``num_key_value_heads: null`` means
-``num_attention_heads``, as in those classes.
+(the string ``"false"`` is not false). ``num_key_value_heads: null`` means
+``num_attention_heads``; left out, it is the family's default (mistral and mixtral 8, qwen2
+32, llama and phi as many as the query heads; OPT has no grouped heads), as are
+``max_position_embeddings`` (mistral and mixtral 131072, qwen2 32768, the others 2048) and the
+activation (OPT relu, phi gelu_new, the others silu). OPT ignores ``head_dim``, as its
+attention does. Norm options hwsim does not model (phi's ``qk_layernorm``, OPT's
+``layer_norm_elementwise_affine: false`` and ``_remove_final_layer_norm``) are refused.
 
 Sliding-window attention, as in transformers: mistral and mixtral window every layer when
 ``sliding_window`` is set (mistral's default, a key left out, is 4096; ``null`` is none);
 llama has no window (a ``sliding_window`` key changes nothing); qwen2 windows layer ``i``
 only with ``use_sliding_window: true`` and, by its ``layer_types`` (default:
-``i >= max_window_layers``, 28 unless given), a ``sliding_attention`` layer.
+``i >= max_window_layers``, 28 unless given), a ``sliding_attention`` layer, over
+``sliding_window`` (4096 when left out).
 `ModelConfig` holds one window for every layer, so a qwen2 config mixing windowed and full
 layers is refused rather than modelled with the window everywhere.
 """
@@ -29,6 +35,17 @@ from hwsim.workloads.models import ModelConfig
 __all__ = ["SUPPORTED_MODEL_TYPES", "model_from_hf_config", "model_from_hf_dict"]
 
 SUPPORTED_MODEL_TYPES = ("llama", "mistral", "mixtral", "qwen2", "opt", "phi")
+
+# The defaults of transformers' configuration classes (5.x) for the keys a config may leave
+# out: KV heads (None: as many as the query heads), context, activation.
+_KV_HEADS_DEFAULT = {"llama": None, "mistral": 8, "mixtral": 8, "qwen2": 32, "opt": None,
+                     "phi": None}
+_CONTEXT_DEFAULT = {"llama": 2048, "mistral": 131072, "mixtral": 131072, "qwen2": 32768,
+                    "opt": 2048, "phi": 2048}
+_ACTIVATION_DEFAULT = {"opt": "relu", "phi": "gelu_new"}  # the others: silu
+# Keys whose non-default value changes the operators in a way hwsim does not model.
+_UNMODELLED = {"phi": {"qk_layernorm": False},
+               "opt": {"layer_norm_elementwise_affine": True, "_remove_final_layer_norm": False}}
 
 _ACTIVATIONS = {"silu": "silu", "swish": "silu", "relu": "relu", "gelu": "gelu",
                 "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu"}
@@ -94,22 +111,34 @@ def model_from_hf_dict(data: dict[str, Any], source: str = "config.json",
     heads = pos_int("num_attention_heads")
     layers = pos_int("num_hidden_layers")
     vocab = pos_int("vocab_size")
-    # Absent or null: as many KV heads as query heads (every family's config class says so);
-    # 0 is an error, not a default.
-    kv_heads = heads if data.get("num_key_value_heads") is None else pos_int("num_key_value_heads")
+    for key, default in _UNMODELLED.get(mtype, {}).items():
+        if flag(key, default) != default:
+            raise HwsimError(f"{source}: {key}: {not default} changes {mtype}'s norms, which "
+                             "hwsim does not model")
+    # Null: as many KV heads as query heads; absent: the family's default (mistral and
+    # mixtral 8, qwen2 32, the others as many as the query heads); 0 is an error.
+    given = "num_key_value_heads" in data
+    kv_default = _KV_HEADS_DEFAULT[mtype]
+    if mtype == "opt" or (data.get("num_key_value_heads") is None
+                          and (given or kv_default is None)):
+        kv_heads = heads  # OPT has no grouped-query attention: the key is unused
+    else:
+        kv_heads = pos_int("num_key_value_heads", kv_default)
     if heads % kv_heads:
-        raise HwsimError(f"{source}: num_key_value_heads: {kv_heads} does not divide "
+        default = "" if given else f" ({mtype}'s default: the key is absent)"
+        raise HwsimError(f"{source}: num_key_value_heads: {kv_heads}{default} does not divide "
                          f"num_attention_heads {heads}")
-    head_dim = data.get("head_dim")
+    # OPT sizes its heads hidden_size / num_attention_heads whatever head_dim says.
+    head_dim = data.get("head_dim") if mtype != "opt" else None
     if head_dim is not None:
         head_dim = pos_int("head_dim")
     elif hidden % heads:
         raise HwsimError(f"{source}: hidden_size {hidden} is not a multiple of "
                          f"num_attention_heads {heads}")
-    max_context = pos_int("max_position_embeddings", 2048)
+    max_context = pos_int("max_position_embeddings", _CONTEXT_DEFAULT[mtype])
 
     act_key = "activation_function" if mtype == "opt" else "hidden_act"
-    act_name = str(get(act_key, "relu" if mtype == "opt" else "silu"))
+    act_name = str(get(act_key, _ACTIVATION_DEFAULT.get(mtype, "silu")))
     if act_name not in _ACTIVATIONS:
         raise HwsimError(f"{source}: {act_key}: unsupported activation {act_name!r} "
                          f"(supported: {', '.join(sorted(_ACTIVATIONS))})")
@@ -200,9 +229,10 @@ def _sliding_window(data: dict[str, Any], mtype: str, layers: int, source: str,
                              f"{first!r}")
         sliding = [i >= first for i in range(layers)]
         why = f"max_window_layers {first}"
-    if not use or data.get("sliding_window") is None or not any(sliding):
+    # Qwen2Config's window is 4096 when the key is left out (null: none).
+    if not use or data.get("sliding_window", 4096) is None or not any(sliding):
         return None
-    window = pos_int("sliding_window")
+    window = pos_int("sliding_window", 4096)
     if not all(sliding):
         full = sliding.count(False)
         raise HwsimError(

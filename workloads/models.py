@@ -102,7 +102,8 @@ class ModelConfig:
         """Rotated channels per head (0 without RoPE)."""
         if self.learned_positions:
             return 0
-        return round(self.dim_head * self.rotary_fraction)
+        # Truncated, as transformers sizes its rotary part (phi: int(head_dim * factor)).
+        return int(self.dim_head * self.rotary_fraction)
 
     @property
     def is_moe(self) -> bool:

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from hwsim.errors import HwsimError
-from hwsim.workloads import get_model, model_from_hf_config, operators, workload_from_dict
+from hwsim.workloads import (
+    get_model,
+    model_from_hf_config,
+    model_from_hf_dict,
+    operators,
+    workload_from_dict,
+)
 
 # Excerpts of the public config.json files (keys the importer reads, values as published).
 CONFIGS = {
@@ -214,3 +220,55 @@ def test_arguments_of_another_kind_are_named():
     with pytest.raises(HwsimError, match=r"^c.json: expected a JSON object of model keys, not "
                        r"list$"):
         model_from_hf_dict([], source="c.json")
+
+
+@pytest.mark.parametrize("mtype", ["llama", "mistral", "mixtral", "qwen2", "opt", "phi"])
+@pytest.mark.parametrize("extra", [{}, {"use_sliding_window": True, "max_window_layers": 0}],
+                         ids=["plain", "qwen2-window"])
+def test_keys_left_out_take_the_defaults_of_transformers_config_classes(mtype, extra):
+    # Against transformers itself: mistral/mixtral/qwen2 took as many KV heads as query heads
+    # (their classes say 8/8/32), a 2048 context (131072/131072/32768), qwen2 no window
+    # without the key (4096), phi silu (gelu_new).
+    transformers = pytest.importorskip("transformers")
+    from hwsim.workloads.hf_config import _ACTIVATIONS
+
+    if extra and mtype != "qwen2":
+        pytest.skip("qwen2's window keys")
+    data = {"model_type": mtype, "hidden_size": 256, "num_attention_heads": 32,
+            "num_hidden_layers": 2, "vocab_size": 1000,
+            ("ffn_dim" if mtype == "opt" else "intermediate_size"): 512, **extra}
+    model = model_from_hf_dict(data)
+    cfg = transformers.AutoConfig.for_model(**data)
+    kv = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    assert (model.kv_heads, model.max_context) == (kv, cfg.max_position_embeddings)
+    act = getattr(cfg, "hidden_act", None) or cfg.activation_function
+    assert model.activation == _ACTIVATIONS[act]
+    window = getattr(cfg, "sliding_window", None) if mtype != "llama" else None
+    assert model.sliding_window == window
+
+
+def test_keys_transformers_ignores_or_hwsim_cannot_model():
+    base = {"hidden_size": 128, "num_attention_heads": 4, "num_hidden_layers": 1,
+            "vocab_size": 100}
+    # OPT's attention sizes heads hidden / heads whatever head_dim says.
+    opt = model_from_hf_dict({"model_type": "opt", "ffn_dim": 256, "head_dim": 16, **base})
+    assert opt.dim_head == 32
+    for mtype, key, value in (("phi", "qk_layernorm", True),
+                              ("opt", "layer_norm_elementwise_affine", False),
+                              ("opt", "_remove_final_layer_norm", True)):
+        size = "ffn_dim" if mtype == "opt" else "intermediate_size"
+        with pytest.raises(HwsimError, match=rf"^config.json: {key}: {value} changes {mtype}'s "
+                                             r"norms, which hwsim does not model$"):
+            model_from_hf_dict({"model_type": mtype, size: 256, key: value, **base})
+    # A family default that does not divide the heads is said to be the default.
+    with pytest.raises(HwsimError, match=r"num_key_value_heads: 32 \(qwen2's default: the key "
+                                         r"is absent\) does not divide num_attention_heads 28"):
+        model_from_hf_dict({"model_type": "qwen2", "hidden_size": 28 * 8,
+                            "num_attention_heads": 28, "num_hidden_layers": 1,
+                            "vocab_size": 100, "intermediate_size": 64})
+    # phi's rotary part is truncated as transformers does: int(64 * 0.4) = 25, not 26.
+    phi = model_from_hf_dict({"model_type": "phi", "hidden_size": 2048,
+                              "num_attention_heads": 32, "num_hidden_layers": 1,
+                              "vocab_size": 100, "intermediate_size": 64,
+                              "partial_rotary_factor": 0.4})
+    assert phi.rotary_dim == 25
