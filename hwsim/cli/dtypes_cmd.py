@@ -152,6 +152,12 @@ def compare_cmd(
 
     names = comma_list(formats, "--formats")
     fmts = [get_format(n) for n in names]  # fail on a bad name before any work
+    seen: dict[str, str] = {}
+    for given, f in zip(names, fmts, strict=True):
+        if f.name in seen:  # int4 and INT4: one format, two identical rows
+            raise HwsimError(f"--formats: {seen[f.name]!r} and {given!r} are one format, "
+                             f"{f.name}; give it once")
+        seen[f.name] = given
     if group_size is not None:
         check_group_size(group_size, "--group-size")
     if tensor is not None:

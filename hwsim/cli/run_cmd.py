@@ -77,9 +77,11 @@ def _distinct_names(designs: list[Any]) -> list[Any]:
 
 def _with_weight_format(hw: Any, fmt: str, item: str) -> Any:
     """``ant:ant4``: the design storing its weights in a format of its own, named so."""
+    from hwsim.dtypes import get_format
     from hwsim.hw import with_overrides
 
     try:
+        fmt = get_format(fmt).name  # ANT4 and ant4 are one format, named once
         changed = with_overrides(hw, {"weights.format": fmt})
     except HwsimError as exc:
         raise HwsimError(f"--compare {item!r}: {str(exc).split(': ', 1)[-1]}") from None
@@ -144,12 +146,21 @@ def run(
         designs[0] = with_overrides(designs[0], overrides)
     compared = _compare_items(compare)
     chosen: dict[int, str] = {}
+    # What each design was given as, for the notes and to refuse one design given twice
+    # under two spellings (ant:ant4 and ANT:ANT4), which the item check cannot see.
+    given = ["the main design"]
     for item, ref, fmt in compared:
         hw = _load_design(ref, f"--compare {item!r}")
         if fmt:
             hw = _with_weight_format(hw, fmt, item)
             chosen[len(designs)] = fmt
+        same = next((label for label, other in zip(given, designs, strict=True)
+                     if _same_design(hw, other)), None)
+        if same is not None:
+            raise HwsimError(f"--compare {item!r}: the same design as {same}; give each "
+                             "design once")
         designs.append(hw)
+        given.append(repr(item))
     if overrides and any(hw.name == designs[0].name for hw in designs[1:]):
         # the design as stored keeps its name; the one --set changed says so
         designs[0] = dataclasses.replace(designs[0], name=f"{designs[0].name}+set")
@@ -181,7 +192,8 @@ def run(
     print_table(console, summary_text_table(results, f"{w.name}", weights))
     if compared:
         print_table(console, comparison_text_table(results, baseline))
-    for note in _weight_notes(designs, weights, chosen):
+    refs = [hardware or w.hardware or DEFAULT_HARDWARE, *(ref for _, ref, _ in compared)]
+    for note in _weight_notes(designs, weights, chosen, refs):
         console.print(note, highlight=False)
     for r, v in zip(results, vector, strict=True):
         if v["count"]:
@@ -204,10 +216,16 @@ def _serve(w: Any, designs: list[Any], out: Path, console: Any,
     console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
 
 
+def _same_design(a: Any, b: Any) -> bool:
+    """The same hardware whatever its name and file (a preset and its path, two cases)."""
+    return dataclasses.replace(a, name="", source="") == dataclasses.replace(b, name="",
+                                                                            source="")
+
+
 def _weight_notes(designs: list[Any], weights: list[dict[str, Any]],
-                  chosen: dict[int, str]) -> list[str]:
+                  chosen: dict[int, str], refs: list[str]) -> list[str]:
     """Say where each design's weight format comes from, so no design silently runs another
-    design's format."""
+    design's format (``refs``: each design as given, for the advice)."""
     notes = []
     for i, (hw, ws) in enumerate(zip(designs, weights, strict=True)):
         if hw.core is not None:
@@ -221,5 +239,5 @@ def _weight_notes(designs: list[Any], weights: list[dict[str, Any]],
             notes.append(f"{hw.name} runs {ws['format']} weights (the design's own)")
         elif i > 0:
             notes.append(f"{hw.name} runs the workload's {ws['format']} weights (write "
-                         f"{hw.name}:FORMAT in --compare to run a format of its own)")
+                         f"{refs[i]}:FORMAT in --compare to run a format of its own)")
     return notes

@@ -53,6 +53,9 @@ def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
     (("dtypes", "show", "fp5x"), "unknown format 'fp5x'; did you mean"),
     (("dtypes", "compare", "--formats", "int4,nope"), "unknown format 'nope'"),
     (("dtypes", "compare", "--formats", "int4,int4"), "--formats 'int4,int4': int4 given twice"),
+    # Three identical rows before.
+    (("dtypes", "compare", "--formats", "int4,INT4"),
+     "--formats: 'int4' and 'INT4' are one format, int4; give it once"),
     (("dtypes", "compare", "--shape", "10by10"), "--shape: expected ROWSxCOLS"),
     (("dtypes", "compare", "--group-size", "0"), "--group-size must be a positive integer, not 0"),
     (("dtypes", "compare", "--shape", "3x5", "--group-size", "100000"),

@@ -120,12 +120,24 @@ def test_a_design_compared_with_its_changed_self_gets_a_numbered_name(run_cli, t
     assert [d["hardware"]["name"] for d in summary["designs"]] == ["bitmod+set", "bitmod"]
     assert summary["designs"][0]["hardware"]["array"]["prefill"] == [64, 32]
     mine = tmp_path / "mine.yaml"
-    mine.write_text(yaml.safe_dump(hardware_to_dict(load_hardware("ant"))), encoding="utf-8")
+    data = hardware_to_dict(load_hardware("ant"))
+    mine.write_text(yaml.safe_dump(data), encoding="utf-8")
+    # The same design under another spelling ran twice (ant:ant4 and ANT:ANT4 too).
+    for items, same in ((f"ant,{mine}", "'ant'"), ("ant:ant4,ANT:ANT4", "'ant:ant4'"),
+                        ("bitmod", "the main design")):
+        code, cap = run_cli("run", str(gemm_file), "--compare", items,
+                            "--out", str(tmp_path / "same"))
+        assert code == 2 and f"the same design as {same}; give each design once" in \
+            " ".join(cap.err.split())
+    data["array"]["rows"] = 16  # another design of the same name
+    mine.write_text(yaml.safe_dump(data), encoding="utf-8")
     code, cap = run_cli("run", str(gemm_file), "--compare", f"ant,{mine}",
                         "--out", str(tmp_path / "two"))
     assert code == 0, cap.err
     summary = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert [d["hardware"]["name"] for d in summary["designs"]] == ["bitmod", "ant", "ant#2"]
+    # The advice names the design as given, not its numbered name (ant#2:FORMAT failed).
+    assert f"write{mine}:FORMATin--compare" in "".join(cap.out.split())
 
 
 def test_precision_the_pe_cannot_run(run_cli, tmp_path, small_gemms):
