@@ -11,7 +11,9 @@ to "what it costs on the workload I care about", and both are named on the plot'
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,8 @@ from hwsim.workloads import load_workload, operators, resolve_workload_path, wor
 
 __all__ = [
     "COST_COLUMNS",
+    "DesignCosts",
+    "costs_on_designs",
     "fidelity_axis",
     "format_costs",
     "measured_group_sizes",
@@ -41,17 +45,13 @@ __all__ = [
 COST_COLUMNS = ("format", "workload", "model", "hardware", "weight_bits", "latency_ms",
                 "energy_uj", "cost_note")
 
-# Row-scaled formats: their scale bits per weight depend on the row length, which the
-# workload's precision needs as a group size.
-_ROW_SCHEMES = ("ant", "olive", "row_mean")
-
 
 def _workload_source(workload: str | Path) -> Path:
     return resolve_workload_path(workload)
 
 
 def _hardware_refs(hardware: str | Sequence[str] | None, declared: str | Path | None,
-                   base: Path) -> list[str | Path]:
+                   source: Path) -> list[str | Path]:
     if isinstance(hardware, str):  # the command line's: empty or repeated items are slips
         return list(comma_list(hardware, "--hardware"))
     if hardware is not None:
@@ -59,9 +59,31 @@ def _hardware_refs(hardware: str | Sequence[str] | None, declared: str | Path | 
         if given:
             return given
     if declared is None:
-        raise HwsimError(f"{base}: the workload names no 'hardware'; give one (a preset such "
-                         "as bitmod, or a hardware YAML)")
+        raise HwsimError(f"{source}: the workload names no 'hardware'; give one (--hardware: "
+                         "a preset such as bitmod, or a hardware YAML)")
     return [declared]  # already resolved against the workload's folder
+
+
+def _designs(refs: Sequence[str | Path], option: str) -> list[Any]:
+    """The designs, one given twice under two spellings (bitmod and BITMOD, a preset and its
+    file) refused, and two different designs of one name labelled apart (``bitmod#2``, as
+    `hwsim run` does): the table, summary and plot key their rows by name."""
+    designs: list[Any] = []
+    for ref in refs:
+        hw = load_hardware(ref)
+        bare = dataclasses.replace(hw, name="", source="")
+        for other_ref, other in zip(refs, designs, strict=False):
+            if dataclasses.replace(other, name="", source="") == bare:
+                raise HwsimError(f"{option}: {str(ref)!r} is the same design as "
+                                 f"{str(other_ref)!r}; give each design once")
+        designs.append(hw)
+    seen: dict[str, int] = {}
+    out = []
+    for hw in designs:
+        seen[hw.name] = seen.get(hw.name, 0) + 1
+        out.append(hw if seen[hw.name] == 1 else
+                   dataclasses.replace(hw, name=f"{hw.name}#{seen[hw.name]}"))
+    return out
 
 
 def _runs(w: Any, hw: Any) -> str | None:
@@ -70,9 +92,48 @@ def _runs(w: Any, hw: Any) -> str | None:
         if op.kind == "gemm" and op.b_kind == "weight":
             try:
                 operand_widths(op, hw)
-            except HwsimError:
+            except HwsimError as exc:
+                why = str(exc).split("': ", 1)[-1]  # past "<design file>: <stage> op '<op>'"
+                if why.startswith("activations"):
+                    # Not the format: the workload's activations (16-bit on an 8-bit PE);
+                    # "cannot run it" blamed each format in turn.
+                    return f"{hw.name} ({hw.pe.kind} PE) cannot run this workload: {why}"
                 return f"{hw.name} ({hw.pe.kind} PE) cannot run it"
     return None
+
+
+def _own_format(hw: Any, fmt: Any, group: int | None) -> str | None:
+    """None if a design storing weights in a format of its own (the FP16 baseline) stores
+    them as `fmt` at `group` (None: the format's own), so its run is this format's cost;
+    else why it cannot cost `fmt` (it would simulate its own format instead)."""
+    own = hw.weights
+    if own.format is not None and get_format(own.format).name == fmt.name:
+        if fmt.scheme == "cast":
+            return None
+        mine = own.group_size if own.group_size is not None else fmt.group_size
+        if mine == (group if group is not None else fmt.group_size):
+            return None
+        return (f"{hw.name} stores its own weight format ({fmt.name} at "
+                f"{'no group' if mine is None else f'group size {mine}'})")
+    return f"{hw.name} stores its own weight format"
+
+
+@dataclass(frozen=True)
+class DesignCosts:
+    """`costs_on_designs`: the costs, and every design given with what it did not cost.
+
+    Attributes:
+        costs: `format_costs`'s table.
+        designs: every design given, by its label in ``costs["hardware"]`` (two designs of
+            one name are labelled apart: ``bitmod``, ``bitmod#2``), in the order given.
+        not_costed: per design (each one of `designs`), ``{format: reason}`` for every format
+            it has no cost for: its PE cannot run it, it stores a weight format of its own,
+            or the workload rejects the format.
+    """
+
+    costs: pd.DataFrame
+    designs: tuple[str, ...]
+    not_costed: dict[str, dict[str, str]]
 
 
 def format_costs(workload: str | Path, formats: Sequence[str], *,
@@ -86,71 +147,83 @@ def format_costs(workload: str | Path, formats: Sequence[str], *,
         hardware: preset name or hardware YAML, or several (a list or a comma-separated
             string): each format is costed on every one of them whose PE runs it (e.g.
             ``"bitmod,ant,olive,dint"``). Default: the workload's ``hardware``. A design that
-            stores weights in a format of its own (the FP16 baseline) costs no other format.
+            stores weights in a format of its own (the FP16 baseline) costs that format only.
         group_size: weight group size, for every format or per format (e.g.
             `measured_group_sizes`: the fidelity's); None (or a format left out): the
-            format's own; row-scaled formats such as ant4/olive4 then get the model's hidden
-            size, one scale per row of that length.
+            format's own, as a workload naming the format without a group size (so
+            ant4/olive4 get one scale per row, and the figures are those of `hwsim run`).
 
     Returns:
         `COST_COLUMNS`, one row per (format, design) pair that ran, in format order then design
         order. A format no given design runs (or that the workload rejects) gets one row with
-        NaN costs and a one-line ``cost_note`` saying why.
+        NaN costs and a one-line ``cost_note`` saying why. The pairs of a format some other
+        design ran are not rows: `costs_on_designs` lists them.
 
     Raises:
-        HwsimError: missing workload, unreadable YAML, unknown hardware.
+        HwsimError: missing workload, unreadable YAML, unknown hardware, one design given
+            twice.
     """
+    return costs_on_designs(workload, formats, hardware=hardware, group_size=group_size).costs
+
+
+def costs_on_designs(workload: str | Path, formats: Sequence[str], *,
+                     hardware: str | Sequence[str] | None = None,
+                     group_size: int | Mapping[str, int | None] | None = None) -> DesignCosts:
+    """`format_costs`, with every design given and what each one did not cost, and why."""
     path = _workload_source(workload)
     base = load_workload(path)  # validates the file as written and gives the model
     data = read_yaml(path, "workload")
-    designs = [load_hardware(r) for r in _hardware_refs(hardware, base.hardware, path.parent)]
+    option = "--hardware" if isinstance(hardware, str) else "hardware"
+    designs = _designs(_hardware_refs(hardware, base.hardware, path), option)
     model = base.model.name if base.model is not None else ""
     given = data.get("weights") or {}
     rows = []
+    not_costed: dict[str, dict[str, str]] = {hw.name: {} for hw in designs}
     for name in formats:
         fmt = get_format(name)
         group = group_size.get(name) if isinstance(group_size, Mapping) else group_size
         weights: dict[str, Any] = {"format": name}
         if "overrides" in given:
             weights["overrides"] = given["overrides"]
-        note = ""
-        if fmt.scheme == "cast":
-            pass  # fp16/bf16/fp32: no groups
-        elif group is not None:
+        # No group: none in the workload either, so a per-row format (ant4, olive4) is costed
+        # with one scale per row of each layer, as `hwsim quantize` measured it and as
+        # `hwsim run` simulates it (a group of the hidden size blocked the GEMMs otherwise).
+        if group is not None and fmt.scheme != "cast":
             weights["group_size"] = group
-        elif fmt.scheme in _ROW_SCHEMES and fmt.group_size is None and base.model is not None:
-            weights["group_size"] = base.model.hidden
-            note = f"scale bits counted per {base.model.hidden} weights (one row of hidden)"
         empty: dict[str, Any] = {"format": name, "workload": base.name, "model": model,
                                  "hardware": "", "weight_bits": np.nan, "latency_ms": np.nan,
-                                 "energy_uj": np.nan, "cost_note": note}
+                                 "energy_uj": np.nan, "cost_note": ""}
         try:
             w = workload_from_dict({**data, "weights": weights}, source=str(path),
                                    base_dir=path.parent)
         except HwsimError as exc:  # this format only: the others still get their costs
-            rows.append({**empty, "cost_note": f"not costed: {str(exc).split(': ')[-1]}"})
+            why = str(exc).split(": ")[-1]
+            rows.append({**empty, "cost_note": f"not costed: {why}"})
+            for hw in designs:
+                not_costed[hw.name][name] = f"the workload rejects it: {why}"
             continue
         refused = []
         costed = 0
         for hw in designs:
-            if hw.weights is not None:
-                refused.append(f"{hw.name} stores its own weight format")
-                continue
-            why = _runs(w, hw)
+            why = _own_format(hw, fmt, group) if hw.weights is not None else None
+            if why is None:
+                why = _runs(w, hw)
             if why is not None:
                 refused.append(why)
+                not_costed[hw.name][name] = why
                 continue
             result = simulate_workload(w, hw)
             unmodelled = "energy" in result.unmodelled  # a measured FPGA build: no 0 figure
             rows.append({**empty, "hardware": hw.name, "weight_bits": w.weights.bits,
                          "latency_ms": result.latency_ms,
                          "energy_uj": np.nan if unmodelled else result.energy_uj,
-                         "cost_note": "energy not modelled" if unmodelled else note})
+                         "cost_note": "energy not modelled" if unmodelled else ""})
             costed += 1
         if not costed:
             rows.append({**empty, "weight_bits": w.weights.bits,
                          "cost_note": "not costed: " + "; ".join(refused)})
-    return pd.DataFrame(rows, columns=list(COST_COLUMNS))
+    return DesignCosts(pd.DataFrame(rows, columns=list(COST_COLUMNS)),
+                       tuple(hw.name for hw in designs), not_costed)
 
 
 # What each numeric cell of the two tables may hold: (test, what it must be). The figures

@@ -8,6 +8,7 @@ lists the (format, design) pairings on the Pareto front of fidelity against the 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from hwsim.reports.html_plots import scatter_plot
 from hwsim.reports.html_report import HtmlTable, render_html, summary_item
 from hwsim.reports.units import pick_unit
 
-__all__ = ["tradeoff_html", "tradeoff_summary"]
+__all__ = ["not_costed_lines", "tradeoff_html", "tradeoff_summary"]
 
 _COST_KIND = {"energy_uj": ("energy", 1e-6), "latency_ms": ("time", 1e-3)}
 
@@ -31,9 +32,29 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+def not_costed_lines(not_costed: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """One line per reason a (format, design) pair was not costed, naming its formats
+    (``nf4, ant4: not costed: bitmod (bitmod PE) cannot run it``), in design then format
+    order: the terminal's and the page's notes."""
+    by_reason: dict[str, list[str]] = {}
+    for formats in not_costed.values():
+        for fmt, reason in formats.items():
+            names = by_reason.setdefault(reason, [])
+            if fmt not in names:  # a reason shared by designs (the workload's) names it once
+                names.append(fmt)
+    return [f"{', '.join(names)}: not costed: {reason}" for reason, names in by_reason.items()]
+
+
 def tradeoff_summary(table: pd.DataFrame, x: str, y: str, *, y_higher_is_better: bool,
-                     fidelity_model: str, fidelity_label: str) -> dict[str, Any]:
-    """What was compared, and the Pareto pairings (format, design, bits, fidelity, cost)."""
+                     fidelity_model: str, fidelity_label: str,
+                     not_costed: Mapping[str, Mapping[str, str]] | None = None
+                     ) -> dict[str, Any]:
+    """What was compared, and the Pareto pairings (format, design, bits, fidelity, cost).
+
+    `not_costed` (`hwsim.reports.fidelity_cost.DesignCosts.not_costed`): every design given,
+    with ``{format: reason}`` for each format it has no cost for; the summary's ``designs``
+    are then all of them (a design that costed nothing too) and ``not_costed`` says why.
+    """
     ok = np.isfinite(table[x].astype(float)) & np.isfinite(table[y].astype(float))
     t = table[ok].reset_index(drop=True)
     front = pareto_front(t[x].to_numpy(), t[y].to_numpy(), y_higher_is_better=y_higher_is_better)
@@ -54,13 +75,17 @@ def tradeoff_summary(table: pd.DataFrame, x: str, y: str, *, y_higher_is_better:
         out["workload"] = str(table["workload"].dropna().iloc[0])
         out["model"] = str(table["model"].dropna().iloc[0]) if "model" in table else ""
         out["designs"] = [d for d in dict.fromkeys(table["hardware"].dropna()) if d]
+    if not_costed is not None:
+        out["designs"] = list(not_costed)
+        out["not_costed"] = {d: dict(formats) for d, formats in not_costed.items()}
     return out
 
 
 def tradeoff_html(table: pd.DataFrame, summary: dict[str, Any], x_label: str,
                   y_label: str) -> str:
     """The page: what was compared, the Pareto pairings, a hoverable scatter of every
-    pairing, and the sortable table."""
+    pairing, the sortable table (with each row's ``cost_note``) and a line per reason a
+    (format, design) pair was not costed (`not_costed_lines` of the summary's)."""
 
     x, y = summary["cost_axis"], summary["fidelity_metric"]
     items = [summary_item(summary, "fidelity model", "fidelity_model"),
@@ -88,8 +113,10 @@ def tradeoff_html(table: pd.DataFrame, summary: dict[str, Any], x_label: str,
         return scatter_plot(frame, "cost", y, title=f"{y_label} vs {x_label}",
                             x_label=unit_label, y_label=y_label, group="design", hover=hover)
 
-    columns = {c: c for c in table.columns if c not in ("cost_note",)}
-    t = HtmlTable.from_frame("Every format and design (click a header to sort)", table, columns)
+    # cost_note is the only "why" of a row without a cost (a "-" otherwise unexplained).
+    t = HtmlTable.from_frame("Every format and design (click a header to sort)",
+                             table.fillna({"cost_note": ""}) if "cost_note" in table else table)
     return render_html(f"hwsim tradeoff: {summary['fidelity_model']}",
                        "fidelity of each format against its simulated cost on each design",
-                       [it for it in items if it is not None], [plot], [t])
+                       [it for it in items if it is not None], [plot], [t],
+                       notes=not_costed_lines(summary.get("not_costed", {})))

@@ -320,8 +320,8 @@ def tradeoff(
     from hwsim.dtypes import get_format
     from hwsim.errors import HwsimError
     from hwsim.reports.fidelity_cost import (
+        costs_on_designs,
         fidelity_axis,
-        format_costs,
         measured_group_sizes,
         read_fidelity_dir,
         shown_group,
@@ -331,7 +331,7 @@ def tradeoff(
     from hwsim.reports.fidelity_plots import pareto_figure
     from hwsim.reports.figure_style import figure_bytes, parse_figure_formats
     from hwsim.reports.text_table import print_table
-    from hwsim.reports.tradeoff_report import tradeoff_html, tradeoff_summary
+    from hwsim.reports.tradeoff_report import not_costed_lines, tradeoff_html, tradeoff_summary
 
     _check_group_size(group_size)
     figure_formats = parse_figure_formats(figure_format)
@@ -357,8 +357,10 @@ def tradeoff(
                              f"{shown_group(g)}; each format is costed at the group size it "
                              "was measured at (leave --group-size out)")
     costs = None
+    not_costed = None
     if workload is not None:
-        costs = format_costs(workload, formats, hardware=hardware, group_size=measured)
+        costed = costs_on_designs(workload, formats, hardware=hardware, group_size=measured)
+        costs, not_costed = costed.costs, costed.not_costed
     table = tradeoff_table(summary, e2e, costs)
     y, y_label, higher = fidelity_axis(table)
     _check_plottable(table, _TRADEOFF_AXES[x_axis][0], y, x_axis, folder, costs)
@@ -375,7 +377,8 @@ def tradeoff(
     fig = pareto_figure(table, x, y, x_label=x_label, y_label=f"{fid_model}: {y_label}",
                         y_higher_is_better=higher, title=title)
     summary_body = tradeoff_summary(table, x, y, y_higher_is_better=higher,
-                                    fidelity_model=fid_model, fidelity_label=y_label)
+                                    fidelity_model=fid_model, fidelity_label=y_label,
+                                    not_costed=not_costed)
     files: dict[str, Any] = {
         "tradeoff.csv": table,
         "summary.json": json.dumps(summary_body, indent=2, sort_keys=True) + "\n",
@@ -386,8 +389,11 @@ def tradeoff(
     written = write_outputs(out or folder, files)
     console = Console()
     print_table(console, _tradeoff_text_table(table, y, y_label, costs is not None))
-    if costs is not None:
-        for note in dict.fromkeys(f"{r['format']}: {r['cost_note']}"
-                                  for r in costs.to_dict(orient="records") if r["cost_note"]):
+    if costs is not None and not_costed is not None:
+        # A costed pair's note ("energy not modelled"), then every pair not costed, by reason
+        # (a format no design costed is among them, so its row's note is not repeated).
+        notes = [f"{r['format']} on {r['hardware']}: {r['cost_note']}"
+                 for r in costs.to_dict(orient="records") if r["cost_note"] and r["hardware"]]
+        for note in dict.fromkeys([*notes, *not_costed_lines(not_costed)]):
             console.print(note, highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)

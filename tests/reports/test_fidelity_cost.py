@@ -128,3 +128,27 @@ def test_a_cast_is_measured_at_no_group_whatever_group_size_was_given():
     assert asked_group_size("fp16", 64) is None and asked_group_size("fp32", None) is None
     assert asked_group_size("int4", 64) == 64 and asked_group_size("int4", None) == 128
     assert asked_group_size("ant4", None) is None and asked_group_size("ant4", 32) == 32
+
+
+@pytest.mark.parametrize("design", ["ant", "olive"])
+def test_a_per_row_format_is_costed_as_a_run_of_it(tmp_path, design):
+    # hwsim quantize measures ant4 with one scale per row (no group); the cost took a group of
+    # the hidden size, another simulation (other blockings, 80% more activation traffic).
+    import yaml
+
+    from hwsim.hw import load_hardware
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import load_workload
+
+    wl = {"model": "opt-1.3b", "prompt_tokens": 64, "generate_tokens": 2,
+          "weights": {"format": "bitmod4", "group_size": 128}, "activations": {"bits": 16},
+          "kv_cache": {"bits": 16}, "hardware": "bitmod"}
+    p = tmp_path / "w.yaml"
+    p.write_text(yaml.safe_dump(wl))
+    costs = format_costs(p, ["ant4"], hardware=design, group_size={"ant4": None})
+    p.write_text(yaml.safe_dump({**wl, "weights": {"format": "ant4"}}))
+    direct = simulate_workload(load_workload(p), load_hardware(design))
+    row = costs.iloc[0]
+    assert row["latency_ms"] == pytest.approx(direct.latency_ms, rel=1e-12)
+    assert row["energy_uj"] == pytest.approx(direct.energy_uj, rel=1e-12)
+    assert row["cost_note"] == ""
