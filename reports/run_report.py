@@ -165,6 +165,15 @@ def design_metrics(result: RunResult) -> dict[str, Any]:
     }
 
 
+def _energy_nulled(value: Any, energy: bool = False) -> Any:
+    """`value` with every number under a key naming energy set to null (keys kept)."""
+    if isinstance(value, dict):
+        return {k: _energy_nulled(v, energy or "energy" in str(k)) for k, v in value.items()}
+    if energy and isinstance(value, int | float) and not isinstance(value, bool):
+        return None
+    return value
+
+
 def _design_summary(result: RunResult, weights: dict[str, Any] | None,
                     vector: dict[str, Any] | None = None) -> dict[str, Any]:
     out = result.summary()
@@ -173,8 +182,9 @@ def _design_summary(result: RunResult, weights: dict[str, Any] | None,
     if missing:  # no model: null, never a 0 that reads as a measured figure
         out["not_modelled"] = list(missing)
         if "energy" in missing:
-            out.update(energy_uj=None, energy_per_token_uj=None, energy_shares=None,
-                       energy_breakdown_uj=dict.fromkeys(out["energy_breakdown_uj"]))
+            # Every energy figure, the stages' and the traffic's too (they read 0.0).
+            out = _energy_nulled(out)
+            out["energy_shares"] = None
         if "area" in missing:
             out.update(area_mm2=None, area_breakdown_mm2=dict.fromkeys(out["area_breakdown_mm2"]))
     if weights is not None:

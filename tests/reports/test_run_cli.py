@@ -245,6 +245,14 @@ def test_a_measured_fpga_design_point_runs_without_warnings(run_cli, tmp_path):
     assert summary["not_modelled"] == ["energy", "area"]
     assert summary["energy_uj"] is None and summary["area_mm2"] is None
     assert set(summary["energy_breakdown_uj"].values()) == {None}
+    # ... nested too: the stages' and the traffic's energies read 0.0.
+    def energies(value, under=False):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield from energies(v, under or "energy" in k)
+        elif under:
+            yield value
+    assert set(energies(summary["stages"])) == set(energies(summary["traffic"])) == {None}
     out = " ".join(cap.out.split())
     assert "fpga-int8_mac-ecp5-25k: energy and area not modelled (shown as -, not 0" in out
     html = (tmp_path / "fpga" / "report.html").read_text()
