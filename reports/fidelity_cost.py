@@ -12,6 +12,7 @@ to "what it costs on the workload I care about", and both are named on the plot'
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,14 +91,16 @@ def _runs(w: Any, hw: Any) -> str | None:
     """None if `hw`'s PE runs every weight operand of `w`, else the short reason it does not."""
     for op in operators(w):
         if op.kind == "gemm" and op.b_kind == "weight":
+            # Not the format: the workload's activations (16-bit on an 8-bit PE); "cannot run
+            # it" blamed each format in turn. Compared as operand_widths does.
+            a_bits = int(op.a_format.bits) if op.a_format is not None else math.ceil(op.a_bits)
+            if a_bits > hw.pe.act_bits:
+                return (f"{hw.name} ({hw.pe.kind} PE) cannot run this workload: activations "
+                        f"are {a_bits}-bit but pe.act_bits is {hw.pe.act_bits} (set "
+                        f"activations.bits <= {hw.pe.act_bits})")
             try:
                 operand_widths(op, hw)
-            except HwsimError as exc:
-                why = str(exc).split("': ", 1)[-1]  # past "<design file>: <stage> op '<op>'"
-                if why.startswith("activations"):
-                    # Not the format: the workload's activations (16-bit on an 8-bit PE);
-                    # "cannot run it" blamed each format in turn.
-                    return f"{hw.name} ({hw.pe.kind} PE) cannot run this workload: {why}"
+            except HwsimError:
                 return f"{hw.name} ({hw.pe.kind} PE) cannot run it"
     return None
 
@@ -197,7 +200,7 @@ def costs_on_designs(workload: str | Path, formats: Sequence[str], *,
             w = workload_from_dict({**data, "weights": weights}, source=str(path),
                                    base_dir=path.parent)
         except HwsimError as exc:  # this format only: the others still get their costs
-            why = str(exc).split(": ")[-1]
+            why = str(exc).removeprefix(f"{path}: ")  # the key and the problem, whole
             rows.append({**empty, "cost_note": f"not costed: {why}"})
             for hw in designs:
                 not_costed[hw.name][name] = f"the workload rejects it: {why}"

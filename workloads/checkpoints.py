@@ -109,6 +109,9 @@ _PT_SUFFIXES = (".bin", ".pt", ".pth")
 _HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                "pytorch_model.bin.index.json")
 _ADAPTER = "adapter_model."  # PEFT adapters: LoRA factors, not the model's layers
+# A transformers Trainer's checkpoint folder also holds these: training state, not weights.
+_TRAINER_FILES = re.compile(r"(optimizer|scheduler|scaler|training_args|rng_state[\w.-]*)"
+                            r"\.(pt|pth|bin)$")
 # config.json `model_type`s whose transformers config class ties the lm_head to the input
 # embedding when `tie_word_embeddings` is absent (hf_config.py applies the same defaults).
 _TIED_BY_DEFAULT = frozenset({"bert", "distilbert", "gemma", "gemma2", "opt", "roberta"})
@@ -382,7 +385,8 @@ def _weight_files(root: Path) -> tuple[list[Path], Path | None, dict[str, str]]:
     files = sorted(p for p in root.glob("*.safetensors") if not p.name.startswith(_ADAPTER))
     if not files:
         files = sorted(p for p in root.iterdir()
-                       if p.suffix in _PT_SUFFIXES and not p.name.startswith(_ADAPTER))
+                       if p.suffix in _PT_SUFFIXES and not p.name.startswith(_ADAPTER)
+                       and not _TRAINER_FILES.match(p.name))
     if not files:
         adapter = next((p for p in sorted(root.iterdir()) if p.name.startswith(_ADAPTER)
                         and p.suffix in (".safetensors", *_PT_SUFFIXES)), None)
@@ -405,7 +409,8 @@ def _skipped_files(root: Path, files: list[Path], index: Path | None) -> tuple[s
         why = f"the folder's {kind} files are read"
     out = []
     for p in sorted(root.iterdir()):
-        weights = p.suffix in (".safetensors", *_PT_SUFFIXES) or p.name in _HF_WEIGHTS
+        weights = (p.suffix in (".safetensors", *_PT_SUFFIXES) or p.name in _HF_WEIGHTS) \
+            and not _TRAINER_FILES.match(p.name)
         if weights and p.is_file() and p not in read:
             out.append(f"{p.name} ({'a PEFT adapter' if p.name.startswith(_ADAPTER) else why})")
     return tuple(out)
@@ -522,11 +527,17 @@ def _load_torch(path: Path) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise HwsimError(f"{path}: expected a state dict (name -> tensor), "
                          f"got {type(obj).__name__}")
+    tensors = {}
     for k, v in obj.items():
-        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
+        if isinstance(v, torch.Tensor) and isinstance(k, str):
+            tensors[k] = v
+        elif not isinstance(v, int | float | str | bool | type(None)):
+            # A container may hold weights (nanoGPT's {"model": state_dict, ...}): refused,
+            # so no layer goes unmeasured. Scalars and text (a version, a step) are metadata.
             raise HwsimError(f"{path}: entry {k!r} is a {type(v).__name__}, not a tensor; "
-                             "expected a state dict of tensors only")
-    return obj
+                             "expected a state dict of tensors (and plain metadata); give "
+                             "the file or key that holds the weights")
+    return tensors
 
 
 def _torch_load_error(path: Path, exc: Exception) -> HwsimError:

@@ -142,3 +142,18 @@ def test_the_page_shows_each_cost_note_and_pair_not_costed():
     page = tradeoff_html(table, summary, "energy", "SQNR")
     assert "cost_note" in page
     assert page.count("bitmod (bitmod PE) cannot run it") == 2  # the row's, and the note
+
+
+def test_reasons_keep_the_key_and_do_not_parse_op_names(tmp_path: Path):
+    # A GEMM named with a quote lost the activation reason (its repr took double quotes),
+    # and a workload refusal kept the text after its last ": " (the key was cut off).
+    wl = tmp_path / "g.yaml"
+    wl.write_text(yaml.safe_dump({"gemms": [{"name": "bob's: gemm", "m": 4, "n": 64,
+                                             "k": 256}],
+                                  "weights": {"format": "int4"}, "activations": {"bits": 16},
+                                  "hardware": "bitmod"}))
+    dint = costs_on_designs(wl, ["int4"], hardware="dint").not_costed["dint"]["int4"]
+    assert dint == ("dint (dint PE) cannot run this workload: activations are 16-bit but "
+                    "pe.act_bits is 8 (set activations.bits <= 8)")
+    result = costs_on_designs(wl, ["int4"], hardware="bitmod", group_size=512)
+    assert result.costs.iloc[0]["cost_note"].startswith("not costed: weights.group_size: 512 ")

@@ -516,12 +516,21 @@ def test_a_tie_flag_that_is_not_a_boolean_is_refused(tmp_path):
         open_checkpoint(_folder(tmp_path, _llama_tensors(layers=1, head=False), cfg))
 
 
-def test_a_bin_entry_that_is_not_a_tensor_is_refused(tmp_path):
+def test_a_bin_container_entry_is_refused_and_metadata_left_out(tmp_path):
     torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
     sd = {k: torch.from_numpy(v) for k, v in _llama_tensors(layers=1).items()}
-    torch.save({**sd, "note": "hello"}, tmp_path / "model.pt")
-    with pytest.raises(HwsimError, match=r"model\.pt: entry 'note' is a str, not a tensor"):
+    # A nested state dict (nanoGPT's {"model": ...}) was dropped: its layers unmeasured.
+    torch.save({**sd, "extra": {"w": torch.zeros(2, 2)}}, tmp_path / "model.pt")
+    with pytest.raises(HwsimError, match=r"model\.pt: entry 'extra' is a dict, not a tensor"):
         open_checkpoint(tmp_path / "model.pt")
+    # Scalars and text are metadata (a version, a step): read past, as before.
+    torch.save({**sd, "version": 2, "note": "hello"}, tmp_path / "model.pt")
+    assert set(open_checkpoint(tmp_path / "model.pt").tensors) == set(sd)
+    # A Trainer folder's training state is neither read nor named as unread weights.
+    folder = _folder(tmp_path / "trainer", _llama_tensors(layers=1), LLAMA_CFG)
+    for name in ("optimizer.pt", "rng_state_0.pth", "training_args.bin"):
+        torch.save({"state": {}}, folder / name)
+    assert open_checkpoint(folder).skipped == ()
 
 
 class _Marker:
