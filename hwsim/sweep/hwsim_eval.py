@@ -30,13 +30,14 @@ from hwsim.hw.spec import exclusive_overrides
 from hwsim.reports.fidelity import asked_group_size
 from hwsim.reports.fidelity_cost import measured_group_sizes, read_fidelity_dir, shown_group
 from hwsim.sim import simulate_workload, unmodelled_figures
+from hwsim.sim.run import apply_weight_storage
 from hwsim.sim.serving import simulate_serving
 from hwsim.sweep.evaluator import Evaluator
-from hwsim.workloads import example_workloads, workload_from_dict
+from hwsim.workloads import example_workloads, operators, workload_from_dict
 from hwsim.workloads.serving import read_trace_csv
 
-__all__ = ["METRICS", "evaluate", "explain_absent", "hwsim_evaluator", "model_fingerprint",
-           "why_absent"]
+__all__ = ["METRICS", "FieldClash", "evaluate", "explain_absent", "hwsim_evaluator",
+           "model_fingerprint", "rtl_fingerprint", "why_absent"]
 
 # Metric -> natural goal. Stage metrics are absent for a workload without that stage.
 METRICS = {
@@ -91,8 +92,20 @@ _WORKLOAD_FIELDS = ("name", "description", "model", "batch", "prompt_tokens",
                     "generate_tokens", "logits", "attention.kernel", "attention.causal",
                     "attention.block_q", "attention.block_kv", "attention.splits",
                     "serving.max_batch", "serving.max_tokens_per_step",
-                    "serving.chunked_prefill",
-                    *(f"{p}.{k}" for p in _PRECISIONS for k in ("format", "group_size", "bits")))
+                    "serving.chunked_prefill")
+_PRECISION_FIELDS = tuple(f"{p}.{k}" for p in _PRECISIONS for k in ("format", "group_size", "bits"))
+_WORKLOAD_FIELDS += _PRECISION_FIELDS
+
+
+class FieldClash(HwsimError):
+    """Two axes that set the same quantity: at every point the later would silently replace
+    the earlier, so points of different axis values would be one configuration. `paths` are
+    the two fields, section first (``hardware.dram.gb_per_s``)."""
+
+    def __init__(self, first: str, second: str, why: str = "") -> None:
+        self.paths, self.why = (first, second), why
+        super().__init__(f"axes: {first} and {second} set the same quantity{why}; keep one of "
+                         "the two axes")
 
 
 def _build(config: dict[str, Any]) -> tuple[Any, Any]:
@@ -132,8 +145,8 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
         "area_mm2": result.area_mm2,
         "cycles": float(result.total_cycles),
         "sram_kib": hw.buffers.weight.kib + hw.buffers.activation.kib + hw.buffers.output.kib,
-        "weight_bits": workload.weights.bits,
     }
+    _add_weight_bits(metrics, workload, hw)
     if fidelity is not None:
         metrics.update(fidelity["metrics"])
     if result.throughput_tokens_per_s is not None:
@@ -171,7 +184,6 @@ def _serving_metrics(workload: Any, hw: Any, fidelity: dict[str, Any] | None
         "area_mm2": area_mm2(hw),
         "cycles": float(run.step_cycles.sum()),
         "sram_kib": hw.buffers.weight.kib + hw.buffers.activation.kib + hw.buffers.output.kib,
-        "weight_bits": workload.weights.bits,
         "e2e_p99_s": s["e2e_s"]["p99"],
         "ttft_p50_s": s["ttft_s"]["p50"],
         "ttft_p99_s": s["ttft_s"]["p99"],
@@ -182,11 +194,30 @@ def _serving_metrics(workload: Any, hw: Any, fidelity: dict[str, Any] | None
                        ("utilization", s["utilization"])):
         if value is not None:
             metrics[key] = value
+    _add_weight_bits(metrics, workload, hw)
     if fidelity is not None:
         metrics.update(fidelity["metrics"])
     _drop_unmodelled(metrics, unmodelled_figures(metrics["cycles"], s["energy_uj"],
                                                  metrics["area_mm2"]))
     return metrics
+
+
+def _add_weight_bits(metrics: dict[str, float], workload: Any, hw: Any) -> None:
+    """``weight_bits``: the mean bits per weight (scales included) as the design stores them.
+
+    A design with its own storage (the FP16 baseline, ``weights:`` in its YAML, an RTL core's
+    slots) stores its weights that way whatever the workload asks (`apply_weight_storage`, as
+    the simulation runs them); the workload's ``weights.bits`` would credit it bits it never
+    saves. Weighted by weight count over the first stage's operators (decode reads the same
+    weights again).
+    """
+    ops = [op for op in apply_weight_storage(operators(workload), hw)
+           if op.kind == "gemm" and op.b_kind == "weight"]
+    ops = [op for op in ops if op.stage == ops[0].stage] if ops else []
+    counts = [float(op.n[0]) * float(op.k[0]) * op.count for op in ops]
+    if sum(counts):
+        metrics["weight_bits"] = sum(n * op.b_bits for n, op in zip(counts, ops, strict=True)) \
+            / sum(counts)
 
 
 # Metrics that a design without an energy / area model (a measured FPGA build) has no value
@@ -337,12 +368,16 @@ def _fields(section: str, base: Mapping[str, Any]) -> list[str]:
     if section == "hardware":
         return hardware_fields(hardware_from_dict(dict(base)))
     present = [p for p in leaf_paths(base) if not p.startswith(("gemms", "model."))]
-    if "gemms" in base:  # raw-GEMM workloads have no model, tokens or batch
-        return present
+    if "gemms" in base:  # raw-GEMM workloads have no model, tokens, batch or KV cache ...
+        # ... but weights and activations of any precision: unoffered, `weights.bits` was
+        # taken for the hardware's own storage field without a word.
+        return list(dict.fromkeys([*present, *(f for f in _PRECISION_FIELDS
+                                                 if not f.startswith("kv_cache."))]))
     return list(dict.fromkeys([*present, *_WORKLOAD_FIELDS]))
 
 
 def _combine(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    _refuse_precision_clash(overrides)
     workload = copy.deepcopy(base["workload"])
     hardware: dict[str, Any] = {}
     for path, value in overrides.items():
@@ -363,12 +398,35 @@ def _combine(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
     clash = exclusive_overrides(hardware)
     if clash is not None:  # the later would silently win over the earlier on every point
-        raise HwsimError(f"axes: {clash[0]} and {clash[1]} set the same quantity; keep one "
-                         "of the two axes")
+        raise FieldClash(f"hardware.{clash[0]}", f"hardware.{clash[1]}")
     config = {"workload": workload, "hardware": base["hardware"], "hardware_overrides": hardware}
+    if _uses_rtl(base["hardware"], hardware):
+        # Its PE figures are computed from the RTL when the point runs (the configuration
+        # says only `rtl`): the code and data they come from are part of its key.
+        config["rtl_model"] = rtl_fingerprint()
     if "fidelity" in base:
         config["fidelity"] = _fidelity_row(base["fidelity"], workload)
     return config
+
+
+def _refuse_precision_clash(overrides: Mapping[str, Any]) -> None:
+    """A workload precision is a format (with its group size) or a width: axes on both would
+    replace each other at every point (`_combine` drops the one a value excludes), so the
+    points of one would share keys and the table would label them with the other's values."""
+    for group in _PRECISIONS:
+        given = [f"workload.{group}.{key}" for key in ("format", "group_size", "bits")
+                 if f"workload.{group}.{key}" in overrides]
+        if len(given) > 1 and given[-1].endswith(".bits"):
+            raise FieldClash(given[0], given[-1], f" (the {group} precision is a format with "
+                             "its group size, or a width in bits)")
+
+
+def _uses_rtl(hardware: Mapping[str, Any], overrides: Mapping[str, Any]) -> bool:
+    """Whether a point's PE figures come from the RTL: ``pe.rtl`` in the base hardware (an
+    axis cannot add it: it is a mapping, and its parameters are fields only when it is set)."""
+    pe = hardware.get("pe")
+    return (isinstance(pe, Mapping) and pe.get("rtl") is not None) or any(
+        path == "pe.rtl" or path.startswith("pe.rtl.") for path in overrides)
 
 
 def _fidelity_row(table: dict[str, Any], workload: dict[str, Any]) -> dict[str, Any]:
@@ -401,22 +459,54 @@ def _fidelity_row(table: dict[str, Any], workload: dict[str, Any]) -> dict[str, 
 
 # The code a point's numbers come from. Its hash is part of every key, so a changed cost model
 # never serves stale stored results (presets and workloads are in the configuration itself).
+# This module computes the metrics from the simulation's result: it counts too.
 _MODEL_PACKAGES = ("hwsim.dtypes", "hwsim.workloads", "hwsim.hw", "hwsim.mapping", "hwsim.sim")
+# Where the PE figures of a design with ``pe.rtl`` come from: synthesis, gate-level simulation
+# and calibration (hw/asic, its cell library data) of the RTL (hw/rtl). Only such points carry
+# their hash (`_combine`): an RTL change re-runs them and keeps every other point's key.
+_RTL_PACKAGES = ("hwsim.hw.asic", "hwsim.hw.rtl")
+
+
+def _package_files(names: tuple[str, ...], patterns: tuple[str, ...],
+                   recursive: bool) -> list[tuple[str, Path]]:
+    """(name to hash, path) of the files of the packages, in a fixed order."""
+    import importlib
+
+    files = []
+    for name in names:
+        folder = Path(importlib.import_module(name).__file__).parent
+        for pattern in patterns:
+            found = folder.rglob(pattern) if recursive else folder.glob(pattern)
+            files += [(f"{name}/{p.relative_to(folder).as_posix()}", p) for p in found
+                      if "__pycache__" not in p.parts]
+    return sorted(files)
+
+
+def _digest(files: list[tuple[str, Path]]) -> str:
+    """SHA-256 (first 16 hex digits) of the files' names and contents."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, path in files:
+        digest.update(f"{name}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @functools.cache  # the code a process runs does not change under it
 def model_fingerprint() -> str:
-    """SHA-256 (first 16 hex digits) of the source of the packages that compute a point."""
-    import hashlib
-    import importlib
+    """SHA-256 (first 16 hex digits) of the source of the packages that compute a point (their
+    top-level modules: not hw/rtl, hw/asic or hw/fpga, see `rtl_fingerprint`) and of this
+    module."""
+    files = _package_files(_MODEL_PACKAGES, ("*.py",), recursive=False)
+    return _digest([*files, ("hwsim.sweep/hwsim_eval.py", Path(__file__))])
 
-    digest = hashlib.sha256()
-    for name in _MODEL_PACKAGES:
-        folder = Path(importlib.import_module(name).__file__).parent
-        for path in sorted(folder.glob("*.py")):  # not hw/rtl or hw/fpga: no numbers there
-            digest.update(f"{name}/{path.name}\n".encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+
+@functools.cache
+def rtl_fingerprint() -> str:
+    """SHA-256 (first 16 hex digits) of the sources and data of hw/asic and hw/rtl, from which
+    the PE figures of a design with ``pe.rtl`` are computed."""
+    return _digest(_package_files(_RTL_PACKAGES, ("*.py", "*.json"), recursive=True))
 
 
 def hwsim_evaluator() -> Evaluator:

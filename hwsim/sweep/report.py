@@ -35,6 +35,7 @@ from hwsim.reports.units import format_number
 from hwsim.sweep.hwsim_eval import explain_absent
 from hwsim.sweep.pareto import pareto_mask, violation
 from hwsim.sweep.report_html import sweep_html, sweep_summary
+from hwsim.sweep.space import DesignSpace, Dimension
 from hwsim.sweep.spec import Constraint, Heatmap, Objective
 from hwsim.sweep.store import ResultStore
 
@@ -69,6 +70,24 @@ def _read_plan(out: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HwsimError(f"{out / 'plan.json'}: not a sweep plan ({exc}); rerun "
                          f"`hwsim sweep SWEEP.yaml --out {out}`") from None
+
+
+def _plan_space(plan: dict[str, Any], out: Path) -> DesignSpace:
+    """The design space of the plan's axes and zip groups, whose flat indices its points are
+    (as `DesignSpace.from_spec` builds it from the sweep file)."""
+    values = {a["field"]: tuple(a["values"]) for a in plan["axes"]}
+    group_of = {f: tuple(group) for group in plan["zip"] for f in group}
+    dims, seen = [], set()
+    for field in values:
+        group = group_of.get(field, (field,))
+        if group[0] not in seen:
+            seen.add(group[0])
+            dims.append(Dimension(group, tuple(zip(*(values[f] for f in group), strict=True))))
+    space = DesignSpace(tuple(dims))
+    if any(not 0 <= index < space.size for index, _ in plan["points"]):
+        raise HwsimError(f"{out / 'plan.json'}: a point outside its axes; rerun "
+                         f"`hwsim sweep SWEEP.yaml --out {out}`")
+    return space
 
 
 def _objectives_override(items: Sequence[str], plan: dict[str, Any]) -> list[dict[str, str]]:
@@ -112,21 +131,19 @@ def load_results(out_dir: str | Path, objectives: Sequence[str] | None = None
     objectives = [Objective(**o) for o in plan["objectives"]]
     constraints = [Constraint(**c) for c in plan["constraints"]]
 
+    space = _plan_space(plan, out)
     rows, metric_names = [], []
     for index, key in plan["points"]:
         record = store.get(key)
         if record is None:
             continue
-        lacking = [f for f in fields if f not in record["values"]]
-        if lacking:  # its row would hold NaN for that axis: a point the plan does not have
-            raise HwsimError(f"{store.path(key)}: not a record of this sweep (no value for "
-                             f"the axis {', '.join(lacking)}); delete it and rerun the sweep to "
-                             "evaluate that point again")
         metrics = record["metrics"] or {}
         for name in metrics:
             if name not in metric_names:
                 metric_names.append(name)
-        rows.append({"point": index, **record["values"], **metrics,
+        # The axis values of the plan's point, not the record's: a key is a configuration,
+        # which a sweep with other axis names (or two points of one sweep) may reach too.
+        rows.append({"point": index, **space.values(space.choice(index)), **metrics,
                      "error": record["error"], "key": key})
     first = [o.metric for o in objectives]
     unknown = [m for m in first if m not in metric_names and m not in plan.get("metrics", {})]

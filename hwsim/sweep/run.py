@@ -21,7 +21,7 @@ from hwsim.limits import MAX_GRID_POINTS
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.executors import Executor, Outcome, check_executor, open_executor
 from hwsim.sweep.fields import resolve_field
-from hwsim.sweep.hwsim_eval import explain_absent, hwsim_evaluator
+from hwsim.sweep.hwsim_eval import FieldClash, explain_absent, hwsim_evaluator
 from hwsim.sweep.pareto import violation
 from hwsim.sweep.space import DesignSpace
 from hwsim.sweep.spec import SweepSpec
@@ -80,12 +80,26 @@ class _Planner:
                                  f"{path}")
             seen[path] = name
         self.space = DesignSpace.from_spec(spec)
+        self._refuse_clash()
         if evaluator.check is not None:
             self._check_values(evaluator.check)
         # The metrics the sweep needs that no point planned so far can have (each with where
         # the sweep file asks for it, and the evaluator's reason); see `refuse_absent`.
         self._needed = _needed_metrics(spec) if evaluator.absent is not None else {}
         self._why: dict[str, str] = {}
+
+    def _refuse_clash(self) -> None:
+        """Two axes that set one quantity (`FieldClash`) are refused naming both: which
+        fields clash does not depend on their values, so the first point tells."""
+        try:
+            self.config(self.space.values(self.space.choice(0)))
+        except FieldClash as exc:
+            axis = {self.paths[a.field]: (i, a.field) for i, a in enumerate(self.spec.axes)}
+            (i, a), (j, b) = sorted(axis[path] for path in exc.paths)
+            raise HwsimError(f"{self.spec.source}: axes[{i}] and axes[{j}]: {a} and {b} set "
+                             f"the same quantity{exc.why}; keep one of the two axes") from None
+        except HwsimError:
+            pass  # a bad value: `_check_values` names its point
 
     def _check_values(self, check: Callable[[dict[str, Any]], None]) -> None:
         """Every axis value must build (the other axes at their first value): a typo in a
@@ -358,11 +372,13 @@ def _sampler(spec: SweepSpec, constraints_func: Callable | None) -> Any:
     return optuna.samplers.RandomSampler(seed=st.seed)
 
 
-def _constraint_values(spec: SweepSpec, record: dict[str, Any]) -> list[float]:
+def _constraint_values(spec: SweepSpec, point: Point, record: dict[str, Any]) -> list[float]:
     """Per constraint: <= 0 when satisfied (optuna's convention)."""
     out = []
     for c in spec.constraints:
-        source = record["metrics"] if c.kind == "metric" else record["values"]
+        # The point's own axis values: a record reused from a sweep whose axes were named
+        # otherwise holds the same configuration under other names.
+        source = record["metrics"] if c.kind == "metric" else point.values
         value = source.get(c.name, float("nan")) if source else float("nan")
         out.append(float(violation(c, value)))
     return out
@@ -434,7 +450,7 @@ def _run_optuna(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Pat
                     raise HwsimError(f"{spec.source}: objectives: " + "; ".join(
                         f"{m}: not returned for the point {_describe(p.values)}: "
                         f"{explain_absent(m, config)}" for m in missing))
-                values = _constraint_values(spec, record)
+                values = _constraint_values(spec, p, record)
                 if per_trial:
                     for c, value in zip(spec.constraints, values, strict=True):
                         trial.set_constraint(c.name, value)

@@ -206,6 +206,105 @@ def test_two_names_of_one_field_are_refused():
                                "hardware.array.rows")
 
 
+PRECISION = (" precision is a format with its group size, or a width in bits); keep one of "
+             "the two axes")
+
+
+@pytest.mark.parametrize(("axes", "zip_", "message"), [
+    ([{"field": "weights.format", "values": ["int4", "int8"]},
+      {"field": "weights.bits", "values": [4, 8]}], [],
+     "axes[0] and axes[1]: weights.format and weights.bits set the same quantity (the weights"),
+    ([{"field": "kv_cache.bits", "values": [8, 16]}, {"field": "array.rows", "values": [16]},
+      {"field": "workload.kv_cache.group_size", "values": [32, 64]}], [],
+     "axes[0] and axes[2]: kv_cache.bits and workload.kv_cache.group_size set the same "
+     "quantity (the kv_cache"),
+    ([{"field": "activations.bits", "values": [8, 16]},
+      {"field": "activations.format", "values": ["int8", "fp16"]}],
+     [["activations.bits", "activations.format"]],
+     "axes[0] and axes[1]: activations.bits and activations.format set the same quantity (the "
+     "activations"),
+], ids=["weights", "kv-cache-group", "zipped-activations"])
+def test_two_axes_on_one_workload_precision_are_refused(tmp_path, axes, zip_, message):
+    # Setting one dropped the other at every point: points of different values shared a key,
+    # and the table labelled both with the first one's values.
+    out = tmp_path / "out"
+    with pytest.raises(HwsimError) as info:
+        run_sweep(spec(axes, zip=zip_), out, workers=1)
+    assert str(info.value) == f"hw.yaml: {message}{PRECISION}"
+    assert not out.exists()
+
+
+def test_weight_bits_are_those_the_design_stores():
+    # fp16 stores its own fp16 weights whatever the workload asks (as `hwsim run` says): 16
+    # bits, not the workload's int4 with its scales (4.125), which the metric reported.
+    from hwsim.hw import hardware_to_dict
+    from hwsim.sweep.hwsim_eval import evaluate
+
+    gemms = {"gemms": [{"name": "g1", "m": 8, "n": 512, "k": 512}],
+             "weights": {"format": "int4", "group_size": 128}}
+    served = {"model": "llama-2-7b", "weights": {"format": "int4", "group_size": 128},
+              "requests": [{"arrival_s": 0.0, "prompt_tokens": 8, "generate_tokens": 2}]}
+    for workload, hardware, bits in ((gemms, "fp16", 16.0), (gemms, "bitmod", 4.125),
+                                     (served, "fp16", 16.0)):
+        metrics = evaluate({"hardware": hardware_to_dict(load_hardware(hardware)),
+                            "hardware_overrides": {}, "workload": workload})
+        assert metrics["weight_bits"] == bits, (workload, hardware)
+
+
+def test_a_gemm_workloads_precision_is_an_axis():
+    # `weights.bits` of a `gemms:` workload was no workload field: it went to the hardware's
+    # own weight storage without a word.
+    gemms = {"gemms": [{"name": "g1", "m": 8, "n": 512, "k": 512}],
+             "weights": {"format": "int4", "group_size": 128}}
+    axes = [{"field": "weights.bits", "values": [4]}]
+    (point,) = plan_points(spec(axes, workload=gemms), hwsim_evaluator())
+    assert point.config["workload"]["weights"] == {"bits": 4}
+    assert point.config["hardware_overrides"] == {}
+    # fp16 sets weights of its own: either could be meant.
+    with pytest.raises(HwsimError) as info:
+        plan_points(spec(axes, workload=gemms, hardware="fp16"), hwsim_evaluator())
+    assert str(info.value) == ("hw.yaml: axes[0].field: 'weights.bits' is ambiguous; write one "
+                               "of: workload.weights.bits, hardware.weights.bits")
+
+
+def test_only_points_whose_pe_figures_come_from_the_rtl_carry_its_fingerprint(monkeypatch):
+    # A `-rtl` design's PE figures are computed from hw/asic and hw/rtl when the point runs
+    # (its configuration says `rtl`): a change there reused stale points.
+    from hwsim.hw import hardware_to_dict
+    from hwsim.sweep import hwsim_eval, point_key
+
+    evaluator = hwsim_evaluator()
+    plain = hardware_to_dict(load_hardware("bitmod"))
+    rtl = {**plain, "pe": {**plain["pe"], "rtl": {"block": "bitmod_pe"}}}  # not built here
+
+    def keys(fingerprint: str) -> list[str]:
+        monkeypatch.setattr(hwsim_eval, "rtl_fingerprint", lambda: fingerprint)
+        return [point_key(evaluator.name, evaluator.config(
+            {"workload": WORKLOAD, "hardware": hw}, {"hardware.array.rows": 16}))
+            for hw in (plain, rtl)]
+
+    (plain_a, rtl_a), (plain_b, rtl_b) = keys("a"), keys("b")
+    assert plain_a == plain_b and rtl_a != rtl_b
+
+
+def test_the_fingerprints_cover_the_code_and_data_of_the_numbers(monkeypatch):
+    from hwsim.sweep import hwsim_eval
+
+    def hashed(fingerprint) -> set[str]:
+        names: list[str] = []
+        monkeypatch.setattr(hwsim_eval, "_digest",
+                            lambda files: names.extend(n for n, _ in files) or "")
+        fingerprint.__wrapped__()
+        return set(names)
+
+    model, rtl = hashed(hwsim_eval.model_fingerprint), hashed(hwsim_eval.rtl_fingerprint)
+    # The metrics are computed in the evaluator's module (weight_bits changed there).
+    assert {"hwsim.sweep/hwsim_eval.py", "hwsim.sim/run.py", "hwsim.hw/spec.py"} <= model
+    assert not any(n.startswith(("hwsim.hw.asic", "hwsim.hw.rtl")) for n in model)
+    assert {"hwsim.hw.asic/pe_costs.py", "hwsim.hw.asic/data/sky130_fd_sc_hd.json",
+            "hwsim.hw.rtl/bitmod.py"} <= rtl
+
+
 def test_precision_width_replaces_the_format():
     evaluator = hwsim_evaluator()
     points = plan_points(spec([{"field": "weights.bits", "values": [4.5]}]), evaluator)

@@ -200,15 +200,40 @@ def test_a_heatmap_of_a_metric_no_point_has_is_an_error_before_any_plot(tmp_path
     assert not list(out.glob("*.png"))  # refused as a whole, as an objective no point has
 
 
-def test_a_record_without_the_plans_axis_is_named(tmp_path):
-    out = grid(tmp_path, constraints=[])
-    path = next((out / "points").glob("*.json"))
-    record = json.loads(path.read_text())
-    del record["values"]["y"]
-    path.write_text(json.dumps(record))
-    with pytest.raises(HwsimError, match=f"{path}: not a record of this sweep "
-                                         r"\(no value for the axis y\)"):
-        write_report(out)
+def test_rows_take_the_plans_axis_values_not_the_records(tmp_path):
+    # A record is found by its configuration, which a point of another sweep (other axis
+    # names) may share: its row is labelled with this plan's point. A record without a value
+    # for an axis was refused ("not a record of this sweep"); one with other values labelled
+    # the row with them.
+    out = grid(tmp_path, constraints=[], zip=[["x", "y"]],
+               axes=[{"field": "x", "values": [1, 2, 3]}, {"field": "y", "values": [0, 1, 2]},
+                     {"field": "kind", "values": ["a", "b"]}])
+    for i, path in enumerate(sorted((out / "points").glob("*.json"))):
+        record = json.loads(path.read_text())
+        record["values"] = {"x": 99} if i % 2 else {}
+        path.write_text(json.dumps(record))
+    table = write_report(out).table
+    assert table[["point", "x", "y", "kind"]].values.tolist() == [
+        [0, 1, 0, "a"], [1, 1, 0, "b"], [2, 2, 1, "a"], [3, 2, 1, "b"], [4, 3, 2, "a"],
+        [5, 3, 2, "b"]]
+    # latency_s = (x - 3)**2 + y + offset: the rows' numbers are their points'.
+    assert table.latency_s.tolist() == [4.0, 4.5, 2.0, 2.5, 2.0, 2.5]
+
+
+def test_points_stored_under_other_axis_names_are_reused_and_relabelled(tmp_path):
+    # The same configurations reached by a sweep that adds an axis at its base value (y: 0)
+    # and names x with its section: reused, and the report labels them with the new axes (it
+    # stopped with "not a record of this sweep (no value for the axis params.x, y)").
+    grid(tmp_path, constraints=[], axes=[{"field": "x", "values": [1, 2]}])
+    data = {"params": {"x": 0, "y": 0, "kind": "a"}, "objectives": ["latency_s"],
+            "axes": [{"field": "params.x", "values": [1, 2]}, {"field": "y", "values": [0, 1]}]}
+    spec = sweep_from_dict(data, sections=("params",), metrics=METRICS, source="r.yaml")
+    run = run_sweep(spec, tmp_path, evaluator=TOY, workers=1)
+    assert (run.points, run.evaluated, run.reused) == (4, 2, 2)
+    table = write_report(tmp_path).table
+    assert list(table.columns[:3]) == ["point", "params.x", "y"]
+    assert table[["params.x", "y"]].values.tolist() == [[1, 0], [1, 1], [2, 0], [2, 1]]
+    assert table.latency_s.tolist() == [4.0, 5.0, 1.0, 2.0]
 
 
 # Why a metric of hwsim's simulator is missing at every point, said with the metric. Small

@@ -142,6 +142,19 @@ def test_optuna_is_deterministic_and_resumes_from_the_store(tmp_path, sampler):
     assert snapshot(tmp_path / "one") == snapshot(tmp_path / "pool")
 
 
+def test_optuna_reads_a_field_constraint_from_the_point_not_its_record():
+    # A record reused from a sweep that named the axis `x` has no value for `params.x`: the
+    # constraint read NaN from it and told the sampler the point violated it.
+    from hwsim.sweep.run import Point, _constraint_values
+
+    spec = make_spec(axes=[{"field": "params.x", "values": [1, 2]}],
+                     constraints=[{"field": "params.x", "max": 1}],
+                     strategy={"kind": "optuna", "trials": 2})
+    record = {"key": "k", "values": {"x": 1}, "metrics": {"latency_s": 4.0}, "error": None}
+    assert _constraint_values(spec, Point(0, {"params.x": 1}, "k"), record) == [0.0]
+    assert _constraint_values(spec, Point(1, {"params.x": 2}, "k"), record) == [1.0]
+
+
 def test_optuna_minimizes_a_single_objective(tmp_path):
     # latency_s = (x - 3)**2 + y + offset has its minimum 0 at x=3, y=0, kind a.
     spec = make_spec(objectives=["latency_s"],
