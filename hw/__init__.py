@@ -23,9 +23,11 @@ from hwsim.hw.spec import (
     MacPE,
     SystolicPE,
     WeightStorage,
+    distinct_names,
     hardware_fields,
     hardware_from_dict,
     hardware_to_dict,
+    same_design,
     with_overrides,
 )
 
@@ -44,10 +46,12 @@ __all__ = [
     "WeightStorage",
     "area_breakdown_mm2",
     "area_mm2",
+    "distinct_names",
     "hardware_fields",
     "hardware_from_dict",
     "hardware_to_dict",
     "list_presets",
     "load_hardware",
+    "same_design",
     "with_overrides",
 ]

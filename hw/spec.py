@@ -62,7 +62,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union
@@ -127,11 +127,13 @@ __all__ = [
     "RtlSource",
     "SystolicPE",
     "WeightStorage",
+    "distinct_names",
     "exclusive_overrides",
     "hardware_fields",
     "hardware_from_dict",
     "hardware_to_dict",
     "load_hardware_file",
+    "same_design",
     "with_overrides",
 ]
 
@@ -565,3 +567,22 @@ def with_overrides(hw: HardwareSpec, overrides: dict[str, Any]) -> HardwareSpec:
         set_field(data, path, value)
     label = ", ".join(f"{k}={v}" for k, v in overrides.items())
     return hardware_from_dict(data, source=f"{hw.source} with {label}" if label else hw.source)
+
+
+def same_design(a: HardwareSpec, b: HardwareSpec) -> bool:
+    """The same hardware whatever its name and file (a preset and its path, two cases of its
+    name): a comparison would run it twice."""
+    return dataclasses.replace(a, name="", source="") == dataclasses.replace(b, name="",
+                                                                            source="")
+
+
+def distinct_names(designs: Sequence[HardwareSpec]) -> list[HardwareSpec]:
+    """The designs, a name that repeats (two YAMLs naming one design, say) numbered from its
+    second use (``bitmod``, ``bitmod#2``): tables and plots key their rows by name."""
+    seen: dict[str, int] = {}
+    out = []
+    for hw in designs:
+        seen[hw.name] = seen.get(hw.name, 0) + 1
+        out.append(hw if seen[hw.name] == 1 else
+                   dataclasses.replace(hw, name=f"{hw.name}#{seen[hw.name]}"))
+    return out

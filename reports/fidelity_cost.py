@@ -11,7 +11,6 @@ to "what it costs on the workload I care about", and both are named on the plot'
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import pandas as pd
 from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 from hwsim.files import comma_list, read_yaml
-from hwsim.hw import load_hardware
+from hwsim.hw import distinct_names, load_hardware, same_design
 from hwsim.reports.fidelity import SUMMARY_COLUMNS
 from hwsim.reports.fidelity_e2e import E2E_COLUMNS, REFERENCE
 from hwsim.sim import simulate_workload
@@ -72,19 +71,12 @@ def _designs(refs: Sequence[str | Path], option: str) -> list[Any]:
     designs: list[Any] = []
     for ref in refs:
         hw = load_hardware(ref)
-        bare = dataclasses.replace(hw, name="", source="")
         for other_ref, other in zip(refs, designs, strict=False):
-            if dataclasses.replace(other, name="", source="") == bare:
+            if same_design(hw, other):
                 raise HwsimError(f"{option}: {str(ref)!r} is the same design as "
                                  f"{str(other_ref)!r}; give each design once")
         designs.append(hw)
-    seen: dict[str, int] = {}
-    out = []
-    for hw in designs:
-        seen[hw.name] = seen.get(hw.name, 0) + 1
-        out.append(hw if seen[hw.name] == 1 else
-                   dataclasses.replace(hw, name=f"{hw.name}#{seen[hw.name]}"))
-    return out
+    return distinct_names(designs)
 
 
 def _runs(w: Any, hw: Any) -> str | None:

@@ -63,18 +63,6 @@ def _compare_items(compare: str | None) -> list[tuple[str, str, str]]:
     return out
 
 
-def _distinct_names(designs: list[Any]) -> list[Any]:
-    """The designs, a name that repeats (two YAMLs naming one design, say) numbered from its
-    second use: the tables and plots key their rows by name."""
-    seen: dict[str, int] = {}
-    out = []
-    for hw in designs:
-        seen[hw.name] = seen.get(hw.name, 0) + 1
-        out.append(hw if seen[hw.name] == 1 else
-                   dataclasses.replace(hw, name=f"{hw.name}#{seen[hw.name]}"))
-    return out
-
-
 def _with_weight_format(hw: Any, fmt: str, item: str) -> Any:
     """``ant:ant4``: the design storing its weights in a format of its own, named so."""
     from hwsim.dtypes import get_format
@@ -116,7 +104,7 @@ def run(
     from rich.progress import Progress
 
     from hwsim.files import check_inputs_spared
-    from hwsim.hw import load_hardware, with_overrides
+    from hwsim.hw import distinct_names, load_hardware, same_design, with_overrides
     from hwsim.reports.figure_style import parse_figure_formats
     from hwsim.reports.run_report import (
         comparison_text_table,
@@ -155,7 +143,7 @@ def run(
             hw = _with_weight_format(hw, fmt, item)
             chosen[len(designs)] = fmt
         same = next((label for label, other in zip(given, designs, strict=True)
-                     if _same_design(hw, other)), None)
+                     if same_design(hw, other)), None)
         if same is not None:
             raise HwsimError(f"--compare {item!r}: the same design as {same}; give each "
                              "design once")
@@ -164,7 +152,7 @@ def run(
     if overrides and any(hw.name == designs[0].name for hw in designs[1:]):
         # the design as stored keeps its name; the one --set changed says so
         designs[0] = dataclasses.replace(designs[0], name=f"{designs[0].name}+set")
-    designs = _distinct_names(designs)
+    designs = distinct_names(designs)
 
     # Before any work: none of the files the run writes may be one it reads.
     check_inputs_spared(out, run_file_names(), [path, w.trace_file,
@@ -214,12 +202,6 @@ def _serve(w: Any, designs: list[Any], out: Path, console: Any,
     for line in serving_lines(runs):
         console.print(line, highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)
-
-
-def _same_design(a: Any, b: Any) -> bool:
-    """The same hardware whatever its name and file (a preset and its path, two cases)."""
-    return dataclasses.replace(a, name="", source="") == dataclasses.replace(b, name="",
-                                                                            source="")
 
 
 def _weight_notes(designs: list[Any], weights: list[dict[str, Any]],
