@@ -28,15 +28,14 @@ def roofline_step_coster(w: Workload, machine: Machine) -> CachedStepCoster:
     """Step coster of `w`'s trace on `machine`: seconds and compute-bound share."""
 
     def entry_costs(ops: Sequence[Op], entries: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         time_s = np.zeros(entries)
         compute_s = np.zeros(entries)
         for op in ops:
             c = op_step_costs(op, machine)
             time_s += c["time_s"]  # type: ignore[arg-type]
             compute_s += np.minimum(c["compute_time_s"], c["time_s"])  # type: ignore[arg-type]
-        # Every roofline time is proportional to the instance count: no fixed part.
-        return time_s, np.zeros(entries), compute_s, np.zeros(entries)
+        return time_s, np.zeros(entries), compute_s
 
     def finish(stage: str, time_s: float, energy: float, compute_s: float) -> StepCost:
         return StepCost(seconds=time_s, utilization=compute_s / time_s if time_s else 0.0)

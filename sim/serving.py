@@ -32,11 +32,10 @@ def simulator_step_coster(w: Workload, hw: HardwareSpec) -> CachedStepCoster:
     """Step coster of `w`'s trace on ``hw``: cycles, energy (dynamic + leakage), PE use."""
 
     def entry_costs(ops: Sequence[Op], entries: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cycles = np.zeros(entries)
         energy = np.zeros(entries)
         active = np.zeros(entries)
-        fixed = np.zeros(entries)
         shared: dict[tuple, tuple[GemmCosts, np.ndarray]] = {}
         for op in apply_weight_storage([op for op in ops if op.kind == "gemm"], hw):
             # Unfused operators of equal shape and precision (q_proj and o_proj, gate and up)
@@ -45,8 +44,7 @@ def simulator_step_coster(w: Workload, hw: HardwareSpec) -> CachedStepCoster:
             cycles += costs.cycles[inverse]
             energy += sum(costs.energy_pj[c] for c in ENERGY_COMPONENTS)[inverse]
             active += costs.active_pe_cycles[inverse]
-            fixed += costs.fixed_cycles[inverse]
-        return cycles, energy, active, fixed
+        return cycles, energy, active
 
     def finish(stage: str, cycles: float, energy_pj: float, active: float) -> StepCost:
         seconds = cycles / (hw.clock_mhz * 1e6)

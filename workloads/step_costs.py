@@ -6,16 +6,16 @@ token count, its lm_head at its logit rows and its attention per group of equal 
 shapes a trace can reach (one query token at every KV length of every request, rows 1 ..
 max_batch) up front, the rest (prefill chunks, mixed steps) when a step first needs them. The
 cost model is a function of a list of operators (one array entry per cached shape) giving, per
-entry, its time units (cycles or seconds), energy, busy units and the fixed part of the time;
+entry, its time units (cycles or seconds), energy and busy units;
 the simulator (`hwsim.sim.serving`) and the roofline (`hwsim.reports.roofline_serving`) each
 give one.
 
-Attention is cached per (query tokens, KV length) for one sequence: ``n`` equal sequences
-multiply every attention operator's instance count by ``n``, which multiplies energy and busy
-units by ``n`` and the time beyond its fixed part (the simulator's pipeline fill and drain,
-paid once per operator; 0 on the roofline), exactly as costing them at ``n`` does, provided
-each operator has two or more instances per sequence (layers x KV heads >= 2; otherwise the
-cache keys on ``n`` too).
+Attention is cached per (query tokens, KV length, equal sequences ``n``): ``n`` sequences
+multiply every attention operator's instance count by ``n``, and the simulator's fastest
+blocking, so its pipeline's fixed part, depends on that count. Scaling one sequence's cost
+(time beyond the fixed part times ``n``) was off by up to 8% of the attention's cycles (a
+256-wide model, 7 equal prompts of 49 tokens): a served trace of identical simultaneous
+requests then differed from the batched workload, which it reproduces cycle for cycle now.
 """
 
 from __future__ import annotations
@@ -31,13 +31,11 @@ from hwsim.workloads.spec import Workload
 
 __all__ = ["CachedStepCoster", "EntryCosts"]
 
-# ops, entries -> (time units, energy, busy units, fixed time units) per entry, summed over
-# the ops; the fixed time is the part that does not grow with the ops' instance counts.
-EntryCosts = Callable[[Sequence[Op], int],
-                      tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+# ops, entries -> (time units, energy, busy units) per entry, summed over the ops.
+EntryCosts = Callable[[Sequence[Op], int], tuple[np.ndarray, np.ndarray, np.ndarray]]
 # stage, time units, energy, busy units of a whole step -> its cost.
 Finish = Callable[[str, float, float, float], StepCost]
-_Part = tuple[float, float, float, float]
+_Part = tuple[float, float, float]
 
 
 class CachedStepCoster:
@@ -50,10 +48,6 @@ class CachedStepCoster:
         self.linear: dict[tuple[str, int], _Part] = {}
         self.head: dict[tuple[str, int], _Part] = {}
         self.attention: dict[tuple[str, int, int, int], _Part] = {}
-        model = w.model
-        assert model is not None
-        # Equal sequences scale one sequence's cost (see the module docstring).
-        self.per_sequence = model.layers * model.kv_heads >= 2
         reach = [np.arange(r.prompt_tokens + 1, r.prompt_tokens + r.generate_tokens)
                  for r in w.requests if r.generate_tokens > 1]
         kv = np.unique(np.concatenate(reach)) if reach else np.zeros(0, dtype=np.int64)
@@ -68,8 +62,7 @@ class CachedStepCoster:
     @staticmethod
     def _store(table: dict, keys: list, costs: tuple[np.ndarray, ...]) -> None:
         for i, key in enumerate(keys):
-            table[key] = (float(costs[0][i]), float(costs[1][i]), float(costs[2][i]),
-                          float(costs[3][i]))
+            table[key] = (float(costs[0][i]), float(costs[1][i]), float(costs[2][i]))
 
     def _fill_linear(self, stage: str, rows: np.ndarray,
                      tables: tuple[str, ...] = ("linear", "head")) -> None:
@@ -97,21 +90,14 @@ class CachedStepCoster:
             if (st, m) not in getattr(self, name):
                 self._fill_linear(st, np.array([m]), (name,))
         missing: dict[int, list[tuple[int, int]]] = {}
-        keys = []
-        for q, kv, n in shape.attention:
-            cached = 1 if self.per_sequence else n
-            keys.append(((st, q, kv, cached), n // cached))
-            if keys[-1][0] not in self.attention:
-                missing.setdefault(cached, []).append((q, kv))
+        keys = [(st, q, kv, n) for q, kv, n in shape.attention]
+        for _, q, kv, n in keys:
+            if (st, q, kv, n) not in self.attention:
+                missing.setdefault(n, []).append((q, kv))
         for n, shapes in missing.items():
             arr = np.array(shapes, dtype=np.int64)
             self._fill_attention(st, arr[:, 0], arr[:, 1], n)
         parts = [self.linear[(st, shape.tokens)], self.head[(st, shape.logit_rows)]]
-        for key, times in keys:
-            part = self.attention[key]
-            if times > 1:
-                time, energy, busy, fixed = part
-                part = (fixed + times * (time - fixed), times * energy, times * busy, fixed)
-            parts.append(part)
+        parts += [self.attention[key] for key in keys]
         return self.finish(st, sum(p[0] for p in parts), sum(p[1] for p in parts),
                            sum(p[2] for p in parts))

@@ -39,23 +39,30 @@ def test_one_request_is_the_single_request_workload(hw, extra):
 
 
 # A llama-shaped model of one layer and one KV head: its attention operators have one instance
-# per sequence, so the step cache keys on the sequences of a group instead of scaling one.
+# per sequence.
 ONE_HEAD = {"model_type": "llama", "hidden_size": 256, "num_attention_heads": 2,
             "num_key_value_heads": 1, "num_hidden_layers": 1, "intermediate_size": 512,
             "vocab_size": 1000}
+# Small enough that the fastest blocking of the attention depends on the sequences in a
+# group: scaling one sequence's cost gave 1,072,764 prefill cycles for 1,068,894 batched.
+SMALL = {"model_type": "llama", "hidden_size": 256, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "num_hidden_layers": 2, "intermediate_size": 512,
+         "vocab_size": 1000}
 
 
-@pytest.mark.parametrize("workload", [
-    BASE, {**BASE, "attention": {"kernel": "fused"}},
-    {"model": ONE_HEAD, "weights": {"format": "bitmod3", "group_size": 128}}])
-def test_identical_simultaneous_requests_are_the_batched_workload(hw, workload):
-    # Every step has one group of 3 equal sequences: the cache holds one sequence's attention
-    # and scales it (or, for ONE_HEAD, costs the group), and must give the batched cycles.
+@pytest.mark.parametrize(("workload", "batch", "prompt", "generate"), [
+    (BASE, 3, 150, 6), ({**BASE, "attention": {"kernel": "fused"}}, 3, 150, 6),
+    ({"model": ONE_HEAD, "weights": {"format": "bitmod3", "group_size": 128}}, 3, 150, 6),
+    ({"model": SMALL, "weights": {"format": "fp16"}}, 7, 49, 2)])
+def test_identical_simultaneous_requests_are_the_batched_workload(hw, workload, batch, prompt,
+                                                                  generate):
+    # Every step has one group of equal sequences: the cache costs the group, and must give
+    # the batched cycles.
     batched = simulate_workload(workload_from_dict(
-        {**workload, "batch": 3, "prompt_tokens": 150, "generate_tokens": 6}), hw)
+        {**workload, "batch": batch, "prompt_tokens": prompt, "generate_tokens": generate}), hw)
     served = simulate_serving(workload_from_dict(
-        {**workload, "requests": [{"prompt_tokens": 150, "generate_tokens": 6}] * 3,
-         "serving": {"max_batch": 3, "max_tokens_per_step": None}}), hw)
+        {**workload, "requests": [{"prompt_tokens": prompt, "generate_tokens": generate}] * batch,
+         "serving": {"max_batch": batch, "max_tokens_per_step": None}}), hw)
     steps = np.concatenate([batched.step_cycles["prefill"], batched.step_cycles["decode"]])
     assert served.step_cycles.tolist() == steps.tolist()
     assert served.summary()["energy_uj"] == pytest.approx(batched.energy_uj, rel=1e-9)
