@@ -51,6 +51,7 @@ class CachedStepCoster:
         reach = [np.arange(r.prompt_tokens + 1, r.prompt_tokens + r.generate_tokens)
                  for r in w.requests if r.generate_tokens > 1]
         kv = np.unique(np.concatenate(reach)) if reach else np.zeros(0, dtype=np.int64)
+        self.reach = kv  # every KV length a decoding sequence of the trace attends over
         # A step never holds more sequences than the trace has, whatever max_batch allows.
         most = min(w.serving.max_batch, len(w.requests)) if w.serving else 1
         batch = np.arange(1, most + 1)
@@ -89,13 +90,20 @@ class CachedStepCoster:
         for name, m in (("linear", shape.tokens), ("head", shape.logit_rows)):
             if (st, m) not in getattr(self, name):
                 self._fill_linear(st, np.array([m]), (name,))
-        missing: dict[int, list[tuple[int, int]]] = {}
+        missing: dict[int, set[tuple[int, int]]] = {}
         keys = [(st, q, kv, n) for q, kv, n in shape.attention]
         for _, q, kv, n in keys:
-            if (st, q, kv, n) not in self.attention:
-                missing.setdefault(n, []).append((q, kv))
+            if (st, q, kv, n) in self.attention:
+                continue
+            missing.setdefault(n, set()).add((q, kv))
+            if q == 1:
+                # Equal sequences decode in lockstep: their next steps attend over the KV
+                # lengths after this one, at the same count. Costed in this batch, not one
+                # step at a time (32 identical requests took 20x as long).
+                missing[n].update((1, int(b)) for b in self.reach[self.reach > kv]
+                                  if (st, 1, int(b), n) not in self.attention)
         for n, shapes in missing.items():
-            arr = np.array(shapes, dtype=np.int64)
+            arr = np.array(sorted(shapes), dtype=np.int64)
             self._fill_attention(st, arr[:, 0], arr[:, 1], n)
         parts = [self.linear[(st, shape.tokens)], self.head[(st, shape.logit_rows)]]
         parts += [self.attention[key] for key in keys]

@@ -34,6 +34,7 @@ from hwsim.sim.run import apply_weight_storage
 from hwsim.sim.serving import simulate_serving
 from hwsim.sweep.evaluator import Evaluator
 from hwsim.workloads import example_workloads, operators, workload_from_dict
+from hwsim.workloads.inventory import linear_layers
 from hwsim.workloads.serving import read_trace_csv
 
 __all__ = ["METRICS", "FieldClash", "evaluate", "explain_absent", "hwsim_evaluator",
@@ -208,13 +209,16 @@ def _add_weight_bits(metrics: dict[str, float], workload: Any, hw: Any) -> None:
     A design with its own storage (the FP16 baseline, ``weights:`` in its YAML, an RTL core's
     slots) stores its weights that way whatever the workload asks (`apply_weight_storage`, as
     the simulation runs them); the workload's ``weights.bits`` would credit it bits it never
-    saves. Weighted by weight count over the first stage's operators (decode reads the same
-    weights again).
+    saves. Weighted by the weights the model stores (each layer's copies: every expert, not
+    the experts a step's tokens touch, which vary with prompt and batch) over the first
+    stage's operators (decode reads the same weights again).
     """
     ops = [op for op in apply_weight_storage(operators(workload), hw)
            if op.kind == "gemm" and op.b_kind == "weight"]
     ops = [op for op in ops if op.stage == ops[0].stage] if ops else []
-    counts = [float(op.n[0]) * float(op.k[0]) * op.count for op in ops]
+    copies = ({lin.name: lin.copies for lin in linear_layers(workload.model)}
+              if workload.model is not None else {})
+    counts = [float(op.n[0]) * float(op.k[0]) * copies.get(op.name, op.count) for op in ops]
     if sum(counts):
         metrics["weight_bits"] = sum(n * op.b_bits for n, op in zip(counts, ops, strict=True)) \
             / sum(counts)

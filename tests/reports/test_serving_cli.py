@@ -69,9 +69,8 @@ def test_roofline_one_request_is_the_plain_roofline():
 
 
 def test_roofline_identical_simultaneous_requests_are_the_batched_roofline():
-    # Each step holds one group of 3 equal sequences: the step cache scales one sequence's
-    # attention time by 3 (the roofline has no fixed part) and must give the batched steps:
-    # the prefill, then 4 decode steps.
+    # Each step holds one group of 3 equal sequences, costed as a group by the step cache,
+    # which must give the batched steps: the prefill, then 4 decode steps.
     machine = load_machine("a100-40g")
     batched = operators(workload_from_dict(
         {"model": "llama-2-7b", "batch": 3, "prompt_tokens": 100, "generate_tokens": 5}))

@@ -124,3 +124,23 @@ def test_the_step_cache_keys_on_every_field_the_engine_reads():
     for name, value in changed.items():
         assert op_shapes_key(dataclasses.replace(op, **{name: value})) != op_shapes_key(op), name
     assert op_shapes_key(dataclasses.replace(op, name="o_proj")) == op_shapes_key(op)
+
+
+def test_equal_sequences_decoding_in_lockstep_are_costed_in_one_batch(hw, monkeypatch):
+    # Costed at their count, each decode step of a group missed the cache and made its own
+    # fill (32 identical requests took 20x as long): the KV lengths ahead are filled at once.
+    from hwsim.workloads.step_costs import CachedStepCoster
+
+    fills = []
+    original = CachedStepCoster._fill_attention
+
+    def counted(self, stage, q, kv, n):
+        fills.append((stage, n, len(kv)))
+        return original(self, stage, q, kv, n)
+
+    monkeypatch.setattr(CachedStepCoster, "_fill_attention", counted)
+    simulate_serving(workload_from_dict(
+        {**BASE, "requests": [{"prompt_tokens": 16, "generate_tokens": 40}] * 4,
+         "serving": {"max_batch": 4, "max_tokens_per_step": None}}), hw)
+    grouped = [f for f in fills if f[1] == 4]
+    assert len(grouped) <= 2 and sum(length for _, _, length in grouped) >= 39

@@ -249,6 +249,16 @@ def test_weight_bits_are_those_the_design_stores():
         metrics = evaluate({"hardware": hardware_to_dict(load_hardware(hardware)),
                             "hardware_overrides": {}, "workload": workload})
         assert metrics["weight_bits"] == bits, (workload, hardware)
+    # A MoE model's: its stored experts, not the ones a prompt touches (4.79 bits at one
+    # token, 4.40 at four).
+    mixtral = {"model": "mixtral-8x7b", "generate_tokens": 1,
+               "weights": {"format": "int4", "group_size": 128,
+                           "overrides": {"attn_proj": {"format": "int8", "group_size": 128}}}}
+    figures = {evaluate({"hardware": hardware_to_dict(load_hardware("bitmod")),
+                         "hardware_overrides": {},
+                         "workload": {**mixtral, "batch": batch, "prompt_tokens": prompt}}
+                        )["weight_bits"] for batch, prompt in ((1, 1), (1, 4), (2, 64))}
+    assert len(figures) == 1
 
 
 def test_a_gemm_workloads_precision_is_an_axis():
