@@ -191,11 +191,15 @@ def _encode_int(xg: np.ndarray, scales: np.ndarray, qmax: int, bits: int,
 def _group_sse(xg: np.ndarray, deq: np.ndarray) -> np.ndarray:
     """Squared error per group (float64 result; summed in the working precision).
 
-    Identical dequantized groups give identical sums, so a tie between candidate types
-    is a real tie, and the earlier type wins it.
+    The squares are summed in sorted order, so groups whose errors are the same values in
+    another order (a mirrored group under ER_POS and ER_NEG) give the same sum: a tie between
+    candidate types is an exact tie, and the earlier type wins it as the rule says (summed in
+    element order, the last bit picked ER_NEG in 132 of 600 mirrored groups).
     """
     d = deq - xg
-    return np.einsum("...i,...i->...", d, d).astype(np.float64)
+    d *= d
+    d.sort(axis=-1)
+    return d.sum(axis=-1, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------

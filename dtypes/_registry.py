@@ -2,7 +2,7 @@
 
 Names are case-insensitive. Generic names are parsed on demand: ``intN`` / ``intN_asym``
 (N = 2..16), ``bipolarN`` (N = 1..8), ``fpN_eXmY`` (finite OCP-style minifloat,
-N = 1 + X + Y, at most 16 bits) and ``dint4_sXpY`` (dINT with special value +X.Y LSB;
+N = 1 + X + Y, X <= 7, at most 16 bits) and ``dint4_sXpY`` (dINT with special value +X.Y LSB;
 ``dint4_smXpY`` for a negative one).
 """
 
@@ -211,8 +211,11 @@ def _generic(name: str) -> AnyFormat | None:
         if n != 1 + e + mb:
             raise HwsimError(f"format {name!r}: {n} bits cannot hold 1 sign + {e} exponent + "
                              f"{mb} mantissa bits (need {1 + e + mb})")
-        if not 1 <= e <= 8 or n > 16:
-            raise HwsimError(f"format {name!r}: exponent bits must be 1..8 and total bits "
+        if not 1 <= e <= 7 or n > 16:
+            # Eight exponent bits span float32's own range: the group scale, absmax / 2**127,
+            # would be an FP32 subnormal (1.0 came back 0.99999994; float32 input overflowed).
+            raise HwsimError(f"format {name!r}: exponent bits must be 1..7 (an 8-bit exponent "
+                             "puts the group scale below FP32's normal range) and total bits "
                              "at most 16")
         elem = T.minifloat(e, mb, "finite", source="generic OCP-style minifloat")
         return _absmax(elem, scale=_minifloat_scale(elem))

@@ -48,6 +48,8 @@ def test_generic_names() -> None:
     ("int0", "integer bits must be 2..16"),
     ("int1", "integer bits must be 2..16"),
     ("bipolar9", "bipolar bits must be 1..8"),
+    # Its scale, absmax / 2**127, is an FP32 subnormal: float32 input ended in an IndexError.
+    ("fp10_e8m1", r"exponent bits must be 1..7 \(an 8-bit exponent puts the group scale"),
     ("dint4_s1p5", "must be a sub-LSB magnitude"),
     ("qqqqqq", "see `hwsim dtypes list`"),
 ])
