@@ -22,7 +22,8 @@ unmeasured, while transformers (5.x) loads every tensor of the shards it opens.
 
 PyTorch files are read only through ``torch.load(weights_only=True)`` (no arbitrary
 unpickling, never with torch's advice to retry without it); torch is imported lazily and only
-for them. Their state dicts must hold tensors only: another entry is refused, not dropped.
+for them. Their state dicts hold tensors and plain metadata (numbers, text: read past); a
+container entry, which may hold weights, is refused rather than dropped.
 
 Floating-point weights are read as float32, in which hwsim quantizes: float64 values beyond
 float32's range, or nonzero ones that would flush to 0, are refused rather than reported as an
@@ -385,8 +386,8 @@ def _weight_files(root: Path) -> tuple[list[Path], Path | None, dict[str, str]]:
     files = sorted(p for p in root.glob("*.safetensors") if not p.name.startswith(_ADAPTER))
     if not files:
         files = sorted(p for p in root.iterdir()
-                       if p.suffix in _PT_SUFFIXES and not p.name.startswith(_ADAPTER)
-                       and not _TRAINER_FILES.match(p.name))
+                       if p.suffix in _PT_SUFFIXES and _weight_file(p)
+                       and not p.name.startswith(_ADAPTER))
     if not files:
         adapter = next((p for p in sorted(root.iterdir()) if p.name.startswith(_ADAPTER)
                         and p.suffix in (".safetensors", *_PT_SUFFIXES)), None)
@@ -396,6 +397,12 @@ def _weight_files(root: Path) -> tuple[list[Path], Path | None, dict[str, str]]:
         raise HwsimError(f"checkpoint folder {root}: no weights (*.safetensors, "
                          "*.index.json, *.bin or *.pt)")
     return files, None, {}
+
+
+def _weight_file(p: Path) -> bool:
+    """A file of weights or a weight index by its name (a Trainer's state files are not)."""
+    return ((p.suffix in (".safetensors", *_PT_SUFFIXES) or p.name in _HF_WEIGHTS)
+            and not _TRAINER_FILES.match(p.name))
 
 
 def _skipped_files(root: Path, files: list[Path], index: Path | None) -> tuple[str, ...]:
@@ -409,9 +416,7 @@ def _skipped_files(root: Path, files: list[Path], index: Path | None) -> tuple[s
         why = f"the folder's {kind} files are read"
     out = []
     for p in sorted(root.iterdir()):
-        weights = (p.suffix in (".safetensors", *_PT_SUFFIXES) or p.name in _HF_WEIGHTS) \
-            and not _TRAINER_FILES.match(p.name)
-        if weights and p.is_file() and p not in read:
+        if _weight_file(p) and p.is_file() and p not in read:
             out.append(f"{p.name} ({'a PEFT adapter' if p.name.startswith(_ADAPTER) else why})")
     return tuple(out)
 

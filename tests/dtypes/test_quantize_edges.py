@@ -220,8 +220,8 @@ def test_public_arguments_of_the_wrong_kind_are_refused_by_name() -> None:
             bits_per_weight("int4", 128, in_features)
     with pytest.raises(HwsimError, match="3 is odd; olive4 pairs"):  # quantize refuses it too
         bits_per_weight("olive4", 3)
-    # Its rows scaled whole (no group given): an odd row is padded, as quantize does.
-    assert bits_per_weight("olive4", None, 1023) > 4
+    # Its rows scaled whole (no group given): one FP16 scale per row of 1023.
+    assert bits_per_weight("olive4", None, 1023) == 4 + 16 / 1023
     # A NumPy integer group overflowed while padding (OverflowError); None an AttributeError.
     assert quantize(x, "int4", group_size=np.int8(64)).sqnr_db == \
         quantize(x, "int4", group_size=64).sqnr_db
