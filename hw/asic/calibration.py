@@ -196,8 +196,9 @@ class Calibration:
         pj_per_unit: pJ per um^2 of switched capacitance proxy.
         rows: every published block.
         ratios: the unfitted published ratios, each at every `RATIO_SCOPES` scope.
-        unconverged: the rows whose default-activity figure stopped at the propagation's pass
-            limit (`vectorless`): approximate.
+        unconverged: the rows, and the ratios at a scope (``"name (scope)"``), whose
+            default-activity figure stopped at the propagation's pass limit (`vectorless`):
+            approximate.
     """
 
     node: str
@@ -318,4 +319,6 @@ def calibrate(node: str = "28nm", cache_dir: Path | None = None, *,
             (area_a, power_a), (area_b, power_b) = _scope(a, subblocks), _scope(b, subblocks)
             checked.append(RatioCheck(name, label, pub_area, area_a / area_b, pub_power,
                                       power_a / power_b))
+            if any(set(subblocks or ("block",)) & set(c.default_unconverged) for c in (a, b)):
+                unconverged.append(f"{name} ({label})")
     return Calibration(node, k_area, k_energy, tuple(rows), tuple(checked), tuple(unconverged))

@@ -18,9 +18,10 @@ def _pct(x: float | None) -> str:
 
 
 def _approximate_mw(cal: Calibration) -> str:
-    """The caveat on the unconverged rows' default-activity mW, worded alike in the CLI's
-    table and the README's."""
-    return "those mW are approximate" if len(cal.unconverged) > 1 else "that mW is approximate"
+    """The caveat on the unconverged rows' default-activity mW (and ratios' power), worded
+    alike in the CLI's table and the README's."""
+    return ("those power figures are approximate" if len(cal.unconverged) > 1
+            else "that power figure is approximate")
 
 
 def area_report(cost: BlockCost, cal: Calibration) -> dict:

@@ -214,9 +214,14 @@ def test_rows_whose_default_figure_did_not_converge_are_named(monkeypatch):
         "fp16_mac": replace(_cost("fp16_mac", 1000.0, 1.0), default_unconverged=("add",)),
         "fp16_dual_mac": replace(_cost("fp16_dual_mac", 1000.0, 1.0),
                                  default_unconverged=("block",)),
-        "int_mac": _cost("int_mac", 6.0, 5.0),
-        "dint_mac": _cost("dint_mac", 3.0, 2.0),
+        # The ratio's whole-MAC scope is approximate through one of its two blocks; its
+        # multiplier scope is not.
+        "int_mac": replace(_cost("int_mac", 6.0, 5.0, {"multiply": 3.0}),
+                           default_unconverged=("block",)),
+        "dint_mac": _cost("dint_mac", 3.0, 2.0, {"multiply": 2.0}),
     }
     monkeypatch.setattr(cal_mod, "block_cost", lambda name, params, cache: costs[name])
-    assert calibrate("28nm").unconverged == ("FP16 x INT8 MAC", "FP16 MAC (mul + add)",
-                                             "FP16 x (INT8 or 2x FP4) MAC")
+    cal = calibrate("28nm")
+    assert cal.unconverged == ("FP16 x INT8 MAC", "FP16 MAC (mul + add)",
+                               "FP16 x (INT8 or 2x FP4) MAC", "INT8 MAC / dINT MAC (whole MAC)")
+    assert "those power figures are approximate" in "\n".join(calibration_lines(cal))
