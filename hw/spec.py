@@ -578,11 +578,21 @@ def same_design(a: HardwareSpec, b: HardwareSpec) -> bool:
 
 def distinct_names(designs: Sequence[HardwareSpec]) -> list[HardwareSpec]:
     """The designs, a name that repeats (two YAMLs naming one design, say) numbered from its
-    second use (``bitmod``, ``bitmod#2``): tables and plots key their rows by name."""
+    second use (``bitmod``, ``bitmod#2``): tables and plots key their rows by name. A number
+    another design already carries as its name is skipped (``bitmod#3`` beside a design
+    named ``bitmod#2``)."""
+    taken = {hw.name for hw in designs}
     seen: dict[str, int] = {}
     out = []
     for hw in designs:
-        seen[hw.name] = seen.get(hw.name, 0) + 1
-        out.append(hw if seen[hw.name] == 1 else
-                   dataclasses.replace(hw, name=f"{hw.name}#{seen[hw.name]}"))
+        if hw.name not in seen:
+            seen[hw.name] = 1
+            out.append(hw)
+            continue
+        n = seen[hw.name] + 1
+        while f"{hw.name}#{n}" in taken:
+            n += 1
+        seen[hw.name] = n
+        taken.add(f"{hw.name}#{n}")
+        out.append(dataclasses.replace(hw, name=f"{hw.name}#{n}"))
     return out

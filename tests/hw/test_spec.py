@@ -192,3 +192,15 @@ def test_numpy_scalars_override_as_their_python_numbers():
     # np.int64 was refused ("Input should be a valid integer") where np.float32 passed.
     given = with_overrides(hw, {"array.rows": np.int64(64), "clock_mhz": np.float32(500)})
     assert given == with_overrides(hw, {"array.rows": 64, "clock_mhz": 500.0})
+
+
+def test_distinct_names_number_repeats_past_names_already_taken():
+    from dataclasses import replace
+
+    from hwsim.hw import distinct_names
+
+    hw = load_hardware("bitmod")
+    designs = [hw, replace(hw, name="bitmod#2"), hw, hw]
+    assert [d.name for d in distinct_names(designs)] == ["bitmod", "bitmod#2", "bitmod#3",
+                                                         "bitmod#4"]
+    assert [d.name for d in distinct_names([hw, hw])] == ["bitmod", "bitmod#2"]
