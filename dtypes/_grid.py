@@ -45,6 +45,8 @@ def nearest_index(
     """
     # Index of the lower neighbour: the number of midpoints strictly below x, so a tie
     # lands on the lower neighbour. "upper" counts midpoints <= x instead.
+    if np.ndim(x) == 0:  # searchsorted gives a scalar, which the ties' update cannot take
+        return nearest_index(np.reshape(x, 1), grid, midpoints, tie, even).reshape(())
     idx = _count_below(x, midpoints, strict=tie != "upper")
     if tie in ("lower", "upper") or len(midpoints) == 0:
         return idx

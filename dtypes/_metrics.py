@@ -29,32 +29,57 @@ def error_metrics(x: np.ndarray, approx: np.ndarray) -> tuple[float, float, floa
 
     Raises:
         HwsimError: shapes that differ (broadcasting one against the other summed the noise
-            over the broadcast shape and divided it by ``x.size``).
+            over the broadcast shape and divided it by ``x.size``), a dtype that is not real
+            (complex, object) or wider than float64, a NaN or an infinity in either.
     """
     x, approx = np.asarray(x), np.asarray(approx)
     if x.shape != approx.shape:
         raise HwsimError(f"error_metrics: x has shape {x.shape} and approx {approx.shape}; "
                          "give two tensors of one shape")
+    for what, a in (("x", x), ("approx", approx)):
+        real = a.dtype.kind in "biu" or a.dtype.name == "bfloat16" or (
+            a.dtype.kind == "f" and a.dtype.itemsize <= 8)
+        if not real:  # complex lost its imaginary part; longdouble was computed in float32
+            raise HwsimError(f"error_metrics: {what} has dtype {a.dtype}; give real numbers "
+                             "of at most float64")
+    x, approx = x.reshape(-1), approx.reshape(-1)  # a 0-d pair is one element
     if x.size == 0:
         return 0.0, math.inf, 0.0
-    work = np.float64 if x.dtype == np.float64 else np.float32
+    narrow = x.dtype.name == "bfloat16" or (x.dtype.kind == "f" and x.dtype.itemsize <= 4)
+    work = np.float32 if narrow else np.float64
     xs = x.astype(work, copy=False)
-    err = approx.astype(work, copy=False) - xs
+    with np.errstate(over="ignore", invalid="ignore"):  # both said by name just below
+        err = approx.astype(work, copy=False) - xs
     np.abs(err, out=err)
     max_err = float(err.max())
+    shift = 0
+    if not math.isfinite(max_err):
+        for what, a in (("x", xs), ("approx", approx)):
+            bad = ~np.isfinite(a.astype(np.float32, copy=False) if a.dtype.name == "bfloat16"
+                               else a)
+            if bad.any():
+                i = int(np.argmax(bad))
+                kind = "NaN" if np.isnan(a[i]) else "an infinity"
+                raise HwsimError(f"error_metrics: {what} holds {kind} (flat index {i}); "
+                                 "its error is not a number")
+        # Finite operands whose difference overflowed the working dtype (3e38 against -3e38
+        # in float32): halved first, in float64, exactly, and the figures scaled back.
+        shift = -1
+        err = np.abs(np.ldexp(approx.astype(np.float64), shift) - np.ldexp(xs, shift))
+        max_err = float(np.ldexp(err.max(), -shift)) if work is np.float32 else math.inf
     # Squares are taken in float64 (einsum casts in buffered chunks, no float64 copy). A
     # float64 tensor far from 1 is first scaled by a power of two (exact) that brings its
     # largest value near 1: squares of 1e-170 underflowed to 0, and a tensor whose every
     # value was lost read as exact (SQNR inf). Narrower inputs' squares always fit.
-    top = max(float(np.abs(xs).max()), max_err)
-    shift = 0
+    top = max(float(np.abs(xs).max()) * 2.0**shift, float(err.max()))
     if 0 < top < np.inf and not 2.0**-400 < top < 2.0**400:
-        shift = -int(np.frexp(top)[1])
-        np.ldexp(err, shift, out=err)
+        extra = -int(np.frexp(top)[1])
+        np.ldexp(err, extra, out=err)
+        shift += extra
     flat_err = err.reshape(-1)
     noise = float(np.einsum("i,i->", flat_err, flat_err, dtype=np.float64))
     del err, flat_err
-    flat = np.ldexp(xs.reshape(-1), shift) if shift else xs.reshape(-1)
+    flat = np.ldexp(xs, shift) if shift else xs
     signal = float(np.einsum("i,i->", flat, flat, dtype=np.float64))
     with np.errstate(over="ignore"):  # an MSE beyond float64 (errors of 1e160) is inf
         mse = float(np.ldexp(noise, -2 * shift)) / x.size

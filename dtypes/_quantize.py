@@ -53,6 +53,10 @@ class QuantResult:
         mse, sqnr_db, max_abs_error: error of `dequantized` against the input.
         outlier_pairs: OliVe pairs holding an outlier (``None`` for other formats).
         tensor_scale: second-level per-tensor scale (NVFP4), else ``None``.
+        flushed_groups: groups holding a nonzero weight whose stored scale is 0: the scale
+            underflowed its storage format (weights below ~1e-7 in FP16), or a two-level
+            INT8 scale rounded to 0 beside its row's largest; every weight of such a group
+            dequantizes to 0. The commands name them; the format defines the result.
     """
 
     format: str
@@ -69,6 +73,7 @@ class QuantResult:
     max_abs_error: float
     outlier_pairs: int | None = None
     tensor_scale: float | None = None
+    flushed_groups: int = 0
 
     def type_histogram(self) -> dict[str, int]:
         """How many groups chose each type (mixtures), in `type_names` order."""
@@ -82,10 +87,17 @@ class QuantResult:
 # input checks
 
 
+# The float dtypes quantize computes in (float64, else float32) without losing range.
+_INPUT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
 def _check_input(w: object, name: str) -> np.ndarray:
     x = np.asarray(w)
     if x.dtype.kind != "f" and x.dtype.name != "bfloat16":
         raise HwsimError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    if x.dtype.name not in _INPUT_DTYPES:  # longdouble: computed in float32, 1e-300 lost
+        raise HwsimError(f"{name}: dtype {x.dtype} is not one of {', '.join(_INPUT_DTYPES)}; "
+                         "convert it first (e.g. .astype(np.float64))")
     if x.ndim == 0:
         raise HwsimError(f"{name}: expected at least one axis (the reduction axis), got a scalar")
     bad = ~np.isfinite(x.astype(np.float32, copy=False) if x.dtype.name == "bfloat16" else x)
@@ -194,9 +206,11 @@ def _group_sse(xg: np.ndarray, deq: np.ndarray) -> np.ndarray:
     The squares are summed in sorted order, so groups whose errors are the same values in
     another order (a mirrored group under ER_POS and ER_NEG) give the same sum: a tie between
     candidate types is an exact tie, and the earlier type wins it as the rule says (summed in
-    element order, the last bit picked ER_NEG in 132 of 600 mirrored groups).
+    element order, the last bit picked ER_NEG in 132 of 600 mirrored groups). A float32
+    difference is squared in float64, exactly: in float32 the squares of weights near 2**64
+    overflowed (near 2**-75 underflowed), every type tied and the first won.
     """
-    d = deq - xg
+    d = (deq - xg).astype(np.float64, copy=False)
     d *= d
     d.sort(axis=-1)
     return d.sum(axis=-1, dtype=np.float64)
@@ -226,9 +240,14 @@ def _nearest_nf(xg: np.ndarray, scales: np.ndarray, elem: ElementFormat,
     exact midpoints and a division, 6 of 15 values placed on float32 midpoints took the
     other code (random weights agree either way)."""
     s32 = scales.astype(np.float32)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         recip = np.where(s32 > 0, np.float32(1) / s32, np.float32(0))
-    y = xg.astype(np.float32) * recip[..., None]
+        y = xg.astype(np.float32) * recip[..., None]
+    # A subnormal absmax has no float32 reciprocal (inf: 0 * inf is NaN, which took the last
+    # code): those groups divide, which bitsandbytes' zeros and codes agree with.
+    if not np.isfinite(recip).all():
+        tiny = ~np.isfinite(recip)
+        y[tiny] = xg[tiny].astype(np.float32) / s32[tiny][..., None]
     np.clip(y, -1, 1, out=y)
     # torch.bucketize(y, mids) (right=False): the number of midpoints below y.
     idx = np.searchsorted(elem._midpoints.astype(np.float32), y, side="left")
@@ -565,7 +584,11 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
     counts = np.full(xg.shape[:-1], float(xg.shape[-1]))
     if not per_tensor and k % g:
         counts[:, -1] = k % g
-    out = _SCHEMES[f.scheme](f, xg, sfmt, counts)
+    # Beyond-range weights overflow inside the scale searches and scalings; each such case is
+    # refused by name afterwards (a scale that cannot be stored, a result that is not finite),
+    # so NumPy's own warnings would only precede that message.
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _SCHEMES[f.scheme](f, xg, sfmt, counts)
     deq = out.deq.reshape(xg.shape[0], -1)[:, :k] if not per_tensor else out.deq
     codes = out.codes.reshape(xg.shape[0], -1)[:, :k] if not per_tensor else out.codes
     with np.errstate(over="ignore"):  # an overflow is refused by name just below
@@ -578,13 +601,16 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
     if f.scheme == "asym":
         per_group += f.bits
     total_bits = x.size * f.bits + n_groups * per_group + out.extra_bits
+    flushed = 0
+    if out.scales.shape == xg.shape[:-1]:  # one scale per group (not MX's / ternary's)
+        flushed = int(np.count_nonzero((out.scales == 0) & (xg != 0).any(axis=-1)))
     return QuantResult(
         format=f.name, group_size=None if per_tensor else g,
         dequantized=deq, codes=codes, scales=out.scales,
         zero_points=out.zero_points, types=out.types,
         type_names=tuple(t.name for t in f.types), bits_per_weight=total_bits / x.size,
         mse=mse, sqnr_db=sqnr, max_abs_error=max_err, outlier_pairs=out.outlier_pairs,
-        tensor_scale=out.tensor_scale,
+        tensor_scale=out.tensor_scale, flushed_groups=flushed,
     )
 
 
@@ -618,9 +644,10 @@ def _check_finite(x: np.ndarray, deq: np.ndarray, f: Format | FloatFormat, name:
     if beyond_format:
         why = f"beyond the largest finite {f.name}"
     else:
+        wider = {"float16": "float32", "bfloat16": "float32", "float32": "float64"}
         why = (f"the dequantized value passes the largest finite {x.dtype} "
-               f"({float(np.finfo(x.dtype).max):g}), the dtype it is returned in: quantize "
-               "a float32 copy")
+               f"({float(np.finfo(x.dtype).max):g}), the dtype it is returned in"
+               + (f": quantize a {wider[x.dtype.name]} copy" if x.dtype.name in wider else ""))
     raise HwsimError(f"{name}: {value:g} at index {pos} does not fit {f.name} ({why})")
 
 

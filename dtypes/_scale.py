@@ -76,7 +76,8 @@ def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np
     """
     ideal = np.asarray(ideal, dtype=np.float64)
     if fmt == "fp32":
-        stored = ideal.astype(np.float32).astype(np.float64)
+        with np.errstate(over="ignore"):
+            stored = ideal.astype(np.float32).astype(np.float64)
     elif fmt == "fp16":
         with np.errstate(over="ignore"):
             stored = ideal.astype(np.float16).astype(np.float64)
@@ -111,6 +112,8 @@ def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np
     if not np.all(np.isfinite(stored)):
         # The format is part of the definition (hardware stores its scales so); the Python
         # API can store them wider, the CLI's formats cannot.
+        wider = ("" if fmt == "fp32" else
+                 "; `quantize(..., scale_format='fp32')` keeps them")
         raise HwsimError(f"{what} overflows its storage format {fmt} (the weights are too "
-                         "large for it; `quantize(..., scale_format='fp32')` keeps them)")
+                         f"large for it{wider})")
     return stored

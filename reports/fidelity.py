@@ -23,6 +23,8 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "asked_group_size",
     "check_group_applies",
+    "flushed_note",
+    "flushed_notes",
     "format_summary",
     "layer_fidelity",
     "quantize_layer",
@@ -31,7 +33,7 @@ __all__ = [
 
 LAYER_COLUMNS = ("layer", "role", "block", "out_features", "in_features", "params", "format",
                  "bits_per_weight", "size_bytes", "mse", "sqnr_db", "max_abs_error",
-                 "type_histogram", "outlier_pair_rate")
+                 "type_histogram", "outlier_pair_rate", "flushed_groups")
 
 SUMMARY_COLUMNS = ("format", "group_size", "layers", "linear_params", "bits_per_weight",
                    "linear_bytes", "model_bytes", "compression", "mse", "sqnr_db_mean",
@@ -88,6 +90,25 @@ def _outlier_pair_rate(result: Any, params: int) -> float:
     if result.outlier_pairs is None:
         return float("nan")
     return result.outlier_pairs / (params // 2)
+
+
+def flushed_note(fmt: str, groups: int, where: str) -> str:
+    """The note on `QuantResult.flushed_groups`, worded alike by every command."""
+    return (f"note: {fmt}: {groups:,} group{'s' if groups != 1 else ''} {where} hold nonzero "
+            "weights but a stored scale of 0 (it underflowed its storage format): every "
+            "weight of them dequantizes to 0")
+
+
+def flushed_notes(layers: pd.DataFrame) -> list[str]:
+    """One `flushed_note` per format of a `layer_fidelity` table that lost whole groups."""
+    notes = []
+    hit = layers[layers["flushed_groups"] > 0]
+    for fmt, rows in hit.groupby("format", sort=False):
+        n = len(rows)
+        notes.append(flushed_note(str(fmt), int(rows["flushed_groups"].sum()),
+                                  f"in {n} layer{'s' if n != 1 else ''} (layers.csv "
+                                  "flushed_groups)"))
+    return notes
 
 
 def check_group_applies(names: Sequence[str], group_size: int | None) -> None:
@@ -157,6 +178,7 @@ def layer_fidelity(
                 "sqnr_db": float(r.sqnr_db), "max_abs_error": float(r.max_abs_error),
                 "type_histogram": _type_histogram(r),
                 "outlier_pair_rate": _outlier_pair_rate(r, lin.params),
+                "flushed_groups": r.flushed_groups,
             })
             del r
     df = pd.DataFrame(rows, columns=list(LAYER_COLUMNS))

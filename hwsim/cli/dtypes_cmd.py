@@ -148,6 +148,7 @@ def compare_cmd(
     from hwsim.dtypes._format import check_group_size
     from hwsim.files import comma_list, output_folder
     from hwsim.limits import check_array
+    from hwsim.reports.fidelity import flushed_note
     from hwsim.reports.text_table import Column, TextTable, print_table
 
     names = comma_list(formats, "--formats")
@@ -185,10 +186,13 @@ def compare_cmd(
                          f"{w.shape[-1]}")
     folder = output_folder(out)  # before the work: an unwritable one is said at once
     records = []
+    flushed = []
     for f in fmts:
         start = time.perf_counter()
         r = quantize_named(w, f, group_size, what)
         seconds = time.perf_counter() - start
+        if r.flushed_groups:
+            flushed.append((f.name, r.flushed_groups, r.scales.size))
         records.append({
             "format": f.name, "group_size": r.group_size, "bits_per_weight": r.bits_per_weight,
             "mse": r.mse, "sqnr_db": r.sqnr_db, "max_abs_error": r.max_abs_error,
@@ -196,6 +200,8 @@ def compare_cmd(
             "outlier_pairs": r.outlier_pairs, "mweights_per_s": w.size / seconds / 1e6,
         })
     df = pd.DataFrame.from_records(records)
+    # A format without groups (ternary's one scale) leaves None: integers, not 128.0.
+    df["group_size"] = df["group_size"].astype("Int64")
     columns = [Column("format", align="left"), Column("group", priority=3),
                Column("bits/w"), Column("MSE", priority=2), Column("SQNR", "dB"),
                Column("max err", priority=4),
@@ -212,6 +218,9 @@ def compare_cmd(
                                          more=str(folder / "compare.csv")))
     # The speed is a measurement: a note, not a column, so that compare.csv (the whole table)
     # stays byte-identical for identical inputs.
+    for f, r_flushed, n_groups in flushed:
+        console.print(flushed_note(f, r_flushed, f"of {n_groups:,}"), highlight=False,
+                      style="yellow")
     console.print("speed (Mweights/s): " + ", ".join(
         f"{rec['format']} {rec['mweights_per_s']:.1f}" for rec in records), highlight=False)
     table = df.drop(columns=["mweights_per_s"])

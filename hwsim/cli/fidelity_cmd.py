@@ -95,7 +95,12 @@ def quantize(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from hwsim.files import comma_list
-    from hwsim.reports.fidelity import format_summary, layer_fidelity, resolve_formats
+    from hwsim.reports.fidelity import (
+        flushed_notes,
+        format_summary,
+        layer_fidelity,
+        resolve_formats,
+    )
     from hwsim.reports.fidelity_output import write_outputs
     from hwsim.reports.fidelity_plots import histogram_png, short_label, sqnr_png
     from hwsim.reports.text_table import Column, TextTable, print_table
@@ -150,6 +155,7 @@ def quantize(
         if not math.isnan(row["outlier_pair_rate"]):
             notes.append(f"{row['format']} pairs with an outlier: "
                          f"{100 * row['outlier_pair_rate']:.3g}%")
+    notes += flushed_notes(table)
     t = TextTable.build(f"{_label(ckpt)}: {table['layer'].nunique()} linear layers, "
                         f"{int(summary.iloc[0]['linear_params']):,} weights", columns, rows,
                         more="summary.csv")

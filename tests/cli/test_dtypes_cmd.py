@@ -49,6 +49,19 @@ def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
             out.stderr
 
 
+def test_compare_names_groups_whose_scale_underflowed(tmp_path: Path) -> None:
+    w = np.random.default_rng(0).standard_normal((8, 256)).astype(np.float32) * 1e-30
+    np.save(tmp_path / "w.npy", w)
+    out = hwsim("dtypes", "compare", "-f", "int4,ternary", "--tensor", str(tmp_path / "w.npy"),
+                "--out", str(tmp_path / "cmp"))
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert ("note: int4: 16 groups of 16 hold nonzero weights but a stored scale of 0" in text
+            and "note: ternary" not in text)
+    # ternary has no group: its empty group_size left int4's as 128.0.
+    assert (tmp_path / "cmp" / "compare.csv").read_text().splitlines()[1].startswith("int4,128,")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("dtypes", "show", "fp5x"), "unknown format 'fp5x'; did you mean"),
     (("dtypes", "compare", "--formats", "int4,nope"), "unknown format 'nope'"),
