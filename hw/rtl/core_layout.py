@@ -62,7 +62,13 @@ def _ceil(a: int, b: int) -> int:
 def _fp16_bits(a: np.ndarray) -> np.ndarray:
     """FP16 bit patterns of ``a`` (float16 values, or the patterns already)."""
     a = np.asarray(a)
-    return a.view(np.uint16) if a.dtype == np.float16 else a.astype(np.uint16)
+    if a.dtype == np.float16:
+        return a.view(np.uint16)
+    if a.dtype.kind == "f":  # its values were taken as bit patterns (70000.0 as 0x1170)
+        raise HwsimError(f"a: FP16 activations as float16 values or uint16 bit patterns, not "
+                         f"{a.dtype}; convert with .astype(np.float16)")
+    _check_field("a", a, 16)
+    return a.astype(np.uint16)
 
 
 def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -128,7 +134,7 @@ def core_image(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
                scale_neg: np.ndarray, wtype: np.ndarray | None = None) -> CoreImage:
     """Lay out ``a[m, k]`` (FP16 bit patterns or float16), weight ``codes[n, k]`` and their
     group ``scale``/``scale_neg``/``wtype`` ``[n, groups]`` in DRAM, regions back to back."""
-    _check_scales(c, scale)
+    _check_operands(c, codes, scale, scale_neg, wtype)
     a_bits = _fp16_bits(a)
     m, k = a_bits.shape
     n = codes.shape[0]
@@ -161,6 +167,30 @@ def _check_scales(c: CoreConfig, scale: np.ndarray) -> None:
         bad = int(s.min()) if s.min() < 0 else int(s.max())
         raise HwsimError(f"scale: group scale magnitudes on this core are 0..{top} "
                          f"(scale_bits = {c.scale_bits}), not {bad}")
+
+
+def _check_operands(c: CoreConfig, codes: np.ndarray, scale: np.ndarray,
+                    scale_neg: np.ndarray, wtype: np.ndarray | None) -> None:
+    """What the image packs into fixed-width fields fits them, for `core_image` and
+    `gemm_model` alike: a wider value lost its high bits in the image (or spilled into the
+    next field: scale_neg = 2 became the selector's low bit) where the model used it whole."""
+    _check_scales(c, scale)
+    _check_field("codes", codes, c.array.code_bits)
+    _check_field("scale_neg", scale_neg, 1)
+    if wtype is not None:
+        _check_field("wtype", wtype, 3)
+
+
+def _check_field(name: str, values: np.ndarray, bits: int) -> None:
+    """``values`` fit their ``bits``-bit field of the scale line."""
+    v = np.asarray(values)
+    if v.dtype.kind not in "biu":
+        raise HwsimError(f"{name}: expected integers 0..{(1 << bits) - 1}, got dtype {v.dtype}")
+    v = v.astype(np.int64)
+    if v.size and (v.min() < 0 or v.max() >= 1 << bits):
+        bad = int(v.min()) if v.min() < 0 else int(v.max())
+        raise HwsimError(f"{name}: values of its {bits}-bit field are 0..{(1 << bits) - 1}, "
+                         f"not {bad}")
 
 
 def _scale_lines(c: CoreConfig, fields: np.ndarray) -> list[int]:
@@ -200,7 +230,7 @@ def gemm_model(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
     blocks hold whole groups, so that is the PE's own sum over all groups. ``family``: the
     mode the command runs (default: the build's first family).
     """
-    _check_scales(c, scale)
+    _check_operands(c, codes, scale, scale_neg, wtype)
     names = [f.name for f in c.families]
     mode = names.index(family) if family is not None else 0
     a_bits = _fp16_bits(a)

@@ -167,6 +167,30 @@ def test_group_scales_wider_than_the_builds_scale_bits_are_refused():
             fn(c, a, codes, np.array([[-1], [3]]), neg)
 
 
+def test_operands_wider_than_their_fields_are_refused():
+    # The image ORed scale_neg = 2 into the selector's low bit (the scale stayed positive),
+    # dropped wtype 8's and a code 16's high bits, and read float32 70000.0 as the pattern
+    # 0x1170, while the golden model used the values themselves.
+    from hwsim.hw.rtl.core_layout import core_image, gemm_model
+
+    a = np.ones((2, 8), np.float16)
+    codes = np.zeros((2, 8), np.int64)
+    one = np.ones((2, 1), np.int64)
+    for fn in (core_image, gemm_model):
+        fn(SMALL, a, codes, one, one * 0, one * 7)
+        for kwargs, message in [
+                ({"scale_neg": one * 2}, r"^scale_neg: values of its 1-bit field are 0..1, not 2$"),
+                ({"wtype": one * 8}, r"^wtype: values of its 3-bit field are 0..7, not 8$"),
+                ({"codes": codes - 1}, r"^codes: values of its 4-bit field are 0..15, not -1$"),
+                ({"a": a.astype(np.float32)}, r"^a: FP16 activations as float16 values or uint16 "
+                                              r"bit patterns, not float32"),
+                ({"a": np.full((2, 8), 65536)}, r"not 65536$")]:
+            args = {"a": a, "codes": codes, "scale": one, "scale_neg": one * 0,
+                    "wtype": one * 7} | kwargs
+            with pytest.raises(HwsimError, match=message):
+                fn(SMALL, **args)
+
+
 @pytest.mark.parametrize("loop", ["normalized", "unnormalized", "decoded"])
 def test_the_pes_accumulator_loop_reaches_the_cores_array(loop):
     # Every loop of the bitmod accumulator has the same golden model, so the core's
