@@ -125,9 +125,7 @@ def _block_formats(pe, params: dict) -> tuple[str, ...]:
             get_format(pe.rtl.format)
         except HwsimError as exc:
             raise HwsimError(f"pe.rtl.format: {exc}") from None
-        if formats and pe.rtl.format not in formats:
-            raise HwsimError(f"pe.rtl.format: {pe.rtl.format!r} is not run by {block} as "
-                             f"built (pe.rtl.params); its formats: {', '.join(formats)}")
+        # Whether the build runs it: `_figures`, against the formats with an operand model.
     given = getattr(pe, "weight_formats", None)
     if formats and given is not None:
         extra = [f for f in given if f not in formats]
@@ -146,18 +144,21 @@ def _figures(pe, params: dict, derived: tuple[str, ...]) -> dict[str, float]:
         cost = block_cost(pe.rtl.block, params, user_cache_dir())
     except HwsimError as exc:
         raise HwsimError(f"pe.rtl: {exc}") from None
+    acts = {a.weight_format: a for a in cost.activity}
+    # One list of formats for every block, whichever figure is derived: a block stating no
+    # formats (fp16_int_mac) let any name through beside a numeric energy.
+    if pe.rtl.format is not None and pe.rtl.format not in acts:
+        raise HwsimError(f"pe.rtl.format: {pe.rtl.format!r} is not run by {pe.rtl.block} as "
+                         "built (pe.rtl.params); its formats: "
+                         f"{', '.join(acts) or 'none with an operand model'}")
     cal = calibrate(pe.rtl.node, user_cache_dir(), ratios=False)
     out: dict[str, float] = {}
     if "area_um2" in derived:
         out["area_um2"] = round(cal.area_um2(cost), 3)
     if "energy_pj_per_cycle" in derived:
-        acts = {a.weight_format: a for a in cost.activity}
         if not acts:
             raise HwsimError(f"pe.energy_pj_per_cycle: {pe.rtl.block} has no operand model; "
                              "give a number")
         fmt = pe.rtl.format or cost.activity[0].weight_format
-        if fmt not in acts:
-            raise HwsimError(f"pe.rtl.format: {fmt!r} is not run by {pe.rtl.block}; "
-                             f"its formats: {', '.join(acts)}")
         out["energy_pj_per_cycle"] = round(cal.energy_pj(acts[fmt].switching.total), 6)
     return out

@@ -53,6 +53,9 @@ def area_report(cost: BlockCost, cal: Calibration) -> dict:
                           "area_um2": round(v * cal.area_per_lib_um2, 3)}
                       for k, v in cost.subblock_area_um2.items()},
         "energy": energy,
+        # At a synthesis tool's default activity (the published figures' basis), the block
+        # analysed whole; the unconverged scopes' figures are approximate.
+        "default_activity_pj_per_cycle": round(cal.energy_pj(cost.default_block), 6),
         "default_activity_unconverged": list(cost.default_unconverged),
         "calibration": {
             "area_um2_per_library_um2": round(cal.area_per_lib_um2, 6),
@@ -67,6 +70,9 @@ def area_report(cost: BlockCost, cal: Calibration) -> dict:
                                  "published_power": r.published_power,
                                  "power": round(r.power, 3)} for r in cal.ratios],
             "unfitted_ratios_source": RATIO_SOURCE if cal.ratios else None,
+            # The published blocks and ratios (``"name (scope)"``) whose default-activity
+            # power is approximate (area.txt's warning).
+            "default_activity_unconverged": list(cal.unconverged),
         },
     }
 
@@ -85,10 +91,15 @@ def cost_lines(report: dict) -> list[str]:
                      f"{e['pj_per_weight']:.4f} pJ/weight; gates match the golden model")
     if energies:
         lines.append(f"  operands: {energies[0]['operands']}")
-    if report["default_activity_unconverged"]:
+    lines.append(f"  at a synthesis tool's default activity (the published figures' basis): "
+                 f"{report['default_activity_pj_per_cycle']:.4f} pJ/cycle")
+    scopes = report["default_activity_unconverged"]
+    if scopes:
+        what = ("the figure above is approximate" if "block" in scopes else
+                "their own figures, summed where a published block is those parts, are "
+                "approximate; the figure above is not")
         lines.append("  warning: default-activity propagation stopped before converging in: "
-                     f"{', '.join(report['default_activity_unconverged'])} "
-                     "(those default-activity figures are approximate)")
+                     f"{', '.join(scopes)} ({what})")
     lines.append(f"  {'sub-block':<22}{'NAND2 eq':>10}{'um^2':>10}{'pJ/cycle':>10}")
     by_e = energies[0]["pj_per_cycle_by_subblock"] if energies else {}
     for name, v in report["subblocks"].items():

@@ -54,3 +54,10 @@ def test_area_run_writes_table_json_chart(run_cli, tmp_path, capsys, monkeypatch
     names = [b["name"] for b in rep["calibration"]["blocks"]]
     assert "BitMoD PE" in names and "FP16 MAC (mul + add)" in names
     assert (out / "area.txt").read_text().splitlines()[0].startswith("dint_mac")
+    # The default-activity figure its warning speaks of is printed, and the calibration's
+    # approximate rows are in the JSON as in the table.
+    assert rep["default_activity_pj_per_cycle"] > 0
+    assert "default activity (the published figures' basis): " \
+        f"{rep['default_activity_pj_per_cycle']:.4f} pJ/cycle" in text
+    unconverged = rep["calibration"]["default_activity_unconverged"]
+    assert all(name in " ".join(text.split()) for name in unconverged)

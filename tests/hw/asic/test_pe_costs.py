@@ -4,6 +4,7 @@ come from the gate-level flow, the RTL-derived presets, and their errors."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -113,14 +114,20 @@ def test_only_energy_from_rtl_and_a_chosen_format():
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "params": {"k": 0}}},
      "pe.rtl: parameter k = 0 is not allowed"),
     (_ANT_RTL | {"energy_pj_per_cycle": "rtl", "rtl": _ANT_RTL["rtl"] | {"format": "bitmod4"}},
-     "pe.rtl.format: 'bitmod4' is not run by fp16_int_mac; its formats: int8, int4"),
+     "pe.rtl.format: 'bitmod4' is not run by fp16_int_mac as built (pe.rtl.params); its "
+     "formats: int8, int4"),
+    # With a number for the energy, a block that states no formats let any name through.
+    (_ANT_RTL | {"area_um2": "rtl", "energy_pj_per_cycle": 0.5,
+                 "rtl": _ANT_RTL["rtl"] | {"format": "fp4_e2m1"}},
+     "pe.rtl.format: 'fp4_e2m1' is not run by fp16_int_mac as built (pe.rtl.params); its "
+     "formats: int8, int4"),
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "derived": ["area_um2"]}},
      "pe.rtl.derived: set by hwsim"),
     ({"area_um2": "big"}, "pe.area_um2: expected a number >= 0 or 'rtl', got 'big'"),
     ({"area_um2": -1}, "pe.area_um2: expected a number >= 0 or 'rtl', got -1"),
 ])
 def test_bad_rtl_descriptions_are_one_line(pe, message):
-    with pytest.raises(HwsimError, match="^t: .*" + message.replace("(", r"\(")):
+    with pytest.raises(HwsimError, match="^t: .*" + re.escape(message)):
         hardware_from_dict(_mac(**pe), "t")
 
 
