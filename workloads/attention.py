@@ -120,10 +120,11 @@ def fused_blocks(tokens: np.ndarray, kv_len: np.ndarray, kernel: AttentionKernel
         lo = np.zeros_like(q_first) if window is None else np.maximum(q_first - window + 1, 0)
         hi = q_last
     else:
-        # Every query sees the same keys: all of them, or the window's worth (as naive does).
-        seen = length if window is None else np.minimum(length, window)
-        lo = np.zeros_like(q_first)
-        hi = seen - 1
+        # Every query of the step sees the same keys, as naive does: all of them, or with a
+        # window those any of the step's queries sees (from its first query's window on).
+        lo = (np.zeros_like(q_first) if window is None
+              else np.maximum(offset - window + 1, 0))
+        hi = length - 1
     lo_b, hi_b = lo // bkv, hi // bkv
     n_kv = hi_b - lo_b + 1
     tile_q = np.repeat(np.arange(step.shape[0]), n_kv)
@@ -131,7 +132,10 @@ def fused_blocks(tokens: np.ndarray, kv_len: np.ndarray, kernel: AttentionKernel
     np.cumsum(n_kv[:-1], out=kv_starts[1:])
     j = np.arange(tile_q.shape[0]) - kv_starts[tile_q] + lo_b[tile_q]
     end = np.minimum((j + 1) * bkv, (hi + 1 if not kernel.causal else length)[tile_q])
-    keys = end - j * bkv
+    # A causal kernel computes a partly masked tile in full; the non-causal one runs its key
+    # loop over the step's keys from the first (its first tile may start inside a block).
+    start = j * bkv if kernel.causal else np.maximum(j * bkv, lo[tile_q])
+    keys = end - start
     first = np.zeros(tile_q.shape[0], dtype=bool)
     first[kv_starts] = True
     last = np.roll(first, -1)
@@ -147,13 +151,9 @@ def decode_key_blocks(kv_len: np.ndarray, kernel: AttentionKernel,
     kv_len = np.asarray(kv_len, dtype=np.int64)
     bkv = kernel.block_kv
     query = kv_len - 1
-    if kernel.causal:
-        lo = np.zeros_like(query) if window is None else np.maximum(query - window + 1, 0)
-        hi = query
-    else:
-        lo = np.zeros_like(query)
-        hi = (kv_len if window is None else np.minimum(kv_len, window)) - 1
-    return hi // bkv - lo // bkv + 1
+    # One query token: the causal and the non-causal kernel visit the same keys (the last).
+    lo = np.zeros_like(query) if window is None else np.maximum(query - window + 1, 0)
+    return query // bkv - lo // bkv + 1
 
 
 @dataclass(frozen=True, eq=False)

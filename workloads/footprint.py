@@ -64,8 +64,7 @@ def footprint(w: Workload) -> Footprint:
                 * w.kv_cache.bits / 8)
 
     T = w.batch * w.prompt_tokens
-    keys = w.prompt_tokens if model.sliding_window is None \
-        else min(w.prompt_tokens, model.sliding_window)
+    keys = w.prompt_tokens  # a window masks the prefill's scores, the matrix stays P x P
     ffn_inner = model.ffn * (2 if model.ffn_kind == "gated" else 1) * model.experts_per_token
     logit_rows = w.batch if w.logits == "last" else T
     largest = max(

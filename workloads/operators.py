@@ -69,7 +69,12 @@ class _Stage:
         self.rows = rows  # m of the linear layers
         self.logit_rows = logit_rows
         self.sequences = sequences
-        keys = self.kv_len if self.window is None else np.minimum(self.kv_len, self.window)
+        # The keys the step's queries see between them (its GEMMs' width): with a window, a
+        # query sees itself and the window - 1 before it, so a step of `tokens` queries spans
+        # tokens + window - 1 keys (a decode step, the window). The first window keys alone
+        # undercounted a prompt longer than the window (P x W scores, half of K and V read).
+        keys = self.kv_len if self.window is None else np.minimum(
+            self.kv_len, self.tokens + self.window - 1)
         self.keys = keys.astype(np.int64)
 
     @classmethod

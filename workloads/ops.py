@@ -41,6 +41,11 @@ OPERAND_FIELDS: dict[str, str] = {"weight": "weights", "kv": "kv_cache",
                                   "activation": "activations"}
 
 
+def _whole_bits(bits: float) -> float:
+    """The code width of a width-only spec: its whole bits (the fraction is metadata)."""
+    return float(math.floor(bits + 1e-9)) if bits >= 1 else bits
+
+
 @dataclass(frozen=True, eq=False)
 class Op:
     """One operator of a stage; shapes are int64 arrays with one entry per step.
@@ -120,12 +125,16 @@ class Op:
         (``{bits: 5.5}``) counts its fraction as metadata."""
         if self.b_format is not None:
             return float(self.b_format.bits)
-        return float(math.floor(self.b_bits + 1e-9)) if self.b_bits >= 1 else self.b_bits
+        return _whole_bits(self.b_bits)
 
     @property
     def out_code_bits(self) -> float:
-        """Width of one output element without scales (`out_bits` when no format is known)."""
-        return float(self.out_format.bits) if self.out_format is not None else self.out_bits
+        """Width of one output element without scales (`out_bits` when no format is known;
+        a KV-cache output as its reader, `b_code_bits`, splits it: the same tensor's bytes
+        were 5.5 / 0 code / scale bits written and 5 / 0.5 read)."""
+        if self.out_format is not None:
+            return float(self.out_format.bits)
+        return _whole_bits(self.out_bits) if self.out_kind == "kv" else self.out_bits
 
     @property
     def steps(self) -> int:

@@ -126,3 +126,40 @@ def test_splits_under_a_sliding_window_count_the_blocks_the_window_spans():
     with pytest.raises(HwsimError, match=r"more than 3 key blocks"):
         _workload("mistral-7b", prompt_tokens=128, generate_tokens=2,
                   attention={**fused, "splits": 4})
+
+
+def test_a_prompt_longer_than_the_window_reads_every_key_once():
+    # Mistral-7B's 4096-token window on an 8192-token prompt: the queries between them see all
+    # 8192 keys, so the naive kernel's scores are 8192 x 8192 (masked, computed) and K and V
+    # are each read whole; it counted keys 0..4095 (8192 x 4096, half of K and V read).
+    w = workload_from_dict({"model": "mistral-7b", "prompt_tokens": 8192,
+                            "generate_tokens": 3})
+    ops = {(op.stage, op.name): op for op in operators(w)}
+    qk = ops[("prefill", "attn_qk")]
+    assert qk.n.tolist() == [8192]
+    count = 32 * 8  # layers x KV heads
+    assert qk.flops.sum() == 2 * (8192 * 4) * 8192 * 128 * count  # 4 query heads per KV head
+    # A decode step sees its window (the rolling cache's 4096 keys).
+    assert ops[("decode", "attn_qk")].n.tolist() == [4096, 4096]
+    # The non-causal fused kernel visits the same keys as naive does.
+    fused = workload_from_dict({"model": "mistral-7b", "prompt_tokens": 8192,
+                                "generate_tokens": 3,
+                                "attention": {"kernel": "fused", "causal": False}})
+    fops = {(op.stage, op.name): op for op in operators(fused)}
+    for name in ("attn_qk", "softmax", "attn_sv"):
+        for stage in ("prefill", "decode"):
+            assert fops[(stage, name)].flops.sum() == ops[(stage, name)].flops.sum(), name
+
+
+def test_a_chunk_under_a_window_spans_its_tokens_and_the_window_before_them():
+    from hwsim.workloads.operators import step_operators
+
+    w = workload_from_dict({"model": "mistral-7b", "prompt_tokens": 8192,
+                            "generate_tokens": 1})
+    # A 512-token chunk at positions 6000..6511: keys 6000 - 4095 .. 6511, 4607 of them; a
+    # chunk at the start sees its own tokens only.
+    tokens, kv = np.array([512, 512]), np.array([6512, 512])
+    qk = {op.name: op for op in step_operators(w, "prefill", tokens=tokens, kv_len=kv,
+                                                rows=tokens, logit_rows=tokens,
+                                                part="attention")}["attn_qk"]
+    assert qk.n.tolist() == [512 + 4096 - 1, 512]
