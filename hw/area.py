@@ -17,10 +17,8 @@ def area_breakdown_mm2(hw: HardwareSpec) -> dict[str, float]:
     The PE array counts the larger of the prefill and decode shapes (the published decode
     shapes are iso-area with the prefill ones, so both give the same silicon).
     """
-    pes = max(hw.array.rows * hw.array.cols,
-              hw.decode_array.rows * hw.decode_array.cols if hw.decode_array else 0)
     return {
-        "pe_array": pes * hw.pe.area_um2 * 1e-6,
+        "pe_array": hw.pe_count * hw.pe.area_um2 * 1e-6,
         "weight_buffer": _buffer_mm2(hw.buffers.weight, hw.sram_mm2_per_kib),
         "activation_buffer": _buffer_mm2(hw.buffers.activation, hw.sram_mm2_per_kib),
         "output_buffer": _buffer_mm2(hw.buffers.output, hw.sram_mm2_per_kib),

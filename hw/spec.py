@@ -256,6 +256,13 @@ class HardwareSpec:
         return CoreRules(rows=self.array.rows, cols=self.array.cols,
                          lanes=self.pe.lanes, section=self.core)
 
+    @property
+    def pe_count(self) -> int:
+        """PEs of the silicon: the larger of the prefill and decode shapes (a decode shape is
+        the same array reconfigured; the area and the utilization count these)."""
+        decode = self.decode_array.rows * self.decode_array.cols if self.decode_array else 0
+        return max(self.array.rows * self.array.cols, decode)
+
     def array_for(self, stage: str) -> ArraySpec:
         """Array shape used for a stage (``decode_array`` in decode when given)."""
         if stage == "decode" and self.decode_array is not None:

@@ -283,7 +283,9 @@ def _op_row(op: Op, costs: GemmCosts, inverse: np.ndarray,
                   f"{op.stage}/{op.name}: cycles of all its steps", CYCLES_FIX)
     cyc = costs.cycles[inverse]
     first = costs.mappings.mapping(int(inverse[0]))
-    pes = first.rows * first.cols
+    # Over the silicon's PEs (what the area charges): a decode shape smaller than the prefill
+    # one leaves the rest idle; over the stage's own array, the busy fraction read 2x high.
+    pes = hw.pe_count
     total_cycles = int(total(costs.cycles))
     active = total(costs.active_pe_cycles)
     # Leakage is charged for the time the op occupies the accelerator.

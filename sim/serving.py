@@ -48,10 +48,9 @@ def simulator_step_coster(w: Workload, hw: HardwareSpec) -> CachedStepCoster:
 
     def finish(stage: str, cycles: float, energy_pj: float, active: float) -> StepCost:
         seconds = cycles / (hw.clock_mhz * 1e6)
-        arr = hw.array_for(stage)
         return StepCost(seconds=seconds, cycles=int(cycles),
                         energy_uj=energy_pj * 1e-6 + hw.leakage_mw * seconds * 1e3,
-                        utilization=active / (cycles * arr.rows * arr.cols) if cycles else 0.0)
+                        utilization=active / (cycles * hw.pe_count) if cycles else 0.0)
 
     return CachedStepCoster(w, entry_costs, finish)
 

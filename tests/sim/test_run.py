@@ -40,6 +40,21 @@ def test_totals_are_sums(result):
     assert ((layers["utilization"] > 0) & (layers["utilization"] <= 1)).all()
 
 
+def test_utilization_counts_the_silicons_pes(workload, result):
+    # bitmod: prefill 32x32, decode 64x16, one silicon of 1024 PEs. Twice the prefill rows
+    # make 2048 PEs (the area charges them); the decode array, unchanged, leaves half idle:
+    # its busy fraction over the silicon halves (it was divided by the decode shape's 1024).
+    hw = load_hardware("bitmod")
+    wide = with_overrides(hw, {"array.rows": 64})
+    assert (hw.pe_count, wide.pe_count) == (1024, 2048)
+    decode = result.layers[result.layers["stage"] == "decode"]
+    decode_wide = simulate_workload(workload, wide).layers
+    decode_wide = decode_wide[decode_wide["stage"] == "decode"]
+    assert decode_wide["cycles"].tolist() == decode["cycles"].tolist()
+    assert decode_wide["utilization"].to_numpy() == pytest.approx(
+        decode["utilization"].to_numpy() / 2, rel=1e-12)
+
+
 def test_tokens_and_latency(result):
     # 1 GHz: cycles / 1e6 = ms. Tokens processed: 64 prompt + 4 decode inputs.
     assert result.latency_ms == pytest.approx(result.total_cycles / 1e6)
