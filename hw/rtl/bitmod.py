@@ -283,14 +283,16 @@ class BitModConfig:
 
     @property
     def acc_width(self) -> int:
-        """Group accumulator width: a full group of worst-case products cannot overflow it."""
-        return signed_bits(self.beats_full * self.lanes * self.weight_bound)
+        """Group accumulator width: a full group of worst-case products cannot overflow it
+        (a group is at most k long: a group_size above k sized it 8 bits too wide)."""
+        return signed_bits(min(self.beats_full, self.beats) * self.lanes * self.weight_bound)
 
     @property
     def out_width(self) -> int:
-        """Output width: all groups of an output at the largest scale cannot overflow it."""
-        per_group = self.beats_full * self.lanes * self.weight_bound
-        return signed_bits(self.groups * per_group * ((1 << self.scale_bits) - 1))
+        """Output width: all of an output's products (its beats, a short last group counted
+        as it is) at the largest scale cannot overflow it."""
+        return signed_bits(self.beats * self.lanes * self.weight_bound
+                           * ((1 << self.scale_bits) - 1))
 
     @property
     def exp_bits(self) -> int:

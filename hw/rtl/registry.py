@@ -241,7 +241,7 @@ BLOCKS: dict[str, Block] = {
                     "aligned sum, after the exponent maximum, after the alignment shifters "
                     "(cycles of fill latency)"),
                Param("accumulator", "exact", "exact fixed point, or fp16: each product "
-                     "rounded into an FP16 accumulator (one lane, pipeline <= 1)",
+                     "rounded into an FP16 accumulator (one lane, pipeline <= 1, align_bits 3)",
                      choices=FP16_INT_ACCUMULATORS)),
               check=check_fp16_int_accumulator),
         Block("fp16_mac", "FP16 x FP16 MAC (the FP16 baseline PE): FP16 multiplier and FP16 "
@@ -275,10 +275,11 @@ BLOCKS: dict[str, Block] = {
                _int(_CORE, "pipeline", 7, "register stages in each PE (cycles added to "
                     "every tile)"),
                _int(_CORE, "a_lines", 512, "activation buffer lines per half (cols x lanes "
-                    "FP16)"),
+                    "FP16), a power of two"),
                _int(_CORE, "b_lines", 1024, "weight buffer lines per half (rows x lanes "
-                    "codes)"),
-               _int(_CORE, "o_lines", 256, "output buffer lines per half (cols words)"),
+                    "codes), a power of two"),
+               _int(_CORE, "o_lines", 256, "output buffer lines per half (cols words), a "
+                    "power of two"),
                Param("bus_bytes", 0, "DRAM bytes per beat (0: widest dividing every line)",
                      choices=(0, 1, 2, 4, 8, 16, 32, 64)),
                Param("dequantizer", "per_pe", "the array's dequantizers: one per PE, or one "

@@ -231,8 +231,8 @@ def test_accumulator_widths_are_derived_from_the_worst_case():
 
 @pytest.mark.parametrize("weights", ["int8", "fp4"])
 def test_pe_matches_model_past_int64(weights):
-    # The largest groups the registry accepts (1024 weights, 16 lanes, 8 guard bits) need an
-    # accumulator wider than int64: the golden model must stay exact there too.
+    # Large groups (1024 weights, a quarter of the registry's largest; 16 lanes, 8 guard bits)
+    # need an accumulator wider than int64: the golden model must stay exact there too.
     from rtl_stimuli import bitmod_worst
 
     c = BitModConfig(weights=weights, group_size=1024, k=1024, lanes=16, align_bits=8)
