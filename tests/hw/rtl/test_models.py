@@ -290,3 +290,18 @@ def test_fp16_dual_mac_model_rounds_once_per_product_and_follows_ieee_specials()
     assert out.tolist() == [0x6801, 0x7E00, 0x8000]
     assert out_hi.tolist() == [0x0000, 0x7C00, 0x8000]
     assert nf.tolist() == [False, True, False]
+
+
+def test_widths_follow_the_products_an_output_has():
+    # One group of 16 weights whatever group_size says: a group above k built 61/69 bits where
+    # 53/61 hold the worst case (16 products of the largest magnitude x the largest scale).
+    from hwsim.hw.rtl.bitmod import BitModConfig
+
+    short, long = BitModConfig(k=16, group_size=16), BitModConfig(k=16, group_size=4096)
+    assert (long.acc_width, long.out_width) == (short.acc_width, short.out_width) == (53, 61)
+    worst = 16 * short.weight_bound * ((1 << short.scale_bits) - 1)
+    assert worst.bit_length() + 1 == short.out_width
+    # A short last group counts as long as it is: 130 = 128 + 2 products, not 2 x 128.
+    ragged = BitModConfig(k=130, group_size=128, lanes=2)
+    assert ragged.out_width == (130 * ragged.weight_bound
+                                * ((1 << ragged.scale_bits) - 1)).bit_length() + 1
