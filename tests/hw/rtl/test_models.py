@@ -295,8 +295,6 @@ def test_fp16_dual_mac_model_rounds_once_per_product_and_follows_ieee_specials()
 def test_widths_follow_the_products_an_output_has():
     # One group of 16 weights whatever group_size says: a group above k built 61/69 bits where
     # 53/61 hold the worst case (16 products of the largest magnitude x the largest scale).
-    from hwsim.hw.rtl.bitmod import BitModConfig
-
     short, long = BitModConfig(k=16, group_size=16), BitModConfig(k=16, group_size=4096)
     assert (long.acc_width, long.out_width) == (short.acc_width, short.out_width) == (53, 61)
     worst = 16 * short.weight_bound * ((1 << short.scale_bits) - 1)
