@@ -220,7 +220,8 @@ class WeightStorage:
     __pydantic_config__ = _CFG
     format: str | None = None
     group_size: PosInt | None = None
-    bits: Annotated[float, Field(strict=True, gt=0, le=64, allow_inf_nan=False)] | None = None
+    # At least one bit, as a workload's width (0.5-bit weights ran).
+    bits: Annotated[float, Field(strict=True, ge=1, le=64, allow_inf_nan=False)] | None = None
 
 
 @dataclass(frozen=True)

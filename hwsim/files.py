@@ -144,8 +144,16 @@ class _Loader(yaml.SafeLoader):
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         if isinstance(node, yaml.MappingNode):
             seen: dict[Any, yaml.Node] = {}
+            merge: yaml.Node | None = None
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
+                    # A second merge key was dropped silently (the first one's keys won);
+                    # one merge of a list (<<: [*a, *b]) is the way to merge several.
+                    if merge is not None:
+                        raise _Problem(f"{_at(key_node)}: a second merge key << (first given "
+                                       f"at {_at(merge)}); merge several with one: "
+                                       "<<: [*a, *b]")
+                    merge = key_node
                     continue
                 key = self.construct_object(key_node, deep=True)
                 try:
@@ -159,6 +167,16 @@ class _Loader(yaml.SafeLoader):
 
     def construct_yaml_int(self, node: Any) -> int:
         text = str(node.value).replace("_", "")
+        digits = text.lstrip("+-")
+        # YAML 1.1's forms that YAML 1.2 (and a reader) takes otherwise: 010 is 8 (octal),
+        # 1:00 is 60 (base 60), 0b1000 is 8; `prompt_tokens: 010` ran 8 tokens.
+        form = ("base 60" if ":" in digits else "binary" if digits[:2].lower() == "0b" else
+                "octal" if len(digits) > 1 and digits[0] == "0" and digits[1] not in "xX"
+                else None)
+        if form is not None:
+            raise _Problem(f"{_at(node)}: {node.value} is a YAML 1.1 {form} integer "
+                           f"({super().construct_yaml_int(node)}); write it in decimal "
+                           "without leading zeros, or quote it if it is text")
         if len(text.lstrip("+-")) > _MAX_INT_CHARS:
             raise _Problem(f"{_at(node)}: integer of {len(text)} digits is outside the "
                            f"64-bit range (at most {INT64_MAX:,} in size)")
@@ -169,6 +187,10 @@ class _Loader(yaml.SafeLoader):
         return value
 
     def construct_yaml_float(self, node: Any) -> float:
+        if ":" in str(node.value):  # YAML 1.1's base 60: 1:30.5 is 90.5
+            raise _Problem(f"{_at(node)}: {node.value} is a YAML 1.1 base 60 number "
+                           f"({super().construct_yaml_float(node)}); write it in decimal, or "
+                           "quote it if it is text")
         value = super().construct_yaml_float(node)
         if value != value or value in (float("inf"), float("-inf")):
             raise _Problem(f"{_at(node)}: {node.value} is not a finite number (NaN and "

@@ -176,8 +176,11 @@ def _dram_cycles(nbytes: np.ndarray, hw: HardwareSpec,
     if weight is None or weight.size:
         blocks = nbytes.size if weight is None else float(weight.sum())
         if blocks:
-            check_counter(float(np.ceil(nbytes.max(initial=0.0) / hw.dram_bytes_per_cycle))
-                          * blocks, "DRAM cycles of one GEMM")
+            # The fixed cycles of each transfer too: a latency near 2**63 wrapped the sum.
+            fixed = hw.dram.latency_cycles + hw.transfer_cycles
+            check_counter((float(np.ceil(nbytes.max(initial=0.0) / hw.dram_bytes_per_cycle))
+                           + fixed) * blocks, "DRAM cycles of one GEMM",
+                          CYCLES_FIX if fixed else "make the workload smaller")
     return np.where(nbytes > 0, _dram_beats(nbytes * 8, hw) + hw.dram.latency_cycles
                     + hw.transfer_cycles, 0)
 

@@ -411,6 +411,10 @@ def _weights_as_designed(ops: Sequence[Op], hw: HardwareSpec) -> list[Op]:
     for op in ops:
         if _stores_weights(op):
             k = int(op.k[0])
+            if ws.group_size is not None and ws.group_size > k:
+                # As a workload's group is refused: it was clipped to k without a word.
+                raise HwsimError(f"{hw.source}: weights.group_size: {ws.group_size} is larger "
+                                 f"than the reduction dimension k={k} of {op.name}")
             if k not in bits_at:
                 bits_at[k] = float(bits_per_weight(fmt, group_size=group, in_features=k))
             op = dataclasses.replace(op, b_format=fmt, b_bits=bits_at[k], group_size=group)

@@ -466,6 +466,14 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     if default is not None and not errors:
         weights = WeightPrecision(default, tuple(overrides))
         _check_groups(weights, spec.weights.overrides, model, gemms, errors)
+        if acts is not None and acts.group_size:
+            # Grouped along k like the weights (it was clipped to k without a word).
+            layers = ([(g.name, g.k) for g in gemms] if model is None
+                      else [(lin.name, lin.k) for lin in linear_layers(model)])
+            name, k = min(layers, key=lambda nk: nk[1])
+            if acts.group_size > k:
+                errors.append(f"activations.group_size: {acts.group_size} is larger than the "
+                              f"reduction dimension k={k} of {name}")
         if kv is not None and kv.group_size and model is not None \
                 and kv.group_size > model.dim_head:
             errors.append(f"kv_cache.group_size: {kv.group_size} is larger than head_dim "

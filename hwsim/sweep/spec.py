@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from hwsim.config import validation_error
+from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
 from hwsim.limits import MAX_AXIS_VALUES, MAX_GRID_POINTS
@@ -324,6 +325,25 @@ def _count(spans: float, where: str) -> int:
     return math.floor(spans + 1e-9) + 1
 
 
+def _one_format_twice(field: str, values: tuple) -> str | None:
+    """Two spellings of one format on a format axis (``[int4, INT4]``: the same point run
+    twice under two keys), else None."""
+    if field.rsplit(".", 1)[-1] != "format":
+        return None
+    seen: dict[str, object] = {}
+    for v in values:
+        if not isinstance(v, str):
+            continue
+        try:
+            name = get_format(v).name
+        except HwsimError:
+            continue  # an unknown name is refused with the point's own message
+        if name in seen:
+            return f"{seen[name]!r} and {v!r} are one format, {name}; give it once"
+        seen[name] = v
+    return None
+
+
 def _range_values(r: _Range, where: str) -> tuple[Scalar, ...]:
     """Inclusive ranges: arithmetic (`step`, default 1), geometric (`factor`) or `num` points."""
     start, stop = r.start, r.stop
@@ -418,6 +438,8 @@ def sweep_from_dict(
                             f"{' and '.join(sorted(kinds))} in {list(values)}")
         elif len(set(map(repr, values))) != len(values):
             problems.append(f"{where}: repeated values in {list(values)}")
+        elif (twice := _one_format_twice(ax.field, values)) is not None:
+            problems.append(f"{where}: {twice}")
         axes.append(Axis(ax.field, values))
     names = [a.field for a in axes]
     if len(set(names)) != len(names):

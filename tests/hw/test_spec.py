@@ -194,6 +194,13 @@ def test_numpy_scalars_override_as_their_python_numbers():
     assert given == with_overrides(hw, {"array.rows": 64, "clock_mhz": 500.0})
 
 
+def test_a_designs_weight_width_is_at_least_one_bit_as_a_workloads():
+    data = base() | {"weights": {"bits": 0.5}}  # 0.5-bit weights ran
+    with pytest.raises(HwsimError, match=r"weights.bits: Input should be greater than or "
+                                         r"equal to 1"):
+        hardware_from_dict(data, "t")
+
+
 def test_distinct_names_number_repeats_past_names_already_taken():
     from dataclasses import replace
 

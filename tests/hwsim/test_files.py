@@ -93,6 +93,31 @@ def test_integers_outside_int64_are_refused(literal):
         assert "outside the 64-bit range" in _err(parse_json, f"[{literal}]", "c.json")
 
 
+@pytest.mark.parametrize(("literal", "form"), [
+    ("010", "octal integer (8)"), ("-007", "octal integer (-7)"), ("1:00", "base 60 integer (60)"),
+    ("0b1000", "binary integer (8)"), ("1:30.5", "base 60 number (90.5)")])
+def test_yaml_1_1_number_forms_are_refused(literal, form):
+    # `prompt_tokens: 010` ran 8 tokens, `generate_tokens: 1:00` 60: YAML 1.1's readings,
+    # which YAML 1.2 and a reader do not share.
+    assert f"line 1, column 16: {literal} is a YAML 1.1 {form}" in _err(
+        parse_yaml, f"prompt_tokens: {literal}", "w.yaml")
+
+
+@pytest.mark.parametrize(("literal", "value"), [("0", 0), ("10", 10), ("0x40", 64),
+                                                ("1_000", 1000), ("'010'", "010")])
+def test_unambiguous_numbers_are_read(literal, value):
+    assert parse_yaml(f"a: {literal}", "w.yaml") == {"a": value}
+
+
+def test_a_second_merge_key_is_refused():
+    # The second << was dropped silently: {<<: *a, <<: {m: 32}} kept m = 16.
+    text = "a: &a {m: 16}\nb: {<<: *a, <<: {m: 32}, name: h}\n"
+    assert "line 2, column 13: a second merge key << (first given at line 2, column 5)" in \
+        _err(parse_yaml, text, "w.yaml")
+    both = parse_yaml("a: &a {m: 16}\nc: &c {k: 4}\nb: {<<: [*a, *c]}\n", "w.yaml")
+    assert both["b"] == {"m": 16, "k": 4}
+
+
 @pytest.mark.parametrize("literal", [str(INT64_MAX), str(-INT64_MAX - 1)])
 def test_the_int64_extremes_are_read(literal):
     assert parse_yaml(f"a: {literal}", "w.yaml") == {"a": int(literal)}

@@ -60,7 +60,7 @@ def test_cycles_beyond_the_counters_from_the_hardware_name_its_cycle_keys():
     hw = with_overrides(load_hardware("bitmod"), {"dram.latency_cycles": 10**18})
     w = workload_from_dict({"gemms": [{"name": "g", "m": 64, "n": 4096, "k": 4096}],
                             "weights": {"format": "int4"}}, source="w.yaml")
-    with pytest.raises(HwsimError, match=r"cycles of one operator: about .* make the workload "
+    with pytest.raises(HwsimError, match=r"DRAM cycles of one GEMM: about .* make the workload "
                                          r"smaller, or the hardware's cycle counts "
                                          r"\(dram.latency_cycles, "):
         simulate_workload(w, hw)

@@ -189,3 +189,30 @@ def test_operators_and_the_roofline_refuse_names_for_objects():
     with pytest.raises(HwsimError, match=r"^machine: expected a roofline Machine .*, not str$"):
         roofline_report(load_workload("gemm-kernels"), "a100-80g")
     assert len(roofline_report(load_workload("gemm-kernels"), load_machine("a100-80g")).table)
+
+
+def test_a_designs_group_larger_than_k_is_refused_not_clipped():
+    # The workload's group is refused beyond k; the design's was clipped to k (int4 at
+    # 4.125 bits as with 128), and 2**63 - 1 ran the mapper out of memory.
+    from hwsim.errors import HwsimError
+
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 16, "n": 64, "k": 128}]})
+    for group in (256, 2**63 - 1):
+        hw = with_overrides(load_hardware("bitmod"), {"weights.format": "int4",
+                                                      "weights.group_size": group})
+        with pytest.raises(HwsimError, match=rf"weights.group_size: {group} is larger than "
+                                             r"the reduction dimension k=128 of g"):
+            simulate_workload(w, hw)
+
+
+def test_fixed_dram_cycles_near_the_counters_limit_are_refused():
+    # A latency of 2**63 - 1 cycles wrapped the int64 sum (a run faster than with latency 0;
+    # 2**62 gave negative cycles and a traceback in the plots).
+    from hwsim.errors import HwsimError
+
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 16, "n": 64, "k": 128}]})
+    for field in ("dram.latency_cycles", "transfer_cycles"):
+        hw = with_overrides(load_hardware("bitmod"), {field: 2**62})
+        with pytest.raises(HwsimError, match=r"DRAM cycles of one GEMM: .* beyond the 2\*\*62 "
+                                             r".* or the hardware's cycle counts"):
+            simulate_workload(w, hw)

@@ -58,6 +58,9 @@ def test_goals_default_from_the_model():
          "axes[0]: give exactly one of `values`"),
         ({"axes": []}, "give at least one axis"),
         ({"axes": [{"field": "x", "values": [1, 1]}]}, "repeated values"),
+        # One point run twice under two keys.
+        ({"axes": [{"field": "weights.format", "values": ["int4", "INT4"]}]},
+         "axes[0] (weights.format): 'int4' and 'INT4' are one format, int4; give it once"),
         ({"axes": [{"field": "x", "values": [1]}, {"field": "x", "values": [2]}]},
          "given twice: x"),
         ({"axse": []}, "s.yaml: axse: unknown key (allowed: name, axes, zip,"),

@@ -79,6 +79,9 @@ def test_unknown_format_names_the_yaml_path_and_suggests() -> None:
          "weights.group_size: 8192 is larger than the reduction dimension k=4096 of q_proj"),
         ({"kv_cache": {"format": "int8", "group_size": 256}},
          "kv_cache.group_size: 256 is larger than head_dim 128"),
+        # Clipped to k without a word (weights and the KV cache were refused).
+        ({"activations": {"format": "int8", "group_size": 8192}},
+         "activations.group_size: 8192 is larger than the reduction dimension k=4096 of"),
         # fp16 has no scales: the group size used to be ignored without a word.
         ({"weights": {"format": "fp16", "group_size": 128}},
          "weights.group_size: fp16 is a plain cast without scales or groups"),
