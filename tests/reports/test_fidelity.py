@@ -21,7 +21,6 @@ from hwsim.reports.fidelity_cost import (
     read_fidelity_dir,
     tradeoff_table,
 )
-from hwsim.reports.fidelity_output import write_outputs
 from hwsim.reports.fidelity_plots import (
     histogram_png,
     pareto_front,
@@ -30,6 +29,7 @@ from hwsim.reports.fidelity_plots import (
     short_label,
     sqnr_png,
 )
+from hwsim.reports.output_files import write_outputs
 from hwsim.workloads.checkpoints import open_checkpoint
 
 st_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors ([llm] extra) missing")

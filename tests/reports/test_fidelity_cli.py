@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -204,3 +205,58 @@ def test_a_refused_weight_names_the_checkpoint_and_tensor(ckpt_dir, tmp_path, sc
     st_numpy.save_file(t, str(d / "model.safetensors"))
     out = tmp_path / "out"
     _bad(["quantize", str(d), "-f", "int4", "--out", str(out)], f"{d}: {message}", out)
+
+
+def _invoke_into(out) -> Callable[..., None]:
+    def invoke(*args: str) -> None:
+        r = CliRunner().invoke(app, [*args, "--out", str(out)])
+        assert r.exit_code == 0, r.output
+
+    return invoke
+
+
+def test_a_quantize_removes_only_the_histogram_its_earlier_run_drew(ckpt_dir, tmp_path):
+    # Another --histogram-layer left the earlier histogram beside the new one; a file of the
+    # user's is never touched.
+    out = tmp_path / "o"
+    invoke = _invoke_into(out)
+    invoke("quantize", str(ckpt_dir), "--formats", "int4")
+    first = next(out.glob("histogram_*.png")).name
+    (out / "histogram_mine.png").write_bytes(b"mine")
+    other = "model.decoder.layers.0.self_attn.q_proj"
+    assert first != f"histogram_{other}.png"
+    invoke("quantize", str(ckpt_dir), "--formats", "int4", "--histogram-layer", other)
+    assert {p.name for p in out.glob("histogram_*.png")} == {f"histogram_{other}.png",
+                                                             "histogram_mine.png"}
+    assert pd.read_csv(out / "summary.csv")["histogram_layer"].tolist() == [other]
+    invoke("quantize", str(ckpt_dir), "--formats", "int4")
+    assert {p.name for p in out.glob("histogram_*.png")} == {first, "histogram_mine.png"}
+
+
+def test_a_tradeoff_removes_only_the_figures_its_earlier_run_wrote(ckpt_dir, tmp_path):
+    # Without -w, or with another --figure-format, the earlier Pareto plot stayed.
+    out = tmp_path / "o"
+    invoke = _invoke_into(out)
+    invoke("quantize", str(ckpt_dir), "--formats", "int4")
+    (out / "pareto_bits.pdf").write_bytes(b"mine")  # named like a figure tradeoff never wrote
+    invoke("tradeoff", str(out), "--figure-format", "png,svg")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["written_by"] == "hwsim tradeoff"
+    assert sorted(summary["files"]) == ["pareto_bits.png", "pareto_bits.svg", "report.html",
+                                        "tradeoff.csv"]
+    invoke("tradeoff", str(out))
+    assert sorted(p.name for p in out.glob("pareto_*")) == ["pareto_bits.pdf", "pareto_bits.png"]
+    # quantize's files are not tradeoff's, and the other way round.
+    quantized = {p.name for p in out.iterdir()} - {"tradeoff.csv", "report.html", "summary.json",
+                                                   "pareto_bits.pdf", "pareto_bits.png"}
+    invoke("quantize", str(ckpt_dir), "--formats", "int4")
+    invoke("tradeoff", str(out), "--figure-format", "svg")
+    assert quantized | {"pareto_bits.pdf", "pareto_bits.svg"} <= {p.name for p in out.iterdir()}
+    assert not (out / "pareto_bits.png").exists()
+
+def test_quantize_says_the_compression_is_of_the_linear_weights(quantized, ckpt_dir, tmp_path):
+    # "smaller (x)" beside "model size (MB)" read as the model's compression, which is less.
+    r = CliRunner().invoke(app, ["quantize", str(ckpt_dir), "--formats", "int4", "--out",
+                                 str(tmp_path / "o")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "linear weights smaller (x)" in r.output

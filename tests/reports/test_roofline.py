@@ -384,3 +384,40 @@ def test_a_core_machine_refuses_a_fused_attention_kernel_as_the_simulator_does(r
             assert out.err.strip().splitlines() == [
                 f"error: {hw}: core: the RTL core runs one GEMM per command, not a fused "
                 "attention kernel (attn_qk); use the workload's attention: {kernel: naive}"]
+
+
+def test_a_workload_without_a_model_has_no_ttft(tmp_path: Path) -> None:
+    # Raw GEMMs have no prompt: TTFT was their total time (0.39 ns), `hwsim run` gives null.
+    from hwsim.reports.roofline_report import totals_line
+
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 1, "n": 8, "k": 128}]})
+    rep = roofline_report(w, A100, tmp_path, plots=False)
+    assert rep.summary["total"]["ttft_s"] is None
+    assert json.loads((tmp_path / "summary.json").read_text())["total"]["ttft_s"] is None
+    assert "TTFT -  TPOT -" in totals_line(rep.summary, A100.name)
+    assert roofline_report(_small_workload(), A100).summary["total"]["ttft_s"] > 0
+
+
+def test_roof_labels_keep_three_significant_digits() -> None:
+    # EngFormatter(places=0) wrote 1.555 TB/s as "2 TB/s" and 1248 TFLOP/s as "1 PFLOP/s".
+    from hwsim.reports.roofline_plot import roofline_figure
+
+    rep = roofline_report(_small_workload(), A100)
+    fig = roofline_figure(rep.table, A100)
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert "memory: 1.56 TB/s" in labels
+    assert any(label.endswith(": 1.25 PFLOP/s") for label in labels), labels
+    assert any(label.endswith(": 19.5 TFLOP/s") for label in labels), labels
+
+
+def test_memory_bound_share_below_half_a_percent_is_not_printed_as_0() -> None:
+    from hwsim.reports.roofline_report import summary_text_table
+
+    w = workload_from_dict({"gemms": [{"name": "big", "m": 4096, "n": 4096, "k": 4096},
+                                      {"name": "gemv", "m": 1, "n": 256, "k": 256}],
+                            "weights": {"format": "int4", "group_size": 128}})
+    summary = roofline_report(w, load_machine("a100-80g")).summary
+    prefill = summary["stages"]["prefill"]
+    assert 0 < prefill["memory_bound_time_s"] < 0.005 * prefill["time_s"]
+    table = summary_text_table(summary, "mix")
+    assert table.rows[0][-1] == "<1"

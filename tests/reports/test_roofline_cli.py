@@ -126,3 +126,29 @@ def test_roofline_on_a_cores_yaml_says_its_bytes_are_the_cores_storage(run_cli,
     assert ("accel_core: GEMM bytes as the RTL core stores them: 4-bit code slots and a "
             "16-bit scale per group of 8, FP16 activations, 64-bit output words") in \
         " ".join(captured.out.split())
+
+
+def test_a_rerun_removes_only_the_figures_its_own_earlier_run_wrote(run_cli, tmp_path: Path,
+                                                                    small_gemms: str) -> None:
+    # --no-plots or another --figure-format kept the earlier roofline.png beside new results.
+    wl = tmp_path / "g.yaml"
+    wl.write_text(small_gemms)
+    out = tmp_path / "o"
+
+    def hwsim(*args: str) -> set[str]:
+        code, cap = run_cli(*args, str(wl), "--out", str(out))
+        assert code == 0, cap.err
+        return {p.name for p in out.iterdir()}
+
+    tables = {"roofline.csv", "roofline.md", "summary.json", "report.html"}
+    assert hwsim("roofline", "-H", "a100-80g", "--figure-format", "png,svg") == tables | {
+        "roofline.png", "roofline.svg", "latency_breakdown.png", "latency_breakdown.svg"}
+    (out / "roofline.pdf").write_text("mine")  # named like a figure no roofline wrote there
+    assert hwsim("roofline", "-H", "a100-80g") == tables | {
+        "roofline.png", "latency_breakdown.png", "roofline.pdf"}
+    assert hwsim("roofline", "-H", "a100-80g", "--no-plots") == tables | {"roofline.pdf"}
+    # Only the files a roofline wrote: `hwsim run`'s figures stay, and roofline's for the run.
+    run_files = hwsim("run")
+    assert {"roofline.csv", "roofline.md", "energy_breakdown.png"} <= run_files
+    assert "energy_breakdown.png" in hwsim("roofline", "-H", "a100-80g", "--no-plots")
+    assert "roofline.csv" in hwsim("run", "--figure-format", "svg")

@@ -337,3 +337,33 @@ def test_a_memory_level_without_access_energy_is_said_to_cost_nothing(run_cli, t
     assert note in (tmp_path / "o" / "report.html").read_text()
     code, cap = run_cli("run", str(gemm_file), "--out", str(tmp_path / "p"))
     assert code == 0 and "access energy" not in cap.out
+
+
+def test_a_part_of_the_energy_below_half_a_percent_is_not_printed_as_0():
+    # "0/1/98/0" hid the PE array's 0.40% (and the dequantizers' 0.006%).
+    from hwsim.reports.run_report import design_metrics, summary_text_table
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import workload_from_dict
+
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 1, "n": 8, "k": 128}],
+                            "weights": {"format": "int4", "group_size": 128}})
+    result = simulate_workload(w, load_hardware("bitmod"))
+    assert 0 < design_metrics(result)["energy_shares"]["pe"] < 0.005
+    cell = summary_text_table([result], "t").rows[0][9]
+    assert cell.split("/")[0] == "<1" and "0" not in cell.split("/"), cell
+
+
+def test_a_ratio_near_1_is_not_printed_as_the_baselines_1():
+    # A design 0.04% slower than the baseline printed speedup "1", as the baseline itself.
+    from hwsim.reports.run_report import comparison_text_table
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import workload_from_dict
+
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 64, "n": 96, "k": 256}],
+                            "weights": {"format": "int4", "group_size": 128}})
+    base = load_hardware("bitmod")
+    slower = with_overrides(base, {"clock_mhz": base.clock_mhz / 1.0004})
+    results = [simulate_workload(w, slower), simulate_workload(w, base)]
+    rows = comparison_text_table(results, 1).rows
+    assert rows[0][1] == "0.9996" and rows[1][1] == "1"
+    assert rows[0][2] == rows[1][2] == "1"  # the same energy: exactly 1

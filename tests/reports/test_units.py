@@ -4,7 +4,13 @@ import math
 
 import pytest
 
-from hwsim.reports.units import format_number, format_quantity, pick_unit
+from hwsim.reports.units import (
+    format_number,
+    format_quantity,
+    format_ratio,
+    format_share,
+    pick_unit,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,3 +51,22 @@ def test_numbers_are_written_whole(x, text):
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown quantity kind 'mass'"):
         pick_unit([1.0], "mass")
+
+
+@pytest.mark.parametrize(
+    ("fraction", "text"),
+    [(0.0, "0"), (0.004, "<1"), (1e-9, "<1"), (0.005, "<1"), (0.4, "40"), (0.994, "99"),
+     (0.996, ">99"), (1.0, "100"), (None, "-"), (float("nan"), "-")],
+)
+def test_a_share_never_reads_as_none_or_all_when_it_is_not(fraction, text):
+    assert format_share(fraction) == text
+
+
+@pytest.mark.parametrize(
+    ("ratio", "text"),
+    [(1.0, "1"), (0.9996001, "0.9996"), (1.00001, "1.00001"), (1.0004, "1.0004"), (2.5, "2.5"),
+     (0.98765, "0.988"), (1 + 2**-52, "1.0000000000000002"), (None, "-"),
+     (float("nan"), "-")],
+)
+def test_a_ratio_other_than_1_never_reads_as_1(ratio, text):
+    assert format_ratio(ratio) == text
