@@ -1,7 +1,9 @@
 """Error metrics of a quantized tensor against its original.
 
-Differences are taken in the working precision of the quantizer (float32, or float64 for
-float64 input); their squares are summed in float64 (NumPy's pairwise summation).
+Differences are taken in the working precision of the quantizer (float32 for float16,
+bfloat16 and float32 input, else float64); their squares are summed in float64 (NumPy's
+pairwise summation), scaled by a power of two in float64 where they would overflow or
+underflow.
 """
 
 from __future__ import annotations
@@ -65,22 +67,33 @@ def error_metrics(x: np.ndarray, approx: np.ndarray) -> tuple[float, float, floa
         # Finite operands whose difference overflowed the working dtype (3e38 against -3e38
         # in float32): halved first, in float64, exactly, and the figures scaled back.
         shift = -1
-        err = np.abs(np.ldexp(approx.astype(np.float64), shift) - np.ldexp(xs, shift))
+        err = np.abs(np.ldexp(approx.astype(np.float64), shift)
+                     - np.ldexp(xs.astype(np.float64), shift))
         max_err = float(np.ldexp(err.max(), -shift)) if work is np.float32 else math.inf
     # Squares are taken in float64 (einsum casts in buffered chunks, no float64 copy). A
-    # float64 tensor far from 1 is first scaled by a power of two (exact) that brings its
-    # largest value near 1: squares of 1e-170 underflowed to 0, and a tensor whose every
-    # value was lost read as exact (SQNR inf). Narrower inputs' squares always fit.
-    top = max(float(np.abs(xs).max()) * 2.0**shift, float(err.max()))
+    # tensor far from 1 is first scaled by a power of two (exact, in float64) that brings its
+    # largest value near 1, the error and the signal each by their own: squares of 1e-170
+    # underflowed to 0 (a tensor whose every value was lost read as exact, SQNR inf), and a
+    # float32 signal of 1 beside errors of 1e300 underflowed to 0 (SQNR -inf for -5993 dB).
+    noise, n_shift = _sum_of_squares(err, shift)
+    del err
+    signal, s_shift = _sum_of_squares(xs, 0)
+    with np.errstate(over="ignore"):  # an MSE beyond float64 (errors of 1e160) is inf
+        mse = float(np.ldexp(noise, -2 * n_shift)) / x.size
+    if noise == 0.0 or signal == 0.0:
+        return mse, sqnr_db(signal, noise), max_err
+    sqnr = 10.0 * math.log10(signal / noise) + 20.0 * (n_shift - s_shift) * math.log10(2.0)
+    return mse, sqnr, max_err
+
+
+def _sum_of_squares(a: np.ndarray, applied: int) -> tuple[float, int]:
+    """The sum of the squares of ``a``, which is a tensor already scaled by ``2**applied``,
+    scaled further where the squares would overflow or underflow, and the total shift: the
+    tensor's own sum is ``sum * 2**(-2 * shift)``."""
+    top = float(np.abs(a).max())
+    extra = 0
     if 0 < top < np.inf and not 2.0**-400 < top < 2.0**400:
         extra = -int(np.frexp(top)[1])
-        np.ldexp(err, extra, out=err)
-        shift += extra
-    flat_err = err.reshape(-1)
-    noise = float(np.einsum("i,i->", flat_err, flat_err, dtype=np.float64))
-    del err, flat_err
-    flat = np.ldexp(xs, shift) if shift else xs
-    signal = float(np.einsum("i,i->", flat, flat, dtype=np.float64))
-    with np.errstate(over="ignore"):  # an MSE beyond float64 (errors of 1e160) is inf
-        mse = float(np.ldexp(noise, -2 * shift)) / x.size
-    return mse, sqnr_db(signal, noise), max_err
+    flat = np.ldexp(a.astype(np.float64, copy=False), extra).reshape(-1) if extra \
+        else a.reshape(-1)
+    return float(np.einsum("i,i->", flat, flat, dtype=np.float64)), applied + extra

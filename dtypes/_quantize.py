@@ -53,10 +53,12 @@ class QuantResult:
         mse, sqnr_db, max_abs_error: error of `dequantized` against the input.
         outlier_pairs: OliVe pairs holding an outlier (``None`` for other formats).
         tensor_scale: second-level per-tensor scale (NVFP4), else ``None``.
-        flushed_groups: groups holding a nonzero weight whose stored scale is 0: the scale
-            underflowed its storage format (weights below ~1e-7 in FP16), or a two-level
-            INT8 scale rounded to 0 beside its row's largest; every weight of such a group
-            dequantizes to 0. The commands name them; the format defines the result.
+        flushed_groups: groups holding a nonzero weight that dequantize to all zeros: their
+            scale underflowed its storage format (weights below ~1e-7 in FP16), a two-level
+            INT8 scale rounded to 0 beside its row's largest, an NVFP4 block scale clamped
+            far below its tensor's (every other scheme maps a group's largest weight to a
+            nonzero code; ternary's threshold is left out). The commands name them; the
+            format defines the result.
     """
 
     format: str
@@ -602,8 +604,9 @@ def quantize(w: np.ndarray, fmt: str | Format | FloatFormat, group_size: int | N
         per_group += f.bits
     total_bits = x.size * f.bits + n_groups * per_group + out.extra_bits
     flushed = 0
-    if out.scales.shape == xg.shape[:-1]:  # one scale per group (not MX's / ternary's)
-        flushed = int(np.count_nonzero((out.scales == 0) & (xg != 0).any(axis=-1)))
+    if f.scheme != "tensor_mean":  # ternary's threshold zeroes small groups by definition
+        lost = (out.deq.reshape(xg.shape) == 0).all(axis=-1)
+        flushed = int(np.count_nonzero(lost & (xg != 0).any(axis=-1)))
     return QuantResult(
         format=f.name, group_size=None if per_tensor else g,
         dequantized=deq, codes=codes, scales=out.scales,

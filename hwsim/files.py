@@ -174,9 +174,10 @@ class _Loader(yaml.SafeLoader):
                 "octal" if len(digits) > 1 and digits[0] == "0" and digits[1] not in "xX"
                 else None)
         if form is not None:
+            how = "without leading zeros" if form == "octal" else "in decimal"
             raise _Problem(f"{_at(node)}: {node.value} is a YAML 1.1 {form} integer "
-                           f"({super().construct_yaml_int(node)}); write it in decimal "
-                           "without leading zeros, or quote it if it is text")
+                           f"({super().construct_yaml_int(node)}); write it {how}, or quote "
+                           "it if it is text")
         if len(text.lstrip("+-")) > _MAX_INT_CHARS:
             raise _Problem(f"{_at(node)}: integer of {len(text)} digits is outside the "
                            f"64-bit range (at most {INT64_MAX:,} in size)")

@@ -31,8 +31,9 @@ from hwsim.reports.text_table import Column, TextTable
 from hwsim.reports.units import format_number, format_quantity, format_share, pick_unit
 from hwsim.workloads import Workload, footprint, operators
 
-__all__ = ["DECODE_CONVENTION", "RooflineReport", "markdown_table", "roofline_html",
-           "roofline_report", "summary_text_table", "totals_line"]
+__all__ = ["DECODE_CONVENTION", "ROOFLINE", "RooflineReport", "is_roofline_file",
+           "markdown_table", "roofline_html", "roofline_report", "summary_text_table",
+           "totals_line"]
 
 DECODE_CONVENTION = ("prefill processes the prompt and emits output token 1; decode step s "
                      "(1 .. generate_tokens-1) feeds token s and attends to prompt_tokens + s "
@@ -184,19 +185,23 @@ def roofline_report(workload: Workload, machine: Machine,
 
 
 ROOFLINE = "hwsim roofline"
-_FILES = ("roofline.csv", "roofline.md", "summary.json", "report.html")
-_FIGURE_STEMS = ("roofline", "latency_breakdown")
+# A workload's files and a served trace's (`serving_report.write_serving_outputs`): a roofline
+# of the one into a folder of the other's removes them.
+_FILES = ("roofline.csv", "roofline.md", "summary.json", "report.html", "requests.csv",
+          "steps.csv")
+_FIGURE_STEMS = ("roofline", "latency_breakdown", "serving")
 
 
-def _is_roofline_file(name: str) -> bool:
-    """Whether `name` is a file `hwsim roofline` of a workload may write (any figure format)."""
+def is_roofline_file(name: str) -> bool:
+    """Whether `name` is a file `hwsim roofline` may write (a workload's or a served trace's,
+    any figure format)."""
     path = Path(name)
     return name in _FILES or (path.stem in _FIGURE_STEMS and path.suffix[1:] in FIGURE_FORMATS)
 
 
 def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, machine: Machine,
            out: Path, formats: Sequence[str]) -> dict[str, Path]:
-    earlier = earlier_files(out, ROOFLINE, _is_roofline_file)
+    earlier = earlier_files(out, ROOFLINE, is_roofline_file)
     files = {
         "csv": out / "roofline.csv",
         "markdown": out / "roofline.md",

@@ -507,10 +507,14 @@ def run_file_names() -> list[str]:
                            for fmt in FIGURE_FORMATS)]
 
 
-def write_run_summary(out: Path, body: dict[str, Any], written: Sequence[Path]) -> Path:
+def write_run_summary(out: Path, body: dict[str, Any], written: Sequence[Path],
+                      command: str = RUN) -> Path:
     """Write ``summary.json``: `body` and ``files``, the SHA-256 of every other file the run
-    wrote, by name (what `earlier_run_files` reads back)."""
+    wrote, by name (what `earlier_run_files` reads back); ``written_by`` names a `command`
+    other than `hwsim run` (a served trace's roofline)."""
     body["files"] = {p.name: digest(p) for p in written}
+    if command != RUN:
+        body["written_by"] = command
     path = out / "summary.json"
     path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path

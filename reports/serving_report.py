@@ -25,6 +25,8 @@ import pandas as pd
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
 from hwsim.reports.figure_style import categorical_styles, new_figure, save_figure, style
+from hwsim.reports.output_files import RUN, earlier_files
+from hwsim.reports.roofline_report import ROOFLINE, is_roofline_file
 from hwsim.reports.run_report import (
     earlier_run_files,
     json_safe,
@@ -151,7 +153,12 @@ def write_serving_outputs(workload: str, runs: Sequence[tuple[str, ServingRun]],
 
     out = output_folder(out_dir)
     files = [out / "requests.csv", out / "steps.csv"]
-    earlier = earlier_run_files(out)
+    # A roofline of a trace records itself as such: a later roofline removes its files, a
+    # later `hwsim run` leaves them (it took the record for its own).
+    if target == "roofline":
+        command, earlier = ROOFLINE, earlier_files(out, ROOFLINE, is_roofline_file)
+    else:
+        command, earlier = RUN, earlier_run_files(out)
     try:
         requests_table(runs).to_csv(files[0], index=False, float_format="%.9g",
                                     lineterminator="\n")
@@ -159,7 +166,8 @@ def write_serving_outputs(workload: str, runs: Sequence[tuple[str, ServingRun]],
                                  lineterminator="\n")
         if plots:
             files += save_figure(serving_figure(runs), out / "serving", figure_formats)
-        files.insert(0, write_run_summary(out, serving_summary(workload, runs, target), files))
+        files.insert(0, write_run_summary(out, serving_summary(workload, runs, target), files,
+                                          command))
         remove_stale_run_files(out, earlier, [p.name for p in files])
     except OSError as exc:
         raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None

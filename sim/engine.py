@@ -141,7 +141,9 @@ class GemmCost:
 
     @property
     def utilization(self) -> float:
-        """Active PE-cycles / (cycles x PEs of the array used)."""
+        """Active PE-cycles / (cycles x PEs of the array used): the mapping's efficiency.
+        `simulate_workload`'s layers divide by the silicon's PEs instead
+        (`HardwareSpec.pe_count`), which a smaller decode shape leaves partly idle."""
         pes = self.mapping.rows * self.mapping.cols
         return self.active_pe_cycles / (self.cycles * pes) if self.cycles else 0.0
 

@@ -411,9 +411,10 @@ def _weights_as_designed(ops: Sequence[Op], hw: HardwareSpec) -> list[Op]:
     for op in ops:
         if _stores_weights(op):
             k = int(op.k[0])
-            if ws.group_size is not None and ws.group_size > k:
+            if group is not None and group > k:
                 # As a workload's group is refused: it was clipped to k without a word.
-                raise HwsimError(f"{hw.source}: weights.group_size: {ws.group_size} is larger "
+                given = "" if ws.group_size is not None else f" ({fmt.name}'s default)"
+                raise HwsimError(f"{hw.source}: weights.group_size: {group}{given} is larger "
                                  f"than the reduction dimension k={k} of {op.name}")
             if k not in bits_at:
                 bits_at[k] = float(bits_per_weight(fmt, group_size=group, in_features=k))

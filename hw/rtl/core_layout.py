@@ -186,8 +186,7 @@ def _check_field(name: str, values: np.ndarray, bits: int) -> None:
     v = np.asarray(values)
     if v.dtype.kind not in "biu":
         raise HwsimError(f"{name}: expected integers 0..{(1 << bits) - 1}, got dtype {v.dtype}")
-    v = v.astype(np.int64)
-    if v.size and (v.min() < 0 or v.max() >= 1 << bits):
+    if v.size and (v.min() < 0 or v.max() >= 1 << bits):  # unsigned 2**64 - 1 included
         bad = int(v.min()) if v.min() < 0 else int(v.max())
         raise HwsimError(f"{name}: values of its {bits}-bit field are 0..{(1 << bits) - 1}, "
                          f"not {bad}")

@@ -78,10 +78,11 @@ def _histogram_name(layer: str) -> str:
     return f"histogram_{_safe_name(layer)}.png"
 
 
-def _earlier_histogram(out: Path) -> dict[str, None]:
-    """The histogram an earlier `hwsim quantize` into `out` drew: its ``summary.csv`` names
-    the layer (``histogram_layer``). A folder without one (another command's summary.csv, or
-    a quantize from before the column) has none that may be removed."""
+def _earlier_histogram(out: Path) -> dict[str, str]:
+    """The histogram an earlier `hwsim quantize` into `out` drew, with the SHA-256 of its
+    bytes: its ``summary.csv`` names the layer (``histogram_layer``, ``histogram_sha256``),
+    so a file of that name the user put there since is not removed. A folder without them
+    (another command's summary.csv, a quantize from before the columns) has none."""
     import csv
 
     try:
@@ -90,7 +91,10 @@ def _earlier_histogram(out: Path) -> dict[str, None]:
     except (OSError, UnicodeDecodeError, csv.Error):
         return {}
     layer = row.get("histogram_layer") if row else None
-    return {_histogram_name(layer): None} if isinstance(layer, str) and layer else {}
+    sha = row.get("histogram_sha256") if row else None
+    if not (isinstance(layer, str) and layer and isinstance(sha, str) and sha):
+        return {}
+    return {_histogram_name(layer): sha}
 
 
 def quantize(
@@ -121,7 +125,7 @@ def quantize(
         resolve_formats,
     )
     from hwsim.reports.fidelity_plots import histogram_png, short_label, sqnr_png
-    from hwsim.reports.output_files import remove_stale_files, write_outputs
+    from hwsim.reports.output_files import digest, remove_stale_files, write_outputs
     from hwsim.reports.text_table import Column, TextTable, print_table
     from hwsim.reports.units import format_number
 
@@ -147,14 +151,16 @@ def quantize(
     summary = format_summary(table, ckpt, group_size)
     summary.insert(1, "checkpoint", _label(ckpt))  # `tradeoff` names the fidelity model
     hist_layer = histogram_layer or str(summary.iloc[0]["worst_layer"])
-    summary["histogram_layer"] = hist_layer  # names the figure, for the next run into `out`
+    histogram = histogram_png(ckpt.read(hist_layer), hist_layer, names, group_size)
+    # Name the figure and its bytes, for the next run into `out` (`_earlier_histogram`).
+    summary["histogram_layer"] = hist_layer
+    summary["histogram_sha256"] = digest(histogram)
     earlier = _earlier_histogram(out)
     files = {
         "layers.csv": table,
         "summary.csv": summary,
         "sqnr_per_layer.png": sqnr_png(table, title=f"{_label(ckpt)}: weight SQNR per layer"),
-        _histogram_name(hist_layer): histogram_png(
-            ckpt.read(hist_layer), hist_layer, names, group_size),
+        _histogram_name(hist_layer): histogram,
     }
     written = write_outputs(out, files)
     remove_stale_files(out, earlier, [p.name for p in written])

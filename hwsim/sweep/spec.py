@@ -325,7 +325,7 @@ def _count(spans: float, where: str) -> int:
     return math.floor(spans + 1e-9) + 1
 
 
-def _one_format_twice(field: str, values: tuple) -> str | None:
+def _one_format_twice(field: str, values: tuple[object, ...]) -> str | None:
     """Two spellings of one format on a format axis (``[int4, INT4]``: the same point run
     twice under two keys), else None."""
     if field.rsplit(".", 1)[-1] != "format":

@@ -294,6 +294,10 @@ def test_error_metrics_refuse_what_has_no_finite_real_error() -> None:
                                        np.array([-3e38], np.float32))
     assert max_err == pytest.approx(6e38, rel=1e-7) and mse == pytest.approx(3.6e77, rel=1e-6)
     assert sqnr == pytest.approx(-10 * np.log10(4))
+    # Errors of 1e300 beside a float32 signal of 1 and 2: each scaled by its own power of two
+    # (the signal underflowed to 0 and the SQNR read -inf).
+    _, sqnr, _ = error_metrics(np.array([1, 2], np.float32), np.array([1e300, 2.0]))
+    assert sqnr == pytest.approx(10 * np.log10(5) - 20 * 300, rel=1e-12)
 
 
 def test_a_scalar_on_a_tie_encodes() -> None:
@@ -317,6 +321,10 @@ def test_groups_whose_scale_underflows_are_counted() -> None:
     tiny[1, :128] *= 1e-30  # one group of eight
     assert quantize(tiny, "int4").flushed_groups == 1
     assert quantize(np.zeros((2, 128), np.float32), "int4").flushed_groups == 0  # no weight lost
+    # NVFP4 clamps a block scale far below its tensor's largest: those blocks read 0 too.
+    mixed = x.copy()
+    mixed[:, :128] *= 1e-30
+    assert quantize(mixed, "nvfp4").flushed_groups == 4 * 128 // 16
 
 
 def test_refusals_hint_only_at_what_would_help() -> None:

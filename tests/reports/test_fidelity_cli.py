@@ -254,7 +254,8 @@ def test_a_tradeoff_removes_only_the_figures_its_earlier_run_wrote(ckpt_dir, tmp
     assert quantized | {"pareto_bits.pdf", "pareto_bits.svg"} <= {p.name for p in out.iterdir()}
     assert not (out / "pareto_bits.png").exists()
 
-def test_quantize_says_the_compression_is_of_the_linear_weights(quantized, ckpt_dir, tmp_path):
+
+def test_quantize_says_the_compression_is_of_the_linear_weights(ckpt_dir, tmp_path):
     # "smaller (x)" beside "model size (MB)" read as the model's compression, which is less.
     r = CliRunner().invoke(app, ["quantize", str(ckpt_dir), "--formats", "int4", "--out",
                                  str(tmp_path / "o")], env={"COLUMNS": "200"})

@@ -152,3 +152,23 @@ def test_a_rerun_removes_only_the_figures_its_own_earlier_run_wrote(run_cli, tmp
     assert {"roofline.csv", "roofline.md", "energy_breakdown.png"} <= run_files
     assert "energy_breakdown.png" in hwsim("roofline", "-H", "a100-80g", "--no-plots")
     assert "roofline.csv" in hwsim("run", "--figure-format", "svg")
+
+
+def test_a_served_roofline_and_a_workloads_replace_each_others_files(run_cli, tmp_path: Path,
+                                                                    small_gemms: str) -> None:
+    # A served trace's roofline recorded itself as `hwsim run`'s: a roofline of a workload
+    # into its folder left requests.csv, steps.csv and serving.png beside its results.
+    wl = tmp_path / "g.yaml"
+    wl.write_text(small_gemms)
+    out = tmp_path / "o"
+
+    def hwsim(*args: str) -> set[str]:
+        code, cap = run_cli("roofline", *args, "--out", str(out))
+        assert code == 0, cap.err
+        return {p.name for p in out.iterdir()}
+
+    served = hwsim("llama-2-7b-served-trace")
+    assert {"requests.csv", "steps.csv", "serving.png"} <= served
+    plain = hwsim(str(wl), "-H", "a100-80g")
+    assert not {"requests.csv", "steps.csv", "serving.png"} & plain
+    assert not {"roofline.csv", "roofline.md", "roofline.png"} & hwsim("llama-2-7b-served-trace")

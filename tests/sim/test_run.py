@@ -203,6 +203,12 @@ def test_a_designs_group_larger_than_k_is_refused_not_clipped():
         with pytest.raises(HwsimError, match=rf"weights.group_size: {group} is larger than "
                                              r"the reduction dimension k=128 of g"):
             simulate_workload(w, hw)
+    # The format's own default group likewise (bitmod4: 128 > 64).
+    small = workload_from_dict({"gemms": [{"name": "g", "m": 16, "n": 64, "k": 64}]})
+    hw = with_overrides(load_hardware("bitmod"), {"weights.format": "bitmod4"})
+    with pytest.raises(HwsimError, match=r"weights.group_size: 128 \(bitmod4's default\) is "
+                                         r"larger than the reduction dimension k=64 of g"):
+        simulate_workload(small, hw)
 
 
 def test_fixed_dram_cycles_near_the_counters_limit_are_refused():
