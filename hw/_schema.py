@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, PlainValidator
+from pydantic import AfterValidator, ConfigDict, Field, PlainValidator
 
 from hwsim import limits
 from hwsim.config import at_least, at_most, check_at_most
@@ -40,7 +40,9 @@ CONFIG = ConfigDict(extra="forbid", strict=False)
 PosInt = Annotated[int, Field(strict=True, gt=0)]
 NonNegInt = Annotated[int, Field(strict=True, ge=0)]
 _PosFloat = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
-_NonNegFloat = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+# -0.0 passes ge=0 and was written as "-0" (an energy of -0 uJ in layers.csv): made +0.0.
+_NonNegFloat = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False),
+                         AfterValidator(lambda v: v + 0.0)]
 Bits = Annotated[int, Field(strict=True, gt=0, le=32)]
 # Register stages of a PE's datapath: more than any PE pipeline built or published (the BitMoD
 # PE has up to 6, the MACs 2), bounded so a typo cannot turn into a billion-cycle fill.

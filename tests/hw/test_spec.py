@@ -211,3 +211,12 @@ def test_distinct_names_number_repeats_past_names_already_taken():
     assert [d.name for d in distinct_names(designs)] == ["bitmod", "bitmod#2", "bitmod#3",
                                                          "bitmod#4"]
     assert [d.name for d in distinct_names([hw, hw])] == ["bitmod", "bitmod#2"]
+
+
+def test_a_negative_zero_is_read_as_zero():
+    # -0.0 passes ">= 0" and was written as "-0" (layers.csv's energy_leakage_uj).
+    import math
+
+    hw = hardware_from_dict(base() | {"leakage_mw": -0.0, "other_area_mm2": -0.0}, "t")
+    assert math.copysign(1.0, hw.leakage_mw) == 1.0
+    assert math.copysign(1.0, hw.other_area_mm2) == 1.0
