@@ -627,6 +627,9 @@ def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
     locate: Callable[[int], str] | None = None
     if spec.requests is not None:
         if isinstance(spec.requests, str):
+            if not spec.requests.strip():  # it named the workload's own folder
+                raise HwsimError(f"{source}: requests: empty; give a CSV trace file or a list "
+                                 "of requests")
             path = _trace_path(spec.requests, base)
             rows = read_trace_rows(path)
             requests = [r for _, r in rows]

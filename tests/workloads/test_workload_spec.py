@@ -231,3 +231,9 @@ def test_hardware_is_resolved_against_the_workload_folder(tmp_path):
     (sub / "p.yaml").write_text(text + "BitMoD\n")
     assert load_workload(sub / "w.yaml").hardware == sub / "hw" / "mine.yaml"
     assert load_workload(sub / "p.yaml").hardware == "bitmod"
+
+
+def test_an_empty_trace_name_is_refused() -> None:
+    # "" resolved to the workload's folder: "cannot read the request trace (Is a directory)".
+    assert "requests: empty; give a CSV trace file or a list of requests" in _err(
+        {"model": "llama-2-7b", "requests": " "})
