@@ -88,6 +88,10 @@ class MacPE(_PEBase):
     ``weight_bits``: widest weight element the multiplier takes (narrower formats are
     widened on the way in, at no extra cycle); ``act_bits``: activation width;
     ``pipeline``: register stages in its datapath (one cycle more per array tile each).
+    ``weight_formats``: the `hwsim.dtypes` formats its build's multiplier takes (an FPGA
+    design point of an integer MAC states its integers): a workload whose weights or KV
+    cache are another format, FP16 and plain widths included, is refused. None: any number
+    type of up to ``weight_bits`` per pass (the cycle model describes widths, not types).
     """
 
     kind: Literal["mac"] = "mac"
@@ -95,6 +99,7 @@ class MacPE(_PEBase):
     weight_bits: Bits = 16
     act_bits: Bits = 16
     pipeline: PipelineStages = 0
+    weight_formats: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

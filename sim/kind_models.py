@@ -143,8 +143,20 @@ class CycleModel:
         return float(cycles) * pe.lanes / _LANE_MAC_K
 
 
+def _not_in_build(pe: Any, b: AnyFormat | None) -> str | None:
+    """Why a PE whose build states its formats cannot take ``b`` (None: it can)."""
+    if pe.weight_formats is not None and (b is None or b.name not in pe.weight_formats):
+        return f"its build runs {', '.join(pe.weight_formats)} (pe.weight_formats)"
+    return None
+
+
 class _MacModel(CycleModel):
     def widths(self, pe, a_bits, b, b_bits, grouped):
+        # An integer MAC's build takes its integers (an FP16 KV cache ran in two "passes"),
+        # and a plain width it holds in one pass (a cost-only integer of that width).
+        if pe.weight_formats is not None and (b is not None or b_bits > pe.weight_bits):
+            if (why := _not_in_build(pe, b)) is not None:
+                return f"{why} or a plain width of at most {pe.weight_bits} bits"
         return OperandWidths(a_bits, b_bits, passes=-(-b_bits // pe.weight_bits))
 
     def pe_cycles(self, k, pe, w, group_size):
@@ -155,8 +167,8 @@ class _BitmodModel(CycleModel):
     def widths(self, pe, a_bits, b, b_bits, grouped):
         # A build that states its formats runs those only: its decoder has no path for FP16
         # or a plain width (e.g. attention's FP16 KV cache), whatever the cycle model knows.
-        if pe.weight_formats is not None and (b is None or b.name not in pe.weight_formats):
-            return f"its build runs {', '.join(pe.weight_formats)} (pe.weight_formats)"
+        if (why := _not_in_build(pe, b)) is not None:
+            return why
         # FP16 weights or a plain width: Booth digits of the bit pattern, no group scales.
         if b is None or (b.is_reference and b.bits <= 16):
             return OperandWidths(a_bits, b_bits, pc.bitmod_terms_for_width(b_bits))

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from hwsim.dtypes import list_formats
 from hwsim.errors import HwsimError
 from hwsim.files import preset_file, preset_names
 from hwsim.hw.fpga.devices import get_device
@@ -38,6 +39,7 @@ from hwsim.limits import MAX_BANDWIDTH_GB_S, MIN_BANDWIDTH_GB_S
 
 __all__ = [
     "BOARD_MEMORIES",
+    "INTEGER_MACS",
     "PRESET_DIR",
     "BoardMemory",
     "board_memory",
@@ -45,6 +47,7 @@ __all__ = [
     "fpga_hardware",
     "fpga_preset_path",
     "hardware_yaml_header",
+    "integer_formats",
     "list_fpga_presets",
     "pe_for_block",
     "write_hardware_yaml",
@@ -168,6 +171,8 @@ def fpga_hardware(
     if impl.block in core_blocks():
         return _core_hardware(impl, params, clock_mhz, name, gb_per_s, mem_text)
     pe, r, c = pe_for_block(impl.block, params)
+    if impl.block in INTEGER_MACS:
+        pe["weight_formats"] = integer_formats(pe["weight_bits"])
     data = {
         "name": name or f"{impl.block}-{impl.device}{impl.speed_suffix}",
         "description": (
@@ -184,6 +189,19 @@ def fpga_hardware(
         "sram_mm2_per_kib": 0.0,
     }
     return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
+
+
+
+# The MACs whose multiplier takes signed integer weights only (the simulator's `mac` kind
+# describes widths, not number types): their design points state the integers they take.
+INTEGER_MACS = ("int_mac", "fp16_int_mac")
+
+
+def integer_formats(bits: int) -> list[str]:
+    """The symmetric INT formats of at most ``bits`` bits (narrower ones are sign-extended on
+    the way into the multiplier), widest first."""
+    names = set(list_formats())
+    return [f"int{b}" for b in range(bits, 1, -1) if f"int{b}" in names]
 
 
 def _how_placed(impl: Implementation) -> str:

@@ -284,3 +284,32 @@ def test_a_core_build_describes_the_pe_it_was_built_of_and_runs(tmp_path, run_ge
     # A reduction beyond the build's k_max (256) is one no descriptor holds: refused too.
     code, _, err = run_gemm(path, "bitmod4", 16, 384, 384, "proj", "out-bitmod4")
     assert code == 2 and "core.k_max: k = 384" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_integer_mac_design_point_refuses_what_its_multiplier_cannot_take():
+    # The `mac` kind describes widths: an FP16 KV cache ran on the INT8 MAC in two "passes",
+    # FP4 weights on the FP16 x INT8 MAC.
+    from hwsim.hw.fpga.design_point import integer_formats
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import workload_from_dict
+
+    assert integer_formats(8) == ["int8", "int7", "int6", "int5", "int4", "int3", "int2"]
+    for name in ("fpga-int8_mac-ecp5-25k", "fpga-fp16_int_mac-ice40-up5k-lut"):
+        hw = load_hardware(name)
+        assert hw.pe.weight_formats == tuple(integer_formats(8))
+        act = 8 if "int8" in name else 16
+
+        def run(hw=hw, act=act, **precision):
+            return simulate_workload(workload_from_dict(
+                {"model": "opt-1.3b", "prompt_tokens": 8, "generate_tokens": 2,
+                 "activations": {"bits": act}, **precision}), hw)
+
+        assert run(weights={"format": "int4", "group_size": 128},
+                   kv_cache={"bits": 8}).latency_ms > 0
+        assert run(weights={"format": "int8"}, kv_cache={"format": "int8", "group_size": 64}
+                   ).latency_ms > 0
+        with pytest.raises(HwsimError, match=r"cannot run kv_cache 16-bit width: its build "
+                                             r"runs int8, .* or a plain width of at most 8"):
+            run(weights={"format": "int8"}, kv_cache={"bits": 16})
+        with pytest.raises(HwsimError, match=r"cannot run weights format 'fp4_e2m1'"):
+            run(weights={"format": "fp4_e2m1"}, kv_cache={"bits": 8})
