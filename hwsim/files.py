@@ -419,8 +419,8 @@ def check_inputs_spared(out: str | Path, names: Iterable[str],
 def resolve_reference(ref: str | Path, folder: Path | None = None) -> Path | str:
     """A preset name or a file: the one rule for every hardware and machine reference.
 
-    A `Path`, or a text that ends in ``.yaml``/``.yml`` or contains a ``/``, is a file: a
-    relative one is taken from ``folder`` (the folder of the file that names it; ``None`` on
+    A `Path`, or a text that ends in ``.yaml``/``.yml`` (any case) or contains a ``/``, is a
+    file: a relative one is taken from ``folder`` (the folder of the file that names it; ``None`` on
     the command line: the current directory). Anything else is a preset name, returned
     stripped and lower-cased; a file of that name is never looked up.
     """
@@ -428,7 +428,7 @@ def resolve_reference(ref: str | Path, folder: Path | None = None) -> Path | str
         path = ref
     else:
         text = str(ref).strip()
-        if not (text.endswith((".yaml", ".yml")) or "/" in text):
+        if not (text.lower().endswith((".yaml", ".yml")) or "/" in text):  # myhw.YAML too
             return text.lower()
         path = Path(text)
     path = path.expanduser()

@@ -148,6 +148,16 @@ def _core(**kw) -> wiring.Component:
     return AccelCore(CoreConfig(**kw))
 
 
+# Checks of a parameter combination that build only the configuration (no component): its
+# refusal then comes with `resolve_params`, before a command writes or synthesizes anything.
+def _bitmod_check(**kw) -> None:
+    BitModConfig(**kw)
+
+
+def _core_check(**kw) -> None:
+    CoreConfig(**kw)
+
+
 def _int(ranges: IntRanges, name: str, default: int, doc: str) -> Param:
     """An integer parameter whose range is the one its block's constructor checks."""
     lo, hi = ranges[name]
@@ -204,7 +214,7 @@ BLOCKS: dict[str, Block] = {
     for b in [
         Block("bitmod_pe", "BitMoD bit-serial PE: FP16 x fp3/fp4(ER/EA)/INT dot product, "
               "group accumulation, bit-serial dequantization", _bitmod_factory(False),
-              _bitmod_params(_BITMOD)),
+              _bitmod_params(_BITMOD), check=_bitmod_check),
         Block("pe_array", "rows x cols BitMoD PEs, weights along rows, activations along "
               "columns, valid/ready stream", _bitmod_factory(True),
               (_int(_BITMOD, "rows", 2, "PE rows (output channels)"),
@@ -212,7 +222,7 @@ BLOCKS: dict[str, Block] = {
                Param("dequantizer", "per_pe", "one bit-serial dequantizer per PE, or one per "
                      "row serving its cols PEs in turn (cols x scale_bits cycles a group: "
                      "the front stalls when a group accumulates faster)",
-                     choices=DEQUANTIZERS))),
+                     choices=DEQUANTIZERS)), check=_bitmod_check),
         Block("dequant", "bit-serial dequantization: partial sum x signed integer group scale",
               BitSerialDequant,
               (_int(_DEQUANT, "in_width", 56, "bits of the signed partial sum (56: the default "
@@ -284,7 +294,7 @@ BLOCKS: dict[str, Block] = {
                      choices=(0, 1, 2, 4, 8, 16, 32, 64)),
                Param("dequantizer", "per_pe", "the array's dequantizers: one per PE, or one "
                      "per row serving its cols PEs in turn", choices=DEQUANTIZERS),
-               *_accumulator_params())),
+               *_accumulator_params()), check=_core_check),
         Block("bipolar_pe", "bipolar-INT PE: bit-plane AND-popcount, serial over plane pairs",
               BipolarPE,
               (_int(_BIPOLAR, "lanes", 8, "elements per beat"),

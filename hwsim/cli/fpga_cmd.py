@@ -23,7 +23,7 @@ _FIRST_RUN = ("The first Yosys run on a machine compiles it (about 1.5 minutes, 
 
 def _split_params(names: list[str], items: list[str]) -> dict[str, dict]:
     """``key=value`` for a single block; ``block.key=value`` to aim at one of several."""
-    from hwsim.hw.rtl.registry import get_block, parse_params
+    from hwsim.hw.rtl.registry import get_block, parse_params, resolve_params
 
     canonical = [get_block(n).name for n in names]
     twice = list(dict.fromkeys(n for n in canonical if canonical.count(n) > 1))
@@ -45,7 +45,12 @@ def _split_params(names: list[str], items: list[str]) -> dict[str, dict]:
         else:
             raise HwsimError(f"--param {item!r}: with several blocks write block.key=value "
                              f"(blocks: {', '.join(canonical)})")
-    return {n: parse_params(n, v) for n, v in raw.items()}
+    parsed = {n: parse_params(n, v) for n, v in raw.items()}
+    for n, v in parsed.items():
+        # Every block's combination is checked before any folder is made or Yosys runs (a
+        # second block's was refused after the first one's synthesis).
+        resolve_params(n, v)
+    return parsed
 
 
 def synth(
@@ -96,7 +101,8 @@ def synth(
     with console.status(_FIRST_RUN):
         for name, values in params.items():
             results.append(synth_block(name, values, target, out / name, dsp=dsp))
-    kinds = ["logic", "ff", "carry", "dsp", "bram", "other"]
+    # Every resource kind synth.json may hold (`hw/fpga/reports.py`), those present shown.
+    kinds = ["logic", "ff", "carry", "dsp", "bram", "lutram", "spram", "other"]
     kinds = [k for k in kinds if any(k in r.resources for r in results)]
     table = Table(title=f"Yosys synthesis, target {target}" + (" (DSPs on)" if dsp else ""))
     table.add_column("block")

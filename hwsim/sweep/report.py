@@ -5,7 +5,8 @@ Files written into the sweep's folder:
 - ``results.csv`` / ``results.parquet``: one row per finished point, in flat-index order:
   ``point``, every axis field, every metric (objectives first), ``error``, ``feasible``,
   ``pareto``, ``key``.
-- ``pareto.csv``: the rows on the Pareto front of the objectives (feasible points only).
+- ``pareto.csv``: the rows on the Pareto front of the objectives (feasible points only),
+  sorted by the objectives, each best first (ties in point order).
 - ``pareto_<a>__<b>.png``: a scatter per pair of objectives with its front drawn, points
   coloured by the first axis whose values are names, constraints on these metrics drawn.
 - ``heatmap_<metric>__<y>__<x>.png``: a metric over two axes (the heatmaps named in the sweep
@@ -381,7 +382,8 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
         raise HwsimError("Parquet output needs pyarrow: pip install 'hwsim[sweep]'") from None
     objectives = [Objective(**o) for o in plan["objectives"]]
     front = table[table["pareto"]].sort_values([o.metric for o in objectives],
-                                                ascending=[o.goal == "min" for o in objectives])
+                                                ascending=[o.goal == "min" for o in objectives],
+                                                kind="stable")  # ties stay in point order
     front.to_csv(files[2], index=False)
     planned = len(plan["points"])
     missing = planned - len(table)
@@ -412,7 +414,8 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
         files += _pareto_plot(table, a, b, path, title=f"sweep {name}: {a.metric} vs {b.metric}",
                               fields=fields, constraints=constraints, formats=figure_formats)
     goals = {**plan.get("metrics", {}), **{o.metric: o.goal for o in objectives}}
-    axis_values = {a["field"]: a["values"] for a in plan["axes"]}
+    # Each value once, in file order: a zipped axis may repeat one (iso-area shapes).
+    axis_values = {a["field"]: list(dict.fromkeys(a["values"])) for a in plan["axes"]}
     for hm in heatmaps:
         path = out / f"heatmap_{hm.metric}__{hm.y}__{hm.x}.png"
         files += _heatmap(table, hm, goals.get(hm.metric, "min"), axis_values, path,

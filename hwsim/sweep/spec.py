@@ -325,22 +325,54 @@ def _count(spans: float, where: str) -> int:
     return math.floor(spans + 1e-9) + 1
 
 
+def _format_name(field: str, value: object) -> str | None:
+    """The canonical name of a format value on a format axis (``INT4`` -> ``int4``), else
+    None (another field, or an unknown name: refused with the point's own message)."""
+    if field.rsplit(".", 1)[-1] != "format" or not isinstance(value, str):
+        return None
+    try:
+        return get_format(value).name
+    except HwsimError:
+        return None
+
+
 def _one_format_twice(field: str, values: tuple[object, ...]) -> str | None:
     """Two spellings of one format on a format axis (``[int4, INT4]``: the same point run
     twice under two keys), else None."""
-    if field.rsplit(".", 1)[-1] != "format":
-        return None
     seen: dict[str, object] = {}
     for v in values:
-        if not isinstance(v, str):
+        name = _format_name(field, v)
+        if name is None:
             continue
-        try:
-            name = get_format(v).name
-        except HwsimError:
-            continue  # an unknown name is refused with the point's own message
         if name in seen:
             return f"{seen[name]!r} and {v!r} are one format, {name}; give it once"
         seen[name] = v
+    return None
+
+
+def _repeats(field: str, values: tuple[Scalar, ...]) -> str | None:
+    """A value given twice on one axis (``repr`` keeps 1 and 1.0 apart), else None."""
+    if len(set(map(repr, values))) != len(values):
+        return f"repeated values in {list(values)}"
+    return _one_format_twice(field, values)
+
+
+def _repeated_tuple(axes: Sequence[Axis]) -> str | None:
+    """The first option of a zip group given twice (its values repeat all together, a
+    format under two spellings counting as one), else None. One zipped axis may repeat a
+    value (iso-area shapes share a row count); a repeated option is one point run twice."""
+    seen: dict[tuple[str, ...], tuple[Scalar, ...]] = {}
+    for option in zip(*(a.values for a in axes), strict=True):
+        # repr keeps 1 and 1.0 apart, as the per-axis check does
+        same = tuple(_format_name(a.field, v) or repr(v)
+                     for a, v in zip(axes, option, strict=True))
+        if same in seen:
+            shown = "(" + ", ".join(map(str, option)) + ")"
+            first = "(" + ", ".join(map(str, seen[same])) + ")"
+            twice = (f"the tuple {shown} is given twice" if first == shown
+                     else f"{first} and {shown} are one tuple (a format spelled twice)")
+            return twice + "; give each tuple once"
+        seen[same] = option
     return None
 
 
@@ -415,6 +447,8 @@ def sweep_from_dict(
     problems: list[str] = []
     if not model.axes:
         problems.append("axes: give at least one axis")
+    # A zipped axis may repeat a value: its zip group's tuples are checked instead, below.
+    zipped_fields = {f for group in model.zip for f in group}
     axes = []
     for i, ax in enumerate(model.axes):
         where = f"axes[{i}] ({ax.field})"
@@ -436,9 +470,7 @@ def sweep_from_dict(
         elif len(kinds) > 1:  # one column type per axis (a stray string breaks the tables)
             problems.append(f"{where}: values of one axis must be of one kind, got "
                             f"{' and '.join(sorted(kinds))} in {list(values)}")
-        elif len(set(map(repr, values))) != len(values):
-            problems.append(f"{where}: repeated values in {list(values)}")
-        elif (twice := _one_format_twice(ax.field, values)) is not None:
+        elif ax.field not in zipped_fields and (twice := _repeats(ax.field, values)):
             problems.append(f"{where}: {twice}")
         axes.append(Axis(ax.field, values))
     names = [a.field for a in axes]
@@ -464,6 +496,8 @@ def sweep_from_dict(
             if len(set(lengths.values())) != 1:
                 problems.append(f"{where}: zipped axes need the same number of values, got "
                                 + ", ".join(f"{f}: {n}" for f, n in lengths.items()))
+            elif (twice := _repeated_tuple([axes[names.index(f)] for f in group])) is not None:
+                problems.append(f"{where} ({', '.join(group)}): {twice}")
 
     def known_metric(name: str, where: str) -> bool:
         if metrics is not None and name not in metrics:

@@ -174,6 +174,8 @@ def test_a_reference_is_a_file_by_its_form_never_by_what_exists(tmp_path, monkey
     assert resolve_reference("hw.yaml", tmp_path) == tmp_path / "hw.yaml"
     assert resolve_reference("sub/hw", tmp_path) == tmp_path / "sub" / "hw"
     assert resolve_reference("/abs/hw.yml", tmp_path) == Path("/abs/hw.yml")
+    # Any case: myhw.YAML was taken for a preset named "myhw.yaml".
+    assert resolve_reference("myhw.YAML", tmp_path) == tmp_path / "myhw.YAML"
     assert resolve_reference(Path("bitmod")) == Path("bitmod")
     with pytest.raises(HwsimError, match=r"tmp.*/nope\.yaml: cannot read hardware description"):
         load_hardware("nope.yaml", tmp_path)

@@ -138,6 +138,33 @@ def test_a_render_with_other_objectives_keeps_the_earlier_plots(tmp_path):
     assert {p.name for p in out.glob("*.png")} == first | second
 
 
+def test_zipped_axes_repeating_a_value_run_end_to_end(tmp_path, monkeypatch):
+    from hwsim.sweep import report as report_module
+
+    axes = [{"field": "x", "values": [1, 2, 4]}, {"field": "y", "values": [1, 1, 2]}]
+    out = grid(tmp_path, axes=axes, zip=[["x", "y"]], constraints=[],
+               report={"heatmaps": [{"x": "x", "y": "y", "metric": "latency_s"}]})
+    drawn = []
+    real = report_module._heatmap
+    monkeypatch.setattr(report_module, "_heatmap",
+                        lambda table, hm, goal, axes, *a, **k: drawn.append(axes)
+                        or real(table, hm, goal, axes, *a, **k))
+    report = write_report(out)
+    table = report.table
+    assert table[["point", "x", "y"]].values.tolist() == [[0, 1, 1], [1, 2, 1], [2, 4, 2]]
+    assert table.latency_s.tolist() == [5.0, 2.0, 3.0]  # (x - 3)**2 + y
+    assert table.key.nunique() == 3
+    assert drawn[0]["y"] == [1, 2]  # one heatmap row per distinct value, not [1, 1, 2]
+    before = (out / "results.csv").read_bytes()
+    spec = sweep_from_dict({"params": {"x": 0, "y": 0, "kind": "a"}, "axes": axes,
+                            "zip": [["x", "y"]], "objectives": ["latency_s", "energy_pj", "score"]},
+                           sections=("params",), metrics=METRICS, source="r.yaml")
+    rerun = run_sweep(spec, out, evaluator=TOY, workers=1)
+    assert (rerun.points, rerun.evaluated, rerun.reused) == (3, 0, 3)
+    write_report(out)
+    assert (out / "results.csv").read_bytes() == before
+
+
 def test_other_objectives_at_report_time(tmp_path):
     out = grid(tmp_path)
     report = write_report(out, ["energy_pj", "score"])  # goals from the model: min, max

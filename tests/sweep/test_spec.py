@@ -86,6 +86,32 @@ def test_bad_sweep_files_are_named_precisely(changes, message):
     assert str(info.value).startswith("s.yaml")
 
 
+def test_a_zipped_axis_may_repeat_a_value_but_not_a_tuple():
+    # Three iso-area designs: rows repeat within the group, the (x, y) tuples do not.
+    axes = [{"field": "x", "values": [2, 4, 8]}, {"field": "y", "values": [32, 32, 16]}]
+    spec = parse(spec_dict(axes=axes, zip=[["x", "y"]]))
+    assert spec.axes[1].values == (32, 32, 16)
+    assert [p.values for p in plan_points(spec, TOY)] == [
+        {"x": 2, "y": 32}, {"x": 4, "y": 32}, {"x": 8, "y": 16}]
+    with pytest.raises(HwsimError) as info:
+        parse(spec_dict(axes=[{"field": "x", "values": [2, 4, 2]},
+                              {"field": "y", "values": [16, 32, 16]}], zip=[["x", "y"]]))
+    assert str(info.value) == ("s.yaml: zip[0] (x, y): the tuple (2, 16) is given twice; "
+                               "give each tuple once")
+    # Unzipped, the axis keeps its own check.
+    with pytest.raises(HwsimError, match=r"axes\[1\] \(y\): repeated values in \[32, 32, 16\]"):
+        parse(spec_dict(axes=axes))
+
+
+def test_a_zipped_format_spelled_twice_is_one_tuple():
+    axes = [{"field": "weights.format", "values": ["int4", "INT4", "int4"]},
+            {"field": "x", "values": [1, 1, 2]}]
+    with pytest.raises(HwsimError) as info:
+        parse(spec_dict(axes=axes, zip=[["weights.format", "x"]]))
+    assert str(info.value) == ("s.yaml: zip[0] (weights.format, x): (int4, 1) and (INT4, 1) "
+                               "are one tuple (a format spelled twice); give each tuple once")
+
+
 def test_unknown_field_lists_the_valid_fields():
     spec = parse(spec_dict(axes=[{"field": "kindd", "values": ["a"]}]))
     with pytest.raises(HwsimError) as info:

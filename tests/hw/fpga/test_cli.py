@@ -60,6 +60,14 @@ from hwsim.errors import HwsimError
      "ice40-up5k has no speed grades"),
     (["fpga-scale", "--device", "ice40-hx8k", "--speed", "8"], "ice40-hx8k has no speed grades"),
     (["fpga-scale", "--speed", "5"], "speed grade 5 is not offered for ecp5-25k"),
+    # A combination of a later block's parameters was refused after the earlier blocks'
+    # synthesis (their netlists written), and a single block's left an empty folder.
+    (["synth", "int_mac", "fp16_int_mac", "-p", "fp16_int_mac.accumulator=fp16",
+      "-p", "fp16_int_mac.lanes=2"], "parameter accumulator = 'fp16' needs lanes = 1"),
+    (["synth", "bitmod_pe", "-p", "loop=decoded"], "parameter loop = 'decoded' needs "
+                                                   "accumulator = 'bitmod'"),
+    (["fpga", "accel_core", "-p", "rows=1", "-p", "cols=1", "-p", "lanes=1", "--device",
+      "ecp5-25k"], "is not a whole number of 8-bit bus beats"),
 ])
 def test_bad_input_is_one_line_and_exit_2(run_cli, capsys, tmp_path, args, message):
     assert run_cli(*args, "--out", str(tmp_path / "out")) == 2
