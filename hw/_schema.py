@@ -101,10 +101,11 @@ class RtlSource:
 
     ``params`` override the block's defaults (the PE's own fields fill the rest, see
     `hwsim.hw.asic.pe_costs`); ``format``: the weight format whose activity sets the energy
-    (default: the block's native one). ``derived`` (the figures filled in) and ``formats``
+    (default: the block's native one). ``derived`` (the figures filled in), ``formats``
     (the quantized weight formats the block's build decodes, where it states them: a workload
-    operand of another is refused, as the figures are not of a PE that runs it) are set by
-    hwsim when the figures are filled in.
+    operand of another is refused, as the figures are not of a PE that runs it) and
+    ``energy_format`` (the format whose activity the derived energy is: ``format`` or the
+    native one) are set by hwsim when the figures are filled in.
     """
 
     __pydantic_config__ = CONFIG
@@ -114,3 +115,4 @@ class RtlSource:
     format: str | None = None
     derived: tuple[str, ...] = ()
     formats: tuple[str, ...] = ()
+    energy_format: str | None = None

@@ -481,6 +481,7 @@ def hardware_to_dict(hw: HardwareSpec) -> dict[str, Any]:
         for name in rtl.pop("derived", ()):
             out["pe"][name] = "rtl"
         rtl.pop("formats", None)
+        rtl.pop("energy_format", None)
     return out
 
 

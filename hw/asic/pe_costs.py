@@ -90,7 +90,7 @@ def resolve_rtl_pe(hw: HardwareSpec) -> HardwareSpec:
         if pe.rtl is None:
             raise HwsimError(f"pe.{derived[0]}: 'rtl' needs pe.rtl: {{block: ..., params: "
                              "...} naming the RTL block")
-        for key in ("derived", "formats"):
+        for key in ("derived", "formats", "energy_format"):
             if getattr(pe.rtl, key):
                 raise HwsimError(f"pe.rtl.{key}: set by hwsim, not a key to give")
         if not derived:
@@ -102,10 +102,11 @@ def resolve_rtl_pe(hw: HardwareSpec) -> HardwareSpec:
                              f"blocks for it: {', '.join(allowed) or 'none yet'}")
         params = _block_params(pe, pe.rtl.block)
         formats = _block_formats(pe, params)
-        values = _figures(pe, params, derived)
+        values, energy_format = _figures(pe, params, derived)
     except HwsimError as exc:
         raise HwsimError(f"{hw.source}: {exc}") from None
-    rtl = dataclasses.replace(pe.rtl, derived=derived, formats=formats)
+    rtl = dataclasses.replace(pe.rtl, derived=derived, formats=formats,
+                              energy_format=energy_format)
     return dataclasses.replace(hw, pe=dataclasses.replace(pe, **values, rtl=rtl))
 
 
@@ -136,7 +137,9 @@ def _block_formats(pe, params: dict) -> tuple[str, ...]:
     return formats
 
 
-def _figures(pe, params: dict, derived: tuple[str, ...]) -> dict[str, float]:
+def _figures(pe, params: dict, derived: tuple[str, ...]) -> tuple[dict[str, float], str | None]:
+    """The derived figures, and the weight format whose activity the energy is (None: the
+    energy is not derived)."""
     if pe.rtl.node not in NODES:
         raise HwsimError(f"pe.rtl.node: {pe.rtl.node!r} has no calibration; calibrated nodes: "
                          f"{', '.join(NODES)}")
@@ -153,6 +156,7 @@ def _figures(pe, params: dict, derived: tuple[str, ...]) -> dict[str, float]:
                          f"{', '.join(acts) or 'none with an operand model'}")
     cal = calibrate(pe.rtl.node, user_cache_dir(), ratios=False)
     out: dict[str, float] = {}
+    fmt = None
     if "area_um2" in derived:
         out["area_um2"] = round(cal.area_um2(cost), 3)
     if "energy_pj_per_cycle" in derived:
@@ -161,4 +165,4 @@ def _figures(pe, params: dict, derived: tuple[str, ...]) -> dict[str, float]:
                              "give a number")
         fmt = pe.rtl.format or cost.activity[0].weight_format
         out["energy_pj_per_cycle"] = round(cal.energy_pj(acts[fmt].switching.total), 6)
-    return out
+    return out, fmt

@@ -215,6 +215,12 @@ def _weight_notes(designs: list[Any], weights: list[dict[str, Any]],
                          f"{hw.core.storage()}")
         if ws["format"] is None:
             continue
+        rtl = getattr(hw.pe, "rtl", None)
+        if rtl is not None and rtl.energy_format not in (None, ws["format"]):
+            # One energy per cycle: the activity of one format (bitmod3's on bitmod-rtl).
+            notes.append(f"{hw.name}: PE energy per cycle from the RTL at {rtl.energy_format} "
+                         f"weights (pe.rtl.format), not these {ws['format']} ones "
+                         f"(`hwsim area {rtl.block}` gives each format's)")
         if i in chosen:
             notes.append(f"{hw.name} runs {ws['format']} weights (chosen on the command line)")
         elif hw.weights is not None:

@@ -44,6 +44,10 @@ def test_rtl_preset_figures_are_the_calibrated_block_cost():
     # The YAML form keeps `rtl`, so an edit re-derives the figures.
     assert hardware_to_dict(hw)["pe"]["area_um2"] == "rtl"
     assert "derived" not in hardware_to_dict(hw)["pe"]["rtl"]
+    # The format whose activity the energy is (the block's native one), set by hwsim.
+    assert hw.pe.rtl.energy_format == cost.activity[0].weight_format == "int8"
+    assert "energy_format" not in hardware_to_dict(hw)["pe"]["rtl"]
+    assert with_overrides(hw, {"pe.energy_pj_per_cycle": 0.5}).pe.rtl.energy_format is None
 
 
 def test_the_readme_calibration_table_is_the_codes():
@@ -123,6 +127,8 @@ def test_only_energy_from_rtl_and_a_chosen_format():
      "formats: int8, int4"),
     ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "derived": ["area_um2"]}},
      "pe.rtl.derived: set by hwsim"),
+    ({"area_um2": "rtl", "rtl": {"block": "fp16_int_mac", "energy_format": "int8"}},
+     "pe.rtl.energy_format: set by hwsim"),
     ({"area_um2": "big"}, "pe.area_um2: expected a number >= 0 or 'rtl', got 'big'"),
     ({"area_um2": -1}, "pe.area_um2: expected a number >= 0 or 'rtl', got -1"),
 ])
@@ -219,3 +225,19 @@ def test_block_parameters_survive_the_round_trip_through_the_pe(kind, block):
     described = hardware_from_dict(data, "t").pe
     back = pe_costs._block_params(dataclasses.replace(described, rtl=RtlSource(block)), block)
     assert back and back == {name: params[name] for name in back}
+
+
+def test_a_run_says_when_the_rtl_energy_is_another_formats(run_cli, capsys, tmp_path):
+    # bitmod-rtl's one energy per cycle is bitmod3's activity: int8 weights ran at it without
+    # a word (int8's own is 7.5% lower).
+    wl = tmp_path / "w.yaml"
+    wl.write_text("gemms: [{name: g, m: 16, n: 64, k: 128}]\n"
+                  "weights: {format: int8, group_size: 128}\n")
+    assert run_cli("run", str(wl), "-H", "bitmod-rtl", "--out", str(tmp_path / "o")) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("bitmod-rtl: PE energy per cycle from the RTL at bitmod3 weights (pe.rtl.format), "
+            "not these int8 ones (`hwsim area bitmod_pe` gives each format's)") in out
+    wl.write_text("gemms: [{name: g, m: 16, n: 64, k: 128}]\n"
+                  "weights: {format: bitmod3, group_size: 128}\n")
+    assert run_cli("run", str(wl), "-H", "bitmod-rtl", "--out", str(tmp_path / "p")) == 0
+    assert "PE energy per cycle from the RTL" not in capsys.readouterr().out
