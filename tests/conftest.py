@@ -73,7 +73,7 @@ def rtl_figures_stood_in(monkeypatch) -> list[str]:
 
     def stand_in(pe, params, derived):
         stood_in.append(pe.rtl.block)
-        return dict.fromkeys(derived, 1.0)
+        return dict.fromkeys(derived, 1.0), None  # the figures; no energy format recorded
 
     monkeypatch.setattr(pe_costs, "_figures", stand_in)
     return stood_in
