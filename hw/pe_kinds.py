@@ -284,8 +284,9 @@ _BITMOD_FIELDS = _frozen({"lanes": "lanes", "scale_bits": "scale_bits", "pipelin
 # parameters of the same names).
 _BITMOD_ARRAY = BlockPE(_BITMOD_FIELDS, derived=_bitmod_array, array=True)
 # The simulator's ``mac`` kind describes operand widths, not number types: the INT and
-# FP16 x INT MACs take integer weights and KV caches only, which the workload must respect
-# (the simulator would run FP16 weights on them in two passes, as on an FP16 MAC).
+# FP16 x INT MACs take integer weights and KV caches only, which their FPGA design points
+# state (`hw.fpga.design_point.integer_formats`); a description without ``weight_formats``
+# runs FP16 weights on them in two passes, as on an FP16 MAC.
 _INT_MAC = BlockPE(_frozen({"lanes": "lanes", "weight_bits": "weight_bits",
                             "act_bits": "act_bits", "pipeline": "pipeline"}))
 _FP16_INT_MAC = BlockPE(_frozen({"lanes": "lanes", "weight_bits": "weight_bits",

@@ -23,9 +23,10 @@ from typing import Any
 import pandas as pd
 
 from hwsim.errors import HwsimError
+from hwsim.reports.figure_style import FIGURE_FORMATS
 
-__all__ = ["RUN", "digest", "earlier_files", "remove_stale_files", "render",
-           "write_outputs", "write_recorded_outputs"]
+__all__ = ["RUN", "digest", "earlier_files", "owned_names", "remove_stale_files", "render",
+           "write_outputs", "write_recorded_outputs", "write_summary"]
 
 Content = bytes | str | pd.DataFrame
 
@@ -90,6 +91,31 @@ def digest(data: bytes | Path) -> str | None:
         except OSError:
             return None
     return hashlib.sha256(data).hexdigest()
+
+
+def owned_names(files: Iterable[str], figure_stems: Iterable[str]) -> Callable[[str], bool]:
+    """Whether a name is one a command writes: one of its `files`, or one of its figures
+    (``<stem>.<format>``, any of `FIGURE_FORMATS`): the ``owned`` of `earlier_files`."""
+    names, stems = frozenset(files), frozenset(figure_stems)
+
+    def owned(name: str) -> bool:
+        path = Path(name)
+        return name in names or (path.stem in stems and path.suffix[1:] in FIGURE_FORMATS)
+
+    return owned
+
+
+def write_summary(out: Path, body: Mapping[str, Any], written: Iterable[Path],
+                  command: str = RUN) -> Path:
+    """Write ``summary.json``: `body` with ``files``, the SHA-256 of every other file the
+    command wrote, by name (what `earlier_files` reads back), and ``written_by`` for a
+    `command` other than `hwsim run` (whose records never had it)."""
+    record = {**body, "files": {p.name: digest(p) for p in written}}
+    if command != RUN:
+        record["written_by"] = command
+    path = out / "summary.json"
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 def earlier_files(out: Path, command: str,

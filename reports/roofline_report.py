@@ -10,7 +10,6 @@ does not write (another ``--figure-format``, ``--no-plots``) are removed.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,10 +20,15 @@ import pandas as pd
 
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder, portable_path
-from hwsim.reports.figure_style import FIGURE_FORMATS, save_figure
+from hwsim.reports.figure_style import save_figure
 from hwsim.reports.html_plots import roofline_plot
 from hwsim.reports.html_report import HtmlTable, render_html, summary_item, write_html
-from hwsim.reports.output_files import digest, earlier_files, remove_stale_files
+from hwsim.reports.output_files import (
+    earlier_files,
+    owned_names,
+    remove_stale_files,
+    write_summary,
+)
 from hwsim.reports.roofline_analysis import analyze, summarize
 from hwsim.reports.roofline_machine import Machine
 from hwsim.reports.text_table import Column, TextTable
@@ -187,16 +191,9 @@ def roofline_report(workload: Workload, machine: Machine,
 ROOFLINE = "hwsim roofline"
 # A workload's files and a served trace's (`serving_report.write_serving_outputs`): a roofline
 # of the one into a folder of the other's removes them.
-_FILES = ("roofline.csv", "roofline.md", "summary.json", "report.html", "requests.csv",
-          "steps.csv")
-_FIGURE_STEMS = ("roofline", "latency_breakdown", "serving")
-
-
-def is_roofline_file(name: str) -> bool:
-    """Whether `name` is a file `hwsim roofline` may write (a workload's or a served trace's,
-    any figure format)."""
-    path = Path(name)
-    return name in _FILES or (path.stem in _FIGURE_STEMS and path.suffix[1:] in FIGURE_FORMATS)
+is_roofline_file = owned_names(
+    ("roofline.csv", "roofline.md", "summary.json", "report.html", "requests.csv", "steps.csv"),
+    ("roofline", "latency_breakdown", "serving"))
 
 
 def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, machine: Machine,
@@ -226,8 +223,6 @@ def _write(table: pd.DataFrame, summary: dict[str, Any], workload: Workload, mac
             for path in save_figure(fig, out / stems[key], formats):
                 files[f"{key}_{path.suffix[1:]}"] = path
     # Last, listing what this run wrote (`earlier_files` of the next roofline into `out`).
-    record = {p.name: digest(p) for key, p in files.items() if key != "summary"}
-    files["summary"].write_text(json.dumps({**summary, "written_by": ROOFLINE, "files": record},
-                                           indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_summary(out, summary, [p for key, p in files.items() if key != "summary"], ROOFLINE)
     remove_stale_files(out, earlier, [p.name for p in files.values()])
     return files

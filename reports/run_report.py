@@ -6,9 +6,8 @@ files (sorted JSON keys, fixed CSV float format, PNGs without a software/date st
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,13 @@ from hwsim.files import output_folder
 from hwsim.reports.figure_style import FIGURE_FORMATS, op_class_color, save_figure
 from hwsim.reports.html_plots import bar_plot
 from hwsim.reports.html_report import HtmlTable, render_html, summary_item, write_html
-from hwsim.reports.output_files import RUN, digest, earlier_files, remove_stale_files
+from hwsim.reports.output_files import (
+    RUN,
+    earlier_files,
+    owned_names,
+    remove_stale_files,
+    write_summary,
+)
 from hwsim.reports.roofline_analysis import analyze
 from hwsim.reports.roofline_machine import machine_from_hardware
 from hwsim.reports.run_plots import comparison_figure, energy_figure, latency_figure
@@ -40,7 +45,6 @@ __all__ = [
     "design_metrics",
     "earlier_run_files",
     "json_safe",
-    "remove_stale_run_files",
     "run_file_names",
     "run_summary",
     "summary_table",
@@ -50,7 +54,6 @@ __all__ = [
     "vector_ops_line",
     "weights_run",
     "write_run_outputs",
-    "write_run_summary",
 ]
 
 def json_safe(x: Any) -> Any:
@@ -488,8 +491,8 @@ def _write(results: Sequence[RunResult], out: Path, base: int,
     for stem, fig in zip(stems, figures, strict=True):
         written += save_figure(fig, out / stem, formats)
     # Last, listing what this run wrote (`earlier_run_files` of the next run into `out`).
-    written.insert(0, write_run_summary(out, body, written))
-    remove_stale_run_files(out, earlier, [p.name for p in written])
+    written.insert(0, write_summary(out, body, written))
+    remove_stale_files(out, earlier, [p.name for p in written])
     return written
 
 
@@ -498,6 +501,7 @@ _FIGURE_STEMS = ("latency_breakdown", "energy_breakdown", "comparison")
 # (`hwsim.reports.serving_report`).
 _RUN_FILES = ("summary.json", "layers.csv", "report.html", "requests.csv", "steps.csv")
 _RUN_FIGURE_STEMS = (*_FIGURE_STEMS, "serving")
+_is_run_file = owned_names(_RUN_FILES, _RUN_FIGURE_STEMS)
 
 
 def run_file_names() -> list[str]:
@@ -507,37 +511,8 @@ def run_file_names() -> list[str]:
                            for fmt in FIGURE_FORMATS)]
 
 
-def write_run_summary(out: Path, body: dict[str, Any], written: Sequence[Path],
-                      command: str = RUN) -> Path:
-    """Write ``summary.json``: `body` and ``files``, the SHA-256 of every other file the run
-    wrote, by name (what `earlier_run_files` reads back); ``written_by`` names a `command`
-    other than `hwsim run` (a served trace's roofline)."""
-    body["files"] = {p.name: digest(p) for p in written}
-    if command != RUN:
-        body["written_by"] = command
-    path = out / "summary.json"
-    path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return path
-
-
 def earlier_run_files(out: Path) -> dict[str, str | None]:
     """The files an earlier `hwsim run` into `out` listed in its ``summary.json``, with the
     SHA-256 it recorded (`hwsim.reports.output_files.earlier_files`). Only names `hwsim run`
     writes are kept: never a file of the user's."""
     return earlier_files(out, RUN, _is_run_file)
-
-
-def _is_run_file(name: str) -> bool:
-    path = Path(name)
-    return name in _RUN_FILES or (path.stem in _RUN_FIGURE_STEMS
-                                  and path.suffix[1:] in FIGURE_FORMATS)
-
-
-def remove_stale_run_files(out: Path, earlier: Mapping[str, str | None],
-                           now: Sequence[str]) -> None:
-    """Remove what an earlier run into `out` wrote (`earlier_run_files`) and this one did not
-    (`now`): another --figure-format, no --compare now, a served trace after a workload's
-    layers or the other way round would leave files beside these results as if theirs. A file
-    whose bytes are no longer those the earlier run recorded (another command's `layers.csv`
-    written there since) is left alone (`hwsim.reports.output_files.remove_stale_files`)."""
-    remove_stale_files(out, earlier, now)

@@ -25,14 +25,9 @@ import pandas as pd
 from hwsim.errors import HwsimError
 from hwsim.files import output_folder
 from hwsim.reports.figure_style import categorical_styles, new_figure, save_figure, style
-from hwsim.reports.output_files import RUN, earlier_files
+from hwsim.reports.output_files import RUN, earlier_files, remove_stale_files, write_summary
 from hwsim.reports.roofline_report import ROOFLINE, is_roofline_file
-from hwsim.reports.run_report import (
-    earlier_run_files,
-    json_safe,
-    remove_stale_run_files,
-    write_run_summary,
-)
+from hwsim.reports.run_report import earlier_run_files, json_safe
 from hwsim.reports.units import format_number, format_quantity
 from hwsim.workloads.serving import ServingRun
 
@@ -166,9 +161,9 @@ def write_serving_outputs(workload: str, runs: Sequence[tuple[str, ServingRun]],
                                  lineterminator="\n")
         if plots:
             files += save_figure(serving_figure(runs), out / "serving", figure_formats)
-        files.insert(0, write_run_summary(out, serving_summary(workload, runs, target), files,
-                                          command))
-        remove_stale_run_files(out, earlier, [p.name for p in files])
+        files.insert(0, write_summary(out, serving_summary(workload, runs, target), files,
+                                      command))
+        remove_stale_files(out, earlier, [p.name for p in files])
     except OSError as exc:
         raise HwsimError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     return files

@@ -154,8 +154,7 @@ class _MacModel(CycleModel):
     def widths(self, pe, a_bits, b, b_bits, grouped):
         # An integer MAC's build takes its integers (an FP16 KV cache ran in two "passes"),
         # and a plain width it holds in one pass (a cost-only integer of that width).
-        if (pe.weight_formats is not None and (b is not None or b_bits > pe.weight_bits)
-                and (why := _not_in_build(pe, b)) is not None):
+        if (b is not None or b_bits > pe.weight_bits) and (why := _not_in_build(pe, b)):
             return f"{why} or a plain width of at most {pe.weight_bits} bits"
         return OperandWidths(a_bits, b_bits, passes=-(-b_bits // pe.weight_bits))
 

@@ -191,7 +191,6 @@ def fpga_hardware(
     return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
 
 
-
 # The MACs whose multiplier takes signed integer weights only (the simulator's `mac` kind
 # describes widths, not number types): their design points state the integers they take.
 INTEGER_MACS = ("int_mac", "fp16_int_mac")

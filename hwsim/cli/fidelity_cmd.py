@@ -295,12 +295,10 @@ def _check_plottable(table: Any, x: str, y: str, x_axis: str, folder: Path,
 
 def _is_tradeoff_file(name: str) -> bool:
     """Whether `name` is a file `hwsim tradeoff` may write (any cost axis, figure format)."""
-    from hwsim.reports.figure_style import FIGURE_FORMATS
+    from hwsim.reports.output_files import owned_names
 
-    path = Path(name)
-    return (name in ("tradeoff.csv", "summary.json", "report.html")
-            or (path.stem in {f"pareto_{axis}" for axis in _TRADEOFF_AXES}
-                and path.suffix[1:] in FIGURE_FORMATS))
+    return owned_names(("tradeoff.csv", "summary.json", "report.html"),
+                       (f"pareto_{axis}" for axis in _TRADEOFF_AXES))(name)
 
 
 def _tradeoff_text_table(table: Any, y: str, y_label: str, costed: bool) -> Any:

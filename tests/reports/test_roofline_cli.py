@@ -128,6 +128,13 @@ def test_roofline_on_a_cores_yaml_says_its_bytes_are_the_cores_storage(run_cli,
         " ".join(captured.out.split())
 
 
+def _files_after(run_cli, out: Path, *args: str) -> set[str]:
+    """The names in `out` after a successful ``hwsim *args --out out``."""
+    code, cap = run_cli(*args, "--out", str(out))
+    assert code == 0, cap.err
+    return {p.name for p in out.iterdir()}
+
+
 def test_a_rerun_removes_only_the_figures_its_own_earlier_run_wrote(run_cli, tmp_path: Path,
                                                                     small_gemms: str) -> None:
     # --no-plots or another --figure-format kept the earlier roofline.png beside new results.
@@ -135,10 +142,8 @@ def test_a_rerun_removes_only_the_figures_its_own_earlier_run_wrote(run_cli, tmp
     wl.write_text(small_gemms)
     out = tmp_path / "o"
 
-    def hwsim(*args: str) -> set[str]:
-        code, cap = run_cli(*args, str(wl), "--out", str(out))
-        assert code == 0, cap.err
-        return {p.name for p in out.iterdir()}
+    def hwsim(command: str, *args: str) -> set[str]:
+        return _files_after(run_cli, out, command, str(wl), *args)
 
     tables = {"roofline.csv", "roofline.md", "summary.json", "report.html"}
     assert hwsim("roofline", "-H", "a100-80g", "--figure-format", "png,svg") == tables | {
@@ -163,9 +168,7 @@ def test_a_served_roofline_and_a_workloads_replace_each_others_files(run_cli, tm
     out = tmp_path / "o"
 
     def hwsim(*args: str) -> set[str]:
-        code, cap = run_cli("roofline", *args, "--out", str(out))
-        assert code == 0, cap.err
-        return {p.name for p in out.iterdir()}
+        return _files_after(run_cli, out, "roofline", *args)
 
     served = hwsim("llama-2-7b-served-trace")
     assert {"requests.csv", "steps.csv", "serving.png"} <= served
