@@ -103,9 +103,12 @@ class RtlSource:
     `hwsim.hw.asic.pe_costs`); ``format``: the weight format whose activity sets the energy
     (default: the block's native one). ``derived`` (the figures filled in), ``formats``
     (the quantized weight formats the block's build decodes, where it states them: a workload
-    operand of another is refused, as the figures are not of a PE that runs it) and
-    ``energy_format`` (the format whose activity the derived energy is: ``format`` or the
-    native one) are set by hwsim when the figures are filled in.
+    operand of another is refused, as the figures are not of a PE that runs it),
+    ``energy_format`` (the format whose activity ``pe.energy_pj_per_cycle`` is: ``format`` or
+    the native one) and ``energies`` (without ``format``: the energy per cycle of every format
+    the block has an operand model for, which the simulator charges each operator by its
+    weight operand's format; `hwsim.sim.engine.priced_for`) are set by hwsim when the figures
+    are filled in.
     """
 
     __pydantic_config__ = CONFIG
@@ -116,3 +119,4 @@ class RtlSource:
     derived: tuple[str, ...] = ()
     formats: tuple[str, ...] = ()
     energy_format: str | None = None
+    energies: dict[str, float] = field(default_factory=dict)

@@ -482,6 +482,7 @@ def hardware_to_dict(hw: HardwareSpec) -> dict[str, Any]:
             out["pe"][name] = "rtl"
         rtl.pop("formats", None)
         rtl.pop("energy_format", None)
+        rtl.pop("energies", None)
     return out
 
 
@@ -509,6 +510,9 @@ def hardware_fields(hw: HardwareSpec) -> list[str]:
         from hwsim.hw.asic.pe_costs import rtl_param_fields
 
         paths += rtl_param_fields(hw.pe.rtl.block)
+        # The format whose activity every operator is charged (unset: each its own) and
+        # the node, whether or not the description gives them.
+        paths += ["pe.rtl.format", "pe.rtl.node"]
     return sorted(paths)
 
 

@@ -38,7 +38,8 @@ the core is never feed-limited); systolic arrays take SCALE-Sim's folds
 
 Energy (pJ): PE = active PE-cycles x pe.energy_pj_per_cycle x energy_overhead (active = the
 PEs holding an output, for the cycles they compute, not those they wait for a row-shared
-dequantizer; systolic: one per MAC); dequantization
+dequantizer; systolic: one per MAC; an RTL-derived energy is the op's weight operand format's
+where the block has one per format: `priced_for`); dequantization
 = group dequantizations x dequant cycles x pe.dequant_pj_per_cycle x energy_overhead; SRAM
 = bits read and written per buffer x its energy per bit; DRAM = bits moved x
 dram.energy_pj_per_bit. Leakage is added per run from the latency (`hwsim.sim.run`).
@@ -92,6 +93,7 @@ __all__ = [
     "GemmCosts",
     "op_shapes_key",
     "pipeline_cycles",
+    "priced_for",
     "repeated_pipeline_cycles",
     "simulate_gemm",
     "simulate_gemms",
@@ -922,6 +924,21 @@ def stored_op(op: Op, hw: HardwareSpec) -> Op:
     return op
 
 
+def priced_for(op: Op, hw: HardwareSpec) -> HardwareSpec:
+    """``hw`` with the PE energy per cycle of ``op``'s weight operand format, where the PE's
+    energy is the RTL block's per format (`hwsim.hw.spec.RtlSource.energies`: bitmod-rtl's
+    int8 weights switch less per cycle than its bitmod3 ones); ``hw`` itself otherwise (a
+    format the block has no operand model for, FP16 or a plain width, keeps
+    ``pe.energy_pj_per_cycle``: the native format's)."""
+    rtl = getattr(hw.pe, "rtl", None)
+    if rtl is None or not rtl.energies or op.b_format is None:
+        return hw
+    energy = rtl.energies.get(op.b_format.name, hw.pe.energy_pj_per_cycle)
+    if energy == hw.pe.energy_pj_per_cycle:
+        return hw
+    return dataclasses.replace(hw, pe=dataclasses.replace(hw.pe, energy_pj_per_cycle=energy))
+
+
 def simulate_op_shapes(op: Op, hw: HardwareSpec) -> tuple[GemmCosts, np.ndarray]:
     """Costs of a GEMM op's distinct step shapes, and each step's index into them, in the
     widths ``hw`` stores them in (`stored_op`).
@@ -932,6 +949,7 @@ def simulate_op_shapes(op: Op, hw: HardwareSpec) -> tuple[GemmCosts, np.ndarray]
     op = stored_op(op, hw)
     widths = operand_widths(op, hw)
     shares = operand_data_shares(op)
+    hw = priced_for(op, hw)
     if op.fused is not None:
         # A fused attention kernel: its own tiles, one block sequence per step.
         mps, s, offsets = fused_attention_schedule(op, hw)

@@ -73,7 +73,8 @@ def rtl_figures_stood_in(monkeypatch) -> list[str]:
 
     def stand_in(pe, params, derived):
         stood_in.append(pe.rtl.block)
-        return dict.fromkeys(derived, 1.0), None  # the figures; no energy format recorded
+        # The figures; no energy format or per-format energies recorded.
+        return dict.fromkeys(derived, 1.0), None, {}
 
     monkeypatch.setattr(pe_costs, "_figures", stand_in)
     return stood_in

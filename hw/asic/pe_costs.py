@@ -12,10 +12,12 @@ fields (the PE-kind registry's `hwsim.hw.pe_kinds.BlockPE`, read backwards: a sw
 ``pe.lanes`` synthesizes the PE it describes); a field given both ways must agree, and a PE
 field the block fixes (the dINT MAC's 8-bit activations) must be the block's. ``area_um2``
 becomes the block's calibrated area at the node; ``energy_pj_per_cycle`` its calibrated
-switching energy per cycle on the operands of ``rtl.format`` (default: the block's native
-format). Block costs are memoized per process and kept in the user's cache folder
-(`hwsim.hw.asic.cache`), so neither repeated sweep points nor later runs and sweep workers
-re-synthesize.
+switching energy per cycle on the operands of ``rtl.format``, which every operator is then
+charged, or without it the native format's, and ``rtl.energies`` every format's: the simulator
+charges each operator the energy of its weight operand's format (the native one's where the
+block has no operand model for it: FP16, a plain width). Block costs are memoized per process
+and kept in the user's cache folder (`hwsim.hw.asic.cache`), so neither repeated sweep points
+nor later runs and sweep workers re-synthesize.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def resolve_rtl_pe(hw: HardwareSpec) -> HardwareSpec:
         if pe.rtl is None:
             raise HwsimError(f"pe.{derived[0]}: 'rtl' needs pe.rtl: {{block: ..., params: "
                              "...} naming the RTL block")
-        for key in ("derived", "formats", "energy_format"):
+        for key in ("derived", "formats", "energy_format", "energies"):
             if getattr(pe.rtl, key):
                 raise HwsimError(f"pe.rtl.{key}: set by hwsim, not a key to give")
         if not derived:
@@ -102,11 +104,11 @@ def resolve_rtl_pe(hw: HardwareSpec) -> HardwareSpec:
                              f"blocks for it: {', '.join(allowed) or 'none yet'}")
         params = _block_params(pe, pe.rtl.block)
         formats = _block_formats(pe, params)
-        values, energy_format = _figures(pe, params, derived)
+        values, energy_format, energies = _figures(pe, params, derived)
     except HwsimError as exc:
         raise HwsimError(f"{hw.source}: {exc}") from None
     rtl = dataclasses.replace(pe.rtl, derived=derived, formats=formats,
-                              energy_format=energy_format)
+                              energy_format=energy_format, energies=energies)
     return dataclasses.replace(hw, pe=dataclasses.replace(pe, **values, rtl=rtl))
 
 
@@ -137,9 +139,11 @@ def _block_formats(pe, params: dict) -> tuple[str, ...]:
     return formats
 
 
-def _figures(pe, params: dict, derived: tuple[str, ...]) -> tuple[dict[str, float], str | None]:
-    """The derived figures, and the weight format whose activity the energy is (None: the
-    energy is not derived)."""
+def _figures(pe, params: dict, derived: tuple[str, ...]
+             ) -> tuple[dict[str, float], str | None, dict[str, float]]:
+    """The derived figures; the weight format whose activity the energy is (None: the energy
+    is not derived); and, for a derived energy without ``pe.rtl.format``, every modelled
+    format's energy per cycle (native first; empty otherwise)."""
     if pe.rtl.node not in NODES:
         raise HwsimError(f"pe.rtl.node: {pe.rtl.node!r} has no calibration; calibrated nodes: "
                          f"{', '.join(NODES)}")
@@ -157,12 +161,16 @@ def _figures(pe, params: dict, derived: tuple[str, ...]) -> tuple[dict[str, floa
     cal = calibrate(pe.rtl.node, user_cache_dir(), ratios=False)
     out: dict[str, float] = {}
     fmt = None
+    energies: dict[str, float] = {}
     if "area_um2" in derived:
         out["area_um2"] = round(cal.area_um2(cost), 3)
     if "energy_pj_per_cycle" in derived:
         if not acts:
             raise HwsimError(f"pe.energy_pj_per_cycle: {pe.rtl.block} has no operand model; "
                              "give a number")
+        energies = {f: round(cal.energy_pj(a.switching.total), 6) for f, a in acts.items()}
         fmt = pe.rtl.format or cost.activity[0].weight_format
-        out["energy_pj_per_cycle"] = round(cal.energy_pj(acts[fmt].switching.total), 6)
-    return out, fmt
+        out["energy_pj_per_cycle"] = energies[fmt]
+        if pe.rtl.format is not None:
+            energies = {}  # one format's activity for every operator, as asked
+    return out, fmt, energies

@@ -216,10 +216,14 @@ def _weight_notes(designs: list[Any], weights: list[dict[str, Any]],
         if ws["format"] is None:
             continue
         rtl = getattr(hw.pe, "rtl", None)
-        if rtl is not None and rtl.energy_format not in (None, ws["format"]):
-            # One energy per cycle: the activity of one format (bitmod3's on bitmod-rtl).
+        if (rtl is not None and rtl.energy_format not in (None, ws["format"])
+                and ws["format"] not in rtl.energies):
+            # Pinned by pe.rtl.format, or no operand model for the format (FP16 weights).
+            why = ("pe.rtl.format" if not rtl.energies
+                   else f"the native format's: {rtl.block} has no operand model for "
+                   f"{ws['format']}")
             notes.append(f"{hw.name}: PE energy per cycle from the RTL at {rtl.energy_format} "
-                         f"weights (pe.rtl.format), not these {ws['format']} ones "
+                         f"weights ({why}), not these {ws['format']} ones "
                          f"(`hwsim area {rtl.block}` gives each format's)")
         if i in chosen:
             notes.append(f"{hw.name} runs {ws['format']} weights (chosen on the command line)")

@@ -535,3 +535,32 @@ def test_bad_arguments_of_the_public_pipeline_functions_are_refused():
     with pytest.raises(HwsimError, match=r"at least one block"):
         repeated_pipeline_cycles(np.array([], np.int64), np.array([], np.int64),
                                  np.array([], np.int64), 1)  # an IndexError
+
+
+def test_an_rtl_energy_per_format_charges_each_operator_its_weights_format():
+    # bitmod-rtl's PE energy is the RTL block's per weight format (`RtlSource.energies`):
+    # bitmod3's activity charged to int8 weights read a format sweep's int8 energy 8% high.
+    from hwsim.hw._schema import RtlSource
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import workload_from_dict
+
+    base = load_hardware("bitmod")
+    rtl = RtlSource("bitmod_pe", energy_format="bitmod3",
+                    energies={"bitmod3": base.pe.energy_pj_per_cycle, "int8": 0.25})
+    priced = dataclasses.replace(base, pe=dataclasses.replace(base.pe, rtl=rtl))
+
+    def run(hw, fmt):
+        wl = workload_from_dict({"gemms": [{"name": "g", "m": 16, "n": 64, "k": 256}],
+                                 "activations": {"bits": 16},
+                                 "weights": {"format": fmt, "group_size": 128}})
+        return simulate_workload(wl, hw).layers.iloc[0]
+
+    plain, own = run(base, "int8"), run(priced, "int8")
+    assert own["cycles"] == plain["cycles"]
+    assert own["energy_pe_uj"] == pytest.approx(
+        plain["energy_pe_uj"] * 0.25 / base.pe.energy_pj_per_cycle, rel=1e-12)
+    others = [c for c in plain.index if c.startswith("energy_") and c not in
+              ("energy_pe_uj", "energy_uj", "energy_leakage_uj")]
+    assert own[others].tolist() == plain[others].tolist()
+    # A format the block has no energy for (int4 here) keeps pe.energy_pj_per_cycle.
+    assert run(priced, "int4")["energy_pe_uj"] == run(base, "int4")["energy_pe_uj"]

@@ -47,7 +47,18 @@ def test_rtl_preset_figures_are_the_calibrated_block_cost():
     # The format whose activity the energy is (the block's native one), set by hwsim.
     assert hw.pe.rtl.energy_format == cost.activity[0].weight_format == "int8"
     assert "energy_format" not in hardware_to_dict(hw)["pe"]["rtl"]
+    # Every modelled format's energy, for the simulator to charge each operator its own.
+    assert hw.pe.rtl.energies == {
+        a.weight_format: pytest.approx(cal.energy_pj(a.switching.total), abs=1e-6)
+        for a in cost.activity}
+    assert list(hw.pe.rtl.energies) == ["int8", "int4"]
+    assert "energies" not in hardware_to_dict(hw)["pe"]["rtl"]
+    assert with_overrides(hw, {"pe.energy_pj_per_cycle": 0.5}).pe.rtl.energies == {}
     assert with_overrides(hw, {"pe.energy_pj_per_cycle": 0.5}).pe.rtl.energy_format is None
+    # pe.rtl.format: that format's activity for every operator.
+    pinned = with_overrides(hw, {"pe.rtl.format": "int4"}).pe
+    assert pinned.rtl.energies == {}
+    assert pinned.energy_pj_per_cycle == pytest.approx(hw.pe.rtl.energies["int4"], abs=1e-6)
 
 
 def test_the_readme_calibration_table_is_the_codes():
@@ -227,17 +238,31 @@ def test_block_parameters_survive_the_round_trip_through_the_pe(kind, block):
     assert back and back == {name: params[name] for name in back}
 
 
-def test_a_run_says_when_the_rtl_energy_is_another_formats(run_cli, capsys, tmp_path):
-    # bitmod-rtl's one energy per cycle is bitmod3's activity: int8 weights ran at it without
-    # a word (int8's own is 7.5% lower).
-    wl = tmp_path / "w.yaml"
+def _pe_energy(run_cli, tmp_path, fmt: str, out: str, *options: str) -> float:
+    wl = tmp_path / f"{out}.yaml"
     wl.write_text("gemms: [{name: g, m: 16, n: 64, k: 128}]\n"
-                  "weights: {format: int8, group_size: 128}\n")
-    assert run_cli("run", str(wl), "-H", "bitmod-rtl", "--out", str(tmp_path / "o")) == 0
+                  f"weights: {{format: {fmt}, group_size: 128}}\n")
+    assert run_cli("run", str(wl), "-H", "bitmod-rtl", *options, "--out",
+                   str(tmp_path / out)) == 0
+    import pandas as pd
+
+    layers = pd.read_csv(tmp_path / out / "layers.csv")
+    return float(layers["energy_pe_uj"].sum())
+
+
+def test_each_operator_is_charged_its_weight_formats_rtl_energy(run_cli, capsys, tmp_path):
+    # bitmod-rtl charged bitmod3's activity per cycle to every format: a sweep over
+    # weights.format read int8's PE energy 8% high (1.529 against its own 1.414 pJ/cycle).
+    hw = load_hardware("bitmod-rtl")
+    energies = hw.pe.rtl.energies
+    assert set(energies) == {"bitmod3", "bitmod4", "int4", "int6", "int8"}
+    assert hw.pe.energy_pj_per_cycle == energies["bitmod3"]  # the native format's
+    int8 = _pe_energy(run_cli, tmp_path, "int8", "int8")
+    out = capsys.readouterr().out
+    assert "PE energy per cycle from the RTL" not in out
+    # The same cycles at bitmod3's energy: the ratio is the two formats' energies.
+    pinned = _pe_energy(run_cli, tmp_path, "int8", "pinned", "--set", "pe.rtl.format=bitmod3")
+    assert int8 / pinned == pytest.approx(energies["int8"] / energies["bitmod3"], rel=1e-9)
     out = " ".join(capsys.readouterr().out.split())
-    assert ("bitmod-rtl: PE energy per cycle from the RTL at bitmod3 weights (pe.rtl.format), "
-            "not these int8 ones (`hwsim area bitmod_pe` gives each format's)") in out
-    wl.write_text("gemms: [{name: g, m: 16, n: 64, k: 128}]\n"
-                  "weights: {format: bitmod3, group_size: 128}\n")
-    assert run_cli("run", str(wl), "-H", "bitmod-rtl", "--out", str(tmp_path / "p")) == 0
-    assert "PE energy per cycle from the RTL" not in capsys.readouterr().out
+    assert ("PE energy per cycle from the RTL at bitmod3 weights (pe.rtl.format), not these "
+            "int8 ones (`hwsim area bitmod_pe` gives each format's)") in out
