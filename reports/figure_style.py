@@ -153,10 +153,26 @@ def _save_kwargs(fmt: str) -> dict[str, Any]:
     return {"format": fmt, "metadata": metadata, "dpi": 150}
 
 
+def _settle_layout(fig: Any) -> None:
+    """Lay ``fig`` out once, on the Agg canvas, and keep that layout for every save.
+
+    Constrained layout runs at each save starting from the positions the last one left, so
+    a figure's bytes depended on the formats saved before it (an SVG written after a PNG
+    differed from one written alone)."""
+    if getattr(fig, "_hwsim_settled", False):
+        return
+    if fig.get_layout_engine() is not None:
+        fig.canvas.draw()
+        fig.set_layout_engine("none")
+    fig._hwsim_settled = True
+
+
 def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
-    """The figure encoded as `fmt` (png, pdf or svg)."""
+    """The figure encoded as `fmt` (png, pdf or svg): the same bytes whichever formats were
+    saved before (the layout is settled at the first save)."""
     buf = io.BytesIO()
     with style():
+        _settle_layout(fig)
         fig.savefig(buf, **_save_kwargs(fmt))
     return buf.getvalue()
 

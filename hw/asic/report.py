@@ -184,16 +184,19 @@ def calibration_markdown(cal: Calibration) -> str:
 
 def write_area_report(report: dict, out: Path) -> list[Path]:
     """``area.json``, ``area.txt`` and ``subblocks.png`` in ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure on its own Agg canvas: pyplot would switch the caller's backend (a notebook's).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     j, t, png = out / "area.json", out / "area.txt", out / "subblocks.png"
+    report = dict(report)
+    lines = report.pop("_lines", [])   # the text report's, not a figure of area.json
     j.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    t.write_text("\n".join(report.pop("_lines", [])) + "\n")
+    t.write_text("\n".join(lines) + "\n")
     names = list(report["subblocks"])
-    fig, ax = plt.subplots(1, 2, figsize=(10, 0.45 * len(names) + 1.6))
+    fig = Figure(figsize=(10, 0.45 * len(names) + 1.6))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots(1, 2)
     ax[0].barh(names, [report["subblocks"][n]["area_um2"] for n in names], color="tab:blue")
     ax[0].set_xlabel(f"area, um^2 at {report['node']}")
     by_e = report["energy"][0]["pj_per_cycle_by_subblock"] if report["energy"] else {}
@@ -204,5 +207,4 @@ def write_area_report(report: dict, out: Path) -> list[Path]:
     fig.suptitle(f"{report['block']}: sub-blocks")
     fig.tight_layout()
     fig.savefig(png, dpi=100, metadata={"Software": None})
-    plt.close(fig)
     return [j, t, png]

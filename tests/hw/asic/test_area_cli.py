@@ -48,6 +48,7 @@ def test_area_run_writes_table_json_chart(run_cli, tmp_path, capsys, monkeypatch
     assert list(cache.glob("netlist-*.json")) and list(cache.glob("cost-*.json"))
     rep = json.loads((out / "area.json").read_text())
     assert rep["block"] == "dint_mac" and rep["params"]["k"] == 16
+    assert "_lines" not in rep   # the text report's lines are area.txt's
     assert rep["energy"][0]["weight_format"] == "dint4"
     assert rep["area_um2"] == pytest.approx(
         rep["library_area_um2"] * rep["calibration"]["area_um2_per_library_um2"], rel=1e-4)
