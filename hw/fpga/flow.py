@@ -384,6 +384,14 @@ def _gate_depth(out_dir: Path, timeout_s: float) -> int:
     return gate_depth(json.loads((out_dir / "gates.json").read_text()))
 
 
+# Files one synthesis target writes beside the netlist (`synth_block`), and that target.
+_TARGET_FILES = {"cones.json": "ecp5", "gates.ys": "generic", "gates.json": "generic",
+                 "gates.log": "generic"}
+# Every file `synth_block` may write in a block's folder: what a rerun may remove.
+SYNTH_FILES = ("top.v", "synth.ys", "yosys.log", "netlist.json", "stat.json", "synth.json",
+               "tool_times.json", *_TARGET_FILES)
+
+
 def _prepare(out_dir: Path | str) -> Path:
     return output_folder(out_dir, "output folder")
 
@@ -463,6 +471,10 @@ def synthesize(
     depth = _gate_depth(out, timeout_s) if target == "generic" else None
     if target == "ecp5":
         write_cones(out)
+    # A rerun for another target: the earlier target's own files are not of this netlist.
+    for stale, kept_by in _TARGET_FILES.items():
+        if kept_by != target:
+            (out / stale).unlink(missing_ok=True)
     result = SynthResult(
         block=name,
         params=dict(params or {}),

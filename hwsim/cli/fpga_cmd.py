@@ -119,9 +119,38 @@ def synth(
     if cones:
         for r in results:
             console.print(_cones_table(r.block, out / r.block / "cones.json", cones))
+    earlier = _earlier_synth_blocks(out)
     summary = {"target": target, "dsp": dsp, "blocks": [r.to_dict() for r in results]}
     (out / "synth.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    _remove_block_folders(out, earlier - set(params))
     console.print(f"written: {out / 'synth.json'}")
+
+
+def _earlier_synth_blocks(out: Path) -> set[str]:
+    """The blocks an earlier `hwsim synth` into ``out`` recorded in its synth.json."""
+    try:
+        earlier = json.loads((out / "synth.json").read_text())
+        return {b["block"] for b in earlier["blocks"]
+                if isinstance(b["block"], str) and Path(b["block"]).name == b["block"]}
+    except (OSError, ValueError, TypeError, KeyError):
+        return set()
+
+
+def _remove_block_folders(out: Path, blocks: set[str]) -> None:
+    """Remove an earlier synthesis's block folders this one did not write (they sat beside
+    a synth.json that no longer lists them), where they hold nothing but synthesis files:
+    a folder `hwsim fpga` also wrote into, or anything of the user's, is left alone."""
+    from hwsim.hw.fpga.flow import SYNTH_FILES
+
+    for block in sorted(blocks):
+        folder = out / block
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        names = {p.name for p in folder.iterdir()}
+        if names <= set(SYNTH_FILES) and all((folder / n).is_file() for n in names):
+            for name in names:
+                (folder / name).unlink()
+            folder.rmdir()
 
 
 def _cones_table(block: str, path: Path, count: int) -> Any:  # a rich Table, or why not

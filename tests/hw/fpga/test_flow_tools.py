@@ -246,6 +246,25 @@ def test_ecp5_synthesis_ranks_the_adder_first_in_cones_json(run_cli, capsys, tmp
     assert shown[0]["end"] in out
 
 
+def test_a_synth_rerun_leaves_no_earlier_targets_or_blocks_files(run_cli, tmp_path):
+    # A rerun for another target kept ECP5's cones.json beside the iCE40 netlist, and another
+    # block list kept the earlier blocks' folders beside a synth.json not listing them.
+    cli = tmp_path / "cli"
+    assert run_cli("synth", "int_mac", "--target", "ecp5", "--out", str(cli)) == 0
+    assert (cli / "int_mac" / "cones.json").is_file()
+    assert run_cli("synth", "int_mac", "--target", "generic", "--out", str(cli)) == 0
+    assert not (cli / "int_mac" / "cones.json").exists()
+    assert (cli / "int_mac" / "gates.json").is_file()
+    assert run_cli("synth", "int_mac", "dint_mac", "--target", "ice40", "--out", str(cli)) == 0
+    assert not (cli / "int_mac" / "gates.json").exists()
+    (cli / "dint_mac" / "notes.txt").write_text("mine")
+    assert run_cli("synth", "dequant", "--target", "ice40", "--out", str(cli)) == 0
+    assert not (cli / "int_mac").exists()
+    # A folder holding a file synthesis does not write is the user's too: left alone.
+    assert (cli / "dint_mac" / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in cli.iterdir()) == ["dequant", "dint_mac", "synth.json"]
+
+
 class _Copies(wiring.Component):
     """Four copies of a registered control bit, each enabling its own 8-bit register."""
 
