@@ -144,11 +144,23 @@ def remove_stale_files(out: Path, earlier: Mapping[str, str | None],
     """Remove what an earlier run into `out` wrote (`earlier`) and this one did not (`now`):
     another figure format or none, another histogram would leave files beside these results as
     if theirs. A file whose bytes are no longer those the earlier run recorded (another
-    command's file of that name written there since) is left alone."""
+    command's file of that name written there since) is left alone.
+
+    Raises:
+        HwsimError: files that could not be removed, named, after trying every one (the new
+            record no longer lists them: a later run would not remove them either).
+    """
+    failed = []
     for stale in sorted(set(earlier) - set(now)):
         recorded = earlier[stale]
         if recorded is None or digest(out / stale) == recorded:
-            (out / stale).unlink(missing_ok=True)
+            try:
+                (out / stale).unlink(missing_ok=True)
+            except OSError as exc:
+                failed.append(f"{stale} ({exc.strerror or exc})")
+    if failed:
+        raise HwsimError(f"--out {out}: results written, but an earlier run's files beside "
+                         f"them could not be removed: {', '.join(failed)}; remove them by hand")
 
 
 def write_recorded_outputs(out_dir: str | Path, files: Mapping[str, Content],

@@ -32,6 +32,7 @@ import pandas as pd
 from hwsim.errors import HwsimError
 from hwsim.reports.figure_style import categorical_styles, new_figure, save_figure, style
 from hwsim.reports.html_report import write_html
+from hwsim.reports.output_files import digest, remove_stale_files
 from hwsim.reports.units import format_number
 from hwsim.sweep.hwsim_eval import explain_absent
 from hwsim.sweep.pareto import pareto_mask, violation
@@ -360,13 +361,39 @@ def _auto_heatmaps(plan: dict[str, Any]) -> list[Heatmap]:
     return [Heatmap(x, y, o["metric"]) for o in plan["objectives"]]
 
 
+def _earlier_plots(out: Path, plan_id: str | None) -> dict[str, str]:
+    """The plots an earlier render into ``out`` listed in its ``summary.json``, by name with
+    their SHA-256, where it rendered the same points (``plan_id``); those of another sweep are
+    removed (where their bytes are still the recorded ones) and none returned."""
+    try:
+        earlier = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    listed = earlier.get("plots") if isinstance(earlier, dict) else None
+    if not isinstance(listed, dict):
+        return {}
+    plots = {n: h for n, h in listed.items()
+             if isinstance(n, str) and isinstance(h, str) and Path(n).name == n
+             and n.startswith(("pareto_", "heatmap_")) and n.endswith(_PLOT_SUFFIXES)}
+    if earlier.get("plan_digest") == plan_id:
+        return plots
+    remove_stale_files(out, plots, ())
+    return {}
+
+
+_PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
 def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
                  figure_formats: Sequence[str] = ("png",)) -> SweepReport:
     """Write the tables, plots, ``summary.json`` and ``report.html`` of a sweep folder from its
     stored results.
 
     `objectives` (``"metric"`` or ``"metric:min|max"``) replaces the sweep file's for the
-    front and the plots; the plots of earlier renders stay (their names say their metrics).
+    front and the plots; the plots of earlier renders of the same points stay (their names say
+    their metrics), those of another sweep into the folder (other points) are removed.
+    ``summary.json`` lists the plots (``plots``, each with its SHA-256) and the points they
+    are of (``plan_digest``).
 
     Raises:
         HwsimError: no results yet, or no point is feasible (the tables are still written;
@@ -385,6 +412,8 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
                                                 ascending=[o.goal == "min" for o in objectives],
                                                 kind="stable")  # ties stay in point order
     front.to_csv(files[2], index=False)
+    plan_id = digest(json.dumps(plan["points"]).encode())
+    kept = _earlier_plots(out, plan_id)
     planned = len(plan["points"])
     missing = planned - len(table)
     failed = int(table["error"].notna().sum())
@@ -394,7 +423,7 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
              *(f"heatmap_{hm.metric}__{hm.y}__{hm.x}" for hm in heatmaps)]
     for stem in stems:  # this render's own plots: redrawn below, never left stale
         for stale in out.glob(f"{stem}.*"):
-            if stale.suffix in (".png", ".pdf", ".svg"):
+            if stale.suffix in _PLOT_SUFFIXES:
                 stale.unlink()
     if len(table) == 0:
         raise HwsimError(f"{out}: none of the {planned} points has finished; rerun the sweep")
@@ -425,6 +454,10 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
                          failed, fields, tuple(objectives))
 
     summary = sweep_summary(report, plan)
+    drawn = {p.name: digest(p) for p in files[3:]}
+    summary["plan_digest"] = plan_id
+    summary["plots"] = {**{n: h for n, h in kept.items()
+                           if n not in drawn and digest(out / n) == h}, **drawn}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                                       encoding="utf-8")
 

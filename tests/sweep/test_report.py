@@ -136,6 +136,27 @@ def test_a_render_with_other_objectives_keeps_the_earlier_plots(tmp_path):
               if p.suffix == ".png"}
     # `--report DIR --objectives ...` used to delete the sweep's own front and heatmaps.
     assert {p.name for p in out.glob("*.png")} == first | second
+    # summary.json lists both renders' plots; a third render keeps them.
+    assert set(json.loads((out / "summary.json").read_text())["plots"]) == first | second
+    write_report(out)
+    assert {p.name for p in out.glob("*.png")} == first | second
+
+
+def test_another_sweep_into_the_folder_removes_the_earlier_sweeps_plots(tmp_path):
+    # Another sweep (other points) into the same --out kept the earlier one's heatmaps over
+    # axes it does not have, and its Pareto plot of 21 points beside 3 points' results.
+    out = grid(tmp_path)
+    first = {p.name for p in write_report(out).files if p.suffix == ".png"}
+    (out / "heatmap_mine.png").write_bytes(b"the user's")
+    edited = out / "heatmap_score__x__y.png"
+    edited.write_bytes(b"edited since")   # not the recorded bytes: left alone
+    grid(tmp_path, axes=[{"field": "x", "values": [1, 2, 3]}])
+    second = {p.name for p in write_report(out).files if p.suffix == ".png"}
+    assert not any(n.startswith("heatmap_") for n in second)
+    assert {p.name for p in out.glob("*.png")} == second | {"heatmap_mine.png", edited.name}
+    assert "heatmap_latency_s__x__y.png" in first
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["plots"]) == second
 
 
 def test_zipped_axes_repeating_a_value_run_end_to_end(tmp_path, monkeypatch):

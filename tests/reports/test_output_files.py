@@ -1,0 +1,27 @@
+"""The record every command keeps of its outputs, and the removal of an earlier run's."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwsim.errors import HwsimError
+from hwsim.reports.output_files import digest, remove_stale_files
+
+
+def test_stale_files_are_removed_where_their_bytes_are_the_recorded_ones(tmp_path):
+    for name in ("old.png", "edited.png", "kept.csv"):
+        (tmp_path / name).write_bytes(b"earlier")
+    earlier = {n: digest(b"earlier") for n in ("old.png", "edited.png", "kept.csv")}
+    (tmp_path / "edited.png").write_bytes(b"someone else's since")
+    remove_stale_files(tmp_path, earlier, ["kept.csv"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edited.png", "kept.csv"]
+
+
+def test_a_file_that_cannot_be_removed_is_named_after_trying_every_one(tmp_path):
+    # The first failure stopped the removal: the files after it stayed, and the new record
+    # no longer listing them, no later run would remove them.
+    (tmp_path / "a.png").mkdir()           # unlink fails on a folder
+    (tmp_path / "b.png").write_bytes(b"x")
+    with pytest.raises(HwsimError, match=r"could not be removed: a\.png \(.*\); remove them"):
+        remove_stale_files(tmp_path, {"a.png": None, "b.png": None}, [])
+    assert not (tmp_path / "b.png").exists()
