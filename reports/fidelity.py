@@ -201,8 +201,9 @@ def format_summary(layers: pd.DataFrame, checkpoint: Checkpoint | None = None,
     Args:
         layers: the table from `layer_fidelity`.
         checkpoint: when given, ``model_bytes`` adds every tensor that is not a quantized
-            linear weight (embeddings, norms, biases) at its stored size; otherwise it equals
-            ``linear_bytes``.
+            linear weight (embeddings, norms, biases) at its stored size, a token embedding
+            tied to the lm_head excepted (it is the lm_head's matrix, in its format);
+            otherwise it equals ``linear_bytes``.
         group_size: the group size `layer_fidelity` was given (``group_size``: each format's
             `asked_group_size`, empty where none).
 
@@ -218,7 +219,8 @@ def format_summary(layers: pd.DataFrame, checkpoint: Checkpoint | None = None,
         in_table = set(layers["layer"])
         by_name = {lin.name: lin for lin in checkpoint.linear_layers()}
         stored = {n: checkpoint.tensors[lin.tensor].nbytes for n, lin in by_name.items()}
-        # A tied lm_head's tensor is the embedding table: stored once, at lm_head's format.
+        # A tied lm_head's tensor is the embedding table: stored once, at lm_head's format
+        # (`hwsim fidelity` runs that model: its embedding lookup reads the quantized matrix).
         quantized = {lin.tensor for n, lin in by_name.items() if n in in_table}
         other_bytes = sum(t.nbytes for name, t in checkpoint.tensors.items()
                           if name not in quantized)

@@ -342,11 +342,13 @@ def read_fidelity_dir(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | 
     ``hwsim fidelity``) of an output folder.
 
     Every numeric cell is checked (a finite size, a fraction within 0..1, ...), every format
-    named once, and a format in both tables must have been measured at one group size.
+    named once, a format in both tables must have been measured at one group size, and both
+    tables must name one checkpoint (``checkpoint_digest``; ``checkpoint`` names it).
 
     Raises:
-        HwsimError: no summary, a table without the expected columns, or a cell, format or
-            group size that breaks those rules, naming the file and line.
+        HwsimError: no summary, a table without the expected columns, a cell, format or
+            group size that breaks those rules, naming the file and line, or tables of two
+            checkpoints, naming both.
     """
     d = Path(folder)
     if d.exists() and not d.is_dir():
@@ -356,6 +358,7 @@ def read_fidelity_dir(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | 
     e2e = (_read_csv(e2e_path, E2E_COLUMNS, _E2E_RULES, REFERENCE) if e2e_path.exists()
            else None)
     if e2e is not None:  # the unquantized reference row has no format to cost
+        _check_same_checkpoint(d, summary, e2e)
         e2e = e2e[e2e["format"] != REFERENCE].reset_index(drop=True)
         layer = measured_group_sizes(summary)
         for name, group in measured_group_sizes(e2e).items():
@@ -365,6 +368,38 @@ def read_fidelity_dir(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | 
                     f"and at {shown_group(group)} in fidelity.csv; run hwsim quantize and "
                     "hwsim fidelity with the same --group-size")
     return summary, e2e
+
+
+# Columns by which `hwsim quantize` and `hwsim fidelity` name the checkpoint they measured.
+_CHECKPOINT = ("checkpoint", "checkpoint_digest")
+
+
+def _measured_checkpoint(folder: Path, table: pd.DataFrame, name: str,
+                         command: str) -> tuple[str, str]:
+    """(label, digest) of the checkpoint a table names, or an error naming the file."""
+    missing = [c for c in _CHECKPOINT if c not in table]
+    if missing:
+        raise HwsimError(f"{folder / name}: missing column(s) {', '.join(missing)}: the table "
+                         f"does not say which checkpoint it measured (an earlier hwsim's "
+                         f"table: run {command} again)")
+    pairs = set(zip(table["checkpoint"].astype(str), table["checkpoint_digest"].astype(str),
+                    strict=True))
+    if len(pairs) != 1:
+        raise HwsimError(f"{folder / name}: names {len(pairs)} checkpoints; one table "
+                         "measures one checkpoint")
+    return next(iter(pairs))
+
+
+def _check_same_checkpoint(folder: Path, summary: pd.DataFrame, e2e: pd.DataFrame) -> None:
+    """Refuse a fidelity.csv of another checkpoint than summary.csv's: joined, each format's
+    end-to-end fidelity would sit beside the size and SQNR of another model."""
+    q_label, q_digest = _measured_checkpoint(folder, summary, "summary.csv", "hwsim quantize")
+    f_label, f_digest = _measured_checkpoint(folder, e2e, "fidelity.csv", "hwsim fidelity")
+    if q_digest != f_digest:
+        raise HwsimError(f"{folder}: summary.csv measured checkpoint {q_label} (tensors "
+                         f"{q_digest[:12]}) and fidelity.csv {f_label} (tensors "
+                         f"{f_digest[:12]}): tables of two checkpoints; run hwsim quantize "
+                         "and hwsim fidelity on the same one")
 
 
 def tradeoff_table(summary: pd.DataFrame, e2e: pd.DataFrame | None = None,

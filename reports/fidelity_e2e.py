@@ -1,13 +1,24 @@
 """End-to-end fidelity: run a transformers model with every linear weight quantized.
 
-Each ``nn.Linear`` weight of a model loaded from a local folder is replaced by its
-dequantized version from the golden model (`hwsim.dtypes.quantize`), and the model is compared
-with its unquantized self on what users care about:
+Every weight matrix `hwsim quantize` measures in the checkpoint is replaced, in the model
+loaded from a local folder, by its dequantized version from the golden model
+(`hwsim.dtypes.quantize`), quantized alone as `hwsim quantize` quantizes it: each
+``nn.Linear`` weight, a MoE router's weight, and each expert's gate, up and down matrix of
+Mixtral's fused expert tensors (transformers 5 stacks them, gate and up concatenated). A tied
+lm_head stays tied: the token embedding looks up the quantized matrix, as a model storing it
+once (the size `hwsim quantize` reports) does. Any other parameter of two or more dimensions
+that is not an embedding table is refused rather than left float. The model is compared with
+its unquantized self on what users care about:
 
 - encoders / sentence-embedding models (BERT-style, e.g. the shipped all-MiniLM-L6-v2):
   cosine similarity of text embeddings to the reference embeddings, and agreement of
   nearest-neighbour retrieval over a text set (the project's own set by default);
 - causal LMs: perplexity on a user-supplied text file.
+
+The checkpoint must be the model transformers builds: weights its config.json leaves out
+of the model (a config with fewer layers) are refused, as are weight tensors `hwsim quantize`
+refuses (int8 codes, FP8) and an index or config.json transformers cannot read; weights of
+another task's head outside the model run (BERT's pre-training ``cls.*``) are reported.
 
 torch and transformers (the ``llm`` extra) are imported inside the functions; no network
 access is ever attempted (``local_files_only``).
@@ -16,6 +27,7 @@ access is ever attempted (``local_files_only``).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -49,6 +61,11 @@ E2E_COLUMNS = ("format", "task", "group_size", "texts", "n_texts", "tokens", "co
                "nn_top1_agreement", "nn_top5_overlap", "ppl_reference", "ppl", "ppl_ratio")
 
 _TOP_K = 5
+# model_types whose transformers model stacks each layer's experts into 3-D parameters laid
+# out as Mixtral's: gate_up_proj (experts, 2 * ffn, hidden) = each expert's w1 (gate) rows,
+# then its w3 (up) rows; down_proj (experts, hidden, ffn) = each expert's w2.
+_FUSED_EXPERTS = frozenset({"mixtral"})
+_BLOCK = re.compile(r"\.(\d+)\.")
 
 
 def default_texts_path() -> Path:
@@ -116,14 +133,22 @@ def embedding_agreement(ref: np.ndarray, quant: np.ndarray, top_k: int = _TOP_K)
             "nn_top5_overlap": float(np.mean(shared / k))}
 
 
+@dataclass(frozen=True)
+class _Target:
+    """One weight matrix, quantized alone as `hwsim quantize` quantizes its tensor."""
+    index: Any  # of the parameter: Ellipsis (all of it), or one expert's rows
+    tensor: str  # its name in messages
+
+
 @dataclass
 class _Model:
-    """A loaded model with its tokenizer and the original weights of its linear layers."""
+    """A loaded model with its tokenizer and the weights to quantize, with their originals."""
     task: str  # "embedding" or "perplexity"
     model: Any
     tokenizer: Any
-    linears: dict[str, Any]  # module name -> nn.Linear
-    originals: dict[str, Any]  # module name -> original weight Parameter
+    params: dict[str, Any]  # parameter name -> Parameter (a tied one once)
+    targets: dict[str, list[_Target]]  # parameter name -> its matrices
+    originals: dict[str, Any]  # parameter name -> its data as loaded
     pooling: str
     max_length: int
 
@@ -141,7 +166,8 @@ def _task(ckpt: Checkpoint) -> str:
                      f"{', '.join(ENCODER_MODEL_TYPES)}; got model_type={ckpt.model_type!r}")
 
 
-def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
+def _load(ckpt: Checkpoint, max_length: int | None,
+          on_note: Callable[[str], None] | None = None) -> _Model:
     try:
         import torch
         import transformers
@@ -150,9 +176,12 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
                          "pip install 'hwsim[llm]'") from None
     folder = ckpt.path
     task = _task(ckpt)
+    _check_files(ckpt)
+    config = _config(folder, transformers)
     auto = transformers.AutoModelForCausalLM if task == "perplexity" else transformers.AutoModel
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, config=config,
+                                                               local_files_only=True)
     except (OSError, ValueError) as exc:
         raise HwsimError(f"{folder}: no usable tokenizer files "
                          f"({str(exc).splitlines()[0]})") from None
@@ -162,12 +191,12 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()
     try:
-        model, loading = auto.from_pretrained(folder, local_files_only=True,
+        model, loading = auto.from_pretrained(folder, config=config, local_files_only=True,
                                               dtype=torch.float32, output_loading_info=True,
                                               ignore_mismatched_sizes=True)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         raise HwsimError(f"{folder}: transformers cannot load the model "
-                         f"({str(exc).splitlines()[0]})") from None
+                         f"({type(exc).__name__}: {_first_line(exc)})") from None
     finally:
         transformers.logging.set_verbosity(verbosity)
     mismatched = sorted((str(key), tuple(got), tuple(want))
@@ -177,18 +206,17 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
         raise HwsimError(f"{folder}: {len(mismatched)} tensors in the files have other shapes "
                          f"than config.json gives them (e.g. {key!r}: {got} in the files, "
                          f"{want} by config.json); the config is not this checkpoint's")
+    _check_unexpected(folder, model, loading, on_note)
     model.eval()
-    linears = {name: mod for name, mod in model.named_modules()
-               if isinstance(mod, torch.nn.Linear)}
+    params, targets = _targets(folder, model, ckpt.model_type)
     # A weight missing from the files is initialised at random: a fidelity measured on it
     # compares noise with noise, so refuse rather than report it.
-    missing = sorted(set(loading.get("missing_keys") or ())
-                     & {f"{name}.weight" for name in linears})
+    missing = sorted(set(loading.get("missing_keys") or ()) & set(params))
     if missing:
-        raise HwsimError(f"{folder}: {len(missing)} of {len(linears)} linear weights are not "
+        raise HwsimError(f"{folder}: {len(missing)} of {len(params)} linear weights are not "
                          f"in the checkpoint's files (e.g. {missing[0]!r}); transformers would "
                          "initialise them at random")
-    originals = {name: mod.weight for name, mod in linears.items()}
+    _check_expert_layout(ckpt, params, targets)
     pooling = "mean"
     pool_cfg = folder / "1_Pooling" / "config.json"  # sentence-transformers layout
     if pool_cfg.is_file():
@@ -202,30 +230,180 @@ def _load(ckpt: Checkpoint, max_length: int | None) -> _Model:
         raise HwsimError(f"--max-length {max_length}: the model of {folder} has "
                          f"{int(limit)} positions (max_position_embeddings)")
     length = max_length if max_length is not None else min(int(limit or 512), 512)
-    return _Model(task, model, tokenizer, linears, originals, pooling, length)
+    return _Model(task, model, tokenizer, params, targets,
+                  {name: p.data for name, p in params.items()}, pooling, length)
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message on one line (transformers' validation errors take two)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _check_files(ckpt: Checkpoint) -> None:
+    """Refuse, before transformers reads the files, what it would misread or fail on with a
+    traceback: weight tensors `hwsim quantize` refuses (int8 codes transformers casts to
+    float without their scales, FP8) and a shard index without ``metadata``."""
+    for lin in ckpt.linear_layers():
+        ckpt.check_float(lin.tensor)
+    if ckpt.index is not None:
+        meta = read_json(ckpt.index, "weight index")
+        if isinstance(meta, dict) and not isinstance(meta.get("metadata"), dict):
+            raise HwsimError(f"{ckpt.index}: no 'metadata' object (transformers needs one to "
+                             "load a sharded checkpoint; hwsim quantize reads only "
+                             "'weight_map'): add \"metadata\": {}")
+
+
+def _config(folder: Path, transformers: Any) -> Any:
+    """config.json as transformers reads it, or an error naming the file (a wrong type,
+    ``"hidden_size": 384.0``, was a traceback from transformers' validation)."""
+    invalid: tuple[type[Exception], ...] = (OSError, ValueError, TypeError, KeyError,
+                                            AttributeError)
+    try:
+        from huggingface_hub.errors import StrictDataclassError
+
+        invalid += (StrictDataclassError,)
+    except ImportError:  # transformers 4 validates without it
+        pass
+    try:
+        return transformers.AutoConfig.from_pretrained(folder, local_files_only=True)
+    except invalid as exc:
+        raise HwsimError(f"{folder / 'config.json'}: transformers cannot read it "
+                         f"({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _check_unexpected(folder: Path, model: Any, loading: dict[str, Any],
+                      on_note: Callable[[str], None] | None) -> None:
+    """Refuse weights the files hold but the model config.json builds has no place for (a
+    config with fewer layers ran a smaller model, silently); report those of another task's
+    head outside the model (BERT's pre-training ``cls.*`` under an encoder), which it does
+    not run. Buffers transformers does not load (rotary ``inv_freq``) are not weights."""
+    buffers = {name for name, _ in model.named_buffers()}
+    children = {name for name, _ in model.named_children()}
+    prefix = f"{model.base_model_prefix}." if getattr(model, "base_model_prefix", "") else ""
+    inside, outside = [], []
+    for key in sorted(set(loading.get("unexpected_keys") or ()) - buffers):
+        top = key.split(".")[0]
+        if top not in children and key.startswith(prefix):
+            top = key.removeprefix(prefix).split(".")[0]
+        (inside if top in children else outside).append(key)
+    if inside:
+        shown = ", ".join(repr(k) for k in inside[:3])
+        raise HwsimError(f"{folder}: {len(inside)} tensors in the files have no place in the "
+                         f"model config.json builds (e.g. {shown}); transformers would drop "
+                         "them and run a smaller model than hwsim quantize measures: the "
+                         "config is not this checkpoint's")
+    if outside and on_note is not None:
+        shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3
+                                           else "")
+        on_note(f"{folder}: {len(outside)} tensors are not part of the "
+                f"{type(model).__name__} this fidelity runs (another task's head: {shown}): "
+                "not loaded, so neither quantized nor measured here; hwsim quantize still "
+                "counts them")
+
+
+def _targets(folder: Path, model: Any, model_type: str | None
+             ) -> tuple[dict[str, Any], dict[str, list[_Target]]]:
+    """The parameters to quantize and their matrices: every ``weight`` of two dimensions
+    outside the embedding tables (linear layers, MoE routers; a tied lm_head's once), and
+    each expert's matrices of fused experts. Refuses any other parameter of two or more
+    dimensions: left float, it would be measured by `hwsim quantize` but not here."""
+    import torch
+
+    params: dict[str, Any] = {}
+    targets: dict[str, list[_Target]] = {}
+    seen: set[int] = set()
+    for mod_name, mod in model.named_modules():
+        if isinstance(mod, torch.nn.Embedding):
+            continue
+        prefix = f"{mod_name}." if mod_name else ""
+        experts = _expert_targets(mod, prefix) if model_type in _FUSED_EXPERTS else {}
+        for name, param in mod.named_parameters(recurse=False):
+            if param.ndim < 2 or id(param) in seen:
+                continue
+            full = prefix + name
+            if full in experts:
+                matrices = experts[full]
+            elif name == "weight" and param.ndim == 2:
+                matrices = [_Target(Ellipsis, full)]
+            else:
+                raise HwsimError(f"{folder}: the model transformers builds has parameter "
+                                 f"{full!r} of shape {tuple(param.shape)} "
+                                 f"({type(mod).__name__}), neither a linear layer's weight "
+                                 "nor an embedding table; hwsim fidelity cannot quantize it as "
+                                 "hwsim quantize measures the checkpoint")
+            seen.add(id(param))
+            params[full] = param
+            targets[full] = matrices
+    return params, targets
+
+
+def _expert_targets(mod: Any, prefix: str) -> dict[str, list[_Target]]:
+    """Each expert's gate, up and down matrix of a module holding Mixtral's fused experts
+    (see `_FUSED_EXPERTS`), named by where it lies; nothing for any other module."""
+    gate_up = getattr(mod, "gate_up_proj", None)
+    down = getattr(mod, "down_proj", None)
+    if getattr(gate_up, "ndim", 0) != 3 or getattr(down, "ndim", 0) != 3:
+        return {}
+    experts, ffn = int(down.shape[0]), int(down.shape[2])
+    if tuple(gate_up.shape) != (experts, 2 * ffn, int(down.shape[1])):
+        return {}
+    gu, dn = f"{prefix}gate_up_proj", f"{prefix}down_proj"
+    return {
+        gu: [_Target((e, slice(lo, hi)), f"{gu}[{e}, {lo}:{hi}]")
+             for e in range(experts) for lo, hi in ((0, ffn), (ffn, 2 * ffn))],
+        dn: [_Target((e,), f"{dn}[{e}]") for e in range(experts)],
+    }
+
+
+def _check_expert_layout(ckpt: Checkpoint, params: dict[str, Any],
+                         targets: dict[str, list[_Target]]) -> None:
+    """Refuse fused experts unless their first expert's matrices are the checkpoint's w1
+    (gate), w3 (up) and w2 (down) of that block: the split is exact, or none is made."""
+    by_block: dict[tuple[int | None, str], str] = {}
+    for lin in ckpt.linear_layers():
+        for w in ("w1", "w3", "w2"):
+            if lin.name.endswith(f"experts.0.{w}"):
+                by_block[(lin.block, w)] = lin.tensor
+    for name, matrices in targets.items():
+        if len(matrices) < 2 or matrices[0].index is Ellipsis:
+            continue
+        found = _BLOCK.search(f".{name}.")
+        block = int(found.group(1)) if found else None
+        own = ("w2",) if name.endswith("down_proj") else ("w1", "w3")
+        for target, w in zip(matrices, own, strict=False):
+            tensor = by_block.get((block, w))
+            got = params[name].data[target.index].numpy()
+            if tensor is None or not np.array_equal(ckpt.read(tensor), got):
+                raise HwsimError(f"{ckpt.path}: {target.tensor} of the model transformers "
+                                 f"builds is not the checkpoint's experts.0.{w} of block "
+                                 f"{block}; hwsim fidelity cannot quantize the experts as "
+                                 "hwsim quantize measures them")
 
 
 def _set_weights(m: _Model, fmt: str | None, group_size: int | None,
                  ckpt: Checkpoint | None = None) -> None:
-    """Put each linear layer's dequantized weight in place (``fmt=None``: the originals).
+    """Put each weight matrix's dequantized values in place (``fmt=None``: the originals).
 
-    Assigning a new Parameter also unties an lm_head from the input embedding, so only the
-    linear layers are quantized, as in the layer-level table.
+    The values are replaced in the parameters themselves, so a tied lm_head stays tied: the
+    embedding lookup reads the quantized matrix too, the model `hwsim quantize` sizes with
+    the matrix stored once, in lm_head's format.
     """
     import torch
 
     if fmt is not None and get_format(fmt).scheme == "cast":
         group_size = None  # fp32/fp16/bf16 are plain casts without groups
-    for name, mod in m.linears.items():
+    for name, param in m.params.items():
         original = m.originals[name]
         if fmt is None:
-            mod.weight = original
+            param.data = original
             continue
-        w = original.detach().numpy()
-        r = (quantize(w, fmt, group_size=group_size) if ckpt is None
-             else quantize_layer(ckpt, f"{name}.weight", w, fmt, group_size))
-        deq = np.asarray(r.dequantized, np.float32)
-        mod.weight = torch.nn.Parameter(torch.from_numpy(deq), requires_grad=False)
+        new = original.clone()
+        for target in m.targets[name]:
+            w = np.ascontiguousarray(original[target.index].numpy())
+            r = (quantize(w, fmt, group_size=group_size) if ckpt is None
+                 else quantize_layer(ckpt, target.tensor, w, fmt, group_size))
+            new[target.index] = torch.from_numpy(np.asarray(r.dequantized, np.float32))
+        param.data = new
 
 
 def _embed(m: _Model, texts: Sequence[str], batch: int = 32) -> np.ndarray:
@@ -305,6 +483,7 @@ def end_to_end_fidelity(
     texts: str | Path | None = None,
     max_length: int | None = None,
     on_format: Callable[[int, int, str], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Quantize every linear weight of a local transformers model and measure the damage.
 
@@ -317,6 +496,8 @@ def end_to_end_fidelity(
         max_length: token limit per text / perplexity window (default: the model's, at most
             512); beyond the model's learned positions is an error.
         on_format: progress callback ``(index, total, format_name)`` before each format.
+        on_note: called with each finding the caller should pass on (tensors of another
+            task's head, outside the model run).
 
     Returns:
         First the unquantized reference (format `REFERENCE`, measured against itself like
@@ -326,8 +507,11 @@ def end_to_end_fidelity(
         metrics of the other task are NaN.
 
     Raises:
-        HwsimError: unknown format, unsupported model, missing or empty text file, or the
-            llm extra not installed.
+        HwsimError: unknown format, unsupported model, missing or empty text file, a
+            checkpoint transformers would load otherwise than `hwsim quantize` reads it
+            (weights outside the model config.json builds, integer or FP8 weights, a
+            parameter it cannot quantize as `hwsim quantize` does), an index or config.json
+            transformers cannot read, or the llm extra not installed.
     """
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else open_checkpoint(checkpoint)
     names = list(dict.fromkeys(get_format(f).name for f in formats))
@@ -344,7 +528,7 @@ def end_to_end_fidelity(
         path = default_texts_path() if texts is None else Path(texts)
         text_list = read_texts(path, lines=True)
         texts_label = path.name
-    m = _load(ckpt, max_length)
+    m = _load(ckpt, max_length, on_note)
     rows = []
     try:
         if task == "perplexity":

@@ -1,8 +1,10 @@
 """Local Hugging Face checkpoints: lazy tensor access and the linear layers users know.
 
 A checkpoint is a folder with ``config.json`` and weights, a single ``.safetensors`` file, or
-one PyTorch ``.bin``/``.pt`` file. Opening one reads only headers; `Checkpoint.read`
-memory-maps one tensor at a time, so a checkpoint larger than memory is walked layer by layer.
+one PyTorch ``.bin``/``.pt`` file (with the ``config.json`` beside it read, if there is one:
+without it, whether the model ties its lm_head to the token embedding is unknown, and
+`Checkpoint.notes` says so). Opening one reads only headers; `Checkpoint.read` memory-maps one
+tensor at a time, so a checkpoint larger than memory is walked layer by layer.
 
 A folder's weights are the files transformers' ``from_pretrained`` would load, so `hwsim
 quantize` measures the model `hwsim fidelity` runs: ``model.safetensors``, else the shards of
@@ -14,7 +16,9 @@ stray ``*.safetensors``). A folder with none of those names is read whole: every
 name held by two of its files is refused, naming both, as nothing says which is the model's.
 
 With an index, its ``weight_map`` decides where each tensor lives: a tensor is read from the
-shard it names (a copy in another shard is not read), and an entry whose shard lacks the
+shard it names (a name relative to the folder, without ``..``: checked on the name, as
+transformers does, since the files of a Hugging Face cache snapshot are symbolic links into
+its ``blobs`` folder) (a copy in another shard is not read), and an entry whose shard lacks the
 tensor is refused. A tensor a shard holds but the index omits is not part of the model (as
 the index says) and is not read; if it would be a linear layer's weight (or a tied
 ``lm_head``'s embedding), the checkpoint is refused instead: the layer would silently go
@@ -32,19 +36,23 @@ exact (or infinite) error. FP8/FP6/FP4 tensors (separate scales) are not read in
 Linear layers are named as in the checkpoint without ``.weight``
 (``model.layers.3.mlp.down_proj``) and carry a role: ``q``, ``k``, ``v``, ``qkv`` (fused),
 ``o``, ``ffn_gate``, ``ffn_up``, ``ffn_gate_up`` (fused), ``ffn_down``, ``lm_head`` or
-``other`` (poolers, classifier heads, projections).
+``other`` (poolers, classifier heads, projections, MoE routers). A weight named for a linear
+role that is not 2-D is refused, as is a 3-D tensor of experts stored fused
+(``mlp.experts.gate_up_proj``): each would otherwise go unmeasured. Mixtral's experts are read
+as transformers saves them, one matrix per expert (``block_sparse_moe.experts.N.w1``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from types import MappingProxyType
 from typing import Any
 
@@ -105,6 +113,8 @@ _DTYPE_BITS = {"BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0
 # Floats of 8 bits or fewer keep their scales in other tensors: alone they are not the weights.
 _SCALED_FLOATS = frozenset({"F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ",
                             "F6_E2M3", "F6_E3M2", "F4"})
+# What hwsim reads as weights (float32 after reading): anything else is codes without scales.
+_FLOATS = frozenset({"F16", "BF16", "F32", "F64"})
 _PT_SUFFIXES = (".bin", ".pt", ".pth")
 # The local files transformers' from_pretrained loads, in its order of preference.
 _HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
@@ -191,12 +201,17 @@ class Checkpoint:
         skipped: weight files of the folder that were not read, each with why
             (``"pytorch_model.bin (transformers loads model.safetensors)"``), for commands
             to say so.
+        index: the weight index (``model.safetensors.index.json``) of a sharded folder.
+        notes: what commands should tell the user about how the checkpoint was read (a tied
+            lm_head that cannot be detected without config.json).
     """
 
     path: Path
     config: Mapping[str, Any]
     tensors: Mapping[str, TensorInfo]
     skipped: tuple[str, ...] = ()
+    index: Path | None = None
+    notes: tuple[str, ...] = ()
     _linear: tuple[LinearWeight, ...] = field(default=(), repr=False)
 
     @property
@@ -209,6 +224,15 @@ class Checkpoint:
         """True when config.json names a causal-LM architecture."""
         archs = self.config.get("architectures") or []
         return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the tensor table (names, dtypes and shapes, by name): the same for the
+        same checkpoint wherever it lies and however it is sharded, so tables measured on it
+        can be matched (`hwsim tradeoff`). It reads no tensor data, so two checkpoints of
+        one architecture and dtype that differ only in their values share it."""
+        table = sorted([t.name, t.dtype, list(t.shape)] for t in self.tensors.values())
+        return hashlib.sha256(json.dumps(table).encode("utf-8")).hexdigest()
 
     @property
     def total_params(self) -> int:
@@ -238,23 +262,46 @@ class Checkpoint:
             HwsimError: unknown name, or a dtype that cannot be read faithfully (FP8/FP6/FP4,
                 complex, float64 values float32 cannot hold).
         """
+        info = self._info(name)
+        _check_readable(info)  # for .bin and safetensors alike
+        if info.file.suffix in _PT_SUFFIXES:
+            return _read_torch(info)
+        return _read_safetensors(info)
+
+    def check_float(self, name: str) -> None:
+        """Refuse, without reading it, a tensor that `read` refuses or that is not
+        floating-point (int8 codes without their scales), in the words of `read` and of
+        `hwsim quantize`, for a command that hands the files to another reader (transformers
+        casts int8 codes to float, a model no one runs).
+
+        Raises:
+            HwsimError: unknown name, FP8/FP6/FP4, complex or integer dtype.
+        """
+        info = self._info(name)
+        _check_readable(info)
+        if info.dtype not in _FLOATS:
+            raise HwsimError(f"{self.path}: {info.name}: expected a floating-point tensor, "
+                             f"got dtype {_NUMPY_NAMES.get(info.dtype, info.dtype)}")
+
+    def _info(self, name: str) -> TensorInfo:
+        """The tensor of a key or of a linear layer's name."""
         info = self.tensors.get(name)
         if info is None:
             by_layer = {lin.name: lin.tensor for lin in self._linear}
             if name not in by_layer:
                 raise HwsimError(f"{self.path}: no tensor or linear layer named {name!r}")
             info = self.tensors[by_layer[name]]
-        # Refused here, for .bin and safetensors alike.
-        if info.dtype in _SCALED_FLOATS:
-            raise HwsimError(f"{info.file}: tensor {info.name!r} is {info.dtype}; FP8/FP6/FP4 "
-                             "checkpoints carry separate scales and are not read (use a "
-                             "BF16/FP16/FP32 one)")
-        if info.dtype == "C64":
-            raise HwsimError(f"{info.file}: tensor {info.name!r} is complex (C64); hwsim reads "
-                             "real weights only")
-        if info.file.suffix in _PT_SUFFIXES:
-            return _read_torch(info)
-        return _read_safetensors(info)
+        return info
+
+
+def _check_readable(info: TensorInfo) -> None:
+    if info.dtype in _SCALED_FLOATS:
+        raise HwsimError(f"{info.file}: tensor {info.name!r} is {info.dtype}; FP8/FP6/FP4 "
+                         "checkpoints carry separate scales and are not read (use a "
+                         "BF16/FP16/FP32 one)")
+    if info.dtype == "C64":
+        raise HwsimError(f"{info.file}: tensor {info.name!r} is complex (C64); hwsim reads "
+                         "real weights only")
 
 
 def demo_checkpoint_path() -> Path:
@@ -292,7 +339,7 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
     Raises:
         HwsimError: missing path, folder without weights, a corrupt or truncated file, an
             index that disagrees with its shards, a tensor name in two un-indexed files, an
-            unsupported architecture, or no linear layer at all.
+            unsupported architecture, a linear weight that is not 2-D, or no linear layer.
     """
     if not str(path).strip():  # Path("") is the working directory
         raise HwsimError("checkpoint: an empty path; give a checkpoint folder or weights file")
@@ -304,19 +351,20 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
     weight_map: dict[str, str] = {}
     skipped: tuple[str, ...] = ()
     if root.is_dir():
-        cfg_file = root / "config.json"
-        if cfg_file.is_file():
-            config = _read_json(cfg_file)
         files, index, weight_map = _weight_files(root)
         skipped = _skipped_files(root, files, index)
+    elif root.suffix != ".safetensors" and root.suffix not in _PT_SUFFIXES:
+        raise HwsimError(f"checkpoint {root}: expected a folder, a .safetensors file or a "
+                         f".bin/.pt file, got {root.suffix or 'no suffix'!r}")
     else:
-        if root.suffix != ".safetensors" and root.suffix not in _PT_SUFFIXES:
-            raise HwsimError(f"checkpoint {root}: expected a folder, a .safetensors file or a "
-                             f".bin/.pt file, got {root.suffix or 'no suffix'!r}")
         files = [root]
+    # A weights file's config is the one beside it: without it, a tie goes undetected.
+    cfg_file = _config_file(root)
+    if cfg_file.is_file():
+        config = _read_json(cfg_file)
     model_type = config.get("model_type")
     if config and model_type not in SUPPORTED_MODEL_TYPES:
-        raise HwsimError(f"{root / 'config.json'}: unsupported architecture "
+        raise HwsimError(f"{cfg_file}: unsupported architecture "
                          f"model_type={model_type!r}; supported: "
                          f"{', '.join(SUPPORTED_MODEL_TYPES)}")
     tensors: dict[str, TensorInfo] = {}
@@ -336,12 +384,30 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
                                  "is the model's; remove one")
     if index is not None:
         _check_index(root, index, weight_map, tensors, unlisted, config)
-    ckpt = Checkpoint(root, MappingProxyType(config), MappingProxyType(tensors), skipped)
+    ckpt = Checkpoint(root, MappingProxyType(config), MappingProxyType(tensors), skipped, index)
     linear = _find_linear(ckpt)
     if not linear:
         raise HwsimError(f"checkpoint {root}: no linear layer weight found among "
                          f"{len(tensors)} tensors (expected 2-D '*.weight' tensors)")
-    return dataclasses.replace(ckpt, _linear=linear)
+    return dataclasses.replace(ckpt, _linear=linear, notes=_tie_notes(ckpt, linear))
+
+
+def _config_file(root: Path) -> Path:
+    """The config.json of a folder, or the one beside a weights file."""
+    return (root if root.is_dir() else root.parent) / "config.json"
+
+
+def _tie_notes(ckpt: Checkpoint, linear: tuple[LinearWeight, ...]) -> tuple[str, ...]:
+    """Without a config, a head tied to the token embedding cannot be told from no head."""
+    if ckpt.config or any(lin.role == "lm_head" for lin in linear):
+        return ()
+    embedding = next((t for t in ckpt.tensors.values() if _is_token_embedding(t)), None)
+    if embedding is None:
+        return ()
+    return (f"{ckpt.path}: no config.json {'in it' if ckpt.path.is_dir() else 'beside it'}, "
+            f"so whether the model's lm_head is tied to its token embedding "
+            f"({embedding.name}) is unknown; a tied lm_head is not measured (put the model's "
+            "config.json there to measure it)",)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -351,9 +417,12 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _inside(root: Path, path: Path) -> bool:
-    """`path` (symbolic links followed) lies within the folder `root`."""
-    return path.resolve().is_relative_to(root.resolve())
+def _in_folder(shard: str) -> bool:
+    """`shard` names a file within the folder: a relative name without ``..``. Checked on
+    the name, as transformers does, not on where it resolves: the files of a Hugging Face
+    cache snapshot are symbolic links into ``../../blobs``."""
+    name = PurePath(shard)
+    return not name.anchor and ".." not in name.parts
 
 
 def _weight_files(root: Path) -> tuple[list[Path], Path | None, dict[str, str]]:
@@ -373,7 +442,7 @@ def _weight_files(root: Path) -> tuple[list[Path], Path | None, dict[str, str]]:
             raise HwsimError(f"{chosen}: weight_map[{bad!r}] is {weight_map[bad]!r}; expected "
                              "a shard file name")
         shards = sorted(set(weight_map.values()))
-        outside = [s for s in shards if not _inside(root, root / s)]
+        outside = [s for s in shards if not _in_folder(s)]
         if outside:
             raise HwsimError(f"{chosen}: weight_map names {outside[0]!r}, outside the "
                              "checkpoint folder; shards must be files in the folder")
@@ -534,7 +603,10 @@ def _load_torch(path: Path) -> dict[str, Any]:
                          f"got {type(obj).__name__}")
     tensors = {}
     for k, v in obj.items():
-        if isinstance(v, torch.Tensor) and isinstance(k, str):
+        if isinstance(v, torch.Tensor) and not isinstance(k, str):
+            raise HwsimError(f"{path}: entry {k!r} is a tensor under a key that is not a string "
+                             f"({type(k).__name__}); a state dict names its tensors by text")
+        if isinstance(v, torch.Tensor):
             tensors[k] = v
         elif not isinstance(v, int | float | str | bool | type(None)):
             # A container may hold weights (nanoGPT's {"model": state_dict, ...}): refused,
@@ -571,6 +643,8 @@ _TORCH_DTYPES = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16
                  "int32": "I32", "int16": "I16", "int8": "I8", "uint64": "U64",
                  "uint32": "U32", "uint16": "U16", "uint8": "U8", "bool": "BOOL",
                  "complex64": "C64"}
+# safetensors names -> NumPy's (torch's) dtype names, as `hwsim quantize` reports a dtype.
+_NUMPY_NAMES = {st: torch_name for torch_name, st in _TORCH_DTYPES.items()}
 
 
 def _torch_headers(path: Path) -> list[TensorInfo]:
@@ -603,10 +677,36 @@ def _role(module: str) -> str:
     return "other"
 
 
+def _is_token_embedding(info: TensorInfo) -> bool:
+    """A token embedding table (not positions, not BERT's 2 token types)."""
+    module = info.name.removesuffix(".weight")
+    return (len(info.shape) == 2 and info.name.endswith(".weight") and _role(module) != "lm_head"
+            and bool(_EMBEDDING.search(module)) and "position" not in module
+            and info.shape[0] > 2)
+
+
+def _check_linear_shape(info: TensorInfo) -> None:
+    """Refuse a tensor named for a linear role that is not a 2-D matrix: skipped, it went
+    unmeasured and was counted at its stored size as if it were a norm."""
+    if len(info.shape) == 2:
+        return
+    if info.name.endswith(".weight"):
+        if _role(info.name.removesuffix(".weight")) != "other":
+            raise HwsimError(f"{info.file}: tensor {info.name!r} has shape {tuple(info.shape)}; "
+                             "a linear layer's weight is a 2-D (out_features, in_features) "
+                             "matrix")
+    elif len(info.shape) >= 3 and _role(info.name) != "other":
+        raise HwsimError(f"{info.file}: tensor {info.name!r} has shape {tuple(info.shape)}: "
+                         "experts stored fused in one tensor are not read; hwsim reads one "
+                         "2-D matrix per expert (block_sparse_moe.experts.N.w1.weight, as "
+                         "transformers saves Mixtral)")
+
+
 def _find_linear(ckpt: Checkpoint) -> tuple[LinearWeight, ...]:
     layers: list[LinearWeight] = []
     embedding: TensorInfo | None = None
     for info in ckpt.tensors.values():
+        _check_linear_shape(info)
         if len(info.shape) != 2 or not info.name.endswith(".weight"):
             continue
         if 0 in info.shape:
@@ -615,7 +715,7 @@ def _find_linear(ckpt: Checkpoint) -> tuple[LinearWeight, ...]:
         module = info.name.removesuffix(".weight")
         role = _role(module)
         if role != "lm_head" and _EMBEDDING.search(module):
-            if embedding is None and "position" not in module and info.shape[0] > 2:
+            if embedding is None and _is_token_embedding(info):
                 embedding = info
             continue
         block = _BLOCK.search("." + module + ".")
@@ -626,7 +726,7 @@ def _find_linear(ckpt: Checkpoint) -> tuple[LinearWeight, ...]:
     # projection, a GEMM worth quantizing; whether it is tied defaults per model type.
     tie = ckpt.config.get("tie_word_embeddings", ckpt.model_type in _TIED_BY_DEFAULT)
     if not isinstance(tie, bool):  # bool("false") is True
-        raise HwsimError(f"{ckpt.path / 'config.json'}: tie_word_embeddings: expected true or "
+        raise HwsimError(f"{_config_file(ckpt.path)}: tie_word_embeddings: expected true or "
                          f"false, got {tie!r}")
     if ckpt.is_causal_lm and not has_head and embedding is not None and tie:
         layers.append(LinearWeight("lm_head", "lm_head", None, embedding.name, embedding.shape[0],

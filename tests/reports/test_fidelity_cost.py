@@ -20,10 +20,16 @@ def _e2e_row(fmt: str, **values: object) -> dict:
     return cells | values
 
 
+# How `hwsim quantize` and `hwsim fidelity` name the checkpoint they measured.
+_TINY = {"checkpoint": "tiny", "checkpoint_digest": "ab" * 32}
+
+
 def _folder(tmp_path, summary: list[dict], e2e: list[dict] | None = None):
-    pd.DataFrame(summary).to_csv(tmp_path / "summary.csv", index=False)
+    """Both tables of one checkpoint (`_TINY`) unless a row says otherwise."""
+    pd.DataFrame([_TINY | row for row in summary]).to_csv(tmp_path / "summary.csv", index=False)
     if e2e is not None:
-        pd.DataFrame(e2e).to_csv(tmp_path / "fidelity.csv", index=False)
+        pd.DataFrame([_TINY | row for row in e2e]).to_csv(tmp_path / "fidelity.csv",
+                                                          index=False)
     return tmp_path
 
 
@@ -77,6 +83,30 @@ def test_a_format_measured_at_two_group_sizes_is_refused(tmp_path, summary_row):
     with pytest.raises(HwsimError, match=r"int4 was measured at group size 128 in summary.csv "
                                          r"and at group size 32 in fidelity.csv"):
         read_fidelity_dir(folder)
+
+
+def test_a_fidelity_of_another_checkpoint_is_refused_naming_both(tmp_path, summary_row):
+    # tradeoff joined a fidelity.csv of another model with this one's sizes and SQNR.
+    other = {"checkpoint": "other-model", "checkpoint_digest": "cd" * 32}
+    folder = _folder(tmp_path, [summary_row("int4")],
+                     [_e2e_row("float", **other), _e2e_row("int4", group_size=128, **other)])
+    with pytest.raises(HwsimError, match=r"summary.csv measured checkpoint tiny \(tensors "
+                                         r"abababababab\) and fidelity.csv other-model "
+                                         r"\(tensors cdcdcdcdcdcd\): tables of two checkpoints"):
+        read_fidelity_dir(folder)
+
+
+def test_a_fidelity_that_does_not_name_its_checkpoint_asks_for_a_rerun(tmp_path, summary_row):
+    folder = _folder(tmp_path, [summary_row("int4")], [_e2e_row("float")])
+    e2e = pd.read_csv(folder / "fidelity.csv").drop(columns=["checkpoint_digest"])
+    e2e.to_csv(folder / "fidelity.csv", index=False)
+    with pytest.raises(HwsimError, match=r"fidelity.csv: missing column\(s\) checkpoint_digest: "
+                                         r".* \(an earlier hwsim's table: run hwsim fidelity "
+                                         r"again\)"):
+        read_fidelity_dir(folder)
+    # Without a fidelity.csv there is nothing to match: a summary alone is read as before.
+    (folder / "fidelity.csv").unlink()
+    read_fidelity_dir(folder)
 
 
 def test_a_table_without_group_sizes_asks_for_a_rerun(tmp_path, summary_row):

@@ -45,7 +45,11 @@ def minilm_e2e(minilm, tmp_path_factory):
     # the benchmark use all of it.
     texts = tmp_path_factory.mktemp("texts") / "texts.txt"
     texts.write_text("\n".join(read_texts(default_texts_path(), lines=True)[:24]))
-    return end_to_end_fidelity(minilm, ["int8", *RANKED], texts=texts).set_index("format")
+    notes: list[str] = []
+    table = end_to_end_fidelity(minilm, ["int8", *RANKED], texts=texts, on_note=notes.append)
+    # Every tensor of the real checkpoint is part of the model it runs: nothing to report.
+    assert notes == []
+    return table.set_index("format")
 
 
 def test_the_float_reference_agrees_with_itself(minilm_e2e):
@@ -203,7 +207,12 @@ def test_fidelity_cli_writes_the_table_or_nothing(tiny_lm, tmp_path, summary_row
     # `tradeoff` costs formats: the reference row is read past, not costed.
     from hwsim.reports.fidelity_cost import read_fidelity_dir
 
-    pd.DataFrame([summary_row("int8")]).to_csv(out / "summary.csv", index=False)
+    # fidelity.csv names its checkpoint, as quantize's summary.csv does, for tradeoff to match.
+    assert (t["checkpoint"] == tiny_lm.name).all()
+    digest = open_checkpoint(tiny_lm).digest
+    assert (t["checkpoint_digest"] == digest).all()
+    pd.DataFrame([summary_row("int8", checkpoint=tiny_lm.name, checkpoint_digest=digest)]).to_csv(
+        out / "summary.csv", index=False)
     assert list(read_fidelity_dir(out)[1]["format"]) == ["int8", "int4"]
     empty = tmp_path / "empty.txt"
     empty.write_text("")
@@ -270,3 +279,217 @@ def test_a_config_that_disagrees_with_the_tensors_names_one(tiny_lm, tmp_path):
         end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")
     with pytest.raises(HwsimError, match=r"^group size 64: fp16 is a plain cast"):
         end_to_end_fidelity(tiny_lm, ["fp16"], group_size=64, texts=tiny_lm / "text.txt")
+
+
+# -- checkpoints transformers would load otherwise than `hwsim quantize` reads them ----------
+
+
+def _copy(tiny_lm, folder, config: dict | None = None, tensors=None):
+    """A copy of the tiny LM with `config` merged into its config.json and its tensors
+    rewritten by `tensors` (a function of the name -> array dict)."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    shutil.copytree(tiny_lm, folder)
+    if config is not None:
+        cfg = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps(cfg | config))
+    if tensors is not None:
+        path = folder / "model.safetensors"
+        save_file(tensors(load_file(path)), path, metadata={"format": "pt"})
+    return folder
+
+
+def test_weights_the_config_has_no_place_for_are_refused(tiny_lm, tmp_path):
+    # A config with fewer layers than the weights ran a smaller model, silently.
+    folder = _copy(tiny_lm, tmp_path / "fewer", {"num_hidden_layers": 1})
+    with pytest.raises(HwsimError, match=r"fewer: 9 tensors in the files have no place in the "
+                                         r"model config.json builds \(e.g. 'model.layers.1.input_"
+                                         r"layernorm.weight', 'model.layers.1.mlp.down_proj."
+                                         r"weight', .*\); transformers would drop them"):
+        end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")
+
+
+def test_another_tasks_head_is_reported_not_refused(tiny_lm, tmp_path):
+    # BERT's pre-training heads (cls.*) are not part of the encoder an embedding runs.
+    folder = tmp_path / "bert"
+    cfg = transformers.BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=64, vocab_size=len(WORDS) + 3,
+                                  max_position_embeddings=64, pad_token_id=0)
+    torch.manual_seed(0)
+    transformers.BertForPreTraining(cfg).save_pretrained(folder)
+    tok = transformers.AutoTokenizer.from_pretrained(tiny_lm)
+    tok.pad_token = "<unk>"
+    tok.save_pretrained(folder)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("the cat sat on the mat\na dog ran under the tree\nred fish and blue bird\n")
+    notes: list[str] = []
+    t = end_to_end_fidelity(folder, ["int8"], texts=texts, on_note=notes.append)
+    assert list(t["format"]) == ["float", "int8"]
+    assert len(notes) == 1
+    assert "7 tensors are not part of the BertModel this fidelity runs (another task's head: " \
+           "cls.predictions.bias" in notes[0]
+
+
+def test_a_shard_index_without_metadata_is_named(tiny_lm, tmp_path):
+    # transformers failed with KeyError: 'metadata' (a traceback).
+    from safetensors.numpy import load_file, save_file
+
+    folder = _copy(tiny_lm, tmp_path / "sharded")
+    tensors = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    names = sorted(tensors)
+    weight_map = {}
+    for i, keys in enumerate((names[:10], names[10:])):
+        shard = f"model-{i + 1:05d}-of-00002.safetensors"
+        save_file({k: tensors[k] for k in keys}, folder / shard, metadata={"format": "pt"})
+        weight_map |= dict.fromkeys(keys, shard)
+    index = folder / "model.safetensors.index.json"
+    index.write_text(json.dumps({"weight_map": weight_map}))
+    with pytest.raises(HwsimError, match=r"sharded/model.safetensors.index.json: no 'metadata' "
+                                         r"object \(transformers needs one"):
+        end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")
+    index.write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    end_to_end_fidelity(folder, ["fp32"], texts=tiny_lm / "text.txt")
+
+
+def test_a_config_value_of_the_wrong_type_is_named(tiny_lm, tmp_path):
+    # "hidden_size": 64.0 was a TypeError traceback from transformers' validation.
+    folder = _copy(tiny_lm, tmp_path / "floaty", {"hidden_size": 64.0})
+    with pytest.raises(HwsimError, match=r"floaty/config.json: transformers cannot read it "
+                                         r"\(.*'hidden_size'"):
+        end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")
+
+
+def test_integer_weights_are_refused_as_quantize_refuses_them(tiny_lm, tmp_path):
+    # transformers cast the int8 codes to float without their scales: the "float" reference
+    # was a model no one runs.
+    from hwsim.reports.fidelity import layer_fidelity
+
+    q = "model.layers.0.self_attn.q_proj.weight"
+    folder = _copy(tiny_lm, tmp_path / "int8", tensors=lambda t: t | {
+        q: np.clip(np.round(t[q] * 1000), -127, 127).astype(np.int8)})
+    with pytest.raises(HwsimError) as e2e:
+        end_to_end_fidelity(folder, ["int4"], texts=tiny_lm / "text.txt")
+    with pytest.raises(HwsimError) as layers:
+        layer_fidelity(open_checkpoint(folder), ["int4"])
+    assert str(e2e.value) == str(layers.value) == (
+        f"{folder}: {q}: expected a floating-point tensor, got dtype int8")
+
+
+def test_a_tied_lm_head_stays_tied_to_the_quantized_embedding(tiny_lm, tmp_path):
+    # The size counts the tied matrix once, in lm_head's format; the fidelity untied it and
+    # kept the embedding lookup float: another model than the one sized.
+    from hwsim.dtypes import quantize
+    from hwsim.reports.fidelity_e2e import _load, _set_weights
+
+    folder = _copy(tiny_lm, tmp_path / "tied", {"tie_word_embeddings": True},
+                   tensors=lambda t: {k: v for k, v in t.items() if k != "lm_head.weight"})
+    ckpt = open_checkpoint(folder)
+    assert ckpt.linear_layers()[-1].tied
+    m = _load(ckpt, None)
+    embedding = m.model.get_input_embeddings()
+    original = embedding.weight.detach().numpy().copy()
+    _set_weights(m, "int4", None, ckpt)
+    want = quantize(ckpt.read("model.embed_tokens.weight"), "int4").dequantized
+    np.testing.assert_array_equal(embedding.weight.detach().numpy(), want)
+    np.testing.assert_array_equal(m.model.get_output_embeddings().weight.detach().numpy(), want)
+    _set_weights(m, None, None)
+    np.testing.assert_array_equal(embedding.weight.detach().numpy(), original)
+    assert m.model.get_output_embeddings().weight is embedding.weight
+
+
+@pytest.fixture(scope="module")
+def tiny_moe(tiny_lm, tmp_path_factory):
+    """A tiny Mixtral (3 experts per layer) with the tiny LM's tokenizer."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("tiny-mixtral")
+    cfg = transformers.MixtralConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                                     num_attention_heads=4, num_key_value_heads=2,
+                                     num_local_experts=3, num_experts_per_tok=2,
+                                     vocab_size=len(WORDS) + 3, max_position_embeddings=64,
+                                     tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)
+    torch.manual_seed(0)
+    transformers.MixtralForCausalLM(cfg).save_pretrained(folder)
+    for f in tiny_lm.iterdir():
+        if f.name.startswith(("tokenizer", "special_tokens")):
+            shutil.copy(f, folder / f.name)
+    return folder
+
+
+def test_mixtral_experts_and_routers_are_quantized_as_quantize_measures_them(tiny_moe,
+                                                                             tiny_lm):
+    # transformers 5 stacks the experts into 3-D parameters and its router is no nn.Linear:
+    # both stayed float (9 matrices quantized of the 2 x 13 + 1 quantize measures).
+    import re
+
+    from hwsim.dtypes import quantize
+    from hwsim.reports.fidelity_e2e import _load, _set_weights
+
+    ckpt = open_checkpoint(tiny_moe)
+    assert len(ckpt.linear_layers()) == 2 * (4 + 1 + 3 * 3) + 1
+    m = _load(ckpt, None)
+    state = dict(m.model.named_parameters())
+    ffn = 48
+
+    def in_model(layer: str):
+        """The model's matrix of a checkpoint layer (transformers 4 keeps the names)."""
+        if f"{layer}.weight" in state:
+            return state[f"{layer}.weight"]
+        block, rest = layer.split(".block_sparse_moe.")
+        if rest == "gate":
+            return state[f"{block}.mlp.gate.weight"]
+        expert, w = re.fullmatch(r"experts\.(\d+)\.(w[123])", rest).groups()
+        if w == "w2":
+            return state[f"{block}.mlp.experts.down_proj"][int(expert)]
+        lo = 0 if w == "w1" else ffn  # gate rows, then up rows
+        return state[f"{block}.mlp.experts.gate_up_proj"][int(expert), lo:lo + ffn]
+
+    for lin in ckpt.linear_layers():  # the layout: the model holds the checkpoint's matrices
+        np.testing.assert_array_equal(in_model(lin.name).detach().numpy(), ckpt.read(lin.tensor))
+    _set_weights(m, "int4", None, ckpt)
+    try:
+        for lin in ckpt.linear_layers():
+            want = quantize(ckpt.read(lin.tensor), "int4").dequantized
+            np.testing.assert_array_equal(in_model(lin.name).detach().numpy(), want,
+                                          err_msg=lin.name)
+    finally:
+        _set_weights(m, None, None)
+    t = end_to_end_fidelity(ckpt, ["int8"], texts=tiny_lm / "text.txt")
+    assert t.loc[1, "ppl_ratio"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_fidelity_rerun_removes_only_its_own_earlier_figures(tiny_lm, tiny_moe, tmp_path):
+    # Another --figure-format left the earlier figure beside the new results. The record is
+    # fidelity.csv's: summary.json is tradeoff's, written into the same folder.
+    from typer.testing import CliRunner
+
+    from hwsim.cli import app
+
+    out = tmp_path / "out"
+
+    def invoke(*args: str) -> str:
+        r = CliRunner().invoke(app, [*args, "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        return r.output
+
+    fidelity = ["fidelity", str(tiny_lm), "-f", "int8", "--texts", str(tiny_lm / "text.txt")]
+    invoke(*fidelity, "--figure-format", "png,svg")
+    (out / "fidelity.pdf").write_bytes(b"mine")  # named like a figure this run did not write
+    invoke("quantize", str(tiny_lm), "-f", "int8")
+    invoke("tradeoff", str(out))
+    invoke(*fidelity)
+    assert sorted(p.name for p in out.glob("fidelity.*")) == ["fidelity.csv", "fidelity.pdf",
+                                                              "fidelity.png"]
+    assert (out / "fidelity.pdf").read_bytes() == b"mine"
+    assert {"tradeoff.csv", "summary.json", "pareto_bits.png", "summary.csv"} <= {
+        p.name for p in out.iterdir()}
+    # The quantize of another checkpoint into the folder: tradeoff no longer joins the two.
+    invoke("quantize", str(tiny_moe), "-f", "int8")
+    r = CliRunner().invoke(app, ["tradeoff", str(out), "--out", str(tmp_path / "t")])
+    assert isinstance(r.exception, HwsimError)
+    assert (f"summary.csv measured checkpoint {tiny_moe.name} (tensors "
+            in str(r.exception))
+    assert f"and fidelity.csv {tiny_lm.name} (tensors " in str(r.exception)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -565,3 +566,108 @@ def test_a_malicious_pickle_is_refused_in_one_line_without_running_it(tmp_path, 
     assert "\n" not in message and "False" not in message  # not torch's advice to unpickle
     assert not marker.exists()
     assert capfd.readouterr().err == ""
+
+
+def test_a_sharded_checkpoint_in_the_hugging_face_cache_layout_is_read(tmp_path):
+    # A cache snapshot's files are symbolic links into ../../blobs: the shards were refused
+    # as "outside the checkpoint folder". The shard's name decides, as in transformers.
+    t = _llama_tensors(layers=1)
+    names = sorted(t)
+    cache = tmp_path / "models--org--tiny"
+    snapshot = cache / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (cache / "blobs").mkdir()
+    shards = {"model-00001-of-00002.safetensors": names[:4],
+              "model-00002-of-00002.safetensors": names[4:]}
+    for i, (shard, keys) in enumerate(shards.items()):
+        st_numpy.save_file({k: t[k] for k in keys}, str(cache / "blobs" / f"blob{i}"))
+        (snapshot / shard).symlink_to(f"../../blobs/blob{i}")
+    index = {"metadata": {}, "weight_map": {k: f for f, ks in shards.items() for k in ks}}
+    (cache / "blobs" / "index").write_text(json.dumps(index))
+    (snapshot / "model.safetensors.index.json").symlink_to("../../blobs/index")
+    (cache / "blobs" / "config").write_text(json.dumps(LLAMA_CFG))
+    (snapshot / "config.json").symlink_to("../../blobs/config")
+    ckpt = open_checkpoint(snapshot)
+    assert set(ckpt.tensors) == set(t) and len(ckpt.linear_layers()) == 8
+    np.testing.assert_array_equal(ckpt.read(names[-1]), t[names[-1]])
+    # A name that leaves the folder is still refused, spelled absolute or with "..".
+    for outside in (str(cache / "blobs" / "blob0"), "../abc123/model-00001-of-00002.safetensors"):
+        (snapshot / "model.safetensors.index.json").unlink()
+        (snapshot / "model.safetensors.index.json").write_text(json.dumps(
+            {"weight_map": {**index["weight_map"], names[0]: outside}}))
+        with pytest.raises(HwsimError, match=f"weight_map names '{re.escape(outside)}', "
+                                             "outside the checkpoint folder"):
+            open_checkpoint(snapshot)
+
+
+@pytest.mark.parametrize(("name", "shape", "message"), [
+    ("model.layers.0.self_attn.q_proj.weight", (H * H,), r"has shape \(64,\); a linear "
+     r"layer's weight is a 2-D \(out_features, in_features\) matrix"),
+    ("model.layers.0.mlp.down_proj.weight", (H, 2, F // 2), r"has shape \(8, 2, 6\); a linear "
+     r"layer's weight is a 2-D"),
+    # Experts stored fused (transformers 5's in-memory layout), not per expert as saved.
+    ("model.layers.0.mlp.experts.gate_up_proj", (2, 2 * F, H), r"has shape \(2, 24, 8\): "
+     r"experts stored fused in one tensor are not read"),
+])
+def test_a_linear_weight_that_is_not_a_matrix_is_refused(tmp_path, name, shape, message):
+    # It was skipped: the layer went unmeasured and was counted at fp32 in the model size.
+    t = {**_llama_tensors(layers=1), name: np.ones(shape, np.float32)}
+    with pytest.raises(HwsimError, match=f"tensor '{re.escape(name)}' {message}"):
+        open_checkpoint(_folder(tmp_path, t, LLAMA_CFG))
+
+
+def test_a_weights_file_reads_the_config_beside_it(tmp_path):
+    # gemma ties its lm_head by default: the bare file lost it (14 layers instead of 15).
+    t = _llama_tensors(layers=1, head=False)
+    cfg = {"model_type": "gemma", "architectures": ["GemmaForCausalLM"]}
+    folder = _folder(tmp_path / "gemma", t, cfg)
+    by_file = open_checkpoint(folder / "model.safetensors")
+    assert ([lin.name for lin in by_file.linear_layers()]
+            == [lin.name for lin in open_checkpoint(folder).linear_layers()])
+    assert by_file.linear_layers()[-1].tied and by_file.notes == ()
+    # Without a config the tie is unknown: said, not guessed.
+    (folder / "config.json").unlink()
+    bare = open_checkpoint(folder / "model.safetensors")
+    assert "lm_head" not in [lin.role for lin in bare.linear_layers()]
+    assert len(bare.notes) == 1
+    assert ("no config.json beside it, so whether the model's lm_head is tied to its token "
+            "embedding (model.embed_tokens.weight) is unknown") in bare.notes[0]
+    # A config beside the file is the model's: its checks apply.
+    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(HwsimError, match=r"gemma/config.json: unsupported architecture"):
+        open_checkpoint(folder / "model.safetensors")
+
+
+def test_a_bin_tensor_under_a_key_that_is_not_text_is_named_so(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
+    sd: dict = {k: torch.from_numpy(v) for k, v in _llama_tensors(layers=1).items()}
+    sd[5] = torch.zeros(3)  # said "entry 5 is a Tensor, not a tensor"
+    torch.save(sd, tmp_path / "intkey.pt")
+    with pytest.raises(HwsimError, match=r"intkey\.pt: entry 5 is a tensor under a key that is "
+                                         r"not a string \(int\)"):
+        open_checkpoint(tmp_path / "intkey.pt")
+
+
+def test_the_digest_names_the_tensors_wherever_and_however_stored(tmp_path):
+    t = _llama_tensors(layers=1)
+    one = open_checkpoint(_folder(tmp_path / "a" / "tiny", t, LLAMA_CFG))
+    shards = tmp_path / "b" / "tiny"
+    names = sorted(t)
+    shards.mkdir(parents=True)
+    for i, keys in enumerate((names[:5], names[5:])):  # no index: read whole
+        st_numpy.save_file({k: t[k] for k in keys}, str(shards / f"s{i}.safetensors"))
+    (shards / "config.json").write_text(json.dumps(LLAMA_CFG))
+    assert open_checkpoint(shards).digest == one.digest  # moved and sharded: one checkpoint
+    t["model.layers.0.mlp.up_proj.weight"] = _w(F + 1, H, 0)
+    other = open_checkpoint(_folder(tmp_path / "c" / "tiny", t, LLAMA_CFG))
+    assert other.digest != one.digest and len(one.digest) == 64
+
+
+def test_check_float_refuses_what_quantize_refuses_without_reading(tmp_path):
+    t = {**_llama_tensors(layers=1), "model.layers.0.mlp.up_proj.weight": np.ones((F, H), np.int8)}
+    ckpt = open_checkpoint(_folder(tmp_path, t, LLAMA_CFG))
+    ckpt.check_float("model.layers.0.mlp.down_proj")
+    with pytest.raises(HwsimError, match=f"^{re.escape(str(tmp_path))}: model.layers.0.mlp."
+                                         r"up_proj.weight: expected a floating-point tensor, "
+                                         r"got dtype int8$"):
+        ckpt.check_float("model.layers.0.mlp.up_proj")
