@@ -116,11 +116,27 @@ def test_mx_blocks_match_gfloat(name: str) -> None:
     np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.parametrize("name", list(GFLOAT_MX))
+def test_mx_blocks_at_the_bottom_of_e8m0_match_gfloat(name: str) -> None:
+    # Shared scales clamped to E8M0's smallest, 2**-127 (OCP MX v1.0), float32 subnormals.
+    w = np.zeros((3, 32), np.float32)
+    w[0, 0] = 2.0**-128
+    w[1, :3] = [2.0**-127, -(2.0**-128), 2.0**-129]
+    w[2, :3] = [1.5 * 2.0**-126, 2.0**-130, -(2.0**-149)]
+    ours = quantize(w, name).dequantized.astype(np.float64)
+    theirs = np.stack([
+        gfloat.quantize_block(GFLOAT_MX[name], row.astype(np.float64), gfloat.compute_scale_amax)
+        for row in w
+    ])
+    np.testing.assert_array_equal(ours, theirs)
+
+
 def test_nf4_table_matches_bitsandbytes() -> None:
     bnbf = pytest.importorskip("bitsandbytes.functional",
                                reason="bitsandbytes (a [dev] dependency) is not installed")
     table = bnbf.get_4bit_type("nf4", device="cpu").numpy().astype(np.float64)
-    np.testing.assert_allclose(get_format("nf4").values, np.sort(table), rtol=0, atol=1e-7)
+    # Exactly: float64 weights are dequantized with these values.
+    np.testing.assert_array_equal(get_format("nf4").values, np.sort(table))
 
 
 def test_nf4_quantizes_as_bitsandbytes_on_midpoints_and_random_weights() -> None:

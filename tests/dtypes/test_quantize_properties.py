@@ -69,6 +69,39 @@ def test_power_of_two_scale_invariance(name: str, w: np.ndarray, power: int) -> 
     np.testing.assert_array_equal(r2.dequantized, r1.dequantized * np.float32(2.0**power))
 
 
+# Every format whose codes are read by one element type per group (OliVe's pairs mix two),
+# at its own scales and, where it may choose them, at two-level INT8 scales.
+_DECODABLE = [n for n in QUANTIZED if get_format(n).scheme != "olive"]
+DECODE_CASES = [(n, None) for n in _DECODABLE] + [
+    (n, "int8") for n in _DECODABLE if get_format(n).scheme not in ("mx", "nvfp4")]
+
+
+@pytest.mark.parametrize(("name", "scale_format"), DECODE_CASES)
+def test_every_code_decodes_to_the_dequantized_value(name: str, scale_format: str | None,
+                                                     ) -> None:
+    # Group magnitudes spread over four decades: a two-level INT8 scale (round(s_g / s_row)
+    # with s_row = max s_g / 255) then rounds small groups' scales far down, so their values
+    # land well beyond the grid and must saturate to codes the format has.
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((6, 128)) * 10.0 ** rng.uniform(-2, 2, (6, 16)).repeat(8, axis=1)
+    w = w.astype(np.float32)
+    f = get_format(name)
+    g = None if f.group_size is None or f.scheme in ("mx", "nvfp4") else 8
+    r = quantize(w, f, g, scale_format=scale_format)
+    width = w.shape[1] if r.group_size is None else r.group_size
+    shape = (w.shape[0], r.scales.shape[1])  # ternary's one scale covers every row
+    scales = np.broadcast_to(r.scales, shape)
+    values = np.empty(w.shape)
+    for (i, grp), scale in np.ndenumerate(scales):
+        cols = slice(grp * width, (grp + 1) * width)
+        elem = f.types[0] if r.types is None else get_element(r.type_names[r.types[i, grp]])
+        values[i, cols] = elem.decode(r.codes[i, cols])  # raises on a code it does not have
+        if r.zero_points is not None:
+            values[i, cols] -= r.zero_points[i, grp]
+        values[i, cols] *= scale
+    np.testing.assert_array_equal(values.astype(np.float32), r.dequantized)
+
+
 @pytest.mark.parametrize("name", QUANTIZED)
 def test_error_metrics_are_consistent(name: str) -> None:
     rng = np.random.default_rng(5)
