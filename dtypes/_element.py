@@ -11,7 +11,8 @@ Conventions shared by every table:
 - Values are in *format units* (``fp4_e2m1`` holds 0.5 .. 6; BitMoD's ``fp4_*`` types use
   the same E2M1 units, so ER adds ±5 and EA adds ±8).
 - Several codes may share a value (``+0``/``-0``); `encode` returns the lowest such code,
-  the *canonical* one. Signed zero is therefore not preserved.
+  the *canonical* one. Signed zero is therefore not preserved. NaN encodes to the lowest
+  quiet NaN (mantissa top bit set) where the format has one, as ml_dtypes does.
 - "Even" for round-half-to-even is the code's least significant bit being 0: the mantissa
   LSB of a minifloat, the parity of a two's-complement integer, of a bipolar code.
 """
@@ -106,10 +107,22 @@ class ElementFormat:
     def _even(self) -> np.ndarray:
         return (self._finite[1] & 1) == 0
 
+    @cached_property
+    def _quiet_bit(self) -> int | None:
+        """The bit of the mantissa's top bit (`layout`'s first ``m``), if the format has one."""
+        fields = self.layout.split("(")[0].split()
+        top = next((i for i, f in enumerate(fields) if f.startswith("m")), None)
+        return None if top is None or len(fields) != self.bits else self.bits - 1 - top
+
     def _special_code(self, kind: str) -> int | None:
         cv = self.code_values[self.codes]
         if kind == "nan":
             hit = self.codes[np.isnan(cv)]
+            quiet = self._quiet_bit
+            if quiet is not None and ((hit >> quiet) & 1).any():
+                # IEEE 754's quiet NaN (the mantissa's top bit set), as ml_dtypes encodes it:
+                # E5M2 0x7E, not the signalling 0x7D.
+                hit = hit[((hit >> quiet) & 1) == 1]
         elif kind == "+inf":
             hit = self.codes[np.isposinf(cv)]
         else:

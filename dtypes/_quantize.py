@@ -424,10 +424,12 @@ def _scheme_olive(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarr
     if xg.shape[-1] % 2:
         raise HwsimError(f"{f.name}: the group size must be even (elements are paired)")
     r, g, n = xg.shape
-    # Moments over the real elements of each group (padding zeros excluded).
+    # Moments over the real elements of each group (padding zeros excluded); sigma is the
+    # sample standard deviation (n - 1), torch's `std()` in OliVe's reference `search_mse`.
     x64 = xg.astype(np.float64)
     mu = x64.sum(axis=-1) / counts
-    sigma = np.sqrt(np.maximum((x64 * x64).sum(axis=-1) / counts - mu * mu, 0.0))
+    squares = np.maximum((x64 * x64).sum(axis=-1) - counts * mu * mu, 0.0)
+    sigma = np.sqrt(squares / np.maximum(counts - 1, 1))
     base = np.maximum(np.abs(mu + 3 * sigma), np.abs(mu - 3 * sigma))
     # Search on an evenly strided subset of pairs for long groups (all pairs when short).
     n_pairs = n // 2

@@ -26,6 +26,17 @@ def test_int4_asym_zero_point() -> None:
     np.testing.assert_array_equal(r.dequantized, [[-5, 10, 0, 2]])
 
 
+def test_asym_zero_point_is_rounded_not_floored() -> None:
+    # formats.md (AWQ): z = clamp(-round(min / s), 0, 15). s = fp16(2/15) = 0.13330078125,
+    # -min / s = 7.5018 -> z = 8 (floored: 7, and the group would read [-0.933, 1.066]).
+    # -1 / s = -7.5018 -> -8 + 8 = code 0; 1 / s = 7.5018 -> 8 + 8 = 16, clamped to 15.
+    r = quantize(np.array([[-1.0, 1.0]], np.float32), "int4_asym", group_size=2)
+    np.testing.assert_array_equal(r.scales, [[0.13330078125]])
+    np.testing.assert_array_equal(r.zero_points, [[8]])
+    np.testing.assert_array_equal(r.codes, [[0, 15]])
+    np.testing.assert_array_equal(r.dequantized, [[-8 * 0.13330078125, 7 * 0.13330078125]])
+
+
 def test_asym_constant_group_is_exact() -> None:
     # range [0, 0.5] -> scale 0.5/15; 0.5 -> code 15 -> 15 * 0.5/15 (fp16 scale)
     r = quantize(np.full((1, 8), 0.5, np.float32), "int4_asym", group_size=8)
@@ -38,6 +49,21 @@ def test_bitmod_ties_go_to_the_lower_value() -> None:
     w = np.array([[8.0, 2.5, -0.25, 5.0]], np.float32)
     r = quantize(w, "fp4_ea_pos", group_size=4, scale_format="fp32")
     np.testing.assert_array_equal(r.dequantized, [[8, 2, -0.5, 4]])  # -0.25 -> -0.5 (lower)
+
+
+def test_bitmod_mixture_ties_go_to_the_lower_value_at_two_level_int8_scales() -> None:
+    # The mixture's one-pass per-group encode must keep BitMoD's tie rule (`x <= midpoint`
+    # -> lower). ER_POS wins at s = 7.96875 / 6 = 1.328125; one group, so s_row = s / 255
+    # and k = 255 store s exactly. w / s = [6, 0.5625, 0.75, 5.25]: 0.75 is the midpoint of
+    # 0.5 and 1 -> 0.5 (code 1); 5.25 -> the special 5 (code 0b1000, the -0 code).
+    w = np.array([[7.96875, 0.7470703125, 0.99609375, 6.97265625]], np.float32)
+    r = quantize(w, "bitmod4", group_size=4)
+    assert r.type_names[int(r.types[0, 0])] == "fp4_er_pos"
+    np.testing.assert_array_equal(r.scales, [[1.328125]])
+    np.testing.assert_array_equal(r.codes, [[7, 1, 1, 8]])
+    np.testing.assert_array_equal(r.dequantized, [[7.96875, 0.6640625, 0.6640625, 6.640625]])
+    # The same codes as the type's own (single-grid) encode.
+    np.testing.assert_array_equal(r.codes, [get_element("fp4_er_pos").encode(w[0] / 1.328125)])
 
 
 def test_bitmod_mixture_picks_the_exact_type() -> None:
@@ -59,14 +85,16 @@ def test_bitmod_two_level_int8_scales() -> None:
     # formats.md: s_row = max_g(s_g) / 255 over the chosen group scales s_g = absmax_g /
     # max|type|; each group stores round(s_g / s_row). The factor is rounded up to FP32.
     max_abs = np.array([get_element(n).max_abs for n in r.type_names])  # 6, 6, 8, 8
-    chosen = np.abs(w.reshape(3, 4, 128)).max(-1) / max_abs[r.types]
+    # s_g in FP32: the scales the types were chosen at.
+    chosen = (np.abs(w.reshape(3, 4, 128)).max(-1) / max_abs[r.types]).astype(np.float32)
+    chosen = chosen.astype(np.float64)
     exact = chosen.max(-1) / 255
     row = np.float32(exact).astype(np.float64)
     row = np.where(row < exact, np.nextafter(np.float32(row), np.float32(np.inf)), row)
-    k = r.scales / row[:, None]
-    np.testing.assert_allclose(k, np.rint(k), rtol=0, atol=1e-4)  # integers, up to FP32
-    np.testing.assert_array_equal(np.rint(k), np.rint(chosen / row[:, None]))
-    assert np.rint(k).max(-1).tolist() == [255, 255, 255]  # the largest group uses 255
+    k = np.rint(chosen / row[:, None])
+    assert k.max(-1).tolist() == [255, 255, 255]  # the largest group uses 255
+    # The stored multiplier is k * s_row held in float32, bit for bit.
+    np.testing.assert_array_equal(r.scales, (k * row[:, None]).astype(np.float32))
     # Codes and scales reproduce the dequantized tensor exactly.
     types = np.repeat(r.types, 128, axis=1)
     vals = np.empty(w.shape)
@@ -86,6 +114,59 @@ def test_mx_shared_exponent_and_saturation() -> None:
     r = quantize(w, "mxfp4")
     np.testing.assert_array_equal(r.scales, [[1.0]])
     np.testing.assert_array_equal(r.dequantized[0, :4], [6.0, 3.0, 0.0, -2.0])
+
+
+def test_int8_row_factor_is_rounded_up_to_fp32() -> None:
+    # formats.md: s_row = max_g(s_g) / 255; hwsim holds it in FP32 rounded up (_scale.py),
+    # so k * s_row >= s_g and the group's largest weight does not saturate. Here
+    # s_g = fp32(0.7) / 6 = 0.11666666468, s_g / 255 = 4.5751633208e-4 lies above its nearest
+    # float32 (4.5751631842e-4): s_row is the float32 above, 255 * s_row = 0.11666666716.
+    w = np.array([[0.1, 0.05, 0.7, -0.2]], np.float32)
+    r = quantize(w, "fp4_er_pos", group_size=4)
+    s_g = float(np.float32(0.7)) / 6
+    row = np.nextafter(np.float32(s_g / 255), np.float32(np.inf))
+    assert float(row) > s_g / 255
+    np.testing.assert_array_equal(r.scales, [[np.float32(255 * np.float64(row))]])
+    assert r.scales[0, 0] == 0.11666666716337204 and r.scales[0, 0] >= s_g
+
+
+def test_int8_group_scale_rounds_half_to_even() -> None:
+    # BitMoD's two-level reference stores torch.round(s_g / s_ch): half to even.
+    # Group 0: s = 6 * 255/256 / 6 -> s_row = 2**-8 exactly, k = 255. Group 1:
+    # s = 100.5 * 2**-8 -> k = round(100.5) = 100 (half up would give 101).
+    w = np.zeros((1, 8), np.float32)
+    w[0, 0] = 6 * 255 / 256
+    w[0, 4] = 6 * 100.5 / 256
+    r = quantize(w, "fp4_er_pos", group_size=4)
+    np.testing.assert_array_equal(r.scales * 256, [[255, 100]])
+    # 6 * 100.5/256 / (100/256) = 6.03 saturates to 6.
+    np.testing.assert_array_equal(r.dequantized[0, [0, 4]], [6 * 255 / 256, 6 * 100 / 256])
+
+
+def test_symmetric_int_never_uses_the_most_negative_code() -> None:
+    # formats.md: symmetric q in [-(2^(b-1) - 1), 2^(b-1) - 1]. With two-level INT8 scales a
+    # small group's scale can round far down: s = [1785 / 7, 9.8 / 7] = [255, 1.4], s_row = 1,
+    # k = [255, round(1.4) = 1], so -9.8 / 1 rounds to -10 and must clip to -7 (code 0b1001),
+    # not to -8 (0b1000, which int4 does not have).
+    r = quantize(np.array([[1785.0, -9.8]], np.float32), "int4", group_size=1,
+                 scale_format="int8")
+    np.testing.assert_array_equal(r.scales, [[255.0, 1.0]])
+    np.testing.assert_array_equal(r.codes, [[7, 0b1001]])
+    np.testing.assert_array_equal(r.dequantized, [[1785.0, -7.0]])
+    np.testing.assert_array_equal(get_format("int4").decode(r.codes), [[7, -7]])
+
+
+def test_mx_smallest_shared_scale_is_2_to_the_minus_127() -> None:
+    # OCP MX v1.0: E8M0 encodes 2**-127 .. 2**127 (code 0 .. 254). A block of amax 2**-128
+    # wants 2**(-128 - 2) (E2M1 emax 2), clamped to 2**-127: 2**-128 / 2**-127 = 0.5 is an
+    # E2M1 value, so the weight is kept (clamped at 2**-126 it would be the tie 0.25 -> 0).
+    w = np.zeros((1, 32), np.float32)
+    w[0, 0] = 2.0**-128
+    r = quantize(w, "mxfp4")
+    np.testing.assert_array_equal(r.scales, [[2.0**-127]])
+    assert r.codes[0, 0] == 0b0001  # 0.5
+    np.testing.assert_array_equal(r.dequantized, w)
+    assert r.flushed_groups == 0
 
 
 def test_nvfp4_two_level_scales() -> None:
@@ -158,6 +239,17 @@ def test_olive_pairs() -> None:
     y = np.array([[[7.5, 1, 7.4, 2, -7.5, 3, 8, 9]]], np.float32)
     _, deq, has_outlier = _olive_encode(y, np.ones((1, 1)), f)
     np.testing.assert_array_equal(deq, [[[12, 0, 7, 2, -7, 3, 12, 0]]])
+
+
+def test_olive_scale_search_starts_from_three_sigma() -> None:
+    # OliVe's reference (clevercool/ANT-Quantization, olive_quantization/antquant/
+    # quant_modules.py, search_mse): base = max(|mean + 3 std|, |mean - 3 std|), searched by
+    # MSE over 75%..249% of it in 2% steps. Pinned results of that search (FP16 scales);
+    # std is torch's `std()` there, the sample standard deviation (n - 1; with n the
+    # population one these scales were 0.395751953125 and 0.371826171875).
+    w = np.random.default_rng(1).standard_normal((2, 64)).astype(np.float32)
+    r = quantize(w, "olive4")
+    np.testing.assert_array_equal(r.scales, [[0.39111328125], [0.374755859375]])
 
 
 def test_olive_counts_outlier_pairs_and_beats_int4_on_outliers() -> None:
