@@ -26,9 +26,11 @@ Per operator and step (vectorized over the decode steps of an `Op`):
 - Time: ``max(flops / peak, bytes / bandwidth)``; bound: whichever term is larger.
 
 The table has one row per operator and stage; a decode row sums its steps (``bound`` is
-``"mixed"`` when steps differ). Stage totals give time to first token (the prefill), time per
-output token (decode time / decode steps) and two token rates, named as in ``hwsim run``:
-throughput (all tokens processed / total time) and decode (generated tokens / decode time).
+``"mixed"`` when steps differ; ``memory_bound_time_s`` is the time of its memory-bound steps,
+which the stage's memory- and compute-bound times split by). Stage totals give time to first
+token (the prefill), time per output token (decode time / decode steps) and two token rates,
+named as in ``hwsim run``: throughput (all tokens processed / total time) and decode
+(generated tokens / decode time).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ COLUMNS = [
     "stage", "layer", "op", "op_class", "kind", "count", "steps", "m", "n", "k",
     "kv_len_first", "kv_len_last", "a_bits", "b_bits", "flops", "bytes", "intensity",
     "peak_flops_per_s", "attainable_flops_per_s", "bound", "time_s", "compute_time_s",
-    "memory_time_s", *(f"bytes_{t}" for t in TENSORS), "accesses_64b",
+    "memory_time_s", "memory_bound_time_s", *(f"bytes_{t}" for t in TENSORS), "accesses_64b",
     *(f"accesses_64b_{t}" for t in TENSORS),
 ]
 
@@ -139,6 +141,8 @@ def analyze(ops: Sequence[Op], machine: Machine) -> pd.DataFrame:
             "bound": bound, "time_s": time_s,
             "compute_time_s": float(np.sum(c["compute_time_s"])),
             "memory_time_s": float(np.sum(c["memory_time_s"])),
+            # The time of the steps bound by memory: a mixed row's part of each bound.
+            "memory_bound_time_s": float(np.sum(np.where(compute_bound, 0.0, c["time_s"]))),
             **{f"bytes_{t}": v for t, v in by_tensor.items()},
             "accesses_64b": sum(accesses.values()),
             **{f"accesses_64b_{t}": v for t, v in accesses.items()},
@@ -169,13 +173,16 @@ def summarize(table: pd.DataFrame, *, batch: int, prompt_tokens: int, generate_t
         if t.empty:
             continue
         time_s = float(t["time_s"].sum())
+        memory_bound = float(t["memory_bound_time_s"].sum())
         stages[stage] = {
             "ops": len(t),
             "flops": float(t["flops"].sum()),
             "bytes": float(t["bytes"].sum()),
             "time_s": time_s,
-            "memory_bound_time_s": float(t.loc[t["bound"] == "memory", "time_s"].sum()),
-            "compute_bound_time_s": float(t.loc[t["bound"] == "compute", "time_s"].sum()),
+            # By step: a mixed row's memory-bound steps are memory-bound time, the rest
+            # compute-bound (the two add up to the stage's time).
+            "memory_bound_time_s": memory_bound,
+            "compute_bound_time_s": time_s - memory_bound,
             "tokens": tokens[stage],
             "tokens_per_s": tokens[stage] / time_s if time_s and tokens[stage] else None,
             "bytes_by_tensor": _by_tensor(t),

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from hwsim.errors import HwsimError
 from hwsim.hw import hardware_from_dict
-from hwsim.mapping import block_schedule, map_gemm, tile_quanta
+from hwsim.mapping import block_schedule, gemm_candidates, map_gemm, tile_quanta
 
 
 def small_hw(out_kib=64.0, w_kib=64.0, a_kib=64.0, pe=None, rows=8, cols=4):
@@ -55,6 +55,33 @@ def test_quanta_follow_the_array_and_groups():
     assert tile_quanta(small_hw(pe=pe), "prefill", None) == (4, 8, 4)
     ws = {"kind": "systolic", "dataflow": "ws", "energy_pj_per_cycle": 1, "area_um2": 1}
     assert tile_quanta(small_hw(pe=ws), "prefill", None) == (1, 4, 8)  # k on rows, n on cols
+
+
+def test_the_weight_buffer_holds_two_blocks():
+    # m=4, n=64, k=64, 16-bit: the weights are 64 x 64 x 2 B = 8 KiB, exactly the weight
+    # buffer, but a block must fit twice (the next one loads while this one computes):
+    # bn x bk x 2 B x 2 <= 8192 -> bn x bk <= 2048. Split along n or k, every operand is still
+    # read once (one m block): 4 x 64 x 2 + 8192 = 8704 B; ties go to the larger k block.
+    mp = map_gemm(4, 64, 64, 16, 16, 16, small_hw(w_kib=8))
+    assert (mp.block_m, mp.block_n, mp.block_k) == (4, 32, 64)
+    assert mp.blocks == (1, 2, 1)
+    assert mp.dram_read_bytes == 4 * 64 * 2 + 8192
+
+
+@pytest.mark.parametrize(("m", "n", "k", "b_bits"), [(4, 64, 64, 16), (40, 64, 100, 4),
+                                                     (13, 27, 300, 3.25)])
+def test_every_candidate_fits_each_buffer_twice(m, n, k, b_bits):
+    # Every operand block is double-buffered (module docstring): each candidate's a, b and
+    # partial-sum (acc_bits) blocks fit their buffer twice over. Buffers small enough that
+    # the grid has blocks fitting once but not twice.
+    hw = small_hw(w_kib=0.5, a_kib=1, out_kib=0.5)
+    one = np.ones(1, dtype=np.int64)
+    c = gemm_candidates(one * m, one * n, one * k, 16, b_bits, 16, hw).mappings
+    bm, bn, bk = c.block_m, c.block_n, c.block_k
+    assert len(bm) > 0
+    assert (2 * bn * bk * b_bits / 8 <= hw.buffers.weight.capacity_bytes).all()
+    assert (2 * bm * bk * 16 / 8 <= hw.buffers.activation.capacity_bytes).all()
+    assert (2 * bm * bn * hw.acc_bits / 8 <= hw.buffers.output.capacity_bytes).all()
 
 
 def test_too_small_buffer_is_reported():

@@ -24,8 +24,9 @@ from hwsim.reports.roofline import (
     machine_from_dict,
     op_step_costs,
     roofline_report,
+    summarize,
 )
-from hwsim.workloads import Op, workload_from_dict
+from hwsim.workloads import Op, operators, workload_from_dict
 
 A100 = load_machine("a100-40g")
 
@@ -167,12 +168,44 @@ def test_decode_rows_sum_their_steps_and_can_be_mixed() -> None:
     per_step = op_step_costs(op, A100)
     assert row["bound"] == "mixed" and row["steps"] == 2
     assert row["time_s"] == pytest.approx(per_step["time_s"].sum())
+    # By hand on A100 (1555 GB/s, 312 TFLOP/s FP16): step 1 moves the 4096 x 4096 weights
+    # and two 4096-vectors at 2 B; step 2 computes 2 x 1024 x 4096 x 4096 FLOPs.
+    mixed_s = (2 * 4096 + 4096 * 4096) * 2 / 1555e9 + 2 * 1024 * 4096**2 / 312e12
+    assert row["time_s"] == pytest.approx(mixed_s)
+    # The stage summary's bound times count steps: the mixed row's memory-bound first step
+    # is memory-bound time, its second compute-bound (whole rows left it out of both).
+    memory_op = _gemm([1, 1], 4096, 4096, b_bits=4.125, stage="decode")
+    compute_op = _gemm([1024, 1024], 4096, 4096, stage="decode")
+    table = analyze([op, memory_op, compute_op], A100)
+    assert table["bound"].tolist() == ["mixed", "memory", "compute"]
+    decode = summarize(table, batch=1, prompt_tokens=0, generate_tokens=3,
+                       decode_steps=2)["stages"]["decode"]
+    memory_s, compute_s = table["time_s"].iloc[1], table["time_s"].iloc[2]
+    step_memory_s = (2 * 4096 + 4096 * 4096) * 2 / 1555e9
+    assert table["memory_bound_time_s"].tolist() == pytest.approx([step_memory_s, memory_s, 0])
+    assert decode["memory_bound_time_s"] == pytest.approx(step_memory_s + memory_s)
+    assert decode["compute_bound_time_s"] == pytest.approx(mixed_s - step_memory_s + compute_s)
+    assert decode["time_s"] == pytest.approx(mixed_s + memory_s + compute_s)
+    # Both memory-bound rows by hand: 2 steps x (4096 x 4096 x 4.125 + 2 x 4096 x 16) bits.
+    assert memory_s == pytest.approx(2 * (4096**2 * 4.125 + 2 * 4096 * 16) / 8 / 1555e9)
+    assert compute_s == pytest.approx(2 * 2 * 1024 * 4096**2 / 312e12)
 
 
 def _small_workload():
     return workload_from_dict({"model": "opt-1.3b", "prompt_tokens": 32, "generate_tokens": 9,
                                "weights": {"format": "int4", "group_size": 128}},
                               source="small")
+
+
+def test_a_norm_reads_its_parameter_row_once_per_instance() -> None:
+    # OPT-1.3B's input LayerNorm over a 32-token prompt: 24 layers x (32 x 2048 FP16 in,
+    # one 2048-channel row of scale and shift at 2 x 16 bits, 32 x 2048 FP16 out). The
+    # parameter row is read once for all tokens, not once per token.
+    ops = [op for op in operators(_small_workload()) if op.name == "input_norm"]
+    row = analyze(ops, A100).set_index("stage").loc["prefill"]
+    assert row["bytes"] == 24 * (32 * 2048 * 2 + 2048 * 4 + 32 * 2048 * 2)
+    assert row["bytes_weights"] == 24 * 2048 * 4
+    assert row["bytes_activations"] == row["bytes_outputs"] == 24 * 32 * 2048 * 2
 
 
 def test_report_files_summary_and_byte_identical_plots(tmp_path: Path) -> None:

@@ -286,6 +286,36 @@ def test_bitmod_block_counts_dequantization():
     # 4 outputs x 2 groups x 8 dequant cycles x 0.5 pJ.
     assert cost.energy_pj["dequant"] == pytest.approx(4 * 2 * 8 * 0.5)
     assert cost.energy_pj["pe"] == pytest.approx(4 * 20 * 1.0)
+    # k=200 in groups of 128 (the least-traffic blocking: one block of the whole k): the last
+    # group is partial (72 weights) but is still dequantized: 2 groups, not 200 // 128 = 1.
+    # A = ceil(128 / 4) x 2 = 64, A_last = ceil(72 / 4) x 2 = 36: 64 + max(36, 8) + 8 = 108.
+    mp = map_gemm(2, 2, 200, 16, 3.25, 16, hw, group_size=128)
+    cost = simulate_gemm(2, 2, 200, hw, w, 16, 3.25, 16, group_size=128, mapping=mp)
+    assert cost.mapping.blocks == (1, 1, 1)
+    assert cost.compute_cycles == 108 + pc.ARRAY_IO_LATENCY
+    # 4 outputs x 2 groups x 8 dequant cycles x 0.5 pJ.
+    assert cost.energy_pj["dequant"] == pytest.approx(4 * 2 * 8 * 0.5)
+    assert cost.energy_pj["pe"] == pytest.approx(4 * 108 * 1.0)
+
+
+def test_energy_overhead_scales_pe_and_dequantization_energy_only():
+    # The wiring/clock factor (1.5 in most presets; the cases above use 1.0) multiplies the
+    # PE and dequantizer energies; buffers and DRAM have energies of their own per bit.
+    plain = one_block(4, 8, 16, tiny_hw())
+    cost = one_block(4, 8, 16, tiny_hw(energy_overhead=1.5))
+    # 32 outputs x 16 active cycles x 1 pJ x 1.5.
+    assert cost.energy_pj["pe"] == pytest.approx(32 * 16 * 1.0 * 1.5)
+    for part in ("sram_weight", "sram_activation", "sram_output", "dram"):
+        assert cost.energy_pj[part] == plain.energy_pj[part]
+    # `test_bitmod_block_counts_dequantization`'s case: 4 outputs x 20 active cycles x 1 pJ
+    # x 1.5; 4 outputs x 2 groups x 8 dequant cycles x 0.5 pJ x 1.5.
+    pe = {"kind": "bitmod", "lanes": 4, "energy_pj_per_cycle": 1.0, "area_um2": 1,
+          "scale_bits": 8, "dequant_pj_per_cycle": 0.5}
+    hw = tiny_hw(pe=pe, array={"rows": 2, "cols": 2}, energy_overhead=1.5)
+    cost = simulate_gemm(2, 2, 16, hw, OperandWidths(16, 3, terms=2, grouped=True), 16, 3.25,
+                         16, group_size=8)
+    assert cost.energy_pj["pe"] == pytest.approx(4 * 20 * 1.0 * 1.5)
+    assert cost.energy_pj["dequant"] == pytest.approx(4 * 2 * 8 * 0.5 * 1.5)
 
 
 def test_a_shared_dequantizer_stall_costs_cycles_not_utilization():

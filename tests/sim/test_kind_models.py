@@ -13,6 +13,8 @@ from hwsim.dtypes import get_format, list_formats
 from hwsim.errors import HwsimError
 from hwsim.hw import hardware_from_dict, list_presets, load_hardware
 from hwsim.hw.pe_kinds import PE_KINDS
+from hwsim.mapping import block_schedule, map_gemm
+from hwsim.mapping.tiling import mappings_of
 from hwsim.sim import simulate_op
 from hwsim.sim.kind_models import CYCLE_MODELS, OperandWidths, cycle_model
 from hwsim.workloads import Op
@@ -90,3 +92,24 @@ def test_every_kind_is_used_by_a_preset_or_has_no_rtl(rtl_figures_stood_in):
     used = {load_hardware(p).pe.kind for p in _presets()}
     for name, kind in PE_KINDS.items():
         assert name in used or not kind.rtl_blocks
+
+
+def test_array_tile_passes_read_each_operand_once_by_hand():
+    # A broadcast array of 8 rows (output channels, n) x 4 columns (tokens, m), non-square so
+    # the two extents cannot stand in for each other. m=8, n=12, k=16 in one block: the array
+    # takes ceil(12 / 8) = 2 tile rows x ceil(8 / 4) = 2 tile columns. Each pass reads its
+    # rows' weights and its columns' activations once.
+    hw = hardware_from_dict({
+        "name": "t", "clock_mhz": 100, "array": {"rows": 8, "cols": 4},
+        "pe": {"kind": "mac", "lanes": 1, "energy_pj_per_cycle": 1, "area_um2": 1},
+        "buffers": {b: {"kib": 64} for b in ("weight", "activation", "output")},
+        "dram": {"bytes_per_cycle": 8}})
+    mp = map_gemm(8, 12, 16, 16, 16, 16, hw)
+    assert mp.blocks == (1, 1, 1)
+    s = block_schedule(mp, 16, 16, 16)
+    a_reads, b_reads, psum_tiles = cycle_model("mac").operand_reads(s, mappings_of(mp), hw.pe)
+    # Weights (12 x 16) once per tile column: ceil(m 8 / cols 4) = 2 x 12 x 16.
+    assert b_reads.tolist() == [2 * 12 * 16]
+    # Activations (8 x 16) once per tile row: ceil(n 12 / rows 8) = 2 x 8 x 16.
+    assert a_reads.tolist() == [2 * 8 * 16]
+    assert psum_tiles.tolist() == [8 * 12]

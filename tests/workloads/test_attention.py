@@ -163,3 +163,28 @@ def test_a_chunk_under_a_window_spans_its_tokens_and_the_window_before_them():
                                                 rows=tokens, logit_rows=tokens,
                                                 part="attention")}["attn_qk"]
     assert qk.n.tolist() == [512 + 4096 - 1, 512]
+
+
+def test_gqa_query_blocks_hold_block_q_rows_by_hand():
+    # Mistral-7B: 4 query heads per KV head, so a 128-row query block holds 128 // 4 = 32
+    # tokens with all 4 heads (K and V read once for the group). 256 tokens: 8 query blocks;
+    # causal, block i (tokens 32i .. 32i + 31) sees key blocks of 64 up to (32i + 31) // 64:
+    # 1, 1, 2, 2, 3, 3, 4, 4 = 20 tiles of 32 tokens x 64 keys.
+    b = fused_blocks(np.array([256]), np.array([256]), AttentionKernel("fused", True, 128, 64),
+                     4096, query_group=4)
+    assert b.q_tokens.tolist() == [32] * 20
+    assert b.keys.tolist() == [64] * 20
+    assert np.bincount(b.q_block).tolist() == [1, 1, 2, 2, 3, 3, 4, 4]
+    w = workload_from_dict({"model": "mistral-7b", "prompt_tokens": 256, "generate_tokens": 1,
+                            "attention": {"kernel": "fused"}})
+    ops = {(op.stage, op.name): op for op in operators(w)}
+    count = 32 * 8  # layers x KV heads
+    # (query row, key) pairs: 4 heads x 32 tokens x 64 keys x 20 tiles = 163840 (dense:
+    # 4 x 256 x 256 = 262144, less the 12 skipped tiles of 4 x 32 x 64); 2 x 128 FLOPs each.
+    assert ops[("prefill", "attn_qk")].flops.sum() == 2 * 128 * (4 * 32 * 64 * 20) * count
+    table = analyze(list(ops.values()), load_machine("a100-40g")).set_index(["stage", "op"])
+    # 16-bit, head_dim 128. Q and O once: 256 tokens x 4 heads; K and V once per tile: 20 x 64.
+    q = o = 256 * 4 * 128 * 2
+    k = v = 20 * 64 * 128 * 2
+    assert table.loc[("prefill", "attn_qk"), "bytes"] == (q + k) * count
+    assert table.loc[("prefill", "attn_sv"), "bytes"] == (v + o) * count
