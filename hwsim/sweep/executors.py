@@ -13,6 +13,7 @@ connects to a scheduler on a cluster (``--address tcp://host:8786``; ``dask-sche
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import signal
@@ -33,6 +34,7 @@ __all__ = [
     "Outcome",
     "SweepInterrupted",
     "check_executor",
+    "dask_setup",
     "default_workers",
     "evaluate_point",
     "open_executor",
@@ -75,6 +77,10 @@ def evaluate_point(evaluate: Evaluate, config: dict[str, Any]) -> Outcome:
         return Outcome(None, str(exc))
     except Exception as exc:  # recorded with its type: the sweep goes on
         return Outcome(None, f"{type(exc).__name__}: {exc}")
+    # A point with no metrics would be a blank row, counted as finished.
+    if not isinstance(raw, Mapping) or not raw:
+        shown = "an empty mapping" if isinstance(raw, Mapping) else type(raw).__name__
+        return Outcome(None, f"the model returned {shown}, not a mapping of metric to number")
     metrics: dict[str, float] = {}
     for name, value in raw.items():
         try:
@@ -204,6 +210,7 @@ class _DaskExecutor(Executor):
     def __init__(self, client: Any) -> None:
         self.client = client
         self.workers = max(1, sum(client.nthreads().values()))
+        self.pending: Any = None  # the `as_completed` of the running `run`
 
     def run(self, evaluate: Evaluate, configs: Iterable[dict[str, Any]]
             ) -> Iterator[tuple[int, Outcome]]:
@@ -221,7 +228,7 @@ class _DaskExecutor(Executor):
             return future
 
         first = [submit(item) for _, item in zip(range(window), todo, strict=False)]
-        pending = as_completed(first, with_results=True, raise_errors=False)
+        self.pending = pending = as_completed(first, with_results=True, raise_errors=False)
         lost: list[str] = []
         for future, result in pending:
             position = position_of.pop(future.key)
@@ -239,6 +246,93 @@ class _DaskExecutor(Executor):
                 f"{len(lost)} point(s) were lost with their Dask workers ({lost[0]}: a worker "
                 "died, out of memory?); every other point is stored: rerun the same command "
                 "to retry them")
+
+    def abandon(self) -> None:
+        """Drop the points still running (Ctrl-C, an error storing a result): nothing waits
+        for their results any more, and the cluster stops computing them."""
+        if self.pending is None:
+            return
+        running = list(self.pending.futures)
+        self.pending.clear()  # else it gathers results the closing client no longer has
+        self.client.cancel(running)
+
+
+# The loggers Dask shuts down with (scheduler, nanny, client, its tornado and asyncio loops).
+_DASK_LOGGERS = ("distributed", "tornado", "asyncio")
+
+
+@contextmanager
+def _loggers_off(names: tuple[str, ...]) -> Iterator[None]:
+    """Disable the loggers `names` and all their children while the block runs (a child's
+    record reaches its parents' handlers whatever their levels, so each one is disabled)."""
+    known = [logger for name, logger in list(logging.Logger.manager.loggerDict.items())
+             if isinstance(logger, logging.Logger) and name.split(".")[0] in names]
+    loggers = {*known, *map(logging.getLogger, names)}
+    before = {logger: logger.disabled for logger in loggers}
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, disabled in before.items():
+            logger.disabled = disabled
+
+
+@contextmanager
+def _dask_session(client: Any, cluster: Any = None) -> Iterator[_DaskExecutor]:
+    """The executor of `client`; stopped quietly when the sweep stops early.
+
+    Ctrl-C leaves Dask mid-flight: closing the client under running tasks makes the
+    scheduler, the nanny and the client log cancellations and closed connections (with
+    tracebacks) after the sweep's one-line message. So the running points are cancelled
+    first and the client (and our own cluster) closed with Dask's loggers off; a sweep that
+    runs on keeps them, so real worker errors are still shown.
+    """
+    executor = _DaskExecutor(client)
+    try:
+        yield executor
+    except BaseException:
+        with _loggers_off(_DASK_LOGGERS):
+            executor.abandon()
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        raise
+
+
+class _CancelledTasks(logging.Filter):
+    """Drops a worker's notes that a cancelled task ended: the sweep cancels tasks only
+    when it stops early, and then one line says so."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "ended with CancelledError" not in record.getMessage()
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask's preload hook, run in each worker process of the cluster `open_executor` starts.
+
+    Ctrl-C reaches the whole process group; the sweep stops the workers itself, so a worker
+    ignores it (one the nanny restarts after a crash would otherwise print a traceback), and
+    does not log the cancellation of its running point.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("distributed.worker.state_machine").addFilter(_CancelledTasks())
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while the block starts processes: an ignored signal stays ignored in a
+    child (across exec, and Python keeps it so), so a Dask worker never gets it, even before
+    its `dask_setup` runs. A Ctrl-C in these seconds is lost; the next one stops the sweep."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def check_executor(kind: str, workers: int | None, address: str | None) -> None:
@@ -296,11 +390,14 @@ def open_executor(kind: str = "local", workers: int | None = None,
     if address is not None:
         try:
             client = Client(address, timeout="10s")
+        except ValueError as exc:  # no port, an unknown scheme
+            raise HwsimError(f"--address {address}: not a scheduler address ({exc}); e.g. "
+                             "tcp://10.0.0.5:8786") from None
         except (OSError, TimeoutError) as exc:
             raise HwsimError(
                 f"--address {address}: cannot reach a Dask scheduler ({exc})") from None
-        with client:
-            yield _DaskExecutor(client)
+        with client, _dask_session(client) as executor:
+            yield executor
         return
     n = workers or default_workers()
     # ":0": any free port for the HTTP endpoints (None would mean the fixed 8787, which a
@@ -310,8 +407,9 @@ def open_executor(kind: str = "local", workers: int | None = None,
     import dask
 
     with tempfile.TemporaryDirectory(prefix="hwsim-dask-") as scratch, \
-            dask.config.set({"temporary-directory": scratch}), \
-            LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                         dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
-        yield _DaskExecutor(client)
+            dask.config.set({"temporary-directory": scratch}):
+        with _sigint_ignored():
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0", preload=[__name__])
+        with cluster, Client(cluster) as client, _dask_session(client, cluster) as executor:
+            yield executor

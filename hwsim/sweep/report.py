@@ -19,9 +19,11 @@ Files written into the sweep's folder:
 from __future__ import annotations
 
 import dataclasses
+import io
 import itertools
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,12 +34,13 @@ import pandas as pd
 from hwsim.errors import HwsimError
 from hwsim.reports.figure_style import categorical_styles, new_figure, save_figure, style
 from hwsim.reports.html_report import write_html
-from hwsim.reports.output_files import digest, remove_stale_files
+from hwsim.reports.output_files import digest, remove_stale_files, write_outputs
 from hwsim.reports.units import format_number
 from hwsim.sweep.hwsim_eval import explain_absent
+from hwsim.sweep.lock import folder_lock
 from hwsim.sweep.pareto import pareto_mask, violation
+from hwsim.sweep.plan import PLAN_FILE, read_plan
 from hwsim.sweep.report_html import sweep_html, sweep_summary
-from hwsim.sweep.space import DesignSpace, Dimension
 from hwsim.sweep.spec import Constraint, Heatmap, Objective
 from hwsim.sweep.store import ResultStore
 
@@ -61,35 +64,21 @@ class SweepReport:
     objectives: tuple[Objective, ...] = ()
 
 
-def _read_plan(out: Path) -> dict[str, Any]:
-    if out.exists() and not out.is_dir():
-        raise HwsimError(f"{out}: a file, not a sweep's output folder")
-    try:
-        return json.loads((out / "plan.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HwsimError(f"{out}: no sweep results here (plan.json missing); run "
-                         f"`hwsim sweep SWEEP.yaml --out {out}` first") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HwsimError(f"{out / 'plan.json'}: not a sweep plan ({exc}); rerun "
-                         f"`hwsim sweep SWEEP.yaml --out {out}`") from None
-
-
-def _plan_space(plan: dict[str, Any], out: Path) -> DesignSpace:
-    """The design space of the plan's axes and zip groups, whose flat indices its points are
-    (as `DesignSpace.from_spec` builds it from the sweep file)."""
-    values = {a["field"]: tuple(a["values"]) for a in plan["axes"]}
-    group_of = {f: tuple(group) for group in plan["zip"] for f in group}
-    dims, seen = [], set()
-    for field in values:
-        group = group_of.get(field, (field,))
-        if group[0] not in seen:
-            seen.add(group[0])
-            dims.append(Dimension(group, tuple(zip(*(values[f] for f in group), strict=True))))
-    space = DesignSpace(tuple(dims))
-    if any(not 0 <= index < space.size for index, _ in plan["points"]):
-        raise HwsimError(f"{out / 'plan.json'}: a point outside its axes; rerun "
-                         f"`hwsim sweep SWEEP.yaml --out {out}`")
-    return space
+def _check_record(out: Path, store: ResultStore, record: dict[str, Any], where: str, index: int,
+                  values: dict[str, Any]) -> None:
+    """Refuse a record whose own axis values are not its point's. A key is a configuration,
+    which a sweep with other axis names reaches too (its record is reused and its row labelled
+    with this plan's names), but under the same name another value means that plan.json or
+    the record was edited: a row would carry one point's label and another's numbers."""
+    own = record["values"]
+    for field, value in values.items():
+        # type too: 1 and 1.0 (or True) are different values of an axis
+        if field in own and (type(own[field]) is not type(value) or own[field] != value):
+            raise HwsimError(
+                f"{out / PLAN_FILE}: {where}: point {index} ({field}={value!r}) has the key "
+                f"{record['key']}, whose record {store.path(record['key'])} is of "
+                f"{field}={own[field]!r}; delete that record and rerun "
+                f"`hwsim sweep SWEEP.yaml --out {out}`")
 
 
 def _objectives_override(items: Sequence[str], plan: dict[str, Any]) -> list[dict[str, str]]:
@@ -124,7 +113,9 @@ def load_results(out_dir: str | Path, objectives: Sequence[str] | None = None
             ``"metric"`` or ``"metric:min|max"``.
     """
     out = Path(out_dir)
-    plan = _read_plan(out)
+    if out.exists() and not out.is_dir():
+        raise HwsimError(f"{out}: a file, not a sweep's output folder")
+    plan, space = read_plan(out)
     override = objectives is not None
     if override:
         plan["objectives"] = _objectives_override(objectives, plan)
@@ -133,9 +124,8 @@ def load_results(out_dir: str | Path, objectives: Sequence[str] | None = None
     objectives = [Objective(**o) for o in plan["objectives"]]
     constraints = [Constraint(**c) for c in plan["constraints"]]
 
-    space = _plan_space(plan, out)
     rows, metric_names = [], []
-    for index, key in plan["points"]:
+    for i, (index, key) in enumerate(plan["points"]):
         record = store.get(key)
         if record is None:
             continue
@@ -143,10 +133,9 @@ def load_results(out_dir: str | Path, objectives: Sequence[str] | None = None
         for name in metrics:
             if name not in metric_names:
                 metric_names.append(name)
-        # The axis values of the plan's point, not the record's: a key is a configuration,
-        # which a sweep with other axis names (or two points of one sweep) may reach too.
-        rows.append({"point": index, **space.values(space.choice(index)), **metrics,
-                     "error": record["error"], "key": key})
+        values = space.values(space.choice(index))
+        _check_record(out, store, record, f"points[{i}]", index, values)
+        rows.append({"point": index, **values, **metrics, "error": record["error"], "key": key})
     first = [o.metric for o in objectives]
     unknown = [m for m in first if m not in metric_names and m not in plan.get("metrics", {})]
     if override and rows and unknown:
@@ -400,18 +389,35 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
             the message says which constraint no point meets and how close the points come).
     """
     out = Path(out_dir)
-    plan, table = load_results(out, objectives)
-    files = [out / "results.csv", out / "results.parquet", out / "pareto.csv"]
-    table.to_csv(files[0], index=False)
-    try:
-        table.to_parquet(files[1], index=False)
-    except ImportError:
-        raise HwsimError("Parquet output needs pyarrow: pip install 'hwsim[sweep]'") from None
-    objectives = [Objective(**o) for o in plan["objectives"]]
+    # Held while reading and writing: a sweep running into the folder would change the plan
+    # and the records under the tables. Without a plan there is nothing to lock (and
+    # `load_results` says what is missing).
+    with folder_lock(out) if (out / PLAN_FILE).is_file() else nullcontext():
+        return _render(out, objectives, figure_formats)
+
+
+def _write_tables(out: Path, table: pd.DataFrame, objectives: Sequence[Objective]
+                  ) -> tuple[list[Path], pd.DataFrame]:
+    """``results.csv``, ``results.parquet`` and ``pareto.csv``, each renamed into place (a
+    killed render leaves the earlier file, never half of one); returns them and the front."""
     front = table[table["pareto"]].sort_values([o.metric for o in objectives],
                                                 ascending=[o.goal == "min" for o in objectives],
                                                 kind="stable")  # ties stay in point order
-    front.to_csv(files[2], index=False)
+    parquet = io.BytesIO()
+    try:
+        table.to_parquet(parquet, index=False)
+    except ImportError:
+        raise HwsimError("Parquet output needs pyarrow: pip install 'hwsim[sweep]'") from None
+    files = write_outputs(out, {"results.csv": table, "results.parquet": parquet.getvalue(),
+                                "pareto.csv": front})
+    return files, front
+
+
+def _render(out: Path, chosen: Sequence[str] | None, figure_formats: Sequence[str]
+            ) -> SweepReport:
+    plan, table = load_results(out, chosen)
+    objectives = [Objective(**o) for o in plan["objectives"]]
+    files, front = _write_tables(out, table, objectives)
     plan_id = digest(json.dumps(plan["points"]).encode())
     kept = _earlier_plots(out, plan_id)
     planned = len(plan["points"])
@@ -458,8 +464,7 @@ def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,
     summary["plan_digest"] = plan_id
     summary["plots"] = {**{n: h for n, h in kept.items()
                            if n not in drawn and digest(out / n) == h}, **drawn}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n",
-                                      encoding="utf-8")
+    write_outputs(out, {"summary.json": json.dumps(summary, indent=2, sort_keys=True) + "\n"})
 
     html = write_html(out / "report.html", sweep_html(report, summary))
     return dataclasses.replace(report, files=(*report.files, out / "summary.json", html))

@@ -1,17 +1,17 @@
 """Running a sweep: resolve the base, pick points by strategy, evaluate what is not stored yet.
 
 The output folder holds ``sweep.yaml`` (the file as given), ``plan.json`` (the validated spec
-and the ordered list of the sweep's points with their keys) and ``points/`` (the store). The
-plan is written before any point runs, so a report can be drawn from a partial sweep too.
+and the ordered list of the sweep's points with their keys, `hwsim.sweep.plan`), ``points/``
+(the store) and ``.sweep.lock`` (held while a run writes, `hwsim.sweep.lock`). The plan is
+written before any point runs, so a report can be drawn from a partial sweep too.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ from hwsim.sweep.evaluator import Evaluator
 from hwsim.sweep.executors import Executor, Outcome, check_executor, open_executor
 from hwsim.sweep.fields import resolve_field
 from hwsim.sweep.hwsim_eval import FieldClash, explain_absent, hwsim_evaluator
+from hwsim.sweep.lock import check_unlocked, folder_lock
 from hwsim.sweep.pareto import violation
+from hwsim.sweep.plan import write_plan
 from hwsim.sweep.space import DesignSpace
 from hwsim.sweep.spec import SweepSpec
 from hwsim.sweep.store import ResultStore, point_key, write_atomic
@@ -202,12 +204,24 @@ def _grid_or_sample(planner: _Planner, keep_config: bool = False,
     else:
         raise ValueError("optuna points are chosen while the search runs")
     points = []
+    first: dict[str, Point] = {}
     for i, choice in enumerate(choices):
-        points.append(planner.point(choice, keep_config))
+        point = planner.point(choice, keep_config)
+        _refuse_same_key(planner.spec, first.setdefault(point.key, point), point)
+        points.append(point)
         if progress is not None and (i % 4096 == 0 or i + 1 == len(choices)):
             progress(i + 1, len(choices))
     planner.refuse_absent()
     return points
+
+
+def _refuse_same_key(spec: SweepSpec, first: Point, point: Point) -> None:
+    """Two points that are one configuration (a model whose `combine` drops a value) would
+    be one record under two labels: refused, as plan.json is when it lists a key twice."""
+    if first is not point:
+        raise HwsimError(f"{spec.source}: axes: the points {_describe(first.values)} and "
+                         f"{_describe(point.values)} are one configuration to the model (the "
+                         "same key); drop the axis value that has no effect")
 
 
 def _describe(values: dict[str, Any]) -> str:
@@ -227,30 +241,22 @@ def _record(point: Point, planner: _Planner, outcome: Outcome) -> dict[str, Any]
 
 def _write_plan(out: Path, spec: SweepSpec, evaluator: Evaluator, points: list[Point],
                 complete: bool) -> None:
-    plan = {
-        "name": spec.name,
-        "evaluator": evaluator.name,
-        "metrics": dict(evaluator.metrics or {}),
-        "axes": [{"field": a.field, "values": list(a.values)} for a in spec.axes],
-        "zip": [list(g) for g in spec.zip],
-        "objectives": [asdict(o) for o in spec.objectives],
-        "constraints": [asdict(c) for c in spec.constraints],
-        "heatmaps": [asdict(h) for h in spec.heatmaps],
-        "strategy": spec.strategy.model_dump(),
-        "complete": complete,
-        "points": [[p.index, p.key] for p in points],
-    }
-    write_atomic(out / "plan.json", json.dumps(plan, indent=1, sort_keys=False) + "\n")
+    write_plan(out, spec, evaluator.name, evaluator.metrics, ((p.index, p.key) for p in points),
+               complete)
 
 
 class _LazyExecutor(Executor):
     """Opens the real executor on first use: a resumed sweep with nothing left to evaluate
-    starts no process pool and no cluster."""
+    starts no process pool and no cluster. A scheduler at an address is connected to at once
+    (a connection, not a cluster): one that cannot be reached is said before anything is
+    written into the output folder."""
 
     def __init__(self, stack: ExitStack, kind: str, workers: int | None,
                  address: str | None) -> None:
         check_executor(kind, workers, address)
         self.stack, self.args, self.inner = stack, (kind, workers, address), None
+        if address is not None:
+            self.inner = self.stack.enter_context(open_executor(*self.args))
 
     def run(self, evaluate: Any, configs: Any) -> Any:  # as Executor.run
         if self.inner is None:
@@ -317,6 +323,8 @@ def run_sweep(
     # The axes and the metrics asked for are checked before anything is written, and the
     # folder before planning a grid (minutes for millions of points).
     check_output_folder(out)
+    if out.is_dir():
+        check_unlocked(out)  # another run there: said before planning, not minutes later
     planner = _Planner(spec, evaluator)
     if spec.strategy.kind == "optuna":
         if planner.watch_space():
@@ -324,16 +332,23 @@ def run_sweep(
         points = []
     else:
         points = _grid_or_sample(planner, progress=planning)
-    output_folder(out)
-    store = ResultStore(out)
-    store.remove_stale_temporaries()  # of a run that was killed
-    if sweep_text is not None:
-        write_atomic(out / "sweep.yaml", sweep_text)
+    with ExitStack() as stack:
+        ex = _LazyExecutor(stack, executor, workers, address)  # reaches --address first
+        output_folder(out)
+        stack.enter_context(folder_lock(out))
+        store = ResultStore(out)
+        store.remove_stale_temporaries()  # of a run that was killed
+        if sweep_text is not None:
+            write_atomic(out / "sweep.yaml", sweep_text)
+        if spec.strategy.kind == "optuna":
+            return _run_optuna(spec, planner, store, out, ex, progress)
+        return _run_points(spec, planner, store, out, ex, points, progress)
 
-    if spec.strategy.kind == "optuna":
-        return _run_optuna(spec, planner, store, out, workers, executor, address, progress)
 
-    _write_plan(out, spec, evaluator, points, complete=False)
+def _run_points(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Path,
+                ex: Executor, points: list[Point], progress: Progress | None) -> SweepRun:
+    """Evaluate the planned points of a grid or sample that are not stored yet."""
+    _write_plan(out, spec, planner.evaluator, points, complete=False)
     total = len(points)
     reused = done = sum(store.has(p.key) for p in points)
 
@@ -345,10 +360,8 @@ def run_sweep(
 
     if progress is not None:
         progress(done, total)
-    with ExitStack() as stack:
-        ex = _LazyExecutor(stack, executor, workers, address)
-        evaluated, _ = _evaluate_missing(points, store, planner, ex, tick)
-    _write_plan(out, spec, evaluator, points, complete=True)
+    evaluated, _ = _evaluate_missing(points, store, planner, ex, tick)
+    _write_plan(out, spec, planner.evaluator, points, complete=True)
     failed = sum((store.get(p.key) or {}).get("error") is not None for p in points)
     return SweepRun(out, total, evaluated, reused, failed)
 
@@ -385,8 +398,7 @@ def _constraint_values(spec: SweepSpec, point: Point, record: dict[str, Any]) ->
 
 
 def _run_optuna(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Path,
-                workers: int | None, executor: str, address: str | None,
-                progress: Progress | None) -> SweepRun:
+                ex: Executor, progress: Progress | None) -> SweepRun:
     """Ask a batch, evaluate what is not stored, tell in trial order; repeat.
 
     Telling in trial order (not completion order) keeps the search identical whatever the
@@ -415,51 +427,49 @@ def _run_optuna(spec: SweepSpec, planner: _Planner, store: ResultStore, out: Pat
     points: list[Point] = []
     seen: set[str] = set()
     evaluated = reused = asked = 0
-    with ExitStack() as stack:
-        ex = _LazyExecutor(stack, executor, workers, address)
-        while asked < st.trials:
-            batch = []
-            for _ in range(min(st.batch_size, st.trials - asked)):
-                trial = study.ask()
-                choice = []
-                for dim in dims:
-                    name = "+".join(dim.fields)
-                    if dim.ordinal:
-                        choice.append(trial.suggest_int(name, 0, dim.size - 1))
-                    else:  # categories by option index: values like 1 and "1" stay apart
-                        choice.append(trial.suggest_categorical(name, list(range(dim.size))))
-                batch.append((trial, planner.point(tuple(choice))))
-            asked += len(batch)
-            new = []  # points not seen in earlier batches (optuna may suggest one again)
-            for _, p in batch:
-                if p.key not in seen:
-                    seen.add(p.key)
-                    new.append(p)
-            points.extend(new)
-            n_eval, _ = _evaluate_missing(new, store, planner, ex, lambda: None)
-            evaluated += n_eval
-            reused += len(new) - n_eval
-            for trial, p in batch:
-                record = store.get(p.key)
-                if record["error"] is not None:
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                    continue
-                missing = [o.metric for o in spec.objectives if o.metric not in record["metrics"]]
-                if missing:  # a space too large to check before (`_Planner.watch_space`)
-                    config = record.get("config") or {}
-                    raise HwsimError(f"{spec.source}: objectives: " + "; ".join(
-                        f"{m}: not returned for the point {_describe(p.values)}: "
-                        f"{explain_absent(m, config)}" for m in missing))
-                values = _constraint_values(spec, p, record)
-                if per_trial:
-                    for c, value in zip(spec.constraints, values, strict=True):
-                        trial.set_constraint(c.name, value)
-                else:
-                    trial.set_user_attr("constraints", values)
-                study.tell(trial, [record["metrics"][o.metric] for o in spec.objectives])
-            _write_plan(out, spec, planner.evaluator, points, complete=False)
-            if progress is not None:
-                progress(asked, st.trials)
+    while asked < st.trials:
+        batch = []
+        for _ in range(min(st.batch_size, st.trials - asked)):
+            trial = study.ask()
+            choice = []
+            for dim in dims:
+                name = "+".join(dim.fields)
+                if dim.ordinal:
+                    choice.append(trial.suggest_int(name, 0, dim.size - 1))
+                else:  # categories by option index: values like 1 and "1" stay apart
+                    choice.append(trial.suggest_categorical(name, list(range(dim.size))))
+            batch.append((trial, planner.point(tuple(choice))))
+        asked += len(batch)
+        new = []  # points not seen in earlier batches (optuna may suggest one again)
+        for _, p in batch:
+            if p.key not in seen:
+                seen.add(p.key)
+                new.append(p)
+        points.extend(new)
+        n_eval, _ = _evaluate_missing(new, store, planner, ex, lambda: None)
+        evaluated += n_eval
+        reused += len(new) - n_eval
+        for trial, p in batch:
+            record = store.get(p.key)
+            if record["error"] is not None:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                continue
+            missing = [o.metric for o in spec.objectives if o.metric not in record["metrics"]]
+            if missing:  # a space too large to check before (`_Planner.watch_space`)
+                config = record.get("config") or {}
+                raise HwsimError(f"{spec.source}: objectives: " + "; ".join(
+                    f"{m}: not returned for the point {_describe(p.values)}: "
+                    f"{explain_absent(m, config)}" for m in missing))
+            values = _constraint_values(spec, p, record)
+            if per_trial:
+                for c, value in zip(spec.constraints, values, strict=True):
+                    trial.set_constraint(c.name, value)
+            else:
+                trial.set_user_attr("constraints", values)
+            study.tell(trial, [record["metrics"][o.metric] for o in spec.objectives])
+        _write_plan(out, spec, planner.evaluator, points, complete=False)
+        if progress is not None:
+            progress(asked, st.trials)
     _write_plan(out, spec, planner.evaluator, points, complete=True)
     failed = sum(store.get(p.key)["error"] is not None for p in points)
     return SweepRun(out, len(points), evaluated, reused, failed)

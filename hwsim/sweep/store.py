@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from typing import Any
 from hwsim.errors import HwsimError
 
 __all__ = ["ResultStore", "canonical_json", "point_key", "remove_stale_temporaries", "write_atomic"]
+
+
+_PLAIN_NAME = re.compile(r"[0-9A-Za-z_-]+")
 
 
 def canonical_json(data: Any) -> str:
@@ -98,6 +102,8 @@ def _shape_problem(record: dict[str, Any], key: str) -> str | None:
         return None if error is not None else "metrics: null without an error"
     if not isinstance(metrics, dict):
         return f"metrics: a mapping of metric name to number is expected, got {metrics!r}"
+    if not metrics and error is None:  # `evaluate_point` records that as an error
+        return "metrics: empty without an error"
     bad = {name: v for name, v in metrics.items() if v is not None and not _is_number(v)}
     if bad:
         name, value = next(iter(bad.items()))
@@ -117,6 +123,9 @@ class ResultStore:
         self.folder = Path(root) / "points"
 
     def _path(self, key: str) -> Path:
+        # A key names a file in the store: never a path ("../plan") or a hidden name.
+        if not isinstance(key, str) or not _PLAIN_NAME.fullmatch(key):
+            raise ValueError(f"not a point key: {key!r}")
         return self.folder / f"{key}.json"
 
     def has(self, key: str) -> bool:

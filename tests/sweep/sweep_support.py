@@ -5,16 +5,17 @@ Metrics are closed-form in the point's parameters so tests can derive expected v
     latency_s = (x - 3)**2 + y + offset[kind]     offset = {"a": 0, "b": 0.5}
     energy_pj = x * y + 1
     area_mm2  = x + 2 * y
-x == y == 0 is an "invalid combination" (HwsimError). Two test hooks live in the config, so
-the function itself keeps no state: ``log`` (a file that gets one line per evaluation) and
+x == y == 0 is an "invalid combination" (HwsimError). Three test hooks live in the config, so
+the function itself keeps no state: ``log`` (a file that gets one line per evaluation),
 ``crash_at`` + ``marker`` (the worker kills itself at that x the first time, when the marker
-file does not exist yet).
+file does not exist yet) and ``sleep`` (seconds each point takes, to interrupt it running).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,8 @@ def evaluate(config: dict) -> dict[str, float]:
     if p.get("crash_at") is not None and x == p["crash_at"] and not Path(p["marker"]).exists():
         Path(p["marker"]).touch()
         os.kill(os.getpid(), signal.SIGKILL)
+    if p.get("sleep"):
+        time.sleep(p["sleep"])
     if x == 0 and y == 0:
         raise HwsimError(f"params: x=0 together with y=0 is not a valid design (kind {kind})")
     return {

@@ -119,6 +119,7 @@ def test_an_objective_no_point_produces_is_named(tmp_path):
     plan_path = out / "plan.json"
     plan = json.loads(plan_path.read_text())
     plan["objectives"].append({"metric": "sqnr_db_mean", "goal": "max"})
+    plan["metrics"]["sqnr_db_mean"] = "max"  # a model that names a metric it never returns
     plan_path.write_text(json.dumps(plan))
     (out / "pareto_latency_s__energy_pj.png").write_bytes(b"stale")
     with pytest.raises(HwsimError) as info:
@@ -227,8 +228,9 @@ def _edit_plan(out, **changes):
 
 def test_a_constraint_on_a_metric_no_point_has_is_named(tmp_path):
     out = grid(tmp_path, constraints=[])
-    _edit_plan(out, constraints=[{"name": "ghost", "kind": "metric", "max": 1.0},
-                                 {"name": "area_mm2", "kind": "metric", "max": 9.0}])
+    _edit_plan(out, metrics={**METRICS, "ghost": "min"},
+               constraints=[{"name": "ghost", "kind": "metric", "max": 1.0},
+                            {"name": "area_mm2", "kind": "metric", "max": 9.0}])
     with pytest.raises(HwsimError) as info:
         write_report(out)  # was a KeyError in the message about infeasible points
     assert str(info.value) == (f"{out}: no point meets the constraint ghost <= 1: none has a "
@@ -238,8 +240,9 @@ def test_a_constraint_on_a_metric_no_point_has_is_named(tmp_path):
 
 def test_a_heatmap_of_a_metric_no_point_has_is_an_error_before_any_plot(tmp_path):
     out = grid(tmp_path, constraints=[])
-    _edit_plan(out, heatmaps=[{"x": "x", "y": "y", "metric": "latency_s"},
-                              {"x": "x", "y": "y", "metric": "ghost"}])
+    _edit_plan(out, metrics={**METRICS, "ghost": "min"},
+               heatmaps=[{"x": "x", "y": "y", "metric": "latency_s"},
+                         {"x": "x", "y": "y", "metric": "ghost"}])
     with pytest.raises(HwsimError) as info:
         write_report(out)  # was a KeyError while drawing
     assert str(info.value) == (f"{out}: report.heatmaps[1]: no point has a value for ghost: "
@@ -251,14 +254,13 @@ def test_a_heatmap_of_a_metric_no_point_has_is_an_error_before_any_plot(tmp_path
 def test_rows_take_the_plans_axis_values_not_the_records(tmp_path):
     # A record is found by its configuration, which a point of another sweep (other axis
     # names) may share: its row is labelled with this plan's point. A record without a value
-    # for an axis was refused ("not a record of this sweep"); one with other values labelled
-    # the row with them.
+    # for an axis was refused ("not a record of this sweep").
     out = grid(tmp_path, constraints=[], zip=[["x", "y"]],
                axes=[{"field": "x", "values": [1, 2, 3]}, {"field": "y", "values": [0, 1, 2]},
                      {"field": "kind", "values": ["a", "b"]}])
     for i, path in enumerate(sorted((out / "points").glob("*.json"))):
         record = json.loads(path.read_text())
-        record["values"] = {"x": 99} if i % 2 else {}
+        record["values"] = {"params.x": 99} if i % 2 else {}
         path.write_text(json.dumps(record))
     table = write_report(out).table
     assert table[["point", "x", "y", "kind"]].values.tolist() == [
@@ -266,6 +268,23 @@ def test_rows_take_the_plans_axis_values_not_the_records(tmp_path):
         [5, 3, 2, "b"]]
     # latency_s = (x - 3)**2 + y + offset: the rows' numbers are their points'.
     assert table.latency_s.tolist() == [4.0, 4.5, 2.0, 2.5, 2.0, 2.5]
+
+
+def test_a_record_whose_axis_value_is_not_its_points_is_refused(tmp_path):
+    # Under the same axis name another value means plan.json or the record was edited: the
+    # row would carry one point's label and another point's numbers (it was labelled x=1).
+    out = grid(tmp_path, constraints=[], axes=[{"field": "x", "values": [1, 2]}])
+    plan = json.loads((out / "plan.json").read_text())
+    path = out / "points" / f"{plan['points'][0][1]}.json"
+    record = json.loads(path.read_text())
+    record["values"]["x"] = 1.0  # a float is another value of the axis than the int 1
+    path.write_text(json.dumps(record))
+    with pytest.raises(HwsimError) as info:
+        write_report(out)
+    assert str(info.value) == (
+        f"{out / 'plan.json'}: points[0]: point 0 (x=1) has the key {plan['points'][0][1]}, "
+        f"whose record {path} is of x=1.0; delete that record and rerun "
+        f"`hwsim sweep SWEEP.yaml --out {out}`")
 
 
 def test_points_stored_under_other_axis_names_are_reused_and_relabelled(tmp_path):

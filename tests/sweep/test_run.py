@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 
@@ -193,3 +194,19 @@ def test_a_grid_too_large_to_plan_is_refused(tmp_path):
                            {"field": "log", "range": {"start": 1, "stop": 1000}}])
     with pytest.raises(HwsimError, match=r"the grid has 1,000,000,000,000 points"):
         run_sweep(spec, tmp_path / "out", evaluator=TOY, workers=1)
+
+
+def test_two_points_of_one_configuration_are_refused_when_planned(tmp_path):
+    # A model whose `combine` drops a value makes two points one record: the report would
+    # label it twice (plan.json with a key listed twice is refused too).
+    def combine(base, overrides):
+        return {"params": {**base["params"], "x": overrides["params.x"]}}  # y is dropped
+
+    model = dataclasses.replace(TOY, combine=combine)
+    spec = make_spec(axes=[{"field": "x", "values": [1]}, {"field": "y", "values": [0, 1]}])
+    with pytest.raises(HwsimError) as info:
+        run_sweep(spec, tmp_path / "out", evaluator=model, workers=1)
+    assert str(info.value) == ("toy.yaml: axes: the points x=1, y=0 and x=1, y=1 are one "
+                               "configuration to the model (the same key); drop the axis value "
+                               "that has no effect")
+    assert not (tmp_path / "out").exists()

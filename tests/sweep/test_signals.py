@@ -27,10 +27,11 @@ objectives: [latency_ms, energy_uj]
 POINTS = 36
 
 
-def _start(folder: Path) -> subprocess.Popen:
+def _start(folder: Path, *options: str) -> subprocess.Popen:
     # A session of its own: the test can signal the whole process group, as a terminal does.
     return subprocess.Popen(
-        [sys.executable, "-m", "hwsim", "sweep", "s.yaml", "--out", "out", "--workers", "2"],
+        [sys.executable, "-m", "hwsim", "sweep", "s.yaml", "--out", "out", "--workers", "2",
+         *options],
         cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
 
@@ -77,12 +78,13 @@ def _records(out: Path) -> int:
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("how", ["SIGINT group", "SIGTERM main", "SIGKILL main",
-                                 "SIGKILL worker"])
+                                 "SIGKILL worker", "SIGINT group dask"])
 def test_a_signalled_sweep_leaves_nothing_behind_and_resumes_every_point_once(tmp_path, how):
     (tmp_path / "config.json").write_text(json.dumps(CONFIG))
     (tmp_path / "s.yaml").write_text(SWEEP)
     out = tmp_path / "out"
-    proc = _start(tmp_path)
+    # On Dask, Ctrl-C printed the workers' KeyboardInterrupt tracebacks and Dask's warnings.
+    proc = _start(tmp_path, *(["--executor", "dask"] if how.endswith("dask") else []))
     workers: list[int] = []
 
     def running() -> bool:  # two workers up and a first record stored
@@ -91,7 +93,7 @@ def test_a_signalled_sweep_leaves_nothing_behind_and_resumes_every_point_once(tm
         return len(spawned) >= 2 and _records(out) >= 1
 
     assert _wait_until(running, 120), proc.communicate()[0]
-    if how == "SIGINT group":
+    if how.startswith("SIGINT group"):
         os.killpg(proc.pid, signal.SIGINT)
     elif how == "SIGTERM main":
         proc.send_signal(signal.SIGTERM)
@@ -101,7 +103,7 @@ def test_a_signalled_sweep_leaves_nothing_behind_and_resumes_every_point_once(tm
         os.kill(next(p for p in workers if b"spawn_main" in _cmdline(p)), signal.SIGKILL)
     output = proc.communicate(timeout=60)[0]
     expected = {"SIGINT group": 130, "SIGTERM main": 143, "SIGKILL main": -9,
-                "SIGKILL worker": 1}[how]
+                "SIGKILL worker": 1, "SIGINT group dask": 130}[how]
     assert proc.returncode == expected, output
     if how != "SIGKILL main":
         lines = [line for line in output.splitlines() if line.strip()]

@@ -67,11 +67,12 @@ GOOD = {"key": "abc", "values": {"x": 1}, "metrics": {"latency_s": 0.1, "area_mm
         ({**GOOD, "metrics": {"latency_s": 10**400}},
          f"metrics.latency_s: a finite number or null is expected, got {10**400!r}"),
         ({**GOOD, "metrics": None}, "metrics: null without an error"),
+        ({**GOOD, "metrics": {}}, "metrics: empty without an error"),  # read as a blank row
         ({**GOOD, "metrics": None, "error": 3}, "error: a message or null is expected, got 3"),
         ([GOOD], "a JSON mapping is expected"),
     ],
     ids=["empty", "other-key", "values-list", "metrics-list", "text-metric", "bool-metric",
-         "huge-metric", "no-metrics-no-error", "error-number", "list"],
+         "huge-metric", "no-metrics-no-error", "empty-metrics-no-error", "error-number", "list"],
 )
 def test_a_record_of_the_wrong_shape_is_named(tmp_path, record, problem):
     store = ResultStore(tmp_path)
@@ -89,3 +90,9 @@ def test_records_of_a_failed_point_and_with_a_missing_metric_are_read(tmp_path):
     for record in (GOOD, failed):
         store.put(record)
     assert (store.get("abc"), store.get("abd")) == (GOOD, failed)
+
+
+@pytest.mark.parametrize("key", ["../plan", ".hidden", "a/b", "", 123])
+def test_a_key_is_never_a_path(tmp_path, key):
+    with pytest.raises(ValueError, match="not a point key"):
+        ResultStore(tmp_path).get(key)
