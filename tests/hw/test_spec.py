@@ -70,6 +70,12 @@ def test_area_by_hand():
     # The larger of prefill and decode shapes counts (iso-area points are equal).
     bigger = with_overrides(hw, {"decode_array.rows": 8})
     assert area_breakdown_mm2(bigger)["pe_array"] == pytest.approx(0.016)
+    # A buffer's own area replaces the per-KiB estimate (only for that buffer):
+    # 0.008 + 0.5 + 2 x 0.238 = 0.984 mm^2.
+    own = with_overrides(hw, {"buffers.weight.area_mm2": 0.5})
+    assert area_breakdown_mm2(own)["weight_buffer"] == pytest.approx(0.5)
+    assert area_breakdown_mm2(own)["activation_buffer"] == pytest.approx(0.238)
+    assert area_mm2(own) == pytest.approx(0.984)
 
 
 @pytest.mark.parametrize(

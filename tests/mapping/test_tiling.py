@@ -55,6 +55,15 @@ def test_quanta_follow_the_array_and_groups():
     assert tile_quanta(small_hw(pe=pe), "prefill", None) == (4, 8, 4)
     ws = {"kind": "systolic", "dataflow": "ws", "energy_pj_per_cycle": 1, "area_um2": 1}
     assert tile_quanta(small_hw(pe=ws), "prefill", None) == (1, 4, 8)  # k on rows, n on cols
+    # On the non-square 8 x 4 array the other dataflows put their stationary dims apart:
+    # os m on rows (8), n on cols (4), k streamed; is k on rows (8), m on cols (4), n streamed.
+    for dataflow, quanta in (("os", (8, 4, 1)), ("is", (4, 1, 8))):
+        pe_df = {**ws, "dataflow": dataflow}
+        assert tile_quanta(small_hw(pe=pe_df), "prefill", None) == quanta, dataflow
+    # Lanes that do not divide the group: k must cover whole groups and whole lane steps,
+    # lcm(64, 6) = 192 (3 groups of 64 = 32 steps of 6 lanes), not the group alone.
+    six = {**pe, "lanes": 6}
+    assert tile_quanta(small_hw(pe=six), "prefill", 64) == (4, 8, 192)
 
 
 def test_the_weight_buffer_holds_two_blocks():

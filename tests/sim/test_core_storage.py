@@ -13,6 +13,7 @@ import pytest
 
 from hwsim.errors import HwsimError
 from hwsim.hw import hardware_from_dict
+from hwsim.hw.core_rules import output_word_bits
 from hwsim.hw.fpga.design_point import write_hardware_yaml
 from hwsim.hw.rtl.core_config import CORE_SLOT_CYCLES, CORE_TRANSFER_CYCLES, CoreConfig
 from hwsim.hw.rtl.core_layout import core_block_beats, core_hardware, core_op, line_exact
@@ -122,6 +123,38 @@ def test_ragged_shapes_cost_the_padded_lines_the_core_moves(core, m, n, k):
     without = line_exact(core, s, compute, hw.dram.latency_cycles, hw.command_cycles,
                          lambda c, ld, w, _slot: pipeline_cycles(c, ld, w))[0]
     assert cycles - without == CORE_SLOT_CYCLES * (len(compute) + 2)
+
+
+def test_a_non_square_core_moves_bytes_by_hand():
+    # 4 rows x 2 cols, 2 lanes, groups of 8, 4-bit code slots, 64-bit output words (acc 63
+    # bits); m, n, k = 4, 8, 16 with every operand read once (whichever blocks split m, in
+    # whole column tiles): 4/2 = 2 column tiles, 8/4 = 2 row tiles, 16/2 = 8 lane steps.
+    # Lines x bits per line:
+    #   activations 2 x 8 lines of cols x lanes x 16 = 64 bits -> 128 B,
+    #   weights     2 x 8 lines of rows x lanes x 4  = 32 bits -> 64 B,
+    #   scales      2 x 16/8 lines of rows x 16      = 64 bits -> 32 B,
+    #   outputs     2 x 2 x 4 lines of cols x 64     = 128 bits -> 256 B.
+    core = CoreConfig(rows=4, cols=2, lanes=2, group_size=8, k_max=64, a_lines=16,
+                      b_lines=16, o_lines=16, bus_bytes=2)
+    assert (core.code_bits, core.word_bits) == (4, 64)
+    hw = hardware_from_dict(core_hardware(core))
+    cost = simulate_op(core_op(core, 4, 8, 16, family="fp4"), hw)[0]
+    assert (cost.mapping.a_fetches, cost.mapping.b_fetches) == (1, 1)
+    assert (cost.dram_read_bytes, cost.dram_write_bytes) == (128 + 64 + 32, 256)
+
+
+def test_partial_sums_of_16_bits_go_out_as_32_bit_words():
+    # The output word is the smallest power of two holding a partial sum, and at least 32
+    # bits: a 16-bit accumulator still writes 32-bit words, a 33-bit one 64-bit words.
+    assert (output_word_bits(16), output_word_bits(32), output_word_bits(33)) == (32, 32, 64)
+    data = core_hardware(SMALL)
+    # SMALL with 16-bit partial sums: its output line is cols x 16 = 32 bits in the buffer,
+    # 2 x 32 = 64 bits of words in DRAM (two halves of 16 lines of 32 bits = 1/8 KiB).
+    data["acc_bits"] = 16
+    data["buffers"]["output"].update(port_bits=2 * 16, kib=2 * 16 * 32 / 8192)
+    data["core"]["word_bits"] = 32
+    hw = hardware_from_dict(data, source="core16.yaml")
+    assert hw.core.word_bits == 32
 
 
 def test_a_decode_gemv_on_the_8x8_core_moves_eight_tokens_of_lines():

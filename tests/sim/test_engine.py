@@ -91,6 +91,21 @@ def test_one_block_mac_gemm_by_hand():
     assert cost.utilization == pytest.approx(512 / (31 * 32))
 
 
+def test_a_buffers_own_pj_per_bit_replaces_the_per_access_figure():
+    # The one-block GEMM above with the weight buffer read at 0.25 pJ per bit (instead of
+    # read_pj 2 / 64-bit port = 1/32): 2048 weight bits read x 0.25 = 512 pJ, plus the
+    # unchanged 2048 bits written at 4/64 = 128 pJ -> 640. The other buffers are untouched.
+    hw = with_overrides(tiny_hw(), {"buffers.weight.read_pj_per_bit": 0.25})
+    assert hw.buffers.weight.read_energy_pj_per_bit == 0.25
+    cost = one_block(4, 8, 16, hw)
+    assert cost.energy_pj["sram_weight"] == pytest.approx(2048 * 0.25 + 2048 * 4 / 64)
+    assert cost.energy_pj["sram_activation"] == pytest.approx(96.0)
+    # And on a preset: BitMoD's weight bank (read_pj 26.7 over 256-bit ports) overridden.
+    bitmod = with_overrides(load_hardware("bitmod"), {"buffers.weight.read_pj_per_bit": 0.1})
+    assert bitmod.buffers.weight.read_energy_pj_per_bit == 0.1
+    assert bitmod.buffers.activation.read_energy_pj_per_bit == pytest.approx(26.7 / 256)
+
+
 def _k_proj(m: int = 4, n: int = 8, k: int = 16, count: int = 1) -> Op:
     # A k_proj-like op: FP16 activations, int8 weights with an FP16 scale per 16 (9 bits
     # stored, 8 of them code), output to an int8 KV cache stored at 9 bits.

@@ -98,6 +98,23 @@ def test_stream_driver_outputs_cycles_and_toggles():
     assert sum(sw.by_subblock.values()) == pytest.approx(sw.total)
 
 
+def test_an_input_read_by_two_sub_blocks_splits_its_switching():
+    # Input a (net 3) feeds the D pins of flops in sub-blocks x and y: toggling 4 times in
+    # 4 cycles it switches 4 x 2 D-pin loads / 4 = 2 D per cycle (an input port has no
+    # internal switching), half to each reader, so the sub-blocks still sum to the total.
+    nl = parse_netlist(module(
+        {"clk": ("input", [2]), "a": ("input", [3]), "p": ("output", [5]),
+         "q": ("output", [6])},
+        {"f1": ("$_DFF_P_", {"C": 2, "D": 3, "Q": 5}),
+         "f2": ("$_DFF_P_", {"C": 2, "D": 3, "Q": 6})}), "t", LIB)
+    sw = switching(nl, LIB, [3], (4,), 4, 1, ["x", "y"])
+    dff = LIB.cell("$_DFF_P_")
+    d_pin, clk = dff.input_gate_um2["D"], 2 * dff.clock_gate_um2  # per flop and cycle
+    assert sw.data == pytest.approx(2 * d_pin)
+    assert sw.by_subblock == pytest.approx({"x": d_pin + clk, "y": d_pin + clk})
+    assert sum(sw.by_subblock.values()) == pytest.approx(sw.total)
+
+
 def test_streams_must_stay_in_lockstep():
     nl = parse_netlist(register_stage(), "t", LIB)
     with pytest.raises(HwsimError, match="equal length"):

@@ -63,6 +63,11 @@ def test_buffers_are_the_device_block_ram():
     # UP5K: 30 RAM40 of 0.5 KiB + 4 SPRAM of 32 KiB = 143 KiB.
     up5k = device_buffers("ice40-up5k")
     assert sum(b["kib"] for b in up5k.values()) == pytest.approx(30 * 0.5 + 4 * 32)
+    # Banks: 30 + 4 = 34 blocks; weight 34 / 2 = 17, activation and output 34 / 4 = 8.5 round
+    # down to 8 (rounding up would take 17 + 9 + 9 = 35 blocks, one more than the device has).
+    assert [(b["banks"], b["port_bits"]) for b in up5k.values()] == [(17, 272), (8, 128),
+                                                                     (8, 128)]
+    assert sum(b["banks"] for b in up5k.values()) <= 34
 
 
 @pytest.mark.parametrize(("block", "params", "kind"), [

@@ -13,7 +13,9 @@ import pytest
 
 from hwsim.errors import HwsimError
 from hwsim.hw.fpga.devices import DEVICES
+from hwsim.hw.fpga.flow import _resources
 from hwsim.hw.fpga.reports import (
+    NextpnrLog,
     Shortfall,
     classify_cells,
     clock_name,
@@ -49,6 +51,9 @@ def test_yosys_stat_of_harnessed_tops_counts_harness_and_multipliers(data):
     for res in (ecp5, ice40):
         assert res["ff"] == BLOCK_FF + HARNESS_FF
         assert res["dsp"] == 4  # one hard multiplier per 8 x 8 product
+    # ECP5's CCU2C (two-bit carry cell) is carry, not logic: the stored stat lists 21 of
+    # them next to 104 LUT4.
+    assert (ecp5["carry"], ecp5["logic"]) == (21, 104)
 
 
 def test_yosys_stat_rejects_other_text():
@@ -87,6 +92,14 @@ def test_log_and_report_agree_on_fmax_and_path(data, stem):
     assert rep.utilization == log.utilization
 
 
+@pytest.mark.parametrize(("stem", "levels"), [("ecp5_25k_mac4", 18), ("ice40_up5k_mac4", 25)])
+def test_logic_levels_count_only_logic_segments(data, stem, levels):
+    # Counted from the stored reports' "logic" segments; the path's clk-to-q and setup
+    # segments are not logic levels (counting every non-routing segment gives 20 and 27).
+    (path,) = parse_nextpnr_report((data / f"{stem}_report.json").read_text()).critical_paths
+    assert path.logic_levels == levels
+
+
 def test_ecp5_log_takes_the_routed_fmax_not_the_estimate(data):
     text = (data / "ecp5_25k_mac4_nextpnr.log").read_text()
     lines = [ln for ln in text.splitlines() if "Max frequency" in ln]
@@ -118,6 +131,16 @@ def test_device_table_matches_what_nextpnr_offers(data, log, device):
         assert available == dev.available[res], res
     # nextpnr counts the die's I/O sites; the package bonds at most that many.
     assert dev.available["io"] <= util[dev.bels["io"]][1]
+
+
+@pytest.mark.parametrize(("log", "device", "pins"), [
+    ("ecp5_45k_mac4_nextpnr.log", "ecp5-45k", 203),  # nextpnr offers 245 sites
+    ("ecp5_85k_mac4_nextpnr.log", "ecp5-85k", 205),  # nextpnr offers 365 sites
+])
+def test_io_available_is_capped_at_the_package_pins(data, log, device, pins):
+    util = parse_nextpnr_log((data / log).read_text()).utilization
+    (io,) = [r for r in _resources(DEVICES[device], util, {}) if r.resource == "io"]
+    assert (io.used, io.available) == (5, pins)  # din, dout, load, clk, rst
 
 
 @pytest.mark.parametrize(("log", "arcs", "left"), [
@@ -160,6 +183,12 @@ def test_failed_fit_on_a_device_without_the_resource(data):
 def test_a_fitting_design_has_no_shortfall(data):
     log = parse_nextpnr_log((data / "ecp5_25k_mac4_nextpnr.log").read_text())
     assert find_shortfalls(log, {"MULT18X18D": 4}) == []
+
+
+def test_a_design_using_exactly_all_of_a_resource_fits():
+    # 28 of the LFE5U-25F's 28 multipliers: full, not short.
+    log = NextpnrLog({"MULT18X18D": (28, 28), "TRELLIS_COMB": (100, 24288)}, {}, (), ())
+    assert find_shortfalls(log, {"MULT18X18D": 28}) == []
 
 
 def test_report_rejects_other_json():
