@@ -295,7 +295,8 @@ def _check_unexpected(folder: Path, model: Any, loading: dict[str, Any],
     if outside and on_note is not None:
         shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3
                                            else "")
-        on_note(f"{folder}: {len(outside)} tensors are not part of the "
+        on_note(f"{folder}: {len(outside)} tensor{'s are' if len(outside) > 1 else ' is'} "
+                "not part of the "
                 f"{type(model).__name__} this fidelity runs (another task's head: {shown}): "
                 "not loaded, so neither quantized nor measured here; hwsim quantize still "
                 "counts them")

@@ -358,10 +358,14 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
                          f".bin/.pt file, got {root.suffix or 'no suffix'!r}")
     else:
         files = [root]
-    # A weights file's config is the one beside it: without it, a tie goes undetected.
+    # A weights file's config is the one beside it: without it, a tie goes undetected. Beside
+    # a file, only a model's config counts (a project folder's config.json of another tool
+    # is not this model's, and the file is read without one, as before).
     cfg_file = _config_file(root)
     if cfg_file.is_file():
         config = _read_json(cfg_file)
+        if not root.is_dir() and not ({"model_type", "architectures"} & set(config)):
+            config = {}
     model_type = config.get("model_type")
     if config and model_type not in SUPPORTED_MODEL_TYPES:
         raise HwsimError(f"{cfg_file}: unsupported architecture "
@@ -404,7 +408,8 @@ def _tie_notes(ckpt: Checkpoint, linear: tuple[LinearWeight, ...]) -> tuple[str,
     embedding = next((t for t in ckpt.tensors.values() if _is_token_embedding(t)), None)
     if embedding is None:
         return ()
-    return (f"{ckpt.path}: no config.json {'in it' if ckpt.path.is_dir() else 'beside it'}, "
+    return (f"{ckpt.path}: no model config.json "
+            f"{'in it' if ckpt.path.is_dir() else 'beside it'}, "
             f"so whether the model's lm_head is tied to its token embedding "
             f"({embedding.name}) is unknown; a tied lm_head is not measured (put the model's "
             "config.json there to measure it)",)

@@ -445,7 +445,9 @@ def synthesize(
 
     Writes ``top.v``, ``synth.ys``, ``yosys.log``, ``stat.json``, ``netlist.json`` and
     ``synth.json`` (the result) into ``out_dir``; for ``ecp5``, ``cones.json`` too (the
-    deepest register-to-register cones, `write_cones`).
+    deepest register-to-register cones, `write_cones`), for ``generic`` the gate mapping
+    (``gates.*``). Another target's own files from an earlier run into ``out_dir`` are
+    removed: they are not of this netlist.
 
     Args:
         block: the Amaranth component; its ports become the top's ports.

@@ -213,9 +213,15 @@ def _weight_notes(designs: list[Any], weights: list[dict[str, Any]],
         if hw.core is not None:
             notes.append(f"{hw.name}: bytes and bits/w as the RTL core stores them: "
                          f"{hw.core.storage()}")
+        rtl = getattr(hw.pe, "rtl", None)
+        if (rtl is not None and rtl.format is not None
+                and "energy_pj_per_cycle" not in rtl.derived):
+            # A sweep over it would give rows that differ in their label only.
+            notes.append(f"{hw.name}: pe.rtl.format {rtl.format} has no effect: "
+                         f"pe.energy_pj_per_cycle is a number "
+                         f"({hw.pe.energy_pj_per_cycle} pJ), not `rtl`")
         if ws["format"] is None:
             continue
-        rtl = getattr(hw.pe, "rtl", None)
         if (rtl is not None and rtl.energy_format not in (None, ws["format"])
                 and ws["format"] not in rtl.energies):
             # Pinned by pe.rtl.format, or no operand model for the format (FP16 weights).

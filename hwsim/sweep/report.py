@@ -350,6 +350,9 @@ def _auto_heatmaps(plan: dict[str, Any]) -> list[Heatmap]:
     return [Heatmap(x, y, o["metric"]) for o in plan["objectives"]]
 
 
+_PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
 def _earlier_plots(out: Path, plan_id: str | None) -> dict[str, str]:
     """The plots an earlier render into ``out`` listed in its ``summary.json``, by name with
     their SHA-256, where it rendered the same points (``plan_id``); those of another sweep are
@@ -369,8 +372,6 @@ def _earlier_plots(out: Path, plan_id: str | None) -> dict[str, str]:
     remove_stale_files(out, plots, ())
     return {}
 
-
-_PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def write_report(out_dir: str | Path, objectives: Sequence[str] | None = None,

@@ -367,3 +367,20 @@ def test_a_ratio_near_1_is_not_printed_as_the_baselines_1():
     rows = comparison_text_table(results, 1).rows
     assert rows[0][1] == "0.9996" and rows[1][1] == "1"
     assert rows[0][2] == rows[1][2] == "1"  # the same energy: exactly 1
+
+
+def test_an_rtl_format_beside_a_numeric_energy_is_said_to_have_no_effect(
+        run_cli, tmp_path, one_gemm, rtl_figures_stood_in):
+    # pe.rtl.format picks the activity of a derived energy; beside a number it did nothing,
+    # silently (a sweep axis over it gave rows differing in their label only).
+    wl = tmp_path / "kernels.yaml"
+    wl.write_text(one_gemm, encoding="utf-8")
+    code, cap = run_cli("run", str(wl), "-H", "bitmod-rtl", "--set",
+                        "pe.energy_pj_per_cycle=0.5", "--set", "pe.rtl.format=bitmod3",
+                        "--out", str(tmp_path / "o"))
+    assert code == 0, cap.err
+    assert ("bitmod-rtl: pe.rtl.format bitmod3 has no effect: pe.energy_pj_per_cycle is a "
+            "number (0.5 pJ), not `rtl`") in " ".join(cap.out.split())
+    code, cap = run_cli("run", str(wl), "-H", "bitmod-rtl", "--set",
+                        "pe.energy_pj_per_cycle=0.5", "--out", str(tmp_path / "p"))
+    assert code == 0 and "has no effect" not in cap.out

@@ -630,8 +630,12 @@ def test_a_weights_file_reads_the_config_beside_it(tmp_path):
     bare = open_checkpoint(folder / "model.safetensors")
     assert "lm_head" not in [lin.role for lin in bare.linear_layers()]
     assert len(bare.notes) == 1
-    assert ("no config.json beside it, so whether the model's lm_head is tied to its token "
-            "embedding (model.embed_tokens.weight) is unknown") in bare.notes[0]
+    assert ("no model config.json beside it, so whether the model's lm_head is tied to its "
+            "token embedding (model.embed_tokens.weight) is unknown") in bare.notes[0]
+    # Another tool's config.json in a project folder is not the model's: read without one.
+    (folder / "config.json").write_text(json.dumps({"editor.tabSize": 2}))
+    other = open_checkpoint(folder / "model.safetensors")
+    assert other.config == {} and other.notes == bare.notes
     # A config beside the file is the model's: its checks apply.
     (folder / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(HwsimError, match=r"gemma/config.json: unsupported architecture"):
