@@ -384,3 +384,64 @@ def test_an_rtl_format_beside_a_numeric_energy_is_said_to_have_no_effect(
     code, cap = run_cli("run", str(wl), "-H", "bitmod-rtl", "--set",
                         "pe.energy_pj_per_cycle=0.5", "--out", str(tmp_path / "p"))
     assert code == 0 and "has no effect" not in cap.out
+
+
+def test_layers_csv_keeps_nine_significant_digits(tmp_path):
+    from hwsim.reports.run_report import write_run_outputs
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import workload_from_dict
+
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 16, "n": 64, "k": 128}],
+                            "weights": {"format": "int4"}})
+    r = simulate_workload(w, load_hardware("bitmod"))
+    write_run_outputs([r], tmp_path)
+    csv = pd.read_csv(tmp_path / "layers.csv")
+    # "%.9g" rounds to 9 significant digits: relative error at most 5e-9 (4 digits: 5e-4).
+    for col in ("energy_uj", "utilization"):
+        assert csv.loc[0, col] == pytest.approx(r.layers.loc[0, col], rel=5e-9, abs=0)
+
+
+def test_weights_run_other_formats_are_shares_of_all_weights():
+    from hwsim.reports.run_report import weights_run
+    from hwsim.sim.run import apply_weight_storage
+    from hwsim.workloads import resolve_workload_path
+
+    w = load_workload(resolve_workload_path("mixtral-8x7b-chat"))
+    hw = load_hardware("ant")
+    run = weights_run(w, hw)
+    # Each format's bits per weight, from the operands the design runs.
+    bits: dict[str, set[float]] = {}
+    for op in apply_weight_storage(operators(w), hw):
+        if op.kind == "gemm" and op.b_kind == "weight":
+            name = op.b_format.name if op.b_format is not None else f"{op.b_bits:g}-bit"
+            bits.setdefault(name, set()).add(op.b_bits)
+    assert run["format"] == "mxfp4" and set(run["others"]) == {"mxfp8_e4m3", "16-bit"}
+    assert all(len(b) == 1 for b in bits.values())
+    # Shares of all weights: the main format holds the rest, and the share-weighted mean of
+    # the formats' bits is the mean bits per weight (shares of the main format's count,
+    # ~3% larger, overshoot it by ~1e-3).
+    shares = {run["format"]: 1 - sum(run["others"].values()), **run["others"]}
+    mean = sum(s * next(iter(bits[name])) for name, s in shares.items())
+    assert mean == pytest.approx(run["bits_per_weight"], rel=1e-9)
+
+
+def test_report_html_operator_latency_is_cycles_over_the_clock():
+    import re
+
+    from hwsim.reports.run_report import run_html, run_summary
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import workload_from_dict
+
+    w = workload_from_dict({"gemms": [{"name": "g", "m": 16, "n": 64, "k": 128}],
+                            "weights": {"format": "int4"}})
+    r = simulate_workload(w, with_overrides(load_hardware("bitmod"), {"clock_mhz": 500.0}))
+    page = run_html([r], run_summary([r]), 0)
+    start = page.find("<table", page.find("Operators (click"))
+    table = page[start:page.find("</table>", start)]
+    header = re.findall(r"<th class=[^>]*>(.*?)</th>", table)
+    values = re.findall(r'<td data-value="([^"]*)"', table)
+    numeric = [h for h in header if h not in ("design", "stage", "operator", "class")]
+    row = dict(zip(numeric, map(float, values), strict=True))
+    assert row["cycles"] == r.layers.loc[0, "cycles"]
+    # 500 MHz: cycles / 500 = us; / 1e3 = ms.
+    assert row["latency (ms)"] == pytest.approx(row["cycles"] / 500 / 1e3)

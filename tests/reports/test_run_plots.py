@@ -74,3 +74,26 @@ def test_a_repeated_or_empty_figure_format_is_refused(text, message):
 
     with pytest.raises(HwsimError, match=re.escape(message)):
         parse_figure_formats(text)
+
+
+def test_figure_labels_are_in_the_units_of_the_run():
+    from hwsim.hw import load_hardware
+    from hwsim.reports.figure_style import figure_bytes
+    from hwsim.reports.run_plots import energy_figure, latency_figure
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import workload_from_dict
+
+    w = workload_from_dict({"model": "opt-1.3b", "batch": 4, "prompt_tokens": 64,
+                            "generate_tokens": 5})
+    r = simulate_workload(w, load_hardware("bitmod"))
+    stages = r.stage_totals()
+    # ~16,300 uJ per token reads in mJ; prefill ~660 ms, decode ~335 ms on a ms axis.
+    per_token = r.energy_per_token_uj
+    assert 1e4 < per_token < 1e5
+    energy = figure_bytes(energy_figure([r], "b4"), "svg").decode()
+    assert f"{per_token / 1e3:.1f} mJ/token" in energy
+    latency = figure_bytes(latency_figure([r], "b4"), "svg").decode()
+    assert "latency (ms)" in latency
+    for stage in ("prefill", "decode"):
+        assert 100 < stages[stage]["latency_ms"] < 1000
+        assert f"{stages[stage]['latency_ms']:.1f} ms" in latency

@@ -196,3 +196,37 @@ def test_a_run_into_a_folder_leaves_no_file_of_an_earlier_run_of_another_kind(ru
     assert code == 0, cap.err
     assert (out / "layers.csv").read_text() == "layer,format\nq,int4\n"
     assert not (out / "report.html").exists()
+
+
+def _gapped_run():
+    """Three requests served one at a time, a second per token: TTFT 10, 4 and 2 s."""
+    from hwsim.workloads.serving import Request, ServingPolicy, StepCost, serve
+
+    return serve([Request(0.0, 10, 3), Request(30.0, 4, 2), Request(50.0, 2, 2)],
+                 ServingPolicy(), lambda shape: StepCost(seconds=float(shape.tokens)))
+
+
+def test_serving_line_ttft_percentiles_are_the_summarys():
+    from hwsim.reports.serving_report import serving_lines
+    from hwsim.reports.units import format_quantity
+
+    run = _gapped_run()
+    ttft = run.summary()["ttft_s"]
+    # Of [2, 4, 10] s: p50 4 s, p99 4 + 0.98 x 6 = 9.88 s.
+    assert ttft["p50"] == 4.0 and ttft["p99"] == pytest.approx(9.88)
+    [line] = serving_lines([("d", run)])
+    assert (f"TTFT p50 {format_quantity(ttft['p50'], 'time')} "
+            f"p99 {format_quantity(ttft['p99'], 'time')}," in line)
+
+
+def test_steps_and_requests_tables_hold_each_figure_in_its_column():
+    from hwsim.reports.serving_report import requests_table, steps_table
+
+    run = _gapped_run()
+    steps = steps_table([("d", run)])
+    # prefill A (10), 2 decodes; prefill B (4), 1 decode; prefill C (2), 1 decode.
+    assert steps["tokens"].tolist() == [10, 1, 1, 4, 1, 2, 1]
+    assert steps["prefill_tokens"].tolist() == [10, 0, 0, 4, 0, 2, 0]
+    requests = requests_table([("d", run)])
+    assert requests["ttft_s"].tolist() == [10.0, 4.0, 2.0] == run.ttft_s.tolist()
+    assert requests["tpot_s"].tolist() == [1.0, 1.0, 1.0] == run.tpot_s.tolist()

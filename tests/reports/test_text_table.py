@@ -76,3 +76,12 @@ def test_headers_wrap_at_spaces_never_mid_word():
 def test_a_row_of_the_wrong_length_is_refused():
     with pytest.raises(ValueError, match="a row has 1 cells for 2 columns"):
         TextTable.build("t", [Column("a"), Column("b")], [["x"]])
+
+
+def test_of_equal_priorities_the_rightmost_column_goes_first():
+    columns = [Column("design", align="left"), Column("aa", priority=1),
+               Column("bb", priority=1)]
+    table = TextTable.build("t", columns, [["d", "1", "2"]])
+    # Minimum widths 6 + 2 + 2, 3 per column, 1 edge: all three need 20, two need 15.
+    assert fit_columns(table, 20) == [0, 1, 2]
+    assert fit_columns(table, 16) == [0, 1]

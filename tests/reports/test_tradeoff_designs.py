@@ -157,3 +157,13 @@ def test_reasons_keep_the_key_and_do_not_parse_op_names(tmp_path: Path):
                     "pe.act_bits is 8 (set activations.bits <= 8)")
     result = costs_on_designs(wl, ["int4"], hardware="bitmod", group_size=512)
     assert result.costs.iloc[0]["cost_note"].startswith("not costed: weights.group_size: 512 ")
+
+
+def test_the_pareto_pairings_are_in_cost_order_when_lower_fidelity_is_better():
+    # Perplexity: lower is better. Each cheaper format is worse, so all three are on the front;
+    # by energy int4 (1), int8 (2), fp16 (4), the reverse of the perplexity order.
+    table = pd.DataFrame({"format": ["fp16", "int4", "int8"], "hardware": "bitmod",
+                          "perplexity": [5.5, 7.0, 5.6], "energy_uj": [4.0, 1.0, 2.0]})
+    summary = tradeoff_summary(table, "energy_uj", "perplexity", y_higher_is_better=False,
+                               fidelity_model="m", fidelity_label="perplexity")
+    assert [p["format"] for p in summary["pareto"]] == ["int4", "int8", "fp16"]

@@ -222,3 +222,44 @@ def test_fixed_dram_cycles_near_the_counters_limit_are_refused():
         with pytest.raises(HwsimError, match=r"DRAM cycles of one GEMM: .* beyond the 2\*\*62 "
                                              r".* or the hardware's cycle counts"):
             simulate_workload(w, hw)
+
+
+@pytest.fixture(scope="module")
+def batched():
+    # batch 2, 16-token prompt, 3 generated tokens -> 2 decode steps of 2 sequences each.
+    w = workload_from_dict({"model": "opt-1.3b", "prompt_tokens": 16, "generate_tokens": 3,
+                            "batch": 2, "weights": {"format": "bitmod4", "group_size": 128}})
+    return simulate_workload(w, with_overrides(load_hardware("bitmod"), {"leakage_mw": 50.0}))
+
+
+def test_decode_tokens_count_every_sequence_of_the_batch(batched):
+    # Prefill: 2 x 16 prompt tokens; decode: 2 sequences x 2 steps = 4 tokens (not 2).
+    assert batched.tokens == {"prefill": 32, "decode": 4}
+    decode_s = batched.step_cycles["decode"].sum() / 1e9  # 1 GHz
+    assert batched.decode_tokens_per_s == pytest.approx(4 / decode_s)
+    assert batched.throughput_tokens_per_s == pytest.approx(36 / (batched.latency_ms * 1e-3))
+    assert batched.energy_per_token_uj == pytest.approx(batched.energy_uj / 36)
+
+
+def test_stage_totals_rates_and_cycle_columns(batched):
+    stages = batched.stage_totals()
+    layers = batched.layers
+    for name, stage in stages.items():
+        rows = layers[layers["stage"] == name]
+        # compute and stall are distinct sums (a decode stage stalls ~half its cycles).
+        assert stage["compute_cycles"] == rows["compute_cycles"].sum()
+        assert stage["stall_cycles"] == rows["stall_cycles"].sum()
+        assert stage["compute_cycles"] != stage["stall_cycles"]
+        # tokens per second: latency in ms -> s.
+        assert stage["tokens_per_s"] == pytest.approx(
+            stage["tokens"] / (stage["latency_ms"] * 1e-3))
+    assert stages["decode"]["tokens_per_s"] == pytest.approx(batched.decode_tokens_per_s)
+
+
+def test_compare_reports_each_designs_own_decode_rate(batched, workload, result):
+    # decode tok/s (4 / decode time) differs from the throughput (36 / total time).
+    table = compare_results([batched, result])
+    assert table.loc[0, "decode_tokens_per_s"] == pytest.approx(batched.decode_tokens_per_s)
+    assert table.loc[1, "decode_tokens_per_s"] == pytest.approx(result.decode_tokens_per_s)
+    assert batched.decode_tokens_per_s != pytest.approx(batched.throughput_tokens_per_s)
+

@@ -242,3 +242,25 @@ def test_a_coster_without_cycles_gives_no_cycles_not_zeros():
     run = serve([Request(0.0, 10, 4)], ServingPolicy(),
                 lambda shape: StepCost(seconds=float(shape.tokens), cycles=7 * shape.tokens))
     assert run.step_cycles is not None and run.step_cycles.tolist() == [70, 7, 7, 7]
+
+
+def test_throughput_counts_the_idle_time_between_requests():
+    # 2 + 3 prompt tokens in steps of 2 s and 3 s, 100 s apart: 5 tokens over the 103 s
+    # makespan (over the 5 busy seconds it would be 1 token/s).
+    run = serve([Request(0.0, 2, 1), Request(100.0, 3, 1)], ServingPolicy(), tokens_cost)
+    assert run.summary()["throughput_tokens_per_s"] == 5 / 103
+
+
+def test_mean_batch_and_utilization_are_weighted_by_step_time():
+    # Both prompts in one 14 s step (batch 2), then 2 decode steps of 1 s (batch 1).
+    def cost(shape):
+        return StepCost(seconds=float(shape.tokens), utilization=shape.tokens / 20)
+
+    run = serve([Request(0.0, 10, 3), Request(0.0, 4, 1)], ServingPolicy(), cost)
+    assert run.step_s.tolist() == [14.0, 1.0, 1.0]
+    assert run.step_batch.tolist() == [2, 1, 1]
+    s = run.summary()
+    # (2 x 14 + 1 + 1) / 16; unweighted it would be 4 / 3.
+    assert s["mean_batch"] == pytest.approx(30 / 16)
+    # (0.7 x 14 + 0.05 + 0.05) / 16; unweighted (0.7 + 0.1) / 3.
+    assert s["utilization"] == pytest.approx((0.7 * 14 + 0.1) / 16)
