@@ -136,3 +136,16 @@ def summary_row() -> Callable[..., dict]:
         return {c: cells[c] for c in SUMMARY_COLUMNS} | values
 
     return row
+
+
+@pytest.fixture(scope="session")
+def batched():
+    """`hwsim run`'s result of a batch of 2 (16-token prompts, 3 generated tokens: 2 decode
+    steps of 2 sequences each) on bitmod with leakage: figures that differ per token count."""
+    from hwsim.hw import load_hardware, with_overrides
+    from hwsim.sim import simulate_workload
+    from hwsim.workloads import workload_from_dict
+
+    w = workload_from_dict({"model": "opt-1.3b", "prompt_tokens": 16, "generate_tokens": 3,
+                            "batch": 2, "weights": {"format": "bitmod4", "group_size": 128}})
+    return simulate_workload(w, with_overrides(load_hardware("bitmod"), {"leakage_mw": 50.0}))

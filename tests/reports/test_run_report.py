@@ -5,17 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from hwsim.hw import load_hardware, with_overrides
-from hwsim.sim import simulate_workload
-from hwsim.workloads import workload_from_dict
-
-
-@pytest.fixture(scope="module")
-def batched():
-    # batch 2, 16-token prompt, 3 generated tokens -> 2 decode steps of 2 sequences each.
-    w = workload_from_dict({"model": "opt-1.3b", "prompt_tokens": 16, "generate_tokens": 3,
-                            "batch": 2, "weights": {"format": "bitmod4", "group_size": 128}})
-    return simulate_workload(w, with_overrides(load_hardware("bitmod"), {"leakage_mw": 50.0}))
 
 def test_design_metrics_ttft_is_the_prefill_latency_in_seconds(batched):
     from hwsim.reports.run_report import design_metrics

@@ -224,13 +224,6 @@ def test_fixed_dram_cycles_near_the_counters_limit_are_refused():
             simulate_workload(w, hw)
 
 
-@pytest.fixture(scope="module")
-def batched():
-    # batch 2, 16-token prompt, 3 generated tokens -> 2 decode steps of 2 sequences each.
-    w = workload_from_dict({"model": "opt-1.3b", "prompt_tokens": 16, "generate_tokens": 3,
-                            "batch": 2, "weights": {"format": "bitmod4", "group_size": 128}})
-    return simulate_workload(w, with_overrides(load_hardware("bitmod"), {"leakage_mw": 50.0}))
-
 
 def test_decode_tokens_count_every_sequence_of_the_batch(batched):
     # Prefill: 2 x 16 prompt tokens; decode: 2 sequences x 2 steps = 4 tokens (not 2).
