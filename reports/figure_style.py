@@ -159,12 +159,12 @@ def _settle_layout(fig: Any) -> None:
     Constrained layout runs at each save starting from the positions the last one left, so
     a figure's bytes depended on the formats saved before it (an SVG written after a PNG
     differed from one written alone)."""
-    if getattr(fig, "_hwsim_settled", False):
-        return
-    if fig.get_layout_engine() is not None:
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    engine = fig.get_layout_engine()
+    if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):  # not yet
         fig.canvas.draw()
-        fig.set_layout_engine("none")
-    fig._hwsim_settled = True
+        fig.set_layout_engine("none")  # keeps the positions, runs no layout again
 
 
 def figure_bytes(fig: Any, fmt: str = "png") -> bytes:

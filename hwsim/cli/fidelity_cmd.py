@@ -84,18 +84,23 @@ def _histogram_name(layer: str) -> str:
     return f"histogram_{_safe_name(layer)}.png"
 
 
+def _first_row(path: Path) -> dict[str, str] | None:
+    """The first data row of an earlier run's CSV table, if there is a readable one."""
+    import csv
+
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            return next(csv.DictReader(f), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
 def _earlier_histogram(out: Path) -> dict[str, str]:
     """The histogram an earlier `hwsim quantize` into `out` drew, with the SHA-256 of its
     bytes: its ``summary.csv`` names the layer (``histogram_layer``, ``histogram_sha256``),
     so a file of that name the user put there since is not removed. A folder without them
     (another command's summary.csv, a quantize from before the columns) has none."""
-    import csv
-
-    try:
-        with (out / "summary.csv").open(encoding="utf-8", newline="") as f:
-            row = next(csv.DictReader(f), None)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return {}
+    row = _first_row(out / "summary.csv")
     layer = row.get("histogram_layer") if row else None
     sha = row.get("histogram_sha256") if row else None
     if not (isinstance(layer, str) and layer and isinstance(sha, str) and sha):
@@ -110,15 +115,9 @@ def _earlier_figures(out: Path) -> dict[str, str]:
     """The figures an earlier `hwsim fidelity` into `out` wrote, with their SHA-256, as its
     fidelity.csv records them (``figures``: ``name:sha256`` items); only names fidelity
     writes, so a file of the user's is never among them."""
-    import csv
-
     from hwsim.reports.output_files import owned_names
 
-    try:
-        with (out / "fidelity.csv").open(encoding="utf-8", newline="") as f:
-            row = next(csv.DictReader(f), None)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return {}
+    row = _first_row(out / "fidelity.csv")
     cell = row.get("figures") if row else None
     if not isinstance(cell, str):
         return {}
