@@ -68,9 +68,9 @@ from pathlib import Path
 from typing import Annotated, Any, Union
 
 import numpy as np
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter
 
-from hwsim.config import pop_field, schema_paths, set_field, validation_error
+from hwsim.config import pop_field, schema_paths, set_field, validate_mapping
 from hwsim.dtypes import format_group_problem, get_format
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
@@ -444,15 +444,10 @@ def hardware_from_dict(data: Any, source: str = "<dict>") -> HardwareSpec:
     Raises:
         HwsimError: ``"<source>: <yaml.path>: <problem>"``, all problems found, one line.
     """
-    if not isinstance(data, dict):
-        raise HwsimError(f"{source}: expected a mapping of hardware keys, got "
-                         f"{type(data).__name__}")
-    if "source" in data:
+    if isinstance(data, dict) and "source" in data:
         raise HwsimError(f"{source}: source: unknown key")
-    try:
-        hw = _ADAPTER.validate_python({**data, "source": source})
-    except ValidationError as exc:
-        raise validation_error(exc, source, HardwareSpec) from None
+    hw = validate_mapping(HardwareSpec, data, source, "hardware keys",
+                          validate=lambda d: _ADAPTER.validate_python({**d, "source": source}))
     errors = _cross_checks(hw)
     if errors:
         raise HwsimError(f"{source}: " + "; ".join(errors))

@@ -8,6 +8,8 @@
 
     w.yaml: weights.group_size: Input should be greater than 0; batch: unknown key (allowed: ...)
 
+  `validate_mapping` validates a parsed file with it, refusing a file that is not a mapping.
+
 - `at_most`, `at_least`: a bound of `hwsim.limits` on a schema's number, refused with the
   limit and the reason (``clock_mhz: 1,000,000,000 is above the limit of 100,000 (100 GHz;
   the clock is in MHz)``).
@@ -38,6 +40,7 @@ __all__ = [
     "pop_field",
     "schema_paths",
     "set_field",
+    "validate_mapping",
     "validation_error",
     "with_overrides",
     "yaml_path",
@@ -193,6 +196,29 @@ def validation_error(exc: ValidationError, source: str, schema: Any = None,
             msg += _what_was_given(err.get("input"), kind)
         msgs.append(f"{yaml_path((*prefix, *loc))}: {msg}")
     return HwsimError(f"{source}: " + "; ".join(msgs))
+
+
+def validate_mapping(schema: Any, data: object, source: str, keys: str,
+                     validate: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+    """``data`` (a parsed YAML or JSON file) validated against ``schema``.
+
+    Args:
+        schema: a pydantic model, or the dataclass that ``validate`` validates.
+        data: the parsed file.
+        source: the file (or what stands for it), for the error.
+        keys: what the mapping holds, for the error (``"workload keys"``).
+        validate: how to validate the mapping (default: ``schema.model_validate``).
+
+    Raises:
+        HwsimError: ``"<source>: expected a mapping of <keys>, got list"``, or
+            `validation_error`'s line naming every problem.
+    """
+    if not isinstance(data, dict):
+        raise HwsimError(f"{source}: expected a mapping of {keys}, got {type(data).__name__}")
+    try:
+        return (validate or schema.model_validate)(data)
+    except ValidationError as exc:
+        raise validation_error(exc, source, schema) from None
 
 
 def _what_was_given(value: Any, kind: str) -> str:

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from hwsim import limits
-from hwsim.config import at_least, at_most, validation_error
+from hwsim.config import at_least, at_most, validate_mapping
 from hwsim.dtypes import AnyFormat, get_format
 from hwsim.errors import HwsimError
 from hwsim.files import preset_file, preset_names, read_yaml, resolve_reference
@@ -158,13 +158,7 @@ def machine_from_dict(data: object, source: str = "<dict>") -> Machine:
     Raises:
         HwsimError: ``"<source>: <yaml.path>: <problem>"`` for every problem found.
     """
-    if not isinstance(data, dict):
-        raise HwsimError(f"{source}: expected a mapping of machine keys, got "
-                         f"{type(data).__name__}")
-    try:
-        m = _MachineIn.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, source, _MachineIn) from None
+    m = validate_mapping(_MachineIn, data, source, "machine keys")
     seen: dict[tuple[float, float], int] = {}
     for i, p in enumerate(m.compute):
         first = seen.setdefault((p.a_bits, p.b_bits), i)

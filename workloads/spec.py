@@ -67,7 +67,7 @@ from pydantic import (
     model_validator,
 )
 
-from hwsim.config import validation_error
+from hwsim.config import validate_mapping, validation_error
 from hwsim.dtypes import bits_per_weight, format_group_problem, get_format
 from hwsim.errors import CombinationError, HwsimError
 from hwsim.files import read_yaml, resolve_reference
@@ -390,13 +390,7 @@ def workload_from_dict(data: Any, source: str = "<dict>",
     Raises:
         HwsimError: ``"<source>: <yaml.path>: <problem>"``, all problems found, one line.
     """
-    if not isinstance(data, dict):
-        raise HwsimError(f"{source}: expected a mapping of workload keys, got "
-                         f"{type(data).__name__}")
-    try:
-        spec = _WorkloadIn.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, source, _WorkloadIn) from None
+    spec = validate_mapping(_WorkloadIn, data, source, "workload keys")
 
     errors: list[str] = []
     base = Path(base_dir) if base_dir is not None else None

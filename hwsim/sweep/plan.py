@@ -18,9 +18,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat
 
-from hwsim.config import validation_error
+from hwsim.config import validate_mapping
 from hwsim.errors import HwsimError
 from hwsim.sweep.space import DesignSpace
 from hwsim.sweep.spec import Goal, Scalar, SweepSpec, sweep_from_dict
@@ -164,13 +164,10 @@ def read_plan(out: Path) -> tuple[dict[str, Any], DesignSpace]:
     """
     path = out / PLAN_FILE
     data = _load(out)
-    if not isinstance(data, dict):
-        raise HwsimError(f"{path}: a JSON mapping is expected, got {type(data).__name__}; "
-                         f"{_rerun(out)}")
     try:
-        plan = _Plan.model_validate(data)
-    except ValidationError as exc:
-        raise HwsimError(f"{validation_error(exc, str(path), _Plan)}; {_rerun(out)}") from None
+        plan = validate_mapping(_Plan, data, str(path), "plan keys")
+    except HwsimError as exc:
+        raise HwsimError(f"{exc}; {_rerun(out)}") from None
     try:
         spec = sweep_from_dict(_as_sweep(plan), sections=(), metrics=plan.metrics or None,
                                source=str(path))
