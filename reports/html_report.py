@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hwsim.reports.output_files import write_file
 from hwsim.reports.units import format_number, format_quantity
 
 __all__ = [
@@ -284,6 +285,4 @@ def write_html(path: str | Path, page: str) -> Path:
     if len(data) > MAX_BYTES:
         raise ValueError(f"report.html would be {len(data) / 2**20:.1f} MB, over the "
                          f"{MAX_BYTES / 2**20:.0f} MB limit")
-    target = Path(path)
-    target.write_bytes(data)
-    return target
+    return write_file(Path(path), data)

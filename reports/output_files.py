@@ -26,7 +26,7 @@ from hwsim.errors import HwsimError
 from hwsim.reports.figure_style import FIGURE_FORMATS
 
 __all__ = ["RUN", "digest", "earlier_files", "owned_names", "remove_stale_files", "render",
-           "write_outputs", "write_recorded_outputs", "write_summary"]
+           "write_file", "write_outputs", "write_recorded_outputs", "write_summary"]
 
 Content = bytes | str | pd.DataFrame
 
@@ -64,7 +64,7 @@ def write_outputs(out_dir: str | Path, files: Mapping[str, Content]) -> list[Pat
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, blob in blobs.items():
-            tmp = out / f".{name}.tmp-{os.getpid()}"
+            tmp = _temporary(out / name)
             temps.append(tmp)
             tmp.write_bytes(blob)
         paths = []
@@ -77,6 +77,22 @@ def write_outputs(out_dir: str | Path, files: Mapping[str, Content]) -> list[Pat
     finally:
         for tmp in temps:
             tmp.unlink(missing_ok=True)
+
+
+def write_file(path: Path, content: Content) -> Path:
+    """Write one output in place of `path` through a temporary beside it, so a crash or a full
+    disk never leaves a partial file under the final name (an earlier run's file stays whole)."""
+    tmp = _temporary(path)
+    try:
+        tmp.write_bytes(render(content))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 # A record without ``written_by`` is `hwsim run`'s (or its served trace's): they had none.
@@ -113,9 +129,7 @@ def write_summary(out: Path, body: Mapping[str, Any], written: Iterable[Path],
     record = {**body, "files": {p.name: digest(p) for p in written}}
     if command != RUN:
         record["written_by"] = command
-    path = out / "summary.json"
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return path
+    return write_file(out / "summary.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def earlier_files(out: Path, command: str,

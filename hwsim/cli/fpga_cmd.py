@@ -82,6 +82,7 @@ def synth(
 
     from hwsim.hw.fpga import SYNTH_TARGETS, synth_block
     from hwsim.hw.fpga.cones import CONES_WRITTEN
+    from hwsim.reports.output_files import write_file
 
     if target not in SYNTH_TARGETS:
         raise HwsimError(f"unknown --target {target!r}; allowed: {', '.join(SYNTH_TARGETS)}")
@@ -121,7 +122,7 @@ def synth(
             console.print(_cones_table(r.block, out / r.block / "cones.json", cones))
     earlier = _earlier_synth_blocks(out)
     summary = {"target": target, "dsp": dsp, "blocks": [r.to_dict() for r in results]}
-    (out / "synth.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_file(out / "synth.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     _remove_block_folders(out, earlier - set(params))
     console.print(f"written: {out / 'synth.json'}")
 
