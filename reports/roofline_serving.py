@@ -47,5 +47,5 @@ def roofline_serving(w: Workload, machine: Machine) -> ServingRun:
     """Serve the workload's request trace on `machine` (`hwsim.workloads.serving.serve`)."""
     assert w.served and w.serving is not None
     run = serve(w.requests, w.serving, roofline_step_coster(w, machine),
-                logits_all=w.logits == "all")
+                logits_all=w.logits == "all", where=w.trace_file or w.source)
     return dataclasses.replace(run, utilization_name="compute_bound_share")

@@ -724,7 +724,8 @@ def fastest_mappings(cands: Candidates, hw: HardwareSpec, widths: OperandWidths,
     best = offsets[:-1].copy()
     blocks = ((-(-mps.m // mps.block_m)) * (-(-mps.n // mps.block_n))
               * (-(-mps.k // mps.block_k)))
-    check_count(int(blocks[best].sum()), MAX_BLOCKS, f"{name}: blocks of all its step shapes",
+    check_count(int(blocks[best].sum()), MAX_BLOCKS,
+                f"{name} on {hw.source}: blocks of all its step shapes",
                 "make the GEMM smaller or the buffers larger")
     best_cyc = _exact_cycles(mps.take(best), hw, widths, a_bits, b_bits, out_bits,
                              group_size, count)

@@ -59,6 +59,6 @@ def simulate_serving(w: Workload, hw: HardwareSpec) -> ServingRun:
     """Serve the workload's request trace on ``hw`` (`hwsim.workloads.serving.serve`)."""
     assert w.served and w.serving is not None
     run = serve(w.requests, w.serving, simulator_step_coster(w, hw),
-                logits_all=w.logits == "all")
+                logits_all=w.logits == "all", where=w.trace_file or w.source)
     # mW x s = mJ = 1e3 uJ.
     return dataclasses.replace(run, idle_energy_uj=hw.leakage_mw * run.idle_s * 1e3)

@@ -58,7 +58,13 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import HwsimError
-from hwsim.limits import MAX_ARRIVAL_S, MAX_CONFIG_BYTES
+from hwsim.limits import (
+    MAX_ARRIVAL_S,
+    MAX_CONFIG_BYTES,
+    MAX_SERVED_STEPS,
+    MAX_TOKENS,
+    check_count,
+)
 
 __all__ = [
     "Request",
@@ -250,8 +256,9 @@ def validate_requests(requests: Sequence[Request], where: str, max_context: int,
 
     Raises:
         HwsimError: empty trace, a negative or non-finite arrival or one beyond
-            `MAX_ARRIVAL_S`, arrivals out of order, a request beyond the model's context, a
-            whole prompt over the token budget.
+            `MAX_ARRIVAL_S`, arrivals out of order, a request beyond the model's context or
+            `MAX_TOKENS` (a plain workload's limit on one sequence), a whole prompt over the
+            token budget.
     """
     if not requests:
         raise HwsimError(f"{where}: empty trace (give at least one request)")
@@ -272,6 +279,8 @@ def validate_requests(requests: Sequence[Request], where: str, max_context: int,
         if reach > max_context:
             raise HwsimError(f"{at}: prompt_tokens + generate_tokens - 1 = {reach} is beyond "
                              f"{model}'s context of {max_context}")
+        check_count(reach, MAX_TOKENS, f"{at}: prompt_tokens + generate_tokens - 1",
+                    "tokens of one sequence")
         budget = policy.max_tokens_per_step
         if not policy.chunked_prefill and budget is not None and r.prompt_tokens > budget:
             raise HwsimError(f"{at}: prompt_tokens {r.prompt_tokens} exceeds "
@@ -354,7 +363,7 @@ class _Seq:
 
 
 def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster,
-          logits_all: bool = True) -> ServingRun:
+          logits_all: bool = True, where: str = "requests") -> ServingRun:
     """Run the trace through the continuous-batching scheduler, costing every step.
 
     Args:
@@ -363,6 +372,11 @@ def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster
         coster: cost of one step (`hwsim.sim.serving` or the roofline's).
         logits_all: the lm_head runs on every prefill token (the workload's ``logits: all``)
             rather than once per sequence that emits a token.
+        where: the trace, for the error of one that takes too many steps.
+
+    Raises:
+        HwsimError: the trace takes more than `MAX_SERVED_STEPS` steps (found while serving
+            it: how many it takes depends on every step's cost).
     """
     n = len(requests)
     ttft = np.full(n, np.nan)
@@ -414,6 +428,11 @@ def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster
                 break  # prefills run in arrival order: a later one never overtakes
             work.append((s, take))
             used += take
+        if len(starts) == MAX_SERVED_STEPS:
+            raise HwsimError(
+                f"{where}: the trace takes more than {MAX_SERVED_STEPS:,} scheduler steps (the "
+                f"limit; each is costed), {nxt:,} of its {n:,} requests admitted by then; serve "
+                "fewer or shorter requests, or a larger serving.max_batch")
         if not work:
             # The budget is smaller than the decodes of a full batch: cannot happen when
             # max_tokens_per_step >= max_batch (checked at validation).
