@@ -4,7 +4,8 @@ A step's time is the sum of its operators' roofline times (`op_step_costs`: line
 the step's tokens, lm_head at its logit rows, attention per group of equal sequences at their
 own KV length, vector operators included, as in `hwsim roofline`). Instead of the
 simulator's utilization (the PE array's busy fraction) it reports ``compute_bound_share``: the
-share of that time the operators are compute-bound (compute time / time). No energy model.
+share of that time spent in compute-bound operator steps (compute time >= memory time, as
+`hwsim.reports.roofline_analysis.analyze` bounds them). No energy model.
 """
 
 from __future__ import annotations
@@ -30,15 +31,18 @@ def roofline_step_coster(w: Workload, machine: Machine) -> CachedStepCoster:
     def entry_costs(ops: Sequence[Op], entries: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         time_s = np.zeros(entries)
-        compute_s = np.zeros(entries)
+        bound_s = np.zeros(entries)  # time of the compute-bound operator steps
         for op in ops:
             c = op_step_costs(op, machine)
             time_s += c["time_s"]  # type: ignore[arg-type]
-            compute_s += np.minimum(c["compute_time_s"], c["time_s"])  # type: ignore[arg-type]
-        return time_s, np.zeros(entries), compute_s
+            # Not compute time / time: a memory-bound step's compute time made an all
+            # memory-bound prefill read 60% compute-bound.
+            compute_bound = c["compute_time_s"] >= c["memory_time_s"]  # type: ignore[operator]
+            bound_s += np.where(compute_bound, c["time_s"], 0.0)
+        return time_s, np.zeros(entries), bound_s
 
-    def finish(stage: str, time_s: float, energy: float, compute_s: float) -> StepCost:
-        return StepCost(seconds=time_s, utilization=compute_s / time_s if time_s else 0.0)
+    def finish(stage: str, time_s: float, energy: float, bound_s: float) -> StepCost:
+        return StepCost(seconds=time_s, utilization=bound_s / time_s if time_s else 0.0)
 
     return CachedStepCoster(w, entry_costs, finish)
 

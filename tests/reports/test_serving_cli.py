@@ -87,6 +87,27 @@ def test_roofline_identical_simultaneous_requests_are_the_batched_roofline():
     assert run.step_s.tolist() == pytest.approx(steps.tolist(), rel=1e-12)
 
 
+@pytest.mark.parametrize("prompt", [100, 1024])
+def test_the_compute_bound_share_is_the_time_of_compute_bound_operators(prompt):
+    # It was compute time / time: a prefill whose every operator is memory-bound read 0.60.
+    machine = load_machine("a100-80g")
+    plain = analyze(operators(workload_from_dict(
+        {"model": "llama-2-7b", "prompt_tokens": prompt, "generate_tokens": 3})), machine)
+    run = roofline_serving(workload_from_dict(
+        {"model": "llama-2-7b",
+         "requests": [{"prompt_tokens": prompt, "generate_tokens": 3}]}), machine)
+    # The plain roofline's compute-bound time per stage (its decode rows sum the two steps).
+    bound = {stage: float((rows["time_s"] - rows["memory_bound_time_s"]).sum())
+             for stage, rows in plain.groupby("stage")}
+    prefill_s = plain.loc[plain["stage"] == "prefill", "time_s"].sum()
+    assert run.step_utilization[0] == pytest.approx(bound["prefill"] / prefill_s, rel=1e-12)
+    # 100 tokens on a100-80g: every operator memory-bound; 1024: the linear layers are not.
+    assert (run.step_utilization[0] == 0) == (prompt == 100)
+    assert 0 <= run.step_utilization[0] < 1
+    decode = run.step_utilization[1:] * run.step_s[1:]
+    assert decode.sum() == bound["decode"] == 0  # batch 1 decode: all memory-bound
+
+
 def test_a_batch_limit_beyond_the_trace_costs_no_more_than_the_trace():
     # A step never holds more sequences than the trace has: max_batch 10**12 is the trace's
     # 3 (its step costs were once tabulated for every batch up to max_batch: a MemoryError).
