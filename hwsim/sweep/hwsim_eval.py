@@ -189,6 +189,9 @@ def _serving_metrics(workload: Any, hw: Any, fidelity: dict[str, Any] | None
         "ttft_p50_s": s["ttft_s"]["p50"],
         "ttft_p99_s": s["ttft_s"]["p99"],
     }
+    tokens = int(run.step_tokens.sum())  # processed: prompts and decode steps, as `tokens_per_s`
+    if tokens:
+        metrics["energy_per_token_uj"] = s["energy_uj"] / tokens
     for key, value in (("tpot_p50_s", s["tpot_s"]["p50"]), ("tpot_p99_s", s["tpot_s"]["p99"]),
                        ("tokens_per_s", s["throughput_tokens_per_s"]),
                        ("output_tokens_per_s", s["output_tokens_per_s"]),

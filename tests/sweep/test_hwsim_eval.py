@@ -514,6 +514,10 @@ def test_served_latency_counts_from_the_first_arrival():
     assert metrics["edp_uj_ms"] == pytest.approx(plain.energy_uj * plain.latency_ms, rel=1e-9)
     assert metrics["output_tokens_per_s"] == pytest.approx(3 / (plain.latency_ms * 1e-3),
                                                            rel=1e-12)
+    # A served sweep had no energy per token (and blamed the hardware's energy model): the
+    # energy over the 8 + 2 tokens processed, as the plain workload's.
+    assert metrics["energy_per_token_uj"] == pytest.approx(plain.energy_uj / 10, rel=1e-12)
+    assert plain.energy_per_token_uj == pytest.approx(plain.energy_uj / 10, rel=1e-12)
 
 
 def test_a_design_without_energy_or_area_model_has_no_such_metric(tmp_path):
