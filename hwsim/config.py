@@ -178,6 +178,7 @@ def validation_error(exc: ValidationError, source: str, schema: Any = None,
         prefix: where the validated mapping sits in its file (e.g. ``("requests", 3)``).
     """
     msgs = []
+    expected: dict[tuple[Any, ...], tuple[Any, Any, list[str]]] = {}
     for err in exc.errors():
         loc, node = _walk(schema, tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
@@ -194,8 +195,42 @@ def validation_error(exc: ValidationError, source: str, schema: Any = None,
             msg = f"missing {ctx.get('discriminator')} (allowed: {_tags(node, True)})"
         elif kind in ("float_type", "int_type", "bool_type"):
             msg += _what_was_given(err.get("input"), kind)
-        msgs.append(f"{yaml_path((*prefix, *loc))}: {msg}")
+        elif kind in _EXPECTED:
+            # pydantic names the private schema class ("instance of _ServingIn"); a union of
+            # text and a list gives one error per member (under "list[any]").
+            expected.setdefault(loc, (node, err.get("input"), []))[2].append(kind)
+            msg = ""
+        if msg:
+            msgs.append(f"{yaml_path((*prefix, *loc))}: {msg}")
+    for loc, (node, given, kinds) in expected.items():
+        msgs.append(f"{yaml_path((*prefix, *loc))}: {_expected(node, kinds, given)}")
     return HwsimError(f"{source}: " + "; ".join(msgs))
+
+
+# A value of the wrong YAML type, in words: what was expected, by pydantic's error type.
+_EXPECTED = {"model_type": "a mapping", "dataclass_type": "a mapping",
+             "model_attributes_type": "a mapping", "dict_type": "a mapping",
+             "list_type": "a list", "tuple_type": "a list", "string_type": "text"}
+
+
+def _expected(node: Any, kinds: list[str], given: Any) -> str:
+    """``expected a mapping (keys: a, b), got a list`` for a value of the wrong type."""
+    words = list(dict.fromkeys(_EXPECTED[k] for k in kinds))
+    fields = [name for name in _fields(node) or () if name != "source"]
+    keys = f" (keys: {', '.join(fields)})" if fields and words == ["a mapping"] else ""
+    return f"expected {' or '.join(words)}{keys}, got {_yaml_type(given)}"
+
+
+def _yaml_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    return "a list" if isinstance(value, list | tuple) else "a mapping"
 
 
 def validate_mapping(schema: Any, data: object, source: str, keys: str,
@@ -229,6 +264,8 @@ def _what_was_given(value: Any, kind: str) -> str:
     if isinstance(value, str):
         hint = "" if kind == "bool_type" else " (write a number unquoted)"
         return f", not the text {value[:40]!r}{hint}"
+    if isinstance(value, list | tuple | dict):
+        return f", not {_yaml_type(value)}"
     return ""
 
 
@@ -307,8 +344,10 @@ def _walk(schema: Any, loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
 
 def _pick_member(members: tuple[Any, ...], part: Any) -> Any:
     for member in members:
-        name = getattr(_unwrap(member), "__name__", None)
-        if part == name:
+        tp = _unwrap(member)
+        name = getattr(typing.get_origin(tp) or tp, "__name__", None)
+        # pydantic tags a member by its type's name, a generic one as ``list[any]``
+        if isinstance(part, str) and name is not None and part.partition("[")[0] == name:
             return member
         fields = _fields(member) or {}
         if "kind" in fields and _default(_unwrap(member), "kind") == part:

@@ -54,7 +54,7 @@ CASES = [
     ("unknown-key", lambda p: {**p, "extra": 1},
      "extra: unknown key (allowed: name, evaluator, metrics, axes, zip, objectives, "
      "constraints, heatmaps, strategy, complete, points)"),
-    ("axes-text", lambda p: {**p, "axes": "x"}, "axes: Input should be a valid list"),
+    ("axes-text", lambda p: {**p, "axes": "x"}, "axes: expected a list, got the text 'x'"),
     ("point-one-item", lambda p: {**p, "points": [[0], *p["points"][1:]]},
      "points[0]: an [index, key] pair is expected, got [0]"),
     ("index-text", lambda p: {**p, "points": _point(p, 0, index="0")},
