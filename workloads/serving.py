@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,10 +249,12 @@ def percentiles(x: np.ndarray) -> dict[str, float | None]:
 
 def validate_requests(requests: Sequence[Request], where: str, max_context: int,
                       model: str, policy: ServingPolicy,
-                      locate: Callable[[int], str] | None = None) -> None:
+                      locate: Callable[[int], str] | None = None,
+                      untimed: Collection[int] = ()) -> None:
     """One-line errors for a trace the scheduler cannot run.
 
     `locate(i)` names request i in messages (default ``"<where>[i]"``; a CSV gives its line).
+    `untimed`: requests whose arrival the file left out (0), said so when out of order.
 
     Raises:
         HwsimError: empty trace, a negative or non-finite arrival or one beyond
@@ -272,8 +274,9 @@ def validate_requests(requests: Sequence[Request], where: str, max_context: int,
                              f"{MAX_ARRIVAL_S:g} s (about 3,170 years): give seconds (a Unix "
                              "time in milliseconds, say, divided by 1000)")
         if r.arrival_s < prev:
-            raise HwsimError(f"{at}: arrival_s {r.arrival_s} is before the previous "
-                             f"request's {prev}; sort the trace by arrival time")
+            given = "no arrival_s (0)" if i in untimed else f"arrival_s {r.arrival_s}"
+            raise HwsimError(f"{at}: {given} is before the previous request's {prev}; sort the "
+                             "trace by arrival time")
         prev = r.arrival_s
         reach = r.prompt_tokens + r.generate_tokens - 1
         if reach > max_context:

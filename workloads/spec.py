@@ -307,9 +307,12 @@ class _ServingIn(_Strict):
     @model_validator(mode="after")
     def _room_for_decodes(self) -> _ServingIn:
         if self.max_tokens_per_step is not None and self.max_tokens_per_step < self.max_batch:
+            # A default the file never wrote is said to be one, with the way out.
+            default = ("" if "max_batch" in self.model_fields_set
+                       else f", the default: give max_batch <= {self.max_tokens_per_step}")
             raise ValueError(f"max_tokens_per_step {self.max_tokens_per_step} is smaller than "
-                             f"max_batch {self.max_batch} (a full batch decodes that many "
-                             "tokens a step)")
+                             f"max_batch {self.max_batch}{default} (a full batch decodes that "
+                             "many tokens a step)")
         return self
 
 
@@ -619,6 +622,7 @@ def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
     if model is None:
         return (), None
     locate: Callable[[int], str] | None = None
+    untimed: set[int] = set()  # inline requests without arrival_s (0)
     if spec.requests is not None:
         if isinstance(spec.requests, str):
             if not spec.requests.strip():  # it named the workload's own folder
@@ -643,6 +647,8 @@ def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
                                            prefix=("requests", i)) from None
                 # + 0.0: -0 is the time 0 (and is written back as 0).
                 requests.append(Request(r.arrival_s + 0.0, r.prompt_tokens, r.generate_tokens))
+                if "arrival_s" not in r.model_fields_set:
+                    untimed.add(i)
             where = f"{source}: requests"
         s = spec.serving or _ServingIn()
         policy = ServingPolicy(s.max_batch, s.max_tokens_per_step, s.chunked_prefill)
@@ -658,7 +664,7 @@ def _served(spec: _WorkloadIn, model: ModelConfig | None, source: str,
     if model.is_moe:
         raise HwsimError(f"{where}: serving a mixture-of-experts model ({model.name}) is not "
                          "modelled yet; give prompt_tokens/generate_tokens instead")
-    validate_requests(requests, where, model.max_context, model.name, policy, locate)
+    validate_requests(requests, where, model.max_context, model.name, policy, locate, untimed)
     return tuple(requests), policy
 
 
