@@ -43,19 +43,21 @@ def footprint(w: Workload) -> Footprint:
         return Footprint(weights, 0.0, acts)
 
     model = w.model
+    params = other_parameters(model)
     bits = 0.0
     for lin in linear_layers(model):
         prec = w.weights.for_layer(lin.name, lin.op_class)
         if lin.name == "lm_head" and model.tie_embeddings:
-            bits += prec.bits_at(lin.k) * other_parameters(model)["embed"]  # the shared table
+            bits += prec.bits_at(lin.k) * params["embed"]  # the shared token table
         else:
             bits += prec.bits_at(lin.k) * lin.copies * lin.k * lin.n
         if lin.bias:
             bits += FP16_BITS * lin.copies * lin.n
+    embed = w.weights.for_layer("embed", "embed").bits_at(model.hidden)
     if not model.tie_embeddings:
-        embed = w.weights.for_layer("embed", "embed").bits_at(model.hidden)
-        bits += embed * other_parameters(model)["embed"]
-    bits += FP16_BITS * other_parameters(model)["norm"]
+        bits += embed * params["embed"]
+    bits += embed * params["positions"]  # tied or not, a table of its own
+    bits += FP16_BITS * params["norm"]
 
     kv_tokens = w.final_kv_len
     if model.sliding_window is not None:

@@ -99,12 +99,14 @@ def linear_names() -> tuple[str, ...]:
 def other_parameters(model: ModelConfig) -> dict[str, int]:
     """Parameters that are not linear-layer weights or biases, by kind.
 
-    Keys: ``"embed"`` (token table + learned positions), ``"norm"`` (scales and shifts).
+    Keys: ``"embed"`` (the token table), ``"positions"`` (learned positions: OPT's, a tensor
+    of its own, never tied to lm_head), ``"norm"`` (scales and shifts).
     """
     per_norm = model.hidden * (2 if model.norm == "layernorm" else 1)
     norms_per_layer = 1 if model.parallel_block else 2
     return {
-        "embed": (model.vocab + model.learned_positions) * model.hidden,
+        "embed": model.vocab * model.hidden,
+        "positions": model.learned_positions * model.hidden,
         "norm": (model.layers * norms_per_layer + 1) * per_norm,  # + the final norm
     }
 

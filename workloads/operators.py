@@ -240,12 +240,17 @@ def _stage_ops(w: Workload, st: _Stage,
     ops: list[Op] = []
 
     # Embedding: gather T rows of the table (plus, for OPT, T rows of the position table).
-    # A tied table is one tensor, stored at lm_head's precision (spec forbids an embed override).
+    # A tied table is one tensor, stored at lm_head's precision (spec forbids an embed override);
+    # the position table is never tied: stored as an embedding.
     embed_prec = (w.weights.for_layer("lm_head", "lm_head") if model.tie_embeddings
                   else w.weights.for_layer("embed", "embed"))
     if model.learned_positions:
+        pos_prec = w.weights.for_layer("embed", "embed")
+        same = pos_prec == embed_prec
+        # Two rows a token: the operand's mean width gives both rows' bytes.
         ops.append(vec("embed", "embed", T, h, 1, 1.0, layer="embed", a_operands=2,
-                       a_bits=embed_prec.bits_at(h), a_format=_format(embed_prec.format)))
+                       a_bits=(embed_prec.bits_at(h) + pos_prec.bits_at(h)) / 2,
+                       a_format=_format(embed_prec.format) if same else None))
     else:
         ops.append(vec("embed", "embed", T, h, 1, 0.0, layer="embed",
                        a_bits=embed_prec.bits_at(h), a_format=_format(embed_prec.format)))

@@ -104,11 +104,18 @@ def test_attention_reads_the_kv_cache_in_its_groups() -> None:
 
 
 def test_a_tied_table_is_gathered_at_lm_head_precision() -> None:
-    # OPT ties its table to lm_head: the one tensor is stored at lm_head's 8 bits, so the
-    # embedding gathers 8-bit rows (not the 16-bit default of an untied table).
+    # OPT ties its token table to lm_head: that tensor is stored at lm_head's 8 bits, so the
+    # embedding gathers 8-bit token rows; its learned position table is a tensor of its own
+    # (never tied), at an embedding's 16-bit default: two rows a token, 8 + 16 bits.
     pre = _by(_ops("opt-1.3b", weights={"bits": 4, "overrides": {"lm_head": {"bits": 8}}}))
-    assert pre["embed"].a_bits == 8.0 and pre["lm_head"].b_bits == 8.0
-    assert pre["q_proj"].b_bits == 4.0
+    assert pre["embed"].a_operands == 2 and pre["embed"].a_bits == (8.0 + 16.0) / 2
+    assert pre["embed"].a_format is None  # two widths: no one format
+    assert pre["lm_head"].b_bits == 8.0 and pre["q_proj"].b_bits == 4.0
+    opt_untied = {"model_type": "opt", "hidden_size": 256, "num_attention_heads": 4,
+                  "num_hidden_layers": 2, "ffn_dim": 1024, "vocab_size": 1000,
+                  "max_position_embeddings": 64, "tie_word_embeddings": False}
+    untied = _by(_ops(opt_untied, weights={"bits": 4, "overrides": {"embed": {"bits": 8}}}))
+    assert untied["embed"].a_bits == 8.0  # both tables at the embed override
 
 
 def test_an_explicit_head_dim_gives_o_proj_the_heads_width() -> None:

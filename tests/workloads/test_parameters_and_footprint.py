@@ -144,6 +144,15 @@ def test_opt_weight_footprint_has_biases_and_the_shared_table_with_positions() -
     assert fp.weights_bytes == _opt_by_hand(2048, 24, 8192) * 2
 
 
+def test_opt_position_table_is_not_tied_to_lm_head() -> None:
+    # The tie is the token table's: 50272 x 2048 at lm_head's 4 bits; the 2050 x 2048 learned
+    # positions stay at an embedding's 16 (it priced them at lm_head's too: 6.3 MB less).
+    fp16 = _fp("opt-1.3b", 8).weights_bytes
+    w = workload_from_dict({"model": "opt-1.3b", "prompt_tokens": 8, "generate_tokens": 1,
+                            "weights": {"bits": 16, "overrides": {"lm_head": {"bits": 4}}}})
+    assert fp16 - footprint(w).weights_bytes == 50272 * 2048 * (16 - 4) / 8
+
+
 def test_gemm_workload_footprint_counts_every_instance() -> None:
     # One GEMM of m 8, n 16, k 32 repeated 3 times, 4-bit weights, 16-bit activations:
     # weights 3 x 32 x 16 x 4 bits = 768 B; activations 3 x 8 x (32 + 16) x 2 B = 2304 B.
