@@ -13,7 +13,10 @@ definition:
 - a block is at most its extent and a whole number of tiles (``cols``, ``rows``, groups)
   unless it is the whole extent;
 - ``k`` is at most ``k_max``, the group size is the build's, and every size fits the
-  descriptor's 16-bit fields.
+  descriptor's 16-bit fields;
+- the GEMM's DRAM image (`image_beats`: its operands' and outputs' lines, back to back as
+  `hwsim.hw.rtl.core_layout.core_image` lays them out) fits the core's `ADDRESS_BITS`-bit
+  addresses of bus beats (the RTL does not check an address range: it would wrap).
 
 A hardware description of the core carries these as its ``core:`` section (`CoreSection`;
 `hwsim.hw.rtl.core_layout.core_hardware` writes it); with the array and ``pe.lanes`` it gives
@@ -41,6 +44,7 @@ from hwsim.workloads.ops import Op
 
 __all__ = [
     "ACTIVATION_BITS",
+    "ADDRESS_BITS",
     "CODE_BITS",
     "SCALE_FIELD_BITS",
     "SIZE_FIELD_BITS",
@@ -57,6 +61,8 @@ __all__ = [
 
 # Bits of the descriptor's size fields (m, n, k and the block sizes).
 SIZE_FIELD_BITS = 16
+# Bits of the core's DRAM addresses, which count bus beats.
+ADDRESS_BITS = 32
 # Bits of one row's group scale in a scale line (magnitude, sign, special-value selector).
 SCALE_FIELD_BITS = 16
 # Bits of an activation in an activation line (FP16, whatever the workload states).
@@ -202,12 +208,21 @@ class CoreRules:
                     f"not {group_size}")
         return None
 
-    def size_problem(self, m: Any, n: Any, k: Any, group_size: int | None) -> str | None:
+    def image_beats(self, m: Any, n: Any, k: Any, beat_bytes: float) -> Any:
+        """Bus beats of ``beat_bytes`` that a GEMM's DRAM image takes (ints or arrays): the
+        whole GEMM's lines of each buffer (`block_lines` of one block of it all), each line
+        whole beats."""
+        lines, bits = self.block_lines(m, n, k), self.line_bits()
+        return sum(lines[b] * math.ceil(bits[b] / (8 * beat_bytes)) for b in BUFFERS)
+
+    def size_problem(self, m: Any, n: Any, k: Any, group_size: int | None,
+                     beat_bytes: float | None = None) -> str | None:
         """Why no descriptor of these GEMMs (ints or arrays) can run on the core, naming the
         first offending one (None: every one runs with some blocks).
 
         ``group_size`` None: the GEMM has no groups of its own; the command carries the
-        build's.
+        build's. ``beat_bytes``: the bus beat (the core's ``dram.bytes_per_cycle``), to check
+        the image against the core's addresses (None: not checked).
         """
         problem = self.group_problem(group_size)
         if problem is not None:
@@ -221,6 +236,15 @@ class CoreRules:
             bad = np.flatnonzero(v > most)
             if bad.size:
                 return f"{why}: {name} = {v[bad[0]]} is above the core's limit {most}"
+        if beat_bytes is not None:
+            beats = np.atleast_1d(self.image_beats(np.asarray(m, np.int64),
+                                                   np.asarray(n, np.int64),
+                                                   np.asarray(k, np.int64), beat_bytes))
+            bad = np.flatnonzero(beats > 1 << ADDRESS_BITS)
+            if bad.size:
+                return (f"the core's {ADDRESS_BITS}-bit DRAM addresses: the GEMM's operands "
+                        f"and outputs take {int(beats[bad[0]]):,} bus beats of "
+                        f"{beat_bytes:g} bytes, above the 2**{ADDRESS_BITS} they reach")
         return None
 
     def command_error(self, m: int, n: int, k: int, block_m: int, block_n: int, block_k: int,

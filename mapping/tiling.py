@@ -318,7 +318,7 @@ def gemm_candidates(
 
     rules = hw.core_rules()
     if rules is not None:
-        problem = rules.size_problem(m, n, k, group_size)
+        problem = rules.size_problem(m, n, k, group_size, hw.dram_bytes_per_cycle)
         if problem is not None:
             raise HwsimError(f"{hw.source}: {problem} ({op_name})")
 

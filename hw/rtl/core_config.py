@@ -244,6 +244,14 @@ class CoreConfig:
                 raise HwsimError(f"a {what} of full buffer halves ({beats} bus beats) overflows "
                                  f"the DMA's {BEATS_BITS}-bit beat counters: fewer lines or a "
                                  "wider bus_bytes")
+        # A k block beyond one buffer half is whole groups: with fewer lanes' worth of lines
+        # than a group, every GEMM of k > lines x lanes is refused (TOO_BIG / BAD_BLOCK).
+        for name, lines in (("a_lines", self.a_lines), ("b_lines", self.b_lines)):
+            if lines * self.lanes < self.group_size:
+                raise HwsimError(f"parameter {name} ({lines}) must be at least group_size / "
+                                 f"lanes = {self.group_size // self.lanes}: a block of k holds "
+                                 "whole groups, so no GEMM of k > "
+                                 f"{lines * self.lanes} would run")
         # An output tile is `rows` lines: with fewer per half, the descriptor check refuses
         # every command (TOO_BIG), the mapper every GEMM.
         if self.o_lines < self.rows:

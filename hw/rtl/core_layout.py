@@ -24,7 +24,7 @@ import numpy as np
 
 from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
-from hwsim.hw.core_rules import core_stored_op
+from hwsim.hw.core_rules import ADDRESS_BITS, core_stored_op
 from hwsim.hw.pe_kinds import pe_for_block
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.core_config import (
@@ -134,10 +134,15 @@ def core_image(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
                scale_neg: np.ndarray, wtype: np.ndarray | None = None) -> CoreImage:
     """Lay out ``a[m, k]`` (FP16 bit patterns or float16), weight ``codes[n, k]`` and their
     group ``scale``/``scale_neg``/``wtype`` ``[n, groups]`` in DRAM, regions back to back."""
-    _check_operands(c, codes, scale, scale_neg, wtype)
+    _check_operands(c, a, codes, scale, scale_neg, wtype)
     a_bits = _fp16_bits(a)
     m, k = a_bits.shape
     n = codes.shape[0]
+    beats = c.rules.image_beats(m, n, k, c.bus_bytes)
+    if beats > 1 << ADDRESS_BITS:
+        # The core's addresses would wrap into the image's own regions (it has no range check).
+        raise HwsimError(f"the GEMM's image takes {beats:,} bus beats, above the 2**"
+                         f"{ADDRESS_BITS} the core's {ADDRESS_BITS}-bit addresses reach")
     bus = 8 * c.bus_bytes
     fields = (np.asarray(scale, np.int64) | (np.asarray(scale_neg, np.int64) << SCALE_SIGN_BIT))
     if wtype is not None:
@@ -169,16 +174,37 @@ def _check_scales(c: CoreConfig, scale: np.ndarray) -> None:
                          f"(scale_bits = {c.scale_bits}), not {bad}")
 
 
-def _check_operands(c: CoreConfig, codes: np.ndarray, scale: np.ndarray,
+def _check_operands(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarray,
                     scale_neg: np.ndarray, wtype: np.ndarray | None) -> None:
-    """What the image packs into fixed-width fields fits them, for `core_image` and
-    `gemm_model` alike: a wider value lost its high bits in the image (or spilled into the
-    next field: scale_neg = 2 became the selector's low bit) where the model used it whole."""
+    """The operands' shapes agree, and what the image packs into fixed-width fields fits
+    them, for `core_image` and `gemm_model` alike: a wider value lost its high bits in the
+    image (or spilled into the next field: scale_neg = 2 became the selector's low bit) where
+    the model used it whole."""
+    _check_shapes(c, a, codes, scale, scale_neg, wtype)
     _check_scales(c, scale)
     _check_field("codes", codes, c.array.code_bits)
     _check_field("scale_neg", scale_neg, 1)
     if wtype is not None:
         _check_field("wtype", wtype, 3)
+
+
+def _check_shapes(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarray,
+                  scale_neg: np.ndarray, wtype: np.ndarray | None) -> None:
+    """``a[m, k]``, ``codes[n, k]`` and ``[n, ceil(k / group_size)]`` of each group field:
+    a scale region a group short made the core read the missing scales from the outputs."""
+    a, codes = np.asarray(a), np.asarray(codes)
+    if a.ndim != 2 or codes.ndim != 2:
+        raise HwsimError(f"a and codes: expected 2-D [m, k] and [n, k], got shapes {a.shape} "
+                         f"and {codes.shape}")
+    (_, k), n = a.shape, codes.shape[0]
+    if codes.shape[1] != k:
+        raise HwsimError(f"codes: expected shape [n, k] = [{n}, {k}] (k of a), got "
+                         f"{codes.shape}")
+    groups = _ceil(k, c.group_size)
+    for name, field in (("scale", scale), ("scale_neg", scale_neg), ("wtype", wtype)):
+        if field is not None and np.shape(field) != (n, groups):
+            raise HwsimError(f"{name}: expected shape [n, ceil(k / group_size)] = [{n}, "
+                             f"{groups}], got {np.shape(field)}")
 
 
 def _check_field(name: str, values: np.ndarray, bits: int) -> None:
@@ -229,7 +255,7 @@ def gemm_model(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
     blocks hold whole groups, so that is the PE's own sum over all groups. ``family``: the
     mode the command runs (default: the build's first family).
     """
-    _check_operands(c, codes, scale, scale_neg, wtype)
+    _check_operands(c, a, codes, scale, scale_neg, wtype)
     names = [f.name for f in c.families]
     mode = names.index(family) if family is not None else 0
     a_bits = _fp16_bits(a)

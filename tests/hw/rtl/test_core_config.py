@@ -191,6 +191,66 @@ def test_operands_wider_than_their_fields_are_refused():
                 fn(SMALL, **args)
 
 
+def test_a_build_whose_lines_hold_less_than_a_group_is_refused():
+    # A k block beyond one buffer half is whole groups: 1 line of 2 lanes per half against
+    # groups of 8 refused every GEMM of k > 2 (descriptor TOO_BIG, mapper "cannot hold").
+    for name in ("a_lines", "b_lines"):
+        with pytest.raises(HwsimError, match=rf"^parameter {name} \(2\) must be at least "
+                                             r"group_size / lanes = 4: a block of k holds whole "
+                                             r"groups, so no GEMM of k > 4 would run$"):
+            dataclasses.replace(SMALL, **{name: 2})
+    dataclasses.replace(SMALL, a_lines=4, b_lines=4)
+
+
+def test_operands_of_disagreeing_shapes_are_refused():
+    # k = 16 is two groups of 8: a scale table of one group laid out a region a group short,
+    # and the core read the second group's scales from the output region; codes of another
+    # k were laid out as given; the golden model failed with NumPy's IndexError.
+    from hwsim.hw.rtl.core_layout import core_image, gemm_model
+
+    a = np.ones((4, 16), np.float16)
+    codes = np.zeros((3, 16), np.int64)
+    two = np.ones((3, 2), np.int64)
+    for fn in (core_image, gemm_model):
+        fn(SMALL, a, codes, two, two * 0, two * 7)
+        for kwargs, message in [
+                ({"scale": two[:, :1]}, r"^scale: expected shape \[n, ceil\(k / group_size\)\] "
+                                        r"= \[3, 2\], got \(3, 1\)$"),
+                ({"scale_neg": two[:2]}, r"^scale_neg: expected shape .* = \[3, 2\], got "
+                                         r"\(2, 2\)$"),
+                ({"wtype": two[:, :1]}, r"^wtype: expected shape .* got \(3, 1\)$"),
+                ({"codes": np.zeros((3, 20), np.int64)},
+                 r"^codes: expected shape \[n, k\] = \[3, 16\] \(k of a\), got \(3, 20\)$"),
+                ({"a": a[0]}, r"^a and codes: expected 2-D \[m, k\] and \[n, k\], got shapes "
+                              r"\(16,\) and \(3, 16\)$")]:
+            args = {"a": a, "codes": codes, "scale": two, "scale_neg": two * 0,
+                    "wtype": two * 7} | kwargs
+            with pytest.raises(HwsimError, match=message):
+                fn(SMALL, **args)
+
+
+def test_an_image_beyond_the_cores_addresses_is_refused(monkeypatch):
+    # The core's 32-bit beat addresses wrap without a word (the RTL checks no range): an
+    # image past them read weights and scales as activations. With 2**7-beat addresses,
+    # SMALL's 2 x 2 x 16 GEMM (2 bytes a beat): activation lines of 2 x 2 lanes x 16 bits
+    # are 4 beats, 8 of them; weight lines 1 beat (2 x 2 x 4 bits), 8; scale lines 2 beats,
+    # 2; one output tile of 2 lines of 2 words (`word_bits` / 16 beats each).
+    import hwsim.hw.rtl.core_layout as core_layout
+
+    a = np.ones((2, 16), np.float16)
+    codes = np.zeros((2, 16), np.int64)
+    two = np.ones((2, 2), np.int64)
+    word_beats = 2 * SMALL.word_bits // 16
+    beats = 8 * 4 + 8 * 1 + 2 * 2 + 2 * word_beats
+    assert SMALL.rules.image_beats(2, 2, 16, SMALL.bus_bytes) == beats
+    monkeypatch.setattr(core_layout, "ADDRESS_BITS", (beats - 1).bit_length() - 1)
+    with pytest.raises(HwsimError, match=rf"^the GEMM's image takes {beats} bus beats, above "
+                                         r"the 2\*\*\d+ the core's \d+-bit addresses reach$"):
+        core_layout.core_image(SMALL, a, codes, two, two * 0)
+    monkeypatch.setattr(core_layout, "ADDRESS_BITS", beats.bit_length())
+    core_layout.core_image(SMALL, a, codes, two, two * 0)
+
+
 @pytest.mark.parametrize("loop", ["normalized", "unnormalized", "decoded"])
 def test_the_pes_accumulator_loop_reaches_the_cores_array(loop):
     # Every loop of the bitmod accumulator has the same golden model, so the core's
