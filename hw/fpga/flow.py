@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import statistics
 import sys
 from collections.abc import Callable, Mapping
@@ -515,6 +516,18 @@ def _nextpnr_args(device: Device, freq_mhz: float, seed: int,
     ]
 
 
+def _remove_earlier_run(out: Path, family: str) -> None:
+    """Remove what an earlier `implement` into ``out`` wrote and this one may not: every
+    seed's log and report (a seed stopped early, or still waiting for a core, would show the
+    last run's stage; seeds this run does not place would sit beside its fpga.json), and
+    ECP5's cone ranking of an earlier netlist beside another family's."""
+    for path in out.iterdir():
+        if re.fullmatch(r"nextpnr_seed\d+\.log|report_seed\d+\.json", path.name):
+            path.unlink(missing_ok=True)
+    if family != "ecp5":
+        (out / "cones.json").unlink(missing_ok=True)
+
+
 def _seed_files(seed: int) -> tuple[str, str]:
     """The log and the JSON report a seed's nextpnr writes, relative to the output folder."""
     return f"nextpnr_seed{seed}.log", f"report_seed{seed}.json"
@@ -726,11 +739,7 @@ def implement(
         except ToolTimeout as exc:
             return exc
 
-    # A rerun in the same folder must not read an earlier run's files (a seed stopped early,
-    # or still waiting for a core, would show the last run's stage).
-    for seed in seeds:
-        for stale in _seed_files(seed):
-            (out / stale).unlink(missing_ok=True)
+    _remove_earlier_run(out, dev.family)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(place, seed) for seed in seeds]
         while progress is not None and wait(futures, timeout=_PROGRESS_S).not_done:

@@ -127,6 +127,20 @@ def synth(
     console.print(f"written: {out / 'synth.json'}")
 
 
+def _remove_earlier_design_point(out: Path) -> None:
+    """An earlier `hwsim fpga` of a PE into ``out`` wrote a hardware.yaml of its build: beside
+    this run's fpga.json it would read as this block's (one of the user's is kept)."""
+    from hwsim.hw.fpga.design_point import MEASURED_HEADER
+
+    path = out / "hardware.yaml"
+    try:
+        ours = path.read_text(encoding="utf-8").startswith(f"# {MEASURED_HEADER}")
+    except (OSError, UnicodeDecodeError):
+        return
+    if ours:
+        path.unlink(missing_ok=True)
+
+
 def _earlier_synth_blocks(out: Path) -> set[str]:
     """The blocks an earlier `hwsim synth` into ``out`` recorded in its synth.json."""
     try:
@@ -303,6 +317,7 @@ def fpga(
         pe_for_block(impl.block, impl.params)
     except HwsimError:
         console.print(f"({impl.block} is not a PE the simulator models: no hardware.yaml)")
+        _remove_earlier_design_point(out)
     else:
         _spec, data = fpga_hardware(impl, memory)
         path = write_hardware_yaml(data, out / "hardware.yaml",

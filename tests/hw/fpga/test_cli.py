@@ -166,3 +166,19 @@ def test_fpga_scale_requests_the_presets_clock_and_passes_its_logic_ceiling(
     assert seen["freq_mhz"] == 100.0 and seen["max_logic"] == 0.9
     assert seen["jobs"] is None  # one nextpnr per core, as `hwsim fpga`
     assert run_cli(*base, "--jobs", "1") == 2 and seen["jobs"] == 1
+
+
+def test_a_block_without_a_design_point_removes_an_earlier_runs_hardware_yaml(tmp_path):
+    # int_mac then dequant into one folder: int_mac's hardware.yaml ("Measured FPGA build:
+    # int_mac ... 279.41 MHz") stayed beside dequant's fpga.json. A file of the user's stays.
+    from hwsim.cli.fpga_cmd import _remove_earlier_design_point
+    from hwsim.hw.fpga.design_point import MEASURED_HEADER
+
+    path = tmp_path / "hardware.yaml"
+    path.write_text(f"# {MEASURED_HEADER} int_mac 1x1.\nname: x\n")
+    _remove_earlier_design_point(tmp_path)
+    assert not path.exists()
+    path.write_text("# my design\nname: x\n")
+    _remove_earlier_design_point(tmp_path)
+    assert path.exists()
+    _remove_earlier_design_point(tmp_path / "missing")  # nothing there: nothing to do

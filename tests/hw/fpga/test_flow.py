@@ -44,3 +44,21 @@ def test_equal_fmax_keep_the_seeds_order():
 ])
 def test_no_median_when_at_least_half_did_not_route(seeds, routed):
     assert median_over_seeds(seeds, routed) is None
+
+
+def test_a_rerun_removes_every_earlier_seeds_files_and_another_familys_cones(tmp_path):
+    # Seeds 1-2 on ECP5, then seed 1 on iCE40 into the same folder: seed 2's log and report
+    # and ECP5's cone ranking stayed beside an fpga.json of iCE40 with seeds [1].
+    from hwsim.hw.fpga.flow import _remove_earlier_run
+
+    names = ["nextpnr_seed1.log", "report_seed1.json", "nextpnr_seed2.log",
+             "report_seed12.json", "cones.json", "fpga.json", "notes_seed2.log",
+             "report_seed2.json.bak"]
+    for name in names:
+        (tmp_path / name).write_text("earlier")
+    _remove_earlier_run(tmp_path, "ice40")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fpga.json", "notes_seed2.log", "report_seed2.json.bak"]
+    (tmp_path / "cones.json").write_text("earlier")
+    _remove_earlier_run(tmp_path, "ecp5")  # rewritten by this run's synthesis: kept
+    assert (tmp_path / "cones.json").exists()
