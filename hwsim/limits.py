@@ -70,8 +70,9 @@ MAX_BATCH_TOKENS = 2**26               # batch x tokens: the rows of the largest
 # A served trace is scheduled step by step: 1,000 requests of up to 4k tokens take a few
 # seconds; a million requests would take hours.
 MAX_REQUESTS = 2**17
-# Its steps are costed through a cache of step shapes: measured, 100,000 steps of one long
-# decode take 5 s and under 0.4 GB; a million, under a minute.
+# Its steps are costed through a cache of step shapes, each decode KV length's attention
+# ahead of serving (held to MAX_DECODE_STEPS distinct lengths: about 45 KB each on the
+# simulator); a step itself is about a kilobyte (100,000 steps on the roofline: 1.1 s, 0.23 GB).
 MAX_SERVED_STEPS = 2**20
 # Arrival times are seconds: a Unix time in seconds (about 1.7e9 in 2024) fits with room to
 # spare, while one in milliseconds (1.7e12) is a unit slip, refused instead of replayed.

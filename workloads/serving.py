@@ -73,6 +73,7 @@ __all__ = [
     "StepCost",
     "StepCoster",
     "StepShape",
+    "decode_kv_lengths",
     "percentiles",
     "read_trace_csv",
     "read_trace_rows",
@@ -290,6 +291,23 @@ def validate_requests(requests: Sequence[Request], where: str, max_context: int,
                              f"serving.max_tokens_per_step {budget} without chunked_prefill")
 
 
+def decode_kv_lengths(requests: Sequence[Request], window: int | None = None) -> int:
+    """How many distinct KV lengths the trace's decode steps attend over (each at most the
+    sliding ``window``): the attention shapes a served run costs ahead of its steps
+    (`hwsim.workloads.step_costs.CachedStepCoster`), whose memory grows with them."""
+    spans = sorted((r.prompt_tokens + 1, r.prompt_tokens + r.generate_tokens - 1)
+                   for r in requests if r.generate_tokens > 1)
+    count = end = 0
+    for lo, hi in spans:  # merged in order of their starts, counted once
+        if window is not None:
+            lo, hi = min(lo, window), min(hi, window)
+        lo = max(lo, end + 1)
+        if hi >= lo:
+            count += hi - lo + 1
+        end = max(end, hi)
+    return count
+
+
 def read_trace_csv(path: Path) -> list[Request]:
     """Read a CSV trace (header ``arrival_s,prompt_tokens,generate_tokens``).
 
@@ -432,10 +450,11 @@ def serve(requests: Sequence[Request], policy: ServingPolicy, coster: StepCoster
             work.append((s, take))
             used += take
         if len(starts) == MAX_SERVED_STEPS:
+            wider = ", or a larger serving.max_batch" if policy.max_batch < n else ""
             raise HwsimError(
                 f"{where}: the trace takes more than {MAX_SERVED_STEPS:,} scheduler steps (the "
                 f"limit; each is costed), {nxt:,} of its {n:,} requests admitted by then; serve "
-                "fewer or shorter requests, or a larger serving.max_batch")
+                f"fewer or shorter requests{wider}")
         if not work:
             # The budget is smaller than the decodes of a full batch: cannot happen when
             # max_tokens_per_step >= max_batch (checked at validation).
