@@ -177,8 +177,10 @@ def validation_error(exc: ValidationError, source: str, schema: Any = None,
             lists the allowed ones and union tags leave the path.
         prefix: where the validated mapping sits in its file (e.g. ``("requests", 3)``).
     """
-    msgs = []
-    expected: dict[tuple[Any, ...], tuple[Any, Any, list[str]]] = {}
+    found: list[tuple[tuple[Any, ...], str]] = []  # (path, problem), in pydantic's order
+    # A value of the wrong type, per path: its schema node, the value, the expected types and
+    # pydantic's messages. A union gives one such error per member.
+    typed: dict[tuple[Any, ...], tuple[Any, Any, list[str], list[str]]] = {}
     for err in exc.errors():
         loc, node = _walk(schema, tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
@@ -193,22 +195,30 @@ def validation_error(exc: ValidationError, source: str, schema: Any = None,
             msg = f"unknown value {ctx.get('tag')!r} (allowed: {_tags(ctx)})"
         elif kind == "union_tag_not_found":
             msg = f"missing {ctx.get('discriminator')} (allowed: {_tags(node, True)})"
-        elif kind in ("float_type", "int_type", "bool_type"):
-            msg += _what_was_given(err.get("input"), kind)
         elif kind in _EXPECTED:
-            # pydantic names the private schema class ("instance of _ServingIn"); a union of
-            # text and a list gives one error per member (under "list[any]").
-            expected.setdefault(loc, (node, err.get("input"), []))[2].append(kind)
-            msg = ""
-        if msg:
-            msgs.append(f"{yaml_path((*prefix, *loc))}: {msg}")
-    for loc, (node, given, kinds) in expected.items():
-        msgs.append(f"{yaml_path((*prefix, *loc))}: {_expected(node, kinds, given)}")
-    return HwsimError(f"{source}: " + "; ".join(msgs))
+            if kind in _SCALARS:
+                msg += _what_was_given(err.get("input"), kind)
+            slot = typed.setdefault(loc, (node, err.get("input"), [], []))
+            slot[2].append(kind)
+            slot[3].append(msg)
+            continue
+        found.append((loc, msg))
+    paths = [loc for loc, _ in found] + list(typed)
+    for loc, (node, given, kinds, said) in typed.items():
+        if any(len(other) > len(loc) and other[:len(loc)] == loc for other in paths):
+            continue  # a union member with problems inside the value: the member meant
+        # One number or flag: pydantic's words and what was given. Otherwise in the file's
+        # words: pydantic names the private schema class ("instance of _ServingIn"), and a
+        # union gives one error per member (text, then a list under "list[any]").
+        one = len(kinds) == 1 and kinds[0] in _SCALARS
+        found.append((loc, said[0] if one else _expected(node, kinds, given)))
+    return HwsimError(f"{source}: " + "; ".join(f"{yaml_path((*prefix, *loc))}: {msg}"
+                                                for loc, msg in found))
 
 
 # A value of the wrong YAML type, in words: what was expected, by pydantic's error type.
-_EXPECTED = {"model_type": "a mapping", "dataclass_type": "a mapping",
+_SCALARS = {"bool_type": "true or false", "int_type": "an integer", "float_type": "a number"}
+_EXPECTED = {**_SCALARS, "model_type": "a mapping", "dataclass_type": "a mapping",
              "model_attributes_type": "a mapping", "dict_type": "a mapping",
              "list_type": "a list", "tuple_type": "a list", "string_type": "text"}
 
@@ -216,9 +226,12 @@ _EXPECTED = {"model_type": "a mapping", "dataclass_type": "a mapping",
 def _expected(node: Any, kinds: list[str], given: Any) -> str:
     """``expected a mapping (keys: a, b), got a list`` for a value of the wrong type."""
     words = list(dict.fromkeys(_EXPECTED[k] for k in kinds))
+    if "a number" in words and "an integer" in words:
+        words.remove("an integer")
     fields = [name for name in _fields(node) or () if name != "source"]
     keys = f" (keys: {', '.join(fields)})" if fields and words == ["a mapping"] else ""
-    return f"expected {' or '.join(words)}{keys}, got {_yaml_type(given)}"
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return f"expected {listed}{keys}, got {_yaml_type(given)}"
 
 
 def _yaml_type(value: Any) -> str:
@@ -245,11 +258,13 @@ def validate_mapping(schema: Any, data: object, source: str, keys: str,
         validate: how to validate the mapping (default: ``schema.model_validate``).
 
     Raises:
-        HwsimError: ``"<source>: expected a mapping of <keys>, got list"``, or
-            `validation_error`'s line naming every problem.
+        HwsimError: ``"<source>: expected a mapping of <keys>, got a list"`` (or: the file is
+            empty), or `validation_error`'s line naming every problem.
     """
+    if data is None:  # what YAML gives for an empty file or one of comments only
+        raise HwsimError(f"{source}: the file is empty; expected a mapping of {keys}")
     if not isinstance(data, dict):
-        raise HwsimError(f"{source}: expected a mapping of {keys}, got {type(data).__name__}")
+        raise HwsimError(f"{source}: expected a mapping of {keys}, got {_yaml_type(data)}")
     try:
         return (validate or schema.model_validate)(data)
     except ValidationError as exc:

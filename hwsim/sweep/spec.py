@@ -31,14 +31,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictFloat,
-    ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
     create_model,
     model_validator,
 )
 
-from hwsim.config import validation_error
+from hwsim.config import validate_mapping
 from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
 from hwsim.files import read_yaml
@@ -432,16 +431,12 @@ def sweep_from_dict(
     if data is None:  # what YAML gives for an empty file or one of comments only
         raise HwsimError(f"{source}: the sweep file is empty; it needs "
                          f"{', '.join(sections)}, axes and objectives")
-    if not isinstance(data, Mapping):
-        raise HwsimError(f"{source}: a sweep file must be a mapping, got {type(data).__name__}")
     model_cls = create_model(  # the sections depend on the evaluator
         "SweepFile", __base__=_SweepBase, **dict.fromkeys(sections, (Any, ...)),
         **dict.fromkeys(optional_sections, (Any, None)),
     )
-    try:
-        model = model_cls.model_validate(dict(data))
-    except ValidationError as exc:
-        raise validation_error(exc, source, model_cls) from None
+    model = validate_mapping(model_cls, dict(data) if isinstance(data, Mapping) else data,
+                             source, "sweep keys")
 
     # Every problem below is collected, then reported at once (as the schema's are).
     problems: list[str] = []

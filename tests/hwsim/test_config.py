@@ -57,3 +57,47 @@ def test_hardware_sections_of_the_wrong_type_list_their_keys():
     with pytest.raises(HwsimError, match=r"^h.yaml: pe: expected a mapping, got the text "
                                          r"'bitmod'$"):
         hardware_from_dict({**data, "pe": "bitmod"}, source="h.yaml")
+
+
+def _sweep_error(patch: dict) -> str:
+    from hwsim.sweep.spec import sweep_from_dict
+
+    data = {"workload": {}, "hardware": {}, "objectives": ["latency_ms"],
+            "axes": [{"field": "array.rows", "values": [1, 2]}], **patch}
+    with pytest.raises(HwsimError) as info:
+        sweep_from_dict(data, sections=("workload", "hardware"), source="s.yaml")
+    return str(info.value)
+
+
+def test_a_union_of_scalars_is_one_problem_naming_every_member():
+    # Four problems for one value ("valid boolean", "valid integer", "valid number", "expected
+    # text"): an axis value is a flag, a number or text.
+    assert _sweep_error({"axes": [{"field": "array.rows", "values": [[1]]}]}) == (
+        "s.yaml: axes[0].values[0]: expected true or false, a number or text, got a list")
+    # One number keeps pydantic's words and what was given.
+    ranged = {"field": "array.rows", "range": {"start": [1], "stop": 3}}
+    assert _sweep_error({"axes": [ranged]}) == (
+        "s.yaml: axes[0].range.start: Input should be a valid number, not a list")
+
+
+def test_a_union_member_with_problems_inside_is_the_one_meant():
+    # An objective is a metric's name or a mapping: a mapping with a bad goal also read
+    # "objectives[0]: expected text, got a mapping", which is false.
+    assert _sweep_error({"objectives": [{"metric": "latency_ms", "goal": "up"}]}) == (
+        "s.yaml: objectives[0].goal: Input should be 'min' or 'max'")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "h.yaml: the file is empty; expected a mapping of hardware keys"),
+    ("- 1\n", "h.yaml: expected a mapping of hardware keys, got a list"),
+    ("bitmod\n", "h.yaml: expected a mapping of hardware keys, got the text 'bitmod'"),
+])
+def test_a_file_that_is_not_a_mapping_says_what_it_is(tmp_path, text, message):
+    # It said "got NoneType", "got list", "got str": Python's names, not the file's.
+    from hwsim.hw import load_hardware
+
+    path = tmp_path / "h.yaml"
+    path.write_text(text)
+    with pytest.raises(HwsimError) as info:
+        load_hardware(path)
+    assert str(info.value) == message.replace("h.yaml", str(path))

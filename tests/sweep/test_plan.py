@@ -48,7 +48,7 @@ def _point(plan, i, index=None, key=None):
 
 # (name, plan -> edited plan, the message after "<out>/plan.json: ")
 CASES = [
-    ("top-level-list", lambda p: [], "expected a mapping of plan keys, got list"),
+    ("top-level-list", lambda p: [], "expected a mapping of plan keys, got a list"),
     ("no-axes", lambda p: _without(p, "axes"), "axes: Field required"),
     ("no-points", lambda p: _without(p, "points"), "points: Field required"),
     ("unknown-key", lambda p: {**p, "extra": 1},

@@ -153,7 +153,7 @@ def test_load_sweep_reports_file_problems(tmp_path):
         load_sweep(bad)
     listed = tmp_path / "list.yaml"
     listed.write_text("- 1\n")
-    with pytest.raises(HwsimError, match="a sweep file must be a mapping"):
+    with pytest.raises(HwsimError, match="expected a mapping of sweep keys, got a list"):
         load_sweep(listed)
 
 
