@@ -53,6 +53,7 @@ __all__ = [
     "CoreLines",
     "CoreRules",
     "CoreSection",
+    "address_problem",
     "buffer_bits",
     "core_stored_op",
     "fused_problem",
@@ -211,9 +212,11 @@ class CoreRules:
     def image_beats(self, m: Any, n: Any, k: Any, beat_bytes: float) -> Any:
         """Bus beats of ``beat_bytes`` that a GEMM's DRAM image takes (ints or arrays): the
         whole GEMM's lines of each buffer (`block_lines` of one block of it all), each line
-        whole beats."""
+        whole beats. The beat is the design's as described (``dram.bytes_per_cycle``, which
+        a bandwidth in GB/s may give as 1.9999999999999998: taken as 2)."""
+        beat = round(beat_bytes) if math.isclose(beat_bytes, round(beat_bytes)) else beat_bytes
         lines, bits = self.block_lines(m, n, k), self.line_bits()
-        return sum(lines[b] * math.ceil(bits[b] / (8 * beat_bytes)) for b in BUFFERS)
+        return sum(lines[b] * math.ceil(bits[b] / (8 * beat)) for b in BUFFERS)
 
     def size_problem(self, m: Any, n: Any, k: Any, group_size: int | None,
                      beat_bytes: float | None = None) -> str | None:
@@ -242,9 +245,7 @@ class CoreRules:
                                                    np.asarray(k, np.int64), beat_bytes))
             bad = np.flatnonzero(beats > 1 << ADDRESS_BITS)
             if bad.size:
-                return (f"the core's {ADDRESS_BITS}-bit DRAM addresses: the GEMM's operands "
-                        f"and outputs take {int(beats[bad[0]]):,} bus beats of "
-                        f"{beat_bytes:g} bytes, above the 2**{ADDRESS_BITS} they reach")
+                return address_problem(int(beats[bad[0]]), beat_bytes)
         return None
 
     def command_error(self, m: int, n: int, k: int, block_m: int, block_n: int, block_k: int,
@@ -268,6 +269,13 @@ class CoreRules:
         if k > self.k_max or not self.blocks_fit(block_m, block_n, block_k):
             return CoreError.TOO_BIG
         return CoreError.NONE
+
+
+def address_problem(beats: int, beat_bytes: float) -> str:
+    """Why an image of ``beats`` bus beats does not fit the core's addresses."""
+    return (f"the core's {ADDRESS_BITS}-bit DRAM addresses: the GEMM's operands and outputs "
+            f"take {beats:,} bus beats of {beat_bytes:.6g} bytes, above the 2**{ADDRESS_BITS} "
+            "they reach")
 
 
 def fused_problem(op_name: str) -> str:

@@ -27,6 +27,7 @@ Modelling choices (each op reads its inputs and writes its output once, no fusio
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Literal
 
@@ -37,7 +38,7 @@ from hwsim.errors import HwsimError
 from hwsim.workloads.attention import FusedAttention, fused_blocks
 from hwsim.workloads.inventory import LinearLayer, linear_layers
 from hwsim.workloads.ops import Op, Stage
-from hwsim.workloads.spec import FP16_BITS, Workload
+from hwsim.workloads.spec import FP16_BITS, Precision, Workload
 
 __all__ = ["ATTENTION_OPS", "VECTOR_FLOPS_PER_ELEMENT", "operators", "step_operators"]
 
@@ -246,11 +247,19 @@ def _stage_ops(w: Workload, st: _Stage,
                   else w.weights.for_layer("embed", "embed"))
     if model.learned_positions:
         pos_prec = w.weights.for_layer("embed", "embed")
-        same = pos_prec == embed_prec
-        # Two rows a token: the operand's mean width gives both rows' bytes.
-        ops.append(vec("embed", "embed", T, h, 1, 1.0, layer="embed", a_operands=2,
-                       a_bits=(embed_prec.bits_at(h) + pos_prec.bits_at(h)) / 2,
-                       a_format=_format(embed_prec.format) if same else None))
+        embed = vec("embed", "embed", T, h, 1, 1.0, layer="embed", a_operands=2,
+                    a_bits=embed_prec.bits_at(h), a_format=_format(embed_prec.format))
+        if pos_prec != embed_prec:
+            # Two rows a token at two widths: the operand's mean width gives both rows' bytes,
+            # the mean code width their split into codes and the token table's scales.
+            def code(p: Precision) -> float:
+                return float(_format(p.format).bits) if p.format is not None else p.bits_at(h)
+
+            embed = dataclasses.replace(
+                embed, a_bits=(embed_prec.bits_at(h) + pos_prec.bits_at(h)) / 2, a_format=None,
+                stored_code_bits=((code(embed_prec) + code(pos_prec)) / 2, 0.0,
+                                  embed.out_code_bits))
+        ops.append(embed)
     else:
         ops.append(vec("embed", "embed", T, h, 1, 0.0, layer="embed",
                        a_bits=embed_prec.bits_at(h), a_format=_format(embed_prec.format)))

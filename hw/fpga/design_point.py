@@ -40,7 +40,6 @@ from hwsim.limits import MAX_BANDWIDTH_GB_S, MIN_BANDWIDTH_GB_S
 __all__ = [
     "BOARD_MEMORIES",
     "INTEGER_MACS",
-    "MEASURED_HEADER",
     "PRESET_DIR",
     "BoardMemory",
     "board_memory",
@@ -241,16 +240,12 @@ def _core_hardware(impl: Implementation, params: dict, clock_mhz: float,
     return hardware_from_dict(data, source=f"FPGA build of {impl.block} on {impl.device}"), data
 
 
-# The first words of a measured build's hardware YAML (how `hwsim fpga` knows its own).
-MEASURED_HEADER = "Measured FPGA build:"
-
-
 def hardware_yaml_header(impl: Implementation, data: dict) -> str:
     """The leading comments of a measured build's hardware YAML: what was measured, and the
     RTL block with every parameter it was built with (e.g. a BitMoD PE's accumulator, which
     the simulator's ``pe`` mapping does not describe)."""
     params = " ".join(f"{k}={v}" for k, v in sorted(impl.params.items()))
-    return (f"{MEASURED_HEADER} {data['description']}.\n"
+    return (f"Measured FPGA build: {data['description']}.\n"
             f"RTL: {impl.block} {params}.\n"
             "Energies and areas are 0: FPGA power is not modelled.")
 

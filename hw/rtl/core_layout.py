@@ -24,7 +24,7 @@ import numpy as np
 
 from hwsim.dtypes import get_format
 from hwsim.errors import HwsimError
-from hwsim.hw.core_rules import ADDRESS_BITS, core_stored_op
+from hwsim.hw.core_rules import ADDRESS_BITS, address_problem, core_stored_op
 from hwsim.hw.pe_kinds import pe_for_block
 from hwsim.hw.rtl.bitmod import BitModConfig
 from hwsim.hw.rtl.core_config import (
@@ -138,11 +138,10 @@ def core_image(c: CoreConfig, a: np.ndarray, codes: np.ndarray, scale: np.ndarra
     a_bits = _fp16_bits(a)
     m, k = a_bits.shape
     n = codes.shape[0]
-    beats = c.rules.image_beats(m, n, k, c.bus_bytes)
-    if beats > 1 << ADDRESS_BITS:
+    size = c.rules.image_beats(m, n, k, c.bus_bytes)
+    if size > 1 << ADDRESS_BITS:
         # The core's addresses would wrap into the image's own regions (it has no range check).
-        raise HwsimError(f"the GEMM's image takes {beats:,} bus beats, above the 2**"
-                         f"{ADDRESS_BITS} the core's {ADDRESS_BITS}-bit addresses reach")
+        raise HwsimError(address_problem(size, c.bus_bytes))
     bus = 8 * c.bus_bytes
     fields = (np.asarray(scale, np.int64) | (np.asarray(scale_neg, np.int64) << SCALE_SIGN_BIT))
     if wtype is not None:

@@ -6,6 +6,7 @@ WebAssembly (about 1.5 minutes, cached afterwards under $YOWASP_CACHE_DIR or ~/.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -127,15 +128,38 @@ def synth(
     console.print(f"written: {out / 'synth.json'}")
 
 
-def _remove_earlier_design_point(out: Path) -> None:
-    """An earlier `hwsim fpga` of a PE into ``out`` wrote a hardware.yaml of its build: beside
-    this run's fpga.json it would read as this block's (one of the user's is kept)."""
-    from hwsim.hw.fpga.design_point import MEASURED_HEADER
+# The key of fpga.json recording the SHA-256 of the hardware.yaml written beside it.
+_DESIGN_POINT_KEY = "hardware_yaml_sha256"
 
+
+def _record_design_point(out: Path, path: Path) -> None:
+    """Add the SHA-256 of the design point just written to the run's fpga.json, so that a later
+    run into ``out`` knows the file as this run's (`_remove_earlier_design_point`)."""
+    from hwsim.reports.output_files import write_file
+
+    record = out / "fpga.json"
+    data = json.loads(record.read_text())
+    data[_DESIGN_POINT_KEY] = hashlib.sha256(path.read_bytes()).hexdigest()
+    write_file(record, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _recorded_design_point(out: Path) -> str | None:
+    """The SHA-256 an earlier `hwsim fpga` into ``out`` recorded for its hardware.yaml."""
+    try:
+        recorded = json.loads((out / "fpga.json").read_text()).get(_DESIGN_POINT_KEY)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return recorded if isinstance(recorded, str) else None
+
+
+def _remove_earlier_design_point(out: Path, recorded: str | None) -> None:
+    """An earlier `hwsim fpga` of a PE into ``out`` wrote a hardware.yaml of its build: beside
+    this run's fpga.json it would read as this block's. Removed only while it holds the bytes
+    that run recorded (one edited since, or the user's, is kept)."""
     path = out / "hardware.yaml"
     try:
-        ours = path.read_text(encoding="utf-8").startswith(f"# {MEASURED_HEADER}")
-    except (OSError, UnicodeDecodeError):
+        ours = recorded is not None and hashlib.sha256(path.read_bytes()).hexdigest() == recorded
+    except OSError:
         return
     if ours:
         path.unlink(missing_ok=True)
@@ -278,6 +302,7 @@ def fpga(
     values = _split_params([name], param)
     (block, block_params), = values.items()
     output_folder(out)  # a bad --out fails before any tool runs
+    earlier = _recorded_design_point(out)
     console = Console()
     with console.status(f"{block} on {device}: Yosys, then nextpnr. {_FIRST_RUN}") as status:
         impl = fpga_block(block, block_params, device, out, freq_mhz=freq, dsp=not no_dsp,
@@ -317,11 +342,12 @@ def fpga(
         pe_for_block(impl.block, impl.params)
     except HwsimError:
         console.print(f"({impl.block} is not a PE the simulator models: no hardware.yaml)")
-        _remove_earlier_design_point(out)
+        _remove_earlier_design_point(out, earlier)
     else:
         _spec, data = fpga_hardware(impl, memory)
         path = write_hardware_yaml(data, out / "hardware.yaml",
                                    header=hardware_yaml_header(impl, data))
+        _record_design_point(out, path)
         console.print(f"design point: {path} (hwsim run --hardware {path})")
     if cones:
         console.print(_cones_table(block, out / "cones.json", cones))

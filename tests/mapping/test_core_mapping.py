@@ -150,6 +150,11 @@ def test_a_gemm_beyond_the_cores_dram_addresses_is_refused():
 
     assert beats(32768, 16380) < 2**32 < beats(32768, 16382)
     assert c.rules.size_problem(32768, 16380, 8, None, beat_bytes=1) is None
+    # A beat from a bandwidth in GB/s (54.2 MHz, 0.1084 GB/s: 1.9999999999999998 bytes) is 2
+    # bytes: ceil(16 bits / 15.999...) had counted a code line as 2 beats, not 1.
+    beat = 0.1084 * 1e3 / 54.2  # as `HardwareSpec.dram_bytes_per_cycle` computes it
+    assert beat != 2
+    assert c.rules.image_beats(2, 2, 8, beat) == c.rules.image_beats(2, 2, 8, 2)
     hw = hardware_from_dict(core_hardware(c))
     op = core_op(c, 32768, 16382, 8)
     with pytest.raises(HwsimError, match=rf"core's 32-bit DRAM addresses: the GEMM's operands "

@@ -110,6 +110,11 @@ def test_a_tied_table_is_gathered_at_lm_head_precision() -> None:
     pre = _by(_ops("opt-1.3b", weights={"bits": 4, "overrides": {"lm_head": {"bits": 8}}}))
     assert pre["embed"].a_operands == 2 and pre["embed"].a_bits == (8.0 + 16.0) / 2
     assert pre["embed"].a_format is None  # two widths: no one format
+    # int4 groups of 128 in the token table: its rows' scales split out as scales (0.125 bits
+    # per token-table element, so 0.0625 of the two rows' mean), none of the position rows.
+    int4 = _by(_ops("opt-1.3b", weights={"format": "int4", "group_size": 128}))
+    assert int4["embed"].a_bits == (4.125 + 16) / 2
+    assert int4["embed"].stored_code_bits[0] == (4 + 16) / 2
     assert pre["lm_head"].b_bits == 8.0 and pre["q_proj"].b_bits == 4.0
     opt_untied = {"model_type": "opt", "hidden_size": 256, "num_attention_heads": 4,
                   "num_hidden_layers": 2, "ffn_dim": 1024, "vocab_size": 1000,

@@ -3,6 +3,9 @@ before any tool runs (these tests take well under a second each)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 
 from hwsim.errors import HwsimError
@@ -170,15 +173,26 @@ def test_fpga_scale_requests_the_presets_clock_and_passes_its_logic_ceiling(
 
 def test_a_block_without_a_design_point_removes_an_earlier_runs_hardware_yaml(tmp_path):
     # int_mac then dequant into one folder: int_mac's hardware.yaml ("Measured FPGA build:
-    # int_mac ... 279.41 MHz") stayed beside dequant's fpga.json. A file of the user's stays.
-    from hwsim.cli.fpga_cmd import _remove_earlier_design_point
-    from hwsim.hw.fpga.design_point import MEASURED_HEADER
+    # int_mac ... 279.41 MHz") stayed beside dequant's fpga.json. Only the bytes the earlier
+    # run recorded in its fpga.json are removed: an edited or a user's file stays.
+    from hwsim.cli.fpga_cmd import (
+        _record_design_point,
+        _recorded_design_point,
+        _remove_earlier_design_point,
+    )
 
     path = tmp_path / "hardware.yaml"
-    path.write_text(f"# {MEASURED_HEADER} int_mac 1x1.\nname: x\n")
-    _remove_earlier_design_point(tmp_path)
-    assert not path.exists()
-    path.write_text("# my design\nname: x\n")
-    _remove_earlier_design_point(tmp_path)
+    (tmp_path / "fpga.json").write_text('{"block": "int_mac"}\n')
+    path.write_text("# Measured FPGA build: int_mac 1x1.\nname: x\n")
+    _record_design_point(tmp_path, path)
+    recorded = _recorded_design_point(tmp_path)
+    assert recorded == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert json.loads((tmp_path / "fpga.json").read_text())["block"] == "int_mac"
+    path.write_text("# Measured FPGA build: int_mac 1x1.\nname: edited\n")
+    _remove_earlier_design_point(tmp_path, recorded)
     assert path.exists()
-    _remove_earlier_design_point(tmp_path / "missing")  # nothing there: nothing to do
+    _record_design_point(tmp_path, path)
+    _remove_earlier_design_point(tmp_path, _recorded_design_point(tmp_path))
+    assert not path.exists()
+    _remove_earlier_design_point(tmp_path, None)  # nothing recorded, nothing there
+    assert _recorded_design_point(tmp_path / "missing") is None

@@ -244,8 +244,9 @@ def test_an_image_beyond_the_cores_addresses_is_refused(monkeypatch):
     beats = 8 * 4 + 8 * 1 + 2 * 2 + 2 * word_beats
     assert SMALL.rules.image_beats(2, 2, 16, SMALL.bus_bytes) == beats
     monkeypatch.setattr(core_layout, "ADDRESS_BITS", (beats - 1).bit_length() - 1)
-    with pytest.raises(HwsimError, match=rf"^the GEMM's image takes {beats} bus beats, above "
-                                         r"the 2\*\*\d+ the core's \d+-bit addresses reach$"):
+    with pytest.raises(HwsimError, match=rf"^the core's \d+-bit DRAM addresses: the GEMM's "
+                                         rf"operands and outputs take {beats} bus beats of 2 "
+                                         r"bytes, above the 2\*\*\d+ they reach$"):
         core_layout.core_image(SMALL, a, codes, two, two * 0)
     monkeypatch.setattr(core_layout, "ADDRESS_BITS", beats.bit_length())
     core_layout.core_image(SMALL, a, codes, two, two * 0)
