@@ -86,6 +86,8 @@ def write_file(path: Path, content: Content) -> Path:
     try:
         tmp.write_bytes(render(content))
         tmp.replace(path)
+    except OSError as exc:  # named by the file the user asked for, not the hidden temporary
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path

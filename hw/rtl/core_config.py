@@ -164,7 +164,9 @@ class CoreConfig:
             one cycle to every tile (the simulator's tile rule charges it as the fill).
         a_lines, b_lines, o_lines: lines per half of the activation, weight and output
             buffers (each buffer holds two halves: ping-pong); the scale buffer holds
-            ``b_lines x lanes / group_size`` lines per half (at least 1).
+            ``b_lines x lanes / group_size`` lines per half (at least 1). ``a_lines`` and
+            ``b_lines`` x lanes hold at least a group, ``o_lines`` at least ``rows``: one
+            block of one tile and one group, so every GEMM up to ``k_max`` runs.
         bus_bytes: DRAM bus beat (bytes per cycle of each stream); 0 picks the widest
             (up to 16) that divides every line.
         dequantizer: the array's dequantizers (`BitModConfig.dequantizer`): one per PE, or one

@@ -285,11 +285,11 @@ BLOCKS: dict[str, Block] = {
                _int(_CORE, "pipeline", 7, "register stages in each PE (cycles added to "
                     "every tile)"),
                _int(_CORE, "a_lines", 512, "activation buffer lines per half (cols x lanes "
-                    "FP16), a power of two"),
+                    "FP16), a power of two, x lanes at least group_size"),
                _int(_CORE, "b_lines", 1024, "weight buffer lines per half (rows x lanes "
-                    "codes), a power of two"),
+                    "codes), a power of two, x lanes at least group_size"),
                _int(_CORE, "o_lines", 256, "output buffer lines per half (cols words), a "
-                    "power of two"),
+                    "power of two, at least rows"),
                Param("bus_bytes", 0, "DRAM bytes per beat (0: widest dividing every line)",
                      choices=(0, 1, 2, 4, 8, 16, 32, 64)),
                Param("dequantizer", "per_pe", "the array's dequantizers: one per PE, or one "
