@@ -206,7 +206,8 @@ def _no_feasible_message(table: pd.DataFrame, plan: dict[str, Any], out: Path) -
 
 
 # Metric name suffix -> unit, so "decode_ms_per_token (min)" no longer reads as minutes.
-_UNITS = (("_ms_per_token", "ms/token"), ("_ms", "ms"), ("_uj", "uJ"), ("_mm2", "mm²"),
+_UNITS = (("_ms_per_token", "ms/token"), ("_uj_ms", "uJ·ms"), ("_ms", "ms"), ("_uj", "uJ"),
+          ("_mm2", "mm²"),
           ("_kib", "KiB"), ("tokens_per_s", "tok/s"), ("_db_mean", "dB"), ("_db_min", "dB"),
           ("_bits", "bits"), ("_s", "s"))
 
