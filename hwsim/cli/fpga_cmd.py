@@ -6,7 +6,6 @@ WebAssembly (about 1.5 minutes, cached afterwards under $YOWASP_CACHE_DIR or ~/.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -135,11 +134,11 @@ _DESIGN_POINT_KEY = "hardware_yaml_sha256"
 def _record_design_point(out: Path, path: Path) -> None:
     """Add the SHA-256 of the design point just written to the run's fpga.json, so that a later
     run into ``out`` knows the file as this run's (`_remove_earlier_design_point`)."""
-    from hwsim.reports.output_files import write_file
+    from hwsim.reports.output_files import digest, write_file
 
     record = out / "fpga.json"
     data = json.loads(record.read_text())
-    data[_DESIGN_POINT_KEY] = hashlib.sha256(path.read_bytes()).hexdigest()
+    data[_DESIGN_POINT_KEY] = digest(path)
     write_file(record, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
@@ -156,12 +155,10 @@ def _remove_earlier_design_point(out: Path, recorded: str | None) -> None:
     """An earlier `hwsim fpga` of a PE into ``out`` wrote a hardware.yaml of its build: beside
     this run's fpga.json it would read as this block's. Removed only while it holds the bytes
     that run recorded (one edited since, or the user's, is kept)."""
+    from hwsim.reports.output_files import digest
+
     path = out / "hardware.yaml"
-    try:
-        ours = recorded is not None and hashlib.sha256(path.read_bytes()).hexdigest() == recorded
-    except OSError:
-        return
-    if ours:
+    if recorded is not None and digest(path) == recorded:
         path.unlink(missing_ok=True)
 
 

@@ -93,25 +93,28 @@ CASES = [
 ]
 
 
+def _refusal(out, plan) -> str:
+    """The report's error on the folder once its plan.json is ``plan``."""
+    (out / "plan.json").write_text(json.dumps(plan))
+    with pytest.raises(HwsimError) as info:
+        write_report(out)
+    return str(info.value)
+
+
 @pytest.mark.parametrize(("edit", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_a_hand_edited_plan_is_one_line_naming_the_key(swept, tmp_path, edit, message):
     out, plan = _copy(swept, tmp_path)
-    (out / "plan.json").write_text(json.dumps(edit(plan)))
-    with pytest.raises(HwsimError) as info:
-        write_report(out)
-    assert str(info.value) == (f"{out / 'plan.json'}: {message}; rerun "
-                               f"`hwsim sweep SWEEP.yaml --out {out}`")
+    assert _refusal(out, edit(plan)) == (f"{out / 'plan.json'}: {message}; rerun "
+                                         f"`hwsim sweep SWEEP.yaml --out {out}`")
 
 
 def test_a_key_listed_twice_is_refused_not_a_second_row(swept, tmp_path):
     # Point 3 under point 0's key gave 4 rows, two of them point 0's numbers.
     out, plan = _copy(swept, tmp_path)
     key = plan["points"][0][1]
-    (out / "plan.json").write_text(json.dumps({**plan, "points": _point(plan, 3, key=key)}))
-    with pytest.raises(HwsimError) as info:
-        write_report(out)
-    assert str(info.value) == (f"{out / 'plan.json'}: points[3]: key {key} is listed twice "
-                               f"(also points[0]); rerun `hwsim sweep SWEEP.yaml --out {out}`")
+    assert _refusal(out, {**plan, "points": _point(plan, 3, key=key)}) == (
+        f"{out / 'plan.json'}: points[3]: key {key} is listed twice (also points[0]); rerun "
+        f"`hwsim sweep SWEEP.yaml --out {out}`")
 
 
 def test_swapped_keys_are_refused_not_labelled_with_the_other_points_values(swept, tmp_path):
@@ -120,10 +123,7 @@ def test_swapped_keys_are_refused_not_labelled_with_the_other_points_values(swep
     first, last = plan["points"][0][1], plan["points"][3][1]
     points = [list(p) for p in plan["points"]]
     points[0][1], points[3][1] = last, first
-    (out / "plan.json").write_text(json.dumps({**plan, "points": points}))
-    with pytest.raises(HwsimError) as info:
-        write_report(out)
-    assert str(info.value) == (
+    assert _refusal(out, {**plan, "points": points}) == (
         f"{out / 'plan.json'}: points[0]: point 0 (x=1) has the key {last}, whose record "
         f"{out / 'points' / (last + '.json')} is of x=2; delete that record and rerun "
         f"`hwsim sweep SWEEP.yaml --out {out}`")
