@@ -225,14 +225,20 @@ class Checkpoint:
         archs = self.config.get("architectures") or []
         return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """SHA-256 of the tensor table (names, dtypes and shapes, by name): the same for the
+        """SHA-256 of the tensor table (names, dtypes and shapes, by name) and of a sample of
+        each tensor's stored bytes (`_DIGEST_WINDOWS` evenly spaced windows): the same for the
         same checkpoint wherever it lies and however it is sharded, so tables measured on it
-        can be matched (`hwsim tradeoff`). It reads no tensor data, so two checkpoints of
-        one architecture and dtype that differ only in their values share it."""
+        can be matched (`hwsim tradeoff`); different for a fine-tune of the same architecture,
+        whose training moves (nearly) every weight. Reads 2 KiB per tensor, not the weights,
+        so an edit of a few weights between the windows is not seen."""
+        h = hashlib.sha256()
         table = sorted([t.name, t.dtype, list(t.shape)] for t in self.tensors.values())
-        return hashlib.sha256(json.dumps(table).encode("utf-8")).hexdigest()
+        h.update(json.dumps(table).encode("utf-8"))
+        for name in sorted(self.tensors):
+            h.update(_sampled_bytes(self.tensors[name]))
+        return h.hexdigest()
 
     @property
     def total_params(self) -> int:
@@ -292,6 +298,50 @@ class Checkpoint:
                 raise HwsimError(f"{self.path}: no tensor or linear layer named {name!r}")
             info = self.tensors[by_layer[name]]
         return info
+
+
+# The checkpoint digest's sample of each tensor: this many windows of this many bytes, evenly
+# spaced from its first byte to its last (a tensor no larger than the sample is taken whole).
+_DIGEST_WINDOWS = 32
+_DIGEST_WINDOW_BYTES = 64
+
+
+def _sampled_bytes(info: TensorInfo) -> bytes:
+    """`_DIGEST_WINDOWS` windows of the tensor's stored bytes (little-endian, as stored)."""
+    raw = (_torch_raw(info) if info.file.suffix in _PT_SUFFIXES else _safetensors_raw(info))
+    n = raw.size
+    if n <= _DIGEST_WINDOWS * _DIGEST_WINDOW_BYTES:
+        return bytes(raw[:n])
+    last = n - _DIGEST_WINDOW_BYTES
+    starts = [i * last // (_DIGEST_WINDOWS - 1) for i in range(_DIGEST_WINDOWS)]
+    return b"".join(bytes(raw[s:s + _DIGEST_WINDOW_BYTES]) for s in starts)
+
+
+def _safetensors_raw(info: TensorInfo) -> np.ndarray:
+    """The tensor's stored bytes, memory-mapped (only the pages indexed are read)."""
+    data_start, offsets = _safetensors_layout(info.file)
+    begin, end = offsets[info.name]
+    if end == begin:
+        return np.zeros(0, np.uint8)
+    return np.memmap(info.file, dtype=np.uint8, mode="r", offset=data_start + begin,
+                     shape=(end - begin,))
+
+
+def _safetensors_layout(path: Path) -> tuple[int, dict[str, tuple[int, int]]]:
+    """(first data byte, name -> data offsets) of a safetensors file, whose header safe_open
+    validated when the checkpoint was opened (read again: the file may have been replaced)."""
+    with path.open("rb") as fh:
+        header_len = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(header_len))
+    return 8 + header_len, {k: tuple(v["data_offsets"]) for k, v in header.items()
+                            if k != "__metadata__"}
+
+
+def _torch_raw(info: TensorInfo) -> np.ndarray:
+    import torch
+
+    t = _load_torch(info.file)[info.name]
+    return t.reshape(-1).view(torch.uint8).numpy()
 
 
 def _check_readable(info: TensorInfo) -> None:
@@ -571,14 +621,8 @@ def _as_float32(arr: np.ndarray, info: TensorInfo) -> np.ndarray:
 
 def _read_bf16(info: TensorInfo) -> np.ndarray:
     # NumPy has no bfloat16, so safetensors' numpy framework refuses it: map the raw 16-bit
-    # words and widen them (bf16 is the upper half of an IEEE float32). The header was
-    # already validated by safe_open when the checkpoint was opened.
-    with info.file.open("rb") as fh:
-        header_len = int.from_bytes(fh.read(8), "little")
-        header = json.loads(fh.read(header_len))
-    begin, _end = header[info.name]["data_offsets"]
-    raw = np.memmap(info.file, dtype="<u2", mode="r", offset=8 + header_len + begin,
-                    shape=info.shape)
+    # words and widen them (bf16 is the upper half of an IEEE float32).
+    raw = _safetensors_raw(info).view("<u2").reshape(info.shape)
     return (raw.astype(np.uint32) << 16).view(np.float32)
 
 

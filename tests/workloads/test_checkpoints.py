@@ -667,6 +667,47 @@ def test_the_digest_names_the_tensors_wherever_and_however_stored(tmp_path):
     assert other.digest != one.digest and len(one.digest) == 64
 
 
+@pytest.mark.parametrize("where", ["every", "first", "last"])
+def test_the_digest_tells_a_fine_tune_from_its_base(tmp_path, where):
+    """Same names, dtypes and shapes, other values: tables of a fine-tune and its base must
+    not be matched as one checkpoint. Training moves every weight (a change to a few weights
+    between the sampled windows is not seen, as the docstring says); the sample's ends are a
+    tensor's first and last bytes."""
+    name = "model.layers.0.mlp.up_proj.weight"
+    t = {**_llama_tensors(layers=1), name: _w(64, 48, 3)}  # 12 KiB: larger than the sample
+    base = open_checkpoint(_folder(tmp_path / "base", t, LLAMA_CFG))
+    tuned = t[name].copy().ravel()
+    assert tuned.nbytes > 32 * 64  # sampled, not read whole
+    if where == "every":
+        tuned *= np.float32(1 + 1e-3)
+    else:
+        tuned[0 if where == "first" else -1] += 1e-3
+    t[name] = tuned.reshape(t[name].shape)
+    fine = open_checkpoint(_folder(tmp_path / "tuned", t, LLAMA_CFG))
+    assert fine.digest != base.digest
+
+
+def test_the_digest_is_the_same_for_bf16_and_pytorch_copies_of_one_checkpoint(tmp_path):
+    """The stored bytes are sampled as stored: a .bin of the same bf16 tensors is the same
+    checkpoint as its safetensors (transformers saves either)."""
+    torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
+    t = {k: torch.from_numpy(v).to(torch.bfloat16) for k, v in _llama_tensors(layers=1).items()}
+    st = tmp_path / "st"
+    st.mkdir()
+    import safetensors.torch as st_torch
+
+    st_torch.save_file(t, str(st / "model.safetensors"))
+    pt = tmp_path / "pt"
+    pt.mkdir()
+    torch.save(t, pt / "pytorch_model.bin")
+    for folder in (st, pt):
+        (folder / "config.json").write_text(json.dumps(LLAMA_CFG))
+    assert open_checkpoint(st).digest == open_checkpoint(pt).digest
+    t["model.norm.weight"] = t["model.norm.weight"] * 2
+    torch.save(t, pt / "pytorch_model.bin")
+    assert open_checkpoint(pt).digest != open_checkpoint(st).digest
+
+
 def test_check_float_refuses_what_quantize_refuses_without_reading(tmp_path):
     t = {**_llama_tensors(layers=1), "model.layers.0.mlp.up_proj.weight": np.ones((F, H), np.int8)}
     ckpt = open_checkpoint(_folder(tmp_path, t, LLAMA_CFG))
