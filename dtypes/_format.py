@@ -36,8 +36,8 @@ SCHEMES: dict[str, str] = {
     "asym": "scale and zero point from the group's min and max (range includes 0)",
     "mixture": "every candidate type per group, the lowest-MSE one kept (2-bit selector)",
     "ant": "per-row scale searched by MSE over 1%..100% of absmax; type chosen per tensor",
-    "olive": "outlier-victim pairs (outlier: |q| > 7); scale searched by MSE over "
-             "75%..250% of max|mu±3sigma|",
+    "olive": "outlier-victim pairs (outlier: nearest to an abfloat value, |x| >= 9.5 "
+             "steps); scale searched by MSE over 75%..249% of max|mu±3sigma|",
     "mx": "shared E8M0 power-of-two scale per block: floor(log2(amax)) - emax",
     "nvfp4": "E4M3 block scale amax/6 under an FP32 tensor scale amax/(448*6)",
     "tensor_mean": "one scale per group: mean |w| (BitNet b1.58 uses the whole tensor)",

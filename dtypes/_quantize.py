@@ -371,16 +371,28 @@ _OLIVE_SEARCH = np.arange(75, 251, 2) / 100.0  # 75% .. 249% of the base, 2% ste
 _OLIVE_SEARCH_PAIRS = 256  # pairs per row evaluated in the scale search
 
 
+def _olive_outliers(y: np.ndarray, f: Format) -> np.ndarray:
+    """Elements (in units of the scale) that are outliers: those whose nearest value on the
+    combined grid, normal values and abfloat outliers, is an outlier value, as OliVe's
+    reference quantizes (clevercool/ANT-Quantization, `Quantizer._forward`: the nearest value
+    of both grids, then an outlier where it exceeds the normal range). The boundary is halfway
+    between the largest normal value and the smallest outlier (7 and 12: 9.5), a tie going
+    to the larger value (9.5 is an outlier, -9.5 is not)."""
+    normal, outlier = f.types
+    largest_normal = float(normal.code_values[normal.valid].max())
+    smallest_outlier = float(np.abs(outlier.code_values[outlier.valid]).min())
+    boundary = (largest_normal + smallest_outlier) / 2
+    return (y >= boundary) | (y < -boundary)
+
+
 def _olive_encode(xg: np.ndarray, scales: np.ndarray, f: Format,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """OliVe codes, dequantized values and per-pair outlier flags at given scales."""
     outlier = f.types[1]
     y, s = _divide(xg, scales)
-    # Normal values: int4 -7..7, ties to the larger value (OliVe's kernels). An element
-    # whose rounded value leaves that range (|q| > 7) is an outlier, coded on the abfloat
-    # grid (8 -> 12: the outlier grid starts above the normal one).
+    # Normal values: int4 -7..7, ties to the larger value (OliVe's kernels).
     q = np.floor(y + 0.5)
-    is_out = np.abs(q) > 7
+    is_out = _olive_outliers(y, f)
     np.clip(q, -7, 7, out=q)
     pairs = is_out.reshape(*is_out.shape[:-1], -1, 2)
     even_out, odd_out = pairs[..., 0], pairs[..., 1]
@@ -405,7 +417,7 @@ def _olive_sse(xg: np.ndarray, scales: np.ndarray, f: Format) -> np.ndarray:
     outlier = f.types[1]
     y, s = _divide(xg, scales)
     err = np.floor(y + 0.5)
-    is_out = np.abs(err) > 7
+    is_out = _olive_outliers(y, f)
     np.clip(err, -7, 7, out=err)
     err -= y
     np.square(err, out=err)  # normal error, in units of the scale

@@ -234,22 +234,52 @@ def test_olive_pairs() -> None:
     np.testing.assert_array_equal(deq, [[[24, 0, 0, -32, 24, 0, 1, 3]]])
     np.testing.assert_array_equal(codes, [[[3, 8, 8, 8 | 4, 3, 8, 1, 3]]])
     assert has_outlier.sum() == 3
-    # formats.md: an outlier is |q| > 7 after rounding (ties up): 7.5 -> 8 is an outlier
-    # and goes to the abfloat grid (12); 7.4 and -7.5 (-> -7) stay normal.
-    y = np.array([[[7.5, 1, 7.4, 2, -7.5, 3, 8, 9]]], np.float32)
+    # OliVe's reference rounds to the nearest value of both grids, then calls it an outlier
+    # when that value is beyond the normal range: values up to halfway between 7 and 12
+    # stay normal (7.5, 9 and 9.49 -> 7: an error of 2.49 at most, where the abfloat 12 would
+    # err by 4.5 and zero a victim besides); 9.5 ties up to 12 (an outlier, 3 its victim),
+    # -9.5 up to -7.
+    y = np.array([[[7.5, 1, 9, 2, 9.49, 5, 9.5, 3, -9.5, 4, -9.51, 6]]], np.float32)
     _, deq, has_outlier = _olive_encode(y, np.ones((1, 1)), f)
-    np.testing.assert_array_equal(deq, [[[12, 0, 7, 2, -7, 3, 12, 0]]])
+    np.testing.assert_array_equal(deq, [[[7, 1, 7, 2, 7, 5, 12, 0, -7, 4, -12, 0]]])
+    np.testing.assert_array_equal(has_outlier, [[[False, False, False, True, False, True]]])
 
 
-def test_olive_scale_search_starts_from_three_sigma() -> None:
-    # OliVe's reference (clevercool/ANT-Quantization, olive_quantization/antquant/
-    # quant_modules.py, search_mse): base = max(|mean + 3 std|, |mean - 3 std|), searched by
-    # MSE over 75%..249% of it in 2% steps. Pinned results of that search (FP16 scales);
-    # std is torch's `std()` there, the sample standard deviation (n - 1; with n the
-    # population one these scales were 0.395751953125 and 0.371826171875).
-    w = np.random.default_rng(1).standard_normal((2, 64)).astype(np.float32)
+def _olive_reference_scale(row: np.ndarray) -> float:
+    """OliVe's reference search, written out from clevercool/ANT-Quantization
+    (olive_quantization/antquant/quant_modules.py, `search_mse` and `_forward`) in NumPy:
+    base = max(|mean + 3 std|, |mean - 3 std|) with torch's sample std; candidates 75%..249%
+    of it in 2% steps; each quantizes to the nearest value of the int4 grid and the abfloat
+    outliers together (a tie to the larger value), zeroes each outlier's pair neighbour (the
+    odd one when both are outliers) and is scored by its mean squared error; the first best
+    candidate wins, stored as FP16."""
+    outliers = np.array([12, 16, 24, 32, 48, 64, 96], np.float64)
+    grid = np.concatenate([np.arange(-7, 8), outliers, -outliers]).astype(np.float64)
+    x = row.astype(np.float64)
+    mu, sd = x.mean(), x.std(ddof=1)
+    base = max(abs(mu + 3 * sd), abs(mu - 3 * sd))
+    best_mse, best_scale = np.inf, base / 7
+    for i in range(75, 250, 2):
+        scale = base * (i * 0.01) / 7
+        d = np.abs(x[:, None] / scale - grid[None, :])
+        q = np.where(d == d.min(axis=1, keepdims=True), grid, -np.inf).max(axis=1)
+        out = (np.abs(q) > 7).reshape(-1, 2)
+        victim = np.stack([out[:, 1] & ~out[:, 0], out[:, 0]], axis=1).ravel()
+        q[victim] = 0
+        mse = float(np.mean((q * scale - x) ** 2))
+        if mse < best_mse:
+            best_mse, best_scale = mse, scale
+    return float(np.float16(best_scale))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_olive_scale_search_is_the_references(seed: int) -> None:
+    # Rows of 64 (32 pairs: every pair is searched); a few heavy values give outliers.
+    w = np.random.default_rng(seed).standard_normal((4, 64)).astype(np.float32)
+    w[:, ::9] *= 4
     r = quantize(w, "olive4")
-    np.testing.assert_array_equal(r.scales, [[0.39111328125], [0.374755859375]])
+    np.testing.assert_array_equal(r.scales[:, 0], [_olive_reference_scale(row) for row in w])
+    assert r.outlier_pairs > 0
 
 
 def test_olive_counts_outlier_pairs_and_beats_int4_on_outliers() -> None:
