@@ -25,9 +25,8 @@ from hwsim.reports.figure_style import (
     style,
 )
 
-__all__ = ["fidelity_figure", "histogram_png", "pareto_figure", "pareto_front", "pareto_png",
-           "per_element_scale",
-           "short_label", "sqnr_png"]
+__all__ = ["comparable", "fidelity_figure", "histogram_png", "pareto_figure", "pareto_front",
+           "pareto_png", "per_element_scale", "short_label", "sqnr_png"]
 
 
 def short_label(layer: str, role: str, block: Any) -> str:
@@ -151,19 +150,31 @@ def _histogram_panels(fig: Any, w: np.ndarray, formats: Sequence[str],
         ax.tick_params(labelsize=7)
 
 
+def comparable(x: np.ndarray, y: np.ndarray, *, y_higher_is_better: bool = True) -> np.ndarray:
+    """Mask of the points a Pareto front compares: a finite cost `x` and a fidelity `y` that
+    is a number, infinite only at the good end (a mean SQNR over layers one of which is
+    quantized exactly is +inf dB, the best there is; a perplexity of inf is a destroyed model,
+    not a trade-off)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    bad_end = -np.inf if y_higher_is_better else np.inf
+    return np.isfinite(x) & ~np.isnan(y) & (y != bad_end)
+
+
 def pareto_front(x: np.ndarray, y: np.ndarray, *, y_higher_is_better: bool = True) -> np.ndarray:
-    """Mask of the points no other point beats: lower or equal `x` and better or equal `y`,
-    strictly better in one.
+    """Mask of the `comparable` points no other point beats: lower or equal `x` and better or
+    equal `y`, strictly better in one.
 
     Vectorized over all pairs (a handful of formats, so the O(n^2) table is tiny).
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
+    ok = comparable(x, y, y_higher_is_better=y_higher_is_better)
     yy = y if y_higher_is_better else -y
-    no_worse = (x[None, :] <= x[:, None]) & (yy[None, :] >= yy[:, None])
+    no_worse = (x[None, :] <= x[:, None]) & (yy[None, :] >= yy[:, None]) & ok[None, :]
     better = (x[None, :] < x[:, None]) | (yy[None, :] > yy[:, None])
     dominated = (no_worse & better).any(axis=1)
-    return ~dominated & np.isfinite(x) & np.isfinite(y)
+    return ~dominated & ok
 
 
 # Cost columns of the tradeoff table: (quantity kind, factor to base SI units).
@@ -176,9 +187,12 @@ def pareto_figure(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label:
     pairing, coloured and marked by design (the legend), the Pareto front over all pairings
     joined by a line. Energy and latency axes are scaled to their magnitude."""
 
-    t = table[np.isfinite(table[x].astype(float)) & np.isfinite(table[y].astype(float))]
-    t = t.reset_index(drop=True)
+    t = table[comparable(table[x].astype(float), table[y].astype(float),
+                         y_higher_is_better=y_higher_is_better)].reset_index(drop=True)
     front = pareto_front(t[x].to_numpy(), t[y].to_numpy(), y_higher_is_better=y_higher_is_better)
+    # An infinite fidelity (a mean SQNR with an exactly quantized layer) has no place on the
+    # axis: drawn past the best finite value and labelled "(∞)".
+    ys, infinite = _placed_fidelity(t[y].to_numpy(dtype=np.float64), y_higher_is_better)
     with style():
         fig = new_figure(6.0, 4.2)
         ax = fig.add_subplot()
@@ -194,23 +208,37 @@ def pareto_figure(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label:
         styles = categorical_styles(designs)
         for design, (color, marker) in styles.items():
             sel = (designs == design).to_numpy()
-            ax.scatter(xs[sel], t.loc[sel, y], color=color, marker=marker, s=36, zorder=3,
+            ax.scatter(xs[sel], ys[sel], color=color, marker=marker, s=36, zorder=3,
                        edgecolors="black", linewidths=0.4,
                        label=f"on {design}" if design else "formats")
         # Labels alternate above and below along x, so neighbouring points stay readable.
-        order = np.lexsort((t[y].to_numpy(), xs))
+        order = np.lexsort((ys, xs))
         for rank, i in enumerate(order):
-            ax.annotate(str(t.loc[i, "format"]), (xs[i], t.loc[i, y]),
+            ax.annotate(str(t.loc[i, "format"]) + (" (∞)" if infinite[i] else ""), (xs[i], ys[i]),
                         textcoords="offset points", xytext=(4, 5 if rank % 2 == 0 else -11),
                         fontsize=7)
         f = np.flatnonzero(front)
         f = f[np.argsort(xs[f], kind="stable")]
-        ax.plot(xs[f], t.loc[f, y], color="#D55E00", linewidth=1.0, zorder=2,
+        ax.plot(xs[f], ys[f], color="#D55E00", linewidth=1.0, zorder=2,
                 label="Pareto front")
         ax.set_ylabel(y_label + ("" if y_higher_is_better else " (lower is better)"))
         ax.legend(loc="best", frameon=True, framealpha=0.85)
         ax.set_title(title or f"{y_label} vs {x_label}")
     return fig
+
+
+def _placed_fidelity(y: np.ndarray, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(y to draw, mask of the infinite ones): an infinite fidelity at the good end is drawn
+    a tenth of the finite values' span (1 when they have none) past the best of them."""
+    infinite = np.isinf(y)
+    if not infinite.any():
+        return y, infinite
+    finite = y[~infinite]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    step = (hi - lo) / 10 or 1.0
+    placed = y.copy()
+    placed[infinite] = hi + step if higher_is_better else lo - step
+    return placed, infinite
 
 
 def fidelity_figure(table: pd.DataFrame, title: str = "") -> Any:

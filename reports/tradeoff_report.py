@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hwsim.reports.fidelity_plots import pareto_front
+from hwsim.reports.fidelity_plots import comparable, pareto_front
 from hwsim.reports.html_plots import scatter_plot
 from hwsim.reports.html_report import HtmlTable, render_html, summary_item
 from hwsim.reports.units import pick_unit
@@ -55,7 +55,8 @@ def tradeoff_summary(table: pd.DataFrame, x: str, y: str, *, y_higher_is_better:
     with ``{format: reason}`` for each format it has no cost for; the summary's ``designs``
     are then all of them (a design that costed nothing too) and ``not_costed`` says why.
     """
-    ok = np.isfinite(table[x].astype(float)) & np.isfinite(table[y].astype(float))
+    ok = comparable(table[x].astype(float), table[y].astype(float),
+                    y_higher_is_better=y_higher_is_better)
     t = table[ok].reset_index(drop=True)
     front = pareto_front(t[x].to_numpy(), t[y].to_numpy(), y_higher_is_better=y_higher_is_better)
     keep = [c for c in ("format", "hardware", "bits_per_weight", y, "latency_ms", "energy_uj")

@@ -22,7 +22,9 @@ from hwsim.reports.fidelity_cost import (
     tradeoff_table,
 )
 from hwsim.reports.fidelity_plots import (
+    comparable,
     histogram_png,
+    pareto_figure,
     pareto_front,
     pareto_png,
     per_element_scale,
@@ -199,6 +201,33 @@ def test_pareto_front_by_hand():
     assert not pareto_front(np.array([np.nan, 1.0]), np.array([1.0, 1.0]))[0]
 
 
+def test_an_infinite_fidelity_at_the_good_end_is_on_the_front():
+    """A format with a layer quantized exactly has a mean SQNR of +inf dB: the best there
+    is, not a point to drop (fp16 vanished from hwsim tradeoff's front and plot). A
+    perplexity of inf is the bad end: never compared."""
+    x = np.array([4.0, 16.0, 8.0, 2.0])
+    y = np.array([18.0, np.inf, 30.0, -np.inf])
+    assert pareto_front(x, y).tolist() == [True, True, True, False]
+    assert pareto_front(np.array([16.0, 20.0]), np.array([np.inf, np.inf])).tolist() == [
+        True, False]  # equal fidelity, higher cost: dominated
+    ppl = np.array([10.0, np.inf, 12.0])
+    assert pareto_front(np.array([4.0, 2.0, 3.0]), ppl, y_higher_is_better=False).tolist() == [
+        True, False, True]
+    assert comparable(np.array([1.0, np.inf]), np.array([np.inf, 1.0])).tolist() == [True, False]
+
+
+def test_the_pareto_plot_draws_an_infinite_fidelity_past_the_best():
+    table = pd.DataFrame({"format": ["int4", "int8", "fp16"], "bits_per_weight": [4.0, 8.0, 16.0],
+                          "sqnr_db_mean": [18.0, 38.0, np.inf]})
+    fig = pareto_figure(table, "bits_per_weight", "sqnr_db_mean", x_label="bits",
+                        y_label="SQNR")
+    ax = fig.axes[0]
+    labels = {t.get_text(): t.xy for t in ax.texts}
+    assert labels["fp16 (∞)"] == (16.0, 40.0)  # 38 + a tenth of the 20 dB span
+    front = next(line for line in ax.lines if line.get_label() == "Pareto front")
+    assert front.get_ydata().tolist() == [18.0, 38.0, 40.0]
+
+
 def test_write_outputs_is_all_or_nothing(tmp_path):
     df = pd.DataFrame({"a": [1, 2], "b": [0.5, np.nan]})
     out = tmp_path / "out"
@@ -349,3 +378,18 @@ def test_read_texts_errors(tmp_path: Path):
     (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(HwsimError, match="not readable UTF-8"):
         read_texts(tmp_path / "bin.txt", lines=False)
+
+
+def test_the_tradeoff_summary_keeps_a_format_of_infinite_sqnr():
+    from hwsim.reports.tradeoff_report import tradeoff_summary
+
+    table = pd.DataFrame({"format": ["int4", "fp16"], "bits_per_weight": [4.125, 16.0],
+                          "sqnr_db_mean": [17.9, np.inf]})
+    summary = tradeoff_summary(table, "bits_per_weight", "sqnr_db_mean",
+                               y_higher_is_better=True, fidelity_model="tiny",
+                               fidelity_label="SQNR")
+    assert summary["pairings"] == 2
+    # JSON has no infinity: null, as every summary.json writes one.
+    assert summary["pareto"] == [
+        {"format": "int4", "bits_per_weight": 4.125, "sqnr_db_mean": 17.9},
+        {"format": "fp16", "bits_per_weight": 16.0, "sqnr_db_mean": None}]
