@@ -126,7 +126,11 @@ def _histogram_panels(fig: Any, w: np.ndarray, formats: Sequence[str],
         # The panel spans where the weights are (not the outermost grid values, which
         # squashed the ant4/olive4 panels); grid values beyond it are named in the title.
         lo_q, hi_q = np.quantile(u.ravel(), [0.0005, 0.9995]) if u.size else (-1.0, 1.0)
-        pad = 0.08 * max(hi_q - lo_q, 1e-12)
+        # A constant layer has no spread: pad by a thousandth of its magnitude instead (an
+        # absolute floor cut 200 bins finer than float64 resolves near 7, and np.histogram
+        # refused them).
+        floor = 1e-3 * max(abs(lo_q), abs(hi_q)) or 1.0
+        pad = 0.08 * max(hi_q - lo_q, floor)
         left, right = lo_q - pad, hi_q + pad
         if scaled:
             inside = grid[(grid >= left) & (grid <= right)]

@@ -175,6 +175,16 @@ def test_plots_are_png_and_deterministic(ckpt, table):
     assert h[:4] == b"\x89PNG" and h == histogram_png(w, "down", ["int4_asym", "fp16"])
 
 
+@pytest.mark.parametrize("value", [0.5, 1e-30, 0.0])
+def test_a_constant_layer_has_a_histogram(value):
+    """Every weight equal: no spread to pad by. Near 7 (0.5 at a scale of 1/14) the panel
+    was cut 200 bins finer than float64 resolves, and np.histogram refused it after every
+    format had been measured."""
+    w = np.full((8, 64), value, np.float32)
+    for formats in (["int4", "fp16"], ["mxfp4", "nvfp4", "bitmod4"], ["olive4", "nf4"]):
+        assert histogram_png(w, "const", formats)[:4] == b"\x89PNG"
+
+
 def test_short_labels():
     assert short_label("model.layers.3.mlp.down_proj", "ffn_down", 3) == "3.ffn_down"
     assert short_label("encoder.layer.0.output.dense", "ffn_down", 0) == "0.ffn_down"
