@@ -105,11 +105,13 @@ def _lane_split(x: np.ndarray, lanes: int) -> np.ndarray:
     return x.reshape(streams * outs, beats_n, lanes)
 
 
-def _mac_stimulus(a: np.ndarray, w: np.ndarray, expected: np.ndarray, streams: int,
+def _mac_stimulus(a: np.ndarray, w: np.ndarray, expected: np.ndarray, streams: int, k: int,
                   a_bits: int, w_bits: int, fmt: str, source: str,
                   nonfinite: np.ndarray | None = None) -> Stimulus:
     """Beats from lane-split ``a``/``w`` ((streams * outputs, beats, lanes)) and the model's
-    ``expected`` outputs (streams * outputs,), masked to the port by the caller."""
+    ``expected`` outputs (streams * outputs,), masked to the port by the caller. `k` real
+    weights per output: the last beat's lanes past it are padding, not weights (energy per
+    weight divides by k x outputs)."""
 
     outs = a.shape[0] // streams
     pa, pw = pack(a, a_bits), pack(w, w_bits)
@@ -119,7 +121,7 @@ def _mac_stimulus(a: np.ndarray, w: np.ndarray, expected: np.ndarray, streams: i
             | ({} if nonfinite is None else {"nonfinite": int(nonfinite[s * outs + o])})
             for o in range(outs)] for s in range(streams)]
     ports = ("out",) if nonfinite is None else ("out", "nonfinite")
-    return Stimulus(beats, exp, ports, fmt, source, a.shape[1] * a.shape[2] * outs)
+    return Stimulus(beats, exp, ports, fmt, source, k * outs)
 
 
 def _masked(values, width: int) -> list[int]:
@@ -198,7 +200,8 @@ def _int_mac(block, ops, streams, outs, fmt):
     w = _lane_split(_quantized_rows(w_f, fmt, _int_bits(fmt)), block.lanes)
     a = _lane_split(_int_codes(a_f, block.act_bits), block.lanes)
     ref = _masked(int_mac_model(a, w), block.out_width)
-    return _mac_stimulus(a, w, ref, streams, block.act_bits, block.weight_bits, fmt, ops.source)
+    return _mac_stimulus(a, w, ref, streams, block.k, block.act_bits, block.weight_bits, fmt,
+                         ops.source)
 
 
 def _dint_mac(block, ops, streams, outs, fmt):
@@ -206,7 +209,7 @@ def _dint_mac(block, ops, streams, outs, fmt):
     w = _lane_split(_quantized_rows(w_f, "dint4", 4) & 0xF, block.lanes)
     a = _lane_split(_int_codes(a_f, 8), block.lanes)
     ref = _masked(dint_mac_model(a, w, block.special_half_lsb), block.out_width)
-    return _mac_stimulus(a, w, ref, streams, 8, 4, "dint4", ops.source)
+    return _mac_stimulus(a, w, ref, streams, block.k, 8, 4, "dint4", ops.source)
 
 
 def _fp16_int_mac(block, ops, streams, outs, fmt):
@@ -217,8 +220,8 @@ def _fp16_int_mac(block, ops, streams, outs, fmt):
         out, nf = fp16_int_fp16_acc_model(a[..., 0], w[..., 0])
     else:
         out, nf = fp16_int_mac_model(a, w, block.align_bits)
-    return _mac_stimulus(a, w, _masked(out, block.out_width), streams, 16, block.weight_bits,
-                         fmt, ops.source, np.asarray(nf, np.int64))
+    return _mac_stimulus(a, w, _masked(out, block.out_width), streams, block.k, 16,
+                         block.weight_bits, fmt, ops.source, np.asarray(nf, np.int64))
 
 
 def _fp16_mac(block, ops, streams, outs, fmt):
@@ -226,7 +229,7 @@ def _fp16_mac(block, ops, streams, outs, fmt):
     w = _lane_split(w_f.astype(np.float16).view(np.uint16), 1)
     a = _lane_split(a_f.astype(np.float16).view(np.uint16), 1)
     ref = fp16_mac_model(a[..., 0], w[..., 0])
-    return _mac_stimulus(a, w, ref, streams, 16, 16, fmt, ops.source)
+    return _mac_stimulus(a, w, ref, streams, block.k, 16, 16, fmt, ops.source)
 
 
 def _fp16_dual_mac(block, ops: Operands, streams: int, outs: int, fmt: str) -> Stimulus:
