@@ -259,6 +259,7 @@ def largest_array(
         raise HwsimError(f"the logic ceiling must be in (0, 1], not {max_logic!r}")
     dev = get_device(device)
     dev.check_speed(speed)
+    device = dev.name  # as the tables name it ("ICE40-UP5K" was refused after the search)
     logic_bel = dev.bels["logic"]
     out = Path(out_dir)
     tried: list[tuple[int, int, bool, str]] = []

@@ -395,6 +395,7 @@ def fpga_scale(
     from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
 
     get_device(device).check_speed(speed)
+    device = get_device(device).name
     freq = STUDY_FREQ_MHZ if freq is None else freq
     check_freq(freq)
     check_placer(placer)

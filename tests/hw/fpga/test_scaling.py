@@ -215,6 +215,26 @@ def test_search_packs_extrapolates_and_after_a_failed_route_tries_10_percent_sma
         scaling.largest_array("bipolar", "ecp5-25k", tmp_path, jobs=0)
 
 
+def test_a_device_named_in_any_case_is_studied_under_its_own_name(monkeypatch, tmp_path):
+    """get_device takes any case; the point kept the name as typed, and the table refused
+    "ICE40-UP5K" (ValueError, no outputs) after the whole search and place-and-route."""
+    from hwsim.hw.fpga import scaling
+    from hwsim.reports.fpga_scaling import scaling_table
+
+    _model_tools(monkeypatch)
+    devices = []
+    check_fit = scaling.check_fit
+
+    def seen(block, device, out_dir, **kw):
+        devices.append(device)
+        return check_fit(block, device, out_dir, **kw)
+
+    monkeypatch.setattr(scaling, "check_fit", seen)
+    point = scaling.largest_array("bipolar", " ECP5-25K ", tmp_path, timeout_s=60.0)
+    assert point.device == "ecp5-25k" and set(devices) == {"ecp5-25k"}
+    assert scaling_table([point])["device"].tolist() == ["ecp5-25k"]
+
+
 def test_a_logic_ceiling_shrinks_the_prediction_and_refuses_shapes_that_pack_above_it(
     monkeypatch, tmp_path
 ):
