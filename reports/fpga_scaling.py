@@ -30,6 +30,7 @@ from hwsim.hw.fpga import (
     write_hardware_yaml,
 )
 from hwsim.hw.pe_kinds import get_pe_kind, pe_for_block
+from hwsim.reports.output_files import digest, remove_stale_files, write_file
 from hwsim.reports.roofline_report import markdown_table
 from hwsim.sim.kind_models import cycle_model
 
@@ -103,13 +104,16 @@ def scaling_table(points: list[ScalingPoint]) -> pd.DataFrame:
 def write_scaling_outputs(points: list[ScalingPoint], table: pd.DataFrame, out: Path, *,
                           memory: str = "sdram16") -> list[Path]:
     """Write scaling.json, scaling.md, scaling.png and one hardware YAML per point into
-    ``out``; returns the paths."""
+    ``out``; returns the paths.
+
+    scaling.json records the SHA-256 of every other file (``files``); a rerun removes what
+    the earlier one recorded and this one does not write (another kind's design point, a
+    LUT-only variant), unless its bytes changed since. The tools' shape folders
+    (``<kind>_<rows>x<cols>``) are their logs and stay."""
     out.mkdir(parents=True, exist_ok=True)
+    earlier = _earlier_scaling_files(out)
     paths = [out / "scaling.json", out / "scaling.md", out / "scaling.png"]
-    paths[0].write_text(json.dumps({"points": [p.to_dict() for p in points],
-                                    "table": table.to_dict(orient="records")},
-                                   indent=2, sort_keys=True) + "\n")
-    paths[1].write_text(markdown_table(table))
+    write_file(paths[1], markdown_table(table))
     # One horizontal bar per (array, format); a log axis, since rates span 1000x.
     fig = Figure(figsize=(8, 0.8 + 0.28 * max(len(table), 1)))
     FigureCanvasAgg(fig)
@@ -134,4 +138,28 @@ def write_scaling_outputs(points: list[ScalingPoint], table: pd.DataFrame, out: 
         _spec, data = fpga_hardware(p.implementation, memory, name=name)
         paths.append(write_hardware_yaml(data, out / f"{name}.yaml",
                                          header=hardware_yaml_header(p.implementation, data)))
+    record = {"points": [p.to_dict() for p in points], "table": table.to_dict(orient="records"),
+              "files": {path.name: digest(path) for path in paths[1:]}}
+    write_file(paths[0], json.dumps(record, indent=2, sort_keys=True) + "\n")
+    remove_stale_files(out, earlier, [path.name for path in paths])
     return paths
+
+
+def _owned(name: str) -> bool:
+    """A file name `write_scaling_outputs` writes on some run."""
+    return name in ("scaling.md", "scaling.png") or (name.startswith("fpga-")
+                                                     and name.endswith(".yaml"))
+
+
+def _earlier_scaling_files(out: Path) -> dict[str, str | None]:
+    """The files an earlier study into `out` recorded in its scaling.json (``files``: name ->
+    SHA-256), only names the study writes; nothing for a record without them."""
+    try:
+        earlier = json.loads((out / "scaling.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = earlier.get("files") if isinstance(earlier, dict) else None
+    if not isinstance(files, dict):
+        return {}
+    return {n: h if isinstance(h, str) else None for n, h in files.items()
+            if isinstance(n, str) and Path(n).name == n and _owned(n)}

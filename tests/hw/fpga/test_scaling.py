@@ -115,6 +115,29 @@ def test_scaling_outputs_are_a_markdown_table_a_plot_and_one_design_point_per_bu
     assert load_hardware(str(tmp_path / names[0])).clock_mhz == 50.0
 
 
+def test_a_rerun_removes_the_design_points_it_no_longer_writes(tmp_path):
+    """A study of int8_mac (DSP and LUT builds) rerun with dint_mac only left both int8_mac
+    YAMLs beside a scaling.json that no longer listed them (a design point to run that the
+    record disowns). A YAML edited since is the user's, and stays; so do the tools' shape
+    folders (their logs) and any other file."""
+    from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
+
+    first = [_point("int8_mac", "ecp5-25k", True), _point("int8_mac", "ecp5-25k", False)]
+    write_scaling_outputs(first, scaling_table(first), tmp_path)
+    saved = json.loads((tmp_path / "scaling.json").read_text())
+    assert sorted(saved["files"]) == ["fpga-int8_mac-ecp5-25k-lut.yaml",
+                                      "fpga-int8_mac-ecp5-25k.yaml", "scaling.md", "scaling.png"]
+    edited = tmp_path / "fpga-int8_mac-ecp5-25k-lut.yaml"
+    edited.write_text(edited.read_text() + "# mine\n")
+    (tmp_path / "int8_mac_2x1").mkdir()
+    (tmp_path / "fpga-mine.yaml").write_text("name: mine\n")
+    second = [_point("dint_mac", "ecp5-25k", True)]
+    write_scaling_outputs(second, scaling_table(second), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fpga-dint_mac-ecp5-25k.yaml", "fpga-int8_mac-ecp5-25k-lut.yaml", "fpga-mine.yaml",
+        "int8_mac_2x1", "scaling.json", "scaling.md", "scaling.png"]
+
+
 def test_a_study_over_grades_and_families_names_each_part_and_writes_strict_json(tmp_path):
     # An iCE40 row has no grade: the table says the part as text (a grade column of ints and
     # Nones became floats and NaN, which scaling.json then held as a bare NaN).
