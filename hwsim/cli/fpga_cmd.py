@@ -418,16 +418,26 @@ def fpga_scale(
                               f"(last: {line})")
             return log
 
-        points = [
-            largest_array(k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),
-                          dsp=not no_dsp, timeout_s=60.0 * timeout,
-                          max_logic=max_logic / 100.0, placer=placer, speed=speed,
-                          jobs=jobs or None,
-                          log=logger(k),
-                          progress=lambda now, k=k: status.update(f"{k} on {device}: {now}"))
-            for k in (kinds or list(SCALING_KINDS))
-        ]
+        # A kind that fails (nothing of it fits, every shape fails to route) does not throw
+        # away the kinds placed before or after it: their results are written, then it is
+        # named.
+        points, failed = [], []
+        for k in kinds or list(SCALING_KINDS):
+            try:
+                points.append(largest_array(
+                    k, device, out, freq_mhz=freq, seeds=tuple(range(1, seeds + 1)),
+                    dsp=not no_dsp, timeout_s=60.0 * timeout, max_logic=max_logic / 100.0,
+                    placer=placer, speed=speed, jobs=jobs or None, log=logger(k),
+                    progress=lambda now, k=k: status.update(f"{k} on {device}: {now}")))
+            except HwsimError as exc:
+                failed.append(f"{k}: {exc}")
+                console.print(f"{k}: {exc}", soft_wrap=True)
+    if not points:
+        raise HwsimError("; ".join(failed))
     table = scaling_table(points)
-    console.print(table.to_string(index=False))
+    console.print(table.to_string(index=False), soft_wrap=True)
     for path in write_scaling_outputs(points, table, out, memory=memory):
-        console.print(f"written: {path}")
+        console.print(f"written: {path}", soft_wrap=True)
+    if failed:
+        raise HwsimError(f"results written for {', '.join(p.kind for p in points)}, not for "
+                         + "; ".join(failed))

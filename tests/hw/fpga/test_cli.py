@@ -196,3 +196,32 @@ def test_a_block_without_a_design_point_removes_an_earlier_runs_hardware_yaml(tm
     assert not path.exists()
     _remove_earlier_design_point(tmp_path, None)  # nothing recorded, nothing there
     assert _recorded_design_point(tmp_path / "missing") is None
+
+
+def test_a_kind_that_fails_keeps_the_kinds_that_were_placed(run_cli, capsys, tmp_path,
+                                                           monkeypatch):
+    """`-k dint_mac -k int8_mac` with nothing of int8_mac under the ceiling threw away the
+    dint_mac array placed before it: no scaling.json, no design point. The placed kinds are
+    written, and the failed one is named (exit 2)."""
+    from hwsim.hw import fpga
+
+    from .test_scaling import _point
+
+    def largest_array(kind, device, out, **kw):
+        if kind == "int8_mac":
+            raise HwsimError(f"not even one int8_mac PE fits {device}: above the ceiling")
+        return _point(kind, device, True)
+
+    monkeypatch.setattr(fpga, "largest_array", largest_array)
+    out = tmp_path / "out"
+    assert run_cli("fpga-scale", "-k", "dint_mac", "-k", "int8_mac", "--out", str(out)) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == ("error: results written for dint_mac, not for int8_mac: not even one "
+                   "int8_mac PE fits ecp5-25k: above the ceiling")
+    saved = json.loads((out / "scaling.json").read_text())
+    assert [p["kind"] for p in saved["points"]] == ["dint_mac"]
+    assert (out / "fpga-dint_mac-ecp5-25k.yaml").exists()
+    # Every kind failing is the one error, nothing written.
+    assert run_cli("fpga-scale", "-k", "int8_mac", "--out", str(tmp_path / "none")) == 2
+    assert "not even one int8_mac PE fits" in capsys.readouterr().err
+    assert not (tmp_path / "none" / "scaling.json").exists()
