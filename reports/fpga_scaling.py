@@ -133,11 +133,16 @@ def write_scaling_outputs(points: list[ScalingPoint], table: pd.DataFrame, out: 
     fig.tight_layout()
     fig.savefig(paths[2], dpi=120, metadata={"Software": None})
     for p in points:
+        # A logic ceiling makes another (smaller) build: named apart from the stored presets'.
+        ceiling = "" if p.max_logic >= 1 else f"-logic{p.max_logic * 100:g}"
         name = (f"fpga-{p.kind}-{p.device}" + ("" if p.implementation.dsp else "-lut")
-                + p.implementation.speed_suffix)
+                + p.implementation.speed_suffix + ceiling)
         _spec, data = fpga_hardware(p.implementation, memory, name=name)
-        paths.append(write_hardware_yaml(data, out / f"{name}.yaml",
-                                         header=hardware_yaml_header(p.implementation, data)))
+        header = hardware_yaml_header(p.implementation, data)
+        if ceiling:
+            header += (f"\nThe largest {p.kind} array within {p.max_logic * 100:g}% of the "
+                       "device's logic (hwsim fpga-scale --max-logic).")
+        paths.append(write_hardware_yaml(data, out / f"{name}.yaml", header=header))
     record = {"points": [p.to_dict() for p in points], "table": table.to_dict(orient="records"),
               "files": {path.name: digest(path) for path in paths[1:]}}
     write_file(paths[0], json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -158,6 +158,9 @@ class ScalingPoint:
                           for r in impl.resources},
             "tried": [list(t) for t in self.tried],
             "max_logic": self.max_logic,
+            "dsp": impl.dsp,
+            "freq_mhz": impl.freq_mhz,  # the clock asked of nextpnr
+            "seeds": list(impl.seeds),
         }
 
 

@@ -138,6 +138,24 @@ def test_a_rerun_removes_the_design_points_it_no_longer_writes(tmp_path):
         "int8_mac_2x1", "scaling.json", "scaling.md", "scaling.png"]
 
 
+def test_a_capped_build_is_named_apart_and_its_record_says_how_it_was_asked(tmp_path):
+    """--max-logic 30 made a 1x1 int8_mac named fpga-int8_mac-ice40-up5k-lut, the name of
+    the stored preset of its 5x1 uncapped build; scaling.json did not say which clock was
+    asked of nextpnr, nor on which seeds."""
+    from hwsim.hw import load_hardware
+    from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
+
+    capped = dataclasses.replace(_point("int8_mac", "ice40-up5k", False), max_logic=0.3)
+    paths = write_scaling_outputs([capped], scaling_table([capped]), tmp_path)
+    yaml_path = next(p for p in paths if p.suffix == ".yaml")
+    assert yaml_path.name == "fpga-int8_mac-ice40-up5k-lut-logic30.yaml"
+    assert load_hardware(str(yaml_path)).name == "fpga-int8_mac-ice40-up5k-lut-logic30"
+    assert "within 30% of the device's logic" in yaml_path.read_text().split("name:")[0]
+    saved = json.loads((tmp_path / "scaling.json").read_text())["points"][0]
+    assert (saved["freq_mhz"], saved["seeds"], saved["dsp"], saved["max_logic"]) == (
+        50.0, [1], False, 0.3)
+
+
 def test_a_study_over_grades_and_families_names_each_part_and_writes_strict_json(tmp_path):
     # An iCE40 row has no grade: the table says the part as text (a grade column of ints and
     # Nones became floats and NaN, which scaling.json then held as a bare NaN).
