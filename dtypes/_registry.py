@@ -111,7 +111,7 @@ def _formats() -> dict[str, AnyFormat]:
     ]
     fmts += [_int(b) for b in range(2, 9)] + [_int_asym(b) for b in range(2, 9)]
     for name, (_e, _m, _s, aliases, _emax) in _MINIFLOATS.items():
-        fmts.append(_absmax(el[name], aliases=aliases, scale=_minifloat_scale(el[name]),
+        fmts.append(_absmax(el[name], aliases=aliases, scale=_wide_scale(el[name]),
                             two_term=name in _TWO_TERM))
     for name in ("fp3", "fp3_er_pos", "fp3_er_neg", "fp3_ea_pos", "fp3_ea_neg",
                  "fp4_er_pos", "fp4_er_neg", "fp4_ea_pos", "fp4_ea_neg"):
@@ -170,19 +170,23 @@ def _formats() -> dict[str, AnyFormat]:
     return {f.name: f for f in fmts}
 
 
-def _minifloat_scale(elem: ElementFormat) -> str:
-    """FP16 scales, except for wide element types (E5M2: absmax / 57344 would be an FP16
-    subnormal for any absmax below 3.5, losing the scale's precision): FP32 there."""
+def _wide_scale(elem: ElementFormat) -> str:
+    """FP16 scales, except for wide element types, whose scale absmax / max_abs would be an
+    FP16 subnormal for the weights of real models and lose its precision (E5M2: any absmax
+    below 3.5; INT14: below 0.5, where a group of std-0.02 weights made int14 score worse than
+    int12 and int16 worse than int10): FP32 there, beyond 1024 (INT12 and wider)."""
     return "fp32" if elem.max_abs > 1024 else "fp16"
 
 
 def _int(bits: int) -> Format:
-    return _absmax(T.int_symmetric(bits), aliases=(f"int{bits}_sym",))
+    e = T.int_symmetric(bits)
+    return _absmax(e, aliases=(f"int{bits}_sym",), scale=_wide_scale(e))
 
 
 def _int_asym(bits: int) -> Format:
     e = T.int_asym(bits)
-    return Format(name=e.name, types=(e,), scheme="asym", group_size=_GROUP, scale_format="fp16",
+    return Format(name=e.name, types=(e,), scheme="asym", group_size=_GROUP,
+                  scale_format=_wide_scale(e),
                   family="int", description=e.description, source=e.source,
                   aliases=(f"uint{bits}",))
 
@@ -218,7 +222,7 @@ def _generic(name: str) -> AnyFormat | None:
                              "puts the group scale below FP32's normal range) and total bits "
                              "at most 16")
         elem = T.minifloat(e, mb, "finite", source="generic OCP-style minifloat")
-        return _absmax(elem, scale=_minifloat_scale(elem))
+        return _absmax(elem, scale=_wide_scale(elem))
     if m := _GENERIC_INT.fullmatch(name):
         bits = int(m.group(1))
         if not 2 <= bits <= 16:
