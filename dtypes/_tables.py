@@ -272,11 +272,13 @@ def olive_outlier() -> ElementFormat:
 
 
 def e8m0() -> ElementFormat:
-    """OCP MX shared scale: 2^(code - 127), code 0xFF is NaN. Rounds to nearest power of two."""
+    """OCP MX shared scale: 2^(code - 127), code 0xFF is NaN. Rounds to the nearest power of
+    two, a tie (3 between 2 and 4) up, as ml_dtypes' float8_e8m0fnu rounds the mantissa
+    (MX quantization floors log2 of the block's absmax instead: `hwsim.dtypes.quantize`)."""
     codes = np.arange(256)
     values = np.where(codes == 255, np.nan, 2.0 ** (codes - 127.0))
     return ElementFormat(
-        name="e8m0", bits=8, code_values=values, valid=np.ones(256, dtype=bool), tie="even",
+        name="e8m0", bits=8, code_values=values, valid=np.ones(256, dtype=bool), tie="upper",
         layout="e7 .. e0 (bias 127)", family="scale", description="power-of-two scale",
         source="OCP Microscaling v1.0",
     )

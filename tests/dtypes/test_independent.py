@@ -164,3 +164,15 @@ def test_nf4_quantizes_as_bitsandbytes_on_midpoints_and_random_weights() -> None
     np.testing.assert_array_equal(ours.scales.reshape(-1).astype(np.float32),
                                   state.absmax.numpy())
     np.testing.assert_array_equal(ours.dequantized, bnbf.dequantize_4bit(packed, state).numpy())
+
+
+def test_e8m0_rounds_positive_values_as_ml_dtypes() -> None:
+    """Ties went to the even code (3 -> 2, 0.75 -> 0.5) where ml_dtypes rounds up (4, 1)."""
+    from hwsim.dtypes import get_element
+
+    rng = np.random.default_rng(5)
+    exps = rng.integers(-126, 127, 2000)
+    x = np.concatenate([np.ldexp(1.5, exps), np.ldexp(rng.uniform(1, 2, 2000), exps),
+                        [3.0, 0.75, 1.5, 6.0, 2.0**-127, 2.0**127]]).astype(np.float32)
+    expected = x.astype(ml_dtypes.float8_e8m0fnu).view(np.uint8)
+    np.testing.assert_array_equal(get_element("e8m0").encode(x), expected)
