@@ -285,8 +285,9 @@ def largest_array(
         predicted, limit = predict_max_pes(
             _with_ceiling(one.utilization, logic_bel, max_logic), 1,
             _with_ceiling(four.utilization, logic_bel, max_logic), 4, set(dev.bels.values()))
-        log(f"{kind}: linear extrapolation predicts {predicted} PEs ({limit} runs out"
-            + (f" of its {max_logic:.0%} ceiling)" if max_logic < 1 and limit == logic_bel
+        log(f"{kind}: linear extrapolation predicts {predicted} PE{'s' * (predicted != 1)} "
+            f"({limit} runs out"
+            + (f" of its {max_logic * 100:g}% ceiling)" if max_logic < 1 and limit == logic_bel
                else ")"))
     else:
         predicted = 3
@@ -337,7 +338,7 @@ def _above_ceiling(fit: FitCheck, bel: str, max_logic: float) -> str:
     used, available = fit.utilization.get(bel, (0, 1))
     if used <= available * max_logic:
         return ""
-    return f"{bel}: uses {used} of {available}, above the {max_logic:.0%} ceiling"
+    return f"{bel}: uses {used} of {available}, above the {max_logic * 100:g}% ceiling"
 
 
 def peak_macs_per_s(point: ScalingPoint, cycles_per_lane_mac: float) -> float:

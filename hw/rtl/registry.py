@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -85,7 +86,7 @@ class Param:
             except ValueError:
                 # int(, 0) refuses 08 and 010, which read as decimal or as C's octal.
                 zeros = (" (leading zeros are ambiguous: write it without them)"
-                         if text.strip().lstrip("+-").isdigit() else "")
+                         if re.fullmatch(r"[0-9]+", text.strip().lstrip("+-")) else "")
                 raise HwsimError(f"parameter {self.name} must be an integer ({self.allowed}), "
                                  f"not {text!r}{zeros}") from None
         return self.check(value)

@@ -56,4 +56,4 @@ def area(
     console = Console()
     for line in lines:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
-    console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False, soft_wrap=True)

@@ -365,3 +365,14 @@ def test_search_builds_and_records_the_pe_parameters_it_is_given(monkeypatch, tm
     assert name == "pe_array" and params["lanes"] == 8 and params["accumulator"] == "exact"
     assert (params["rows"], params["cols"]) == (point.rows, point.cols)
     assert params["dequantizer"] == "per_pe"  # the array block's defaults are recorded too
+
+
+def test_a_fractional_ceiling_is_written_as_given(monkeypatch, tmp_path):
+    """--max-logic 0.5 read "above the 0% ceiling" (and 6.5 "6%"): rounded to whole
+    percent."""
+    from hwsim.hw.fpga import scaling
+
+    _model_tools(monkeypatch)
+    with pytest.raises(HwsimError, match=r"^not even one bipolar PE fits ecp5-25k: TRELLIS_COMB: "
+                                         r"uses 150 of 10000, above the 0\.5% ceiling$"):
+        scaling.largest_array("bipolar", "ecp5-25k", tmp_path, max_logic=0.005)

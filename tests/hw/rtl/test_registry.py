@@ -54,7 +54,8 @@ def test_command_line_integers_parse_as_python_literals(text, value):
 
 @pytest.mark.parametrize(("text", "hint"), [
     # int(text, 0) refuses them (decimal 8 or C's octal?): the message said only "an integer".
-    ("08", True), ("010", True), ("4.0", False), ("four", False)])
+    ("08", True), ("010", True), ("4.0", False), ("four", False),
+    ("²", False)])  # a digit to str.isdigit, not a leading zero
 def test_a_non_integer_says_why(text, hint):
     with pytest.raises(HwsimError) as info:
         get_block("int_mac").param("lanes").parse(text)
