@@ -152,6 +152,8 @@ class ElementFormat:
         raises `HwsimError`.
         """
         x = np.asarray(x)
+        if x.dtype.name == "bfloat16":  # ml_dtypes' (kind "V"), as `quantize` takes it: exact
+            x = x.astype(np.float32)
         if x.dtype.kind not in "fiu":
             raise HwsimError(f"{self.name}.encode: expected numbers, got dtype {x.dtype}")
         if x.dtype.kind != "f":

@@ -275,7 +275,8 @@ class FloatFormat:
         input's own precision (as ml_dtypes casts, float64 to bf16 included)."""
         x = np.asarray(x)
         if self.name == "fp32":
-            return x.astype(np.float32)
+            with np.errstate(over="ignore"):  # beyond float32: inf, as IEEE rounds it
+                return x.astype(np.float32)
         if self.name == "fp16":
             with np.errstate(over="ignore"):
                 return x.astype(np.float16).astype(np.float32)
@@ -288,7 +289,8 @@ class FloatFormat:
         if x.dtype.kind != "f":
             x = x.astype(np.float64)
         if self.name == "fp32":
-            return x.astype(np.float32).view(np.uint32)
+            with np.errstate(over="ignore"):
+                return x.astype(np.float32).view(np.uint32)
         if self.name == "fp16":
             with np.errstate(over="ignore"):
                 return x.astype(np.float16).view(np.uint16)

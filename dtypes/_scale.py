@@ -113,7 +113,7 @@ def store_scales(ideal: np.ndarray, fmt: ScaleFormat, what: str = "scale") -> np
         # The format is part of the definition (hardware stores its scales so); the Python
         # API can store them wider, the CLI's formats cannot.
         wider = ("" if fmt == "fp32" else
-                 "; `quantize(..., scale_format='fp32')` keeps them")
+                 "; the Python API's `quantize(..., scale_format='fp32')` keeps them")
         raise HwsimError(f"{what} overflows its storage format {fmt} (the weights are too "
                          f"large for it{wider})")
     return stored

@@ -176,3 +176,33 @@ def test_e8m0_rounds_positive_values_as_ml_dtypes() -> None:
                         [3.0, 0.75, 1.5, 6.0, 2.0**-127, 2.0**127]]).astype(np.float32)
     expected = x.astype(ml_dtypes.float8_e8m0fnu).view(np.uint8)
     np.testing.assert_array_equal(get_element("e8m0").encode(x), expected)
+
+
+def test_elements_encode_bfloat16_as_its_float32_values() -> None:
+    """quantize takes bfloat16 weights; an element's encode refused them ("expected
+    numbers, got dtype bfloat16")."""
+    from hwsim.dtypes import get_element
+
+    x = np.array([1.0, -2.5, 0.3, 448.0], np.float32)
+    for name in ("fp8_e4m3", "fp4_e2m1", "e8m0"):
+        e = get_element(name)
+        np.testing.assert_array_equal(e.encode(x.astype(ml_dtypes.bfloat16)),
+                                      e.encode(x.astype(ml_dtypes.bfloat16).astype(np.float32)))
+
+
+def test_casts_round_beyond_their_range_to_inf_without_a_warning() -> None:
+    """fp16 and bf16 did; fp32 leaked NumPy's "overflow encountered in cast"."""
+    import warnings
+
+    from hwsim.dtypes import get_format
+
+    x = np.array([1e300, -1e300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name, dtype in (("fp32", np.float32), ("fp16", np.float16),
+                            ("bf16", ml_dtypes.bfloat16)):
+            f = get_format(name)
+            np.testing.assert_array_equal(f.decode(f.encode(x)), [np.inf, -np.inf])
+            np.testing.assert_array_equal(f.cast(x), [np.inf, -np.inf])
+            with np.errstate(over="ignore"):
+                assert np.isinf(x.astype(dtype)).all()  # as NumPy / ml_dtypes round them
