@@ -55,10 +55,10 @@ def show_cmd(name: str = typer.Argument(..., help="Format name, e.g. fp4_ea_pos.
     console = _console()
     console.print(f"[bold]{f.name}[/]: {f.description if hasattr(f, 'description') else ''}")
     console.print(f"bits {f.bits}; layout {f.layout}; tie rule: {f.tie}; scheme: {f.scheme}")
-    if isinstance(f, FloatFormat):
-        if f.bits > 16:
-            raise HwsimError(f"{f.name} has 2^{f.bits} codes; `show` lists formats up to 16 bits")
-        console.print(f"{len(f.values)} finite values, max {f.max_abs:g}")
+    if isinstance(f, FloatFormat):  # too many codes to list: what they span
+        count = (f"2^{f.bits} codes (not enumerated)" if f.bits > 16
+                 else f"{len(f.values)} finite values")
+        console.print(f"{count}, max {f.max_abs:g}")
         return
     for i, t in enumerate(f.types):
         table = Table(title=t.name + (f" (type {i})" if f.is_mixture else ""))

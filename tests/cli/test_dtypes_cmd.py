@@ -32,6 +32,17 @@ def test_show_prints_the_code_table() -> None:
     assert "1000" in out.stdout and "8" in out.stdout and "tie rule: lower" in out.stdout
 
 
+@pytest.mark.parametrize(("name", "span"), [
+    ("fp32", "2^32 codes (not enumerated), max 3.40282e+38"),
+    # 2 x 255 exponents x 128 mantissas, +0 and -0 one value.
+    ("bf16", "65279 finite values, max 3.38953e+38")])
+def test_show_of_a_cast_says_what_its_codes_span(name: str, span: str) -> None:
+    # fp32 printed its header, then an error.
+    out = hwsim("dtypes", "show", name)
+    assert out.returncode == 0 and not out.stderr
+    assert span in out.stdout
+
+
 def test_compare_on_a_given_tensor_writes_csv(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     np.save(tmp_path / "w.npy", rng.standard_normal((16, 256)).astype(np.float32))
