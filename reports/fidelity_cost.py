@@ -248,6 +248,7 @@ _SUMMARY_RULES: dict[str, _Rule] = {
 }
 _E2E_RULES: dict[str, _Rule] = {
     "group_size": _GROUP, "n_texts": _OPTIONAL_COUNT, "tokens": _OPTIONAL_COUNT,
+    "max_length": _OPTIONAL_COUNT,
     "cos_mean": _COSINE, "cos_min": _COSINE, "nn_top1_agreement": _FRACTION,
     "nn_top5_overlap": _FRACTION, "ppl_reference": _OPTIONAL_POSITIVE,
     "ppl": _OPTIONAL_POSITIVE, "ppl_ratio": _OPTIONAL_POSITIVE,

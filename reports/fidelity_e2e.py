@@ -12,7 +12,10 @@ its unquantized self on what users care about:
 
 - encoders / sentence-embedding models (BERT-style, e.g. the shipped all-MiniLM-L6-v2):
   cosine similarity of text embeddings to the reference embeddings, and agreement of
-  nearest-neighbour retrieval over a text set (the project's own set by default);
+  nearest-neighbour retrieval over a text set (the project's own set by default). A
+  sentence-transformers folder is embedded as it says (``modules.json``, its pooling
+  config: CLS, mean or max; ``max_seq_length``), checked against sentence-transformers;
+  pooling it does not run (last token, weighted mean, a Dense projection) is refused;
 - causal LMs: perplexity on a user-supplied text file.
 
 The checkpoint must be the model transformers builds: weights its config.json leaves out
@@ -53,12 +56,14 @@ __all__ = [
     "read_texts",
 ]
 
-# Model types evaluated as sentence encoders (mean-pooled last hidden state).
+# Model types evaluated as sentence encoders (the last hidden state pooled as the folder's
+# sentence-transformers config says: mean without one).
 ENCODER_MODEL_TYPES = ("bert", "distilbert", "roberta")
 
 REFERENCE = "float"  # the format name of the unquantized reference row
-E2E_COLUMNS = ("format", "task", "group_size", "texts", "n_texts", "tokens", "cos_mean", "cos_min",
-               "nn_top1_agreement", "nn_top5_overlap", "ppl_reference", "ppl", "ppl_ratio")
+E2E_COLUMNS = ("format", "task", "group_size", "texts", "n_texts", "tokens", "max_length",
+               "cos_mean", "cos_min", "nn_top1_agreement", "nn_top5_overlap", "ppl_reference",
+               "ppl", "ppl_ratio")
 
 _TOP_K = 5
 # model_types whose transformers model stacks each layer's experts into 3-D parameters laid
@@ -149,8 +154,9 @@ class _Model:
     params: dict[str, Any]  # parameter name -> Parameter (a tied one once)
     targets: dict[str, list[_Target]]  # parameter name -> its matrices
     originals: dict[str, Any]  # parameter name -> its data as loaded
-    pooling: str
+    pooling: str  # "cls", "mean" or "max" (encoders)
     max_length: int
+    vocab: int  # rows of the token embedding: a larger token id is out of the model
 
 
 def _task(ckpt: Checkpoint) -> str:
@@ -184,7 +190,7 @@ def _load(ckpt: Checkpoint, max_length: int | None,
                                                                local_files_only=True)
     except (OSError, ValueError) as exc:
         raise HwsimError(f"{folder}: no usable tokenizer files "
-                         f"({str(exc).splitlines()[0]})") from None
+                         f"({_first_line(exc)})") from None
     # Tensors whose shapes differ from config.json are loaded re-initialised and reported
     # here, by name (transformers' own refusal is a RuntimeError pointing at a report it
     # logs as a table); its load report is not printed, as every finding in it is checked.
@@ -210,28 +216,91 @@ def _load(ckpt: Checkpoint, max_length: int | None,
     model.eval()
     params, targets = _targets(folder, model, ckpt.model_type)
     # A weight missing from the files is initialised at random: a fidelity measured on it
-    # compares noise with noise, so refuse rather than report it.
-    missing = sorted(set(loading.get("missing_keys") or ()) & set(params))
+    # compares noise with noise (and differs run to run), so refuse rather than report it;
+    # an embedding or a norm as much as a linear weight.
+    missing = sorted(str(k) for k in loading.get("missing_keys") or ())
     if missing:
-        raise HwsimError(f"{folder}: {len(missing)} of {len(params)} linear weights are not "
-                         f"in the checkpoint's files (e.g. {missing[0]!r}); transformers would "
-                         "initialise them at random")
+        linear = sum(k in params for k in missing)
+        raise HwsimError(f"{folder}: {len(missing)} weights of the model ({linear} of its "
+                         f"{len(params)} linear weights) are not in the checkpoint's files "
+                         f"(e.g. {missing[0]!r}); transformers would initialise them at "
+                         "random")
     _check_expert_layout(ckpt, params, targets)
-    pooling = "mean"
-    pool_cfg = folder / "1_Pooling" / "config.json"  # sentence-transformers layout
-    if pool_cfg.is_file():
-        pool = read_json(pool_cfg, "pooling config")
-        if isinstance(pool, dict) and pool.get("pooling_mode_cls_token"):
-            pooling = "cls"
+    pooling, st_length = _sentence_transformers(folder) if task == "embedding" else ("", None)
     # A model with learned positions cannot read past them; one without (ALiBi, rotary
     # without a stated limit) takes the length asked for.
-    limit = getattr(model.config, "max_position_embeddings", None)
-    if max_length is not None and limit and max_length > int(limit):
+    limit = _usable_positions(model.config, ckpt.model_type)
+    if max_length is not None and limit and max_length > limit:
         raise HwsimError(f"--max-length {max_length}: the model of {folder} has "
-                         f"{int(limit)} positions (max_position_embeddings)")
-    length = max_length if max_length is not None else min(int(limit or 512), 512)
+                         f"{limit} usable positions (max_position_embeddings"
+                         + (f" {model.config.max_position_embeddings}, less the padding "
+                            "offset" if limit != model.config.max_position_embeddings else "")
+                         + ")")
+    # By default, what the model card's sentence-transformers config embeds (MiniLM: 256
+    # tokens; 512 cos_mean changed) within the positions, at most 512.
+    length = (max_length if max_length is not None
+              else min(limit or 512, 512, st_length or 512))
     return _Model(task, model, tokenizer, params, targets,
-                  {name: p.data for name, p in params.items()}, pooling, length)
+                  {name: p.data for name, p in params.items()}, pooling, length,
+                  model.get_input_embeddings().num_embeddings)
+
+
+def _usable_positions(config: Any, model_type: str | None) -> int | None:
+    """Positions a text may fill: ``max_position_embeddings``, less RoBERTa's padding offset
+    (its positions count from ``pad_token_id + 1``: 514 learned, 512 usable)."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if not limit:
+        return None
+    if model_type == "roberta":
+        return int(limit) - int(getattr(config, "pad_token_id", 1) or 0) - 1
+    return int(limit)
+
+
+# sentence-transformers modules hwsim runs: the transformer, its pooling, a normalization
+# (cosine similarity does not see it).
+_ST_MODULES = ("Transformer", "Pooling", "Normalize")
+_POOLING_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
+                  "pooling_mode_max_tokens": "max"}
+
+
+def _sentence_transformers(folder: Path) -> tuple[str, int | None]:
+    """(pooling, max_seq_length) of a sentence-transformers folder: the pooling module
+    ``modules.json`` names (``1_Pooling`` without it), mean pooling without one; refused
+    when it pools otherwise than by the CLS token, the mean or the maximum, or when a module
+    hwsim does not run (a Dense projection) follows it."""
+    modules_file = folder / "modules.json"
+    pool_dir = folder / "1_Pooling"
+    if modules_file.is_file():
+        modules = read_json(modules_file, "sentence-transformers modules")
+        if not isinstance(modules, list):
+            raise HwsimError(f"{modules_file}: expected a list of modules")
+        pool_dir = None
+        for m in modules:
+            kind = str(m.get("type", "")).rsplit(".", 1)[-1] if isinstance(m, dict) else ""
+            if kind not in _ST_MODULES:
+                raise HwsimError(f"{modules_file}: module {m!r} is not one hwsim runs "
+                                 f"({', '.join(_ST_MODULES)}): the embeddings would not be "
+                                 "the model's")
+            if kind == "Pooling":
+                pool_dir = folder / str(m.get("path", ""))
+    pooling = "mean"
+    pool_cfg = None if pool_dir is None else pool_dir / "config.json"
+    if pool_cfg is not None and pool_cfg.is_file():
+        pool = read_json(pool_cfg, "pooling config")
+        on = sorted(k for k, v in pool.items()
+                    if k.startswith("pooling_mode_") and v) if isinstance(pool, dict) else []
+        if len(on) != 1 or on[0] not in _POOLING_MODES:
+            raise HwsimError(f"{pool_cfg}: pooling {', '.join(on) or 'none'}; hwsim pools by "
+                             f"one of {', '.join(_POOLING_MODES)}")
+        pooling = _POOLING_MODES[on[0]]
+    st_length = None
+    st_cfg = folder / "sentence_bert_config.json"
+    if st_cfg.is_file():
+        cfg = read_json(st_cfg, "sentence-transformers config")
+        value = cfg.get("max_seq_length") if isinstance(cfg, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            st_length = value
+    return pooling, st_length
 
 
 def _first_line(exc: BaseException) -> str:
@@ -419,10 +488,12 @@ def _embed(m: _Model, texts: Sequence[str], batch: int = 32) -> np.ndarray:
             enc = m.tokenizer(chunk, padding=True, truncation=True,
                               max_length=m.max_length, return_tensors="pt")
             hidden = m.model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             if m.pooling == "cls":
                 pooled = hidden[:, 0]
+            elif m.pooling == "max":  # over real tokens only, as sentence-transformers
+                pooled = hidden.masked_fill(mask == 0, -1e9).max(1).values
             else:  # mean over real tokens only
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             out.append(pooled.numpy().astype(np.float64))
     emb = np.empty((len(texts), out[0].shape[1]))
@@ -430,15 +501,37 @@ def _embed(m: _Model, texts: Sequence[str], batch: int = 32) -> np.ndarray:
     return emb
 
 
-def _token_windows(m: _Model, text: str) -> list[Any]:
+def _check_token_ids(m: _Model, ids: Sequence[int], where: str) -> None:
+    """A token id beyond the model's embedding (a token added to the tokenizer, the model
+    not resized) is refused by name, not an IndexError deep in torch."""
+    top = max(ids, default=-1)
+    if top >= m.vocab:
+        token = m.tokenizer.convert_ids_to_tokens(int(top))
+        raise HwsimError(f"{where}: the tokenizer gives token {token!r} id {top}, beyond the "
+                         f"model's {m.vocab} token embeddings (a token added to the tokenizer "
+                         "without resizing the model)")
+
+
+def _texts_tokens(m: _Model, texts: Sequence[str], where: str) -> int:
+    """Check every text's token ids; the number of texts longer than the model embeds
+    (`max_length`, special tokens included: truncated)."""
+    longer = 0
+    for ids in m.tokenizer(list(texts), truncation=False)["input_ids"]:
+        _check_token_ids(m, ids, where)
+        longer += len(ids) > m.max_length
+    return longer
+
+
+def _token_windows(m: _Model, text: str, where: str) -> list[Any]:
     import torch
 
     ids = m.tokenizer(text, add_special_tokens=False)["input_ids"]
     bos = m.tokenizer.bos_token_id
     if bos is not None:
         ids = [bos, *ids]
+    _check_token_ids(m, ids, where)
     if len(ids) < 2:
-        raise HwsimError("perplexity text: fewer than 2 tokens after tokenization")
+        raise HwsimError(f"{where}: fewer than 2 tokens after tokenization")
     # Windows of the model's context that share one token: each window's first token is
     # context only, so every token after the first is predicted exactly once.
     w = m.max_length
@@ -494,8 +587,9 @@ def end_to_end_fidelity(
         group_size: quantization group along in_features (None: each format's default).
         texts: encoders: one text per line (default: the shipped retrieval set); causal LMs:
             the text to compute perplexity on (required).
-        max_length: token limit per text / perplexity window (default: the model's, at most
-            512); beyond the model's learned positions is an error.
+        max_length: token limit per text / perplexity window (default: the model's usable
+            positions, at most 512 and at most a sentence-transformers folder's
+            ``max_seq_length``); beyond the model's usable positions is an error.
         on_format: progress callback ``(index, total, format_name)`` before each format.
         on_note: called with each finding the caller should pass on (tensors of another
             task's head, outside the model run).
@@ -504,8 +598,8 @@ def end_to_end_fidelity(
         First the unquantized reference (format `REFERENCE`, measured against itself like
         any format), then one row per format with the columns `E2E_COLUMNS`: ``texts`` names
         the text file,
-        ``n_texts`` counts the texts embedded, ``tokens`` the tokens predicted (perplexity);
-        metrics of the other task are NaN.
+        ``n_texts`` counts the texts embedded, ``tokens`` the tokens predicted (perplexity),
+        ``max_length`` the tokens per text / window; metrics of the other task are NaN.
 
     Raises:
         HwsimError: unknown format, unsupported model, missing or empty text file, a
@@ -533,16 +627,21 @@ def end_to_end_fidelity(
     rows = []
     try:
         if task == "perplexity":
-            windows = _token_windows(m, text_list[0])
+            windows = _token_windows(m, text_list[0], f"--texts {texts}")
             ppl_ref, tokens = _perplexity(m, windows)
             counts = {"n_texts": 1, "tokens": tokens}
             _check_reference(ckpt, np.asarray([ppl_ref]), "perplexity is")
         else:
+            longer = _texts_tokens(m, text_list, f"--texts {path}")
+            if longer and on_note is not None:
+                on_note(f"{longer} of {len(text_list)} texts are longer than {m.max_length} "
+                        "tokens: embedded from their first ones, as the model does")
             ref = _embed(m, text_list)
             counts = {"n_texts": len(text_list)}
             _check_reference(ckpt, ref, "embeddings are")
         reference: dict[str, Any] = dict.fromkeys(E2E_COLUMNS, np.nan)
-        reference.update(format=REFERENCE, task=task, texts=texts_label, **counts)
+        reference.update(format=REFERENCE, task=task, texts=texts_label,
+                         max_length=m.max_length, **counts)
         if task == "perplexity":
             reference.update(ppl_reference=ppl_ref, ppl=ppl_ref, ppl_ratio=ppl_ref / ppl_ref)
         else:
@@ -554,7 +653,7 @@ def end_to_end_fidelity(
             _set_weights(m, name, group_size, ckpt)
             row: dict[str, Any] = dict.fromkeys(E2E_COLUMNS, np.nan)
             row.update(format=name, task=task, group_size=asked_group_size(name, group_size),
-                       texts=texts_label, **counts)
+                       texts=texts_label, max_length=m.max_length, **counts)
             if task == "perplexity":
                 ppl, _ = _perplexity(m, windows)
                 row.update(ppl_reference=ppl_ref, ppl=ppl, ppl_ratio=ppl / ppl_ref)

@@ -223,7 +223,10 @@ class Checkpoint:
     def is_causal_lm(self) -> bool:
         """True when config.json names a causal-LM architecture."""
         archs = self.config.get("architectures") or []
-        return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
+        if isinstance(archs, str):  # one name written as text: its characters were read
+            archs = [archs]
+        return any(isinstance(a, str) and a.endswith(("ForCausalLM", "LMHeadModel"))
+                   for a in archs if isinstance(archs, list))
 
     @functools.cached_property
     def digest(self) -> str:

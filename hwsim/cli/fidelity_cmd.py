@@ -242,8 +242,9 @@ def fidelity(
                                           help="Group size (default: each format's own)."),
     max_length: int | None = typer.Option(None, "--max-length",
                                           help="Tokens per text / perplexity window "
-                                          "(default: the model's, at most 512; at most "
-                                          "the model's positions)."),
+                                          "(default: the model's usable positions, at most "
+                                          "512 and a sentence-transformers folder's "
+                                          "max_seq_length; at most the positions)."),
     out: Path = typer.Option(Path("out/fidelity"), "--out", "-o", parser=given_path,
                              help="Output folder."),
     figure_format: str = typer.Option("png", "--figure-format",

@@ -169,7 +169,7 @@ def test_a_max_length_beyond_the_models_positions_is_refused(tiny_lm):
     # Before, it was cut to the model's positions without a word.
     limit = json.loads((tiny_lm / "config.json").read_text())["max_position_embeddings"]
     with pytest.raises(HwsimError, match=f"--max-length {limit + 1}: the model of .* has "
-                                         f"{limit} positions"):
+                                         f"{limit} usable positions"):
         end_to_end_fidelity(tiny_lm, ["int8"], texts=tiny_lm / "text.txt",
                             max_length=limit + 1)
 
@@ -235,8 +235,9 @@ def test_a_checkpoint_whose_weights_are_all_missing_is_refused(tiny_lm, tmp_path
     for path in folder.glob("*.safetensors"):
         save_file({f"stale.{k}": v for k, v in load_file(path).items()}, path,
                   metadata={"format": "pt"})
-    with pytest.raises(HwsimError, match=r"15 of 15 linear weights are not in the checkpoint's "
-                                         r"files .* initialise them at random"):
+    with pytest.raises(HwsimError, match=r"weights of the model \(15 of its 15 linear weights\) "
+                                         r"are not in the checkpoint's files .* initialise them "
+                                         r"at random"):
         end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")
 
 
@@ -493,3 +494,138 @@ def test_a_fidelity_rerun_removes_only_its_own_earlier_figures(tiny_lm, tiny_moe
     assert (f"summary.csv measured checkpoint {tiny_moe.name} (tensors "
             in str(r.exception))
     assert f"and fidelity.csv {tiny_lm.name} (tensors " in str(r.exception)
+
+
+def _minilm_with(tmp_path, pooling: dict | None = None, modules: list | None = None):
+    """The shipped MiniLM's files, linked, with another pooling config or module list."""
+    from hwsim.workloads.checkpoints import demo_checkpoint_path
+
+    src = demo_checkpoint_path()
+    folder = tmp_path / "minilm"
+    folder.mkdir()
+    for f in src.iterdir():
+        if f.name not in ("1_Pooling", "modules.json"):
+            (folder / f.name).symlink_to(f)
+    (folder / "1_Pooling").mkdir()
+    base = json.loads((src / "1_Pooling" / "config.json").read_text())
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({**base, **(pooling or {})}))
+    listed = json.loads((src / "modules.json").read_text())
+    (folder / "modules.json").write_text(json.dumps(listed if modules is None else modules))
+    return folder
+
+
+# Texts of the shipped set, and one longer than MiniLM's 256 tokens (sentence-transformers
+# cuts it there; hwsim read 512 and its cosines and retrieval differed).
+_ST_TEXTS = ["A cat sat on the mat.", "Quantized weights keep most of the model's accuracy.",
+             " ".join(["the accelerator streams weights from memory"] * 60)]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_reference_embeddings_are_sentence_transformers(minilm, tmp_path, pooling):
+    """sentence-transformers (installed with the shipped model) embeds the same texts: the
+    float reference must be its embeddings, up to its normalization (cosines do not see
+    it). Max pooling was read as mean; 256 tokens as 512."""
+    st = pytest.importorskip("sentence_transformers")
+    from hwsim.reports.fidelity_e2e import _embed, _load
+
+    folder = minilm.path if pooling == "mean" else _minilm_with(
+        tmp_path, {"pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": True})
+    m = _load(open_checkpoint(folder), None)
+    assert (m.pooling, m.max_length) == (pooling, 256)
+    ours = _embed(m, _ST_TEXTS)
+    theirs = st.SentenceTransformer(str(folder), device="cpu").encode(_ST_TEXTS,
+                                                                     convert_to_numpy=True)
+    ours /= np.linalg.norm(ours, axis=1, keepdims=True)
+    np.testing.assert_allclose(ours, theirs, atol=2e-6)
+
+
+@pytest.mark.parametrize(("pooling", "modules", "message"), [
+    ({"pooling_mode_mean_tokens": False, "pooling_mode_lasttoken": True}, None,
+     r"1_Pooling/config.json: pooling pooling_mode_lasttoken; hwsim pools by one of "),
+    ({"pooling_mode_cls_token": True}, None,
+     r"pooling pooling_mode_cls_token, pooling_mode_mean_tokens; hwsim pools by one of "),
+    (None, [{"idx": 0, "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "path": "2_Dense", "type": "sentence_transformers.models.Dense"}],
+     r"modules.json: module .*Dense.* is not one hwsim runs"),
+])
+def test_a_pooling_hwsim_does_not_run_is_refused(minilm, tmp_path, pooling, modules, message):
+    with pytest.raises(HwsimError, match=message):
+        end_to_end_fidelity(_minilm_with(tmp_path, pooling, modules), ["int8"])
+
+
+def test_a_missing_norm_or_embedding_is_refused_not_random(tiny_lm, tmp_path):
+    """Only linear weights were checked: a checkpoint without its embedding and final norm
+    ran on random ones (float perplexity 7335.6, then 3811.8 on a rerun)."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    folder = tmp_path / "noemb"
+    shutil.copytree(tiny_lm, folder)
+    path = next(folder.glob("*.safetensors"))
+    kept = {k: v for k, v in load_file(path).items()
+            if k not in ("model.embed_tokens.weight", "model.norm.weight")}
+    save_file(kept, path, metadata={"format": "pt"})
+    with pytest.raises(HwsimError, match=r"2 weights of the model \(0 of its 15 linear weights\) "
+                                         r"are not in the checkpoint's files \(e\.g\. "
+                                         r"'model\.embed_tokens\.weight'\)"):
+        end_to_end_fidelity(folder, ["int8"], texts=tiny_lm / "text.txt")
+
+
+def test_a_token_beyond_the_models_vocabulary_is_named(tiny_lm, tmp_path):
+    """A token added to the tokenizer, the model not resized: IndexError deep in torch."""
+    import shutil
+
+    folder = tmp_path / "added"
+    shutil.copytree(tiny_lm, folder)
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    tok.add_tokens(["<newword>"])
+    tok.save_pretrained(folder)
+    text = folder / "text.txt"
+    text.write_text((tiny_lm / "text.txt").read_text() + " <newword>")
+    with pytest.raises(HwsimError, match=rf"--texts {text}: the tokenizer gives token "
+                                         r"'<newword>' id \d+, beyond the model's \d+ token "
+                                         r"embeddings"):
+        end_to_end_fidelity(folder, ["int8"], texts=text)
+
+
+def test_the_table_records_the_tokens_per_window(tiny_lm):
+    t = end_to_end_fidelity(tiny_lm, ["int8"], texts=tiny_lm / "text.txt", max_length=20)
+    assert t["max_length"].tolist() == [20, 20]
+
+
+def test_roberta_reads_only_its_usable_positions(tmp_path):
+    """RoBERTa's positions count from pad_token_id + 1: 34 learned are 32 usable. The
+    default (and --max-length 33) passed the check and then failed in torch with "index 34
+    is out of bounds"."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    folder = tmp_path / "tiny-roberta"
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, **{w: i + 4 for i, w in enumerate(WORDS)}}
+    tok = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = Whitespace()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>",
+                                                bos_token="<s>", eos_token="</s>",
+                                                pad_token="<pad>")
+    cfg = transformers.RobertaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                     num_attention_heads=2, vocab_size=len(vocab),
+                                     max_position_embeddings=34, pad_token_id=1,
+                                     architectures=["RobertaModel"])
+    torch.manual_seed(0)
+    transformers.RobertaModel(cfg).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    texts = folder / "texts.txt"
+    rng = np.random.default_rng(1)
+    texts.write_text("\n".join(" ".join(rng.choice(WORDS, size=n)) for n in (5, 40, 12, 8)))
+    notes: list[str] = []
+    t = end_to_end_fidelity(folder, ["int8"], texts=texts, on_note=notes.append)
+    assert t["max_length"].tolist() == [32, 32]
+    assert notes == ["1 of 4 texts are longer than 32 tokens: embedded from their first ones, "
+                     "as the model does"]
+    with pytest.raises(HwsimError, match=r"--max-length 33: the model of .* has 32 usable "
+                                         r"positions \(max_position_embeddings 34, less the "
+                                         r"padding offset\)"):
+        end_to_end_fidelity(folder, ["int8"], texts=texts, max_length=33)

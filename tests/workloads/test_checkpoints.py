@@ -716,3 +716,12 @@ def test_check_float_refuses_what_quantize_refuses_without_reading(tmp_path):
                                          r"up_proj.weight: expected a floating-point tensor, "
                                          r"got dtype int8$"):
         ckpt.check_float("model.layers.0.mlp.up_proj")
+
+
+@pytest.mark.parametrize(("archs", "causal"), [
+    ("LlamaForCausalLM", True),  # one name as text: its characters were read, never an LM
+    (["LlamaForCausalLM"], True), (["LlamaModel"], False), ([3], False), ({"a": 1}, False)])
+def test_architectures_given_as_text_name_one(tmp_path, archs, causal):
+    ckpt = open_checkpoint(_folder(tmp_path, _llama_tensors(layers=1),
+                                   {**LLAMA_CFG, "architectures": archs}))
+    assert ckpt.is_causal_lm is causal
