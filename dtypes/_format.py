@@ -35,7 +35,7 @@ SCHEMES: dict[str, str] = {
     "absmax": "scale = group absmax / largest value of the type",
     "asym": "scale and zero point from the group's min and max (range includes 0)",
     "mixture": "every candidate type per group, the lowest-MSE one kept (2-bit selector)",
-    "ant": "per-row scale searched by MSE over 1%..100% of absmax; type chosen per tensor",
+    "ant": "per-row scale searched by MSE over 75%..249% of absmax; type chosen per tensor",
     "olive": "outlier-victim pairs (outlier: nearest to an abfloat value, |x| >= 9.5 "
              "steps); scale searched by MSE over 75%..249% of max|mu±3sigma|",
     "mx": "shared E8M0 power-of-two scale per block: floor(log2(amax)) - emax",

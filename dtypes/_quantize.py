@@ -347,9 +347,15 @@ def _scheme_mixture(f: Format, xg: np.ndarray, scale_format: str, counts: np.nda
                 extra_bits=_row_factor_bits(scale_format, xg.shape[0]))
 
 
+# ANT's scale search, as its reference runs transformers (clevercool/ANT-Quantization,
+# ant_quantization/antquant/quant_modules.py `search_mse` with the BERT scripts' -wl 75 -wu 250):
+# alpha = 75% .. 249% of the row's absmax, 1% steps.
+_ANT_SEARCH = np.arange(75, 250) / 100.0
+
+
 def _scheme_ant(f: Format, xg: np.ndarray, scale_format: str, counts: np.ndarray) -> _Out:
     rows = xg.reshape(-1, xg.shape[-1])
-    fractions = np.arange(1, 101) / 100.0
+    fractions = _ANT_SEARCH
     amax = np.abs(rows).max(axis=-1).astype(np.float64)
     best_sse, best_ideal = [], []
     for t in f.types:

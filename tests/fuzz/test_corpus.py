@@ -58,7 +58,7 @@ CORPUS: dict[str, tuple[dict[str, bytes | str], list[str], int, str]] = {
                          "--group-size 1000000000 is larger than the rows of synthetic 64x64"),
     "compare -g 1 ant4": ({}, ["dtypes", "compare", "-f", "ant4", "--group-size", "1"], 2,
                           "synthetic 1024x1024 (seed 0): ant4: scale search: 1,048,576 groups "
-                          "x 1,501 thresholds"),
+                          "x 2,626 thresholds"),
     "compare -g 0": ({}, ["dtypes", "compare", "-g", "0"], 2,
                      "--group-size must be a positive integer, not 0"),
     "sweep range 10**12": ({"s.yaml": SWEEP.replace("values: [8, 16]",
