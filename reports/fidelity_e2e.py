@@ -56,6 +56,8 @@ __all__ = [
     "read_texts",
 ]
 
+# Encoders whose transformers model has an optional pooler (`add_pooling_layer`).
+_POOLER_MODEL_TYPES = frozenset({"bert", "roberta"})
 # Model types evaluated as sentence encoders (the last hidden state pooled as the folder's
 # sentence-transformers config says: mean without one).
 ENCODER_MODEL_TYPES = ("bert", "distilbert", "roberta")
@@ -196,10 +198,15 @@ def _load(ckpt: Checkpoint, max_length: int | None,
     # logs as a table); its load report is not printed, as every finding in it is checked.
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()
+    # An encoder saved without its pooler (sentence-transformers models often are) is built
+    # without one: its output is never pooled here, and a random one would be refused.
+    extra = ({"add_pooling_layer": False}
+             if task == "embedding" and ckpt.model_type in _POOLER_MODEL_TYPES
+             and not any(".pooler." in f".{name}" for name in ckpt.tensors) else {})
     try:
         model, loading = auto.from_pretrained(folder, config=config, local_files_only=True,
                                               dtype=torch.float32, output_loading_info=True,
-                                              ignore_mismatched_sizes=True)
+                                              ignore_mismatched_sizes=True, **extra)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         raise HwsimError(f"{folder}: transformers cannot load the model "
                          f"({type(exc).__name__}: {_first_line(exc)})") from None

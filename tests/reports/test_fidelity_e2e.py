@@ -629,3 +629,22 @@ def test_roberta_reads_only_its_usable_positions(tmp_path):
                                          r"positions \(max_position_embeddings 34, less the "
                                          r"padding offset\)"):
         end_to_end_fidelity(folder, ["int8"], texts=texts, max_length=33)
+
+
+def test_an_encoder_saved_without_its_pooler_is_measured(minilm, tmp_path):
+    """sentence-transformers models are often saved without BERT's pooler, which mean
+    pooling never uses: transformers built a random one and the run was refused. Built
+    without it, the model is the one `hwsim quantize` reads (no pooler layer)."""
+    from safetensors.numpy import load_file, save_file
+
+    folder = _minilm_with(tmp_path)
+    weights = folder / "model.safetensors"
+    kept = {k: v for k, v in load_file(weights.resolve()).items() if not k.startswith("pooler.")}
+    weights.unlink()
+    save_file(kept, weights, metadata={"format": "pt"})
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(_ST_TEXTS[:2] + ["A dog ran under the tree."]))
+    t = end_to_end_fidelity(folder, ["int8"], texts=texts).set_index("format")
+    full = end_to_end_fidelity(minilm, ["int8"], texts=texts).set_index("format")
+    assert t.loc["int8", "cos_mean"] == full.loc["int8", "cos_mean"]
+    assert not any("pooler" in lin.name for lin in open_checkpoint(folder).linear_layers())
