@@ -30,11 +30,13 @@ from hwsim.hw.fpga import (
     write_hardware_yaml,
 )
 from hwsim.hw.pe_kinds import get_pe_kind, pe_for_block
-from hwsim.reports.output_files import digest, remove_stale_files, write_file
+from hwsim.reports.output_files import digest, earlier_files, remove_stale_files, write_file
 from hwsim.reports.roofline_report import markdown_table
 from hwsim.sim.kind_models import cycle_model
 
 __all__ = ["cycles_per_lane_mac", "scaling_table", "write_scaling_outputs"]
+
+SCALE_COMMAND = "hwsim fpga-scale"  # scaling.json's ``written_by``
 
 
 def cycles_per_lane_mac(study: str, weight_format: str, params: Mapping[str, Any]) -> float:
@@ -111,7 +113,7 @@ def write_scaling_outputs(points: list[ScalingPoint], table: pd.DataFrame, out: 
     LUT-only variant), unless its bytes changed since. The tools' shape folders
     (``<kind>_<rows>x<cols>``) are their logs and stay."""
     out.mkdir(parents=True, exist_ok=True)
-    earlier = _earlier_scaling_files(out)
+    earlier = earlier_files(out, SCALE_COMMAND, _owned, record="scaling.json")
     paths = [out / "scaling.json", out / "scaling.md", out / "scaling.png"]
     write_file(paths[1], markdown_table(table))
     # One horizontal bar per (array, format); a log axis, since rates span 1000x.
@@ -144,7 +146,8 @@ def write_scaling_outputs(points: list[ScalingPoint], table: pd.DataFrame, out: 
                        "device's logic (hwsim fpga-scale --max-logic).")
         paths.append(write_hardware_yaml(data, out / f"{name}.yaml", header=header))
     record = {"points": [p.to_dict() for p in points], "table": table.to_dict(orient="records"),
-              "files": {path.name: digest(path) for path in paths[1:]}}
+              "files": {path.name: digest(path) for path in paths[1:]},
+              "written_by": SCALE_COMMAND}
     write_file(paths[0], json.dumps(record, indent=2, sort_keys=True) + "\n")
     remove_stale_files(out, earlier, [path.name for path in paths])
     return paths
@@ -154,17 +157,3 @@ def _owned(name: str) -> bool:
     """A file name `write_scaling_outputs` writes on some run."""
     return name in ("scaling.md", "scaling.png") or (name.startswith("fpga-")
                                                      and name.endswith(".yaml"))
-
-
-def _earlier_scaling_files(out: Path) -> dict[str, str | None]:
-    """The files an earlier study into `out` recorded in its scaling.json (``files``: name ->
-    SHA-256), only names the study writes; nothing for a record without them."""
-    try:
-        earlier = json.loads((out / "scaling.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    files = earlier.get("files") if isinstance(earlier, dict) else None
-    if not isinstance(files, dict):
-        return {}
-    return {n: h if isinstance(h, str) else None for n, h in files.items()
-            if isinstance(n, str) and Path(n).name == n and _owned(n)}

@@ -134,14 +134,15 @@ def write_summary(out: Path, body: Mapping[str, Any], written: Iterable[Path],
     return write_file(out / "summary.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
-def earlier_files(out: Path, command: str,
-                  owned: Callable[[str], bool]) -> dict[str, str | None]:
-    """The files an earlier `command` into `out` listed in its ``summary.json``, with the
-    SHA-256 it recorded (``files``; ``figures``, from before `hwsim run` listed them all,
-    without one). Nothing if another command wrote that summary; only names `owned` accepts
-    (those `command` writes) are kept: never a file of the user's."""
+def earlier_files(out: Path, command: str, owned: Callable[[str], bool],
+                  record: str = "summary.json") -> dict[str, str | None]:
+    """The files an earlier `command` into `out` listed in its `record` (``summary.json``;
+    `hwsim fpga-scale`'s ``scaling.json``), with the SHA-256 it recorded (``files``;
+    ``figures``, from before `hwsim run` listed them all, without one). Nothing if another
+    command wrote that record; only names `owned` accepts (those `command` writes) are kept:
+    never a file of the user's."""
     try:
-        earlier = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        earlier = json.loads((out / record).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(earlier, dict) or earlier.get("written_by", RUN) != command:
