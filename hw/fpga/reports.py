@@ -217,8 +217,12 @@ def parse_nextpnr_report(text: str) -> NextpnrReport:
         }
         paths = []
         for cp in rep.get("critical_paths", []):
-            # Same-clock paths only: "posedge X" -> "posedge X"; "<async>" marks pins.
-            if "<async>" in (cp["from"], cp["to"]) or not cp["path"]:
+            # Same-clock paths only: "posedge X" -> "posedge X"; "<async>" marks pins. A path
+            # between two clocks is no clock's critical path (its launch clock's fmax does
+            # not bound it).
+            if ("<async>" in (cp["from"], cp["to"]) or not cp["path"]
+                    or clock_name(cp["from"].split(" ", 1)[-1])
+                    != clock_name(cp["to"].split(" ", 1)[-1])):
                 continue
             segments = cp["path"]
             paths.append(

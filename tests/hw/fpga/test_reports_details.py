@@ -110,6 +110,19 @@ def test_a_clock_with_an_empty_path_is_skipped_and_delays_keep_a_picosecond():
     assert rep.fmax_mhz == {"clk": (80.0, 50.0)}
 
 
+def test_a_path_between_two_clocks_is_no_clocks_critical_path():
+    """The comment said same-clock paths only, the code kept a cross-clock path under its
+    launch clock: a clock could get two critical paths, and the longer one (10 ns, bounded by
+    no single fmax) would have been reported as clk's."""
+    path = [_segment("clk-to-q", "a", "Q", 0.5), _segment("setup", "b", "D", 0.5)]
+    long = [_segment("clk-to-q", "a", "Q", 5.0), _segment("setup", "c", "D", 5.0)]
+    rep = parse_nextpnr_report(_report([
+        {"from": _CLK, "to": "posedge $glbnet$other$TRELLIS_IO_IN", "path": long},
+        {"from": _CLK, "to": _CLK, "path": path}]))
+    (cp,) = rep.critical_paths
+    assert (cp.clock, cp.delay_ns) == ("clk", 1.0)
+
+
 def test_shortfalls_need_a_utilisation_table():
     # A run that stopped before packing printed no table: nothing to compare, no shortfall,
     # even for a needed bel type (the caller then reports the tool's error instead).
