@@ -244,7 +244,11 @@ def _load(ckpt: Checkpoint, max_length: int | None,
                             "offset" if limit != model.config.max_position_embeddings else "")
                          + ")")
     # By default, what the model card's sentence-transformers config embeds (MiniLM: 256
-    # tokens; 512 cos_mean changed) within the positions, at most 512.
+    # tokens; 512 cos_mean changed), else what its tokenizer says it takes (sentence-
+    # transformers 5+ saves the limit there), within the positions, at most 512.
+    if task == "embedding" and st_length is None:
+        told = getattr(tokenizer, "model_max_length", None)
+        st_length = told if isinstance(told, int) and 0 < told < 1_000_000 else None
     length = (max_length if max_length is not None
               else min(limit or 512, 512, st_length or 512))
     return _Model(task, model, tokenizer, params, targets,
@@ -266,8 +270,7 @@ def _usable_positions(config: Any, model_type: str | None) -> int | None:
 # sentence-transformers modules hwsim runs: the transformer, its pooling, a normalization
 # (cosine similarity does not see it).
 _ST_MODULES = ("Transformer", "Pooling", "Normalize")
-_POOLING_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
-                  "pooling_mode_max_tokens": "max"}
+_POOLING_MODES = ("cls", "mean", "max")
 
 
 def _sentence_transformers(folder: Path) -> tuple[str, int | None]:
@@ -294,12 +297,18 @@ def _sentence_transformers(folder: Path) -> tuple[str, int | None]:
     pool_cfg = None if pool_dir is None else pool_dir / "config.json"
     if pool_cfg is not None and pool_cfg.is_file():
         pool = read_json(pool_cfg, "pooling config")
-        on = sorted(k for k, v in pool.items()
-                    if k.startswith("pooling_mode_") and v) if isinstance(pool, dict) else []
+        pool = pool if isinstance(pool, dict) else {}
+        # sentence-transformers 5+ writes the mode by name ("pooling_mode": "mean"), earlier
+        # versions one flag per mode ("pooling_mode_mean_tokens": true).
+        named = pool.get("pooling_mode")
+        on = ([named] if isinstance(named, str) else list(named) if isinstance(named, list)
+              else sorted(k.removeprefix("pooling_mode_").removesuffix("_token")
+                          .removesuffix("_tokens")
+                          for k, v in pool.items() if k.startswith("pooling_mode_") and v))
         if len(on) != 1 or on[0] not in _POOLING_MODES:
-            raise HwsimError(f"{pool_cfg}: pooling {', '.join(on) or 'none'}; hwsim pools by "
-                             f"one of {', '.join(_POOLING_MODES)}")
-        pooling = _POOLING_MODES[on[0]]
+            raise HwsimError(f"{pool_cfg}: pooling {', '.join(map(str, on)) or 'none'}; hwsim "
+                             f"pools by one of {', '.join(_POOLING_MODES)}")
+        pooling = on[0]
     st_length = None
     st_cfg = folder / "sentence_bert_config.json"
     if st_cfg.is_file():
@@ -523,7 +532,9 @@ def _texts_tokens(m: _Model, texts: Sequence[str], where: str) -> int:
     """Check every text's token ids; the number of texts longer than the model embeds
     (`max_length`, special tokens included: truncated)."""
     longer = 0
-    for ids in m.tokenizer(list(texts), truncation=False)["input_ids"]:
+    # verbose=False: transformers' "longer than the model" warning is about what `_embed`
+    # cuts, not an error.
+    for ids in m.tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]:
         _check_token_ids(m, ids, where)
         longer += len(ids) > m.max_length
     return longer

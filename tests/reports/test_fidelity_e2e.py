@@ -548,11 +548,29 @@ def test_reference_embeddings_are_sentence_transformers(minilm, tmp_path, poolin
     np.testing.assert_allclose(ours, theirs, atol=2e-6)
 
 
+def test_a_folder_saved_by_sentence_transformers_5_is_embedded_as_it_says(minilm, tmp_path):
+    """sentence-transformers 5+ saves the pooling by name ("pooling_mode": "mean") and its
+    length in the tokenizer's config (model_max_length 256), not in sentence_bert_config:
+    such a folder was refused, and would have been embedded at 512 tokens."""
+    st = pytest.importorskip("sentence_transformers")
+    from hwsim.reports.fidelity_e2e import _embed, _load
+
+    model = st.SentenceTransformer(str(minilm.path), device="cpu")
+    folder = tmp_path / "saved"
+    model.save(str(folder))
+    m = _load(open_checkpoint(folder), None)
+    assert (m.pooling, m.max_length) == ("mean", 256)
+    ours = _embed(m, _ST_TEXTS)
+    ours /= np.linalg.norm(ours, axis=1, keepdims=True)
+    np.testing.assert_allclose(ours, model.encode(_ST_TEXTS, convert_to_numpy=True), atol=2e-6)
+
+
 @pytest.mark.parametrize(("pooling", "modules", "message"), [
     ({"pooling_mode_mean_tokens": False, "pooling_mode_lasttoken": True}, None,
-     r"1_Pooling/config.json: pooling pooling_mode_lasttoken; hwsim pools by one of "),
+     r"1_Pooling/config.json: pooling lasttoken; hwsim pools by one of cls, mean, max$"),
     ({"pooling_mode_cls_token": True}, None,
-     r"pooling pooling_mode_cls_token, pooling_mode_mean_tokens; hwsim pools by one of "),
+     r"pooling cls, mean; hwsim pools by one of "),
+    ({"pooling_mode": "weightedmean"}, None, r"pooling weightedmean; hwsim pools by one of "),
     (None, [{"idx": 0, "path": "", "type": "sentence_transformers.models.Transformer"},
             {"idx": 1, "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
             {"idx": 2, "path": "2_Dense", "type": "sentence_transformers.models.Dense"}],
