@@ -25,9 +25,13 @@ _COST_KIND = {"energy_uj": ("energy", 1e-6), "latency_ms": ("time", 1e-3)}
 
 
 def _json_value(v: Any) -> Any:
+    """JSON has no infinity: a Pareto pairing's infinite fidelity (a mean SQNR over layers
+    one of which is exact) is written "inf", not a null that reads as unknown."""
     if hasattr(v, "item") and not isinstance(v, str):
         v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
+    if isinstance(v, float) and math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if isinstance(v, float) and math.isnan(v):
         return None
     return v
 
@@ -98,6 +102,8 @@ def tradeoff_html(table: pd.DataFrame, summary: dict[str, Any], x_label: str,
         items.append(summary_item(summary, f"Pareto: {name}: {y_label}", f"pareto.{i}.{y}"))
         items.append(summary_item(summary, f"Pareto: {name}: cost", f"pareto.{i}.{x}", kind,
                                   to_si))
+    # The page's scatter has no place for an infinite fidelity: it shows the finite points,
+    # the summary items above name every Pareto pairing (an infinite one as "inf").
     frame = table[np.isfinite(table[x].astype(float)) & np.isfinite(table[y].astype(float))]
     frame = frame.assign(design=frame["hardware"].fillna("-") if "hardware" in frame else "-")
     scale = 1.0

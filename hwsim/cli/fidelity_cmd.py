@@ -319,14 +319,14 @@ _TRADEOFF_AXES = {"energy": ("energy_uj", "energy per run"),
 
 
 def _check_plottable(table: Any, x: str, y: str, x_axis: str, folder: Path,
-                     costs: Any) -> None:
-    """HwsimError unless some format has a finite ``x`` and ``y`` (else the plot is empty),
-    naming why each format was not costed."""
-    import numpy as np
-
+                     costs: Any, higher: bool) -> None:
+    """HwsimError unless some format has a figure to plot (`comparable`: a finite ``x``, a
+    ``y`` infinite only at its good end), naming why each format was not costed."""
     from hwsim.errors import HwsimError
+    from hwsim.reports.fidelity_plots import comparable
 
-    if (np.isfinite(table[x].astype(float)) & np.isfinite(table[y].astype(float))).any():
+    if comparable(table[x].astype(float), table[y].astype(float),
+                  y_higher_is_better=higher).any():
         return
     why = [] if costs is None else list(dict.fromkeys(
         f"{r['format']}: {r['cost_note']}" for r in costs.to_dict(orient="records")
@@ -451,7 +451,7 @@ def tradeoff(
         costs, not_costed = costed.costs, costed.not_costed
     table = tradeoff_table(summary, e2e, costs)
     y, y_label, higher = fidelity_axis(table)
-    _check_plottable(table, _TRADEOFF_AXES[x_axis][0], y, x_axis, folder, costs)
+    _check_plottable(table, _TRADEOFF_AXES[x_axis][0], y, x_axis, folder, costs, higher)
     fid_model = (str(summary["checkpoint"].iloc[0]) if "checkpoint" in summary
                  else Path(folder).resolve().name)
     x, x_label = _TRADEOFF_AXES[x_axis]

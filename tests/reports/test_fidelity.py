@@ -399,7 +399,11 @@ def test_the_tradeoff_summary_keeps_a_format_of_infinite_sqnr():
                                y_higher_is_better=True, fidelity_model="tiny",
                                fidelity_label="SQNR")
     assert summary["pairings"] == 2
-    # JSON has no infinity: null, as every summary.json writes one.
+    # JSON has no infinity: "inf", not a null that reads as unknown.
     assert summary["pareto"] == [
         {"format": "int4", "bits_per_weight": 4.125, "sqnr_db_mean": 17.9},
-        {"format": "fp16", "bits_per_weight": 16.0, "sqnr_db_mean": None}]
+        {"format": "fp16", "bits_per_weight": 16.0, "sqnr_db_mean": "inf"}]
+    from hwsim.reports.tradeoff_report import tradeoff_html
+
+    page = tradeoff_html(table, summary, "bits", "SQNR")
+    assert 'data-key="pareto.1.sqnr_db_mean"' in page  # the page names it too
