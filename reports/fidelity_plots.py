@@ -226,6 +226,8 @@ def pareto_figure(table: pd.DataFrame, x: str, y: str, *, x_label: str, y_label:
         ax.plot(xs[f], ys[f], color="#D55E00", linewidth=1.0, zorder=2,
                 label="Pareto front")
         ax.set_ylabel(y_label + ("" if y_higher_is_better else " (lower is better)"))
+        if len(infinite) and infinite.all():  # no finite value: the axis has no scale to show
+            ax.set_yticks([])
         ax.legend(loc="best", frameon=True, framealpha=0.85)
         ax.set_title(title or f"{y_label} vs {x_label}")
     return fig

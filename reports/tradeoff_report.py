@@ -125,5 +125,6 @@ def tradeoff_html(table: pd.DataFrame, summary: dict[str, Any], x_label: str,
                              table.fillna({"cost_note": ""}) if "cost_note" in table else table)
     return render_html(f"hwsim tradeoff: {summary['fidelity_model']}",
                        "fidelity of each format against its simulated cost on each design",
-                       [it for it in items if it is not None], [plot], [t],
+                       [it for it in items if it is not None], [plot] if len(frame) else [],
+                       [t],
                        notes=not_costed_lines(summary.get("not_costed", {})))

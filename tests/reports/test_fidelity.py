@@ -236,6 +236,11 @@ def test_the_pareto_plot_draws_an_infinite_fidelity_past_the_best():
     assert labels["fp16 (∞)"] == (16.0, 40.0)  # 38 + a tenth of the 20 dB span
     front = next(line for line in ax.lines if line.get_label() == "Pareto front")
     assert front.get_ydata().tolist() == [18.0, 38.0, 40.0]
+    # Alone, it has no finite value to be drawn past: no scale is shown (1 dB would be read).
+    fig = pareto_figure(table.iloc[2:], "bits_per_weight", "sqnr_db_mean", x_label="bits",
+                        y_label="SQNR")
+    assert [t.get_text() for t in fig.axes[0].texts] == ["fp16 (∞)"]
+    assert list(fig.axes[0].get_yticks()) == []
 
 
 def test_write_outputs_is_all_or_nothing(tmp_path):
@@ -407,3 +412,9 @@ def test_the_tradeoff_summary_keeps_a_format_of_infinite_sqnr():
 
     page = tradeoff_html(table, summary, "bits", "SQNR")
     assert 'data-key="pareto.1.sqnr_db_mean"' in page  # the page names it too
+    # A folder whose only format has one: a page without a scatter (it had an IndexError).
+    alone = table.iloc[1:]
+    page = tradeoff_html(alone, tradeoff_summary(alone, "bits_per_weight", "sqnr_db_mean",
+                                                 y_higher_is_better=True, fidelity_model="tiny",
+                                                 fidelity_label="SQNR"), "bits", "SQNR")
+    assert 'data-key="pareto.0.sqnr_db_mean"' in page
