@@ -239,8 +239,15 @@ class Checkpoint:
         h = hashlib.sha256()
         table = sorted([t.name, t.dtype, list(t.shape)] for t in self.tensors.values())
         h.update(json.dumps(table).encode("utf-8"))
-        for name in sorted(self.tensors):
-            h.update(_sampled_bytes(self.tensors[name]))
+        # Sampled file by file (one header read, one PyTorch load each), hashed by name.
+        by_file: dict[Path, list[TensorInfo]] = {}
+        for info in self.tensors.values():
+            by_file.setdefault(info.file, []).append(info)
+        samples: dict[str, bytes] = {}
+        for file, infos in by_file.items():
+            samples.update(_sampled_bytes(file, infos))
+        for name in sorted(samples):
+            h.update(samples[name])
         return h.hexdigest()
 
     @property
@@ -309,21 +316,36 @@ _DIGEST_WINDOWS = 32
 _DIGEST_WINDOW_BYTES = 64
 
 
-def _sampled_bytes(info: TensorInfo) -> bytes:
-    """`_DIGEST_WINDOWS` windows of the tensor's stored bytes (little-endian, as stored)."""
-    raw = (_torch_raw(info) if info.file.suffix in _PT_SUFFIXES else _safetensors_raw(info))
-    n = raw.size
-    if n <= _DIGEST_WINDOWS * _DIGEST_WINDOW_BYTES:
-        return bytes(raw[:n])
-    last = n - _DIGEST_WINDOW_BYTES
-    starts = [i * last // (_DIGEST_WINDOWS - 1) for i in range(_DIGEST_WINDOWS)]
-    return b"".join(bytes(raw[s:s + _DIGEST_WINDOW_BYTES]) for s in starts)
+def _sampled_bytes(file: Path, infos: list[TensorInfo]) -> dict[str, bytes]:
+    """Each tensor's `_DIGEST_WINDOWS` windows of stored bytes (little-endian, as stored)."""
+    if file.suffix in _PT_SUFFIXES:
+        raws = {info.name: _torch_raw(info) for info in infos}
+    else:
+        data_start, offsets = _safetensors_layout(file)
+        raws = {info.name: _safetensors_raw(info, data_start, offsets) for info in infos}
+    out = {}
+    for name, raw in raws.items():
+        n = raw.size
+        if n <= _DIGEST_WINDOWS * _DIGEST_WINDOW_BYTES:
+            out[name] = bytes(raw[:n])
+            continue
+        last = n - _DIGEST_WINDOW_BYTES
+        starts = [i * last // (_DIGEST_WINDOWS - 1) for i in range(_DIGEST_WINDOWS)]
+        out[name] = b"".join(bytes(raw[s:s + _DIGEST_WINDOW_BYTES]) for s in starts)
+    return out
 
 
-def _safetensors_raw(info: TensorInfo) -> np.ndarray:
-    """The tensor's stored bytes, memory-mapped (only the pages indexed are read)."""
-    data_start, offsets = _safetensors_layout(info.file)
-    begin, end = offsets[info.name]
+def _safetensors_raw(info: TensorInfo, data_start: int | None = None,
+                     offsets: dict[str, tuple[int, int]] | None = None) -> np.ndarray:
+    """The tensor's stored bytes, memory-mapped (only the pages indexed are read); the
+    file's layout (`_safetensors_layout`) is read here unless given."""
+    if data_start is None or offsets is None:
+        data_start, offsets = _safetensors_layout(info.file)
+    span = offsets.get(info.name)
+    if span is None or span[1] - span[0] != info.nbytes:
+        raise HwsimError(f"{info.file}: tensor {info.name!r} changed since the checkpoint was "
+                         "opened (the file was replaced); open it again")
+    begin, end = span
     if end == begin:
         return np.zeros(0, np.uint8)
     return np.memmap(info.file, dtype=np.uint8, mode="r", offset=data_start + begin,
@@ -333,18 +355,31 @@ def _safetensors_raw(info: TensorInfo) -> np.ndarray:
 def _safetensors_layout(path: Path) -> tuple[int, dict[str, tuple[int, int]]]:
     """(first data byte, name -> data offsets) of a safetensors file, whose header safe_open
     validated when the checkpoint was opened (read again: the file may have been replaced)."""
-    with path.open("rb") as fh:
-        header_len = int.from_bytes(fh.read(8), "little")
-        header = json.loads(fh.read(header_len))
-    return 8 + header_len, {k: tuple(v["data_offsets"]) for k, v in header.items()
-                            if k != "__metadata__"}
+    try:
+        with path.open("rb") as fh:
+            header_len = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(header_len))
+        return 8 + header_len, {k: (int(v["data_offsets"][0]), int(v["data_offsets"][1]))
+                                for k, v in header.items() if k != "__metadata__"}
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise HwsimError(f"{path}: cannot read its header again ({exc}); the file changed "
+                         "since the checkpoint was opened") from None
+
+
+def _torch_tensor(info: TensorInfo) -> Any:
+    """The tensor as loaded (memory-mapped), detached from autograd (a Parameter saved with
+    requires_grad refuses .numpy())."""
+    t = _load_torch(info.file).get(info.name)
+    if t is None:
+        raise HwsimError(f"{info.file}: tensor {info.name!r} changed since the checkpoint was "
+                         "opened (the file was replaced); open it again")
+    return t.detach()
 
 
 def _torch_raw(info: TensorInfo) -> np.ndarray:
     import torch
 
-    t = _load_torch(info.file)[info.name]
-    return t.reshape(-1).view(torch.uint8).numpy()
+    return _torch_tensor(info).reshape(-1).view(torch.uint8).numpy()
 
 
 def _check_readable(info: TensorInfo) -> None:
@@ -629,8 +664,18 @@ def _read_bf16(info: TensorInfo) -> np.ndarray:
     return (raw.astype(np.uint32) << 16).view(np.float32)
 
 
-@functools.lru_cache(maxsize=1)  # memory-mapped: keeps one file's tensors open, not in memory
 def _load_torch(path: Path) -> dict[str, Any]:
+    """The state dict of a PyTorch file, memory-mapped; loaded again once the file changed
+    (a rewritten file read through the earlier mapping gave the old tensors)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise HwsimError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return _load_torch_file(path, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=1)  # memory-mapped: keeps one file's tensors open, not in memory
+def _load_torch_file(path: Path, _inode: int, _mtime_ns: int, _size: int) -> dict[str, Any]:
     try:
         import torch
     except ImportError:
@@ -715,7 +760,7 @@ def _torch_headers(path: Path) -> list[TensorInfo]:
 
 
 def _read_torch(info: TensorInfo) -> np.ndarray:
-    t = _load_torch(info.file)[info.name]
+    t = _torch_tensor(info)
     if t.is_floating_point():
         # bf16 has no NumPy dtype: widen it (exactly); wider floats go through the range check.
         return _as_float32(t.numpy() if t.dtype.itemsize >= 4 else t.float().numpy(), info)

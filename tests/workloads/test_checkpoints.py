@@ -702,10 +702,38 @@ def test_the_digest_is_the_same_for_bf16_and_pytorch_copies_of_one_checkpoint(tm
     torch.save(t, pt / "pytorch_model.bin")
     for folder in (st, pt):
         (folder / "config.json").write_text(json.dumps(LLAMA_CFG))
-    assert open_checkpoint(st).digest == open_checkpoint(pt).digest
+    before = open_checkpoint(pt)
+    assert open_checkpoint(st).digest == before.digest
+    # Replaced (a new file under the name, as a save through a temporary does): the earlier
+    # load was kept by path, and the new file's digest and tensors read as the old ones.
     t["model.norm.weight"] = t["model.norm.weight"] * 2
-    torch.save(t, pt / "pytorch_model.bin")
-    assert open_checkpoint(pt).digest != open_checkpoint(st).digest
+    torch.save(t, pt / "new.bin")
+    (pt / "new.bin").replace(pt / "pytorch_model.bin")
+    after = open_checkpoint(pt)
+    assert after.digest not in (before.digest, open_checkpoint(st).digest)
+    np.testing.assert_array_equal(after.read("model.norm.weight"),
+                                  t["model.norm.weight"].float().numpy())
+
+
+def test_a_file_replaced_after_opening_is_named_not_a_traceback(tmp_path):
+    t = _llama_tensors(layers=1)
+    ckpt = open_checkpoint(_folder(tmp_path, t, LLAMA_CFG))
+    del t["model.norm.weight"]
+    st_numpy.save_file(t, str(tmp_path / "model.safetensors"))
+    with pytest.raises(HwsimError, match=r"model.safetensors: tensor 'model.norm.weight' "
+                                         r"changed since the checkpoint was opened"):
+        _ = ckpt.digest
+
+
+def test_a_parameter_saved_with_requires_grad_is_read(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch ([llm] extra) missing")
+    sd = {k: torch.nn.Parameter(torch.from_numpy(v)) for k, v in
+          _llama_tensors(layers=1).items()}  # a state dict of Parameters (model.named_parameters)
+    torch.save(sd, tmp_path / "model.pt")
+    ckpt = open_checkpoint(tmp_path / "model.pt")
+    np.testing.assert_array_equal(ckpt.read("model.norm.weight"), sd["model.norm.weight"]
+                                  .detach().numpy())
+    assert len(ckpt.digest) == 64
 
 
 def test_check_float_refuses_what_quantize_refuses_without_reading(tmp_path):
