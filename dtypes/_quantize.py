@@ -382,13 +382,14 @@ def _olive_outliers(y: np.ndarray, f: Format) -> np.ndarray:
     combined grid, normal values and abfloat outliers, is an outlier value, as OliVe's
     reference quantizes (clevercool/ANT-Quantization, `Quantizer._forward`: the nearest value
     of both grids, then an outlier where it exceeds the normal range). The boundary is halfway
-    between the largest normal value and the smallest outlier (7 and 12: 9.5), a tie going
-    to the larger value (9.5 is an outlier, -9.5 is not)."""
+    between the largest normal value and the smallest outlier (7 and 12: 9.5); a tie goes to
+    the outlier, of either sign: the reference's kernel (ant_quantization/quant/
+    quant_kernel.cu) keeps the last of equally near grid values, and the outliers follow the
+    normal values in its grid."""
     normal, outlier = f.types
     largest_normal = float(normal.code_values[normal.valid].max())
     smallest_outlier = float(np.abs(outlier.code_values[outlier.valid]).min())
-    boundary = (largest_normal + smallest_outlier) / 2
-    return (y >= boundary) | (y < -boundary)
+    return np.abs(y) >= (largest_normal + smallest_outlier) / 2
 
 
 def _olive_encode(xg: np.ndarray, scales: np.ndarray, f: Format,

@@ -237,12 +237,13 @@ def test_olive_pairs() -> None:
     # OliVe's reference rounds to the nearest value of both grids, then calls it an outlier
     # when that value is beyond the normal range: values up to halfway between 7 and 12
     # stay normal (7.5, 9 and 9.49 -> 7: an error of 2.49 at most, where the abfloat 12 would
-    # err by 4.5 and zero a victim besides); 9.5 ties up to 12 (an outlier, 3 its victim),
-    # -9.5 up to -7.
-    y = np.array([[[7.5, 1, 9, 2, 9.49, 5, 9.5, 3, -9.5, 4, -9.51, 6]]], np.float32)
+    # err by 4.5 and zero a victim besides); at 9.5 its kernel keeps the last of the equally
+    # near values, the outlier (its grid lists the outliers after the normal values): 9.5 ->
+    # 12 and -9.5 -> -12, each making its neighbour the victim.
+    y = np.array([[[7.5, 1, 9, 2, 9.49, 5, 9.5, 3, -9.5, 4, -9.49, 6]]], np.float32)
     _, deq, has_outlier = _olive_encode(y, np.ones((1, 1)), f)
-    np.testing.assert_array_equal(deq, [[[7, 1, 7, 2, 7, 5, 12, 0, -7, 4, -12, 0]]])
-    np.testing.assert_array_equal(has_outlier, [[[False, False, False, True, False, True]]])
+    np.testing.assert_array_equal(deq, [[[7, 1, 7, 2, 7, 5, 12, 0, -12, 0, -7, 6]]])
+    np.testing.assert_array_equal(has_outlier, [[[False, False, False, True, True, False]]])
 
 
 def _olive_reference_scale(row: np.ndarray) -> float:
@@ -250,11 +251,13 @@ def _olive_reference_scale(row: np.ndarray) -> float:
     (olive_quantization/antquant/quant_modules.py, `search_mse` and `_forward`) in NumPy:
     base = max(|mean + 3 std|, |mean - 3 std|) with torch's sample std; candidates 75%..249%
     of it in 2% steps; each quantizes to the nearest value of the int4 grid and the abfloat
-    outliers together (a tie to the larger value), zeroes each outlier's pair neighbour (the
+    outliers together (a tie to the later in that grid), zeroes each outlier's pair neighbour (the
     odd one when both are outliers) and is scored by its mean squared error; the first best
     candidate wins, stored as FP16."""
     outliers = np.array([12, 16, 24, 32, 48, 64, 96], np.float64)
-    grid = np.concatenate([np.arange(-7, 8), outliers, -outliers]).astype(np.float64)
+    # As its `_forward` concatenates them: the normal grid, then the outliers, each sorted.
+    grid = np.concatenate([np.arange(-7, 8), np.sort(np.concatenate([-outliers, outliers]))]
+                          ).astype(np.float64)
     x = row.astype(np.float64)
     mu, sd = x.mean(), x.std(ddof=1)
     base = max(abs(mu + 3 * sd), abs(mu - 3 * sd))
@@ -262,7 +265,8 @@ def _olive_reference_scale(row: np.ndarray) -> float:
     for i in range(75, 250, 2):
         scale = base * (i * 0.01) / 7
         d = np.abs(x[:, None] / scale - grid[None, :])
-        q = np.where(d == d.min(axis=1, keepdims=True), grid, -np.inf).max(axis=1)
+        # The kernel keeps the last of equally near values (`sub_v <= sub_min`).
+        q = grid[len(grid) - 1 - np.argmin(d[:, ::-1], axis=1)]
         out = (np.abs(q) > 7).reshape(-1, 2)
         victim = np.stack([out[:, 1] & ~out[:, 0], out[:, 0]], axis=1).ravel()
         q[victim] = 0
