@@ -240,6 +240,8 @@ _COSINE: _Rule = (lambda x: np.isnan(x) or abs(x) <= 1 + 1e-9, "empty or within 
 _OPTIONAL_POSITIVE: _Rule = (lambda x: np.isnan(x) or x > 0, "empty or a number > 0")
 _OPTIONAL_COUNT: _Rule = (lambda x: np.isnan(x) or (x >= 0 and float(x).is_integer()),
                           "empty or a whole number >= 0")
+_OPTIONAL_LENGTH: _Rule = (lambda x: np.isnan(x) or (x >= 1 and float(x).is_integer()),
+                           "empty or a whole number >= 1")
 _SUMMARY_RULES: dict[str, _Rule] = {
     "group_size": _GROUP, "layers": _COUNT, "linear_params": _COUNT,
     "bits_per_weight": _POSITIVE, "linear_bytes": _POSITIVE, "model_bytes": _POSITIVE,
@@ -248,7 +250,7 @@ _SUMMARY_RULES: dict[str, _Rule] = {
 }
 _E2E_RULES: dict[str, _Rule] = {
     "group_size": _GROUP, "n_texts": _OPTIONAL_COUNT, "tokens": _OPTIONAL_COUNT,
-    "max_length": _OPTIONAL_COUNT,
+    "max_length": _OPTIONAL_LENGTH,
     "cos_mean": _COSINE, "cos_min": _COSINE, "nn_top1_agreement": _FRACTION,
     "nn_top5_overlap": _FRACTION, "ppl_reference": _OPTIONAL_POSITIVE,
     "ppl": _OPTIONAL_POSITIVE, "ppl_ratio": _OPTIONAL_POSITIVE,
@@ -311,8 +313,9 @@ def _read_csv(path: Path, needed: Sequence[str], rules: dict[str, _Rule],
         raise HwsimError(f"{path}: not a readable CSV table ({exc})") from None
     missing = [c for c in needed if c not in df.columns]
     if missing:
+        # Columns later hwsim versions added: the table is an earlier one's.
         older = " (an earlier hwsim's table: run the command again)" \
-            if missing == ["group_size"] else ""
+            if set(missing) <= {"group_size", "max_length"} else ""
         raise HwsimError(f"{path}: missing column(s) {', '.join(missing)}; expected a table "
                          f"written by hwsim quantize / hwsim fidelity{older}")
     if df.empty:

@@ -118,6 +118,22 @@ def test_a_table_without_group_sizes_asks_for_a_rerun(tmp_path, summary_row):
         read_fidelity_dir(folder)
 
 
+def test_a_fidelity_without_its_token_limit_asks_for_a_rerun(tmp_path, summary_row):
+    # Written by hwsim fidelity before it recorded max_length: "expected a table written by
+    # hwsim fidelity" alone read as if it were not one.
+    folder = _folder(tmp_path, [summary_row("int4")], [_e2e_row("float")])
+    e2e = pd.read_csv(folder / "fidelity.csv").drop(columns=["max_length"])
+    e2e.to_csv(folder / "fidelity.csv", index=False)
+    with pytest.raises(HwsimError, match=r"missing column\(s\) max_length; .* \(an earlier "
+                                         r"hwsim's table: run the command again\)"):
+        read_fidelity_dir(folder)
+    # A limit of 0 tokens is no table hwsim writes.
+    (tmp_path / "zero").mkdir()
+    folder = _folder(tmp_path / "zero", [summary_row("int4")], [_e2e_row("float", max_length=0)])
+    with pytest.raises(HwsimError, match=r"max_length.*empty or a whole number >= 1"):
+        read_fidelity_dir(folder)
+
+
 def test_costs_take_each_formats_measured_group_size():
     costs = format_costs("llama-2-7b-generative", ["int4", "bitmod4"], hardware="bitmod",
                          group_size={"int4": 32, "bitmod4": None})
