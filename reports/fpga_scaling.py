@@ -8,7 +8,7 @@ turns the points into a table (with the cycles per MAC from each kind's cycle mo
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -104,16 +104,20 @@ def scaling_table(points: list[ScalingPoint]) -> pd.DataFrame:
 
 
 def write_scaling_outputs(points: list[ScalingPoint], table: pd.DataFrame, out: Path, *,
-                          memory: str = "sdram16") -> list[Path]:
+                          memory: str = "sdram16", failed: Collection[str] = ()) -> list[Path]:
     """Write scaling.json, scaling.md, scaling.png and one hardware YAML per point into
     ``out``; returns the paths.
 
     scaling.json records the SHA-256 of every other file (``files``); a rerun removes what
     the earlier one recorded and this one does not write (another kind's design point, a
-    LUT-only variant), unless its bytes changed since. The tools' shape folders
-    (``<kind>_<rows>x<cols>``) are their logs and stay."""
+    LUT-only variant), unless its bytes changed since, or it is the design point of a kind
+    in `failed` (this run's search for it failed: the earlier result stays, still
+    recorded). The tools' shape folders (``<kind>_<rows>x<cols>``) are their logs and stay."""
     out.mkdir(parents=True, exist_ok=True)
     earlier = earlier_files(out, SCALE_COMMAND, _owned, record="scaling.json")
+    kept = {name: sha for name, sha in earlier.items()
+            if name.startswith(tuple(f"fpga-{kind}-" for kind in failed))
+            and (out / name).is_file()}
     paths = [out / "scaling.json", out / "scaling.md", out / "scaling.png"]
     write_file(paths[1], markdown_table(table))
     # One horizontal bar per (array, format); a log axis, since rates span 1000x.
@@ -146,10 +150,10 @@ def write_scaling_outputs(points: list[ScalingPoint], table: pd.DataFrame, out: 
                        "device's logic (hwsim fpga-scale --max-logic).")
         paths.append(write_hardware_yaml(data, out / f"{name}.yaml", header=header))
     record = {"points": [p.to_dict() for p in points], "table": table.to_dict(orient="records"),
-              "files": {path.name: digest(path) for path in paths[1:]},
+              "files": {**kept, **{path.name: digest(path) for path in paths[1:]}},
               "written_by": SCALE_COMMAND}
     write_file(paths[0], json.dumps(record, indent=2, sort_keys=True) + "\n")
-    remove_stale_files(out, earlier, [path.name for path in paths])
+    remove_stale_files(out, earlier, [path.name for path in paths] + list(kept))
     return paths
 
 

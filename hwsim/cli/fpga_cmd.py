@@ -430,14 +430,16 @@ def fpga_scale(
                     placer=placer, speed=speed, jobs=jobs or None, log=logger(k),
                     progress=lambda now, k=k: status.update(f"{k} on {device}: {now}")))
             except HwsimError as exc:
-                failed.append(f"{k}: {exc}")
+                failed.append((k, str(exc)))
                 console.print(f"{k}: {exc}", soft_wrap=True)
     if not points:
-        raise HwsimError("; ".join(failed))
+        raise HwsimError("; ".join(why for _, why in failed))
     table = scaling_table(points)
     console.print(table.to_string(index=False), soft_wrap=True)
-    for path in write_scaling_outputs(points, table, out, memory=memory):
+    # A failed kind's earlier design point in --out stays (a timeout must not delete it).
+    for path in write_scaling_outputs(points, table, out, memory=memory,
+                                      failed=[k for k, _ in failed]):
         console.print(f"written: {path}", soft_wrap=True)
     if failed:
         raise HwsimError(f"results written for {', '.join(p.kind for p in points)}, not for "
-                         + "; ".join(failed))
+                         + "; ".join(f"{k}: {why}" for k, why in failed))

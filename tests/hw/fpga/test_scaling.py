@@ -138,6 +138,23 @@ def test_a_rerun_removes_the_design_points_it_no_longer_writes(tmp_path):
         "int8_mac_2x1", "scaling.json", "scaling.md", "scaling.png"]
 
 
+def test_a_kind_whose_search_failed_keeps_its_earlier_design_point(tmp_path):
+    """A rerun whose int8_mac search failed (a timeout) removed int8_mac's design point of
+    the earlier run as stale: a failure destroyed a result. It stays, still recorded, so a
+    later successful run replaces it."""
+    from hwsim.reports.fpga_scaling import scaling_table, write_scaling_outputs
+
+    first = [_point("int8_mac", "ecp5-25k", True), _point("dint_mac", "ecp5-25k", True)]
+    write_scaling_outputs(first, scaling_table(first), tmp_path)
+    second = [_point("dint_mac", "ecp5-25k", True)]
+    write_scaling_outputs(second, scaling_table(second), tmp_path, failed=["int8_mac"])
+    assert (tmp_path / "fpga-int8_mac-ecp5-25k.yaml").exists()
+    files = json.loads((tmp_path / "scaling.json").read_text())["files"]
+    assert "fpga-int8_mac-ecp5-25k.yaml" in files
+    write_scaling_outputs(second, scaling_table(second), tmp_path)  # not failed: stale now
+    assert not (tmp_path / "fpga-int8_mac-ecp5-25k.yaml").exists()
+
+
 def test_a_capped_build_is_named_apart_and_its_record_says_how_it_was_asked(tmp_path):
     """--max-logic 30 made a 1x1 int8_mac named fpga-int8_mac-ice40-up5k-lut, the name of
     the stored preset of its 5x1 uncapped build; scaling.json did not say which clock was
