@@ -225,8 +225,10 @@ class Checkpoint:
         archs = self.config.get("architectures") or []
         if isinstance(archs, str):  # one name written as text: its characters were read
             archs = [archs]
+        if not isinstance(archs, list):
+            return False
         return any(isinstance(a, str) and a.endswith(("ForCausalLM", "LMHeadModel"))
-                   for a in archs if isinstance(archs, list))
+                   for a in archs)
 
     @functools.cached_property
     def digest(self) -> str:
