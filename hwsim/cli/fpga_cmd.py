@@ -432,8 +432,9 @@ def fpga_scale(
             except HwsimError as exc:
                 failed.append((k, str(exc)))
                 console.print(f"{k}: {exc}", soft_wrap=True)
-    if not points:
-        raise HwsimError("; ".join(why for _, why in failed))
+    if not points:  # one kind: its own error; several: each named (a timeout names none)
+        raise HwsimError(failed[0][1] if len(failed) == 1
+                         else "; ".join(f"{k}: {why}" for k, why in failed))
     table = scaling_table(points)
     console.print(table.to_string(index=False), soft_wrap=True)
     # A failed kind's earlier design point in --out stays (a timeout must not delete it).
