@@ -171,24 +171,29 @@ def test_operands_wider_than_their_fields_are_refused():
     # The image ORed scale_neg = 2 into the selector's low bit (the scale stayed positive),
     # dropped wtype 8's and a code 16's high bits, and read float32 70000.0 as the pattern
     # 0x1170, while the golden model used the values themselves.
-    from hwsim.hw.rtl.core_layout import core_image, gemm_model
 
     a = np.ones((2, 8), np.float16)
     codes = np.zeros((2, 8), np.int64)
     one = np.ones((2, 1), np.int64)
+    _each_refuses({"a": a, "codes": codes, "scale": one, "scale_neg": one * 0, "wtype": one * 7}, [
+        ({"scale_neg": one * 2}, r"^scale_neg: values of its 1-bit field are 0..1, not 2$"),
+        ({"wtype": one * 8}, r"^wtype: values of its 3-bit field are 0..7, not 8$"),
+        ({"codes": codes - 1}, r"^codes: values of its 4-bit field are 0..15, not -1$"),
+        ({"a": a.astype(np.float32)}, r"^a: FP16 activations as float16 values or uint16 "
+                                      r"bit patterns, not float32"),
+        ({"a": np.full((2, 8), 65536)}, r"not 65536$")])
+
+
+def _each_refuses(operands: dict, cases: list[tuple[dict, str]]) -> None:
+    """`core_image` and `gemm_model` take `operands` on SMALL and refuse each case's change to
+    them with its message: the image and the golden model check their inputs alike."""
+    from hwsim.hw.rtl.core_layout import core_image, gemm_model
+
     for fn in (core_image, gemm_model):
-        fn(SMALL, a, codes, one, one * 0, one * 7)
-        for kwargs, message in [
-                ({"scale_neg": one * 2}, r"^scale_neg: values of its 1-bit field are 0..1, not 2$"),
-                ({"wtype": one * 8}, r"^wtype: values of its 3-bit field are 0..7, not 8$"),
-                ({"codes": codes - 1}, r"^codes: values of its 4-bit field are 0..15, not -1$"),
-                ({"a": a.astype(np.float32)}, r"^a: FP16 activations as float16 values or uint16 "
-                                              r"bit patterns, not float32"),
-                ({"a": np.full((2, 8), 65536)}, r"not 65536$")]:
-            args = {"a": a, "codes": codes, "scale": one, "scale_neg": one * 0,
-                    "wtype": one * 7} | kwargs
+        fn(SMALL, **operands)
+        for kwargs, message in cases:
             with pytest.raises(HwsimError, match=message):
-                fn(SMALL, **args)
+                fn(SMALL, **(operands | kwargs))
 
 
 def test_a_build_whose_lines_hold_less_than_a_group_is_refused():
@@ -206,27 +211,19 @@ def test_operands_of_disagreeing_shapes_are_refused():
     # k = 16 is two groups of 8: a scale table of one group laid out a region a group short,
     # and the core read the second group's scales from the output region; codes of another
     # k were laid out as given; the golden model failed with NumPy's IndexError.
-    from hwsim.hw.rtl.core_layout import core_image, gemm_model
 
     a = np.ones((4, 16), np.float16)
     codes = np.zeros((3, 16), np.int64)
     two = np.ones((3, 2), np.int64)
-    for fn in (core_image, gemm_model):
-        fn(SMALL, a, codes, two, two * 0, two * 7)
-        for kwargs, message in [
-                ({"scale": two[:, :1]}, r"^scale: expected shape \[n, ceil\(k / group_size\)\] "
-                                        r"= \[3, 2\], got \(3, 1\)$"),
-                ({"scale_neg": two[:2]}, r"^scale_neg: expected shape .* = \[3, 2\], got "
-                                         r"\(2, 2\)$"),
-                ({"wtype": two[:, :1]}, r"^wtype: expected shape .* got \(3, 1\)$"),
-                ({"codes": np.zeros((3, 20), np.int64)},
-                 r"^codes: expected shape \[n, k\] = \[3, 16\] \(k of a\), got \(3, 20\)$"),
-                ({"a": a[0]}, r"^a and codes: expected 2-D \[m, k\] and \[n, k\], got shapes "
-                              r"\(16,\) and \(3, 16\)$")]:
-            args = {"a": a, "codes": codes, "scale": two, "scale_neg": two * 0,
-                    "wtype": two * 7} | kwargs
-            with pytest.raises(HwsimError, match=message):
-                fn(SMALL, **args)
+    _each_refuses({"a": a, "codes": codes, "scale": two, "scale_neg": two * 0, "wtype": two * 7}, [
+        ({"scale": two[:, :1]}, r"^scale: expected shape \[n, ceil\(k / group_size\)\] "
+                                r"= \[3, 2\], got \(3, 1\)$"),
+        ({"scale_neg": two[:2]}, r"^scale_neg: expected shape .* = \[3, 2\], got \(2, 2\)$"),
+        ({"wtype": two[:, :1]}, r"^wtype: expected shape .* got \(3, 1\)$"),
+        ({"codes": np.zeros((3, 20), np.int64)},
+         r"^codes: expected shape \[n, k\] = \[3, 16\] \(k of a\), got \(3, 20\)$"),
+        ({"a": a[0]}, r"^a and codes: expected 2-D \[m, k\] and \[n, k\], got shapes "
+                      r"\(16,\) and \(3, 16\)$")])
 
 
 def test_an_image_beyond_the_cores_addresses_is_refused(monkeypatch):
